@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: MIT
+MAKEFLAGS += --no-print-directory
+# Front door to the CMake build.  Everything lands in build/.
+#   make            library, CLI, examples, tests, benchmarks (release)
+#   make check      lint + headertest + sanitizer build + every test + install check + short fuzz
+#   make bench      benchmarks (see docs/PERFORMANCE.md)
+#   make fuzz       fuzz targets, run FUZZ_SECONDS each (default 60)
+#   make install PREFIX=/usr/local [DESTDIR=...]
+#   make lint       clang-format --dry-run --Werror and cppcheck
+JOBS ?= $(shell nproc)
+PREFIX ?= /usr/local
+BUILD := build
+ASAN := build/asan
+FUZZBUILD := build/fuzz
+FUZZ_SECONDS ?= 60
+CHECK_FUZZ_SECONDS ?= 20
+CMAKE_FLAGS ?=
+
+.PHONY: all demo check test lint headertest install installcheck bench fuzz fuzz-check clean
+
+all:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@ln -sf $(BUILD)/compile_commands.json compile_commands.json
+
+demo: all
+	@scripts/demo
+
+lint:
+	@scripts/lint
+
+headertest:
+	@scripts/headertest
+
+test: 
+	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DPK_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(ASAN) -j $(JOBS)
+	@cd $(ASAN) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+check: lint headertest test installcheck fuzz-check
+	@echo "make check: all passed"
+
+installcheck: all
+	@scripts/installcheck $(BUILD)
+
+install: all
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+bench: all
+	@scripts/bench
+
+fuzz:
+	@CC=clang cmake -S . -B $(FUZZBUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPK_FUZZ=ON -DPK_TESTS=OFF >/dev/null
+	@cmake --build $(FUZZBUILD) -j $(JOBS)
+	@scripts/fuzz $(FUZZBUILD) $(FUZZ_SECONDS)
+
+fuzz-check:
+	@CC=clang cmake -S . -B $(FUZZBUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPK_FUZZ=ON -DPK_TESTS=OFF >/dev/null
+	@cmake --build $(FUZZBUILD) -j $(JOBS)
+	@scripts/fuzz $(FUZZBUILD) $(CHECK_FUZZ_SECONDS)
+
+clean:
+	rm -rf build compile_commands.json

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file portkit.h
+ * @brief Umbrella header: includes every portkit layer.
+ */
+#ifndef PORTKIT_H
+#define PORTKIT_H
+
+#include <portkit/error.h>
+
+#endif

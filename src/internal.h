@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal helpers shared by every layer: cleanup attributes, ownership
+ * hand-off and small utilities.  Never included by public headers. */
+#ifndef PORTKIT_INTERNAL_H
+#define PORTKIT_INTERNAL_H
+
+#ifndef PORTKIT_BUILDING
+#        define PORTKIT_BUILDING 1
+#endif
+#include "portkit/error.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Run fn(&var) when var goes out of scope (gcc/clang only; never public). */
+#define PK_CLEANUP(fn) __attribute__((cleanup(fn)))
+
+static inline void pk__closep(int *fd)
+{
+        if (*fd >= 0) {
+                int saved = errno;
+                (void)close(*fd);
+                errno = saved;
+        }
+}
+#define PK_CLEANUP_FD PK_CLEANUP(pk__closep)
+
+static inline void pk__freep(void *p)
+{
+        free(*(void **)p);
+}
+#define PK_CLEANUP_FREE PK_CLEANUP(pk__freep)
+
+/* Hand ownership out of a cleanup-scoped variable. */
+static inline int pk_take_fd(int *fd)
+{
+        int r = *fd;
+        *fd = -1;
+        return r;
+}
+static inline void *pk__take_ptr(void **p)
+{
+        void *r = *p;
+        *p = NULL;
+        return r;
+}
+#define pk_take_ptr(pp) pk__take_ptr((void **)(pp))
+
+#define PK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PK_UNUSED __attribute__((unused))
+#define PK_LIKELY(x) __builtin_expect(!!(x), 1)
+#define PK_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#endif
