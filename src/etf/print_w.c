@@ -424,11 +424,21 @@ void pk__w_integer(struct pk__sbuf *sb, const struct pk_term *t)
 
 /* ---- maps ---- */
 
+/* Map keys sort as the VM's flatmaps do: exact term order, where an
+ * integer and a float compare by type (every integer first: 42 before 1.5),
+ * not by value.  Only keys that are themselves numbers get this rule here;
+ * numbers nested inside compound keys compare by value. */
 static int pair_cmp(const void *x, const void *y, void *arg)
 {
         const struct pk_term *pairs = arg;
         uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
-        return pk_term_compare(&pairs[2 * i], &pairs[2 * j], 1);
+        const struct pk_term *a = &pairs[2 * i], *b = &pairs[2 * j];
+        bool af = a->type == PK_TERM_FLOAT, bf = b->type == PK_TERM_FLOAT;
+        bool ai = a->type == PK_TERM_INT || a->type == PK_TERM_BIG;
+        bool bi = b->type == PK_TERM_INT || b->type == PK_TERM_BIG;
+        if ((af && bi) || (ai && bf))
+                return af ? 1 : -1;
+        return pk_term_compare(a, b, 1);
 }
 
 uint32_t *pk__map_order(const struct pk_term *m)
