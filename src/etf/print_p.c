@@ -306,8 +306,7 @@ static void write_node(struct pctx *c, const struct pnode *n)
                 pk__sb_putc(c->out, n->kind == N_TUPLE ? '{' : '[');
                 for (uint32_t i = 0; i < n->nkids; i++) {
                         if (i)
-                                pk__sb_putc(c->out,
-                                            n->improper && i == n->nkids - 1 ? '|' : ',');
+                                pk__sb_putc(c->out, n->improper && i == n->nkids - 1 ? '|' : ',');
                         write_node(c, &n->kids[i]);
                 }
                 pk__sb_putc(c->out, n->kind == N_TUPLE ? '}' : ']');
@@ -371,8 +370,8 @@ static bool tail_fits(const struct pctx *c, long elen, long col, long ld1, long 
 
 static bool cind(struct pctx *c, const struct pnode *n, long col, long ind, long ld, long w);
 
-static bool cind_element(struct pctx *c, const struct pnode *e, long col, long ind, long ld,
-                         long w, long *ret)
+static bool cind_element(struct pctx *c, const struct pnode *e, long col, long ind, long ld, long w,
+                         long *ret)
 {
         if (fits(c, e, col, ld, w) && atm(e)) {
                 *ret = e->len;
@@ -514,8 +513,8 @@ static bool cind(struct pctx *c, const struct pnode *n, long col, long ind, long
 static int pp(struct pctx *c, const struct pnode *n, long col, long tind, long ind, long ld,
               long w);
 
-static int pp_element(struct pctx *c, const struct pnode *e, long col, long tind, long ind,
-                      long ld, long w, long *ret)
+static int pp_element(struct pctx *c, const struct pnode *e, long col, long tind, long ind, long ld,
+                      long w, long *ret)
 {
         if (fits(c, e, col, ld, w) && atm(e)) {
                 write_node(c, e);
@@ -570,8 +569,8 @@ static int pp_list(struct pctx *c, const struct pnode *n, uint32_t first, long c
 {
         uint32_t np = proper_count(n);
         long we;
-        int r = pp_element(c, &n->kids[first], col0, tind, ind, last_depth(first + 1 < np, ld), w,
-                           &we);
+        int r =
+            pp_element(c, &n->kids[first], col0, tind, ind, last_depth(first + 1 < np, ld), w, &we);
         if (r < 0)
                 return r;
         return pp_tail(c, n, first + 1, col0, col0 + we, tind, ind, ld, sep, w + we);
@@ -657,8 +656,7 @@ static void pp_binary(struct pctx *c, const struct pnode *b, long col, long ind,
         pk__sb_puts(c->out, ">>");
 }
 
-static int pp(struct pctx *c, const struct pnode *n, long col, long tind, long ind, long ld,
-              long w)
+static int pp(struct pctx *c, const struct pnode *n, long col, long tind, long ind, long ld, long w)
 {
         if (fits(c, n, col, ld, w)) {
                 write_node(c, n);
@@ -720,9 +718,9 @@ int pk_etf_print_p(const struct pk_term *t, const struct pk_etf_print_opts *opts
         };
         long col = opts && opts->column ? (long)opts->column : 1;
         int r;
-        if (t->type == PK_TERM_ATOM || !(t->type == PK_TERM_TUPLE || t->type == PK_TERM_LIST ||
-                                         t->type == PK_TERM_STRING || t->type == PK_TERM_NIL ||
-                                         t->type == PK_TERM_MAP || t->type == PK_TERM_BINARY)) {
+        if (t->type == PK_TERM_ATOM ||
+            !(t->type == PK_TERM_TUPLE || t->type == PK_TERM_LIST || t->type == PK_TERM_STRING ||
+              t->type == PK_TERM_NIL || t->type == PK_TERM_MAP || t->type == PK_TERM_BINARY)) {
                 r = pk__w_term(&out, t);
                 goto done;
         }

@@ -151,9 +151,9 @@ int32_t pk__utf8_next(const uint8_t *s, size_t len, size_t *i)
 static bool is_reserved(const char *s, size_t n)
 {
         static const char *const words[] = {
-            "after", "and",  "andalso", "band", "begin",   "bnot", "bor",     "bsl", "bsr",
-            "bxor",  "case", "catch",   "cond", "div",     "end",  "fun",     "if",  "let",
-            "not",   "of",   "or",      "orelse", "receive", "rem", "try", "when", "xor"};
+            "after", "and",  "andalso", "band",   "begin",   "bnot", "bor", "bsl",  "bsr",
+            "bxor",  "case", "catch",   "cond",   "div",     "end",  "fun", "if",   "let",
+            "not",   "of",   "or",      "orelse", "receive", "rem",  "try", "when", "xor"};
         for (size_t i = 0; i < PK_ARRAY_SIZE(words); i++)
                 if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0)
                         return true;

@@ -60,9 +60,9 @@ typedef int (*pk__hole_fn)(void *ctx, char directive, struct pk_term *out);
 struct pk__parse_cfg {
         uint32_t max_depth;
         uint32_t max_int_digits;
-        size_t max_binary;   /* bytes of one binary literal */
-        bool no_dot;         /* one term, no final '.', nothing after it */
-        pk__hole_fn hole;    /* NULL outside patterns */
+        size_t max_binary; /* bytes of one binary literal */
+        bool no_dot;       /* one term, no final '.', nothing after it */
+        pk__hole_fn hole;  /* NULL outside patterns */
         void *hole_ctx;
 };
 

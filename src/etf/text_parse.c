@@ -69,8 +69,8 @@ static const char nonode[] = "nonode@nohost";
 
 /* ---- errors ---- */
 
-static __attribute__((format(printf, 4, 5))) int fail(struct parser *p, size_t at,
-                                                                 int code, const char *fmt, ...)
+static __attribute__((format(printf, 4, 5))) int fail(struct parser *p, size_t at, int code,
+                                                      const char *fmt, ...)
 {
         struct pk_etf_text_error *e = p->err;
         if (!e || e->message[0])
@@ -103,8 +103,8 @@ static int fail_alloc(struct parser *p, size_t at)
         int code = pk_arena_last_error(p->a);
         if (code == 0)
                 code = -ENOMEM;
-        return fail(p, at, code, "%s", code == PK_ETERMSIZE ? "term larger than the size limit"
-                                                            : "out of memory");
+        return fail(p, at, code, "%s",
+                    code == PK_ETERMSIZE ? "term larger than the size limit" : "out of memory");
 }
 
 /* ---- scratch stacks ---- */
@@ -711,9 +711,9 @@ static int read_hash_form(struct parser *p, struct pk_term *t)
 static bool is_reserved_word(const uint8_t *s, size_t n)
 {
         static const char *const words[] = {
-            "after", "and",  "andalso", "band", "begin",   "bnot", "bor",     "bsl", "bsr",
-            "bxor",  "case", "catch",   "cond", "div",     "end",  "if",      "let", "not",
-            "of",    "or",   "orelse",  "receive", "rem", "try",  "when",    "xor"};
+            "after", "and",  "andalso", "band",    "begin", "bnot", "bor",  "bsl", "bsr",
+            "bxor",  "case", "catch",   "cond",    "div",   "end",  "if",   "let", "not",
+            "of",    "or",   "orelse",  "receive", "rem",   "try",  "when", "xor"};
         for (size_t i = 0; i < PK_ARRAY_SIZE(words); i++)
                 if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0)
                         return true;
@@ -745,8 +745,7 @@ static int read_fun(struct parser *p, size_t at, struct pk_term *t)
                 return fail(p, ar.start, PK_ESYNTAX, "expected '/' in fun M:F/A");
         if ((r = next_token(p, &ar)) < 0)
                 return r;
-        if (ar.type != T_INT || ar.term.type != PK_TERM_INT || ar.term.v.i < 0 ||
-            ar.term.v.i > 255)
+        if (ar.type != T_INT || ar.term.type != PK_TERM_INT || ar.term.v.i < 0 || ar.term.v.i > 255)
                 return fail(p, ar.start, PK_ESYNTAX, "fun arity must be an integer 0..255");
         (void)at;
         t->type = PK_TERM_EXPORT;
@@ -900,8 +899,8 @@ static int next_token(struct parser *p, struct token *tok)
                         int r = p->cfg->hole(p->cfg->hole_ctx, '_', &tok->term);
                         return r < 0 ? fail(p, at, r, "bad wildcard") : 0;
                 }
-                return fail(p, at, PK_ESYNTAX, "variable '%.*s' is not a term",
-                            (int)(p->pos - at), (const char *)p->s + at);
+                return fail(p, at, PK_ESYNTAX, "variable '%.*s' is not a term", (int)(p->pos - at),
+                            (const char *)p->s + at);
         }
         if (cp < 0x80 && cp > ' ' && cp < 0x7F)
                 return fail(p, at, PK_ESYNTAX, "unexpected '%c'", (char)cp);
@@ -1008,8 +1007,8 @@ static int bits_int(struct parser *p, struct bitbuf *b, int64_t v, uint64_t size
                         return fail(p, at, PK_ESYNTAX,
                                     "little-endian segments must be whole bytes here");
                 for (uint64_t i = 0; i < size / 8; i++) {
-                        uint8_t byte = i < 8 ? (uint8_t)((uint64_t)v >> (8 * i))
-                                             : (uint8_t)(v < 0 ? 0xFF : 0);
+                        uint64_t byte =
+                            i < 8 ? ((uint64_t)v >> (8 * i)) & 0xFF : (v < 0 ? 0xFFu : 0u);
                         int r = bits_put(p, b, byte, 8, at);
                         if (r < 0)
                                 return r;
@@ -1166,7 +1165,7 @@ static int read_binary(struct parser *p, size_t at, struct pk_term *out)
                 }
                 /* Emit */
                 for (size_t i = 0; i < ncp; i++) {
-                        int64_t iv = is_string ? (int64_t)scp[i]
+                        int64_t iv = is_string                 ? (int64_t)scp[i]
                                      : val.type == PK_TERM_INT ? val.v.i
                                                                : 0;
                         if (!is_string && val.type == PK_TERM_BIG) {
@@ -1181,8 +1180,7 @@ static int read_binary(struct parser *p, size_t at, struct pk_term *out)
                                                  "a float segment needs /float");
                                         goto out;
                                 }
-                                r = bits_int(p, &b, iv, size < 0 ? 8 : (uint64_t)size, little,
-                                             vat);
+                                r = bits_int(p, &b, iv, size < 0 ? 8 : (uint64_t)size, little, vat);
                                 break;
                         case SEG_FLOAT: {
                                 double d = val.type == PK_TERM_FLOAT ? val.v.f : (double)iv;
@@ -1382,7 +1380,8 @@ static int close_map(struct parser *p, struct pk_term *out)
         }
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
-                if (i + 1 < n && pk_term_compare(&pairs[2 * idx[i]], &pairs[2 * idx[i + 1]], 1) == 0)
+                if (i + 1 < n &&
+                    pk_term_compare(&pairs[2 * idx[i]], &pairs[2 * idx[i + 1]], 1) == 0)
                         continue; /* a later duplicate wins */
                 e[2 * k] = pairs[2 * idx[i]];
                 e[2 * k + 1] = pairs[2 * idx[i] + 1];
@@ -1506,8 +1505,7 @@ expect_value:
                                         return r;
                                 break;
                         }
-                        return fail(p, tok.start, PK_ESYNTAX,
-                                    "expected ',', '|' or ']' in a list");
+                        return fail(p, tok.start, PK_ESYNTAX, "expected ',', '|' or ']' in a list");
                 case F_LIST_TAIL:
                         if (c == ']') {
                                 if ((r = close_list(p, true, &v)) < 0)
