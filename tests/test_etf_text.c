@@ -22,8 +22,11 @@ static char *slurp(const char *path, size_t *len)
         char *b = malloc(cap);
         while ((k = fread(b + n, 1, cap - n - 1, f)) > 0) {
                 n += k;
-                if (cap - n < 2)
-                        b = realloc(b, cap *= 2);
+                if (cap - n < 2) {
+                        char *nb = realloc(b, cap *= 2);
+                        cr_assert_not_null(nb);
+                        b = nb;
+                }
         }
         fclose(f);
         b[n] = '\0';

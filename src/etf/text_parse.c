@@ -1366,7 +1366,7 @@ static int close_map(struct parser *p, struct pk_term *out)
         size_t n = nv / 2;
         if (n > UINT32_MAX)
                 return fail(p, f->open, PK_ETERMSIZE, "map too large");
-        const struct pk_term *pairs = p->vs + f->start;
+        const struct pk_term *pairs = n ? p->vs + f->start : NULL;
         uint32_t *idx = malloc((n ? n : 1) * sizeof(*idx));
         if (!idx)
                 return fail(p, f->open, -ENOMEM, "out of memory");
