@@ -510,3 +510,65 @@ Test(etf_text, unpack)
         cr_expect_eq(x, 'b');
         pk_arena_free(a);
 }
+
+/* 2000 seeded random terms from erl: our parse of Erlang's ~w text prints
+ * back exactly Erlang's ~w and ~p. */
+Test(etf_text, random_terms_match_erl, .timeout = 300)
+{
+        char out[] = "/tmp/pk_etf_random_XXXXXX";
+        int fd = mkstemp(out);
+        cr_assert_geq(fd, 0);
+        close(fd);
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd), "escript %s random 2000 7 %s", ESCRIPT, out);
+        run(cmd);
+        size_t len;
+        char *ref = slurp(out, &len);
+        unlink(out);
+        pk_arena *a = pk_arena_new(0);
+        char *line = ref;
+        int n = 0;
+        while (*line) {
+                char *nl = strchr(line, '\n');
+                cr_assert_not_null(nl);
+                *nl = '\0';
+                char *tab = strchr(line, '\t');
+                cr_assert_not_null(tab);
+                *tab = '\0';
+                /* Unescape ~w into Erlang text and parse it. */
+                size_t wl = strlen(line);
+                char *text = malloc(wl + 2);
+                size_t k = 0;
+                for (size_t i = 0; i < wl; i++) {
+                        if (line[i] == '\\' && i + 1 < wl &&
+                            (line[i + 1] == '\\' || line[i + 1] == 'n')) {
+                                text[k++] = line[i + 1] == 'n' ? '\n' : '\\';
+                                i++;
+                        } else {
+                                text[k++] = line[i];
+                        }
+                }
+                text[k++] = '.';
+                struct pk_term *t;
+                struct pk_etf_text_error e = {0};
+                int r = pk_etf_parse(a, text, k, NULL, &t, NULL, &e);
+                cr_assert_eq(r, 1, "term %d: %s", n, e.message);
+                char *sw = w(t), *sp = p(t);
+                char *ew = malloc(2 * strlen(sw) + 1), *ep = malloc(2 * strlen(sp) + 1);
+                escape_into(ew, sw);
+                escape_into(ep, sp);
+                cr_expect_str_eq(ew, line, "~w of random term %d", n);
+                cr_expect_str_eq(ep, tab + 1, "~p of random term %d", n);
+                free(sw);
+                free(sp);
+                free(ew);
+                free(ep);
+                free(text);
+                pk_arena_reset(a);
+                line = nl + 1;
+                n++;
+        }
+        cr_expect_eq(n, 2000);
+        pk_arena_free(a);
+        free(ref);
+}
