@@ -513,7 +513,7 @@ Test(etf_text, unpack)
 
 /* 2000 seeded random terms from erl: our parse of Erlang's ~w text prints
  * back exactly Erlang's ~w and ~p. */
-Test(etf_text, random_terms_match_erl, .timeout = 300)
+Test(etf_text, random_terms_match_erl)
 {
         char out[] = "/tmp/pk_etf_random_XXXXXX";
         int fd = mkstemp(out);
