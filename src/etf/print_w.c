@@ -456,6 +456,8 @@ static const struct pk_term *list_next(const struct pk_term **t, uint32_t *i,
  * and a float compare by type (every integer first: 42 before 1.5), at any
  * depth inside tuples and lists.  Recursion follows key depth, which the
  * parser and decoder bound. */
+static int map_order(const struct pk_term *a, const struct pk_term *b);
+
 static int key_order(const struct pk_term *a, const struct pk_term *b)
 {
         if (is_num(a) && is_num(b)) {
@@ -493,6 +495,8 @@ static int key_order(const struct pk_term *a, const struct pk_term *b)
                                 return c;
                 }
         }
+        if (a->type == PK_TERM_MAP && b->type == PK_TERM_MAP)
+                return map_order(a, b);
         return pk_term_compare(a, b, 1);
 }
 
@@ -501,6 +505,28 @@ static int pair_cmp(const void *x, const void *y, void *arg)
         const struct pk_term *pairs = arg;
         uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
         return key_order(&pairs[2 * i], &pairs[2 * j]);
+}
+
+/* Maps compare by size, then their keys in key order, then the values in
+ * that order (as the VM compares flatmaps). */
+static int map_order(const struct pk_term *a, const struct pk_term *b)
+{
+        if (a->v.map.arity != b->v.map.arity)
+                return a->v.map.arity < b->v.map.arity ? -1 : 1;
+        uint32_t *ia = pk__map_order(a), *ib = pk__map_order(b);
+        int c = 0;
+        if (!ia || !ib) {
+                c = pk_term_compare(a, b, 1); /* out of memory: still a total order */
+                goto out;
+        }
+        for (uint32_t k = 0; k < a->v.map.arity && !c; k++)
+                c = key_order(&a->v.map.pairs[2 * ia[k]], &b->v.map.pairs[2 * ib[k]]);
+        for (uint32_t k = 0; k < a->v.map.arity && !c; k++)
+                c = key_order(&a->v.map.pairs[2 * ia[k] + 1], &b->v.map.pairs[2 * ib[k] + 1]);
+out:
+        free(ia);
+        free(ib);
+        return c;
 }
 
 uint32_t *pk__map_order(const struct pk_term *m)
