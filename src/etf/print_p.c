@@ -84,7 +84,7 @@ static void leaf_end(struct pctx *c, struct pnode *n)
 
 static void put_string_char(struct pctx *c, uint32_t ch)
 {
-        pk__w_char_escaped(&c->text, ch, '"', true);
+        pk__txt_char_escaped(&c->text, ch, '"', true);
 }
 
 static int build(struct pctx *c, const struct pk_term *t, struct pnode *n, unsigned depth);
@@ -254,7 +254,7 @@ static int build(struct pctx *c, const struct pk_term *t, struct pnode *n, unsig
                                 put_string_char(c, d[i]);
                         pk__sb_puts(&c->text, "\">>");
                 } else {
-                        if ((r = pk__w_term(&c->text, t)) < 0)
+                        if ((r = pk__txt_term(&c->text, t)) < 0)
                                 return r;
                         if (sz > 0)
                                 n->kind = N_BIN;
@@ -268,7 +268,7 @@ static int build(struct pctx *c, const struct pk_term *t, struct pnode *n, unsig
         }
         default:
                 leaf_begin(c, n);
-                if ((r = pk__w_term(&c->text, t)) < 0)
+                if ((r = pk__txt_term(&c->text, t)) < 0)
                         return r;
                 leaf_end(c, n);
                 return c->text.err;
@@ -721,7 +721,7 @@ int pk_etf_print_p(const struct pk_term *t, const struct pk_etf_print_opts *opts
         if (t->type == PK_TERM_ATOM ||
             !(t->type == PK_TERM_TUPLE || t->type == PK_TERM_LIST || t->type == PK_TERM_STRING ||
               t->type == PK_TERM_NIL || t->type == PK_TERM_MAP || t->type == PK_TERM_BINARY)) {
-                r = pk__w_term(&out, t);
+                r = pk__txt_term(&out, t);
                 goto done;
         }
         c.a = pk_arena_new(0);

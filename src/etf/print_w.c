@@ -171,7 +171,7 @@ static bool name_char(uint32_t c)
                (c >= '0' && c <= '9') || c == '_' || c == '@';
 }
 
-void pk__w_char_escaped(struct pk__sbuf *sb, uint32_t c, char quote, bool latin1_only)
+void pk__txt_char_escaped(struct pk__sbuf *sb, uint32_t c, char quote, bool latin1_only)
 {
         if (c == (uint32_t)(unsigned char)quote || c == '\\') {
                 pk__sb_putc(sb, '\\');
@@ -248,7 +248,7 @@ static bool atom_needs_quotes(const uint8_t *s, size_t len)
         return false;
 }
 
-void pk__w_atom(struct pk__sbuf *sb, const char *name, size_t len)
+void pk__txt_atom(struct pk__sbuf *sb, const char *name, size_t len)
 {
         const uint8_t *s = (const uint8_t *)name;
         if (!atom_needs_quotes(s, len)) {
@@ -262,7 +262,7 @@ void pk__w_atom(struct pk__sbuf *sb, const char *name, size_t len)
                 if (c < 0) { /* not from a valid atom: write the byte as Latin-1 */
                         c = s[i++];
                 }
-                pk__w_char_escaped(sb, (uint32_t)c, '\'', true);
+                pk__txt_char_escaped(sb, (uint32_t)c, '\'', true);
         }
         pk__sb_putc(sb, '\'');
 }
@@ -316,7 +316,7 @@ static void shortest_digits(double v, char d[20], int *nd, int *exp10)
         *exp10 = e;
 }
 
-void pk__w_float(struct pk__sbuf *sb, double f)
+void pk__txt_float(struct pk__sbuf *sb, double f)
 {
         if (f == 0) {
                 pk__sb_puts(sb, signbit(f) ? "-0.0" : "0.0");
@@ -376,7 +376,7 @@ void pk__w_float(struct pk__sbuf *sb, double f)
 
 /* ---- integers ---- */
 
-void pk__w_integer(struct pk__sbuf *sb, const struct pk_term *t)
+void pk__txt_integer(struct pk__sbuf *sb, const struct pk_term *t)
 {
         if (t->type == PK_TERM_INT) {
                 char buf[24];
@@ -582,13 +582,13 @@ static bool w_leaf(struct pk__sbuf *sb, const struct pk_term *t)
         switch (t->type) {
         case PK_TERM_INT:
         case PK_TERM_BIG:
-                pk__w_integer(sb, t);
+                pk__txt_integer(sb, t);
                 return true;
         case PK_TERM_FLOAT:
-                pk__w_float(sb, t->v.f);
+                pk__txt_float(sb, t->v.f);
                 return true;
         case PK_TERM_ATOM:
-                pk__w_atom(sb, t->v.atom.name, t->v.atom.len);
+                pk__txt_atom(sb, t->v.atom.name, t->v.atom.len);
                 return true;
         case PK_TERM_NIL:
                 pk__sb_puts(sb, "[]");
@@ -610,7 +610,7 @@ static bool w_leaf(struct pk__sbuf *sb, const struct pk_term *t)
                         pk__sb_puts(sb, "<0");
                 } else {
                         pk__sb_puts(sb, "#Pid<");
-                        pk__w_atom(sb, t->v.pid.node, t->v.pid.node_len);
+                        pk__txt_atom(sb, t->v.pid.node, t->v.pid.node_len);
                 }
                 w_dot_u(sb, t->v.pid.id);
                 w_dot_u(sb, t->v.pid.serial);
@@ -624,7 +624,7 @@ static bool w_leaf(struct pk__sbuf *sb, const struct pk_term *t)
                         pk__sb_putc(sb, '0');
                         w_dot_u(sb, t->v.port.id);
                 } else {
-                        pk__w_atom(sb, t->v.port.node, t->v.port.node_len);
+                        pk__txt_atom(sb, t->v.port.node, t->v.port.node_len);
                         w_dot_u(sb, t->v.port.id);
                         w_dot_u(sb, t->v.port.creation);
                 }
@@ -635,7 +635,7 @@ static bool w_leaf(struct pk__sbuf *sb, const struct pk_term *t)
                 if (is_local(t->v.ref.node, t->v.ref.node_len, t->v.ref.creation)) {
                         pk__sb_putc(sb, '0');
                 } else {
-                        pk__w_atom(sb, t->v.ref.node, t->v.ref.node_len);
+                        pk__txt_atom(sb, t->v.ref.node, t->v.ref.node_len);
                         w_dot_u(sb, t->v.ref.creation);
                 }
                 for (uint16_t i = t->v.ref.len; i-- > 0;)
@@ -644,22 +644,22 @@ static bool w_leaf(struct pk__sbuf *sb, const struct pk_term *t)
                 return true;
         case PK_TERM_EXPORT:
                 pk__sb_puts(sb, "fun ");
-                pk__w_atom(sb, t->v.export.module, t->v.export.module_len);
+                pk__txt_atom(sb, t->v.export.module, t->v.export.module_len);
                 pk__sb_putc(sb, ':');
-                pk__w_atom(sb, t->v.export.function, t->v.export.function_len);
+                pk__txt_atom(sb, t->v.export.function, t->v.export.function_len);
                 pk__sb_putc(sb, '/');
                 pk__sb_putu(sb, t->v.export.arity);
                 return true;
         case PK_TERM_FUN: {
                 const struct pk_fun *f = t->v.fun;
                 pk__sb_puts(sb, "#Fun<");
-                pk__w_atom(sb, f->module, f->module_len);
+                pk__txt_atom(sb, f->module, f->module_len);
                 pk__sb_putc(sb, '.');
                 if (f->old_index)
-                        pk__w_integer(sb, f->old_index);
+                        pk__txt_integer(sb, f->old_index);
                 pk__sb_putc(sb, '.');
                 if (f->old_uniq)
-                        pk__w_integer(sb, f->old_uniq);
+                        pk__txt_integer(sb, f->old_uniq);
                 pk__sb_putc(sb, '>');
                 return true;
         }
@@ -679,7 +679,7 @@ struct wframe {
         uint32_t *order; /* WF_MAP: pair order */
 };
 
-int pk__w_term(struct pk__sbuf *sb, const struct pk_term *root)
+int pk__txt_term(struct pk__sbuf *sb, const struct pk_term *root)
 {
         struct wframe *st = NULL;
         size_t n = 0, cap = 0;
@@ -816,7 +816,7 @@ int pk_etf_print_w(const struct pk_term *t, char **ret_str, size_t *ret_len)
         if (!t || !ret_str)
                 return -EINVAL;
         struct pk__sbuf sb = {0};
-        int rc = pk__w_term(&sb, t);
+        int rc = pk__txt_term(&sb, t);
         if (rc == 0 && !sb.p)
                 pk__sb_put(&sb, "", 0);
         if (rc == 0)

@@ -30,16 +30,16 @@ void pk__sb_free(struct pk__sbuf *sb);
 
 /* Writes an atom as io_lib's ~w does (quoted when needed, code points above
  * 255 escaped as \x{HEX}). */
-void pk__w_atom(struct pk__sbuf *sb, const char *name, size_t len);
+void pk__txt_atom(struct pk__sbuf *sb, const char *name, size_t len);
 /* Writes a float as float_to_list(F, [short]). */
-void pk__w_float(struct pk__sbuf *sb, double f);
+void pk__txt_float(struct pk__sbuf *sb, double f);
 /* Writes an INT or BIG term in decimal. */
-void pk__w_integer(struct pk__sbuf *sb, const struct pk_term *t);
+void pk__txt_integer(struct pk__sbuf *sb, const struct pk_term *t);
 /* Writes any term as ~w (iteratively: no recursion on depth). */
-int pk__w_term(struct pk__sbuf *sb, const struct pk_term *t);
+int pk__txt_term(struct pk__sbuf *sb, const struct pk_term *t);
 /* Writes one character of a quoted string or atom with io_lib's escapes;
  * latin1_only escapes code points above 255 as \x{HEX}. */
-void pk__w_char_escaped(struct pk__sbuf *sb, uint32_t c, char quote, bool latin1_only);
+void pk__txt_char_escaped(struct pk__sbuf *sb, uint32_t c, char quote, bool latin1_only);
 
 /* Fills idx[0..n) with the map's pair indices in Erlang key order; returns
  * a malloc'd array (caller frees) or NULL when out of memory. */
