@@ -1,34 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* The bump allocator behind every term tree: one free releases a whole tree,
  * and a hard byte cap keeps hostile input from asking for unbounded memory. */
-#include "internal.h"
-#include "portkit/etf.h"
+#include "etf-internal.h"
 
 #include <stdint.h>
 #include <string.h>
 
-#define PK_ARENA_ALIGN 8u
 #define PK_ARENA_FIRST_BLOCK 4096u
 #define PK_ARENA_MAX_BLOCK (1u << 20)
 
-struct pk_arena_block {
-        struct pk_arena_block *next;
-        size_t size; /* usable bytes after the header */
-        size_t used;
-        /* data follows, aligned by the header's size (a multiple of 8) */
-};
-
-struct pk_arena {
-        struct pk_arena_block *head; /* current block; older ones follow */
-        size_t max_bytes;
-        size_t handed_out;
-        size_t next_block;
-        int last_error;
-};
-
 static inline uint8_t *block_data(struct pk_arena_block *b)
 {
-        return (uint8_t *)(b + 1);
+        return pk__arena_block_data(b);
 }
 
 pk_arena *pk_arena_new(size_t max_bytes)

@@ -32,7 +32,7 @@ struct dec {
         const uint8_t *err_at;
         struct dframe *st;
         size_t sp, cap;
-        struct dframe local[32];
+        struct dframe local[64];
 };
 
 static int fail(struct dec *d, int code, const uint8_t *at)
@@ -50,8 +50,8 @@ static void *dalloc(struct dec *d, size_t n, const uint8_t *at)
                 return NULL;
         }
         d->budget -= need;
-        void *p = pk_arena_alloc(d->a, n);
-        if (!p)
+        void *p = pk__arena_alloc(d->a, n);
+        if (PK_UNLIKELY(!p))
                 fail(d, pk_arena_last_error(d->a), at);
         return p;
 }
@@ -208,28 +208,37 @@ static int parse_float_ext(const uint8_t *s, double *out)
         return 0;
 }
 
-static int push(struct dec *d, struct pk_term *elems, size_t n, uint8_t kind, struct pk_term *owner,
-                const uint8_t *at)
+static int grow_stack(struct dec *d, const uint8_t *at)
 {
-        if (d->sp >= d->max_depth)
-                return fail(d, PK_EDEPTH, at);
-        if (d->sp == d->cap) {
-                size_t cap = d->cap * 2;
-                struct dframe *st;
-                if (d->st == d->local) {
-                        st = malloc(cap * sizeof(*st));
-                        if (st)
-                                memcpy(st, d->local, sizeof(d->local));
-                } else {
-                        st = realloc(d->st, cap * sizeof(*st));
-                }
-                if (!st)
-                        return fail(d, -ENOMEM, at);
-                d->st = st;
-                d->cap = cap;
+        size_t cap = d->cap * 2;
+        struct dframe *st;
+        if (d->st == d->local) {
+                st = malloc(cap * sizeof(*st));
+                if (st)
+                        memcpy(st, d->local, d->sp * sizeof(*st));
+        } else {
+                st = realloc(d->st, cap * sizeof(*st));
         }
-        d->st[d->sp++] = (struct dframe){
-            .next = elems, .end = elems + n, .owner = owner, .at = at, .kind = kind};
+        if (!st)
+                return fail(d, -ENOMEM, at);
+        d->st = st;
+        d->cap = cap;
+        return 0;
+}
+
+static inline int push(struct dec *d, struct pk_term *elems, size_t n, uint8_t kind,
+                       struct pk_term *owner, const uint8_t *at)
+{
+        if (PK_UNLIKELY(d->sp >= d->max_depth))
+                return fail(d, PK_EDEPTH, at);
+        if (PK_UNLIKELY(d->sp == d->cap) && grow_stack(d, at) < 0)
+                return d->err;
+        struct dframe *f = &d->st[d->sp++];
+        f->next = elems;
+        f->end = elems + n;
+        f->owner = owner;
+        f->at = at;
+        f->kind = kind;
         d->owed += n;
         return 0;
 }
@@ -590,8 +599,10 @@ static int dec_one(struct dec *d, struct pk_term *t)
 
 static uint64_t hmix(uint64_t h, uint64_t v)
 {
-        h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
-        return h * 0xFF51AFD7ED558CCDull;
+        /* Multiply, then fold the high half down: the table index takes the
+         * low bits, which a multiply alone leaves depending on low input bits. */
+        h = (h ^ v) * 0x9E3779B97F4A7C15ull;
+        return h ^ (h >> 32);
 }
 
 static uint64_t hbytes(uint64_t h, const uint8_t *s, size_t n)
@@ -806,19 +817,22 @@ int pk_etf_decode(pk_arena *a, const void *buf, size_t len, const struct pk_etf_
                 opts = &defaults;
         if (!a || (!buf && len) || !ret_term)
                 return -EINVAL;
-        struct dec d = {
-            .a = a,
-            .base = buf,
-            .p = buf,
-            .end = (const uint8_t *)buf + len,
-            .budget = opts->max_size ? opts->max_size : PK_ETF_DEFAULT_MAX_SIZE,
-            .max_big = opts->max_bignum_bytes ? opts->max_bignum_bytes : PK_ETF_DEFAULT_MAX_BIGNUM,
-            .max_depth = opts->max_depth ? opts->max_depth : PK_ETF_DEFAULT_MAX_DEPTH,
-            .flags = opts->flags,
-            .atom_filter = opts->atom_filter,
-            .atom_ctx = opts->atom_ctx,
-            .cap = PK_ARRAY_SIZE(d.local),
-        };
+        /* Field by field: a designated initializer would zero local[] too. */
+        struct dec d;
+        d.a = a;
+        d.base = d.p = buf;
+        d.end = (const uint8_t *)buf + len;
+        d.budget = opts->max_size ? opts->max_size : PK_ETF_DEFAULT_MAX_SIZE;
+        d.owed = 0;
+        d.max_big = opts->max_bignum_bytes ? opts->max_bignum_bytes : PK_ETF_DEFAULT_MAX_BIGNUM;
+        d.max_depth = opts->max_depth ? opts->max_depth : PK_ETF_DEFAULT_MAX_DEPTH;
+        d.flags = opts->flags;
+        d.atom_filter = opts->atom_filter;
+        d.atom_ctx = opts->atom_ctx;
+        d.err = 0;
+        d.err_at = NULL;
+        d.sp = 0;
+        d.cap = PK_ARRAY_SIZE(d.local);
         d.st = d.local;
         const uint8_t *in = buf;
         int in_compressed = 0;

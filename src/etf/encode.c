@@ -74,27 +74,38 @@ struct enc {
         size_t sp, cap;
         uint32_t *scratch;
         size_t sc_len, sc_cap;
-        struct eframe local[32];
+        struct eframe local[64];
 };
 
-static int push(struct enc *e, struct eframe f)
+static int grow_stack(struct enc *e)
 {
-        if (e->sp == e->cap) {
-                size_t cap = e->cap * 2;
-                struct eframe *st;
-                if (e->st == e->local) {
-                        st = malloc(cap * sizeof(*st));
-                        if (st)
-                                memcpy(st, e->local, sizeof(e->local));
-                } else {
-                        st = realloc(e->st, cap * sizeof(*st));
-                }
-                if (!st)
-                        return pk__buf_fail(e->b, -ENOMEM);
-                e->st = st;
-                e->cap = cap;
+        size_t cap = e->cap * 2;
+        struct eframe *st;
+        if (e->st == e->local) {
+                st = malloc(cap * sizeof(*st));
+                if (st)
+                        memcpy(st, e->local, e->sp * sizeof(*st));
+        } else {
+                st = realloc(e->st, cap * sizeof(*st));
         }
-        e->st[e->sp++] = f;
+        if (!st)
+                return pk__buf_fail(e->b, -ENOMEM);
+        e->st = st;
+        e->cap = cap;
+        return 0;
+}
+
+static inline int push(struct enc *e, uint8_t kind, const struct pk_term *elems, uint32_t n,
+                       size_t aux)
+{
+        if (PK_UNLIKELY(e->sp == e->cap) && grow_stack(e) < 0)
+                return e->b->err;
+        struct eframe *f = &e->st[e->sp++];
+        f->kind = kind;
+        f->i = 0;
+        f->n = n;
+        f->elems = elems;
+        f->aux = aux;
         return 0;
 }
 
@@ -183,7 +194,7 @@ static int w_list(struct enc *e, const struct pk_term *t, const struct pk_term *
         if (r < 0)
                 return r;
         *next = NULL;
-        return push(e, (struct eframe){.kind = EF_LIST, .elems = t});
+        return push(e, EF_LIST, t, 0, 0);
 }
 
 /* Writes one term; containers write their header and push a frame.  *next
@@ -217,9 +228,7 @@ static int w_one(struct enc *e, const struct pk_term *t, const struct pk_term **
                 r = pk__w_header(b, PK_TAG_SMALL_TUPLE, PK_TAG_LARGE_TUPLE, t->v.tuple.arity);
                 if (r < 0 || t->v.tuple.arity == 0)
                         return r;
-                return push(e, (struct eframe){.kind = EF_SEQ,
-                                               .elems = t->v.tuple.elems,
-                                               .n = t->v.tuple.arity});
+                return push(e, EF_SEQ, t->v.tuple.elems, t->v.tuple.arity, 0);
         case PK_TERM_MAP: {
                 r = pk__w_header(b, 0, PK_TAG_MAP, t->v.map.arity);
                 if (r < 0 || t->v.map.arity == 0)
@@ -229,10 +238,7 @@ static int w_one(struct enc *e, const struct pk_term *t, const struct pk_term **
                 if (!idx)
                         return b->err;
                 pk__map_key_order(t->v.map.pairs, t->v.map.arity, idx);
-                return push(e, (struct eframe){.kind = EF_MAP,
-                                               .elems = t->v.map.pairs,
-                                               .n = t->v.map.arity,
-                                               .aux = off});
+                return push(e, EF_MAP, t->v.map.pairs, t->v.map.arity, off);
         }
         case PK_TERM_PID:
                 if (!(p = pk__buf_room(b, 1)))
@@ -315,10 +321,7 @@ static int w_one(struct enc *e, const struct pk_term *t, const struct pk_term **
                     (r = pk__w_int(b, f->old_index->v.i)) < 0 ||
                     (r = pk__w_int(b, f->old_uniq->v.i)) < 0 || (r = w_one(e, f->pid, &dummy)) < 0)
                         return r;
-                return push(e, (struct eframe){.kind = EF_FUN,
-                                               .elems = f->free_vars,
-                                               .n = f->num_free,
-                                               .aux = size_pos});
+                return push(e, EF_FUN, f->free_vars, f->num_free, size_pos);
         }
         default:
                 return pk__buf_fail(b, PK_EUNENCODABLE);
@@ -390,8 +393,16 @@ static int enc_run(struct enc *e, const struct pk_term *t)
 
 static int encode_with(struct pk_etf_buf *b, int mv, const struct pk_term *t)
 {
-        struct enc e = {.b = b, .mv = mv, .cap = PK_ARRAY_SIZE(e.local)};
+        /* Field by field: a designated initializer would zero local[] too. */
+        struct enc e;
+        e.b = b;
+        e.mv = mv;
         e.st = e.local;
+        e.sp = 0;
+        e.cap = PK_ARRAY_SIZE(e.local);
+        e.scratch = NULL;
+        e.sc_len = 0;
+        e.sc_cap = 0;
         int r = enc_run(&e, t);
         if (e.st != e.local)
                 free(e.st);

@@ -24,6 +24,44 @@ static inline bool pk__is_listish(const struct pk_term *t)
         return t->type == PK_TERM_NIL || t->type == PK_TERM_LIST || t->type == PK_TERM_STRING;
 }
 
+/* ---- arena internals (arena.c), exposed for an inline fast path ---- */
+#define PK_ARENA_ALIGN 8u
+
+struct pk_arena_block {
+        struct pk_arena_block *next;
+        size_t size; /* usable bytes after the header */
+        size_t used;
+        /* data follows, aligned by the header's size (a multiple of 8) */
+};
+
+struct pk_arena {
+        struct pk_arena_block *head; /* current block; older ones follow */
+        size_t max_bytes;
+        size_t handed_out;
+        size_t next_block;
+        int last_error;
+};
+
+static inline uint8_t *pk__arena_block_data(struct pk_arena_block *b)
+{
+        return (uint8_t *)(b + 1);
+}
+
+/* pk_arena_alloc with the common case (room in the current block) inlined. */
+static inline void *pk__arena_alloc(pk_arena *a, size_t n)
+{
+        size_t need = (n + PK_ARENA_ALIGN - 1) & ~(size_t)(PK_ARENA_ALIGN - 1);
+        struct pk_arena_block *b = a->head;
+        if (PK_LIKELY(b && need >= n && b->size - b->used >= need &&
+                      need <= a->max_bytes - a->handed_out)) {
+                void *p = pk__arena_block_data(b) + b->used;
+                b->used += need;
+                a->handed_out += need;
+                return p;
+        }
+        return pk_arena_alloc(a, n);
+}
+
 /* ---- ETF tags ---- */
 enum {
         PK_TAG_VERSION = 131,
