@@ -5,11 +5,11 @@
 %% portkit's encoder matches erl byte for byte and its decoder reads them.
 %%
 %% Usage: etf_gen.escript N SEED OUTFILE
-%% Output: per term, 6 records, each a u32 big-endian length then the bytes:
+%% Output: per term, 7 records, each a u32 big-endian length then the bytes:
 %%   default (minor_version 1), {minor_version,0}, {minor_version,2},
 %%   [compressed] (level 6, minor 1), [{compressed,1},{minor_version,2}],
-%%   [{compressed,9},{minor_version,0}]
-%% Maps stay at 32 keys or fewer: larger maps come out in hash order.
+%%   [{compressed,9},{minor_version,0}], [deterministic]
+%% Maps over 32 keys come out in hash order except with [deterministic].
 -mode(compile).
 
 main([NS, SeedS, Out]) ->
@@ -19,7 +19,8 @@ main([NS, SeedS, Out]) ->
     Fixed = fixed_terms(),
     Terms = Fixed ++ [gen(rand:uniform(5)) || _ <- lists:seq(1, max(0, N - length(Fixed)))],
     Opts = [[], [{minor_version, 0}], [{minor_version, 2}], [compressed],
-            [{compressed, 1}, {minor_version, 2}], [{compressed, 9}, {minor_version, 0}]],
+            [{compressed, 1}, {minor_version, 2}], [{compressed, 9}, {minor_version, 0}],
+            [deterministic]],
     Bin = [[rec(term_to_binary(T, O)) || O <- Opts] || T <- lists:sublist(Terms, N)],
     ok = file:write_file(Out, Bin);
 main(_) ->
@@ -51,7 +52,9 @@ fixed_terms() ->
      {self(), make_ref(), [fun lists:reverse/1]},
      lists:foldl(fun(_, Acc) -> [Acc] end, [], lists:seq(1, 200)),
      lists:foldl(fun(_, Acc) -> {Acc} end, x, lists:seq(1, 200)),
-     binary:copy(<<"compressible ">>, 200), lists:seq(1, 1000)]
+     binary:copy(<<"compressible ">>, 200), lists:seq(1, 1000),
+     maps:from_list([{K, v} || K <- [1, 2, 1.0, 1.5, -3, a, 'é', {1}, {1.0}, [], "ab", <<"x">>,
+                                       1 bsl 70, 2.5e30] ++ lists:seq(100, 140)])]
     ++ [binary:copy(<<"ab">>, K) || K <- lists:seq(1, 40)]
     ++ [lists:duplicate(K, {a}) || K <- lists:seq(1, 30)]
     ++ [list_to_binary(lists:seq(1, K)) || K <- lists:seq(1, 30)].
@@ -64,6 +67,7 @@ gen(D) ->
         3 -> [gen(D - 1) | gen(D - 1)];
         4 -> maps:from_list([{gen(D - 1), gen(D - 1)} || _ <- lists:seq(1, rand:uniform(8) - 1)]);
         5 -> maps:from_list([{leaf(), leaf()} || _ <- lists:seq(1, rand:uniform(33) - 1)]);
+        6 when D > 3 -> maps:from_list([{leaf(), gen(1)} || _ <- lists:seq(1, 30 + rand:uniform(40))]);
         _ -> leaf()
     end.
 
