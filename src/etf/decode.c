@@ -73,6 +73,21 @@ static const uint8_t *bytes_ref(struct dec *d, const uint8_t *s, size_t n, const
                         return fail((d), PK_ETRUNCATED, (at));                                     \
         } while (0)
 
+/* True when some byte is >= 0x80 (8 bytes at a time). */
+static inline bool has_high_byte(const uint8_t *s, size_t n)
+{
+        uint64_t acc = 0;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                acc |= w;
+        }
+        for (; i < n; i++)
+                acc |= s[i];
+        return (acc & 0x8080808080808080ull) != 0;
+}
+
 /* Reads an atom (any atom tag) at d->p into name and len (UTF-8). */
 static int rd_atom(struct dec *d, const char **name, uint16_t *len)
 {
@@ -113,8 +128,9 @@ static int rd_atom(struct dec *d, const char **name, uint16_t *len)
         const uint8_t *s = d->p;
         d->p += n;
         size_t high = 0;
-        for (size_t i = 0; i < n; i++)
-                high += s[i] >> 7;
+        if (PK_UNLIKELY(has_high_byte(s, n)))
+                for (size_t i = 0; i < n; i++)
+                        high += s[i] >> 7;
         const char *out = (const char *)s;
         size_t out_len = n;
         if (latin) {
@@ -614,8 +630,18 @@ static uint64_t hbytes(uint64_t h, const uint8_t *s, size_t n)
                 s += 8;
                 n -= 8;
         }
-        uint64_t w = 0;
-        memcpy(&w, s, n);
+        /* 0..7 bytes left: two overlapping loads, no variable-length copy. */
+        uint64_t w;
+        if (n >= 4) {
+                uint32_t lo, hi;
+                memcpy(&lo, s, 4);
+                memcpy(&hi, s + n - 4, 4);
+                w = (uint64_t)hi << 32 | lo;
+        } else if (n > 0) {
+                w = (uint64_t)s[0] | (uint64_t)s[n / 2] << 8 | (uint64_t)s[n - 1] << 16;
+        } else {
+                w = 0;
+        }
         return hmix(h, w ^ (uint64_t)n << 56);
 }
 

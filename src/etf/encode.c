@@ -217,7 +217,7 @@ static int w_one(struct enc *e, const struct pk_term *t, const struct pk_term **
         case PK_TERM_ATOM:
                 return pk__w_atom(b, e->mv, t->v.atom.name, t->v.atom.len);
         case PK_TERM_NIL:
-                return pk_etf_put_nil(b);
+                return pk__w_nil(b);
         case PK_TERM_STRING:
                 return pk__w_string(b, t->v.string.bytes, t->v.string.len);
         case PK_TERM_LIST:
@@ -381,8 +381,16 @@ static int enc_run(struct enc *e, const struct pk_term *t)
 {
         size_t base = e->sp;
         while (t) {
-                const struct pk_term *tail;
-                if (w_one(e, t, &tail) < 0)
+                const struct pk_term *tail = NULL;
+                /* The commonest leaves skip w_one's big switch. */
+                int r;
+                if (t->type == PK_TERM_INT)
+                        r = pk__w_int(e->b, t->v.i);
+                else if (t->type == PK_TERM_BINARY && t->v.bin.bits == 8)
+                        r = pk__w_bits(e->b, t->v.bin.data, t->v.bin.size, 8);
+                else
+                        r = w_one(e, t, &tail);
+                if (r < 0)
                         return e->b->err;
                 t = tail ? tail : next_term(e, base);
                 if (e->b->err)

@@ -193,7 +193,36 @@ int pk__w_float(struct pk_etf_buf *b, int minor_version, double f);
 int pk__w_big(struct pk_etf_buf *b, const uint8_t *digits, size_t len, int negative);
 int pk__w_bits(struct pk_etf_buf *b, const uint8_t *data, size_t len, unsigned bits);
 int pk__w_string(struct pk_etf_buf *b, const uint8_t *bytes, size_t len);
-int pk__w_header(struct pk_etf_buf *b, uint8_t small_tag, uint8_t large_tag, uint32_t n);
+
+/* Writes a container header: small_tag with a u8 count when it fits (and
+ * small_tag is nonzero), else large_tag with a u32 count. */
+static inline int pk__w_header(struct pk_etf_buf *b, uint8_t small_tag, uint8_t large_tag,
+                               uint32_t n)
+{
+        uint8_t *p = pk__buf_room(b, 5);
+        if (PK_UNLIKELY(!p))
+                return b->err;
+        if (small_tag && n <= 255) {
+                p[0] = small_tag;
+                p[1] = (uint8_t)n;
+                b->len += 2;
+        } else {
+                p[0] = large_tag;
+                pk__put32(p + 1, n);
+                b->len += 5;
+        }
+        return 0;
+}
+
+static inline int pk__w_nil(struct pk_etf_buf *b)
+{
+        uint8_t *p = pk__buf_room(b, 1);
+        if (PK_UNLIKELY(!p))
+                return b->err;
+        *p = PK_TAG_NIL;
+        b->len++;
+        return 0;
+}
 
 /* Inflates a zlib stream into exactly dstlen bytes (compress.c).  Returns 0
  * with *consumed = compressed bytes used, PK_EZSIZE when the stream holds more

@@ -71,23 +71,6 @@ int pk_etf_buf_append(struct pk_etf_buf *b, const void *p, size_t n)
 
 /* ---- shared writers ---- */
 
-int pk__w_header(struct pk_etf_buf *b, uint8_t small_tag, uint8_t large_tag, uint32_t n)
-{
-        uint8_t *p = pk__buf_room(b, 5);
-        if (!p)
-                return b->err;
-        if (small_tag && n <= 255) {
-                p[0] = small_tag;
-                p[1] = (uint8_t)n;
-                b->len += 2;
-        } else {
-                p[0] = large_tag;
-                pk__put32(p + 1, n);
-                b->len += 5;
-        }
-        return 0;
-}
-
 int pk__w_atom(struct pk_etf_buf *b, int minor_version, const char *name, size_t len)
 {
         const uint8_t *s = (const uint8_t *)name;
@@ -337,8 +320,7 @@ int pk_etf_put_atom_v(struct pk_etf_buf *b, int minor_version, const char *name,
 
 int pk_etf_put_nil(struct pk_etf_buf *b)
 {
-        uint8_t v = PK_TAG_NIL;
-        return pk_etf_buf_append(b, &v, 1);
+        return pk__w_nil(b);
 }
 
 int pk_etf_put_tuple(struct pk_etf_buf *b, uint32_t arity)
