@@ -267,7 +267,6 @@ static double now(void)
 
 static double budget = 0.3;
 
-/* Median ns per op over 5 rounds of fn(ctx, which). */
 typedef void (*op_fn)(int which);
 
 static int cmp_d(const void *a, const void *b)
@@ -276,34 +275,44 @@ static int cmp_d(const void *a, const void *b)
         return (x > y) - (x < y);
 }
 
-static double measure(op_fn fn, int which)
+static long calibrate(op_fn fn, int which)
 {
-        /* Calibrate: how many ops fit in a fifth of the budget. */
         long iters = 1;
         for (;;) {
                 double t0 = now();
                 for (long i = 0; i < iters; i++)
                         fn(which);
-                double dt = now() - t0;
-                if (dt > budget / 50 || iters > (1L << 30))
-                        break;
+                if (now() - t0 > budget / 50 || iters > (1L << 30))
+                        return iters;
                 iters *= 2;
         }
-        double r[5];
-        double per_round = budget / 5;
-        for (int k = 0; k < 5; k++) {
-                long n = 0;
-                double t0 = now(), dt;
-                do {
-                        for (long i = 0; i < iters; i++)
-                                fn(which);
-                        n += iters;
-                        dt = now() - t0;
-                } while (dt < per_round);
-                r[k] = dt * 1e9 / (double)n;
+}
+
+/* Times nops operations on one term, interleaved: each of 5 rounds runs every
+ * op for budget/5 seconds, so machine drift hits them all alike.  Writes the
+ * median ns per op of each into ns[]. */
+static void measure_all(const op_fn *fns, int nops, int which, double *ns)
+{
+        long iters[8];
+        double r[8][5];
+        for (int k = 0; k < nops; k++)
+                iters[k] = calibrate(fns[k], which);
+        for (int round = 0; round < 5; round++)
+                for (int k = 0; k < nops; k++) {
+                        long n = 0;
+                        double t0 = now(), dt;
+                        do {
+                                for (long i = 0; i < iters[k]; i++)
+                                        fns[k](which);
+                                n += iters[k];
+                                dt = now() - t0;
+                        } while (dt < budget / 5);
+                        r[k][round] = dt * 1e9 / (double)n;
+                }
+        for (int k = 0; k < nops; k++) {
+                qsort(r[k], 5, sizeof(double), cmp_d);
+                ns[k] = r[k][2];
         }
-        qsort(r, 5, sizeof(*r), cmp_d);
-        return r[2];
 }
 
 static struct pk_etf_buf enc_bytes[NTERMS]; /* canonical bytes of each term */
@@ -416,8 +425,26 @@ int main(int argc, char **argv)
 {
         if (argc >= 3 && strcmp(argv[1], "write") == 0)
                 return write_terms(argv[2]);
+        if (argc >= 5 && strcmp(argv[1], "once") == 0) {
+                /* etf_bench once OP TERM N: run one op N times (for callgrind,
+                 * whose instruction counts do not drift with machine load). */
+                static const char *ops[6] = {"decode", "eiwalk",   "tree",
+                                             "stream", "eiencode", "memcpy"};
+                static const op_fn fns[6] = {op_pk_decode, op_ei_walk,   op_pk_tree_encode,
+                                             op_pk_stream, op_ei_encode, op_memcpy};
+                setup();
+                for (int k = 0; k < 6; k++)
+                        for (int w = 0; w < NTERMS; w++)
+                                if (!strcmp(argv[2], ops[k]) && !strcmp(argv[3], names[w])) {
+                                        for (long i = atol(argv[4]); i > 0; i--)
+                                                fns[k](w);
+                                        return 0;
+                                }
+                return 2;
+        }
         if (argc < 2 || strcmp(argv[1], "run") != 0) {
-                fprintf(stderr, "usage: etf_bench write DIR | etf_bench run [ERLFILE]\n");
+                fprintf(stderr, "usage: etf_bench write DIR | etf_bench run [ERLFILE] | "
+                                "etf_bench once OP TERM N\n");
                 return 2;
         }
         const char *bs = getenv("BENCH_SECONDS");
@@ -438,16 +465,16 @@ int main(int argc, char **argv)
                 if (f)
                         fclose(f);
         }
-        printf("ETF codec, median of 5 rounds, %.2f s per measurement\n", budget);
+        printf("ETF codec, median of 5 interleaved rounds, %.2f s per measurement\n", budget);
         double ratios[NTERMS][5];
         for (int w = 0; w < NTERMS; w++) {
                 size_t n = enc_bytes[w].len;
                 printf("%s (%zu bytes)\n", names[w], n);
-                double pd = measure(op_pk_decode, w);
-                double ew = measure(op_ei_walk, w);
-                double pt = measure(op_pk_tree_encode, w);
-                double ps = measure(op_pk_stream, w);
-                double ee = measure(op_ei_encode, w);
+                static const op_fn fns[6] = {op_pk_decode, op_ei_walk,   op_pk_tree_encode,
+                                             op_pk_stream, op_ei_encode, op_memcpy};
+                double ns[6];
+                measure_all(fns, w == 3 ? 6 : 5, w, ns);
+                double pd = ns[0], ew = ns[1], pt = ns[2], ps = ns[3], ee = ns[4];
                 print_row("portkit tree decode", pd, n);
                 print_row("libei decode walk", ew, n);
                 if (erl_dec[w] > 0)
@@ -458,7 +485,7 @@ int main(int argc, char **argv)
                 if (erl_enc[w] > 0)
                         print_row("erl term_to_binary", erl_enc[w], n);
                 if (w == 3)
-                        print_row("memcpy of the term", measure(op_memcpy, w), n);
+                        print_row("memcpy of the term", ns[5], n);
                 ratios[w][0] = ew / pd;
                 ratios[w][1] = erl_dec[w] > 0 ? erl_dec[w] / pd : 0;
                 ratios[w][2] = ee / ps;

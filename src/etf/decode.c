@@ -226,7 +226,9 @@ static int parse_float_ext(const uint8_t *s, double *out)
 
 static int grow_stack(struct dec *d, const uint8_t *at)
 {
-        size_t cap = d->cap * 2;
+        /* Leave the on-stack array for a roomy heap one at once: deep terms
+         * would otherwise pay for several reallocations per call. */
+        size_t cap = d->st == d->local ? 1024 : d->cap * 2;
         struct dframe *st;
         if (d->st == d->local) {
                 st = malloc(cap * sizeof(*st));
@@ -746,6 +748,14 @@ static int dups_by_sort(const struct pk_term *pairs, uint32_t n)
 static int map_dups(const struct pk_term *pairs, uint32_t n)
 {
         if (n < 2)
+                return 0;
+        /* Keys in strictly ascending map key order are distinct.  erl writes
+         * small maps that way and our encoder writes every map that way, so
+         * this linear check usually settles it. */
+        uint32_t asc = 1;
+        while (asc < n && pk__key_cmp(&pairs[2 * (size_t)(asc - 1)], &pairs[2 * (size_t)asc]) < 0)
+                asc++;
+        if (asc == n)
                 return 0;
         if (n <= 8) {
                 for (uint32_t i = 1; i < n; i++)

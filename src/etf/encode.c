@@ -8,7 +8,7 @@ static const struct pk_term nil_term = {.type = PK_TERM_NIL};
 
 /* ---- Erlang's map key order ---- */
 
-static int key_cmp(const struct pk_term *a, const struct pk_term *b)
+int pk__key_cmp(const struct pk_term *a, const struct pk_term *b)
 {
         if (a->type == b->type) {
                 if (a->type == PK_TERM_ATOM) {
@@ -28,7 +28,7 @@ static int key_qsort_cmp(const void *x, const void *y, void *arg)
 {
         const struct pk_term *pairs = arg;
         uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
-        return key_cmp(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j]);
+        return pk__key_cmp(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j]);
 }
 
 void pk__map_key_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx)
@@ -37,15 +37,15 @@ void pk__map_key_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx)
                 idx[k] = k;
         /* Maps decoded from erl or built in order are usually sorted already. */
         uint32_t k = 1;
-        while (k < n && key_cmp(&pairs[2 * (size_t)(k - 1)], &pairs[2 * (size_t)k]) < 0)
+        while (k < n && pk__key_cmp(&pairs[2 * (size_t)(k - 1)], &pairs[2 * (size_t)k]) < 0)
                 k++;
         if (k >= n)
                 return;
         if (n <= 16) {
                 for (uint32_t a = k; a < n; a++) {
                         uint32_t v = idx[a], b = a;
-                        while (b > 0 &&
-                               key_cmp(&pairs[2 * (size_t)idx[b - 1]], &pairs[2 * (size_t)v]) > 0) {
+                        while (b > 0 && pk__key_cmp(&pairs[2 * (size_t)idx[b - 1]],
+                                                    &pairs[2 * (size_t)v]) > 0) {
                                 idx[b] = idx[b - 1];
                                 b--;
                         }
@@ -79,7 +79,9 @@ struct enc {
 
 static int grow_stack(struct enc *e)
 {
-        size_t cap = e->cap * 2;
+        /* Leave the on-stack array for a roomy heap one at once: deep terms
+         * would otherwise pay for several reallocations per call. */
+        size_t cap = e->st == e->local ? 1024 : e->cap * 2;
         struct eframe *st;
         if (e->st == e->local) {
                 st = malloc(cap * sizeof(*st));

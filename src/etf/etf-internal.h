@@ -230,6 +230,10 @@ static inline int pk__w_nil(struct pk_etf_buf *b)
  * when the input ends inside the stream, or -ENOMEM. */
 int pk__inflate(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, size_t *consumed);
 
+/* Erlang's map key order (exact pk_term_compare, with atom and integer fast
+ * paths): <0, 0 or >0. */
+int pk__key_cmp(const struct pk_term *a, const struct pk_term *b);
+
 /* Erlang's map key order on the keys of a map: fills idx[0..n) with the pair
  * indexes sorted (exact pk_term_compare). */
 void pk__map_key_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx);
