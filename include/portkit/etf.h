@@ -159,7 +159,7 @@ PK_API pk_arena *pk_arena_new(size_t max_bytes);
 /** @brief Frees the arena and everything allocated in it.  Accepts NULL; returns NULL. */
 PK_API pk_arena *pk_arena_free(pk_arena *a);
 
-/** @brief Forgets every allocation but keeps the first block for reuse (cheap for hot loops). */
+/** @brief Forgets every allocation but keeps the largest block for reuse (cheap for hot loops). */
 PK_API void pk_arena_reset(pk_arena *a);
 
 /**

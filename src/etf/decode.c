@@ -819,8 +819,18 @@ static int dec_tree(struct dec *d, struct pk_term *root)
 {
         struct pk_term *slot = root;
         for (;;) {
-                int r = dec_one(d, slot);
-                if (PK_UNLIKELY(r != 0)) {
+                int r;
+                /* Small integers, the commonest leaves, skip the big switch. */
+                const uint8_t *p = d->p;
+                if (PK_LIKELY(d->end - p >= 5) && *p == PK_TAG_SMALL_INTEGER) {
+                        slot->type = PK_TERM_INT;
+                        slot->v.i = p[1];
+                        d->p = p + 2;
+                } else if (PK_LIKELY(d->end - p >= 5) && *p == PK_TAG_INTEGER) {
+                        slot->type = PK_TERM_INT;
+                        slot->v.i = (int32_t)pk__be32(p + 1);
+                        d->p = p + 5;
+                } else if (PK_UNLIKELY((r = dec_one(d, slot)) != 0)) {
                         if (r == AGAIN)
                                 continue;
                         return r;

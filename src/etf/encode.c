@@ -388,7 +388,12 @@ static int enc_run(struct enc *e, const struct pk_term *t)
                 int r;
                 if (t->type == PK_TERM_INT)
                         r = pk__w_int(e->b, t->v.i);
-                else if (t->type == PK_TERM_BINARY && t->v.bin.bits == 8)
+                else if (t->type == PK_TERM_TUPLE) {
+                        r = pk__w_header(e->b, PK_TAG_SMALL_TUPLE, PK_TAG_LARGE_TUPLE,
+                                         t->v.tuple.arity);
+                        if (r == 0 && t->v.tuple.arity)
+                                r = push(e, EF_SEQ, t->v.tuple.elems, t->v.tuple.arity, 0);
+                } else if (t->type == PK_TERM_BINARY && t->v.bin.bits == 8)
                         r = pk__w_bits(e->b, t->v.bin.data, t->v.bin.size, 8);
                 else
                         r = w_one(e, t, &tail);
