@@ -749,12 +749,31 @@ PK_API int pk_fd_serial_open(const char *path, int flags);
 /**
  * @brief Configures a terminal as a raw serial line: speed, character
  *        size, parity, stop bits, flow control (applied with TCSANOW;
- *        CREAD and CLOCAL set).  Reads back and checks what the driver
- *        kept.
- * @return 0, -EINVAL (unsupported value, or the driver did not keep a
- *         setting), -ENOTTY, -EBADF.
+ *        CREAD and CLOCAL set), then reads the settings back.
+ *
+ * Drivers silently override settings they cannot honour — a pty, for
+ * one, always forces CS8 and clears PARENB — so a readback that differs
+ * from @p cfg fails with -ENOTSUP (the other settings stay applied).
+ * @return 0, -EINVAL (unsupported value), -ENOTSUP (the driver did not keep
+ *         a setting), -ENOTTY, -EBADF.
  */
 PK_API int pk_fd_term_config(int fd, const struct pk_fd_serial *cfg);
+
+/**
+ * @brief Encodes @p cfg into @p t (cfmakeraw, CSIZE, PARENB/PARODD,
+ *        CSTOPB, CRTSCTS, IXON/IXOFF, INPCK when parity is on, speeds,
+ *        VMIN=1 VTIME=0) without touching any device; @p t is left
+ *        unchanged on failure.  pk_fd_term_config() uses it.
+ * @return 0, or -EINVAL (unsupported value, NULL argument).
+ */
+PK_API int pk_fd_termios_encode(struct termios *t, const struct pk_fd_serial *cfg);
+
+/**
+ * @brief Decodes the serial parameters held in @p t (baud 0 if the
+ *        output speed is not a standard rate).
+ * @return 0, or -EINVAL (NULL argument).
+ */
+PK_API int pk_fd_termios_decode(const struct termios *t, struct pk_fd_serial *ret_cfg);
 
 /**
  * @brief Reads a terminal's serial parameters.

@@ -190,9 +190,9 @@ static tcflag_t csize_bits(int data_bits)
         }
 }
 
-int pk_fd_term_config(int fd, const struct pk_fd_serial *cfg)
+int pk_fd_termios_encode(struct termios *t, const struct pk_fd_serial *cfg)
 {
-        if (!cfg)
+        if (!t || !cfg)
                 return -EINVAL;
         speed_t speed;
         tcflag_t csize = csize_bits(cfg->data_bits);
@@ -200,57 +200,37 @@ int pk_fd_term_config(int fd, const struct pk_fd_serial *cfg)
             (cfg->parity != 'N' && cfg->parity != 'E' && cfg->parity != 'O') ||
             (cfg->stop_bits != 1 && cfg->stop_bits != 2))
                 return -EINVAL;
-        int saved = errno;
-        struct termios t;
-        if (tcgetattr(fd, &t) < 0)
-                return pk__neg_errno();
-        cfmakeraw(&t);
-        t.c_cflag &= ~(tcflag_t)(CSIZE | PARENB | PARODD | CSTOPB | CRTSCTS);
-        t.c_cflag |= csize | CREAD | CLOCAL;
+        struct termios n = *t;
+        cfmakeraw(&n);
+        n.c_cflag &= ~(tcflag_t)(CSIZE | PARENB | PARODD | CSTOPB | CRTSCTS);
+        n.c_cflag |= csize | CREAD | CLOCAL;
         if (cfg->parity != 'N')
-                t.c_cflag |= PARENB;
+                n.c_cflag |= PARENB;
         if (cfg->parity == 'O')
-                t.c_cflag |= PARODD;
+                n.c_cflag |= PARODD;
         if (cfg->stop_bits == 2)
-                t.c_cflag |= CSTOPB;
+                n.c_cflag |= CSTOPB;
         if (cfg->rtscts)
-                t.c_cflag |= CRTSCTS;
-        t.c_iflag &= ~(tcflag_t)(IXON | IXOFF | IXANY | INPCK);
+                n.c_cflag |= CRTSCTS;
+        n.c_iflag &= ~(tcflag_t)(IXON | IXOFF | IXANY | INPCK);
         if (cfg->xonxoff)
-                t.c_iflag |= IXON | IXOFF;
+                n.c_iflag |= IXON | IXOFF;
         if (cfg->parity != 'N')
-                t.c_iflag |= INPCK;
-        t.c_cc[VMIN] = 1;
-        t.c_cc[VTIME] = 0;
-        if (cfsetispeed(&t, speed) < 0 || cfsetospeed(&t, speed) < 0)
+                n.c_iflag |= INPCK;
+        n.c_cc[VMIN] = 1;
+        n.c_cc[VTIME] = 0;
+        if (cfsetispeed(&n, speed) < 0 || cfsetospeed(&n, speed) < 0)
                 return -EINVAL;
-        if (tcsetattr_retry(fd, TCSANOW, &t) < 0)
-                return pk__neg_errno();
-        /* tcsetattr() succeeds if any one change took: read back and make
-         * sure the driver kept every setting we rely on. */
-        struct pk_fd_serial got;
-        int r = pk_fd_term_get(fd, &got);
-        if (r < 0)
-                return r;
-        errno = saved;
-        if (got.baud != cfg->baud || got.data_bits != cfg->data_bits || got.parity != cfg->parity ||
-            got.stop_bits != cfg->stop_bits || got.rtscts != !!cfg->rtscts ||
-            got.xonxoff != !!cfg->xonxoff)
-                return -EINVAL;
+        *t = n;
         return 0;
 }
 
-int pk_fd_term_get(int fd, struct pk_fd_serial *ret_cfg)
+int pk_fd_termios_decode(const struct termios *t, struct pk_fd_serial *ret_cfg)
 {
-        if (!ret_cfg)
+        if (!t || !ret_cfg)
                 return -EINVAL;
-        struct termios t;
-        int saved = errno;
-        if (tcgetattr(fd, &t) < 0)
-                return pk__neg_errno();
-        errno = saved;
-        ret_cfg->baud = code_to_rate(cfgetospeed(&t));
-        switch (t.c_cflag & CSIZE) {
+        ret_cfg->baud = code_to_rate(cfgetospeed(t));
+        switch (t->c_cflag & CSIZE) {
         case CS5:
                 ret_cfg->data_bits = 5;
                 break;
@@ -264,9 +244,49 @@ int pk_fd_term_get(int fd, struct pk_fd_serial *ret_cfg)
                 ret_cfg->data_bits = 8;
                 break;
         }
-        ret_cfg->parity = (t.c_cflag & PARENB) ? ((t.c_cflag & PARODD) ? 'O' : 'E') : 'N';
-        ret_cfg->stop_bits = (t.c_cflag & CSTOPB) ? 2 : 1;
-        ret_cfg->rtscts = (t.c_cflag & CRTSCTS) ? 1 : 0;
-        ret_cfg->xonxoff = (t.c_iflag & (IXON | IXOFF)) == (IXON | IXOFF) ? 1 : 0;
+        ret_cfg->parity = (t->c_cflag & PARENB) ? ((t->c_cflag & PARODD) ? 'O' : 'E') : 'N';
+        ret_cfg->stop_bits = (t->c_cflag & CSTOPB) ? 2 : 1;
+        ret_cfg->rtscts = (t->c_cflag & CRTSCTS) ? 1 : 0;
+        ret_cfg->xonxoff = (t->c_iflag & (IXON | IXOFF)) == (IXON | IXOFF) ? 1 : 0;
         return 0;
+}
+
+int pk_fd_term_config(int fd, const struct pk_fd_serial *cfg)
+{
+        if (!cfg)
+                return -EINVAL;
+        int saved = errno;
+        struct termios t;
+        if (tcgetattr(fd, &t) < 0)
+                return pk__neg_errno();
+        int r = pk_fd_termios_encode(&t, cfg);
+        if (r < 0)
+                return r;
+        if (tcsetattr_retry(fd, TCSANOW, &t) < 0)
+                return pk__neg_errno();
+        /* tcsetattr() succeeds if any one change took, and drivers silently
+         * override what they cannot do (a pty forces CS8 and clears
+         * PARENB): read back and compare. */
+        struct pk_fd_serial got;
+        r = pk_fd_term_get(fd, &got);
+        if (r < 0)
+                return r;
+        errno = saved;
+        if (got.baud != cfg->baud || got.data_bits != cfg->data_bits || got.parity != cfg->parity ||
+            got.stop_bits != cfg->stop_bits || got.rtscts != !!cfg->rtscts ||
+            got.xonxoff != !!cfg->xonxoff)
+                return -ENOTSUP;
+        return 0;
+}
+
+int pk_fd_term_get(int fd, struct pk_fd_serial *ret_cfg)
+{
+        if (!ret_cfg)
+                return -EINVAL;
+        struct termios t;
+        int saved = errno;
+        if (tcgetattr(fd, &t) < 0)
+                return pk__neg_errno();
+        errno = saved;
+        return pk_fd_termios_decode(&t, ret_cfg);
 }
