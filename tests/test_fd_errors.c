@@ -373,9 +373,8 @@ Test(fd_errors, eintr_during_blocking_read_loses_nothing)
                       "/proc/self/task/N/syscall unreadable");
         int fds[2];
         cr_assert_eq(pk_fd_pipe(fds, 0), 0);
-        struct intr_arg a = {.target = pthread_self(),
-                             .tid = (pid_t)syscall(SYS_gettid),
-                             .fd = fds[1]};
+        struct intr_arg a = {
+            .target = pthread_self(), .tid = (pid_t)syscall(SYS_gettid), .fd = fds[1]};
         pthread_t t;
         cr_assert_eq(pthread_create(&t, NULL, interrupt_reader, &a), 0);
         char buf[13] = {0};
@@ -429,11 +428,10 @@ Test(fd_errors, eintr_during_blocking_write_loses_nothing)
         cr_assert(src && dst);
         for (size_t i = 0; i < len; i++)
                 src[i] = (unsigned char)(i * 13 + (i >> 9));
-        struct drain_arg d = {.a = {.target = pthread_self(),
-                                    .tid = (pid_t)syscall(SYS_gettid),
-                                    .fd = fds[0]},
-                              .dst = dst,
-                              .len = len};
+        struct drain_arg d = {
+            .a = {.target = pthread_self(), .tid = (pid_t)syscall(SYS_gettid), .fd = fds[0]},
+            .dst = dst,
+            .len = len};
         pthread_t t;
         cr_assert_eq(pthread_create(&t, NULL, interrupt_writer, &d), 0);
         ssize_t n = pk_fd_write_all(fds[1], src, len, NULL);
