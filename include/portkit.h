@@ -7,6 +7,7 @@
 #define PORTKIT_H
 
 #include <portkit/error.h>
+#include <portkit/etf.h>
 #include <portkit/fd.h>
 
 #endif
