@@ -5,6 +5,7 @@
 #include "fd_testutil.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -444,4 +445,80 @@ Test(fd_errors, eintr_during_blocking_write_loses_nothing)
         free(dst);
         pk_fd_close(fds[0]);
         pk_fd_close(fds[1]);
+}
+
+struct connect_arg {
+        struct intr_arg a;
+        int listener;
+};
+
+static void *interrupt_connect(void *p)
+{
+        struct connect_arg *c = p;
+        c->a.ok = false;
+        /* The accept queue is full, so the SYN is dropped and connect(2)
+         * blocks.  Interrupt it; the library must then wait (poll) for the
+         * connection rather than fail. */
+        if (!wait_blocked_in(c->a.tid, SYS_connect))
+                return NULL;
+        pthread_kill(c->a.target, SIGUSR1);
+        if (!wait_hits(1))
+                return NULL;
+        const struct timespec ms = {0, 1000000};
+        bool waiting = false;
+        for (int i = 0; i < 20000 && !waiting; i++) {
+                long nr = current_syscall(c->a.tid);
+                waiting = nr == SYS_poll || nr == SYS_ppoll;
+                if (!waiting)
+                        nanosleep(&ms, NULL);
+        }
+        if (!waiting)
+                return NULL;
+        /* Make room until a retransmitted SYN of ours gets in (the filler
+         * connections retransmit too, so keep draining while it waits). */
+        for (int i = 0; i < 30000; i++) {
+                long nr = current_syscall(c->a.tid);
+                if (nr != SYS_poll && nr != SYS_ppoll)
+                        break;
+                int s = pk_fd_accept(c->listener, PK_FD_NONBLOCK);
+                if (s >= 0)
+                        pk_fd_close(s);
+                else
+                        nanosleep(&ms, NULL);
+        }
+        c->a.ok = true;
+        return NULL;
+}
+
+Test(fd_errors, eintr_during_blocking_tcp_connect, .timeout = 60)
+{
+        install_handler();
+        int l = pk_fd_tcp_listen("127.0.0.1", 0, 1, PK_FD_NONBLOCK);
+        cr_assert_geq(l, 0);
+        unsigned port = (unsigned)pk_fd_local_port(l);
+        /* Fill the accept queue (backlog 1 holds two) with completed
+         * connections. */
+        int fill[4];
+        for (int i = 0; i < 4; i++) {
+                fill[i] = pk_fd_tcp_connect("127.0.0.1", port, PK_FD_NONBLOCK);
+                cr_assert_geq(fill[i], 0);
+        }
+        for (int i = 0; i < 4; i++) {
+                struct pollfd p = {.fd = fill[i], .events = POLLOUT};
+                (void)poll(&p, 1, 200);
+        }
+        struct connect_arg c = {.a = {.target = pthread_self(), .tid = (pid_t)syscall(SYS_gettid)},
+                                .listener = l};
+        pthread_t t;
+        cr_assert_eq(pthread_create(&t, NULL, interrupt_connect, &c), 0);
+        int fd = pk_fd_tcp_connect("127.0.0.1", port, 0);
+        pthread_join(t, NULL);
+        cr_assert(c.a.ok, "connect was not interrupted while blocked, or did not wait after");
+        cr_assert_eq(hits, 1);
+        cr_assert_geq(fd, 0, "connect failed after a signal: %s", pk_strerror(fd));
+        cr_assert_eq(pk_fd_connect_result(fd), 0);
+        pk_fd_close(fd);
+        for (int i = 0; i < 4; i++)
+                pk_fd_close(fill[i]);
+        pk_fd_close(l);
 }

@@ -266,6 +266,16 @@ Test(fd_unix, path_too_long_is_enametoolong)
         abs[0] = '@';
         abs[PK_FD_UNIX_PATH_MAX + 1] = '\0';
         cr_assert_eq(pk_fd_unix_listen(abs, SOCK_STREAM, NULL, &l), -ENAMETOOLONG);
+        /* The longest abstract name: '@' plus 107 bytes. */
+        snprintf(abs + 1, 20, "%d-", (int)getpid());
+        abs[strlen(abs)] = 'a';
+        abs[PK_FD_UNIX_PATH_MAX] = '\0';
+        cr_assert_geq(pk_fd_unix_listen(abs, SOCK_STREAM, NULL, &l), 0);
+        cr_assert_str_eq(l.path, abs);
+        int ac = pk_fd_unix_connect(abs, SOCK_STREAM, 0);
+        cr_assert_geq(ac, 0);
+        pk_fd_close(ac);
+        pk_fd_unix_listener_close(&l);
         cr_assert_eq(pk_fd_unix_listen("", SOCK_STREAM, NULL, &l), -EINVAL);
         cr_assert_eq(pk_fd_unix_listen(NULL, SOCK_STREAM, NULL, &l), -EINVAL);
         cr_assert_eq(pk_fd_unix_listen("@", SOCK_STREAM, NULL, &l), -EINVAL);

@@ -264,11 +264,11 @@ PK_API int pk_fd_fifo_open(const char *path, int access, int flags);
  *        pk_fd_unix_listener_close(), which also removes the socket file.
  */
 struct pk_fd_unix_listener {
-        int fd;                         /**< the socket; -1 when closed */
-        int abstract;                   /**< 1 for an abstract-namespace name */
-        unsigned long long dev;         /**< st_dev of the socket file we made */
-        unsigned long long ino;         /**< st_ino of the socket file we made */
-        char path[PK_FD_UNIX_PATH_MAX]; /**< the path as given ("" if none) */
+        int fd;                             /**< the socket; -1 when closed */
+        int abstract;                       /**< 1 for an abstract-namespace name */
+        unsigned long long dev;             /**< st_dev of the socket file we made */
+        unsigned long long ino;             /**< st_ino of the socket file we made */
+        char path[PK_FD_UNIX_PATH_MAX + 1]; /**< the name as given ("" once closed) */
 };
 
 /** Initialiser for a closed listener, so closing it is a no-op. */
