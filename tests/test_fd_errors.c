@@ -490,7 +490,7 @@ static void *interrupt_connect(void *p)
         return NULL;
 }
 
-Test(fd_errors, eintr_during_blocking_tcp_connect, .timeout = 60)
+Test(fd_errors, eintr_during_blocking_tcp_connect)
 {
         install_handler();
         int l = pk_fd_tcp_listen("127.0.0.1", 0, 1, PK_FD_NONBLOCK);
