@@ -320,6 +320,29 @@ Test(fd_unix, accept_nonblocking_without_client)
         pk_fd_unix_listener_close(&l);
 }
 
+Test(fd_unix, nonblocking_connect_full_backlog_is_eagain)
+{
+        char name[64];
+        snprintf(name, sizeof(name), "@portkit-backlog-%d", (int)getpid());
+        struct pk_fd_unix_listener l = PK_FD_UNIX_LISTENER_INIT;
+        struct pk_fd_unix_opts o = {.backlog = 1};
+        cr_assert_geq(pk_fd_unix_listen(name, SOCK_STREAM, &o, &l), 0);
+        int base = fdt_count();
+        int conns[16];
+        int n = 0, r = 0;
+        while (n < 16) {
+                r = pk_fd_unix_connect(name, SOCK_STREAM, PK_FD_NONBLOCK);
+                if (r < 0)
+                        break;
+                conns[n++] = r;
+        }
+        cr_assert_eq(r, -EAGAIN, "backlog never filled (%d connects): %s", n, pk_strerror(r));
+        cr_assert_eq(fdt_count(), base + n, "the failed connect leaked its socket");
+        for (int i = 0; i < n; i++)
+                pk_fd_close(conns[i]);
+        pk_fd_unix_listener_close(&l);
+}
+
 Test(fd_pass, send_and_receive_descriptors)
 {
         int base = fdt_count();
