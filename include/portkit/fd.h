@@ -113,7 +113,10 @@ PK_API ssize_t pk_fd_read_all(int fd, void *buf, size_t len, size_t *reterr_done
  * the write fails with EPIPE the SIGPIPE it raised is consumed
  * (sigtimedwait) unless one was already pending before, then the mask is
  * restored.  Other threads' masks and the process's dispositions are not
- * touched.
+ * touched.  Cost: one send() on a socket; on a pipe the first call probes
+ * with send() (ENOTSOCK) and each thread remembers its last non-socket
+ * descriptor so later calls skip the probe (three syscalls: mask, write,
+ * mask).  The hint is harmless if the number is reused for a socket.
  * @param fd descriptor (borrowed).
  * @param buf @p len bytes; may be NULL only if len is 0.
  * @param[out] reterr_done optional; always set to the bytes written,
