@@ -73,8 +73,8 @@ PK_API int pk_fd_close(int fd);
 PK_API int pk_fd_dup(int fd, int min_fd);
 
 /**
- * @brief Sets or clears O_NONBLOCK on @p fd (no syscall when it already has
- *        the wanted state after the F_GETFL).
+ * @brief Sets or clears O_NONBLOCK on @p fd (one F_GETFL, and an F_SETFL only
+ *        if the state changes).
  * @return 0, or -EBADF.
  */
 PK_API int pk_fd_set_nonblock(int fd, int on);
@@ -390,6 +390,8 @@ PK_API int pk_fd_peercred(int fd, struct pk_fd_cred *ret_cred);
  * @param len at least 1: a stream socket cannot carry descriptors alone.
  * @param nfds 0..PK_FD_MAX_PASS.
  * @return @p len, or -EINVAL, -EPIPE, -EAGAIN, -ETOOMANYREFS, -EBADF ...
+ *         If writing the rest of a short stream send fails, that error is
+ *         returned although the descriptors were already delivered.
  */
 PK_API ssize_t pk_fd_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds);
 
@@ -720,7 +722,7 @@ PK_API int pk_fd_pty_get_winsize(int fd, struct pk_fd_winsize *ret_ws);
  *        editing, no signals from keys, 8-bit, VMIN=1 VTIME=0).
  * @param[out] ret_saved optional: the previous settings, to restore with
  *        pk_fd_term_restore() (include <termios.h> for the struct).
- * @return 0, -ENOTTY, -EBADF, -EINTR is retried.
+ * @return 0, -ENOTTY, -EBADF (EINTR is retried).
  */
 PK_API int pk_fd_term_set_raw(int fd, struct termios *ret_saved);
 
