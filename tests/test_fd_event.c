@@ -145,6 +145,33 @@ Test(fd_signalfd, blocks_mask_and_reads)
         cr_assert_eq(fdt_count(), base);
 }
 
+Test(fd_signalfd, update_replaces_the_set)
+{
+        int one[] = {SIGUSR1};
+        int s = pk_fd_signalfd(one, 1, PK_FD_NONBLOCK);
+        cr_assert_geq(s, 0);
+        cr_assert(!blocked(SIGUSR2));
+        int two[] = {SIGUSR2, SIGHUP};
+        cr_assert_eq(pk_fd_signalfd_update(s, two, 2), 0);
+        cr_assert(blocked(SIGUSR2) && blocked(SIGHUP));
+        cr_assert(fdt_nonblock(s) && fdt_cloexec(s), "flags lost on update");
+        kill(getpid(), SIGHUP);
+        cr_assert_eq(pk_fd_signalfd_read(s, NULL), SIGHUP);
+        /* SIGUSR1 is no longer in the set: it stays pending, unread. */
+        kill(getpid(), SIGUSR1);
+        cr_assert_eq(pk_fd_signalfd_read(s, NULL), -EAGAIN);
+        sigset_t p;
+        sigpending(&p);
+        cr_assert(sigismember(&p, SIGUSR1));
+        int bad[] = {SIGSTOP};
+        cr_assert_eq(pk_fd_signalfd_update(s, bad, 1), -EINVAL);
+        cr_assert_eq(pk_fd_signalfd_update(-1, two, 2), -EBADF);
+        int e = pk_fd_eventfd(0, 0);
+        cr_assert_eq(pk_fd_signalfd_update(e, two, 2), -EINVAL);
+        pk_fd_close(e);
+        pk_fd_close(s);
+}
+
 Test(fd_signalfd, bad_signals_change_nothing)
 {
         int bad[] = {SIGUSR1, SIGKILL};

@@ -543,6 +543,16 @@ PK_API int pk_fd_timerfd_read(int fd, uint64_t *ret_expirations);
 PK_API int pk_fd_signalfd(const int *signals, size_t count, int flags);
 
 /**
+ * @brief Replaces the set of signals an existing signalfd receives, and
+ *        blocks the new set in the calling thread (signals dropped from
+ *        the set stay blocked: unblock them yourself if wanted).
+ * @param fd a signalfd made by pk_fd_signalfd() (borrowed; its flags are
+ *        kept).
+ * @return 0, -EINVAL (bad signal, or @p fd is not a signalfd), -EBADF.
+ */
+PK_API int pk_fd_signalfd_update(int fd, const int *signals, size_t count);
+
+/**
  * @brief Reads one signal record from a signalfd (retries EINTR).
  * @param[out] ret_info optional: the full record (include
  *        <sys/signalfd.h> for the struct).
