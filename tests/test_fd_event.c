@@ -13,6 +13,7 @@
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 
 static void wait_readable(int fd)
 {
@@ -90,6 +91,29 @@ Test(fd_timerfd, one_shot_monotonic)
         cr_assert_eq(pk_fd_timerfd_set(t, 0, 5), -EINVAL);
         pk_fd_close(t);
         cr_assert_eq(fdt_count(), base);
+}
+
+Test(fd_timerfd, absolute_deadline)
+{
+        int t = pk_fd_timerfd(PK_FD_NONBLOCK);
+        cr_assert_geq(t, 0);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+        /* An hour ahead: armed, not expired. */
+        cr_assert_eq(pk_fd_timerfd_set_abs(t, now_ns + 3600ull * 1000000000u, 0), 0);
+        struct itimerspec its;
+        cr_assert_eq(timerfd_gettime(t, &its), 0);
+        cr_assert_gt(its.it_value.tv_sec, 3000, "not taken as absolute");
+        uint64_t n;
+        cr_assert_eq(pk_fd_timerfd_read(t, &n), -EAGAIN);
+        /* Already past: expires at once. */
+        cr_assert_eq(pk_fd_timerfd_set_abs(t, now_ns - 1, 0), 0);
+        wait_readable(t);
+        cr_assert_eq(pk_fd_timerfd_read(t, &n), 0);
+        cr_assert_eq(n, 1);
+        cr_assert_eq(pk_fd_timerfd_set_abs(t, 0, 1), -EINVAL);
+        pk_fd_close(t);
 }
 
 Test(fd_timerfd, periodic_blocking)

@@ -516,6 +516,16 @@ PK_API int pk_fd_timerfd(int flags);
 PK_API int pk_fd_timerfd_set(int fd, uint64_t initial_ns, uint64_t interval_ns);
 
 /**
+ * @brief Arms (or disarms) a timerfd at an absolute CLOCK_MONOTONIC time
+ *        (TFD_TIMER_ABSTIME), as clock_gettime(CLOCK_MONOTONIC) counts it.
+ * @param deadline_ns first expiry in nanoseconds since the clock's epoch;
+ *        a time already past expires at once; 0 disarms the timer.
+ * @param interval_ns period after the first expiry; 0 for a one-shot.
+ * @return 0, -EINVAL, -EBADF.
+ */
+PK_API int pk_fd_timerfd_set_abs(int fd, uint64_t deadline_ns, uint64_t interval_ns);
+
+/**
  * @brief Reads a timerfd: blocks (unless non-blocking) until it expired
  *        at least once, retrying EINTR.
  * @param[out] ret_expirations expiries since the last read (>= 1).

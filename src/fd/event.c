@@ -73,7 +73,7 @@ static struct timespec ns_to_ts(uint64_t ns)
         return ts;
 }
 
-int pk_fd_timerfd_set(int fd, uint64_t initial_ns, uint64_t interval_ns)
+static int timerfd_arm(int fd, int tflags, uint64_t initial_ns, uint64_t interval_ns)
 {
         /* An interval without a first expiry would still disarm: refuse the
          * ambiguous request. */
@@ -82,10 +82,20 @@ int pk_fd_timerfd_set(int fd, uint64_t initial_ns, uint64_t interval_ns)
         struct itimerspec its = {.it_value = ns_to_ts(initial_ns),
                                  .it_interval = ns_to_ts(interval_ns)};
         int saved = errno;
-        if (timerfd_settime(fd, 0, &its, NULL) < 0)
+        if (timerfd_settime(fd, tflags, &its, NULL) < 0)
                 return pk__neg_errno();
         errno = saved;
         return 0;
+}
+
+int pk_fd_timerfd_set(int fd, uint64_t initial_ns, uint64_t interval_ns)
+{
+        return timerfd_arm(fd, 0, initial_ns, interval_ns);
+}
+
+int pk_fd_timerfd_set_abs(int fd, uint64_t deadline_ns, uint64_t interval_ns)
+{
+        return timerfd_arm(fd, TFD_TIMER_ABSTIME, deadline_ns, interval_ns);
 }
 
 int pk_fd_timerfd_read(int fd, uint64_t *ret_expirations)
