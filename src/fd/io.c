@@ -34,18 +34,20 @@ void pk__sigpipe_block(struct pk__sigpipe *s)
 void pk__sigpipe_restore(struct pk__sigpipe *s, bool epipe)
 {
         int saved = errno;
+        sigset_t pipe_set;
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
         if (epipe && !s->was_pending) {
-                sigset_t pipe_set;
-                sigemptyset(&pipe_set);
-                sigaddset(&pipe_set, SIGPIPE);
                 const struct timespec zero = {0, 0};
                 /* The failed write queued SIGPIPE on this thread; take it
                  * so unblocking does not deliver it. */
                 while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
                         ;
         }
+        /* Unblock just SIGPIPE rather than reinstating the old mask, so
+         * nothing else about the thread's mask can be undone. */
         if (!s->was_blocked)
-                (void)pthread_sigmask(SIG_SETMASK, &s->old, NULL);
+                (void)pthread_sigmask(SIG_UNBLOCK, &pipe_set, NULL);
         errno = saved;
 }
 
