@@ -86,7 +86,9 @@ Test(loop, new_free_no_leak)
         cr_assert_geq(pk_loop_fd(loop), 0);
         cr_assert_eq(fcntl(pk_loop_fd(loop), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
         cr_assert_eq(pk_loop_alive(loop), 0);
-        cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE); /* nothing to do: returns */
+        cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);      /* nothing to do: returns */
+        cr_assert_eq(pk_loop_run_once(loop), PK_LOOP_DONE); /* ... without blocking */
+        cr_assert_eq(pk_loop_run_nowait(loop), PK_LOOP_DONE);
         cr_assert_null(pk_loop_free(loop));
         cr_assert_eq(count_fds(), before);
         cr_assert_null(pk_loop_free(NULL));
@@ -204,6 +206,57 @@ Test(loop, io_modify_events)
         cr_assert_eq(pk_loop_alive(loop), 0);
         pk_loop_free(loop);
         close(sp[0]), close(sp[1]);
+}
+
+struct narrow_ctx {
+        struct pk_loop_io a, b;
+        int a_calls, b_calls;
+        unsigned b_rev;
+};
+
+static void narrow_b(struct pk_loop_io *io, unsigned revents);
+
+static void narrow_a(struct pk_loop_io *io, unsigned revents)
+{
+        (void)revents;
+        struct narrow_ctx *c = io->w.data;
+        c->a_calls++;
+        if (c->b_calls == 0)
+                cr_assert_eq(pk_loop_io_start(&c->b, PK_LOOP_WRITE, narrow_b), 0);
+        pk_loop_io_stop(io);
+}
+
+static void narrow_b(struct pk_loop_io *io, unsigned revents)
+{
+        struct narrow_ctx *c = io->w.data;
+        c->b_calls++;
+        c->b_rev = revents;
+        pk_loop_io_stop(io);
+}
+
+/* An event fetched for READ|WRITE must not report READ once a callback
+ * earlier in the same batch narrowed the interest to WRITE. */
+Test(loop, io_interest_narrowed_in_same_batch)
+{
+        struct pk_loop *loop = new_loop();
+        int a[2], sp[2];
+        make_pipe(a);
+        cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp), 0);
+        put(a[1], "a");
+        put(sp[1], "b");
+        struct narrow_ctx c = {0};
+        pk_loop_io_init(loop, &c.a, a[0]);
+        pk_loop_io_init(loop, &c.b, sp[0]);
+        c.a.w.data = c.b.w.data = &c;
+        /* Both are ready when added, so epoll queues a before b. */
+        cr_assert_eq(pk_loop_io_start(&c.a, PK_LOOP_READ, narrow_a), 0);
+        cr_assert_eq(pk_loop_io_start(&c.b, PK_LOOP_READ | PK_LOOP_WRITE, narrow_b), 0);
+        cr_assert_eq(pk_loop_run_once(loop), PK_LOOP_DONE);
+        cr_assert_eq(c.a_calls, 1);
+        cr_assert_eq(c.b_calls, 1);
+        cr_assert_eq(c.b_rev, PK_LOOP_WRITE, "b got %#x", c.b_rev);
+        pk_loop_free(loop);
+        close(a[0]), close(a[1]), close(sp[0]), close(sp[1]);
 }
 
 Test(loop, io_hangup_reports_read)
@@ -1154,14 +1207,24 @@ Test(loop, nested_in_another_pk_loop)
         close(p[0]), close(p[1]);
 }
 
+static void defer_starts_timer(struct pk_loop_defer *d)
+{
+        cr_assert_eq(pk_loop_timer_start(d->w.data, 20, 0, inner_timer), 0);
+}
+
 Test(loop, nested_in_raw_epoll)
 {
         struct pk_loop *inner = new_loop();
         struct inner_rec r = {.inner = inner};
         struct pk_loop_timer t;
+        struct pk_loop_defer d;
         pk_loop_timer_init(inner, &t);
+        pk_loop_defer_init(inner, &d);
         t.w.data = &r;
-        cr_assert_eq(pk_loop_timer_start(&t, 20, 0, inner_timer), 0);
+        d.w.data = &t;
+        /* The timer is started from a callback inside run_nowait: the loop fd
+         * must still become readable when it is due. */
+        cr_assert_eq(pk_loop_defer_start(&d, defer_starts_timer), 0);
         int ep = epoll_create1(EPOLL_CLOEXEC);
         cr_assert_geq(ep, 0);
         struct epoll_event ev = {.events = EPOLLIN, .data.fd = pk_loop_fd(inner)};
