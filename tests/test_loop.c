@@ -178,7 +178,10 @@ Test(loop, io_level_vs_edge)
         cr_assert_eq(pk_loop_run_nowait(loop), PK_LOOP_ALIVE);
         cr_assert_eq(er.calls, 2);
         pk_loop_free(loop);
-        close(a[0]), close(a[1]), close(b[0]), close(b[1]);
+        close(a[0]);
+        close(a[1]);
+        close(b[0]);
+        close(b[1]);
 }
 
 Test(loop, io_modify_events)
@@ -205,7 +208,8 @@ Test(loop, io_modify_events)
         pk_loop_io_stop(&io); /* idempotent */
         cr_assert_eq(pk_loop_alive(loop), 0);
         pk_loop_free(loop);
-        close(sp[0]), close(sp[1]);
+        close(sp[0]);
+        close(sp[1]);
 }
 
 struct narrow_ctx {
@@ -256,7 +260,10 @@ Test(loop, io_interest_narrowed_in_same_batch)
         cr_assert_eq(c.b_calls, 1);
         cr_assert_eq(c.b_rev, PK_LOOP_WRITE, "b got %#x", c.b_rev);
         pk_loop_free(loop);
-        close(a[0]), close(a[1]), close(sp[0]), close(sp[1]);
+        close(a[0]);
+        close(a[1]);
+        close(sp[0]);
+        close(sp[1]);
 }
 
 Test(loop, io_hangup_reports_read)
@@ -280,7 +287,8 @@ Test(loop, io_hangup_reports_read)
 
 static void never_io(struct pk_loop_io *io, unsigned revents)
 {
-        (void)io, (void)revents;
+        (void)io;
+        (void)revents;
         cr_assert_fail("callback must not run");
 }
 
@@ -310,7 +318,9 @@ Test(loop, io_errors)
         cr_assert_not(pk_loop_is_active(&io2.w));
         cr_assert_eq(pk_loop_alive(loop), 1);
         pk_loop_free(loop);
-        close(f), close(p[0]), close(p[1]);
+        close(f);
+        close(p[0]);
+        close(p[1]);
 }
 
 /* ---- removal during dispatch --------------------------------------------- */
@@ -370,7 +380,10 @@ Test(loop, remove_self_and_peer_in_same_batch)
         cr_assert_null(p.io[0]);
         cr_assert_null(p.io[1]);
         pk_loop_free(loop);
-        close(a[0]), close(a[1]), close(b[0]), close(b[1]);
+        close(a[0]);
+        close(a[1]);
+        close(b[0]);
+        close(b[1]);
 }
 
 /* A peer stopped and restarted on another fd in the same batch must not get
@@ -434,7 +447,12 @@ Test(loop, peer_restarted_in_same_batch_gets_no_stale_event)
                 cr_assert_eq(c.b_calls, 1);
         }
         pk_loop_free(loop);
-        close(a[0]), close(a[1]), close(b[0]), close(b[1]), close(q[0]), close(q[1]);
+        close(a[0]);
+        close(a[1]);
+        close(b[0]);
+        close(b[1]);
+        close(q[0]);
+        close(q[1]);
 }
 
 struct tpair {
@@ -500,6 +518,7 @@ static void many_cb(struct pk_loop_timer *t)
         m->order[m->fired++] = idx;
 }
 
+/* cppcheck-suppress unknownMacro */
 Test(loop, ten_thousand_timers_fire_in_deadline_order, .timeout = 60)
 {
         struct pk_loop *loop = new_loop();
@@ -624,7 +643,8 @@ Test(loop, run_timeout_returns_on_timeout)
         pk_loop_io_stop(&io);
         cr_assert_eq(pk_loop_run_timeout(loop, 100000), PK_LOOP_DONE);
         pk_loop_free(loop);
-        close(p[0]), close(p[1]);
+        close(p[0]);
+        close(p[1]);
 }
 
 Test(loop, unref_watchers_do_not_keep_loop_alive)
@@ -695,6 +715,7 @@ static void pipes_cb(struct pk_loop_io *io, unsigned revents)
         pk_loop_io_stop(io);
 }
 
+/* cppcheck-suppress unknownMacro */
 Test(loop, thousand_pipes_all_deliver, .timeout = 60)
 {
         struct rlimit rl;
@@ -890,7 +911,8 @@ Test(loop, child_errors_and_stop_without_reaping)
         cr_assert_eq(waitpid(pid, &status, 0), pid); /* still ours to reap */
         cr_assert_eq(WEXITSTATUS(status), 3);
         pk_loop_free(loop);
-        close(p[0]), close(p[1]);
+        close(p[0]);
+        close(p[1]);
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -1204,7 +1226,8 @@ Test(loop, nested_in_another_pk_loop)
         cr_assert_eq(r.last, PK_LOOP_DONE);
         pk_loop_free(outer);
         pk_loop_free(inner);
-        close(p[0]), close(p[1]);
+        close(p[0]);
+        close(p[1]);
 }
 
 static void defer_starts_timer(struct pk_loop_defer *d)
@@ -1266,7 +1289,8 @@ static void never_defer(struct pk_loop_defer *d)
 
 static void never_child(struct pk_loop_child *c, const struct pk_loop_child_status *st)
 {
-        (void)c, (void)st;
+        (void)c;
+        (void)st;
         cr_assert_fail("callback must not run");
 }
 
@@ -1304,7 +1328,8 @@ Test(loop, free_stops_active_watchers)
         cr_assert_not(pk_loop_is_active(&w.w));
         cr_assert_not(pk_loop_is_active(&d.w));
         cr_assert_not(blocked(SIGUSR1));
-        close(p[0]), close(p[1]);
+        close(p[0]);
+        close(p[1]);
         cr_assert_eq(count_fds(), before);
         cr_assert_eq(waitpid(pid, NULL, 0), pid);
 }
