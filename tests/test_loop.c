@@ -1037,8 +1037,8 @@ struct wake_rec {
         pthread_t loop_thread;
         int calls;
         int wrong_thread;
-        int sends;
-        int stop_after_sends;
+        int done;     /* set by the sender before its last send */
+        int saw_done; /* a callback ran after the sender set done */
 };
 
 static void wake_cb(struct pk_loop_wake *w)
@@ -1047,41 +1047,47 @@ static void wake_cb(struct pk_loop_wake *w)
         r->calls++;
         if (!pthread_equal(pthread_self(), r->loop_thread))
                 r->wrong_thread++;
-        if (__atomic_load_n(&r->sends, __ATOMIC_ACQUIRE) >= r->stop_after_sends)
-                pk_loop_wake_stop(w);
+        if (__atomic_load_n(&r->done, __ATOMIC_ACQUIRE))
+                r->saw_done = 1;
 }
+
+#define NSENDS 1000
 
 static void *sender(void *arg)
 {
         struct pk_loop_wake *w = arg;
         struct wake_rec *r = w->w.data;
-        for (int i = 0; i < r->stop_after_sends; i++) {
-                __atomic_add_fetch(&r->sends, 1, __ATOMIC_ACQ_REL);
+        for (int i = 0; i < NSENDS; i++)
                 if (pk_loop_wake_send(w) != 0)
                         return (void *)1;
-        }
-        return NULL;
+        __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+        /* Every send is followed by a callback that starts after it, so this
+         * last one guarantees a callback that sees done. */
+        return pk_loop_wake_send(w) == 0 ? NULL : (void *)1;
 }
 
-Test(loop, wake_from_another_thread)
+/* cppcheck-suppress unknownMacro */
+Test(loop, wake_from_another_thread, .timeout = 30)
 {
         struct pk_loop *loop = new_loop();
         struct pk_loop_wake w;
-        struct wake_rec r = {.loop_thread = pthread_self(), .stop_after_sends = 1000};
+        struct wake_rec r = {.loop_thread = pthread_self()};
         pk_loop_wake_init(loop, &w);
         w.w.data = &r;
         cr_assert_eq(pk_loop_wake_start(&w, wake_cb), 0);
         pthread_t th;
         cr_assert_eq(pthread_create(&th, NULL, sender, &w), 0);
-        /* Runs until the callback has seen the last send and stopped w. */
-        int rc = pk_loop_run(loop);
+        /* A lost wake-up would block here forever (the test times out). */
+        while (!r.saw_done)
+                cr_assert_eq(pk_loop_run_once(loop), PK_LOOP_ALIVE);
         void *ret;
         pthread_join(th, &ret);
-        cr_assert_eq(rc, PK_LOOP_DONE);
         cr_assert_null(ret);
+        pk_loop_wake_stop(&w); /* only now: no thread may send any more */
         cr_assert_geq(r.calls, 1);
-        cr_assert_leq(r.calls, 1000); /* coalesced, never more calls than sends */
+        cr_assert_leq(r.calls, NSENDS + 1); /* coalesced: never more calls than sends */
         cr_assert_eq(r.wrong_thread, 0);
+        cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
         pk_loop_free(loop);
 }
 
@@ -1089,7 +1095,7 @@ Test(loop, wake_coalesces_and_makes_fd_readable)
 {
         struct pk_loop *loop = new_loop();
         struct pk_loop_wake w;
-        struct wake_rec r = {.loop_thread = pthread_self(), .stop_after_sends = 1 << 30};
+        struct wake_rec r = {.loop_thread = pthread_self()};
         pk_loop_wake_init(loop, &w);
         w.w.data = &r;
         cr_assert_eq(pk_loop_wake_start(&w, wake_cb), 0);
