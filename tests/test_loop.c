@@ -870,6 +870,63 @@ Test(loop, child_core_dump_flag)
                 cr_skip_test("kernel declined to dump core here");
 }
 
+struct cpair {
+        struct pk_loop_child *c[2];
+        pid_t pid[2];
+        int calls;
+        int ran;
+};
+struct cpair_child {
+        struct pk_loop_child c;
+        struct cpair *pair;
+        int idx;
+};
+
+static void cpair_cb(struct pk_loop_child *c, const struct pk_loop_child_status *st)
+{
+        struct cpair_child *me = (struct cpair_child *)c;
+        struct cpair *p = me->pair;
+        cr_assert_eq(st->pid, p->pid[me->idx]);
+        p->calls++;
+        p->ran = me->idx;
+        int other = 1 - me->idx;
+        if (p->c[other]) {
+                pk_loop_child_stop(p->c[other]);
+                free(p->c[other]);
+                p->c[other] = NULL;
+        }
+        p->c[me->idx] = NULL;
+        free(me);
+}
+
+Test(loop, child_watcher_removes_peer_in_same_batch)
+{
+        struct pk_loop *loop = new_loop();
+        struct cpair p = {0};
+        for (int i = 0; i < 2; i++) {
+                p.pid[i] = fork_exit(10 + i);
+                /* Wait (without reaping) until it is a zombie, so both pidfds
+                 * are ready in the same batch. */
+                siginfo_t si;
+                cr_assert_eq(waitid(P_PID, (id_t)p.pid[i], &si, WEXITED | WNOWAIT), 0);
+                struct cpair_child *w = malloc(sizeof(*w));
+                cr_assert_not_null(w);
+                pk_loop_child_init(loop, &w->c);
+                w->pair = &p;
+                w->idx = i;
+                p.c[i] = &w->c;
+                cr_assert_eq(pk_loop_child_start(&w->c, p.pid[i], cpair_cb), 0);
+        }
+        cr_assert_eq(pk_loop_run_once(loop), PK_LOOP_DONE);
+        cr_assert_eq(p.calls, 1);
+        /* The stopped peer was not reaped by the loop: still ours. */
+        int status = 0;
+        pid_t other = p.pid[1 - p.ran];
+        cr_assert_eq(waitpid(other, &status, 0), other);
+        cr_assert_eq(WEXITSTATUS(status), 10 + (1 - p.ran));
+        pk_loop_free(loop);
+}
+
 Test(loop, child_given_pidfd_is_borrowed)
 {
         struct pk_loop *loop = new_loop();
