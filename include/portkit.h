@@ -9,5 +9,6 @@
 #include <portkit/error.h>
 #include <portkit/etf.h>
 #include <portkit/fd.h>
+#include <portkit/loop.h>
 
 #endif
