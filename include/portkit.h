@@ -8,5 +8,7 @@
 
 #include <portkit/error.h>
 #include <portkit/etf.h>
+#include <portkit/fd.h>
+#include <portkit/loop.h>
 
 #endif
