@@ -843,3 +843,23 @@ Test(etf_text, cli_bad_input)
         cr_expect_eq(sh("%s etf --help | grep -q 'portkit etf decode'", PORTKIT), 0);
         sh("rm -rf %s", dir);
 }
+
+/* A local VM's own pid, ref and port: printed as erl prints them, and the
+ * text encodes back to the same bytes. */
+Test(etf_text, cli_pid_ref_port_like_erl)
+{
+        char dir[] = "/tmp/pk_etf_cli_XXXXXX";
+        cr_assert_not_null(mkdtemp(dir));
+        cr_assert_eq(sh("erl -noshell -eval 'T = {self(), make_ref(), hd(erlang:ports()), "
+                        "[self()]}, ok = file:write_file(\"%s/in.bin\", term_to_binary(T)), "
+                        "ok = file:write_file(\"%s/w.txt\", io_lib:format(\"~w~n\", [T])), "
+                        "halt().'",
+                        dir, dir),
+                     0);
+        cr_expect_eq(sh("%s etf decode < %s/in.bin | cmp -s - %s/w.txt", PORTKIT, dir, dir), 0);
+        cr_expect_eq(sh("sed 's/$/./' %s/w.txt | %s etf encode --minor-version 1 | cmp -s - "
+                        "%s/in.bin",
+                        dir, PORTKIT, dir),
+                     0);
+        sh("rm -rf %s", dir);
+}
