@@ -201,6 +201,7 @@ Test(etf_text, literals)
         expect_w("$\\\\.", "92");
         expect_w("$\\s.", "32");
         expect_w("$\\^A.", "1");
+        expect_w("$\\^?.", "31");
         expect_w("$\\101.", "65");
         expect_w("$é.", "233");
         expect_w("-9223372036854775808.", "-9223372036854775808");
@@ -308,6 +309,8 @@ Test(etf_text, error_paths)
             {"<<a>>.", PK_ESYNTAX, 1, 3, "binary segment"},
             {"<<1/foo>>.", PK_ESYNTAX, 1, 5, "type specifier"},
             {"<<1:4/little>>.", PK_ESYNTAX, 1, 3, "whole bytes"},
+            {"<<\"a\"/binary>>.", PK_ESYNTAX, 1, 3, "/binary segment"},
+            {"<<1/utf8-little:8>>.", PK_ESYNTAX, 1, 16, "expected ',' or '>>'"},
             {"- a.", PK_ESYNTAX, 1, 3, "followed by a number"},
             {"<1.2.3>.", PK_ESYNTAX, 1, 1, "another node"},
             {"#Fun<a.1.2>.", PK_ESYNTAX, 1, 1, "local funs"},

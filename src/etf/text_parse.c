@@ -260,10 +260,7 @@ static int64_t read_char(struct parser *p)
         case '^': {
                 if (at_end(p))
                         return fail(p, at, PK_ESYNTAX, "unexpected end of input after '\\^'");
-                int d = p->s[p->pos++];
-                if (d == '?')
-                        return 127;
-                return d & 31;
+                return p->s[p->pos++] & 31; /* as erl_scan: $\^? is 31 too */
         }
         case 'x': {
                 int64_t v = 0;
@@ -1220,13 +1217,12 @@ static int read_binary(struct parser *p, size_t at, struct pk_term *out)
                                 break;
                         }
                         case SEG_BINARY:
-                                if (!is_string) {
-                                        r = fail(p, vat, PK_ESYNTAX,
-                                                 "a /binary segment must be a string here");
-                                        goto out;
-                                }
-                                r = bits_int(p, &b, iv, 8, false, vat);
-                                break;
+                                /* Erlang too refuses a string (a list) as a
+                                 * binary segment; nested binaries are not
+                                 * literals this parser reads. */
+                                r = fail(p, vat, PK_ESYNTAX,
+                                         "a /binary segment needs a binary value");
+                                goto out;
                         }
                         if (r < 0)
                                 goto out;
