@@ -579,7 +579,7 @@ PK_API int pk_etf_pack(pk_arena *a, struct pk_term **ret_term, const char *patte
  *  - ~b const uint8_t **, size_t * (a binary of whole bytes),
  *  - ~t const struct pk_term ** (any term).
  * Pointers returned borrow from t.  Nothing is written unless the whole
- * term matches.
+ * term matches.  A pattern holds at most 64 directives and '_'.
  * Example: pk_etf_unpack(t, "{add, ~i, ~i}", &x, &y).
  *
  * @return 0 on a match, PK_ENOMATCH, PK_ERANGE_INT, PK_EPATTERN, -ENOMEM, -EINVAL.

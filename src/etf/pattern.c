@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define PATTERN_MAX_DEPTH 100u
-#define PATTERN_MAX_HOLES 256u
+#define PATTERN_MAX_HOLES 64u
 
 /* Parser errors in a pattern are the programmer's: report PK_EPATTERN. */
 static int pattern_error(int r)
@@ -383,10 +383,10 @@ int pk_etf_unpack(const struct pk_term *t, const char *pattern, ...)
 {
         if (!t || !pattern)
                 return -EINVAL;
-        struct unpack_ctx *c = malloc(sizeof(*c));
+        struct unpack_ctx ctx, *c = &ctx;
         pk_arena *a = pk_arena_new(0);
         int r;
-        if (!c || !a) {
+        if (!a) {
                 r = -ENOMEM;
                 goto out;
         }
@@ -414,6 +414,5 @@ int pk_etf_unpack(const struct pk_term *t, const char *pattern, ...)
                                 store(&c->holes[i]);
 out:
         pk_arena_free(a);
-        free(c);
         return r;
 }
