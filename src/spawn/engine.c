@@ -137,10 +137,12 @@ PK__CHILD static int child_main(void *arg)
                                 if (errno == EINVAL || errno == ENOSYS) {
                                         /* Kernel < 5.11 (no CLOEXEC flag) or < 5.9. */
                                         if (syscall(SYS_close_range, lo, last, 0) < 0) {
-                                                unsigned int top = last < (unsigned int)p->fd_limit
-                                                                           ? last
-                                                                           : (unsigned int)
-                                                                                     p->fd_limit;
+                                                struct {
+                                                        unsigned long long cur, max;
+                                                } nf = {65536, 65536};
+                                                syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &nf);
+                                                unsigned int top =
+                                                        last < nf.cur ? last : (unsigned int)nf.cur;
                                                 for (unsigned int fd = lo; fd <= top && fd >= lo;
                                                      fd++)
                                                         syscall(SYS_close, fd);
@@ -619,6 +621,12 @@ static void insert_move(struct pk__move *m, int *n, int target, int src)
 int pk__spawn(const struct pk_cmd *c, const struct pk__override *ov, struct pk_proc **ret_proc,
               struct pk_spawn_error *reterr)
 {
+        return pk__spawn_with(c, ov, NULL, NULL, ret_proc, reterr);
+}
+
+int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__runner_fn *runner,
+                   void *ctx, struct pk_proc **ret_proc, struct pk_spawn_error *reterr)
+{
         if (!c || !ret_proc) {
                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, -EINVAL, -1, 0, NULL);
                 return -EINVAL;
@@ -682,7 +690,7 @@ int pk__spawn(const struct pk_cmd *c, const struct pk__override *ov, struct pk_p
         }
 
         bool own_group = c->setsid || (c->setpgid && c->pgid == 0);
-        struct pk__child_err cerr;
+        struct pk__child_err cerr = {0};
         struct pk__plan plan = {
                 .path = path,
                 .argv = c->argv,
@@ -695,7 +703,7 @@ int pk__spawn(const struct pk_cmd *c, const struct pk__override *ov, struct pk_p
                 .setpgid = c->setpgid,
                 .pgid = c->pgid,
                 .pdeathsig = c->pdeathsig,
-                .parent_pid = getpid(),
+                .parent_pid = c->pdeathsig ? getpid() : 0,
                 .nnp = c->nnp,
                 .set_groups = c->has_groups || (c->has_uid && !c->has_groups),
                 .set_gid = c->has_gid,
@@ -712,7 +720,6 @@ int pk__spawn(const struct pk_cmd *c, const struct pk__override *ov, struct pk_p
                 .nmoves = nmoves,
                 .scratch = pp.scratch,
                 .ctty_fd = -1,
-                .fd_limit = 65536,
                 .err = &cerr,
         };
         if (ov && ov->own_pgrp && !c->setsid) {
@@ -722,19 +729,18 @@ int pk__spawn(const struct pk_cmd *c, const struct pk__override *ov, struct pk_p
         }
         if (ctty >= 0 && plan.setsid)
                 plan.ctty_fd = ctty;
-        struct rlimit nl;
-        if (getrlimit(RLIMIT_NOFILE, &nl) == 0 && nl.rlim_cur < (rlim_t)INT_MAX)
-                plan.fd_limit = (int)nl.rlim_cur;
 
         pid_t pid = -1;
         int pidfd = -1;
-        r = pk__spawn_plan(&plan, &pid, &pidfd);
+        r = runner ? runner(ctx, &plan, &pid, &pidfd) : pk__spawn_plan(&plan, &pid, &pidfd);
         if (r < 0) {
                 const char *what = NULL;
                 if (cerr.step == PK_SPAWN_STEP_EXEC)
                         what = path;
                 else if (cerr.step == PK_SPAWN_STEP_CHDIR)
                         what = c->cwd;
+                if (cerr.step == PK_SPAWN_STEP_NONE)
+                        cerr = (struct pk__child_err){.step = PK_SPAWN_STEP_HELPER, .fd = -1};
                 pk__spawn_error_set(reterr, cerr.step, r, cerr.fd, cerr.value, what);
                 goto fail;
         }

@@ -115,7 +115,6 @@ struct pk__plan {
         const struct pk__move *moves; /* sorted by target, targets unique */
         int nmoves;
         int *scratch;    /* nmoves ints the child may write */
-        int fd_limit;    /* RLIMIT_NOFILE, for the close loop on old kernels */
         int ctty_fd;     /* child fd of the pty slave to make controlling, or -1 */
         bool clone_parent; /* helper: the child becomes the helper's parent's child */
         struct pk__child_err *err;
@@ -136,6 +135,14 @@ struct pk__override {
 /* pk_spawn() with optional overrides (NULL: none). */
 int pk__spawn(const struct pk_cmd *cmd, const struct pk__override *ov, struct pk_proc **ret_proc,
               struct pk_spawn_error *reterr);
+
+/* Runs a prepared plan somewhere (default: pk__spawn_plan in this thread).
+ * Same contract as pk__spawn_plan; a failed child must already be reaped. */
+typedef int pk__runner_fn(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd);
+
+/* pk__spawn() with a runner (the helper process uses it). */
+int pk__spawn_with(const struct pk_cmd *cmd, const struct pk__override *ov, pk__runner_fn *runner,
+                   void *ctx, struct pk_proc **ret_proc, struct pk_spawn_error *reterr);
 
 /* Fills *e (if not NULL). */
 void pk__spawn_error_set(struct pk_spawn_error *e, int step, int err, int fd, int value,
@@ -161,8 +168,5 @@ struct pk_proc {
 /* Makes a handle owning pidfd and the nfds parent fds in fds[] (taken even on failure). */
 struct pk_proc *pk__proc_new(pid_t pid, int pidfd, bool own_group, int pty,
                              const struct pk__procfd *fds, size_t nfds);
-
-/* Helper serialisation: flattens a prepared plan (with its fds) and back. */
-struct pk__helper_msg;
 
 #endif
