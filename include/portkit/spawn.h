@@ -40,29 +40,29 @@ struct pk_proc;
 
 /** The step of a spawn that failed (in the parent or in the child). */
 enum pk_spawn_step {
-        PK_SPAWN_STEP_NONE = 0, /**< no failure */
-        PK_SPAWN_STEP_ARGS,     /**< bad arguments or out of memory in the parent */
-        PK_SPAWN_STEP_LOOKUP,   /**< PATH search for the program */
-        PK_SPAWN_STEP_PIPE,     /**< creating a pipe, socketpair or pty */
-        PK_SPAWN_STEP_OPEN,     /**< opening a file or /dev/null for the fd map */
-        PK_SPAWN_STEP_CLONE,    /**< creating the process */
-        PK_SPAWN_STEP_SIGNALS,  /**< resetting signal dispositions */
-        PK_SPAWN_STEP_SETSID,   /**< setsid() */
-        PK_SPAWN_STEP_SETPGID,  /**< setpgid() */
-        PK_SPAWN_STEP_DUP,      /**< placing a descriptor of the fd map */
-        PK_SPAWN_STEP_CTTY,     /**< making the pty the controlling terminal */
-        PK_SPAWN_STEP_CLOSE,    /**< closing the descriptors not in the map */
-        PK_SPAWN_STEP_RLIMIT,   /**< setrlimit() */
-        PK_SPAWN_STEP_NICE,     /**< setpriority() */
+        PK_SPAWN_STEP_NONE = 0,  /**< no failure */
+        PK_SPAWN_STEP_ARGS,      /**< bad arguments or out of memory in the parent */
+        PK_SPAWN_STEP_LOOKUP,    /**< PATH search for the program */
+        PK_SPAWN_STEP_PIPE,      /**< creating a pipe, socketpair or pty */
+        PK_SPAWN_STEP_OPEN,      /**< opening a file or /dev/null for the fd map */
+        PK_SPAWN_STEP_CLONE,     /**< creating the process */
+        PK_SPAWN_STEP_SIGNALS,   /**< resetting signal dispositions */
+        PK_SPAWN_STEP_SETSID,    /**< setsid() */
+        PK_SPAWN_STEP_SETPGID,   /**< setpgid() */
+        PK_SPAWN_STEP_DUP,       /**< placing a descriptor of the fd map */
+        PK_SPAWN_STEP_CTTY,      /**< making the pty the controlling terminal */
+        PK_SPAWN_STEP_CLOSE,     /**< closing the descriptors not in the map */
+        PK_SPAWN_STEP_RLIMIT,    /**< setrlimit() */
+        PK_SPAWN_STEP_NICE,      /**< setpriority() */
         PK_SPAWN_STEP_SETGROUPS, /**< setgroups() */
-        PK_SPAWN_STEP_SETGID,   /**< setresgid() */
-        PK_SPAWN_STEP_SETUID,   /**< setresuid() */
-        PK_SPAWN_STEP_CHDIR,    /**< chdir() to the working directory */
+        PK_SPAWN_STEP_SETGID,    /**< setresgid() */
+        PK_SPAWN_STEP_SETUID,    /**< setresuid() */
+        PK_SPAWN_STEP_CHDIR,     /**< chdir() to the working directory */
         PK_SPAWN_STEP_PDEATHSIG, /**< prctl(PR_SET_PDEATHSIG) */
-        PK_SPAWN_STEP_NNP,      /**< prctl(PR_SET_NO_NEW_PRIVS) */
-        PK_SPAWN_STEP_SIGMASK,  /**< setting the child's signal mask */
-        PK_SPAWN_STEP_EXEC,     /**< execve() */
-        PK_SPAWN_STEP_HELPER    /**< talking to the spawn helper process */
+        PK_SPAWN_STEP_NNP,       /**< prctl(PR_SET_NO_NEW_PRIVS) */
+        PK_SPAWN_STEP_SIGMASK,   /**< setting the child's signal mask */
+        PK_SPAWN_STEP_EXEC,      /**< execve() */
+        PK_SPAWN_STEP_HELPER     /**< talking to the spawn helper process */
 };
 
 /** Size of pk_spawn_error.path, including the terminating NUL. */
@@ -77,7 +77,8 @@ struct pk_spawn_error {
         int err;   /**< negative errno or PK_E* code */
         int fd;    /**< the child fd involved (DUP, OPEN, PIPE, CTTY), else -1 */
         int value; /**< the resource (RLIMIT), id (SETUID/SETGID) or parent fd (DUP), else 0 */
-        char path[PK_SPAWN_ERROR_PATH]; /**< the path or name involved, maybe truncated; "" if none */
+        char path[PK_SPAWN_ERROR_PATH]; /**< the path or name involved, maybe truncated; "" if none
+                                         */
 };
 
 /** @brief The short name of a step ("chdir", "execve", ...); never NULL. */
@@ -253,10 +254,10 @@ PK_API int pk_cmd_fd_close(struct pk_cmd *cmd, int child_fd);
 
 /** A decoded wait status. */
 struct pk_status {
-        int exited;  /**< 1 if the child called exit, 0 if a signal killed it */
-        int code;    /**< exit code (0..255) when exited, else -1 */
-        int signal;  /**< the killing signal when !exited, else 0 */
-        int core;    /**< 1 if it dumped core */
+        int exited; /**< 1 if the child called exit, 0 if a signal killed it */
+        int code;   /**< exit code (0..255) when exited, else -1 */
+        int signal; /**< the killing signal when !exited, else 0 */
+        int core;   /**< 1 if it dumped core */
 };
 
 /** @brief The status as a shell reports it: the exit code, or 128 + signal. */
@@ -347,22 +348,22 @@ enum pk_run_stream {
 
 /** Options of pk_run() and pk_pipeline_run(); zero-initialise and set what you need. */
 struct pk_run_opts {
-        const void *stdin_data;  /**< fed to the child's stdin, then closed (borrowed) */
-        size_t stdin_len;        /**< bytes of stdin_data */
-        int stdin_mode;          /**< PK_RUN_DEFAULT (data if given, else /dev/null), _INHERIT, _NULL */
-        int stdout_mode;         /**< enum pk_run_stream */
-        int stderr_mode;         /**< enum pk_run_stream */
-        int64_t timeout_ms;      /**< <= 0: none.  On expiry the whole process group gets SIGKILL */
-        size_t output_cap;       /**< max captured bytes per stream; 0: 64 MiB */
+        const void *stdin_data; /**< fed to the child's stdin, then closed (borrowed) */
+        size_t stdin_len;       /**< bytes of stdin_data */
+        int stdin_mode;     /**< PK_RUN_DEFAULT (data if given, else /dev/null), _INHERIT, _NULL */
+        int stdout_mode;    /**< enum pk_run_stream */
+        int stderr_mode;    /**< enum pk_run_stream */
+        int64_t timeout_ms; /**< <= 0: none.  On expiry the whole process group gets SIGKILL */
+        size_t output_cap;  /**< max captured bytes per stream; 0: 64 MiB */
 };
 
 /** The result of pk_run(). */
 struct pk_run_result {
         struct pk_status status; /**< how the child ended */
-        char *out;               /**< captured stdout (+ stderr if merged), NUL-terminated, or NULL */
-        size_t out_len;          /**< bytes in out */
-        char *err;               /**< captured stderr, NUL-terminated, or NULL */
-        size_t err_len;          /**< bytes in err */
+        char *out;      /**< captured stdout (+ stderr if merged), NUL-terminated, or NULL */
+        size_t out_len; /**< bytes in out */
+        char *err;      /**< captured stderr, NUL-terminated, or NULL */
+        size_t err_len; /**< bytes in err */
 };
 
 /**
@@ -384,13 +385,13 @@ PK_API void pk_run_result_free(struct pk_run_result *r);
 
 /** The result of pk_pipeline_run(). */
 struct pk_pipeline_result {
-        size_t n;                  /**< number of stages */
-        struct pk_status *status;  /**< status of each stage (n entries) */
-        int pipefail;              /**< shell status of the last stage that failed, else 0 */
-        char *out;                 /**< last stage's captured stdout, or NULL */
-        size_t out_len;            /**< bytes in out */
-        char *err;                 /**< captured stderr of all stages, or NULL */
-        size_t err_len;            /**< bytes in err */
+        size_t n;                 /**< number of stages */
+        struct pk_status *status; /**< status of each stage (n entries) */
+        int pipefail;             /**< shell status of the last stage that failed, else 0 */
+        char *out;                /**< last stage's captured stdout, or NULL */
+        size_t out_len;           /**< bytes in out */
+        char *err;                /**< captured stderr of all stages, or NULL */
+        size_t err_len;           /**< bytes in err */
 };
 
 /**

@@ -29,7 +29,8 @@ int pk_cmd_new(const char *prog, struct pk_cmd **ret_cmd)
         c->argc = 1; /* argv[0] is the program as given until pk_cmd_argv0() */
         c->umask = -1;
         for (int i = 0; i < 3; i++)
-                c->fds[i] = (struct pk__fdspec){.child_fd = i, .kind = PK__FD_INHERIT, .parent_fd = i};
+                c->fds[i] =
+                    (struct pk__fdspec){.child_fd = i, .kind = PK__FD_INHERIT, .parent_fd = i};
         c->nfds = 3;
         *ret_cmd = c;
         return 0;

@@ -142,7 +142,7 @@ PK__CHILD static int child_main(void *arg)
                                                 } nf = {65536, 65536};
                                                 syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &nf);
                                                 unsigned int top =
-                                                        last < nf.cur ? last : (unsigned int)nf.cur;
+                                                    last < nf.cur ? last : (unsigned int)nf.cur;
                                                 for (unsigned int fd = lo; fd <= top && fd >= lo;
                                                      fd++)
                                                         syscall(SYS_close, fd);
@@ -219,7 +219,8 @@ int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
         int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD;
         if (plan->clone_parent)
                 flags |= CLONE_PARENT;
-        pid_t pid = clone(child_main, stack + sizeof(stack), flags, (void *)(uintptr_t)plan, &pidfd);
+        pid_t pid =
+            clone(child_main, stack + sizeof(stack), flags, (void *)(uintptr_t)plan, &pidfd);
         int e = errno;
         pthread_sigmask(SIG_SETMASK, &old, NULL);
 
@@ -265,29 +266,29 @@ void pk__spawn_error_set(struct pk_spawn_error *e, int step, int err, int fd, in
 }
 
 static const char *const step_names[] = {
-        [PK_SPAWN_STEP_NONE] = "none",
-        [PK_SPAWN_STEP_ARGS] = "arguments",
-        [PK_SPAWN_STEP_LOOKUP] = "lookup",
-        [PK_SPAWN_STEP_PIPE] = "pipe",
-        [PK_SPAWN_STEP_OPEN] = "open",
-        [PK_SPAWN_STEP_CLONE] = "clone",
-        [PK_SPAWN_STEP_SIGNALS] = "signals",
-        [PK_SPAWN_STEP_SETSID] = "setsid",
-        [PK_SPAWN_STEP_SETPGID] = "setpgid",
-        [PK_SPAWN_STEP_DUP] = "dup",
-        [PK_SPAWN_STEP_CTTY] = "controlling tty",
-        [PK_SPAWN_STEP_CLOSE] = "close_range",
-        [PK_SPAWN_STEP_RLIMIT] = "setrlimit",
-        [PK_SPAWN_STEP_NICE] = "nice",
-        [PK_SPAWN_STEP_SETGROUPS] = "setgroups",
-        [PK_SPAWN_STEP_SETGID] = "setgid",
-        [PK_SPAWN_STEP_SETUID] = "setuid",
-        [PK_SPAWN_STEP_CHDIR] = "chdir",
-        [PK_SPAWN_STEP_PDEATHSIG] = "pdeathsig",
-        [PK_SPAWN_STEP_NNP] = "no_new_privs",
-        [PK_SPAWN_STEP_SIGMASK] = "sigmask",
-        [PK_SPAWN_STEP_EXEC] = "execve",
-        [PK_SPAWN_STEP_HELPER] = "spawn helper",
+    [PK_SPAWN_STEP_NONE] = "none",
+    [PK_SPAWN_STEP_ARGS] = "arguments",
+    [PK_SPAWN_STEP_LOOKUP] = "lookup",
+    [PK_SPAWN_STEP_PIPE] = "pipe",
+    [PK_SPAWN_STEP_OPEN] = "open",
+    [PK_SPAWN_STEP_CLONE] = "clone",
+    [PK_SPAWN_STEP_SIGNALS] = "signals",
+    [PK_SPAWN_STEP_SETSID] = "setsid",
+    [PK_SPAWN_STEP_SETPGID] = "setpgid",
+    [PK_SPAWN_STEP_DUP] = "dup",
+    [PK_SPAWN_STEP_CTTY] = "controlling tty",
+    [PK_SPAWN_STEP_CLOSE] = "close_range",
+    [PK_SPAWN_STEP_RLIMIT] = "setrlimit",
+    [PK_SPAWN_STEP_NICE] = "nice",
+    [PK_SPAWN_STEP_SETGROUPS] = "setgroups",
+    [PK_SPAWN_STEP_SETGID] = "setgid",
+    [PK_SPAWN_STEP_SETUID] = "setuid",
+    [PK_SPAWN_STEP_CHDIR] = "chdir",
+    [PK_SPAWN_STEP_PDEATHSIG] = "pdeathsig",
+    [PK_SPAWN_STEP_NNP] = "no_new_privs",
+    [PK_SPAWN_STEP_SIGMASK] = "sigmask",
+    [PK_SPAWN_STEP_EXEC] = "execve",
+    [PK_SPAWN_STEP_HELPER] = "spawn helper",
 };
 
 const char *pk_spawn_step_name(int step)
@@ -508,8 +509,8 @@ static void prep_release(struct prep *pp, bool keep_parent_ends)
 /* Creates the descriptors of one fd entry.  Returns 0 with *ret_src the
  * parent fd to place (-1: the entry adds nothing: closed, or inherited but
  * closed in the parent), or a negative errno with reterr filled. */
-static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_target,
-                      int *ret_src, struct pk_spawn_error *reterr)
+static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_target, int *ret_src,
+                      struct pk_spawn_error *reterr)
 {
         int t = s->child_fd, src = -1;
         *ret_src = -1;
@@ -692,35 +693,35 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
         bool own_group = c->setsid || (c->setpgid && c->pgid == 0);
         struct pk__child_err cerr = {0};
         struct pk__plan plan = {
-                .path = path,
-                .argv = c->argv,
-                .envp = env,
-                .cwd = c->cwd,
-                .umask = c->umask,
-                .nice = c->nice,
-                .has_nice = c->has_nice,
-                .setsid = c->setsid,
-                .setpgid = c->setpgid,
-                .pgid = c->pgid,
-                .pdeathsig = c->pdeathsig,
-                .parent_pid = c->pdeathsig ? getpid() : 0,
-                .nnp = c->nnp,
-                .set_groups = c->has_groups || (c->has_uid && !c->has_groups),
-                .set_gid = c->has_gid,
-                .set_uid = c->has_uid,
-                .uid = c->uid,
-                .gid = c->gid,
-                .groups = c->groups,
-                .ngroups = c->has_groups ? c->ngroups : 0,
-                .rl = c->rl,
-                .nrl = c->nrl,
-                .sig_ignore = c->sig_ignore,
-                .sig_block = c->sig_block,
-                .moves = pp.moves,
-                .nmoves = nmoves,
-                .scratch = pp.scratch,
-                .ctty_fd = -1,
-                .err = &cerr,
+            .path = path,
+            .argv = c->argv,
+            .envp = env,
+            .cwd = c->cwd,
+            .umask = c->umask,
+            .nice = c->nice,
+            .has_nice = c->has_nice,
+            .setsid = c->setsid,
+            .setpgid = c->setpgid,
+            .pgid = c->pgid,
+            .pdeathsig = c->pdeathsig,
+            .parent_pid = c->pdeathsig ? getpid() : 0,
+            .nnp = c->nnp,
+            .set_groups = c->has_groups || (c->has_uid && !c->has_groups),
+            .set_gid = c->has_gid,
+            .set_uid = c->has_uid,
+            .uid = c->uid,
+            .gid = c->gid,
+            .groups = c->groups,
+            .ngroups = c->has_groups ? c->ngroups : 0,
+            .rl = c->rl,
+            .nrl = c->nrl,
+            .sig_ignore = c->sig_ignore,
+            .sig_block = c->sig_block,
+            .moves = pp.moves,
+            .nmoves = nmoves,
+            .scratch = pp.scratch,
+            .ctty_fd = -1,
+            .err = &cerr,
         };
         if (ov && ov->own_pgrp && !c->setsid) {
                 plan.setpgid = true;
@@ -838,7 +839,7 @@ struct pk_status pk_status_from_wait(int ws)
                 return (struct pk_status){.exited = 1, .code = WEXITSTATUS(ws)};
         if (WIFSIGNALED(ws))
                 return (struct pk_status){
-                        .code = -1, .signal = WTERMSIG(ws), .core = WCOREDUMP(ws) ? 1 : 0};
+                    .code = -1, .signal = WTERMSIG(ws), .core = WCOREDUMP(ws) ? 1 : 0};
         return (struct pk_status){.code = -1};
 }
 
@@ -873,13 +874,13 @@ int pk_proc_wait(struct pk_proc *p, int timeout_ms, struct pk_status *ret_status
                         }
                         if (si.si_pid != 0) {
                                 if (si.si_code == CLD_EXITED)
-                                        p->status = (struct pk_status){.exited = 1,
-                                                                       .code = si.si_status};
+                                        p->status =
+                                            (struct pk_status){.exited = 1, .code = si.si_status};
                                 else
-                                        p->status = (struct pk_status){
-                                                .code = -1,
-                                                .signal = si.si_status,
-                                                .core = si.si_code == CLD_DUMPED};
+                                        p->status =
+                                            (struct pk_status){.code = -1,
+                                                               .signal = si.si_status,
+                                                               .core = si.si_code == CLD_DUMPED};
                                 p->reaped = true;
                                 break;
                         }

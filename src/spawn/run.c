@@ -175,23 +175,17 @@ static int run_stages(const struct pk_cmd *const *cmds, size_t n, const struct p
         for (size_t i = 0; i < n; i++) {
                 struct pk__override ov = {.own_pgrp = true, .pgid = pgid};
                 if (i == 0)
-                        ov.fd[0] = feed                             ? in_r
-                                   : o->stdin_mode == PK_RUN_INHERIT ? -1
-                                                                     : -2;
+                        ov.fd[0] = feed ? in_r : o->stdin_mode == PK_RUN_INHERIT ? -1 : -2;
                 else
                         ov.fd[0] = inter[2 * (i - 1)];
                 if (i + 1 < n)
                         ov.fd[1] = inter[2 * i + 1];
                 else
-                        ov.fd[1] = ro->cap_out                        ? out_w
-                                   : o->stdout_mode == PK_RUN_INHERIT ? -1
-                                                                      : -2;
+                        ov.fd[1] = ro->cap_out ? out_w : o->stdout_mode == PK_RUN_INHERIT ? -1 : -2;
                 if (merge)
                         ov.fd[2] = ov.fd[1] == -1 ? 1 : ov.fd[1];
                 else
-                        ov.fd[2] = ro->cap_err                        ? err_w
-                                   : o->stderr_mode == PK_RUN_INHERIT ? -1
-                                                                      : -2;
+                        ov.fd[2] = ro->cap_err ? err_w : o->stderr_mode == PK_RUN_INHERIT ? -1 : -2;
                 r = pk__spawn(cmds[i], &ov, &procs[i], reterr);
                 if (r < 0) {
                         if (reterr && n > 1)

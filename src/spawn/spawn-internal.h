@@ -114,8 +114,8 @@ struct pk__plan {
         uint64_t sig_ignore, sig_block;
         const struct pk__move *moves; /* sorted by target, targets unique */
         int nmoves;
-        int *scratch;    /* nmoves ints the child may write */
-        int ctty_fd;     /* child fd of the pty slave to make controlling, or -1 */
+        int *scratch;      /* nmoves ints the child may write */
+        int ctty_fd;       /* child fd of the pty slave to make controlling, or -1 */
         bool clone_parent; /* helper: the child becomes the helper's parent's child */
         struct pk__child_err *err;
 };

@@ -84,9 +84,8 @@ static int report(int argc, char **argv)
                 ssize_t n = readlink(link, target, sizeof(target) - 1);
                 target[n < 0 ? 0 : n] = '\0';
                 int fdfl = fcntl(fd, F_GETFD), stfl = fcntl(fd, F_GETFL);
-                int w = snprintf(fdlines + fl, sizeof(fdlines) - fl,
-                                 "fd.%d=%s\nfdflags.%d=%d,%o\n", fd, target, fd, fdfl,
-                                 stfl & (O_ACCMODE | O_NONBLOCK | O_APPEND));
+                int w = snprintf(fdlines + fl, sizeof(fdlines) - fl, "fd.%d=%s\nfdflags.%d=%d,%o\n",
+                                 fd, target, fd, fdfl, stfl & (O_ACCMODE | O_NONBLOCK | O_APPEND));
                 if (w > 0 && (size_t)w < sizeof(fdlines) - fl)
                         fl += (size_t)w;
         }
@@ -124,9 +123,8 @@ static int report(int argc, char **argv)
         static const struct {
                 const char *name;
                 int res;
-        } lims[] = {{"NOFILE", RLIMIT_NOFILE}, {"CORE", RLIMIT_CORE},
-                    {"NPROC", RLIMIT_NPROC},   {"STACK", RLIMIT_STACK},
-                    {"CPU", RLIMIT_CPU},       {"FSIZE", RLIMIT_FSIZE}};
+        } lims[] = {{"NOFILE", RLIMIT_NOFILE}, {"CORE", RLIMIT_CORE}, {"NPROC", RLIMIT_NPROC},
+                    {"STACK", RLIMIT_STACK},   {"CPU", RLIMIT_CPU},   {"FSIZE", RLIMIT_FSIZE}};
         for (size_t i = 0; i < sizeof(lims) / sizeof(lims[0]); i++) {
                 struct rlimit rl;
                 getrlimit(lims[i].res, &rl);
@@ -174,8 +172,8 @@ int main(int argc, char **argv)
                 for (int i = 0; i < n; i++) {
                         char line[64];
                         int fd = i % 2 ? 2 : 1;
-                        int len = snprintf(line, sizeof(line), "%s %d\n", fd == 1 ? "out" : "err",
-                                           i);
+                        int len =
+                            snprintf(line, sizeof(line), "%s %d\n", fd == 1 ? "out" : "err", i);
                         full_write(fd, line, (size_t)len);
                 }
                 return 0;
