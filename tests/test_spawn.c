@@ -969,3 +969,63 @@ Test(spawn, helper_process)
         pk_spawn_helper_free(h);
         assert_no_children();
 }
+
+Test(spawn, helper_async_never_waits)
+{
+        struct pk_spawn_helper *h;
+        cr_assert_eq(pk_spawn_helper_new(&h), 0);
+        /* Stop the helper: start() must still return at once (it only sends). */
+        cr_assert_eq(kill(pk_spawn_helper_pid(h), SIGSTOP), 0);
+        uint64_t ids[3];
+        struct pk_cmd *c[3];
+        for (int i = 0; i < 3; i++) {
+                char code[8];
+                snprintf(code, sizeof(code), "%d", 10 + i);
+                pk_cmd_new(PROBE, &c[i]);
+                pk_cmd_args(c[i], (const char *[]){"exit", code, NULL});
+                pk_cmd_fd_pipe(c[i], 3, 0);
+                cr_assert_eq(pk_spawn_helper_start(h, c[i], &ids[i], NULL), 0);
+        }
+        cr_assert_eq(ids[0], 1);
+        cr_assert_eq(ids[2], 3);
+        struct pollfd pf = {.fd = pk_spawn_helper_fd(h), .events = POLLIN};
+        cr_assert_eq(poll(&pf, 1, 200), 0, "a reply came from a stopped helper");
+        cr_assert_eq(kill(pk_spawn_helper_pid(h), SIGCONT), 0);
+        for (int i = 0; i < 3; i++) {
+                struct pk_proc *p;
+                uint64_t id;
+                cr_assert_eq(pk_spawn_helper_finish(h, &id, &p, NULL), 0);
+                cr_assert_eq(id, ids[i]);
+                cr_assert_geq(pk_proc_fd(p, 3), 0);
+                struct pk_status st;
+                cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
+                cr_assert_eq(st.code, 10 + i);
+                pk_proc_free(p);
+                pk_cmd_free(c[i]);
+        }
+        struct pk_proc *p;
+        cr_assert_eq(pk_spawn_helper_finish(h, NULL, &p, NULL), -ENOENT);
+        pk_spawn_helper_free(h);
+        assert_no_children();
+}
+
+Test(spawn, helper_death_is_an_error)
+{
+        struct pk_spawn_helper *h;
+        cr_assert_eq(pk_spawn_helper_new(&h), 0);
+        int before = count_fds();
+        struct pk_cmd *c;
+        pk_cmd_new("/bin/true", &c);
+        pk_cmd_fd_pipe(c, 1, 0);
+        pid_t hp = pk_spawn_helper_pid(h);
+        cr_assert_eq(kill(hp, SIGKILL), 0);
+        siginfo_t si;
+        cr_assert_eq(waitid(P_PID, (id_t)hp, &si, WEXITED | WNOWAIT), 0);
+        struct pk_proc *p;
+        struct pk_spawn_error e;
+        cr_assert_eq(pk_spawn_helper_spawn(h, c, &p, &e), PK_EHELPER);
+        cr_assert_eq(count_fds(), before);
+        pk_cmd_free(c);
+        pk_spawn_helper_free(h);
+        assert_no_children();
+}

@@ -433,11 +433,40 @@ PK_API int pk_spawn_helper_new(struct pk_spawn_helper **ret);
 PK_API struct pk_spawn_helper *pk_spawn_helper_free(struct pk_spawn_helper *h);
 
 /**
- * @brief As pk_spawn(), but the helper process runs the clone; the caller
- *        waits only for the helper's reply.  Thread-safe: requests to one
- *        helper are serialised by a lock.  pk_cmd_pdeathsig() then follows the
- *        helper process, not the calling thread.
- * @return as pk_spawn(), or PK_EHELPER if the helper died.
+ * @brief Sends a spawn request to the helper and returns without waiting for
+ *        the child: the calling thread never waits on an execve.  Preparation
+ *        (PATH search, pipes, files) happens here, in the caller.  Replies come
+ *        in request order on pk_spawn_helper_fd(); collect each with
+ *        pk_spawn_helper_finish().  One thread should collect.
+ * @param[out] ret_id optional: the request's id (1, 2, ...), echoed by finish.
+ * @return 0, or as pk_spawn() for a failure in the parent, or PK_EHELPER.
+ */
+PK_API int pk_spawn_helper_start(struct pk_spawn_helper *h, const struct pk_cmd *cmd,
+                                 uint64_t *ret_id, struct pk_spawn_error *reterr);
+
+/** @brief The helper process's pid (to monitor it), or -1 for NULL. */
+PK_API pid_t pk_spawn_helper_pid(const struct pk_spawn_helper *h);
+
+/** @brief The helper's socket (borrowed): readable when a reply is ready. */
+PK_API int pk_spawn_helper_fd(const struct pk_spawn_helper *h);
+
+/**
+ * @brief Collects the oldest pending request's result (blocks until it comes;
+ *        poll pk_spawn_helper_fd() first to never block).
+ * @param[out] ret_id optional: which request this was.
+ * @param[out] ret_proc caller owns; the child is the caller's child.
+ * @return 0, the child's failed step (as pk_spawn()), PK_EHELPER if the helper
+ *         died, -ENOENT if nothing is pending.
+ */
+PK_API int pk_spawn_helper_finish(struct pk_spawn_helper *h, uint64_t *ret_id,
+                                  struct pk_proc **ret_proc, struct pk_spawn_error *reterr);
+
+/**
+ * @brief pk_spawn_helper_start() then pk_spawn_helper_finish(): the result of
+ *        pk_spawn(), with the clone done by the helper.  This waits for the
+ *        child's execve (through the helper); use start/finish to never wait.
+ *        Thread-safe.  pk_cmd_pdeathsig() then follows the helper process,
+ *        not the calling thread.
  */
 PK_API int pk_spawn_helper_spawn(struct pk_spawn_helper *h, const struct pk_cmd *cmd,
                                  struct pk_proc **ret_proc, struct pk_spawn_error *reterr);

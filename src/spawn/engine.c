@@ -734,6 +734,13 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
         pid_t pid = -1;
         int pidfd = -1;
         r = runner ? runner(ctx, &plan, &pid, &pidfd) : pk__spawn_plan(&plan, &pid, &pidfd);
+        if (r == PK__SPAWN_DEFERRED) {
+                /* The helper process runs it: hand out a handle without a pid
+                 * yet, holding the parent's ends; the helper code completes it. */
+                pid = -1;
+                pidfd = -1;
+                r = 0;
+        }
         if (r < 0) {
                 const char *what = NULL;
                 if (cerr.step == PK_SPAWN_STEP_EXEC)
@@ -746,6 +753,11 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
                 goto fail;
         }
         proc = pk__proc_new(pid, pidfd, own_group, pp.pty_master, pp.pfds, pp.npfds);
+        if (!proc && pid < 0) {
+                r = -ENOMEM;
+                pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, r, -1, 0, NULL);
+                goto fail;
+        }
         if (!proc) {
                 /* Out of memory after the child started: it cannot be handed out. */
                 syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);

@@ -23,15 +23,29 @@
 #ifndef SYS_close_range
 #        define SYS_close_range 436
 #endif
+#ifndef SYS_pidfd_send_signal
+#        define SYS_pidfd_send_signal 424
+#endif
 
 #define PK__HELPER_MAX_MSG (1u << 20) /* argv + env + the rest */
 #define PK__HELPER_MAX_FDS 250        /* below SCM_MAX_FD (253) */
 #define PK__HELPER_MAGIC 0x706b6831u
 
+/* One request sent and not yet answered (FIFO: the helper answers in order). */
+struct pending {
+        struct pending *next;
+        uint64_t id;
+        struct pk_proc *proc; /* set by pk_spawn_helper_start once pk__spawn_with returns */
+        char *path, *cwd;     /* for the error message */
+};
+
 struct pk_spawn_helper {
         int sock;
         pid_t pid;
-        pthread_mutex_t lock;
+        pthread_mutex_t lock; /* the socket's send side and the queue */
+        pthread_mutex_t sync; /* pk_spawn_helper_spawn(): start + finish as one */
+        uint64_t next_id;
+        struct pending *queue;
 };
 
 /* The fixed part of a request; variable parts follow in this order:
@@ -296,6 +310,7 @@ int pk_spawn_helper_new(struct pk_spawn_helper **ret)
         h->sock = sv[0];
         h->pid = pid;
         pthread_mutex_init(&h->lock, NULL);
+        pthread_mutex_init(&h->sync, NULL);
         *ret = h;
         return 0;
 }
@@ -307,7 +322,17 @@ struct pk_spawn_helper *pk_spawn_helper_free(struct pk_spawn_helper *h)
         close(h->sock); /* EOF: the helper exits */
         while (waitpid(h->pid, NULL, 0) < 0 && errno == EINTR)
                 ;
+        /* Requests never finished: their children (if any) keep running. */
+        while (h->queue) {
+                struct pending *rec = h->queue;
+                h->queue = rec->next;
+                pk_proc_free(rec->proc);
+                free(rec->path);
+                free(rec->cwd);
+                free(rec);
+        }
         pthread_mutex_destroy(&h->lock);
+        pthread_mutex_destroy(&h->sync);
         free(h);
         return NULL;
 }
@@ -329,10 +354,18 @@ static char *put_str(char *p, const char *s)
         return p + n;
 }
 
-/* The host side: a pk__runner_fn. */
-static int helper_run(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
+struct send_ctx {
+        struct pk_spawn_helper *h;
+        struct pending *rec;
+};
+
+/* The host side of a request: a pk__runner_fn that only sends. */
+static int helper_send(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
 {
-        struct pk_spawn_helper *h = ctx;
+        struct send_ctx *sc = ctx;
+        struct pk_spawn_helper *h = sc->h;
+        (void)ret_pid;
+        (void)ret_pidfd;
         if (plan->nmoves > PK__HELPER_MAX_FDS)
                 return -E2BIG;
         struct wire w = {
@@ -365,9 +398,19 @@ static int helper_run(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, in
         w.total = (uint32_t)(sizeof(w) + body);
         char *msg = malloc(sizeof(w) + body);
         int *fds = malloc(((size_t)plan->nmoves + 1) * sizeof(int));
-        if (!msg || !fds) {
+        struct pending *rec = calloc(1, sizeof(*rec));
+        if (rec) {
+                rec->path = strdup(plan->path);
+                rec->cwd = plan->cwd ? strdup(plan->cwd) : NULL;
+        }
+        if (!msg || !fds || !rec || !rec->path || (plan->cwd && !rec->cwd)) {
                 free(msg);
                 free(fds);
+                if (rec) {
+                        free(rec->path);
+                        free(rec->cwd);
+                }
+                free(rec);
                 return -ENOMEM;
         }
         char *p = msg;
@@ -393,34 +436,134 @@ static int helper_run(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, in
 
         pthread_mutex_lock(&h->lock);
         int r = send_fds(h->sock, msg, sizeof(w) + body, fds, (size_t)plan->nmoves);
-        struct reply rep;
-        int pidfd = -1;
-        size_t nf = 0;
-        if (r == 0)
-                r = recv_fds(h->sock, &rep, sizeof(rep), &pidfd, 1, &nf);
+        if (r == 0) {
+                rec->id = ++h->next_id;
+                struct pending **tail = &h->queue;
+                while (*tail)
+                        tail = &(*tail)->next;
+                *tail = rec;
+                sc->rec = rec;
+        }
         pthread_mutex_unlock(&h->lock);
         free(msg);
         free(fds);
-        if (r < 0)
+        if (r < 0) {
+                free(rec->path);
+                free(rec->cwd);
+                free(rec);
                 return r == -EPIPE || r == -ECONNRESET ? PK_EHELPER : r;
+        }
+        return PK__SPAWN_DEFERRED;
+}
+
+static void reap_pidfd(int pidfd)
+{
+        siginfo_t si;
+        while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+                ;
+        close(pidfd);
+}
+
+pid_t pk_spawn_helper_pid(const struct pk_spawn_helper *h)
+{
+        return h ? h->pid : -1;
+}
+
+int pk_spawn_helper_fd(const struct pk_spawn_helper *h)
+{
+        return h ? h->sock : -EINVAL;
+}
+
+int pk_spawn_helper_start(struct pk_spawn_helper *h, const struct pk_cmd *cmd, uint64_t *ret_id,
+                          struct pk_spawn_error *reterr)
+{
+        if (!h || !cmd) {
+                pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, -EINVAL, -1, 0, NULL);
+                return -EINVAL;
+        }
+        struct send_ctx sc = {.h = h};
+        struct pk_proc *proc = NULL;
+        int r = pk__spawn_with(cmd, NULL, helper_send, &sc, &proc, reterr);
+        if (r < 0 && sc.rec) {
+                /* Sent, but the handle could not be made: finish() ends the child. */
+                r = 0;
+        }
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&h->lock);
+        sc.rec->proc = proc;
+        pthread_mutex_unlock(&h->lock);
+        if (ret_id)
+                *ret_id = sc.rec->id;
+        return 0;
+}
+
+int pk_spawn_helper_finish(struct pk_spawn_helper *h, uint64_t *ret_id, struct pk_proc **ret_proc,
+                           struct pk_spawn_error *reterr)
+{
+        if (!h || !ret_proc) {
+                pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, -EINVAL, -1, 0, NULL);
+                return -EINVAL;
+        }
+        pthread_mutex_lock(&h->lock);
+        struct pending *rec = h->queue;
+        pthread_mutex_unlock(&h->lock);
+        if (!rec) {
+                pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, -ENOENT, -1, 0, NULL);
+                return -ENOENT;
+        }
+        struct reply rep;
+        int pidfd = -1;
+        size_t nf = 0;
+        int r = recv_fds(h->sock, &rep, sizeof(rep), &pidfd, 1, &nf);
         if (nf == 0)
                 pidfd = -1;
-        *plan->err = rep.err;
-        if (rep.r < 0) {
-                if (pidfd >= 0) {
-                        /* The child failed and exited; it is ours to reap. */
-                        siginfo_t si;
-                        while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 &&
-                               errno == EINTR)
-                                ;
-                        close(pidfd);
-                }
-                return rep.r;
+        if (r < 0) {
+                /* The helper is gone: fail every pending request at once. */
+                pthread_mutex_lock(&h->lock);
+                rec = h->queue;
+                h->queue = rec->next;
+                pthread_mutex_unlock(&h->lock);
+                pk_proc_free(rec->proc);
+                free(rec->path);
+                free(rec->cwd);
+                free(rec);
+                r = r == -ECONNRESET ? PK_EHELPER : r;
+                pk__spawn_error_set(reterr, PK_SPAWN_STEP_HELPER, r, -1, 0, NULL);
+                return r;
         }
-        if (pidfd < 0)
-                return PK_EHELPER;
-        *ret_pid = rep.pid;
-        *ret_pidfd = pidfd;
+        pthread_mutex_lock(&h->lock);
+        h->queue = rec->next;
+        pthread_mutex_unlock(&h->lock);
+        if (ret_id)
+                *ret_id = rec->id;
+        struct pk_proc *proc = rec->proc;
+        if (rep.r < 0 || pidfd < 0 || !proc) {
+                if (pidfd >= 0 && rep.r < 0) {
+                        reap_pidfd(pidfd); /* the failed child is ours to reap */
+                } else if (pidfd >= 0) {
+                        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                        reap_pidfd(pidfd);
+                }
+                r = rep.r < 0 ? rep.r : pidfd < 0 ? PK_EHELPER : -ENOMEM;
+                const char *what = rep.err.step == PK_SPAWN_STEP_EXEC    ? rec->path
+                                   : rep.err.step == PK_SPAWN_STEP_CHDIR ? rec->cwd
+                                                                         : NULL;
+                int step = rep.r < 0 ? rep.err.step : PK_SPAWN_STEP_HELPER;
+                pk__spawn_error_set(reterr, step, r, rep.r < 0 ? rep.err.fd : -1,
+                                    rep.r < 0 ? rep.err.value : 0, what);
+                pk_proc_free(proc);
+                free(rec->path);
+                free(rec->cwd);
+                free(rec);
+                return r;
+        }
+        free(rec->path);
+        free(rec->cwd);
+        free(rec);
+        proc->pid = rep.pid;
+        proc->pidfd = pidfd;
+        *ret_proc = proc;
         return 0;
 }
 
@@ -431,5 +574,13 @@ int pk_spawn_helper_spawn(struct pk_spawn_helper *h, const struct pk_cmd *cmd,
                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, -EINVAL, -1, 0, NULL);
                 return -EINVAL;
         }
-        return pk__spawn_with(cmd, NULL, helper_run, h, ret_proc, reterr);
+        /* Start and finish back to back; the sync lock keeps another thread's
+         * finish() from taking this request's reply. */
+        pthread_mutex_lock(&h->sync);
+        uint64_t id;
+        int r = pk_spawn_helper_start(h, cmd, &id, reterr);
+        if (r == 0)
+                r = pk_spawn_helper_finish(h, NULL, ret_proc, reterr);
+        pthread_mutex_unlock(&h->sync);
+        return r;
 }

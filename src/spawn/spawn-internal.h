@@ -137,7 +137,9 @@ int pk__spawn(const struct pk_cmd *cmd, const struct pk__override *ov, struct pk
               struct pk_spawn_error *reterr);
 
 /* Runs a prepared plan somewhere (default: pk__spawn_plan in this thread).
- * Same contract as pk__spawn_plan; a failed child must already be reaped. */
+ * Same contract as pk__spawn_plan; a failed child must already be reaped.
+ * PK__SPAWN_DEFERRED: the plan was sent away; the handle gets no pid yet. */
+#define PK__SPAWN_DEFERRED 1
 typedef int pk__runner_fn(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd);
 
 /* pk__spawn() with a runner (the helper process uses it). */
