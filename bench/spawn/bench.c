@@ -404,6 +404,43 @@ static void phase(int size, long rounds, const char *const *children)
         }
 }
 
+/* How long the calling thread is held per spawn: pk_spawn() returns only once
+ * the child has called execve (CLONE_VFORK); pk_spawn_helper_start() only
+ * sends a request to the helper process. */
+static struct pk_spawn_helper *helper;
+
+static void stall(const char *label)
+{
+        struct pk_cmd *c = pk_make(false);
+        long n = n_spawns;
+        double in_spawn = 0, in_start = 0, total_helper = 0;
+        for (long i = 0; i < n; i++) {
+                struct pk_proc *p;
+                double t0 = now_s();
+                if (pk_spawn(c, &p, NULL) < 0)
+                        die("pk_spawn", EIO);
+                in_spawn += now_s() - t0;
+                pk_proc_wait(p, -1, NULL);
+                pk_proc_free(p);
+
+                t0 = now_s();
+                if (pk_spawn_helper_start(helper, c, NULL, NULL) < 0)
+                        die("pk_spawn_helper_start", EIO);
+                double t1 = now_s();
+                in_start += t1 - t0;
+                if (pk_spawn_helper_finish(helper, NULL, &p, NULL) < 0)
+                        die("pk_spawn_helper_finish", EIO);
+                total_helper += now_s() - t0;
+                pk_proc_wait(p, -1, NULL);
+                pk_proc_free(p);
+        }
+        printf("%-11s calling thread held per spawn: pk_spawn %.1f us | helper start %.1f us "
+               "(start+finish %.1f us)\n",
+               label, in_spawn / (double)n * 1e6, in_start / (double)n * 1e6,
+               total_helper / (double)n * 1e6);
+        pk_cmd_free(c);
+}
+
 static void print_table(int size, const char *const *labels)
 {
         printf("\n%s parent — median spawns/s over the rounds (ratio = portkit / method)\n",
@@ -450,9 +487,19 @@ int main(int argc, char **argv)
         printf("spawn benchmark: N=%ld spawns per method per round, %ld rounds, big parent %ld "
                "MiB\n",
                n_spawns, rounds, big_mb);
+        /* The helper is forked now, while this process is small. */
+        int hr = pk_spawn_helper_new(&helper);
+        if (hr < 0)
+                die("pk_spawn_helper_new", hr);
         big_mb_now = 0;
         phase(0, rounds, children);
         print_table(0, labels);
+        printf("\nVFORK stall (small parent):\n");
+        for (int ch = 0; ch < 2; ch++) {
+                child_path = children[ch];
+                child_argv[0] = (char *)(uintptr_t)children[ch];
+                stall(labels[ch]);
+        }
         if (big_mb > 0) {
                 size_t len = (size_t)big_mb << 20;
                 char *mem =
@@ -467,7 +514,14 @@ int main(int argc, char **argv)
                 printf("\nportkit big/small: %.2fx (tiny) %.2fx (/bin/true)\n",
                        med[0][1][M_PORTKIT] / med[0][0][M_PORTKIT],
                        med[1][1][M_PORTKIT] / med[1][0][M_PORTKIT]);
+                printf("\nVFORK stall (big parent):\n");
+                for (int ch = 0; ch < 2; ch++) {
+                        child_path = children[ch];
+                        child_argv[0] = (char *)(uintptr_t)children[ch];
+                        stall(labels[ch]);
+                }
                 munmap(mem, len);
         }
+        pk_spawn_helper_free(helper);
         return 0;
 }
