@@ -408,6 +408,12 @@ Test(cli, run_exit_status_signal_timeout_errors)
                      0);
         cr_assert_str_eq(out, "y z\n");
         free(out);
+        cr_assert_eq(cli((const char *[]){"run", "--clear-env", "--env", "ONLY=1", "--",
+                                          "/usr/bin/env", NULL},
+                         &out, NULL),
+                     0);
+        cr_assert_str_eq(out, "ONLY=1\n");
+        free(out);
         cr_assert_eq(
             cli((const char *[]){"run", "--fd", "1=2", "--", "/bin/sh", "-c", "echo e", NULL}, &out,
                 &err),

@@ -158,6 +158,8 @@ PK_API int pk_cmd_gid(struct pk_cmd *cmd, gid_t gid);
  * @brief Runs the child as a named user (or a decimal uid): sets the uid, the
  *        user's primary gid and its supplementary groups (getgrouplist), unless
  *        pk_cmd_gid()/pk_cmd_groups() set them.  Looked up now, in the caller.
+ *        A decimal uid with no passwd entry sets the uid only (and clears the
+ *        groups): set the gid with pk_cmd_gid().
  * @return 0, PK_ENOUSER, -ENOMEM.
  */
 PK_API int pk_cmd_user(struct pk_cmd *cmd, const char *name);
@@ -168,7 +170,8 @@ PK_API int pk_cmd_group(struct pk_cmd *cmd, const char *name);
 /**
  * @brief Sets the supplementary groups (n == 0 clears them).  Without this call
  *        the groups are left as the parent's, except that pk_cmd_user() sets the
- *        user's and pk_cmd_uid() alone clears them (no root groups for a dropped uid).
+ *        user's and pk_cmd_uid() alone clears them when the parent is root (no
+ *        root groups for a dropped uid).
  */
 PK_API int pk_cmd_groups(struct pk_cmd *cmd, const gid_t *groups, size_t n);
 

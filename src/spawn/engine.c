@@ -706,7 +706,7 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
             .pdeathsig = c->pdeathsig,
             .parent_pid = c->pdeathsig ? getpid() : 0,
             .nnp = c->nnp,
-            .set_groups = c->has_groups || (c->has_uid && !c->has_groups),
+            .set_groups = c->has_groups || (c->has_uid && geteuid() == 0),
             .set_gid = c->has_gid,
             .set_uid = c->has_uid,
             .uid = c->uid,
