@@ -7,6 +7,9 @@
 #define PORTKIT_H
 
 #include <portkit/error.h>
+#include <portkit/etf.h>
+#include <portkit/fd.h>
+#include <portkit/loop.h>
 #include <portkit/spawn.h>
 
 #endif
