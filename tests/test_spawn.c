@@ -13,6 +13,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1027,5 +1028,44 @@ Test(spawn, helper_death_is_an_error)
         cr_assert_eq(count_fds(), before);
         pk_cmd_free(c);
         pk_spawn_helper_free(h);
+        assert_no_children();
+}
+
+/* ---- waiting through the loop ---- */
+
+struct watched {
+        struct pk_loop_child w;
+        struct pk_proc *p;
+        int calls;
+};
+
+static void on_child(struct pk_loop_child *w, const struct pk_loop_child_status *st)
+{
+        struct watched *x = (struct watched *)(void *)((char *)w - offsetof(struct watched, w));
+        x->calls++;
+        cr_assert_eq(st->pid, pk_proc_pid(x->p));
+        pk_proc_set_reaped(x->p, st);
+}
+
+Test(spawn, wait_through_the_loop)
+{
+        struct pk_loop *loop;
+        cr_assert_eq(pk_loop_new(&loop), 0);
+        struct pk_cmd *c;
+        pk_cmd_new(PROBE, &c);
+        pk_cmd_args(c, (const char *[]){"exit", "9", NULL});
+        struct watched x = {0};
+        cr_assert_eq(pk_spawn(c, &x.p, NULL), 0);
+        pk_loop_child_init(loop, &x.w);
+        cr_assert_eq(pk_proc_watch(x.p, &x.w, on_child), 0);
+        cr_assert_geq(pk_loop_run(loop), 0);
+        cr_assert_eq(x.calls, 1);
+        struct pk_status st;
+        cr_assert_eq(pk_proc_wait(x.p, 0, &st), 0);
+        cr_assert(st.exited && st.code == 9);
+        cr_assert_eq(pk_proc_watch(x.p, &x.w, on_child), -EINVAL);
+        pk_proc_free(x.p);
+        pk_cmd_free(c);
+        pk_loop_free(loop);
         assert_no_children();
 }

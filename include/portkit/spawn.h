@@ -24,6 +24,7 @@
 #define PORTKIT_SPAWN_H
 
 #include <portkit/error.h>
+#include <portkit/loop.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -326,6 +327,19 @@ PK_API int pk_proc_signal(struct pk_proc *p, int sig);
  *        otherwise, so the caller's own group is never hit.
  */
 PK_API int pk_proc_kill_group(struct pk_proc *p, int sig);
+
+/**
+ * @brief Watches the child's exit through a loop: starts `w` (already set up
+ *        with pk_loop_child_init()) on the handle's pidfd.  The loop reaps the
+ *        child and calls `cb`; there, call pk_proc_set_reaped() so that
+ *        pk_proc_wait() returns that status.  Stop the watcher before
+ *        pk_proc_free() (which closes the pidfd).
+ * @return as pk_loop_child_start_pidfd(); -EINVAL if already reaped.
+ */
+PK_API int pk_proc_watch(struct pk_proc *p, struct pk_loop_child *w, pk_loop_child_cb cb);
+
+/** @brief Records a status reaped by someone else (the loop): pk_proc_wait() returns it. */
+PK_API void pk_proc_set_reaped(struct pk_proc *p, const struct pk_loop_child_status *st);
 
 /**
  * @brief Frees the handle: closes the pidfd and the parent's fds.  It neither

@@ -932,6 +932,24 @@ int pk_proc_kill_group(struct pk_proc *p, int sig)
         return 0;
 }
 
+int pk_proc_watch(struct pk_proc *p, struct pk_loop_child *w, pk_loop_child_cb cb)
+{
+        if (!p || !w || !cb || p->reaped || p->pidfd < 0)
+                return -EINVAL;
+        return pk_loop_child_start_pidfd(w, p->pidfd, cb);
+}
+
+void pk_proc_set_reaped(struct pk_proc *p, const struct pk_loop_child_status *st)
+{
+        if (!p || !st || st->err < 0)
+                return;
+        p->status = st->exited ? (struct pk_status){.exited = 1, .code = st->exit_code}
+                               : (struct pk_status){.code = -1,
+                                                    .signal = st->term_signal,
+                                                    .core = st->core_dumped};
+        p->reaped = true;
+}
+
 struct pk_proc *pk_proc_free(struct pk_proc *p)
 {
         if (!p)
