@@ -11,12 +11,14 @@
 #include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -437,6 +439,7 @@ Test(spawn, signals_reset_in_child)
         char *rep = spawn_report(c);
         cr_assert_str_eq(kv(rep, "SigBlk"), "0000000000000000");
         cr_assert_str_eq(kv(rep, "SigIgn"), "0000000000000000");
+        cr_assert_str_eq(kv(rep, "dispign"), "0000000000000000");
         /* Caught signals are the probe's own (exec resets handlers; a sanitizer
          * build of the probe catches SEGV, BUS and FPE): SIGUSR1 is not. */
         unsigned long long cgt = strtoull(kv(rep, "SigCgt"), NULL, 16);
@@ -1068,4 +1071,31 @@ Test(spawn, wait_through_the_loop)
         pk_cmd_free(c);
         pk_loop_free(loop);
         assert_no_children();
+}
+
+Test(spawn, signals_reset_without_proc)
+{
+        /* Without /proc the child cannot read its dispositions and resets all. */
+        SKIP_IF(geteuid() != 0, "needs root for a mount namespace");
+        pid_t k = fork();
+        if (k == 0) {
+                if (unshare(CLONE_NEWNS) < 0 ||
+                    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                    mount("none", "/proc", "tmpfs", 0, NULL) < 0)
+                        _exit(77);
+                signal(SIGPIPE, SIG_IGN);
+                signal(SIGHUP, SIG_IGN);
+                signal(SIGUSR1, on_usr1);
+                struct pk_cmd *c = probe_cmd();
+                char *rep = spawn_report(c);
+                int ok = strcmp(kv(rep, "dispign"), "0000000000000000") == 0 &&
+                         !kv(rep, "SigIgn"); /* proof that /proc was not there */
+                free(rep);
+                pk_cmd_free(c);
+                _exit(ok ? 0 : 1);
+        }
+        int ws;
+        cr_assert_eq(waitpid(k, &ws, 0), k);
+        SKIP_IF(WIFEXITED(ws) && WEXITSTATUS(ws) == 77, "cannot mount over /proc here");
+        cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "status %d", ws);
 }

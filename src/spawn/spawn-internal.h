@@ -86,8 +86,9 @@ struct pk__child_err {
 
 /* One dup2 of the map, as the child performs it. */
 struct pk__move {
-        int target; /* child fd */
-        int src;    /* parent fd (CLOEXEC or not) */
+        int target;   /* child fd */
+        int src;      /* parent fd (CLOEXEC or not) */
+        int optional; /* an inherited 0/1/2: closed in the parent means closed in the child */
 };
 
 /* Everything the child needs, prepared by the parent: read-only in the child. */

@@ -133,6 +133,18 @@ static int report(int argc, char **argv)
                         rl.rlim_max == RLIM_INFINITY ? -1LL : (long long)rl.rlim_max);
         }
         proc_status(out);
+        /* The same through sigaction(), which works without /proc. */
+        unsigned long long dign = 0, dcgt = 0;
+        for (int sig = 1; sig <= 64; sig++) {
+                struct sigaction sa;
+                if (sigaction(sig, NULL, &sa) < 0)
+                        continue;
+                if (sa.sa_handler == SIG_IGN)
+                        dign |= 1ULL << (sig - 1);
+                else if (sa.sa_handler != SIG_DFL)
+                        dcgt |= 1ULL << (sig - 1);
+        }
+        fprintf(out, "dispign=%016llx\ndispcgt=%016llx\n", dign, dcgt);
         fprintf(out, "pid=%d\nppid=%d\nsid=%d\npgid=%d\n", getpid(), getppid(), getsid(0),
                 getpgid(0));
         fprintf(out, "nnp=%d\n", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
