@@ -474,6 +474,7 @@ int main(int argc, char **argv)
         py_peer = strcmp(argv[5], "-") ? argv[5] : NULL;
         rust_peer = strcmp(argv[6], "-") ? argv[6] : NULL;
         static const char *const labels[2] = {"tiny-static", "/bin/true"};
+        setvbuf(stdout, NULL, _IOLBF, 0);
         srand((unsigned)time(NULL));
         uvloop = uv_default_loop();
         static char envb[] = "BENCH=1";
