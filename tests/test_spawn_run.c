@@ -436,3 +436,30 @@ Test(cli, run_user_group)
         cr_assert_str_eq(out, "65534\n65534\n65534\n");
         free(out);
 }
+
+Test(cli, run_forwards_termination_signals)
+{
+        for (int with_timeout = 0; with_timeout < 2; with_timeout++) {
+                struct pk_cmd *c =
+                    with_timeout
+                        ? cmdv(PORTKIT, (const char *[]){"run", "--timeout", "60", "--", "/bin/sh",
+                                                         "-c", "echo ready; exec sleep 60", NULL})
+                        : cmdv(PORTKIT, (const char *[]){"run", "--", "/bin/sh", "-c",
+                                                         "echo ready; exec sleep 60", NULL});
+                pk_cmd_fd_pipe(c, 1, 0);
+                struct pk_proc *p;
+                cr_assert_eq(pk_spawn(c, &p, NULL), 0);
+                char buf[16] = {0};
+                cr_assert_eq(read(pk_proc_fd(p, 1), buf, 6), 6);
+                cr_assert_str_eq(buf, "ready\n");
+                cr_assert_eq(pk_proc_signal(p, SIGTERM), 0);
+                struct pk_status st;
+                cr_assert_eq(pk_proc_wait(p, 20000, &st), 0);
+                /* portkit itself exited normally, with the child's 128 + SIGTERM */
+                cr_assert(st.exited, "portkit was killed by %d", st.signal);
+                cr_assert_eq(st.code, 128 + SIGTERM);
+                pk_proc_free(p);
+                pk_cmd_free(c);
+        }
+        assert_no_children();
+}

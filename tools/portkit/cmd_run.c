@@ -7,11 +7,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char run_usage[] =
     "usage: portkit run [OPTIONS] -- PROG [ARGS...]\n"
@@ -149,6 +153,13 @@ static int opt_fd(struct pk_cmd *c, const char *arg)
         return rr;
 }
 
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int run_main(int argc, char **argv)
 {
         struct pk_cmd *c = NULL;
@@ -248,32 +259,72 @@ static int run_main(int argc, char **argv)
 
         struct pk_spawn_error e;
         struct pk_status st;
-        if (has_timeout && timeout > 0) {
-                /* pk_run puts the child in its own group and kills the group. */
-                struct pk_run_opts o = {.stdin_mode = PK_RUN_INHERIT,
-                                        .stdout_mode = PK_RUN_INHERIT,
-                                        .stderr_mode = PK_RUN_INHERIT,
-                                        .timeout_ms = timeout};
-                struct pk_run_result res;
-                r = pk_run(c, &o, &res, &e);
-                if (r == -ETIMEDOUT) {
-                        pk_cli_error("run", "timed out; process group killed");
-                        pk_cmd_free(c);
-                        return 124;
+        bool timed_out = false;
+        /* With a timeout the child leads its own process group, so the whole
+         * tree can be killed.  Termination signals sent to us are forwarded
+         * (to the group, or to the child), as timeout(1) does. */
+        if (has_timeout && timeout > 0)
+                pk_cmd_setpgid(c, 0);
+        sigset_t fwd, old;
+        sigemptyset(&fwd);
+        sigaddset(&fwd, SIGINT);
+        sigaddset(&fwd, SIGTERM);
+        sigaddset(&fwd, SIGHUP);
+        sigaddset(&fwd, SIGQUIT);
+        sigprocmask(SIG_BLOCK, &fwd, &old); /* the child starts with an empty mask anyway */
+        int sfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
+        struct pk_proc *p = NULL;
+        r = pk_spawn(c, &p, &e);
+        if (r == 0) {
+                bool group = has_timeout && timeout > 0;
+                int64_t t0 = now_ms();
+                for (;;) {
+                        int left = -1;
+                        if (group) {
+                                int64_t d = t0 + timeout - now_ms();
+                                left = d <= 0 ? 0 : d > 0x7fffffff ? 0x7fffffff : (int)d;
+                        }
+                        struct pollfd pf[2] = {{.fd = pk_proc_pidfd(p), .events = POLLIN},
+                                               {.fd = sfd, .events = POLLIN}};
+                        int k = poll(pf, sfd >= 0 ? 2 : 1, left);
+                        if (k < 0 && errno != EINTR) {
+                                r = -errno;
+                                break;
+                        }
+                        if (k == 0) {
+                                timed_out = true;
+                                pk_proc_kill_group(p, SIGKILL);
+                                r = pk_proc_wait(p, -1, &st);
+                                break;
+                        }
+                        if (sfd >= 0 && k > 0 && (pf[1].revents & POLLIN)) {
+                                struct signalfd_siginfo si;
+                                while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                                        int sig = (int)si.ssi_signo;
+                                        if (group)
+                                                pk_proc_kill_group(p, sig);
+                                        else
+                                                pk_proc_signal(p, sig);
+                                }
+                        }
+                        if (k > 0 && (pf[0].revents & POLLIN)) {
+                                r = pk_proc_wait(p, -1, &st);
+                                break;
+                        }
                 }
-                if (r == 0) {
-                        st = res.status;
-                        pk_run_result_free(&res);
-                }
-        } else {
-                struct pk_proc *p;
-                r = pk_spawn(c, &p, &e);
-                if (r == 0) {
-                        r = pk_proc_wait(p, -1, &st);
-                        pk_proc_free(p);
-                        if (r < 0)
-                                e.step = PK_SPAWN_STEP_NONE;
-                }
+                if (r < 0)
+                        e.step = PK_SPAWN_STEP_NONE;
+                if (group)
+                        pk_proc_kill_group(p, SIGKILL); /* whatever the leader left behind */
+                pk_proc_free(p);
+        }
+        if (sfd >= 0)
+                close(sfd);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (timed_out) {
+                pk_cli_error("run", "timed out; process group killed");
+                pk_cmd_free(c);
+                return 124;
         }
         pk_cmd_free(c);
         if (r < 0) {
