@@ -429,6 +429,7 @@ Test(spawn, signals_reset_in_child)
         /* The parent ignores SIGPIPE and SIGHUP, catches SIGUSR1, blocks SIGUSR2. */
         signal(SIGPIPE, SIG_IGN);
         signal(SIGHUP, SIG_IGN);
+        signal(SIGRTMIN + 5, SIG_IGN); /* a real-time one too (above the 31 of /proc/PID/stat) */
         signal(SIGUSR1, on_usr1);
         sigset_t s;
         sigemptyset(&s);

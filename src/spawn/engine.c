@@ -46,7 +46,7 @@ extern char **environ;
 
 /* The child's stack lives in pk__spawn_plan()'s frame.  The child's own frames
  * are small (no sanitizer instrumentation, no libc beyond syscall()). */
-#define PK__CHILD_STACK 8192
+#define PK__CHILD_STACK 16384
 
 /* ---------------------------------------------------------------------------------------- */
 /* The child.  Everything below until the parent section runs between clone and
@@ -76,52 +76,68 @@ PK__CHILD __attribute__((noreturn)) static void child_fail(const struct pk__plan
                 syscall(SYS_exit_group, 127);
 }
 
-/* Parses the decimal number at *pp (advancing it); 0 if none. */
-PK__CHILD static uint64_t child_parse_u64(const char **pp, const char *end)
+/* Finds "\nKEY" in [buf, end) and parses the hex mask after it; 0 and *ok
+ * false if absent. */
+PK__CHILD static uint64_t child_hex_field(const char *buf, const char *end, const char *key,
+                                          bool *ok)
 {
-        uint64_t v = 0;
-        const char *p = *pp;
-        while (p < end && *p >= '0' && *p <= '9')
-                v = v * 10 + (uint64_t)(*p++ - '0');
-        *pp = p;
-        return v;
+        size_t kl = 0;
+        while (key[kl])
+                kl++;
+        for (const char *p = buf; p + kl < end; p++) {
+                if (*p != '\n')
+                        continue;
+                size_t i = 0;
+                while (i < kl && p[1 + i] == key[i])
+                        i++;
+                if (i < kl)
+                        continue;
+                const char *q = p + 1 + kl;
+                while (q < end && (*q == ' ' || *q == '\t'))
+                        q++;
+                uint64_t v = 0;
+                int digits = 0;
+                for (; q < end; q++, digits++) {
+                        char c = *q;
+                        int d = c >= '0' && c <= '9'   ? c - '0'
+                                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                       : -1;
+                        if (d < 0)
+                                break;
+                        v = v << 4 | (uint64_t)d;
+                }
+                if (digits == 0)
+                        break;
+                return v;
+        }
+        *ok = false;
+        return 0;
 }
 
 /* The signals whose disposition is not SIG_DFL in this (child) process, from
- * fields 33 (sigignore) and 34 (sigcatch) of /proc/self/stat; all of them if
- * /proc cannot be read. */
+ * the SigIgn and SigCgt lines of /proc/self/status (/proc/self/stat would be
+ * shorter but masks them to signals 1-31); all of them if /proc cannot be
+ * read. */
 PK__CHILD static uint64_t child_nondefault_signals(void)
 {
-        char buf[1024];
-        long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/stat", O_RDONLY | O_CLOEXEC);
+        char buf[4096];
+        long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return ~UINT64_C(0);
-        long n = syscall(SYS_read, fd, buf, sizeof(buf));
-        syscall(SYS_close, fd);
-        if (n <= 0 || n >= (long)sizeof(buf))
-                return ~UINT64_C(0);
-        const char *end = buf + n, *p = NULL;
-        for (const char *q = buf; q < end; q++) /* the last ')' ends the command name */
-                if (*q == ')')
-                        p = q;
-        if (!p || p + 2 >= end)
-                return ~UINT64_C(0);
-        p += 2; /* field 3 (state) starts here */
-        for (int field = 3; field < 33; field++) {
-                while (p < end && *p != ' ')
-                        p++;
-                if (p >= end)
-                        return ~UINT64_C(0);
-                p++;
+        long n = 0;
+        for (;;) {
+                long k = syscall(SYS_read, fd, buf + n, sizeof(buf) - (size_t)n);
+                if (k <= 0 || (n += k) == (long)sizeof(buf))
+                        break;
         }
-        uint64_t ign = child_parse_u64(&p, end);
-        if (p >= end || *p != ' ')
+        syscall(SYS_close, fd);
+        if (n <= 0)
                 return ~UINT64_C(0);
-        p++;
-        uint64_t cgt = child_parse_u64(&p, end);
-        if (p >= end || *p != ' ')
-                return ~UINT64_C(0);
-        return ign | cgt;
+        bool ok = true;
+        uint64_t ign = child_hex_field(buf, buf + n, "SigIgn:", &ok);
+        uint64_t cgt = child_hex_field(buf, buf + n, "SigCgt:", &ok);
+        return ok ? ign | cgt : ~UINT64_C(0);
 }
 
 PK__CHILD static int child_main(void *arg)
@@ -132,7 +148,7 @@ PK__CHILD static int child_main(void *arg)
          * every signal is still blocked (the parent blocked them before clone):
          * no handler of the parent can run on this shared memory.  Only the
          * signals that are not already default need a call: the child's own
-         * /proc/self/stat names them (sigignore, sigcatch) in 3 system calls,
+         * /proc/self/status names them (SigIgn, SigCgt) in 3 system calls,
          * where asking each of the 62 signals costs 62. */
         uint64_t touch = child_nondefault_signals() | p->sig_ignore;
         struct pk__ksigaction dfl = {.handler = SIG_DFL}, ign = {.handler = SIG_IGN};
