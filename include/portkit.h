@@ -10,5 +10,6 @@
 #include <portkit/etf.h>
 #include <portkit/fd.h>
 #include <portkit/loop.h>
+#include <portkit/spawn.h>
 
 #endif
