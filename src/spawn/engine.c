@@ -125,19 +125,40 @@ PK__CHILD static uint64_t child_nondefault_signals(void)
         long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return ~UINT64_C(0);
+        /* One read normally returns the whole file; read on only while the
+         * SigCgt line is not complete (it comes after SigIgn). */
         long n = 0;
+        bool ok = false;
+        uint64_t ign = 0, cgt = 0;
         for (;;) {
                 long k = syscall(SYS_read, fd, buf + n, sizeof(buf) - (size_t)n);
-                if (k <= 0 || (n += k) == (long)sizeof(buf))
+                if (k <= 0)
+                        break;
+                n += k;
+                ok = true;
+                ign = child_hex_field(buf, buf + n, "SigIgn:", &ok);
+                cgt = child_hex_field(buf, buf + n, "SigCgt:", &ok);
+                if ((ok && buf[n - 1] == '\n') || n == (long)sizeof(buf))
                         break;
         }
         syscall(SYS_close, fd);
-        if (n <= 0)
-                return ~UINT64_C(0);
-        bool ok = true;
-        uint64_t ign = child_hex_field(buf, buf + n, "SigIgn:", &ok);
-        uint64_t cgt = child_hex_field(buf, buf + n, "SigCgt:", &ok);
         return ok ? ign | cgt : ~UINT64_C(0);
+}
+
+/* Whether fd is a target of the map (binary search: targets are sorted). */
+PK__CHILD static bool child_is_target(const struct pk__plan *p, int fd)
+{
+        int lo = 0, hi = p->nmoves - 1;
+        while (lo <= hi) {
+                int mid = lo + (hi - lo) / 2, t = p->moves[mid].target;
+                if (t == fd)
+                        return true;
+                if (t < fd)
+                        lo = mid + 1;
+                else
+                        hi = mid - 1;
+        }
+        return false;
 }
 
 PK__CHILD static int child_main(void *arg)
@@ -168,15 +189,16 @@ PK__CHILD static int child_main(void *arg)
                         child_fail(p, PK_SPAWN_STEP_SETPGID, -1, (int)p->pgid);
         }
 
-        /* 3. The fd map.  Sources that a dup onto a lower target could clobber
-         * are first moved above the highest target (F_DUPFD_CLOEXEC), so swaps
-         * and cycles need no ordering. */
+        /* 3. The fd map, placed in ascending target order.  A source that is
+         * also a lower target would be overwritten before its turn: such
+         * sources (and only those) are first moved above the highest target
+         * with F_DUPFD_CLOEXEC, so swaps and cycles need no further ordering. */
         int n = p->nmoves;
         int *src = p->scratch;
         int maxt = n ? p->moves[n - 1].target : -1;
         for (int i = 0; i < n; i++) {
                 int s = p->moves[i].src;
-                if (s != p->moves[i].target && s <= maxt) {
+                if (s < p->moves[i].target && child_is_target(p, s)) {
                         long r = syscall(SYS_fcntl, s, F_DUPFD_CLOEXEC, maxt + 1);
                         if (r < 0)
                                 child_fail(p, PK_SPAWN_STEP_DUP, p->moves[i].target, s);
