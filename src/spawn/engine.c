@@ -23,25 +23,6 @@
 #include <termios.h>
 #include <time.h>
 
-#ifndef CLONE_PIDFD
-#        define CLONE_PIDFD 0x00001000
-#endif
-#ifndef CLOSE_RANGE_CLOEXEC
-#        define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-#ifndef P_PIDFD
-#        define P_PIDFD 3
-#endif
-#ifndef TIOCGPTPEER
-#        define TIOCGPTPEER _IO('T', 0x41)
-#endif
-#ifndef SYS_close_range
-#        define SYS_close_range 436
-#endif
-#ifndef SYS_pidfd_send_signal
-#        define SYS_pidfd_send_signal 424
-#endif
-
 extern char **environ;
 
 /* The child's stack lives in pk__spawn_plan()'s frame.  The child's own frames
@@ -535,39 +516,6 @@ static void env_free(char **env, char **owned)
         free(env);
 }
 
-static int set_nonblock(int fd)
-{
-        int fl = fcntl(fd, F_GETFL);
-        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-                return -errno;
-        return 0;
-}
-
-static int open_pty(int *ret_master, int *ret_slave)
-{
-        int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (m < 0)
-                return -errno;
-        if (unlockpt(m) < 0) {
-                int e = -errno;
-                close(m);
-                return e;
-        }
-        int s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (s < 0) {
-                char name[64];
-                if (ptsname_r(m, name, sizeof(name)) != 0 ||
-                    (s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
-                        int e = -errno;
-                        close(m);
-                        return e;
-                }
-        }
-        *ret_master = m;
-        *ret_slave = s;
-        return 0;
-}
-
 /* Per-spawn scratch: what pk__spawn() creates and must release. */
 struct prep {
         struct pk__move *moves;
@@ -633,7 +581,7 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
                 pp->tmp[pp->ntmp++] = src;
                 pp->pfds[pp->npfds++] = (struct pk__procfd){.child_fd = t, .fd = mine};
                 if (s->flags & PK_PIPE_NONBLOCK) {
-                        int e = set_nonblock(mine);
+                        int e = pk_fd_set_nonblock(mine, 1);
                         if (e < 0) {
                                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0, NULL);
                                 return e;
@@ -652,7 +600,7 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
                 pp->tmp[pp->ntmp++] = sv[1];
                 pp->pfds[pp->npfds++] = (struct pk__procfd){.child_fd = t, .fd = sv[0]};
                 if (s->flags & SOCK_NONBLOCK) {
-                        int e = set_nonblock(sv[0]);
+                        int e = pk_fd_set_nonblock(sv[0], 1);
                         if (e < 0) {
                                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0, NULL);
                                 return e;
@@ -662,12 +610,15 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
         }
         case PK__FD_PTY:
                 if (pp->pty_master < 0) {
-                        int e = open_pty(&pp->pty_master, &pp->pty_slave);
+                        int pty[2];
+                        int e = pk_fd_pty_open(pty, 0, NULL, 0);
                         if (e < 0) {
                                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0,
                                                     "/dev/ptmx");
                                 return e;
                         }
+                        pp->pty_master = pty[0];
+                        pp->pty_slave = pty[1];
                         pp->tmp[pp->ntmp++] = pp->pty_slave;
                         *ctty_target = t;
                 }
@@ -856,7 +807,7 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
         }
         if (!proc) {
                 /* Out of memory after the child started: it cannot be handed out. */
-                syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                (void)pk_fd_pidfd_send_signal(pidfd, SIGKILL);
                 siginfo_t si;
                 while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
                         ;
@@ -1014,9 +965,7 @@ int pk_proc_signal(struct pk_proc *p, int sig)
                 return -EINVAL;
         if (p->reaped)
                 return -ESRCH;
-        if (syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) < 0)
-                return -errno;
-        return 0;
+        return pk_fd_pidfd_send_signal(p->pidfd, sig);
 }
 
 int pk_proc_kill_group(struct pk_proc *p, int sig)
