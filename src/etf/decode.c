@@ -9,9 +9,10 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* DF_SEQ and DF_LIST must be 0 and 1: dec_tree subtracts the kind from the
- * depth when it takes a frame's last slot (a list's tail does not count). */
-enum dframe_kind { DF_SEQ = 0, DF_LIST = 1, DF_MAP, DF_FUN };
+/* DF_SEQ and DF_LIST must be 0 and 1: dec_tree adds the kind to the depth
+ * room when it takes a frame's last slot (a list's tail does not count).
+ * DF_END marks the sentinel at the bottom of the stack. */
+enum dframe_kind { DF_SEQ = 0, DF_LIST = 1, DF_MAP, DF_FUN, DF_END };
 
 /* An open container with slots still to fill.  A tuple (or list) frame is
  * dropped as soon as its last slot is taken, so the stack holds only frames
@@ -20,16 +21,17 @@ struct dframe {
         struct pk_term *next, *end; /* slots still to fill */
         struct pk_term *owner;      /* the container (MAP, FUN only) */
         const uint8_t *at;          /* where the container starts (MAP, FUN only) */
-        uint32_t depth;             /* open containers, counting this one */
+        uint32_t room;              /* depth room left, this container open */
         uint8_t kind;
 };
 
 struct dec {
         pk_arena *a;
         const uint8_t *base, *p, *end;
-        size_t budget;  /* bytes this decode may still allocate */
-        size_t owed;    /* slots pushed but not yet filled: each needs >= 1 byte */
-        uint32_t depth; /* open containers (a list's tail not counting its list) */
+        size_t budget; /* bytes this decode may still allocate */
+        size_t owed;   /* slots pushed but not yet filled: each needs >= 1 byte */
+        uint32_t room; /* max_depth less the open containers (a list's tail
+                          not counting its list) */
         size_t max_big;
         uint32_t max_depth;
         unsigned flags;
@@ -258,7 +260,7 @@ static int grow_stack(struct dec *d, const uint8_t *at)
 static int push(struct dec *d, struct pk_term *elems, size_t n, uint8_t kind, struct pk_term *owner,
                 const uint8_t *at)
 {
-        if (PK_UNLIKELY(d->depth >= d->max_depth))
+        if (PK_UNLIKELY(d->room == 0))
                 return fail(d, PK_EDEPTH, at);
         if (PK_UNLIKELY(d->sp == d->cap) && grow_stack(d, at) < 0)
                 return d->err;
@@ -267,7 +269,7 @@ static int push(struct dec *d, struct pk_term *elems, size_t n, uint8_t kind, st
         f->end = elems + n;
         f->owner = owner;
         f->at = at;
-        f->depth = ++d->depth;
+        f->room = --d->room;
         f->kind = kind;
         d->owed += n;
         return 0;
@@ -814,7 +816,7 @@ static int dec_tree(struct dec *d, struct pk_term *root)
         const uint8_t *const end = d->end;
         struct pk_term *slot = root;
         size_t owed = d->owed;
-        uint32_t depth = d->depth;
+        uint32_t room = d->room;
         struct dframe *top = &d->st[d->sp - 1];
         /* Leaves may point into the input and need no atom filter call. */
         const bool plain = !(d->flags & PK_ETF_COPY) && !d->atom_filter;
@@ -829,7 +831,7 @@ static int dec_tree(struct dec *d, struct pk_term *root)
         do {                                                                                       \
                 d->p = p;                                                                          \
                 d->owed = owed;                                                                    \
-                d->depth = depth;                                                                  \
+                d->room = room;                                                                    \
                 d->sp = (size_t)(top - d->st) + 1;                                                 \
                 lease_give(d, &ls);                                                                \
         } while (0)
@@ -837,7 +839,7 @@ static int dec_tree(struct dec *d, struct pk_term *root)
         do {                                                                                       \
                 p = d->p;                                                                          \
                 owed = d->owed;                                                                    \
-                depth = d->depth;                                                                  \
+                room = d->room;                                                                    \
                 top = &d->st[d->sp - 1];                                                           \
                 lease_take(d, &ls);                                                                \
         } while (0)
@@ -875,9 +877,9 @@ static int dec_tree(struct dec *d, struct pk_term *root)
 /* Enters the container: the depth limit counts open containers. */
 #define DEEPER()                                                                                   \
         do {                                                                                       \
-                if (PK_UNLIKELY(depth >= d->max_depth))                                            \
+                if (PK_UNLIKELY(room == 0))                                                        \
                         FAIL(PK_EDEPTH, p);                                                        \
-                depth++;                                                                           \
+                room--;                                                                            \
         } while (0)
 /* Pushes the frame for slots e[1..nslots) of a container of the given kind. */
 #define PUSH(kind_, nslots)                                                                        \
@@ -893,7 +895,7 @@ static int dec_tree(struct dec *d, struct pk_term *root)
                 top++;                                                                             \
                 top->next = e + 1;                                                                 \
                 top->end = e + (nslots);                                                           \
-                top->depth = depth;                                                                \
+                top->room = room;                                                                  \
                 top->kind = (kind_);                                                               \
                 owed += (size_t)(nslots)-1;                                                        \
         } while (0)
@@ -1029,7 +1031,7 @@ static int dec_tree(struct dec *d, struct pk_term *root)
                 /* Fill the top frame's next slots while they hold leaves that
                  * need nothing but a store (no depth, no frame, no copy). */
                 e = top->next;
-                for (struct pk_term *const fend = top->end; e < fend; e++) {
+                for (struct pk_term *const fend = top->end; e < fend; e++, owed--) {
                         size_t rest = (size_t)(end - p);
                         if (PK_UNLIKELY(rest < 5))
                                 break;
@@ -1061,31 +1063,32 @@ static int dec_tree(struct dec *d, struct pk_term *root)
                                 break;
                         }
                 }
-                owed -= (size_t)(e - top->next);
                 top->next = e;
                 /* Then the next slot, which holds something else. */
                 if (PK_LIKELY(e < top->end)) {
                         slot = top->next++;
                         owed--;
-                        depth = top->depth;
+                        room = top->room;
                         /* A tuple's or list's last slot closes its frame; a
                          * list's tail stands in the list's place (so long
                          * improper chains stay flat) and does not count
                          * towards the depth. */
                         if (top->next == top->end && top->kind <= DF_LIST) {
-                                depth -= top->kind;
+                                room += top->kind;
                                 top--;
                         }
                         continue;
                 }
                 /* Every slot filled: close the frame (a map or fun checks
                  * its contents first), and go on with the one below. */
-                if (top == d->st) {
-                        r = 0;
-                        goto out;
+                if (top->kind >= DF_MAP) {
+                        if (top->kind == DF_END) {
+                                r = 0;
+                                goto out;
+                        }
+                        if ((r = frame_done(d, top)) < 0)
+                                goto out;
                 }
-                if (top->kind >= DF_MAP && (r = frame_done(d, top)) < 0)
-                        goto out;
                 top--;
                 goto filled;
         }
@@ -1116,9 +1119,9 @@ int pk_etf_decode(pk_arena *a, const void *buf, size_t len, const struct pk_etf_
         d.end = (const uint8_t *)buf + len;
         d.budget = opts->max_size ? opts->max_size : PK_ETF_DEFAULT_MAX_SIZE;
         d.owed = 0;
-        d.depth = 0;
         d.max_big = opts->max_bignum_bytes ? opts->max_bignum_bytes : PK_ETF_DEFAULT_MAX_BIGNUM;
         d.max_depth = opts->max_depth ? opts->max_depth : PK_ETF_DEFAULT_MAX_DEPTH;
+        d.room = d.max_depth;
         d.flags = opts->flags;
         d.atom_filter = opts->atom_filter;
         d.atom_ctx = opts->atom_ctx;
@@ -1128,8 +1131,8 @@ int pk_etf_decode(pk_arena *a, const void *buf, size_t len, const struct pk_etf_
         d.local[0].next = d.local[0].end = NULL;
         d.local[0].owner = NULL;
         d.local[0].at = NULL;
-        d.local[0].depth = 0;
-        d.local[0].kind = DF_SEQ;
+        d.local[0].room = d.max_depth;
+        d.local[0].kind = DF_END;
         d.sp = 1;
         d.cap = PK_ARRAY_SIZE(d.local);
         d.st = d.local;
