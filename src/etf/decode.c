@@ -291,8 +291,9 @@ static int rd_node(struct dec *d, const char **node, uint16_t *len)
 
 /* The slow path of dec_tree: decodes the term at d->p into t, for every tag
  * but the tuple, list and map tags (dec_tree decodes those itself, and the
- * fast leaves again here only to report their errors). */
-static int dec_one(struct dec *d, struct pk_term *t)
+ * fast leaves again here only to report their errors).  Kept out of line:
+ * inlined, it would crowd dec_tree's registers. */
+__attribute__((noinline)) static int dec_one(struct dec *d, struct pk_term *t)
 {
         const uint8_t *at = d->p;
         NEED(d, 1, at);
@@ -964,6 +965,30 @@ static int dec_tree(struct dec *d, struct pk_term *root)
                         slot->v.bin.bits = 8;
                         p += 5 + n;
                         goto filled;
+                case PK_TAG_STRING:
+                        if (PK_UNLIKELY(!plain || left < 3))
+                                goto slow;
+                        n = pk__be16(p + 1);
+                        if (PK_UNLIKELY(n == 0 || left - 3 < n))
+                                goto slow;
+                        slot->type = PK_TERM_STRING;
+                        slot->v.string.bytes = p + 3;
+                        slot->v.string.len = (uint32_t)n;
+                        p += 3 + n;
+                        goto filled;
+                case PK_TAG_NEW_FLOAT: {
+                        if (PK_UNLIKELY(left < 9))
+                                goto slow;
+                        uint64_t bits = pk__be64(p + 1);
+                        double f;
+                        memcpy(&f, &bits, 8);
+                        if (PK_UNLIKELY(!isfinite(f)))
+                                goto slow;
+                        slot->type = PK_TERM_FLOAT;
+                        slot->v.f = f;
+                        p += 9;
+                        goto filled;
+                }
                 case PK_TAG_SMALL_TUPLE:
                         if (PK_UNLIKELY(left < 2))
                                 FAIL(PK_ETRUNCATED, p);
