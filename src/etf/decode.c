@@ -861,6 +861,9 @@ static int dec_tree(struct dec *d, struct pk_term *root)
                 uint64_t ns_ = (nslots);                                                           \
                 if (PK_UNLIKELY(ns_ + owed > (uint64_t)(end - p) - (hdr)))                         \
                         FAIL(PK_ETRUNCATED, p);                                                    \
+                /* Only reachable where size_t is narrower than 64 bits. */                        \
+                if (PK_UNLIKELY(ns_ > SIZE_MAX / sizeof(struct pk_term)))                          \
+                        FAIL(PK_ETERMSIZE, p);                                                     \
                 size_t bytes_ = (size_t)ns_ * sizeof(struct pk_term);                              \
                 if (PK_LIKELY(bytes_ <= (size_t)(ls.lim - ls.next))) {                             \
                         e = (struct pk_term *)(void *)ls.next;                                     \
