@@ -194,6 +194,69 @@ Test(etf, err_depth)
         cr_assert_eq(dec_opts(in, sizeof(in), &o).rc, 0);
 }
 
+/* Appends the bytes of s to b at *n. */
+static void put(uint8_t *b, size_t *n, const char *s, size_t len)
+{
+        memcpy(b + *n, s, len);
+        *n += len;
+}
+
+Test(etf, err_depth_shapes)
+{
+        /* The limit counts open containers whatever their shape (the decoder
+         * keeps no frame for some of them): one-element tuples, a container
+         * as a tuple's last element, map values; a list's tail does not count. */
+        uint8_t b[128];
+        size_t n;
+        struct pk_etf_decode_opts o4 = {.max_depth = 4}, o5 = {.max_depth = 5};
+        /* {{{{{[]}}}}}: tuple k starts at 1 + 2k. */
+        n = 0;
+        put(b, &n, "\x83", 1);
+        for (int i = 0; i < 5; i++)
+                put(b, &n, "\x68\x01", 2);
+        put(b, &n, "\x6a", 1);
+        expect_err(dec_opts(b, n, &o4), PK_EDEPTH, 9);
+        cr_assert_eq(dec_opts(b, n, &o5).rc, 0);
+        /* {1,{1,{1,{1,{1,1}}}}}: tuple k starts at 1 + 4k. */
+        n = 0;
+        put(b, &n, "\x83", 1);
+        for (int i = 0; i < 5; i++)
+                put(b, &n, "\x68\x02\x61\x01", 4);
+        put(b, &n, "\x61\x01", 2);
+        expect_err(dec_opts(b, n, &o4), PK_EDEPTH, 17);
+        cr_assert_eq(dec_opts(b, n, &o5).rc, 0);
+        /* #{1 => #{1 => ... []}}: map k starts at 1 + 7k. */
+        n = 0;
+        put(b, &n, "\x83", 1);
+        for (int i = 0; i < 5; i++)
+                put(b, &n, "\x74\x00\x00\x00\x01\x61\x01", 7);
+        put(b, &n, "\x6a", 1);
+        expect_err(dec_opts(b, n, &o4), PK_EDEPTH, 29);
+        cr_assert_eq(dec_opts(b, n, &o5).rc, 0);
+        /* {[{[{[]}]}]}: tuples of one list of one element, alternating. */
+        n = 0;
+        put(b, &n, "\x83", 1);
+        for (int i = 0; i < 2; i++)
+                put(b, &n, "\x68\x01\x6c\x00\x00\x00\x01", 7);
+        put(b, &n, "\x68\x01\x6a\x6a\x6a", 5);
+        expect_err(dec_opts(b, n, &o4), PK_EDEPTH, 15);
+        struct dres r = dec_opts(b, n, &o5);
+        cr_assert_eq(r.rc, 0);
+        cr_assert_eq(r.used, n);
+        cr_assert_eq(r.t->v.tuple.elems[0].v.list.tail->type, PK_TERM_NIL);
+        /* [1|[1|[1|[1|[1|[]]]]]] written as five LIST_EXT, each the tail of
+         * the one before: depth 1 throughout. */
+        n = 0;
+        put(b, &n, "\x83", 1);
+        for (int i = 0; i < 5; i++)
+                put(b, &n, "\x6c\x00\x00\x00\x01\x61\x01", 7);
+        put(b, &n, "\x6a", 1);
+        struct pk_etf_decode_opts o1 = {.max_depth = 1};
+        r = dec_opts(b, n, &o1);
+        cr_assert_eq(r.rc, 0, "%s", pk_strerror(r.rc));
+        cr_assert_eq(pk_term_list_length(r.t), 5);
+}
+
 Test(etf, err_termsize)
 {
         /* A tuple of 100 nils needs 100 * 32 bytes of nodes. */

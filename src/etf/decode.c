@@ -9,12 +9,19 @@
 #include <math.h>
 #include <stdlib.h>
 
-enum dframe_kind { DF_SEQ, DF_LIST, DF_MAP, DF_FUN };
+/* DF_SEQ and DF_LIST must be 0 and 1: dec_tree adds the kind to the depth
+ * room when it takes a frame's last slot (a list's tail does not count).
+ * DF_END marks the sentinel at the bottom of the stack. */
+enum dframe_kind { DF_SEQ = 0, DF_LIST = 1, DF_MAP, DF_FUN, DF_END };
 
+/* An open container with slots still to fill.  A tuple (or list) frame is
+ * dropped as soon as its last slot is taken, so the stack holds only frames
+ * with work left plus maps and funs, which check their contents when done. */
 struct dframe {
         struct pk_term *next, *end; /* slots still to fill */
-        struct pk_term *owner;      /* the container (MAP, FUN) */
-        const uint8_t *at;          /* where the container starts, for errors */
+        struct pk_term *owner;      /* the container (MAP, FUN only) */
+        const uint8_t *at;          /* where the container starts (MAP, FUN only) */
+        uint32_t room;              /* depth room left, this container open */
         uint8_t kind;
 };
 
@@ -23,6 +30,8 @@ struct dec {
         const uint8_t *base, *p, *end;
         size_t budget; /* bytes this decode may still allocate */
         size_t owed;   /* slots pushed but not yet filled: each needs >= 1 byte */
+        uint32_t room; /* max_depth less the open containers (a list's tail
+                          not counting its list) */
         size_t max_big;
         uint32_t max_depth;
         unsigned flags;
@@ -30,8 +39,8 @@ struct dec {
         void *atom_ctx;
         int err;
         const uint8_t *err_at;
-        struct dframe *st;
-        size_t sp, cap;
+        struct dframe *st, *st_end; /* st_end = st + cap */
+        size_t sp, cap;             /* frames in use (st[0] is a sentinel), room */
         struct dframe local[64];
 };
 
@@ -241,13 +250,17 @@ static int grow_stack(struct dec *d, const uint8_t *at)
                 return fail(d, -ENOMEM, at);
         d->st = st;
         d->cap = cap;
+        d->st_end = st + cap;
         return 0;
 }
 
-static inline int push(struct dec *d, struct pk_term *elems, size_t n, uint8_t kind,
-                       struct pk_term *owner, const uint8_t *at)
+/* Pushes a frame for a container of n >= 1 slots (the slow path's funs;
+ * dec_tree pushes its own containers inline, with the same checks in the
+ * same order). */
+static int push(struct dec *d, struct pk_term *elems, size_t n, uint8_t kind, struct pk_term *owner,
+                const uint8_t *at)
 {
-        if (PK_UNLIKELY(d->sp >= d->max_depth))
+        if (PK_UNLIKELY(d->room == 0))
                 return fail(d, PK_EDEPTH, at);
         if (PK_UNLIKELY(d->sp == d->cap) && grow_stack(d, at) < 0)
                 return d->err;
@@ -256,6 +269,7 @@ static inline int push(struct dec *d, struct pk_term *elems, size_t n, uint8_t k
         f->end = elems + n;
         f->owner = owner;
         f->at = at;
+        f->room = --d->room;
         f->kind = kind;
         d->owed += n;
         return 0;
@@ -275,11 +289,11 @@ static int rd_node(struct dec *d, const char **node, uint16_t *len)
         return rd_atom(d, node, len);
 }
 
-/* Return value of dec_one when the slot must be decoded again from the
- * current position (LIST_EXT with no elements is just its tail). */
-#define AGAIN 1
-
-static int dec_one(struct dec *d, struct pk_term *t)
+/* The slow path of dec_tree: decodes the term at d->p into t, for every tag
+ * but the tuple, list and map tags (dec_tree decodes those itself, and the
+ * fast leaves again here only to report their errors).  Kept out of line:
+ * inlined, it would crowd dec_tree's registers. */
+__attribute__((noinline)) static int dec_one(struct dec *d, struct pk_term *t)
 {
         const uint8_t *at = d->p;
         NEED(d, 1, at);
@@ -372,65 +386,6 @@ static int dec_one(struct dec *d, struct pk_term *t)
                 t->v.string.len = (uint32_t)n;
                 d->p += n;
                 return 0;
-        case PK_TAG_LIST: {
-                NEED(d, 4, at);
-                n = pk__be32(d->p);
-                d->p += 4;
-                if (n == 0)
-                        return AGAIN;
-                if ((r = check_slots(d, (uint64_t)n + 1, at)) < 0)
-                        return r;
-                struct pk_term *e = dalloc(d, (n + 1) * sizeof(struct pk_term), at);
-                if (!e)
-                        return d->err;
-                t->type = PK_TERM_LIST;
-                t->v.list.elems = e;
-                t->v.list.len = (uint32_t)n;
-                t->v.list.tail = &e[n];
-                return push(d, e, n + 1, DF_LIST, t, at);
-        }
-        case PK_TAG_SMALL_TUPLE:
-        case PK_TAG_LARGE_TUPLE: {
-                if (tag == PK_TAG_SMALL_TUPLE) {
-                        NEED(d, 1, at);
-                        n = *d->p++;
-                } else {
-                        NEED(d, 4, at);
-                        n = pk__be32(d->p);
-                        d->p += 4;
-                }
-                t->type = PK_TERM_TUPLE;
-                t->v.tuple.arity = (uint32_t)n;
-                if (n == 0) {
-                        t->v.tuple.elems = NULL;
-                        return 0;
-                }
-                if ((r = check_slots(d, n, at)) < 0)
-                        return r;
-                struct pk_term *e = dalloc(d, n * sizeof(struct pk_term), at);
-                if (!e)
-                        return d->err;
-                t->v.tuple.elems = e;
-                return push(d, e, n, DF_SEQ, t, at);
-        }
-        case PK_TAG_MAP: {
-                NEED(d, 4, at);
-                n = pk__be32(d->p);
-                d->p += 4;
-                t->type = PK_TERM_MAP;
-                t->v.map.arity = (uint32_t)n;
-                if (n == 0) {
-                        t->v.map.pairs = NULL;
-                        return 0;
-                }
-                if ((r = check_slots(d, 2 * (uint64_t)n, at)) < 0)
-                        return r;
-                struct pk_term *e = dalloc(d, 2 * n * sizeof(struct pk_term), at);
-                if (!e)
-                        return d->err;
-                t->v.map.pairs = e;
-                return push(d, e, 2 * n, DF_MAP, t, at);
-        }
         case PK_TAG_BINARY:
                 NEED(d, 4, at);
                 n = pk__be32(d->p);
@@ -814,45 +769,367 @@ static int frame_done(struct dec *d, const struct dframe *f)
         return 0;
 }
 
-/* Decodes the term at d->p into *root. */
+/* The arena bytes dec_tree hands out without calling the allocator: the free
+ * tail of the arena's current block, capped by the decode's budget and the
+ * arena's own cap, so a fast allocation succeeds exactly when dalloc would
+ * have succeeded from the same block. */
+struct lease {
+        struct pk_arena_block *b;
+        uint8_t *start, *next, *lim;
+};
+
+static inline void lease_take(struct dec *d, struct lease *l)
+{
+        struct pk_arena_block *b = d->a->head;
+        l->b = b;
+        if (!b) {
+                l->start = l->next = l->lim = NULL;
+                return;
+        }
+        size_t avail = b->size - b->used;
+        size_t cap = d->a->max_bytes - d->a->handed_out;
+        avail = avail < cap ? avail : cap;
+        avail = avail < d->budget ? avail : d->budget;
+        l->start = l->next = pk__arena_block_data(b) + b->used;
+        l->lim = l->next + avail;
+}
+
+/* Books what was handed out since lease_take into the arena and the budget. */
+static inline void lease_give(struct dec *d, struct lease *l)
+{
+        size_t n = (size_t)(l->next - l->start);
+        if (n) {
+                l->b->used += n;
+                d->a->handed_out += n;
+                d->budget -= n;
+        }
+}
+
+/* Decodes the term at d->p into *root.  One loop with its state in locals:
+ * the tag switch decodes the common leaves and every container inline, and
+ * hands the rest to dec_one with the state written back to d.  A container's
+ * first slot is decoded right after its header, and a tuple of one element
+ * gets no frame.  st[0] is a sentinel with no slots, so the walk is over when
+ * the top frame is st[0] again. */
 static int dec_tree(struct dec *d, struct pk_term *root)
 {
+        const uint8_t *p = d->p;
+        const uint8_t *const end = d->end;
         struct pk_term *slot = root;
+        size_t owed = d->owed;
+        uint32_t room = d->room;
+        struct dframe *top = &d->st[d->sp - 1];
+        /* Leaves may point into the input and need no atom filter call. */
+        const bool plain = !(d->flags & PK_ETF_COPY) && !d->atom_filter;
+        struct lease ls;
+        struct pk_term *e;
+        size_t n;
+        int r;
+        lease_take(d, &ls);
+
+/* Writes the locals back to d, before anything that reads or moves them. */
+#define SYNC()                                                                                     \
+        do {                                                                                       \
+                d->p = p;                                                                          \
+                d->owed = owed;                                                                    \
+                d->room = room;                                                                    \
+                d->sp = (size_t)(top - d->st) + 1;                                                 \
+                lease_give(d, &ls);                                                                \
+        } while (0)
+#define RELOAD()                                                                                   \
+        do {                                                                                       \
+                p = d->p;                                                                          \
+                owed = d->owed;                                                                    \
+                room = d->room;                                                                    \
+                top = &d->st[d->sp - 1];                                                           \
+                lease_take(d, &ls);                                                                \
+        } while (0)
+#define FAIL(code, where)                                                                          \
+        do {                                                                                       \
+                r = fail(d, (code), (where));                                                      \
+                goto out;                                                                          \
+        } while (0)
+/* The container cases below keep p at the container's tag (where errors
+ * point) until they step over its header of hdr bytes at the end. */
+
+/* Claims nslots slots: each slot still to fill, these and those owed to open
+ * containers, needs at least one byte of what follows the header (so no
+ * length can ask for more nodes than the input could fill); then allocates
+ * them, from the lease when they fit. */
+#define CLAIM(nslots, hdr)                                                                         \
+        do {                                                                                       \
+                uint64_t ns_ = (nslots);                                                           \
+                if (PK_UNLIKELY(ns_ + owed > (uint64_t)(end - p) - (hdr)))                         \
+                        FAIL(PK_ETRUNCATED, p);                                                    \
+                /* Only reachable where size_t is narrower than 64 bits. */                        \
+                if (PK_UNLIKELY(ns_ > SIZE_MAX / sizeof(struct pk_term)))                          \
+                        FAIL(PK_ETERMSIZE, p);                                                     \
+                size_t bytes_ = (size_t)ns_ * sizeof(struct pk_term);                              \
+                if (PK_LIKELY(bytes_ <= (size_t)(ls.lim - ls.next))) {                             \
+                        e = (struct pk_term *)(void *)ls.next;                                     \
+                        ls.next += bytes_;                                                         \
+                } else {                                                                           \
+                        SYNC();                                                                    \
+                        e = dalloc(d, bytes_, p);                                                  \
+                        lease_take(d, &ls);                                                        \
+                        if (!e) {                                                                  \
+                                r = d->err;                                                        \
+                                goto out; /* the fresh lease is empty */                           \
+                        }                                                                          \
+                }                                                                                  \
+        } while (0)
+/* Enters the container: the depth limit counts open containers. */
+#define DEEPER()                                                                                   \
+        do {                                                                                       \
+                if (PK_UNLIKELY(room == 0))                                                        \
+                        FAIL(PK_EDEPTH, p);                                                        \
+                room--;                                                                            \
+        } while (0)
+/* Pushes the frame for slots e[1..nslots) of a container of the given kind. */
+#define PUSH(kind_, nslots)                                                                        \
+        do {                                                                                       \
+                if (PK_UNLIKELY(top + 1 == d->st_end)) {                                           \
+                        d->sp = (size_t)(top - d->st) + 1;                                         \
+                        if (grow_stack(d, p) < 0) {                                                \
+                                r = d->err;                                                        \
+                                goto out;                                                          \
+                        }                                                                          \
+                        top = &d->st[d->sp - 1];                                                   \
+                }                                                                                  \
+                top++;                                                                             \
+                top->next = e + 1;                                                                 \
+                top->end = e + (nslots);                                                           \
+                top->room = room;                                                                  \
+                top->kind = (kind_);                                                               \
+                owed += (size_t)(nslots)-1;                                                        \
+        } while (0)
+/* A tuple of n elements: its first element goes in next, straight away. */
+#define TUPLE(hdr)                                                                                 \
+        do {                                                                                       \
+                slot->type = PK_TERM_TUPLE;                                                        \
+                slot->v.tuple.arity = (uint32_t)n;                                                 \
+                if (n == 0) {                                                                      \
+                        slot->v.tuple.elems = NULL;                                                \
+                        p += (hdr);                                                                \
+                        goto filled;                                                               \
+                }                                                                                  \
+                CLAIM(n, hdr);                                                                     \
+                slot->v.tuple.elems = e;                                                           \
+                DEEPER();                                                                          \
+                /* A lone element closes the tuple: no frame needed. */                            \
+                if (n > 1)                                                                         \
+                        PUSH(DF_SEQ, n);                                                           \
+                slot = e;                                                                          \
+                p += (hdr);                                                                        \
+        } while (0)
+
         for (;;) {
-                int r;
-                /* Small integers, the commonest leaves, skip the big switch. */
-                const uint8_t *p = d->p;
-                if (PK_LIKELY(d->end - p >= 5) && *p == PK_TAG_SMALL_INTEGER) {
+                size_t left = (size_t)(end - p);
+                if (PK_UNLIKELY(left < 1))
+                        FAIL(PK_ETRUNCATED, p);
+                switch (*p) {
+                case PK_TAG_SMALL_INTEGER:
+                        if (PK_UNLIKELY(left < 2))
+                                goto slow;
                         slot->type = PK_TERM_INT;
                         slot->v.i = p[1];
-                        d->p = p + 2;
-                } else if (PK_LIKELY(d->end - p >= 5) && *p == PK_TAG_INTEGER) {
+                        p += 2;
+                        goto filled;
+                case PK_TAG_INTEGER:
+                        if (PK_UNLIKELY(left < 5))
+                                goto slow;
                         slot->type = PK_TERM_INT;
                         slot->v.i = (int32_t)pk__be32(p + 1);
-                        d->p = p + 5;
-                } else if (PK_UNLIKELY((r = dec_one(d, slot)) != 0)) {
-                        if (r == AGAIN)
-                                continue;
-                        return r;
+                        p += 5;
+                        goto filled;
+                case PK_TAG_NIL:
+                        slot->type = PK_TERM_NIL;
+                        p++;
+                        goto filled;
+                case PK_TAG_SMALL_ATOM_UTF8:
+                        /* An ASCII name needs no check, no copy and no filter call. */
+                        if (PK_UNLIKELY(!plain || left < 2 || left - 2 < p[1] ||
+                                        has_high_byte(p + 2, p[1])))
+                                goto slow;
+                        slot->type = PK_TERM_ATOM;
+                        slot->v.atom.name = (const char *)p + 2;
+                        slot->v.atom.len = p[1];
+                        p += 2 + (size_t)p[1];
+                        goto filled;
+                case PK_TAG_BINARY:
+                        if (PK_UNLIKELY(!plain || left < 5))
+                                goto slow;
+                        n = pk__be32(p + 1);
+                        if (PK_UNLIKELY(left - 5 < n))
+                                goto slow;
+                        slot->type = PK_TERM_BINARY;
+                        slot->v.bin.data = p + 5;
+                        slot->v.bin.size = n;
+                        slot->v.bin.bits = 8;
+                        p += 5 + n;
+                        goto filled;
+                case PK_TAG_STRING:
+                        if (PK_UNLIKELY(!plain || left < 3))
+                                goto slow;
+                        n = pk__be16(p + 1);
+                        if (PK_UNLIKELY(n == 0 || left - 3 < n))
+                                goto slow;
+                        slot->type = PK_TERM_STRING;
+                        slot->v.string.bytes = p + 3;
+                        slot->v.string.len = (uint32_t)n;
+                        p += 3 + n;
+                        goto filled;
+                case PK_TAG_NEW_FLOAT: {
+                        if (PK_UNLIKELY(left < 9))
+                                goto slow;
+                        uint64_t bits = pk__be64(p + 1);
+                        double f;
+                        memcpy(&f, &bits, 8);
+                        if (PK_UNLIKELY(!isfinite(f)))
+                                goto slow;
+                        slot->type = PK_TERM_FLOAT;
+                        slot->v.f = f;
+                        p += 9;
+                        goto filled;
                 }
-                for (;;) {
-                        if (d->sp == 0)
-                                return 0;
-                        struct dframe *f = &d->st[d->sp - 1];
-                        if (f->next < f->end) {
-                                slot = f->next++;
-                                d->owed--;
-                                /* A list's tail takes the list's place on the
-                                 * stack: long improper chains stay flat. */
-                                if (f->kind == DF_LIST && f->next == f->end)
-                                        d->sp--;
+                case PK_TAG_SMALL_TUPLE:
+                        if (PK_UNLIKELY(left < 2))
+                                FAIL(PK_ETRUNCATED, p);
+                        n = p[1];
+                        TUPLE(2);
+                        continue;
+                case PK_TAG_LARGE_TUPLE:
+                        if (PK_UNLIKELY(left < 5))
+                                FAIL(PK_ETRUNCATED, p);
+                        n = pk__be32(p + 1);
+                        TUPLE(5);
+                        continue;
+                case PK_TAG_LIST:
+                        if (PK_UNLIKELY(left < 5))
+                                FAIL(PK_ETRUNCATED, p);
+                        n = pk__be32(p + 1);
+                        /* No elements: the list is just its tail, in this slot. */
+                        if (n == 0) {
+                                p += 5;
+                                continue;
+                        }
+                        CLAIM((uint64_t)n + 1, 5);
+                        slot->type = PK_TERM_LIST;
+                        slot->v.list.elems = e;
+                        slot->v.list.len = (uint32_t)n;
+                        slot->v.list.tail = &e[n];
+                        DEEPER();
+                        PUSH(DF_LIST, n + 1);
+                        slot = e;
+                        p += 5;
+                        continue;
+                case PK_TAG_MAP:
+                        if (PK_UNLIKELY(left < 5))
+                                FAIL(PK_ETRUNCATED, p);
+                        n = pk__be32(p + 1);
+                        slot->type = PK_TERM_MAP;
+                        slot->v.map.arity = (uint32_t)n;
+                        if (n == 0) {
+                                slot->v.map.pairs = NULL;
+                                p += 5;
+                                goto filled;
+                        }
+                        CLAIM(2 * (uint64_t)n, 5);
+                        slot->v.map.pairs = e;
+                        DEEPER();
+                        PUSH(DF_MAP, 2 * n);
+                        /* frame_done reads these when the map is complete. */
+                        top->owner = slot;
+                        top->at = p;
+                        slot = e;
+                        p += 5;
+                        continue;
+                default:
+                        goto slow;
+                }
+
+        slow:
+                SYNC();
+                r = dec_one(d, slot);
+                RELOAD();
+                if (PK_UNLIKELY(r < 0))
+                        goto out;
+
+        filled:
+                /* Fill the top frame's next slots while they hold leaves that
+                 * need nothing but a store (no depth, no frame, no copy). */
+                e = top->next;
+                for (struct pk_term *const fend = top->end; e < fend; e++, owed--) {
+                        size_t rest = (size_t)(end - p);
+                        if (PK_UNLIKELY(rest < 5))
+                                break;
+                        if (*p == PK_TAG_SMALL_INTEGER) {
+                                e->type = PK_TERM_INT;
+                                e->v.i = p[1];
+                                p += 2;
+                        } else if (*p == PK_TAG_INTEGER) {
+                                e->type = PK_TERM_INT;
+                                e->v.i = (int32_t)pk__be32(p + 1);
+                                p += 5;
+                        } else if (*p == PK_TAG_NIL) {
+                                e->type = PK_TERM_NIL;
+                                p++;
+                        } else if (*p == PK_TAG_SMALL_ATOM_UTF8 && plain && rest - 2 >= p[1] &&
+                                   !has_high_byte(p + 2, p[1])) {
+                                e->type = PK_TERM_ATOM;
+                                e->v.atom.name = (const char *)p + 2;
+                                e->v.atom.len = p[1];
+                                p += 2 + (size_t)p[1];
+                        } else if (*p == PK_TAG_BINARY && plain &&
+                                   rest - 5 >= (n = pk__be32(p + 1))) {
+                                e->type = PK_TERM_BINARY;
+                                e->v.bin.data = p + 5;
+                                e->v.bin.size = n;
+                                e->v.bin.bits = 8;
+                                p += 5 + n;
+                        } else {
                                 break;
                         }
-                        if (f->kind >= DF_MAP && (r = frame_done(d, f)) < 0)
-                                return r;
-                        d->sp--;
                 }
+                top->next = e;
+                /* Then the next slot, which holds something else. */
+                if (PK_LIKELY(e < top->end)) {
+                        slot = top->next++;
+                        owed--;
+                        room = top->room;
+                        /* A tuple's or list's last slot closes its frame; a
+                         * list's tail stands in the list's place (so long
+                         * improper chains stay flat) and does not count
+                         * towards the depth. */
+                        if (top->next == top->end && top->kind <= DF_LIST) {
+                                room += top->kind;
+                                top--;
+                        }
+                        continue;
+                }
+                /* Every slot filled: close the frame (a map or fun checks
+                 * its contents first), and go on with the one below. */
+                if (top->kind >= DF_MAP) {
+                        if (top->kind == DF_END) {
+                                r = 0;
+                                goto out;
+                        }
+                        if ((r = frame_done(d, top)) < 0)
+                                goto out;
+                }
+                top--;
+                goto filled;
         }
+out:
+        SYNC();
+        return r;
+#undef SYNC
+#undef RELOAD
+#undef FAIL
+#undef CLAIM
+#undef DEEPER
+#undef PUSH
+#undef TUPLE
 }
 
 int pk_etf_decode(pk_arena *a, const void *buf, size_t len, const struct pk_etf_decode_opts *opts,
@@ -872,14 +1149,22 @@ int pk_etf_decode(pk_arena *a, const void *buf, size_t len, const struct pk_etf_
         d.owed = 0;
         d.max_big = opts->max_bignum_bytes ? opts->max_bignum_bytes : PK_ETF_DEFAULT_MAX_BIGNUM;
         d.max_depth = opts->max_depth ? opts->max_depth : PK_ETF_DEFAULT_MAX_DEPTH;
+        d.room = d.max_depth;
         d.flags = opts->flags;
         d.atom_filter = opts->atom_filter;
         d.atom_ctx = opts->atom_ctx;
         d.err = 0;
         d.err_at = NULL;
-        d.sp = 0;
+        /* st[0]: the sentinel under every frame, with no slots. */
+        d.local[0].next = d.local[0].end = NULL;
+        d.local[0].owner = NULL;
+        d.local[0].at = NULL;
+        d.local[0].room = d.max_depth;
+        d.local[0].kind = DF_END;
+        d.sp = 1;
         d.cap = PK_ARRAY_SIZE(d.local);
         d.st = d.local;
+        d.st_end = d.local + d.cap;
         const uint8_t *in = buf;
         int in_compressed = 0;
         size_t used = 0;

@@ -196,7 +196,12 @@ static int w_list(struct enc *e, const struct pk_term *t, const struct pk_term *
         if (r < 0)
                 return r;
         *next = NULL;
-        return push(e, EF_LIST, t, 0, 0);
+        if ((r = push(e, EF_LIST, t, 0, 0)) < 0 || t->type != PK_TERM_LIST || t->v.list.len == 0)
+                return r;
+        /* The first element goes next, without a trip through next_term. */
+        e->st[e->sp - 1].i = 1;
+        *next = &t->v.list.elems[0];
+        return 0;
 }
 
 /* Writes one term; containers write their header and push a frame.  *next
@@ -337,6 +342,13 @@ static const struct pk_term *next_term(struct enc *e, size_t base)
                 struct eframe *f = &e->st[e->sp - 1];
                 switch (f->kind) {
                 case EF_SEQ:
+                        /* The last element needs nothing after it: the frame
+                         * goes now, so a chain of tuples keeps the stack flat. */
+                        if (f->i + 1 >= f->n)
+                                e->sp--;
+                        if (f->i < f->n)
+                                return &f->elems[f->i++];
+                        break;
                 case EF_FUN:
                         if (f->i < f->n)
                                 return &f->elems[f->i++];
@@ -372,6 +384,11 @@ static const struct pk_term *next_term(struct enc *e, size_t base)
                                 break;
                         }
                         e->sp--; /* the tail is encoded in the parent's place */
+                        if (s->type == PK_TERM_NIL) {
+                                if (pk__w_nil(e->b) < 0)
+                                        return NULL;
+                                break;
+                        }
                         return s;
                 }
                 }
@@ -391,8 +408,14 @@ static int enc_run(struct enc *e, const struct pk_term *t)
                 else if (t->type == PK_TERM_TUPLE) {
                         r = pk__w_header(e->b, PK_TAG_SMALL_TUPLE, PK_TAG_LARGE_TUPLE,
                                          t->v.tuple.arity);
-                        if (r == 0 && t->v.tuple.arity)
-                                r = push(e, EF_SEQ, t->v.tuple.elems, t->v.tuple.arity, 0);
+                        /* The first element goes next; a frame holds the rest. */
+                        if (r == 0 && t->v.tuple.arity) {
+                                tail = &t->v.tuple.elems[0];
+                                if (t->v.tuple.arity > 1) {
+                                        r = push(e, EF_SEQ, t->v.tuple.elems, t->v.tuple.arity, 0);
+                                        e->st[e->sp - 1].i = 1;
+                                }
+                        }
                 } else if (t->type == PK_TERM_BINARY && t->v.bin.bits == 8)
                         r = pk__w_bits(e->b, t->v.bin.data, t->v.bin.size, 8);
                 else
