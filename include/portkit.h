@@ -7,5 +7,6 @@
 #define PORTKIT_H
 
 #include <portkit/error.h>
+#include <portkit/packet.h>
 
 #endif
