@@ -8,5 +8,6 @@
 
 #include <portkit/error.h>
 #include <portkit/packet.h>
+#include <portkit/port.h>
 
 #endif

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/* Reads and writes for ports: EINTR retried, partial writes finished, and
+ * SIGPIPE blocked around pipe writes (the libgit2 pattern) so a dead peer is
+ * an -EPIPE return and never a signal death. */
+#include "port-internal.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <time.h>
+
+bool pk__sigpipe_ignored(void)
+{
+        struct sigaction sa;
+        if (sigaction(SIGPIPE, NULL, &sa) < 0)
+                return false;
+        return !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_IGN;
+}
+
+void pk__sigpipe_block(struct pk__sigpipe *g)
+{
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        g->active = false;
+        if (pthread_sigmask(SIG_BLOCK, &set, &g->old) == 0)
+                g->active = !sigismember(&g->old, SIGPIPE);
+}
+
+void pk__sigpipe_restore(struct pk__sigpipe *g, bool got_epipe)
+{
+        if (!g->active)
+                return;
+        if (got_epipe) {
+                /* The failed write raised SIGPIPE for this thread; take it off the
+                 * pending set before unblocking or it would be delivered now. */
+                sigset_t set;
+                sigemptyset(&set);
+                sigaddset(&set, SIGPIPE);
+                const struct timespec zero = {0, 0};
+                while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+                        ;
+        }
+        pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+        g->active = false;
+}
+
+ssize_t pk__writev_once(int fd, const struct iovec *iov, int iovcnt, bool guard)
+{
+        struct pk__sigpipe g = {.active = false};
+        if (guard)
+                pk__sigpipe_block(&g);
+        ssize_t n;
+        do
+                n = writev(fd, iov, iovcnt);
+        while (n < 0 && errno == EINTR);
+        int err = n < 0 ? errno : 0;
+        if (guard)
+                pk__sigpipe_restore(&g, err == EPIPE);
+        return n < 0 ? -err : n;
+}
+
+int pk__iov_advance(struct iovec *iov, int iovcnt, int first, size_t n)
+{
+        while (first < iovcnt && n >= iov[first].iov_len) {
+                n -= iov[first].iov_len;
+                iov[first].iov_len = 0;
+                first++;
+        }
+        if (first < iovcnt && n > 0) {
+                iov[first].iov_base = (char *)iov[first].iov_base + n;
+                iov[first].iov_len -= n;
+        }
+        return first;
+}
+
+int pk__writev_full(int fd, struct iovec *iov, int iovcnt, bool guard)
+{
+        int first = 0;
+        while (first < iovcnt && iov[first].iov_len == 0)
+                first++;
+        while (first < iovcnt) {
+                ssize_t n = pk__writev_once(fd, iov + first, iovcnt - first, guard);
+                if (n == -EAGAIN) {
+                        struct pollfd p = {.fd = fd, .events = POLLOUT};
+                        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+                                return -errno;
+                        continue;
+                }
+                if (n < 0)
+                        return (int)n;
+                first = pk__iov_advance(iov, iovcnt, first, (size_t)n);
+                while (first < iovcnt && iov[first].iov_len == 0)
+                        first++;
+        }
+        return 0;
+}
+
+ssize_t pk__read_once(int fd, void *buf, size_t len)
+{
+        ssize_t n;
+        do
+                n = read(fd, buf, len);
+        while (n < 0 && errno == EINTR);
+        return n < 0 ? -errno : n;
+}
