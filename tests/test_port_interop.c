@@ -43,7 +43,7 @@ static int run(const char *const *cargv, const char *out_path)
         return WEXITSTATUS(st);
 }
 
-Test(interop, erlang_opens_echo_with_every_framing, .timeout = 500)
+Test(interop, erlang_opens_echo_with_every_framing)
 {
         const char *argv[] = {"escript",
                               PK_SOURCE_DIR "/tests/interop/echo_interop.escript",
@@ -66,7 +66,7 @@ static void hex(char *out, const uint8_t *p, size_t n)
 }
 
 /* Random CR/LF-heavy input, framed by Erlang (via cat) and by pk_deframer. */
-Test(interop, line_framing_matches_erlang, .timeout = 300)
+Test(interop, line_framing_matches_erlang)
 {
         char dir[] = "/tmp/pk_line_XXXXXX";
         cr_assert_not_null(mkdtemp(dir));
