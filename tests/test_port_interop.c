@@ -22,7 +22,7 @@ static int run(const char *const *cargv, const char *out_path)
         /* posix_spawn wants char *const[]: hand it copies. */
         char *argv[16];
         size_t n = 0;
-        for (; cargv[n] && n < 15; n++)
+        for (; n < 15 && cargv[n]; n++)
                 argv[n] = strdup(cargv[n]);
         argv[n] = NULL;
         posix_spawn_file_actions_t fa;
@@ -78,7 +78,7 @@ Test(interop, line_framing_matches_erlang)
         for (int round = 0; round < 12; round++) {
                 unsigned int L = 1 + (unsigned int)(rand() % 7);
                 size_t n = (size_t)(rand() % 400);
-                uint8_t data[400];
+                uint8_t data[400] = {0};
                 for (size_t i = 0; i < n; i++)
                         data[i] = (uint8_t)alphabet[rand() % 4];
                 FILE *f = fopen(in_path, "wb");
