@@ -102,7 +102,11 @@ static void expect_line(unsigned int L, const char *in, const char *want)
         struct msgs m;
         run_split(&f, in, strlen(in), NULL, 0, 0, &m);
         cr_assert_eq(m.err, 0);
-        char *got = strndup(m.s ? m.s : "", m.len);
+        char *got = malloc(m.len + 1);
+        cr_assert_not_null(got);
+        if (m.len)
+                memcpy(got, m.s, m.len);
+        got[m.len] = 0;
         cr_expect_str_eq(got, want, "line %u input %s", L, in);
         free(got);
         free(m.s);

@@ -165,6 +165,8 @@ Test(port_host, eight_mib_message_through_cat_does_not_deadlock)
         cr_assert_eq(r, 0);
         cr_assert_eq(have, len);
         struct pk_port_exit ex;
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+        cr_assert_eq(ex.status, 0);
         cr_assert_eq(pk_port_close(p, &ex), 0);
         cr_assert_eq(ex.status, 0);
         free(buf);
@@ -264,9 +266,9 @@ Test(port_host, shell_form_runs_sh_c_exec)
         }
         cr_assert_eq(r, 0);
         cr_assert_str_eq(got, "sh two words\n");
-        /* the pid is the program's own after the exec */
-        cr_assert_eq(pk_port_close(p, &ex), 0);
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
         cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_port_close(p, NULL), 0);
 }
 
 Test(port_host, stdio_layouts)
@@ -487,8 +489,9 @@ Test(port_host, hostile_and_broken_output)
         expect_reply(p, "ok");
         cr_assert_eq(pk_port_recv(p, &m, 20000), PK_EPARTIAL);
         cr_assert_eq(pk_port_recv(p, &m, 20000), 0);
-        pk_port_close(p, &ex);
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
         cr_assert_eq(ex.status, 0);
+        pk_port_close(p, NULL);
 
         /* killed mid-message */
         const char *mid[] = {"midmsg", NULL};
