@@ -38,7 +38,9 @@ int main(int argc, char **argv)
         uint8_t *buf = malloc(cap + 4);
         uint64_t total = 0;
         uint8_t h[4];
-        while (buf && read_exact(h, 4) == 0) {
+        if (!buf)
+                return 1;
+        while (read_exact(h, 4) == 0) {
                 size_t len = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
                 if (len > cap) {
                         uint8_t *nb = realloc(buf, len + 4);
