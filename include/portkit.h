@@ -7,6 +7,8 @@
 #define PORTKIT_H
 
 #include <portkit/error.h>
+#include <portkit/etf.h>
+#include <portkit/fd.h>
 #include <portkit/packet.h>
 #include <portkit/port.h>
 

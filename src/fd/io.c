@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: MIT */
+/* Generic descriptor helpers: close/dup/flag toggles, the EINTR-safe
+ * full read and write every layer uses, the SIGPIPE guard, and the
+ * zero-copy movers (splice, tee, vmsplice, sendfile). */
+#include "fd/fd-internal.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+
+void pk__sigpipe_block(struct pk__sigpipe *s)
+{
+        sigset_t pipe_set;
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
+        /* One syscall both blocks it and tells us whether the caller had. */
+        (void)pthread_sigmask(SIG_BLOCK, &pipe_set, &s->old);
+        s->was_blocked = sigismember(&s->old, SIGPIPE) == 1;
+        s->was_pending = false;
+        if (s->was_blocked) {
+                /* A SIGPIPE pending from before belongs to the caller: it
+                 * must survive our clean-up. */
+                sigset_t pending;
+                if (sigpending(&pending) == 0)
+                        s->was_pending = sigismember(&pending, SIGPIPE) == 1;
+        }
+}
+
+void pk__sigpipe_restore(struct pk__sigpipe *s, bool epipe)
+{
+        int saved = errno;
+        if (epipe && !s->was_pending) {
+                sigset_t pipe_set;
+                sigemptyset(&pipe_set);
+                sigaddset(&pipe_set, SIGPIPE);
+                const struct timespec zero = {0, 0};
+                /* The failed write queued SIGPIPE on this thread; take it
+                 * so unblocking does not deliver it. */
+                while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+                        ;
+        }
+        if (!s->was_blocked)
+                (void)pthread_sigmask(SIG_SETMASK, &s->old, NULL);
+        errno = saved;
+}
+
+int pk_fd_close(int fd)
+{
+        if (fd >= 0) {
+                int saved = errno;
+                /* Linux releases the descriptor even when close() reports
+                 * EINTR; retrying could close a descriptor another thread
+                 * just got. */
+                (void)close(fd);
+                errno = saved;
+        }
+        return -EBADF;
+}
+
+int pk_fd_dup(int fd, int min_fd)
+{
+        if (fd < 0 || min_fd < 0)
+                return fd < 0 ? -EBADF : -EINVAL;
+        int saved = errno;
+        int r = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
+        if (r < 0)
+                return pk__neg_errno();
+        errno = saved;
+        return r;
+}
+
+int pk_fd_set_nonblock(int fd, int on)
+{
+        int saved = errno;
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0)
+                return pk__neg_errno();
+        int want = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+        if (want != fl && fcntl(fd, F_SETFL, want) < 0)
+                return pk__neg_errno();
+        errno = saved;
+        return 0;
+}
+
+int pk_fd_set_cloexec(int fd, int on)
+{
+        int saved = errno;
+        int fl = fcntl(fd, F_GETFD);
+        if (fl < 0)
+                return pk__neg_errno();
+        int want = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
+        if (want != fl && fcntl(fd, F_SETFD, want) < 0)
+                return pk__neg_errno();
+        errno = saved;
+        return 0;
+}
+
+ssize_t pk_fd_read_all(int fd, void *buf, size_t len, size_t *reterr_done)
+{
+        size_t done = 0;
+        int err = 0;
+        if (len > SSIZE_MAX || (!buf && len)) {
+                err = EINVAL;
+                goto out;
+        }
+        int saved = errno;
+        unsigned char *p = buf;
+        while (done < len) {
+                ssize_t n = read(fd, p + done, len - done);
+                if (n > 0) {
+                        done += (size_t)n;
+                } else if (n == 0) {
+                        break; /* EOF: report the short count */
+                } else if (errno != EINTR) {
+                        err = errno;
+                        break;
+                }
+        }
+        errno = saved;
+out:
+        if (reterr_done)
+                *reterr_done = done;
+        return err ? -err : (ssize_t)done;
+}
+
+/* Writes through write(2) with SIGPIPE blocked around the loop. */
+static int write_guarded(int fd, const unsigned char *p, size_t len, size_t *done)
+{
+        struct pk__sigpipe guard;
+        int err = 0;
+        pk__sigpipe_block(&guard);
+        while (*done < len) {
+                ssize_t n = write(fd, p + *done, len - *done);
+                if (n > 0) {
+                        *done += (size_t)n;
+                } else if (n == 0) {
+                        err = EIO; /* no progress and no error: give up */
+                        break;
+                } else if (errno != EINTR) {
+                        err = errno;
+                        break;
+                }
+        }
+        pk__sigpipe_restore(&guard, err == EPIPE);
+        return err;
+}
+
+ssize_t pk_fd_write_all(int fd, const void *buf, size_t len, size_t *reterr_done)
+{
+        size_t done = 0;
+        int err = 0;
+        if (len > SSIZE_MAX || (!buf && len)) {
+                err = EINVAL;
+                goto out;
+        }
+        int saved = errno;
+        const unsigned char *p = buf;
+        /* Try the socket path first: on a non-socket send() fails with
+         * ENOTSOCK before touching any data, which is cheaper than an
+         * fstat() on every call for the common socket case. */
+        while (done < len) {
+                ssize_t n = send(fd, p + done, len - done, MSG_NOSIGNAL);
+                if (n > 0) {
+                        done += (size_t)n;
+                } else if (n == 0) {
+                        err = EIO;
+                        break;
+                } else if (errno == ENOTSOCK) {
+                        err = write_guarded(fd, p, len, &done);
+                        break;
+                } else if (errno != EINTR) {
+                        err = errno;
+                        break;
+                }
+        }
+        errno = saved;
+out:
+        if (reterr_done)
+                *reterr_done = done;
+        return err ? -err : (ssize_t)done;
+}
+
+ssize_t pk_fd_splice(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len,
+                     unsigned flags)
+{
+        if (len > SSIZE_MAX)
+                return -EINVAL;
+        loff_t oin = off_in ? (loff_t)*off_in : 0;
+        loff_t oout = off_out ? (loff_t)*off_out : 0;
+        int saved = errno;
+        size_t done = 0;
+        int err = 0;
+        struct pk__sigpipe guard;
+        pk__sigpipe_block(&guard);
+        while (done < len) {
+                ssize_t n = splice(fd_in, off_in ? &oin : NULL, fd_out, off_out ? &oout : NULL,
+                                   len - done, flags);
+                if (n > 0) {
+                        done += (size_t)n;
+                } else if (n == 0) {
+                        break; /* input at EOF */
+                } else if (errno != EINTR) {
+                        err = errno;
+                        break;
+                }
+        }
+        pk__sigpipe_restore(&guard, err == EPIPE);
+        if (off_in)
+                *off_in = (int64_t)oin;
+        if (off_out)
+                *off_out = (int64_t)oout;
+        errno = saved;
+        if (err && done == 0)
+                return -err;
+        return (ssize_t)done;
+}
+
+ssize_t pk_fd_tee(int fd_in, int fd_out, size_t len, unsigned flags)
+{
+        if (len > SSIZE_MAX)
+                return -EINVAL;
+        int saved = errno;
+        struct pk__sigpipe guard;
+        pk__sigpipe_block(&guard);
+        ssize_t n;
+        do
+                n = tee(fd_in, fd_out, len, flags);
+        while (n < 0 && errno == EINTR);
+        int err = n < 0 ? errno : 0;
+        pk__sigpipe_restore(&guard, err == EPIPE);
+        errno = saved;
+        return err ? -err : n;
+}
+
+ssize_t pk_fd_vmsplice(int pipe_fd, const void *buf, size_t len, unsigned flags)
+{
+        if (len > SSIZE_MAX || (!buf && len))
+                return -EINVAL;
+        int saved = errno;
+        size_t done = 0;
+        int err = 0;
+        struct pk__sigpipe guard;
+        pk__sigpipe_block(&guard);
+        while (done < len) {
+                /* iov_base is not const in the ABI; vmsplice only reads it
+                 * when writing to a pipe. */
+                struct iovec iov = {.iov_base = (void *)((uintptr_t)buf + done),
+                                    .iov_len = len - done};
+                ssize_t n = vmsplice(pipe_fd, &iov, 1, flags);
+                if (n > 0) {
+                        done += (size_t)n;
+                } else if (n == 0) {
+                        err = EIO;
+                        break;
+                } else if (errno != EINTR) {
+                        err = errno;
+                        break;
+                }
+        }
+        pk__sigpipe_restore(&guard, err == EPIPE);
+        errno = saved;
+        if (err && done == 0)
+                return -err;
+        return (ssize_t)done;
+}
+
+ssize_t pk_fd_sendfile(int out_fd, int in_fd, int64_t *offset, size_t len)
+{
+        if (len > SSIZE_MAX)
+                return -EINVAL;
+        off_t off = offset ? (off_t)*offset : 0;
+        int saved = errno;
+        size_t done = 0;
+        int err = 0;
+        struct pk__sigpipe guard;
+        pk__sigpipe_block(&guard);
+        while (done < len) {
+                ssize_t n = sendfile(out_fd, in_fd, offset ? &off : NULL, len - done);
+                if (n > 0) {
+                        done += (size_t)n;
+                } else if (n == 0) {
+                        break; /* input at EOF */
+                } else if (errno != EINTR) {
+                        err = errno;
+                        break;
+                }
+        }
+        pk__sigpipe_restore(&guard, err == EPIPE);
+        if (offset)
+                *offset = (int64_t)off;
+        errno = saved;
+        if (err && done == 0)
+                return -err;
+        return (ssize_t)done;
+}
+
+int pk_fd_open(const char *path, int oflags, mode_t mode)
+{
+        if (!path)
+                return -EINVAL;
+        int saved = errno;
+        int fd;
+        do
+                fd = open(path, oflags | O_CLOEXEC | O_NOCTTY, mode);
+        while (fd < 0 && errno == EINTR);
+        if (fd < 0)
+                return pk__neg_errno();
+        errno = saved;
+        return fd;
+}
+
+int pk_fd_chardev_open(const char *path, int access, int flags)
+{
+        int acc = pk__access_oflags(access);
+        if (!path || acc < 0 || pk__bad_flags(flags, PK_FD_NONBLOCK))
+                return -EINVAL;
+        /* O_NONBLOCK keeps open() from waiting (a FIFO, a modem line) before
+         * we have checked what the path is. */
+        PK_CLEANUP_FD int fd = pk_fd_open(path, acc | O_NONBLOCK, 0);
+        if (fd < 0)
+                return fd;
+        int saved = errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return pk__neg_errno();
+        if (!S_ISCHR(st.st_mode))
+                return -ENODEV;
+        errno = saved;
+        if (!(flags & PK_FD_NONBLOCK)) {
+                int r = pk_fd_set_nonblock(fd, 0);
+                if (r < 0)
+                        return r;
+        }
+        return pk_take_fd(&fd);
+}
