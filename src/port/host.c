@@ -153,7 +153,7 @@ int pk_port_open_fds(int in_fd, int out_fd, const struct pk_port_opts *opts, str
                 pk__port_free(p);
                 return r;
         }
-        p->guard = !pk__sigpipe_ignored();
+        p->guard = !pk__port_sigpipe_ignored();
         *ret = p;
         return 0;
 fail:
@@ -175,7 +175,7 @@ static int pump_one(int fd, struct pk_deframer *d, bool *eof)
         int r = pk_deframer_space(d, 0, &buf, &room);
         if (r < 0)
                 return r;
-        ssize_t n = pk__read_once(fd, buf, room);
+        ssize_t n = pk__port_read_once(fd, buf, room);
         if (n == 0) {
                 *eof = true;
                 return 0;
@@ -230,9 +230,9 @@ int pk_port_send(struct pk_port *p, const void *data, size_t len)
         int first = hlen ? 0 : 1;
         int64_t deadline = p->send_timeout_ms > 0 ? now_ms() + p->send_timeout_ms : -1;
         while (first < 2) {
-                ssize_t n = pk__writev_once(p->out_fd, iov + first, 2 - first, p->guard);
+                ssize_t n = pk__port_writev_once(p->out_fd, iov + first, 2 - first, p->guard);
                 if (n >= 0) {
-                        first = pk__iov_advance(iov, 2, first, (size_t)n);
+                        first = pk__port_iov_advance(iov, 2, first, (size_t)n);
                         while (first < 2 && iov[first].iov_len == 0)
                                 first++;
                         continue;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Reads and writes for ports: EINTR retried, partial writes finished, and
- * SIGPIPE blocked around pipe writes (the libgit2 pattern) so a dead peer is
+ * SIGPIPE blocked around pipe writes (the fd layer's guard) so a dead peer is
  * an -EPIPE return and never a signal death. */
 #include "port-internal.h"
 
@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <time.h>
 
-bool pk__sigpipe_ignored(void)
+bool pk__port_sigpipe_ignored(void)
 {
         struct sigaction sa;
         if (sigaction(SIGPIPE, NULL, &sa) < 0)
@@ -16,37 +16,9 @@ bool pk__sigpipe_ignored(void)
         return !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_IGN;
 }
 
-void pk__sigpipe_block(struct pk__sigpipe *g)
+ssize_t pk__port_writev_once(int fd, const struct iovec *iov, int iovcnt, bool guard)
 {
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        g->active = false;
-        if (pthread_sigmask(SIG_BLOCK, &set, &g->old) == 0)
-                g->active = !sigismember(&g->old, SIGPIPE);
-}
-
-void pk__sigpipe_restore(struct pk__sigpipe *g, bool got_epipe)
-{
-        if (!g->active)
-                return;
-        if (got_epipe) {
-                /* The failed write raised SIGPIPE for this thread; take it off the
-                 * pending set before unblocking or it would be delivered now. */
-                sigset_t set;
-                sigemptyset(&set);
-                sigaddset(&set, SIGPIPE);
-                const struct timespec zero = {0, 0};
-                while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
-                        ;
-        }
-        pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-        g->active = false;
-}
-
-ssize_t pk__writev_once(int fd, const struct iovec *iov, int iovcnt, bool guard)
-{
-        struct pk__sigpipe g = {.active = false};
+        struct pk__sigpipe g;
         if (guard)
                 pk__sigpipe_block(&g);
         ssize_t n;
@@ -59,7 +31,7 @@ ssize_t pk__writev_once(int fd, const struct iovec *iov, int iovcnt, bool guard)
         return n < 0 ? -err : n;
 }
 
-int pk__iov_advance(struct iovec *iov, int iovcnt, int first, size_t n)
+int pk__port_iov_advance(struct iovec *iov, int iovcnt, int first, size_t n)
 {
         while (first < iovcnt && n >= iov[first].iov_len) {
                 n -= iov[first].iov_len;
@@ -73,13 +45,13 @@ int pk__iov_advance(struct iovec *iov, int iovcnt, int first, size_t n)
         return first;
 }
 
-int pk__writev_full(int fd, struct iovec *iov, int iovcnt, bool guard)
+int pk__port_writev_full(int fd, struct iovec *iov, int iovcnt, bool guard)
 {
         int first = 0;
         while (first < iovcnt && iov[first].iov_len == 0)
                 first++;
         while (first < iovcnt) {
-                ssize_t n = pk__writev_once(fd, iov + first, iovcnt - first, guard);
+                ssize_t n = pk__port_writev_once(fd, iov + first, iovcnt - first, guard);
                 if (n == -EAGAIN) {
                         struct pollfd p = {.fd = fd, .events = POLLOUT};
                         if (poll(&p, 1, -1) < 0 && errno != EINTR)
@@ -88,14 +60,14 @@ int pk__writev_full(int fd, struct iovec *iov, int iovcnt, bool guard)
                 }
                 if (n < 0)
                         return (int)n;
-                first = pk__iov_advance(iov, iovcnt, first, (size_t)n);
+                first = pk__port_iov_advance(iov, iovcnt, first, (size_t)n);
                 while (first < iovcnt && iov[first].iov_len == 0)
                         first++;
         }
         return 0;
 }
 
-ssize_t pk__read_once(int fd, void *buf, size_t len)
+ssize_t pk__port_read_once(int fd, void *buf, size_t len)
 {
         ssize_t n;
         do

@@ -296,7 +296,7 @@ static int open_program(const char *path, char *const *argv, bool search,
         for (int i = 0; i < 3; i++)
                 if (fds[i] >= 0)
                         pk__port_set_nonblock(fds[i]);
-        p->guard = !pk__sigpipe_ignored();
+        p->guard = !pk__port_sigpipe_ignored();
         *ret = p;
         return 0;
 fail_errno:

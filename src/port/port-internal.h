@@ -5,38 +5,30 @@
 #define PORTKIT_PORT_INTERNAL_H
 
 #include "internal.h"
+#include "fd/fd-internal.h"
 
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
-/* SIGPIPE held off for one write: blocked in this thread, a SIGPIPE raised by
- * the write consumed, the mask restored.  `active` is false when SIGPIPE was
- * already blocked (the caller's business) or when no guard is needed. */
-struct pk__sigpipe {
-        bool active;
-        sigset_t old;
-};
-
-/* True when SIGPIPE is ignored in this process, so writes need no guard. */
-bool pk__sigpipe_ignored(void);
-void pk__sigpipe_block(struct pk__sigpipe *g);
-void pk__sigpipe_restore(struct pk__sigpipe *g, bool got_epipe);
+/* True when SIGPIPE is ignored in this process, so writes need no guard
+ * (the fd layer's pk__sigpipe_block/restore hold it off otherwise). */
+bool pk__port_sigpipe_ignored(void);
 
 /* Writes every byte of iov (modified in place) to fd, waiting with poll() if
  * fd is non-blocking.  guard: hold off SIGPIPE around the writes.  Returns 0
  * or a negative errno (-EPIPE when the reader is gone). */
-int pk__writev_full(int fd, struct iovec *iov, int iovcnt, bool guard);
+int pk__port_writev_full(int fd, struct iovec *iov, int iovcnt, bool guard);
 
 /* One writev() attempt, EINTR retried, SIGPIPE held off when guard is set.
  * Returns bytes written or a negative errno (-EAGAIN on a full non-blocking pipe). */
-ssize_t pk__writev_once(int fd, const struct iovec *iov, int iovcnt, bool guard);
+ssize_t pk__port_writev_once(int fd, const struct iovec *iov, int iovcnt, bool guard);
 
 /* Drops n written bytes from the front of iov; returns the new first index. */
-int pk__iov_advance(struct iovec *iov, int iovcnt, int first, size_t n);
+int pk__port_iov_advance(struct iovec *iov, int iovcnt, int first, size_t n);
 
 /* One read(), EINTR retried; bytes read, 0 at EOF, or a negative errno. */
-ssize_t pk__read_once(int fd, void *buf, size_t len);
+ssize_t pk__port_read_once(int fd, void *buf, size_t len);
 
 #endif

@@ -35,7 +35,7 @@ int pk_port_self_open_fds(const struct pk_framing *f, int in_fd, int out_fd,
         }
         s->in_fd = in_fd;
         s->out_fd = out_fd;
-        s->guard = !pk__sigpipe_ignored();
+        s->guard = !pk__port_sigpipe_ignored();
         *ret = s;
         return 0;
 }
@@ -78,7 +78,7 @@ int pk_port_self_read(struct pk_port_self *s, struct pk_packet_msg *ret)
                 r = pk_deframer_space(s->d, 0, &p, &room);
                 if (r < 0)
                         return r;
-                ssize_t n = pk__read_once(s->in_fd, p, room);
+                ssize_t n = pk__port_read_once(s->in_fd, p, room);
                 if (n == -EAGAIN) {
                         /* An inherited non-blocking descriptor: wait, do not spin. */
                         struct pollfd pf = {.fd = s->in_fd, .events = POLLIN};
@@ -108,5 +108,5 @@ int pk_port_self_write(struct pk_port_self *s, const void *data, size_t len)
             {.iov_base = hdr, .iov_len = hlen},
             {.iov_base = (void *)(uintptr_t)data, .iov_len = len},
         };
-        return pk__writev_full(s->out_fd, iov, 2, s->guard);
+        return pk__port_writev_full(s->out_fd, iov, 2, s->guard);
 }

@@ -29,7 +29,7 @@ int pk__sendq_write(struct pk_port *p)
                         iov[n].iov_len = it->len - it->off;
                         n++;
                 }
-                ssize_t w = pk__writev_once(p->out_fd, iov, n, p->guard);
+                ssize_t w = pk__port_writev_once(p->out_fd, iov, n, p->guard);
                 if (w == -EAGAIN)
                         return 0;
                 if (w < 0)
@@ -70,7 +70,7 @@ int pk__port_send_queued(struct pk_port *p, const void *data, size_t len)
         if (!p->sq_head) {
                 /* Nothing queued: try the pipe first, copy only what it refuses. */
                 struct iovec iov[2] = {{hdr, hlen}, {(void *)(uintptr_t)data, len}};
-                ssize_t w = pk__writev_once(p->out_fd, iov, 2, p->guard);
+                ssize_t w = pk__port_writev_once(p->out_fd, iov, 2, p->guard);
                 if (w < 0 && w != -EAGAIN) {
                         p->out_error = (int)w;
                         return (int)w;
