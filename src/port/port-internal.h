@@ -4,8 +4,8 @@
 #ifndef PORTKIT_PORT_INTERNAL_H
 #define PORTKIT_PORT_INTERNAL_H
 
-#include "internal.h"
 #include "fd/fd-internal.h"
+#include "internal.h"
 
 #include <signal.h>
 #include <stdbool.h>
