@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/* Child-exit watchers: a pidfd in the epoll set becomes readable when the
+ * child exits; the loop then reaps it with waitid(P_PIDFD, WEXITED) and hands
+ * the decoded status to the callback. */
+#include "loop-internal.h"
+
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#ifndef SYS_pidfd_open
+#        define SYS_pidfd_open 434
+#endif
+#ifndef P_PIDFD
+#        define P_PIDFD 3
+#endif
+
+void pk_loop_child_init(struct pk_loop *loop, struct pk_loop_child *child)
+{
+        if (!child)
+                return;
+        pk__watcher_init(loop, &child->w, PK__K_CHILD);
+        child->cb = NULL;
+        child->pid = 0;
+        child->pidfd = -1;
+        child->owns_pidfd = 0;
+}
+
+/* Fails with -ECHILD unless pidfd is an unreaped child of ours (without
+ * reaping it: WNOWAIT), and -EINVAL/-EBADF unless it is a pidfd. */
+static int check_child(int pidfd)
+{
+        siginfo_t si;
+        for (;;) {
+                si.si_pid = 0;
+                if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG | WNOWAIT) == 0)
+                        return 0;
+                if (errno != EINTR)
+                        return -errno;
+        }
+}
+
+static int start(struct pk_loop_child *child, pid_t pid, int pidfd, int owns, pk_loop_child_cb cb)
+{
+        int r = check_child(pidfd);
+        if (r < 0)
+                return r;
+        struct pk_loop *loop = child->w.loop;
+        r = pk__backend_add(&loop->be, pidfd, PK_LOOP_READ, &child->w);
+        if (r < 0)
+                return r;
+        child->cb = cb;
+        child->pid = pid;
+        child->pidfd = pidfd;
+        child->owns_pidfd = owns;
+        pk__list_add_tail(&loop->child_list, &child->w.link);
+        pk__watcher_activate(&child->w);
+        return 0;
+}
+
+int pk_loop_child_start(struct pk_loop_child *child, pid_t pid, pk_loop_child_cb cb)
+{
+        if (!child || !child->w.loop || !cb || pid <= 0)
+                return -EINVAL;
+        pk_loop_child_stop(child);
+        int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (fd < 0)
+                return -errno;
+        int r = start(child, pid, fd, 1, cb);
+        if (r < 0)
+                (void)close(fd);
+        return r;
+}
+
+int pk_loop_child_start_pidfd(struct pk_loop_child *child, int pidfd, pk_loop_child_cb cb)
+{
+        if (!child || !child->w.loop || !cb)
+                return -EINVAL;
+        if (pidfd < 0)
+                return -EBADF;
+        pk_loop_child_stop(child);
+        return start(child, 0, pidfd, 0, cb);
+}
+
+void pk_loop_child_stop(struct pk_loop_child *child)
+{
+        if (!child || !pk__active(&child->w))
+                return;
+        pk__backend_del(&child->w.loop->be, child->pidfd, &child->w);
+        pk__list_del(&child->w.link);
+        pk__watcher_deactivate(&child->w);
+        if (child->owns_pidfd)
+                (void)close(child->pidfd);
+        child->pidfd = -1;
+        child->owns_pidfd = 0;
+}
+
+void pk__child_dispatch(struct pk_loop_child *child)
+{
+        struct pk_loop_child_status st = {.pid = child->pid};
+        siginfo_t si;
+        for (;;) {
+                si.si_pid = 0;
+                if (waitid((idtype_t)P_PIDFD, (id_t)child->pidfd, &si, WEXITED | WNOHANG) == 0)
+                        break;
+                if (errno != EINTR) {
+                        st.err = -errno;
+                        break;
+                }
+        }
+        if (st.err == 0) {
+                if (si.si_pid == 0)
+                        return; /* not waitable yet: stay active */
+                st.pid = si.si_pid;
+                if (si.si_code == CLD_EXITED) {
+                        st.exited = 1;
+                        st.exit_code = si.si_status;
+                } else {
+                        st.term_signal = si.si_status;
+                        st.core_dumped = si.si_code == CLD_DUMPED;
+                }
+        }
+        /* Stop first: the callback may free the watcher or start it again. */
+        pk_loop_child_stop(child);
+        child->cb(child, &st);
+}
