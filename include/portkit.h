@@ -9,8 +9,6 @@
 #include <portkit/error.h>
 #include <portkit/etf.h>
 #include <portkit/fd.h>
-#include <portkit/etf.h>
-#include <portkit/fd.h>
 #include <portkit/loop.h>
 #include <portkit/packet.h>
 #include <portkit/port.h>

@@ -330,6 +330,57 @@ PK_API const struct pk_framing *pk_port_framing(const struct pk_port *p);
 /** @brief Fills *ret from a wait status as waitpid() reports it (Erlang's 128+N rule). */
 PK_API void pk_port_exit_from_wait_status(int wstatus, struct pk_port_exit *ret);
 
+/* ------------------------------------------------------------------ */
+/* Loop-driven host API                                                */
+/* ------------------------------------------------------------------ */
+
+struct pk_loop;
+
+/**
+ * @brief What a loop-driven port tells its owner.  Every member may be NULL.
+ *
+ * Callbacks run on the loop's thread.  Any of them may call pk_port_send(),
+ * pk_port_close_input() or pk_port_close() on the port (the port is then
+ * freed once the callback returns; no further callback follows).
+ */
+struct pk_port_callbacks {
+        /** A message from the child's output or captured stderr; borrowed for the call. */
+        void (*message)(struct pk_port *p, const struct pk_port_msg *m, void *ctx);
+        /** The child's output ended (all its messages were delivered first). */
+        void (*eof)(struct pk_port *p, void *ctx);
+        /** The child exited (only with PK_PORT_EXIT_STATUS).  Output it wrote before exiting
+         *  and that is in the pipe is delivered first; the exit does not wait for EOF. */
+        void (*exit)(struct pk_port *p, const struct pk_port_exit *ex, void *ctx);
+        /** A failure: PK_EFRAMESIZE (input stopped and closed), PK_EPARTIAL (output ended
+         *  inside a frame), -EPIPE (the child stopped reading: sending stopped), or another
+         *  negative errno from read or write. */
+        void (*error)(struct pk_port *p, int err, void *ctx);
+        /** The send queue fell to the low watermark after pk_port_send() said PK_EBUSY_PORT. */
+        void (*drain)(struct pk_port *p, void *ctx);
+};
+
+/**
+ * @brief Drives the port from @p loop: many ports can share one loop.
+ *
+ * From then on pk_port_send() never blocks: it writes what the pipe takes and
+ * queues the rest (one copy), and refuses with PK_EBUSY_PORT while the queue
+ * holds busy_high bytes or more (Erlang's busy port) until the drain callback.
+ * pk_port_recv(), pk_port_call() and pk_port_wait() return -EINVAL.
+ * @param p the port (not already attached).
+ * @param loop the loop; must outlive the port's attachment (close the port first).
+ * @param cb the callbacks, copied.
+ * @param ctx passed to every callback.
+ * @return 0, -EINVAL, -EEXIST (already attached), or an error of the loop's watchers.
+ */
+PK_API int pk_port_attach(struct pk_port *p, struct pk_loop *loop,
+                          const struct pk_port_callbacks *cb, void *ctx);
+
+/** @brief Bytes queued for the child and not yet written (loop-driven API). */
+PK_API size_t pk_port_queued(const struct pk_port *p);
+
+/** @brief Nonzero while the port is busy (queue reached busy_high, not yet back to busy_low). */
+PK_API int pk_port_busy(const struct pk_port *p);
+
 #ifdef __cplusplus
 }
 #endif

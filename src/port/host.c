@@ -97,6 +97,7 @@ void pk__port_free(struct pk_port *p)
 {
         if (!p)
                 return;
+        pk__port_detach(p);
         pk__port_close_fds(p);
         if (p->pidfd >= 0)
                 close(p->pidfd);
@@ -118,6 +119,20 @@ void pk__port_close_fds(struct pk_port *p)
         p->in_fd = p->out_fd = p->err_fd = -1;
         p->in_eof = p->err_eof = true;
         p->out_closed = true;
+}
+
+void pk__port_close_in(struct pk_port *p)
+{
+        p->in_eof = true;
+        pk__port_update_watchers(p);
+        bool own = p->pid > 0 || (p->flags & PK_PORT_OWN_FDS);
+        if (p->in_fd >= 0 && p->in_fd != p->out_fd) {
+                if (own)
+                        close(p->in_fd);
+                p->in_fd = -1;
+        } else if (p->in_fd >= 0) {
+                shutdown(p->in_fd, SHUT_RD);
+        }
 }
 
 int pk_port_open_fds(int in_fd, int out_fd, const struct pk_port_opts *opts, struct pk_port **ret)
@@ -214,7 +229,7 @@ int pk_port_send(struct pk_port *p, const void *data, size_t len)
                 return -EINVAL;
         if (p->flags & PK_PORT_IN)
                 return -EINVAL;
-        if (p->out_closed)
+        if (p->out_closed || p->shut_pending)
                 return p->out_error ? p->out_error : PK_ECLOSED;
         if (p->loop)
                 return pk__port_send_queued(p, data, len);
@@ -284,8 +299,10 @@ static int take_buffered(struct pk_port *p, bool want_err, struct pk_port_msg *r
                                 p->in_error = 0;
                         }
                 }
-                if (r < 0 && r != PK_EPARTIAL)
+                if (r < 0 && r != PK_EPARTIAL) {
                         p->in_dead = true;
+                        pk__port_close_in(p);
+                }
                 if (r != 0) {
                         if (r == 1)
                                 *ret =
@@ -320,7 +337,7 @@ static int recv_from(struct pk_port *p, bool want_err, struct pk_port_msg *ret, 
 {
         if (!p || !ret)
                 return -EINVAL;
-        if (p->flags & PK_PORT_OUT)
+        if ((p->flags & PK_PORT_OUT) || p->loop)
                 return -EINVAL;
         int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
         for (;;) {
@@ -362,7 +379,7 @@ int pk_port_recv(struct pk_port *p, struct pk_port_msg *ret, int64_t timeout_ms)
 int pk_port_call(struct pk_port *p, const void *data, size_t len, struct pk_port_msg *ret,
                  int64_t timeout_ms)
 {
-        if (!ret)
+        if (!ret || !p || p->loop)
                 return -EINVAL;
         int r = pk_port_send(p, data, len);
         if (r < 0)
@@ -374,6 +391,16 @@ int pk_port_close_input(struct pk_port *p)
 {
         if (!p || (p->flags & PK_PORT_IN))
                 return -EINVAL;
+        if (p->sq_head && !p->out_error && p->out_fd >= 0) {
+                /* Loop-driven with data queued: EOF goes out after it. */
+                p->shut_pending = true;
+                return 0;
+        }
+        p->shut_pending = false;
+        p->out_closed = true;
+        pk__sendq_clear(p);
+        /* Stop watching before closing: a closed fd can linger in epoll. */
+        pk__port_update_watchers(p);
         if (p->out_fd >= 0) {
                 bool own = p->pid > 0 || (p->flags & PK_PORT_OWN_FDS);
                 if (p->out_fd == p->in_fd) {
@@ -384,9 +411,6 @@ int pk_port_close_input(struct pk_port *p)
                 }
                 p->out_fd = -1;
         }
-        p->out_closed = true;
-        pk__sendq_clear(p);
-        pk__port_update_watchers(p);
         return 0;
 }
 
@@ -429,6 +453,8 @@ int pk_port_wait(struct pk_port *p, int64_t timeout_ms, struct pk_port_exit *ret
                 return -EINVAL;
         if (p->pid <= 0)
                 return -ECHILD;
+        if (p->loop && !p->reaped)
+                return -EINVAL;
         int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
         for (;;) {
                 int r = reap(p, timeout_ms < 0 && p->pidfd < 0);
@@ -478,7 +504,11 @@ int pk_port_close(struct pk_port *p, struct pk_port_exit *ret_exit)
 {
         if (!p)
                 return 0;
+        if (p->close_pending)
+                return -EINVAL;
+        struct pk_loop *loop = p->loop;
         pk__port_detach(p);
+        p->loop = NULL; /* from here on, blocking semantics */
         if (!p->out_closed && p->out_fd >= 0 && p->sendq_bytes > 0)
                 pk__sendq_flush_blocking(p);
         pk__port_close_fds(p);
@@ -496,6 +526,12 @@ int pk_port_close(struct pk_port *p, struct pk_port_exit *ret_exit)
                         }
                 } else if (reap(p, false) != 0) {
                         rc = -EINPROGRESS;
+                        /* Loop-driven: the loop reaps it when it exits. */
+                        if (loop) {
+                                p->loop = loop;
+                                (void)pk__port_hand_to_reaper(p);
+                                p->loop = NULL;
+                        }
                 }
         }
 done:
@@ -504,6 +540,11 @@ done:
                         *ret_exit = p->exit;
                 else
                         *ret_exit = (struct pk_port_exit){.status = -1, .code = -1};
+        }
+        if (p->cb_depth > 0) {
+                /* Inside one of this port's callbacks: freed when it returns. */
+                p->close_pending = true;
+                return rc;
         }
         pk__port_free(p);
         return rc;

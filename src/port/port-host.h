@@ -5,6 +5,7 @@
 #define PORTKIT_PORT_HOST_H
 
 #include "port-internal.h"
+#include "portkit/loop.h"
 #include "portkit/port.h"
 
 #include <stdint.h>
@@ -33,6 +34,7 @@ struct pk_port {
         bool err_eof;    /* the stderr stream reached EOF */
         bool out_closed; /* no more sending: half-closed, EOF-closed or broken */
         bool reaped;
+        bool eof_told; /* the loop API's eof callback has run */
         int in_error;  /* read error to report once */
         int out_error; /* why sending stopped (-EPIPE ...) */
         struct pk_port_exit exit;
@@ -43,14 +45,22 @@ struct pk_port {
         struct pk__sendq_item *sq_head, *sq_tail;
         size_t sendq_bytes;
         bool busy;
+        bool shut_pending; /* close_input asked: EOF once the queue is written */
         /* loop-driven API */
-        void *loop;
-        void *lstate;
+        struct pk_loop *loop;
+        struct pk_loop_io w_in, w_out, w_err;
+        struct pk_loop_child w_child;
+        struct pk_port_callbacks cb;
+        void *ctx;
+        int cb_depth;       /* callbacks running on the stack */
+        bool close_pending; /* closed inside a callback: free when it returns */
 };
 
 int pk__port_new(const struct pk_port_opts *opts, struct pk_port **ret);
 void pk__port_free(struct pk_port *p);
 void pk__port_close_fds(struct pk_port *p);
+/* Stops reading the child's output for good and closes that pipe end. */
+void pk__port_close_in(struct pk_port *p);
 int pk__port_set_nonblock(int fd);
 /* Reads what is ready on the output / stderr streams into the deframers. */
 int pk__port_pump(struct pk_port *p, bool out_ready, bool err_ready);
@@ -67,5 +77,7 @@ void pk__sendq_flush_blocking(struct pk_port *p);
 /* Loop-driven API hooks (no-ops for a port not attached to a loop). */
 void pk__port_update_watchers(struct pk_port *p);
 void pk__port_detach(struct pk_port *p);
+/* Leaves a still-running child to the loop to reap; takes the pidfd. */
+int pk__port_hand_to_reaper(struct pk_port *p);
 
 #endif
