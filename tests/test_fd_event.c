@@ -13,6 +13,7 @@
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 
 static void wait_readable(int fd)
 {
@@ -92,6 +93,29 @@ Test(fd_timerfd, one_shot_monotonic)
         cr_assert_eq(fdt_count(), base);
 }
 
+Test(fd_timerfd, absolute_deadline)
+{
+        int t = pk_fd_timerfd(PK_FD_NONBLOCK);
+        cr_assert_geq(t, 0);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+        /* An hour ahead: armed, not expired. */
+        cr_assert_eq(pk_fd_timerfd_set_abs(t, now_ns + 3600ull * 1000000000u, 0), 0);
+        struct itimerspec its;
+        cr_assert_eq(timerfd_gettime(t, &its), 0);
+        cr_assert_gt(its.it_value.tv_sec, 3000, "not taken as absolute");
+        uint64_t n;
+        cr_assert_eq(pk_fd_timerfd_read(t, &n), -EAGAIN);
+        /* Already past: expires at once. */
+        cr_assert_eq(pk_fd_timerfd_set_abs(t, now_ns - 1, 0), 0);
+        wait_readable(t);
+        cr_assert_eq(pk_fd_timerfd_read(t, &n), 0);
+        cr_assert_eq(n, 1);
+        cr_assert_eq(pk_fd_timerfd_set_abs(t, 0, 1), -EINVAL);
+        pk_fd_close(t);
+}
+
 Test(fd_timerfd, periodic_blocking)
 {
         int t = pk_fd_timerfd(0);
@@ -143,6 +167,33 @@ Test(fd_signalfd, blocks_mask_and_reads)
         cr_assert_eq(pk_fd_signalfd_read(s, &si), -EAGAIN);
         pk_fd_close(s);
         cr_assert_eq(fdt_count(), base);
+}
+
+Test(fd_signalfd, update_replaces_the_set)
+{
+        int one[] = {SIGUSR1};
+        int s = pk_fd_signalfd(one, 1, PK_FD_NONBLOCK);
+        cr_assert_geq(s, 0);
+        cr_assert(!blocked(SIGUSR2));
+        int two[] = {SIGUSR2, SIGHUP};
+        cr_assert_eq(pk_fd_signalfd_update(s, two, 2), 0);
+        cr_assert(blocked(SIGUSR2) && blocked(SIGHUP));
+        cr_assert(fdt_nonblock(s) && fdt_cloexec(s), "flags lost on update");
+        kill(getpid(), SIGHUP);
+        cr_assert_eq(pk_fd_signalfd_read(s, NULL), SIGHUP);
+        /* SIGUSR1 is no longer in the set: it stays pending, unread. */
+        kill(getpid(), SIGUSR1);
+        cr_assert_eq(pk_fd_signalfd_read(s, NULL), -EAGAIN);
+        sigset_t p;
+        sigpending(&p);
+        cr_assert(sigismember(&p, SIGUSR1));
+        int bad[] = {SIGSTOP};
+        cr_assert_eq(pk_fd_signalfd_update(s, bad, 1), -EINVAL);
+        cr_assert_eq(pk_fd_signalfd_update(-1, two, 2), -EBADF);
+        int e = pk_fd_eventfd(0, 0);
+        cr_assert_eq(pk_fd_signalfd_update(e, two, 2), -EINVAL);
+        pk_fd_close(e);
+        pk_fd_close(s);
 }
 
 Test(fd_signalfd, bad_signals_change_nothing)

@@ -439,3 +439,31 @@ Test(fd_dev, null_and_urandom)
         cr_assert_eq(pk_fd_chardev_open("/dev/null", 0, 0), -EINVAL);
         cr_assert_eq(fdt_count(), base);
 }
+
+Test(fd_io, write_all_after_descriptor_number_reuse)
+{
+        /* pk_fd_write_all remembers the last non-socket it saw; a socket
+         * that reuses that number must still work and still not SIGPIPE. */
+        signal(SIGPIPE, SIG_DFL);
+        int fds[2];
+        cr_assert_eq(pk_fd_pipe(fds, 0), 0);
+        cr_assert_eq(pk_fd_write_all(fds[1], "p", 1, NULL), 1);
+        int num = fds[1];
+        pk_fd_close(fds[1]);
+        int sv[2];
+        cr_assert_eq(pk_fd_socketpair(sv, SOCK_STREAM, 0), 0);
+        cr_assert(sv[0] == num || sv[1] == num, "number not reused (%d %d vs %d)", sv[0], sv[1],
+                  num);
+        int mine = sv[0] == num ? sv[0] : sv[1];
+        int peer = sv[0] == num ? sv[1] : sv[0];
+        cr_assert_eq(pk_fd_write_all(mine, "sock", 4, NULL), 4);
+        char buf[4];
+        cr_assert_eq(pk_fd_read_all(peer, buf, 4, NULL), 4);
+        cr_assert(memcmp(buf, "sock", 4) == 0);
+        pk_fd_close(peer);
+        cr_assert_eq(pk_fd_write_all(mine, "x", 1, NULL), -EPIPE);
+        cr_assert(!sigpipe_pending());
+        cr_assert(!sigpipe_blocked());
+        pk_fd_close(mine);
+        pk_fd_close(fds[0]);
+}

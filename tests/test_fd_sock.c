@@ -215,6 +215,33 @@ Test(fd_unix, stale_file_is_replaced_other_files_are_not)
         fdt_rmrf(dir);
 }
 
+Test(fd_unix, datagram_stale_and_live)
+{
+        char dir[64], path[128];
+        fdt_tmpdir(dir, sizeof(dir));
+        snprintf(path, sizeof(path), "%s/dg", dir);
+        int raw = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        strcpy(sa.sun_path, path);
+        cr_assert_eq(bind(raw, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        /* Live: bound by `raw`. */
+        struct pk_fd_unix_listener l = PK_FD_UNIX_LISTENER_INIT;
+        cr_assert_eq(pk_fd_unix_listen(path, SOCK_DGRAM, NULL, &l), -EADDRINUSE);
+        pk_fd_close(raw);
+        /* Stale now. */
+        int base = fdt_count();
+        cr_assert_geq(pk_fd_unix_listen(path, SOCK_DGRAM, NULL, &l), 0);
+        int c = pk_fd_unix_connect(path, SOCK_DGRAM, 0);
+        cr_assert_geq(c, 0);
+        cr_assert_eq(pk_fd_write_all(c, "d", 1, NULL), 1);
+        char b;
+        cr_assert_eq(recv(l.fd, &b, 1, 0), 1);
+        pk_fd_close(c);
+        pk_fd_unix_listener_close(&l);
+        cr_assert_eq(fdt_count(), base);
+        fdt_rmrf(dir);
+}
+
 Test(fd_unix, close_removes_only_its_own_file)
 {
         char dir[64], path[128];

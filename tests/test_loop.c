@@ -217,6 +217,7 @@ struct narrow_ctx {
         struct pk_loop_io a, b;
         int a_calls, b_calls;
         unsigned b_rev;
+        int b_first;
 };
 
 static void narrow_b(struct pk_loop_io *io, unsigned revents);
@@ -236,6 +237,7 @@ static void narrow_b(struct pk_loop_io *io, unsigned revents)
         struct narrow_ctx *c = io->w.data;
         c->b_calls++;
         c->b_rev = revents;
+        c->b_first = c->a_calls == 0;
         pk_loop_io_stop(io);
 }
 
@@ -259,12 +261,16 @@ Test(loop, io_interest_narrowed_in_same_batch)
         cr_assert_eq(pk_loop_run_once(loop), PK_LOOP_DONE);
         cr_assert_eq(c.a_calls, 1);
         cr_assert_eq(c.b_calls, 1);
-        cr_assert_eq(c.b_rev, PK_LOOP_WRITE, "b got %#x", c.b_rev);
+        int b_first = c.b_first;
+        unsigned b_rev = c.b_rev;
         pk_loop_free(loop);
         close(a[0]);
         close(a[1]);
         close(sp[0]);
         close(sp[1]);
+        if (b_first)
+                cr_skip_test("epoll returned b before a: nothing to check");
+        cr_assert_eq(b_rev, PK_LOOP_WRITE, "b got %#x", b_rev);
 }
 
 Test(loop, io_hangup_reports_read)

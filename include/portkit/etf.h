@@ -127,7 +127,7 @@ struct pk_term {
                 struct {
                         const char *node;
                         uint16_t node_len;
-                        uint16_t len; /**< 1..5 id words */
+                        uint16_t len; /**< 0..5 id words (0 only from NEWER_REFERENCE_EXT) */
                         uint32_t creation;
                         const uint32_t *ids;
                 } ref; /**< PK_TERM_REF */
@@ -159,7 +159,7 @@ PK_API pk_arena *pk_arena_new(size_t max_bytes);
 /** @brief Frees the arena and everything allocated in it.  Accepts NULL; returns NULL. */
 PK_API pk_arena *pk_arena_free(pk_arena *a);
 
-/** @brief Forgets every allocation but keeps the first block for reuse (cheap for hot loops). */
+/** @brief Forgets every allocation but keeps the largest block for reuse (cheap for hot loops). */
 PK_API void pk_arena_reset(pk_arena *a);
 
 /**
@@ -232,11 +232,230 @@ PK_API int64_t pk_term_list_length(const struct pk_term *t);
 /**
  * @brief Compares in Erlang's term order (number < atom < reference < fun <
  *        port < pid < tuple < map < nil < list < bitstring).
- * @param exact nonzero for =:= order (1 and 1.0 differ: the integer sorts
- *        first, as map keys do); zero for == (1 == 1.0).
+ * @param exact nonzero for =:= and Erlang's map key order (every integer
+ *        sorts before every float: 2 < 1.5, 1 < 1.0); zero for == (1 == 1.0).
  * @return <0, 0 or >0.  Strings compare equal to the same byte lists.
  */
 PK_API int pk_term_compare(const struct pk_term *a, const struct pk_term *b, int exact);
+
+/* ------------------------------------------------------------------ */
+/* Codec                                                               */
+/* ------------------------------------------------------------------ */
+
+/** Default nesting limit: containers inside containers (a list's tail does not count). */
+#define PK_ETF_DEFAULT_MAX_DEPTH 10000u
+/** Default cap on the bytes one decode may allocate (term nodes, copies, inflated data). */
+#define PK_ETF_DEFAULT_MAX_SIZE ((size_t)128 << 20)
+/** Default cap on a bignum's magnitude in bytes: the VM's limit, 2^19-1 64-bit digits. */
+#define PK_ETF_DEFAULT_MAX_BIGNUM ((size_t)((1u << 19) - 1) * 8u)
+
+/** Decoder flags (struct pk_etf_decode_opts.flags). */
+enum pk_etf_decode_flags {
+        /** Refuse NEW_FUN_EXT and EXPORT_EXT with PK_EFUN (Erlang's data-only idea). */
+        PK_ETF_NO_FUNS = 1u << 0,
+        /** Fail with PK_ETRAILING when bytes follow the term (default: report them). */
+        PK_ETF_NO_TRAILING = 1u << 1,
+        /** Copy binaries, strings, atoms and bignum digits into the arena, so the
+         *  tree does not borrow the input buffer. */
+        PK_ETF_COPY = 1u << 2,
+        /** The input has no version byte: it starts directly with a tag. */
+        PK_ETF_NO_VERSION = 1u << 3
+};
+
+/**
+ * Decoder options.  A zero-initialised struct (or a NULL pointer) gives the
+ * safe defaults: depth 10,000, 128 MiB, the VM's bignum cap, funs decoded as
+ * inert data, trailing bytes reported but allowed.
+ */
+struct pk_etf_decode_opts {
+        uint32_t max_depth;      /**< 0: PK_ETF_DEFAULT_MAX_DEPTH */
+        size_t max_size;         /**< 0: PK_ETF_DEFAULT_MAX_SIZE */
+        size_t max_bignum_bytes; /**< 0: PK_ETF_DEFAULT_MAX_BIGNUM */
+        unsigned flags;          /**< enum pk_etf_decode_flags */
+        /** Optional atom hook (no-new-atoms mode): called for every atom, node
+         *  name and module name with its UTF-8 name; return nonzero to accept,
+         *  zero to fail the decode with PK_EATOMREFUSED. */
+        int (*atom_filter)(void *ctx, const char *name, size_t len);
+        void *atom_ctx; /**< passed to atom_filter */
+};
+
+/** Where and why a decode failed. */
+struct pk_etf_error {
+        int code;          /**< the PK_E* (or -ENOMEM) code, as returned */
+        size_t offset;     /**< byte offset of the offending item in the input, or, when
+                                in_compressed is set, in the inflated data (which starts
+                                at the tag after the 6-byte compressed header) */
+        int in_compressed; /**< nonzero when offset is inside inflated data */
+};
+
+/**
+ * @brief Decodes one ETF term (version byte 131, optionally compressed) into a tree.
+ *
+ * Iterative (an explicit stack on the heap), so input cannot grow the C
+ * stack.  Every length is checked against the bytes left before anything is
+ * allocated.  Accepts every form OTP 25's binary_to_term accepts, including
+ * FLOAT_EXT, ATOM_EXT/SMALL_ATOM_EXT (Latin-1, converted to UTF-8),
+ * PID_EXT/PORT_EXT/REFERENCE_EXT/NEW_REFERENCE_EXT and non-canonical bignums
+ * (normalised); refuses FUN_EXT (PK_EFUN), LOCAL_EXT (PK_ELOCAL), atom cache
+ * references and distribution headers (PK_EATOMCACHE).
+ *
+ * @param a      arena that receives the tree (and copies, and inflated data).
+ * @param buf    input; borrowed: unless PK_ETF_COPY is set, binaries, strings,
+ *               ASCII/UTF-8 atoms and bignum digits of an uncompressed term point
+ *               into it, so it must outlive the tree.
+ * @param len    input length.
+ * @param opts   NULL or options (see struct pk_etf_decode_opts).
+ * @param[out] ret_term  the term (owned by the arena); untouched on failure.
+ * @param[out] ret_used  NULL or the bytes consumed (so concatenated terms can be
+ *                       walked); untouched on failure.
+ * @param[out] reterr    NULL or where and why it failed (written on failure only).
+ * @return 0, or PK_EBADVERSION, PK_ETRUNCATED, PK_EBADTAG, PK_EATOMLEN,
+ *         PK_EATOMUTF8, PK_EATOMREFUSED, PK_EDEPTH, PK_ETERMSIZE, PK_EBIGNUM,
+ *         PK_EZLIB, PK_EZSIZE, PK_EDUPKEY, PK_EBADFLOAT, PK_EBITS, PK_EFUN,
+ *         PK_ELOCAL, PK_ETRAILING, PK_EBADREF, PK_EATOMCACHE, PK_EBADARITY,
+ *         -EINVAL (NULL arguments) or -ENOMEM.  On failure the arena may hold
+ *         partial allocations (freed with it).
+ */
+PK_API int pk_etf_decode(pk_arena *a, const void *buf, size_t len,
+                         const struct pk_etf_decode_opts *opts, struct pk_term **ret_term,
+                         size_t *ret_used, struct pk_etf_error *reterr);
+
+/* ---- growable output buffer ---- */
+
+/**
+ * A growable byte buffer with a hard cap.  Initialise with pk_etf_buf_init()
+ * (or zero it: then there is no cap).  Errors are sticky: after a failed
+ * write, err holds the code and later writes do nothing and return it, so a
+ * run of pk_etf_put_*() calls can be checked once at the end.
+ */
+struct pk_etf_buf {
+        uint8_t *data; /**< len bytes written (owned; free with pk_etf_buf_free()) */
+        size_t len;    /**< bytes written */
+        size_t cap;    /**< bytes allocated */
+        size_t max;    /**< hard cap on len (0: none) */
+        int err;       /**< first error (0, -ENOMEM, PK_ETERMSIZE for the cap, or a
+                            put function's input error) */
+};
+
+/** @brief Empties *b and sets its cap (max 0: no cap).  Allocates nothing. */
+PK_API void pk_etf_buf_init(struct pk_etf_buf *b, size_t max);
+/** @brief Frees b's memory and re-initialises it (keeping the cap).  Accepts NULL. */
+PK_API void pk_etf_buf_free(struct pk_etf_buf *b);
+/** @brief Sets len and err to 0, keeping the memory for reuse. */
+PK_API void pk_etf_buf_reset(struct pk_etf_buf *b);
+/**
+ * @brief Makes room for n more bytes (grows geometrically).
+ * @return 0, or (also stored in b->err) PK_ETERMSIZE when len + n would pass the
+ *         cap, or -ENOMEM.
+ */
+PK_API int pk_etf_buf_reserve(struct pk_etf_buf *b, size_t n);
+/** @brief Appends n bytes.  @return 0 or the sticky error. */
+PK_API int pk_etf_buf_append(struct pk_etf_buf *b, const void *p, size_t n);
+
+/* ---- tree encoder ---- */
+
+/** Encoder options.  Initialise with PK_ETF_ENCODE_OPTS_INIT (minor version 2). */
+struct pk_etf_encode_opts {
+        /** term_to_binary's minor_version: 0 (FLOAT_EXT, Latin-1 ATOM_EXT),
+         *  1 (NEW_FLOAT_EXT, Latin-1 ATOM_EXT: OTP 25's default) or 2
+         *  (NEW_FLOAT_EXT, UTF-8 atoms: OTP 26's default). */
+        int minor_version;
+        /** 0: plain; 1..9: zlib level, used only when the result is smaller, as
+         *  term_to_binary(T, [{compressed, Level}]) does (6 = [compressed]). */
+        int compress_level;
+};
+
+/** Default encoder options: minor version 2, no compression. */
+#define PK_ETF_ENCODE_OPTS_INIT                                                                    \
+        {                                                                                          \
+                2, 0                                                                               \
+        }
+
+/**
+ * @brief Appends the encoding of t (version byte, term) to out.
+ *
+ * Chooses exactly the tags OTP 25's term_to_binary(T, [{minor_version, V}])
+ * chooses, so the bytes are equal for every term without pids, ports, refs or
+ * funs and without maps of over 32 keys.  Small maps are written in Erlang's
+ * map key order; larger maps in that same sorted order (Erlang writes them in
+ * hash order, which is not reproduced).  Iterative: any depth.
+ *
+ * @param out  buffer to append to (its cap applies).
+ * @param t    the term (borrowed).
+ * @param opts NULL (defaults) or options.
+ * @return 0, -EINVAL (bad option or NULL), PK_EUNENCODABLE (a malformed tree:
+ *         bad type, NaN, list over 2^32-1 cells, ref over 5 words),
+ *         PK_EATOMLEN/PK_EATOMUTF8 (bad atom), PK_ETERMSIZE (cap), -ENOMEM.
+ *         On failure out->len is restored to its value on entry.
+ */
+PK_API int pk_etf_encode(struct pk_etf_buf *out, const struct pk_term *t,
+                         const struct pk_etf_encode_opts *opts);
+
+/**
+ * @brief Compresses, in place, the term that starts at out->data[start] (its
+ *        version byte) and runs to out->len, if that makes it smaller.
+ * @param level zlib level 1..9 (6 is Erlang's `compressed`).
+ * @return 0 (compressed or left as it was), -EINVAL, PK_EZLIB, or the buffer's error.
+ */
+PK_API int pk_etf_compress(struct pk_etf_buf *out, size_t start, int level);
+
+/* ---- streaming encoder: no tree, same bytes ---- */
+
+/** @brief Writes the version byte 131. */
+PK_API int pk_etf_put_version(struct pk_etf_buf *b);
+/** @brief Writes an integer with the smallest tag (SMALL_INTEGER, INTEGER or SMALL_BIG). */
+PK_API int pk_etf_put_int(struct pk_etf_buf *b, int64_t v);
+/** @brief Writes an unsigned integer with the smallest tag. */
+PK_API int pk_etf_put_uint(struct pk_etf_buf *b, uint64_t v);
+/**
+ * @brief Writes the integer with this little-endian magnitude (any length) and
+ *        sign, normalised and with the smallest tag.
+ */
+PK_API int pk_etf_put_big(struct pk_etf_buf *b, const uint8_t *digits, size_t len, int negative);
+/** @brief Writes a float as NEW_FLOAT_EXT.  PK_EBADFLOAT for NaN or infinity. */
+PK_API int pk_etf_put_float(struct pk_etf_buf *b, double f);
+/** @brief Writes a float as minor_version selects (0: FLOAT_EXT "%.20e"). */
+PK_API int pk_etf_put_float_v(struct pk_etf_buf *b, int minor_version, double f);
+/**
+ * @brief Writes the atom of len UTF-8 bytes (minor version 2: SMALL_ATOM_UTF8_EXT
+ *        or ATOM_UTF8_EXT).  PK_EATOMLEN or PK_EATOMUTF8 for a bad name.
+ */
+PK_API int pk_etf_put_atom(struct pk_etf_buf *b, const char *name, size_t len);
+/** @brief Writes an atom as minor_version selects (0 and 1: ATOM_EXT when Latin-1 fits). */
+PK_API int pk_etf_put_atom_v(struct pk_etf_buf *b, int minor_version, const char *name, size_t len);
+/** @brief Writes [] (NIL_EXT). */
+PK_API int pk_etf_put_nil(struct pk_etf_buf *b);
+/** @brief Writes a tuple header; arity elements must follow. */
+PK_API int pk_etf_put_tuple(struct pk_etf_buf *b, uint32_t arity);
+/**
+ * @brief Writes a LIST_EXT header; len (>= 1) elements and then a tail (pk_etf_put_nil()
+ *        for a proper list) must follow.  For term_to_binary's exact bytes, a
+ *        proper list of 1..65535 integers 0..255 must go through pk_etf_put_string().
+ */
+PK_API int pk_etf_put_list(struct pk_etf_buf *b, uint32_t len);
+/**
+ * @brief Writes the byte list [bytes...] as term_to_binary does: NIL_EXT for 0
+ *        bytes, STRING_EXT up to 65535, otherwise a LIST_EXT of integers.
+ */
+PK_API int pk_etf_put_string(struct pk_etf_buf *b, const void *bytes, size_t len);
+/** @brief Writes a binary (BINARY_EXT). */
+PK_API int pk_etf_put_binary(struct pk_etf_buf *b, const void *data, size_t len);
+/**
+ * @brief Writes a bitstring of len bytes whose last byte uses bits (1..8) bits;
+ *        unused low bits are written as zero.  PK_EBITS for a bad bit count.
+ */
+PK_API int pk_etf_put_bitstring(struct pk_etf_buf *b, const void *data, size_t len, unsigned bits);
+/**
+ * @brief Writes a map header; arity key/value pairs must follow.  For Erlang's
+ *        exact bytes, write the keys in Erlang's map key order (pk_term_compare
+ *        with exact set).
+ */
+PK_API int pk_etf_put_map(struct pk_etf_buf *b, uint32_t arity);
+/** @brief Writes a pid (NEW_PID_EXT) on the node named by len UTF-8 bytes. */
+PK_API int pk_etf_put_pid(struct pk_etf_buf *b, int minor_version, const char *node,
+                          size_t node_len, uint32_t id, uint32_t serial, uint32_t creation);
+/** @brief Writes a whole term tree (no version byte) as pk_etf_encode() would. */
+PK_API int pk_etf_put_term(struct pk_etf_buf *b, int minor_version, const struct pk_term *t);
 
 #ifdef __cplusplus
 }

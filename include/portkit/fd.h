@@ -73,8 +73,8 @@ PK_API int pk_fd_close(int fd);
 PK_API int pk_fd_dup(int fd, int min_fd);
 
 /**
- * @brief Sets or clears O_NONBLOCK on @p fd (no syscall when it already has
- *        the wanted state after the F_GETFL).
+ * @brief Sets or clears O_NONBLOCK on @p fd (one F_GETFL, and an F_SETFL only
+ *        if the state changes).
  * @return 0, or -EBADF.
  */
 PK_API int pk_fd_set_nonblock(int fd, int on);
@@ -113,7 +113,10 @@ PK_API ssize_t pk_fd_read_all(int fd, void *buf, size_t len, size_t *reterr_done
  * the write fails with EPIPE the SIGPIPE it raised is consumed
  * (sigtimedwait) unless one was already pending before, then the mask is
  * restored.  Other threads' masks and the process's dispositions are not
- * touched.
+ * touched.  Cost: one send() on a socket; on a pipe the first call probes
+ * with send() (ENOTSOCK) and each thread remembers its last non-socket
+ * descriptor so later calls skip the probe (three syscalls: mask, write,
+ * mask).  The hint is harmless if the number is reused for a socket.
  * @param fd descriptor (borrowed).
  * @param buf @p len bytes; may be NULL only if len is 0.
  * @param[out] reterr_done optional; always set to the bytes written,
@@ -387,6 +390,8 @@ PK_API int pk_fd_peercred(int fd, struct pk_fd_cred *ret_cred);
  * @param len at least 1: a stream socket cannot carry descriptors alone.
  * @param nfds 0..PK_FD_MAX_PASS.
  * @return @p len, or -EINVAL, -EPIPE, -EAGAIN, -ETOOMANYREFS, -EBADF ...
+ *         If writing the rest of a short stream send fails, that error is
+ *         returned although the descriptors were already delivered.
  */
 PK_API ssize_t pk_fd_send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds);
 
@@ -511,6 +516,16 @@ PK_API int pk_fd_timerfd(int flags);
 PK_API int pk_fd_timerfd_set(int fd, uint64_t initial_ns, uint64_t interval_ns);
 
 /**
+ * @brief Arms (or disarms) a timerfd at an absolute CLOCK_MONOTONIC time
+ *        (TFD_TIMER_ABSTIME), as clock_gettime(CLOCK_MONOTONIC) counts it.
+ * @param deadline_ns first expiry in nanoseconds since the clock's epoch;
+ *        a time already past expires at once; 0 disarms the timer.
+ * @param interval_ns period after the first expiry; 0 for a one-shot.
+ * @return 0, -EINVAL, -EBADF.
+ */
+PK_API int pk_fd_timerfd_set_abs(int fd, uint64_t deadline_ns, uint64_t interval_ns);
+
+/**
  * @brief Reads a timerfd: blocks (unless non-blocking) until it expired
  *        at least once, retrying EINTR.
  * @param[out] ret_expirations expiries since the last read (>= 1).
@@ -536,6 +551,16 @@ PK_API int pk_fd_timerfd_read(int fd, uint64_t *ret_expirations);
  *         -EINVAL, -EMFILE ...
  */
 PK_API int pk_fd_signalfd(const int *signals, size_t count, int flags);
+
+/**
+ * @brief Replaces the set of signals an existing signalfd receives, and
+ *        blocks the new set in the calling thread (signals dropped from
+ *        the set stay blocked: unblock them yourself if wanted).
+ * @param fd a signalfd made by pk_fd_signalfd() (borrowed; its flags are
+ *        kept).
+ * @return 0, -EINVAL (bad signal, or @p fd is not a signalfd), -EBADF.
+ */
+PK_API int pk_fd_signalfd_update(int fd, const int *signals, size_t count);
 
 /**
  * @brief Reads one signal record from a signalfd (retries EINTR).
@@ -717,7 +742,7 @@ PK_API int pk_fd_pty_get_winsize(int fd, struct pk_fd_winsize *ret_ws);
  *        editing, no signals from keys, 8-bit, VMIN=1 VTIME=0).
  * @param[out] ret_saved optional: the previous settings, to restore with
  *        pk_fd_term_restore() (include <termios.h> for the struct).
- * @return 0, -ENOTTY, -EBADF, -EINTR is retried.
+ * @return 0, -ENOTTY, -EBADF (EINTR is retried).
  */
 PK_API int pk_fd_term_set_raw(int fd, struct termios *ret_saved);
 

@@ -379,7 +379,8 @@ PK_API void pk_loop_signal_init(struct pk_loop *loop, struct pk_loop_signal *sig
  * (so stopping never lets its default action run later).  A signal that was
  * already blocked stays blocked and its pending instances are left alone.
  * Start and stop signal watchers from the thread that runs the loop, and
- * watch a given signal in one loop only.  Several watchers of one signal all
+ * watch a given signal in one loop only.  Starting an active watcher moves
+ * it to @p signo (or only changes @p cb).  Several watchers of one signal all
  * get each instance; standard signals coalesce while pending (kernel rule).
  * @return 0, -EINVAL (NULL cb, signo out of range, SIGKILL, SIGSTOP),
  *         -ENOMEM, -EMFILE... (creating the signalfd).
@@ -402,6 +403,7 @@ PK_API void pk_loop_child_init(struct pk_loop *loop, struct pk_loop_child *child
  * waitid(P_PIDFD, ..., WEXITED), stops the watcher, then calls @p cb once
  * with the decoded status.  @p pid must be an unreaped child of this
  * process (a zombie is fine); nobody else may wait for it meanwhile.
+ * Starting an active watcher stops it first (it then watches @p pid).
  * @return 0; -EINVAL (NULL, pid <= 0); -ESRCH (no such process); -ECHILD
  *         (not a child of this process); -EMFILE...; -ENOSYS (kernel < 5.3).
  */
@@ -433,8 +435,9 @@ PK_API void pk_loop_wake_init(struct pk_loop *loop, struct pk_loop_wake *wake);
  * @brief Activates a wake-up watcher (loop thread).
  *
  * An active wake-up watcher keeps pk_loop_run() alive; pk_loop_unref() it
- * if that is not wanted.
- * @return 0 or -EINVAL (NULL).
+ * if that is not wanted.  A send made before the start is not lost.
+ * @return 0, -EINVAL (NULL), or a negative errno from write(2) when
+ *         re-signalling such an early send.
  */
 PK_API int pk_loop_wake_start(struct pk_loop_wake *wake, pk_loop_wake_cb cb);
 

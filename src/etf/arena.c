@@ -1,34 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* The bump allocator behind every term tree: one free releases a whole tree,
  * and a hard byte cap keeps hostile input from asking for unbounded memory. */
-#include "internal.h"
-#include "portkit/etf.h"
+#include "etf-internal.h"
 
 #include <stdint.h>
 #include <string.h>
 
-#define PK_ARENA_ALIGN 8u
 #define PK_ARENA_FIRST_BLOCK 4096u
 #define PK_ARENA_MAX_BLOCK (1u << 20)
 
-struct pk_arena_block {
-        struct pk_arena_block *next;
-        size_t size; /* usable bytes after the header */
-        size_t used;
-        /* data follows, aligned by the header's size (a multiple of 8) */
-};
-
-struct pk_arena {
-        struct pk_arena_block *head; /* current block; older ones follow */
-        size_t max_bytes;
-        size_t handed_out;
-        size_t next_block;
-        int last_error;
-};
-
 static inline uint8_t *block_data(struct pk_arena_block *b)
 {
-        return (uint8_t *)(b + 1);
+        return pk__arena_block_data(b);
 }
 
 pk_arena *pk_arena_new(size_t max_bytes)
@@ -63,10 +46,19 @@ void pk_arena_reset(pk_arena *a)
 {
         if (!a || !a->head)
                 return;
-        /* Keep the largest-so-far (newest) block; free the rest. */
-        free_blocks(a->head->next);
-        a->head->next = NULL;
-        a->head->used = 0;
+        /* Keep the largest block (an oversized one-off may sit behind the
+         * head), so a hot loop decoding similar terms stops calling malloc. */
+        struct pk_arena_block *keep = a->head, **link = &a->head;
+        for (struct pk_arena_block **pp = &a->head; *pp; pp = &(*pp)->next)
+                if ((*pp)->size > keep->size) {
+                        keep = *pp;
+                        link = pp;
+                }
+        *link = keep->next;
+        free_blocks(a->head);
+        keep->next = NULL;
+        keep->used = 0;
+        a->head = keep;
         a->handed_out = 0;
         a->last_error = 0;
 }
@@ -81,8 +73,13 @@ void *pk_arena_alloc(pk_arena *a, size_t n)
         struct pk_arena_block *b = a->head;
         if (!b || b->size - b->used < need) {
                 size_t size = a->next_block;
-                if (size < need)
-                        size = need;
+                if (size < need) {
+                        /* A one-off block gets 25% slack so that, kept by a
+                         * reset, it fits the next term of the same shape. */
+                        size = need + need / 4;
+                        if (size < need)
+                                size = need;
+                }
                 b = malloc(sizeof(*b) + size);
                 if (!b) {
                         a->last_error = -ENOMEM;

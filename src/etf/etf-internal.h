@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Counts the code points of len bytes of UTF-8, rejecting overlongs,
  * surrogates and values above U+10FFFF.  Returns the count or -1. */
@@ -22,5 +23,219 @@ static inline bool pk__is_listish(const struct pk_term *t)
 {
         return t->type == PK_TERM_NIL || t->type == PK_TERM_LIST || t->type == PK_TERM_STRING;
 }
+
+/* ---- arena internals (arena.c), exposed for an inline fast path ---- */
+#define PK_ARENA_ALIGN 8u
+
+struct pk_arena_block {
+        struct pk_arena_block *next;
+        size_t size; /* usable bytes after the header */
+        size_t used;
+        /* data follows, aligned by the header's size (a multiple of 8) */
+};
+
+struct pk_arena {
+        struct pk_arena_block *head; /* current block; older ones follow */
+        size_t max_bytes;
+        size_t handed_out;
+        size_t next_block;
+        int last_error;
+};
+
+static inline uint8_t *pk__arena_block_data(struct pk_arena_block *b)
+{
+        return (uint8_t *)(b + 1);
+}
+
+/* pk_arena_alloc with the common case (room in the current block) inlined. */
+static inline void *pk__arena_alloc(pk_arena *a, size_t n)
+{
+        size_t need = (n + PK_ARENA_ALIGN - 1) & ~(size_t)(PK_ARENA_ALIGN - 1);
+        struct pk_arena_block *b = a->head;
+        if (PK_LIKELY(b && need >= n && b->size - b->used >= need &&
+                      need <= a->max_bytes - a->handed_out)) {
+                void *p = pk__arena_block_data(b) + b->used;
+                b->used += need;
+                a->handed_out += need;
+                return p;
+        }
+        return pk_arena_alloc(a, n);
+}
+
+/* ---- ETF tags ---- */
+enum {
+        PK_TAG_VERSION = 131,
+        PK_TAG_COMPRESSED = 80,
+        PK_TAG_NEW_FLOAT = 70,
+        PK_TAG_BIT_BINARY = 77,
+        PK_TAG_ATOM_CACHE_REF = 82,
+        PK_TAG_DIST_HEADER = 68,
+        PK_TAG_DIST_FRAG_HEADER = 69,
+        PK_TAG_NEW_PID = 88,
+        PK_TAG_NEW_PORT = 89,
+        PK_TAG_NEWER_REFERENCE = 90,
+        PK_TAG_SMALL_INTEGER = 97,
+        PK_TAG_INTEGER = 98,
+        PK_TAG_FLOAT = 99,
+        PK_TAG_ATOM = 100,
+        PK_TAG_REFERENCE = 101,
+        PK_TAG_PORT = 102,
+        PK_TAG_PID = 103,
+        PK_TAG_SMALL_TUPLE = 104,
+        PK_TAG_LARGE_TUPLE = 105,
+        PK_TAG_NIL = 106,
+        PK_TAG_STRING = 107,
+        PK_TAG_LIST = 108,
+        PK_TAG_BINARY = 109,
+        PK_TAG_SMALL_BIG = 110,
+        PK_TAG_LARGE_BIG = 111,
+        PK_TAG_NEW_FUN = 112,
+        PK_TAG_EXPORT = 113,
+        PK_TAG_NEW_REFERENCE = 114,
+        PK_TAG_SMALL_ATOM = 115,
+        PK_TAG_MAP = 116,
+        PK_TAG_FUN = 117,
+        PK_TAG_ATOM_UTF8 = 118,
+        PK_TAG_SMALL_ATOM_UTF8 = 119,
+        PK_TAG_V4_PORT = 120,
+        PK_TAG_LOCAL = 121
+};
+
+/* ---- big-endian loads and stores ---- */
+static inline uint16_t pk__be16(const uint8_t *p)
+{
+        return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+static inline uint32_t pk__be32(const uint8_t *p)
+{
+        uint32_t v;
+        memcpy(&v, p, 4);
+        return __builtin_bswap32(v);
+}
+static inline uint64_t pk__be64(const uint8_t *p)
+{
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return __builtin_bswap64(v);
+}
+static inline void pk__put16(uint8_t *p, uint16_t v)
+{
+        p[0] = (uint8_t)(v >> 8);
+        p[1] = (uint8_t)v;
+}
+static inline void pk__put32(uint8_t *p, uint32_t v)
+{
+        v = __builtin_bswap32(v);
+        memcpy(p, &v, 4);
+}
+static inline void pk__put64(uint8_t *p, uint64_t v)
+{
+        v = __builtin_bswap64(v);
+        memcpy(p, &v, 8);
+}
+
+/* ---- output buffer (stream.c) ---- */
+
+/* Slow path of pk__buf_room: grows b so n more bytes fit, or sets b->err. */
+int pk__buf_grow(struct pk_etf_buf *b, size_t n);
+
+/* Returns where n more bytes go (the caller then adds n to b->len), or NULL
+ * with b->err set. */
+static inline uint8_t *pk__buf_room(struct pk_etf_buf *b, size_t n)
+{
+        if (PK_UNLIKELY(b->err))
+                return NULL;
+        if (PK_UNLIKELY(b->cap - b->len < n) && pk__buf_grow(b, n) < 0)
+                return NULL;
+        return b->data + b->len;
+}
+
+/* Records err as b's sticky error (if none yet) and returns b->err. */
+static inline int pk__buf_fail(struct pk_etf_buf *b, int err)
+{
+        if (!b->err)
+                b->err = err;
+        return b->err;
+}
+
+/* Writes v with the smallest integer tag. */
+static inline int pk__w_int(struct pk_etf_buf *b, int64_t v)
+{
+        uint8_t *p = pk__buf_room(b, 11);
+        if (PK_UNLIKELY(!p))
+                return b->err;
+        if ((uint64_t)v <= 255) {
+                p[0] = PK_TAG_SMALL_INTEGER;
+                p[1] = (uint8_t)v;
+                b->len += 2;
+        } else if (v >= INT32_MIN && v <= INT32_MAX) {
+                p[0] = PK_TAG_INTEGER;
+                pk__put32(p + 1, (uint32_t)v);
+                b->len += 5;
+        } else {
+                uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+                unsigned n = 0;
+                p[0] = PK_TAG_SMALL_BIG;
+                p[2] = v < 0;
+                while (m) {
+                        p[3 + n++] = (uint8_t)m;
+                        m >>= 8;
+                }
+                p[1] = (uint8_t)n;
+                b->len += 3 + n;
+        }
+        return 0;
+}
+
+/* Shared writers (stream.c); the tree encoder and the put functions both use them. */
+int pk__w_atom(struct pk_etf_buf *b, int minor_version, const char *name, size_t len);
+int pk__w_float(struct pk_etf_buf *b, int minor_version, double f);
+int pk__w_big(struct pk_etf_buf *b, const uint8_t *digits, size_t len, int negative);
+int pk__w_bits(struct pk_etf_buf *b, const uint8_t *data, size_t len, unsigned bits);
+int pk__w_string(struct pk_etf_buf *b, const uint8_t *bytes, size_t len);
+
+/* Writes a container header: small_tag with a u8 count when it fits (and
+ * small_tag is nonzero), else large_tag with a u32 count. */
+static inline int pk__w_header(struct pk_etf_buf *b, uint8_t small_tag, uint8_t large_tag,
+                               uint32_t n)
+{
+        uint8_t *p = pk__buf_room(b, 5);
+        if (PK_UNLIKELY(!p))
+                return b->err;
+        if (small_tag && n <= 255) {
+                p[0] = small_tag;
+                p[1] = (uint8_t)n;
+                b->len += 2;
+        } else {
+                p[0] = large_tag;
+                pk__put32(p + 1, n);
+                b->len += 5;
+        }
+        return 0;
+}
+
+static inline int pk__w_nil(struct pk_etf_buf *b)
+{
+        uint8_t *p = pk__buf_room(b, 1);
+        if (PK_UNLIKELY(!p))
+                return b->err;
+        *p = PK_TAG_NIL;
+        b->len++;
+        return 0;
+}
+
+/* Inflates a zlib stream into exactly dstlen bytes (compress.c).  Returns 0
+ * with *consumed = compressed bytes used, PK_EZSIZE when the stream holds more
+ * or fewer bytes than dstlen, PK_EZLIB for a corrupt stream, PK_ETRUNCATED
+ * when the input ends inside the stream, or -ENOMEM. */
+int pk__inflate(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, size_t *consumed);
+
+/* Erlang's map key order (exact pk_term_compare, with atom and integer fast
+ * paths): <0, 0 or >0. */
+int pk__key_cmp(const struct pk_term *a, const struct pk_term *b);
+
+/* Erlang's map key order on the keys of a map: fills idx[0..n) with the pair
+ * indexes sorted (exact pk_term_compare). */
+void pk__map_key_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx);
 
 #endif

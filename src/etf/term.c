@@ -351,6 +351,10 @@ static int cmp_int_float(const struct pk_term *a, double f)
 
 static int cmp_numbers(const struct pk_term *a, const struct pk_term *b, int exact)
 {
+        /* Map key order (exact): every integer sorts before every float,
+         * whatever their values; erl orders #{2 => a, 1.5 => b} as [2, 1.5]. */
+        if (exact && (a->type == PK_TERM_FLOAT) != (b->type == PK_TERM_FLOAT))
+                return a->type == PK_TERM_FLOAT ? 1 : -1;
         int c;
         if (a->type == PK_TERM_FLOAT && b->type == PK_TERM_FLOAT)
                 c = (a->v.f > b->v.f) - (a->v.f < b->v.f);
@@ -360,8 +364,6 @@ static int cmp_numbers(const struct pk_term *a, const struct pk_term *b, int exa
                 c = cmp_int_float(a, b->v.f);
         else
                 c = cmp_integers(a, b);
-        if (c == 0 && exact && (a->type == PK_TERM_FLOAT) != (b->type == PK_TERM_FLOAT))
-                c = a->type == PK_TERM_FLOAT ? 1 : -1;
         return c;
 }
 

@@ -73,7 +73,7 @@ static struct timespec ns_to_ts(uint64_t ns)
         return ts;
 }
 
-int pk_fd_timerfd_set(int fd, uint64_t initial_ns, uint64_t interval_ns)
+static int timerfd_arm(int fd, int tflags, uint64_t initial_ns, uint64_t interval_ns)
 {
         /* An interval without a first expiry would still disarm: refuse the
          * ambiguous request. */
@@ -82,10 +82,20 @@ int pk_fd_timerfd_set(int fd, uint64_t initial_ns, uint64_t interval_ns)
         struct itimerspec its = {.it_value = ns_to_ts(initial_ns),
                                  .it_interval = ns_to_ts(interval_ns)};
         int saved = errno;
-        if (timerfd_settime(fd, 0, &its, NULL) < 0)
+        if (timerfd_settime(fd, tflags, &its, NULL) < 0)
                 return pk__neg_errno();
         errno = saved;
         return 0;
+}
+
+int pk_fd_timerfd_set(int fd, uint64_t initial_ns, uint64_t interval_ns)
+{
+        return timerfd_arm(fd, 0, initial_ns, interval_ns);
+}
+
+int pk_fd_timerfd_set_abs(int fd, uint64_t deadline_ns, uint64_t interval_ns)
+{
+        return timerfd_arm(fd, TFD_TIMER_ABSTIME, deadline_ns, interval_ns);
 }
 
 int pk_fd_timerfd_read(int fd, uint64_t *ret_expirations)
@@ -99,31 +109,59 @@ int pk_fd_timerfd_read(int fd, uint64_t *ret_expirations)
         return r;
 }
 
-int pk_fd_signalfd(const int *signals, size_t count, int flags)
+/* Builds a sigset from a list of signal numbers, refusing the ones a
+ * signalfd cannot take. */
+static int make_sigset(const int *signals, size_t count, sigset_t *set)
 {
-        if (!signals || count == 0 || count > 64 || pk__bad_flags(flags, PK_FD_NONBLOCK))
+        if (!signals || count == 0 || count > 64)
                 return -EINVAL;
-        sigset_t set;
-        sigemptyset(&set);
+        sigemptyset(set);
         for (size_t i = 0; i < count; i++) {
                 int s = signals[i];
                 if (s <= 0 || s >= NSIG || s == SIGKILL || s == SIGSTOP)
                         return -EINVAL;
-                if (sigaddset(&set, s) < 0)
+                if (sigaddset(set, s) < 0)
                         return -EINVAL; /* glibc's reserved NPTL signals */
         }
+        return 0;
+}
+
+/* signalfd(2) on fd (-1: a new one), then block the set in this thread.
+ * The descriptor is made first so a failure leaves the mask unchanged. */
+static int signalfd_apply(int fd, const int *signals, size_t count, int sfd_flags)
+{
+        sigset_t set;
+        int r = make_sigset(signals, count, &set);
+        if (r < 0)
+                return r;
         int saved = errno;
-        /* Create first, so a failure leaves the mask as it was. */
-        int fd = signalfd(-1, &set, SFD_CLOEXEC | ((flags & PK_FD_NONBLOCK) ? SFD_NONBLOCK : 0));
-        if (fd < 0)
+        int nfd = signalfd(fd, &set, sfd_flags);
+        if (nfd < 0)
                 return pk__neg_errno();
-        int r = pthread_sigmask(SIG_BLOCK, &set, NULL);
+        r = pthread_sigmask(SIG_BLOCK, &set, NULL);
         if (r != 0) {
-                pk_fd_close(fd);
+                if (fd < 0)
+                        pk_fd_close(nfd);
                 return -r;
         }
         errno = saved;
-        return fd;
+        return nfd;
+}
+
+int pk_fd_signalfd(const int *signals, size_t count, int flags)
+{
+        if (pk__bad_flags(flags, PK_FD_NONBLOCK))
+                return -EINVAL;
+        return signalfd_apply(-1, signals, count,
+                              SFD_CLOEXEC | ((flags & PK_FD_NONBLOCK) ? SFD_NONBLOCK : 0));
+}
+
+int pk_fd_signalfd_update(int fd, const int *signals, size_t count)
+{
+        if (fd < 0)
+                return -EBADF;
+        int r = signalfd_apply(fd, signals, count, 0);
+        return r < 0 ? r : 0;
 }
 
 int pk_fd_signalfd_read(int fd, struct signalfd_siginfo *ret_info)

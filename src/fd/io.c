@@ -34,18 +34,20 @@ void pk__sigpipe_block(struct pk__sigpipe *s)
 void pk__sigpipe_restore(struct pk__sigpipe *s, bool epipe)
 {
         int saved = errno;
+        sigset_t pipe_set;
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
         if (epipe && !s->was_pending) {
-                sigset_t pipe_set;
-                sigemptyset(&pipe_set);
-                sigaddset(&pipe_set, SIGPIPE);
                 const struct timespec zero = {0, 0};
                 /* The failed write queued SIGPIPE on this thread; take it
                  * so unblocking does not deliver it. */
                 while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
                         ;
         }
+        /* Unblock just SIGPIPE rather than reinstating the old mask, so
+         * nothing else about the thread's mask can be undone. */
         if (!s->was_blocked)
-                (void)pthread_sigmask(SIG_SETMASK, &s->old, NULL);
+                (void)pthread_sigmask(SIG_UNBLOCK, &pipe_set, NULL);
         errno = saved;
 }
 
@@ -150,6 +152,12 @@ static int write_guarded(int fd, const unsigned char *p, size_t len, size_t *don
         return err;
 }
 
+/* The last descriptor this thread found not to be a socket.  Only a hint
+ * that saves the send() probe on repeated pipe writes: if the number has
+ * since been reused for a socket, the guarded write() path is still
+ * correct for it (SIGPIPE blocked and consumed), just slower. */
+static _Thread_local int last_nonsocket = -1;
+
 ssize_t pk_fd_write_all(int fd, const void *buf, size_t len, size_t *reterr_done)
 {
         size_t done = 0;
@@ -160,9 +168,13 @@ ssize_t pk_fd_write_all(int fd, const void *buf, size_t len, size_t *reterr_done
         }
         int saved = errno;
         const unsigned char *p = buf;
+        if (fd == last_nonsocket && len) {
+                err = write_guarded(fd, p, len, &done);
+                goto restore;
+        }
         /* Try the socket path first: on a non-socket send() fails with
-         * ENOTSOCK before touching any data, which is cheaper than an
-         * fstat() on every call for the common socket case. */
+         * ENOTSOCK before touching any data, which costs no more than an
+         * fstat() and nothing at all for the common socket case. */
         while (done < len) {
                 ssize_t n = send(fd, p + done, len - done, MSG_NOSIGNAL);
                 if (n > 0) {
@@ -171,6 +183,7 @@ ssize_t pk_fd_write_all(int fd, const void *buf, size_t len, size_t *reterr_done
                         err = EIO;
                         break;
                 } else if (errno == ENOTSOCK) {
+                        last_nonsocket = fd;
                         err = write_guarded(fd, p, len, &done);
                         break;
                 } else if (errno != EINTR) {
@@ -178,6 +191,7 @@ ssize_t pk_fd_write_all(int fd, const void *buf, size_t len, size_t *reterr_done
                         break;
                 }
         }
+restore:
         errno = saved;
 out:
         if (reterr_done)

@@ -276,6 +276,8 @@ ssize_t pk_fd_send_fds(int sock, const void *buf, size_t len, const int *fds, si
                 msg.msg_control = ctl.buf;
                 msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
                 struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+                if (!c) /* cannot happen: controllen covers one header */
+                        return -EINVAL;
                 c->cmsg_level = SOL_SOCKET;
                 c->cmsg_type = SCM_RIGHTS;
                 c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);

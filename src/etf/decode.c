@@ -1,0 +1,974 @@
+/* SPDX-License-Identifier: MIT */
+/* The decoder: ETF bytes -> term tree in an arena.  Input is hostile: every
+ * length is checked against the bytes left (less one byte owed for each slot
+ * still to fill) before anything is allocated, the walk is iterative with an
+ * explicit stack on the heap, and each malformation has its own error code. */
+#include "etf-internal.h"
+
+#include <locale.h>
+#include <math.h>
+#include <stdlib.h>
+
+enum dframe_kind { DF_SEQ, DF_LIST, DF_MAP, DF_FUN };
+
+struct dframe {
+        struct pk_term *next, *end; /* slots still to fill */
+        struct pk_term *owner;      /* the container (MAP, FUN) */
+        const uint8_t *at;          /* where the container starts, for errors */
+        uint8_t kind;
+};
+
+struct dec {
+        pk_arena *a;
+        const uint8_t *base, *p, *end;
+        size_t budget; /* bytes this decode may still allocate */
+        size_t owed;   /* slots pushed but not yet filled: each needs >= 1 byte */
+        size_t max_big;
+        uint32_t max_depth;
+        unsigned flags;
+        int (*atom_filter)(void *ctx, const char *name, size_t len);
+        void *atom_ctx;
+        int err;
+        const uint8_t *err_at;
+        struct dframe *st;
+        size_t sp, cap;
+        struct dframe local[64];
+};
+
+static int fail(struct dec *d, int code, const uint8_t *at)
+{
+        d->err = code;
+        d->err_at = at;
+        return code;
+}
+
+static void *dalloc(struct dec *d, size_t n, const uint8_t *at)
+{
+        size_t need = (n + 7) & ~(size_t)7;
+        if (need < n || need > d->budget) {
+                fail(d, PK_ETERMSIZE, at);
+                return NULL;
+        }
+        d->budget -= need;
+        void *p = pk__arena_alloc(d->a, n);
+        if (PK_UNLIKELY(!p))
+                fail(d, pk_arena_last_error(d->a), at);
+        return p;
+}
+
+/* Borrowed bytes, or an arena copy with PK_ETF_COPY. */
+static const uint8_t *bytes_ref(struct dec *d, const uint8_t *s, size_t n, const uint8_t *at)
+{
+        if (!(d->flags & PK_ETF_COPY) || n == 0)
+                return s;
+        uint8_t *c = dalloc(d, n, at);
+        if (c)
+                memcpy(c, s, n);
+        return c;
+}
+
+#define NEED(d, n, at)                                                                             \
+        do {                                                                                       \
+                if (PK_UNLIKELY((size_t)((d)->end - (d)->p) < (size_t)(n)))                        \
+                        return fail((d), PK_ETRUNCATED, (at));                                     \
+        } while (0)
+
+/* True when some byte is >= 0x80 (8 bytes at a time). */
+static inline bool has_high_byte(const uint8_t *s, size_t n)
+{
+        uint64_t acc = 0;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                acc |= w;
+        }
+        for (; i < n; i++)
+                acc |= s[i];
+        return (acc & 0x8080808080808080ull) != 0;
+}
+
+/* Reads an atom (any atom tag) at d->p into name and len (UTF-8). */
+static int rd_atom(struct dec *d, const char **name, uint16_t *len)
+{
+        const uint8_t *at = d->p;
+        NEED(d, 1, at);
+        uint8_t tag = *d->p++;
+        size_t n;
+        int latin;
+        switch (tag) {
+        case PK_TAG_ATOM:
+                NEED(d, 2, at);
+                n = pk__be16(d->p);
+                d->p += 2;
+                latin = 1;
+                break;
+        case PK_TAG_SMALL_ATOM:
+                NEED(d, 1, at);
+                n = *d->p++;
+                latin = 1;
+                break;
+        case PK_TAG_ATOM_UTF8:
+                NEED(d, 2, at);
+                n = pk__be16(d->p);
+                d->p += 2;
+                latin = 0;
+                break;
+        case PK_TAG_SMALL_ATOM_UTF8:
+                NEED(d, 1, at);
+                n = *d->p++;
+                latin = 0;
+                break;
+        case PK_TAG_ATOM_CACHE_REF:
+                return fail(d, PK_EATOMCACHE, at);
+        default:
+                return fail(d, PK_EBADTAG, at);
+        }
+        NEED(d, n, at);
+        const uint8_t *s = d->p;
+        d->p += n;
+        size_t high = 0;
+        if (PK_UNLIKELY(has_high_byte(s, n)))
+                for (size_t i = 0; i < n; i++)
+                        high += s[i] >> 7;
+        const char *out = (const char *)s;
+        size_t out_len = n;
+        if (latin) {
+                if (n > 255)
+                        return fail(d, PK_EATOMLEN, at);
+                if (high) {
+                        /* Latin-1 -> UTF-8 so the atom equals its UTF-8 twin. */
+                        uint8_t *u = dalloc(d, n + high, at);
+                        if (!u)
+                                return d->err;
+                        uint8_t *q = u;
+                        for (size_t i = 0; i < n; i++) {
+                                if (s[i] < 0x80) {
+                                        *q++ = s[i];
+                                } else {
+                                        *q++ = (uint8_t)(0xC0 | s[i] >> 6);
+                                        *q++ = (uint8_t)(0x80 | (s[i] & 0x3F));
+                                }
+                        }
+                        out = (const char *)u;
+                        out_len = n + high;
+                        high = 0; /* already a private copy */
+                }
+        } else if (high) {
+                int r = pk__atom_check((const char *)s, n);
+                if (r < 0)
+                        return fail(d, r, at);
+        } else if (n > 255) {
+                return fail(d, PK_EATOMLEN, at);
+        }
+        if ((d->flags & PK_ETF_COPY) && out == (const char *)s && n) {
+                out = (const char *)bytes_ref(d, s, n, at);
+                if (!out)
+                        return d->err;
+        }
+        if (d->atom_filter && !d->atom_filter(d->atom_ctx, out, out_len))
+                return fail(d, PK_EATOMREFUSED, at);
+        *name = out;
+        *len = (uint16_t)out_len;
+        return 0;
+}
+
+static bool is_digit(uint8_t c)
+{
+        return c >= '0' && c <= '9';
+}
+
+/* FLOAT_EXT: the VM's syntax ([+-]digits[.,]digits[eE[+-]digits], then NULs). */
+static int parse_float_ext(const uint8_t *s, double *out)
+{
+        char buf[32];
+        memcpy(buf, s, 31);
+        buf[31] = 0;
+        char *c = buf;
+        if (*c == '+' || *c == '-')
+                c++;
+        if (!is_digit((uint8_t)*c))
+                return PK_EBADFLOAT;
+        while (is_digit((uint8_t)*c))
+                c++;
+        if (*c != '.' && *c != ',')
+                return PK_EBADFLOAT;
+        *c++ = '.';
+        if (!is_digit((uint8_t)*c))
+                return PK_EBADFLOAT;
+        while (is_digit((uint8_t)*c))
+                c++;
+        if (*c == 'e' || *c == 'E') {
+                c++;
+                if (*c == '+' || *c == '-')
+                        c++;
+                if (!is_digit((uint8_t)*c))
+                        return PK_EBADFLOAT;
+                while (is_digit((uint8_t)*c))
+                        c++;
+        }
+        if (*c)
+                return PK_EBADFLOAT;
+        /* strtod in the C locale, whatever the application set. */
+        locale_t loc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+        if (!loc)
+                return -ENOMEM;
+        char *endp;
+        int saved = errno;
+        double v = strtod_l(buf, &endp, loc);
+        errno = saved;
+        freelocale(loc);
+        if (endp != c || !isfinite(v))
+                return PK_EBADFLOAT;
+        *out = v;
+        return 0;
+}
+
+static int grow_stack(struct dec *d, const uint8_t *at)
+{
+        /* Leave the on-stack array for a roomy heap one at once: deep terms
+         * would otherwise pay for several reallocations per call. */
+        size_t cap = d->st == d->local ? 1024 : d->cap * 2;
+        struct dframe *st;
+        if (d->st == d->local) {
+                st = malloc(cap * sizeof(*st));
+                if (st)
+                        memcpy(st, d->local, d->sp * sizeof(*st));
+        } else {
+                st = realloc(d->st, cap * sizeof(*st));
+        }
+        if (!st)
+                return fail(d, -ENOMEM, at);
+        d->st = st;
+        d->cap = cap;
+        return 0;
+}
+
+static inline int push(struct dec *d, struct pk_term *elems, size_t n, uint8_t kind,
+                       struct pk_term *owner, const uint8_t *at)
+{
+        if (PK_UNLIKELY(d->sp >= d->max_depth))
+                return fail(d, PK_EDEPTH, at);
+        if (PK_UNLIKELY(d->sp == d->cap) && grow_stack(d, at) < 0)
+                return d->err;
+        struct dframe *f = &d->st[d->sp++];
+        f->next = elems;
+        f->end = elems + n;
+        f->owner = owner;
+        f->at = at;
+        f->kind = kind;
+        d->owed += n;
+        return 0;
+}
+
+/* Checks that n more slots can each get at least one byte of input. */
+static int check_slots(struct dec *d, uint64_t n, const uint8_t *at)
+{
+        size_t left = (size_t)(d->end - d->p);
+        if (n > left || n > left - (d->owed < left ? d->owed : left))
+                return fail(d, PK_ETRUNCATED, at);
+        return 0;
+}
+
+static int rd_node(struct dec *d, const char **node, uint16_t *len)
+{
+        return rd_atom(d, node, len);
+}
+
+/* Return value of dec_one when the slot must be decoded again from the
+ * current position (LIST_EXT with no elements is just its tail). */
+#define AGAIN 1
+
+static int dec_one(struct dec *d, struct pk_term *t)
+{
+        const uint8_t *at = d->p;
+        NEED(d, 1, at);
+        uint8_t tag = *d->p++;
+        int r;
+        size_t n;
+        switch (tag) {
+        case PK_TAG_SMALL_INTEGER:
+                NEED(d, 1, at);
+                t->type = PK_TERM_INT;
+                t->v.i = *d->p++;
+                return 0;
+        case PK_TAG_INTEGER:
+                NEED(d, 4, at);
+                t->type = PK_TERM_INT;
+                t->v.i = (int32_t)pk__be32(d->p);
+                d->p += 4;
+                return 0;
+        case PK_TAG_SMALL_BIG:
+        case PK_TAG_LARGE_BIG: {
+                int sign;
+                if (tag == PK_TAG_SMALL_BIG) {
+                        NEED(d, 2, at);
+                        n = d->p[0];
+                        sign = d->p[1];
+                        d->p += 2;
+                } else {
+                        NEED(d, 5, at);
+                        n = pk__be32(d->p);
+                        sign = d->p[4];
+                        d->p += 5;
+                }
+                if (n > d->max_big)
+                        return fail(d, PK_EBIGNUM, at);
+                NEED(d, n, at);
+                pk_term_set_big(t, d->p, n, sign != 0);
+                d->p += n;
+                if (t->type == PK_TERM_BIG && (d->flags & PK_ETF_COPY)) {
+                        t->v.big.digits = bytes_ref(d, t->v.big.digits, t->v.big.len, at);
+                        if (!t->v.big.digits)
+                                return d->err;
+                }
+                return 0;
+        }
+        case PK_TAG_NEW_FLOAT: {
+                NEED(d, 8, at);
+                uint64_t bits = pk__be64(d->p);
+                double f;
+                memcpy(&f, &bits, 8);
+                if (!isfinite(f))
+                        return fail(d, PK_EBADFLOAT, at);
+                d->p += 8;
+                t->type = PK_TERM_FLOAT;
+                t->v.f = f;
+                return 0;
+        }
+        case PK_TAG_FLOAT: {
+                NEED(d, 31, at);
+                double f = 0;
+                if ((r = parse_float_ext(d->p, &f)) < 0)
+                        return fail(d, r, at);
+                d->p += 31;
+                t->type = PK_TERM_FLOAT;
+                t->v.f = f;
+                return 0;
+        }
+        case PK_TAG_ATOM:
+        case PK_TAG_SMALL_ATOM:
+        case PK_TAG_ATOM_UTF8:
+        case PK_TAG_SMALL_ATOM_UTF8:
+                d->p = at;
+                t->type = PK_TERM_ATOM;
+                return rd_atom(d, &t->v.atom.name, &t->v.atom.len);
+        case PK_TAG_NIL:
+                t->type = PK_TERM_NIL;
+                return 0;
+        case PK_TAG_STRING:
+                NEED(d, 2, at);
+                n = pk__be16(d->p);
+                d->p += 2;
+                NEED(d, n, at);
+                if (n == 0) {
+                        t->type = PK_TERM_NIL;
+                        return 0;
+                }
+                t->type = PK_TERM_STRING;
+                t->v.string.bytes = bytes_ref(d, d->p, n, at);
+                if (!t->v.string.bytes)
+                        return d->err;
+                t->v.string.len = (uint32_t)n;
+                d->p += n;
+                return 0;
+        case PK_TAG_LIST: {
+                NEED(d, 4, at);
+                n = pk__be32(d->p);
+                d->p += 4;
+                if (n == 0)
+                        return AGAIN;
+                if ((r = check_slots(d, (uint64_t)n + 1, at)) < 0)
+                        return r;
+                struct pk_term *e = dalloc(d, (n + 1) * sizeof(struct pk_term), at);
+                if (!e)
+                        return d->err;
+                t->type = PK_TERM_LIST;
+                t->v.list.elems = e;
+                t->v.list.len = (uint32_t)n;
+                t->v.list.tail = &e[n];
+                return push(d, e, n + 1, DF_LIST, t, at);
+        }
+        case PK_TAG_SMALL_TUPLE:
+        case PK_TAG_LARGE_TUPLE: {
+                if (tag == PK_TAG_SMALL_TUPLE) {
+                        NEED(d, 1, at);
+                        n = *d->p++;
+                } else {
+                        NEED(d, 4, at);
+                        n = pk__be32(d->p);
+                        d->p += 4;
+                }
+                t->type = PK_TERM_TUPLE;
+                t->v.tuple.arity = (uint32_t)n;
+                if (n == 0) {
+                        t->v.tuple.elems = NULL;
+                        return 0;
+                }
+                if ((r = check_slots(d, n, at)) < 0)
+                        return r;
+                struct pk_term *e = dalloc(d, n * sizeof(struct pk_term), at);
+                if (!e)
+                        return d->err;
+                t->v.tuple.elems = e;
+                return push(d, e, n, DF_SEQ, t, at);
+        }
+        case PK_TAG_MAP: {
+                NEED(d, 4, at);
+                n = pk__be32(d->p);
+                d->p += 4;
+                t->type = PK_TERM_MAP;
+                t->v.map.arity = (uint32_t)n;
+                if (n == 0) {
+                        t->v.map.pairs = NULL;
+                        return 0;
+                }
+                if ((r = check_slots(d, 2 * (uint64_t)n, at)) < 0)
+                        return r;
+                struct pk_term *e = dalloc(d, 2 * n * sizeof(struct pk_term), at);
+                if (!e)
+                        return d->err;
+                t->v.map.pairs = e;
+                return push(d, e, 2 * n, DF_MAP, t, at);
+        }
+        case PK_TAG_BINARY:
+                NEED(d, 4, at);
+                n = pk__be32(d->p);
+                d->p += 4;
+                NEED(d, n, at);
+                t->type = PK_TERM_BINARY;
+                t->v.bin.data = bytes_ref(d, d->p, n, at);
+                if (!t->v.bin.data)
+                        return d->err;
+                t->v.bin.size = n;
+                t->v.bin.bits = 8;
+                d->p += n;
+                return 0;
+        case PK_TAG_BIT_BINARY: {
+                NEED(d, 5, at);
+                n = pk__be32(d->p);
+                unsigned bits = d->p[4];
+                d->p += 5;
+                /* The VM: 1..8 bits when there are bytes, and 0 for none. */
+                if (n ? bits < 1 || bits > 8 : bits != 0)
+                        return fail(d, PK_EBITS, at);
+                NEED(d, n, at);
+                t->type = PK_TERM_BINARY;
+                t->v.bin.data = bytes_ref(d, d->p, n, at);
+                if (!t->v.bin.data)
+                        return d->err;
+                t->v.bin.size = n;
+                t->v.bin.bits = (uint8_t)(n ? bits : 8);
+                d->p += n;
+                return 0;
+        }
+        case PK_TAG_NEW_PID:
+        case PK_TAG_PID:
+                t->type = PK_TERM_PID;
+                if ((r = rd_node(d, &t->v.pid.node, &t->v.pid.node_len)) < 0)
+                        return r;
+                NEED(d, tag == PK_TAG_NEW_PID ? 12 : 9, at);
+                t->v.pid.id = pk__be32(d->p);
+                t->v.pid.serial = pk__be32(d->p + 4);
+                if (tag == PK_TAG_NEW_PID) {
+                        t->v.pid.creation = pk__be32(d->p + 8);
+                        d->p += 12;
+                } else {
+                        t->v.pid.creation = d->p[8];
+                        d->p += 9;
+                }
+                return 0;
+        case PK_TAG_NEW_PORT:
+        case PK_TAG_PORT:
+        case PK_TAG_V4_PORT:
+                t->type = PK_TERM_PORT;
+                if ((r = rd_node(d, &t->v.port.node, &t->v.port.node_len)) < 0)
+                        return r;
+                if (tag == PK_TAG_V4_PORT) {
+                        NEED(d, 12, at);
+                        t->v.port.id = pk__be64(d->p);
+                        t->v.port.creation = pk__be32(d->p + 8);
+                        d->p += 12;
+                } else if (tag == PK_TAG_NEW_PORT) {
+                        NEED(d, 8, at);
+                        t->v.port.id = pk__be32(d->p);
+                        t->v.port.creation = pk__be32(d->p + 4);
+                        d->p += 8;
+                } else {
+                        NEED(d, 5, at);
+                        t->v.port.id = pk__be32(d->p);
+                        t->v.port.creation = d->p[4];
+                        d->p += 5;
+                }
+                return 0;
+        case PK_TAG_NEWER_REFERENCE:
+        case PK_TAG_NEW_REFERENCE:
+        case PK_TAG_REFERENCE: {
+                size_t words = 1;
+                if (tag != PK_TAG_REFERENCE) {
+                        NEED(d, 2, at);
+                        words = pk__be16(d->p);
+                        d->p += 2;
+                        /* The VM takes 0 words only in NEWER_REFERENCE_EXT. */
+                        if (words > 5 || (words == 0 && tag == PK_TAG_NEW_REFERENCE))
+                                return fail(d, PK_EBADREF, at);
+                }
+                t->type = PK_TERM_REF;
+                if ((r = rd_node(d, &t->v.ref.node, &t->v.ref.node_len)) < 0)
+                        return r;
+                uint32_t *ids = NULL;
+                if (tag == PK_TAG_REFERENCE) {
+                        NEED(d, 5, at);
+                        if (!(ids = dalloc(d, 4, at)))
+                                return d->err;
+                        ids[0] = pk__be32(d->p);
+                        t->v.ref.creation = d->p[4];
+                        d->p += 5;
+                } else {
+                        size_t cre = tag == PK_TAG_NEWER_REFERENCE ? 4 : 1;
+                        NEED(d, cre + 4 * words, at);
+                        t->v.ref.creation = cre == 4 ? pk__be32(d->p) : d->p[0];
+                        d->p += cre;
+                        if (words && !(ids = dalloc(d, 4 * words, at)))
+                                return d->err;
+                        for (size_t k = 0; k < words; k++)
+                                ids[k] = pk__be32(d->p + 4 * k);
+                        d->p += 4 * words;
+                }
+                t->v.ref.len = (uint16_t)words;
+                t->v.ref.ids = ids;
+                return 0;
+        }
+        case PK_TAG_EXPORT: {
+                if (d->flags & PK_ETF_NO_FUNS)
+                        return fail(d, PK_EFUN, at);
+                t->type = PK_TERM_EXPORT;
+                if ((r = rd_atom(d, &t->v.export.module, &t->v.export.module_len)) < 0 ||
+                    (r = rd_atom(d, &t->v.export.function, &t->v.export.function_len)) < 0)
+                        return r;
+                /* The arity is an integer term; the VM takes SMALL_INTEGER_EXT
+                 * or INTEGER_EXT holding 0..255. */
+                const uint8_t *ap = d->p;
+                NEED(d, 1, ap);
+                int64_t arity;
+                if (*d->p == PK_TAG_SMALL_INTEGER) {
+                        NEED(d, 2, ap);
+                        arity = d->p[1];
+                        d->p += 2;
+                } else if (*d->p == PK_TAG_INTEGER) {
+                        NEED(d, 5, ap);
+                        arity = (int32_t)pk__be32(d->p + 1);
+                        d->p += 5;
+                } else {
+                        return fail(d, PK_EBADARITY, ap);
+                }
+                if (arity < 0 || arity > 255)
+                        return fail(d, PK_EBADARITY, ap);
+                t->v.export.arity = (uint8_t)arity;
+                return 0;
+        }
+        case PK_TAG_NEW_FUN: {
+                if (d->flags & PK_ETF_NO_FUNS)
+                        return fail(d, PK_EFUN, at);
+                NEED(d, 29, at);
+                const uint8_t *h = d->p;
+                uint32_t num_free = pk__be32(h + 25);
+                if (num_free > 255)
+                        return fail(d, PK_EBADARITY, at);
+                d->p += 29;
+                struct pk_fun *f = dalloc(d, sizeof(*f), at);
+                if (!f)
+                        return d->err;
+                f->arity = h[4];
+                memcpy(f->uniq, h + 5, 16);
+                f->index = pk__be32(h + 21);
+                f->num_free = num_free;
+                if ((r = rd_atom(d, &f->module, &f->module_len)) < 0)
+                        return r;
+                /* OldIndex, OldUniq, Pid, then the free variables: decoded as
+                 * ordinary slots and type-checked when the frame completes. */
+                if ((r = check_slots(d, 3 + (uint64_t)num_free, at)) < 0)
+                        return r;
+                struct pk_term *e = dalloc(d, (3 + (size_t)num_free) * sizeof(*e), at);
+                if (!e)
+                        return d->err;
+                f->old_index = &e[0];
+                f->old_uniq = &e[1];
+                f->pid = &e[2];
+                f->free_vars = &e[3];
+                t->type = PK_TERM_FUN;
+                t->v.fun = f;
+                return push(d, e, 3 + (size_t)num_free, DF_FUN, t, at);
+        }
+        case PK_TAG_FUN:
+                return fail(d, PK_EFUN, at);
+        case PK_TAG_LOCAL:
+                return fail(d, PK_ELOCAL, at);
+        case PK_TAG_ATOM_CACHE_REF:
+        case PK_TAG_DIST_HEADER:
+        case PK_TAG_DIST_FRAG_HEADER:
+                return fail(d, PK_EATOMCACHE, at);
+        default:
+                return fail(d, PK_EBADTAG, at);
+        }
+}
+
+/* ---- duplicate map keys ---- */
+
+static uint64_t hmix(uint64_t h, uint64_t v)
+{
+        /* Multiply, then fold the high half down: the table index takes the
+         * low bits, which a multiply alone leaves depending on low input bits. */
+        h = (h ^ v) * 0x9E3779B97F4A7C15ull;
+        return h ^ (h >> 32);
+}
+
+static uint64_t hbytes(uint64_t h, const uint8_t *s, size_t n)
+{
+        while (n >= 8) {
+                uint64_t w;
+                memcpy(&w, s, 8);
+                h = hmix(h, w);
+                s += 8;
+                n -= 8;
+        }
+        /* 0..7 bytes left: two overlapping loads, no variable-length copy. */
+        uint64_t w;
+        if (n >= 4) {
+                uint32_t lo, hi;
+                memcpy(&lo, s, 4);
+                memcpy(&hi, s + n - 4, 4);
+                w = (uint64_t)hi << 32 | lo;
+        } else if (n > 0) {
+                w = (uint64_t)s[0] | (uint64_t)s[n / 2] << 8 | (uint64_t)s[n - 1] << 16;
+        } else {
+                w = 0;
+        }
+        return hmix(h, w ^ (uint64_t)n << 56);
+}
+
+/* A hash consistent with exact pk_term_compare equality: equal keys hash
+ * equal.  Recursion is bounded (depth 4, 16 list cells); deeper structure
+ * only costs collisions, which the caller bounds too. */
+static uint64_t key_hash(const struct pk_term *t, int depth)
+{
+        switch (t->type) {
+        case PK_TERM_INT:
+                return hmix(1, (uint64_t)t->v.i);
+        case PK_TERM_BIG:
+                return hbytes(2 + t->v.big.negative, t->v.big.digits, t->v.big.len);
+        case PK_TERM_FLOAT: {
+                double f = t->v.f == 0 ? 0.0 : t->v.f; /* -0.0 =:= 0.0 on OTP 25 */
+                uint64_t bits;
+                memcpy(&bits, &f, 8);
+                return hmix(4, bits);
+        }
+        case PK_TERM_ATOM:
+                return hbytes(5, (const uint8_t *)t->v.atom.name, t->v.atom.len);
+        case PK_TERM_BINARY: {
+                size_t n = t->v.bin.size;
+                uint64_t h = hmix(6, t->v.bin.bits);
+                if (n == 0)
+                        return h;
+                h = hbytes(h, t->v.bin.data, n - 1);
+                return hmix(h, t->v.bin.data[n - 1] & (0xFF00u >> t->v.bin.bits));
+        }
+        case PK_TERM_NIL:
+                return 7;
+        case PK_TERM_LIST:
+        case PK_TERM_STRING: {
+                uint64_t h = 8;
+                if (depth >= 4)
+                        return h;
+                const struct pk_term *s = t;
+                uint32_t i = 0;
+                for (int cells = 0; cells < 16;) {
+                        if (s->type == PK_TERM_LIST && i < s->v.list.len) {
+                                h = hmix(h, key_hash(&s->v.list.elems[i++], depth + 1));
+                                cells++;
+                        } else if (s->type == PK_TERM_LIST) {
+                                s = s->v.list.tail;
+                                i = 0;
+                        } else if (s->type == PK_TERM_STRING && i < s->v.string.len) {
+                                h = hmix(h, hmix(1, s->v.string.bytes[i++]));
+                                cells++;
+                        } else {
+                                break;
+                        }
+                }
+                return h;
+        }
+        case PK_TERM_TUPLE: {
+                uint64_t h = hmix(9, t->v.tuple.arity);
+                if (depth >= 4)
+                        return h;
+                uint32_t n = t->v.tuple.arity < 16 ? t->v.tuple.arity : 16;
+                for (uint32_t k = 0; k < n; k++)
+                        h = hmix(h, key_hash(&t->v.tuple.elems[k], depth + 1));
+                return h;
+        }
+        case PK_TERM_MAP:
+                return hmix(10, t->v.map.arity);
+        case PK_TERM_PID:
+                return hmix(hmix(11, t->v.pid.id), t->v.pid.serial);
+        case PK_TERM_PORT:
+                return hmix(12, t->v.port.id);
+        case PK_TERM_REF:
+                return hmix(13, t->v.ref.len ? t->v.ref.ids[0] : 0);
+        default:
+                return t->type;
+        }
+}
+
+static bool key_eq(const struct pk_term *a, const struct pk_term *b)
+{
+        if (a->type == PK_TERM_ATOM && b->type == PK_TERM_ATOM)
+                return a->v.atom.len == b->v.atom.len &&
+                       memcmp(a->v.atom.name, b->v.atom.name, a->v.atom.len) == 0;
+        if (a->type == PK_TERM_INT && b->type == PK_TERM_INT)
+                return a->v.i == b->v.i;
+        return pk_term_compare(a, b, 1) == 0;
+}
+
+/* Sorts the keys and looks for equal neighbours: O(n log n) whatever the keys. */
+static int dups_by_sort(const struct pk_term *pairs, uint32_t n)
+{
+        uint32_t *idx = malloc((size_t)n * sizeof(*idx));
+        if (!idx)
+                return -ENOMEM;
+        pk__map_key_order(pairs, n, idx);
+        int r = 0;
+        for (uint32_t k = 1; k < n && !r; k++)
+                if (key_eq(&pairs[2 * (size_t)idx[k - 1]], &pairs[2 * (size_t)idx[k]]))
+                        r = PK_EDUPKEY;
+        free(idx);
+        return r;
+}
+
+static int map_dups(const struct pk_term *pairs, uint32_t n)
+{
+        if (n < 2)
+                return 0;
+        /* Keys in strictly ascending map key order are distinct.  erl writes
+         * small maps that way and our encoder writes every map that way, so
+         * this linear check usually settles it. */
+        uint32_t asc = 1;
+        while (asc < n && pk__key_cmp(&pairs[2 * (size_t)(asc - 1)], &pairs[2 * (size_t)asc]) < 0)
+                asc++;
+        if (asc == n)
+                return 0;
+        if (n <= 8) {
+                for (uint32_t i = 1; i < n; i++)
+                        for (uint32_t j = 0; j < i; j++)
+                                if (key_eq(&pairs[2 * i], &pairs[2 * j]))
+                                        return PK_EDUPKEY;
+                return 0;
+        }
+        size_t size = 16;
+        while (size < 2 * (size_t)n)
+                size *= 2;
+        uint32_t local[256];
+        uint32_t *tab = size <= PK_ARRAY_SIZE(local) ? local : malloc(size * sizeof(*tab));
+        if (!tab)
+                return -ENOMEM;
+        memset(tab, 0, size * sizeof(*tab));
+        /* Collisions between unequal keys cost full compares; past a budget,
+         * switch to sorting so crafted keys cannot make this quadratic. */
+        size_t budget = 4 * (size_t)n + 64;
+        int r = 0;
+        for (uint32_t i = 0; i < n && !r; i++) {
+                const struct pk_term *k = &pairs[2 * (size_t)i];
+                size_t h = (size_t)key_hash(k, 0) & (size - 1);
+                while (tab[h]) {
+                        if (budget-- == 0) {
+                                r = 1;
+                                break;
+                        }
+                        if (key_eq(k, &pairs[2 * (size_t)(tab[h] - 1)])) {
+                                r = PK_EDUPKEY;
+                                break;
+                        }
+                        h = (h + 1) & (size - 1);
+                }
+                if (!r)
+                        tab[h] = i + 1;
+        }
+        if (tab != local)
+                free(tab);
+        return r == 1 ? dups_by_sort(pairs, n) : r;
+}
+
+/* Runs when a frame's slots are all filled. */
+static int frame_done(struct dec *d, const struct dframe *f)
+{
+        if (f->kind == DF_MAP) {
+                int r = map_dups(f->owner->v.map.pairs, f->owner->v.map.arity);
+                if (r < 0)
+                        return fail(d, r, f->at);
+        } else if (f->kind == DF_FUN) {
+                const struct pk_fun *fn = f->owner->v.fun;
+                if (fn->old_index->type != PK_TERM_INT || fn->old_uniq->type != PK_TERM_INT ||
+                    fn->pid->type != PK_TERM_PID)
+                        return fail(d, PK_EFUN, f->at);
+        }
+        return 0;
+}
+
+/* Decodes the term at d->p into *root. */
+static int dec_tree(struct dec *d, struct pk_term *root)
+{
+        struct pk_term *slot = root;
+        for (;;) {
+                int r;
+                /* Small integers, the commonest leaves, skip the big switch. */
+                const uint8_t *p = d->p;
+                if (PK_LIKELY(d->end - p >= 5) && *p == PK_TAG_SMALL_INTEGER) {
+                        slot->type = PK_TERM_INT;
+                        slot->v.i = p[1];
+                        d->p = p + 2;
+                } else if (PK_LIKELY(d->end - p >= 5) && *p == PK_TAG_INTEGER) {
+                        slot->type = PK_TERM_INT;
+                        slot->v.i = (int32_t)pk__be32(p + 1);
+                        d->p = p + 5;
+                } else if (PK_UNLIKELY((r = dec_one(d, slot)) != 0)) {
+                        if (r == AGAIN)
+                                continue;
+                        return r;
+                }
+                for (;;) {
+                        if (d->sp == 0)
+                                return 0;
+                        struct dframe *f = &d->st[d->sp - 1];
+                        if (f->next < f->end) {
+                                slot = f->next++;
+                                d->owed--;
+                                /* A list's tail takes the list's place on the
+                                 * stack: long improper chains stay flat. */
+                                if (f->kind == DF_LIST && f->next == f->end)
+                                        d->sp--;
+                                break;
+                        }
+                        if (f->kind >= DF_MAP && (r = frame_done(d, f)) < 0)
+                                return r;
+                        d->sp--;
+                }
+        }
+}
+
+int pk_etf_decode(pk_arena *a, const void *buf, size_t len, const struct pk_etf_decode_opts *opts,
+                  struct pk_term **ret_term, size_t *ret_used, struct pk_etf_error *reterr)
+{
+        static const struct pk_etf_decode_opts defaults;
+        if (!opts)
+                opts = &defaults;
+        if (!a || (!buf && len) || !ret_term)
+                return -EINVAL;
+        /* Field by field: a designated initializer would zero local[] too. */
+        struct dec d;
+        d.a = a;
+        d.base = d.p = buf;
+        d.end = (const uint8_t *)buf + len;
+        d.budget = opts->max_size ? opts->max_size : PK_ETF_DEFAULT_MAX_SIZE;
+        d.owed = 0;
+        d.max_big = opts->max_bignum_bytes ? opts->max_bignum_bytes : PK_ETF_DEFAULT_MAX_BIGNUM;
+        d.max_depth = opts->max_depth ? opts->max_depth : PK_ETF_DEFAULT_MAX_DEPTH;
+        d.flags = opts->flags;
+        d.atom_filter = opts->atom_filter;
+        d.atom_ctx = opts->atom_ctx;
+        d.err = 0;
+        d.err_at = NULL;
+        d.sp = 0;
+        d.cap = PK_ARRAY_SIZE(d.local);
+        d.st = d.local;
+        const uint8_t *in = buf;
+        int in_compressed = 0;
+        size_t used = 0;
+        struct pk_term *root = NULL;
+        int r = 0;
+        if (!(opts->flags & PK_ETF_NO_VERSION)) {
+                if (len < 1) {
+                        r = fail(&d, PK_ETRUNCATED, in);
+                        goto out;
+                }
+                if (in[0] != PK_TAG_VERSION) {
+                        r = fail(&d, PK_EBADVERSION, in);
+                        goto out;
+                }
+                d.p++;
+        }
+        if (!(root = dalloc(&d, sizeof(*root), d.p))) {
+                r = d.err;
+                goto out;
+        }
+        if (d.p < d.end && *d.p == PK_TAG_COMPRESSED) {
+                const uint8_t *at = d.p;
+                if (d.end - d.p < 5) {
+                        r = fail(&d, PK_ETRUNCATED, at);
+                        goto out;
+                }
+                size_t declared = pk__be32(d.p + 1);
+                const uint8_t *z = d.p + 5;
+                size_t zlen = (size_t)(d.end - z);
+                /* Deflate cannot beat 1032:1, so a bigger claim is a lie. */
+                if (declared > d.budget) {
+                        r = fail(&d, PK_ETERMSIZE, at);
+                        goto out;
+                }
+                if (declared / 1032 > zlen + 1) {
+                        r = fail(&d, PK_EZSIZE, at);
+                        goto out;
+                }
+                uint8_t *inflated = dalloc(&d, declared ? declared : 1, at);
+                if (!inflated) {
+                        r = d.err;
+                        goto out;
+                }
+                size_t consumed = 0;
+                r = pk__inflate(z, zlen, inflated, declared, &consumed);
+                if (r < 0) {
+                        r = fail(&d, r, at);
+                        goto out;
+                }
+                used = (size_t)(z - in) + consumed;
+                in_compressed = 1;
+                d.base = d.p = inflated;
+                d.end = inflated + declared;
+                /* Inflated data is private to the arena: no need to copy from it. */
+                d.flags &= ~(unsigned)PK_ETF_COPY;
+                if ((r = dec_tree(&d, root)) < 0)
+                        goto out;
+                if (d.p != d.end && (d.flags & PK_ETF_NO_TRAILING)) {
+                        r = fail(&d, PK_ETRAILING, d.p);
+                        goto out;
+                }
+                if (used != len && (d.flags & PK_ETF_NO_TRAILING)) {
+                        in_compressed = 0;
+                        d.base = in;
+                        r = fail(&d, PK_ETRAILING, in + used);
+                        goto out;
+                }
+        } else {
+                if ((r = dec_tree(&d, root)) < 0)
+                        goto out;
+                used = (size_t)(d.p - in);
+                if (used != len && (d.flags & PK_ETF_NO_TRAILING)) {
+                        r = fail(&d, PK_ETRAILING, d.p);
+                        goto out;
+                }
+        }
+out:
+        if (d.st != d.local)
+                free(d.st);
+        if (r < 0) {
+                if (reterr) {
+                        reterr->code = r;
+                        reterr->offset = d.err_at ? (size_t)(d.err_at - d.base) : 0;
+                        reterr->in_compressed = in_compressed;
+                }
+                return r;
+        }
+        *ret_term = root;
+        if (ret_used)
+                *ret_used = used;
+        return 0;
+}
