@@ -55,6 +55,17 @@ Test(interop, erlang_opens_echo_with_every_framing)
         cr_assert_eq(run(argv, NULL), 0);
 }
 
+Test(interop, erlang_checks_calc_bignums_against_its_own_arithmetic)
+{
+        const char *argv[] = {"escript",
+                              PK_SOURCE_DIR "/tests/interop/calc_interop.escript",
+                              PK_BUILD_DIR "/examples/calc",
+                              "1000",
+                              "7",
+                              NULL};
+        cr_assert_eq(run(argv, NULL), 0);
+}
+
 static void hex(char *out, const uint8_t *p, size_t n)
 {
         static const char digits[] = "0123456789ABCDEF";

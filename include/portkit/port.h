@@ -15,6 +15,7 @@
 #define PORTKIT_PORT_H
 
 #include <portkit/error.h>
+#include <portkit/etf.h>
 #include <portkit/packet.h>
 
 #include <stddef.h>
@@ -90,6 +91,32 @@ PK_API struct pk_port_self *pk_port_self_close(struct pk_port_self *s);
 
 /** @brief The connection's normalised framing (borrowed from @p s). */
 PK_API const struct pk_framing *pk_port_self_framing(const struct pk_port_self *s);
+
+/**
+ * @brief A request handler for pk_port_serve().
+ * @param ctx the pointer given to pk_port_serve().
+ * @param req the decoded request; valid for the call.
+ * @param a an arena for the reply's terms and bytes; reset after each request.
+ * @param[out] ret_reply the reply to send.
+ * @return 0 to send *ret_reply; a negative code stops pk_port_serve(), which returns it.
+ */
+typedef int (*pk_port_serve_fn)(void *ctx, const struct pk_term *req, pk_arena *a,
+                                struct pk_term *ret_reply);
+
+/**
+ * @brief Runs a request/reply loop on ETF terms until the host closes the port.
+ *
+ * Each message is decoded (safe defaults of pk_etf_decode(), funs refused)
+ * and handed to @p fn; its reply is encoded and written back.  A message that
+ * is not a valid term gets the reply `{error,badarg}` and the loop goes on.
+ * Use a packet framing: stream and line framings do not delimit terms.
+ * @param s the connection.
+ * @param fn the handler.
+ * @param ctx passed to fn.
+ * @return 0 when input ended cleanly; fn's error; -EPIPE when the host went away;
+ *         the errors of pk_port_self_read(); -ENOMEM.
+ */
+PK_API int pk_port_serve(struct pk_port_self *s, pk_port_serve_fn fn, void *ctx);
 
 /* ------------------------------------------------------------------ */
 /* Host side                                                           */
