@@ -4,6 +4,7 @@
  * {line,L} framing is compared with portkit's deframer on random input. */
 #include <criterion/criterion.h>
 #include <portkit/packet.h>
+#include <portkit/port.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -139,4 +140,82 @@ Test(interop, line_framing_matches_erlang)
         unlink(in_path);
         unlink(out_path);
         rmdir(dir);
+}
+
+/* portkit's host drives a real Erlang VM as its port program: an escript that
+ * opens {fd,0,1} or {fd,3,4} and echoes, with every framing. */
+Test(interop, portkit_host_drives_an_erlang_port)
+{
+        static const struct {
+                const char *arg;
+                struct pk_framing f;
+                size_t max;
+        } fr[] = {
+            {"packet1", {PK_FRAMING_PACKET, 1, 0}, 255},
+            {"packet2", {PK_FRAMING_PACKET, 2, 0}, 65535},
+            {"packet4", {PK_FRAMING_PACKET, 4, 0}, 1 << 20},
+            {"line", {PK_FRAMING_LINE, 65536, 0}, 200000},
+            {"stream", {PK_FRAMING_STREAM, 0, 0}, 1 << 20},
+        };
+        uint8_t *buf = malloc((1 << 20) + 1), *got = malloc((1 << 20) + 1);
+        cr_assert(buf && got);
+        srand(99);
+        for (size_t i = 0; i < sizeof(fr) / sizeof(fr[0]); i++) {
+                for (int nouse = 0; nouse < 2; nouse++) {
+                        const char *argv[] = {"escript",
+                                              PK_SOURCE_DIR "/examples/erlang/echo_port.escript",
+                                              fr[i].arg, nouse ? "nouse_stdio" : "use_stdio", NULL};
+                        struct pk_port_opts o = {.framing = fr[i].f,
+                                                 .flags = (nouse ? PK_PORT_NOUSE_STDIO : 0u) |
+                                                          PK_PORT_KILL_ON_CLOSE | PK_PORT_PDEATHSIG,
+                                                 .kill_grace_ms = 2000};
+                        struct pk_port *p;
+                        int r = pk_port_open_argv(argv, &o, &p);
+                        cr_assert_eq(r, 0, "open escript: %s", pk_strerror(r));
+                        bool line = fr[i].f.kind == PK_FRAMING_LINE;
+                        bool stream = fr[i].f.kind == PK_FRAMING_STREAM;
+                        for (int k = 0; k < 40; k++) {
+                                size_t len = k == 0   ? 0
+                                             : k == 1 ? fr[i].max
+                                                      : (size_t)rand() % (fr[i].max + 1);
+                                if (stream && len == 0)
+                                        continue;
+                                for (size_t j = 0; j < len; j++) {
+                                        buf[j] = (uint8_t)rand();
+                                        if (line && (buf[j] == '\n' || buf[j] == '\r'))
+                                                buf[j] = 'x';
+                                }
+                                if (line)
+                                        buf[len] = '\n';
+                                cr_assert_eq(pk_port_send(p, buf, len + line), 0);
+                                size_t have = 0;
+                                for (;;) {
+                                        struct pk_port_msg m;
+                                        r = pk_port_recv(p, &m, 30000);
+                                        cr_assert_eq(r, 1, "%s: recv %s", fr[i].arg,
+                                                     pk_strerror(r));
+                                        cr_assert_leq(have + m.len, len);
+                                        memcpy(got + have, m.data, m.len);
+                                        have += m.len;
+                                        if (!line && !stream)
+                                                break;
+                                        if (line && m.flags == PK_PACKET_EOL)
+                                                break;
+                                        if (stream && have == len)
+                                                break;
+                                }
+                                cr_assert_eq(have, len, "%s message %d", fr[i].arg, k);
+                                cr_assert(len == 0 || memcmp(got, buf, len) == 0, "%s message %d",
+                                          fr[i].arg, k);
+                        }
+                        /* the escript halts when its input closes */
+                        cr_assert_eq(pk_port_close_input(p), 0);
+                        struct pk_port_exit ex;
+                        cr_assert_eq(pk_port_wait(p, 30000, &ex), 0);
+                        cr_assert_eq(ex.status, 0);
+                        pk_port_close(p, NULL);
+                }
+        }
+        free(buf);
+        free(got);
 }
