@@ -10,8 +10,6 @@
 
 /* A read size that suits pipes (their default capacity) and stream mode. */
 #define PK__READ_CHUNK ((size_t)64 << 10)
-/* An idle buffer larger than this is given back instead of kept. */
-#define PK__KEEP_CAP ((size_t)256 << 10)
 
 struct pk_deframer {
         struct pk_framing f;
@@ -128,13 +126,11 @@ struct pk_deframer *pk_deframer_free(struct pk_deframer *d)
 static int reserve(struct pk_deframer *d, size_t want)
 {
         if (d->start == d->end) {
+                /* Keep the buffer: freeing a large one here would cost an
+                 * mmap and its page faults on every big message.
+                 * pk_deframer_shrink() gives it back when the owner is idle. */
                 d->start = d->end = 0;
                 d->scanned = 0;
-                if (d->cap > PK__KEEP_CAP && want < d->cap / 4) {
-                        free(d->buf);
-                        d->buf = NULL;
-                        d->cap = 0;
-                }
         }
         if (d->cap - d->end >= want)
                 return 0;
