@@ -632,3 +632,42 @@ Test(port_self, exits_cleanly_on_eof_and_reports_epipe)
         close(out[1]);
         cr_assert_eq(pk_port_self_open(&f, 0x80, &s), -EINVAL);
 }
+
+Test(port_host, in_and_out_only_ports)
+{
+        /* in: the host only reads */
+        const char *argv[] = {"echo", "one way", NULL};
+        struct pk_port_opts in = {.flags = PK_PORT_IN};
+        struct pk_port *p;
+        cr_assert_eq(pk_port_open_argv(argv, &in, &p), 0);
+        cr_assert_eq(pk_port_send(p, "x", 1), -EINVAL);
+        struct pk_port_msg m;
+        cr_assert_eq(pk_port_recv(p, &m, 20000), 1);
+        cr_assert(m.len == 8 && memcmp(m.data, "one way\n", 8) == 0);
+        cr_assert_eq(pk_port_wait(p, 20000, NULL), 0);
+        pk_port_close(p, NULL);
+
+        /* out: the host only writes; the child's stdout is the host's own */
+        char path[] = "/tmp/pk_out_XXXXXX";
+        int fd = mkstemp(path);
+        cr_assert_geq(fd, 0);
+        close(fd);
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "cat > %s", path);
+        struct pk_port_opts out = {.flags = PK_PORT_OUT};
+        cr_assert_eq(pk_port_open_shell(cmd, &out, &p), 0);
+        cr_assert_eq(pk_port_recv(p, &m, 0), -EINVAL);
+        cr_assert_eq(pk_port_send(p, "written", 7), 0);
+        cr_assert_eq(pk_port_close_input(p), 0);
+        struct pk_port_exit ex;
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+        cr_assert_eq(ex.status, 0);
+        pk_port_close(p, NULL);
+        char buf[16] = {0};
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f);
+        cr_assert_eq(fread(buf, 1, sizeof(buf) - 1, f), 7);
+        fclose(f);
+        unlink(path);
+        cr_assert_str_eq(buf, "written");
+}
