@@ -281,6 +281,10 @@ int pk_port_send(struct pk_port *p, const void *data, size_t len)
                         return -ETIMEDOUT;
                 }
                 pk__port_pump(p, out_i >= 0 && pf[out_i].revents, err_i >= 0 && pf[err_i].revents);
+                /* EOF on the output closes the sending side too (Erlang's
+                 * default): the rest of this message cannot go out. */
+                if (p->out_closed)
+                        return p->out_error ? p->out_error : PK_ECLOSED;
         }
         return 0;
 }
