@@ -225,8 +225,9 @@ int pk_port_attach(struct pk_port *p, struct pk_loop *loop, const struct pk_port
         pk_loop_io_init(loop, &p->w_err, p->err_fd);
         pk_loop_child_init(loop, &p->w_child);
         p->w_in.w.data = p->w_out.w.data = p->w_err.w.data = p->w_child.w.data = p;
-        if (p->pid > 0 && !p->reaped && p->pidfd >= 0) {
-                int r = pk_loop_child_start_pidfd(&p->w_child, p->pidfd, child_cb);
+        if (p->pid > 0 && !p->reaped) {
+                int r = p->pidfd >= 0 ? pk_loop_child_start_pidfd(&p->w_child, p->pidfd, child_cb)
+                                      : pk_loop_child_start(&p->w_child, p->pid, child_cb);
                 if (r < 0) {
                         p->loop = NULL;
                         return r;
