@@ -12,5 +12,6 @@
 #include <portkit/loop.h>
 #include <portkit/packet.h>
 #include <portkit/port.h>
+#include <portkit/spawn.h>
 
 #endif

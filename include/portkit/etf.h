@@ -456,6 +456,135 @@ PK_API int pk_etf_put_pid(struct pk_etf_buf *b, int minor_version, const char *n
                           size_t node_len, uint32_t id, uint32_t serial, uint32_t creation);
 /** @brief Writes a whole term tree (no version byte) as pk_etf_encode() would. */
 PK_API int pk_etf_put_term(struct pk_etf_buf *b, int minor_version, const struct pk_term *t);
+/* Text syntax and patterns */
+/* ------------------------------------------------------------------ */
+
+/** Options for pk_etf_parse(); a NULL pointer or zeroed fields give the defaults. */
+struct pk_etf_parse_opts {
+        uint32_t max_depth;      /**< nesting limit (0: 1000); deeper input fails with PK_EDEPTH */
+        uint32_t max_int_digits; /**< longest integer literal, in digits (0: 10000): PK_EBIGNUM */
+        size_t max_binary;       /**< largest binary literal in bytes (0: 16 MiB): PK_ETERMSIZE */
+        unsigned flags;          /**< PK_ETF_PARSE_* bits */
+};
+
+/** The input is one term without the final '.'; only blanks and comments may follow it. */
+#define PK_ETF_PARSE_NO_DOT 1u
+
+/** Where and why text parsing failed. */
+struct pk_etf_text_error {
+        size_t offset;     /**< byte offset of the offending token in the input */
+        uint32_t line;     /**< 1-based line */
+        uint32_t column;   /**< 1-based column, in characters */
+        char message[128]; /**< what was wrong, NUL-terminated */
+};
+
+/**
+ * @brief Parses the next Erlang term literal of a text, as file:consult/1 reads them.
+ *
+ * Accepts integers (any base: 16#ff, with _ separators), characters ($a, $\\n),
+ * floats (1.0, 2.5e-3), atoms bare and quoted, strings with escapes (adjacent
+ * strings concatenate), binaries (<<"ab">>, <<1,2:4>>, <<"é"/utf8>>), tuples,
+ * proper and improper lists, maps, pids/ports/refs as Erlang prints them
+ * (<0.1.0>, #Port<0.5>, #Ref<0.1.2.3>, and portkit's #Pid<node.ID.SERIAL.CREATION>
+ * forms for other nodes) and exports (fun m:f/1).  Comments run from % to the
+ * end of the line.  Each term ends with '.' followed by a blank, '%' or the end.
+ * A string whose code points all fit 0..255 becomes a PK_TERM_STRING; other
+ * strings become lists of integers.  Map keys given twice keep the last value.
+ * Nesting is handled without recursion.
+ *
+ * @param a arena every term and byte of the result lives in (text is not
+ *        referenced after the call).
+ * @param text UTF-8 input of len bytes (need not be NUL-terminated).
+ * @param opts limits, or NULL for the defaults.
+ * @param[out] ret_term the term (owned by the arena); NULL when only blanks and
+ *        comments were left.
+ * @param[out] ret_used bytes consumed (the term and its terminator), so a
+ *        caller walks a text holding several terms.  May be NULL.
+ * @param[out] reterr where and why parsing failed (may be NULL); untouched on success.
+ * @return 1 when a term was parsed, 0 at the end of the input, or PK_ESYNTAX,
+ *         PK_EDEPTH, PK_EBIGNUM, PK_ETERMSIZE, PK_EATOMLEN, -ENOMEM, -EINVAL.
+ */
+PK_API int pk_etf_parse(pk_arena *a, const char *text, size_t len,
+                        const struct pk_etf_parse_opts *opts, struct pk_term **ret_term,
+                        size_t *ret_used, struct pk_etf_text_error *reterr);
+
+/**
+ * @brief Writes a term as io_lib:format("~w", [T]) does on OTP 25.
+ *
+ * The result is UTF-8 (Erlang's characters 160..255 appear as their UTF-8
+ * encoding).  Maps of up to 32 keys come out in Erlang's order; larger maps
+ * are written in term order (Erlang uses its internal hash order there).
+ * Pids, ports and refs of node 'nonode@nohost' with creation 0 print as a
+ * non-distributed VM prints its own (<0.ID.SERIAL>); others in portkit's
+ * #Pid<...>, #Port<...>, #Ref<node...> forms, which pk_etf_parse() reads back.
+ *
+ * @param[out] ret_str a malloc'd NUL-terminated string (caller frees with free()).
+ * @param[out] ret_len its length in bytes (may be NULL).
+ * @return 0, -EINVAL or -ENOMEM.
+ */
+PK_API int pk_etf_print_w(const struct pk_term *t, char **ret_str, size_t *ret_len);
+
+/** Options for pk_etf_print_p(); NULL or zero fields give io_lib's defaults. */
+struct pk_etf_print_opts {
+        unsigned line_length; /**< right margin (0: 80) */
+        unsigned column;      /**< column the term starts at, 1-based (0: 1) */
+        unsigned max_depth;   /**< nesting limit (0: 10000); deeper terms give PK_EDEPTH */
+};
+
+/**
+ * @brief Pretty-prints a term as io_lib:format("~p", [T]) does on OTP 25.
+ *
+ * Printable Latin-1 lists print as "strings" and printable binaries as
+ * <<"text">>; a term too wide for the line is broken over several lines with
+ * io_lib_pretty's layout.  Output is UTF-8.  Recursion is bounded by max_depth.
+ *
+ * @param[out] ret_str a malloc'd NUL-terminated string (caller frees with free()).
+ * @param[out] ret_len its length in bytes (may be NULL).
+ * @return 0, -EINVAL, -ENOMEM or PK_EDEPTH.
+ */
+PK_API int pk_etf_print_p(const struct pk_term *t, const struct pk_etf_print_opts *opts,
+                          char **ret_str, size_t *ret_len);
+
+/**
+ * @brief Builds a term from a pattern in Erlang text syntax and values.
+ *
+ * The pattern is one term without a final '.'; each directive takes the
+ * next argument(s):
+ *  - ~i int64_t, ~u uint64_t (bignum above INT64_MAX), ~f double (finite),
+ *  - ~a const char * (NUL-terminated UTF-8 atom name),
+ *  - ~s const char * (NUL-terminated; becomes a byte list),
+ *  - ~b const void *, size_t (a binary),
+ *  - ~t const struct pk_term * (borrowed: must outlive the result).
+ * Names, strings and binaries are copied into the arena.  The pattern is
+ * parsed on every call (no cache).
+ * Example: pk_etf_pack(a, &t, "{ok, ~i, ~b}", (int64_t)7, data, len).
+ *
+ * @param[out] ret_term the built term, owned by the arena; untouched on failure.
+ * @return 0, PK_EPATTERN (malformed pattern or unknown directive),
+ *         PK_EBADFLOAT, PK_EATOMLEN, PK_EATOMUTF8, -ENOMEM, -EINVAL.
+ */
+PK_API int pk_etf_pack(pk_arena *a, struct pk_term **ret_term, const char *pattern, ...);
+
+/**
+ * @brief Matches a term against a pattern, storing the values of its holes.
+ *
+ * Literal parts must be equal (=:=); maps match when the term holds at least
+ * the pattern's keys (keys must be literals).  '_' and ~_ match anything.
+ * Directives take pointers:
+ *  - ~i int64_t *, ~u uint64_t * (integers only; PK_ERANGE_INT when out of range),
+ *  - ~f double * (floats only),
+ *  - ~a const char **, size_t * (the atom's UTF-8 name, not NUL-terminated),
+ *  - ~s const uint8_t **, size_t * (a byte list held as a string, or [];
+ *    other lists do not match),
+ *  - ~b const uint8_t **, size_t * (a binary of whole bytes),
+ *  - ~t const struct pk_term ** (any term).
+ * Pointers returned borrow from t.  Nothing is written unless the whole
+ * term matches.  A pattern holds at most 64 directives and '_'.
+ * Example: pk_etf_unpack(t, "{add, ~i, ~i}", &x, &y).
+ *
+ * @return 0 on a match, PK_ENOMATCH, PK_ERANGE_INT, PK_EPATTERN, -ENOMEM, -EINVAL.
+ */
+PK_API int pk_etf_unpack(const struct pk_term *t, const char *pattern, ...);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,832 @@
+/* SPDX-License-Identifier: MIT */
+/* Writes terms exactly as io_lib:format("~w", [T]) does on OTP 25: atom
+ * quoting and escapes (io_lib:write_atom_as_latin1), floats in the form of
+ * float_to_list(F, [short]), binaries as byte lists, maps in key order.  The
+ * writer keeps its own stack, so term depth never drives recursion. */
+#include "text-internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- growable string ---- */
+
+static bool sb_reserve(struct pk__sbuf *sb, size_t n)
+{
+        if (sb->err)
+                return false;
+        if (n > SIZE_MAX - sb->len - 1 || (sb->max && sb->len + n > sb->max)) {
+                sb->err = sb->max ? PK_ETERMSIZE : -ENOMEM;
+                return false;
+        }
+        size_t need = sb->len + n + 1;
+        if (need <= sb->cap)
+                return true;
+        size_t cap = sb->cap ? sb->cap : 64;
+        while (cap < need)
+                cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+        char *p = realloc(sb->p, cap);
+        if (!p) {
+                sb->err = -ENOMEM;
+                return false;
+        }
+        sb->p = p;
+        sb->cap = cap;
+        return true;
+}
+
+void pk__sb_put(struct pk__sbuf *sb, const void *s, size_t n)
+{
+        if (!sb_reserve(sb, n))
+                return;
+        if (n)
+                memcpy(sb->p + sb->len, s, n);
+        sb->len += n;
+        sb->p[sb->len] = '\0';
+}
+
+void pk__sb_putc(struct pk__sbuf *sb, char c)
+{
+        if (!sb_reserve(sb, 1))
+                return;
+        sb->p[sb->len++] = c;
+        sb->p[sb->len] = '\0';
+}
+
+void pk__sb_puts(struct pk__sbuf *sb, const char *s)
+{
+        pk__sb_put(sb, s, strlen(s));
+}
+
+void pk__sb_putu(struct pk__sbuf *sb, uint64_t v)
+{
+        char buf[24];
+        int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+        pk__sb_put(sb, buf, (size_t)n);
+}
+
+void pk__sb_spaces(struct pk__sbuf *sb, size_t n)
+{
+        if (!sb_reserve(sb, n))
+                return;
+        memset(sb->p + sb->len, ' ', n);
+        sb->len += n;
+        sb->p[sb->len] = '\0';
+}
+
+void pk__sb_utf8(struct pk__sbuf *sb, uint32_t cp)
+{
+        char b[4];
+        size_t n;
+        if (cp < 0x80) {
+                b[0] = (char)cp;
+                n = 1;
+        } else if (cp < 0x800) {
+                b[0] = (char)(0xC0 | (cp >> 6));
+                b[1] = (char)(0x80 | (cp & 0x3F));
+                n = 2;
+        } else if (cp < 0x10000) {
+                b[0] = (char)(0xE0 | (cp >> 12));
+                b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                b[2] = (char)(0x80 | (cp & 0x3F));
+                n = 3;
+        } else {
+                b[0] = (char)(0xF0 | (cp >> 18));
+                b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+                b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                b[3] = (char)(0x80 | (cp & 0x3F));
+                n = 4;
+        }
+        pk__sb_put(sb, b, n);
+}
+
+void pk__sb_free(struct pk__sbuf *sb)
+{
+        free(sb->p);
+        sb->p = NULL;
+        sb->len = sb->cap = 0;
+}
+
+int32_t pk__utf8_next(const uint8_t *s, size_t len, size_t *i)
+{
+        size_t start = *i;
+        size_t n = len - start;
+        if (n == 0)
+                return -1;
+        uint8_t c = s[start];
+        uint32_t cp;
+        size_t k;
+        if (c < 0x80) {
+                *i = start + 1;
+                return c;
+        } else if ((c & 0xE0) == 0xC0) {
+                cp = c & 0x1F;
+                k = 1;
+        } else if ((c & 0xF0) == 0xE0) {
+                cp = c & 0x0F;
+                k = 2;
+        } else if ((c & 0xF8) == 0xF0) {
+                cp = c & 0x07;
+                k = 3;
+        } else {
+                return -1;
+        }
+        if (n <= k)
+                return -1;
+        for (size_t j = 1; j <= k; j++) {
+                if ((s[start + j] & 0xC0) != 0x80)
+                        return -1;
+                cp = (cp << 6) | (s[start + j] & 0x3F);
+        }
+        static const uint32_t min_cp[4] = {0, 0x80, 0x800, 0x10000};
+        if (cp < min_cp[k] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+                return -1;
+        *i = start + k + 1;
+        return (int32_t)cp;
+}
+
+/* ---- atoms ---- */
+
+static bool is_reserved(const char *s, size_t n)
+{
+        static const char *const words[] = {
+            "after", "and",  "andalso", "band",   "begin",   "bnot", "bor", "bsl",  "bsr",
+            "bxor",  "case", "catch",   "cond",   "div",     "end",  "fun", "if",   "let",
+            "not",   "of",   "or",      "orelse", "receive", "rem",  "try", "when", "xor"};
+        for (size_t i = 0; i < PK_ARRAY_SIZE(words); i++)
+                if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0)
+                        return true;
+        return false;
+}
+
+static bool lower_start(uint32_t c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 0xDF && c <= 0xFF && c != 0xF7);
+}
+
+static bool name_char(uint32_t c)
+{
+        return lower_start(c) || (c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7) ||
+               (c >= '0' && c <= '9') || c == '_' || c == '@';
+}
+
+void pk__txt_char_escaped(struct pk__sbuf *sb, uint32_t c, char quote, bool latin1_only)
+{
+        if (c == (uint32_t)(unsigned char)quote || c == '\\') {
+                pk__sb_putc(sb, '\\');
+                pk__sb_putc(sb, (char)c);
+                return;
+        }
+        if (c >= ' ' && c <= '~') {
+                pk__sb_putc(sb, (char)c);
+                return;
+        }
+        if (c >= 0xA0 && (!latin1_only || c <= 0xFF)) {
+                pk__sb_utf8(sb, c);
+                return;
+        }
+        if (c > 0xFF) {
+                char buf[16];
+                int n = snprintf(buf, sizeof(buf), "\\x{%X}", (unsigned)c);
+                pk__sb_put(sb, buf, (size_t)n);
+                return;
+        }
+        const char *esc = NULL;
+        switch (c) {
+        case '\n':
+                esc = "\\n";
+                break;
+        case '\r':
+                esc = "\\r";
+                break;
+        case '\t':
+                esc = "\\t";
+                break;
+        case '\v':
+                esc = "\\v";
+                break;
+        case '\b':
+                esc = "\\b";
+                break;
+        case '\f':
+                esc = "\\f";
+                break;
+        case 27:
+                esc = "\\e";
+                break;
+        case 127:
+                esc = "\\d";
+                break;
+        default:
+                break;
+        }
+        if (esc) {
+                pk__sb_puts(sb, esc);
+                return;
+        }
+        char oct[5] = {'\\', (char)('0' + (c >> 6)), (char)('0' + ((c >> 3) & 7)),
+                       (char)('0' + (c & 7)), 0};
+        pk__sb_put(sb, oct, 4);
+}
+
+/* io_lib:quote_atom/2: reserved words, and anything not a lower-case start
+ * followed by name characters. */
+static bool atom_needs_quotes(const uint8_t *s, size_t len)
+{
+        if (len == 0 || is_reserved((const char *)s, len))
+                return true;
+        size_t i = 0;
+        int32_t c = pk__utf8_next(s, len, &i);
+        if (c < 0 || !lower_start((uint32_t)c))
+                return true;
+        while (i < len) {
+                c = pk__utf8_next(s, len, &i);
+                if (c < 0 || !name_char((uint32_t)c))
+                        return true;
+        }
+        return false;
+}
+
+void pk__txt_atom(struct pk__sbuf *sb, const char *name, size_t len)
+{
+        const uint8_t *s = (const uint8_t *)name;
+        if (!atom_needs_quotes(s, len)) {
+                pk__sb_put(sb, name, len);
+                return;
+        }
+        pk__sb_putc(sb, '\'');
+        size_t i = 0;
+        while (i < len) {
+                int32_t c = pk__utf8_next(s, len, &i);
+                if (c < 0) { /* not from a valid atom: write the byte as Latin-1 */
+                        c = s[i++];
+                }
+                pk__txt_char_escaped(sb, (uint32_t)c, '\'', true);
+        }
+        pk__sb_putc(sb, '\'');
+}
+
+/* ---- floats ---- */
+
+/* Shortest decimal digits that read back as v (v > 0, finite): digits in
+ * d[0..*nd), value = 0.d * 10^(*exp10 + 1), i.e. d[0] is at 10^*exp10.
+ * Tries each precision and keeps the first correctly rounded string that
+ * round-trips (Ryu's answer: the shortest, and of those the nearest). */
+static void shortest_digits(double v, char d[20], int *nd, int *exp10)
+{
+        char buf[48];
+        for (int p = 1; p <= 17; p++) {
+                snprintf(buf, sizeof(buf), "%.*e", p - 1, v);
+                if (strtod(buf, NULL) == v || p == 17)
+                        break;
+                /* The nearest p-digit number missed; at a power of two the
+                 * interval is lopsided and a neighbour may still read back. */
+                uint64_t m = 0;
+                const char *q = buf;
+                for (; *q && *q != 'e'; q++)
+                        if (*q >= '0' && *q <= '9')
+                                m = m * 10 + (uint64_t)(*q - '0');
+                int e = atoi(q + 1) - (p - 1);
+                bool hit = false;
+                for (int delta = -1; delta <= 1 && !hit; delta += 2) {
+                        uint64_t alt_m = m + (uint64_t)(int64_t)delta;
+                        char alt[48];
+                        snprintf(alt, sizeof(alt), "%llue%d", (unsigned long long)alt_m, e);
+                        if (alt_m == 0 || strtod(alt, NULL) != v)
+                                continue;
+                        char digs[24];
+                        int nd0 = snprintf(digs, sizeof(digs), "%llu", (unsigned long long)alt_m);
+                        snprintf(buf, sizeof(buf), "%c.%se%d", digs[0], digs + 1, e + nd0 - 1);
+                        hit = true;
+                }
+                if (hit)
+                        break;
+        }
+        /* buf = D[.DDD]e[+-]XX */
+        int n = 0;
+        const char *q = buf;
+        for (; *q && *q != 'e'; q++)
+                if (*q >= '0' && *q <= '9' && n < 19)
+                        d[n++] = *q;
+        int e = atoi(q + 1);
+        while (n > 1 && d[n - 1] == '0')
+                n--;
+        *nd = n;
+        *exp10 = e;
+}
+
+void pk__txt_float(struct pk__sbuf *sb, double f)
+{
+        if (f == 0) {
+                pk__sb_puts(sb, signbit(f) ? "-0.0" : "0.0");
+                return;
+        }
+        if (f < 0)
+                pk__sb_putc(sb, '-');
+        double v = fabs(f);
+        char d[20];
+        int L, exp10;
+        shortest_digits(v, d, &L, &exp10);
+        int place = exp10 - (L - 1); /* exponent of the last digit */
+        char expl[8];
+        int explen = snprintf(expl, sizeof(expl), "%d", exp10);
+        int expcost = explen + 2;
+        bool sci;
+        if (place < 0) {
+                if (exp10 >= 0) {
+                        /* d[0..exp10] '.' rest */
+                        pk__sb_put(sb, d, (size_t)exp10 + 1);
+                        pk__sb_putc(sb, '.');
+                        pk__sb_put(sb, d + exp10 + 1, (size_t)(L - exp10 - 1));
+                        return;
+                }
+                /* OTP 25 keeps 0.0001 (a tie with 1.0e-4) in decimal; it
+                 * switches only when scientific is strictly shorter. */
+                int dec_len = 2 - place;
+                int sci_len = (L == 1 ? 3 : L + 1) + 1 + explen;
+                if (dec_len <= sci_len) {
+                        pk__sb_puts(sb, "0.");
+                        for (int i = 0; i < -place - L; i++)
+                                pk__sb_putc(sb, '0');
+                        pk__sb_put(sb, d, (size_t)L);
+                        return;
+                }
+                sci = true;
+        } else {
+                int dot = L == 1 ? 1 : 0;
+                sci = !(expcost + dot >= place + 2 && v < 9007199254740992.0);
+                if (!sci) {
+                        pk__sb_put(sb, d, (size_t)L);
+                        for (int i = 0; i < place; i++)
+                                pk__sb_putc(sb, '0');
+                        pk__sb_puts(sb, ".0");
+                        return;
+                }
+        }
+        pk__sb_putc(sb, d[0]);
+        pk__sb_putc(sb, '.');
+        if (L == 1)
+                pk__sb_putc(sb, '0');
+        else
+                pk__sb_put(sb, d + 1, (size_t)L - 1);
+        pk__sb_putc(sb, 'e');
+        pk__sb_put(sb, expl, (size_t)explen);
+}
+
+/* ---- integers ---- */
+
+void pk__txt_integer(struct pk__sbuf *sb, const struct pk_term *t)
+{
+        if (t->type == PK_TERM_INT) {
+                char buf[24];
+                int n = snprintf(buf, sizeof(buf), "%lld", (long long)t->v.i);
+                pk__sb_put(sb, buf, (size_t)n);
+                return;
+        }
+        /* Big: repeated division of 32-bit limbs by 10^9. */
+        size_t nl = (t->v.big.len + 3) / 4;
+        uint32_t *limb = calloc(nl ? nl : 1, sizeof(*limb));
+        size_t ndec = (size_t)t->v.big.len * 3 / 8 + 2; /* 9-digit groups: ~2.41 bytes each */
+        uint32_t *groups = malloc(ndec * sizeof(*groups));
+        if (!limb || !groups) {
+                free(limb);
+                free(groups);
+                sb->err = -ENOMEM;
+                return;
+        }
+        for (size_t i = 0; i < t->v.big.len; i++)
+                limb[i / 4] |= (uint32_t)t->v.big.digits[i] << (8 * (i % 4));
+        size_t top = nl, ng = 0;
+        while (top > 0 && ng < ndec) {
+                uint64_t rem = 0;
+                for (size_t i = top; i-- > 0;) {
+                        uint64_t cur = (rem << 32) | limb[i];
+                        limb[i] = (uint32_t)(cur / 1000000000u);
+                        rem = cur % 1000000000u;
+                }
+                groups[ng++] = (uint32_t)rem;
+                while (top > 0 && limb[top - 1] == 0)
+                        top--;
+        }
+        if (t->v.big.negative)
+                pk__sb_putc(sb, '-');
+        char buf[16];
+        int n = snprintf(buf, sizeof(buf), "%u", groups[ng - 1]);
+        pk__sb_put(sb, buf, (size_t)n);
+        for (size_t i = ng - 1; i-- > 0;) {
+                n = snprintf(buf, sizeof(buf), "%09u", groups[i]);
+                pk__sb_put(sb, buf, (size_t)n);
+        }
+        free(limb);
+        free(groups);
+}
+
+/* ---- maps ---- */
+
+static bool is_num(const struct pk_term *t)
+{
+        return t->type == PK_TERM_INT || t->type == PK_TERM_BIG || t->type == PK_TERM_FLOAT;
+}
+
+static const struct pk_term *list_next(const struct pk_term **t, uint32_t *i,
+                                       struct pk_term *scratch)
+{
+        static const struct pk_term nil = {.type = PK_TERM_NIL};
+        for (;;) {
+                if ((*t)->type == PK_TERM_STRING) {
+                        if (*i < (*t)->v.string.len) {
+                                pk_term_set_int(scratch, (*t)->v.string.bytes[(*i)++]);
+                                return scratch;
+                        }
+                        *t = &nil;
+                        *i = 0;
+                } else if ((*t)->type == PK_TERM_LIST) {
+                        if (*i < (*t)->v.list.len)
+                                return &(*t)->v.list.elems[(*i)++];
+                        *t = (*t)->v.list.tail;
+                        *i = 0;
+                } else {
+                        return NULL;
+                }
+        }
+}
+
+/* The VM's order for map keys: exact term order, except that an integer
+ * and a float compare by type (every integer first: 42 before 1.5), at any
+ * depth inside tuples and lists.  Recursion follows key depth, which the
+ * parser and decoder bound. */
+static int map_order(const struct pk_term *a, const struct pk_term *b);
+
+static int key_order(const struct pk_term *a, const struct pk_term *b)
+{
+        if (is_num(a) && is_num(b)) {
+                bool af = a->type == PK_TERM_FLOAT, bf = b->type == PK_TERM_FLOAT;
+                if (af != bf)
+                        return af ? 1 : -1;
+                return pk_term_compare(a, b, 1);
+        }
+        if (a->type == PK_TERM_TUPLE && b->type == PK_TERM_TUPLE) {
+                if (a->v.tuple.arity != b->v.tuple.arity)
+                        return a->v.tuple.arity < b->v.tuple.arity ? -1 : 1;
+                for (uint32_t i = 0; i < a->v.tuple.arity; i++) {
+                        int c = key_order(&a->v.tuple.elems[i], &b->v.tuple.elems[i]);
+                        if (c)
+                                return c;
+                }
+                return 0;
+        }
+        if ((a->type == PK_TERM_LIST || a->type == PK_TERM_STRING) &&
+            (b->type == PK_TERM_LIST || b->type == PK_TERM_STRING)) {
+                const struct pk_term *x = a, *y = b;
+                uint32_t i = 0, j = 0;
+                struct pk_term sx, sy;
+                for (;;) {
+                        const struct pk_term *ex = list_next(&x, &i, &sx);
+                        const struct pk_term *ey = list_next(&y, &j, &sy);
+                        if (!ex || !ey) {
+                                if (!ex && !ey)
+                                        return key_order(x, y);
+                                /* One ran out: compare what is left as terms. */
+                                return pk_term_compare(ex ? a : x, ey ? b : y, 1) < 0 ? -1 : 1;
+                        }
+                        int c = key_order(ex, ey);
+                        if (c)
+                                return c;
+                }
+        }
+        if (a->type == PK_TERM_MAP && b->type == PK_TERM_MAP)
+                return map_order(a, b);
+        return pk_term_compare(a, b, 1);
+}
+
+static int pair_cmp(const void *x, const void *y, void *arg)
+{
+        const struct pk_term *pairs = arg;
+        uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
+        return key_order(&pairs[2 * i], &pairs[2 * j]);
+}
+
+/* Maps compare by size, then their keys in key order, then the values in
+ * that order (as the VM compares flatmaps). */
+static int map_order(const struct pk_term *a, const struct pk_term *b)
+{
+        if (a->v.map.arity != b->v.map.arity)
+                return a->v.map.arity < b->v.map.arity ? -1 : 1;
+        uint32_t *ia = pk__map_order(a), *ib = pk__map_order(b);
+        int c = 0;
+        if (!ia || !ib) {
+                c = pk_term_compare(a, b, 1); /* out of memory: still a total order */
+                goto out;
+        }
+        for (uint32_t k = 0; k < a->v.map.arity && !c; k++)
+                c = key_order(&a->v.map.pairs[2 * ia[k]], &b->v.map.pairs[2 * ib[k]]);
+        for (uint32_t k = 0; k < a->v.map.arity && !c; k++)
+                c = key_order(&a->v.map.pairs[2 * ia[k] + 1], &b->v.map.pairs[2 * ib[k] + 1]);
+out:
+        free(ia);
+        free(ib);
+        return c;
+}
+
+uint32_t *pk__map_order(const struct pk_term *m)
+{
+        uint32_t n = m->v.map.arity;
+        uint32_t *idx = malloc((n ? n : 1) * sizeof(*idx));
+        if (!idx)
+                return NULL;
+        for (uint32_t i = 0; i < n; i++)
+                idx[i] = i;
+        qsort_r(idx, n, sizeof(*idx), pair_cmp, m->v.map.pairs);
+        return idx;
+}
+
+/* ---- leaves shared with ~p ---- */
+
+static const char nonode[] = "nonode@nohost";
+
+static bool is_local(const char *node, size_t len, uint32_t creation)
+{
+        return creation == 0 && len == sizeof(nonode) - 1 && memcmp(node, nonode, len) == 0;
+}
+
+static void w_dot_u(struct pk__sbuf *sb, uint64_t v)
+{
+        pk__sb_putc(sb, '.');
+        pk__sb_putu(sb, v);
+}
+
+static void w_binary(struct pk__sbuf *sb, const struct pk_term *t)
+{
+        pk__sb_puts(sb, "<<");
+        size_t n = t->v.bin.size;
+        unsigned bits = t->v.bin.bits;
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        pk__sb_putc(sb, ',');
+                uint8_t b = t->v.bin.data[i];
+                if (i == n - 1 && bits < 8) {
+                        pk__sb_putu(sb, (unsigned)b >> (8 - bits));
+                        pk__sb_putc(sb, ':');
+                        pk__sb_putu(sb, bits);
+                } else {
+                        pk__sb_putu(sb, b);
+                }
+        }
+        pk__sb_puts(sb, ">>");
+}
+
+/* Writes a term that has no subterms to walk; returns false for containers. */
+static bool w_leaf(struct pk__sbuf *sb, const struct pk_term *t)
+{
+        switch (t->type) {
+        case PK_TERM_INT:
+        case PK_TERM_BIG:
+                pk__txt_integer(sb, t);
+                return true;
+        case PK_TERM_FLOAT:
+                pk__txt_float(sb, t->v.f);
+                return true;
+        case PK_TERM_ATOM:
+                pk__txt_atom(sb, t->v.atom.name, t->v.atom.len);
+                return true;
+        case PK_TERM_NIL:
+                pk__sb_puts(sb, "[]");
+                return true;
+        case PK_TERM_STRING:
+                pk__sb_putc(sb, '[');
+                for (uint32_t i = 0; i < t->v.string.len; i++) {
+                        if (i)
+                                pk__sb_putc(sb, ',');
+                        pk__sb_putu(sb, t->v.string.bytes[i]);
+                }
+                pk__sb_putc(sb, ']');
+                return true;
+        case PK_TERM_BINARY:
+                w_binary(sb, t);
+                return true;
+        case PK_TERM_PID:
+                if (is_local(t->v.pid.node, t->v.pid.node_len, t->v.pid.creation)) {
+                        pk__sb_puts(sb, "<0");
+                } else {
+                        pk__sb_puts(sb, "#Pid<");
+                        pk__txt_atom(sb, t->v.pid.node, t->v.pid.node_len);
+                }
+                w_dot_u(sb, t->v.pid.id);
+                w_dot_u(sb, t->v.pid.serial);
+                if (!is_local(t->v.pid.node, t->v.pid.node_len, t->v.pid.creation))
+                        w_dot_u(sb, t->v.pid.creation);
+                pk__sb_putc(sb, '>');
+                return true;
+        case PK_TERM_PORT:
+                pk__sb_puts(sb, "#Port<");
+                if (is_local(t->v.port.node, t->v.port.node_len, t->v.port.creation)) {
+                        pk__sb_putc(sb, '0');
+                        w_dot_u(sb, t->v.port.id);
+                } else {
+                        pk__txt_atom(sb, t->v.port.node, t->v.port.node_len);
+                        w_dot_u(sb, t->v.port.id);
+                        w_dot_u(sb, t->v.port.creation);
+                }
+                pk__sb_putc(sb, '>');
+                return true;
+        case PK_TERM_REF:
+                pk__sb_puts(sb, "#Ref<");
+                if (is_local(t->v.ref.node, t->v.ref.node_len, t->v.ref.creation)) {
+                        pk__sb_putc(sb, '0');
+                } else {
+                        pk__txt_atom(sb, t->v.ref.node, t->v.ref.node_len);
+                        w_dot_u(sb, t->v.ref.creation);
+                }
+                for (uint16_t i = t->v.ref.len; i-- > 0;)
+                        w_dot_u(sb, t->v.ref.ids[i]);
+                pk__sb_putc(sb, '>');
+                return true;
+        case PK_TERM_EXPORT:
+                pk__sb_puts(sb, "fun ");
+                pk__txt_atom(sb, t->v.export.module, t->v.export.module_len);
+                pk__sb_putc(sb, ':');
+                pk__txt_atom(sb, t->v.export.function, t->v.export.function_len);
+                pk__sb_putc(sb, '/');
+                pk__sb_putu(sb, t->v.export.arity);
+                return true;
+        case PK_TERM_FUN: {
+                const struct pk_fun *f = t->v.fun;
+                pk__sb_puts(sb, "#Fun<");
+                pk__txt_atom(sb, f->module, f->module_len);
+                pk__sb_putc(sb, '.');
+                if (f->old_index)
+                        pk__txt_integer(sb, f->old_index);
+                pk__sb_putc(sb, '.');
+                if (f->old_uniq)
+                        pk__txt_integer(sb, f->old_uniq);
+                pk__sb_putc(sb, '>');
+                return true;
+        }
+        default:
+                return false;
+        }
+}
+
+/* ---- the iterative ~w writer ---- */
+
+enum { WF_TUPLE, WF_LIST, WF_CLOSE_LIST, WF_MAP };
+
+struct wframe {
+        const struct pk_term *t;
+        uint32_t i;
+        uint8_t kind;
+        uint32_t *order; /* WF_MAP: pair order */
+};
+
+int pk__txt_term(struct pk__sbuf *sb, const struct pk_term *root)
+{
+        struct wframe *st = NULL;
+        size_t n = 0, cap = 0;
+        const struct pk_term *t = root;
+        int rc = 0;
+        for (;;) {
+                /* Write t: a leaf at once, a container by pushing a frame. */
+                if (t && !w_leaf(sb, t)) {
+                        if (n == cap) {
+                                size_t nc = cap ? cap * 2 : 16;
+                                struct wframe *ns = realloc(st, nc * sizeof(*ns));
+                                if (!ns) {
+                                        rc = -ENOMEM;
+                                        goto out;
+                                }
+                                st = ns;
+                                cap = nc;
+                        }
+                        struct wframe *f = &st[n++];
+                        *f = (struct wframe){.t = t};
+                        switch (t->type) {
+                        case PK_TERM_TUPLE:
+                                f->kind = WF_TUPLE;
+                                pk__sb_putc(sb, '{');
+                                break;
+                        case PK_TERM_LIST:
+                                f->kind = WF_LIST;
+                                pk__sb_putc(sb, '[');
+                                break;
+                        case PK_TERM_MAP:
+                                f->kind = WF_MAP;
+                                pk__sb_puts(sb, "#{");
+                                f->order = pk__map_order(t);
+                                if (!f->order) {
+                                        rc = -ENOMEM;
+                                        goto out;
+                                }
+                                break;
+                        default:
+                                n--;
+                                rc = -EINVAL;
+                                goto out;
+                        }
+                }
+                t = NULL;
+                if (sb->err) {
+                        rc = sb->err;
+                        goto out;
+                }
+                /* Pick the next subterm to write, closing finished frames. */
+                while (n > 0 && !t) {
+                        struct wframe *f = &st[n - 1];
+                        switch (f->kind) {
+                        case WF_TUPLE:
+                                if (f->i < f->t->v.tuple.arity) {
+                                        if (f->i)
+                                                pk__sb_putc(sb, ',');
+                                        t = &f->t->v.tuple.elems[f->i++];
+                                } else {
+                                        pk__sb_putc(sb, '}');
+                                        n--;
+                                }
+                                break;
+                        case WF_LIST:
+                                if (f->i < f->t->v.list.len) {
+                                        if (f->i)
+                                                pk__sb_putc(sb, ',');
+                                        t = &f->t->v.list.elems[f->i++];
+                                        break;
+                                }
+                                {
+                                        const struct pk_term *tail = f->t->v.list.tail;
+                                        if (tail->type == PK_TERM_NIL) {
+                                                pk__sb_putc(sb, ']');
+                                                n--;
+                                        } else if (tail->type == PK_TERM_LIST) {
+                                                pk__sb_putc(sb, ',');
+                                                f->t = tail;
+                                                f->i = 0;
+                                        } else if (tail->type == PK_TERM_STRING) {
+                                                for (uint32_t k = 0; k < tail->v.string.len; k++) {
+                                                        pk__sb_putc(sb, ',');
+                                                        pk__sb_putu(sb, tail->v.string.bytes[k]);
+                                                }
+                                                pk__sb_putc(sb, ']');
+                                                n--;
+                                        } else {
+                                                pk__sb_putc(sb, '|');
+                                                f->kind = WF_CLOSE_LIST;
+                                                t = tail;
+                                        }
+                                }
+                                break;
+                        case WF_CLOSE_LIST:
+                                pk__sb_putc(sb, ']');
+                                n--;
+                                break;
+                        case WF_MAP: {
+                                uint32_t k = f->i / 2;
+                                if (k >= f->t->v.map.arity) {
+                                        pk__sb_putc(sb, '}');
+                                        free(f->order);
+                                        n--;
+                                        break;
+                                }
+                                if (f->i % 2 == 0) {
+                                        if (k)
+                                                pk__sb_putc(sb, ',');
+                                } else {
+                                        pk__sb_puts(sb, " => ");
+                                }
+                                t = &f->t->v.map.pairs[2 * f->order[k] + f->i % 2];
+                                f->i++;
+                                break;
+                        }
+                        default:
+                                break;
+                        }
+                }
+                if (!t)
+                        break;
+        }
+        rc = sb->err;
+out:
+        for (size_t i = 0; i < n; i++)
+                if (st[i].kind == WF_MAP)
+                        free(st[i].order);
+        free(st);
+        return rc;
+}
+
+int pk_etf_print_w(const struct pk_term *t, char **ret_str, size_t *ret_len)
+{
+        if (!t || !ret_str)
+                return -EINVAL;
+        struct pk__sbuf sb = {0};
+        int rc = pk__txt_term(&sb, t);
+        if (rc == 0 && !sb.p)
+                pk__sb_put(&sb, "", 0);
+        if (rc == 0)
+                rc = sb.err;
+        if (rc < 0) {
+                pk__sb_free(&sb);
+                return rc;
+        }
+        *ret_str = sb.p;
+        if (ret_len)
+                *ret_len = sb.len;
+        return 0;
+}

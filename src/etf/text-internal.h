@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals shared by the text half of the etf layer: a small growable
+ * string for the printers, the ~w writers of leaves that ~p reuses, and the
+ * parser entry the pattern code drives with its own hole callback. */
+#ifndef PORTKIT_ETF_TEXT_INTERNAL_H
+#define PORTKIT_ETF_TEXT_INTERNAL_H
+
+#include "etf-internal.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A growable NUL-terminated string; err latches the first failure. */
+struct pk__sbuf {
+        char *p;
+        size_t len, cap;
+        size_t max; /* 0: no cap */
+        int err;
+};
+
+void pk__sb_put(struct pk__sbuf *sb, const void *s, size_t n);
+void pk__sb_putc(struct pk__sbuf *sb, char c);
+void pk__sb_puts(struct pk__sbuf *sb, const char *s);
+void pk__sb_putu(struct pk__sbuf *sb, uint64_t v);
+void pk__sb_spaces(struct pk__sbuf *sb, size_t n);
+/* Appends a code point as UTF-8. */
+void pk__sb_utf8(struct pk__sbuf *sb, uint32_t cp);
+void pk__sb_free(struct pk__sbuf *sb);
+
+/* Writes an atom as io_lib's ~w does (quoted when needed, code points above
+ * 255 escaped as \x{HEX}). */
+void pk__txt_atom(struct pk__sbuf *sb, const char *name, size_t len);
+/* Writes a float as float_to_list(F, [short]). */
+void pk__txt_float(struct pk__sbuf *sb, double f);
+/* Writes an INT or BIG term in decimal. */
+void pk__txt_integer(struct pk__sbuf *sb, const struct pk_term *t);
+/* Writes any term as ~w (iteratively: no recursion on depth). */
+int pk__txt_term(struct pk__sbuf *sb, const struct pk_term *t);
+/* Writes one character of a quoted string or atom with io_lib's escapes;
+ * latin1_only escapes code points above 255 as \x{HEX}. */
+void pk__txt_char_escaped(struct pk__sbuf *sb, uint32_t c, char quote, bool latin1_only);
+
+/* Fills idx[0..n) with the map's pair indices in Erlang key order; returns
+ * a malloc'd array (caller frees) or NULL when out of memory. */
+uint32_t *pk__map_order(const struct pk_term *m);
+
+/* Decodes one UTF-8 code point at s[*i] (len bytes); -1 when invalid. */
+int32_t pk__utf8_next(const uint8_t *s, size_t len, size_t *i);
+
+/* A term type the pattern code uses for holes (~i, _, ...); never escapes
+ * this layer.  v.i holds the hole's index. */
+#define PK__TERM_HOLE 0xE0
+
+/* Hook the pattern code gives the parser: called for "~c" (c the directive
+ * letter) and for a bare "_" (c == '_').  Fills *out; returns 0 or a
+ * negative code. */
+typedef int (*pk__hole_fn)(void *ctx, char directive, struct pk_term *out);
+
+struct pk__parse_cfg {
+        uint32_t max_depth;
+        uint32_t max_int_digits;
+        size_t max_binary; /* bytes of one binary literal */
+        bool no_dot;       /* one term, no final '.', nothing after it */
+        pk__hole_fn hole;  /* NULL outside patterns */
+        void *hole_ctx;
+};
+
+int pk__parse(pk_arena *a, const char *text, size_t len, const struct pk__parse_cfg *cfg,
+              struct pk_term **ret_term, size_t *ret_used, struct pk_etf_text_error *reterr);
+
+#endif

@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: MIT */
+/* The command builder: records what the child gets.  Nothing here creates a
+ * descriptor or a process; pk_spawn() turns the command into a plan. */
+#include "spawn-internal.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+
+int pk_cmd_new(const char *prog, struct pk_cmd **ret_cmd)
+{
+        if (!prog || !*prog || !ret_cmd)
+                return -EINVAL;
+        struct pk_cmd *c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->prog = strdup(prog);
+        c->argv_cap = 8;
+        c->argv = calloc(c->argv_cap, sizeof(char *));
+        c->fds = calloc(3, sizeof(*c->fds));
+        if (!c->prog || !c->argv || !c->fds || !(c->argv[0] = strdup(prog))) {
+                pk_cmd_free(c);
+                return -ENOMEM;
+        }
+        c->argc = 1; /* argv[0] is the program as given until pk_cmd_argv0() */
+        c->umask = -1;
+        for (int i = 0; i < 3; i++)
+                c->fds[i] =
+                    (struct pk__fdspec){.child_fd = i, .kind = PK__FD_INHERIT, .parent_fd = i};
+        c->nfds = 3;
+        *ret_cmd = c;
+        return 0;
+}
+
+struct pk_cmd *pk_cmd_free(struct pk_cmd *c)
+{
+        if (!c)
+                return NULL;
+        free(c->prog);
+        if (c->argv) {
+                for (size_t i = 0; i < c->argc; i++)
+                        free(c->argv[i]);
+                free(c->argv);
+        }
+        for (size_t i = 0; i < c->nenv; i++) {
+                free(c->env[i].key);
+                free(c->env[i].val);
+        }
+        free(c->env);
+        free(c->cwd);
+        free(c->groups);
+        for (size_t i = 0; i < c->nfds; i++)
+                free(c->fds[i].path);
+        free(c->fds);
+        free(c);
+        return NULL;
+}
+
+int pk_cmd_arg(struct pk_cmd *c, const char *arg)
+{
+        if (!c || !arg)
+                return -EINVAL;
+        if (c->argc + 1 >= c->argv_cap) {
+                size_t cap = c->argv_cap * 2;
+                char **v = realloc(c->argv, cap * sizeof(char *));
+                if (!v)
+                        return -ENOMEM;
+                c->argv = v;
+                c->argv_cap = cap;
+        }
+        char *s = strdup(arg);
+        if (!s)
+                return -ENOMEM;
+        c->argv[c->argc++] = s;
+        c->argv[c->argc] = NULL;
+        return 0;
+}
+
+int pk_cmd_args(struct pk_cmd *c, const char *const *args)
+{
+        if (!c || !args)
+                return -EINVAL;
+        for (size_t i = 0; args[i]; i++) {
+                int r = pk_cmd_arg(c, args[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int pk_cmd_argv0(struct pk_cmd *c, const char *argv0)
+{
+        if (!c || !argv0)
+                return -EINVAL;
+        char *s = strdup(argv0);
+        if (!s)
+                return -ENOMEM;
+        free(c->argv[0]);
+        c->argv[0] = s;
+        return 0;
+}
+
+int pk_cmd_env_clear(struct pk_cmd *c)
+{
+        if (!c)
+                return -EINVAL;
+        c->env_clear = true;
+        return 0;
+}
+
+static int env_op(struct pk_cmd *c, const char *key, const char *val)
+{
+        if (!c || !key || !*key || strchr(key, '='))
+                return -EINVAL;
+        char *k = strdup(key);
+        char *v = val ? strdup(val) : NULL;
+        struct pk__envop *e = realloc(c->env, (c->nenv + 1) * sizeof(*e));
+        if (!k || (val && !v) || !e) {
+                free(k);
+                free(v);
+                if (e)
+                        c->env = e;
+                return -ENOMEM;
+        }
+        c->env = e;
+        c->env[c->nenv++] = (struct pk__envop){.key = k, .val = v};
+        return 0;
+}
+
+int pk_cmd_env_set(struct pk_cmd *c, const char *key, const char *value)
+{
+        if (!value)
+                return -EINVAL;
+        return env_op(c, key, value);
+}
+
+int pk_cmd_env_unset(struct pk_cmd *c, const char *key)
+{
+        return env_op(c, key, NULL);
+}
+
+int pk_cmd_cwd(struct pk_cmd *c, const char *dir)
+{
+        if (!c || !dir || !*dir)
+                return -EINVAL;
+        char *s = strdup(dir);
+        if (!s)
+                return -ENOMEM;
+        free(c->cwd);
+        c->cwd = s;
+        return 0;
+}
+
+int pk_cmd_umask(struct pk_cmd *c, mode_t mask)
+{
+        if (!c || mask > 0777)
+                return -EINVAL;
+        c->umask = (int)mask;
+        return 0;
+}
+
+int pk_cmd_nice(struct pk_cmd *c, int nice)
+{
+        if (!c || nice < -20 || nice > 19)
+                return -EINVAL;
+        c->has_nice = true;
+        c->nice = nice;
+        return 0;
+}
+
+int pk_cmd_rlimit(struct pk_cmd *c, int resource, unsigned long long soft, unsigned long long hard)
+{
+        if (!c || resource < 0 || resource >= RLIMIT_NLIMITS || soft > hard)
+                return -EINVAL;
+        for (int i = 0; i < c->nrl; i++) {
+                if (c->rl[i].resource == resource) {
+                        c->rl[i].soft = soft;
+                        c->rl[i].hard = hard;
+                        return 0;
+                }
+        }
+        if (c->nrl >= PK__MAX_RLIMITS)
+                return -ENOMEM;
+        c->rl[c->nrl++] = (struct pk__rlim){.resource = resource, .soft = soft, .hard = hard};
+        return 0;
+}
+
+int pk_cmd_uid(struct pk_cmd *c, uid_t uid)
+{
+        if (!c || uid == (uid_t)-1)
+                return -EINVAL;
+        c->has_uid = true;
+        c->uid = uid;
+        return 0;
+}
+
+int pk_cmd_gid(struct pk_cmd *c, gid_t gid)
+{
+        if (!c || gid == (gid_t)-1)
+                return -EINVAL;
+        c->has_gid = true;
+        c->gid_from_user = false;
+        c->gid = gid;
+        return 0;
+}
+
+static int set_groups(struct pk_cmd *c, const gid_t *groups, size_t n)
+{
+        gid_t *g = NULL;
+        if (n) {
+                g = malloc(n * sizeof(gid_t));
+                if (!g)
+                        return -ENOMEM;
+                memcpy(g, groups, n * sizeof(gid_t));
+        }
+        free(c->groups);
+        c->groups = g;
+        c->ngroups = n;
+        c->has_groups = true;
+        return 0;
+}
+
+int pk_cmd_groups(struct pk_cmd *c, const gid_t *groups, size_t n)
+{
+        if (!c || (n && !groups) || n > NGROUPS_MAX)
+                return -EINVAL;
+        int r = set_groups(c, groups, n);
+        if (r == 0)
+                c->user_groups = false;
+        return r;
+}
+
+/* Parses a whole decimal id, or returns -1. */
+static long long parse_id(const char *s)
+{
+        if (!*s)
+                return -1;
+        long long v = 0;
+        for (; *s; s++) {
+                if (*s < '0' || *s > '9' || v > 0xfffffffell)
+                        return -1;
+                v = v * 10 + (*s - '0');
+        }
+        return v >= 0xffffffffll ? -1 : v;
+}
+
+int pk_cmd_user(struct pk_cmd *c, const char *name)
+{
+        if (!c || !name || !*name)
+                return -EINVAL;
+        char buf[4096];
+        struct passwd pw, *res = NULL;
+        long long id = parse_id(name);
+        int e = id >= 0 ? getpwuid_r((uid_t)id, &pw, buf, sizeof(buf), &res)
+                        : getpwnam_r(name, &pw, buf, sizeof(buf), &res);
+        if (!res) {
+                if (e == ENOMEM || e == ERANGE)
+                        return -ENOMEM;
+                if (id < 0)
+                        return PK_ENOUSER;
+                /* A numeric uid with no passwd entry: uid only, groups cleared. */
+                c->has_uid = true;
+                c->uid = (uid_t)id;
+                if (!c->has_groups || c->user_groups) {
+                        set_groups(c, NULL, 0);
+                        c->user_groups = true;
+                }
+                return 0;
+        }
+        c->has_uid = true;
+        c->uid = pw.pw_uid;
+        if (!c->has_gid || c->gid_from_user) {
+                c->has_gid = true;
+                c->gid_from_user = true;
+                c->gid = pw.pw_gid;
+        }
+        if (!c->has_groups || c->user_groups) {
+                int n = 64;
+                for (;;) {
+                        gid_t *g = malloc((size_t)n * sizeof(gid_t));
+                        if (!g)
+                                return -ENOMEM;
+                        int want = n;
+                        if (getgrouplist(pw.pw_name, pw.pw_gid, g, &want) >= 0) {
+                                int r = set_groups(c, g, (size_t)want);
+                                free(g);
+                                if (r < 0)
+                                        return r;
+                                break;
+                        }
+                        free(g);
+                        if (want <= n || want > NGROUPS_MAX)
+                                return -ENOMEM;
+                        n = want;
+                }
+                c->user_groups = true;
+        }
+        return 0;
+}
+
+int pk_cmd_group(struct pk_cmd *c, const char *name)
+{
+        if (!c || !name || !*name)
+                return -EINVAL;
+        long long id = parse_id(name);
+        if (id >= 0)
+                return pk_cmd_gid(c, (gid_t)id);
+        char buf[4096];
+        struct group gr, *res = NULL;
+        int e = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
+        if (!res)
+                return e == ENOMEM || e == ERANGE ? -ENOMEM : PK_ENOGROUP;
+        return pk_cmd_gid(c, gr.gr_gid);
+}
+
+int pk_cmd_setsid(struct pk_cmd *c)
+{
+        if (!c)
+                return -EINVAL;
+        c->setsid = true;
+        c->setpgid = false;
+        return 0;
+}
+
+int pk_cmd_setpgid(struct pk_cmd *c, pid_t pgid)
+{
+        if (!c || pgid < 0)
+                return -EINVAL;
+        c->setpgid = true;
+        c->setsid = false;
+        c->pgid = pgid;
+        return 0;
+}
+
+int pk_cmd_pdeathsig(struct pk_cmd *c, int sig)
+{
+        if (!c || sig < 0 || sig >= 65)
+                return -EINVAL;
+        c->pdeathsig = sig;
+        return 0;
+}
+
+int pk_cmd_no_new_privs(struct pk_cmd *c)
+{
+        if (!c)
+                return -EINVAL;
+        c->nnp = true;
+        return 0;
+}
+
+int pk_cmd_signal_ignore(struct pk_cmd *c, int sig)
+{
+        if (!c || sig < 1 || sig > 64 || sig == SIGKILL || sig == SIGSTOP)
+                return -EINVAL;
+        c->sig_ignore |= UINT64_C(1) << (sig - 1);
+        return 0;
+}
+
+int pk_cmd_signal_block(struct pk_cmd *c, int sig)
+{
+        if (!c || sig < 1 || sig > 64 || sig == SIGKILL || sig == SIGSTOP)
+                return -EINVAL;
+        c->sig_block |= UINT64_C(1) << (sig - 1);
+        return 0;
+}
+
+/* Returns the entry for child_fd, appending a fresh one if needed. */
+static struct pk__fdspec *fd_slot(struct pk_cmd *c, int child_fd)
+{
+        for (size_t i = 0; i < c->nfds; i++) {
+                if (c->fds[i].child_fd == child_fd) {
+                        free(c->fds[i].path);
+                        c->fds[i].path = NULL;
+                        return &c->fds[i];
+                }
+        }
+        struct pk__fdspec *v = realloc(c->fds, (c->nfds + 1) * sizeof(*v));
+        if (!v)
+                return NULL;
+        c->fds = v;
+        v[c->nfds] = (struct pk__fdspec){.child_fd = child_fd, .parent_fd = -1};
+        return &v[c->nfds++];
+}
+
+static int fd_set_entry(struct pk_cmd *c, int child_fd, int kind, int parent_fd, int flags,
+                        mode_t mode, const char *path)
+{
+        if (!c || child_fd < 0 || child_fd > INT_MAX / 2)
+                return -EINVAL;
+        char *p = NULL;
+        if (path && !(p = strdup(path)))
+                return -ENOMEM;
+        struct pk__fdspec *s = fd_slot(c, child_fd);
+        if (!s) {
+                free(p);
+                return -ENOMEM;
+        }
+        *s = (struct pk__fdspec){.child_fd = child_fd,
+                                 .kind = kind,
+                                 .parent_fd = parent_fd,
+                                 .flags = flags,
+                                 .mode = mode,
+                                 .path = p};
+        return 0;
+}
+
+int pk_cmd_fd(struct pk_cmd *c, int child_fd, int parent_fd)
+{
+        if (parent_fd < 0)
+                return -EBADF;
+        if (fcntl(parent_fd, F_GETFD) < 0)
+                return -EBADF;
+        return fd_set_entry(c, child_fd, PK__FD_PARENT, parent_fd, 0, 0, NULL);
+}
+
+int pk_cmd_fd_pipe(struct pk_cmd *c, int child_fd, int flags)
+{
+        int dir = flags & (PK_PIPE_CHILD_READS | PK_PIPE_CHILD_WRITES);
+        if (dir == (PK_PIPE_CHILD_READS | PK_PIPE_CHILD_WRITES) ||
+            (flags & ~(PK_PIPE_CHILD_READS | PK_PIPE_CHILD_WRITES | PK_PIPE_NONBLOCK)))
+                return -EINVAL;
+        if (!dir)
+                flags |= child_fd == 0 ? PK_PIPE_CHILD_READS : PK_PIPE_CHILD_WRITES;
+        return fd_set_entry(c, child_fd, PK__FD_PIPE, -1, flags, 0, NULL);
+}
+
+int pk_cmd_fd_socketpair(struct pk_cmd *c, int child_fd, int type)
+{
+        int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (base != SOCK_STREAM && base != SOCK_SEQPACKET && base != SOCK_DGRAM)
+                return -EINVAL;
+        return fd_set_entry(c, child_fd, PK__FD_SOCKETPAIR, -1, type & ~SOCK_CLOEXEC, 0, NULL);
+}
+
+int pk_cmd_fd_pty(struct pk_cmd *c, int child_fd)
+{
+        return fd_set_entry(c, child_fd, PK__FD_PTY, -1, 0, 0, NULL);
+}
+
+int pk_cmd_fd_null(struct pk_cmd *c, int child_fd)
+{
+        return fd_set_entry(c, child_fd, PK__FD_NULL, -1, 0, 0, NULL);
+}
+
+int pk_cmd_fd_file(struct pk_cmd *c, int child_fd, const char *path, int flags, mode_t mode)
+{
+        if (!path || !*path)
+                return -EINVAL;
+        return fd_set_entry(c, child_fd, PK__FD_FILE, -1, flags & ~O_CLOEXEC, mode, path);
+}
+
+int pk_cmd_fd_close(struct pk_cmd *c, int child_fd)
+{
+        return fd_set_entry(c, child_fd, PK__FD_CLOSED, -1, 0, 0, NULL);
+}

@@ -1,0 +1,1040 @@
+/* SPDX-License-Identifier: MIT */
+/* The spawn engine: turns a command into a plan in the parent (PATH search,
+ * environment, pipes, files), then clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)
+ * on a stack carved from the caller's frame.  The child runs only raw system
+ * calls and reports a failed step by writing into the parent's memory, which
+ * CLONE_VM shares and CLONE_VFORK keeps still until the child execs or exits. */
+#include "spawn-internal.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+
+#ifndef CLONE_PIDFD
+#        define CLONE_PIDFD 0x00001000
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#        define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef P_PIDFD
+#        define P_PIDFD 3
+#endif
+#ifndef TIOCGPTPEER
+#        define TIOCGPTPEER _IO('T', 0x41)
+#endif
+#ifndef SYS_close_range
+#        define SYS_close_range 436
+#endif
+#ifndef SYS_pidfd_send_signal
+#        define SYS_pidfd_send_signal 424
+#endif
+
+extern char **environ;
+
+/* The child's stack lives in pk__spawn_plan()'s frame.  The child's own frames
+ * are small (no sanitizer instrumentation, no libc beyond syscall()). */
+#define PK__CHILD_STACK 16384
+
+/* ---------------------------------------------------------------------------------------- */
+/* The child.  Everything below until the parent section runs between clone and
+ * execve in a process that shares the parent's memory: no allocation, no
+ * locks, no sanitizer instrumentation, and only syscall().                                  */
+
+#define PK__CHILD __attribute__((noinline, no_sanitize("address", "undefined")))
+
+/* The kernel's struct sigaction layout for rt_sigaction (handler, flags,
+ * restorer, 64-bit mask) on x86_64 and aarch64. */
+struct pk__ksigaction {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        uint64_t mask;
+};
+
+PK__CHILD __attribute__((noreturn)) static void child_fail(const struct pk__plan *p, int step,
+                                                           int fd, int value)
+{
+        int e = errno;
+        p->err->step = step;
+        p->err->err = e ? e : EIO;
+        p->err->fd = fd;
+        p->err->value = value;
+        for (;;)
+                syscall(SYS_exit_group, 127);
+}
+
+/* Finds "\nKEY" in [buf, end) and parses the hex mask after it; 0 and *ok
+ * false if absent. */
+PK__CHILD static uint64_t child_hex_field(const char *buf, const char *end, const char *key,
+                                          bool *ok)
+{
+        size_t kl = 0;
+        while (key[kl])
+                kl++;
+        for (const char *p = buf; p + kl < end; p++) {
+                if (*p != '\n')
+                        continue;
+                size_t i = 0;
+                while (i < kl && p[1 + i] == key[i])
+                        i++;
+                if (i < kl)
+                        continue;
+                const char *q = p + 1 + kl;
+                while (q < end && (*q == ' ' || *q == '\t'))
+                        q++;
+                uint64_t v = 0;
+                int digits = 0;
+                for (; q < end; q++, digits++) {
+                        char c = *q;
+                        int d = c >= '0' && c <= '9'   ? c - '0'
+                                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                       : -1;
+                        if (d < 0)
+                                break;
+                        v = v << 4 | (uint64_t)d;
+                }
+                if (digits == 0)
+                        break;
+                return v;
+        }
+        *ok = false;
+        return 0;
+}
+
+/* The signals whose disposition is not SIG_DFL in this (child) process, from
+ * the SigIgn and SigCgt lines of /proc/self/status (/proc/self/stat would be
+ * shorter but masks them to signals 1-31); all of them if /proc cannot be
+ * read. */
+PK__CHILD static uint64_t child_nondefault_signals(void)
+{
+        char buf[4096];
+        long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return ~UINT64_C(0);
+        long n = 0;
+        for (;;) {
+                long k = syscall(SYS_read, fd, buf + n, sizeof(buf) - (size_t)n);
+                if (k <= 0 || (n += k) == (long)sizeof(buf))
+                        break;
+        }
+        syscall(SYS_close, fd);
+        if (n <= 0)
+                return ~UINT64_C(0);
+        bool ok = true;
+        uint64_t ign = child_hex_field(buf, buf + n, "SigIgn:", &ok);
+        uint64_t cgt = child_hex_field(buf, buf + n, "SigCgt:", &ok);
+        return ok ? ign | cgt : ~UINT64_C(0);
+}
+
+PK__CHILD static int child_main(void *arg)
+{
+        const struct pk__plan *p = arg;
+
+        /* 1. Every disposition back to default (or ignored when asked), while
+         * every signal is still blocked (the parent blocked them before clone):
+         * no handler of the parent can run on this shared memory.  Only the
+         * signals that are not already default need a call: the child's own
+         * /proc/self/status names them (SigIgn, SigCgt) in 3 system calls,
+         * where asking each of the 62 signals costs 62. */
+        uint64_t touch = child_nondefault_signals() | p->sig_ignore;
+        struct pk__ksigaction dfl = {.handler = SIG_DFL}, ign = {.handler = SIG_IGN};
+        for (int sig = 1; sig <= 64; sig++) {
+                if (!((touch >> (sig - 1)) & 1) || sig == SIGKILL || sig == SIGSTOP)
+                        continue;
+                const struct pk__ksigaction *sa = (p->sig_ignore >> (sig - 1)) & 1 ? &ign : &dfl;
+                syscall(SYS_rt_sigaction, sig, sa, NULL, sizeof(uint64_t));
+        }
+
+        /* 2. Session / process group. */
+        if (p->setsid) {
+                if (syscall(SYS_setsid) < 0)
+                        child_fail(p, PK_SPAWN_STEP_SETSID, -1, 0);
+        } else if (p->setpgid) {
+                if (syscall(SYS_setpgid, 0, p->pgid) < 0)
+                        child_fail(p, PK_SPAWN_STEP_SETPGID, -1, (int)p->pgid);
+        }
+
+        /* 3. The fd map.  Sources that a dup onto a lower target could clobber
+         * are first moved above the highest target (F_DUPFD_CLOEXEC), so swaps
+         * and cycles need no ordering. */
+        int n = p->nmoves;
+        int *src = p->scratch;
+        int maxt = n ? p->moves[n - 1].target : -1;
+        for (int i = 0; i < n; i++) {
+                int s = p->moves[i].src;
+                if (s != p->moves[i].target && s <= maxt) {
+                        long r = syscall(SYS_fcntl, s, F_DUPFD_CLOEXEC, maxt + 1);
+                        if (r < 0)
+                                child_fail(p, PK_SPAWN_STEP_DUP, p->moves[i].target, s);
+                        s = (int)r;
+                }
+                src[i] = s;
+        }
+        for (int i = 0; i < n; i++) {
+                int t = p->moves[i].target;
+                long r = src[i] == t ? syscall(SYS_fcntl, t, F_SETFD, 0)
+                                     : syscall(SYS_dup3, src[i], t, 0);
+                if (r < 0 && !(p->moves[i].optional && errno == EBADF))
+                        child_fail(p, PK_SPAWN_STEP_DUP, t, p->moves[i].src);
+        }
+        if (p->ctty_fd >= 0 && syscall(SYS_ioctl, p->ctty_fd, TIOCSCTTY, 0) < 0)
+                child_fail(p, PK_SPAWN_STEP_CTTY, p->ctty_fd, 0);
+
+        /* 4. Everything not in the map is closed, CLOEXEC or not: mark the gaps
+         * between targets close-on-exec (one call per gap). */
+        unsigned int lo = 0;
+        for (int i = 0; i <= n; i++) {
+                unsigned int hi = i < n ? (unsigned int)p->moves[i].target : ~0U;
+                if (hi > lo) {
+                        unsigned int last = i < n ? hi - 1 : ~0U;
+                        if (syscall(SYS_close_range, lo, last, CLOSE_RANGE_CLOEXEC) < 0) {
+                                if (errno == EINVAL || errno == ENOSYS) {
+                                        /* Kernel < 5.11 (no CLOEXEC flag) or < 5.9. */
+                                        if (syscall(SYS_close_range, lo, last, 0) < 0) {
+                                                struct {
+                                                        unsigned long long cur, max;
+                                                } nf = {65536, 65536};
+                                                syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &nf);
+                                                unsigned int top =
+                                                    last < nf.cur ? last : (unsigned int)nf.cur;
+                                                for (unsigned int fd = lo; fd <= top && fd >= lo;
+                                                     fd++)
+                                                        syscall(SYS_close, fd);
+                                        }
+                                } else {
+                                        child_fail(p, PK_SPAWN_STEP_CLOSE, (int)lo, 0);
+                                }
+                        }
+                }
+                if (i < n)
+                        lo = hi + 1;
+        }
+
+        /* 5. Limits, priority, umask. */
+        for (int i = 0; i < p->nrl; i++) {
+                struct {
+                        unsigned long long cur, max;
+                } lim = {p->rl[i].soft, p->rl[i].hard};
+                if (syscall(SYS_prlimit64, 0, p->rl[i].resource, &lim, NULL) < 0)
+                        child_fail(p, PK_SPAWN_STEP_RLIMIT, -1, p->rl[i].resource);
+        }
+        if (p->has_nice && syscall(SYS_setpriority, 0 /* PRIO_PROCESS */, 0, p->nice) < 0)
+                child_fail(p, PK_SPAWN_STEP_NICE, -1, p->nice);
+        if (p->umask >= 0)
+                syscall(SYS_umask, p->umask);
+
+        /* 6. Credentials: groups, then gid, then uid (after which we could not). */
+        if (p->set_groups && syscall(SYS_setgroups, p->ngroups, p->groups) < 0)
+                child_fail(p, PK_SPAWN_STEP_SETGROUPS, -1, (int)p->ngroups);
+        if (p->set_gid && syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0)
+                child_fail(p, PK_SPAWN_STEP_SETGID, -1, (int)p->gid);
+        if (p->set_uid && syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
+                child_fail(p, PK_SPAWN_STEP_SETUID, -1, (int)p->uid);
+
+        /* 7. Working directory, as the final user so its permissions apply. */
+        if (p->cwd && syscall(SYS_chdir, p->cwd) < 0)
+                child_fail(p, PK_SPAWN_STEP_CHDIR, -1, 0);
+
+        /* 8. Parent-death signal: after the uid change, which clears it.  If
+         * the parent already died, the signal would never come: send it now. */
+        if (p->pdeathsig) {
+                if (syscall(SYS_prctl, PR_SET_PDEATHSIG, p->pdeathsig, 0, 0, 0) < 0)
+                        child_fail(p, PK_SPAWN_STEP_PDEATHSIG, -1, p->pdeathsig);
+                if (syscall(SYS_getppid) != p->parent_pid)
+                        syscall(SYS_kill, syscall(SYS_getpid), p->pdeathsig);
+        }
+        if (p->nnp && syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                child_fail(p, PK_SPAWN_STEP_NNP, -1, 0);
+
+        /* 9. The signal mask the program starts with, then exec. */
+        uint64_t mask = p->sig_block;
+        if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof(mask)) < 0)
+                child_fail(p, PK_SPAWN_STEP_SIGMASK, -1, 0);
+        syscall(SYS_execve, p->path, p->argv, p->envp);
+        child_fail(p, PK_SPAWN_STEP_EXEC, -1, 0);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The parent.                                                                               */
+
+int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
+{
+        /* The child's stack: the parent is suspended (CLONE_VFORK) while the
+         * child uses it, so a piece of this frame serves without an mmap. */
+        _Alignas(64) char stack[PK__CHILD_STACK];
+        sigset_t all, old;
+        sigfillset(&all);
+        int pidfd = -1;
+        *plan->err = (struct pk__child_err){0};
+
+        /* No signal handler may run in the child on shared memory: block all
+         * (the child inherits the mask, resets dispositions, then sets its own). */
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD;
+        if (plan->clone_parent)
+                flags |= CLONE_PARENT;
+        pid_t pid =
+            clone(child_main, stack + sizeof(stack), flags, (void *)(uintptr_t)plan, &pidfd);
+        int e = errno;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+        if (pid < 0) {
+                plan->err->step = PK_SPAWN_STEP_CLONE;
+                plan->err->err = e;
+                plan->err->fd = -1;
+                return -e;
+        }
+        *ret_pid = pid;
+        *ret_pidfd = pidfd;
+        if (plan->err->step == PK_SPAWN_STEP_NONE)
+                return 0;
+        int r = -plan->err->err;
+        if (!plan->clone_parent) {
+                /* The failed child has exited (VFORK returned): reap it now. */
+                siginfo_t si;
+                while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+                        ;
+                close(pidfd);
+                *ret_pidfd = -1;
+        }
+        return r;
+}
+
+void pk__spawn_error_set(struct pk_spawn_error *e, int step, int err, int fd, int value,
+                         const char *path)
+{
+        if (!e)
+                return;
+        e->step = step;
+        e->err = err;
+        e->fd = fd;
+        e->value = value;
+        e->path[0] = '\0';
+        if (path) {
+                size_t n = strlen(path);
+                if (n >= sizeof(e->path))
+                        n = sizeof(e->path) - 1;
+                memcpy(e->path, path, n);
+                e->path[n] = '\0';
+        }
+}
+
+static const char *const step_names[] = {
+    [PK_SPAWN_STEP_NONE] = "none",
+    [PK_SPAWN_STEP_ARGS] = "arguments",
+    [PK_SPAWN_STEP_LOOKUP] = "lookup",
+    [PK_SPAWN_STEP_PIPE] = "pipe",
+    [PK_SPAWN_STEP_OPEN] = "open",
+    [PK_SPAWN_STEP_CLONE] = "clone",
+    [PK_SPAWN_STEP_SIGNALS] = "signals",
+    [PK_SPAWN_STEP_SETSID] = "setsid",
+    [PK_SPAWN_STEP_SETPGID] = "setpgid",
+    [PK_SPAWN_STEP_DUP] = "dup",
+    [PK_SPAWN_STEP_CTTY] = "controlling tty",
+    [PK_SPAWN_STEP_CLOSE] = "close_range",
+    [PK_SPAWN_STEP_RLIMIT] = "setrlimit",
+    [PK_SPAWN_STEP_NICE] = "nice",
+    [PK_SPAWN_STEP_SETGROUPS] = "setgroups",
+    [PK_SPAWN_STEP_SETGID] = "setgid",
+    [PK_SPAWN_STEP_SETUID] = "setuid",
+    [PK_SPAWN_STEP_CHDIR] = "chdir",
+    [PK_SPAWN_STEP_PDEATHSIG] = "pdeathsig",
+    [PK_SPAWN_STEP_NNP] = "no_new_privs",
+    [PK_SPAWN_STEP_SIGMASK] = "sigmask",
+    [PK_SPAWN_STEP_EXEC] = "execve",
+    [PK_SPAWN_STEP_HELPER] = "spawn helper",
+};
+
+const char *pk_spawn_step_name(int step)
+{
+        if (step < 0 || (size_t)step >= PK_ARRAY_SIZE(step_names) || !step_names[step])
+                return "unknown step";
+        return step_names[step];
+}
+
+int pk_spawn_strerror(const struct pk_spawn_error *e, char *buf, size_t size)
+{
+        if (!e || e->step == PK_SPAWN_STEP_NONE)
+                return snprintf(buf, size, "spawn failed");
+        const char *what = pk_spawn_step_name(e->step);
+        const char *msg = pk_strerror(e->err);
+        if (e->step == PK_SPAWN_STEP_DUP)
+                return snprintf(buf, size, "spawn failed: %s fd %d <- parent fd %d: %s", what,
+                                e->fd, e->value, msg);
+        if (e->step == PK_SPAWN_STEP_RLIMIT)
+                return snprintf(buf, size, "spawn failed: %s %d: %s", what, e->value, msg);
+        if (e->step == PK_SPAWN_STEP_SETUID || e->step == PK_SPAWN_STEP_SETGID)
+                return snprintf(buf, size, "spawn failed: %s %d: %s", what, e->value, msg);
+        if (e->path[0] && e->fd >= 0)
+                return snprintf(buf, size, "spawn failed: %s fd %d \"%s\": %s", what, e->fd,
+                                e->path, msg);
+        if (e->path[0])
+                return snprintf(buf, size, "spawn failed: %s \"%s\": %s", what, e->path, msg);
+        if (e->fd >= 0)
+                return snprintf(buf, size, "spawn failed: %s fd %d: %s", what, e->fd, msg);
+        return snprintf(buf, size, "spawn failed: %s: %s", what, msg);
+}
+
+/* ---- preparation ---- */
+
+/* The PATH the child will see: the command's own if it sets one, else ours. */
+static const char *cmd_path_var(const struct pk_cmd *c)
+{
+        for (size_t i = c->nenv; i-- > 0;) {
+                if (strcmp(c->env[i].key, "PATH") == 0)
+                        return c->env[i].val; /* NULL if unset */
+        }
+        return getenv("PATH");
+}
+
+/* Searches PATH as execvp does: the first regular executable file wins;
+ * -EACCES if only non-executable candidates were found, else -ENOENT. */
+static int lookup(const struct pk_cmd *c, char **ret_path)
+{
+        const char *name = c->prog;
+        size_t nlen = strlen(name);
+        if (nlen > NAME_MAX)
+                return -ENAMETOOLONG;
+        const char *path = cmd_path_var(c);
+        if (!path)
+                path = "/usr/local/bin:/usr/bin:/bin";
+        int err = -ENOENT;
+        char buf[PATH_MAX];
+        for (const char *p = path;; p++) {
+                const char *end = strchrnul(p, ':');
+                size_t dlen = (size_t)(end - p);
+                if (dlen + nlen + 2 <= sizeof(buf)) {
+                        if (dlen == 0) {
+                                buf[0] = '.';
+                                dlen = 1;
+                        } else {
+                                memcpy(buf, p, dlen);
+                        }
+                        buf[dlen] = '/';
+                        memcpy(buf + dlen + 1, name, nlen + 1);
+                        struct stat st;
+                        if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+                                if (faccessat(AT_FDCWD, buf, X_OK, AT_EACCESS) == 0) {
+                                        char *s = strdup(buf);
+                                        if (!s)
+                                                return -ENOMEM;
+                                        *ret_path = s;
+                                        return 0;
+                                }
+                                err = -EACCES;
+                        }
+                }
+                if (!*end)
+                        break;
+                p = end;
+        }
+        return err;
+}
+
+/* Builds the child's environment.  *ret_env is environ itself when the
+ * command changes nothing (no allocation); else a malloc'd array whose
+ * "K=V" strings are malloc'd too (freed by env_free). */
+static int build_env(const struct pk_cmd *c, char ***ret_env, char ***ret_owned)
+{
+        *ret_owned = NULL;
+        if (!c->env_clear && c->nenv == 0) {
+                *ret_env = environ;
+                return 0;
+        }
+        size_t nbase = 0;
+        if (!c->env_clear && environ)
+                while (environ[nbase])
+                        nbase++;
+        char **env = calloc(nbase + c->nenv + 1, sizeof(char *));
+        char **owned = calloc(c->nenv + 1, sizeof(char *));
+        if (!env || !owned) {
+                free(env);
+                free(owned);
+                return -ENOMEM;
+        }
+        size_t n = 0, no = 0;
+        for (size_t i = 0; i < nbase; i++) {
+                const char *eq = strchr(environ[i], '=');
+                size_t klen = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
+                bool touched = false;
+                for (size_t j = 0; j < c->nenv && !touched; j++)
+                        touched = strlen(c->env[j].key) == klen &&
+                                  memcmp(c->env[j].key, environ[i], klen) == 0;
+                if (!touched)
+                        env[n++] = environ[i];
+        }
+        for (size_t j = 0; j < c->nenv; j++) {
+                bool later = false;
+                for (size_t k = j + 1; k < c->nenv && !later; k++)
+                        later = strcmp(c->env[k].key, c->env[j].key) == 0;
+                if (later || !c->env[j].val)
+                        continue;
+                size_t kl = strlen(c->env[j].key), vl = strlen(c->env[j].val);
+                char *s = malloc(kl + vl + 2);
+                if (!s) {
+                        for (size_t k = 0; k < no; k++)
+                                free(owned[k]);
+                        free(owned);
+                        free(env);
+                        return -ENOMEM;
+                }
+                memcpy(s, c->env[j].key, kl);
+                s[kl] = '=';
+                memcpy(s + kl + 1, c->env[j].val, vl + 1);
+                owned[no++] = s;
+                env[n++] = s;
+        }
+        *ret_env = env;
+        *ret_owned = owned;
+        return 0;
+}
+
+static void env_free(char **env, char **owned)
+{
+        if (!owned)
+                return;
+        for (size_t i = 0; owned[i]; i++)
+                free(owned[i]);
+        free(owned);
+        free(env);
+}
+
+static int set_nonblock(int fd)
+{
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+                return -errno;
+        return 0;
+}
+
+static int open_pty(int *ret_master, int *ret_slave)
+{
+        int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (m < 0)
+                return -errno;
+        if (unlockpt(m) < 0) {
+                int e = -errno;
+                close(m);
+                return e;
+        }
+        int s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (s < 0) {
+                char name[64];
+                if (ptsname_r(m, name, sizeof(name)) != 0 ||
+                    (s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+                        int e = -errno;
+                        close(m);
+                        return e;
+                }
+        }
+        *ret_master = m;
+        *ret_slave = s;
+        return 0;
+}
+
+/* Per-spawn scratch: what pk__spawn() creates and must release. */
+struct prep {
+        struct pk__move *moves;
+        int *scratch;
+        struct pk__procfd *pfds; /* parent ends, to the handle */
+        size_t npfds;
+        int *tmp; /* child-side ends and opened files: closed after the clone */
+        size_t ntmp;
+        int null_fd;
+        int pty_master, pty_slave;
+        bool check_inherit;
+};
+
+static void prep_release(struct prep *pp, bool keep_parent_ends)
+{
+        for (size_t i = 0; i < pp->ntmp; i++)
+                close(pp->tmp[i]);
+        if (!keep_parent_ends) {
+                for (size_t i = 0; i < pp->npfds; i++)
+                        close(pp->pfds[i].fd);
+                if (pp->pty_master >= 0)
+                        close(pp->pty_master);
+        }
+        free(pp->moves);
+        free(pp->scratch);
+        free(pp->pfds);
+        free(pp->tmp);
+}
+
+/* Creates the descriptors of one fd entry.  Returns 0 with *ret_src the
+ * parent fd to place (-1: the entry adds nothing: closed, or inherited but
+ * closed in the parent), or a negative errno with reterr filled. */
+static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_target, int *ret_src,
+                      int *ret_optional, struct pk_spawn_error *reterr)
+{
+        int t = s->child_fd, src = -1;
+        *ret_src = -1;
+        *ret_optional = 0;
+        switch (s->kind) {
+        case PK__FD_CLOSED:
+                return 0;
+        case PK__FD_INHERIT:
+                /* The child finds out itself whether it is open (one call
+                 * fewer), except through the helper: SCM_RIGHTS needs open fds. */
+                if (pp->check_inherit && fcntl(s->parent_fd, F_GETFD) < 0)
+                        return 0;
+                src = s->parent_fd;
+                *ret_optional = 1;
+                break;
+        case PK__FD_PARENT:
+                src = s->parent_fd;
+                break;
+        case PK__FD_PIPE: {
+                int p[2];
+                if (pipe2(p, O_CLOEXEC) < 0) {
+                        int e = -errno;
+                        pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0, NULL);
+                        return e;
+                }
+                bool reads = s->flags & PK_PIPE_CHILD_READS;
+                src = reads ? p[0] : p[1];
+                int mine = reads ? p[1] : p[0];
+                pp->tmp[pp->ntmp++] = src;
+                pp->pfds[pp->npfds++] = (struct pk__procfd){.child_fd = t, .fd = mine};
+                if (s->flags & PK_PIPE_NONBLOCK) {
+                        int e = set_nonblock(mine);
+                        if (e < 0) {
+                                pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0, NULL);
+                                return e;
+                        }
+                }
+                break;
+        }
+        case PK__FD_SOCKETPAIR: {
+                int sv[2];
+                if (socketpair(AF_UNIX, (s->flags & ~SOCK_NONBLOCK) | SOCK_CLOEXEC, 0, sv) < 0) {
+                        int e = -errno;
+                        pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0, NULL);
+                        return e;
+                }
+                src = sv[1];
+                pp->tmp[pp->ntmp++] = sv[1];
+                pp->pfds[pp->npfds++] = (struct pk__procfd){.child_fd = t, .fd = sv[0]};
+                if (s->flags & SOCK_NONBLOCK) {
+                        int e = set_nonblock(sv[0]);
+                        if (e < 0) {
+                                pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0, NULL);
+                                return e;
+                        }
+                }
+                break;
+        }
+        case PK__FD_PTY:
+                if (pp->pty_master < 0) {
+                        int e = open_pty(&pp->pty_master, &pp->pty_slave);
+                        if (e < 0) {
+                                pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0,
+                                                    "/dev/ptmx");
+                                return e;
+                        }
+                        pp->tmp[pp->ntmp++] = pp->pty_slave;
+                        *ctty_target = t;
+                }
+                src = pp->pty_slave;
+                break;
+        case PK__FD_NULL:
+                if (pp->null_fd < 0) {
+                        pp->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+                        if (pp->null_fd < 0) {
+                                int e = -errno;
+                                pk__spawn_error_set(reterr, PK_SPAWN_STEP_OPEN, e, t, 0,
+                                                    "/dev/null");
+                                return e;
+                        }
+                        pp->tmp[pp->ntmp++] = pp->null_fd;
+                }
+                src = pp->null_fd;
+                break;
+        case PK__FD_FILE:
+                src = open(s->path, s->flags | O_CLOEXEC, s->mode);
+                if (src < 0) {
+                        int e = -errno;
+                        pk__spawn_error_set(reterr, PK_SPAWN_STEP_OPEN, e, t, 0, s->path);
+                        return e;
+                }
+                pp->tmp[pp->ntmp++] = src;
+                break;
+        default:
+                return -EINVAL;
+        }
+        *ret_src = src;
+        return 0;
+}
+
+/* Inserts (target, src) into the sorted move list of length *n. */
+static void insert_move(struct pk__move *m, int *n, int target, int src, int optional)
+{
+        int i = *n;
+        while (i > 0 && m[i - 1].target > target) {
+                m[i] = m[i - 1];
+                i--;
+        }
+        m[i] = (struct pk__move){.target = target, .src = src, .optional = optional};
+        (*n)++;
+}
+
+int pk__spawn(const struct pk_cmd *c, const struct pk__override *ov, struct pk_proc **ret_proc,
+              struct pk_spawn_error *reterr)
+{
+        return pk__spawn_with(c, ov, NULL, NULL, ret_proc, reterr);
+}
+
+int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__runner_fn *runner,
+                   void *ctx, struct pk_proc **ret_proc, struct pk_spawn_error *reterr)
+{
+        if (!c || !ret_proc) {
+                pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, -EINVAL, -1, 0, NULL);
+                return -EINVAL;
+        }
+        int r;
+        char *found = NULL;
+        const char *path = c->prog;
+        if (!strchr(c->prog, '/')) {
+                r = lookup(c, &found);
+                if (r < 0) {
+                        pk__spawn_error_set(reterr, PK_SPAWN_STEP_LOOKUP, r, -1, 0, c->prog);
+                        return r;
+                }
+                path = found;
+        }
+        char **env, **env_owned;
+        r = build_env(c, &env, &env_owned);
+        if (r < 0) {
+                free(found);
+                pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, r, -1, 0, NULL);
+                return r;
+        }
+
+        size_t cap = c->nfds + 3;
+        struct prep pp = {
+            .null_fd = -1, .pty_master = -1, .pty_slave = -1, .check_inherit = runner != NULL};
+        pp.moves = malloc(cap * sizeof(*pp.moves));
+        pp.scratch = malloc(cap * sizeof(int));
+        pp.pfds = malloc(cap * sizeof(*pp.pfds));
+        pp.tmp = malloc((cap + 2) * sizeof(int));
+        struct pk_proc *proc = NULL;
+        int nmoves = 0, ctty = -1;
+        if (!pp.moves || !pp.scratch || !pp.pfds || !pp.tmp) {
+                r = -ENOMEM;
+                pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, r, -1, 0, NULL);
+                goto fail;
+        }
+
+        /* Overrides from pk_run(): fds 0..2. */
+        for (int k = 0; ov && k < 3; k++) {
+                if (ov->fd[k] == -1)
+                        continue;
+                struct pk__fdspec s = {.child_fd = k,
+                                       .kind = ov->fd[k] >= 0 ? PK__FD_PARENT : PK__FD_NULL,
+                                       .parent_fd = ov->fd[k]};
+                int src, opt;
+                r = prep_entry(&pp, &s, &ctty, &src, &opt, reterr);
+                if (r < 0)
+                        goto fail;
+                insert_move(pp.moves, &nmoves, k, src, opt);
+        }
+        for (size_t i = 0; i < c->nfds; i++) {
+                const struct pk__fdspec *s = &c->fds[i];
+                if (ov && s->child_fd < 3 && ov->fd[s->child_fd] != -1)
+                        continue;
+                int src, opt;
+                r = prep_entry(&pp, s, &ctty, &src, &opt, reterr);
+                if (r < 0)
+                        goto fail;
+                if (src >= 0)
+                        insert_move(pp.moves, &nmoves, s->child_fd, src, opt);
+        }
+
+        bool own_group = c->setsid || (c->setpgid && c->pgid == 0);
+        struct pk__child_err cerr = {0};
+        struct pk__plan plan = {
+            .path = path,
+            .argv = c->argv,
+            .envp = env,
+            .cwd = c->cwd,
+            .umask = c->umask,
+            .nice = c->nice,
+            .has_nice = c->has_nice,
+            .setsid = c->setsid,
+            .setpgid = c->setpgid,
+            .pgid = c->pgid,
+            .pdeathsig = c->pdeathsig,
+            .parent_pid = c->pdeathsig ? getpid() : 0,
+            .nnp = c->nnp,
+            .set_groups = c->has_groups || (c->has_uid && geteuid() == 0),
+            .set_gid = c->has_gid,
+            .set_uid = c->has_uid,
+            .uid = c->uid,
+            .gid = c->gid,
+            .groups = c->groups,
+            .ngroups = c->has_groups ? c->ngroups : 0,
+            .rl = c->rl,
+            .nrl = c->nrl,
+            .sig_ignore = c->sig_ignore,
+            .sig_block = c->sig_block,
+            .moves = pp.moves,
+            .nmoves = nmoves,
+            .scratch = pp.scratch,
+            .ctty_fd = -1,
+            .err = &cerr,
+        };
+        if (ov && ov->own_pgrp && !c->setsid) {
+                plan.setpgid = true;
+                plan.pgid = ov->pgid;
+                own_group = ov->pgid == 0;
+        }
+        if (ctty >= 0 && plan.setsid)
+                plan.ctty_fd = ctty;
+
+        pid_t pid = -1;
+        int pidfd = -1;
+        r = runner ? runner(ctx, &plan, &pid, &pidfd) : pk__spawn_plan(&plan, &pid, &pidfd);
+        if (r == PK__SPAWN_DEFERRED) {
+                /* The helper process runs it: hand out a handle without a pid
+                 * yet, holding the parent's ends; the helper code completes it. */
+                pid = -1;
+                pidfd = -1;
+                r = 0;
+        }
+        if (r < 0) {
+                const char *what = NULL;
+                if (cerr.step == PK_SPAWN_STEP_EXEC)
+                        what = path;
+                else if (cerr.step == PK_SPAWN_STEP_CHDIR)
+                        what = c->cwd;
+                if (cerr.step == PK_SPAWN_STEP_NONE)
+                        cerr = (struct pk__child_err){.step = PK_SPAWN_STEP_HELPER, .fd = -1};
+                pk__spawn_error_set(reterr, cerr.step, r, cerr.fd, cerr.value, what);
+                goto fail;
+        }
+        proc = pk__proc_new(pid, pidfd, own_group, pp.pty_master, pp.pfds, pp.npfds);
+        if (!proc && pid < 0) {
+                r = -ENOMEM;
+                pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, r, -1, 0, NULL);
+                goto fail;
+        }
+        if (!proc) {
+                /* Out of memory after the child started: it cannot be handed out. */
+                syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                siginfo_t si;
+                while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+                        ;
+                close(pidfd);
+                r = -ENOMEM;
+                pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, r, -1, 0, NULL);
+                goto fail;
+        }
+        prep_release(&pp, true);
+        env_free(env, env_owned);
+        free(found);
+        *ret_proc = proc;
+        return 0;
+fail:
+        prep_release(&pp, false);
+        env_free(env, env_owned);
+        free(found);
+        return r;
+}
+
+int pk_spawn(const struct pk_cmd *cmd, struct pk_proc **ret_proc, struct pk_spawn_error *reterr)
+{
+        return pk__spawn(cmd, NULL, ret_proc, reterr);
+}
+
+/* ---- the handle ---- */
+
+struct pk_proc *pk__proc_new(pid_t pid, int pidfd, bool own_group, int pty,
+                             const struct pk__procfd *fds, size_t nfds)
+{
+        struct pk_proc *p = malloc(sizeof(*p) + nfds * sizeof(p->fds[0]));
+        if (!p)
+                return NULL;
+        p->pid = pid;
+        p->pidfd = pidfd;
+        p->reaped = false;
+        p->own_group = own_group;
+        p->status = (struct pk_status){.code = -1};
+        p->pty = pty;
+        p->nfds = nfds;
+        if (nfds)
+                memcpy(p->fds, fds, nfds * sizeof(p->fds[0]));
+        return p;
+}
+
+pid_t pk_proc_pid(const struct pk_proc *p)
+{
+        return p ? p->pid : -1;
+}
+
+int pk_proc_pidfd(const struct pk_proc *p)
+{
+        return p ? p->pidfd : -1;
+}
+
+int pk_proc_fd(const struct pk_proc *p, int child_fd)
+{
+        if (!p)
+                return -1;
+        for (size_t i = 0; i < p->nfds; i++)
+                if (p->fds[i].child_fd == child_fd)
+                        return p->fds[i].fd;
+        return -1;
+}
+
+int pk_proc_take_fd(struct pk_proc *p, int child_fd)
+{
+        if (!p)
+                return -1;
+        for (size_t i = 0; i < p->nfds; i++) {
+                if (p->fds[i].child_fd == child_fd) {
+                        int fd = p->fds[i].fd;
+                        p->fds[i].fd = -1;
+                        return fd;
+                }
+        }
+        return -1;
+}
+
+int pk_proc_pty(const struct pk_proc *p)
+{
+        return p ? p->pty : -1;
+}
+
+struct pk_status pk_status_from_wait(int ws)
+{
+        if (WIFEXITED(ws))
+                return (struct pk_status){.exited = 1, .code = WEXITSTATUS(ws)};
+        if (WIFSIGNALED(ws))
+                return (struct pk_status){
+                    .code = -1, .signal = WTERMSIG(ws), .core = WCOREDUMP(ws) ? 1 : 0};
+        return (struct pk_status){.code = -1};
+}
+
+int pk_status_shell(const struct pk_status *st)
+{
+        if (!st)
+                return -1;
+        return st->exited ? st->code : 128 + st->signal;
+}
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int pk_proc_wait(struct pk_proc *p, int timeout_ms, struct pk_status *ret_status)
+{
+        if (!p)
+                return -EINVAL;
+        if (!p->reaped) {
+                int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+                for (;;) {
+                        siginfo_t si;
+                        si.si_pid = 0;
+                        int opts = WEXITED | (timeout_ms < 0 ? 0 : WNOHANG);
+                        if (waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, opts) < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return -errno;
+                        }
+                        if (si.si_pid != 0) {
+                                if (si.si_code == CLD_EXITED)
+                                        p->status =
+                                            (struct pk_status){.exited = 1, .code = si.si_status};
+                                else
+                                        p->status =
+                                            (struct pk_status){.code = -1,
+                                                               .signal = si.si_status,
+                                                               .core = si.si_code == CLD_DUMPED};
+                                p->reaped = true;
+                                break;
+                        }
+                        if (timeout_ms == 0)
+                                return -ETIMEDOUT;
+                        int64_t left = deadline - now_ms();
+                        if (left <= 0)
+                                return -ETIMEDOUT;
+                        struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+                        if (poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left) < 0 &&
+                            errno != EINTR)
+                                return -errno;
+                }
+        }
+        if (ret_status)
+                *ret_status = p->status;
+        return 0;
+}
+
+int pk_proc_signal(struct pk_proc *p, int sig)
+{
+        if (!p || sig < 0 || sig > 64)
+                return -EINVAL;
+        if (p->reaped)
+                return -ESRCH;
+        if (syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) < 0)
+                return -errno;
+        return 0;
+}
+
+int pk_proc_kill_group(struct pk_proc *p, int sig)
+{
+        if (!p || sig < 0 || sig > 64 || !p->own_group)
+                return -EINVAL;
+        if (kill(-p->pid, sig) < 0)
+                return -errno;
+        return 0;
+}
+
+int pk_proc_watch(struct pk_proc *p, struct pk_loop_child *w, pk_loop_child_cb cb)
+{
+        if (!p || !w || !cb || p->reaped || p->pidfd < 0)
+                return -EINVAL;
+        return pk_loop_child_start_pidfd(w, p->pidfd, cb);
+}
+
+void pk_proc_set_reaped(struct pk_proc *p, const struct pk_loop_child_status *st)
+{
+        if (!p || !st || st->err < 0)
+                return;
+        p->status = st->exited ? (struct pk_status){.exited = 1, .code = st->exit_code}
+                               : (struct pk_status){.code = -1,
+                                                    .signal = st->term_signal,
+                                                    .core = st->core_dumped};
+        p->reaped = true;
+}
+
+struct pk_proc *pk_proc_free(struct pk_proc *p)
+{
+        if (!p)
+                return NULL;
+        for (size_t i = 0; i < p->nfds; i++)
+                if (p->fds[i].fd >= 0)
+                        close(p->fds[i].fd);
+        if (p->pty >= 0)
+                close(p->pty);
+        if (p->pidfd >= 0)
+                close(p->pidfd);
+        free(p);
+        return NULL;
+}

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/* The spawn layer's private pieces: the command's representation, the
+ * prepared plan the child executes, and the engine entry points shared by
+ * pk_spawn(), pk_run(), pipelines and the helper process. */
+#ifndef PORTKIT_SPAWN_INTERNAL_H
+#define PORTKIT_SPAWN_INTERNAL_H
+
+#include "internal.h"
+#include "portkit/spawn.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+
+/* One entry of a command's fd map. */
+enum pk__fd_kind {
+        PK__FD_INHERIT, /* default 0,1,2: the parent's own fd N if open, else closed */
+        PK__FD_PARENT,  /* a parent fd */
+        PK__FD_PIPE,
+        PK__FD_SOCKETPAIR,
+        PK__FD_PTY,
+        PK__FD_NULL,
+        PK__FD_FILE,
+        PK__FD_CLOSED,
+};
+
+struct pk__fdspec {
+        int child_fd;
+        int kind;
+        int parent_fd; /* PARENT */
+        int flags;     /* PIPE flags, socket type, open flags */
+        mode_t mode;
+        char *path; /* FILE */
+};
+
+struct pk__envop {
+        char *key;
+        char *val; /* NULL: unset */
+};
+
+struct pk__rlim {
+        int resource;
+        unsigned long long soft, hard;
+};
+
+#define PK__MAX_RLIMITS 16
+
+struct pk_cmd {
+        char *prog;
+        char **argv; /* NULL-terminated; argv[0] is the program as given or pk_cmd_argv0() */
+        size_t argc, argv_cap;
+        bool env_clear;
+        struct pk__envop *env;
+        size_t nenv;
+        char *cwd;
+        int umask; /* -1: unchanged */
+        bool has_nice;
+        int nice;
+        struct pk__rlim rl[PK__MAX_RLIMITS];
+        int nrl;
+        bool has_uid, has_gid, has_groups;
+        uid_t uid;
+        gid_t gid;
+        gid_t *groups;
+        size_t ngroups;
+        bool user_groups; /* groups came from pk_cmd_user(), a later gid/groups call wins */
+        bool gid_from_user;
+        bool setsid, setpgid;
+        pid_t pgid;
+        int pdeathsig;
+        bool nnp;
+        uint64_t sig_ignore; /* bit (sig-1) */
+        uint64_t sig_block;
+        struct pk__fdspec *fds;
+        size_t nfds;
+};
+
+/* The child's error record: with CLONE_VM the child writes it into the
+ * parent's memory before exiting, so no error pipe is needed. */
+struct pk__child_err {
+        int step;
+        int err; /* positive errno */
+        int fd;
+        int value;
+};
+
+/* One dup2 of the map, as the child performs it. */
+struct pk__move {
+        int target;   /* child fd */
+        int src;      /* parent fd (CLOEXEC or not) */
+        int optional; /* an inherited 0/1/2: closed in the parent means closed in the child */
+};
+
+/* Everything the child needs, prepared by the parent: read-only in the child. */
+struct pk__plan {
+        const char *path;
+        char *const *argv;
+        char *const *envp;
+        const char *cwd;
+        int umask;
+        int nice;
+        bool has_nice;
+        bool setsid, setpgid;
+        pid_t pgid;
+        int pdeathsig;
+        pid_t parent_pid;
+        bool nnp;
+        bool set_groups, set_gid, set_uid;
+        uid_t uid;
+        gid_t gid;
+        const gid_t *groups;
+        size_t ngroups;
+        const struct pk__rlim *rl;
+        int nrl;
+        uint64_t sig_ignore, sig_block;
+        const struct pk__move *moves; /* sorted by target, targets unique */
+        int nmoves;
+        int *scratch;      /* nmoves ints the child may write */
+        int ctty_fd;       /* child fd of the pty slave to make controlling, or -1 */
+        bool clone_parent; /* helper: the child becomes the helper's parent's child */
+        struct pk__child_err *err;
+};
+
+/* Runs the plan: clone + child setup + exec.  Returns 0 with *ret_pid and
+ * *ret_pidfd, or a negative errno with perr filled (step etc.).  Blocks all
+ * signals in the calling thread around the clone; reaps a failed child. */
+int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd);
+
+/* Overrides pk_run()/pipelines apply to a command without copying it. */
+struct pk__override {
+        int fd[3];     /* >= 0: child fd 0/1/2 gets this parent fd; -2: /dev/null; -1: as cmd */
+        bool own_pgrp; /* setpgid(pgid) unless the command sets a session */
+        pid_t pgid;
+};
+
+/* pk_spawn() with optional overrides (NULL: none). */
+int pk__spawn(const struct pk_cmd *cmd, const struct pk__override *ov, struct pk_proc **ret_proc,
+              struct pk_spawn_error *reterr);
+
+/* Runs a prepared plan somewhere (default: pk__spawn_plan in this thread).
+ * Same contract as pk__spawn_plan; a failed child must already be reaped.
+ * PK__SPAWN_DEFERRED: the plan was sent away; the handle gets no pid yet. */
+#define PK__SPAWN_DEFERRED 1
+typedef int pk__runner_fn(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd);
+
+/* pk__spawn() with a runner (the helper process uses it). */
+int pk__spawn_with(const struct pk_cmd *cmd, const struct pk__override *ov, pk__runner_fn *runner,
+                   void *ctx, struct pk_proc **ret_proc, struct pk_spawn_error *reterr);
+
+/* Fills *e (if not NULL). */
+void pk__spawn_error_set(struct pk_spawn_error *e, int step, int err, int fd, int value,
+                         const char *path);
+
+/* The process handle. */
+struct pk__procfd {
+        int child_fd;
+        int fd;
+};
+
+struct pk_proc {
+        pid_t pid;
+        int pidfd;
+        bool reaped;
+        bool own_group;
+        struct pk_status status;
+        int pty;
+        size_t nfds;
+        struct pk__procfd fds[];
+};
+
+/* Makes a handle owning pidfd and the nfds parent fds in fds[] (taken even on failure). */
+struct pk_proc *pk__proc_new(pid_t pid, int pidfd, bool own_group, int pty,
+                             const struct pk__procfd *fds, size_t nfds);
+
+#endif

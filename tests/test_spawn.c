@@ -1,0 +1,1129 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of the spawn layer.  Every option is checked from inside the child:
+ * tests/helpers/spawn_probe reports what it received. */
+#include <portkit.h>
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PROBE PK_BUILD_DIR "/tests/helpers/spawn_probe"
+#define PORTKIT PK_BUILD_DIR "/portkit"
+#define SKIP_IF(cond, why)                                                                         \
+        do {                                                                                       \
+                if (cond)                                                                          \
+                        cr_skip_test(why);                                                         \
+        } while (0)
+
+/* ---- helpers ---- */
+
+static char *slurp(const char *path)
+{
+        FILE *f = fopen(path, "re");
+        cr_assert(f, "open %s: %s", path, strerror(errno));
+        size_t cap = 4096, len = 0;
+        char *b = malloc(cap);
+        size_t n;
+        while ((n = fread(b + len, 1, cap - len - 1, f)) > 0) {
+                len += n;
+                if (cap - len < 2) {
+                        cap *= 2;
+                        char *nb = realloc(b, cap);
+                        cr_assert(nb);
+                        b = nb;
+                }
+        }
+        b[len] = '\0';
+        fclose(f);
+        return b;
+}
+
+/* The value of "key=" in a report, copied into a static buffer, or NULL. */
+static const char *kv(const char *rep, const char *key)
+{
+        static char val[8192];
+        size_t kl = strlen(key);
+        for (const char *p = rep; p && *p;) {
+                if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
+                        const char *v = p + kl + 1;
+                        const char *e = strchr(v, '\n');
+                        size_t n = e ? (size_t)(e - v) : strlen(v);
+                        if (n >= sizeof(val))
+                                n = sizeof(val) - 1;
+                        memcpy(val, v, n);
+                        val[n] = '\0';
+                        return val;
+                }
+                p = strchr(p, '\n');
+                if (p)
+                        p++;
+        }
+        return NULL;
+}
+
+static bool has_line(const char *rep, const char *line)
+{
+        size_t n = strlen(line);
+        for (const char *p = rep; p && *p;) {
+                if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
+                        return true;
+                p = strchr(p, '\n');
+                if (p)
+                        p++;
+        }
+        return false;
+}
+
+/* The fds a report lists, as a sorted comma list "0,1,2,3". */
+static const char *fd_list(const char *rep)
+{
+        static char out[4096];
+        int fds[1024], n = 0;
+        for (const char *p = rep; p && *p && n < 1024;) {
+                if (strncmp(p, "fd.", 3) == 0)
+                        fds[n++] = atoi(p + 3);
+                p = strchr(p, '\n');
+                if (p)
+                        p++;
+        }
+        for (int i = 1; i < n; i++)
+                for (int j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
+                        int t = fds[j];
+                        fds[j] = fds[j - 1];
+                        fds[j - 1] = t;
+                }
+        size_t len = 0;
+        out[0] = '\0';
+        for (int i = 0; i < n; i++)
+                len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%d", i ? "," : "", fds[i]);
+        return out;
+}
+
+static int count_fds(void)
+{
+        DIR *d = opendir("/proc/self/fd");
+        int n = 0;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n - 1; /* the DIR's own */
+}
+
+static void assert_no_children(void)
+{
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        int r = waitid(P_ALL, 0, &si, WEXITED | WNOHANG);
+        cr_assert(r < 0 && errno == ECHILD, "a child is left: r=%d pid=%d", r, si.si_pid);
+}
+
+static char report_dir[64], report_path[96];
+
+static void report_cleanup(void)
+{
+        unlink(report_path);
+        rmdir(report_dir);
+}
+
+/* A command running the probe in report mode.  The report goes to a fresh
+ * world-writable directory, so a probe running as another uid can create it. */
+static struct pk_cmd *probe_cmd(void)
+{
+        if (!report_dir[0]) {
+                snprintf(report_dir, sizeof(report_dir), "/tmp/pk-spawn-probe-XXXXXX");
+                cr_assert(mkdtemp(report_dir));
+                chmod(report_dir, 0777);
+                snprintf(report_path, sizeof(report_path), "%s/report", report_dir);
+                atexit(report_cleanup);
+        }
+        struct pk_cmd *c;
+        cr_assert_eq(pk_cmd_new(PROBE, &c), 0);
+        cr_assert_eq(pk_cmd_arg(c, "report"), 0);
+        cr_assert_eq(pk_cmd_arg(c, report_path), 0);
+        return c;
+}
+
+static char *spawn_report_p(struct pk_cmd *c, struct pk_proc **ret_p)
+{
+        struct pk_proc *p;
+        struct pk_spawn_error e;
+        int r = pk_spawn(c, &p, &e);
+        char msg[700];
+        pk_spawn_strerror(&e, msg, sizeof(msg));
+        cr_assert_eq(r, 0, "spawn: %s", msg);
+        struct pk_status st;
+        cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
+        cr_assert(st.exited && st.code == 0, "probe status %d/%d", st.code, st.signal);
+        char *rep = slurp(report_path);
+        unlink(report_path);
+        cr_assert(kv(rep, "end"), "report incomplete");
+        if (ret_p)
+                *ret_p = p;
+        else
+                pk_proc_free(p);
+        return rep;
+}
+
+static char *spawn_report(struct pk_cmd *c)
+{
+        return spawn_report_p(c, NULL);
+}
+
+static char *fd_target(int fd)
+{
+        static char buf[256];
+        char link[64];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, buf, sizeof(buf) - 1);
+        buf[n < 0 ? 0 : n] = '\0';
+        return buf;
+}
+
+/* ---- the command, checked from inside the child ---- */
+
+Test(spawn, argv_and_argv0)
+{
+        struct pk_cmd *c = probe_cmd();
+        cr_assert_eq(pk_cmd_arg(c, "two words"), 0);
+        cr_assert_eq(pk_cmd_arg(c, ""), 0);
+        cr_assert_eq(pk_cmd_argv0(c, "renamed"), 0);
+        char *rep = spawn_report(c);
+        cr_assert_str_eq(kv(rep, "argc"), "5");
+        cr_assert_str_eq(kv(rep, "argv.0"), "renamed");
+        cr_assert_str_eq(kv(rep, "argv.1"), "report");
+        cr_assert_str_eq(kv(rep, "argv.3"), "two words");
+        cr_assert_str_eq(kv(rep, "argv.4"), "");
+        free(rep);
+        pk_cmd_free(c);
+}
+
+Test(spawn, path_search_in_parent)
+{
+        /* "spawn_probe" found through the command's PATH. */
+        struct pk_cmd *c;
+        cr_assert_eq(pk_cmd_new("spawn_probe", &c), 0);
+        pk_cmd_arg(c, "exit");
+        pk_cmd_arg(c, "7");
+        pk_cmd_env_set(c, "PATH", "/nonexistent:" PK_BUILD_DIR "/tests/helpers");
+        struct pk_proc *p;
+        cr_assert_eq(pk_spawn(c, &p, NULL), 0);
+        struct pk_status st;
+        cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
+        cr_assert_eq(st.code, 7);
+        pk_proc_free(p);
+        pk_cmd_free(c);
+}
+
+Test(spawn, env_inherit_set_unset_clear)
+{
+        setenv("PK_T_KEEP", "kept", 1);
+        setenv("PK_T_DROP", "dropped", 1);
+        setenv("PK_T_OVER", "old", 1);
+        struct pk_cmd *c = probe_cmd();
+        pk_cmd_env_unset(c, "PK_T_DROP");
+        pk_cmd_env_set(c, "PK_T_OVER", "first");
+        pk_cmd_env_set(c, "PK_T_OVER", "new=value");
+        pk_cmd_env_set(c, "PK_T_NEW", "");
+        char *rep = spawn_report(c);
+        cr_assert(has_line(rep, "env.PK_T_KEEP=kept"));
+        cr_assert(!strstr(rep, "PK_T_DROP"));
+        cr_assert(has_line(rep, "env.PK_T_OVER=new=value"));
+        cr_assert(!strstr(rep, "PK_T_OVER=old") && !strstr(rep, "PK_T_OVER=first"));
+        cr_assert(has_line(rep, "env.PK_T_NEW="));
+        free(rep);
+        pk_cmd_free(c);
+
+        c = probe_cmd();
+        pk_cmd_env_clear(c);
+        pk_cmd_env_set(c, "ONLY", "1");
+        rep = spawn_report(c);
+        cr_assert(has_line(rep, "env.ONLY=1"));
+        cr_assert(!strstr(rep, "PK_T_KEEP") && !strstr(rep, "env.PATH="));
+        free(rep);
+        pk_cmd_free(c);
+        cr_assert_eq(pk_cmd_env_set(NULL, "A", "b"), -EINVAL);
+}
+
+Test(spawn, cwd_umask_nice_rlimit)
+{
+        struct pk_cmd *c = probe_cmd();
+        pk_cmd_cwd(c, "/usr");
+        pk_cmd_umask(c, 0027);
+        pk_cmd_nice(c, 7);
+        pk_cmd_rlimit(c, RLIMIT_NOFILE, 123, 456);
+        pk_cmd_rlimit(c, RLIMIT_CORE, 0, 0);
+        pk_cmd_rlimit(c, RLIMIT_CPU, 1000, PK_RLIM_INFINITY);
+        char *rep = spawn_report(c);
+        cr_assert_str_eq(kv(rep, "cwd"), "/usr");
+        cr_assert_str_eq(kv(rep, "umask"), "0027");
+        cr_assert_str_eq(kv(rep, "nice"), "7");
+        cr_assert_str_eq(kv(rep, "rlimit.NOFILE"), "123,456");
+        cr_assert_str_eq(kv(rep, "rlimit.CORE"), "0,0");
+        cr_assert_str_eq(kv(rep, "rlimit.CPU"), "1000,-1");
+        free(rep);
+        pk_cmd_free(c);
+        /* And the parent is untouched. */
+        mode_t m = umask(022);
+        umask(m);
+        cr_assert_neq(m, 0027);
+        cr_assert_eq(pk_cmd_umask(c = NULL, 0), -EINVAL);
+}
+
+Test(spawn, uid_gid_groups_by_name_and_id)
+{
+        SKIP_IF(geteuid() != 0, "needs root");
+        struct passwd *pw = getpwnam("nobody");
+        SKIP_IF(!pw, "no user nobody");
+        uid_t nuid = pw->pw_uid;
+        gid_t ngid = pw->pw_gid;
+        char want[64];
+
+        struct pk_cmd *c = probe_cmd();
+        cr_assert_eq(pk_cmd_user(c, "nobody"), 0);
+        pk_cmd_cwd(c, "/");
+        char *rep = spawn_report(c);
+        snprintf(want, sizeof(want), "%u,%u,%u", nuid, nuid, nuid);
+        cr_assert_str_eq(kv(rep, "uid"), want);
+        snprintf(want, sizeof(want), "%u,%u,%u", ngid, ngid, ngid);
+        cr_assert_str_eq(kv(rep, "gid"), want);
+        /* The user's groups (getgrouplist), not root's. */
+        gid_t gl[64];
+        int ng = 64;
+        getgrouplist("nobody", ngid, gl, &ng);
+        char exp[512] = "";
+        size_t len = 0;
+        for (int i = 0; i < ng; i++)
+                len += (size_t)snprintf(exp + len, sizeof(exp) - len, "%s%u", i ? "," : "", gl[i]);
+        cr_assert_str_eq(kv(rep, "groups"), exp);
+        free(rep);
+        pk_cmd_free(c);
+
+        /* By id, with explicit groups. */
+        c = probe_cmd();
+        pk_cmd_uid(c, 4321);
+        pk_cmd_gid(c, 8765);
+        gid_t g[] = {11, 22, 33};
+        pk_cmd_groups(c, g, 3);
+        rep = spawn_report(c);
+        cr_assert_str_eq(kv(rep, "uid"), "4321,4321,4321");
+        cr_assert_str_eq(kv(rep, "gid"), "8765,8765,8765");
+        cr_assert_str_eq(kv(rep, "groups"), "11,22,33");
+        free(rep);
+        pk_cmd_free(c);
+
+        /* A uid alone clears the supplementary groups; a group by name. */
+        setgroups(2, (gid_t[]){5, 6});
+        c = probe_cmd();
+        pk_cmd_uid(c, 4321);
+        cr_assert_eq(pk_cmd_group(c, "nogroup") == 0 || pk_cmd_group(c, "nobody") == 0, 1);
+        rep = spawn_report(c);
+        cr_assert_str_eq(kv(rep, "groups"), "");
+        cr_assert_neq(strcmp(kv(rep, "gid"), "0,0,0"), 0);
+        free(rep);
+        pk_cmd_free(c);
+
+        /* Without any id option the parent's groups stay. */
+        c = probe_cmd();
+        rep = spawn_report(c);
+        cr_assert_str_eq(kv(rep, "groups"), "5,6");
+        free(rep);
+        pk_cmd_free(c);
+}
+
+Test(spawn, setsid_setpgid)
+{
+        struct pk_cmd *c = probe_cmd();
+        pk_cmd_setsid(c);
+        char *rep = spawn_report(c);
+        cr_assert_str_eq(kv(rep, "sid"), kv(rep, "pid"));
+        cr_assert_str_eq(kv(rep, "pgid"), kv(rep, "pid"));
+        free(rep);
+        pk_cmd_free(c);
+
+        c = probe_cmd();
+        pk_cmd_setpgid(c, 0);
+        rep = spawn_report(c);
+        cr_assert_str_eq(kv(rep, "pgid"), kv(rep, "pid"));
+        cr_assert_eq(atoi(kv(rep, "sid")), getsid(0));
+        free(rep);
+        pk_cmd_free(c);
+
+        c = probe_cmd();
+        rep = spawn_report(c);
+        cr_assert_eq(atoi(kv(rep, "pgid")), getpgid(0));
+        free(rep);
+        pk_cmd_free(c);
+}
+
+Test(spawn, pdeathsig_and_no_new_privs)
+{
+        struct pk_cmd *c = probe_cmd();
+        char *rep = spawn_report(c);
+        cr_assert_str_eq(kv(rep, "pdeathsig"), "0");
+        cr_assert_str_eq(kv(rep, "nnp"), "0");
+        free(rep);
+        pk_cmd_pdeathsig(c, SIGTERM);
+        pk_cmd_no_new_privs(c);
+        rep = spawn_report(c);
+        cr_assert_str_eq(kv(rep, "pdeathsig"), "15");
+        cr_assert_str_eq(kv(rep, "nnp"), "1");
+        free(rep);
+        pk_cmd_free(c);
+}
+
+/* The thread that spawned with pdeathsig exits: the child is killed. */
+static void *pdeath_thread(void *arg)
+{
+        struct pk_cmd *c;
+        pk_cmd_new(PROBE, &c);
+        pk_cmd_arg(c, "sleep");
+        pk_cmd_arg(c, "30");
+        pk_cmd_pdeathsig(c, SIGKILL);
+        struct pk_proc *p;
+        cr_assert_eq(pk_spawn(c, &p, NULL), 0);
+        *(struct pk_proc **)arg = p;
+        pk_cmd_free(c);
+        return NULL;
+}
+
+Test(spawn, pdeathsig_fires_when_thread_exits)
+{
+        struct pk_proc *p = NULL;
+        pthread_t t;
+        pthread_create(&t, NULL, pdeath_thread, &p);
+        pthread_join(t, NULL);
+        struct pk_status st;
+        cr_assert_eq(pk_proc_wait(p, 20000, &st), 0, "child outlived its parent thread");
+        cr_assert_eq(st.signal, SIGKILL);
+        pk_proc_free(p);
+}
+
+static void on_usr1(int sig)
+{
+        (void)sig;
+}
+
+Test(spawn, signals_reset_in_child)
+{
+        /* The parent ignores SIGPIPE and SIGHUP, catches SIGUSR1, blocks SIGUSR2. */
+        signal(SIGPIPE, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        signal(SIGRTMIN + 5, SIG_IGN); /* a real-time one too (above the 31 of /proc/PID/stat) */
+        signal(SIGUSR1, on_usr1);
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGUSR2);
+        sigprocmask(SIG_BLOCK, &s, NULL);
+
+        struct pk_cmd *c = probe_cmd();
+        char *rep = spawn_report(c);
+        cr_assert_str_eq(kv(rep, "SigBlk"), "0000000000000000");
+        cr_assert_str_eq(kv(rep, "SigIgn"), "0000000000000000");
+        cr_assert_str_eq(kv(rep, "dispign"), "0000000000000000");
+        /* Caught signals are the probe's own (exec resets handlers; a sanitizer
+         * build of the probe catches SEGV, BUS and FPE): SIGUSR1 is not. */
+        unsigned long long cgt = strtoull(kv(rep, "SigCgt"), NULL, 16);
+        cr_assert_eq(cgt & (1ULL << (SIGUSR1 - 1)), 0);
+        free(rep);
+
+        /* Asked otherwise: SIGHUP ignored (nohup), SIGUSR2 blocked. */
+        pk_cmd_signal_ignore(c, SIGHUP);
+        pk_cmd_signal_block(c, SIGUSR2);
+        rep = spawn_report(c);
+        char want[32];
+        snprintf(want, sizeof(want), "%016llx", 1ULL << (SIGUSR2 - 1));
+        cr_assert_str_eq(kv(rep, "SigBlk"), want);
+        snprintf(want, sizeof(want), "%016llx", 1ULL << (SIGHUP - 1));
+        cr_assert_str_eq(kv(rep, "SigIgn"), want);
+        free(rep);
+        pk_cmd_free(c);
+
+        /* The parent's own state is untouched. */
+        struct sigaction sa;
+        sigaction(SIGUSR1, NULL, &sa);
+        cr_assert_eq(sa.sa_handler, on_usr1);
+        sigprocmask(SIG_BLOCK, NULL, &s);
+        cr_assert(sigismember(&s, SIGUSR2));
+        cr_assert_eq(pk_cmd_signal_ignore(c = NULL, SIGKILL), -EINVAL);
+}
+
+/* ---- the fd map ---- */
+
+Test(spawn, fd_map_exactly_the_map)
+{
+        /* Parent fds that are NOT close-on-exec must not leak either. */
+        int leak1 = open("/etc/hostname", O_RDONLY);
+        int leak2 = dup(leak1);
+        cr_assert(leak1 >= 0 && leak2 >= 0);
+        int p[2];
+        cr_assert_eq(pipe(p), 0); /* no CLOEXEC on purpose */
+        struct pk_cmd *c = probe_cmd();
+        char *rep0 = spawn_report(c);
+        const char *base = fd_list(rep0);
+        cr_assert_str_eq(base, "0,1,2", "default map: %s", base);
+        free(rep0);
+        pk_cmd_fd(c, 5, p[1]);
+        pk_cmd_fd_null(c, 200);
+        char *rep = spawn_report(c);
+        cr_assert_str_eq(fd_list(rep), "0,1,2,5,200");
+        char pipe_name[256];
+        snprintf(pipe_name, sizeof(pipe_name), "%s", fd_target(p[1]));
+        cr_assert_str_eq(kv(rep, "fd.5"), pipe_name);
+        cr_assert_str_eq(kv(rep, "fd.200"), "/dev/null");
+        /* Mapped fds are not close-on-exec in the child (flags 0). */
+        cr_assert_eq(strncmp(kv(rep, "fdflags.5"), "0,", 2), 0);
+        free(rep);
+
+        /* Close the defaults: only the map is left. */
+        pk_cmd_fd_close(c, 0);
+        pk_cmd_fd_close(c, 1);
+        pk_cmd_fd_close(c, 2);
+        rep = spawn_report(c);
+        cr_assert_str_eq(fd_list(rep), "5,200");
+        free(rep);
+        pk_cmd_free(c);
+}
+
+Test(spawn, fd_map_swap_and_cycle)
+{
+        int a[2], b[2], d[2];
+        cr_assert_eq(pipe2(a, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(b, O_CLOEXEC), 0);
+        cr_assert_eq(pipe2(d, O_CLOEXEC), 0);
+        /* Put the sources exactly on the fds the map targets (F3, F4, F5: free
+         * numbers above the test runner's own) so it really swaps and cycles. */
+        enum { F3 = 60, F4 = 61, F5 = 62 };
+        for (int fd = F3; fd <= F5; fd++)
+                cr_assert(fcntl(fd, F_GETFD) < 0, "fd %d busy", fd);
+        cr_assert_eq(dup3(a[0], F3, O_CLOEXEC), F3);
+        cr_assert_eq(dup3(b[0], F4, O_CLOEXEC), F4);
+        cr_assert_eq(dup3(d[0], F5, O_CLOEXEC), F5);
+        char n3[256], n4[256], n5[256];
+        snprintf(n3, sizeof(n3), "%s", fd_target(F3));
+        snprintf(n4, sizeof(n4), "%s", fd_target(F4));
+        snprintf(n5, sizeof(n5), "%s", fd_target(F5));
+
+        struct pk_cmd *c = probe_cmd();
+        pk_cmd_fd(c, F3, F4); /* swap */
+        pk_cmd_fd(c, F4, F3);
+        char *rep = spawn_report(c);
+        cr_assert_str_eq(kv(rep, "fd.60"), n4);
+        cr_assert_str_eq(kv(rep, "fd.61"), n3);
+        free(rep);
+        pk_cmd_free(c);
+
+        c = probe_cmd();
+        pk_cmd_fd(c, F3, F4); /* cycle F3<-F4, F4<-F5, F5<-F3, plus 0 <- F5, 3 <- F3 */
+        pk_cmd_fd(c, F4, F5);
+        pk_cmd_fd(c, F5, F3);
+        pk_cmd_fd(c, 0, F5);
+        pk_cmd_fd(c, 3, F3);
+        rep = spawn_report(c);
+        cr_assert_str_eq(kv(rep, "fd.60"), n4);
+        cr_assert_str_eq(kv(rep, "fd.61"), n5);
+        cr_assert_str_eq(kv(rep, "fd.62"), n3);
+        cr_assert_str_eq(kv(rep, "fd.0"), n5);
+        cr_assert_str_eq(kv(rep, "fd.3"), n3);
+        cr_assert_str_eq(fd_list(rep), "0,1,2,3,60,61,62");
+        free(rep);
+        pk_cmd_free(c);
+
+        /* Identity: child F4 <- parent F4 (CLOEXEC in the parent) is kept. */
+        c = probe_cmd();
+        pk_cmd_fd(c, F4, F4);
+        rep = spawn_report(c);
+        cr_assert_str_eq(kv(rep, "fd.61"), n4);
+        cr_assert_str_eq(fd_list(rep), "0,1,2,61");
+        free(rep);
+        pk_cmd_free(c);
+}
+
+Test(spawn, fd_pipe_socketpair_file)
+{
+        char path[] = "/tmp/pk-spawn-file-XXXXXX";
+        close(mkstemp(path));
+        struct pk_cmd *c;
+        pk_cmd_new(PROBE, &c);
+        pk_cmd_arg(c, "cat2");
+        pk_cmd_fd_pipe(c, 0, PK_PIPE_NONBLOCK);
+        pk_cmd_fd_socketpair(c, 1, SOCK_STREAM);
+        pk_cmd_fd_file(c, 2, path, O_WRONLY | O_TRUNC, 0600);
+        struct pk_proc *p;
+        cr_assert_eq(pk_spawn(c, &p, NULL), 0);
+        int in = pk_proc_fd(p, 0), out = pk_proc_fd(p, 1);
+        cr_assert(in >= 0 && out >= 0);
+        cr_assert(fcntl(in, F_GETFD) & FD_CLOEXEC);
+        cr_assert(fcntl(out, F_GETFD) & FD_CLOEXEC);
+        cr_assert(fcntl(in, F_GETFL) & O_NONBLOCK);
+        cr_assert_eq(write(in, "hello", 5), 5);
+        int taken = pk_proc_take_fd(p, 0);
+        cr_assert_eq(taken, in);
+        cr_assert_eq(pk_proc_fd(p, 0), -1);
+        close(taken);
+        char buf[16] = {0};
+        cr_assert_eq(read(out, buf, sizeof(buf)), 5);
+        cr_assert_str_eq(buf, "hello");
+        struct pk_status st;
+        cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
+        cr_assert_eq(st.code, 0);
+        pk_proc_free(p);
+        pk_cmd_free(c);
+        char *f = slurp(path);
+        cr_assert_str_eq(f, "hello");
+        free(f);
+        unlink(path);
+}
+
+Test(spawn, fd_pty_controlling_tty)
+{
+        struct pk_cmd *c = probe_cmd();
+        pk_cmd_fd_pty(c, 0);
+        pk_cmd_fd_pty(c, 1);
+        pk_cmd_setsid(c);
+        struct pk_proc *p;
+        char *rep = spawn_report_p(c, &p);
+        cr_assert_str_eq(kv(rep, "ctty"), "1");
+        cr_assert_str_eq(kv(rep, "tcpgrp0"), kv(rep, "pid"));
+        cr_assert_eq(strncmp(kv(rep, "fd.0"), "/dev/pts/", 9), 0);
+        char fd0[8192];
+        snprintf(fd0, sizeof(fd0), "%s", kv(rep, "fd.0"));
+        cr_assert_str_eq(kv(rep, "fd.1"), fd0);
+        int m = pk_proc_pty(p);
+        cr_assert(m >= 0);
+        cr_assert_str_eq(fd_target(m), "/dev/ptmx");
+        cr_assert(fcntl(m, F_GETFD) & FD_CLOEXEC);
+        free(rep);
+        pk_proc_free(p);
+        pk_cmd_free(c);
+}
+
+/* ---- the handle ---- */
+
+Test(spawn, wait_timeout_signal_status)
+{
+        struct pk_cmd *c;
+        pk_cmd_new(PROBE, &c);
+        pk_cmd_arg(c, "sleep");
+        pk_cmd_arg(c, "30");
+        struct pk_proc *p;
+        cr_assert_eq(pk_spawn(c, &p, NULL), 0);
+        cr_assert_gt(pk_proc_pid(p), 0);
+        cr_assert_geq(pk_proc_pidfd(p), 0);
+        struct pk_status st;
+        cr_assert_eq(pk_proc_wait(p, 0, &st), -ETIMEDOUT);
+        cr_assert_eq(pk_proc_wait(p, 50, &st), -ETIMEDOUT);
+        cr_assert_eq(pk_proc_kill_group(p, SIGTERM), -EINVAL); /* not its own group */
+        cr_assert_eq(pk_proc_signal(p, SIGTERM), 0);
+        struct pollfd pf = {.fd = pk_proc_pidfd(p), .events = POLLIN};
+        cr_assert_eq(poll(&pf, 1, 20000), 1, "pidfd readable on exit");
+        cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
+        cr_assert(!st.exited);
+        cr_assert_eq(st.signal, SIGTERM);
+        cr_assert_eq(st.core, 0);
+        cr_assert_eq(st.code, -1);
+        cr_assert_eq(pk_status_shell(&st), 128 + SIGTERM);
+        cr_assert_eq(pk_proc_wait(p, 0, &st), 0); /* same status again */
+        cr_assert_eq(st.signal, SIGTERM);
+        cr_assert_eq(pk_proc_signal(p, SIGTERM), -ESRCH);
+        pk_proc_free(p);
+        pk_cmd_free(c);
+
+        struct pk_status x = pk_status_from_wait(3 << 8);
+        cr_assert(x.exited && x.code == 3);
+        x = pk_status_from_wait(SIGKILL);
+        cr_assert(!x.exited && x.signal == SIGKILL);
+        assert_no_children();
+}
+
+Test(spawn, kill_group_reaches_grandchild)
+{
+        struct pk_cmd *c;
+        pk_cmd_new(PROBE, &c);
+        pk_cmd_args(c, (const char *[]){"grandchild", "30", NULL});
+        pk_cmd_fd_pipe(c, 1, 0);
+        pk_cmd_setpgid(c, 0);
+        struct pk_proc *p;
+        cr_assert_eq(pk_spawn(c, &p, NULL), 0);
+        char buf[32] = {0};
+        cr_assert_gt(read(pk_proc_fd(p, 1), buf, sizeof(buf) - 1), 0);
+        pid_t g = atoi(buf);
+        cr_assert_gt(g, 0);
+        cr_assert_eq(pk_proc_kill_group(p, SIGKILL), 0);
+        struct pk_status st;
+        cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
+        cr_assert_eq(st.signal, SIGKILL);
+        /* The grandchild got it too: its pipe end closes. */
+        cr_assert_eq(read(pk_proc_fd(p, 1), buf, sizeof(buf)), 0);
+        pk_proc_free(p);
+        pk_cmd_free(c);
+}
+
+Test(spawn, exit_codes)
+{
+        for (int code = 0; code < 256; code += 85) {
+                struct pk_cmd *c;
+                pk_cmd_new(PROBE, &c);
+                char s[8];
+                snprintf(s, sizeof(s), "%d", code);
+                pk_cmd_args(c, (const char *[]){"exit", s, NULL});
+                struct pk_proc *p;
+                cr_assert_eq(pk_spawn(c, &p, NULL), 0);
+                struct pk_status st;
+                cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
+                cr_assert(st.exited && st.code == code && st.signal == 0);
+                cr_assert_eq(pk_status_shell(&st), code);
+                pk_proc_free(p);
+                pk_cmd_free(c);
+        }
+}
+
+/* ---- bad input: a clear error at the call, nothing leaked ---- */
+
+static void expect_fail(struct pk_cmd *c, int err, int step, const char *msg)
+{
+        int before = count_fds();
+        struct pk_proc *p = (struct pk_proc *)0x1;
+        struct pk_spawn_error e;
+        int r = pk_spawn(c, &p, &e);
+        char m[700];
+        pk_spawn_strerror(&e, m, sizeof(m));
+        cr_assert_eq(r, err, "got %d (%s), want %d", r, m, err);
+        cr_assert_eq(e.err, err);
+        cr_assert_eq(e.step, step, "step %s", pk_spawn_step_name(e.step));
+        cr_assert_eq(p, (struct pk_proc *)0x1, "ret_proc written on failure");
+        if (msg)
+                cr_assert_str_eq(m, msg);
+        cr_assert_eq(count_fds(), before, "fd leaked");
+        assert_no_children();
+}
+
+Test(spawn, bad_missing_program)
+{
+        struct pk_cmd *c;
+        pk_cmd_new("/nonexistent/prog", &c);
+        expect_fail(c, -ENOENT, PK_SPAWN_STEP_EXEC,
+                    "spawn failed: execve \"/nonexistent/prog\": No such file or directory");
+        pk_cmd_free(c);
+        pk_cmd_new("pk-no-such-program-anywhere", &c);
+        expect_fail(c, -ENOENT, PK_SPAWN_STEP_LOOKUP,
+                    "spawn failed: lookup \"pk-no-such-program-anywhere\": No such file or "
+                    "directory");
+        pk_cmd_free(c);
+}
+
+Test(spawn, bad_directory_and_not_executable)
+{
+        struct pk_cmd *c;
+        pk_cmd_new("/tmp", &c);
+        expect_fail(c, -EACCES, PK_SPAWN_STEP_EXEC,
+                    "spawn failed: execve \"/tmp\": Permission denied");
+        pk_cmd_free(c);
+        char path[] = "/tmp/pk-spawn-noexec-XXXXXX";
+        int fd = mkstemp(path);
+        cr_assert_eq(write(fd, "#!/bin/sh\n", 10), 10);
+        close(fd);
+        chmod(path, 0644);
+        pk_cmd_new(path, &c);
+        expect_fail(c, -EACCES, PK_SPAWN_STEP_EXEC, NULL);
+        pk_cmd_free(c);
+        unlink(path);
+}
+
+Test(spawn, bad_cwd_message)
+{
+        struct pk_cmd *c;
+        pk_cmd_new(PROBE, &c);
+        pk_cmd_cwd(c, "/nope");
+        pk_cmd_fd_pipe(c, 1, 0);
+        pk_cmd_fd_socketpair(c, 7, SOCK_STREAM);
+        expect_fail(c, -ENOENT, PK_SPAWN_STEP_CHDIR,
+                    "spawn failed: chdir \"/nope\": No such file or directory");
+        pk_cmd_free(c);
+}
+
+Test(spawn, bad_user_and_group)
+{
+        struct pk_cmd *c;
+        pk_cmd_new(PROBE, &c);
+        cr_assert_eq(pk_cmd_user(c, "pk-no-such-user"), PK_ENOUSER);
+        cr_assert_eq(pk_cmd_group(c, "pk-no-such-group"), PK_ENOGROUP);
+        cr_assert_str_eq(pk_strerror(PK_ENOUSER), "no such user");
+        pk_cmd_free(c);
+}
+
+Test(spawn, bad_fd_onto_closed_parent_fd)
+{
+        struct pk_cmd *c;
+        pk_cmd_new(PROBE, &c);
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        close(fd);
+        cr_assert_eq(pk_cmd_fd(c, 3, fd), -EBADF);
+        cr_assert_eq(pk_cmd_fd(c, 3, -1), -EBADF);
+        /* Closed between the call and the spawn: the dup step says so. */
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        cr_assert_eq(pk_cmd_fd(c, 3, fd), 0);
+        close(fd);
+        char msg[128];
+        snprintf(msg, sizeof(msg), "spawn failed: dup fd 3 <- parent fd %d: Bad file descriptor",
+                 fd);
+        expect_fail(c, -EBADF, PK_SPAWN_STEP_DUP, msg);
+        pk_cmd_free(c);
+}
+
+Test(spawn, bad_emfile)
+{
+        struct pk_cmd *c;
+        pk_cmd_new(PROBE, &c);
+        pk_cmd_fd_pipe(c, 0, 0);
+        pk_cmd_fd_pipe(c, 1, 0);
+        pk_cmd_fd_pipe(c, 3, 0);
+        /* Fill the table, then free 3 slots: one pipe fits, the second does not. */
+        int top = 0;
+        for (int fd = 0; fd < 4096; fd++)
+                if (fcntl(fd, F_GETFD) >= 0)
+                        top = fd;
+        struct rlimit rl = {(rlim_t)top + 64, (rlim_t)top + 64};
+        cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+        int fill[128], nfill = 0;
+        while (nfill < 128 && (fill[nfill] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+                nfill++;
+        cr_assert_eq(errno, EMFILE);
+        for (int i = 0; i < 3; i++)
+                close(fill[--nfill]);
+        expect_fail(c, -EMFILE, PK_SPAWN_STEP_PIPE, NULL);
+        while (nfill)
+                close(fill[--nfill]);
+        pk_cmd_free(c);
+}
+
+Test(spawn, bad_eagain_nproc)
+{
+        SKIP_IF(geteuid() != 0, "needs root to switch uid");
+        /* Root ignores RLIMIT_NPROC: become nobody in a forked process. */
+        int sv[2];
+        cr_assert_eq(pipe(sv), 0);
+        pid_t k = fork();
+        if (k == 0) {
+                struct rlimit rl = {1, 1};
+                if (setgid(65534) < 0 || setuid(65534) < 0 || setrlimit(RLIMIT_NPROC, &rl) < 0)
+                        _exit(90);
+                struct pk_cmd *c;
+                pk_cmd_new("/bin/true", &c);
+                int before = count_fds();
+                struct pk_proc *p;
+                struct pk_spawn_error e;
+                int r = pk_spawn(c, &p, &e);
+                siginfo_t si;
+                int zombie = waitid(P_ALL, 0, &si, WEXITED | WNOHANG) == 0 || errno != ECHILD;
+                int ok = r == -EAGAIN && e.step == PK_SPAWN_STEP_CLONE && count_fds() == before &&
+                         !zombie;
+                pk_cmd_free(c);
+                _exit(ok ? 0 : 91);
+        }
+        int ws;
+        cr_assert_eq(waitpid(k, &ws, 0), k);
+        cr_assert(WIFEXITED(ws));
+        cr_assert_eq(WEXITSTATUS(ws), 0, "status %d", WEXITSTATUS(ws));
+        close(sv[0]);
+        close(sv[1]);
+}
+
+Test(spawn, bad_args)
+{
+        struct pk_cmd *c;
+        cr_assert_eq(pk_cmd_new(NULL, &c), -EINVAL);
+        cr_assert_eq(pk_cmd_new("", &c), -EINVAL);
+        cr_assert_eq(pk_spawn(NULL, NULL, NULL), -EINVAL);
+        pk_cmd_new("/bin/true", &c);
+        cr_assert_eq(pk_cmd_env_set(c, "A=B", "x"), -EINVAL);
+        cr_assert_eq(pk_cmd_rlimit(c, RLIMIT_NOFILE, 10, 5), -EINVAL);
+        cr_assert_eq(pk_cmd_nice(c, 40), -EINVAL);
+        cr_assert_eq(pk_cmd_fd_pipe(c, 1, PK_PIPE_CHILD_READS | PK_PIPE_CHILD_WRITES), -EINVAL);
+        cr_assert_eq(pk_cmd_fd(c, -1, 0), -EINVAL);
+        pk_cmd_free(c);
+        cr_assert_null(pk_cmd_free(NULL));
+        cr_assert_null(pk_proc_free(NULL));
+        char b[64];
+        pk_spawn_strerror(NULL, b, sizeof(b));
+        cr_assert_str_eq(b, "spawn failed");
+}
+
+/* ---- threads: no descriptor leaks into any child ---- */
+
+#define SPAWN_THREADS 8
+#define SPAWNS_PER_THREAD 25
+
+static atomic_int stop_churn;
+
+static void *churn(void *arg)
+{
+        (void)arg;
+        while (!atomic_load(&stop_churn)) {
+                int a = open("/dev/null", O_RDONLY); /* NOT close-on-exec */
+                int p[2];
+                if (pipe(p) == 0) {
+                        close(p[0]);
+                        close(p[1]);
+                }
+                if (a >= 0)
+                        close(a);
+        }
+        return NULL;
+}
+
+static void *spawner(void *arg)
+{
+        int id = (int)(intptr_t)arg;
+        for (int i = 0; i < SPAWNS_PER_THREAD; i++) {
+                char path[64];
+                snprintf(path, sizeof(path), "/tmp/pk-spawn-thr-%d-%d-%d", getpid(), id, i);
+                struct pk_cmd *c;
+                pk_cmd_new(PROBE, &c);
+                pk_cmd_args(c, (const char *[]){"report", path, NULL});
+                pk_cmd_fd_pipe(c, 3, 0);
+                pk_cmd_fd_null(c, 10 + id);
+                struct pk_proc *p;
+                cr_assert_eq(pk_spawn(c, &p, NULL), 0);
+                struct pk_status st;
+                cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
+                cr_assert_eq(st.code, 0);
+                char *rep = slurp(path);
+                unlink(path);
+                char want[64];
+                snprintf(want, sizeof(want), "0,1,2,3,%d", 10 + id);
+                cr_assert_str_eq(fd_list(rep), want, "thread %d spawn %d saw %s", id, i,
+                                 fd_list(rep));
+                free(rep);
+                pk_proc_free(p);
+                pk_cmd_free(c);
+        }
+        return NULL;
+}
+
+Test(spawn, threads_leak_no_fds)
+{
+        pthread_t ch[2], sp[SPAWN_THREADS];
+        for (int i = 0; i < 2; i++)
+                pthread_create(&ch[i], NULL, churn, NULL);
+        for (int i = 0; i < SPAWN_THREADS; i++)
+                pthread_create(&sp[i], NULL, spawner, (void *)(intptr_t)i);
+        for (int i = 0; i < SPAWN_THREADS; i++)
+                pthread_join(sp[i], NULL);
+        atomic_store(&stop_churn, 1);
+        for (int i = 0; i < 2; i++)
+                pthread_join(ch[i], NULL);
+        assert_no_children();
+}
+
+/* ---- the helper process ---- */
+
+Test(spawn, helper_process)
+{
+        struct pk_spawn_helper *h;
+        cr_assert_eq(pk_spawn_helper_new(&h), 0);
+        int before = count_fds();
+        struct pk_cmd *c = probe_cmd();
+        pk_cmd_fd_pipe(c, 3, 0);
+        pk_cmd_env_set(c, "VIA", "helper");
+        pk_cmd_cwd(c, "/usr");
+        pk_cmd_umask(c, 0070);
+        pk_cmd_setsid(c);
+        struct pk_proc *p;
+        struct pk_spawn_error e;
+        cr_assert_eq(pk_spawn_helper_spawn(h, c, &p, &e), 0);
+        struct pk_status st;
+        cr_assert_eq(pk_proc_wait(p, -1, &st), 0, "the child is ours to wait for");
+        cr_assert_eq(st.code, 0);
+        char *rep = slurp(report_path);
+        unlink(report_path);
+        cr_assert_eq(atoi(kv(rep, "ppid")), getpid());
+        cr_assert(has_line(rep, "env.VIA=helper"));
+        cr_assert_str_eq(kv(rep, "cwd"), "/usr");
+        cr_assert_str_eq(kv(rep, "umask"), "0070");
+        cr_assert_str_eq(kv(rep, "sid"), kv(rep, "pid"));
+        cr_assert_str_eq(fd_list(rep), "0,1,2,3");
+        free(rep);
+        pk_proc_free(p);
+
+        /* A failing step comes back with its name; nothing leaks. */
+        pk_cmd_cwd(c, "/nope");
+        cr_assert_eq(pk_spawn_helper_spawn(h, c, &p, &e), -ENOENT);
+        char m[700];
+        pk_spawn_strerror(&e, m, sizeof(m));
+        cr_assert_str_eq(m, "spawn failed: chdir \"/nope\": No such file or directory");
+        cr_assert_eq(count_fds(), before);
+        pk_cmd_free(c);
+        pk_spawn_helper_free(h);
+        assert_no_children();
+}
+
+Test(spawn, helper_async_never_waits)
+{
+        struct pk_spawn_helper *h;
+        cr_assert_eq(pk_spawn_helper_new(&h), 0);
+        /* Stop the helper: start() must still return at once (it only sends). */
+        cr_assert_eq(kill(pk_spawn_helper_pid(h), SIGSTOP), 0);
+        uint64_t ids[3];
+        struct pk_cmd *c[3];
+        for (int i = 0; i < 3; i++) {
+                char code[8];
+                snprintf(code, sizeof(code), "%d", 10 + i);
+                pk_cmd_new(PROBE, &c[i]);
+                pk_cmd_args(c[i], (const char *[]){"exit", code, NULL});
+                pk_cmd_fd_pipe(c[i], 3, 0);
+                cr_assert_eq(pk_spawn_helper_start(h, c[i], &ids[i], NULL), 0);
+        }
+        cr_assert_eq(ids[0], 1);
+        cr_assert_eq(ids[2], 3);
+        struct pollfd pf = {.fd = pk_spawn_helper_fd(h), .events = POLLIN};
+        cr_assert_eq(poll(&pf, 1, 200), 0, "a reply came from a stopped helper");
+        cr_assert_eq(kill(pk_spawn_helper_pid(h), SIGCONT), 0);
+        for (int i = 0; i < 3; i++) {
+                struct pk_proc *p;
+                uint64_t id;
+                cr_assert_eq(pk_spawn_helper_finish(h, &id, &p, NULL), 0);
+                cr_assert_eq(id, ids[i]);
+                cr_assert_geq(pk_proc_fd(p, 3), 0);
+                struct pk_status st;
+                cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
+                cr_assert_eq(st.code, 10 + i);
+                pk_proc_free(p);
+                pk_cmd_free(c[i]);
+        }
+        struct pk_proc *p;
+        cr_assert_eq(pk_spawn_helper_finish(h, NULL, &p, NULL), -ENOENT);
+        pk_spawn_helper_free(h);
+        assert_no_children();
+}
+
+Test(spawn, helper_death_is_an_error)
+{
+        struct pk_spawn_helper *h;
+        cr_assert_eq(pk_spawn_helper_new(&h), 0);
+        int before = count_fds();
+        struct pk_cmd *c;
+        pk_cmd_new("/bin/true", &c);
+        pk_cmd_fd_pipe(c, 1, 0);
+        pid_t hp = pk_spawn_helper_pid(h);
+        cr_assert_eq(kill(hp, SIGKILL), 0);
+        siginfo_t si;
+        cr_assert_eq(waitid(P_PID, (id_t)hp, &si, WEXITED | WNOWAIT), 0);
+        struct pk_proc *p;
+        struct pk_spawn_error e;
+        cr_assert_eq(pk_spawn_helper_spawn(h, c, &p, &e), PK_EHELPER);
+        cr_assert_eq(count_fds(), before);
+        pk_cmd_free(c);
+        pk_spawn_helper_free(h);
+        assert_no_children();
+}
+
+/* ---- waiting through the loop ---- */
+
+struct watched {
+        struct pk_loop_child w;
+        struct pk_proc *p;
+        int calls;
+};
+
+static void on_child(struct pk_loop_child *w, const struct pk_loop_child_status *st)
+{
+        struct watched *x = (struct watched *)(void *)((char *)w - offsetof(struct watched, w));
+        x->calls++;
+        cr_assert_eq(st->pid, pk_proc_pid(x->p));
+        pk_proc_set_reaped(x->p, st);
+}
+
+Test(spawn, wait_through_the_loop)
+{
+        struct pk_loop *loop;
+        cr_assert_eq(pk_loop_new(&loop), 0);
+        struct pk_cmd *c;
+        pk_cmd_new(PROBE, &c);
+        pk_cmd_args(c, (const char *[]){"exit", "9", NULL});
+        struct watched x = {0};
+        cr_assert_eq(pk_spawn(c, &x.p, NULL), 0);
+        pk_loop_child_init(loop, &x.w);
+        cr_assert_eq(pk_proc_watch(x.p, &x.w, on_child), 0);
+        cr_assert_geq(pk_loop_run(loop), 0);
+        cr_assert_eq(x.calls, 1);
+        struct pk_status st;
+        cr_assert_eq(pk_proc_wait(x.p, 0, &st), 0);
+        cr_assert(st.exited && st.code == 9);
+        cr_assert_eq(pk_proc_watch(x.p, &x.w, on_child), -EINVAL);
+        pk_proc_free(x.p);
+        pk_cmd_free(c);
+        pk_loop_free(loop);
+        assert_no_children();
+}
+
+Test(spawn, signals_reset_without_proc)
+{
+        /* Without /proc the child cannot read its dispositions and resets all.
+         * The reporter is python3 (not the probe: a sanitizer build needs /proc),
+         * and the forked process uses no Criterion assertion. */
+        SKIP_IF(geteuid() != 0, "needs root for a mount namespace");
+        SKIP_IF(access("/usr/bin/python3", X_OK) != 0, "needs /usr/bin/python3");
+        int out[2];
+        cr_assert_eq(pipe(out), 0);
+        pid_t k = fork();
+        if (k == 0) {
+                if (unshare(CLONE_NEWNS) < 0 ||
+                    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+                    mount("none", "/proc", "tmpfs", 0, NULL) < 0)
+                        _exit(77);
+                signal(SIGHUP, SIG_IGN);
+                signal(SIGUSR2, SIG_IGN);
+                signal(SIGUSR1, on_usr1);
+                struct pk_cmd *c;
+                if (pk_cmd_new("/usr/bin/python3", &c) < 0)
+                        _exit(2);
+                pk_cmd_args(c, (const char *[]){"-c",
+                                                "import os, signal\n"
+                                                "print(os.path.exists('/proc/self/stat'),\n"
+                                                "      int(signal.getsignal(signal.SIGHUP)),\n"
+                                                "      int(signal.getsignal(signal.SIGUSR2)),\n"
+                                                "      int(signal.getsignal(signal.SIGUSR1)))",
+                                                NULL});
+                pk_cmd_fd(c, 1, out[1]);
+                struct pk_proc *p;
+                if (pk_spawn(c, &p, NULL) < 0)
+                        _exit(3);
+                struct pk_status st;
+                if (pk_proc_wait(p, -1, &st) < 0 || !st.exited || st.code != 0)
+                        _exit(4);
+                pk_proc_free(p);
+                pk_cmd_free(c);
+                _exit(0);
+        }
+        close(out[1]);
+        int ws;
+        cr_assert_eq(waitpid(k, &ws, 0), k);
+        char buf[256] = {0};
+        cr_assert_geq(read(out[0], buf, sizeof(buf) - 1), 0);
+        close(out[0]);
+        SKIP_IF(WIFEXITED(ws) && WEXITSTATUS(ws) == 77, "cannot mount over /proc here");
+        cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "status %d", ws);
+        /* no /proc in the child; SIG_DFL (0) for the ignored and the caught signal */
+        cr_assert_str_eq(buf, "False 0 0 0\n");
+}
