@@ -101,3 +101,41 @@ Test(cli_call, timeout_and_usage_errors)
         run(missing, "", &r);
         cr_assert_eq(r.status, 127);
 }
+
+Test(cli_call, terms_in_text_replies_as_w_and_p)
+{
+        struct result r;
+        const char *a[] = {"call", "--", CALC, NULL};
+        run(a,
+            "{add, 2, 3}.\n{mul, 123456789012345678901234567890, 98765432109876543210}.\n"
+            "{divide, -7, 2}. {divide, 7, 0}. % a comment\nhello.\n",
+            &r);
+        cr_assert_str_eq(r.out, "{ok,5}\n{ok,12193263113702179522496570642237463801111263526900}\n"
+                                "{ok,-3}\n{error,badarith}\n{error,badarg}\n");
+        cr_assert_str_eq(r.err, "exit_status 0\n");
+        cr_assert_eq(r.status, 0);
+        /* echo sends the ETF bytes back: ~w and ~p differ on strings */
+        const char *w[] = {"call", "--", ECHO, "--packet", "4", NULL};
+        run(w, "[104,105]. <<\"bin\">>.", &r);
+        cr_assert_str_eq(r.out, "[104,105]\n<<98,105,110>>\n"); /* as Erlang ~w */
+        const char *p[] = {"call", "--format", "p", "--nouse-stdio", "--",
+                           ECHO,   "--packet", "4", "--nouse-stdio", NULL};
+        run(p, "[104,105].", &r);
+        cr_assert_str_eq(r.out, "\"hi\"\n");
+        cr_assert_eq(r.status, 0);
+}
+
+Test(cli_call, bad_terms_and_bad_replies)
+{
+        struct result r;
+        const char *a[] = {"call", "--", CALC, NULL};
+        run(a, "{add, 1, 2}. {oops", &r);
+        cr_assert_str_eq(r.out, "{ok,3}\n");
+        cr_assert_eq(r.status, 1);
+        cr_assert(strstr(r.err, "byte"), "%s", r.err);
+        /* a reply that is not ETF */
+        const char *b[] = {"call", "--", PROBE, "env", "HOME", NULL};
+        run(b, "ping.", &r);
+        cr_assert_eq(r.status, 1);
+        cr_assert(strstr(r.err, "not a valid term"), "%s", r.err);
+}

@@ -55,28 +55,61 @@ struct call_opts {
 
 /* Parses the next term (text ending with '.') from text and encodes it as
  * ETF into *ret_buf (caller frees).  *ret_used is 0 when only blanks and
- * comments are left. */
+ * comments are left.  On a syntax error, *reterr says where. */
 static int pk_call_etf_parse(const char *text, size_t len, void **ret_buf, size_t *ret_len,
-                             size_t *ret_used)
+                             size_t *ret_used, struct pk_etf_text_error *reterr)
 {
-        (void)text;
-        (void)len;
-        (void)ret_buf;
-        (void)ret_len;
-        (void)ret_used;
-        return -ENOSYS;
+        pk_arena *a = pk_arena_new(0);
+        if (!a)
+                return -ENOMEM;
+        struct pk_term *t = NULL;
+        size_t used = 0;
+        int r = pk_etf_parse(a, text, len, NULL, &t, &used, reterr);
+        if (r < 0) {
+                pk_arena_free(a);
+                return r;
+        }
+        if (r == 0 || !t) {
+                pk_arena_free(a);
+                *ret_used = 0;
+                return 0;
+        }
+        struct pk_etf_buf out;
+        pk_etf_buf_init(&out, 0);
+        const struct pk_etf_encode_opts eo = PK_ETF_ENCODE_OPTS_INIT;
+        r = pk_etf_encode(&out, t, &eo);
+        pk_arena_free(a);
+        if (r < 0) {
+                pk_etf_buf_free(&out);
+                return r;
+        }
+        void *copy = malloc(out.len ? out.len : 1);
+        if (copy)
+                memcpy(copy, out.data, out.len);
+        *ret_len = out.len;
+        pk_etf_buf_free(&out);
+        if (!copy)
+                return -ENOMEM;
+        *ret_buf = copy;
+        *ret_used = used;
+        return 0;
 }
 
 /* Decodes an ETF reply and prints it as ~w or ~p into *ret_text (caller frees). */
 static int pk_call_etf_print(const uint8_t *data, size_t len, bool pretty, char **ret_text,
                              size_t *ret_len)
 {
-        (void)data;
-        (void)len;
-        (void)pretty;
-        (void)ret_text;
-        (void)ret_len;
-        return -ENOSYS;
+        pk_arena *a = pk_arena_new(0);
+        if (!a)
+                return -ENOMEM;
+        struct pk_term *t;
+        const struct pk_etf_decode_opts dopts = {.flags = PK_ETF_NO_TRAILING};
+        int r = pk_etf_decode(a, data, len, &dopts, &t, NULL, NULL);
+        if (r == 0)
+                r = pretty ? pk_etf_print_p(t, NULL, ret_text, ret_len)
+                           : pk_etf_print_w(t, ret_text, ret_len);
+        pk_arena_free(a);
+        return r;
 }
 
 static int write_all(int fd, const void *p, size_t len)
@@ -257,7 +290,7 @@ static int exchange(struct pk_port *p, const struct call_opts *o, const char *in
         size_t pos = 0;
         while (pos < len) {
                 const void *msg;
-                size_t mlen;
+                size_t mlen = 0;
                 void *owned = NULL;
                 if (o->raw) {
                         const char *nl = memchr(in + pos, '\n', len - pos);
@@ -267,12 +300,18 @@ static int exchange(struct pk_port *p, const struct call_opts *o, const char *in
                         pos = nl ? end + 1 : len;
                 } else {
                         size_t used = 0;
-                        r = pk_call_etf_parse(in + pos, len - pos, &owned, &mlen, &used);
+                        struct pk_etf_text_error te = {0};
+                        r = pk_call_etf_parse(in + pos, len - pos, &owned, &mlen, &used, &te);
                         if (r == 0 && used == 0)
                                 break; /* only blanks and comments left */
                         if (r < 0) {
-                                pk_cli_error("call", "bad term at byte %zu of stdin: %s", pos,
-                                             pk_strerror(r));
+                                if (r == PK_ESYNTAX)
+                                        pk_cli_error("call", "stdin: %s at byte %zu",
+                                                     te.message[0] ? te.message : "syntax error",
+                                                     pos + te.offset);
+                                else
+                                        pk_cli_error("call", "bad term at byte %zu of stdin: %s",
+                                                     pos, pk_strerror(r));
                                 return PK_CLI_EXIT_BADINPUT;
                         }
                         msg = owned;
