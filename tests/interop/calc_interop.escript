@@ -13,8 +13,10 @@ main([Calc, CountS, SeedS]) ->
     Count = list_to_integer(CountS),
     Seed = list_to_integer(SeedS),
     _ = rand:seed(exsss, {Seed, Seed * 3 + 1, Seed * 5 + 2}),
+    %% stream: one small term per write and one request in flight, so each
+    %% read is one whole term ({line,L} cannot carry ETF: its bytes hold LFs).
     Total = lists:sum([config(Calc, N, S, Count)
-                       || N <- [1, 2, 4], S <- [use_stdio, nouse_stdio]]),
+                       || N <- [1, 2, 4, stream], S <- [use_stdio, nouse_stdio]]),
     io:format("calc: ~b requests checked~n", [Total]),
     halt(0);
 main(_) ->
@@ -22,13 +24,16 @@ main(_) ->
 
 config(Calc, N, Stdio, Count) ->
     Extra = case Stdio of use_stdio -> []; nouse_stdio -> ["--nouse-stdio"] end,
+    {Opt, Args} = case N of
+                      stream -> {stream, ["--stream"]};
+                      _ -> {{packet, N}, ["--packet", integer_to_list(N)]}
+                  end,
     P = open_port({spawn_executable, Calc},
-                  [{packet, N}, Stdio, binary, exit_status,
-                   {args, ["--packet", integer_to_list(N) | Extra]}]),
-    Max = case N of 1 -> 255; 2 -> 65535; 4 -> 1 bsl 30 end,
+                  [Opt, Stdio, binary, exit_status, {args, Args ++ Extra}]),
+    Max = case N of 1 -> 255; 2 -> 65535; 4 -> 1 bsl 30; stream -> 2000 end,
     Done = run(P, N, Max, Count, 0),
     true = port_close(P),
-    io:format("  {packet,~b} ~p: ~b ok~n", [N, Stdio, Done]),
+    io:format("  ~p ~p: ~b ok~n", [Opt, Stdio, Done]),
     Done.
 
 run(_P, _N, _Max, 0, Done) -> Done;
@@ -68,6 +73,7 @@ request(N) ->
 int(N) ->
     Bits = case {N, rand:uniform(6)} of
                {1, _} -> rand:uniform(60);
+               {stream, _} -> rand:uniform(120);
                {2, 6} -> rand:uniform(4000);
                {_, 6} -> rand:uniform(20000);
                {_, 5} -> rand:uniform(300);
