@@ -1,20 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* Opening a port on a program: pipes laid out as Erlang's spawn driver does
  * (0/1 or 3/4, stderr inherited, merged or captured), environment merged over
- * the host's, the child in its own session with default signal dispositions,
- * and exec/chdir failures reported by the open call itself. */
+ * the host's, the child in its own session, started by the spawn layer
+ * (default signal dispositions, only mapped descriptors, exec and chdir
+ * failures reported by the open call itself). */
 #include "port-host.h"
+#include "portkit/spawn.h"
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-
-extern char **environ;
 
 /* Child-side descriptors are moved to at least this number before being
  * dup2()ed into place, so no source is clobbered by an earlier target. */
@@ -27,47 +25,6 @@ static void close_pair(int fds[2])
                         close(fds[i]);
                         fds[i] = -1;
                 }
-}
-
-/* An environment: the host's, with opts->env applied ("K=V" sets, "K" unsets). */
-static char **build_env(const char *const *changes)
-{
-        size_t n = 0, k = 0;
-        while (environ && environ[n])
-                n++;
-        while (changes && changes[k])
-                k++;
-        char **env = calloc(n + k + 1, sizeof(*env));
-        if (!env)
-                return NULL;
-        size_t m = 0;
-        for (size_t i = 0; i < n; i++) {
-                const char *e = environ[i];
-                size_t nl = strcspn(e, "=");
-                bool drop = false;
-                for (size_t j = 0; j < k && !drop; j++) {
-                        size_t cl = strcspn(changes[j], "=");
-                        drop = cl == nl && strncmp(changes[j], e, nl) == 0;
-                }
-                if (!drop)
-                        env[m++] = (char *)(uintptr_t)e;
-        }
-        for (size_t j = 0; j < k; j++) {
-                const char *eq = strchr(changes[j], '=');
-                /* Erlang unsets on an empty value too ({env,[{"K",""}]}). */
-                if (eq && eq[1] != '\0') {
-                        /* A later change of the same name wins. */
-                        size_t cl = (size_t)(eq - changes[j]);
-                        bool later = false;
-                        for (size_t l = j + 1; l < k && !later; l++)
-                                later = strcspn(changes[l], "=") == cl &&
-                                        strncmp(changes[l], changes[j], cl) == 0;
-                        if (!later)
-                                env[m++] = (char *)(uintptr_t)changes[j];
-                }
-        }
-        env[m] = NULL;
-        return env;
 }
 
 static int check_env(const char *const *changes)
@@ -89,114 +46,72 @@ struct child_fds {
         int fd[5]; /* what the child gets as 0..4; -1: inherit (0..2) or none (3, 4) */
 };
 
-/* fork() path, used only for PK_PORT_PDEATHSIG, which posix_spawn cannot do. */
-static int spawn_fork(const char *path, char *const *argv, char **envp, const char *cd,
-                      const struct child_fds *cf, int pdeathsig, bool search, pid_t *ret_pid)
+/* Builds the spawn layer's command: argv, environment changes, cd, its own
+ * session, PDEATHSIG and the descriptor map (everything else unmapped is
+ * closed in the child by the spawn layer). */
+static int build_cmd(const char *path, char *const *argv, bool search,
+                     const struct pk_port_opts *opts, const struct child_fds *cf,
+                     struct pk_cmd **ret)
 {
-        int errp[2];
-        if (pipe2(errp, O_CLOEXEC) < 0)
-                return -errno;
-        pid_t parent = getpid();
-        pid_t pid = fork();
-        if (pid < 0) {
-                int e = errno;
-                close_pair(errp);
-                return -e;
+        struct pk_cmd *cmd = NULL;
+        char *prog = NULL;
+        int r;
+        if (!search && !strchr(path, '/')) {
+                /* spawn_executable never searches PATH: "prog" means ./prog. */
+                prog = malloc(strlen(path) + 3);
+                if (!prog)
+                        return -ENOMEM;
+                memcpy(prog, "./", 2);
+                strcpy(prog + 2, path);
         }
-        if (pid == 0) {
-                /* Child: async-signal-safe calls only. */
-                int err = 0;
-                if (prctl(PR_SET_PDEATHSIG, pdeathsig) < 0)
-                        err = errno;
-                else if (getppid() != parent)
-                        err = ESRCH; /* the host died before the signal was armed */
-                if (!err && setsid() < 0)
-                        err = errno;
-                for (int i = 0; i < 5 && !err; i++)
-                        if (cf->fd[i] >= 0 && dup2(cf->fd[i], i) < 0)
-                                err = errno;
-                if (!err)
-                        syscall(SYS_close_range, (cf->fd[3] >= 0 || cf->fd[4] >= 0) ? 5u : 3u, ~0u,
-                                0u);
-                if (!err && cd && chdir(cd) < 0)
-                        err = errno;
-                if (!err) {
-                        struct sigaction sa = {.sa_handler = SIG_DFL};
-                        for (int s = 1; s < NSIG; s++)
-                                sigaction(s, &sa, NULL);
-                        sigset_t none;
-                        sigemptyset(&none);
-                        sigprocmask(SIG_SETMASK, &none, NULL);
-                        if (search)
-                                execvpe(path, argv, envp);
-                        else
-                                execve(path, argv, envp);
-                        err = errno;
+        r = pk_cmd_new(prog ? prog : path, &cmd);
+        free(prog);
+        if (r < 0)
+                return r;
+        if ((r = pk_cmd_argv0(cmd, argv[0])) < 0 ||
+            (r = pk_cmd_args(cmd, (const char *const *)(uintptr_t)(argv + 1))) < 0)
+                goto fail;
+        for (size_t j = 0; opts->env && opts->env[j]; j++) {
+                const char *e = opts->env[j];
+                const char *eq = strchr(e, '=');
+                if (!eq || eq[1] == '\0') {
+                        /* "K" and (as Erlang) "K=" unset. */
+                        char *key = strndup(e, eq ? (size_t)(eq - e) : strlen(e));
+                        if (!key) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        r = pk_cmd_env_unset(cmd, key);
+                        free(key);
+                } else {
+                        char *key = strndup(e, (size_t)(eq - e));
+                        if (!key) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        r = pk_cmd_env_set(cmd, key, eq + 1);
+                        free(key);
                 }
-                ssize_t w = write(errp[1], &err, sizeof(err));
-                (void)w;
-                _exit(127);
+                if (r < 0)
+                        goto fail;
         }
-        close(errp[1]);
-        int err = 0;
-        ssize_t n;
-        do
-                n = read(errp[0], &err, sizeof(err));
-        while (n < 0 && errno == EINTR);
-        close(errp[0]);
-        if (n == (ssize_t)sizeof(err)) {
-                int st;
-                while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-                        ;
-                return -err;
-        }
-        *ret_pid = pid;
+        if (opts->cd && (r = pk_cmd_cwd(cmd, opts->cd)) < 0)
+                goto fail;
+        /* As erl_child_setup: the child leads its own session, so a kill of the
+         * group reaches everything it starts. */
+        if ((r = pk_cmd_setsid(cmd)) < 0)
+                goto fail;
+        if ((opts->flags & PK_PORT_PDEATHSIG) &&
+            (r = pk_cmd_pdeathsig(cmd, opts->pdeathsig ? opts->pdeathsig : SIGKILL)) < 0)
+                goto fail;
+        for (int i = 0; i < 5; i++)
+                if (cf->fd[i] >= 0 && (r = pk_cmd_fd(cmd, i, cf->fd[i])) < 0)
+                        goto fail;
+        *ret = cmd;
         return 0;
-}
-
-static int spawn_posix(const char *path, char *const *argv, char **envp, const char *cd,
-                       const struct child_fds *cf, bool search, pid_t *ret_pid)
-{
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t at;
-        int r = posix_spawn_file_actions_init(&fa);
-        if (r)
-                return -r;
-        r = posix_spawnattr_init(&at);
-        if (r) {
-                posix_spawn_file_actions_destroy(&fa);
-                return -r;
-        }
-        for (int i = 0; i < 5 && !r; i++)
-                if (cf->fd[i] >= 0)
-                        r = posix_spawn_file_actions_adddup2(&fa, cf->fd[i], i);
-        /* Only the mapped descriptors reach the child, even ones the host
-         * opened without O_CLOEXEC. */
-        if (!r)
-                r = posix_spawn_file_actions_addclosefrom_np(
-                    &fa, (cf->fd[3] >= 0 || cf->fd[4] >= 0) ? 5 : 3);
-        if (!r && cd)
-                r = posix_spawn_file_actions_addchdir_np(&fa, cd);
-        sigset_t all, none;
-        sigfillset(&all);
-        sigemptyset(&none);
-        if (!r)
-                r = posix_spawnattr_setsigdefault(&at, &all);
-        if (!r)
-                r = posix_spawnattr_setsigmask(&at, &none);
-        if (!r)
-                r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
-                                                      POSIX_SPAWN_SETSID);
-        pid_t pid = -1;
-        if (!r)
-                r = search ? posix_spawnp(&pid, path, &fa, &at, argv, envp)
-                           : posix_spawn(&pid, path, &fa, &at, argv, envp);
-        posix_spawnattr_destroy(&at);
-        posix_spawn_file_actions_destroy(&fa);
-        if (r)
-                return -r;
-        *ret_pid = pid;
-        return 0;
+fail:
+        pk_cmd_free(cmd);
+        return r;
 }
 
 static int open_program(const char *path, char *const *argv, bool search,
@@ -231,7 +146,8 @@ static int open_program(const char *path, char *const *argv, bool search,
         int to_child[2] = {-1, -1}, from_child[2] = {-1, -1}, errpipe[2] = {-1, -1};
         struct child_fds cf = {{-1, -1, -1, -1, -1}};
         int high[3] = {-1, -1, -1};
-        char **envp = NULL;
+        struct pk_cmd *cmd = NULL;
+        struct pk_proc *proc = NULL;
         bool nouse = fl & PK_PORT_NOUSE_STDIO;
         if (!(fl & PK_PORT_IN)) {
                 if (pipe2(to_child, O_CLOEXEC) < 0)
@@ -259,27 +175,26 @@ static int open_program(const char *path, char *const *argv, bool search,
                 high[2] = r;
                 cf.fd[2] = high[2];
         }
-        envp = build_env(opts->env);
-        if (!envp) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        pid_t pid = -1;
-        if (fl & PK_PORT_PDEATHSIG)
-                r = spawn_fork(path, argv, envp, opts->cd, &cf,
-                               opts->pdeathsig ? opts->pdeathsig : SIGKILL, search, &pid);
-        else
-                r = spawn_posix(path, argv, envp, opts->cd, &cf, search, &pid);
+        r = build_cmd(path, argv, search, opts, &cf, &cmd);
         if (r < 0)
                 goto fail;
-        free(envp);
-        envp = NULL;
+        r = pk_spawn(cmd, &proc, NULL);
+        cmd = pk_cmd_free(cmd);
+        if (r < 0)
+                goto fail;
         for (int i = 0; i < 3; i++)
                 if (high[i] >= 0)
                         close(high[i]);
-        p->pid = pid;
-        long pfd = syscall(SYS_pidfd_open, pid, 0);
-        p->pidfd = pfd < 0 ? -1 : (int)pfd;
+        p->pid = pk_proc_pid(proc);
+        /* The port keeps its own pidfd and reaps the child itself; the
+         * handle is freed (that neither kills nor waits). */
+        int pfd = pk_proc_pidfd(proc);
+        p->pidfd = pfd >= 0 ? fcntl(pfd, F_DUPFD_CLOEXEC, 3) : -1;
+        if (p->pidfd < 0) {
+                long raw = syscall(SYS_pidfd_open, p->pid, 0);
+                p->pidfd = raw < 0 ? -1 : (int)raw;
+        }
+        proc = pk_proc_free(proc);
         if (to_child[0] >= 0)
                 close(to_child[0]);
         if (from_child[1] >= 0)
@@ -302,7 +217,7 @@ static int open_program(const char *path, char *const *argv, bool search,
 fail_errno:
         r = -errno;
 fail:
-        free(envp);
+        pk_cmd_free(cmd);
         for (int i = 0; i < 3; i++)
                 if (high[i] >= 0)
                         close(high[i]);
