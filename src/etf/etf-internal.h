@@ -15,6 +15,10 @@
  * surrogates and values above U+10FFFF.  Returns the count or -1. */
 ptrdiff_t pk__utf8_count(const uint8_t *s, size_t len);
 
+/* Decodes the code point at s[*i] with the same rules and advances *i;
+ * returns the code point, or -1 (at the end or on invalid UTF-8). */
+int32_t pk__utf8_next(const uint8_t *s, size_t len, size_t *i);
+
 /* Checks an atom name: 0, PK_EATOMUTF8 or PK_EATOMLEN (> 255 characters). */
 int pk__atom_check(const char *name, size_t len);
 

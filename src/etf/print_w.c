@@ -108,44 +108,6 @@ void pk__sb_free(struct pk__sbuf *sb)
         sb->len = sb->cap = 0;
 }
 
-int32_t pk__utf8_next(const uint8_t *s, size_t len, size_t *i)
-{
-        size_t start = *i;
-        size_t n = len - start;
-        if (n == 0)
-                return -1;
-        uint8_t c = s[start];
-        uint32_t cp;
-        size_t k;
-        if (c < 0x80) {
-                *i = start + 1;
-                return c;
-        } else if ((c & 0xE0) == 0xC0) {
-                cp = c & 0x1F;
-                k = 1;
-        } else if ((c & 0xF0) == 0xE0) {
-                cp = c & 0x0F;
-                k = 2;
-        } else if ((c & 0xF8) == 0xF0) {
-                cp = c & 0x07;
-                k = 3;
-        } else {
-                return -1;
-        }
-        if (n <= k)
-                return -1;
-        for (size_t j = 1; j <= k; j++) {
-                if ((s[start + j] & 0xC0) != 0x80)
-                        return -1;
-                cp = (cp << 6) | (s[start + j] & 0x3F);
-        }
-        static const uint32_t min_cp[4] = {0, 0x80, 0x800, 0x10000};
-        if (cp < min_cp[k] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-                return -1;
-        *i = start + k + 1;
-        return (int32_t)cp;
-}
-
 /* ---- atoms ---- */
 
 static bool is_reserved(const char *s, size_t n)

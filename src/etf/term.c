@@ -5,41 +5,53 @@
 #include <math.h>
 #include <string.h>
 
+int32_t pk__utf8_next(const uint8_t *s, size_t len, size_t *i)
+{
+        size_t start = *i;
+        size_t n = len - start;
+        if (n == 0)
+                return -1;
+        uint8_t c = s[start];
+        uint32_t cp;
+        size_t k;
+        if (c < 0x80) {
+                *i = start + 1;
+                return c;
+        } else if ((c & 0xE0) == 0xC0) {
+                cp = c & 0x1F;
+                k = 1;
+        } else if ((c & 0xF0) == 0xE0) {
+                cp = c & 0x0F;
+                k = 2;
+        } else if ((c & 0xF8) == 0xF0) {
+                cp = c & 0x07;
+                k = 3;
+        } else {
+                return -1;
+        }
+        if (n <= k)
+                return -1;
+        for (size_t j = 1; j <= k; j++) {
+                if ((s[start + j] & 0xC0) != 0x80)
+                        return -1;
+                cp = (cp << 6) | (s[start + j] & 0x3F);
+        }
+        static const uint32_t min_cp[4] = {0, 0x80, 0x800, 0x10000};
+        if (cp < min_cp[k] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+                return -1;
+        *i = start + k + 1;
+        return (int32_t)cp;
+}
+
 ptrdiff_t pk__utf8_count(const uint8_t *s, size_t len)
 {
         ptrdiff_t n = 0;
         size_t i = 0;
         while (i < len) {
-                uint8_t c = s[i];
-                uint32_t cp;
-                size_t k;
-                if (c < 0x80) {
+                if (s[i] < 0x80)
                         i++;
-                        n++;
-                        continue;
-                } else if ((c & 0xE0) == 0xC0) {
-                        cp = c & 0x1F;
-                        k = 1;
-                } else if ((c & 0xF0) == 0xE0) {
-                        cp = c & 0x0F;
-                        k = 2;
-                } else if ((c & 0xF8) == 0xF0) {
-                        cp = c & 0x07;
-                        k = 3;
-                } else {
+                else if (pk__utf8_next(s, len, &i) < 0)
                         return -1;
-                }
-                if (len - i <= k)
-                        return -1;
-                for (size_t j = 1; j <= k; j++) {
-                        if ((s[i + j] & 0xC0) != 0x80)
-                                return -1;
-                        cp = (cp << 6) | (s[i + j] & 0x3F);
-                }
-                static const uint32_t min_cp[4] = {0, 0x80, 0x800, 0x10000};
-                if (cp < min_cp[k] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-                        return -1;
-                i += k + 1;
                 n++;
         }
         return n;

@@ -45,9 +45,6 @@ void pk__txt_char_escaped(struct pk__sbuf *sb, uint32_t c, char quote, bool lati
  * a malloc'd array (caller frees) or NULL when out of memory. */
 uint32_t *pk__map_order(const struct pk_term *m);
 
-/* Decodes one UTF-8 code point at s[*i] (len bytes); -1 when invalid. */
-int32_t pk__utf8_next(const uint8_t *s, size_t len, size_t *i);
-
 /* A term type the pattern code uses for holes (~i, _, ...); never escapes
  * this layer.  v.i holds the hole's index. */
 #define PK__TERM_HOLE 0xE0

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 /* State saved by pk__sigpipe_block() and undone by pk__sigpipe_restore(). */
 struct pk__sigpipe {
@@ -53,5 +54,10 @@ static inline int pk__access_oflags(int access)
                 return -1;
         }
 }
+
+/* Opens path (PK_FD_READ/WRITE/RDWR, PK_FD_NONBLOCK) without blocking and
+ * returns it only if its file type is type (S_IFIFO, S_IFCHR); otherwise
+ * wrong_type.  The fd keeps the caller's blocking mode. */
+int pk__open_typed(const char *path, int access, int flags, mode_t type, int wrong_type);
 
 #endif

@@ -33,25 +33,5 @@ int pk_fd_fifo_make(const char *path, mode_t mode)
 
 int pk_fd_fifo_open(const char *path, int access, int flags)
 {
-        int acc = pk__access_oflags(access);
-        if (!path || acc < 0 || pk__bad_flags(flags, PK_FD_NONBLOCK))
-                return -EINVAL;
-        /* O_NONBLOCK makes a read-only open return at once and a write-only
-         * open fail with ENXIO instead of waiting for the other side. */
-        PK_CLEANUP_FD int fd = pk_fd_open(path, acc | O_NONBLOCK, 0);
-        if (fd < 0)
-                return fd;
-        int saved = errno;
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return pk__neg_errno();
-        if (!S_ISFIFO(st.st_mode))
-                return -EINVAL;
-        errno = saved;
-        if (!(flags & PK_FD_NONBLOCK)) {
-                int r = pk_fd_set_nonblock(fd, 0);
-                if (r < 0)
-                        return r;
-        }
-        return pk_take_fd(&fd);
+        return pk__open_typed(path, access, flags, S_IFIFO, -EINVAL);
 }

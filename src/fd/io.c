@@ -328,13 +328,16 @@ int pk_fd_open(const char *path, int oflags, mode_t mode)
         return fd;
 }
 
-int pk_fd_chardev_open(const char *path, int access, int flags)
+/* Opens path without blocking, checks its file type, then applies the
+ * caller's blocking mode: the shared core of the FIFO and device openers. */
+int pk__open_typed(const char *path, int access, int flags, mode_t type, int wrong_type)
 {
         int acc = pk__access_oflags(access);
         if (!path || acc < 0 || pk__bad_flags(flags, PK_FD_NONBLOCK))
                 return -EINVAL;
-        /* O_NONBLOCK keeps open() from waiting (a FIFO, a modem line) before
-         * we have checked what the path is. */
+        /* O_NONBLOCK keeps open() from waiting (a FIFO without a peer, a
+         * modem line) before we have checked what the path is; a write-only
+         * FIFO open fails with ENXIO instead of waiting for a reader. */
         PK_CLEANUP_FD int fd = pk_fd_open(path, acc | O_NONBLOCK, 0);
         if (fd < 0)
                 return fd;
@@ -342,8 +345,8 @@ int pk_fd_chardev_open(const char *path, int access, int flags)
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return pk__neg_errno();
-        if (!S_ISCHR(st.st_mode))
-                return -ENODEV;
+        if ((st.st_mode & S_IFMT) != type)
+                return wrong_type;
         errno = saved;
         if (!(flags & PK_FD_NONBLOCK)) {
                 int r = pk_fd_set_nonblock(fd, 0);
@@ -351,4 +354,9 @@ int pk_fd_chardev_open(const char *path, int access, int flags)
                         return r;
         }
         return pk_take_fd(&fd);
+}
+
+int pk_fd_chardev_open(const char *path, int access, int flags)
+{
+        return pk__open_typed(path, access, flags, S_IFCHR, -ENODEV);
 }

@@ -23,25 +23,6 @@
 #include <termios.h>
 #include <time.h>
 
-#ifndef CLONE_PIDFD
-#        define CLONE_PIDFD 0x00001000
-#endif
-#ifndef CLOSE_RANGE_CLOEXEC
-#        define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-#ifndef P_PIDFD
-#        define P_PIDFD 3
-#endif
-#ifndef TIOCGPTPEER
-#        define TIOCGPTPEER _IO('T', 0x41)
-#endif
-#ifndef SYS_close_range
-#        define SYS_close_range 436
-#endif
-#ifndef SYS_pidfd_send_signal
-#        define SYS_pidfd_send_signal 424
-#endif
-
 extern char **environ;
 
 /* The child's stack lives in pk__spawn_plan()'s frame.  The child's own frames
@@ -125,19 +106,40 @@ PK__CHILD static uint64_t child_nondefault_signals(void)
         long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return ~UINT64_C(0);
+        /* One read normally returns the whole file; read on only while the
+         * SigCgt line is not complete (it comes after SigIgn). */
         long n = 0;
+        bool ok = false;
+        uint64_t ign = 0, cgt = 0;
         for (;;) {
                 long k = syscall(SYS_read, fd, buf + n, sizeof(buf) - (size_t)n);
-                if (k <= 0 || (n += k) == (long)sizeof(buf))
+                if (k <= 0)
+                        break;
+                n += k;
+                ok = true;
+                ign = child_hex_field(buf, buf + n, "SigIgn:", &ok);
+                cgt = child_hex_field(buf, buf + n, "SigCgt:", &ok);
+                if ((ok && buf[n - 1] == '\n') || n == (long)sizeof(buf))
                         break;
         }
         syscall(SYS_close, fd);
-        if (n <= 0)
-                return ~UINT64_C(0);
-        bool ok = true;
-        uint64_t ign = child_hex_field(buf, buf + n, "SigIgn:", &ok);
-        uint64_t cgt = child_hex_field(buf, buf + n, "SigCgt:", &ok);
         return ok ? ign | cgt : ~UINT64_C(0);
+}
+
+/* Whether fd is a target of the map (binary search: targets are sorted). */
+PK__CHILD static bool child_is_target(const struct pk__plan *p, int fd)
+{
+        int lo = 0, hi = p->nmoves - 1;
+        while (lo <= hi) {
+                int mid = lo + (hi - lo) / 2, t = p->moves[mid].target;
+                if (t == fd)
+                        return true;
+                if (t < fd)
+                        lo = mid + 1;
+                else
+                        hi = mid - 1;
+        }
+        return false;
 }
 
 PK__CHILD static int child_main(void *arg)
@@ -168,15 +170,16 @@ PK__CHILD static int child_main(void *arg)
                         child_fail(p, PK_SPAWN_STEP_SETPGID, -1, (int)p->pgid);
         }
 
-        /* 3. The fd map.  Sources that a dup onto a lower target could clobber
-         * are first moved above the highest target (F_DUPFD_CLOEXEC), so swaps
-         * and cycles need no ordering. */
+        /* 3. The fd map, placed in ascending target order.  A source that is
+         * also a lower target would be overwritten before its turn: such
+         * sources (and only those) are first moved above the highest target
+         * with F_DUPFD_CLOEXEC, so swaps and cycles need no further ordering. */
         int n = p->nmoves;
         int *src = p->scratch;
         int maxt = n ? p->moves[n - 1].target : -1;
         for (int i = 0; i < n; i++) {
                 int s = p->moves[i].src;
-                if (s != p->moves[i].target && s <= maxt) {
+                if (s < p->moves[i].target && child_is_target(p, s)) {
                         long r = syscall(SYS_fcntl, s, F_DUPFD_CLOEXEC, maxt + 1);
                         if (r < 0)
                                 child_fail(p, PK_SPAWN_STEP_DUP, p->moves[i].target, s);
@@ -513,39 +516,6 @@ static void env_free(char **env, char **owned)
         free(env);
 }
 
-static int set_nonblock(int fd)
-{
-        int fl = fcntl(fd, F_GETFL);
-        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-                return -errno;
-        return 0;
-}
-
-static int open_pty(int *ret_master, int *ret_slave)
-{
-        int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (m < 0)
-                return -errno;
-        if (unlockpt(m) < 0) {
-                int e = -errno;
-                close(m);
-                return e;
-        }
-        int s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (s < 0) {
-                char name[64];
-                if (ptsname_r(m, name, sizeof(name)) != 0 ||
-                    (s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
-                        int e = -errno;
-                        close(m);
-                        return e;
-                }
-        }
-        *ret_master = m;
-        *ret_slave = s;
-        return 0;
-}
-
 /* Per-spawn scratch: what pk__spawn() creates and must release. */
 struct prep {
         struct pk__move *moves;
@@ -611,7 +581,7 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
                 pp->tmp[pp->ntmp++] = src;
                 pp->pfds[pp->npfds++] = (struct pk__procfd){.child_fd = t, .fd = mine};
                 if (s->flags & PK_PIPE_NONBLOCK) {
-                        int e = set_nonblock(mine);
+                        int e = pk_fd_set_nonblock(mine, 1);
                         if (e < 0) {
                                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0, NULL);
                                 return e;
@@ -630,7 +600,7 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
                 pp->tmp[pp->ntmp++] = sv[1];
                 pp->pfds[pp->npfds++] = (struct pk__procfd){.child_fd = t, .fd = sv[0]};
                 if (s->flags & SOCK_NONBLOCK) {
-                        int e = set_nonblock(sv[0]);
+                        int e = pk_fd_set_nonblock(sv[0], 1);
                         if (e < 0) {
                                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0, NULL);
                                 return e;
@@ -640,12 +610,15 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
         }
         case PK__FD_PTY:
                 if (pp->pty_master < 0) {
-                        int e = open_pty(&pp->pty_master, &pp->pty_slave);
+                        int pty[2];
+                        int e = pk_fd_pty_open(pty, 0, NULL, 0);
                         if (e < 0) {
                                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0,
                                                     "/dev/ptmx");
                                 return e;
                         }
+                        pp->pty_master = pty[0];
+                        pp->pty_slave = pty[1];
                         pp->tmp[pp->ntmp++] = pp->pty_slave;
                         *ctty_target = t;
                 }
@@ -834,7 +807,7 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
         }
         if (!proc) {
                 /* Out of memory after the child started: it cannot be handed out. */
-                syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                (void)pk_fd_pidfd_send_signal(pidfd, SIGKILL);
                 siginfo_t si;
                 while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
                         ;
@@ -992,9 +965,7 @@ int pk_proc_signal(struct pk_proc *p, int sig)
                 return -EINVAL;
         if (p->reaped)
                 return -ESRCH;
-        if (syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) < 0)
-                return -errno;
-        return 0;
+        return pk_fd_pidfd_send_signal(p->pidfd, sig);
 }
 
 int pk_proc_kill_group(struct pk_proc *p, int sig)

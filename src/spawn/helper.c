@@ -17,16 +17,6 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
-#ifndef P_PIDFD
-#        define P_PIDFD 3
-#endif
-#ifndef SYS_close_range
-#        define SYS_close_range 436
-#endif
-#ifndef SYS_pidfd_send_signal
-#        define SYS_pidfd_send_signal 424
-#endif
-
 #define PK__HELPER_MAX_MSG (1u << 20) /* argv + env + the rest */
 #define PK__HELPER_MAX_FDS 250        /* below SCM_MAX_FD (253) */
 #define PK__HELPER_MAGIC 0x706b6831u
@@ -542,7 +532,7 @@ int pk_spawn_helper_finish(struct pk_spawn_helper *h, uint64_t *ret_id, struct p
                 if (pidfd >= 0 && rep.r < 0) {
                         reap_pidfd(pidfd); /* the failed child is ours to reap */
                 } else if (pidfd >= 0) {
-                        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                        (void)pk_fd_pidfd_send_signal(pidfd, SIGKILL);
                         reap_pidfd(pidfd);
                 }
                 r = rep.r < 0 ? rep.r : pidfd < 0 ? PK_EHELPER : -ENOMEM;

@@ -6,11 +6,29 @@
 #define PORTKIT_SPAWN_INTERNAL_H
 
 #include "internal.h"
+#include "portkit/fd.h"
 #include "portkit/spawn.h"
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+/* Kernel constants older libc headers may lack. */
+#ifndef CLONE_PIDFD
+#        define CLONE_PIDFD 0x00001000
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#        define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef P_PIDFD
+#        define P_PIDFD 3
+#endif
+#ifndef SYS_close_range
+#        define SYS_close_range 436
+#endif
 
 /* One entry of a command's fd map. */
 enum pk__fd_kind {
