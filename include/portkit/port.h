@@ -127,13 +127,15 @@ struct pk_port;
 
 /** @name Port options (pk_port_opts.flags), Erlang's open_port settings and portkit's own. */
 /**@{*/
-/** Child reads fd 3 and writes fd 4 (Erlang `nouse_stdio`); its fds 0 and 1 are /dev/null. */
+/** Child reads fd 3 and writes fd 4 (Erlang `nouse_stdio`); its fds 0 and 1 are the host's own,
+ *  as in Erlang, so its stdout stays usable for debug output. */
 #define PK_PORT_NOUSE_STDIO 0x0001u
 /** Child's stderr is the same pipe as its stdout (Erlang `stderr_to_stdout`; needs use_stdio). */
 #define PK_PORT_STDERR_TO_STDOUT 0x0002u
-/** Input only (Erlang `in`): the host only reads; the child's input is /dev/null. */
+/** Input only (Erlang `in`): the host only reads; the child's stdin is the host's, as in Erlang. */
 #define PK_PORT_IN 0x0004u
-/** Output only (Erlang `out`): the host only writes; the child's output is /dev/null. */
+/** Output only (Erlang `out`): the host only writes; the child's stdout is the host's, as in
+ *  Erlang. */
 #define PK_PORT_OUT 0x0008u
 /** Report the child's exit (Erlang `exit_status`): the loop's exit callback; pk_port_wait()
  *  works with or without it. */
