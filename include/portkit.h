@@ -10,6 +10,8 @@
 #include <portkit/etf.h>
 #include <portkit/fd.h>
 #include <portkit/loop.h>
+#include <portkit/packet.h>
+#include <portkit/port.h>
 #include <portkit/spawn.h>
 
 #endif

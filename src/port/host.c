@@ -1,0 +1,570 @@
+/* SPDX-License-Identifier: MIT */
+/* The host side of a port, blocking API: framed send with the child's output
+ * pumped while its input is full (no deadlock), receive with a timeout over
+ * stdout and a separate stderr stream, half-close, wait, kill and Erlang's
+ * close.  Process creation lives in open.c, the loop-driven API in
+ * loop.c. */
+#include "port-host.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left until deadline (-1: none) as a poll() timeout. */
+static int poll_timeout(int64_t deadline)
+{
+        if (deadline < 0)
+                return -1;
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+                return 0;
+        return left > 1000000 ? 1000000 : (int)left;
+}
+
+void pk_port_exit_from_wait_status(int wstatus, struct pk_port_exit *ret)
+{
+        if (!ret)
+                return;
+        ret->core_dumped = 0;
+        if (WIFSIGNALED(wstatus)) {
+                ret->signal = WTERMSIG(wstatus);
+                ret->code = -1;
+                ret->status = 128 + ret->signal;
+                ret->core_dumped = WCOREDUMP(wstatus) ? 1 : 0;
+        } else {
+                ret->signal = 0;
+                ret->code = WEXITSTATUS(wstatus);
+                ret->status = ret->code;
+        }
+}
+
+int pk__port_set_nonblock(int fd)
+{
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0)
+                return -errno;
+        if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+                return -errno;
+        return 0;
+}
+
+int pk__port_new(const struct pk_port_opts *opts, struct pk_port **ret)
+{
+        static const struct pk_port_opts defaults;
+        if (!opts)
+                opts = &defaults;
+        struct pk_port *p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->in_fd = p->out_fd = p->err_fd = p->pidfd = -1;
+        p->pid = -1;
+        p->flags = opts->flags;
+        p->busy_high = opts->busy_high ? opts->busy_high : PK_PORT_DEFAULT_BUSY_HIGH;
+        p->busy_low = opts->busy_low ? opts->busy_low : PK_PORT_DEFAULT_BUSY_LOW;
+        if (p->busy_low > p->busy_high)
+                p->busy_low = p->busy_high;
+        p->kill_grace_ms =
+            opts->kill_grace_ms ? opts->kill_grace_ms : PK_PORT_DEFAULT_KILL_GRACE_MS;
+        p->send_timeout_ms = opts->send_timeout_ms;
+        int r = pk_framing_normalize(&opts->framing, &p->f);
+        if (r == 0 && !(p->flags & PK_PORT_OUT))
+                r = pk_deframer_new(&p->f, &p->d);
+        if (r == 0 && (p->flags & PK_PORT_STDERR_CAPTURE)) {
+                struct pk_framing ef;
+                r = pk_framing_normalize(&opts->stderr_framing, &ef);
+                if (r == 0)
+                        r = pk_deframer_new(&ef, &p->derr);
+        }
+        if (r < 0) {
+                pk__port_free(p);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+void pk__port_free(struct pk_port *p)
+{
+        if (!p)
+                return;
+        pk__port_detach(p);
+        pk__port_close_fds(p);
+        if (p->pidfd >= 0)
+                close(p->pidfd);
+        pk_deframer_free(p->d);
+        pk_deframer_free(p->derr);
+        pk__sendq_clear(p);
+        free(p);
+}
+
+void pk__port_close_fds(struct pk_port *p)
+{
+        bool own = p->pid > 0 || (p->flags & PK_PORT_OWN_FDS);
+        if (p->out_fd >= 0 && own && p->out_fd != p->in_fd)
+                close(p->out_fd);
+        if (p->in_fd >= 0 && own)
+                close(p->in_fd);
+        if (p->err_fd >= 0)
+                close(p->err_fd);
+        p->in_fd = p->out_fd = p->err_fd = -1;
+        p->in_eof = p->err_eof = true;
+        p->out_closed = true;
+}
+
+void pk__port_close_in(struct pk_port *p)
+{
+        p->in_eof = true;
+        pk__port_update_watchers(p);
+        bool own = p->pid > 0 || (p->flags & PK_PORT_OWN_FDS);
+        if (p->in_fd >= 0 && p->in_fd != p->out_fd) {
+                if (own)
+                        close(p->in_fd);
+                p->in_fd = -1;
+        } else if (p->in_fd >= 0) {
+                shutdown(p->in_fd, SHUT_RD);
+        }
+}
+
+int pk_port_open_fds(int in_fd, int out_fd, const struct pk_port_opts *opts, struct pk_port **ret)
+{
+        unsigned int flags = opts ? opts->flags : 0;
+        bool own = flags & PK_PORT_OWN_FDS;
+        int r = -EINVAL;
+        if (!ret)
+                goto fail;
+        if (opts &&
+            (opts->cd || opts->env || opts->arg0 ||
+             (flags & (PK_PORT_EXIT_STATUS | PK_PORT_KILL_ON_CLOSE | PK_PORT_PDEATHSIG |
+                       PK_PORT_STDERR_CAPTURE | PK_PORT_STDERR_TO_STDOUT | PK_PORT_NOUSE_STDIO))))
+                goto fail;
+        if ((flags & PK_PORT_IN) && (flags & PK_PORT_OUT))
+                goto fail;
+        r = -EBADF;
+        if (!(flags & PK_PORT_OUT) && (in_fd < 0 || fcntl(in_fd, F_GETFD) < 0))
+                goto fail;
+        if (!(flags & PK_PORT_IN) && (out_fd < 0 || fcntl(out_fd, F_GETFD) < 0))
+                goto fail;
+        struct pk_port *p;
+        r = pk__port_new(opts, &p);
+        if (r < 0)
+                goto fail;
+        p->in_fd = (flags & PK_PORT_OUT) ? -1 : in_fd;
+        p->out_fd = (flags & PK_PORT_IN) ? -1 : out_fd;
+        p->in_eof = p->in_fd < 0;
+        p->err_eof = true;
+        p->out_closed = p->out_fd < 0;
+        if ((p->in_fd >= 0 && (r = pk__port_set_nonblock(p->in_fd)) < 0) ||
+            (p->out_fd >= 0 && (r = pk__port_set_nonblock(p->out_fd)) < 0)) {
+                pk__port_free(p);
+                return r;
+        }
+        p->guard = !pk__port_sigpipe_ignored();
+        *ret = p;
+        return 0;
+fail:
+        if (own) {
+                if (in_fd >= 0)
+                        close(in_fd);
+                if (out_fd >= 0 && out_fd != in_fd)
+                        close(out_fd);
+        }
+        return r;
+}
+
+/* Reads what is available on one stream into its deframer.  Returns 0 (or
+ * -EAGAIN when nothing was there) or a negative error; sets *eof at EOF. */
+static int pump_one(int fd, struct pk_deframer *d, bool *eof)
+{
+        void *buf;
+        size_t room;
+        int r = pk_deframer_space(d, 0, &buf, &room);
+        if (r < 0)
+                return r;
+        ssize_t n = pk__port_read_once(fd, buf, room);
+        if (n == 0) {
+                *eof = true;
+                return 0;
+        }
+        if (n < 0)
+                return (int)n;
+        pk_deframer_commit(d, (size_t)n);
+        return 0;
+}
+
+int pk__port_pump(struct pk_port *p, bool out_ready, bool err_ready)
+{
+        if (out_ready && !p->in_eof) {
+                int r = pump_one(p->in_fd, p->d, &p->in_eof);
+                if (r < 0 && r != -EAGAIN) {
+                        p->in_error = r;
+                        p->in_eof = true;
+                }
+                if (p->in_eof && !(p->flags & PK_PORT_EOF) && !p->out_closed && p->pid > 0) {
+                        /* Erlang closes the whole port at EOF unless `eof` is set: the
+                         * child's input is closed with it. */
+                        pk_port_close_input(p);
+                }
+        }
+        if (err_ready && !p->err_eof) {
+                int r = pump_one(p->err_fd, p->derr, &p->err_eof);
+                if (r < 0 && r != -EAGAIN)
+                        p->err_eof = true;
+        }
+        return 0;
+}
+
+int pk_port_send(struct pk_port *p, const void *data, size_t len)
+{
+        if (!p || (!data && len > 0))
+                return -EINVAL;
+        if (p->flags & PK_PORT_IN)
+                return -EINVAL;
+        if (p->out_closed || p->shut_pending)
+                return p->out_error ? p->out_error : PK_ECLOSED;
+        if (p->loop)
+                return pk__port_send_queued(p, data, len);
+        uint8_t hdr[4];
+        size_t hlen;
+        int r = pk_packet_header(&p->f, len, hdr, &hlen);
+        if (r < 0)
+                return r;
+        struct iovec iov[2] = {
+            {.iov_base = hdr, .iov_len = hlen},
+            {.iov_base = (void *)(uintptr_t)data, .iov_len = len},
+        };
+        int first = hlen ? 0 : 1;
+        int64_t deadline = p->send_timeout_ms > 0 ? now_ms() + p->send_timeout_ms : -1;
+        while (first < 2) {
+                ssize_t n = pk__port_writev_once(p->out_fd, iov + first, 2 - first, p->guard);
+                if (n >= 0) {
+                        first = pk__port_iov_advance(iov, 2, first, (size_t)n);
+                        while (first < 2 && iov[first].iov_len == 0)
+                                first++;
+                        continue;
+                }
+                if (n != -EAGAIN) {
+                        p->out_error = (int)n;
+                        pk_port_close_input(p);
+                        return (int)n;
+                }
+                /* The child's input is full: wait until it drains, and meanwhile read
+                 * its output so a child blocked writing to us can go on. */
+                struct pollfd pf[3] = {{.fd = p->out_fd, .events = POLLOUT}};
+                nfds_t nf = 1;
+                int out_i = -1, err_i = -1;
+                if (!p->in_eof) {
+                        out_i = (int)nf;
+                        pf[nf++] = (struct pollfd){.fd = p->in_fd, .events = POLLIN};
+                }
+                if (!p->err_eof && p->err_fd >= 0) {
+                        err_i = (int)nf;
+                        pf[nf++] = (struct pollfd){.fd = p->err_fd, .events = POLLIN};
+                }
+                int to = poll_timeout(deadline);
+                int pr = poll(pf, nf, to);
+                if (pr < 0 && errno != EINTR)
+                        return -errno;
+                if (pr == 0 && deadline >= 0 && poll_timeout(deadline) == 0) {
+                        /* Part of a frame may be out: the stream can no longer be trusted. */
+                        p->out_error = PK_ECLOSED;
+                        pk_port_close_input(p);
+                        return -ETIMEDOUT;
+                }
+                pk__port_pump(p, out_i >= 0 && pf[out_i].revents, err_i >= 0 && pf[err_i].revents);
+                /* EOF on the output closes the sending side too (Erlang's
+                 * default): the rest of this message cannot go out. */
+                if (p->out_closed)
+                        return p->out_error ? p->out_error : PK_ECLOSED;
+        }
+        return 0;
+}
+
+/* Takes a complete message already buffered, if any (stdout first). */
+static int take_buffered(struct pk_port *p, bool want_err, struct pk_port_msg *ret)
+{
+        struct pk_packet_msg m;
+        int r = 0;
+        if (p->d && !p->in_dead) {
+                r = pk_deframer_next(p->d, &m);
+                if (r == 0 && p->in_eof) {
+                        r = pk_deframer_finish(p->d, &m);
+                        if (r == 0 && p->in_error) {
+                                r = p->in_error;
+                                p->in_error = 0;
+                        }
+                }
+                if (r < 0 && r != PK_EPARTIAL) {
+                        p->in_dead = true;
+                        pk__port_close_in(p);
+                }
+                if (r != 0) {
+                        if (r == 1)
+                                *ret =
+                                    (struct pk_port_msg){m.data, m.len, m.flags, PK_PORT_FROM_OUT};
+                        return r;
+                }
+        }
+        if (want_err && p->derr) {
+                r = pk_deframer_next(p->derr, &m);
+                if (r == 0 && p->err_eof)
+                        r = pk_deframer_finish(p->derr, &m);
+                if (r == 1)
+                        *ret = (struct pk_port_msg){m.data, m.len, m.flags, PK_PORT_FROM_ERR};
+                if (r < 0) {
+                        /* A broken stderr stream is not worth failing the port for. */
+                        pk_deframer_free(p->derr);
+                        p->derr = NULL;
+                        r = 0;
+                }
+        }
+        return r;
+}
+
+static bool input_done(const struct pk_port *p, bool want_err)
+{
+        bool out_done = !p->d || p->in_dead || (p->in_eof && pk_deframer_pending(p->d) == 0);
+        bool err_done = !want_err || !p->derr || (p->err_eof && pk_deframer_pending(p->derr) == 0);
+        return out_done && err_done;
+}
+
+static int recv_from(struct pk_port *p, bool want_err, struct pk_port_msg *ret, int64_t timeout_ms)
+{
+        if (!p || !ret)
+                return -EINVAL;
+        if ((p->flags & PK_PORT_OUT) || p->loop)
+                return -EINVAL;
+        int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+        for (;;) {
+                int r = take_buffered(p, want_err, ret);
+                if (r != 0)
+                        return r;
+                if (input_done(p, want_err))
+                        return 0;
+                struct pollfd pf[2];
+                nfds_t nf = 0;
+                int out_i = -1, err_i = -1;
+                if (!p->in_eof) {
+                        out_i = (int)nf;
+                        pf[nf++] = (struct pollfd){.fd = p->in_fd, .events = POLLIN};
+                }
+                if (!p->err_eof && p->err_fd >= 0) {
+                        err_i = (int)nf;
+                        pf[nf++] = (struct pollfd){.fd = p->err_fd, .events = POLLIN};
+                }
+                if (nf == 0)
+                        return 0;
+                int pr = poll(pf, nf, poll_timeout(deadline));
+                if (pr < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (pr == 0)
+                        return -ETIMEDOUT;
+                pk__port_pump(p, out_i >= 0 && pf[out_i].revents, err_i >= 0 && pf[err_i].revents);
+        }
+}
+
+int pk_port_recv(struct pk_port *p, struct pk_port_msg *ret, int64_t timeout_ms)
+{
+        return recv_from(p, true, ret, timeout_ms);
+}
+
+int pk_port_call(struct pk_port *p, const void *data, size_t len, struct pk_port_msg *ret,
+                 int64_t timeout_ms)
+{
+        if (!ret || !p || p->loop)
+                return -EINVAL;
+        int r = pk_port_send(p, data, len);
+        if (r < 0)
+                return r;
+        return recv_from(p, false, ret, timeout_ms);
+}
+
+int pk_port_close_input(struct pk_port *p)
+{
+        if (!p || (p->flags & PK_PORT_IN))
+                return -EINVAL;
+        if (p->sq_head && !p->out_error && p->out_fd >= 0) {
+                /* Loop-driven with data queued: EOF goes out after it. */
+                p->shut_pending = true;
+                return 0;
+        }
+        p->shut_pending = false;
+        p->out_closed = true;
+        pk__sendq_clear(p);
+        /* Stop watching before closing: a closed fd can linger in epoll. */
+        pk__port_update_watchers(p);
+        if (p->out_fd >= 0) {
+                bool own = p->pid > 0 || (p->flags & PK_PORT_OWN_FDS);
+                if (p->out_fd == p->in_fd) {
+                        /* One socket both ways: shut down only the sending half. */
+                        shutdown(p->out_fd, SHUT_WR);
+                } else if (own) {
+                        close(p->out_fd);
+                }
+                p->out_fd = -1;
+        }
+        return 0;
+}
+
+static int reap(struct pk_port *p, bool block)
+{
+        if (p->reaped)
+                return 0;
+        siginfo_t si = {0};
+        int r;
+        if (p->pidfd >= 0)
+                r = waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED | (block ? 0 : WNOHANG));
+        else
+                r = waitid(P_PID, (id_t)p->pid, &si, WEXITED | (block ? 0 : WNOHANG));
+        if (r < 0)
+                return -errno;
+        if (si.si_pid == 0)
+                return -EAGAIN;
+        int ws;
+        if (si.si_code == CLD_EXITED)
+                ws = (si.si_status & 0xff) << 8;
+        else
+                ws = (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
+        pk_port_exit_from_wait_status(ws, &p->exit);
+        p->reaped = true;
+        if (p->pidfd >= 0) {
+                close(p->pidfd);
+                p->pidfd = -1;
+        }
+        return 0;
+}
+
+int pk__port_try_reap(struct pk_port *p)
+{
+        return reap(p, false);
+}
+
+int pk_port_wait(struct pk_port *p, int64_t timeout_ms, struct pk_port_exit *ret_exit)
+{
+        if (!p)
+                return -EINVAL;
+        if (p->pid <= 0)
+                return -ECHILD;
+        if (p->loop && !p->reaped)
+                return -EINVAL;
+        int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+        for (;;) {
+                int r = reap(p, timeout_ms < 0 && p->pidfd < 0);
+                if (r == 0) {
+                        if (ret_exit)
+                                *ret_exit = p->exit;
+                        return 0;
+                }
+                if (r != -EAGAIN)
+                        return r;
+                int to = poll_timeout(deadline);
+                if (to == 0)
+                        return -ETIMEDOUT;
+                if (p->pidfd >= 0) {
+                        struct pollfd pf = {.fd = p->pidfd, .events = POLLIN};
+                        if (poll(&pf, 1, to) < 0 && errno != EINTR)
+                                return -errno;
+                } else {
+                        struct timespec ts = {0, 10 * 1000 * 1000};
+                        nanosleep(&ts, NULL);
+                }
+        }
+}
+
+int pk_port_kill(struct pk_port *p, int sig)
+{
+        if (!p)
+                return -EINVAL;
+        if (p->pid <= 0)
+                return -ECHILD;
+        if (p->reaped)
+                return -ESRCH;
+        /* The child leads its own process group (setsid), so this reaches the
+         * whole tree it started unless something moved itself out. */
+        if (kill(-p->pid, sig) == 0)
+                return 0;
+        if (errno != ESRCH)
+                return -errno;
+        /* Not a group leader (yet, or any more): signal the process itself, via
+         * its pidfd so a recycled pid is never hit. */
+        if (p->pidfd >= 0 && syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) == 0)
+                return 0;
+        return -errno;
+}
+
+int pk_port_close(struct pk_port *p, struct pk_port_exit *ret_exit)
+{
+        if (!p)
+                return 0;
+        if (p->close_pending)
+                return -EINVAL;
+        struct pk_loop *loop = p->loop;
+        pk__port_detach(p);
+        p->loop = NULL; /* from here on, blocking semantics */
+        if (!p->out_closed && p->out_fd >= 0 && p->sendq_bytes > 0)
+                pk__sendq_flush_blocking(p);
+        pk__port_close_fds(p);
+        int rc = 0;
+        if (p->pid > 0 && !p->reaped) {
+                if (p->flags & PK_PORT_KILL_ON_CLOSE) {
+                        if (reap(p, false) != 0) {
+                                if (p->kill_grace_ms > 0) {
+                                        pk_port_kill(p, SIGTERM);
+                                        if (pk_port_wait(p, p->kill_grace_ms, NULL) == 0)
+                                                goto done;
+                                }
+                                pk_port_kill(p, SIGKILL);
+                                pk_port_wait(p, -1, NULL);
+                        }
+                } else if (reap(p, false) != 0) {
+                        rc = -EINPROGRESS;
+                        /* Loop-driven: the loop reaps it when it exits. */
+                        if (loop) {
+                                p->loop = loop;
+                                (void)pk__port_hand_to_reaper(p);
+                                p->loop = NULL;
+                        }
+                }
+        }
+done:
+        if (ret_exit) {
+                if (p->reaped)
+                        *ret_exit = p->exit;
+                else
+                        *ret_exit = (struct pk_port_exit){.status = -1, .code = -1};
+        }
+        if (p->cb_depth > 0) {
+                /* Inside one of this port's callbacks: freed when it returns. */
+                p->close_pending = true;
+                return rc;
+        }
+        pk__port_free(p);
+        return rc;
+}
+
+int pk_port_pid(const struct pk_port *p)
+{
+        return p && p->pid > 0 ? p->pid : -1;
+}
+
+int pk_port_output_fd(const struct pk_port *p)
+{
+        return p ? p->in_fd : -1;
+}
+
+const struct pk_framing *pk_port_framing(const struct pk_port *p)
+{
+        return p ? &p->f : NULL;
+}

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/* The loop-driven host API: a port's pipes and pidfd as watchers of a
+ * pk_loop, messages and exits delivered through callbacks, a non-blocking
+ * send queue with Erlang's busy watermarks.  A callback may close its own
+ * port: the port is then freed only when the dispatch unwinds. */
+#include "port-host.h"
+
+/* Runs a callback with the port marked busy-in-callback; false if the
+ * callback closed the port (the caller must stop touching it). */
+#define PK__CALL(p, fn, ...)                                                                       \
+        ({                                                                                         \
+                if ((p)->cb.fn) {                                                                  \
+                        (p)->cb_depth++;                                                           \
+                        (p)->cb.fn((p), __VA_ARGS__);                                              \
+                        (p)->cb_depth--;                                                           \
+                }                                                                                  \
+                !(p)->close_pending;                                                               \
+        })
+
+static void io_cb(struct pk_loop_io *io, unsigned revents);
+
+/* The events each descriptor should be watched for now. */
+static unsigned want_in(const struct pk_port *p)
+{
+        return p->in_fd >= 0 && !p->in_eof ? PK_LOOP_READ : 0;
+}
+
+static unsigned want_out(const struct pk_port *p)
+{
+        return p->out_fd >= 0 && !p->out_closed && p->sq_head ? PK_LOOP_WRITE : 0;
+}
+
+static void set_watch(struct pk_loop_io *io, unsigned events)
+{
+        if (!events) {
+                pk_loop_io_stop(io);
+                return;
+        }
+        if (pk_loop_is_active(&io->w) && io->events == events)
+                return;
+        (void)pk_loop_io_start(io, events, io_cb);
+}
+
+void pk__port_update_watchers(struct pk_port *p)
+{
+        if (!p->loop)
+                return;
+        if (p->in_fd >= 0 && p->in_fd == p->out_fd) {
+                set_watch(&p->w_in, want_in(p) | want_out(p));
+        } else {
+                if (p->in_fd >= 0)
+                        set_watch(&p->w_in, want_in(p));
+                if (p->out_fd >= 0)
+                        set_watch(&p->w_out, want_out(p));
+        }
+        if (p->err_fd >= 0)
+                set_watch(&p->w_err, p->err_eof ? 0 : PK_LOOP_READ);
+}
+
+void pk__port_detach(struct pk_port *p)
+{
+        if (!p->loop)
+                return;
+        pk_loop_io_stop(&p->w_in);
+        pk_loop_io_stop(&p->w_out);
+        pk_loop_io_stop(&p->w_err);
+        pk_loop_child_stop(&p->w_child);
+}
+
+/* Delivers every complete message buffered on one stream; at EOF also the
+ * trailing ones, the framing error, and the eof callback.  Returns false if
+ * a callback closed the port. */
+static bool deliver(struct pk_port *p, bool err_stream)
+{
+        struct pk_deframer *d = err_stream ? p->derr : p->d;
+        bool eof = err_stream ? p->err_eof : p->in_eof;
+        if (!d || (!err_stream && p->in_dead))
+                return true;
+        for (;;) {
+                struct pk_packet_msg m;
+                int r = eof ? pk_deframer_finish(d, &m) : pk_deframer_next(d, &m);
+                if (r == 1) {
+                        struct pk_port_msg pm = {m.data, m.len, m.flags,
+                                                 err_stream ? PK_PORT_FROM_ERR : PK_PORT_FROM_OUT};
+                        if (!PK__CALL(p, message, &pm, p->ctx))
+                                return false;
+                        continue;
+                }
+                if (r < 0 && !err_stream) {
+                        if (r != PK_EPARTIAL) {
+                                /* A hostile header: stop reading for good and close our
+                                 * end so the child is not left blocked writing to us. */
+                                p->in_dead = true;
+                                p->in_eof = true;
+                                pk__port_update_watchers(p);
+                                pk__port_close_in(p);
+                        }
+                        if (!PK__CALL(p, error, r, p->ctx))
+                                return false;
+                        eof = true;
+                }
+                break;
+        }
+        if (!err_stream && eof && !p->eof_told) {
+                p->eof_told = true;
+                if (p->in_error) {
+                        int e = p->in_error;
+                        p->in_error = 0;
+                        if (!PK__CALL(p, error, e, p->ctx))
+                                return false;
+                }
+                if (!PK__CALL(p, eof, p->ctx))
+                        return false;
+        }
+        return true;
+}
+
+/* Reads once from a ready stream, then delivers. */
+static bool on_readable(struct pk_port *p, bool err_stream)
+{
+        bool was_eof = err_stream ? p->err_eof : p->in_eof;
+        if (!was_eof) {
+                pk__port_pump(p, !err_stream, err_stream);
+                if (err_stream ? p->err_eof : p->in_eof)
+                        pk__port_update_watchers(p);
+        }
+        return deliver(p, err_stream);
+}
+
+static bool on_writable(struct pk_port *p)
+{
+        int r = pk__sendq_write(p);
+        if (r < 0) {
+                p->out_error = r;
+                pk_port_close_input(p);
+                return PK__CALL(p, error, r, p->ctx);
+        }
+        if (!p->sq_head && p->shut_pending)
+                pk_port_close_input(p);
+        pk__port_update_watchers(p);
+        if (p->busy && p->sendq_bytes <= p->busy_low) {
+                p->busy = false;
+                return PK__CALL(p, drain, p->ctx);
+        }
+        return true;
+}
+
+static void finish_dispatch(struct pk_port *p)
+{
+        if (p->close_pending && p->cb_depth == 0)
+                pk__port_free(p);
+}
+
+static void io_cb(struct pk_loop_io *io, unsigned revents)
+{
+        struct pk_port *p = io->w.data;
+        bool alive = true;
+        if (io == &p->w_err) {
+                alive = on_readable(p, true);
+        } else {
+                bool is_in = io == &p->w_in;
+                bool is_out = io == &p->w_out || (is_in && p->in_fd >= 0 && p->in_fd == p->out_fd);
+                if (is_in && (revents & PK_LOOP_READ))
+                        alive = on_readable(p, false);
+                if (alive && is_out && (revents & PK_LOOP_WRITE))
+                        alive = on_writable(p);
+        }
+        (void)alive;
+        finish_dispatch(p);
+}
+
+static void child_cb(struct pk_loop_child *c, const struct pk_loop_child_status *st)
+{
+        struct pk_port *p = c->w.data;
+        /* Output the child wrote before it died comes first: drain what the
+         * pipes hold now (without waiting for EOF, which a grandchild can hold
+         * back forever). */
+        bool alive = true;
+        for (int i = 0; i < 64 && alive && !p->in_eof && p->in_fd >= 0; i++) {
+                size_t before = pk_deframer_pending(p->d);
+                int r = pk__port_pump(p, true, false);
+                (void)r;
+                alive = deliver(p, false);
+                if (alive && !p->in_eof && pk_deframer_pending(p->d) == before)
+                        break; /* nothing more right now */
+        }
+        if (alive && p->err_fd >= 0 && !p->err_eof) {
+                pk__port_pump(p, false, true);
+                alive = deliver(p, true);
+        }
+        if (!alive) {
+                finish_dispatch(p);
+                return;
+        }
+        if (st->err == 0) {
+                int ws = st->exited ? (st->exit_code & 0xff) << 8
+                                    : (st->term_signal & 0x7f) | (st->core_dumped ? 0x80 : 0);
+                pk_port_exit_from_wait_status(ws, &p->exit);
+        } else {
+                p->exit = (struct pk_port_exit){.status = -1, .code = -1};
+        }
+        p->reaped = true;
+        if (p->pidfd >= 0) {
+                close(p->pidfd);
+                p->pidfd = -1;
+        }
+        pk__port_update_watchers(p);
+        if (p->flags & PK_PORT_EXIT_STATUS)
+                (void)PK__CALL(p, exit, &p->exit, p->ctx);
+        finish_dispatch(p);
+}
+
+int pk_port_attach(struct pk_port *p, struct pk_loop *loop, const struct pk_port_callbacks *cb,
+                   void *ctx)
+{
+        if (!p || !loop || !cb)
+                return -EINVAL;
+        if (p->loop)
+                return -EEXIST;
+        p->loop = loop;
+        p->cb = *cb;
+        p->ctx = ctx;
+        pk_loop_io_init(loop, &p->w_in, p->in_fd);
+        pk_loop_io_init(loop, &p->w_out, p->out_fd);
+        pk_loop_io_init(loop, &p->w_err, p->err_fd);
+        pk_loop_child_init(loop, &p->w_child);
+        p->w_in.w.data = p->w_out.w.data = p->w_err.w.data = p->w_child.w.data = p;
+        if (p->pid > 0 && !p->reaped) {
+                int r = p->pidfd >= 0 ? pk_loop_child_start_pidfd(&p->w_child, p->pidfd, child_cb)
+                                      : pk_loop_child_start(&p->w_child, p->pid, child_cb);
+                if (r < 0) {
+                        p->loop = NULL;
+                        return r;
+                }
+        }
+        pk__port_update_watchers(p);
+        return 0;
+}
+
+size_t pk_port_queued(const struct pk_port *p)
+{
+        return p ? p->sendq_bytes : 0;
+}
+
+int pk_port_busy(const struct pk_port *p)
+{
+        return p && p->busy;
+}
+
+/* A child left running by an Erlang-style close of a loop-driven port: the
+ * loop reaps it when it exits, so it never lingers as a zombie. */
+struct pk__reaper {
+        struct pk_loop_child c;
+        int pidfd;
+};
+
+static void reaper_cb(struct pk_loop_child *c, const struct pk_loop_child_status *st)
+{
+        (void)st;
+        struct pk__reaper *r = c->w.data;
+        close(r->pidfd);
+        free(r);
+}
+
+int pk__port_hand_to_reaper(struct pk_port *p)
+{
+        if (!p->loop || p->pidfd < 0 || p->reaped)
+                return -EINVAL;
+        struct pk__reaper *r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        pk_loop_child_init(p->loop, &r->c);
+        r->c.w.data = r;
+        r->pidfd = p->pidfd;
+        int e = pk_loop_child_start_pidfd(&r->c, r->pidfd, reaper_cb);
+        if (e < 0) {
+                free(r);
+                return e;
+        }
+        /* Not a reason to keep the loop running. */
+        pk_loop_unref(&r->c.w);
+        p->pidfd = -1;
+        return 0;
+}

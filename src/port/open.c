@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+/* Opening a port on a program: pipes laid out as Erlang's spawn driver does
+ * (0/1 or 3/4, stderr inherited, merged or captured), environment merged over
+ * the host's, the child in its own session, started by the spawn layer
+ * (default signal dispositions, only mapped descriptors, exec and chdir
+ * failures reported by the open call itself). */
+#include "port-host.h"
+#include "portkit/spawn.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+/* Child-side descriptors are moved to at least this number before being
+ * dup2()ed into place, so no source is clobbered by an earlier target. */
+#define PK__HIGH_FD 10
+
+static void close_pair(int fds[2])
+{
+        for (int i = 0; i < 2; i++)
+                if (fds[i] >= 0) {
+                        close(fds[i]);
+                        fds[i] = -1;
+                }
+}
+
+static int check_env(const char *const *changes)
+{
+        for (size_t j = 0; changes && changes[j]; j++)
+                if (changes[j][0] == '=' || changes[j][0] == '\0')
+                        return -EINVAL;
+        return 0;
+}
+
+/* A child-side copy of fd at PK__HIGH_FD or above, CLOEXEC. */
+static int high_dup(int fd)
+{
+        int r = fcntl(fd, F_DUPFD_CLOEXEC, PK__HIGH_FD);
+        return r < 0 ? -errno : r;
+}
+
+struct child_fds {
+        int fd[5]; /* what the child gets as 0..4; -1: inherit (0..2) or none (3, 4) */
+};
+
+/* Builds the spawn layer's command: argv, environment changes, cd, its own
+ * session, PDEATHSIG and the descriptor map (everything else unmapped is
+ * closed in the child by the spawn layer). */
+static int build_cmd(const char *path, char *const *argv, bool search,
+                     const struct pk_port_opts *opts, const struct child_fds *cf,
+                     struct pk_cmd **ret)
+{
+        struct pk_cmd *cmd = NULL;
+        char *prog = NULL;
+        int r;
+        if (!search && !strchr(path, '/')) {
+                /* spawn_executable never searches PATH: "prog" means ./prog. */
+                prog = malloc(strlen(path) + 3);
+                if (!prog)
+                        return -ENOMEM;
+                memcpy(prog, "./", 2);
+                strcpy(prog + 2, path);
+        }
+        r = pk_cmd_new(prog ? prog : path, &cmd);
+        free(prog);
+        if (r < 0)
+                return r;
+        if ((r = pk_cmd_argv0(cmd, argv[0])) < 0 ||
+            (r = pk_cmd_args(cmd, (const char *const *)(uintptr_t)(argv + 1))) < 0)
+                goto fail;
+        for (size_t j = 0; opts->env && opts->env[j]; j++) {
+                const char *e = opts->env[j];
+                const char *eq = strchr(e, '=');
+                if (!eq || eq[1] == '\0') {
+                        /* "K" and (as Erlang) "K=" unset. */
+                        char *key = strndup(e, eq ? (size_t)(eq - e) : strlen(e));
+                        if (!key) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        r = pk_cmd_env_unset(cmd, key);
+                        free(key);
+                } else {
+                        char *key = strndup(e, (size_t)(eq - e));
+                        if (!key) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        r = pk_cmd_env_set(cmd, key, eq + 1);
+                        free(key);
+                }
+                if (r < 0)
+                        goto fail;
+        }
+        if (opts->cd && (r = pk_cmd_cwd(cmd, opts->cd)) < 0)
+                goto fail;
+        /* As erl_child_setup: the child leads its own session, so a kill of the
+         * group reaches everything it starts. */
+        if ((r = pk_cmd_setsid(cmd)) < 0)
+                goto fail;
+        if ((opts->flags & PK_PORT_PDEATHSIG) &&
+            (r = pk_cmd_pdeathsig(cmd, opts->pdeathsig ? opts->pdeathsig : SIGKILL)) < 0)
+                goto fail;
+        for (int i = 0; i < 5; i++)
+                if (cf->fd[i] >= 0 && (r = pk_cmd_fd(cmd, i, cf->fd[i])) < 0)
+                        goto fail;
+        *ret = cmd;
+        return 0;
+fail:
+        pk_cmd_free(cmd);
+        return r;
+}
+
+static int open_program(const char *path, char *const *argv, bool search,
+                        const struct pk_port_opts *opts, struct pk_port **ret)
+{
+        static const struct pk_port_opts defaults;
+        if (!opts)
+                opts = &defaults;
+        unsigned int fl = opts->flags;
+        if (!ret || !path || !argv || !argv[0])
+                return -EINVAL;
+        if ((fl & PK_PORT_OWN_FDS) || ((fl & PK_PORT_IN) && (fl & PK_PORT_OUT)) ||
+            ((fl & PK_PORT_STDERR_TO_STDOUT) &&
+             (fl & (PK_PORT_NOUSE_STDIO | PK_PORT_STDERR_CAPTURE | PK_PORT_OUT))))
+                return -EINVAL;
+        int r = check_env(opts->env);
+        if (r < 0)
+                return r;
+        if (opts->cd) {
+                /* Erlang reports a bad cd only as exit status 2 and a line on
+                 * stderr; check it here so it is an error of the open call. */
+                struct stat st;
+                if (stat(opts->cd, &st) < 0)
+                        return -errno;
+                if (!S_ISDIR(st.st_mode))
+                        return -ENOTDIR;
+        }
+        struct pk_port *p;
+        r = pk__port_new(opts, &p);
+        if (r < 0)
+                return r;
+        int to_child[2] = {-1, -1}, from_child[2] = {-1, -1}, errpipe[2] = {-1, -1};
+        struct child_fds cf = {{-1, -1, -1, -1, -1}};
+        int high[3] = {-1, -1, -1};
+        struct pk_cmd *cmd = NULL;
+        struct pk_proc *proc = NULL;
+        bool nouse = fl & PK_PORT_NOUSE_STDIO;
+        if (!(fl & PK_PORT_IN)) {
+                if (pipe2(to_child, O_CLOEXEC) < 0)
+                        goto fail_errno;
+                if ((r = high_dup(to_child[0])) < 0)
+                        goto fail;
+                high[0] = r;
+                cf.fd[nouse ? 3 : 0] = high[0];
+        }
+        if (!(fl & PK_PORT_OUT)) {
+                if (pipe2(from_child, O_CLOEXEC) < 0)
+                        goto fail_errno;
+                if ((r = high_dup(from_child[1])) < 0)
+                        goto fail;
+                high[1] = r;
+                cf.fd[nouse ? 4 : 1] = high[1];
+                if (fl & PK_PORT_STDERR_TO_STDOUT)
+                        cf.fd[2] = high[1];
+        }
+        if (fl & PK_PORT_STDERR_CAPTURE) {
+                if (pipe2(errpipe, O_CLOEXEC) < 0)
+                        goto fail_errno;
+                if ((r = high_dup(errpipe[1])) < 0)
+                        goto fail;
+                high[2] = r;
+                cf.fd[2] = high[2];
+        }
+        r = build_cmd(path, argv, search, opts, &cf, &cmd);
+        if (r < 0)
+                goto fail;
+        r = pk_spawn(cmd, &proc, NULL);
+        cmd = pk_cmd_free(cmd);
+        if (r < 0)
+                goto fail;
+        for (int i = 0; i < 3; i++)
+                if (high[i] >= 0)
+                        close(high[i]);
+        p->pid = pk_proc_pid(proc);
+        /* The port keeps its own pidfd and reaps the child itself; the
+         * handle is freed (that neither kills nor waits). */
+        int pfd = pk_proc_pidfd(proc);
+        p->pidfd = pfd >= 0 ? fcntl(pfd, F_DUPFD_CLOEXEC, 3) : -1;
+        if (p->pidfd < 0) {
+                long raw = syscall(SYS_pidfd_open, p->pid, 0);
+                p->pidfd = raw < 0 ? -1 : (int)raw;
+        }
+        proc = pk_proc_free(proc);
+        if (to_child[0] >= 0)
+                close(to_child[0]);
+        if (from_child[1] >= 0)
+                close(from_child[1]);
+        if (errpipe[1] >= 0)
+                close(errpipe[1]);
+        p->out_fd = to_child[1];
+        p->in_fd = from_child[0];
+        p->err_fd = errpipe[0];
+        p->out_closed = p->out_fd < 0;
+        p->in_eof = p->in_fd < 0;
+        p->err_eof = p->err_fd < 0;
+        int fds[3] = {p->out_fd, p->in_fd, p->err_fd};
+        for (int i = 0; i < 3; i++)
+                if (fds[i] >= 0)
+                        pk__port_set_nonblock(fds[i]);
+        p->guard = !pk__port_sigpipe_ignored();
+        *ret = p;
+        return 0;
+fail_errno:
+        r = -errno;
+fail:
+        pk_cmd_free(cmd);
+        for (int i = 0; i < 3; i++)
+                if (high[i] >= 0)
+                        close(high[i]);
+        close_pair(to_child);
+        close_pair(from_child);
+        close_pair(errpipe);
+        pk__port_free(p);
+        return r;
+}
+
+int pk_port_open_executable(const char *file, const char *const *args,
+                            const struct pk_port_opts *opts, struct pk_port **ret)
+{
+        if (!file)
+                return -EINVAL;
+        size_t n = 0;
+        while (args && args[n])
+                n++;
+        const char **argv = calloc(n + 2, sizeof(*argv));
+        if (!argv)
+                return -ENOMEM;
+        argv[0] = opts && opts->arg0 ? opts->arg0 : file;
+        for (size_t i = 0; i < n; i++)
+                argv[i + 1] = args[i];
+        int r = open_program(file, (char *const *)(uintptr_t)argv, false, opts, ret);
+        free(argv);
+        return r;
+}
+
+int pk_port_open_argv(const char *const *argv, const struct pk_port_opts *opts,
+                      struct pk_port **ret)
+{
+        if (!argv || !argv[0])
+                return -EINVAL;
+        if (!opts || !opts->arg0)
+                return open_program(argv[0], (char *const *)(uintptr_t)argv, true, opts, ret);
+        size_t n = 0;
+        while (argv[n])
+                n++;
+        const char **a = calloc(n + 1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        memcpy(a, argv, n * sizeof(*a));
+        a[0] = opts->arg0;
+        int r = open_program(argv[0], (char *const *)(uintptr_t)a, true, opts, ret);
+        free(a);
+        return r;
+}
+
+int pk_port_open_shell(const char *command, const struct pk_port_opts *opts, struct pk_port **ret)
+{
+        if (!command || (opts && opts->arg0))
+                return -EINVAL;
+        size_t len = strlen(command);
+        char *cmd = malloc(len + 6);
+        if (!cmd)
+                return -ENOMEM;
+        memcpy(cmd, "exec ", 5);
+        memcpy(cmd + 5, command, len + 1);
+        /* As the VM: execle("/bin/sh", "sh", "-c", "exec " ++ Command). */
+        const char *argv[] = {"sh", "-c", cmd, NULL};
+        int r = open_program("/bin/sh", (char *const *)(uintptr_t)argv, false, opts, ret);
+        free(cmd);
+        return r;
+}

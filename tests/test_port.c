@@ -1,0 +1,673 @@
+/* SPDX-License-Identifier: MIT */
+/* port layer, host and port side, blocking API: real child processes
+ * (examples/echo, tests/helpers/port_probe, /bin tools), every framing, the
+ * open_port options, exit statuses, half-close, kill on close, PDEATHSIG, and
+ * the fault cases (hostile headers, deaths mid-message, EPIPE). */
+#include <criterion/criterion.h>
+#include <portkit/port.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ECHO PK_BUILD_DIR "/examples/echo"
+#define PROBE PK_BUILD_DIR "/tests/helpers/port_probe"
+
+static int count_fds(void)
+{
+        DIR *d = opendir("/proc/self/fd");
+        cr_assert_not_null(d);
+        int n = 0;
+        struct dirent *e;
+        while ((e = readdir(d)))
+                if (e->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n;
+}
+
+static struct pk_port *open_probe(const char *const *args, unsigned int flags)
+{
+        struct pk_port_opts o = {.framing = {.kind = PK_FRAMING_PACKET, .arg = 4}, .flags = flags};
+        struct pk_port *p = NULL;
+        int r = pk_port_open_executable(PROBE, args, &o, &p);
+        cr_assert_eq(r, 0, "open probe: %s", pk_strerror(r));
+        return p;
+}
+
+static void expect_reply(struct pk_port *p, const char *want)
+{
+        struct pk_port_msg m;
+        int r = pk_port_recv(p, &m, 20000);
+        cr_assert_eq(r, 1, "recv: %d %s", r, pk_strerror(r));
+        cr_assert_eq(m.len, strlen(want), "got %.*s want %s", (int)m.len, m.data, want);
+        cr_assert_eq(memcmp(m.data, want, m.len), 0, "got %.*s want %s", (int)m.len, m.data, want);
+}
+
+static void echo_roundtrips(struct pk_framing f, bool nouse, int count, size_t max)
+{
+        const char *args[5] = {NULL};
+        char num[16];
+        int k = 0;
+        if (f.kind == PK_FRAMING_PACKET) {
+                snprintf(num, sizeof(num), "%u", f.arg);
+                args[k++] = "--packet";
+                args[k++] = num;
+        } else if (f.kind == PK_FRAMING_LINE) {
+                snprintf(num, sizeof(num), "%u", f.arg);
+                args[k++] = "--line";
+                args[k++] = num;
+        } else {
+                args[k++] = "--stream";
+        }
+        if (nouse)
+                args[k++] = "--nouse-stdio";
+        struct pk_port_opts o = {.framing = f, .flags = nouse ? PK_PORT_NOUSE_STDIO : 0};
+        struct pk_port *p;
+        cr_assert_eq(pk_port_open_executable(ECHO, args, &o, &p), 0);
+        uint8_t *buf = malloc(max + 1), *got = malloc(max + 1);
+        cr_assert(buf && got);
+        srand(1234);
+        for (int i = 0; i < count; i++) {
+                size_t len = i == 0 ? 0 : i == 1 ? max : (size_t)rand() % (max + 1);
+                for (size_t j = 0; j < len; j++) {
+                        buf[j] = (uint8_t)rand();
+                        if (f.kind == PK_FRAMING_LINE && buf[j] == '\n')
+                                buf[j] = 'n';
+                }
+                if (f.kind == PK_FRAMING_LINE && len > 0 && buf[len - 1] == '\r')
+                        buf[len - 1] = 'r';
+                if (f.kind == PK_FRAMING_STREAM && len == 0)
+                        continue;
+                if (f.kind == PK_FRAMING_LINE)
+                        buf[len] = '\n';
+                int r = pk_port_send(p, buf, len + (f.kind == PK_FRAMING_LINE));
+                cr_assert_eq(r, 0, "send %zu: %s", len, pk_strerror(r));
+                size_t have = 0;
+                for (;;) {
+                        struct pk_port_msg m;
+                        r = pk_port_recv(p, &m, 20000);
+                        cr_assert_eq(r, 1, "recv: %s", pk_strerror(r));
+                        cr_assert_leq(have + m.len, len);
+                        memcpy(got + have, m.data, m.len);
+                        have += m.len;
+                        if (f.kind == PK_FRAMING_PACKET) {
+                                cr_assert_eq(m.len, len);
+                                break;
+                        }
+                        if (f.kind == PK_FRAMING_LINE) {
+                                cr_assert_leq(m.len, f.arg);
+                                if (m.flags == PK_PACKET_EOL)
+                                        break;
+                                cr_assert_eq(m.flags, PK_PACKET_NOEOL);
+                        } else if (have == len) {
+                                break;
+                        }
+                }
+                cr_assert_eq(have, len);
+                cr_assert(len == 0 || memcmp(got, buf, len) == 0, "message %d differs", i);
+        }
+        free(buf);
+        free(got);
+        struct pk_port_exit ex;
+        /* echo exits 0 once its input closes. */
+        cr_assert_eq(pk_port_close_input(p), 0);
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_port_close(p, NULL), 0);
+}
+
+Test(port_host, echo_every_framing_both_stdio_modes)
+{
+        int before = count_fds();
+        static const struct pk_framing fr[] = {
+            {.kind = PK_FRAMING_PACKET, .arg = 1}, {.kind = PK_FRAMING_PACKET, .arg = 2},
+            {.kind = PK_FRAMING_PACKET, .arg = 4}, {.kind = PK_FRAMING_LINE, .arg = 100},
+            {.kind = PK_FRAMING_STREAM},
+        };
+        static const size_t max[] = {255, 65535, 1 << 20, 5000, 1 << 20};
+        for (size_t i = 0; i < 5; i++)
+                for (int nouse = 0; nouse < 2; nouse++)
+                        echo_roundtrips(fr[i], nouse, 60, max[i]);
+        cr_assert_eq(count_fds(), before, "descriptors leaked");
+}
+
+Test(port_host, eight_mib_message_through_cat_does_not_deadlock)
+{
+        /* cat answers while it reads: a host that did not read during a long
+         * send would deadlock with it once both pipes are full. */
+        const char *argv[] = {"cat", NULL};
+        struct pk_port *p;
+        cr_assert_eq(pk_port_open_argv(argv, NULL, &p), 0);
+        size_t len = (size_t)8 << 20;
+        uint8_t *buf = malloc(len);
+        cr_assert_not_null(buf);
+        for (size_t i = 0; i < len; i++)
+                buf[i] = (uint8_t)(i * 31 + (i >> 13));
+        cr_assert_eq(pk_port_send(p, buf, len), 0);
+        cr_assert_eq(pk_port_close_input(p), 0);
+        size_t have = 0;
+        struct pk_port_msg m;
+        int r;
+        while ((r = pk_port_recv(p, &m, 20000)) == 1) {
+                cr_assert_leq(have + m.len, len);
+                cr_assert_eq(memcmp(buf + have, m.data, m.len), 0);
+                have += m.len;
+        }
+        cr_assert_eq(r, 0);
+        cr_assert_eq(have, len);
+        struct pk_port_exit ex;
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_port_close(p, &ex), 0);
+        cr_assert_eq(ex.status, 0);
+        free(buf);
+}
+
+Test(port_host, exit_status_as_erlang_reports_it)
+{
+        static const struct {
+                const char *mode, *arg;
+                int status, code, sig;
+        } cases[] = {
+            {"exit", "0", 0, 0, 0},        {"exit", "3", 3, 3, 0},
+            {"exit", "255", 255, 255, 0},  {"signal", "9", 137, -1, 9},
+            {"signal", "15", 143, -1, 15}, {"signal", "11", 139, -1, 11},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                const char *args[] = {cases[i].mode, cases[i].arg, NULL};
+                struct pk_port *p = open_probe(args, PK_PORT_EXIT_STATUS);
+                struct pk_port_exit ex;
+                cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+                cr_assert_eq(ex.status, cases[i].status, "%s %s", cases[i].mode, cases[i].arg);
+                cr_assert_eq(ex.code, cases[i].code);
+                cr_assert_eq(ex.signal, cases[i].sig);
+                struct pk_port_exit ex2;
+                cr_assert_eq(pk_port_close(p, &ex2), 0);
+                cr_assert_eq(ex2.status, cases[i].status);
+        }
+}
+
+Test(port_host, exec_and_cd_errors_come_back_from_open)
+{
+        struct pk_port *p = NULL;
+        cr_assert_eq(pk_port_open_executable("/nonexistent/prog", NULL, NULL, &p), -ENOENT);
+        cr_assert_null(p);
+        cr_assert_eq(pk_port_open_executable("/etc/passwd", NULL, NULL, &p), -EACCES);
+        struct pk_port_opts o = {.cd = "/nonexistent-dir"};
+        cr_assert_eq(pk_port_open_executable(PROBE, NULL, &o, &p), -ENOENT);
+        const char *argv[] = {"no-such-program-pk", NULL};
+        cr_assert_eq(pk_port_open_argv(argv, NULL, &p), -ENOENT);
+        struct pk_port_opts bad = {.flags = PK_PORT_NOUSE_STDIO | PK_PORT_STDERR_TO_STDOUT};
+        cr_assert_eq(pk_port_open_executable(PROBE, NULL, &bad, &p), -EINVAL);
+        struct pk_port_opts bad2 = {.flags = PK_PORT_IN | PK_PORT_OUT};
+        cr_assert_eq(pk_port_open_executable(PROBE, NULL, &bad2, &p), -EINVAL);
+        struct pk_port_opts bad3 = {.framing = {.kind = PK_FRAMING_PACKET, .arg = 3}};
+        cr_assert_eq(pk_port_open_executable(PROBE, NULL, &bad3, &p), -EINVAL);
+        cr_assert_null(p);
+}
+
+Test(port_host, env_cd_arg0_and_argv)
+{
+        setenv("PK_TEST_KEEP", "kept", 1);
+        setenv("PK_TEST_GONE", "x", 1);
+        const char *env[] = {"PK_TEST_NEW=new", "PK_TEST_GONE", NULL};
+        struct pk_port_opts o = {.framing = {.kind = PK_FRAMING_PACKET, .arg = 4},
+                                 .env = env,
+                                 .cd = "/tmp",
+                                 .arg0 = "probe-zero"};
+        static const struct {
+                const char *name, *want;
+        } vars[] = {{"PK_TEST_KEEP", "kept"}, {"PK_TEST_NEW", "new"}, {"PK_TEST_GONE", "<unset>"}};
+        for (size_t i = 0; i < 3; i++) {
+                const char *args[] = {"env", vars[i].name, NULL};
+                struct pk_port *p;
+                cr_assert_eq(pk_port_open_executable(PROBE, args, &o, &p), 0);
+                expect_reply(p, vars[i].want);
+                pk_port_close(p, NULL);
+        }
+        const char *cwd[] = {"cwd", NULL};
+        struct pk_port *p;
+        cr_assert_eq(pk_port_open_executable(PROBE, cwd, &o, &p), 0);
+        expect_reply(p, "/tmp");
+        pk_port_close(p, NULL);
+        const char *av[] = {"argv", "a b", "", NULL};
+        cr_assert_eq(pk_port_open_executable(PROBE, av, &o, &p), 0);
+        expect_reply(p, "probe-zero|argv|a b|");
+        pk_port_close(p, NULL);
+}
+
+Test(port_host, shell_form_runs_sh_c_exec)
+{
+        struct pk_port_opts o = {.flags = PK_PORT_EXIT_STATUS};
+        struct pk_port *p;
+        /* "exec " is forced in front, so builtins chains fail as in Erlang. */
+        cr_assert_eq(pk_port_open_shell("cd / && pwd", &o, &p), 0);
+        struct pk_port_exit ex;
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+        cr_assert_eq(ex.status, 127);
+        pk_port_close(p, NULL);
+        cr_assert_eq(pk_port_open_shell("echo \"$0\" 'two words'", &o, &p), 0);
+        struct pk_port_msg m;
+        char got[64] = {0};
+        size_t n = 0;
+        int r;
+        while ((r = pk_port_recv(p, &m, 20000)) == 1) {
+                memcpy(got + n, m.data, m.len < 60 - n ? m.len : 60 - n);
+                n += m.len;
+        }
+        cr_assert_eq(r, 0);
+        cr_assert_str_eq(got, "sh two words\n");
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_port_close(p, NULL), 0);
+}
+
+Test(port_host, stdio_layouts)
+{
+        /* use_stdio: fds 0 1 2; nouse_stdio: 0 1 2 3 4; nothing else leaks */
+        const char *args[] = {"fds", NULL};
+        struct pk_port *p = open_probe(args, 0);
+        expect_reply(p, "0 1 2");
+        pk_port_close(p, NULL);
+        const char *nargs[] = {"--nouse-stdio", "fds", NULL};
+        p = open_probe(nargs, PK_PORT_NOUSE_STDIO);
+        expect_reply(p, "0 1 2 3 4");
+        pk_port_close(p, NULL);
+}
+
+Test(port_host, stderr_to_stdout_and_captured_stderr)
+{
+        /* stderr_to_stdout: the text arrives in the same stream (stream framing) */
+        const char *args[] = {"stderr", "oops", NULL};
+        struct pk_port_opts o = {.flags = PK_PORT_STDERR_TO_STDOUT};
+        struct pk_port *p;
+        cr_assert_eq(pk_port_open_executable(PROBE, args, &o, &p), 0);
+        char got[64] = {0};
+        size_t n = 0;
+        while (n < 12) {
+                struct pk_port_msg m;
+                cr_assert_eq(pk_port_recv(p, &m, 20000), 1);
+                memcpy(got + n, m.data, m.len < 60 - n ? m.len : 60 - n);
+                n += m.len;
+        }
+        cr_assert_eq(memcmp(got, "oops\0\0\0\4done", 12), 0);
+        pk_port_close(p, NULL);
+
+        /* captured: its own stream, its own framing (lines), not mixed in */
+        struct pk_port_opts c = {.framing = {.kind = PK_FRAMING_PACKET, .arg = 4},
+                                 .flags = PK_PORT_STDERR_CAPTURE,
+                                 .stderr_framing = {.kind = PK_FRAMING_LINE, .arg = 80}};
+        const char *args2[] = {"stderr", "first line\nsecond", NULL};
+        cr_assert_eq(pk_port_open_executable(PROBE, args2, &c, &p), 0);
+        bool got_done = false;
+        int lines = 0;
+        cr_assert_eq(pk_port_close_input(p), 0);
+        struct pk_port_msg m;
+        int r;
+        while ((r = pk_port_recv(p, &m, 20000)) == 1) {
+                if (m.source == PK_PORT_FROM_OUT) {
+                        cr_assert(m.len == 4 && memcmp(m.data, "done", 4) == 0);
+                        got_done = true;
+                } else {
+                        cr_assert_eq(m.source, PK_PORT_FROM_ERR);
+                        if (lines == 0)
+                                cr_assert(m.flags == PK_PACKET_EOL && m.len == 10 &&
+                                          memcmp(m.data, "first line", 10) == 0);
+                        else
+                                cr_assert(m.flags == PK_PACKET_NOEOL && m.len == 6 &&
+                                          memcmp(m.data, "second", 6) == 0);
+                        lines++;
+                }
+        }
+        cr_assert_eq(r, 0);
+        cr_assert(got_done);
+        cr_assert_eq(lines, 2);
+        pk_port_close(p, NULL);
+}
+
+Test(port_host, half_close_keeps_reading_and_reports_exit)
+{
+        /* wc -c answers only after EOF on its input: impossible in Erlang. */
+        const char *argv[] = {"wc", "-c", NULL};
+        struct pk_port *p;
+        cr_assert_eq(pk_port_open_argv(argv, NULL, &p), 0);
+        cr_assert_eq(pk_port_send(p, "hello", 5), 0);
+        cr_assert_eq(pk_port_close_input(p), 0);
+        cr_assert_eq(pk_port_send(p, "x", 1), PK_ECLOSED);
+        struct pk_port_msg m;
+        cr_assert_eq(pk_port_recv(p, &m, 20000), 1);
+        cr_assert(m.len >= 2 && m.data[m.len - 2] == '5' && m.data[m.len - 1] == '\n');
+        struct pk_port_exit ex;
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+        cr_assert_eq(ex.status, 0);
+        pk_port_close(p, NULL);
+}
+
+Test(port_host, close_does_not_signal_by_default)
+{
+        /* Erlang's close: the child sees EOF; a child that does not read lives on. */
+        const char *args[] = {"noread", NULL};
+        struct pk_port *p = open_probe(args, 0);
+        int pid = pk_port_pid(p);
+        cr_assert_gt(pid, 0);
+        struct pk_port_exit ex;
+        cr_assert_eq(pk_port_close(p, &ex), -EINPROGRESS);
+        cr_assert_eq(ex.code, -1);
+        cr_assert_eq(kill(pid, 0), 0, "the child must still run");
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+}
+
+Test(port_host, kill_on_close_term_then_kill_the_group)
+{
+        struct pk_port_opts o = {.flags = PK_PORT_KILL_ON_CLOSE, .kill_grace_ms = 300};
+        struct pk_port *p;
+        /* obeys TERM */
+        const char *args[] = {"noread", NULL};
+        o.framing = (struct pk_framing){.kind = PK_FRAMING_PACKET, .arg = 4};
+        cr_assert_eq(pk_port_open_executable(PROBE, args, &o, &p), 0);
+        struct pk_port_exit ex;
+        cr_assert_eq(pk_port_close(p, &ex), 0);
+        cr_assert_eq(ex.signal, SIGTERM);
+        cr_assert_eq(ex.status, 143);
+        /* ignores TERM, and has a grandchild in its group: both get KILL */
+        o.framing = (struct pk_framing){.kind = PK_FRAMING_STREAM};
+        cr_assert_eq(
+            pk_port_open_shell("sh -c 'trap \"\" TERM; sleep 100 & echo $!; wait'", &o, &p), 0);
+        struct pk_port_msg m;
+        cr_assert_eq(pk_port_recv(p, &m, 20000), 1);
+        int grandchild = atoi((const char *)m.data);
+        cr_assert_gt(grandchild, 0);
+        cr_assert_eq(pk_port_close(p, &ex), 0);
+        cr_assert_eq(ex.signal, SIGKILL);
+        cr_assert_eq(ex.status, 137);
+        /* the grandchild was killed with its group (it is init's now: poll) */
+        int alive = 1;
+        for (int i = 0; i < 200 && alive; i++) {
+                alive = kill(grandchild, 0) == 0;
+                char path[64], state = 0;
+                snprintf(path, sizeof(path), "/proc/%d/stat", grandchild);
+                FILE *f = fopen(path, "r");
+                if (f) {
+                        if (fscanf(f, "%*d %*s %c", &state) == 1 && state == 'Z')
+                                alive = 0;
+                        fclose(f);
+                }
+                if (alive)
+                        usleep(10000);
+        }
+        cr_assert_eq(alive, 0, "grandchild %d survived", grandchild);
+}
+
+Test(port_host, pdeathsig_kills_the_child_when_the_host_dies)
+{
+        int fds[2];
+        cr_assert_eq(pipe(fds), 0);
+        pid_t host = fork();
+        cr_assert_geq(host, 0);
+        if (host == 0) {
+                struct pk_port_opts o = {.flags = PK_PORT_PDEATHSIG};
+                const char *args[] = {"noread", NULL};
+                struct pk_port *p;
+                if (pk_port_open_executable(PROBE, args, &o, &p) != 0)
+                        _exit(1);
+                int pid = pk_port_pid(p);
+                if (write(fds[1], &pid, sizeof(pid)) != sizeof(pid))
+                        _exit(1);
+                _exit(0); /* dies without closing the port */
+        }
+        close(fds[1]);
+        int pid = 0;
+        cr_assert_eq(read(fds[0], &pid, sizeof(pid)), (ssize_t)sizeof(pid));
+        waitpid(host, NULL, 0);
+        int alive = 1;
+        for (int i = 0; i < 500 && alive; i++) {
+                alive = kill(pid, 0) == 0;
+                char path[64], state = 0;
+                snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+                FILE *f = fopen(path, "r");
+                if (f) {
+                        if (fscanf(f, "%*d %*s %c", &state) == 1 && state == 'Z')
+                                alive = 0;
+                        fclose(f);
+                }
+                if (alive)
+                        usleep(10000);
+        }
+        cr_assert_eq(alive, 0, "port child %d outlived its host", pid);
+}
+
+Test(port_host, writing_to_a_dead_port_is_epipe_not_sigpipe)
+{
+        signal(SIGPIPE, SIG_DFL);
+        const char *args[] = {"closein", "5", NULL};
+        struct pk_port *p = open_probe(args, 0);
+        expect_reply(p, "closed"); /* its input is closed by now */
+        int r = 0;
+        char big[4096] = {0};
+        for (int i = 0; i < 100 && r == 0; i++)
+                r = pk_port_send(p, big, sizeof(big));
+        cr_assert_eq(r, -EPIPE);
+        cr_assert_eq(pk_port_send(p, "x", 1), -EPIPE);
+        pk_port_kill(p, SIGKILL);
+        pk_port_close(p, NULL);
+
+        /* a port that died: same */
+        const char *ex[] = {"exit", "0", NULL};
+        p = open_probe(ex, 0);
+        cr_assert_eq(pk_port_wait(p, 20000, NULL), 0);
+        cr_assert_eq(pk_port_send(p, "x", 1), -EPIPE);
+        pk_port_close(p, NULL);
+}
+
+Test(port_host, hostile_and_broken_output)
+{
+        struct pk_port_msg m;
+        struct pk_port_exit ex;
+        /* a 4 GiB length header: an error, no allocation, no hang */
+        const char *big[] = {"bigheader", NULL};
+        struct pk_port *p = open_probe(big, 0);
+        cr_assert_eq(pk_port_recv(p, &m, 20000), PK_EFRAMESIZE);
+        cr_assert_eq(pk_port_recv(p, &m, 20000), 0);
+        pk_port_close_input(p);
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+        cr_assert_eq(ex.status, 0);
+        pk_port_close(p, NULL);
+
+        /* a valid frame then garbage: the frame, then PK_EPARTIAL, then EOF */
+        const char *garbage[] = {"garbage", NULL};
+        p = open_probe(garbage, 0);
+        expect_reply(p, "ok");
+        cr_assert_eq(pk_port_recv(p, &m, 20000), PK_EPARTIAL);
+        cr_assert_eq(pk_port_recv(p, &m, 20000), 0);
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+        cr_assert_eq(ex.status, 0);
+        pk_port_close(p, NULL);
+
+        /* killed mid-message */
+        const char *mid[] = {"midmsg", NULL};
+        p = open_probe(mid, 0);
+        cr_assert_eq(pk_port_recv(p, &m, 20000), PK_EPARTIAL);
+        cr_assert_eq(pk_port_recv(p, &m, 20000), 0);
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+        cr_assert_eq(ex.signal, SIGKILL);
+        pk_port_close(p, NULL);
+
+        /* never reads: a send timeout, then the port refuses to send */
+        struct pk_port_opts o = {.framing = {.kind = PK_FRAMING_PACKET, .arg = 4},
+                                 .send_timeout_ms = 200,
+                                 .flags = PK_PORT_KILL_ON_CLOSE,
+                                 .kill_grace_ms = -1};
+        const char *noread[] = {"noread", NULL};
+        cr_assert_eq(pk_port_open_executable(PROBE, noread, &o, &p), 0);
+        size_t len = (size_t)4 << 20;
+        char *buf = calloc(1, len);
+        cr_assert_eq(pk_port_send(p, buf, len), -ETIMEDOUT);
+        cr_assert_eq(pk_port_send(p, buf, 1), PK_ECLOSED);
+        free(buf);
+        cr_assert_eq(pk_port_close(p, &ex), 0);
+        cr_assert_eq(ex.signal, SIGKILL);
+}
+
+Test(port_host, unframable_output_is_a_synchronous_error)
+{
+        struct pk_port_opts o = {.framing = {.kind = PK_FRAMING_PACKET, .arg = 1}};
+        struct pk_port *p;
+        const char *args[] = {"--packet", "1", NULL};
+        cr_assert_eq(pk_port_open_executable(ECHO, args, &o, &p), 0);
+        char buf[256] = {0};
+        cr_assert_eq(pk_port_send(p, buf, 256), PK_EFRAMEHDR);
+        struct pk_port_msg m;
+        cr_assert_eq(pk_port_call(p, buf, 255, &m, 20000), 1);
+        cr_assert_eq(m.len, 255);
+        pk_port_close(p, NULL);
+}
+
+Test(port_host, open_on_existing_descriptors)
+{
+        int sv[2];
+        cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        pid_t child = fork();
+        cr_assert_geq(child, 0);
+        if (child == 0) {
+                close(sv[0]);
+                struct pk_framing f = {.kind = PK_FRAMING_PACKET, .arg = 2};
+                struct pk_port_self *s;
+                if (pk_port_self_open_fds(&f, sv[1], sv[1], &s) < 0)
+                        _exit(1);
+                struct pk_packet_msg m;
+                while (pk_port_self_read(s, &m) == 1)
+                        pk_port_self_write(s, m.data, m.len);
+                _exit(0);
+        }
+        close(sv[1]);
+        struct pk_port_opts o = {.framing = {.kind = PK_FRAMING_PACKET, .arg = 2}};
+        struct pk_port *p;
+        cr_assert_eq(pk_port_open_fds(sv[0], sv[0], &o, &p), 0);
+        struct pk_port_msg m;
+        cr_assert_eq(pk_port_call(p, "over a socket", 13, &m, 20000), 1);
+        cr_assert(m.len == 13 && memcmp(m.data, "over a socket", 13) == 0);
+        cr_assert_eq(pk_port_wait(p, 0, NULL), -ECHILD);
+        /* half-close on a socket is shutdown(SHUT_WR): the child sees EOF */
+        cr_assert_eq(pk_port_close_input(p), 0);
+        cr_assert_eq(pk_port_recv(p, &m, 20000), 0);
+        pk_port_close(p, NULL);
+        /* not owned: still open */
+        cr_assert_geq(fcntl(sv[0], F_GETFD), 0);
+        close(sv[0]);
+        int st;
+        waitpid(child, &st, 0);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        struct pk_port_opts bad = {.flags = PK_PORT_EXIT_STATUS};
+        cr_assert_eq(pk_port_open_fds(0, 1, &bad, &p), -EINVAL);
+}
+
+Test(port_host, eof_closes_the_port_unless_eof_option)
+{
+        /* Without PK_PORT_EOF the child's EOF on output closes our sending side too. */
+        const char *argv[] = {"true", NULL};
+        struct pk_port *p;
+        cr_assert_eq(pk_port_open_argv(argv, NULL, &p), 0);
+        struct pk_port_msg m;
+        cr_assert_eq(pk_port_recv(p, &m, 20000), 0);
+        cr_assert_eq(pk_port_send(p, "x", 1), PK_ECLOSED);
+        pk_port_close(p, NULL);
+        struct pk_port_opts o = {.flags = PK_PORT_EOF};
+        cr_assert_eq(pk_port_open_argv(argv, &o, &p), 0);
+        cr_assert_eq(pk_port_recv(p, &m, 20000), 0);
+        cr_assert_eq(pk_port_wait(p, 20000, NULL), 0);
+        cr_assert_eq(pk_port_send(p, "x", 1), -EPIPE);
+        pk_port_close(p, NULL);
+}
+
+Test(port_self, exits_cleanly_on_eof_and_reports_epipe)
+{
+        /* echo as a plain pipeline: EOF on input means exit 0 */
+        int in[2], out[2];
+        cr_assert_eq(pipe(in), 0);
+        cr_assert_eq(pipe(out), 0);
+        pid_t c = fork();
+        if (c == 0) {
+                dup2(in[0], 0);
+                dup2(out[1], 1);
+                close(in[1]);
+                close(out[0]);
+                execl(ECHO, "echo", "--packet", "4", (char *)NULL);
+                _exit(127);
+        }
+        close(in[0]);
+        close(out[1]);
+        cr_assert_eq(write(in[1], "\0\0\0\2hi", 6), 6);
+        char buf[16];
+        cr_assert_eq(read(out[0], buf, sizeof(buf)), 6);
+        cr_assert_eq(memcmp(buf, "\0\0\0\2hi", 6), 0);
+        close(in[1]);
+        int st;
+        waitpid(c, &st, 0);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        close(out[0]);
+
+        /* a port program whose host is gone gets -EPIPE, not SIGPIPE */
+        signal(SIGPIPE, SIG_DFL);
+        cr_assert_eq(pipe(in), 0);
+        cr_assert_eq(pipe(out), 0);
+        close(out[0]);
+        struct pk_port_self *s;
+        struct pk_framing f = {.kind = PK_FRAMING_PACKET, .arg = 4};
+        cr_assert_eq(pk_port_self_open_fds(&f, in[0], out[1], &s), 0);
+        cr_assert_eq(pk_port_self_write(s, "x", 1), -EPIPE);
+        cr_assert_eq(pk_port_self_write(s, NULL, 300), -EINVAL);
+        pk_port_self_close(s);
+        close(in[0]);
+        close(in[1]);
+        close(out[1]);
+        cr_assert_eq(pk_port_self_open(&f, 0x80, &s), -EINVAL);
+}
+
+Test(port_host, in_and_out_only_ports)
+{
+        /* in: the host only reads */
+        const char *argv[] = {"echo", "one way", NULL};
+        struct pk_port_opts in = {.flags = PK_PORT_IN};
+        struct pk_port *p;
+        cr_assert_eq(pk_port_open_argv(argv, &in, &p), 0);
+        cr_assert_eq(pk_port_send(p, "x", 1), -EINVAL);
+        struct pk_port_msg m;
+        cr_assert_eq(pk_port_recv(p, &m, 20000), 1);
+        cr_assert(m.len == 8 && memcmp(m.data, "one way\n", 8) == 0);
+        cr_assert_eq(pk_port_wait(p, 20000, NULL), 0);
+        pk_port_close(p, NULL);
+
+        /* out: the host only writes; the child's stdout is the host's own */
+        char path[] = "/tmp/pk_out_XXXXXX";
+        int fd = mkstemp(path);
+        cr_assert_geq(fd, 0);
+        close(fd);
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "cat > %s", path);
+        struct pk_port_opts out = {.flags = PK_PORT_OUT};
+        cr_assert_eq(pk_port_open_shell(cmd, &out, &p), 0);
+        cr_assert_eq(pk_port_recv(p, &m, 0), -EINVAL);
+        cr_assert_eq(pk_port_send(p, "written", 7), 0);
+        cr_assert_eq(pk_port_close_input(p), 0);
+        struct pk_port_exit ex;
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+        cr_assert_eq(ex.status, 0);
+        pk_port_close(p, NULL);
+        char buf[16] = {0};
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f);
+        cr_assert_eq(fread(buf, 1, sizeof(buf) - 1, f), 7);
+        fclose(f);
+        unlink(path);
+        cr_assert_str_eq(buf, "written");
+}
