@@ -6,7 +6,10 @@
 -mode(compile).
 
 main([Dir, SecondsS]) ->
-    Seconds = list_to_float(SecondsS),
+    Seconds = case string:to_float(SecondsS) of
+                  {F, ""} -> F;
+                  _ -> float(list_to_integer(SecondsS))
+              end,
     Names = ["ints1000", "map100", "deep1000", "bin1MiB", "rpc"],
     [begin
          {ok, B} = file:read_file(filename:join(Dir, N ++ ".etf")),
