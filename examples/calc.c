@@ -14,6 +14,7 @@
  * digits) get {error, system_limit}: schoolbook multiplication of two
  * 64 MiB numbers would take days, and a port must keep answering. */
 #include <portkit.h>
+#include <signal.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -126,6 +127,10 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
+        /* Like every child of the Erlang VM, this port program ignores
+         * SIGPIPE: a host that went away is an -EPIPE return, and the port
+         * side then skips its SIGPIPE guard (two syscalls per write). */
+        signal(SIGPIPE, SIG_IGN);
         struct pk_framing f = {.kind = PK_FRAMING_PACKET, .arg = 4};
         unsigned int flags = 0;
         for (int i = 1; i < argc; i++) {

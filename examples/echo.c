@@ -10,6 +10,7 @@
  * line without one, so the host sees the same lines again.  Exits 0 when the
  * host closes the port, 1 on an error (reported on stderr). */
 #include <portkit.h>
+#include <signal.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +25,10 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
+        /* Like every child of the Erlang VM, this port program ignores
+         * SIGPIPE: a host that went away is an -EPIPE return, and the port
+         * side then skips its SIGPIPE guard (two syscalls per write). */
+        signal(SIGPIPE, SIG_IGN);
         struct pk_framing f = {.kind = PK_FRAMING_STREAM};
         unsigned int flags = 0;
         for (int i = 1; i < argc; i++) {
