@@ -350,7 +350,8 @@ PK_API int pk_port_close(struct pk_port *p, struct pk_port_exit *ret_exit);
 /** @brief The child's pid, or -1 (no child). */
 PK_API int pk_port_pid(const struct pk_port *p);
 
-/** @brief The descriptor the host reads the child's output from, or -1. */
+/** @brief The descriptor the host reads the child's output from, or -1.  For a port on a program
+ *  it is blocking until the port is attached to a loop (poll it before reading yourself). */
 PK_API int pk_port_output_fd(const struct pk_port *p);
 
 /** @brief The port's normalised framing (borrowed from @p p). */

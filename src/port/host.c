@@ -350,6 +350,12 @@ static int recv_from(struct pk_port *p, bool want_err, struct pk_port_msg *ret, 
                         return r;
                 if (input_done(p, want_err))
                         return 0;
+                if (p->in_blocking && deadline < 0 && !p->in_eof &&
+                    (!want_err || p->err_eof || p->err_fd < 0)) {
+                        /* Nothing else to wait for: a blocking read saves the poll. */
+                        pk__port_pump(p, true, false);
+                        continue;
+                }
                 struct pollfd pf[2];
                 nfds_t nf = 0;
                 int out_i = -1, err_i = -1;

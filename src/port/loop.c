@@ -217,6 +217,12 @@ int pk_port_attach(struct pk_port *p, struct pk_loop *loop, const struct pk_port
                 return -EINVAL;
         if (p->loop)
                 return -EEXIST;
+        if (p->in_blocking) {
+                int r = pk__port_set_nonblock(p->in_fd);
+                if (r < 0)
+                        return r;
+                p->in_blocking = false;
+        }
         p->loop = loop;
         p->cb = *cb;
         p->ctx = ctx;

@@ -207,10 +207,15 @@ static int open_program(const char *path, char *const *argv, bool search,
         p->out_closed = p->out_fd < 0;
         p->in_eof = p->in_fd < 0;
         p->err_eof = p->err_fd < 0;
-        int fds[3] = {p->out_fd, p->in_fd, p->err_fd};
-        for (int i = 0; i < 3; i++)
+        /* The child's output pipe stays blocking: every read of it follows a
+         * poll, except a blocking recv that has nothing else to wait for,
+         * which then saves one system call per message.  Attaching to a loop
+         * makes it non-blocking. */
+        int fds[2] = {p->out_fd, p->err_fd};
+        for (int i = 0; i < 2; i++)
                 if (fds[i] >= 0)
                         pk__port_set_nonblock(fds[i]);
+        p->in_blocking = p->in_fd >= 0;
         p->guard = !pk__port_sigpipe_ignored();
         *ret = p;
         return 0;

@@ -24,6 +24,9 @@ struct pk_port {
         int in_fd;  /* host reads the child's output here */
         int out_fd; /* host writes the child's input here */
         int err_fd; /* the child's stderr, with PK_PORT_STDERR_CAPTURE */
+        /* in_fd was left blocking (spawned ports, until attached to a loop):
+         * a recv with nothing else to wait for reads without a poll first. */
+        bool in_blocking;
         int pid;
         int pidfd;
         struct pk_deframer *d;
