@@ -3,6 +3,7 @@
  * (examples/echo, tests/helpers/port_probe, /bin tools), every framing, the
  * open_port options, exit statuses, half-close, kill on close, PDEATHSIG, and
  * the fault cases (hostile headers, deaths mid-message, EPIPE). */
+#include "fd_testutil.h"
 #include <criterion/criterion.h>
 #include <portkit/port.h>
 
@@ -20,19 +21,6 @@
 
 #define ECHO PK_BUILD_DIR "/examples/echo"
 #define PROBE PK_BUILD_DIR "/tests/helpers/port_probe"
-
-static int count_fds(void)
-{
-        DIR *d = opendir("/proc/self/fd");
-        cr_assert_not_null(d);
-        int n = 0;
-        struct dirent *e;
-        while ((e = readdir(d)))
-                if (e->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
-}
 
 static struct pk_port *open_probe(const char *const *args, unsigned int flags)
 {
@@ -127,7 +115,7 @@ static void echo_roundtrips(struct pk_framing f, bool nouse, int count, size_t m
 
 Test(port_host, echo_every_framing_both_stdio_modes)
 {
-        int before = count_fds();
+        int before = fdt_count();
         static const struct pk_framing fr[] = {
             {.kind = PK_FRAMING_PACKET, .arg = 1}, {.kind = PK_FRAMING_PACKET, .arg = 2},
             {.kind = PK_FRAMING_PACKET, .arg = 4}, {.kind = PK_FRAMING_LINE, .arg = 100},
@@ -137,7 +125,7 @@ Test(port_host, echo_every_framing_both_stdio_modes)
         for (size_t i = 0; i < 5; i++)
                 for (int nouse = 0; nouse < 2; nouse++)
                         echo_roundtrips(fr[i], nouse, 60, max[i]);
-        cr_assert_eq(count_fds(), before, "descriptors leaked");
+        cr_assert_eq(fdt_count(), before, "descriptors leaked");
 }
 
 Test(port_host, eight_mib_message_through_cat_does_not_deadlock)

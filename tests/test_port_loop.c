@@ -3,6 +3,7 @@
  * full (count + checksum per port), callbacks and their order, busy
  * watermarks, closing from a callback, and faulty port programs mixed with
  * good ones: each fault reported, the others unaffected, nothing leaked. */
+#include "fd_testutil.h"
 #include <criterion/criterion.h>
 #include <portkit/loop.h>
 #include <portkit/port.h>
@@ -18,19 +19,6 @@
 
 #define PROBE PK_BUILD_DIR "/tests/helpers/port_probe"
 #define ECHO PK_BUILD_DIR "/examples/echo"
-
-static int count_fds(void)
-{
-        DIR *d = opendir("/proc/self/fd");
-        cr_assert_not_null(d);
-        int n = 0;
-        struct dirent *e;
-        while ((e = readdir(d)))
-                if (e->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
-}
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
@@ -155,7 +143,7 @@ Test(port_loop, thousand_ports_both_directions_full)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
         cr_assert_geq(rl.rlim_cur, 4 * NPORTS, "need more descriptors");
-        int fds_before = count_fds();
+        int fds_before = fdt_count();
         struct pk_loop *loop;
         cr_assert_eq(pk_loop_new(&loop), 0);
         struct peer *peers = calloc(NPORTS, sizeof(*peers));
@@ -186,7 +174,7 @@ Test(port_loop, thousand_ports_both_directions_full)
         }
         free(peers);
         pk_loop_free(loop);
-        cr_assert_eq(count_fds(), fds_before, "descriptors leaked");
+        cr_assert_eq(fdt_count(), fds_before, "descriptors leaked");
 }
 
 /* ---- faults mixed with good ports -------------------------------------- */
@@ -246,7 +234,7 @@ static const struct pk_port_callbacks fault_cb = {
 Test(port_loop, faulty_ports_are_reported_and_others_keep_working)
 {
         signal(SIGPIPE, SIG_DFL); /* the host must never die of it */
-        int fds_before = count_fds();
+        int fds_before = fdt_count();
         struct pk_loop *loop;
         cr_assert_eq(pk_loop_new(&loop), 0);
         static const char *const modes[][3] = {
@@ -327,7 +315,7 @@ Test(port_loop, faulty_ports_are_reported_and_others_keep_working)
                 if (i != 4 && f[i].port)
                         pk_port_close(f[i].port, NULL);
         pk_loop_free(loop);
-        cr_assert_eq(count_fds(), fds_before, "descriptors leaked");
+        cr_assert_eq(fdt_count(), fds_before, "descriptors leaked");
 }
 
 /* ---- ordering, busy/drain, close in callback ---------------------------- */

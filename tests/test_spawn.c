@@ -3,6 +3,7 @@
  * tests/helpers/spawn_probe reports what it received. */
 #include <portkit.h>
 
+#include "fd_testutil.h"
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -116,18 +117,6 @@ static const char *fd_list(const char *rep)
         for (int i = 0; i < n; i++)
                 len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%d", i ? "," : "", fds[i]);
         return out;
-}
-
-static int count_fds(void)
-{
-        DIR *d = opendir("/proc/self/fd");
-        int n = 0;
-        struct dirent *de;
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n - 1; /* the DIR's own */
 }
 
 static void assert_no_children(void)
@@ -702,7 +691,7 @@ Test(spawn, exit_codes)
 
 static void expect_fail(struct pk_cmd *c, int err, int step, const char *msg)
 {
-        int before = count_fds();
+        int before = fdt_count();
         struct pk_proc *p = (struct pk_proc *)0x1;
         struct pk_spawn_error e;
         int r = pk_spawn(c, &p, &e);
@@ -714,7 +703,7 @@ static void expect_fail(struct pk_cmd *c, int err, int step, const char *msg)
         cr_assert_eq(p, (struct pk_proc *)0x1, "ret_proc written on failure");
         if (msg)
                 cr_assert_str_eq(m, msg);
-        cr_assert_eq(count_fds(), before, "fd leaked");
+        cr_assert_eq(fdt_count(), before, "fd leaked");
         assert_no_children();
 }
 
@@ -830,13 +819,13 @@ Test(spawn, bad_eagain_nproc)
                         _exit(90);
                 struct pk_cmd *c;
                 pk_cmd_new("/bin/true", &c);
-                int before = count_fds();
+                int before = fdt_count();
                 struct pk_proc *p;
                 struct pk_spawn_error e;
                 int r = pk_spawn(c, &p, &e);
                 siginfo_t si;
                 int zombie = waitid(P_ALL, 0, &si, WEXITED | WNOHANG) == 0 || errno != ECHILD;
-                int ok = r == -EAGAIN && e.step == PK_SPAWN_STEP_CLONE && count_fds() == before &&
+                int ok = r == -EAGAIN && e.step == PK_SPAWN_STEP_CLONE && fdt_count() == before &&
                          !zombie;
                 pk_cmd_free(c);
                 _exit(ok ? 0 : 91);
@@ -942,7 +931,7 @@ Test(spawn, helper_process)
 {
         struct pk_spawn_helper *h;
         cr_assert_eq(pk_spawn_helper_new(&h), 0);
-        int before = count_fds();
+        int before = fdt_count();
         struct pk_cmd *c = probe_cmd();
         pk_cmd_fd_pipe(c, 3, 0);
         pk_cmd_env_set(c, "VIA", "helper");
@@ -972,7 +961,7 @@ Test(spawn, helper_process)
         char m[700];
         pk_spawn_strerror(&e, m, sizeof(m));
         cr_assert_str_eq(m, "spawn failed: chdir \"/nope\": No such file or directory");
-        cr_assert_eq(count_fds(), before);
+        cr_assert_eq(fdt_count(), before);
         pk_cmd_free(c);
         pk_spawn_helper_free(h);
         assert_no_children();
@@ -1021,7 +1010,7 @@ Test(spawn, helper_death_is_an_error)
 {
         struct pk_spawn_helper *h;
         cr_assert_eq(pk_spawn_helper_new(&h), 0);
-        int before = count_fds();
+        int before = fdt_count();
         struct pk_cmd *c;
         pk_cmd_new("/bin/true", &c);
         pk_cmd_fd_pipe(c, 1, 0);
@@ -1032,7 +1021,7 @@ Test(spawn, helper_death_is_an_error)
         struct pk_proc *p;
         struct pk_spawn_error e;
         cr_assert_eq(pk_spawn_helper_spawn(h, c, &p, &e), PK_EHELPER);
-        cr_assert_eq(count_fds(), before);
+        cr_assert_eq(fdt_count(), before);
         pk_cmd_free(c);
         pk_spawn_helper_free(h);
         assert_no_children();

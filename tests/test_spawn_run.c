@@ -2,6 +2,7 @@
 /* Tests of run-to-completion (pk_run), pipelines and the `portkit run` CLI. */
 #include <portkit.h>
 
+#include "fd_testutil.h"
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -16,18 +17,6 @@
 
 #define PROBE PK_BUILD_DIR "/tests/helpers/spawn_probe"
 #define PORTKIT PK_BUILD_DIR "/portkit"
-
-static int count_fds(void)
-{
-        DIR *d = opendir("/proc/self/fd");
-        int n = 0;
-        struct dirent *de;
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n - 1;
-}
 
 static void assert_no_children(void)
 {
@@ -65,7 +54,7 @@ Test(run, capture_separately)
 {
         struct pk_cmd *c = cmdv(PROBE, (const char *[]){"interleave", "6", NULL});
         struct pk_run_result r;
-        int before = count_fds();
+        int before = fdt_count();
         cr_assert_eq(pk_run(c, NULL, &r, NULL), 0);
         cr_assert(r.status.exited && r.status.code == 0);
         cr_assert_str_eq(r.out, "out 0\nout 2\nout 4\n");
@@ -73,7 +62,7 @@ Test(run, capture_separately)
         cr_assert_eq(r.out_len, 18);
         pk_run_result_free(&r);
         cr_assert_null(r.out);
-        cr_assert_eq(count_fds(), before);
+        cr_assert_eq(fdt_count(), before);
         pk_cmd_free(c);
         assert_no_children();
 }
@@ -161,11 +150,11 @@ Test(run, timeout_kills_process_group)
         struct pk_run_opts o = {.timeout_ms = 300};
         struct pk_run_result r;
         struct pk_spawn_error e;
-        int before = count_fds();
+        int before = fdt_count();
         int rr = pk_run(c, &o, &r, &e);
         cr_assert_eq(rr, -ETIMEDOUT);
         cr_assert_eq(e.err, -ETIMEDOUT);
-        cr_assert_eq(count_fds(), before);
+        cr_assert_eq(fdt_count(), before);
         assert_no_children();
         pk_cmd_free(c);
 
@@ -192,9 +181,9 @@ Test(run, output_cap)
         struct pk_cmd *c = cmdv(PROBE, (const char *[]){"flood", "10000000", NULL});
         struct pk_run_opts o = {.output_cap = 4096};
         struct pk_run_result r;
-        int before = count_fds();
+        int before = fdt_count();
         cr_assert_eq(pk_run(c, &o, &r, NULL), PK_EOUTPUTCAP);
-        cr_assert_eq(count_fds(), before);
+        cr_assert_eq(fdt_count(), before);
         assert_no_children();
         /* Exactly at the cap is fine. */
         pk_cmd_free(c);
@@ -210,10 +199,10 @@ Test(run, spawn_error_reported)
         struct pk_cmd *c = cmdv("/nonexistent/x", NULL);
         struct pk_run_result r;
         struct pk_spawn_error e;
-        int before = count_fds();
+        int before = fdt_count();
         cr_assert_eq(pk_run(c, NULL, &r, &e), -ENOENT);
         cr_assert_eq(e.step, PK_SPAWN_STEP_EXEC);
-        cr_assert_eq(count_fds(), before);
+        cr_assert_eq(fdt_count(), before);
         assert_no_children();
         pk_cmd_free(c);
 }
@@ -225,7 +214,7 @@ Test(pipeline, three_stages_statuses_and_pipefail)
         struct pk_cmd *c = cmdv("/bin/cat", NULL);
         const struct pk_cmd *cmds[] = {a, b, c};
         struct pk_pipeline_result r;
-        int before = count_fds();
+        int before = fdt_count();
         cr_assert_eq(pk_pipeline_run(cmds, 3, NULL, &r, NULL), 0);
         cr_assert_eq(r.n, 3);
         cr_assert_str_eq(r.out, "HELLO WORLD\n");
@@ -233,7 +222,7 @@ Test(pipeline, three_stages_statuses_and_pipefail)
                 cr_assert(r.status[i].exited && r.status[i].code == 0);
         cr_assert_eq(r.pipefail, 0);
         pk_pipeline_result_free(&r);
-        cr_assert_eq(count_fds(), before);
+        cr_assert_eq(fdt_count(), before);
 
         /* A middle stage fails: pipefail reports it, the last is still 0. */
         struct pk_cmd *bad = cmdv("/bin/sh", (const char *[]){"-c", "cat; exit 4", NULL});
@@ -298,10 +287,10 @@ Test(pipeline, failing_stage_spawn)
         const struct pk_cmd *cmds[] = {a, b};
         struct pk_pipeline_result r;
         struct pk_spawn_error e;
-        int before = count_fds();
+        int before = fdt_count();
         cr_assert_eq(pk_pipeline_run(cmds, 2, NULL, &r, &e), -ENOENT);
         cr_assert_eq(e.fd, 1); /* the stage */
-        cr_assert_eq(count_fds(), before);
+        cr_assert_eq(fdt_count(), before);
         assert_no_children();
         pk_cmd_free(a);
         pk_cmd_free(b);
