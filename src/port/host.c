@@ -48,16 +48,6 @@ void pk_port_exit_from_wait_status(int wstatus, struct pk_port_exit *ret)
         }
 }
 
-int pk__port_set_nonblock(int fd)
-{
-        int fl = fcntl(fd, F_GETFL);
-        if (fl < 0)
-                return -errno;
-        if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-                return -errno;
-        return 0;
-}
-
 int pk__port_new(const struct pk_port_opts *opts, struct pk_port **ret)
 {
         static const struct pk_port_opts defaults;
@@ -163,8 +153,8 @@ int pk_port_open_fds(int in_fd, int out_fd, const struct pk_port_opts *opts, str
         p->in_eof = p->in_fd < 0;
         p->err_eof = true;
         p->out_closed = p->out_fd < 0;
-        if ((p->in_fd >= 0 && (r = pk__port_set_nonblock(p->in_fd)) < 0) ||
-            (p->out_fd >= 0 && (r = pk__port_set_nonblock(p->out_fd)) < 0)) {
+        if ((p->in_fd >= 0 && (r = pk_fd_set_nonblock(p->in_fd, 1)) < 0) ||
+            (p->out_fd >= 0 && (r = pk_fd_set_nonblock(p->out_fd, 1)) < 0)) {
                 pk__port_free(p);
                 return r;
         }

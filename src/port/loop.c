@@ -218,7 +218,7 @@ int pk_port_attach(struct pk_port *p, struct pk_loop *loop, const struct pk_port
         if (p->loop)
                 return -EEXIST;
         if (p->in_blocking) {
-                int r = pk__port_set_nonblock(p->in_fd);
+                int r = pk_fd_set_nonblock(p->in_fd, 1);
                 if (r < 0)
                         return r;
                 p->in_blocking = false;

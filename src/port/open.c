@@ -191,8 +191,8 @@ static int open_program(const char *path, char *const *argv, bool search,
         int pfd = pk_proc_pidfd(proc);
         p->pidfd = pfd >= 0 ? fcntl(pfd, F_DUPFD_CLOEXEC, 3) : -1;
         if (p->pidfd < 0) {
-                long raw = syscall(SYS_pidfd_open, p->pid, 0);
-                p->pidfd = raw < 0 ? -1 : (int)raw;
+                int fd = pk_fd_pidfd_open(p->pid, 0);
+                p->pidfd = fd < 0 ? -1 : fd;
         }
         proc = pk_proc_free(proc);
         if (to_child[0] >= 0)
@@ -214,7 +214,7 @@ static int open_program(const char *path, char *const *argv, bool search,
         int fds[2] = {p->out_fd, p->err_fd};
         for (int i = 0; i < 2; i++)
                 if (fds[i] >= 0)
-                        pk__port_set_nonblock(fds[i]);
+                        (void)pk_fd_set_nonblock(fds[i], 1);
         p->in_blocking = p->in_fd >= 0;
         p->guard = !pk__port_sigpipe_ignored();
         *ret = p;

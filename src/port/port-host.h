@@ -64,7 +64,6 @@ void pk__port_free(struct pk_port *p);
 void pk__port_close_fds(struct pk_port *p);
 /* Stops reading the child's output for good and closes that pipe end. */
 void pk__port_close_in(struct pk_port *p);
-int pk__port_set_nonblock(int fd);
 /* Reads what is ready on the output / stderr streams into the deframers. */
 int pk__port_pump(struct pk_port *p, bool out_ready, bool err_ready);
 /* Reaps the child if it has exited: 0, -EAGAIN (still running) or an error. */
