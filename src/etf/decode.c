@@ -11,17 +11,26 @@
 
 /* DF_SEQ and DF_LIST must be 0 and 1: dec_tree adds the kind to the depth
  * room when it takes a frame's last slot (a list's tail does not count).
- * DF_END marks the sentinel at the bottom of the stack. */
-enum dframe_kind { DF_SEQ = 0, DF_LIST = 1, DF_MAP, DF_FUN, DF_END };
+ * DF_CHAIN holds the pending tails of a chain (see dec_tree); DF_END marks
+ * the sentinel at the bottom of the stack. */
+enum dframe_kind { DF_SEQ = 0, DF_LIST = 1, DF_MAP, DF_FUN, DF_CHAIN, DF_END };
 
 /* An open container with slots still to fill.  A tuple (or list) frame is
  * dropped as soon as its last slot is taken, so the stack holds only frames
- * with work left plus maps and funs, which check their contents when done. */
+ * with work left plus maps and funs, which check their contents when done.
+ * A chain frame has no slots (next == end) and stands for the 1-element
+ * lists of a chain whose tails are still to come. */
 struct dframe {
         struct pk_term *next, *end; /* slots still to fill */
-        struct pk_term *owner;      /* the container (MAP, FUN only) */
-        const uint8_t *at;          /* where the container starts (MAP, FUN only) */
-        uint32_t room;              /* depth room left, this container open */
+        union {
+                struct pk_term *owner; /* the container (MAP, FUN) */
+                struct pk_term *base;  /* CHAIN: the chain's first node */
+        };
+        union {
+                const uint8_t *at; /* where the container starts (MAP, FUN) */
+                size_t tbase;      /* CHAIN: index of its first tail in tails[] */
+        };
+        uint32_t room; /* depth room left, this container open (CHAIN: outside it) */
         uint8_t kind;
 };
 
@@ -41,7 +50,12 @@ struct dec {
         const uint8_t *err_at;
         struct dframe *st, *st_end; /* st_end = st + cap */
         size_t sp, cap;             /* frames in use (st[0] is a sentinel), room */
+        /* Tail slots of the chains' 1-element lists, outermost first; each
+         * chain frame owns tails[tbase .. next chain frame's tbase or tsp). */
+        struct pk_term **tails;
+        size_t tsp, tcap;
         struct dframe local[64];
+        struct pk_term *tlocal[64];
 };
 
 static int fail(struct dec *d, int code, const uint8_t *at)
@@ -81,6 +95,17 @@ static const uint8_t *bytes_ref(struct dec *d, const uint8_t *s, size_t n, const
                 if (PK_UNLIKELY((size_t)((d)->end - (d)->p) < (size_t)(n)))                        \
                         return fail((d), PK_ETRUNCATED, (at));                                     \
         } while (0)
+
+/* The 8 bytes at p as a little-endian number (p[0] in the low byte). */
+static inline uint64_t le64(const uint8_t *p)
+{
+        uint64_t v;
+        memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap64(v);
+#endif
+        return v;
+}
 
 /* True when some byte is >= 0x80 (8 bytes at a time). */
 static inline bool has_high_byte(const uint8_t *s, size_t n)
@@ -251,6 +276,26 @@ static int grow_stack(struct dec *d, const uint8_t *at)
         d->st = st;
         d->cap = cap;
         d->st_end = st + cap;
+        return 0;
+}
+
+/* Grows the tail stack of the chains: the on-stack array goes to a roomy
+ * heap one at once (as grow_stack does), which then doubles. */
+static int grow_tails(struct dec *d)
+{
+        size_t cap = d->tails == d->tlocal ? 1024 : d->tcap * 2;
+        struct pk_term **t;
+        if (d->tails == d->tlocal) {
+                t = malloc(cap * sizeof(*t));
+                if (t)
+                        memcpy(t, d->tlocal, d->tsp * sizeof(*t));
+        } else {
+                t = realloc(d->tails, cap * sizeof(*t));
+        }
+        if (!t)
+                return -ENOMEM;
+        d->tails = t;
+        d->tcap = cap;
         return 0;
 }
 
@@ -996,6 +1041,9 @@ static int dec_tree(struct dec *d, struct pk_term *root)
                         if (PK_UNLIKELY(left < 2))
                                 FAIL(PK_ETRUNCATED, p);
                         n = p[1];
+                        if (n == 1)
+                                goto chain;
+                tuple_small:
                         TUPLE(2);
                         continue;
                 case PK_TAG_LARGE_TUPLE:
@@ -1008,6 +1056,9 @@ static int dec_tree(struct dec *d, struct pk_term *root)
                         if (PK_UNLIKELY(left < 5))
                                 FAIL(PK_ETRUNCATED, p);
                         n = pk__be32(p + 1);
+                        if (n == 1)
+                                goto chain;
+                list:
                         /* No elements: the list is just its tail, in this slot. */
                         if (n == 0) {
                                 p += 5;
@@ -1114,11 +1165,156 @@ static int dec_tree(struct dec *d, struct pk_term *root)
                                 r = 0;
                                 goto out;
                         }
+                        if (top->kind == DF_CHAIN)
+                                goto chain_up;
                         if ((r = frame_done(d, top)) < 0)
                                 goto out;
                 }
                 top--;
                 goto filled;
+
+        chain:;
+                {
+                        /* A chain: the container at p is a 1-tuple or a 1-element
+                         * list, and so may be its element, and its element's element
+                         * ... (`{[{[ ... ]}]}`).  Such levels are decoded here in a
+                         * tight loop: their nodes come from the lease one after the
+                         * other (the layout the general path gives them), and a
+                         * list's pending tail is one pointer on tails[] under a single
+                         * chain frame instead of a frame of its own.  Each chunk of
+                         * levels is sized beforehand so that every level in it passes
+                         * the general path's checks (the slots owed against the bytes
+                         * left, the depth, the lease); when no level is sure to pass,
+                         * the chain stops and the general path takes the level, with
+                         * its exact errors. */
+                        if (PK_UNLIKELY(top + 1 == d->st_end)) {
+                                d->sp = (size_t)(top - d->st) + 1;
+                                if (grow_stack(d, p) < 0)
+                                        goto chain_none;
+                                top = &d->st[d->sp - 1];
+                        }
+                        struct pk_term *c = (struct pk_term *)(void *)ls.next;
+                        struct pk_term *const c0 = c;
+                        struct pk_term *const clim =
+                            c + (size_t)(ls.lim - ls.next) / sizeof(struct pk_term);
+                        const size_t ti0 = d->tsp;
+                        struct pk_term **tsp = d->tails + ti0;
+                        struct pk_term **tlim = d->tails + d->tcap;
+                        const uint8_t *q = p;
+                        for (;;) {
+                                size_t lists = (size_t)(tsp - d->tails) - ti0;
+                                size_t levels = (size_t)(c - c0) - lists;
+                                /* A level eats at most 6 bytes of slack: a list's
+                                 * header and the byte its tail will need.  With 8
+                                 * bytes of slack left, a level passes the general
+                                 * path's check (slots + owed <= bytes after the
+                                 * header) whatever its kind, and 8 bytes can be
+                                 * loaded at q. */
+                                size_t ow = owed + lists;
+                                size_t rest = (size_t)(end - q);
+                                size_t k = rest >= ow + 8 ? (rest - ow - 8) / 6 + 1 : 0;
+                                if (k > room - levels)
+                                        k = room - levels;
+                                if (k > (size_t)(clim - c) / 2)
+                                        k = (size_t)(clim - c) / 2;
+                                if (k == 0)
+                                        break;
+                                do {
+                                        uint64_t w = le64(q);
+                                        if ((uint16_t)w == (PK_TAG_SMALL_TUPLE | 1u << 8)) {
+                                                slot->type = PK_TERM_TUPLE;
+                                                slot->v.tuple.elems = c;
+                                                slot->v.tuple.arity = 1;
+                                                slot = c++;
+                                                q += 2;
+                                        } else if ((w & 0xFFFFFFFFFFu) ==
+                                                   (PK_TAG_LIST | (uint64_t)1 << 32)) {
+                                                if (PK_UNLIKELY(tsp == tlim)) {
+                                                        size_t at = (size_t)(tsp - d->tails);
+                                                        d->tsp = at; /* what grow_tails copies */
+                                                        if (grow_tails(d) < 0)
+                                                                goto chain_end;
+                                                        tsp = d->tails + at;
+                                                        tlim = d->tails + d->tcap;
+                                                }
+                                                slot->type = PK_TERM_LIST;
+                                                slot->v.list.elems = c;
+                                                slot->v.list.tail = c + 1;
+                                                slot->v.list.len = 1;
+                                                *tsp++ = c + 1;
+                                                slot = c;
+                                                c += 2;
+                                                q += 5;
+                                        } else {
+                                                goto chain_end;
+                                        }
+                                } while (--k);
+                        }
+                chain_end:;
+                        size_t lists = (size_t)(tsp - d->tails) - ti0;
+                        size_t levels = (size_t)(c - c0) - lists;
+                        if (levels == 0)
+                                goto chain_none;
+                        ls.next = (uint8_t *)c;
+                        if (lists) {
+                                top++;
+                                top->next = top->end = c0;
+                                top->base = c0;
+                                top->tbase = ti0;
+                                top->room = room;
+                                top->kind = DF_CHAIN;
+                                d->tsp = ti0 + lists;
+                                owed += lists;
+                        }
+                        room -= (uint32_t)levels;
+                        p = q;
+                        continue;
+                }
+        chain_none:
+                /* Not one level is sure to pass: the general path decides. */
+                if (*p == PK_TAG_SMALL_TUPLE)
+                        goto tuple_small;
+                goto list;
+
+        chain_up:;
+                {
+                        /* Every level of the chain frame on top is filled: now come
+                         * the tails of its lists, innermost first.  [] tails are set
+                         * here (eight at a time when they come in a run); any other
+                         * tail goes back to the general path in its list's place. */
+                        struct pk_term **const tb = d->tails + top->tbase;
+                        struct pk_term **tsp = d->tails + d->tsp;
+                        size_t k = (size_t)(tsp - tb);
+                        if (k > (size_t)(end - p))
+                                k = (size_t)(end - p);
+                        const uint8_t *const p0 = p;
+                        static const uint64_t nils = 0x0101010101010101ull * PK_TAG_NIL;
+                        uint64_t w8;
+                        for (; k >= 8 && (memcpy(&w8, p, 8), w8 == nils); k -= 8, p += 8)
+                                for (int j = 0; j < 8; j++)
+                                        (*--tsp)->type = PK_TERM_NIL;
+                        for (; k && *p == PK_TAG_NIL; k--, p++)
+                                (*--tsp)->type = PK_TERM_NIL;
+                        owed -= (size_t)(p - p0);
+                        if (tsp == tb) {
+                                d->tsp = top->tbase;
+                                top--;
+                                goto filled;
+                        }
+                        slot = *--tsp;
+                        owed--;
+                        /* The list whose tail this is sits i levels below the
+                         * chain's first: its nodes came before this tail, one per
+                         * level and one more per list (the tails before it). */
+                        size_t i = (size_t)(slot - top->base) - (size_t)(tsp - tb) - 1;
+                        room = top->room - (uint32_t)i;
+                        d->tsp = (size_t)(tsp - d->tails);
+                        /* The last tail stands in the chain's place: drop the frame
+                         * first, so that chains of tails stay flat. */
+                        if (tsp == tb)
+                                top--;
+                        continue;
+                }
         }
 out:
         SYNC();
@@ -1165,6 +1361,9 @@ int pk_etf_decode(pk_arena *a, const void *buf, size_t len, const struct pk_etf_
         d.cap = PK_ARRAY_SIZE(d.local);
         d.st = d.local;
         d.st_end = d.local + d.cap;
+        d.tails = d.tlocal;
+        d.tsp = 0;
+        d.tcap = PK_ARRAY_SIZE(d.tlocal);
         const uint8_t *in = buf;
         int in_compressed = 0;
         size_t used = 0;
@@ -1244,6 +1443,8 @@ int pk_etf_decode(pk_arena *a, const void *buf, size_t len, const struct pk_etf_
 out:
         if (d.st != d.local)
                 free(d.st);
+        if (d.tails != d.tlocal)
+                free(d.tails);
         if (r < 0) {
                 if (reterr) {
                         reterr->code = r;
