@@ -107,6 +107,30 @@ static inline uint64_t le64(const uint8_t *p)
         return v;
 }
 
+/* The header of a chain's level in 8 input bytes read with le64(): a
+ * 1-tuple (SMALL_TUPLE_EXT, 1) or a 1-element list (LIST_EXT, 0 0 0 1). */
+#define CHAIN_TUPLE(w) ((uint16_t)(w) == (PK_TAG_SMALL_TUPLE | 1u << 8))
+#define CHAIN_LIST(w) (((w)&0xFFFFFFFFFFu) == (PK_TAG_LIST | (uint64_t)1 << 32))
+
+/* True when the n bytes at q start with three chain levels.  dec_tree asks
+ * after a 1-tuple or 1-element list, so that chain_down runs for four
+ * levels at least: below that, its fixed cost is more than it saves. */
+static inline bool chain_ahead(const uint8_t *q, size_t n)
+{
+        for (int i = 0; i < 3; i++) {
+                /* Most elements are not containers: one byte settles it. */
+                if (n < 8 || (q[0] | 4) != PK_TAG_LIST)
+                        return false;
+                uint64_t w = le64(q);
+                size_t h = CHAIN_TUPLE(w) ? 2 : CHAIN_LIST(w) ? 5 : 0;
+                if (!h)
+                        return false;
+                q += h;
+                n -= h;
+        }
+        return true;
+}
+
 /* True when some byte is >= 0x80 (8 bytes at a time). */
 static inline bool has_high_byte(const uint8_t *s, size_t n)
 {
@@ -850,6 +874,146 @@ static inline void lease_give(struct dec *d, struct lease *l)
         }
 }
 
+/* Decodes the levels of a chain: the container at d->p, to go in slot, is a
+ * 1-tuple or a 1-element list, and so is its element, and maybe its
+ * element's element ... (`{[{[ ... ]}]}`).  Their nodes come from the lease
+ * one after the other (the layout the general path gives them); a 1-tuple
+ * needs no frame, and a list's pending tail is one pointer on tails[] under a
+ * single chain frame instead of a frame of its own.  Each chunk of levels is
+ * sized beforehand so that every level in it passes the general path's
+ * checks (the slots owed against the bytes left, the depth, the lease); the
+ * chain stops where no level is sure to pass, and the general path takes
+ * that level, with its exact errors.  Returns the slot for the element of
+ * the last level decoded, or NULL when not one level was (nothing changed). */
+__attribute__((noinline)) static struct pk_term *chain_down(struct dec *d, struct pk_term *slot)
+{
+        if (PK_UNLIKELY(d->sp == d->cap) && grow_stack(d, d->p) < 0)
+                return NULL;
+        struct lease ls;
+        lease_take(d, &ls);
+        struct pk_term *c = (struct pk_term *)(void *)ls.next;
+        struct pk_term *const c0 = c;
+        struct pk_term *const clim = c + (size_t)(ls.lim - ls.next) / sizeof(struct pk_term);
+        const size_t ti0 = d->tsp;
+        struct pk_term **tsp = d->tails + ti0;
+        struct pk_term **tlim = d->tails + d->tcap;
+        const uint8_t *q = d->p;
+        const uint8_t *const end = d->end;
+        for (;;) {
+                size_t lists = (size_t)(tsp - d->tails) - ti0;
+                size_t levels = (size_t)(c - c0) - lists;
+                /* A level eats at most 6 bytes of slack: a list's header and
+                 * the byte its tail will need.  With 8 bytes of slack left, a
+                 * level passes the general path's check (slots + owed <=
+                 * bytes after the header) whatever its kind, and 8 bytes can
+                 * be loaded at q. */
+                size_t ow = d->owed + lists;
+                size_t rest = (size_t)(end - q);
+                size_t k = rest >= ow + 8 ? (rest - ow - 8) / 6 + 1 : 0;
+                if (k > d->room - levels)
+                        k = d->room - levels;
+                if (k > (size_t)(clim - c) / 2)
+                        k = (size_t)(clim - c) / 2;
+                if (k == 0)
+                        break;
+                do {
+                        uint64_t w = le64(q);
+                        if (CHAIN_TUPLE(w)) {
+                                slot->type = PK_TERM_TUPLE;
+                                slot->v.tuple.elems = c;
+                                slot->v.tuple.arity = 1;
+                                slot = c++;
+                                q += 2;
+                        } else if (CHAIN_LIST(w)) {
+                                if (PK_UNLIKELY(tsp == tlim)) {
+                                        size_t at = (size_t)(tsp - d->tails);
+                                        d->tsp = at; /* what grow_tails copies */
+                                        if (grow_tails(d) < 0)
+                                                goto done;
+                                        tsp = d->tails + at;
+                                        tlim = d->tails + d->tcap;
+                                }
+                                slot->type = PK_TERM_LIST;
+                                slot->v.list.elems = c;
+                                slot->v.list.tail = c + 1;
+                                slot->v.list.len = 1;
+                                *tsp++ = c + 1;
+                                slot = c;
+                                c += 2;
+                                q += 5;
+                        } else {
+                                goto done;
+                        }
+                } while (--k);
+        }
+done:;
+        size_t lists = (size_t)(tsp - d->tails) - ti0;
+        size_t levels = (size_t)(c - c0) - lists;
+        if (levels == 0) {
+                d->tsp = ti0;
+                return NULL;
+        }
+        ls.next = (uint8_t *)c;
+        lease_give(d, &ls);
+        if (lists) {
+                struct dframe *f = &d->st[d->sp++];
+                f->next = f->end = c0;
+                f->base = c0;
+                f->tbase = ti0;
+                f->room = d->room;
+                f->kind = DF_CHAIN;
+                d->tsp = ti0 + lists;
+                d->owed += lists;
+        }
+        d->room -= (uint32_t)levels;
+        d->p = q;
+        return slot;
+}
+
+/* Runs when every level of the chain frame on top is filled: then come the
+ * tails of its lists, innermost first.  [] tails are set here (eight at a
+ * time when they come in a run).  Returns NULL when they all were [] (the
+ * frame is gone), or the slot of the first other tail, to be decoded by the
+ * general path in its list's place (d->room set for it). */
+__attribute__((noinline)) static struct pk_term *chain_tails(struct dec *d)
+{
+        struct dframe *const f = &d->st[d->sp - 1];
+        struct pk_term **const tb = d->tails + f->tbase;
+        struct pk_term **tsp = d->tails + d->tsp;
+        const uint8_t *p = d->p;
+        size_t k = (size_t)(tsp - tb);
+        if (k > (size_t)(d->end - p))
+                k = (size_t)(d->end - p);
+        const uint8_t *const p0 = p;
+        static const uint64_t nils = 0x0101010101010101ull * PK_TAG_NIL;
+        uint64_t w8;
+        for (; k >= 8 && (memcpy(&w8, p, 8), w8 == nils); k -= 8, p += 8)
+                for (int j = 0; j < 8; j++)
+                        (*--tsp)->type = PK_TERM_NIL;
+        for (; k && *p == PK_TAG_NIL; k--, p++)
+                (*--tsp)->type = PK_TERM_NIL;
+        d->owed -= (size_t)(p - p0);
+        d->p = p;
+        if (tsp == tb) {
+                d->tsp = f->tbase;
+                d->sp--;
+                return NULL;
+        }
+        struct pk_term *slot = *--tsp;
+        d->owed--;
+        /* The list whose tail this is sits i levels below the chain's
+         * first: its nodes came before this tail, one per level and one more
+         * per list (the tails before it). */
+        size_t i = (size_t)(slot - f->base) - (size_t)(tsp - tb) - 1;
+        d->room = f->room - (uint32_t)i;
+        d->tsp = (size_t)(tsp - d->tails);
+        /* The last tail stands in the chain's place: drop the frame first,
+         * so that chains of tails stay flat. */
+        if (tsp == tb)
+                d->sp--;
+        return slot;
+}
+
 /* Decodes the term at d->p into *root.  One loop with its state in locals:
  * the tag switch decodes the common leaves and every container inline, and
  * hands the rest to dec_one with the state written back to d.  A container's
@@ -1041,10 +1205,13 @@ static int dec_tree(struct dec *d, struct pk_term *root)
                         if (PK_UNLIKELY(left < 2))
                                 FAIL(PK_ETRUNCATED, p);
                         n = p[1];
-                        if (n == 1)
-                                goto chain;
+                        /* A chain pays off from two levels on. */
                 tuple_small:
                         TUPLE(2);
+                        /* A lone element that starts a chain: see chain_down.
+                         * CLAIM left it at least a byte. */
+                        if (n == 1 && (*p | 4) == PK_TAG_LIST && chain_ahead(p, (size_t)(end - p)))
+                                goto chain;
                         continue;
                 case PK_TAG_LARGE_TUPLE:
                         if (PK_UNLIKELY(left < 5))
@@ -1056,8 +1223,6 @@ static int dec_tree(struct dec *d, struct pk_term *root)
                         if (PK_UNLIKELY(left < 5))
                                 FAIL(PK_ETRUNCATED, p);
                         n = pk__be32(p + 1);
-                        if (n == 1)
-                                goto chain;
                 list:
                         /* No elements: the list is just its tail, in this slot. */
                         if (n == 0) {
@@ -1073,6 +1238,8 @@ static int dec_tree(struct dec *d, struct pk_term *root)
                         PUSH(DF_LIST, n + 1);
                         slot = e;
                         p += 5;
+                        if (n == 1 && (*p | 4) == PK_TAG_LIST && chain_ahead(p, (size_t)(end - p)))
+                                goto chain;
                         continue;
                 case PK_TAG_MAP:
                         if (PK_UNLIKELY(left < 5))
@@ -1173,148 +1340,29 @@ static int dec_tree(struct dec *d, struct pk_term *root)
                 top--;
                 goto filled;
 
-        chain:;
-                {
-                        /* A chain: the container at p is a 1-tuple or a 1-element
-                         * list, and so may be its element, and its element's element
-                         * ... (`{[{[ ... ]}]}`).  Such levels are decoded here in a
-                         * tight loop: their nodes come from the lease one after the
-                         * other (the layout the general path gives them), and a
-                         * list's pending tail is one pointer on tails[] under a single
-                         * chain frame instead of a frame of its own.  Each chunk of
-                         * levels is sized beforehand so that every level in it passes
-                         * the general path's checks (the slots owed against the bytes
-                         * left, the depth, the lease); when no level is sure to pass,
-                         * the chain stops and the general path takes the level, with
-                         * its exact errors. */
-                        if (PK_UNLIKELY(top + 1 == d->st_end)) {
-                                d->sp = (size_t)(top - d->st) + 1;
-                                if (grow_stack(d, p) < 0)
-                                        goto chain_none;
-                                top = &d->st[d->sp - 1];
-                        }
-                        struct pk_term *c = (struct pk_term *)(void *)ls.next;
-                        struct pk_term *const c0 = c;
-                        struct pk_term *const clim =
-                            c + (size_t)(ls.lim - ls.next) / sizeof(struct pk_term);
-                        const size_t ti0 = d->tsp;
-                        struct pk_term **tsp = d->tails + ti0;
-                        struct pk_term **tlim = d->tails + d->tcap;
-                        const uint8_t *q = p;
-                        for (;;) {
-                                size_t lists = (size_t)(tsp - d->tails) - ti0;
-                                size_t levels = (size_t)(c - c0) - lists;
-                                /* A level eats at most 6 bytes of slack: a list's
-                                 * header and the byte its tail will need.  With 8
-                                 * bytes of slack left, a level passes the general
-                                 * path's check (slots + owed <= bytes after the
-                                 * header) whatever its kind, and 8 bytes can be
-                                 * loaded at q. */
-                                size_t ow = owed + lists;
-                                size_t rest = (size_t)(end - q);
-                                size_t k = rest >= ow + 8 ? (rest - ow - 8) / 6 + 1 : 0;
-                                if (k > room - levels)
-                                        k = room - levels;
-                                if (k > (size_t)(clim - c) / 2)
-                                        k = (size_t)(clim - c) / 2;
-                                if (k == 0)
-                                        break;
-                                do {
-                                        uint64_t w = le64(q);
-                                        if ((uint16_t)w == (PK_TAG_SMALL_TUPLE | 1u << 8)) {
-                                                slot->type = PK_TERM_TUPLE;
-                                                slot->v.tuple.elems = c;
-                                                slot->v.tuple.arity = 1;
-                                                slot = c++;
-                                                q += 2;
-                                        } else if ((w & 0xFFFFFFFFFFu) ==
-                                                   (PK_TAG_LIST | (uint64_t)1 << 32)) {
-                                                if (PK_UNLIKELY(tsp == tlim)) {
-                                                        size_t at = (size_t)(tsp - d->tails);
-                                                        d->tsp = at; /* what grow_tails copies */
-                                                        if (grow_tails(d) < 0)
-                                                                goto chain_end;
-                                                        tsp = d->tails + at;
-                                                        tlim = d->tails + d->tcap;
-                                                }
-                                                slot->type = PK_TERM_LIST;
-                                                slot->v.list.elems = c;
-                                                slot->v.list.tail = c + 1;
-                                                slot->v.list.len = 1;
-                                                *tsp++ = c + 1;
-                                                slot = c;
-                                                c += 2;
-                                                q += 5;
-                                        } else {
-                                                goto chain_end;
-                                        }
-                                } while (--k);
-                        }
-                chain_end:;
-                        size_t lists = (size_t)(tsp - d->tails) - ti0;
-                        size_t levels = (size_t)(c - c0) - lists;
-                        if (levels == 0)
-                                goto chain_none;
-                        ls.next = (uint8_t *)c;
-                        if (lists) {
-                                top++;
-                                top->next = top->end = c0;
-                                top->base = c0;
-                                top->tbase = ti0;
-                                top->room = room;
-                                top->kind = DF_CHAIN;
-                                d->tsp = ti0 + lists;
-                                owed += lists;
-                        }
-                        room -= (uint32_t)levels;
-                        p = q;
-                        continue;
+        chain:
+                /* Out of line, so that its state does not crowd this loop's
+                 * registers; once per chain. */
+                SYNC();
+                e = chain_down(d, slot);
+                RELOAD();
+                if (!e) {
+                        /* Not one level is sure to pass: the general path decides. */
+                        if (*p == PK_TAG_SMALL_TUPLE)
+                                goto tuple_small;
+                        goto list;
                 }
-        chain_none:
-                /* Not one level is sure to pass: the general path decides. */
-                if (*p == PK_TAG_SMALL_TUPLE)
-                        goto tuple_small;
-                goto list;
+                slot = e;
+                continue;
 
-        chain_up:;
-                {
-                        /* Every level of the chain frame on top is filled: now come
-                         * the tails of its lists, innermost first.  [] tails are set
-                         * here (eight at a time when they come in a run); any other
-                         * tail goes back to the general path in its list's place. */
-                        struct pk_term **const tb = d->tails + top->tbase;
-                        struct pk_term **tsp = d->tails + d->tsp;
-                        size_t k = (size_t)(tsp - tb);
-                        if (k > (size_t)(end - p))
-                                k = (size_t)(end - p);
-                        const uint8_t *const p0 = p;
-                        static const uint64_t nils = 0x0101010101010101ull * PK_TAG_NIL;
-                        uint64_t w8;
-                        for (; k >= 8 && (memcpy(&w8, p, 8), w8 == nils); k -= 8, p += 8)
-                                for (int j = 0; j < 8; j++)
-                                        (*--tsp)->type = PK_TERM_NIL;
-                        for (; k && *p == PK_TAG_NIL; k--, p++)
-                                (*--tsp)->type = PK_TERM_NIL;
-                        owed -= (size_t)(p - p0);
-                        if (tsp == tb) {
-                                d->tsp = top->tbase;
-                                top--;
-                                goto filled;
-                        }
-                        slot = *--tsp;
-                        owed--;
-                        /* The list whose tail this is sits i levels below the
-                         * chain's first: its nodes came before this tail, one per
-                         * level and one more per list (the tails before it). */
-                        size_t i = (size_t)(slot - top->base) - (size_t)(tsp - tb) - 1;
-                        room = top->room - (uint32_t)i;
-                        d->tsp = (size_t)(tsp - d->tails);
-                        /* The last tail stands in the chain's place: drop the frame
-                         * first, so that chains of tails stay flat. */
-                        if (tsp == tb)
-                                top--;
-                        continue;
-                }
+        chain_up:
+                SYNC();
+                e = chain_tails(d);
+                RELOAD();
+                if (!e)
+                        goto filled;
+                slot = e;
+                continue;
         }
 out:
         SYNC();
