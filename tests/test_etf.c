@@ -627,6 +627,306 @@ Test(etf, long_improper_chain_is_flat)
         free(in);
 }
 
+/* ---- chains of 1-tuples and 1-element lists (the decoder's chain path) ---- */
+
+/* A chain: levels[i] is 't' for a 1-tuple or 'l' for a 1-element list, the
+ * innermost element is the atom ok, and every list's tail is []. */
+static uint8_t *chain_term(const char *levels, size_t *len)
+{
+        size_t nl = strlen(levels), n = 0;
+        uint8_t *b = malloc(1 + 5 * nl + 4 + nl);
+        cr_assert_not_null(b);
+        put(b, &n, "\x83", 1);
+        for (size_t i = 0; i < nl; i++) {
+                if (levels[i] == 't')
+                        put(b, &n, "\x68\x01", 2);
+                else
+                        put(b, &n, "\x6c\x00\x00\x00\x01", 5);
+        }
+        put(b, &n, "\x77\x02ok", 4);
+        for (size_t i = 0; i < nl; i++)
+                if (levels[i] == 'l')
+                        put(b, &n, "\x6a", 1);
+        *len = n;
+        return b;
+}
+
+/* levels as a string of 't' (even i) and 'l' (odd i): {[{[ ... ]}]}. */
+static char *alternating(size_t nl)
+{
+        char *s = malloc(nl + 1);
+        cr_assert_not_null(s);
+        for (size_t i = 0; i < nl; i++)
+                s[i] = i % 2 ? 'l' : 't';
+        s[nl] = 0;
+        return s;
+}
+
+/* Checks that t is the chain of levels around the atom ok. */
+static void check_chain(const struct pk_term *t, const char *levels)
+{
+        for (size_t i = 0; levels[i]; i++) {
+                if (levels[i] == 't') {
+                        cr_assert_eq(t->type, PK_TERM_TUPLE, "level %zu", i);
+                        cr_assert_eq(t->v.tuple.arity, 1);
+                        t = &t->v.tuple.elems[0];
+                } else {
+                        cr_assert_eq(t->type, PK_TERM_LIST, "level %zu", i);
+                        cr_assert_eq(t->v.list.len, 1);
+                        cr_assert_eq(t->v.list.tail->type, PK_TERM_NIL, "level %zu", i);
+                        t = &t->v.list.elems[0];
+                }
+        }
+        cr_assert_eq(t->type, PK_TERM_ATOM);
+        cr_assert_eq(t->v.atom.len, 2);
+        cr_assert(memcmp(t->v.atom.name, "ok", 2) == 0);
+}
+
+/* Where the decoder stops on the first len bytes of chain_term(levels) with
+ * a max_size of budget bytes (SIZE_MAX: none): the first check that fails,
+ * in the general path's order.  Returns the error code, *off its offset. */
+static int chain_model(const char *levels, size_t len, size_t budget, size_t *off)
+{
+        size_t q = 1, owed = 0, need = sizeof(struct pk_term);
+        *off = 1;
+        if (len < 1)
+                return *off = 0, PK_ETRUNCATED;
+        if (need > budget)
+                return PK_ETERMSIZE;
+        for (size_t i = 0; levels[i]; i++) {
+                size_t hdr = levels[i] == 't' ? 2 : 5, slots = levels[i] == 't' ? 1 : 2;
+                *off = q;
+                if (len - q < hdr || slots + owed > len - q - hdr)
+                        return PK_ETRUNCATED;
+                need += slots * sizeof(struct pk_term);
+                if (need > budget)
+                        return PK_ETERMSIZE;
+                owed += slots - 1;
+                q += hdr;
+        }
+        *off = q;
+        if (len - q < 4)
+                return PK_ETRUNCATED;
+        for (q += 4; q < len && owed; q++, owed--)
+                ;
+        *off = q;
+        return owed ? PK_ETRUNCATED : 0;
+}
+
+Test(etf, chain_depth_limit)
+{
+        /* 10,000 levels decode under the default depth limit, 10,001 do not:
+         * the error names the level over the limit. */
+        size_t len;
+        for (int shape = 0; shape < 3; shape++) {
+                for (size_t nl = PK_ETF_DEFAULT_MAX_DEPTH; nl <= PK_ETF_DEFAULT_MAX_DEPTH + 1;
+                     nl++) {
+                        char *lv = alternating(nl);
+                        if (shape < 2)
+                                memset(lv, shape ? 'l' : 't', nl);
+                        uint8_t *in = chain_term(lv, &len);
+                        pk_arena *a = pk_arena_new(0);
+                        struct pk_term *t;
+                        struct pk_etf_error err;
+                        int rc = pk_etf_decode(a, in, len, NULL, &t, NULL, &err);
+                        if (nl == PK_ETF_DEFAULT_MAX_DEPTH) {
+                                cr_assert_eq(rc, 0, "shape %d: %s", shape, pk_strerror(rc));
+                                check_chain(t, lv);
+                                size_t lists = shape == 0 ? 0 : shape == 1 ? nl : nl / 2;
+                                cr_assert_eq(pk_arena_used(a),
+                                             (1 + nl + lists) * sizeof(struct pk_term));
+                        } else {
+                                size_t off = 1;
+                                for (size_t i = 0; i < PK_ETF_DEFAULT_MAX_DEPTH; i++)
+                                        off += lv[i] == 't' ? 2 : 5;
+                                cr_assert_eq(rc, PK_EDEPTH, "shape %d: %s", shape, pk_strerror(rc));
+                                cr_assert_eq(err.offset, off, "shape %d: offset %zu, want %zu",
+                                             shape, err.offset, off);
+                        }
+                        pk_arena_free(a);
+                        free(in);
+                        free(lv);
+                }
+        }
+}
+
+Test(etf, chain_truncated_at_every_byte)
+{
+        /* Every prefix of a chain fails where the general path's checks
+         * fail: the slots owed against the bytes left, at a level's header. */
+        const char *shapes[] = {"tltltltltltltltltltltltltltltltltltltlt", "llllllllllllllllllll",
+                                "tttttttttttttttttttt", "ttttlllllttttttlllllllll"};
+        for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+                size_t len;
+                uint8_t *in = chain_term(shapes[s], &len);
+                for (size_t m = 0; m <= len; m++) {
+                        size_t off;
+                        int want = chain_model(shapes[s], m, SIZE_MAX, &off);
+                        /* An exact copy, so that ASan sees a read past it. */
+                        uint8_t *cp = malloc(m ? m : 1);
+                        cr_assert_not_null(cp);
+                        memcpy(cp, in, m);
+                        struct dres r = dec(cp, m);
+                        if (m == len) {
+                                cr_assert_eq(want, 0);
+                                cr_assert_eq(r.rc, 0, "%s", pk_strerror(r.rc));
+                                cr_assert_eq(r.used, len);
+                                check_chain(r.t, shapes[s]);
+                        } else {
+                                cr_assert_eq(r.rc, want, "shape %zu, %zu of %zu bytes: %s", s, m,
+                                             len, pk_strerror(r.rc));
+                                cr_assert_eq(r.err.offset, off,
+                                             "shape %zu, %zu of %zu bytes: offset %zu, want %zu", s,
+                                             m, len, r.err.offset, off);
+                        }
+                        free(cp);
+                }
+                free(in);
+        }
+}
+
+Test(etf, chain_size_limit_and_arena_blocks)
+{
+        /* A max_size anywhere along the chain stops it at the level whose
+         * nodes no longer fit, and an arena whose current block ends
+         * anywhere along it gives the same tree and byte count. */
+        char *lv = alternating(60);
+        size_t len;
+        uint8_t *in = chain_term(lv, &len);
+        size_t total = (1 + 60 + 30) * sizeof(struct pk_term);
+        for (size_t budget = 8; budget <= total; budget += 8) {
+                size_t off;
+                int want = chain_model(lv, len, budget, &off);
+                pk_arena *a = pk_arena_new(0);
+                struct pk_etf_decode_opts o = {.max_size = budget};
+                struct pk_term *t;
+                struct pk_etf_error err;
+                int rc = pk_etf_decode(a, in, len, &o, &t, NULL, &err);
+                cr_assert_eq(rc, want, "budget %zu: %s", budget, pk_strerror(rc));
+                if (rc == 0)
+                        check_chain(t, lv);
+                else
+                        cr_assert_eq(err.offset, off, "budget %zu: offset %zu, want %zu", budget,
+                                     err.offset, off);
+                pk_arena_free(a);
+        }
+        for (size_t pre = 0; pre <= 4096; pre += 8) {
+                pk_arena *a = pk_arena_new(0);
+                cr_assert_not_null(pk_arena_alloc(a, pre ? pre : 8));
+                size_t before = pk_arena_used(a);
+                struct pk_term *t;
+                int rc = pk_etf_decode(a, in, len, NULL, &t, NULL, NULL);
+                cr_assert_eq(rc, 0, "pre %zu: %s", pre, pk_strerror(rc));
+                check_chain(t, lv);
+                cr_assert_eq(pk_arena_used(a) - before, total, "pre %zu", pre);
+                pk_arena_free(a);
+        }
+        /* The arena's own cap, too. */
+        pk_arena *a = pk_arena_new(total - 8);
+        struct pk_term *t;
+        struct pk_etf_error err;
+        size_t off;
+        cr_assert_eq(chain_model(lv, len, total - 8, &off), PK_ETERMSIZE);
+        cr_assert_eq(pk_etf_decode(a, in, len, NULL, &t, NULL, &err), PK_ETERMSIZE);
+        cr_assert_eq(err.offset, off);
+        pk_arena_free(a);
+        free(in);
+        free(lv);
+}
+
+Test(etf, chain_tails_not_nil)
+{
+        /* Eight nested 1-element lists around the atom a; their tails,
+         * innermost first: {{{{{b}}}}}, [], c, [[[[[7]]]]], [], [], 9, [].
+         * A tail stands in its list's place: the innermost list is the 8th
+         * open container, so its tail's tuples are the 8th to 12th. */
+        uint8_t b[256];
+        size_t n = 0;
+        put(b, &n, "\x83", 1);
+        for (int i = 0; i < 8; i++)
+                put(b, &n, "\x6c\x00\x00\x00\x01", 5);
+        put(b, &n,
+            "\x77\x01"
+            "a",
+            3);
+        size_t tuples_at = n;
+        for (int i = 0; i < 5; i++)
+                put(b, &n, "\x68\x01", 2);
+        put(b, &n,
+            "\x77\x01"
+            "b",
+            3);
+        put(b, &n,
+            "\x6a\x77\x01"
+            "c",
+            4);
+        for (int i = 0; i < 5; i++)
+                put(b, &n, "\x6c\x00\x00\x00\x01", 5);
+        put(b, &n, "\x61\x07\x6a\x6a\x6a\x6a\x6a", 7);
+        put(b, &n, "\x6a\x6a\x61\x09\x6a", 5);
+        struct pk_etf_decode_opts o = {.max_depth = 12};
+        struct dres r = dec_opts(b, n, &o);
+        cr_assert_eq(r.rc, 0, "%s", pk_strerror(r.rc));
+        cr_assert_eq(r.used, n);
+        /* The tree, through its ~w text. */
+        static const char want[] = "[[[[[[[[a|{{{{{b}}}}}]]|c],[[[[7]]]]]]]|9]]"; /* erl's ~w */
+        char *text = NULL;
+        size_t tlen = 0;
+        cr_assert_eq(pk_etf_print_w(r.t, &text, &tlen), 0);
+        cr_assert_eq(tlen, strlen(want), "%s", text);
+        cr_assert(memcmp(text, want, tlen) == 0, "%.*s", (int)tlen, text);
+        free(text);
+        /* One level less of room: the 5th tuple of the tail is refused. */
+        o.max_depth = 11;
+        expect_err(dec_opts(b, n, &o), PK_EDEPTH, tuples_at + 8);
+        /* And every prefix is refused as truncated. */
+        for (size_t m = 0; m < n; m++) {
+                r = dec(b, m);
+                cr_assert_eq(r.rc, PK_ETRUNCATED, "%zu bytes: %s", m, pk_strerror(r.rc));
+                cr_assert_leq(r.err.offset, m);
+        }
+}
+
+Test(etf, chains_among_other_terms)
+{
+        /* Chains inside a map, as list elements with siblings after them
+         * (slots owed), and longer than the decoder's on-stack tail stack:
+         * the tree re-encodes to the input. */
+        size_t len;
+        char *lv = alternating(7);
+        uint8_t *c1 = chain_term(lv, &len);
+        size_t c1len = len - 1;
+        char deep[3001];
+        memset(deep, 'l', 3000);
+        deep[3000] = 0;
+        uint8_t *c2 = chain_term(deep, &len);
+        size_t c2len = len - 1;
+        uint8_t *b = malloc(64 + 2 * c1len + c2len);
+        cr_assert_not_null(b);
+        size_t n = 0;
+        put(b, &n, "\x83\x6c\x00\x00\x00\x05", 6);
+        put(b, &n, (const char *)c1 + 1, c1len);
+        put(b, &n, "\x74\x00\x00\x00\x01\x77\x01k", 8);
+        put(b, &n, (const char *)c1 + 1, c1len);
+        put(b, &n, (const char *)c2 + 1, c2len);
+        put(b, &n, "\x6a\x6a\x6a", 3);
+        struct dres r = dec(b, n);
+        cr_assert_eq(r.rc, 0, "%s", pk_strerror(r.rc));
+        cr_assert_eq(r.used, n);
+        cr_assert_eq(pk_term_list_length(r.t), 5);
+        check_chain(&r.t->v.list.elems[0], lv);
+        check_chain(&r.t->v.list.elems[1].v.map.pairs[1], lv);
+        check_chain(&r.t->v.list.elems[2], deep);
+        struct pk_etf_buf e = enc(r.t, 2, 0);
+        cr_assert_eq(e.len, n);
+        cr_assert(memcmp(e.data, b, n) == 0);
+        pk_etf_buf_free(&e);
+        free(b);
+        free(c1);
+        free(c2);
+        free(lv);
+}
+
 /* ---- accepted odd forms ---- */
 
 Test(etf, noncanonical_bignums)
