@@ -308,6 +308,8 @@ static int grow_stack(struct dec *d, const uint8_t *at)
 static int grow_tails(struct dec *d)
 {
         size_t cap = d->tails == d->tlocal ? 1024 : d->tcap * 2;
+        if (cap > SIZE_MAX / sizeof(struct pk_term *))
+                return -ENOMEM;
         struct pk_term **t;
         if (d->tails == d->tlocal) {
                 t = malloc(cap * sizeof(*t));
@@ -986,8 +988,7 @@ __attribute__((noinline)) static struct pk_term *chain_tails(struct dec *d)
                 k = (size_t)(d->end - p);
         const uint8_t *const p0 = p;
         static const uint64_t nils = 0x0101010101010101ull * PK_TAG_NIL;
-        uint64_t w8;
-        for (; k >= 8 && (memcpy(&w8, p, 8), w8 == nils); k -= 8, p += 8)
+        for (; k >= 8 && le64(p) == nils; k -= 8, p += 8)
                 for (int j = 0; j < 8; j++)
                         (*--tsp)->type = PK_TERM_NIL;
         for (; k && *p == PK_TAG_NIL; k--, p++)
