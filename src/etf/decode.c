@@ -11,7 +11,7 @@
 
 /* DF_SEQ and DF_LIST must be 0 and 1: dec_tree adds the kind to the depth
  * room when it takes a frame's last slot (a list's tail does not count).
- * DF_CHAIN holds the pending tails of a chain (see dec_tree); DF_END marks
+ * DF_CHAIN holds the pending tails of a chain (see chain_down); DF_END marks
  * the sentinel at the bottom of the stack. */
 enum dframe_kind { DF_SEQ = 0, DF_LIST = 1, DF_MAP, DF_FUN, DF_CHAIN, DF_END };
 
@@ -1019,8 +1019,9 @@ __attribute__((noinline)) static struct pk_term *chain_tails(struct dec *d)
  * the tag switch decodes the common leaves and every container inline, and
  * hands the rest to dec_one with the state written back to d.  A container's
  * first slot is decoded right after its header, and a tuple of one element
- * gets no frame.  st[0] is a sentinel with no slots, so the walk is over when
- * the top frame is st[0] again. */
+ * gets no frame.  Runs of four or more 1-tuples and 1-element lists go to
+ * chain_down, and their tails to chain_tails.  st[0] is a sentinel with no
+ * slots, so the walk is over when the top frame is st[0] again. */
 static int dec_tree(struct dec *d, struct pk_term *root)
 {
         const uint8_t *p = d->p;
@@ -1206,7 +1207,6 @@ static int dec_tree(struct dec *d, struct pk_term *root)
                         if (PK_UNLIKELY(left < 2))
                                 FAIL(PK_ETRUNCATED, p);
                         n = p[1];
-                        /* A chain pays off from two levels on. */
                 tuple_small:
                         TUPLE(2);
                         /* A lone element that starts a chain: see chain_down.
