@@ -6,7 +6,7 @@
  *
  * A `pk_cmd` describes everything the child gets.  All preparation (PATH
  * search, environment, pipes, files, user lookup) happens in the parent; the
- * child is created with `clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)` on a
+ * child is created with `clone3(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)` on a
  * small stack and makes only raw system calls before `execve`.  A failed step
  * in the child comes back as a negative errno plus a `pk_spawn_error` naming
  * the step, never as a child exiting 127.

@@ -139,9 +139,10 @@ struct pk__plan {
         struct pk__child_err *err;
 };
 
-/* Runs the plan: clone + child setup + exec.  Returns 0 with *ret_pid and
- * *ret_pidfd, or a negative errno with perr filled (step etc.).  Blocks all
- * signals in the calling thread around the clone; reaps a failed child. */
+/* Runs the plan (child.c): clone + child setup + exec.  Returns 0 with
+ * *ret_pid and *ret_pidfd, or a negative errno with plan->err filled (step
+ * etc.); reaps a failed child.  Blocks the calling thread's signals around
+ * the clone only where clone3 cannot clear the child's handlers. */
 int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd);
 
 /* Overrides pk_run()/pipelines apply to a command without copying it. */
