@@ -588,6 +588,51 @@ Test(spawn, fd_pipe_socketpair_file)
         unlink(path);
 }
 
+Test(spawn, fd_same_as_another_child_fd)
+{
+        /* 2>&1 into a pipe: both writes of cat2 arrive on the one parent end,
+         * and 3 same as 1 too (chained through a non-"same" entry only). */
+        struct pk_cmd *c;
+        pk_cmd_new(PROBE, &c);
+        pk_cmd_arg(c, "cat2");
+        pk_cmd_fd_pipe(c, 0, 0);
+        pk_cmd_fd_pipe(c, 1, 0);
+        cr_assert_eq(pk_cmd_fd_same_as(c, 2, 1), 0);
+        struct pk_proc *p;
+        cr_assert_eq(pk_spawn(c, &p, NULL), 0);
+        cr_assert_eq(pk_proc_fd(p, 2), -1, "no parent end of its own");
+        int in = pk_proc_take_fd(p, 0);
+        cr_assert_eq(write(in, "ab", 2), 2);
+        close(in);
+        char buf[16] = {0};
+        size_t got = 0;
+        ssize_t n;
+        while ((n = read(pk_proc_fd(p, 1), buf + got, sizeof(buf) - 1 - got)) > 0)
+                got += (size_t)n;
+        cr_assert_str_eq(buf, "abab");
+        struct pk_status st;
+        cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
+        cr_assert(st.exited && st.code == 0);
+        pk_proc_free(p);
+
+        /* The other fd not mapped, or "same as" itself: errors, nothing leaked. */
+        int before = fdt_count();
+        pk_cmd_fd_close(c, 1);
+        struct pk_spawn_error e;
+        cr_assert_eq(pk_spawn(c, &p, &e), -EBADF);
+        cr_assert_eq(e.step, PK_SPAWN_STEP_DUP);
+        char msg[256];
+        pk_spawn_strerror(&e, msg, sizeof(msg));
+        cr_assert_str_eq(msg, "spawn failed: dup fd 2 <- child fd 1: Bad file descriptor");
+        pk_cmd_fd_same_as(c, 1, 2);
+        cr_assert_eq(pk_spawn(c, &p, &e), -EBADF, "a chain of \"same as\" is refused");
+        cr_assert_eq(fdt_count(), before);
+        cr_assert_eq(pk_cmd_fd_same_as(c, 4, 4), -EINVAL);
+        cr_assert_eq(pk_cmd_fd_same_as(c, 4, -1), -EINVAL);
+        pk_cmd_free(c);
+        assert_no_children();
+}
+
 Test(spawn, fd_pty_controlling_tty)
 {
         struct pk_cmd *c = probe_cmd();

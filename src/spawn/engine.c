@@ -78,9 +78,9 @@ int pk_spawn_strerror(const struct pk_spawn_error *e, char *buf, size_t size)
                 return snprintf(buf, size, "spawn failed");
         const char *what = pk_spawn_step_name(e->step);
         const char *msg = pk_strerror(e->err);
-        if (e->step == PK_SPAWN_STEP_DUP)
-                return snprintf(buf, size, "spawn failed: %s fd %d <- parent fd %d: %s", what,
-                                e->fd, e->value, msg);
+        if (e->step == PK_SPAWN_STEP_DUP) /* path: "child" for pk_cmd_fd_same_as() */
+                return snprintf(buf, size, "spawn failed: %s fd %d <- %s fd %d: %s", what, e->fd,
+                                e->path[0] ? e->path : "parent", e->value, msg);
         if (e->step == PK_SPAWN_STEP_RLIMIT)
                 return snprintf(buf, size, "spawn failed: %s %d: %s", what, e->value, msg);
         if (e->step == PK_SPAWN_STEP_SETUID || e->step == PK_SPAWN_STEP_SETGID)
@@ -259,6 +259,7 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
         *ret_optional = 0;
         switch (s->kind) {
         case PK__FD_CLOSED:
+        case PK__FD_SAME: /* resolved once every other entry is placed */
                 return 0;
         case PK__FD_INHERIT:
                 /* The child finds out itself whether it is open (one call
@@ -368,6 +369,15 @@ static void insert_move(struct pk__move *m, int *n, int target, int src, int opt
         (*n)++;
 }
 
+/* The move placing target, or NULL. */
+static const struct pk__move *find_move(const struct pk__move *m, int n, int target)
+{
+        for (int i = 0; i < n; i++)
+                if (m[i].target == target)
+                        return &m[i];
+        return NULL;
+}
+
 int pk__spawn(const struct pk_cmd *c, const struct pk__override *ov, struct pk_proc **ret_proc,
               struct pk_spawn_error *reterr)
 {
@@ -438,6 +448,19 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
                         goto fail;
                 if (src >= 0)
                         insert_move(pp.moves, &nmoves, s->child_fd, src, opt);
+        }
+        for (size_t i = 0; i < c->nfds; i++) {
+                const struct pk__fdspec *s = &c->fds[i];
+                if (s->kind != PK__FD_SAME || (ov && s->child_fd < 3 && ov->fd[s->child_fd] != -1))
+                        continue;
+                const struct pk__move *m = find_move(pp.moves, nmoves, s->parent_fd);
+                if (!m) {
+                        r = -EBADF;
+                        pk__spawn_error_set(reterr, PK_SPAWN_STEP_DUP, r, s->child_fd, s->parent_fd,
+                                            "child");
+                        goto fail;
+                }
+                insert_move(pp.moves, &nmoves, s->child_fd, m->src, m->optional);
         }
 
         bool own_group = c->setsid || (c->setpgid && c->pgid == 0);

@@ -39,13 +39,14 @@ enum pk__fd_kind {
         PK__FD_PTY,
         PK__FD_NULL,
         PK__FD_FILE,
+        PK__FD_SAME, /* what child fd parent_fd gets */
         PK__FD_CLOSED,
 };
 
 struct pk__fdspec {
         int child_fd;
         int kind;
-        int parent_fd; /* PARENT */
+        int parent_fd; /* PARENT; the other child fd for SAME */
         int flags;     /* PIPE flags, socket type, open flags */
         mode_t mode;
         char *path; /* FILE */
