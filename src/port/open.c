@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -46,11 +47,11 @@ static int build_cmd(const char *path, char *const *argv, bool search,
         int r;
         if (!search && !strchr(path, '/')) {
                 /* spawn_executable never searches PATH: "prog" means ./prog. */
-                prog = malloc(strlen(path) + 3);
+                size_t n = strlen(path) + 3;
+                prog = malloc(n);
                 if (!prog)
                         return -ENOMEM;
-                memcpy(prog, "./", 2);
-                strcpy(prog + 2, path);
+                snprintf(prog, n, "./%s", path);
         }
         r = pk_cmd_new(prog ? prog : path, &cmd);
         free(prog);
@@ -220,12 +221,11 @@ int pk_port_open_shell(const char *command, const struct pk_port_opts *opts, str
 {
         if (!command || (opts && opts->arg0))
                 return -EINVAL;
-        size_t len = strlen(command);
-        char *cmd = malloc(len + 6);
+        size_t n = strlen(command) + 6;
+        char *cmd = malloc(n);
         if (!cmd)
                 return -ENOMEM;
-        memcpy(cmd, "exec ", 5);
-        memcpy(cmd + 5, command, len + 1);
+        snprintf(cmd, n, "exec %s", command);
         /* As the VM: execle("/bin/sh", "sh", "-c", "exec " ++ Command). */
         const char *argv[] = {"sh", "-c", cmd, NULL};
         int r = open_program("/bin/sh", (char *const *)(uintptr_t)argv, false, opts, ret);
