@@ -402,7 +402,7 @@ static void phase(int size, long rounds, const char *const *children)
                 }
                 for (int m = 0; m < M_N; m++) {
                         int ref = m == M_PSFULL ? M_PKFULL : M_PORTKIT;
-                        double v[MAX_ROUNDS], q[MAX_ROUNDS];
+                        double v[MAX_ROUNDS] = {0}, q[MAX_ROUNDS] = {0};
                         for (long k = 0; k < rounds; k++) {
                                 v[k] = rates[ch][size][m][k];
                                 q[k] = v[k] > 0 ? rates[ch][size][ref][k] / v[k] : 0;
