@@ -163,11 +163,6 @@ static int bn_mul(struct bn *r, const struct bn *a, const struct bn *b)
         return 0;
 }
 
-static unsigned int nlz32(uint32_t x)
-{
-        return x ? (unsigned int)__builtin_clz(x) : 32;
-}
-
 /* q = a div b truncated toward zero; b must not be zero. */
 static int bn_div(struct bn *q, const struct bn *a, const struct bn *b)
 {
@@ -187,8 +182,10 @@ static int bn_div(struct bn *q, const struct bn *a, const struct bn *b)
                 bn_trim(q);
                 return 0;
         }
-        /* Knuth D: normalise so the divisor's top limb has its high bit set. */
-        unsigned int s = nlz32(b->l[n - 1]);
+        /* Knuth D: normalise so the divisor's top limb has its high bit set.
+         * That limb is non-zero (a bn has no leading zero limbs), so
+         * __builtin_clz is defined and s < 32. */
+        unsigned int s = (unsigned int)__builtin_clz(b->l[n - 1]);
         uint32_t *vn = calloc(n, sizeof(uint32_t));
         uint32_t *un = calloc(m + 1, sizeof(uint32_t));
         if (!vn || !un) {

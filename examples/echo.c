@@ -32,20 +32,11 @@ int main(int argc, char **argv)
         struct pk_framing f = {.kind = PK_FRAMING_STREAM};
         unsigned int flags = 0;
         for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--packet") == 0 && i + 1 < argc) {
-                        f.kind = PK_FRAMING_PACKET;
-                        f.arg = (unsigned int)strtoul(argv[++i], NULL, 10);
-                } else if (strcmp(argv[i], "--line") == 0 && i + 1 < argc) {
-                        f.kind = PK_FRAMING_LINE;
-                        f.arg = (unsigned int)strtoul(argv[++i], NULL, 10);
-                } else if (strcmp(argv[i], "--stream") == 0) {
-                        f.kind = PK_FRAMING_STREAM;
-                        f.arg = 0;
-                } else if (strcmp(argv[i], "--nouse-stdio") == 0) {
+                int m = pk_framing_option(argc, argv, &i, &f);
+                if (m == 0 && strcmp(argv[i], "--nouse-stdio") == 0)
                         flags |= PK_PORT_SELF_NOUSE_STDIO;
-                } else {
+                else if (m <= 0)
                         return usage();
-                }
         }
         struct pk_port_self *port;
         int r = pk_port_self_open(&f, flags, &port);

@@ -1587,3 +1587,30 @@ Test(etf, encode_unencodable)
         cr_assert_eq(b.len, 1);
         pk_etf_buf_free(&b);
 }
+
+/* The empty atom '' may be written from a NULL name (len 0); the writer must
+ * not hand that NULL on to memcpy(), whose arguments are declared nonnull
+ * (UBSan's nonnull-attribute check stops the test otherwise). */
+Test(etf, put_atom_empty_from_null)
+{
+        static const uint8_t latin1[] = {100, 0, 0}, utf8[] = {119, 0};
+        for (int mv = 0; mv <= 2; mv++) {
+                struct pk_etf_buf b;
+                pk_etf_buf_init(&b, 0);
+                cr_assert_eq(pk_etf_put_atom_v(&b, mv, NULL, 0), 0);
+                const uint8_t *want = mv < 2 ? latin1 : utf8;
+                size_t n = mv < 2 ? sizeof(latin1) : sizeof(utf8);
+                cr_assert_eq(b.len, n, "minor version %d", mv);
+                cr_assert_arr_eq(b.data, want, n);
+                pk_etf_buf_free(&b);
+        }
+        struct pk_etf_buf b;
+        pk_etf_buf_init(&b, 0);
+        cr_assert_eq(pk_etf_put_atom(&b, NULL, 0), 0);
+        cr_assert_arr_eq(b.data, utf8, sizeof(utf8));
+        pk_etf_buf_reset(&b);
+        /* A NULL name with a length is refused, as by pk_etf_put_atom_v(). */
+        cr_assert_eq(pk_etf_put_atom(&b, NULL, 3), -EINVAL);
+        cr_assert_eq(pk_etf_put_atom_v(&b, 2, NULL, 3), -EINVAL);
+        pk_etf_buf_free(&b);
+}

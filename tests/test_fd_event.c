@@ -392,6 +392,29 @@ Test(fd_mqueue, priorities_and_attributes)
         cr_assert_eq(fdt_count(), base);
 }
 
+/* NULL with len 0 is an empty message; mq_send() declares its buffer
+ * nonnull, so the layer must not pass that NULL on (UBSan's
+ * nonnull-attribute check stops the test otherwise). */
+Test(fd_mqueue, empty_message_from_null)
+{
+        char name[64];
+        snprintf(name, sizeof(name), "/portkit-test-empty-%d", (int)getpid());
+        pk_fd_mq_unlink(name);
+        struct pk_fd_mq_attr a = {.maxmsg = 2, .msgsize = 16};
+        int q =
+            pk_fd_mq_open(name, PK_FD_RDWR, PK_FD_CREATE | PK_FD_EXCL | PK_FD_NONBLOCK, 0600, &a);
+        cr_assert_geq(q, 0, "mq_open: %s", pk_strerror(q));
+        cr_assert_eq(pk_fd_mq_unlink(name), 0);
+        cr_assert_eq(pk_fd_mq_send(q, NULL, 0, 7), 0);
+        cr_assert_eq(pk_fd_mq_send(q, NULL, 1, 7), -EINVAL);
+        char buf[16];
+        unsigned prio = 0;
+        cr_assert_eq(pk_fd_mq_recv(q, buf, sizeof(buf), &prio), 0);
+        cr_assert_eq(prio, 7);
+        cr_assert_eq(pk_fd_mq_recv(q, buf, sizeof(buf), NULL), -EAGAIN);
+        pk_fd_close(q);
+}
+
 Test(fd_pty, pair_winsize_and_data)
 {
         int base = fdt_count();

@@ -420,3 +420,44 @@ Test(packet, normalize_fills_defaults)
         struct pk_framing big = {.kind = PK_FRAMING_LINE, .arg = 100, .max_message = 50};
         cr_assert_eq(pk_framing_normalize(&big, &f), -EINVAL);
 }
+
+/* argv strings are char * (as main() gets them); literals are const here. */
+#define A(s) ((char *)(uintptr_t)(s))
+
+Test(packet, framing_option_parses_the_command_line_forms)
+{
+        char *argv[] = {A("prog"),     A("--packet"),    A("2"),       A("--line"),   A("80"),
+                        A("--stream"), A("--packet"),    A("3"),       A("--line"),   A("0"),
+                        A("--line"),   A("9x"),          A("--other"), A("--packet"), A("-1"),
+                        A("--line"),   A("99999999999"), A("--packet")};
+        int argc = (int)(sizeof(argv) / sizeof(argv[0]));
+        struct pk_framing f = {PK_FRAMING_STREAM, 0, 1000};
+        int i = 1;
+        cr_assert_eq(pk_framing_option(argc, argv, &i, &f), 1);
+        cr_assert(f.kind == PK_FRAMING_PACKET && f.arg == 2 && i == 2);
+        i = 3;
+        cr_assert_eq(pk_framing_option(argc, argv, &i, &f), 1);
+        cr_assert(f.kind == PK_FRAMING_LINE && f.arg == 80 && i == 4);
+        cr_assert_eq(f.max_message, 1000, "max_message kept");
+        i = 5;
+        cr_assert_eq(pk_framing_option(argc, argv, &i, &f), 1);
+        cr_assert(f.kind == PK_FRAMING_STREAM && f.arg == 0 && i == 5);
+        /* Bad values and a missing one: -EINVAL, nothing changed. */
+        int bad[] = {6, 8, 10, 13, 15, 17};
+        for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+                i = bad[k];
+                cr_assert_eq(pk_framing_option(argc, argv, &i, &f), -EINVAL, "argv[%d]", bad[k]);
+                cr_assert(i == bad[k] && f.kind == PK_FRAMING_STREAM);
+        }
+        /* A line length above max_message is refused. */
+        char *big[] = {A("prog"), A("--line"), A("1001")};
+        i = 1;
+        cr_assert_eq(pk_framing_option(3, big, &i, &f), -EINVAL);
+        /* Not a framing option: 0, nothing changed. */
+        i = 12;
+        cr_assert_eq(pk_framing_option(argc, argv, &i, &f), 0);
+        cr_assert_eq(i, 12);
+        cr_assert_eq(pk_framing_option(argc, argv, NULL, &f), -EINVAL);
+        i = argc;
+        cr_assert_eq(pk_framing_option(argc, argv, &i, &f), -EINVAL);
+}

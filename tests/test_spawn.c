@@ -9,12 +9,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +27,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -584,6 +588,51 @@ Test(spawn, fd_pipe_socketpair_file)
         unlink(path);
 }
 
+Test(spawn, fd_same_as_another_child_fd)
+{
+        /* 2>&1 into a pipe: both writes of cat2 arrive on the one parent end,
+         * and 3 same as 1 too (chained through a non-"same" entry only). */
+        struct pk_cmd *c;
+        pk_cmd_new(PROBE, &c);
+        pk_cmd_arg(c, "cat2");
+        pk_cmd_fd_pipe(c, 0, 0);
+        pk_cmd_fd_pipe(c, 1, 0);
+        cr_assert_eq(pk_cmd_fd_same_as(c, 2, 1), 0);
+        struct pk_proc *p;
+        cr_assert_eq(pk_spawn(c, &p, NULL), 0);
+        cr_assert_eq(pk_proc_fd(p, 2), -1, "no parent end of its own");
+        int in = pk_proc_take_fd(p, 0);
+        cr_assert_eq(write(in, "ab", 2), 2);
+        close(in);
+        char buf[16] = {0};
+        size_t got = 0;
+        ssize_t n;
+        while ((n = read(pk_proc_fd(p, 1), buf + got, sizeof(buf) - 1 - got)) > 0)
+                got += (size_t)n;
+        cr_assert_str_eq(buf, "abab");
+        struct pk_status st;
+        cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
+        cr_assert(st.exited && st.code == 0);
+        pk_proc_free(p);
+
+        /* The other fd not mapped, or "same as" itself: errors, nothing leaked. */
+        int before = fdt_count();
+        pk_cmd_fd_close(c, 1);
+        struct pk_spawn_error e;
+        cr_assert_eq(pk_spawn(c, &p, &e), -EBADF);
+        cr_assert_eq(e.step, PK_SPAWN_STEP_DUP);
+        char msg[256];
+        pk_spawn_strerror(&e, msg, sizeof(msg));
+        cr_assert_str_eq(msg, "spawn failed: dup fd 2 <- child fd 1: Bad file descriptor");
+        pk_cmd_fd_same_as(c, 1, 2);
+        cr_assert_eq(pk_spawn(c, &p, &e), -EBADF, "a chain of \"same as\" is refused");
+        cr_assert_eq(fdt_count(), before);
+        cr_assert_eq(pk_cmd_fd_same_as(c, 4, 4), -EINVAL);
+        cr_assert_eq(pk_cmd_fd_same_as(c, 4, -1), -EINVAL);
+        pk_cmd_free(c);
+        assert_no_children();
+}
+
 Test(spawn, fd_pty_controlling_tty)
 {
         struct pk_cmd *c = probe_cmd();
@@ -1066,24 +1115,25 @@ Test(spawn, wait_through_the_loop)
         assert_no_children();
 }
 
-Test(spawn, signals_reset_without_proc)
+/* Runs, in a forked process prepared by setup() (false: cannot, exit 77), a
+ * python3 child spawned while the parent ignores SIGHUP and SIGUSR2 and
+ * catches SIGUSR1; the child prints whether it sees /proc and those three
+ * dispositions (0 = SIG_DFL).  The reporter is python3, not the probe (a
+ * sanitizer build of the probe needs /proc), and the forked process uses no
+ * Criterion assertion.  Returns the wait status; the report goes in buf. */
+static int reset_report(bool (*setup)(void), char *buf, size_t size)
 {
-        /* Without /proc the child cannot read its dispositions and resets all.
-         * The reporter is python3 (not the probe: a sanitizer build needs /proc),
-         * and the forked process uses no Criterion assertion. */
-        SKIP_IF(geteuid() != 0, "needs root for a mount namespace");
-        SKIP_IF(access("/usr/bin/python3", X_OK) != 0, "needs /usr/bin/python3");
         int out[2];
         cr_assert_eq(pipe(out), 0);
         pid_t k = fork();
         if (k == 0) {
-                if (unshare(CLONE_NEWNS) < 0 ||
-                    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-                    mount("none", "/proc", "tmpfs", 0, NULL) < 0)
+                if (!setup())
                         _exit(77);
                 signal(SIGHUP, SIG_IGN);
                 signal(SIGUSR2, SIG_IGN);
                 signal(SIGUSR1, on_usr1);
+                sigset_t before, after;
+                sigprocmask(SIG_BLOCK, NULL, &before);
                 struct pk_cmd *c;
                 if (pk_cmd_new("/usr/bin/python3", &c) < 0)
                         _exit(2);
@@ -1103,16 +1153,65 @@ Test(spawn, signals_reset_without_proc)
                         _exit(4);
                 pk_proc_free(p);
                 pk_cmd_free(c);
+                /* The parent's own mask and handler are as they were. */
+                struct sigaction sa;
+                sigaction(SIGUSR1, NULL, &sa);
+                sigprocmask(SIG_BLOCK, NULL, &after);
+                if (sa.sa_handler != on_usr1 || memcmp(&before, &after, sizeof(before)) != 0)
+                        _exit(5);
                 _exit(0);
         }
         close(out[1]);
         int ws;
         cr_assert_eq(waitpid(k, &ws, 0), k);
-        char buf[256] = {0};
-        cr_assert_geq(read(out[0], buf, sizeof(buf) - 1), 0);
+        memset(buf, 0, size);
+        cr_assert_geq(read(out[0], buf, size - 1), 0);
         close(out[0]);
+        return ws;
+}
+
+static bool hide_proc(void)
+{
+        return unshare(CLONE_NEWNS) == 0 &&
+               mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+               mount("none", "/proc", "tmpfs", 0, NULL) == 0;
+}
+
+Test(spawn, signals_reset_without_proc)
+{
+        /* Without /proc the child cannot read its dispositions and resets all. */
+        SKIP_IF(geteuid() != 0, "needs root for a mount namespace");
+        SKIP_IF(access("/usr/bin/python3", X_OK) != 0, "needs /usr/bin/python3");
+        char buf[256];
+        int ws = reset_report(hide_proc, buf, sizeof(buf));
         SKIP_IF(WIFEXITED(ws) && WEXITSTATUS(ws) == 77, "cannot mount over /proc here");
         cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "status %d", ws);
         /* no /proc in the child; SIG_DFL (0) for the ignored and the caught signal */
         cr_assert_str_eq(buf, "False 0 0 0\n");
+}
+
+/* A seccomp filter that refuses clone3 with ENOSYS, as container runtimes
+ * do, so pk_spawn must take its clone() path (signals blocked around it). */
+static bool refuse_clone3(void)
+{
+        struct sock_filter f[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+        return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+               prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0 &&
+               syscall(__NR_clone3, NULL, 0) < 0 && errno == ENOSYS;
+}
+
+Test(spawn, signals_reset_on_the_clone_path)
+{
+        SKIP_IF(access("/usr/bin/python3", X_OK) != 0, "needs /usr/bin/python3");
+        char buf[256];
+        int ws = reset_report(refuse_clone3, buf, sizeof(buf));
+        SKIP_IF(WIFEXITED(ws) && WEXITSTATUS(ws) == 77, "cannot install a seccomp filter here");
+        cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "status %d", ws);
+        cr_assert_str_eq(buf, "True 0 0 0\n");
 }

@@ -358,6 +358,14 @@ static int cmp_double(const void *a, const void *b)
 /* rates[child][size][method][round] */
 static double rates[2][2][M_N][MAX_ROUNDS];
 static double med[2][2][M_N];
+/* median over the rounds of portkit's rate / the method's rate in the same round */
+static double med_ratio[2][2][M_N];
+
+static double median(double *v, long n)
+{
+        qsort(v, (size_t)n, sizeof(double), cmp_double);
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
 static void phase(int size, long rounds, const char *const *children)
 {
@@ -393,11 +401,14 @@ static void phase(int size, long rounds, const char *const *children)
                         }
                 }
                 for (int m = 0; m < M_N; m++) {
-                        double v[MAX_ROUNDS];
-                        memcpy(v, rates[ch][size][m], sizeof(double) * (size_t)rounds);
-                        qsort(v, (size_t)rounds, sizeof(double), cmp_double);
-                        med[ch][size][m] =
-                            rounds % 2 ? v[rounds / 2] : (v[rounds / 2 - 1] + v[rounds / 2]) / 2;
+                        int ref = m == M_PSFULL ? M_PKFULL : M_PORTKIT;
+                        double v[MAX_ROUNDS] = {0}, q[MAX_ROUNDS] = {0};
+                        for (long k = 0; k < rounds; k++) {
+                                v[k] = rates[ch][size][m][k];
+                                q[k] = v[k] > 0 ? rates[ch][size][ref][k] / v[k] : 0;
+                        }
+                        med[ch][size][m] = median(v, rounds);
+                        med_ratio[ch][size][m] = median(q, rounds);
                 }
                 pk_cmd_free(pk_plain);
                 pk_cmd_free(pk_full);
@@ -443,18 +454,16 @@ static void stall(const char *label)
 
 static void print_table(int size, const char *const *labels)
 {
-        printf("\n%s parent — median spawns/s over the rounds (ratio = portkit / method)\n",
+        printf("\n%s parent — median spawns/s over the rounds; ratio = median over the rounds of "
+               "portkit / method in the same round\n",
                size ? "BIG" : "small");
         printf("%-40s %12s %8s %12s %8s\n", "method", labels[0], "ratio", labels[1], "ratio");
         for (int m = 0; m < M_N; m++) {
                 if ((m == M_PY && !py_peer) || (m == M_RUST && !rust_peer))
                         continue;
-                int ref = m == M_PSFULL ? M_PKFULL : M_PORTKIT;
                 printf("%-40s", mnames[m]);
-                for (int ch = 0; ch < 2; ch++) {
-                        double v = med[ch][size][m];
-                        printf(" %12.0f %7.2fx", v, v > 0 ? med[ch][size][ref] / v : 0);
-                }
+                for (int ch = 0; ch < 2; ch++)
+                        printf(" %12.0f %7.2fx", med[ch][size][m], med_ratio[ch][size][m]);
                 printf("\n");
         }
 }

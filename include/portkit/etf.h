@@ -418,7 +418,8 @@ PK_API int pk_etf_put_float(struct pk_etf_buf *b, double f);
 PK_API int pk_etf_put_float_v(struct pk_etf_buf *b, int minor_version, double f);
 /**
  * @brief Writes the atom of len UTF-8 bytes (minor version 2: SMALL_ATOM_UTF8_EXT
- *        or ATOM_UTF8_EXT).  PK_EATOMLEN or PK_EATOMUTF8 for a bad name.
+ *        or ATOM_UTF8_EXT).  PK_EATOMLEN or PK_EATOMUTF8 for a bad name;
+ *        -EINVAL for a NULL name with len > 0 (NULL with len 0 is '').
  */
 PK_API int pk_etf_put_atom(struct pk_etf_buf *b, const char *name, size_t len);
 /** @brief Writes an atom as minor_version selects (0 and 1: ATOM_EXT when Latin-1 fits). */

@@ -79,6 +79,21 @@ struct pk_packet_msg {
 PK_API int pk_framing_normalize(const struct pk_framing *f, struct pk_framing *ret_norm);
 
 /**
+ * @brief Parses one framing option of a command line, the way port programs,
+ *        hosts and `portkit call` take them: `--packet N` (1, 2 or 4),
+ *        `--line L` (1 <= L <= the framing's max_message) or `--stream`.
+ * @param argc the number of arguments.
+ * @param argv the arguments.
+ * @param[in,out] i the index of the argument to look at; on a match it is
+ *        left on the option's last word (its value), so a `for (...; i++)`
+ *        loop goes on after it.
+ * @param[in,out] f set on a match (kind and arg; max_message is kept).
+ * @return 1 on a match; 0 if argv[*i] is not a framing option (nothing
+ *         changed); -EINVAL for a missing or bad value (nothing changed).
+ */
+PK_API int pk_framing_option(int argc, char *const *argv, int *i, struct pk_framing *f);
+
+/**
  * @brief Builds the header that goes before a payload of @p len bytes.
  *
  * Output that cannot be framed is a synchronous error here, unlike Erlang

@@ -6,7 +6,7 @@
  *
  * A `pk_cmd` describes everything the child gets.  All preparation (PATH
  * search, environment, pipes, files, user lookup) happens in the parent; the
- * child is created with `clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)` on a
+ * child is created with `clone3(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)` on a
  * small stack and makes only raw system calls before `execve`.  A failed step
  * in the child comes back as a negative errno plus a `pk_spawn_error` naming
  * the step, never as a child exiting 127.
@@ -249,6 +249,16 @@ PK_API int pk_cmd_fd_null(struct pk_cmd *cmd, int child_fd);
  */
 PK_API int pk_cmd_fd_file(struct pk_cmd *cmd, int child_fd, const char *path, int flags,
                           mode_t mode);
+
+/**
+ * @brief Child fd N gets the same open file as child fd `other_child_fd`, as a
+ *        shell's `N>&M` (e.g. 2 same as 1: stderr into the stdout pipe).
+ *        Resolved at each spawn, after every other entry; `other_child_fd`
+ *        must then be mapped by another kind of entry (not itself "same as"),
+ *        else pk_spawn() fails with -EBADF (step DUP).
+ * @return 0, -EINVAL (negative fds, N == M), -ENOMEM.
+ */
+PK_API int pk_cmd_fd_same_as(struct pk_cmd *cmd, int child_fd, int other_child_fd);
 
 /** @brief Child fd N is closed (removes a mapping, e.g. the default 0, 1, 2). */
 PK_API int pk_cmd_fd_close(struct pk_cmd *cmd, int child_fd);

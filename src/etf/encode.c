@@ -176,9 +176,8 @@ static int w_list(struct enc *e, const struct pk_term *t, const struct pk_term *
                         pk__put16(p + 1, (uint16_t)cells);
                         uint8_t *q = p + 3;
                         for (const struct pk_term *g = t; g->type != PK_TERM_NIL;) {
-                                if (g->type == PK_TERM_STRING) {
+                                if (g->type == PK_TERM_STRING) { /* always the last part */
                                         memcpy(q, g->v.string.bytes, g->v.string.len);
-                                        q += g->v.string.len;
                                         break;
                                 }
                                 for (uint32_t k = 0; k < g->v.list.len; k++)
@@ -296,7 +295,7 @@ static int w_one(struct enc *e, const struct pk_term *t, const struct pk_term **
                         return b->err;
                 pk__put32(p, t->v.ref.creation);
                 for (uint16_t k = 0; k < t->v.ref.len; k++)
-                        pk__put32(p + 4 + 4 * k, t->v.ref.ids[k]);
+                        pk__put32(p + 4 + 4 * (size_t)k, t->v.ref.ids[k]);
                 b->len += 4 + 4 * (size_t)t->v.ref.len;
                 return 0;
         case PK_TERM_EXPORT:

@@ -222,7 +222,7 @@ static int build(struct pctx *c, const struct pk_term *t, struct pnode *n, unsig
                 for (uint32_t i = 0; i < ar && r == 0; i++) {
                         struct pnode *pair = &k[i], *kv = &k[ar + 2 * i];
                         uint32_t j = order[i];
-                        if ((r = build(c, &t->v.map.pairs[2 * j], &kv[0], depth + 1)) < 0)
+                        if ((r = build(c, &t->v.map.pairs[2 * (size_t)j], &kv[0], depth + 1)) < 0)
                                 break;
                         if ((r = build(c, &t->v.map.pairs[2 * j + 1], &kv[1], depth + 1)) < 0)
                                 break;

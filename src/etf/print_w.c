@@ -272,6 +272,8 @@ static void shortest_digits(double v, char d[20], int *nd, int *exp10)
                 if (*q >= '0' && *q <= '9' && n < 19)
                         d[n++] = *q;
         int e = atoi(q + 1);
+        if (n == 0) /* "%e" always writes a digit; keeps *nd >= 1 visible */
+                d[n++] = '0';
         while (n > 1 && d[n - 1] == '0')
                 n--;
         *nd = n;
@@ -294,7 +296,6 @@ void pk__txt_float(struct pk__sbuf *sb, double f)
         char expl[8];
         int explen = snprintf(expl, sizeof(expl), "%d", exp10);
         int expcost = explen + 2;
-        bool sci;
         if (place < 0) {
                 if (exp10 >= 0) {
                         /* d[0..exp10] '.' rest */
@@ -314,11 +315,9 @@ void pk__txt_float(struct pk__sbuf *sb, double f)
                         pk__sb_put(sb, d, (size_t)L);
                         return;
                 }
-                sci = true;
         } else {
                 int dot = L == 1 ? 1 : 0;
-                sci = !(expcost + dot >= place + 2 && v < 9007199254740992.0);
-                if (!sci) {
+                if (expcost + dot >= place + 2 && v < 9007199254740992.0) {
                         pk__sb_put(sb, d, (size_t)L);
                         for (int i = 0; i < place; i++)
                                 pk__sb_putc(sb, '0');
@@ -326,6 +325,7 @@ void pk__txt_float(struct pk__sbuf *sb, double f)
                         return;
                 }
         }
+        /* Scientific. */
         pk__sb_putc(sb, d[0]);
         pk__sb_putc(sb, '.');
         if (L == 1)
@@ -359,8 +359,10 @@ void pk__txt_integer(struct pk__sbuf *sb, const struct pk_term *t)
         }
         for (size_t i = 0; i < t->v.big.len; i++)
                 limb[i / 4] |= (uint32_t)t->v.big.digits[i] << (8 * (i % 4));
+        /* At least one group, so a zero magnitude (len 0: not canonical, but
+         * a caller may build it) prints "0" rather than reading groups[-1]. */
         size_t top = nl, ng = 0;
-        while (top > 0 && ng < ndec) {
+        do {
                 uint64_t rem = 0;
                 for (size_t i = top; i-- > 0;) {
                         uint64_t cur = (rem << 32) | limb[i];
@@ -370,7 +372,7 @@ void pk__txt_integer(struct pk__sbuf *sb, const struct pk_term *t)
                 groups[ng++] = (uint32_t)rem;
                 while (top > 0 && limb[top - 1] == 0)
                         top--;
-        }
+        } while (top > 0 && ng < ndec);
         if (t->v.big.negative)
                 pk__sb_putc(sb, '-');
         char buf[16];
@@ -466,7 +468,7 @@ static int pair_cmp(const void *x, const void *y, void *arg)
 {
         const struct pk_term *pairs = arg;
         uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
-        return key_order(&pairs[2 * i], &pairs[2 * j]);
+        return key_order(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j]);
 }
 
 /* Maps compare by size, then their keys in key order, then the values in
@@ -482,7 +484,8 @@ static int map_order(const struct pk_term *a, const struct pk_term *b)
                 goto out;
         }
         for (uint32_t k = 0; k < a->v.map.arity && !c; k++)
-                c = key_order(&a->v.map.pairs[2 * ia[k]], &b->v.map.pairs[2 * ib[k]]);
+                c = key_order(&a->v.map.pairs[2 * (size_t)ia[k]],
+                              &b->v.map.pairs[2 * (size_t)ib[k]]);
         for (uint32_t k = 0; k < a->v.map.arity && !c; k++)
                 c = key_order(&a->v.map.pairs[2 * ia[k] + 1], &b->v.map.pairs[2 * ib[k] + 1]);
 out:

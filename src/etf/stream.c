@@ -73,7 +73,9 @@ int pk_etf_buf_append(struct pk_etf_buf *b, const void *p, size_t n)
 
 int pk__w_atom(struct pk_etf_buf *b, int minor_version, const char *name, size_t len)
 {
-        const uint8_t *s = (const uint8_t *)name;
+        /* The empty name may come as NULL (from the caller or a hand-built
+         * term); memcpy() below must not see a NULL even for 0 bytes. */
+        const uint8_t *s = (const uint8_t *)(len ? name : "");
         size_t i = 0;
         while (i < len && s[i] < 0x80)
                 i++;
@@ -308,7 +310,7 @@ int pk_etf_put_float_v(struct pk_etf_buf *b, int minor_version, double f)
 
 int pk_etf_put_atom(struct pk_etf_buf *b, const char *name, size_t len)
 {
-        return pk__w_atom(b, 2, name, len);
+        return pk_etf_put_atom_v(b, 2, name, len);
 }
 
 int pk_etf_put_atom_v(struct pk_etf_buf *b, int minor_version, const char *name, size_t len)

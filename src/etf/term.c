@@ -59,7 +59,7 @@ ptrdiff_t pk__utf8_count(const uint8_t *s, size_t len)
 
 int pk__atom_check(const char *name, size_t len)
 {
-        if (len > 4 * 255)
+        if (len > (size_t)4 * 255)
                 return PK_EATOMLEN;
         ptrdiff_t n = pk__utf8_count((const uint8_t *)name, len);
         if (n < 0)
@@ -453,7 +453,7 @@ static int key_index_cmp(const void *x, const void *y, void *arg)
 {
         const struct pk_term *pairs = arg;
         uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
-        return pk_term_compare(&pairs[2 * i], &pairs[2 * j], 1);
+        return pk_term_compare(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j], 1);
 }
 
 static uint32_t *sorted_keys(const struct pk_term *m)
@@ -480,7 +480,8 @@ static int cmp_maps(const struct pk_term *a, const struct pk_term *b, int exact)
                 goto out;
         }
         for (uint32_t k = 0; k < a->v.map.arity && !c; k++)
-                c = pk_term_compare(&a->v.map.pairs[2 * ia[k]], &b->v.map.pairs[2 * ib[k]], 1);
+                c = pk_term_compare(&a->v.map.pairs[2 * (size_t)ia[k]],
+                                    &b->v.map.pairs[2 * (size_t)ib[k]], 1);
         for (uint32_t k = 0; k < a->v.map.arity && !c; k++)
                 c = pk_term_compare(&a->v.map.pairs[2 * ia[k] + 1], &b->v.map.pairs[2 * ib[k] + 1],
                                     exact);

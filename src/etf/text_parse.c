@@ -573,7 +573,9 @@ static int read_node(struct parser *p, const char **name, uint16_t *len, const c
 static int read_local_pid(struct parser *p, struct pk_term *t)
 {
         size_t at = p->pos;
-        uint64_t a, id, serial;
+        /* Initialised although read_uint() sets each before it returns 0:
+         * fail() is variadic, so the analyzer does not see it return < 0. */
+        uint64_t a = 0, id = 0, serial = 0;
         int r;
         p->pos++;
         if ((r = read_uint(p, UINT32_MAX, &a, "a pid")) < 0 ||
@@ -606,14 +608,14 @@ static int read_hash_form(struct parser *p, struct pk_term *t)
 {
         size_t at = p->pos;
         int r;
-        uint64_t v;
+        uint64_t v = 0; /* read_uint() sets it; initialised as in read_local_pid() */
         if (starts(p, "#Fun<"))
                 return fail(p, at, PK_ESYNTAX, "local funs cannot be written as text");
         if (starts(p, "#Pid<")) {
                 p->pos += 5;
-                const char *node;
-                uint16_t nlen;
-                uint64_t id, serial, creation;
+                const char *node = nonode; /* read_node() sets it, see read_local_pid() */
+                uint16_t nlen = sizeof(nonode) - 1;
+                uint64_t id = 0, serial = 0, creation = 0;
                 if ((r = read_node(p, &node, &nlen, "a pid")) < 0 ||
                     (r = expect_char(p, '.', "a pid")) < 0 ||
                     (r = read_uint(p, UINT32_MAX, &id, "a pid")) < 0 ||
@@ -635,7 +637,7 @@ static int read_hash_form(struct parser *p, struct pk_term *t)
                 p->pos += 6;
                 const char *node = nonode;
                 uint16_t nlen = sizeof(nonode) - 1;
-                uint64_t id, creation = 0;
+                uint64_t id = 0, creation = 0;
                 if (is_digit(peekc(p, 0))) {
                         if ((r = read_uint(p, 0, &v, "a port")) < 0)
                                 return r;
@@ -1348,7 +1350,7 @@ static int key_cmp(const void *x, const void *y, void *arg)
 {
         const struct pk_term *pairs = arg;
         uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
-        int c = pk_term_compare(&pairs[2 * i], &pairs[2 * j], 1);
+        int c = pk_term_compare(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j], 1);
         if (c)
                 return c;
         return (i > j) - (i < j);
@@ -1376,11 +1378,11 @@ static int close_map(struct parser *p, struct pk_term *out)
         }
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
-                if (i + 1 < n &&
-                    pk_term_compare(&pairs[2 * idx[i]], &pairs[2 * idx[i + 1]], 1) == 0)
+                if (i + 1 < n && pk_term_compare(&pairs[2 * (size_t)idx[i]],
+                                                 &pairs[2 * (size_t)idx[i + 1]], 1) == 0)
                         continue; /* a later duplicate wins */
-                e[2 * k] = pairs[2 * idx[i]];
-                e[2 * k + 1] = pairs[2 * idx[i] + 1];
+                e[2 * k] = pairs[2 * (size_t)idx[i]];
+                e[2 * k + 1] = pairs[2 * (size_t)idx[i] + 1];
                 k++;
         }
         free(idx);

@@ -184,7 +184,7 @@ int pk_fd_connect_result(int fd)
 
 int pk_fd_local_port(int fd)
 {
-        struct sockaddr_storage ss;
+        struct sockaddr_storage ss = {0}; /* getsockname() fills it; zeroed, so never garbage */
         socklen_t len = sizeof(ss);
         int saved = errno;
         if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)

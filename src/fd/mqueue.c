@@ -63,6 +63,8 @@ int pk_fd_mq_send(int fd, const void *buf, size_t len, unsigned prio)
 {
         if (!buf && len)
                 return -EINVAL;
+        if (!buf)
+                buf = ""; /* an empty message: mq_send() declares its buffer nonnull */
         int saved = errno;
         int r;
         do

@@ -267,7 +267,7 @@ int pk_fd_term_config(int fd, const struct pk_fd_serial *cfg)
         /* tcsetattr() succeeds if any one change took, and drivers silently
          * override what they cannot do (a pty forces CS8 and clears
          * PARENB): read back and compare. */
-        struct pk_fd_serial got;
+        struct pk_fd_serial got = {0}; /* filled on success; zeroed, so never garbage */
         r = pk_fd_term_get(fd, &got);
         if (r < 0)
                 return r;

@@ -129,7 +129,8 @@ int pk_loop_timer_start(struct pk_loop_timer *timer, uint64_t timeout_ms, uint64
         pk_loop_timer_stop(timer);
         if (loop->heap_len == loop->heap_cap) {
                 size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
-                struct pk_loop_timer **h = realloc(loop->heap, cap * sizeof(*h));
+                struct pk_loop_timer **h =
+                    realloc(loop->heap, cap * sizeof(struct pk_loop_timer *));
                 if (!h)
                         return -ENOMEM;
                 loop->heap = h;

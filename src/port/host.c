@@ -473,7 +473,7 @@ int pk_port_wait(struct pk_port *p, int64_t timeout_ms, struct pk_port_exit *ret
                         if (poll(&pf, 1, to) < 0 && errno != EINTR)
                                 return -errno;
                 } else {
-                        struct timespec ts = {0, 10 * 1000 * 1000};
+                        struct timespec ts = {.tv_sec = 0, .tv_nsec = 10000000L}; /* 10 ms */
                         nanosleep(&ts, NULL);
                 }
         }

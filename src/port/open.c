@@ -9,23 +9,11 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-
-/* Child-side descriptors are moved to at least this number before being
- * dup2()ed into place, so no source is clobbered by an earlier target. */
-#define PK__HIGH_FD 10
-
-static void close_pair(int fds[2])
-{
-        for (int i = 0; i < 2; i++)
-                if (fds[i] >= 0) {
-                        close(fds[i]);
-                        fds[i] = -1;
-                }
-}
 
 static int check_env(const char *const *changes)
 {
@@ -35,34 +23,35 @@ static int check_env(const char *const *changes)
         return 0;
 }
 
-/* A child-side copy of fd at PK__HIGH_FD or above, CLOEXEC. */
-static int high_dup(int fd)
+/* The child fds of the port's pipes: what it reads, what it writes. */
+static int child_in_fd(unsigned int fl)
 {
-        int r = fcntl(fd, F_DUPFD_CLOEXEC, PK__HIGH_FD);
-        return r < 0 ? -errno : r;
+        return fl & PK_PORT_NOUSE_STDIO ? 3 : 0;
 }
 
-struct child_fds {
-        int fd[5]; /* what the child gets as 0..4; -1: inherit (0..2) or none (3, 4) */
-};
+static int child_out_fd(unsigned int fl)
+{
+        return fl & PK_PORT_NOUSE_STDIO ? 4 : 1;
+}
 
 /* Builds the spawn layer's command: argv, environment changes, cd, its own
- * session, PDEATHSIG and the descriptor map (everything else unmapped is
- * closed in the child by the spawn layer). */
+ * session, PDEATHSIG and the descriptor map: a pipe for what the child reads
+ * and one for what it writes (0/1, or 3/4 with nouse_stdio), stderr inherited,
+ * merged into the output pipe or a pipe of its own; everything else unmapped
+ * is closed in the child by the spawn layer. */
 static int build_cmd(const char *path, char *const *argv, bool search,
-                     const struct pk_port_opts *opts, const struct child_fds *cf,
-                     struct pk_cmd **ret)
+                     const struct pk_port_opts *opts, struct pk_cmd **ret)
 {
         struct pk_cmd *cmd = NULL;
         char *prog = NULL;
         int r;
         if (!search && !strchr(path, '/')) {
                 /* spawn_executable never searches PATH: "prog" means ./prog. */
-                prog = malloc(strlen(path) + 3);
+                size_t n = strlen(path) + 3;
+                prog = malloc(n);
                 if (!prog)
                         return -ENOMEM;
-                memcpy(prog, "./", 2);
-                strcpy(prog + 2, path);
+                snprintf(prog, n, "./%s", path);
         }
         r = pk_cmd_new(prog ? prog : path, &cmd);
         free(prog);
@@ -104,9 +93,16 @@ static int build_cmd(const char *path, char *const *argv, bool search,
         if ((opts->flags & PK_PORT_PDEATHSIG) &&
             (r = pk_cmd_pdeathsig(cmd, opts->pdeathsig ? opts->pdeathsig : SIGKILL)) < 0)
                 goto fail;
-        for (int i = 0; i < 5; i++)
-                if (cf->fd[i] >= 0 && (r = pk_cmd_fd(cmd, i, cf->fd[i])) < 0)
-                        goto fail;
+        unsigned int fl = opts->flags;
+        if ((!(fl & PK_PORT_IN) &&
+             (r = pk_cmd_fd_pipe(cmd, child_in_fd(fl), PK_PIPE_CHILD_READS | PK_PIPE_NONBLOCK)) <
+                 0) ||
+            (!(fl & PK_PORT_OUT) &&
+             (r = pk_cmd_fd_pipe(cmd, child_out_fd(fl), PK_PIPE_CHILD_WRITES)) < 0) ||
+            ((fl & PK_PORT_STDERR_TO_STDOUT) && (r = pk_cmd_fd_same_as(cmd, 2, 1)) < 0) ||
+            ((fl & PK_PORT_STDERR_CAPTURE) &&
+             (r = pk_cmd_fd_pipe(cmd, 2, PK_PIPE_CHILD_WRITES | PK_PIPE_NONBLOCK)) < 0))
+                goto fail;
         *ret = cmd;
         return 0;
 fail:
@@ -143,48 +139,15 @@ static int open_program(const char *path, char *const *argv, bool search,
         r = pk__port_new(opts, &p);
         if (r < 0)
                 return r;
-        int to_child[2] = {-1, -1}, from_child[2] = {-1, -1}, errpipe[2] = {-1, -1};
-        struct child_fds cf = {{-1, -1, -1, -1, -1}};
-        int high[3] = {-1, -1, -1};
         struct pk_cmd *cmd = NULL;
-        struct pk_proc *proc = NULL;
-        bool nouse = fl & PK_PORT_NOUSE_STDIO;
-        if (!(fl & PK_PORT_IN)) {
-                if (pipe2(to_child, O_CLOEXEC) < 0)
-                        goto fail_errno;
-                if ((r = high_dup(to_child[0])) < 0)
-                        goto fail;
-                high[0] = r;
-                cf.fd[nouse ? 3 : 0] = high[0];
-        }
-        if (!(fl & PK_PORT_OUT)) {
-                if (pipe2(from_child, O_CLOEXEC) < 0)
-                        goto fail_errno;
-                if ((r = high_dup(from_child[1])) < 0)
-                        goto fail;
-                high[1] = r;
-                cf.fd[nouse ? 4 : 1] = high[1];
-                if (fl & PK_PORT_STDERR_TO_STDOUT)
-                        cf.fd[2] = high[1];
-        }
-        if (fl & PK_PORT_STDERR_CAPTURE) {
-                if (pipe2(errpipe, O_CLOEXEC) < 0)
-                        goto fail_errno;
-                if ((r = high_dup(errpipe[1])) < 0)
-                        goto fail;
-                high[2] = r;
-                cf.fd[2] = high[2];
-        }
-        r = build_cmd(path, argv, search, opts, &cf, &cmd);
+        struct pk_proc *proc;
+        r = build_cmd(path, argv, search, opts, &cmd);
         if (r < 0)
                 goto fail;
         r = pk_spawn(cmd, &proc, NULL);
         cmd = pk_cmd_free(cmd);
         if (r < 0)
                 goto fail;
-        for (int i = 0; i < 3; i++)
-                if (high[i] >= 0)
-                        close(high[i]);
         p->pid = pk_proc_pid(proc);
         /* The port keeps its own pidfd and reaps the child itself; the
          * handle is freed (that neither kills nor waits). */
@@ -194,41 +157,23 @@ static int open_program(const char *path, char *const *argv, bool search,
                 int fd = pk_fd_pidfd_open(p->pid, 0);
                 p->pidfd = fd < 0 ? -1 : fd;
         }
-        proc = pk_proc_free(proc);
-        if (to_child[0] >= 0)
-                close(to_child[0]);
-        if (from_child[1] >= 0)
-                close(from_child[1]);
-        if (errpipe[1] >= 0)
-                close(errpipe[1]);
-        p->out_fd = to_child[1];
-        p->in_fd = from_child[0];
-        p->err_fd = errpipe[0];
+        p->out_fd = fl & PK_PORT_IN ? -1 : pk_proc_take_fd(proc, child_in_fd(fl));
+        p->in_fd = fl & PK_PORT_OUT ? -1 : pk_proc_take_fd(proc, child_out_fd(fl));
+        p->err_fd = fl & PK_PORT_STDERR_CAPTURE ? pk_proc_take_fd(proc, 2) : -1;
+        pk_proc_free(proc);
         p->out_closed = p->out_fd < 0;
         p->in_eof = p->in_fd < 0;
         p->err_eof = p->err_fd < 0;
-        /* The child's output pipe stays blocking: every read of it follows a
-         * poll, except a blocking recv that has nothing else to wait for,
-         * which then saves one system call per message.  Attaching to a loop
-         * makes it non-blocking. */
-        int fds[2] = {p->out_fd, p->err_fd};
-        for (int i = 0; i < 2; i++)
-                if (fds[i] >= 0)
-                        (void)pk_fd_set_nonblock(fds[i], 1);
+        /* The child's output pipe stays blocking (the others are not): every
+         * read of it follows a poll, except a blocking recv that has nothing
+         * else to wait for, which then saves one system call per message.
+         * Attaching to a loop makes it non-blocking. */
         p->in_blocking = p->in_fd >= 0;
         p->guard = !pk__port_sigpipe_ignored();
         *ret = p;
         return 0;
-fail_errno:
-        r = -errno;
 fail:
         pk_cmd_free(cmd);
-        for (int i = 0; i < 3; i++)
-                if (high[i] >= 0)
-                        close(high[i]);
-        close_pair(to_child);
-        close_pair(from_child);
-        close_pair(errpipe);
         pk__port_free(p);
         return r;
 }
@@ -276,12 +221,11 @@ int pk_port_open_shell(const char *command, const struct pk_port_opts *opts, str
 {
         if (!command || (opts && opts->arg0))
                 return -EINVAL;
-        size_t len = strlen(command);
-        char *cmd = malloc(len + 6);
+        size_t n = strlen(command) + 6;
+        char *cmd = malloc(n);
         if (!cmd)
                 return -ENOMEM;
-        memcpy(cmd, "exec ", 5);
-        memcpy(cmd + 5, command, len + 1);
+        snprintf(cmd, n, "exec %s", command);
         /* As the VM: execle("/bin/sh", "sh", "-c", "exec " ++ Command). */
         const char *argv[] = {"sh", "-c", cmd, NULL};
         int r = open_program("/bin/sh", (char *const *)(uintptr_t)argv, false, opts, ret);

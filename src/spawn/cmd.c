@@ -453,6 +453,13 @@ int pk_cmd_fd_file(struct pk_cmd *c, int child_fd, const char *path, int flags, 
         return fd_set_entry(c, child_fd, PK__FD_FILE, -1, flags & ~O_CLOEXEC, mode, path);
 }
 
+int pk_cmd_fd_same_as(struct pk_cmd *c, int child_fd, int other_child_fd)
+{
+        if (other_child_fd < 0 || other_child_fd == child_fd)
+                return -EINVAL;
+        return fd_set_entry(c, child_fd, PK__FD_SAME, other_child_fd, 0, 0, NULL);
+}
+
 int pk_cmd_fd_close(struct pk_cmd *c, int child_fd)
 {
         return fd_set_entry(c, child_fd, PK__FD_CLOSED, -1, 0, 0, NULL);

@@ -426,7 +426,9 @@ static int helper_send(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, i
 
         pthread_mutex_lock(&h->lock);
         int r = send_fds(h->sock, msg, sizeof(w) + body, fds, (size_t)plan->nmoves);
-        if (r == 0) {
+        /* Sent: rec joins the queue (h owns it).  Not sent (r < 0, the exact
+         * complement): freed below. */
+        if (r >= 0) {
                 rec->id = ++h->next_id;
                 struct pending **tail = &h->queue;
                 while (*tail)

@@ -140,7 +140,7 @@ static int run_stages(const struct pk_cmd *const *cmds, size_t n, const struct p
 
         int in_w = -1, in_r = -1, out_r = -1, out_w = -1, err_r = -1, err_w = -1;
         int *inter = calloc(2 * n, sizeof(int));
-        struct pk_proc **procs = calloc(n, sizeof(*procs));
+        struct pk_proc **procs = calloc(n, sizeof(struct pk_proc *));
         int r = 0;
         if (!inter || !procs) {
                 r = -ENOMEM;

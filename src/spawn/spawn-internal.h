@@ -39,13 +39,14 @@ enum pk__fd_kind {
         PK__FD_PTY,
         PK__FD_NULL,
         PK__FD_FILE,
+        PK__FD_SAME, /* what child fd parent_fd gets */
         PK__FD_CLOSED,
 };
 
 struct pk__fdspec {
         int child_fd;
         int kind;
-        int parent_fd; /* PARENT */
+        int parent_fd; /* PARENT; the other child fd for SAME */
         int flags;     /* PIPE flags, socket type, open flags */
         mode_t mode;
         char *path; /* FILE */
@@ -139,9 +140,10 @@ struct pk__plan {
         struct pk__child_err *err;
 };
 
-/* Runs the plan: clone + child setup + exec.  Returns 0 with *ret_pid and
- * *ret_pidfd, or a negative errno with perr filled (step etc.).  Blocks all
- * signals in the calling thread around the clone; reaps a failed child. */
+/* Runs the plan (child.c): clone + child setup + exec.  Returns 0 with
+ * *ret_pid and *ret_pidfd, or a negative errno with plan->err filled (step
+ * etc.); reaps a failed child.  Blocks the calling thread's signals around
+ * the clone only where clone3 cannot clear the child's handlers. */
 int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd);
 
 /* Overrides pk_run()/pipelines apply to a command without copying it. */

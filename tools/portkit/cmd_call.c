@@ -165,29 +165,20 @@ static int parse_args(int argc, char **argv, struct call_opts *o, int *ret_prog)
         int i = 1;
         for (; i < argc; i++) {
                 const char *a = argv[i];
-                long long v;
                 if (strcmp(a, "--") == 0) {
                         i++;
                         break;
                 }
                 if (a[0] != '-')
                         break;
-                if (strcmp(a, "--packet") == 0 && i + 1 < argc) {
-                        if (pk_cli_parse_int(argv[++i], 1, 4, &v) < 0 || v == 3) {
-                                pk_cli_error("call", "--packet takes 1, 2 or 4");
-                                return -EINVAL;
-                        }
-                        o->port.framing = (struct pk_framing){PK_FRAMING_PACKET, (unsigned)v, 0};
-                        o->framing_given = true;
-                } else if (strcmp(a, "--line") == 0 && i + 1 < argc) {
-                        if (pk_cli_parse_int(argv[++i], 1, 1 << 30, &v) < 0) {
-                                pk_cli_error("call", "--line takes a length >= 1");
-                                return -EINVAL;
-                        }
-                        o->port.framing = (struct pk_framing){PK_FRAMING_LINE, (unsigned)v, 0};
-                        o->framing_given = true;
-                } else if (strcmp(a, "--stream") == 0) {
-                        o->port.framing = (struct pk_framing){PK_FRAMING_STREAM, 0, 0};
+                int m = pk_framing_option(argc, argv, &i, &o->port.framing);
+                if (m < 0) {
+                        pk_cli_error("call", "%s takes %s", a,
+                                     strcmp(a, "--packet") == 0 ? "1, 2 or 4"
+                                                                : "a length of 1 to 64 MiB");
+                        return -EINVAL;
+                }
+                if (m > 0) {
                         o->framing_given = true;
                 } else if (strcmp(a, "--nouse-stdio") == 0) {
                         o->port.flags |= PK_PORT_NOUSE_STDIO;

@@ -28,23 +28,30 @@ static const char etf_usage[] =
     "Bad input: a message naming the byte offset (decode) or line and column\n"
     "(encode), exit status 1; terms before the bad one are still written.\n";
 
-/* Reads all of stdin; 0, -ENOMEM, PK_ETERMSIZE (over the cap) or -errno. */
-static int read_all(char **ret, size_t *ret_len)
+/* Reads all of stdin into a buffer the caller frees, its length in *ret_len.
+ * NULL on failure, *ret_err then -ENOMEM, PK_ETERMSIZE (over the cap) or
+ * -errno.  (Success is the non-NULL buffer rather than a 0 return because
+ * clang-analyzer cannot tell that -errno is negative.) */
+static char *read_all(size_t *ret_len, int *ret_err)
 {
         size_t cap = 1 << 16, len = 0;
         char *buf = malloc(cap);
-        if (!buf)
-                return -ENOMEM;
+        if (!buf) {
+                *ret_err = -ENOMEM;
+                return NULL;
+        }
         for (;;) {
                 if (len == cap) {
                         if (cap >= ETF_MAX_INPUT) {
                                 free(buf);
-                                return PK_ETERMSIZE;
+                                *ret_err = PK_ETERMSIZE;
+                                return NULL;
                         }
                         char *nb = realloc(buf, cap * 2);
                         if (!nb) {
                                 free(buf);
-                                return -ENOMEM;
+                                *ret_err = -ENOMEM;
+                                return NULL;
                         }
                         buf = nb;
                         cap *= 2;
@@ -53,16 +60,15 @@ static int read_all(char **ret, size_t *ret_len)
                 len += n;
                 if (n == 0) {
                         if (ferror(stdin)) {
-                                int e = errno ? -errno : -EIO;
+                                *ret_err = errno ? -errno : -EIO;
                                 free(buf);
-                                return e;
+                                return NULL;
                         }
                         break;
                 }
         }
-        *ret = buf;
         *ret_len = len;
-        return 0;
+        return buf;
 }
 
 static int input_failure(int r)
@@ -86,10 +92,10 @@ static int etf_decode(int argc, char **argv)
                 }
                 pretty = fmt[0] == 'p';
         }
-        char *in;
         size_t len;
-        int r = read_all(&in, &len);
-        if (r < 0)
+        int r;
+        char *in = read_all(&len, &r);
+        if (!in)
                 return input_failure(r);
         pk_arena *a = pk_arena_new(0);
         if (!a) {
@@ -172,10 +178,10 @@ static int etf_encode(int argc, char **argv)
                         return PK_CLI_EXIT_USAGE;
                 }
         }
-        char *in;
         size_t len;
-        int r = read_all(&in, &len);
-        if (r < 0)
+        int r;
+        char *in = read_all(&len, &r);
+        if (!in)
                 return input_failure(r);
         pk_arena *a = pk_arena_new(0);
         struct pk_etf_buf out;

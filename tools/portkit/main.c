@@ -37,7 +37,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-        qsort(commands, n_commands, sizeof(commands[0]), by_name);
+        qsort(commands, n_commands, sizeof(const struct pk_cli_command *), by_name);
         if (argc < 2) {
                 usage(stderr);
                 return PK_CLI_EXIT_USAGE;

@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: MIT */
+/* The child side of a spawn and the clone that starts it.  The child is
+ * created with clone3(CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_CLEAR_SIGHAND)
+ * (or clone() with every signal blocked where clone3 is missing) on a stack
+ * carved from the caller's frame.  It runs only raw system calls and reports
+ * a failed step by writing into the parent's memory, which CLONE_VM shares and
+ * CLONE_VFORK keeps still until the child execs or exits. */
+#include "spawn-internal.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef CLONE_CLEAR_SIGHAND
+#        define CLONE_CLEAR_SIGHAND 0x100000000ULL
+#endif
+#ifndef SYS_clone3
+#        define SYS_clone3 435
+#endif
+
+/* What the child gets: the plan, and whether the kernel already reset every
+ * handled signal to default (clone3's CLONE_CLEAR_SIGHAND; SIG_IGN survives). */
+struct pk__child_arg {
+        const struct pk__plan *plan;
+        bool handlers_cleared;
+};
+
+/* The child's stack lives in pk__spawn_plan()'s frame.  The child's own frames
+ * are small (no sanitizer instrumentation, no libc beyond syscall()). */
+#define PK__CHILD_STACK 16384
+
+/* ---------------------------------------------------------------------------------------- */
+/* The child.  Everything below until the parent section runs between clone and
+ * execve in a process that shares the parent's memory: no allocation, no
+ * locks, no sanitizer instrumentation, and only syscall().                                  */
+
+#define PK__CHILD __attribute__((noinline, no_sanitize("address", "undefined")))
+
+/* The kernel's struct sigaction layout for rt_sigaction (handler, flags,
+ * restorer, 64-bit mask) on x86_64 and aarch64. */
+struct pk__ksigaction {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        uint64_t mask;
+};
+
+PK__CHILD __attribute__((noreturn)) static void child_fail(const struct pk__plan *p, int step,
+                                                           int fd, int value)
+{
+        int e = errno;
+        p->err->step = step;
+        p->err->err = e ? e : EIO;
+        p->err->fd = fd;
+        p->err->value = value;
+        for (;;)
+                syscall(SYS_exit_group, 127);
+}
+
+/* Finds "\nKEY" in [buf, end) and parses the hex mask after it; 0 and *ok
+ * false if absent. */
+PK__CHILD static uint64_t child_hex_field(const char *buf, const char *end, const char *key,
+                                          bool *ok)
+{
+        size_t kl = 0;
+        while (key[kl])
+                kl++;
+        for (const char *p = buf; p + kl < end; p++) {
+                if (*p != '\n')
+                        continue;
+                size_t i = 0;
+                while (i < kl && p[1 + i] == key[i])
+                        i++;
+                if (i < kl)
+                        continue;
+                const char *q = p + 1 + kl;
+                while (q < end && (*q == ' ' || *q == '\t'))
+                        q++;
+                uint64_t v = 0;
+                int digits = 0;
+                for (; q < end; q++, digits++) {
+                        char c = *q;
+                        int d = c >= '0' && c <= '9'   ? c - '0'
+                                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                       : -1;
+                        if (d < 0)
+                                break;
+                        v = v << 4 | (uint64_t)d;
+                }
+                if (digits == 0)
+                        break;
+                return v;
+        }
+        *ok = false;
+        return 0;
+}
+
+/* The signals whose disposition is not SIG_DFL in this (child) process, from
+ * the SigIgn (and, unless the kernel already cleared the handlers, SigCgt)
+ * lines of /proc/self/status; all of them if /proc cannot be read.  Read here,
+ * after the clone, because only the child's own table is exact: another thread
+ * may change the parent's at any moment.  (/proc/self/stat would be shorter
+ * but masks them to signals 1-31.) */
+PK__CHILD static uint64_t child_nondefault_signals(bool handlers_cleared)
+{
+        char buf[4096];
+        long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return ~UINT64_C(0);
+        /* One read normally returns the whole file; read on only while the
+         * lines wanted are not complete (SigCgt comes after SigIgn). */
+        long n = 0;
+        bool ok = false;
+        uint64_t ign = 0, cgt = 0;
+        for (;;) {
+                long k = syscall(SYS_read, fd, buf + n, sizeof(buf) - (size_t)n);
+                if (k <= 0)
+                        break;
+                n += k;
+                ok = true;
+                ign = child_hex_field(buf, buf + n, "SigIgn:", &ok);
+                if (!handlers_cleared)
+                        cgt = child_hex_field(buf, buf + n, "SigCgt:", &ok);
+                if ((ok && buf[n - 1] == '\n') || n == (long)sizeof(buf))
+                        break;
+        }
+        syscall(SYS_close, fd);
+        return ok ? ign | cgt : ~UINT64_C(0);
+}
+
+/* Whether fd is a target of the map (binary search: targets are sorted). */
+PK__CHILD static bool child_is_target(const struct pk__plan *p, int fd)
+{
+        int lo = 0, hi = p->nmoves - 1;
+        while (lo <= hi) {
+                int mid = lo + (hi - lo) / 2, t = p->moves[mid].target;
+                if (t == fd)
+                        return true;
+                if (t < fd)
+                        lo = mid + 1;
+                else
+                        hi = mid - 1;
+        }
+        return false;
+}
+
+PK__CHILD static int child_main(void *arg)
+{
+        const struct pk__child_arg *a = arg;
+        const struct pk__plan *p = a->plan;
+
+        /* 1. Every disposition back to default (or ignored when asked).  No
+         * handler of the parent can run on this shared memory meanwhile: clone3
+         * cleared them all (CLONE_CLEAR_SIGHAND), or the parent blocked every
+         * signal before clone.  Only the signals that are not already default
+         * need a call: /proc/self/status names them (SigIgn, SigCgt) in three
+         * calls, where asking each of the 62 signals costs 62. */
+        uint64_t touch = child_nondefault_signals(a->handlers_cleared) | p->sig_ignore;
+        struct pk__ksigaction dfl = {.handler = SIG_DFL}, ign = {.handler = SIG_IGN};
+        for (int sig = 1; sig <= 64; sig++) {
+                if (!((touch >> (sig - 1)) & 1) || sig == SIGKILL || sig == SIGSTOP)
+                        continue;
+                const struct pk__ksigaction *sa = (p->sig_ignore >> (sig - 1)) & 1 ? &ign : &dfl;
+                syscall(SYS_rt_sigaction, sig, sa, NULL, sizeof(uint64_t));
+        }
+
+        /* 2. Session / process group. */
+        if (p->setsid) {
+                if (syscall(SYS_setsid) < 0)
+                        child_fail(p, PK_SPAWN_STEP_SETSID, -1, 0);
+        } else if (p->setpgid) {
+                if (syscall(SYS_setpgid, 0, p->pgid) < 0)
+                        child_fail(p, PK_SPAWN_STEP_SETPGID, -1, (int)p->pgid);
+        }
+
+        /* 3. The fd map, placed in ascending target order.  A source that is
+         * also a lower target would be overwritten before its turn: such
+         * sources (and only those) are first moved above the highest target
+         * with F_DUPFD_CLOEXEC, so swaps and cycles need no further ordering. */
+        int n = p->nmoves;
+        int *src = p->scratch;
+        int maxt = n ? p->moves[n - 1].target : -1;
+        for (int i = 0; i < n; i++) {
+                int s = p->moves[i].src;
+                if (s < p->moves[i].target && child_is_target(p, s)) {
+                        long r = syscall(SYS_fcntl, s, F_DUPFD_CLOEXEC, maxt + 1);
+                        if (r < 0)
+                                child_fail(p, PK_SPAWN_STEP_DUP, p->moves[i].target, s);
+                        s = (int)r;
+                }
+                src[i] = s;
+        }
+        for (int i = 0; i < n; i++) {
+                int t = p->moves[i].target;
+                long r = src[i] == t ? syscall(SYS_fcntl, t, F_SETFD, 0)
+                                     : syscall(SYS_dup3, src[i], t, 0);
+                if (r < 0 && !(p->moves[i].optional && errno == EBADF))
+                        child_fail(p, PK_SPAWN_STEP_DUP, t, p->moves[i].src);
+        }
+        if (p->ctty_fd >= 0 && syscall(SYS_ioctl, p->ctty_fd, TIOCSCTTY, 0) < 0)
+                child_fail(p, PK_SPAWN_STEP_CTTY, p->ctty_fd, 0);
+
+        /* 4. Everything not in the map is closed, CLOEXEC or not: mark the gaps
+         * between targets close-on-exec (one call per gap). */
+        unsigned int lo = 0;
+        for (int i = 0; i <= n; i++) {
+                unsigned int hi = i < n ? (unsigned int)p->moves[i].target : ~0U;
+                if (hi > lo) {
+                        unsigned int last = i < n ? hi - 1 : ~0U;
+                        if (syscall(SYS_close_range, lo, last, CLOSE_RANGE_CLOEXEC) < 0) {
+                                if (errno == EINVAL || errno == ENOSYS) {
+                                        /* Kernel < 5.11 (no CLOEXEC flag) or < 5.9. */
+                                        if (syscall(SYS_close_range, lo, last, 0) < 0) {
+                                                struct {
+                                                        unsigned long long cur, max;
+                                                } nf = {65536, 65536};
+                                                syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &nf);
+                                                unsigned int top =
+                                                    last < nf.cur ? last : (unsigned int)nf.cur;
+                                                for (unsigned int fd = lo; fd <= top && fd >= lo;
+                                                     fd++)
+                                                        syscall(SYS_close, fd);
+                                        }
+                                } else {
+                                        child_fail(p, PK_SPAWN_STEP_CLOSE, (int)lo, 0);
+                                }
+                        }
+                }
+                if (i < n)
+                        lo = hi + 1;
+        }
+
+        /* 5. Limits, priority, umask. */
+        for (int i = 0; i < p->nrl; i++) {
+                struct {
+                        unsigned long long cur, max;
+                } lim = {p->rl[i].soft, p->rl[i].hard};
+                if (syscall(SYS_prlimit64, 0, p->rl[i].resource, &lim, NULL) < 0)
+                        child_fail(p, PK_SPAWN_STEP_RLIMIT, -1, p->rl[i].resource);
+        }
+        if (p->has_nice && syscall(SYS_setpriority, 0 /* PRIO_PROCESS */, 0, p->nice) < 0)
+                child_fail(p, PK_SPAWN_STEP_NICE, -1, p->nice);
+        if (p->umask >= 0)
+                syscall(SYS_umask, p->umask);
+
+        /* 6. Credentials: groups, then gid, then uid (after which we could not). */
+        if (p->set_groups && syscall(SYS_setgroups, p->ngroups, p->groups) < 0)
+                child_fail(p, PK_SPAWN_STEP_SETGROUPS, -1, (int)p->ngroups);
+        if (p->set_gid && syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0)
+                child_fail(p, PK_SPAWN_STEP_SETGID, -1, (int)p->gid);
+        if (p->set_uid && syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
+                child_fail(p, PK_SPAWN_STEP_SETUID, -1, (int)p->uid);
+
+        /* 7. Working directory, as the final user so its permissions apply. */
+        if (p->cwd && syscall(SYS_chdir, p->cwd) < 0)
+                child_fail(p, PK_SPAWN_STEP_CHDIR, -1, 0);
+
+        /* 8. Parent-death signal: after the uid change, which clears it.  If
+         * the parent already died, the signal would never come: send it now. */
+        if (p->pdeathsig) {
+                if (syscall(SYS_prctl, PR_SET_PDEATHSIG, p->pdeathsig, 0, 0, 0) < 0)
+                        child_fail(p, PK_SPAWN_STEP_PDEATHSIG, -1, p->pdeathsig);
+                if (syscall(SYS_getppid) != p->parent_pid)
+                        syscall(SYS_kill, syscall(SYS_getpid), p->pdeathsig);
+        }
+        if (p->nnp && syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                child_fail(p, PK_SPAWN_STEP_NNP, -1, 0);
+
+        /* 9. The signal mask the program starts with, then exec. */
+        uint64_t mask = p->sig_block;
+        if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof(mask)) < 0)
+                child_fail(p, PK_SPAWN_STEP_SIGMASK, -1, 0);
+        syscall(SYS_execve, p->path, p->argv, p->envp);
+        child_fail(p, PK_SPAWN_STEP_EXEC, -1, 0);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The parent.                                                                               */
+
+#if defined(__x86_64__) || defined(__aarch64__)
+#        define PK__HAVE_CLONE3 1
+
+/* clone3's argument block, version 0 (Linux 5.3). */
+struct pk__clone_args {
+        uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+};
+
+/* clone3 with the child calling fn(arg) on the new stack and exiting with its
+ * result; returns the pid or -errno in the parent.  Assembly because right
+ * after the system call the child runs on a stack without frames, where no
+ * compiled code of this function may run (glibc exports no clone3 wrapper). */
+static long clone3_run(struct pk__clone_args *ca, int (*fn)(void *), void *arg)
+{
+#        if defined(__x86_64__)
+        register long rax __asm__("rax") = SYS_clone3;
+        register struct pk__clone_args *rdi __asm__("rdi") = ca;
+        register unsigned long rsi __asm__("rsi") = sizeof(*ca);
+        register int (*r12)(void *) __asm__("r12") = fn;
+        register void *r13 __asm__("r13") = arg;
+        __asm__ volatile("syscall\n\t"
+                         "test %%rax, %%rax\n\t"
+                         "jnz 1f\n\t"
+                         "xor %%ebp, %%ebp\n\t"
+                         "mov %%r13, %%rdi\n\t"
+                         "call *%%r12\n\t"
+                         "mov %%eax, %%edi\n\t"
+                         "mov $231, %%eax\n\t" /* exit_group */
+                         "syscall\n\t"
+                         "ud2\n"
+                         "1:"
+                         : "+r"(rax)
+                         : "r"(rdi), "r"(rsi), "r"(r12), "r"(r13)
+                         : "rcx", "r11", "memory", "cc");
+        return rax;
+#        else
+        register long x0 __asm__("x0") = (long)ca;
+        register long x1 __asm__("x1") = (long)sizeof(*ca);
+        register long x2 __asm__("x2") = (long)fn;
+        register long x3 __asm__("x3") = (long)arg;
+        register long x8 __asm__("x8") = SYS_clone3;
+        __asm__ volatile("svc #0\n\t"
+                         "cbnz x0, 1f\n\t"
+                         "mov x29, xzr\n\t"
+                         "mov x0, x3\n\t"
+                         "blr x2\n\t"
+                         "mov x8, #94\n\t" /* exit_group */
+                         "svc #0\n\t"
+                         "brk #0\n"
+                         "1:"
+                         : "+r"(x0)
+                         : "r"(x1), "r"(x2), "r"(x3), "r"(x8)
+                         : "memory", "cc");
+        return x0;
+#        endif
+}
+
+/* 0: not tried yet; 1: clone3 with CLONE_CLEAR_SIGHAND works; -1: it does not
+ * (kernel < 5.5, or a seccomp filter refusing clone3): use clone(). */
+static atomic_int clone3_state;
+#endif
+
+int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
+{
+        /* The child's stack: the parent is suspended (CLONE_VFORK) while the
+         * child uses it, so a piece of this frame serves without an mmap. */
+        _Alignas(64) char stack[PK__CHILD_STACK];
+        int pidfd = -1;
+        *plan->err = (struct pk__child_err){0};
+        struct pk__child_arg arg = {.plan = plan};
+        long pid = -ENOSYS;
+        int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD;
+        if (plan->clone_parent)
+                flags |= CLONE_PARENT;
+
+#ifdef PK__HAVE_CLONE3
+        if (atomic_load_explicit(&clone3_state, memory_order_relaxed) >= 0) {
+                /* The kernel resets every handled signal in the child, so no
+                 * parent handler can run there: no need to block signals. */
+                arg.handlers_cleared = true;
+                struct pk__clone_args ca = {
+                    .flags = (uint64_t)flags | CLONE_CLEAR_SIGHAND,
+                    .pidfd = (uintptr_t)&pidfd,
+                    .exit_signal = SIGCHLD,
+                    .stack = (uintptr_t)stack,
+                    .stack_size = sizeof(stack),
+                };
+                pid = clone3_run(&ca, child_main, &arg);
+                bool missing = pid == -ENOSYS || pid == -EINVAL || pid == -EPERM;
+                atomic_store_explicit(&clone3_state, missing ? -1 : 1, memory_order_relaxed);
+                if (missing)
+                        pid = -ENOSYS;
+        }
+#endif
+        if (pid == -ENOSYS) {
+                /* No parent handler may run in the child on shared memory: block
+                 * all (the child inherits the mask, resets dispositions, then
+                 * sets its own). */
+                arg.handlers_cleared = false;
+                sigset_t all, old;
+                sigfillset(&all);
+                pthread_sigmask(SIG_SETMASK, &all, &old);
+                pid = clone(child_main, stack + sizeof(stack), flags | SIGCHLD, &arg, &pidfd);
+                pid = pid < 0 ? -errno : pid;
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
+        }
+
+        if (pid < 0) {
+                plan->err->step = PK_SPAWN_STEP_CLONE;
+                plan->err->err = (int)-pid;
+                plan->err->fd = -1;
+                return (int)pid;
+        }
+        *ret_pid = (pid_t)pid;
+        *ret_pidfd = pidfd;
+        if (plan->err->step == PK_SPAWN_STEP_NONE)
+                return 0;
+        int r = -plan->err->err;
+        if (!plan->clone_parent) {
+                /* The failed child has exited (VFORK returned): reap it now. */
+                siginfo_t si;
+                while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+                        ;
+                close(pidfd);
+                *ret_pidfd = -1;
+        }
+        return r;
+}
