@@ -34,6 +34,11 @@ struct dframe {
         uint8_t kind;
 };
 
+/* A list's tail slot still to fill (a struct, so that sizeof reads plainly). */
+struct tail {
+        struct pk_term *slot;
+};
+
 struct dec {
         pk_arena *a;
         const uint8_t *base, *p, *end;
@@ -52,10 +57,10 @@ struct dec {
         size_t sp, cap;             /* frames in use (st[0] is a sentinel), room */
         /* Tail slots of the chains' 1-element lists, outermost first; each
          * chain frame owns tails[tbase .. next chain frame's tbase or tsp). */
-        struct pk_term **tails;
+        struct tail *tails;
         size_t tsp, tcap;
         struct dframe local[64];
-        struct pk_term *tlocal[64];
+        struct tail tlocal[64];
 };
 
 static int fail(struct dec *d, int code, const uint8_t *at)
@@ -210,7 +215,6 @@ static int rd_atom(struct dec *d, const char **name, uint16_t *len)
                         }
                         out = (const char *)u;
                         out_len = n + high;
-                        high = 0; /* already a private copy */
                 }
         } else if (high) {
                 int r = pk__atom_check((const char *)s, n);
@@ -308,15 +312,15 @@ static int grow_stack(struct dec *d, const uint8_t *at)
 static int grow_tails(struct dec *d)
 {
         size_t cap = d->tails == d->tlocal ? 1024 : d->tcap * 2;
-        if (cap > SIZE_MAX / sizeof(struct pk_term *))
+        if (cap > SIZE_MAX / sizeof(struct tail))
                 return -ENOMEM;
-        struct pk_term **t;
+        struct tail *t;
         if (d->tails == d->tlocal) {
                 t = malloc(cap * sizeof(*t));
                 if (t)
-                        memcpy(t, d->tlocal, d->tsp * sizeof(*t));
+                        memcpy(t, d->tlocal, d->tsp * sizeof(struct tail));
         } else {
-                t = realloc(d->tails, cap * sizeof(*t));
+                t = realloc(d->tails, cap * sizeof(struct tail));
         }
         if (!t)
                 return -ENOMEM;
@@ -786,7 +790,7 @@ static int map_dups(const struct pk_term *pairs, uint32_t n)
         if (n <= 8) {
                 for (uint32_t i = 1; i < n; i++)
                         for (uint32_t j = 0; j < i; j++)
-                                if (key_eq(&pairs[2 * i], &pairs[2 * j]))
+                                if (key_eq(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j]))
                                         return PK_EDUPKEY;
                 return 0;
         }
@@ -897,8 +901,8 @@ __attribute__((noinline)) static struct pk_term *chain_down(struct dec *d, struc
         struct pk_term *const c0 = c;
         struct pk_term *const clim = c + (size_t)(ls.lim - ls.next) / sizeof(struct pk_term);
         const size_t ti0 = d->tsp;
-        struct pk_term **tsp = d->tails + ti0;
-        struct pk_term **tlim = d->tails + d->tcap;
+        struct tail *tsp = d->tails + ti0;
+        struct tail *tlim = d->tails + d->tcap;
         const uint8_t *q = d->p;
         const uint8_t *const end = d->end;
         for (;;) {
@@ -939,7 +943,7 @@ __attribute__((noinline)) static struct pk_term *chain_down(struct dec *d, struc
                                 slot->v.list.elems = c;
                                 slot->v.list.tail = c + 1;
                                 slot->v.list.len = 1;
-                                *tsp++ = c + 1;
+                                (tsp++)->slot = c + 1;
                                 slot = c;
                                 c += 2;
                                 q += 5;
@@ -980,8 +984,8 @@ done:;
 __attribute__((noinline)) static struct pk_term *chain_tails(struct dec *d)
 {
         struct dframe *const f = &d->st[d->sp - 1];
-        struct pk_term **const tb = d->tails + f->tbase;
-        struct pk_term **tsp = d->tails + d->tsp;
+        struct tail *const tb = d->tails + f->tbase;
+        struct tail *tsp = d->tails + d->tsp;
         const uint8_t *p = d->p;
         size_t k = (size_t)(tsp - tb);
         if (k > (size_t)(d->end - p))
@@ -990,9 +994,9 @@ __attribute__((noinline)) static struct pk_term *chain_tails(struct dec *d)
         static const uint64_t nils = 0x0101010101010101ull * PK_TAG_NIL;
         for (; k >= 8 && le64(p) == nils; k -= 8, p += 8)
                 for (int j = 0; j < 8; j++)
-                        (*--tsp)->type = PK_TERM_NIL;
+                        (--tsp)->slot->type = PK_TERM_NIL;
         for (; k && *p == PK_TAG_NIL; k--, p++)
-                (*--tsp)->type = PK_TERM_NIL;
+                (--tsp)->slot->type = PK_TERM_NIL;
         d->owed -= (size_t)(p - p0);
         d->p = p;
         if (tsp == tb) {
@@ -1000,7 +1004,7 @@ __attribute__((noinline)) static struct pk_term *chain_tails(struct dec *d)
                 d->sp--;
                 return NULL;
         }
-        struct pk_term *slot = *--tsp;
+        struct pk_term *slot = (--tsp)->slot;
         d->owed--;
         /* The list whose tail this is sits i levels below the chain's
          * first: its nodes came before this tail, one per level and one more
