@@ -1614,3 +1614,41 @@ Test(etf, put_atom_empty_from_null)
         cr_assert_eq(pk_etf_put_atom_v(&b, 2, NULL, 3), -EINVAL);
         pk_etf_buf_free(&b);
 }
+
+Test(etf, leaf_runs_truncated_at_every_byte)
+{
+        /* Runs of leaves (integers, [], atoms, binaries) in tuples, lists
+         * and a map, so the leaf loop's batches end on every kind of leaf:
+         * every prefix, in a buffer of exactly that size (ASan sees any read
+         * past it), is refused as truncated; the whole decodes to the same
+         * bytes. */
+        static const char text[] =
+            "{[1,300,ok,<<\"bin\">>,[],a,70000,<<>>,7,'',255,<<1,2,3,4,5,6>>,x,[]],"
+            "{<<\"k\">>,1,2,3,4,5,abcdefgh,<<>>},#{a => <<\"12345\">>, b => 2, c => [], d => zz},"
+            "[b,b,b,b,b,b,b,b,b,b],[<<\"0123456789\">>,1,<<\"0123456789\">>,2]}.";
+        pk_arena *a = pk_arena_new(0);
+        struct pk_term *t;
+        cr_assert_eq(pk_etf_parse(a, text, sizeof(text) - 1, NULL, &t, NULL, NULL), 1);
+        struct pk_etf_buf b = {0};
+        cr_assert_eq(pk_etf_encode(&b, t, NULL), 0);
+        for (size_t m = 0; m <= b.len; m++) {
+                uint8_t *cp = malloc(m ? m : 1);
+                cr_assert_not_null(cp);
+                memcpy(cp, b.data, m);
+                struct dres r = dec(cp, m);
+                if (m < b.len) {
+                        cr_assert_eq(r.rc, PK_ETRUNCATED, "%zu of %zu bytes: %s", m, b.len,
+                                     pk_strerror(r.rc));
+                } else {
+                        cr_assert_eq(r.rc, 0);
+                        struct pk_etf_buf again = {0};
+                        cr_assert_eq(pk_etf_encode(&again, r.t, NULL), 0);
+                        cr_assert_eq(again.len, b.len);
+                        cr_assert_arr_eq(again.data, b.data, b.len);
+                        pk_etf_buf_free(&again);
+                }
+                free(cp);
+        }
+        pk_etf_buf_free(&b);
+        pk_arena_free(a);
+}

@@ -1026,6 +1026,13 @@ __attribute__((noinline)) static struct pk_term *chain_tails(struct dec *d)
  * gets no frame.  Runs of four or more 1-tuples and 1-element lists go to
  * chain_down, and their tails to chain_tails.  st[0] is a sentinel with no
  * slots, so the walk is over when the top frame is st[0] again. */
+/* Bytes the leaf loop of dec_tree keeps back for the slots after e in its
+ * batch (that ends at kend): 5 each. */
+static inline size_t spare(const struct pk_term *e, const struct pk_term *kend)
+{
+        return 5 * (size_t)(kend - e - 1);
+}
+
 static int dec_tree(struct dec *d, struct pk_term *root)
 {
         const uint8_t *p = d->p;
@@ -1282,38 +1289,53 @@ static int dec_tree(struct dec *d, struct pk_term *root)
                 /* Fill the top frame's next slots while they hold leaves that
                  * need nothing but a store (no depth, no frame, no copy). */
                 e = top->next;
-                for (struct pk_term *const fend = top->end; e < fend; e++, owed--) {
-                        size_t rest = (size_t)(end - p);
-                        if (PK_UNLIKELY(rest < 5))
+                /* In batches: no leaf reads more than 5 bytes before its own
+                 * length check and the fixed-size ones take at most 5, so k
+                 * slots with 5k bytes left need no check per slot.  An atom or
+                 * binary, which may take more, is taken here only if it leaves
+                 * 5 bytes for each slot after it in the batch (spare()); else
+                 * it, like anything that does not fit, goes to the general
+                 * path. */
+                for (struct pk_term *const fend = top->end;;) {
+                        size_t k = (size_t)(fend - e), rest = (size_t)(end - p);
+                        if (PK_UNLIKELY(k > rest / 5))
+                                k = rest / 5;
+                        if (k == 0)
                                 break;
-                        if (*p == PK_TAG_SMALL_INTEGER) {
-                                e->type = PK_TERM_INT;
-                                e->v.i = p[1];
-                                p += 2;
-                        } else if (*p == PK_TAG_INTEGER) {
-                                e->type = PK_TERM_INT;
-                                e->v.i = (int32_t)pk__be32(p + 1);
-                                p += 5;
-                        } else if (*p == PK_TAG_NIL) {
-                                e->type = PK_TERM_NIL;
-                                p++;
-                        } else if (*p == PK_TAG_SMALL_ATOM_UTF8 && plain && rest - 2 >= p[1] &&
-                                   !has_high_byte(p + 2, p[1])) {
-                                e->type = PK_TERM_ATOM;
-                                e->v.atom.name = (const char *)p + 2;
-                                e->v.atom.len = p[1];
-                                p += 2 + (size_t)p[1];
-                        } else if (*p == PK_TAG_BINARY && plain &&
-                                   rest - 5 >= (n = pk__be32(p + 1))) {
-                                e->type = PK_TERM_BINARY;
-                                e->v.bin.data = p + 5;
-                                e->v.bin.size = n;
-                                e->v.bin.bits = 8;
-                                p += 5 + n;
-                        } else {
-                                break;
+                        for (struct pk_term *const kend = e + k; e < kend; e++) {
+                                if (*p == PK_TAG_SMALL_INTEGER) {
+                                        e->type = PK_TERM_INT;
+                                        e->v.i = p[1];
+                                        p += 2;
+                                } else if (*p == PK_TAG_INTEGER) {
+                                        e->type = PK_TERM_INT;
+                                        e->v.i = (int32_t)pk__be32(p + 1);
+                                        p += 5;
+                                } else if (*p == PK_TAG_NIL) {
+                                        e->type = PK_TERM_NIL;
+                                        p++;
+                                } else if (*p == PK_TAG_SMALL_ATOM_UTF8 && plain &&
+                                           (size_t)(end - p) - spare(e, kend) - 2 >= p[1] &&
+                                           !has_high_byte(p + 2, p[1])) {
+                                        e->type = PK_TERM_ATOM;
+                                        e->v.atom.name = (const char *)p + 2;
+                                        e->v.atom.len = p[1];
+                                        p += 2 + (size_t)p[1];
+                                } else if (*p == PK_TAG_BINARY && plain &&
+                                           (size_t)(end - p) - spare(e, kend) - 5 >=
+                                               (n = pk__be32(p + 1))) {
+                                        e->type = PK_TERM_BINARY;
+                                        e->v.bin.data = p + 5;
+                                        e->v.bin.size = n;
+                                        e->v.bin.bits = 8;
+                                        p += 5 + n;
+                                } else {
+                                        goto leaves_done;
+                                }
                         }
                 }
+        leaves_done:
+                owed -= (size_t)(e - top->next);
                 top->next = e;
                 /* Then the next slot, which holds something else. */
                 if (PK_LIKELY(e < top->end)) {
