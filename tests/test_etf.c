@@ -1652,3 +1652,43 @@ Test(etf, leaf_runs_truncated_at_every_byte)
         pk_etf_buf_free(&b);
         pk_arena_free(a);
 }
+
+Test(etf, lone_binary_every_edge)
+{
+        /* A term that is one binary takes a short path: it must agree with
+         * the general one on every edge. */
+        static const uint8_t in[] = {131, 109, 0, 0, 0, 3, 'a', 'b', 'c', 'X', 'Y'};
+        struct dres r = dec(in, 9);
+        cr_assert_eq(r.rc, 0);
+        cr_assert_eq(r.t->type, PK_TERM_BINARY);
+        cr_assert(r.t->v.bin.data == in + 6, "zero-copy");
+        cr_assert(r.t->v.bin.size == 3 && r.t->v.bin.bits == 8 && r.used == 9);
+        /* Trailing bytes: used stops at the term, or PK_ETRAILING when asked. */
+        r = dec(in, sizeof(in));
+        cr_assert(r.rc == 0 && r.used == 9);
+        struct pk_etf_decode_opts o = {.flags = PK_ETF_NO_TRAILING};
+        expect_err(dec_opts(in, sizeof(in), &o), PK_ETRAILING, 9);
+        /* Truncated payload and truncated length. */
+        expect_err(dec(in, 8), PK_ETRUNCATED, 1);
+        expect_err(dec(in, 5), PK_ETRUNCATED, 1);
+        /* A copy when asked. */
+        o = (struct pk_etf_decode_opts){.flags = PK_ETF_COPY};
+        r = dec_opts(in, 9, &o);
+        cr_assert_eq(r.rc, 0);
+        cr_assert(r.t->v.bin.data != in + 6 && memcmp(r.t->v.bin.data, "abc", 3) == 0);
+        /* No version byte. */
+        o = (struct pk_etf_decode_opts){.flags = PK_ETF_NO_VERSION};
+        r = dec_opts(in + 1, 8, &o);
+        cr_assert(r.rc == 0 && r.t->v.bin.size == 3 && r.used == 8);
+        /* A max_size below one node, and an arena that cannot give one. */
+        o = (struct pk_etf_decode_opts){.max_size = sizeof(struct pk_term) - 1};
+        expect_err(dec_opts(in, 9, &o), PK_ETERMSIZE, 1);
+        pk_arena *tiny = pk_arena_new(8);
+        struct pk_term *t;
+        cr_assert_eq(pk_etf_decode(tiny, in, 9, NULL, &t, NULL, NULL), PK_ETERMSIZE);
+        pk_arena_free(tiny);
+        /* An empty binary. */
+        static const uint8_t empty[] = {131, 109, 0, 0, 0, 0};
+        r = dec(empty, sizeof(empty));
+        cr_assert(r.rc == 0 && r.t->v.bin.size == 0 && r.used == 6);
+}
