@@ -324,9 +324,9 @@ static uint8_t *memcpy_dst;
 
 static void op_pk_decode(int w)
 {
+        static const struct pk_etf_decode_opts o = {.max_size = SIZE_MAX};
         pk_arena_reset(dec_arena);
         struct pk_term *t;
-        struct pk_etf_decode_opts o = {.max_size = SIZE_MAX};
         if (pk_etf_decode(dec_arena, enc_bytes[w].data, enc_bytes[w].len, &o, &t, NULL, NULL))
                 abort();
         sink += t->type;

@@ -46,6 +46,13 @@ void pk_arena_reset(pk_arena *a)
 {
         if (!a || !a->head)
                 return;
+        if (!a->head->next) {
+                /* One block (the usual state of a reused arena): just empty it. */
+                a->head->used = 0;
+                a->handed_out = 0;
+                a->last_error = 0;
+                return;
+        }
         /* Keep the largest block (an oversized one-off may sit behind the
          * head), so a hot loop decoding similar terms stops calling malloc. */
         struct pk_arena_block *keep = a->head, **link = &a->head;

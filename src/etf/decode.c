@@ -1403,37 +1403,14 @@ out:
 #undef TUPLE
 }
 
-int pk_etf_decode(pk_arena *a, const void *buf, size_t len, const struct pk_etf_decode_opts *opts,
-                  struct pk_term **ret_term, size_t *ret_used, struct pk_etf_error *reterr)
+/* Everything but the lone binary: out of line, so its large frame (the
+ * decoder state and its first frames) costs nothing to pk_etf_decode's short
+ * path. */
+__attribute__((noinline)) static int decode_full(pk_arena *a, const void *buf, size_t len,
+                                                 const struct pk_etf_decode_opts *opts,
+                                                 struct pk_term **ret_term, size_t *ret_used,
+                                                 struct pk_etf_error *reterr)
 {
-        static const struct pk_etf_decode_opts defaults;
-        if (!opts)
-                opts = &defaults;
-        if (!a || (!buf && len) || !ret_term)
-                return -EINVAL;
-        /* A lone binary (a blob in a message) needs no walk and no decoder
-         * state: one node pointing into the input.  Anything unusual (a
-         * copy, no version byte, a short or odd input, a tiny max_size, an
-         * arena that cannot give the node) takes the general path, which
-         * then reports it exactly. */
-        const uint8_t *bin = buf;
-        if (!(opts->flags & (PK_ETF_COPY | PK_ETF_NO_VERSION)) && len >= 6 &&
-            bin[0] == PK_TAG_VERSION && bin[1] == PK_TAG_BINARY) {
-                size_t n = pk__be32(bin + 2);
-                size_t max = opts->max_size ? opts->max_size : PK_ETF_DEFAULT_MAX_SIZE;
-                struct pk_term *t;
-                if (n <= len - 6 && (n == len - 6 || !(opts->flags & PK_ETF_NO_TRAILING)) &&
-                    max >= sizeof(*t) && (t = pk__arena_alloc(a, sizeof(*t))) != NULL) {
-                        t->type = PK_TERM_BINARY;
-                        t->v.bin.data = bin + 6;
-                        t->v.bin.size = n;
-                        t->v.bin.bits = 8;
-                        *ret_term = t;
-                        if (ret_used)
-                                *ret_used = 6 + n;
-                        return 0;
-                }
-        }
         /* Field by field: a designated initializer would zero local[] too. */
         struct dec d;
         d.a = a;
@@ -1555,4 +1532,38 @@ out:
         if (ret_used)
                 *ret_used = used;
         return 0;
+}
+
+int pk_etf_decode(pk_arena *a, const void *buf, size_t len, const struct pk_etf_decode_opts *opts,
+                  struct pk_term **ret_term, size_t *ret_used, struct pk_etf_error *reterr)
+{
+        static const struct pk_etf_decode_opts defaults;
+        if (!opts)
+                opts = &defaults;
+        if (!a || (!buf && len) || !ret_term)
+                return -EINVAL;
+        /* A lone binary (a blob in a message) needs no walk and no decoder
+         * state: one node pointing into the input.  Anything unusual (a
+         * copy, no version byte, a short or odd input, a tiny max_size, an
+         * arena that cannot give the node) takes the general path, which
+         * then reports it exactly. */
+        const uint8_t *bin = buf;
+        if (!(opts->flags & (PK_ETF_COPY | PK_ETF_NO_VERSION)) && len >= 6 &&
+            bin[0] == PK_TAG_VERSION && bin[1] == PK_TAG_BINARY) {
+                size_t n = pk__be32(bin + 2);
+                size_t max = opts->max_size ? opts->max_size : PK_ETF_DEFAULT_MAX_SIZE;
+                struct pk_term *t;
+                if (n <= len - 6 && (n == len - 6 || !(opts->flags & PK_ETF_NO_TRAILING)) &&
+                    max >= sizeof(*t) && (t = pk__arena_alloc(a, sizeof(*t))) != NULL) {
+                        t->type = PK_TERM_BINARY;
+                        t->v.bin.data = bin + 6;
+                        t->v.bin.size = n;
+                        t->v.bin.bits = 8;
+                        *ret_term = t;
+                        if (ret_used)
+                                *ret_used = 6 + n;
+                        return 0;
+                }
+        }
+        return decode_full(a, buf, len, opts, ret_term, ret_used, reterr);
 }
