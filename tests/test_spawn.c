@@ -101,7 +101,7 @@ static bool has_line(const char *rep, const char *line)
 /* The fds a report lists, as a sorted comma list "0,1,2,3". */
 static const char *fd_list(const char *rep)
 {
-        static char out[4096];
+        static _Thread_local char out[4096]; /* the thread test calls it from 8 threads */
         int fds[1024], n = 0;
         for (const char *p = rep; p && *p && n < 1024;) {
                 if (strncmp(p, "fd.", 3) == 0)
