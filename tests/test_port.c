@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,26 @@ static void echo_roundtrips(struct pk_framing f, bool nouse, int count, size_t m
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
         cr_assert_eq(ex.status, 0);
         cr_assert_eq(pk_port_close(p, NULL), 0);
+}
+
+/* Whether pid (not our child) is gone or a zombie within tries x 10 ms. */
+static bool gone_within(pid_t pid, int tries)
+{
+        for (int i = 0; i < tries; i++) {
+                if (kill(pid, 0) != 0)
+                        return true;
+                char path[64], state = 0;
+                snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+                FILE *f = fopen(path, "r");
+                if (f) {
+                        bool zombie = fscanf(f, "%*d %*s %c", &state) == 1 && state == 'Z';
+                        fclose(f);
+                        if (zombie)
+                                return true;
+                }
+                usleep(10000);
+        }
+        return false;
 }
 
 Test(port_host, echo_every_framing_both_stdio_modes)
@@ -379,21 +400,7 @@ Test(port_host, kill_on_close_term_then_kill_the_group)
         cr_assert_eq(ex.signal, SIGKILL);
         cr_assert_eq(ex.status, 137);
         /* the grandchild was killed with its group (it is init's now: poll) */
-        int alive = 1;
-        for (int i = 0; i < 200 && alive; i++) {
-                alive = kill(grandchild, 0) == 0;
-                char path[64], state = 0;
-                snprintf(path, sizeof(path), "/proc/%d/stat", grandchild);
-                FILE *f = fopen(path, "r");
-                if (f) {
-                        if (fscanf(f, "%*d %*s %c", &state) == 1 && state == 'Z')
-                                alive = 0;
-                        fclose(f);
-                }
-                if (alive)
-                        usleep(10000);
-        }
-        cr_assert_eq(alive, 0, "grandchild %d survived", grandchild);
+        cr_assert(gone_within(grandchild, 200), "grandchild %d survived", grandchild);
 }
 
 Test(port_host, pdeathsig_kills_the_child_when_the_host_dies)
@@ -417,21 +424,7 @@ Test(port_host, pdeathsig_kills_the_child_when_the_host_dies)
         int pid = 0;
         cr_assert_eq(read(fds[0], &pid, sizeof(pid)), (ssize_t)sizeof(pid));
         waitpid(host, NULL, 0);
-        int alive = 1;
-        for (int i = 0; i < 500 && alive; i++) {
-                alive = kill(pid, 0) == 0;
-                char path[64], state = 0;
-                snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-                FILE *f = fopen(path, "r");
-                if (f) {
-                        if (fscanf(f, "%*d %*s %c", &state) == 1 && state == 'Z')
-                                alive = 0;
-                        fclose(f);
-                }
-                if (alive)
-                        usleep(10000);
-        }
-        cr_assert_eq(alive, 0, "port child %d outlived its host", pid);
+        cr_assert(gone_within(pid, 500), "port child %d outlived its host", pid);
 }
 
 Test(port_host, writing_to_a_dead_port_is_epipe_not_sigpipe)

@@ -31,6 +31,24 @@ static int poll_timeout(int64_t deadline)
         return left > 1000000 ? 1000000 : (int)left;
 }
 
+/* Appends to pf[nf..] a POLLIN entry for the child's output and one for its
+ * stderr pipe, those still open; their indexes go in *out_i / *err_i (-1:
+ * none).  Returns the new count. */
+static nfds_t poll_outputs(const struct pk_port *p, struct pollfd *pf, nfds_t nf, int *out_i,
+                           int *err_i)
+{
+        *out_i = *err_i = -1;
+        if (!p->in_eof) {
+                *out_i = (int)nf;
+                pf[nf++] = (struct pollfd){.fd = p->in_fd, .events = POLLIN};
+        }
+        if (!p->err_eof && p->err_fd >= 0) {
+                *err_i = (int)nf;
+                pf[nf++] = (struct pollfd){.fd = p->err_fd, .events = POLLIN};
+        }
+        return nf;
+}
+
 void pk_port_exit_from_wait_status(int wstatus, struct pk_port_exit *ret)
 {
         if (!ret)
@@ -250,16 +268,8 @@ int pk_port_send(struct pk_port *p, const void *data, size_t len)
                 /* The child's input is full: wait until it drains, and meanwhile read
                  * its output so a child blocked writing to us can go on. */
                 struct pollfd pf[3] = {{.fd = p->out_fd, .events = POLLOUT}};
-                nfds_t nf = 1;
-                int out_i = -1, err_i = -1;
-                if (!p->in_eof) {
-                        out_i = (int)nf;
-                        pf[nf++] = (struct pollfd){.fd = p->in_fd, .events = POLLIN};
-                }
-                if (!p->err_eof && p->err_fd >= 0) {
-                        err_i = (int)nf;
-                        pf[nf++] = (struct pollfd){.fd = p->err_fd, .events = POLLIN};
-                }
+                int out_i, err_i;
+                nfds_t nf = poll_outputs(p, pf, 1, &out_i, &err_i);
                 int to = poll_timeout(deadline);
                 int pr = poll(pf, nf, to);
                 if (pr < 0 && errno != EINTR)
@@ -347,16 +357,8 @@ static int recv_from(struct pk_port *p, bool want_err, struct pk_port_msg *ret, 
                         continue;
                 }
                 struct pollfd pf[2];
-                nfds_t nf = 0;
-                int out_i = -1, err_i = -1;
-                if (!p->in_eof) {
-                        out_i = (int)nf;
-                        pf[nf++] = (struct pollfd){.fd = p->in_fd, .events = POLLIN};
-                }
-                if (!p->err_eof && p->err_fd >= 0) {
-                        err_i = (int)nf;
-                        pf[nf++] = (struct pollfd){.fd = p->err_fd, .events = POLLIN};
-                }
+                int out_i, err_i;
+                nfds_t nf = poll_outputs(p, pf, 0, &out_i, &err_i);
                 if (nf == 0)
                         return 0;
                 int pr = poll(pf, nf, poll_timeout(deadline));
