@@ -343,9 +343,9 @@ static long clone3_run(struct pk__clone_args *ca, int (*fn)(void *), void *arg)
 #        endif
 }
 
-/* 0: not tried yet; 1: clone3 with CLONE_CLEAR_SIGHAND works; -1: it does not
- * (kernel < 5.5, or a seccomp filter refusing clone3): use clone(). */
-static atomic_int clone3_state;
+/* Set once clone3 with CLONE_CLEAR_SIGHAND is refused (kernel < 5.5, or a
+ * seccomp filter refusing clone3): every later spawn uses clone(). */
+static atomic_bool clone3_missing;
 #endif
 
 int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
@@ -362,7 +362,7 @@ int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
                 flags |= CLONE_PARENT;
 
 #ifdef PK__HAVE_CLONE3
-        if (atomic_load_explicit(&clone3_state, memory_order_relaxed) >= 0) {
+        if (!atomic_load_explicit(&clone3_missing, memory_order_relaxed)) {
                 /* The kernel resets every handled signal in the child, so no
                  * parent handler can run there: no need to block signals. */
                 arg.handlers_cleared = true;
@@ -374,10 +374,10 @@ int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
                     .stack_size = sizeof(stack),
                 };
                 pid = clone3_run(&ca, child_main, &arg);
-                bool missing = pid == -ENOSYS || pid == -EINVAL || pid == -EPERM;
-                atomic_store_explicit(&clone3_state, missing ? -1 : 1, memory_order_relaxed);
-                if (missing)
+                if (pid == -ENOSYS || pid == -EINVAL || pid == -EPERM) {
+                        atomic_store_explicit(&clone3_missing, true, memory_order_relaxed);
                         pid = -ENOSYS;
+                }
         }
 #endif
         if (pid == -ENOSYS) {
