@@ -15,7 +15,7 @@ static void check(const struct pk_term *t, int mv, int level)
         struct pk_etf_buf b1, b2;
         pk_etf_buf_init(&b1, 0);
         pk_etf_buf_init(&b2, 0);
-        struct pk_etf_encode_opts o = {mv, level};
+        struct pk_etf_encode_opts o = {mv, level, 0, 0};
         if (pk_etf_encode(&b1, t, &o) != 0)
                 abort(); /* every decoded tree is encodable */
         pk_arena *a = pk_arena_new(0);

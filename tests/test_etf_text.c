@@ -702,7 +702,7 @@ Test(etf_text, crosscheck_with_erl)
                 count(&tparse, parsed, n);
                 free(text);
                 const struct field bs[3] = {b1, b2, bc};
-                const struct pk_etf_encode_opts eo[3] = {{1, 0}, {2, 0}, {1, 6}};
+                const struct pk_etf_encode_opts eo[3] = {{1, 0, 0, 0}, {2, 0, 0, 0}, {1, 6, 0, 0}};
                 struct tally *te[3] = {&te1, &te2, &tec};
                 for (int k = 0; k < 3; k++) {
                         pk_etf_buf_reset(&buf);

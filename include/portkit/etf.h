@@ -363,12 +363,20 @@ struct pk_etf_encode_opts {
         /** 0: plain; 1..9: zlib level, used only when the result is smaller, as
          *  term_to_binary(T, [{compressed, Level}]) does (6 = [compressed]). */
         int compress_level;
+        /** Whose term_to_binary order maps of over 32 keys are written in: 0
+         *  (the default, now 25) or 25 (OTP 25's hash-trie order).  Other
+         *  values give -EINVAL. */
+        int map_order_otp;
+        /** Nonzero: every map in Erlang's map key order, as
+         *  term_to_binary(T, [deterministic]) writes them (map_order_otp is
+         *  then not used). */
+        int deterministic;
 };
 
-/** Default encoder options: minor version 2, no compression. */
+/** Default encoder options: minor version 2, no compression, OTP 25's map order. */
 #define PK_ETF_ENCODE_OPTS_INIT                                                                    \
         {                                                                                          \
-                2, 0                                                                               \
+                2, 0, 0, 0                                                                         \
         }
 
 /**
@@ -376,9 +384,13 @@ struct pk_etf_encode_opts {
  *
  * Chooses exactly the tags OTP 25's term_to_binary(T, [{minor_version, V}])
  * chooses, so the bytes are equal for every term without pids, ports, refs or
- * funs and without maps of over 32 keys.  Small maps are written in Erlang's
- * map key order; larger maps in that same sorted order (Erlang writes them in
- * hash order, which is not reproduced).  Iterative: any depth.
+ * funs.  Maps of up to 32 keys are written in Erlang's map key order; larger
+ * maps in the order of OTP 25's hash trie (the order term_to_binary writes),
+ * whatever order their pairs are in.  A large map with an atom, pid, port,
+ * ref or fun inside a key has no such order outside the VM that holds it
+ * (the VM hashes those by VM-local words): its pairs are written in the order
+ * they are in, which is the VM's own order for a map pk_etf_decode returned.
+ * Iterative: any depth.
  *
  * @param out  buffer to append to (its cap applies).
  * @param t    the term (borrowed).

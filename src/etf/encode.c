@@ -6,56 +6,6 @@
 
 static const struct pk_term nil_term = {.type = PK_TERM_NIL};
 
-/* ---- Erlang's map key order ---- */
-
-int pk__key_cmp(const struct pk_term *a, const struct pk_term *b)
-{
-        if (a->type == b->type) {
-                if (a->type == PK_TERM_ATOM) {
-                        size_t n = a->v.atom.len < b->v.atom.len ? a->v.atom.len : b->v.atom.len;
-                        int c = memcmp(a->v.atom.name, b->v.atom.name, n);
-                        if (c)
-                                return c;
-                        return (a->v.atom.len > b->v.atom.len) - (a->v.atom.len < b->v.atom.len);
-                }
-                if (a->type == PK_TERM_INT)
-                        return (a->v.i > b->v.i) - (a->v.i < b->v.i);
-        }
-        return pk_term_compare(a, b, 1);
-}
-
-static int key_qsort_cmp(const void *x, const void *y, void *arg)
-{
-        const struct pk_term *pairs = arg;
-        uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
-        return pk__key_cmp(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j]);
-}
-
-void pk__map_key_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx)
-{
-        for (uint32_t k = 0; k < n; k++)
-                idx[k] = k;
-        /* Maps decoded from erl or built in order are usually sorted already. */
-        uint32_t k = 1;
-        while (k < n && pk__key_cmp(&pairs[2 * (size_t)(k - 1)], &pairs[2 * (size_t)k]) < 0)
-                k++;
-        if (k >= n)
-                return;
-        if (n <= 16) {
-                for (uint32_t a = k; a < n; a++) {
-                        uint32_t v = idx[a], b = a;
-                        while (b > 0 && pk__key_cmp(&pairs[2 * (size_t)idx[b - 1]],
-                                                    &pairs[2 * (size_t)v]) > 0) {
-                                idx[b] = idx[b - 1];
-                                b--;
-                        }
-                        idx[b] = v;
-                }
-                return;
-        }
-        qsort_r(idx, n, sizeof(*idx), key_qsort_cmp, (void *)(uintptr_t)pairs);
-}
-
 /* ---- encoder state ---- */
 
 enum eframe_kind { EF_SEQ, EF_MAP, EF_LIST, EF_FUN };
@@ -70,6 +20,7 @@ struct eframe {
 struct enc {
         struct pk_etf_buf *b;
         int mv;
+        bool sorted; /* every map in key order ([deterministic]) */
         struct eframe *st;
         size_t sp, cap;
         uint32_t *scratch;
@@ -243,7 +194,10 @@ static int w_one(struct enc *e, const struct pk_term *t, const struct pk_term **
                 uint32_t *idx = scratch_alloc(e, t->v.map.arity, &off);
                 if (!idx)
                         return b->err;
-                pk__map_key_order(t->v.map.pairs, t->v.map.arity, idx);
+                if (e->sorted)
+                        pk__map_key_order(t->v.map.pairs, t->v.map.arity, idx);
+                else if ((r = pk__map_wire_order(t->v.map.pairs, t->v.map.arity, idx)) < 0)
+                        return pk__buf_fail(b, r);
                 return push(e, EF_MAP, t->v.map.pairs, t->v.map.arity, off);
         }
         case PK_TERM_PID:
@@ -428,12 +382,13 @@ static int enc_run(struct enc *e, const struct pk_term *t)
         return 0;
 }
 
-static int encode_with(struct pk_etf_buf *b, int mv, const struct pk_term *t)
+static int encode_with(struct pk_etf_buf *b, int mv, bool sorted, const struct pk_term *t)
 {
         /* Field by field: a designated initializer would zero local[] too. */
         struct enc e;
         e.b = b;
         e.mv = mv;
+        e.sorted = sorted;
         e.st = e.local;
         e.sp = 0;
         e.cap = PK_ARRAY_SIZE(e.local);
@@ -453,7 +408,7 @@ int pk_etf_put_term(struct pk_etf_buf *b, int minor_version, const struct pk_ter
                 return pk__buf_fail(b, -EINVAL);
         if (b->err)
                 return b->err;
-        return encode_with(b, minor_version, t);
+        return encode_with(b, minor_version, false, t);
 }
 
 int pk_etf_encode(struct pk_etf_buf *out, const struct pk_term *t,
@@ -463,14 +418,15 @@ int pk_etf_encode(struct pk_etf_buf *out, const struct pk_term *t,
         if (!opts)
                 opts = &defaults;
         if (!out || !t || opts->minor_version < 0 || opts->minor_version > 2 ||
-            opts->compress_level < 0 || opts->compress_level > 9)
+            opts->compress_level < 0 || opts->compress_level > 9 ||
+            (opts->map_order_otp != 0 && opts->map_order_otp != 25))
                 return -EINVAL;
         if (out->err)
                 return out->err;
         size_t start = out->len;
         int r = pk_etf_put_version(out);
         if (r == 0)
-                r = encode_with(out, opts->minor_version, t);
+                r = encode_with(out, opts->minor_version, opts->deterministic != 0, t);
         if (r == 0 && opts->compress_level > 0)
                 r = pk_etf_compress(out, start, opts->compress_level);
         if (r < 0) {

@@ -234,6 +234,12 @@ static inline int pk__w_nil(struct pk_etf_buf *b)
  * when the input ends inside the stream, or -ENOMEM. */
 int pk__inflate(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, size_t *consumed);
 
+/* ---- map orders (map_order.c) ---- */
+
+/* Erlang keeps maps of up to this many keys sorted (flatmaps); larger ones
+ * are hash tries. */
+#define PK__FLATMAP_MAX 32
+
 /* Erlang's map key order (exact pk_term_compare, with atom and integer fast
  * paths): <0, 0 or >0. */
 int pk__key_cmp(const struct pk_term *a, const struct pk_term *b);
@@ -241,5 +247,37 @@ int pk__key_cmp(const struct pk_term *a, const struct pk_term *b);
 /* Erlang's map key order on the keys of a map: fills idx[0..n) with the pair
  * indexes sorted (exact pk_term_compare). */
 void pk__map_key_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx);
+
+/* Writes the n pairs to out (room for 2n terms) sorted by key, a repeated key
+ * keeping its last value; returns the number of pairs written, or SIZE_MAX
+ * when out of memory. */
+size_t pk__map_sort_unique(const struct pk_term *pairs, size_t n, struct pk_term *out);
+
+/* 0 when the n keys are distinct, PK_EDUPKEY when two are =:=, or -ENOMEM. */
+int pk__map_dups(const struct pk_term *pairs, uint32_t n);
+
+/* OTP 25's hash of a map key for trie levels 8*depth to 8*depth+7
+ * (make_map_hash, which salts make_internal_hash with depth):
+ * 0 and *ret set, or -1 when the key holds an atom, pid, port, ref or fun
+ * (hashed by VM-local words, so no order exists outside that VM). */
+int pk__ihash(const struct pk_term *key, uint32_t depth, uint32_t *ret);
+
+/* Fills idx[0..n) with the pair indexes in the order OTP 25's map iterator
+ * visits a hash trie of these keys (~w/~p order).  0, 1 when some key has
+ * no VM-independent hash (idx untouched), or -ENOMEM. */
+int pk__map_trie_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx);
+
+/* The order Erlang prints a map's pairs in: key order up to 32 keys, else
+ * trie order; keys without a VM-independent hash are taken to be in wire
+ * order (as decoded) and printed reversed.  0 or -ENOMEM. */
+int pk__map_print_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx);
+
+/* The order OTP 25's term_to_binary writes a map's pairs in: key order up to
+ * 32 keys, else trie order reversed; keys without a VM-independent hash keep
+ * the order they are in.  0 or -ENOMEM. */
+int pk__map_wire_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx);
+
+/* pk__map_print_order in a malloc'd array (caller frees), NULL when out of memory. */
+uint32_t *pk__map_order(const struct pk_term *m);
 
 #endif

@@ -449,22 +449,12 @@ static int cmp_lists(const struct pk_term *a, const struct pk_term *b, int exact
         }
 }
 
-static int key_index_cmp(const void *x, const void *y, void *arg)
-{
-        const struct pk_term *pairs = arg;
-        uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
-        return pk_term_compare(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j], 1);
-}
-
 static uint32_t *sorted_keys(const struct pk_term *m)
 {
         uint32_t n = m->v.map.arity;
         uint32_t *idx = malloc((n ? n : 1) * sizeof(*idx));
-        if (!idx)
-                return NULL;
-        for (uint32_t i = 0; i < n; i++)
-                idx[i] = i;
-        qsort_r(idx, n, sizeof(*idx), key_index_cmp, m->v.map.pairs);
+        if (idx)
+                pk__map_key_order(m->v.map.pairs, n, idx);
         return idx;
 }
 

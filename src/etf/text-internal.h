@@ -41,10 +41,6 @@ int pk__txt_term(struct pk__sbuf *sb, const struct pk_term *t);
  * latin1_only escapes code points above 255 as \x{HEX}. */
 void pk__txt_char_escaped(struct pk__sbuf *sb, uint32_t c, char quote, bool latin1_only);
 
-/* Fills idx[0..n) with the map's pair indices in Erlang key order; returns
- * a malloc'd array (caller frees) or NULL when out of memory. */
-uint32_t *pk__map_order(const struct pk_term *m);
-
 /* A term type the pattern code uses for holes (~i, _, ...); never escapes
  * this layer.  v.i holds the hole's index. */
 #define PK__TERM_HOLE 0xE0

@@ -1346,16 +1346,6 @@ static int close_list(struct parser *p, bool with_tail, struct pk_term *out)
         return 0;
 }
 
-static int key_cmp(const void *x, const void *y, void *arg)
-{
-        const struct pk_term *pairs = arg;
-        uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
-        int c = pk_term_compare(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j], 1);
-        if (c)
-                return c;
-        return (i > j) - (i < j);
-}
-
 /* Closes a map: pairs sorted by key, a repeated key keeps its last value. */
 static int close_map(struct parser *p, struct pk_term *out)
 {
@@ -1365,27 +1355,12 @@ static int close_map(struct parser *p, struct pk_term *out)
         if (n > UINT32_MAX)
                 return fail(p, f->open, PK_ETERMSIZE, "map too large");
         const struct pk_term *pairs = n ? p->vs + f->start : NULL;
-        uint32_t *idx = malloc((n ? n : 1) * sizeof(*idx));
-        if (!idx)
-                return fail(p, f->open, -ENOMEM, "out of memory");
-        for (size_t i = 0; i < n; i++)
-                idx[i] = (uint32_t)i;
-        qsort_r(idx, n, sizeof(*idx), key_cmp, (void *)(uintptr_t)pairs);
         struct pk_term *e = pk_arena_terms(p->a, 2 * n);
-        if (!e) {
-                free(idx);
+        if (!e)
                 return fail_alloc(p, f->open);
-        }
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-                if (i + 1 < n && pk_term_compare(&pairs[2 * (size_t)idx[i]],
-                                                 &pairs[2 * (size_t)idx[i + 1]], 1) == 0)
-                        continue; /* a later duplicate wins */
-                e[2 * k] = pairs[2 * (size_t)idx[i]];
-                e[2 * k + 1] = pairs[2 * (size_t)idx[i] + 1];
-                k++;
-        }
-        free(idx);
+        size_t k = pk__map_sort_unique(pairs, n, e);
+        if (k == SIZE_MAX)
+                return fail(p, f->open, -ENOMEM, "out of memory");
         pk_term_set_map(out, e, (uint32_t)k);
         p->vn = f->start;
         p->fn--;

@@ -1,0 +1,742 @@
+/* SPDX-License-Identifier: MIT */
+/* Every order a map's pairs come in, in one place: Erlang's map key order
+ * (small maps, comparison, the text parser), the duplicate-key check, and the
+ * order of maps over 32 keys, which OTP 25 keeps in a hash trie (HAMT) and
+ * writes and prints in trie order.  The trie order needs the VM's internal
+ * term hash (make_internal_hash in erts utils.c), written here for the keys
+ * whose hash does not depend on the VM instance. */
+#include "etf-internal.h"
+
+#include <math.h>
+
+/* ---- Erlang's map key order ---- */
+
+int pk__key_cmp(const struct pk_term *a, const struct pk_term *b)
+{
+        if (a->type == b->type) {
+                if (a->type == PK_TERM_ATOM) {
+                        size_t n = a->v.atom.len < b->v.atom.len ? a->v.atom.len : b->v.atom.len;
+                        int c = memcmp(a->v.atom.name, b->v.atom.name, n);
+                        if (c)
+                                return c;
+                        return (a->v.atom.len > b->v.atom.len) - (a->v.atom.len < b->v.atom.len);
+                }
+                if (a->type == PK_TERM_INT)
+                        return (a->v.i > b->v.i) - (a->v.i < b->v.i);
+        }
+        return pk_term_compare(a, b, 1);
+}
+
+static int key_qsort_cmp(const void *x, const void *y, void *arg)
+{
+        const struct pk_term *pairs = arg;
+        uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
+        int c = pk__key_cmp(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j]);
+        /* Ties (repeated keys) keep their input order, so "last wins" can
+         * be read off the sorted order. */
+        return c ? c : (i > j) - (i < j);
+}
+
+void pk__map_key_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx)
+{
+        for (uint32_t k = 0; k < n; k++)
+                idx[k] = k;
+        /* Maps decoded from erl or built in order are usually sorted already. */
+        uint32_t k = 1;
+        while (k < n && pk__key_cmp(&pairs[2 * (size_t)(k - 1)], &pairs[2 * (size_t)k]) < 0)
+                k++;
+        if (k >= n)
+                return;
+        if (n <= 16) {
+                for (uint32_t a = k; a < n; a++) {
+                        uint32_t v = idx[a], b = a;
+                        while (b > 0 && pk__key_cmp(&pairs[2 * (size_t)idx[b - 1]],
+                                                    &pairs[2 * (size_t)v]) > 0) {
+                                idx[b] = idx[b - 1];
+                                b--;
+                        }
+                        idx[b] = v;
+                }
+                return;
+        }
+        qsort_r(idx, n, sizeof(*idx), key_qsort_cmp, (void *)(uintptr_t)pairs);
+}
+
+size_t pk__map_sort_unique(const struct pk_term *pairs, size_t n, struct pk_term *out)
+{
+        uint32_t *idx = malloc((n ? n : 1) * sizeof(*idx));
+        if (!idx)
+                return SIZE_MAX;
+        for (size_t i = 0; i < n; i++)
+                idx[i] = (uint32_t)i;
+        qsort_r(idx, n, sizeof(*idx), key_qsort_cmp, (void *)(uintptr_t)pairs);
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (i + 1 < n &&
+                    pk__key_cmp(&pairs[2 * (size_t)idx[i]], &pairs[2 * (size_t)idx[i + 1]]) == 0)
+                        continue; /* a later duplicate wins */
+                out[2 * k] = pairs[2 * (size_t)idx[i]];
+                out[2 * k + 1] = pairs[2 * (size_t)idx[i] + 1];
+                k++;
+        }
+        free(idx);
+        return k;
+}
+
+/* ---- duplicate keys ---- */
+
+static uint64_t hmix(uint64_t h, uint64_t v)
+{
+        /* Multiply, then fold the high half down: the table index takes the
+         * low bits, which a multiply alone leaves depending on low input bits. */
+        h = (h ^ v) * 0x9E3779B97F4A7C15ull;
+        return h ^ (h >> 32);
+}
+
+static uint64_t hbytes(uint64_t h, const uint8_t *s, size_t n)
+{
+        while (n >= 8) {
+                uint64_t w;
+                memcpy(&w, s, 8);
+                h = hmix(h, w);
+                s += 8;
+                n -= 8;
+        }
+        /* 0..7 bytes left: two overlapping loads, no variable-length copy. */
+        uint64_t w;
+        if (n >= 4) {
+                uint32_t lo, hi;
+                memcpy(&lo, s, 4);
+                memcpy(&hi, s + n - 4, 4);
+                w = (uint64_t)hi << 32 | lo;
+        } else if (n > 0) {
+                w = (uint64_t)s[0] | (uint64_t)s[n / 2] << 8 | (uint64_t)s[n - 1] << 16;
+        } else {
+                w = 0;
+        }
+        return hmix(h, w ^ (uint64_t)n << 56);
+}
+
+/* A hash consistent with exact pk_term_compare equality: equal keys hash
+ * equal.  Recursion is bounded (depth 4, 16 list cells); deeper structure
+ * only costs collisions, which the caller bounds too. */
+static uint64_t key_hash(const struct pk_term *t, int depth)
+{
+        switch (t->type) {
+        case PK_TERM_INT:
+                return hmix(1, (uint64_t)t->v.i);
+        case PK_TERM_BIG:
+                return hbytes(2 + t->v.big.negative, t->v.big.digits, t->v.big.len);
+        case PK_TERM_FLOAT: {
+                double f = t->v.f == 0 ? 0.0 : t->v.f; /* -0.0 =:= 0.0 on OTP 25 */
+                uint64_t bits;
+                memcpy(&bits, &f, 8);
+                return hmix(4, bits);
+        }
+        case PK_TERM_ATOM:
+                return hbytes(5, (const uint8_t *)t->v.atom.name, t->v.atom.len);
+        case PK_TERM_BINARY: {
+                size_t n = t->v.bin.size;
+                uint64_t h = hmix(6, t->v.bin.bits);
+                if (n == 0)
+                        return h;
+                h = hbytes(h, t->v.bin.data, n - 1);
+                return hmix(h, t->v.bin.data[n - 1] & (0xFF00u >> t->v.bin.bits));
+        }
+        case PK_TERM_NIL:
+                return 7;
+        case PK_TERM_LIST:
+        case PK_TERM_STRING: {
+                uint64_t h = 8;
+                if (depth >= 4)
+                        return h;
+                const struct pk_term *s = t;
+                uint32_t i = 0;
+                for (int cells = 0; cells < 16;) {
+                        if (s->type == PK_TERM_LIST && i < s->v.list.len) {
+                                h = hmix(h, key_hash(&s->v.list.elems[i++], depth + 1));
+                                cells++;
+                        } else if (s->type == PK_TERM_LIST) {
+                                s = s->v.list.tail;
+                                i = 0;
+                        } else if (s->type == PK_TERM_STRING && i < s->v.string.len) {
+                                h = hmix(h, hmix(1, s->v.string.bytes[i++]));
+                                cells++;
+                        } else {
+                                break;
+                        }
+                }
+                return h;
+        }
+        case PK_TERM_TUPLE: {
+                uint64_t h = hmix(9, t->v.tuple.arity);
+                if (depth >= 4)
+                        return h;
+                uint32_t n = t->v.tuple.arity < 16 ? t->v.tuple.arity : 16;
+                for (uint32_t k = 0; k < n; k++)
+                        h = hmix(h, key_hash(&t->v.tuple.elems[k], depth + 1));
+                return h;
+        }
+        case PK_TERM_MAP:
+                return hmix(10, t->v.map.arity);
+        case PK_TERM_PID:
+                return hmix(hmix(11, t->v.pid.id), t->v.pid.serial);
+        case PK_TERM_PORT:
+                return hmix(12, t->v.port.id);
+        case PK_TERM_REF:
+                return hmix(13, t->v.ref.len ? t->v.ref.ids[0] : 0);
+        default:
+                return t->type;
+        }
+}
+
+static bool key_eq(const struct pk_term *a, const struct pk_term *b)
+{
+        if (a->type == PK_TERM_ATOM && b->type == PK_TERM_ATOM)
+                return a->v.atom.len == b->v.atom.len &&
+                       memcmp(a->v.atom.name, b->v.atom.name, a->v.atom.len) == 0;
+        if (a->type == PK_TERM_INT && b->type == PK_TERM_INT)
+                return a->v.i == b->v.i;
+        return pk_term_compare(a, b, 1) == 0;
+}
+
+/* Sorts the keys and looks for equal neighbours: O(n log n) whatever the keys. */
+static int dups_by_sort(const struct pk_term *pairs, uint32_t n)
+{
+        uint32_t *idx = malloc((size_t)n * sizeof(*idx));
+        if (!idx)
+                return -ENOMEM;
+        pk__map_key_order(pairs, n, idx);
+        int r = 0;
+        for (uint32_t k = 1; k < n && !r; k++)
+                if (key_eq(&pairs[2 * (size_t)idx[k - 1]], &pairs[2 * (size_t)idx[k]]))
+                        r = PK_EDUPKEY;
+        free(idx);
+        return r;
+}
+
+int pk__map_dups(const struct pk_term *pairs, uint32_t n)
+{
+        if (n < 2)
+                return 0;
+        /* Keys in strictly ascending map key order are distinct.  erl writes
+         * small maps that way and our encoder writes every small map that
+         * way, so this linear check usually settles those. */
+        uint32_t asc = 1;
+        while (asc < n && pk__key_cmp(&pairs[2 * (size_t)(asc - 1)], &pairs[2 * (size_t)asc]) < 0)
+                asc++;
+        if (asc == n)
+                return 0;
+        if (n <= 8) {
+                for (uint32_t i = 1; i < n; i++)
+                        for (uint32_t j = 0; j < i; j++)
+                                if (key_eq(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j]))
+                                        return PK_EDUPKEY;
+                return 0;
+        }
+        size_t size = 16;
+        while (size < 2 * (size_t)n)
+                size *= 2;
+        uint32_t local[256];
+        uint32_t *tab = size <= PK_ARRAY_SIZE(local) ? local : malloc(size * sizeof(*tab));
+        if (!tab)
+                return -ENOMEM;
+        memset(tab, 0, size * sizeof(*tab));
+        /* Collisions between unequal keys cost full compares; past a budget,
+         * switch to sorting so crafted keys cannot make this quadratic. */
+        size_t budget = 4 * (size_t)n + 64;
+        int r = 0;
+        for (uint32_t i = 0; i < n && !r; i++) {
+                const struct pk_term *k = &pairs[2 * (size_t)i];
+                size_t h = (size_t)key_hash(k, 0) & (size - 1);
+                while (tab[h]) {
+                        if (budget-- == 0) {
+                                r = 1;
+                                break;
+                        }
+                        if (key_eq(k, &pairs[2 * (size_t)(tab[h] - 1)])) {
+                                r = PK_EDUPKEY;
+                                break;
+                        }
+                        h = (h + 1) & (size - 1);
+                }
+                if (!r)
+                        tab[h] = i + 1;
+        }
+        if (tab != local)
+                free(tab);
+        return r == 1 ? dups_by_sort(pairs, n) : r;
+}
+
+/* ---- OTP 25's internal term hash ----
+ *
+ * The VM hashes the words of its own term representation (64-bit build):
+ * an immediate (small integer, [], atom, local pid or port) by its tagged
+ * word, the rest by content with Bob Jenkins' mix.  Integers, floats, [],
+ * binaries, lists, tuples and maps of those hash the same in every VM, so
+ * their trie order can be computed here.  Atoms hash by their index in the
+ * running VM's atom table, and remote pids, ports and refs by a node
+ * pointer: a key holding one has no order outside that VM, and pk__ihash
+ * reports it (-1). */
+
+#define HC 0x9e3779b9u /* the golden ratio, and HC * k mod 2^32 below */
+#define HC_4 0x78dde6e4u
+#define HC_9 0x8ff34781u
+#define HC_10 0x2e2ac13au
+#define HC_11 0xcc623af3u
+#define HC_12 0x6a99b4acu
+#define HC_13 0x08d12e65u
+#define HC_15 0x454021d7u
+#define HC_16 0xe3779b90u
+#define HC_17 0x81af1549u
+#define HC_18 0x1fe68f02u
+#define HC_22 0x98c475e6u
+#define IHASH_SALT 3432918353u
+
+/* Keys nest no deeper than this for an order to be computed. */
+#define IHASH_MAX_DEPTH 200
+
+static inline void jmix(uint32_t *pa, uint32_t *pb, uint32_t *pc)
+{
+        uint32_t a = *pa, b = *pb, c = *pc;
+        a -= b;
+        a -= c;
+        a ^= c >> 13;
+        b -= c;
+        b -= a;
+        b ^= a << 8;
+        c -= a;
+        c -= b;
+        c ^= b >> 13;
+        a -= b;
+        a -= c;
+        a ^= c >> 12;
+        b -= c;
+        b -= a;
+        b ^= a << 16;
+        c -= a;
+        c -= b;
+        c ^= b >> 5;
+        a -= b;
+        a -= c;
+        a ^= c >> 3;
+        b -= c;
+        b -= a;
+        b ^= a << 10;
+        c -= a;
+        c -= b;
+        c ^= b >> 15;
+        *pa = a;
+        *pb = b;
+        *pc = c;
+}
+
+/* The VM's UINT32_HASH_2: mixes two words and a constant into *h. */
+static inline void hash2(uint32_t *h, uint32_t x, uint32_t y, uint32_t k)
+{
+        uint32_t a = k + x, b = k + y;
+        jmix(&a, &b, h);
+}
+
+/* The VM's CONST_HASH: a light mix of a type constant. */
+static inline void const_hash(uint32_t *h, uint32_t k)
+{
+        *h ^= k;
+        *h = (*h << 17) ^ (*h >> 15);
+}
+
+static inline void hash_word(uint32_t *h, uint64_t w)
+{
+        hash2(h, (uint32_t)w, (uint32_t)(w >> 32), HC);
+}
+
+/* block_hash: Jenkins' lookup2 over the bytes, seeded with c. */
+static uint32_t block_hash(const uint8_t *k, size_t length, uint32_t c)
+{
+        uint32_t a = HC, b = HC;
+        size_t len = length;
+        while (len >= 12) {
+                a += (uint32_t)k[0] | (uint32_t)k[1] << 8 | (uint32_t)k[2] << 16 |
+                     (uint32_t)k[3] << 24;
+                b += (uint32_t)k[4] | (uint32_t)k[5] << 8 | (uint32_t)k[6] << 16 |
+                     (uint32_t)k[7] << 24;
+                c += (uint32_t)k[8] | (uint32_t)k[9] << 8 | (uint32_t)k[10] << 16 |
+                     (uint32_t)k[11] << 24;
+                jmix(&a, &b, &c);
+                k += 12;
+                len -= 12;
+        }
+        c += (uint32_t)length;
+        /* The last 0..11 bytes; c's low byte carries the length. */
+        if (len >= 11)
+                c += (uint32_t)k[10] << 24;
+        if (len >= 10)
+                c += (uint32_t)k[9] << 16;
+        if (len >= 9)
+                c += (uint32_t)k[8] << 8;
+        if (len >= 8)
+                b += (uint32_t)k[7] << 24;
+        if (len >= 7)
+                b += (uint32_t)k[6] << 16;
+        if (len >= 6)
+                b += (uint32_t)k[5] << 8;
+        if (len >= 5)
+                b += k[4];
+        if (len >= 4)
+                a += (uint32_t)k[3] << 24;
+        if (len >= 3)
+                a += (uint32_t)k[2] << 16;
+        if (len >= 2)
+                a += (uint32_t)k[1] << 8;
+        if (len >= 1)
+                a += k[0];
+        jmix(&a, &b, &c);
+        return c;
+}
+
+/* A small integer's tagged word (64-bit VM: 60-bit signed value, tag 0xF). */
+#define SMALL_MIN (-((int64_t)1 << 59))
+#define SMALL_MAX (((int64_t)1 << 59) - 1)
+#define NIL_WORD 0x3Bull
+
+static inline uint64_t small_word(int64_t v)
+{
+        return (uint64_t)v << 4 | 0xF;
+}
+
+/* A bignum: its magnitude in 64-bit digits, least significant first. */
+static void hash_bignum(uint32_t *h, const uint8_t *mag, size_t len, bool negative)
+{
+        uint32_t con = negative ? HC_10 : HC_11;
+        size_t i = 0;
+        do {
+                uint64_t d = 0;
+                for (size_t j = 0; j < 8 && i + j < len; j++)
+                        d |= (uint64_t)mag[i + j] << (8 * j);
+                hash2(h, (uint32_t)d, (uint32_t)(d >> 32), con);
+                i += 8;
+        } while (i < len);
+}
+
+static int ihash(uint32_t *h, const struct pk_term *t, int depth);
+
+static bool is_byte(const struct pk_term *t)
+{
+        return t->type == PK_TERM_INT && t->v.i >= 0 && t->v.i <= 255;
+}
+
+/* Moves a list position past exhausted segments: afterwards *seg is a
+ * segment with a cell at *i, or the list's tail. */
+static void cell_norm(const struct pk_term **seg, uint32_t *i)
+{
+        static const struct pk_term nil = {.type = PK_TERM_NIL};
+        for (;;) {
+                if ((*seg)->type == PK_TERM_STRING && *i >= (*seg)->v.string.len) {
+                        *seg = &nil;
+                        *i = 0;
+                } else if ((*seg)->type == PK_TERM_LIST && *i >= (*seg)->v.list.len) {
+                        *seg = (*seg)->v.list.tail;
+                        *i = 0;
+                } else {
+                        return;
+                }
+        }
+}
+
+static bool is_cell(const struct pk_term *seg)
+{
+        return seg->type == PK_TERM_LIST || seg->type == PK_TERM_STRING;
+}
+
+/* A list: runs of bytes are packed four to a word (the VM's string
+ * shortcut); any other head is hashed after a cons marker, and an improper
+ * tail after a tail marker (a tail right after a run of bytes has none). */
+static int ihash_list(uint32_t *h, const struct pk_term *t, int depth)
+{
+        const struct pk_term *seg = t;
+        uint32_t i = 0;
+        cell_norm(&seg, &i);
+        while (is_cell(seg)) {
+                uint32_t sh = 0, c = 0;
+                for (;;) {
+                        int32_t byte = -1;
+                        if (seg->type == PK_TERM_STRING)
+                                byte = seg->v.string.bytes[i];
+                        else if (is_byte(&seg->v.list.elems[i]))
+                                byte = (int32_t)seg->v.list.elems[i].v.i;
+                        if (byte < 0)
+                                break;
+                        sh = (sh << 8) + (uint32_t)byte;
+                        if (c == 3) {
+                                hash2(h, sh, 0, HC_4);
+                                c = sh = 0;
+                        } else {
+                                c++;
+                        }
+                        i++;
+                        cell_norm(&seg, &i);
+                        if (!is_cell(seg))
+                                break;
+                }
+                if (c > 0)
+                        hash2(h, sh, c, HC_22);
+                if (!is_cell(seg))
+                        break; /* the tail, hashed below with no marker */
+                const struct pk_term *head = &seg->v.list.elems[i++];
+                cell_norm(&seg, &i);
+                const_hash(h, HC_17);
+                if (ihash(h, head, depth + 1) < 0)
+                        return -1;
+                if (!is_cell(seg))
+                        const_hash(h, HC_18);
+        }
+        return ihash(h, seg, depth + 1);
+}
+
+/* A map key that is itself a map: its size, then key and value of each
+ * pair in the map's own order (a small map's sorted keys).  Only maps of up
+ * to 32 keys are done: a larger one is hashed through its trie's nodes,
+ * which is not reproduced. */
+static int ihash_map(uint32_t *h, const struct pk_term *t, int depth)
+{
+        uint32_t n = t->v.map.arity;
+        if (n > PK__FLATMAP_MAX)
+                return -1;
+        hash2(h, n, 0, HC_16);
+        if (n == 0)
+                return 0;
+        uint32_t idx[PK__FLATMAP_MAX];
+        pk__map_key_order(t->v.map.pairs, n, idx);
+        for (uint32_t k = 0; k < n; k++)
+                if (ihash(h, &t->v.map.pairs[2 * (size_t)idx[k]], depth + 1) < 0 ||
+                    ihash(h, &t->v.map.pairs[2 * (size_t)idx[k] + 1], depth + 1) < 0)
+                        return -1;
+        return 0;
+}
+
+static int ihash(uint32_t *h, const struct pk_term *t, int depth)
+{
+        if (depth > IHASH_MAX_DEPTH)
+                return -1;
+        switch (t->type) {
+        case PK_TERM_INT:
+                if (t->v.i >= SMALL_MIN && t->v.i <= SMALL_MAX) {
+                        hash_word(h, small_word(t->v.i));
+                } else {
+                        uint64_t m = t->v.i < 0 ? (uint64_t)0 - (uint64_t)t->v.i : (uint64_t)t->v.i;
+                        uint8_t mag[8];
+                        for (int j = 0; j < 8; j++)
+                                mag[j] = (uint8_t)(m >> (8 * j));
+                        hash_bignum(h, mag, 8, t->v.i < 0);
+                }
+                return 0;
+        case PK_TERM_BIG: {
+                /* Normally longer than 8 bytes; a non-canonical short one that
+                 * fits a small integer is an immediate in the VM. */
+                size_t len = t->v.big.len;
+                while (len > 0 && t->v.big.digits[len - 1] == 0)
+                        len--;
+                if (len <= 8) {
+                        uint64_t m = 0;
+                        for (size_t j = len; j-- > 0;)
+                                m = m << 8 | t->v.big.digits[j];
+                        if (m <= (uint64_t)SMALL_MAX + (t->v.big.negative ? 1u : 0u)) {
+                                int64_t v = t->v.big.negative ? -(int64_t)m : (int64_t)m;
+                                hash_word(h, small_word(v));
+                                return 0;
+                        }
+                }
+                hash_bignum(h, t->v.big.digits, len, t->v.big.negative);
+                return 0;
+        }
+        case PK_TERM_FLOAT: {
+                double f = t->v.f == 0 ? 0.0 : t->v.f; /* the VM hashes -0.0 as 0.0 */
+                uint64_t w;
+                memcpy(&w, &f, 8);
+                hash2(h, (uint32_t)w, (uint32_t)(w >> 32), HC_12);
+                return 0;
+        }
+        case PK_TERM_NIL:
+                hash_word(h, NIL_WORD);
+                return 0;
+        case PK_TERM_BINARY: {
+                size_t full = t->v.bin.bits == 8 ? t->v.bin.size : t->v.bin.size - 1;
+                unsigned rest = t->v.bin.bits == 8 ? 0 : t->v.bin.bits;
+                uint32_t con = HC_13 + *h;
+                if (full == 0 && rest == 0) {
+                        *h = con;
+                        return 0;
+                }
+                *h = block_hash(t->v.bin.data, full, con);
+                if (rest)
+                        hash2(h, rest, (uint32_t)(t->v.bin.data[full] >> (8 - rest)), HC_15);
+                return 0;
+        }
+        case PK_TERM_TUPLE:
+                hash2(h, t->v.tuple.arity, 0, HC_9);
+                for (uint32_t k = 0; k < t->v.tuple.arity; k++)
+                        if (ihash(h, &t->v.tuple.elems[k], depth + 1) < 0)
+                                return -1;
+                return 0;
+        case PK_TERM_LIST:
+        case PK_TERM_STRING:
+                return ihash_list(h, t, depth);
+        case PK_TERM_MAP:
+                return ihash_map(h, t, depth);
+        default:
+                /* Atoms, pids, ports, refs, funs: hashed by VM-local words. */
+                return -1;
+        }
+}
+
+int pk__ihash(const struct pk_term *key, uint32_t depth, uint32_t *ret)
+{
+        /* make_map_hash: trie levels 8*depth.. use a salt made from depth. */
+        uint32_t salt = 0;
+        if (depth > 0)
+                hash2(&salt, depth, 1, HC_22);
+        uint32_t h = salt ^ IHASH_SALT;
+        if (ihash(&h, key, 0) < 0)
+                return -1;
+        *ret = h;
+        return 0;
+}
+
+/* ---- the trie order of a large map ----
+ *
+ * A key's place in the trie is the sequence of 4-bit groups of its hash,
+ * least significant first: the hash salted with 0 for levels 0-7, with 1 for
+ * levels 8-15, and so on, so keys whose hashes collide part at a deeper
+ * level.  The VM's iterator (and so ~w/~p) visits the trie depth first,
+ * slot 15 first; term_to_binary and maps:to_list visit it slot 0 first.
+ * Print order is therefore ascending in the key's groups read as one
+ * number, wire order descending. */
+
+/* The hash with its 4-bit groups reversed, so that integer order is trie order. */
+static uint32_t trie_key(uint32_t h)
+{
+        h = (h & 0x0F0F0F0Fu) << 4 | (h >> 4 & 0x0F0F0F0Fu);
+        return __builtin_bswap32(h);
+}
+
+struct slot {
+        uint32_t tk;  /* trie_key of the current round's hash */
+        uint32_t idx; /* pair index */
+};
+
+static int slot_cmp(const void *x, const void *y)
+{
+        const struct slot *a = x, *b = y;
+        if (a->tk != b->tk)
+                return a->tk < b->tk ? -1 : 1;
+        return (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+/* Deeper rounds than this (all hashes equal 16 times over) fall back to key order. */
+#define MAX_ROUNDS 16
+
+/* Orders s[0..n) (all equal in the previous round) by the hash salted with round. */
+static void order_run(const struct pk_term *pairs, struct slot *s, size_t n, uint32_t round)
+{
+        if (round >= MAX_ROUNDS) {
+                /* Never seen: keep a deterministic order. */
+                for (size_t a = 1; a < n; a++) {
+                        struct slot v = s[a];
+                        size_t b = a;
+                        while (b > 0 && pk__key_cmp(&pairs[2 * (size_t)s[b - 1].idx],
+                                                    &pairs[2 * (size_t)v.idx]) > 0) {
+                                s[b] = s[b - 1];
+                                b--;
+                        }
+                        s[b] = v;
+                }
+                return;
+        }
+        if (round > 0) {
+                for (size_t k = 0; k < n; k++) {
+                        uint32_t h = 0;
+                        (void)pk__ihash(&pairs[2 * (size_t)s[k].idx], round, &h);
+                        s[k].tk = trie_key(h);
+                }
+        }
+        qsort(s, n, sizeof(*s), slot_cmp);
+        for (size_t a = 0; a < n;) {
+                size_t b = a + 1;
+                while (b < n && s[b].tk == s[a].tk)
+                        b++;
+                if (b - a > 1)
+                        order_run(pairs, s + a, b - a, round + 1);
+                a = b;
+        }
+}
+
+int pk__map_trie_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx)
+{
+        struct slot *s = malloc((n ? n : 1) * sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        for (uint32_t k = 0; k < n; k++) {
+                uint32_t h;
+                if (pk__ihash(&pairs[2 * (size_t)k], 0, &h) < 0) {
+                        free(s);
+                        return 1;
+                }
+                s[k].tk = trie_key(h);
+                s[k].idx = k;
+        }
+        order_run(pairs, s, n, 0);
+        for (uint32_t k = 0; k < n; k++)
+                idx[k] = s[k].idx;
+        free(s);
+        return 0;
+}
+
+int pk__map_print_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx)
+{
+        if (n <= PK__FLATMAP_MAX) {
+                pk__map_key_order(pairs, n, idx);
+                return 0;
+        }
+        int r = pk__map_trie_order(pairs, n, idx);
+        if (r == 1) {
+                /* No order outside the VM: the pairs are taken to be in wire
+                 * order (as decoded), which the VM prints reversed. */
+                for (uint32_t k = 0; k < n; k++)
+                        idx[k] = n - 1 - k;
+                r = 0;
+        }
+        return r;
+}
+
+int pk__map_wire_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx)
+{
+        if (n <= PK__FLATMAP_MAX) {
+                pk__map_key_order(pairs, n, idx);
+                return 0;
+        }
+        int r = pk__map_trie_order(pairs, n, idx);
+        if (r == 1) {
+                for (uint32_t k = 0; k < n; k++)
+                        idx[k] = k;
+                return 0;
+        }
+        if (r == 0) {
+                for (uint32_t a = 0, b = n - 1; a < b; a++, b--) {
+                        uint32_t v = idx[a];
+                        idx[a] = idx[b];
+                        idx[b] = v;
+                }
+        }
+        return r;
+}
+
+uint32_t *pk__map_order(const struct pk_term *m)
+{
+        uint32_t n = m->v.map.arity;
+        uint32_t *idx = malloc((n ? n : 1) * sizeof(*idx));
+        if (idx && pk__map_print_order(m->v.map.pairs, n, idx) < 0) {
+                free(idx);
+                idx = NULL;
+        }
+        return idx;
+}
