@@ -256,11 +256,11 @@ size_t pk__map_sort_unique(const struct pk_term *pairs, size_t n, struct pk_term
 /* 0 when the n keys are distinct, PK_EDUPKEY when two are =:=, or -ENOMEM. */
 int pk__map_dups(const struct pk_term *pairs, uint32_t n);
 
-/* OTP 25's hash of a map key for trie levels 8*depth to 8*depth+7
- * (make_map_hash, which salts make_internal_hash with depth):
- * 0 and *ret set, or -1 when the key holds an atom, pid, port, ref or fun
- * (hashed by VM-local words, so no order exists outside that VM). */
-int pk__ihash(const struct pk_term *key, uint32_t depth, uint32_t *ret);
+/* OTP 25's hash of a map key for trie levels 8*round to 8*round+7
+ * (make_map_hash, which salts make_internal_hash with the round): 0 and *ret
+ * set; 1 when the key holds an atom, pid, port, ref or fun (hashed by
+ * VM-local words, so no order exists outside that VM); or -ENOMEM. */
+int pk__ihash(const struct pk_term *key, uint32_t round, uint32_t *ret);
 
 /* Fills idx[0..n) with the pair indexes in the order OTP 25's map iterator
  * visits a hash trie of these keys (~w/~p order).  0, 1 when some key has

@@ -277,7 +277,7 @@ int pk__map_dups(const struct pk_term *pairs, uint32_t n)
  * their trie order can be computed here.  Atoms hash by their index in the
  * running VM's atom table, and remote pids, ports and refs by a node
  * pointer: a key holding one has no order outside that VM, and pk__ihash
- * reports it (-1). */
+ * reports it (1). */
 
 #define HC 0x9e3779b9u /* the golden ratio, and HC * k mod 2^32 below */
 #define HC_4 0x78dde6e4u
@@ -485,39 +485,59 @@ static int ihash_list(uint32_t *h, const struct pk_term *t, int depth)
                 const struct pk_term *head = &seg->v.list.elems[i++];
                 cell_norm(&seg, &i);
                 const_hash(h, HC_17);
-                if (ihash(h, head, depth + 1) < 0)
-                        return -1;
+                int r = ihash(h, head, depth + 1);
+                if (r != 0)
+                        return r;
                 if (!is_cell(seg))
                         const_hash(h, HC_18);
         }
         return ihash(h, seg, depth + 1);
 }
 
-/* A map key that is itself a map: its size, then key and value of each
- * pair in the map's own order (a small map's sorted keys).  Only maps of up
- * to 32 keys are done: a larger one is hashed through its trie's nodes,
- * which is not reproduced. */
+static int trie_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx, int depth);
+
+/* A map key that is itself a map: its size, then key and value of each pair
+ * in the order the VM holds them: a small map's sorted keys, or a hash
+ * trie's pairs depth first from slot 15 down (its nodes push their children
+ * on a stack slot 0 first), which is wire order. */
 static int ihash_map(uint32_t *h, const struct pk_term *t, int depth)
 {
         uint32_t n = t->v.map.arity;
-        if (n > PK__FLATMAP_MAX)
-                return -1;
         hash2(h, n, 0, HC_16);
         if (n == 0)
                 return 0;
-        uint32_t idx[PK__FLATMAP_MAX];
-        pk__map_key_order(t->v.map.pairs, n, idx);
-        for (uint32_t k = 0; k < n; k++)
-                if (ihash(h, &t->v.map.pairs[2 * (size_t)idx[k]], depth + 1) < 0 ||
-                    ihash(h, &t->v.map.pairs[2 * (size_t)idx[k] + 1], depth + 1) < 0)
-                        return -1;
-        return 0;
+        uint32_t local[PK__FLATMAP_MAX];
+        uint32_t *idx = local;
+        int r = 0;
+        if (n <= PK__FLATMAP_MAX) {
+                pk__map_key_order(t->v.map.pairs, n, idx);
+        } else {
+                idx = malloc((size_t)n * sizeof(*idx));
+                if (!idx)
+                        return -ENOMEM;
+                r = trie_order(t->v.map.pairs, n, idx, depth + 1);
+                for (uint32_t a = 0, b = n - 1; r == 0 && a < b; a++, b--) {
+                        uint32_t v = idx[a];
+                        idx[a] = idx[b];
+                        idx[b] = v;
+                }
+        }
+        for (uint32_t k = 0; k < n && r == 0; k++) {
+                r = ihash(h, &t->v.map.pairs[2 * (size_t)idx[k]], depth + 1);
+                if (r == 0)
+                        r = ihash(h, &t->v.map.pairs[2 * (size_t)idx[k] + 1], depth + 1);
+        }
+        if (idx != local)
+                free(idx);
+        return r;
 }
 
+/* Hashes t into *h: 0, 1 when t holds a term hashed by VM-local words (or
+ * nests too deep), or -ENOMEM. */
 static int ihash(uint32_t *h, const struct pk_term *t, int depth)
 {
         if (depth > IHASH_MAX_DEPTH)
-                return -1;
+                return 1;
         switch (t->type) {
         case PK_TERM_INT:
                 if (t->v.i >= SMALL_MIN && t->v.i <= SMALL_MAX) {
@@ -574,9 +594,11 @@ static int ihash(uint32_t *h, const struct pk_term *t, int depth)
         }
         case PK_TERM_TUPLE:
                 hash2(h, t->v.tuple.arity, 0, HC_9);
-                for (uint32_t k = 0; k < t->v.tuple.arity; k++)
-                        if (ihash(h, &t->v.tuple.elems[k], depth + 1) < 0)
-                                return -1;
+                for (uint32_t k = 0; k < t->v.tuple.arity; k++) {
+                        int r = ihash(h, &t->v.tuple.elems[k], depth + 1);
+                        if (r != 0)
+                                return r;
+                }
                 return 0;
         case PK_TERM_LIST:
         case PK_TERM_STRING:
@@ -585,21 +607,27 @@ static int ihash(uint32_t *h, const struct pk_term *t, int depth)
                 return ihash_map(h, t, depth);
         default:
                 /* Atoms, pids, ports, refs, funs: hashed by VM-local words. */
-                return -1;
+                return 1;
         }
 }
 
-int pk__ihash(const struct pk_term *key, uint32_t depth, uint32_t *ret)
+/* make_map_hash: a key's hash for trie levels 8*round to 8*round+7, from
+ * make_internal_hash salted with the round. */
+static int key_hash_at(const struct pk_term *key, uint32_t round, int depth, uint32_t *ret)
 {
-        /* make_map_hash: trie levels 8*depth.. use a salt made from depth. */
         uint32_t salt = 0;
-        if (depth > 0)
-                hash2(&salt, depth, 1, HC_22);
+        if (round > 0)
+                hash2(&salt, round, 1, HC_22);
         uint32_t h = salt ^ IHASH_SALT;
-        if (ihash(&h, key, 0) < 0)
-                return -1;
-        *ret = h;
-        return 0;
+        int r = ihash(&h, key, depth);
+        if (r == 0)
+                *ret = h;
+        return r;
+}
+
+int pk__ihash(const struct pk_term *key, uint32_t round, uint32_t *ret)
+{
+        return key_hash_at(key, round, 0, ret);
 }
 
 /* ---- the trie order of a large map ----
@@ -635,8 +663,10 @@ static int slot_cmp(const void *x, const void *y)
 /* Deeper rounds than this (all hashes equal 16 times over) fall back to key order. */
 #define MAX_ROUNDS 16
 
-/* Orders s[0..n) (all equal in the previous round) by the hash salted with round. */
-static void order_run(const struct pk_term *pairs, struct slot *s, size_t n, uint32_t round)
+/* Orders s[0..n) (all equal in the previous round) by the hash salted with
+ * round: 0 or -ENOMEM (the keys hashed in round 0 hash in every round). */
+static int order_run(const struct pk_term *pairs, struct slot *s, size_t n, uint32_t round,
+                     int depth)
 {
         if (round >= MAX_ROUNDS) {
                 /* Never seen: keep a deterministic order. */
@@ -650,12 +680,14 @@ static void order_run(const struct pk_term *pairs, struct slot *s, size_t n, uin
                         }
                         s[b] = v;
                 }
-                return;
+                return 0;
         }
         if (round > 0) {
                 for (size_t k = 0; k < n; k++) {
                         uint32_t h = 0;
-                        (void)pk__ihash(&pairs[2 * (size_t)s[k].idx], round, &h);
+                        int r = key_hash_at(&pairs[2 * (size_t)s[k].idx], round, depth, &h);
+                        if (r != 0)
+                                return r < 0 ? r : -EINVAL;
                         s[k].tk = trie_key(h);
                 }
         }
@@ -664,31 +696,39 @@ static void order_run(const struct pk_term *pairs, struct slot *s, size_t n, uin
                 size_t b = a + 1;
                 while (b < n && s[b].tk == s[a].tk)
                         b++;
-                if (b - a > 1)
-                        order_run(pairs, s + a, b - a, round + 1);
+                if (b - a > 1) {
+                        int r = order_run(pairs, s + a, b - a, round + 1, depth);
+                        if (r < 0)
+                                return r;
+                }
                 a = b;
         }
+        return 0;
 }
 
-int pk__map_trie_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx)
+static int trie_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx, int depth)
 {
         struct slot *s = malloc((n ? n : 1) * sizeof(*s));
         if (!s)
                 return -ENOMEM;
-        for (uint32_t k = 0; k < n; k++) {
-                uint32_t h;
-                if (pk__ihash(&pairs[2 * (size_t)k], 0, &h) < 0) {
-                        free(s);
-                        return 1;
-                }
+        int r = 0;
+        for (uint32_t k = 0; k < n && r == 0; k++) {
+                uint32_t h = 0;
+                r = key_hash_at(&pairs[2 * (size_t)k], 0, depth, &h);
                 s[k].tk = trie_key(h);
                 s[k].idx = k;
         }
-        order_run(pairs, s, n, 0);
-        for (uint32_t k = 0; k < n; k++)
+        if (r == 0)
+                r = order_run(pairs, s, n, 0, depth);
+        for (uint32_t k = 0; k < n && r == 0; k++)
                 idx[k] = s[k].idx;
         free(s);
-        return 0;
+        return r;
+}
+
+int pk__map_trie_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx)
+{
+        return trie_order(pairs, n, idx, 0);
 }
 
 int pk__map_print_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx)

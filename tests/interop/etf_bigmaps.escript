@@ -16,7 +16,7 @@
 %%     as UTF-8 (empty for maps of over 300 keys, to stay quick),
 %%     term_to_binary(M, [deterministic]), and <<1>> when every large map in
 %%     M has keys whose hash does not depend on the VM instance (no atom, pid,
-%%     port, ref or fun, and no map of over 32 keys, inside a key), else <<0>>.
+%%     port, ref or fun inside a key), else <<0>>.
 %%
 %%   etf_bigmaps.escript verify GEN OURS
 %%     OURS holds one field per map: portkit's encoding of the map parsed from
@@ -78,8 +78,7 @@ computable([H | T]) -> computable(H) andalso computable(T);
 computable(_) -> true.
 
 vm_free(T) when is_atom(T); is_pid(T); is_port(T); is_reference(T); is_function(T) -> false;
-vm_free(T) when is_map(T) ->
-    map_size(T) =< 32 andalso lists:all(fun vm_free/1, maps:keys(T) ++ maps:values(T));
+vm_free(T) when is_map(T) -> lists:all(fun vm_free/1, maps:keys(T) ++ maps:values(T));
 vm_free(T) when is_tuple(T) -> lists:all(fun vm_free/1, tuple_to_list(T));
 vm_free([H | T]) -> vm_free(H) andalso vm_free(T);
 vm_free(_) -> true.
