@@ -15,13 +15,17 @@
 #include <string.h>
 #include <time.h>
 
-#define NTERMS 5
-static const char *names[NTERMS] = {"ints1000", "map100", "deep1000", "bin1MiB", "rpc"};
+#define NTERMS 6
+static const char *names[NTERMS] = {"ints1000", "map100", "deep1000", "bin1MiB", "rpc", "map1000"};
 
 static uint8_t bin100[100];
 static uint8_t *bin1m;
 static char keys[100][8];
 static const size_t BIN1M = 1 << 20;
+/* map1000: #{1 => 1, ..., 1000 => 1000}, a hash trie in the VM; its keys in
+ * the order term_to_binary writes them (found by the tree encoder in setup),
+ * so every encoder writes the same bytes. */
+static int64_t map1000_keys[1000];
 
 /* ---- portkit streaming encoders, one per term ---- */
 
@@ -89,6 +93,13 @@ static void pk_stream(struct pk_etf_buf *b, int which)
                 pk_etf_put_string(b, "text", 4);
                 pk_etf_put_nil(b);
                 break;
+        case 5:
+                pk_etf_put_map(b, 1000);
+                for (int i = 0; i < 1000; i++) {
+                        pk_etf_put_int(b, map1000_keys[i]);
+                        pk_etf_put_int(b, map1000_keys[i]);
+                }
+                break;
         }
 }
 
@@ -154,6 +165,13 @@ static void ei_encode(ei_x_buff *x, int which)
                 ei_x_encode_double(x, 3.14);
                 ei_x_encode_string(x, "text");
                 ei_x_encode_empty_list(x);
+                break;
+        case 5:
+                ei_x_encode_map_header(x, 1000);
+                for (int i = 0; i < 1000; i++) {
+                        ei_x_encode_long(x, (long)map1000_keys[i]);
+                        ei_x_encode_long(x, (long)map1000_keys[i]);
+                }
                 break;
         }
 }
@@ -366,6 +384,25 @@ static void op_memcpy(int w)
         __asm__ volatile("" : : "r"(memcpy_dst) : "memory");
 }
 
+static void find_map1000_order(void)
+{
+        struct pk_term *pairs = pk_arena_terms(tree_arena, 2000), m, *t;
+        if (!pairs)
+                abort();
+        for (int i = 0; i < 1000; i++) {
+                pk_term_set_int(&pairs[2 * i], i + 1);
+                pk_term_set_int(&pairs[2 * i + 1], i + 1);
+        }
+        pk_term_set_map(&m, pairs, 1000);
+        pk_etf_buf_reset(&out);
+        if (pk_etf_encode(&out, &m, NULL) ||
+            pk_etf_decode(dec_arena, out.data, out.len, NULL, &t, NULL, NULL))
+                abort();
+        for (int i = 0; i < 1000; i++)
+                map1000_keys[i] = t->v.map.pairs[2 * i].v.i;
+        pk_arena_reset(dec_arena);
+}
+
 static void setup(void)
 {
         for (int i = 0; i < 100; i++) {
@@ -379,6 +416,7 @@ static void setup(void)
         tree_arena = pk_arena_new(0);
         dec_arena = pk_arena_new(0);
         pk_etf_buf_init(&out, 0);
+        find_map1000_order();
         ei_init();
         ei_x_new(&eix);
         for (int w = 0; w < NTERMS; w++) {

@@ -10,7 +10,7 @@ main([Dir, SecondsS]) ->
                   {F, ""} -> F;
                   _ -> float(list_to_integer(SecondsS))
               end,
-    Names = ["ints1000", "map100", "deep1000", "bin1MiB", "rpc"],
+    Names = ["ints1000", "map100", "deep1000", "bin1MiB", "rpc", "map1000"],
     [begin
          {ok, B} = file:read_file(filename:join(Dir, N ++ ".etf")),
          T = binary_to_term(B),
