@@ -2,10 +2,11 @@
 /* Maps over 32 keys: OTP 25 keeps them in a hash trie and writes and prints
  * them in trie order.  Unit checks of that order, then the cross-check with a
  * real VM (tests/interop/etf_bigmaps.escript). */
-#include "etf/etf-internal.h"
-#include "portkit/etf.h"
-
 #include <criterion/criterion.h>
+#include <portkit/etf.h>
+
+#include "etf/etf-internal.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ static void teardown(void)
         pk_arena_free(arena);
 }
 
+// cppcheck-suppress unknownMacro
 TestSuite(etf_maps, .init = setup, .fini = teardown);
 
 static char *slurp(const char *path, size_t *len)
