@@ -636,9 +636,9 @@ int pk__ihash(const struct pk_term *key, uint32_t round, uint32_t *ret)
  * least significant first: the hash salted with 0 for levels 0-7, with 1 for
  * levels 8-15, and so on, so keys whose hashes collide part at a deeper
  * level.  The VM's iterator (and so ~w/~p) visits the trie depth first,
- * slot 15 first; term_to_binary and maps:to_list visit it slot 0 first.
+ * slot 0 first; term_to_binary and maps:to_list visit it slot 15 first.
  * Print order is therefore ascending in the key's groups read as one
- * number, wire order descending. */
+ * number (level 0's group the most significant), wire order descending. */
 
 /* The hash with its 4-bit groups reversed, so that integer order is trie order. */
 static uint32_t trie_key(uint32_t h)
