@@ -255,6 +255,33 @@ Test(etf_maps, hash_collisions_match_erl, .timeout = 120)
         free(ours);
 }
 
+/* portkit etf encode writes erl's bytes for large maps, and with
+ * --deterministic those of term_to_binary(M, [deterministic]). */
+Test(etf_maps, cli_encode_matches_erl, .timeout = 120)
+{
+        char dir[] = "/tmp/pk_etf_maps_cli_XXXXXX";
+        cr_assert_not_null(mkdtemp(dir));
+        char cmd[2048];
+        snprintf(cmd, sizeof(cmd),
+                 "erl -noshell -eval '"
+                 "M = maps:from_list([{K, K * 2} || K <- lists:seq(-20, 20)]),"
+                 "ok = file:write_file(\"%s/in.txt\", io_lib:format(\"~w.~n\", [M])),"
+                 "ok = file:write_file(\"%s/erl.bin\", term_to_binary(M, [{minor_version, 2}])),"
+                 "ok = file:write_file(\"%s/det.bin\","
+                 " term_to_binary(M, [{minor_version, 2}, deterministic])),"
+                 "halt().'",
+                 dir, dir, dir);
+        cr_assert_eq(system(cmd), 0, "%s", cmd);
+        snprintf(cmd, sizeof(cmd),
+                 "%s/portkit etf encode < %s/in.txt > %s/ours.bin && cmp -s %s/ours.bin %s/erl.bin"
+                 " && %s/portkit etf encode --deterministic < %s/in.txt > %s/det_ours.bin"
+                 " && cmp -s %s/det_ours.bin %s/det.bin && ! cmp -s %s/erl.bin %s/det.bin",
+                 PK_BUILD_DIR, dir, dir, dir, dir, PK_BUILD_DIR, dir, dir, dir, dir, dir, dir);
+        cr_assert_eq(system(cmd), 0, "%s", cmd);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        cr_assert_eq(system(cmd), 0);
+}
+
 /* ---- the cross-check with a real VM ---- */
 
 struct field {

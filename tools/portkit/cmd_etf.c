@@ -15,7 +15,7 @@
 
 static const char etf_usage[] =
     "usage: portkit etf decode [--format w|p]\n"
-    "       portkit etf encode [--compressed[=LEVEL]] [--minor-version V]\n"
+    "       portkit etf encode [--compressed[=LEVEL]] [--minor-version V] [--deterministic]\n"
     "\n"
     "decode: reads one or more concatenated External Term Format terms on stdin\n"
     "        and prints each on its own line, as io_lib:format(\"~w\") (default)\n"
@@ -23,7 +23,9 @@ static const char etf_usage[] =
     "encode: reads terms in Erlang text syntax, each ending with '.', and writes\n"
     "        their encodings concatenated to stdout, as term_to_binary(T,\n"
     "        [{minor_version, V}, {compressed, LEVEL}]) would (V 0..2, default 2;\n"
-    "        LEVEL 0..9, 6 when --compressed has no value).\n"
+    "        LEVEL 0..9, 6 when --compressed has no value).  Maps of over 32 keys\n"
+    "        come out in OTP 25's hash-trie order, or sorted with --deterministic\n"
+    "        (term_to_binary's [deterministic]).\n"
     "\n"
     "Bad input: a message naming the byte offset (decode) or line and column\n"
     "(encode), exit status 1; terms before the bad one are still written.\n";
@@ -164,6 +166,8 @@ static int etf_encode(int argc, char **argv)
                                 return PK_CLI_EXIT_USAGE;
                         }
                         eo.compress_level = (int)v;
+                } else if (strcmp(arg, "--deterministic") == 0) {
+                        eo.deterministic = 1;
                 } else if (strcmp(arg, "--minor-version") == 0 ||
                            strncmp(arg, "--minor-version=", 16) == 0) {
                         const char *val =
