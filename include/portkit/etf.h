@@ -460,8 +460,9 @@ PK_API int pk_etf_put_binary(struct pk_etf_buf *b, const void *data, size_t len)
 PK_API int pk_etf_put_bitstring(struct pk_etf_buf *b, const void *data, size_t len, unsigned bits);
 /**
  * @brief Writes a map header; arity key/value pairs must follow.  For Erlang's
- *        exact bytes, write the keys in Erlang's map key order (pk_term_compare
- *        with exact set).
+ *        exact bytes, write up to 32 keys in Erlang's map key order
+ *        (pk_term_compare with exact set) and more in the order pk_etf_encode
+ *        writes them (OTP 25's hash-trie order).
  */
 PK_API int pk_etf_put_map(struct pk_etf_buf *b, uint32_t arity);
 /** @brief Writes a pid (NEW_PID_EXT) on the node named by len UTF-8 bytes. */
@@ -525,8 +526,11 @@ PK_API int pk_etf_parse(pk_arena *a, const char *text, size_t len,
  * @brief Writes a term as io_lib:format("~w", [T]) does on OTP 25.
  *
  * The result is UTF-8 (Erlang's characters 160..255 appear as their UTF-8
- * encoding).  Maps of up to 32 keys come out in Erlang's order; larger maps
- * are written in term order (Erlang uses its internal hash order there).
+ * encoding).  Maps of up to 32 keys come out in Erlang's key order, larger
+ * maps in the order OTP 25's map iterator visits its hash trie, whatever
+ * order the pairs are in; a large map with an atom, pid, port, ref or fun in
+ * a key (hashed by VM-local words) is taken to be in wire order, as
+ * pk_etf_decode leaves it, and printed in reverse, as erl prints it.
  * Pids, ports and refs of node 'nonode@nohost' with creation 0 print as a
  * non-distributed VM prints its own (<0.ID.SERIAL>); others in portkit's
  * #Pid<...>, #Port<...>, #Ref<node...> forms, which pk_etf_parse() reads back.
