@@ -183,11 +183,12 @@ struct pk_log_stats {
         uint64_t bytes; /**< bytes written to the files (timestamps included) */
         uint64_t
             dropped_lines; /**< lines lost because the file refused them and the buffer was full */
-        uint64_t dropped_bytes; /**< their bytes */
-        uint64_t split_lines;   /**< lines longer than line_max, split (nothing lost) */
-        uint64_t rotations;     /**< rotations done (by size or by age) */
-        uint64_t write_errors;  /**< failed writes, opens or renames of the files */
-        int last_error;         /**< the last such failure's negative errno, else 0 */
+        uint64_t dropped_bytes;  /**< their bytes */
+        uint64_t split_lines;    /**< lines longer than line_max, split (nothing lost) */
+        uint64_t rotations;      /**< rotations done (by size or by age) */
+        uint64_t buffered_bytes; /**< bytes held now, waiting for the file to take them */
+        uint64_t write_errors;   /**< failed writes, opens or renames of the files */
+        int last_error;          /**< the last such failure's negative errno, else 0 */
 };
 
 /**

@@ -18,4 +18,8 @@ int pk__cgroup_self_from(const char *mountinfo, const char *proc_cgroup, char *b
  * every pid of cgroup.procs in the tree, pass after pass until none is left. */
 int pk__cgroup_kill_procs(struct pk_cgroup *cg);
 
+/* How many of the log's timers (age rotation, write retry) are armed now:
+ * 0 while idle, so an idle service costs no wake-ups. */
+int pk__log_timers_active(const struct pk_log *log);
+
 #endif
