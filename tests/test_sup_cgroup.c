@@ -245,26 +245,31 @@ static void kill_tree(const char *tag, int fallback, int (*kill_fn)(struct pk_cg
         cr_assert_eq(stat(path, &sst), -1, "emptied cgroup removed by free");
 }
 
+/* cppcheck-suppress unknownMacro */
 Test(sup_cgroup, kill_tree_clone_into_cgroup, .timeout = 60)
 {
         kill_tree("into", 0, pk_cgroup_kill);
 }
 
+/* cppcheck-suppress unknownMacro */
 Test(sup_cgroup, kill_tree_child_writes_procs, .timeout = 60)
 {
         kill_tree("procs", 1, pk_cgroup_kill);
 }
 
+/* cppcheck-suppress unknownMacro */
 Test(sup_cgroup, kill_tree_clone_fallback, .timeout = 60)
 {
         kill_tree("clone", 2, pk_cgroup_kill);
 }
 
+/* cppcheck-suppress unknownMacro */
 Test(sup_cgroup, kill_tree_without_cgroup_kill, .timeout = 60)
 {
         kill_tree("kfall", 0, pk__cgroup_kill_procs);
 }
 
+/* cppcheck-suppress unknownMacro */
 Test(sup_cgroup, kill_reaches_child_cgroups, .timeout = 60)
 {
         struct pk_cgroup *cg = test_cgroup("nest");
@@ -309,6 +314,7 @@ static void on_events(struct pk_loop_io *io, unsigned revents)
         }
 }
 
+/* cppcheck-suppress unknownMacro */
 Test(sup_cgroup, events_fd_fires_on_the_loop, .timeout = 60)
 {
         struct pk_cgroup *cg = test_cgroup("events");
@@ -420,6 +426,7 @@ Test(sup_cgroup, spawn_into_a_non_cgroup_fails_with_step)
         pk_cmd_free(c);
 }
 
+/* cppcheck-suppress unknownMacro */
 Test(sup_cgroup, spawn_helper_places_in_cgroup, .timeout = 60)
 {
         struct pk_cgroup *cg = test_cgroup("helper");

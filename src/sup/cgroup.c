@@ -170,13 +170,15 @@ int pk_cgroup_create(const char *parent, const char *name, struct pk_cgroup **re
 {
         if (!ret || !valid_name(name) || (parent && parent[0] != '/'))
                 return -EINVAL;
-        char self[PATH_MAX];
+        char self[PATH_MAX] = "";
         if (!parent) {
                 int r = pk_cgroup_self(self, sizeof(self));
                 if (r < 0)
                         return r;
                 parent = self;
         }
+        if (parent[0] != '/')
+                return -EINVAL;
         PK_CLEANUP_FD int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (pfd < 0)
                 return -errno;
@@ -198,11 +200,8 @@ int pk_cgroup_create(const char *parent, const char *name, struct pk_cgroup **re
         /* "/sys/fs/cgroup/" + name: no doubled slash. */
         while (pl > 1 && parent[pl - 1] == '/')
                 pl--;
-        memcpy(path, parent, pl);
-        size_t o = pl;
-        if (path[o - 1] != '/')
-                path[o++] = '/';
-        memcpy(path + o, name, nl + 1);
+        /* parent starts with '/': one byte left means it is "/" itself. */
+        snprintf(path, pl + 1 + nl + 1, "%.*s%s%s", (int)pl, parent, pl <= 1 ? "" : "/", name);
         cg->path = path;
         cg->dirfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         cg->events_fd = -1;
@@ -239,6 +238,7 @@ int pk_cgroup_events_fd(const struct pk_cgroup *cg)
 /* Reads a small control file of dirfd whole into buf (NUL-terminated). */
 static ssize_t read_small(int dirfd, const char *file, char *buf, size_t size)
 {
+        buf[0] = '\0';
         PK_CLEANUP_FD int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -416,7 +417,7 @@ static void stream_feed(struct log_stream *s, struct stage *sg, const char *p, s
         }
 }
 
-/* Reads the pipe: up to a burst, or (drain) until it is empty.  Returns the
+/* Reads the pipe: up to a burst, or (drain) what it holds now.  Returns the
  * last error of the file writes. */
 static int stream_read(struct log_stream *s, bool drain)
 {
@@ -426,9 +427,16 @@ static int stream_read(struct log_stream *s, bool drain)
         sg.len = 0;
         stamp_now(log, sg.stamp, &sg.stamp_len);
         char buf[16384];
-        size_t total = 0;
-        while (drain || total < PK__LOG_READ_BURST) {
-                ssize_t n = read(s->rfd, buf, sizeof(buf));
+        size_t total = 0, limit = PK__LOG_READ_BURST;
+        if (drain) {
+                /* What is in the pipe now, not what a writer still adds while
+                 * we read: a flush ends even under a flood. */
+                int avail = 0;
+                limit = ioctl(s->rfd, FIONREAD, &avail) == 0 ? (size_t)avail : SIZE_MAX;
+        }
+        while (total < limit) {
+                size_t want = limit - total < sizeof(buf) ? limit - total : sizeof(buf);
+                ssize_t n = read(s->rfd, buf, want);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
@@ -483,7 +491,8 @@ int pk_log_new(struct pk_loop *loop, const char *dir, const char *name,
                 return -ENOMEM;
         log->loop = loop;
         log->o = o;
-        log->n = o.apart ? 2 : 1;
+        int nstreams = o.apart ? 2 : 1;
+        log->n = nstreams;
         for (int i = 0; i < 2; i++) {
                 log->s[i].rfd = log->s[i].wfd = -1;
                 log->f[i].fd = -1;
@@ -494,7 +503,7 @@ int pk_log_new(struct pk_loop *loop, const char *dir, const char *name,
                 r = -errno;
                 goto fail;
         }
-        for (int i = 0; i < log->n; i++) {
+        for (int i = 0; i < nstreams; i++) {
                 struct log_file *f = &log->f[i];
                 struct log_stream *s = &log->s[i];
                 f->log = log;
