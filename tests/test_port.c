@@ -106,11 +106,11 @@ static void echo_roundtrips(struct pk_framing f, bool nouse, int count, size_t m
         }
         free(buf);
         free(got);
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         /* echo exits 0 once its input closes. */
         cr_assert_eq(pk_port_close_input(p), 0);
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
         cr_assert_eq(pk_port_close(p, NULL), 0);
 }
 
@@ -173,11 +173,11 @@ Test(port_host, eight_mib_message_through_cat_does_not_deadlock)
         }
         cr_assert_eq(r, 0);
         cr_assert_eq(have, len);
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
         cr_assert_eq(pk_port_close(p, &ex), 0);
-        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
         free(buf);
 }
 
@@ -194,14 +194,15 @@ Test(port_host, exit_status_as_erlang_reports_it)
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 const char *args[] = {cases[i].mode, cases[i].arg, NULL};
                 struct pk_port *p = open_probe(args, PK_PORT_EXIT_STATUS);
-                struct pk_port_exit ex;
+                struct pk_exit ex;
                 cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-                cr_assert_eq(ex.status, cases[i].status, "%s %s", cases[i].mode, cases[i].arg);
+                cr_assert_eq(pk_exit_shell(&ex), cases[i].status, "%s %s", cases[i].mode,
+                             cases[i].arg);
                 cr_assert_eq(ex.code, cases[i].code);
                 cr_assert_eq(ex.signal, cases[i].sig);
-                struct pk_port_exit ex2;
+                struct pk_exit ex2;
                 cr_assert_eq(pk_port_close(p, &ex2), 0);
-                cr_assert_eq(ex2.status, cases[i].status);
+                cr_assert_eq(pk_exit_shell(&ex2), cases[i].status);
         }
 }
 
@@ -260,9 +261,9 @@ Test(port_host, shell_form_runs_sh_c_exec)
         struct pk_port *p;
         /* "exec " is forced in front, so builtins chains fail as in Erlang. */
         cr_assert_eq(pk_port_open_shell("cd / && pwd", &o, &p), 0);
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-        cr_assert_eq(ex.status, 127);
+        cr_assert_eq(pk_exit_shell(&ex), 127);
         pk_port_close(p, NULL);
         cr_assert_eq(pk_port_open_shell("echo \"$0\" 'two words'", &o, &p), 0);
         struct pk_port_msg m;
@@ -276,7 +277,7 @@ Test(port_host, shell_form_runs_sh_c_exec)
         cr_assert_eq(r, 0);
         cr_assert_str_eq(got, "sh two words\n");
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
         cr_assert_eq(pk_port_close(p, NULL), 0);
 }
 
@@ -355,9 +356,9 @@ Test(port_host, half_close_keeps_reading_and_reports_exit)
         struct pk_port_msg m;
         cr_assert_eq(pk_port_recv(p, &m, 20000), 1);
         cr_assert(m.len >= 2 && m.data[m.len - 2] == '5' && m.data[m.len - 1] == '\n');
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
         pk_port_close(p, NULL);
 }
 
@@ -368,7 +369,7 @@ Test(port_host, close_does_not_signal_by_default)
         struct pk_port *p = open_probe(args, 0);
         int pid = pk_port_pid(p);
         cr_assert_gt(pid, 0);
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         cr_assert_eq(pk_port_close(p, &ex), -EINPROGRESS);
         cr_assert_eq(ex.code, -1);
         cr_assert_eq(kill(pid, 0), 0, "the child must still run");
@@ -384,10 +385,10 @@ Test(port_host, kill_on_close_term_then_kill_the_group)
         const char *args[] = {"noread", NULL};
         o.framing = (struct pk_framing){.kind = PK_FRAMING_PACKET, .arg = 4};
         cr_assert_eq(pk_port_open_executable(PROBE, args, &o, &p), 0);
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         cr_assert_eq(pk_port_close(p, &ex), 0);
         cr_assert_eq(ex.signal, SIGTERM);
-        cr_assert_eq(ex.status, 143);
+        cr_assert_eq(pk_exit_shell(&ex), 143);
         /* ignores TERM, and has a grandchild in its group: both get KILL */
         o.framing = (struct pk_framing){.kind = PK_FRAMING_STREAM};
         cr_assert_eq(
@@ -398,7 +399,7 @@ Test(port_host, kill_on_close_term_then_kill_the_group)
         cr_assert_gt(grandchild, 0);
         cr_assert_eq(pk_port_close(p, &ex), 0);
         cr_assert_eq(ex.signal, SIGKILL);
-        cr_assert_eq(ex.status, 137);
+        cr_assert_eq(pk_exit_shell(&ex), 137);
         /* the grandchild was killed with its group (it is init's now: poll) */
         cr_assert(gone_within(grandchild, 200), "grandchild %d survived", grandchild);
 }
@@ -453,7 +454,7 @@ Test(port_host, writing_to_a_dead_port_is_epipe_not_sigpipe)
 Test(port_host, hostile_and_broken_output)
 {
         struct pk_port_msg m;
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         /* a 4 GiB length header: an error, no allocation, no hang */
         const char *big[] = {"bigheader", NULL};
         struct pk_port *p = open_probe(big, 0);
@@ -461,7 +462,7 @@ Test(port_host, hostile_and_broken_output)
         cr_assert_eq(pk_port_recv(p, &m, 20000), 0);
         pk_port_close_input(p);
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
         pk_port_close(p, NULL);
 
         /* a valid frame then garbage: the frame, then PK_EPARTIAL, then EOF */
@@ -471,7 +472,7 @@ Test(port_host, hostile_and_broken_output)
         cr_assert_eq(pk_port_recv(p, &m, 20000), PK_EPARTIAL);
         cr_assert_eq(pk_port_recv(p, &m, 20000), 0);
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
         pk_port_close(p, NULL);
 
         /* killed mid-message */
@@ -640,9 +641,9 @@ Test(port_host, in_and_out_only_ports)
         cr_assert_eq(pk_port_recv(p, &m, 0), -EINVAL);
         cr_assert_eq(pk_port_send(p, "written", 7), 0);
         cr_assert_eq(pk_port_close_input(p), 0);
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
         pk_port_close(p, NULL);
         char buf[16] = {0};
         FILE *f = fopen(path, "r");

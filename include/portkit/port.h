@@ -16,6 +16,7 @@
 
 #include <portkit/error.h>
 #include <portkit/etf.h>
+#include <portkit/loop.h>
 #include <portkit/packet.h>
 
 #include <stddef.h>
@@ -206,18 +207,6 @@ struct pk_port_msg {
         int source;
 };
 
-/** @brief How a port program ended. */
-struct pk_port_exit {
-        /** Erlang's `{exit_status,N}`: the exit code, or 128 + the signal number. */
-        int status;
-        /** The exit code (0..255) if the program exited, else -1. */
-        int code;
-        /** The signal that killed it, else 0. */
-        int signal;
-        /** Nonzero if it dumped core. */
-        int core_dumped;
-};
-
 /**
  * @brief Opens a port on an executable, Erlang's `{spawn_executable, File}` with `{args, Args}`.
  *
@@ -322,10 +311,11 @@ PK_API int pk_port_close_input(struct pk_port *p);
  * @brief Waits up to @p timeout_ms (negative: forever) for the child to exit and reaps it.
  * @param p the port.
  * @param timeout_ms 0 only checks.
- * @param[out] ret_exit how it ended (may be NULL).
+ * @param[out] ret_exit how it ended (may be NULL); Erlang's `{exit_status, N}` is
+ *             pk_exit_shell(ret_exit).
  * @return 0; -ETIMEDOUT; -ECHILD for a port without a child (pk_port_open_fds()).
  */
-PK_API int pk_port_wait(struct pk_port *p, int64_t timeout_ms, struct pk_port_exit *ret_exit);
+PK_API int pk_port_wait(struct pk_port *p, int64_t timeout_ms, struct pk_exit *ret_exit);
 
 /**
  * @brief Sends a signal to the child's process group (the child leads its own).
@@ -341,11 +331,11 @@ PK_API int pk_port_kill(struct pk_port *p, int sig);
  * then its process group gets SIGTERM, kill_grace_ms to exit, and SIGKILL.  A
  * child that has exited is reaped; one that still runs is left running.
  * @param p the port, or NULL.
- * @param[out] ret_exit how the child ended, when it has (may be NULL; code -1 and signal 0
+ * @param[out] ret_exit how the child ended, when it has (may be NULL; {0, -1, 0, 0}
  *             if it has not).
  * @return 0 if the child was reaped (or there was none), -EINPROGRESS if it still runs.
  */
-PK_API int pk_port_close(struct pk_port *p, struct pk_port_exit *ret_exit);
+PK_API int pk_port_close(struct pk_port *p, struct pk_exit *ret_exit);
 
 /** @brief The child's pid, or -1 (no child). */
 PK_API int pk_port_pid(const struct pk_port *p);
@@ -357,14 +347,9 @@ PK_API int pk_port_output_fd(const struct pk_port *p);
 /** @brief The port's normalised framing (borrowed from @p p). */
 PK_API const struct pk_framing *pk_port_framing(const struct pk_port *p);
 
-/** @brief Fills *ret from a wait status as waitpid() reports it (Erlang's 128+N rule). */
-PK_API void pk_port_exit_from_wait_status(int wstatus, struct pk_port_exit *ret);
-
 /* ------------------------------------------------------------------ */
 /* Loop-driven host API                                                */
 /* ------------------------------------------------------------------ */
-
-struct pk_loop;
 
 /**
  * @brief What a loop-driven port tells its owner.  Every member may be NULL.
@@ -380,7 +365,7 @@ struct pk_port_callbacks {
         void (*eof)(struct pk_port *p, void *ctx);
         /** The child exited (only with PK_PORT_EXIT_STATUS).  Output it wrote before exiting
          *  and that is in the pipe is delivered first; the exit does not wait for EOF. */
-        void (*exit)(struct pk_port *p, const struct pk_port_exit *ex, void *ctx);
+        void (*exit)(struct pk_port *p, const struct pk_exit *ex, void *ctx);
         /** A failure: PK_EFRAMESIZE (input stopped and closed), PK_EPARTIAL (output ended
          *  inside a frame), -EPIPE (the child stopped reading: sending stopped), or another
          *  negative errno from read or write. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Child-exit watchers: a pidfd in the epoll set becomes readable when the
  * child exits; the loop then reaps it with waitid(P_PIDFD, WEXITED) and hands
- * the decoded status to the callback. */
+ * the decoded exit (struct pk_exit, see exit.c) to the callback. */
 #include "loop-internal.h"
 
 #include <sys/syscall.h>
@@ -94,32 +94,32 @@ void pk_loop_child_stop(struct pk_loop_child *child)
         child->owns_pidfd = 0;
 }
 
+pid_t pk_loop_child_pid(const struct pk_loop_child *child)
+{
+        return child ? child->pid : 0;
+}
+
 void pk__child_dispatch(struct pk_loop_child *child)
 {
-        struct pk_loop_child_status st = {.pid = child->pid};
+        int err = 0;
         siginfo_t si;
         for (;;) {
                 si.si_pid = 0;
                 if (waitid((idtype_t)P_PIDFD, (id_t)child->pidfd, &si, WEXITED | WNOHANG) == 0)
                         break;
                 if (errno != EINTR) {
-                        st.err = -errno;
+                        err = -errno;
                         break;
                 }
         }
-        if (st.err == 0) {
+        struct pk_exit ex = {.code = -1};
+        if (err == 0) {
                 if (si.si_pid == 0)
                         return; /* not waitable yet: stay active */
-                st.pid = si.si_pid;
-                if (si.si_code == CLD_EXITED) {
-                        st.exited = 1;
-                        st.exit_code = si.si_status;
-                } else {
-                        st.term_signal = si.si_status;
-                        st.core_dumped = si.si_code == CLD_DUMPED;
-                }
+                child->pid = si.si_pid;
+                ex = pk_exit_from_siginfo(&si);
         }
         /* Stop first: the callback may free the watcher or start it again. */
         pk_loop_child_stop(child);
-        child->cb(child, &st);
+        child->cb(child, err, &ex);
 }

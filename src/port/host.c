@@ -49,23 +49,6 @@ static nfds_t poll_outputs(const struct pk_port *p, struct pollfd *pf, nfds_t nf
         return nf;
 }
 
-void pk_port_exit_from_wait_status(int wstatus, struct pk_port_exit *ret)
-{
-        if (!ret)
-                return;
-        ret->core_dumped = 0;
-        if (WIFSIGNALED(wstatus)) {
-                ret->signal = WTERMSIG(wstatus);
-                ret->code = -1;
-                ret->status = 128 + ret->signal;
-                ret->core_dumped = WCOREDUMP(wstatus) ? 1 : 0;
-        } else {
-                ret->signal = 0;
-                ret->code = WEXITSTATUS(wstatus);
-                ret->status = ret->code;
-        }
-}
-
 int pk__port_new(const struct pk_port_opts *opts, struct pk_port **ret)
 {
         static const struct pk_port_opts defaults;
@@ -430,12 +413,7 @@ static int reap(struct pk_port *p, bool block)
                 return -errno;
         if (si.si_pid == 0)
                 return -EAGAIN;
-        int ws;
-        if (si.si_code == CLD_EXITED)
-                ws = (si.si_status & 0xff) << 8;
-        else
-                ws = (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
-        pk_port_exit_from_wait_status(ws, &p->exit);
+        p->exit = pk_exit_from_siginfo(&si);
         p->reaped = true;
         if (p->pidfd >= 0) {
                 close(p->pidfd);
@@ -449,7 +427,7 @@ int pk__port_try_reap(struct pk_port *p)
         return reap(p, false);
 }
 
-int pk_port_wait(struct pk_port *p, int64_t timeout_ms, struct pk_port_exit *ret_exit)
+int pk_port_wait(struct pk_port *p, int64_t timeout_ms, struct pk_exit *ret_exit)
 {
         if (!p)
                 return -EINVAL;
@@ -502,7 +480,7 @@ int pk_port_kill(struct pk_port *p, int sig)
         return -errno;
 }
 
-int pk_port_close(struct pk_port *p, struct pk_port_exit *ret_exit)
+int pk_port_close(struct pk_port *p, struct pk_exit *ret_exit)
 {
         if (!p)
                 return 0;
@@ -541,7 +519,7 @@ done:
                 if (p->reaped)
                         *ret_exit = p->exit;
                 else
-                        *ret_exit = (struct pk_port_exit){.status = -1, .code = -1};
+                        *ret_exit = (struct pk_exit){.code = -1};
         }
         if (p->cb_depth > 0) {
                 /* Inside one of this port's callbacks: freed when it returns. */

@@ -169,7 +169,7 @@ static void io_cb(struct pk_loop_io *io, unsigned revents)
         finish_dispatch(p);
 }
 
-static void child_cb(struct pk_loop_child *c, const struct pk_loop_child_status *st)
+static void child_cb(struct pk_loop_child *c, int err, const struct pk_exit *ex)
 {
         struct pk_port *p = c->w.data;
         /* Output the child wrote before it died comes first: drain what the
@@ -192,13 +192,8 @@ static void child_cb(struct pk_loop_child *c, const struct pk_loop_child_status 
                 finish_dispatch(p);
                 return;
         }
-        if (st->err == 0) {
-                int ws = st->exited ? (st->exit_code & 0xff) << 8
-                                    : (st->term_signal & 0x7f) | (st->core_dumped ? 0x80 : 0);
-                pk_port_exit_from_wait_status(ws, &p->exit);
-        } else {
-                p->exit = (struct pk_port_exit){.status = -1, .code = -1};
-        }
+        (void)err; /* on failure ex is {0, -1, 0, 0}: "unknown" */
+        p->exit = *ex;
         p->reaped = true;
         if (p->pidfd >= 0) {
                 close(p->pidfd);
@@ -260,9 +255,10 @@ struct pk__reaper {
         int pidfd;
 };
 
-static void reaper_cb(struct pk_loop_child *c, const struct pk_loop_child_status *st)
+static void reaper_cb(struct pk_loop_child *c, int err, const struct pk_exit *ex)
 {
-        (void)st;
+        (void)err;
+        (void)ex;
         struct pk__reaper *r = c->w.data;
         close(r->pidfd);
         free(r);

@@ -40,7 +40,7 @@ struct pk_port {
         bool eof_told; /* the loop API's eof callback has run */
         int in_error;  /* read error to report once */
         int out_error; /* why sending stopped (-EPIPE ...) */
-        struct pk_port_exit exit;
+        struct pk_exit exit;
         size_t busy_high, busy_low;
         int64_t kill_grace_ms;
         int64_t send_timeout_ms;
