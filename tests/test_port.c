@@ -653,3 +653,114 @@ Test(port_host, in_and_out_only_ports)
         unlink(path);
         cr_assert_str_eq(buf, "written");
 }
+
+/* Reads the whole of fd from offset 0 into buf (NUL-terminated). */
+static size_t slurp_fd(int fd, char *buf, size_t cap)
+{
+        size_t n = 0;
+        ssize_t r;
+        while (n + 1 < cap && (r = pread(fd, buf + n, cap - 1 - n, (off_t)n)) > 0)
+                n += (size_t)r;
+        buf[n] = 0;
+        return n;
+}
+
+Test(port_host, out_with_stderr_to_stdout_as_erlang)
+{
+        /* OTP port_SUITE: [out, use_stdio, stderr_to_stdout] is accepted and the
+         * child has 3 open fds; its stdout is the host's, and stderr joins it. */
+        char path[] = "/tmp/pkport.XXXXXX";
+        int file = mkostemp(path, O_CLOEXEC);
+        cr_assert_geq(file, 0);
+        unlink(path);
+        int saved = dup(1);
+        cr_assert_geq(saved, 0);
+        cr_assert_eq(dup2(file, 1), 1);
+        struct pk_port_opts o = {.framing = {.kind = PK_FRAMING_PACKET, .arg = 4},
+                                 .flags = PK_PORT_OUT | PK_PORT_STDERR_TO_STDOUT};
+        const char *args[] = {"fds", NULL};
+        struct pk_port *p = NULL;
+        int r = pk_port_open_executable(PROBE, args, &o, &p);
+        const char *sh[] = {"sh", "-c", "echo to-stderr >&2", NULL};
+        struct pk_port *q = NULL;
+        int r2 = pk_port_open_argv(sh, &o, &q);
+        dup2(saved, 1);
+        close(saved);
+        cr_assert_eq(r, 0, "%s", pk_strerror(r));
+        cr_assert_eq(r2, 0, "%s", pk_strerror(r2));
+        struct pk_exit ex;
+        cr_assert_eq(pk_port_close_input(p), 0); /* the probe echoes until EOF */
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
+        cr_assert_eq(pk_port_wait(q, 20000, &ex), 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
+        pk_port_close(p, NULL);
+        pk_port_close(q, NULL);
+        char buf[256];
+        size_t n = slurp_fd(file, buf, sizeof(buf));
+        close(file);
+        /* The probe's framed reply "0 1 2" and the shell's stderr line, in either order. */
+        cr_assert_not_null(memmem(buf, n, "\0\0\0\0050 1 2", 9), "got %zu bytes", n);
+        cr_assert_not_null(memmem(buf, n, "to-stderr\n", 10));
+        /* Still refused where Erlang refuses it, or where it has no meaning. */
+        struct pk_port_opts bad = {.flags = PK_PORT_NOUSE_STDIO | PK_PORT_STDERR_TO_STDOUT};
+        cr_assert_eq(pk_port_open_executable(PROBE, args, &bad, &p), -EINVAL);
+        struct pk_port_opts bad2 = {.flags = PK_PORT_STDERR_CAPTURE | PK_PORT_STDERR_TO_STDOUT};
+        cr_assert_eq(pk_port_open_executable(PROBE, args, &bad2, &p), -EINVAL);
+}
+
+Test(port_host, open_cmd_gets_everything_a_command_can)
+{
+        /* A command with a cleared environment, one variable, an rlimit and an
+         * extra descriptor; its own fd 1 mapping is replaced by the port's pipe. */
+        int extra[2];
+        cr_assert_eq(pipe2(extra, O_CLOEXEC), 0);
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new(PROBE, &cmd), 0);
+        cr_assert_eq(pk_cmd_arg(cmd, "fds"), 0);
+        cr_assert_eq(pk_cmd_env_clear(cmd), 0);
+        cr_assert_eq(pk_cmd_fd(cmd, 7, extra[1]), 0);
+        cr_assert_eq(pk_cmd_fd_null(cmd, 1), 0);
+        struct pk_port_opts o = {.framing = {.kind = PK_FRAMING_PACKET, .arg = 4}};
+        struct pk_port *p;
+        int before = fdt_count();
+        cr_assert_eq(pk_port_open_cmd(cmd, &o, &p), 0);
+        expect_reply(p, "0 1 2 7");
+        struct pk_exit ex;
+        cr_assert_eq(pk_port_close_input(p), 0);
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+        cr_assert_eq(pk_port_close(p, NULL), 0);
+        cr_assert_eq(fdt_count(), before, "descriptors leaked");
+
+        /* The port copied the command: it opens again, and so does a copy
+         * that outlives its original. */
+        struct pk_cmd *dup;
+        cr_assert_eq(pk_cmd_dup(cmd, &dup), 0);
+        cr_assert_eq(pk_port_open_cmd(cmd, &o, &p), 0);
+        pk_cmd_free(cmd);
+        expect_reply(p, "0 1 2 7");
+        pk_port_close(p, NULL);
+        cr_assert_eq(pk_port_open_cmd(dup, &o, &p), 0);
+        pk_cmd_free(dup);
+        expect_reply(p, "0 1 2 7");
+        pk_port_close(p, NULL);
+
+        /* Environment: the command's (cleared, one set) with the options' on top. */
+        const char *env[] = {"PK_FROM_OPTS=o", NULL};
+        o.env = env;
+        const char *cases[][2] = {{"PK_FROM_CMD", "c"}, {"PK_FROM_OPTS", "o"}, {"HOME", "<unset>"}};
+        for (int i = 0; i < 3; i++) {
+                cr_assert_eq(pk_cmd_new(PROBE, &cmd), 0);
+                cr_assert_eq(pk_cmd_arg(cmd, "env"), 0);
+                cr_assert_eq(pk_cmd_arg(cmd, cases[i][0]), 0);
+                cr_assert_eq(pk_cmd_env_clear(cmd), 0);
+                cr_assert_eq(pk_cmd_env_set(cmd, "PK_FROM_CMD", "c"), 0);
+                cr_assert_eq(pk_port_open_cmd(cmd, &o, &p), 0);
+                pk_cmd_free(cmd);
+                expect_reply(p, cases[i][1]);
+                pk_port_close(p, NULL);
+        }
+        close(extra[0]);
+        close(extra[1]);
+        cr_assert_eq(pk_port_open_cmd(NULL, &o, &p), -EINVAL);
+}

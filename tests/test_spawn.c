@@ -283,6 +283,32 @@ Test(spawn, cwd_umask_nice_rlimit)
         cr_assert_eq(pk_cmd_umask(c = NULL, 0), -EINVAL);
 }
 
+Test(spawn, cmd_dup_copies_everything)
+{
+        /* A copy spawns the same child as its original, after the original is gone. */
+        struct pk_cmd *c = probe_cmd();
+        pk_cmd_cwd(c, "/usr");
+        pk_cmd_umask(c, 0027);
+        pk_cmd_rlimit(c, RLIMIT_NOFILE, 123, 456);
+        pk_cmd_env_clear(c);
+        pk_cmd_env_set(c, "ONLY", "1");
+        pk_cmd_argv0(c, "renamed");
+        pk_cmd_fd_null(c, 5);
+        struct pk_cmd *d;
+        cr_assert_eq(pk_cmd_dup(c, &d), 0);
+        pk_cmd_free(c);
+        pk_cmd_arg(d, "extra"); /* grows the copy's own argv */
+        char *rep = spawn_report(d);
+        cr_assert_str_eq(kv(rep, "cwd"), "/usr");
+        cr_assert_str_eq(kv(rep, "umask"), "0027");
+        cr_assert_str_eq(kv(rep, "rlimit.NOFILE"), "123,456");
+        cr_assert(has_line(rep, "env.ONLY=1"));
+        cr_assert(!strstr(rep, "env.PATH="));
+        free(rep);
+        pk_cmd_free(d);
+        cr_assert_eq(pk_cmd_dup(NULL, &d), -EINVAL);
+}
+
 Test(spawn, uid_gid_groups_by_name_and_id)
 {
         SKIP_IF(geteuid() != 0, "needs root");

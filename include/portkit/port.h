@@ -18,6 +18,7 @@
 #include <portkit/etf.h>
 #include <portkit/loop.h>
 #include <portkit/packet.h>
+#include <portkit/spawn.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -131,7 +132,8 @@ struct pk_port;
 /** Child reads fd 3 and writes fd 4 (Erlang `nouse_stdio`); its fds 0 and 1 are the host's own,
  *  as in Erlang, so its stdout stays usable for debug output. */
 #define PK_PORT_NOUSE_STDIO 0x0001u
-/** Child's stderr is the same pipe as its stdout (Erlang `stderr_to_stdout`; needs use_stdio). */
+/** Child's stderr is the same file as its stdout (Erlang `stderr_to_stdout`; needs use_stdio):
+ *  the output pipe, or with PK_PORT_OUT the host's own stdout, as in Erlang. */
 #define PK_PORT_STDERR_TO_STDOUT 0x0002u
 /** Input only (Erlang `in`): the host only reads; the child's stdin is the host's, as in Erlang. */
 #define PK_PORT_IN 0x0004u
@@ -219,8 +221,8 @@ struct pk_port_msg {
  * @param opts options (NULL: defaults).
  * @param[out] ret the port; the caller owns it and ends it with pk_port_close().
  * @return 0; -ENOENT, -EACCES, -ENOEXEC ... from exec; -EINVAL for conflicting options
- *         (packet with line is impossible by construction; stderr_to_stdout with nouse_stdio,
- *         in with out); -ENOMEM; -EMFILE.
+ *         (packet with line is impossible by construction; stderr_to_stdout with nouse_stdio
+ *         or PK_PORT_STDERR_CAPTURE; in with out); -ENOMEM; -EMFILE.
  */
 PK_API int pk_port_open_executable(const char *file, const char *const *args,
                                    const struct pk_port_opts *opts, struct pk_port **ret);
@@ -245,6 +247,27 @@ PK_API int pk_port_open_argv(const char *const *argv, const struct pk_port_opts 
  */
 PK_API int pk_port_open_shell(const char *command, const struct pk_port_opts *opts,
                               struct pk_port **ret);
+
+/**
+ * @brief Opens a port on a spawn-layer command: everything a command can give
+ *        its child (user, groups, rlimits, nice, umask, signals, extra
+ *        descriptors, a cleared environment) plus the port's own layout.
+ *
+ * The port copies @p cmd and applies @p opts to the copy: env changes, cd
+ * and arg0 on top of the command's own; the child leads its own session
+ * (replacing the command's setsid/setpgid choice, so pk_port_kill() reaches
+ * its tree); the port's descriptors (0/1, or 3/4 with nouse_stdio, and 2
+ * with stderr_to_stdout or PK_PORT_STDERR_CAPTURE) replace whatever the
+ * command maps there, and every other mapping of the command stays.
+ * @param cmd the command; borrowed for the call (pk_cmd_fd() descriptors
+ *            are mapped, not taken).
+ * @param opts options (NULL: defaults).
+ * @param[out] ret the port (caller owns).
+ * @return 0 or the errors of pk_spawn() (-ENOENT, -EACCES, -EPERM, PK_ENOUSER ...);
+ *         -EINVAL as pk_port_open_executable(); -ENOMEM.
+ */
+PK_API int pk_port_open_cmd(const struct pk_cmd *cmd, const struct pk_port_opts *opts,
+                            struct pk_port **ret);
 
 /**
  * @brief Opens a port on existing descriptors, Erlang's `{fd, In, Out}`: a socket, a FIFO, a tty.

@@ -109,6 +109,16 @@ PK_API int pk_cmd_new(const char *prog, struct pk_cmd **ret_cmd);
 /** @brief Frees a command (NULL accepted). @return NULL. */
 PK_API struct pk_cmd *pk_cmd_free(struct pk_cmd *cmd);
 
+/**
+ * @brief Copies a command: everything it records (program, argv, environment
+ *        changes, cwd, ids, limits, signals, the fd map).  Parent descriptors
+ *        mapped with pk_cmd_fd() stay borrowed by both commands.
+ * @param cmd the command to copy (borrowed).
+ * @param[out] ret_cmd caller owns; free with pk_cmd_free().  Not written on failure.
+ * @return 0, -EINVAL (NULL), -ENOMEM.
+ */
+PK_API int pk_cmd_dup(const struct pk_cmd *cmd, struct pk_cmd **ret_cmd);
+
 /** @brief Appends one argument (after argv[0]). @return 0, -EINVAL, -ENOMEM. */
 PK_API int pk_cmd_arg(struct pk_cmd *cmd, const char *arg);
 

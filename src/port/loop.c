@@ -193,12 +193,9 @@ static void child_cb(struct pk_loop_child *c, int err, const struct pk_exit *ex)
                 return;
         }
         (void)err; /* on failure ex is {0, -1, 0, 0}: "unknown" */
+        pk_proc_set_reaped(p->proc, ex);
         p->exit = *ex;
         p->reaped = true;
-        if (p->pidfd >= 0) {
-                close(p->pidfd);
-                p->pidfd = -1;
-        }
         pk__port_update_watchers(p);
         if (p->flags & PK_PORT_EXIT_STATUS)
                 (void)PK__CALL(p, exit, &p->exit, p->ctx);
@@ -226,9 +223,8 @@ int pk_port_attach(struct pk_port *p, struct pk_loop *loop, const struct pk_port
         pk_loop_io_init(loop, &p->w_err, p->err_fd);
         pk_loop_child_init(loop, &p->w_child);
         p->w_in.w.data = p->w_out.w.data = p->w_err.w.data = p->w_child.w.data = p;
-        if (p->pid > 0 && !p->reaped) {
-                int r = p->pidfd >= 0 ? pk_loop_child_start_pidfd(&p->w_child, p->pidfd, child_cb)
-                                      : pk_loop_child_start(&p->w_child, p->pid, child_cb);
+        if (p->proc && !p->reaped) {
+                int r = pk_proc_watch(p->proc, &p->w_child, child_cb);
                 if (r < 0) {
                         p->loop = NULL;
                         return r;
@@ -252,7 +248,7 @@ int pk_port_busy(const struct pk_port *p)
  * loop reaps it when it exits, so it never lingers as a zombie. */
 struct pk__reaper {
         struct pk_loop_child c;
-        int pidfd;
+        struct pk_proc *proc;
 };
 
 static void reaper_cb(struct pk_loop_child *c, int err, const struct pk_exit *ex)
@@ -260,27 +256,27 @@ static void reaper_cb(struct pk_loop_child *c, int err, const struct pk_exit *ex
         (void)err;
         (void)ex;
         struct pk__reaper *r = c->w.data;
-        close(r->pidfd);
+        pk_proc_free(r->proc);
         free(r);
 }
 
 int pk__port_hand_to_reaper(struct pk_port *p)
 {
-        if (!p->loop || p->pidfd < 0 || p->reaped)
+        if (!p->loop || !p->proc || p->reaped)
                 return -EINVAL;
         struct pk__reaper *r = calloc(1, sizeof(*r));
         if (!r)
                 return -ENOMEM;
         pk_loop_child_init(p->loop, &r->c);
         r->c.w.data = r;
-        r->pidfd = p->pidfd;
-        int e = pk_loop_child_start_pidfd(&r->c, r->pidfd, reaper_cb);
+        r->proc = p->proc;
+        int e = pk_proc_watch(r->proc, &r->c, reaper_cb);
         if (e < 0) {
                 free(r);
                 return e;
         }
         /* Not a reason to keep the loop running. */
         pk_loop_unref(&r->c.w);
-        p->pidfd = -1;
+        p->proc = NULL;
         return 0;
 }
