@@ -1421,3 +1421,34 @@ Test(loop, free_stops_active_watchers)
         cr_assert_eq(count_fds(), before);
         cr_assert_eq(waitpid(pid, NULL, 0), pid);
 }
+
+Test(loop, child_adopt_reaps_and_is_freed_by_the_loop)
+{
+        int before = count_fds();
+        struct pk_loop *loop = new_loop();
+        pid_t pid = fork_exit(3);
+        cr_assert_eq(pk_loop_child_adopt(loop, pid), 0);
+        cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
+        cr_assert_eq(waitpid(pid, NULL, WNOHANG), -1);
+        cr_assert_eq(errno, ECHILD);
+        /* One still running when the loop is freed: released, nothing leaks. */
+        pid_t sleeper = fork();
+        cr_assert_geq(sleeper, 0);
+        if (sleeper == 0) {
+                pause();
+                _exit(0);
+        }
+        cr_assert_eq(pk_loop_child_adopt(loop, sleeper), 0);
+        cr_assert_eq(pk_loop_run_nowait(loop), PK_LOOP_ALIVE);
+        /* A zombie at free time is reaped by the free. */
+        pid_t z = fork_exit(0);
+        cr_assert_eq(pk_loop_child_adopt(loop, z), 0);
+        siginfo_t si;
+        cr_assert_eq(waitid(P_PID, (id_t)z, &si, WEXITED | WNOWAIT), 0);
+        pk_loop_free(loop);
+        cr_assert_eq(waitpid(z, NULL, WNOHANG), -1);
+        cr_assert_eq(count_fds(), before);
+        kill(sleeper, SIGKILL);
+        cr_assert_eq(waitpid(sleeper, NULL, 0), sleeper);
+        cr_assert_eq(pk_loop_child_adopt(NULL, 1), -EINVAL);
+}

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define PROBE PK_BUILD_DIR "/tests/helpers/port_probe"
@@ -410,4 +411,58 @@ Test(port_loop, message_then_exit_and_busy_then_drain)
         cr_assert_eq(pk_port_send(d.port, big, 10), 0);
         pk_port_close(d.port, NULL);
         pk_loop_free(loop);
+}
+
+/* ---- an Erlang-style close of a running child on a loop ------------------ */
+
+static void nop_msg(struct pk_port *p, const struct pk_port_msg *m, void *ctx)
+{
+        (void)p;
+        (void)m;
+        (void)ctx;
+}
+
+static struct pk_port *attached_noread(struct pk_loop *loop)
+{
+        static const char *args[] = {"noread", NULL};
+        struct pk_port_opts o = {.framing = {.kind = PK_FRAMING_PACKET, .arg = 4}};
+        struct pk_port *p;
+        cr_assert_eq(pk_port_open_executable(PROBE, args, &o, &p), 0);
+        struct pk_port_callbacks cb = {.message = nop_msg};
+        cr_assert_eq(pk_port_attach(p, loop, &cb, NULL), 0);
+        return p;
+}
+
+Test(port_loop, close_of_running_child_keeps_loop_until_reaped)
+{
+        int fds_before = fdt_count();
+        struct pk_loop *loop;
+        cr_assert_eq(pk_loop_new(&loop), 0);
+        struct pk_port *p = attached_noread(loop);
+        pid_t pid = pk_port_pid(p);
+        cr_assert_eq(pk_port_close(p, NULL), -EINPROGRESS);
+        /* The loop reaps it: it runs until the child is gone, not a moment less. */
+        cr_assert_eq(pk_loop_run_nowait(loop), PK_LOOP_ALIVE);
+        cr_assert_eq(kill(pid, SIGKILL), 0);
+        cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
+        cr_assert_eq(waitpid(pid, NULL, WNOHANG), -1, "the child was not reaped");
+        cr_assert_eq(errno, ECHILD);
+        pk_loop_free(loop);
+        cr_assert_eq(fdt_count(), fds_before, "descriptors leaked");
+}
+
+Test(port_loop, loop_free_releases_a_running_childs_reaper)
+{
+        int fds_before = fdt_count();
+        struct pk_loop *loop;
+        cr_assert_eq(pk_loop_new(&loop), 0);
+        struct pk_port *p = attached_noread(loop);
+        pid_t pid = pk_port_pid(p);
+        cr_assert_eq(pk_port_close(p, NULL), -EINPROGRESS);
+        /* Freed while the child runs: no pidfd and no memory left (LeakSanitizer
+         * checks the latter at exit); the child is ours to reap again. */
+        pk_loop_free(loop);
+        cr_assert_eq(fdt_count(), fds_before, "descriptors leaked");
+        cr_assert_eq(kill(pid, SIGKILL), 0);
+        cr_assert_eq(waitpid(pid, NULL, 0), pid);
 }

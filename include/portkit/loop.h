@@ -459,6 +459,21 @@ PK_API int pk_loop_child_start_pidfd(struct pk_loop_child *child, int pidfd, pk_
 PK_API void pk_loop_child_stop(struct pk_loop_child *child);
 
 /**
+ * @brief Hands child @p pid to the loop to reap, with no callback: "reap it
+ *        when it exits, I no longer care" (a port closed Erlang-style while
+ *        its program still runs uses this).
+ *
+ * The loop owns the watcher it allocates for this.  It counts as an active,
+ * referenced watcher: pk_loop_run() keeps running until the child has exited
+ * and been reaped.  pk_loop_free() reaps the child if it has exited by then,
+ * and otherwise releases it (closes the pidfd, frees the watcher) without
+ * waiting: it is then left to whoever reaps this process's children.
+ * @return 0; -EINVAL (NULL loop, pid <= 0); -ENOMEM; the errors of
+ *         pk_loop_child_start() (-ECHILD: not an unreaped child of ours ...).
+ */
+PK_API int pk_loop_child_adopt(struct pk_loop *loop, pid_t pid);
+
+/**
  * @brief The pid of the watched child: the one given to pk_loop_child_start(),
  *        or (started on a pidfd) the one waitid() reported once reaped; 0 if
  *        unknown.  Valid in the callback and until the watcher is started again.

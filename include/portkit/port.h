@@ -352,7 +352,9 @@ PK_API int pk_port_kill(struct pk_port *p, int sig);
  * Closes the host's ends, so the child sees EOF on its input.  The child is
  * not signalled (Erlang's behaviour) unless the port has PK_PORT_KILL_ON_CLOSE:
  * then its process group gets SIGTERM, kill_grace_ms to exit, and SIGKILL.  A
- * child that has exited is reaped; one that still runs is left running.
+ * child that has exited is reaped; one that still runs is left running (on a
+ * loop-driven port it is handed to the loop with pk_loop_child_adopt(): the loop
+ * runs until it has reaped it, and pk_loop_free() reaps or releases it).
  * @param p the port, or NULL.
  * @param[out] ret_exit how the child ended, when it has (may be NULL; {0, -1, 0, 0}
  *             if it has not).

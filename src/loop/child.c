@@ -94,6 +94,47 @@ void pk_loop_child_stop(struct pk_loop_child *child)
         child->owns_pidfd = 0;
 }
 
+/* An adopted child was reaped: its watcher is the loop's to free. */
+static void adopted_cb(struct pk_loop_child *child, int err, const struct pk_exit *ex)
+{
+        (void)err;
+        (void)ex;
+        free(child);
+}
+
+int pk_loop_child_adopt(struct pk_loop *loop, pid_t pid)
+{
+        if (!loop || pid <= 0)
+                return -EINVAL;
+        struct pk_loop_child *c = malloc(sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        pk_loop_child_init(loop, c);
+        c->w.flags |= PK__W_OWNED;
+        int r = pk_loop_child_start(c, pid, adopted_cb);
+        if (r < 0) {
+                free(c);
+                return r;
+        }
+        return 0;
+}
+
+void pk__child_release(struct pk_loop_child *child)
+{
+        if (!(child->w.flags & PK__W_OWNED)) {
+                pk_loop_child_stop(child);
+                return;
+        }
+        /* Reap it if it is a zombie already; one that still runs is left to
+         * whoever reaps this process's children, as pk_proc_free() does. */
+        siginfo_t si;
+        while (waitid((idtype_t)P_PIDFD, (id_t)child->pidfd, &si, WEXITED | WNOHANG) < 0 &&
+               errno == EINTR)
+                ;
+        pk_loop_child_stop(child);
+        free(child);
+}
+
 pid_t pk_loop_child_pid(const struct pk_loop_child *child)
 {
         return child ? child->pid : 0;

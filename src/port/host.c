@@ -465,12 +465,10 @@ int pk_port_close(struct pk_port *p, struct pk_exit *ret_exit)
                         }
                 } else if (pk__port_reap(p, 0) != 0) {
                         rc = -EINPROGRESS;
-                        /* Loop-driven: the loop reaps it when it exits. */
-                        if (loop) {
-                                p->loop = loop;
-                                (void)pk__port_hand_to_reaper(p);
-                                p->loop = NULL;
-                        }
+                        /* Loop-driven: the loop reaps it when it exits (and
+                         * runs until then, or pk_loop_free() releases it). */
+                        if (loop)
+                                (void)pk_loop_child_adopt(loop, pk_proc_pid(p->proc));
                 }
         }
 done:

@@ -82,7 +82,5 @@ void pk__sendq_flush_blocking(struct pk_port *p);
 /* Loop-driven API hooks (no-ops for a port not attached to a loop). */
 void pk__port_update_watchers(struct pk_port *p);
 void pk__port_detach(struct pk_port *p);
-/* Leaves a still-running child to the loop to reap; takes p->proc. */
-int pk__port_hand_to_reaper(struct pk_port *p);
 
 #endif
