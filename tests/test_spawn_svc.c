@@ -84,7 +84,7 @@ static int run(struct pk_cmd *c, struct pk_spawn_error *se)
         int r = helper ? pk_spawn_helper_spawn(helper, c, &p, se) : pk_spawn(c, &p, se);
         if (r < 0)
                 return r;
-        struct pk_status st;
+        struct pk_exit st;
         cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
         pk_proc_free(p);
         cr_assert(st.exited, "killed by %d", st.signal);
@@ -353,4 +353,19 @@ Test(spawn_svc, user_supplementary_groups)
         free(rep);
         pk_cmd_free(c);
         free(user);
+}
+
+Test(spawn_svc, dup_keeps_service_settings)
+{
+        struct pk_cmd *c = probe("report");
+        pk_cmd_oom_score_adj(c, 600);
+        pk_cmd_ioprio(c, PK_IOPRIO_CLASS_BE, 3);
+        struct pk_cmd *d;
+        cr_assert_eq(pk_cmd_dup(c, &d), 0);
+        pk_cmd_free(c);
+        char *rep = report(d);
+        cr_assert_str_eq(kv(rep, "oom_score_adj"), "600");
+        cr_assert_str_eq(kv(rep, "ioprio"), "2,3");
+        free(rep);
+        pk_cmd_free(d);
 }

@@ -223,7 +223,7 @@ static void kill_tree(const char *tag, int fallback, int (*kill_fn)(struct pk_cg
         cr_assert_eq(kill_fn(cg), 0);
         wait_empty(cg);
         cr_assert_eq(count_procs(cg), 0);
-        struct pk_status st;
+        struct pk_exit st;
         cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
         cr_assert_eq(st.signal, SIGKILL);
         /* The grandchild is gone or a zombie waiting for init: not running. */
