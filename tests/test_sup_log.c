@@ -7,6 +7,7 @@
  * is a symlink to /dev/full) under a tiny buffer_max. */
 #include "sup/cglog-internal.h"
 
+#include "portkit/fd.h"
 #include "portkit/loop.h"
 #include "portkit/spawn.h"
 #include "portkit/sup.h"
@@ -133,6 +134,18 @@ Test(sup_log, arguments_and_descriptors)
         cr_assert_null(pk_log_free(log));
         cr_assert_null(pk_log_free(NULL));
         pk_loop_free(loop);
+
+        /* The fd layer's openat, which the log's files are opened with. */
+        int dfd = pk_fd_open(dir, O_RDONLY | O_DIRECTORY, 0);
+        cr_assert_geq(dfd, 0);
+        int f = pk_fd_openat(dfd, "svc.log", O_RDONLY, 0);
+        cr_assert_geq(f, 0);
+        cr_assert(fcntl(f, F_GETFD) & FD_CLOEXEC);
+        close(f);
+        cr_assert_eq(pk_fd_openat(dfd, "nope", O_RDONLY, 0), -ENOENT);
+        cr_assert_eq(pk_fd_openat(-5, "svc.log", O_RDONLY, 0), -EBADF);
+        cr_assert_eq(pk_fd_openat(dfd, NULL, O_RDONLY, 0), -EINVAL);
+        close(dfd);
         remove_dir();
 }
 
