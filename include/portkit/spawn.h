@@ -63,7 +63,13 @@ enum pk_spawn_step {
         PK_SPAWN_STEP_NNP,       /**< prctl(PR_SET_NO_NEW_PRIVS) */
         PK_SPAWN_STEP_SIGMASK,   /**< setting the child's signal mask */
         PK_SPAWN_STEP_EXEC,      /**< execve() */
-        PK_SPAWN_STEP_HELPER     /**< talking to the spawn helper process */
+        PK_SPAWN_STEP_HELPER,    /**< talking to the spawn helper process */
+        PK_SPAWN_STEP_CGROUP,    /**< placing the child in its cgroup */
+        PK_SPAWN_STEP_CAPBSET,   /**< dropping from the capability bounding set */
+        PK_SPAWN_STEP_CAPS,      /**< capset() / raising the ambient capabilities */
+        PK_SPAWN_STEP_OOM,       /**< writing /proc/self/oom_score_adj */
+        PK_SPAWN_STEP_IOPRIO,    /**< ioprio_set() */
+        PK_SPAWN_STEP_SCHED      /**< sched_setscheduler() */
 };
 
 /** Size of pk_spawn_error.path, including the terminating NUL. */
@@ -108,6 +114,16 @@ PK_API int pk_cmd_new(const char *prog, struct pk_cmd **ret_cmd);
 
 /** @brief Frees a command (NULL accepted). @return NULL. */
 PK_API struct pk_cmd *pk_cmd_free(struct pk_cmd *cmd);
+
+/**
+ * @brief Copies a command: everything it records (program, argv, environment
+ *        changes, cwd, ids, limits, signals, the fd map).  Parent descriptors
+ *        mapped with pk_cmd_fd() stay borrowed by both commands.
+ * @param cmd the command to copy (borrowed).
+ * @param[out] ret_cmd caller owns; free with pk_cmd_free().  Not written on failure.
+ * @return 0, -EINVAL (NULL), -ENOMEM.
+ */
+PK_API int pk_cmd_dup(const struct pk_cmd *cmd, struct pk_cmd **ret_cmd);
 
 /** @brief Appends one argument (after argv[0]). @return 0, -EINVAL, -ENOMEM. */
 PK_API int pk_cmd_arg(struct pk_cmd *cmd, const char *arg);
@@ -201,6 +217,79 @@ PK_API int pk_cmd_signal_ignore(struct pk_cmd *cmd, int sig);
 /** @brief Signal `sig` starts blocked in the child (the mask is otherwise empty). */
 PK_API int pk_cmd_signal_block(struct pk_cmd *cmd, int sig);
 
+/* ---- what services need (init systems, supervisors) ---- */
+
+/**
+ * @brief Places the child in a cgroup v2 at birth: clone3(CLONE_INTO_CGROUP),
+ *        so no instruction of the child runs outside it and nothing it forks
+ *        can escape.  On kernels without it (< 5.7) the child writes "0" into
+ *        the cgroup's cgroup.procs (opened by the parent) as its first step.
+ * @param cgroup_dirfd an O_RDONLY|O_DIRECTORY descriptor of the cgroup
+ *        (pk_cgroup_dirfd()), borrowed: it must stay open until pk_spawn()
+ *        returns.  -1 removes the setting.
+ * @return 0, -EINVAL, -EBADF (not open now).  pk_spawn() then fails with step
+ *         PK_SPAWN_STEP_CGROUP and -EBUSY (the cgroup has controllers enabled
+ *         for its children: only leaves take processes), -EACCES, -EOPNOTSUPP,
+ *         -EBADF (not a cgroup v2 directory), -ENODEV (cgroup being removed).
+ */
+PK_API int pk_cmd_cgroup(struct pk_cmd *cmd, int cgroup_dirfd);
+
+/** A capability as a bit of the masks below: PK_CAP(CAP_NET_BIND_SERVICE). */
+#define PK_CAP(n) ((uint64_t)1 << (n))
+
+/**
+ * @brief Ambient capabilities the program starts with, kept across the uid
+ *        change (pk_cmd_uid()/pk_cmd_user()): e.g. a service running as an
+ *        ordinary user that binds port 80 with PK_CAP(CAP_NET_BIND_SERVICE).
+ *        The child keeps them permitted through setresuid (PR_SET_KEEPCAPS),
+ *        then sets permitted = effective = inheritable = @p caps (when the
+ *        uid changes; else adds them to the inheritable set) and raises
+ *        each in the ambient set.  The spawning process must hold them.
+ *        0 removes the setting.
+ * @return 0 or -EINVAL.  pk_spawn() fails with step PK_SPAWN_STEP_CAPS (-EPERM)
+ *         when a capability is not ours to give.
+ */
+PK_API int pk_cmd_ambient_caps(struct pk_cmd *cmd, uint64_t caps);
+
+/**
+ * @brief The capability bounding set: every capability not in @p caps is
+ *        dropped (PR_CAPBSET_DROP, before the uid change; needs CAP_SETPCAP).
+ *        Neither the program nor anything it runs can regain them.
+ * @return 0 or -EINVAL.  pk_spawn() fails with step PK_SPAWN_STEP_CAPBSET on -EPERM.
+ */
+PK_API int pk_cmd_cap_bounding(struct pk_cmd *cmd, uint64_t caps);
+
+/**
+ * @brief The child's OOM score adjustment (-1000 never killed .. 1000 killed
+ *        first), written to /proc/self/oom_score_adj before the uid change
+ *        (lowering it needs CAP_SYS_RESOURCE).
+ * @return 0 or -EINVAL (out of range).
+ */
+PK_API int pk_cmd_oom_score_adj(struct pk_cmd *cmd, int adj);
+
+/** I/O scheduling classes for pk_cmd_ioprio() (as ionice(1)). */
+enum pk_ioprio_class {
+        PK_IOPRIO_CLASS_NONE = 0, /**< derived from the CPU nice value */
+        PK_IOPRIO_CLASS_RT = 1,   /**< real time (needs CAP_SYS_ADMIN) */
+        PK_IOPRIO_CLASS_BE = 2,   /**< best effort */
+        PK_IOPRIO_CLASS_IDLE = 3  /**< only when the disk is otherwise idle */
+};
+
+/**
+ * @brief The child's I/O scheduling class and level (0 highest .. 7; ignored
+ *        for IDLE), set with ioprio_set before the uid change.
+ * @return 0 or -EINVAL.
+ */
+PK_API int pk_cmd_ioprio(struct pk_cmd *cmd, int ioclass, int level);
+
+/**
+ * @brief The child's CPU scheduling policy (SCHED_OTHER, SCHED_BATCH,
+ *        SCHED_IDLE with priority 0; SCHED_FIFO, SCHED_RR with 1..99), optionally
+ *        | SCHED_RESET_ON_FORK, set with sched_setscheduler before the uid change.
+ * @return 0 or -EINVAL.
+ */
+PK_API int pk_cmd_sched(struct pk_cmd *cmd, int policy, int priority);
+
 /* ---- the descriptor map: child fd N gets ... (a later call for the same N replaces) ---- */
 
 /**
@@ -266,20 +355,6 @@ PK_API int pk_cmd_fd_close(struct pk_cmd *cmd, int child_fd);
 /* ---------------------------------------------------------------------------------------- */
 /* Spawning and the process handle.                                                          */
 
-/** A decoded wait status. */
-struct pk_status {
-        int exited; /**< 1 if the child called exit, 0 if a signal killed it */
-        int code;   /**< exit code (0..255) when exited, else -1 */
-        int signal; /**< the killing signal when !exited, else 0 */
-        int core;   /**< 1 if it dumped core */
-};
-
-/** @brief The status as a shell reports it: the exit code, or 128 + signal. */
-PK_API int pk_status_shell(const struct pk_status *st);
-
-/** @brief Decodes a waitpid() status word. */
-PK_API struct pk_status pk_status_from_wait(int wstatus);
-
 /**
  * @brief Starts a child as `cmd` describes.
  *
@@ -321,12 +396,13 @@ PK_API int pk_proc_pty(const struct pk_proc *p);
 
 /**
  * @brief Waits for the child to exit and reaps it.
- * @param timeout_ms -1 blocks; 0 only checks; > 0 waits at most that long.
- * @param[out] ret_status optional; written on success.
- * @return 0 (exited, reaped; later calls return the same status), -ETIMEDOUT
+ * @param timeout_ms < 0 blocks; 0 only checks; > 0 waits at most that long.
+ * @param[out] ret_exit optional; how it ended (see struct pk_exit in loop.h),
+ *             written on success.
+ * @return 0 (exited, reaped; later calls return the same exit), -ETIMEDOUT
  *         (still running), or a negative errno.
  */
-PK_API int pk_proc_wait(struct pk_proc *p, int timeout_ms, struct pk_status *ret_status);
+PK_API int pk_proc_wait(struct pk_proc *p, int64_t timeout_ms, struct pk_exit *ret_exit);
 
 /** @brief Sends `sig` through the pidfd (never hits a recycled pid). -ESRCH once reaped. */
 PK_API int pk_proc_signal(struct pk_proc *p, int sig);
@@ -348,8 +424,11 @@ PK_API int pk_proc_kill_group(struct pk_proc *p, int sig);
  */
 PK_API int pk_proc_watch(struct pk_proc *p, struct pk_loop_child *w, pk_loop_child_cb cb);
 
-/** @brief Records a status reaped by someone else (the loop): pk_proc_wait() returns it. */
-PK_API void pk_proc_set_reaped(struct pk_proc *p, const struct pk_loop_child_status *st);
+/**
+ * @brief Records an exit reaped by someone else (the loop's callback passes
+ *        its `ex` on): pk_proc_wait() returns it.  NULL @p ex is ignored.
+ */
+PK_API void pk_proc_set_reaped(struct pk_proc *p, const struct pk_exit *ex);
 
 /**
  * @brief Frees the handle: closes the pidfd and the parent's fds.  It neither
@@ -386,11 +465,11 @@ struct pk_run_opts {
 
 /** The result of pk_run(). */
 struct pk_run_result {
-        struct pk_status status; /**< how the child ended */
-        char *out;      /**< captured stdout (+ stderr if merged), NUL-terminated, or NULL */
-        size_t out_len; /**< bytes in out */
-        char *err;      /**< captured stderr, NUL-terminated, or NULL */
-        size_t err_len; /**< bytes in err */
+        struct pk_exit status; /**< how the child ended */
+        char *out;             /**< captured stdout (+ stderr if merged), NUL-terminated, or NULL */
+        size_t out_len;        /**< bytes in out */
+        char *err;             /**< captured stderr, NUL-terminated, or NULL */
+        size_t err_len;        /**< bytes in err */
 };
 
 /**
@@ -412,13 +491,13 @@ PK_API void pk_run_result_free(struct pk_run_result *r);
 
 /** The result of pk_pipeline_run(). */
 struct pk_pipeline_result {
-        size_t n;                 /**< number of stages */
-        struct pk_status *status; /**< status of each stage (n entries) */
-        int pipefail;             /**< shell status of the last stage that failed, else 0 */
-        char *out;                /**< last stage's captured stdout, or NULL */
-        size_t out_len;           /**< bytes in out */
-        char *err;                /**< captured stderr of all stages, or NULL */
-        size_t err_len;           /**< bytes in err */
+        size_t n;               /**< number of stages */
+        struct pk_exit *status; /**< how each stage ended (n entries) */
+        int pipefail;           /**< shell status of the last stage that failed, else 0 */
+        char *out;              /**< last stage's captured stdout, or NULL */
+        size_t out_len;         /**< bytes in out */
+        char *err;              /**< captured stderr of all stages, or NULL */
+        size_t err_len;         /**< bytes in err */
 };
 
 /**

@@ -7,7 +7,9 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -28,6 +30,7 @@ int pk_cmd_new(const char *prog, struct pk_cmd **ret_cmd)
         }
         c->argc = 1; /* argv[0] is the program as given until pk_cmd_argv0() */
         c->umask = -1;
+        c->svc.cgroup_fd = -1;
         for (int i = 0; i < 3; i++)
                 c->fds[i] =
                     (struct pk__fdspec){.child_fd = i, .kind = PK__FD_INHERIT, .parent_fd = i};
@@ -58,6 +61,74 @@ struct pk_cmd *pk_cmd_free(struct pk_cmd *c)
         free(c->fds);
         free(c);
         return NULL;
+}
+
+/* strdup() of NULL is NULL; *ok turns false when a copy fails. */
+static char *dup_str(const char *s, bool *ok)
+{
+        if (!s)
+                return NULL;
+        char *d = strdup(s);
+        if (!d)
+                *ok = false;
+        return d;
+}
+
+int pk_cmd_dup(const struct pk_cmd *c, struct pk_cmd **ret_cmd)
+{
+        if (!c || !ret_cmd)
+                return -EINVAL;
+        struct pk_cmd *d = calloc(1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        /* Plain values in one piece; every owned pointer is replaced below
+         * (NULL first, so pk_cmd_free() can unwind a partial copy). */
+        *d = *c;
+        d->prog = NULL;
+        d->argv = NULL;
+        d->argc = 0;
+        d->env = NULL;
+        d->nenv = 0;
+        d->cwd = NULL;
+        d->groups = NULL;
+        d->fds = NULL;
+        d->nfds = 0;
+        bool ok = true;
+        d->prog = dup_str(c->prog, &ok);
+        d->cwd = dup_str(c->cwd, &ok);
+        d->argv = calloc(c->argv_cap, sizeof(char *));
+        if (!d->argv)
+                ok = false;
+        for (size_t i = 0; ok && i < c->argc; i++, d->argc++)
+                d->argv[i] = dup_str(c->argv[i], &ok);
+        if (ok && c->nenv) {
+                d->env = calloc(c->nenv, sizeof(*d->env));
+                ok = d->env != NULL;
+                for (size_t i = 0; ok && i < c->nenv; i++, d->nenv++) {
+                        d->env[i].key = dup_str(c->env[i].key, &ok);
+                        d->env[i].val = dup_str(c->env[i].val, &ok);
+                }
+        }
+        if (ok && c->ngroups) {
+                d->groups = malloc(c->ngroups * sizeof(*d->groups));
+                ok = d->groups != NULL;
+                if (ok)
+                        memcpy(d->groups, c->groups, c->ngroups * sizeof(*d->groups));
+        }
+        if (ok) {
+                d->fds = calloc(c->nfds ? c->nfds : 1, sizeof(*d->fds));
+                ok = d->fds != NULL;
+                for (size_t i = 0; ok && i < c->nfds; i++, d->nfds++) {
+                        d->fds[i] = c->fds[i];
+                        d->fds[i].path = dup_str(c->fds[i].path, &ok);
+                }
+        }
+        if (!ok) {
+                pk_cmd_free(d);
+                return -ENOMEM;
+        }
+        *ret_cmd = d;
+        return 0;
 }
 
 int pk_cmd_arg(struct pk_cmd *c, const char *arg)
@@ -463,4 +534,70 @@ int pk_cmd_fd_same_as(struct pk_cmd *c, int child_fd, int other_child_fd)
 int pk_cmd_fd_close(struct pk_cmd *c, int child_fd)
 {
         return fd_set_entry(c, child_fd, PK__FD_CLOSED, -1, 0, 0, NULL);
+}
+
+/* ---- what services need ---- */
+
+int pk_cmd_cgroup(struct pk_cmd *c, int cgroup_dirfd)
+{
+        if (!c || cgroup_dirfd < -1)
+                return -EINVAL;
+        if (cgroup_dirfd >= 0 && fcntl(cgroup_dirfd, F_GETFD) < 0)
+                return -EBADF;
+        c->svc.cgroup_fd = cgroup_dirfd;
+        return 0;
+}
+
+int pk_cmd_ambient_caps(struct pk_cmd *c, uint64_t caps)
+{
+        if (!c)
+                return -EINVAL;
+        c->svc.has_ambient = caps != 0;
+        c->svc.ambient = caps;
+        return 0;
+}
+
+int pk_cmd_cap_bounding(struct pk_cmd *c, uint64_t caps)
+{
+        if (!c)
+                return -EINVAL;
+        c->svc.has_bounding = true;
+        c->svc.bounding = caps;
+        return 0;
+}
+
+int pk_cmd_oom_score_adj(struct pk_cmd *c, int adj)
+{
+        if (!c || adj < -1000 || adj > 1000)
+                return -EINVAL;
+        c->svc.has_oom = true;
+        c->svc.oom = adj;
+        snprintf(c->svc.oom_str, sizeof(c->svc.oom_str), "%d", adj);
+        return 0;
+}
+
+int pk_cmd_ioprio(struct pk_cmd *c, int ioclass, int level)
+{
+        if (!c || ioclass < PK_IOPRIO_CLASS_NONE || ioclass > PK_IOPRIO_CLASS_IDLE || level < 0 ||
+            level > 7)
+                return -EINVAL;
+        c->svc.has_ioprio = true;
+        c->svc.ioprio = ioclass << 13 | (ioclass == PK_IOPRIO_CLASS_IDLE ? 0 : level);
+        return 0;
+}
+
+int pk_cmd_sched(struct pk_cmd *c, int policy, int priority)
+{
+        if (!c)
+                return -EINVAL;
+        int base = policy & ~SCHED_RESET_ON_FORK;
+        bool rt = base == SCHED_FIFO || base == SCHED_RR;
+        if (!(rt || base == SCHED_OTHER || base == SCHED_BATCH || base == SCHED_IDLE))
+                return -EINVAL;
+        if (rt ? priority < 1 || priority > 99 : priority != 0)
+                return -EINVAL;
+        c->svc.has_sched = true;
+        c->svc.sched_policy = policy;
+        c->svc.sched_prio = priority;
+        return 0;
 }

@@ -63,6 +63,12 @@ static const char *const step_names[] = {
     [PK_SPAWN_STEP_SIGMASK] = "sigmask",
     [PK_SPAWN_STEP_EXEC] = "execve",
     [PK_SPAWN_STEP_HELPER] = "spawn helper",
+    [PK_SPAWN_STEP_CGROUP] = "cgroup",
+    [PK_SPAWN_STEP_CAPBSET] = "capability bounding set",
+    [PK_SPAWN_STEP_CAPS] = "capabilities",
+    [PK_SPAWN_STEP_OOM] = "oom_score_adj",
+    [PK_SPAWN_STEP_IOPRIO] = "ioprio",
+    [PK_SPAWN_STEP_SCHED] = "sched_setscheduler",
 };
 
 const char *pk_spawn_step_name(int step)
@@ -217,6 +223,21 @@ static void env_free(char **env, char **owned)
                 free(owned[i]);
         free(owned);
         free(env);
+}
+
+/* The highest capability number this kernel knows. */
+static int cap_last(void)
+{
+        char buf[16];
+        int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        if (fd >= 0)
+                close(fd);
+        if (n <= 0)
+                return 40; /* CAP_CHECKPOINT_RESTORE, Linux 5.9; the child ignores EINVAL */
+        buf[n] = '\0';
+        int v = atoi(buf);
+        return v > 0 && v < 64 ? v : 63;
 }
 
 /* Per-spawn scratch: what pk__spawn() creates and must release. */
@@ -495,7 +516,10 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
             .scratch = pp.scratch,
             .ctty_fd = -1,
             .err = &cerr,
+            .svc = c->svc,
         };
+        if (plan.svc.has_bounding)
+                plan.svc.cap_last = cap_last();
         if (ov && ov->own_pgrp && !c->setsid) {
                 plan.setpgid = true;
                 plan.pgid = ov->pgid;
@@ -571,7 +595,7 @@ struct pk_proc *pk__proc_new(pid_t pid, int pidfd, bool own_group, int pty,
         p->pidfd = pidfd;
         p->reaped = false;
         p->own_group = own_group;
-        p->status = (struct pk_status){.code = -1};
+        p->status = (struct pk_exit){.code = -1};
         p->pty = pty;
         p->nfds = nfds;
         if (nfds)
@@ -618,23 +642,6 @@ int pk_proc_pty(const struct pk_proc *p)
         return p ? p->pty : -1;
 }
 
-struct pk_status pk_status_from_wait(int ws)
-{
-        if (WIFEXITED(ws))
-                return (struct pk_status){.exited = 1, .code = WEXITSTATUS(ws)};
-        if (WIFSIGNALED(ws))
-                return (struct pk_status){
-                    .code = -1, .signal = WTERMSIG(ws), .core = WCOREDUMP(ws) ? 1 : 0};
-        return (struct pk_status){.code = -1};
-}
-
-int pk_status_shell(const struct pk_status *st)
-{
-        if (!st)
-                return -1;
-        return st->exited ? st->code : 128 + st->signal;
-}
-
 static int64_t now_ms(void)
 {
         struct timespec ts;
@@ -642,7 +649,7 @@ static int64_t now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int pk_proc_wait(struct pk_proc *p, int timeout_ms, struct pk_status *ret_status)
+int pk_proc_wait(struct pk_proc *p, int64_t timeout_ms, struct pk_exit *ret_exit)
 {
         if (!p)
                 return -EINVAL;
@@ -658,14 +665,7 @@ int pk_proc_wait(struct pk_proc *p, int timeout_ms, struct pk_status *ret_status
                                 return -errno;
                         }
                         if (si.si_pid != 0) {
-                                if (si.si_code == CLD_EXITED)
-                                        p->status =
-                                            (struct pk_status){.exited = 1, .code = si.si_status};
-                                else
-                                        p->status =
-                                            (struct pk_status){.code = -1,
-                                                               .signal = si.si_status,
-                                                               .core = si.si_code == CLD_DUMPED};
+                                p->status = pk_exit_from_siginfo(&si);
                                 p->reaped = true;
                                 break;
                         }
@@ -680,8 +680,8 @@ int pk_proc_wait(struct pk_proc *p, int timeout_ms, struct pk_status *ret_status
                                 return -errno;
                 }
         }
-        if (ret_status)
-                *ret_status = p->status;
+        if (ret_exit)
+                *ret_exit = p->status;
         return 0;
 }
 
@@ -710,14 +710,11 @@ int pk_proc_watch(struct pk_proc *p, struct pk_loop_child *w, pk_loop_child_cb c
         return pk_loop_child_start_pidfd(w, p->pidfd, cb);
 }
 
-void pk_proc_set_reaped(struct pk_proc *p, const struct pk_loop_child_status *st)
+void pk_proc_set_reaped(struct pk_proc *p, const struct pk_exit *ex)
 {
-        if (!p || !st || st->err < 0)
+        if (!p || !ex)
                 return;
-        p->status = st->exited ? (struct pk_status){.exited = 1, .code = st->exit_code}
-                               : (struct pk_status){.code = -1,
-                                                    .signal = st->term_signal,
-                                                    .core = st->core_dumped};
+        p->status = *ex;
         p->reaped = true;
 }
 
