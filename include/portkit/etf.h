@@ -41,7 +41,7 @@ enum pk_term_type {
         PK_TERM_PID,     /**< v.pid */
         PK_TERM_PORT,    /**< v.port */
         PK_TERM_REF,     /**< v.ref */
-        PK_TERM_EXPORT,  /**< fun M:F/A: v.export */
+        PK_TERM_EXPORT,  /**< fun M:F/A: v.mfa */
         PK_TERM_FUN      /**< a local fun (NEW_FUN_EXT): v.fun */
 };
 
@@ -135,7 +135,7 @@ struct pk_term {
                         const char *module, *function;
                         uint16_t module_len, function_len;
                         uint8_t arity;
-                } export;                 /**< PK_TERM_EXPORT */
+                } mfa;                    /**< PK_TERM_EXPORT (`export` would be a C++ keyword) */
                 const struct pk_fun *fun; /**< PK_TERM_FUN */
         } v;
 };
