@@ -455,6 +455,9 @@ static void consume(struct call *c, size_t n)
 /* Sends what stdin's buffer holds, as far as the port takes it. */
 static void process_input(struct call *c)
 {
+        /* Set when the first pending term or line is (or cannot yet be less
+         * than) longer than --max-input. */
+        bool too_long = false;
         while (!c->input_done && !pk_port_busy(c->port) && c->len > 0) {
                 if (c->o.raw && !requests(c)) {
                         if (send_msg(c, c->buf, c->len) == 0)
@@ -464,9 +467,10 @@ static void process_input(struct call *c)
                 size_t end;
                 if (c->o.raw) {
                         const char *nl = memchr(c->buf, '\n', c->len);
-                        if (!nl && !c->in_eof)
-                                break;
                         end = nl ? (size_t)(nl - c->buf) : c->len;
+                        too_long = end > c->o.max_input;
+                        if (too_long || (!nl && !c->in_eof))
+                                break;
                         if (send_msg(c, c->buf, end) == 0)
                                 consume(c, nl ? end + 1 : end);
                         continue;
@@ -481,13 +485,14 @@ static void process_input(struct call *c)
                 }
                 if (end == 0 && c->in_eof)
                         end = c->len; /* the last term's text, with or without its '.' */
-                if (end == 0)
+                too_long = (end ? end : c->len) > c->o.max_input;
+                if (end == 0 || too_long)
                         break;
                 if (send_term_text(c, 0, end) < 0)
                         return;
                 consume(c, end);
         }
-        if (!c->input_done && c->len > c->o.max_input) {
+        if (too_long && !c->input_done) {
                 pk_cli_error("call",
                              "stdin: a %s longer than %llu bytes at byte %zu (see --max-input)",
                              c->o.raw ? "line" : "term", c->o.max_input, c->base);
