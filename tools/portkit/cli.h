@@ -7,12 +7,18 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The version `portkit --version` prints (CMake passes the project's). */
+#ifndef PK_CLI_VERSION
+#        define PK_CLI_VERSION "0.1.0"
+#endif
+
 /* Fixed exit codes (s6 style): bad input, usage, system failure.  `run` and
  * `call` exit with the child's status instead when there is one. */
 enum {
         PK_CLI_EXIT_BADINPUT = 1,
         PK_CLI_EXIT_USAGE = 100,
         PK_CLI_EXIT_SYSTEM = 111,
+        PK_CLI_HELP_SHOWN = -1, /* internal: a parser printed --help; exit 0 */
 };
 
 struct pk_cli_command {

@@ -767,6 +767,10 @@ static int parse_args(int argc, char **argv, struct call_opts *o, int *ret_prog)
                 }
                 if (a[0] != '-')
                         break;
+                if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+                        fputs(call_usage, stdout);
+                        return 1;
+                }
                 int m = pk_framing_option(argc, argv, &i, &o->port.framing);
                 if (m < 0) {
                         pk_cli_error("call", "%s takes %s", a,
@@ -923,8 +927,9 @@ static int call_main(int argc, char **argv)
         struct call c;
         memset(&c, 0, sizeof(c));
         int prog;
-        if (parse_args(argc, argv, &c.o, &prog) < 0)
-                return PK_CLI_EXIT_USAGE;
+        int r = parse_args(argc, argv, &c.o, &prog);
+        if (r != 0)
+                return r < 0 ? PK_CLI_EXIT_USAGE : 0; /* 1: --help shown */
         c.prog = argv[prog];
         return run_call(&c, argv + prog);
 }

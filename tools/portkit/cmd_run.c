@@ -538,6 +538,10 @@ static int parse(struct run *r, int argc, char **argv)
                 }
                 if (a[0] != '-' || a[1] == '\0')
                         break;
+                if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+                        fputs(run_usage, stdout);
+                        return PK_CLI_HELP_SHOWN;
+                }
                 bool known = false;
                 for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++) {
                         if (strcmp(a, flags[k]) == 0)
@@ -1098,7 +1102,7 @@ static int run_main(int argc, char **argv)
         int rc = parse(r, argc, argv);
         if (rc) {
                 run_free(r);
-                return rc;
+                return rc == PK_CLI_HELP_SHOWN ? 0 : rc;
         }
         if (r->exec_mode) {
                 rc = exec_in_place(r);
