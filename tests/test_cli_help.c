@@ -148,3 +148,51 @@ Test(cli_help, etf_limits_are_options_and_files_are_read, .timeout = 240)
         unlink(path);
         rmdir(dir);
 }
+
+/* Every option a command's --help lists is in its man page, and the pages
+ * render without warnings. */
+Test(cli_help, man_pages_render_and_cover_every_option, .timeout = 120)
+{
+        const char *pages[][2] = {{"portkit", ""},
+                                  {"portkit-call", "call"},
+                                  {"portkit-etf", "etf"},
+                                  {"portkit-run", "run"}};
+        for (size_t i = 0; i < 4; i++) {
+                char *out;
+                cr_assert_eq(sh(&out, "MANWIDTH=80 man --warnings -l %s/man/%s.1 2>&1 >/dev/null",
+                                PK_SOURCE_DIR, pages[i][0]),
+                             0);
+                cr_assert_str_eq(out, "", "%s warns: %s", pages[i][0], out);
+                free(out);
+                char *missing;
+                cr_assert_eq(sh(&missing,
+                                "page=$(MANWIDTH=200 man -l %s/man/%s.1 2>/dev/null); "
+                                "%s %s --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u | "
+                                "while read o; do printf '%%s\\n' \"$page\" | grep -q -- \"$o\" || "
+                                "echo \"$o\"; done",
+                                PK_SOURCE_DIR, pages[i][0], PORTKIT, pages[i][1]),
+                             0);
+                cr_assert_str_eq(missing, "", "%s lacks: %s", pages[i][0], missing);
+                free(missing);
+        }
+}
+
+/* The bash completion offers subcommands, options and values. */
+Test(cli_help, bash_completion)
+{
+        char *out;
+        cr_assert_eq(
+            sh(&out,
+               "bash -c 'source %s/completions/portkit.bash; "
+               "COMP_WORDS=(portkit r); COMP_CWORD=1; _portkit; echo ${COMPREPLY[*]}; "
+               "COMP_WORDS=(portkit run --time); COMP_CWORD=2; _portkit; "
+               "echo ${COMPREPLY[*]}; "
+               "COMP_WORDS=(portkit etf de); COMP_CWORD=2; _portkit; echo ${COMPREPLY[*]}; "
+               "COMP_WORDS=(portkit call --format "
+               "); COMP_CWORD=3; _portkit; "
+               "echo ${COMPREPLY[*]}'",
+               PK_SOURCE_DIR),
+            0);
+        cr_assert_str_eq(out, "run\n--timeout\ndecode\nw p\n");
+        free(out);
+}

@@ -306,7 +306,7 @@ static int etf_main(int argc, char **argv)
         struct etf_opts o = {.max_size = ETF_CLI_DEFAULT_MAX_SIZE,
                              .max_depth = ETF_CLI_DEFAULT_MAX_DEPTH,
                              .eo = PK_ETF_ENCODE_OPTS_INIT};
-        int first;
+        int first = argc;
         int status = etf_options(encode, argc, argv, &o, &first);
         if (status)
                 return status;
