@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -371,4 +372,53 @@ Test(cli_call, strict_options_and_input_limits)
         cr_assert(strstr(r.out, "default: 60s"), "%s", r.out);
         cr_assert(strstr(r.out, "infinity"), "%s", r.out);
         done(&r);
+}
+
+/* Reads the pty master until its text so far contains want. */
+static void pty_until(int m, const char *want, char *buf, size_t size)
+{
+        size_t len = 0;
+        buf[0] = 0;
+        while (!strstr(buf, want)) {
+                ssize_t n = read(m, buf + len, size - 1 - len);
+                cr_assert_gt(n, 0, "the terminal closed before '%s' (got '%s')", want, buf);
+                len += (size_t)n;
+                buf[len] = 0;
+        }
+}
+
+/* In a terminal: each line typed gets its reply at once; ^D ends the call. */
+Test(cli_call, works_in_a_terminal, .timeout = 60)
+{
+        int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        cr_assert_geq(m, 0);
+        cr_assert_eq(grantpt(m), 0);
+        cr_assert_eq(unlockpt(m), 0);
+        const char *sname = ptsname(m);
+        cr_assert_not_null(sname);
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                setsid();
+                int s = open(sname, O_RDWR);
+                if (s < 0)
+                        _exit(120);
+                (void)ioctl(s, TIOCSCTTY, 0);
+                dup2(s, 0);
+                dup2(s, 1);
+                dup2(s, 2);
+                execl(PORTKIT, "portkit", "call", "--", CALC, (char *)NULL);
+                _exit(127);
+        }
+        char buf[4096];
+        cr_assert_eq(write(m, "{add, 1, 2}.\n", 13), 13);
+        pty_until(m, "{ok,3}", buf, sizeof(buf));
+        cr_assert_eq(write(m, "{mul, 6, 7}.\n", 13), 13);
+        pty_until(m, "{ok,42}", buf, sizeof(buf));
+        cr_assert_eq(write(m, "\x04", 1), 1); /* ^D: end of input */
+        pty_until(m, "exit_status 0", buf, sizeof(buf));
+        int ws;
+        cr_assert_eq(waitpid(pid, &ws, 0), pid);
+        cr_assert_eq(status_of(ws), 0);
+        close(m);
 }

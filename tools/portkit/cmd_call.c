@@ -21,8 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CALL_EXIT_TIMEOUT 124       /* as timeout(1) */
-#define CALL_READ_CHUNK (64 * 1024) /* bytes read from stdin at a time */
+#define CALL_EXIT_TIMEOUT 124               /* as timeout(1) */
+#define CALL_READ_CHUNK ((size_t)64 * 1024) /* bytes read from stdin at a time */
 #define CALL_DEFAULT_MAX_INPUT (64ULL << 20)
 #define CALL_HELD_PASSES 1000 /* loop passes to drain output after the exit */
 
@@ -395,7 +395,7 @@ static size_t scan_terms(struct call *c)
                         if (is_blank(ch) || ch == '%')
                                 return c->dot_at + 1;
                         /* not an end: look at ch as ordinary text */
-                        /* fall through */
+                        __attribute__((fallthrough));
                 case SC_NORMAL:
                         if (ch == '\0')
                                 return (size_t)-1;

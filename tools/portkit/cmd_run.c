@@ -31,7 +31,7 @@
 #define RUN_MAX_GROUPS 1024
 #define RUN_MAX_FDS 64
 #define RUN_MAX_ENV_OPS 256
-#define RUN_ENVDIR_MAX_VALUE (128 * 1024)
+#define RUN_ENVDIR_MAX_VALUE ((size_t)128 * 1024)
 
 static const char run_usage[] =
     "usage: portkit run [OPTIONS] [--] PROG [ARGS...]\n"
@@ -143,45 +143,38 @@ struct env_op {
         char *value;
 };
 
+/* Everything the options asked for.  (Ordered by size: clang-analyzer's
+ * padding check.) */
 struct run {
         struct pk_cmd *cmd;
         char **prog_argv;
         const char *argv0;
         const char *cwd;
         const char *chroot_dir;
-        /* identity */
         const char *user;
         const char *group;
-        bool keep_user_env, keep_groups, clear_groups;
-        gid_t groups[RUN_MAX_GROUPS];
-        size_t n_groups;
-        bool groups_set;
+        const char *pidfile;
         /* environment, applied in order after --clear-env and the user's vars */
-        bool clear_env;
         struct env_op env[RUN_MAX_ENV_OPS];
         size_t n_env;
-        /* process */
-        bool umask_set;
-        mode_t umask;
-        bool nice_set;
-        int nice;
-        struct {
-                int res;
-                unsigned long long soft, hard;
-        } rl[16];
-        size_t n_rl;
-        bool setsid, no_new_privs;
         struct fd_spec fds[RUN_MAX_FDS];
         size_t n_fds;
+        struct {
+                unsigned long long soft, hard;
+                int res;
+        } rl[16];
+        size_t n_rl;
+        gid_t groups[RUN_MAX_GROUPS];
+        size_t n_groups;
         /* the wrapper */
         int64_t timeout_ms; /* < 0: none */
         int64_t kill_after_ms;
         int timeout_sig;
-        bool foreground, preserve_status;
         int pdeathsig;
-        bool pdeathsig_set;
-        const char *pidfile;
-        bool exec_mode;
+        int nice;
+        mode_t umask;
+        bool keep_user_env, keep_groups, clear_groups, groups_set, clear_env, umask_set, nice_set;
+        bool setsid, no_new_privs, foreground, preserve_status, pdeathsig_set, exec_mode;
 };
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
