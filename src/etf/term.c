@@ -516,8 +516,8 @@ int pk_term_compare(const struct pk_term *a, const struct pk_term *b, int exact)
                 if (a->type != b->type)
                         return a->type == PK_TERM_FUN ? -1 : 1;
                 if (a->type == PK_TERM_EXPORT) {
-                        if ((c = cmp_bytes(a->v.mfa.module, a->v.mfa.module_len,
-                                           b->v.mfa.module, b->v.mfa.module_len)))
+                        if ((c = cmp_bytes(a->v.mfa.module, a->v.mfa.module_len, b->v.mfa.module,
+                                           b->v.mfa.module_len)))
                                 return c;
                         if ((c = cmp_bytes(a->v.mfa.function, a->v.mfa.function_len,
                                            b->v.mfa.function, b->v.mfa.function_len)))
