@@ -426,6 +426,12 @@ Test(cli_run, usage_errors)
         run(rl, &r);
         cr_assert(strstr(r.err, "NOFILE") && strstr(r.err, "RTPRIO"), "%s", r.err);
         done(&r);
+        /* a limit the kernel refuses is named */
+        const char *nf[] = {"run", "--rlimit", "nofile=1T", "--", "true", NULL};
+        run(nf, &r);
+        cr_assert_eq(r.status, 126, "%s", r.err);
+        cr_assert(strstr(r.err, "RLIMIT_NOFILE"), "%s", r.err);
+        done(&r);
         const char *sz[] = {"run", "--rlimit", "fsize=2k", "--", "sh", "-c", "ulimit -f", NULL};
         run(sz, &r);
         cr_assert_eq(r.status, 0, "%s", r.err);

@@ -1001,7 +1001,15 @@ static int wrap_run(struct run *r, struct pk_cmd *c)
                 sigprocmask(SIG_SETMASK, &old, NULL);
                 char msg[PK_SPAWN_ERROR_PATH + 128];
                 pk_spawn_strerror(&e, msg, sizeof(msg));
-                pk_cli_error("run", "%s", msg);
+                const char *rl = NULL;
+                for (size_t k = 0; k < sizeof(rlimit_names) / sizeof(rlimit_names[0]); k++)
+                        if (e.step == PK_SPAWN_STEP_RLIMIT && rlimit_names[k].res == e.value)
+                                rl = rlimit_names[k].name;
+                if (rl) /* the resource by name, not by number */
+                        pk_cli_error("run", "spawn failed: setrlimit RLIMIT_%s: %s", rl,
+                                     pk_strerror(e.err));
+                else
+                        pk_cli_error("run", "%s", msg);
                 bool notfound = rc == -ENOENT &&
                                 (e.step == PK_SPAWN_STEP_EXEC || e.step == PK_SPAWN_STEP_LOOKUP);
                 return notfound ? 127 : 126;
