@@ -116,7 +116,7 @@ struct call {
         /* the port */
         bool eof_seen, exited, finished;
         bool draining, drained; /* reading the rest of stdin for requests after the end */
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         unsigned held_passes;
         struct pk_loop_defer held_defer;
         struct pk_loop_timer t_send, t_recv;
@@ -701,7 +701,7 @@ static void on_eof(struct pk_port *p, void *ctx)
                 update(c);
 }
 
-static void on_exit_cb(struct pk_port *p, const struct pk_port_exit *ex, void *ctx)
+static void on_exit_cb(struct pk_port *p, const struct pk_exit *ex, void *ctx)
 {
         struct call *c = ctx;
         (void)p;
@@ -835,10 +835,10 @@ static int parse_args(int argc, char **argv, struct call_opts *o, int *ret_prog)
         return 0;
 }
 
-/* The port's status as Erlang reports it; one place to adapt to struct pk_exit. */
-static int exit_status(const struct pk_port_exit *ex)
+/* The port's status as Erlang reports it: the code, or 128 + the signal. */
+static int exit_status(const struct pk_exit *ex)
 {
-        return ex->status;
+        return pk_exit_shell(ex);
 }
 
 static int run_call(struct call *c, char **argv)

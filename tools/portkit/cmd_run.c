@@ -938,10 +938,9 @@ static int64_t now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* One place to adapt when pk_proc_wait() returns struct pk_exit. */
-static int shell_status(const struct pk_status *st)
+static int shell_status(const struct pk_exit *st)
 {
-        return pk_status_shell(st);
+        return pk_exit_shell(st);
 }
 
 static void write_pidfile(const char *path, pid_t pid)
@@ -1020,7 +1019,7 @@ static int wrap_run(struct run *r, struct pk_cmd *c)
         int64_t deadline = r->timeout_ms >= 0 ? now_ms() + r->timeout_ms : -1;
         int64_t kill_deadline = -1;
         bool timed_out = false, killed = false;
-        struct pk_status st = {0};
+        struct pk_exit st = {0};
         for (;;) {
                 int left = -1;
                 int64_t next = kill_deadline >= 0 ? kill_deadline : timed_out ? -1 : deadline;
