@@ -380,6 +380,12 @@ Test(cli_run, identity_and_environment)
         unlink(path);
         snprintf(path, sizeof(path), "%s/FOO", dir);
         unlink(path);
+        /* --clear-env clears what came before it, not what comes after */
+        const char *ce[] = {"run", "--env", "A=1",          "--clear-env", "--env",
+                            "B=2", "--",    "/usr/bin/env", NULL};
+        run(ce, &r);
+        cr_assert_str_eq(r.out, "B=2\n", "%s", r.err);
+        done(&r);
         /* --pidfile holds the child's pid while it runs */
         snprintf(path, sizeof(path), "%s/pid", dir);
         char script[512];

@@ -541,9 +541,15 @@ static int parse(struct run *r, int argc, char **argv)
                                 known = true;
                 }
                 if (known) {
-                        if (!strcmp(a, "--clear-env"))
-                                r->clear_env = true, r->n_env = 0;
-                        else if (!strcmp(a, "--setsid"))
+                        if (!strcmp(a, "--clear-env")) {
+                                /* what came before is cleared too */
+                                r->clear_env = true;
+                                for (size_t k = 0; k < r->n_env; k++) {
+                                        free(r->env[k].key);
+                                        free(r->env[k].value);
+                                }
+                                r->n_env = 0;
+                        } else if (!strcmp(a, "--setsid"))
                                 r->setsid = true;
                         else if (!strcmp(a, "--no-new-privs"))
                                 r->no_new_privs = true;
