@@ -388,8 +388,10 @@ Test(cli_run, identity_and_environment)
         done(&r);
         /* --pidfile holds the child's pid while it runs */
         snprintf(path, sizeof(path), "%s/pid", dir);
-        char script[512];
-        snprintf(script, sizeof(script), "test \"$(cat %s)\" = $$", path);
+        char script[1024];
+        /* (written right after the spawn: the child may start first) */
+        snprintf(script, sizeof(script),
+                 "while [ ! -s %s ]; do sleep 0.01; done; test \"$(cat %s)\" = $$", path, path);
         const char *p[] = {"run", "--pidfile", path, "--", "sh", "-c", script, NULL};
         run(p, &r);
         cr_assert_eq(r.status, 0, "%s", r.err);
