@@ -6,7 +6,7 @@ MAKEFLAGS += --no-print-directory
 #   make bench      benchmarks (see docs/PERFORMANCE.md)
 #   make fuzz       fuzz targets, run FUZZ_SECONDS each (default 60)
 #   make install PREFIX=/usr/local [DESTDIR=...]
-#   make lint       clang-format --dry-run --Werror, cppcheck and clang-tidy
+#   make lint       clang-format --dry-run --Werror, cppcheck and clang-tidy (incremental: build/lint-cache)
 JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local
 BUILD := build
