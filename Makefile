@@ -6,7 +6,7 @@ MAKEFLAGS += --no-print-directory
 #   make bench      benchmarks (see docs/PERFORMANCE.md)
 #   make fuzz       fuzz targets, run FUZZ_SECONDS each (default 60)
 #   make install PREFIX=/usr/local [DESTDIR=...]
-#   make lint       clang-format --dry-run --Werror, cppcheck and clang-tidy
+#   make lint       clang-format --dry-run --Werror, cppcheck and clang-tidy (incremental: build/lint-cache)
 JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local
 BUILD := build
@@ -43,7 +43,10 @@ check: lint headertest test installcheck fuzz-check
 installcheck: all
 	@scripts/installcheck $(BUILD)
 
-install: all
+# Builds only what it installs: the libraries and the CLI.
+install:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target portkit_static portkit_shared portkit_cli
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: all

@@ -530,7 +530,7 @@ Test(etf, err_badarity)
         expect_err(DEC(131, 113, 119, 1, 'm', 119, 1, 'f', 98, 0, 0, 1, 0), PK_EBADARITY, 8);
         struct dres r = DEC(131, 113, 119, 1, 'm', 119, 1, 'f', 98, 0, 0, 0, 1);
         cr_assert_eq(r.rc, 0);
-        cr_assert_eq(r.t->v.export.arity, 1);
+        cr_assert_eq(r.t->v.mfa.arity, 1);
         /* NEW_FUN_EXT with NumFree over 255. */
         uint8_t fun[40] = {131, 112, 0, 0, 0, 40, 0};
         fun[7 + 16 + 4 + 2] = 1; /* NumFree = 256 */
@@ -1327,11 +1327,11 @@ Test(etf, round_trip_every_type)
         e[n].v.ref.len = 3;
         e[n++].v.ref.ids = ids;
         e[n].type = PK_TERM_EXPORT;
-        e[n].v.export.module = "lists";
-        e[n].v.export.module_len = 5;
-        e[n].v.export.function = "map";
-        e[n].v.export.function_len = 3;
-        e[n++].v.export.arity = 2;
+        e[n].v.mfa.module = "lists";
+        e[n].v.mfa.module_len = 5;
+        e[n].v.mfa.function = "map";
+        e[n].v.mfa.function_len = 3;
+        e[n++].v.mfa.arity = 2;
         struct pk_fun *f = pk_arena_alloc(arena, sizeof(*f));
         memset(f, 0, sizeof(*f));
         struct pk_term *fv = pk_arena_terms(arena, 5);

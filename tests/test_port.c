@@ -404,6 +404,49 @@ Test(port_host, kill_on_close_term_then_kill_the_group)
         cr_assert(gone_within(grandchild, 200), "grandchild %d survived", grandchild);
 }
 
+/* Opens `script` (stream framing, kill on close with a long grace) and reads
+ * the pid the script prints first. */
+static struct pk_port *open_tree(const char *script, pid_t *ret_grandchild)
+{
+        struct pk_port_opts o = {.flags = PK_PORT_KILL_ON_CLOSE, .kill_grace_ms = 20000};
+        struct pk_port *p;
+        cr_assert_eq(pk_port_open_shell(script, &o, &p), 0);
+        struct pk_port_msg m;
+        cr_assert_eq(pk_port_recv(p, &m, 20000), 1);
+        *ret_grandchild = atoi((const char *)m.data);
+        cr_assert_gt(*ret_grandchild, 0);
+        return p;
+}
+
+Test(port_host, kill_on_close_kills_what_remains_of_the_tree)
+{
+        /* The child dies of TERM within the grace period; its grandchild ignores
+         * TERM (and prints its pid only once it does): the group still gets KILL. */
+        pid_t g;
+        struct pk_port *p = open_tree(
+            "sh -c 'sh -c \"trap \\\"\\\" TERM; echo \\$\\$; exec sleep 1000\" & wait'", &g);
+        struct pk_exit ex;
+        cr_assert_eq(pk_port_close(p, &ex), 0);
+        cr_assert_eq(ex.signal, SIGTERM);
+        cr_assert(gone_within(g, 500), "grandchild %d survived a TERM-killed child", g);
+
+        /* The child has exited (not yet reaped) leaving a background grandchild. */
+        p = open_tree("sh -c 'sleep 1000 & echo $!; exit 7'", &g);
+        siginfo_t si;
+        cr_assert_eq(waitid(P_PID, (id_t)pk_port_pid(p), &si, WEXITED | WNOWAIT), 0);
+        cr_assert_eq(pk_port_close(p, &ex), 0);
+        cr_assert_eq(ex.code, 7);
+        cr_assert(gone_within(g, 500), "grandchild %d of an exited child survived", g);
+
+        /* The same, with the child reaped by pk_port_wait() before the close. */
+        p = open_tree("sh -c 'sleep 1000 & echo $!; exit 7'", &g);
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+        cr_assert_eq(ex.code, 7);
+        cr_assert_eq(pk_port_close(p, &ex), 0);
+        cr_assert_eq(ex.code, 7);
+        cr_assert(gone_within(g, 500), "grandchild %d of a reaped child survived", g);
+}
+
 Test(port_host, pdeathsig_kills_the_child_when_the_host_dies)
 {
         int fds[2];

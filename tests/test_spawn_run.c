@@ -386,7 +386,9 @@ Test(cli, run_exit_status_signal_timeout_errors)
             1);
         cr_assert_eq(cli((const char *[]){"run", "--bogus", "--", "/bin/true", NULL}, NULL, NULL),
                      100);
-        cr_assert_eq(cli((const char *[]){"run", "/bin/true", NULL}, NULL, NULL), 100);
+        /* `--` is optional (as for timeout(1) and chpst); no PROG at all is usage. */
+        cr_assert_eq(cli((const char *[]){"run", "/bin/true", NULL}, NULL, NULL), 0);
+        cr_assert_eq(cli((const char *[]){"run", "--setsid", NULL}, NULL, NULL), 100);
         cr_assert_eq(
             cli((const char *[]){"run", "--timeout", "1x", "--", "/bin/true", NULL}, NULL, NULL),
             100);

@@ -41,7 +41,7 @@ enum pk_term_type {
         PK_TERM_PID,     /**< v.pid */
         PK_TERM_PORT,    /**< v.port */
         PK_TERM_REF,     /**< v.ref */
-        PK_TERM_EXPORT,  /**< fun M:F/A: v.export */
+        PK_TERM_EXPORT,  /**< fun M:F/A: v.mfa */
         PK_TERM_FUN      /**< a local fun (NEW_FUN_EXT): v.fun */
 };
 
@@ -135,7 +135,7 @@ struct pk_term {
                         const char *module, *function;
                         uint16_t module_len, function_len;
                         uint8_t arity;
-                } export;                 /**< PK_TERM_EXPORT */
+                } mfa;                    /**< PK_TERM_EXPORT (`export` would be a C++ keyword) */
                 const struct pk_fun *fun; /**< PK_TERM_FUN */
         } v;
 };
@@ -574,13 +574,179 @@ PK_API int pk_etf_print_p(const struct pk_term *t, const struct pk_etf_print_opt
  *  - ~t const struct pk_term * (borrowed: must outlive the result).
  * Names, strings and binaries are copied into the arena.  The pattern is
  * parsed on every call (no cache).
- * Example: pk_etf_pack(a, &t, "{ok, ~i, ~b}", (int64_t)7, data, len).
+ *
+ * In C11 and later (not C++), pk_etf_pack() is a macro that records each
+ * argument's C type (_Generic) and calls pk_etf_pack_args(): any integer
+ * type then works for ~i, ~u and the length of ~b, an integer works for ~f,
+ * and an argument whose type does not fit its directive (a string for ~i, a
+ * double for ~i, a number for ~a, too few or too many arguments) fails with
+ * PK_EPATTERN instead of reading garbage; a type with no directive (a struct,
+ * a long double) does not compile.  At most 32 arguments after the pattern.
+ * Define PK_ETF_PACK_UNCHECKED, or write (pk_etf_pack)(...), for the plain
+ * variadic function, whose arguments must have exactly the types above
+ * (pass (int64_t)x: an int read as int64_t is garbage).
+ * Example: pk_etf_pack(a, &t, "{ok, ~i, ~b}", 7, data, len).
  *
  * @param[out] ret_term the built term, owned by the arena; untouched on failure.
- * @return 0, PK_EPATTERN (malformed pattern or unknown directive),
- *         PK_EBADFLOAT, PK_EATOMLEN, PK_EATOMUTF8, -ENOMEM, -EINVAL.
+ * @return 0, PK_EPATTERN (malformed pattern, unknown directive, or with the
+ *         checked form an argument of the wrong type or count), PK_EBADFLOAT,
+ *         PK_EATOMLEN, PK_EATOMUTF8, -ENOMEM, -EINVAL.
  */
 PK_API int pk_etf_pack(pk_arena *a, struct pk_term **ret_term, const char *pattern, ...);
+
+/** @brief The C type of one pk_etf_pack_args() argument. */
+enum pk_etf_pack_type {
+        PK_ETF_ARG_INT = 1, /**< v.i: a signed integer type */
+        PK_ETF_ARG_UINT,    /**< v.u: an unsigned integer type */
+        PK_ETF_ARG_FLOAT,   /**< v.f: float or double */
+        PK_ETF_ARG_STR,     /**< v.p: char * or const char * (NUL-terminated) */
+        PK_ETF_ARG_PTR,     /**< v.p: any other pointer (binary data) */
+        PK_ETF_ARG_TERM     /**< v.t: struct pk_term * */
+};
+
+/** @brief One typed argument of pk_etf_pack_args(). */
+struct pk_etf_pack_arg {
+        int type; /**< an enum pk_etf_pack_type value */
+        union {
+                int64_t i;
+                uint64_t u;
+                double f;
+                const void *p;
+                const struct pk_term *t;
+        } v; /**< the value */
+};
+
+/**
+ * @brief pk_etf_pack() with typed arguments: each directive checks the type
+ *        of the argument it takes (see pk_etf_pack()).  What the checked
+ *        pk_etf_pack() macro calls; usable directly from C++ and other FFIs.
+ * @param a the arena.
+ * @param[out] ret_term the built term (arena-owned); untouched on failure.
+ * @param pattern the pattern (borrowed).
+ * @param args n_args typed arguments, in directive order (borrowed).
+ * @param n_args their count; it must be exactly what the directives take.
+ * @return as pk_etf_pack(); PK_EPATTERN for a type or count mismatch.
+ */
+PK_API int pk_etf_pack_args(pk_arena *a, struct pk_term **ret_term, const char *pattern,
+                            const struct pk_etf_pack_arg *args, size_t n_args);
+
+#if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L &&           \
+    !defined(PK_ETF_PACK_UNCHECKED) && !defined(PORTKIT_BUILDING)
+/* The checked pk_etf_pack(): every argument (the pattern first) becomes a
+ * struct pk_etf_pack_arg through _Generic. */
+static inline struct pk_etf_pack_arg pk__pa_i(long long x)
+{
+        struct pk_etf_pack_arg r = {PK_ETF_ARG_INT, {0}};
+        r.v.i = x;
+        return r;
+}
+static inline struct pk_etf_pack_arg pk__pa_u(unsigned long long x)
+{
+        struct pk_etf_pack_arg r = {PK_ETF_ARG_UINT, {0}};
+        r.v.u = x;
+        return r;
+}
+static inline struct pk_etf_pack_arg pk__pa_f(double x)
+{
+        struct pk_etf_pack_arg r = {PK_ETF_ARG_FLOAT, {0}};
+        r.v.f = x;
+        return r;
+}
+static inline struct pk_etf_pack_arg pk__pa_s(const char *x)
+{
+        struct pk_etf_pack_arg r = {PK_ETF_ARG_STR, {0}};
+        r.v.p = x;
+        return r;
+}
+static inline struct pk_etf_pack_arg pk__pa_p(const void *x)
+{
+        struct pk_etf_pack_arg r = {PK_ETF_ARG_PTR, {0}};
+        r.v.p = x;
+        return r;
+}
+static inline struct pk_etf_pack_arg pk__pa_t(const struct pk_term *x)
+{
+        struct pk_etf_pack_arg r = {PK_ETF_ARG_TERM, {0}};
+        r.v.t = x;
+        return r;
+}
+static inline int pk__etf_pack_typed(pk_arena *a, struct pk_term **ret_term, size_t n,
+                                     const struct pk_etf_pack_arg *args)
+{
+        /* A pattern that is not a string becomes NULL: -EINVAL. */
+        const char *pattern = args[0].type == PK_ETF_ARG_STR || args[0].type == PK_ETF_ARG_PTR
+                                  ? (const char *)args[0].v.p
+                                  : NULL;
+        return pk_etf_pack_args(a, ret_term, pattern, args + 1, n - 1);
+}
+#        define PK__PACK_ARG(x)                                                                    \
+                _Generic((x),                                                                      \
+                    _Bool: pk__pa_i,                                                               \
+                    char: pk__pa_i,                                                                \
+                    signed char: pk__pa_i,                                                         \
+                    short: pk__pa_i,                                                               \
+                    int: pk__pa_i,                                                                 \
+                    long: pk__pa_i,                                                                \
+                    long long: pk__pa_i,                                                           \
+                    unsigned char: pk__pa_u,                                                       \
+                    unsigned short: pk__pa_u,                                                      \
+                    unsigned int: pk__pa_u,                                                        \
+                    unsigned long: pk__pa_u,                                                       \
+                    unsigned long long: pk__pa_u,                                                  \
+                    float: pk__pa_f,                                                               \
+                    double: pk__pa_f,                                                              \
+                    char *: pk__pa_s,                                                              \
+                    const char *: pk__pa_s,                                                        \
+                    struct pk_term *: pk__pa_t,                                                    \
+                    const struct pk_term *: pk__pa_t,                                              \
+                    default: pk__pa_p)(x)
+#        define PK__PACK_N(...)                                                                    \
+                PK__PACK_N_(__VA_ARGS__, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,   \
+                            19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1)
+#        define PK__PACK_N_(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, \
+                            _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29, _30,  \
+                            _31, _32, _33, n, ...)                                                 \
+                n
+#        define PK__PACK_CAT(a, b) PK__PACK_CAT_(a, b)
+#        define PK__PACK_CAT_(a, b) a##b
+#        define PK__PACK_M1(x) PK__PACK_ARG(x)
+#        define PK__PACK_M2(x, ...) PK__PACK_ARG(x), PK__PACK_M1(__VA_ARGS__)
+#        define PK__PACK_M3(x, ...) PK__PACK_ARG(x), PK__PACK_M2(__VA_ARGS__)
+#        define PK__PACK_M4(x, ...) PK__PACK_ARG(x), PK__PACK_M3(__VA_ARGS__)
+#        define PK__PACK_M5(x, ...) PK__PACK_ARG(x), PK__PACK_M4(__VA_ARGS__)
+#        define PK__PACK_M6(x, ...) PK__PACK_ARG(x), PK__PACK_M5(__VA_ARGS__)
+#        define PK__PACK_M7(x, ...) PK__PACK_ARG(x), PK__PACK_M6(__VA_ARGS__)
+#        define PK__PACK_M8(x, ...) PK__PACK_ARG(x), PK__PACK_M7(__VA_ARGS__)
+#        define PK__PACK_M9(x, ...) PK__PACK_ARG(x), PK__PACK_M8(__VA_ARGS__)
+#        define PK__PACK_M10(x, ...) PK__PACK_ARG(x), PK__PACK_M9(__VA_ARGS__)
+#        define PK__PACK_M11(x, ...) PK__PACK_ARG(x), PK__PACK_M10(__VA_ARGS__)
+#        define PK__PACK_M12(x, ...) PK__PACK_ARG(x), PK__PACK_M11(__VA_ARGS__)
+#        define PK__PACK_M13(x, ...) PK__PACK_ARG(x), PK__PACK_M12(__VA_ARGS__)
+#        define PK__PACK_M14(x, ...) PK__PACK_ARG(x), PK__PACK_M13(__VA_ARGS__)
+#        define PK__PACK_M15(x, ...) PK__PACK_ARG(x), PK__PACK_M14(__VA_ARGS__)
+#        define PK__PACK_M16(x, ...) PK__PACK_ARG(x), PK__PACK_M15(__VA_ARGS__)
+#        define PK__PACK_M17(x, ...) PK__PACK_ARG(x), PK__PACK_M16(__VA_ARGS__)
+#        define PK__PACK_M18(x, ...) PK__PACK_ARG(x), PK__PACK_M17(__VA_ARGS__)
+#        define PK__PACK_M19(x, ...) PK__PACK_ARG(x), PK__PACK_M18(__VA_ARGS__)
+#        define PK__PACK_M20(x, ...) PK__PACK_ARG(x), PK__PACK_M19(__VA_ARGS__)
+#        define PK__PACK_M21(x, ...) PK__PACK_ARG(x), PK__PACK_M20(__VA_ARGS__)
+#        define PK__PACK_M22(x, ...) PK__PACK_ARG(x), PK__PACK_M21(__VA_ARGS__)
+#        define PK__PACK_M23(x, ...) PK__PACK_ARG(x), PK__PACK_M22(__VA_ARGS__)
+#        define PK__PACK_M24(x, ...) PK__PACK_ARG(x), PK__PACK_M23(__VA_ARGS__)
+#        define PK__PACK_M25(x, ...) PK__PACK_ARG(x), PK__PACK_M24(__VA_ARGS__)
+#        define PK__PACK_M26(x, ...) PK__PACK_ARG(x), PK__PACK_M25(__VA_ARGS__)
+#        define PK__PACK_M27(x, ...) PK__PACK_ARG(x), PK__PACK_M26(__VA_ARGS__)
+#        define PK__PACK_M28(x, ...) PK__PACK_ARG(x), PK__PACK_M27(__VA_ARGS__)
+#        define PK__PACK_M29(x, ...) PK__PACK_ARG(x), PK__PACK_M28(__VA_ARGS__)
+#        define PK__PACK_M30(x, ...) PK__PACK_ARG(x), PK__PACK_M29(__VA_ARGS__)
+#        define PK__PACK_M31(x, ...) PK__PACK_ARG(x), PK__PACK_M30(__VA_ARGS__)
+#        define PK__PACK_M32(x, ...) PK__PACK_ARG(x), PK__PACK_M31(__VA_ARGS__)
+#        define PK__PACK_M33(x, ...) PK__PACK_ARG(x), PK__PACK_M32(__VA_ARGS__)
+#        define pk_etf_pack(a, ret_term, ...)                                                      \
+                pk__etf_pack_typed((a), (ret_term), PK__PACK_N(__VA_ARGS__),                       \
+                                   (const struct pk_etf_pack_arg[]){PK__PACK_CAT(                  \
+                                       PK__PACK_M, PK__PACK_N(__VA_ARGS__))(__VA_ARGS__)})
+#endif
 
 /**
  * @brief Matches a term against a pattern, storing the values of its holes.

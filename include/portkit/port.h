@@ -148,7 +148,9 @@ struct pk_port;
 #define PK_PORT_EOF 0x0020u
 /** portkit: capture the child's stderr as its own message stream (framing stderr_framing). */
 #define PK_PORT_STDERR_CAPTURE 0x0040u
-/** portkit: on close, SIGTERM the child's process group, wait kill_grace_ms, then SIGKILL it. */
+/** portkit: on close, SIGTERM the child's process group, give the child kill_grace_ms to exit,
+ *  then SIGKILL the group in every case (a grandchild may ignore SIGTERM or outlive the child),
+ *  even when the child had already exited or been reaped. */
 #define PK_PORT_KILL_ON_CLOSE 0x0080u
 /** portkit: the child gets pdeathsig (default SIGKILL) when the host thread that opened it dies. */
 #define PK_PORT_PDEATHSIG 0x0100u
@@ -351,7 +353,8 @@ PK_API int pk_port_kill(struct pk_port *p, int sig);
  *
  * Closes the host's ends, so the child sees EOF on its input.  The child is
  * not signalled (Erlang's behaviour) unless the port has PK_PORT_KILL_ON_CLOSE:
- * then its process group gets SIGTERM, kill_grace_ms to exit, and SIGKILL.  A
+ * then its process group gets SIGTERM, the child kill_grace_ms to exit, and
+ * the group SIGKILL (always: whatever of the tree remains).  A
  * child that has exited is reaped; one that still runs is left running (on a
  * loop-driven port it is handed to the loop with pk_loop_child_adopt(): the loop
  * runs until it has reaped it, and pk_loop_free() reaps or releases it).

@@ -410,7 +410,10 @@ PK_API int pk_proc_signal(struct pk_proc *p, int sig);
 /**
  * @brief Sends `sig` to the child's process group.  Only for a child that leads
  *        its own group (pk_cmd_setsid() or pk_cmd_setpgid(cmd, 0)): -EINVAL
- *        otherwise, so the caller's own group is never hit.
+ *        otherwise, so the caller's own group is never hit.  Works after the
+ *        child was reaped too, reaching what is left of its group: through the
+ *        pidfd on Linux 6.9+ (never a reused group id), by number before.
+ * @return 0, -ESRCH (nobody left in the group), -EPERM, -EINVAL.
  */
 PK_API int pk_proc_kill_group(struct pk_proc *p, int sig);
 

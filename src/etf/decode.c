@@ -573,8 +573,8 @@ __attribute__((noinline)) static int dec_one(struct dec *d, struct pk_term *t)
                 if (d->flags & PK_ETF_NO_FUNS)
                         return fail(d, PK_EFUN, at);
                 t->type = PK_TERM_EXPORT;
-                if ((r = rd_atom(d, &t->v.export.module, &t->v.export.module_len)) < 0 ||
-                    (r = rd_atom(d, &t->v.export.function, &t->v.export.function_len)) < 0)
+                if ((r = rd_atom(d, &t->v.mfa.module, &t->v.mfa.module_len)) < 0 ||
+                    (r = rd_atom(d, &t->v.mfa.function, &t->v.mfa.function_len)) < 0)
                         return r;
                 /* The arity is an integer term; the VM takes SMALL_INTEGER_EXT
                  * or INTEGER_EXT holding 0..255. */
@@ -594,7 +594,7 @@ __attribute__((noinline)) static int dec_one(struct dec *d, struct pk_term *t)
                 }
                 if (arity < 0 || arity > 255)
                         return fail(d, PK_EBADARITY, ap);
-                t->v.export.arity = (uint8_t)arity;
+                t->v.mfa.arity = (uint8_t)arity;
                 return 0;
         }
         case PK_TAG_NEW_FUN: {

@@ -257,10 +257,10 @@ static int w_one(struct enc *e, const struct pk_term *t, const struct pk_term **
                         return b->err;
                 *p = PK_TAG_EXPORT;
                 b->len++;
-                if ((r = pk__w_atom(b, e->mv, t->v.export.module, t->v.export.module_len)) < 0 ||
-                    (r = pk__w_atom(b, e->mv, t->v.export.function, t->v.export.function_len)) < 0)
+                if ((r = pk__w_atom(b, e->mv, t->v.mfa.module, t->v.mfa.module_len)) < 0 ||
+                    (r = pk__w_atom(b, e->mv, t->v.mfa.function, t->v.mfa.function_len)) < 0)
                         return r;
-                return pk__w_int(b, t->v.export.arity);
+                return pk__w_int(b, t->v.mfa.arity);
         case PK_TERM_FUN: {
                 const struct pk_fun *f = t->v.fun;
                 if (!f || !f->old_index || !f->old_uniq || !f->pid ||

@@ -6,6 +6,7 @@
 #include "text-internal.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define PATTERN_MAX_DEPTH 100u
@@ -22,7 +23,76 @@ static int pattern_error(int r)
 struct pack_ctx {
         pk_arena *a;
         va_list ap;
+        /* pk_etf_pack_args(): typed arguments instead of ap */
+        const struct pk_etf_pack_arg *args;
+        size_t n_args, next;
 };
+
+/* The next typed argument if it is one of the types in mask (1 << type), or
+ * NULL: the wrong type, or none left (PK_EPATTERN for the caller). */
+static const struct pk_etf_pack_arg *typed(struct pack_ctx *c, unsigned mask)
+{
+        if (c->next >= c->n_args || !(mask & (1u << c->args[c->next].type)))
+                return NULL;
+        return &c->args[c->next++];
+}
+
+#define T_INT (1u << PK_ETF_ARG_INT)
+#define T_UINT (1u << PK_ETF_ARG_UINT)
+#define T_FLOAT (1u << PK_ETF_ARG_FLOAT)
+#define T_STR (1u << PK_ETF_ARG_STR)
+#define T_PTR (1u << PK_ETF_ARG_PTR)
+#define T_TERM (1u << PK_ETF_ARG_TERM)
+
+/* Takes a directive's value from the typed arguments into the va_arg-shaped
+ * slots pack_hole() uses.  Returns 0 or PK_EPATTERN. */
+static int take_typed(struct pack_ctx *c, char d, int64_t *i, uint64_t *u, double *f,
+                      const void **p, size_t *n)
+{
+        const struct pk_etf_pack_arg *x;
+        switch (d) {
+        case 'i':
+                if (!(x = typed(c, T_INT | T_UINT)))
+                        return PK_EPATTERN;
+                if (x->type == PK_ETF_ARG_UINT && x->v.u > (uint64_t)INT64_MAX)
+                        return PK_EPATTERN; /* ~u is the directive for these */
+                *i = x->type == PK_ETF_ARG_INT ? x->v.i : (int64_t)x->v.u;
+                return 0;
+        case 'u':
+                if (!(x = typed(c, T_INT | T_UINT)) || (x->type == PK_ETF_ARG_INT && x->v.i < 0))
+                        return PK_EPATTERN;
+                *u = x->type == PK_ETF_ARG_UINT ? x->v.u : (uint64_t)x->v.i;
+                return 0;
+        case 'f':
+                if (!(x = typed(c, T_FLOAT | T_INT | T_UINT)))
+                        return PK_EPATTERN;
+                *f = x->type == PK_ETF_ARG_FLOAT ? x->v.f
+                     : x->type == PK_ETF_ARG_INT ? (double)x->v.i
+                                                 : (double)x->v.u;
+                return 0;
+        case 'a':
+        case 's':
+                if (!(x = typed(c, T_STR)))
+                        return PK_EPATTERN;
+                *p = x->v.p;
+                return 0;
+        case 'b':
+                if (!(x = typed(c, T_STR | T_PTR)))
+                        return PK_EPATTERN;
+                *p = x->v.p;
+                if (!(x = typed(c, T_INT | T_UINT)) || (x->type == PK_ETF_ARG_INT && x->v.i < 0))
+                        return PK_EPATTERN;
+                *n = x->type == PK_ETF_ARG_UINT ? (size_t)x->v.u : (size_t)x->v.i;
+                return 0;
+        case 't':
+                if (!(x = typed(c, T_TERM)))
+                        return PK_EPATTERN;
+                *p = x->v.t;
+                return 0;
+        default:
+                return PK_EPATTERN;
+        }
+}
 
 /* The hole callbacks take their arguments from the va_list that
  * pk_etf_pack()/pk_etf_unpack() started and keep in the context; the analyzer
@@ -32,12 +102,23 @@ struct pack_ctx {
 static int pack_hole(void *ctx, char d, struct pk_term *out)
 {
         struct pack_ctx *c = ctx;
+        int64_t ti = 0;
+        uint64_t tu = 0;
+        double tf = 0;
+        const void *tp = NULL;
+        size_t tn = 0;
+        if (c->args) {
+                int r = take_typed(c, d, &ti, &tu, &tf, &tp, &tn);
+                if (r < 0)
+                        return r;
+        }
+        bool typed_args = c->args != NULL;
         switch (d) {
         case 'i':
-                pk_term_set_int(out, va_arg(c->ap, int64_t));
+                pk_term_set_int(out, typed_args ? ti : va_arg(c->ap, int64_t));
                 return 0;
         case 'u': {
-                uint64_t v = va_arg(c->ap, uint64_t);
+                uint64_t v = typed_args ? tu : va_arg(c->ap, uint64_t);
                 if (v <= (uint64_t)INT64_MAX) {
                         pk_term_set_int(out, (int64_t)v);
                         return 0;
@@ -51,9 +132,9 @@ static int pack_hole(void *ctx, char d, struct pk_term *out)
                 return 0;
         }
         case 'f':
-                return pk_term_set_float(out, va_arg(c->ap, double));
+                return pk_term_set_float(out, typed_args ? tf : va_arg(c->ap, double));
         case 'a': {
-                const char *s = va_arg(c->ap, const char *);
+                const char *s = typed_args ? tp : va_arg(c->ap, const char *);
                 if (!s)
                         return -EINVAL;
                 size_t n = strlen(s);
@@ -65,7 +146,7 @@ static int pack_hole(void *ctx, char d, struct pk_term *out)
                 return pk_term_set_atom(out, name, n);
         }
         case 's': {
-                const char *s = va_arg(c->ap, const char *);
+                const char *s = typed_args ? tp : va_arg(c->ap, const char *);
                 if (!s)
                         return -EINVAL;
                 size_t n = strlen(s);
@@ -78,8 +159,8 @@ static int pack_hole(void *ctx, char d, struct pk_term *out)
                 return 0;
         }
         case 'b': {
-                const void *data = va_arg(c->ap, const void *);
-                size_t n = va_arg(c->ap, size_t);
+                const void *data = typed_args ? tp : va_arg(c->ap, const void *);
+                size_t n = typed_args ? tn : va_arg(c->ap, size_t);
                 if (!data && n)
                         return -EINVAL;
                 void *b = pk_arena_memdup(c->a, data ? data : "", n);
@@ -89,7 +170,8 @@ static int pack_hole(void *ctx, char d, struct pk_term *out)
                 return 0;
         }
         case 't': {
-                const struct pk_term *t = va_arg(c->ap, const struct pk_term *);
+                const struct pk_term *t =
+                    typed_args ? (const struct pk_term *)tp : va_arg(c->ap, const struct pk_term *);
                 if (!t)
                         return -EINVAL;
                 *out = *t;
@@ -101,27 +183,45 @@ static int pack_hole(void *ctx, char d, struct pk_term *out)
 }
 // NOLINTEND(clang-analyzer-valist.Uninitialized)
 
-int pk_etf_pack(pk_arena *a, struct pk_term **ret_term, const char *pattern, ...)
+static int pack(struct pack_ctx *c, struct pk_term **ret_term, const char *pattern)
 {
-        if (!a || !ret_term || !pattern)
-                return -EINVAL;
-        struct pack_ctx c = {.a = a};
-        va_start(c.ap, pattern);
         struct pk__parse_cfg cfg = {
             .max_depth = PATTERN_MAX_DEPTH,
             .max_int_digits = 10000,
             .max_binary = 16u << 20,
             .no_dot = true,
             .hole = pack_hole,
-            .hole_ctx = &c,
+            .hole_ctx = c,
         };
         struct pk_term *t;
-        int r = pk__parse(a, pattern, strlen(pattern), &cfg, &t, NULL, NULL);
-        va_end(c.ap);
+        int r = pk__parse(c->a, pattern, strlen(pattern), &cfg, &t, NULL, NULL);
         if (r < 0)
                 return pattern_error(r);
+        if (c->args && c->next != c->n_args)
+                return PK_EPATTERN; /* more arguments than directives */
         *ret_term = t;
         return 0;
+}
+
+int(pk_etf_pack)(pk_arena *a, struct pk_term **ret_term, const char *pattern, ...)
+{
+        if (!a || !ret_term || !pattern)
+                return -EINVAL;
+        struct pack_ctx c = {.a = a};
+        va_start(c.ap, pattern);
+        int r = pack(&c, ret_term, pattern);
+        va_end(c.ap);
+        return r;
+}
+
+int pk_etf_pack_args(pk_arena *a, struct pk_term **ret_term, const char *pattern,
+                     const struct pk_etf_pack_arg *args, size_t n_args)
+{
+        static const struct pk_etf_pack_arg none;
+        if (!a || !ret_term || !pattern || (!args && n_args))
+                return -EINVAL;
+        struct pack_ctx c = {.a = a, .args = args ? args : &none, .n_args = n_args};
+        return pack(&c, ret_term, pattern);
 }
 
 /* ---- unpack ---- */

@@ -489,11 +489,11 @@ static bool w_leaf(struct pk__sbuf *sb, const struct pk_term *t)
                 return true;
         case PK_TERM_EXPORT:
                 pk__sb_puts(sb, "fun ");
-                pk__txt_atom(sb, t->v.export.module, t->v.export.module_len);
+                pk__txt_atom(sb, t->v.mfa.module, t->v.mfa.module_len);
                 pk__sb_putc(sb, ':');
-                pk__txt_atom(sb, t->v.export.function, t->v.export.function_len);
+                pk__txt_atom(sb, t->v.mfa.function, t->v.mfa.function_len);
                 pk__sb_putc(sb, '/');
-                pk__sb_putu(sb, t->v.export.arity);
+                pk__sb_putu(sb, t->v.mfa.arity);
                 return true;
         case PK_TERM_FUN: {
                 const struct pk_fun *f = t->v.fun;

@@ -506,13 +506,13 @@ int pk_term_compare(const struct pk_term *a, const struct pk_term *b, int exact)
                 if (a->type != b->type)
                         return a->type == PK_TERM_FUN ? -1 : 1;
                 if (a->type == PK_TERM_EXPORT) {
-                        if ((c = cmp_bytes(a->v.export.module, a->v.export.module_len,
-                                           b->v.export.module, b->v.export.module_len)))
+                        if ((c = cmp_bytes(a->v.mfa.module, a->v.mfa.module_len, b->v.mfa.module,
+                                           b->v.mfa.module_len)))
                                 return c;
-                        if ((c = cmp_bytes(a->v.export.function, a->v.export.function_len,
-                                           b->v.export.function, b->v.export.function_len)))
+                        if ((c = cmp_bytes(a->v.mfa.function, a->v.mfa.function_len,
+                                           b->v.mfa.function, b->v.mfa.function_len)))
                                 return c;
-                        return cmp_u64(a->v.export.arity, b->v.export.arity);
+                        return cmp_u64(a->v.mfa.arity, b->v.mfa.arity);
                 }
                 if ((c = cmp_bytes(a->v.fun->module, a->v.fun->module_len, b->v.fun->module,
                                    b->v.fun->module_len)))

@@ -748,11 +748,11 @@ static int read_fun(struct parser *p, size_t at, struct pk_term *t)
                 return fail(p, ar.start, PK_ESYNTAX, "fun arity must be an integer 0..255");
         (void)at;
         t->type = PK_TERM_EXPORT;
-        t->v.export.module = m.term.v.atom.name;
-        t->v.export.module_len = m.term.v.atom.len;
-        t->v.export.function = f.term.v.atom.name;
-        t->v.export.function_len = f.term.v.atom.len;
-        t->v.export.arity = (uint8_t)ar.term.v.i;
+        t->v.mfa.module = m.term.v.atom.name;
+        t->v.mfa.module_len = m.term.v.atom.len;
+        t->v.mfa.function = f.term.v.atom.name;
+        t->v.mfa.function_len = f.term.v.atom.len;
+        t->v.mfa.arity = (uint8_t)ar.term.v.i;
         return 0;
 }
 

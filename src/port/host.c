@@ -439,6 +439,29 @@ int pk_port_kill(struct pk_port *p, int sig)
         return pk_proc_signal(p->proc, sig);
 }
 
+/* PK_PORT_KILL_ON_CLOSE: SIGTERM to the group and the grace period for the
+ * child to exit, then SIGKILL to the group whatever happened: a grandchild
+ * that ignores SIGTERM, or one a child that already exited left running in
+ * the background, may remain.  The child is reaped last, so until then its
+ * zombie holds the group's id (and the pidfd names the group after). */
+static void kill_tree(struct pk_port *p)
+{
+        if (!p->reaped && p->kill_grace_ms > 0) {
+                (void)pk_proc_kill_group(p->proc, SIGTERM);
+                /* Wait for the exit without reaping: the pidfd turns readable. */
+                int64_t deadline = now_ms() + p->kill_grace_ms;
+                struct pollfd pf = {.fd = pk_proc_pidfd(p->proc), .events = POLLIN};
+                int to;
+                while ((to = poll_timeout(deadline)) > 0 && poll(&pf, 1, to) < 0 && errno == EINTR)
+                        ;
+        }
+        (void)pk_proc_kill_group(p->proc, SIGKILL);
+        if (!p->reaped) {
+                (void)pk_proc_signal(p->proc, SIGKILL); /* should it have left the group */
+                (void)pk__port_reap(p, -1);
+        }
+}
+
 int pk_port_close(struct pk_port *p, struct pk_exit *ret_exit)
 {
         if (!p)
@@ -452,18 +475,10 @@ int pk_port_close(struct pk_port *p, struct pk_exit *ret_exit)
                 pk__sendq_flush_blocking(p);
         pk__port_close_fds(p);
         int rc = 0;
-        if (p->proc && !p->reaped) {
-                if (p->flags & PK_PORT_KILL_ON_CLOSE) {
-                        if (pk__port_reap(p, 0) != 0) {
-                                if (p->kill_grace_ms > 0) {
-                                        pk_port_kill(p, SIGTERM);
-                                        if (pk_port_wait(p, p->kill_grace_ms, NULL) == 0)
-                                                goto done;
-                                }
-                                pk_port_kill(p, SIGKILL);
-                                pk_port_wait(p, -1, NULL);
-                        }
-                } else if (pk__port_reap(p, 0) != 0) {
+        if (p->proc && (p->flags & PK_PORT_KILL_ON_CLOSE)) {
+                kill_tree(p);
+        } else if (p->proc && !p->reaped) {
+                if (pk__port_reap(p, 0) != 0) {
                         rc = -EINPROGRESS;
                         /* Loop-driven: the loop reaps it when it exits (and
                          * runs until then, or pk_loop_free() releases it). */
@@ -471,7 +486,6 @@ int pk_port_close(struct pk_port *p, struct pk_exit *ret_exit)
                                 (void)pk_loop_child_adopt(loop, pk_proc_pid(p->proc));
                 }
         }
-done:
         if (ret_exit) {
                 if (p->reaped)
                         *ret_exit = p->exit;

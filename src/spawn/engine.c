@@ -698,6 +698,14 @@ int pk_proc_kill_group(struct pk_proc *p, int sig)
 {
         if (!p || sig < 0 || sig > 64 || !p->own_group)
                 return -EINVAL;
+        if (p->pidfd >= 0) {
+                /* Named by the pidfd: safe even once the leader is reaped. */
+                int r = pk_fd_pidfd_send_signal_group(p->pidfd, sig);
+                if (r != -EINVAL)
+                        return r;
+        }
+        /* Linux < 6.9: by number.  Until the leader is reaped its zombie keeps
+         * the number; afterwards any process left in the group does. */
         if (kill(-p->pid, sig) < 0)
                 return -errno;
         return 0;

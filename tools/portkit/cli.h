@@ -7,12 +7,18 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The version `portkit --version` prints (CMake passes the project's). */
+#ifndef PK_CLI_VERSION
+#        define PK_CLI_VERSION "0.1.0"
+#endif
+
 /* Fixed exit codes (s6 style): bad input, usage, system failure.  `run` and
  * `call` exit with the child's status instead when there is one. */
 enum {
         PK_CLI_EXIT_BADINPUT = 1,
         PK_CLI_EXIT_USAGE = 100,
         PK_CLI_EXIT_SYSTEM = 111,
+        PK_CLI_HELP_SHOWN = -1, /* internal: a parser printed --help; exit 0 */
 };
 
 struct pk_cli_command {
@@ -34,12 +40,32 @@ void pk_cli_register(const struct pk_cli_command *cmd);
 /* Prints "portkit NAME: message" to stderr. */
 void pk_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Parses a duration as timeout(1) reads it: a non-negative number (fraction
- * allowed) with an optional unit ms, s (default) or m.  Returns 0 and sets
- * *ret_ms, or -EINVAL. */
+/* Prints "unknown option 'OPT' (see portkit CMD --help)" and returns
+ * PK_CLI_EXIT_USAGE: every subcommand words it the same way. */
+int pk_cli_unknown_option(const char *cmd, const char *opt);
+
+/* Prints "option 'OPT' needs a value ..." and returns PK_CLI_EXIT_USAGE. */
+int pk_cli_missing_value(const char *cmd, const char *opt);
+
+/* Parses a duration as timeout(1) reads it, strictly: DIGITS[.DIGITS] with
+ * an optional unit ms, s (default), m, h or d; no sign, blank, hex or
+ * exponent.  Rounds up to whole ms.  Returns 0 and sets *ret_ms, or
+ * -EINVAL/-ERANGE. */
 int pk_cli_parse_duration(const char *s, int64_t *ret_ms);
 
-/* Parses a whole decimal integer in [min, max]; 0 or -EINVAL/-ERANGE. */
+/* A --timeout value, the same for every subcommand: a duration, where 0 and
+ * "infinity" mean no timeout (*ret_ms = -1). */
+int pk_cli_parse_timeout(const char *s, int64_t *ret_ms);
+
+/* Parses a whole decimal integer in [min, max]; 0 or -EINVAL/-ERANGE.  No
+ * leading blanks or '+'. */
 int pk_cli_parse_int(const char *s, long long min, long long max, long long *ret);
+
+/* Parses a byte count with an optional suffix k, M, G or T (powers of 1024;
+ * "Ki"/"KiB"/"kB" spellings accepted) up to max; 0 or -EINVAL/-ERANGE. */
+int pk_cli_parse_size(const char *s, unsigned long long max, unsigned long long *ret);
+
+/* Default --timeout of `portkit call`, in ms (generous, finite). */
+#define PK_CLI_CALL_DEFAULT_TIMEOUT_MS 60000
 
 #endif

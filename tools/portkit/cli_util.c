@@ -3,7 +3,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,28 +17,90 @@ void pk_cli_error(const char *cmd, const char *fmt, ...)
         fputc('\n', stderr);
 }
 
+int pk_cli_unknown_option(const char *cmd, const char *opt)
+{
+        pk_cli_error(cmd, "unknown option '%s' (see portkit %s --help)", opt, cmd);
+        return PK_CLI_EXIT_USAGE;
+}
+
+int pk_cli_missing_value(const char *cmd, const char *opt)
+{
+        pk_cli_error(cmd, "option '%s' needs a value (see portkit %s --help)", opt, cmd);
+        return PK_CLI_EXIT_USAGE;
+}
+
+/* Reads DIGITS[.DIGITS] at *s: the value scaled by 10^9 (so fractions up to
+ * nanoseconds are exact) in *ret, or -EINVAL/-ERANGE.  No sign, no blanks,
+ * no hex, no exponent: strtod() accepts all of those. */
+static int parse_decimal(const char **s, unsigned long long *ret_nano)
+{
+        const char *p = *s;
+        unsigned long long whole = 0, frac = 0, scale = 1000000000ULL;
+        if (*p < '0' || *p > '9')
+                return -EINVAL;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                if (whole > (~0ULL / 1000000000ULL - 10) / 10)
+                        return -ERANGE;
+                whole = whole * 10 + (unsigned)(*p - '0');
+        }
+        if (*p == '.') {
+                p++;
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                for (; *p >= '0' && *p <= '9'; p++) {
+                        if (scale > 1) {
+                                scale /= 10;
+                                frac += (unsigned)(*p - '0') * scale;
+                        }
+                }
+        }
+        *ret_nano = whole * 1000000000ULL + frac;
+        *s = p;
+        return 0;
+}
+
 int pk_cli_parse_duration(const char *s, int64_t *ret_ms)
 {
-        if (!s || !*s || *s == '-' || *s == '+')
+        if (!s)
                 return -EINVAL;
-        char *end;
-        errno = 0;
-        double v = strtod(s, &end);
-        if (errno || end == s || !isfinite(v) || v < 0)
-                return -EINVAL;
-        double scale;
-        if (*end == '\0' || strcmp(end, "s") == 0)
-                scale = 1000.0;
-        else if (strcmp(end, "ms") == 0)
-                scale = 1.0;
-        else if (strcmp(end, "m") == 0)
-                scale = 60000.0;
-        else
-                return -EINVAL;
-        double ms = ceil(v * scale);
-        if (ms > 9.0e15)
-                return -ERANGE;
-        *ret_ms = (int64_t)ms;
+        unsigned long long nano;
+        int r = parse_decimal(&s, &nano);
+        if (r < 0)
+                return r;
+        /* nano is the number in units of 1e-9; per_unit is one unit in ms. */
+        static const struct {
+                const char *name;
+                unsigned long long ms;
+        } units[] = {{"", 1000},   {"ms", 1},      {"s", 1000},
+                     {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+                if (strcmp(s, units[i].name) != 0)
+                        continue;
+                /* ms = ceil(nano * unit_ms / 1e9), without overflow. */
+                unsigned long long q = nano / 1000000000ULL, rem = nano % 1000000000ULL;
+                if (q > (unsigned long long)INT64_MAX / 2 / units[i].ms)
+                        return -ERANGE;
+                unsigned long long ms = q * units[i].ms;
+                ms += (rem * units[i].ms + 999999999ULL) / 1000000000ULL;
+                if (ms > (unsigned long long)INT64_MAX / 2)
+                        return -ERANGE;
+                *ret_ms = (int64_t)ms;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+int pk_cli_parse_timeout(const char *s, int64_t *ret_ms)
+{
+        if (s && strcmp(s, "infinity") == 0) {
+                *ret_ms = -1;
+                return 0;
+        }
+        int64_t ms;
+        int r = pk_cli_parse_duration(s, &ms);
+        if (r < 0)
+                return r;
+        *ret_ms = ms == 0 ? -1 : ms;
         return 0;
 }
 
@@ -47,12 +108,61 @@ int pk_cli_parse_int(const char *s, long long min, long long max, long long *ret
 {
         if (!s || !*s)
                 return -EINVAL;
+        /* strtoll() skips leading blanks and takes a '+': refuse both. */
+        if (!(*s == '-' || (*s >= '0' && *s <= '9')))
+                return -EINVAL;
         char *end;
         errno = 0;
         long long v = strtoll(s, &end, 10);
         if (end == s || *end)
                 return -EINVAL;
         if (errno == ERANGE || v < min || v > max)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+int pk_cli_parse_size(const char *s, unsigned long long max, unsigned long long *ret)
+{
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        unsigned shift = 0;
+        if (*end) {
+                const char *u = end;
+                switch (*u) {
+                case 'k':
+                case 'K':
+                        shift = 10;
+                        break;
+                case 'M':
+                        shift = 20;
+                        break;
+                case 'G':
+                        shift = 30;
+                        break;
+                case 'T':
+                        shift = 40;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+                u++;
+                if (*u == 'i')
+                        u++;
+                if (*u == 'B')
+                        u++;
+                if (*u)
+                        return -EINVAL;
+        }
+        if (shift && v > (max >> shift))
+                return -ERANGE;
+        v <<= shift;
+        if (v > max)
                 return -ERANGE;
         *ret = v;
         return 0;

@@ -7,19 +7,26 @@
 #include <portkit/etf.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#define ETF_MAX_INPUT ((size_t)1 << 30)
+/* The CLI's limits: a command-line tool reads what erl's binary_to_term would,
+ * so its defaults are far above the library's safe ones (options change them). */
+#define ETF_CLI_DEFAULT_MAX_SIZE ((size_t)4 << 30)
+#define ETF_CLI_DEFAULT_MAX_DEPTH 10000u
 
 static const char etf_usage[] =
-    "usage: portkit etf decode [--format w|p]\n"
+    "usage: portkit etf decode [--format w|p] [LIMITS] [FILE...]\n"
     "       portkit etf encode [--compressed[=LEVEL]] [--minor-version V] [--deterministic]\n"
+    "                          [LIMITS] [FILE...]\n"
     "\n"
-    "decode: reads one or more concatenated External Term Format terms on stdin\n"
-    "        and prints each on its own line, as io_lib:format(\"~w\") (default)\n"
-    "        or \"~p\" would.\n"
+    "decode: reads one or more concatenated External Term Format terms from each\n"
+    "        FILE (or stdin; '-' is stdin too) and prints each on its own line, as\n"
+    "        io_lib:format(\"~w\") (default) or \"~p\" would.\n"
     "encode: reads terms in Erlang text syntax, each ending with '.', and writes\n"
     "        their encodings concatenated to stdout, as term_to_binary(T,\n"
     "        [{minor_version, V}, {compressed, LEVEL}]) would (V 0..2, default 2;\n"
@@ -27,14 +34,26 @@ static const char etf_usage[] =
     "        come out in OTP 25's hash-trie order, or sorted with --deterministic\n"
     "        (term_to_binary's [deterministic]).\n"
     "\n"
-    "Bad input: a message naming the byte offset (decode) or line and column\n"
-    "(encode), exit status 1; terms before the bad one are still written.\n";
+    "LIMITS (what input may make portkit allocate):\n"
+    "  --max-size SIZE    largest input and decoded term, and (encode) largest\n"
+    "                     binary or string literal; suffix k, M, G or T (default 4G)\n"
+    "  --max-depth N      deepest nesting of lists, tuples and maps (default 10000)\n"
+    "\n"
+    "Bad input: a message naming the file and the byte offset (decode) or line and\n"
+    "column (encode), exit status 1; terms before the bad one are still written.\n";
 
-/* Reads all of stdin into a buffer the caller frees, its length in *ret_len.
- * NULL on failure, *ret_err then -ENOMEM, PK_ETERMSIZE (over the cap) or
+struct etf_opts {
+        bool pretty;
+        size_t max_size;
+        uint32_t max_depth;
+        struct pk_etf_encode_opts eo;
+};
+
+/* Reads all of fd into a buffer the caller frees, its length in *ret_len.
+ * NULL on failure, *ret_err then -ENOMEM, PK_ETERMSIZE (over max) or
  * -errno.  (Success is the non-NULL buffer rather than a 0 return because
  * clang-analyzer cannot tell that -errno is negative.) */
-static char *read_all(size_t *ret_len, int *ret_err)
+static char *read_all(int fd, size_t max, size_t *ret_len, int *ret_err)
 {
         size_t cap = 1 << 16, len = 0;
         char *buf = malloc(cap);
@@ -44,7 +63,7 @@ static char *read_all(size_t *ret_len, int *ret_err)
         }
         for (;;) {
                 if (len == cap) {
-                        if (cap >= ETF_MAX_INPUT) {
+                        if (cap > max) {
                                 free(buf);
                                 *ret_err = PK_ETERMSIZE;
                                 return NULL;
@@ -58,77 +77,66 @@ static char *read_all(size_t *ret_len, int *ret_err)
                         buf = nb;
                         cap *= 2;
                 }
-                size_t n = fread(buf + len, 1, cap - len, stdin);
-                len += n;
-                if (n == 0) {
-                        if (ferror(stdin)) {
-                                *ret_err = errno ? -errno : -EIO;
-                                free(buf);
-                                return NULL;
-                        }
-                        break;
+                ssize_t n = read(fd, buf + len, cap - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        *ret_err = -errno;
+                        free(buf);
+                        return NULL;
                 }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+        }
+        if (len > max) {
+                free(buf);
+                *ret_err = PK_ETERMSIZE;
+                return NULL;
         }
         *ret_len = len;
         return buf;
 }
 
-static int input_failure(int r)
+/* Decodes every term of in[0..len) and prints it; returns 0 or an exit code. */
+static int etf_decode(const struct etf_opts *o, const char *name, const char *in, size_t len)
 {
-        pk_cli_error("etf", "cannot read stdin: %s", pk_strerror(r));
-        return PK_CLI_EXIT_SYSTEM;
-}
-
-static int etf_decode(int argc, char **argv)
-{
-        bool pretty = false;
-        for (int i = 2; i < argc; i++) {
-                const char *fmt = NULL;
-                if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
-                        fmt = argv[++i];
-                else if (strncmp(argv[i], "--format=", 9) == 0)
-                        fmt = argv[i] + 9;
-                if (!fmt || (strcmp(fmt, "w") != 0 && strcmp(fmt, "p") != 0)) {
-                        pk_cli_error("etf", "decode: bad argument '%s' (--format w|p)", argv[i]);
-                        return PK_CLI_EXIT_USAGE;
-                }
-                pretty = fmt[0] == 'p';
-        }
-        size_t len;
-        int r;
-        char *in = read_all(&len, &r);
-        if (!in)
-                return input_failure(r);
-        pk_arena *a = pk_arena_new(0);
+        pk_arena *a = pk_arena_new(o->max_size);
         if (!a) {
-                free(in);
-                return input_failure(-ENOMEM);
+                pk_cli_error("etf", "out of memory");
+                return PK_CLI_EXIT_SYSTEM;
         }
+        const struct pk_etf_decode_opts dopts = {.max_depth = o->max_depth,
+                                                 .max_size = o->max_size};
+        const struct pk_etf_print_opts popts = {.max_depth = o->max_depth};
         int status = 0;
         size_t off = 0;
         for (unsigned n = 1; off < len; n++) {
                 struct pk_term *t;
                 size_t used;
                 struct pk_etf_error err = {0};
-                r = pk_etf_decode(a, in + off, len - off, NULL, &t, &used, &err);
+                int r = pk_etf_decode(a, in + off, len - off, &dopts, &t, &used, &err);
                 if (r < 0) {
                         if (err.in_compressed)
                                 pk_cli_error("etf",
-                                             "term %u at byte offset %zu: %s (at offset %zu of "
-                                             "its inflated data)",
-                                             n, off, pk_strerror(r), err.offset);
+                                             "%s: term %u at byte offset %zu: %s (at offset %zu "
+                                             "of its inflated data)",
+                                             name, n, off, pk_strerror(r), err.offset);
                         else
-                                pk_cli_error("etf", "term %u at byte offset %zu: %s", n,
-                                             off + err.offset, pk_strerror(r));
+                                pk_cli_error("etf", "%s: term %u at byte offset %zu: %s%s", name, n,
+                                             off + err.offset, pk_strerror(r),
+                                             r == PK_ETERMSIZE ? " (see --max-size)"
+                                             : r == PK_EDEPTH  ? " (see --max-depth)"
+                                                               : "");
                         status = PK_CLI_EXIT_BADINPUT;
                         break;
                 }
                 char *s;
                 size_t slen;
-                r = pretty ? pk_etf_print_p(t, NULL, &s, &slen) : pk_etf_print_w(t, &s, &slen);
+                r = o->pretty ? pk_etf_print_p(t, &popts, &s, &slen) : pk_etf_print_w(t, &s, &slen);
                 if (r < 0) {
-                        pk_cli_error("etf", "term %u at byte offset %zu: cannot print: %s", n, off,
-                                     pk_strerror(r));
+                        pk_cli_error("etf", "%s: term %u at byte offset %zu: cannot print: %s",
+                                     name, n, off, pk_strerror(r));
                         status = PK_CLI_EXIT_BADINPUT;
                         break;
                 }
@@ -143,57 +151,24 @@ static int etf_decode(int argc, char **argv)
                 off += used;
                 pk_arena_reset(a);
         }
-        if (fflush(stdout) != 0 && status == 0) {
-                pk_cli_error("etf", "cannot write stdout");
-                status = PK_CLI_EXIT_SYSTEM;
-        }
         pk_arena_free(a);
-        free(in);
         return status;
 }
 
-static int etf_encode(int argc, char **argv)
+/* Parses every term of in[0..len) and writes its encoding; 0 or an exit code. */
+static int etf_encode(const struct etf_opts *o, const char *name, const char *in, size_t len)
 {
-        struct pk_etf_encode_opts eo = PK_ETF_ENCODE_OPTS_INIT;
-        for (int i = 2; i < argc; i++) {
-                long long v;
-                const char *arg = argv[i];
-                if (strcmp(arg, "--compressed") == 0) {
-                        eo.compress_level = 6;
-                } else if (strncmp(arg, "--compressed=", 13) == 0) {
-                        if (pk_cli_parse_int(arg + 13, 0, 9, &v) < 0) {
-                                pk_cli_error("etf", "encode: compression level must be 0..9");
-                                return PK_CLI_EXIT_USAGE;
-                        }
-                        eo.compress_level = (int)v;
-                } else if (strcmp(arg, "--deterministic") == 0) {
-                        eo.deterministic = 1;
-                } else if (strcmp(arg, "--minor-version") == 0 ||
-                           strncmp(arg, "--minor-version=", 16) == 0) {
-                        const char *val =
-                            arg[15] == '=' ? arg + 16 : (i + 1 < argc ? argv[++i] : "");
-                        if (pk_cli_parse_int(val, 0, 2, &v) < 0) {
-                                pk_cli_error("etf", "encode: minor version must be 0, 1 or 2");
-                                return PK_CLI_EXIT_USAGE;
-                        }
-                        eo.minor_version = (int)v;
-                } else {
-                        pk_cli_error("etf", "encode: unknown argument '%s'", arg);
-                        return PK_CLI_EXIT_USAGE;
-                }
-        }
-        size_t len;
-        int r;
-        char *in = read_all(&len, &r);
-        if (!in)
-                return input_failure(r);
-        pk_arena *a = pk_arena_new(0);
-        struct pk_etf_buf out;
-        pk_etf_buf_init(&out, 0);
+        pk_arena *a = pk_arena_new(o->max_size);
         if (!a) {
-                free(in);
-                return input_failure(-ENOMEM);
+                pk_cli_error("etf", "out of memory");
+                return PK_CLI_EXIT_SYSTEM;
         }
+        const struct pk_etf_parse_opts popts = {
+            .max_depth = o->max_depth,
+            .max_binary = o->max_size,
+        };
+        struct pk_etf_buf out;
+        pk_etf_buf_init(&out, o->max_size);
         int status = 0;
         size_t off = 0;
         /* Line and column of `off`, so errors inside later terms are reported
@@ -203,20 +178,25 @@ static int etf_encode(int argc, char **argv)
                 struct pk_term *t;
                 size_t used;
                 struct pk_etf_text_error err = {0};
-                r = pk_etf_parse(a, in + off, len - off, NULL, &t, &used, &err);
+                int r = pk_etf_parse(a, in + off, len - off, &popts, &t, &used, &err);
                 if (r == 0)
                         break;
                 if (r < 0) {
                         unsigned line = line0 + err.line - 1;
                         unsigned col = err.line == 1 ? col0 + err.column - 1 : err.column;
-                        pk_cli_error("etf", "line %u, column %u: %s", line, col, err.message);
+                        pk_cli_error("etf", "%s: line %u, column %u: %s%s", name, line, col,
+                                     err.message,
+                                     r == PK_ETERMSIZE ? " (see --max-size)"
+                                     : r == PK_EDEPTH  ? " (see --max-depth)"
+                                                       : "");
                         status = PK_CLI_EXIT_BADINPUT;
                         break;
                 }
                 pk_etf_buf_reset(&out);
-                r = pk_etf_encode(&out, t, &eo);
+                r = pk_etf_encode(&out, t, &o->eo);
                 if (r < 0) {
-                        pk_cli_error("etf", "line %u: cannot encode: %s", line0, pk_strerror(r));
+                        pk_cli_error("etf", "%s: line %u: cannot encode: %s", name, line0,
+                                     pk_strerror(r));
                         status = PK_CLI_EXIT_BADINPUT;
                         break;
                 }
@@ -236,14 +216,81 @@ static int etf_encode(int argc, char **argv)
                 off += used;
                 pk_arena_reset(a);
         }
-        if (fflush(stdout) != 0 && status == 0) {
-                pk_cli_error("etf", "cannot write stdout");
-                status = PK_CLI_EXIT_SYSTEM;
-        }
         pk_etf_buf_free(&out);
         pk_arena_free(a);
-        free(in);
         return status;
+}
+
+/* Parses decode's or encode's options; *ret_first is the first FILE. */
+static int etf_options(bool encode, int argc, char **argv, struct etf_opts *o, int *ret_first)
+{
+        const char *cmd = encode ? "etf encode" : "etf decode";
+        int i = 2;
+        for (; i < argc; i++) {
+                const char *arg = argv[i];
+                if (strcmp(arg, "--") == 0) {
+                        i++;
+                        break;
+                }
+                if (arg[0] != '-' || arg[1] == '\0')
+                        break;
+                const char *eq = strchr(arg, '=');
+                size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+                const char *val = eq ? eq + 1 : NULL;
+#define IS(name) (nlen == strlen(name) && strncmp(arg, name, nlen) == 0)
+                if (encode && IS("--compressed")) {
+                        long long v = 6;
+                        if (val && pk_cli_parse_int(val, 0, 9, &v) < 0) {
+                                pk_cli_error(cmd, "compression level must be 0..9");
+                                return PK_CLI_EXIT_USAGE;
+                        }
+                        o->eo.compress_level = (int)v;
+                        continue;
+                }
+                if (encode && IS("--deterministic") && !val) {
+                        o->eo.deterministic = 1;
+                        continue;
+                }
+                bool takes = IS("--max-size") || IS("--max-depth") || (!encode && IS("--format")) ||
+                             (encode && IS("--minor-version"));
+                if (!takes)
+                        return pk_cli_unknown_option(cmd, arg);
+                if (!val) {
+                        if (i + 1 >= argc)
+                                return pk_cli_missing_value(cmd, arg);
+                        val = argv[++i];
+                }
+                long long v;
+                unsigned long long sz;
+                if (IS("--format")) {
+                        if (strcmp(val, "w") != 0 && strcmp(val, "p") != 0) {
+                                pk_cli_error(cmd, "--format takes w or p, not '%s'", val);
+                                return PK_CLI_EXIT_USAGE;
+                        }
+                        o->pretty = val[0] == 'p';
+                } else if (IS("--minor-version")) {
+                        if (pk_cli_parse_int(val, 0, 2, &v) < 0) {
+                                pk_cli_error(cmd, "minor version must be 0, 1 or 2");
+                                return PK_CLI_EXIT_USAGE;
+                        }
+                        o->eo.minor_version = (int)v;
+                } else if (IS("--max-size")) {
+                        if (pk_cli_parse_size(val, SIZE_MAX / 2, &sz) < 0 || sz == 0) {
+                                pk_cli_error(cmd, "bad --max-size '%s'", val);
+                                return PK_CLI_EXIT_USAGE;
+                        }
+                        o->max_size = (size_t)sz;
+                } else {
+                        if (pk_cli_parse_int(val, 1, 100000000, &v) < 0) {
+                                pk_cli_error(cmd, "--max-depth takes 1..100000000, not '%s'", val);
+                                return PK_CLI_EXIT_USAGE;
+                        }
+                        o->max_depth = (uint32_t)v;
+                }
+#undef IS
+        }
+        *ret_first = i;
+        return 0;
 }
 
 static int etf_main(int argc, char **argv)
@@ -252,12 +299,55 @@ static int etf_main(int argc, char **argv)
                 fputs(etf_usage, stderr);
                 return PK_CLI_EXIT_USAGE;
         }
-        if (strcmp(argv[1], "decode") == 0)
-                return etf_decode(argc, argv);
-        if (strcmp(argv[1], "encode") == 0)
-                return etf_encode(argc, argv);
-        pk_cli_error("etf", "unknown subcommand '%s' (decode or encode)", argv[1]);
-        return PK_CLI_EXIT_USAGE;
+        bool encode = strcmp(argv[1], "encode") == 0;
+        if (!encode && strcmp(argv[1], "decode") != 0) {
+                pk_cli_error("etf", "unknown subcommand '%s' (decode or encode)", argv[1]);
+                return PK_CLI_EXIT_USAGE;
+        }
+        for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++) {
+                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                        fputs(etf_usage, stdout);
+                        return 0;
+                }
+        }
+        struct etf_opts o = {.max_size = ETF_CLI_DEFAULT_MAX_SIZE,
+                             .max_depth = ETF_CLI_DEFAULT_MAX_DEPTH,
+                             .eo = PK_ETF_ENCODE_OPTS_INIT};
+        int first = argc;
+        int status = etf_options(encode, argc, argv, &o, &first);
+        if (status)
+                return status;
+        char *stdin_name[] = {(char *)(uintptr_t) "-"};
+        char **files = first < argc ? argv + first : stdin_name;
+        int nfiles = first < argc ? argc - first : 1;
+        for (int k = 0; k < nfiles && status == 0; k++) {
+                bool is_stdin = strcmp(files[k], "-") == 0;
+                const char *name = is_stdin ? "stdin" : files[k];
+                int fd = is_stdin ? 0 : open(files[k], O_RDONLY | O_CLOEXEC);
+                if (fd < 0) {
+                        pk_cli_error("etf", "%s: %s", name, strerror(errno));
+                        status = PK_CLI_EXIT_BADINPUT;
+                        break;
+                }
+                size_t len = 0;
+                int r = 0;
+                char *in = read_all(fd, o.max_size, &len, &r);
+                if (!is_stdin)
+                        close(fd);
+                if (!in) {
+                        pk_cli_error("etf", "cannot read %s: %s%s", name, pk_strerror(r),
+                                     r == PK_ETERMSIZE ? " (see --max-size)" : "");
+                        status = r == PK_ETERMSIZE ? PK_CLI_EXIT_BADINPUT : PK_CLI_EXIT_SYSTEM;
+                        break;
+                }
+                status = encode ? etf_encode(&o, name, in, len) : etf_decode(&o, name, in, len);
+                free(in);
+        }
+        if (fflush(stdout) != 0 && status == 0) {
+                pk_cli_error("etf", "cannot write stdout");
+                status = PK_CLI_EXIT_SYSTEM;
+        }
+        return status;
 }
 
 static const struct pk_cli_command etf_command = {

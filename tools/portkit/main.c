@@ -3,6 +3,8 @@
  * themselves (one cmd_*.c file each). */
 #include "cli.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,9 +32,29 @@ static void usage(FILE *out)
                      "Format.\n\ncommands:\n");
         for (size_t i = 0; i < n_commands; i++)
                 fprintf(out, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
-        fprintf(out, "\n`portkit COMMAND --help` describes a command.\n"
+        fprintf(out, "\n`portkit help COMMAND` or `portkit COMMAND --help` describes a command;\n"
+                     "`portkit --version` (-V) prints the version.\n"
                      "Exit status: the command's own, 1 for bad input, 100 for bad usage, "
                      "111 for a system failure.\n");
+}
+
+static const struct pk_cli_command *find(const char *name)
+{
+        for (size_t i = 0; i < n_commands; i++)
+                if (strcmp(name, commands[i]->name) == 0)
+                        return commands[i];
+        return NULL;
+}
+
+static int unknown_command(const char *name)
+{
+        fprintf(stderr, "portkit: unknown command '%s' (see portkit --help)\n", name);
+        return PK_CLI_EXIT_USAGE;
+}
+
+static bool is_help(const char *a)
+{
+        return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
 }
 
 int main(int argc, char **argv)
@@ -42,25 +64,37 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return PK_CLI_EXIT_USAGE;
         }
-        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-            strcmp(argv[1], "help") == 0) {
+        const char *a = argv[1];
+        if (is_help(a)) {
                 usage(stdout);
                 return 0;
         }
-        if (strcmp(argv[1], "--version") == 0) {
-                puts("portkit 0.1.0");
+        if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+                printf("portkit %s\n", PK_CLI_VERSION);
                 return 0;
         }
-        for (size_t i = 0; i < n_commands; i++) {
-                if (strcmp(argv[1], commands[i]->name) != 0)
-                        continue;
-                if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-                        fputs(commands[i]->usage, stdout);
+        if (strcmp(a, "help") == 0) {
+                if (argc < 3) {
+                        usage(stdout);
                         return 0;
                 }
-                return commands[i]->main(argc - 1, argv + 1);
+                const struct pk_cli_command *c = find(argv[2]);
+                if (!c)
+                        return unknown_command(argv[2]);
+                fputs(c->usage, stdout);
+                return 0;
         }
-        fprintf(stderr, "portkit: unknown command '%s'\n", argv[1]);
-        usage(stderr);
-        return PK_CLI_EXIT_USAGE;
+        if (a[0] == '-') {
+                fprintf(stderr, "portkit: unknown option '%s' (see portkit --help)\n", a);
+                return PK_CLI_EXIT_USAGE;
+        }
+        const struct pk_cli_command *c = find(a);
+        if (!c)
+                return unknown_command(a);
+        /* `portkit CMD --help`; each command also takes --help among its options. */
+        if (argc > 2 && is_help(argv[2])) {
+                fputs(c->usage, stdout);
+                return 0;
+        }
+        return c->main(argc - 1, argv + 1);
 }

@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: MIT */
+/* `portkit run` through the real binary: signals forwarded and the child
+ * dying with the wrapper, timeout(1)'s shape (in a pty for --foreground),
+ * --fd spellings and their strictness, identity and environment options,
+ * --exec, usage errors. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define PORTKIT PK_BUILD_DIR "/portkit"
+
+struct res {
+        char *out, *err;
+        int status;
+};
+
+static char *slurp(int fd)
+{
+        off_t n = lseek(fd, 0, SEEK_END);
+        cr_assert_geq(n, 0);
+        char *s = malloc((size_t)n + 1);
+        cr_assert_not_null(s);
+        cr_assert_eq(pread(fd, s, (size_t)n, 0), n);
+        s[n] = 0;
+        close(fd);
+        return s;
+}
+
+static int status_of(int ws)
+{
+        return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+static pid_t start(const char *const *argv, int *ret_out, int *ret_err)
+{
+        int out = memfd_create("out", MFD_CLOEXEC), err = memfd_create("err", MFD_CLOEXEC);
+        cr_assert(out >= 0 && err >= 0);
+        const char *full[40] = {"portkit"};
+        size_t n = 1;
+        for (; argv[n - 1] && n < 39; n++)
+                full[n] = argv[n - 1];
+        full[n] = NULL;
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                int devnull = open("/dev/null", O_RDONLY);
+                dup2(devnull, 0);
+                dup2(out, 1);
+                dup2(err, 2);
+                execv(PORTKIT, (char **)(void *)full);
+                _exit(127);
+        }
+        *ret_out = out;
+        *ret_err = err;
+        return pid;
+}
+
+static void run(const char *const *argv, struct res *r)
+{
+        int out, err, ws;
+        pid_t pid = start(argv, &out, &err);
+        cr_assert_eq(waitpid(pid, &ws, 0), pid);
+        r->status = status_of(ws);
+        r->out = slurp(out);
+        r->err = slurp(err);
+}
+
+static void done(struct res *r)
+{
+        free(r->out);
+        free(r->err);
+}
+
+static bool gone(pid_t pid)
+{
+        char path[64], buf[512];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return true;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return true;
+        buf[n] = 0;
+        const char *rp = strrchr(buf, ')');
+        return rp && (rp[2] == 'Z' || rp[2] == 'X');
+}
+
+static void wait_gone(pid_t pid)
+{
+        for (int i = 0; i < 2000 && !gone(pid); i++) {
+                while (waitpid(-1, NULL, WNOHANG) > 0)
+                        ;
+                usleep(5000);
+        }
+        cr_assert(gone(pid), "process %d is still running", (int)pid);
+}
+
+static pid_t read_pid(const char *path)
+{
+        for (int tries = 0; tries < 2000; tries++) {
+                FILE *f = fopen(path, "r");
+                int pid = 0;
+                if (f) {
+                        int ok = fscanf(f, "%d", &pid);
+                        fclose(f);
+                        if (ok == 1 && pid > 0)
+                                return pid;
+                }
+                usleep(5000);
+        }
+        cr_assert_fail("no pid in %s", path);
+        return -1;
+}
+
+/* Starts `run` on a child that writes its pid, sends sig to the wrapper,
+ * returns the wrapper's status after checking the child is gone. */
+static int signal_case(int sig, const char *extra)
+{
+        char dir[] = "/tmp/pk_cli_runXXXXXX";
+        cr_assert_not_null(mkdtemp(dir));
+        char pidfile[128], script[512];
+        snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
+        snprintf(script, sizeof(script), "echo $$ > %s.t && mv %s.t %s && exec sleep 1000", pidfile,
+                 pidfile, pidfile);
+        const char *a[] = {
+            "run", extra ? extra : "--nice", extra ? "300s" : "0", "--", "sh", "-c", script, NULL};
+        int out, err, ws;
+        pid_t pid = start(a, &out, &err);
+        pid_t child = read_pid(pidfile);
+        cr_assert_eq(kill(pid, sig), 0);
+        cr_assert_eq(waitpid(pid, &ws, 0), pid);
+        wait_gone(child);
+        close(out);
+        close(err);
+        unlink(pidfile);
+        rmdir(dir);
+        return status_of(ws);
+}
+
+// cppcheck-suppress unknownMacro
+Test(cli_run, catchable_signals_are_forwarded, .timeout = 120)
+{
+        prctl(PR_SET_CHILD_SUBREAPER, 1);
+        const int sigs[] = {SIGHUP, SIGINT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM, SIGRTMIN + 1};
+        for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+                cr_assert_eq(signal_case(sigs[i], NULL), 128 + sigs[i], "signal %d", sigs[i]);
+                /* with --timeout the child leads its group and the group gets it */
+                cr_assert_eq(signal_case(sigs[i], "--timeout"), 128 + sigs[i], "signal %d",
+                             sigs[i]);
+        }
+}
+
+// cppcheck-suppress unknownMacro
+Test(cli_run, the_child_dies_with_the_wrapper, .timeout = 60)
+{
+        prctl(PR_SET_CHILD_SUBREAPER, 1);
+        cr_assert_eq(signal_case(SIGKILL, NULL), 128 + SIGKILL);
+        cr_assert_eq(signal_case(SIGKILL, "--timeout"), 128 + SIGKILL);
+}
+
+// cppcheck-suppress unknownMacro
+Test(cli_run, timeout_has_the_shape_of_coreutils_timeout, .timeout = 60)
+{
+        struct res r;
+        const char *t[] = {"run", "--timeout", "200ms", "--", "sleep", "100", NULL};
+        run(t, &r);
+        cr_assert_eq(r.status, 124, "%s", r.err);
+        done(&r);
+        /* TERM ignored: KILL after --kill-after, status 137 */
+        const char *k[] = {"run",
+                           "--timeout",
+                           "200ms",
+                           "--kill-after",
+                           "200ms",
+                           "--",
+                           "sh",
+                           "-c",
+                           "trap '' TERM; sleep 100 & wait",
+                           NULL};
+        run(k, &r);
+        cr_assert_eq(r.status, 137, "%s", r.err);
+        done(&r);
+        /* --signal and --preserve-status */
+        const char *s[] = {"run", "--timeout", "200ms", "--signal", "USR1", "--preserve-status",
+                           "--",  "sleep",     "100",   NULL};
+        run(s, &r);
+        cr_assert_eq(r.status, 128 + SIGUSR1, "%s", r.err);
+        done(&r);
+        /* 0 and infinity: no timeout (the same meaning as in `call`) */
+        const char *z[] = {"run", "--timeout", "0", "--", "true", NULL};
+        run(z, &r);
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        done(&r);
+        const char *bad[] = {"0x10", " 5", "1e3", "5x", "-1"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                const char *b[] = {"run", "--timeout", bad[i], "--", "true", NULL};
+                run(b, &r);
+                cr_assert_eq(r.status, 100, "'%s' accepted", bad[i]);
+                done(&r);
+        }
+}
+
+/* Runs portkit as the foreground job of a new pty; writes `input` to the
+ * terminal and returns the exit status. */
+static int in_pty(const char *const *argv, const char *input, char *outbuf, size_t outsz)
+{
+        int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        cr_assert_geq(m, 0);
+        cr_assert_eq(grantpt(m), 0);
+        cr_assert_eq(unlockpt(m), 0);
+        const char *sname = ptsname(m);
+        cr_assert_not_null(sname);
+        const char *full[40] = {"portkit"};
+        size_t n = 1;
+        for (; argv[n - 1] && n < 39; n++)
+                full[n] = argv[n - 1];
+        full[n] = NULL;
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                setsid();
+                int s = open(sname, O_RDWR); /* becomes the controlling terminal */
+                if (s < 0)
+                        _exit(120);
+                (void)ioctl(s, TIOCSCTTY, 0);
+                dup2(s, 0);
+                dup2(s, 1);
+                dup2(s, 2);
+                execv(PORTKIT, (char **)(void *)full);
+                _exit(127);
+        }
+        cr_assert_eq(write(m, input, strlen(input)), (ssize_t)strlen(input));
+        size_t len = 0;
+        for (;;) {
+                ssize_t k = read(m, outbuf + len, outsz - 1 - len);
+                if (k <= 0)
+                        break; /* EIO once every slave fd is closed */
+                len += (size_t)k;
+        }
+        outbuf[len] = 0;
+        int ws;
+        cr_assert_eq(waitpid(pid, &ws, 0), pid);
+        close(m);
+        return status_of(ws);
+}
+
+// cppcheck-suppress unknownMacro
+Test(cli_run, foreground_lets_the_child_read_the_terminal, .timeout = 60)
+{
+        char out[4096];
+        const char *fg[] = {"run", "--timeout",           "30s", "--foreground", "--", "sh",
+                            "-c",  "read x; echo got:$x", NULL};
+        cr_assert_eq(in_pty(fg, "hello\n", out, sizeof(out)), 0, "%s", out);
+        cr_assert(strstr(out, "got:hello"), "%s", out);
+        /* Without it the child is in a background group: its read stops it
+         * (SIGTTIN) until the timeout. */
+        const char *bg[] = {"run", "--timeout",           "300ms", "--", "sh",
+                            "-c",  "read x; echo got:$x", NULL};
+        cr_assert_eq(in_pty(bg, "hello\n", out, sizeof(out)), 124, "%s", out);
+        cr_assert_null(strstr(out, "got:hello"), "%s", out);
+}
+
+Test(cli_run, fd_spellings_and_umask)
+{
+        char dir[] = "/tmp/pk_cli_fdXXXXXX";
+        cr_assert_not_null(mkdtemp(dir));
+        char path[256], spec[300];
+        /* 2=&1: stderr goes where the child's stdout goes */
+        snprintf(path, sizeof(path), "%s/out", dir);
+        snprintf(spec, sizeof(spec), "1=%s:wc", path);
+        struct res r;
+        const char *a[] = {
+            "run", "--fd", spec, "--fd", "2=&1", "--", "sh", "-c", "echo out; echo err >&2", NULL};
+        run(a, &r);
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        cr_assert_str_eq(r.err, "");
+        done(&r);
+        FILE *f = fopen(path, "r");
+        char text[64] = {0};
+        cr_assert_not_null(f);
+        cr_assert_gt(fread(text, 1, sizeof(text) - 1, f), 0);
+        fclose(f);
+        cr_assert_str_eq(text, "out\nerr\n");
+        /* --umask applies to the file --fd creates */
+        snprintf(path, sizeof(path), "%s/masked", dir);
+        snprintf(spec, sizeof(spec), "1=%s:wc", path);
+        const char *u[] = {"run", "--fd", spec, "--umask", "077", "--", "true", NULL};
+        run(u, &r);
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        done(&r);
+        struct stat st;
+        cr_assert_eq(stat(path, &st), 0);
+        cr_assert_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
+        /* a path with ':' is given with its flags */
+        snprintf(path, sizeof(path), "%s/a:b", dir);
+        snprintf(spec, sizeof(spec), "1=%s:wc", path);
+        const char *colon[] = {"run", "--fd", spec, "--", "true", NULL};
+        run(colon, &r);
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        done(&r);
+        cr_assert_eq(stat(path, &st), 0);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/masked", dir);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/out", dir);
+        unlink(path);
+        rmdir(dir);
+        /* strictness */
+        const char *bad[] = {"1=l2:q", "1=/tmp/x:c", "1=/tmp/x:t", "1=/tmp/x:at", "1=-1",
+                             "x=null", "1=",         "1=&1",       "1=&x",        "-1=null"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                const char *b[] = {"run", "--fd", bad[i], "--", "true", NULL};
+                run(b, &r);
+                cr_assert_eq(r.status, 100, "--fd %s: %d %s", bad[i], r.status, r.err);
+                cr_assert(strstr(r.err, "--fd"), "%s", r.err);
+                done(&r);
+        }
+        const char *h[] = {"run", "--help", NULL};
+        run(h, &r);
+        cr_assert(strstr(r.out, "2=&1"), "%s", r.out);
+        cr_assert(strstr(r.out, "forwards"), "%s", r.out);
+        done(&r);
+}
+
+Test(cli_run, identity_and_environment)
+{
+        struct res r;
+        if (geteuid() == 0) {
+                const char *u[] = {
+                    "run", "--user", "nobody", "--", "sh", "-c", "echo $HOME:$USER:$LOGNAME:$SHELL",
+                    NULL};
+                run(u, &r);
+                cr_assert_eq(r.status, 0, "%s", r.err);
+                cr_assert_str_neq(r.out, "");
+                cr_assert(strstr(r.out, ":nobody:nobody:"), "%s", r.out);
+                done(&r);
+                const char *k[] = {"run",   "--user",     "nobody", "--keep-user-env",
+                                   "--env", "USER=kept",  "--",     "sh",
+                                   "-c",    "echo $USER", NULL};
+                run(k, &r);
+                cr_assert_str_eq(r.out, "kept\n");
+                done(&r);
+                const char *g[] = {"run", "--groups", "0,1,2", "--", "id", "-G", NULL};
+                run(g, &r);
+                cr_assert_eq(r.status, 0, "%s", r.err);
+                cr_assert(strstr(r.out, "1 2") || strstr(r.out, "0 1 2"), "%s", r.out);
+                done(&r);
+        }
+        char dir[] = "/tmp/pk_cli_envXXXXXX";
+        cr_assert_not_null(mkdtemp(dir));
+        char path[256];
+        snprintf(path, sizeof(path), "%s/FOO", dir);
+        FILE *f = fopen(path, "w");
+        fputs("value \t\nsecond line\n", f);
+        fclose(f);
+        snprintf(path, sizeof(path), "%s/GONE", dir);
+        fclose(fopen(path, "w"));
+        const char *e[] = {"run",      "--env", "GONE=here",
+                           "--envdir", dir,     "--",
+                           "sh",       "-c",    "echo \"[$FOO][${GONE-unset}]\"",
+                           NULL};
+        run(e, &r);
+        cr_assert_str_eq(r.out, "[value][unset]\n", "%s %s", r.out, r.err);
+        done(&r);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/FOO", dir);
+        unlink(path);
+        /* --clear-env clears what came before it, not what comes after */
+        const char *ce[] = {"run", "--env", "A=1",          "--clear-env", "--env",
+                            "B=2", "--",    "/usr/bin/env", NULL};
+        run(ce, &r);
+        cr_assert_str_eq(r.out, "B=2\n", "%s", r.err);
+        done(&r);
+        /* --pidfile holds the child's pid while it runs */
+        snprintf(path, sizeof(path), "%s/pid", dir);
+        char script[1024];
+        /* (written right after the spawn: the child may start first) */
+        snprintf(script, sizeof(script),
+                 "while [ ! -s %s ]; do sleep 0.01; done; test \"$(cat %s)\" = $$", path, path);
+        const char *p[] = {"run", "--pidfile", path, "--", "sh", "-c", script, NULL};
+        run(p, &r);
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        cr_assert_eq(access(path, F_OK), -1, "the pidfile stays");
+        done(&r);
+        rmdir(dir);
+        /* --exec: no wrapper, PROG has the CLI's pid */
+        const char *x[] = {"run", "--exec", "--env",         "A=b", "--",
+                           "sh",  "-c",     "echo $A $PPID", NULL};
+        int out, err, ws;
+        pid_t pid = start(x, &out, &err);
+        cr_assert_eq(waitpid(pid, &ws, 0), pid);
+        char *o = slurp(out);
+        char want[64];
+        snprintf(want, sizeof(want), "b %d\n", (int)getpid());
+        cr_assert_str_eq(o, want);
+        free(o);
+        free(slurp(err));
+}
+
+Test(cli_run, usage_errors)
+{
+        struct res r;
+        const char *const cases[][8] = {
+            {"run", "--", "", NULL},
+            {"run", "--bogus", "--", "true", NULL},
+            {"run", "--rlimit", "FOO=1", "--", "true", NULL},
+            {"run", "--rlimit", "NOFILE=1x", "--", "true", NULL},
+            {"run", "--exec", "--timeout", "1s", "--", "true", NULL},
+            {"run", "--kill-after", "1s", "--", "true", NULL},
+            {"run", "--groups", "0", "--clear-groups", "--", "true", NULL},
+            {"run", NULL},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                run(cases[i], &r);
+                cr_assert_eq(r.status, 100, "case %zu: %d %s", i, r.status, r.err);
+                done(&r);
+        }
+        const char *rl[] = {"run", "--rlimit", "FOO=1", "--", "true", NULL};
+        run(rl, &r);
+        cr_assert(strstr(r.err, "NOFILE") && strstr(r.err, "RTPRIO"), "%s", r.err);
+        done(&r);
+        /* a limit the kernel refuses is named */
+        const char *nf[] = {"run", "--rlimit", "nofile=1T", "--", "true", NULL};
+        run(nf, &r);
+        cr_assert_eq(r.status, 126, "%s", r.err);
+        cr_assert(strstr(r.err, "RLIMIT_NOFILE"), "%s", r.err);
+        done(&r);
+        const char *sz[] = {"run", "--rlimit", "fsize=2k", "--", "sh", "-c", "ulimit -f", NULL};
+        run(sz, &r);
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        cr_assert_str_eq(r.out, "4\n"); /* ulimit -f counts 512-byte blocks */
+        done(&r);
+}
