@@ -317,16 +317,17 @@ handle_info({Port, {data, D}}, #st{port = Port, queue = Q} = S) ->
             deliver(S#st{queue = queue:in({exit, Sig}, Q), exit_sent = true});
         {error, _} = E ->
             deliver(S#st{queue = queue:in(E, Q)});
+        done ->
+            %% Nothing more will come: closing the port lets wrap exit.
+            close(Port),
+            closed(S, 0);
         _ ->
             {noreply, S}
     end;
-handle_info({Port, {exit_status, Code}}, #st{port = Port, queue = Q} = S) ->
-    S1 = S#st{port_closed = true, exit_status = Code},
-    case S#st.exit_sent of
-        true -> deliver(S1);
-        false -> deliver(S1#st{queue = queue:in({exit, {error, {wrap_exit, Code}}}, Q),
-                               exit_sent = true})
-    end;
+handle_info({Port, {exit_status, Code}}, #st{port = Port} = S) ->
+    closed(S, {wrap_exit, Code});
+handle_info({'EXIT', Port, Reason}, #st{port = Port, port_closed = false} = S) ->
+    closed(S, {port, Reason});
 handle_info({'DOWN', Ref, process, _, _}, #st{owner_ref = Ref} = S) ->
     {stop, normal, S};
 handle_info({'EXIT', Port, _}, #st{port = Port} = S) ->
@@ -335,6 +336,14 @@ handle_info({'EXIT', _, Reason}, S) ->
     {stop, Reason, S};
 handle_info(_, S) ->
     {noreply, S}.
+
+%% The port is gone: the exit was reported, or this is the error that ends it.
+closed(#st{queue = Q} = S, Why) ->
+    S1 = S#st{port_closed = true, exit_status = Why},
+    case S#st.exit_sent of
+        true -> deliver(S1);
+        false -> deliver(S1#st{queue = queue:in({exit, {error, Why}}, Q), exit_sent = true})
+    end.
 
 %% @private
 terminate(_, #st{port = Port, port_closed = false}) ->

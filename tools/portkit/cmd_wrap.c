@@ -111,6 +111,7 @@ struct wrap {
         bool vm_gone;   /* stdin EOF or EPIPE: nobody listens any more */
         bool vm_in_eof; /* transparent mode: stdin at EOF, stdout maybe still read */
         bool tree_gone;
+        bool done_sent;
         enum phase phase;
         int fail; /* a system error that ends wrap */
 };
@@ -297,7 +298,7 @@ static void close_child_stdin(struct wrap *w)
  * SIGKILL after the grace period.  Idempotent. */
 static void begin_stop(struct wrap *w)
 {
-        if (w->phase != RUNNING)
+        if (w->phase != RUNNING || w->tree_gone)
                 return;
         w->phase = STOPPING;
         if (!w->transparent || w->vm_gone)
@@ -500,6 +501,11 @@ static void command(struct wrap *w, const uint8_t *p, size_t n)
         } else if (pk_etf_unpack(t, "{ack, ~u}", &u) == 0) {
                 w->unacked = u >= w->unacked ? 0 : w->unacked - u;
         } else if (pk_etf_unpack(t, "stop") == 0) {
+                /* A second stop skips the rest of the grace period. */
+                if (w->phase == STOPPING) {
+                        pk_loop_timer_stop(&w->grace_t);
+                        on_grace(&w->grace_t);
+                }
                 begin_stop(w);
         } else if (pk_etf_unpack(t, "{signal, ~a}", &name, &nlen) == 0) {
                 int sig = sig_by_name(name, nlen);
@@ -674,8 +680,23 @@ static void sync_io(struct wrap *w)
             !pk_loop_is_active(&w->poll_t.w))
                 pk_loop_timer_start(&w->poll_t, WRAP_POLL_MS, WRAP_POLL_MS, on_poll);
         bool drained = (w->out.fd < 0 || w->out.eof) && (w->err.fd < 0 || w->err.eof);
+        bool finished = w->exited && w->tree_gone && (w->vm_gone || drained);
+        /* In protocol mode `done` says nothing more will come, and wrap waits
+         * for the VM to close the port: exiting first would make the VM's next
+         * write (an ack) fail with EPIPE and the port drop unread output. */
+        if (finished && !w->transparent && !w->vm_gone && !w->done_sent) {
+                w->done_sent = true;
+                pk_etf_buf_reset(&w->msg);
+                pk_etf_put_version(&w->msg);
+                put_atom(&w->msg, "done");
+                send_msg(w);
+                if (q_pending(&w->to_vm) && q_flush(&w->to_vm, 1) < 0)
+                        vm_gone(w);
+                set_io(&w->vm_out, &w->vm_out_ev,
+                       !w->vm_gone && q_pending(&w->to_vm) ? PK_LOOP_WRITE : 0, on_vm_out);
+        }
         bool flushed = w->vm_gone || q_pending(&w->to_vm) == 0;
-        if (w->fail || (w->exited && w->tree_gone && (w->vm_gone || drained) && flushed))
+        if (w->fail || (finished && flushed && (w->transparent || w->vm_gone)))
                 pk_loop_stop(w->loop);
 }
 
