@@ -69,21 +69,33 @@ start(Owner, Active, WrapArgs, Opts) ->
     end.
 
 %% @doc Writes to the OS process's stdin (with `{packet, N}', as one frame).
+%% `send/2', `close_input/1', `signal/2' and `stop/1' return ok, and do
+%% nothing, once the process has exited and the server has finished.
 -spec send(pid(), iodata()) -> ok.
-send(Pid, Data) -> gen_server:call(Pid, {send, iolist_to_binary(Data)}, infinity).
+send(Pid, Data) -> call(Pid, {send, iolist_to_binary(Data)}).
 
 %% @doc Closes the OS process's stdin; its output and exit still arrive.
 -spec close_input(pid()) -> ok.
-close_input(Pid) -> gen_server:call(Pid, close_input, infinity).
+close_input(Pid) -> call(Pid, close_input).
 
 %% @doc Sends a signal (`term', `kill', `hup', `usr1'... or a number) to the OS process.
 -spec signal(pid(), atom() | pos_integer()) -> ok.
-signal(Pid, Sig) when is_atom(Sig); is_integer(Sig) -> gen_server:call(Pid, {signal, Sig}, infinity).
+signal(Pid, Sig) when is_atom(Sig); is_integer(Sig) -> call(Pid, {signal, Sig}).
 
 %% @doc Stops the OS process and its tree: stop signal, grace period, SIGKILL.
 %% The exit still arrives as `{portkit, Pid, {exit, Status}}'.
 -spec stop(pid()) -> ok.
-stop(Pid) -> gen_server:call(Pid, stop, infinity).
+stop(Pid) -> call(Pid, stop).
+
+%% A request to a server that has already finished (the process exited and
+%% everything was delivered) has nothing left to act on: it returns ok.
+call(Pid, Req) ->
+    try gen_server:call(Pid, Req, infinity) of
+        {error, closed} -> ok;
+        R -> R
+    catch
+        exit:{Why, _} when Why =:= noproc; Why =:= normal -> ok
+    end.
 
 %% @doc The OS process id of the child.
 -spec os_pid(pid()) -> integer().
