@@ -346,7 +346,7 @@ static int source_read(struct wrap *w, struct source *s, size_t room)
         struct pk_packet_msg m;
         if (n == 0) {
                 s->eof = true;
-                while ((r = pk_deframer_finish(s->def, &m)) == 1)
+                while (pk_deframer_finish(s->def, &m) == 1)
                         if (w->transparent)
                                 q_append(&w->to_vm, m.data, m.len);
                         else
@@ -380,6 +380,10 @@ static void on_source(struct pk_loop_io *io, unsigned revents)
         struct wrap *w = s->w;
         (void)revents;
         size_t room = read_room(w);
+        /* Half a window per read keeps two messages in flight, so the child's
+         * next chunk is read while the owner handles the last one. */
+        if (!w->transparent && room > w->window / 2 && w->window >= 2)
+                room = w->window / 2;
         if (room > 0 && !s->eof) {
                 int r = source_read(w, s, room);
                 if (r < 0 && r != -EAGAIN) {
@@ -1070,7 +1074,8 @@ static int wrap_main(int argc, char **argv)
                 goto out;
         }
 
-        r = wrap_tree_init(&w.tree, !no_cgroup);
+        /* A cgroup that cannot be made leaves the tree in process-group mode. */
+        (void)wrap_tree_init(&w.tree, !no_cgroup);
         for (int k = 0; k < n_limits; k++) {
                 int lr = wrap_tree_limit(&w.tree, limits[k].file, limits[k].value);
                 if (lr < 0) {

@@ -225,9 +225,10 @@ static int proc_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgrp)
         return 0;
 }
 
-/* Calls fn on each live member; returns how many there were.  Zombie
- * orphans re-parented here are reaped on the way (never the main child,
- * which the loop reaps). */
+/* Sends sig (0: none) to each live member; returns how many there were.
+ * Cgroup mode reads cgroup.procs; process-group mode scans /proc for the
+ * group and for orphans re-parented here, reaping zombie orphans on the way
+ * (never the main child, which the loop reaps). */
 static int for_each_member(struct wrap_tree *t, int sig)
 {
         int count = 0;
@@ -238,8 +239,8 @@ static int for_each_member(struct wrap_tree *t, int sig)
                 if (f) {
                         int pid;
                         while (fscanf(f, "%d", &pid) == 1) {
-                                char st;
-                                pid_t pp, pg;
+                                char st = 0;
+                                pid_t pp = 0, pg = 0;
                                 if (proc_stat(pid, &st, &pp, &pg) < 0 || st == 'Z')
                                         continue;
                                 count++;
@@ -247,10 +248,11 @@ static int for_each_member(struct wrap_tree *t, int sig)
                                         kill(pid, sig);
                         }
                         fclose(f);
+                        return count;
                 }
+                /* The cgroup is unreadable: fall back to the /proc scan. */
         }
-        /* Process-group members and orphans re-parented here (both modes: in
-         * cgroup mode this finds nothing the cgroup does not hold already). */
+        /* Process-group members and orphans re-parented here. */
         DIR *d = opendir("/proc");
         if (!d)
                 return count;
@@ -260,8 +262,8 @@ static int for_each_member(struct wrap_tree *t, int sig)
                 if (!isdigit((unsigned char)de->d_name[0]))
                         continue;
                 pid_t pid = (pid_t)atoi(de->d_name);
-                char st;
-                pid_t pp, pg;
+                char st = 0;
+                pid_t pp = 0, pg = 0;
                 if (pid == self || proc_stat(pid, &st, &pp, &pg) < 0)
                         continue;
                 int ours = pp == self || (t->pgid > 0 && pg == t->pgid);
@@ -270,13 +272,6 @@ static int for_each_member(struct wrap_tree *t, int sig)
                 if (st == 'Z') {
                         if (pp == self && pid != t->main_pid)
                                 (void)waitpid(pid, NULL, WNOHANG);
-                        continue;
-                }
-                if (t->mode == WRAP_TREE_CGROUP) {
-                        /* Counted above unless it escaped the cgroup (it cannot,
-                         * unprivileged); signal it anyway. */
-                        if (sig)
-                                kill(pid, sig);
                         continue;
                 }
                 count++;
