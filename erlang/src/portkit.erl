@@ -69,7 +69,7 @@ start(Owner, Active, WrapArgs, Opts) ->
     end.
 
 %% @doc Writes to the OS process's stdin (with `{packet, N}', as one frame).
-%% `send/2', `close_input/1', `signal/2' and `stop/1' return ok, and do
+%% `send/2', `close_input/1', `signal/2', `stop/1' and `setopts/2' return ok, and do
 %% nothing, once the process has exited and the server has finished.
 -spec send(pid(), iodata()) -> ok.
 send(Pid, Data) -> call(Pid, {send, iolist_to_binary(Data)}).
@@ -103,7 +103,7 @@ os_pid(Pid) -> gen_server:call(Pid, os_pid, infinity).
 
 %% @doc Changes `{active, true | once | false}'.
 -spec setopts(pid(), list()) -> ok | {error, term()}.
-setopts(Pid, Opts) -> gen_server:call(Pid, {setopts, Opts}, infinity).
+setopts(Pid, Opts) -> call(Pid, {setopts, Opts}).
 
 %% @doc Shorthand for `setopts(Pid, [{active, once}])'.
 -spec activate(pid()) -> ok.

@@ -148,8 +148,9 @@ ok({ok, P}) -> P.
 exit_before_eof() ->
     Tag = tag(),
     %% A background sleep holds stdout open: open_port would wait for it.
-    %% It ignores the stop signal, so it outlives the grace period's start.
-    {ok, P} = portkit:run("sh", ["-c", "echo started; (trap '' TERM; exec sleep 1000) & exit 5"],
+    %% It ignores the stop signal (inherited from the shell before the fork,
+    %% so there is no window), so it outlives the grace period's start.
+    {ok, P} = portkit:run("sh", ["-c", "echo started; trap '' TERM; sleep 1000 & exit 5"],
                           [{grace, 60000} | tree_opts(Tag)]),
     receive {portkit, P, {exit, S}} -> ?assertEqual(5, S)
     after 30000 -> error(no_exit)
