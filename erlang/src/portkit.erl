@@ -332,7 +332,7 @@ handle_info({Port, {data, D}}, #st{port = Port, queue = Q} = S) ->
         done ->
             %% Nothing more will come: closing the port lets wrap exit.
             close(Port),
-            closed(S, 0);
+            closed(S, no_exit_status);
         _ ->
             {noreply, S}
     end;

@@ -83,6 +83,7 @@ portkit_test_() ->
      t("exit statuses: 0, 3, TERM, KILL, SEGV with core", fun statuses/0),
      t("exit is reported when the child is reaped, pipes held open", fun exit_before_eof/0),
      t("os_pid is the child's", fun os_pid/0),
+     t("orphans re-parented to wrap are reaped (no zombies)", fun no_zombies/0),
      t("10,000 lines in order with {line, L}", fun lines_in_order/0),
      t("{line, L} pieces as open_port gives them", fun line_pieces_like_open_port/0),
      t("{packet, 2} framing both ways", fun packet_framing/0),
@@ -167,6 +168,38 @@ os_pid() ->
     ?assertEqual(<<"sleep", 0, "1000", 0>>, Cmdline),
     portkit:stop(P),
     collect(P).
+
+no_zombies() ->
+    %% 100 grandchildren orphaned at once (their shell exits first): they are
+    %% re-parented to wrap, the subreaper, and must not stay zombies.
+    Script = "i=0; while [ $i -lt 100 ]; do sh -c 'true &'; i=$((i+1)); done; echo ready; "
+             "exec sleep 1000",
+    {ok, P} = portkit:run("sh", ["-c", Script], [{active, true}]),
+    receive {portkit, P, {stdout, <<"ready\n">>}} -> ok after 60000 -> error(not_ready) end,
+    Wrap = ppid(integer_to_list(portkit:os_pid(P))),
+    ?assertEqual(0, wait_zombies(Wrap, 600)),
+    portkit:stop(P),
+    collect(P).
+
+ppid(Pid) ->
+    {ok, B} = file:read_file("/proc/" ++ Pid ++ "/stat"),
+    [_, After] = string:split(B, ")", trailing),
+    [_State, PPid | _] = string:lexemes(After, " "),
+    binary_to_list(PPid).
+
+zombies_of(Parent) ->
+    Out = os:cmd("for s in /proc/[0-9]*/stat; do cat $s 2>/dev/null; echo; done"),
+    length([L || L <- string:split(Out, "\n", all),
+                 [_, After] <- [string:split(L, ")", trailing)],
+                 [St, PP | _] <- [string:lexemes(After, " ")],
+                 St =:= "Z", PP =:= Parent]).
+
+wait_zombies(Parent, 0) -> zombies_of(Parent);
+wait_zombies(Parent, N) ->
+    case zombies_of(Parent) of
+        0 -> 0;
+        _ -> timer:sleep(100), wait_zombies(Parent, N - 1)
+    end.
 
 lines_in_order() ->
     {ok, P} = portkit:run("seq", ["1", "10000"], [{line, 80}]),

@@ -103,7 +103,7 @@ struct wrap {
         struct pk_etf_buf msg;
 
         struct pk_loop_child child_w;
-        struct pk_loop_signal sigs[4];
+        struct pk_loop_signal sigs[4], chld;
         struct pk_loop_timer grace_t, poll_t;
 
         bool exited;
@@ -625,6 +625,14 @@ static void check_vm_out(struct wrap *w)
                 vm_gone(w);
 }
 
+static void on_sigchld(struct pk_loop_signal *s, const struct pk_loop_siginfo *info)
+{
+        struct wrap *w = s->w.data;
+        (void)info;
+        wrap_tree_reap_orphans(&w->tree);
+        sync_io(w);
+}
+
 static void on_poll(struct pk_loop_timer *t)
 {
         struct wrap *w = t->w.data;
@@ -969,6 +977,11 @@ static int setup_io(struct wrap *w)
                 if (r < 0)
                         return r;
         }
+        pk_loop_signal_init(w->loop, &w->chld);
+        w->chld.w.data = w;
+        r = pk_loop_signal_start(&w->chld, SIGCHLD, on_sigchld);
+        if (r < 0)
+                return r;
         pk_loop_timer_init(w->loop, &w->grace_t);
         w->grace_t.w.data = w;
         pk_loop_timer_init(w->loop, &w->poll_t);
@@ -1160,6 +1173,8 @@ out:
         for (int k = 0; k < 4; k++)
                 if (w.loop)
                         pk_loop_signal_stop(&w.sigs[k]);
+        if (w.loop)
+                pk_loop_signal_stop(&w.chld);
         if (w.loop)
                 pk_loop_child_stop(&w.child_w);
         pk_proc_free(w.proc);

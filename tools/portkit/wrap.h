@@ -57,6 +57,11 @@ void wrap_tree_kill(struct wrap_tree *t);
  * counts only while it is not a zombie (the loop reaps it). */
 int wrap_tree_alive(struct wrap_tree *t);
 
+/* Reaps zombie children other than the main child (orphans re-parented to
+ * this subreaper), so a long-lived tree that orphans many short-lived
+ * processes does not fill the process table.  Call on SIGCHLD. */
+void wrap_tree_reap_orphans(struct wrap_tree *t);
+
 /* Removes the cgroup (once empty).  Safe to call more than once. */
 void wrap_tree_destroy(struct wrap_tree *t);
 

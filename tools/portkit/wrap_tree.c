@@ -301,6 +301,22 @@ int wrap_tree_alive(struct wrap_tree *t)
         return for_each_member(t, 0) > 0;
 }
 
+void wrap_tree_reap_orphans(struct wrap_tree *t)
+{
+        /* Peek (WNOWAIT) so the main child is left for the loop's pidfd
+         * watcher: while it is the zombie seen first, the rest wait for the
+         * next SIGCHLD after the loop has reaped it. */
+        for (int i = 0; i < 4096; i++) {
+                siginfo_t si;
+                memset(&si, 0, sizeof(si));
+                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+                        return;
+                if (si.si_pid == t->main_pid)
+                        return;
+                (void)waitpid(si.si_pid, NULL, WNOHANG);
+        }
+}
+
 void wrap_tree_destroy(struct wrap_tree *t)
 {
         if (t->mode == WRAP_TREE_CGROUP && t->path[0]) {
