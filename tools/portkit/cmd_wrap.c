@@ -107,7 +107,7 @@ struct wrap {
         struct pk_loop_timer grace_t, poll_t;
 
         bool exited;
-        struct pk_loop_child_status st;
+        struct pk_exit st;
         bool vm_gone;   /* stdin EOF or EPIPE: nobody listens any more */
         bool vm_in_eof; /* transparent mode: stdin at EOF, stdout maybe still read */
         bool tree_gone;
@@ -421,33 +421,34 @@ static void drain_source(struct wrap *w, struct source *s)
 
 /* ---- the child's exit -------------------------------------------------- */
 
-static void on_child(struct pk_loop_child *c, const struct pk_loop_child_status *st)
+static void on_child(struct pk_loop_child *c, int err, const struct pk_exit *st)
 {
         struct wrap *w = c->w.data;
         w->exited = true;
         w->st = *st;
-        pk_proc_set_reaped(w->proc, st);
+        if (err == 0)
+                pk_proc_set_reaped(w->proc, st);
         if (!w->transparent && !w->vm_gone) {
                 drain_source(w, &w->out);
                 drain_source(w, &w->err);
                 pk_etf_buf_reset(&w->msg);
                 pk_etf_put_version(&w->msg);
-                if (st->err < 0) {
+                if (err < 0) {
                         pk_etf_put_tuple(&w->msg, 2);
                         put_atom(&w->msg, "error");
-                        put_errno(&w->msg, st->err);
+                        put_errno(&w->msg, err);
                 } else if (st->exited) {
                         pk_etf_put_tuple(&w->msg, 2);
                         put_atom(&w->msg, "exit");
-                        pk_etf_put_int(&w->msg, st->exit_code);
+                        pk_etf_put_int(&w->msg, st->code);
                 } else {
                         pk_etf_put_tuple(&w->msg, 3);
                         put_atom(&w->msg, "signal");
-                        const char *n = sig_name(st->term_signal);
+                        const char *n = sig_name(st->signal);
                         if (n)
                                 put_atom(&w->msg, n);
                         else
-                                pk_etf_put_int(&w->msg, st->term_signal);
+                                pk_etf_put_int(&w->msg, st->signal);
                         put_atom(&w->msg, st->core_dumped ? "true" : "false");
                 }
                 send_msg(w);
@@ -1156,7 +1157,7 @@ static int wrap_main(int argc, char **argv)
                         pk_proc_wait(w.proc, -1, NULL);
                 rc = PK_CLI_EXIT_SYSTEM;
         } else if (w.transparent) {
-                rc = w.st.exited ? w.st.exit_code : 128 + w.st.term_signal;
+                rc = pk_exit_shell(&w.st);
         } else {
                 /* Flush what is left (blocking now: nothing else to do). */
                 pk_fd_set_nonblock(1, 0);
