@@ -164,10 +164,17 @@ exit_before_eof() ->
 os_pid() ->
     {ok, P} = portkit:run("sleep", ["1000"], []),
     OsPid = portkit:os_pid(P),
-    {ok, Cmdline} = file:read_file("/proc/" ++ integer_to_list(OsPid) ++ "/cmdline"),
-    ?assertEqual(<<"sleep", 0, "1000", 0>>, Cmdline),
+    %% The spawn returns once the child is inside execve: its new argv can
+    %% show up in /proc a moment later.
+    ?assertEqual(<<"sleep", 0, "1000", 0>>, cmdline(integer_to_list(OsPid), 300)),
     portkit:stop(P),
     collect(P).
+
+cmdline(Pid, N) ->
+    case file:read_file("/proc/" ++ Pid ++ "/cmdline") of
+        {ok, <<>>} when N > 0 -> timer:sleep(10), cmdline(Pid, N - 1);
+        {ok, B} -> B
+    end.
 
 no_zombies() ->
     %% 100 grandchildren orphaned at once (their shell exits first): they are

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static const char wrap_usage[] =
@@ -115,6 +116,8 @@ struct wrap {
         enum phase phase;
         int fail; /* a system error that ends wrap */
 };
+
+static void vm_gone(struct wrap *w);
 
 /* ---- queues ------------------------------------------------------------ */
 
@@ -208,19 +211,58 @@ static void put_errno(struct pk_etf_buf *b, int err)
         put_atom(b, i ? low : "unknown");
 }
 
+/* Sends {Tag, Payload} (or {Tag, {eol | noeol, Payload}}) without copying
+ * the payload when the VM's queue is empty: the packet header and the term's
+ * head are built apart and written with the payload in one writev(); only
+ * what the pipe did not take is queued. */
 static void send_data(struct wrap *w, const char *tag, const struct pk_packet_msg *m)
 {
-        pk_etf_buf_reset(&w->msg);
-        pk_etf_put_version(&w->msg);
-        pk_etf_put_tuple(&w->msg, 2);
-        put_atom(&w->msg, tag);
-        if (m->flags) {
-                pk_etf_put_tuple(&w->msg, 2);
-                put_atom(&w->msg, m->flags & PK_PACKET_EOL ? "eol" : "noeol");
-        }
-        pk_etf_put_binary(&w->msg, m->data, m->len);
-        send_msg(w);
         w->unacked += m->len;
+        if (w->vm_gone)
+                return;
+        struct pk_etf_buf *b = &w->msg;
+        pk_etf_buf_reset(b);
+        pk_etf_buf_append(b, "\0\0\0\0", 4); /* the {packet,4} header, filled below */
+        pk_etf_put_version(b);
+        pk_etf_put_tuple(b, 2);
+        put_atom(b, tag);
+        if (m->flags) {
+                pk_etf_put_tuple(b, 2);
+                put_atom(b, m->flags & PK_PACKET_EOL ? "eol" : "noeol");
+        }
+        uint8_t bin[5] = {109, (uint8_t)(m->len >> 24), (uint8_t)(m->len >> 16),
+                          (uint8_t)(m->len >> 8), (uint8_t)m->len}; /* BINARY_EXT */
+        pk_etf_buf_append(b, bin, sizeof(bin));
+        if (b->err) {
+                w->fail = b->err;
+                return;
+        }
+        size_t total = b->len - 4 + m->len;
+        b->data[0] = (uint8_t)(total >> 24);
+        b->data[1] = (uint8_t)(total >> 16);
+        b->data[2] = (uint8_t)(total >> 8);
+        b->data[3] = (uint8_t)total;
+        size_t done = 0;
+        if (q_pending(&w->to_vm) == 0) {
+                struct iovec iov[2] = {{b->data, b->len}, {(void *)(uintptr_t)m->data, m->len}};
+                ssize_t n;
+                do
+                        n = writev(1, iov, m->len ? 2 : 1);
+                while (n < 0 && errno == EINTR);
+                if (n < 0 && errno != EAGAIN) {
+                        vm_gone(w);
+                        return;
+                }
+                done = n > 0 ? (size_t)n : 0;
+        }
+        int r = 0;
+        if (done < b->len)
+                r = q_append(&w->to_vm, b->data + done, b->len - done);
+        size_t off = done > b->len ? done - b->len : 0;
+        if (r == 0 && off < m->len)
+                r = q_append(&w->to_vm, m->data + off, m->len - off);
+        if (r < 0)
+                w->fail = r;
 }
 
 /* ---- signals by name --------------------------------------------------- */
