@@ -110,10 +110,17 @@ defmodule Portkit do
 
   defp collect(pid, ref, acc, fun, status) do
     receive do
-      {:portkit, ^pid, {:stdout, data}} -> collect(pid, ref, fun.(acc, {:cont, text(data)}), fun, status)
-      {:portkit, ^pid, {:stderr, _}} -> collect(pid, ref, acc, fun, status)
-      {:portkit, ^pid, {:exit, s}} -> collect(pid, ref, acc, fun, s)
-      {:DOWN, ^ref, :process, ^pid, _} -> {acc, status}
+      {:portkit, ^pid, {:stdout, data}} ->
+        collect(pid, ref, fun.(acc, {:cont, text(data)}), fun, status)
+
+      {:portkit, ^pid, {:stderr, _}} ->
+        collect(pid, ref, acc, fun, status)
+
+      {:portkit, ^pid, {:exit, s}} ->
+        collect(pid, ref, acc, fun, s)
+
+      {:DOWN, ^ref, :process, ^pid, _} ->
+        {acc, status}
     end
   end
 
@@ -123,20 +130,38 @@ defmodule Portkit do
 
   @doc "`open_port/2` on `portkit wrap --transparent`: a plain port with orphan protection."
   @spec open_transparent(String.t(), [String.t()], list()) :: port()
-  def open_transparent(command, args, port_opts), do: :portkit.open_transparent(command, args, port_opts)
+  def open_transparent(command, args, port_opts),
+    do: :portkit.open_transparent(command, args, port_opts)
 
   @doc false
   def to_erl(opts) do
     Enum.flat_map(opts, fn
-      {:link, true} -> [:link]
-      {:monitor, true} -> [:monitor]
-      {:clear_env, true} -> [:clear_env]
-      {:no_cgroup, true} -> [:no_cgroup]
-      {:stream, true} -> [:stream]
-      {k, false} when k in [:link, :monitor, :clear_env, :no_cgroup, :stream] -> []
-      {:env, env} -> [{:env, Enum.map(env, fn {k, v} -> {to_string(k), if(v == nil, do: false, else: v)} end)}]
-      {:rlimit, l} -> [{:rlimit, l}]
-      {k, v} -> [{k, v}]
+      {:link, true} ->
+        [:link]
+
+      {:monitor, true} ->
+        [:monitor]
+
+      {:clear_env, true} ->
+        [:clear_env]
+
+      {:no_cgroup, true} ->
+        [:no_cgroup]
+
+      {:stream, true} ->
+        [:stream]
+
+      {k, false} when k in [:link, :monitor, :clear_env, :no_cgroup, :stream] ->
+        []
+
+      {:env, env} ->
+        [{:env, Enum.map(env, fn {k, v} -> {to_string(k), if(v == nil, do: false, else: v)} end)}]
+
+      {:rlimit, l} ->
+        [{:rlimit, l}]
+
+      {k, v} ->
+        [{k, v}]
     end)
   end
 end

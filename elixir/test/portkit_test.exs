@@ -22,7 +22,11 @@ defmodule PortkitTest do
   defp tag, do: "pkex#{System.unique_integer([:positive])}x#{System.pid()}"
 
   defp count(tag) do
-    {out, _} = System.cmd("sh", ["-c", "grep -l 'PORTKIT_TAG=#{tag}' /proc/[0-9]*/environ 2>/dev/null || true"])
+    {out, _} =
+      System.cmd("sh", [
+        "-c",
+        "grep -l 'PORTKIT_TAG=#{tag}' /proc/[0-9]*/environ 2>/dev/null || true"
+      ])
 
     out
     |> String.split("\n", trim: true)
@@ -57,7 +61,10 @@ defmodule PortkitTest do
 
   test "cmd/3 has System.cmd/3's shape" do
     assert Portkit.cmd("echo", ["a", "b"]) == {"a b\n", 0}
-    assert Portkit.cmd("sh", ["-c", "echo o; echo e >&2; exit 4"], stderr_to_stdout: true) == {"o\ne\n", 4}
+
+    assert Portkit.cmd("sh", ["-c", "echo o; echo e >&2; exit 4"], stderr_to_stdout: true) ==
+             {"o\ne\n", 4}
+
     assert Portkit.cmd("wc", ["-l"], input: "x\ny\n") == {"2\n", 0}
     assert Portkit.cmd("seq", ["3"], into: [], line: 10) == {["1\n", "2\n", "3\n"], 0}
     assert Portkit.cmd("sh", ["-c", "kill -KILL $$"]) == {"", {:signal, :kill, false}}
@@ -92,10 +99,38 @@ defmodule PortkitTest do
     assert status == {:signal, :segv, true}
   end
 
+  test "10,000 lines in order with line: 80, and active: :once" do
+    {:ok, pid} = Portkit.run("seq", ["1", "10000"], line: 80, active: :once)
+    lines = once_lines(pid, [])
+    assert lines == Enum.map(1..10_000, &Integer.to_string/1)
+  end
+
+  defp once_lines(pid, acc) do
+    receive do
+      {:portkit, ^pid, {:stdout, {:eol, l}}} ->
+        Portkit.activate(pid)
+        once_lines(pid, [l | acc])
+
+      {:portkit, ^pid, {:exit, 0}} ->
+        Enum.reverse(acc)
+    after
+      60_000 -> flunk("stalled after #{length(acc)} lines")
+    end
+  end
+
+  test "packet: 4 framing both ways" do
+    {:ok, pid} = Portkit.run("cat", [], packet: 4)
+    Portkit.send(pid, "one")
+    Portkit.send(pid, "")
+    Portkit.close_input(pid)
+    assert for({:stdout, d} <- collect(pid), do: d) == ["one", ""]
+  end
+
   test "bad options are clear errors" do
     assert Portkit.run("true", [], bogus: 1) == {:error, {:badarg, {:bogus, 1}}}
     assert Portkit.run("true", [], line: 0) == {:error, {:badarg, {:line, 0}}}
     assert Portkit.run("true", [], cd: "/no/such") == {:error, {:spawn, :chdir, :enoent}}
+
     assert Portkit.run("true", [], user: "no-such-user-xyz") ==
              {:error, {:option, "--user", :no_such_user}}
 
@@ -130,7 +165,13 @@ defmodule PortkitTest do
     assert_receive {^port, {:data, "hello"}}, 30_000
     Port.close(port)
     t = tag()
-    port = Portkit.open_transparent("sh", ["-c", @tree], [:binary, portkit: [env: [{"PORTKIT_TAG", t}], grace: 300]])
+
+    port =
+      Portkit.open_transparent("sh", ["-c", @tree], [
+        :binary,
+        portkit: [env: [{"PORTKIT_TAG", t}], grace: 300]
+      ])
+
     wait_count(t, &(&1 >= 50))
     Port.close(port)
     assert wait_count(t, &(&1 == 0)) == 0
@@ -143,8 +184,14 @@ defmodule PortkitTest do
     :logger.set_primary_config(:level, :info)
 
     try do
-      spec = {Portkit.Daemon, id: :echoer, cmd: "sh", args: ["-c", "echo hello; " <> @tree],
-              env: [{"PORTKIT_TAG", t}], grace: 300}
+      spec =
+        {Portkit.Daemon,
+         id: :echoer,
+         cmd: "sh",
+         args: ["-c", "echo hello; " <> @tree],
+         env: [{"PORTKIT_TAG", t}],
+         grace: 300}
+
       {:ok, sup} = Supervisor.start_link([spec], strategy: :one_for_one)
       assert_receive {:logged, :echoer, "hello"}, 30_000
       wait_count(t, &(&1 >= 50))
