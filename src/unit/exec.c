@@ -30,6 +30,10 @@ int pk__unit_exec_parse(struct pctx *c, struct pk_unit_exec_list *list, const ch
                         return 0;
                 if (sep)
                         continue; /* an empty command between separators */
+                /* Specifiers are resolved per word, after unquoting (as systemd). */
+                r = pk__unit_specifiers(c, w, &w);
+                if (r < 0)
+                        return r;
                 struct pk_unit_exec e = {.file = c->file, .line = c->line};
                 /* Prefixes, in any order, each at most once ('!!' counts as one). */
                 for (;;) {
@@ -88,6 +92,9 @@ int pk__unit_exec_parse(struct pctx *c, struct pk_unit_exec_list *list, const ch
                                 return r;
                         if (r == 0 || s2)
                                 break;
+                        r = pk__unit_specifiers(c, arg, &arg);
+                        if (r < 0)
+                                return r;
                         if (ua_grow(a, (void **)&argv.v, argv.n, sizeof(char *), 1) < 0)
                                 return -ENOMEM;
                         argv.v[argv.n++] = arg;

@@ -76,7 +76,13 @@ static int each_word(struct pctx *c, const char *v, int (*fn)(struct pctx *, voi
                         return pk__unit_fail(c, PK_EUNITVALUE, "%s in \"%.120s\"", why, v);
                 if (r <= 0)
                         return r;
-                r = fn(c, ud, w);
+                /* Specifiers are resolved per word, after unquoting, as systemd
+                 * does: a value with spaces stays one word, escapes in it stay. */
+                char *x;
+                r = pk__unit_specifiers(c, w, &x);
+                if (r < 0)
+                        return r;
+                r = fn(c, ud, x);
                 if (r < 0)
                         return r;
         }
@@ -1401,6 +1407,12 @@ int pk__unit_assign(struct pctx *c, const char *section, const char *key, char *
         }
         if (k->fn == h_not_enforced)
                 return h_not_enforced(c, k, value);
+        if (k->fn == h_strv || k->fn == h_groups || k->fn == h_env || k->fn == h_caps ||
+            k->fn == h_dirs || k->fn == h_status || k->fn == h_exec) {
+                /* Word lists: specifiers are resolved word by word. */
+                char *raw = ua_strdup(A(c), value);
+                return raw ? k->fn(c, k, raw) : -ENOMEM;
+        }
         char *v;
         int r = pk__unit_specifiers(c, value, &v);
         if (r < 0)

@@ -313,7 +313,8 @@ int pk_unit_load(const char *name, const struct pk_unit_opts *opts, struct pk_un
                                                     : "cannot read drop-in directory");
                 goto fail;
         }
-        qsort(d.v, d.n, sizeof(*d.v), cmp_dropin);
+        if (d.n > 1)
+                qsort(d.v, d.n, sizeof(*d.v), cmp_dropin);
         for (size_t i = 0; i < d.n; i++) {
                 if (d.v[i].masked)
                         continue;
