@@ -7,3 +7,6 @@ if(PK_TESTS AND TARGET test_unit)
   set_tests_properties(unit_debian_fixtures PROPERTIES FIXTURES_SETUP unit_debian)
   set_tests_properties(test_unit PROPERTIES FIXTURES_REQUIRED unit_debian)
 endif()
+
+# portkit.unit(5): the supported unit-file subset.
+install(FILES ${CMAKE_SOURCE_DIR}/man/portkit.unit.5 DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)

@@ -153,6 +153,7 @@ int pk__unit_lex(struct pctx *c, const char *buf, size_t len)
                 size_t take = escaped ? ll - 1 : ll;
                 if (accn + take + 1 > max) {
                         c->line = start_line;
+                        c->key = NULL;
                         r = pk__unit_fail(c, PK_EUNITLIMIT, "line longer than %zu bytes", max);
                         goto out;
                 }
@@ -167,6 +168,8 @@ int pk__unit_lex(struct pctx *c, const char *buf, size_t len)
                 acc[accn] = 0;
                 c->line = start_line;
                 r = logical_line(c, acc);
+                /* The key pointed into acc, which the next line overwrites. */
+                c->key = NULL;
                 if (r < 0)
                         goto out;
         }

@@ -90,8 +90,9 @@ int ua_grow(struct ua *a, void **v, size_t n, size_t elem, size_t extra)
 
 /* ---- errors --------------------------------------------------------------- */
 
-static void vset(struct pk_unit_error *e, const char *file, unsigned int line, const char *key,
-                 const char *fmt, va_list ap)
+__attribute__((format(printf, 5, 0))) static void vset(struct pk_unit_error *e, const char *file,
+                                                       unsigned int line, const char *key,
+                                                       const char *fmt, va_list ap)
 {
         snprintf(e->file, sizeof(e->file), "%s", file ? file : "");
         e->line = line;
