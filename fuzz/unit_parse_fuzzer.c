@@ -53,20 +53,32 @@ static void walk(const struct pk_unit *u)
         touch(u->name);
         touch(u->description);
         touch_strv(&u->documentation);
-        const struct pk_unit_strv *deps[] = {
-                &u->deps.after,     &u->deps.before,     &u->deps.requires_units,
-                &u->deps.wants,     &u->deps.binds_to,   &u->deps.part_of,
-                &u->deps.requisite, &u->deps.conflicts,  &u->deps.on_failure,
-                &u->deps.on_success, &u->deps.upholds,   &u->deps.propagates_reload_to,
-                &u->deps.reload_propagated_from,         &u->deps.requires_mounts_for,
-                &u->install.wanted_by, &u->install.alias, &u->install.also,
-                &u->exec.environment, &u->exec.supplementary_groups, &u->dropin_paths};
+        const struct pk_unit_strv *deps[] = {&u->deps.after,
+                                             &u->deps.before,
+                                             &u->deps.requires_units,
+                                             &u->deps.wants,
+                                             &u->deps.binds_to,
+                                             &u->deps.part_of,
+                                             &u->deps.requisite,
+                                             &u->deps.conflicts,
+                                             &u->deps.on_failure,
+                                             &u->deps.on_success,
+                                             &u->deps.upholds,
+                                             &u->deps.propagates_reload_to,
+                                             &u->deps.reload_propagated_from,
+                                             &u->deps.requires_mounts_for,
+                                             &u->install.wanted_by,
+                                             &u->install.alias,
+                                             &u->install.also,
+                                             &u->exec.environment,
+                                             &u->exec.supplementary_groups,
+                                             &u->dropin_paths};
         for (size_t i = 0; i < sizeof(deps) / sizeof(deps[0]); i++)
                 touch_strv(deps[i]);
         const struct pk_unit_exec_list *ex[] = {
-                &u->service.exec_condition, &u->service.exec_start_pre, &u->service.exec_start,
-                &u->service.exec_start_post, &u->service.exec_reload,   &u->service.exec_stop,
-                &u->service.exec_stop_post, &u->socket.exec_start_pre};
+            &u->service.exec_condition,  &u->service.exec_start_pre, &u->service.exec_start,
+            &u->service.exec_start_post, &u->service.exec_reload,    &u->service.exec_stop,
+            &u->service.exec_stop_post,  &u->socket.exec_start_pre};
         for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++)
                 touch_exec(ex[i]);
         for (size_t i = 0; i < u->conditions.n; i++)
@@ -87,9 +99,10 @@ static void walk(const struct pk_unit *u)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        static const char *const names[] = {"a.service", "foo-bar@in\\x2dst.service",
-                                            "web.socket", "x.timer", "multi-user.target",
-                                            "t@.service", "s-a-b.socket", "p.path"};
+        static const char *const names[] = {"a.service",         "foo-bar@in\\x2dst.service",
+                                            "web.socket",        "x.timer",
+                                            "multi-user.target", "t@.service",
+                                            "s-a-b.socket",      "p.path"};
         if (size < 1)
                 return 0;
         uint8_t ctl = data[0];

@@ -18,8 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static struct pk_unit *parse_opts(const char *name, const char *text,
-                                  const struct pk_unit_opts *o)
+static struct pk_unit *parse_opts(const char *name, const char *text, const struct pk_unit_opts *o)
 {
         struct pk_unit *u = NULL;
         struct pk_unit_error e = {0};
@@ -150,10 +149,10 @@ Test(syntax, many_values_grow)
 
 Test(syntax, quoting_and_escapes)
 {
-        struct pk_unit *u = parse("a.service",
-                                  "[Service]\n"
-                                  "Environment=\"A=b c\" 'D=e \"f\"' G=h\\x20i J=k\\tl M=\"n\"o\\u00e9\n"
-                                  "ExecStart=/bin/echo \"a b\" 'c d' e\\ f \"\\\"q\\\"\" x\"y z\"w\n");
+        struct pk_unit *u = parse(
+            "a.service", "[Service]\n"
+                         "Environment=\"A=b c\" 'D=e \"f\"' G=h\\x20i J=k\\tl M=\"n\"o\\u00e9\n"
+                         "ExecStart=/bin/echo \"a b\" 'c d' e\\ f \"\\\"q\\\"\" x\"y z\"w\n");
         const struct pk_unit_strv *env = &u->exec.environment;
         cr_assert_eq(env->n, 5);
         cr_assert_str_eq(env->v[0], "A=b c");
@@ -217,8 +216,8 @@ Test(syntax, unknown_key_is_a_warning_naming_file_line_and_key)
 Test(syntax, strict_mode_makes_unknown_keys_errors)
 {
         struct pk_unit_error e;
-        int r = parse_err("a.service", "[Service]\nExecStart=/bin/true\nTypo=1\n", PK_UNIT_STRICT,
-                          &e);
+        int r =
+            parse_err("a.service", "[Service]\nExecStart=/bin/true\nTypo=1\n", PK_UNIT_STRICT, &e);
         cr_assert_eq(r, PK_EUNITKEY);
         cr_assert_eq(e.line, 3);
         cr_assert_str_eq(e.key, "Typo");
@@ -368,12 +367,12 @@ Test(exec, bad_lines)
 
 Test(exec, expansion_as_systemd)
 {
-        struct pk_unit *u = parse("a.service",
-                                  "[Service]\n"
-                                  "Type=oneshot\n"
-                                  "ExecStart=/bin/x $OPTS ${OPTS} pre${ONE}post $$HOME $UNSET "
-                                  "${UNSET} $ONE/x \"$OPTS\" $ a$b\n"
-                                  "ExecStart=:/bin/x $OPTS ${ONE}\n");
+        struct pk_unit *u =
+            parse("a.service", "[Service]\n"
+                               "Type=oneshot\n"
+                               "ExecStart=/bin/x $OPTS ${OPTS} pre${ONE}post $$HOME $UNSET "
+                               "${UNSET} $ONE/x \"$OPTS\" $ a$b\n"
+                               "ExecStart=:/bin/x $OPTS ${ONE}\n");
         const char *env[] = {"OPTS=-a  -b\t-c", "ONE=1", "ONE=2", NULL};
         char **argv = NULL;
         cr_assert_eq(pk_unit_exec_expand(&u->service.exec_start.v[0], env, &argv), 0);
@@ -406,11 +405,12 @@ Test(specifiers, unit_names_and_paths)
                                   "Description=%n|%N|%p|%P|%i|%I|%j|%J|%f|%%|%y|%Y\n"
                                   "Documentation=%u %U %g %G %h %s %t %S %C %L %E %T %V\n"
                                   "[Service]\nExecStart=/bin/echo %i\n");
-        cr_assert_str_eq(u->description, "foo-bar@a-b\\x2dc.service|foo-bar@a-b\\x2dc|foo-bar|"
-                                         "foo/bar|a-b\\x2dc|a/b-c|bar|bar|/a/b-c|%|/test/unit|/test");
-        const char *docs[] = {"root",   "0",        "root",       "0",        "/root",
-                              "/bin/sh", "/run",    "/var/lib",   "/var/cache", "/var/log",
-                              "/etc",   "/tmp",     "/var/tmp"};
+        cr_assert_str_eq(u->description,
+                         "foo-bar@a-b\\x2dc.service|foo-bar@a-b\\x2dc|foo-bar|"
+                         "foo/bar|a-b\\x2dc|a/b-c|bar|bar|/a/b-c|%|/test/unit|/test");
+        const char *docs[] = {"root",    "0",    "root",     "0",          "/root",
+                              "/bin/sh", "/run", "/var/lib", "/var/cache", "/var/log",
+                              "/etc",    "/tmp", "/var/tmp"};
         cr_assert_eq(u->documentation.n, 13);
         for (size_t i = 0; i < 13; i++)
                 cr_assert_str_eq(u->documentation.v[i], docs[i]);
@@ -485,17 +485,27 @@ Test(values, timespans)
         struct {
                 const char *s;
                 uint64_t us;
-        } ok[] = {{"1min 30s", 90000000},  {"90", 90000000},     {"500ms", 500000},
-                  {"1.5s", 1500000},       {"2h", 7200000000ULL}, {"1d 1h", 90000000000ULL},
-                  {"infinity", UINT64_MAX}, {"  3 min ", 180000000}, {"10us", 10},
-                  {"1m", 60000000},        {"1M", 2629800000000ULL}, {"5min2s", 302000000},
-                  {"0", 0},                {"1w", 604800000000ULL}};
+        } ok[] = {{"1min 30s", 90000000},
+                  {"90", 90000000},
+                  {"500ms", 500000},
+                  {"1.5s", 1500000},
+                  {"2h", 7200000000ULL},
+                  {"1d 1h", 90000000000ULL},
+                  {"infinity", UINT64_MAX},
+                  {"  3 min ", 180000000},
+                  {"10us", 10},
+                  {"1m", 60000000},
+                  {"1M", 2629800000000ULL},
+                  {"5min2s", 302000000},
+                  {"0", 0},
+                  {"1w", 604800000000ULL}};
         for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
                 uint64_t v = 0;
                 cr_assert_eq(pk_unit_timespan_parse(ok[i].s, &v), 0, "%s", ok[i].s);
                 cr_assert_eq(v, ok[i].us, "%s: %llu", ok[i].s, (unsigned long long)v);
         }
-        const char *bad[] = {"", "x", "5x", "1..5s", "-1s", "s", "infinityx", "99999999999999999999"};
+        const char *bad[] = {"",    "x", "5x",        "1..5s",
+                             "-1s", "s", "infinityx", "99999999999999999999"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 uint64_t v;
                 cr_assert_lt(pk_unit_timespan_parse(bad[i], &v), 0, "%s", bad[i]);
@@ -569,8 +579,9 @@ Test(keys, type_defaults_and_validation)
         cr_assert_eq(parse_err("a.service", "[Service]\nExecStart=/a\nExecStart=/b\n", 0, &e),
                      PK_EUNITVALUE);
         cr_assert_eq(e.line, 3);
-        cr_assert_eq(parse_err("a.service", "[Service]\nType=oneshot\nRestart=always\n"
-                                            "ExecStart=/a\n",
+        cr_assert_eq(parse_err("a.service",
+                               "[Service]\nType=oneshot\nRestart=always\n"
+                               "ExecStart=/a\n",
                                0, &e),
                      PK_EUNITVALUE);
 }
@@ -646,8 +657,8 @@ Test(keys, restart_and_timeouts)
         cr_assert_eq(u->service.timeout_abort_ms, 2000);
         cr_assert_eq(u->start_limit_interval_ms, 3000);
         pk_unit_free(u);
-        const char *r[] = {"no", "on-success", "on-failure", "on-abnormal", "on-watchdog",
-                           "on-abort", "always"};
+        const char *r[] = {"no",          "on-success", "on-failure", "on-abnormal",
+                           "on-watchdog", "on-abort",   "always"};
         for (int i = 0; i < 7; i++) {
                 char t[128];
                 snprintf(t, sizeof(t), "[Service]\nRestart=%s\nExecStart=/bin/true\n", r[i]);
@@ -762,9 +773,9 @@ Test(keys, environment)
         char **env = NULL;
         struct pk_unit_error e;
         cr_assert_eq(pk_unit_environment(u, base, mgr, &env, &e), 0, "%s", e.message);
-        const char *want[] = {"PATH=/usr/bin", "A=from file", "HOME=/root", "K=unit",
-                              "B=quoted \"x\" $y", "C=single $z", "D=multiline",
-                              "E=trailing", NULL};
+        const char *want[] = {"PATH=/usr/bin", "A=from file",       "HOME=/root",
+                              "K=unit",        "B=quoted \"x\" $y", "C=single $z",
+                              "D=multiline",   "E=trailing",        NULL};
         size_t i = 0;
         for (; env[i]; i++) {
                 cr_assert_not_null(want[i], "extra %s", env[i]);
@@ -880,8 +891,7 @@ Test(keys, limits_every_kind)
         struct pk_unit_error e;
         cr_assert_eq(parse_err("a.service", "[Service]\nLimitNOFILE=20:10\n", 0, &e),
                      PK_EUNITVALUE);
-        cr_assert_eq(parse_err("a.service", "[Service]\nLimitNOFILE=lots\n", 0, &e),
-                     PK_EUNITVALUE);
+        cr_assert_eq(parse_err("a.service", "[Service]\nLimitNOFILE=lots\n", 0, &e), PK_EUNITVALUE);
         cr_assert_eq(parse_err("a.service", "[Service]\nLimitNICE=41\n", 0, &e), PK_EUNITVALUE);
 }
 
@@ -1015,7 +1025,8 @@ Test(keys, not_enforced_list)
                                                "MemoryMax=1G\nCPUAffinity=0 1\n");
         cr_assert_eq(u->warnings.n, 0);
         const char *want[] = {"JobTimeoutSec", "ConditionVirtualization", "ProtectSystem",
-                              "PrivateTmp", "SystemCallFilter", "MemoryMax", "CPUAffinity"};
+                              "PrivateTmp",    "SystemCallFilter",        "MemoryMax",
+                              "CPUAffinity"};
         cr_assert_eq(u->not_enforced.n, 7);
         for (size_t i = 0; i < 7; i++) {
                 cr_assert_str_eq(u->not_enforced.v[i].key, want[i]);
@@ -1095,8 +1106,8 @@ Test(conditions, paths_files_environment)
         cr_assert_eq(check("ConditionEnvironment=MODE=dev\n", env), 0);
         cr_assert_eq(check("ConditionEnvironment=MODE\n", NULL), 0);
         /* Triggers: one of them is enough. */
-        snprintf(text, sizeof(text), "ConditionPathExists=|%s/nope\nConditionPathExists=|%s\n",
-                 dir, f);
+        snprintf(text, sizeof(text), "ConditionPathExists=|%s/nope\nConditionPathExists=|%s\n", dir,
+                 f);
         cr_assert_eq(check(text, env), 1);
         snprintf(text, sizeof(text), "ConditionPathExists=|%s/nope\nConditionPathExists=|!%s\n",
                  dir, f);
@@ -1104,15 +1115,16 @@ Test(conditions, paths_files_environment)
         /* Asserts fail the start; conditions come first. */
         snprintf(text, sizeof(text), "AssertPathExists=%s/nope\n", dir);
         cr_assert_eq(check(text, env), PK_EUNITASSERT);
-        snprintf(text, sizeof(text), "AssertPathExists=%s/nope\nConditionPathExists=%s/nope\n",
-                 dir, dir);
+        snprintf(text, sizeof(text), "AssertPathExists=%s/nope\nConditionPathExists=%s/nope\n", dir,
+                 dir);
         cr_assert_eq(check(text, env), 0);
         /* An empty assignment resets the family. */
         snprintf(text, sizeof(text), "ConditionPathExists=%s/nope\nConditionPathExists=\n", dir);
         cr_assert_eq(check(text, env), 1);
         /* The failing condition is reported. */
-        snprintf(text, sizeof(text), "[Unit]\nConditionPathExists=%s\nConditionPathExists=!%s\n"
-                                     "[Service]\nExecStart=/bin/true\n",
+        snprintf(text, sizeof(text),
+                 "[Unit]\nConditionPathExists=%s\nConditionPathExists=!%s\n"
+                 "[Service]\nExecStart=/bin/true\n",
                  f, f);
         struct pk_unit *u = parse("a.service", text);
         const struct pk_unit_condition *failed = NULL;
@@ -1188,10 +1200,15 @@ Test(socket, listen_addresses)
         cr_assert_eq(s->backlog, 4096);
         pk_unit_free(u);
         struct pk_unit_error e;
-        const char *bad[] = {"ListenStream=0", "ListenStream=65536", "ListenStream=1.2.3:80",
-                             "ListenStream=[::1:80", "ListenStream=rel/path",
-                             "ListenFIFO=@abs", "ListenSequentialPacket=80",
-                             "ListenStream=[zz]:80", "ListenStream=1.2.3.4:0"};
+        const char *bad[] = {"ListenStream=0",
+                             "ListenStream=65536",
+                             "ListenStream=1.2.3:80",
+                             "ListenStream=[::1:80",
+                             "ListenStream=rel/path",
+                             "ListenFIFO=@abs",
+                             "ListenSequentialPacket=80",
+                             "ListenStream=[zz]:80",
+                             "ListenStream=1.2.3.4:0"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 char t[128];
                 snprintf(t, sizeof(t), "[Socket]\n%s\n", bad[i]);
@@ -1241,9 +1258,9 @@ Test(socket, options_and_accept)
         cr_assert_str_eq(u->socket.service, "other.service");
         pk_unit_free(u);
         struct pk_unit_error e;
-        cr_assert_eq(parse_err("a.socket", "[Socket]\nListenStream=80\nFileDescriptorName=a:b\n",
-                               0, &e),
-                     PK_EUNITVALUE);
+        cr_assert_eq(
+            parse_err("a.socket", "[Socket]\nListenStream=80\nFileDescriptorName=a:b\n", 0, &e),
+            PK_EUNITVALUE);
 }
 
 /* ---- the loader ------------------------------------------------------------ */
@@ -1297,6 +1314,7 @@ static int load(const char *name, struct pk_unit **u, struct pk_unit_error *e)
         return pk_unit_load(name, &o, u, e);
 }
 
+/* cppcheck-suppress unknownMacro */
 Test(load, search_order_template_dropins_alias_mask, .init = mk_root, .fini = rm_tree)
 {
         put("lib/app.service", "[Service]\nExecStart=/bin/lib\n");
@@ -1373,6 +1391,7 @@ Test(load, search_order_template_dropins_alias_mask, .init = mk_root, .fini = rm
         cr_assert_eq(load("bad name.service", &u, &e), -EINVAL);
 }
 
+/* cppcheck-suppress unknownMacro */
 Test(load, errors_name_the_dropin, .init = mk_root, .fini = rm_tree)
 {
         put("lib/app.service", "[Service]\nExecStart=/bin/true\n");
@@ -1404,8 +1423,7 @@ static struct pk_unit *debian(const char *name)
         cr_assert_eq(r, 0, "%s: %s (%s:%u %s: %s)", name, pk_strerror(r), e.file, e.line, e.key,
                      e.message);
         char w[1024];
-        cr_assert_eq(u->warnings.n, 0, "%s: unknown keys: %s", name,
-                     warning_keys(u, w, sizeof(w)));
+        cr_assert_eq(u->warnings.n, 0, "%s: unknown keys: %s", name, warning_keys(u, w, sizeof(w)));
         return u;
 }
 
@@ -1585,7 +1603,7 @@ Test(debian, every_fixture_unit_loads_without_warnings)
 {
         const char *names[] = {"pg_basebackup@15-main.service", "pg_dump@15-main.service",
                                "pg_receivewal@15-main.service", "pg_compresswal@15-main.service",
-                               "pg_dump@15-main.timer",          "rescue-ssh.target"};
+                               "pg_dump@15-main.timer",         "rescue-ssh.target"};
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
                 struct pk_unit *u = debian(names[i]);
                 pk_unit_free(u);

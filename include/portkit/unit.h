@@ -251,9 +251,11 @@ enum pk_unit_dir_kind {
 };
 
 /** @brief How a process is set up (systemd.exec(5)); shared by services and sockets. */
-struct pk_unit_exec_ctx {
-        char *user;  /**< User= (name or number) or NULL */
-        char *group; /**< Group= or NULL */
+/* Fields follow systemd.exec(5)'s grouping, not size order: 32 bytes of padding buy a
+ * struct that reads like the man page. */
+struct pk_unit_exec_ctx { // NOLINT(clang-analyzer-optin.performance.Padding)
+        char *user;       /**< User= (name or number) or NULL */
+        char *group;      /**< Group= or NULL */
         struct pk_unit_strv supplementary_groups;
         bool dynamic_user; /**< DynamicUser= (the supervisor allocates a uid) */
         /** WorkingDirectory= path or NULL; "~" gives home=true and path NULL. */

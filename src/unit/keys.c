@@ -24,7 +24,8 @@ enum {
 struct keydef;
 typedef int (*key_fn)(struct pctx *c, const struct keydef *k, char *v);
 
-struct keydef {
+/* Initialisers read {name, sections, handler, offset, arg}, hence this order. */
+struct keydef { // NOLINT(clang-analyzer-optin.performance.Padding)
         const char *name;
         unsigned int sections;
         key_fn fn;
@@ -303,7 +304,7 @@ static int h_enum(struct pctx *c, const struct keydef *k, char *v)
 static int h_timeout_both(struct pctx *c, const struct keydef *k, char *v)
 {
         (void)k;
-        uint64_t ms;
+        uint64_t ms = 0;
         int r = parse_ms(c, v, true, &ms);
         if (r < 0)
                 return r;
@@ -690,7 +691,8 @@ static int h_input_text(struct pctx *c, const struct keydef *k, char *v)
                 return -ENOMEM;
         if (x->input_data_len)
                 memcpy(n, x->input_data, x->input_data_len);
-        memcpy(n + x->input_data_len, v, vl);
+        /* Bytes, not a string: the newline ends the line, no NUL is needed. */
+        memcpy(n + x->input_data_len, v, vl); // NOLINT(bugprone-not-null-terminated-result)
         n[x->input_data_len + vl] = '\n';
         x->input_data = n;
         x->input_data_len += vl + 1;

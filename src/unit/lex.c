@@ -116,7 +116,7 @@ int pk__unit_lex(struct pctx *c, const char *buf, size_t len)
         if (memchr(buf, 0, len))
                 return pk__unit_fail(c, PK_EUNITSYNTAX, "file contains a NUL byte");
         size_t max = c->o->max_line;
-        char *acc = malloc(max + 2);
+        char *acc = calloc(1, max + 2);
         if (!acc)
                 return -ENOMEM;
         size_t accn = 0;
@@ -220,7 +220,7 @@ static int unit_new(const char *name, struct unit_priv **ret)
                         goto nomem;
                 memcpy(t, name, tl);
                 t[tl] = '.';
-                strcpy(t + tl + 1, suffix);
+                memcpy(t + tl + 1, suffix, strlen(suffix) + 1);
                 u->template_name = t;
         }
         if (strcmp(suffix, "service") == 0)

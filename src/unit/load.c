@@ -131,10 +131,11 @@ static int dropin_add(struct dropins *d, const char *dir, const char *base, int 
                 if (strcmp(d->v[i].base, base) == 0) {
                         if (rank >= d->v[i].rank)
                                 return 0;
-                        char *np = malloc(strlen(dir) + strlen(base) + 2);
+                        size_t nl = strlen(dir) + strlen(base) + 2;
+                        char *np = malloc(nl);
                         if (!np)
                                 return -ENOMEM;
-                        sprintf(np, "%s/%s", dir, base);
+                        snprintf(np, nl, "%s/%s", dir, base);
                         free(d->v[i].path);
                         d->v[i].path = np;
                         d->v[i].rank = rank;
@@ -153,13 +154,14 @@ static int dropin_add(struct dropins *d, const char *dir, const char *base, int 
         }
         struct dropin *e = &d->v[d->n];
         e->base = strdup(base);
-        e->path = malloc(strlen(dir) + strlen(base) + 2);
+        size_t pl = strlen(dir) + strlen(base) + 2;
+        e->path = malloc(pl);
         if (!e->base || !e->path) {
                 free(e->base);
                 free(e->path);
                 return -ENOMEM;
         }
-        sprintf(e->path, "%s/%s", dir, base);
+        snprintf(e->path, pl, "%s/%s", dir, base);
         e->rank = rank;
         e->masked = masked;
         d->n++;

@@ -351,9 +351,9 @@ static bool dir_not_empty(const char *path)
 
 static bool cmdline_has(const char *want)
 {
-        char *buf;
-        size_t len;
-        if (read_file("/proc/cmdline", 65536, &buf, &len) < 0)
+        char *buf = NULL;
+        size_t len = 0;
+        if (read_file("/proc/cmdline", 65536, &buf, &len) < 0 || !buf)
                 return false;
         bool found = false;
         bool want_kv = strchr(want, '=') != NULL;
@@ -412,9 +412,9 @@ static bool host_matches(const char *p)
         char h[256] = {0};
         if (gethostname(h, sizeof(h) - 1) == 0 && strcasecmp(h, p) == 0)
                 return true;
-        char *mid;
-        size_t len;
-        if (read_file("/etc/machine-id", 4096, &mid, &len) == 0) {
+        char *mid = NULL;
+        size_t len = 0;
+        if (read_file("/etc/machine-id", 4096, &mid, &len) == 0 && mid) {
                 mid[strcspn(mid, "\n")] = 0;
                 bool m = strcasecmp(mid, p) == 0;
                 free(mid);
