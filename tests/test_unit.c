@@ -1386,6 +1386,11 @@ Test(load, search_order_template_dropins_alias_mask, .init = mk_root, .fini = rm
 
         cr_assert_eq(load("masked.service", &u, &e), PK_EUNITMASKED);
         cr_assert(strstr(e.file, "/etc/masked.service"));
+        put("lib/empty.service", "");
+        cr_assert_eq(load("empty.service", &u, &e), PK_EUNITMASKED);
+        /* A masked template masks its instances. */
+        link_to("/dev/null", "etc/gone@.service");
+        cr_assert_eq(load("gone@x.service", &u, &e), PK_EUNITMASKED);
         cr_assert_eq(load("nope.service", &u, &e), -ENOENT);
         cr_assert(strstr(e.message, "nope.service"));
         cr_assert_eq(load("bad name.service", &u, &e), -EINVAL);

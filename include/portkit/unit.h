@@ -538,8 +538,8 @@ PK_API int pk_unit_finish(struct pk_unit *u, struct pk_unit_error *reterr);
  * @brief Finds a unit in the search path, follows aliases, reads it and its drop-ins.
  *
  * Looks for NAME in each directory (first wins); for an instance "foo@bar.service"
- * without its own file, the template "foo@.service".  A symlink to /dev/null (or an
- * empty file... no: only the symlink) is a mask.  A symlink to another unit file is
+ * without its own file, the template "foo@.service".  A symlink to /dev/null, or an
+ * empty file, is a mask (a masked template masks its instances).  A symlink to another unit file is
  * an alias: the unit takes the target's name.  Drop-ins are read from NAME.d/,
  * the template's, the alias's, each dash-prefix's ("a-b-.service.d/", "a-.service.d/")
  * and the type's ("service.d/") directories in every search directory; *.conf only,

@@ -85,6 +85,13 @@ static int find_one(const char *const *dirs, const char *want, struct found *f,
                                          pk_strerror(r));
                         return r;
                 }
+                /* systemd treats an empty unit file as masked, too. */
+                struct stat st;
+                if (stat(f->path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+                        pk__unit_err_set(reterr, p, 0, NULL, PK_EUNITMASKED,
+                                         "unit %s is masked (empty file)", want);
+                        return PK_EUNITMASKED;
+                }
                 snprintf(f->name, sizeof(f->name), "%s", want);
                 const char *bn = base_name(f->path);
                 if (strcmp(bn, want) != 0 && pk__unit_name_valid(bn)) {
@@ -95,7 +102,8 @@ static int find_one(const char *const *dirs, const char *want, struct found *f,
                                                  want, bn);
                                 return -EINVAL;
                         }
-                        snprintf(f->name, sizeof(f->name), "%s", bn);
+                        /* A valid name is at most 255 bytes: it fits. */
+                        memcpy(f->name, bn, strlen(bn) + 1);
                         f->alias = true;
                 }
                 return 1;
