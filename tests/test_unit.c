@@ -572,6 +572,10 @@ Test(keys, type_defaults_and_validation)
                 cr_assert_eq((int)u->service.type, i);
                 pk_unit_free(u);
         }
+        u = parse("a.service", "[Service]\nBusName=org.example.A\nExecStart=/bin/true\n");
+        cr_assert_eq(u->service.type, PK_UNIT_TYPE_DBUS);
+        cr_assert_str_eq(u->service.bus_name, "org.example.A");
+        pk_unit_free(u);
         struct pk_unit_error e;
         cr_assert_eq(parse_err("a.service", "[Service]\nType=bogus\n", 0, &e), PK_EUNITVALUE);
         cr_assert_eq(parse_err("a.service", "[Service]\nType=simple\n", 0, &e), PK_EUNITVALUE);
@@ -1417,7 +1421,8 @@ static struct pk_unit *debian(const char *name)
 {
         const char *dirs[] = {FIXTURES, NULL};
         struct pk_unit_host h = {.hostname = "testhost"};
-        struct pk_unit_opts o = {.dirs = dirs, .host = &h};
+        /* Strict: an unknown key in a Debian unit would be an error, not just a warning. */
+        struct pk_unit_opts o = {.dirs = dirs, .host = &h, .flags = PK_UNIT_STRICT};
         struct pk_unit *u = NULL;
         struct pk_unit_error e = {0};
         struct stat st;
@@ -1622,6 +1627,25 @@ Test(debian, every_fixture_unit_loads_without_warnings)
         cr_assert_eq(u->service.exec_start.n, 2);
         cr_assert_str_eq(u->exec.environment.v[0], "KEEP=3");
         pk_unit_free(u);
+}
+
+Test(values, env_file_parse)
+{
+        const char text[] = "A=1\n  B = spaced \n#C=no\nD=\"x\\ny\"\nE='a\\b'\nA=2\n";
+        char **env = NULL;
+        cr_assert_eq(pk_unit_env_parse(text, sizeof(text) - 1, &env), 0);
+        const char *want[] = {"A=2", "B=spaced", "D=x\\ny", "E=a\\b", NULL};
+        size_t i = 0;
+        for (; env[i]; i++) {
+                cr_assert_not_null(want[i], "extra %s", env[i]);
+                cr_assert_str_eq(env[i], want[i]);
+        }
+        cr_assert_null(want[i]);
+        pk_unit_strv_free(env);
+        cr_assert_eq(pk_unit_env_parse("A=\0", 3, &env), -EINVAL);
+        cr_assert_eq(pk_unit_env_parse("", 0, &env), 0);
+        cr_assert_null(env[0]);
+        pk_unit_strv_free(env);
 }
 
 /* ---- the man page ---------------------------------------------------------- */
