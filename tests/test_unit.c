@@ -459,6 +459,8 @@ Test(specifiers, errors_are_clear)
         cr_assert(strstr(e.message, "pk_unit_host"), "%s", e.message);
         cr_assert_eq(parse_err("a.service", "[Unit]\nDescription=100%\n", 0, &e), PK_EUNITSPEC);
         cr_assert_eq(parse_err("a.service", "[Unit]\nDescription=%d\n", 0, &e), PK_EUNITSPEC);
+        cr_assert_eq(parse_err("a@b\\q.service", "[Unit]\nDescription=%I\n", 0, &e), PK_EUNITSPEC);
+        cr_assert(strstr(e.message, "escape"), "%s", e.message);
         /* Not-enforced keys are recorded raw, so their specifiers never fail. */
         struct pk_unit *u = parse("a.service", "[Service]\nExecStart=/bin/true\n"
                                                "ReadWritePaths=/var/%z\n");

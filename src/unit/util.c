@@ -570,6 +570,8 @@ int pk__unit_specifiers(struct pctx *c, const char *in, char **ret)
                 } else {
                         const char *why = NULL;
                         v = spec_value(c, s[1], &why, tmp, sizeof(tmp));
+                        if (!v && !why && strchr("PIJf", s[1]))
+                                why = "the unit name has an invalid \\x escape";
                         if (!v) {
                                 if (why)
                                         r = pk__unit_fail(c, PK_EUNITSPEC, "specifier %%%c: %s",
