@@ -5,8 +5,10 @@
  * real unmodified unit files of Debian packages (fetched by
  * scripts/unit-fixtures, a CTest fixture). */
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
 #include <portkit/unit.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -1065,6 +1067,35 @@ Test(keys, sections_of_other_types)
         pk_unit_free(u);
 }
 
+Test(keys, systemd_own_unit_forms)
+{
+        /* Forms found in systemd's own units. */
+        struct pk_unit *u = parse("a.service", "[Unit]\nSuccessAction=exit-force\n"
+                                               "BindTo=b.service\nPropagateReloadTo=c.service\n"
+                                               "[Service]\nType=oneshot\n"
+                                               "SuccessExitStatus=DATAERR TEMPFAIL NOTRUNNING\n"
+                                               "LogsDirectoryMode=02755\nExitType=cgroup\n");
+        cr_assert_eq(u->service.exec_start.n, 0); /* allowed: SuccessAction= is set */
+        cr_assert(pk_unit_status_has(&u->service.success_exit_status, 65, 0));
+        cr_assert(pk_unit_status_has(&u->service.success_exit_status, 75, 0));
+        cr_assert(pk_unit_status_has(&u->service.success_exit_status, 7, 0));
+        cr_assert_eq(u->exec.dirs[PK_UNIT_DIR_LOGS].mode, 02755);
+        cr_assert(u->service.exit_type_cgroup);
+        cr_assert_str_eq(u->deps.binds_to.v[0], "b.service");
+        cr_assert_str_eq(u->deps.propagates_reload_to.v[0], "c.service");
+        pk_unit_free(u);
+        /* A socket listening only on kinds portkit does not open is still whole. */
+        u = parse("audit.socket", "[Socket]\nListenNetlink=audit 1\n");
+        cr_assert_eq(u->socket.listen.n, 0);
+        cr_assert_str_eq(u->not_enforced.v[0].key, "ListenNetlink");
+        pk_unit_free(u);
+        struct pk_unit_error e;
+        cr_assert_eq(parse_err("a.service", "[Service]\nUMask=10000\n", 0, &e), PK_EUNITVALUE);
+        cr_assert_eq(parse_err("a.service", "[Service]\nExitType=all\n", 0, &e), PK_EUNITVALUE);
+        cr_assert_eq(parse_err("a.service", "[Service]\nSuccessExitStatus=NOPE\n", 0, &e),
+                     PK_EUNITVALUE);
+}
+
 /* ---- conditions ------------------------------------------------------------ */
 
 static int check(const char *conds, const char *const *env)
@@ -1648,6 +1679,55 @@ Test(values, env_file_parse)
         cr_assert_eq(pk_unit_env_parse("", 0, &env), 0);
         cr_assert_null(env[0]);
         pk_unit_strv_free(env);
+}
+
+/* Every unit the fixture packages ship (systemd's own included) loads in strict
+ * mode, templates instantiated; the only refusals are masks. */
+Test(debian, every_shipped_unit_loads_strictly)
+{
+        struct stat st;
+        cr_assert_eq(stat(FIXTURES, &st), 0, "run scripts/unit-fixtures");
+        DIR *d = opendir(FIXTURES);
+        cr_assert_not_null(d);
+        const char *dirs[] = {FIXTURES, NULL};
+        struct pk_unit_host h = {.hostname = "testhost",
+                                 .machine_id = "0123456789abcdef",
+                                 .boot_id = "b",
+                                 .kernel = "6.1.0-test",
+                                 .arch = "x86-64",
+                                 .os_id = "debian"};
+        struct pk_unit_opts o = {.dirs = dirs, .host = &h, .flags = PK_UNIT_STRICT};
+        struct dirent *de;
+        int loaded = 0, masked = 0;
+        while ((de = readdir(d)) != NULL) {
+                const char *n = de->d_name;
+                size_t l = strlen(n);
+                if (n[0] == '.' || (l > 2 && strcmp(n + l - 2, ".d") == 0) ||
+                    (l > 6 && strcmp(n + l - 6, ".wants") == 0) ||
+                    (l > 9 && strcmp(n + l - 9, ".requires") == 0))
+                        continue;
+                char name[300];
+                const char *at = strstr(n, "@.");
+                if (at)
+                        snprintf(name, sizeof(name), "%.*s@inst%s", (int)(at - n), n, at + 1);
+                else
+                        snprintf(name, sizeof(name), "%s", n);
+                struct pk_unit *u = NULL;
+                struct pk_unit_error e = {0};
+                int r = pk_unit_load(name, &o, &u, &e);
+                if (r == PK_EUNITMASKED) {
+                        masked++;
+                        continue;
+                }
+                cr_assert_eq(r, 0, "%s: %s (%s:%u %s: %s)", name, pk_strerror(r), e.file, e.line,
+                             e.key, e.message);
+                cr_assert_eq(u->warnings.n, 0);
+                loaded++;
+                pk_unit_free(u);
+        }
+        closedir(d);
+        cr_assert_gt(loaded, 150, "only %d units loaded", loaded);
+        cr_log_info("%d units loaded, %d masked", loaded, masked);
 }
 
 /* ---- the man page ---------------------------------------------------------- */

@@ -229,7 +229,11 @@ static int h_exec(struct pctx *c, const struct keydef *k, char *v)
 
 static int h_not_enforced(struct pctx *c, const struct keydef *k, char *v)
 {
-        (void)k;
+        /* Two of them change what makes a unit whole (pk_unit_finish()). */
+        if (strcmp(k->name, "SuccessAction") == 0)
+                c->p->success_action = *v != 0;
+        if (strncmp(k->name, "Listen", 6) == 0)
+                c->p->other_listen = *v != 0;
         return pk__unit_note(c, false, c->key, v, NULL);
 }
 
@@ -704,10 +708,24 @@ struct statacc {
         struct pk_unit_status_set *set;
 };
 
+/* Exit status names systemd accepts: generic, LSB init script and BSD sysexits. */
+static const struct nv exit_names[] = {
+    {"SUCCESS", 0},      {"FAILURE", 1},      {"INVALIDARGUMENT", 2}, {"NOTIMPLEMENTED", 3},
+    {"NOPERMISSION", 4}, {"NOTINSTALLED", 5}, {"NOTCONFIGURED", 6},   {"NOTRUNNING", 7},
+    {"USAGE", 64},       {"DATAERR", 65},     {"NOINPUT", 66},        {"NOUSER", 67},
+    {"NOHOST", 68},      {"UNAVAILABLE", 69}, {"SOFTWARE", 70},       {"OSERR", 71},
+    {"OSFILE", 72},      {"CANTCREAT", 73},   {"IOERR", 74},          {"TEMPFAIL", 75},
+    {"PROTOCOL", 76},    {"NOPERM", 77},      {"CONFIG", 78},         {NULL, 0}};
+
 static int word_status(struct pctx *c, void *ud, char *w)
 {
         struct pk_unit_status_set *set = ud;
         uint64_t n;
+        int named;
+        if (lookup(exit_names, w, &named) == 0) {
+                set->status[named / 8] |= (uint8_t)(1u << (named % 8));
+                return 0;
+        }
         if (pk__unit_uint(w, 255, &n) == 0) {
                 set->status[n / 8] |= (uint8_t)(1u << (n % 8));
                 return 0;
@@ -719,7 +737,7 @@ static int word_status(struct pctx *c, void *ud, char *w)
                         return 0;
                 }
         }
-        return bad(c, "exit status (0..255 or a SIG name)", w);
+        return bad(c, "exit status (0..255, a sysexits/LSB name or a SIG name)", w);
 }
 
 static int h_status(struct pctx *c, const struct keydef *k, char *v)
@@ -919,6 +937,15 @@ static int h_fdname(struct pctx *c, const struct keydef *k, char *v)
         return h_string(c, k, v);
 }
 
+static int h_exit_type(struct pctx *c, const struct keydef *k, char *v)
+{
+        (void)k;
+        if (strcmp(v, "main") != 0 && strcmp(v, "cgroup") != 0 && *v)
+                return bad(c, "ExitType (main or cgroup)", v);
+        c->p->pub.service.exit_type_cgroup = strcmp(v, "cgroup") == 0;
+        return 0;
+}
+
 static int h_unit_name(struct pctx *c, const struct keydef *k, char *v)
 {
         if (*v && !pk__unit_name_valid(v))
@@ -948,6 +975,7 @@ static const struct keydef keys[] = {
     {"Requires", S_UNIT, h_strv, DP(requires_units), 1},
     {"Wants", S_UNIT, h_strv, DP(wants), 1},
     {"BindsTo", S_UNIT, h_strv, DP(binds_to), 1},
+    {"BindTo", S_UNIT, h_strv, DP(binds_to), 1}, /* old name, still accepted */
     {"PartOf", S_UNIT, h_strv, DP(part_of), 1},
     {"Requisite", S_UNIT, h_strv, DP(requisite), 1},
     {"Conflicts", S_UNIT, h_strv, DP(conflicts), 1},
@@ -956,6 +984,8 @@ static const struct keydef keys[] = {
     {"Upholds", S_UNIT, h_strv, DP(upholds), 1},
     {"PropagatesReloadTo", S_UNIT, h_strv, DP(propagates_reload_to), 1},
     {"ReloadPropagatedFrom", S_UNIT, h_strv, DP(reload_propagated_from), 1},
+    {"PropagateReloadTo", S_UNIT, h_strv, DP(propagates_reload_to), 1},     /* old name */
+    {"PropagateReloadFrom", S_UNIT, h_strv, DP(reload_propagated_from), 1}, /* old name */
     {"RequiresMountsFor", S_UNIT, h_strv, DP(requires_mounts_for), 2},
     {"DefaultDependencies", S_UNIT, h_bool, U(default_dependencies), 0},
     {"RefuseManualStart", S_UNIT, h_bool, U(refuse_manual_start), 0},
@@ -1012,6 +1042,7 @@ static const struct keydef keys[] = {
     {"RestartPreventExitStatus", S_SERVICE, h_status, SV(restart_prevent_exit_status), 0},
     {"RestartForceExitStatus", S_SERVICE, h_status, SV(restart_force_exit_status), 0},
     {"Sockets", S_SERVICE, h_strv, SV(sockets), 1},
+    {"ExitType", S_SERVICE, h_exit_type, 0, 0},
     {"FileDescriptorStoreMax", S_SERVICE, h_uint, SV(fd_store_max), 0},
     NE("TimeoutStartFailureMode", S_SERVICE),
     NE("TimeoutStopFailureMode", S_SERVICE),
@@ -1450,9 +1481,10 @@ int pk_unit_finish(struct pk_unit *u, struct pk_unit_error *reterr)
                         /* oneshot services have no start timeout unless given one. */
                         if (!p->timeout_start_set)
                                 s->timeout_start_ms = PK_UNIT_INFINITY;
-                        if (!s->exec_start.n && !s->exec_stop.n) {
+                        if (!s->exec_start.n && !s->exec_stop.n && !p->success_action) {
                                 pk__unit_err_set(reterr, file, 0, "ExecStart", PK_EUNITVALUE,
-                                                 "service has neither ExecStart= nor ExecStop=");
+                                                 "service has neither ExecStart=, ExecStop= nor "
+                                                 "SuccessAction=");
                                 return PK_EUNITVALUE;
                         }
                 } else {
@@ -1483,7 +1515,7 @@ int pk_unit_finish(struct pk_unit *u, struct pk_unit_error *reterr)
         }
         if (u->kind == PK_UNIT_KIND_SOCKET) {
                 struct pk_unit_socket *so = &u->socket;
-                if (!so->listen.n) {
+                if (!so->listen.n && !p->other_listen) {
                         pk__unit_err_set(reterr, file, 0, "ListenStream", PK_EUNITVALUE,
                                          "socket unit has no Listen*= setting");
                         return PK_EUNITVALUE;

@@ -41,6 +41,8 @@ struct unit_priv {
         bool timeout_abort_set;
         bool timeout_start_set;
         bool ambient_set;
+        bool success_action; /* SuccessAction= given (not enforced, but makes a unit whole) */
+        bool other_listen;   /* ListenNetlink= and the like (not enforced) */
 };
 
 static inline struct unit_priv *unit_priv(struct pk_unit *u)

@@ -697,7 +697,8 @@ int pk__unit_size(const char *s, uint64_t *ret)
 
 int pk__unit_mode(const char *s, unsigned int *ret)
 {
-        if (!*s || strlen(s) > 4)
+        /* Octal, leading zeros allowed ("02755"), at most 07777. */
+        if (!*s || strlen(s) > 8)
                 return -EINVAL;
         unsigned v = 0;
         for (; *s; s++) {
@@ -705,6 +706,8 @@ int pk__unit_mode(const char *s, unsigned int *ret)
                         return -EINVAL;
                 v = v * 8 + (unsigned)(*s - '0');
         }
+        if (v > 07777)
+                return -ERANGE;
         *ret = v;
         return 0;
 }
