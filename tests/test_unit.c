@@ -297,6 +297,8 @@ Test(syntax, invalid_names)
 {
         struct pk_unit *u = NULL;
         cr_assert_eq(pk_unit_parse("noext", NULL, "", 0, NULL, &u, NULL), -EINVAL);
+        cr_assert_eq(pk_unit_parse("a.target.wants", NULL, "", 0, NULL, &u, NULL), -EINVAL);
+        cr_assert_eq(pk_unit_parse("a.Service", NULL, "", 0, NULL, &u, NULL), -EINVAL);
         cr_assert_eq(pk_unit_parse("a b.service", NULL, "", 0, NULL, &u, NULL), -EINVAL);
         cr_assert_eq(pk_unit_parse("a@b@c.service", NULL, "", 0, NULL, &u, NULL), -EINVAL);
         cr_assert_eq(pk_unit_parse("@x.service", NULL, "", 0, NULL, &u, NULL), -EINVAL);
