@@ -1732,6 +1732,38 @@ Test(debian, every_shipped_unit_loads_strictly)
         cr_log_info("%d units loaded, %d masked", loaded, masked);
 }
 
+/* examples/unit_show, the API as a program: nginx's child spec, and a refusal
+ * naming file:line. */
+Test(example, unit_show)
+{
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd),
+                 "%s/examples/unit_show --strict --dir %s nginx.service | grep -qx 'start: "
+                 "/usr/sbin/nginx \\[\"/usr/sbin/nginx\", \"-g\", \"daemon on; master_process "
+                 "on;\"\\]'",
+                 PK_BUILD_DIR, FIXTURES);
+        int st = system(cmd);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", cmd);
+        char dir[] = "/tmp/pk_unit_showXXXXXX";
+        cr_assert_not_null(mkdtemp(dir));
+        char f[300];
+        snprintf(f, sizeof(f), "%s/bad.service", dir);
+        FILE *fp = fopen(f, "w");
+        fputs("[Service]\nExecStart=/bin/true\nNice=99\n", fp);
+        fclose(fp);
+        snprintf(cmd, sizeof(cmd),
+                 "%s/examples/unit_show --dir %s bad.service 2>&1 | grep -q '%s:3: Nice'",
+                 PK_BUILD_DIR, dir, f);
+        st = system(cmd);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", cmd);
+        snprintf(cmd, sizeof(cmd), "%s/examples/unit_show --dir %s bad.service >/dev/null 2>&1",
+                 PK_BUILD_DIR, dir);
+        st = system(cmd);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+        unlink(f);
+        rmdir(dir);
+}
+
 /* ---- the man page ---------------------------------------------------------- */
 
 Test(docs, man_page_renders)
