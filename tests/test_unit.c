@@ -1069,6 +1069,34 @@ Test(keys, sections_of_other_types)
         pk_unit_free(u);
 }
 
+Test(keys, empty_assignment_restores_scalar_defaults)
+{
+        struct pk_unit *u = parse("a.service", "[Unit]\nDefaultDependencies=no\n"
+                                               "DefaultDependencies=\n"
+                                               "[Service]\nType=forking\nType=\n"
+                                               "ExecStart=/bin/true\n"
+                                               "TimeoutStopSec=5\nTimeoutStopSec=\n"
+                                               "TimeoutSec=1\nTimeoutSec=\n"
+                                               "RestartSec=5\nRestartSec=\n"
+                                               "Restart=always\nRestart=\n"
+                                               "KillSignal=SIGINT\nKillSignal=\n"
+                                               "Nice=5\nNice=\nUMask=0077\nUMask=\n"
+                                               "StateDirectoryMode=0700\nStateDirectoryMode=\n"
+                                               "IgnoreSIGPIPE=no\nIgnoreSIGPIPE=\n");
+        cr_assert(u->default_dependencies);
+        cr_assert_eq(u->service.type, PK_UNIT_TYPE_SIMPLE);
+        cr_assert_eq(u->service.timeout_stop_ms, 90000);
+        cr_assert_eq(u->service.timeout_start_ms, 90000);
+        cr_assert_eq(u->service.restart_ms, 100);
+        cr_assert_eq(u->service.restart, PK_UNIT_RESTART_NO);
+        cr_assert_eq(u->kill.signal, SIGTERM);
+        cr_assert_not(u->exec.nice_set);
+        cr_assert_eq(u->exec.umask, 022);
+        cr_assert_eq(u->exec.dirs[PK_UNIT_DIR_STATE].mode, 0755);
+        cr_assert(u->exec.ignore_sigpipe);
+        pk_unit_free(u);
+}
+
 Test(keys, systemd_own_unit_forms)
 {
         /* Forms found in systemd's own units. */
