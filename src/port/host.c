@@ -31,18 +31,29 @@ static int poll_timeout(int64_t deadline)
         return left > 1000000 ? 1000000 : (int)left;
 }
 
+/* The unread output of one stream has reached the cap: stop reading it. */
+static bool out_full(const struct pk_port *p)
+{
+        return !p->in_eof && p->d && pk_deframer_pending(p->d) >= p->rbuf_max;
+}
+
+static bool err_full(const struct pk_port *p)
+{
+        return !p->err_eof && p->derr && pk_deframer_pending(p->derr) >= p->rbuf_max;
+}
+
 /* Appends to pf[nf..] a POLLIN entry for the child's output and one for its
- * stderr pipe, those still open; their indexes go in *out_i / *err_i (-1:
- * none).  Returns the new count. */
+ * stderr pipe, those still open and under their cap; their indexes go in
+ * *out_i / *err_i (-1: none).  Returns the new count. */
 static nfds_t poll_outputs(const struct pk_port *p, struct pollfd *pf, nfds_t nf, int *out_i,
                            int *err_i)
 {
         *out_i = *err_i = -1;
-        if (!p->in_eof) {
+        if (!p->in_eof && !out_full(p)) {
                 *out_i = (int)nf;
                 pf[nf++] = (struct pollfd){.fd = p->in_fd, .events = POLLIN};
         }
-        if (!p->err_eof && p->err_fd >= 0) {
+        if (!p->err_eof && p->err_fd >= 0 && !err_full(p)) {
                 *err_i = (int)nf;
                 pf[nf++] = (struct pollfd){.fd = p->err_fd, .events = POLLIN};
         }
@@ -66,6 +77,8 @@ int pk__port_new(const struct pk_port_opts *opts, struct pk_port **ret)
         p->kill_grace_ms =
             opts->kill_grace_ms ? opts->kill_grace_ms : PK_PORT_DEFAULT_KILL_GRACE_MS;
         p->send_timeout_ms = opts->send_timeout_ms;
+        p->rbuf_max =
+            opts->recv_buffer_max ? opts->recv_buffer_max : PK_PORT_DEFAULT_RECV_BUFFER_MAX;
         int r = pk_framing_normalize(&opts->framing, &p->f);
         if (r == 0 && !(p->flags & PK_PORT_OUT))
                 r = pk_deframer_new(&p->f, &p->d);
@@ -74,7 +87,12 @@ int pk__port_new(const struct pk_port_opts *opts, struct pk_port **ret)
                 r = pk_framing_normalize(&opts->stderr_framing, &ef);
                 if (r == 0)
                         r = pk_deframer_new(&ef, &p->derr);
+                if (r == 0 && p->rbuf_max < ef.max_message + 8)
+                        p->rbuf_max = ef.max_message + 8;
         }
+        /* Any message the framing allows (header included) must still fit. */
+        if (r == 0 && p->rbuf_max < p->f.max_message + 8)
+                p->rbuf_max = p->f.max_message + 8;
         if (r < 0) {
                 pk__port_free(p);
                 return r;
@@ -232,10 +250,12 @@ int pk_port_send(struct pk_port *p, const void *data, size_t len)
             {.iov_base = (void *)(uintptr_t)data, .iov_len = len},
         };
         int first = hlen ? 0 : 1;
+        size_t written = 0;
         int64_t deadline = p->send_timeout_ms > 0 ? now_ms() + p->send_timeout_ms : -1;
         while (first < 2) {
                 ssize_t n = pk__port_writev_once(p->out_fd, iov + first, 2 - first, p->guard);
                 if (n >= 0) {
+                        written += (size_t)n;
                         first = pk__port_iov_advance(iov, 2, first, (size_t)n);
                         while (first < 2 && iov[first].iov_len == 0)
                                 first++;
@@ -251,6 +271,23 @@ int pk_port_send(struct pk_port *p, const void *data, size_t len)
                 struct pollfd pf[3] = {{.fd = p->out_fd, .events = POLLOUT}};
                 int out_i, err_i;
                 nfds_t nf = poll_outputs(p, pf, 1, &out_i, &err_i);
+                if (nf == 1 && (out_full(p) || err_full(p))) {
+                        /* Its unread output is at the cap and its input is full:
+                         * reading on would grow without bound, waiting would wait
+                         * on a child that waits on us.  Say so instead. */
+                        int pr = poll(pf, 1, 0);
+                        if (pr < 0 && errno != EINTR)
+                                return -errno;
+                        if (pr <= 0) {
+                                if (written > 0) {
+                                        /* Part of a frame is out: the stream is broken. */
+                                        p->out_error = PK_ECLOSED;
+                                        pk_port_close_input(p);
+                                }
+                                return -ENOBUFS;
+                        }
+                        continue;
+                }
                 int to = poll_timeout(deadline);
                 int pr = poll(pf, nf, to);
                 if (pr < 0 && errno != EINTR)
@@ -331,6 +368,9 @@ static int recv_from(struct pk_port *p, bool want_err, struct pk_port_msg *ret, 
                         return r;
                 if (input_done(p, want_err))
                         return 0;
+                /* pk_port_call keeps stderr for later, up to the cap. */
+                if (!want_err && err_full(p))
+                        return -ENOBUFS;
                 if (p->in_blocking && deadline < 0 && !p->in_eof &&
                     (!want_err || p->err_eof || p->err_fd < 0)) {
                         /* Nothing else to wait for: a blocking read saves the poll. */

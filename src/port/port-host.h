@@ -46,6 +46,7 @@ struct pk_port {
         size_t busy_high, busy_low;
         int64_t kill_grace_ms;
         int64_t send_timeout_ms;
+        size_t rbuf_max; /* unread bytes held per output stream, blocking API */
         /* send queue (loop-driven API) */
         struct pk__sendq_item *sq_head, *sq_tail;
         size_t sendq_bytes;
