@@ -139,7 +139,12 @@ static int run_stages(const struct pk_cmd *const *cmds, size_t n, const struct p
         bool pipe_was_pending = sigismember(&pend, SIGPIPE);
 
         int in_w = -1, in_r = -1, out_r = -1, out_w = -1, err_r = -1, err_w = -1;
-        int *inter = calloc(2 * n, sizeof(int));
+        /* Every slot is -1 before the first failure point: the cleanup closes
+         * what is >= 0, and a zeroed slot would be the caller's fd 0. */
+        int *inter = malloc(2 * n * sizeof(int));
+        if (inter)
+                for (size_t i = 0; i < 2 * n; i++)
+                        inter[i] = -1;
         struct pk_proc **procs = calloc(n, sizeof(struct pk_proc *));
         int r = 0;
         if (!inter || !procs) {
@@ -147,8 +152,6 @@ static int run_stages(const struct pk_cmd *const *cmds, size_t n, const struct p
                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, r, -1, 0, NULL);
                 goto done;
         }
-        for (size_t i = 0; i < 2 * n; i++)
-                inter[i] = -1;
 
         int p[2];
 #define MKPIPE(rd, wr)                                                                             \
