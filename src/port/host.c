@@ -2,8 +2,9 @@
 /* The host side of a port, blocking API: framed send with the child's output
  * pumped while its input is full (no deadlock), receive with a timeout over
  * stdout and a separate stderr stream, half-close, wait, kill and Erlang's
- * close.  Process creation lives in open.c, the loop-driven API in
- * loop.c. */
+ * close; also the port's core, which reaches a driver (the loop-driven API
+ * in driver_loop.c) only through p->drv.  Process creation lives in open.c,
+ * the state tables in state.c. */
 #include "port-host.h"
 
 #include <fcntl.h>
@@ -34,12 +35,12 @@ static int poll_timeout(int64_t deadline)
 /* The unread output of one stream has reached the cap: stop reading it. */
 static bool out_full(const struct pk_port *p)
 {
-        return !p->in_eof && p->d && pk_deframer_pending(p->d) >= p->rbuf_max;
+        return pk__rd_open(p->in_st) && p->d && pk_deframer_pending(p->d) >= p->rbuf_max;
 }
 
 static bool err_full(const struct pk_port *p)
 {
-        return !p->err_eof && p->derr && pk_deframer_pending(p->derr) >= p->rbuf_max;
+        return pk__rd_open(p->err_st) && p->derr && pk_deframer_pending(p->derr) >= p->rbuf_max;
 }
 
 /* Appends to pf[nf..] a POLLIN entry for the child's output and one for its
@@ -49,11 +50,11 @@ static nfds_t poll_outputs(const struct pk_port *p, struct pollfd *pf, nfds_t nf
                            int *err_i)
 {
         *out_i = *err_i = -1;
-        if (!p->in_eof && !out_full(p)) {
+        if (pk__rd_open(p->in_st) && !out_full(p)) {
                 *out_i = (int)nf;
                 pf[nf++] = (struct pollfd){.fd = p->in_fd, .events = POLLIN};
         }
-        if (!p->err_eof && p->err_fd >= 0 && !err_full(p)) {
+        if (pk__rd_open(p->err_st) && p->err_fd >= 0 && !err_full(p)) {
                 *err_i = (int)nf;
                 pf[nf++] = (struct pollfd){.fd = p->err_fd, .events = POLLIN};
         }
@@ -105,12 +106,13 @@ void pk__port_free(struct pk_port *p)
 {
         if (!p)
                 return;
-        pk__port_detach(p);
+        if (p->drv)
+                p->drv->detach(p);
         pk__port_close_fds(p);
         p->proc = pk_proc_free(p->proc);
         pk_deframer_free(p->d);
         pk_deframer_free(p->derr);
-        pk__sendq_clear(p);
+        pk__sendq_clear(&p->sq);
         free(p);
 }
 
@@ -124,14 +126,15 @@ void pk__port_close_fds(struct pk_port *p)
         if (p->err_fd >= 0)
                 close(p->err_fd);
         p->in_fd = p->out_fd = p->err_fd = -1;
-        p->in_eof = p->err_eof = true;
-        p->out_closed = true;
+        pk__rd_step(&p->in_st, PK__RD_END);
+        pk__rd_step(&p->err_st, PK__RD_END);
+        pk__wr_step(&p->out_st, PK__WR_CLOSE);
 }
 
 void pk__port_close_in(struct pk_port *p)
 {
-        p->in_eof = true;
-        pk__port_update_watchers(p);
+        pk__rd_step(&p->in_st, PK__RD_END);
+        pk__port_changed(p);
         bool own = p->proc || (p->flags & PK_PORT_OWN_FDS);
         if (p->in_fd >= 0 && p->in_fd != p->out_fd) {
                 if (own)
@@ -167,9 +170,11 @@ int pk_port_open_fds(int in_fd, int out_fd, const struct pk_port_opts *opts, str
                 goto fail;
         p->in_fd = (flags & PK_PORT_OUT) ? -1 : in_fd;
         p->out_fd = (flags & PK_PORT_IN) ? -1 : out_fd;
-        p->in_eof = p->in_fd < 0;
-        p->err_eof = true;
-        p->out_closed = p->out_fd < 0;
+        if (p->in_fd < 0)
+                pk__rd_step(&p->in_st, PK__RD_END);
+        if (p->out_fd < 0)
+                pk__wr_step(&p->out_st, PK__WR_CLOSE);
+        pk__rd_step(&p->err_st, PK__RD_END); /* no stderr stream */
         if ((p->in_fd >= 0 && (r = pk_fd_set_nonblock(p->in_fd, 1)) < 0) ||
             (p->out_fd >= 0 && (r = pk_fd_set_nonblock(p->out_fd, 1)) < 0)) {
                 pk__port_free(p);
@@ -210,22 +215,26 @@ static int pump_one(int fd, struct pk_deframer *d, bool *eof)
 
 int pk__port_pump(struct pk_port *p, bool out_ready, bool err_ready)
 {
-        if (out_ready && !p->in_eof) {
-                int r = pump_one(p->in_fd, p->d, &p->in_eof);
+        if (out_ready && pk__rd_open(p->in_st)) {
+                bool eof = false;
+                int r = pump_one(p->in_fd, p->d, &eof);
                 if (r < 0 && r != -EAGAIN) {
                         p->in_error = r;
-                        p->in_eof = true;
+                        eof = true;
                 }
-                if (p->in_eof && !(p->flags & PK_PORT_EOF) && !p->out_closed && p->proc) {
+                if (eof)
+                        pk__rd_step(&p->in_st, PK__RD_END);
+                if (eof && !(p->flags & PK_PORT_EOF) && p->out_st != PK__WR_CLOSED && p->proc) {
                         /* Erlang closes the whole port at EOF unless `eof` is set: the
                          * child's input is closed with it. */
                         pk_port_close_input(p);
                 }
         }
-        if (err_ready && !p->err_eof) {
-                int r = pump_one(p->err_fd, p->derr, &p->err_eof);
-                if (r < 0 && r != -EAGAIN)
-                        p->err_eof = true;
+        if (err_ready && pk__rd_open(p->err_st)) {
+                bool eof = false;
+                int r = pump_one(p->err_fd, p->derr, &eof);
+                if (eof || (r < 0 && r != -EAGAIN))
+                        pk__rd_step(&p->err_st, PK__RD_END);
         }
         return 0;
 }
@@ -236,10 +245,10 @@ int pk_port_send(struct pk_port *p, const void *data, size_t len)
                 return -EINVAL;
         if (p->flags & PK_PORT_IN)
                 return -EINVAL;
-        if (p->out_closed || p->shut_pending)
+        if (!pk__wr_accepting(p->out_st))
                 return p->out_error ? p->out_error : PK_ECLOSED;
-        if (p->loop)
-                return pk__port_send_queued(p, data, len);
+        if (p->drv)
+                return p->drv->send(p, data, len);
         uint8_t hdr[4];
         size_t hlen;
         int r = pk_packet_header(&p->f, len, hdr, &hlen);
@@ -301,7 +310,7 @@ int pk_port_send(struct pk_port *p, const void *data, size_t len)
                 pk__port_pump(p, out_i >= 0 && pf[out_i].revents, err_i >= 0 && pf[err_i].revents);
                 /* EOF on the output closes the sending side too (Erlang's
                  * default): the rest of this message cannot go out. */
-                if (p->out_closed)
+                if (p->out_st == PK__WR_CLOSED)
                         return p->out_error ? p->out_error : PK_ECLOSED;
         }
         return 0;
@@ -312,9 +321,9 @@ static int take_buffered(struct pk_port *p, bool want_err, struct pk_port_msg *r
 {
         struct pk_packet_msg m;
         int r = 0;
-        if (p->d && !p->in_dead) {
+        if (p->d && p->in_st != PK__RD_DEAD) {
                 r = pk_deframer_next(p->d, &m);
-                if (r == 0 && p->in_eof) {
+                if (r == 0 && !pk__rd_open(p->in_st)) {
                         r = pk_deframer_finish(p->d, &m);
                         if (r == 0 && p->in_error) {
                                 r = p->in_error;
@@ -322,7 +331,7 @@ static int take_buffered(struct pk_port *p, bool want_err, struct pk_port_msg *r
                         }
                 }
                 if (r < 0 && r != PK_EPARTIAL) {
-                        p->in_dead = true;
+                        pk__rd_step(&p->in_st, PK__RD_HOSTILE);
                         pk__port_close_in(p);
                 }
                 if (r != 0) {
@@ -334,7 +343,7 @@ static int take_buffered(struct pk_port *p, bool want_err, struct pk_port_msg *r
         }
         if (want_err && p->derr) {
                 r = pk_deframer_next(p->derr, &m);
-                if (r == 0 && p->err_eof)
+                if (r == 0 && !pk__rd_open(p->err_st))
                         r = pk_deframer_finish(p->derr, &m);
                 if (r == 1)
                         *ret = (struct pk_port_msg){m.data, m.len, m.flags, PK_PORT_FROM_ERR};
@@ -350,8 +359,10 @@ static int take_buffered(struct pk_port *p, bool want_err, struct pk_port_msg *r
 
 static bool input_done(const struct pk_port *p, bool want_err)
 {
-        bool out_done = !p->d || p->in_dead || (p->in_eof && pk_deframer_pending(p->d) == 0);
-        bool err_done = !want_err || !p->derr || (p->err_eof && pk_deframer_pending(p->derr) == 0);
+        bool out_done = !p->d || p->in_st == PK__RD_DEAD ||
+                        (!pk__rd_open(p->in_st) && pk_deframer_pending(p->d) == 0);
+        bool err_done =
+            !want_err || !p->derr || (!pk__rd_open(p->err_st) && pk_deframer_pending(p->derr) == 0);
         return out_done && err_done;
 }
 
@@ -359,7 +370,7 @@ static int recv_from(struct pk_port *p, bool want_err, struct pk_port_msg *ret, 
 {
         if (!p || !ret)
                 return -EINVAL;
-        if ((p->flags & PK_PORT_OUT) || p->loop)
+        if ((p->flags & PK_PORT_OUT) || p->drv)
                 return -EINVAL;
         int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
         for (;;) {
@@ -371,8 +382,8 @@ static int recv_from(struct pk_port *p, bool want_err, struct pk_port_msg *ret, 
                 /* pk_port_call keeps stderr for later, up to the cap. */
                 if (!want_err && err_full(p))
                         return -ENOBUFS;
-                if (p->in_blocking && deadline < 0 && !p->in_eof &&
-                    (!want_err || p->err_eof || p->err_fd < 0)) {
+                if (p->in_blocking && deadline < 0 && pk__rd_open(p->in_st) &&
+                    (!want_err || !pk__rd_open(p->err_st) || p->err_fd < 0)) {
                         /* Nothing else to wait for: a blocking read saves the poll. */
                         pk__port_pump(p, true, false);
                         continue;
@@ -402,7 +413,7 @@ int pk_port_recv(struct pk_port *p, struct pk_port_msg *ret, int64_t timeout_ms)
 int pk_port_call(struct pk_port *p, const void *data, size_t len, struct pk_port_msg *ret,
                  int64_t timeout_ms)
 {
-        if (!ret || !p || p->loop)
+        if (!ret || !p || p->drv)
                 return -EINVAL;
         int r = pk_port_send(p, data, len);
         if (r < 0)
@@ -414,16 +425,15 @@ int pk_port_close_input(struct pk_port *p)
 {
         if (!p || (p->flags & PK_PORT_IN))
                 return -EINVAL;
-        if (p->sq_head && !p->out_error && p->out_fd >= 0) {
+        if (p->sq.head && !p->out_error && p->out_fd >= 0) {
                 /* Loop-driven with data queued: EOF goes out after it. */
-                p->shut_pending = true;
+                pk__wr_step(&p->out_st, PK__WR_SHUT);
                 return 0;
         }
-        p->shut_pending = false;
-        p->out_closed = true;
-        pk__sendq_clear(p);
+        pk__wr_step(&p->out_st, PK__WR_CLOSE);
+        pk__sendq_clear(&p->sq);
         /* Stop watching before closing: a closed fd can linger in epoll. */
-        pk__port_update_watchers(p);
+        pk__port_changed(p);
         if (p->out_fd >= 0) {
                 bool own = p->proc || (p->flags & PK_PORT_OWN_FDS);
                 if (p->out_fd == p->in_fd) {
@@ -439,12 +449,19 @@ int pk_port_close_input(struct pk_port *p)
 
 int pk__port_reap(struct pk_port *p, int64_t timeout_ms)
 {
-        if (p->reaped)
+        if (p->ch_st == PK__CH_REAPED)
                 return 0;
         int r = pk_proc_wait(p->proc, timeout_ms, &p->exit);
         if (r == 0)
-                p->reaped = true;
+                pk__ch_step(&p->ch_st, PK__CH_REAP);
         return r;
+}
+
+void pk__port_set_reaped(struct pk_port *p, const struct pk_exit *ex)
+{
+        pk_proc_set_reaped(p->proc, ex);
+        p->exit = *ex;
+        pk__ch_step(&p->ch_st, PK__CH_REAP);
 }
 
 int pk_port_wait(struct pk_port *p, int64_t timeout_ms, struct pk_exit *ret_exit)
@@ -453,7 +470,7 @@ int pk_port_wait(struct pk_port *p, int64_t timeout_ms, struct pk_exit *ret_exit
                 return -EINVAL;
         if (!p->proc)
                 return -ECHILD;
-        if (p->loop && !p->reaped)
+        if (p->drv && p->ch_st != PK__CH_REAPED)
                 return -EINVAL;
         int r = pk__port_reap(p, timeout_ms);
         if (r == 0 && ret_exit)
@@ -467,7 +484,7 @@ int pk_port_kill(struct pk_port *p, int sig)
                 return -EINVAL;
         if (!p->proc)
                 return -ECHILD;
-        if (p->reaped)
+        if (p->ch_st == PK__CH_REAPED)
                 return -ESRCH;
         /* The child leads its own process group (setsid), so this reaches the
          * whole tree it started unless something moved itself out. */
@@ -486,7 +503,7 @@ int pk_port_kill(struct pk_port *p, int sig)
  * zombie holds the group's id (and the pidfd names the group after). */
 static void kill_tree(struct pk_port *p)
 {
-        if (!p->reaped && p->kill_grace_ms > 0) {
+        if (p->ch_st == PK__CH_RUNNING && p->kill_grace_ms > 0) {
                 (void)pk_proc_kill_group(p->proc, SIGTERM);
                 /* Wait for the exit without reaping: the pidfd turns readable. */
                 int64_t deadline = now_ms() + p->kill_grace_ms;
@@ -496,7 +513,7 @@ static void kill_tree(struct pk_port *p)
                         ;
         }
         (void)pk_proc_kill_group(p->proc, SIGKILL);
-        if (!p->reaped) {
+        if (p->ch_st == PK__CH_RUNNING) {
                 (void)pk_proc_signal(p->proc, SIGKILL); /* should it have left the group */
                 (void)pk__port_reap(p, -1);
         }
@@ -508,16 +525,16 @@ int pk_port_close(struct pk_port *p, struct pk_exit *ret_exit)
                 return 0;
         if (p->close_pending)
                 return -EINVAL;
-        struct pk_loop *loop = p->loop;
-        pk__port_detach(p);
-        p->loop = NULL; /* from here on, blocking semantics */
-        if (!p->out_closed && p->out_fd >= 0 && p->sendq_bytes > 0)
-                pk__sendq_flush_blocking(p);
+        struct pk_loop *loop = p->drv ? p->loop : NULL;
+        if (p->drv)
+                p->drv->detach(p); /* from here on, blocking semantics */
+        if (p->out_st != PK__WR_CLOSED && p->out_fd >= 0 && p->sq.bytes > 0)
+                pk__sendq_flush_blocking(&p->sq, p->out_fd, p->guard, p->kill_grace_ms);
         pk__port_close_fds(p);
         int rc = 0;
         if (p->proc && (p->flags & PK_PORT_KILL_ON_CLOSE)) {
                 kill_tree(p);
-        } else if (p->proc && !p->reaped) {
+        } else if (p->ch_st == PK__CH_RUNNING) {
                 if (pk__port_reap(p, 0) != 0) {
                         rc = -EINPROGRESS;
                         /* Loop-driven: the loop reaps it when it exits (and
@@ -527,7 +544,7 @@ int pk_port_close(struct pk_port *p, struct pk_exit *ret_exit)
                 }
         }
         if (ret_exit) {
-                if (p->reaped)
+                if (p->ch_st == PK__CH_REAPED)
                         *ret_exit = p->exit;
                 else
                         *ret_exit = (struct pk_exit){.code = -1};
