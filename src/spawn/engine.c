@@ -294,8 +294,8 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
         }
         case PK__FD_SOCKETPAIR: {
                 int sv[2];
-                if (socketpair(AF_UNIX, (s->flags & ~SOCK_NONBLOCK) | SOCK_CLOEXEC, 0, sv) < 0) {
-                        int e = -errno;
+                int e = pk_fd_socketpair(sv, s->flags & ~SOCK_NONBLOCK, 0);
+                if (e < 0) {
                         pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0, NULL);
                         return e;
                 }
@@ -303,7 +303,7 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
                 pp->tmp[pp->ntmp++] = sv[1];
                 pp->pfds[pp->npfds++] = (struct pk__procfd){.child_fd = t, .fd = sv[0]};
                 if (s->flags & SOCK_NONBLOCK) {
-                        int e = pk_fd_set_nonblock(sv[0], 1);
+                        e = pk_fd_set_nonblock(sv[0], 1);
                         if (e < 0) {
                                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0, NULL);
                                 return e;
