@@ -404,7 +404,7 @@ static void reap_pidfd(int pidfd)
         siginfo_t si;
         while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
                 ;
-        pidfd = pk_fd_close(pidfd);
+        pk_fd_close(pidfd);
 }
 
 pid_t pk_spawn_helper_pid(const struct pk_spawn_helper *h)
