@@ -467,3 +467,55 @@ Test(fd_io, write_all_after_descriptor_number_reuse)
         pk_fd_close(mine);
         pk_fd_close(fds[0]);
 }
+
+struct drain_arg {
+        int fd;
+        size_t got;
+};
+
+static void *drain_pipe(void *p)
+{
+        struct drain_arg *a = p;
+        char buf[4096];
+        ssize_t n;
+        while ((n = read(a->fd, buf, sizeof(buf))) > 0)
+                a->got += (size_t)n;
+        return NULL;
+}
+
+Test(fd_io, writev_and_writev_all_finish_short_writes_without_sigpipe)
+{
+        int p[2];
+        cr_assert_eq(pk_fd_pipe(p, PK_FD_NONBLOCK), 0);
+        /* One writev: partial on a full non-blocking pipe, then -EAGAIN. */
+        static char big[300000];
+        memset(big, 'x', sizeof(big));
+        struct iovec one[2] = {{big, 10}, {big, sizeof(big) - 10}};
+        ssize_t n = pk_fd_writev(p[1], one, 2, 0);
+        cr_assert(n > 0 && (size_t)n < sizeof(big), "wrote %zd", n);
+        cr_assert_eq(pk_fd_writev(p[1], one, 2, 0), -EAGAIN);
+        /* writev_all: waits for the reader and finishes every buffer. */
+        struct drain_arg a = {.fd = p[0]};
+        cr_assert_eq(pk_fd_set_nonblock(p[0], 0), 0);
+        pthread_t t;
+        cr_assert_eq(pthread_create(&t, NULL, drain_pipe, &a), 0);
+        struct iovec all[3] = {{big, 1}, {big, 0}, {big, sizeof(big) - 1}};
+        size_t done = 0;
+        cr_assert_eq(pk_fd_writev_all(p[1], all, 3, 0, &done), (ssize_t)sizeof(big));
+        cr_assert_eq(done, sizeof(big));
+        cr_assert(all[0].iov_len == 0 && all[2].iov_len == 0);
+        p[1] = pk_fd_close(p[1]);
+        pthread_join(t, NULL);
+        cr_assert_eq(a.got, (size_t)n + sizeof(big));
+        /* A gone reader: -EPIPE, and this process is still alive. */
+        int q[2];
+        cr_assert_eq(pk_fd_pipe(q, 0), 0);
+        q[0] = pk_fd_close(q[0]);
+        struct iovec x = {big, 1};
+        cr_assert_eq(pk_fd_writev(q[1], &x, 1, 0), -EPIPE);
+        cr_assert_eq(pk_fd_writev_all(q[1], &x, 1, 0, &done), -EPIPE);
+        cr_assert_eq(done, 0);
+        cr_assert_eq(pk_fd_writev(q[1], &x, 1, 0x100), -EINVAL);
+        q[1] = pk_fd_close(q[1]);
+        p[0] = pk_fd_close(p[0]);
+}
