@@ -61,7 +61,10 @@ extern "C" {
         /* port */                                                                                 \
         X(ECLOSED, -4300, "port is closed")                                                        \
         X(EBUSY_PORT, -4301, "port is busy: send queue above its high watermark")                  \
-        X(EEXITED, -4302, "port program exited")
+        X(EEXITED, -4302, "port program exited")                                                   \
+        /* sup */                                                                                  \
+        X(EDEPCYCLE, -4400, "child dependencies form a cycle")                                     \
+        X(EDEPUNKNOWN, -4401, "a dependency names no child of this supervisor")
 
 enum pk_errno {
 #define PK__ERR_ENUM(name, value, msg) PK_##name = (value),
