@@ -19,18 +19,20 @@
 static void on_ready_timer(struct pk_loop_timer *t)
 {
         struct child *c = t->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
         if (c->ready == PK_SUP_READY_DELAY)
                 pk__sup_child_ready(c);
         else
                 pk__sup_child_fail_stop(c, PK_SUP_R_START_TIMEOUT);
-        pk__sup_flush(c->sup);
+        pk__sup_flush(sup_);
 }
 
 static void on_watchdog(struct pk_loop_timer *t)
 {
         struct child *c = t->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
         pk__sup_child_fail_stop(c, PK_SUP_R_WATCHDOG);
-        pk__sup_flush(c->sup);
+        pk__sup_flush(sup_);
 }
 
 void pk__sup_watchdog_stop(struct child *c)
@@ -53,6 +55,7 @@ static void rfd_close(struct child *c)
 static void on_ready_fd(struct pk_loop_io *io, unsigned revents)
 {
         struct child *c = io->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
         (void)revents;
         char buf[512];
         for (;;) {
@@ -69,7 +72,7 @@ static void on_ready_fd(struct pk_loop_io *io, unsigned revents)
                         rfd_close(c); /* s6 closes it too: later writes get EPIPE */
                         if (c->state == PK_SUP_STARTING)
                                 pk__sup_child_ready(c);
-                        pk__sup_flush(c->sup);
+                        pk__sup_flush(sup_);
                         return;
                 }
         }
@@ -120,16 +123,18 @@ static struct child *notify_owner(struct pk_sup *s, pid_t pid)
 static void on_main_gone(struct pk_loop_io *io, unsigned revents)
 {
         struct child *c = io->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
         (void)revents;
         /* not our child: its status is not ours to collect */
         struct pk_exit ex = {.exited = 0, .code = -1, .signal = 0};
         pk__sup_main_exited(c, &ex);
-        pk__sup_flush(c->sup);
+        pk__sup_flush(sup_);
 }
 
 static void on_main_exit(struct pk_loop_child *w, const struct pk_loop_child_status *st)
 {
         struct child *c = w->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
         struct pk_exit ex;
         memset(&ex, 0, sizeof(ex));
         ex.exited = st->err < 0 ? 0 : st->exited;
@@ -137,7 +142,7 @@ static void on_main_exit(struct pk_loop_child *w, const struct pk_loop_child_sta
         ex.signal = st->err == 0 && !st->exited ? st->term_signal : 0;
         ex.core_dumped = st->core_dumped;
         pk__sup_main_exited(c, &ex);
-        pk__sup_flush(c->sup);
+        pk__sup_flush(sup_);
 }
 
 /* MAINPID=: accepted only for a process of the service (a descendant of the

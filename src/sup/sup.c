@@ -326,6 +326,7 @@ static struct pk_exit exit_from_status(const struct pk_loop_child_status *st)
 static void on_spawned_exit(struct pk_loop_child *w, const struct pk_loop_child_status *st)
 {
         struct child *c = w->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
         struct pk_exit ex = exit_from_status(st);
         pk_proc_set_reaped(c->proc, st);
         if (c->mainpid != c->pid && c->main_pidfd >= 0) {
@@ -334,7 +335,7 @@ static void on_spawned_exit(struct pk_loop_child *w, const struct pk_loop_child_
                 return;
         }
         pk__sup_main_exited(c, &ex);
-        pk__sup_flush(c->sup);
+        pk__sup_flush(sup_);
 }
 
 /* ---- intensity and backoff -------------------------------------------------------------- */
@@ -400,9 +401,10 @@ static void child_down(struct child *c);
 static void on_restart_timer(struct pk_loop_timer *t)
 {
         struct child *c = t->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
         c->next_restart_ns = 0;
         dispatch(c, PE_RESTART_DUE, NULL);
-        pk__sup_flush(c->sup);
+        pk__sup_flush(sup_);
 }
 
 static void schedule_restart(struct child *c, int64_t delay)
@@ -668,8 +670,9 @@ static void child_down(struct child *c)
 static void on_stop_timer(struct pk_loop_timer *t)
 {
         struct child *c = t->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
         dispatch(c, PE_STOP_TIMEOUT, NULL);
-        pk__sup_flush(c->sup);
+        pk__sup_flush(sup_);
 }
 
 static void do_spawn(struct child *c)
@@ -797,9 +800,11 @@ static void on_failure_or_exit(struct child *c, bool normal)
                 return;
         }
         if (!restart) {
+                if (!normal) { /* temporary and failed: it gives up (dependents follow) */
+                        give_up(c, c->fail_reason ? c->fail_reason : PK_SUP_R_NONE);
+                        return;
+                }
                 set_state(c, PK_SUP_DOWN);
-                if (!normal && c->restart == PK_SUP_TEMPORARY)
-                        pk__sup_emit(c, PK_SUP_EV_GAVE_UP, PK_SUP_R_NONE, 0, NULL);
                 child_down(c);
                 return;
         }
@@ -1286,11 +1291,26 @@ int pk_sup_start_dynamic(struct pk_sup *s, const char *id, struct pk_cmd *cmd)
                 pk_cmd_free(cmd);
                 return s ? -EPERM : -EINVAL;
         }
+        const struct child *t = s->tmpl;
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
-        const struct pk_sup_child_spec *t = s->opts.template_spec;
-        sp = *t;
         sp.id = id;
+        sp.restart = t->restart;
+        sp.shutdown = t->shutdown;
+        sp.shutdown_ms = t->shutdown_ms;
+        sp.stop_signal = t->stop_signal;
+        sp.significant = t->significant;
+        sp.success_codes = t->success;
+        sp.n_success_codes = t->nsuccess;
+        sp.ready = t->ready;
+        sp.ready_delay_ms = t->ready_delay_ms;
+        sp.ready_fd = t->ready_fd;
+        sp.start_timeout_ms = t->start_timeout_ms;
+        sp.notify_access = t->notify_access;
+        sp.watchdog_ms = t->watchdog_ms;
+        sp.wants = (const char *const *)t->deps[DEP_WANTS];
+        sp.after = (const char *const *)t->deps[DEP_AFTER];
+        sp.conflicts = (const char *const *)t->deps[DEP_CONFLICTS];
         return add_common(s, &sp, cmd, NULL, true);
 }
 

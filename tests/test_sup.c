@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for the sup layer with real processes (/bin/sh scripts and
+ * tests/helpers/sup_probe): every strategy x restart type x exit kind,
+ * intensity escalation through three levels, the backoff sequence and its
+ * reset read from the event stream's timestamps, readiness by every method,
+ * dependency order and parallelism, stopping a tree whose grandchild
+ * double-forks, orphan reaping, and bad specs.  No assertion depends on a
+ * sleep: the loop runs until an event arrives (with a generous bound that
+ * only turns a hang into a failure). */
+#include <portkit.h>
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PROBE PK_BUILD_DIR "/tests/helpers/sup_probe"
+#define BOUND_MS 20000 /* a hang becomes a failure after this; never a pass condition */
+
+/* ---- harness ---------------------------------------------------------------------- */
+
+#define MAX_EVENTS 4096
+
+struct rec {
+        struct pk_loop *loop;
+        struct pk_sup_event ev[MAX_EVENTS];
+        size_t n;
+        /* stop the loop when this event (kind, id, nth occurrence) arrives */
+        int stop_kind;
+        char stop_id[PK_SUP_ID_MAX + 1];
+        int stop_count;
+        struct pk_sup *stop_sup; /* only events of this supervisor, if set */
+        int seen;
+        int stopped;
+};
+
+static struct rec R;
+
+static void on_event(void *ud, const struct pk_sup_event *ev)
+{
+        struct rec *r = ud;
+        if (r->n < MAX_EVENTS)
+                r->ev[r->n++] = *ev;
+        if (r->stop_kind && ev->kind == r->stop_kind && (!r->stop_sup || r->stop_sup == ev->sup) &&
+            (!r->stop_id[0] || strcmp(r->stop_id, ev->id) == 0)) {
+                if (++r->seen >= r->stop_count) {
+                        r->stopped = 1;
+                        pk_loop_stop(r->loop);
+                }
+        }
+}
+
+/* Runs the loop until the count-th `kind` event of `id` ("" any) since now. */
+static void run_until(int kind, const char *id, int count)
+{
+        R.stop_kind = kind;
+        snprintf(R.stop_id, sizeof(R.stop_id), "%s", id ? id : "");
+        R.stop_count = count;
+        R.seen = 0;
+        R.stopped = 0;
+        int r = pk_loop_run_timeout(R.loop, BOUND_MS);
+        cr_assert(R.stopped, "no %s event for '%s' (x%d); loop returned %d",
+                  pk_sup_event_name(kind), id ? id : "", count, r);
+        R.stop_kind = 0;
+        R.stop_sup = NULL;
+}
+
+static struct pk_sup *new_sup(const struct pk_sup_opts *o)
+{
+        struct pk_sup *s = NULL;
+        if (!R.loop)
+                cr_assert_eq(pk_loop_new(&R.loop), 0);
+        cr_assert_eq(pk_sup_new(R.loop, o, &s), 0);
+        cr_assert_eq(pk_sup_subscribe(s, on_event, &R), 0);
+        return s;
+}
+
+static struct pk_cmd *sh(const char *script)
+{
+        struct pk_cmd *c = NULL;
+        cr_assert_eq(pk_cmd_new("/bin/sh", &c), 0);
+        cr_assert_eq(pk_cmd_arg(c, "-c"), 0);
+        cr_assert_eq(pk_cmd_arg(c, script), 0);
+        return c;
+}
+
+__attribute__((unused)) static struct pk_cmd *probe(const char *const *steps)
+{
+        struct pk_cmd *c = NULL;
+        cr_assert_eq(pk_cmd_new(PROBE, &c), 0);
+        for (size_t i = 0; steps[i]; i++)
+                cr_assert_eq(pk_cmd_arg(c, steps[i]), 0);
+        return c;
+}
+
+static void add(struct pk_sup *s, const char *id, int restart, struct pk_cmd *cmd)
+{
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = id;
+        sp.restart = restart;
+        cr_assert_eq(pk_sup_add(s, &sp, cmd), 0);
+}
+
+static int count(int kind, const char *id)
+{
+        int n = 0;
+        for (size_t i = 0; i < R.n; i++)
+                if (R.ev[i].kind == kind && (!id || strcmp(R.ev[i].id, id) == 0))
+                        n++;
+        return n;
+}
+
+/* Index of the nth (1-based) event of kind for id, or -1. */
+static long find(int kind, const char *id, int nth)
+{
+        for (size_t i = 0; i < R.n; i++)
+                if (R.ev[i].kind == kind && (!id || strcmp(R.ev[i].id, id) == 0))
+                        if (--nth == 0)
+                                return (long)i;
+        return -1;
+}
+
+static void finish(struct pk_sup *s)
+{
+        struct pk_sup_status st;
+        pk_sup_state(s, &st);
+        if (st.running && !st.finished) {
+                cr_assert_eq(pk_sup_shutdown(s), 0);
+                pk_sup_state(s, &st);
+                if (!st.finished) {
+                        R.stop_sup = s;
+                        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
+                }
+        }
+        pk_sup_free(s);
+        pk_loop_free(R.loop);
+        R.loop = NULL;
+}
+
+static void reset(void)
+{
+        memset(&R, 0, sizeof(R));
+}
+
+TestSuite(sup, .init = reset, .timeout = 60);
+
+/* ---- bad specs ------------------------------------------------------------------------- */
+
+Test(sup, bad_specs_are_clear_errors)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        struct pk_loop *loop;
+        cr_assert_eq(pk_loop_new(&loop), 0);
+        struct pk_sup *s = NULL;
+        o.strategy = 9;
+        cr_assert_eq(pk_sup_new(loop, &o, &s), -EINVAL);
+        o.strategy = PK_SUP_SIMPLE_ONE_FOR_ONE; /* no template */
+        cr_assert_eq(pk_sup_new(loop, &o, &s), -EINVAL);
+        o.strategy = 0;
+        o.period_ms = -1;
+        cr_assert_eq(pk_sup_new(loop, &o, &s), -EINVAL);
+        o.period_ms = 0;
+        o.backoff_base_ms = 500;
+        o.backoff_cap_ms = 100;
+        cr_assert_eq(pk_sup_new(loop, &o, &s), -EINVAL);
+        cr_assert_eq(pk_sup_new(loop, NULL, &s), 0);
+
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL); /* no id */
+        sp.id = "a/b";
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.id = "0123456789012345678901234567890123456789012345678901234567890123456789";
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.id = "a";
+        sp.restart = 7;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.restart = PK_SUP_PERMANENT;
+        sp.significant = 1; /* a permanent child cannot be significant */
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.significant = 0;
+        sp.ready = PK_SUP_READY_FD;
+        sp.ready_fd = 1; /* must be >= 3 */
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.ready = PK_SUP_READY_EXEC;
+        sp.watchdog_ms = 100; /* watchdog needs sd_notify */
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.watchdog_ms = 0;
+        int codes[1] = {300};
+        sp.success_codes = codes;
+        sp.n_success_codes = 1;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.success_codes = NULL;
+        sp.n_success_codes = 0;
+        cr_assert_eq(pk_sup_add(s, &sp, NULL), -EINVAL);
+        cr_assert_eq(pk_sup_add(s, &sp, sh("sleep 100")), 0);
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EEXIST);
+        cr_assert_eq(pk_sup_start_dynamic(s, "x", sh("true")), -EPERM);
+
+        /* dependency errors name the place */
+        const char *na[] = {"b", NULL}, *nb[] = {"c", NULL}, *nc[] = {"a", NULL};
+        struct pk_sup *d = NULL;
+        cr_assert_eq(pk_sup_new(loop, NULL, &d), 0);
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "a";
+        sp.requires = na;
+        cr_assert_eq(pk_sup_add(d, &sp, sh("true")), 0);
+        char where[128];
+        cr_assert_eq(pk_sup_start(d, where, sizeof(where)), PK_EDEPUNKNOWN); /* no b */
+        cr_assert_str_eq(where, "a -> b");
+        sp.id = "b";
+        sp.requires = NULL;
+        sp.after = nb;
+        cr_assert_eq(pk_sup_add(d, &sp, sh("true")), 0);
+        sp.id = "c";
+        sp.after = NULL;
+        sp.binds_to = nc;
+        cr_assert_eq(pk_sup_add(d, &sp, sh("true")), 0);
+        cr_assert_eq(pk_sup_start(d, where, sizeof(where)), PK_EDEPCYCLE);
+        cr_assert_str_eq(where, "a -> b -> c -> a");
+        cr_assert_str_eq(pk_strerror(PK_EDEPCYCLE), "child dependencies form a cycle");
+        pk_sup_free(d);
+        pk_sup_free(s);
+        pk_loop_free(loop);
+}
+
+/* ---- restart type x exit kind ------------------------------------------------------------- */
+
+Test(sup, restart_type_by_exit_kind)
+{
+        static const char *const scripts[] = {"exit 0", "exit 3", "exit 42", "kill -KILL $$"};
+        static const int abnormal[] = {0, 1, 0 /* 42 is in the success set */, 1};
+        for (int type = PK_SUP_PERMANENT; type <= PK_SUP_TEMPORARY; type++) {
+                for (size_t k = 0; k < sizeof(scripts) / sizeof(scripts[0]); k++) {
+                        R.n = 0;
+                        struct pk_sup_opts o;
+                        memset(&o, 0, sizeof(o));
+                        struct pk_sup *s = new_sup(&o);
+                        struct pk_sup_child_spec sp;
+                        memset(&sp, 0, sizeof(sp));
+                        int codes[] = {42};
+                        sp.id = "w";
+                        sp.restart = type;
+                        sp.success_codes = codes;
+                        sp.n_success_codes = 1;
+                        cr_assert_eq(pk_sup_add(s, &sp, sh(scripts[k])), 0);
+                        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+                        run_until(PK_SUP_EV_EXITED, "w", 1);
+                        long ex = find(PK_SUP_EV_EXITED, "w", 1);
+                        if (k == 3) {
+                                cr_assert_eq(R.ev[ex].exit.exited, 0);
+                                cr_assert_eq(R.ev[ex].exit.signal, SIGKILL);
+                        } else {
+                                cr_assert_eq(R.ev[ex].exit.exited, 1);
+                        }
+                        int want =
+                            type == PK_SUP_PERMANENT || (type == PK_SUP_TRANSIENT && abnormal[k]);
+                        cr_assert_eq(count(PK_SUP_EV_RESTART, "w"), want,
+                                     "type %d script '%s': restart %d, want %d", type, scripts[k],
+                                     count(PK_SUP_EV_RESTART, "w"), want);
+                        struct pk_sup_child_info ci;
+                        cr_assert_eq(pk_sup_child_info(s, "w", &ci), 0);
+                        cr_assert_eq(ci.has_exited, 1);
+                        if (want) {
+                                cr_assert_eq(ci.state, PK_SUP_BACKOFF);
+                                cr_assert_gt(ci.next_restart_ns, 0);
+                        } else {
+                                cr_assert_eq(ci.state, type == PK_SUP_TEMPORARY && abnormal[k]
+                                                           ? PK_SUP_FAILED
+                                                           : PK_SUP_DOWN);
+                                cr_assert_eq(count(PK_SUP_EV_GAVE_UP, "w"),
+                                             type == PK_SUP_TEMPORARY && abnormal[k]);
+                        }
+                        finish(s);
+                }
+        }
+}
+
+/* ---- strategies --------------------------------------------------------------------------- */
+
+static struct pk_sup *three(int strategy)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.strategy = strategy;
+        o.backoff_base_ms = 1;
+        struct pk_sup *s = new_sup(&o);
+        add(s, "a", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        add(s, "b", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        add(s, "c", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        cr_assert_eq(count(PK_SUP_EV_READY, NULL), 3); /* ready at exec: all at once */
+        return s;
+}
+
+Test(sup, one_for_one_restarts_only_the_child)
+{
+        struct pk_sup *s = three(PK_SUP_ONE_FOR_ONE);
+        struct pk_sup_child_info a0, b0;
+        pk_sup_child_info(s, "a", &a0);
+        pk_sup_child_info(s, "b", &b0);
+        cr_assert_eq(pk_sup_signal_child(s, "b", SIGKILL), 0);
+        run_until(PK_SUP_EV_READY, "b", 1);
+        struct pk_sup_child_info a1, b1;
+        pk_sup_child_info(s, "a", &a1);
+        pk_sup_child_info(s, "b", &b1);
+        cr_assert_eq(a1.pid, a0.pid);
+        cr_assert_neq(b1.pid, b0.pid);
+        cr_assert_eq(b1.restarts, 1);
+        cr_assert_eq(b1.last_exit.signal, SIGKILL);
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, NULL), 0);
+        struct pk_sup_counts cc;
+        pk_sup_count_children(s, &cc);
+        cr_assert_eq(cc.specs, 3);
+        cr_assert_eq(cc.active, 3);
+        cr_assert_eq(cc.workers, 3);
+        finish(s);
+        /* the shutdown stopped them newest first */
+}
+
+Test(sup, one_for_all_stops_in_reverse_and_restarts_in_order)
+{
+        struct pk_sup *s = three(PK_SUP_ONE_FOR_ALL);
+        size_t mark = R.n;
+        cr_assert_eq(pk_sup_signal_child(s, "b", SIGKILL), 0);
+        run_until(PK_SUP_EV_READY, "c", 1);
+        long sc = find(PK_SUP_EV_STOPPING, "c", 1), sa = find(PK_SUP_EV_STOPPING, "a", 1);
+        cr_assert(sc > (long)mark && sa > sc, "c stops before a");
+        cr_assert_eq(R.ev[sc].reason, PK_SUP_R_STRATEGY);
+        long xa = find(PK_SUP_EV_STARTING, "a", 2), xb = find(PK_SUP_EV_STARTING, "b", 2),
+             xc = find(PK_SUP_EV_STARTING, "c", 2);
+        cr_assert(xa > sa && xb > xa && xc > xb, "restart in start order a, b, c");
+        cr_assert_eq(count(PK_SUP_EV_RESTART, NULL), 3); /* all three scheduled, one delay */
+        finish(s);
+}
+
+Test(sup, rest_for_one_restarts_the_later_ones)
+{
+        struct pk_sup *s = three(PK_SUP_REST_FOR_ONE);
+        cr_assert_eq(pk_sup_signal_child(s, "b", SIGKILL), 0);
+        run_until(PK_SUP_EV_READY, "c", 1);
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, "a"), 0);
+        cr_assert_eq(count(PK_SUP_EV_STARTING, "a"), 1);
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, "c"), 1);
+        cr_assert(find(PK_SUP_EV_STARTING, "c", 2) > find(PK_SUP_EV_STARTING, "b", 2));
+        /* the shutdown stops newest first: c, b, a (c and b were restarted after a) */
+        cr_assert_eq(pk_sup_shutdown(s), 0);
+        R.stop_sup = s;
+        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
+        long pc = find(PK_SUP_EV_STOPPING, "c", 2), pb = find(PK_SUP_EV_STOPPING, "b", 1),
+             pa = find(PK_SUP_EV_STOPPING, "a", 1);
+        cr_assert(pc < pb && pb < pa, "reverse start order");
+        finish(s);
+}
+
+Test(sup, simple_one_for_one_dynamic_children)
+{
+        struct pk_sup_child_spec t;
+        memset(&t, 0, sizeof(t));
+        t.restart = PK_SUP_TRANSIENT;
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.strategy = PK_SUP_SIMPLE_ONE_FOR_ONE;
+        o.template_spec = &t;
+        o.backoff_base_ms = 1;
+        struct pk_sup *s = new_sup(&o);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        cr_assert_eq(pk_sup_add(s, &t, sh("true")), -EPERM);
+        cr_assert_eq(pk_sup_start_dynamic(s, "ok", sh("exit 0")), 0);
+        cr_assert_eq(pk_sup_start_dynamic(s, "bad", sh("exit 1")), 0);
+        cr_assert_eq(pk_sup_start_dynamic(s, "ok", sh("exit 0")), -EEXIST);
+        run_until(PK_SUP_EV_EXITED, "bad", 2);
+        /* "ok" ended normally: transient, not restarted, removed; "bad" restarted */
+        struct pk_sup_child_info ci;
+        cr_assert_eq(pk_sup_child_info(s, "ok", &ci), -ENOENT);
+        cr_assert_eq(pk_sup_child_info(s, "bad", &ci), 0);
+        cr_assert_geq(ci.restarts, 1);
+        cr_assert_eq(pk_sup_which_children(s, NULL, 0), 1);
+        finish(s);
+}
