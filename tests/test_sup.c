@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+pid_t pk__proc_ppid(pid_t pid); /* src/sup/proc.c */
+
 #define PROBE PK_BUILD_DIR "/tests/helpers/sup_probe"
 #define BOUND_MS 20000 /* a hang becomes a failure after this; never a pass condition */
 
@@ -86,15 +88,17 @@ static struct pk_cmd *sh(const char *script)
 {
         struct pk_cmd *c = NULL;
         cr_assert_eq(pk_cmd_new("/bin/sh", &c), 0);
+        cr_assert_eq(pk_cmd_pdeathsig(c, SIGKILL), 0); /* a failed test leaves nothing behind */
         cr_assert_eq(pk_cmd_arg(c, "-c"), 0);
         cr_assert_eq(pk_cmd_arg(c, script), 0);
         return c;
 }
 
-__attribute__((unused)) static struct pk_cmd *probe(const char *const *steps)
+static struct pk_cmd *probe(const char *const *steps)
 {
         struct pk_cmd *c = NULL;
         cr_assert_eq(pk_cmd_new(PROBE, &c), 0);
+        cr_assert_eq(pk_cmd_pdeathsig(c, SIGKILL), 0);
         for (size_t i = 0; steps[i]; i++)
                 cr_assert_eq(pk_cmd_arg(c, steps[i]), 0);
         return c;
@@ -385,5 +389,353 @@ Test(sup, simple_one_for_one_dynamic_children)
         cr_assert_eq(pk_sup_child_info(s, "bad", &ci), 0);
         cr_assert_geq(ci.restarts, 1);
         cr_assert_eq(pk_sup_which_children(s, NULL, 0), 1);
+        finish(s);
+}
+
+/* ---- backoff ----------------------------------------------------------------------------- */
+
+static long ev_ms_between(long from, long to)
+{
+        return (long)((R.ev[to].time_ns - R.ev[from].time_ns) / 1000000u);
+}
+
+Test(sup, backoff_doubles_to_the_cap)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.intensity = 100;
+        o.backoff_base_ms = 20;
+        o.backoff_cap_ms = 160;
+        o.jitter_pct = -1; /* exact delays */
+        struct pk_sup *s = new_sup(&o);
+        add(s, "w", PK_SUP_PERMANENT, sh("exit 1"));
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_STARTING, "w", 7);
+        static const int64_t want[] = {20, 40, 80, 160, 160, 160};
+        for (int i = 0; i < 6; i++) {
+                long r = find(PK_SUP_EV_RESTART, "w", i + 1);
+                long st = find(PK_SUP_EV_STARTING, "w", i + 2);
+                cr_assert_geq(r, 0);
+                /* the announced delay, within a ms of rounding */
+                cr_assert(R.ev[r].delay_ms >= want[i] && R.ev[r].delay_ms <= want[i] + 1,
+                          "restart %d: delay %lld, want %lld", i + 1, (long long)R.ev[r].delay_ms,
+                          (long long)want[i]);
+                /* and the stream's timestamps show it was kept (never early) */
+                cr_assert_geq(ev_ms_between(r, st), want[i] - 1, "restart %d came early", i + 1);
+                cr_assert_eq(R.ev[st].restarts, (unsigned)i + 1);
+        }
+        finish(s);
+}
+
+Test(sup, backoff_resets_after_stable_uptime)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.intensity = 100;
+        o.backoff_base_ms = 5000; /* a flapping child would wait 5 s */
+        o.backoff_reset_ms = 100; /* but 100 ms up counts as stable */
+        struct pk_sup *s = new_sup(&o);
+        add(s, "w", PK_SUP_PERMANENT, sh("sleep 0.2; exit 1"));
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_STARTING, "w", 3);
+        for (int i = 1; i <= 2; i++) {
+                long r = find(PK_SUP_EV_RESTART, "w", i);
+                cr_assert_eq(R.ev[r].delay_ms, 0, "restart %d of a stable child is immediate", i);
+        }
+        finish(s);
+}
+
+/* ---- intensity and escalation ------------------------------------------------------------- */
+
+Test(sup, intensity_escalates_through_three_levels)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.intensity = 1;
+        o.period_ms = 60000;
+        o.backoff_base_ms = 1;
+        o.jitter_pct = -1;
+        o.name = "top";
+        struct pk_sup *top = new_sup(&o);
+        struct pk_sup *mid = NULL, *leaf = NULL;
+        o.name = "mid";
+        cr_assert_eq(pk_sup_new(R.loop, &o, &mid), 0);
+        o.name = "leaf";
+        cr_assert_eq(pk_sup_new(R.loop, &o, &leaf), 0);
+        add(leaf, "bad", PK_SUP_PERMANENT, sh("exit 1"));
+        add(leaf, "good", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "leaf";
+        cr_assert_eq(pk_sup_add_sup(mid, &sp, leaf), 0);
+        sp.id = "mid";
+        cr_assert_eq(pk_sup_add_sup(top, &sp, mid), 0);
+        add(top, "other", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        cr_assert_eq(pk_sup_add_sup(mid, &sp, leaf), -EINVAL); /* already owned */
+        cr_assert_eq(pk_sup_start(top, NULL, 0), 0);
+        R.stop_sup = top;
+        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
+
+        struct pk_sup_status st;
+        cr_assert_eq(pk_sup_state(top, &st), 0);
+        cr_assert(st.finished && st.failed);
+        cr_assert_eq(st.reason, PK_SUP_R_INTENSITY);
+        cr_assert_str_eq(st.id, "mid");
+        /* leaf failed 4 times (twice per mid incarnation), mid twice, top once */
+        int leaf_down = 0, mid_down = 0;
+        for (size_t i = 0; i < R.n; i++)
+                if (R.ev[i].kind == PK_SUP_EV_SUP_DOWN) {
+                        if (strcmp(R.ev[i].sup_name, "leaf") == 0)
+                                leaf_down++;
+                        else if (strcmp(R.ev[i].sup_name, "mid") == 0)
+                                mid_down++;
+                }
+        cr_assert_eq(leaf_down, 4);
+        cr_assert_eq(mid_down, 2);
+        /* nothing of the tree runs any more */
+        struct pk_sup_child_info ci;
+        cr_assert_eq(pk_sup_child_info(top, "other", &ci), 0);
+        cr_assert_eq(ci.pid, 0);
+        cr_assert_eq(pk_sup_child_info(leaf, "good", &ci), 0);
+        cr_assert_eq(ci.pid, 0);
+        /* "other" was stopped by the failing top, not restarted */
+        long so = find(PK_SUP_EV_STOPPING, "other", 1);
+        cr_assert_geq(so, 0);
+        cr_assert_eq(R.ev[so].reason, PK_SUP_R_INTENSITY);
+        finish(top);
+}
+
+Test(sup, auto_shutdown_any_significant)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.auto_shutdown = PK_SUP_AUTO_ANY_SIGNIFICANT;
+        struct pk_sup *s = new_sup(&o);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "job";
+        sp.restart = PK_SUP_TRANSIENT;
+        sp.significant = 1;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("sleep 0.05; exit 0")), 0);
+        add(s, "svc", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        R.stop_sup = s;
+        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
+        struct pk_sup_status st;
+        pk_sup_state(s, &st);
+        cr_assert(st.finished && !st.failed);
+        cr_assert_eq(st.reason, PK_SUP_R_AUTO_SHUTDOWN);
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, "svc"), 1);
+        finish(s);
+}
+
+/* ---- run-time control ---------------------------------------------------------------------- */
+
+Test(sup, stop_start_restart_remove)
+{
+        struct pk_sup *s = new_sup(NULL);
+        add(s, "w", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        cr_assert_eq(pk_sup_remove_child(s, "w"), -EBUSY);
+        cr_assert_eq(pk_sup_stop_child(s, "w"), 0);
+        run_until(PK_SUP_EV_EXITED, "w", 1);
+        struct pk_sup_child_info ci;
+        pk_sup_child_info(s, "w", &ci);
+        cr_assert_eq(ci.state, PK_SUP_DOWN);
+        cr_assert_eq(ci.last_exit.signal, SIGTERM);
+        cr_assert_eq(count(PK_SUP_EV_RESTART, "w"), 0); /* a requested stop is not restarted */
+        cr_assert_eq(pk_sup_start_child(s, "w"), 0);
+        cr_assert_eq(pk_sup_start_child(s, "w"), -EALREADY);
+        pk_sup_child_info(s, "w", &ci);
+        pid_t first = ci.pid;
+        cr_assert_eq(pk_sup_restart_child(s, "w"), 0);
+        run_until(PK_SUP_EV_READY, "w", 1);
+        pk_sup_child_info(s, "w", &ci);
+        cr_assert_neq(ci.pid, first);
+        cr_assert_eq(ci.restarts, 0, "a requested restart does not count");
+        cr_assert_eq(pk_sup_signal_child(s, "nope", SIGTERM), -ENOENT);
+        /* a child added while running starts at once */
+        add(s, "late", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        pk_sup_child_info(s, "late", &ci);
+        cr_assert_eq(ci.state, PK_SUP_READY);
+        cr_assert_gt(ci.pid, 0);
+        cr_assert_eq(pk_sup_stop_child(s, "late"), 0);
+        run_until(PK_SUP_EV_EXITED, "late", 1);
+        cr_assert_eq(pk_sup_remove_child(s, "late"), 0);
+        cr_assert_eq(pk_sup_which_children(s, NULL, 0), 1);
+        finish(s);
+}
+
+Test(sup, stop_escalates_to_kill_after_timeout)
+{
+        struct pk_sup *s = new_sup(NULL);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "stubborn";
+        sp.shutdown_ms = 100;
+        sp.ready = PK_SUP_READY_FD;
+        sp.ready_fd = 3;
+        /* ready once its trap is in place (s6 notification-fd) */
+        cr_assert_eq(pk_sup_add(s, &sp, sh("trap '' TERM; echo >&3; while :; do sleep 1; done")),
+                     0);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "stubborn", 1);
+        finish(s);
+        long ex = find(PK_SUP_EV_EXITED, "stubborn", 1);
+        cr_assert_geq(ex, 0);
+        cr_assert_eq(R.ev[ex].exit.signal, SIGKILL);
+        long sp_ = find(PK_SUP_EV_STOPPING, "stubborn", 1);
+        cr_assert_geq(ev_ms_between(sp_, ex), 99);
+}
+
+/* ---- readiness ------------------------------------------------------------------------------ */
+
+static void add_ready(struct pk_sup *s, const char *id, int how, struct pk_cmd *cmd,
+                      const struct pk_sup_child_spec *extra)
+{
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        if (extra)
+                sp = *extra;
+        sp.id = id;
+        sp.ready = how;
+        if (how == PK_SUP_READY_FD && !sp.ready_fd)
+                sp.ready_fd = 3;
+        cr_assert_eq(pk_sup_add(s, &sp, cmd), 0);
+}
+
+Test(sup, ready_by_delay)
+{
+        struct pk_sup *s = new_sup(NULL);
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        x.ready_delay_ms = 150;
+        add_ready(s, "d", PK_SUP_READY_DELAY, sh("exec sleep 1000"), &x);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "d", 1);
+        cr_assert_geq(ev_ms_between(find(PK_SUP_EV_RUNNING, "d", 1), find(PK_SUP_EV_READY, "d", 1)),
+                      149);
+        finish(s);
+}
+
+Test(sup, ready_by_notification_fd)
+{
+        struct pk_sup *s = new_sup(NULL);
+        add_ready(s, "n", PK_SUP_READY_FD,
+                  probe((const char *[]){"sleep:50", "fd:3", "pause", NULL}), NULL);
+        /* a child that closes the fd without a newline never becomes ready: start timeout */
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        x.start_timeout_ms = 200;
+        x.restart = PK_SUP_TEMPORARY;
+        add_ready(s, "mute", PK_SUP_READY_FD, sh("exec 3>&-; exec sleep 1000"), &x);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "n", 1);
+        cr_assert_lt(find(PK_SUP_EV_RUNNING, "n", 1), find(PK_SUP_EV_READY, "n", 1));
+        run_until(PK_SUP_EV_GAVE_UP, "mute", 1);
+        long st = find(PK_SUP_EV_STOPPING, "mute", 1);
+        cr_assert_eq(R.ev[st].reason, PK_SUP_R_START_TIMEOUT);
+        cr_assert_eq(count(PK_SUP_EV_READY, "mute"), 0);
+        finish(s);
+}
+
+Test(sup, ready_by_sd_notify_with_status)
+{
+        struct pk_sup *s = new_sup(NULL);
+        add_ready(s, "n", PK_SUP_READY_NOTIFY,
+                  probe((const char *[]){"send:STATUS=warming up", "sleep:20",
+                                         "send:READY=1\\nSTATUS=serving", "pause", NULL}),
+                  NULL);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "n", 1);
+        long st1 = find(PK_SUP_EV_STATUS, "n", 1);
+        cr_assert_geq(st1, 0);
+        cr_assert_str_eq(R.ev[st1].text, "STATUS=warming up");
+        cr_assert_lt(st1, find(PK_SUP_EV_READY, "n", 1));
+        if (count(PK_SUP_EV_STATUS, "n") < 2) /* same datagram: usually already here */
+                run_until(PK_SUP_EV_STATUS, "n", 1);
+        cr_assert_str_eq(R.ev[find(PK_SUP_EV_STATUS, "n", 2)].text, "STATUS=serving");
+        finish(s);
+}
+
+Test(sup, sd_notify_access_is_checked)
+{
+        struct pk_sup *s = new_sup(NULL);
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        x.start_timeout_ms = 300;
+        x.restart = PK_SUP_TEMPORARY;
+        x.notify_access = PK_SUP_NOTIFY_MAIN;
+        /* READY=1 from a forked child: refused under "main" ... */
+        add_ready(s, "main", PK_SUP_READY_NOTIFY,
+                  probe((const char *[]){"fsend:READY=1", "pause", NULL}), &x);
+        x.notify_access = PK_SUP_NOTIFY_ALL;
+        /* ... accepted under "all" */
+        add_ready(s, "all", PK_SUP_READY_NOTIFY,
+                  probe((const char *[]){"fsend:READY=1", "pause", NULL}), &x);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_GAVE_UP, "main", 1);
+        cr_assert_eq(count(PK_SUP_EV_READY, "main"), 0);
+        cr_assert_eq(R.ev[find(PK_SUP_EV_STOPPING, "main", 1)].reason, PK_SUP_R_START_TIMEOUT);
+        cr_assert_eq(count(PK_SUP_EV_READY, "all"), 1);
+        finish(s);
+}
+
+Test(sup, watchdog_timeout_restarts_a_silent_child)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.backoff_base_ms = 1;
+        struct pk_sup *s = new_sup(&o);
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        x.watchdog_ms = 150;
+        /* pets the watchdog three times, 50 ms apart, then goes silent */
+        add_ready(s, "dog", PK_SUP_READY_NOTIFY,
+                  probe((const char *[]){"send:READY=1", "sleep:50", "send:WATCHDOG=1", "sleep:50",
+                                         "send:WATCHDOG=1", "sleep:50", "send:WATCHDOG=1", "pause",
+                                         NULL}),
+                  &x);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_RESTART, "dog", 1);
+        long st = find(PK_SUP_EV_STOPPING, "dog", 1), ex = find(PK_SUP_EV_EXITED, "dog", 1);
+        cr_assert_eq(R.ev[st].reason, PK_SUP_R_WATCHDOG);
+        cr_assert_eq(R.ev[ex].exit.signal, SIGABRT);
+        /* the pets kept it alive past the first 150 ms */
+        cr_assert_geq(ev_ms_between(find(PK_SUP_EV_READY, "dog", 1), st), 249);
+        finish(s);
+}
+
+Test(sup, mainpid_must_belong_to_the_service)
+{
+        struct pk_sup *s = new_sup(NULL);
+        /* a lie: pid 1 is not ours */
+        add_ready(s, "liar", PK_SUP_READY_NOTIFY,
+                  probe((const char *[]){"send:MAINPID=1", "send:READY=1", "pause", NULL}), NULL);
+        /* the truth: a forked child of the service; READY=1 then comes from the
+         * spawned pid, which "exec" access allows besides the main pid */
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        x.notify_access = PK_SUP_NOTIFY_EXEC;
+        add_ready(s, "fork", PK_SUP_READY_NOTIFY,
+                  probe((const char *[]){"mainchild", "send:READY=1", "pause", NULL}), &x);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        R.stop_id[0] = 0;
+        run_until(PK_SUP_EV_READY, "liar", 1);
+        if (count(PK_SUP_EV_READY, "fork") == 0)
+                run_until(PK_SUP_EV_READY, "fork", 1);
+        long m = find(PK_SUP_EV_MAINPID, "liar", 1);
+        cr_assert_geq(m, 0);
+        cr_assert_eq(R.ev[m].err, -EPERM);
+        struct pk_sup_child_info ci;
+        pk_sup_child_info(s, "liar", &ci);
+        cr_assert_neq(ci.pid, 1);
+        long f = find(PK_SUP_EV_MAINPID, "fork", 1);
+        cr_assert_geq(f, 0);
+        cr_assert_eq(R.ev[f].err, 0);
+        pk_sup_child_info(s, "fork", &ci);
+        long named = strtol(R.ev[f].text, NULL, 10); /* the value sent */
+        cr_assert_eq(ci.pid, (pid_t)named);
+        cr_assert_eq(pk__proc_ppid(ci.pid), R.ev[find(PK_SUP_EV_RUNNING, "fork", 1)].pid);
         finish(s);
 }
