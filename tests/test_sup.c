@@ -739,3 +739,86 @@ Test(sup, mainpid_must_belong_to_the_service)
         cr_assert_eq(pk__proc_ppid(ci.pid), R.ev[find(PK_SUP_EV_RUNNING, "fork", 1)].pid);
         finish(s);
 }
+
+/* ---- dependencies --------------------------------------------------------------------------- */
+
+Test(sup, dependencies_order_and_parallelism)
+{
+        struct pk_sup *s = new_sup(NULL);
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        /* db takes a while to become ready (notification fd) */
+        add_ready(s, "db", PK_SUP_READY_FD,
+                  probe((const char *[]){"sleep:100", "fd:3", "pause", NULL}), NULL);
+        /* app requires db; web is after app; cache is independent */
+        const char *need_db[] = {"db", NULL}, *after_app[] = {"app", NULL};
+        x.requires = need_db;
+        add_ready(s, "app", PK_SUP_READY_EXEC, sh("exec sleep 1000"), &x);
+        memset(&x, 0, sizeof(x));
+        x.after = after_app;
+        add_ready(s, "web", PK_SUP_READY_EXEC, sh("exec sleep 1000"), &x);
+        add_ready(s, "cache", PK_SUP_READY_EXEC, sh("exec sleep 1000"), NULL);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        /* independent children started at once, in parallel with db's start */
+        cr_assert_eq(count(PK_SUP_EV_READY, "cache"), 1);
+        cr_assert_eq(count(PK_SUP_EV_STARTING, "app"), 0);
+        struct pk_sup_child_info ci;
+        pk_sup_child_info(s, "app", &ci);
+        cr_assert_eq(ci.state, PK_SUP_WAITING);
+        run_until(PK_SUP_EV_READY, "web", 1);
+        long rdb = find(PK_SUP_EV_READY, "db", 1), sapp = find(PK_SUP_EV_STARTING, "app", 1),
+             rapp = find(PK_SUP_EV_READY, "app", 1), sweb = find(PK_SUP_EV_STARTING, "web", 1);
+        cr_assert(rdb < sapp && rapp < sweb, "db ready < app starts; app ready < web starts");
+        /* stop in reverse start order: web, app, cache, db (db spawned first, cache second) */
+        cr_assert_eq(pk_sup_shutdown(s), 0);
+        R.stop_sup = s;
+        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
+        long pw = find(PK_SUP_EV_STOPPING, "web", 1), pa = find(PK_SUP_EV_STOPPING, "app", 1),
+             pd = find(PK_SUP_EV_STOPPING, "db", 1), pc = find(PK_SUP_EV_STOPPING, "cache", 1);
+        cr_assert(pw < pa && pa < pc && pc < pd, "reverse order: %ld %ld %ld %ld", pw, pa, pc, pd);
+        finish(s);
+}
+
+Test(sup, a_required_child_that_gives_up_stops_its_dependents)
+{
+        struct pk_sup *s = new_sup(NULL);
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        x.restart = PK_SUP_TEMPORARY;
+        add_ready(s, "base", PK_SUP_READY_EXEC, sh("sleep 0.1; exit 1"), &x);
+        const char *need[] = {"base", NULL};
+        memset(&x, 0, sizeof(x));
+        x.requires = need;
+        add_ready(s, "dep", PK_SUP_READY_EXEC, sh("exec sleep 1000"), &x);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_GAVE_UP, "dep", 1);
+        cr_assert_eq(R.ev[find(PK_SUP_EV_STOPPING, "dep", 1)].reason, PK_SUP_R_DEPENDENCY);
+        struct pk_sup_child_info ci;
+        pk_sup_child_info(s, "dep", &ci);
+        cr_assert_eq(ci.state, PK_SUP_FAILED);
+        cr_assert_eq(count(PK_SUP_EV_RESTART, "dep"), 0);
+        /* starting it again pulls its requirement in again */
+        cr_assert_eq(pk_sup_start_child(s, "dep"), 0);
+        pk_sup_child_info(s, "base", &ci);
+        cr_assert_eq(ci.state, PK_SUP_READY);
+        finish(s);
+}
+
+Test(sup, conflicts_stop_each_other)
+{
+        struct pk_sup *s = new_sup(NULL);
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        add_ready(s, "old", PK_SUP_READY_EXEC, sh("exec sleep 1000"), NULL);
+        const char *c[] = {"old", NULL};
+        x.conflicts = c;
+        add_ready(s, "new", PK_SUP_READY_EXEC, sh("exec sleep 1000"), &x);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "new", 1);
+        cr_assert_eq(R.ev[find(PK_SUP_EV_STOPPING, "old", 1)].reason, PK_SUP_R_CONFLICT);
+        cr_assert_lt(find(PK_SUP_EV_EXITED, "old", 1), find(PK_SUP_EV_STARTING, "new", 1));
+        struct pk_sup_child_info ci;
+        pk_sup_child_info(s, "old", &ci);
+        cr_assert_eq(ci.state, PK_SUP_DOWN);
+        finish(s);
+}

@@ -755,8 +755,11 @@ static void try_start(struct child *c)
         for (size_t k = 0; k < PK_ARRAY_SIZE(pull); k++)
                 for (char **d = c->deps[pull[k]]; d && *d; d++) {
                         struct child *t = find_child(s, *d);
-                        if (t && t->state == PK_SUP_DOWN)
+                        if (t && (t->state == PK_SUP_DOWN || t->state == PK_SUP_FAILED)) {
+                                t->fails =
+                                    0; /* pulled in anew, as systemd restarts a failed Requires= */
                                 dispatch(t, PE_START, NULL);
+                        }
                 }
         if (c->state != PK_SUP_WAITING)
                 return;
