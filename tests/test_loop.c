@@ -763,14 +763,18 @@ Test(loop, thousand_pipes_all_deliver, .timeout = 60)
 
 struct child_rec {
         int calls;
-        struct pk_loop_child_status st;
+        int err;
+        pid_t pid;
+        struct pk_exit st;
 };
 
-static void child_cb(struct pk_loop_child *c, const struct pk_loop_child_status *st)
+static void child_cb(struct pk_loop_child *c, int err, const struct pk_exit *ex)
 {
         struct child_rec *r = c->w.data;
         r->calls++;
-        r->st = *st;
+        r->err = err;
+        r->pid = pk_loop_child_pid(c);
+        r->st = *ex;
         cr_assert_not(pk_loop_is_active(&c->w));
 }
 
@@ -816,11 +820,11 @@ Test(loop, child_exit_code_and_reaped)
         cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
         cr_assert_eq(count_fds(), before - 1); /* the loop's pidfd is closed */
         cr_assert_eq(r.calls, 1);
-        cr_assert_eq(r.st.err, 0);
-        cr_assert_eq(r.st.pid, pid);
+        cr_assert_eq(r.err, 0);
+        cr_assert_eq(r.pid, pid);
         cr_assert_eq(r.st.exited, 1);
-        cr_assert_eq(r.st.exit_code, 42);
-        cr_assert_eq(r.st.term_signal, 0);
+        cr_assert_eq(r.st.code, 42);
+        cr_assert_eq(r.st.signal, 0);
         /* The loop reaped it: no zombie left to wait for. */
         cr_assert_eq(waitpid(pid, NULL, WNOHANG), -1);
         cr_assert_eq(errno, ECHILD);
@@ -839,9 +843,9 @@ Test(loop, child_killed_by_signal)
         cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
         cr_assert_eq(r.calls, 1);
         cr_assert_eq(r.st.exited, 0);
-        cr_assert_eq(r.st.term_signal, SIGTERM);
+        cr_assert_eq(r.st.signal, SIGTERM);
         cr_assert_eq(r.st.core_dumped, 0);
-        cr_assert_eq(r.st.exit_code, 0);
+        cr_assert_eq(r.st.code, -1);
         pk_loop_free(loop);
 }
 
@@ -881,7 +885,7 @@ Test(loop, child_core_dump_flag)
         cr_assert_eq(pk_loop_child_start(&c, pid, child_cb), 0);
         cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
         cr_assert_eq(r.calls, 1);
-        cr_assert_eq(r.st.term_signal, SIGQUIT);
+        cr_assert_eq(r.st.signal, SIGQUIT);
         pk_loop_free(loop);
         rm_flat_dir(dir);
         if (!r.st.core_dumped)
@@ -900,11 +904,13 @@ struct cpair_child {
         int idx;
 };
 
-static void cpair_cb(struct pk_loop_child *c, const struct pk_loop_child_status *st)
+static void cpair_cb(struct pk_loop_child *c, int err, const struct pk_exit *ex)
 {
         struct cpair_child *me = (struct cpair_child *)c;
         struct cpair *p = me->pair;
-        cr_assert_eq(st->pid, p->pid[me->idx]);
+        (void)ex;
+        cr_assert_eq(err, 0);
+        cr_assert_eq(pk_loop_child_pid(c), p->pid[me->idx]);
         p->calls++;
         p->ran = me->idx;
         int other = 1 - me->idx;
@@ -957,8 +963,8 @@ Test(loop, child_given_pidfd_is_borrowed)
         c.w.data = &r;
         cr_assert_eq(pk_loop_child_start_pidfd(&c, pidfd, child_cb), 0);
         cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
-        cr_assert_eq(r.st.pid, pid);
-        cr_assert_eq(r.st.exit_code, 7);
+        cr_assert_eq(r.pid, pid);
+        cr_assert_eq(r.st.code, 7);
         cr_assert_geq(fcntl(pidfd, F_GETFD), 0); /* still open: ours */
         close(pidfd);
         pk_loop_free(loop);
@@ -1368,10 +1374,11 @@ static void never_defer(struct pk_loop_defer *d)
         cr_assert_fail("callback must not run");
 }
 
-static void never_child(struct pk_loop_child *c, const struct pk_loop_child_status *st)
+static void never_child(struct pk_loop_child *c, int err, const struct pk_exit *ex)
 {
         (void)c;
-        (void)st;
+        (void)err;
+        (void)ex;
         cr_assert_fail("callback must not run");
 }
 
@@ -1413,4 +1420,35 @@ Test(loop, free_stops_active_watchers)
         close(p[1]);
         cr_assert_eq(count_fds(), before);
         cr_assert_eq(waitpid(pid, NULL, 0), pid);
+}
+
+Test(loop, child_adopt_reaps_and_is_freed_by_the_loop)
+{
+        int before = count_fds();
+        struct pk_loop *loop = new_loop();
+        pid_t pid = fork_exit(3);
+        cr_assert_eq(pk_loop_child_adopt(loop, pid), 0);
+        cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
+        cr_assert_eq(waitpid(pid, NULL, WNOHANG), -1);
+        cr_assert_eq(errno, ECHILD);
+        /* One still running when the loop is freed: released, nothing leaks. */
+        pid_t sleeper = fork();
+        cr_assert_geq(sleeper, 0);
+        if (sleeper == 0) {
+                pause();
+                _exit(0);
+        }
+        cr_assert_eq(pk_loop_child_adopt(loop, sleeper), 0);
+        cr_assert_eq(pk_loop_run_nowait(loop), PK_LOOP_ALIVE);
+        /* A zombie at free time is reaped by the free. */
+        pid_t z = fork_exit(0);
+        cr_assert_eq(pk_loop_child_adopt(loop, z), 0);
+        siginfo_t si;
+        cr_assert_eq(waitid(P_PID, (id_t)z, &si, WEXITED | WNOWAIT), 0);
+        pk_loop_free(loop);
+        cr_assert_eq(waitpid(z, NULL, WNOHANG), -1);
+        cr_assert_eq(count_fds(), before);
+        kill(sleeper, SIGKILL);
+        cr_assert_eq(waitpid(sleeper, NULL, 0), sleeper);
+        cr_assert_eq(pk_loop_child_adopt(NULL, 1), -EINVAL);
 }

@@ -106,11 +106,11 @@ static void echo_roundtrips(struct pk_framing f, bool nouse, int count, size_t m
         }
         free(buf);
         free(got);
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         /* echo exits 0 once its input closes. */
         cr_assert_eq(pk_port_close_input(p), 0);
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
         cr_assert_eq(pk_port_close(p, NULL), 0);
 }
 
@@ -173,11 +173,11 @@ Test(port_host, eight_mib_message_through_cat_does_not_deadlock)
         }
         cr_assert_eq(r, 0);
         cr_assert_eq(have, len);
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
         cr_assert_eq(pk_port_close(p, &ex), 0);
-        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
         free(buf);
 }
 
@@ -194,14 +194,15 @@ Test(port_host, exit_status_as_erlang_reports_it)
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 const char *args[] = {cases[i].mode, cases[i].arg, NULL};
                 struct pk_port *p = open_probe(args, PK_PORT_EXIT_STATUS);
-                struct pk_port_exit ex;
+                struct pk_exit ex;
                 cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-                cr_assert_eq(ex.status, cases[i].status, "%s %s", cases[i].mode, cases[i].arg);
+                cr_assert_eq(pk_exit_shell(&ex), cases[i].status, "%s %s", cases[i].mode,
+                             cases[i].arg);
                 cr_assert_eq(ex.code, cases[i].code);
                 cr_assert_eq(ex.signal, cases[i].sig);
-                struct pk_port_exit ex2;
+                struct pk_exit ex2;
                 cr_assert_eq(pk_port_close(p, &ex2), 0);
-                cr_assert_eq(ex2.status, cases[i].status);
+                cr_assert_eq(pk_exit_shell(&ex2), cases[i].status);
         }
 }
 
@@ -260,9 +261,9 @@ Test(port_host, shell_form_runs_sh_c_exec)
         struct pk_port *p;
         /* "exec " is forced in front, so builtins chains fail as in Erlang. */
         cr_assert_eq(pk_port_open_shell("cd / && pwd", &o, &p), 0);
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-        cr_assert_eq(ex.status, 127);
+        cr_assert_eq(pk_exit_shell(&ex), 127);
         pk_port_close(p, NULL);
         cr_assert_eq(pk_port_open_shell("echo \"$0\" 'two words'", &o, &p), 0);
         struct pk_port_msg m;
@@ -276,7 +277,7 @@ Test(port_host, shell_form_runs_sh_c_exec)
         cr_assert_eq(r, 0);
         cr_assert_str_eq(got, "sh two words\n");
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
         cr_assert_eq(pk_port_close(p, NULL), 0);
 }
 
@@ -355,9 +356,9 @@ Test(port_host, half_close_keeps_reading_and_reports_exit)
         struct pk_port_msg m;
         cr_assert_eq(pk_port_recv(p, &m, 20000), 1);
         cr_assert(m.len >= 2 && m.data[m.len - 2] == '5' && m.data[m.len - 1] == '\n');
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
         pk_port_close(p, NULL);
 }
 
@@ -368,7 +369,7 @@ Test(port_host, close_does_not_signal_by_default)
         struct pk_port *p = open_probe(args, 0);
         int pid = pk_port_pid(p);
         cr_assert_gt(pid, 0);
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         cr_assert_eq(pk_port_close(p, &ex), -EINPROGRESS);
         cr_assert_eq(ex.code, -1);
         cr_assert_eq(kill(pid, 0), 0, "the child must still run");
@@ -384,10 +385,10 @@ Test(port_host, kill_on_close_term_then_kill_the_group)
         const char *args[] = {"noread", NULL};
         o.framing = (struct pk_framing){.kind = PK_FRAMING_PACKET, .arg = 4};
         cr_assert_eq(pk_port_open_executable(PROBE, args, &o, &p), 0);
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         cr_assert_eq(pk_port_close(p, &ex), 0);
         cr_assert_eq(ex.signal, SIGTERM);
-        cr_assert_eq(ex.status, 143);
+        cr_assert_eq(pk_exit_shell(&ex), 143);
         /* ignores TERM, and has a grandchild in its group: both get KILL */
         o.framing = (struct pk_framing){.kind = PK_FRAMING_STREAM};
         cr_assert_eq(
@@ -398,9 +399,52 @@ Test(port_host, kill_on_close_term_then_kill_the_group)
         cr_assert_gt(grandchild, 0);
         cr_assert_eq(pk_port_close(p, &ex), 0);
         cr_assert_eq(ex.signal, SIGKILL);
-        cr_assert_eq(ex.status, 137);
+        cr_assert_eq(pk_exit_shell(&ex), 137);
         /* the grandchild was killed with its group (it is init's now: poll) */
         cr_assert(gone_within(grandchild, 200), "grandchild %d survived", grandchild);
+}
+
+/* Opens `script` (stream framing, kill on close with a long grace) and reads
+ * the pid the script prints first. */
+static struct pk_port *open_tree(const char *script, pid_t *ret_grandchild)
+{
+        struct pk_port_opts o = {.flags = PK_PORT_KILL_ON_CLOSE, .kill_grace_ms = 20000};
+        struct pk_port *p;
+        cr_assert_eq(pk_port_open_shell(script, &o, &p), 0);
+        struct pk_port_msg m;
+        cr_assert_eq(pk_port_recv(p, &m, 20000), 1);
+        *ret_grandchild = atoi((const char *)m.data);
+        cr_assert_gt(*ret_grandchild, 0);
+        return p;
+}
+
+Test(port_host, kill_on_close_kills_what_remains_of_the_tree)
+{
+        /* The child dies of TERM within the grace period; its grandchild ignores
+         * TERM (and prints its pid only once it does): the group still gets KILL. */
+        pid_t g;
+        struct pk_port *p = open_tree(
+            "sh -c 'sh -c \"trap \\\"\\\" TERM; echo \\$\\$; exec sleep 1000\" & wait'", &g);
+        struct pk_exit ex;
+        cr_assert_eq(pk_port_close(p, &ex), 0);
+        cr_assert_eq(ex.signal, SIGTERM);
+        cr_assert(gone_within(g, 500), "grandchild %d survived a TERM-killed child", g);
+
+        /* The child has exited (not yet reaped) leaving a background grandchild. */
+        p = open_tree("sh -c 'sleep 1000 & echo $!; exit 7'", &g);
+        siginfo_t si;
+        cr_assert_eq(waitid(P_PID, (id_t)pk_port_pid(p), &si, WEXITED | WNOWAIT), 0);
+        cr_assert_eq(pk_port_close(p, &ex), 0);
+        cr_assert_eq(ex.code, 7);
+        cr_assert(gone_within(g, 500), "grandchild %d of an exited child survived", g);
+
+        /* The same, with the child reaped by pk_port_wait() before the close. */
+        p = open_tree("sh -c 'sleep 1000 & echo $!; exit 7'", &g);
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+        cr_assert_eq(ex.code, 7);
+        cr_assert_eq(pk_port_close(p, &ex), 0);
+        cr_assert_eq(ex.code, 7);
+        cr_assert(gone_within(g, 500), "grandchild %d of a reaped child survived", g);
 }
 
 Test(port_host, pdeathsig_kills_the_child_when_the_host_dies)
@@ -453,7 +497,7 @@ Test(port_host, writing_to_a_dead_port_is_epipe_not_sigpipe)
 Test(port_host, hostile_and_broken_output)
 {
         struct pk_port_msg m;
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         /* a 4 GiB length header: an error, no allocation, no hang */
         const char *big[] = {"bigheader", NULL};
         struct pk_port *p = open_probe(big, 0);
@@ -461,7 +505,7 @@ Test(port_host, hostile_and_broken_output)
         cr_assert_eq(pk_port_recv(p, &m, 20000), 0);
         pk_port_close_input(p);
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
         pk_port_close(p, NULL);
 
         /* a valid frame then garbage: the frame, then PK_EPARTIAL, then EOF */
@@ -471,7 +515,7 @@ Test(port_host, hostile_and_broken_output)
         cr_assert_eq(pk_port_recv(p, &m, 20000), PK_EPARTIAL);
         cr_assert_eq(pk_port_recv(p, &m, 20000), 0);
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
         pk_port_close(p, NULL);
 
         /* killed mid-message */
@@ -640,9 +684,9 @@ Test(port_host, in_and_out_only_ports)
         cr_assert_eq(pk_port_recv(p, &m, 0), -EINVAL);
         cr_assert_eq(pk_port_send(p, "written", 7), 0);
         cr_assert_eq(pk_port_close_input(p), 0);
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
-        cr_assert_eq(ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
         pk_port_close(p, NULL);
         char buf[16] = {0};
         FILE *f = fopen(path, "r");
@@ -651,4 +695,115 @@ Test(port_host, in_and_out_only_ports)
         fclose(f);
         unlink(path);
         cr_assert_str_eq(buf, "written");
+}
+
+/* Reads the whole of fd from offset 0 into buf (NUL-terminated). */
+static size_t slurp_fd(int fd, char *buf, size_t cap)
+{
+        size_t n = 0;
+        ssize_t r;
+        while (n + 1 < cap && (r = pread(fd, buf + n, cap - 1 - n, (off_t)n)) > 0)
+                n += (size_t)r;
+        buf[n] = 0;
+        return n;
+}
+
+Test(port_host, out_with_stderr_to_stdout_as_erlang)
+{
+        /* OTP port_SUITE: [out, use_stdio, stderr_to_stdout] is accepted and the
+         * child has 3 open fds; its stdout is the host's, and stderr joins it. */
+        char path[] = "/tmp/pkport.XXXXXX";
+        int file = mkostemp(path, O_CLOEXEC);
+        cr_assert_geq(file, 0);
+        unlink(path);
+        int saved = dup(1);
+        cr_assert_geq(saved, 0);
+        cr_assert_eq(dup2(file, 1), 1);
+        struct pk_port_opts o = {.framing = {.kind = PK_FRAMING_PACKET, .arg = 4},
+                                 .flags = PK_PORT_OUT | PK_PORT_STDERR_TO_STDOUT};
+        const char *args[] = {"fds", NULL};
+        struct pk_port *p = NULL;
+        int r = pk_port_open_executable(PROBE, args, &o, &p);
+        const char *sh[] = {"sh", "-c", "echo to-stderr >&2", NULL};
+        struct pk_port *q = NULL;
+        int r2 = pk_port_open_argv(sh, &o, &q);
+        dup2(saved, 1);
+        close(saved);
+        cr_assert_eq(r, 0, "%s", pk_strerror(r));
+        cr_assert_eq(r2, 0, "%s", pk_strerror(r2));
+        struct pk_exit ex;
+        cr_assert_eq(pk_port_close_input(p), 0); /* the probe echoes until EOF */
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
+        cr_assert_eq(pk_port_wait(q, 20000, &ex), 0);
+        cr_assert_eq(pk_exit_shell(&ex), 0);
+        pk_port_close(p, NULL);
+        pk_port_close(q, NULL);
+        char buf[256];
+        size_t n = slurp_fd(file, buf, sizeof(buf));
+        close(file);
+        /* The probe's framed reply "0 1 2" and the shell's stderr line, in either order. */
+        cr_assert_not_null(memmem(buf, n, "\0\0\0\0050 1 2", 9), "got %zu bytes", n);
+        cr_assert_not_null(memmem(buf, n, "to-stderr\n", 10));
+        /* Still refused where Erlang refuses it, or where it has no meaning. */
+        struct pk_port_opts bad = {.flags = PK_PORT_NOUSE_STDIO | PK_PORT_STDERR_TO_STDOUT};
+        cr_assert_eq(pk_port_open_executable(PROBE, args, &bad, &p), -EINVAL);
+        struct pk_port_opts bad2 = {.flags = PK_PORT_STDERR_CAPTURE | PK_PORT_STDERR_TO_STDOUT};
+        cr_assert_eq(pk_port_open_executable(PROBE, args, &bad2, &p), -EINVAL);
+}
+
+Test(port_host, open_cmd_gets_everything_a_command_can)
+{
+        /* A command with a cleared environment, one variable, an rlimit and an
+         * extra descriptor; its own fd 1 mapping is replaced by the port's pipe. */
+        int extra[2];
+        cr_assert_eq(pipe2(extra, O_CLOEXEC), 0);
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new(PROBE, &cmd), 0);
+        cr_assert_eq(pk_cmd_arg(cmd, "fds"), 0);
+        cr_assert_eq(pk_cmd_env_clear(cmd), 0);
+        cr_assert_eq(pk_cmd_fd(cmd, 7, extra[1]), 0);
+        cr_assert_eq(pk_cmd_fd_null(cmd, 1), 0);
+        struct pk_port_opts o = {.framing = {.kind = PK_FRAMING_PACKET, .arg = 4}};
+        struct pk_port *p;
+        int before = fdt_count();
+        cr_assert_eq(pk_port_open_cmd(cmd, &o, &p), 0);
+        expect_reply(p, "0 1 2 7");
+        struct pk_exit ex;
+        cr_assert_eq(pk_port_close_input(p), 0);
+        cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
+        cr_assert_eq(pk_port_close(p, NULL), 0);
+        cr_assert_eq(fdt_count(), before, "descriptors leaked");
+
+        /* The port copied the command: it opens again, and so does a copy
+         * that outlives its original. */
+        struct pk_cmd *dup;
+        cr_assert_eq(pk_cmd_dup(cmd, &dup), 0);
+        cr_assert_eq(pk_port_open_cmd(cmd, &o, &p), 0);
+        pk_cmd_free(cmd);
+        expect_reply(p, "0 1 2 7");
+        pk_port_close(p, NULL);
+        cr_assert_eq(pk_port_open_cmd(dup, &o, &p), 0);
+        pk_cmd_free(dup);
+        expect_reply(p, "0 1 2 7");
+        pk_port_close(p, NULL);
+
+        /* Environment: the command's (cleared, one set) with the options' on top. */
+        const char *env[] = {"PK_FROM_OPTS=o", NULL};
+        o.env = env;
+        const char *cases[][2] = {{"PK_FROM_CMD", "c"}, {"PK_FROM_OPTS", "o"}, {"HOME", "<unset>"}};
+        for (int i = 0; i < 3; i++) {
+                cr_assert_eq(pk_cmd_new(PROBE, &cmd), 0);
+                cr_assert_eq(pk_cmd_arg(cmd, "env"), 0);
+                cr_assert_eq(pk_cmd_arg(cmd, cases[i][0]), 0);
+                cr_assert_eq(pk_cmd_env_clear(cmd), 0);
+                cr_assert_eq(pk_cmd_env_set(cmd, "PK_FROM_CMD", "c"), 0);
+                cr_assert_eq(pk_port_open_cmd(cmd, &o, &p), 0);
+                pk_cmd_free(cmd);
+                expect_reply(p, cases[i][1]);
+                pk_port_close(p, NULL);
+        }
+        close(extra[0]);
+        close(extra[1]);
+        cr_assert_eq(pk_port_open_cmd(NULL, &o, &p), -EINVAL);
 }

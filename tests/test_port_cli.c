@@ -41,9 +41,9 @@ static void run(const char *const *argv, const char *input, struct result *res)
                 *len += m.len;
         }
         cr_assert_eq(r, 0, "recv: %s", pk_strerror(r));
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         cr_assert_eq(pk_port_wait(p, 30000, &ex), 0);
-        res->status = ex.status;
+        res->status = pk_exit_shell(&ex);
         pk_port_close(p, NULL);
 }
 

@@ -210,9 +210,9 @@ Test(interop, portkit_host_drives_an_erlang_port)
                         }
                         /* the escript halts when its input closes */
                         cr_assert_eq(pk_port_close_input(p), 0);
-                        struct pk_port_exit ex;
+                        struct pk_exit ex;
                         cr_assert_eq(pk_port_wait(p, 30000, &ex), 0);
-                        cr_assert_eq(ex.status, 0);
+                        cr_assert_eq(pk_exit_shell(&ex), 0);
                         pk_port_close(p, NULL);
                 }
         }

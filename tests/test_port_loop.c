@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define PROBE PK_BUILD_DIR "/tests/helpers/port_probe"
@@ -111,12 +112,12 @@ static void on_eof(struct pk_port *p, void *ctx)
         maybe_close(pe);
 }
 
-static void on_exit_cb(struct pk_port *p, const struct pk_port_exit *ex, void *ctx)
+static void on_exit_cb(struct pk_port *p, const struct pk_exit *ex, void *ctx)
 {
         (void)p;
         struct peer *pe = ctx;
         pe->exited = true;
-        pe->status = ex->status;
+        pe->status = pk_exit_shell(ex);
         maybe_close(pe);
 }
 
@@ -186,7 +187,7 @@ struct fault {
         int errors[4];
         int nerr;
         bool eof, exited;
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         char last[64];
 };
 
@@ -216,7 +217,7 @@ static void f_eof(struct pk_port *p, void *ctx)
         ((struct fault *)ctx)->eof = true;
 }
 
-static void f_exit(struct pk_port *p, const struct pk_port_exit *ex, void *ctx)
+static void f_exit(struct pk_port *p, const struct pk_exit *ex, void *ctx)
 {
         struct fault *f = ctx;
         f->exited = true;
@@ -281,7 +282,7 @@ Test(port_loop, faulty_ports_are_reported_and_others_keep_working)
         cr_assert_eq(f[0].errors[0], PK_EFRAMESIZE);
         cr_assert(f[0].eof);
         cr_assert(f[0].exited);
-        cr_assert_eq(f[0].ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&f[0].ex), 0);
         /* midmsg: partial frame, killed */
         cr_assert_eq(f[1].errors[0], PK_EPARTIAL);
         cr_assert(f[1].exited);
@@ -290,7 +291,7 @@ Test(port_loop, faulty_ports_are_reported_and_others_keep_working)
         cr_assert_eq(f[2].messages, 1);
         cr_assert_str_eq(f[2].last, "ok");
         cr_assert_eq(f[2].errors[0], PK_EPARTIAL);
-        cr_assert_eq(f[2].ex.status, 0);
+        cr_assert_eq(pk_exit_shell(&f[2].ex), 0);
         /* closed its input early: its message still arrives */
         cr_assert_str_eq(f[3].last, "closed");
         cr_assert(f[3].exited);
@@ -299,7 +300,7 @@ Test(port_loop, faulty_ports_are_reported_and_others_keep_working)
                 cr_assert_eq(f[i].messages, 1, "port %d", i);
                 cr_assert_str_eq(f[i].last, "ping");
                 cr_assert(f[i].exited && f[i].eof);
-                cr_assert_eq(f[i].ex.status, 0);
+                cr_assert_eq(pk_exit_shell(&f[i].ex), 0);
                 cr_assert_eq(f[i].nerr, 0);
         }
         /* writing to a dead port: -EPIPE or closed, never SIGPIPE */
@@ -308,7 +309,7 @@ Test(port_loop, faulty_ports_are_reported_and_others_keep_working)
         cr_assert(r == -EPIPE || r == PK_ECLOSED, "%s", pk_strerror(r));
         /* the never-reader is still busy; kill-on-close ends it (TERM) */
         cr_assert(pk_port_busy(f[4].port));
-        struct pk_port_exit ex4;
+        struct pk_exit ex4;
         cr_assert_eq(pk_port_close(f[4].port, &ex4), 0);
         cr_assert_eq(ex4.signal, SIGTERM);
         for (int i = 0; i < NF + NGOOD; i++)
@@ -350,10 +351,10 @@ static void o_eof(struct pk_port *p, void *ctx)
         o_log(ctx, "eof ");
 }
 
-static void o_exit(struct pk_port *p, const struct pk_port_exit *ex, void *ctx)
+static void o_exit(struct pk_port *p, const struct pk_exit *ex, void *ctx)
 {
         char b[32];
-        snprintf(b, sizeof(b), "exit:%d ", ex->status);
+        snprintf(b, sizeof(b), "exit:%d ", pk_exit_shell(ex));
         o_log(ctx, b);
         struct order *o = ctx;
         pk_port_close(p, NULL);
@@ -410,4 +411,58 @@ Test(port_loop, message_then_exit_and_busy_then_drain)
         cr_assert_eq(pk_port_send(d.port, big, 10), 0);
         pk_port_close(d.port, NULL);
         pk_loop_free(loop);
+}
+
+/* ---- an Erlang-style close of a running child on a loop ------------------ */
+
+static void nop_msg(struct pk_port *p, const struct pk_port_msg *m, void *ctx)
+{
+        (void)p;
+        (void)m;
+        (void)ctx;
+}
+
+static struct pk_port *attached_noread(struct pk_loop *loop)
+{
+        static const char *args[] = {"noread", NULL};
+        struct pk_port_opts o = {.framing = {.kind = PK_FRAMING_PACKET, .arg = 4}};
+        struct pk_port *p;
+        cr_assert_eq(pk_port_open_executable(PROBE, args, &o, &p), 0);
+        struct pk_port_callbacks cb = {.message = nop_msg};
+        cr_assert_eq(pk_port_attach(p, loop, &cb, NULL), 0);
+        return p;
+}
+
+Test(port_loop, close_of_running_child_keeps_loop_until_reaped)
+{
+        int fds_before = fdt_count();
+        struct pk_loop *loop;
+        cr_assert_eq(pk_loop_new(&loop), 0);
+        struct pk_port *p = attached_noread(loop);
+        pid_t pid = pk_port_pid(p);
+        cr_assert_eq(pk_port_close(p, NULL), -EINPROGRESS);
+        /* The loop reaps it: it runs until the child is gone, not a moment less. */
+        cr_assert_eq(pk_loop_run_nowait(loop), PK_LOOP_ALIVE);
+        cr_assert_eq(kill(pid, SIGKILL), 0);
+        cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
+        cr_assert_eq(waitpid(pid, NULL, WNOHANG), -1, "the child was not reaped");
+        cr_assert_eq(errno, ECHILD);
+        pk_loop_free(loop);
+        cr_assert_eq(fdt_count(), fds_before, "descriptors leaked");
+}
+
+Test(port_loop, loop_free_releases_a_running_childs_reaper)
+{
+        int fds_before = fdt_count();
+        struct pk_loop *loop;
+        cr_assert_eq(pk_loop_new(&loop), 0);
+        struct pk_port *p = attached_noread(loop);
+        pid_t pid = pk_port_pid(p);
+        cr_assert_eq(pk_port_close(p, NULL), -EINPROGRESS);
+        /* Freed while the child runs: no pidfd and no memory left (LeakSanitizer
+         * checks the latter at exit); the child is ours to reap again. */
+        pk_loop_free(loop);
+        cr_assert_eq(fdt_count(), fds_before, "descriptors leaked");
+        cr_assert_eq(kill(pid, SIGKILL), 0);
+        cr_assert_eq(waitpid(pid, NULL, 0), pid);
 }

@@ -165,7 +165,7 @@ static char *spawn_report_p(struct pk_cmd *c, struct pk_proc **ret_p)
         char msg[700];
         pk_spawn_strerror(&e, msg, sizeof(msg));
         cr_assert_eq(r, 0, "spawn: %s", msg);
-        struct pk_status st;
+        struct pk_exit st;
         cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
         cr_assert(st.exited && st.code == 0, "probe status %d/%d", st.code, st.signal);
         char *rep = slurp(report_path);
@@ -221,7 +221,7 @@ Test(spawn, path_search_in_parent)
         pk_cmd_env_set(c, "PATH", "/nonexistent:" PK_BUILD_DIR "/tests/helpers");
         struct pk_proc *p;
         cr_assert_eq(pk_spawn(c, &p, NULL), 0);
-        struct pk_status st;
+        struct pk_exit st;
         cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
         cr_assert_eq(st.code, 7);
         pk_proc_free(p);
@@ -281,6 +281,32 @@ Test(spawn, cwd_umask_nice_rlimit)
         umask(m);
         cr_assert_neq(m, 0027);
         cr_assert_eq(pk_cmd_umask(c = NULL, 0), -EINVAL);
+}
+
+Test(spawn, cmd_dup_copies_everything)
+{
+        /* A copy spawns the same child as its original, after the original is gone. */
+        struct pk_cmd *c = probe_cmd();
+        pk_cmd_cwd(c, "/usr");
+        pk_cmd_umask(c, 0027);
+        pk_cmd_rlimit(c, RLIMIT_NOFILE, 123, 456);
+        pk_cmd_env_clear(c);
+        pk_cmd_env_set(c, "ONLY", "1");
+        pk_cmd_argv0(c, "renamed");
+        pk_cmd_fd_null(c, 5);
+        struct pk_cmd *d;
+        cr_assert_eq(pk_cmd_dup(c, &d), 0);
+        pk_cmd_free(c);
+        pk_cmd_arg(d, "extra"); /* grows the copy's own argv */
+        char *rep = spawn_report(d);
+        cr_assert_str_eq(kv(rep, "cwd"), "/usr");
+        cr_assert_str_eq(kv(rep, "umask"), "0027");
+        cr_assert_str_eq(kv(rep, "rlimit.NOFILE"), "123,456");
+        cr_assert(has_line(rep, "env.ONLY=1"));
+        cr_assert(!strstr(rep, "env.PATH="));
+        free(rep);
+        pk_cmd_free(d);
+        cr_assert_eq(pk_cmd_dup(NULL, &d), -EINVAL);
 }
 
 Test(spawn, uid_gid_groups_by_name_and_id)
@@ -406,7 +432,7 @@ Test(spawn, pdeathsig_fires_when_thread_exits)
         pthread_t t;
         pthread_create(&t, NULL, pdeath_thread, &p);
         pthread_join(t, NULL);
-        struct pk_status st;
+        struct pk_exit st;
         cr_assert_eq(pk_proc_wait(p, 20000, &st), 0, "child outlived its parent thread");
         cr_assert_eq(st.signal, SIGKILL);
         pk_proc_free(p);
@@ -577,7 +603,7 @@ Test(spawn, fd_pipe_socketpair_file)
         char buf[16] = {0};
         cr_assert_eq(read(out, buf, sizeof(buf)), 5);
         cr_assert_str_eq(buf, "hello");
-        struct pk_status st;
+        struct pk_exit st;
         cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
         cr_assert_eq(st.code, 0);
         pk_proc_free(p);
@@ -610,7 +636,7 @@ Test(spawn, fd_same_as_another_child_fd)
         while ((n = read(pk_proc_fd(p, 1), buf + got, sizeof(buf) - 1 - got)) > 0)
                 got += (size_t)n;
         cr_assert_str_eq(buf, "abab");
-        struct pk_status st;
+        struct pk_exit st;
         cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
         cr_assert(st.exited && st.code == 0);
         pk_proc_free(p);
@@ -668,7 +694,7 @@ Test(spawn, wait_timeout_signal_status)
         cr_assert_eq(pk_spawn(c, &p, NULL), 0);
         cr_assert_gt(pk_proc_pid(p), 0);
         cr_assert_geq(pk_proc_pidfd(p), 0);
-        struct pk_status st;
+        struct pk_exit st;
         cr_assert_eq(pk_proc_wait(p, 0, &st), -ETIMEDOUT);
         cr_assert_eq(pk_proc_wait(p, 50, &st), -ETIMEDOUT);
         cr_assert_eq(pk_proc_kill_group(p, SIGTERM), -EINVAL); /* not its own group */
@@ -678,19 +704,35 @@ Test(spawn, wait_timeout_signal_status)
         cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
         cr_assert(!st.exited);
         cr_assert_eq(st.signal, SIGTERM);
-        cr_assert_eq(st.core, 0);
+        cr_assert_eq(st.core_dumped, 0);
         cr_assert_eq(st.code, -1);
-        cr_assert_eq(pk_status_shell(&st), 128 + SIGTERM);
+        cr_assert_eq(pk_exit_shell(&st), 128 + SIGTERM);
         cr_assert_eq(pk_proc_wait(p, 0, &st), 0); /* same status again */
         cr_assert_eq(st.signal, SIGTERM);
         cr_assert_eq(pk_proc_signal(p, SIGTERM), -ESRCH);
         pk_proc_free(p);
         pk_cmd_free(c);
 
-        struct pk_status x = pk_status_from_wait(3 << 8);
-        cr_assert(x.exited && x.code == 3);
-        x = pk_status_from_wait(SIGKILL);
-        cr_assert(!x.exited && x.signal == SIGKILL);
+        struct pk_exit x = pk_exit_from_wait_status(3 << 8);
+        cr_assert(x.exited && x.code == 3 && x.signal == 0 && !x.core_dumped);
+        cr_assert_eq(pk_exit_shell(&x), 3);
+        x = pk_exit_from_wait_status(SIGKILL);
+        cr_assert(!x.exited && x.code == -1 && x.signal == SIGKILL && !x.core_dumped);
+        cr_assert_eq(pk_exit_shell(&x), 128 + SIGKILL);
+        x = pk_exit_from_wait_status(SIGSEGV | 0x80);
+        cr_assert(!x.exited && x.signal == SIGSEGV && x.core_dumped);
+        x = pk_exit_from_wait_status(0x137f); /* stopped by SIGSTOP: not an exit */
+        cr_assert(!x.exited && x.code == -1 && x.signal == 0);
+        cr_assert_eq(pk_exit_shell(&x), -1);
+        cr_assert_eq(pk_exit_shell(NULL), -1);
+        siginfo_t si = {.si_code = CLD_DUMPED, .si_status = SIGABRT};
+        x = pk_exit_from_siginfo(&si);
+        cr_assert(!x.exited && x.signal == SIGABRT && x.core_dumped && x.code == -1);
+        si = (siginfo_t){.si_code = CLD_EXITED, .si_status = 255};
+        x = pk_exit_from_siginfo(&si);
+        cr_assert(x.exited && x.code == 255 && pk_exit_shell(&x) == 255);
+        x = pk_exit_from_siginfo(NULL);
+        cr_assert(!x.exited && x.code == -1 && x.signal == 0);
         assert_no_children();
 }
 
@@ -708,7 +750,7 @@ Test(spawn, kill_group_reaches_grandchild)
         pid_t g = atoi(buf);
         cr_assert_gt(g, 0);
         cr_assert_eq(pk_proc_kill_group(p, SIGKILL), 0);
-        struct pk_status st;
+        struct pk_exit st;
         cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
         cr_assert_eq(st.signal, SIGKILL);
         /* The grandchild got it too: its pipe end closes. */
@@ -727,10 +769,10 @@ Test(spawn, exit_codes)
                 pk_cmd_args(c, (const char *[]){"exit", s, NULL});
                 struct pk_proc *p;
                 cr_assert_eq(pk_spawn(c, &p, NULL), 0);
-                struct pk_status st;
+                struct pk_exit st;
                 cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
                 cr_assert(st.exited && st.code == code && st.signal == 0);
-                cr_assert_eq(pk_status_shell(&st), code);
+                cr_assert_eq(pk_exit_shell(&st), code);
                 pk_proc_free(p);
                 pk_cmd_free(c);
         }
@@ -943,7 +985,7 @@ static void *spawner(void *arg)
                 pk_cmd_fd_null(c, 10 + id);
                 struct pk_proc *p;
                 cr_assert_eq(pk_spawn(c, &p, NULL), 0);
-                struct pk_status st;
+                struct pk_exit st;
                 cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
                 cr_assert_eq(st.code, 0);
                 char *rep = slurp(path);
@@ -990,7 +1032,7 @@ Test(spawn, helper_process)
         struct pk_proc *p;
         struct pk_spawn_error e;
         cr_assert_eq(pk_spawn_helper_spawn(h, c, &p, &e), 0);
-        struct pk_status st;
+        struct pk_exit st;
         cr_assert_eq(pk_proc_wait(p, -1, &st), 0, "the child is ours to wait for");
         cr_assert_eq(st.code, 0);
         char *rep = slurp(report_path);
@@ -1043,7 +1085,7 @@ Test(spawn, helper_async_never_waits)
                 cr_assert_eq(pk_spawn_helper_finish(h, &id, &p, NULL), 0);
                 cr_assert_eq(id, ids[i]);
                 cr_assert_geq(pk_proc_fd(p, 3), 0);
-                struct pk_status st;
+                struct pk_exit st;
                 cr_assert_eq(pk_proc_wait(p, -1, &st), 0);
                 cr_assert_eq(st.code, 10 + i);
                 pk_proc_free(p);
@@ -1084,12 +1126,13 @@ struct watched {
         int calls;
 };
 
-static void on_child(struct pk_loop_child *w, const struct pk_loop_child_status *st)
+static void on_child(struct pk_loop_child *w, int err, const struct pk_exit *ex)
 {
         struct watched *x = (struct watched *)(void *)((char *)w - offsetof(struct watched, w));
         x->calls++;
-        cr_assert_eq(st->pid, pk_proc_pid(x->p));
-        pk_proc_set_reaped(x->p, st);
+        cr_assert_eq(err, 0);
+        cr_assert_eq(pk_loop_child_pid(w), pk_proc_pid(x->p));
+        pk_proc_set_reaped(x->p, ex);
 }
 
 Test(spawn, wait_through_the_loop)
@@ -1105,7 +1148,7 @@ Test(spawn, wait_through_the_loop)
         cr_assert_eq(pk_proc_watch(x.p, &x.w, on_child), 0);
         cr_assert_geq(pk_loop_run(loop), 0);
         cr_assert_eq(x.calls, 1);
-        struct pk_status st;
+        struct pk_exit st;
         cr_assert_eq(pk_proc_wait(x.p, 0, &st), 0);
         cr_assert(st.exited && st.code == 9);
         cr_assert_eq(pk_proc_watch(x.p, &x.w, on_child), -EINVAL);
@@ -1148,7 +1191,7 @@ static int reset_report(bool (*setup)(void), char *buf, size_t size)
                 struct pk_proc *p;
                 if (pk_spawn(c, &p, NULL) < 0)
                         _exit(3);
-                struct pk_status st;
+                struct pk_exit st;
                 if (pk_proc_wait(p, -1, &st) < 0 || !st.exited || st.code != 0)
                         _exit(4);
                 pk_proc_free(p);

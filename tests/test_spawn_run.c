@@ -304,7 +304,7 @@ static int cli(const char *const *args, char **out, char **err)
         struct pk_run_result r;
         cr_assert_eq(pk_run(c, NULL, &r, NULL), 0);
         pk_cmd_free(c);
-        int code = pk_status_shell(&r.status);
+        int code = pk_exit_shell(&r.status);
         if (out)
                 *out = strdup(r.out);
         if (err)
@@ -442,7 +442,7 @@ Test(cli, run_forwards_termination_signals)
                 cr_assert_eq(read(pk_proc_fd(p, 1), buf, 6), 6);
                 cr_assert_str_eq(buf, "ready\n");
                 cr_assert_eq(pk_proc_signal(p, SIGTERM), 0);
-                struct pk_status st;
+                struct pk_exit st;
                 cr_assert_eq(pk_proc_wait(p, 20000, &st), 0);
                 /* portkit itself exited normally, with the child's 128 + SIGTERM */
                 cr_assert(st.exited, "portkit was killed by %d", st.signal);

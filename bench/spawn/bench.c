@@ -114,7 +114,7 @@ static void run_pk(struct pk_cmd *c)
                 fprintf(stderr, "bench: %s\n", m);
                 exit(111);
         }
-        struct pk_status st;
+        struct pk_exit st;
         pk_proc_wait(p, -1, &st);
         if (!st.exited || st.code != 0)
                 die("portkit child failed", EIO);

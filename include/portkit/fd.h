@@ -594,6 +594,17 @@ PK_API int pk_fd_pidfd_open(pid_t pid, int flags);
  */
 PK_API int pk_fd_pidfd_send_signal(int pidfd, int sig);
 
+/**
+ * @brief Sends @p sig to the process group whose id is the pid behind
+ *        @p pidfd (pidfd_send_signal(2) with PIDFD_SIGNAL_PROCESS_GROUP,
+ *        Linux 6.9+).  The group is named by the pidfd, not by a number, so
+ *        this stays safe after the leader was reaped: it reaches what is left
+ *        of that group, never a new group that reused the number.
+ * @return 0, -ESRCH (no process left in the group), -EINVAL (kernel without
+ *         the flag, or a bad @p sig), -EPERM, -EBADF.
+ */
+PK_API int pk_fd_pidfd_send_signal_group(int pidfd, int sig);
+
 /* ------------------------------------------------------------------ */
 /* inotify (src/fd/inotify.c)                                           */
 /* ------------------------------------------------------------------ */

@@ -31,9 +31,14 @@
 
 #include <portkit/error.h>
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+/* glibc hides siginfo_t from strict ISO C (-std=c99 without feature macros). */
+#if defined(__GLIBC__) && !defined(__siginfo_t_defined)
+#        include <bits/types/siginfo_t.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -104,20 +109,47 @@ struct pk_loop_siginfo {
 /** @brief Called on the loop thread for each received signal. */
 typedef void (*pk_loop_signal_cb)(struct pk_loop_signal *sig, const struct pk_loop_siginfo *info);
 
-/** A child's decoded exit status, given to pk_loop_child_cb. */
-struct pk_loop_child_status {
-        pid_t pid;       /**< the child's pid */
-        int err;         /**< 0, or a negative errno if the child could not be
-                              reaped (e.g. -ECHILD: someone else reaped it); the
-                              fields below are then 0 */
-        int exited;      /**< 1 if the child called exit(); 0 if a signal killed it */
-        int exit_code;   /**< exit code (0..255) when exited */
-        int term_signal; /**< the signal that killed it when !exited, else 0 */
-        int core_dumped; /**< 1 if it was killed and dumped core */
+/**
+ * @brief How a process ended: the one exit shape of every layer (the loop's
+ *        child watchers, pk_proc_wait(), pk_run(), ports).
+ */
+struct pk_exit {
+        int exited;      /**< 1 if the process called exit(); 0 if a signal killed it */
+        int code;        /**< exit code (0..255) when exited, else -1 */
+        int signal;      /**< the signal that killed it when !exited, else 0 */
+        int core_dumped; /**< 1 if it was killed and dumped core, else 0 */
 };
-/** @brief Called once when a watched child has exited and been reaped. */
-typedef void (*pk_loop_child_cb)(struct pk_loop_child *child,
-                                 const struct pk_loop_child_status *status);
+
+/**
+ * @brief Decodes a status word as waitpid() reports it.  A status that is
+ *        neither an exit nor a death by signal (stopped, continued) gives
+ *        {0, -1, 0, 0}.
+ */
+PK_API struct pk_exit pk_exit_from_wait_status(int wstatus);
+
+/**
+ * @brief Decodes what waitid() reports: si_code CLD_EXITED, CLD_KILLED or
+ *        CLD_DUMPED with si_status.  NULL or any other si_code gives
+ *        {0, -1, 0, 0}.
+ */
+PK_API struct pk_exit pk_exit_from_siginfo(const siginfo_t *si);
+
+/**
+ * @brief The status as a shell (and Erlang's `{exit_status, N}`) reports it:
+ *        the exit code, or 128 + the signal number.  -1 for NULL or for an
+ *        exit that is neither.
+ */
+PK_API int pk_exit_shell(const struct pk_exit *e);
+
+/**
+ * @brief Called once when a watched child has exited and been reaped.
+ * @param child the watcher, already stopped; pk_loop_child_pid() names the child.
+ * @param err   0, or a negative errno if the child could not be reaped
+ *              (e.g. -ECHILD: someone else reaped it).
+ * @param ex    how it ended; never NULL ({0, -1, 0, 0} when err < 0); borrowed
+ *              for the call.
+ */
+typedef void (*pk_loop_child_cb)(struct pk_loop_child *child, int err, const struct pk_exit *ex);
 /** @brief Called on the loop thread after pk_loop_wake_send(). */
 typedef void (*pk_loop_wake_cb)(struct pk_loop_wake *wake);
 /** @brief A deferred call. */
@@ -425,6 +457,28 @@ PK_API int pk_loop_child_start_pidfd(struct pk_loop_child *child, int pidfd, pk_
  *        by the loop.  Closes the pidfd if the loop opened it.
  */
 PK_API void pk_loop_child_stop(struct pk_loop_child *child);
+
+/**
+ * @brief Hands child @p pid to the loop to reap, with no callback: "reap it
+ *        when it exits, I no longer care" (a port closed Erlang-style while
+ *        its program still runs uses this).
+ *
+ * The loop owns the watcher it allocates for this.  It counts as an active,
+ * referenced watcher: pk_loop_run() keeps running until the child has exited
+ * and been reaped.  pk_loop_free() reaps the child if it has exited by then,
+ * and otherwise releases it (closes the pidfd, frees the watcher) without
+ * waiting: it is then left to whoever reaps this process's children.
+ * @return 0; -EINVAL (NULL loop, pid <= 0); -ENOMEM; the errors of
+ *         pk_loop_child_start() (-ECHILD: not an unreaped child of ours ...).
+ */
+PK_API int pk_loop_child_adopt(struct pk_loop *loop, pid_t pid);
+
+/**
+ * @brief The pid of the watched child: the one given to pk_loop_child_start(),
+ *        or (started on a pidfd) the one waitid() reported once reaped; 0 if
+ *        unknown.  Valid in the callback and until the watcher is started again.
+ */
+PK_API pid_t pk_loop_child_pid(const struct pk_loop_child *child);
 
 /* ---- cross-thread wake-up ------------------------------------------------ */
 

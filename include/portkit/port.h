@@ -16,7 +16,9 @@
 
 #include <portkit/error.h>
 #include <portkit/etf.h>
+#include <portkit/loop.h>
 #include <portkit/packet.h>
+#include <portkit/spawn.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -130,7 +132,8 @@ struct pk_port;
 /** Child reads fd 3 and writes fd 4 (Erlang `nouse_stdio`); its fds 0 and 1 are the host's own,
  *  as in Erlang, so its stdout stays usable for debug output. */
 #define PK_PORT_NOUSE_STDIO 0x0001u
-/** Child's stderr is the same pipe as its stdout (Erlang `stderr_to_stdout`; needs use_stdio). */
+/** Child's stderr is the same file as its stdout (Erlang `stderr_to_stdout`; needs use_stdio):
+ *  the output pipe, or with PK_PORT_OUT the host's own stdout, as in Erlang. */
 #define PK_PORT_STDERR_TO_STDOUT 0x0002u
 /** Input only (Erlang `in`): the host only reads; the child's stdin is the host's, as in Erlang. */
 #define PK_PORT_IN 0x0004u
@@ -145,7 +148,9 @@ struct pk_port;
 #define PK_PORT_EOF 0x0020u
 /** portkit: capture the child's stderr as its own message stream (framing stderr_framing). */
 #define PK_PORT_STDERR_CAPTURE 0x0040u
-/** portkit: on close, SIGTERM the child's process group, wait kill_grace_ms, then SIGKILL it. */
+/** portkit: on close, SIGTERM the child's process group, give the child kill_grace_ms to exit,
+ *  then SIGKILL the group in every case (a grandchild may ignore SIGTERM or outlive the child),
+ *  even when the child had already exited or been reaped. */
 #define PK_PORT_KILL_ON_CLOSE 0x0080u
 /** portkit: the child gets pdeathsig (default SIGKILL) when the host thread that opened it dies. */
 #define PK_PORT_PDEATHSIG 0x0100u
@@ -206,18 +211,6 @@ struct pk_port_msg {
         int source;
 };
 
-/** @brief How a port program ended. */
-struct pk_port_exit {
-        /** Erlang's `{exit_status,N}`: the exit code, or 128 + the signal number. */
-        int status;
-        /** The exit code (0..255) if the program exited, else -1. */
-        int code;
-        /** The signal that killed it, else 0. */
-        int signal;
-        /** Nonzero if it dumped core. */
-        int core_dumped;
-};
-
 /**
  * @brief Opens a port on an executable, Erlang's `{spawn_executable, File}` with `{args, Args}`.
  *
@@ -230,8 +223,8 @@ struct pk_port_exit {
  * @param opts options (NULL: defaults).
  * @param[out] ret the port; the caller owns it and ends it with pk_port_close().
  * @return 0; -ENOENT, -EACCES, -ENOEXEC ... from exec; -EINVAL for conflicting options
- *         (packet with line is impossible by construction; stderr_to_stdout with nouse_stdio,
- *         in with out); -ENOMEM; -EMFILE.
+ *         (packet with line is impossible by construction; stderr_to_stdout with nouse_stdio
+ *         or PK_PORT_STDERR_CAPTURE; in with out); -ENOMEM; -EMFILE.
  */
 PK_API int pk_port_open_executable(const char *file, const char *const *args,
                                    const struct pk_port_opts *opts, struct pk_port **ret);
@@ -256,6 +249,27 @@ PK_API int pk_port_open_argv(const char *const *argv, const struct pk_port_opts 
  */
 PK_API int pk_port_open_shell(const char *command, const struct pk_port_opts *opts,
                               struct pk_port **ret);
+
+/**
+ * @brief Opens a port on a spawn-layer command: everything a command can give
+ *        its child (user, groups, rlimits, nice, umask, signals, extra
+ *        descriptors, a cleared environment) plus the port's own layout.
+ *
+ * The port copies @p cmd and applies @p opts to the copy: env changes, cd
+ * and arg0 on top of the command's own; the child leads its own session
+ * (replacing the command's setsid/setpgid choice, so pk_port_kill() reaches
+ * its tree); the port's descriptors (0/1, or 3/4 with nouse_stdio, and 2
+ * with stderr_to_stdout or PK_PORT_STDERR_CAPTURE) replace whatever the
+ * command maps there, and every other mapping of the command stays.
+ * @param cmd the command; borrowed for the call (pk_cmd_fd() descriptors
+ *            are mapped, not taken).
+ * @param opts options (NULL: defaults).
+ * @param[out] ret the port (caller owns).
+ * @return 0 or the errors of pk_spawn() (-ENOENT, -EACCES, -EPERM, PK_ENOUSER ...);
+ *         -EINVAL as pk_port_open_executable(); -ENOMEM.
+ */
+PK_API int pk_port_open_cmd(const struct pk_cmd *cmd, const struct pk_port_opts *opts,
+                            struct pk_port **ret);
 
 /**
  * @brief Opens a port on existing descriptors, Erlang's `{fd, In, Out}`: a socket, a FIFO, a tty.
@@ -322,10 +336,11 @@ PK_API int pk_port_close_input(struct pk_port *p);
  * @brief Waits up to @p timeout_ms (negative: forever) for the child to exit and reaps it.
  * @param p the port.
  * @param timeout_ms 0 only checks.
- * @param[out] ret_exit how it ended (may be NULL).
+ * @param[out] ret_exit how it ended (may be NULL); Erlang's `{exit_status, N}` is
+ *             pk_exit_shell(ret_exit).
  * @return 0; -ETIMEDOUT; -ECHILD for a port without a child (pk_port_open_fds()).
  */
-PK_API int pk_port_wait(struct pk_port *p, int64_t timeout_ms, struct pk_port_exit *ret_exit);
+PK_API int pk_port_wait(struct pk_port *p, int64_t timeout_ms, struct pk_exit *ret_exit);
 
 /**
  * @brief Sends a signal to the child's process group (the child leads its own).
@@ -338,14 +353,17 @@ PK_API int pk_port_kill(struct pk_port *p, int sig);
  *
  * Closes the host's ends, so the child sees EOF on its input.  The child is
  * not signalled (Erlang's behaviour) unless the port has PK_PORT_KILL_ON_CLOSE:
- * then its process group gets SIGTERM, kill_grace_ms to exit, and SIGKILL.  A
- * child that has exited is reaped; one that still runs is left running.
+ * then its process group gets SIGTERM, the child kill_grace_ms to exit, and
+ * the group SIGKILL (always: whatever of the tree remains).  A
+ * child that has exited is reaped; one that still runs is left running (on a
+ * loop-driven port it is handed to the loop with pk_loop_child_adopt(): the loop
+ * runs until it has reaped it, and pk_loop_free() reaps or releases it).
  * @param p the port, or NULL.
- * @param[out] ret_exit how the child ended, when it has (may be NULL; code -1 and signal 0
+ * @param[out] ret_exit how the child ended, when it has (may be NULL; {0, -1, 0, 0}
  *             if it has not).
  * @return 0 if the child was reaped (or there was none), -EINPROGRESS if it still runs.
  */
-PK_API int pk_port_close(struct pk_port *p, struct pk_port_exit *ret_exit);
+PK_API int pk_port_close(struct pk_port *p, struct pk_exit *ret_exit);
 
 /** @brief The child's pid, or -1 (no child). */
 PK_API int pk_port_pid(const struct pk_port *p);
@@ -357,14 +375,9 @@ PK_API int pk_port_output_fd(const struct pk_port *p);
 /** @brief The port's normalised framing (borrowed from @p p). */
 PK_API const struct pk_framing *pk_port_framing(const struct pk_port *p);
 
-/** @brief Fills *ret from a wait status as waitpid() reports it (Erlang's 128+N rule). */
-PK_API void pk_port_exit_from_wait_status(int wstatus, struct pk_port_exit *ret);
-
 /* ------------------------------------------------------------------ */
 /* Loop-driven host API                                                */
 /* ------------------------------------------------------------------ */
-
-struct pk_loop;
 
 /**
  * @brief What a loop-driven port tells its owner.  Every member may be NULL.
@@ -380,7 +393,7 @@ struct pk_port_callbacks {
         void (*eof)(struct pk_port *p, void *ctx);
         /** The child exited (only with PK_PORT_EXIT_STATUS).  Output it wrote before exiting
          *  and that is in the pipe is delivered first; the exit does not wait for EOF. */
-        void (*exit)(struct pk_port *p, const struct pk_port_exit *ex, void *ctx);
+        void (*exit)(struct pk_port *p, const struct pk_exit *ex, void *ctx);
         /** A failure: PK_EFRAMESIZE (input stopped and closed), PK_EPARTIAL (output ended
          *  inside a frame), -EPIPE (the child stopped reading: sending stopped), or another
          *  negative errno from read or write. */

@@ -109,6 +109,16 @@ PK_API int pk_cmd_new(const char *prog, struct pk_cmd **ret_cmd);
 /** @brief Frees a command (NULL accepted). @return NULL. */
 PK_API struct pk_cmd *pk_cmd_free(struct pk_cmd *cmd);
 
+/**
+ * @brief Copies a command: everything it records (program, argv, environment
+ *        changes, cwd, ids, limits, signals, the fd map).  Parent descriptors
+ *        mapped with pk_cmd_fd() stay borrowed by both commands.
+ * @param cmd the command to copy (borrowed).
+ * @param[out] ret_cmd caller owns; free with pk_cmd_free().  Not written on failure.
+ * @return 0, -EINVAL (NULL), -ENOMEM.
+ */
+PK_API int pk_cmd_dup(const struct pk_cmd *cmd, struct pk_cmd **ret_cmd);
+
 /** @brief Appends one argument (after argv[0]). @return 0, -EINVAL, -ENOMEM. */
 PK_API int pk_cmd_arg(struct pk_cmd *cmd, const char *arg);
 
@@ -266,20 +276,6 @@ PK_API int pk_cmd_fd_close(struct pk_cmd *cmd, int child_fd);
 /* ---------------------------------------------------------------------------------------- */
 /* Spawning and the process handle.                                                          */
 
-/** A decoded wait status. */
-struct pk_status {
-        int exited; /**< 1 if the child called exit, 0 if a signal killed it */
-        int code;   /**< exit code (0..255) when exited, else -1 */
-        int signal; /**< the killing signal when !exited, else 0 */
-        int core;   /**< 1 if it dumped core */
-};
-
-/** @brief The status as a shell reports it: the exit code, or 128 + signal. */
-PK_API int pk_status_shell(const struct pk_status *st);
-
-/** @brief Decodes a waitpid() status word. */
-PK_API struct pk_status pk_status_from_wait(int wstatus);
-
 /**
  * @brief Starts a child as `cmd` describes.
  *
@@ -321,12 +317,13 @@ PK_API int pk_proc_pty(const struct pk_proc *p);
 
 /**
  * @brief Waits for the child to exit and reaps it.
- * @param timeout_ms -1 blocks; 0 only checks; > 0 waits at most that long.
- * @param[out] ret_status optional; written on success.
- * @return 0 (exited, reaped; later calls return the same status), -ETIMEDOUT
+ * @param timeout_ms < 0 blocks; 0 only checks; > 0 waits at most that long.
+ * @param[out] ret_exit optional; how it ended (see struct pk_exit in loop.h),
+ *             written on success.
+ * @return 0 (exited, reaped; later calls return the same exit), -ETIMEDOUT
  *         (still running), or a negative errno.
  */
-PK_API int pk_proc_wait(struct pk_proc *p, int timeout_ms, struct pk_status *ret_status);
+PK_API int pk_proc_wait(struct pk_proc *p, int64_t timeout_ms, struct pk_exit *ret_exit);
 
 /** @brief Sends `sig` through the pidfd (never hits a recycled pid). -ESRCH once reaped. */
 PK_API int pk_proc_signal(struct pk_proc *p, int sig);
@@ -334,7 +331,10 @@ PK_API int pk_proc_signal(struct pk_proc *p, int sig);
 /**
  * @brief Sends `sig` to the child's process group.  Only for a child that leads
  *        its own group (pk_cmd_setsid() or pk_cmd_setpgid(cmd, 0)): -EINVAL
- *        otherwise, so the caller's own group is never hit.
+ *        otherwise, so the caller's own group is never hit.  Works after the
+ *        child was reaped too, reaching what is left of its group: through the
+ *        pidfd on Linux 6.9+ (never a reused group id), by number before.
+ * @return 0, -ESRCH (nobody left in the group), -EPERM, -EINVAL.
  */
 PK_API int pk_proc_kill_group(struct pk_proc *p, int sig);
 
@@ -348,8 +348,11 @@ PK_API int pk_proc_kill_group(struct pk_proc *p, int sig);
  */
 PK_API int pk_proc_watch(struct pk_proc *p, struct pk_loop_child *w, pk_loop_child_cb cb);
 
-/** @brief Records a status reaped by someone else (the loop): pk_proc_wait() returns it. */
-PK_API void pk_proc_set_reaped(struct pk_proc *p, const struct pk_loop_child_status *st);
+/**
+ * @brief Records an exit reaped by someone else (the loop's callback passes
+ *        its `ex` on): pk_proc_wait() returns it.  NULL @p ex is ignored.
+ */
+PK_API void pk_proc_set_reaped(struct pk_proc *p, const struct pk_exit *ex);
 
 /**
  * @brief Frees the handle: closes the pidfd and the parent's fds.  It neither
@@ -386,11 +389,11 @@ struct pk_run_opts {
 
 /** The result of pk_run(). */
 struct pk_run_result {
-        struct pk_status status; /**< how the child ended */
-        char *out;      /**< captured stdout (+ stderr if merged), NUL-terminated, or NULL */
-        size_t out_len; /**< bytes in out */
-        char *err;      /**< captured stderr, NUL-terminated, or NULL */
-        size_t err_len; /**< bytes in err */
+        struct pk_exit status; /**< how the child ended */
+        char *out;             /**< captured stdout (+ stderr if merged), NUL-terminated, or NULL */
+        size_t out_len;        /**< bytes in out */
+        char *err;             /**< captured stderr, NUL-terminated, or NULL */
+        size_t err_len;        /**< bytes in err */
 };
 
 /**
@@ -412,13 +415,13 @@ PK_API void pk_run_result_free(struct pk_run_result *r);
 
 /** The result of pk_pipeline_run(). */
 struct pk_pipeline_result {
-        size_t n;                 /**< number of stages */
-        struct pk_status *status; /**< status of each stage (n entries) */
-        int pipefail;             /**< shell status of the last stage that failed, else 0 */
-        char *out;                /**< last stage's captured stdout, or NULL */
-        size_t out_len;           /**< bytes in out */
-        char *err;                /**< captured stderr of all stages, or NULL */
-        size_t err_len;           /**< bytes in err */
+        size_t n;               /**< number of stages */
+        struct pk_exit *status; /**< how each stage ended (n entries) */
+        int pipefail;           /**< shell status of the last stage that failed, else 0 */
+        char *out;              /**< last stage's captured stdout, or NULL */
+        size_t out_len;         /**< bytes in out */
+        char *err;              /**< captured stderr of all stages, or NULL */
+        size_t err_len;         /**< bytes in err */
 };
 
 /**

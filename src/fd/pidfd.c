@@ -11,6 +11,9 @@
 #ifndef SYS_pidfd_send_signal
 #        define SYS_pidfd_send_signal 424
 #endif
+#ifndef PIDFD_SIGNAL_PROCESS_GROUP
+#        define PIDFD_SIGNAL_PROCESS_GROUP (1U << 2)
+#endif
 
 int pk_fd_pidfd_open(pid_t pid, int flags)
 {
@@ -25,13 +28,23 @@ int pk_fd_pidfd_open(pid_t pid, int flags)
         return (int)fd;
 }
 
-int pk_fd_pidfd_send_signal(int pidfd, int sig)
+static int send_signal(int pidfd, int sig, unsigned flags)
 {
         if (sig < 0 || sig >= NSIG)
                 return -EINVAL;
         int saved = errno;
-        if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+        if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, flags) < 0)
                 return pk__neg_errno();
         errno = saved;
         return 0;
+}
+
+int pk_fd_pidfd_send_signal(int pidfd, int sig)
+{
+        return send_signal(pidfd, sig, 0);
+}
+
+int pk_fd_pidfd_send_signal_group(int pidfd, int sig)
+{
+        return send_signal(pidfd, sig, PIDFD_SIGNAL_PROCESS_GROUP);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Child-exit watchers: a pidfd in the epoll set becomes readable when the
  * child exits; the loop then reaps it with waitid(P_PIDFD, WEXITED) and hands
- * the decoded status to the callback. */
+ * the decoded exit (struct pk_exit, see exit.c) to the callback. */
 #include "loop-internal.h"
 
 #include <sys/syscall.h>
@@ -94,32 +94,73 @@ void pk_loop_child_stop(struct pk_loop_child *child)
         child->owns_pidfd = 0;
 }
 
+/* An adopted child was reaped: its watcher is the loop's to free. */
+static void adopted_cb(struct pk_loop_child *child, int err, const struct pk_exit *ex)
+{
+        (void)err;
+        (void)ex;
+        free(child);
+}
+
+int pk_loop_child_adopt(struct pk_loop *loop, pid_t pid)
+{
+        if (!loop || pid <= 0)
+                return -EINVAL;
+        struct pk_loop_child *c = malloc(sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        pk_loop_child_init(loop, c);
+        c->w.flags |= PK__W_OWNED;
+        int r = pk_loop_child_start(c, pid, adopted_cb);
+        if (r < 0) {
+                free(c);
+                return r;
+        }
+        return 0;
+}
+
+void pk__child_release(struct pk_loop_child *child)
+{
+        if (!(child->w.flags & PK__W_OWNED)) {
+                pk_loop_child_stop(child);
+                return;
+        }
+        /* Reap it if it is a zombie already; one that still runs is left to
+         * whoever reaps this process's children, as pk_proc_free() does. */
+        siginfo_t si;
+        while (waitid((idtype_t)P_PIDFD, (id_t)child->pidfd, &si, WEXITED | WNOHANG) < 0 &&
+               errno == EINTR)
+                ;
+        pk_loop_child_stop(child);
+        free(child);
+}
+
+pid_t pk_loop_child_pid(const struct pk_loop_child *child)
+{
+        return child ? child->pid : 0;
+}
+
 void pk__child_dispatch(struct pk_loop_child *child)
 {
-        struct pk_loop_child_status st = {.pid = child->pid};
+        int err = 0;
         siginfo_t si;
         for (;;) {
                 si.si_pid = 0;
                 if (waitid((idtype_t)P_PIDFD, (id_t)child->pidfd, &si, WEXITED | WNOHANG) == 0)
                         break;
                 if (errno != EINTR) {
-                        st.err = -errno;
+                        err = -errno;
                         break;
                 }
         }
-        if (st.err == 0) {
+        struct pk_exit ex = {.code = -1};
+        if (err == 0) {
                 if (si.si_pid == 0)
                         return; /* not waitable yet: stay active */
-                st.pid = si.si_pid;
-                if (si.si_code == CLD_EXITED) {
-                        st.exited = 1;
-                        st.exit_code = si.si_status;
-                } else {
-                        st.term_signal = si.si_status;
-                        st.core_dumped = si.si_code == CLD_DUMPED;
-                }
+                child->pid = si.si_pid;
+                ex = pk_exit_from_siginfo(&si);
         }
         /* Stop first: the callback may free the watcher or start it again. */
         pk_loop_child_stop(child);
-        child->cb(child, &st);
+        child->cb(child, err, &ex);
 }

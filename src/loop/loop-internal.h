@@ -42,6 +42,7 @@ int pk__backend_next(struct pk__backend *be, void **ret_ptr, unsigned *ret_reven
 enum {
         PK__W_ACTIVE = 1u << 0,
         PK__W_UNREF = 1u << 1,
+        PK__W_OWNED = 1u << 2, /* the loop allocated it (pk_loop_child_adopt) and frees it */
         PK__W_KIND_SHIFT = 8,
 };
 enum pk__kind {
@@ -143,6 +144,9 @@ void pk__timers_run(struct pk_loop *loop);
 void pk__timerfd_dispatch(struct pk_loop *loop);
 void pk__signalfd_dispatch(struct pk_loop *loop);
 void pk__child_dispatch(struct pk_loop_child *child);
+/* Stops a child watcher for pk_loop_free(): an adopted one is reaped if it
+ * has exited, then freed. */
+void pk__child_release(struct pk_loop_child *child);
 void pk__eventfd_dispatch(struct pk_loop *loop);
 void pk__defers_run(struct pk_loop *loop);
 void pk__defers_signal(struct pk_loop *loop);

@@ -150,7 +150,7 @@ struct pk_loop *pk_loop_free(struct pk_loop *loop)
         while (!pk__list_empty(&loop->io_list))
                 pk_loop_io_stop(pk__container_of(first(&loop->io_list), struct pk_loop_io, w));
         while (!pk__list_empty(&loop->child_list))
-                pk_loop_child_stop(
+                pk__child_release(
                     pk__container_of(first(&loop->child_list), struct pk_loop_child, w));
         while (!pk__list_empty(&loop->signal_list))
                 pk_loop_signal_stop(

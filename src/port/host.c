@@ -49,23 +49,6 @@ static nfds_t poll_outputs(const struct pk_port *p, struct pollfd *pf, nfds_t nf
         return nf;
 }
 
-void pk_port_exit_from_wait_status(int wstatus, struct pk_port_exit *ret)
-{
-        if (!ret)
-                return;
-        ret->core_dumped = 0;
-        if (WIFSIGNALED(wstatus)) {
-                ret->signal = WTERMSIG(wstatus);
-                ret->code = -1;
-                ret->status = 128 + ret->signal;
-                ret->core_dumped = WCOREDUMP(wstatus) ? 1 : 0;
-        } else {
-                ret->signal = 0;
-                ret->code = WEXITSTATUS(wstatus);
-                ret->status = ret->code;
-        }
-}
-
 int pk__port_new(const struct pk_port_opts *opts, struct pk_port **ret)
 {
         static const struct pk_port_opts defaults;
@@ -74,8 +57,7 @@ int pk__port_new(const struct pk_port_opts *opts, struct pk_port **ret)
         struct pk_port *p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
-        p->in_fd = p->out_fd = p->err_fd = p->pidfd = -1;
-        p->pid = -1;
+        p->in_fd = p->out_fd = p->err_fd = -1;
         p->flags = opts->flags;
         p->busy_high = opts->busy_high ? opts->busy_high : PK_PORT_DEFAULT_BUSY_HIGH;
         p->busy_low = opts->busy_low ? opts->busy_low : PK_PORT_DEFAULT_BUSY_LOW;
@@ -107,8 +89,7 @@ void pk__port_free(struct pk_port *p)
                 return;
         pk__port_detach(p);
         pk__port_close_fds(p);
-        if (p->pidfd >= 0)
-                close(p->pidfd);
+        p->proc = pk_proc_free(p->proc);
         pk_deframer_free(p->d);
         pk_deframer_free(p->derr);
         pk__sendq_clear(p);
@@ -117,7 +98,7 @@ void pk__port_free(struct pk_port *p)
 
 void pk__port_close_fds(struct pk_port *p)
 {
-        bool own = p->pid > 0 || (p->flags & PK_PORT_OWN_FDS);
+        bool own = p->proc || (p->flags & PK_PORT_OWN_FDS);
         if (p->out_fd >= 0 && own && p->out_fd != p->in_fd)
                 close(p->out_fd);
         if (p->in_fd >= 0 && own)
@@ -133,7 +114,7 @@ void pk__port_close_in(struct pk_port *p)
 {
         p->in_eof = true;
         pk__port_update_watchers(p);
-        bool own = p->pid > 0 || (p->flags & PK_PORT_OWN_FDS);
+        bool own = p->proc || (p->flags & PK_PORT_OWN_FDS);
         if (p->in_fd >= 0 && p->in_fd != p->out_fd) {
                 if (own)
                         close(p->in_fd);
@@ -217,7 +198,7 @@ int pk__port_pump(struct pk_port *p, bool out_ready, bool err_ready)
                         p->in_error = r;
                         p->in_eof = true;
                 }
-                if (p->in_eof && !(p->flags & PK_PORT_EOF) && !p->out_closed && p->pid > 0) {
+                if (p->in_eof && !(p->flags & PK_PORT_EOF) && !p->out_closed && p->proc) {
                         /* Erlang closes the whole port at EOF unless `eof` is set: the
                          * child's input is closed with it. */
                         pk_port_close_input(p);
@@ -404,7 +385,7 @@ int pk_port_close_input(struct pk_port *p)
         /* Stop watching before closing: a closed fd can linger in epoll. */
         pk__port_update_watchers(p);
         if (p->out_fd >= 0) {
-                bool own = p->pid > 0 || (p->flags & PK_PORT_OWN_FDS);
+                bool own = p->proc || (p->flags & PK_PORT_OWN_FDS);
                 if (p->out_fd == p->in_fd) {
                         /* One socket both ways: shut down only the sending half. */
                         shutdown(p->out_fd, SHUT_WR);
@@ -416,93 +397,72 @@ int pk_port_close_input(struct pk_port *p)
         return 0;
 }
 
-static int reap(struct pk_port *p, bool block)
+int pk__port_reap(struct pk_port *p, int64_t timeout_ms)
 {
         if (p->reaped)
                 return 0;
-        siginfo_t si = {0};
-        int r;
-        if (p->pidfd >= 0)
-                r = waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED | (block ? 0 : WNOHANG));
-        else
-                r = waitid(P_PID, (id_t)p->pid, &si, WEXITED | (block ? 0 : WNOHANG));
-        if (r < 0)
-                return -errno;
-        if (si.si_pid == 0)
-                return -EAGAIN;
-        int ws;
-        if (si.si_code == CLD_EXITED)
-                ws = (si.si_status & 0xff) << 8;
-        else
-                ws = (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
-        pk_port_exit_from_wait_status(ws, &p->exit);
-        p->reaped = true;
-        if (p->pidfd >= 0) {
-                close(p->pidfd);
-                p->pidfd = -1;
-        }
-        return 0;
+        int r = pk_proc_wait(p->proc, timeout_ms, &p->exit);
+        if (r == 0)
+                p->reaped = true;
+        return r;
 }
 
-int pk__port_try_reap(struct pk_port *p)
-{
-        return reap(p, false);
-}
-
-int pk_port_wait(struct pk_port *p, int64_t timeout_ms, struct pk_port_exit *ret_exit)
+int pk_port_wait(struct pk_port *p, int64_t timeout_ms, struct pk_exit *ret_exit)
 {
         if (!p)
                 return -EINVAL;
-        if (p->pid <= 0)
+        if (!p->proc)
                 return -ECHILD;
         if (p->loop && !p->reaped)
                 return -EINVAL;
-        int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-        for (;;) {
-                int r = reap(p, timeout_ms < 0 && p->pidfd < 0);
-                if (r == 0) {
-                        if (ret_exit)
-                                *ret_exit = p->exit;
-                        return 0;
-                }
-                if (r != -EAGAIN)
-                        return r;
-                int to = poll_timeout(deadline);
-                if (to == 0)
-                        return -ETIMEDOUT;
-                if (p->pidfd >= 0) {
-                        struct pollfd pf = {.fd = p->pidfd, .events = POLLIN};
-                        if (poll(&pf, 1, to) < 0 && errno != EINTR)
-                                return -errno;
-                } else {
-                        struct timespec ts = {.tv_sec = 0, .tv_nsec = 10000000L}; /* 10 ms */
-                        nanosleep(&ts, NULL);
-                }
-        }
+        int r = pk__port_reap(p, timeout_ms);
+        if (r == 0 && ret_exit)
+                *ret_exit = p->exit;
+        return r;
 }
 
 int pk_port_kill(struct pk_port *p, int sig)
 {
         if (!p)
                 return -EINVAL;
-        if (p->pid <= 0)
+        if (!p->proc)
                 return -ECHILD;
         if (p->reaped)
                 return -ESRCH;
         /* The child leads its own process group (setsid), so this reaches the
          * whole tree it started unless something moved itself out. */
-        if (kill(-p->pid, sig) == 0)
-                return 0;
-        if (errno != ESRCH)
-                return -errno;
-        /* Not a group leader (yet, or any more): signal the process itself, via
-         * its pidfd so a recycled pid is never hit. */
-        if (p->pidfd >= 0 && syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) == 0)
-                return 0;
-        return -errno;
+        int r = pk_proc_kill_group(p->proc, sig);
+        if (r != -ESRCH)
+                return r;
+        /* Not a group leader (yet, or any more): signal the process itself,
+         * through its pidfd so a recycled pid is never hit. */
+        return pk_proc_signal(p->proc, sig);
 }
 
-int pk_port_close(struct pk_port *p, struct pk_port_exit *ret_exit)
+/* PK_PORT_KILL_ON_CLOSE: SIGTERM to the group and the grace period for the
+ * child to exit, then SIGKILL to the group whatever happened: a grandchild
+ * that ignores SIGTERM, or one a child that already exited left running in
+ * the background, may remain.  The child is reaped last, so until then its
+ * zombie holds the group's id (and the pidfd names the group after). */
+static void kill_tree(struct pk_port *p)
+{
+        if (!p->reaped && p->kill_grace_ms > 0) {
+                (void)pk_proc_kill_group(p->proc, SIGTERM);
+                /* Wait for the exit without reaping: the pidfd turns readable. */
+                int64_t deadline = now_ms() + p->kill_grace_ms;
+                struct pollfd pf = {.fd = pk_proc_pidfd(p->proc), .events = POLLIN};
+                int to;
+                while ((to = poll_timeout(deadline)) > 0 && poll(&pf, 1, to) < 0 && errno == EINTR)
+                        ;
+        }
+        (void)pk_proc_kill_group(p->proc, SIGKILL);
+        if (!p->reaped) {
+                (void)pk_proc_signal(p->proc, SIGKILL); /* should it have left the group */
+                (void)pk__port_reap(p, -1);
+        }
+}
+
+int pk_port_close(struct pk_port *p, struct pk_exit *ret_exit)
 {
         if (!p)
                 return 0;
@@ -515,33 +475,22 @@ int pk_port_close(struct pk_port *p, struct pk_port_exit *ret_exit)
                 pk__sendq_flush_blocking(p);
         pk__port_close_fds(p);
         int rc = 0;
-        if (p->pid > 0 && !p->reaped) {
-                if (p->flags & PK_PORT_KILL_ON_CLOSE) {
-                        if (reap(p, false) != 0) {
-                                if (p->kill_grace_ms > 0) {
-                                        pk_port_kill(p, SIGTERM);
-                                        if (pk_port_wait(p, p->kill_grace_ms, NULL) == 0)
-                                                goto done;
-                                }
-                                pk_port_kill(p, SIGKILL);
-                                pk_port_wait(p, -1, NULL);
-                        }
-                } else if (reap(p, false) != 0) {
+        if (p->proc && (p->flags & PK_PORT_KILL_ON_CLOSE)) {
+                kill_tree(p);
+        } else if (p->proc && !p->reaped) {
+                if (pk__port_reap(p, 0) != 0) {
                         rc = -EINPROGRESS;
-                        /* Loop-driven: the loop reaps it when it exits. */
-                        if (loop) {
-                                p->loop = loop;
-                                (void)pk__port_hand_to_reaper(p);
-                                p->loop = NULL;
-                        }
+                        /* Loop-driven: the loop reaps it when it exits (and
+                         * runs until then, or pk_loop_free() releases it). */
+                        if (loop)
+                                (void)pk_loop_child_adopt(loop, pk_proc_pid(p->proc));
                 }
         }
-done:
         if (ret_exit) {
                 if (p->reaped)
                         *ret_exit = p->exit;
                 else
-                        *ret_exit = (struct pk_port_exit){.status = -1, .code = -1};
+                        *ret_exit = (struct pk_exit){.code = -1};
         }
         if (p->cb_depth > 0) {
                 /* Inside one of this port's callbacks: freed when it returns. */
@@ -554,7 +503,7 @@ done:
 
 int pk_port_pid(const struct pk_port *p)
 {
-        return p && p->pid > 0 ? p->pid : -1;
+        return p && p->proc ? (int)pk_proc_pid(p->proc) : -1;
 }
 
 int pk_port_output_fd(const struct pk_port *p)

@@ -169,7 +169,7 @@ static void io_cb(struct pk_loop_io *io, unsigned revents)
         finish_dispatch(p);
 }
 
-static void child_cb(struct pk_loop_child *c, const struct pk_loop_child_status *st)
+static void child_cb(struct pk_loop_child *c, int err, const struct pk_exit *ex)
 {
         struct pk_port *p = c->w.data;
         /* Output the child wrote before it died comes first: drain what the
@@ -192,18 +192,10 @@ static void child_cb(struct pk_loop_child *c, const struct pk_loop_child_status 
                 finish_dispatch(p);
                 return;
         }
-        if (st->err == 0) {
-                int ws = st->exited ? (st->exit_code & 0xff) << 8
-                                    : (st->term_signal & 0x7f) | (st->core_dumped ? 0x80 : 0);
-                pk_port_exit_from_wait_status(ws, &p->exit);
-        } else {
-                p->exit = (struct pk_port_exit){.status = -1, .code = -1};
-        }
+        (void)err; /* on failure ex is {0, -1, 0, 0}: "unknown" */
+        pk_proc_set_reaped(p->proc, ex);
+        p->exit = *ex;
         p->reaped = true;
-        if (p->pidfd >= 0) {
-                close(p->pidfd);
-                p->pidfd = -1;
-        }
         pk__port_update_watchers(p);
         if (p->flags & PK_PORT_EXIT_STATUS)
                 (void)PK__CALL(p, exit, &p->exit, p->ctx);
@@ -231,9 +223,8 @@ int pk_port_attach(struct pk_port *p, struct pk_loop *loop, const struct pk_port
         pk_loop_io_init(loop, &p->w_err, p->err_fd);
         pk_loop_child_init(loop, &p->w_child);
         p->w_in.w.data = p->w_out.w.data = p->w_err.w.data = p->w_child.w.data = p;
-        if (p->pid > 0 && !p->reaped) {
-                int r = p->pidfd >= 0 ? pk_loop_child_start_pidfd(&p->w_child, p->pidfd, child_cb)
-                                      : pk_loop_child_start(&p->w_child, p->pid, child_cb);
+        if (p->proc && !p->reaped) {
+                int r = pk_proc_watch(p->proc, &p->w_child, child_cb);
                 if (r < 0) {
                         p->loop = NULL;
                         return r;
@@ -251,40 +242,4 @@ size_t pk_port_queued(const struct pk_port *p)
 int pk_port_busy(const struct pk_port *p)
 {
         return p && p->busy;
-}
-
-/* A child left running by an Erlang-style close of a loop-driven port: the
- * loop reaps it when it exits, so it never lingers as a zombie. */
-struct pk__reaper {
-        struct pk_loop_child c;
-        int pidfd;
-};
-
-static void reaper_cb(struct pk_loop_child *c, const struct pk_loop_child_status *st)
-{
-        (void)st;
-        struct pk__reaper *r = c->w.data;
-        close(r->pidfd);
-        free(r);
-}
-
-int pk__port_hand_to_reaper(struct pk_port *p)
-{
-        if (!p->loop || p->pidfd < 0 || p->reaped)
-                return -EINVAL;
-        struct pk__reaper *r = calloc(1, sizeof(*r));
-        if (!r)
-                return -ENOMEM;
-        pk_loop_child_init(p->loop, &r->c);
-        r->c.w.data = r;
-        r->pidfd = p->pidfd;
-        int e = pk_loop_child_start_pidfd(&r->c, r->pidfd, reaper_cb);
-        if (e < 0) {
-                free(r);
-                return e;
-        }
-        /* Not a reason to keep the loop running. */
-        pk_loop_unref(&r->c.w);
-        p->pidfd = -1;
-        return 0;
 }

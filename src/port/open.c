@@ -7,13 +7,10 @@
 #include "port-host.h"
 #include "portkit/spawn.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 
 static int check_env(const char *const *changes)
 {
@@ -34,65 +31,41 @@ static int child_out_fd(unsigned int fl)
         return fl & PK_PORT_NOUSE_STDIO ? 4 : 1;
 }
 
-/* Builds the spawn layer's command: argv, environment changes, cd, its own
+/* Applies the port's options to cmd: environment changes, cd, arg0, its own
  * session, PDEATHSIG and the descriptor map: a pipe for what the child reads
- * and one for what it writes (0/1, or 3/4 with nouse_stdio), stderr inherited,
- * merged into the output pipe or a pipe of its own; everything else unmapped
- * is closed in the child by the spawn layer. */
-static int build_cmd(const char *path, char *const *argv, bool search,
-                     const struct pk_port_opts *opts, struct pk_cmd **ret)
+ * and one for what it writes (0/1, or 3/4 with nouse_stdio), stderr as the
+ * command maps it (default: inherited), merged into the child's stdout (Erlang
+ * dup2s 2 onto 1, whatever 1 is) or a pipe of its own; everything else
+ * unmapped is closed in the child by the spawn layer. */
+static int apply_opts(struct pk_cmd *cmd, const struct pk_port_opts *opts)
 {
-        struct pk_cmd *cmd = NULL;
-        char *prog = NULL;
         int r;
-        if (!search && !strchr(path, '/')) {
-                /* spawn_executable never searches PATH: "prog" means ./prog. */
-                size_t n = strlen(path) + 3;
-                prog = malloc(n);
-                if (!prog)
-                        return -ENOMEM;
-                snprintf(prog, n, "./%s", path);
-        }
-        r = pk_cmd_new(prog ? prog : path, &cmd);
-        free(prog);
-        if (r < 0)
-                return r;
-        if ((r = pk_cmd_argv0(cmd, argv[0])) < 0 ||
-            (r = pk_cmd_args(cmd, (const char *const *)(uintptr_t)(argv + 1))) < 0)
-                goto fail;
         for (size_t j = 0; opts->env && opts->env[j]; j++) {
                 const char *e = opts->env[j];
                 const char *eq = strchr(e, '=');
-                if (!eq || eq[1] == '\0') {
-                        /* "K" and (as Erlang) "K=" unset. */
-                        char *key = strndup(e, eq ? (size_t)(eq - e) : strlen(e));
-                        if (!key) {
-                                r = -ENOMEM;
-                                goto fail;
-                        }
+                char *key = strndup(e, eq ? (size_t)(eq - e) : strlen(e));
+                if (!key)
+                        return -ENOMEM;
+                /* "K" and (as Erlang) "K=" unset. */
+                if (!eq || eq[1] == '\0')
                         r = pk_cmd_env_unset(cmd, key);
-                        free(key);
-                } else {
-                        char *key = strndup(e, (size_t)(eq - e));
-                        if (!key) {
-                                r = -ENOMEM;
-                                goto fail;
-                        }
+                else
                         r = pk_cmd_env_set(cmd, key, eq + 1);
-                        free(key);
-                }
+                free(key);
                 if (r < 0)
-                        goto fail;
+                        return r;
         }
         if (opts->cd && (r = pk_cmd_cwd(cmd, opts->cd)) < 0)
-                goto fail;
+                return r;
+        if (opts->arg0 && (r = pk_cmd_argv0(cmd, opts->arg0)) < 0)
+                return r;
         /* As erl_child_setup: the child leads its own session, so a kill of the
          * group reaches everything it starts. */
         if ((r = pk_cmd_setsid(cmd)) < 0)
-                goto fail;
+                return r;
         if ((opts->flags & PK_PORT_PDEATHSIG) &&
             (r = pk_cmd_pdeathsig(cmd, opts->pdeathsig ? opts->pdeathsig : SIGKILL)) < 0)
-                goto fail;
+                return r;
         unsigned int fl = opts->flags;
         if ((!(fl & PK_PORT_IN) &&
              (r = pk_cmd_fd_pipe(cmd, child_in_fd(fl), PK_PIPE_CHILD_READS | PK_PIPE_NONBLOCK)) <
@@ -102,26 +75,20 @@ static int build_cmd(const char *path, char *const *argv, bool search,
             ((fl & PK_PORT_STDERR_TO_STDOUT) && (r = pk_cmd_fd_same_as(cmd, 2, 1)) < 0) ||
             ((fl & PK_PORT_STDERR_CAPTURE) &&
              (r = pk_cmd_fd_pipe(cmd, 2, PK_PIPE_CHILD_WRITES | PK_PIPE_NONBLOCK)) < 0))
-                goto fail;
-        *ret = cmd;
+                return r;
         return 0;
-fail:
-        pk_cmd_free(cmd);
-        return r;
 }
 
-static int open_program(const char *path, char *const *argv, bool search,
-                        const struct pk_port_opts *opts, struct pk_port **ret)
+static int check_opts(const struct pk_port_opts *opts)
 {
-        static const struct pk_port_opts defaults;
-        if (!opts)
-                opts = &defaults;
         unsigned int fl = opts->flags;
-        if (!ret || !path || !argv || !argv[0])
-                return -EINVAL;
+        /* stderr_to_stdout needs a stdout of the child's: not with nouse_stdio
+         * (Erlang's rule) and not with a stderr pipe of our own.  With `out`
+         * the child's stdout is the host's, and its stderr goes there too, as
+         * in Erlang (port_SUITE: [out, use_stdio, stderr_to_stdout]). */
         if ((fl & PK_PORT_OWN_FDS) || ((fl & PK_PORT_IN) && (fl & PK_PORT_OUT)) ||
             ((fl & PK_PORT_STDERR_TO_STDOUT) &&
-             (fl & (PK_PORT_NOUSE_STDIO | PK_PORT_STDERR_CAPTURE | PK_PORT_OUT))))
+             (fl & (PK_PORT_NOUSE_STDIO | PK_PORT_STDERR_CAPTURE))))
                 return -EINVAL;
         int r = check_env(opts->env);
         if (r < 0)
@@ -135,32 +102,32 @@ static int open_program(const char *path, char *const *argv, bool search,
                 if (!S_ISDIR(st.st_mode))
                         return -ENOTDIR;
         }
-        struct pk_port *p;
-        r = pk__port_new(opts, &p);
+        return 0;
+}
+
+/* Opens a port on cmd, which it changes (the port's options and layout) and
+ * always frees. */
+static int open_owned_cmd(struct pk_cmd *cmd, const struct pk_port_opts *opts, struct pk_port **ret)
+{
+        struct pk_port *p = NULL;
+        struct pk_proc *proc = NULL;
+        int r = apply_opts(cmd, opts);
         if (r < 0)
-                return r;
-        struct pk_cmd *cmd = NULL;
-        struct pk_proc *proc;
-        r = build_cmd(path, argv, search, opts, &cmd);
+                goto fail;
+        r = pk__port_new(opts, &p);
         if (r < 0)
                 goto fail;
         r = pk_spawn(cmd, &proc, NULL);
         cmd = pk_cmd_free(cmd);
         if (r < 0)
                 goto fail;
-        p->pid = pk_proc_pid(proc);
-        /* The port keeps its own pidfd and reaps the child itself; the
-         * handle is freed (that neither kills nor waits). */
-        int pfd = pk_proc_pidfd(proc);
-        p->pidfd = pfd >= 0 ? fcntl(pfd, F_DUPFD_CLOEXEC, 3) : -1;
-        if (p->pidfd < 0) {
-                int fd = pk_fd_pidfd_open(p->pid, 0);
-                p->pidfd = fd < 0 ? -1 : fd;
-        }
+        /* The port keeps the handle (wait, signals, watch) and takes its
+         * pipe ends. */
+        unsigned int fl = opts->flags;
+        p->proc = proc;
         p->out_fd = fl & PK_PORT_IN ? -1 : pk_proc_take_fd(proc, child_in_fd(fl));
         p->in_fd = fl & PK_PORT_OUT ? -1 : pk_proc_take_fd(proc, child_out_fd(fl));
         p->err_fd = fl & PK_PORT_STDERR_CAPTURE ? pk_proc_take_fd(proc, 2) : -1;
-        pk_proc_free(proc);
         p->out_closed = p->out_fd < 0;
         p->in_eof = p->in_fd < 0;
         p->err_eof = p->err_fd < 0;
@@ -178,6 +145,58 @@ fail:
         return r;
 }
 
+int pk_port_open_cmd(const struct pk_cmd *cmd, const struct pk_port_opts *opts,
+                     struct pk_port **ret)
+{
+        static const struct pk_port_opts defaults;
+        if (!opts)
+                opts = &defaults;
+        if (!cmd || !ret)
+                return -EINVAL;
+        int r = check_opts(opts);
+        if (r < 0)
+                return r;
+        struct pk_cmd *copy;
+        r = pk_cmd_dup(cmd, &copy);
+        if (r < 0)
+                return r;
+        return open_owned_cmd(copy, opts, ret);
+}
+
+/* Opens a port on path with argv: PATH searched (search) or not (then
+ * "prog" means ./prog, as spawn_executable). */
+static int open_program(const char *path, char *const *argv, bool search,
+                        const struct pk_port_opts *opts, struct pk_port **ret)
+{
+        static const struct pk_port_opts defaults;
+        if (!opts)
+                opts = &defaults;
+        if (!ret || !path || !argv || !argv[0])
+                return -EINVAL;
+        int r = check_opts(opts);
+        if (r < 0)
+                return r;
+        struct pk_cmd *cmd = NULL;
+        char *prog = NULL;
+        if (!search && !strchr(path, '/')) {
+                size_t n = strlen(path) + 3;
+                prog = malloc(n);
+                if (!prog)
+                        return -ENOMEM;
+                snprintf(prog, n, "./%s", path);
+        }
+        r = pk_cmd_new(prog ? prog : path, &cmd);
+        free(prog);
+        if (r < 0)
+                return r;
+        if ((r = pk_cmd_argv0(cmd, argv[0])) < 0 ||
+            (r = pk_cmd_args(cmd, (const char *const *)(uintptr_t)(argv + 1))) < 0) {
+                pk_cmd_free(cmd);
+                return r;
+        }
+        return open_owned_cmd(cmd, opts, ret);
+}
+
 int pk_port_open_executable(const char *file, const char *const *args,
                             const struct pk_port_opts *opts, struct pk_port **ret)
 {
@@ -189,7 +208,7 @@ int pk_port_open_executable(const char *file, const char *const *args,
         const char **argv = calloc(n + 2, sizeof(*argv));
         if (!argv)
                 return -ENOMEM;
-        argv[0] = opts && opts->arg0 ? opts->arg0 : file;
+        argv[0] = file; /* opts->arg0, if any, replaces it in open_owned_cmd() */
         for (size_t i = 0; i < n; i++)
                 argv[i + 1] = args[i];
         int r = open_program(file, (char *const *)(uintptr_t)argv, false, opts, ret);
@@ -202,19 +221,7 @@ int pk_port_open_argv(const char *const *argv, const struct pk_port_opts *opts,
 {
         if (!argv || !argv[0])
                 return -EINVAL;
-        if (!opts || !opts->arg0)
-                return open_program(argv[0], (char *const *)(uintptr_t)argv, true, opts, ret);
-        size_t n = 0;
-        while (argv[n])
-                n++;
-        const char **a = calloc(n + 1, sizeof(*a));
-        if (!a)
-                return -ENOMEM;
-        memcpy(a, argv, n * sizeof(*a));
-        a[0] = opts->arg0;
-        int r = open_program(argv[0], (char *const *)(uintptr_t)a, true, opts, ret);
-        free(a);
-        return r;
+        return open_program(argv[0], (char *const *)(uintptr_t)argv, true, opts, ret);
 }
 
 int pk_port_open_shell(const char *command, const struct pk_port_opts *opts, struct pk_port **ret)

@@ -7,6 +7,7 @@
 #include "port-internal.h"
 #include "portkit/loop.h"
 #include "portkit/port.h"
+#include "portkit/spawn.h"
 
 #include <stdint.h>
 
@@ -27,8 +28,9 @@ struct pk_port {
         /* in_fd was left blocking (spawned ports, until attached to a loop):
          * a recv with nothing else to wait for reads without a poll first. */
         bool in_blocking;
-        int pid;
-        int pidfd;
+        /* The child (NULL for a port on descriptors): the spawn layer's handle
+         * waits, signals and watches it; the port took its pipe ends. */
+        struct pk_proc *proc;
         struct pk_deframer *d;
         struct pk_deframer *derr;
         bool guard;      /* hold off SIGPIPE around writes */
@@ -36,11 +38,11 @@ struct pk_port {
         bool in_dead;    /* input stopped by an error (oversize header) */
         bool err_eof;    /* the stderr stream reached EOF */
         bool out_closed; /* no more sending: half-closed, EOF-closed or broken */
-        bool reaped;
-        bool eof_told; /* the loop API's eof callback has run */
-        int in_error;  /* read error to report once */
-        int out_error; /* why sending stopped (-EPIPE ...) */
-        struct pk_port_exit exit;
+        bool reaped;     /* proc's exit is known and copied to exit */
+        bool eof_told;   /* the loop API's eof callback has run */
+        int in_error;    /* read error to report once */
+        int out_error;   /* why sending stopped (-EPIPE ...) */
+        struct pk_exit exit;
         size_t busy_high, busy_low;
         int64_t kill_grace_ms;
         int64_t send_timeout_ms;
@@ -66,8 +68,9 @@ void pk__port_close_fds(struct pk_port *p);
 void pk__port_close_in(struct pk_port *p);
 /* Reads what is ready on the output / stderr streams into the deframers. */
 int pk__port_pump(struct pk_port *p, bool out_ready, bool err_ready);
-/* Reaps the child if it has exited: 0, -EAGAIN (still running) or an error. */
-int pk__port_try_reap(struct pk_port *p);
+/* Reaps the child if it exits within timeout_ms (0: only check, < 0: wait):
+ * 0 (p->exit set), -ETIMEDOUT (still running) or an error. */
+int pk__port_reap(struct pk_port *p, int64_t timeout_ms);
 
 /* Send queue. */
 int pk__port_send_queued(struct pk_port *p, const void *data, size_t len);
@@ -79,7 +82,5 @@ void pk__sendq_flush_blocking(struct pk_port *p);
 /* Loop-driven API hooks (no-ops for a port not attached to a loop). */
 void pk__port_update_watchers(struct pk_port *p);
 void pk__port_detach(struct pk_port *p);
-/* Leaves a still-running child to the loop to reap; takes the pidfd. */
-int pk__port_hand_to_reaper(struct pk_port *p);
 
 #endif

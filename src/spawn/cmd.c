@@ -60,6 +60,74 @@ struct pk_cmd *pk_cmd_free(struct pk_cmd *c)
         return NULL;
 }
 
+/* strdup() of NULL is NULL; *ok turns false when a copy fails. */
+static char *dup_str(const char *s, bool *ok)
+{
+        if (!s)
+                return NULL;
+        char *d = strdup(s);
+        if (!d)
+                *ok = false;
+        return d;
+}
+
+int pk_cmd_dup(const struct pk_cmd *c, struct pk_cmd **ret_cmd)
+{
+        if (!c || !ret_cmd)
+                return -EINVAL;
+        struct pk_cmd *d = calloc(1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        /* Plain values in one piece; every owned pointer is replaced below
+         * (NULL first, so pk_cmd_free() can unwind a partial copy). */
+        *d = *c;
+        d->prog = NULL;
+        d->argv = NULL;
+        d->argc = 0;
+        d->env = NULL;
+        d->nenv = 0;
+        d->cwd = NULL;
+        d->groups = NULL;
+        d->fds = NULL;
+        d->nfds = 0;
+        bool ok = true;
+        d->prog = dup_str(c->prog, &ok);
+        d->cwd = dup_str(c->cwd, &ok);
+        d->argv = calloc(c->argv_cap, sizeof(char *));
+        if (!d->argv)
+                ok = false;
+        for (size_t i = 0; ok && i < c->argc; i++, d->argc++)
+                d->argv[i] = dup_str(c->argv[i], &ok);
+        if (ok && c->nenv) {
+                d->env = calloc(c->nenv, sizeof(*d->env));
+                ok = d->env != NULL;
+                for (size_t i = 0; ok && i < c->nenv; i++, d->nenv++) {
+                        d->env[i].key = dup_str(c->env[i].key, &ok);
+                        d->env[i].val = dup_str(c->env[i].val, &ok);
+                }
+        }
+        if (ok && c->ngroups) {
+                d->groups = malloc(c->ngroups * sizeof(*d->groups));
+                ok = d->groups != NULL;
+                if (ok)
+                        memcpy(d->groups, c->groups, c->ngroups * sizeof(*d->groups));
+        }
+        if (ok) {
+                d->fds = calloc(c->nfds ? c->nfds : 1, sizeof(*d->fds));
+                ok = d->fds != NULL;
+                for (size_t i = 0; ok && i < c->nfds; i++, d->nfds++) {
+                        d->fds[i] = c->fds[i];
+                        d->fds[i].path = dup_str(c->fds[i].path, &ok);
+                }
+        }
+        if (!ok) {
+                pk_cmd_free(d);
+                return -ENOMEM;
+        }
+        *ret_cmd = d;
+        return 0;
+}
+
 int pk_cmd_arg(struct pk_cmd *c, const char *arg)
 {
         if (!c || !arg)

@@ -571,7 +571,7 @@ struct pk_proc *pk__proc_new(pid_t pid, int pidfd, bool own_group, int pty,
         p->pidfd = pidfd;
         p->reaped = false;
         p->own_group = own_group;
-        p->status = (struct pk_status){.code = -1};
+        p->status = (struct pk_exit){.code = -1};
         p->pty = pty;
         p->nfds = nfds;
         if (nfds)
@@ -618,23 +618,6 @@ int pk_proc_pty(const struct pk_proc *p)
         return p ? p->pty : -1;
 }
 
-struct pk_status pk_status_from_wait(int ws)
-{
-        if (WIFEXITED(ws))
-                return (struct pk_status){.exited = 1, .code = WEXITSTATUS(ws)};
-        if (WIFSIGNALED(ws))
-                return (struct pk_status){
-                    .code = -1, .signal = WTERMSIG(ws), .core = WCOREDUMP(ws) ? 1 : 0};
-        return (struct pk_status){.code = -1};
-}
-
-int pk_status_shell(const struct pk_status *st)
-{
-        if (!st)
-                return -1;
-        return st->exited ? st->code : 128 + st->signal;
-}
-
 static int64_t now_ms(void)
 {
         struct timespec ts;
@@ -642,7 +625,7 @@ static int64_t now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int pk_proc_wait(struct pk_proc *p, int timeout_ms, struct pk_status *ret_status)
+int pk_proc_wait(struct pk_proc *p, int64_t timeout_ms, struct pk_exit *ret_exit)
 {
         if (!p)
                 return -EINVAL;
@@ -658,14 +641,7 @@ int pk_proc_wait(struct pk_proc *p, int timeout_ms, struct pk_status *ret_status
                                 return -errno;
                         }
                         if (si.si_pid != 0) {
-                                if (si.si_code == CLD_EXITED)
-                                        p->status =
-                                            (struct pk_status){.exited = 1, .code = si.si_status};
-                                else
-                                        p->status =
-                                            (struct pk_status){.code = -1,
-                                                               .signal = si.si_status,
-                                                               .core = si.si_code == CLD_DUMPED};
+                                p->status = pk_exit_from_siginfo(&si);
                                 p->reaped = true;
                                 break;
                         }
@@ -680,8 +656,8 @@ int pk_proc_wait(struct pk_proc *p, int timeout_ms, struct pk_status *ret_status
                                 return -errno;
                 }
         }
-        if (ret_status)
-                *ret_status = p->status;
+        if (ret_exit)
+                *ret_exit = p->status;
         return 0;
 }
 
@@ -698,6 +674,14 @@ int pk_proc_kill_group(struct pk_proc *p, int sig)
 {
         if (!p || sig < 0 || sig > 64 || !p->own_group)
                 return -EINVAL;
+        if (p->pidfd >= 0) {
+                /* Named by the pidfd: safe even once the leader is reaped. */
+                int r = pk_fd_pidfd_send_signal_group(p->pidfd, sig);
+                if (r != -EINVAL)
+                        return r;
+        }
+        /* Linux < 6.9: by number.  Until the leader is reaped its zombie keeps
+         * the number; afterwards any process left in the group does. */
         if (kill(-p->pid, sig) < 0)
                 return -errno;
         return 0;
@@ -710,14 +694,11 @@ int pk_proc_watch(struct pk_proc *p, struct pk_loop_child *w, pk_loop_child_cb c
         return pk_loop_child_start_pidfd(w, p->pidfd, cb);
 }
 
-void pk_proc_set_reaped(struct pk_proc *p, const struct pk_loop_child_status *st)
+void pk_proc_set_reaped(struct pk_proc *p, const struct pk_exit *ex)
 {
-        if (!p || !st || st->err < 0)
+        if (!p || !ex)
                 return;
-        p->status = st->exited ? (struct pk_status){.exited = 1, .code = st->exit_code}
-                               : (struct pk_status){.code = -1,
-                                                    .signal = st->term_signal,
-                                                    .core = st->core_dumped};
+        p->status = *ex;
         p->reaped = true;
 }
 

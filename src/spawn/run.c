@@ -98,7 +98,7 @@ static void closep(int *fd)
 }
 
 struct run_out {
-        struct pk_status *status; /* n */
+        struct pk_exit *status; /* n */
         struct capbuf out, err;
         bool cap_out, cap_err;
 };
@@ -343,7 +343,7 @@ int pk_run(const struct pk_cmd *cmd, const struct pk_run_opts *opts, struct pk_r
                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, -EINVAL, -1, 0, NULL);
                 return -EINVAL;
         }
-        struct pk_status st = {.code = -1};
+        struct pk_exit st = {.code = -1};
         struct run_out ro = {.status = &st};
         int r = run_stages(&cmd, 1, opts, true, &ro, reterr);
         if (r < 0)
@@ -377,7 +377,7 @@ int pk_pipeline_run(const struct pk_cmd *const *cmds, size_t n, const struct pk_
                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, -EINVAL, -1, 0, NULL);
                 return -EINVAL;
         }
-        struct pk_status *st = calloc(n, sizeof(*st));
+        struct pk_exit *st = calloc(n, sizeof(*st));
         if (!st) {
                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, -ENOMEM, -1, 0, NULL);
                 return -ENOMEM;
@@ -390,7 +390,7 @@ int pk_pipeline_run(const struct pk_cmd *const *cmds, size_t n, const struct pk_
         }
         struct pk_pipeline_result res = {.n = n, .status = st};
         for (size_t i = 0; i < n; i++) {
-                int s = pk_status_shell(&st[i]);
+                int s = pk_exit_shell(&st[i]);
                 if (s != 0)
                         res.pipefail = s;
         }

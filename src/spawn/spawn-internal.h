@@ -182,7 +182,7 @@ struct pk_proc {
         int pidfd;
         bool reaped;
         bool own_group;
-        struct pk_status status;
+        struct pk_exit status;
         int pty;
         size_t nfds;
         struct pk__procfd fds[];

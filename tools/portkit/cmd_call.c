@@ -345,7 +345,7 @@ static int call_main(int argc, char **argv)
         int rc = exchange(p, &o, in, len);
         free(in);
         pk_port_close_input(p);
-        struct pk_port_exit ex;
+        struct pk_exit ex;
         r = pk_port_wait(p, o.timeout_ms, &ex);
         if (r == -ETIMEDOUT) {
                 pk_cli_error("call", "%s did not exit within the timeout; killing it", argv[prog]);
@@ -358,12 +358,13 @@ static int call_main(int argc, char **argv)
                 return PK_CLI_EXIT_SYSTEM;
         }
         pk_port_close(p, NULL);
+        int status = pk_exit_shell(&ex);
         if (ex.signal)
-                fprintf(stderr, "exit_status %d (signal %d, %s)\n", ex.status, ex.signal,
+                fprintf(stderr, "exit_status %d (signal %d, %s)\n", status, ex.signal,
                         sigabbrev_np(ex.signal) ? sigabbrev_np(ex.signal) : "?");
         else
-                fprintf(stderr, "exit_status %d\n", ex.status);
-        return rc ? rc : ex.status;
+                fprintf(stderr, "exit_status %d\n", status);
+        return rc ? rc : status;
 }
 
 static const struct pk_cli_command call_cmd = {

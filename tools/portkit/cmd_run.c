@@ -258,7 +258,7 @@ static int run_main(int argc, char **argv)
         }
 
         struct pk_spawn_error e;
-        struct pk_status st;
+        struct pk_exit st;
         bool timed_out = false;
         /* With a timeout the child leads its own process group, so the whole
          * tree can be killed.  Termination signals sent to us are forwarded
@@ -338,7 +338,7 @@ static int run_main(int argc, char **argv)
                                 (e.step == PK_SPAWN_STEP_EXEC || e.step == PK_SPAWN_STEP_LOOKUP);
                 return notfound ? 127 : 126;
         }
-        return pk_status_shell(&st);
+        return pk_exit_shell(&st);
 }
 
 static const struct pk_cli_command run_cmd = {
