@@ -38,19 +38,6 @@
 extern "C" {
 #endif
 
-#ifndef PK_HAVE_EXIT
-/* Shim until the shared exit shape lands in loop.h (branch `house`): the
- * same struct, removed at that merge. */
-#        define PK_HAVE_EXIT 1
-/** How a process ended (the one exit shape of portkit). */
-struct pk_exit {
-        int exited;      /**< 1: it called exit() */
-        int code;        /**< 0..255 when exited, else -1 */
-        int signal;      /**< the killing signal when !exited, else 0 */
-        int core_dumped; /**< 1 if it dumped core */
-};
-#endif
-
 /** A supervisor; opaque.  Create with pk_sup_new(), free with pk_sup_free(). */
 struct pk_sup;
 

@@ -202,12 +202,7 @@ int pk__proc_kill_orphans(struct pk_sup *root, const char *token, int sig)
 
 static void reaped(struct pk_sup *root, pid_t pid, const siginfo_t *si)
 {
-        struct pk_exit ex;
-        memset(&ex, 0, sizeof(ex));
-        ex.exited = si->si_code == CLD_EXITED;
-        ex.code = ex.exited ? si->si_status : -1;
-        ex.signal = ex.exited ? 0 : si->si_status;
-        ex.core_dumped = si->si_code == CLD_DUMPED;
+        struct pk_exit ex = pk_exit_from_siginfo(si);
         pk__sup_emit_sup(root, PK_SUP_EV_ORPHAN, PK_SUP_R_NONE, pid, &ex);
 }
 

@@ -131,17 +131,12 @@ static void on_main_gone(struct pk_loop_io *io, unsigned revents)
         pk__sup_flush(sup_);
 }
 
-static void on_main_exit(struct pk_loop_child *w, const struct pk_loop_child_status *st)
+static void on_main_exit(struct pk_loop_child *w, int err, const struct pk_exit *ex)
 {
         struct child *c = w->w.data;
         struct pk_sup *sup_ = pk__sup_root(c->sup);
-        struct pk_exit ex;
-        memset(&ex, 0, sizeof(ex));
-        ex.exited = st->err < 0 ? 0 : st->exited;
-        ex.code = st->err == 0 && st->exited ? st->exit_code : -1;
-        ex.signal = st->err == 0 && !st->exited ? st->term_signal : 0;
-        ex.core_dumped = st->core_dumped;
-        pk__sup_main_exited(c, &ex);
+        (void)err; /* ex is {0, -1, 0, 0} if someone else reaped it */
+        pk__sup_main_exited(c, ex);
         pk__sup_flush(sup_);
 }
 

@@ -308,27 +308,13 @@ void pk__sup_main_exited(struct child *c, const struct pk_exit *ex)
         dispatch(c, PE_EXIT, ex);
 }
 
-static struct pk_exit exit_from_status(const struct pk_loop_child_status *st)
-{
-        struct pk_exit e;
-        memset(&e, 0, sizeof(e));
-        if (st->err < 0) { /* someone else reaped it: status unknown */
-                e.code = -1;
-                return e;
-        }
-        e.exited = st->exited;
-        e.code = st->exited ? st->exit_code : -1;
-        e.signal = st->exited ? 0 : st->term_signal;
-        e.core_dumped = st->core_dumped;
-        return e;
-}
-
-static void on_spawned_exit(struct pk_loop_child *w, const struct pk_loop_child_status *st)
+static void on_spawned_exit(struct pk_loop_child *w, int err, const struct pk_exit *exp)
 {
         struct child *c = w->w.data;
         struct pk_sup *sup_ = pk__sup_root(c->sup);
-        struct pk_exit ex = exit_from_status(st);
-        pk_proc_set_reaped(c->proc, st);
+        struct pk_exit ex = *exp; /* {0, -1, 0, 0} when someone else reaped it (err < 0) */
+        if (err == 0)
+                pk_proc_set_reaped(c->proc, exp);
         if (c->mainpid != c->pid && c->main_pidfd >= 0) {
                 /* the starter ended but a MAINPID it named lives on */
                 c->pid = 0;
