@@ -822,3 +822,90 @@ Test(sup, conflicts_stop_each_other)
         cr_assert_eq(ci.state, PK_SUP_DOWN);
         finish(s);
 }
+
+/* ---- stopping a whole service, and reaper duty ------------------------------------------- */
+
+static pid_t read_pid(const char *path)
+{
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f, "%s", path);
+        long v = 0;
+        cr_assert_eq(fscanf(f, "%ld", &v), 1);
+        fclose(f);
+        return (pid_t)v;
+}
+
+static void assert_gone(pid_t pid)
+{
+        /* it is our child (we are its subreaper) or already reaped by the sweep */
+        int st;
+        pid_t r = waitpid(pid, &st, 0);
+        if (r == pid)
+                cr_assert(WIFSIGNALED(st), "the daemon was killed");
+        else
+                cr_assert_eq(errno, ECHILD);
+        cr_assert_eq(kill(pid, 0), -1);
+        cr_assert_eq(errno, ESRCH);
+}
+
+Test(sup, stop_kills_a_double_forked_grandchild_without_cgroups)
+{
+        struct pk_sup *s = new_sup(NULL);
+        cr_assert_eq(pk_sup_reaper(s, 0, NULL, NULL), 0);
+        cr_assert_eq(pk_sup_reaper(s, 0, NULL, NULL), -EALREADY);
+        char file[64], arg[80];
+        snprintf(file, sizeof(file), "/tmp/pk-sup-daemon-%ld", (long)getpid());
+        snprintf(arg, sizeof(arg), "daemon:%s", file);
+        unlink(file);
+        add_ready(s, "svc", PK_SUP_READY_FD, probe((const char *[]){arg, "fd:3", "pause", NULL}),
+                  NULL);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "svc", 1);
+        pid_t g = read_pid(file);
+        unlink(file);
+        struct pk_sup_child_info ci;
+        pk_sup_child_info(s, "svc", &ci);
+        /* it escaped the service's session and process group, and was reparented to us */
+        cr_assert_neq(getsid(g), getsid(ci.pid));
+        cr_assert_neq(getpgid(g), ci.pid);
+        cr_assert_eq(pk__proc_ppid(g), getpid());
+        cr_assert_eq(pk_sup_stop_child(s, "svc"), 0);
+        run_until(PK_SUP_EV_EXITED, "svc", 1);
+        assert_gone(g);
+        finish(s);
+}
+
+Test(sup, pid1_reaps_orphans_and_shuts_down_on_sigterm)
+{
+        char dir[] = "/tmp/pk-sup-init-XXXXXX";
+        cr_assert_not_null(mkdtemp(dir));
+        struct pk_cmd *c = NULL;
+        cr_assert_eq(pk_cmd_new("unshare", &c), 0);
+        const char *args[] = {
+            "-fp", "--mount-proc", PK_BUILD_DIR "/tests/helpers/sup_init", PROBE, dir, NULL};
+        cr_assert_eq(pk_cmd_args(c, args), 0);
+        struct pk_run_opts o;
+        memset(&o, 0, sizeof(o));
+        o.timeout_ms = 50000;
+        struct pk_run_result res;
+        int r = pk_run(c, &o, &res, NULL);
+        pk_cmd_free(c);
+        cr_assert_eq(r, 0);
+        const char *out = res.out ? res.out : "";
+        cr_log_info("%s%s", out, res.err ? res.err : "");
+        cr_assert(strstr(out, "pid=1\n"), "runs as PID 1:\n%s", out);
+        /* 200 orphans, then the daemon killed with its service: 201 reaped */
+        cr_assert(strstr(out, "orphans=201\n"), "every orphan reaped:\n%s", out);
+        cr_assert(strstr(out, "hups=1\n"), "%s", out);
+        cr_assert(strstr(out, "finished=1\nreason=signal\nstatus=0\n"), "%s", out);
+        /* the supervised child's status was not stolen by the orphan reaper */
+        cr_assert(strstr(out, "orph_signal=15\norph_unknown=0\n"), "%s", out);
+        cr_assert(strstr(out, "daemon_gone=1\n"), "%s", out);
+        cr_assert_eq(res.status.exited, 1);
+        cr_assert_eq(res.status.code, 0);
+        pk_run_result_free(&res);
+        char pf[128];
+        snprintf(pf, sizeof(pf), "%s/daemon.pid", dir);
+        unlink(pf);
+        rmdir(dir);
+}

@@ -246,6 +246,23 @@ void pk__sup_reap_sweep(struct pk_sup *root)
         }
 }
 
+/* Waits for a SIGKILLed orphan (never a supervised child) and reports it. */
+static int reap_dead_cb(pid_t pid, void *ud)
+{
+        struct pk_sup *root = ud;
+        if (pk__sup_find_pid(root, pid))
+                return 0;
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        int r;
+        do
+                r = waitid(P_PID, (id_t)pid, &si, WEXITED);
+        while (r < 0 && errno == EINTR);
+        if (r == 0 && si.si_pid == pid)
+                reaped(root, pid, &si);
+        return 0;
+}
+
 static void on_sigchld(struct pk_loop_signal *sig, const struct pk_loop_siginfo *info)
 {
         struct pk_sup *root = sig->w.data;
@@ -304,20 +321,12 @@ void pk__sup_reaper_off(struct pk_sup *root)
         pk_loop_signal_stop(&root->s_term);
         pk_loop_signal_stop(&root->s_int);
         pk_loop_signal_stop(&root->s_hup);
-        /* what the tree left behind dies with it; reap it */
+        /* what the tree left behind dies with it: SIGKILL cannot be ignored, so
+         * waiting for those deaths here is short */
         if (root->finished) {
                 kill_everything(root);
-                for (;;) {
-                        siginfo_t si;
-                        memset(&si, 0, sizeof(si));
-                        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
-                            si.si_pid == 0 || pk__sup_find_pid(root, si.si_pid))
-                                break;
-                        pid_t pid = si.si_pid;
-                        if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG) == 0 &&
-                            si.si_pid == pid)
-                                reaped(root, pid, &si);
-                }
+                size_t budget = CHILDREN_MAX;
+                (void)for_children(getpid(), reap_dead_cb, root, &budget);
         }
         pk_loop_signal_stop(&root->s_chld);
         root->reaper = false;
