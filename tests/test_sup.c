@@ -835,6 +835,21 @@ static pid_t read_pid(const char *path)
         return (pid_t)v;
 }
 
+/* Exited: no such process, or a zombie waiting for its parent. */
+static int dead(pid_t pid)
+{
+        char path[64], buf[512];
+        snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+                return 1;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        const char *p = strrchr(buf, ')');
+        return p && (p[2] == 'Z' || p[2] == 'X');
+}
+
 static void assert_gone(pid_t pid)
 {
         /* it is our child (we are its subreaper) or already reaped by the sweep */
@@ -908,4 +923,94 @@ Test(sup, pid1_reaps_orphans_and_shuts_down_on_sigterm)
         snprintf(pf, sizeof(pf), "%s/daemon.pid", dir);
         unlink(pf);
         rmdir(dir);
+}
+
+Test(sup, stop_kills_a_double_forked_grandchild_with_a_cgroup)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.cgroup = PK_SUP_CGROUP_ON;
+        char name[32];
+        snprintf(name, sizeof(name), "t%ld", (long)getpid());
+        o.name = name;
+        struct pk_sup *s = new_sup(&o);
+        char file[64], arg[80];
+        snprintf(file, sizeof(file), "/tmp/pk-sup-cgdaemon-%ld", (long)getpid());
+        snprintf(arg, sizeof(arg), "daemon:%s", file);
+        unlink(file);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "svc";
+        sp.ready = PK_SUP_READY_FD;
+        sp.ready_fd = 3;
+        int r = pk_sup_add(s, &sp, probe((const char *[]){arg, "fd:3", "pause", NULL}));
+        if (r < 0) {
+                pk_sup_free(s);
+                cr_skip_test("no writable cgroup v2 here (%s)", pk_strerror(r));
+        }
+        /* no reaper mode: the cgroup alone must catch the escaped grandchild */
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "svc", 1);
+        pid_t g = read_pid(file);
+        unlink(file);
+        char path[64], line[512];
+        snprintf(path, sizeof(path), "/proc/%ld/cgroup", (long)g);
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f);
+        while (fgets(line, sizeof(line), f) && strncmp(line, "0::", 3) != 0)
+                ; /* the v2 line (hybrid hosts list v1 hierarchies first) */
+        fclose(f);
+        char want[80];
+        snprintf(want, sizeof(want), "/%s.svc\n", name);
+        cr_assert(strstr(line, want), "the grandchild is in the service's cgroup: %s", line);
+        cr_assert_eq(pk_sup_stop_child(s, "svc"), 0);
+        run_until(PK_SUP_EV_EXITED, "svc", 1);
+        /* "stopped" means the cgroup is empty: the grandchild has exited by now (a
+         * zombie until init, its parent after the double fork, reaps it) */
+        cr_assert(dead(g), "grandchild %ld survived", (long)g);
+        finish(s);
+}
+
+Test(sup, logs_survive_restarts_in_order)
+{
+        char dir[] = "/tmp/pk-sup-log-XXXXXX";
+        cr_assert_not_null(mkdtemp(dir));
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.intensity = 1000;
+        o.backoff_base_ms = 1;
+        o.jitter_pct = -1;
+        o.backoff_cap_ms = 1;
+        struct pk_sup *s = new_sup(&o);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "talker";
+        sp.log_dir = dir;
+        /* each run prints its number (from a counter file) on stdout and stderr, then fails */
+        char script[512];
+        snprintf(script, sizeof(script),
+                 "n=$(cat %s/n 2>/dev/null || echo 0); echo \"out $n\"; echo \"err $n\" >&2; "
+                 "echo $((n+1)) > %s/n; exit 1",
+                 dir, dir);
+        cr_assert_eq(pk_sup_add(s, &sp, sh(script)), 0);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_EXITED, "talker", 20);
+        finish(s); /* frees the log: flushed */
+        char path[128];
+        snprintf(path, sizeof(path), "%s/talker.log", dir);
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f);
+        char line[128];
+        int n = 0;
+        while (n < 40 && fgets(line, sizeof(line), f)) {
+                char want[64];
+                snprintf(want, sizeof(want), "%s %d\n", n % 2 ? "err" : "out", n / 2);
+                cr_assert_str_eq(line, want, "line %d", n);
+                n++;
+        }
+        fclose(f);
+        cr_assert_eq(n, 40, "20 runs, 2 lines each, none lost");
+        char cmd[200];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        cr_assert_eq(system(cmd), 0);
 }

@@ -41,6 +41,7 @@ extern "C" {
 
 /** A supervisor; opaque.  Create with pk_sup_new(), free with pk_sup_free(). */
 struct pk_sup;
+struct pk_log_opts;
 
 /** Restart strategies (OTP's). */
 enum pk_sup_strategy {
@@ -134,6 +135,19 @@ struct pk_sup_child_spec {
         const char *const *after;     /**< order only: start after these are ready (if started) */
         const char *const *binds_to;  /**< requires, and stop when they stop for any reason */
         const char *const *conflicts; /**< starting this stops those (and the reverse) */
+
+        /** Log capture (pk_log): stdout and stderr of every run of the child go
+         *  to @p log_dir/&lt;id&gt;.log through pipes the supervisor holds across
+         *  restarts.  NULL: the command's own fds 1 and 2. */
+        const char *log_dir;
+        const struct pk_log_opts *log_opts; /**< NULL: defaults (copied) */
+};
+
+/** Whether workers run in a cgroup v2 of their own (pk_sup_opts.cgroup). */
+enum pk_sup_cgroup_mode {
+        PK_SUP_CGROUP_OFF = 0, /**< process group + reaper-mode fallback */
+        PK_SUP_CGROUP_AUTO,    /**< a cgroup when one can be made here, else the fallback */
+        PK_SUP_CGROUP_ON,      /**< a cgroup or pk_sup_add() fails with the reason */
 };
 
 /** Options of a supervisor; zero-initialise.  0 means the default. */
@@ -150,6 +164,13 @@ struct pk_sup_opts {
         /** PK_SUP_SIMPLE_ONE_FOR_ONE: the spec every dynamic child gets (its id
          *  is ignored); copied.  Required for that strategy, refused otherwise. */
         const struct pk_sup_child_spec *template_spec;
+        /** enum pk_sup_cgroup_mode: each worker in the cgroup
+         *  cgroup_parent/&lt;name&gt;.&lt;id&gt;, placed at birth (CLONE_INTO_CGROUP);
+         *  a stop is complete when that cgroup is empty. */
+        int cgroup;
+        /** Absolute path of a delegated cgroup v2 directory (copied); NULL:
+         *  this process's own cgroup. */
+        const char *cgroup_parent;
 };
 
 /** The states a child goes through (the rows of the policy table). */

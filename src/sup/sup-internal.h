@@ -39,7 +39,15 @@ struct child {
         int64_t ready_delay_ms, start_timeout_ms, watchdog_ms;
         char **deps[DEP_NKINDS]; /* NULL-terminated copies */
 
-        struct pk_cmd *cmd;    /* worker: owned */
+        struct pk_cmd *cmd;     /* worker: owned */
+        struct pk_cgroup *cg;   /* worker with a cgroup: owned */
+        struct pk_loop_io cgio; /* its cgroup.events while waiting for "populated 0" */
+        bool await_empty;       /* main pid gone, cgroup not yet empty */
+        struct pk_exit pending_exit;
+        struct pk_log *log; /* log capture: owned */
+        char *log_dir;      /* spec copy (templates pass it on) */
+        struct pk_log_opts log_opts;
+        bool has_log_opts;
         struct pk_sup *nested; /* supervisor: owned */
         char token[48];        /* PORTKIT_SUP_UNIT value */
 
@@ -111,6 +119,8 @@ struct pk_sup {
         struct pk_fd_unix_listener notify;
         struct pk_loop_io nio;
         char notify_name[PK_FD_UNIX_PATH_MAX + 1];
+
+        char *cgroup_parent; /* copied option */
 
         uint64_t seq;       /* tokens */
         uint64_t start_seq; /* spawn order */

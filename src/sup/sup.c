@@ -9,6 +9,7 @@
 #include "spawn/spawn-internal.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +263,8 @@ static void set_state(struct child *c, int st)
 static int signal_service(struct child *c, int sig)
 {
         int r = -ESRCH;
+        if (c->cg && sig == SIGKILL && pk_cgroup_kill(c->cg) == 0)
+                r = 0; /* everything in the cgroup, forks meanwhile included */
         if (c->pid > 0 && kill(-c->pid, sig) == 0) /* we made it lead its group */
                 r = 0;
         if (c->proc && pk_proc_signal(c->proc, sig) == 0)
@@ -269,7 +272,7 @@ static int signal_service(struct child *c, int sig)
         if (c->main_pidfd >= 0 && pk_fd_pidfd_send_signal(c->main_pidfd, sig) == 0)
                 r = 0;
         struct pk_sup *root = pk__sup_root(c->sup);
-        if (root->reaper && pk__proc_kill_orphans(root, c->token, sig) > 0)
+        if (!c->cg && root->reaper && pk__proc_kill_orphans(root, c->token, sig) > 0)
                 r = 0;
         return r;
 }
@@ -284,28 +287,62 @@ static void stop_process_watchers(struct child *c)
 
 /* The main process is gone: drop the process state, kill what the service
  * left behind (its process group, its orphans), record the exit, run the table. */
+static void exit_complete(struct child *c)
+{
+        if (c->log)
+                (void)pk_log_flush(c->log); /* its last words before the event */
+        c->has_exit = 1;
+        c->last_exit = c->pending_exit;
+        dispatch(c, PE_EXIT, &c->last_exit);
+}
+
+static void on_cgroup_event(struct pk_loop_io *io, unsigned revents)
+{
+        struct child *c = io->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
+        (void)revents;
+        int pop = pk_cgroup_populated(c->cg); /* reading re-arms the notification */
+        if (pop == 1)
+                return;
+        pk_loop_io_stop(&c->cgio);
+        c->await_empty = false;
+        exit_complete(c);
+        pk__sup_flush(sup_);
+}
+
+/* The main process is gone: drop the process state, kill what the service
+ * left behind (its cgroup, or its process group and its orphans), record the
+ * exit and run the table -- with a cgroup only once the cgroup is empty. */
 void pk__sup_main_exited(struct child *c, const struct pk_exit *ex)
 {
         pk__sup_ready_stop(c);
         pk__sup_watchdog_stop(c);
         pk_loop_timer_stop(&c->t_stop);
+        c->pending_exit = *ex;
         if (c->type == PK_SUP_WORKER) {
                 stop_process_watchers(c);
                 if (c->pid > 0)
                         (void)kill(-c->pid, SIGKILL);
                 struct pk_sup *root = pk__sup_root(c->sup);
-                if (root->reaper)
+                if (!c->cg && root->reaper)
                         (void)pk__proc_kill_orphans(root, c->token, SIGKILL);
-                if (c->proc && !c->proc->reaped) {
-                        /* the moved main pid ended first: the starter is collected by
-                         * the group kill above and the reaper (or stays a zombie
-                         * until freed) */
-                }
+                /* a starter outlived by its MAINPID is killed with the group above */
                 c->proc = pk_proc_free(c->proc);
+                if (c->cg && pk_cgroup_populated(c->cg) == 1) {
+                        (void)pk_cgroup_kill(c->cg);
+                        pk_loop_io_init(c->sup->loop, &c->cgio, pk_cgroup_events_fd(c->cg));
+                        c->cgio.w.data = c;
+                        if (pk_loop_io_start(&c->cgio, PK_LOOP_PRIORITY, on_cgroup_event) == 0) {
+                                c->await_empty = true;
+                                /* it may have emptied between the read and the watch */
+                                if (pk_cgroup_populated(c->cg) == 1)
+                                        return;
+                                pk_loop_io_stop(&c->cgio);
+                                c->await_empty = false;
+                        }
+                }
         }
-        c->has_exit = 1;
-        c->last_exit = *ex;
-        dispatch(c, PE_EXIT, ex);
+        exit_complete(c);
 }
 
 static void on_spawned_exit(struct pk_loop_child *w, int err, const struct pk_exit *exp)
@@ -1066,6 +1103,17 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
                         : -1;
         c->notify_access = sp->notify_access;
         c->watchdog_ms = sp->watchdog_ms;
+        if (sp->log_dir) {
+                if (type != PK_SUP_WORKER || !sp->log_dir[0])
+                        return -EINVAL;
+                c->log_dir = strdup(sp->log_dir);
+                if (!c->log_dir)
+                        return -ENOMEM;
+        }
+        if (sp->log_opts) {
+                c->log_opts = *sp->log_opts;
+                c->has_log_opts = true;
+        }
         const char *const *lists_in[DEP_NKINDS] = {sp->requires, sp->wants, sp->after, sp->binds_to,
                                                    sp->conflicts};
         for (int k = 0; k < DEP_NKINDS; k++) {
@@ -1092,11 +1140,12 @@ static struct child *child_new(struct pk_sup *s)
         pk_loop_child_init(s->loop, &c->mw);
         pk_loop_io_init(s->loop, &c->mio, -1);
         pk_loop_io_init(s->loop, &c->rio, -1);
+        pk_loop_io_init(s->loop, &c->cgio, -1);
         pk_loop_timer_init(s->loop, &c->t_restart);
         pk_loop_timer_init(s->loop, &c->t_ready);
         pk_loop_timer_init(s->loop, &c->t_stop);
         pk_loop_timer_init(s->loop, &c->t_watchdog);
-        c->cw.w.data = c->mw.w.data = c->mio.w.data = c->rio.w.data = c;
+        c->cw.w.data = c->mw.w.data = c->mio.w.data = c->rio.w.data = c->cgio.w.data = c;
         c->t_restart.w.data = c->t_ready.w.data = c->t_stop.w.data = c->t_watchdog.w.data = c;
         return c;
 }
@@ -1105,6 +1154,16 @@ static struct child *child_new(struct pk_sup *s)
  * nested tree): SIGKILL cannot be ignored, so the wait is short. */
 static void child_kill_now(struct child *c)
 {
+        pk_loop_io_stop(&c->cgio);
+        c->await_empty = false;
+        if (c->cg && pk_cgroup_populated(c->cg) == 1) {
+                (void)pk_cgroup_kill(c->cg);
+                /* SIGKILLed processes leave quickly; wait (bounded) so the directory can go */
+                for (int i = 0; i < 200 && pk_cgroup_populated(c->cg) == 1; i++) {
+                        struct pollfd p = {.fd = pk_cgroup_events_fd(c->cg), .events = POLLPRI};
+                        (void)poll(&p, 1, 10);
+                }
+        }
         stop_process_watchers(c);
         if (c->proc) {
                 if (c->pid > 0)
@@ -1127,6 +1186,7 @@ static void child_free(struct child *c)
         pk_loop_timer_stop(&c->t_ready);
         pk_loop_timer_stop(&c->t_stop);
         child_kill_now(c);
+        c->cg = pk_cgroup_free(c->cg);
         c->rfd = pk_fd_close(c->rfd);
         if (c->nested) {
                 /* purge its queued events: their sup pointer would dangle */
@@ -1140,6 +1200,8 @@ static void child_free(struct child *c)
                 sup_free_internal(c->nested);
         }
         c->cmd = pk_cmd_free(c->cmd);
+        c->log = pk_log_free(c->log);
+        free(c->log_dir);
         free_deps(c);
         free(c);
 }
@@ -1157,6 +1219,29 @@ static int prepare_cmd(struct child *c)
         int r = pk_cmd_env_set(c->cmd, "PORTKIT_SUP_UNIT", c->token);
         if (r < 0)
                 return r;
+        struct pk_sup *s = c->sup;
+        if (s->opts.cgroup != PK_SUP_CGROUP_OFF) {
+                char name[2 * PK_SUP_ID_MAX + 2];
+                snprintf(name, sizeof(name), "%s.%s", s->name, c->id);
+                r = pk_cgroup_create(s->cgroup_parent, name, &c->cg);
+                if (r == 0)
+                        r = pk_cmd_cgroup(c->cmd, pk_cgroup_dirfd(c->cg));
+                if (r < 0) {
+                        c->cg = pk_cgroup_free(c->cg);
+                        if (s->opts.cgroup == PK_SUP_CGROUP_ON)
+                                return r;
+                }
+        }
+        if (c->log_dir) {
+                r = pk_log_new(s->loop, c->log_dir, c->id, c->has_log_opts ? &c->log_opts : NULL,
+                               &c->log);
+                if (r == 0)
+                        r = pk_cmd_fd(c->cmd, 1, pk_log_fd(c->log, 1));
+                if (r == 0)
+                        r = pk_cmd_fd(c->cmd, 2, pk_log_fd(c->log, 2));
+                if (r < 0)
+                        return r;
+        }
         return pk__sup_ready_prepare(c);
 }
 
@@ -1300,6 +1385,8 @@ int pk_sup_start_dynamic(struct pk_sup *s, const char *id, struct pk_cmd *cmd)
         sp.wants = (const char *const *)t->deps[DEP_WANTS];
         sp.after = (const char *const *)t->deps[DEP_AFTER];
         sp.conflicts = (const char *const *)t->deps[DEP_CONFLICTS];
+        sp.log_dir = t->log_dir;
+        sp.log_opts = t->has_log_opts ? &t->log_opts : NULL;
         return add_common(s, &sp, cmd, NULL, true);
 }
 
@@ -1398,6 +1485,16 @@ static int opts_apply(struct pk_sup *s, const struct pk_sup_opts *o)
                 return -EINVAL;
         if (d.name && !valid_id(d.name))
                 return -EINVAL;
+        if (d.cgroup < PK_SUP_CGROUP_OFF || d.cgroup > PK_SUP_CGROUP_ON)
+                return -EINVAL;
+        if (d.cgroup_parent) {
+                if (d.cgroup_parent[0] != '/')
+                        return -EINVAL;
+                s->cgroup_parent = strdup(d.cgroup_parent);
+                if (!s->cgroup_parent)
+                        return -ENOMEM;
+                d.cgroup_parent = NULL;
+        }
         snprintf(s->name, sizeof(s->name), "%s", d.name ? d.name : "sup");
         d.name = NULL;
         if (d.intensity == 0)
@@ -1466,8 +1563,10 @@ static void sup_free_internal(struct pk_sup *s)
         free(s->kids);
         if (s->tmpl) {
                 free_deps(s->tmpl);
+                free(s->tmpl->log_dir);
                 free(s->tmpl);
         }
+        free(s->cgroup_parent);
         pk__sup_notify_close(s);
         if (s->reaper)
                 pk__sup_reaper_off(s);
