@@ -21,7 +21,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-pid_t pk__proc_ppid(pid_t pid); /* src/sup/proc.c */
+pid_t pk__proc_ppid(pid_t pid);                          /* src/sup/proc.c */
+const char *pk__sup_policy_action(int state, int event); /* src/sup/sup.c */
+const char *pk__sup_policy_event(int event);
 
 #define PROBE PK_BUILD_DIR "/tests/helpers/sup_probe"
 #define BOUND_MS 20000 /* a hang becomes a failure after this; never a pass condition */
@@ -1013,4 +1015,29 @@ Test(sup, logs_survive_restarts_in_order)
         char cmd[200];
         snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
         cr_assert_eq(system(cmd), 0);
+}
+
+/* ---- the documented table is the code's table --------------------------------------------- */
+
+Test(sup, docs_print_the_policy_table)
+{
+        FILE *f = fopen(PK_SOURCE_DIR "/docs/sup.md", "r");
+        cr_assert_not_null(f);
+        static char doc[1 << 17];
+        size_t n = fread(doc, 1, sizeof(doc) - 1, f);
+        fclose(f);
+        doc[n] = 0;
+        char line[512];
+        int off = snprintf(line, sizeof(line), "| state \\ event |");
+        for (int e = 0; pk__sup_policy_event(e); e++)
+                off += snprintf(line + off, sizeof(line) - (size_t)off, " %s |",
+                                pk__sup_policy_event(e));
+        cr_assert(strstr(doc, line), "docs/sup.md lacks the header row:\n%s", line);
+        for (int st = 0; st < PK_SUP_NSTATES; st++) {
+                off = snprintf(line, sizeof(line), "| **%s** |", pk_sup_state_name(st));
+                for (int e = 0; pk__sup_policy_event(e); e++)
+                        off += snprintf(line + off, sizeof(line) - (size_t)off, " %s |",
+                                        pk__sup_policy_action(st, e));
+                cr_assert(strstr(doc, line), "docs/sup.md lacks or differs in the row:\n%s", line);
+        }
 }

@@ -275,8 +275,9 @@ struct pk_sup_status {
         int failed;   /**< 1 if it ended by escalation (intensity or a failed nested sup) */
         int reason;   /**< enum pk_sup_reason of the end */
         char id[PK_SUP_ID_MAX + 1]; /**< the child whose failure ended it, if any */
-        /** Reaper mode: a suggested exit status for the process (0 clean
-         *  shutdown, 1 failed, 128 + signal when a signal ended it). */
+        /** A suggested exit status for the process: 0 a clean end (requested,
+         *  a signal handled within the deadline, auto_shutdown), 1 failed by
+         *  escalation, 2 reaper mode's deadline passed and processes were killed. */
         int exit_status;
 };
 

@@ -184,21 +184,31 @@ static const char *const action_names[] = {
     "-", "try_start", "spawn", "ready", "exit", "stop", "cancel", "kill", "stopped", "fail_stop",
 };
 
-/* Rows: child state; columns: event.  Every transition of a child is here. */
+/* Rows: child state; columns: event.  Every transition of a child is here;
+ * docs/sup.md prints this table and tests/test_sup.c checks the two agree. */
+/* clang-format off */
 static const unsigned char policy[PK_SUP_NSTATES][PE_NEVENTS] = {
-    /*                START        DEPS_OK  READY    EXIT       STOP      STOP_TMO FAIL RESTART_DUE
-     */
-    [PK_SUP_DOWN] = {A_TRY_START, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE},
-    [PK_SUP_WAITING] = {A_NONE, A_SPAWN, A_NONE, A_NONE, A_CANCEL, A_NONE, A_NONE, A_NONE},
-    [PK_SUP_STARTING] = {A_NONE, A_NONE, A_READY, A_EXIT, A_STOP, A_NONE, A_FAIL_KILL, A_NONE},
-    [PK_SUP_READY] = {A_NONE, A_NONE, A_NONE, A_EXIT, A_STOP, A_NONE, A_FAIL_KILL, A_NONE},
-    [PK_SUP_STOPPING] = {A_NONE, A_NONE, A_NONE, A_STOPPED, A_NONE, A_KILL, A_NONE, A_NONE},
-    [PK_SUP_BACKOFF] = {A_TRY_START, A_NONE, A_NONE, A_NONE, A_CANCEL, A_NONE, A_NONE, A_TRY_START},
-    [PK_SUP_FAILED] = {A_TRY_START, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE},
+        /*                   START        DEPS_OK  READY    EXIT       STOP      STOP_TMO FAIL         RESTART_DUE */
+        [PK_SUP_DOWN]     = {A_TRY_START, A_NONE,  A_NONE,  A_NONE,    A_NONE,   A_NONE,  A_NONE,      A_NONE},
+        [PK_SUP_WAITING]  = {A_NONE,      A_SPAWN, A_NONE,  A_NONE,    A_CANCEL, A_NONE,  A_NONE,      A_NONE},
+        [PK_SUP_STARTING] = {A_NONE,      A_NONE,  A_READY, A_EXIT,    A_STOP,   A_NONE,  A_FAIL_KILL, A_NONE},
+        [PK_SUP_READY]    = {A_NONE,      A_NONE,  A_NONE,  A_EXIT,    A_STOP,   A_NONE,  A_FAIL_KILL, A_NONE},
+        [PK_SUP_STOPPING] = {A_NONE,      A_NONE,  A_NONE,  A_STOPPED, A_NONE,   A_KILL,  A_NONE,      A_NONE},
+        [PK_SUP_BACKOFF]  = {A_TRY_START, A_NONE,  A_NONE,  A_NONE,    A_CANCEL, A_NONE,  A_NONE,      A_TRY_START},
+        [PK_SUP_FAILED]   = {A_TRY_START, A_NONE,  A_NONE,  A_NONE,    A_NONE,   A_NONE,  A_NONE,      A_NONE},
 };
+/* clang-format on */
 
-/* For docs and tests: the table as text (docs/sup.md prints it). */
+/* For docs and tests: one cell of the table as text. */
 const char *pk__sup_policy_action(int state, int event);
+static const char *const event_names[PE_NEVENTS] = {
+    "start", "deps_ok", "ready", "exit", "stop", "stop_timeout", "fail", "restart_due",
+};
+const char *pk__sup_policy_event(int event);
+const char *pk__sup_policy_event(int event)
+{
+        return event >= 0 && event < PE_NEVENTS ? event_names[event] : NULL;
+}
 const char *pk__sup_policy_action(int state, int event)
 {
         if (state < 0 || state >= PK_SUP_NSTATES || event < 0 || event >= PE_NEVENTS)
