@@ -962,7 +962,7 @@ static void dispatch(struct child *c, int ev, const struct pk_exit *ex)
                 c->fail_reason = 0;
                 if (ex && reason != PK_SUP_R_SPAWN)
                         pk__sup_emit(c, PK_SUP_EV_EXITED, PK_SUP_R_NONE, 0, NULL);
-                on_failure_or_exit(c, reason == PK_SUP_R_SPAWN ? false : is_normal(c, ex));
+                on_failure_or_exit(c, reason != PK_SUP_R_SPAWN && ex && is_normal(c, ex));
                 break;
         }
         case A_STOP:
@@ -1259,7 +1259,7 @@ static int add_child(struct pk_sup *s, struct child *c)
 {
         if (s->n == s->cap) {
                 size_t ncap = s->cap ? s->cap * 2 : 8;
-                struct child **nk = realloc(s->kids, ncap * sizeof(*nk));
+                struct child **nk = realloc(s->kids, ncap * sizeof(struct child *));
                 if (!nk)
                         return -ENOMEM;
                 s->kids = nk;
@@ -1277,8 +1277,10 @@ static int add_common(struct pk_sup *s, const struct pk_sup_child_spec *spec, st
         int r;
         struct child *c = NULL;
         if (!s || !spec || (!cmd && !nested)) {
-                r = -EINVAL;
-                goto fail;
+                pk_cmd_free(cmd);
+                if (nested)
+                        sup_free_internal(nested);
+                return -EINVAL;
         }
         if (!valid_id(spec->id)) {
                 r = -EINVAL;
@@ -1737,7 +1739,7 @@ int pk_sup_remove_child(struct pk_sup *s, const char *id)
         if (is_active(c) && c->state != PK_SUP_BACKOFF)
                 return -EBUSY;
         size_t i = child_index(c);
-        memmove(&s->kids[i], &s->kids[i + 1], (s->n - i - 1) * sizeof(*s->kids));
+        memmove(&s->kids[i], &s->kids[i + 1], (s->n - i - 1) * sizeof(struct child *));
         s->n--;
         child_free(c);
         return 0;
