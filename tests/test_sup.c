@@ -241,52 +241,85 @@ Test(sup, bad_specs_are_clear_errors)
 
 /* ---- restart type x exit kind ------------------------------------------------------------- */
 
-Test(sup, restart_type_by_exit_kind)
+Test(sup, strategy_by_restart_type_by_exit_kind)
 {
         static const char *const scripts[] = {"exit 0", "exit 3", "exit 42", "kill -KILL $$"};
         static const int abnormal[] = {0, 1, 0 /* 42 is in the success set */, 1};
-        for (int type = PK_SUP_PERMANENT; type <= PK_SUP_TEMPORARY; type++) {
-                for (size_t k = 0; k < sizeof(scripts) / sizeof(scripts[0]); k++) {
-                        R.n = 0;
-                        struct pk_sup_opts o;
-                        memset(&o, 0, sizeof(o));
-                        struct pk_sup *s = new_sup(&o);
-                        struct pk_sup_child_spec sp;
-                        memset(&sp, 0, sizeof(sp));
-                        int codes[] = {42};
-                        sp.id = "w";
-                        sp.restart = type;
-                        sp.success_codes = codes;
-                        sp.n_success_codes = 1;
-                        cr_assert_eq(pk_sup_add(s, &sp, sh(scripts[k])), 0);
-                        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
-                        run_until(PK_SUP_EV_EXITED, "w", 1);
-                        long ex = find(PK_SUP_EV_EXITED, "w", 1);
-                        if (k == 3) {
-                                cr_assert_eq(R.ev[ex].exit.exited, 0);
-                                cr_assert_eq(R.ev[ex].exit.signal, SIGKILL);
-                        } else {
-                                cr_assert_eq(R.ev[ex].exit.exited, 1);
-                        }
-                        int want =
-                            type == PK_SUP_PERMANENT || (type == PK_SUP_TRANSIENT && abnormal[k]);
-                        cr_assert_eq(count(PK_SUP_EV_RESTART, "w"), want,
-                                     "type %d script '%s': restart %d, want %d", type, scripts[k],
-                                     count(PK_SUP_EV_RESTART, "w"), want);
-                        struct pk_sup_child_info ci;
-                        cr_assert_eq(pk_sup_child_info(s, "w", &ci), 0);
-                        cr_assert_eq(ci.has_exited, 1);
-                        if (want) {
-                                cr_assert_eq(ci.state, PK_SUP_BACKOFF);
-                                cr_assert_gt(ci.next_restart_ns, 0);
-                        } else {
-                                cr_assert_eq(ci.state, type == PK_SUP_TEMPORARY && abnormal[k]
-                                                           ? PK_SUP_FAILED
-                                                           : PK_SUP_DOWN);
+        for (int strat = PK_SUP_ONE_FOR_ONE; strat <= PK_SUP_SIMPLE_ONE_FOR_ONE; strat++) {
+                for (int type = PK_SUP_PERMANENT; type <= PK_SUP_TEMPORARY; type++) {
+                        for (size_t k = 0; k < sizeof(scripts) / sizeof(scripts[0]); k++) {
+                                R.n = 0;
+                                int codes[] = {42};
+                                struct pk_sup_child_spec sp;
+                                memset(&sp, 0, sizeof(sp));
+                                sp.restart = type;
+                                sp.success_codes = codes;
+                                sp.n_success_codes = 1;
+                                struct pk_sup_opts o;
+                                memset(&o, 0, sizeof(o));
+                                o.strategy = strat;
+                                if (strat == PK_SUP_SIMPLE_ONE_FOR_ONE)
+                                        o.template_spec = &sp;
+                                struct pk_sup *s = new_sup(&o);
+                                cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+                                /* a sibling started before "w" fails */
+                                if (strat == PK_SUP_SIMPLE_ONE_FOR_ONE) {
+                                        cr_assert_eq(
+                                            pk_sup_start_dynamic(s, "s", sh("exec sleep 1000")), 0);
+                                        cr_assert_eq(pk_sup_start_dynamic(s, "w", sh(scripts[k])),
+                                                     0);
+                                } else {
+                                        struct pk_sup_child_spec sib;
+                                        memset(&sib, 0, sizeof(sib));
+                                        sib.id = "s";
+                                        cr_assert_eq(pk_sup_add(s, &sib, sh("exec sleep 1000")), 0);
+                                        sp.id = "w";
+                                        cr_assert_eq(pk_sup_add(s, &sp, sh(scripts[k])), 0);
+                                }
+                                if (count(PK_SUP_EV_EXITED, "w") == 0)
+                                        run_until(PK_SUP_EV_EXITED, "w", 1);
+                                long ex = find(PK_SUP_EV_EXITED, "w", 1);
+                                if (k == 3) {
+                                        cr_assert_eq(R.ev[ex].exit.exited, 0);
+                                        cr_assert_eq(R.ev[ex].exit.signal, SIGKILL);
+                                } else {
+                                        cr_assert_eq(R.ev[ex].exit.exited, 1);
+                                }
+                                int want = type == PK_SUP_PERMANENT ||
+                                           (type == PK_SUP_TRANSIENT && abnormal[k]);
+                                /* only one_for_all stops the sibling started before it */
+                                int sib = want && strat == PK_SUP_ONE_FOR_ALL;
+                                if (want && count(PK_SUP_EV_RESTART, "w") == 0)
+                                        run_until(PK_SUP_EV_RESTART, "w", 1);
+                                cr_assert_eq(count(PK_SUP_EV_RESTART, "w"), want,
+                                             "strategy %d type %d script '%s': restart %d, want %d",
+                                             strat, type, scripts[k], count(PK_SUP_EV_RESTART, "w"),
+                                             want);
+                                cr_assert_eq(count(PK_SUP_EV_STOPPING, "s"), sib,
+                                             "strategy %d type %d script '%s': sibling stops %d",
+                                             strat, type, scripts[k],
+                                             count(PK_SUP_EV_STOPPING, "s"));
+                                struct pk_sup_child_info ci;
+                                int r = pk_sup_child_info(s, "w", &ci);
+                                if (want) {
+                                        cr_assert_eq(r, 0);
+                                        cr_assert_eq(ci.state, PK_SUP_BACKOFF);
+                                        cr_assert_gt(ci.next_restart_ns, 0);
+                                } else if (strat == PK_SUP_SIMPLE_ONE_FOR_ONE) {
+                                        cr_assert_eq(r, -ENOENT,
+                                                     "a dynamic child that ended is removed");
+                                } else {
+                                        cr_assert_eq(r, 0);
+                                        cr_assert_eq(ci.has_exited, 1);
+                                        cr_assert_eq(ci.state,
+                                                     type == PK_SUP_TEMPORARY && abnormal[k]
+                                                         ? PK_SUP_FAILED
+                                                         : PK_SUP_DOWN);
+                                }
                                 cr_assert_eq(count(PK_SUP_EV_GAVE_UP, "w"),
                                              type == PK_SUP_TEMPORARY && abnormal[k]);
+                                finish(s);
                         }
-                        finish(s);
                 }
         }
 }

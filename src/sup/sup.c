@@ -689,7 +689,7 @@ static void child_down(struct child *c)
                                 return;
                         }
                 }
-                if (c->dynamic && c->state == PK_SUP_DOWN && !c->stop_mark) {
+                if (c->dynamic && !is_active(c) && !c->stop_mark) {
                         (void)pk_sup_remove_child(s, c->id);
                         kick_waiting(s);
                         return;
