@@ -1074,3 +1074,57 @@ Test(sup, docs_print_the_policy_table)
                 cr_assert(strstr(doc, line), "docs/sup.md lacks or differs in the row:\n%s", line);
         }
 }
+
+/* ---- Type=forking -------------------------------------------------------------------------- */
+
+Test(sup, forking_service_main_pid_from_a_validated_pid_file)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.backoff_base_ms = 1;
+        struct pk_sup *s = new_sup(&o);
+        char good[64], liar[64], arg[96], script[160];
+        snprintf(good, sizeof(good), "/tmp/pk-sup-fork-%ld.pid", (long)getpid());
+        snprintf(liar, sizeof(liar), "/tmp/pk-sup-liar-%ld.pid", (long)getpid());
+        unlink(good);
+        unlink(liar);
+        snprintf(arg, sizeof(arg), "daemon:%s", good);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "forker";
+        sp.forking = 1;
+        sp.pid_file = "relative.pid";
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.pid_file = good;
+        /* the starter double-forks the daemon, which writes the pid file, then exits 0 */
+        cr_assert_eq(pk_sup_add(s, &sp, probe((const char *[]){arg, "exit:0", NULL})), 0);
+        /* a starter whose pid file names a process that is not the service's */
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "liar";
+        sp.forking = 1;
+        sp.restart = PK_SUP_TEMPORARY;
+        sp.pid_file = liar;
+        snprintf(script, sizeof(script), "echo 1 > %s; exit 0", liar);
+        cr_assert_eq(pk_sup_add(s, &sp, sh(script)), 0);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "forker", 1);
+        pid_t d = read_pid(good);
+        struct pk_sup_child_info ci;
+        pk_sup_child_info(s, "forker", &ci);
+        cr_assert_eq(ci.pid, d, "the daemon is the main pid");
+        cr_assert_eq(ci.state, PK_SUP_READY);
+        cr_assert_neq(R.ev[find(PK_SUP_EV_RUNNING, "forker", 1)].pid, d);
+        if (count(PK_SUP_EV_GAVE_UP, "liar") == 0)
+                run_until(PK_SUP_EV_GAVE_UP, "liar", 1);
+        long m = find(PK_SUP_EV_MAINPID, "liar", 1);
+        cr_assert_geq(m, 0);
+        cr_assert_eq(R.ev[m].err, -EPERM);
+        cr_assert_eq(count(PK_SUP_EV_READY, "liar"), 0);
+        /* stopping the service stops the daemon (through its pidfd) */
+        cr_assert_eq(pk_sup_stop_child(s, "forker"), 0);
+        run_until(PK_SUP_EV_EXITED, "forker", 1);
+        cr_assert(dead(d));
+        unlink(good);
+        unlink(liar);
+        finish(s);
+}

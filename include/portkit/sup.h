@@ -136,6 +136,16 @@ struct pk_sup_child_spec {
         const char *const *binds_to;  /**< requires, and stop when they stop for any reason */
         const char *const *conflicts; /**< starting this stops those (and the reverse) */
 
+        /** Type=forking: the spawned starter forks the real daemon and exits 0;
+         *  its exit is not the service's.  The main pid is then read from
+         *  @p pid_file (required) and must be a process of the service (it
+         *  carries the service's PORTKIT_SUP_UNIT token and no other child
+         *  claims it); the child is ready at that point (unless ready says
+         *  otherwise).  A starter that fails, or a missing or foreign pid,
+         *  fails the start. */
+        int forking;
+        const char *pid_file; /**< absolute path (copied) */
+
         /** Log capture (pk_log): stdout and stderr of every run of the child go
          *  to @p log_dir/&lt;id&gt;.log through pipes the supervisor holds across
          *  restarts.  NULL: the command's own fds 1 and 2. */

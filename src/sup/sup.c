@@ -9,6 +9,7 @@
 #include "spawn/spawn-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -355,6 +356,38 @@ void pk__sup_main_exited(struct child *c, const struct pk_exit *ex)
         exit_complete(c);
 }
 
+/* 0 if the daemon named by the pid file now is the main pid; else *ex is
+ * made abnormal (a start that did not hand over is a failed start). */
+static int forking_handover(struct child *c, struct pk_exit *ex)
+{
+        char buf[32] = "";
+        int r = -EINVAL;
+        if (ex->exited && ex->code == 0) {
+                int fd = open(c->pid_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0) {
+                        r = -errno;
+                        snprintf(buf, sizeof(buf), "%s", "(no pid file)");
+                } else {
+                        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+                        close(fd);
+                        buf[n > 0 ? n : 0] = 0;
+                        r = pk__sup_set_mainpid(c, buf, true);
+                }
+        }
+        if (r == 0) {
+                c->proc = pk_proc_free(c->proc); /* the starter, reaped */
+                c->pid = 0;
+                if (c->ready == PK_SUP_READY_EXEC)
+                        pk__sup_child_ready(c);
+                return 0;
+        }
+        if (r != -EPERM) /* set_mainpid reported its refusals itself */
+                pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, r, buf);
+        if (ex->exited && ex->code == 0)
+                *ex = (struct pk_exit){.exited = 0, .code = -1, .signal = 0, .core_dumped = 0};
+        return r;
+}
+
 static void on_spawned_exit(struct pk_loop_child *w, int err, const struct pk_exit *exp)
 {
         struct child *c = w->w.data;
@@ -362,6 +395,13 @@ static void on_spawned_exit(struct pk_loop_child *w, int err, const struct pk_ex
         struct pk_exit ex = *exp; /* {0, -1, 0, 0} when someone else reaped it (err < 0) */
         if (err == 0)
                 pk_proc_set_reaped(c->proc, exp);
+        if (c->forking && c->state == PK_SUP_STARTING && c->main_pidfd < 0) {
+                /* Type=forking: the starter's exit hands over to the daemon */
+                if (forking_handover(c, &ex) == 0) {
+                        pk__sup_flush(sup_);
+                        return;
+                }
+        }
         if (c->mainpid != c->pid && c->main_pidfd >= 0) {
                 /* the starter ended but a MAINPID it named lives on */
                 c->pid = 0;
@@ -753,7 +793,8 @@ static void do_spawn(struct child *c)
         }
         set_state(c, PK_SUP_STARTING);
         pk__sup_emit(c, PK_SUP_EV_RUNNING, PK_SUP_R_NONE, 0, NULL);
-        r = pk__sup_ready_start(c);
+        /* a forking service is ready at the handover, not at the starter's exec */
+        r = c->forking && c->ready == PK_SUP_READY_EXEC ? 0 : pk__sup_ready_start(c);
         if (r < 0)
                 pk__sup_child_fail_stop(c, PK_SUP_R_START_TIMEOUT);
 }
@@ -1113,6 +1154,17 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
                         : -1;
         c->notify_access = sp->notify_access;
         c->watchdog_ms = sp->watchdog_ms;
+        if (sp->forking) {
+                if (type != PK_SUP_WORKER || !sp->pid_file || sp->pid_file[0] != '/' ||
+                    sp->ready == PK_SUP_READY_FD)
+                        return -EINVAL;
+                c->forking = true;
+                c->pid_file = strdup(sp->pid_file);
+                if (!c->pid_file)
+                        return -ENOMEM;
+        } else if (sp->pid_file) {
+                return -EINVAL;
+        }
         if (sp->log_dir) {
                 if (type != PK_SUP_WORKER || !sp->log_dir[0])
                         return -EINVAL;
@@ -1212,6 +1264,7 @@ static void child_free(struct child *c)
         c->cmd = pk_cmd_free(c->cmd);
         c->log = pk_log_free(c->log);
         free(c->log_dir);
+        free(c->pid_file);
         free_deps(c);
         free(c);
 }
@@ -1398,6 +1451,8 @@ int pk_sup_start_dynamic(struct pk_sup *s, const char *id, struct pk_cmd *cmd)
         sp.after = (const char *const *)t->deps[DEP_AFTER];
         sp.conflicts = (const char *const *)t->deps[DEP_CONFLICTS];
         sp.log_dir = t->log_dir;
+        sp.forking = t->forking;
+        sp.pid_file = t->pid_file;
         sp.log_opts = t->has_log_opts ? &t->log_opts : NULL;
         return add_common(s, &sp, cmd, NULL, true);
 }
@@ -1576,6 +1631,7 @@ static void sup_free_internal(struct pk_sup *s)
         if (s->tmpl) {
                 free_deps(s->tmpl);
                 free(s->tmpl->log_dir);
+                free(s->tmpl->pid_file);
                 free(s->tmpl);
         }
         free(s->cgroup_parent);
