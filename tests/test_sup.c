@@ -156,6 +156,7 @@ static void reset(void)
         memset(&R, 0, sizeof(R));
 }
 
+/* cppcheck-suppress unknownMacro */
 TestSuite(sup, .init = reset, .timeout = 60);
 
 /* ---- bad specs ------------------------------------------------------------------------- */
@@ -1126,5 +1127,40 @@ Test(sup, forking_service_main_pid_from_a_validated_pid_file)
         cr_assert(dead(d));
         unlink(good);
         unlink(liar);
+        finish(s);
+}
+
+Test(sup, sigchld_storm_loses_no_status)
+{
+        struct pk_sup *s = new_sup(NULL);
+        cr_assert_eq(pk_sup_reaper(s, 0, NULL, NULL), 0);
+        /* 40 services exit together, each leaving 5 orphans behind */
+        for (int i = 0; i < 40; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "s%d", i);
+                struct pk_sup_child_spec sp;
+                memset(&sp, 0, sizeof(sp));
+                sp.id = id;
+                sp.restart = PK_SUP_TRANSIENT;
+                int codes[] = {3};
+                sp.success_codes = codes; /* exit 3 is normal: not restarted */
+                sp.n_success_codes = 1;
+                cr_assert_eq(
+                    pk_sup_add(s, &sp, probe((const char *[]){"orphans:5", "exit:3", NULL})), 0);
+        }
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        if (count(PK_SUP_EV_EXITED, NULL) < 40)
+                run_until(PK_SUP_EV_EXITED, "", 40 - count(PK_SUP_EV_EXITED, NULL));
+        if (count(PK_SUP_EV_ORPHAN, NULL) < 200)
+                run_until(PK_SUP_EV_ORPHAN, "", 200 - count(PK_SUP_EV_ORPHAN, NULL));
+        for (size_t i = 0; i < R.n; i++)
+                if (R.ev[i].kind == PK_SUP_EV_EXITED) {
+                        cr_assert_eq(R.ev[i].exit.exited, 1, "%s: status lost", R.ev[i].id);
+                        cr_assert_eq(R.ev[i].exit.code, 3, "%s", R.ev[i].id);
+                } else if (R.ev[i].kind == PK_SUP_EV_ORPHAN) {
+                        cr_assert_eq(R.ev[i].exit.code, 0);
+                }
+        cr_assert_eq(count(PK_SUP_EV_EXITED, NULL), 40);
+        cr_assert_eq(count(PK_SUP_EV_ORPHAN, NULL), 200);
         finish(s);
 }

@@ -685,8 +685,8 @@ static void kick_waiting(struct pk_sup *s)
                                 give_up(c, PK_SUP_R_DEPENDENCY);
                                 again = true;
                         }
-                        if (c->sup != s || i >= s->n || s->kids[i] != c)
-                                break; /* the list changed: start over */
+                        if (i >= s->n || s->kids[i] != c)
+                                break; /* the list changed (c may be freed): start over */
                 }
         }
 }
@@ -1742,7 +1742,8 @@ int pk_sup_stop_child(struct pk_sup *s, const char *id)
         c->in_group = false;
         c->stop_reason = PK_SUP_R_REQUESTED;
         dispatch(c, PE_STOP, NULL);
-        if (c->state == PK_SUP_BACKOFF) /* held in a group restart */
+        c = find_child(s, id);               /* a dynamic child may be gone */
+        if (c && c->state == PK_SUP_BACKOFF) /* held in a group restart */
                 set_state(c, PK_SUP_DOWN);
         pk__sup_flush(s);
         return 0;
@@ -1764,7 +1765,8 @@ int pk_sup_restart_child(struct pk_sup *s, const char *id)
                 c->after_stop = AFTER_RESTART;
         } else {
                 dispatch(c, c->state == PK_SUP_WAITING ? PE_STOP : PE_START, NULL);
-                if (c->state == PK_SUP_DOWN)
+                c = find_child(s, id); /* a dynamic child may be gone */
+                if (c && c->state == PK_SUP_DOWN)
                         dispatch(c, PE_START, NULL);
         }
         pk__sup_flush(s);
