@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -748,6 +749,31 @@ static void on_stop_timer(struct pk_loop_timer *t)
         pk__sup_flush(sup_);
 }
 
+void pk__sup_extend_stop(struct child *c, uint64_t ms)
+{
+        (void)pk_loop_timer_start(&c->t_stop, ms, 0, on_stop_timer);
+}
+
+/* With a cgroup the stop signal reaches every process of the service
+ * (systemd's KillMode=control-group), not only the main pid's group. */
+static void signal_cgroup(struct child *c, int sig)
+{
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/cgroup.procs", pk_cgroup_path(c->cg));
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return;
+        long pid;
+        for (int n = 0; n < 65536 && fscanf(f, "%ld", &pid) == 1; n++) {
+                int fd = pk_fd_pidfd_open((pid_t)pid, 0);
+                if (fd >= 0) { /* never a recycled pid */
+                        (void)pk_fd_pidfd_send_signal(fd, sig);
+                        pk_fd_close(fd);
+                }
+        }
+        fclose(f);
+}
+
 static void do_spawn(struct child *c)
 {
         struct pk_sup *s = c->sup;
@@ -858,7 +884,12 @@ static void begin_stop(struct child *c, int sig_override)
                 (void)signal_service(c, SIGKILL);
                 return;
         }
-        (void)signal_service(c, sig_override ? sig_override : c->stop_signal);
+        int sig = sig_override ? sig_override : c->stop_signal;
+        (void)signal_service(c, sig);
+        if (c->cg) {
+                signal_cgroup(c, sig);
+                signal_cgroup(c, SIGCONT);
+        }
         (void)signal_service(c, SIGCONT);
         if (c->shutdown == PK_SUP_SHUTDOWN_TIMEOUT)
                 (void)pk_loop_timer_start(&c->t_stop, (uint64_t)c->shutdown_ms, 0, on_stop_timer);
