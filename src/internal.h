@@ -10,9 +10,31 @@
 #include "portkit/error.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+/* ---- the one allocator (src/common/alloc.c) ---------------------------------
+ * Every allocation in the library goes through these, so tests can inject
+ * failures; the libc names are mapped to them below (stdlib.h and string.h
+ * are included first so their declarations stay untouched).  free() is
+ * libc's own. */
+void *pk__malloc(size_t n);
+void *pk__calloc(size_t n, size_t size);
+void *pk__realloc(void *p, size_t n);
+char *pk__strdup(const char *s);
+char *pk__strndup(const char *s, size_t n);
+/* Test only: the Nth allocation from now, in this thread, fails with NULL
+ * (once); n <= 0 turns it off.  Returns how many were left of the previous
+ * countdown (0: none pending, i.e. it fired or was off). */
+long pk__alloc_fail_after(long n);
+#define malloc(n) pk__malloc(n)
+#define calloc(n, size) pk__calloc(n, size)
+#define realloc(p, n) pk__realloc(p, n)
+#define strdup(s) pk__strdup(s)
+#define strndup(s, n) pk__strndup(s, n)
 
 /* Run fn(&var) when var goes out of scope (gcc/clang only; never public). */
 #define PK_CLEANUP(fn) __attribute__((cleanup(fn)))

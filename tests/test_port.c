@@ -807,3 +807,68 @@ Test(port_host, open_cmd_gets_everything_a_command_can)
         close(extra[1]);
         cr_assert_eq(pk_port_open_cmd(NULL, &o, &p), -EINVAL);
 }
+
+/* Kills the port's child, then reads everything left until EOF: what the host
+ * had buffered plus what the pipes held.  Returns the byte count per source. */
+static void drain_after_kill(struct pk_port *p, size_t *ret_out, size_t *ret_err)
+{
+        *ret_out = *ret_err = 0;
+        cr_assert_eq(pk_port_kill(p, SIGKILL), 0);
+        struct pk_port_msg m;
+        int r;
+        while ((r = pk_port_recv(p, &m, 20000)) == 1)
+                *(m.source == PK_PORT_FROM_ERR ? ret_err : ret_out) += m.len;
+        cr_assert_eq(r, 0, "%s", pk_strerror(r));
+}
+
+Test(port_host, flooding_child_meets_the_receive_cap_during_a_send)
+{
+        /* `yes` never reads: a big send waits on a full pipe while yes floods
+         * its output.  The host reads up to the cap, then the send fails. */
+        struct pk_port_opts o = {.framing = {.kind = PK_FRAMING_STREAM, .max_message = 65536},
+                                 .recv_buffer_max = 1u << 20,
+                                 .send_timeout_ms = 60000};
+        const char *argv[] = {"yes", NULL};
+        struct pk_port *p;
+        cr_assert_eq(pk_port_open_argv(argv, &o, &p), 0);
+        size_t big = 8u << 20;
+        char *buf = calloc(1, big);
+        cr_assert_not_null(buf);
+        cr_assert_eq(pk_port_send(p, buf, big), -ENOBUFS);
+        free(buf);
+        /* Part of the message went out: the sending side is closed for good. */
+        cr_assert_eq(pk_port_send(p, "x", 1), PK_ECLOSED);
+        size_t out, err;
+        int pipe_size = fcntl(pk_port_output_fd(p), F_GETPIPE_SZ);
+        cr_assert_gt(pipe_size, 0);
+        drain_after_kill(p, &out, &err);
+        cr_assert_geq(out, 1u << 20, "the host read %zu bytes", out);
+        cr_assert_leq(out, (1u << 20) + 2 * 65536 + (size_t)pipe_size, "the host held %zu bytes",
+                      out);
+        pk_port_close(p, NULL);
+}
+
+Test(port_host, call_keeps_stderr_only_up_to_the_cap)
+{
+        struct pk_port_opts o = {
+            .framing = {.kind = PK_FRAMING_STREAM, .max_message = 65536},
+            .stderr_framing = {.kind = PK_FRAMING_STREAM, .max_message = 65536},
+            .flags = PK_PORT_STDERR_CAPTURE,
+            .recv_buffer_max = 1u << 20};
+        /* The shell keeps stdout open while yes floods stderr. */
+        const char *argv[] = {"sh", "-c", "yes >&2", NULL};
+        struct pk_port *p;
+        cr_assert_eq(pk_port_open_argv(argv, &o, &p), 0);
+        struct pk_port_msg m;
+        int r = pk_port_call(p, "x", 1, &m, 60000);
+        cr_assert_eq(r, -ENOBUFS, "call: %d %s", r, pk_strerror(r));
+        /* What was kept is there for pk_port_recv(). */
+        cr_assert_eq(pk_port_recv(p, &m, 0), 1);
+        cr_assert_eq(m.source, PK_PORT_FROM_ERR);
+        cr_assert(m.len > 0 && m.data[0] == 'y');
+        size_t out, err;
+        drain_after_kill(p, &out, &err);
+        cr_assert_eq(out, 0);
+        cr_assert_leq(err, (1u << 20) + 2 * 65536 + (1u << 20), "the host held %zu bytes", err);
+        pk_port_close(p, NULL);
+}

@@ -452,3 +452,58 @@ Test(cli, run_forwards_termination_signals)
         }
         assert_no_children();
 }
+
+/* Test-only hook of the library's allocator (src/common/alloc.c). */
+long pk__alloc_fail_after(long n);
+
+Test(run, allocation_failure_at_every_step_closes_only_its_own)
+{
+        /* pk_run and pk_pipeline_run with the Nth allocation failing, for every
+         * N until they succeed: each failure is -ENOMEM, the caller's fd 0 stays
+         * open (a zeroed pipe slot once closed it) and nothing leaks. */
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(null, 0);
+        if (!fdt_open(0))
+                cr_assert_eq(dup2(null, 0), 0);
+        struct stat st0;
+        cr_assert_eq(fstat(0, &st0), 0);
+        const char *const a[] = {"-c", "echo hi; echo err >&2", NULL};
+        const char *const b[] = {"-c", "tr a-z A-Z", NULL};
+        struct pk_cmd *c1 = cmdv("/bin/sh", a), *c2 = cmdv("/bin/sh", b);
+        const struct pk_cmd *const pipeline[] = {c1, c2};
+        int before = fdt_count();
+        for (int which = 0; which < 2; which++) {
+                long n;
+                for (n = 1; n < 1000; n++) {
+                        pk__alloc_fail_after(n);
+                        int r;
+                        if (which == 0) {
+                                struct pk_run_result res;
+                                r = pk_run(c1, NULL, &res, NULL);
+                                if (r == 0)
+                                        pk_run_result_free(&res);
+                        } else {
+                                struct pk_pipeline_result res;
+                                r = pk_pipeline_run(pipeline, 2, NULL, &res, NULL);
+                                if (r == 0)
+                                        pk_pipeline_result_free(&res);
+                        }
+                        long left = pk__alloc_fail_after(0);
+                        struct stat st;
+                        cr_assert_eq(fstat(0, &st), 0, "fd 0 closed (n=%ld, %s)", n,
+                                     which ? "pipeline" : "run");
+                        cr_assert(st.st_ino == st0.st_ino && st.st_dev == st0.st_dev);
+                        cr_assert_eq(fdt_count(), before, "fd leaked (n=%ld)", n);
+                        assert_no_children();
+                        if (left > 0) {
+                                cr_assert_eq(r, 0); /* no allocation failed: done */
+                                break;
+                        }
+                        cr_assert_eq(r, -ENOMEM, "n=%ld: %s", n, pk_strerror(r));
+                }
+                cr_assert_gt(n, 2, "the loop must have injected failures");
+        }
+        pk_cmd_free(c1);
+        pk_cmd_free(c2);
+        close(null);
+}

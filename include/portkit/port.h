@@ -162,6 +162,8 @@ struct pk_port;
 #define PK_PORT_DEFAULT_BUSY_HIGH 8192u
 /** @brief See PK_PORT_DEFAULT_BUSY_HIGH. */
 #define PK_PORT_DEFAULT_BUSY_LOW 4096u
+/** @brief Default cap on the unread output a blocking port holds per stream: 16 MiB. */
+#define PK_PORT_DEFAULT_RECV_BUFFER_MAX (16u << 20)
 /** @brief Default grace between SIGTERM and SIGKILL with PK_PORT_KILL_ON_CLOSE. */
 #define PK_PORT_DEFAULT_KILL_GRACE_MS 5000
 
@@ -191,6 +193,12 @@ struct pk_port_opts {
         struct pk_framing stderr_framing;
         /** Blocking API: give up a send after this many ms (0: wait forever). */
         int64_t send_timeout_ms;
+        /** Blocking API: most bytes of the child's output, and of its captured stderr, the host
+         *  holds unread, each (0: PK_PORT_DEFAULT_RECV_BUFFER_MAX).  Raised to the framing's
+         *  max_message + 8 so any message the framing allows still fits.  At the cap the host
+         *  stops reading that stream (the child blocks writing it), and a send or call that
+         *  would need more returns -ENOBUFS instead of growing. */
+        size_t recv_buffer_max;
 };
 
 /** @brief Where a message came from. */
@@ -291,7 +299,9 @@ PK_API int pk_port_open_fds(int in_fd, int out_fd, const struct pk_port_opts *op
  *
  * While the child's input is full, the port keeps reading the child's output
  * into its buffers, so a child that answers while it reads never deadlocks
- * with its host.
+ * with its host.  Those buffers stop at recv_buffer_max per stream: a child
+ * that floods its output while it does not read gets -ENOBUFS, not the host's
+ * memory.
  * @param p the port.
  * @param data payload, borrowed for the call (NULL allowed when len is 0).
  * @param len its size.
@@ -299,6 +309,9 @@ PK_API int pk_port_open_fds(int in_fd, int out_fd, const struct pk_port_opts *op
  *         after close_input or EOF without PK_PORT_EOF; PK_EFRAMEHDR / PK_EFRAMESIZE for a
  *         payload the framing cannot carry (nothing is written); -ETIMEDOUT after
  *         send_timeout_ms (the port is then broken: later sends return PK_ECLOSED);
+ *         -ENOBUFS when the child's input stays full while its unread output has reached
+ *         recv_buffer_max (pk_port_recv() it and send again; if part of the message was
+ *         already written the port is broken as after a timeout);
  *         -EINVAL on an `in` port.
  */
 PK_API int pk_port_send(struct pk_port *p, const void *data, size_t len);
@@ -318,8 +331,10 @@ PK_API int pk_port_recv(struct pk_port *p, struct pk_port_msg *ret, int64_t time
 /**
  * @brief Sends one message and waits for the next message from the child's output.
  *
- * Messages on the stderr stream are kept for later pk_port_recv() calls.
- * @return 1 with the reply; 0 if the output ended first; the errors of pk_port_send()
+ * Messages on the stderr stream are kept for later pk_port_recv() calls, up to
+ * recv_buffer_max bytes.
+ * @return 1 with the reply; 0 if the output ended first; -ENOBUFS once the kept stderr
+ *         reaches recv_buffer_max (pk_port_recv() takes it); the errors of pk_port_send()
  *         and pk_port_recv().
  */
 PK_API int pk_port_call(struct pk_port *p, const void *data, size_t len, struct pk_port_msg *ret,

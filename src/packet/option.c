@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The framing options of a command line (--packet N, --line L, --stream), one
  * parser for port programs, hosts and the CLI so they all agree. */
+#include "internal.h"
 #include "portkit/packet.h"
 
 #include <errno.h>

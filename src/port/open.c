@@ -128,9 +128,13 @@ static int open_owned_cmd(struct pk_cmd *cmd, const struct pk_port_opts *opts, s
         p->out_fd = fl & PK_PORT_IN ? -1 : pk_proc_take_fd(proc, child_in_fd(fl));
         p->in_fd = fl & PK_PORT_OUT ? -1 : pk_proc_take_fd(proc, child_out_fd(fl));
         p->err_fd = fl & PK_PORT_STDERR_CAPTURE ? pk_proc_take_fd(proc, 2) : -1;
-        p->out_closed = p->out_fd < 0;
-        p->in_eof = p->in_fd < 0;
-        p->err_eof = p->err_fd < 0;
+        pk__ch_step(&p->ch_st, PK__CH_SPAWNED);
+        if (p->out_fd < 0)
+                pk__wr_step(&p->out_st, PK__WR_CLOSE);
+        if (p->in_fd < 0)
+                pk__rd_step(&p->in_st, PK__RD_END);
+        if (p->err_fd < 0)
+                pk__rd_step(&p->err_st, PK__RD_END);
         /* The child's output pipe stays blocking (the others are not): every
          * read of it follows a poll, except a blocking recv that has nothing
          * else to wait for, which then saves one system call per message.

@@ -92,9 +92,7 @@ static int64_t mono_ms(void)
 
 static void closep(int *fd)
 {
-        if (*fd >= 0)
-                close(*fd);
-        *fd = -1;
+        *fd = pk_fd_close(*fd);
 }
 
 struct run_out {
@@ -139,7 +137,12 @@ static int run_stages(const struct pk_cmd *const *cmds, size_t n, const struct p
         bool pipe_was_pending = sigismember(&pend, SIGPIPE);
 
         int in_w = -1, in_r = -1, out_r = -1, out_w = -1, err_r = -1, err_w = -1;
-        int *inter = calloc(2 * n, sizeof(int));
+        /* Every slot is -1 before the first failure point: the cleanup closes
+         * what is >= 0, and a zeroed slot would be the caller's fd 0. */
+        int *inter = malloc(2 * n * sizeof(int));
+        if (inter)
+                for (size_t i = 0; i < 2 * n; i++)
+                        inter[i] = -1;
         struct pk_proc **procs = calloc(n, sizeof(struct pk_proc *));
         int r = 0;
         if (!inter || !procs) {
@@ -147,14 +150,11 @@ static int run_stages(const struct pk_cmd *const *cmds, size_t n, const struct p
                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, r, -1, 0, NULL);
                 goto done;
         }
-        for (size_t i = 0; i < 2 * n; i++)
-                inter[i] = -1;
 
         int p[2];
 #define MKPIPE(rd, wr)                                                                             \
         do {                                                                                       \
-                if (pipe2(p, O_CLOEXEC) < 0) {                                                     \
-                        r = -errno;                                                                \
+                if ((r = pk_fd_pipe(p, 0)) < 0) {                                                  \
                         pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, r, -1, 0, NULL);           \
                         goto done;                                                                 \
                 }                                                                                  \
@@ -205,11 +205,11 @@ static int run_stages(const struct pk_cmd *const *cmds, size_t n, const struct p
         for (size_t i = 0; i < 2 * n; i++)
                 closep(&inter[i]);
         if (in_w >= 0)
-                fcntl(in_w, F_SETFL, O_NONBLOCK);
+                (void)pk_fd_set_nonblock(in_w, 1);
         if (out_r >= 0)
-                fcntl(out_r, F_SETFL, O_NONBLOCK);
+                (void)pk_fd_set_nonblock(out_r, 1);
         if (err_r >= 0)
-                fcntl(err_r, F_SETFL, O_NONBLOCK);
+                (void)pk_fd_set_nonblock(err_r, 1);
 
         int64_t deadline = o->timeout_ms > 0 ? mono_ms() + o->timeout_ms : 0;
         const char *data = o->stdin_data;
