@@ -7,6 +7,7 @@
  * is a symlink to /dev/full) under a tiny buffer_max. */
 #include "sup/cglog-internal.h"
 
+#include "portkit/fd.h"
 #include "portkit/loop.h"
 #include "portkit/spawn.h"
 #include "portkit/sup.h"
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PROBE PK_BUILD_DIR "/tests/helpers/spawn_probe"
@@ -133,6 +135,18 @@ Test(sup_log, arguments_and_descriptors)
         cr_assert_null(pk_log_free(log));
         cr_assert_null(pk_log_free(NULL));
         pk_loop_free(loop);
+
+        /* The fd layer's openat, which the log's files are opened with. */
+        int dfd = pk_fd_open(dir, O_RDONLY | O_DIRECTORY, 0);
+        cr_assert_geq(dfd, 0);
+        int f = pk_fd_openat(dfd, "svc.log", O_RDONLY, 0);
+        cr_assert_geq(f, 0);
+        cr_assert(fcntl(f, F_GETFD) & FD_CLOEXEC);
+        close(f);
+        cr_assert_eq(pk_fd_openat(dfd, "nope", O_RDONLY, 0), -ENOENT);
+        cr_assert_eq(pk_fd_openat(-5, "svc.log", O_RDONLY, 0), -EBADF);
+        cr_assert_eq(pk_fd_openat(dfd, NULL, O_RDONLY, 0), -EINVAL);
+        close(dfd);
         remove_dir();
 }
 
@@ -419,6 +433,56 @@ Test(sup_log, iso8601_timestamps)
         }
         cr_assert_str_eq(s + 27, " stamped\n");
         free(s);
+
+        /* TAI64N: 2^62 + 10 + the Unix time of the read, between t0 and t1. */
+        struct pk_log_opts t = {.timestamps = PK_LOG_TIME_TAI64N};
+        cr_assert_eq(pk_log_new(loop, dir, "tai", &t, &log), 0);
+        time_t t0 = time(NULL);
+        put(log, 1, "x\n");
+        pk_log_flush(log);
+        time_t t1 = time(NULL);
+        pk_log_free(log);
+        s = slurp("tai.log");
+        char sec[17];
+        memcpy(sec, s + 1, 16);
+        sec[16] = '\0';
+        unsigned long long v = strtoull(sec, NULL, 16) - 0x4000000000000000ULL - 10;
+        cr_assert(v >= (unsigned long long)t0 && v <= (unsigned long long)t1, "%llu", v);
+        cr_assert_str_eq(s + 25, " x\n");
+        free(s);
+        pk_loop_free(loop);
+        remove_dir();
+}
+
+Test(sup_log, apart_rotation_names)
+{
+        make_dir();
+        struct pk_loop *loop;
+        pk_loop_new(&loop);
+        struct pk_log *log;
+        struct pk_log_opts o = {.apart = 1, .max_bytes = 10, .max_files = 2};
+        cr_assert_eq(pk_log_new(loop, dir, "s", &o, &log), 0);
+        put(log, 2, "e1-------\ne2-------\ne3-------\n");
+        put(log, 1, "o1-------\no2-------\n");
+        pk_log_flush(log);
+        char *a = slurp("s.err.log.2"), *b = slurp("s.err.log.1"), *c = slurp("s.err.log");
+        cr_assert(a && b && c);
+        cr_assert_str_eq(a, "e1-------\n");
+        cr_assert_str_eq(b, "e2-------\n");
+        cr_assert_str_eq(c, "e3-------\n");
+        free(a);
+        free(b);
+        free(c);
+        a = slurp("s.log.1");
+        b = slurp("s.log");
+        cr_assert(a && b);
+        cr_assert_str_eq(a, "o1-------\n");
+        cr_assert_str_eq(b, "o2-------\n");
+        free(a);
+        free(b);
+        cr_assert(!exists("s.log.2"));
+        cr_assert_eq(stats(log).rotations, 3);
+        pk_log_free(log);
         pk_loop_free(loop);
         remove_dir();
 }

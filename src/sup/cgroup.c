@@ -7,6 +7,8 @@
  * pk_cmd_cgroup() needs to place a child at birth (CLONE_INTO_CGROUP). */
 #include "cglog-internal.h"
 
+#include "portkit/fd.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -179,9 +181,9 @@ int pk_cgroup_create(const char *parent, const char *name, struct pk_cgroup **re
         }
         if (parent[0] != '/')
                 return -EINVAL;
-        PK_CLEANUP_FD int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        PK_CLEANUP_FD int pfd = pk_fd_open(parent, O_RDONLY | O_DIRECTORY, 0);
         if (pfd < 0)
-                return -errno;
+                return pfd;
         struct statfs sfs;
         if (fstatfs(pfd, &sfs) < 0)
                 return -errno;
@@ -203,16 +205,16 @@ int pk_cgroup_create(const char *parent, const char *name, struct pk_cgroup **re
         /* parent starts with '/': one byte left means it is "/" itself. */
         snprintf(path, pl + 1 + nl + 1, "%.*s%s%s", (int)pl, parent, pl <= 1 ? "" : "/", name);
         cg->path = path;
-        cg->dirfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cg->dirfd = pk_fd_openat(pfd, name, O_RDONLY | O_DIRECTORY, 0);
         cg->events_fd = -1;
         if (cg->dirfd < 0) {
-                int e = -errno;
+                int e = cg->dirfd;
                 pk_cgroup_free(cg);
                 return e;
         }
-        cg->events_fd = openat(cg->dirfd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+        cg->events_fd = pk_fd_openat(cg->dirfd, "cgroup.events", O_RDONLY, 0);
         if (cg->events_fd < 0) {
-                int e = -errno;
+                int e = cg->events_fd;
                 pk_cgroup_free(cg);
                 return e;
         }
@@ -239,9 +241,9 @@ int pk_cgroup_events_fd(const struct pk_cgroup *cg)
 static ssize_t read_small(int dirfd, const char *file, char *buf, size_t size)
 {
         buf[0] = '\0';
-        PK_CLEANUP_FD int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC);
+        PK_CLEANUP_FD int fd = pk_fd_openat(dirfd, file, O_RDONLY, 0);
         if (fd < 0)
-                return -errno;
+                return fd;
         size_t len = 0;
         while (len + 1 < size) {
                 ssize_t n = read(fd, buf + len, size - 1 - len);
@@ -260,9 +262,9 @@ static ssize_t read_small(int dirfd, const char *file, char *buf, size_t size)
 /* Writes s into dirfd/file in one write (control files take one value per write). */
 static int write_small(int dirfd, const char *file, const char *s)
 {
-        PK_CLEANUP_FD int fd = openat(dirfd, file, O_WRONLY | O_CLOEXEC);
+        PK_CLEANUP_FD int fd = pk_fd_openat(dirfd, file, O_WRONLY, 0);
         if (fd < 0)
-                return -errno;
+                return fd;
         size_t len = strlen(s);
         for (;;) {
                 ssize_t n = write(fd, s, len);
@@ -304,9 +306,9 @@ static int kill_pass(int dirfd, int depth, unsigned long *seen)
 {
         /* cgroup.procs, read in chunks; a pid may straddle two chunks. */
         {
-                PK_CLEANUP_FD int fd = openat(dirfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+                PK_CLEANUP_FD int fd = pk_fd_openat(dirfd, "cgroup.procs", O_RDONLY, 0);
                 if (fd < 0)
-                        return -errno;
+                        return fd;
                 char buf[4096];
                 long pid = -1;
                 for (;;) {
@@ -336,9 +338,9 @@ static int kill_pass(int dirfd, int depth, unsigned long *seen)
         }
         if (depth >= PK__CG_MAX_DEPTH)
                 return 0;
-        int dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int dfd = pk_fd_openat(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
         if (dfd < 0)
-                return -errno;
+                return dfd;
         DIR *d = fdopendir(dfd);
         if (!d) {
                 int e = -errno;
@@ -350,7 +352,7 @@ static int kill_pass(int dirfd, int depth, unsigned long *seen)
         while (r == 0 && (de = readdir(d))) {
                 if (de->d_type != DT_DIR || de->d_name[0] == '.')
                         continue;
-                int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                int sub = pk_fd_openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY, 0);
                 if (sub < 0)
                         continue; /* removed meanwhile */
                 r = kill_pass(sub, depth + 1, seen);

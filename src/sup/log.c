@@ -124,10 +124,10 @@ static int file_open(struct log_file *f)
         struct pk_log *log = f->log;
         if (f->fd >= 0)
                 return 0;
-        int fd = openat(log->dirfd, f->name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
-                        (mode_t)log->o.mode);
+        int fd =
+            pk_fd_openat(log->dirfd, f->name, O_WRONLY | O_APPEND | O_CREAT, (mode_t)log->o.mode);
         if (fd < 0)
-                return -errno;
+                return fd;
         struct stat st;
         if (fstat(fd, &st) < 0) {
                 int e = -errno;
@@ -498,9 +498,9 @@ int pk_log_new(struct pk_loop *loop, const char *dir, const char *name,
                 log->f[i].fd = -1;
         }
         int r;
-        log->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        log->dirfd = pk_fd_open(dir, O_RDONLY | O_DIRECTORY, 0);
         if (log->dirfd < 0) {
-                r = -errno;
+                r = log->dirfd;
                 goto fail;
         }
         for (int i = 0; i < nstreams; i++) {
