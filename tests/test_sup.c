@@ -1211,3 +1211,31 @@ Test(sup, with_a_cgroup_the_stop_signal_reaches_every_process)
         unlink(pidf);
         finish(s);
 }
+
+Test(sup, a_nested_supervisor_is_ready_when_its_children_are)
+{
+        struct pk_sup *top = new_sup(NULL);
+        struct pk_sup *tree = NULL;
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.name = "tree";
+        cr_assert_eq(pk_sup_new(R.loop, &o, &tree), 0);
+        add_ready(tree, "fast", PK_SUP_READY_EXEC, sh("exec sleep 1000"), NULL);
+        add_ready(tree, "slow", PK_SUP_READY_FD,
+                  probe((const char *[]){"sleep:100", "fd:3", "pause", NULL}), NULL);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "tree";
+        cr_assert_eq(pk_sup_add_sup(top, &sp, tree), 0);
+        const char *need[] = {"tree", NULL};
+        memset(&sp, 0, sizeof(sp));
+        sp.requires = need;
+        add_ready(top, "user", PK_SUP_READY_EXEC, sh("exec sleep 1000"), &sp);
+        cr_assert_eq(pk_sup_start(top, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "user", 1);
+        long rs = find(PK_SUP_EV_READY, "slow", 1), rt = find(PK_SUP_EV_READY, "tree", 1),
+             su = find(PK_SUP_EV_STARTING, "user", 1);
+        cr_assert(rs >= 0 && rs < rt && rt < su,
+                  "slow ready < tree ready < user starts (%ld %ld %ld)", rs, rt, su);
+        finish(top);
+}

@@ -100,7 +100,8 @@ struct pk_sup {
         struct child *as_child; /* our record in the parent */
 
         int phase;
-        int end_reason; /* why the shutdown phase began */
+        bool starting_up; /* sup_start_internal() is starting the children */
+        int end_reason;   /* why the shutdown phase began */
         bool failed;
         bool finished;
         char fail_id[PK_SUP_ID_MAX + 1];
