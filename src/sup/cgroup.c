@@ -30,6 +30,8 @@
 /* Fallback kill: passes over cgroup.procs, and how deep child cgroups are walked. */
 #define PK__CG_KILL_PASSES 64
 #define PK__CG_MAX_DEPTH 32
+/* Pids the fallback kill remembers across passes (beyond it a pid counts as new). */
+#define PK__CG_KILL_REMEMBER 4096
 
 struct pk_cgroup {
         int dirfd;
@@ -300,9 +302,28 @@ int pk_cgroup_populated(const struct pk_cgroup *cg)
         return -EIO;
 }
 
-/* One fallback pass over dirfd's tree: SIGKILL to every listed pid.  Adds
- * the number of pids seen to *seen. */
-static int kill_pass(int dirfd, int depth, unsigned long *seen)
+/* What the fallback passes remember: the pids already sent SIGKILL (up to a
+ * bound) and how many listed pids a pass found that were not among them. */
+struct kill_state {
+        pid_t killed[PK__CG_KILL_REMEMBER];
+        size_t n;
+        unsigned long fresh;
+};
+
+/* Counts pid as fresh unless an earlier pass already killed it. */
+static void note_killed(struct kill_state *ks, pid_t pid)
+{
+        for (size_t i = 0; i < ks->n; i++)
+                if (ks->killed[i] == pid)
+                        return;
+        ks->fresh++;
+        if (ks->n < PK__CG_KILL_REMEMBER)
+                ks->killed[ks->n++] = pid;
+}
+
+/* One fallback pass over dirfd's tree: SIGKILL to every listed pid, noting in
+ * *ks those no earlier pass had killed. */
+static int kill_pass(int dirfd, int depth, struct kill_state *ks)
 {
         /* cgroup.procs, read in chunks; a pid may straddle two chunks. */
         {
@@ -325,10 +346,11 @@ static int kill_pass(int dirfd, int depth, unsigned long *seen)
                                         if (pid > INT_MAX)
                                                 return -EIO;
                                 } else if (pid >= 0) {
-                                        (*seen)++;
                                         if (pid > 0 && kill((pid_t)pid, SIGKILL) < 0 &&
                                             errno != ESRCH)
                                                 return -errno;
+                                        if (pid > 0)
+                                                note_killed(ks, (pid_t)pid);
                                         pid = -1;
                                 }
                         }
@@ -355,7 +377,7 @@ static int kill_pass(int dirfd, int depth, unsigned long *seen)
                 int sub = pk_fd_openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY, 0);
                 if (sub < 0)
                         continue; /* removed meanwhile */
-                r = kill_pass(sub, depth + 1, seen);
+                r = kill_pass(sub, depth + 1, ks);
                 close(sub);
         }
         closedir(d);
@@ -367,20 +389,27 @@ int pk__cgroup_kill_procs(struct pk_cgroup *cg)
         if (!cg)
                 return -EINVAL;
         /* A process that got SIGKILL cannot fork any more (copy_process fails
-         * on a pending fatal signal), and dying processes leave cgroup.procs,
-         * so each pass only meets processes forked before the previous pass
-         * reached their parent: the passes end. */
+         * on a pending fatal signal), so each pass only meets processes forked
+         * before the previous pass reached their parent.  A killed process
+         * stays listed until it has exited, which on a loaded machine can take
+         * longer than many passes: a pass that finds only pids already killed
+         * is the end (the caller watches cgroup.events for the empty cgroup). */
+        struct kill_state *ks = calloc(1, sizeof(*ks));
+        if (!ks)
+                return -ENOMEM;
+        int r = -EAGAIN;
         for (int pass = 0; pass < PK__CG_KILL_PASSES; pass++) {
-                unsigned long seen = 0;
-                int r = kill_pass(cg->dirfd, 0, &seen);
-                if (r < 0)
-                        return r;
-                if (seen == 0)
-                        return 0;
+                ks->fresh = 0;
+                int pr = kill_pass(cg->dirfd, 0, ks);
+                if (pr < 0 || ks->fresh == 0) {
+                        r = pr;
+                        break;
+                }
                 if (pass > 0)
                         sched_yield();
         }
-        return -EAGAIN;
+        free(ks);
+        return r;
 }
 
 int pk_cgroup_kill(struct pk_cgroup *cg)
