@@ -219,13 +219,13 @@ Test(sup, bad_specs_are_clear_errors)
         cr_assert_eq(pk_sup_new(loop, NULL, &d), 0);
         memset(&sp, 0, sizeof(sp));
         sp.id = "a";
-        sp.requires = na;
+        sp.requires_ids = na;
         cr_assert_eq(pk_sup_add(d, &sp, sh("true")), 0);
         char where[128];
         cr_assert_eq(pk_sup_start(d, where, sizeof(where)), PK_EDEPUNKNOWN); /* no b */
         cr_assert_str_eq(where, "a -> b");
         sp.id = "b";
-        sp.requires = NULL;
+        sp.requires_ids = NULL;
         sp.after = nb;
         cr_assert_eq(pk_sup_add(d, &sp, sh("true")), 0);
         sp.id = "c";
@@ -788,7 +788,7 @@ Test(sup, dependencies_order_and_parallelism)
                   probe((const char *[]){"sleep:100", "fd:3", "pause", NULL}), NULL);
         /* app requires db; web is after app; cache is independent */
         const char *need_db[] = {"db", NULL}, *after_app[] = {"app", NULL};
-        x.requires = need_db;
+        x.requires_ids = need_db;
         add_ready(s, "app", PK_SUP_READY_EXEC, sh("exec sleep 1000"), &x);
         memset(&x, 0, sizeof(x));
         x.after = after_app;
@@ -824,7 +824,7 @@ Test(sup, a_required_child_that_gives_up_stops_its_dependents)
         add_ready(s, "base", PK_SUP_READY_EXEC, sh("sleep 0.1; exit 1"), &x);
         const char *need[] = {"base", NULL};
         memset(&x, 0, sizeof(x));
-        x.requires = need;
+        x.requires_ids = need;
         add_ready(s, "dep", PK_SUP_READY_EXEC, sh("exec sleep 1000"), &x);
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         run_until(PK_SUP_EV_GAVE_UP, "dep", 1);
@@ -1235,7 +1235,7 @@ Test(sup, a_nested_supervisor_is_ready_when_its_children_are)
         cr_assert_eq(pk_sup_add_sup(top, &sp, tree), 0);
         const char *need[] = {"tree", NULL};
         memset(&sp, 0, sizeof(sp));
-        sp.requires = need;
+        sp.requires_ids = need;
         add_ready(top, "user", PK_SUP_READY_EXEC, sh("exec sleep 1000"), &sp);
         cr_assert_eq(pk_sup_start(top, NULL, 0), 0);
         run_until(PK_SUP_EV_READY, "user", 1);

@@ -130,8 +130,8 @@ struct pk_sup_child_spec {
         int64_t watchdog_ms; /**< READY_NOTIFY: > 0 kills (SIGABRT) a child silent this long */
 
         /* Dependencies on siblings, NULL-terminated id lists (or NULL). */
-        const char *const *requires;  /**< start after these are ready; stop when they give up */
-        const char *const *wants;     /**< start them too; no failure propagation */
+        const char *const *requires_ids; /**< start after these are ready; stop when they give up */
+        const char *const *wants;        /**< start them too; no failure propagation */
         const char *const *after;     /**< order only: start after these are ready (if started) */
         const char *const *binds_to;  /**< requires, and stop when they stop for any reason */
         const char *const *conflicts; /**< starting this stops those (and the reverse) */

@@ -1230,7 +1230,7 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
                 c->log_opts = *sp->log_opts;
                 c->has_log_opts = true;
         }
-        const char *const *lists_in[DEP_NKINDS] = {sp->requires, sp->wants, sp->after, sp->binds_to,
+        const char *const *lists_in[DEP_NKINDS] = {sp->requires_ids, sp->wants, sp->after, sp->binds_to,
                                                    sp->conflicts};
         for (int k = 0; k < DEP_NKINDS; k++) {
                 int r = copy_list(lists_in[k], &c->deps[k]);
@@ -1633,7 +1633,7 @@ static int opts_apply(struct pk_sup *s, const struct pk_sup_opts *o)
         if (d.jitter_pct == 0)
                 d.jitter_pct = DEF_JITTER_PCT;
         if (d.template_spec) {
-                if (d.template_spec->type == PK_SUP_SUPERVISOR || d.template_spec->requires ||
+                if (d.template_spec->type == PK_SUP_SUPERVISOR || d.template_spec->requires_ids ||
                     d.template_spec->binds_to)
                         return -EINVAL;
                 s->tmpl = child_new(s);
