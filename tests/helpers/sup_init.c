@@ -77,7 +77,7 @@ int main(int argc, char **argv)
         const char *need[] = {"daemon", NULL};
         memset(&sp, 0, sizeof(sp));
         sp.id = "orph";
-        sp.requires = need; /* starts once the daemon is in place */
+        sp.requires_ids = need; /* starts once the daemon is in place */
         if (pk_sup_add(sup, &sp, probe(argv[1], (const char *[]){orph_arg, "pause", NULL})) < 0)
                 return 111;
         if (pk_sup_start(sup, NULL, 0) < 0)
