@@ -1230,8 +1230,8 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
                 c->log_opts = *sp->log_opts;
                 c->has_log_opts = true;
         }
-        const char *const *lists_in[DEP_NKINDS] = {sp->requires_ids, sp->wants, sp->after, sp->binds_to,
-                                                   sp->conflicts};
+        const char *const *lists_in[DEP_NKINDS] = {sp->requires_ids, sp->wants, sp->after,
+                                                   sp->binds_to, sp->conflicts};
         for (int k = 0; k < DEP_NKINDS; k++) {
                 int r = copy_list(lists_in[k], &c->deps[k]);
                 if (r < 0) {
