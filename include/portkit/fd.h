@@ -188,6 +188,15 @@ PK_API ssize_t pk_fd_sendfile(int out_fd, int in_fd, int64_t *offset, size_t len
 PK_API int pk_fd_open(const char *path, int oflags, mode_t mode);
 
 /**
+ * @brief pk_fd_open() relative to a directory descriptor (openat(2)), always
+ *        adding O_CLOEXEC and O_NOCTTY; EINTR is retried.
+ * @param dirfd a directory descriptor (borrowed), or AT_FDCWD.
+ * @param path file path (borrowed); an absolute path ignores @p dirfd.
+ * @return the descriptor, or a negative errno from openat(2) (-EBADF, -ENOTDIR, ...).
+ */
+PK_API int pk_fd_openat(int dirfd, const char *path, int oflags, mode_t mode);
+
+/**
  * @brief Opens a character device (e.g. "/dev/null", "/dev/urandom",
  *        "/dev/ttyS0") close-on-exec and without making it the controlling
  *        terminal.

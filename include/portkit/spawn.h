@@ -63,7 +63,13 @@ enum pk_spawn_step {
         PK_SPAWN_STEP_NNP,       /**< prctl(PR_SET_NO_NEW_PRIVS) */
         PK_SPAWN_STEP_SIGMASK,   /**< setting the child's signal mask */
         PK_SPAWN_STEP_EXEC,      /**< execve() */
-        PK_SPAWN_STEP_HELPER     /**< talking to the spawn helper process */
+        PK_SPAWN_STEP_HELPER,    /**< talking to the spawn helper process */
+        PK_SPAWN_STEP_CGROUP,    /**< placing the child in its cgroup */
+        PK_SPAWN_STEP_CAPBSET,   /**< dropping from the capability bounding set */
+        PK_SPAWN_STEP_CAPS,      /**< capset() / raising the ambient capabilities */
+        PK_SPAWN_STEP_OOM,       /**< writing /proc/self/oom_score_adj */
+        PK_SPAWN_STEP_IOPRIO,    /**< ioprio_set() */
+        PK_SPAWN_STEP_SCHED      /**< sched_setscheduler() */
 };
 
 /** Size of pk_spawn_error.path, including the terminating NUL. */
@@ -210,6 +216,79 @@ PK_API int pk_cmd_signal_ignore(struct pk_cmd *cmd, int sig);
 
 /** @brief Signal `sig` starts blocked in the child (the mask is otherwise empty). */
 PK_API int pk_cmd_signal_block(struct pk_cmd *cmd, int sig);
+
+/* ---- what services need (init systems, supervisors) ---- */
+
+/**
+ * @brief Places the child in a cgroup v2 at birth: clone3(CLONE_INTO_CGROUP),
+ *        so no instruction of the child runs outside it and nothing it forks
+ *        can escape.  On kernels without it (< 5.7) the child writes "0" into
+ *        the cgroup's cgroup.procs (opened by the parent) as its first step.
+ * @param cgroup_dirfd an O_RDONLY|O_DIRECTORY descriptor of the cgroup
+ *        (pk_cgroup_dirfd()), borrowed: it must stay open until pk_spawn()
+ *        returns.  -1 removes the setting.
+ * @return 0, -EINVAL, -EBADF (not open now).  pk_spawn() then fails with step
+ *         PK_SPAWN_STEP_CGROUP and -EBUSY (the cgroup has controllers enabled
+ *         for its children: only leaves take processes), -EACCES, -EOPNOTSUPP,
+ *         -EBADF (not a cgroup v2 directory), -ENODEV (cgroup being removed).
+ */
+PK_API int pk_cmd_cgroup(struct pk_cmd *cmd, int cgroup_dirfd);
+
+/** A capability as a bit of the masks below: PK_CAP(CAP_NET_BIND_SERVICE). */
+#define PK_CAP(n) ((uint64_t)1 << (n))
+
+/**
+ * @brief Ambient capabilities the program starts with, kept across the uid
+ *        change (pk_cmd_uid()/pk_cmd_user()): e.g. a service running as an
+ *        ordinary user that binds port 80 with PK_CAP(CAP_NET_BIND_SERVICE).
+ *        The child keeps them permitted through setresuid (PR_SET_KEEPCAPS),
+ *        then sets permitted = effective = inheritable = @p caps (when the
+ *        uid changes; else adds them to the inheritable set) and raises
+ *        each in the ambient set.  The spawning process must hold them.
+ *        0 removes the setting.
+ * @return 0 or -EINVAL.  pk_spawn() fails with step PK_SPAWN_STEP_CAPS (-EPERM)
+ *         when a capability is not ours to give.
+ */
+PK_API int pk_cmd_ambient_caps(struct pk_cmd *cmd, uint64_t caps);
+
+/**
+ * @brief The capability bounding set: every capability not in @p caps is
+ *        dropped (PR_CAPBSET_DROP, before the uid change; needs CAP_SETPCAP).
+ *        Neither the program nor anything it runs can regain them.
+ * @return 0 or -EINVAL.  pk_spawn() fails with step PK_SPAWN_STEP_CAPBSET on -EPERM.
+ */
+PK_API int pk_cmd_cap_bounding(struct pk_cmd *cmd, uint64_t caps);
+
+/**
+ * @brief The child's OOM score adjustment (-1000 never killed .. 1000 killed
+ *        first), written to /proc/self/oom_score_adj before the uid change
+ *        (lowering it needs CAP_SYS_RESOURCE).
+ * @return 0 or -EINVAL (out of range).
+ */
+PK_API int pk_cmd_oom_score_adj(struct pk_cmd *cmd, int adj);
+
+/** I/O scheduling classes for pk_cmd_ioprio() (as ionice(1)). */
+enum pk_ioprio_class {
+        PK_IOPRIO_CLASS_NONE = 0, /**< derived from the CPU nice value */
+        PK_IOPRIO_CLASS_RT = 1,   /**< real time (needs CAP_SYS_ADMIN) */
+        PK_IOPRIO_CLASS_BE = 2,   /**< best effort */
+        PK_IOPRIO_CLASS_IDLE = 3  /**< only when the disk is otherwise idle */
+};
+
+/**
+ * @brief The child's I/O scheduling class and level (0 highest .. 7; ignored
+ *        for IDLE), set with ioprio_set before the uid change.
+ * @return 0 or -EINVAL.
+ */
+PK_API int pk_cmd_ioprio(struct pk_cmd *cmd, int ioclass, int level);
+
+/**
+ * @brief The child's CPU scheduling policy (SCHED_OTHER, SCHED_BATCH,
+ *        SCHED_IDLE with priority 0; SCHED_FIFO, SCHED_RR with 1..99), optionally
+ *        | SCHED_RESET_ON_FORK, set with sched_setscheduler before the uid change.
+ * @return 0 or -EINVAL.
+ */
+PK_API int pk_cmd_sched(struct pk_cmd *cmd, int policy, int priority);
 
 /* ---- the descriptor map: child fd N gets ... (a later call for the same N replaces) ---- */
 

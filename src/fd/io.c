@@ -313,6 +313,21 @@ ssize_t pk_fd_sendfile(int out_fd, int in_fd, int64_t *offset, size_t len)
         return (ssize_t)done;
 }
 
+int pk_fd_openat(int dirfd, const char *path, int oflags, mode_t mode)
+{
+        if (!path)
+                return -EINVAL;
+        int saved = errno;
+        int fd;
+        do
+                fd = openat(dirfd, path, oflags | O_CLOEXEC | O_NOCTTY, mode);
+        while (fd < 0 && errno == EINTR);
+        if (fd < 0)
+                return pk__neg_errno();
+        errno = saved;
+        return fd;
+}
+
 int pk_fd_open(const char *path, int oflags, mode_t mode)
 {
         if (!path)

@@ -25,12 +25,31 @@
 #ifndef SYS_clone3
 #        define SYS_clone3 435
 #endif
+#ifndef CLONE_INTO_CGROUP
+#        define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef PR_CAP_AMBIENT
+#        define PR_CAP_AMBIENT 47
+#        define PR_CAP_AMBIENT_RAISE 2
+#endif
+
+/* capget/capset, version 3 (two 32-bit words per set). */
+#define PK__CAP_V3 0x20080522
+#define PK__CAP_SETPCAP 8
+struct pk__cap_hdr {
+        uint32_t version;
+        int pid;
+};
+struct pk__cap_data {
+        uint32_t effective, permitted, inheritable;
+};
 
 /* What the child gets: the plan, and whether the kernel already reset every
  * handled signal to default (clone3's CLONE_CLEAR_SIGHAND; SIG_IGN survives). */
 struct pk__child_arg {
         const struct pk__plan *plan;
         bool handlers_cleared;
+        int cgroup_procs_fd; /* >= 0: the cgroup was not given to clone3; write "0" here */
 };
 
 /* The child's stack lives in pk__spawn_plan()'s frame.  The child's own frames
@@ -158,6 +177,10 @@ PK__CHILD static int child_main(void *arg)
         const struct pk__child_arg *a = arg;
         const struct pk__plan *p = a->plan;
 
+        /* 0. Into the cgroup first, when clone3 could not put us there. */
+        if (a->cgroup_procs_fd >= 0 && syscall(SYS_write, a->cgroup_procs_fd, "0", 1) != 1)
+                child_fail(p, PK_SPAWN_STEP_CGROUP, -1, 0);
+
         /* 1. Every disposition back to default (or ignored when asked).  No
          * handler of the parent can run on this shared memory meanwhile: clone3
          * cleared them all (CLONE_CLEAR_SIGHAND), or the parent blocked every
@@ -252,6 +275,48 @@ PK__CHILD static int child_main(void *arg)
         if (p->umask >= 0)
                 syscall(SYS_umask, p->umask);
 
+        /* 5b. OOM score, I/O and CPU scheduling: before the uid change, which
+         * would take the privilege to lower or raise them.  With CLONE_VFORK
+         * the kernel keeps the oom_score_adj write to this process although
+         * it shares the parent's memory. */
+        const struct pk__svc *sv = &p->svc;
+        if (sv->has_oom) {
+                long fd =
+                    syscall(SYS_openat, AT_FDCWD, "/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+                size_t len = 0;
+                while (sv->oom_str[len])
+                        len++;
+                if (fd < 0 || syscall(SYS_write, fd, sv->oom_str, len) != (long)len)
+                        child_fail(p, PK_SPAWN_STEP_OOM, -1, sv->oom);
+                syscall(SYS_close, fd);
+        }
+        if (sv->has_ioprio &&
+            syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, sv->ioprio) < 0)
+                child_fail(p, PK_SPAWN_STEP_IOPRIO, -1, sv->ioprio);
+        if (sv->has_sched) {
+                struct {
+                        int prio;
+                } sp = {sv->sched_prio};
+                if (syscall(SYS_sched_setscheduler, 0, sv->sched_policy, &sp) < 0)
+                        child_fail(p, PK_SPAWN_STEP_SCHED, -1, sv->sched_policy);
+        }
+
+        /* 5c. The bounding set, while we may still change it (CAP_SETPCAP,
+         * dropped last for that reason). */
+        if (sv->has_bounding) {
+                for (int cap = 0; cap <= sv->cap_last + 1; cap++) {
+                        int c = cap <= sv->cap_last ? cap : PK__CAP_SETPCAP;
+                        if ((c == PK__CAP_SETPCAP && cap <= sv->cap_last) ||
+                            ((sv->bounding >> c) & 1))
+                                continue;
+                        if (syscall(SYS_prctl, PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+                                child_fail(p, PK_SPAWN_STEP_CAPBSET, -1, c);
+                }
+        }
+        /* Keep the permitted set through setresuid, for the ambient set. */
+        if (sv->has_ambient && p->set_uid && syscall(SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+                child_fail(p, PK_SPAWN_STEP_CAPS, -1, 0);
+
         /* 6. Credentials: groups, then gid, then uid (after which we could not). */
         if (p->set_groups && syscall(SYS_setgroups, p->ngroups, p->groups) < 0)
                 child_fail(p, PK_SPAWN_STEP_SETGROUPS, -1, (int)p->ngroups);
@@ -259,6 +324,31 @@ PK__CHILD static int child_main(void *arg)
                 child_fail(p, PK_SPAWN_STEP_SETGID, -1, (int)p->gid);
         if (p->set_uid && syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
                 child_fail(p, PK_SPAWN_STEP_SETUID, -1, (int)p->uid);
+
+        /* 6b. Ambient capabilities: permitted and inheritable first (the
+         * kernel requires both), then raised one by one.  execve of a plain
+         * program then gives them as permitted and effective. */
+        if (sv->has_ambient) {
+                struct pk__cap_hdr h = {.version = PK__CAP_V3};
+                struct pk__cap_data d[2];
+                if (syscall(SYS_capget, &h, d) < 0)
+                        child_fail(p, PK_SPAWN_STEP_CAPS, -1, 0);
+                for (int i = 0; i < 2; i++) {
+                        uint32_t amb = (uint32_t)(sv->ambient >> (32 * i));
+                        if (p->set_uid) {
+                                d[i].permitted = d[i].effective = d[i].inheritable = amb;
+                        } else {
+                                d[i].inheritable |= amb;
+                        }
+                }
+                if (syscall(SYS_capset, &h, d) < 0)
+                        child_fail(p, PK_SPAWN_STEP_CAPS, -1, 0);
+                for (int cap = 0; cap < 64; cap++) {
+                        if (((sv->ambient >> cap) & 1) &&
+                            syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+                                child_fail(p, PK_SPAWN_STEP_CAPS, -1, cap);
+                }
+        }
 
         /* 7. Working directory, as the final user so its permissions apply. */
         if (p->cwd && syscall(SYS_chdir, p->cwd) < 0)
@@ -289,21 +379,24 @@ PK__CHILD static int child_main(void *arg)
 #if defined(__x86_64__) || defined(__aarch64__)
 #        define PK__HAVE_CLONE3 1
 
-/* clone3's argument block, version 0 (Linux 5.3). */
+/* clone3's argument block up to version 2 (cgroup, Linux 5.7); version 0
+ * (64 bytes, Linux 5.3) is passed when no cgroup is asked for. */
 struct pk__clone_args {
         uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+        uint64_t set_tid, set_tid_size, cgroup;
 };
+#        define PK__CLONE_ARGS_V0 64
 
 /* clone3 with the child calling fn(arg) on the new stack and exiting with its
  * result; returns the pid or -errno in the parent.  Assembly because right
  * after the system call the child runs on a stack without frames, where no
  * compiled code of this function may run (glibc exports no clone3 wrapper). */
-static long clone3_run(struct pk__clone_args *ca, int (*fn)(void *), void *arg)
+static long clone3_run(struct pk__clone_args *ca, size_t size, int (*fn)(void *), void *arg)
 {
 #        if defined(__x86_64__)
         register long rax __asm__("rax") = SYS_clone3;
         register struct pk__clone_args *rdi __asm__("rdi") = ca;
-        register unsigned long rsi __asm__("rsi") = sizeof(*ca);
+        register unsigned long rsi __asm__("rsi") = size;
         register int (*r12)(void *) __asm__("r12") = fn;
         register void *r13 __asm__("r13") = arg;
         __asm__ volatile("syscall\n\t"
@@ -323,7 +416,7 @@ static long clone3_run(struct pk__clone_args *ca, int (*fn)(void *), void *arg)
         return rax;
 #        else
         register long x0 __asm__("x0") = (long)ca;
-        register long x1 __asm__("x1") = (long)sizeof(*ca);
+        register long x1 __asm__("x1") = (long)size;
         register long x2 __asm__("x2") = (long)fn;
         register long x3 __asm__("x3") = (long)arg;
         register long x8 __asm__("x8") = SYS_clone3;
@@ -347,6 +440,32 @@ static long clone3_run(struct pk__clone_args *ca, int (*fn)(void *), void *arg)
  * seccomp filter refusing clone3): every later spawn uses clone(). */
 static atomic_bool clone3_missing;
 #endif
+/* Set once clone3 refuses CLONE_INTO_CGROUP (kernel < 5.7): the child then
+ * writes its cgroup.procs itself. */
+static atomic_bool into_cgroup_missing;
+
+void pk__spawn_test_fallback(int mode)
+{
+#ifdef PK__HAVE_CLONE3
+        atomic_store(&clone3_missing, mode == 2);
+#endif
+        atomic_store(&into_cgroup_missing, mode >= 1);
+}
+
+/* Whether clone3 failed on the cgroup rather than on the process (the
+ * errors of cgroup_css_set_fork() and cgroup_can_fork()). */
+static bool cgroup_errno(long e)
+{
+        return e == -EBUSY || e == -EACCES || e == -EBADF || e == -EOPNOTSUPP || e == -ENODEV ||
+               e == -ENOENT;
+}
+
+/* The cgroup's cgroup.procs, opened for the child to write "0" into. */
+static int open_procs(int cgroup_dirfd)
+{
+        int fd = openat(cgroup_dirfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
 
 int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
 {
@@ -355,8 +474,17 @@ int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
         _Alignas(64) char stack[PK__CHILD_STACK];
         int pidfd = -1;
         *plan->err = (struct pk__child_err){0};
-        struct pk__child_arg arg = {.plan = plan};
+        struct pk__child_arg arg = {.plan = plan, .cgroup_procs_fd = -1};
         long pid = -ENOSYS;
+        int cgfd = plan->svc.cgroup_fd;
+        bool into = cgfd >= 0 && !atomic_load_explicit(&into_cgroup_missing, memory_order_relaxed);
+        if (cgfd >= 0 && !into) {
+                arg.cgroup_procs_fd = open_procs(cgfd);
+                if (arg.cgroup_procs_fd < 0) {
+                        pid = arg.cgroup_procs_fd;
+                        goto cgroup_failed;
+                }
+        }
         int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD;
         if (plan->clone_parent)
                 flags |= CLONE_PARENT;
@@ -373,13 +501,40 @@ int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
                     .stack = (uintptr_t)stack,
                     .stack_size = sizeof(stack),
                 };
-                pid = clone3_run(&ca, child_main, &arg);
+                if (into) {
+                        ca.flags |= CLONE_INTO_CGROUP;
+                        ca.cgroup = (uint64_t)cgfd;
+                }
+                size_t size = into ? sizeof(ca) : PK__CLONE_ARGS_V0;
+                pid = clone3_run(&ca, size, child_main, &arg);
+                if (into && (pid == -EINVAL || pid == -E2BIG)) {
+                        /* The kernel predates CLONE_INTO_CGROUP. */
+                        atomic_store_explicit(&into_cgroup_missing, true, memory_order_relaxed);
+                        into = false;
+                        arg.cgroup_procs_fd = open_procs(cgfd);
+                        if (arg.cgroup_procs_fd < 0) {
+                                pid = arg.cgroup_procs_fd;
+                                goto cgroup_failed;
+                        }
+                        ca.flags &= ~CLONE_INTO_CGROUP;
+                        ca.cgroup = 0;
+                        pid = clone3_run(&ca, PK__CLONE_ARGS_V0, child_main, &arg);
+                }
+                if (into && cgroup_errno(pid))
+                        goto cgroup_failed;
                 if (pid == -ENOSYS || pid == -EINVAL || pid == -EPERM) {
                         atomic_store_explicit(&clone3_missing, true, memory_order_relaxed);
                         pid = -ENOSYS;
                 }
         }
 #endif
+        if (pid == -ENOSYS && cgfd >= 0 && arg.cgroup_procs_fd < 0) {
+                arg.cgroup_procs_fd = open_procs(cgfd);
+                if (arg.cgroup_procs_fd < 0) {
+                        pid = arg.cgroup_procs_fd;
+                        goto cgroup_failed;
+                }
+        }
         if (pid == -ENOSYS) {
                 /* No parent handler may run in the child on shared memory: block
                  * all (the child inherits the mask, resets dispositions, then
@@ -393,6 +548,8 @@ int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
                 pthread_sigmask(SIG_SETMASK, &old, NULL);
         }
 
+        if (arg.cgroup_procs_fd >= 0)
+                close(arg.cgroup_procs_fd);
         if (pid < 0) {
                 plan->err->step = PK_SPAWN_STEP_CLONE;
                 plan->err->err = (int)-pid;
@@ -413,4 +570,11 @@ int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
                 *ret_pidfd = -1;
         }
         return r;
+cgroup_failed:
+        if (arg.cgroup_procs_fd >= 0)
+                close(arg.cgroup_procs_fd);
+        plan->err->step = PK_SPAWN_STEP_CGROUP;
+        plan->err->err = (int)-pid;
+        plan->err->fd = -1;
+        return (int)pid;
 }

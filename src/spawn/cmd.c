@@ -7,7 +7,9 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -28,6 +30,7 @@ int pk_cmd_new(const char *prog, struct pk_cmd **ret_cmd)
         }
         c->argc = 1; /* argv[0] is the program as given until pk_cmd_argv0() */
         c->umask = -1;
+        c->svc.cgroup_fd = -1;
         for (int i = 0; i < 3; i++)
                 c->fds[i] =
                     (struct pk__fdspec){.child_fd = i, .kind = PK__FD_INHERIT, .parent_fd = i};
@@ -531,4 +534,70 @@ int pk_cmd_fd_same_as(struct pk_cmd *c, int child_fd, int other_child_fd)
 int pk_cmd_fd_close(struct pk_cmd *c, int child_fd)
 {
         return fd_set_entry(c, child_fd, PK__FD_CLOSED, -1, 0, 0, NULL);
+}
+
+/* ---- what services need ---- */
+
+int pk_cmd_cgroup(struct pk_cmd *c, int cgroup_dirfd)
+{
+        if (!c || cgroup_dirfd < -1)
+                return -EINVAL;
+        if (cgroup_dirfd >= 0 && fcntl(cgroup_dirfd, F_GETFD) < 0)
+                return -EBADF;
+        c->svc.cgroup_fd = cgroup_dirfd;
+        return 0;
+}
+
+int pk_cmd_ambient_caps(struct pk_cmd *c, uint64_t caps)
+{
+        if (!c)
+                return -EINVAL;
+        c->svc.has_ambient = caps != 0;
+        c->svc.ambient = caps;
+        return 0;
+}
+
+int pk_cmd_cap_bounding(struct pk_cmd *c, uint64_t caps)
+{
+        if (!c)
+                return -EINVAL;
+        c->svc.has_bounding = true;
+        c->svc.bounding = caps;
+        return 0;
+}
+
+int pk_cmd_oom_score_adj(struct pk_cmd *c, int adj)
+{
+        if (!c || adj < -1000 || adj > 1000)
+                return -EINVAL;
+        c->svc.has_oom = true;
+        c->svc.oom = adj;
+        snprintf(c->svc.oom_str, sizeof(c->svc.oom_str), "%d", adj);
+        return 0;
+}
+
+int pk_cmd_ioprio(struct pk_cmd *c, int ioclass, int level)
+{
+        if (!c || ioclass < PK_IOPRIO_CLASS_NONE || ioclass > PK_IOPRIO_CLASS_IDLE || level < 0 ||
+            level > 7)
+                return -EINVAL;
+        c->svc.has_ioprio = true;
+        c->svc.ioprio = ioclass << 13 | (ioclass == PK_IOPRIO_CLASS_IDLE ? 0 : level);
+        return 0;
+}
+
+int pk_cmd_sched(struct pk_cmd *c, int policy, int priority)
+{
+        if (!c)
+                return -EINVAL;
+        int base = policy & ~SCHED_RESET_ON_FORK;
+        bool rt = base == SCHED_FIFO || base == SCHED_RR;
+        if (!(rt || base == SCHED_OTHER || base == SCHED_BATCH || base == SCHED_IDLE))
+                return -EINVAL;
+        if (rt ? priority < 1 || priority > 99 : priority != 0)
+                return -EINVAL;
+        c->svc.has_sched = true;
+        c->svc.sched_policy = policy;
+        c->svc.sched_prio = priority;
+        return 0;
 }

@@ -63,6 +63,12 @@ static const char *const step_names[] = {
     [PK_SPAWN_STEP_SIGMASK] = "sigmask",
     [PK_SPAWN_STEP_EXEC] = "execve",
     [PK_SPAWN_STEP_HELPER] = "spawn helper",
+    [PK_SPAWN_STEP_CGROUP] = "cgroup",
+    [PK_SPAWN_STEP_CAPBSET] = "capability bounding set",
+    [PK_SPAWN_STEP_CAPS] = "capabilities",
+    [PK_SPAWN_STEP_OOM] = "oom_score_adj",
+    [PK_SPAWN_STEP_IOPRIO] = "ioprio",
+    [PK_SPAWN_STEP_SCHED] = "sched_setscheduler",
 };
 
 const char *pk_spawn_step_name(int step)
@@ -217,6 +223,21 @@ static void env_free(char **env, char **owned)
                 free(owned[i]);
         free(owned);
         free(env);
+}
+
+/* The highest capability number this kernel knows. */
+static int cap_last(void)
+{
+        char buf[16];
+        int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        if (fd >= 0)
+                close(fd);
+        if (n <= 0)
+                return 40; /* CAP_CHECKPOINT_RESTORE, Linux 5.9; the child ignores EINVAL */
+        buf[n] = '\0';
+        int v = atoi(buf);
+        return v > 0 && v < 64 ? v : 63;
 }
 
 /* Per-spawn scratch: what pk__spawn() creates and must release. */
@@ -495,7 +516,10 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
             .scratch = pp.scratch,
             .ctty_fd = -1,
             .err = &cerr,
+            .svc = c->svc,
         };
+        if (plan.svc.has_bounding)
+                plan.svc.cap_last = cap_last();
         if (ov && ov->own_pgrp && !c->setsid) {
                 plan.setpgid = true;
                 plan.pgid = ov->pgid;

@@ -46,6 +46,7 @@ struct wire {
         int32_t umask, nice, pdeathsig, nrl, nmoves, ctty_fd, pgid;
         uint32_t flags, uid, gid, ngroups, argc, envc, has_cwd;
         uint64_t sig_ignore, sig_block;
+        struct pk__svc svc; /* svc.cgroup_fd >= 0: the cgroup fd follows the map's fds */
 };
 
 enum {
@@ -186,10 +187,13 @@ static int helper_serve(int sock)
         static struct pk__move moves[PK__HELPER_MAX_FDS];
         static int scratch[PK__HELPER_MAX_FDS];
         static char *argv[65536], *envp[65536];
+        uint32_t has_cg = w.svc.cgroup_fd >= 0;
         if (w.nrl < 0 || w.nrl > PK__MAX_RLIMITS || w.ngroups > 65536 || w.nmoves < 0 ||
-            (uint32_t)w.nmoves != w.nfds || w.nfds != nf || need > body || w.argc >= 65536 ||
-            w.envc >= 65536)
+            (uint32_t)w.nmoves + has_cg != w.nfds || w.nfds != nf || need > body ||
+            w.argc >= 65536 || w.envc >= 65536 || w.svc.oom_str[sizeof(w.svc.oom_str) - 1])
                 goto reply;
+        if (has_cg)
+                w.svc.cgroup_fd = fds[w.nmoves];
         memcpy(rl, cur, (size_t)w.nrl * sizeof(*rl));
         cur += (size_t)w.nrl * sizeof(*rl);
         memcpy(groups, cur, (size_t)w.ngroups * sizeof(gid_t));
@@ -243,6 +247,7 @@ static int helper_serve(int sock)
             .ctty_fd = w.ctty_fd,
             .clone_parent = true,
             .err = &rep.err,
+            .svc = w.svc,
         };
         pid_t pid = -1;
         rep.r = pk__spawn_plan(&plan, &pid, &pidfd);
@@ -356,11 +361,12 @@ static int helper_send(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, i
         struct pk_spawn_helper *h = sc->h;
         (void)ret_pid;
         (void)ret_pidfd;
-        if (plan->nmoves > PK__HELPER_MAX_FDS)
+        bool has_cg = plan->svc.cgroup_fd >= 0;
+        if (plan->nmoves + has_cg > PK__HELPER_MAX_FDS)
                 return -E2BIG;
         struct wire w = {
             .magic = PK__HELPER_MAGIC,
-            .nfds = (uint32_t)plan->nmoves,
+            .nfds = (uint32_t)plan->nmoves + has_cg,
             .umask = plan->umask,
             .nice = plan->nice,
             .pdeathsig = plan->pdeathsig,
@@ -378,6 +384,7 @@ static int helper_send(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, i
             .has_cwd = plan->cwd != NULL,
             .sig_ignore = plan->sig_ignore,
             .sig_block = plan->sig_block,
+            .svc = plan->svc,
         };
         size_t sl = strv_len(plan->argv, &w.argc) + strv_len(plan->envp, &w.envc);
         sl += strlen(plan->path) + 1 + (plan->cwd ? strlen(plan->cwd) + 1 : 0);
@@ -387,7 +394,7 @@ static int helper_send(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, i
                 return -E2BIG;
         w.total = (uint32_t)(sizeof(w) + body);
         char *msg = malloc(sizeof(w) + body);
-        int *fds = malloc(((size_t)plan->nmoves + 1) * sizeof(int));
+        int *fds = malloc(((size_t)plan->nmoves + 2) * sizeof(int));
         struct pending *rec = calloc(1, sizeof(*rec));
         if (rec) {
                 rec->path = strdup(plan->path);
@@ -416,6 +423,8 @@ static int helper_send(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, i
                 p += sizeof(int);
                 fds[i] = plan->moves[i].src;
         }
+        if (has_cg)
+                fds[plan->nmoves] = plan->svc.cgroup_fd;
         p = put_str(p, plan->path);
         if (plan->cwd)
                 p = put_str(p, plan->cwd);
@@ -425,7 +434,7 @@ static int helper_send(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, i
                 p = put_str(p, plan->envp[i]);
 
         pthread_mutex_lock(&h->lock);
-        int r = send_fds(h->sock, msg, sizeof(w) + body, fds, (size_t)plan->nmoves);
+        int r = send_fds(h->sock, msg, sizeof(w) + body, fds, (size_t)plan->nmoves + has_cg);
         /* Sent: rec joins the queue (h owns it).  Not sent (r < 0, the exact
          * complement): freed below. */
         if (r >= 0) {

@@ -64,6 +64,22 @@ struct pk__rlim {
 
 #define PK__MAX_RLIMITS 16
 
+/* What services need beyond a plain command (init systems): placement in a
+ * cgroup, capabilities, OOM score, I/O and CPU scheduling.  Kept as one
+ * struct so the command, the plan and the helper's wire carry it whole. */
+struct pk__svc {
+        int cgroup_fd; /* -1: none; borrowed from the caller */
+        bool has_ambient, has_bounding, has_oom, has_ioprio, has_sched;
+        uint64_t ambient;  /* bit N: capability N */
+        uint64_t bounding; /* bit N kept in the bounding set */
+        int cap_last;      /* highest capability the kernel knows (read in the parent) */
+        int oom;           /* -1000..1000 */
+        int ioprio;        /* class << 13 | level */
+        int sched_policy;  /* SCHED_* | SCHED_RESET_ON_FORK */
+        int sched_prio;
+        char oom_str[8]; /* oom as text, made in the parent */
+};
+
 struct pk_cmd {
         char *prog;
         char **argv; /* NULL-terminated; argv[0] is the program as given or pk_cmd_argv0() */
@@ -92,6 +108,7 @@ struct pk_cmd {
         uint64_t sig_block;
         struct pk__fdspec *fds;
         size_t nfds;
+        struct pk__svc svc;
 };
 
 /* The child's error record: with CLONE_VM the child writes it into the
@@ -137,8 +154,13 @@ struct pk__plan {
         int *scratch;      /* nmoves ints the child may write */
         int ctty_fd;       /* child fd of the pty slave to make controlling, or -1 */
         bool clone_parent; /* helper: the child becomes the helper's parent's child */
+        struct pk__svc svc;
         struct pk__child_err *err;
 };
+
+/* Test hook (child.c): 0 normal; 1 never CLONE_INTO_CGROUP (the child
+ * writes cgroup.procs itself); 2 never clone3 (clone() and a blocked mask). */
+void pk__spawn_test_fallback(int mode);
 
 /* Runs the plan (child.c): clone + child setup + exec.  Returns 0 with
  * *ret_pid and *ret_pidfd, or a negative errno with plan->err filled (step

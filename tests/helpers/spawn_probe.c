@@ -10,19 +10,29 @@
  *   spawn_probe exit CODE | kill SIG | sleep SECONDS
  *   spawn_probe grandchild SECONDS     fork a child that sleeps, then sleep
  *   spawn_probe write TEXT | ewrite TEXT  TEXT to stdout / stderr
- *   spawn_probe flood N                N bytes to stdout, ignoring errors */
+ *   spawn_probe flood N                N bytes to stdout, ignoring errors
+ *   spawn_probe bind                   bind a TCP port below 1024 on 127.0.0.1:
+ *                                      prints "bind=ok" (exit 0) or "bind=ERRNO" (exit 1)
+ *   spawn_probe lines TAG N            N lines "TAG i" on stdout, one write each
+ *   spawn_probe daemonize SECONDS      fork; the child calls setsid and forks a
+ *                                      grandchild sleeping SECONDS, then exits;
+ *                                      prints the grandchild's pid, sleeps SECONDS */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,7 +62,9 @@ static void proc_status(FILE *out)
         char line[512];
         while (fgets(line, sizeof(line), f)) {
                 if (strncmp(line, "SigBlk:", 7) == 0 || strncmp(line, "SigIgn:", 7) == 0 ||
-                    strncmp(line, "SigCgt:", 7) == 0) {
+                    strncmp(line, "SigCgt:", 7) == 0 || strncmp(line, "CapInh:", 7) == 0 ||
+                    strncmp(line, "CapPrm:", 7) == 0 || strncmp(line, "CapEff:", 7) == 0 ||
+                    strncmp(line, "CapBnd:", 7) == 0 || strncmp(line, "CapAmb:", 7) == 0) {
                         char *v = line + 7;
                         while (*v == ' ' || *v == '\t')
                                 v++;
@@ -156,6 +168,26 @@ static int report(int argc, char **argv)
         if (ctty >= 0)
                 close(ctty);
         fprintf(out, "tcpgrp0=%d\n", tcgetpgrp(0));
+        FILE *oom = fopen("/proc/self/oom_score_adj", "re");
+        int adj = -9999;
+        if (oom) {
+                if (fscanf(oom, "%d", &adj) != 1)
+                        adj = -9999;
+                fclose(oom);
+        }
+        fprintf(out, "oom_score_adj=%d\n", adj);
+        long iop = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0);
+        fprintf(out, "ioprio=%ld,%ld\n", iop < 0 ? -1 : iop >> 13, iop < 0 ? -1 : iop & 0xff);
+        struct sched_param sp = {0};
+        sched_getparam(0, &sp);
+        fprintf(out, "sched=%d,%d\n", sched_getscheduler(0), sp.sched_priority);
+        FILE *cg = fopen("/proc/self/cgroup", "re");
+        char cgl[512];
+        while (cg && fgets(cgl, sizeof(cgl), cg))
+                if (strncmp(cgl, "0::", 3) == 0)
+                        fprintf(out, "cgroup=%s", cgl + 3);
+        if (cg)
+                fclose(cg);
         fprintf(out, "end=1\n");
         return fclose(out) == 0 ? 0 : 98;
 }
@@ -229,6 +261,63 @@ int main(int argc, char **argv)
                                 return 7;
                         n -= (long long)k;
                 }
+                return 0;
+        }
+        if (strcmp(mode, "bind") == 0) {
+                int e = 0;
+                for (int port = 600; port < 1024; port++) {
+                        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                        if (s < 0)
+                                return 8;
+                        struct sockaddr_in a = {.sin_family = AF_INET,
+                                                .sin_port = htons((uint16_t)port),
+                                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                        e = bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 ? 0 : errno;
+                        close(s);
+                        if (e != EADDRINUSE)
+                                break;
+                }
+                printf("bind=%s\n", e == 0 ? "ok" : e == EACCES ? "EACCES" : strerror(e));
+                return e == 0 ? 0 : 1;
+        }
+        if (strcmp(mode, "lines") == 0 && argc >= 4) {
+                int n = atoi(argv[3]);
+                for (int i = 0; i < n; i++) {
+                        char line[256];
+                        int len = snprintf(line, sizeof(line), "%s %d\n", argv[2], i);
+                        if (full_write(1, line, (size_t)len) < 0)
+                                return 7;
+                }
+                return 0;
+        }
+        if (strcmp(mode, "daemonize") == 0 && argc >= 3) {
+                unsigned secs = (unsigned)atoi(argv[2]);
+                int pfd[2];
+                if (pipe(pfd) < 0)
+                        return 9;
+                pid_t p = fork();
+                if (p == 0) {
+                        setsid();
+                        pid_t g = fork();
+                        if (g == 0) {
+                                close(pfd[0]);
+                                char b[32];
+                                int len = snprintf(b, sizeof(b), "%d\n", getpid());
+                                full_write(pfd[1], b, (size_t)len);
+                                close(pfd[1]);
+                                sleep(secs);
+                                _exit(0);
+                        }
+                        _exit(0);
+                }
+                close(pfd[1]);
+                waitpid(p, NULL, 0);
+                char b[32];
+                ssize_t n = read(pfd[0], b, sizeof(b) - 1);
+                if (n <= 0)
+                        return 10;
+                full_write(1, b, (size_t)n);
+                sleep(secs);
                 return 0;
         }
         return 2;

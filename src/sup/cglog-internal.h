@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* Private entry points of the cgroup and log pieces of the sup layer, for
+ * tests: the mountinfo parser on any file (a host without cgroup v2 is a fake
+ * mountinfo away) and the cgroup.kill fallback on its own. */
+#ifndef PORTKIT_SUP_CGLOG_INTERNAL_H
+#define PORTKIT_SUP_CGLOG_INTERNAL_H
+
+#include "internal.h"
+#include "portkit/sup.h"
+
+/* pk_cgroup_v2_mount() reading @mountinfo instead of /proc/self/mountinfo. */
+int pk__cgroup_v2_mount_from(const char *mountinfo, char *buf, size_t size);
+
+/* pk_cgroup_self() reading these two files instead of /proc/self/{mountinfo,cgroup}. */
+int pk__cgroup_self_from(const char *mountinfo, const char *proc_cgroup, char *buf, size_t size);
+
+/* pk_cgroup_kill()'s fallback for kernels without cgroup.kill: SIGKILL to
+ * every pid of cgroup.procs in the tree, pass after pass until none is left. */
+int pk__cgroup_kill_procs(struct pk_cgroup *cg);
+
+/* How many of the log's timers (age rotation, write retry) are armed now:
+ * 0 while idle, so an idle service costs no wake-ups. */
+int pk__log_timers_active(const struct pk_log *log);
+
+#endif

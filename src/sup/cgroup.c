@@ -1,0 +1,495 @@
+/* SPDX-License-Identifier: MIT */
+/* One cgroup v2 per service: find the v2 mount, create a cgroup under a
+ * parent we were delegated, kill everything in it (cgroup.kill, or SIGKILL
+ * pass after pass on older kernels), learn when it is empty from
+ * cgroup.events (EPOLLPRI), set controller limits and say which controller is
+ * missing when one is not delegated.  The directory fd is what
+ * pk_cmd_cgroup() needs to place a child at birth (CLONE_INTO_CGROUP). */
+#include "cglog-internal.h"
+
+#include "portkit/fd.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#ifndef CGROUP2_SUPER_MAGIC
+#        define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+/* A line of mountinfo or a control file longer than this is refused. */
+#define PK__CG_LINE_MAX 65536
+/* Fallback kill: passes over cgroup.procs, and how deep child cgroups are walked. */
+#define PK__CG_KILL_PASSES 64
+#define PK__CG_MAX_DEPTH 32
+
+struct pk_cgroup {
+        int dirfd;
+        int events_fd;
+        char *path;
+};
+
+/* Copies s (n bytes) into buf as a C string, or -ENAMETOOLONG. */
+static int put_str(char *buf, size_t size, const char *s, size_t n)
+{
+        if (n >= size)
+                return -ENAMETOOLONG;
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        return 0;
+}
+
+/* Undoes mountinfo's octal escapes (\040 for a space) in place; returns the new length. */
+static size_t unescape(char *s)
+{
+        size_t o = 0;
+        for (size_t i = 0; s[i]; i++) {
+                if (s[i] == '\\' && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
+                    s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+                        s[o++] =
+                            (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+                        i += 3;
+                } else {
+                        s[o++] = s[i];
+                }
+        }
+        s[o] = '\0';
+        return o;
+}
+
+int pk__cgroup_v2_mount_from(const char *mountinfo, char *buf, size_t size)
+{
+        if (!mountinfo || !buf || size == 0)
+                return -EINVAL;
+        FILE *f = fopen(mountinfo, "re");
+        if (!f)
+                return -errno;
+        char *line = NULL, *first = NULL;
+        size_t cap = 0;
+        int r = -ENOENT;
+        ssize_t n;
+        while ((n = getline(&line, &cap, f)) > 0) {
+                if (n > PK__CG_LINE_MAX)
+                        continue;
+                /* id parent maj:min root mountpoint options [optional...] - fstype source super */
+                char *fields[6] = {0};
+                char *save = NULL, *tok = strtok_r(line, " \n", &save);
+                int nf = 0;
+                while (tok && nf < 5) {
+                        fields[nf++] = tok;
+                        tok = strtok_r(NULL, " \n", &save);
+                }
+                while (tok && strcmp(tok, "-") != 0)
+                        tok = strtok_r(NULL, " \n", &save);
+                char *fstype = tok ? strtok_r(NULL, " \n", &save) : NULL;
+                if (nf < 5 || !fstype || strcmp(fstype, "cgroup2") != 0)
+                        continue;
+                unescape(fields[4]);
+                if (strcmp(fields[3], "/") == 0) {
+                        free(first);
+                        first = strdup(fields[4]);
+                        if (!first)
+                                r = -ENOMEM;
+                        break;
+                }
+                if (!first && !(first = strdup(fields[4]))) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        if (n < 0 && ferror(f))
+                r = -EIO;
+        fclose(f);
+        free(line);
+        if (first && r != -ENOMEM)
+                r = put_str(buf, size, first, strlen(first));
+        free(first);
+        return r;
+}
+
+int pk_cgroup_v2_mount(char *buf, size_t size)
+{
+        return pk__cgroup_v2_mount_from("/proc/self/mountinfo", buf, size);
+}
+
+int pk__cgroup_self_from(const char *mountinfo, const char *proc_cgroup, char *buf, size_t size)
+{
+        char mnt[PATH_MAX];
+        int r = pk__cgroup_v2_mount_from(mountinfo, mnt, sizeof(mnt));
+        if (r < 0)
+                return r;
+        FILE *f = fopen(proc_cgroup, "re");
+        if (!f)
+                return -errno;
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        r = -ENOENT;
+        while ((n = getline(&line, &cap, f)) > 0) {
+                if (strncmp(line, "0::", 3) != 0)
+                        continue;
+                if (line[n - 1] == '\n')
+                        line[--n] = '\0';
+                const char *rel = line + 3;
+                /* "/" is the root: the mount point itself. */
+                while (*rel == '/')
+                        rel++;
+                if (strlen(mnt) + 1 + strlen(rel) + 1 > size) {
+                        r = -ENAMETOOLONG;
+                } else {
+                        snprintf(buf, size, "%s%s%s", mnt, *rel ? "/" : "", rel);
+                        r = 0;
+                }
+                break;
+        }
+        fclose(f);
+        free(line);
+        return r;
+}
+
+int pk_cgroup_self(char *buf, size_t size)
+{
+        if (!buf || size == 0)
+                return -EINVAL;
+        return pk__cgroup_self_from("/proc/self/mountinfo", "/proc/self/cgroup", buf, size);
+}
+
+static bool valid_name(const char *name)
+{
+        return name && *name && !strchr(name, '/') && strcmp(name, ".") != 0 &&
+               strcmp(name, "..") != 0 && strlen(name) <= NAME_MAX;
+}
+
+int pk_cgroup_create(const char *parent, const char *name, struct pk_cgroup **ret)
+{
+        if (!ret || !valid_name(name) || (parent && parent[0] != '/'))
+                return -EINVAL;
+        char self[PATH_MAX] = "";
+        if (!parent) {
+                int r = pk_cgroup_self(self, sizeof(self));
+                if (r < 0)
+                        return r;
+                parent = self;
+        }
+        if (parent[0] != '/')
+                return -EINVAL;
+        PK_CLEANUP_FD int pfd = pk_fd_open(parent, O_RDONLY | O_DIRECTORY, 0);
+        if (pfd < 0)
+                return pfd;
+        struct statfs sfs;
+        if (fstatfs(pfd, &sfs) < 0)
+                return -errno;
+        if (sfs.f_type != CGROUP2_SUPER_MAGIC)
+                return -EOPNOTSUPP;
+        if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        struct pk_cgroup *cg = calloc(1, sizeof(*cg));
+        size_t pl = strlen(parent), nl = strlen(name);
+        char *path = malloc(pl + 1 + nl + 1);
+        if (!cg || !path) {
+                free(cg);
+                free(path);
+                return -ENOMEM;
+        }
+        /* "/sys/fs/cgroup/" + name: no doubled slash. */
+        while (pl > 1 && parent[pl - 1] == '/')
+                pl--;
+        /* parent starts with '/': one byte left means it is "/" itself. */
+        snprintf(path, pl + 1 + nl + 1, "%.*s%s%s", (int)pl, parent, pl <= 1 ? "" : "/", name);
+        cg->path = path;
+        cg->dirfd = pk_fd_openat(pfd, name, O_RDONLY | O_DIRECTORY, 0);
+        cg->events_fd = -1;
+        if (cg->dirfd < 0) {
+                int e = cg->dirfd;
+                pk_cgroup_free(cg);
+                return e;
+        }
+        cg->events_fd = pk_fd_openat(cg->dirfd, "cgroup.events", O_RDONLY, 0);
+        if (cg->events_fd < 0) {
+                int e = cg->events_fd;
+                pk_cgroup_free(cg);
+                return e;
+        }
+        *ret = cg;
+        return 0;
+}
+
+int pk_cgroup_dirfd(const struct pk_cgroup *cg)
+{
+        return cg ? cg->dirfd : -EINVAL;
+}
+
+const char *pk_cgroup_path(const struct pk_cgroup *cg)
+{
+        return cg ? cg->path : NULL;
+}
+
+int pk_cgroup_events_fd(const struct pk_cgroup *cg)
+{
+        return cg ? cg->events_fd : -EINVAL;
+}
+
+/* Reads a small control file of dirfd whole into buf (NUL-terminated). */
+static ssize_t read_small(int dirfd, const char *file, char *buf, size_t size)
+{
+        buf[0] = '\0';
+        PK_CLEANUP_FD int fd = pk_fd_openat(dirfd, file, O_RDONLY, 0);
+        if (fd < 0)
+                return fd;
+        size_t len = 0;
+        while (len + 1 < size) {
+                ssize_t n = read(fd, buf + len, size - 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+        }
+        buf[len] = '\0';
+        return (ssize_t)len;
+}
+
+/* Writes s into dirfd/file in one write (control files take one value per write). */
+static int write_small(int dirfd, const char *file, const char *s)
+{
+        PK_CLEANUP_FD int fd = pk_fd_openat(dirfd, file, O_WRONLY, 0);
+        if (fd < 0)
+                return fd;
+        size_t len = strlen(s);
+        for (;;) {
+                ssize_t n = write(fd, s, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                return (size_t)n == len ? 0 : -EIO;
+        }
+}
+
+int pk_cgroup_populated(const struct pk_cgroup *cg)
+{
+        if (!cg)
+                return -EINVAL;
+        char buf[256];
+        /* Read from offset 0 through the held fd: the read is what re-arms
+         * the kernel's EPOLLPRI notification for this open file. */
+        ssize_t n;
+        do
+                n = pread(cg->events_fd, buf, sizeof(buf) - 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        for (const char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+                if (strncmp(p, "populated ", 10) == 0) {
+                        if (p[10] == '0' || p[10] == '1')
+                                return p[10] - '0';
+                        break;
+                }
+        }
+        return -EIO;
+}
+
+/* One fallback pass over dirfd's tree: SIGKILL to every listed pid.  Adds
+ * the number of pids seen to *seen. */
+static int kill_pass(int dirfd, int depth, unsigned long *seen)
+{
+        /* cgroup.procs, read in chunks; a pid may straddle two chunks. */
+        {
+                PK_CLEANUP_FD int fd = pk_fd_openat(dirfd, "cgroup.procs", O_RDONLY, 0);
+                if (fd < 0)
+                        return fd;
+                char buf[4096];
+                long pid = -1;
+                for (;;) {
+                        ssize_t n = read(fd, buf, sizeof(buf));
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0)
+                                return -errno;
+                        /* n == 0 (the end) ends a last number without a newline. */
+                        for (ssize_t i = 0; i < (n ? n : 1); i++) {
+                                char c = n ? buf[i] : '\n';
+                                if (c >= '0' && c <= '9') {
+                                        pid = (pid < 0 ? 0 : pid) * 10 + (c - '0');
+                                        if (pid > INT_MAX)
+                                                return -EIO;
+                                } else if (pid >= 0) {
+                                        (*seen)++;
+                                        if (pid > 0 && kill((pid_t)pid, SIGKILL) < 0 &&
+                                            errno != ESRCH)
+                                                return -errno;
+                                        pid = -1;
+                                }
+                        }
+                        if (n == 0)
+                                break;
+                }
+        }
+        if (depth >= PK__CG_MAX_DEPTH)
+                return 0;
+        int dfd = pk_fd_openat(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
+        if (dfd < 0)
+                return dfd;
+        DIR *d = fdopendir(dfd);
+        if (!d) {
+                int e = -errno;
+                close(dfd);
+                return e;
+        }
+        int r = 0;
+        struct dirent *de;
+        while (r == 0 && (de = readdir(d))) {
+                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                        continue;
+                int sub = pk_fd_openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY, 0);
+                if (sub < 0)
+                        continue; /* removed meanwhile */
+                r = kill_pass(sub, depth + 1, seen);
+                close(sub);
+        }
+        closedir(d);
+        return r;
+}
+
+int pk__cgroup_kill_procs(struct pk_cgroup *cg)
+{
+        if (!cg)
+                return -EINVAL;
+        /* A process that got SIGKILL cannot fork any more (copy_process fails
+         * on a pending fatal signal), and dying processes leave cgroup.procs,
+         * so each pass only meets processes forked before the previous pass
+         * reached their parent: the passes end. */
+        for (int pass = 0; pass < PK__CG_KILL_PASSES; pass++) {
+                unsigned long seen = 0;
+                int r = kill_pass(cg->dirfd, 0, &seen);
+                if (r < 0)
+                        return r;
+                if (seen == 0)
+                        return 0;
+                if (pass > 0)
+                        sched_yield();
+        }
+        return -EAGAIN;
+}
+
+int pk_cgroup_kill(struct pk_cgroup *cg)
+{
+        if (!cg)
+                return -EINVAL;
+        int r = write_small(cg->dirfd, "cgroup.kill", "1");
+        if (r == -ENOENT)
+                return pk__cgroup_kill_procs(cg);
+        return r;
+}
+
+int pk_cgroup_controller(const char *file, char *buf, size_t size)
+{
+        if (!file)
+                return -EINVAL;
+        const char *dot = strchr(file, '.');
+        if (!dot || dot == file)
+                return -EINVAL;
+        return snprintf(buf, size, "%.*s", (int)(dot - file), file);
+}
+
+/* Whether the space-separated list has the word w (n bytes). */
+static bool has_word(const char *list, const char *w, size_t n)
+{
+        for (const char *p = list; *p;) {
+                while (*p == ' ' || *p == '\n')
+                        p++;
+                size_t k = strcspn(p, " \n");
+                if (k == n && memcmp(p, w, n) == 0)
+                        return true;
+                p += k;
+        }
+        return false;
+}
+
+/* Whether controller (n bytes) is enabled for cg: in its cgroup.controllers. */
+static int controller_available(const struct pk_cgroup *cg, const char *name, size_t n)
+{
+        char list[1024];
+        ssize_t r = read_small(cg->dirfd, "cgroup.controllers", list, sizeof(list));
+        if (r < 0)
+                return (int)r;
+        return has_word(list, name, n);
+}
+
+int pk_cgroup_set(struct pk_cgroup *cg, const char *file, const char *value)
+{
+        if (!cg || !value || !valid_name(file))
+                return -EINVAL;
+        int r = write_small(cg->dirfd, file, value);
+        if (r != -ENOENT)
+                return r;
+        /* The interface files of a controller exist only where the parent
+         * enabled it: tell "not delegated" apart from a misspelt file. */
+        const char *dot = strchr(file, '.');
+        if (!dot || dot == file || strncmp(file, "cgroup.", 7) == 0)
+                return r;
+        int avail = controller_available(cg, file, (size_t)(dot - file));
+        if (avail < 0)
+                return avail;
+        return avail ? -ENOENT : -EOPNOTSUPP;
+}
+
+int pk_cgroup_delegate(struct pk_cgroup *cg, const char *controllers)
+{
+        if (!cg || !controllers)
+                return -EINVAL;
+        char list[1024];
+        ssize_t lr = read_small(cg->dirfd, "cgroup.controllers", list, sizeof(list));
+        if (lr < 0)
+                return (int)lr;
+        char req[1024];
+        size_t o = 0;
+        for (const char *p = controllers; *p;) {
+                while (*p == ' ')
+                        p++;
+                size_t k = strcspn(p, " ");
+                if (k == 0)
+                        break;
+                if (!has_word(list, p, k))
+                        return -EOPNOTSUPP;
+                if (o + k + 2 >= sizeof(req))
+                        return -EINVAL;
+                if (o)
+                        req[o++] = ' ';
+                req[o++] = '+';
+                memcpy(req + o, p, k);
+                o += k;
+                p += k;
+        }
+        if (o == 0)
+                return -EINVAL;
+        req[o] = '\0';
+        return write_small(cg->dirfd, "cgroup.subtree_control", req);
+}
+
+struct pk_cgroup *pk_cgroup_free(struct pk_cgroup *cg)
+{
+        if (!cg)
+                return NULL;
+        if (cg->events_fd >= 0)
+                close(cg->events_fd);
+        if (cg->dirfd >= 0)
+                close(cg->dirfd);
+        /* Only an empty cgroup can go; a busy one (EBUSY) stays for its owner. */
+        if (cg->path)
+                (void)rmdir(cg->path);
+        free(cg->path);
+        free(cg);
+        return NULL;
+}
