@@ -13,5 +13,6 @@
 #include <portkit/packet.h>
 #include <portkit/port.h>
 #include <portkit/spawn.h>
+#include <portkit/unit.h>
 
 #endif

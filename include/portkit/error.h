@@ -61,7 +61,15 @@ extern "C" {
         /* port */                                                                                 \
         X(ECLOSED, -4300, "port is closed")                                                        \
         X(EBUSY_PORT, -4301, "port is busy: send queue above its high watermark")                  \
-        X(EEXITED, -4302, "port program exited")
+        X(EEXITED, -4302, "port program exited")                                                   \
+        /* unit files */                                                                           \
+        X(EUNITSYNTAX, -4500, "unit file syntax error")                                            \
+        X(EUNITVALUE, -4501, "invalid value in a unit file")                                       \
+        X(EUNITKEY, -4502, "unknown key or section in a unit file (strict mode)")                  \
+        X(EUNITLIMIT, -4503, "unit file exceeds a limit (line, file size, keys, drop-ins)")        \
+        X(EUNITSPEC, -4504, "unknown or unavailable specifier in a unit file")                     \
+        X(EUNITMASKED, -4505, "unit is masked (linked to /dev/null)")                              \
+        X(EUNITASSERT, -4506, "a unit's Assert*= failed")
 
 enum pk_errno {
 #define PK__ERR_ENUM(name, value, msg) PK_##name = (value),
