@@ -13,6 +13,7 @@
 #include <portkit/packet.h>
 #include <portkit/port.h>
 #include <portkit/spawn.h>
+#include <portkit/sup.h>
 #include <portkit/unit.h>
 
 #endif

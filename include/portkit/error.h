@@ -62,6 +62,9 @@ extern "C" {
         X(ECLOSED, -4300, "port is closed")                                                        \
         X(EBUSY_PORT, -4301, "port is busy: send queue above its high watermark")                  \
         X(EEXITED, -4302, "port program exited")                                                   \
+        /* sup */                                                                                  \
+        X(EDEPCYCLE, -4400, "child dependencies form a cycle")                                     \
+        X(EDEPUNKNOWN, -4401, "a dependency names no child of this supervisor")                    \
         /* unit files */                                                                           \
         X(EUNITSYNTAX, -4500, "unit file syntax error")                                            \
         X(EUNITVALUE, -4501, "invalid value in a unit file")                                       \

@@ -1,26 +1,417 @@
 /* SPDX-License-Identifier: MIT */
 /**
  * @file sup.h
- * @brief Supervision of OS processes.  This header's objects: `pk_cgroup`
- *        (one cgroup v2 per service) and `pk_log` (log capture with rotation,
- *        no logger process); the supervisor core's objects join them here.
+ * @brief Supervision trees of OS processes on a pk_loop: OTP's strategies,
+ *        restart intensity with escalation, backoff, readiness (exec, delay,
+ *        s6 notification-fd, sd_notify), dependencies, stop sequences and a
+ *        reaper (PID 1 / subreaper) mode.
  *
- * Errors are negative errno values or PK_E* codes (see error.h).  Every
- * descriptor made here is close-on-exec from birth.  Nothing here blocks on
- * a child, installs a signal handler, or wakes the loop while idle.
+ * Objects: `pk_sup` (a supervisor; nested supervisors are children of type
+ * PK_SUP_SUPERVISOR), its children (named by id), `pk_sup_event` (what
+ * subscribers receive), `pk_cgroup` (one cgroup v2 per service) and `pk_log`
+ * (log capture with rotation, no logger process).
+ *
+ * Everything runs on the loop given to pk_sup_new(): child exits through
+ * pidfds, timeouts and backoff as one-shot loop timers armed only while
+ * something is due, readiness through the loop's I/O watchers.  Nothing
+ * polls, and an idle tree arms no timer at all.
+ *
+ * The policy (what each event does in each child state) is one table in
+ * src/sup/sup.c, printed in docs/sup.md.
+ *
+ * Errors: 0 (or a count) on success, a negative errno or PK_E* code on
+ * failure.  The library never logs: everything it observes is an event.
+ *
+ * Threads: a supervisor belongs to its loop's thread.
  */
 #ifndef PORTKIT_SUP_H
 #define PORTKIT_SUP_H
 
 #include <portkit/error.h>
 #include <portkit/loop.h>
+#include <portkit/spawn.h>
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/** A supervisor; opaque.  Create with pk_sup_new(), free with pk_sup_free(). */
+struct pk_sup;
+struct pk_log_opts;
+
+/** Restart strategies (OTP's). */
+enum pk_sup_strategy {
+        PK_SUP_ONE_FOR_ONE = 0,    /**< restart only the child that exited */
+        PK_SUP_ONE_FOR_ALL,        /**< stop all others (reverse order), restart all */
+        PK_SUP_REST_FOR_ONE,       /**< stop those started after it, restart them and it */
+        PK_SUP_SIMPLE_ONE_FOR_ONE, /**< one_for_one over dynamic children of one template */
+};
+
+/** Restart types (OTP's). */
+enum pk_sup_restart {
+        PK_SUP_PERMANENT = 0, /**< always restarted */
+        PK_SUP_TRANSIENT,     /**< restarted only after an abnormal exit */
+        PK_SUP_TEMPORARY,     /**< never restarted */
+};
+
+/** How a child is stopped. */
+enum pk_sup_shutdown {
+        PK_SUP_SHUTDOWN_TIMEOUT = 0, /**< stop signal (+SIGCONT), wait shutdown_ms, then SIGKILL */
+        PK_SUP_SHUTDOWN_BRUTAL_KILL, /**< SIGKILL at once */
+        PK_SUP_SHUTDOWN_INFINITY,    /**< stop signal, wait forever (default for supervisors) */
+};
+
+/** What a child is. */
+enum pk_sup_child_type {
+        PK_SUP_WORKER = 0, /**< a process described by a pk_cmd */
+        PK_SUP_SUPERVISOR, /**< a nested pk_sup (pk_sup_add_sup()) */
+};
+
+/** auto_shutdown (OTP 24): when significant children end the supervisor. */
+enum pk_sup_auto_shutdown {
+        PK_SUP_AUTO_NEVER = 0,
+        PK_SUP_AUTO_ANY_SIGNIFICANT, /**< a significant child ended and is not restarted */
+        PK_SUP_AUTO_ALL_SIGNIFICANT, /**< every significant child ended and is not restarted */
+};
+
+/** When a started child counts as ready. */
+enum pk_sup_ready {
+        PK_SUP_READY_EXEC = 0, /**< as soon as execve succeeded */
+        PK_SUP_READY_DELAY,    /**< ready_delay_ms after exec, if still running */
+        PK_SUP_READY_FD,       /**< s6 notification-fd: a newline written on child fd ready_fd */
+        PK_SUP_READY_NOTIFY,   /**< sd_notify "READY=1" on $NOTIFY_SOCKET */
+};
+
+/** Who may send sd_notify messages for a child (checked by SCM_CREDENTIALS). */
+enum pk_sup_notify_access {
+        PK_SUP_NOTIFY_MAIN = 0, /**< the main pid only (the spawned pid, or an accepted MAINPID) */
+        PK_SUP_NOTIFY_EXEC,     /**< the main pid or the pid portkit spawned */
+        PK_SUP_NOTIFY_ALL,      /**< any process of the service (a descendant, or in its group) */
+};
+
+/** Longest child id, in bytes, without the NUL. */
+#define PK_SUP_ID_MAX 63
+/** Most codes in pk_sup_child_spec.success_codes. */
+#define PK_SUP_MAX_SUCCESS 16
+/** Most ids in each dependency list. */
+#define PK_SUP_MAX_DEPS 32
+
+/**
+ * @brief What a child is and how it is run.  Zero-initialise and set what you
+ *        need: all zeros is a permanent worker, 5 s SIGTERM shutdown, ready at
+ *        exec, no dependencies.  Every pointer is borrowed for the call only
+ *        (strings and lists are copied).
+ */
+struct pk_sup_child_spec {
+        const char *id;      /**< unique in its supervisor, 1..PK_SUP_ID_MAX bytes, no '/' */
+        int type;            /**< enum pk_sup_child_type (set by pk_sup_add_sup()) */
+        int restart;         /**< enum pk_sup_restart */
+        int shutdown;        /**< enum pk_sup_shutdown */
+        int64_t shutdown_ms; /**< PK_SUP_SHUTDOWN_TIMEOUT's wait; 0: 5000 */
+        int stop_signal;     /**< 0: SIGTERM */
+        int significant;     /**< 1: counts for auto_shutdown (transient/temporary only) */
+        /** Exit codes that count as a normal exit besides 0 (OTP "normal"); a
+         *  stop portkit asked for is always normal. */
+        const int *success_codes;
+        size_t n_success_codes; /**< <= PK_SUP_MAX_SUCCESS */
+
+        int ready;              /**< enum pk_sup_ready */
+        int64_t ready_delay_ms; /**< PK_SUP_READY_DELAY: the delay (0: 1000) */
+        int ready_fd;           /**< PK_SUP_READY_FD: the child's fd number (3..1023) */
+        /** Time from spawn to readiness before the start counts as failed and
+         *  the child is killed: 0: 90000 for FD/NOTIFY, none for EXEC/DELAY;
+         *  < 0: none. */
+        int64_t start_timeout_ms;
+        int notify_access;   /**< enum pk_sup_notify_access (READY_NOTIFY) */
+        int64_t watchdog_ms; /**< READY_NOTIFY: > 0 kills (SIGABRT) a child silent this long */
+
+        /* Dependencies on siblings, NULL-terminated id lists (or NULL). */
+        const char *const *requires;  /**< start after these are ready; stop when they give up */
+        const char *const *wants;     /**< start them too; no failure propagation */
+        const char *const *after;     /**< order only: start after these are ready (if started) */
+        const char *const *binds_to;  /**< requires, and stop when they stop for any reason */
+        const char *const *conflicts; /**< starting this stops those (and the reverse) */
+
+        /** Log capture (pk_log): stdout and stderr of every run of the child go
+         *  to @p log_dir/&lt;id&gt;.log through pipes the supervisor holds across
+         *  restarts.  NULL: the command's own fds 1 and 2. */
+        const char *log_dir;
+        const struct pk_log_opts *log_opts; /**< NULL: defaults (copied) */
+};
+
+/** Whether workers run in a cgroup v2 of their own (pk_sup_opts.cgroup). */
+enum pk_sup_cgroup_mode {
+        PK_SUP_CGROUP_OFF = 0, /**< process group + reaper-mode fallback */
+        PK_SUP_CGROUP_AUTO,    /**< a cgroup when one can be made here, else the fallback */
+        PK_SUP_CGROUP_ON,      /**< a cgroup or pk_sup_add() fails with the reason */
+};
+
+/** Options of a supervisor; zero-initialise.  0 means the default. */
+struct pk_sup_opts {
+        const char *name;         /**< for events (copied); NULL: "sup" */
+        int strategy;             /**< enum pk_sup_strategy */
+        int intensity;            /**< restarts allowed in period_ms; 0: 5; < 0: none allowed */
+        int64_t period_ms;        /**< 0: 30000 */
+        int auto_shutdown;        /**< enum pk_sup_auto_shutdown */
+        int64_t backoff_base_ms;  /**< first delay of a flapping child; 0: 100 */
+        int64_t backoff_cap_ms;   /**< largest delay; 0: 30000 */
+        int64_t backoff_reset_ms; /**< uptime after which a child counts as stable; 0: 10000 */
+        int jitter_pct;           /**< random extra, 0..100 % of each delay; 0: 10; < 0: none */
+        /** PK_SUP_SIMPLE_ONE_FOR_ONE: the spec every dynamic child gets (its id
+         *  is ignored); copied.  Required for that strategy, refused otherwise. */
+        const struct pk_sup_child_spec *template_spec;
+        /** enum pk_sup_cgroup_mode: each worker in the cgroup
+         *  cgroup_parent/&lt;name&gt;.&lt;id&gt;, placed at birth (CLONE_INTO_CGROUP);
+         *  a stop is complete when that cgroup is empty. */
+        int cgroup;
+        /** Absolute path of a delegated cgroup v2 directory (copied); NULL:
+         *  this process's own cgroup. */
+        const char *cgroup_parent;
+};
+
+/** The states a child goes through (the rows of the policy table). */
+enum pk_sup_state {
+        PK_SUP_DOWN = 0, /**< not running, not wanted (stopped, or not restarted) */
+        PK_SUP_WAITING,  /**< wanted, waiting for what it requires / is after */
+        PK_SUP_STARTING, /**< spawned, not yet ready */
+        PK_SUP_READY,    /**< running and ready */
+        PK_SUP_STOPPING, /**< stop signal sent, waiting for the exit */
+        PK_SUP_BACKOFF,  /**< exited; restart scheduled at next_restart_ns */
+        PK_SUP_FAILED,   /**< gave up (start failure, required child failed, supervisor limit) */
+        PK_SUP_NSTATES
+};
+
+/** What happened; the `kind` of a pk_sup_event. */
+enum pk_sup_event_kind {
+        PK_SUP_EV_STARTING = 1, /**< about to spawn (or to start a nested supervisor) */
+        PK_SUP_EV_RUNNING,      /**< exec succeeded: pid set */
+        PK_SUP_EV_READY,        /**< readiness reached */
+        PK_SUP_EV_STOPPING,     /**< a stop began (reason says why) */
+        PK_SUP_EV_EXITED,       /**< the process ended: exit set */
+        PK_SUP_EV_RESTART,      /**< restart scheduled in delay_ms */
+        PK_SUP_EV_GAVE_UP,      /**< not restarted any more (reason says why) */
+        PK_SUP_EV_STATUS,       /**< sd_notify STATUS= / RELOADING / STOPPING / ERRNO: text */
+        PK_SUP_EV_MAINPID,      /**< sd_notify MAINPID= accepted (pid) or refused (err) */
+        PK_SUP_EV_SPAWN_ERROR,  /**< pk_spawn() failed: err, text = pk_spawn_strerror() */
+        PK_SUP_EV_SUP_DOWN,     /**< the supervisor itself finished: reason; id is "" */
+        PK_SUP_EV_ORPHAN,       /**< reaper mode: an orphan was reaped (pid, exit) */
+};
+
+/** Why a stop, give-up or supervisor end happened. */
+enum pk_sup_reason {
+        PK_SUP_R_NONE = 0,
+        PK_SUP_R_REQUESTED,     /**< pk_sup_stop_child(), pk_sup_shutdown(), removal */
+        PK_SUP_R_STRATEGY,      /**< a sibling failed (one_for_all / rest_for_one) */
+        PK_SUP_R_INTENSITY,     /**< restart intensity exceeded */
+        PK_SUP_R_NORMAL,        /**< exited normally, and its restart type says no restart */
+        PK_SUP_R_START_TIMEOUT, /**< not ready within start_timeout_ms */
+        PK_SUP_R_WATCHDOG,      /**< no WATCHDOG=1 within watchdog_ms */
+        PK_SUP_R_SPAWN,         /**< could not be spawned */
+        PK_SUP_R_DEPENDENCY,    /**< something it requires gave up or stopped */
+        PK_SUP_R_AUTO_SHUTDOWN, /**< significant children ended (auto_shutdown) */
+        PK_SUP_R_CHILD_SUP,     /**< a nested supervisor failed (escalation) */
+        PK_SUP_R_CONFLICT,      /**< a conflicting sibling started */
+        PK_SUP_R_SIGNAL,        /**< reaper mode: SIGTERM/SIGINT */
+};
+
+/** Longest text of an event (STATUS=, spawn errors), without the NUL. */
+#define PK_SUP_TEXT_MAX 255
+
+/** One state change, given to subscribers in order. */
+struct pk_sup_event {
+        int kind;                       /**< enum pk_sup_event_kind */
+        uint64_t time_ns;               /**< CLOCK_MONOTONIC when it happened */
+        struct pk_sup *sup;             /**< the supervisor the child belongs to (borrowed) */
+        const char *sup_name;           /**< its name (valid during the callback) */
+        char id[PK_SUP_ID_MAX + 1];     /**< the child ("" for PK_SUP_EV_SUP_DOWN) */
+        int state;                      /**< the child's state after the change */
+        pid_t pid;                      /**< the process, if any, else 0 */
+        struct pk_exit exit;            /**< PK_SUP_EV_EXITED, PK_SUP_EV_ORPHAN */
+        int64_t delay_ms;               /**< PK_SUP_EV_RESTART */
+        int reason;                     /**< enum pk_sup_reason */
+        int err;                        /**< a negative error, if any */
+        unsigned restarts;              /**< the child's restart count */
+        char text[PK_SUP_TEXT_MAX + 1]; /**< STATUS text, spawn error ... */
+};
+
+/**
+ * @brief A subscriber.  Events are delivered after the change is complete, in
+ *        order, never from inside another subscriber's call; the callback may
+ *        call any pk_sup_* function (the events those cause follow).  A nested
+ *        supervisor's events also reach every ancestor's subscribers.
+ */
+typedef void (*pk_sup_event_cb)(void *userdata, const struct pk_sup_event *ev);
+
+/** A child as pk_sup_child_info() and pk_sup_which_children() report it. */
+struct pk_sup_child_info {
+        char id[PK_SUP_ID_MAX + 1]; /**< its id */
+        int type;                   /**< enum pk_sup_child_type */
+        int state;                  /**< enum pk_sup_state */
+        pid_t pid;                  /**< main pid, 0 if none */
+        uint64_t uptime_ns;         /**< since the last spawn, 0 if not running */
+        unsigned restarts;          /**< restarts so far */
+        int has_exited;             /**< 1 if last_exit is set */
+        struct pk_exit last_exit;   /**< the last exit */
+        uint64_t next_restart_ns;   /**< CLOCK_MONOTONIC of the scheduled restart, 0 if none */
+        struct pk_sup *sup;         /**< a nested supervisor (borrowed), else NULL */
+};
+
+/** Counts as OTP's count_children. */
+struct pk_sup_counts {
+        unsigned specs;       /**< children */
+        unsigned active;      /**< with a running process (or a running nested supervisor) */
+        unsigned supervisors; /**< children of type supervisor */
+        unsigned workers;     /**< children of type worker */
+};
+
+/** The supervisor's own state (pk_sup_state()). */
+struct pk_sup_status {
+        int running;  /**< 1 between pk_sup_start() and the end of its shutdown */
+        int finished; /**< 1 once it stopped (shut down, failed, or auto shutdown) */
+        int failed;   /**< 1 if it ended by escalation (intensity or a failed nested sup) */
+        int reason;   /**< enum pk_sup_reason of the end */
+        char id[PK_SUP_ID_MAX + 1]; /**< the child whose failure ended it, if any */
+        /** Reaper mode: a suggested exit status for the process (0 clean
+         *  shutdown, 1 failed, 128 + signal when a signal ended it). */
+        int exit_status;
+};
+
+/* ---- life cycle ----------------------------------------------------------- */
+
+/**
+ * @brief Creates a supervisor on @p loop (borrowed; must outlive it).
+ * @param opts NULL for the defaults; copied.
+ * @param[out] ret caller owns; free with pk_sup_free().  Untouched on failure.
+ * @return 0, -EINVAL (bad option: unknown strategy, negative period, template
+ *         missing or not allowed), -ENOMEM.
+ */
+PK_API int pk_sup_new(struct pk_loop *loop, const struct pk_sup_opts *opts, struct pk_sup **ret);
+
+/**
+ * @brief Frees a supervisor and every nested one.  A process still running
+ *        gets SIGKILL (its process group too) and is reaped here, which waits
+ *        for the kill to take effect; shut down first with pk_sup_shutdown()
+ *        for an orderly stop.  Must not be called from one of its own event
+ *        callbacks, nor on a nested supervisor (its parent owns it).
+ * @return NULL.
+ */
+PK_API struct pk_sup *pk_sup_free(struct pk_sup *sup);
+
+/**
+ * @brief Adds a worker.  Takes ownership of @p cmd, even on failure.  The
+ *        supervisor modifies it before each spawn: it makes the child lead its
+ *        own process group (unless the command asks for setsid), sets
+ *        PORTKIT_SUP_UNIT (used to find the service's orphans), NOTIFY_SOCKET
+ *        and WATCHDOG_USEC for READY_NOTIFY, and maps ready_fd for READY_FD.
+ *        Added while the supervisor runs, the child is started at once (OTP
+ *        start_child).
+ * @return 0; -EINVAL (bad spec, see docs/sup.md "Bad specs"), -EEXIST (id
+ *         taken), -EPERM (simple_one_for_one: use pk_sup_start_dynamic()),
+ *         -ENOMEM, PK_EDEPCYCLE.
+ */
+PK_API int pk_sup_add(struct pk_sup *sup, const struct pk_sup_child_spec *spec, struct pk_cmd *cmd);
+
+/**
+ * @brief Adds a nested supervisor as a child of type supervisor.  Takes
+ *        ownership of @p child (freed with @p sup), even on failure.
+ *        spec->shutdown defaults to PK_SUP_SHUTDOWN_INFINITY: the parent waits
+ *        for the nested tree's orderly stop.
+ * @return as pk_sup_add(); -EINVAL if @p child already has a parent, runs, or
+ *         uses another loop.
+ */
+PK_API int pk_sup_add_sup(struct pk_sup *sup, const struct pk_sup_child_spec *spec,
+                          struct pk_sup *child);
+
+/**
+ * @brief Starts a dynamic child of a PK_SUP_SIMPLE_ONE_FOR_ONE supervisor
+ *        with the template spec and @p cmd (taken, even on failure).
+ * @return 0, -EPERM (other strategy), -EINVAL, -EEXIST, -ENOMEM.
+ */
+PK_API int pk_sup_start_dynamic(struct pk_sup *sup, const char *id, struct pk_cmd *cmd);
+
+/**
+ * @brief Starts the tree: every child in order (a child waits for what it
+ *        requires / is after to be ready; independent children start at once).
+ * @return 0, -EALREADY (running), -EINVAL (finished: create a new one),
+ *         PK_EDEPCYCLE (a cycle; @p reterr_id optional, gets the cycle as
+ *         "a -> b -> a"), PK_EDEPUNKNOWN (a dependency names no child).
+ */
+PK_API int pk_sup_start(struct pk_sup *sup, char *reterr_id, size_t reterr_size);
+
+/**
+ * @brief Orderly stop of the whole tree, children in reverse start order.
+ *        Returns at once; PK_SUP_EV_SUP_DOWN follows when all are stopped.
+ * @return 0, -EINVAL (NULL or a nested supervisor: stop it through its
+ *         parent), -EALREADY (not running).
+ */
+PK_API int pk_sup_shutdown(struct pk_sup *sup);
+
+/** @brief The supervisor's own state (see struct pk_sup_status). */
+PK_API int pk_sup_state(const struct pk_sup *sup, struct pk_sup_status *ret);
+
+/* ---- run-time control of one child ----------------------------------------- */
+
+/** @brief Starts a stopped, failed or waiting child (clears FAILED). -ENOENT, -EALREADY. */
+PK_API int pk_sup_start_child(struct pk_sup *sup, const char *id);
+/** @brief Stops a child; it stays stopped (not restarted). -ENOENT. */
+PK_API int pk_sup_stop_child(struct pk_sup *sup, const char *id);
+/** @brief Stops then starts a child (not counted against intensity). -ENOENT. */
+PK_API int pk_sup_restart_child(struct pk_sup *sup, const char *id);
+/** @brief Sends @p sig to the child's main process. -ENOENT, -ESRCH (not running). */
+PK_API int pk_sup_signal_child(struct pk_sup *sup, const char *id, int sig);
+/** @brief Removes a stopped child (DOWN or FAILED). -ENOENT, -EBUSY (running). */
+PK_API int pk_sup_remove_child(struct pk_sup *sup, const char *id);
+
+/** @brief Fills @p ret for child @p id. @return 0 or -ENOENT. */
+PK_API int pk_sup_child_info(const struct pk_sup *sup, const char *id,
+                             struct pk_sup_child_info *ret);
+/**
+ * @brief Lists the children in start order, at most @p max into @p ret.
+ * @return the number of children (may exceed @p max), or -EINVAL.
+ */
+PK_API int pk_sup_which_children(const struct pk_sup *sup, struct pk_sup_child_info *ret,
+                                 size_t max);
+/** @brief OTP's count_children. */
+PK_API int pk_sup_count_children(const struct pk_sup *sup, struct pk_sup_counts *ret);
+
+/* ---- events ---------------------------------------------------------------- */
+
+/**
+ * @brief Subscribes @p cb (with @p userdata) to every event of @p sup and of
+ *        its nested supervisors.  At most 16 subscribers per supervisor.
+ * @return 0, -EINVAL, -ENOSPC.
+ */
+PK_API int pk_sup_subscribe(struct pk_sup *sup, pk_sup_event_cb cb, void *userdata);
+/** @brief Removes a subscription (same cb and userdata). @return 0 or -ENOENT. */
+PK_API int pk_sup_unsubscribe(struct pk_sup *sup, pk_sup_event_cb cb, void *userdata);
+
+/** @brief Short names for logs ("ready", "restart", ...); never NULL. */
+PK_API const char *pk_sup_state_name(int state);
+PK_API const char *pk_sup_event_name(int kind);
+PK_API const char *pk_sup_reason_name(int reason);
+
+/* ---- reaper (PID 1 / subreaper) mode ---------------------------------------- */
+
+/**
+ * @brief Makes the top supervisor the process's reaper: sets
+ *        PR_SET_CHILD_SUBREAPER (unless it is PID 1), watches SIGCHLD, reaps
+ *        every child that is not one of the tree's processes as soon as it
+ *        exits (peeking with waitid(WNOWAIT) so that supervised children keep
+ *        their pidfd path), and on SIGTERM / SIGINT shuts the tree down within
+ *        @p shutdown_deadline_ms (0: 10000), then SIGKILLs everything left
+ *        (kill(-1) as PID 1).  SIGHUP calls @p on_hup (may be NULL).  Without
+ *        this mode a stopped service's double-forked orphans are not ours to
+ *        kill (they go to init); see docs/sup.md "Stopping".
+ *        The process must not wait for other children by itself meanwhile.
+ * @return 0, -EINVAL (a nested supervisor), -EALREADY, or a negative errno
+ *         from prctl / the signal watchers.
+ */
+PK_API int pk_sup_reaper(struct pk_sup *sup, int64_t shutdown_deadline_ms,
+                         void (*on_hup)(void *userdata), void *userdata);
 
 /* ======================================================================================== */
 /* cgroups and logs (src/sup/cgroup.c, src/sup/log.c; branch `supplat`).                    */

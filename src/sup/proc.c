@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: MIT */
+/* Process-tree inspection through /proc (parent links, a service's token in
+ * an orphan's environment, this process's children) and reaper mode: PID 1 /
+ * subreaper duty that reaps every orphan without stealing the status of a
+ * supervised child, and an init's handling of TERM, INT and HUP. */
+#include "sup-internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+/* Bounds on what a (possibly hostile) process tree can make us read. */
+#define ENVIRON_MAX (256 * 1024)
+#define ANCESTRY_MAX 256
+#define CHILDREN_MAX 65536
+#define TREE_MAX 4096
+
+static ssize_t read_file(const char *path, char *buf, size_t size)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t got = 0;
+        while (got < size) {
+                ssize_t n = read(fd, buf + got, size - got);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                got += (size_t)n;
+        }
+        close(fd);
+        return (ssize_t)got;
+}
+
+pid_t pk__proc_ppid(pid_t pid)
+{
+        char path[64], buf[512];
+        snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+        ssize_t n = read_file(path, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return -1;
+        buf[n] = 0;
+        char *p = strrchr(buf, ')'); /* comm may contain anything but ends at the last ')' */
+        if (!p)
+                return -1;
+        char state;
+        long ppid;
+        if (sscanf(p + 1, " %c %ld", &state, &ppid) != 2)
+                return -1;
+        return (pid_t)ppid;
+}
+
+bool pk__proc_descends(pid_t pid, pid_t ancestor)
+{
+        if (pid <= 0 || ancestor <= 0)
+                return false;
+        for (int i = 0; i < ANCESTRY_MAX && pid > 1; i++) {
+                pid = pk__proc_ppid(pid);
+                if (pid == ancestor)
+                        return true;
+        }
+        return false;
+}
+
+bool pk__proc_has_token(pid_t pid, const char *token)
+{
+        if (!token[0])
+                return false;
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%ld/environ", (long)pid);
+        char *buf = malloc(ENVIRON_MAX + 1);
+        if (!buf)
+                return false;
+        ssize_t n = read_file(path, buf, ENVIRON_MAX);
+        bool found = false;
+        if (n > 0) {
+                char want[96];
+                int wl = snprintf(want, sizeof(want), "PORTKIT_SUP_UNIT=%s", token);
+                for (ssize_t off = 0; off < n;) {
+                        size_t len = strnlen(buf + off, (size_t)(n - off));
+                        if ((int)len == wl && memcmp(buf + off, want, len) == 0) {
+                                found = true;
+                                break;
+                        }
+                        off += (ssize_t)len + 1;
+                }
+        }
+        free(buf);
+        return found;
+}
+
+/* Calls fn for each child of process `pid` (all its threads), up to max. */
+static int for_children(pid_t pid, int (*fn)(pid_t, void *), void *ud, size_t *budget)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+        DIR *d = opendir(path);
+        if (!d)
+                return -errno;
+        struct dirent *e;
+        int r = 0;
+        char *buf = malloc(65536);
+        if (!buf) {
+                closedir(d);
+                return -ENOMEM;
+        }
+        while (r == 0 && (e = readdir(d))) {
+                if (e->d_name[0] < '0' || e->d_name[0] > '9')
+                        continue;
+                char cp[128];
+                snprintf(cp, sizeof(cp), "/proc/%ld/task/%.20s/children", (long)pid, e->d_name);
+                ssize_t n = read_file(cp, buf, 65535);
+                if (n <= 0)
+                        continue;
+                buf[n] = 0;
+                char *s = buf;
+                while (r == 0 && *s) {
+                        char *end;
+                        long c = strtol(s, &end, 10);
+                        if (end == s)
+                                break;
+                        s = end;
+                        if (c <= 0)
+                                continue;
+                        if (*budget == 0) {
+                                r = -E2BIG;
+                                break;
+                        }
+                        (*budget)--;
+                        r = fn((pid_t)c, ud);
+                }
+        }
+        free(buf);
+        closedir(d);
+        return r;
+}
+
+static void signal_pid(pid_t pid, int sig)
+{
+        int fd = pk_fd_pidfd_open(pid, 0);
+        if (fd >= 0) { /* a pidfd never signals a recycled pid */
+                (void)pk_fd_pidfd_send_signal(fd, sig);
+                pk_fd_close(fd);
+        }
+}
+
+struct tree_kill {
+        int sig;
+        int depth;
+        size_t *budget;
+};
+
+static int kill_tree_cb(pid_t pid, void *ud)
+{
+        struct tree_kill *k = ud;
+        /* descendants first, so a SIGKILLed parent does not orphan them past us */
+        if (k->depth < 64) {
+                k->depth++;
+                (void)for_children(pid, kill_tree_cb, k, k->budget);
+                k->depth--;
+        }
+        signal_pid(pid, k->sig);
+        return 0;
+}
+
+struct orphan_kill {
+        struct pk_sup *root;
+        const char *token;
+        int sig;
+        int count;
+        size_t budget;
+};
+
+static int orphan_cb(pid_t pid, void *ud)
+{
+        struct orphan_kill *o = ud;
+        if (pk__sup_find_pid(o->root, pid) || !pk__proc_has_token(pid, o->token))
+                return 0;
+        size_t budget = TREE_MAX;
+        struct tree_kill k = {.sig = o->sig, .depth = 0, .budget = &budget};
+        (void)kill_tree_cb(pid, &k);
+        o->count++;
+        return 0;
+}
+
+int pk__proc_kill_orphans(struct pk_sup *root, const char *token, int sig)
+{
+        struct orphan_kill o = {
+            .root = root, .token = token, .sig = sig, .count = 0, .budget = CHILDREN_MAX};
+        (void)for_children(getpid(), orphan_cb, &o, &o.budget);
+        return o.count;
+}
+
+/* ---- reaper mode ---------------------------------------------------------------------- */
+
+static void reaped(struct pk_sup *root, pid_t pid, const siginfo_t *si)
+{
+        struct pk_exit ex = pk_exit_from_siginfo(si);
+        pk__sup_emit_sup(root, PK_SUP_EV_ORPHAN, PK_SUP_R_NONE, pid, &ex);
+}
+
+static int reap_one_cb(pid_t pid, void *ud)
+{
+        struct pk_sup *root = ud;
+        if (pk__sup_find_pid(root, pid))
+                return 0;
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG) == 0 && si.si_pid == pid)
+                reaped(root, pid, &si);
+        return 0;
+}
+
+/* Reaps every exited child that no supervisor runs.  A supervised zombie is
+ * left for its pidfd watcher: waitid(P_ALL, WNOWAIT) only peeks, and when the
+ * first waitable child is a supervised one, the others are found through
+ * /proc/self/task/N/children and reaped one by one. */
+void pk__sup_reap_sweep(struct pk_sup *root)
+{
+        for (int i = 0; i < CHILDREN_MAX; i++) {
+                siginfo_t si;
+                memset(&si, 0, sizeof(si));
+                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break; /* ECHILD: no children at all */
+                }
+                if (si.si_pid == 0)
+                        break;
+                pid_t pid = si.si_pid;
+                if (pk__sup_find_pid(root, pid)) {
+                        size_t budget = CHILDREN_MAX;
+                        (void)for_children(getpid(), reap_one_cb, root, &budget);
+                        break;
+                }
+                memset(&si, 0, sizeof(si));
+                if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG) == 0 && si.si_pid == pid)
+                        reaped(root, pid, &si);
+        }
+}
+
+/* Waits for a SIGKILLed orphan (never a supervised child) and reports it. */
+static int reap_dead_cb(pid_t pid, void *ud)
+{
+        struct pk_sup *root = ud;
+        if (pk__sup_find_pid(root, pid))
+                return 0;
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        int r;
+        do
+                r = waitid(P_PID, (id_t)pid, &si, WEXITED);
+        while (r < 0 && errno == EINTR);
+        if (r == 0 && si.si_pid == pid)
+                reaped(root, pid, &si);
+        return 0;
+}
+
+static void on_sigchld(struct pk_loop_signal *sig, const struct pk_loop_siginfo *info)
+{
+        struct pk_sup *root = sig->w.data;
+        (void)info;
+        pk__sup_reap_sweep(root);
+        pk__sup_flush(root);
+}
+
+static void kill_everything(struct pk_sup *root)
+{
+        root->killed_all = true;
+        if (getpid() == 1) {
+                (void)kill(-1, SIGKILL); /* everything in our pid namespace but us */
+                return;
+        }
+        size_t budget = CHILDREN_MAX;
+        struct tree_kill k = {.sig = SIGKILL, .depth = 0, .budget = &budget};
+        (void)for_children(getpid(), kill_tree_cb, &k, &budget);
+}
+
+static void on_deadline(struct pk_loop_timer *t)
+{
+        struct pk_sup *root = t->w.data;
+        kill_everything(root);
+        root->exit_status = 2;
+        pk__sup_flush(root);
+}
+
+static void on_term(struct pk_loop_signal *sig, const struct pk_loop_siginfo *info)
+{
+        struct pk_sup *root = sig->w.data;
+        (void)info;
+        if (root->phase == PHASE_RUNNING || root->phase == PHASE_GROUP) {
+                pk__sup_shutdown(root, PK_SUP_R_SIGNAL);
+                if (!root->finished)
+                        (void)pk_loop_timer_start(&root->t_deadline,
+                                                  (uint64_t)root->reap_deadline_ms, 0, on_deadline);
+        }
+        pk__sup_flush(root);
+}
+
+static void on_hup(struct pk_loop_signal *sig, const struct pk_loop_siginfo *info)
+{
+        struct pk_sup *root = sig->w.data;
+        (void)info;
+        if (root->on_hup)
+                root->on_hup(root->hup_ud);
+        pk__sup_flush(root);
+}
+
+void pk__sup_reaper_off(struct pk_sup *root)
+{
+        if (!root->reaper)
+                return;
+        pk_loop_timer_stop(&root->t_deadline);
+        pk_loop_signal_stop(&root->s_term);
+        pk_loop_signal_stop(&root->s_int);
+        pk_loop_signal_stop(&root->s_hup);
+        /* what the tree left behind dies with it: SIGKILL cannot be ignored, so
+         * waiting for those deaths here is short */
+        if (root->finished) {
+                kill_everything(root);
+                size_t budget = CHILDREN_MAX;
+                (void)for_children(getpid(), reap_dead_cb, root, &budget);
+        }
+        pk_loop_signal_stop(&root->s_chld);
+        root->reaper = false;
+}
+
+int pk_sup_reaper(struct pk_sup *s, int64_t deadline_ms, void (*hup)(void *), void *ud)
+{
+        if (!s || s->parent || deadline_ms < 0)
+                return -EINVAL;
+        if (s->reaper)
+                return -EALREADY;
+        if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+                return -errno;
+        s->reap_deadline_ms = deadline_ms ? deadline_ms : 10000;
+        s->on_hup = hup;
+        s->hup_ud = ud;
+        pk_loop_signal_init(s->loop, &s->s_chld);
+        pk_loop_signal_init(s->loop, &s->s_term);
+        pk_loop_signal_init(s->loop, &s->s_int);
+        pk_loop_signal_init(s->loop, &s->s_hup);
+        pk_loop_timer_init(s->loop, &s->t_deadline);
+        s->s_chld.w.data = s->s_term.w.data = s->s_int.w.data = s->s_hup.w.data = s;
+        s->t_deadline.w.data = s;
+        int r = pk_loop_signal_start(&s->s_chld, SIGCHLD, on_sigchld);
+        if (r == 0)
+                r = pk_loop_signal_start(&s->s_term, SIGTERM, on_term);
+        if (r == 0)
+                r = pk_loop_signal_start(&s->s_int, SIGINT, on_term);
+        if (r == 0)
+                r = pk_loop_signal_start(&s->s_hup, SIGHUP, on_hup);
+        if (r < 0) {
+                pk_loop_signal_stop(&s->s_chld);
+                pk_loop_signal_stop(&s->s_term);
+                pk_loop_signal_stop(&s->s_int);
+                pk_loop_signal_stop(&s->s_hup);
+                return r;
+        }
+        pk_loop_unref(&s->s_chld.w);
+        pk_loop_unref(&s->s_term.w);
+        pk_loop_unref(&s->s_int.w);
+        pk_loop_unref(&s->s_hup.w);
+        s->reaper = true;
+        pk__sup_reap_sweep(s); /* orphans that exited before we watched */
+        pk__sup_flush(s);
+        return 0;
+}

@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: MIT */
+/* Readiness: at exec, after a delay, s6's notification-fd (a newline on a
+ * pipe the child writes), and sd_notify over one abstract datagram socket per
+ * supervisor whose senders are checked with SCM_CREDENTIALS.  Also the start
+ * timeout and the watchdog.  Everything is a loop watcher: nothing polls. */
+#include "sup-internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+/* Largest sd_notify datagram read; longer ones are dropped whole. */
+#define NOTIFY_MAX 4096
+
+static void on_ready_timer(struct pk_loop_timer *t)
+{
+        struct child *c = t->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
+        if (c->ready == PK_SUP_READY_DELAY)
+                pk__sup_child_ready(c);
+        else
+                pk__sup_child_fail_stop(c, PK_SUP_R_START_TIMEOUT);
+        pk__sup_flush(sup_);
+}
+
+static void on_watchdog(struct pk_loop_timer *t)
+{
+        struct child *c = t->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
+        pk__sup_child_fail_stop(c, PK_SUP_R_WATCHDOG);
+        pk__sup_flush(sup_);
+}
+
+void pk__sup_watchdog_stop(struct child *c)
+{
+        pk_loop_timer_stop(&c->t_watchdog);
+}
+
+static void watchdog_arm(struct child *c)
+{
+        if (c->watchdog_ms > 0)
+                (void)pk_loop_timer_start(&c->t_watchdog, (uint64_t)c->watchdog_ms, 0, on_watchdog);
+}
+
+static void rfd_close(struct child *c)
+{
+        pk_loop_io_stop(&c->rio);
+        c->rfd = pk_fd_close(c->rfd);
+}
+
+static void on_ready_fd(struct pk_loop_io *io, unsigned revents)
+{
+        struct child *c = io->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
+        (void)revents;
+        char buf[512];
+        for (;;) {
+                ssize_t n = read(c->rfd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return;
+                if (n <= 0) { /* EOF before a newline: never ready this way */
+                        rfd_close(c);
+                        return;
+                }
+                if (memchr(buf, '\n', (size_t)n)) {
+                        rfd_close(c); /* s6 closes it too: later writes get EPIPE */
+                        if (c->state == PK_SUP_STARTING)
+                                pk__sup_child_ready(c);
+                        pk__sup_flush(sup_);
+                        return;
+                }
+        }
+}
+
+/* ---- sd_notify ------------------------------------------------------------------ */
+
+static bool sender_ok(const struct child *c, pid_t pid)
+{
+        if (pid <= 0)
+                return false;
+        if (pid == c->mainpid)
+                return true;
+        if (c->notify_access == PK_SUP_NOTIFY_MAIN)
+                return false;
+        if (pid == c->pid)
+                return true;
+        if (c->notify_access == PK_SUP_NOTIFY_EXEC)
+                return false;
+        if ((c->pid > 0 && getpgid(pid) == c->pid) ||
+            (c->pid > 0 && pk__proc_descends(pid, c->pid)) ||
+            (c->mainpid > 0 && pk__proc_descends(pid, c->mainpid)))
+                return true;
+        return pk__proc_has_token(pid, c->token);
+}
+
+static struct child *notify_owner(struct pk_sup *s, pid_t pid)
+{
+        /* the main pids first, so ALL never hides a sibling's main process */
+        for (size_t i = 0; i < s->n; i++) {
+                struct child *c = s->kids[i];
+                if (c->ready == PK_SUP_READY_NOTIFY && c->mainpid == pid && pid > 0 &&
+                    (c->state == PK_SUP_STARTING || c->state == PK_SUP_READY ||
+                     c->state == PK_SUP_STOPPING))
+                        return c;
+        }
+        for (size_t i = 0; i < s->n; i++) {
+                struct child *c = s->kids[i];
+                if (c->ready == PK_SUP_READY_NOTIFY &&
+                    (c->state == PK_SUP_STARTING || c->state == PK_SUP_READY ||
+                     c->state == PK_SUP_STOPPING) &&
+                    sender_ok(c, pid))
+                        return c;
+        }
+        return NULL;
+}
+
+static void on_main_gone(struct pk_loop_io *io, unsigned revents)
+{
+        struct child *c = io->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
+        (void)revents;
+        /* not our child: its status is not ours to collect */
+        struct pk_exit ex = {.exited = 0, .code = -1, .signal = 0};
+        pk__sup_main_exited(c, &ex);
+        pk__sup_flush(sup_);
+}
+
+static void on_main_exit(struct pk_loop_child *w, int err, const struct pk_exit *ex)
+{
+        struct child *c = w->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
+        (void)err; /* ex is {0, -1, 0, 0} if someone else reaped it */
+        pk__sup_main_exited(c, ex);
+        pk__sup_flush(sup_);
+}
+
+/* MAINPID=: accepted only for a process of the service (a descendant of the
+ * spawned pid, or an orphan we adopted that carries the service's token). */
+static void set_mainpid(struct child *c, const char *val)
+{
+        char *end;
+        errno = 0;
+        long v = strtol(val, &end, 10);
+        pid_t pid = (pid_t)v;
+        bool ok = errno == 0 && *end == 0 && v > 0 && v <= INT32_MAX;
+        if (ok && pid == c->mainpid)
+                return;
+        if (ok && pid != c->pid) {
+                ok = (c->pid > 0 && pk__proc_descends(pid, c->pid)) ||
+                     (pk__proc_ppid(pid) == getpid() && pk__proc_has_token(pid, c->token) &&
+                      !pk__sup_find_pid(pk__sup_root(c->sup), pid));
+        }
+        if (!ok) {
+                pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, -EPERM, val);
+                return;
+        }
+        pk_loop_child_stop(&c->mw);
+        pk_loop_io_stop(&c->mio);
+        c->main_pidfd = pk_fd_close(c->main_pidfd);
+        if (pid == c->pid) {
+                c->mainpid = pid;
+                pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, 0, val);
+                return;
+        }
+        int fd = pk_fd_pidfd_open(pid, 0);
+        if (fd < 0) {
+                pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, fd, val);
+                return;
+        }
+        int r = pk_loop_child_start_pidfd(&c->mw, fd, on_main_exit);
+        if (r == -ECHILD) { /* not our child: watch for its end, do not reap */
+                pk_loop_io_init(c->sup->loop, &c->mio, fd);
+                c->mio.w.data = c;
+                r = pk_loop_io_start(&c->mio, PK_LOOP_READ, on_main_gone);
+        }
+        if (r < 0) {
+                pk_fd_close(fd);
+                pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, r, val);
+                return;
+        }
+        c->main_pidfd = fd;
+        c->mainpid = pid;
+        if (!c->proc || c->pid == 0) {
+                /* the starter is already gone */
+        }
+        pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, 0, val);
+}
+
+static void notify_line(struct child *c, const char *line)
+{
+        const char *eq = strchr(line, '=');
+        if (!eq)
+                return;
+        size_t klen = (size_t)(eq - line);
+        const char *val = eq + 1;
+#define KEY(k) (klen == sizeof(k) - 1 && memcmp(line, k, klen) == 0)
+        if (KEY("READY") && strcmp(val, "1") == 0) {
+                if (c->state == PK_SUP_STARTING) {
+                        pk__sup_child_ready(c);
+                        watchdog_arm(c);
+                } else if (c->state == PK_SUP_READY) {
+                        pk__sup_emit(c, PK_SUP_EV_STATUS, PK_SUP_R_NONE, 0, line);
+                }
+        } else if (KEY("STATUS") || KEY("RELOADING") || KEY("STOPPING")) {
+                pk__sup_emit(c, PK_SUP_EV_STATUS, PK_SUP_R_NONE, 0, line);
+        } else if (KEY("ERRNO")) {
+                long e = strtol(val, NULL, 10);
+                pk__sup_emit(c, PK_SUP_EV_STATUS, PK_SUP_R_NONE, e > 0 && e < 4096 ? -(int)e : 0,
+                             line);
+        } else if (KEY("MAINPID")) {
+                set_mainpid(c, val);
+        } else if (KEY("WATCHDOG")) {
+                if (strcmp(val, "1") == 0 && c->state == PK_SUP_READY)
+                        watchdog_arm(c);
+                else if (strcmp(val, "trigger") == 0)
+                        pk__sup_child_fail_stop(c, PK_SUP_R_WATCHDOG);
+        } else if (KEY("WATCHDOG_USEC")) {
+                long long us = strtoll(val, NULL, 10);
+                if (us > 0 && us / 1000 < (1LL << 40)) {
+                        c->watchdog_ms = (us + 999) / 1000;
+                        if (c->state == PK_SUP_READY)
+                                watchdog_arm(c);
+                }
+        } else if (KEY("EXTEND_TIMEOUT_USEC")) {
+                long long us = strtoll(val, NULL, 10);
+                if (us > 0 && us / 1000 < (1LL << 40)) {
+                        uint64_t ms = (uint64_t)(us + 999) / 1000;
+                        if (c->state == PK_SUP_STARTING && pk_loop_is_active(&c->t_ready.w))
+                                (void)pk_loop_timer_start(&c->t_ready, ms, 0, on_ready_timer);
+                        else if (c->state == PK_SUP_STOPPING && pk_loop_is_active(&c->t_stop.w))
+                                (void)pk_loop_timer_start(&c->t_stop, ms, 0,
+                                                          c->t_stop.cb); /* same callback */
+                }
+        }
+#undef KEY
+}
+
+static void on_notify(struct pk_loop_io *io, unsigned revents)
+{
+        struct pk_sup *s = io->w.data;
+        (void)revents;
+        for (int round = 0; round < 64; round++) { /* a burst is finished on later passes */
+                char buf[NOTIFY_MAX + 1];
+                union {
+                        struct cmsghdr h;
+                        char b[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 16)];
+                } cm;
+                struct iovec iov = {.iov_base = buf, .iov_len = NOTIFY_MAX};
+                struct msghdr mh;
+                memset(&mh, 0, sizeof(mh));
+                mh.msg_iov = &iov;
+                mh.msg_iovlen = 1;
+                mh.msg_control = cm.b;
+                mh.msg_controllen = sizeof(cm.b);
+                ssize_t n = recvmsg(s->notify.fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        break;
+                pid_t pid = 0;
+                for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
+                        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_CREDENTIALS) {
+                                struct ucred uc;
+                                memcpy(&uc, CMSG_DATA(h), sizeof(uc));
+                                pid = uc.pid;
+                        } else if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
+                                /* no fd store: close what was passed */
+                                size_t nfd = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                                for (size_t k = 0; k < nfd; k++) {
+                                        int fd;
+                                        memcpy(&fd, CMSG_DATA(h) + k * sizeof(int), sizeof(fd));
+                                        pk_fd_close(fd);
+                                }
+                        }
+                }
+                if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+                        continue;
+                struct child *c = notify_owner(s, pid);
+                if (!c)
+                        continue;
+                buf[n] = 0;
+                char *save = NULL;
+                for (char *line = strtok_r(buf, "\n", &save); line;
+                     line = strtok_r(NULL, "\n", &save)) {
+                        notify_line(c, line);
+                        /* a line may have stopped or moved the child */
+                        if (notify_owner(s, pid) != c)
+                                break;
+                }
+        }
+        pk__sup_flush(s);
+}
+
+static int notify_open(struct pk_sup *s)
+{
+        if (s->notify.fd >= 0)
+                return 0;
+        snprintf(s->notify_name, sizeof(s->notify_name), "@portkit/sup/%ld/%llx", (long)getpid(),
+                 (unsigned long long)(uintptr_t)s);
+        struct pk_fd_unix_opts o;
+        memset(&o, 0, sizeof(o));
+        o.flags = PK_FD_NONBLOCK;
+        int fd = pk_fd_unix_listen(s->notify_name, SOCK_DGRAM, &o, &s->notify);
+        if (fd < 0)
+                return fd;
+        int one = 1;
+        if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+                int r = -errno;
+                pk_fd_unix_listener_close(&s->notify);
+                return r;
+        }
+        pk_loop_io_init(s->loop, &s->nio, fd);
+        s->nio.w.data = s;
+        int r = pk_loop_io_start(&s->nio, PK_LOOP_READ, on_notify);
+        if (r < 0) {
+                pk_fd_unix_listener_close(&s->notify);
+                return r;
+        }
+        pk_loop_unref(&s->nio.w); /* the socket alone keeps nothing alive */
+        return 0;
+}
+
+void pk__sup_notify_close(struct pk_sup *s)
+{
+        if (s->notify.fd < 0)
+                return;
+        pk_loop_io_stop(&s->nio);
+        pk_fd_unix_listener_close(&s->notify);
+}
+
+int pk__sup_ready_prepare(struct child *c)
+{
+        int r = 0;
+        if (c->ready == PK_SUP_READY_FD) {
+                r = pk_cmd_fd_pipe(c->cmd, c->ready_fd, PK_PIPE_CHILD_WRITES | PK_PIPE_NONBLOCK);
+        } else if (c->ready == PK_SUP_READY_NOTIFY) {
+                r = notify_open(c->sup);
+                if (r == 0)
+                        r = pk_cmd_env_set(c->cmd, "NOTIFY_SOCKET", c->sup->notify_name);
+                if (r == 0 && c->watchdog_ms > 0) {
+                        char v[32];
+                        snprintf(v, sizeof(v), "%lld", (long long)c->watchdog_ms * 1000);
+                        r = pk_cmd_env_set(c->cmd, "WATCHDOG_USEC", v);
+                }
+        }
+        return r;
+}
+
+int pk__sup_ready_start(struct child *c)
+{
+        switch (c->ready) {
+        case PK_SUP_READY_EXEC:
+                pk__sup_child_ready(c);
+                return 0;
+        case PK_SUP_READY_DELAY:
+                return pk_loop_timer_start(&c->t_ready, (uint64_t)c->ready_delay_ms, 0,
+                                           on_ready_timer);
+        case PK_SUP_READY_FD: {
+                c->rfd = pk_proc_take_fd(c->proc, c->ready_fd);
+                if (c->rfd < 0)
+                        return -EBADF;
+                pk_loop_io_init(c->sup->loop, &c->rio, c->rfd);
+                c->rio.w.data = c;
+                int r = pk_loop_io_start(&c->rio, PK_LOOP_READ, on_ready_fd);
+                if (r < 0)
+                        return r;
+                break;
+        }
+        default:
+                break;
+        }
+        if (c->start_timeout_ms > 0)
+                return pk_loop_timer_start(&c->t_ready, (uint64_t)c->start_timeout_ms, 0,
+                                           on_ready_timer);
+        return 0;
+}
+
+void pk__sup_ready_stop(struct child *c)
+{
+        pk_loop_timer_stop(&c->t_ready);
+        rfd_close(c);
+}

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/* The sup layer's private pieces: the supervisor and child records shared by
+ * the policy engine (sup.c), readiness (ready.c) and the process-tree helpers
+ * and reaper mode (proc.c). */
+#ifndef PORTKIT_SUP_INTERNAL_H
+#define PORTKIT_SUP_INTERNAL_H
+
+#include "internal.h"
+#include "portkit/fd.h"
+#include "portkit/loop.h"
+#include "portkit/spawn.h"
+#include "portkit/sup.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Dependency kinds, indexes into child.deps. */
+enum { DEP_REQUIRES, DEP_WANTS, DEP_AFTER, DEP_BINDS, DEP_CONFLICTS, DEP_NKINDS };
+
+/* What happens once a stopping child is down. */
+enum after_stop {
+        AFTER_DOWN = 0, /* stay down */
+        AFTER_RESTART,  /* start again at once (restart_child) */
+        AFTER_GROUP,    /* part of a one_for_all / rest_for_one restart */
+        AFTER_FAILURE,  /* killed for a start timeout / watchdog: a failure exit */
+        AFTER_REMOVE,   /* remove the child */
+        AFTER_GAVE_UP,  /* FAILED (a dependency gave up) */
+};
+
+struct child {
+        struct pk_sup *sup;
+        char id[PK_SUP_ID_MAX + 1];
+        int type, restart, shutdown, stop_signal, significant;
+        int64_t shutdown_ms;
+        int success[PK_SUP_MAX_SUCCESS];
+        size_t nsuccess;
+        int ready, ready_fd, notify_access;
+        int64_t ready_delay_ms, start_timeout_ms, watchdog_ms;
+        char **deps[DEP_NKINDS]; /* NULL-terminated copies */
+
+        struct pk_cmd *cmd;     /* worker: owned */
+        struct pk_cgroup *cg;   /* worker with a cgroup: owned */
+        struct pk_loop_io cgio; /* its cgroup.events while waiting for "populated 0" */
+        bool await_empty;       /* main pid gone, cgroup not yet empty */
+        struct pk_exit pending_exit;
+        struct pk_log *log; /* log capture: owned */
+        char *log_dir;      /* spec copy (templates pass it on) */
+        struct pk_log_opts log_opts;
+        bool has_log_opts;
+        struct pk_sup *nested; /* supervisor: owned */
+        char token[48];        /* PORTKIT_SUP_UNIT value */
+
+        struct pk_proc *proc;    /* the spawned process while it lives */
+        pid_t pid;               /* spawned pid */
+        pid_t mainpid;           /* == pid unless MAINPID= moved it */
+        int main_pidfd;          /* pidfd of a moved main pid, else -1 */
+        struct pk_loop_child cw; /* spawned pid */
+        struct pk_loop_child mw; /* moved main pid, when it is our child */
+        struct pk_loop_io mio;   /* moved main pid's pidfd, when it is not */
+        struct pk_loop_timer t_restart, t_ready, t_stop, t_watchdog;
+        struct pk_loop_io rio; /* READY_FD pipe */
+        int rfd;
+
+        int state;
+        int after_stop;
+        int stop_reason;
+        int fail_reason;   /* for AFTER_FAILURE: START_TIMEOUT / WATCHDOG */
+        bool in_group;     /* restarts with a group (one_for_all / rest_for_one) */
+        bool stop_mark;    /* to be stopped by the supervisor's sequential stop */
+        bool dynamic;      /* simple_one_for_one child: removed when it ends for good */
+        bool wanted;       /* WAITING: pulled in; used by dependency start */
+        unsigned restarts; /* restarts so far */
+        unsigned fails;    /* consecutive quick failures (backoff exponent) */
+        uint64_t start_ns, ready_ns, next_restart_ns;
+        uint64_t start_seq; /* order of the last spawn, for reverse-order stops */
+        int has_exit;
+        struct pk_exit last_exit;
+};
+
+enum sup_phase { PHASE_IDLE, PHASE_RUNNING, PHASE_GROUP, PHASE_SHUTDOWN, PHASE_DONE };
+
+struct sub {
+        pk_sup_event_cb cb;
+        void *ud;
+};
+
+#define SUP_MAX_SUBS 16
+
+struct pk_sup {
+        struct pk_loop *loop;
+        char name[PK_SUP_ID_MAX + 1];
+        struct pk_sup_opts opts;
+        struct child *tmpl; /* simple_one_for_one template (no cmd) */
+        struct child **kids;
+        size_t n, cap;
+        struct pk_sup *parent;
+        struct child *as_child; /* our record in the parent */
+
+        int phase;
+        int end_reason; /* why the shutdown phase began */
+        bool failed;
+        bool finished;
+        char fail_id[PK_SUP_ID_MAX + 1];
+        int64_t group_delay;
+
+        uint64_t *hist; /* restart times (ns), a ring of intensity + 1 */
+        size_t hist_n, hist_head, hist_cap;
+
+        struct sub subs[SUP_MAX_SUBS];
+        size_t nsubs;
+
+        /* root only: event queue, delivered in order */
+        struct pk_sup_event *q;
+        size_t qn, qhead, qcap;
+        bool delivering;
+
+        /* sd_notify socket (created when the first READY_NOTIFY child exists) */
+        struct pk_fd_unix_listener notify;
+        struct pk_loop_io nio;
+        char notify_name[PK_FD_UNIX_PATH_MAX + 1];
+
+        char *cgroup_parent; /* copied option */
+
+        uint64_t seq;       /* tokens */
+        uint64_t start_seq; /* spawn order */
+        unsigned rng;
+
+        /* reaper mode (root only) */
+        bool reaper;
+        bool killed_all;
+        int exit_status;
+        int64_t reap_deadline_ms;
+        void (*on_hup)(void *);
+        void *hup_ud;
+        struct pk_loop_signal s_chld, s_term, s_int, s_hup;
+        struct pk_loop_timer t_deadline;
+};
+
+/* sup.c */
+uint64_t pk__sup_now_ns(void);
+struct pk_sup *pk__sup_root(struct pk_sup *s);
+void pk__sup_emit(struct child *c, int kind, int reason, int err, const char *text);
+void pk__sup_emit_sup(struct pk_sup *s, int kind, int reason, pid_t pid, const struct pk_exit *ex);
+void pk__sup_flush(struct pk_sup *s);
+void pk__sup_child_ready(struct child *c);
+void pk__sup_child_fail_stop(struct child *c, int reason);
+void pk__sup_main_exited(struct child *c, const struct pk_exit *ex);
+struct child *pk__sup_find_pid(struct pk_sup *s, pid_t pid);
+void pk__sup_shutdown(struct pk_sup *s, int reason);
+
+/* ready.c */
+int pk__sup_ready_prepare(struct child *c); /* once, at add: cmd changes */
+int pk__sup_ready_start(struct child *c);   /* after a spawn */
+void pk__sup_ready_stop(struct child *c);   /* when the process is gone / stopping */
+void pk__sup_notify_close(struct pk_sup *s);
+void pk__sup_watchdog_stop(struct child *c);
+
+/* proc.c */
+pid_t pk__proc_ppid(pid_t pid);
+bool pk__proc_descends(pid_t pid, pid_t ancestor);
+bool pk__proc_has_token(pid_t pid, const char *token);
+/* Signals the orphans (children of this process that no supervisor runs)
+ * carrying `token`, and all their descendants. Returns how many. */
+int pk__proc_kill_orphans(struct pk_sup *root, const char *token, int sig);
+void pk__sup_reap_sweep(struct pk_sup *root);
+void pk__sup_reaper_off(struct pk_sup *root);
+
+#endif

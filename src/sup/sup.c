@@ -1,0 +1,1812 @@
+/* SPDX-License-Identifier: MIT */
+/* The supervisor's policy engine: child records, the state x event table that
+ * decides every transition (s6-supervise's shape), OTP's strategies with
+ * restart intensity and escalation, backoff, sequential reverse-order stops,
+ * dependencies, and the ordered event queue.  Readiness lives in ready.c,
+ * process-tree inspection and reaper mode in proc.c. */
+#include "sup-internal.h"
+
+#include "spawn/spawn-internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- defaults (docs/sup.md "Defaults") ---------------------------------- */
+#define DEF_INTENSITY 5
+#define DEF_PERIOD_MS 30000
+#define DEF_BACKOFF_BASE_MS 100
+#define DEF_BACKOFF_CAP_MS 30000
+#define DEF_BACKOFF_RESET_MS 10000
+#define DEF_JITTER_PCT 10
+#define DEF_SHUTDOWN_MS 5000
+#define DEF_READY_DELAY_MS 1000
+#define DEF_START_TIMEOUT_MS 90000
+#define MAX_DURATION_MS (INT64_C(1) << 40) /* ~35 years: keeps ns arithmetic in range */
+
+uint64_t pk__sup_now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct pk_sup *pk__sup_root(struct pk_sup *s)
+{
+        while (s->parent)
+                s = s->parent;
+        return s;
+}
+
+/* ---- names ----------------------------------------------------------------- */
+
+static const char *const state_names[PK_SUP_NSTATES] = {
+    "down", "waiting", "starting", "ready", "stopping", "backoff", "failed",
+};
+
+const char *pk_sup_state_name(int state)
+{
+        if (state < 0 || state >= PK_SUP_NSTATES)
+                return "?";
+        return state_names[state];
+}
+
+const char *pk_sup_event_name(int kind)
+{
+        static const char *const names[] = {
+            "?",       "starting", "running", "ready",       "stopping", "exited", "restart",
+            "gave-up", "status",   "mainpid", "spawn-error", "sup-down", "orphan",
+        };
+        if (kind < 0 || (size_t)kind >= PK_ARRAY_SIZE(names))
+                return "?";
+        return names[kind];
+}
+
+const char *pk_sup_reason_name(int reason)
+{
+        static const char *const names[] = {
+            "none",       "requested",     "strategy",         "intensity",
+            "normal",     "start-timeout", "watchdog",         "spawn",
+            "dependency", "auto-shutdown", "child-supervisor", "conflict",
+            "signal",
+        };
+        if (reason < 0 || (size_t)reason >= PK_ARRAY_SIZE(names))
+                return "?";
+        return names[reason];
+}
+
+/* ---- events ------------------------------------------------------------------ */
+
+static void queue_push(struct pk_sup *root, const struct pk_sup_event *ev)
+{
+        if (root->qn == root->qcap) {
+                size_t ncap = root->qcap ? root->qcap * 2 : 32;
+                struct pk_sup_event *nq = realloc(root->q, ncap * sizeof(*nq));
+                if (!nq)
+                        return; /* out of memory: the event is lost, the state is not */
+                root->q = nq;
+                root->qcap = ncap;
+        }
+        root->q[root->qn++] = *ev;
+}
+
+void pk__sup_emit(struct child *c, int kind, int reason, int err, const char *text)
+{
+        struct pk_sup_event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.kind = kind;
+        ev.time_ns = pk__sup_now_ns();
+        ev.sup = c->sup;
+        memcpy(ev.id, c->id, sizeof(ev.id));
+        ev.state = c->state;
+        ev.pid = c->mainpid;
+        ev.exit = c->last_exit;
+        ev.reason = reason;
+        ev.err = err;
+        ev.restarts = c->restarts;
+        if (kind == PK_SUP_EV_RESTART && c->next_restart_ns > ev.time_ns)
+                ev.delay_ms = (int64_t)((c->next_restart_ns - ev.time_ns + 999999) / 1000000);
+        if (text)
+                snprintf(ev.text, sizeof(ev.text), "%s", text);
+        queue_push(pk__sup_root(c->sup), &ev);
+}
+
+void pk__sup_emit_sup(struct pk_sup *s, int kind, int reason, pid_t pid, const struct pk_exit *ex)
+{
+        struct pk_sup_event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.kind = kind;
+        ev.time_ns = pk__sup_now_ns();
+        ev.sup = s;
+        ev.pid = pid;
+        if (ex)
+                ev.exit = *ex;
+        ev.reason = reason;
+        if (kind == PK_SUP_EV_SUP_DOWN)
+                snprintf(ev.text, sizeof(ev.text), "%s", s->fail_id);
+        queue_push(pk__sup_root(s), &ev);
+}
+
+/* Delivers queued events in order.  Re-entrant calls (a subscriber calling
+ * into the supervisor) only queue; the outermost flush delivers them. */
+void pk__sup_flush(struct pk_sup *s)
+{
+        struct pk_sup *root = pk__sup_root(s);
+        if (root->delivering)
+                return;
+        root->delivering = true;
+        while (root->qhead < root->qn) {
+                struct pk_sup_event ev = root->q[root->qhead++];
+                if (!ev.sup)
+                        continue; /* its supervisor was removed meanwhile */
+                ev.sup_name = ev.sup->name;
+                for (struct pk_sup *t = ev.sup; t; t = t->parent)
+                        for (size_t i = 0; i < t->nsubs; i++)
+                                t->subs[i].cb(t->subs[i].ud, &ev);
+        }
+        root->qhead = root->qn = 0;
+        root->delivering = false;
+}
+
+/* ---- the policy table ---------------------------------------------------------- */
+
+/* Events of the table (internal; subscribers see pk_sup_event_kind). */
+enum pev {
+        PE_START,        /* wanted up: first start, pk_sup_start_child, pulled in */
+        PE_DEPS_OK,      /* what it requires / is after is ready */
+        PE_READY,        /* readiness reached */
+        PE_EXIT,         /* the main process ended (or the nested supervisor finished) */
+        PE_STOP,         /* stop requested (by the user, the strategy, a shutdown) */
+        PE_STOP_TIMEOUT, /* shutdown_ms passed while stopping */
+        PE_FAIL,         /* start timeout or watchdog */
+        PE_RESTART_DUE,  /* the backoff timer fired */
+        PE_NEVENTS
+};
+
+enum pact {
+        A_NONE,      /* ignore */
+        A_TRY_START, /* pull in dependencies; spawn now or wait (WAITING) */
+        A_SPAWN,     /* spawn (STARTING) */
+        A_READY,     /* -> READY, release waiters, arm the watchdog */
+        A_EXIT,      /* exit while running: restart type, intensity, backoff, strategy */
+        A_STOP,      /* stop signal + SIGCONT (or SIGKILL), arm shutdown timer (STOPPING) */
+        A_CANCEL,    /* not running: drop the pending start (DOWN) */
+        A_KILL,      /* SIGKILL the whole service */
+        A_STOPPED,   /* exit while stopping: what after_stop says */
+        A_FAIL_KILL, /* stop as a failure (restart policy applies when it is down) */
+};
+
+static const char *const action_names[] = {
+    "-", "try_start", "spawn", "ready", "exit", "stop", "cancel", "kill", "stopped", "fail_stop",
+};
+
+/* Rows: child state; columns: event.  Every transition of a child is here. */
+static const unsigned char policy[PK_SUP_NSTATES][PE_NEVENTS] = {
+    /*                START        DEPS_OK  READY    EXIT       STOP      STOP_TMO FAIL RESTART_DUE
+     */
+    [PK_SUP_DOWN] = {A_TRY_START, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE},
+    [PK_SUP_WAITING] = {A_NONE, A_SPAWN, A_NONE, A_NONE, A_CANCEL, A_NONE, A_NONE, A_NONE},
+    [PK_SUP_STARTING] = {A_NONE, A_NONE, A_READY, A_EXIT, A_STOP, A_NONE, A_FAIL_KILL, A_NONE},
+    [PK_SUP_READY] = {A_NONE, A_NONE, A_NONE, A_EXIT, A_STOP, A_NONE, A_FAIL_KILL, A_NONE},
+    [PK_SUP_STOPPING] = {A_NONE, A_NONE, A_NONE, A_STOPPED, A_NONE, A_KILL, A_NONE, A_NONE},
+    [PK_SUP_BACKOFF] = {A_TRY_START, A_NONE, A_NONE, A_NONE, A_CANCEL, A_NONE, A_NONE, A_TRY_START},
+    [PK_SUP_FAILED] = {A_TRY_START, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE},
+};
+
+/* For docs and tests: the table as text (docs/sup.md prints it). */
+const char *pk__sup_policy_action(int state, int event);
+const char *pk__sup_policy_action(int state, int event)
+{
+        if (state < 0 || state >= PK_SUP_NSTATES || event < 0 || event >= PE_NEVENTS)
+                return NULL;
+        return action_names[policy[state][event]];
+}
+
+static void dispatch(struct child *c, int ev, const struct pk_exit *ex);
+
+/* ---- helpers --------------------------------------------------------------------- */
+
+static struct child *find_child(const struct pk_sup *s, const char *id)
+{
+        if (!id)
+                return NULL;
+        for (size_t i = 0; i < s->n; i++)
+                if (strcmp(s->kids[i]->id, id) == 0)
+                        return s->kids[i];
+        return NULL;
+}
+
+static size_t child_index(const struct child *c)
+{
+        const struct pk_sup *s = c->sup;
+        for (size_t i = 0; i < s->n; i++)
+                if (s->kids[i] == c)
+                        return i;
+        return s->n;
+}
+
+static bool has_process(const struct child *c)
+{
+        return c->state == PK_SUP_STARTING || c->state == PK_SUP_READY ||
+               c->state == PK_SUP_STOPPING;
+}
+
+static bool is_active(const struct child *c)
+{
+        return c->state != PK_SUP_DOWN && c->state != PK_SUP_FAILED;
+}
+
+struct child *pk__sup_find_pid(struct pk_sup *s, pid_t pid)
+{
+        for (size_t i = 0; i < s->n; i++) {
+                struct child *c = s->kids[i];
+                if (c->nested) {
+                        struct child *r = pk__sup_find_pid(c->nested, pid);
+                        if (r)
+                                return r;
+                } else if (pid > 0 && (c->pid == pid || c->mainpid == pid)) {
+                        return c;
+                }
+        }
+        return NULL;
+}
+
+static void set_state(struct child *c, int st)
+{
+        c->state = st;
+}
+
+static int signal_service(struct child *c, int sig)
+{
+        int r = -ESRCH;
+        if (c->cg && sig == SIGKILL && pk_cgroup_kill(c->cg) == 0)
+                r = 0; /* everything in the cgroup, forks meanwhile included */
+        if (c->pid > 0 && kill(-c->pid, sig) == 0) /* we made it lead its group */
+                r = 0;
+        if (c->proc && pk_proc_signal(c->proc, sig) == 0)
+                r = 0;
+        if (c->main_pidfd >= 0 && pk_fd_pidfd_send_signal(c->main_pidfd, sig) == 0)
+                r = 0;
+        struct pk_sup *root = pk__sup_root(c->sup);
+        if (!c->cg && root->reaper && pk__proc_kill_orphans(root, c->token, sig) > 0)
+                r = 0;
+        return r;
+}
+
+static void stop_process_watchers(struct child *c)
+{
+        pk_loop_child_stop(&c->cw);
+        pk_loop_child_stop(&c->mw);
+        pk_loop_io_stop(&c->mio);
+        c->main_pidfd = pk_fd_close(c->main_pidfd);
+}
+
+/* The main process is gone: drop the process state, kill what the service
+ * left behind (its process group, its orphans), record the exit, run the table. */
+static void exit_complete(struct child *c)
+{
+        if (c->log)
+                (void)pk_log_flush(c->log); /* its last words before the event */
+        c->has_exit = 1;
+        c->last_exit = c->pending_exit;
+        dispatch(c, PE_EXIT, &c->last_exit);
+}
+
+static void on_cgroup_event(struct pk_loop_io *io, unsigned revents)
+{
+        struct child *c = io->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
+        (void)revents;
+        int pop = pk_cgroup_populated(c->cg); /* reading re-arms the notification */
+        if (pop == 1)
+                return;
+        pk_loop_io_stop(&c->cgio);
+        c->await_empty = false;
+        exit_complete(c);
+        pk__sup_flush(sup_);
+}
+
+/* The main process is gone: drop the process state, kill what the service
+ * left behind (its cgroup, or its process group and its orphans), record the
+ * exit and run the table -- with a cgroup only once the cgroup is empty. */
+void pk__sup_main_exited(struct child *c, const struct pk_exit *ex)
+{
+        pk__sup_ready_stop(c);
+        pk__sup_watchdog_stop(c);
+        pk_loop_timer_stop(&c->t_stop);
+        c->pending_exit = *ex;
+        if (c->type == PK_SUP_WORKER) {
+                stop_process_watchers(c);
+                if (c->pid > 0)
+                        (void)kill(-c->pid, SIGKILL);
+                struct pk_sup *root = pk__sup_root(c->sup);
+                if (!c->cg && root->reaper)
+                        (void)pk__proc_kill_orphans(root, c->token, SIGKILL);
+                /* a starter outlived by its MAINPID is killed with the group above */
+                c->proc = pk_proc_free(c->proc);
+                if (c->cg && pk_cgroup_populated(c->cg) == 1) {
+                        (void)pk_cgroup_kill(c->cg);
+                        pk_loop_io_init(c->sup->loop, &c->cgio, pk_cgroup_events_fd(c->cg));
+                        c->cgio.w.data = c;
+                        if (pk_loop_io_start(&c->cgio, PK_LOOP_PRIORITY, on_cgroup_event) == 0) {
+                                c->await_empty = true;
+                                /* it may have emptied between the read and the watch */
+                                if (pk_cgroup_populated(c->cg) == 1)
+                                        return;
+                                pk_loop_io_stop(&c->cgio);
+                                c->await_empty = false;
+                        }
+                }
+        }
+        exit_complete(c);
+}
+
+static void on_spawned_exit(struct pk_loop_child *w, int err, const struct pk_exit *exp)
+{
+        struct child *c = w->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
+        struct pk_exit ex = *exp; /* {0, -1, 0, 0} when someone else reaped it (err < 0) */
+        if (err == 0)
+                pk_proc_set_reaped(c->proc, exp);
+        if (c->mainpid != c->pid && c->main_pidfd >= 0) {
+                /* the starter ended but a MAINPID it named lives on */
+                c->pid = 0;
+                return;
+        }
+        pk__sup_main_exited(c, &ex);
+        pk__sup_flush(sup_);
+}
+
+/* ---- intensity and backoff -------------------------------------------------------------- */
+
+/* Records one restart; false if that exceeds intensity within period. */
+static bool intensity_ok(struct pk_sup *s, uint64_t now)
+{
+        if (s->opts.intensity < 0)
+                return false;
+        uint64_t period = (uint64_t)s->opts.period_ms * 1000000u;
+        /* drop restarts older than the period */
+        while (s->hist_n > 0 && now - s->hist[s->hist_head] > period) {
+                s->hist_head = (s->hist_head + 1) % s->hist_cap;
+                s->hist_n--;
+        }
+        if (s->hist_n + 1 > (size_t)s->opts.intensity)
+                return false;
+        s->hist[(s->hist_head + s->hist_n) % s->hist_cap] = now;
+        s->hist_n++;
+        return true;
+}
+
+static unsigned next_rand(struct pk_sup *s)
+{
+        /* xorshift32: jitter only needs to spread restarts, not be secret */
+        unsigned x = s->rng ? s->rng : 2463534242u;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        s->rng = x;
+        return x;
+}
+
+static int64_t backoff_delay(struct child *c, uint64_t now)
+{
+        struct pk_sup *s = c->sup;
+        uint64_t up = c->start_ns && now > c->start_ns ? now - c->start_ns : 0;
+        if (c->start_ns && up >= (uint64_t)s->opts.backoff_reset_ms * 1000000u) {
+                c->fails = 0;
+                return 0; /* the first restart of a stable child is immediate */
+        }
+        int64_t d = s->opts.backoff_base_ms;
+        for (unsigned i = 0; i < c->fails && d < s->opts.backoff_cap_ms; i++)
+                d *= 2;
+        if (d > s->opts.backoff_cap_ms)
+                d = s->opts.backoff_cap_ms;
+        c->fails++;
+        if (s->opts.jitter_pct > 0 && d > 0) {
+                int64_t span = d * s->opts.jitter_pct / 100;
+                if (span > 0)
+                        d += (int64_t)(next_rand(s) % (uint64_t)(span + 1));
+        }
+        return d;
+}
+
+/* ---- sequential stops and the supervisor's phases ------------------------------------------ */
+
+static void sup_finished(struct pk_sup *s);
+static void sup_shutdown_internal(struct pk_sup *s, int reason);
+static void kick_waiting(struct pk_sup *s);
+static void child_down(struct child *c);
+
+static void on_restart_timer(struct pk_loop_timer *t)
+{
+        struct child *c = t->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
+        c->next_restart_ns = 0;
+        dispatch(c, PE_RESTART_DUE, NULL);
+        pk__sup_flush(sup_);
+}
+
+static void schedule_restart(struct child *c, int64_t delay)
+{
+        set_state(c, PK_SUP_BACKOFF);
+        c->next_restart_ns = pk__sup_now_ns() + (uint64_t)delay * 1000000u;
+        pk__sup_emit(c, PK_SUP_EV_RESTART, PK_SUP_R_NONE, 0, NULL);
+        if (pk_loop_timer_start(&c->t_restart, (uint64_t)delay, 0, on_restart_timer) < 0) {
+                /* no memory for the timer: restart now rather than never */
+                c->next_restart_ns = 0;
+                dispatch(c, PE_RESTART_DUE, NULL);
+        }
+}
+
+/* Stops marked children one at a time, newest start first.  When none is
+ * left, completes the phase that marked them. */
+static void advance_stops(struct pk_sup *s)
+{
+        for (;;) {
+                struct child *pick = NULL;
+                bool waiting = false;
+                for (size_t i = 0; i < s->n; i++) {
+                        struct child *c = s->kids[i];
+                        if (!c->stop_mark)
+                                continue;
+                        if (!is_active(c) || (c->state == PK_SUP_BACKOFF && c->in_group &&
+                                              !pk_loop_is_active(&c->t_restart.w))) {
+                                c->stop_mark = false;
+                                continue;
+                        }
+                        if (c->state == PK_SUP_STOPPING) {
+                                waiting = true;
+                                continue;
+                        }
+                        if (!has_process(c)) { /* WAITING / BACKOFF: nothing to stop */
+                                c->stop_mark = false;
+                                dispatch(c, PE_STOP, NULL);
+                                continue;
+                        }
+                        if (!pick || c->start_seq > pick->start_seq)
+                                pick = c;
+                }
+                if (waiting)
+                        return;
+                if (pick) {
+                        dispatch(pick, PE_STOP, NULL);
+                        if (pick->state == PK_SUP_STOPPING)
+                                return;
+                        continue; /* stopped at once (a nested supervisor with nothing to stop) */
+                }
+                break;
+        }
+        if (s->phase == PHASE_GROUP) {
+                s->phase = PHASE_RUNNING;
+                for (size_t i = 0; i < s->n; i++) {
+                        struct child *c = s->kids[i];
+                        if (!c->in_group)
+                                continue;
+                        c->in_group = false;
+                        schedule_restart(c, s->group_delay);
+                }
+        } else if (s->phase == PHASE_SHUTDOWN) {
+                sup_finished(s);
+        }
+}
+
+static void mark_stop(struct child *c, int after, int reason)
+{
+        c->stop_mark = true;
+        c->after_stop = after;
+        c->stop_reason = reason;
+}
+
+void pk__sup_shutdown(struct pk_sup *s, int reason)
+{
+        sup_shutdown_internal(s, reason);
+}
+
+static void sup_shutdown_internal(struct pk_sup *s, int reason)
+{
+        if (s->phase == PHASE_IDLE || s->phase == PHASE_DONE || s->phase == PHASE_SHUTDOWN)
+                return;
+        s->phase = PHASE_SHUTDOWN;
+        s->end_reason = reason;
+        for (size_t i = 0; i < s->n; i++) {
+                struct child *c = s->kids[i];
+                c->in_group = false;
+                if (is_active(c))
+                        mark_stop(c, c->after_stop == AFTER_REMOVE ? AFTER_REMOVE : AFTER_DOWN,
+                                  reason);
+        }
+        advance_stops(s);
+}
+
+static void sup_fail(struct pk_sup *s, int reason, const char *id)
+{
+        if (s->phase == PHASE_SHUTDOWN || s->phase == PHASE_DONE)
+                return;
+        s->failed = true;
+        snprintf(s->fail_id, sizeof(s->fail_id), "%s", id ? id : "");
+        sup_shutdown_internal(s, reason);
+}
+
+static void sup_start_internal(struct pk_sup *s)
+{
+        s->phase = PHASE_RUNNING;
+        s->failed = false;
+        s->finished = false;
+        s->end_reason = PK_SUP_R_NONE;
+        s->fail_id[0] = 0;
+        s->hist_n = s->hist_head = 0;
+        for (size_t i = 0; i < s->n; i++) {
+                struct child *c = s->kids[i];
+                if (c->state == PK_SUP_DOWN || c->state == PK_SUP_FAILED)
+                        dispatch(c, PE_START, NULL);
+        }
+        kick_waiting(s);
+}
+
+static void sup_finished(struct pk_sup *s)
+{
+        s->phase = PHASE_DONE;
+        s->finished = true;
+        pk__sup_emit_sup(s, PK_SUP_EV_SUP_DOWN, s->end_reason, 0, NULL);
+        /* remove what asked to be removed, and ended dynamic children */
+        for (size_t i = s->n; i-- > 0;) {
+                struct child *c = s->kids[i];
+                if (c->after_stop == AFTER_REMOVE || c->dynamic) {
+                        c->after_stop = AFTER_DOWN;
+                        (void)pk_sup_remove_child(s, c->id);
+                }
+        }
+        if (s->parent) {
+                struct pk_exit ex = {.exited = 1, .code = s->failed ? 1 : 0};
+                pk__sup_main_exited(s->as_child, &ex);
+        } else {
+                pk__sup_notify_close(s);
+                if (s->reaper)
+                        pk__sup_reaper_off(s);
+        }
+}
+
+/* ---- dependencies --------------------------------------------------------------------- */
+
+/* 1: may start now; 0: wait; -1: a required child failed (give up). */
+static int deps_state(struct child *c)
+{
+        struct pk_sup *s = c->sup;
+        static const int hard[] = {DEP_REQUIRES, DEP_BINDS};
+        for (size_t k = 0; k < PK_ARRAY_SIZE(hard); k++) {
+                for (char **d = c->deps[hard[k]]; d && *d; d++) {
+                        struct child *t = find_child(s, *d);
+                        if (!t || t->state == PK_SUP_FAILED)
+                                return -1;
+                        if (t->state != PK_SUP_READY)
+                                return 0;
+                }
+        }
+        for (char **d = c->deps[DEP_AFTER]; d && *d; d++) {
+                struct child *t = find_child(s, *d);
+                if (t && is_active(t) && t->state != PK_SUP_READY)
+                        return 0;
+        }
+        for (char **d = c->deps[DEP_CONFLICTS]; d && *d; d++) {
+                struct child *t = find_child(s, *d);
+                if (t && is_active(t))
+                        return 0;
+        }
+        return 1;
+}
+
+static bool lists(const struct child *c, int kind, const char *id)
+{
+        for (char **d = c->deps[kind]; d && *d; d++)
+                if (strcmp(*d, id) == 0)
+                        return true;
+        return false;
+}
+
+static void give_up(struct child *c, int reason)
+{
+        pk_loop_timer_stop(&c->t_restart);
+        c->next_restart_ns = 0;
+        set_state(c, PK_SUP_FAILED);
+        pk__sup_emit(c, PK_SUP_EV_GAVE_UP, reason, 0, NULL);
+        child_down(c);
+}
+
+static void kick_waiting(struct pk_sup *s)
+{
+        if (s->phase != PHASE_RUNNING && s->phase != PHASE_GROUP)
+                return;
+        bool again = true;
+        while (again) {
+                again = false;
+                for (size_t i = 0; i < s->n; i++) {
+                        struct child *c = s->kids[i];
+                        if (c->state != PK_SUP_WAITING)
+                                continue;
+                        int r = deps_state(c);
+                        if (r > 0) {
+                                dispatch(c, PE_DEPS_OK, NULL);
+                                again = true;
+                        } else if (r < 0) {
+                                give_up(c, PK_SUP_R_DEPENDENCY);
+                                again = true;
+                        }
+                        if (c->sup != s || i >= s->n || s->kids[i] != c)
+                                break; /* the list changed: start over */
+                }
+        }
+}
+
+/* A child settled DOWN or FAILED: release waiters, stop dependents,
+ * auto_shutdown, drop a finished dynamic child. */
+static void child_down(struct child *c)
+{
+        struct pk_sup *s = c->sup;
+        if (s->phase == PHASE_RUNNING) {
+                for (size_t i = 0; i < s->n; i++) {
+                        struct child *d = s->kids[i];
+                        if (d == c || !is_active(d))
+                                continue;
+                        bool req = lists(d, DEP_REQUIRES, c->id);
+                        bool bind = lists(d, DEP_BINDS, c->id);
+                        if (c->state == PK_SUP_FAILED && (req || bind)) {
+                                if (has_process(d)) {
+                                        if (d->state != PK_SUP_STOPPING) {
+                                                d->after_stop = AFTER_GAVE_UP;
+                                                d->stop_reason = PK_SUP_R_DEPENDENCY;
+                                                dispatch(d, PE_STOP, NULL);
+                                        }
+                                } else {
+                                        give_up(d, PK_SUP_R_DEPENDENCY);
+                                }
+                        } else if (bind && has_process(d) && d->state != PK_SUP_STOPPING) {
+                                d->after_stop = AFTER_DOWN;
+                                d->stop_reason = PK_SUP_R_DEPENDENCY;
+                                dispatch(d, PE_STOP, NULL);
+                        }
+                }
+                if (c->significant && s->opts.auto_shutdown != PK_SUP_AUTO_NEVER) {
+                        bool all = true;
+                        for (size_t i = 0; i < s->n; i++)
+                                if (s->kids[i]->significant && is_active(s->kids[i]))
+                                        all = false;
+                        if (s->opts.auto_shutdown == PK_SUP_AUTO_ANY_SIGNIFICANT || all) {
+                                sup_shutdown_internal(s, PK_SUP_R_AUTO_SHUTDOWN);
+                                return;
+                        }
+                }
+                if (c->dynamic && c->state == PK_SUP_DOWN && !c->stop_mark) {
+                        (void)pk_sup_remove_child(s, c->id);
+                        kick_waiting(s);
+                        return;
+                }
+        }
+        kick_waiting(s);
+}
+
+/* ---- actions -------------------------------------------------------------------------------- */
+
+static void on_stop_timer(struct pk_loop_timer *t)
+{
+        struct child *c = t->w.data;
+        struct pk_sup *sup_ = pk__sup_root(c->sup);
+        dispatch(c, PE_STOP_TIMEOUT, NULL);
+        pk__sup_flush(sup_);
+}
+
+static void do_spawn(struct child *c)
+{
+        struct pk_sup *s = c->sup;
+        pk__sup_emit(c, PK_SUP_EV_STARTING, PK_SUP_R_NONE, 0, NULL);
+        c->start_seq = ++pk__sup_root(s)->start_seq;
+        c->start_ns = pk__sup_now_ns();
+        c->ready_ns = 0;
+        if (c->type == PK_SUP_SUPERVISOR) {
+                set_state(c, PK_SUP_STARTING);
+                c->pid = c->mainpid = 0;
+                /* a nested supervisor counts as ready once its children are started */
+                dispatch(c, PE_READY, NULL);
+                sup_start_internal(c->nested);
+                return;
+        }
+        struct pk_spawn_error err;
+        struct pk_proc *p = NULL;
+        int r = pk_spawn(c->cmd, &p, &err);
+        if (r == 0) {
+                c->proc = p;
+                c->pid = c->mainpid = pk_proc_pid(p);
+                r = pk_proc_watch(p, &c->cw, on_spawned_exit);
+                if (r < 0) { /* cannot watch it: do not leave it unsupervised */
+                        (void)pk_proc_signal(p, SIGKILL);
+                        (void)pk_proc_wait(p, -1, NULL);
+                        c->proc = pk_proc_free(p);
+                        c->pid = c->mainpid = 0;
+                        pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "pidfd watch");
+                }
+        }
+        if (r < 0) {
+                char msg[PK_SUP_TEXT_MAX + 1];
+                pk_spawn_strerror(&err, msg, sizeof(msg));
+                set_state(c, PK_SUP_STARTING);
+                pk__sup_emit(c, PK_SUP_EV_SPAWN_ERROR, PK_SUP_R_SPAWN, r, msg);
+                /* a failed spawn is a failed start: the restart policy decides */
+                struct pk_exit ex = {.exited = 1, .code = 127};
+                c->has_exit = 1;
+                c->last_exit = ex;
+                c->fail_reason = PK_SUP_R_SPAWN;
+                dispatch(c, PE_EXIT, &ex);
+                return;
+        }
+        set_state(c, PK_SUP_STARTING);
+        pk__sup_emit(c, PK_SUP_EV_RUNNING, PK_SUP_R_NONE, 0, NULL);
+        r = pk__sup_ready_start(c);
+        if (r < 0)
+                pk__sup_child_fail_stop(c, PK_SUP_R_START_TIMEOUT);
+}
+
+static void try_start(struct child *c)
+{
+        struct pk_sup *s = c->sup;
+        pk_loop_timer_stop(&c->t_restart);
+        c->next_restart_ns = 0;
+        c->after_stop = AFTER_DOWN;
+        if (s->phase != PHASE_RUNNING && s->phase != PHASE_GROUP) {
+                set_state(c, PK_SUP_DOWN);
+                return;
+        }
+        set_state(c, PK_SUP_WAITING);
+        /* stop what conflicts with it, both directions */
+        for (size_t i = 0; i < s->n; i++) {
+                struct child *d = s->kids[i];
+                if (d == c || !is_active(d))
+                        continue;
+                if ((lists(c, DEP_CONFLICTS, d->id) || lists(d, DEP_CONFLICTS, c->id))) {
+                        if (!lists(c, DEP_CONFLICTS, d->id)) {
+                                /* make the wait symmetric: c waits for d to be down */
+                        }
+                        d->stop_reason = PK_SUP_R_CONFLICT;
+                        d->after_stop = AFTER_DOWN;
+                        dispatch(d, PE_STOP, NULL);
+                }
+        }
+        /* pull in what it requires / wants / binds to */
+        static const int pull[] = {DEP_REQUIRES, DEP_WANTS, DEP_BINDS};
+        for (size_t k = 0; k < PK_ARRAY_SIZE(pull); k++)
+                for (char **d = c->deps[pull[k]]; d && *d; d++) {
+                        struct child *t = find_child(s, *d);
+                        if (t && (t->state == PK_SUP_DOWN || t->state == PK_SUP_FAILED)) {
+                                t->fails =
+                                    0; /* pulled in anew, as systemd restarts a failed Requires= */
+                                dispatch(t, PE_START, NULL);
+                        }
+                }
+        if (c->state != PK_SUP_WAITING)
+                return;
+        int r = deps_state(c);
+        if (r > 0)
+                dispatch(c, PE_DEPS_OK, NULL);
+        else if (r < 0)
+                give_up(c, PK_SUP_R_DEPENDENCY);
+}
+
+static void begin_stop(struct child *c, int sig_override)
+{
+        pk__sup_ready_stop(c);
+        pk__sup_watchdog_stop(c);
+        set_state(c, PK_SUP_STOPPING);
+        pk__sup_emit(c, PK_SUP_EV_STOPPING, c->stop_reason, 0, NULL);
+        if (c->type == PK_SUP_SUPERVISOR) {
+                sup_shutdown_internal(c->nested, PK_SUP_R_REQUESTED);
+                return;
+        }
+        if (c->shutdown == PK_SUP_SHUTDOWN_BRUTAL_KILL) {
+                (void)signal_service(c, SIGKILL);
+                return;
+        }
+        (void)signal_service(c, sig_override ? sig_override : c->stop_signal);
+        (void)signal_service(c, SIGCONT);
+        if (c->shutdown == PK_SUP_SHUTDOWN_TIMEOUT)
+                (void)pk_loop_timer_start(&c->t_stop, (uint64_t)c->shutdown_ms, 0, on_stop_timer);
+}
+
+/* Restart type says restart?  Then intensity, backoff and the strategy. */
+static void on_failure_or_exit(struct child *c, bool normal)
+{
+        struct pk_sup *s = c->sup;
+        bool restart =
+            c->restart == PK_SUP_PERMANENT || (c->restart == PK_SUP_TRANSIENT && !normal);
+        if (s->phase != PHASE_RUNNING && s->phase != PHASE_GROUP) {
+                set_state(c, PK_SUP_DOWN);
+                if (c->stop_mark)
+                        advance_stops(s);
+                return;
+        }
+        if (!restart) {
+                if (!normal) { /* temporary and failed: it gives up (dependents follow) */
+                        give_up(c, c->fail_reason ? c->fail_reason : PK_SUP_R_NONE);
+                        return;
+                }
+                set_state(c, PK_SUP_DOWN);
+                child_down(c);
+                return;
+        }
+        uint64_t now = pk__sup_now_ns();
+        if (!intensity_ok(s, now)) {
+                set_state(c, PK_SUP_FAILED);
+                pk__sup_emit(c, PK_SUP_EV_GAVE_UP, PK_SUP_R_INTENSITY, 0, NULL);
+                sup_fail(s, PK_SUP_R_INTENSITY, c->id);
+                return;
+        }
+        int64_t delay = backoff_delay(c, now);
+        c->restarts++;
+        int strat = s->opts.strategy;
+        if (strat == PK_SUP_ONE_FOR_ONE || strat == PK_SUP_SIMPLE_ONE_FOR_ONE ||
+            s->phase == PHASE_GROUP) {
+                if (s->phase == PHASE_GROUP) {
+                        /* a group restart is under way: join it */
+                        c->in_group = true;
+                        set_state(c, PK_SUP_BACKOFF);
+                        if (delay > s->group_delay)
+                                s->group_delay = delay;
+                        advance_stops(s);
+                        return;
+                }
+                schedule_restart(c, delay);
+                return;
+        }
+        size_t me = child_index(c);
+        c->in_group = true;
+        set_state(c, PK_SUP_BACKOFF); /* held: its timer starts with the group's */
+        s->phase = PHASE_GROUP;
+        s->group_delay = delay;
+        for (size_t i = 0; i < s->n; i++) {
+                struct child *d = s->kids[i];
+                if (d == c || (strat == PK_SUP_REST_FOR_ONE && i < me))
+                        continue;
+                if (d->restart == PK_SUP_TEMPORARY && !is_active(d))
+                        continue;
+                if (!is_active(d) && d->state != PK_SUP_DOWN)
+                        continue;
+                if (d->state == PK_SUP_DOWN && !d->has_exit && d->restarts == 0 && d->start_ns == 0)
+                        continue; /* never started (stopped by request): leave it */
+                if (d->state == PK_SUP_DOWN)
+                        continue;
+                d->in_group = true;
+                mark_stop(d, AFTER_GROUP, PK_SUP_R_STRATEGY);
+        }
+        advance_stops(s);
+}
+
+static bool is_normal(const struct child *c, const struct pk_exit *ex)
+{
+        if (!ex->exited)
+                return false;
+        if (ex->code == 0)
+                return true;
+        for (size_t i = 0; i < c->nsuccess; i++)
+                if (c->success[i] == ex->code)
+                        return true;
+        return false;
+}
+
+static void act_stopped(struct child *c)
+{
+        struct pk_sup *s = c->sup;
+        int after = c->after_stop;
+        c->after_stop = AFTER_DOWN;
+        bool marked = c->stop_mark;
+        c->stop_mark = false;
+        switch (after) {
+        case AFTER_RESTART:
+                set_state(c, PK_SUP_DOWN);
+                dispatch(c, PE_START, NULL);
+                break;
+        case AFTER_GROUP:
+                set_state(c, PK_SUP_BACKOFF); /* held until the group is down */
+                break;
+        case AFTER_FAILURE:
+                on_failure_or_exit(c, false);
+                break;
+        case AFTER_REMOVE:
+                set_state(c, PK_SUP_DOWN);
+                (void)pk_sup_remove_child(s, c->id);
+                kick_waiting(s);
+                break;
+        case AFTER_GAVE_UP:
+                give_up(c, PK_SUP_R_DEPENDENCY);
+                break;
+        default:
+                set_state(c, PK_SUP_DOWN);
+                child_down(c);
+                break;
+        }
+        if (marked || s->phase == PHASE_GROUP || s->phase == PHASE_SHUTDOWN)
+                advance_stops(s);
+}
+
+/* Runs the table.  `ex` is the exit for PE_EXIT. */
+static void dispatch(struct child *c, int ev, const struct pk_exit *ex)
+{
+        switch (policy[c->state][ev]) {
+        case A_NONE:
+                break;
+        case A_TRY_START:
+                try_start(c);
+                break;
+        case A_SPAWN:
+                do_spawn(c);
+                break;
+        case A_READY:
+                pk_loop_timer_stop(&c->t_ready);
+                set_state(c, PK_SUP_READY);
+                c->ready_ns = pk__sup_now_ns();
+                pk__sup_emit(c, PK_SUP_EV_READY, PK_SUP_R_NONE, 0, NULL);
+                kick_waiting(c->sup);
+                break;
+        case A_EXIT: {
+                int reason = c->fail_reason;
+                c->fail_reason = 0;
+                if (ex && reason != PK_SUP_R_SPAWN)
+                        pk__sup_emit(c, PK_SUP_EV_EXITED, PK_SUP_R_NONE, 0, NULL);
+                on_failure_or_exit(c, reason == PK_SUP_R_SPAWN ? false : is_normal(c, ex));
+                break;
+        }
+        case A_STOP:
+                begin_stop(c, 0);
+                break;
+        case A_CANCEL:
+                pk_loop_timer_stop(&c->t_restart);
+                c->next_restart_ns = 0;
+                set_state(c, PK_SUP_DOWN);
+                if (c->after_stop == AFTER_REMOVE) {
+                        c->after_stop = AFTER_DOWN;
+                        (void)pk_sup_remove_child(c->sup, c->id);
+                } else if (!c->in_group) {
+                        c->after_stop = AFTER_DOWN;
+                }
+                break;
+        case A_KILL:
+                (void)signal_service(c, SIGKILL);
+                break;
+        case A_STOPPED:
+                pk__sup_emit(c, PK_SUP_EV_EXITED, c->stop_reason, 0, NULL);
+                act_stopped(c);
+                break;
+        case A_FAIL_KILL:
+                c->after_stop = AFTER_FAILURE;
+                begin_stop(c, c->stop_reason == PK_SUP_R_WATCHDOG ? SIGABRT : 0);
+                break;
+        default:
+                break;
+        }
+}
+
+void pk__sup_child_ready(struct child *c)
+{
+        dispatch(c, PE_READY, NULL);
+}
+
+void pk__sup_child_fail_stop(struct child *c, int reason)
+{
+        if (!has_process(c) || c->state == PK_SUP_STOPPING)
+                return;
+        c->stop_reason = reason; /* the STOPPING event carries it */
+        dispatch(c, PE_FAIL, NULL);
+}
+
+/* ---- specs ----------------------------------------------------------------------------------- */
+
+static void free_deps(struct child *c)
+{
+        for (int k = 0; k < DEP_NKINDS; k++) {
+                for (char **d = c->deps[k]; d && *d; d++)
+                        free(*d);
+                free(c->deps[k]);
+                c->deps[k] = NULL;
+        }
+}
+
+static bool valid_id(const char *id)
+{
+        size_t n = id ? strlen(id) : 0;
+        if (n == 0 || n > PK_SUP_ID_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (id[i] == '/' || (unsigned char)id[i] < 0x20)
+                        return false;
+        return true;
+}
+
+static int copy_list(const char *const *src, char ***ret)
+{
+        size_t n = 0;
+        if (!src)
+                return 0;
+        while (src[n]) {
+                if (!valid_id(src[n]))
+                        return -EINVAL;
+                if (++n > PK_SUP_MAX_DEPS)
+                        return -EINVAL;
+        }
+        char **l = calloc(n + 1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                l[i] = strdup(src[i]);
+                if (!l[i]) {
+                        for (size_t j = 0; j < i; j++)
+                                free(l[j]);
+                        free(l);
+                        return -ENOMEM;
+                }
+        }
+        *ret = l;
+        return 0;
+}
+
+/* Validates and copies a spec into a child record (no id check for templates). */
+static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int type)
+{
+        if (sp->restart < PK_SUP_PERMANENT || sp->restart > PK_SUP_TEMPORARY)
+                return -EINVAL;
+        if (sp->shutdown < PK_SUP_SHUTDOWN_TIMEOUT || sp->shutdown > PK_SUP_SHUTDOWN_INFINITY)
+                return -EINVAL;
+        if (sp->shutdown_ms < 0 || sp->shutdown_ms > MAX_DURATION_MS)
+                return -EINVAL;
+        if (sp->stop_signal < 0 || sp->stop_signal > 64)
+                return -EINVAL;
+        if (sp->significant && sp->restart == PK_SUP_PERMANENT)
+                return -EINVAL; /* OTP: a significant child must be transient or temporary */
+        if (sp->n_success_codes > PK_SUP_MAX_SUCCESS || (sp->n_success_codes && !sp->success_codes))
+                return -EINVAL;
+        for (size_t i = 0; i < sp->n_success_codes; i++)
+                if (sp->success_codes[i] < 0 || sp->success_codes[i] > 255)
+                        return -EINVAL;
+        if (sp->ready < PK_SUP_READY_EXEC || sp->ready > PK_SUP_READY_NOTIFY)
+                return -EINVAL;
+        if (type == PK_SUP_SUPERVISOR && sp->ready != PK_SUP_READY_EXEC)
+                return -EINVAL;
+        if (sp->ready == PK_SUP_READY_FD && (sp->ready_fd < 3 || sp->ready_fd > 1023))
+                return -EINVAL;
+        if (sp->ready_delay_ms < 0 || sp->ready_delay_ms > MAX_DURATION_MS ||
+            sp->start_timeout_ms > MAX_DURATION_MS || sp->watchdog_ms < 0 ||
+            sp->watchdog_ms > MAX_DURATION_MS)
+                return -EINVAL;
+        if (sp->watchdog_ms > 0 && sp->ready != PK_SUP_READY_NOTIFY)
+                return -EINVAL;
+        if (sp->notify_access < PK_SUP_NOTIFY_MAIN || sp->notify_access > PK_SUP_NOTIFY_ALL)
+                return -EINVAL;
+        c->type = type;
+        c->restart = sp->restart;
+        c->shutdown = sp->shutdown;
+        if (type == PK_SUP_SUPERVISOR && sp->shutdown == PK_SUP_SHUTDOWN_TIMEOUT &&
+            sp->shutdown_ms == 0)
+                c->shutdown = PK_SUP_SHUTDOWN_INFINITY;
+        c->shutdown_ms = sp->shutdown_ms ? sp->shutdown_ms : DEF_SHUTDOWN_MS;
+        c->stop_signal = sp->stop_signal ? sp->stop_signal : SIGTERM;
+        c->significant = sp->significant ? 1 : 0;
+        c->nsuccess = sp->n_success_codes;
+        for (size_t i = 0; i < c->nsuccess; i++)
+                c->success[i] = sp->success_codes[i];
+        c->ready = sp->ready;
+        c->ready_fd = sp->ready_fd;
+        c->ready_delay_ms = sp->ready_delay_ms ? sp->ready_delay_ms : DEF_READY_DELAY_MS;
+        c->start_timeout_ms = sp->start_timeout_ms;
+        if (c->start_timeout_ms == 0)
+                c->start_timeout_ms =
+                    (sp->ready == PK_SUP_READY_FD || sp->ready == PK_SUP_READY_NOTIFY)
+                        ? DEF_START_TIMEOUT_MS
+                        : -1;
+        c->notify_access = sp->notify_access;
+        c->watchdog_ms = sp->watchdog_ms;
+        if (sp->log_dir) {
+                if (type != PK_SUP_WORKER || !sp->log_dir[0])
+                        return -EINVAL;
+                c->log_dir = strdup(sp->log_dir);
+                if (!c->log_dir)
+                        return -ENOMEM;
+        }
+        if (sp->log_opts) {
+                c->log_opts = *sp->log_opts;
+                c->has_log_opts = true;
+        }
+        const char *const *lists_in[DEP_NKINDS] = {sp->requires, sp->wants, sp->after, sp->binds_to,
+                                                   sp->conflicts};
+        for (int k = 0; k < DEP_NKINDS; k++) {
+                int r = copy_list(lists_in[k], &c->deps[k]);
+                if (r < 0) {
+                        free_deps(c);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static void child_free(struct child *c);
+
+static struct child *child_new(struct pk_sup *s)
+{
+        struct child *c = calloc(1, sizeof(*c));
+        if (!c)
+                return NULL;
+        c->sup = s;
+        c->main_pidfd = -1;
+        c->rfd = -1;
+        pk_loop_child_init(s->loop, &c->cw);
+        pk_loop_child_init(s->loop, &c->mw);
+        pk_loop_io_init(s->loop, &c->mio, -1);
+        pk_loop_io_init(s->loop, &c->rio, -1);
+        pk_loop_io_init(s->loop, &c->cgio, -1);
+        pk_loop_timer_init(s->loop, &c->t_restart);
+        pk_loop_timer_init(s->loop, &c->t_ready);
+        pk_loop_timer_init(s->loop, &c->t_stop);
+        pk_loop_timer_init(s->loop, &c->t_watchdog);
+        c->cw.w.data = c->mw.w.data = c->mio.w.data = c->rio.w.data = c->cgio.w.data = c;
+        c->t_restart.w.data = c->t_ready.w.data = c->t_stop.w.data = c->t_watchdog.w.data = c;
+        return c;
+}
+
+/* Kills and reaps a live process at once (pk_sup_free, removal of a running
+ * nested tree): SIGKILL cannot be ignored, so the wait is short. */
+static void child_kill_now(struct child *c)
+{
+        pk_loop_io_stop(&c->cgio);
+        c->await_empty = false;
+        if (c->cg && pk_cgroup_populated(c->cg) == 1) {
+                (void)pk_cgroup_kill(c->cg);
+                /* SIGKILLed processes leave quickly; wait (bounded) so the directory can go */
+                for (int i = 0; i < 200 && pk_cgroup_populated(c->cg) == 1; i++) {
+                        struct pollfd p = {.fd = pk_cgroup_events_fd(c->cg), .events = POLLPRI};
+                        (void)poll(&p, 1, 10);
+                }
+        }
+        stop_process_watchers(c);
+        if (c->proc) {
+                if (c->pid > 0)
+                        (void)kill(-c->pid, SIGKILL);
+                (void)pk_proc_signal(c->proc, SIGKILL);
+                (void)pk_proc_wait(c->proc, -1, NULL);
+        }
+        c->proc = pk_proc_free(c->proc);
+}
+
+static void sup_free_internal(struct pk_sup *s);
+
+static void child_free(struct child *c)
+{
+        if (!c)
+                return;
+        pk__sup_ready_stop(c);
+        pk__sup_watchdog_stop(c);
+        pk_loop_timer_stop(&c->t_restart);
+        pk_loop_timer_stop(&c->t_ready);
+        pk_loop_timer_stop(&c->t_stop);
+        child_kill_now(c);
+        c->cg = pk_cgroup_free(c->cg);
+        c->rfd = pk_fd_close(c->rfd);
+        if (c->nested) {
+                /* purge its queued events: their sup pointer would dangle */
+                struct pk_sup *root = pk__sup_root(c->sup);
+                for (size_t i = root->qhead; i < root->qn; i++)
+                        for (struct pk_sup *t = root->q[i].sup; t; t = t->parent)
+                                if (t == c->nested) {
+                                        root->q[i].sup = NULL;
+                                        break;
+                                }
+                sup_free_internal(c->nested);
+        }
+        c->cmd = pk_cmd_free(c->cmd);
+        c->log = pk_log_free(c->log);
+        free(c->log_dir);
+        free_deps(c);
+        free(c);
+}
+
+/* The environment and descriptor changes every worker's command gets. */
+static int prepare_cmd(struct child *c)
+{
+        if (!c->cmd->setsid && !c->cmd->setpgid) {
+                int r = pk_cmd_setpgid(c->cmd, 0);
+                if (r < 0)
+                        return r;
+        }
+        snprintf(c->token, sizeof(c->token), "%ld.%llx", (long)getpid(),
+                 (unsigned long long)(uintptr_t)c);
+        int r = pk_cmd_env_set(c->cmd, "PORTKIT_SUP_UNIT", c->token);
+        if (r < 0)
+                return r;
+        struct pk_sup *s = c->sup;
+        if (s->opts.cgroup != PK_SUP_CGROUP_OFF) {
+                char name[2 * PK_SUP_ID_MAX + 2];
+                snprintf(name, sizeof(name), "%s.%s", s->name, c->id);
+                r = pk_cgroup_create(s->cgroup_parent, name, &c->cg);
+                if (r == 0)
+                        r = pk_cmd_cgroup(c->cmd, pk_cgroup_dirfd(c->cg));
+                if (r < 0) {
+                        c->cg = pk_cgroup_free(c->cg);
+                        if (s->opts.cgroup == PK_SUP_CGROUP_ON)
+                                return r;
+                }
+        }
+        if (c->log_dir) {
+                r = pk_log_new(s->loop, c->log_dir, c->id, c->has_log_opts ? &c->log_opts : NULL,
+                               &c->log);
+                if (r == 0)
+                        r = pk_cmd_fd(c->cmd, 1, pk_log_fd(c->log, 1));
+                if (r == 0)
+                        r = pk_cmd_fd(c->cmd, 2, pk_log_fd(c->log, 2));
+                if (r < 0)
+                        return r;
+        }
+        return pk__sup_ready_prepare(c);
+}
+
+static int add_child(struct pk_sup *s, struct child *c)
+{
+        if (s->n == s->cap) {
+                size_t ncap = s->cap ? s->cap * 2 : 8;
+                struct child **nk = realloc(s->kids, ncap * sizeof(*nk));
+                if (!nk)
+                        return -ENOMEM;
+                s->kids = nk;
+                s->cap = ncap;
+        }
+        s->kids[s->n++] = c;
+        return 0;
+}
+
+static int check_deps(struct pk_sup *s, char *reterr, size_t size);
+
+static int add_common(struct pk_sup *s, const struct pk_sup_child_spec *spec, struct pk_cmd *cmd,
+                      struct pk_sup *nested, bool dynamic)
+{
+        int r;
+        struct child *c = NULL;
+        if (!s || !spec || (!cmd && !nested)) {
+                r = -EINVAL;
+                goto fail;
+        }
+        if (!valid_id(spec->id)) {
+                r = -EINVAL;
+                goto fail;
+        }
+        if (find_child(s, spec->id)) {
+                r = -EEXIST;
+                goto fail;
+        }
+        if (s->phase == PHASE_SHUTDOWN) {
+                r = -ESHUTDOWN;
+                goto fail;
+        }
+        c = child_new(s);
+        if (!c) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        snprintf(c->id, sizeof(c->id), "%s", spec->id);
+        r = spec_apply(c, spec, nested ? PK_SUP_SUPERVISOR : PK_SUP_WORKER);
+        if (r < 0)
+                goto fail;
+        c->dynamic = dynamic;
+        c->cmd = cmd;
+        cmd = NULL;
+        if (nested) {
+                c->nested = nested;
+                nested->parent = s;
+                nested->as_child = c;
+                nested = NULL;
+        }
+        if (c->cmd) {
+                r = prepare_cmd(c);
+                if (r < 0)
+                        goto fail;
+        }
+        r = add_child(s, c);
+        if (r < 0)
+                goto fail;
+        if (s->phase == PHASE_RUNNING || s->phase == PHASE_GROUP) {
+                r = check_deps(s, NULL, 0);
+                if (r < 0) {
+                        s->n--;
+                        goto fail;
+                }
+                dispatch(c, PE_START, NULL);
+                pk__sup_flush(s);
+        }
+        return 0;
+fail:
+        if (c) {
+                if (c->nested) {
+                        c->nested->parent = NULL;
+                        c->nested->as_child = NULL;
+                        nested = c->nested;
+                        c->nested = NULL;
+                }
+                child_free(c);
+        }
+        pk_cmd_free(cmd);
+        if (nested)
+                sup_free_internal(nested);
+        return r;
+}
+
+int pk_sup_add(struct pk_sup *s, const struct pk_sup_child_spec *spec, struct pk_cmd *cmd)
+{
+        if (s && s->opts.strategy == PK_SUP_SIMPLE_ONE_FOR_ONE) {
+                pk_cmd_free(cmd);
+                return -EPERM;
+        }
+        if (spec && spec->type == PK_SUP_SUPERVISOR) {
+                pk_cmd_free(cmd);
+                return -EINVAL;
+        }
+        return add_common(s, spec, cmd, NULL, false);
+}
+
+int pk_sup_add_sup(struct pk_sup *s, const struct pk_sup_child_spec *spec, struct pk_sup *child)
+{
+        if (!child || child->parent || child == s || (s && child->loop != s->loop) ||
+            child->phase != PHASE_IDLE || child->reaper ||
+            (s && s->opts.strategy == PK_SUP_SIMPLE_ONE_FOR_ONE)) {
+                if (child && !child->parent && child != s)
+                        sup_free_internal(child);
+                return -EINVAL;
+        }
+        return add_common(s, spec, NULL, child, false);
+}
+
+int pk_sup_start_dynamic(struct pk_sup *s, const char *id, struct pk_cmd *cmd)
+{
+        if (!s || s->opts.strategy != PK_SUP_SIMPLE_ONE_FOR_ONE) {
+                pk_cmd_free(cmd);
+                return s ? -EPERM : -EINVAL;
+        }
+        const struct child *t = s->tmpl;
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = id;
+        sp.restart = t->restart;
+        sp.shutdown = t->shutdown;
+        sp.shutdown_ms = t->shutdown_ms;
+        sp.stop_signal = t->stop_signal;
+        sp.significant = t->significant;
+        sp.success_codes = t->success;
+        sp.n_success_codes = t->nsuccess;
+        sp.ready = t->ready;
+        sp.ready_delay_ms = t->ready_delay_ms;
+        sp.ready_fd = t->ready_fd;
+        sp.start_timeout_ms = t->start_timeout_ms;
+        sp.notify_access = t->notify_access;
+        sp.watchdog_ms = t->watchdog_ms;
+        sp.wants = (const char *const *)t->deps[DEP_WANTS];
+        sp.after = (const char *const *)t->deps[DEP_AFTER];
+        sp.conflicts = (const char *const *)t->deps[DEP_CONFLICTS];
+        sp.log_dir = t->log_dir;
+        sp.log_opts = t->has_log_opts ? &t->log_opts : NULL;
+        return add_common(s, &sp, cmd, NULL, true);
+}
+
+/* ---- dependency check (cycles, unknown names) --------------------------------------------- */
+
+static int dfs(struct pk_sup *s, size_t i, unsigned char *color, size_t *stack, size_t depth,
+               char *reterr, size_t size)
+{
+        color[i] = 1;
+        stack[depth] = i;
+        struct child *c = s->kids[i];
+        static const int order[] = {DEP_REQUIRES, DEP_AFTER, DEP_BINDS};
+        for (size_t k = 0; k < PK_ARRAY_SIZE(order); k++) {
+                for (char **d = c->deps[order[k]]; d && *d; d++) {
+                        struct child *t = find_child(s, *d);
+                        if (!t)
+                                continue;
+                        size_t j = child_index(t);
+                        if (color[j] == 1) {
+                                if (reterr && size) {
+                                        /* the cycle: from j's place on the stack back to j */
+                                        size_t from = 0;
+                                        while (stack[from] != j)
+                                                from++;
+                                        size_t off = 0;
+                                        reterr[0] = 0;
+                                        for (size_t x = from; x <= depth && off < size; x++) {
+                                                int w = snprintf(reterr + off, size - off, "%s -> ",
+                                                                 s->kids[stack[x]]->id);
+                                                if (w < 0)
+                                                        break;
+                                                off += (size_t)w;
+                                        }
+                                        if (off < size)
+                                                snprintf(reterr + off, size - off, "%s", t->id);
+                                }
+                                return PK_EDEPCYCLE;
+                        }
+                        if (color[j] == 0) {
+                                int r = dfs(s, j, color, stack, depth + 1, reterr, size);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+        }
+        color[i] = 2;
+        return 0;
+}
+
+static int check_deps(struct pk_sup *s, char *reterr, size_t size)
+{
+        for (size_t i = 0; i < s->n; i++) {
+                struct child *c = s->kids[i];
+                static const int must[] = {DEP_REQUIRES, DEP_BINDS};
+                for (size_t k = 0; k < PK_ARRAY_SIZE(must); k++)
+                        for (char **d = c->deps[must[k]]; d && *d; d++)
+                                if (!find_child(s, *d) || strcmp(*d, c->id) == 0) {
+                                        if (reterr && size)
+                                                snprintf(reterr, size, "%s -> %s", c->id, *d);
+                                        return strcmp(*d, c->id) == 0 ? PK_EDEPCYCLE
+                                                                      : PK_EDEPUNKNOWN;
+                                }
+        }
+        if (s->n == 0)
+                return 0;
+        unsigned char *color = calloc(s->n, 1);
+        size_t *stack = calloc(s->n, sizeof(*stack));
+        int r = color && stack ? 0 : -ENOMEM;
+        for (size_t i = 0; r == 0 && i < s->n; i++)
+                if (color[i] == 0)
+                        r = dfs(s, i, color, stack, 0, reterr, size);
+        free(color);
+        free(stack);
+        return r;
+}
+
+/* ---- public life cycle ------------------------------------------------------------------------
+ */
+
+static int opts_apply(struct pk_sup *s, const struct pk_sup_opts *o)
+{
+        struct pk_sup_opts d;
+        memset(&d, 0, sizeof(d));
+        if (o)
+                d = *o;
+        if (d.strategy < PK_SUP_ONE_FOR_ONE || d.strategy > PK_SUP_SIMPLE_ONE_FOR_ONE)
+                return -EINVAL;
+        if (d.auto_shutdown < PK_SUP_AUTO_NEVER || d.auto_shutdown > PK_SUP_AUTO_ALL_SIGNIFICANT)
+                return -EINVAL;
+        if (d.period_ms < 0 || d.backoff_base_ms < 0 || d.backoff_cap_ms < 0 ||
+            d.backoff_reset_ms < 0 || d.period_ms > MAX_DURATION_MS ||
+            d.backoff_base_ms > MAX_DURATION_MS || d.backoff_cap_ms > MAX_DURATION_MS ||
+            d.backoff_reset_ms > MAX_DURATION_MS || d.jitter_pct > 100 || d.intensity > 100000)
+                return -EINVAL;
+        if ((d.strategy == PK_SUP_SIMPLE_ONE_FOR_ONE) != (d.template_spec != NULL))
+                return -EINVAL;
+        if (d.name && !valid_id(d.name))
+                return -EINVAL;
+        if (d.cgroup < PK_SUP_CGROUP_OFF || d.cgroup > PK_SUP_CGROUP_ON)
+                return -EINVAL;
+        if (d.cgroup_parent) {
+                if (d.cgroup_parent[0] != '/')
+                        return -EINVAL;
+                s->cgroup_parent = strdup(d.cgroup_parent);
+                if (!s->cgroup_parent)
+                        return -ENOMEM;
+                d.cgroup_parent = NULL;
+        }
+        snprintf(s->name, sizeof(s->name), "%s", d.name ? d.name : "sup");
+        d.name = NULL;
+        if (d.intensity == 0)
+                d.intensity = DEF_INTENSITY;
+        if (d.period_ms == 0)
+                d.period_ms = DEF_PERIOD_MS;
+        if (d.backoff_base_ms == 0)
+                d.backoff_base_ms = DEF_BACKOFF_BASE_MS;
+        if (d.backoff_cap_ms == 0)
+                d.backoff_cap_ms = DEF_BACKOFF_CAP_MS;
+        if (d.backoff_cap_ms < d.backoff_base_ms)
+                return -EINVAL;
+        if (d.backoff_reset_ms == 0)
+                d.backoff_reset_ms = DEF_BACKOFF_RESET_MS;
+        if (d.jitter_pct == 0)
+                d.jitter_pct = DEF_JITTER_PCT;
+        if (d.template_spec) {
+                if (d.template_spec->type == PK_SUP_SUPERVISOR || d.template_spec->requires ||
+                    d.template_spec->binds_to)
+                        return -EINVAL;
+                s->tmpl = child_new(s);
+                if (!s->tmpl)
+                        return -ENOMEM;
+                int r = spec_apply(s->tmpl, d.template_spec, PK_SUP_WORKER);
+                if (r < 0)
+                        return r;
+        }
+        s->opts = d;
+        s->hist_cap = (size_t)(d.intensity > 0 ? d.intensity : 0) + 1;
+        s->hist = calloc(s->hist_cap, sizeof(*s->hist));
+        return s->hist ? 0 : -ENOMEM;
+}
+
+int pk_sup_new(struct pk_loop *loop, const struct pk_sup_opts *opts, struct pk_sup **ret)
+{
+        if (!loop || !ret)
+                return -EINVAL;
+        struct pk_sup *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->loop = loop;
+        s->notify.fd = -1;
+        pk_loop_io_init(loop, &s->nio, -1);
+        s->nio.w.data = s;
+        s->rng = (unsigned)(pk__sup_now_ns() ^ (uint64_t)getpid() ^ (uintptr_t)s);
+        int r = opts_apply(s, opts);
+        if (r < 0) {
+                sup_free_internal(s);
+                return r;
+        }
+        if (s->tmpl) {
+                /* the template's spec is stored; its pointers are not kept */
+                s->opts.template_spec = NULL;
+        }
+        *ret = s;
+        return 0;
+}
+
+static void sup_free_internal(struct pk_sup *s)
+{
+        if (!s)
+                return;
+        for (size_t i = s->n; i-- > 0;)
+                child_free(s->kids[i]);
+        s->n = 0;
+        free(s->kids);
+        if (s->tmpl) {
+                free_deps(s->tmpl);
+                free(s->tmpl->log_dir);
+                free(s->tmpl);
+        }
+        free(s->cgroup_parent);
+        pk__sup_notify_close(s);
+        if (s->reaper)
+                pk__sup_reaper_off(s);
+        free(s->hist);
+        free(s->q);
+        free(s);
+}
+
+struct pk_sup *pk_sup_free(struct pk_sup *s)
+{
+        if (!s || s->parent || s->delivering)
+                return s && (s->parent || s->delivering) ? s : NULL;
+        sup_free_internal(s);
+        return NULL;
+}
+
+int pk_sup_start(struct pk_sup *s, char *reterr_id, size_t reterr_size)
+{
+        if (!s || s->parent)
+                return -EINVAL;
+        if (s->phase == PHASE_RUNNING || s->phase == PHASE_GROUP || s->phase == PHASE_SHUTDOWN)
+                return -EALREADY;
+        if (s->phase == PHASE_DONE)
+                return -EINVAL;
+        if (reterr_id && reterr_size)
+                reterr_id[0] = 0;
+        /* every level of the tree is checked before anything starts */
+        struct pk_sup *stack[64];
+        size_t sp = 0;
+        stack[sp++] = s;
+        while (sp) {
+                struct pk_sup *t = stack[--sp];
+                int r = check_deps(t, reterr_id, reterr_size);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < t->n; i++)
+                        if (t->kids[i]->nested && sp < PK_ARRAY_SIZE(stack))
+                                stack[sp++] = t->kids[i]->nested;
+        }
+        sup_start_internal(s);
+        pk__sup_flush(s);
+        return 0;
+}
+
+int pk_sup_shutdown(struct pk_sup *s)
+{
+        if (!s || s->parent)
+                return -EINVAL;
+        if (s->phase != PHASE_RUNNING && s->phase != PHASE_GROUP)
+                return -EALREADY;
+        sup_shutdown_internal(s, PK_SUP_R_REQUESTED);
+        pk__sup_flush(s);
+        return 0;
+}
+
+int pk_sup_state(const struct pk_sup *s, struct pk_sup_status *ret)
+{
+        if (!s || !ret)
+                return -EINVAL;
+        memset(ret, 0, sizeof(*ret));
+        ret->running =
+            s->phase == PHASE_RUNNING || s->phase == PHASE_GROUP || s->phase == PHASE_SHUTDOWN;
+        ret->finished = s->finished;
+        ret->failed = s->failed;
+        ret->reason = s->end_reason;
+        memcpy(ret->id, s->fail_id, sizeof(ret->id));
+        ret->exit_status = s->exit_status ? s->exit_status : (s->failed ? 1 : 0);
+        return 0;
+}
+
+/* ---- run-time control ---------------------------------------------------------------------------
+ */
+
+int pk_sup_start_child(struct pk_sup *s, const char *id)
+{
+        if (!s || !id)
+                return -EINVAL;
+        struct child *c = find_child(s, id);
+        if (!c)
+                return -ENOENT;
+        if (s->phase != PHASE_RUNNING && s->phase != PHASE_GROUP)
+                return -ESHUTDOWN;
+        if (c->state != PK_SUP_DOWN && c->state != PK_SUP_FAILED && c->state != PK_SUP_BACKOFF)
+                return -EALREADY;
+        if (c->state == PK_SUP_FAILED)
+                c->fails = 0;
+        dispatch(c, PE_START, NULL);
+        pk__sup_flush(s);
+        return 0;
+}
+
+int pk_sup_stop_child(struct pk_sup *s, const char *id)
+{
+        if (!s || !id)
+                return -EINVAL;
+        struct child *c = find_child(s, id);
+        if (!c)
+                return -ENOENT;
+        if (c->state == PK_SUP_STOPPING) {
+                c->after_stop = AFTER_DOWN;
+                c->in_group = false;
+                return 0;
+        }
+        c->after_stop = AFTER_DOWN;
+        c->in_group = false;
+        c->stop_reason = PK_SUP_R_REQUESTED;
+        dispatch(c, PE_STOP, NULL);
+        if (c->state == PK_SUP_BACKOFF) /* held in a group restart */
+                set_state(c, PK_SUP_DOWN);
+        pk__sup_flush(s);
+        return 0;
+}
+
+int pk_sup_restart_child(struct pk_sup *s, const char *id)
+{
+        if (!s || !id)
+                return -EINVAL;
+        struct child *c = find_child(s, id);
+        if (!c)
+                return -ENOENT;
+        if (s->phase != PHASE_RUNNING && s->phase != PHASE_GROUP)
+                return -ESHUTDOWN;
+        if (has_process(c)) {
+                c->stop_reason = PK_SUP_R_REQUESTED;
+                if (c->state != PK_SUP_STOPPING)
+                        dispatch(c, PE_STOP, NULL);
+                c->after_stop = AFTER_RESTART;
+        } else {
+                dispatch(c, c->state == PK_SUP_WAITING ? PE_STOP : PE_START, NULL);
+                if (c->state == PK_SUP_DOWN)
+                        dispatch(c, PE_START, NULL);
+        }
+        pk__sup_flush(s);
+        return 0;
+}
+
+int pk_sup_signal_child(struct pk_sup *s, const char *id, int sig)
+{
+        if (!s || !id || sig < 0 || sig > 64)
+                return -EINVAL;
+        struct child *c = find_child(s, id);
+        if (!c)
+                return -ENOENT;
+        if (c->main_pidfd >= 0)
+                return pk_fd_pidfd_send_signal(c->main_pidfd, sig);
+        if (!c->proc)
+                return -ESRCH;
+        return pk_proc_signal(c->proc, sig);
+}
+
+int pk_sup_remove_child(struct pk_sup *s, const char *id)
+{
+        if (!s || !id)
+                return -EINVAL;
+        struct child *c = find_child(s, id);
+        if (!c)
+                return -ENOENT;
+        if (is_active(c) && c->state != PK_SUP_BACKOFF)
+                return -EBUSY;
+        size_t i = child_index(c);
+        memmove(&s->kids[i], &s->kids[i + 1], (s->n - i - 1) * sizeof(*s->kids));
+        s->n--;
+        child_free(c);
+        return 0;
+}
+
+static void fill_info(const struct child *c, struct pk_sup_child_info *r)
+{
+        memset(r, 0, sizeof(*r));
+        memcpy(r->id, c->id, sizeof(r->id));
+        r->type = c->type;
+        r->state = c->state;
+        r->pid = has_process(c) ? c->mainpid : 0;
+        if (has_process(c) && c->start_ns)
+                r->uptime_ns = pk__sup_now_ns() - c->start_ns;
+        r->restarts = c->restarts;
+        r->has_exited = c->has_exit;
+        r->last_exit = c->last_exit;
+        r->next_restart_ns = c->next_restart_ns;
+        r->sup = c->nested;
+}
+
+int pk_sup_child_info(const struct pk_sup *s, const char *id, struct pk_sup_child_info *ret)
+{
+        if (!s || !id || !ret)
+                return -EINVAL;
+        const struct child *c = find_child(s, id);
+        if (!c)
+                return -ENOENT;
+        fill_info(c, ret);
+        return 0;
+}
+
+int pk_sup_which_children(const struct pk_sup *s, struct pk_sup_child_info *ret, size_t max)
+{
+        if (!s || (max && !ret))
+                return -EINVAL;
+        for (size_t i = 0; i < s->n && i < max; i++)
+                fill_info(s->kids[i], &ret[i]);
+        return (int)s->n;
+}
+
+int pk_sup_count_children(const struct pk_sup *s, struct pk_sup_counts *ret)
+{
+        if (!s || !ret)
+                return -EINVAL;
+        memset(ret, 0, sizeof(*ret));
+        for (size_t i = 0; i < s->n; i++) {
+                const struct child *c = s->kids[i];
+                ret->specs++;
+                if (has_process(c))
+                        ret->active++;
+                if (c->type == PK_SUP_SUPERVISOR)
+                        ret->supervisors++;
+                else
+                        ret->workers++;
+        }
+        return 0;
+}
+
+int pk_sup_subscribe(struct pk_sup *s, pk_sup_event_cb cb, void *ud)
+{
+        if (!s || !cb)
+                return -EINVAL;
+        if (s->nsubs == SUP_MAX_SUBS)
+                return -ENOSPC;
+        s->subs[s->nsubs++] = (struct sub){cb, ud};
+        return 0;
+}
+
+int pk_sup_unsubscribe(struct pk_sup *s, pk_sup_event_cb cb, void *ud)
+{
+        if (!s || !cb)
+                return -EINVAL;
+        for (size_t i = 0; i < s->nsubs; i++)
+                if (s->subs[i].cb == cb && s->subs[i].ud == ud) {
+                        memmove(&s->subs[i], &s->subs[i + 1],
+                                (s->nsubs - i - 1) * sizeof(s->subs[0]));
+                        s->nsubs--;
+                        return 0;
+                }
+        return -ENOENT;
+}

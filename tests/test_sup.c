@@ -1,0 +1,1016 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for the sup layer with real processes (/bin/sh scripts and
+ * tests/helpers/sup_probe): every strategy x restart type x exit kind,
+ * intensity escalation through three levels, the backoff sequence and its
+ * reset read from the event stream's timestamps, readiness by every method,
+ * dependency order and parallelism, stopping a tree whose grandchild
+ * double-forks, orphan reaping, and bad specs.  No assertion depends on a
+ * sleep: the loop runs until an event arrives (with a generous bound that
+ * only turns a hang into a failure). */
+#include <portkit.h>
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+pid_t pk__proc_ppid(pid_t pid); /* src/sup/proc.c */
+
+#define PROBE PK_BUILD_DIR "/tests/helpers/sup_probe"
+#define BOUND_MS 20000 /* a hang becomes a failure after this; never a pass condition */
+
+/* ---- harness ---------------------------------------------------------------------- */
+
+#define MAX_EVENTS 4096
+
+struct rec {
+        struct pk_loop *loop;
+        struct pk_sup_event ev[MAX_EVENTS];
+        size_t n;
+        /* stop the loop when this event (kind, id, nth occurrence) arrives */
+        int stop_kind;
+        char stop_id[PK_SUP_ID_MAX + 1];
+        int stop_count;
+        struct pk_sup *stop_sup; /* only events of this supervisor, if set */
+        int seen;
+        int stopped;
+};
+
+static struct rec R;
+
+static void on_event(void *ud, const struct pk_sup_event *ev)
+{
+        struct rec *r = ud;
+        if (r->n < MAX_EVENTS)
+                r->ev[r->n++] = *ev;
+        if (r->stop_kind && ev->kind == r->stop_kind && (!r->stop_sup || r->stop_sup == ev->sup) &&
+            (!r->stop_id[0] || strcmp(r->stop_id, ev->id) == 0)) {
+                if (++r->seen >= r->stop_count) {
+                        r->stopped = 1;
+                        pk_loop_stop(r->loop);
+                }
+        }
+}
+
+/* Runs the loop until the count-th `kind` event of `id` ("" any) since now. */
+static void run_until(int kind, const char *id, int count)
+{
+        R.stop_kind = kind;
+        snprintf(R.stop_id, sizeof(R.stop_id), "%s", id ? id : "");
+        R.stop_count = count;
+        R.seen = 0;
+        R.stopped = 0;
+        int r = pk_loop_run_timeout(R.loop, BOUND_MS);
+        cr_assert(R.stopped, "no %s event for '%s' (x%d); loop returned %d",
+                  pk_sup_event_name(kind), id ? id : "", count, r);
+        R.stop_kind = 0;
+        R.stop_sup = NULL;
+}
+
+static struct pk_sup *new_sup(const struct pk_sup_opts *o)
+{
+        struct pk_sup *s = NULL;
+        if (!R.loop)
+                cr_assert_eq(pk_loop_new(&R.loop), 0);
+        cr_assert_eq(pk_sup_new(R.loop, o, &s), 0);
+        cr_assert_eq(pk_sup_subscribe(s, on_event, &R), 0);
+        return s;
+}
+
+static struct pk_cmd *sh(const char *script)
+{
+        struct pk_cmd *c = NULL;
+        cr_assert_eq(pk_cmd_new("/bin/sh", &c), 0);
+        cr_assert_eq(pk_cmd_pdeathsig(c, SIGKILL), 0); /* a failed test leaves nothing behind */
+        cr_assert_eq(pk_cmd_arg(c, "-c"), 0);
+        cr_assert_eq(pk_cmd_arg(c, script), 0);
+        return c;
+}
+
+static struct pk_cmd *probe(const char *const *steps)
+{
+        struct pk_cmd *c = NULL;
+        cr_assert_eq(pk_cmd_new(PROBE, &c), 0);
+        cr_assert_eq(pk_cmd_pdeathsig(c, SIGKILL), 0);
+        for (size_t i = 0; steps[i]; i++)
+                cr_assert_eq(pk_cmd_arg(c, steps[i]), 0);
+        return c;
+}
+
+static void add(struct pk_sup *s, const char *id, int restart, struct pk_cmd *cmd)
+{
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = id;
+        sp.restart = restart;
+        cr_assert_eq(pk_sup_add(s, &sp, cmd), 0);
+}
+
+static int count(int kind, const char *id)
+{
+        int n = 0;
+        for (size_t i = 0; i < R.n; i++)
+                if (R.ev[i].kind == kind && (!id || strcmp(R.ev[i].id, id) == 0))
+                        n++;
+        return n;
+}
+
+/* Index of the nth (1-based) event of kind for id, or -1. */
+static long find(int kind, const char *id, int nth)
+{
+        for (size_t i = 0; i < R.n; i++)
+                if (R.ev[i].kind == kind && (!id || strcmp(R.ev[i].id, id) == 0))
+                        if (--nth == 0)
+                                return (long)i;
+        return -1;
+}
+
+static void finish(struct pk_sup *s)
+{
+        struct pk_sup_status st;
+        pk_sup_state(s, &st);
+        if (st.running && !st.finished) {
+                cr_assert_eq(pk_sup_shutdown(s), 0);
+                pk_sup_state(s, &st);
+                if (!st.finished) {
+                        R.stop_sup = s;
+                        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
+                }
+        }
+        pk_sup_free(s);
+        pk_loop_free(R.loop);
+        R.loop = NULL;
+}
+
+static void reset(void)
+{
+        memset(&R, 0, sizeof(R));
+}
+
+TestSuite(sup, .init = reset, .timeout = 60);
+
+/* ---- bad specs ------------------------------------------------------------------------- */
+
+Test(sup, bad_specs_are_clear_errors)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        struct pk_loop *loop;
+        cr_assert_eq(pk_loop_new(&loop), 0);
+        struct pk_sup *s = NULL;
+        o.strategy = 9;
+        cr_assert_eq(pk_sup_new(loop, &o, &s), -EINVAL);
+        o.strategy = PK_SUP_SIMPLE_ONE_FOR_ONE; /* no template */
+        cr_assert_eq(pk_sup_new(loop, &o, &s), -EINVAL);
+        o.strategy = 0;
+        o.period_ms = -1;
+        cr_assert_eq(pk_sup_new(loop, &o, &s), -EINVAL);
+        o.period_ms = 0;
+        o.backoff_base_ms = 500;
+        o.backoff_cap_ms = 100;
+        cr_assert_eq(pk_sup_new(loop, &o, &s), -EINVAL);
+        cr_assert_eq(pk_sup_new(loop, NULL, &s), 0);
+
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL); /* no id */
+        sp.id = "a/b";
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.id = "0123456789012345678901234567890123456789012345678901234567890123456789";
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.id = "a";
+        sp.restart = 7;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.restart = PK_SUP_PERMANENT;
+        sp.significant = 1; /* a permanent child cannot be significant */
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.significant = 0;
+        sp.ready = PK_SUP_READY_FD;
+        sp.ready_fd = 1; /* must be >= 3 */
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.ready = PK_SUP_READY_EXEC;
+        sp.watchdog_ms = 100; /* watchdog needs sd_notify */
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.watchdog_ms = 0;
+        int codes[1] = {300};
+        sp.success_codes = codes;
+        sp.n_success_codes = 1;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.success_codes = NULL;
+        sp.n_success_codes = 0;
+        cr_assert_eq(pk_sup_add(s, &sp, NULL), -EINVAL);
+        cr_assert_eq(pk_sup_add(s, &sp, sh("sleep 100")), 0);
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EEXIST);
+        cr_assert_eq(pk_sup_start_dynamic(s, "x", sh("true")), -EPERM);
+
+        /* dependency errors name the place */
+        const char *na[] = {"b", NULL}, *nb[] = {"c", NULL}, *nc[] = {"a", NULL};
+        struct pk_sup *d = NULL;
+        cr_assert_eq(pk_sup_new(loop, NULL, &d), 0);
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "a";
+        sp.requires = na;
+        cr_assert_eq(pk_sup_add(d, &sp, sh("true")), 0);
+        char where[128];
+        cr_assert_eq(pk_sup_start(d, where, sizeof(where)), PK_EDEPUNKNOWN); /* no b */
+        cr_assert_str_eq(where, "a -> b");
+        sp.id = "b";
+        sp.requires = NULL;
+        sp.after = nb;
+        cr_assert_eq(pk_sup_add(d, &sp, sh("true")), 0);
+        sp.id = "c";
+        sp.after = NULL;
+        sp.binds_to = nc;
+        cr_assert_eq(pk_sup_add(d, &sp, sh("true")), 0);
+        cr_assert_eq(pk_sup_start(d, where, sizeof(where)), PK_EDEPCYCLE);
+        cr_assert_str_eq(where, "a -> b -> c -> a");
+        cr_assert_str_eq(pk_strerror(PK_EDEPCYCLE), "child dependencies form a cycle");
+        pk_sup_free(d);
+        pk_sup_free(s);
+        pk_loop_free(loop);
+}
+
+/* ---- restart type x exit kind ------------------------------------------------------------- */
+
+Test(sup, restart_type_by_exit_kind)
+{
+        static const char *const scripts[] = {"exit 0", "exit 3", "exit 42", "kill -KILL $$"};
+        static const int abnormal[] = {0, 1, 0 /* 42 is in the success set */, 1};
+        for (int type = PK_SUP_PERMANENT; type <= PK_SUP_TEMPORARY; type++) {
+                for (size_t k = 0; k < sizeof(scripts) / sizeof(scripts[0]); k++) {
+                        R.n = 0;
+                        struct pk_sup_opts o;
+                        memset(&o, 0, sizeof(o));
+                        struct pk_sup *s = new_sup(&o);
+                        struct pk_sup_child_spec sp;
+                        memset(&sp, 0, sizeof(sp));
+                        int codes[] = {42};
+                        sp.id = "w";
+                        sp.restart = type;
+                        sp.success_codes = codes;
+                        sp.n_success_codes = 1;
+                        cr_assert_eq(pk_sup_add(s, &sp, sh(scripts[k])), 0);
+                        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+                        run_until(PK_SUP_EV_EXITED, "w", 1);
+                        long ex = find(PK_SUP_EV_EXITED, "w", 1);
+                        if (k == 3) {
+                                cr_assert_eq(R.ev[ex].exit.exited, 0);
+                                cr_assert_eq(R.ev[ex].exit.signal, SIGKILL);
+                        } else {
+                                cr_assert_eq(R.ev[ex].exit.exited, 1);
+                        }
+                        int want =
+                            type == PK_SUP_PERMANENT || (type == PK_SUP_TRANSIENT && abnormal[k]);
+                        cr_assert_eq(count(PK_SUP_EV_RESTART, "w"), want,
+                                     "type %d script '%s': restart %d, want %d", type, scripts[k],
+                                     count(PK_SUP_EV_RESTART, "w"), want);
+                        struct pk_sup_child_info ci;
+                        cr_assert_eq(pk_sup_child_info(s, "w", &ci), 0);
+                        cr_assert_eq(ci.has_exited, 1);
+                        if (want) {
+                                cr_assert_eq(ci.state, PK_SUP_BACKOFF);
+                                cr_assert_gt(ci.next_restart_ns, 0);
+                        } else {
+                                cr_assert_eq(ci.state, type == PK_SUP_TEMPORARY && abnormal[k]
+                                                           ? PK_SUP_FAILED
+                                                           : PK_SUP_DOWN);
+                                cr_assert_eq(count(PK_SUP_EV_GAVE_UP, "w"),
+                                             type == PK_SUP_TEMPORARY && abnormal[k]);
+                        }
+                        finish(s);
+                }
+        }
+}
+
+/* ---- strategies --------------------------------------------------------------------------- */
+
+static struct pk_sup *three(int strategy)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.strategy = strategy;
+        o.backoff_base_ms = 1;
+        struct pk_sup *s = new_sup(&o);
+        add(s, "a", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        add(s, "b", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        add(s, "c", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        cr_assert_eq(count(PK_SUP_EV_READY, NULL), 3); /* ready at exec: all at once */
+        return s;
+}
+
+Test(sup, one_for_one_restarts_only_the_child)
+{
+        struct pk_sup *s = three(PK_SUP_ONE_FOR_ONE);
+        struct pk_sup_child_info a0, b0;
+        pk_sup_child_info(s, "a", &a0);
+        pk_sup_child_info(s, "b", &b0);
+        cr_assert_eq(pk_sup_signal_child(s, "b", SIGKILL), 0);
+        run_until(PK_SUP_EV_READY, "b", 1);
+        struct pk_sup_child_info a1, b1;
+        pk_sup_child_info(s, "a", &a1);
+        pk_sup_child_info(s, "b", &b1);
+        cr_assert_eq(a1.pid, a0.pid);
+        cr_assert_neq(b1.pid, b0.pid);
+        cr_assert_eq(b1.restarts, 1);
+        cr_assert_eq(b1.last_exit.signal, SIGKILL);
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, NULL), 0);
+        struct pk_sup_counts cc;
+        pk_sup_count_children(s, &cc);
+        cr_assert_eq(cc.specs, 3);
+        cr_assert_eq(cc.active, 3);
+        cr_assert_eq(cc.workers, 3);
+        finish(s);
+        /* the shutdown stopped them newest first */
+}
+
+Test(sup, one_for_all_stops_in_reverse_and_restarts_in_order)
+{
+        struct pk_sup *s = three(PK_SUP_ONE_FOR_ALL);
+        size_t mark = R.n;
+        cr_assert_eq(pk_sup_signal_child(s, "b", SIGKILL), 0);
+        run_until(PK_SUP_EV_READY, "c", 1);
+        long sc = find(PK_SUP_EV_STOPPING, "c", 1), sa = find(PK_SUP_EV_STOPPING, "a", 1);
+        cr_assert(sc > (long)mark && sa > sc, "c stops before a");
+        cr_assert_eq(R.ev[sc].reason, PK_SUP_R_STRATEGY);
+        long xa = find(PK_SUP_EV_STARTING, "a", 2), xb = find(PK_SUP_EV_STARTING, "b", 2),
+             xc = find(PK_SUP_EV_STARTING, "c", 2);
+        cr_assert(xa > sa && xb > xa && xc > xb, "restart in start order a, b, c");
+        cr_assert_eq(count(PK_SUP_EV_RESTART, NULL), 3); /* all three scheduled, one delay */
+        finish(s);
+}
+
+Test(sup, rest_for_one_restarts_the_later_ones)
+{
+        struct pk_sup *s = three(PK_SUP_REST_FOR_ONE);
+        cr_assert_eq(pk_sup_signal_child(s, "b", SIGKILL), 0);
+        run_until(PK_SUP_EV_READY, "c", 1);
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, "a"), 0);
+        cr_assert_eq(count(PK_SUP_EV_STARTING, "a"), 1);
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, "c"), 1);
+        cr_assert(find(PK_SUP_EV_STARTING, "c", 2) > find(PK_SUP_EV_STARTING, "b", 2));
+        /* the shutdown stops newest first: c, b, a (c and b were restarted after a) */
+        cr_assert_eq(pk_sup_shutdown(s), 0);
+        R.stop_sup = s;
+        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
+        long pc = find(PK_SUP_EV_STOPPING, "c", 2), pb = find(PK_SUP_EV_STOPPING, "b", 1),
+             pa = find(PK_SUP_EV_STOPPING, "a", 1);
+        cr_assert(pc < pb && pb < pa, "reverse start order");
+        finish(s);
+}
+
+Test(sup, simple_one_for_one_dynamic_children)
+{
+        struct pk_sup_child_spec t;
+        memset(&t, 0, sizeof(t));
+        t.restart = PK_SUP_TRANSIENT;
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.strategy = PK_SUP_SIMPLE_ONE_FOR_ONE;
+        o.template_spec = &t;
+        o.backoff_base_ms = 1;
+        struct pk_sup *s = new_sup(&o);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        cr_assert_eq(pk_sup_add(s, &t, sh("true")), -EPERM);
+        cr_assert_eq(pk_sup_start_dynamic(s, "ok", sh("exit 0")), 0);
+        cr_assert_eq(pk_sup_start_dynamic(s, "bad", sh("exit 1")), 0);
+        cr_assert_eq(pk_sup_start_dynamic(s, "ok", sh("exit 0")), -EEXIST);
+        run_until(PK_SUP_EV_EXITED, "bad", 2);
+        /* "ok" ended normally: transient, not restarted, removed; "bad" restarted */
+        struct pk_sup_child_info ci;
+        cr_assert_eq(pk_sup_child_info(s, "ok", &ci), -ENOENT);
+        cr_assert_eq(pk_sup_child_info(s, "bad", &ci), 0);
+        cr_assert_geq(ci.restarts, 1);
+        cr_assert_eq(pk_sup_which_children(s, NULL, 0), 1);
+        finish(s);
+}
+
+/* ---- backoff ----------------------------------------------------------------------------- */
+
+static long ev_ms_between(long from, long to)
+{
+        return (long)((R.ev[to].time_ns - R.ev[from].time_ns) / 1000000u);
+}
+
+Test(sup, backoff_doubles_to_the_cap)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.intensity = 100;
+        o.backoff_base_ms = 20;
+        o.backoff_cap_ms = 160;
+        o.jitter_pct = -1; /* exact delays */
+        struct pk_sup *s = new_sup(&o);
+        add(s, "w", PK_SUP_PERMANENT, sh("exit 1"));
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_STARTING, "w", 7);
+        static const int64_t want[] = {20, 40, 80, 160, 160, 160};
+        for (int i = 0; i < 6; i++) {
+                long r = find(PK_SUP_EV_RESTART, "w", i + 1);
+                long st = find(PK_SUP_EV_STARTING, "w", i + 2);
+                cr_assert_geq(r, 0);
+                /* the announced delay, within a ms of rounding */
+                cr_assert(R.ev[r].delay_ms >= want[i] && R.ev[r].delay_ms <= want[i] + 1,
+                          "restart %d: delay %lld, want %lld", i + 1, (long long)R.ev[r].delay_ms,
+                          (long long)want[i]);
+                /* and the stream's timestamps show it was kept (never early) */
+                cr_assert_geq(ev_ms_between(r, st), want[i] - 1, "restart %d came early", i + 1);
+                cr_assert_eq(R.ev[st].restarts, (unsigned)i + 1);
+        }
+        finish(s);
+}
+
+Test(sup, backoff_resets_after_stable_uptime)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.intensity = 100;
+        o.backoff_base_ms = 5000; /* a flapping child would wait 5 s */
+        o.backoff_reset_ms = 100; /* but 100 ms up counts as stable */
+        struct pk_sup *s = new_sup(&o);
+        add(s, "w", PK_SUP_PERMANENT, sh("sleep 0.2; exit 1"));
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_STARTING, "w", 3);
+        for (int i = 1; i <= 2; i++) {
+                long r = find(PK_SUP_EV_RESTART, "w", i);
+                cr_assert_eq(R.ev[r].delay_ms, 0, "restart %d of a stable child is immediate", i);
+        }
+        finish(s);
+}
+
+/* ---- intensity and escalation ------------------------------------------------------------- */
+
+Test(sup, intensity_escalates_through_three_levels)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.intensity = 1;
+        o.period_ms = 60000;
+        o.backoff_base_ms = 1;
+        o.jitter_pct = -1;
+        o.name = "top";
+        struct pk_sup *top = new_sup(&o);
+        struct pk_sup *mid = NULL, *leaf = NULL;
+        o.name = "mid";
+        cr_assert_eq(pk_sup_new(R.loop, &o, &mid), 0);
+        o.name = "leaf";
+        cr_assert_eq(pk_sup_new(R.loop, &o, &leaf), 0);
+        add(leaf, "bad", PK_SUP_PERMANENT, sh("exit 1"));
+        add(leaf, "good", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "leaf";
+        cr_assert_eq(pk_sup_add_sup(mid, &sp, leaf), 0);
+        sp.id = "mid";
+        cr_assert_eq(pk_sup_add_sup(top, &sp, mid), 0);
+        add(top, "other", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        cr_assert_eq(pk_sup_add_sup(mid, &sp, leaf), -EINVAL); /* already owned */
+        cr_assert_eq(pk_sup_start(top, NULL, 0), 0);
+        R.stop_sup = top;
+        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
+
+        struct pk_sup_status st;
+        cr_assert_eq(pk_sup_state(top, &st), 0);
+        cr_assert(st.finished && st.failed);
+        cr_assert_eq(st.reason, PK_SUP_R_INTENSITY);
+        cr_assert_str_eq(st.id, "mid");
+        /* leaf failed 4 times (twice per mid incarnation), mid twice, top once */
+        int leaf_down = 0, mid_down = 0;
+        for (size_t i = 0; i < R.n; i++)
+                if (R.ev[i].kind == PK_SUP_EV_SUP_DOWN) {
+                        if (strcmp(R.ev[i].sup_name, "leaf") == 0)
+                                leaf_down++;
+                        else if (strcmp(R.ev[i].sup_name, "mid") == 0)
+                                mid_down++;
+                }
+        cr_assert_eq(leaf_down, 4);
+        cr_assert_eq(mid_down, 2);
+        /* nothing of the tree runs any more */
+        struct pk_sup_child_info ci;
+        cr_assert_eq(pk_sup_child_info(top, "other", &ci), 0);
+        cr_assert_eq(ci.pid, 0);
+        cr_assert_eq(pk_sup_child_info(leaf, "good", &ci), 0);
+        cr_assert_eq(ci.pid, 0);
+        /* "other" was stopped by the failing top, not restarted */
+        long so = find(PK_SUP_EV_STOPPING, "other", 1);
+        cr_assert_geq(so, 0);
+        cr_assert_eq(R.ev[so].reason, PK_SUP_R_INTENSITY);
+        finish(top);
+}
+
+Test(sup, auto_shutdown_any_significant)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.auto_shutdown = PK_SUP_AUTO_ANY_SIGNIFICANT;
+        struct pk_sup *s = new_sup(&o);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "job";
+        sp.restart = PK_SUP_TRANSIENT;
+        sp.significant = 1;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("sleep 0.05; exit 0")), 0);
+        add(s, "svc", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        R.stop_sup = s;
+        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
+        struct pk_sup_status st;
+        pk_sup_state(s, &st);
+        cr_assert(st.finished && !st.failed);
+        cr_assert_eq(st.reason, PK_SUP_R_AUTO_SHUTDOWN);
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, "svc"), 1);
+        finish(s);
+}
+
+/* ---- run-time control ---------------------------------------------------------------------- */
+
+Test(sup, stop_start_restart_remove)
+{
+        struct pk_sup *s = new_sup(NULL);
+        add(s, "w", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        cr_assert_eq(pk_sup_remove_child(s, "w"), -EBUSY);
+        cr_assert_eq(pk_sup_stop_child(s, "w"), 0);
+        run_until(PK_SUP_EV_EXITED, "w", 1);
+        struct pk_sup_child_info ci;
+        pk_sup_child_info(s, "w", &ci);
+        cr_assert_eq(ci.state, PK_SUP_DOWN);
+        cr_assert_eq(ci.last_exit.signal, SIGTERM);
+        cr_assert_eq(count(PK_SUP_EV_RESTART, "w"), 0); /* a requested stop is not restarted */
+        cr_assert_eq(pk_sup_start_child(s, "w"), 0);
+        cr_assert_eq(pk_sup_start_child(s, "w"), -EALREADY);
+        pk_sup_child_info(s, "w", &ci);
+        pid_t first = ci.pid;
+        cr_assert_eq(pk_sup_restart_child(s, "w"), 0);
+        run_until(PK_SUP_EV_READY, "w", 1);
+        pk_sup_child_info(s, "w", &ci);
+        cr_assert_neq(ci.pid, first);
+        cr_assert_eq(ci.restarts, 0, "a requested restart does not count");
+        cr_assert_eq(pk_sup_signal_child(s, "nope", SIGTERM), -ENOENT);
+        /* a child added while running starts at once */
+        add(s, "late", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        pk_sup_child_info(s, "late", &ci);
+        cr_assert_eq(ci.state, PK_SUP_READY);
+        cr_assert_gt(ci.pid, 0);
+        cr_assert_eq(pk_sup_stop_child(s, "late"), 0);
+        run_until(PK_SUP_EV_EXITED, "late", 1);
+        cr_assert_eq(pk_sup_remove_child(s, "late"), 0);
+        cr_assert_eq(pk_sup_which_children(s, NULL, 0), 1);
+        finish(s);
+}
+
+Test(sup, stop_escalates_to_kill_after_timeout)
+{
+        struct pk_sup *s = new_sup(NULL);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "stubborn";
+        sp.shutdown_ms = 100;
+        sp.ready = PK_SUP_READY_FD;
+        sp.ready_fd = 3;
+        /* ready once its trap is in place (s6 notification-fd) */
+        cr_assert_eq(pk_sup_add(s, &sp, sh("trap '' TERM; echo >&3; while :; do sleep 1; done")),
+                     0);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "stubborn", 1);
+        finish(s);
+        long ex = find(PK_SUP_EV_EXITED, "stubborn", 1);
+        cr_assert_geq(ex, 0);
+        cr_assert_eq(R.ev[ex].exit.signal, SIGKILL);
+        long sp_ = find(PK_SUP_EV_STOPPING, "stubborn", 1);
+        cr_assert_geq(ev_ms_between(sp_, ex), 99);
+}
+
+/* ---- readiness ------------------------------------------------------------------------------ */
+
+static void add_ready(struct pk_sup *s, const char *id, int how, struct pk_cmd *cmd,
+                      const struct pk_sup_child_spec *extra)
+{
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        if (extra)
+                sp = *extra;
+        sp.id = id;
+        sp.ready = how;
+        if (how == PK_SUP_READY_FD && !sp.ready_fd)
+                sp.ready_fd = 3;
+        cr_assert_eq(pk_sup_add(s, &sp, cmd), 0);
+}
+
+Test(sup, ready_by_delay)
+{
+        struct pk_sup *s = new_sup(NULL);
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        x.ready_delay_ms = 150;
+        add_ready(s, "d", PK_SUP_READY_DELAY, sh("exec sleep 1000"), &x);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "d", 1);
+        cr_assert_geq(ev_ms_between(find(PK_SUP_EV_RUNNING, "d", 1), find(PK_SUP_EV_READY, "d", 1)),
+                      149);
+        finish(s);
+}
+
+Test(sup, ready_by_notification_fd)
+{
+        struct pk_sup *s = new_sup(NULL);
+        add_ready(s, "n", PK_SUP_READY_FD,
+                  probe((const char *[]){"sleep:50", "fd:3", "pause", NULL}), NULL);
+        /* a child that closes the fd without a newline never becomes ready: start timeout */
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        x.start_timeout_ms = 200;
+        x.restart = PK_SUP_TEMPORARY;
+        add_ready(s, "mute", PK_SUP_READY_FD, sh("exec 3>&-; exec sleep 1000"), &x);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "n", 1);
+        cr_assert_lt(find(PK_SUP_EV_RUNNING, "n", 1), find(PK_SUP_EV_READY, "n", 1));
+        run_until(PK_SUP_EV_GAVE_UP, "mute", 1);
+        long st = find(PK_SUP_EV_STOPPING, "mute", 1);
+        cr_assert_eq(R.ev[st].reason, PK_SUP_R_START_TIMEOUT);
+        cr_assert_eq(count(PK_SUP_EV_READY, "mute"), 0);
+        finish(s);
+}
+
+Test(sup, ready_by_sd_notify_with_status)
+{
+        struct pk_sup *s = new_sup(NULL);
+        add_ready(s, "n", PK_SUP_READY_NOTIFY,
+                  probe((const char *[]){"send:STATUS=warming up", "sleep:20",
+                                         "send:READY=1\\nSTATUS=serving", "pause", NULL}),
+                  NULL);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "n", 1);
+        long st1 = find(PK_SUP_EV_STATUS, "n", 1);
+        cr_assert_geq(st1, 0);
+        cr_assert_str_eq(R.ev[st1].text, "STATUS=warming up");
+        cr_assert_lt(st1, find(PK_SUP_EV_READY, "n", 1));
+        if (count(PK_SUP_EV_STATUS, "n") < 2) /* same datagram: usually already here */
+                run_until(PK_SUP_EV_STATUS, "n", 1);
+        cr_assert_str_eq(R.ev[find(PK_SUP_EV_STATUS, "n", 2)].text, "STATUS=serving");
+        finish(s);
+}
+
+Test(sup, sd_notify_access_is_checked)
+{
+        struct pk_sup *s = new_sup(NULL);
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        x.start_timeout_ms = 300;
+        x.restart = PK_SUP_TEMPORARY;
+        x.notify_access = PK_SUP_NOTIFY_MAIN;
+        /* READY=1 from a forked child: refused under "main" ... */
+        add_ready(s, "main", PK_SUP_READY_NOTIFY,
+                  probe((const char *[]){"fsend:READY=1", "pause", NULL}), &x);
+        x.notify_access = PK_SUP_NOTIFY_ALL;
+        /* ... accepted under "all" */
+        add_ready(s, "all", PK_SUP_READY_NOTIFY,
+                  probe((const char *[]){"fsend:READY=1", "pause", NULL}), &x);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_GAVE_UP, "main", 1);
+        cr_assert_eq(count(PK_SUP_EV_READY, "main"), 0);
+        cr_assert_eq(R.ev[find(PK_SUP_EV_STOPPING, "main", 1)].reason, PK_SUP_R_START_TIMEOUT);
+        cr_assert_eq(count(PK_SUP_EV_READY, "all"), 1);
+        finish(s);
+}
+
+Test(sup, watchdog_timeout_restarts_a_silent_child)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.backoff_base_ms = 1;
+        struct pk_sup *s = new_sup(&o);
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        x.watchdog_ms = 150;
+        /* pets the watchdog three times, 50 ms apart, then goes silent */
+        add_ready(s, "dog", PK_SUP_READY_NOTIFY,
+                  probe((const char *[]){"send:READY=1", "sleep:50", "send:WATCHDOG=1", "sleep:50",
+                                         "send:WATCHDOG=1", "sleep:50", "send:WATCHDOG=1", "pause",
+                                         NULL}),
+                  &x);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_RESTART, "dog", 1);
+        long st = find(PK_SUP_EV_STOPPING, "dog", 1), ex = find(PK_SUP_EV_EXITED, "dog", 1);
+        cr_assert_eq(R.ev[st].reason, PK_SUP_R_WATCHDOG);
+        cr_assert_eq(R.ev[ex].exit.signal, SIGABRT);
+        /* the pets kept it alive past the first 150 ms */
+        cr_assert_geq(ev_ms_between(find(PK_SUP_EV_READY, "dog", 1), st), 249);
+        finish(s);
+}
+
+Test(sup, mainpid_must_belong_to_the_service)
+{
+        struct pk_sup *s = new_sup(NULL);
+        /* a lie: pid 1 is not ours */
+        add_ready(s, "liar", PK_SUP_READY_NOTIFY,
+                  probe((const char *[]){"send:MAINPID=1", "send:READY=1", "pause", NULL}), NULL);
+        /* the truth: a forked child of the service; READY=1 then comes from the
+         * spawned pid, which "exec" access allows besides the main pid */
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        x.notify_access = PK_SUP_NOTIFY_EXEC;
+        add_ready(s, "fork", PK_SUP_READY_NOTIFY,
+                  probe((const char *[]){"mainchild", "send:READY=1", "pause", NULL}), &x);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        R.stop_id[0] = 0;
+        run_until(PK_SUP_EV_READY, "liar", 1);
+        if (count(PK_SUP_EV_READY, "fork") == 0)
+                run_until(PK_SUP_EV_READY, "fork", 1);
+        long m = find(PK_SUP_EV_MAINPID, "liar", 1);
+        cr_assert_geq(m, 0);
+        cr_assert_eq(R.ev[m].err, -EPERM);
+        struct pk_sup_child_info ci;
+        pk_sup_child_info(s, "liar", &ci);
+        cr_assert_neq(ci.pid, 1);
+        long f = find(PK_SUP_EV_MAINPID, "fork", 1);
+        cr_assert_geq(f, 0);
+        cr_assert_eq(R.ev[f].err, 0);
+        pk_sup_child_info(s, "fork", &ci);
+        long named = strtol(R.ev[f].text, NULL, 10); /* the value sent */
+        cr_assert_eq(ci.pid, (pid_t)named);
+        cr_assert_eq(pk__proc_ppid(ci.pid), R.ev[find(PK_SUP_EV_RUNNING, "fork", 1)].pid);
+        finish(s);
+}
+
+/* ---- dependencies --------------------------------------------------------------------------- */
+
+Test(sup, dependencies_order_and_parallelism)
+{
+        struct pk_sup *s = new_sup(NULL);
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        /* db takes a while to become ready (notification fd) */
+        add_ready(s, "db", PK_SUP_READY_FD,
+                  probe((const char *[]){"sleep:100", "fd:3", "pause", NULL}), NULL);
+        /* app requires db; web is after app; cache is independent */
+        const char *need_db[] = {"db", NULL}, *after_app[] = {"app", NULL};
+        x.requires = need_db;
+        add_ready(s, "app", PK_SUP_READY_EXEC, sh("exec sleep 1000"), &x);
+        memset(&x, 0, sizeof(x));
+        x.after = after_app;
+        add_ready(s, "web", PK_SUP_READY_EXEC, sh("exec sleep 1000"), &x);
+        add_ready(s, "cache", PK_SUP_READY_EXEC, sh("exec sleep 1000"), NULL);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        /* independent children started at once, in parallel with db's start */
+        cr_assert_eq(count(PK_SUP_EV_READY, "cache"), 1);
+        cr_assert_eq(count(PK_SUP_EV_STARTING, "app"), 0);
+        struct pk_sup_child_info ci;
+        pk_sup_child_info(s, "app", &ci);
+        cr_assert_eq(ci.state, PK_SUP_WAITING);
+        run_until(PK_SUP_EV_READY, "web", 1);
+        long rdb = find(PK_SUP_EV_READY, "db", 1), sapp = find(PK_SUP_EV_STARTING, "app", 1),
+             rapp = find(PK_SUP_EV_READY, "app", 1), sweb = find(PK_SUP_EV_STARTING, "web", 1);
+        cr_assert(rdb < sapp && rapp < sweb, "db ready < app starts; app ready < web starts");
+        /* stop in reverse start order: web, app, cache, db (db spawned first, cache second) */
+        cr_assert_eq(pk_sup_shutdown(s), 0);
+        R.stop_sup = s;
+        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
+        long pw = find(PK_SUP_EV_STOPPING, "web", 1), pa = find(PK_SUP_EV_STOPPING, "app", 1),
+             pd = find(PK_SUP_EV_STOPPING, "db", 1), pc = find(PK_SUP_EV_STOPPING, "cache", 1);
+        cr_assert(pw < pa && pa < pc && pc < pd, "reverse order: %ld %ld %ld %ld", pw, pa, pc, pd);
+        finish(s);
+}
+
+Test(sup, a_required_child_that_gives_up_stops_its_dependents)
+{
+        struct pk_sup *s = new_sup(NULL);
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        x.restart = PK_SUP_TEMPORARY;
+        add_ready(s, "base", PK_SUP_READY_EXEC, sh("sleep 0.1; exit 1"), &x);
+        const char *need[] = {"base", NULL};
+        memset(&x, 0, sizeof(x));
+        x.requires = need;
+        add_ready(s, "dep", PK_SUP_READY_EXEC, sh("exec sleep 1000"), &x);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_GAVE_UP, "dep", 1);
+        cr_assert_eq(R.ev[find(PK_SUP_EV_STOPPING, "dep", 1)].reason, PK_SUP_R_DEPENDENCY);
+        struct pk_sup_child_info ci;
+        pk_sup_child_info(s, "dep", &ci);
+        cr_assert_eq(ci.state, PK_SUP_FAILED);
+        cr_assert_eq(count(PK_SUP_EV_RESTART, "dep"), 0);
+        /* starting it again pulls its requirement in again */
+        cr_assert_eq(pk_sup_start_child(s, "dep"), 0);
+        pk_sup_child_info(s, "base", &ci);
+        cr_assert_eq(ci.state, PK_SUP_READY);
+        finish(s);
+}
+
+Test(sup, conflicts_stop_each_other)
+{
+        struct pk_sup *s = new_sup(NULL);
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        add_ready(s, "old", PK_SUP_READY_EXEC, sh("exec sleep 1000"), NULL);
+        const char *c[] = {"old", NULL};
+        x.conflicts = c;
+        add_ready(s, "new", PK_SUP_READY_EXEC, sh("exec sleep 1000"), &x);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "new", 1);
+        cr_assert_eq(R.ev[find(PK_SUP_EV_STOPPING, "old", 1)].reason, PK_SUP_R_CONFLICT);
+        cr_assert_lt(find(PK_SUP_EV_EXITED, "old", 1), find(PK_SUP_EV_STARTING, "new", 1));
+        struct pk_sup_child_info ci;
+        pk_sup_child_info(s, "old", &ci);
+        cr_assert_eq(ci.state, PK_SUP_DOWN);
+        finish(s);
+}
+
+/* ---- stopping a whole service, and reaper duty ------------------------------------------- */
+
+static pid_t read_pid(const char *path)
+{
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f, "%s", path);
+        long v = 0;
+        cr_assert_eq(fscanf(f, "%ld", &v), 1);
+        fclose(f);
+        return (pid_t)v;
+}
+
+/* Exited: no such process, or a zombie waiting for its parent. */
+static int dead(pid_t pid)
+{
+        char path[64], buf[512];
+        snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+                return 1;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        const char *p = strrchr(buf, ')');
+        return p && (p[2] == 'Z' || p[2] == 'X');
+}
+
+static void assert_gone(pid_t pid)
+{
+        /* it is our child (we are its subreaper) or already reaped by the sweep */
+        int st;
+        pid_t r = waitpid(pid, &st, 0);
+        if (r == pid)
+                cr_assert(WIFSIGNALED(st), "the daemon was killed");
+        else
+                cr_assert_eq(errno, ECHILD);
+        cr_assert_eq(kill(pid, 0), -1);
+        cr_assert_eq(errno, ESRCH);
+}
+
+Test(sup, stop_kills_a_double_forked_grandchild_without_cgroups)
+{
+        struct pk_sup *s = new_sup(NULL);
+        cr_assert_eq(pk_sup_reaper(s, 0, NULL, NULL), 0);
+        cr_assert_eq(pk_sup_reaper(s, 0, NULL, NULL), -EALREADY);
+        char file[64], arg[80];
+        snprintf(file, sizeof(file), "/tmp/pk-sup-daemon-%ld", (long)getpid());
+        snprintf(arg, sizeof(arg), "daemon:%s", file);
+        unlink(file);
+        add_ready(s, "svc", PK_SUP_READY_FD, probe((const char *[]){arg, "fd:3", "pause", NULL}),
+                  NULL);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "svc", 1);
+        pid_t g = read_pid(file);
+        unlink(file);
+        struct pk_sup_child_info ci;
+        pk_sup_child_info(s, "svc", &ci);
+        /* it escaped the service's session and process group, and was reparented to us */
+        cr_assert_neq(getsid(g), getsid(ci.pid));
+        cr_assert_neq(getpgid(g), ci.pid);
+        cr_assert_eq(pk__proc_ppid(g), getpid());
+        cr_assert_eq(pk_sup_stop_child(s, "svc"), 0);
+        run_until(PK_SUP_EV_EXITED, "svc", 1);
+        assert_gone(g);
+        finish(s);
+}
+
+Test(sup, pid1_reaps_orphans_and_shuts_down_on_sigterm)
+{
+        char dir[] = "/tmp/pk-sup-init-XXXXXX";
+        cr_assert_not_null(mkdtemp(dir));
+        struct pk_cmd *c = NULL;
+        cr_assert_eq(pk_cmd_new("unshare", &c), 0);
+        const char *args[] = {
+            "-fp", "--mount-proc", PK_BUILD_DIR "/tests/helpers/sup_init", PROBE, dir, NULL};
+        cr_assert_eq(pk_cmd_args(c, args), 0);
+        struct pk_run_opts o;
+        memset(&o, 0, sizeof(o));
+        o.timeout_ms = 50000;
+        struct pk_run_result res;
+        int r = pk_run(c, &o, &res, NULL);
+        pk_cmd_free(c);
+        cr_assert_eq(r, 0);
+        const char *out = res.out ? res.out : "";
+        cr_log_info("%s%s", out, res.err ? res.err : "");
+        cr_assert(strstr(out, "pid=1\n"), "runs as PID 1:\n%s", out);
+        /* 200 orphans, then the daemon killed with its service: 201 reaped */
+        cr_assert(strstr(out, "orphans=201\n"), "every orphan reaped:\n%s", out);
+        cr_assert(strstr(out, "hups=1\n"), "%s", out);
+        cr_assert(strstr(out, "finished=1\nreason=signal\nstatus=0\n"), "%s", out);
+        /* the supervised child's status was not stolen by the orphan reaper */
+        cr_assert(strstr(out, "orph_signal=15\norph_unknown=0\n"), "%s", out);
+        cr_assert(strstr(out, "daemon_gone=1\n"), "%s", out);
+        cr_assert_eq(res.status.exited, 1);
+        cr_assert_eq(res.status.code, 0);
+        pk_run_result_free(&res);
+        char pf[128];
+        snprintf(pf, sizeof(pf), "%s/daemon.pid", dir);
+        unlink(pf);
+        rmdir(dir);
+}
+
+Test(sup, stop_kills_a_double_forked_grandchild_with_a_cgroup)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.cgroup = PK_SUP_CGROUP_ON;
+        char name[32];
+        snprintf(name, sizeof(name), "t%ld", (long)getpid());
+        o.name = name;
+        struct pk_sup *s = new_sup(&o);
+        char file[64], arg[80];
+        snprintf(file, sizeof(file), "/tmp/pk-sup-cgdaemon-%ld", (long)getpid());
+        snprintf(arg, sizeof(arg), "daemon:%s", file);
+        unlink(file);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "svc";
+        sp.ready = PK_SUP_READY_FD;
+        sp.ready_fd = 3;
+        int r = pk_sup_add(s, &sp, probe((const char *[]){arg, "fd:3", "pause", NULL}));
+        if (r < 0) {
+                pk_sup_free(s);
+                cr_skip_test("no writable cgroup v2 here (%s)", pk_strerror(r));
+        }
+        /* no reaper mode: the cgroup alone must catch the escaped grandchild */
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "svc", 1);
+        pid_t g = read_pid(file);
+        unlink(file);
+        char path[64], line[512];
+        snprintf(path, sizeof(path), "/proc/%ld/cgroup", (long)g);
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f);
+        while (fgets(line, sizeof(line), f) && strncmp(line, "0::", 3) != 0)
+                ; /* the v2 line (hybrid hosts list v1 hierarchies first) */
+        fclose(f);
+        char want[80];
+        snprintf(want, sizeof(want), "/%s.svc\n", name);
+        cr_assert(strstr(line, want), "the grandchild is in the service's cgroup: %s", line);
+        cr_assert_eq(pk_sup_stop_child(s, "svc"), 0);
+        run_until(PK_SUP_EV_EXITED, "svc", 1);
+        /* "stopped" means the cgroup is empty: the grandchild has exited by now (a
+         * zombie until init, its parent after the double fork, reaps it) */
+        cr_assert(dead(g), "grandchild %ld survived", (long)g);
+        finish(s);
+}
+
+Test(sup, logs_survive_restarts_in_order)
+{
+        char dir[] = "/tmp/pk-sup-log-XXXXXX";
+        cr_assert_not_null(mkdtemp(dir));
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.intensity = 1000;
+        o.backoff_base_ms = 1;
+        o.jitter_pct = -1;
+        o.backoff_cap_ms = 1;
+        struct pk_sup *s = new_sup(&o);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "talker";
+        sp.log_dir = dir;
+        /* each run prints its number (from a counter file) on stdout and stderr, then fails */
+        char script[512];
+        snprintf(script, sizeof(script),
+                 "n=$(cat %s/n 2>/dev/null || echo 0); echo \"out $n\"; echo \"err $n\" >&2; "
+                 "echo $((n+1)) > %s/n; exit 1",
+                 dir, dir);
+        cr_assert_eq(pk_sup_add(s, &sp, sh(script)), 0);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_EXITED, "talker", 20);
+        finish(s); /* frees the log: flushed */
+        char path[128];
+        snprintf(path, sizeof(path), "%s/talker.log", dir);
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f);
+        char line[128];
+        int n = 0;
+        while (n < 40 && fgets(line, sizeof(line), f)) {
+                char want[64];
+                snprintf(want, sizeof(want), "%s %d\n", n % 2 ? "err" : "out", n / 2);
+                cr_assert_str_eq(line, want, "line %d", n);
+                n++;
+        }
+        fclose(f);
+        cr_assert_eq(n, 40, "20 runs, 2 lines each, none lost");
+        char cmd[200];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        cr_assert_eq(system(cmd), 0);
+}
