@@ -90,6 +90,19 @@ static int read_pidfile(const char *path, pid_t *ret)
 
 /* Waits for signals: forwards stop/reload signals to `mainpid` (0: none, then
  * a stop signal ends us with 0), and returns the daemon's status when it ends. */
+static int stand_in(pid_t mainpid);
+
+/* The mask stand_in() blocked is restored before we return, so that exit-time
+ * work (a sanitizer's leak check forks and waits) sees ordinary signals. */
+static int stand_in_restoring(pid_t mainpid)
+{
+        sigset_t old;
+        sigprocmask(SIG_SETMASK, NULL, &old);
+        int st = stand_in(mainpid);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return st;
+}
+
 static int stand_in(pid_t mainpid)
 {
         sigset_t set;
@@ -223,11 +236,11 @@ static int ue_main(int argc, char **argv)
                         return 1;
                 }
                 ready(ready_fd);
-                return stand_in(mainpid);
+                return stand_in_restoring(mainpid);
         }
         ready(ready_fd);
         if (oneshot && remain)
-                return stand_in(0);
+                return stand_in_restoring(0);
         (void)nstart;
         return 0;
 usage:
