@@ -104,6 +104,25 @@ static int apply_stdio(struct pk_cmd *cmd, const struct pk_unit_stdio *s, int fd
         }
 }
 
+/* Whether we hold CAP_SYS_RESOURCE (bit 24 of CapEff), needed to raise hard limits. */
+static bool have_sys_resource(void)
+{
+        FILE *f = fopen("/proc/self/status", "re");
+        if (!f)
+                return true;
+        char line[256];
+        bool yes = true;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long long caps;
+                if (sscanf(line, "CapEff: %llx", &caps) == 1) {
+                        yes = (caps >> 24) & 1;
+                        break;
+                }
+        }
+        fclose(f);
+        return yes;
+}
+
 /* The exec context every command of the unit shares; `flags` are the line's prefixes. */
 static int apply_ctx(struct pk_cmd *cmd, const struct pk_unit *u, unsigned flags,
                      struct child_priv *c)
@@ -162,6 +181,20 @@ static int apply_ctx(struct pk_cmd *cmd, const struct pk_unit *u, unsigned flags
                         continue;
                 unsigned long long s = l->soft == PK_UNIT_INFINITY ? PK_RLIM_INFINITY : l->soft;
                 unsigned long long h = l->hard == PK_UNIT_INFINITY ? PK_RLIM_INFINITY : l->hard;
+                /* Without CAP_SYS_RESOURCE a hard limit cannot be raised: the unit
+                 * gets ours (as in a container), and the note says so. */
+                struct rlimit cur;
+                if (!have_sys_resource() && getrlimit(i, &cur) == 0 &&
+                    cur.rlim_max != RLIM_INFINITY && h > cur.rlim_max) {
+                        if (c && (r = note(c,
+                                           "Limit (resource %d) %llu clamped to the "
+                                           "supervisor's hard limit %llu",
+                                           i, h, (unsigned long long)cur.rlim_max)) < 0)
+                                return r;
+                        h = cur.rlim_max;
+                        if (s > h)
+                                s = h;
+                }
                 if ((r = pk_cmd_rlimit(cmd, i, s, h)) < 0)
                         return r;
         }
@@ -396,12 +429,12 @@ static int map_service(struct child_priv *c, const struct pk_unit *u,
         if (!u->kill.send_sigkill) {
                 sp->shutdown = PK_SUP_SHUTDOWN_INFINITY;
         } else {
+                /* TimeoutStopSec=0 or infinity: no SIGKILL (systemd.service(5)). */
                 sp->shutdown = PK_SUP_SHUTDOWN_TIMEOUT;
-                sp->shutdown_ms = s->timeout_stop_ms == PK_UNIT_INFINITY || s->timeout_stop_ms == 0
-                                      ? 0
-                                      : (int64_t)s->timeout_stop_ms;
-                if (s->timeout_stop_ms == PK_UNIT_INFINITY)
+                if (s->timeout_stop_ms == PK_UNIT_INFINITY || s->timeout_stop_ms == 0)
                         sp->shutdown = PK_SUP_SHUTDOWN_INFINITY;
+                else
+                        sp->shutdown_ms = (int64_t)s->timeout_stop_ms;
         }
         if (u->kill.mode == PK_UNIT_KILL_PROCESS || u->kill.mode == PK_UNIT_KILL_NONE) {
                 if ((r = note(c, "KillMode=%s: the whole control group is killed at stop",

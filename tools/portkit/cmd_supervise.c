@@ -1154,8 +1154,6 @@ static const char sv_usage[] =
     ")\n"
     "takes `portkit ctl` requests.  SIGTERM/SIGINT stop everything; SIGHUP is daemon-reload.\n";
 
-static struct sv *g_sv;
-
 static void on_hup(void *ud)
 {
         struct sv *sv = ud;
@@ -1225,6 +1223,7 @@ static int sv_main(int argc, char **argv)
 
         struct load_set ls = {0};
         char err[1024] = "";
+        int rc = PK_CLI_EXIT_SYSTEM;
         int r = load_all(sv, &ls, err, sizeof(err));
         if (r < 0) {
                 pk_cli_error("supervise", "%s", err);
@@ -1234,7 +1233,7 @@ static int sv_main(int argc, char **argv)
                 sv->svcs[sv->n++] = ls.v[i];
         if ((r = pk_loop_new(&sv->loop)) < 0) {
                 pk_cli_error("supervise", "loop: %s", pk_strerror(r));
-                return PK_CLI_EXIT_SYSTEM;
+                goto out;
         }
         struct pk_sup_opts so = {.name = "supervise",
                                  .intensity = 1000,
@@ -1242,21 +1241,23 @@ static int sv_main(int argc, char **argv)
                                  .cgroup = PK_SUP_CGROUP_AUTO};
         if ((r = pk_sup_new(sv->loop, &so, &sv->sup)) < 0) {
                 pk_cli_error("supervise", "supervisor: %s", pk_strerror(r));
-                return PK_CLI_EXIT_SYSTEM;
+                goto out;
         }
         (void)pk_sup_subscribe(sv->sup, on_event, sv);
         for (size_t i = 0; i < sv->n; i++) {
                 logf_("loaded %s (%s)", sv->svcs[i]->name,
                       sv->svcs[i]->u->fragment_path ? sv->svcs[i]->u->fragment_path : "");
                 report_notes(sv->svcs[i]);
-                if (svc_add(sv, sv->svcs[i]) < 0)
-                        return PK_CLI_EXIT_BADINPUT;
+                if (svc_add(sv, sv->svcs[i]) < 0) {
+                        rc = PK_CLI_EXIT_BADINPUT;
+                        goto out;
+                }
         }
         struct pk_fd_unix_opts uo = {
             .flags = PK_FD_NONBLOCK, .dir_mode = 0755, .socket_mode = 0666};
         if ((r = pk_fd_unix_listen(sv->control, SOCK_STREAM, &uo, &sv->lis)) < 0) {
                 pk_cli_error("supervise", "control socket %s: %s", sv->control, pk_strerror(r));
-                return PK_CLI_EXIT_SYSTEM;
+                goto out;
         }
         pk_loop_io_init(sv->loop, &sv->lio, sv->lis.fd);
         sv->lio.w.data = sv;
@@ -1264,29 +1265,33 @@ static int sv_main(int argc, char **argv)
         pk_loop_unref(&sv->lio.w);
         if ((r = pk_sup_reaper(sv->sup, 0, on_hup, sv)) < 0) {
                 pk_cli_error("supervise", "reaper mode: %s", pk_strerror(r));
-                return PK_CLI_EXIT_SYSTEM;
+                goto out;
         }
         char cyc[256] = "";
         if ((r = pk_sup_start(sv->sup, cyc, sizeof(cyc))) < 0) {
                 pk_cli_error("supervise", "start: %s %s", pk_strerror(r), cyc);
-                return PK_CLI_EXIT_BADINPUT;
+                rc = PK_CLI_EXIT_BADINPUT;
+                goto out;
         }
-        g_sv = sv;
         logf_("running %zu units, control socket %s", sv->n, sv->control);
         (void)pk_loop_run(sv->loop);
         struct pk_sup_status st;
         memset(&st, 0, sizeof(st));
         (void)pk_sup_state(sv->sup, &st);
+        rc = st.exit_status;
+        logf_("stopped");
+out:
         while (sv->clients)
                 client_drop(sv->clients, NULL);
-        pk_loop_io_stop(&sv->lio);
-        pk_fd_unix_listener_close(&sv->lis);
+        if (sv->lis.fd >= 0) {
+                pk_loop_io_stop(&sv->lio);
+                pk_fd_unix_listener_close(&sv->lis);
+        }
         sv->sup = pk_sup_free(sv->sup);
         for (size_t i = 0; i < sv->n; i++)
                 svc_free(sv->svcs[i]);
         pk_loop_free(sv->loop);
-        logf_("stopped");
-        return st.exit_status;
+        return rc;
 }
 
 static const struct pk_cli_command cmd_supervise = {
