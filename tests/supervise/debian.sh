@@ -22,8 +22,11 @@ cgroup_of() { # PID -> its cgroup v2 directory
         echo "$mnt$(sed -n 's/^0:://p' "/proc/$1/cgroup")"
 }
 
-"$pk" supervise --control /run/pk.ctl --log-dir "$work/log" nginx.service redis-server.service \
-        2>"$work/stderr" &
+# nginx's unit has no Restart=: a drop-in (as an admin would put in /etc) adds it.
+mkdir -p "$work/units/nginx.service.d"
+printf '[Service]\nRestart=on-failure\n' >"$work/units/nginx.service.d/restart.conf"
+"$pk" supervise --control /run/pk.ctl --log-dir "$work/log" --unit-path "$work/units" \
+        --unit-path /lib/systemd/system nginx.service redis-server.service 2>"$work/stderr" &
 sv=$!
 for _ in $(seq 1 300); do ctl ping >/dev/null 2>&1 && break; sleep 0.1; done
 

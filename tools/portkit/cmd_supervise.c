@@ -660,7 +660,10 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
                         if (s->u->service.exec_stop_post.n && s->hook < 0)
                                 hook_start(sv, s, HOOK_STOPPOST, 0);
                 }
-                if (s->removing && (ev->state == PK_SUP_DOWN || ev->state == PK_SUP_FAILED))
+                /* The event's state is the one at emission; ask for the current one. */
+                struct pk_sup_child_info ci;
+                if (s->removing && pk_sup_child_info(sv->sup, s->name, &ci) == 0 &&
+                    (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED))
                         svc_removed(sv, s);
         }
         if (ev->kind == PK_SUP_EV_SUP_DOWN)
@@ -1261,8 +1264,8 @@ static int sv_main(int argc, char **argv)
         }
         pk_loop_io_init(sv->loop, &sv->lio, sv->lis.fd);
         sv->lio.w.data = sv;
+        /* Referenced: the daemon runs until shutdown, even with every unit down. */
         (void)pk_loop_io_start(&sv->lio, PK_LOOP_READ, accept_cb);
-        pk_loop_unref(&sv->lio.w);
         if ((r = pk_sup_reaper(sv->sup, 0, on_hup, sv)) < 0) {
                 pk_cli_error("supervise", "reaper mode: %s", pk_strerror(r));
                 goto out;
