@@ -21,7 +21,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-pid_t pk__proc_ppid(pid_t pid); /* src/sup/proc.c */
+pid_t pk__proc_ppid(pid_t pid);                          /* src/sup/proc.c */
+const char *pk__sup_policy_action(int state, int event); /* src/sup/sup.c */
+const char *pk__sup_policy_event(int event);
 
 #define PROBE PK_BUILD_DIR "/tests/helpers/sup_probe"
 #define BOUND_MS 20000 /* a hang becomes a failure after this; never a pass condition */
@@ -154,6 +156,7 @@ static void reset(void)
         memset(&R, 0, sizeof(R));
 }
 
+/* cppcheck-suppress unknownMacro */
 TestSuite(sup, .init = reset, .timeout = 60);
 
 /* ---- bad specs ------------------------------------------------------------------------- */
@@ -239,52 +242,85 @@ Test(sup, bad_specs_are_clear_errors)
 
 /* ---- restart type x exit kind ------------------------------------------------------------- */
 
-Test(sup, restart_type_by_exit_kind)
+Test(sup, strategy_by_restart_type_by_exit_kind)
 {
         static const char *const scripts[] = {"exit 0", "exit 3", "exit 42", "kill -KILL $$"};
         static const int abnormal[] = {0, 1, 0 /* 42 is in the success set */, 1};
-        for (int type = PK_SUP_PERMANENT; type <= PK_SUP_TEMPORARY; type++) {
-                for (size_t k = 0; k < sizeof(scripts) / sizeof(scripts[0]); k++) {
-                        R.n = 0;
-                        struct pk_sup_opts o;
-                        memset(&o, 0, sizeof(o));
-                        struct pk_sup *s = new_sup(&o);
-                        struct pk_sup_child_spec sp;
-                        memset(&sp, 0, sizeof(sp));
-                        int codes[] = {42};
-                        sp.id = "w";
-                        sp.restart = type;
-                        sp.success_codes = codes;
-                        sp.n_success_codes = 1;
-                        cr_assert_eq(pk_sup_add(s, &sp, sh(scripts[k])), 0);
-                        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
-                        run_until(PK_SUP_EV_EXITED, "w", 1);
-                        long ex = find(PK_SUP_EV_EXITED, "w", 1);
-                        if (k == 3) {
-                                cr_assert_eq(R.ev[ex].exit.exited, 0);
-                                cr_assert_eq(R.ev[ex].exit.signal, SIGKILL);
-                        } else {
-                                cr_assert_eq(R.ev[ex].exit.exited, 1);
-                        }
-                        int want =
-                            type == PK_SUP_PERMANENT || (type == PK_SUP_TRANSIENT && abnormal[k]);
-                        cr_assert_eq(count(PK_SUP_EV_RESTART, "w"), want,
-                                     "type %d script '%s': restart %d, want %d", type, scripts[k],
-                                     count(PK_SUP_EV_RESTART, "w"), want);
-                        struct pk_sup_child_info ci;
-                        cr_assert_eq(pk_sup_child_info(s, "w", &ci), 0);
-                        cr_assert_eq(ci.has_exited, 1);
-                        if (want) {
-                                cr_assert_eq(ci.state, PK_SUP_BACKOFF);
-                                cr_assert_gt(ci.next_restart_ns, 0);
-                        } else {
-                                cr_assert_eq(ci.state, type == PK_SUP_TEMPORARY && abnormal[k]
-                                                           ? PK_SUP_FAILED
-                                                           : PK_SUP_DOWN);
+        for (int strat = PK_SUP_ONE_FOR_ONE; strat <= PK_SUP_SIMPLE_ONE_FOR_ONE; strat++) {
+                for (int type = PK_SUP_PERMANENT; type <= PK_SUP_TEMPORARY; type++) {
+                        for (size_t k = 0; k < sizeof(scripts) / sizeof(scripts[0]); k++) {
+                                R.n = 0;
+                                int codes[] = {42};
+                                struct pk_sup_child_spec sp;
+                                memset(&sp, 0, sizeof(sp));
+                                sp.restart = type;
+                                sp.success_codes = codes;
+                                sp.n_success_codes = 1;
+                                struct pk_sup_opts o;
+                                memset(&o, 0, sizeof(o));
+                                o.strategy = strat;
+                                if (strat == PK_SUP_SIMPLE_ONE_FOR_ONE)
+                                        o.template_spec = &sp;
+                                struct pk_sup *s = new_sup(&o);
+                                cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+                                /* a sibling started before "w" fails */
+                                if (strat == PK_SUP_SIMPLE_ONE_FOR_ONE) {
+                                        cr_assert_eq(
+                                            pk_sup_start_dynamic(s, "s", sh("exec sleep 1000")), 0);
+                                        cr_assert_eq(pk_sup_start_dynamic(s, "w", sh(scripts[k])),
+                                                     0);
+                                } else {
+                                        struct pk_sup_child_spec sib;
+                                        memset(&sib, 0, sizeof(sib));
+                                        sib.id = "s";
+                                        cr_assert_eq(pk_sup_add(s, &sib, sh("exec sleep 1000")), 0);
+                                        sp.id = "w";
+                                        cr_assert_eq(pk_sup_add(s, &sp, sh(scripts[k])), 0);
+                                }
+                                if (count(PK_SUP_EV_EXITED, "w") == 0)
+                                        run_until(PK_SUP_EV_EXITED, "w", 1);
+                                long ex = find(PK_SUP_EV_EXITED, "w", 1);
+                                if (k == 3) {
+                                        cr_assert_eq(R.ev[ex].exit.exited, 0);
+                                        cr_assert_eq(R.ev[ex].exit.signal, SIGKILL);
+                                } else {
+                                        cr_assert_eq(R.ev[ex].exit.exited, 1);
+                                }
+                                int want = type == PK_SUP_PERMANENT ||
+                                           (type == PK_SUP_TRANSIENT && abnormal[k]);
+                                /* only one_for_all stops the sibling started before it */
+                                int sib = want && strat == PK_SUP_ONE_FOR_ALL;
+                                if (want && count(PK_SUP_EV_RESTART, "w") == 0)
+                                        run_until(PK_SUP_EV_RESTART, "w", 1);
+                                cr_assert_eq(count(PK_SUP_EV_RESTART, "w"), want,
+                                             "strategy %d type %d script '%s': restart %d, want %d",
+                                             strat, type, scripts[k], count(PK_SUP_EV_RESTART, "w"),
+                                             want);
+                                cr_assert_eq(count(PK_SUP_EV_STOPPING, "s"), sib,
+                                             "strategy %d type %d script '%s': sibling stops %d",
+                                             strat, type, scripts[k],
+                                             count(PK_SUP_EV_STOPPING, "s"));
+                                struct pk_sup_child_info ci;
+                                int r = pk_sup_child_info(s, "w", &ci);
+                                if (want) {
+                                        cr_assert_eq(r, 0);
+                                        cr_assert_eq(ci.state, PK_SUP_BACKOFF);
+                                        cr_assert_gt(ci.next_restart_ns, 0);
+                                } else if (strat == PK_SUP_SIMPLE_ONE_FOR_ONE) {
+                                        cr_assert_eq(r, -ENOENT,
+                                                     "a dynamic child that ended is removed");
+                                } else {
+                                        cr_assert_eq(r, 0);
+                                        cr_assert_eq(ci.has_exited, 1);
+                                        cr_assert_eq(ci.state,
+                                                     type == PK_SUP_TEMPORARY && abnormal[k]
+                                                         ? PK_SUP_FAILED
+                                                         : PK_SUP_DOWN);
+                                }
                                 cr_assert_eq(count(PK_SUP_EV_GAVE_UP, "w"),
                                              type == PK_SUP_TEMPORARY && abnormal[k]);
+                                finish(s);
                         }
-                        finish(s);
                 }
         }
 }
@@ -1013,4 +1049,118 @@ Test(sup, logs_survive_restarts_in_order)
         char cmd[200];
         snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
         cr_assert_eq(system(cmd), 0);
+}
+
+/* ---- the documented table is the code's table --------------------------------------------- */
+
+Test(sup, docs_print_the_policy_table)
+{
+        FILE *f = fopen(PK_SOURCE_DIR "/docs/sup.md", "r");
+        cr_assert_not_null(f);
+        static char doc[1 << 17];
+        size_t n = fread(doc, 1, sizeof(doc) - 1, f);
+        fclose(f);
+        doc[n] = 0;
+        char line[512];
+        int off = snprintf(line, sizeof(line), "| state \\ event |");
+        for (int e = 0; pk__sup_policy_event(e); e++)
+                off += snprintf(line + off, sizeof(line) - (size_t)off, " %s |",
+                                pk__sup_policy_event(e));
+        cr_assert(strstr(doc, line), "docs/sup.md lacks the header row:\n%s", line);
+        for (int st = 0; st < PK_SUP_NSTATES; st++) {
+                off = snprintf(line, sizeof(line), "| **%s** |", pk_sup_state_name(st));
+                for (int e = 0; pk__sup_policy_event(e); e++)
+                        off += snprintf(line + off, sizeof(line) - (size_t)off, " %s |",
+                                        pk__sup_policy_action(st, e));
+                cr_assert(strstr(doc, line), "docs/sup.md lacks or differs in the row:\n%s", line);
+        }
+}
+
+/* ---- Type=forking -------------------------------------------------------------------------- */
+
+Test(sup, forking_service_main_pid_from_a_validated_pid_file)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.backoff_base_ms = 1;
+        struct pk_sup *s = new_sup(&o);
+        char good[64], liar[64], arg[96], script[160];
+        snprintf(good, sizeof(good), "/tmp/pk-sup-fork-%ld.pid", (long)getpid());
+        snprintf(liar, sizeof(liar), "/tmp/pk-sup-liar-%ld.pid", (long)getpid());
+        unlink(good);
+        unlink(liar);
+        snprintf(arg, sizeof(arg), "daemon:%s", good);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "forker";
+        sp.forking = 1;
+        sp.pid_file = "relative.pid";
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.pid_file = good;
+        /* the starter double-forks the daemon, which writes the pid file, then exits 0 */
+        cr_assert_eq(pk_sup_add(s, &sp, probe((const char *[]){arg, "exit:0", NULL})), 0);
+        /* a starter whose pid file names a process that is not the service's */
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "liar";
+        sp.forking = 1;
+        sp.restart = PK_SUP_TEMPORARY;
+        sp.pid_file = liar;
+        snprintf(script, sizeof(script), "echo 1 > %s; exit 0", liar);
+        cr_assert_eq(pk_sup_add(s, &sp, sh(script)), 0);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "forker", 1);
+        pid_t d = read_pid(good);
+        struct pk_sup_child_info ci;
+        pk_sup_child_info(s, "forker", &ci);
+        cr_assert_eq(ci.pid, d, "the daemon is the main pid");
+        cr_assert_eq(ci.state, PK_SUP_READY);
+        cr_assert_neq(R.ev[find(PK_SUP_EV_RUNNING, "forker", 1)].pid, d);
+        if (count(PK_SUP_EV_GAVE_UP, "liar") == 0)
+                run_until(PK_SUP_EV_GAVE_UP, "liar", 1);
+        long m = find(PK_SUP_EV_MAINPID, "liar", 1);
+        cr_assert_geq(m, 0);
+        cr_assert_eq(R.ev[m].err, -EPERM);
+        cr_assert_eq(count(PK_SUP_EV_READY, "liar"), 0);
+        /* stopping the service stops the daemon (through its pidfd) */
+        cr_assert_eq(pk_sup_stop_child(s, "forker"), 0);
+        run_until(PK_SUP_EV_EXITED, "forker", 1);
+        cr_assert(dead(d));
+        unlink(good);
+        unlink(liar);
+        finish(s);
+}
+
+Test(sup, sigchld_storm_loses_no_status)
+{
+        struct pk_sup *s = new_sup(NULL);
+        cr_assert_eq(pk_sup_reaper(s, 0, NULL, NULL), 0);
+        /* 40 services exit together, each leaving 5 orphans behind */
+        for (int i = 0; i < 40; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "s%d", i);
+                struct pk_sup_child_spec sp;
+                memset(&sp, 0, sizeof(sp));
+                sp.id = id;
+                sp.restart = PK_SUP_TRANSIENT;
+                int codes[] = {3};
+                sp.success_codes = codes; /* exit 3 is normal: not restarted */
+                sp.n_success_codes = 1;
+                cr_assert_eq(
+                    pk_sup_add(s, &sp, probe((const char *[]){"orphans:5", "exit:3", NULL})), 0);
+        }
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        if (count(PK_SUP_EV_EXITED, NULL) < 40)
+                run_until(PK_SUP_EV_EXITED, "", 40 - count(PK_SUP_EV_EXITED, NULL));
+        if (count(PK_SUP_EV_ORPHAN, NULL) < 200)
+                run_until(PK_SUP_EV_ORPHAN, "", 200 - count(PK_SUP_EV_ORPHAN, NULL));
+        for (size_t i = 0; i < R.n; i++)
+                if (R.ev[i].kind == PK_SUP_EV_EXITED) {
+                        cr_assert_eq(R.ev[i].exit.exited, 1, "%s: status lost", R.ev[i].id);
+                        cr_assert_eq(R.ev[i].exit.code, 3, "%s", R.ev[i].id);
+                } else if (R.ev[i].kind == PK_SUP_EV_ORPHAN) {
+                        cr_assert_eq(R.ev[i].exit.code, 0);
+                }
+        cr_assert_eq(count(PK_SUP_EV_EXITED, NULL), 40);
+        cr_assert_eq(count(PK_SUP_EV_ORPHAN, NULL), 200);
+        finish(s);
 }

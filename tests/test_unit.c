@@ -297,6 +297,8 @@ Test(syntax, invalid_names)
 {
         struct pk_unit *u = NULL;
         cr_assert_eq(pk_unit_parse("noext", NULL, "", 0, NULL, &u, NULL), -EINVAL);
+        cr_assert_eq(pk_unit_parse("a.target.wants", NULL, "", 0, NULL, &u, NULL), -EINVAL);
+        cr_assert_eq(pk_unit_parse("a.Service", NULL, "", 0, NULL, &u, NULL), -EINVAL);
         cr_assert_eq(pk_unit_parse("a b.service", NULL, "", 0, NULL, &u, NULL), -EINVAL);
         cr_assert_eq(pk_unit_parse("a@b@c.service", NULL, "", 0, NULL, &u, NULL), -EINVAL);
         cr_assert_eq(pk_unit_parse("@x.service", NULL, "", 0, NULL, &u, NULL), -EINVAL);
@@ -1067,6 +1069,34 @@ Test(keys, sections_of_other_types)
         pk_unit_free(u);
 }
 
+Test(keys, empty_assignment_restores_scalar_defaults)
+{
+        struct pk_unit *u = parse("a.service", "[Unit]\nDefaultDependencies=no\n"
+                                               "DefaultDependencies=\n"
+                                               "[Service]\nType=forking\nType=\n"
+                                               "ExecStart=/bin/true\n"
+                                               "TimeoutStopSec=5\nTimeoutStopSec=\n"
+                                               "TimeoutSec=1\nTimeoutSec=\n"
+                                               "RestartSec=5\nRestartSec=\n"
+                                               "Restart=always\nRestart=\n"
+                                               "KillSignal=SIGINT\nKillSignal=\n"
+                                               "Nice=5\nNice=\nUMask=0077\nUMask=\n"
+                                               "StateDirectoryMode=0700\nStateDirectoryMode=\n"
+                                               "IgnoreSIGPIPE=no\nIgnoreSIGPIPE=\n");
+        cr_assert(u->default_dependencies);
+        cr_assert_eq(u->service.type, PK_UNIT_TYPE_SIMPLE);
+        cr_assert_eq(u->service.timeout_stop_ms, 90000);
+        cr_assert_eq(u->service.timeout_start_ms, 90000);
+        cr_assert_eq(u->service.restart_ms, 100);
+        cr_assert_eq(u->service.restart, PK_UNIT_RESTART_NO);
+        cr_assert_eq(u->kill.signal, SIGTERM);
+        cr_assert_not(u->exec.nice_set);
+        cr_assert_eq(u->exec.umask, 022);
+        cr_assert_eq(u->exec.dirs[PK_UNIT_DIR_STATE].mode, 0755);
+        cr_assert(u->exec.ignore_sigpipe);
+        pk_unit_free(u);
+}
+
 Test(keys, systemd_own_unit_forms)
 {
         /* Forms found in systemd's own units. */
@@ -1728,6 +1758,38 @@ Test(debian, every_shipped_unit_loads_strictly)
         closedir(d);
         cr_assert_gt(loaded, 150, "only %d units loaded", loaded);
         cr_log_info("%d units loaded, %d masked", loaded, masked);
+}
+
+/* examples/unit_show, the API as a program: nginx's child spec, and a refusal
+ * naming file:line. */
+Test(example, unit_show)
+{
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd),
+                 "%s/examples/unit_show --strict --dir %s nginx.service | grep -qx 'start: "
+                 "/usr/sbin/nginx \\[\"/usr/sbin/nginx\", \"-g\", \"daemon on; master_process "
+                 "on;\"\\]'",
+                 PK_BUILD_DIR, FIXTURES);
+        int st = system(cmd);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", cmd);
+        char dir[] = "/tmp/pk_unit_showXXXXXX";
+        cr_assert_not_null(mkdtemp(dir));
+        char f[300];
+        snprintf(f, sizeof(f), "%s/bad.service", dir);
+        FILE *fp = fopen(f, "w");
+        fputs("[Service]\nExecStart=/bin/true\nNice=99\n", fp);
+        fclose(fp);
+        snprintf(cmd, sizeof(cmd),
+                 "%s/examples/unit_show --dir %s bad.service 2>&1 | grep -q '%s:3: Nice'",
+                 PK_BUILD_DIR, dir, f);
+        st = system(cmd);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", cmd);
+        snprintf(cmd, sizeof(cmd), "%s/examples/unit_show --dir %s bad.service >/dev/null 2>&1",
+                 PK_BUILD_DIR, dir);
+        st = system(cmd);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+        unlink(f);
+        rmdir(dir);
 }
 
 /* ---- the man page ---------------------------------------------------------- */

@@ -136,6 +136,16 @@ struct pk_sup_child_spec {
         const char *const *binds_to;  /**< requires, and stop when they stop for any reason */
         const char *const *conflicts; /**< starting this stops those (and the reverse) */
 
+        /** Type=forking: the spawned starter forks the real daemon and exits 0;
+         *  its exit is not the service's.  The main pid is then read from
+         *  @p pid_file (required) and must be a process of the service (it
+         *  carries the service's PORTKIT_SUP_UNIT token and no other child
+         *  claims it); the child is ready at that point (unless ready says
+         *  otherwise).  A starter that fails, or a missing or foreign pid,
+         *  fails the start. */
+        int forking;
+        const char *pid_file; /**< absolute path (copied) */
+
         /** Log capture (pk_log): stdout and stderr of every run of the child go
          *  to @p log_dir/&lt;id&gt;.log through pipes the supervisor holds across
          *  restarts.  NULL: the command's own fds 1 and 2. */
@@ -275,8 +285,9 @@ struct pk_sup_status {
         int failed;   /**< 1 if it ended by escalation (intensity or a failed nested sup) */
         int reason;   /**< enum pk_sup_reason of the end */
         char id[PK_SUP_ID_MAX + 1]; /**< the child whose failure ended it, if any */
-        /** Reaper mode: a suggested exit status for the process (0 clean
-         *  shutdown, 1 failed, 128 + signal when a signal ended it). */
+        /** A suggested exit status for the process: 0 a clean end (requested,
+         *  a signal handled within the deadline, auto_shutdown), 1 failed by
+         *  escalation, 2 reaper mode's deadline passed and processes were killed. */
         int exit_status;
 };
 

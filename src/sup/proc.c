@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 
 /* Bounds on what a (possibly hostile) process tree can make us read. */
-#define ENVIRON_MAX (256 * 1024)
+#define ENVIRON_MAX ((size_t)256 * 1024)
 #define ANCESTRY_MAX 256
 #define CHILDREN_MAX 65536
 #define TREE_MAX 4096

@@ -142,23 +142,30 @@ static void on_main_exit(struct pk_loop_child *w, int err, const struct pk_exit 
 
 /* MAINPID=: accepted only for a process of the service (a descendant of the
  * spawned pid, or an orphan we adopted that carries the service's token). */
-static void set_mainpid(struct child *c, const char *val)
+int pk__sup_set_mainpid(struct child *c, const char *val, bool forking)
 {
         char *end;
         errno = 0;
         long v = strtol(val, &end, 10);
         pid_t pid = (pid_t)v;
-        bool ok = errno == 0 && *end == 0 && v > 0 && v <= INT32_MAX;
-        if (ok && pid == c->mainpid)
-                return;
+        bool ok =
+            errno == 0 && end != val && (*end == 0 || *end == '\n') && v > 0 && v <= INT32_MAX;
+        if (ok && pid == c->mainpid && !forking)
+                return 0;
         if (ok && pid != c->pid) {
-                ok = (c->pid > 0 && pk__proc_descends(pid, c->pid)) ||
-                     (pk__proc_ppid(pid) == getpid() && pk__proc_has_token(pid, c->token) &&
-                      !pk__sup_find_pid(pk__sup_root(c->sup), pid));
+                bool unclaimed = !pk__sup_find_pid(pk__sup_root(c->sup), pid);
+                if (forking) /* the starter is gone: the daemon must carry the service's token */
+                        ok = unclaimed && pk__proc_has_token(pid, c->token);
+                else
+                        ok = (c->pid > 0 && pk__proc_descends(pid, c->pid)) ||
+                             (pk__proc_ppid(pid) == getpid() && unclaimed &&
+                              pk__proc_has_token(pid, c->token));
+        } else if (ok && forking) {
+                ok = false; /* the starter itself, which just exited */
         }
         if (!ok) {
                 pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, -EPERM, val);
-                return;
+                return -EPERM;
         }
         pk_loop_child_stop(&c->mw);
         pk_loop_io_stop(&c->mio);
@@ -166,12 +173,12 @@ static void set_mainpid(struct child *c, const char *val)
         if (pid == c->pid) {
                 c->mainpid = pid;
                 pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, 0, val);
-                return;
+                return 0;
         }
         int fd = pk_fd_pidfd_open(pid, 0);
         if (fd < 0) {
                 pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, fd, val);
-                return;
+                return fd;
         }
         int r = pk_loop_child_start_pidfd(&c->mw, fd, on_main_exit);
         if (r == -ECHILD) { /* not our child: watch for its end, do not reap */
@@ -182,14 +189,12 @@ static void set_mainpid(struct child *c, const char *val)
         if (r < 0) {
                 pk_fd_close(fd);
                 pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, r, val);
-                return;
+                return r;
         }
         c->main_pidfd = fd;
         c->mainpid = pid;
-        if (!c->proc || c->pid == 0) {
-                /* the starter is already gone */
-        }
         pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, 0, val);
+        return 0;
 }
 
 static void notify_line(struct child *c, const char *line)
@@ -214,7 +219,7 @@ static void notify_line(struct child *c, const char *line)
                 pk__sup_emit(c, PK_SUP_EV_STATUS, PK_SUP_R_NONE, e > 0 && e < 4096 ? -(int)e : 0,
                              line);
         } else if (KEY("MAINPID")) {
-                set_mainpid(c, val);
+                (void)pk__sup_set_mainpid(c, val, false);
         } else if (KEY("WATCHDOG")) {
                 if (strcmp(val, "1") == 0 && c->state == PK_SUP_READY)
                         watchdog_arm(c);

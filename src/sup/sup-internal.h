@@ -36,6 +36,8 @@ struct child {
         int success[PK_SUP_MAX_SUCCESS];
         size_t nsuccess;
         int ready, ready_fd, notify_access;
+        bool forking;
+        char *pid_file;
         int64_t ready_delay_ms, start_timeout_ms, watchdog_ms;
         char **deps[DEP_NKINDS]; /* NULL-terminated copies */
 
@@ -155,6 +157,8 @@ int pk__sup_ready_start(struct child *c);   /* after a spawn */
 void pk__sup_ready_stop(struct child *c);   /* when the process is gone / stopping */
 void pk__sup_notify_close(struct pk_sup *s);
 void pk__sup_watchdog_stop(struct child *c);
+/* MAINPID= or a forking service's pid file: validate, watch.  0 or -errno. */
+int pk__sup_set_mainpid(struct child *c, const char *val, bool forking);
 
 /* proc.c */
 pid_t pk__proc_ppid(pid_t pid);

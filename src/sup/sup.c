@@ -9,6 +9,7 @@
 #include "spawn/spawn-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -184,21 +185,31 @@ static const char *const action_names[] = {
     "-", "try_start", "spawn", "ready", "exit", "stop", "cancel", "kill", "stopped", "fail_stop",
 };
 
-/* Rows: child state; columns: event.  Every transition of a child is here. */
+/* Rows: child state; columns: event.  Every transition of a child is here;
+ * docs/sup.md prints this table and tests/test_sup.c checks the two agree. */
+/* clang-format off */
 static const unsigned char policy[PK_SUP_NSTATES][PE_NEVENTS] = {
-    /*                START        DEPS_OK  READY    EXIT       STOP      STOP_TMO FAIL RESTART_DUE
-     */
-    [PK_SUP_DOWN] = {A_TRY_START, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE},
-    [PK_SUP_WAITING] = {A_NONE, A_SPAWN, A_NONE, A_NONE, A_CANCEL, A_NONE, A_NONE, A_NONE},
-    [PK_SUP_STARTING] = {A_NONE, A_NONE, A_READY, A_EXIT, A_STOP, A_NONE, A_FAIL_KILL, A_NONE},
-    [PK_SUP_READY] = {A_NONE, A_NONE, A_NONE, A_EXIT, A_STOP, A_NONE, A_FAIL_KILL, A_NONE},
-    [PK_SUP_STOPPING] = {A_NONE, A_NONE, A_NONE, A_STOPPED, A_NONE, A_KILL, A_NONE, A_NONE},
-    [PK_SUP_BACKOFF] = {A_TRY_START, A_NONE, A_NONE, A_NONE, A_CANCEL, A_NONE, A_NONE, A_TRY_START},
-    [PK_SUP_FAILED] = {A_TRY_START, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE, A_NONE},
+        /*                   START        DEPS_OK  READY    EXIT       STOP      STOP_TMO FAIL         RESTART_DUE */
+        [PK_SUP_DOWN]     = {A_TRY_START, A_NONE,  A_NONE,  A_NONE,    A_NONE,   A_NONE,  A_NONE,      A_NONE},
+        [PK_SUP_WAITING]  = {A_NONE,      A_SPAWN, A_NONE,  A_NONE,    A_CANCEL, A_NONE,  A_NONE,      A_NONE},
+        [PK_SUP_STARTING] = {A_NONE,      A_NONE,  A_READY, A_EXIT,    A_STOP,   A_NONE,  A_FAIL_KILL, A_NONE},
+        [PK_SUP_READY]    = {A_NONE,      A_NONE,  A_NONE,  A_EXIT,    A_STOP,   A_NONE,  A_FAIL_KILL, A_NONE},
+        [PK_SUP_STOPPING] = {A_NONE,      A_NONE,  A_NONE,  A_STOPPED, A_NONE,   A_KILL,  A_NONE,      A_NONE},
+        [PK_SUP_BACKOFF]  = {A_TRY_START, A_NONE,  A_NONE,  A_NONE,    A_CANCEL, A_NONE,  A_NONE,      A_TRY_START},
+        [PK_SUP_FAILED]   = {A_TRY_START, A_NONE,  A_NONE,  A_NONE,    A_NONE,   A_NONE,  A_NONE,      A_NONE},
 };
+/* clang-format on */
 
-/* For docs and tests: the table as text (docs/sup.md prints it). */
+/* For docs and tests: one cell of the table as text. */
 const char *pk__sup_policy_action(int state, int event);
+static const char *const event_names[PE_NEVENTS] = {
+    "start", "deps_ok", "ready", "exit", "stop", "stop_timeout", "fail", "restart_due",
+};
+const char *pk__sup_policy_event(int event);
+const char *pk__sup_policy_event(int event)
+{
+        return event >= 0 && event < PE_NEVENTS ? event_names[event] : NULL;
+}
 const char *pk__sup_policy_action(int state, int event)
 {
         if (state < 0 || state >= PK_SUP_NSTATES || event < 0 || event >= PE_NEVENTS)
@@ -345,6 +356,38 @@ void pk__sup_main_exited(struct child *c, const struct pk_exit *ex)
         exit_complete(c);
 }
 
+/* 0 if the daemon named by the pid file now is the main pid; else *ex is
+ * made abnormal (a start that did not hand over is a failed start). */
+static int forking_handover(struct child *c, struct pk_exit *ex)
+{
+        char buf[32] = "";
+        int r = -EINVAL;
+        if (ex->exited && ex->code == 0) {
+                int fd = open(c->pid_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0) {
+                        r = -errno;
+                        snprintf(buf, sizeof(buf), "%s", "(no pid file)");
+                } else {
+                        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+                        close(fd);
+                        buf[n > 0 ? n : 0] = 0;
+                        r = pk__sup_set_mainpid(c, buf, true);
+                }
+        }
+        if (r == 0) {
+                c->proc = pk_proc_free(c->proc); /* the starter, reaped */
+                c->pid = 0;
+                if (c->ready == PK_SUP_READY_EXEC)
+                        pk__sup_child_ready(c);
+                return 0;
+        }
+        if (r != -EPERM) /* set_mainpid reported its refusals itself */
+                pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, r, buf);
+        if (ex->exited && ex->code == 0)
+                *ex = (struct pk_exit){.exited = 0, .code = -1, .signal = 0, .core_dumped = 0};
+        return r;
+}
+
 static void on_spawned_exit(struct pk_loop_child *w, int err, const struct pk_exit *exp)
 {
         struct child *c = w->w.data;
@@ -352,6 +395,13 @@ static void on_spawned_exit(struct pk_loop_child *w, int err, const struct pk_ex
         struct pk_exit ex = *exp; /* {0, -1, 0, 0} when someone else reaped it (err < 0) */
         if (err == 0)
                 pk_proc_set_reaped(c->proc, exp);
+        if (c->forking && c->state == PK_SUP_STARTING && c->main_pidfd < 0) {
+                /* Type=forking: the starter's exit hands over to the daemon */
+                if (forking_handover(c, &ex) == 0) {
+                        pk__sup_flush(sup_);
+                        return;
+                }
+        }
         if (c->mainpid != c->pid && c->main_pidfd >= 0) {
                 /* the starter ended but a MAINPID it named lives on */
                 c->pid = 0;
@@ -635,8 +685,8 @@ static void kick_waiting(struct pk_sup *s)
                                 give_up(c, PK_SUP_R_DEPENDENCY);
                                 again = true;
                         }
-                        if (c->sup != s || i >= s->n || s->kids[i] != c)
-                                break; /* the list changed: start over */
+                        if (i >= s->n || s->kids[i] != c)
+                                break; /* the list changed (c may be freed): start over */
                 }
         }
 }
@@ -679,7 +729,7 @@ static void child_down(struct child *c)
                                 return;
                         }
                 }
-                if (c->dynamic && c->state == PK_SUP_DOWN && !c->stop_mark) {
+                if (c->dynamic && !is_active(c) && !c->stop_mark) {
                         (void)pk_sup_remove_child(s, c->id);
                         kick_waiting(s);
                         return;
@@ -743,7 +793,8 @@ static void do_spawn(struct child *c)
         }
         set_state(c, PK_SUP_STARTING);
         pk__sup_emit(c, PK_SUP_EV_RUNNING, PK_SUP_R_NONE, 0, NULL);
-        r = pk__sup_ready_start(c);
+        /* a forking service is ready at the handover, not at the starter's exec */
+        r = c->forking && c->ready == PK_SUP_READY_EXEC ? 0 : pk__sup_ready_start(c);
         if (r < 0)
                 pk__sup_child_fail_stop(c, PK_SUP_R_START_TIMEOUT);
 }
@@ -952,7 +1003,7 @@ static void dispatch(struct child *c, int ev, const struct pk_exit *ex)
                 c->fail_reason = 0;
                 if (ex && reason != PK_SUP_R_SPAWN)
                         pk__sup_emit(c, PK_SUP_EV_EXITED, PK_SUP_R_NONE, 0, NULL);
-                on_failure_or_exit(c, reason == PK_SUP_R_SPAWN ? false : is_normal(c, ex));
+                on_failure_or_exit(c, reason != PK_SUP_R_SPAWN && ex && is_normal(c, ex));
                 break;
         }
         case A_STOP:
@@ -1103,6 +1154,17 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
                         : -1;
         c->notify_access = sp->notify_access;
         c->watchdog_ms = sp->watchdog_ms;
+        if (sp->forking) {
+                if (type != PK_SUP_WORKER || !sp->pid_file || sp->pid_file[0] != '/' ||
+                    sp->ready == PK_SUP_READY_FD)
+                        return -EINVAL;
+                c->forking = true;
+                c->pid_file = strdup(sp->pid_file);
+                if (!c->pid_file)
+                        return -ENOMEM;
+        } else if (sp->pid_file) {
+                return -EINVAL;
+        }
         if (sp->log_dir) {
                 if (type != PK_SUP_WORKER || !sp->log_dir[0])
                         return -EINVAL;
@@ -1202,6 +1264,7 @@ static void child_free(struct child *c)
         c->cmd = pk_cmd_free(c->cmd);
         c->log = pk_log_free(c->log);
         free(c->log_dir);
+        free(c->pid_file);
         free_deps(c);
         free(c);
 }
@@ -1249,7 +1312,7 @@ static int add_child(struct pk_sup *s, struct child *c)
 {
         if (s->n == s->cap) {
                 size_t ncap = s->cap ? s->cap * 2 : 8;
-                struct child **nk = realloc(s->kids, ncap * sizeof(*nk));
+                struct child **nk = realloc(s->kids, ncap * sizeof(struct child *));
                 if (!nk)
                         return -ENOMEM;
                 s->kids = nk;
@@ -1267,8 +1330,10 @@ static int add_common(struct pk_sup *s, const struct pk_sup_child_spec *spec, st
         int r;
         struct child *c = NULL;
         if (!s || !spec || (!cmd && !nested)) {
-                r = -EINVAL;
-                goto fail;
+                pk_cmd_free(cmd);
+                if (nested)
+                        sup_free_internal(nested);
+                return -EINVAL;
         }
         if (!valid_id(spec->id)) {
                 r = -EINVAL;
@@ -1386,6 +1451,8 @@ int pk_sup_start_dynamic(struct pk_sup *s, const char *id, struct pk_cmd *cmd)
         sp.after = (const char *const *)t->deps[DEP_AFTER];
         sp.conflicts = (const char *const *)t->deps[DEP_CONFLICTS];
         sp.log_dir = t->log_dir;
+        sp.forking = t->forking;
+        sp.pid_file = t->pid_file;
         sp.log_opts = t->has_log_opts ? &t->log_opts : NULL;
         return add_common(s, &sp, cmd, NULL, true);
 }
@@ -1564,6 +1631,7 @@ static void sup_free_internal(struct pk_sup *s)
         if (s->tmpl) {
                 free_deps(s->tmpl);
                 free(s->tmpl->log_dir);
+                free(s->tmpl->pid_file);
                 free(s->tmpl);
         }
         free(s->cgroup_parent);
@@ -1674,7 +1742,8 @@ int pk_sup_stop_child(struct pk_sup *s, const char *id)
         c->in_group = false;
         c->stop_reason = PK_SUP_R_REQUESTED;
         dispatch(c, PE_STOP, NULL);
-        if (c->state == PK_SUP_BACKOFF) /* held in a group restart */
+        c = find_child(s, id);               /* a dynamic child may be gone */
+        if (c && c->state == PK_SUP_BACKOFF) /* held in a group restart */
                 set_state(c, PK_SUP_DOWN);
         pk__sup_flush(s);
         return 0;
@@ -1696,7 +1765,8 @@ int pk_sup_restart_child(struct pk_sup *s, const char *id)
                 c->after_stop = AFTER_RESTART;
         } else {
                 dispatch(c, c->state == PK_SUP_WAITING ? PE_STOP : PE_START, NULL);
-                if (c->state == PK_SUP_DOWN)
+                c = find_child(s, id); /* a dynamic child may be gone */
+                if (c && c->state == PK_SUP_DOWN)
                         dispatch(c, PE_START, NULL);
         }
         pk__sup_flush(s);
@@ -1727,7 +1797,7 @@ int pk_sup_remove_child(struct pk_sup *s, const char *id)
         if (is_active(c) && c->state != PK_SUP_BACKOFF)
                 return -EBUSY;
         size_t i = child_index(c);
-        memmove(&s->kids[i], &s->kids[i + 1], (s->n - i - 1) * sizeof(*s->kids));
+        memmove(&s->kids[i], &s->kids[i + 1], (s->n - i - 1) * sizeof(struct child *));
         s->n--;
         child_free(c);
         return 0;

@@ -309,6 +309,12 @@ static int h_timeout_both(struct pctx *c, const struct keydef *k, char *v)
 {
         (void)k;
         uint64_t ms = 0;
+        if (!*v) {
+                c->p->pub.service.timeout_start_ms = 90000;
+                c->p->pub.service.timeout_stop_ms = 90000;
+                c->p->timeout_start_set = false;
+                return 0;
+        }
         int r = parse_ms(c, v, true, &ms);
         if (r < 0)
                 return r;
@@ -330,6 +336,20 @@ static int h_int(struct pctx *c, const struct keydef *k, char *v)
 {
         struct pk_unit_exec_ctx *x = &c->p->pub.exec;
         int64_t n;
+        if (!*v) {
+                /* Empty: back to the default. */
+                if (k->arg == 0)
+                        x->nice_set = false;
+                else if (k->arg == 1)
+                        x->oom_score_adjust_set = false;
+                else if (k->arg == 2)
+                        x->io_priority = -1;
+                else if (k->arg == 3)
+                        x->cpu_priority = -1;
+                else
+                        x->umask = 0022;
+                return 0;
+        }
         switch (k->arg) {
         case 0: /* Nice */
                 if (pk__unit_int(v, -20, 19, &n) < 0)
@@ -607,6 +627,10 @@ static int h_dirs(struct pctx *c, const struct keydef *k, char *v)
         struct pk_unit_dirs *d = &c->p->pub.exec.dirs[k->arg & 15];
         if (k->arg & 16) {
                 unsigned int m;
+                if (!*v) {
+                        d->mode = 0755;
+                        return 0;
+                }
                 if (pk__unit_mode(v, &m) < 0)
                         return bad(c, "octal mode", v);
                 d->mode = m;
@@ -1440,6 +1464,26 @@ int pk__unit_assign(struct pctx *c, const char *section, const char *key, char *
         }
         if (k->fn == h_not_enforced)
                 return h_not_enforced(c, k, value);
+        if (!*value && (k->fn == h_bool || k->fn == h_ms || k->fn == h_uint || k->fn == h_enum ||
+                        k->fn == h_signal || k->fn == h_mode || k->fn == h_size)) {
+                /* An empty assignment restores the scalar's default. */
+                struct pk_unit def;
+                memset(&def, 0, sizeof(def));
+                pk__unit_defaults(&def);
+                size_t sz = k->fn == h_bool                      ? sizeof(bool)
+                            : (k->fn == h_ms || k->fn == h_size) ? sizeof(uint64_t)
+                                                                 : sizeof(int);
+                memcpy((char *)&p->pub + k->off, (const char *)&def + k->off, sz);
+                if (k->off == U(service.type))
+                        p->type_set = false;
+                else if (k->off == U(service.notify_access))
+                        p->notify_access_set = false;
+                else if (k->off == U(kill.restart_signal))
+                        p->restart_signal_set = false;
+                else if (k->off == U(service.timeout_start_ms))
+                        p->timeout_start_set = false;
+                return 0;
+        }
         if (k->fn == h_strv || k->fn == h_groups || k->fn == h_env || k->fn == h_caps ||
             k->fn == h_dirs || k->fn == h_status || k->fn == h_exec) {
                 /* Word lists: specifiers are resolved word by word. */

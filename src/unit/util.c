@@ -374,10 +374,13 @@ bool pk__unit_name_valid(const char *name)
                 if (!isalnum(ch) && !strchr(":-_.\\", ch))
                         return false;
         }
-        for (const char *s = dot + 1; *s; s++)
-                if (!islower((unsigned char)*s))
-                        return false;
-        return true;
+        static const char *const types[] = {"service", "socket", "target",    "timer",
+                                            "path",    "mount",  "automount", "swap",
+                                            "slice",   "scope",  "device"};
+        for (size_t i = 0; i < PK_ARRAY_SIZE(types); i++)
+                if (strcmp(dot + 1, types[i]) == 0)
+                        return true;
+        return false;
 }
 
 const char *pk__unit_name_suffix(const char *name)
