@@ -78,6 +78,7 @@ struct sv {
         const char *log_dir;
         const char *control;
         int strict;
+        int cgroup; /* enum pk_sup_cgroup_mode */
         gid_t ctl_gid;
         int have_gid;
         char self_exe[4096];
@@ -1151,7 +1152,7 @@ static void accept_cb(struct pk_loop_io *io, unsigned revents)
 
 static const char sv_usage[] =
     "usage: portkit supervise [--control PATH] [--log-dir DIR] [--strict] [--unit-path DIR]...\n"
-    "                         [--control-group GROUP] CONFIG...\n"
+    "                         [--control-group GROUP] [--cgroup auto|on|off] CONFIG...\n"
     "Runs systemd service units in the foreground (PID 1 capable).  CONFIG is a unit name,\n"
     "a unit file or a directory of unit files.  The control socket (default " PK_SV_DEFAULT_CONTROL
     ")\n"
@@ -1171,15 +1172,17 @@ static int sv_main(int argc, char **argv)
         memset(sv, 0, sizeof(*sv));
         sv->lis.fd = -1;
         sv->control = PK_SV_DEFAULT_CONTROL;
+        sv->cgroup = PK_SUP_CGROUP_AUTO;
         static const struct option lo[] = {{"control", required_argument, NULL, 'c'},
                                            {"log-dir", required_argument, NULL, 'l'},
                                            {"strict", no_argument, NULL, 's'},
                                            {"unit-path", required_argument, NULL, 'u'},
                                            {"control-group", required_argument, NULL, 'g'},
+                                           {"cgroup", required_argument, NULL, 'C'},
                                            {NULL, 0, NULL, 0}};
         int o;
         optind = 1;
-        while ((o = getopt_long(argc, argv, "+c:l:su:g:", lo, NULL)) != -1) {
+        while ((o = getopt_long(argc, argv, "+c:l:su:g:C:", lo, NULL)) != -1) {
                 switch (o) {
                 case 'c':
                         sv->control = optarg;
@@ -1193,6 +1196,18 @@ static int sv_main(int argc, char **argv)
                 case 'u':
                         if (sv->n_unit_path < SV_MAX_DIRS)
                                 sv->unit_path[sv->n_unit_path++] = optarg;
+                        break;
+                case 'C':
+                        if (strcmp(optarg, "auto") == 0) {
+                                sv->cgroup = PK_SUP_CGROUP_AUTO;
+                        } else if (strcmp(optarg, "on") == 0) {
+                                sv->cgroup = PK_SUP_CGROUP_ON;
+                        } else if (strcmp(optarg, "off") == 0) {
+                                sv->cgroup = PK_SUP_CGROUP_OFF;
+                        } else {
+                                fputs(sv_usage, stderr);
+                                return PK_CLI_EXIT_USAGE;
+                        }
                         break;
                 case 'g': {
                         struct group *g = getgrnam(optarg);
@@ -1238,10 +1253,8 @@ static int sv_main(int argc, char **argv)
                 pk_cli_error("supervise", "loop: %s", pk_strerror(r));
                 goto out;
         }
-        struct pk_sup_opts so = {.name = "supervise",
-                                 .intensity = 1000,
-                                 .period_ms = 1000,
-                                 .cgroup = PK_SUP_CGROUP_AUTO};
+        struct pk_sup_opts so = {
+            .name = "supervise", .intensity = 1000, .period_ms = 1000, .cgroup = sv->cgroup};
         if ((r = pk_sup_new(sv->loop, &so, &sv->sup)) < 0) {
                 pk_cli_error("supervise", "supervisor: %s", pk_strerror(r));
                 goto out;

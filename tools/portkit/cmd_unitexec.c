@@ -88,6 +88,30 @@ static int read_pidfile(const char *path, pid_t *ret)
         return 0;
 }
 
+/* The daemon is gone: what it left behind was reparented to us (subreaper)
+ * and dies with it, as with systemd's KillMode=control-group.  Bounded passes:
+ * each kills every child listed, then reaps what died. */
+static void kill_leftovers(void)
+{
+        for (int pass = 0; pass < 64; pass++) {
+                char path[64];
+                snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+                FILE *f = fopen(path, "re");
+                if (!f)
+                        return;
+                int n = 0, pid;
+                while (n < 4096 && fscanf(f, "%d", &pid) == 1) {
+                        (void)kill(pid, SIGKILL);
+                        n++;
+                }
+                fclose(f);
+                if (n == 0)
+                        return;
+                while (waitpid(-1, NULL, 0) > 0)
+                        ;
+        }
+}
+
 /* Waits for signals: forwards stop/reload signals to `mainpid` (0: none, then
  * a stop signal ends us with 0), and returns the daemon's status when it ends. */
 static int stand_in(pid_t mainpid);
@@ -120,6 +144,7 @@ static int stand_in(pid_t mainpid)
                                 break;
                         if (mainpid > 0 && w == mainpid) {
                                 struct pk_exit ex = pk_exit_from_wait_status(st);
+                                kill_leftovers();
                                 return pk_exit_shell(&ex);
                         }
                 }
