@@ -213,8 +213,9 @@ Test(supervise, each_type_reaches_ready_and_stops)
         write_file(s.units, "simple.service",
                    "[Service]\nExecStart=/bin/sleep 1000\nExecStartPost=/bin/sh -c 'echo post "
                    "$MAINPID > %s/post'\nExecReload=/bin/sh -c 'echo reload $MAINPID > "
-                   "%s/reload'\n",
-                   s.dir, s.dir);
+                   "%s/reload'\nExecStop=/bin/sh -c 'echo stop $MAINPID > %s/stop'\n"
+                   "ExecStopPost=/bin/sh -c 'echo stoppost > %s/stoppost'\n",
+                   s.dir, s.dir, s.dir, s.dir);
         write_file(s.units, "exec.service", "[Service]\nType=exec\nExecStart=/bin/sleep 1000\n");
         write_file(s.units, "notify.service",
                    "[Service]\nType=notify\nExecStart=" PROBE " sleep:100 send:READY=1 pause\n");
@@ -268,6 +269,18 @@ Test(supervise, each_type_reaches_ready_and_stops)
         t = read_file(path);
         cr_assert_str_eq(t, want);
         free(t);
+        /* ExecStop= runs first, with $MAINPID; ExecStopPost= after the exit. */
+        cr_assert_eq(ctl(&s, NULL, "stop", "simple"), 0);
+        snprintf(path, sizeof(path), "%s/stop", s.dir);
+        snprintf(want, sizeof(want), "stop %ld\n", mp);
+        t = read_file(path);
+        cr_assert_str_eq(t, want);
+        free(t);
+        wait_field(&s, "simple", "active", "inactive");
+        snprintf(path, sizeof(path), "%s/stoppost", s.dir);
+        for (int i = 0; i < 600 && access(path, F_OK) != 0; i++)
+                nap();
+        cr_assert_eq(access(path, F_OK), 0, "ExecStopPost= did not run");
         /* Stopping the forking unit ends its daemon (not our child: through the helper). */
         cr_assert_eq(ctl(&s, NULL, "stop", "fork"), 0);
         wait_field(&s, "fork", "active", "inactive");
@@ -348,7 +361,8 @@ Test(supervise, daemon_reload_applies_a_diff)
 
         /* A configuration with an error is refused whole, with its place. */
         write_file(s.units, "change.service", "[Service]\nExecStart=/bin/sleep 2000\n");
-        write_file(s.units, "broken.service", "[Service]\nExecStart=/bin/true\nRestart=sometimes\n");
+        write_file(s.units, "broken.service",
+                   "[Service]\nExecStart=/bin/true\nRestart=sometimes\n");
         char *out = NULL;
         cr_assert_eq(ctl(&s, &out, "daemon-reload"), 1);
         cr_assert(strstr(out, "broken.service:3"), "no file:line in: %s", out);
@@ -379,8 +393,9 @@ Test(supervise, unit_with_an_error_is_refused_with_file_and_line)
         struct sv s;
         sv_init(&s);
         write_file(s.units, "ok.service", "[Service]\nExecStart=/bin/sleep 1000\n");
-        write_file(s.units, "bad.service", "[Unit]\nDescription=x\n[Service]\nExecStart=/bin/true\n"
-                                           "TimeoutStopSec=soon\n");
+        write_file(s.units, "bad.service",
+                   "[Unit]\nDescription=x\n[Service]\nExecStart=/bin/true\n"
+                   "TimeoutStopSec=soon\n");
         struct pk_cmd *cmd;
         cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
         const char *a[] = {"supervise", "--control", s.ctl, "--strict", s.units, NULL};
@@ -537,16 +552,19 @@ Test(supervise, watch_pushes_events)
 
 /* ---- Debian units ------------------------------------------------------------------------ */
 
+/* cppcheck-suppress unknownMacro */
 Test(supervise, nginx_and_redis_from_debian_units, .timeout = 120)
 {
         if (access("/usr/sbin/nginx", X_OK) != 0 || access("/usr/bin/redis-server", X_OK) != 0 ||
             access("/lib/systemd/system/nginx.service", R_OK) != 0) {
-                cr_skip_test("nginx / redis-server not installed: scripts/deps check installs them");
+                cr_skip_test(
+                    "nginx / redis-server not installed: scripts/deps check installs them");
         }
         struct pk_cmd *cmd;
         cr_assert_eq(pk_cmd_new("unshare", &cmd), 0);
-        const char *a[] = {"-fpmn", "--mount-proc", "bash",
-                           PK_SOURCE_DIR "/tests/supervise/debian.sh", PORTKIT, NULL};
+        const char *a[] = {"-fpmn", "--mount-proc",
+                           "bash",  PK_SOURCE_DIR "/tests/supervise/debian.sh",
+                           PORTKIT, NULL};
         cr_assert_eq(pk_cmd_args(cmd, a), 0);
         struct pk_run_result res;
         struct pk_run_opts o = {.timeout_ms = 100000, .stderr_mode = PK_RUN_MERGE};
@@ -555,4 +573,116 @@ Test(supervise, nginx_and_redis_from_debian_units, .timeout = 120)
         cr_assert_eq(pk_exit_shell(&res.status), 0, "debian.sh:\n%s", res.out);
         cr_assert(strstr(res.out, "debian.sh: all passed"), "%s", res.out);
         pk_run_result_free(&res);
+}
+
+/* ---- the converter (library) ------------------------------------------------------------ */
+
+static struct pk_unit_child *convert(const char *name, const char *text,
+                                     const struct pk_unit_child_opts *o, int *ret_err)
+{
+        struct pk_unit *u = NULL;
+        struct pk_unit_error e;
+        cr_assert_eq(pk_unit_parse(name, "/x/unit", text, strlen(text), NULL, &u, &e), 0, "%s",
+                     e.message);
+        cr_assert_eq(pk_unit_finish(u, &e), 0, "%s", e.message);
+        struct pk_unit_child *c = NULL;
+        *ret_err = pk_unit_to_child(u, o, &c, &e);
+        pk_unit_free(u);
+        return c;
+}
+
+static int has_note(const struct pk_unit_child *c, const char *part)
+{
+        for (size_t i = 0; i < c->notes.n; i++)
+                if (strstr(c->notes.v[i], part))
+                        return 1;
+        return 0;
+}
+
+Test(unit_child, restart_stop_and_readiness)
+{
+        int r;
+        struct pk_unit_child *c =
+            convert("a.service",
+                    "[Unit]\nRequires=b.service\nAfter=b.service c.service\nConflicts=d.service\n"
+                    "[Service]\nType=notify\nNotifyAccess=all\nExecStart=/bin/true\n"
+                    "Restart=always\nKillSignal=SIGINT\nTimeoutStopSec=7\n"
+                    "SuccessExitStatus=3 SIGUSR1\nProtectSystem=strict\n",
+                    NULL, &r);
+        cr_assert_eq(r, 0);
+        const struct pk_sup_child_spec *s = &c->spec;
+        cr_assert_str_eq(s->id, "a.service");
+        cr_assert_eq(s->restart, PK_SUP_PERMANENT);
+        cr_assert_eq(s->stop_signal, SIGINT);
+        cr_assert_eq(s->shutdown, PK_SUP_SHUTDOWN_TIMEOUT);
+        cr_assert_eq(s->shutdown_ms, 7000);
+        cr_assert_eq(s->ready, PK_SUP_READY_NOTIFY);
+        cr_assert_eq(s->notify_access, PK_SUP_NOTIFY_ALL);
+        cr_assert_eq(s->n_success_codes, 1);
+        cr_assert_eq(s->success_codes[0], 3);
+        cr_assert_str_eq(s->requires[0], "b.service");
+        cr_assert_null(s->requires[1]);
+        cr_assert_str_eq(s->after[1], "c.service");
+        cr_assert_str_eq(s->conflicts[0], "d.service");
+        cr_assert(has_note(c, "SuccessExitStatus= signals"));
+        cr_assert(has_note(c, "ProtectSystem=strict (/x/unit:"), "the unit's own list is kept");
+        cr_assert_not_null(c->cmd);
+        pk_unit_child_free(c);
+
+        c = convert("b.service",
+                    "[Service]\nExecStart=/bin/true\nRestart=on-abnormal\nSendSIGKILL=no\n", NULL,
+                    &r);
+        cr_assert_eq(r, 0);
+        cr_assert_eq(c->spec.restart, PK_SUP_TRANSIENT);
+        cr_assert_eq(c->spec.shutdown, PK_SUP_SHUTDOWN_INFINITY);
+        cr_assert(has_note(c, "on-abnormal"));
+        pk_unit_child_free(c);
+
+        c = convert("c.service", "[Service]\nExecStart=/bin/true\nTimeoutStopSec=0\n", NULL, &r);
+        cr_assert_eq(r, 0);
+        cr_assert_eq(c->spec.restart, PK_SUP_TEMPORARY);
+        cr_assert_eq(c->spec.shutdown, PK_SUP_SHUTDOWN_INFINITY, "TimeoutStopSec=0: no SIGKILL");
+        pk_unit_child_free(c);
+}
+
+Test(unit_child, helper_logs_and_directories)
+{
+        int r;
+        /* Forking and oneshot need the helper; without one they are refused. */
+        struct pk_unit_child *c = convert(
+            "f.service", "[Service]\nType=forking\nPIDFile=f.pid\nExecStart=/bin/true\n", NULL, &r);
+        cr_assert_eq(r, -EOPNOTSUPP);
+        cr_assert_null(c);
+
+        char root[] = "/tmp/pk-uc-XXXXXX";
+        cr_assert(mkdtemp(root));
+        const char *helper[] = {"/usr/bin/portkit", "unit-exec", NULL};
+        struct pk_unit_child_opts o = {
+            .helper = helper, .log_dir = "/var/log/x", .dir_root = root, .create_dirs = 1};
+        c = convert("f.service",
+                    "[Service]\nType=forking\nPIDFile=f.pid\nExecStart=/bin/true\n"
+                    "RuntimeDirectory=f/sub\nRuntimeDirectoryMode=0710\nStateDirectory=f\n",
+                    &o, &r);
+        cr_assert_eq(r, 0);
+        cr_assert_eq(c->spec.ready, PK_SUP_READY_FD);
+        cr_assert_eq(c->spec.ready_fd, 3);
+        cr_assert_str_eq(c->spec.log_dir, "/var/log/x", "journal output goes to the log");
+        char path[256];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/run/f/sub", root);
+        cr_assert_eq(stat(path, &st), 0, "%s", path);
+        cr_assert_eq(st.st_mode & 07777, 0710);
+        snprintf(path, sizeof(path), "%s/var/lib/f", root);
+        cr_assert_eq(stat(path, &st), 0, "%s", path);
+        cr_assert_eq(st.st_mode & 07777, 0755);
+        pk_unit_child_free(c);
+
+        /* file: output is the command's own; no log capture then. */
+        c = convert("o.service",
+                    "[Service]\nExecStart=/bin/true\nStandardOutput=append:/tmp/o.log\n"
+                    "StandardError=inherit\n",
+                    &o, &r);
+        cr_assert_eq(r, 0);
+        cr_assert_null(c->spec.log_dir);
+        pk_unit_child_free(c);
 }
