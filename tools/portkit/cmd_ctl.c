@@ -124,10 +124,10 @@ static int map_get(const struct pk_term *m, const char *key, const struct pk_ter
         if (m->type != PK_TERM_MAP)
                 return -EINVAL;
         for (uint32_t i = 0; i < m->v.map.arity; i++) {
-                const struct pk_term *k = &m->v.map.pairs[2 * i];
+                const struct pk_term *k = &m->v.map.pairs[2 * (size_t)i];
                 if (k->type == PK_TERM_ATOM && k->v.atom.len == strlen(key) &&
                     memcmp(k->v.atom.name, key, k->v.atom.len) == 0) {
-                        *ret = &m->v.map.pairs[2 * i + 1];
+                        *ret = &m->v.map.pairs[2 * (size_t)i + 1];
                         return 0;
                 }
         }

@@ -61,6 +61,7 @@ struct client {
         unsigned char *out;
         size_t out_len, out_off;
         int watch;
+        int dead; /* dropped: closed, unlinked, freed on the next loop pass */
         struct sv *sv;
         struct client *next;
 };
@@ -86,6 +87,8 @@ struct sv {
         struct pk_fd_unix_listener lis;
         struct pk_loop_io lio;
         struct client *clients;
+        struct client *graveyard; /* dropped clients, freed by `reap` */
+        struct pk_loop_defer reap;
         int nclients;
         int next_client_id;
         int shutting_down;
@@ -296,7 +299,7 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
                         names[nn++] = c;
                 }
         }
-        for (int i = 0; i < sv->n_unit_path && nd < SV_MAX_DIRS * 2; i++)
+        for (int i = 0; i < sv->n_unit_path && nd < (size_t)SV_MAX_DIRS * 2; i++)
                 dirs[nd++] = sv->unit_path[i];
         if (sv->n_unit_path == 0) {
                 dirs[nd++] = "/etc/systemd/system";
@@ -373,6 +376,8 @@ static void client_drop(struct client *c, const char *why);
 
 static void client_flush(struct client *c)
 {
+        if (c->dead)
+                return;
         while (c->out_off < c->out_len) {
                 ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
                                  MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -394,6 +399,8 @@ static void client_flush(struct client *c)
 /* Queues one frame; a client whose queue would pass the cap is dropped. */
 static int client_send(struct client *c, const struct pk_etf_buf *b)
 {
+        if (c->dead)
+                return -EPIPE;
         if (b->err)
                 return b->err;
         size_t need = c->out_len - c->out_off + 4 + b->len;
@@ -713,7 +720,8 @@ static void svc_removed(struct sv *sv, struct svc *s)
                 if (rep) {
                         sv->svcs[i] = rep;
                 } else {
-                        memmove(&sv->svcs[i], &sv->svcs[i + 1], (sv->n - i - 1) * sizeof(s));
+                        for (size_t j = i; j + 1 < sv->n; j++)
+                                sv->svcs[j] = sv->svcs[j + 1];
                         sv->n--;
                 }
                 break;
@@ -1029,9 +1037,34 @@ out:
 
 /* ---- clients: input ------------------------------------------------------------------- */
 
+static void client_free(struct client *c)
+{
+        if (!c->dead) {
+                pk_loop_io_stop(&c->io);
+                close(c->fd);
+        }
+        pk_deframer_free(c->df);
+        free(c->out);
+        free(c);
+}
+
+static void reap_clients(struct pk_loop_defer *d)
+{
+        struct sv *sv = d->w.data;
+        for (struct client *c = sv->graveyard, *next; c; c = next) {
+                next = c->next;
+                client_free(c);
+        }
+        sv->graveyard = NULL;
+}
+
+/* Drops a client: closed and unlinked now, freed on the next loop pass, so that
+ * callers up the stack may still look at c->dead. */
 static void client_drop(struct client *c, const char *why)
 {
         struct sv *sv = c->sv;
+        if (c->dead)
+                return;
         if (why)
                 logf_("control: dropping client uid %u pid %d: %s", (unsigned)c->cred.uid,
                       (int)c->cred.pid, why);
@@ -1043,19 +1076,20 @@ static void client_drop(struct client *c, const char *why)
         sv->nclients--;
         pk_loop_io_stop(&c->io);
         close(c->fd);
-        pk_deframer_free(c->df);
-        free(c->out);
-        free(c);
+        c->fd = -1;
+        c->dead = 1;
+        c->next = sv->graveyard;
+        sv->graveyard = c;
+        (void)pk_loop_defer_start(&sv->reap, reap_clients);
 }
 
 static void client_io(struct pk_loop_io *io, unsigned revents)
 {
         struct client *c = io->w.data;
         struct sv *sv = c->sv;
-        int id = c->id;
         if (revents & PK_LOOP_WRITE) {
                 client_flush(c);
-                if (!client_by_id(sv, id))
+                if (c->dead)
                         return;
         }
         if (!(revents & (PK_LOOP_READ | PK_LOOP_HUP | PK_LOOP_ERROR)))
@@ -1092,13 +1126,12 @@ static void client_io(struct pk_loop_io *io, unsigned revents)
                 if (dr < 0) {
                         reply_simple(c, "error", "badarg: not an ETF term");
                         pk_arena_free(a);
-                        if (client_by_id(sv, id))
-                                client_drop(c, "garbage frame");
+                        client_drop(c, "garbage frame");
                         return;
                 }
                 handle(c, t);
                 pk_arena_free(a);
-                if (!client_by_id(sv, id))
+                if (c->dead)
                         return;
         }
         if (budget > 0 && r == PK_EFRAMESIZE)
@@ -1275,6 +1308,8 @@ static int sv_main(int argc, char **argv)
                 pk_cli_error("supervise", "control socket %s: %s", sv->control, pk_strerror(r));
                 goto out;
         }
+        pk_loop_defer_init(sv->loop, &sv->reap);
+        sv->reap.w.data = sv;
         pk_loop_io_init(sv->loop, &sv->lio, sv->lis.fd);
         sv->lio.w.data = sv;
         /* Referenced: the daemon runs until shutdown, even with every unit down. */
@@ -1297,8 +1332,18 @@ static int sv_main(int argc, char **argv)
         rc = st.exit_status;
         logf_("stopped");
 out:
-        while (sv->clients)
-                client_drop(sv->clients, NULL);
+        for (struct client *c = sv->clients, *next; c; c = next) {
+                next = c->next;
+                client_free(c);
+        }
+        sv->clients = NULL;
+        if (sv->lis.fd >= 0)
+                pk_loop_defer_stop(&sv->reap);
+        for (struct client *c = sv->graveyard, *next; c; c = next) {
+                next = c->next;
+                client_free(c);
+        }
+        sv->graveyard = NULL;
         if (sv->lis.fd >= 0) {
                 pk_loop_io_stop(&sv->lio);
                 pk_fd_unix_listener_close(&sv->lis);
