@@ -686,3 +686,63 @@ Test(unit_child, helper_logs_and_directories)
         cr_assert_null(c->spec.log_dir);
         pk_unit_child_free(c);
 }
+
+/* ---- logs and PID 1 ---------------------------------------------------------------------- */
+
+Test(supervise, log_tail_of_a_unit)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "talk.service",
+                   "[Service]\nExecStart=/bin/sh -c 'for i in 1 2 3 4 5; do echo line$i; done; "
+                   "echo oops >&2; exec sleep 1000'\n");
+        sv_start(&s);
+        wait_field(&s, "talk", "active", "active");
+        char *out = NULL;
+        for (int i = 0; i < 600; i++) {
+                free(out);
+                out = NULL;
+                if (ctl(&s, &out, "log", "-n", "2", "talk") == 0 && strstr(out, "oops"))
+                        break;
+                nap();
+        }
+        cr_assert_str_eq(out, "line5\noops\n");
+        free(out);
+        sv_stop(&s);
+}
+
+Test(supervise, runs_as_pid_1_of_a_namespace)
+{
+        struct sv s;
+        sv_init(&s);
+        /* A service that leaves an orphan behind: PID 1 must reap it. */
+        write_file(s.units, "a.service",
+                   "[Service]\nExecStart=/bin/sh -c '(sleep 0.1 &) ; exec sleep 1000'\n"
+                   "ExecStartPost=/bin/sh -c 'echo $$ > %s/post'\n",
+                   s.dir);
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new("unshare", &cmd), 0);
+        const char *a[] = {"-fp",       "--mount-proc", PORTKIT, "supervise",
+                           "--control", s.ctl,          s.units, NULL};
+        cr_assert_eq(pk_cmd_args(cmd, a), 0);
+        cr_assert_eq(pk_cmd_fd_file(cmd, 2, s.err, O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
+        cr_assert_eq(pk_cmd_pdeathsig(cmd, SIGKILL), 0);
+        cr_assert_eq(pk_spawn(cmd, &s.p, NULL), 0);
+        pk_cmd_free(cmd);
+        for (int i = 0; i < 600 && ctl(&s, NULL, "ping") != 0; i++)
+                nap();
+        wait_field(&s, "a", "active", "active");
+        char path[512];
+        snprintf(path, sizeof(path), "%s/post", s.dir);
+        for (int i = 0; i < 600 && access(path, F_OK) != 0; i++)
+                nap();
+        /* Pids inside the namespace: the service is a small number, not ours. */
+        long pid = pid_of(&s, "a");
+        cr_assert_gt(pid, 1);
+        cr_assert_lt(pid, 100);
+        sv_stop(&s);
+        char *err = read_file(s.err);
+        cr_assert(strstr(err, "as pid 1 (init)"), "%s", err);
+        cr_assert(strstr(err, "stopped"), "%s", err);
+        free(err);
+}

@@ -1324,7 +1324,8 @@ static int sv_main(int argc, char **argv)
                 rc = PK_CLI_EXIT_BADINPUT;
                 goto out;
         }
-        logf_("running %zu units, control socket %s", sv->n, sv->control);
+        logf_("running %zu units as pid %d%s, control socket %s", sv->n, (int)getpid(),
+              getpid() == 1 ? " (init)" : "", sv->control);
         (void)pk_loop_run(sv->loop);
         struct pk_sup_status st;
         memset(&st, 0, sizeof(st));
