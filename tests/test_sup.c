@@ -1164,3 +1164,78 @@ Test(sup, sigchld_storm_loses_no_status)
         cr_assert_eq(count(PK_SUP_EV_ORPHAN, NULL), 200);
         finish(s);
 }
+
+Test(sup, with_a_cgroup_the_stop_signal_reaches_every_process)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.cgroup = PK_SUP_CGROUP_ON;
+        char name[32], got[64], pidf[64], script[1024];
+        snprintf(name, sizeof(name), "u%ld", (long)getpid());
+        snprintf(got, sizeof(got), "/tmp/pk-sup-got-%ld", (long)getpid());
+        snprintf(pidf, sizeof(pidf), "/tmp/pk-sup-inner-%ld", (long)getpid());
+        unlink(got);
+        unlink(pidf);
+        o.name = name;
+        struct pk_sup *s = new_sup(&o);
+        /* the main shell exits on TERM only once the escaped (setsid) shell has
+         * written that it got TERM too: a stop that signalled only the main
+         * process group would end in SIGKILL after shutdown_ms, with no file */
+        snprintf(script, sizeof(script),
+                 "trap 'while [ ! -e %s ]; do sleep 0.01; done; exit 0' TERM; "
+                 "setsid sh -c 'trap \"echo got > %s; exit 0\" TERM; echo $$ > %s; "
+                 "while :; do sleep 0.01; done' & "
+                 "while [ ! -e %s ]; do sleep 0.01; done; echo >&3; "
+                 "while :; do sleep 0.01; done",
+                 got, got, pidf, pidf);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "svc";
+        sp.ready = PK_SUP_READY_FD;
+        sp.ready_fd = 3;
+        sp.shutdown_ms = 10000;
+        int r = pk_sup_add(s, &sp, sh(script));
+        if (r < 0) {
+                pk_sup_free(s);
+                cr_skip_test("no writable cgroup v2 here (%s)", pk_strerror(r));
+        }
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "svc", 1);
+        cr_assert_eq(pk_sup_stop_child(s, "svc"), 0);
+        run_until(PK_SUP_EV_EXITED, "svc", 1);
+        long ex = find(PK_SUP_EV_EXITED, "svc", 1);
+        cr_assert_eq(R.ev[ex].exit.exited, 1, "the main shell exited by its trap, not SIGKILL");
+        cr_assert_eq(R.ev[ex].exit.code, 0);
+        cr_assert_eq(access(got, F_OK), 0, "the escaped process got the stop signal");
+        unlink(got);
+        unlink(pidf);
+        finish(s);
+}
+
+Test(sup, a_nested_supervisor_is_ready_when_its_children_are)
+{
+        struct pk_sup *top = new_sup(NULL);
+        struct pk_sup *tree = NULL;
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.name = "tree";
+        cr_assert_eq(pk_sup_new(R.loop, &o, &tree), 0);
+        add_ready(tree, "fast", PK_SUP_READY_EXEC, sh("exec sleep 1000"), NULL);
+        add_ready(tree, "slow", PK_SUP_READY_FD,
+                  probe((const char *[]){"sleep:100", "fd:3", "pause", NULL}), NULL);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "tree";
+        cr_assert_eq(pk_sup_add_sup(top, &sp, tree), 0);
+        const char *need[] = {"tree", NULL};
+        memset(&sp, 0, sizeof(sp));
+        sp.requires = need;
+        add_ready(top, "user", PK_SUP_READY_EXEC, sh("exec sleep 1000"), &sp);
+        cr_assert_eq(pk_sup_start(top, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "user", 1);
+        long rs = find(PK_SUP_EV_READY, "slow", 1), rt = find(PK_SUP_EV_READY, "tree", 1),
+             su = find(PK_SUP_EV_STARTING, "user", 1);
+        cr_assert(rs >= 0 && rs < rt && rt < su,
+                  "slow ready < tree ready < user starts (%ld %ld %ld)", rs, rt, su);
+        finish(top);
+}

@@ -292,6 +292,50 @@ Test(sup_cgroup, kill_reaches_child_cgroups, .timeout = 60)
         pk_cgroup_free(cg);
 }
 
+/* A process that keeps moving to a new pid (fork, parent exits) is what a
+ * kill by pid list races with; the cgroup catches it either way. */
+static int kill_until_done(struct pk_cgroup *cg)
+{
+        int r;
+        while ((r = pk__cgroup_kill_procs(cg)) == -EAGAIN)
+                ;
+        return r;
+}
+
+static void kill_hopper(const char *tag, int (*kill_fn)(struct pk_cgroup *))
+{
+        struct pk_cgroup *cg = test_cgroup(tag);
+        struct pk_cmd *c;
+        pk_cmd_new(PROBE, &c);
+        pk_cmd_arg(c, "hop");
+        pk_cmd_arg(c, "200000"); /* bounded: a failed test leaves nothing running for long */
+        pk_cmd_fd_pipe(c, 1, 0);
+        pk_cmd_cgroup(c, pk_cgroup_dirfd(cg));
+        struct pk_proc *p;
+        cr_assert_eq(pk_spawn(c, &p, NULL), 0);
+        char buf[16] = "";
+        cr_assert_eq(read(pk_proc_fd(p, 1), buf, 8), 8, "the hopping has started");
+        cr_assert_eq(kill_fn(cg), 0);
+        wait_empty(cg);
+        cr_assert_eq(count_procs(cg), 0);
+        pk_proc_wait(p, -1, NULL);
+        pk_proc_free(p);
+        pk_cmd_free(c);
+        pk_cgroup_free(cg);
+}
+
+/* cppcheck-suppress unknownMacro */
+Test(sup_cgroup, kill_catches_a_pid_hopper, .timeout = 120)
+{
+        kill_hopper("hop", pk_cgroup_kill);
+}
+
+/* cppcheck-suppress unknownMacro */
+Test(sup_cgroup, kill_fallback_catches_a_pid_hopper, .timeout = 120)
+{
+        kill_hopper("hopf", kill_until_done);
+}
+
 /* ---- the events fd on a loop ---- */
 
 struct watch {

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -125,6 +126,38 @@ PK_API ssize_t pk_fd_read_all(int fd, void *buf, size_t len, size_t *reterr_done
  *         -EAGAIN, -EBADF, -EINVAL ...).
  */
 PK_API ssize_t pk_fd_write_all(int fd, const void *buf, size_t len, size_t *reterr_done);
+
+/** pk_fd_writev() / pk_fd_writev_all() flag: the caller ignores SIGPIPE
+ *  process-wide, so the write needs no guard (saves two syscalls). */
+#define PK_FD_SIGPIPE_IGNORED 0x10
+
+/**
+ * @brief One writev(2), retried on EINTR, with SIGPIPE held off in the calling
+ *        thread as pk_fd_write_all() does (unless @p flags has
+ *        PK_FD_SIGPIPE_IGNORED).
+ * @param fd descriptor (borrowed).
+ * @param iov @p iovcnt buffers (borrowed for the call).
+ * @param iovcnt 1..IOV_MAX.
+ * @param flags 0 or PK_FD_SIGPIPE_IGNORED.
+ * @return bytes written (possibly fewer than asked), or a negative errno
+ *         (-EAGAIN on a full non-blocking descriptor, -EPIPE, -EINVAL ...).
+ */
+PK_API ssize_t pk_fd_writev(int fd, const struct iovec *iov, int iovcnt, int flags);
+
+/**
+ * @brief Writes every byte of @p iov, finishing short writes and waiting with
+ *        poll(2) while a non-blocking descriptor is full; SIGPIPE as for
+ *        pk_fd_writev().
+ * @param fd descriptor (borrowed).
+ * @param iov @p iovcnt buffers; consumed in place (lengths reach 0).
+ * @param iovcnt 0..IOV_MAX.
+ * @param flags 0 or PK_FD_SIGPIPE_IGNORED.
+ * @param[out] reterr_done optional; the bytes written, also on failure.
+ * @return the total written, or a negative errno (-EPIPE when the reader is
+ *         gone, -EBADF, -EINVAL ...).
+ */
+PK_API ssize_t pk_fd_writev_all(int fd, struct iovec *iov, int iovcnt, int flags,
+                                size_t *reterr_done);
 
 /**
  * @brief Moves @p len bytes from @p fd_in to @p fd_out with splice(2); one

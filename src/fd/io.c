@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdint.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -374,4 +375,76 @@ int pk__open_typed(const char *path, int access, int flags, mode_t type, int wro
 int pk_fd_chardev_open(const char *path, int access, int flags)
 {
         return pk__open_typed(path, access, flags, S_IFCHR, -ENODEV);
+}
+
+ssize_t pk_fd_writev(int fd, const struct iovec *iov, int iovcnt, int flags)
+{
+        if ((!iov && iovcnt) || iovcnt < 0 || pk__bad_flags(flags, PK_FD_SIGPIPE_IGNORED))
+                return -EINVAL;
+        bool guard = !(flags & PK_FD_SIGPIPE_IGNORED);
+        struct pk__sigpipe g;
+        if (guard)
+                pk__sigpipe_block(&g);
+        int saved = errno;
+        ssize_t n;
+        do
+                n = writev(fd, iov, iovcnt);
+        while (n < 0 && errno == EINTR);
+        int err = n < 0 ? errno : 0;
+        errno = saved;
+        if (guard)
+                pk__sigpipe_restore(&g, err == EPIPE);
+        return n < 0 ? -err : n;
+}
+
+/* Drops n written bytes from the front of iov[first..]; returns the index of
+ * the first buffer with bytes left (iovcnt when all are done). */
+static int iov_advance(struct iovec *iov, int iovcnt, int first, size_t n)
+{
+        while (first < iovcnt && n >= iov[first].iov_len) {
+                n -= iov[first].iov_len;
+                iov[first].iov_len = 0;
+                first++;
+        }
+        if (first < iovcnt && n > 0) {
+                iov[first].iov_base = (char *)iov[first].iov_base + n;
+                iov[first].iov_len -= n;
+        }
+        while (first < iovcnt && iov[first].iov_len == 0)
+                first++;
+        return first;
+}
+
+ssize_t pk_fd_writev_all(int fd, struct iovec *iov, int iovcnt, int flags, size_t *reterr_done)
+{
+        size_t done = 0;
+        ssize_t r = 0;
+        if ((!iov && iovcnt) || iovcnt < 0 || pk__bad_flags(flags, PK_FD_SIGPIPE_IGNORED)) {
+                r = -EINVAL;
+                goto out;
+        }
+        int saved = errno;
+        int first = iov_advance(iov, iovcnt, 0, 0);
+        while (first < iovcnt) {
+                ssize_t n = pk_fd_writev(fd, iov + first, iovcnt - first, flags);
+                if (n == -EAGAIN) {
+                        struct pollfd p = {.fd = fd, .events = POLLOUT};
+                        if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+                                r = pk__neg_errno();
+                                break;
+                        }
+                        continue;
+                }
+                if (n < 0) {
+                        r = n;
+                        break;
+                }
+                done += (size_t)n;
+                first = iov_advance(iov, iovcnt, first, (size_t)n);
+        }
+        errno = saved;
+out:
+        if (reterr_done)
+                *reterr_done = done;
+        return r < 0 ? r : (ssize_t)done;
 }

@@ -7,9 +7,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#ifndef SYS_pidfd_open
-#        define SYS_pidfd_open 434
-#endif
 #ifndef P_PIDFD
 #        define P_PIDFD 3
 #endif
@@ -62,12 +59,12 @@ int pk_loop_child_start(struct pk_loop_child *child, pid_t pid, pk_loop_child_cb
         if (!child || !child->w.loop || !cb || pid <= 0)
                 return -EINVAL;
         pk_loop_child_stop(child);
-        int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+        int fd = pk_fd_pidfd_open(pid, 0);
         if (fd < 0)
-                return -errno;
+                return fd;
         int r = start(child, pid, fd, 1, cb);
         if (r < 0)
-                (void)close(fd);
+                pk_fd_close(fd);
         return r;
 }
 
@@ -89,7 +86,7 @@ void pk_loop_child_stop(struct pk_loop_child *child)
         pk__list_del(&child->w.link);
         pk__watcher_deactivate(&child->w);
         if (child->owns_pidfd)
-                (void)close(child->pidfd);
+                pk_fd_close(child->pidfd);
         child->pidfd = -1;
         child->owns_pidfd = 0;
 }

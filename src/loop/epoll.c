@@ -60,7 +60,7 @@ int pk__backend_open(struct pk__backend *be)
 void pk__backend_close(struct pk__backend *be)
 {
         if (be->fd >= 0)
-                (void)close(be->fd);
+                be->fd = pk_fd_close(be->fd);
         be->fd = -1;
         free(be->events);
         be->events = NULL;

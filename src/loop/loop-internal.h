@@ -6,6 +6,7 @@
 #define PORTKIT_LOOP_INTERNAL_H
 
 #include "internal.h"
+#include "portkit/fd.h"
 #include "portkit/loop.h"
 
 #include <signal.h>

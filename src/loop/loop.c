@@ -5,8 +5,6 @@
 #include "loop-internal.h"
 
 #include <limits.h>
-#include <sys/eventfd.h>
-#include <sys/timerfd.h>
 #include <time.h>
 
 uint64_t pk__clock_ns(void)
@@ -23,15 +21,9 @@ uint64_t pk__clock_ms(void)
 
 int pk__write_eventfd(int fd)
 {
-        uint64_t one = 1;
-        for (;;) {
-                if (write(fd, &one, sizeof(one)) == (ssize_t)sizeof(one))
-                        return 0;
-                if (errno == EINTR)
-                        continue;
-                /* EAGAIN: the counter is saturated, so the fd is readable anyway. */
-                return errno == EAGAIN ? 0 : -errno;
-        }
+        int r = pk_fd_eventfd_write(fd, 1);
+        /* -EAGAIN: the counter is saturated, so the fd is readable anyway. */
+        return r == -EAGAIN ? 0 : r;
 }
 
 void pk__watcher_init(struct pk_loop *loop, struct pk_loop_watcher *w, enum pk__kind kind)
@@ -107,14 +99,14 @@ int pk_loop_new(struct pk_loop **ret_loop)
         int r = pk__backend_open(&loop->be);
         if (r < 0)
                 goto fail;
-        loop->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        loop->event_fd = pk_fd_eventfd(0, PK_FD_NONBLOCK);
         if (loop->event_fd < 0) {
-                r = -errno;
+                r = loop->event_fd;
                 goto fail;
         }
-        loop->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        loop->timer_fd = pk_fd_timerfd(PK_FD_NONBLOCK);
         if (loop->timer_fd < 0) {
-                r = -errno;
+                r = loop->timer_fd;
                 goto fail;
         }
         r = pk__backend_add(&loop->be, loop->event_fd, PK_LOOP_READ, &loop->event_src);
@@ -127,10 +119,8 @@ int pk_loop_new(struct pk_loop **ret_loop)
         *ret_loop = loop;
         return 0;
 fail:
-        if (loop->timer_fd >= 0)
-                (void)close(loop->timer_fd);
-        if (loop->event_fd >= 0)
-                (void)close(loop->event_fd);
+        loop->timer_fd = pk_fd_close(loop->timer_fd);
+        loop->event_fd = pk_fd_close(loop->event_fd);
         pk__backend_close(&loop->be);
         free(loop);
         return r;
@@ -165,9 +155,9 @@ struct pk_loop *pk_loop_free(struct pk_loop *loop)
                 pk_loop_timer_stop(loop->heap[loop->heap_len - 1]);
         free(loop->heap);
         if (loop->signal_fd >= 0)
-                (void)close(loop->signal_fd);
-        (void)close(loop->timer_fd);
-        (void)close(loop->event_fd);
+                loop->signal_fd = pk_fd_close(loop->signal_fd);
+        loop->timer_fd = pk_fd_close(loop->timer_fd);
+        loop->event_fd = pk_fd_close(loop->event_fd);
         pk__backend_close(&loop->be);
         free(loop);
         return NULL;

@@ -25,19 +25,25 @@ static int update_signalfd(struct pk_loop *loop)
         if (sigisemptyset(&loop->sig_watched)) {
                 if (loop->signal_fd >= 0) {
                         pk__backend_del(&loop->be, loop->signal_fd, &loop->signal_src);
-                        (void)close(loop->signal_fd);
-                        loop->signal_fd = -1;
+                        loop->signal_fd = pk_fd_close(loop->signal_fd);
                 }
                 return 0;
         }
+        /* The fd layer takes a list; the loop has already blocked these
+         * signals itself (sig_we_blocked), so the fd layer's block is a no-op. */
+        int list[NSIG];
+        size_t n = 0;
+        for (int s = 1; s < NSIG; s++)
+                if (sigismember(&loop->sig_watched, s) == 1)
+                        list[n++] = s;
         if (loop->signal_fd >= 0)
-                return signalfd(loop->signal_fd, &loop->sig_watched, 0) < 0 ? -errno : 0;
-        int fd = signalfd(-1, &loop->sig_watched, SFD_CLOEXEC | SFD_NONBLOCK);
+                return pk_fd_signalfd_update(loop->signal_fd, list, n);
+        int fd = pk_fd_signalfd(list, n, PK_FD_NONBLOCK);
         if (fd < 0)
-                return -errno;
+                return fd;
         int r = pk__backend_add(&loop->be, fd, PK_LOOP_READ, &loop->signal_src);
         if (r < 0) {
-                (void)close(fd);
+                pk_fd_close(fd);
                 return r;
         }
         loop->signal_fd = fd;

@@ -120,11 +120,11 @@ void pk__port_close_fds(struct pk_port *p)
 {
         bool own = p->proc || (p->flags & PK_PORT_OWN_FDS);
         if (p->out_fd >= 0 && own && p->out_fd != p->in_fd)
-                close(p->out_fd);
+                p->out_fd = pk_fd_close(p->out_fd);
         if (p->in_fd >= 0 && own)
-                close(p->in_fd);
+                p->in_fd = pk_fd_close(p->in_fd);
         if (p->err_fd >= 0)
-                close(p->err_fd);
+                p->err_fd = pk_fd_close(p->err_fd);
         p->in_fd = p->out_fd = p->err_fd = -1;
         pk__rd_step(&p->in_st, PK__RD_END);
         pk__rd_step(&p->err_st, PK__RD_END);
@@ -138,7 +138,7 @@ void pk__port_close_in(struct pk_port *p)
         bool own = p->proc || (p->flags & PK_PORT_OWN_FDS);
         if (p->in_fd >= 0 && p->in_fd != p->out_fd) {
                 if (own)
-                        close(p->in_fd);
+                        p->in_fd = pk_fd_close(p->in_fd);
                 p->in_fd = -1;
         } else if (p->in_fd >= 0) {
                 shutdown(p->in_fd, SHUT_RD);
@@ -185,10 +185,10 @@ int pk_port_open_fds(int in_fd, int out_fd, const struct pk_port_opts *opts, str
         return 0;
 fail:
         if (own) {
-                if (in_fd >= 0)
-                        close(in_fd);
-                if (out_fd >= 0 && out_fd != in_fd)
-                        close(out_fd);
+                /* Taken even on failure; one socket both ways is closed once. */
+                if (out_fd != in_fd)
+                        pk_fd_close(out_fd);
+                pk_fd_close(in_fd);
         }
         return r;
 }
@@ -440,7 +440,7 @@ int pk_port_close_input(struct pk_port *p)
                         /* One socket both ways: shut down only the sending half. */
                         shutdown(p->out_fd, SHUT_WR);
                 } else if (own) {
-                        close(p->out_fd);
+                        p->out_fd = pk_fd_close(p->out_fd);
                 }
                 p->out_fd = -1;
         }

@@ -1,12 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Reads and writes for ports: EINTR retried, partial writes finished, and
- * SIGPIPE blocked around pipe writes (the fd layer's guard) so a dead peer is
- * an -EPIPE return and never a signal death. */
+/* Reads and writes for ports, on the fd layer's calls: EINTR retried, partial
+ * writes finished, and SIGPIPE held off around pipe writes (unless the process
+ * ignores it) so a dead peer is an -EPIPE return and never a signal death. */
 #include "port-internal.h"
-
-#include <poll.h>
-#include <pthread.h>
-#include <time.h>
 
 bool pk__port_sigpipe_ignored(void)
 {
@@ -18,17 +14,7 @@ bool pk__port_sigpipe_ignored(void)
 
 ssize_t pk__port_writev_once(int fd, const struct iovec *iov, int iovcnt, bool guard)
 {
-        struct pk__sigpipe g;
-        if (guard)
-                pk__sigpipe_block(&g);
-        ssize_t n;
-        do
-                n = writev(fd, iov, iovcnt);
-        while (n < 0 && errno == EINTR);
-        int err = n < 0 ? errno : 0;
-        if (guard)
-                pk__sigpipe_restore(&g, err == EPIPE);
-        return n < 0 ? -err : n;
+        return pk_fd_writev(fd, iov, iovcnt, guard ? 0 : PK_FD_SIGPIPE_IGNORED);
 }
 
 int pk__port_iov_advance(struct iovec *iov, int iovcnt, int first, size_t n)
@@ -47,24 +33,8 @@ int pk__port_iov_advance(struct iovec *iov, int iovcnt, int first, size_t n)
 
 int pk__port_writev_full(int fd, struct iovec *iov, int iovcnt, bool guard)
 {
-        int first = 0;
-        while (first < iovcnt && iov[first].iov_len == 0)
-                first++;
-        while (first < iovcnt) {
-                ssize_t n = pk__port_writev_once(fd, iov + first, iovcnt - first, guard);
-                if (n == -EAGAIN) {
-                        struct pollfd p = {.fd = fd, .events = POLLOUT};
-                        if (poll(&p, 1, -1) < 0 && errno != EINTR)
-                                return -errno;
-                        continue;
-                }
-                if (n < 0)
-                        return (int)n;
-                first = pk__port_iov_advance(iov, iovcnt, first, (size_t)n);
-                while (first < iovcnt && iov[first].iov_len == 0)
-                        first++;
-        }
-        return 0;
+        ssize_t r = pk_fd_writev_all(fd, iov, iovcnt, guard ? 0 : PK_FD_SIGPIPE_IGNORED, NULL);
+        return r < 0 ? (int)r : 0;
 }
 
 ssize_t pk__port_read_once(int fd, void *buf, size_t len)

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Internal helpers of the port layer: full writes and reads that never let
- * SIGPIPE kill the process and retry on EINTR. */
+ * SIGPIPE kill the process and retry on EINTR, on the fd layer's public
+ * calls (pk_fd_writev, pk_fd_writev_all). */
 #ifndef PORTKIT_PORT_INTERNAL_H
 #define PORTKIT_PORT_INTERNAL_H
 
-#include "fd/fd-internal.h"
 #include "internal.h"
+#include "portkit/fd.h"
 
 #include <signal.h>
 #include <stdbool.h>
@@ -13,7 +14,7 @@
 #include <sys/uio.h>
 
 /* True when SIGPIPE is ignored in this process, so writes need no guard
- * (the fd layer's pk__sigpipe_block/restore hold it off otherwise). */
+ * (PK_FD_SIGPIPE_IGNORED; the fd layer holds SIGPIPE off otherwise). */
 bool pk__port_sigpipe_ignored(void);
 
 /* Writes every byte of iov (modified in place) to fd, waiting with poll() if

@@ -256,12 +256,11 @@ struct prep {
 static void prep_release(struct prep *pp, bool keep_parent_ends)
 {
         for (size_t i = 0; i < pp->ntmp; i++)
-                close(pp->tmp[i]);
+                pp->tmp[i] = pk_fd_close(pp->tmp[i]);
         if (!keep_parent_ends) {
                 for (size_t i = 0; i < pp->npfds; i++)
-                        close(pp->pfds[i].fd);
-                if (pp->pty_master >= 0)
-                        close(pp->pty_master);
+                        pp->pfds[i].fd = pk_fd_close(pp->pfds[i].fd);
+                pp->pty_master = pk_fd_close(pp->pty_master);
         }
         free(pp->moves);
         free(pp->scratch);
@@ -295,8 +294,8 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
                 break;
         case PK__FD_PIPE: {
                 int p[2];
-                if (pipe2(p, O_CLOEXEC) < 0) {
-                        int e = -errno;
+                int e = pk_fd_pipe(p, 0);
+                if (e < 0) {
                         pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0, NULL);
                         return e;
                 }
@@ -306,7 +305,7 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
                 pp->tmp[pp->ntmp++] = src;
                 pp->pfds[pp->npfds++] = (struct pk__procfd){.child_fd = t, .fd = mine};
                 if (s->flags & PK_PIPE_NONBLOCK) {
-                        int e = pk_fd_set_nonblock(mine, 1);
+                        e = pk_fd_set_nonblock(mine, 1);
                         if (e < 0) {
                                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0, NULL);
                                 return e;
@@ -316,8 +315,8 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
         }
         case PK__FD_SOCKETPAIR: {
                 int sv[2];
-                if (socketpair(AF_UNIX, (s->flags & ~SOCK_NONBLOCK) | SOCK_CLOEXEC, 0, sv) < 0) {
-                        int e = -errno;
+                int e = pk_fd_socketpair(sv, s->flags & ~SOCK_NONBLOCK, 0);
+                if (e < 0) {
                         pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0, NULL);
                         return e;
                 }
@@ -325,7 +324,7 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
                 pp->tmp[pp->ntmp++] = sv[1];
                 pp->pfds[pp->npfds++] = (struct pk__procfd){.child_fd = t, .fd = sv[0]};
                 if (s->flags & SOCK_NONBLOCK) {
-                        int e = pk_fd_set_nonblock(sv[0], 1);
+                        e = pk_fd_set_nonblock(sv[0], 1);
                         if (e < 0) {
                                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0, NULL);
                                 return e;
@@ -561,7 +560,7 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
                 siginfo_t si;
                 while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
                         ;
-                close(pidfd);
+                pk_fd_close(pidfd);
                 r = -ENOMEM;
                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, r, -1, 0, NULL);
                 goto fail;
@@ -731,12 +730,9 @@ struct pk_proc *pk_proc_free(struct pk_proc *p)
         if (!p)
                 return NULL;
         for (size_t i = 0; i < p->nfds; i++)
-                if (p->fds[i].fd >= 0)
-                        close(p->fds[i].fd);
-        if (p->pty >= 0)
-                close(p->pty);
-        if (p->pidfd >= 0)
-                close(p->pidfd);
+                p->fds[i].fd = pk_fd_close(p->fds[i].fd);
+        p->pty = pk_fd_close(p->pty);
+        p->pidfd = pk_fd_close(p->pidfd);
         free(p);
         return NULL;
 }

@@ -69,39 +69,11 @@ struct reply {
  * from a host that may hold malloc's lock in another thread). */
 static char helper_buf[PK__HELPER_MAX_MSG];
 
+/* Sends len bytes with the fds riding on the first one: 0 or a negative errno. */
 static int send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
 {
-        union {
-                char b[CMSG_SPACE(sizeof(int) * PK__HELPER_MAX_FDS)];
-                struct cmsghdr align;
-        } cm;
-        struct iovec iov = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-        if (nfds) {
-                memset(&cm, 0, sizeof(cm));
-                mh.msg_control = cm.b;
-                mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-                struct cmsghdr *c = (struct cmsghdr *)(void *)cm.b;
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-                memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-        }
-        size_t done = 0;
-        while (done < len) {
-                ssize_t w = sendmsg(sock, &mh, MSG_NOSIGNAL);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                done += (size_t)w;
-                iov.iov_base = (char *)(uintptr_t)buf + done;
-                iov.iov_len = len - done;
-                mh.msg_control = NULL; /* the fds went with the first byte */
-                mh.msg_controllen = 0;
-        }
-        return 0;
+        ssize_t r = pk_fd_send_fds(sock, buf, len, fds, nfds);
+        return r < 0 ? (int)r : 0;
 }
 
 /* Receives exactly len bytes; the fds attached to them land in fds (up to
@@ -110,36 +82,15 @@ static int send_fds(int sock, const void *buf, size_t len, const int *fds, size_
 static int recv_fds(int sock, void *buf, size_t len, int *fds, size_t maxfds, size_t *ret_nfds)
 {
         size_t done = 0, nf = 0;
-        union {
-                char b[CMSG_SPACE(sizeof(int) * PK__HELPER_MAX_FDS)];
-                struct cmsghdr align;
-        } cm;
         while (done < len) {
-                struct iovec iov = {.iov_base = (char *)buf + done, .iov_len = len - done};
-                struct msghdr mh = {.msg_iov = &iov,
-                                    .msg_iovlen = 1,
-                                    .msg_control = cm.b,
-                                    .msg_controllen = sizeof(cm.b)};
-                ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
+                size_t got = 0;
+                ssize_t n = pk_fd_recv_fds(sock, (char *)buf + done, len - done, fds + nf,
+                                           maxfds - nf, &got);
+                if (n < 0)
+                        return (int)n;
                 if (n == 0)
                         return PK_EHELPER;
-                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-                        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                                continue;
-                        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                        int *in = (int *)(void *)CMSG_DATA(c);
-                        for (size_t i = 0; i < k; i++) {
-                                if (nf < maxfds)
-                                        fds[nf++] = in[i];
-                                else
-                                        close(in[i]);
-                        }
-                }
+                nf += got;
                 done += (size_t)n;
         }
         if (ret_nfds)
@@ -254,10 +205,10 @@ static int helper_serve(int sock)
         rep.pid = pid;
 reply:
         for (size_t i = 0; i < nf; i++)
-                close(fds[i]);
+                fds[i] = pk_fd_close(fds[i]);
         r = send_fds(sock, &rep, sizeof(rep), &pidfd, pidfd >= 0 ? 1 : 0);
         if (pidfd >= 0)
-                close(pidfd);
+                pidfd = pk_fd_close(pidfd);
         return r;
 }
 
@@ -294,14 +245,14 @@ int pk_spawn_helper_new(struct pk_spawn_helper **ret)
         pid_t pid = fork();
         if (pid < 0) {
                 int e = -errno;
-                close(sv[0]);
-                close(sv[1]);
+                sv[0] = pk_fd_close(sv[0]);
+                sv[1] = pk_fd_close(sv[1]);
                 free(h);
                 return e;
         }
         if (pid == 0)
                 helper_main(sv[1]);
-        close(sv[1]);
+        sv[1] = pk_fd_close(sv[1]);
         h->sock = sv[0];
         h->pid = pid;
         pthread_mutex_init(&h->lock, NULL);
@@ -314,7 +265,7 @@ struct pk_spawn_helper *pk_spawn_helper_free(struct pk_spawn_helper *h)
 {
         if (!h)
                 return NULL;
-        close(h->sock); /* EOF: the helper exits */
+        h->sock = pk_fd_close(h->sock); /* EOF: the helper exits */
         while (waitpid(h->pid, NULL, 0) < 0 && errno == EINTR)
                 ;
         /* Requests never finished: their children (if any) keep running. */
@@ -462,7 +413,7 @@ static void reap_pidfd(int pidfd)
         siginfo_t si;
         while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
                 ;
-        close(pidfd);
+        pk_fd_close(pidfd);
 }
 
 pid_t pk_spawn_helper_pid(const struct pk_spawn_helper *h)

@@ -92,9 +92,7 @@ static int64_t mono_ms(void)
 
 static void closep(int *fd)
 {
-        if (*fd >= 0)
-                close(*fd);
-        *fd = -1;
+        *fd = pk_fd_close(*fd);
 }
 
 struct run_out {
@@ -156,8 +154,7 @@ static int run_stages(const struct pk_cmd *const *cmds, size_t n, const struct p
         int p[2];
 #define MKPIPE(rd, wr)                                                                             \
         do {                                                                                       \
-                if (pipe2(p, O_CLOEXEC) < 0) {                                                     \
-                        r = -errno;                                                                \
+                if ((r = pk_fd_pipe(p, 0)) < 0) {                                                  \
                         pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, r, -1, 0, NULL);           \
                         goto done;                                                                 \
                 }                                                                                  \
@@ -208,11 +205,11 @@ static int run_stages(const struct pk_cmd *const *cmds, size_t n, const struct p
         for (size_t i = 0; i < 2 * n; i++)
                 closep(&inter[i]);
         if (in_w >= 0)
-                fcntl(in_w, F_SETFL, O_NONBLOCK);
+                (void)pk_fd_set_nonblock(in_w, 1);
         if (out_r >= 0)
-                fcntl(out_r, F_SETFL, O_NONBLOCK);
+                (void)pk_fd_set_nonblock(out_r, 1);
         if (err_r >= 0)
-                fcntl(err_r, F_SETFL, O_NONBLOCK);
+                (void)pk_fd_set_nonblock(err_r, 1);
 
         int64_t deadline = o->timeout_ms > 0 ? mono_ms() + o->timeout_ms : 0;
         const char *data = o->stdin_data;

@@ -239,8 +239,7 @@ static void notify_line(struct child *c, const char *line)
                         if (c->state == PK_SUP_STARTING && pk_loop_is_active(&c->t_ready.w))
                                 (void)pk_loop_timer_start(&c->t_ready, ms, 0, on_ready_timer);
                         else if (c->state == PK_SUP_STOPPING && pk_loop_is_active(&c->t_stop.w))
-                                (void)pk_loop_timer_start(&c->t_stop, ms, 0,
-                                                          c->t_stop.cb); /* same callback */
+                                pk__sup_extend_stop(c, ms);
                 }
         }
 #undef KEY

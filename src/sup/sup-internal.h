@@ -100,7 +100,8 @@ struct pk_sup {
         struct child *as_child; /* our record in the parent */
 
         int phase;
-        int end_reason; /* why the shutdown phase began */
+        bool starting_up; /* sup_start_internal() is starting the children */
+        int end_reason;   /* why the shutdown phase began */
         bool failed;
         bool finished;
         char fail_id[PK_SUP_ID_MAX + 1];
@@ -150,6 +151,7 @@ void pk__sup_child_fail_stop(struct child *c, int reason);
 void pk__sup_main_exited(struct child *c, const struct pk_exit *ex);
 struct child *pk__sup_find_pid(struct pk_sup *s, pid_t pid);
 void pk__sup_shutdown(struct pk_sup *s, int reason);
+void pk__sup_extend_stop(struct child *c, uint64_t ms); /* EXTEND_TIMEOUT_USEC while stopping */
 
 /* ready.c */
 int pk__sup_ready_prepare(struct child *c); /* once, at add: cmd changes */

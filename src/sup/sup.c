@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -469,6 +470,7 @@ static int64_t backoff_delay(struct child *c, uint64_t now)
 static void sup_finished(struct pk_sup *s);
 static void sup_shutdown_internal(struct pk_sup *s, int reason);
 static void kick_waiting(struct pk_sup *s);
+static void kick_waiting_inner(struct pk_sup *s);
 static void child_down(struct child *c);
 
 static void on_restart_timer(struct pk_loop_timer *t)
@@ -589,11 +591,13 @@ static void sup_start_internal(struct pk_sup *s)
         s->end_reason = PK_SUP_R_NONE;
         s->fail_id[0] = 0;
         s->hist_n = s->hist_head = 0;
+        s->starting_up = true; /* not ready to the parent before every child had its start */
         for (size_t i = 0; i < s->n; i++) {
                 struct child *c = s->kids[i];
                 if (c->state == PK_SUP_DOWN || c->state == PK_SUP_FAILED)
                         dispatch(c, PE_START, NULL);
         }
+        s->starting_up = false;
         kick_waiting(s);
 }
 
@@ -666,7 +670,28 @@ static void give_up(struct child *c, int reason)
         child_down(c);
 }
 
+/* A nested supervisor is ready (to its parent's dependents) once none of its
+ * children is still on its way up: each is ready, or down / failed. */
+static void nested_ready_check(struct pk_sup *s)
+{
+        struct child *me = s->as_child;
+        if (!me || me->state != PK_SUP_STARTING || s->phase != PHASE_RUNNING || s->starting_up)
+                return;
+        for (size_t i = 0; i < s->n; i++) {
+                int st = s->kids[i]->state;
+                if (st == PK_SUP_WAITING || st == PK_SUP_STARTING || st == PK_SUP_BACKOFF)
+                        return;
+        }
+        dispatch(me, PE_READY, NULL);
+}
+
 static void kick_waiting(struct pk_sup *s)
+{
+        kick_waiting_inner(s);
+        nested_ready_check(s);
+}
+
+static void kick_waiting_inner(struct pk_sup *s)
 {
         if (s->phase != PHASE_RUNNING && s->phase != PHASE_GROUP)
                 return;
@@ -748,6 +773,31 @@ static void on_stop_timer(struct pk_loop_timer *t)
         pk__sup_flush(sup_);
 }
 
+void pk__sup_extend_stop(struct child *c, uint64_t ms)
+{
+        (void)pk_loop_timer_start(&c->t_stop, ms, 0, on_stop_timer);
+}
+
+/* With a cgroup the stop signal reaches every process of the service
+ * (systemd's KillMode=control-group), not only the main pid's group. */
+static void signal_cgroup(struct child *c, int sig)
+{
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/cgroup.procs", pk_cgroup_path(c->cg));
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return;
+        long pid;
+        for (int n = 0; n < 65536 && fscanf(f, "%ld", &pid) == 1; n++) {
+                int fd = pk_fd_pidfd_open((pid_t)pid, 0);
+                if (fd >= 0) { /* never a recycled pid */
+                        (void)pk_fd_pidfd_send_signal(fd, sig);
+                        pk_fd_close(fd);
+                }
+        }
+        fclose(f);
+}
+
 static void do_spawn(struct child *c)
 {
         struct pk_sup *s = c->sup;
@@ -758,8 +808,7 @@ static void do_spawn(struct child *c)
         if (c->type == PK_SUP_SUPERVISOR) {
                 set_state(c, PK_SUP_STARTING);
                 c->pid = c->mainpid = 0;
-                /* a nested supervisor counts as ready once its children are started */
-                dispatch(c, PE_READY, NULL);
+                /* ready once its children have settled (see nested_ready_check) */
                 sup_start_internal(c->nested);
                 return;
         }
@@ -858,7 +907,12 @@ static void begin_stop(struct child *c, int sig_override)
                 (void)signal_service(c, SIGKILL);
                 return;
         }
-        (void)signal_service(c, sig_override ? sig_override : c->stop_signal);
+        int sig = sig_override ? sig_override : c->stop_signal;
+        (void)signal_service(c, sig);
+        if (c->cg) {
+                signal_cgroup(c, sig);
+                signal_cgroup(c, SIGCONT);
+        }
         (void)signal_service(c, SIGCONT);
         if (c->shutdown == PK_SUP_SHUTDOWN_TIMEOUT)
                 (void)pk_loop_timer_start(&c->t_stop, (uint64_t)c->shutdown_ms, 0, on_stop_timer);

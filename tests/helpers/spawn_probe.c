@@ -16,7 +16,10 @@
  *   spawn_probe lines TAG N            N lines "TAG i" on stdout, one write each
  *   spawn_probe daemonize SECONDS      fork; the child calls setsid and forks a
  *                                      grandchild sleeping SECONDS, then exits;
- *                                      prints the grandchild's pid, sleeps SECONDS */
+ *                                      prints the grandchild's pid, sleeps SECONDS
+ *   spawn_probe hop N                  escape by pid hopping: fork, the parent
+ *                                      exits, the child calls setsid and goes on,
+ *                                      N times (then exits); prints "hopping" first */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -287,6 +290,19 @@ int main(int argc, char **argv)
                         int len = snprintf(line, sizeof(line), "%s %d\n", argv[2], i);
                         if (full_write(1, line, (size_t)len) < 0)
                                 return 7;
+                }
+                return 0;
+        }
+        if (strcmp(mode, "hop") == 0 && argc >= 3) {
+                long n = atol(argv[2]);
+                full_write(1, "hopping\n", 8);
+                for (long i = 0; i < n; i++) {
+                        pid_t p = fork();
+                        if (p < 0)
+                                continue;
+                        if (p > 0)
+                                _exit(0);
+                        setsid();
                 }
                 return 0;
         }
