@@ -25,6 +25,8 @@
 #define PORTKIT_UNIT_H
 
 #include <portkit/error.h>
+#include <portkit/spawn.h>
+#include <portkit/sup.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -661,6 +663,89 @@ PK_API bool pk_unit_status_has(const struct pk_unit_status_set *set, int code, i
  * @return 0, -EINVAL or -ENOMEM.
  */
 PK_API int pk_unit_name_unescape(const char *s, char **ret);
+
+/* ======================================================================================== */
+/* A unit as a supervisor child (src/unit/child.c; branch `supervise`).                     */
+/* ======================================================================================== */
+
+/**
+ * @brief Options of pk_unit_to_child(); zero-initialise.
+ *
+ * The helper is a program that speaks the unit-exec argument protocol of
+ * docs/supervise.md ("The unit-exec helper"): it runs ExecStartPre= commands,
+ * the ExecStart= of Type=oneshot (several, in order; RemainAfterExit=) and
+ * Type=forking (waits for PIDFile=, then stands in for the daemon), and reports
+ * readiness on a notification fd.  `portkit unit-exec` is one.
+ */
+struct pk_unit_child_opts {
+        /** argv prefix of the helper, NULL-terminated (borrowed for the call), e.g.
+         *  {"/usr/bin/portkit", "unit-exec", NULL}; NULL: units that need it fail
+         *  with -EOPNOTSUPP. */
+        const char *const *helper;
+        /** Directory for StandardOutput=journal/syslog/kmsg (spec.log_dir); NULL:
+         *  the supervisor's own stdout/stderr. */
+        const char *log_dir;
+        /** The supervisor's environment, for PassEnvironment= (NULL: none). */
+        const char *const *manager_env;
+        /** Prefix of the *Directory= bases (/run, /var/lib, ...) for tests; NULL: none. */
+        const char *dir_root;
+        /** 1: create RuntimeDirectory= and friends now, owned by User=/Group=,
+         *  with their *DirectoryMode=. */
+        int create_dirs;
+};
+
+/**
+ * @brief A unit turned into what pk_sup_add() takes.  Everything belongs to the
+ *        object and lives until pk_unit_child_free().
+ */
+struct pk_unit_child {
+        /** The spec: id is the unit's name; dependency lists name units. */
+        struct pk_sup_child_spec spec;
+        /** The main command; owned.  pk_sup_add() takes it: set this to NULL then. */
+        struct pk_cmd *cmd;
+        /** The service environment (NULL-terminated KEY=VALUE). */
+        char **env;
+        /** One sentence per thing the unit asks for that is not enforced. */
+        struct pk_unit_strv notes;
+};
+
+/**
+ * @brief Turns a loaded service unit into a supervisor child spec and command.
+ *
+ * Maps Type=, Exec*= (through the helper where needed), Restart=,
+ * SuccessExitStatus=, KillSignal=/SendSIGKILL=/TimeoutStopSec=, the exec
+ * context (User=, Group=, Environment*=, WorkingDirectory=, UMask=, Nice=,
+ * OOMScoreAdjust=, Limit*=, scheduling, capabilities, NoNewPrivileges=),
+ * StandardOutput=/StandardError= and the dependencies.  What it cannot
+ * enforce goes to (*ret)->notes, together with the unit's own not-enforced list.
+ * @param u a service unit (borrowed for the call).
+ * @param opts options or NULL.
+ * @param[out] ret caller owns; free with pk_unit_child_free().  Not written on failure.
+ * @param[out] reterr where it failed (an environment file, a user); may be NULL.
+ * @return 0; -EINVAL (not a service); -EOPNOTSUPP (needs the helper, none given);
+ *         -ENOENT (an environment file); PK_ENOUSER / PK_ENOGROUP; -ENOMEM; an errno
+ *         of creating a directory.
+ */
+PK_API int pk_unit_to_child(const struct pk_unit *u, const struct pk_unit_child_opts *opts,
+                            struct pk_unit_child **ret, struct pk_unit_error *reterr);
+
+/**
+ * @brief Builds the command for one Exec line of @p u with the unit's exec
+ *        context applied (the `+` prefix skips credentials, `!` skips User=/Group=),
+ *        `$VAR` expanded with @p env.
+ * @param env NULL-terminated KEY=VALUE (borrowed), also the command's environment.
+ * @param[out] ret caller owns; free with pk_cmd_free().
+ * @return 0, -ENOMEM, -E2BIG, PK_ENOUSER, PK_ENOGROUP, -EINVAL.
+ */
+PK_API int pk_unit_exec_cmd(const struct pk_unit *u, const struct pk_unit_exec *e,
+                            const char *const *env, struct pk_cmd **ret);
+
+/** @brief Frees a pk_unit_child (NULL accepted). @return NULL. */
+PK_API struct pk_unit_child *pk_unit_child_free(struct pk_unit_child *c);
+
+/* ======================================================================================== */
+/* end of the unit-as-child section                                                          */
+/* ======================================================================================== */
 
 #ifdef __cplusplus
 }

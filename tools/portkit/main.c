@@ -2,6 +2,7 @@
 /* portkit's entry point: dispatches to the subcommands that registered
  * themselves (one cmd_*.c file each). */
 #include "cli.h"
+#include "supervise.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -60,6 +61,10 @@ static bool is_help(const char *a)
 int main(int argc, char **argv)
 {
         qsort(commands, n_commands, sizeof(const struct pk_cli_command *), by_name);
+        /* Invoked through a `systemctl` symlink: the ctl command in systemctl's clothes. */
+        const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+        if (argc > 0 && strcmp(base ? base + 1 : argv[0], "systemctl") == 0)
+                return pk_sv_ctl_main(argc, argv, 1);
         if (argc < 2) {
                 usage(stderr);
                 return PK_CLI_EXIT_USAGE;

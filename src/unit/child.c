@@ -1,0 +1,671 @@
+/* SPDX-License-Identifier: MIT */
+/* A loaded service unit turned into a supervisor child: the pk_sup spec (restart
+ * policy, readiness, stop sequence, dependencies) and the pk_cmd (credentials,
+ * environment, limits, standard streams), plus the sentences naming what is
+ * not enforced.  The Exec*= work sup cannot express (ExecStartPre=, oneshot,
+ * forking) goes through a helper program given by the caller. */
+#include "unit_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The private side of pk_unit_child: the storage the spec's pointers use. */
+struct child_priv {
+        struct pk_unit_child pub;
+        char id[PK_SUP_ID_MAX + 1];
+        int success[PK_SUP_MAX_SUCCESS];
+        char **deps[5]; /* requires, wants, after, binds_to, conflicts */
+        char *log_dir;
+        size_t notes_cap;
+};
+
+static void strv_free(char **v)
+{
+        if (!v)
+                return;
+        for (char **p = v; *p; p++)
+                free(*p);
+        free(v);
+}
+
+static int note(struct child_priv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int note(struct child_priv *c, const char *fmt, ...)
+{
+        struct pk_unit_strv *n = &c->pub.notes;
+        if (n->n + 2 > c->notes_cap) {
+                size_t cap = c->notes_cap ? c->notes_cap * 2 : 8;
+                char **v = realloc(n->v, cap * sizeof(char *));
+                if (!v)
+                        return -ENOMEM;
+                n->v = v;
+                c->notes_cap = cap;
+        }
+        char buf[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        char *s = strdup(buf);
+        if (!s)
+                return -ENOMEM;
+        n->v[n->n++] = s;
+        n->v[n->n] = NULL;
+        return 0;
+}
+
+static void set_err(struct pk_unit_error *e, const struct pk_unit *u, const char *key,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void set_err(struct pk_unit_error *e, const struct pk_unit *u, const char *key,
+                    const char *fmt, ...)
+{
+        if (!e)
+                return;
+        memset(e, 0, sizeof(*e));
+        snprintf(e->file, sizeof(e->file), "%s", u->fragment_path ? u->fragment_path : "");
+        snprintf(e->key, sizeof(e->key), "%s", key ? key : "");
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        va_end(ap);
+}
+
+/* Standard output and error (input stays /dev/null unless the unit says more). */
+static int apply_stdio(struct pk_cmd *cmd, const struct pk_unit_stdio *s, int fd,
+                       struct child_priv *c, const char *key)
+{
+        switch (s->kind) {
+        case PK_UNIT_STDIO_NULL:
+                return pk_cmd_fd_null(cmd, fd);
+        case PK_UNIT_STDIO_FILE:
+                return pk_cmd_fd_file(cmd, fd, s->path, O_WRONLY | O_CREAT, 0644);
+        case PK_UNIT_STDIO_APPEND:
+                return pk_cmd_fd_file(cmd, fd, s->path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        case PK_UNIT_STDIO_TRUNCATE:
+                return pk_cmd_fd_file(cmd, fd, s->path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        case PK_UNIT_STDIO_JOURNAL:
+        case PK_UNIT_STDIO_INHERIT:
+                return 0; /* the log capture (spec.log_dir), or the supervisor's own */
+        default:
+                return c ? note(c, "%s= of this kind (tty, socket, fd:) is not enforced: inherited",
+                                key)
+                         : 0;
+        }
+}
+
+/* Whether we hold CAP_SYS_RESOURCE (bit 24 of CapEff), needed to raise hard limits. */
+static bool have_sys_resource(void)
+{
+        FILE *f = fopen("/proc/self/status", "re");
+        if (!f)
+                return true;
+        char line[256];
+        bool yes = true;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long long caps;
+                if (sscanf(line, "CapEff: %llx", &caps) == 1) {
+                        yes = (caps >> 24) & 1;
+                        break;
+                }
+        }
+        fclose(f);
+        return yes;
+}
+
+/* The exec context every command of the unit shares; `flags` are the line's prefixes. */
+static int apply_ctx(struct pk_cmd *cmd, const struct pk_unit *u, unsigned flags,
+                     struct child_priv *c)
+{
+        const struct pk_unit_exec_ctx *x = &u->exec;
+        int r = 0;
+        bool creds =
+            !(flags & (PK_UNIT_EXEC_PRIVILEGED | PK_UNIT_EXEC_NO_SETUID | PK_UNIT_EXEC_AMBIENT));
+        if (creds && x->user && (r = pk_cmd_user(cmd, x->user)) < 0)
+                return r;
+        if (creds && x->group && (r = pk_cmd_group(cmd, x->group)) < 0)
+                return r;
+        if (creds && x->supplementary_groups.n) {
+                gid_t g[64];
+                size_t n = 0;
+                for (size_t i = 0; i < x->supplementary_groups.n && n < 64; i++) {
+                        struct group *gr = getgrnam(x->supplementary_groups.v[i]);
+                        if (!gr)
+                                return PK_ENOGROUP;
+                        g[n++] = gr->gr_gid;
+                }
+                if ((r = pk_cmd_groups(cmd, g, n)) < 0)
+                        return r;
+        }
+        if (x->working_directory && !x->working_directory_optional &&
+            (r = pk_cmd_cwd(cmd, x->working_directory)) < 0)
+                return r;
+        if (x->working_directory && x->working_directory_optional &&
+            access(x->working_directory, X_OK) == 0 &&
+            (r = pk_cmd_cwd(cmd, x->working_directory)) < 0)
+                return r;
+        if (x->working_directory_home && x->user) {
+                struct passwd *pw = getpwnam(x->user);
+                if (pw && (r = pk_cmd_cwd(cmd, pw->pw_dir)) < 0)
+                        return r;
+        }
+        if ((r = pk_cmd_umask(cmd, (mode_t)x->umask)) < 0)
+                return r;
+        if (x->nice_set && (r = pk_cmd_nice(cmd, x->nice)) < 0)
+                return r;
+        if (x->oom_score_adjust_set && (r = pk_cmd_oom_score_adj(cmd, x->oom_score_adjust)) < 0)
+                return r;
+        if (x->io_class >= 0 &&
+            (r = pk_cmd_ioprio(cmd, x->io_class, x->io_priority >= 0 ? x->io_priority : 4)) < 0)
+                return r;
+        if (x->cpu_policy >= 0) {
+                int pol = x->cpu_policy;
+                if (x->cpu_reset_on_fork)
+                        pol |= 0x40000000; /* SCHED_RESET_ON_FORK */
+                if ((r = pk_cmd_sched(cmd, pol, x->cpu_priority >= 0 ? x->cpu_priority : 0)) < 0)
+                        return r;
+        }
+        for (int i = 0; i < PK_UNIT_NLIMITS; i++) {
+                const struct pk_unit_rlimit *l = &x->limits[i];
+                if (!l->set)
+                        continue;
+                unsigned long long s = l->soft == PK_UNIT_INFINITY ? PK_RLIM_INFINITY : l->soft;
+                unsigned long long h = l->hard == PK_UNIT_INFINITY ? PK_RLIM_INFINITY : l->hard;
+                /* Without CAP_SYS_RESOURCE a hard limit cannot be raised: the unit
+                 * gets ours (as in a container), and the note says so. */
+                struct rlimit cur;
+                if (!have_sys_resource() && getrlimit(i, &cur) == 0 &&
+                    cur.rlim_max != RLIM_INFINITY && h > cur.rlim_max) {
+                        if (c && (r = note(c,
+                                           "Limit (resource %d) %llu clamped to the "
+                                           "supervisor's hard limit %llu",
+                                           i, h, (unsigned long long)cur.rlim_max)) < 0)
+                                return r;
+                        h = cur.rlim_max;
+                        if (s > h)
+                                s = h;
+                }
+                if ((r = pk_cmd_rlimit(cmd, i, s, h)) < 0)
+                        return r;
+        }
+        if (x->no_new_privileges && !(flags & PK_UNIT_EXEC_PRIVILEGED) &&
+            (r = pk_cmd_no_new_privs(cmd)) < 0)
+                return r;
+        if (creds && x->bounding_set_set &&
+            (r = pk_cmd_cap_bounding(cmd, x->capability_bounding_set)) < 0)
+                return r;
+        if (creds && x->ambient_capabilities &&
+            (r = pk_cmd_ambient_caps(cmd, x->ambient_capabilities)) < 0)
+                return r;
+        /* IgnoreSIGPIPE=no: a fresh exec's default disposition already. */
+        if (x->ignore_sigpipe && (r = pk_cmd_signal_ignore(cmd, SIGPIPE)) < 0)
+                return r;
+        if (x->std_input.kind == PK_UNIT_STDIO_NULL && (r = pk_cmd_fd_null(cmd, 0)) < 0)
+                return r;
+        if ((r = apply_stdio(cmd, &x->std_output, 1, c, "StandardOutput")) < 0)
+                return r;
+        if (x->std_error.kind == PK_UNIT_STDIO_INHERIT &&
+            x->std_output.kind != PK_UNIT_STDIO_JOURNAL &&
+            x->std_output.kind != PK_UNIT_STDIO_INHERIT)
+                return pk_cmd_fd_same_as(cmd, 2, 1);
+        return apply_stdio(cmd, &x->std_error, 2, c, "StandardError");
+}
+
+static int set_env(struct pk_cmd *cmd, const char *const *env)
+{
+        int r = pk_cmd_env_clear(cmd);
+        for (size_t i = 0; r == 0 && env && env[i]; i++) {
+                const char *eq = strchr(env[i], '=');
+                if (!eq)
+                        continue;
+                char key[256];
+                size_t kl = (size_t)(eq - env[i]);
+                if (kl == 0 || kl >= sizeof(key))
+                        continue;
+                memcpy(key, env[i], kl);
+                key[kl] = '\0';
+                r = pk_cmd_env_set(cmd, key, eq + 1);
+        }
+        return r;
+}
+
+int pk_unit_exec_cmd(const struct pk_unit *u, const struct pk_unit_exec *e, const char *const *env,
+                     struct pk_cmd **ret)
+{
+        if (!u || !e || !ret)
+                return -EINVAL;
+        char **argv = NULL;
+        int r = pk_unit_exec_expand(e, env, &argv);
+        if (r < 0)
+                return r;
+        struct pk_cmd *cmd = NULL;
+        r = pk_cmd_new(e->path, &cmd);
+        if (r == 0 && argv[0] && (e->flags & PK_UNIT_EXEC_ARGV0))
+                r = pk_cmd_argv0(cmd, argv[0]);
+        if (r == 0 && argv[0])
+                r = pk_cmd_args(cmd, (const char *const *)argv + 1);
+        if (r == 0)
+                r = set_env(cmd, env);
+        if (r == 0)
+                r = apply_ctx(cmd, u, e->flags, NULL);
+        pk_unit_strv_free(argv);
+        if (r < 0) {
+                pk_cmd_free(cmd);
+                return r;
+        }
+        *ret = cmd;
+        return 0;
+}
+
+/* The helper's argument protocol: "--pre FLAGS ARGC PATH ARGV..." per command. */
+static int helper_cmd_args(struct pk_cmd *cmd, const char *opt, const struct pk_unit_exec *e,
+                           const char *const *env)
+{
+        char **argv = NULL;
+        int r = pk_unit_exec_expand(e, env, &argv);
+        if (r < 0)
+                return r;
+        size_t argc = 0;
+        while (argv[argc])
+                argc++;
+        char fl[16], ac[24];
+        snprintf(fl, sizeof(fl), "%u", e->flags);
+        snprintf(ac, sizeof(ac), "%zu", argc);
+        if ((r = pk_cmd_arg(cmd, opt)) == 0 && (r = pk_cmd_arg(cmd, fl)) == 0 &&
+            (r = pk_cmd_arg(cmd, ac)) == 0 && (r = pk_cmd_arg(cmd, e->path)) == 0)
+                r = pk_cmd_args(cmd, (const char *const *)argv);
+        pk_unit_strv_free(argv);
+        return r;
+}
+
+static const char *const dir_base[PK_UNIT_DIR_COUNT] = {"/run", "/var/lib", "/var/cache",
+                                                        "/var/log", "/etc"};
+
+static int make_dirs(const struct pk_unit *u, const struct pk_unit_child_opts *o,
+                     struct pk_unit_error *reterr)
+{
+        uid_t uid = (uid_t)-1;
+        gid_t gid = (gid_t)-1;
+        if (u->exec.user) {
+                struct passwd *pw = getpwnam(u->exec.user);
+                if (!pw) {
+                        set_err(reterr, u, "User", "no such user: %s", u->exec.user);
+                        return PK_ENOUSER;
+                }
+                uid = pw->pw_uid;
+                gid = pw->pw_gid;
+        }
+        if (u->exec.group) {
+                struct group *gr = getgrnam(u->exec.group);
+                if (!gr) {
+                        set_err(reterr, u, "Group", "no such group: %s", u->exec.group);
+                        return PK_ENOGROUP;
+                }
+                gid = gr->gr_gid;
+        }
+        for (int k = 0; k < PK_UNIT_DIR_COUNT; k++) {
+                const struct pk_unit_dirs *d = &u->exec.dirs[k];
+                for (size_t i = 0; i < d->names.n; i++) {
+                        char path[4096];
+                        int n =
+                            snprintf(path, sizeof(path), "%s%s/%s", o->dir_root ? o->dir_root : "",
+                                     dir_base[k], d->names.v[i]);
+                        if (n < 0 || (size_t)n >= sizeof(path))
+                                return -ENAMETOOLONG;
+                        /* Parents as root with 0755, the leaf with the unit's owner and mode. */
+                        for (char *p = path + 1; *p; p++) {
+                                if (*p != '/')
+                                        continue;
+                                *p = '\0';
+                                if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+                                        int e = -errno;
+                                        *p = '/';
+                                        set_err(reterr, u, "RuntimeDirectory", "mkdir %s: %s", path,
+                                                strerror(-e));
+                                        return e;
+                                }
+                                *p = '/';
+                        }
+                        if (mkdir(path, d->mode) < 0 && errno != EEXIST) {
+                                int e = -errno;
+                                set_err(reterr, u, "RuntimeDirectory", "mkdir %s: %s", path,
+                                        strerror(-e));
+                                return e;
+                        }
+                        if (chmod(path, d->mode) < 0 ||
+                            ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0)) {
+                                int e = -errno;
+                                set_err(reterr, u, "RuntimeDirectory", "%s: %s", path,
+                                        strerror(-e));
+                                return e;
+                        }
+                }
+        }
+        return 0;
+}
+
+static int copy_deps(struct child_priv *c, int slot, const struct pk_unit_strv *a,
+                     const struct pk_unit_strv *b, const char *const **out)
+{
+        size_t n = a->n + (b ? b->n : 0);
+        if (n == 0)
+                return 0;
+        if (n > PK_SUP_MAX_DEPS)
+                n = PK_SUP_MAX_DEPS;
+        char **v = calloc(n + 1, sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        c->deps[slot] = v;
+        size_t k = 0;
+        for (size_t i = 0; i < a->n && k < n; i++)
+                if (!(v[k++] = strdup(a->v[i])))
+                        return -ENOMEM;
+        for (size_t i = 0; b && i < b->n && k < n; i++)
+                if (!(v[k++] = strdup(b->v[i])))
+                        return -ENOMEM;
+        *out = (const char *const *)v;
+        return 0;
+}
+
+static int map_service(struct child_priv *c, const struct pk_unit *u,
+                       const struct pk_unit_child_opts *o)
+{
+        const struct pk_unit_service *s = &u->service;
+        struct pk_sup_child_spec *sp = &c->pub.spec;
+        int r = 0;
+
+        switch (s->restart) {
+        case PK_UNIT_RESTART_NO:
+                sp->restart = PK_SUP_TEMPORARY;
+                break;
+        case PK_UNIT_RESTART_ALWAYS:
+                sp->restart = PK_SUP_PERMANENT;
+                break;
+        case PK_UNIT_RESTART_ON_FAILURE:
+                sp->restart = PK_SUP_TRANSIENT;
+                break;
+        default:
+                sp->restart = PK_SUP_TRANSIENT;
+                r = note(c, "Restart=%s is run as on-failure",
+                         s->restart == PK_UNIT_RESTART_ON_SUCCESS    ? "on-success"
+                         : s->restart == PK_UNIT_RESTART_ON_ABNORMAL ? "on-abnormal"
+                         : s->restart == PK_UNIT_RESTART_ON_WATCHDOG ? "on-watchdog"
+                                                                     : "on-abort");
+        }
+        if (r < 0)
+                return r;
+        /* Exit statuses that count as success. */
+        size_t n = 0;
+        for (int code = 1; code < 256 && n < PK_SUP_MAX_SUCCESS; code++)
+                if (pk_unit_status_has(&s->success_exit_status, code, 0))
+                        c->success[n++] = code;
+        sp->success_codes = n ? c->success : NULL;
+        sp->n_success_codes = n;
+        if (s->success_exit_status.signals &&
+            (r = note(c, "SuccessExitStatus= signals are not enforced")) < 0)
+                return r;
+        if (s->restart_ms != 100 && (r = note(c,
+                                              "RestartSec=%llums: the supervisor's backoff "
+                                              "(100 ms doubling, capped at 30 s) applies",
+                                              (unsigned long long)s->restart_ms)) < 0)
+                return r;
+        if ((u->start_limit_burst != 5 || u->start_limit_interval_ms != 10000) &&
+            (r = note(c, "StartLimitBurst=/StartLimitIntervalSec= are the supervisor's "
+                         "(--intensity), not per unit")) < 0)
+                return r;
+
+        /* Stop sequence. */
+        sp->stop_signal = u->kill.signal ? u->kill.signal : SIGTERM;
+        if (!u->kill.send_sigkill) {
+                sp->shutdown = PK_SUP_SHUTDOWN_INFINITY;
+        } else {
+                /* TimeoutStopSec=0 or infinity: no SIGKILL (systemd.service(5)). */
+                sp->shutdown = PK_SUP_SHUTDOWN_TIMEOUT;
+                if (s->timeout_stop_ms == PK_UNIT_INFINITY || s->timeout_stop_ms == 0)
+                        sp->shutdown = PK_SUP_SHUTDOWN_INFINITY;
+                else
+                        sp->shutdown_ms = (int64_t)s->timeout_stop_ms;
+        }
+        if (u->kill.mode == PK_UNIT_KILL_PROCESS || u->kill.mode == PK_UNIT_KILL_NONE) {
+                if ((r = note(c, "KillMode=%s: the whole control group is killed at stop",
+                              u->kill.mode == PK_UNIT_KILL_NONE ? "none" : "process")) < 0)
+                        return r;
+        }
+        if (u->kill.send_sighup && (r = note(c, "SendSIGHUP= is not enforced")) < 0)
+                return r;
+
+        /* Readiness. */
+        if (s->timeout_start_ms == PK_UNIT_INFINITY)
+                sp->start_timeout_ms = -1;
+        else if (s->timeout_start_ms)
+                sp->start_timeout_ms = (int64_t)s->timeout_start_ms;
+        switch (s->type) {
+        case PK_UNIT_TYPE_NOTIFY:
+                sp->ready = PK_SUP_READY_NOTIFY;
+                sp->notify_access = s->notify_access == PK_UNIT_NOTIFY_ALL    ? PK_SUP_NOTIFY_ALL
+                                    : s->notify_access == PK_UNIT_NOTIFY_EXEC ? PK_SUP_NOTIFY_EXEC
+                                                                              : PK_SUP_NOTIFY_MAIN;
+                if (s->watchdog_ms && s->watchdog_ms != PK_UNIT_INFINITY)
+                        sp->watchdog_ms = (int64_t)s->watchdog_ms;
+                break;
+        case PK_UNIT_TYPE_FORKING:
+        case PK_UNIT_TYPE_ONESHOT:
+                sp->ready = PK_SUP_READY_FD;
+                sp->ready_fd = 3;
+                if (s->type == PK_UNIT_TYPE_ONESHOT) {
+                        /* A oneshot's end is its success: not restarted after that. */
+                        if (sp->restart == PK_SUP_PERMANENT)
+                                sp->restart = PK_SUP_TRANSIENT;
+                        if (s->timeout_start_ms == 90000 || s->timeout_start_ms == 0)
+                                sp->start_timeout_ms = -1;
+                }
+                break;
+        default:
+                sp->ready = PK_SUP_READY_EXEC;
+        }
+        if (s->runtime_max_ms != PK_UNIT_INFINITY &&
+            (r = note(c, "RuntimeMaxSec= is not enforced")) < 0)
+                return r;
+        if (s->sockets.n && (r = note(c, "Sockets= (socket activation) is not enforced")) < 0)
+                return r;
+        (void)o;
+        return 0;
+}
+
+static bool needs_helper(const struct pk_unit *u)
+{
+        const struct pk_unit_service *s = &u->service;
+        return s->exec_start_pre.n || s->exec_condition.n || s->type == PK_UNIT_TYPE_FORKING ||
+               s->type == PK_UNIT_TYPE_ONESHOT;
+}
+
+static int build_cmd(struct child_priv *c, const struct pk_unit *u,
+                     const struct pk_unit_child_opts *o)
+{
+        const struct pk_unit_service *s = &u->service;
+        const char *const *env = (const char *const *)c->pub.env;
+        int r;
+        if (!needs_helper(u)) {
+                if (s->exec_start.n != 1)
+                        return -EINVAL;
+                return pk_unit_exec_cmd(u, &s->exec_start.v[0], env, &c->pub.cmd);
+        }
+        if (!o->helper || !o->helper[0])
+                return -EOPNOTSUPP;
+        struct pk_cmd *cmd = NULL;
+        if ((r = pk_cmd_new(o->helper[0], &cmd)) < 0)
+                return r;
+        c->pub.cmd = cmd;
+        if (o->helper[1] && (r = pk_cmd_args(cmd, o->helper + 1)) < 0)
+                return r;
+        if (s->type == PK_UNIT_TYPE_FORKING) {
+                char pf[4096];
+                const char *p = s->pid_file ? s->pid_file : "";
+                if (p[0] && p[0] != '/')
+                        snprintf(pf, sizeof(pf), "/run/%s", p);
+                else
+                        snprintf(pf, sizeof(pf), "%s", p);
+                if ((r = pk_cmd_arg(cmd, "--forking")) < 0 || (r = pk_cmd_arg(cmd, pf)) < 0)
+                        return r;
+        }
+        if (s->type == PK_UNIT_TYPE_ONESHOT && (r = pk_cmd_arg(cmd, "--oneshot")) < 0)
+                return r;
+        if (s->remain_after_exit && (r = pk_cmd_arg(cmd, "--remain")) < 0)
+                return r;
+        if ((s->type == PK_UNIT_TYPE_FORKING || s->type == PK_UNIT_TYPE_ONESHOT) &&
+            (r = pk_cmd_arg(cmd, "--ready-fd=3")) < 0)
+                return r;
+        for (size_t i = 0; i < s->exec_condition.n; i++)
+                if ((r = helper_cmd_args(cmd, "--condition", &s->exec_condition.v[i], env)) < 0)
+                        return r;
+        for (size_t i = 0; i < s->exec_start_pre.n; i++)
+                if ((r = helper_cmd_args(cmd, "--pre", &s->exec_start_pre.v[i], env)) < 0)
+                        return r;
+        for (size_t i = 0; i < s->exec_start.n; i++)
+                if ((r = helper_cmd_args(cmd, "--start", &s->exec_start.v[i], env)) < 0)
+                        return r;
+        if ((r = set_env(cmd, env)) < 0)
+                return r;
+        /* The helper runs with the unit's credentials, so prefixes that ask for
+         * other credentials on one line cannot be honoured there. */
+        unsigned any = 0;
+        for (size_t i = 0; i < s->exec_start_pre.n; i++)
+                any |= s->exec_start_pre.v[i].flags;
+        for (size_t i = 0; i < s->exec_start.n; i++)
+                any |= s->exec_start.v[i].flags;
+        if ((any & (PK_UNIT_EXEC_PRIVILEGED | PK_UNIT_EXEC_NO_SETUID)) && u->exec.user &&
+            (r = note(c, "the +/! prefixes of ExecStartPre=/ExecStart= run with User= "
+                         "(one helper process runs them all)")) < 0)
+                return r;
+        unsigned main_flags = s->exec_start.n ? s->exec_start.v[0].flags : 0;
+        return apply_ctx(cmd, u, main_flags & ~PK_UNIT_EXEC_IGNORE_FAILURE, c);
+}
+
+static int deps(struct child_priv *c, const struct pk_unit *u)
+{
+        struct pk_sup_child_spec *sp = &c->pub.spec;
+        const struct pk_unit_deps *d = &u->deps;
+        int r;
+        if ((r = copy_deps(c, 0, &d->requires_units, &d->requisite, &sp->requires)) < 0 ||
+            (r = copy_deps(c, 1, &d->wants, NULL, &sp->wants)) < 0 ||
+            (r = copy_deps(c, 2, &d->after, NULL, &sp->after)) < 0 ||
+            (r = copy_deps(c, 3, &d->binds_to, &d->part_of, &sp->binds_to)) < 0 ||
+            (r = copy_deps(c, 4, &d->conflicts, NULL, &sp->conflicts)) < 0)
+                return r;
+        if (d->upholds.n && (r = note(c, "Upholds= is run as Wants=")) < 0)
+                return r;
+        if ((d->on_failure.n || d->on_success.n) &&
+            (r = note(c, "OnFailure=/OnSuccess= are not enforced")) < 0)
+                return r;
+        return 0;
+}
+
+int pk_unit_to_child(const struct pk_unit *u, const struct pk_unit_child_opts *opts,
+                     struct pk_unit_child **ret, struct pk_unit_error *reterr)
+{
+        static const struct pk_unit_child_opts none;
+        if (!u || !ret || u->kind != PK_UNIT_KIND_SERVICE || !u->name)
+                return -EINVAL;
+        const struct pk_unit_child_opts *o = opts ? opts : &none;
+        if (strlen(u->name) > PK_SUP_ID_MAX) {
+                set_err(reterr, u, "", "unit name longer than %d bytes", PK_SUP_ID_MAX);
+                return -EINVAL;
+        }
+        struct child_priv *c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        struct pk_unit_child *pub = &c->pub;
+        snprintf(c->id, sizeof(c->id), "%s", u->name);
+        pub->spec.id = c->id;
+        int r = 0;
+
+        /* Environment: what systemd gives every service, then the unit's. */
+        char path_env[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        char user_env[300], home_env[4200], logname_env[300];
+        const char *base[6] = {path_env, NULL};
+        size_t nb = 1;
+        if (u->exec.user) {
+                struct passwd *pw = getpwnam(u->exec.user);
+                snprintf(user_env, sizeof(user_env), "USER=%s", pw ? pw->pw_name : u->exec.user);
+                snprintf(logname_env, sizeof(logname_env), "LOGNAME=%s",
+                         pw ? pw->pw_name : u->exec.user);
+                base[nb++] = user_env;
+                base[nb++] = logname_env;
+                if (pw) {
+                        snprintf(home_env, sizeof(home_env), "HOME=%s", pw->pw_dir);
+                        base[nb++] = home_env;
+                }
+        }
+        base[nb] = NULL;
+        r = pk_unit_environment(u, base, o->manager_env, &pub->env, reterr);
+        if (r < 0)
+                goto fail;
+        if (o->create_dirs && (r = make_dirs(u, o, reterr)) < 0)
+                goto fail;
+        if ((r = map_service(c, u, o)) < 0)
+                goto fail;
+        if ((r = build_cmd(c, u, o)) < 0) {
+                if (r == -EOPNOTSUPP)
+                        set_err(reterr, u, "Type",
+                                "needs the unit-exec helper (ExecStartPre=, oneshot or forking)");
+                else if (r == PK_ENOUSER)
+                        set_err(reterr, u, "User", "no such user: %s",
+                                u->exec.user ? u->exec.user : "");
+                else if (r == PK_ENOGROUP)
+                        set_err(reterr, u, "Group", "no such group");
+                goto fail;
+        }
+        if ((r = deps(c, u)) < 0)
+                goto fail;
+        if (u->exec.std_output.kind == PK_UNIT_STDIO_JOURNAL ||
+            u->exec.std_error.kind == PK_UNIT_STDIO_JOURNAL) {
+                if (o->log_dir) {
+                        if (!(c->log_dir = strdup(o->log_dir))) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        pub->spec.log_dir = c->log_dir;
+                }
+        }
+        if (u->exec.dynamic_user &&
+            (r = note(c, "DynamicUser= is not enforced (runs as User= or root)")) < 0)
+                goto fail;
+        if (u->exec.root_directory && (r = note(c, "RootDirectory= is not enforced")) < 0)
+                goto fail;
+        for (size_t i = 0; i < u->not_enforced.n; i++) {
+                const struct pk_unit_note *nt = &u->not_enforced.v[i];
+                if ((r = note(c, "%s=%s (%s:%u) is not enforced", nt->key, nt->value,
+                              nt->file ? nt->file : "", nt->line)) < 0)
+                        goto fail;
+        }
+        *ret = pub;
+        return 0;
+fail:
+        pk_unit_child_free(pub);
+        return r;
+}
+
+struct pk_unit_child *pk_unit_child_free(struct pk_unit_child *pub)
+{
+        if (!pub)
+                return NULL;
+        struct child_priv *c = (struct child_priv *)(void *)pub;
+        pk_cmd_free(pub->cmd);
+        pk_unit_strv_free(pub->env);
+        strv_free(pub->notes.v);
+        for (size_t i = 0; i < 5; i++)
+                strv_free(c->deps[i]);
+        free(c->log_dir);
+        free(c);
+        return NULL;
+}

@@ -1,0 +1,748 @@
+/* SPDX-License-Identifier: MIT */
+/* `portkit supervise` and `portkit ctl` through the real binaries: units of
+ * each Type, restarts, daemon-reload as a diff, refused configurations, the
+ * systemctl name, authorization, hostile control clients, and nginx + redis
+ * from their Debian units inside a pid + mount + network namespace
+ * (tests/supervise/debian.sh). */
+#include <portkit.h>
+
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PORTKIT PK_BUILD_DIR "/portkit"
+#define PROBE PK_BUILD_DIR "/tests/helpers/sup_probe"
+
+struct sv {
+        char dir[256];
+        char ctl[320];
+        char units[320];
+        char log[320];
+        char err[320];
+        struct pk_proc *p;
+};
+
+static void write_file(const char *dir, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void write_file(const char *dir, const char *name, const char *fmt, ...)
+{
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        FILE *f = fopen(path, "w");
+        cr_assert(f, "fopen %s", path);
+        va_list ap;
+        va_start(ap, fmt);
+        vfprintf(f, fmt, ap);
+        va_end(ap);
+        fclose(f);
+}
+
+static char *read_file(const char *path)
+{
+        FILE *f = fopen(path, "r");
+        if (!f)
+                return strdup("");
+        static char buf[1 << 16];
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        return strdup(buf);
+}
+
+static void sv_init(struct sv *s)
+{
+        memset(s, 0, sizeof(*s));
+        snprintf(s->dir, sizeof(s->dir), "/tmp/pk-sv-XXXXXX");
+        cr_assert(mkdtemp(s->dir));
+        chmod(s->dir, 0755); /* the nobody client must reach the socket */
+        snprintf(s->ctl, sizeof(s->ctl), "%s/ctl", s->dir);
+        snprintf(s->units, sizeof(s->units), "%s/units", s->dir);
+        snprintf(s->log, sizeof(s->log), "%s/log", s->dir);
+        snprintf(s->err, sizeof(s->err), "%s/stderr", s->dir);
+        cr_assert_eq(mkdir(s->units, 0755), 0);
+}
+
+/* Runs `portkit ctl --control CTL args...` (or another argv[0]); returns its exit status. */
+static int ctl_as(struct sv *s, const char *user, const char *argv0, char **out, const char *a1,
+                  ...)
+{
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
+        if (argv0) {
+                cr_assert_eq(pk_cmd_argv0(cmd, argv0), 0);
+                cr_assert_eq(pk_cmd_env_set(cmd, "PORTKIT_CONTROL", s->ctl), 0);
+        } else {
+                const char *pre[] = {"ctl", "--control", s->ctl, NULL};
+                cr_assert_eq(pk_cmd_args(cmd, pre), 0);
+        }
+        if (user)
+                cr_assert_eq(pk_cmd_user(cmd, user), 0);
+        va_list ap;
+        va_start(ap, a1);
+        for (const char *a = a1; a; a = va_arg(ap, const char *))
+                cr_assert_eq(pk_cmd_arg(cmd, a), 0);
+        va_end(ap);
+        struct pk_run_opts o = {.timeout_ms = 30000};
+        struct pk_run_result res;
+        int r = pk_run(cmd, &o, &res, NULL);
+        pk_cmd_free(cmd);
+        cr_assert_eq(r, 0, "pk_run ctl: %s", pk_strerror(r));
+        int st = pk_exit_shell(&res.status);
+        if (out) {
+                size_t n = res.out_len + res.err_len + 1;
+                *out = malloc(n);
+                snprintf(*out, n, "%s%s", res.out ? res.out : "", res.err ? res.err : "");
+        }
+        pk_run_result_free(&res);
+        return st;
+}
+
+#define ctl(s, out, ...) ctl_as(s, NULL, NULL, out, __VA_ARGS__, NULL)
+
+/* A field of `ctl status UNIT` ("pid", "active", "restarts"), or "" */
+static void field(struct sv *s, const char *unit, const char *key, char *buf, size_t size)
+{
+        char *out = NULL;
+        (void)ctl(s, &out, "status", unit);
+        buf[0] = '\0';
+        char pat[64];
+        snprintf(pat, sizeof(pat), "%s: ", key);
+        const char *p = strstr(out, pat);
+        if (p) {
+                p += strlen(pat);
+                size_t n = strcspn(p, "\n");
+                snprintf(buf, size, "%.*s", (int)n, p);
+        }
+        free(out);
+}
+
+static long pid_of(struct sv *s, const char *unit)
+{
+        char buf[64];
+        field(s, unit, "pid", buf, sizeof(buf));
+        return atol(buf);
+}
+
+static void nap(void)
+{
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+}
+
+/* Waits (up to 30 s: a hang, not a timing measure) until UNIT's `key` equals `want`. */
+static void wait_field(struct sv *s, const char *unit, const char *key, const char *want)
+{
+        char buf[128] = "";
+        for (int i = 0; i < 600; i++) {
+                field(s, unit, key, buf, sizeof(buf));
+                if (strcmp(buf, want) == 0)
+                        return;
+                nap();
+        }
+        char *err = read_file(s->err);
+        cr_assert_fail("%s %s is '%s', not '%s'; supervisor said:\n%s", unit, key, buf, want, err);
+}
+
+static void sv_start_args(struct sv *s, const char *const *extra)
+{
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
+        const char *a[] = {"supervise", "--control", s->ctl, "--log-dir", s->log, NULL};
+        cr_assert_eq(pk_cmd_args(cmd, a), 0);
+        for (size_t i = 0; extra && extra[i]; i++)
+                cr_assert_eq(pk_cmd_arg(cmd, extra[i]), 0);
+        cr_assert_eq(pk_cmd_fd_file(cmd, 2, s->err, O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
+        cr_assert_eq(pk_cmd_fd_null(cmd, 1), 0);
+        /* If the test dies, the supervisor shuts its services down. */
+        cr_assert_eq(pk_cmd_pdeathsig(cmd, SIGTERM), 0);
+        cr_assert_eq(pk_spawn(cmd, &s->p, NULL), 0);
+        pk_cmd_free(cmd);
+        for (int i = 0; i < 600; i++) {
+                struct pk_exit ex;
+                if (pk_proc_wait(s->p, 0, &ex) == 0) {
+                        char *err = read_file(s->err);
+                        cr_assert_fail("supervise exited %d:\n%s", pk_exit_shell(&ex), err);
+                }
+                if (ctl(s, NULL, "ping") == 0)
+                        return;
+                nap();
+        }
+        cr_assert_fail("supervise did not answer");
+}
+
+static void sv_start(struct sv *s)
+{
+        const char *a[] = {s->units, NULL};
+        sv_start_args(s, a);
+}
+
+/* Shuts down and checks the supervisor ends cleanly. */
+static void sv_stop(struct sv *s)
+{
+        cr_assert_eq(ctl(s, NULL, "shutdown"), 0);
+        struct pk_exit ex;
+        cr_assert_eq(pk_proc_wait(s->p, 30000, &ex), 0);
+        char *err = read_file(s->err);
+        cr_assert_eq(pk_exit_shell(&ex), 0, "supervise exit %d:\n%s", pk_exit_shell(&ex), err);
+        free(err);
+        s->p = pk_proc_free(s->p);
+}
+
+static int alive(long pid)
+{
+        return pid > 0 && kill((pid_t)pid, 0) == 0;
+}
+
+/* ---- types ------------------------------------------------------------------------ */
+
+Test(supervise, each_type_reaches_ready_and_stops)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "simple.service",
+                   "[Service]\nExecStart=/bin/sleep 1000\nExecStartPost=/bin/sh -c 'echo post "
+                   "$MAINPID > %s/post'\nExecReload=/bin/sh -c 'echo reload $MAINPID > "
+                   "%s/reload'\nExecStop=/bin/sh -c 'echo stop $MAINPID > %s/stop'\n"
+                   "ExecStopPost=/bin/sh -c 'echo stoppost > %s/stoppost'\n",
+                   s.dir, s.dir, s.dir, s.dir);
+        write_file(s.units, "exec.service", "[Service]\nType=exec\nExecStart=/bin/sleep 1000\n");
+        write_file(s.units, "notify.service",
+                   "[Service]\nType=notify\nExecStart=" PROBE " sleep:100 send:READY=1 pause\n");
+        write_file(s.units, "fork.service",
+                   "[Service]\nType=forking\nPIDFile=%s/fork.pid\n"
+                   "ExecStartPre=/bin/sh -c 'echo pre > %s/pre'\n"
+                   "ExecStart=/bin/sh -c '/bin/sleep 1000 & echo $! > %s/fork.pid'\n",
+                   s.dir, s.dir, s.dir);
+        write_file(s.units, "once.service",
+                   "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c 'echo one "
+                   ">> %s/once'\nExecStart=/bin/sh -c 'echo two >> %s/once'\n",
+                   s.dir, s.dir);
+        sv_start(&s);
+        const char *names[] = {"simple", "exec", "notify", "fork", "once"};
+        for (size_t i = 0; i < 5; i++)
+                wait_field(&s, names[i], "active", "active");
+        /* Oneshot: both commands ran, in order.  Forking: the daemon's pid file was read. */
+        char path[512];
+        snprintf(path, sizeof(path), "%s/once", s.dir);
+        char *t = read_file(path);
+        cr_assert_str_eq(t, "one\ntwo\n");
+        free(t);
+        snprintf(path, sizeof(path), "%s/pre", s.dir);
+        t = read_file(path);
+        cr_assert_str_eq(t, "pre\n");
+        free(t);
+        snprintf(path, sizeof(path), "%s/fork.pid", s.dir);
+        t = read_file(path);
+        long daemon = atol(t);
+        free(t);
+        cr_assert(alive(daemon));
+        /* ExecStartPost= and ExecReload= see $MAINPID. */
+        long mp = pid_of(&s, "simple");
+        char want[64];
+        snprintf(want, sizeof(want), "post %ld\n", mp);
+        snprintf(path, sizeof(path), "%s/post", s.dir);
+        for (int i = 0; i < 600; i++) {
+                t = read_file(path);
+                int ok = strcmp(t, want) == 0;
+                free(t);
+                if (ok)
+                        break;
+                nap();
+        }
+        t = read_file(path);
+        cr_assert_str_eq(t, want);
+        free(t);
+        cr_assert_eq(ctl(&s, NULL, "reload", "simple"), 0);
+        snprintf(path, sizeof(path), "%s/reload", s.dir);
+        snprintf(want, sizeof(want), "reload %ld\n", mp);
+        t = read_file(path);
+        cr_assert_str_eq(t, want);
+        free(t);
+        /* ExecStop= runs first, with $MAINPID; ExecStopPost= after the exit. */
+        cr_assert_eq(ctl(&s, NULL, "stop", "simple"), 0);
+        snprintf(path, sizeof(path), "%s/stop", s.dir);
+        snprintf(want, sizeof(want), "stop %ld\n", mp);
+        t = read_file(path);
+        cr_assert_str_eq(t, want);
+        free(t);
+        wait_field(&s, "simple", "active", "inactive");
+        snprintf(path, sizeof(path), "%s/stoppost", s.dir);
+        for (int i = 0; i < 600 && access(path, F_OK) != 0; i++)
+                nap();
+        cr_assert_eq(access(path, F_OK), 0, "ExecStopPost= did not run");
+        /* Stopping the forking unit ends its daemon (not our child: through the helper). */
+        cr_assert_eq(ctl(&s, NULL, "stop", "fork"), 0);
+        wait_field(&s, "fork", "active", "inactive");
+        for (int i = 0; i < 600 && alive(daemon); i++)
+                nap();
+        cr_assert(!alive(daemon), "the forked daemon %ld survived its stop", daemon);
+        long pids[5];
+        for (size_t i = 0; i < 5; i++)
+                pids[i] = pid_of(&s, names[i]);
+        sv_stop(&s);
+        for (size_t i = 0; i < 5; i++)
+                cr_assert(!alive(pids[i]), "%s pid %ld alive after shutdown", names[i], pids[i]);
+}
+
+Test(supervise, killed_service_is_restarted)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "a.service", "[Service]\nExecStart=/bin/sleep 1000\nRestart=always\n");
+        sv_start(&s);
+        wait_field(&s, "a", "active", "active");
+        long p1 = pid_of(&s, "a");
+        cr_assert_eq(kill((pid_t)p1, SIGKILL), 0);
+        wait_field(&s, "a", "restarts", "1");
+        wait_field(&s, "a", "active", "active");
+        long p2 = pid_of(&s, "a");
+        cr_assert_neq(p1, p2);
+        char buf[32];
+        field(&s, "a", "last_exit", buf, sizeof(buf));
+        cr_assert_str_eq(buf, "137");
+        /* kill --signal through ctl, and the systemctl name's exit codes. */
+        cr_assert_eq(ctl(&s, NULL, "kill", "--signal", "SIGKILL", "a"), 0);
+        wait_field(&s, "a", "restarts", "2");
+        char link[512];
+        snprintf(link, sizeof(link), "%s/systemctl", s.dir);
+        cr_assert_eq(symlink(PORTKIT, link), 0);
+        wait_field(&s, "a", "active", "active");
+        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "is-active", "-q", "a.service", NULL), 0);
+        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "stop", "--no-block", "a", NULL), 0);
+        wait_field(&s, "a", "active", "inactive");
+        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "is-active", "-q", "a", NULL), 3);
+        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "is-enabled", "-q", "a", NULL), 0);
+        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "is-enabled", "-q", "zz", NULL), 1);
+        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "enable", "--now", "a", NULL), 0);
+        wait_field(&s, "a", "active", "active");
+        cr_assert_eq(ctl(&s, NULL, "is-failed", "a"), 1);
+        sv_stop(&s);
+}
+
+Test(supervise, failing_unit_is_failed)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "bad.service",
+                   "[Service]\nType=oneshot\nExecStart=/bin/false\nRemainAfterExit=yes\n");
+        sv_start(&s);
+        for (int i = 0; i < 600 && ctl(&s, NULL, "is-failed", "bad") != 0; i++)
+                nap();
+        cr_assert_eq(ctl(&s, NULL, "is-failed", "bad"), 0);
+        sv_stop(&s);
+}
+
+/* ---- configuration ------------------------------------------------------------------- */
+
+Test(supervise, daemon_reload_applies_a_diff)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "keep.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        write_file(s.units, "change.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        write_file(s.units, "remove.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        sv_start(&s);
+        const char *three[] = {"keep", "change", "remove"};
+        for (size_t i = 0; i < 3; i++)
+                wait_field(&s, three[i], "active", "active");
+        long keep = pid_of(&s, "keep"), change = pid_of(&s, "change"),
+             removed = pid_of(&s, "remove");
+
+        /* A configuration with an error is refused whole, with its place. */
+        write_file(s.units, "change.service", "[Service]\nExecStart=/bin/sleep 2000\n");
+        write_file(s.units, "broken.service",
+                   "[Service]\nExecStart=/bin/true\nRestart=sometimes\n");
+        char *out = NULL;
+        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 1);
+        cr_assert(strstr(out, "broken.service:3"), "no file:line in: %s", out);
+        free(out);
+        cr_assert_eq(pid_of(&s, "change"), change);
+
+        char path[512];
+        snprintf(path, sizeof(path), "%s/broken.service", s.units);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/remove.service", s.units);
+        unlink(path);
+        write_file(s.units, "add.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        cr_assert_eq(ctl(&s, NULL, "daemon-reload"), 0);
+        wait_field(&s, "add", "active", "active");
+        wait_field(&s, "change", "active", "active");
+        cr_assert_eq(pid_of(&s, "keep"), keep, "an unchanged unit kept its pid");
+        cr_assert_neq(pid_of(&s, "change"), change, "a changed unit restarted");
+        for (int i = 0; i < 600 && alive(removed); i++)
+                nap();
+        cr_assert(!alive(removed));
+        cr_assert_neq(ctl(&s, NULL, "status", "remove"), 0);
+        cr_assert(!alive(change));
+        sv_stop(&s);
+}
+
+Test(supervise, unit_with_an_error_is_refused_with_file_and_line)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "ok.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        write_file(s.units, "bad.service",
+                   "[Unit]\nDescription=x\n[Service]\nExecStart=/bin/true\n"
+                   "TimeoutStopSec=soon\n");
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
+        const char *a[] = {"supervise", "--control", s.ctl, "--strict", s.units, NULL};
+        cr_assert_eq(pk_cmd_args(cmd, a), 0);
+        struct pk_run_result res;
+        struct pk_run_opts o = {.timeout_ms = 30000};
+        cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
+        pk_cmd_free(cmd);
+        cr_assert_eq(pk_exit_shell(&res.status), 1, "%s", res.err);
+        cr_assert(strstr(res.err, "bad.service:5"), "%s", res.err);
+        pk_run_result_free(&res);
+}
+
+/* ---- the control socket ---------------------------------------------------------------- */
+
+Test(supervise, nobody_reads_but_cannot_control)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "a.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        sv_start(&s);
+        wait_field(&s, "a", "active", "active");
+        long p = pid_of(&s, "a");
+        char *out = NULL;
+        cr_assert_eq(ctl_as(&s, "nobody", NULL, &out, "stop", "a", NULL), 1);
+        cr_assert(strstr(out, "permission denied"), "%s", out);
+        free(out);
+        cr_assert_eq(ctl_as(&s, "nobody", NULL, NULL, "status", "a", NULL), 0);
+        cr_assert_eq(pid_of(&s, "a"), p);
+        char *err = read_file(s.err);
+        cr_assert(strstr(err, "refused stop from uid 65534"), "%s", err);
+        free(err);
+        sv_stop(&s);
+}
+
+static int connect_ctl(struct sv *s)
+{
+        int fd = pk_fd_unix_connect(s->ctl, SOCK_STREAM, 0);
+        cr_assert_geq(fd, 0, "connect: %s", pk_strerror(fd));
+        return fd;
+}
+
+/* Reads until EOF or error; returns 1 if the daemon closed the connection. */
+static int closed_by_peer(int fd)
+{
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n == 0 || (n < 0 && errno == ECONNRESET))
+                        return 1;
+                if (n < 0 && errno != EINTR)
+                        return 0;
+        }
+}
+
+Test(supervise, hostile_clients_do_not_stall_the_supervisor)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "a.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        sv_start(&s);
+
+        /* A 4 GiB header: dropped at once, nothing allocated. */
+        int fd = connect_ctl(&s);
+        unsigned char huge[4] = {0xff, 0xff, 0xff, 0xff};
+        cr_assert_eq(write(fd, huge, 4), 4);
+        cr_assert(closed_by_peer(fd));
+        close(fd);
+
+        /* Garbage in a well-formed frame: an error reply, then dropped. */
+        fd = connect_ctl(&s);
+        unsigned char junk[] = {0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'};
+        cr_assert_eq(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+        cr_assert(closed_by_peer(fd));
+        close(fd);
+
+        /* A client that sends requests and never reads: dropped at the queue cap. */
+        fd = connect_ctl(&s);
+        struct pk_etf_buf b;
+        pk_etf_buf_init(&b, 0);
+        pk_etf_put_version(&b);
+        pk_etf_put_atom(&b, "status", 6);
+        unsigned char frame[64];
+        size_t fl = 4 + b.len;
+        frame[0] = 0;
+        frame[1] = 0;
+        frame[2] = 0;
+        frame[3] = (unsigned char)b.len;
+        memcpy(frame + 4, b.data, b.len);
+        pk_etf_buf_free(&b);
+        int fl_ = fcntl(fd, F_GETFL);
+        fcntl(fd, F_SETFL, fl_ | O_NONBLOCK);
+        int dropped = 0;
+        for (int i = 0; i < 200000 && !dropped; i++) {
+                ssize_t w = send(fd, frame, fl, MSG_NOSIGNAL);
+                if (w < 0 && (errno == EPIPE || errno == ECONNRESET))
+                        dropped = 1;
+                else if (w < 0 && errno == EAGAIN)
+                        nap();
+        }
+        cr_assert(dropped, "a client that never reads was not dropped");
+        close(fd);
+
+        /* Many clients at once: the ones over the limit are closed; the rest work. */
+        int fds[100];
+        for (int i = 0; i < 100; i++)
+                fds[i] = connect_ctl(&s);
+        cr_assert_neq(ctl(&s, NULL, "ping"), 0, "a 101st client got through the limit");
+        for (int i = 0; i < 100; i++)
+                close(fds[i]);
+        for (int i = 0; i < 600 && ctl(&s, NULL, "ping") != 0; i++)
+                nap();
+        cr_assert_eq(ctl(&s, NULL, "ping"), 0);
+        wait_field(&s, "a", "active", "active");
+        char *err = read_file(s.err);
+        cr_assert(strstr(err, "frame too large"), "%s", err);
+        cr_assert(strstr(err, "output queue full"), "%s", err);
+        free(err);
+        sv_stop(&s);
+}
+
+Test(supervise, watch_pushes_events)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "a.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        sv_start(&s);
+        wait_field(&s, "a", "active", "active");
+        int fd = connect_ctl(&s);
+        struct pk_etf_buf b;
+        pk_etf_buf_init(&b, 0);
+        pk_etf_put_version(&b);
+        pk_etf_put_atom(&b, "watch", 5);
+        unsigned char hdr[4] = {0, 0, 0, (unsigned char)b.len};
+        cr_assert_eq(write(fd, hdr, 4), 4);
+        cr_assert_eq(write(fd, b.data, b.len), (ssize_t)b.len);
+        pk_etf_buf_free(&b);
+        cr_assert_eq(ctl(&s, NULL, "restart", "a"), 0);
+        /* Frames until one names a "stopping" event of a.service. */
+        char all[1 << 16];
+        size_t n = 0;
+        int seen = 0;
+        while (!seen && n < sizeof(all) - 1) {
+                ssize_t r = read(fd, all + n, sizeof(all) - 1 - n);
+                cr_assert_gt(r, 0);
+                n += (size_t)r;
+                all[n] = '\0';
+                seen = memmem(all, n, "stopping", 8) && memmem(all, n, "a.service", 9);
+        }
+        cr_assert(seen);
+        close(fd);
+        sv_stop(&s);
+}
+
+/* ---- Debian units ------------------------------------------------------------------------ */
+
+/* cppcheck-suppress unknownMacro */
+Test(supervise, nginx_and_redis_from_debian_units, .timeout = 120)
+{
+        if (access("/usr/sbin/nginx", X_OK) != 0 || access("/usr/bin/redis-server", X_OK) != 0 ||
+            access("/lib/systemd/system/nginx.service", R_OK) != 0) {
+                cr_skip_test(
+                    "nginx / redis-server not installed: scripts/deps check installs them");
+        }
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new("unshare", &cmd), 0);
+        const char *a[] = {"-fpmn", "--mount-proc",
+                           "bash",  PK_SOURCE_DIR "/tests/supervise/debian.sh",
+                           PORTKIT, NULL};
+        cr_assert_eq(pk_cmd_args(cmd, a), 0);
+        struct pk_run_result res;
+        struct pk_run_opts o = {.timeout_ms = 100000, .stderr_mode = PK_RUN_MERGE};
+        cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
+        pk_cmd_free(cmd);
+        cr_assert_eq(pk_exit_shell(&res.status), 0, "debian.sh:\n%s", res.out);
+        cr_assert(strstr(res.out, "debian.sh: all passed"), "%s", res.out);
+        pk_run_result_free(&res);
+}
+
+/* ---- the converter (library) ------------------------------------------------------------ */
+
+static struct pk_unit_child *convert(const char *name, const char *text,
+                                     const struct pk_unit_child_opts *o, int *ret_err)
+{
+        struct pk_unit *u = NULL;
+        struct pk_unit_error e;
+        cr_assert_eq(pk_unit_parse(name, "/x/unit", text, strlen(text), NULL, &u, &e), 0, "%s",
+                     e.message);
+        cr_assert_eq(pk_unit_finish(u, &e), 0, "%s", e.message);
+        struct pk_unit_child *c = NULL;
+        *ret_err = pk_unit_to_child(u, o, &c, &e);
+        pk_unit_free(u);
+        return c;
+}
+
+static int has_note(const struct pk_unit_child *c, const char *part)
+{
+        for (size_t i = 0; i < c->notes.n; i++)
+                if (strstr(c->notes.v[i], part))
+                        return 1;
+        return 0;
+}
+
+Test(unit_child, restart_stop_and_readiness)
+{
+        int r;
+        struct pk_unit_child *c =
+            convert("a.service",
+                    "[Unit]\nRequires=b.service\nAfter=b.service c.service\nConflicts=d.service\n"
+                    "[Service]\nType=notify\nNotifyAccess=all\nExecStart=/bin/true\n"
+                    "Restart=always\nKillSignal=SIGINT\nTimeoutStopSec=7\n"
+                    "SuccessExitStatus=3 SIGUSR1\nProtectSystem=strict\n",
+                    NULL, &r);
+        cr_assert_eq(r, 0);
+        const struct pk_sup_child_spec *s = &c->spec;
+        cr_assert_str_eq(s->id, "a.service");
+        cr_assert_eq(s->restart, PK_SUP_PERMANENT);
+        cr_assert_eq(s->stop_signal, SIGINT);
+        cr_assert_eq(s->shutdown, PK_SUP_SHUTDOWN_TIMEOUT);
+        cr_assert_eq(s->shutdown_ms, 7000);
+        cr_assert_eq(s->ready, PK_SUP_READY_NOTIFY);
+        cr_assert_eq(s->notify_access, PK_SUP_NOTIFY_ALL);
+        cr_assert_eq(s->n_success_codes, 1);
+        cr_assert_eq(s->success_codes[0], 3);
+        cr_assert_str_eq(s->requires[0], "b.service");
+        cr_assert_null(s->requires[1]);
+        cr_assert_str_eq(s->after[1], "c.service");
+        cr_assert_str_eq(s->conflicts[0], "d.service");
+        cr_assert(has_note(c, "SuccessExitStatus= signals"));
+        cr_assert(has_note(c, "ProtectSystem=strict (/x/unit:"), "the unit's own list is kept");
+        cr_assert_not_null(c->cmd);
+        pk_unit_child_free(c);
+
+        c = convert("b.service",
+                    "[Service]\nExecStart=/bin/true\nRestart=on-abnormal\nSendSIGKILL=no\n", NULL,
+                    &r);
+        cr_assert_eq(r, 0);
+        cr_assert_eq(c->spec.restart, PK_SUP_TRANSIENT);
+        cr_assert_eq(c->spec.shutdown, PK_SUP_SHUTDOWN_INFINITY);
+        cr_assert(has_note(c, "on-abnormal"));
+        pk_unit_child_free(c);
+
+        c = convert("c.service", "[Service]\nExecStart=/bin/true\nTimeoutStopSec=0\n", NULL, &r);
+        cr_assert_eq(r, 0);
+        cr_assert_eq(c->spec.restart, PK_SUP_TEMPORARY);
+        cr_assert_eq(c->spec.shutdown, PK_SUP_SHUTDOWN_INFINITY, "TimeoutStopSec=0: no SIGKILL");
+        pk_unit_child_free(c);
+}
+
+Test(unit_child, helper_logs_and_directories)
+{
+        int r;
+        /* Forking and oneshot need the helper; without one they are refused. */
+        struct pk_unit_child *c = convert(
+            "f.service", "[Service]\nType=forking\nPIDFile=f.pid\nExecStart=/bin/true\n", NULL, &r);
+        cr_assert_eq(r, -EOPNOTSUPP);
+        cr_assert_null(c);
+
+        char root[] = "/tmp/pk-uc-XXXXXX";
+        cr_assert(mkdtemp(root));
+        const char *helper[] = {"/usr/bin/portkit", "unit-exec", NULL};
+        struct pk_unit_child_opts o = {
+            .helper = helper, .log_dir = "/var/log/x", .dir_root = root, .create_dirs = 1};
+        c = convert("f.service",
+                    "[Service]\nType=forking\nPIDFile=f.pid\nExecStart=/bin/true\n"
+                    "RuntimeDirectory=f/sub\nRuntimeDirectoryMode=0710\nStateDirectory=f\n",
+                    &o, &r);
+        cr_assert_eq(r, 0);
+        cr_assert_eq(c->spec.ready, PK_SUP_READY_FD);
+        cr_assert_eq(c->spec.ready_fd, 3);
+        cr_assert_str_eq(c->spec.log_dir, "/var/log/x", "journal output goes to the log");
+        char path[256];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/run/f/sub", root);
+        cr_assert_eq(stat(path, &st), 0, "%s", path);
+        cr_assert_eq(st.st_mode & 07777, 0710);
+        snprintf(path, sizeof(path), "%s/var/lib/f", root);
+        cr_assert_eq(stat(path, &st), 0, "%s", path);
+        cr_assert_eq(st.st_mode & 07777, 0755);
+        pk_unit_child_free(c);
+
+        /* file: output is the command's own; no log capture then. */
+        c = convert("o.service",
+                    "[Service]\nExecStart=/bin/true\nStandardOutput=append:/tmp/o.log\n"
+                    "StandardError=inherit\n",
+                    &o, &r);
+        cr_assert_eq(r, 0);
+        cr_assert_null(c->spec.log_dir);
+        pk_unit_child_free(c);
+}
+
+/* ---- logs and PID 1 ---------------------------------------------------------------------- */
+
+Test(supervise, log_tail_of_a_unit)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "talk.service",
+                   "[Service]\nExecStart=/bin/sh -c 'for i in 1 2 3 4 5; do echo line$i; done; "
+                   "echo oops >&2; exec sleep 1000'\n");
+        sv_start(&s);
+        wait_field(&s, "talk", "active", "active");
+        char *out = NULL;
+        for (int i = 0; i < 600; i++) {
+                free(out);
+                out = NULL;
+                if (ctl(&s, &out, "log", "-n", "2", "talk") == 0 && strstr(out, "oops"))
+                        break;
+                nap();
+        }
+        cr_assert_str_eq(out, "line5\noops\n");
+        free(out);
+        sv_stop(&s);
+}
+
+Test(supervise, runs_as_pid_1_of_a_namespace)
+{
+        struct sv s;
+        sv_init(&s);
+        /* A service that leaves an orphan behind: PID 1 must reap it. */
+        write_file(s.units, "a.service",
+                   "[Service]\nExecStart=/bin/sh -c '(sleep 0.1 &) ; exec sleep 1000'\n"
+                   "ExecStartPost=/bin/sh -c 'echo $$ > %s/post'\n",
+                   s.dir);
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new("unshare", &cmd), 0);
+        const char *a[] = {"-fp",       "--mount-proc", PORTKIT, "supervise",
+                           "--control", s.ctl,          s.units, NULL};
+        cr_assert_eq(pk_cmd_args(cmd, a), 0);
+        cr_assert_eq(pk_cmd_fd_file(cmd, 2, s.err, O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
+        cr_assert_eq(pk_cmd_pdeathsig(cmd, SIGKILL), 0);
+        cr_assert_eq(pk_spawn(cmd, &s.p, NULL), 0);
+        pk_cmd_free(cmd);
+        for (int i = 0; i < 600 && ctl(&s, NULL, "ping") != 0; i++)
+                nap();
+        wait_field(&s, "a", "active", "active");
+        char path[512];
+        snprintf(path, sizeof(path), "%s/post", s.dir);
+        for (int i = 0; i < 600 && access(path, F_OK) != 0; i++)
+                nap();
+        /* Pids inside the namespace: the service is a small number, not ours. */
+        long pid = pid_of(&s, "a");
+        cr_assert_gt(pid, 1);
+        cr_assert_lt(pid, 100);
+        sv_stop(&s);
+        char *err = read_file(s.err);
+        cr_assert(strstr(err, "as pid 1 (init)"), "%s", err);
+        cr_assert(strstr(err, "stopped"), "%s", err);
+        free(err);
+}

@@ -1,0 +1,1365 @@
+/* SPDX-License-Identifier: MIT */
+/* `portkit supervise`: loads systemd service units, runs them under one pk_sup
+ * in reaper (PID 1 / subreaper) mode, and serves the control socket: {packet,4}
+ * frames of ETF terms, SO_PEERCRED checked on every request, events pushed to
+ * subscribers, every client bounded so none can stall the loop.  The daemon
+ * runs ExecStartPost=/ExecReload=/ExecStop=/ExecStopPost= itself (they need
+ * $MAINPID); the protocol is in docs/supervise.md. */
+#include "cli.h"
+#include "supervise.h"
+
+#include <portkit.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SV_MAX_UNITS 256
+#define SV_MAX_DIRS 32
+
+enum { HOOK_POST, HOOK_RELOAD, HOOK_STOP, HOOK_STOPPOST };
+
+struct sv;
+
+/* One loaded service. */
+struct svc {
+        char name[PK_SUP_ID_MAX + 1];
+        struct pk_unit *u;
+        struct pk_unit_child *ch;
+        uint64_t hash;           /* of its files, for daemon-reload's diff */
+        int in_sup;              /* added to the supervisor */
+        int removing;            /* stop, then remove (daemon-reload) */
+        struct svc *replacement; /* added once this one is removed */
+        pid_t mainpid;
+        /* A hook chain in progress (one at a time per service). */
+        int hook; /* HOOK_* or -1 */
+        size_t hook_idx;
+        pid_t hook_pid;
+        int hook_client;    /* client id to answer when done, 0: none */
+        int hook_then_stop; /* ExecStop= done: now stop the child */
+        int hook_failed;
+};
+
+struct client {
+        int id;
+        int fd;
+        struct pk_loop_io io;
+        struct pk_fd_cred cred;
+        int control; /* may change things */
+        struct pk_deframer *df;
+        unsigned char *out;
+        size_t out_len, out_off;
+        int watch;
+        int dead; /* dropped: closed, unlinked, freed on the next loop pass */
+        struct sv *sv;
+        struct client *next;
+};
+
+struct sv {
+        struct pk_loop *loop;
+        struct pk_sup *sup;
+        struct svc *svcs[SV_MAX_UNITS];
+        size_t n;
+        /* configuration */
+        char **configs;
+        int nconfigs;
+        const char *unit_path[SV_MAX_DIRS];
+        int n_unit_path;
+        const char *log_dir;
+        const char *control;
+        int strict;
+        int cgroup; /* enum pk_sup_cgroup_mode */
+        gid_t ctl_gid;
+        int have_gid;
+        char self_exe[4096];
+        /* control socket */
+        struct pk_fd_unix_listener lis;
+        struct pk_loop_io lio;
+        struct client *clients;
+        struct client *graveyard; /* dropped clients, freed by `reap` */
+        struct pk_loop_defer reap;
+        int nclients;
+        int next_client_id;
+        int shutting_down;
+};
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The daemon's own events go to stderr, one line each, with a UTC time. */
+static void logf_(const char *fmt, ...)
+{
+        char ts[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        va_list ap;
+        va_start(ap, fmt);
+        fprintf(stderr, "%s portkit supervise: ", ts);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+}
+
+/* ---- loading units ------------------------------------------------------------------- */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+        const unsigned char *b = p;
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ b[i]) * 0x100000001b3ull;
+        return h;
+}
+
+static uint64_t hash_file(uint64_t h, const char *path)
+{
+        if (!path)
+                return h;
+        h = fnv(h, path, strlen(path) + 1);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return fnv(h, "?", 1);
+        char buf[8192];
+        ssize_t r;
+        while ((r = read(fd, buf, sizeof(buf))) > 0)
+                h = fnv(h, buf, (size_t)r);
+        close(fd);
+        return h;
+}
+
+static struct svc *svc_free(struct svc *s)
+{
+        if (!s)
+                return NULL;
+        pk_unit_child_free(s->ch);
+        pk_unit_free(s->u);
+        svc_free(s->replacement);
+        free(s);
+        return NULL;
+}
+
+struct load_set {
+        struct svc *v[SV_MAX_UNITS];
+        size_t n;
+};
+
+static void load_set_clear(struct load_set *ls)
+{
+        for (size_t i = 0; i < ls->n; i++)
+                ls->v[i] = svc_free(ls->v[i]);
+        ls->n = 0;
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+        size_t a = strlen(s), b = strlen(suf);
+        return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+/* Loads one unit by name with the search path `dirs`. */
+static int load_one(struct sv *sv, const char *name, const char *const *dirs, struct load_set *ls,
+                    char *err, size_t errsz)
+{
+        for (size_t i = 0; i < ls->n; i++)
+                if (strcmp(ls->v[i]->name, name) == 0)
+                        return 0;
+        if (ls->n >= SV_MAX_UNITS) {
+                snprintf(err, errsz, "more than %d units", SV_MAX_UNITS);
+                return -E2BIG;
+        }
+        static struct pk_unit_host host;
+        static char hostbuf[4096];
+        static int probed;
+        if (!probed) {
+                (void)pk_unit_host_probe(&host, hostbuf, sizeof(hostbuf));
+                probed = 1;
+        }
+        struct pk_unit_opts uo = {
+            .flags = sv->strict ? PK_UNIT_STRICT : 0, .dirs = dirs, .host = &host};
+        struct pk_unit_error ue = {0};
+        struct pk_unit *u = NULL;
+        int r = pk_unit_load(name, &uo, &u, &ue);
+        if (r < 0) {
+                if (ue.file[0])
+                        snprintf(err, errsz, "%s:%u: %s%s%s", ue.file, ue.line, ue.key,
+                                 ue.key[0] ? ": " : "",
+                                 ue.message[0] ? ue.message : pk_strerror(r));
+                else
+                        snprintf(err, errsz, "%s: %s", name, pk_strerror(r));
+                return r;
+        }
+        if (u->kind != PK_UNIT_KIND_SERVICE) {
+                pk_unit_free(u);
+                return 0; /* targets and sockets: only services are run */
+        }
+        const char *helper[] = {sv->self_exe, "unit-exec", NULL};
+        extern char **environ;
+        struct pk_unit_child_opts co = {.helper = helper,
+                                        .log_dir = sv->log_dir,
+                                        .manager_env = (const char *const *)environ,
+                                        .dir_root = getenv("PORTKIT_DIR_ROOT"),
+                                        .create_dirs = 1};
+        struct pk_unit_child *ch = NULL;
+        r = pk_unit_to_child(u, &co, &ch, &ue);
+        if (r < 0) {
+                snprintf(err, errsz, "%s:%u: %s%s%s", ue.file[0] ? ue.file : name, ue.line, ue.key,
+                         ue.key[0] ? ": " : "", ue.message[0] ? ue.message : pk_strerror(r));
+                pk_unit_free(u);
+                return r;
+        }
+        struct svc *s = calloc(1, sizeof(*s));
+        if (!s) {
+                pk_unit_child_free(ch);
+                pk_unit_free(u);
+                return -ENOMEM;
+        }
+        snprintf(s->name, sizeof(s->name), "%s", u->name);
+        s->u = u;
+        s->ch = ch;
+        s->hook = -1;
+        uint64_t h = 0xcbf29ce484222325ull;
+        h = hash_file(h, u->fragment_path);
+        for (size_t i = 0; i < u->dropin_paths.n; i++)
+                h = hash_file(h, u->dropin_paths.v[i]);
+        s->hash = h;
+        ls->v[ls->n++] = s;
+        /* Pull in what it requires or wants, as systemd does. */
+        const struct pk_unit_strv *pulls[] = {&u->deps.requires_units, &u->deps.wants,
+                                              &u->deps.binds_to};
+        for (size_t k = 0; k < 3; k++)
+                for (size_t i = 0; i < pulls[k]->n; i++) {
+                        if (!ends_with(pulls[k]->v[i], ".service"))
+                                continue;
+                        char sub[512];
+                        r = load_one(sv, pulls[k]->v[i], dirs, ls, sub, sizeof(sub));
+                        if (r == -ENOENT && k == 1)
+                                continue; /* a wanted unit may be absent */
+                        if (r < 0) {
+                                snprintf(err, errsz, "%s (pulled in by %s)", sub, s->name);
+                                return r;
+                        }
+                }
+        return 0;
+}
+
+/* Loads every CONFIG: unit names, unit files, or directories of them.  All or nothing. */
+static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
+{
+        const char *dirs[SV_MAX_DIRS * 2 + 8];
+        size_t nd = 0;
+        char *owned[SV_MAX_DIRS * 2];
+        size_t no = 0;
+        const char *names[SV_MAX_UNITS];
+        char *ownednames[SV_MAX_UNITS];
+        size_t nn = 0, non = 0;
+        int r = 0;
+        for (int i = 0; i < sv->nconfigs && r == 0; i++) {
+                const char *c = sv->configs[i];
+                struct stat st;
+                if (strchr(c, '/') && stat(c, &st) == 0 && S_ISDIR(st.st_mode)) {
+                        if (nd < SV_MAX_DIRS)
+                                dirs[nd++] = c;
+                        DIR *d = opendir(c);
+                        if (!d) {
+                                snprintf(err, errsz, "%s: %s", c, strerror(errno));
+                                r = -errno;
+                                break;
+                        }
+                        struct dirent *de;
+                        while ((de = readdir(d)) && nn < SV_MAX_UNITS)
+                                if (ends_with(de->d_name, ".service") && !strchr(de->d_name, '@') &&
+                                    (ownednames[non] = strdup(de->d_name)))
+                                        names[nn++] = ownednames[non++];
+                        closedir(d);
+                } else if (strchr(c, '/')) {
+                        char *dup = strdup(c);
+                        if (!dup) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        char *slash = strrchr(dup, '/');
+                        *slash = '\0';
+                        owned[no++] = dup;
+                        if (nd < SV_MAX_DIRS)
+                                dirs[nd++] = dup[0] ? dup : "/";
+                        if (nn < SV_MAX_UNITS)
+                                names[nn++] = slash + 1;
+                } else if (nn < SV_MAX_UNITS) {
+                        names[nn++] = c;
+                }
+        }
+        for (int i = 0; i < sv->n_unit_path && nd < (size_t)SV_MAX_DIRS * 2; i++)
+                dirs[nd++] = sv->unit_path[i];
+        if (sv->n_unit_path == 0) {
+                dirs[nd++] = "/etc/systemd/system";
+                dirs[nd++] = "/run/systemd/system";
+                dirs[nd++] = "/lib/systemd/system";
+                dirs[nd++] = "/usr/lib/systemd/system";
+        }
+        dirs[nd] = NULL;
+        for (size_t i = 0; i < nn && r == 0; i++)
+                r = load_one(sv, names[i], dirs, ls, err, errsz);
+        for (size_t i = 0; i < no; i++)
+                free(owned[i]);
+        for (size_t i = 0; i < non; i++)
+                free(ownednames[i]);
+        if (r < 0)
+                load_set_clear(ls);
+        return r;
+}
+
+static void report_notes(const struct svc *s)
+{
+        for (size_t i = 0; i < s->ch->notes.n; i++)
+                logf_("%s: %s", s->name, s->ch->notes.v[i]);
+}
+
+/* Hands the service to the supervisor: dependencies on units not loaded are dropped. */
+static int svc_add(struct sv *sv, struct svc *s)
+{
+        struct pk_sup_child_spec spec = s->ch->spec;
+        const char *const **lists[] = {&spec.requires, &spec.wants, &spec.after, &spec.binds_to,
+                                       &spec.conflicts};
+        const char *kept[5][PK_SUP_MAX_DEPS + 1];
+        for (size_t k = 0; k < 5; k++) {
+                size_t n = 0;
+                for (const char *const *p = *lists[k]; p && *p; p++) {
+                        int known = 0;
+                        for (size_t i = 0; i < sv->n; i++)
+                                if (strcmp(sv->svcs[i]->name, *p) == 0)
+                                        known = 1;
+                        if (known && n < PK_SUP_MAX_DEPS)
+                                kept[k][n++] = *p;
+                }
+                kept[k][n] = NULL;
+                *lists[k] = n ? kept[k] : NULL;
+        }
+        struct pk_cmd *cmd = s->ch->cmd;
+        s->ch->cmd = NULL;
+        int r = pk_sup_add(sv->sup, &spec, cmd);
+        if (r < 0)
+                logf_("%s: cannot add: %s", s->name, pk_strerror(r));
+        else
+                s->in_sup = 1;
+        return r;
+}
+
+static struct svc *find(struct sv *sv, const char *name, size_t len)
+{
+        for (size_t i = 0; i < sv->n; i++)
+                if (strlen(sv->svcs[i]->name) == len && memcmp(sv->svcs[i]->name, name, len) == 0)
+                        return sv->svcs[i];
+        /* "nginx" means "nginx.service". */
+        for (size_t i = 0; i < sv->n; i++) {
+                const char *n = sv->svcs[i]->name;
+                if (strlen(n) == len + 8 && memcmp(n, name, len) == 0 &&
+                    strcmp(n + len, ".service") == 0)
+                        return sv->svcs[i];
+        }
+        return NULL;
+}
+
+/* ---- clients: output ------------------------------------------------------------------ */
+
+static void client_drop(struct client *c, const char *why);
+
+static void client_flush(struct client *c)
+{
+        if (c->dead)
+                return;
+        while (c->out_off < c->out_len) {
+                ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        break;
+                if (w < 0) {
+                        client_drop(c, "write error");
+                        return;
+                }
+                c->out_off += (size_t)w;
+        }
+        if (c->out_off == c->out_len)
+                c->out_off = c->out_len = 0;
+        (void)pk_loop_io_start(&c->io, PK_LOOP_READ | (c->out_len ? PK_LOOP_WRITE : 0), NULL);
+}
+
+/* Queues one frame; a client whose queue would pass the cap is dropped. */
+static int client_send(struct client *c, const struct pk_etf_buf *b)
+{
+        if (c->dead)
+                return -EPIPE;
+        if (b->err)
+                return b->err;
+        size_t need = c->out_len - c->out_off + 4 + b->len;
+        if (need > PK_SV_MAX_QUEUE) {
+                client_drop(c, "output queue full (client not reading)");
+                return -ENOBUFS;
+        }
+        if (c->out_off) {
+                memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+                c->out_len -= c->out_off;
+                c->out_off = 0;
+        }
+        unsigned char *o = realloc(c->out, c->out_len + 4 + b->len);
+        if (!o) {
+                client_drop(c, "out of memory");
+                return -ENOMEM;
+        }
+        c->out = o;
+        uint32_t n = (uint32_t)b->len;
+        unsigned char hdr[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                                (unsigned char)(n >> 8), (unsigned char)n};
+        memcpy(c->out + c->out_len, hdr, 4);
+        memcpy(c->out + c->out_len + 4, b->data, b->len);
+        c->out_len += 4 + b->len;
+        client_flush(c);
+        return 0;
+}
+
+static void put_bin(struct pk_etf_buf *b, const char *s)
+{
+        pk_etf_put_binary(b, s, strlen(s));
+}
+
+static void put_atom(struct pk_etf_buf *b, const char *s)
+{
+        pk_etf_put_atom(b, s, strlen(s));
+}
+
+static void reply_simple(struct client *c, const char *atom, const char *text)
+{
+        struct pk_etf_buf b;
+        pk_etf_buf_init(&b, PK_SV_MAX_REPLY);
+        pk_etf_put_version(&b);
+        if (text) {
+                pk_etf_put_tuple(&b, 2);
+                put_atom(&b, atom);
+                put_bin(&b, text);
+        } else {
+                put_atom(&b, atom);
+        }
+        client_send(c, &b);
+        pk_etf_buf_free(&b);
+}
+
+static struct client *client_by_id(struct sv *sv, int id)
+{
+        for (struct client *c = sv->clients; c; c = c->next)
+                if (c->id == id)
+                        return c;
+        return NULL;
+}
+
+/* ---- status ---------------------------------------------------------------------------- */
+
+static const char *active_state(int st)
+{
+        switch (st) {
+        case PK_SUP_READY:
+                return "active";
+        case PK_SUP_STARTING:
+        case PK_SUP_WAITING:
+        case PK_SUP_BACKOFF:
+                return "activating";
+        case PK_SUP_STOPPING:
+                return "deactivating";
+        case PK_SUP_FAILED:
+                return "failed";
+        default:
+                return "inactive";
+        }
+}
+
+static void put_status(struct sv *sv, struct pk_etf_buf *b, struct svc *s)
+{
+        struct pk_sup_child_info ci;
+        memset(&ci, 0, sizeof(ci));
+        int r = s->in_sup ? pk_sup_child_info(sv->sup, s->name, &ci) : -ENOENT;
+        pk_etf_put_map(b, 9);
+        put_atom(b, "name");
+        put_bin(b, s->name);
+        put_atom(b, "description");
+        put_bin(b, s->u->description ? s->u->description : "");
+        put_atom(b, "state");
+        put_atom(b, r == 0 ? pk_sup_state_name(ci.state) : "down");
+        put_atom(b, "active");
+        put_atom(b, r == 0 ? active_state(ci.state) : "inactive");
+        put_atom(b, "pid");
+        pk_etf_put_int(b, r == 0 ? ci.pid : 0);
+        put_atom(b, "restarts");
+        pk_etf_put_int(b, r == 0 ? ci.restarts : 0);
+        put_atom(b, "uptime_ms");
+        pk_etf_put_int(b, r == 0 ? (int64_t)(ci.uptime_ns / 1000000) : 0);
+        put_atom(b, "last_exit");
+        if (r == 0 && ci.has_exited) {
+                pk_etf_put_int(b, pk_exit_shell(&ci.last_exit));
+        } else {
+                put_atom(b, "none");
+        }
+        put_atom(b, "not_enforced");
+        size_t n = s->ch->notes.n;
+        if (n == 0) {
+                pk_etf_put_nil(b);
+        } else {
+                pk_etf_put_list(b, (uint32_t)n);
+                for (size_t i = 0; i < n; i++)
+                        put_bin(b, s->ch->notes.v[i]);
+                pk_etf_put_nil(b);
+        }
+}
+
+/* ---- hooks (ExecStartPost=, ExecReload=, ExecStop=, ExecStopPost=) ----------------------- */
+
+static const struct pk_unit_exec_list *hook_list(struct svc *s, int hook)
+{
+        const struct pk_unit_service *sv = &s->u->service;
+        switch (hook) {
+        case HOOK_POST:
+                return &sv->exec_start_post;
+        case HOOK_RELOAD:
+                return &sv->exec_reload;
+        case HOOK_STOP:
+                return &sv->exec_stop;
+        default:
+                return &sv->exec_stop_post;
+        }
+}
+
+static void hook_done(struct sv *sv, struct svc *s);
+
+/* Starts command s->hook_idx of the chain; its end arrives as an orphan event
+ * (reaper mode reaps every process that is not a supervised child). */
+static void hook_next(struct sv *sv, struct svc *s)
+{
+        const struct pk_unit_exec_list *l = hook_list(s, s->hook);
+        while (s->hook_idx < l->n) {
+                const struct pk_unit_exec *e = &l->v[s->hook_idx];
+                size_t ne = 0;
+                while (s->ch->env && s->ch->env[ne])
+                        ne++;
+                const char **env = calloc(ne + 2, sizeof(char *));
+                char mp[32];
+                snprintf(mp, sizeof(mp), "MAINPID=%d", (int)s->mainpid);
+                struct pk_cmd *cmd = NULL;
+                int r = -ENOMEM;
+                if (env) {
+                        for (size_t i = 0; i < ne; i++)
+                                env[i] = s->ch->env[i];
+                        if (s->mainpid > 0)
+                                env[ne++] = mp;
+                        r = pk_unit_exec_cmd(s->u, e, env, &cmd);
+                }
+                free(env);
+                struct pk_proc *p = NULL;
+                if (r == 0)
+                        r = pk_spawn(cmd, &p, NULL);
+                pk_cmd_free(cmd);
+                if (r < 0) {
+                        logf_("%s: %s:%u: %s", s->name, e->file ? e->file : "", e->line,
+                              pk_strerror(r));
+                        if (!(e->flags & PK_UNIT_EXEC_IGNORE_FAILURE))
+                                s->hook_failed = 1;
+                        s->hook_idx++;
+                        continue;
+                }
+                s->hook_pid = pk_proc_pid(p);
+                pk_proc_free(p); /* the reaper reaps it and reports the pid */
+                return;
+        }
+        hook_done(sv, s);
+}
+
+static void hook_start(struct sv *sv, struct svc *s, int hook, int client_id)
+{
+        if (s->hook >= 0) {
+                /* One chain at a time; a later request waits its turn by failing fast. */
+                struct client *c = client_by_id(sv, client_id);
+                if (c)
+                        reply_simple(c, "error", "busy: another command of this unit runs");
+                return;
+        }
+        s->hook = hook;
+        s->hook_idx = 0;
+        s->hook_client = client_id;
+        s->hook_failed = 0;
+        s->hook_then_stop = hook == HOOK_STOP;
+        hook_next(sv, s);
+}
+
+static void hook_done(struct sv *sv, struct svc *s)
+{
+        int hook = s->hook;
+        s->hook = -1;
+        s->hook_pid = 0;
+        struct client *c = client_by_id(sv, s->hook_client);
+        s->hook_client = 0;
+        if (hook == HOOK_STOP) {
+                int r = pk_sup_stop_child(sv->sup, s->name);
+                if (c)
+                        reply_simple(c, r < 0 ? "error" : "ok", r < 0 ? pk_strerror(r) : NULL);
+                return;
+        }
+        if (c)
+                reply_simple(c, s->hook_failed ? "error" : "ok",
+                             s->hook_failed ? "a command failed" : NULL);
+}
+
+static void hook_exited(struct sv *sv, pid_t pid, const struct pk_exit *ex)
+{
+        for (size_t i = 0; i < sv->n; i++) {
+                struct svc *s = sv->svcs[i];
+                if (s->hook < 0 || s->hook_pid != pid)
+                        continue;
+                const struct pk_unit_exec *e = &hook_list(s, s->hook)->v[s->hook_idx];
+                int st = pk_exit_shell(ex);
+                if (st != 0) {
+                        logf_("%s: %s exited with %d", s->name, e->path, st);
+                        if (!(e->flags & PK_UNIT_EXEC_IGNORE_FAILURE))
+                                s->hook_failed = 1;
+                }
+                s->hook_idx++;
+                hook_next(sv, s);
+                return;
+        }
+}
+
+/* ---- events ------------------------------------------------------------------------------ */
+
+static void svc_removed(struct sv *sv, struct svc *s);
+
+static void on_event(void *ud, const struct pk_sup_event *ev)
+{
+        struct sv *sv = ud;
+        if (ev->kind == PK_SUP_EV_ORPHAN) {
+                hook_exited(sv, ev->pid, &ev->exit);
+                return;
+        }
+        if (ev->kind == PK_SUP_EV_EXITED)
+                logf_("%s: %s pid %d status %d", ev->id, pk_sup_event_name(ev->kind), (int)ev->pid,
+                      pk_exit_shell(&ev->exit));
+        else if (ev->kind == PK_SUP_EV_SUP_DOWN)
+                logf_("supervisor down (%s)", pk_sup_reason_name(ev->reason));
+        else
+                logf_("%s: %s%s%s%s%s", ev->id, pk_sup_event_name(ev->kind),
+                      ev->reason ? " reason " : "",
+                      ev->reason ? pk_sup_reason_name(ev->reason) : "", ev->text[0] ? " " : "",
+                      ev->text);
+        struct svc *s = ev->id[0] ? find(sv, ev->id, strlen(ev->id)) : NULL;
+        if (s) {
+                if (ev->kind == PK_SUP_EV_RUNNING || ev->kind == PK_SUP_EV_MAINPID)
+                        s->mainpid = ev->pid;
+                if (ev->kind == PK_SUP_EV_READY && s->u->service.exec_start_post.n)
+                        hook_start(sv, s, HOOK_POST, 0);
+                if (ev->kind == PK_SUP_EV_EXITED) {
+                        s->mainpid = 0;
+                        if (s->u->service.exec_stop_post.n && s->hook < 0)
+                                hook_start(sv, s, HOOK_STOPPOST, 0);
+                }
+                /* The event's state is the one at emission; ask for the current one. */
+                struct pk_sup_child_info ci;
+                if (s->removing && pk_sup_child_info(sv->sup, s->name, &ci) == 0 &&
+                    (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED))
+                        svc_removed(sv, s);
+        }
+        if (ev->kind == PK_SUP_EV_SUP_DOWN)
+                pk_loop_stop(sv->loop);
+        /* Push to watchers. */
+        struct pk_etf_buf b;
+        pk_etf_buf_init(&b, PK_SV_MAX_REPLY);
+        pk_etf_put_version(&b);
+        pk_etf_put_tuple(&b, 2);
+        put_atom(&b, "event");
+        pk_etf_put_map(&b, 6);
+        put_atom(&b, "kind");
+        put_atom(&b, pk_sup_event_name(ev->kind));
+        put_atom(&b, "unit");
+        put_bin(&b, ev->id);
+        put_atom(&b, "state");
+        put_atom(&b, pk_sup_state_name(ev->state));
+        put_atom(&b, "pid");
+        pk_etf_put_int(&b, ev->pid);
+        put_atom(&b, "reason");
+        put_atom(&b, pk_sup_reason_name(ev->reason));
+        put_atom(&b, "text");
+        put_bin(&b, ev->text);
+        for (struct client *c = sv->clients, *next; c; c = next) {
+                next = c->next;
+                if (c->watch)
+                        client_send(c, &b);
+        }
+        pk_etf_buf_free(&b);
+}
+
+/* ---- daemon-reload --------------------------------------------------------------------- */
+
+static void svc_removed(struct sv *sv, struct svc *s)
+{
+        int r = pk_sup_remove_child(sv->sup, s->name);
+        if (r < 0 && r != -ENOENT)
+                return; /* still running: a later event retries */
+        s->in_sup = 0;
+        s->removing = 0;
+        struct svc *rep = s->replacement;
+        s->replacement = NULL;
+        for (size_t i = 0; i < sv->n; i++) {
+                if (sv->svcs[i] != s)
+                        continue;
+                if (rep) {
+                        sv->svcs[i] = rep;
+                } else {
+                        for (size_t j = i; j + 1 < sv->n; j++)
+                                sv->svcs[j] = sv->svcs[j + 1];
+                        sv->n--;
+                }
+                break;
+        }
+        svc_free(s);
+        if (rep) {
+                report_notes(rep);
+                (void)svc_add(sv, rep);
+        }
+}
+
+static void svc_retire(struct sv *sv, struct svc *s, struct svc *replacement)
+{
+        s->removing = 1;
+        s->replacement = replacement;
+        struct pk_sup_child_info ci;
+        if (pk_sup_child_info(sv->sup, s->name, &ci) == 0 &&
+            (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED)) {
+                svc_removed(sv, s);
+                return;
+        }
+        (void)pk_sup_stop_child(sv->sup, s->name);
+        if (pk_sup_child_info(sv->sup, s->name, &ci) == 0 &&
+            (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED))
+                svc_removed(sv, s);
+}
+
+static int daemon_reload(struct sv *sv, char *err, size_t errsz)
+{
+        struct load_set ls = {0};
+        int r = load_all(sv, &ls, err, errsz);
+        if (r < 0)
+                return r;
+        unsigned kept = 0, changed = 0, added = 0, removed = 0;
+        /* Removed and changed first. */
+        for (size_t i = sv->n; i-- > 0;) {
+                struct svc *s = sv->svcs[i];
+                struct svc *n = NULL;
+                size_t j;
+                for (j = 0; j < ls.n; j++)
+                        if (ls.v[j] && strcmp(ls.v[j]->name, s->name) == 0)
+                                break;
+                if (j < ls.n) {
+                        n = ls.v[j];
+                        ls.v[j] = NULL;
+                        if (n->hash == s->hash) {
+                                svc_free(n);
+                                kept++;
+                                continue;
+                        }
+                        changed++;
+                } else {
+                        removed++;
+                }
+                logf_("daemon-reload: %s %s", s->name,
+                      n ? "changed: restarting" : "removed: stopping");
+                svc_retire(sv, s, n);
+        }
+        for (size_t j = 0; j < ls.n; j++) {
+                if (!ls.v[j])
+                        continue;
+                if (sv->n >= SV_MAX_UNITS) {
+                        svc_free(ls.v[j]);
+                        continue;
+                }
+                struct svc *s = ls.v[j];
+                sv->svcs[sv->n++] = s;
+                added++;
+                logf_("daemon-reload: %s added: starting", s->name);
+                report_notes(s);
+                (void)svc_add(sv, s);
+        }
+        logf_("daemon-reload: %u unchanged, %u changed, %u added, %u removed", kept, changed, added,
+              removed);
+        return 0;
+}
+
+/* ---- requests -------------------------------------------------------------------------- */
+
+static int read_log_tail(const char *dir, const char *name, long n, char **ret, size_t *ret_len)
+{
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s.log", dir, name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0) {
+                close(fd);
+                return -errno;
+        }
+        size_t want = (size_t)st.st_size > (1u << 20) ? (1u << 20) : (size_t)st.st_size;
+        char *buf = malloc(want + 1);
+        if (!buf) {
+                close(fd);
+                return -ENOMEM;
+        }
+        ssize_t got = pread(fd, buf, want, st.st_size - (off_t)want);
+        close(fd);
+        if (got < 0) {
+                free(buf);
+                return -EIO;
+        }
+        size_t len = (size_t)got, start = len;
+        long lines = 0;
+        while (start > 0) {
+                if (buf[start - 1] == '\n' && start != len && ++lines >= n)
+                        break;
+                start--;
+        }
+        memmove(buf, buf + start, len - start);
+        *ret = buf;
+        *ret_len = len - start;
+        return 0;
+}
+
+static int term_text(const struct pk_term *t, const char **s, size_t *len)
+{
+        if (t->type == PK_TERM_BINARY && t->v.bin.bits == 8) {
+                *s = (const char *)t->v.bin.data;
+                *len = t->v.bin.size;
+                return 0;
+        }
+        if (t->type == PK_TERM_STRING) {
+                *s = (const char *)t->v.string.bytes;
+                *len = t->v.string.len;
+                return 0;
+        }
+        if (t->type == PK_TERM_ATOM) {
+                *s = t->v.atom.name;
+                *len = t->v.atom.len;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+static void handle(struct client *c, const struct pk_term *req)
+{
+        struct sv *sv = c->sv;
+        const struct pk_term *verb = req, *arg = NULL, *arg2 = NULL;
+        if (req->type == PK_TERM_TUPLE && req->v.tuple.arity >= 1) {
+                verb = &req->v.tuple.elems[0];
+                if (req->v.tuple.arity >= 2)
+                        arg = &req->v.tuple.elems[1];
+                if (req->v.tuple.arity >= 3)
+                        arg2 = &req->v.tuple.elems[2];
+        }
+        if (verb->type != PK_TERM_ATOM) {
+                reply_simple(c, "error",
+                             "badarg: a request is an atom or a tuple starting with one");
+                return;
+        }
+        char vname[32];
+        snprintf(vname, sizeof(vname), "%.*s", (int)(verb->v.atom.len < 31 ? verb->v.atom.len : 31),
+                 verb->v.atom.name);
+        static const char *const readonly[] = {"status", "list", "log", "watch", "ping", NULL};
+        int ro = 0;
+        for (size_t i = 0; readonly[i]; i++)
+                if (strcmp(vname, readonly[i]) == 0)
+                        ro = 1;
+        if (!ro && !c->control) {
+                logf_("refused %s from uid %u pid %d: not root nor in the control group", vname,
+                      (unsigned)c->cred.uid, (int)c->cred.pid);
+                reply_simple(c, "error", "permission denied");
+                return;
+        }
+        struct pk_etf_buf b;
+        pk_etf_buf_init(&b, PK_SV_MAX_REPLY);
+        pk_etf_put_version(&b);
+        if (strcmp(vname, "ping") == 0) {
+                put_atom(&b, "pong");
+        } else if (strcmp(vname, "list") == 0 || strcmp(vname, "status") == 0) {
+                int status = vname[0] == 's';
+                /* status takes a list of names (or none: all). */
+                struct svc *sel[SV_MAX_UNITS];
+                size_t ns = 0;
+                if (arg && arg->type == PK_TERM_LIST) {
+                        for (uint32_t i = 0; i < arg->v.list.len; i++) {
+                                const char *s;
+                                size_t l;
+                                struct svc *x = NULL;
+                                if (term_text(&arg->v.list.elems[i], &s, &l) == 0)
+                                        x = find(sv, s, l);
+                                if (!x) {
+                                        pk_etf_buf_reset(&b);
+                                        pk_etf_put_version(&b);
+                                        pk_etf_put_tuple(&b, 2);
+                                        put_atom(&b, "error");
+                                        put_bin(&b, "no such unit");
+                                        goto send;
+                                }
+                                if (ns < SV_MAX_UNITS)
+                                        sel[ns++] = x;
+                        }
+                } else {
+                        for (size_t i = 0; i < sv->n; i++)
+                                sel[ns++] = sv->svcs[i];
+                }
+                pk_etf_put_tuple(&b, 2);
+                put_atom(&b, "ok");
+                if (ns)
+                        pk_etf_put_list(&b, (uint32_t)ns);
+                for (size_t i = 0; i < ns; i++) {
+                        if (status)
+                                put_status(sv, &b, sel[i]);
+                        else
+                                put_bin(&b, sel[i]->name);
+                }
+                pk_etf_put_nil(&b);
+        } else if (strcmp(vname, "watch") == 0) {
+                c->watch = 1;
+                put_atom(&b, "ok");
+        } else if (strcmp(vname, "shutdown") == 0) {
+                put_atom(&b, "ok");
+                if (!sv->shutting_down) {
+                        sv->shutting_down = 1;
+                        logf_("shutdown requested by uid %u pid %d", (unsigned)c->cred.uid,
+                              (int)c->cred.pid);
+                        (void)pk_sup_shutdown(sv->sup);
+                }
+        } else if (strcmp(vname, "daemon_reload") == 0) {
+                char err[1024] = "";
+                int r = daemon_reload(sv, err, sizeof(err));
+                if (r < 0) {
+                        logf_("daemon-reload refused: %s", err);
+                        pk_etf_put_tuple(&b, 2);
+                        put_atom(&b, "error");
+                        put_bin(&b, err);
+                } else {
+                        put_atom(&b, "ok");
+                }
+        } else {
+                const char *s = NULL;
+                size_t l = 0;
+                struct svc *x = NULL;
+                if (arg && term_text(arg, &s, &l) == 0)
+                        x = find(sv, s, l);
+                if (!x) {
+                        pk_etf_put_tuple(&b, 2);
+                        put_atom(&b, "error");
+                        put_bin(&b, arg ? "no such unit" : "badarg: a unit name is needed");
+                        goto send;
+                }
+                int r = 0;
+                struct pk_sup_child_info ci;
+                memset(&ci, 0, sizeof(ci));
+                (void)pk_sup_child_info(sv->sup, x->name, &ci);
+                int running = ci.state == PK_SUP_READY || ci.state == PK_SUP_STARTING;
+                if (strcmp(vname, "start") == 0) {
+                        r = pk_sup_start_child(sv->sup, x->name);
+                        if (r == -EALREADY)
+                                r = 0;
+                } else if (strcmp(vname, "stop") == 0) {
+                        if (x->u->service.exec_stop.n && running) {
+                                hook_start(sv, x, HOOK_STOP, c->id);
+                                goto out; /* answered when ExecStop= is done */
+                        }
+                        r = pk_sup_stop_child(sv->sup, x->name);
+                } else if (strcmp(vname, "restart") == 0 ||
+                           (strcmp(vname, "try_restart") == 0 && running)) {
+                        r = pk_sup_restart_child(sv->sup, x->name);
+                } else if (strcmp(vname, "try_restart") == 0) {
+                        r = 0;
+                } else if (strcmp(vname, "reload") == 0) {
+                        if (!running) {
+                                r = -ESRCH;
+                        } else if (x->u->service.exec_reload.n) {
+                                hook_start(sv, x, HOOK_RELOAD, c->id);
+                                goto out;
+                        } else {
+                                r = -EOPNOTSUPP;
+                        }
+                } else if (strcmp(vname, "kill") == 0) {
+                        int64_t sig = SIGTERM;
+                        if (arg2 && arg2->type == PK_TERM_INT)
+                                sig = arg2->v.i;
+                        r = (sig < 1 || sig > 64) ? -EINVAL
+                                                  : pk_sup_signal_child(sv->sup, x->name, (int)sig);
+                } else if (strcmp(vname, "log") == 0) {
+                        int64_t n = 10;
+                        if (arg2 && arg2->type == PK_TERM_INT)
+                                n = arg2->v.i;
+                        char *text = NULL;
+                        size_t len = 0;
+                        r = sv->log_dir ? read_log_tail(sv->log_dir, x->name, (long)n, &text, &len)
+                                        : -ENOENT;
+                        if (r == 0) {
+                                pk_etf_put_tuple(&b, 2);
+                                put_atom(&b, "ok");
+                                pk_etf_put_binary(&b, text, len);
+                                free(text);
+                                goto send;
+                        }
+                } else {
+                        pk_etf_put_tuple(&b, 2);
+                        put_atom(&b, "error");
+                        put_bin(&b, "unknown request");
+                        goto send;
+                }
+                if (r < 0) {
+                        pk_etf_put_tuple(&b, 2);
+                        put_atom(&b, "error");
+                        put_bin(&b, pk_strerror(r));
+                } else {
+                        put_atom(&b, "ok");
+                }
+        }
+send:
+        client_send(c, &b);
+out:
+        pk_etf_buf_free(&b);
+}
+
+/* ---- clients: input ------------------------------------------------------------------- */
+
+static void client_free(struct client *c)
+{
+        if (!c->dead) {
+                pk_loop_io_stop(&c->io);
+                close(c->fd);
+        }
+        pk_deframer_free(c->df);
+        free(c->out);
+        free(c);
+}
+
+static void reap_clients(struct pk_loop_defer *d)
+{
+        struct sv *sv = d->w.data;
+        for (struct client *c = sv->graveyard, *next; c; c = next) {
+                next = c->next;
+                client_free(c);
+        }
+        sv->graveyard = NULL;
+}
+
+/* Drops a client: closed and unlinked now, freed on the next loop pass, so that
+ * callers up the stack may still look at c->dead. */
+static void client_drop(struct client *c, const char *why)
+{
+        struct sv *sv = c->sv;
+        if (c->dead)
+                return;
+        if (why)
+                logf_("control: dropping client uid %u pid %d: %s", (unsigned)c->cred.uid,
+                      (int)c->cred.pid, why);
+        for (struct client **pp = &sv->clients; *pp; pp = &(*pp)->next)
+                if (*pp == c) {
+                        *pp = c->next;
+                        break;
+                }
+        sv->nclients--;
+        pk_loop_io_stop(&c->io);
+        close(c->fd);
+        c->fd = -1;
+        c->dead = 1;
+        c->next = sv->graveyard;
+        sv->graveyard = c;
+        (void)pk_loop_defer_start(&sv->reap, reap_clients);
+}
+
+static void client_io(struct pk_loop_io *io, unsigned revents)
+{
+        struct client *c = io->w.data;
+        struct sv *sv = c->sv;
+        if (revents & PK_LOOP_WRITE) {
+                client_flush(c);
+                if (c->dead)
+                        return;
+        }
+        if (!(revents & (PK_LOOP_READ | PK_LOOP_HUP | PK_LOOP_ERROR)))
+                return;
+        void *space;
+        size_t len;
+        if (pk_deframer_space(c->df, 0, &space, &len) < 0) {
+                client_drop(c, "frame too large");
+                return;
+        }
+        if (len > 65536)
+                len = 65536;
+        ssize_t n = recv(c->fd, space, len, MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n <= 0) {
+                client_drop(c, NULL);
+                return;
+        }
+        pk_deframer_commit(c->df, (size_t)n);
+        /* Peer credentials are checked on every request: read them again. */
+        struct pk_packet_msg m;
+        int r;
+        int budget = 64; /* requests per wake-up, so one client cannot hog the loop */
+        while (budget-- > 0 && (r = pk_deframer_next(c->df, &m)) == 1) {
+                if (pk_fd_peercred(c->fd, &c->cred) == 0)
+                        c->control = c->cred.uid == 0 || c->cred.uid == geteuid() ||
+                                     (sv->have_gid && c->cred.gid == sv->ctl_gid);
+                pk_arena *a = pk_arena_new(1 << 20);
+                struct pk_term *t = NULL;
+                struct pk_etf_decode_opts o = {
+                    .max_depth = 32, .max_size = 1 << 20, .flags = PK_ETF_NO_FUNS};
+                int dr = a ? pk_etf_decode(a, m.data, m.len, &o, &t, NULL, NULL) : -ENOMEM;
+                if (dr < 0) {
+                        reply_simple(c, "error", "badarg: not an ETF term");
+                        pk_arena_free(a);
+                        client_drop(c, "garbage frame");
+                        return;
+                }
+                handle(c, t);
+                pk_arena_free(a);
+                if (c->dead)
+                        return;
+        }
+        if (budget > 0 && r == PK_EFRAMESIZE)
+                client_drop(c, "frame too large");
+}
+
+static void accept_cb(struct pk_loop_io *io, unsigned revents)
+{
+        struct sv *sv = io->w.data;
+        (void)revents;
+        for (int i = 0; i < 16; i++) {
+                int fd = pk_fd_accept(sv->lis.fd, PK_FD_NONBLOCK);
+                if (fd < 0)
+                        return;
+                struct pk_fd_cred cred = {0};
+                (void)pk_fd_peercred(fd, &cred);
+                if (sv->nclients >= PK_SV_MAX_CLIENTS) {
+                        logf_("control: too many clients, refusing uid %u pid %d",
+                              (unsigned)cred.uid, (int)cred.pid);
+                        close(fd);
+                        continue;
+                }
+                struct client *c = calloc(1, sizeof(*c));
+                struct pk_framing f = {
+                    .kind = PK_FRAMING_PACKET, .arg = 4, .max_message = PK_SV_MAX_REQUEST};
+                if (!c || pk_deframer_new(&f, &c->df) < 0) {
+                        free(c);
+                        close(fd);
+                        continue;
+                }
+                c->fd = fd;
+                c->sv = sv;
+                c->cred = cred;
+                c->id = ++sv->next_client_id;
+                pk_loop_io_init(sv->loop, &c->io, fd);
+                c->io.w.data = c;
+                if (pk_loop_io_start(&c->io, PK_LOOP_READ, client_io) < 0) {
+                        pk_deframer_free(c->df);
+                        free(c);
+                        close(fd);
+                        continue;
+                }
+                pk_loop_unref(&c->io.w);
+                c->next = sv->clients;
+                sv->clients = c;
+                sv->nclients++;
+        }
+}
+
+/* ---- main --------------------------------------------------------------------------------- */
+
+static const char sv_usage[] =
+    "usage: portkit supervise [--control PATH] [--log-dir DIR] [--strict] [--unit-path DIR]...\n"
+    "                         [--control-group GROUP] [--cgroup auto|on|off] CONFIG...\n"
+    "Runs systemd service units in the foreground (PID 1 capable).  CONFIG is a unit name,\n"
+    "a unit file or a directory of unit files.  The control socket (default " PK_SV_DEFAULT_CONTROL
+    ")\n"
+    "takes `portkit ctl` requests.  SIGTERM/SIGINT stop everything; SIGHUP is daemon-reload.\n";
+
+static void on_hup(void *ud)
+{
+        struct sv *sv = ud;
+        char err[1024] = "";
+        if (daemon_reload(sv, err, sizeof(err)) < 0)
+                logf_("daemon-reload (SIGHUP) refused: %s", err);
+}
+
+static int sv_main(int argc, char **argv)
+{
+        struct sv sv_, *sv = &sv_;
+        memset(sv, 0, sizeof(*sv));
+        sv->lis.fd = -1;
+        sv->control = PK_SV_DEFAULT_CONTROL;
+        sv->cgroup = PK_SUP_CGROUP_AUTO;
+        static const struct option lo[] = {{"control", required_argument, NULL, 'c'},
+                                           {"log-dir", required_argument, NULL, 'l'},
+                                           {"strict", no_argument, NULL, 's'},
+                                           {"unit-path", required_argument, NULL, 'u'},
+                                           {"control-group", required_argument, NULL, 'g'},
+                                           {"cgroup", required_argument, NULL, 'C'},
+                                           {NULL, 0, NULL, 0}};
+        int o;
+        optind = 1;
+        while ((o = getopt_long(argc, argv, "+c:l:su:g:C:", lo, NULL)) != -1) {
+                switch (o) {
+                case 'c':
+                        sv->control = optarg;
+                        break;
+                case 'l':
+                        sv->log_dir = optarg;
+                        break;
+                case 's':
+                        sv->strict = 1;
+                        break;
+                case 'u':
+                        if (sv->n_unit_path < SV_MAX_DIRS)
+                                sv->unit_path[sv->n_unit_path++] = optarg;
+                        break;
+                case 'C':
+                        if (strcmp(optarg, "auto") == 0) {
+                                sv->cgroup = PK_SUP_CGROUP_AUTO;
+                        } else if (strcmp(optarg, "on") == 0) {
+                                sv->cgroup = PK_SUP_CGROUP_ON;
+                        } else if (strcmp(optarg, "off") == 0) {
+                                sv->cgroup = PK_SUP_CGROUP_OFF;
+                        } else {
+                                fputs(sv_usage, stderr);
+                                return PK_CLI_EXIT_USAGE;
+                        }
+                        break;
+                case 'g': {
+                        struct group *g = getgrnam(optarg);
+                        if (!g) {
+                                pk_cli_error("supervise", "no such group: %s", optarg);
+                                return PK_CLI_EXIT_USAGE;
+                        }
+                        sv->ctl_gid = g->gr_gid;
+                        sv->have_gid = 1;
+                        break;
+                }
+                default:
+                        fputs(sv_usage, stderr);
+                        return PK_CLI_EXIT_USAGE;
+                }
+        }
+        if (optind >= argc) {
+                fputs(sv_usage, stderr);
+                return PK_CLI_EXIT_USAGE;
+        }
+        sv->configs = argv + optind;
+        sv->nconfigs = argc - optind;
+        ssize_t l = readlink("/proc/self/exe", sv->self_exe, sizeof(sv->self_exe) - 1);
+        if (l <= 0) {
+                pk_cli_error("supervise", "cannot find my own executable");
+                return PK_CLI_EXIT_SYSTEM;
+        }
+        sv->self_exe[l] = '\0';
+        if (sv->log_dir)
+                (void)mkdir(sv->log_dir, 0755);
+
+        struct load_set ls = {0};
+        char err[1024] = "";
+        int rc = PK_CLI_EXIT_SYSTEM;
+        int r = load_all(sv, &ls, err, sizeof(err));
+        if (r < 0) {
+                pk_cli_error("supervise", "%s", err);
+                return PK_CLI_EXIT_BADINPUT;
+        }
+        for (size_t i = 0; i < ls.n; i++)
+                sv->svcs[sv->n++] = ls.v[i];
+        if ((r = pk_loop_new(&sv->loop)) < 0) {
+                pk_cli_error("supervise", "loop: %s", pk_strerror(r));
+                goto out;
+        }
+        struct pk_sup_opts so = {
+            .name = "supervise", .intensity = 1000, .period_ms = 1000, .cgroup = sv->cgroup};
+        if ((r = pk_sup_new(sv->loop, &so, &sv->sup)) < 0) {
+                pk_cli_error("supervise", "supervisor: %s", pk_strerror(r));
+                goto out;
+        }
+        (void)pk_sup_subscribe(sv->sup, on_event, sv);
+        for (size_t i = 0; i < sv->n; i++) {
+                logf_("loaded %s (%s)", sv->svcs[i]->name,
+                      sv->svcs[i]->u->fragment_path ? sv->svcs[i]->u->fragment_path : "");
+                report_notes(sv->svcs[i]);
+                if (svc_add(sv, sv->svcs[i]) < 0) {
+                        rc = PK_CLI_EXIT_BADINPUT;
+                        goto out;
+                }
+        }
+        struct pk_fd_unix_opts uo = {
+            .flags = PK_FD_NONBLOCK, .dir_mode = 0755, .socket_mode = 0666};
+        if ((r = pk_fd_unix_listen(sv->control, SOCK_STREAM, &uo, &sv->lis)) < 0) {
+                pk_cli_error("supervise", "control socket %s: %s", sv->control, pk_strerror(r));
+                goto out;
+        }
+        pk_loop_defer_init(sv->loop, &sv->reap);
+        sv->reap.w.data = sv;
+        pk_loop_io_init(sv->loop, &sv->lio, sv->lis.fd);
+        sv->lio.w.data = sv;
+        /* Referenced: the daemon runs until shutdown, even with every unit down. */
+        (void)pk_loop_io_start(&sv->lio, PK_LOOP_READ, accept_cb);
+        if ((r = pk_sup_reaper(sv->sup, 0, on_hup, sv)) < 0) {
+                pk_cli_error("supervise", "reaper mode: %s", pk_strerror(r));
+                goto out;
+        }
+        char cyc[256] = "";
+        if ((r = pk_sup_start(sv->sup, cyc, sizeof(cyc))) < 0) {
+                pk_cli_error("supervise", "start: %s %s", pk_strerror(r), cyc);
+                rc = PK_CLI_EXIT_BADINPUT;
+                goto out;
+        }
+        logf_("running %zu units as pid %d%s, control socket %s", sv->n, (int)getpid(),
+              getpid() == 1 ? " (init)" : "", sv->control);
+        (void)pk_loop_run(sv->loop);
+        struct pk_sup_status st;
+        memset(&st, 0, sizeof(st));
+        (void)pk_sup_state(sv->sup, &st);
+        rc = st.exit_status;
+        logf_("stopped");
+out:
+        for (struct client *c = sv->clients, *next; c; c = next) {
+                next = c->next;
+                client_free(c);
+        }
+        sv->clients = NULL;
+        if (sv->lis.fd >= 0)
+                pk_loop_defer_stop(&sv->reap);
+        for (struct client *c = sv->graveyard, *next; c; c = next) {
+                next = c->next;
+                client_free(c);
+        }
+        sv->graveyard = NULL;
+        if (sv->lis.fd >= 0) {
+                pk_loop_io_stop(&sv->lio);
+                pk_fd_unix_listener_close(&sv->lis);
+        }
+        sv->sup = pk_sup_free(sv->sup);
+        for (size_t i = 0; i < sv->n; i++)
+                svc_free(sv->svcs[i]);
+        pk_loop_free(sv->loop);
+        return rc;
+}
+
+static const struct pk_cli_command cmd_supervise = {
+    .name = "supervise",
+    .summary = "run systemd service units under a supervisor (PID 1 capable)",
+    .usage = sv_usage,
+    .main = sv_main,
+};
+PK_CLI_COMMAND(cmd_supervise)
