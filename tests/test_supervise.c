@@ -620,8 +620,8 @@ Test(unit_child, restart_stop_and_readiness)
         cr_assert_eq(s->notify_access, PK_SUP_NOTIFY_ALL);
         cr_assert_eq(s->n_success_codes, 1);
         cr_assert_eq(s->success_codes[0], 3);
-        cr_assert_str_eq(s->requires[0], "b.service");
-        cr_assert_null(s->requires[1]);
+        cr_assert_str_eq(s->requires_ids[0], "b.service");
+        cr_assert_null(s->requires_ids[1]);
         cr_assert_str_eq(s->after[1], "c.service");
         cr_assert_str_eq(s->conflicts[0], "d.service");
         cr_assert(has_note(c, "SuccessExitStatus= signals"));

@@ -556,7 +556,7 @@ static int deps(struct child_priv *c, const struct pk_unit *u)
         struct pk_sup_child_spec *sp = &c->pub.spec;
         const struct pk_unit_deps *d = &u->deps;
         int r;
-        if ((r = copy_deps(c, 0, &d->requires_units, &d->requisite, &sp->requires)) < 0 ||
+        if ((r = copy_deps(c, 0, &d->requires_units, &d->requisite, &sp->requires_ids)) < 0 ||
             (r = copy_deps(c, 1, &d->wants, NULL, &sp->wants)) < 0 ||
             (r = copy_deps(c, 2, &d->after, NULL, &sp->after)) < 0 ||
             (r = copy_deps(c, 3, &d->binds_to, &d->part_of, &sp->binds_to)) < 0 ||

@@ -329,7 +329,7 @@ static void report_notes(const struct svc *s)
 static int svc_add(struct sv *sv, struct svc *s)
 {
         struct pk_sup_child_spec spec = s->ch->spec;
-        const char *const **lists[] = {&spec.requires, &spec.wants, &spec.after, &spec.binds_to,
+        const char *const **lists[] = {&spec.requires_ids, &spec.wants, &spec.after, &spec.binds_to,
                                        &spec.conflicts};
         const char *kept[5][PK_SUP_MAX_DEPS + 1];
         for (size_t k = 0; k < 5; k++) {
