@@ -1245,3 +1245,42 @@ Test(sup, a_nested_supervisor_is_ready_when_its_children_are)
                   "slow ready < tree ready < user starts (%ld %ld %ld)", rs, rt, su);
         finish(top);
 }
+
+/* A service whose main process dies while a child of it lives on: the
+ * leftover is killed through cgroup.kill, and the restart must run (the kernel
+ * kills whatever is later cloned into a cgroup that had cgroup.kill written,
+ * so the restart needs a fresh cgroup). */
+Test(sup, a_restart_after_a_cgroup_kill_runs)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.cgroup = PK_SUP_CGROUP_ON;
+        char name[32], mark[64], script[512];
+        snprintf(name, sizeof(name), "k%ld", (long)getpid());
+        snprintf(mark, sizeof(mark), "/tmp/pk-sup-cgkill-%ld", (long)getpid());
+        unlink(mark);
+        o.name = name;
+        struct pk_sup *s = new_sup(&o);
+        /* first run: leave a sleeper behind and die of SIGKILL; second: exit 0 */
+        snprintf(script, sizeof(script),
+                 "if [ -e %s ]; then exit 0; fi; : > %s; sleep 100 & kill -9 $$", mark, mark);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "svc";
+        sp.restart = PK_SUP_TRANSIENT;
+        int r = pk_sup_add(s, &sp, sh(script));
+        if (r < 0) {
+                pk_sup_free(s);
+                cr_skip_test("no writable cgroup v2 here (%s)", pk_strerror(r));
+        }
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_EXITED, "svc", 2);
+        long first = find(PK_SUP_EV_EXITED, "svc", 1);
+        long second = find(PK_SUP_EV_EXITED, "svc", 2);
+        cr_assert_eq(R.ev[first].exit.signal, SIGKILL);
+        cr_assert_eq(R.ev[second].exit.exited, 1, "the restart was killed at birth (signal %d)",
+                     R.ev[second].exit.signal);
+        cr_assert_eq(R.ev[second].exit.code, 0);
+        unlink(mark);
+        finish(s);
+}

@@ -45,6 +45,7 @@ struct child {
         struct pk_cgroup *cg;   /* worker with a cgroup: owned */
         struct pk_loop_io cgio; /* its cgroup.events while waiting for "populated 0" */
         bool await_empty;       /* main pid gone, cgroup not yet empty */
+        bool cg_killed;         /* cgroup.kill was written: renew before the next start */
         struct pk_exit pending_exit;
         struct pk_log *log; /* log capture: owned */
         char *log_dir;      /* spec copy (templates pass it on) */

@@ -272,10 +272,41 @@ static void set_state(struct child *c, int st)
         c->state = st;
 }
 
+/* cgroup.kill on the child's cgroup.  The kernel (seen on 6.18) goes on
+ * killing every process later cloned into a cgroup with CLONE_INTO_CGROUP
+ * after a cgroup.kill, so the child's next start gets a fresh cgroup. */
+static int kill_cgroup(struct child *c)
+{
+        c->cg_killed = true;
+        return pk_cgroup_kill(c->cg);
+}
+
+/* A fresh cgroup of the same name for a child whose cgroup was killed (it is
+ * empty by now: a start follows the "populated 0" wait).  On failure the
+ * child keeps no cgroup, or the start fails when cgroups are required. */
+static int renew_cgroup(struct child *c)
+{
+        struct pk_sup *s = c->sup;
+        c->cg_killed = false;
+        c->cg = pk_cgroup_free(c->cg);
+        char name[2 * PK_SUP_ID_MAX + 2];
+        snprintf(name, sizeof(name), "%s.%s", s->name, c->id);
+        int r = pk_cgroup_create(s->cgroup_parent, name, &c->cg);
+        if (r == 0)
+                r = pk_cmd_cgroup(c->cmd, pk_cgroup_dirfd(c->cg));
+        if (r < 0) {
+                c->cg = pk_cgroup_free(c->cg);
+                (void)pk_cmd_cgroup(c->cmd, -1);
+                if (s->opts.cgroup != PK_SUP_CGROUP_ON)
+                        r = 0;
+        }
+        return r;
+}
+
 static int signal_service(struct child *c, int sig)
 {
         int r = -ESRCH;
-        if (c->cg && sig == SIGKILL && pk_cgroup_kill(c->cg) == 0)
+        if (c->cg && sig == SIGKILL && kill_cgroup(c) == 0)
                 r = 0; /* everything in the cgroup, forks meanwhile included */
         if (c->pid > 0 && kill(-c->pid, sig) == 0) /* we made it lead its group */
                 r = 0;
@@ -341,7 +372,7 @@ void pk__sup_main_exited(struct child *c, const struct pk_exit *ex)
                 /* a starter outlived by its MAINPID is killed with the group above */
                 c->proc = pk_proc_free(c->proc);
                 if (c->cg && pk_cgroup_populated(c->cg) == 1) {
-                        (void)pk_cgroup_kill(c->cg);
+                        (void)kill_cgroup(c);
                         pk_loop_io_init(c->sup->loop, &c->cgio, pk_cgroup_events_fd(c->cg));
                         c->cgio.w.data = c;
                         if (pk_loop_io_start(&c->cgio, PK_LOOP_PRIORITY, on_cgroup_event) == 0) {
@@ -814,7 +845,11 @@ static void do_spawn(struct child *c)
         }
         struct pk_spawn_error err;
         struct pk_proc *p = NULL;
-        int r = pk_spawn(c->cmd, &p, &err);
+        int r = 0;
+        if (c->cg_killed && (r = renew_cgroup(c)) < 0)
+                pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "cgroup");
+        if (r == 0)
+                r = pk_spawn(c->cmd, &p, &err);
         if (r == 0) {
                 c->proc = p;
                 c->pid = c->mainpid = pk_proc_pid(p);
@@ -1273,7 +1308,7 @@ static void child_kill_now(struct child *c)
         pk_loop_io_stop(&c->cgio);
         c->await_empty = false;
         if (c->cg && pk_cgroup_populated(c->cg) == 1) {
-                (void)pk_cgroup_kill(c->cg);
+                (void)kill_cgroup(c);
                 /* SIGKILLed processes leave quickly; wait (bounded) so the directory can go */
                 for (int i = 0; i < 200 && pk_cgroup_populated(c->cg) == 1; i++) {
                         struct pollfd p = {.fd = pk_cgroup_events_fd(c->cg), .events = POLLPRI};
