@@ -388,110 +388,14 @@ void pk__txt_integer(struct pk__sbuf *sb, const struct pk_term *t)
 
 /* ---- maps ---- */
 
-static bool is_num(const struct pk_term *t)
-{
-        return t->type == PK_TERM_INT || t->type == PK_TERM_BIG || t->type == PK_TERM_FLOAT;
-}
-
-static const struct pk_term *list_next(const struct pk_term **t, uint32_t *i,
-                                       struct pk_term *scratch)
-{
-        static const struct pk_term nil = {.type = PK_TERM_NIL};
-        for (;;) {
-                if ((*t)->type == PK_TERM_STRING) {
-                        if (*i < (*t)->v.string.len) {
-                                pk_term_set_int(scratch, (*t)->v.string.bytes[(*i)++]);
-                                return scratch;
-                        }
-                        *t = &nil;
-                        *i = 0;
-                } else if ((*t)->type == PK_TERM_LIST) {
-                        if (*i < (*t)->v.list.len)
-                                return &(*t)->v.list.elems[(*i)++];
-                        *t = (*t)->v.list.tail;
-                        *i = 0;
-                } else {
-                        return NULL;
-                }
-        }
-}
-
-/* The VM's order for map keys: exact term order, except that an integer
- * and a float compare by type (every integer first: 42 before 1.5), at any
- * depth inside tuples and lists.  Recursion follows key depth, which the
- * parser and decoder bound. */
-static int map_order(const struct pk_term *a, const struct pk_term *b);
-
-static int key_order(const struct pk_term *a, const struct pk_term *b)
-{
-        if (is_num(a) && is_num(b)) {
-                bool af = a->type == PK_TERM_FLOAT, bf = b->type == PK_TERM_FLOAT;
-                if (af != bf)
-                        return af ? 1 : -1;
-                return pk_term_compare(a, b, 1);
-        }
-        if (a->type == PK_TERM_TUPLE && b->type == PK_TERM_TUPLE) {
-                if (a->v.tuple.arity != b->v.tuple.arity)
-                        return a->v.tuple.arity < b->v.tuple.arity ? -1 : 1;
-                for (uint32_t i = 0; i < a->v.tuple.arity; i++) {
-                        int c = key_order(&a->v.tuple.elems[i], &b->v.tuple.elems[i]);
-                        if (c)
-                                return c;
-                }
-                return 0;
-        }
-        if ((a->type == PK_TERM_LIST || a->type == PK_TERM_STRING) &&
-            (b->type == PK_TERM_LIST || b->type == PK_TERM_STRING)) {
-                const struct pk_term *x = a, *y = b;
-                uint32_t i = 0, j = 0;
-                struct pk_term sx, sy;
-                for (;;) {
-                        const struct pk_term *ex = list_next(&x, &i, &sx);
-                        const struct pk_term *ey = list_next(&y, &j, &sy);
-                        if (!ex || !ey) {
-                                if (!ex && !ey)
-                                        return key_order(x, y);
-                                /* One ran out: compare what is left as terms. */
-                                return pk_term_compare(ex ? a : x, ey ? b : y, 1) < 0 ? -1 : 1;
-                        }
-                        int c = key_order(ex, ey);
-                        if (c)
-                                return c;
-                }
-        }
-        if (a->type == PK_TERM_MAP && b->type == PK_TERM_MAP)
-                return map_order(a, b);
-        return pk_term_compare(a, b, 1);
-}
-
 static int pair_cmp(const void *x, const void *y, void *arg)
 {
         const struct pk_term *pairs = arg;
         uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
-        return key_order(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j]);
-}
-
-/* Maps compare by size, then their keys in key order, then the values in
- * that order (as the VM compares flatmaps). */
-static int map_order(const struct pk_term *a, const struct pk_term *b)
-{
-        if (a->v.map.arity != b->v.map.arity)
-                return a->v.map.arity < b->v.map.arity ? -1 : 1;
-        uint32_t *ia = pk__map_order(a), *ib = pk__map_order(b);
-        int c = 0;
-        if (!ia || !ib) {
-                c = pk_term_compare(a, b, 1); /* out of memory: still a total order */
-                goto out;
-        }
-        for (uint32_t k = 0; k < a->v.map.arity && !c; k++)
-                c = key_order(&a->v.map.pairs[2 * (size_t)ia[k]],
-                              &b->v.map.pairs[2 * (size_t)ib[k]]);
-        for (uint32_t k = 0; k < a->v.map.arity && !c; k++)
-                c = key_order(&a->v.map.pairs[2 * ia[k] + 1], &b->v.map.pairs[2 * ib[k] + 1]);
-out:
-        free(ia);
-        free(ib);
-        return c;
+        /* The VM's order for map keys is exact term order (every integer
+         * before every float, at any depth), which pk_term_compare walks
+         * without recursion. */
+        return pk_term_compare(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j], 1);
 }
 
 uint32_t *pk__map_order(const struct pk_term *m)
