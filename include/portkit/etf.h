@@ -525,11 +525,15 @@ PK_API int pk_etf_parse(pk_arena *a, const char *text, size_t len,
  */
 PK_API int pk_etf_print_w(const struct pk_term *t, char **ret_str, size_t *ret_len);
 
+/** Default nesting limit of pk_etf_print_p(). */
+#define PK_ETF_PRINT_DEFAULT_MAX_DEPTH 2000u
+
 /** Options for pk_etf_print_p(); NULL or zero fields give io_lib's defaults. */
 struct pk_etf_print_opts {
         unsigned line_length; /**< right margin (0: 80) */
         unsigned column;      /**< column the term starts at, 1-based (0: 1) */
-        unsigned max_depth;   /**< nesting limit (0: 10000); deeper terms give PK_EDEPTH */
+        unsigned max_depth;   /**< nesting limit (0: PK_ETF_PRINT_DEFAULT_MAX_DEPTH); deeper
+                                   terms give PK_EDEPTH */
 };
 
 /**

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_MAX_DEPTH 2000u
+#define DEFAULT_MAX_DEPTH PK_ETF_PRINT_DEFAULT_MAX_DEPTH
 
 enum { N_LEAF, N_LIST, N_TUPLE, N_MAP, N_PAIR, N_BIN };
 
