@@ -170,8 +170,8 @@ static int build(struct pctx *c, const struct pk_term *t, struct pnode *n, unsig
                                 x = x->v.list.tail;
                         }
                         if (x->type == PK_TERM_STRING)
-                                for (uint32_t i = 0; i < x->v.string.len; i++)
-                                        put_string_char(c, x->v.string.bytes[i]);
+                                pk__sb_latin1_escaped(&c->text, x->v.string.bytes, x->v.string.len,
+                                                      '"');
                         pk__sb_putc(&c->text, '"');
                         leaf_end(c, n);
                         return c->text.err;
@@ -250,8 +250,7 @@ static int build(struct pctx *c, const struct pk_term *t, struct pnode *n, unsig
                 leaf_begin(c, n);
                 if (printable) {
                         pk__sb_puts(&c->text, "<<\"");
-                        for (size_t i = 0; i < sz; i++)
-                                put_string_char(c, d[i]);
+                        pk__sb_latin1_escaped(&c->text, d, sz, '"');
                         pk__sb_puts(&c->text, "\">>");
                 } else {
                         if ((r = pk__txt_term(&c->text, t)) < 0)
@@ -634,25 +633,32 @@ static void pp_binary(struct pctx *c, const struct pnode *b, long col, long ind,
         const char *s = text_of(c, b) + 2;
         const char *end = text_of(c, b) + b->n - 2;
         pk__sb_puts(c->out, "<<");
+        /* Text between line breaks is copied in one piece, not per number. */
+        const char *run = s;
         while (s < end) {
                 const char *comma = memchr(s, ',', (size_t)(end - s));
                 if (!comma) {
                         long len = (long)(end - s);
-                        if (len > n)
+                        if (len > n) {
+                                pk__sb_put(c->out, run, (size_t)(s - run));
                                 out_nl_ind(c, ind);
-                        pk__sb_put(c->out, s, (size_t)(end - s));
+                                run = s;
+                        }
+                        s = end;
                         break;
                 }
                 long len = (long)(comma - s) + 1;
                 if (n - len < 0) {
+                        pk__sb_put(c->out, run, (size_t)(s - run));
                         out_nl_ind(c, ind);
+                        run = s;
                         n = n0 - len;
                 } else {
                         n -= len;
                 }
-                pk__sb_put(c->out, s, (size_t)len);
                 s = comma + 1;
         }
+        pk__sb_put(c->out, run, (size_t)(s - run));
         pk__sb_puts(c->out, ">>");
 }
 

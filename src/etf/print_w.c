@@ -59,11 +59,85 @@ void pk__sb_puts(struct pk__sbuf *sb, const char *s)
         pk__sb_put(sb, s, strlen(s));
 }
 
+/* Writes v's decimal digits ending just before end; returns where they start. */
+static char *dec_digits(char *end, uint64_t v)
+{
+        do {
+                *--end = (char)('0' + v % 10);
+                v /= 10;
+        } while (v);
+        return end;
+}
+
 void pk__sb_putu(struct pk__sbuf *sb, uint64_t v)
 {
         char buf[24];
-        int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
-        pk__sb_put(sb, buf, (size_t)n);
+        char *p = dec_digits(buf + sizeof(buf), v);
+        pk__sb_put(sb, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+void pk__sb_puti(struct pk__sbuf *sb, int64_t v)
+{
+        char buf[24];
+        char *p = dec_digits(buf + sizeof(buf), v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+        if (v < 0)
+                *--p = '-';
+        pk__sb_put(sb, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+/* Writes b (0..255) in decimal at o; returns the end. */
+static inline char *byte_dec(char *o, unsigned b)
+{
+        if (b >= 100) {
+                *o++ = (char)('0' + b / 100);
+                b %= 100;
+                *o++ = (char)('0' + b / 10);
+        } else if (b >= 10) {
+                *o++ = (char)('0' + b / 10);
+        }
+        *o++ = (char)('0' + b % 10);
+        return o;
+}
+
+void pk__sb_byte_list(struct pk__sbuf *sb, const uint8_t *d, size_t n, bool lead_comma)
+{
+        if (n == 0)
+                return;
+        /* Measure exactly (a cap must fail only when the text passes it),
+         * reserve once, then plain stores: memory speed on large binaries
+         * and strings, where a call per byte ran at ~0.3 us a byte. */
+        size_t need = (lead_comma ? 1 : 0) + (n - 1);
+        for (size_t i = 0; i < n; i++)
+                need += 1 + (d[i] >= 10) + (d[i] >= 100);
+        if (!sb_reserve(sb, need))
+                return;
+        char *o = sb->p + sb->len;
+        if (lead_comma)
+                *o++ = ',';
+        o = byte_dec(o, d[0]);
+        for (size_t i = 1; i < n; i++) {
+                *o++ = ',';
+                o = byte_dec(o, d[i]);
+        }
+        sb->len = (size_t)(o - sb->p);
+        sb->p[sb->len] = '\0';
+}
+
+void pk__sb_latin1_escaped(struct pk__sbuf *sb, const uint8_t *d, size_t n, char quote)
+{
+        size_t i = 0;
+        while (i < n) {
+                /* Copy the longest run that needs no escape in one piece. */
+                size_t j = i;
+                while (j < n && d[j] >= ' ' && d[j] <= '~' && d[j] != (uint8_t)quote &&
+                       d[j] != '\\')
+                        j++;
+                if (j > i)
+                        pk__sb_put(sb, d + i, j - i);
+                if (j < n)
+                        pk__txt_char_escaped(sb, d[j], quote, true);
+                i = j + 1;
+        }
 }
 
 void pk__sb_spaces(struct pk__sbuf *sb, size_t n)
@@ -341,9 +415,7 @@ void pk__txt_float(struct pk__sbuf *sb, double f)
 void pk__txt_integer(struct pk__sbuf *sb, const struct pk_term *t)
 {
         if (t->type == PK_TERM_INT) {
-                char buf[24];
-                int n = snprintf(buf, sizeof(buf), "%lld", (long long)t->v.i);
-                pk__sb_put(sb, buf, (size_t)n);
+                pk__sb_puti(sb, t->v.i);
                 return;
         }
         /* Big: repeated division of 32-bit limbs by 10^9. */
@@ -430,17 +502,14 @@ static void w_binary(struct pk__sbuf *sb, const struct pk_term *t)
         pk__sb_puts(sb, "<<");
         size_t n = t->v.bin.size;
         unsigned bits = t->v.bin.bits;
-        for (size_t i = 0; i < n; i++) {
-                if (i)
+        size_t whole = n > 0 && bits < 8 ? n - 1 : n;
+        pk__sb_byte_list(sb, t->v.bin.data, whole, false);
+        if (whole < n) {
+                if (whole)
                         pk__sb_putc(sb, ',');
-                uint8_t b = t->v.bin.data[i];
-                if (i == n - 1 && bits < 8) {
-                        pk__sb_putu(sb, (unsigned)b >> (8 - bits));
-                        pk__sb_putc(sb, ':');
-                        pk__sb_putu(sb, bits);
-                } else {
-                        pk__sb_putu(sb, b);
-                }
+                pk__sb_putu(sb, (unsigned)t->v.bin.data[whole] >> (8 - bits));
+                pk__sb_putc(sb, ':');
+                pk__sb_putu(sb, bits);
         }
         pk__sb_puts(sb, ">>");
 }
@@ -464,11 +533,7 @@ static bool w_leaf(struct pk__sbuf *sb, const struct pk_term *t)
                 return true;
         case PK_TERM_STRING:
                 pk__sb_putc(sb, '[');
-                for (uint32_t i = 0; i < t->v.string.len; i++) {
-                        if (i)
-                                pk__sb_putc(sb, ',');
-                        pk__sb_putu(sb, t->v.string.bytes[i]);
-                }
+                pk__sb_byte_list(sb, t->v.string.bytes, t->v.string.len, false);
                 pk__sb_putc(sb, ']');
                 return true;
         case PK_TERM_BINARY:
@@ -629,10 +694,8 @@ int pk__txt_term(struct pk__sbuf *sb, const struct pk_term *root)
                                                 f->t = tail;
                                                 f->i = 0;
                                         } else if (tail->type == PK_TERM_STRING) {
-                                                for (uint32_t k = 0; k < tail->v.string.len; k++) {
-                                                        pk__sb_putc(sb, ',');
-                                                        pk__sb_putu(sb, tail->v.string.bytes[k]);
-                                                }
+                                                pk__sb_byte_list(sb, tail->v.string.bytes,
+                                                                 tail->v.string.len, true);
                                                 pk__sb_putc(sb, ']');
                                                 n--;
                                         } else {

@@ -23,6 +23,13 @@ void pk__sb_put(struct pk__sbuf *sb, const void *s, size_t n);
 void pk__sb_putc(struct pk__sbuf *sb, char c);
 void pk__sb_puts(struct pk__sbuf *sb, const char *s);
 void pk__sb_putu(struct pk__sbuf *sb, uint64_t v);
+void pk__sb_puti(struct pk__sbuf *sb, int64_t v);
+/* Appends the bytes as decimal numbers joined by commas ("1,22,255"), led
+ * by a comma when lead_comma is set and n > 0: one reservation, no call per byte. */
+void pk__sb_byte_list(struct pk__sbuf *sb, const uint8_t *d, size_t n, bool lead_comma);
+/* Appends Latin-1 bytes with io_lib's escapes for a string quoted by quote
+ * (pk__txt_char_escaped with latin1_only), copying unescaped runs whole. */
+void pk__sb_latin1_escaped(struct pk__sbuf *sb, const uint8_t *d, size_t n, char quote);
 void pk__sb_spaces(struct pk__sbuf *sb, size_t n);
 /* Appends a code point as UTF-8. */
 void pk__sb_utf8(struct pk__sbuf *sb, uint32_t cp);

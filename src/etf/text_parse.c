@@ -61,6 +61,9 @@ struct parser {
         size_t fn, fcap;
         uint32_t *cps;
         size_t cpn, cpcap;
+        size_t cp_max;  /* the quoted literal being read fails beyond this many characters */
+        int cp_code;    /* ... with this code */
+        size_t str_max; /* inside a binary: cp_max for its strings (0: outside) */
         struct token peeked;
         bool has_peek;
 };
@@ -135,8 +138,21 @@ static int push_value(struct parser *p, const struct pk_term *t, size_t at)
         return 0;
 }
 
+/* Bytes the arena can still hand out.  A literal that cannot fit in them
+ * fails as it grows, before memory outside the arena is spent on it. */
+static size_t arena_room(const struct parser *p)
+{
+        return p->a->max_bytes - p->a->handed_out;
+}
+
 static int push_cp(struct parser *p, uint32_t c, size_t at)
 {
+        if (p->cpn >= p->cp_max) {
+                if (p->cp_code == PK_EATOMLEN)
+                        return fail(p, at, PK_EATOMLEN, "atom longer than 255 characters");
+                return fail(p, at, PK_ETERMSIZE, "%s longer than the size limit (%zu characters)",
+                            p->str_max ? "binary string" : "string", p->cp_max);
+        }
         if (grow((void **)&p->cps, &p->cpcap, p->cpn + 1, sizeof(*p->cps)) < 0)
                 return fail(p, at, -ENOMEM, "out of memory");
         p->cps[p->cpn++] = c;
@@ -314,6 +330,15 @@ static int read_quoted(struct parser *p, char q)
 {
         size_t at = p->pos;
         p->pos++;
+        if (q == '"') {
+                /* Every character takes at least one byte of the arena (or,
+                 * in a binary, at least one bit of it). */
+                p->cp_max = p->str_max ? p->str_max : arena_room(p);
+                p->cp_code = PK_ETERMSIZE;
+        } else {
+                p->cp_max = 256; /* one past the longest atom: fails at the 256th */
+                p->cp_code = PK_EATOMLEN;
+        }
         for (;;) {
                 if (at_end(p))
                         return fail(p, at, PK_ESYNTAX, "unterminated %s",
@@ -831,6 +856,11 @@ static int next_token(struct parser *p, struct token *tok)
                         tok->type = T_DOT;
                         return 0;
                 }
+                /* A control character after the dot is what is wrong (erl_scan
+                 * would take it as a blank; this parser does not): name it. */
+                if (n < 0x20 || n == 0x7F)
+                        return fail(p, at + 1, PK_ESYNTAX, "unexpected character U+%04X after '.'",
+                                    (unsigned)n);
                 return fail(p, at, PK_ESYNTAX, "unexpected '.'");
         }
         case '$': {
@@ -1053,9 +1083,15 @@ enum seg_type { SEG_INTEGER, SEG_FLOAT, SEG_BINARY, SEG_UTF8 };
 /* Parses the segments after "<<" up to ">>". */
 static int read_binary(struct parser *p, size_t at, struct pk_term *out)
 {
-        struct bitbuf b = {.max = p->cfg->max_binary};
+        /* The binary is copied into the arena at the end, so the arena's room
+         * bounds it as much as max_binary does. */
+        size_t room = arena_room(p);
+        struct bitbuf b = {.max = room < p->cfg->max_binary ? room : p->cfg->max_binary};
         uint32_t *scp = NULL;
         struct token tok;
+        p->str_max = b.max > SIZE_MAX / 8 ? SIZE_MAX : b.max * 8;
+        if (p->str_max == 0)
+                p->str_max = 1; /* 0 means "outside a binary" */
         int r = peek_token(p, &tok);
         if (r < 0)
                 return r;
@@ -1085,15 +1121,12 @@ static int read_binary(struct parser *p, size_t at, struct pk_term *out)
                 scp = NULL;
                 size_t ncp = 1;
                 if (is_string) {
-                        /* Keep the characters: later tokens reuse p->cps. */
+                        /* Keep the characters: later tokens refill p->cps,
+                         * so take its buffer rather than copy it. */
                         ncp = p->cpn;
-                        scp = malloc((ncp ? ncp : 1) * sizeof(*scp));
-                        if (!scp) {
-                                r = fail(p, vat, -ENOMEM, "out of memory");
-                                goto out;
-                        }
-                        if (ncp)
-                                memcpy(scp, p->cps, ncp * sizeof(*scp));
+                        scp = p->cps;
+                        p->cps = NULL;
+                        p->cpn = p->cpcap = 0;
                 }
                 if (tok.type != T_INT && tok.type != T_FLOAT && !is_string) {
                         r = fail(p, vat, PK_ESYNTAX,
@@ -1254,6 +1287,7 @@ static int read_binary(struct parser *p, size_t at, struct pk_term *out)
                 r = 0;
         }
 out:
+        p->str_max = 0;
         free(scp);
         free(b.p);
         return r;
