@@ -448,6 +448,17 @@ static int make_integer(struct parser *p, size_t from, size_t to, size_t ndigits
         uint32_t max = p->cfg->max_int_digits;
         if (ndigits > max)
                 return fail(p, from, PK_EBIGNUM, "integer literal longer than %u digits", max);
+        /* Most literals fit an int64: no scratch limbs, nothing in the arena. */
+        if (ndigits <= 12) {
+                uint64_t v = 0; /* 36^12 < 2^63 */
+                for (size_t i = from; i < to; i++) {
+                        int d = digit_in_base(p->s[i], base);
+                        if (d >= 0)
+                                v = v * base + (uint64_t)d;
+                }
+                pk_term_set_int(t, (int64_t)v);
+                return 0;
+        }
         /* Bits needed: ndigits * log2(base) <= ndigits * 6. */
         size_t cap = ndigits * 6 / 32 + 2;
         uint32_t *l = calloc(cap, sizeof(*l));
