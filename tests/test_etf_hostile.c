@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define MiB (1024u * 1024u)
 
@@ -220,8 +222,7 @@ Test(etf_hostile, printable_text_prints_exactly)
         struct pk_term t;
         pk_term_set_binary(&t, raw, sizeof(raw) - 1);
         char *s = pp(&t);
-        cr_assert_str_eq(
-            s, "<<\"plain \\\"q\\\" back\\\\slash tab\\t nl\\n \xc3\xa9 \\e end\">>");
+        cr_assert_str_eq(s, "<<\"plain \\\"q\\\" back\\\\slash tab\\t nl\\n \xc3\xa9 \\e end\">>");
         free(s);
         pk_term_set_string(&t, (const uint8_t *)raw, sizeof(raw) - 1);
         s = pp(&t);
@@ -253,4 +254,110 @@ Test(etf_hostile, large_binary_breaks_like_io_lib)
         }
         free(s);
         free(w);
+}
+
+/* ---- output caps ---- */
+
+Test(etf_hostile, print_caps_output)
+{
+        uint8_t *d = malloc(MiB);
+        cr_assert_not_null(d);
+        memset(d, 255, MiB);
+        struct pk_term t;
+        pk_term_set_binary(&t, d, MiB);
+        size_t full = 4 + 4 * (size_t)MiB - 1; /* "<<" "255," x n without the last ',' ">>" */
+        char *s = NULL;
+        size_t len = 0;
+        struct pk_etf_print_opts o = {.max_len = full};
+        cr_assert_eq(pk_etf_print_w_opts(&t, &o, &s, &len), 0);
+        cr_assert_eq(len, full);
+        free(s);
+        o.max_len = full - 1;
+        s = NULL;
+        cr_assert_eq(pk_etf_print_w_opts(&t, &o, &s, &len), PK_ETERMSIZE);
+        cr_assert_null(s);
+        o.max_len = 1000;
+        cr_assert_eq(pk_etf_print_p(&t, &o, &s, &len), PK_ETERMSIZE);
+        /* A long list of small terms meets the cap as well (~p builds a
+         * layout node per element: bounded by the cap too). */
+        pk_term_set_string(&t, d, MiB);
+        cr_assert_eq(pk_etf_print_w_opts(&t, &o, &s, &len), PK_ETERMSIZE);
+        cr_assert_eq(pk_etf_print_p(&t, &o, &s, &len), PK_ETERMSIZE);
+        free(d);
+}
+
+#define PORTKIT PK_BUILD_DIR "/portkit"
+
+/* Writes a compressed ETF binary of n bytes of 255 (a small "zip bomb"). */
+static void write_bomb(const char *path, size_t n)
+{
+        size_t raw_len = 5 + n;
+        uint8_t *raw = malloc(raw_len);
+        cr_assert_not_null(raw);
+        raw[0] = 109;
+        raw[1] = (uint8_t)(n >> 24);
+        raw[2] = (uint8_t)(n >> 16);
+        raw[3] = (uint8_t)(n >> 8);
+        raw[4] = (uint8_t)n;
+        memset(raw + 5, 255, n);
+        uLongf zl = compressBound(raw_len);
+        uint8_t *z = malloc(6 + zl);
+        cr_assert_not_null(z);
+        cr_assert_eq(compress2(z + 6, &zl, raw, raw_len, 1), Z_OK);
+        z[0] = 131;
+        z[1] = 80;
+        z[2] = (uint8_t)(raw_len >> 24);
+        z[3] = (uint8_t)(raw_len >> 16);
+        z[4] = (uint8_t)(raw_len >> 8);
+        z[5] = (uint8_t)raw_len;
+        FILE *f = fopen(path, "wb");
+        cr_assert_not_null(f);
+        cr_assert_eq(fwrite(z, 1, 6 + zl, f), 6 + zl);
+        fclose(f);
+        free(raw);
+        free(z);
+}
+
+static int sh(const char *cmd)
+{
+        int st = system(cmd);
+        cr_assert(WIFEXITED(st), "command died: %s", cmd);
+        return WEXITSTATUS(st);
+}
+
+Test(etf_hostile, cli_decode_output_limit)
+{
+        char dir[] = "/tmp/pk_bomb_XXXXXX", path[64], cmd[512];
+        cr_assert_not_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/bomb", dir);
+        /* 100 MB of 255 inflates from ~100 KB and would print as 400 MB:
+         * the default cap (256 MiB) refuses it as bad input. */
+        write_bomb(path, 100 * 1000 * 1000);
+        snprintf(cmd, sizeof(cmd), "%s etf decode < %s > %s/out 2> %s/err", PORTKIT, path, dir,
+                 dir);
+        cr_assert_eq(sh(cmd), 1);
+        snprintf(cmd, sizeof(cmd),
+                 "grep -q 'longer than 268435456 bytes' %s/err && test ! -s %s/out", dir, dir);
+        cr_assert_eq(sh(cmd), 0);
+        /* An explicit cap, in both formats; 0 lifts it. */
+        write_bomb(path, 1000);
+        snprintf(cmd, sizeof(cmd), "%s etf decode --max-output 4002 < %s > /dev/null 2>&1", PORTKIT,
+                 path);
+        cr_assert_eq(sh(cmd), 1);
+        /* ~p prints 255 as the printable 'ÿ' (2 bytes of UTF-8): 2,006 bytes. */
+        snprintf(cmd, sizeof(cmd),
+                 "%s etf decode --format p --max-output=2005 < %s >/dev/null 2>&1", PORTKIT, path);
+        cr_assert_eq(sh(cmd), 1);
+        snprintf(cmd, sizeof(cmd), "%s etf decode --format p --max-output=2006 < %s >/dev/null",
+                 PORTKIT, path);
+        cr_assert_eq(sh(cmd), 0);
+        snprintf(cmd, sizeof(cmd), "%s etf decode --max-output 4003 < %s | wc -c | grep -qx 4004",
+                 PORTKIT, path);
+        cr_assert_eq(sh(cmd), 0); /* 4,003 bytes of text and a newline */
+        snprintf(cmd, sizeof(cmd), "%s etf decode --max-output 0 < %s > /dev/null", PORTKIT, path);
+        cr_assert_eq(sh(cmd), 0);
+        snprintf(cmd, sizeof(cmd), "%s etf decode --max-output 1k < %s 2>/dev/null", PORTKIT, path);
+        cr_assert_eq(sh(cmd), 100);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        sh(cmd);
 }

@@ -534,7 +534,18 @@ struct pk_etf_print_opts {
         unsigned column;      /**< column the term starts at, 1-based (0: 1) */
         unsigned max_depth;   /**< nesting limit (0: PK_ETF_PRINT_DEFAULT_MAX_DEPTH); deeper
                                    terms give PK_EDEPTH */
+        size_t max_len;       /**< longest output in bytes (0: no cap); a longer text gives
+                                   PK_ETERMSIZE: the printer stops before passing it */
 };
+
+/**
+ * @brief pk_etf_print_w() with options: of struct pk_etf_print_opts only
+ *        max_len applies (NULL: none), so output a peer can inflate (a large
+ *        binary prints as up to 4 bytes a byte) has a bound.
+ * @return 0, -EINVAL, -ENOMEM or PK_ETERMSIZE (longer than max_len).
+ */
+PK_API int pk_etf_print_w_opts(const struct pk_term *t, const struct pk_etf_print_opts *opts,
+                               char **ret_str, size_t *ret_len);
 
 /**
  * @brief Pretty-prints a term as io_lib:format("~p", [T]) does on OTP 25.
@@ -545,7 +556,7 @@ struct pk_etf_print_opts {
  *
  * @param[out] ret_str a malloc'd NUL-terminated string (caller frees with free()).
  * @param[out] ret_len its length in bytes (may be NULL).
- * @return 0, -EINVAL, -ENOMEM or PK_EDEPTH.
+ * @return 0, -EINVAL, -ENOMEM, PK_EDEPTH or PK_ETERMSIZE (output longer than max_len).
  */
 PK_API int pk_etf_print_p(const struct pk_term *t, const struct pk_etf_print_opts *opts,
                           char **ret_str, size_t *ret_len);

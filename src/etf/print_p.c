@@ -716,8 +716,10 @@ int pk_etf_print_p(const struct pk_term *t, const struct pk_etf_print_opts *opts
 {
         if (!t || !ret_str)
                 return -EINVAL;
-        struct pk__sbuf out = {0};
+        size_t max_len = opts ? opts->max_len : 0;
+        struct pk__sbuf out = {.max = max_len};
         struct pctx c = {
+            .text = {.max = max_len}, /* every leaf's text is part of the output */
             .out = &out,
             .ll = opts && opts->line_length ? (long)opts->line_length : 80,
             .max_depth = opts && opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH,
@@ -730,7 +732,12 @@ int pk_etf_print_p(const struct pk_term *t, const struct pk_etf_print_opts *opts
                 r = pk__txt_term(&out, t);
                 goto done;
         }
-        c.a = pk_arena_new(0);
+        /* Each node prints as at least one byte, so under a cap the layout
+         * tree is bounded too (a map pair takes three nodes). */
+        size_t node_cap = max_len && max_len < SIZE_MAX / (4 * sizeof(struct pnode))
+                              ? max_len * 4 * sizeof(struct pnode)
+                              : 0;
+        c.a = pk_arena_new(node_cap);
         if (!c.a) {
                 r = -ENOMEM;
                 goto done;

@@ -745,9 +745,15 @@ out:
 
 int pk_etf_print_w(const struct pk_term *t, char **ret_str, size_t *ret_len)
 {
+        return pk_etf_print_w_opts(t, NULL, ret_str, ret_len);
+}
+
+int pk_etf_print_w_opts(const struct pk_term *t, const struct pk_etf_print_opts *opts,
+                        char **ret_str, size_t *ret_len)
+{
         if (!t || !ret_str)
                 return -EINVAL;
-        struct pk__sbuf sb = {0};
+        struct pk__sbuf sb = {.max = opts ? opts->max_len : 0};
         int rc = pk__txt_term(&sb, t);
         if (rc == 0 && !sb.p)
                 pk__sb_put(&sb, "", 0);

@@ -7,19 +7,24 @@
 #include <portkit/etf.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ETF_MAX_INPUT ((size_t)1 << 30)
+/* Default cap on one decoded term's text: a small compressed term can
+ * inflate to 128 MiB and print as four bytes a byte. */
+#define ETF_DEFAULT_MAX_OUTPUT ((size_t)256 << 20)
 
 static const char etf_usage[] =
-    "usage: portkit etf decode [--format w|p]\n"
+    "usage: portkit etf decode [--format w|p] [--max-output BYTES]\n"
     "       portkit etf encode [--compressed[=LEVEL]] [--minor-version V]\n"
     "\n"
     "decode: reads one or more concatenated External Term Format terms on stdin\n"
     "        and prints each on its own line, as io_lib:format(\"~w\") (default)\n"
-    "        or \"~p\" would.\n"
+    "        or \"~p\" would.  A term whose text would pass BYTES (default\n"
+    "        268435456; 0: no cap) is refused as bad input.\n"
     "encode: reads terms in Erlang text syntax, each ending with '.', and writes\n"
     "        their encodings concatenated to stdout, as term_to_binary(T,\n"
     "        [{minor_version, V}, {compressed, LEVEL}]) would (V 0..2, default 2;\n"
@@ -80,8 +85,22 @@ static int input_failure(int r)
 static int etf_decode(int argc, char **argv)
 {
         bool pretty = false;
+        struct pk_etf_print_opts popts = {.max_len = ETF_DEFAULT_MAX_OUTPUT};
         for (int i = 2; i < argc; i++) {
-                const char *fmt = NULL;
+                const char *fmt = NULL, *max = NULL;
+                if (strcmp(argv[i], "--max-output") == 0 && i + 1 < argc)
+                        max = argv[++i];
+                else if (strncmp(argv[i], "--max-output=", 13) == 0)
+                        max = argv[i] + 13;
+                if (max) {
+                        long long v;
+                        if (pk_cli_parse_int(max, 0, LLONG_MAX, &v) < 0) {
+                                pk_cli_error("etf", "decode: bad --max-output '%s' (bytes)", max);
+                                return PK_CLI_EXIT_USAGE;
+                        }
+                        popts.max_len = v == 0 ? 0 : (size_t)v;
+                        continue;
+                }
                 if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
                         fmt = argv[++i];
                 else if (strncmp(argv[i], "--format=", 9) == 0)
@@ -123,7 +142,16 @@ static int etf_decode(int argc, char **argv)
                 }
                 char *s;
                 size_t slen;
-                r = pretty ? pk_etf_print_p(t, NULL, &s, &slen) : pk_etf_print_w(t, &s, &slen);
+                r = pretty ? pk_etf_print_p(t, &popts, &s, &slen)
+                           : pk_etf_print_w_opts(t, &popts, &s, &slen);
+                if (r == PK_ETERMSIZE) {
+                        pk_cli_error("etf",
+                                     "term %u at byte offset %zu: text longer than %zu bytes "
+                                     "(--max-output)",
+                                     n, off, popts.max_len);
+                        status = PK_CLI_EXIT_BADINPUT;
+                        break;
+                }
                 if (r < 0) {
                         pk_cli_error("etf", "term %u at byte offset %zu: cannot print: %s", n, off,
                                      pk_strerror(r));
