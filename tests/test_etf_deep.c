@@ -372,7 +372,7 @@ static uint8_t *wide_deep(size_t depth, size_t *len)
         return b;
 }
 
-Test(etf_deep, print_p_at_its_depth_limit, .disabled = true)
+Test(etf_deep, print_p_at_its_depth_limit)
 {
         /* ~p's default max_depth: a term that deep prints, one deeper gives
          * PK_EDEPTH, both within a 256 KiB stack. */
