@@ -184,29 +184,6 @@ void pk__sb_free(struct pk__sbuf *sb)
 
 /* ---- atoms ---- */
 
-static bool is_reserved(const char *s, size_t n)
-{
-        static const char *const words[] = {
-            "after", "and",  "andalso", "band",   "begin",   "bnot", "bor", "bsl",  "bsr",
-            "bxor",  "case", "catch",   "cond",   "div",     "end",  "fun", "if",   "let",
-            "not",   "of",   "or",      "orelse", "receive", "rem",  "try", "when", "xor"};
-        for (size_t i = 0; i < PK_ARRAY_SIZE(words); i++)
-                if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0)
-                        return true;
-        return false;
-}
-
-static bool lower_start(uint32_t c)
-{
-        return (c >= 'a' && c <= 'z') || (c >= 0xDF && c <= 0xFF && c != 0xF7);
-}
-
-static bool name_char(uint32_t c)
-{
-        return lower_start(c) || (c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7) ||
-               (c >= '0' && c <= '9') || c == '_' || c == '@';
-}
-
 void pk__txt_char_escaped(struct pk__sbuf *sb, uint32_t c, char quote, bool latin1_only)
 {
         if (c == (uint32_t)(unsigned char)quote || c == '\\') {
@@ -270,15 +247,15 @@ void pk__txt_char_escaped(struct pk__sbuf *sb, uint32_t c, char quote, bool lati
  * followed by name characters. */
 static bool atom_needs_quotes(const uint8_t *s, size_t len)
 {
-        if (len == 0 || is_reserved((const char *)s, len))
+        if (len == 0 || pk__txt_reserved((const char *)s, len))
                 return true;
         size_t i = 0;
         int32_t c = pk__utf8_next(s, len, &i);
-        if (c < 0 || !lower_start((uint32_t)c))
+        if (c < 0 || !pk__txt_lower_start((uint32_t)c))
                 return true;
         while (i < len) {
                 c = pk__utf8_next(s, len, &i);
-                if (c < 0 || !name_char((uint32_t)c))
+                if (c < 0 || !pk__txt_name_char((uint32_t)c))
                         return true;
         }
         return false;

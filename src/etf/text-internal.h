@@ -35,6 +35,24 @@ void pk__sb_spaces(struct pk__sbuf *sb, size_t n);
 void pk__sb_utf8(struct pk__sbuf *sb, uint32_t cp);
 void pk__sb_free(struct pk__sbuf *sb);
 
+/* Erlang's character classes (Latin-1 letters count, as in erl_scan) and
+ * reserved words (text_chars.c), shared by the scanner and the printers. */
+static inline bool pk__txt_lower_start(uint32_t c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 0xDF && c <= 0xFF && c != 0xF7);
+}
+static inline bool pk__txt_upper_start(uint32_t c)
+{
+        return (c >= 'A' && c <= 'Z') || c == '_' || (c >= 0xC0 && c <= 0xDE && c != 0xD7);
+}
+static inline bool pk__txt_name_char(uint32_t c)
+{
+        return pk__txt_lower_start(c) || pk__txt_upper_start(c) || (c >= '0' && c <= '9') ||
+               c == '@';
+}
+/* True for the words an unquoted atom may not be (erl_scan:reserved_word/1). */
+bool pk__txt_reserved(const char *s, size_t n);
+
 /* Writes an atom as io_lib's ~w does (quoted when needed, code points above
  * 255 escaped as \x{HEX}). */
 void pk__txt_atom(struct pk__sbuf *sb, const char *name, size_t len);

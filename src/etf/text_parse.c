@@ -196,21 +196,6 @@ static bool is_digit(int c)
         return c >= '0' && c <= '9';
 }
 
-static bool lower_start(uint32_t c)
-{
-        return (c >= 'a' && c <= 'z') || (c >= 0xDF && c <= 0xFF && c != 0xF7);
-}
-
-static bool upper_start(uint32_t c)
-{
-        return (c >= 'A' && c <= 'Z') || c == '_' || (c >= 0xC0 && c <= 0xDE && c != 0xD7);
-}
-
-static bool name_char(uint32_t c)
-{
-        return lower_start(c) || upper_start(c) || is_digit((int)c) || c == '@';
-}
-
 /* Decodes the UTF-8 character at p->pos without consuming it; -1 at the end
  * or on invalid UTF-8 (*n set to 0). */
 static int32_t peek_cp(const struct parser *p, size_t *n)
@@ -592,9 +577,9 @@ static int read_node(struct parser *p, const char **name, uint16_t *len, const c
         } else {
                 size_t n;
                 int32_t c = peek_cp(p, &n);
-                if (c < 0 || !lower_start((uint32_t)c))
+                if (c < 0 || !pk__txt_lower_start((uint32_t)c))
                         return fail(p, at, PK_ESYNTAX, "expected a node name in %s", what);
-                while ((c = peek_cp(p, &n)) >= 0 && name_char((uint32_t)c))
+                while ((c = peek_cp(p, &n)) >= 0 && pk__txt_name_char((uint32_t)c))
                         p->pos += n;
                 r = atom_from_bytes(p, p->s + at, p->pos - at, &t, at);
         }
@@ -742,18 +727,6 @@ static int read_hash_form(struct parser *p, struct pk_term *t)
 }
 
 /* ---- tokens ---- */
-
-static bool is_reserved_word(const uint8_t *s, size_t n)
-{
-        static const char *const words[] = {
-            "after", "and",  "andalso", "band",    "begin", "bnot", "bor",  "bsl", "bsr",
-            "bxor",  "case", "catch",   "cond",    "div",   "end",  "if",   "let", "not",
-            "of",    "or",   "orelse",  "receive", "rem",   "try",  "when", "xor"};
-        for (size_t i = 0; i < PK_ARRAY_SIZE(words); i++)
-                if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0)
-                        return true;
-        return false;
-}
 
 static int next_token(struct parser *p, struct token *tok);
 
@@ -917,22 +890,22 @@ static int next_token(struct parser *p, struct token *tok)
         int32_t cp = peek_cp(p, &n);
         if (cp < 0)
                 return fail(p, at, PK_ESYNTAX, "invalid UTF-8");
-        if (lower_start((uint32_t)cp)) {
-                while ((cp = peek_cp(p, &n)) >= 0 && name_char((uint32_t)cp))
+        if (pk__txt_lower_start((uint32_t)cp)) {
+                while ((cp = peek_cp(p, &n)) >= 0 && pk__txt_name_char((uint32_t)cp))
                         p->pos += n;
                 size_t len = p->pos - at;
                 if (len == 3 && memcmp(p->s + at, "fun", 3) == 0) {
                         tok->type = T_VALUE;
                         return read_fun(p, at, &tok->term);
                 }
-                if (is_reserved_word(p->s + at, len))
+                if (pk__txt_reserved((const char *)p->s + at, len))
                         return fail(p, at, PK_ESYNTAX, "reserved word '%.*s' must be quoted",
                                     (int)len, (const char *)p->s + at);
                 tok->type = T_ATOM;
                 return atom_from_bytes(p, p->s + at, len, &tok->term, at);
         }
-        if (upper_start((uint32_t)cp)) {
-                while ((cp = peek_cp(p, &n)) >= 0 && name_char((uint32_t)cp))
+        if (pk__txt_upper_start((uint32_t)cp)) {
+                while ((cp = peek_cp(p, &n)) >= 0 && pk__txt_name_char((uint32_t)cp))
                         p->pos += n;
                 if (p->cfg->hole && p->pos - at == 1 && p->s[at] == '_') {
                         tok->type = T_VALUE;
