@@ -226,7 +226,7 @@ static void *chain_walks(void *arg)
 
 Test(etf_deep, map_keys_that_are_maps)
 {
-        struct chain c = {.a = pk_arena_new(0), .depth = 5000};
+        struct chain c = {.a = pk_arena_new(0), .depth = 1000};
         c.x = key_chain(c.a, c.depth, 7);
         c.y = key_chain(c.a, c.depth, 7);
         on_small_stack(chain_walks, &c);
