@@ -234,6 +234,9 @@ PK_API int64_t pk_term_list_length(const struct pk_term *t);
  *        port < pid < tuple < map < nil < list < bitstring).
  * @param exact nonzero for =:= and Erlang's map key order (every integer
  *        sorts before every float: 2 < 1.5, 1 < 1.0); zero for == (1 == 1.0).
+ * Walks both terms with a stack on the heap (never the C stack), so any depth
+ * is safe; if that memory cannot be had the result orders by address
+ * (consistent, but not Erlang's order).
  * @return <0, 0 or >0.  Strings compare equal to the same byte lists.
  */
 PK_API int pk_term_compare(const struct pk_term *a, const struct pk_term *b, int exact);
@@ -552,7 +555,8 @@ PK_API int pk_etf_print_w_opts(const struct pk_term *t, const struct pk_etf_prin
  *
  * Printable Latin-1 lists print as "strings" and printable binaries as
  * <<"text">>; a term too wide for the line is broken over several lines with
- * io_lib_pretty's layout.  Output is UTF-8.  Recursion is bounded by max_depth.
+ * io_lib_pretty's layout.  Output is UTF-8.  No recursion: every pass keeps its
+ * stack on the heap, and max_depth bounds it.
  *
  * @param[out] ret_str a malloc'd NUL-terminated string (caller frees with free()).
  * @param[out] ret_len its length in bytes (may be NULL).
