@@ -262,7 +262,7 @@ static const struct pk_term *build_next(struct bframe *f, struct pk_term *scratc
                 return &t->v.tuple.elems[f->i++];
         case PK_TERM_MAP: {
                 uint32_t ar = t->v.map.arity;
-                if (f->i == 2 * ar)
+                if (f->i == 2 * ar || !f->order) /* build_start set order for every map */
                         return NULL;
                 uint32_t pair = f->i / 2, side = f->i % 2;
                 f->i++;

@@ -495,7 +495,8 @@ static int expect_char(struct parser *p, char c, const char *what)
 static int read_node(struct parser *p, const char **name, uint16_t *len, const char *what)
 {
         size_t at = p->pos;
-        struct pk_term t;
+        struct pk_term t = {0}; /* (pk__tp_fail is in another file: the analyzer cannot see it
+                                   return a negative code) */
         int r;
         if (peekc(p, 0) == '\'') {
                 p->cpn = 0;

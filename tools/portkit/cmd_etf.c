@@ -88,13 +88,16 @@ static int etf_decode(int argc, char **argv)
         struct pk_etf_print_opts popts = {.max_len = ETF_DEFAULT_MAX_OUTPUT};
         for (int i = 2; i < argc; i++) {
                 const char *fmt = NULL, *max = NULL;
+                bool is_max = true;
                 if (strcmp(argv[i], "--max-output") == 0 && i + 1 < argc)
                         max = argv[++i];
                 else if (strncmp(argv[i], "--max-output=", 13) == 0)
                         max = argv[i] + 13;
-                if (max) {
+                else
+                        is_max = false;
+                if (is_max) {
                         long long v;
-                        if (pk_cli_parse_int(max, 0, LLONG_MAX, &v) < 0) {
+                        if (!max || pk_cli_parse_int(max, 0, LLONG_MAX, &v) < 0) {
                                 pk_cli_error("etf", "decode: bad --max-output '%s' (bytes)", max);
                                 return PK_CLI_EXIT_USAGE;
                         }
