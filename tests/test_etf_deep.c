@@ -423,3 +423,106 @@ Test(etf_deep, pack_unpack_at_pattern_limit)
         cr_assert_eq(rc[1], 0, "%s", pk_strerror(rc[1]));
         cr_assert_eq(rc[2], 42);
 }
+
+/* ---- maps over 32 keys: their print and wire order hashes the keys ----
+ *
+ * OTP 25 keeps a map of over 32 keys in a hash trie, so ~w, ~p and encode
+ * order its pairs by the VM's hash of each key (map_order.c), which walks
+ * the key: through nested tuples and lists, and through nested maps (whose
+ * own order, when they are large too, needs their keys' hashes).  That walk
+ * recurses, bounded at 200 levels (deeper keys fall back to wire order);
+ * these keys go past the bound, on the small stack.  Large maps nested in
+ * keys also count 25 levels each: hashing one hashes its keys twice, and
+ * before that bound 300 of them (40 KB of ETF) took 2^200 steps. */
+
+enum { BIG_DEPTH = 300 };
+
+/* A 33-pair map: key0 => 0 and the integers 1..32 => k. */
+static struct pk_term *big_map_around(pk_arena *a, const struct pk_term *key0)
+{
+        struct pk_term *p = pk_arena_terms(a, 2 * 33 + 1);
+        cr_assert_not_null(p);
+        p[0] = *key0;
+        pk_term_set_int(&p[1], 0);
+        for (int k = 1; k < 33; k++) {
+                pk_term_set_int(&p[2 * k], k);
+                pk_term_set_int(&p[2 * k + 1], k);
+        }
+        pk_term_set_map(&p[66], p, 33);
+        return &p[66];
+}
+
+/* kind 0: large maps nested as keys; 1: two-key maps nested as keys inside
+ * one large map; 2: one-element lists nested inside one large map's key. */
+static struct pk_term *big_key_term(pk_arena *a, int kind, uint32_t depth)
+{
+        struct pk_term *t = pk_arena_terms(a, 1);
+        cr_assert_not_null(t);
+        pk_term_set_int(t, -1);
+        for (uint32_t d = 0; d < depth; d++) {
+                if (kind == 0) {
+                        t = big_map_around(a, t);
+                        continue;
+                }
+                struct pk_term *p = pk_arena_terms(a, 5);
+                cr_assert_not_null(p);
+                if (kind == 1) {
+                        p[0] = *t;
+                        pk_term_set_int(&p[1], d);
+                        pk_term_set_atom(&p[2], "s", 1);
+                        pk_term_set_int(&p[3], d);
+                        pk_term_set_map(&p[4], p, 2);
+                } else {
+                        p[0] = *t;
+                        cr_assert_eq(pk_term_set_list(a, &p[4], p, 1, NULL), 0);
+                }
+                t = &p[4];
+        }
+        return kind == 0 ? t : big_map_around(a, t);
+}
+
+struct big_job {
+        pk_arena *a;
+        const struct pk_term *t;
+        int enc_rc, dec_rc, rt_cmp, w_rc, p_rc;
+};
+
+static void *big_walks(void *arg)
+{
+        struct big_job *j = arg;
+        struct pk_etf_buf b;
+        pk_etf_buf_init(&b, 0);
+        j->enc_rc = pk_etf_encode(&b, j->t, NULL);
+        if (j->enc_rc == 0) {
+                struct pk_etf_decode_opts o = {.max_depth = 4 * BIG_DEPTH};
+                struct pk_term *u = NULL;
+                j->dec_rc = pk_etf_decode(j->a, b.data, b.len, &o, &u, NULL, NULL);
+                if (j->dec_rc == 0)
+                        j->rt_cmp = pk_term_compare(j->t, u, 1);
+        }
+        pk_etf_buf_free(&b);
+        char *s = NULL;
+        j->w_rc = pk_etf_print_w(j->t, &s, NULL);
+        free(s);
+        s = NULL;
+        struct pk_etf_print_opts po = {.max_depth = 4 * BIG_DEPTH};
+        j->p_rc = pk_etf_print_p(j->t, &po, &s, NULL);
+        free(s);
+        return NULL;
+}
+
+Test(etf_deep, large_maps_hash_deep_keys)
+{
+        for (int kind = 0; kind < 3; kind++) {
+                struct big_job j = {.a = pk_arena_new(0)};
+                cr_assert_not_null(j.a);
+                j.t = big_key_term(j.a, kind, BIG_DEPTH);
+                on_small_stack(big_walks, &j);
+                cr_assert_eq(j.enc_rc, 0, "kind %d: %s", kind, pk_strerror(j.enc_rc));
+                cr_assert_eq(j.dec_rc, 0, "kind %d: %s", kind, pk_strerror(j.dec_rc));
+                cr_assert_eq(j.rt_cmp, 0, "kind %d", kind);
+                cr_assert_eq(j.w_rc, 0, "kind %d: %s", kind, pk_strerror(j.w_rc));
+                cr_assert_eq(j.p_rc, 0, "kind %d: %s", kind, pk_strerror(j.p_rc));
+                pk_arena_free(j.a);
+        }
+}

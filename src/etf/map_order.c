@@ -338,6 +338,13 @@ int pk__map_dups(const struct pk_term *pairs, uint32_t n)
 /* Keys nest no deeper than this for an order to be computed. */
 #define IHASH_MAX_DEPTH 200
 
+/* What a map of over 32 keys inside a key counts for against
+ * IHASH_MAX_DEPTH.  Hashing such a map hashes its keys twice (once to find
+ * their trie order, once for its content), so work doubles with every one
+ * nested in a key: at most 200 / 25 = 8 of them (256 times the key's size),
+ * not 2^200.  A key past that has no order here (the fallback). */
+#define IHASH_LARGE_MAP_DEPTH 25
+
 static inline void jmix(uint32_t *pa, uint32_t *pb, uint32_t *pc)
 {
         uint32_t a = *pa, b = *pb, c = *pc;
@@ -551,6 +558,11 @@ static int ihash_map(uint32_t *h, const struct pk_term *t, int depth)
         uint32_t local[PK__FLATMAP_MAX];
         uint32_t *idx = local;
         int r = 0;
+        if (n > PK__FLATMAP_MAX) {
+                depth += IHASH_LARGE_MAP_DEPTH;
+                if (depth > IHASH_MAX_DEPTH)
+                        return 1;
+        }
         if (n <= PK__FLATMAP_MAX) {
                 pk__map_key_order(t->v.map.pairs, n, idx);
         } else {
