@@ -53,7 +53,7 @@ _portkit()
                 fi
                 return ;;
         --timeout | --kill-after | --env | --unset | --umask | --nice | --argv0 | --line | \
-                --max-input | --max-size | --max-depth | --minor-version)
+                --max-input | --max-output | --max-size | --max-depth | --minor-version)
                 return ;;
         esac
         local opts
@@ -65,7 +65,7 @@ _portkit()
         etf)
                 case $sub in
                 "") opts="decode encode --help" ;;
-                decode) opts="--format --max-size --max-depth --help" ;;
+                decode) opts="--format --max-output --max-size --max-depth --help" ;;
                 encode) opts="--compressed --minor-version --deterministic --max-size --max-depth --help" ;;
                 esac
                 if [[ -n $sub && $cur != -* ]]; then

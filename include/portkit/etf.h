@@ -234,6 +234,9 @@ PK_API int64_t pk_term_list_length(const struct pk_term *t);
  *        port < pid < tuple < map < nil < list < bitstring).
  * @param exact nonzero for =:= and Erlang's map key order (every integer
  *        sorts before every float: 2 < 1.5, 1 < 1.0); zero for == (1 == 1.0).
+ * Walks both terms with a stack on the heap (never the C stack), so any depth
+ * is safe; if that memory cannot be had the result orders by address
+ * (consistent, but not Erlang's order).
  * @return <0, 0 or >0.  Strings compare equal to the same byte lists.
  */
 PK_API int pk_term_compare(const struct pk_term *a, const struct pk_term *b, int exact);
@@ -541,23 +544,39 @@ PK_API int pk_etf_parse(pk_arena *a, const char *text, size_t len,
  */
 PK_API int pk_etf_print_w(const struct pk_term *t, char **ret_str, size_t *ret_len);
 
+/** Default nesting limit of pk_etf_print_p(). */
+#define PK_ETF_PRINT_DEFAULT_MAX_DEPTH 2000u
+
 /** Options for pk_etf_print_p(); NULL or zero fields give io_lib's defaults. */
 struct pk_etf_print_opts {
         unsigned line_length; /**< right margin (0: 80) */
         unsigned column;      /**< column the term starts at, 1-based (0: 1) */
-        unsigned max_depth;   /**< nesting limit (0: 10000); deeper terms give PK_EDEPTH */
+        unsigned max_depth;   /**< nesting limit (0: PK_ETF_PRINT_DEFAULT_MAX_DEPTH); deeper
+                                   terms give PK_EDEPTH */
+        size_t max_len;       /**< longest output in bytes (0: no cap); a longer text gives
+                                   PK_ETERMSIZE: the printer stops before passing it */
 };
+
+/**
+ * @brief pk_etf_print_w() with options: of struct pk_etf_print_opts only
+ *        max_len applies (NULL: none), so output a peer can inflate (a large
+ *        binary prints as up to 4 bytes a byte) has a bound.
+ * @return 0, -EINVAL, -ENOMEM or PK_ETERMSIZE (longer than max_len).
+ */
+PK_API int pk_etf_print_w_opts(const struct pk_term *t, const struct pk_etf_print_opts *opts,
+                               char **ret_str, size_t *ret_len);
 
 /**
  * @brief Pretty-prints a term as io_lib:format("~p", [T]) does on OTP 25.
  *
  * Printable Latin-1 lists print as "strings" and printable binaries as
  * <<"text">>; a term too wide for the line is broken over several lines with
- * io_lib_pretty's layout.  Output is UTF-8.  Recursion is bounded by max_depth.
+ * io_lib_pretty's layout.  Output is UTF-8.  No recursion: every pass keeps its
+ * stack on the heap, and max_depth bounds it.
  *
  * @param[out] ret_str a malloc'd NUL-terminated string (caller frees with free()).
  * @param[out] ret_len its length in bytes (may be NULL).
- * @return 0, -EINVAL, -ENOMEM or PK_EDEPTH.
+ * @return 0, -EINVAL, -ENOMEM, PK_EDEPTH or PK_ETERMSIZE (output longer than max_len).
  */
 PK_API int pk_etf_print_p(const struct pk_term *t, const struct pk_etf_print_opts *opts,
                           char **ret_str, size_t *ret_len);

@@ -234,6 +234,12 @@ static inline int pk__w_nil(struct pk_etf_buf *b)
  * when the input ends inside the stream, or -ENOMEM. */
 int pk__inflate(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, size_t *consumed);
 
+/* pk_term_compare that also reports, in *err, -ENOMEM when it could not get
+ * the heap memory its walk needs (the result then orders by address: still
+ * consistent, but not Erlang's order); *err is 0 otherwise.  Uses no C stack
+ * in proportion to the terms' depth. */
+int pk__term_cmp(const struct pk_term *a, const struct pk_term *b, int exact, int *err);
+
 /* ---- map orders (map_order.c) ---- */
 
 /* Erlang keeps maps of up to this many keys sorted (flatmaps); larger ones

@@ -11,7 +11,9 @@
 
 /* ---- Erlang's map key order ---- */
 
-int pk__key_cmp(const struct pk_term *a, const struct pk_term *b)
+/* pk__key_cmp that records in *err (when it is not already set) the
+ * -ENOMEM of a comparison that could not get its heap stack. */
+static int key_cmp_err(const struct pk_term *a, const struct pk_term *b, int *err)
 {
         if (a->type == b->type) {
                 if (a->type == PK_TERM_ATOM) {
@@ -24,14 +26,31 @@ int pk__key_cmp(const struct pk_term *a, const struct pk_term *b)
                 if (a->type == PK_TERM_INT)
                         return (a->v.i > b->v.i) - (a->v.i < b->v.i);
         }
-        return pk_term_compare(a, b, 1);
+        /* pk__term_cmp walks nested keys on a heap stack: no recursion. */
+        int e = 0;
+        int c = pk__term_cmp(a, b, 1, &e);
+        if (e && !*err)
+                *err = e;
+        return c;
 }
+
+int pk__key_cmp(const struct pk_term *a, const struct pk_term *b)
+{
+        int err = 0;
+        return key_cmp_err(a, b, &err);
+}
+
+/* qsort_r's context: the pairs, and the first error of a comparison. */
+struct key_sort {
+        const struct pk_term *pairs;
+        int err;
+};
 
 static int key_qsort_cmp(const void *x, const void *y, void *arg)
 {
-        const struct pk_term *pairs = arg;
+        struct key_sort *ks = arg;
         uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
-        int c = pk__key_cmp(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j]);
+        int c = key_cmp_err(&ks->pairs[2 * (size_t)i], &ks->pairs[2 * (size_t)j], &ks->err);
         /* Ties (repeated keys) keep their input order, so "last wins" can
          * be read off the sorted order. */
         return c ? c : (i > j) - (i < j);
@@ -59,7 +78,8 @@ void pk__map_key_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx)
                 }
                 return;
         }
-        qsort_r(idx, n, sizeof(*idx), key_qsort_cmp, (void *)(uintptr_t)pairs);
+        struct key_sort ks = {.pairs = pairs};
+        qsort_r(idx, n, sizeof(*idx), key_qsort_cmp, &ks);
 }
 
 size_t pk__map_sort_unique(const struct pk_term *pairs, size_t n, struct pk_term *out)
@@ -69,18 +89,21 @@ size_t pk__map_sort_unique(const struct pk_term *pairs, size_t n, struct pk_term
                 return SIZE_MAX;
         for (size_t i = 0; i < n; i++)
                 idx[i] = (uint32_t)i;
-        qsort_r(idx, n, sizeof(*idx), key_qsort_cmp, (void *)(uintptr_t)pairs);
+        struct key_sort ks = {.pairs = pairs};
+        qsort_r(idx, n, sizeof(*idx), key_qsort_cmp, &ks);
         size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-                if (i + 1 < n &&
-                    pk__key_cmp(&pairs[2 * (size_t)idx[i]], &pairs[2 * (size_t)idx[i + 1]]) == 0)
+        for (size_t i = 0; i < n && !ks.err; i++) {
+                if (i + 1 < n && key_cmp_err(&pairs[2 * (size_t)idx[i]],
+                                             &pairs[2 * (size_t)idx[i + 1]], &ks.err) == 0)
                         continue; /* a later duplicate wins */
                 out[2 * k] = pairs[2 * (size_t)idx[i]];
                 out[2 * k + 1] = pairs[2 * (size_t)idx[i] + 1];
                 k++;
         }
         free(idx);
-        return k;
+        /* A comparison out of memory leaves the order (and so the duplicates
+         * found) unreliable. */
+        return ks.err ? SIZE_MAX : k;
 }
 
 /* ---- duplicate keys ---- */
@@ -190,14 +213,15 @@ static uint64_t key_hash(const struct pk_term *t, int depth)
         }
 }
 
-static bool key_eq(const struct pk_term *a, const struct pk_term *b)
+/* Whether two keys are =:=; a comparison out of memory sets *err. */
+static bool key_eq(const struct pk_term *a, const struct pk_term *b, int *err)
 {
         if (a->type == PK_TERM_ATOM && b->type == PK_TERM_ATOM)
                 return a->v.atom.len == b->v.atom.len &&
                        memcmp(a->v.atom.name, b->v.atom.name, a->v.atom.len) == 0;
         if (a->type == PK_TERM_INT && b->type == PK_TERM_INT)
                 return a->v.i == b->v.i;
-        return pk_term_compare(a, b, 1) == 0;
+        return key_cmp_err(a, b, err) == 0;
 }
 
 /* Sorts the keys and looks for equal neighbours: O(n log n) whatever the keys. */
@@ -206,13 +230,17 @@ static int dups_by_sort(const struct pk_term *pairs, uint32_t n)
         uint32_t *idx = malloc((size_t)n * sizeof(*idx));
         if (!idx)
                 return -ENOMEM;
-        pk__map_key_order(pairs, n, idx);
+        for (uint32_t k = 0; k < n; k++)
+                idx[k] = k;
+        struct key_sort ks = {.pairs = pairs};
+        qsort_r(idx, n, sizeof(*idx), key_qsort_cmp, &ks);
         int r = 0;
-        for (uint32_t k = 1; k < n && !r; k++)
-                if (key_eq(&pairs[2 * (size_t)idx[k - 1]], &pairs[2 * (size_t)idx[k]]))
+        for (uint32_t k = 1; k < n && !r && !ks.err; k++)
+                if (key_eq(&pairs[2 * (size_t)idx[k - 1]], &pairs[2 * (size_t)idx[k]], &ks.err))
                         r = PK_EDUPKEY;
         free(idx);
-        return r;
+        /* Out of memory in a comparison: neither answer can be trusted. */
+        return ks.err ? ks.err : r;
 }
 
 int pk__map_dups(const struct pk_term *pairs, uint32_t n)
@@ -222,16 +250,25 @@ int pk__map_dups(const struct pk_term *pairs, uint32_t n)
         /* Keys in strictly ascending map key order are distinct.  erl writes
          * small maps that way and our encoder writes every small map that
          * way, so this linear check usually settles those. */
+        int err = 0;
         uint32_t asc = 1;
-        while (asc < n && pk__key_cmp(&pairs[2 * (size_t)(asc - 1)], &pairs[2 * (size_t)asc]) < 0)
+        while (asc < n &&
+               key_cmp_err(&pairs[2 * (size_t)(asc - 1)], &pairs[2 * (size_t)asc], &err) < 0)
                 asc++;
+        if (err)
+                return err;
         if (asc == n)
                 return 0;
         if (n <= 8) {
                 for (uint32_t i = 1; i < n; i++)
-                        for (uint32_t j = 0; j < i; j++)
-                                if (key_eq(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j]))
+                        for (uint32_t j = 0; j < i; j++) {
+                                bool eq =
+                                    key_eq(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j], &err);
+                                if (err)
+                                        return err;
+                                if (eq)
                                         return PK_EDUPKEY;
+                        }
                 return 0;
         }
         size_t size = 16;
@@ -254,7 +291,12 @@ int pk__map_dups(const struct pk_term *pairs, uint32_t n)
                                 r = 1;
                                 break;
                         }
-                        if (key_eq(k, &pairs[2 * (size_t)(tab[h] - 1)])) {
+                        bool eq = key_eq(k, &pairs[2 * (size_t)(tab[h] - 1)], &err);
+                        if (err) {
+                                r = err;
+                                break;
+                        }
+                        if (eq) {
                                 r = PK_EDUPKEY;
                                 break;
                         }
@@ -295,6 +337,13 @@ int pk__map_dups(const struct pk_term *pairs, uint32_t n)
 
 /* Keys nest no deeper than this for an order to be computed. */
 #define IHASH_MAX_DEPTH 200
+
+/* What a map of over 32 keys inside a key counts for against
+ * IHASH_MAX_DEPTH.  Hashing such a map hashes its keys twice (once to find
+ * their trie order, once for its content), so work doubles with every one
+ * nested in a key: at most 200 / 25 = 8 of them (256 times the key's size),
+ * not 2^200.  A key past that has no order here (the fallback). */
+#define IHASH_LARGE_MAP_DEPTH 25
 
 static inline void jmix(uint32_t *pa, uint32_t *pb, uint32_t *pc)
 {
@@ -509,6 +558,11 @@ static int ihash_map(uint32_t *h, const struct pk_term *t, int depth)
         uint32_t local[PK__FLATMAP_MAX];
         uint32_t *idx = local;
         int r = 0;
+        if (n > PK__FLATMAP_MAX) {
+                depth += IHASH_LARGE_MAP_DEPTH;
+                if (depth > IHASH_MAX_DEPTH)
+                        return 1;
+        }
         if (n <= PK__FLATMAP_MAX) {
                 pk__map_key_order(t->v.map.pairs, n, idx);
         } else {

@@ -2,13 +2,14 @@
 /* Pretty-prints terms as io_lib:format("~p", [T]) does on OTP 25: the term
  * is first measured into an intermediate tree (io_lib_pretty's
  * print_length), then laid out with the same fit tests and indentation rules
- * (pp, cind).  Recursion follows term depth and is capped by max_depth. */
+ * (pp, cind).  Every walk (build, write, cind, pp) keeps its own stack on
+ * the heap, so term depth, capped by max_depth, never becomes C stack depth. */
 #include "text-internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_MAX_DEPTH 2000u
+#define DEFAULT_MAX_DEPTH PK_ETF_PRINT_DEFAULT_MAX_DEPTH
 
 enum { N_LEAF, N_LIST, N_TUPLE, N_MAP, N_PAIR, N_BIN };
 
@@ -87,71 +88,42 @@ static void put_string_char(struct pctx *c, uint32_t ch)
         pk__txt_char_escaped(&c->text, ch, '"', true);
 }
 
-static int build(struct pctx *c, const struct pk_term *t, struct pnode *n, unsigned depth);
-
-static int build_list(struct pctx *c, const struct pk_term *t, struct pnode *n, unsigned depth)
+/* Grows a stack of elem-sized slots by one; returns the new slot or NULL. */
+static void *stack_push(void **arr, size_t *n, size_t *cap, size_t elem)
 {
-        /* Count cells and find the tail. */
-        size_t cells = 0;
-        const struct pk_term *x = t;
-        for (;;) {
-                if (x->type == PK_TERM_LIST) {
-                        cells += x->v.list.len;
-                        x = x->v.list.tail;
-                } else if (x->type == PK_TERM_STRING) {
-                        cells += x->v.string.len;
-                        break;
-                } else {
-                        break;
-                }
+        if (*n == *cap) {
+                size_t nc = *cap ? *cap * 2 : 32;
+                void *p = realloc(*arr, nc * elem);
+                if (!p)
+                        return NULL;
+                *arr = p;
+                *cap = nc;
         }
-        bool improper = x->type != PK_TERM_NIL && x->type != PK_TERM_STRING;
-        size_t nk = cells + (improper ? 1 : 0);
-        if (nk > UINT32_MAX)
-                return PK_ETERMSIZE;
-        struct pnode *k = pk_arena_alloc(c->a, nk * sizeof(*k));
-        if (!k)
-                return pk_arena_last_error(c->a);
-        memset(k, 0, nk * sizeof(*k));
-        n->kind = N_LIST;
-        n->kids = k;
-        n->nkids = (uint32_t)nk;
-        n->improper = improper;
-        size_t i = 0;
-        x = t;
-        int r;
-        for (;;) {
-                if (x->type == PK_TERM_LIST) {
-                        for (uint32_t j = 0; j < x->v.list.len; j++)
-                                if ((r = build(c, &x->v.list.elems[j], &k[i++], depth + 1)) < 0)
-                                        return r;
-                        x = x->v.list.tail;
-                } else if (x->type == PK_TERM_STRING) {
-                        for (uint32_t j = 0; j < x->v.string.len; j++) {
-                                struct pk_term b;
-                                pk_term_set_int(&b, x->v.string.bytes[j]);
-                                if ((r = build(c, &b, &k[i++], depth + 1)) < 0)
-                                        return r;
-                        }
-                        break;
-                } else {
-                        if (improper && (r = build(c, x, &k[i++], depth + 1)) < 0)
-                                return r;
-                        break;
-                }
-        }
-        long len = 2;
-        for (size_t j = 0; j < nk; j++)
-                len += k[j].len + (j ? 1 : 0);
-        n->len = len;
-        return 0;
+        return (char *)*arr + (*n)++ * elem;
 }
 
-static int build(struct pctx *c, const struct pk_term *t, struct pnode *n, unsigned depth)
+/* ---- build: the term measured into a node tree, without recursion ---- */
+
+/* A container whose kids are being built. */
+struct bframe {
+        const struct pk_term *t;
+        struct pnode *n;
+        const struct pk_term *cur; /* lists: the cells being walked (NULL: done) */
+        uint32_t i;                /* index in cur, the tuple, or the map's kids */
+        uint32_t k;                /* lists: next kid */
+        uint32_t *order;           /* maps: pair order (owned) */
+        unsigned depth;
+};
+
+/* Builds a leaf into *n (returns 0), or sets up the container's node and
+ * frame *f (returns 1); or an error. */
+static int build_start(struct pctx *c, const struct pk_term *t, struct pnode *n, unsigned depth,
+                       struct bframe *f)
 {
         if (depth > c->max_depth)
                 return PK_EDEPTH;
         int r;
+        *f = (struct bframe){.t = t, .n = n, .depth = depth};
         switch (t->type) {
         case PK_TERM_NIL:
                 leaf_begin(c, n);
@@ -159,7 +131,7 @@ static int build(struct pctx *c, const struct pk_term *t, struct pnode *n, unsig
                 leaf_end(c, n);
                 return c->text.err;
         case PK_TERM_STRING:
-        case PK_TERM_LIST:
+        case PK_TERM_LIST: {
                 if (printable_list(t)) {
                         leaf_begin(c, n);
                         pk__sb_putc(&c->text, '"');
@@ -170,13 +142,40 @@ static int build(struct pctx *c, const struct pk_term *t, struct pnode *n, unsig
                                 x = x->v.list.tail;
                         }
                         if (x->type == PK_TERM_STRING)
-                                for (uint32_t i = 0; i < x->v.string.len; i++)
-                                        put_string_char(c, x->v.string.bytes[i]);
+                                pk__sb_latin1_escaped(&c->text, x->v.string.bytes, x->v.string.len,
+                                                      '"');
                         pk__sb_putc(&c->text, '"');
                         leaf_end(c, n);
                         return c->text.err;
                 }
-                return build_list(c, t, n, depth);
+                /* Count cells and find the tail. */
+                size_t cells = 0;
+                const struct pk_term *x = t;
+                for (;;) {
+                        if (x->type == PK_TERM_LIST) {
+                                cells += x->v.list.len;
+                                x = x->v.list.tail;
+                        } else {
+                                if (x->type == PK_TERM_STRING)
+                                        cells += x->v.string.len;
+                                break;
+                        }
+                }
+                bool improper = x->type != PK_TERM_NIL && x->type != PK_TERM_STRING;
+                size_t nk = cells + (improper ? 1 : 0);
+                if (nk > UINT32_MAX)
+                        return PK_ETERMSIZE;
+                struct pnode *k = pk_arena_alloc(c->a, nk * sizeof(*k));
+                if (!k)
+                        return pk_arena_last_error(c->a);
+                memset(k, 0, nk * sizeof(*k));
+                n->kind = N_LIST;
+                n->kids = k;
+                n->nkids = (uint32_t)nk;
+                n->improper = improper;
+                f->cur = t;
+                return 1;
+        }
         case PK_TERM_TUPLE: {
                 uint32_t ar = t->v.tuple.arity;
                 if (ar == 0) {
@@ -189,18 +188,11 @@ static int build(struct pctx *c, const struct pk_term *t, struct pnode *n, unsig
                 if (!k)
                         return pk_arena_last_error(c->a);
                 memset(k, 0, (size_t)ar * sizeof(*k));
-                long len = 2;
-                for (uint32_t i = 0; i < ar; i++) {
-                        if ((r = build(c, &t->v.tuple.elems[i], &k[i], depth + 1)) < 0)
-                                return r;
-                        len += k[i].len + (i ? 1 : 0);
-                }
                 n->kind = N_TUPLE;
                 n->kids = k;
                 n->nkids = ar;
                 n->tagged = ar > 1 && t->v.tuple.elems[0].type == PK_TERM_ATOM;
-                n->len = len;
-                return 0;
+                return 1;
         }
         case PK_TERM_MAP: {
                 uint32_t ar = t->v.map.arity;
@@ -217,29 +209,11 @@ static int build(struct pctx *c, const struct pk_term *t, struct pnode *n, unsig
                         return order ? pk_arena_last_error(c->a) : -ENOMEM;
                 }
                 memset(k, 0, (size_t)ar * 3 * sizeof(*k));
-                long len = 3;
-                r = 0;
-                for (uint32_t i = 0; i < ar && r == 0; i++) {
-                        struct pnode *pair = &k[i], *kv = &k[ar + 2 * i];
-                        uint32_t j = order[i];
-                        if ((r = build(c, &t->v.map.pairs[2 * (size_t)j], &kv[0], depth + 1)) < 0)
-                                break;
-                        if ((r = build(c, &t->v.map.pairs[2 * j + 1], &kv[1], depth + 1)) < 0)
-                                break;
-                        pair->kind = N_PAIR;
-                        pair->kids = kv;
-                        pair->nkids = 2;
-                        pair->len = kv[0].len + 4 + kv[1].len;
-                        len += pair->len + (i ? 1 : 0);
-                }
-                free(order);
-                if (r < 0)
-                        return r;
                 n->kind = N_MAP;
                 n->kids = k;
                 n->nkids = ar;
-                n->len = len;
-                return 0;
+                f->order = order;
+                return 1;
         }
         case PK_TERM_BINARY: {
                 const uint8_t *d = t->v.bin.data;
@@ -250,8 +224,7 @@ static int build(struct pctx *c, const struct pk_term *t, struct pnode *n, unsig
                 leaf_begin(c, n);
                 if (printable) {
                         pk__sb_puts(&c->text, "<<\"");
-                        for (size_t i = 0; i < sz; i++)
-                                put_string_char(c, d[i]);
+                        pk__sb_latin1_escaped(&c->text, d, sz, '"');
                         pk__sb_puts(&c->text, "\">>");
                 } else {
                         if ((r = pk__txt_term(&c->text, t)) < 0)
@@ -275,6 +248,129 @@ static int build(struct pctx *c, const struct pk_term *t, struct pnode *n, unsig
         }
 }
 
+/* The next kid of f's container to build: its term (a STRING's byte goes to
+ * *scratch) and node; NULL when every kid is built. */
+static const struct pk_term *build_next(struct bframe *f, struct pk_term *scratch,
+                                        struct pnode **kid)
+{
+        const struct pk_term *t = f->t;
+        switch (t->type) {
+        case PK_TERM_TUPLE:
+                if (f->i == t->v.tuple.arity)
+                        return NULL;
+                *kid = &f->n->kids[f->i];
+                return &t->v.tuple.elems[f->i++];
+        case PK_TERM_MAP: {
+                uint32_t ar = t->v.map.arity;
+                if (f->i == 2 * ar || !f->order) /* build_start set order for every map */
+                        return NULL;
+                uint32_t pair = f->i / 2, side = f->i % 2;
+                f->i++;
+                *kid = &f->n->kids[ar + 2 * pair + side];
+                return &t->v.map.pairs[2 * (size_t)f->order[pair] + side];
+        }
+        default:
+                break;
+        }
+        for (;;) {
+                const struct pk_term *x = f->cur;
+                if (!x)
+                        return NULL;
+                if (x->type == PK_TERM_LIST) {
+                        if (f->i < x->v.list.len) {
+                                *kid = &f->n->kids[f->k++];
+                                return &x->v.list.elems[f->i++];
+                        }
+                        f->cur = x->v.list.tail;
+                        f->i = 0;
+                } else if (x->type == PK_TERM_STRING) {
+                        if (f->i < x->v.string.len) {
+                                pk_term_set_int(scratch, x->v.string.bytes[f->i++]);
+                                *kid = &f->n->kids[f->k++];
+                                return scratch;
+                        }
+                        f->cur = NULL;
+                } else if (x->type == PK_TERM_NIL) {
+                        f->cur = NULL;
+                } else {
+                        f->cur = NULL; /* an improper tail: the last kid */
+                        *kid = &f->n->kids[f->k++];
+                        return x;
+                }
+        }
+}
+
+/* Sums the kids' lengths into the node once they are built. */
+static void build_finish(struct bframe *f)
+{
+        struct pnode *n = f->n;
+        if (n->kind == N_MAP) {
+                uint32_t ar = n->nkids;
+                long len = 3;
+                for (uint32_t i = 0; i < ar; i++) {
+                        struct pnode *pair = &n->kids[i], *kv = &n->kids[ar + 2 * i];
+                        pair->kind = N_PAIR;
+                        pair->kids = kv;
+                        pair->nkids = 2;
+                        pair->len = kv[0].len + 4 + kv[1].len;
+                        len += pair->len + (i ? 1 : 0);
+                }
+                n->len = len;
+                free(f->order);
+                f->order = NULL;
+                return;
+        }
+        long len = 2;
+        for (uint32_t j = 0; j < n->nkids; j++)
+                len += n->kids[j].len + (j ? 1 : 0);
+        n->len = len;
+}
+
+static int build(struct pctx *c, const struct pk_term *root, struct pnode *rn)
+{
+        struct bframe *st = NULL, f;
+        size_t n = 0, cap = 0;
+        int r = build_start(c, root, rn, 0, &f);
+        if (r <= 0)
+                return r;
+        struct bframe *slot = stack_push((void **)&st, &n, &cap, sizeof(*st));
+        if (!slot) {
+                free(f.order);
+                return -ENOMEM;
+        }
+        *slot = f;
+        while (n > 0) {
+                struct bframe *top = &st[n - 1];
+                struct pk_term scratch;
+                struct pnode *kid;
+                const struct pk_term *t = build_next(top, &scratch, &kid);
+                if (!t) {
+                        build_finish(top);
+                        n--;
+                        continue;
+                }
+                r = build_start(c, t, kid, top->depth + 1, &f);
+                if (r < 0)
+                        goto fail;
+                if (r == 0)
+                        continue;
+                slot = stack_push((void **)&st, &n, &cap, sizeof(*st));
+                if (!slot) {
+                        free(f.order);
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                *slot = f;
+        }
+        free(st);
+        return 0;
+fail:
+        for (size_t i = 0; i < n; i++)
+                free(st[i].order);
+        free(st);
+        return r;
+}
+
 /* ---- output ---- */
 
 static const char *text_of(const struct pctx *c, const struct pnode *n)
@@ -293,41 +389,72 @@ static void out_nl_ind(struct pctx *c, long ind)
         pk__sb_spaces(c->out, ind > 0 ? (size_t)ind : 0);
 }
 
-/* The whole node on one line (io_lib_pretty:write/1). */
-static void write_node(struct pctx *c, const struct pnode *n)
+/* The whole node on one line (io_lib_pretty:write/1), with a stack of
+ * (node, next kid) instead of recursion. */
+struct wstep {
+        const struct pnode *n;
+        uint32_t i;
+};
+
+static void write_open(struct pctx *c, const struct pnode *n)
 {
-        switch (n->kind) {
-        case N_LEAF:
-        case N_BIN:
-                out_text(c, n);
-                return;
-        case N_TUPLE:
-        case N_LIST:
-                pk__sb_putc(c->out, n->kind == N_TUPLE ? '{' : '[');
-                for (uint32_t i = 0; i < n->nkids; i++) {
-                        if (i)
-                                pk__sb_putc(c->out, n->improper && i == n->nkids - 1 ? '|' : ',');
-                        write_node(c, &n->kids[i]);
-                }
-                pk__sb_putc(c->out, n->kind == N_TUPLE ? '}' : ']');
-                return;
-        case N_MAP:
+        if (n->kind == N_TUPLE)
+                pk__sb_putc(c->out, '{');
+        else if (n->kind == N_LIST)
+                pk__sb_putc(c->out, '[');
+        else if (n->kind == N_MAP)
                 pk__sb_puts(c->out, "#{");
-                for (uint32_t i = 0; i < n->nkids; i++) {
-                        if (i)
-                                pk__sb_putc(c->out, ',');
-                        write_node(c, &n->kids[i]);
-                }
-                pk__sb_putc(c->out, '}');
-                return;
-        case N_PAIR:
-                write_node(c, &n->kids[0]);
-                pk__sb_puts(c->out, " => ");
-                write_node(c, &n->kids[1]);
-                return;
-        default:
+}
+
+static void write_node(struct pctx *c, const struct pnode *root)
+{
+        if (root->kind == N_LEAF || root->kind == N_BIN) {
+                out_text(c, root);
                 return;
         }
+        struct wstep *st = NULL;
+        size_t n = 0, cap = 0;
+        struct wstep *s = stack_push((void **)&st, &n, &cap, sizeof(*st));
+        if (!s)
+                goto oom;
+        *s = (struct wstep){.n = root};
+        write_open(c, root);
+        while (n > 0) {
+                struct wstep *top = &st[n - 1];
+                const struct pnode *nd = top->n;
+                if (top->i == nd->nkids) {
+                        if (nd->kind == N_TUPLE)
+                                pk__sb_putc(c->out, '}');
+                        else if (nd->kind == N_LIST)
+                                pk__sb_putc(c->out, ']');
+                        else if (nd->kind == N_MAP)
+                                pk__sb_putc(c->out, '}');
+                        n--;
+                        continue;
+                }
+                uint32_t i = top->i++;
+                if (nd->kind == N_PAIR) {
+                        if (i)
+                                pk__sb_puts(c->out, " => ");
+                } else if (i) {
+                        pk__sb_putc(c->out, nd->improper && i == nd->nkids - 1 ? '|' : ',');
+                }
+                const struct pnode *kid = &nd->kids[i];
+                if (kid->kind == N_LEAF || kid->kind == N_BIN) {
+                        out_text(c, kid);
+                        continue;
+                }
+                if (!(s = stack_push((void **)&st, &n, &cap, sizeof(*st))))
+                        goto oom;
+                *s = (struct wstep){.n = kid};
+                write_open(c, kid);
+        }
+        free(st);
+        return;
+oom:
+        free(st);
+        if (!c->out->err)
+                c->out->err = -ENOMEM;
 }
 
 static bool atm(const struct pnode *n)
@@ -366,31 +493,53 @@ static bool tail_fits(const struct pctx *c, long elen, long col, long ld1, long 
         return elen < c->ll - col - ld1 && w + elen + ld1 <= c->m;
 }
 
-/* ---- cind: can a tagged-tuple indentation be used?  false = no_good ---- */
+/* ---- cind: can a tagged-tuple indentation be used?  false = no_good ----
+ *
+ * io_lib_pretty's cind is a conjunction of checks on subterms whose
+ * positions depend only on the lengths measured by build, never on another
+ * check's outcome; so the checks are kept on a stack and run in any order,
+ * the first failure deciding. */
 
-static bool cind(struct pctx *c, const struct pnode *n, long col, long ind, long ld, long w);
+struct ccheck {
+        const struct pnode *n;
+        long col, ind, ld, w;
+};
 
-static bool cind_element(struct pctx *c, const struct pnode *e, long col, long ind, long ld, long w,
-                         long *ret)
+struct cstack {
+        struct ccheck *p;
+        size_t n, cap;
+        bool oom;
+};
+
+static void cpush(struct cstack *s, const struct pnode *n, long col, long ind, long ld, long w)
 {
-        if (fits(c, e, col, ld, w) && atm(e)) {
-                *ret = e->len;
-                return true;
+        struct ccheck *k = stack_push((void **)&s->p, &s->n, &s->cap, sizeof(*k));
+        if (!k) {
+                s->oom = true;
+                return;
         }
-        *ret = c->ll;
-        return cind(c, e, col, ind, ld, w);
+        *k = (struct ccheck){.n = n, .col = col, .ind = ind, .ld = ld, .w = w};
+}
+
+/* cind_element: the element's width on its line; queues its own check
+ * unless it is an atomic node that fits. */
+static long cind_element(const struct pctx *c, struct cstack *s, const struct pnode *e, long col,
+                         long ind, long ld, long w)
+{
+        if (fits(c, e, col, ld, w) && atm(e))
+                return e->len;
+        cpush(s, e, col, ind, ld, w);
+        return c->ll;
 }
 
 /* cind_list from element i (i < proper) onwards, then the tail. */
-static bool cind_list(struct pctx *c, const struct pnode *n, uint32_t i, long col0, long ind,
-                      long ld, long w)
+static void cind_list(const struct pctx *c, struct cstack *s, const struct pnode *n, uint32_t i,
+                      long col0, long ind, long ld, long w)
 {
         uint32_t np = proper_count(n);
         if (i >= np)
-                return true;
-        long we;
-        if (!cind_element(c, &n->kids[i], col0, ind, last_depth(i + 1 < np, ld), w, &we))
-                return false;
+                return;
+        long we = cind_element(c, s, &n->kids[i], col0, ind, last_depth(i + 1 < np, ld), w);
         long col = col0 + we;
         w += we;
         for (i++; i < np; i++) {
@@ -401,8 +550,7 @@ static bool cind_list(struct pctx *c, const struct pnode *n, uint32_t i, long co
                         col += elen;
                         w += elen;
                 } else {
-                        if (!cind_element(c, e, col0, ind, ld1, 0, &we))
-                                return false;
+                        we = cind_element(c, s, e, col0, ind, ld1, 0);
                         col = col0 + we;
                         w = we;
                 }
@@ -411,10 +559,9 @@ static bool cind_list(struct pctx *c, const struct pnode *n, uint32_t i, long co
                 const struct pnode *e = &n->kids[np];
                 if (e->len + 1 < c->ll - col - (ld + 1) && e->len + 1 + w + (ld + 1) <= c->m &&
                     atm(e))
-                        return true;
-                return cind(c, e, col, ind, ld + 1, 0);
+                        return;
+                cpush(s, e, col, ind, ld + 1, 0);
         }
-        return true;
 }
 
 static long map_value_indent(long tind)
@@ -422,25 +569,21 @@ static long map_value_indent(long tind)
         return tind > 0 ? tind : 4;
 }
 
-static bool cind_pair(struct pctx *c, const struct pnode *p, long col, long ind, long ld, long w,
-                      long *ret)
+static long cind_pair(const struct pctx *c, struct cstack *s, const struct pnode *p, long col,
+                      long ind, long ld, long w)
 {
-        if (fits(c, p, col, ld, w)) {
-                *ret = atm_pair(p) ? p->len : c->ll;
-                return true;
-        }
-        *ret = c->ll;
-        if (!cind(c, &p->kids[0], col, ind, ld, w))
-                return false;
-        return cind(c, &p->kids[1], col + map_value_indent(ind), ind, ld, 0);
+        if (fits(c, p, col, ld, w))
+                return atm_pair(p) ? p->len : c->ll;
+        cpush(s, &p->kids[0], col, ind, ld, w);
+        cpush(s, &p->kids[1], col + map_value_indent(ind), ind, ld, 0);
+        return c->ll;
 }
 
-static bool cind_map(struct pctx *c, const struct pnode *n, long col0, long ind, long ld, long w)
+static void cind_map(const struct pctx *c, struct cstack *s, const struct pnode *n, long col0,
+                     long ind, long ld, long w)
 {
-        long pw;
         uint32_t np = n->nkids;
-        if (!cind_pair(c, &n->kids[0], col0, ind, last_depth(np > 1, ld), w, &pw))
-                return false;
+        long pw = cind_pair(c, s, &n->kids[0], col0, ind, last_depth(np > 1, ld), w);
         long col = col0 + pw;
         w += pw;
         for (uint32_t i = 1; i < np; i++) {
@@ -451,22 +594,24 @@ static bool cind_map(struct pctx *c, const struct pnode *n, long col0, long ind,
                         col += elen;
                         w += elen;
                 } else {
-                        if (!cind_pair(c, p, col0, ind, ld1, 0, &pw))
-                                return false;
+                        pw = cind_pair(c, s, p, col0, ind, ld1, 0);
                         col = col0 + pw;
                         w = pw;
                 }
         }
-        return true;
 }
 
-static bool cind(struct pctx *c, const struct pnode *n, long col, long ind, long ld, long w)
+/* One check: false when it fails by itself; its subterms' checks are queued. */
+static bool cind_one(const struct pctx *c, struct cstack *s, const struct ccheck *k)
 {
+        const struct pnode *n = k->n;
+        long col = k->col, ind = k->ind, ld = k->ld, w = k->w;
         if (fits(c, n, col, ld, w))
                 return true;
         switch (n->kind) {
         case N_LIST:
-                return cind_list(c, n, 0, col + 1, ind, ld, w + 1);
+                cind_list(c, s, n, 0, col + 1, ind, ld, w + 1);
+                return true;
         case N_TUPLE:
                 if (n->tagged) {
                         long tlen = n->kids[0].len;
@@ -487,142 +632,45 @@ static bool cind(struct pctx *c, const struct pnode *n, long col, long ind, long
                                                 colx += elen;
                                                 wx += elen;
                                         } else {
-                                                long we;
-                                                if (!cind_element(c, e, col1, ind, ld1, 0, &we))
-                                                        return false;
+                                                long we = cind_element(c, s, e, col1, ind, ld1, 0);
                                                 colx = col1 + we;
                                                 wx = we;
                                         }
                                 }
                                 return true;
                         }
-                        if (c->m + tcol < c->ll || tcol < c->ll / 2)
-                                return cind_list(c, n, 1, tcol, ind, ld, w + tlen + 1);
+                        if (c->m + tcol < c->ll || tcol < c->ll / 2) {
+                                cind_list(c, s, n, 1, tcol, ind, ld, w + tlen + 1);
+                                return true;
+                        }
                         return false;
                 }
-                return cind_list(c, n, 0, col + 1, ind, ld, w + 1);
+                cind_list(c, s, n, 0, col + 1, ind, ld, w + 1);
+                return true;
         case N_MAP:
-                return cind_map(c, n, col + 2, ind, ld, w + 2);
+                cind_map(c, s, n, col + 2, ind, ld, w + 2);
+                return true;
         default:
                 return true;
         }
 }
 
-/* ---- pp ---- */
-
-static int pp(struct pctx *c, const struct pnode *n, long col, long tind, long ind, long ld,
-              long w);
-
-static int pp_element(struct pctx *c, const struct pnode *e, long col, long tind, long ind, long ld,
-                      long w, long *ret)
+static bool cind(struct pctx *c, const struct pnode *n, long col, long ind, long ld, long w)
 {
-        if (fits(c, e, col, ld, w) && atm(e)) {
-                write_node(c, e);
-                *ret = e->len;
-                return 0;
+        struct cstack s = {0};
+        bool ok = true;
+        cpush(&s, n, col, ind, ld, w);
+        while (ok && s.n > 0 && !s.oom) {
+                struct ccheck k = s.p[--s.n];
+                ok = cind_one(c, &s, &k);
         }
-        *ret = c->ll;
-        return pp(c, e, col, tind, ind, ld, w);
-}
-
-/* pp_tail over kids[i..] of a list or tuple node, continuing at col. */
-static int pp_tail(struct pctx *c, const struct pnode *n, uint32_t i, long col0, long col,
-                   long tind, long ind, long ld, char sep, long w)
-{
-        uint32_t np = proper_count(n);
-        int r;
-        for (; i < np; i++) {
-                const struct pnode *e = &n->kids[i];
-                long ld1 = last_depth(i + 1 < np, ld);
-                long elen = 1 + e->len;
-                if (tail_fits(c, elen, col, ld1, w, atm(e))) {
-                        pk__sb_putc(c->out, ',');
-                        write_node(c, e);
-                        col += elen;
-                        w += elen;
-                } else {
-                        long we;
-                        pk__sb_putc(c->out, ',');
-                        out_nl_ind(c, ind);
-                        if ((r = pp_element(c, e, col0, tind, ind, ld1, 0, &we)) < 0)
-                                return r;
-                        col = col0 + we;
-                        w = we;
-                }
+        if (s.oom) {
+                ok = false;
+                if (!c->out->err)
+                        c->out->err = -ENOMEM;
         }
-        if (np < n->nkids) {
-                const struct pnode *e = &n->kids[np];
-                pk__sb_putc(c->out, sep);
-                if (e->len + 1 < c->ll - col - (ld + 1) && e->len + 1 + w + (ld + 1) <= c->m &&
-                    atm(e)) {
-                        write_node(c, e);
-                        return 0;
-                }
-                out_nl_ind(c, ind);
-                return pp(c, e, col0, tind, ind, ld + 1, 0);
-        }
-        return 0;
-}
-
-static int pp_list(struct pctx *c, const struct pnode *n, uint32_t first, long col0, long tind,
-                   long ind, long ld, char sep, long w)
-{
-        uint32_t np = proper_count(n);
-        long we;
-        int r =
-            pp_element(c, &n->kids[first], col0, tind, ind, last_depth(first + 1 < np, ld), w, &we);
-        if (r < 0)
-                return r;
-        return pp_tail(c, n, first + 1, col0, col0 + we, tind, ind, ld, sep, w + we);
-}
-
-static int pp_pair(struct pctx *c, const struct pnode *p, long col0, long tind, long ind0, long ld,
-                   long w, long *ret)
-{
-        if (fits(c, p, col0, ld, w)) {
-                write_node(c, p);
-                *ret = atm_pair(p) ? p->len : c->ll;
-                return 0;
-        }
-        long i = map_value_indent(tind);
-        int r = pp(c, &p->kids[0], col0, tind, ind0, ld, w);
-        if (r < 0)
-                return r;
-        pk__sb_puts(c->out, " =>");
-        out_nl_ind(c, ind0 + i);
-        *ret = c->ll;
-        return pp(c, &p->kids[1], col0 + i, tind, ind0 + i, ld, 0);
-}
-
-static int pp_map(struct pctx *c, const struct pnode *n, long col0, long tind, long ind, long ld,
-                  long w)
-{
-        uint32_t np = n->nkids;
-        long pw;
-        int r = pp_pair(c, &n->kids[0], col0, tind, ind, last_depth(np > 1, ld), w, &pw);
-        if (r < 0)
-                return r;
-        long col = col0 + pw;
-        w = pw;
-        for (uint32_t i = 1; i < np; i++) {
-                const struct pnode *p = &n->kids[i];
-                long ld1 = last_depth(i + 1 < np, ld);
-                long elen = 1 + p->len;
-                if (tail_fits(c, elen, col, ld1, w, atm_pair(p))) {
-                        pk__sb_putc(c->out, ',');
-                        write_node(c, p);
-                        col += elen;
-                        w += elen;
-                } else {
-                        pk__sb_putc(c->out, ',');
-                        out_nl_ind(c, ind);
-                        if ((r = pp_pair(c, p, col0, tind, ind, ld1, 0, &pw)) < 0)
-                                return r;
-                        col = col0 + pw;
-                        w = pw;
-                }
-        }
-        return 0;
+        free(s.p);
+        return ok;
 }
 
 /* Breaks "<<1,2,3>>" at commas to fit width n (io_lib_pretty:pp_binary). */
@@ -634,66 +682,288 @@ static void pp_binary(struct pctx *c, const struct pnode *b, long col, long ind,
         const char *s = text_of(c, b) + 2;
         const char *end = text_of(c, b) + b->n - 2;
         pk__sb_puts(c->out, "<<");
+        /* Text between line breaks is copied in one piece, not per number. */
+        const char *run = s;
         while (s < end) {
                 const char *comma = memchr(s, ',', (size_t)(end - s));
                 if (!comma) {
                         long len = (long)(end - s);
-                        if (len > n)
+                        if (len > n) {
+                                pk__sb_put(c->out, run, (size_t)(s - run));
                                 out_nl_ind(c, ind);
-                        pk__sb_put(c->out, s, (size_t)(end - s));
+                                run = s;
+                        }
+                        s = end;
                         break;
                 }
                 long len = (long)(comma - s) + 1;
                 if (n - len < 0) {
+                        pk__sb_put(c->out, run, (size_t)(s - run));
                         out_nl_ind(c, ind);
+                        run = s;
                         n = n0 - len;
                 } else {
                         n -= len;
                 }
-                pk__sb_put(c->out, s, (size_t)len);
                 s = comma + 1;
         }
+        pk__sb_put(c->out, run, (size_t)(s - run));
         pk__sb_puts(c->out, ">>");
 }
 
-static int pp(struct pctx *c, const struct pnode *n, long col, long tind, long ind, long ld, long w)
+/* ---- pp ----
+ *
+ * io_lib_pretty's pp writes as it goes, and each step's position follows
+ * from the lengths build measured, so the recursion becomes a stack of
+ * tasks run last-in first-out: lay out a node, continue a list's or map's
+ * tail from some element, or write closing text. */
+
+enum pp_kind {
+        PP_NODE,     /* pp(n, col, tind, ind, ld, w) */
+        PP_TAIL,     /* pp_tail(n, i, col0, col, ...) */
+        PP_MAP_TAIL, /* pp_map's loop from pair i */
+        PP_ARROW,    /* " =>", then a new line indented by ind */
+        PP_CLOSE,    /* the text in close */
+};
+
+struct ptask {
+        uint8_t kind;
+        char sep;
+        const char *close;
+        const struct pnode *n;
+        uint32_t i;
+        long col0, col, tind, ind, ld, w;
+};
+
+struct pstack {
+        struct ptask *p;
+        size_t n, cap;
+        bool oom;
+};
+
+static void ppush(struct pstack *s, struct ptask t)
 {
+        struct ptask *k = stack_push((void **)&s->p, &s->n, &s->cap, sizeof(*k));
+        if (!k) {
+                s->oom = true;
+                return;
+        }
+        *k = t;
+}
+
+/* pp_element's width, queueing its layout unless it is written at once. */
+static long pp_element(struct pctx *c, struct pstack *s, const struct pnode *e, long col, long tind,
+                       long ind, long ld, long w)
+{
+        if (fits(c, e, col, ld, w) && atm(e)) {
+                write_node(c, e);
+                return e->len;
+        }
+        ppush(s,
+              (struct ptask){
+                  .kind = PP_NODE, .n = e, .col = col, .tind = tind, .ind = ind, .ld = ld, .w = w});
+        return c->ll;
+}
+
+/* pp_tail over kids[t->i..] of a list or tuple node, continuing at t->col:
+ * writes what fits and stops at the first element laid out on its own,
+ * queueing the rest after it. */
+static void pp_tail(struct pctx *c, struct pstack *s, const struct ptask *t)
+{
+        const struct pnode *n = t->n;
+        uint32_t np = proper_count(n);
+        long col = t->col, w = t->w;
+        for (uint32_t i = t->i; i < np; i++) {
+                const struct pnode *e = &n->kids[i];
+                long ld1 = last_depth(i + 1 < np, t->ld);
+                long elen = 1 + e->len;
+                if (tail_fits(c, elen, col, ld1, w, atm(e))) {
+                        pk__sb_putc(c->out, ',');
+                        write_node(c, e);
+                        col += elen;
+                        w += elen;
+                        continue;
+                }
+                pk__sb_putc(c->out, ',');
+                out_nl_ind(c, t->ind);
+                struct ptask rest = *t;
+                rest.i = i + 1;
+                bool now = fits(c, e, t->col0, ld1, 0) && atm(e);
+                long we = now ? e->len : c->ll;
+                rest.col = t->col0 + we;
+                rest.w = we;
+                ppush(s, rest);
+                (void)pp_element(c, s, e, t->col0, t->tind, t->ind, ld1, 0);
+                return;
+        }
+        if (np < n->nkids) {
+                const struct pnode *e = &n->kids[np];
+                pk__sb_putc(c->out, t->sep);
+                if (e->len + 1 < c->ll - col - (t->ld + 1) &&
+                    e->len + 1 + w + (t->ld + 1) <= c->m && atm(e)) {
+                        write_node(c, e);
+                        return;
+                }
+                out_nl_ind(c, t->ind);
+                ppush(s, (struct ptask){.kind = PP_NODE,
+                                        .n = e,
+                                        .col = t->col0,
+                                        .tind = t->tind,
+                                        .ind = t->ind,
+                                        .ld = t->ld + 1});
+        }
+}
+
+/* pp_list from element first: the first element, then the tail after it. */
+static void pp_list(struct pctx *c, struct pstack *s, const struct pnode *n, uint32_t first,
+                    long col0, long tind, long ind, long ld, char sep, long w)
+{
+        uint32_t np = proper_count(n);
+        long ld1 = last_depth(first + 1 < np, ld);
+        const struct pnode *e = &n->kids[first];
+        long we = fits(c, e, col0, ld1, w) && atm(e) ? e->len : c->ll;
+        ppush(s, (struct ptask){.kind = PP_TAIL,
+                                .sep = sep,
+                                .n = n,
+                                .i = first + 1,
+                                .col0 = col0,
+                                .col = col0 + we,
+                                .tind = tind,
+                                .ind = ind,
+                                .ld = ld,
+                                .w = w + we});
+        (void)pp_element(c, s, e, col0, tind, ind, ld1, w);
+}
+
+/* pp_pair's width; a pair too wide for the line has its key and value
+ * laid out on lines of their own. */
+static long pp_pair(struct pctx *c, struct pstack *s, const struct pnode *p, long col0, long tind,
+                    long ind0, long ld, long w)
+{
+        if (fits(c, p, col0, ld, w)) {
+                write_node(c, p);
+                return atm_pair(p) ? p->len : c->ll;
+        }
+        long i = map_value_indent(tind);
+        ppush(s, (struct ptask){.kind = PP_NODE,
+                                .n = &p->kids[1],
+                                .col = col0 + i,
+                                .tind = tind,
+                                .ind = ind0 + i,
+                                .ld = ld});
+        ppush(s, (struct ptask){.kind = PP_ARROW, .ind = ind0 + i});
+        ppush(s, (struct ptask){.kind = PP_NODE,
+                                .n = &p->kids[0],
+                                .col = col0,
+                                .tind = tind,
+                                .ind = ind0,
+                                .ld = ld,
+                                .w = w});
+        return c->ll;
+}
+
+/* The width pp_pair will report for p, known before it runs. */
+static long pair_width(const struct pctx *c, const struct pnode *p, long col0, long ld, long w)
+{
+        return fits(c, p, col0, ld, w) && atm_pair(p) ? p->len : c->ll;
+}
+
+/* pp_map's loop from pair t->i, at t->col with width t->w so far. */
+static void pp_map_tail(struct pctx *c, struct pstack *s, const struct ptask *t)
+{
+        const struct pnode *n = t->n;
+        uint32_t np = n->nkids;
+        long col = t->col, w = t->w;
+        for (uint32_t i = t->i; i < np; i++) {
+                const struct pnode *p = &n->kids[i];
+                long ld1 = last_depth(i + 1 < np, t->ld);
+                long elen = 1 + p->len;
+                pk__sb_putc(c->out, ',');
+                if (tail_fits(c, elen, col, ld1, w, atm_pair(p))) {
+                        write_node(c, p);
+                        col += elen;
+                        w += elen;
+                        continue;
+                }
+                out_nl_ind(c, t->ind);
+                struct ptask rest = *t;
+                long pw = pair_width(c, p, t->col0, ld1, 0);
+                rest.i = i + 1;
+                rest.col = t->col0 + pw;
+                rest.w = pw;
+                ppush(s, rest);
+                (void)pp_pair(c, s, p, t->col0, t->tind, t->ind, ld1, 0);
+                return;
+        }
+}
+
+static void pp_map(struct pctx *c, struct pstack *s, const struct pnode *n, long col0, long tind,
+                   long ind, long ld, long w)
+{
+        uint32_t np = n->nkids;
+        long ld0 = last_depth(np > 1, ld);
+        long pw = pair_width(c, &n->kids[0], col0, ld0, w);
+        ppush(s, (struct ptask){.kind = PP_MAP_TAIL,
+                                .n = n,
+                                .i = 1,
+                                .col0 = col0,
+                                .col = col0 + pw,
+                                .tind = tind,
+                                .ind = ind,
+                                .ld = ld,
+                                .w = pw});
+        (void)pp_pair(c, s, &n->kids[0], col0, tind, ind, ld0, w);
+}
+
+/* pp of one node: writes it whole if it fits, else opens it and queues its
+ * kids' layout and its closing text. */
+static void pp_node(struct pctx *c, struct pstack *s, const struct ptask *t)
+{
+        const struct pnode *n = t->n;
+        long col = t->col, tind = t->tind, ind = t->ind, ld = t->ld, w = t->w;
         if (fits(c, n, col, ld, w)) {
                 write_node(c, n);
-                return 0;
+                return;
         }
-        int r = 0;
         switch (n->kind) {
         case N_LIST:
                 pk__sb_putc(c->out, '[');
-                r = pp_list(c, n, 0, col + 1, tind, ind + 1, ld, '|', w + 1);
-                pk__sb_putc(c->out, ']');
+                ppush(s, (struct ptask){.kind = PP_CLOSE, .close = "]"});
+                pp_list(c, s, n, 0, col + 1, tind, ind + 1, ld, '|', w + 1);
                 break;
         case N_TUPLE:
                 pk__sb_putc(c->out, '{');
+                ppush(s, (struct ptask){.kind = PP_CLOSE, .close = "}"});
                 if (n->tagged) {
                         const struct pnode *tag = &n->kids[0];
                         long tlen = tag->len, tagind = tlen + 2, tcol = col + tagind;
                         w += 1;
+                        write_node(c, tag);
                         if (tind > 0 && tagind > tind) {
-                                write_node(c, tag);
-                                r = pp_tail(c, n, 1, col + tind, tcol, tind, ind + tind, ld, ',',
-                                            w + tlen);
+                                struct ptask rest = {.kind = PP_TAIL,
+                                                     .sep = ',',
+                                                     .n = n,
+                                                     .i = 1,
+                                                     .col0 = col + tind,
+                                                     .col = tcol,
+                                                     .tind = tind,
+                                                     .ind = ind + tind,
+                                                     .ld = ld,
+                                                     .w = w + tlen};
+                                pp_tail(c, s, &rest);
                         } else {
-                                write_node(c, tag);
                                 pk__sb_putc(c->out, ',');
-                                r = pp_list(c, n, 1, tcol, tind, ind + tagind, ld, ',',
-                                            w + tlen + 1);
+                                pp_list(c, s, n, 1, tcol, tind, ind + tagind, ld, ',',
+                                        w + tlen + 1);
                         }
                 } else {
-                        r = pp_list(c, n, 0, col + 1, tind, ind + 1, ld, ',', w + 1);
+                        pp_list(c, s, n, 0, col + 1, tind, ind + 1, ld, ',', w + 1);
                 }
-                pk__sb_putc(c->out, '}');
                 break;
         case N_MAP:
                 pk__sb_puts(c->out, "#{");
-                r = pp_map(c, n, col + 2, tind, ind + 2, ld, w + 1);
-                pk__sb_putc(c->out, '}');
+                ppush(s, (struct ptask){.kind = PP_CLOSE, .close = "}"});
+                pp_map(c, s, n, col + 2, tind, ind + 2, ld, w + 1);
                 break;
         case N_BIN:
                 pp_binary(c, n, col + 2, ind + 2, ld, w);
@@ -702,7 +972,44 @@ static int pp(struct pctx *c, const struct pnode *n, long col, long tind, long i
                 write_node(c, n);
                 break;
         }
-        return r;
+}
+
+static int pp(struct pctx *c, const struct pnode *root, long col, long tind, long ind, long ld,
+              long w)
+{
+        struct pstack s = {0};
+        ppush(&s, (struct ptask){.kind = PP_NODE,
+                                 .n = root,
+                                 .col = col,
+                                 .tind = tind,
+                                 .ind = ind,
+                                 .ld = ld,
+                                 .w = w});
+        while (s.n > 0 && !s.oom && !c->out->err) {
+                struct ptask t = s.p[--s.n];
+                switch (t.kind) {
+                case PP_NODE:
+                        pp_node(c, &s, &t);
+                        break;
+                case PP_TAIL:
+                        pp_tail(c, &s, &t);
+                        break;
+                case PP_MAP_TAIL:
+                        pp_map_tail(c, &s, &t);
+                        break;
+                case PP_ARROW:
+                        pk__sb_puts(c->out, " =>");
+                        out_nl_ind(c, t.ind);
+                        break;
+                case PP_CLOSE:
+                        pk__sb_puts(c->out, t.close);
+                        break;
+                default:
+                        break;
+                }
+        }
+        free(s.p);
+        return s.oom ? -ENOMEM : c->out->err;
 }
 
 int pk_etf_print_p(const struct pk_term *t, const struct pk_etf_print_opts *opts, char **ret_str,
@@ -710,8 +1017,10 @@ int pk_etf_print_p(const struct pk_term *t, const struct pk_etf_print_opts *opts
 {
         if (!t || !ret_str)
                 return -EINVAL;
-        struct pk__sbuf out = {0};
+        size_t max_len = opts ? opts->max_len : 0;
+        struct pk__sbuf out = {.max = max_len};
         struct pctx c = {
+            .text = {.max = max_len}, /* every leaf's text is part of the output */
             .out = &out,
             .ll = opts && opts->line_length ? (long)opts->line_length : 80,
             .max_depth = opts && opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH,
@@ -724,13 +1033,18 @@ int pk_etf_print_p(const struct pk_term *t, const struct pk_etf_print_opts *opts
                 r = pk__txt_term(&out, t);
                 goto done;
         }
-        c.a = pk_arena_new(0);
+        /* Each node prints as at least one byte, so under a cap the layout
+         * tree is bounded too (a map pair takes three nodes). */
+        size_t node_cap = max_len && max_len < SIZE_MAX / (4 * sizeof(struct pnode))
+                              ? max_len * 4 * sizeof(struct pnode)
+                              : 0;
+        c.a = pk_arena_new(node_cap);
         if (!c.a) {
                 r = -ENOMEM;
                 goto done;
         }
         struct pnode root = {0};
-        r = build(&c, t, &root, 0);
+        r = build(&c, t, &root);
         if (r == 0)
                 r = c.text.err;
         if (r == 0) {

@@ -1,390 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Writes terms exactly as io_lib:format("~w", [T]) does on OTP 25: atom
- * quoting and escapes (io_lib:write_atom_as_latin1), floats in the form of
- * float_to_list(F, [short]), binaries as byte lists, maps in key order.  The
- * writer keeps its own stack, so term depth never drives recursion. */
+/* Writes terms exactly as io_lib:format("~w", [T]) does on OTP 25: binaries
+ * as byte lists, maps in key order, pids, ports, refs and funs; leaves come
+ * from print_leaf.c.  The writer keeps its own stack, so term depth never
+ * drives recursion. */
 #include "text-internal.h"
 
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- growable string ---- */
-
-static bool sb_reserve(struct pk__sbuf *sb, size_t n)
-{
-        if (sb->err)
-                return false;
-        if (n > SIZE_MAX - sb->len - 1 || (sb->max && sb->len + n > sb->max)) {
-                sb->err = sb->max ? PK_ETERMSIZE : -ENOMEM;
-                return false;
-        }
-        size_t need = sb->len + n + 1;
-        if (need <= sb->cap)
-                return true;
-        size_t cap = sb->cap ? sb->cap : 64;
-        while (cap < need)
-                cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-        char *p = realloc(sb->p, cap);
-        if (!p) {
-                sb->err = -ENOMEM;
-                return false;
-        }
-        sb->p = p;
-        sb->cap = cap;
-        return true;
-}
-
-void pk__sb_put(struct pk__sbuf *sb, const void *s, size_t n)
-{
-        if (!sb_reserve(sb, n))
-                return;
-        if (n)
-                memcpy(sb->p + sb->len, s, n);
-        sb->len += n;
-        sb->p[sb->len] = '\0';
-}
-
-void pk__sb_putc(struct pk__sbuf *sb, char c)
-{
-        if (!sb_reserve(sb, 1))
-                return;
-        sb->p[sb->len++] = c;
-        sb->p[sb->len] = '\0';
-}
-
-void pk__sb_puts(struct pk__sbuf *sb, const char *s)
-{
-        pk__sb_put(sb, s, strlen(s));
-}
-
-void pk__sb_putu(struct pk__sbuf *sb, uint64_t v)
-{
-        char buf[24];
-        int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
-        pk__sb_put(sb, buf, (size_t)n);
-}
-
-void pk__sb_spaces(struct pk__sbuf *sb, size_t n)
-{
-        if (!sb_reserve(sb, n))
-                return;
-        memset(sb->p + sb->len, ' ', n);
-        sb->len += n;
-        sb->p[sb->len] = '\0';
-}
-
-void pk__sb_utf8(struct pk__sbuf *sb, uint32_t cp)
-{
-        char b[4];
-        size_t n;
-        if (cp < 0x80) {
-                b[0] = (char)cp;
-                n = 1;
-        } else if (cp < 0x800) {
-                b[0] = (char)(0xC0 | (cp >> 6));
-                b[1] = (char)(0x80 | (cp & 0x3F));
-                n = 2;
-        } else if (cp < 0x10000) {
-                b[0] = (char)(0xE0 | (cp >> 12));
-                b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                b[2] = (char)(0x80 | (cp & 0x3F));
-                n = 3;
-        } else {
-                b[0] = (char)(0xF0 | (cp >> 18));
-                b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-                b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                b[3] = (char)(0x80 | (cp & 0x3F));
-                n = 4;
-        }
-        pk__sb_put(sb, b, n);
-}
-
-void pk__sb_free(struct pk__sbuf *sb)
-{
-        free(sb->p);
-        sb->p = NULL;
-        sb->len = sb->cap = 0;
-}
-
-/* ---- atoms ---- */
-
-static bool is_reserved(const char *s, size_t n)
-{
-        static const char *const words[] = {
-            "after", "and",  "andalso", "band",   "begin",   "bnot", "bor", "bsl",  "bsr",
-            "bxor",  "case", "catch",   "cond",   "div",     "end",  "fun", "if",   "let",
-            "not",   "of",   "or",      "orelse", "receive", "rem",  "try", "when", "xor"};
-        for (size_t i = 0; i < PK_ARRAY_SIZE(words); i++)
-                if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0)
-                        return true;
-        return false;
-}
-
-static bool lower_start(uint32_t c)
-{
-        return (c >= 'a' && c <= 'z') || (c >= 0xDF && c <= 0xFF && c != 0xF7);
-}
-
-static bool name_char(uint32_t c)
-{
-        return lower_start(c) || (c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7) ||
-               (c >= '0' && c <= '9') || c == '_' || c == '@';
-}
-
-void pk__txt_char_escaped(struct pk__sbuf *sb, uint32_t c, char quote, bool latin1_only)
-{
-        if (c == (uint32_t)(unsigned char)quote || c == '\\') {
-                pk__sb_putc(sb, '\\');
-                pk__sb_putc(sb, (char)c);
-                return;
-        }
-        if (c >= ' ' && c <= '~') {
-                pk__sb_putc(sb, (char)c);
-                return;
-        }
-        if (c >= 0xA0 && (!latin1_only || c <= 0xFF)) {
-                pk__sb_utf8(sb, c);
-                return;
-        }
-        if (c > 0xFF) {
-                char buf[16];
-                int n = snprintf(buf, sizeof(buf), "\\x{%X}", (unsigned)c);
-                pk__sb_put(sb, buf, (size_t)n);
-                return;
-        }
-        const char *esc = NULL;
-        switch (c) {
-        case '\n':
-                esc = "\\n";
-                break;
-        case '\r':
-                esc = "\\r";
-                break;
-        case '\t':
-                esc = "\\t";
-                break;
-        case '\v':
-                esc = "\\v";
-                break;
-        case '\b':
-                esc = "\\b";
-                break;
-        case '\f':
-                esc = "\\f";
-                break;
-        case 27:
-                esc = "\\e";
-                break;
-        case 127:
-                esc = "\\d";
-                break;
-        default:
-                break;
-        }
-        if (esc) {
-                pk__sb_puts(sb, esc);
-                return;
-        }
-        char oct[5] = {'\\', (char)('0' + (c >> 6)), (char)('0' + ((c >> 3) & 7)),
-                       (char)('0' + (c & 7)), 0};
-        pk__sb_put(sb, oct, 4);
-}
-
-/* io_lib:quote_atom/2: reserved words, and anything not a lower-case start
- * followed by name characters. */
-static bool atom_needs_quotes(const uint8_t *s, size_t len)
-{
-        if (len == 0 || is_reserved((const char *)s, len))
-                return true;
-        size_t i = 0;
-        int32_t c = pk__utf8_next(s, len, &i);
-        if (c < 0 || !lower_start((uint32_t)c))
-                return true;
-        while (i < len) {
-                c = pk__utf8_next(s, len, &i);
-                if (c < 0 || !name_char((uint32_t)c))
-                        return true;
-        }
-        return false;
-}
-
-void pk__txt_atom(struct pk__sbuf *sb, const char *name, size_t len)
-{
-        const uint8_t *s = (const uint8_t *)name;
-        if (!atom_needs_quotes(s, len)) {
-                pk__sb_put(sb, name, len);
-                return;
-        }
-        pk__sb_putc(sb, '\'');
-        size_t i = 0;
-        while (i < len) {
-                int32_t c = pk__utf8_next(s, len, &i);
-                if (c < 0) { /* not from a valid atom: write the byte as Latin-1 */
-                        c = s[i++];
-                }
-                pk__txt_char_escaped(sb, (uint32_t)c, '\'', true);
-        }
-        pk__sb_putc(sb, '\'');
-}
-
-/* ---- floats ---- */
-
-/* Shortest decimal digits that read back as v (v > 0, finite): digits in
- * d[0..*nd), value = 0.d * 10^(*exp10 + 1), i.e. d[0] is at 10^*exp10.
- * Tries each precision and keeps the first correctly rounded string that
- * round-trips (Ryu's answer: the shortest, and of those the nearest). */
-static void shortest_digits(double v, char d[20], int *nd, int *exp10)
-{
-        char buf[48];
-        for (int p = 1; p <= 17; p++) {
-                snprintf(buf, sizeof(buf), "%.*e", p - 1, v);
-                if (strtod(buf, NULL) == v || p == 17)
-                        break;
-                /* The nearest p-digit number missed; at a power of two the
-                 * interval is lopsided and a neighbour may still read back. */
-                uint64_t m = 0;
-                const char *q = buf;
-                for (; *q && *q != 'e'; q++)
-                        if (*q >= '0' && *q <= '9')
-                                m = m * 10 + (uint64_t)(*q - '0');
-                int e = atoi(q + 1) - (p - 1);
-                bool hit = false;
-                for (int delta = -1; delta <= 1 && !hit; delta += 2) {
-                        uint64_t alt_m = m + (uint64_t)(int64_t)delta;
-                        char alt[48];
-                        snprintf(alt, sizeof(alt), "%llue%d", (unsigned long long)alt_m, e);
-                        if (alt_m == 0 || strtod(alt, NULL) != v)
-                                continue;
-                        char digs[24];
-                        int nd0 = snprintf(digs, sizeof(digs), "%llu", (unsigned long long)alt_m);
-                        snprintf(buf, sizeof(buf), "%c.%se%d", digs[0], digs + 1, e + nd0 - 1);
-                        hit = true;
-                }
-                if (hit)
-                        break;
-        }
-        /* buf = D[.DDD]e[+-]XX */
-        int n = 0;
-        const char *q = buf;
-        for (; *q && *q != 'e'; q++)
-                if (*q >= '0' && *q <= '9' && n < 19)
-                        d[n++] = *q;
-        int e = atoi(q + 1);
-        if (n == 0) /* "%e" always writes a digit; keeps *nd >= 1 visible */
-                d[n++] = '0';
-        while (n > 1 && d[n - 1] == '0')
-                n--;
-        *nd = n;
-        *exp10 = e;
-}
-
-void pk__txt_float(struct pk__sbuf *sb, double f)
-{
-        if (f == 0) {
-                pk__sb_puts(sb, signbit(f) ? "-0.0" : "0.0");
-                return;
-        }
-        if (f < 0)
-                pk__sb_putc(sb, '-');
-        double v = fabs(f);
-        char d[20];
-        int L, exp10;
-        shortest_digits(v, d, &L, &exp10);
-        int place = exp10 - (L - 1); /* exponent of the last digit */
-        char expl[8];
-        int explen = snprintf(expl, sizeof(expl), "%d", exp10);
-        int expcost = explen + 2;
-        if (place < 0) {
-                if (exp10 >= 0) {
-                        /* d[0..exp10] '.' rest */
-                        pk__sb_put(sb, d, (size_t)exp10 + 1);
-                        pk__sb_putc(sb, '.');
-                        pk__sb_put(sb, d + exp10 + 1, (size_t)(L - exp10 - 1));
-                        return;
-                }
-                /* OTP 25 keeps 0.0001 (a tie with 1.0e-4) in decimal; it
-                 * switches only when scientific is strictly shorter. */
-                int dec_len = 2 - place;
-                int sci_len = (L == 1 ? 3 : L + 1) + 1 + explen;
-                if (dec_len <= sci_len) {
-                        pk__sb_puts(sb, "0.");
-                        for (int i = 0; i < -place - L; i++)
-                                pk__sb_putc(sb, '0');
-                        pk__sb_put(sb, d, (size_t)L);
-                        return;
-                }
-        } else {
-                int dot = L == 1 ? 1 : 0;
-                if (expcost + dot >= place + 2 && v < 9007199254740992.0) {
-                        pk__sb_put(sb, d, (size_t)L);
-                        for (int i = 0; i < place; i++)
-                                pk__sb_putc(sb, '0');
-                        pk__sb_puts(sb, ".0");
-                        return;
-                }
-        }
-        /* Scientific. */
-        pk__sb_putc(sb, d[0]);
-        pk__sb_putc(sb, '.');
-        if (L == 1)
-                pk__sb_putc(sb, '0');
-        else
-                pk__sb_put(sb, d + 1, (size_t)L - 1);
-        pk__sb_putc(sb, 'e');
-        pk__sb_put(sb, expl, (size_t)explen);
-}
-
-/* ---- integers ---- */
-
-void pk__txt_integer(struct pk__sbuf *sb, const struct pk_term *t)
-{
-        if (t->type == PK_TERM_INT) {
-                char buf[24];
-                int n = snprintf(buf, sizeof(buf), "%lld", (long long)t->v.i);
-                pk__sb_put(sb, buf, (size_t)n);
-                return;
-        }
-        /* Big: repeated division of 32-bit limbs by 10^9. */
-        size_t nl = (t->v.big.len + 3) / 4;
-        uint32_t *limb = calloc(nl ? nl : 1, sizeof(*limb));
-        size_t ndec = (size_t)t->v.big.len * 3 / 8 + 2; /* 9-digit groups: ~2.41 bytes each */
-        uint32_t *groups = malloc(ndec * sizeof(*groups));
-        if (!limb || !groups) {
-                free(limb);
-                free(groups);
-                sb->err = -ENOMEM;
-                return;
-        }
-        for (size_t i = 0; i < t->v.big.len; i++)
-                limb[i / 4] |= (uint32_t)t->v.big.digits[i] << (8 * (i % 4));
-        /* At least one group, so a zero magnitude (len 0: not canonical, but
-         * a caller may build it) prints "0" rather than reading groups[-1]. */
-        size_t top = nl, ng = 0;
-        do {
-                uint64_t rem = 0;
-                for (size_t i = top; i-- > 0;) {
-                        uint64_t cur = (rem << 32) | limb[i];
-                        limb[i] = (uint32_t)(cur / 1000000000u);
-                        rem = cur % 1000000000u;
-                }
-                groups[ng++] = (uint32_t)rem;
-                while (top > 0 && limb[top - 1] == 0)
-                        top--;
-        } while (top > 0 && ng < ndec);
-        if (t->v.big.negative)
-                pk__sb_putc(sb, '-');
-        char buf[16];
-        int n = snprintf(buf, sizeof(buf), "%u", groups[ng - 1]);
-        pk__sb_put(sb, buf, (size_t)n);
-        for (size_t i = ng - 1; i-- > 0;) {
-                n = snprintf(buf, sizeof(buf), "%09u", groups[i]);
-                pk__sb_put(sb, buf, (size_t)n);
-        }
-        free(limb);
-        free(groups);
-}
 
 /* ---- leaves shared with ~p ---- */
 
@@ -406,17 +28,14 @@ static void w_binary(struct pk__sbuf *sb, const struct pk_term *t)
         pk__sb_puts(sb, "<<");
         size_t n = t->v.bin.size;
         unsigned bits = t->v.bin.bits;
-        for (size_t i = 0; i < n; i++) {
-                if (i)
+        size_t whole = n > 0 && bits < 8 ? n - 1 : n;
+        pk__sb_byte_list(sb, t->v.bin.data, whole, false);
+        if (whole < n) {
+                if (whole)
                         pk__sb_putc(sb, ',');
-                uint8_t b = t->v.bin.data[i];
-                if (i == n - 1 && bits < 8) {
-                        pk__sb_putu(sb, (unsigned)b >> (8 - bits));
-                        pk__sb_putc(sb, ':');
-                        pk__sb_putu(sb, bits);
-                } else {
-                        pk__sb_putu(sb, b);
-                }
+                pk__sb_putu(sb, (unsigned)t->v.bin.data[whole] >> (8 - bits));
+                pk__sb_putc(sb, ':');
+                pk__sb_putu(sb, bits);
         }
         pk__sb_puts(sb, ">>");
 }
@@ -440,11 +59,7 @@ static bool w_leaf(struct pk__sbuf *sb, const struct pk_term *t)
                 return true;
         case PK_TERM_STRING:
                 pk__sb_putc(sb, '[');
-                for (uint32_t i = 0; i < t->v.string.len; i++) {
-                        if (i)
-                                pk__sb_putc(sb, ',');
-                        pk__sb_putu(sb, t->v.string.bytes[i]);
-                }
+                pk__sb_byte_list(sb, t->v.string.bytes, t->v.string.len, false);
                 pk__sb_putc(sb, ']');
                 return true;
         case PK_TERM_BINARY:
@@ -605,10 +220,8 @@ int pk__txt_term(struct pk__sbuf *sb, const struct pk_term *root)
                                                 f->t = tail;
                                                 f->i = 0;
                                         } else if (tail->type == PK_TERM_STRING) {
-                                                for (uint32_t k = 0; k < tail->v.string.len; k++) {
-                                                        pk__sb_putc(sb, ',');
-                                                        pk__sb_putu(sb, tail->v.string.bytes[k]);
-                                                }
+                                                pk__sb_byte_list(sb, tail->v.string.bytes,
+                                                                 tail->v.string.len, true);
                                                 pk__sb_putc(sb, ']');
                                                 n--;
                                         } else {
@@ -658,9 +271,15 @@ out:
 
 int pk_etf_print_w(const struct pk_term *t, char **ret_str, size_t *ret_len)
 {
+        return pk_etf_print_w_opts(t, NULL, ret_str, ret_len);
+}
+
+int pk_etf_print_w_opts(const struct pk_term *t, const struct pk_etf_print_opts *opts,
+                        char **ret_str, size_t *ret_len)
+{
         if (!t || !ret_str)
                 return -EINVAL;
-        struct pk__sbuf sb = {0};
+        struct pk__sbuf sb = {.max = opts ? opts->max_len : 0};
         int rc = pk__txt_term(&sb, t);
         if (rc == 0 && !sb.p)
                 pk__sb_put(&sb, "", 0);

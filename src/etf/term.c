@@ -398,168 +398,399 @@ static int cmp_bits(const struct pk_term *a, const struct pk_term *b)
         return cmp_u64(abits, bbits);
 }
 
-/* Walks list-like terms one cell at a time. */
-struct list_cursor {
-        const struct pk_term *t; /* current list-like term, or a non-list tail */
-        uint32_t i;              /* index within t's elements */
-        struct pk_term byte;     /* scratch for a STRING element */
+/* ---- the iterative comparison ----
+ *
+ * Containers are compared by a loop over an explicit stack of frames on the
+ * heap, so the depth of a term (which a peer controls up to the decoder's
+ * max_depth) never becomes C stack depth.  A frame either asks for one more
+ * pair of subterms to compare or finishes with a result for its parent; a
+ * nonzero result from a child ends a tuple, list or map at once.  Maps need
+ * their keys in Erlang's map key order (exact term order: the order
+ * pk__map_key_order in map_order.c gives), so a map frame sorts them itself
+ * (a bottom-up merge sort whose comparisons are pushed on the same stack)
+ * instead of calling that sort, which would call back into the comparison
+ * once per level of maps nested in keys. */
+
+enum cmp_kind { CF_ELEMS, CF_LIST, CF_MAP };
+
+/* A bottom-up merge sort of pair indexes, one comparison at a time. */
+struct msort {
+        uint32_t *src, *dst; /* a pass merges runs of src into dst */
+        uint32_t width, lo, mid, hi, p, q, k;
+        bool merging;
 };
 
-/* Fetches the next head; returns NULL at the end of the cells (c->t is then the tail). */
-static const struct pk_term *cursor_next(struct list_cursor *c)
+/* The state of a map frame: both maps' key orders, then keys, then values. */
+struct cmap {
+        uint32_t n;
+        uint32_t k;      /* next key or value to compare */
+        uint8_t phase;   /* 0, 1: sorting a's or b's keys; 2: keys; 3: values */
+        struct msort s;  /* the sort in progress (phases 0 and 1) */
+        uint32_t *ord_a; /* a's sorted pair indexes once phase 0 is done */
+        uint32_t *ord_b;
+        uint32_t buf[]; /* 4n: a's indexes and scratch, then b's */
+};
+
+struct cframe {
+        const struct pk_term *a, *b; /* CF_ELEMS: element arrays; CF_LIST: current cells */
+        uint32_t i, j;               /* CF_ELEMS: next index and count; CF_LIST: indexes in a, b */
+        uint8_t kind;
+        uint8_t exact;
+        struct cmap *m; /* CF_MAP: owned, freed when the frame is popped */
+};
+
+/* What a frame's step asks of the loop. */
+enum cmp_act { ACT_FINISH, ACT_COMPARE, ACT_REPLACE };
+
+static void msort_init(struct msort *s, uint32_t *idx, uint32_t *scratch, uint32_t n)
+{
+        for (uint32_t i = 0; i < n; i++)
+                idx[i] = i;
+        *s = (struct msort){.src = idx, .dst = scratch, .width = 1};
+}
+
+/* Advances the sort, taking the result c of the comparison it asked for last
+ * (when have is set).  Returns true when it needs the keys of src[p] and
+ * src[q] compared, false when done (the order is then in s->src). */
+static bool msort_step(struct msort *s, uint32_t n, bool have, int c)
 {
         for (;;) {
-                if (c->t->type == PK_TERM_STRING) {
-                        if (c->i < c->t->v.string.len) {
-                                pk_term_set_int(&c->byte, c->t->v.string.bytes[c->i++]);
-                                return &c->byte;
+                if (s->merging) {
+                        if (have) {
+                                s->dst[s->k++] = c <= 0 ? s->src[s->p++] : s->src[s->q++];
+                                have = false;
                         }
-                        static const struct pk_term nil = {.type = PK_TERM_NIL};
-                        c->t = &nil;
-                        c->i = 0;
-                } else if (c->t->type == PK_TERM_LIST) {
-                        if (c->i < c->t->v.list.len)
-                                return &c->t->v.list.elems[c->i++];
-                        c->t = c->t->v.list.tail;
-                        c->i = 0;
+                        if (s->p < s->mid && s->q < s->hi)
+                                return true;
+                        while (s->p < s->mid)
+                                s->dst[s->k++] = s->src[s->p++];
+                        while (s->q < s->hi)
+                                s->dst[s->k++] = s->src[s->q++];
+                        s->merging = false;
+                        s->lo = s->hi;
+                }
+                if (s->width >= n)
+                        return false;
+                if (s->lo >= n) {
+                        uint32_t *t = s->src;
+                        s->src = s->dst;
+                        s->dst = t;
+                        s->width = s->width > n / 2 ? n : s->width * 2;
+                        s->lo = 0;
+                        continue;
+                }
+                s->mid = n - s->lo > s->width ? s->lo + s->width : n;
+                s->hi = n - s->mid > s->width ? s->mid + s->width : n;
+                s->p = s->lo;
+                s->q = s->mid;
+                s->k = s->lo;
+                s->merging = true;
+        }
+}
+
+/* Fetches the next head of a list-like term (t, *i); a STRING's byte goes to
+ * *scratch.  Returns NULL at the end of the cells, leaving *t at the tail. */
+static const struct pk_term *cell_next(const struct pk_term **t, uint32_t *i,
+                                       struct pk_term *scratch)
+{
+        static const struct pk_term nil = {.type = PK_TERM_NIL};
+        for (;;) {
+                const struct pk_term *c = *t;
+                if (c->type == PK_TERM_STRING) {
+                        if (*i < c->v.string.len) {
+                                pk_term_set_int(scratch, c->v.string.bytes[(*i)++]);
+                                return scratch;
+                        }
+                        *t = &nil;
+                        *i = 0;
+                } else if (c->type == PK_TERM_LIST) {
+                        if (*i < c->v.list.len)
+                                return &c->v.list.elems[(*i)++];
+                        *t = c->v.list.tail;
+                        *i = 0;
                 } else {
                         return NULL;
                 }
         }
 }
 
-static int cmp_lists(const struct pk_term *a, const struct pk_term *b, int exact)
+/* One step of frame f; have/c carry the result of the comparison it asked for
+ * last.  On ACT_FINISH *c is the frame's result; on ACT_COMPARE and
+ * ACT_REPLACE the next pair is in *x, *y, *ex (ACT_REPLACE: the pair's result
+ * is the frame's result, so the frame can go first). */
+static enum cmp_act frame_step(struct cframe *f, bool have, int *c, const struct pk_term **x,
+                               const struct pk_term **y, int *ex, struct pk_term scratch[2])
 {
-        struct list_cursor ca = {.t = a}, cb = {.t = b};
-        for (;;) {
-                const struct pk_term *x = cursor_next(&ca);
-                const struct pk_term *y = cursor_next(&cb);
+        switch (f->kind) {
+        case CF_ELEMS:
+                if (have && *c)
+                        return ACT_FINISH;
+                *x = &f->a[f->i];
+                *y = &f->b[f->i];
+                *ex = f->exact;
+                return ++f->i == f->j ? ACT_REPLACE : ACT_COMPARE;
+        case CF_LIST: {
+                if (have && *c)
+                        return ACT_FINISH;
+                const struct pk_term *p = cell_next(&f->a, &f->i, &scratch[0]);
+                const struct pk_term *q = cell_next(&f->b, &f->j, &scratch[1]);
                 /* A side that ran out of cells is left with its tail (NIL or an
                  * improper tail), which is compared with the other side's
                  * remaining list cell by type class alone. */
-                if (!x && !y)
-                        return pk_term_compare(ca.t, cb.t, exact);
-                if (!x)
-                        return order_class(ca.t) < ORD_LIST ? -1 : 1;
-                if (!y)
-                        return order_class(cb.t) < ORD_LIST ? 1 : -1;
-                int c = pk_term_compare(x, y, exact);
-                if (c)
-                        return c;
+                if (!p && !q) {
+                        *x = f->a;
+                        *y = f->b;
+                        *ex = f->exact;
+                        return ACT_REPLACE;
+                }
+                if (!p || !q) {
+                        const struct pk_term *tail = p ? f->b : f->a;
+                        int below = order_class(tail) < ORD_LIST;
+                        *c = (below ? -1 : 1) * (p ? -1 : 1);
+                        return ACT_FINISH;
+                }
+                *x = p;
+                *y = q;
+                *ex = f->exact;
+                return ACT_COMPARE;
+        }
+        default: {
+                struct cmap *m = f->m;
+                const struct pk_term *pa = f->a->v.map.pairs, *pb = f->b->v.map.pairs;
+                if (m->phase <= 1) {
+                        const struct pk_term *pairs = m->phase == 0 ? pa : pb;
+                        if (msort_step(&m->s, m->n, have, *c)) {
+                                *x = &pairs[2 * (size_t)m->s.src[m->s.p]];
+                                *y = &pairs[2 * (size_t)m->s.src[m->s.q]];
+                                *ex = 1;
+                                return ACT_COMPARE;
+                        }
+                        if (m->phase == 0) {
+                                m->ord_a = m->s.src;
+                                m->phase = 1;
+                                msort_init(&m->s, m->buf + 2 * (size_t)m->n,
+                                           m->buf + 3 * (size_t)m->n, m->n);
+                                return frame_step(f, false, c, x, y, ex, scratch);
+                        }
+                        m->ord_b = m->s.src;
+                        m->phase = 2;
+                        m->k = 0;
+                        have = false;
+                }
+                if (have && *c)
+                        return ACT_FINISH;
+                if (m->k == m->n) {
+                        if (m->phase == 3) {
+                                *c = 0;
+                                return ACT_FINISH;
+                        }
+                        m->phase = 3;
+                        m->k = 0;
+                }
+                size_t off = m->phase == 3;
+                *x = &pa[2 * (size_t)m->ord_a[m->k] + off];
+                *y = &pb[2 * (size_t)m->ord_b[m->k] + off];
+                *ex = m->phase == 3 ? f->exact : 1;
+                m->k++;
+                return ACT_COMPARE;
+        }
         }
 }
 
-static uint32_t *sorted_keys(const struct pk_term *m)
+/* Compares x and y when that needs no frame (*c set, returns false), or
+ * fills *f for a container pair (returns true).  Sets *err to -ENOMEM when a
+ * map's state cannot be allocated (then *c orders by address). */
+static bool cmp_start(const struct pk_term *x, const struct pk_term *y, int ex, int *c,
+                      struct cframe *f, int *err)
 {
-        uint32_t n = m->v.map.arity;
-        uint32_t *idx = malloc((n ? n : 1) * sizeof(*idx));
-        if (idx)
-                pk__map_key_order(m->v.map.pairs, n, idx);
-        return idx;
+        enum order_class ka = order_class(x), kb = order_class(y);
+        if (ka != kb) {
+                *c = ka < kb ? -1 : 1;
+                return false;
+        }
+        const struct pk_term *a = x, *b = y;
+        *c = 0;
+        switch (ka) {
+        case ORD_NUMBER:
+                *c = cmp_numbers(a, b, ex);
+                return false;
+        case ORD_ATOM:
+                *c = cmp_bytes(a->v.atom.name, a->v.atom.len, b->v.atom.name, b->v.atom.len);
+                return false;
+        case ORD_REF:
+                if ((*c = cmp_bytes(a->v.ref.node, a->v.ref.node_len, b->v.ref.node,
+                                    b->v.ref.node_len)))
+                        return false;
+                if (a->v.ref.len != b->v.ref.len) {
+                        *c = a->v.ref.len < b->v.ref.len ? -1 : 1;
+                        return false;
+                }
+                for (uint16_t i = a->v.ref.len; i-- > 0;)
+                        if ((*c = cmp_u64(a->v.ref.ids[i], b->v.ref.ids[i])))
+                                return false;
+                *c = cmp_u64(a->v.ref.creation, b->v.ref.creation);
+                return false;
+        case ORD_FUN:
+                if (a->type != b->type) {
+                        *c = a->type == PK_TERM_FUN ? -1 : 1;
+                        return false;
+                }
+                if (a->type == PK_TERM_EXPORT) {
+                        if ((*c = cmp_bytes(a->v.mfa.module, a->v.mfa.module_len, b->v.mfa.module,
+                                            b->v.mfa.module_len)))
+                                return false;
+                        if ((*c = cmp_bytes(a->v.mfa.function, a->v.mfa.function_len,
+                                            b->v.mfa.function, b->v.mfa.function_len)))
+                                return false;
+                        *c = cmp_u64(a->v.mfa.arity, b->v.mfa.arity);
+                        return false;
+                }
+                if ((*c = cmp_bytes(a->v.fun->module, a->v.fun->module_len, b->v.fun->module,
+                                    b->v.fun->module_len)))
+                        return false;
+                if ((*c = cmp_u64(a->v.fun->index, b->v.fun->index)))
+                        return false;
+                if ((*c = cmp_bytes(a->v.fun->uniq, 16, b->v.fun->uniq, 16)))
+                        return false;
+                if ((*c = cmp_u64(a->v.fun->num_free, b->v.fun->num_free)) ||
+                    a->v.fun->num_free == 0)
+                        return false;
+                *f = (struct cframe){.kind = CF_ELEMS,
+                                     .exact = (uint8_t)ex,
+                                     .a = a->v.fun->free_vars,
+                                     .b = b->v.fun->free_vars,
+                                     .j = a->v.fun->num_free};
+                return true;
+        case ORD_PORT:
+                if ((*c = cmp_bytes(a->v.port.node, a->v.port.node_len, b->v.port.node,
+                                    b->v.port.node_len)))
+                        return false;
+                if ((*c = cmp_u64(a->v.port.id, b->v.port.id)))
+                        return false;
+                *c = cmp_u64(a->v.port.creation, b->v.port.creation);
+                return false;
+        case ORD_PID:
+                if ((*c = cmp_bytes(a->v.pid.node, a->v.pid.node_len, b->v.pid.node,
+                                    b->v.pid.node_len)))
+                        return false;
+                if ((*c = cmp_u64(a->v.pid.serial, b->v.pid.serial)))
+                        return false;
+                if ((*c = cmp_u64(a->v.pid.id, b->v.pid.id)))
+                        return false;
+                *c = cmp_u64(a->v.pid.creation, b->v.pid.creation);
+                return false;
+        case ORD_TUPLE:
+                if (a->v.tuple.arity != b->v.tuple.arity) {
+                        *c = a->v.tuple.arity < b->v.tuple.arity ? -1 : 1;
+                        return false;
+                }
+                if (a->v.tuple.arity == 0)
+                        return false;
+                *f = (struct cframe){.kind = CF_ELEMS,
+                                     .exact = (uint8_t)ex,
+                                     .a = a->v.tuple.elems,
+                                     .b = b->v.tuple.elems,
+                                     .j = a->v.tuple.arity};
+                return true;
+        case ORD_MAP: {
+                uint32_t n = a->v.map.arity;
+                if (n != b->v.map.arity) {
+                        *c = n < b->v.map.arity ? -1 : 1;
+                        return false;
+                }
+                if (n == 0)
+                        return false;
+                struct cmap *m = malloc(sizeof(*m) + 4 * (size_t)n * sizeof(uint32_t));
+                if (!m) {
+                        /* Out of memory: order by address so the result stays consistent. */
+                        *err = -ENOMEM;
+                        *c = cmp_u64((uintptr_t)a, (uintptr_t)b);
+                        return false;
+                }
+                m->n = n;
+                m->phase = 0;
+                msort_init(&m->s, m->buf, m->buf + n, n);
+                *f = (struct cframe){.kind = CF_MAP, .exact = (uint8_t)ex, .a = a, .b = b, .m = m};
+                return true;
+        }
+        case ORD_NIL:
+                return false;
+        case ORD_LIST:
+                /* Two byte lists: their bytes in order, then the shorter first. */
+                if (a->type == PK_TERM_STRING && b->type == PK_TERM_STRING) {
+                        *c = cmp_bytes(a->v.string.bytes, a->v.string.len, b->v.string.bytes,
+                                       b->v.string.len);
+                        return false;
+                }
+                *f = (struct cframe){.kind = CF_LIST, .exact = (uint8_t)ex, .a = a, .b = b};
+                return true;
+        case ORD_BITSTRING:
+                *c = cmp_bits(a, b);
+                return false;
+        }
+        return false;
 }
 
-static int cmp_maps(const struct pk_term *a, const struct pk_term *b, int exact)
+int pk__term_cmp(const struct pk_term *a, const struct pk_term *b, int exact, int *err)
 {
-        if (a->v.map.arity != b->v.map.arity)
-                return a->v.map.arity < b->v.map.arity ? -1 : 1;
-        uint32_t *ia = sorted_keys(a), *ib = sorted_keys(b);
-        int c = 0;
-        if (!ia || !ib) {
-                /* Out of memory: order by address so the result stays consistent. */
-                c = cmp_u64((uintptr_t)a, (uintptr_t)b);
-                goto out;
+        /* Most comparisons are shallow: a few frames here, the heap beyond. */
+        struct cframe local[16];
+        struct cframe *st = local;
+        size_t n = 0, cap = sizeof(local) / sizeof(local[0]);
+        struct pk_term scratch[2];
+        const struct pk_term *x = a, *y = b;
+        int ex = exact, c = 0;
+        *err = 0;
+        for (;;) {
+                struct cframe f;
+                bool have = true;
+                if (cmp_start(x, y, ex, &c, &f, err)) {
+                        if (n == cap) {
+                                size_t nc = cap * 2;
+                                struct cframe *ns = st == local ? malloc(nc * sizeof(*ns))
+                                                                : realloc(st, nc * sizeof(*ns));
+                                if (!ns) {
+                                        if (f.kind == CF_MAP)
+                                                free(f.m);
+                                        *err = -ENOMEM;
+                                        c = cmp_u64((uintptr_t)a, (uintptr_t)b);
+                                        goto out;
+                                }
+                                if (st == local)
+                                        memcpy(ns, local, sizeof(local));
+                                st = ns;
+                                cap = nc;
+                        }
+                        st[n++] = f;
+                        have = false;
+                }
+                /* Feed results up until some frame asks for another pair. */
+                for (;;) {
+                        if (n == 0)
+                                goto out;
+                        struct cframe *top = &st[n - 1];
+                        enum cmp_act act = frame_step(top, have, &c, &x, &y, &ex, scratch);
+                        if (act != ACT_COMPARE) {
+                                if (top->kind == CF_MAP)
+                                        free(top->m);
+                                n--;
+                        }
+                        if (act != ACT_FINISH)
+                                break;
+                        have = true;
+                }
         }
-        for (uint32_t k = 0; k < a->v.map.arity && !c; k++)
-                c = pk_term_compare(&a->v.map.pairs[2 * (size_t)ia[k]],
-                                    &b->v.map.pairs[2 * (size_t)ib[k]], 1);
-        for (uint32_t k = 0; k < a->v.map.arity && !c; k++)
-                c = pk_term_compare(&a->v.map.pairs[2 * ia[k] + 1], &b->v.map.pairs[2 * ib[k] + 1],
-                                    exact);
 out:
-        free(ia);
-        free(ib);
+        for (size_t i = 0; i < n; i++)
+                if (st[i].kind == CF_MAP)
+                        free(st[i].m);
+        if (st != local)
+                free(st);
         return c;
 }
 
 int pk_term_compare(const struct pk_term *a, const struct pk_term *b, int exact)
 {
-        enum order_class ka = order_class(a), kb = order_class(b);
-        if (ka != kb)
-                return ka < kb ? -1 : 1;
-        int c;
-        switch (ka) {
-        case ORD_NUMBER:
-                return cmp_numbers(a, b, exact);
-        case ORD_ATOM:
-                return cmp_bytes(a->v.atom.name, a->v.atom.len, b->v.atom.name, b->v.atom.len);
-        case ORD_REF:
-                if ((c = cmp_bytes(a->v.ref.node, a->v.ref.node_len, b->v.ref.node,
-                                   b->v.ref.node_len)))
-                        return c;
-                if (a->v.ref.len != b->v.ref.len)
-                        return a->v.ref.len < b->v.ref.len ? -1 : 1;
-                for (uint16_t i = a->v.ref.len; i-- > 0;)
-                        if ((c = cmp_u64(a->v.ref.ids[i], b->v.ref.ids[i])))
-                                return c;
-                return cmp_u64(a->v.ref.creation, b->v.ref.creation);
-        case ORD_FUN:
-                if (a->type != b->type)
-                        return a->type == PK_TERM_FUN ? -1 : 1;
-                if (a->type == PK_TERM_EXPORT) {
-                        if ((c = cmp_bytes(a->v.mfa.module, a->v.mfa.module_len, b->v.mfa.module,
-                                           b->v.mfa.module_len)))
-                                return c;
-                        if ((c = cmp_bytes(a->v.mfa.function, a->v.mfa.function_len,
-                                           b->v.mfa.function, b->v.mfa.function_len)))
-                                return c;
-                        return cmp_u64(a->v.mfa.arity, b->v.mfa.arity);
-                }
-                if ((c = cmp_bytes(a->v.fun->module, a->v.fun->module_len, b->v.fun->module,
-                                   b->v.fun->module_len)))
-                        return c;
-                if ((c = cmp_u64(a->v.fun->index, b->v.fun->index)))
-                        return c;
-                if ((c = cmp_bytes(a->v.fun->uniq, 16, b->v.fun->uniq, 16)))
-                        return c;
-                if ((c = cmp_u64(a->v.fun->num_free, b->v.fun->num_free)))
-                        return c;
-                for (uint32_t i = 0; i < a->v.fun->num_free; i++)
-                        if ((c = pk_term_compare(&a->v.fun->free_vars[i], &b->v.fun->free_vars[i],
-                                                 exact)))
-                                return c;
-                return 0;
-        case ORD_PORT:
-                if ((c = cmp_bytes(a->v.port.node, a->v.port.node_len, b->v.port.node,
-                                   b->v.port.node_len)))
-                        return c;
-                if ((c = cmp_u64(a->v.port.id, b->v.port.id)))
-                        return c;
-                return cmp_u64(a->v.port.creation, b->v.port.creation);
-        case ORD_PID:
-                if ((c = cmp_bytes(a->v.pid.node, a->v.pid.node_len, b->v.pid.node,
-                                   b->v.pid.node_len)))
-                        return c;
-                if ((c = cmp_u64(a->v.pid.serial, b->v.pid.serial)))
-                        return c;
-                if ((c = cmp_u64(a->v.pid.id, b->v.pid.id)))
-                        return c;
-                return cmp_u64(a->v.pid.creation, b->v.pid.creation);
-        case ORD_TUPLE:
-                if (a->v.tuple.arity != b->v.tuple.arity)
-                        return a->v.tuple.arity < b->v.tuple.arity ? -1 : 1;
-                for (uint32_t i = 0; i < a->v.tuple.arity; i++)
-                        if ((c = pk_term_compare(&a->v.tuple.elems[i], &b->v.tuple.elems[i],
-                                                 exact)))
-                                return c;
-                return 0;
-        case ORD_MAP:
-                return cmp_maps(a, b, exact);
-        case ORD_NIL:
-                return 0;
-        case ORD_LIST:
-                return cmp_lists(a, b, exact);
-        case ORD_BITSTRING:
-                return cmp_bits(a, b);
-        }
-        return 0;
+        int err;
+        return pk__term_cmp(a, b, exact, &err);
 }

@@ -23,10 +23,35 @@ void pk__sb_put(struct pk__sbuf *sb, const void *s, size_t n);
 void pk__sb_putc(struct pk__sbuf *sb, char c);
 void pk__sb_puts(struct pk__sbuf *sb, const char *s);
 void pk__sb_putu(struct pk__sbuf *sb, uint64_t v);
+void pk__sb_puti(struct pk__sbuf *sb, int64_t v);
+/* Appends the bytes as decimal numbers joined by commas ("1,22,255"), led
+ * by a comma when lead_comma is set and n > 0: one reservation, no call per byte. */
+void pk__sb_byte_list(struct pk__sbuf *sb, const uint8_t *d, size_t n, bool lead_comma);
+/* Appends Latin-1 bytes with io_lib's escapes for a string quoted by quote
+ * (pk__txt_char_escaped with latin1_only), copying unescaped runs whole. */
+void pk__sb_latin1_escaped(struct pk__sbuf *sb, const uint8_t *d, size_t n, char quote);
 void pk__sb_spaces(struct pk__sbuf *sb, size_t n);
 /* Appends a code point as UTF-8. */
 void pk__sb_utf8(struct pk__sbuf *sb, uint32_t cp);
 void pk__sb_free(struct pk__sbuf *sb);
+
+/* Erlang's character classes (Latin-1 letters count, as in erl_scan) and
+ * reserved words (text_chars.c), shared by the scanner and the printers. */
+static inline bool pk__txt_lower_start(uint32_t c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 0xDF && c <= 0xFF && c != 0xF7);
+}
+static inline bool pk__txt_upper_start(uint32_t c)
+{
+        return (c >= 'A' && c <= 'Z') || c == '_' || (c >= 0xC0 && c <= 0xDE && c != 0xD7);
+}
+static inline bool pk__txt_name_char(uint32_t c)
+{
+        return pk__txt_lower_start(c) || pk__txt_upper_start(c) || (c >= '0' && c <= '9') ||
+               c == '@';
+}
+/* True for the words an unquoted atom may not be (erl_scan:reserved_word/1). */
+bool pk__txt_reserved(const char *s, size_t n);
 
 /* Writes an atom as io_lib's ~w does (quoted when needed, code points above
  * 255 escaped as \x{HEX}). */

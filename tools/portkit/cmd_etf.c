@@ -18,15 +18,20 @@
  * so its defaults are far above the library's safe ones (options change them). */
 #define ETF_CLI_DEFAULT_MAX_SIZE ((size_t)4 << 30)
 #define ETF_CLI_DEFAULT_MAX_DEPTH 10000u
+/* Default cap on one decoded term's text: a small compressed term can
+ * inflate to 128 MiB and print as four bytes a byte. */
+#define ETF_CLI_DEFAULT_MAX_OUTPUT ((size_t)256 << 20)
 
 static const char etf_usage[] =
-    "usage: portkit etf decode [--format w|p] [LIMITS] [FILE...]\n"
+    "usage: portkit etf decode [--format w|p] [--max-output BYTES] [LIMITS]\n"
+    "                          [FILE...]\n"
     "       portkit etf encode [--compressed[=LEVEL]] [--minor-version V] [--deterministic]\n"
     "                          [LIMITS] [FILE...]\n"
     "\n"
     "decode: reads one or more concatenated External Term Format terms from each\n"
     "        FILE (or stdin; '-' is stdin too) and prints each on its own line, as\n"
-    "        io_lib:format(\"~w\") (default) or \"~p\" would.\n"
+    "        io_lib:format(\"~w\") (default) or \"~p\" would.  A term whose text\n"
+    "        would pass BYTES (default 268435456; 0: no cap) is refused as bad input.\n"
     "encode: reads terms in Erlang text syntax, each ending with '.', and writes\n"
     "        their encodings concatenated to stdout, as term_to_binary(T,\n"
     "        [{minor_version, V}, {compressed, LEVEL}]) would (V 0..2, default 2;\n"
@@ -45,6 +50,7 @@ static const char etf_usage[] =
 struct etf_opts {
         bool pretty;
         size_t max_size;
+        size_t max_output; /* decode: longest text of one term (0: no cap) */
         uint32_t max_depth;
         struct pk_etf_encode_opts eo;
 };
@@ -108,7 +114,8 @@ static int etf_decode(const struct etf_opts *o, const char *name, const char *in
         }
         const struct pk_etf_decode_opts dopts = {.max_depth = o->max_depth,
                                                  .max_size = o->max_size};
-        const struct pk_etf_print_opts popts = {.max_depth = o->max_depth};
+        const struct pk_etf_print_opts popts = {.max_depth = o->max_depth,
+                                                .max_len = o->max_output};
         int status = 0;
         size_t off = 0;
         for (unsigned n = 1; off < len; n++) {
@@ -133,7 +140,16 @@ static int etf_decode(const struct etf_opts *o, const char *name, const char *in
                 }
                 char *s;
                 size_t slen;
-                r = o->pretty ? pk_etf_print_p(t, &popts, &s, &slen) : pk_etf_print_w(t, &s, &slen);
+                r = o->pretty ? pk_etf_print_p(t, &popts, &s, &slen)
+                              : pk_etf_print_w_opts(t, &popts, &s, &slen);
+                if (r == PK_ETERMSIZE) {
+                        pk_cli_error("etf",
+                                     "%s: term %u at byte offset %zu: text longer than %zu bytes "
+                                     "(see --max-output)",
+                                     name, n, off, popts.max_len);
+                        status = PK_CLI_EXIT_BADINPUT;
+                        break;
+                }
                 if (r < 0) {
                         pk_cli_error("etf", "%s: term %u at byte offset %zu: cannot print: %s",
                                      name, n, off, pk_strerror(r));
@@ -252,7 +268,7 @@ static int etf_options(bool encode, int argc, char **argv, struct etf_opts *o, i
                         continue;
                 }
                 bool takes = IS("--max-size") || IS("--max-depth") || (!encode && IS("--format")) ||
-                             (encode && IS("--minor-version"));
+                             (!encode && IS("--max-output")) || (encode && IS("--minor-version"));
                 if (!takes)
                         return pk_cli_unknown_option(cmd, arg);
                 if (!val) {
@@ -274,6 +290,12 @@ static int etf_options(bool encode, int argc, char **argv, struct etf_opts *o, i
                                 return PK_CLI_EXIT_USAGE;
                         }
                         o->eo.minor_version = (int)v;
+                } else if (IS("--max-output")) {
+                        if (pk_cli_parse_int(val, 0, (long long)(SIZE_MAX / 2), &v) < 0) {
+                                pk_cli_error(cmd, "bad --max-output '%s' (bytes; 0: no cap)", val);
+                                return PK_CLI_EXIT_USAGE;
+                        }
+                        o->max_output = (size_t)v;
                 } else if (IS("--max-size")) {
                         if (pk_cli_parse_size(val, SIZE_MAX / 2, &sz) < 0 || sz == 0) {
                                 pk_cli_error(cmd, "bad --max-size '%s'", val);
@@ -311,6 +333,7 @@ static int etf_main(int argc, char **argv)
                 }
         }
         struct etf_opts o = {.max_size = ETF_CLI_DEFAULT_MAX_SIZE,
+                             .max_output = ETF_CLI_DEFAULT_MAX_OUTPUT,
                              .max_depth = ETF_CLI_DEFAULT_MAX_DEPTH,
                              .eo = PK_ETF_ENCODE_OPTS_INIT};
         int first = argc;
