@@ -73,7 +73,7 @@ _portkit()
                         return
                 fi ;;
         run) opts="--env --unset --clear-env --envdir --user --keep-user-env --group --groups
-                   --keep-groups --clear-groups --cwd --chroot --umask --nice --rlimit --setsid
+                   --keep-groups --clear-groups --ambient-caps --bounding-set --cwd --chroot --umask --nice --rlimit --setsid
                    --no-new-privs --argv0 --fd --timeout --signal --kill-after --foreground
                    --preserve-status --pdeathsig --pidfile --exec --help --" ;;
         esac

@@ -355,6 +355,27 @@ Test(cli_run, identity_and_environment)
                 run(k, &r);
                 cr_assert_str_eq(r.out, "kept\n");
                 done(&r);
+                /* ambient capabilities survive the uid change; the bounding set is
+                 * exactly the list (CAP_KILL is 5, CAP_NET_BIND_SERVICE 10) */
+                const char *amb[] = {
+                    "run", "--user", "nobody",  "--ambient-caps",    "net_bind_service",
+                    "--",  "grep",   "^CapAmb", "/proc/self/status", NULL};
+                run(amb, &r);
+                cr_assert_eq(r.status, 0, "%s", r.err);
+                cr_assert_str_eq(r.out, "CapAmb:\t0000000000000400\n");
+                done(&r);
+                const char *bnd[] = {"run",  "--bounding-set", "CAP_NET_BIND_SERVICE,kill", "--",
+                                     "grep", "^CapBnd",        "/proc/self/status",         NULL};
+                run(bnd, &r);
+                cr_assert_eq(r.status, 0, "%s", r.err);
+                cr_assert_str_eq(r.out, "CapBnd:\t0000000000000420\n");
+                done(&r);
+                const char *bad[] = {"run", "--ambient-caps", "net_bind_servic",
+                                     "--",  "true",           NULL};
+                run(bad, &r);
+                cr_assert_eq(r.status, 100);
+                cr_assert(strstr(r.err, "unknown capability 'net_bind_servic'"), "%s", r.err);
+                done(&r);
                 const char *g[] = {"run", "--groups", "0,1,2", "--", "id", "-G", NULL};
                 run(g, &r);
                 cr_assert_eq(r.status, 0, "%s", r.err);

@@ -238,6 +238,14 @@ PK_API int pk_cmd_cgroup(struct pk_cmd *cmd, int cgroup_dirfd);
 #define PK_CAP(n) ((uint64_t)1 << (n))
 
 /**
+ * @brief A capability's number from its name, as capabilities(7) spells it:
+ *        "cap_net_bind_service" or "net_bind_service", in any case.
+ * @param name the name (NULL is -EINVAL).
+ * @return the CAP_* number (0..40), or -EINVAL for a name Linux 6.x does not know.
+ */
+PK_API int pk_cap_from_name(const char *name);
+
+/**
  * @brief Ambient capabilities the program starts with, kept across the uid
  *        change (pk_cmd_uid()/pk_cmd_user()): e.g. a service running as an
  *        ordinary user that binds port 80 with PK_CAP(CAP_NET_BIND_SERVICE).

@@ -881,53 +881,8 @@ bool pk_unit_status_has(const struct pk_unit_status_set *set, int code, int sig)
 
 int pk__unit_cap_from_name(const char *name)
 {
-        static const char *const caps[] = {
-            "CHOWN",
-            "DAC_OVERRIDE",
-            "DAC_READ_SEARCH",
-            "FOWNER",
-            "FSETID",
-            "KILL",
-            "SETGID",
-            "SETUID",
-            "SETPCAP",
-            "LINUX_IMMUTABLE",
-            "NET_BIND_SERVICE",
-            "NET_BROADCAST",
-            "NET_ADMIN",
-            "NET_RAW",
-            "IPC_LOCK",
-            "IPC_OWNER",
-            "SYS_MODULE",
-            "SYS_RAWIO",
-            "SYS_CHROOT",
-            "SYS_PTRACE",
-            "SYS_PACCT",
-            "SYS_ADMIN",
-            "SYS_BOOT",
-            "SYS_NICE",
-            "SYS_RESOURCE",
-            "SYS_TIME",
-            "SYS_TTY_CONFIG",
-            "MKNOD",
-            "LEASE",
-            "AUDIT_WRITE",
-            "AUDIT_CONTROL",
-            "SETFCAP",
-            "MAC_OVERRIDE",
-            "MAC_ADMIN",
-            "SYSLOG",
-            "WAKE_ALARM",
-            "BLOCK_SUSPEND",
-            "AUDIT_READ",
-            "PERFMON",
-            "BPF",
-            "CHECKPOINT_RESTORE",
-        };
+        /* systemd spells them with the CAP_ prefix only */
         if (strncasecmp(name, "cap_", 4) != 0)
                 return -EINVAL;
-        for (int i = 0; i < (int)PK_ARRAY_SIZE(caps); i++)
-                if (strcasecmp(name + 4, caps[i]) == 0)
-                        return i;
-        return -EINVAL;
+        return pk_cap_from_name(name);
 }

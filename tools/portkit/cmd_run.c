@@ -55,6 +55,11 @@ static const char run_usage[] =
     "  --groups LIST         supplementary groups: names or gids, comma-separated\n"
     "  --keep-groups         keep this process's supplementary groups\n"
     "  --clear-groups        no supplementary groups\n"
+    "  --ambient-caps LIST   capabilities kept across --user as ambient ones, e.g.\n"
+    "                        net_bind_service (names as capabilities(7), cap_ prefix\n"
+    "                        optional, comma-separated); this process must hold them\n"
+    "  --bounding-set LIST   drop every capability not in LIST from the bounding set\n"
+    "                        (LIST as above; 'none' drops them all)\n"
     "  --cwd DIR             working directory\n"
     "  --chroot DIR          change the root directory (with --exec)\n"
     "  --umask OCTAL         umask, e.g. 027; applies to files --fd creates too\n"
@@ -175,6 +180,8 @@ struct run {
         int nice;
         mode_t umask;
         bool keep_user_env, keep_groups, clear_groups, groups_set, clear_env, umask_set, nice_set;
+        bool ambient_set, bounding_set;
+        uint64_t ambient, bounding;
         bool setsid, no_new_privs, foreground, preserve_status, pdeathsig_set, exec_mode;
 };
 
@@ -509,6 +516,33 @@ static bool is_opt(const char *a, const char *name, const char **ret_inline)
         return false;
 }
 
+/* A comma-separated capability list ("none" is the empty set) as a mask. */
+static int opt_caps(const char *opt, const char *list, uint64_t *ret)
+{
+        *ret = 0;
+        if (strcmp(list, "none") == 0)
+                return 0;
+        const char *p = list;
+        for (;;) {
+                const char *comma = strchr(p, ',');
+                size_t n = comma ? (size_t)(comma - p) : strlen(p);
+                char name[40];
+                if (n == 0 || n >= sizeof(name))
+                        return usage_error("%s '%s': empty or overlong capability name", opt, list);
+                memcpy(name, p, n);
+                name[n] = '\0';
+                int cap = pk_cap_from_name(name);
+                if (cap < 0)
+                        return usage_error("%s: unknown capability '%s' (names as in "
+                                           "capabilities(7), e.g. net_bind_service)",
+                                           opt, name);
+                *ret |= PK_CAP(cap);
+                if (!comma)
+                        return 0;
+                p = comma + 1;
+        }
+}
+
 static int parse(struct run *r, int argc, char **argv)
 {
         static const char *const flags[] = {
@@ -516,9 +550,10 @@ static int parse(struct run *r, int argc, char **argv)
             "--keep-user-env", "--keep-groups",     "--clear-groups",
             "--foreground",    "--preserve-status", "--exec"};
         static const char *const valued[] = {
-            "--cwd",    "--env",     "--unset",  "--envdir",     "--user",      "--group",
-            "--groups", "--chroot",  "--umask",  "--nice",       "--rlimit",    "--argv0",
-            "--fd",     "--timeout", "--signal", "--kill-after", "--pdeathsig", "--pidfile"};
+            "--cwd",        "--env",       "--unset",   "--envdir",       "--user",
+            "--group",      "--groups",    "--chroot",  "--umask",        "--nice",
+            "--rlimit",     "--argv0",     "--fd",      "--timeout",      "--signal",
+            "--kill-after", "--pdeathsig", "--pidfile", "--ambient-caps", "--bounding-set"};
         r->timeout_ms = -1;
         r->kill_after_ms = -1;
         r->timeout_sig = SIGTERM;
@@ -600,6 +635,12 @@ static int parse(struct run *r, int argc, char **argv)
                         r->group = v;
                 } else if (!strcmp(o, "--groups")) {
                         rc = opt_groups(r, v);
+                } else if (!strcmp(o, "--ambient-caps")) {
+                        rc = opt_caps(o, v, &r->ambient);
+                        r->ambient_set = true;
+                } else if (!strcmp(o, "--bounding-set")) {
+                        rc = opt_caps(o, v, &r->bounding);
+                        r->bounding_set = true;
                 } else if (!strcmp(o, "--chroot")) {
                         r->chroot_dir = v;
                 } else if (!strcmp(o, "--umask")) {
@@ -657,6 +698,9 @@ static int parse(struct run *r, int argc, char **argv)
         if (r->exec_mode && (r->timeout_ms >= 0 || r->pidfile || r->pdeathsig_set))
                 return usage_error("--exec leaves no wrapper for --timeout, --pidfile or "
                                    "--pdeathsig");
+        if ((r->ambient_set || r->bounding_set) && r->exec_mode)
+                return usage_error("--ambient-caps and --bounding-set are set by the spawn "
+                                   "layer, not with --exec");
         if (r->chroot_dir && !r->exec_mode)
                 return usage_error("--chroot needs --exec (the spawn layer has no chroot)");
         if (r->kill_after_ms >= 0 && r->timeout_ms < 0)
@@ -736,6 +780,10 @@ static int build_cmd(struct run *r, struct pk_cmd **ret)
                 int n = getgroups(RUN_MAX_GROUPS, g);
                 e = n < 0 ? -errno : pk_cmd_groups(c, g, (size_t)n);
         }
+        if (!e && r->ambient_set)
+                e = pk_cmd_ambient_caps(c, r->ambient);
+        if (!e && r->bounding_set)
+                e = pk_cmd_cap_bounding(c, r->bounding);
         if (!e && r->cwd)
                 e = pk_cmd_cwd(c, r->cwd);
         if (!e && r->umask_set)
