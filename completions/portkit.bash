@@ -65,7 +65,7 @@ _portkit()
         etf)
                 case $sub in
                 "") opts="decode encode --help" ;;
-                decode) opts="--format --max-output --max-size --max-depth --help" ;;
+                decode) opts="--format --dot --max-output --max-size --max-depth --help" ;;
                 encode) opts="--compressed --minor-version --deterministic --max-size --max-depth --help" ;;
                 esac
                 if [[ -n $sub && $cur != -* ]]; then

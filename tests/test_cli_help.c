@@ -123,6 +123,24 @@ Test(cli_help, etf_limits_are_options_and_files_are_read, .timeout = 240)
         fclose(t);
         cr_assert_eq(sh(NULL, "%s etf encode %s | cmp -s - %s", PORTKIT, text, path), 0);
         unlink(text);
+        /* decode --dot | encode gives back the bytes, in ~w and in ~p */
+        char rt[256];
+        snprintf(rt, sizeof(rt), "%s/rt.etf", dir);
+        cr_assert_eq(sh(NULL,
+                        "printf '%%s' '{a,[1,2],<<\"v\">>,#{k => 1.5}}. \"str\". [].' | "
+                        "%s etf encode > %s",
+                        PORTKIT, rt),
+                     0);
+        cr_assert_eq(sh(NULL, "%s etf decode --dot %s | %s etf encode | cmp -s - %s", PORTKIT, rt,
+                        PORTKIT, rt),
+                     0);
+        cr_assert_eq(sh(NULL, "%s etf decode --dot --format p %s | %s etf encode | cmp -s - %s",
+                        PORTKIT, rt, PORTKIT, rt),
+                     0);
+        cr_assert_neq(
+            sh(NULL, "%s etf decode %s | %s etf encode >/dev/null 2>&1", PORTKIT, rt, PORTKIT), 0,
+            "without --dot the text has no term ends");
+        unlink(rt);
         /* --max-size refuses, naming the option */
         char *out;
         cr_assert_eq(sh(&out, "%s etf decode --max-size 1M %s 2>&1 >/dev/null", PORTKIT, path), 1);

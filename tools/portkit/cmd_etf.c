@@ -23,7 +23,7 @@
 #define ETF_CLI_DEFAULT_MAX_OUTPUT ((size_t)256 << 20)
 
 static const char etf_usage[] =
-    "usage: portkit etf decode [--format w|p] [--max-output BYTES] [LIMITS]\n"
+    "usage: portkit etf decode [--format w|p] [--dot] [--max-output BYTES] [LIMITS]\n"
     "                          [FILE...]\n"
     "       portkit etf encode [--compressed[=LEVEL]] [--minor-version V] [--deterministic]\n"
     "                          [LIMITS] [FILE...]\n"
@@ -32,6 +32,8 @@ static const char etf_usage[] =
     "        FILE (or stdin; '-' is stdin too) and prints each on its own line, as\n"
     "        io_lib:format(\"~w\") (default) or \"~p\" would.  A term whose text\n"
     "        would pass BYTES (default 268435456; 0: no cap) is refused as bad input.\n"
+    "        --dot ends each term with '.', as encode reads them (decode --dot |\n"
+    "        encode gives back the same bytes).\n"
     "encode: reads terms in Erlang text syntax, each ending with '.', and writes\n"
     "        their encodings concatenated to stdout, as term_to_binary(T,\n"
     "        [{minor_version, V}, {compressed, LEVEL}]) would (V 0..2, default 2;\n"
@@ -49,6 +51,7 @@ static const char etf_usage[] =
 
 struct etf_opts {
         bool pretty;
+        bool dot; /* decode: end each term with '.' (what encode reads) */
         size_t max_size;
         size_t max_output; /* decode: longest text of one term (0: no cap) */
         uint32_t max_depth;
@@ -156,10 +159,10 @@ static int etf_decode(const struct etf_opts *o, const char *name, const char *in
                         status = PK_CLI_EXIT_BADINPUT;
                         break;
                 }
-                s[slen] = '\n';
-                size_t wrote = fwrite(s, 1, slen + 1, stdout);
+                size_t wrote = fwrite(s, 1, slen, stdout);
                 free(s);
-                if (wrote != slen + 1) {
+                const char *end = o->dot ? ".\n" : "\n";
+                if (wrote != slen || fputs(end, stdout) == EOF) {
                         pk_cli_error("etf", "cannot write stdout");
                         status = PK_CLI_EXIT_SYSTEM;
                         break;
@@ -261,6 +264,10 @@ static int etf_options(bool encode, int argc, char **argv, struct etf_opts *o, i
                                 return PK_CLI_EXIT_USAGE;
                         }
                         o->eo.compress_level = (int)v;
+                        continue;
+                }
+                if (!encode && IS("--dot") && !val) {
+                        o->dot = true;
                         continue;
                 }
                 if (encode && IS("--deterministic") && !val) {
