@@ -8,6 +8,7 @@
 set -euo pipefail
 pk=$1
 work=$(mktemp -d /tmp/pk-debian-XXXXXX)
+trap 'rm -rf "$work"' EXIT
 fail() { echo "debian.sh: FAIL: $*"; echo "--- supervisor log"; grep -v "not enforced" "$work/stderr" || true; exit 1; }
 ip link set lo up
 mount -t tmpfs tmpfs /run
