@@ -65,6 +65,16 @@ int pk_cli_parse_int(const char *s, long long min, long long max, long long *ret
  * "Ki"/"KiB"/"kB" spellings accepted) up to max; 0 or -EINVAL/-ERANGE. */
 int pk_cli_parse_size(const char *s, unsigned long long max, unsigned long long *ret);
 
+/* Resource limits by name, for --rlimit (run, wrap): the RLIMIT_* number of
+ * the name[0..len) without its RLIMIT_ prefix ("NOFILE", any case), or -1. */
+int pk_cli_rlimit_from_name(const char *name, size_t len);
+
+/* The name (without RLIMIT_) of resource number res, or NULL. */
+const char *pk_cli_rlimit_name(int res);
+
+/* The i'th known name, NULL past the last (for listing them). */
+const char *pk_cli_rlimit_nth(size_t i);
+
 /* Default --timeout of `portkit call`, in ms (generous, finite). */
 #define PK_CLI_CALL_DEFAULT_TIMEOUT_MS 60000
 

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 
 void pk_cli_error(const char *cmd, const char *fmt, ...)
 {
@@ -166,4 +168,38 @@ int pk_cli_parse_size(const char *s, unsigned long long max, unsigned long long 
                 return -ERANGE;
         *ret = v;
         return 0;
+}
+
+static const struct {
+        const char *name;
+        int res;
+} rlimit_names[] = {
+    {"AS", RLIMIT_AS},           {"CORE", RLIMIT_CORE},         {"CPU", RLIMIT_CPU},
+    {"DATA", RLIMIT_DATA},       {"FSIZE", RLIMIT_FSIZE},       {"LOCKS", RLIMIT_LOCKS},
+    {"MEMLOCK", RLIMIT_MEMLOCK}, {"MSGQUEUE", RLIMIT_MSGQUEUE}, {"NICE", RLIMIT_NICE},
+    {"NOFILE", RLIMIT_NOFILE},   {"NPROC", RLIMIT_NPROC},       {"RSS", RLIMIT_RSS},
+    {"RTPRIO", RLIMIT_RTPRIO},   {"RTTIME", RLIMIT_RTTIME},     {"SIGPENDING", RLIMIT_SIGPENDING},
+    {"STACK", RLIMIT_STACK},
+};
+
+int pk_cli_rlimit_from_name(const char *name, size_t len)
+{
+        for (size_t i = 0; i < sizeof(rlimit_names) / sizeof(rlimit_names[0]); i++)
+                if (strlen(rlimit_names[i].name) == len &&
+                    strncasecmp(rlimit_names[i].name, name, len) == 0)
+                        return rlimit_names[i].res;
+        return -1;
+}
+
+const char *pk_cli_rlimit_name(int res)
+{
+        for (size_t i = 0; i < sizeof(rlimit_names) / sizeof(rlimit_names[0]); i++)
+                if (rlimit_names[i].res == res)
+                        return rlimit_names[i].name;
+        return NULL;
+}
+
+const char *pk_cli_rlimit_nth(size_t i)
+{
+        return i < sizeof(rlimit_names) / sizeof(rlimit_names[0]) ? rlimit_names[i].name : NULL;
 }

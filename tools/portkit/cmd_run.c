@@ -114,18 +114,6 @@ static const char run_usage[] =
     "signals (TSTP TTIN TTOU CONT) and faults (SEGV BUS FPE ILL TRAP) are not\n"
     "forwarded.\n";
 
-static const struct {
-        const char *name;
-        int res;
-} rlimit_names[] = {
-    {"AS", RLIMIT_AS},           {"CORE", RLIMIT_CORE},         {"CPU", RLIMIT_CPU},
-    {"DATA", RLIMIT_DATA},       {"FSIZE", RLIMIT_FSIZE},       {"LOCKS", RLIMIT_LOCKS},
-    {"MEMLOCK", RLIMIT_MEMLOCK}, {"MSGQUEUE", RLIMIT_MSGQUEUE}, {"NICE", RLIMIT_NICE},
-    {"NOFILE", RLIMIT_NOFILE},   {"NPROC", RLIMIT_NPROC},       {"RSS", RLIMIT_RSS},
-    {"RTPRIO", RLIMIT_RTPRIO},   {"RTTIME", RLIMIT_RTTIME},     {"SIGPENDING", RLIMIT_SIGPENDING},
-    {"STACK", RLIMIT_STACK},
-};
-
 /* The signals forwarded to the child (see the usage text). */
 static const int forwarded[] = {SIGHUP,    SIGINT,  SIGQUIT,  SIGABRT, SIGUSR1, SIGUSR2,
                                 SIGPIPE,   SIGALRM, SIGTERM,  SIGURG,  SIGXCPU, SIGXFSZ,
@@ -229,8 +217,8 @@ static int parse_limit_value(const char *s, unsigned long long *ret)
 static void list_rlimits(void)
 {
         fprintf(stderr, "portkit run: valid --rlimit names:");
-        for (size_t i = 0; i < sizeof(rlimit_names) / sizeof(rlimit_names[0]); i++)
-                fprintf(stderr, " %s", rlimit_names[i].name);
+        for (size_t i = 0; pk_cli_rlimit_nth(i); i++)
+                fprintf(stderr, " %s", pk_cli_rlimit_nth(i));
         fputc('\n', stderr);
 }
 
@@ -245,14 +233,8 @@ static int opt_rlimit(struct run *r, const char *arg)
                 name += 7;
                 nl -= 7;
         }
-        int res = -1;
-        const char *canon = NULL;
-        for (size_t i = 0; i < sizeof(rlimit_names) / sizeof(rlimit_names[0]); i++)
-                if (strlen(rlimit_names[i].name) == nl &&
-                    strncasecmp(rlimit_names[i].name, name, nl) == 0) {
-                        res = rlimit_names[i].res;
-                        canon = rlimit_names[i].name;
-                }
+        int res = pk_cli_rlimit_from_name(name, nl);
+        const char *canon = pk_cli_rlimit_name(res);
         if (res < 0) {
                 pk_cli_error("run", "--rlimit: unknown resource '%.*s'", (int)(eq - arg), arg);
                 list_rlimits();
@@ -1055,10 +1037,9 @@ static int wrap_run(struct run *r, struct pk_cmd *c)
                 sigprocmask(SIG_SETMASK, &old, NULL);
                 char msg[PK_SPAWN_ERROR_PATH + 128];
                 pk_spawn_strerror(&e, msg, sizeof(msg));
-                const char *rl = NULL;
-                for (size_t k = 0; k < sizeof(rlimit_names) / sizeof(rlimit_names[0]); k++)
-                        if (e.step == PK_SPAWN_STEP_RLIMIT && rlimit_names[k].res == e.value)
-                                rl = rlimit_names[k].name;
+                const char *rl = e.step == PK_SPAWN_STEP_RLIMIT && e.value >= 0
+                                     ? pk_cli_rlimit_name(e.value)
+                                     : NULL;
                 if (rl) /* the resource by name, not by number */
                         pk_cli_error("run", "spawn failed: setrlimit RLIMIT_%s: %s", rl,
                                      pk_strerror(e.err));

@@ -757,18 +757,6 @@ static void sync_io(struct wrap *w)
 
 /* ---- options ----------------------------------------------------------- */
 
-static const struct {
-        const char *name;
-        int res;
-} rlimit_names[] = {
-    {"AS", RLIMIT_AS},           {"CORE", RLIMIT_CORE},         {"CPU", RLIMIT_CPU},
-    {"DATA", RLIMIT_DATA},       {"FSIZE", RLIMIT_FSIZE},       {"LOCKS", RLIMIT_LOCKS},
-    {"MEMLOCK", RLIMIT_MEMLOCK}, {"MSGQUEUE", RLIMIT_MSGQUEUE}, {"NICE", RLIMIT_NICE},
-    {"NOFILE", RLIMIT_NOFILE},   {"NPROC", RLIMIT_NPROC},       {"RSS", RLIMIT_RSS},
-    {"RTPRIO", RLIMIT_RTPRIO},   {"RTTIME", RLIMIT_RTTIME},     {"SIGPENDING", RLIMIT_SIGPENDING},
-    {"STACK", RLIMIT_STACK},
-};
-
 static int parse_limit(const char *s, size_t len, unsigned long long *ret)
 {
         char buf[32];
@@ -798,11 +786,7 @@ static int opt_rlimit(struct pk_cmd *c, const char *arg)
                 name += 7;
                 nl -= 7;
         }
-        int res = -1;
-        for (size_t i = 0; i < sizeof(rlimit_names) / sizeof(rlimit_names[0]); i++)
-                if (strlen(rlimit_names[i].name) == nl &&
-                    strncasecmp(rlimit_names[i].name, name, nl) == 0)
-                        res = rlimit_names[i].res;
+        int res = pk_cli_rlimit_from_name(name, nl);
         if (res < 0)
                 return -EINVAL;
         const char *v = eq + 1, *colon = strchr(v, ':');
