@@ -496,3 +496,56 @@ Test(sup_cgroup, spawn_helper_places_in_cgroup, .timeout = 60)
         pk_spawn_helper_free(h);
         pk_cgroup_free(cg);
 }
+
+/* pk_cgroup_signal reaches the whole tree (a setsid'ed grandchild in another
+ * session and process group too), counts it, and 0 only counts.  The checks
+ * run after a pk_cgroup_kill so that a failing one leaves nothing behind. */
+/* cppcheck-suppress unknownMacro */
+Test(sup_cgroup, signal_reaches_the_whole_tree, .timeout = 60)
+{
+        cr_assert_eq(pk_cgroup_signal(NULL, SIGTERM), -EINVAL);
+        struct pk_cgroup *cg = test_cgroup("signal");
+        cr_assert_eq(pk_cgroup_signal(cg, -1), -EINVAL);
+        cr_assert_eq(pk_cgroup_signal(cg, 0), 0, "empty cgroup: nobody");
+        struct pk_cmd *c;
+        cr_assert_eq(pk_cmd_new(PROBE, &c), 0);
+        pk_cmd_arg(c, "daemonize");
+        pk_cmd_arg(c, "300");
+        pk_cmd_fd_pipe(c, 1, 0);
+        cr_assert_eq(pk_cmd_cgroup(c, pk_cgroup_dirfd(cg)), 0);
+        struct pk_proc *p;
+        int r = pk_spawn(c, &p, NULL);
+        cr_assert_eq(r, 0, "spawn: %s", pk_strerror(r));
+        char buf[64] = "";
+        FILE *out = fdopen(pk_proc_take_fd(p, 1), "r");
+        char *got_line = fgets(buf, sizeof(buf), out);
+        fclose(out);
+        pid_t gpid = (pid_t)atoi(buf);
+
+        int counted = pk_cgroup_signal(cg, 0);
+        int signalled = pk_cgroup_signal(cg, SIGTERM);
+        struct pk_exit st = {0};
+        int wr = pk_proc_wait(p, -1, &st);
+        /* The grandchild (re-parented to init) is gone when the cgroup is
+         * empty; a generous bound instead of the test's timeout, so that a
+         * failure still cleans up below. */
+        int g_alive = pk_cgroup_populated(cg) == 1;
+        while (g_alive) {
+                struct pollfd pe = {.fd = pk_cgroup_events_fd(cg), .events = POLLPRI};
+                if (poll(&pe, 1, 30000) <= 0)
+                        break;
+                g_alive = pk_cgroup_populated(cg) == 1;
+        }
+        (void)pk_cgroup_kill(cg);
+        wait_empty(cg);
+        pk_proc_free(p);
+        pk_cmd_free(c);
+        pk_cgroup_free(cg);
+
+        cr_assert(got_line && gpid > 0, "grandchild pid");
+        cr_assert_eq(counted, 2, "child and grandchild counted: %d", counted);
+        cr_assert_eq(signalled, 2, "child and grandchild signalled: %d", signalled);
+        cr_assert_eq(wr, 0);
+        cr_assert_eq(st.signal, SIGTERM, "the child died of the signal");
+        cr_assert_not(g_alive, "the grandchild died of SIGTERM (cgroup emptied without the kill)");
+}

@@ -491,6 +491,20 @@ PK_API const char *pk_cgroup_path(const struct pk_cgroup *cg);
 PK_API int pk_cgroup_kill(struct pk_cgroup *cg);
 
 /**
+ * @brief Sends @p sig to every process listed in the cgroup's cgroup.procs and
+ *        in those of its descendant cgroups (up to 32 levels), one pass: a
+ *        process forked after its parent was signalled is not reached (for
+ *        SIGKILL use pk_cgroup_kill(), which catches forks).  For a stop
+ *        sequence's SIGTERM/SIGCONT to a whole tree whatever its process
+ *        groups and sessions; @p sig 0 only counts the members.
+ * @return how many processes were signalled (one exiting meanwhile still
+ *         counts: its ESRCH is not an error); -EINVAL
+ *         (NULL, bad signal); -ENOMEM; or an errno of the reads and kill()
+ *         (-EPERM for a member we may not signal).
+ */
+PK_API int pk_cgroup_signal(struct pk_cgroup *cg, int sig);
+
+/**
  * @brief Whether any process is in the cgroup or its descendants ("populated"
  *        of cgroup.events), read through pk_cgroup_events_fd(): calling this
  *        is also what re-arms that descriptor's EPOLLPRI notification.

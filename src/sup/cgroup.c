@@ -321,9 +321,9 @@ static void note_killed(struct kill_state *ks, pid_t pid)
                 ks->killed[ks->n++] = pid;
 }
 
-/* One fallback pass over dirfd's tree: SIGKILL to every listed pid, noting in
- * *ks those no earlier pass had killed. */
-static int kill_pass(int dirfd, int depth, struct kill_state *ks)
+/* One pass over dirfd's tree: sig to every listed pid (pid 0 never), noting in
+ * *ks (when not NULL) those no earlier pass had signalled. */
+static int signal_pass(int dirfd, int depth, int sig, struct kill_state *ks)
 {
         /* cgroup.procs, read in chunks; a pid may straddle two chunks. */
         {
@@ -346,10 +346,9 @@ static int kill_pass(int dirfd, int depth, struct kill_state *ks)
                                         if (pid > INT_MAX)
                                                 return -EIO;
                                 } else if (pid >= 0) {
-                                        if (pid > 0 && kill((pid_t)pid, SIGKILL) < 0 &&
-                                            errno != ESRCH)
+                                        if (pid > 0 && kill((pid_t)pid, sig) < 0 && errno != ESRCH)
                                                 return -errno;
-                                        if (pid > 0)
+                                        if (pid > 0 && ks)
                                                 note_killed(ks, (pid_t)pid);
                                         pid = -1;
                                 }
@@ -377,7 +376,7 @@ static int kill_pass(int dirfd, int depth, struct kill_state *ks)
                 int sub = pk_fd_openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY, 0);
                 if (sub < 0)
                         continue; /* removed meanwhile */
-                r = kill_pass(sub, depth + 1, ks);
+                r = signal_pass(sub, depth + 1, sig, ks);
                 close(sub);
         }
         closedir(d);
@@ -400,7 +399,7 @@ int pk__cgroup_kill_procs(struct pk_cgroup *cg)
         int r = -EAGAIN;
         for (int pass = 0; pass < PK__CG_KILL_PASSES; pass++) {
                 ks->fresh = 0;
-                int pr = kill_pass(cg->dirfd, 0, ks);
+                int pr = signal_pass(cg->dirfd, 0, SIGKILL, ks);
                 if (pr < 0 || ks->fresh == 0) {
                         r = pr;
                         break;
@@ -420,6 +419,23 @@ int pk_cgroup_kill(struct pk_cgroup *cg)
         if (r == -ENOENT)
                 return pk__cgroup_kill_procs(cg);
         return r;
+}
+
+int pk_cgroup_signal(struct pk_cgroup *cg, int sig)
+{
+        if (!cg || sig < 0 || sig >= NSIG)
+                return -EINVAL;
+        /* Counted like the fallback kill, so the caller learns how many were
+         * reached (a process listed twice across child cgroups counts once). */
+        struct kill_state *ks = calloc(1, sizeof(*ks));
+        if (!ks)
+                return -ENOMEM;
+        int r = signal_pass(cg->dirfd, 0, sig, ks);
+        unsigned long n = ks->fresh;
+        free(ks);
+        if (r < 0)
+                return r;
+        return n > INT_MAX ? INT_MAX : (int)n;
 }
 
 int pk_cgroup_controller(const char *file, char *buf, size_t size)

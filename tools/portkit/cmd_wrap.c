@@ -1120,8 +1120,8 @@ static int wrap_main(int argc, char **argv)
                 int lr = wrap_tree_limit(&w.tree, limits[k].file, limits[k].value);
                 if (lr < 0) {
                         startup_error(&w, "cgroup", limits[k].file,
-                                      lr == -ENOTSUP || lr == -ENODEV ? "not_available" : "badarg",
-                                      lr == -ENOTSUP || lr == -ENODEV ? 0 : lr);
+                                      lr == -EOPNOTSUPP ? "not_available" : "badarg",
+                                      lr == -EOPNOTSUPP ? 0 : lr);
                         rc = PK_CLI_EXIT_BADINPUT;
                         goto out;
                 }
@@ -1141,10 +1141,21 @@ static int wrap_main(int argc, char **argv)
         }
 
         struct pk_spawn_error se = {0};
-        int er = wrap_tree_enter(&w.tree);
-        r = pk_spawn(c, &w.proc, &se);
-        if (er == 0)
-                wrap_tree_leave(&w.tree);
+        r = wrap_tree_place(&w.tree, c);
+        if (r == 0)
+                r = pk_spawn(c, &w.proc, &se);
+        if (r < 0 && se.step == PK_SPAWN_STEP_CGROUP && n_limits == 0) {
+                /* A cgroup we made but may not place a child in (e.g. one
+                 * with controllers enabled): process-group mode instead, as
+                 * when no cgroup could be made.  With limits asked for, the
+                 * failure stands. */
+                r = pk_cmd_cgroup(c, -1);
+                wrap_tree_destroy(&w.tree);
+                w.tree.mode = WRAP_TREE_PGROUP;
+                memset(&se, 0, sizeof(se));
+                if (r == 0)
+                        r = pk_spawn(c, &w.proc, &se);
+        }
         if (r < 0) {
                 char step[32];
                 const char *sn = pk_spawn_step_name(se.step);

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* `portkit wrap`'s private pieces: control of the child's whole process tree
- * (its own cgroup v2 when one can be made, else its process group plus this
- * process as child subreaper).  Self-contained on purpose: when the library
- * grows a cgroup API this file is what gets swapped for it. */
+ * (its own cgroup v2 through the sup layer's pk_cgroup API when one can be
+ * made, else its process group plus this process as child subreaper). */
 #ifndef PORTKIT_WRAP_H
 #define PORTKIT_WRAP_H
 
-#include <limits.h>
+#include "portkit/spawn.h"
+#include "portkit/sup.h"
+
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -17,31 +18,29 @@ enum wrap_tree_mode {
 
 struct wrap_tree {
         enum wrap_tree_mode mode;
-        pid_t pgid;          /* the child's process group (both modes), 0 before adopt */
-        pid_t main_pid;      /* the child itself: reaped by the loop, never here */
-        char path[PATH_MAX]; /* cgroup mode: the child's cgroup directory */
-        char home[PATH_MAX]; /* cgroup mode: this process's own cgroup directory */
-        int has_kill;        /* cgroup.kill exists (Linux >= 5.14) */
+        pid_t pgid;           /* the child's process group (both modes), 0 before adopt */
+        pid_t main_pid;       /* the child itself: reaped by the loop, never here */
+        struct pk_cgroup *cg; /* cgroup mode: the child's cgroup (owned) */
 };
 
-/* Finds the cgroup v2 mount in /proc/self/mountinfo and this process's
- * cgroup in /proc/self/cgroup, and creates <home>/portkit-wrap.<pid>.
+/* Creates the cgroup <own cgroup>/portkit-wrap.<pid> (pk_cgroup_create).
  * Returns 0 (cgroup mode), or a negative errno when no cgroup could be made:
  * the tree is then set up for process-group mode (subreaper set) and the
  * caller may go on with it.  `want` 0 skips the cgroup attempt. */
 int wrap_tree_init(struct wrap_tree *t, int want);
 
 /* Writes `value` to the control file `file` (memory.max, pids.max,
- * cpu.max) of the child's cgroup, enabling the controller in the parent's
- * cgroup.subtree_control first if needed.  -ENOTSUP when not in cgroup mode,
- * -ENODEV when the controller is not available to this cgroup, or the errno
- * of the write (-EINVAL for a value the kernel refuses). */
+ * cpu.max) of the child's cgroup (pk_cgroup_set).  -EOPNOTSUPP when not in
+ * cgroup mode or when the controller is not delegated to the cgroup, or the
+ * errno of the write (-EINVAL for a value the kernel refuses). */
 int wrap_tree_limit(struct wrap_tree *t, const char *file, const char *value);
 
-/* Around the spawn: moves this process into the child's cgroup so the child
- * is born there (no window in which it could fork outside), then back. */
-int wrap_tree_enter(struct wrap_tree *t);
-int wrap_tree_leave(struct wrap_tree *t);
+/* Has `cmd` born in the child's cgroup (pk_cmd_cgroup: CLONE_INTO_CGROUP, so
+ * there is no window in which it could fork outside).  No-op in process-group
+ * mode.  The cgroup is never killed before this spawn, so the kernel quirk
+ * the supervisor works around (a cgroup that had cgroup.kill written kills
+ * children cloned into it later) cannot bite: wrap spawns once. */
+int wrap_tree_place(struct wrap_tree *t, struct pk_cmd *cmd);
 
 /* Records the child (it leads its own process group). */
 void wrap_tree_adopt(struct wrap_tree *t, pid_t main_pid);
@@ -50,7 +49,7 @@ void wrap_tree_adopt(struct wrap_tree *t, pid_t main_pid);
  * runs.  Process-group mode also reaps and signals orphans re-parented here. */
 void wrap_tree_signal(struct wrap_tree *t, int sig);
 
-/* SIGKILL to the whole tree (cgroup.kill when the kernel has it). */
+/* SIGKILL to the whole tree (pk_cgroup_kill in cgroup mode). */
 void wrap_tree_kill(struct wrap_tree *t);
 
 /* 1 while a member other than a zombie remains, else 0.  The main child
@@ -62,7 +61,7 @@ int wrap_tree_alive(struct wrap_tree *t);
  * processes does not fill the process table.  Call on SIGCHLD. */
 void wrap_tree_reap_orphans(struct wrap_tree *t);
 
-/* Removes the cgroup (once empty).  Safe to call more than once. */
+/* Frees the cgroup (removing it once empty).  Safe to call more than once. */
 void wrap_tree_destroy(struct wrap_tree *t);
 
 #endif

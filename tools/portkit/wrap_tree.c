@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The child's process tree for `portkit wrap`: a cgroup v2 of its own when
  * one can be created (every descendant stays in it, even after setsid and a
- * double fork), else its process group plus this process as subreaper (so
- * orphans are re-parented here, where they can be found and killed). */
+ * double fork) through the sup layer's pk_cgroup API, else its process group
+ * plus this process as subreaper (so orphans are re-parented here, where they
+ * can be found and killed). */
 #include "wrap.h"
 
 #include <ctype.h>
@@ -14,105 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape(char *s)
-{
-        char *o = s;
-        for (char *p = s; *p; p++) {
-                if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
-                    p[3] >= '0' && p[3] <= '7') {
-                        *o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-                        p += 3;
-                } else {
-                        *o++ = *p;
-                }
-        }
-        *o = '\0';
-}
-
-/* The cgroup2 mount point and the root it shows, from /proc/self/mountinfo. */
-static int find_mount(char *mnt, size_t mnt_size, char *root, size_t root_size)
-{
-        FILE *f = fopen("/proc/self/mountinfo", "re");
-        if (!f)
-                return -errno;
-        char line[4096];
-        int r = -ENOENT;
-        while (fgets(line, sizeof(line), f)) {
-                char *sep = strstr(line, " - ");
-                if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-                        continue;
-                *sep = '\0';
-                /* id parent maj:min root mountpoint ... */
-                char *save = NULL, *fld[5];
-                int n = 0;
-                for (char *tok = strtok_r(line, " ", &save); tok && n < 5;
-                     tok = strtok_r(NULL, " ", &save))
-                        fld[n++] = tok;
-                if (n < 5)
-                        continue;
-                unescape(fld[3]);
-                unescape(fld[4]);
-                if (strlen(fld[4]) >= mnt_size || strlen(fld[3]) >= root_size)
-                        continue;
-                snprintf(mnt, mnt_size, "%s", fld[4]);
-                snprintf(root, root_size, "%s", fld[3]);
-                r = 0;
-                break;
-        }
-        fclose(f);
-        return r;
-}
-
-/* This process's path in the v2 hierarchy ("0::/path" in /proc/self/cgroup). */
-static int own_cgroup(char *path, size_t size)
-{
-        FILE *f = fopen("/proc/self/cgroup", "re");
-        if (!f)
-                return -errno;
-        char line[4096];
-        int r = -ENOENT;
-        while (fgets(line, sizeof(line), f)) {
-                if (strncmp(line, "0::", 3) != 0)
-                        continue;
-                line[strcspn(line, "\n")] = '\0';
-                if (strlen(line + 3) < size) {
-                        snprintf(path, size, "%s", line + 3);
-                        r = 0;
-                }
-                break;
-        }
-        fclose(f);
-        return r;
-}
-
-static int write_file(const char *dir, const char *name, const char *value)
-{
-        char p[PATH_MAX + 64];
-        snprintf(p, sizeof(p), "%s/%s", dir, name);
-        int fd = open(p, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        size_t len = strlen(value);
-        ssize_t w;
-        do
-                w = write(fd, value, len);
-        while (w < 0 && errno == EINTR);
-        int r = w < 0 ? -errno : (size_t)w == len ? 0 : -EIO;
-        close(fd);
-        return r;
-}
-
-static int file_exists(const char *dir, const char *name)
-{
-        char p[PATH_MAX + 64];
-        snprintf(p, sizeof(p), "%s/%s", dir, name);
-        return access(p, F_OK) == 0;
-}
 
 static int set_subreaper(void)
 {
@@ -127,70 +31,28 @@ int wrap_tree_init(struct wrap_tree *t, int want)
          * found; in cgroup mode it keeps them from reaching init unkilled. */
         int sr = set_subreaper();
         if (!want)
-                return sr < 0 ? sr : -ENOTSUP;
-        char mnt[PATH_MAX], root[PATH_MAX], own[PATH_MAX];
-        int r = find_mount(mnt, sizeof(mnt), root, sizeof(root));
-        if (r == 0)
-                r = own_cgroup(own, sizeof(own));
+                return sr < 0 ? sr : -EOPNOTSUPP;
+        char name[64];
+        snprintf(name, sizeof(name), "portkit-wrap.%d", (int)getpid());
+        int r = pk_cgroup_create(NULL, name, &t->cg);
         if (r < 0)
                 return r;
-        /* The mount may show a subtree (a container's namespace root). */
-        const char *rel = own;
-        size_t rl = strlen(root);
-        if (strcmp(root, "/") != 0) {
-                if (strncmp(own, root, rl) != 0 || (own[rl] != '/' && own[rl] != '\0'))
-                        return -ENOENT;
-                rel = own + rl;
-        }
-        if (strcmp(rel, "/") == 0)
-                rel = "";
-        if ((size_t)snprintf(t->home, sizeof(t->home), "%s%s", mnt, rel) >= sizeof(t->home))
-                return -ENAMETOOLONG;
-        if ((size_t)snprintf(t->path, sizeof(t->path), "%s/portkit-wrap.%d", t->home,
-                             (int)getpid()) >= sizeof(t->path))
-                return -ENAMETOOLONG;
-        if (mkdir(t->path, 0755) < 0 && errno != EEXIST)
-                return -errno;
         t->mode = WRAP_TREE_CGROUP;
-        t->has_kill = file_exists(t->path, "cgroup.kill");
         return 0;
 }
 
 int wrap_tree_limit(struct wrap_tree *t, const char *file, const char *value)
 {
         if (t->mode != WRAP_TREE_CGROUP)
-                return -ENOTSUP;
-        if (!file_exists(t->path, file)) {
-                char ctl[32];
-                size_t n = strcspn(file, ".");
-                if (n + 2 > sizeof(ctl))
-                        return -EINVAL;
-                ctl[0] = '+';
-                memcpy(ctl + 1, file, n);
-                ctl[n + 1] = '\0';
-                (void)write_file(t->home, "cgroup.subtree_control", ctl);
-                if (!file_exists(t->path, file))
-                        return -ENODEV;
-        }
-        return write_file(t->path, file, value);
+                return -EOPNOTSUPP;
+        return pk_cgroup_set(t->cg, file, value);
 }
 
-int wrap_tree_enter(struct wrap_tree *t)
+int wrap_tree_place(struct wrap_tree *t, struct pk_cmd *cmd)
 {
         if (t->mode != WRAP_TREE_CGROUP)
                 return 0;
-        char pid[32];
-        snprintf(pid, sizeof(pid), "%d", (int)getpid());
-        return write_file(t->path, "cgroup.procs", pid);
-}
-
-int wrap_tree_leave(struct wrap_tree *t)
-{
-        if (t->mode != WRAP_TREE_CGROUP)
-                return 0;
-        char pid[32];
-        snprintf(pid, sizeof(pid), "%d", (int)getpid());
-        return write_file(t->home, "cgroup.procs", pid);
+        return pk_cmd_cgroup(cmd, pk_cgroup_dirfd(t->cg));
 }
 
 void wrap_tree_adopt(struct wrap_tree *t, pid_t main_pid)
@@ -225,33 +87,13 @@ static int proc_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgrp)
         return 0;
 }
 
-/* Sends sig (0: none) to each live member; returns how many there were.
- * Cgroup mode reads cgroup.procs; process-group mode scans /proc for the
- * group and for orphans re-parented here, reaping zombie orphans on the way
- * (never the main child, which the loop reaps). */
-static int for_each_member(struct wrap_tree *t, int sig)
+/* Process-group mode: sends sig (0: none) to each live member of the
+ * child's process group and each orphan re-parented here; returns how many
+ * there were.  Reaps zombie orphans on the way (never the main child, which
+ * the loop reaps). */
+static int pgroup_members(struct wrap_tree *t, int sig)
 {
         int count = 0;
-        if (t->mode == WRAP_TREE_CGROUP) {
-                char p[PATH_MAX + 64];
-                snprintf(p, sizeof(p), "%s/cgroup.procs", t->path);
-                FILE *f = fopen(p, "re");
-                if (f) {
-                        int pid;
-                        while (fscanf(f, "%d", &pid) == 1) {
-                                char st = 0;
-                                pid_t pp = 0, pg = 0;
-                                if (proc_stat(pid, &st, &pp, &pg) < 0 || st == 'Z')
-                                        continue;
-                                count++;
-                                if (sig)
-                                        kill(pid, sig);
-                        }
-                        fclose(f);
-                        return count;
-                }
-                /* The cgroup is unreadable: fall back to the /proc scan. */
-        }
         /* Process-group members and orphans re-parented here. */
         DIR *d = opendir("/proc");
         if (!d)
@@ -286,19 +128,33 @@ void wrap_tree_signal(struct wrap_tree *t, int sig)
 {
         if (t->pgid > 0)
                 kill(-t->pgid, sig);
-        (void)for_each_member(t, sig);
+        /* An unreadable cgroup falls back to the /proc scan. */
+        if (t->mode != WRAP_TREE_CGROUP || pk_cgroup_signal(t->cg, sig) < 0)
+                (void)pgroup_members(t, sig);
 }
 
 void wrap_tree_kill(struct wrap_tree *t)
 {
-        if (t->mode == WRAP_TREE_CGROUP && t->has_kill)
-                (void)write_file(t->path, "cgroup.kill", "1");
+        if (t->mode == WRAP_TREE_CGROUP && pk_cgroup_kill(t->cg) == 0) {
+                /* Still SIGKILL the process group: a member may have left the
+                 * cgroup only if something with the rights moved it. */
+                if (t->pgid > 0)
+                        kill(-t->pgid, SIGKILL);
+                return;
+        }
         wrap_tree_signal(t, SIGKILL);
 }
 
 int wrap_tree_alive(struct wrap_tree *t)
 {
-        return for_each_member(t, 0) > 0;
+        if (t->mode == WRAP_TREE_CGROUP) {
+                /* "populated" counts no zombie: an exited process leaves its
+                 * cgroup before it is reaped. */
+                int pop = pk_cgroup_populated(t->cg);
+                if (pop >= 0)
+                        return pop;
+        }
+        return pgroup_members(t, 0) > 0;
 }
 
 void wrap_tree_reap_orphans(struct wrap_tree *t)
@@ -319,8 +175,5 @@ void wrap_tree_reap_orphans(struct wrap_tree *t)
 
 void wrap_tree_destroy(struct wrap_tree *t)
 {
-        if (t->mode == WRAP_TREE_CGROUP && t->path[0]) {
-                if (rmdir(t->path) == 0 || errno == ENOENT)
-                        t->path[0] = '\0';
-        }
+        t->cg = pk_cgroup_free(t->cg);
 }
