@@ -407,7 +407,10 @@ struct pk_port_callbacks {
         /** The child's output ended (all its messages were delivered first). */
         void (*eof)(struct pk_port *p, void *ctx);
         /** The child exited (only with PK_PORT_EXIT_STATUS).  Output it wrote before exiting
-         *  and that is in the pipe is delivered first; the exit does not wait for EOF. */
+         *  and that is in the pipe is delivered first; the exit does not wait for EOF.  (In
+         *  line mode this includes a trailing unterminated line, flagged PK_PACKET_NOEOL, when
+         *  the pipe is at EOF by then; Erlang with exit_status delivers that last piece after
+         *  `{exit_status,_}`.) */
         void (*exit)(struct pk_port *p, const struct pk_exit *ex, void *ctx);
         /** A failure: PK_EFRAMESIZE (input stopped and closed), PK_EPARTIAL (output ended
          *  inside a frame), -EPIPE (the child stopped reading: sending stopped), or another
