@@ -69,7 +69,8 @@ enum pk_spawn_step {
         PK_SPAWN_STEP_CAPS,      /**< capset() / raising the ambient capabilities */
         PK_SPAWN_STEP_OOM,       /**< writing /proc/self/oom_score_adj */
         PK_SPAWN_STEP_IOPRIO,    /**< ioprio_set() */
-        PK_SPAWN_STEP_SCHED      /**< sched_setscheduler() */
+        PK_SPAWN_STEP_SCHED,     /**< sched_setscheduler() */
+        PK_SPAWN_STEP_CHROOT     /**< chroot() to the root directory, or chdir("/") in it */
 };
 
 /** Size of pk_spawn_error.path, including the terminating NUL. */
@@ -148,6 +149,23 @@ PK_API int pk_cmd_env_unset(struct pk_cmd *cmd, const char *key);
 
 /** @brief Sets the working directory (chdir in the child, after the uid change). */
 PK_API int pk_cmd_cwd(struct pk_cmd *cmd, const char *dir);
+
+/**
+ * @brief Changes the child's root directory, as chroot(8) and systemd's
+ *        RootDirectory= do: chroot(@p dir) then chdir("/") in the child, after
+ *        the limits, priorities and bounding set and before the groups, gid and
+ *        uid change (which would take CAP_SYS_CHROOT).  A pk_cmd_cwd()
+ *        directory is then entered inside the new root, as the final user.
+ *        The program is found inside the root too: a PATH search (a program
+ *        name without '/') looks in @p dir's PATH directories, and a path is
+ *        exec'd as the child sees it.  Descriptors of the fd map are opened
+ *        by the parent, outside the root.  Needs CAP_SYS_CHROOT: without it
+ *        pk_spawn() fails with step PK_SPAWN_STEP_CHROOT and -EPERM.
+ * @param dir an absolute path (copied).
+ * @return 0, -EINVAL (NULL, or not absolute), -ENAMETOOLONG (PATH_MAX or
+ *         more), -ENOMEM.
+ */
+PK_API int pk_cmd_chroot(struct pk_cmd *cmd, const char *dir);
 
 /** @brief Sets the child's umask (0..0777). @return 0 or -EINVAL. */
 PK_API int pk_cmd_umask(struct pk_cmd *cmd, mode_t mask);

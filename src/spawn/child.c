@@ -72,6 +72,64 @@ struct pk__ksigaction {
         uint64_t mask;
 };
 
+/* Capabilities (see spawn-internal.h): raw system calls only. */
+PK__CHILD int pk__caps_apply(const struct pk__svc *sv, bool set_uid, int phase, int *ret_step,
+                             int *ret_value)
+{
+        *ret_step = phase == 0 ? PK_SPAWN_STEP_CAPBSET : PK_SPAWN_STEP_CAPS;
+        *ret_value = 0;
+        if (phase == 0) {
+                /* The bounding set, CAP_SETPCAP dropped last (it is what
+                 * allows the drops). */
+                if (sv->has_bounding) {
+                        for (int cap = 0; cap <= sv->cap_last + 1; cap++) {
+                                int c = cap <= sv->cap_last ? cap : PK__CAP_SETPCAP;
+                                if ((c == PK__CAP_SETPCAP && cap <= sv->cap_last) ||
+                                    ((sv->bounding >> c) & 1))
+                                        continue;
+                                if (syscall(SYS_prctl, PR_CAPBSET_DROP, c, 0, 0, 0) < 0 &&
+                                    errno != EINVAL) {
+                                        *ret_value = c;
+                                        return -errno;
+                                }
+                        }
+                }
+                /* Keep the permitted set through setresuid, for the ambient set. */
+                *ret_step = PK_SPAWN_STEP_CAPS;
+                if (sv->has_ambient && set_uid &&
+                    syscall(SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+                        return -errno;
+                return 0;
+        }
+        if (!sv->has_ambient)
+                return 0;
+        /* Permitted and inheritable first (the kernel requires both), then
+         * raised one by one.  execve of a plain program then gives them as
+         * permitted and effective. */
+        struct pk__cap_hdr h = {.version = PK__CAP_V3};
+        struct pk__cap_data d[2];
+        if (syscall(SYS_capget, &h, d) < 0)
+                return -errno;
+        for (int i = 0; i < 2; i++) {
+                uint32_t amb = (uint32_t)(sv->ambient >> (32 * i));
+                if (set_uid) {
+                        d[i].permitted = d[i].effective = d[i].inheritable = amb;
+                } else {
+                        d[i].inheritable |= amb;
+                }
+        }
+        if (syscall(SYS_capset, &h, d) < 0)
+                return -errno;
+        for (int cap = 0; cap < 64; cap++) {
+                if (((sv->ambient >> cap) & 1) &&
+                    syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {
+                        *ret_value = cap;
+                        return -errno;
+                }
+        }
+        return 0;
+}
+
 PK__CHILD __attribute__((noreturn)) static void child_fail(const struct pk__plan *p, int step,
                                                            int fd, int value)
 {
@@ -301,21 +359,15 @@ PK__CHILD static int child_main(void *arg)
                         child_fail(p, PK_SPAWN_STEP_SCHED, -1, sv->sched_policy);
         }
 
-        /* 5c. The bounding set, while we may still change it (CAP_SETPCAP,
-         * dropped last for that reason). */
-        if (sv->has_bounding) {
-                for (int cap = 0; cap <= sv->cap_last + 1; cap++) {
-                        int c = cap <= sv->cap_last ? cap : PK__CAP_SETPCAP;
-                        if ((c == PK__CAP_SETPCAP && cap <= sv->cap_last) ||
-                            ((sv->bounding >> c) & 1))
-                                continue;
-                        if (syscall(SYS_prctl, PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-                                child_fail(p, PK_SPAWN_STEP_CAPBSET, -1, c);
-                }
-        }
-        /* Keep the permitted set through setresuid, for the ambient set. */
-        if (sv->has_ambient && p->set_uid && syscall(SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-                child_fail(p, PK_SPAWN_STEP_CAPS, -1, 0);
+        /* 5c. The bounding set, while we may still change it (CAP_SETPCAP). */
+        int cstep = 0, cval = 0;
+        if (pk__caps_apply(sv, p->set_uid, 0, &cstep, &cval) < 0)
+                child_fail(p, cstep, -1, cval);
+
+        /* 5d. The root directory, then "/" inside it: before the uid change,
+         * which takes CAP_SYS_CHROOT (chroot(8), systemd's RootDirectory=). */
+        if (p->root && (syscall(SYS_chroot, p->root) < 0 || syscall(SYS_chdir, "/") < 0))
+                child_fail(p, PK_SPAWN_STEP_CHROOT, -1, 0);
 
         /* 6. Credentials: groups, then gid, then uid (after which we could not). */
         if (p->set_groups && syscall(SYS_setgroups, p->ngroups, p->groups) < 0)
@@ -325,30 +377,9 @@ PK__CHILD static int child_main(void *arg)
         if (p->set_uid && syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
                 child_fail(p, PK_SPAWN_STEP_SETUID, -1, (int)p->uid);
 
-        /* 6b. Ambient capabilities: permitted and inheritable first (the
-         * kernel requires both), then raised one by one.  execve of a plain
-         * program then gives them as permitted and effective. */
-        if (sv->has_ambient) {
-                struct pk__cap_hdr h = {.version = PK__CAP_V3};
-                struct pk__cap_data d[2];
-                if (syscall(SYS_capget, &h, d) < 0)
-                        child_fail(p, PK_SPAWN_STEP_CAPS, -1, 0);
-                for (int i = 0; i < 2; i++) {
-                        uint32_t amb = (uint32_t)(sv->ambient >> (32 * i));
-                        if (p->set_uid) {
-                                d[i].permitted = d[i].effective = d[i].inheritable = amb;
-                        } else {
-                                d[i].inheritable |= amb;
-                        }
-                }
-                if (syscall(SYS_capset, &h, d) < 0)
-                        child_fail(p, PK_SPAWN_STEP_CAPS, -1, 0);
-                for (int cap = 0; cap < 64; cap++) {
-                        if (((sv->ambient >> cap) & 1) &&
-                            syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
-                                child_fail(p, PK_SPAWN_STEP_CAPS, -1, cap);
-                }
-        }
+        /* 6b. Ambient capabilities (after the uid change, which clears them). */
+        if (pk__caps_apply(sv, p->set_uid, 1, &cstep, &cval) < 0)
+                child_fail(p, cstep, -1, cval);
 
         /* 7. Working directory, as the final user so its permissions apply. */
         if (p->cwd && syscall(SYS_chdir, p->cwd) < 0)

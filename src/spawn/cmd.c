@@ -55,6 +55,7 @@ struct pk_cmd *pk_cmd_free(struct pk_cmd *c)
         }
         free(c->env);
         free(c->cwd);
+        free(c->root);
         free(c->groups);
         for (size_t i = 0; i < c->nfds; i++)
                 free(c->fds[i].path);
@@ -90,12 +91,14 @@ int pk_cmd_dup(const struct pk_cmd *c, struct pk_cmd **ret_cmd)
         d->env = NULL;
         d->nenv = 0;
         d->cwd = NULL;
+        d->root = NULL;
         d->groups = NULL;
         d->fds = NULL;
         d->nfds = 0;
         bool ok = true;
         d->prog = dup_str(c->prog, &ok);
         d->cwd = dup_str(c->cwd, &ok);
+        d->root = dup_str(c->root, &ok);
         d->argv = calloc(c->argv_cap, sizeof(char *));
         if (!d->argv)
                 ok = false;
@@ -223,6 +226,20 @@ int pk_cmd_cwd(struct pk_cmd *c, const char *dir)
                 return -ENOMEM;
         free(c->cwd);
         c->cwd = s;
+        return 0;
+}
+
+int pk_cmd_chroot(struct pk_cmd *c, const char *dir)
+{
+        if (!c || !dir || dir[0] != '/')
+                return -EINVAL;
+        if (strlen(dir) >= PATH_MAX)
+                return -ENAMETOOLONG;
+        char *s = strdup(dir);
+        if (!s)
+                return -ENOMEM;
+        free(c->root);
+        c->root = s;
         return 0;
 }
 

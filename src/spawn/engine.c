@@ -69,6 +69,7 @@ static const char *const step_names[] = {
     [PK_SPAWN_STEP_OOM] = "oom_score_adj",
     [PK_SPAWN_STEP_IOPRIO] = "ioprio",
     [PK_SPAWN_STEP_SCHED] = "sched_setscheduler",
+    [PK_SPAWN_STEP_CHROOT] = "chroot",
 };
 
 const char *pk_spawn_step_name(int step)
@@ -138,9 +139,19 @@ static int lookup(const struct pk_cmd *c, char **ret_path)
                         }
                         buf[dlen] = '/';
                         memcpy(buf + dlen + 1, name, nlen + 1);
+                        /* With a root directory the child searches inside it:
+                         * look there (symlinks leading out of it are followed
+                         * on this side, a limit of looking from outside). */
+                        char in_root[2 * PATH_MAX];
+                        const char *probe = buf;
+                        if (c->root) {
+                                snprintf(in_root, sizeof(in_root), "%s%s%s", c->root,
+                                         buf[0] == '/' ? "" : "/", buf);
+                                probe = in_root;
+                        }
                         struct stat st;
-                        if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
-                                if (faccessat(AT_FDCWD, buf, X_OK, AT_EACCESS) == 0) {
+                        if (stat(probe, &st) == 0 && S_ISREG(st.st_mode)) {
+                                if (faccessat(AT_FDCWD, probe, X_OK, AT_EACCESS) == 0) {
                                         char *s = strdup(buf);
                                         if (!s)
                                                 return -ENOMEM;
@@ -225,8 +236,7 @@ static void env_free(char **env, char **owned)
         free(env);
 }
 
-/* The highest capability number this kernel knows. */
-static int cap_last(void)
+int pk__cap_last(void)
 {
         char buf[16];
         int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
@@ -490,6 +500,7 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
             .argv = c->argv,
             .envp = env,
             .cwd = c->cwd,
+            .root = c->root,
             .umask = c->umask,
             .nice = c->nice,
             .has_nice = c->has_nice,
@@ -518,7 +529,7 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
             .svc = c->svc,
         };
         if (plan.svc.has_bounding)
-                plan.svc.cap_last = cap_last();
+                plan.svc.cap_last = pk__cap_last();
         if (ov && ov->own_pgrp && !c->setsid) {
                 plan.setpgid = true;
                 plan.pgid = ov->pgid;
@@ -543,6 +554,8 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
                         what = path;
                 else if (cerr.step == PK_SPAWN_STEP_CHDIR)
                         what = c->cwd;
+                else if (cerr.step == PK_SPAWN_STEP_CHROOT)
+                        what = c->root;
                 if (cerr.step == PK_SPAWN_STEP_NONE)
                         cerr = (struct pk__child_err){.step = PK_SPAWN_STEP_HELPER, .fd = -1};
                 pk__spawn_error_set(reterr, cerr.step, r, cerr.fd, cerr.value, what);

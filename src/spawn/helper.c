@@ -40,7 +40,7 @@ struct pk_spawn_helper {
 
 /* The fixed part of a request; variable parts follow in this order:
  * rlimits, groups, move targets, then NUL-terminated strings: path, cwd (if
- * has_cwd), argc argv strings, envc env strings. */
+ * has_cwd), root (if W_ROOT), argc argv strings, envc env strings. */
 struct wire {
         uint32_t magic, total, nfds;
         int32_t umask, nice, pdeathsig, nrl, nmoves, ctty_fd, pgid;
@@ -57,6 +57,7 @@ enum {
         W_GROUPS = 1 << 4,
         W_GID = 1 << 5,
         W_UID = 1 << 6,
+        W_ROOT = 1 << 7,
 };
 
 struct reply {
@@ -156,7 +157,8 @@ static int helper_serve(int sock)
         }
         const char *path = take_str(&cur, end);
         const char *cwd = w.has_cwd ? take_str(&cur, end) : NULL;
-        if (!path || (w.has_cwd && !cwd))
+        const char *root = (w.flags & W_ROOT) ? take_str(&cur, end) : NULL;
+        if (!path || (w.has_cwd && !cwd) || ((w.flags & W_ROOT) && !root))
                 goto reply;
         for (uint32_t i = 0; i < w.argc; i++)
                 if (!(argv[i] = (char *)(uintptr_t)take_str(&cur, end)))
@@ -172,6 +174,7 @@ static int helper_serve(int sock)
             .argv = argv,
             .envp = envp,
             .cwd = cwd,
+            .root = root,
             .umask = w.umask,
             .nice = w.nice,
             .has_nice = w.flags & W_NICE,
@@ -328,7 +331,7 @@ static int helper_send(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, i
             .flags = (plan->has_nice ? W_NICE : 0) | (plan->setsid ? W_SETSID : 0) |
                      (plan->setpgid ? W_SETPGID : 0) | (plan->nnp ? W_NNP : 0) |
                      (plan->set_groups ? W_GROUPS : 0) | (plan->set_gid ? W_GID : 0) |
-                     (plan->set_uid ? W_UID : 0),
+                     (plan->set_uid ? W_UID : 0) | (plan->root ? W_ROOT : 0),
             .uid = plan->uid,
             .gid = plan->gid,
             .ngroups = (uint32_t)plan->ngroups,
@@ -339,6 +342,7 @@ static int helper_send(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, i
         };
         size_t sl = strv_len(plan->argv, &w.argc) + strv_len(plan->envp, &w.envc);
         sl += strlen(plan->path) + 1 + (plan->cwd ? strlen(plan->cwd) + 1 : 0);
+        sl += plan->root ? strlen(plan->root) + 1 : 0;
         size_t body = (size_t)plan->nrl * sizeof(struct pk__rlim) + plan->ngroups * sizeof(gid_t) +
                       (size_t)plan->nmoves * sizeof(int) + sl;
         if (body > PK__HELPER_MAX_MSG)
@@ -379,6 +383,8 @@ static int helper_send(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, i
         p = put_str(p, plan->path);
         if (plan->cwd)
                 p = put_str(p, plan->cwd);
+        if (plan->root)
+                p = put_str(p, plan->root);
         for (uint32_t i = 0; i < w.argc; i++)
                 p = put_str(p, plan->argv[i]);
         for (uint32_t i = 0; i < w.envc; i++)

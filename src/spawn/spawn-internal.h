@@ -88,7 +88,8 @@ struct pk_cmd {
         struct pk__envop *env;
         size_t nenv;
         char *cwd;
-        int umask; /* -1: unchanged */
+        char *root; /* pk_cmd_chroot(), absolute; NULL: none */
+        int umask;  /* -1: unchanged */
         bool has_nice;
         int nice;
         struct pk__rlim rl[PK__MAX_RLIMITS];
@@ -133,6 +134,7 @@ struct pk__plan {
         char *const *argv;
         char *const *envp;
         const char *cwd;
+        const char *root; /* chroot() then chdir("/"), before the credentials; NULL: none */
         int umask;
         int nice;
         bool has_nice;
@@ -157,6 +159,22 @@ struct pk__plan {
         struct pk__svc svc;
         struct pk__child_err *err;
 };
+
+/* Applies sv's capability settings with raw system calls only, so that both
+ * the spawn child and a process about to exec in place (portkit run --exec)
+ * use it.  Phase 0 goes before setgroups/setresgid/setresuid: the bounding set
+ * (CAP_SETPCAP dropped last), and PR_SET_KEEPCAPS when ambient capabilities
+ * must survive set_uid.  Phase 1 goes after them: permitted and inheritable,
+ * then each ambient capability raised.  sv->cap_last must be set
+ * (pk__cap_last()) when sv->has_bounding.  Returns 0, or a negative errno with
+ * *ret_step (PK_SPAWN_STEP_CAPBSET or PK_SPAWN_STEP_CAPS) and *ret_value (the
+ * capability, or 0). */
+int pk__caps_apply(const struct pk__svc *sv, bool set_uid, int phase, int *ret_step,
+                   int *ret_value);
+
+/* The highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap;
+ * 40 when unreadable). */
+int pk__cap_last(void);
 
 /* Test hook (child.c): 0 normal; 1 never CLONE_INTO_CGROUP (the child
  * writes cgroup.procs itself); 2 never clone3 (clone() and a blocked mask). */
