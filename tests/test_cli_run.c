@@ -2,7 +2,9 @@
 /* `portkit run` through the real binary: signals forwarded and the child
  * dying with the wrapper, timeout(1)'s shape (in a pty for --foreground),
  * --fd spellings and their strictness, identity and environment options,
- * --exec, usage errors. */
+ * --exec, --chroot and capabilities with and without --exec, usage errors. */
+#include "chroot_root.h"
+
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -465,5 +467,60 @@ Test(cli_run, usage_errors)
         run(sz, &r);
         cr_assert_eq(r.status, 0, "%s", r.err);
         cr_assert_str_eq(r.out, "4\n"); /* ulimit -f counts 512-byte blocks */
+        done(&r);
+}
+
+/* --chroot with the spawn layer (no --exec) and in place (--exec), with --cwd
+ * inside the root; --ambient-caps and --bounding-set with --exec as without. */
+Test(cli_run, chroot_and_caps_with_and_without_exec, .init = make_root, .fini = remove_root)
+{
+        if (geteuid() != 0)
+                cr_skip_test("chroot and capabilities need root");
+        struct res r;
+        const char *w[] = {"run", "--chroot", root, "--", "pk-cat", "/pk-marker", NULL};
+        run(w, &r);
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        cr_assert_str_eq(r.out, "inside the root\n");
+        done(&r);
+        const char *wc[] = {"run",   "--chroot", root,     "--cwd",   "/sub", "--user",
+                            "65534", "--",       "pk-cat", "marker2", NULL};
+        run(wc, &r);
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        cr_assert_str_eq(r.out, "in /sub\n");
+        done(&r);
+        const char *x[] = {"run",  "--exec", "--chroot", root,      "--cwd",
+                           "/sub", "--",     "pk-cat",   "marker2", NULL};
+        run(x, &r);
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        cr_assert_str_eq(r.out, "in /sub\n");
+        done(&r);
+        const char *bad[] = {"run", "--chroot", "/nonexistent-pk-root", "--", "true", NULL};
+        run(bad, &r);
+        cr_assert_eq(r.status, 127, "%s", r.err);
+        cr_assert(strstr(r.err, "nonexistent-pk-root"), "%s", r.err);
+        done(&r);
+        /* The same capability results as the spawn child gives (cli_run's
+         * identity_and_environment): CAP_NET_BIND_SERVICE is 10, CAP_KILL 5. */
+        const char *amb[] = {"run",
+                             "--exec",
+                             "--user",
+                             "nobody",
+                             "--ambient-caps",
+                             "net_bind_service",
+                             "--",
+                             "grep",
+                             "^CapAmb",
+                             "/proc/self/status",
+                             NULL};
+        run(amb, &r);
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        cr_assert_str_eq(r.out, "CapAmb:\t0000000000000400\n");
+        done(&r);
+        const char *bnd[] = {"run", "--exec", "--bounding-set", "CAP_NET_BIND_SERVICE,kill",
+                             "--",  "grep",   "^CapBnd",        "/proc/self/status",
+                             NULL};
+        run(bnd, &r);
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        cr_assert_str_eq(r.out, "CapBnd:\t0000000000000420\n");
         done(&r);
 }

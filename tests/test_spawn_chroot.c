@@ -4,7 +4,9 @@
  * What the child reads proves where its "/" is; the uid change after it proves
  * the order (chroot needs CAP_SYS_CHROOT, which the uid change takes); the
  * spawn helper process carries the root too; errors name the step. */
+#include "chroot_root.h"
 #include "portkit/spawn.h"
+#include "portkit/unit.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -16,92 +18,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char root[64];
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void)st;
-        (void)flag;
-        (void)ftw;
-        (void)remove(path);
-        return 0;
-}
-
-/* mkdir -p of root + dir (dir absolute). */
-static void mkdirs(const char *dir)
-{
-        char p[PATH_MAX];
-        snprintf(p, sizeof(p), "%s%s", root, dir);
-        for (char *s = p + strlen(root) + 1; *s; s++) {
-                if (*s == '/') {
-                        *s = '\0';
-                        mkdir(p, 0755);
-                        *s = '/';
-                }
-        }
-        mkdir(p, 0755);
-}
-
-static void copy_file(const char *from, const char *to_in_root, mode_t mode)
-{
-        char to[PATH_MAX];
-        snprintf(to, sizeof(to), "%s%s", root, to_in_root);
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof(dir), "%s", to_in_root);
-        *strrchr(dir, '/') = '\0';
-        if (dir[0])
-                mkdirs(dir);
-        FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-        cr_assert(in && out, "copy %s -> %s: %s", from, to, strerror(errno));
-        char buf[65536];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-                cr_assert_eq(fwrite(buf, 1, n, out), n);
-        fclose(in);
-        fclose(out);
-        chmod(to, mode);
-}
-
-static void write_text(const char *in_root, const char *text)
-{
-        char p[PATH_MAX];
-        snprintf(p, sizeof(p), "%s%s", root, in_root);
-        FILE *f = fopen(p, "w");
-        cr_assert(f);
-        fputs(text, f);
-        fclose(f);
-}
-
-/* The root: /bin/pk-cat (cat), its libraries as ldd lists them, /pk-marker,
- * /sub/marker2. */
-static void make_root(void)
-{
-        snprintf(root, sizeof(root), "/tmp/pk-chroot-XXXXXX");
-        cr_assert(mkdtemp(root));
-        chmod(root, 0755);
-        copy_file("/bin/cat", "/bin/pk-cat", 0755);
-        FILE *l = popen("ldd /bin/cat", "r");
-        cr_assert(l);
-        char line[512];
-        while (fgets(line, sizeof(line), l)) {
-                char *lib = strchr(line, '/');
-                if (!lib)
-                        continue;
-                lib[strcspn(lib, " \n")] = '\0';
-                copy_file(lib, lib, 0755);
-        }
-        pclose(l);
-        write_text("/pk-marker", "inside the root\n");
-        mkdirs("/sub");
-        write_text("/sub/marker2", "in /sub\n");
-}
-
-static void remove_root(void)
-{
-        if (root[0])
-                nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 TestSuite(spawn_chroot, .init = make_root, .fini = remove_root);
 
@@ -218,4 +134,52 @@ Test(spawn_chroot, errors)
         pk_cmd_free(e);
         pk_cmd_free(d);
         pk_cmd_free(c);
+}
+
+/* The unit layer's RootDirectory=: every command of the unit runs inside it
+ * (WorkingDirectory= too); with the unit-exec helper it is reported as not
+ * enforced. */
+Test(spawn_chroot, unit_root_directory)
+{
+        if (geteuid() != 0)
+                cr_skip_test("chroot needs CAP_SYS_CHROOT");
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "[Service]\nExecStart=/bin/pk-cat marker2\nRootDirectory=%s\n"
+                 "WorkingDirectory=-/sub\n",
+                 root);
+        struct pk_unit *u = NULL;
+        struct pk_unit_error e;
+        cr_assert_eq(pk_unit_parse("r.service", "/x/r.service", text, strlen(text), NULL, &u, &e),
+                     0, "%s", e.message);
+        cr_assert_eq(pk_unit_finish(u, &e), 0, "%s", e.message);
+        struct pk_unit_child *c = NULL;
+        cr_assert_eq(pk_unit_to_child(u, NULL, &c, &e), 0, "%s", e.message);
+        for (size_t i = 0; i < c->notes.n; i++)
+                cr_assert_null(strstr(c->notes.v[i], "RootDirectory"), "%s", c->notes.v[i]);
+        struct pk_run_result res;
+        struct pk_spawn_error se = {0};
+        int r = pk_run(c->cmd, NULL, &res, &se);
+        cr_assert_eq(r, 0, "%s (step %s)", pk_strerror(r), pk_spawn_step_name(se.step));
+        cr_assert_eq(res.status.code, 0, "stderr: %s", res.err ? res.err : "");
+        cr_assert_str_eq(res.out, "in /sub\n");
+        pk_run_result_free(&res);
+        pk_unit_child_free(c);
+        pk_unit_free(u);
+
+        snprintf(text, sizeof(text),
+                 "[Service]\nType=oneshot\nExecStart=/bin/pk-cat /pk-marker\nRootDirectory=%s\n",
+                 root);
+        cr_assert_eq(pk_unit_parse("h.service", "/x/h.service", text, strlen(text), NULL, &u, &e),
+                     0, "%s", e.message);
+        cr_assert_eq(pk_unit_finish(u, &e), 0, "%s", e.message);
+        const char *helper[] = {"/usr/bin/portkit", "unit-exec", NULL};
+        struct pk_unit_child_opts o = {.helper = helper};
+        cr_assert_eq(pk_unit_to_child(u, &o, &c, &e), 0, "%s", e.message);
+        bool noted = false;
+        for (size_t i = 0; i < c->notes.n; i++)
+                noted = noted || strstr(c->notes.v[i], "RootDirectory= is not enforced");
+        cr_assert(noted, "with the helper, RootDirectory= is reported");
+        pk_unit_child_free(c);
+        pk_unit_free(u);
 }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -150,8 +151,11 @@ static int apply_ctx(struct pk_cmd *cmd, const struct pk_unit *u, unsigned flags
         if (x->working_directory && !x->working_directory_optional &&
             (r = pk_cmd_cwd(cmd, x->working_directory)) < 0)
                 return r;
-        if (x->working_directory && x->working_directory_optional &&
-            access(x->working_directory, X_OK) == 0 &&
+        char wd_seen[PATH_MAX * 2] = "";
+        if (x->working_directory && x->working_directory_optional)
+                snprintf(wd_seen, sizeof(wd_seen), "%s%s",
+                         x->root_directory ? x->root_directory : "", x->working_directory);
+        if (x->working_directory && x->working_directory_optional && access(wd_seen, X_OK) == 0 &&
             (r = pk_cmd_cwd(cmd, x->working_directory)) < 0)
                 return r;
         if (x->working_directory_home && x->user) {
@@ -258,6 +262,10 @@ int pk_unit_exec_cmd(const struct pk_unit *u, const struct pk_unit_exec *e, cons
                 r = set_env(cmd, env);
         if (r == 0)
                 r = apply_ctx(cmd, u, e->flags, NULL);
+        /* RootDirectory= as systemd applies it: to every command but the
+         * '+'-prefixed (full privileges) ones. */
+        if (r == 0 && u->exec.root_directory && !(e->flags & PK_UNIT_EXEC_PRIVILEGED))
+                r = pk_cmd_chroot(cmd, u->exec.root_directory);
         pk_unit_strv_free(argv);
         if (r < 0) {
                 pk_cmd_free(cmd);
@@ -640,7 +648,9 @@ int pk_unit_to_child(const struct pk_unit *u, const struct pk_unit_child_opts *o
         if (u->exec.dynamic_user &&
             (r = note(c, "DynamicUser= is not enforced (runs as User= or root)")) < 0)
                 goto fail;
-        if (u->exec.root_directory && (r = note(c, "RootDirectory= is not enforced")) < 0)
+        if (u->exec.root_directory && needs_helper(u) &&
+            (r = note(c, "RootDirectory= is not enforced with the unit-exec helper "
+                         "(ExecStartPre=, oneshot or forking): the helper runs outside it")) < 0)
                 goto fail;
         for (size_t i = 0; i < u->not_enforced.n; i++) {
                 const struct pk_unit_note *nt = &u->not_enforced.v[i];

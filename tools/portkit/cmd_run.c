@@ -6,6 +6,7 @@
  * die with it (PR_SET_PDEATHSIG) when it cannot forward; --exec sets
  * everything up in this process and execs in place instead. */
 #include "cli.h"
+#include "spawn/spawn-internal.h"
 
 #include <portkit.h>
 
@@ -61,7 +62,8 @@ static const char run_usage[] =
     "  --bounding-set LIST   drop every capability not in LIST from the bounding set\n"
     "                        (LIST as above; 'none' drops them all)\n"
     "  --cwd DIR             working directory\n"
-    "  --chroot DIR          change the root directory (with --exec)\n"
+    "  --chroot DIR          change the root directory (then --cwd, default /, is\n"
+    "                        inside it; PROG is looked up inside it)\n"
     "  --umask OCTAL         umask, e.g. 027; applies to files --fd creates too\n"
     "  --nice N              nice value (-20..19)\n"
     "  --rlimit NAME=SOFT[:HARD]\n"
@@ -680,11 +682,6 @@ static int parse(struct run *r, int argc, char **argv)
         if (r->exec_mode && (r->timeout_ms >= 0 || r->pidfile || r->pdeathsig_set))
                 return usage_error("--exec leaves no wrapper for --timeout, --pidfile or "
                                    "--pdeathsig");
-        if ((r->ambient_set || r->bounding_set) && r->exec_mode)
-                return usage_error("--ambient-caps and --bounding-set are set by the spawn "
-                                   "layer, not with --exec");
-        if (r->chroot_dir && !r->exec_mode)
-                return usage_error("--chroot needs --exec (the spawn layer has no chroot)");
         if (r->kill_after_ms >= 0 && r->timeout_ms < 0)
                 return usage_error("--kill-after needs --timeout");
         r->prog_argv = argv + i;
@@ -766,6 +763,18 @@ static int build_cmd(struct run *r, struct pk_cmd **ret)
                 e = pk_cmd_ambient_caps(c, r->ambient);
         if (!e && r->bounding_set)
                 e = pk_cmd_cap_bounding(c, r->bounding);
+        if (!e && r->chroot_dir) {
+                /* The spawn layer takes an absolute root (its helper may
+                 * run elsewhere); chroot(8) takes a relative one too. */
+                char *abs = realpath(r->chroot_dir, NULL);
+                if (!abs) {
+                        pk_cli_error("run", "--chroot %s: %s", r->chroot_dir, strerror(errno));
+                        pk_cmd_free(c);
+                        return errno == ENOENT ? 127 : 126;
+                }
+                e = pk_cmd_chroot(c, abs);
+                free(abs);
+        }
         if (!e && r->cwd)
                 e = pk_cmd_cwd(c, r->cwd);
         if (!e && r->umask_set)
@@ -825,6 +834,15 @@ static int exec_fail(const char *what, const char *arg)
 {
         pk_cli_error("run", "%s%s%s: %s", what, arg ? " " : "", arg ? arg : "", strerror(errno));
         return errno == ENOENT ? 127 : 126;
+}
+
+/* A capability step failed before the exec in place. */
+static int exec_caps_fail(int err, int step, int cap)
+{
+        errno = -err;
+        char what[48];
+        snprintf(what, sizeof(what), "%s (capability %d)", pk_spawn_step_name(step), cap);
+        return exec_fail(what, NULL);
 }
 
 static void exec_env(struct run *r)
@@ -939,6 +957,16 @@ static int exec_in_place(struct run *r)
         int rc = exec_fds(r); /* with our credentials, as a shell's redirections */
         if (rc)
                 return rc;
+        /* Capabilities exactly as the spawn child sets them (pk__caps_apply):
+         * the bounding set now, the ambient set after the uid change. */
+        struct pk__svc sv = {.has_ambient = r->ambient_set,
+                             .ambient = r->ambient,
+                             .has_bounding = r->bounding_set,
+                             .bounding = r->bounding,
+                             .cap_last = pk__cap_last()};
+        int cstep = 0, cval = 0, cr = pk__caps_apply(&sv, r->user != NULL, 0, &cstep, &cval);
+        if (cr < 0)
+                return exec_caps_fail(cr, cstep, cval);
         if (r->chroot_dir && (chroot(r->chroot_dir) < 0 || chdir("/") < 0))
                 return exec_fail("chroot", r->chroot_dir);
         /* Groups before gid before uid: each later step may drop the right to the earlier. */
@@ -953,6 +981,9 @@ static int exec_in_place(struct run *r)
                 return exec_fail("setgid", NULL);
         if (r->user && setresuid(uid, uid, uid) < 0)
                 return exec_fail("setuid", r->user);
+        cr = pk__caps_apply(&sv, r->user != NULL, 1, &cstep, &cval);
+        if (cr < 0)
+                return exec_caps_fail(cr, cstep, cval);
         if (r->cwd && chdir(r->cwd) < 0)
                 return exec_fail("chdir", r->cwd);
         if (r->setsid && setsid() < 0)
