@@ -32,7 +32,10 @@ defmodule Portkit do
       delegated
     * `line: l`, `packet: n` or `stream: true` - output framing
     * `stderr: :separate | :stdout | :null | :inherit`
-    * `active: true | :once | false`, `:window` (bytes) - flow control
+    * `active: true | :once | false`, `:window` (bytes) - flow control of the
+      output
+    * `:stdin_window` (bytes, default 256 KiB) - flow control of the input:
+      `send/2` blocks while more than this waits for the process to read it
     * `:stop_signal`, `:grace` (ms) - the stop sequence
     * `link: true`, `monitor: true` (then `{:ok, pid, ref}`), `:owner`
   """
@@ -52,9 +55,21 @@ defmodule Portkit do
           {:ok, pid()} | {:ok, pid(), reference()} | {:error, term()}
   def run(command, args, opts \\ []), do: :portkit.run(command, args, to_erl(opts))
 
-  @doc "Writes `data` to the process's stdin."
+  @doc """
+  Writes `data` to the process's stdin.  Returns once the data is accepted:
+  while more than the `:stdin_window` waits for the process to read it, the
+  caller blocks (a process that never reads holds back the sender instead of
+  filling memory).
+  """
   @spec send(pid(), iodata()) :: :ok
   def send(pid, data), do: :portkit.send(pid, data)
+
+  @doc """
+  Stdin flow control as it stands: `%{in_flight: bytes, window: bytes,
+  waiting: sends}`.
+  """
+  @spec stdin_info(pid()) :: %{atom() => non_neg_integer()}
+  def stdin_info(pid), do: :portkit.stdin_info(pid)
 
   @doc "Closes the process's stdin (half-close); output and exit still arrive."
   @spec close_input(pid()) :: :ok

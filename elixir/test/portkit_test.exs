@@ -4,6 +4,7 @@
 # a failure.
 defmodule PortkitTest do
   use ExUnit.Case, async: false
+  import Bitwise
 
   defp collect(pid, acc \\ []) do
     ref = Process.monitor(pid)
@@ -115,6 +116,51 @@ defmodule PortkitTest do
         Enum.reverse(acc)
     after
       60_000 -> flunk("stalled after #{length(acc)} lines")
+    end
+  end
+
+  test "stdin back-pressure: send blocks on a child that never reads" do
+    {:ok, pid} = Portkit.run("sleep", ["1000"], stdin_window: 65536)
+    chunk = :binary.copy("y", 1 <<< 20)
+    me = self()
+
+    sender =
+      spawn(fn ->
+        for n <- 1..20 do
+          :ok = Portkit.send(pid, chunk)
+          send(me, {:sent, n})
+        end
+
+        send(me, :sender_done)
+      end)
+
+    assert_receive {:sent, 1}, 30_000
+    wait_blocked(pid)
+    info = Portkit.stdin_info(pid)
+    assert %{waiting: 1, window: 65536} = info
+    assert info.in_flight <= 1 <<< 20
+    refute_received {:sent, 2}
+    Portkit.stop(pid)
+    assert_receive :sender_done, 60_000
+    refute Process.alive?(sender)
+    evs = collect(pid)
+    assert for({:error, _} = e <- evs, do: e) == []
+  end
+
+  test "stdin back-pressure: 32 MiB into wc -c" do
+    {:ok, pid} = Portkit.run("wc", ["-c"], stdin_window: 65536)
+    chunk = :binary.copy("z", 1 <<< 20)
+    for _ <- 1..32, do: :ok = Portkit.send(pid, chunk)
+    Portkit.close_input(pid)
+    evs = collect(pid)
+    assert IO.iodata_to_binary(for {:stdout, d} <- evs, do: d) == "33554432\n"
+    assert {:exit, 0} in evs
+  end
+
+  defp wait_blocked(pid) do
+    case Portkit.stdin_info(pid) do
+      %{waiting: 1} -> :ok
+      _ -> wait_blocked(pid)
     end
   end
 

@@ -10,7 +10,7 @@
 -module(portkit).
 -behaviour(gen_server).
 
--export([run/3, send/2, close_input/1, signal/2, stop/1, os_pid/1,
+-export([run/3, send/2, close_input/1, signal/2, stop/1, os_pid/1, stdin_info/1,
          setopts/2, activate/1, cmd/2, cmd/3, child_spec/4,
          find_binary/0, wrap_args/3, open_transparent/3]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
@@ -19,7 +19,13 @@
 -export_type([status/0]).
 
 -record(st, {port, owner, owner_ref, os_pid, active = true, queue = queue:new(),
-             port_closed = false, exit_sent = false, exit_status}).
+             port_closed = false, exit_sent = false, exit_status,
+             %% stdin flow control: bytes sent to wrap and not yet acknowledged
+             %% ({stdin_ack, N}), the most allowed, the framing header wrap adds
+             %% per send, and the sends (and a close_input) waiting for room.
+             in_flight = 0, in_window, in_header = 0, waiting = queue:new()}).
+
+-define(STDIN_WINDOW, 262144).
 
 -define(START_TIMEOUT, 15000).
 
@@ -33,7 +39,9 @@
 %% `{env, [{Name, Value | false}]}', `clear_env', `{user, U}', `{group, G}',
 %% `{umask, Int}', `{nice, Int}', `{rlimit, [{Name, Soft} | {Name, Soft, Hard}]}',
 %% `{arg0, Name}', `{memory_max, V}', `{pids_max, V}', `{cpu_max, V}',
-%% `no_cgroup', `{max_message, Bytes}'.
+%% `no_cgroup', `{max_message, Bytes}', `{stdin_window, Bytes}' (default 256 KiB:
+%% how much of what `send/2' accepted may wait in wrap for the OS process to
+%% read it; see `send/2').
 -spec run(iodata(), [iodata()], list()) ->
           {ok, pid()} | {ok, pid(), reference()} | {error, term()}.
 run(Cmd, Args, Opts) when is_list(Opts) ->
@@ -41,8 +49,11 @@ run(Cmd, Args, Opts) when is_list(Opts) ->
     case wrap_args(Cmd, Args, Opts) of
         {ok, WrapArgs} ->
             Active = proplists:get_value(active, Opts, true),
+            Window = proplists:get_value(stdin_window, Opts, ?STDIN_WINDOW),
             case lists:member(Active, [true, once, false]) of
                 false -> {error, {badarg, {active, Active}}};
+                true when not is_integer(Window); Window < 1 ->
+                    {error, {badarg, {stdin_window, Window}}};
                 true -> start(Owner, Active, WrapArgs, Opts)
             end;
         {error, _} = E ->
@@ -52,7 +63,9 @@ run(Cmd, Args, Opts) when is_list(Opts) ->
 start(Owner, Active, WrapArgs, Opts) ->
     case find_binary() of
         {ok, Bin} ->
-            case gen_server:start(?MODULE, {Owner, Active, Bin, WrapArgs}, []) of
+            Flow = {proplists:get_value(stdin_window, Opts, ?STDIN_WINDOW),
+                    proplists:get_value(packet, Opts, 0)},
+            case gen_server:start(?MODULE, {Owner, Active, Bin, WrapArgs, Flow}, []) of
                 {ok, Pid} ->
                     case {lists:member(link, Opts), lists:member(monitor, Opts)} of
                         {true, _} -> link(Pid), {ok, Pid};
@@ -69,6 +82,11 @@ start(Owner, Active, WrapArgs, Opts) ->
     end.
 
 %% @doc Writes to the OS process's stdin (with `{packet, N}', as one frame).
+%% Returns once the data is accepted: while more than the stdin window
+%% (`{stdin_window, Bytes}') is waiting for the OS process to read it, the
+%% caller blocks, so a process that does not read its stdin holds back the
+%% sender instead of filling memory.  A single send larger than the window is
+%% accepted when nothing else is waiting.
 %% `send/2', `close_input/1', `signal/2', `stop/1' and `setopts/2' return ok, and do
 %% nothing, once the process has exited and the server has finished.
 -spec send(pid(), iodata()) -> ok.
@@ -100,6 +118,12 @@ call(Pid, Req) ->
 %% @doc The OS process id of the child.
 -spec os_pid(pid()) -> integer().
 os_pid(Pid) -> gen_server:call(Pid, os_pid, infinity).
+
+%% @doc Stdin flow control as it stands: `#{in_flight => Bytes, window => Bytes,
+%% waiting => Sends}' (bytes accepted and not yet read by the OS process or
+%% dropped, the window, and the `send/2' calls blocked for room).
+-spec stdin_info(pid()) -> #{atom() => non_neg_integer()}.
+stdin_info(Pid) -> gen_server:call(Pid, stdin_info, infinity).
 
 %% @doc Changes `{active, true | once | false}'.
 -spec setopts(pid(), list()) -> ok | {error, term()}.
@@ -212,6 +236,7 @@ opt(link) -> [];
 opt(monitor) -> [];
 opt({owner, P}) when is_pid(P) -> [];
 opt({active, _}) -> [];
+opt({stdin_window, _}) -> [];
 opt({restart, _}) -> [];
 opt(stream) -> ["--stream"];
 opt({line, L}) when is_integer(L), L > 0 -> ["--line", int(line, L)];
@@ -261,7 +286,7 @@ limit(Name, V) -> throw({badarg, {Name, V}}).
 %% ---- gen_server -----------------------------------------------------------
 
 %% @private
-init({Owner, Active, Bin, WrapArgs}) ->
+init({Owner, Active, Bin, WrapArgs, {Window, Header}}) ->
     process_flag(trap_exit, true),
     Ref = erlang:monitor(process, Owner),
     Port = open_port({spawn_executable, Bin},
@@ -271,7 +296,7 @@ init({Owner, Active, Bin, WrapArgs}) ->
             case binary_to_term(D) of
                 {started, OsPid, _Mode} ->
                     {ok, #st{port = Port, owner = Owner, owner_ref = Ref, os_pid = OsPid,
-                             active = Active}};
+                             active = Active, in_window = Window, in_header = Header}};
                 {error, Reason} ->
                     close(Port),
                     {stop, {shutdown, Reason}}
@@ -288,18 +313,20 @@ close(Port) ->
     ok.
 
 %% @private
-handle_call({send, Bin}, _From, #st{port = Port, port_closed = false} = S) ->
-    port_command(Port, term_to_binary({stdin, Bin})),
-    {reply, ok, S};
-handle_call(close_input, _From, #st{port = Port, port_closed = false} = S) ->
-    port_command(Port, term_to_binary(close_stdin)),
-    {reply, ok, S};
+handle_call({send, Bin}, From, #st{port_closed = false, waiting = W} = S) ->
+    {noreply, feed(S#st{waiting = queue:in({From, {stdin, Bin}}, W)})};
+handle_call(close_input, From, #st{port_closed = false, waiting = W} = S) ->
+    %% After the sends still waiting, in order.
+    {noreply, feed(S#st{waiting = queue:in({From, close_stdin}, W)})};
 handle_call({signal, Sig}, _From, #st{port = Port, port_closed = false} = S) ->
     port_command(Port, term_to_binary({signal, Sig})),
     {reply, ok, S};
 handle_call(stop, _From, #st{port = Port, port_closed = false} = S) ->
     port_command(Port, term_to_binary(stop)),
     {reply, ok, S};
+handle_call(stdin_info, _From, S) ->
+    {reply, #{in_flight => S#st.in_flight, window => S#st.in_window,
+              waiting => queue:len(S#st.waiting)}, S};
 handle_call(os_pid, _From, S) ->
     {reply, S#st.os_pid, S};
 handle_call({setopts, Opts}, _From, S) ->
@@ -329,6 +356,8 @@ handle_info({Port, {data, D}}, #st{port = Port, queue = Q} = S) ->
             deliver(S#st{queue = queue:in({exit, Sig}, Q), exit_sent = true});
         {error, _} = E ->
             deliver(S#st{queue = queue:in(E, Q)});
+        {stdin_ack, N} ->
+            {noreply, feed(S#st{in_flight = max(0, S#st.in_flight - N)})};
         done ->
             %% Nothing more will come: closing the port lets wrap exit.
             close(Port),
@@ -349,9 +378,34 @@ handle_info({'EXIT', _, Reason}, S) ->
 handle_info(_, S) ->
     {noreply, S}.
 
+%% Sends what waits while the window has room (anything when nothing is in
+%% flight), answering each caller as its data goes.
+feed(#st{waiting = W, port = Port} = S) ->
+    case queue:out(W) of
+        {empty, _} ->
+            S;
+        {{value, {From, close_stdin}}, W1} ->
+            port_command(Port, term_to_binary(close_stdin)),
+            gen_server:reply(From, ok),
+            feed(S#st{waiting = W1});
+        {{value, {From, {stdin, Bin}}}, W1} ->
+            Size = byte_size(Bin) + S#st.in_header,
+            case S#st.in_flight =:= 0 orelse S#st.in_flight + Size =< S#st.in_window of
+                true ->
+                    port_command(Port, term_to_binary({stdin, Bin})),
+                    gen_server:reply(From, ok),
+                    feed(S#st{waiting = W1, in_flight = S#st.in_flight + Size});
+                false ->
+                    S
+            end
+    end.
+
 %% The port is gone: the exit was reported, or this is the error that ends it.
-closed(#st{queue = Q} = S, Why) ->
-    S1 = S#st{port_closed = true, exit_status = Why},
+%% Sends still waiting have nowhere to go: their callers get ok, as a send
+%% after the end does.
+closed(#st{queue = Q, waiting = W} = S, Why) ->
+    [gen_server:reply(From, ok) || {From, _} <- queue:to_list(W)],
+    S1 = S#st{port_closed = true, exit_status = Why, waiting = queue:new()},
     case S#st.exit_sent of
         true -> deliver(S1);
         false -> deliver(S1#st{queue = queue:in({exit, {error, Why}}, Q), exit_sent = true})

@@ -101,7 +101,9 @@ portkit_test_() ->
        fun() -> vm_kill(cgroup) end),
      t("kill -9 of the VM leaves no process of a tree of 50 (process group)",
        fun() -> vm_kill(pgroup) end),
-     t("daemon child spec: output to logger, shutdown kills the tree", fun daemon/0)] ++
+     t("daemon child spec: output to logger, shutdown kills the tree", fun daemon/0),
+     t("stdin back-pressure: a child that never reads blocks send/2", fun stdin_blocks/0),
+     t("stdin back-pressure: 100 MiB into wc -c, memory flat", fun stdin_flow/0)] ++
     [t("1 GiB through a 64 KiB window keeps the VM's memory flat", fun flood/0)
      || os:getenv("PORTKIT_QUICK") =:= false].
 
@@ -467,3 +469,55 @@ daemon() ->
         logger:set_primary_config(level, Level),
         logger:remove_handler(portkit_eunit)
     end.
+
+%% A child that never reads its stdin: the first send (larger than the window,
+%% nothing in flight) is accepted, the next blocks; nothing more is accepted,
+%% so neither the VM nor wrap holds the other 99 MiB; after stop every blocked
+%% send returns ok, and no stdin_overflow ever comes.
+stdin_blocks() ->
+    {ok, P} = portkit:run("sleep", ["1000"], [{stdin_window, 65536}]),
+    Me = self(),
+    Chunk = binary:copy(<<"y">>, 1 bsl 20),
+    Before = erlang:memory(total),
+    Sender = spawn_link(fun() ->
+                                [begin ok = portkit:send(P, Chunk), Me ! {sent, N} end
+                                 || N <- lists:seq(1, 100)],
+                                Me ! sender_done
+                        end),
+    receive {sent, 1} -> ok after 30000 -> error(first_send) end,
+    %% Wait (no clock) until the second send is the one blocked for room.
+    wait_blocked(P),
+    Info = portkit:stdin_info(P),
+    ?assertMatch(#{waiting := 1, window := 65536}, Info),
+    ?assert(maps:get(in_flight, Info) =< 1 bsl 20),
+    ?assertEqual(nothing, receive {sent, N2} when N2 >= 2 -> {sent, N2} after 0 -> nothing end),
+    ?assert(erlang:memory(total) - Before < 32 bsl 20),
+    ok = portkit:stop(P),
+    receive sender_done -> ok after 60000 -> error(sender_stuck) end,
+    unlink(Sender),
+    Evs = collect(P),
+    ?assertEqual([], [E || {error, _} = E <- Evs]),
+    ?assertMatch({signal, term, false}, status(Evs)).
+
+wait_blocked(P) ->
+    case portkit:stdin_info(P) of
+        #{waiting := 1} -> ok;
+        _ -> erlang:yield(), wait_blocked(P)
+    end.
+
+%% 100 MiB into a child that reads all of it: every send returns once wrap has
+%% room, the count is right, the VM's memory stays flat, no overflow.
+stdin_flow() ->
+    {ok, P} = portkit:run("wc", ["-c"], []),
+    Chunk = binary:copy(<<"z">>, 1 bsl 20),
+    Before = erlang:memory(total),
+    Peak = lists:foldl(fun(_, Pk) ->
+                               ok = portkit:send(P, Chunk),
+                               max(Pk, erlang:memory(total))
+                       end, Before, lists:seq(1, 100)),
+    ok = portkit:close_input(P),
+    Evs = collect(P),
+    ?assertEqual(<<"104857600\n">>, out(Evs, stdout)),
+    ?assertEqual([], [E || {error, _} = E <- Evs]),
+    ?assertEqual(0, status(Evs)),
+    ?assert(Peak - Before < 32 bsl 20).

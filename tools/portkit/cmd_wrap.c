@@ -58,6 +58,9 @@ static const char wrap_usage[] =
 #define WRAP_DRAIN_MAX ((size_t)1 << 20)
 #define WRAP_STDIN_MAX ((size_t)64 << 20)
 #define WRAP_POLL_MS 20
+/* {stdin_ack, N} goes out once this many stdin bytes are done, or when the
+ * child's stdin queue is empty (so a window smaller than this never stalls). */
+#define WRAP_STDIN_ACK_BATCH ((size_t)64 << 10)
 
 enum stderr_mode { ERR_SEPARATE, ERR_STDOUT, ERR_NULL, ERR_INHERIT };
 enum phase { RUNNING, STOPPING, KILLING };
@@ -87,6 +90,7 @@ struct wrap {
         struct pk_framing framing;
         enum stderr_mode err_mode;
         size_t window, unacked;
+        size_t in_done; /* stdin bytes written to the child or dropped, not yet acknowledged */
         int stop_signal;
         int64_t grace_ms;
         struct wrap_tree tree;
@@ -197,6 +201,25 @@ static void send_msg(struct wrap *w)
 static void put_atom(struct pk_etf_buf *b, const char *name)
 {
         pk_etf_put_atom(b, name, strlen(name));
+}
+
+/* Counts n stdin bytes (framing header included) as done: written to the
+ * child, or dropped because its stdin is closed.  The VM side holds back
+ * further data until they are acknowledged (docs/erlang.md, flow control). */
+static void stdin_consumed(struct wrap *w, size_t n)
+{
+        w->in_done += n;
+        if (w->transparent || w->in_done == 0)
+                return;
+        if (w->in_done < WRAP_STDIN_ACK_BATCH && q_pending(&w->to_child) > 0)
+                return;
+        pk_etf_buf_reset(&w->msg);
+        pk_etf_put_version(&w->msg);
+        pk_etf_put_tuple(&w->msg, 2);
+        put_atom(&w->msg, "stdin_ack");
+        pk_etf_put_uint(&w->msg, w->in_done);
+        send_msg(w);
+        w->in_done = 0;
 }
 
 /* An errno or PK_E code as an Erlang atom: enoent, pk_edepth. */
@@ -333,7 +356,9 @@ static void close_child_stdin(struct wrap *w)
         w->ch_in_ev = 0;
         close(pk_proc_take_fd(w->proc, 0));
         w->ch_in_fd = -1;
+        size_t dropped = q_pending(&w->to_child);
         q_clear(&w->to_child);
+        stdin_consumed(w, dropped);
 }
 
 /* Starts the stop sequence (once): stop signal to the whole tree, then
@@ -505,13 +530,19 @@ static void on_child(struct pk_loop_child *c, int err, const struct pk_exit *st)
 
 static void stdin_data(struct wrap *w, const void *p, size_t n)
 {
-        if (w->ch_in_fd < 0 || w->close_stdin)
-                return; /* the child's stdin is closed: data has nowhere to go */
-        if (w->framing.kind == PK_FRAMING_PACKET) {
-                uint8_t hdr[4];
-                size_t hl;
-                if (pk_packet_header(&w->framing, n, hdr, &hl) < 0)
-                        return;
+        size_t hl = 0;
+        uint8_t hdr[4];
+        if (w->framing.kind == PK_FRAMING_PACKET &&
+            pk_packet_header(&w->framing, n, hdr, &hl) < 0) {
+                stdin_consumed(w, n); /* too long for the header: dropped */
+                return;
+        }
+        if (w->ch_in_fd < 0 || w->close_stdin) {
+                /* The child's stdin is closed: data has nowhere to go. */
+                stdin_consumed(w, hl + n);
+                return;
+        }
+        if (hl) {
                 if (q_append(&w->to_child, hdr, hl) < 0)
                         goto full;
         }
@@ -643,7 +674,10 @@ static void on_ch_in(struct pk_loop_io *io, unsigned revents)
 {
         struct wrap *w = io->w.data;
         (void)revents;
-        if (q_flush(&w->to_child, w->ch_in_fd) < 0) {
+        size_t before = q_pending(&w->to_child);
+        int r = q_flush(&w->to_child, w->ch_in_fd);
+        stdin_consumed(w, before - q_pending(&w->to_child));
+        if (r < 0) {
                 /* The child closed its stdin (EPIPE): data has nowhere to go. */
                 close_child_stdin(w);
         }
