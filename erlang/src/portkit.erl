@@ -86,7 +86,9 @@ start(Owner, Active, WrapArgs, Opts) ->
 %% (`{stdin_window, Bytes}') is waiting for the OS process to read it, the
 %% caller blocks, so a process that does not read its stdin holds back the
 %% sender instead of filling memory.  A single send larger than the window is
-%% accepted when nothing else is waiting.
+%% accepted when nothing else is waiting.  With `{active, once | false}', a child that
+%% writes as it reads (`cat') stalls both ways once its output window is full:
+%% take the output from another process while sending a lot.
 %% `send/2', `close_input/1', `signal/2', `stop/1' and `setopts/2' return ok, and do
 %% nothing, once the process has exited and the server has finished.
 -spec send(pid(), iodata()) -> ok.
