@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,4 +219,83 @@ Test(interop, portkit_host_drives_an_erlang_port)
         }
         free(buf);
         free(got);
+}
+
+/* {line, L} with exit_status: the same pieces as the VM, the unterminated
+ * tail as a last noeol included; the order differs by design (port.h, the
+ * exit callback): the VM sends {exit_status,_} before that last piece, the
+ * port layer delivers what the child left in the pipe before its exit. */
+struct line_exit {
+        char *log;
+        size_t len;
+        int exits;
+        bool eof;
+};
+
+static void le_message(struct pk_port *p, const struct pk_port_msg *m, void *ctx)
+{
+        (void)p;
+        struct line_exit *le = ctx;
+        char h[64];
+        hex(h, m->data, m->len < 20 ? m->len : 20);
+        le->len +=
+            (size_t)sprintf(le->log + le->len, "%s %s\n", m->flags == PK_PACKET_EOL ? "E" : "N", h);
+}
+
+static void le_exit(struct pk_port *p, const struct pk_exit *ex, void *ctx)
+{
+        (void)p;
+        struct line_exit *le = ctx;
+        le->exits++;
+        le->len += (size_t)sprintf(le->log + le->len, "X %d\n", pk_exit_shell(ex));
+        if (le->eof)
+                pk_port_close(p, NULL);
+}
+
+/* EOF and the exit may come in either order: the port closes after both. */
+static void le_eof(struct pk_port *p, void *ctx)
+{
+        struct line_exit *le = ctx;
+        le->eof = true;
+        if (le->exits)
+                pk_port_close(p, NULL);
+}
+
+Test(interop, line_tail_and_exit_status_against_erlang)
+{
+        static const char script[] = "printf 'x\\nabcdefg'";
+        char dir[] = "/tmp/pk_line_exit_XXXXXX";
+        cr_assert_not_null(mkdtemp(dir));
+        char out_path[64];
+        snprintf(out_path, sizeof(out_path), "%s/out", dir);
+        const char *argv[] = {"escript", PK_SOURCE_DIR "/tests/interop/line_exit.escript", script,
+                              "3", NULL};
+        int rc = run(argv, out_path);
+        char theirs[512] = "";
+        FILE *f = fopen(out_path, "rb");
+        size_t tl = f ? fread(theirs, 1, sizeof(theirs) - 1, f) : 0;
+        if (f)
+                fclose(f);
+        theirs[tl] = '\0';
+        unlink(out_path);
+        rmdir(dir);
+        cr_assert_eq(rc, 0);
+        /* x, then abc and def as L-byte pieces, the exit, then the tail g. */
+        cr_assert_str_eq(theirs, "E 78\nN 616263\nN 646566\nX 0\nN 67\n");
+
+        char mine[512] = "";
+        struct line_exit le = {.log = mine};
+        struct pk_loop *loop;
+        cr_assert_eq(pk_loop_new(&loop), 0);
+        struct pk_port_opts o = {.framing = {.kind = PK_FRAMING_LINE, .arg = 3},
+                                 .flags = PK_PORT_EXIT_STATUS | PK_PORT_EOF};
+        struct pk_port *p;
+        cr_assert_eq(pk_port_open_shell(script, &o, &p), 0);
+        static const struct pk_port_callbacks cb = {
+            .message = le_message, .exit = le_exit, .eof = le_eof};
+        cr_assert_eq(pk_port_attach(p, loop, &cb, &le), 0);
+        cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
+        pk_loop_free(loop);
+        cr_assert_eq(le.exits, 1);
+        cr_assert_str_eq(mine, "E 78\nN 616263\nN 646566\nN 67\nX 0\n");
 }
