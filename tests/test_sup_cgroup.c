@@ -4,7 +4,8 @@
  * CLONE_INTO_CGROUP and both fallbacks), kill a tree whose grandchild calls
  * setsid and double-forks (cgroup.kill and the cgroup.procs fallback), learn
  * "populated 0" through the events fd on a loop, and limits refused with
- * -EOPNOTSUPP where no controller is delegated. */
+ * -EOPNOTSUPP where no controller is delegated, a signal to the whole tree
+ * (pk_cgroup_signal). */
 #include "spawn/spawn-internal.h"
 #include "sup/cglog-internal.h"
 
