@@ -3,6 +3,7 @@
  * minor versions and compression (tests/interop/etf_gen.escript), and erl's
  * binary_to_term reading our encodings. */
 #include "etf_testutil.h"
+#include "testutil.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,20 +17,6 @@ TestSuite(etf_interop, .init = etf_setup, .fini = etf_teardown, .timeout = 120);
 
 /* ---- byte-for-byte equality with a real erl ---- */
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-        FILE *f = fopen(path, "rb");
-        cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        uint8_t *b = malloc((size_t)n + 1);
-        cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-        fclose(f);
-        *len = (size_t)n;
-        return b;
-}
-
 /* Runs tests/interop/etf_gen.escript; returns the records file's bytes. */
 static uint8_t *generate(int n, int seed, size_t *len)
 {
@@ -42,7 +29,7 @@ static uint8_t *generate(int n, int seed, size_t *len)
                  PK_SOURCE_DIR, n, seed, out);
         int st = system(cmd);
         cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s failed", cmd);
-        uint8_t *b = read_file(out, len);
+        uint8_t *b = (uint8_t *)tu_slurp(out, len);
         unlink(out);
         return b;
 }
@@ -180,8 +167,7 @@ Test(etf_interop, interop_erl_decodes_ours, .timeout = 300)
         char outp[64];
         snprintf(outp, sizeof(outp), "%s.out", path);
         size_t n;
-        char *txt = (char *)read_file(outp, &n);
-        txt[n] = 0;
+        char *txt = tu_slurp(outp, &n);
         cr_assert(strstr(txt, "{ok,[1,300,-5|tail],#{1 => 2.5,a => <<120>>},[104,105],<<7:3>>,"
                               "1180591620717411303424,") == txt,
                   "erl saw %s", txt);

@@ -5,16 +5,22 @@
  * clean -ENOMEM with no descriptor and no child left behind; LeakSanitizer
  * checks at exit that no memory is (curl's allocation torture, sqlite's OOM
  * tests). */
-#include "fd_testutil.h"
+#include "testutil.h"
+#include <portkit/fd.h>
+
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <portkit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <signal.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #define PROBE PK_BUILD_DIR "/tests/helpers/port_probe"
 
@@ -23,23 +29,17 @@ long pk__alloc_fail_after(long n);
 
 typedef int (*op_fn)(void *ctx);
 
-static void assert_no_children(const char *name, long n)
-{
-        pid_t w = waitpid(-1, NULL, WNOHANG);
-        cr_assert(w == -1 && errno == ECHILD, "%s left a child behind at n=%ld", name, n);
-}
-
 /* Runs op with the Nth allocation failing for every N until it succeeds. */
 static void torture(const char *name, op_fn op, void *ctx)
 {
-        int fds = fdt_count();
+        int fds = tu_count_fds();
         long n;
         for (n = 1; n < 100000; n++) {
                 pk__alloc_fail_after(n);
                 int r = op(ctx);
                 long left = pk__alloc_fail_after(0);
-                cr_assert_eq(fdt_count(), fds, "%s leaked a descriptor at n=%ld", name, n);
-                assert_no_children(name, n);
+                cr_assert_eq(tu_count_fds(), fds, "%s leaked a descriptor at n=%ld", name, n);
+                tu_assert_no_children("%s at n=%ld", name, n);
                 if (left > 0) {
                         cr_assert_eq(r, 0, "%s failed with no allocation failing: %s", name,
                                      pk_strerror(r));
