@@ -620,8 +620,10 @@ static int chain_model(const char *levels, size_t len, size_t budget, size_t *of
 {
         size_t q = 1, owed = 0, need = sizeof(struct pk_term);
         *off = 1;
-        if (len < 1)
-                return *off = 0, PK_ETRUNCATED;
+        if (len < 1) {
+                *off = 0;
+                return PK_ETRUNCATED;
+        }
         if (need > budget)
                 return PK_ETERMSIZE;
         for (size_t i = 0; levels[i]; i++) {
