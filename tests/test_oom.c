@@ -108,8 +108,17 @@ static int op_port(void *ctx)
         int how = *(int *)ctx;
         struct pk_port_opts o = {.framing = {.kind = PK_FRAMING_PACKET, .arg = 4},
                                  .flags = PK_PORT_STDERR_CAPTURE};
-        const char *args[] = {"echo-exit", "0", NULL};
-        const char *argv[] = {PROBE, "echo-exit", "0", NULL};
+        /* "pid": the child answers the first message and then echoes
+         * until its input ends, so its (silent) stderr stays open and
+         * unreadable during the call.  With a child that exits after its
+         * reply (echo-exit), the stderr EOF sometimes arrived in the same
+         * poll as the reply and was read then: the capture buffer's
+         * allocation came and went with the timing, and a failure there
+         * ends the stderr stream without failing the port (host.c), so
+         * the op succeeded with an allocation failed (seen in the -O2
+         * build). */
+        const char *args[] = {"pid", NULL};
+        const char *argv[] = {PROBE, "pid", NULL};
         struct pk_port *p = NULL;
         struct pk_cmd *c = NULL;
         int r;
@@ -121,7 +130,7 @@ static int op_port(void *ctx)
                 r = pk_port_open_argv(argv, &o, &p);
                 break;
         case 2:
-                r = pk_port_open_shell(PROBE " echo-exit 0", &o, &p);
+                r = pk_port_open_shell(PROBE " pid", &o, &p);
                 break;
         default:
                 r = pk_cmd_new(PROBE, &c);
@@ -134,6 +143,7 @@ static int op_port(void *ctx)
                 return r;
         struct pk_port_msg m;
         r = pk_port_call(p, "hi", 2, &m, 20000);
+        pk_port_close_input(p);
         struct pk_exit ex;
         pk_port_wait(p, 20000, &ex);
         pk_port_close(p, NULL);
