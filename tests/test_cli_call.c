@@ -2,6 +2,8 @@
 /* `portkit call` through the real binary: the end of a port before its reply,
  * exit seen apart from EOF, timeouts on sending, signals that must take the
  * port's tree with them, streaming in both directions, strict options. */
+#include "testutil.h"
+
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -21,83 +23,6 @@
 #define ECHO PK_BUILD_DIR "/examples/echo"
 #define CALC PK_BUILD_DIR "/examples/calc"
 
-struct res {
-        char *out, *err;
-        int status;
-};
-
-static char *slurp(int fd)
-{
-        off_t n = lseek(fd, 0, SEEK_END);
-        cr_assert_geq(n, 0);
-        char *s = malloc((size_t)n + 1);
-        cr_assert_not_null(s);
-        cr_assert_eq(pread(fd, s, (size_t)n, 0), n);
-        s[n] = 0;
-        close(fd);
-        return s;
-}
-
-static int status_of(int ws)
-{
-        return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-}
-
-/* Starts portkit with argv; stdin is a pipe (*ret_in, when ret_in is given)
- * or a memfd holding input; stdout and stderr go to memfds. */
-static pid_t start(const char *const *argv, const char *input, size_t input_len, int *ret_in,
-                   int *ret_out, int *ret_err)
-{
-        int in[2] = {-1, -1};
-        if (ret_in) {
-                cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
-        } else {
-                in[0] = memfd_create("in", MFD_CLOEXEC);
-                cr_assert_geq(in[0], 0);
-                if (input_len)
-                        cr_assert_eq(write(in[0], input, input_len), (ssize_t)input_len);
-                lseek(in[0], 0, SEEK_SET);
-        }
-        int out = memfd_create("out", MFD_CLOEXEC), err = memfd_create("err", MFD_CLOEXEC);
-        cr_assert(out >= 0 && err >= 0);
-        const char *full[32] = {"portkit"};
-        size_t n = 1;
-        for (; argv[n - 1] && n < 31; n++)
-                full[n] = argv[n - 1];
-        full[n] = NULL;
-        pid_t pid = fork();
-        cr_assert_geq(pid, 0);
-        if (pid == 0) {
-                dup2(in[0], 0);
-                dup2(out, 1);
-                dup2(err, 2);
-                execv(PORTKIT, (char **)(void *)full);
-                _exit(127);
-        }
-        close(in[0]);
-        if (ret_in)
-                *ret_in = in[1];
-        *ret_out = out;
-        *ret_err = err;
-        return pid;
-}
-
-static void run(const char *const *argv, const char *input, struct res *r)
-{
-        int out, err, ws;
-        pid_t pid = start(argv, input, input ? strlen(input) : 0, NULL, &out, &err);
-        cr_assert_eq(waitpid(pid, &ws, 0), pid);
-        r->status = status_of(ws);
-        r->out = slurp(out);
-        r->err = slurp(err);
-}
-
-static void done(struct res *r)
-{
-        free(r->out);
-        free(r->err);
-}
-
 static unsigned count(const char *hay, const char *needle)
 {
         unsigned n = 0;
@@ -106,93 +31,48 @@ static unsigned count(const char *hay, const char *needle)
         return n;
 }
 
-/* True once pid is gone or a zombie (we are the subreaper that reaps them). */
-static bool gone(pid_t pid)
-{
-        char path[64], buf[512];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return true;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return true;
-        buf[n] = 0;
-        const char *rp = strrchr(buf, ')');
-        return rp && (rp[2] == 'Z' || rp[2] == 'X');
-}
-
-static void wait_gone(pid_t pid)
-{
-        /* Bounded only so a failure ends the test; nothing is timed. */
-        for (int i = 0; i < 2000 && !gone(pid); i++) {
-                while (waitpid(-1, NULL, WNOHANG) > 0)
-                        ;
-                usleep(5000);
-        }
-        cr_assert(gone(pid), "process %d is still running", (int)pid);
-}
-
-static void read_pids(const char *path, pid_t *pids, int n)
-{
-        for (int tries = 0; tries < 2000; tries++) {
-                FILE *f = fopen(path, "r");
-                int got = 0;
-                if (f) {
-                        while (got < n && fscanf(f, "%d", &pids[got]) == 1)
-                                got++;
-                        fclose(f);
-                }
-                if (got == n)
-                        return;
-                usleep(5000);
-        }
-        cr_assert_fail("no pids in %s", path);
-}
-
 // cppcheck-suppress unknownMacro
 Test(cli_call, a_port_gone_before_its_reply_fails_every_time, .timeout = 120)
 {
         for (int i = 0; i < 40; i++) {
-                struct res r;
+                struct tu_res r;
                 const char *a[] = {"call", "--", "true", NULL};
-                run(a, "{a}.\n", &r);
+                tu_portkit_run(a, "{a}.\n", &r);
                 cr_assert_eq(r.status, 1, "run %d: %d %s", i, r.status, r.err);
                 cr_assert_eq(count(r.err, "portkit call:"), 1, "run %d: %s", i, r.err);
                 cr_assert(strstr(r.err, "before replying to request 1"), "%s", r.err);
-                done(&r);
+                tu_res_free(&r);
                 /* a bad header, then exit */
                 const char *b[] = {"call", "--", "sh", "-c", "printf '\\377\\377\\377\\377'", NULL};
-                run(b, "a.\n", &r);
+                tu_portkit_run(b, "a.\n", &r);
                 cr_assert_eq(r.status, 1, "run %d: %d %s", i, r.status, r.err);
                 cr_assert_eq(count(r.err, "portkit call:"), 1, "run %d: %s", i, r.err);
-                done(&r);
+                tu_res_free(&r);
         }
         /* Without requests the port's own status is the answer. */
-        struct res r;
+        struct tu_res r;
         const char *e[] = {"call", "--", "sh", "-c", "exit 3", NULL};
-        run(e, "% only a comment\n", &r);
+        tu_portkit_run(e, "% only a comment\n", &r);
         cr_assert_eq(r.status, 3, "%s", r.err);
         cr_assert_str_eq(r.err, "exit_status 3\n");
-        done(&r);
+        tu_res_free(&r);
 }
 
 // cppcheck-suppress unknownMacro
 Test(cli_call, exit_is_seen_while_a_grandchild_holds_the_output, .timeout = 60)
 {
-        struct res r;
+        struct tu_res r;
         const char *a[] = {"call", "--", "/bin/sh", "-c", "sleep 1000 & exit 7", NULL};
-        run(a, "", &r);
+        tu_portkit_run(a, "", &r);
         cr_assert_eq(r.status, 7, "%s", r.err);
         cr_assert(strstr(r.err, "output may be incomplete"), "%s", r.err);
         cr_assert(strstr(r.err, "exit_status 7\n"), "%s", r.err);
-        done(&r);
-        run(a, "hello.\n", &r);
+        tu_res_free(&r);
+        tu_portkit_run(a, "hello.\n", &r);
         cr_assert_eq(r.status, 1, "%s", r.err);
         cr_assert(strstr(r.err, "exited before replying to request 1"), "%s", r.err);
         cr_assert(strstr(r.err, "exit_status 7\n"), "%s", r.err);
-        done(&r);
+        tu_res_free(&r);
 }
 
 // cppcheck-suppress unknownMacro
@@ -207,20 +87,20 @@ Test(cli_call, the_timeout_bounds_sending, .timeout = 60)
         memcpy(text + 3 + n, "\">>.\n", 6);
         int out, err, ws;
         const char *a[] = {"call", "--timeout", "300ms", "--", "sleep", "1000", NULL};
-        pid_t pid = start(a, text, strlen(text), NULL, &out, &err);
+        pid_t pid = tu_portkit_start(a, text, strlen(text), NULL, &out, &err);
         cr_assert_eq(waitpid(pid, &ws, 0), pid);
-        char *e = slurp(err);
-        cr_assert_eq(status_of(ws), 124, "%s", e);
+        char *e = tu_slurp_fd(err);
+        cr_assert_eq(tu_status_of(ws), 124, "%s", e);
         cr_assert(strstr(e, "did not read its input"), "%s", e);
         free(e);
-        free(slurp(out));
+        free(tu_slurp_fd(out));
         /* raw stream: 20 MB to `yes`, which floods its output and never reads */
         free(text);
         n = 20u << 20;
         text = calloc(1, n);
         const char *b[] = {"call", "--raw", "--stream", "--timeout", "300ms", "--", "yes", NULL};
         int in;
-        pid = start(b, NULL, 0, &in, &out, &err);
+        pid = tu_portkit_start(b, NULL, 0, &in, &out, &err);
         /* feed until portkit stops reading or goes */
         signal(SIGPIPE, SIG_IGN);
         for (size_t off = 0; off < n;) {
@@ -235,8 +115,8 @@ Test(cli_call, the_timeout_bounds_sending, .timeout = 60)
 reaped:
         close(in);
         free(text);
-        e = slurp(err);
-        cr_assert_eq(status_of(ws), 124, "%s", e);
+        e = tu_slurp_fd(err);
+        cr_assert_eq(tu_status_of(ws), 124, "%s", e);
         free(e);
         close(out);
 }
@@ -252,15 +132,15 @@ static void interrupt_case(int sig)
                  pidfile, pidfile);
         const char *a[] = {"call", "--", "sh", "-c", script, NULL};
         int in, out, err, ws;
-        pid_t pid = start(a, NULL, 0, &in, &out, &err);
+        pid_t pid = tu_portkit_start(a, NULL, 0, &in, &out, &err);
         pid_t pids[2];
-        read_pids(pidfile, pids, 2);
+        tu_read_pids(pidfile, pids, 2);
         cr_assert_eq(kill(pid, sig), 0);
         cr_assert_eq(waitpid(pid, &ws, 0), pid);
-        cr_assert_eq(status_of(ws), 128 + sig, "status %d", status_of(ws));
-        wait_gone(pids[0]);
+        cr_assert_eq(tu_status_of(ws), 128 + sig, "status %d", tu_status_of(ws));
+        tu_wait_gone(pids[0]);
         if (sig != SIGKILL)
-                wait_gone(pids[1]);
+                tu_wait_gone(pids[1]);
         else
                 kill(pids[1], SIGKILL); /* PDEATHSIG reaches the child only */
         close(in);
@@ -305,7 +185,7 @@ Test(cli_call, each_term_goes_out_when_complete_and_each_reply_comes_back, .time
 {
         const char *a[] = {"call", "--", CALC, NULL};
         int in, out, err, ws;
-        pid_t pid = start(a, NULL, 0, &in, &out, &err);
+        pid_t pid = tu_portkit_start(a, NULL, 0, &in, &out, &err);
         /* The reply comes while stdin is still open: nothing waits for EOF. */
         cr_assert_eq(write(in, "{add, 1, 2}.\n{mul,", 18), 18);
         read_until(out, "{ok,3}\n");
@@ -313,8 +193,8 @@ Test(cli_call, each_term_goes_out_when_complete_and_each_reply_comes_back, .time
         read_until(out, "{ok,10}\n");
         close(in);
         cr_assert_eq(waitpid(pid, &ws, 0), pid);
-        cr_assert_eq(status_of(ws), 0);
-        char *o = slurp(out), *e = slurp(err);
+        cr_assert_eq(tu_status_of(ws), 0);
+        char *o = tu_slurp_fd(out), *e = tu_slurp_fd(err);
         cr_assert_str_eq(o, "{ok,3}\n{ok,10}\n");
         cr_assert_str_eq(e, "exit_status 0\n");
         free(o);
@@ -326,57 +206,57 @@ Test(cli_call, strict_options_and_input_limits)
         const char *bad_durations[] = {"0x10", " 5", "5 ", "1e3", "inf", "nan",
                                        "-1",   "+1", "5x", "",    "."};
         for (size_t i = 0; i < sizeof(bad_durations) / sizeof(bad_durations[0]); i++) {
-                struct res r;
+                struct tu_res r;
                 const char *a[] = {"call", "--timeout", bad_durations[i], "--", "true", NULL};
-                run(a, "", &r);
+                tu_portkit_run(a, "", &r);
                 cr_assert_eq(r.status, 100, "'%s' accepted", bad_durations[i]);
-                done(&r);
+                tu_res_free(&r);
         }
         const char *good[] = {"0", "infinity", "1.5s", "100ms", "2m", "1h", "1d"};
         for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-                struct res r;
+                struct tu_res r;
                 const char *a[] = {"call", "--timeout", good[i], "--", ECHO, "--packet", "4", NULL};
-                run(a, "x.\n", &r);
+                tu_portkit_run(a, "x.\n", &r);
                 cr_assert_eq(r.status, 0, "'%s': %s", good[i], r.err);
                 cr_assert_str_eq(r.out, "x\n");
-                done(&r);
+                tu_res_free(&r);
         }
-        struct res r;
+        struct tu_res r;
         const char *empty[] = {"call", "--", "", NULL};
-        run(empty, "", &r);
+        tu_portkit_run(empty, "", &r);
         cr_assert_eq(r.status, 100, "%s", r.err);
-        done(&r);
+        tu_res_free(&r);
         const char *unknown[] = {"call", "--bogus", "--", ECHO, NULL};
-        run(unknown, "", &r);
+        tu_portkit_run(unknown, "", &r);
         cr_assert_eq(r.status, 100);
         cr_assert(strstr(r.err, "unknown option '--bogus'"), "%s", r.err);
-        done(&r);
+        tu_res_free(&r);
         /* a term longer than --max-input */
         char big[3000];
         memset(big, 'a', sizeof(big));
         big[0] = '"';
         memcpy(big + sizeof(big) - 4, "\".\n", 4);
         const char *cap[] = {"call", "--max-input", "1k", "--", ECHO, NULL};
-        run(cap, big, &r);
+        tu_portkit_run(cap, big, &r);
         cr_assert_eq(r.status, 1, "%s", r.err);
         cr_assert(strstr(r.err, "--max-input"), "%s", r.err);
-        done(&r);
+        tu_res_free(&r);
         /* a NUL byte is named */
         int out, err, ws;
         const char *a[] = {"call", "--", ECHO, NULL};
-        pid_t pid = start(a, "ok.\0\n", 5, NULL, &out, &err);
+        pid_t pid = tu_portkit_start(a, "ok.\0\n", 5, NULL, &out, &err);
         cr_assert_eq(waitpid(pid, &ws, 0), pid);
-        char *e = slurp(err);
+        char *e = tu_slurp_fd(err);
         cr_assert(strstr(e, "NUL byte"), "%s", e);
         free(e);
-        free(slurp(out));
+        free(tu_slurp_fd(out));
         /* --help names the default timeout */
         const char *h[] = {"call", "--help", NULL};
-        run(h, "", &r);
+        tu_portkit_run(h, "", &r);
         cr_assert_eq(r.status, 0);
         cr_assert(strstr(r.out, "default: 60s"), "%s", r.out);
         cr_assert(strstr(r.out, "infinity"), "%s", r.out);
-        done(&r);
+        tu_res_free(&r);
 }
 
 /* Reads the pty master until its text so far contains want. */
@@ -425,6 +305,6 @@ Test(cli_call, works_in_a_terminal, .timeout = 60)
         pty_until(m, "exit_status 0", buf, sizeof(buf));
         int ws;
         cr_assert_eq(waitpid(pid, &ws, 0), pid);
-        cr_assert_eq(status_of(ws), 0);
+        cr_assert_eq(tu_status_of(ws), 0);
         close(m);
 }

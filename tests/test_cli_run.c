@@ -4,6 +4,7 @@
  * --fd spellings and their strictness, identity and environment options,
  * --exec, --chroot and capabilities with and without --exec, usage errors. */
 #include "chroot_root.h"
+#include "testutil.h"
 
 #include <criterion/criterion.h>
 
@@ -24,109 +25,11 @@
 
 #define PORTKIT PK_BUILD_DIR "/portkit"
 
-struct res {
-        char *out, *err;
-        int status;
-};
-
-static char *slurp(int fd)
-{
-        off_t n = lseek(fd, 0, SEEK_END);
-        cr_assert_geq(n, 0);
-        char *s = malloc((size_t)n + 1);
-        cr_assert_not_null(s);
-        cr_assert_eq(pread(fd, s, (size_t)n, 0), n);
-        s[n] = 0;
-        close(fd);
-        return s;
-}
-
-static int status_of(int ws)
-{
-        return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-}
-
-static pid_t start(const char *const *argv, int *ret_out, int *ret_err)
-{
-        int out = memfd_create("out", MFD_CLOEXEC), err = memfd_create("err", MFD_CLOEXEC);
-        cr_assert(out >= 0 && err >= 0);
-        const char *full[40] = {"portkit"};
-        size_t n = 1;
-        for (; argv[n - 1] && n < 39; n++)
-                full[n] = argv[n - 1];
-        full[n] = NULL;
-        pid_t pid = fork();
-        cr_assert_geq(pid, 0);
-        if (pid == 0) {
-                int devnull = open("/dev/null", O_RDONLY);
-                dup2(devnull, 0);
-                dup2(out, 1);
-                dup2(err, 2);
-                execv(PORTKIT, (char **)(void *)full);
-                _exit(127);
-        }
-        *ret_out = out;
-        *ret_err = err;
-        return pid;
-}
-
-static void run(const char *const *argv, struct res *r)
-{
-        int out, err, ws;
-        pid_t pid = start(argv, &out, &err);
-        cr_assert_eq(waitpid(pid, &ws, 0), pid);
-        r->status = status_of(ws);
-        r->out = slurp(out);
-        r->err = slurp(err);
-}
-
-static void done(struct res *r)
-{
-        free(r->out);
-        free(r->err);
-}
-
-static bool gone(pid_t pid)
-{
-        char path[64], buf[512];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return true;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return true;
-        buf[n] = 0;
-        const char *rp = strrchr(buf, ')');
-        return rp && (rp[2] == 'Z' || rp[2] == 'X');
-}
-
-static void wait_gone(pid_t pid)
-{
-        for (int i = 0; i < 2000 && !gone(pid); i++) {
-                while (waitpid(-1, NULL, WNOHANG) > 0)
-                        ;
-                usleep(5000);
-        }
-        cr_assert(gone(pid), "process %d is still running", (int)pid);
-}
-
 static pid_t read_pid(const char *path)
 {
-        for (int tries = 0; tries < 2000; tries++) {
-                FILE *f = fopen(path, "r");
-                int pid = 0;
-                if (f) {
-                        int ok = fscanf(f, "%d", &pid);
-                        fclose(f);
-                        if (ok == 1 && pid > 0)
-                                return pid;
-                }
-                usleep(5000);
-        }
-        cr_assert_fail("no pid in %s", path);
-        return -1;
+        pid_t pid;
+        tu_read_pids(path, &pid, 1);
+        return pid;
 }
 
 /* Starts `run` on a child that writes its pid, sends sig to the wrapper,
@@ -142,16 +45,16 @@ static int signal_case(int sig, const char *extra)
         const char *a[] = {
             "run", extra ? extra : "--nice", extra ? "300s" : "0", "--", "sh", "-c", script, NULL};
         int out, err, ws;
-        pid_t pid = start(a, &out, &err);
+        pid_t pid = tu_portkit_start(a, NULL, 0, NULL, &out, &err);
         pid_t child = read_pid(pidfile);
         cr_assert_eq(kill(pid, sig), 0);
         cr_assert_eq(waitpid(pid, &ws, 0), pid);
-        wait_gone(child);
+        tu_wait_gone(child);
         close(out);
         close(err);
         unlink(pidfile);
         rmdir(dir);
-        return status_of(ws);
+        return tu_status_of(ws);
 }
 
 // cppcheck-suppress unknownMacro
@@ -178,11 +81,11 @@ Test(cli_run, the_child_dies_with_the_wrapper, .timeout = 60)
 // cppcheck-suppress unknownMacro
 Test(cli_run, timeout_has_the_shape_of_coreutils_timeout, .timeout = 60)
 {
-        struct res r;
+        struct tu_res r;
         const char *t[] = {"run", "--timeout", "200ms", "--", "sleep", "100", NULL};
-        run(t, &r);
+        tu_portkit_run(t, NULL, &r);
         cr_assert_eq(r.status, 124, "%s", r.err);
-        done(&r);
+        tu_res_free(&r);
         /* TERM ignored: KILL after --kill-after, status 137 */
         const char *k[] = {"run",
                            "--timeout",
@@ -194,26 +97,26 @@ Test(cli_run, timeout_has_the_shape_of_coreutils_timeout, .timeout = 60)
                            "-c",
                            "trap '' TERM; sleep 100 & wait",
                            NULL};
-        run(k, &r);
+        tu_portkit_run(k, NULL, &r);
         cr_assert_eq(r.status, 137, "%s", r.err);
-        done(&r);
+        tu_res_free(&r);
         /* --signal and --preserve-status */
         const char *s[] = {"run", "--timeout", "200ms", "--signal", "USR1", "--preserve-status",
                            "--",  "sleep",     "100",   NULL};
-        run(s, &r);
+        tu_portkit_run(s, NULL, &r);
         cr_assert_eq(r.status, 128 + SIGUSR1, "%s", r.err);
-        done(&r);
+        tu_res_free(&r);
         /* 0 and infinity: no timeout (the same meaning as in `call`) */
         const char *z[] = {"run", "--timeout", "0", "--", "true", NULL};
-        run(z, &r);
+        tu_portkit_run(z, NULL, &r);
         cr_assert_eq(r.status, 0, "%s", r.err);
-        done(&r);
+        tu_res_free(&r);
         const char *bad[] = {"0x10", " 5", "1e3", "5x", "-1"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 const char *b[] = {"run", "--timeout", bad[i], "--", "true", NULL};
-                run(b, &r);
+                tu_portkit_run(b, NULL, &r);
                 cr_assert_eq(r.status, 100, "'%s' accepted", bad[i]);
-                done(&r);
+                tu_res_free(&r);
         }
 }
 
@@ -258,7 +161,7 @@ static int in_pty(const char *const *argv, const char *input, char *outbuf, size
         int ws;
         cr_assert_eq(waitpid(pid, &ws, 0), pid);
         close(m);
-        return status_of(ws);
+        return tu_status_of(ws);
 }
 
 // cppcheck-suppress unknownMacro
@@ -285,13 +188,13 @@ Test(cli_run, fd_spellings_and_umask)
         /* 2=&1: stderr goes where the child's stdout goes */
         snprintf(path, sizeof(path), "%s/out", dir);
         snprintf(spec, sizeof(spec), "1=%s:wc", path);
-        struct res r;
+        struct tu_res r;
         const char *a[] = {
             "run", "--fd", spec, "--fd", "2=&1", "--", "sh", "-c", "echo out; echo err >&2", NULL};
-        run(a, &r);
+        tu_portkit_run(a, NULL, &r);
         cr_assert_eq(r.status, 0, "%s", r.err);
         cr_assert_str_eq(r.err, "");
-        done(&r);
+        tu_res_free(&r);
         FILE *f = fopen(path, "r");
         char text[64] = {0};
         cr_assert_not_null(f);
@@ -302,9 +205,9 @@ Test(cli_run, fd_spellings_and_umask)
         snprintf(path, sizeof(path), "%s/masked", dir);
         snprintf(spec, sizeof(spec), "1=%s:wc", path);
         const char *u[] = {"run", "--fd", spec, "--umask", "077", "--", "true", NULL};
-        run(u, &r);
+        tu_portkit_run(u, NULL, &r);
         cr_assert_eq(r.status, 0, "%s", r.err);
-        done(&r);
+        tu_res_free(&r);
         struct stat st;
         cr_assert_eq(stat(path, &st), 0);
         cr_assert_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
@@ -312,9 +215,9 @@ Test(cli_run, fd_spellings_and_umask)
         snprintf(path, sizeof(path), "%s/a:b", dir);
         snprintf(spec, sizeof(spec), "1=%s:wc", path);
         const char *colon[] = {"run", "--fd", spec, "--", "true", NULL};
-        run(colon, &r);
+        tu_portkit_run(colon, NULL, &r);
         cr_assert_eq(r.status, 0, "%s", r.err);
-        done(&r);
+        tu_res_free(&r);
         cr_assert_eq(stat(path, &st), 0);
         unlink(path);
         snprintf(path, sizeof(path), "%s/masked", dir);
@@ -327,62 +230,62 @@ Test(cli_run, fd_spellings_and_umask)
                              "x=null", "1=",         "1=&1",       "1=&x",        "-1=null"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 const char *b[] = {"run", "--fd", bad[i], "--", "true", NULL};
-                run(b, &r);
+                tu_portkit_run(b, NULL, &r);
                 cr_assert_eq(r.status, 100, "--fd %s: %d %s", bad[i], r.status, r.err);
                 cr_assert(strstr(r.err, "--fd"), "%s", r.err);
-                done(&r);
+                tu_res_free(&r);
         }
         const char *h[] = {"run", "--help", NULL};
-        run(h, &r);
+        tu_portkit_run(h, NULL, &r);
         cr_assert(strstr(r.out, "2=&1"), "%s", r.out);
         cr_assert(strstr(r.out, "forwards"), "%s", r.out);
-        done(&r);
+        tu_res_free(&r);
 }
 
 Test(cli_run, identity_and_environment)
 {
-        struct res r;
+        struct tu_res r;
         if (geteuid() == 0) {
                 const char *u[] = {
                     "run", "--user", "nobody", "--", "sh", "-c", "echo $HOME:$USER:$LOGNAME:$SHELL",
                     NULL};
-                run(u, &r);
+                tu_portkit_run(u, NULL, &r);
                 cr_assert_eq(r.status, 0, "%s", r.err);
                 cr_assert_str_neq(r.out, "");
                 cr_assert(strstr(r.out, ":nobody:nobody:"), "%s", r.out);
-                done(&r);
+                tu_res_free(&r);
                 const char *k[] = {"run",   "--user",     "nobody", "--keep-user-env",
                                    "--env", "USER=kept",  "--",     "sh",
                                    "-c",    "echo $USER", NULL};
-                run(k, &r);
+                tu_portkit_run(k, NULL, &r);
                 cr_assert_str_eq(r.out, "kept\n");
-                done(&r);
+                tu_res_free(&r);
                 /* ambient capabilities survive the uid change; the bounding set is
                  * exactly the list (CAP_KILL is 5, CAP_NET_BIND_SERVICE 10) */
                 const char *amb[] = {
                     "run", "--user", "nobody",  "--ambient-caps",    "net_bind_service",
                     "--",  "grep",   "^CapAmb", "/proc/self/status", NULL};
-                run(amb, &r);
+                tu_portkit_run(amb, NULL, &r);
                 cr_assert_eq(r.status, 0, "%s", r.err);
                 cr_assert_str_eq(r.out, "CapAmb:\t0000000000000400\n");
-                done(&r);
+                tu_res_free(&r);
                 const char *bnd[] = {"run",  "--bounding-set", "CAP_NET_BIND_SERVICE,kill", "--",
                                      "grep", "^CapBnd",        "/proc/self/status",         NULL};
-                run(bnd, &r);
+                tu_portkit_run(bnd, NULL, &r);
                 cr_assert_eq(r.status, 0, "%s", r.err);
                 cr_assert_str_eq(r.out, "CapBnd:\t0000000000000420\n");
-                done(&r);
+                tu_res_free(&r);
                 const char *bad[] = {"run", "--ambient-caps", "net_bind_servic",
                                      "--",  "true",           NULL};
-                run(bad, &r);
+                tu_portkit_run(bad, NULL, &r);
                 cr_assert_eq(r.status, 100);
                 cr_assert(strstr(r.err, "unknown capability 'net_bind_servic'"), "%s", r.err);
-                done(&r);
+                tu_res_free(&r);
                 const char *g[] = {"run", "--groups", "0,1,2", "--", "id", "-G", NULL};
-                run(g, &r);
+                tu_portkit_run(g, NULL, &r);
                 cr_assert_eq(r.status, 0, "%s", r.err);
                 cr_assert(strstr(r.out, "1 2") || strstr(r.out, "0 1 2"), "%s", r.out);
-                done(&r);
+                tu_res_free(&r);
         }
         char dir[] = "/tmp/pk_cli_envXXXXXX";
         cr_assert_not_null(mkdtemp(dir));
@@ -397,18 +300,18 @@ Test(cli_run, identity_and_environment)
                            "--envdir", dir,     "--",
                            "sh",       "-c",    "echo \"[$FOO][${GONE-unset}]\"",
                            NULL};
-        run(e, &r);
+        tu_portkit_run(e, NULL, &r);
         cr_assert_str_eq(r.out, "[value][unset]\n", "%s %s", r.out, r.err);
-        done(&r);
+        tu_res_free(&r);
         unlink(path);
         snprintf(path, sizeof(path), "%s/FOO", dir);
         unlink(path);
         /* --clear-env clears what came before it, not what comes after */
         const char *ce[] = {"run", "--env", "A=1",          "--clear-env", "--env",
                             "B=2", "--",    "/usr/bin/env", NULL};
-        run(ce, &r);
+        tu_portkit_run(ce, NULL, &r);
         cr_assert_str_eq(r.out, "B=2\n", "%s", r.err);
-        done(&r);
+        tu_res_free(&r);
         /* --pidfile holds the child's pid while it runs */
         snprintf(path, sizeof(path), "%s/pid", dir);
         char script[1024];
@@ -416,28 +319,28 @@ Test(cli_run, identity_and_environment)
         snprintf(script, sizeof(script),
                  "while [ ! -s %s ]; do sleep 0.01; done; test \"$(cat %s)\" = $$", path, path);
         const char *p[] = {"run", "--pidfile", path, "--", "sh", "-c", script, NULL};
-        run(p, &r);
+        tu_portkit_run(p, NULL, &r);
         cr_assert_eq(r.status, 0, "%s", r.err);
         cr_assert_eq(access(path, F_OK), -1, "the pidfile stays");
-        done(&r);
+        tu_res_free(&r);
         rmdir(dir);
         /* --exec: no wrapper, PROG has the CLI's pid */
         const char *x[] = {"run", "--exec", "--env",         "A=b", "--",
                            "sh",  "-c",     "echo $A $PPID", NULL};
         int out, err, ws;
-        pid_t pid = start(x, &out, &err);
+        pid_t pid = tu_portkit_start(x, NULL, 0, NULL, &out, &err);
         cr_assert_eq(waitpid(pid, &ws, 0), pid);
-        char *o = slurp(out);
+        char *o = tu_slurp_fd(out);
         char want[64];
         snprintf(want, sizeof(want), "b %d\n", (int)getpid());
         cr_assert_str_eq(o, want);
         free(o);
-        free(slurp(err));
+        free(tu_slurp_fd(err));
 }
 
 Test(cli_run, usage_errors)
 {
-        struct res r;
+        struct tu_res r;
         const char *const cases[][8] = {
             {"run", "--", "", NULL},
             {"run", "--bogus", "--", "true", NULL},
@@ -449,25 +352,25 @@ Test(cli_run, usage_errors)
             {"run", NULL},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                run(cases[i], &r);
+                tu_portkit_run(cases[i], NULL, &r);
                 cr_assert_eq(r.status, 100, "case %zu: %d %s", i, r.status, r.err);
-                done(&r);
+                tu_res_free(&r);
         }
         const char *rl[] = {"run", "--rlimit", "FOO=1", "--", "true", NULL};
-        run(rl, &r);
+        tu_portkit_run(rl, NULL, &r);
         cr_assert(strstr(r.err, "NOFILE") && strstr(r.err, "RTPRIO"), "%s", r.err);
-        done(&r);
+        tu_res_free(&r);
         /* a limit the kernel refuses is named */
         const char *nf[] = {"run", "--rlimit", "nofile=1T", "--", "true", NULL};
-        run(nf, &r);
+        tu_portkit_run(nf, NULL, &r);
         cr_assert_eq(r.status, 126, "%s", r.err);
         cr_assert(strstr(r.err, "RLIMIT_NOFILE"), "%s", r.err);
-        done(&r);
+        tu_res_free(&r);
         const char *sz[] = {"run", "--rlimit", "fsize=2k", "--", "sh", "-c", "ulimit -f", NULL};
-        run(sz, &r);
+        tu_portkit_run(sz, NULL, &r);
         cr_assert_eq(r.status, 0, "%s", r.err);
         cr_assert_str_eq(r.out, "4\n"); /* ulimit -f counts 512-byte blocks */
-        done(&r);
+        tu_res_free(&r);
 }
 
 /* --chroot with the spawn layer (no --exec) and in place (--exec), with --cwd
@@ -476,29 +379,29 @@ Test(cli_run, chroot_and_caps_with_and_without_exec, .init = make_root, .fini = 
 {
         if (geteuid() != 0)
                 cr_skip_test("chroot and capabilities need root");
-        struct res r;
+        struct tu_res r;
         const char *w[] = {"run", "--chroot", root, "--", "pk-cat", "/pk-marker", NULL};
-        run(w, &r);
+        tu_portkit_run(w, NULL, &r);
         cr_assert_eq(r.status, 0, "%s", r.err);
         cr_assert_str_eq(r.out, "inside the root\n");
-        done(&r);
+        tu_res_free(&r);
         const char *wc[] = {"run",   "--chroot", root,     "--cwd",   "/sub", "--user",
                             "65534", "--",       "pk-cat", "marker2", NULL};
-        run(wc, &r);
+        tu_portkit_run(wc, NULL, &r);
         cr_assert_eq(r.status, 0, "%s", r.err);
         cr_assert_str_eq(r.out, "in /sub\n");
-        done(&r);
+        tu_res_free(&r);
         const char *x[] = {"run",  "--exec", "--chroot", root,      "--cwd",
                            "/sub", "--",     "pk-cat",   "marker2", NULL};
-        run(x, &r);
+        tu_portkit_run(x, NULL, &r);
         cr_assert_eq(r.status, 0, "%s", r.err);
         cr_assert_str_eq(r.out, "in /sub\n");
-        done(&r);
+        tu_res_free(&r);
         const char *bad[] = {"run", "--chroot", "/nonexistent-pk-root", "--", "true", NULL};
-        run(bad, &r);
+        tu_portkit_run(bad, NULL, &r);
         cr_assert_eq(r.status, 127, "%s", r.err);
         cr_assert(strstr(r.err, "nonexistent-pk-root"), "%s", r.err);
-        done(&r);
+        tu_res_free(&r);
         /* The same capability results as the spawn child gives (cli_run's
          * identity_and_environment): CAP_NET_BIND_SERVICE is 10, CAP_KILL 5. */
         const char *amb[] = {"run",
@@ -512,15 +415,15 @@ Test(cli_run, chroot_and_caps_with_and_without_exec, .init = make_root, .fini = 
                              "^CapAmb",
                              "/proc/self/status",
                              NULL};
-        run(amb, &r);
+        tu_portkit_run(amb, NULL, &r);
         cr_assert_eq(r.status, 0, "%s", r.err);
         cr_assert_str_eq(r.out, "CapAmb:\t0000000000000400\n");
-        done(&r);
+        tu_res_free(&r);
         const char *bnd[] = {"run", "--exec", "--bounding-set", "CAP_NET_BIND_SERVICE,kill",
                              "--",  "grep",   "^CapBnd",        "/proc/self/status",
                              NULL};
-        run(bnd, &r);
+        tu_portkit_run(bnd, NULL, &r);
         cr_assert_eq(r.status, 0, "%s", r.err);
         cr_assert_str_eq(r.out, "CapBnd:\t0000000000000420\n");
-        done(&r);
+        tu_res_free(&r);
 }

@@ -2,6 +2,8 @@
 /* Maps over 32 keys: OTP 25 keeps them in a hash trie and writes and prints
  * them in trie order.  Unit checks of that order, then the cross-check with a
  * real VM (tests/interop/etf_bigmaps.escript). */
+#include "testutil.h"
+
 #include <criterion/criterion.h>
 #include <portkit/etf.h>
 
@@ -28,27 +30,6 @@ static void teardown(void)
 
 // cppcheck-suppress unknownMacro
 TestSuite(etf_maps, .init = setup, .fini = teardown);
-
-static char *slurp(const char *path, size_t *len)
-{
-        FILE *f = fopen(path, "rb");
-        cr_assert_not_null(f, "open %s", path);
-        size_t cap = 1 << 16, n = 0, k;
-        char *b = malloc(cap);
-        cr_assert_not_null(b);
-        while ((k = fread(b + n, 1, cap - n - 1, f)) > 0) {
-                n += k;
-                if (cap - n < 2) {
-                        char *nb = realloc(b, cap *= 2);
-                        cr_assert_not_null(nb);
-                        b = nb;
-                }
-        }
-        fclose(f);
-        b[n] = '\0';
-        *len = n;
-        return b;
-}
 
 static struct pk_term *parse(const char *text, size_t len)
 {
@@ -338,7 +319,7 @@ Test(etf_maps, crosscheck_with_erl, .timeout = 600)
         snprintf(cmd, sizeof(cmd), "escript %s gen %d %d %s", BIGMAPS, want, seed, gen);
         cr_assert_eq(system(cmd), 0, "%s", cmd);
         size_t len;
-        uint8_t *data = (uint8_t *)slurp(gen, &len);
+        uint8_t *data = (uint8_t *)tu_slurp(gen, &len);
         FILE *out = fopen(ours, "wb");
         cr_assert_not_null(out);
         struct tally tw = {.what = "~w of term_to_binary(M)"},

@@ -4,6 +4,8 @@
  * pack/unpack patterns. */
 #include <portkit/etf.h>
 
+#include "testutil.h"
+
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -16,26 +18,6 @@
 
 #define CORPUS PK_SOURCE_DIR "/tests/interop/etf_text_corpus.txt"
 #define ESCRIPT PK_SOURCE_DIR "/tests/interop/etf_print.escript"
-
-static char *slurp(const char *path, size_t *len)
-{
-        FILE *f = fopen(path, "rb");
-        cr_assert_not_null(f, "open %s", path);
-        size_t cap = 1 << 16, n = 0, k;
-        char *b = malloc(cap);
-        while ((k = fread(b + n, 1, cap - n - 1, f)) > 0) {
-                n += k;
-                if (cap - n < 2) {
-                        char *nb = realloc(b, cap *= 2);
-                        cr_assert_not_null(nb);
-                        b = nb;
-                }
-        }
-        fclose(f);
-        b[n] = '\0';
-        *len = n;
-        return b;
-}
 
 static void run(const char *cmd)
 {
@@ -103,8 +85,8 @@ Test(etf_text, corpus_matches_erl_w_and_p)
         snprintf(cmd, sizeof(cmd), "escript %s %s %s", ESCRIPT, CORPUS, out);
         run(cmd);
         size_t tlen, elen;
-        char *text = slurp(CORPUS, &tlen);
-        char *ref = slurp(out, &elen);
+        char *text = tu_slurp(CORPUS, &tlen);
+        char *ref = tu_slurp(out, &elen);
         unlink(out);
         pk_arena *a = pk_arena_new(0);
         size_t off = 0;
@@ -161,7 +143,7 @@ Test(etf_text, floats_match_erl)
         snprintf(cmd, sizeof(cmd), "escript %s floats 20000 42 %s", ESCRIPT, out);
         run(cmd);
         size_t len;
-        char *text = slurp(out, &len);
+        char *text = tu_slurp(out, &len);
         unlink(out);
         pk_arena *a = pk_arena_new(0);
         size_t off = 0;
@@ -545,7 +527,7 @@ Test(etf_text, random_terms_match_erl)
         snprintf(cmd, sizeof(cmd), "escript %s random 1000 7 %s", ESCRIPT, out);
         run(cmd);
         size_t len;
-        char *ref = slurp(out, &len);
+        char *ref = tu_slurp(out, &len);
         unlink(out);
         pk_arena *a = pk_arena_new(0);
         char *line = ref;
@@ -665,7 +647,7 @@ Test(etf_text, crosscheck_with_erl)
         snprintf(cmd, sizeof(cmd), "escript %s gen %s 2026 %s", CROSSCHECK, CROSSCHECK_TERMS, gen);
         run(cmd);
         size_t len;
-        uint8_t *data = (uint8_t *)slurp(gen, &len);
+        uint8_t *data = (uint8_t *)tu_slurp(gen, &len);
         FILE *out = fopen(ours, "wb");
         cr_assert_not_null(out);
         struct tally tw = {.what = "~w of term_to_binary(T)"},
@@ -749,7 +731,7 @@ static int sh(const char *fmt, ...)
 static bool same_file(const char *x, const char *y)
 {
         size_t a, b;
-        char *p = slurp(x, &a), *q = slurp(y, &b);
+        char *p = tu_slurp(x, &a), *q = tu_slurp(y, &b);
         bool same = a == b && memcmp(p, q, a) == 0;
         free(p);
         free(q);

@@ -2,7 +2,16 @@
 /* fd layer error paths the issue names: every constructor's descriptor is
  * close-on-exec, descriptor exhaustion (EMFILE) leaks nothing, and a
  * signal during a blocking read or write does not lose data. */
-#include "fd_testutil.h"
+#include "testutil.h"
+#include <portkit/fd.h>
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -20,7 +29,7 @@
         do {                                                                                       \
                 int fd_ = (fd);                                                                    \
                 cr_assert_geq(fd_, 0, "%s failed: %s", #fd, pk_strerror(fd_));                     \
-                cr_assert(fdt_cloexec(fd_), "%s: FD_CLOEXEC not set", #fd);                        \
+                cr_assert(tu_cloexec(fd_), "%s: FD_CLOEXEC not set", #fd);                         \
                 opened[nopened++] = fd_;                                                           \
         } while (0)
 
@@ -28,9 +37,9 @@ Test(fd_errors, every_constructor_is_cloexec)
 {
         int opened[64];
         int nopened = 0;
-        int base = fdt_count();
+        int base = tu_count_fds();
         char dir[64], path[128], fifo[128];
-        fdt_tmpdir(dir, sizeof(dir));
+        tu_tmpdir(dir, sizeof(dir));
         snprintf(path, sizeof(path), "%s/s", dir);
         snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
         int two[2];
@@ -101,8 +110,8 @@ Test(fd_errors, every_constructor_is_cloexec)
         for (int i = 0; i < nopened; i++)
                 pk_fd_close(opened[i]);
         pk_fd_unix_listener_close(&l);
-        cr_assert_eq(fdt_count(), base);
-        fdt_rmrf(dir);
+        cr_assert_eq(tu_count_fds(), base);
+        tu_rmrf(dir);
 }
 
 /* The lowest descriptor number open() would hand out now. */
@@ -144,7 +153,7 @@ struct results {
 Test(fd_errors, emfile_when_no_descriptor_is_free)
 {
         char dir[64], path[128], fifo[128], stale[128], abs[64], mq[64];
-        fdt_tmpdir(dir, sizeof(dir));
+        tu_tmpdir(dir, sizeof(dir));
         snprintf(path, sizeof(path), "%s/s", dir);
         snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
         snprintf(stale, sizeof(stale), "%s/stale", dir);
@@ -162,7 +171,7 @@ Test(fd_errors, emfile_when_no_descriptor_is_free)
         int sv[2];
         cr_assert_eq(pk_fd_socketpair(sv, SOCK_STREAM, 0), 0);
         cr_assert_eq(pk_fd_send_fds(sv[0], "x", 1, &sv[0], 1), 1);
-        int base = fdt_count();
+        int base = tu_count_fds();
         int free_before = lowest_free();
         rlim_t old = get_nofile();
 
@@ -206,7 +215,7 @@ Test(fd_errors, emfile_when_no_descriptor_is_free)
         pthread_sigmask(SIG_SETMASK, NULL, &m);
         cr_assert(!sigismember(&m, SIGUSR1), "failed pk_fd_signalfd changed the mask");
         cr_assert_eq(pk_fd_mq_unlink(mq), -ENOENT, "failed mq_open left a queue");
-        cr_assert_eq(fdt_count(), base, "descriptors leaked");
+        cr_assert_eq(tu_count_fds(), base, "descriptors leaked");
         cr_assert_eq(lowest_free(), free_before);
         /* The pending connection is still there to accept. */
         int s = pk_fd_accept(l.fd, 0);
@@ -217,13 +226,13 @@ Test(fd_errors, emfile_when_no_descriptor_is_free)
         pk_fd_close(sv[0]);
         pk_fd_close(sv[1]);
         pk_fd_unix_listener_close(&l);
-        fdt_rmrf(dir);
+        tu_rmrf(dir);
 }
 
 Test(fd_errors, emfile_with_one_free_descriptor_unwinds)
 {
         char dir[64], stale[128];
-        fdt_tmpdir(dir, sizeof(dir));
+        tu_tmpdir(dir, sizeof(dir));
         snprintf(stale, sizeof(stale), "%s/stale", dir);
         /* A stale socket file: probing it needs a second descriptor. */
         int raw = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -236,7 +245,7 @@ Test(fd_errors, emfile_with_one_free_descriptor_unwinds)
         cr_assert_eq(pk_fd_pipe(p, 0), 0);
         int pass[2] = {p[0], p[1]};
         cr_assert_eq(pk_fd_send_fds(sv[0], "x", 1, pass, 2), 1);
-        int base = fdt_count();
+        int base = tu_count_fds();
         int free_before = lowest_free();
         rlim_t old = get_nofile();
 
@@ -259,7 +268,7 @@ Test(fd_errors, emfile_with_one_free_descriptor_unwinds)
                              pk_strerror((int)r.got[i]));
         cr_assert_eq(two[0], -9);
         cr_assert_eq(l.fd, -1);
-        cr_assert_eq(fdt_count(), base, "descriptors leaked on a partial failure");
+        cr_assert_eq(tu_count_fds(), base, "descriptors leaked on a partial failure");
         cr_assert_eq(lowest_free(), free_before);
         struct stat st;
         cr_assert_eq(lstat(stale, &st), 0, "a socket file was removed without a probe");
@@ -274,7 +283,7 @@ Test(fd_errors, emfile_with_one_free_descriptor_unwinds)
                 pk_fd_close(sv[i]);
                 pk_fd_close(p[i]);
         }
-        fdt_rmrf(dir);
+        tu_rmrf(dir);
 }
 
 /* --- EINTR: a signal with a no-SA_RESTART handler while blocked --- */

@@ -1,7 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* fd layer: eventfd, timerfd, signalfd, pidfd, inotify, POSIX message
  * queues, ptys and terminal settings, each on a real descriptor. */
-#include "fd_testutil.h"
+#include "testutil.h"
+#include <portkit/fd.h>
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -27,10 +36,10 @@ static void wait_readable(int fd)
 
 Test(fd_eventfd, counter_and_semaphore)
 {
-        int base = fdt_count();
+        int base = tu_count_fds();
         int e = pk_fd_eventfd(5, PK_FD_NONBLOCK);
         cr_assert_geq(e, 0);
-        cr_assert(fdt_cloexec(e) && fdt_nonblock(e));
+        cr_assert(tu_cloexec(e) && tu_nonblock(e));
         cr_assert_eq(pk_fd_eventfd_write(e, 3), 0);
         uint64_t v = 0;
         cr_assert_eq(pk_fd_eventfd_read(e, &v), 0);
@@ -42,14 +51,14 @@ Test(fd_eventfd, counter_and_semaphore)
         pk_fd_close(e);
         e = pk_fd_eventfd(2, PK_FD_SEMAPHORE);
         cr_assert_geq(e, 0);
-        cr_assert(!fdt_nonblock(e));
+        cr_assert(!tu_nonblock(e));
         cr_assert_eq(pk_fd_eventfd_read(e, &v), 0);
         cr_assert_eq(v, 1);
         cr_assert_eq(pk_fd_eventfd_read(e, &v), 0);
         cr_assert_eq(v, 1);
         pk_fd_close(e);
         cr_assert_eq(pk_fd_eventfd(0, 0x100), -EINVAL);
-        cr_assert_eq(fdt_count(), base);
+        cr_assert_eq(tu_count_fds(), base);
 }
 
 static bool fdinfo_has(int fd, const char *needle)
@@ -66,10 +75,10 @@ static bool fdinfo_has(int fd, const char *needle)
 
 Test(fd_timerfd, one_shot_monotonic)
 {
-        int base = fdt_count();
+        int base = tu_count_fds();
         int t = pk_fd_timerfd(PK_FD_NONBLOCK);
         cr_assert_geq(t, 0);
-        cr_assert(fdt_cloexec(t) && fdt_nonblock(t));
+        cr_assert(tu_cloexec(t) && tu_nonblock(t));
         cr_assert(fdinfo_has(t, "clockid: 1"), "not CLOCK_MONOTONIC");
         uint64_t n = 0;
         cr_assert_eq(pk_fd_timerfd_read(t, &n), -EAGAIN, "disarmed timer expired");
@@ -90,7 +99,7 @@ Test(fd_timerfd, one_shot_monotonic)
         cr_assert(its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0);
         cr_assert_eq(pk_fd_timerfd_set(t, 0, 5), -EINVAL);
         pk_fd_close(t);
-        cr_assert_eq(fdt_count(), base);
+        cr_assert_eq(tu_count_fds(), base);
 }
 
 Test(fd_timerfd, absolute_deadline)
@@ -120,7 +129,7 @@ Test(fd_timerfd, periodic_blocking)
 {
         int t = pk_fd_timerfd(0);
         cr_assert_geq(t, 0);
-        cr_assert(!fdt_nonblock(t));
+        cr_assert(!tu_nonblock(t));
         cr_assert_eq(pk_fd_timerfd_set(t, 1000000, 1500000000), 0);
         struct itimerspec its;
         cr_assert_eq(timerfd_gettime(t, &its), 0);
@@ -140,23 +149,16 @@ Test(fd_timerfd, periodic_blocking)
         pk_fd_close(t);
 }
 
-static bool blocked(int sig)
-{
-        sigset_t m;
-        pthread_sigmask(SIG_SETMASK, NULL, &m);
-        return sigismember(&m, sig) == 1;
-}
-
 Test(fd_signalfd, blocks_mask_and_reads)
 {
-        int base = fdt_count();
-        cr_assert(!blocked(SIGUSR1));
+        int base = tu_count_fds();
+        cr_assert(!tu_blocked(SIGUSR1));
         int sigs[] = {SIGUSR1, SIGUSR2};
         int s = pk_fd_signalfd(sigs, 2, PK_FD_NONBLOCK);
         cr_assert_geq(s, 0);
-        cr_assert(fdt_cloexec(s) && fdt_nonblock(s));
-        cr_assert(blocked(SIGUSR1) && blocked(SIGUSR2), "mask not blocked for the caller");
-        cr_assert(!blocked(SIGTERM));
+        cr_assert(tu_cloexec(s) && tu_nonblock(s));
+        cr_assert(tu_blocked(SIGUSR1) && tu_blocked(SIGUSR2), "mask not blocked for the caller");
+        cr_assert(!tu_blocked(SIGTERM));
         cr_assert_eq(pk_fd_signalfd_read(s, NULL), -EAGAIN);
         /* Without the block, the default action would kill us here. */
         kill(getpid(), SIGUSR2);
@@ -166,7 +168,7 @@ Test(fd_signalfd, blocks_mask_and_reads)
         cr_assert_eq(si.ssi_pid, (uint32_t)getpid());
         cr_assert_eq(pk_fd_signalfd_read(s, &si), -EAGAIN);
         pk_fd_close(s);
-        cr_assert_eq(fdt_count(), base);
+        cr_assert_eq(tu_count_fds(), base);
 }
 
 Test(fd_signalfd, update_replaces_the_set)
@@ -174,11 +176,11 @@ Test(fd_signalfd, update_replaces_the_set)
         int one[] = {SIGUSR1};
         int s = pk_fd_signalfd(one, 1, PK_FD_NONBLOCK);
         cr_assert_geq(s, 0);
-        cr_assert(!blocked(SIGUSR2));
+        cr_assert(!tu_blocked(SIGUSR2));
         int two[] = {SIGUSR2, SIGHUP};
         cr_assert_eq(pk_fd_signalfd_update(s, two, 2), 0);
-        cr_assert(blocked(SIGUSR2) && blocked(SIGHUP));
-        cr_assert(fdt_nonblock(s) && fdt_cloexec(s), "flags lost on update");
+        cr_assert(tu_blocked(SIGUSR2) && tu_blocked(SIGHUP));
+        cr_assert(tu_nonblock(s) && tu_cloexec(s), "flags lost on update");
         kill(getpid(), SIGHUP);
         cr_assert_eq(pk_fd_signalfd_read(s, NULL), SIGHUP);
         /* SIGUSR1 is no longer in the set: it stays pending, unread. */
@@ -200,19 +202,19 @@ Test(fd_signalfd, bad_signals_change_nothing)
 {
         int bad[] = {SIGUSR1, SIGKILL};
         cr_assert_eq(pk_fd_signalfd(bad, 2, 0), -EINVAL);
-        cr_assert(!blocked(SIGUSR1), "mask changed on failure");
+        cr_assert(!tu_blocked(SIGUSR1), "mask changed on failure");
         int zero[] = {0};
         cr_assert_eq(pk_fd_signalfd(zero, 1, 0), -EINVAL);
         cr_assert_eq(pk_fd_signalfd(NULL, 1, 0), -EINVAL);
         int one[] = {SIGUSR1};
         cr_assert_eq(pk_fd_signalfd(one, 0, 0), -EINVAL);
         cr_assert_eq(pk_fd_signalfd(one, 1, 0x10), -EINVAL);
-        cr_assert(!blocked(SIGUSR1));
+        cr_assert(!tu_blocked(SIGUSR1));
 }
 
 Test(fd_pidfd, open_signal_poll)
 {
-        int base = fdt_count();
+        int base = tu_count_fds();
         pid_t pid = fork();
         cr_assert_geq(pid, 0);
         if (pid == 0) {
@@ -221,7 +223,7 @@ Test(fd_pidfd, open_signal_poll)
         }
         int p = pk_fd_pidfd_open(pid, 0);
         cr_assert_geq(p, 0, "%s", pk_strerror(p));
-        cr_assert(fdt_cloexec(p));
+        cr_assert(tu_cloexec(p));
         cr_assert_eq(pk_fd_pidfd_send_signal(p, 0), 0, "child should be alive");
         struct pollfd q = {.fd = p, .events = POLLIN};
         cr_assert_eq(poll(&q, 1, 0), 0, "pidfd readable while child alive");
@@ -234,22 +236,22 @@ Test(fd_pidfd, open_signal_poll)
         pk_fd_close(p);
         int nb = pk_fd_pidfd_open(getpid(), PK_FD_NONBLOCK);
         cr_assert_geq(nb, 0);
-        cr_assert(fdt_nonblock(nb) && fdt_cloexec(nb));
+        cr_assert(tu_nonblock(nb) && tu_cloexec(nb));
         pk_fd_close(nb);
         cr_assert_eq(pk_fd_pidfd_open(0, 0), -EINVAL);
         cr_assert_eq(pk_fd_pidfd_open(pid, 0), -ESRCH, "reaped child");
         cr_assert_eq(pk_fd_pidfd_send_signal(p, 99999), -EINVAL);
-        cr_assert_eq(fdt_count(), base);
+        cr_assert_eq(tu_count_fds(), base);
 }
 
 Test(fd_inotify, watch_create_and_remove)
 {
         char dir[64], path[128];
-        fdt_tmpdir(dir, sizeof(dir));
-        int base = fdt_count();
+        tu_tmpdir(dir, sizeof(dir));
+        int base = tu_count_fds();
         int in = pk_fd_inotify(PK_FD_NONBLOCK);
         cr_assert_geq(in, 0);
-        cr_assert(fdt_cloexec(in) && fdt_nonblock(in));
+        cr_assert(tu_cloexec(in) && tu_nonblock(in));
         int wd = pk_fd_inotify_add(in, dir, IN_CREATE | IN_DELETE);
         cr_assert_geq(wd, 1);
         snprintf(path, sizeof(path), "%s/newfile", dir);
@@ -283,8 +285,8 @@ Test(fd_inotify, watch_create_and_remove)
         cr_assert_eq(pk_fd_inotify_rm(in, wd), -EINVAL);
         cr_assert_eq(pk_fd_inotify_add(in, "/nonexistent/x", IN_CREATE), -ENOENT);
         pk_fd_close(in);
-        cr_assert_eq(fdt_count(), base);
-        fdt_rmrf(dir);
+        cr_assert_eq(tu_count_fds(), base);
+        tu_rmrf(dir);
 }
 
 /* Writes an event header claiming a name of len bytes, followed by the
@@ -338,12 +340,12 @@ Test(fd_mqueue, priorities_and_attributes)
         char name[64];
         snprintf(name, sizeof(name), "/portkit-test-%d", (int)getpid());
         pk_fd_mq_unlink(name);
-        int base = fdt_count();
+        int base = tu_count_fds();
         struct pk_fd_mq_attr a = {.maxmsg = 4, .msgsize = 64};
         int q =
             pk_fd_mq_open(name, PK_FD_RDWR, PK_FD_CREATE | PK_FD_EXCL | PK_FD_NONBLOCK, 0600, &a);
         cr_assert_geq(q, 0, "mq_open: %s", pk_strerror(q));
-        cr_assert(fdt_cloexec(q));
+        cr_assert(tu_cloexec(q));
         struct pk_fd_mq_attr got;
         cr_assert_eq(pk_fd_mq_getattr(q, &got), 0);
         cr_assert_eq(got.maxmsg, 4);
@@ -373,7 +375,7 @@ Test(fd_mqueue, priorities_and_attributes)
         /* A second descriptor, write-only, blocking. */
         int w = pk_fd_mq_open(name, PK_FD_WRITE, 0, 0, NULL);
         cr_assert_geq(w, 0);
-        cr_assert(fdt_cloexec(w));
+        cr_assert(tu_cloexec(w));
         cr_assert_eq(pk_fd_mq_send(w, "via w", 5, 2), 0);
         wait_readable(q);
         cr_assert_eq(pk_fd_mq_recv(q, buf, sizeof(buf), &prio), 5);
@@ -389,7 +391,7 @@ Test(fd_mqueue, priorities_and_attributes)
         cr_assert_eq(pk_fd_mq_open(name, PK_FD_READ, PK_FD_CREATE, 0600, &half), -EINVAL);
         pk_fd_close(w);
         pk_fd_close(q);
-        cr_assert_eq(fdt_count(), base);
+        cr_assert_eq(tu_count_fds(), base);
 }
 
 /* NULL with len 0 is an empty message; mq_send() declares its buffer
@@ -417,11 +419,11 @@ Test(fd_mqueue, empty_message_from_null)
 
 Test(fd_pty, pair_winsize_and_data)
 {
-        int base = fdt_count();
+        int base = tu_count_fds();
         int pty[2] = {-5, -5};
         char name[64] = {0};
         cr_assert_eq(pk_fd_pty_open(pty, 0, name, sizeof(name)), 0);
-        cr_assert(fdt_cloexec(pty[0]) && fdt_cloexec(pty[1]));
+        cr_assert(tu_cloexec(pty[0]) && tu_cloexec(pty[1]));
         cr_assert(isatty(pty[1]));
         cr_assert(strncmp(name, "/dev/pts/", 9) == 0, "name %s", name);
         cr_assert_str_eq(ttyname(pty[1]), name);
@@ -447,12 +449,12 @@ Test(fd_pty, pair_winsize_and_data)
         cr_assert_eq(pk_fd_pty_open(other, 0, tiny, sizeof(tiny)), -ERANGE);
         cr_assert_eq(other[0], -5);
         cr_assert_eq(pk_fd_pty_open(other, PK_FD_NONBLOCK, NULL, 0), 0);
-        cr_assert(fdt_nonblock(other[0]));
+        cr_assert(tu_nonblock(other[0]));
         pk_fd_close(other[0]);
         pk_fd_close(other[1]);
         pk_fd_close(pty[0]);
         pk_fd_close(pty[1]);
-        cr_assert_eq(fdt_count(), base);
+        cr_assert_eq(tu_count_fds(), base);
 }
 
 Test(fd_term, raw_mode_and_restore)
@@ -493,8 +495,8 @@ Test(fd_term, serial_settings_on_a_pty)
         cr_assert_eq(pk_fd_pty_open(pty, 0, name, sizeof(name)), 0);
         int s = pk_fd_serial_open(name, 0);
         cr_assert_geq(s, 0, "%s", pk_strerror(s));
-        cr_assert(fdt_cloexec(s));
-        cr_assert(!fdt_nonblock(s));
+        cr_assert(tu_cloexec(s));
+        cr_assert(!tu_nonblock(s));
         struct pk_fd_serial cfg = {
             .baud = 9600, .data_bits = 8, .parity = 'N', .stop_bits = 2, .rtscts = 1};
         cr_assert_eq(pk_fd_term_config(s, &cfg), 0);

@@ -1,7 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* fd layer: generic helpers (close, dup, toggles), full reads and writes,
  * SIGPIPE safety, splice/tee/vmsplice/sendfile, pipes, FIFOs, devices. */
-#include "fd_testutil.h"
+#include "testutil.h"
+#include <portkit/fd.h>
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -32,21 +41,21 @@ Test(fd_io, close_accepts_minus_one_and_preserves_errno)
         cr_assert_eq(pk_fd_close(-1), -EBADF);
         cr_assert_eq(pk_fd_close(fds[0]), -EBADF);
         cr_assert_eq(errno, 1234);
-        cr_assert(!fdt_open(fds[0]), "descriptor still open after pk_fd_close");
+        cr_assert(!tu_fd_open(fds[0]), "descriptor still open after pk_fd_close");
         int fd = fds[1];
         fd = pk_fd_close(fd);
         cr_assert_eq(fd, -EBADF);
-        cr_assert(!fdt_open(fds[1]));
+        cr_assert(!tu_fd_open(fds[1]));
 }
 
 Test(fd_io, dup_is_cloexec_and_above_min)
 {
-        int base = fdt_count();
+        int base = tu_count_fds();
         int fds[2];
         cr_assert_eq(pk_fd_pipe(fds, 0), 0);
         int d = pk_fd_dup(fds[1], 20);
         cr_assert_geq(d, 20);
-        cr_assert(fdt_cloexec(d));
+        cr_assert(tu_cloexec(d));
         cr_assert_eq(pk_fd_write_all(d, "x", 1, NULL), 1);
         char c = 0;
         cr_assert_eq(pk_fd_read_all(fds[0], &c, 1, NULL), 1);
@@ -56,25 +65,25 @@ Test(fd_io, dup_is_cloexec_and_above_min)
         pk_fd_close(d);
         pk_fd_close(fds[0]);
         pk_fd_close(fds[1]);
-        cr_assert_eq(fdt_count(), base);
+        cr_assert_eq(tu_count_fds(), base);
 }
 
 Test(fd_io, toggles)
 {
         int fds[2];
         cr_assert_eq(pk_fd_pipe(fds, 0), 0);
-        cr_assert(!fdt_nonblock(fds[0]));
+        cr_assert(!tu_nonblock(fds[0]));
         cr_assert_eq(pk_fd_set_nonblock(fds[0], 1), 0);
-        cr_assert(fdt_nonblock(fds[0]));
+        cr_assert(tu_nonblock(fds[0]));
         cr_assert_eq(pk_fd_set_nonblock(fds[0], 1), 0);
-        cr_assert(fdt_nonblock(fds[0]));
+        cr_assert(tu_nonblock(fds[0]));
         cr_assert_eq(pk_fd_set_nonblock(fds[0], 0), 0);
-        cr_assert(!fdt_nonblock(fds[0]));
-        cr_assert(fdt_cloexec(fds[1]));
+        cr_assert(!tu_nonblock(fds[0]));
+        cr_assert(tu_cloexec(fds[1]));
         cr_assert_eq(pk_fd_set_cloexec(fds[1], 0), 0);
-        cr_assert(!fdt_cloexec(fds[1]));
+        cr_assert(!tu_cloexec(fds[1]));
         cr_assert_eq(pk_fd_set_cloexec(fds[1], 1), 0);
-        cr_assert(fdt_cloexec(fds[1]));
+        cr_assert(tu_cloexec(fds[1]));
         cr_assert_eq(pk_fd_set_nonblock(-1, 1), -EBADF);
         cr_assert_eq(pk_fd_set_cloexec(-1, 1), -EBADF);
         pk_fd_close(fds[0]);
@@ -98,7 +107,7 @@ static void *writer(void *p)
 
 Test(fd_io, read_all_write_all_large_through_pipe)
 {
-        int base = fdt_count();
+        int base = tu_count_fds();
         enum { N = 3 * 1024 * 1024 + 17 };
         unsigned char *src = malloc(N), *dst = malloc(N + 10);
         cr_assert(src && dst);
@@ -123,7 +132,7 @@ Test(fd_io, read_all_write_all_large_through_pipe)
         pk_fd_close(fds[0]);
         free(src);
         free(dst);
-        cr_assert_eq(fdt_count(), base);
+        cr_assert_eq(tu_count_fds(), base);
 }
 
 Test(fd_io, bad_arguments)
@@ -225,8 +234,8 @@ static int tmpfile_with(const char *dir, const char *data, size_t len)
 Test(fd_io, splice_moves_exact_count_and_updates_offsets)
 {
         char dir[64];
-        fdt_tmpdir(dir, sizeof(dir));
-        int base = fdt_count();
+        tu_tmpdir(dir, sizeof(dir));
+        int base = tu_count_fds();
         const char msg[] = "0123456789abcdefghij";
         int file = tmpfile_with(dir, msg, 20);
         int fds[2];
@@ -252,8 +261,8 @@ Test(fd_io, splice_moves_exact_count_and_updates_offsets)
         pk_fd_close(file);
         pk_fd_close(fds[0]);
         pk_fd_close(fds[1]);
-        cr_assert_eq(fdt_count(), base);
-        fdt_rmrf(dir);
+        cr_assert_eq(tu_count_fds(), base);
+        tu_rmrf(dir);
 }
 
 Test(fd_io, splice_into_pipe_without_reader_is_epipe_not_sigpipe)
@@ -313,7 +322,7 @@ Test(fd_io, vmsplice_writes_whole_buffer)
 Test(fd_io, sendfile_copies_count_from_offset)
 {
         char dir[64];
-        fdt_tmpdir(dir, sizeof(dir));
+        tu_tmpdir(dir, sizeof(dir));
         int file = tmpfile_with(dir, "hello sendfile world", 20);
         int sv[2];
         cr_assert_eq(pk_fd_socketpair(sv, SOCK_STREAM, 0), 0);
@@ -334,18 +343,18 @@ Test(fd_io, sendfile_copies_count_from_offset)
         cr_assert(!sigpipe_pending());
         pk_fd_close(sv[0]);
         pk_fd_close(file);
-        fdt_rmrf(dir);
+        tu_rmrf(dir);
 }
 
 Test(fd_pipe, flags_and_size)
 {
-        int base = fdt_count();
+        int base = tu_count_fds();
         int fds[2] = {-7, -7};
         cr_assert_eq(pk_fd_pipe(fds, 0x100), -EINVAL);
         cr_assert_eq(fds[0], -7, "out-parameter written on failure");
         cr_assert_eq(pk_fd_pipe(fds, PK_FD_NONBLOCK), 0);
-        cr_assert(fdt_nonblock(fds[0]) && fdt_nonblock(fds[1]));
-        cr_assert(fdt_cloexec(fds[0]) && fdt_cloexec(fds[1]));
+        cr_assert(tu_nonblock(fds[0]) && tu_nonblock(fds[1]));
+        cr_assert(tu_cloexec(fds[0]) && tu_cloexec(fds[1]));
         int sz = pk_fd_pipe_set_size(fds[1], 1 << 20);
         cr_assert_geq(sz, 1 << 20);
         cr_assert_eq(pk_fd_pipe_get_size(fds[0]), sz);
@@ -358,13 +367,13 @@ Test(fd_pipe, flags_and_size)
         cr_assert_eq(pk_fd_pipe_get_size(devnull), -EBADF);
         cr_assert_eq(pk_fd_pipe_set_size(devnull, 4096), -EBADF);
         pk_fd_close(devnull);
-        cr_assert_eq(fdt_count(), base);
+        cr_assert_eq(tu_count_fds(), base);
 }
 
 Test(fd_fifo, make_with_exact_mode)
 {
         char dir[64], path[128];
-        fdt_tmpdir(dir, sizeof(dir));
+        tu_tmpdir(dir, sizeof(dir));
         snprintf(path, sizeof(path), "%s/fifo", dir);
         umask(077);
         cr_assert_eq(pk_fd_fifo_make(path, 0666), 0);
@@ -380,26 +389,26 @@ Test(fd_fifo, make_with_exact_mode)
         cr_assert_eq(pk_fd_fifo_make(file, 0600), -EEXIST);
         cr_assert_eq(pk_fd_fifo_open(file, PK_FD_READ, 0), -EINVAL, "not a FIFO");
         cr_assert_eq(pk_fd_fifo_make(path, 010000), -EINVAL);
-        fdt_rmrf(dir);
+        tu_rmrf(dir);
 }
 
 Test(fd_fifo, open_never_blocks)
 {
         char dir[64], path[128];
-        fdt_tmpdir(dir, sizeof(dir));
+        tu_tmpdir(dir, sizeof(dir));
         snprintf(path, sizeof(path), "%s/fifo", dir);
         cr_assert_eq(pk_fd_fifo_make(path, 0600), 0);
-        int base = fdt_count();
+        int base = tu_count_fds();
         /* No reader: a writer is refused instead of blocking. */
         cr_assert_eq(pk_fd_fifo_open(path, PK_FD_WRITE, 0), -ENXIO);
         /* A reader opens at once (a plain open would block here). */
         int r = pk_fd_fifo_open(path, PK_FD_READ, 0);
         cr_assert_geq(r, 0);
-        cr_assert(fdt_cloexec(r));
-        cr_assert(!fdt_nonblock(r), "O_NONBLOCK should be cleared");
+        cr_assert(tu_cloexec(r));
+        cr_assert(!tu_nonblock(r), "O_NONBLOCK should be cleared");
         int w = pk_fd_fifo_open(path, PK_FD_WRITE, PK_FD_NONBLOCK);
         cr_assert_geq(w, 0);
-        cr_assert(fdt_nonblock(w));
+        cr_assert(tu_nonblock(w));
         cr_assert_eq(pk_fd_write_all(w, "fifo!", 5, NULL), 5);
         char buf[6] = {0};
         cr_assert_eq(pk_fd_read_all(r, buf, 5, NULL), 5);
@@ -415,17 +424,17 @@ Test(fd_fifo, open_never_blocks)
         cr_assert_eq(pk_fd_read_all(rw, buf, 2, NULL), 2);
         pk_fd_close(rw);
         cr_assert_eq(pk_fd_fifo_open(path, 7, 0), -EINVAL);
-        cr_assert_eq(fdt_count(), base);
-        fdt_rmrf(dir);
+        cr_assert_eq(tu_count_fds(), base);
+        tu_rmrf(dir);
 }
 
 Test(fd_dev, null_and_urandom)
 {
-        int base = fdt_count();
+        int base = tu_count_fds();
         int n = pk_fd_chardev_open("/dev/null", PK_FD_WRITE, 0);
         cr_assert_geq(n, 0);
-        cr_assert(fdt_cloexec(n));
-        cr_assert(!fdt_nonblock(n));
+        cr_assert(tu_cloexec(n));
+        cr_assert(!tu_nonblock(n));
         cr_assert_eq(pk_fd_write_all(n, "gone", 4, NULL), 4);
         pk_fd_close(n);
         int u = pk_fd_chardev_open("/dev/urandom", PK_FD_READ, 0);
@@ -437,7 +446,7 @@ Test(fd_dev, null_and_urandom)
         cr_assert_eq(pk_fd_chardev_open(PK_SOURCE_DIR "/CMakeLists.txt", PK_FD_READ, 0), -ENODEV);
         cr_assert_eq(pk_fd_chardev_open("/nonexistent", PK_FD_READ, 0), -ENOENT);
         cr_assert_eq(pk_fd_chardev_open("/dev/null", 0, 0), -EINVAL);
-        cr_assert_eq(fdt_count(), base);
+        cr_assert_eq(tu_count_fds(), base);
 }
 
 Test(fd_io, write_all_after_descriptor_number_reuse)

@@ -5,6 +5,8 @@
  * from another thread, nesting the loop fd, run modes. */
 #include <portkit.h>
 
+#include "testutil.h"
+
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -42,31 +44,11 @@ static void put(int fd, const char *s)
         cr_assert_eq(write(fd, s, strlen(s)), (ssize_t)strlen(s));
 }
 
-static int count_fds(void)
-{
-        DIR *d = opendir("/proc/self/fd");
-        cr_assert_not_null(d);
-        int n = 0;
-        struct dirent *e;
-        while ((e = readdir(d)))
-                if (e->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n;
-}
-
 static uint64_t mono_ns(void)
 {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int blocked(int signo)
-{
-        sigset_t cur;
-        pthread_sigmask(SIG_BLOCK, NULL, &cur);
-        return sigismember(&cur, signo);
 }
 
 static int readable(int fd, int timeout_ms)
@@ -81,7 +63,7 @@ static int readable(int fd, int timeout_ms)
 
 Test(loop, new_free_no_leak)
 {
-        int before = count_fds();
+        int before = tu_count_fds();
         struct pk_loop *loop = new_loop();
         cr_assert_geq(pk_loop_fd(loop), 0);
         cr_assert_eq(fcntl(pk_loop_fd(loop), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
@@ -90,7 +72,7 @@ Test(loop, new_free_no_leak)
         cr_assert_eq(pk_loop_run_once(loop), PK_LOOP_DONE); /* ... without blocking */
         cr_assert_eq(pk_loop_run_nowait(loop), PK_LOOP_DONE);
         cr_assert_null(pk_loop_free(loop));
-        cr_assert_eq(count_fds(), before);
+        cr_assert_eq(tu_count_fds(), before);
         cr_assert_null(pk_loop_free(NULL));
         cr_assert_eq(pk_loop_new(NULL), -EINVAL);
         cr_assert_eq(pk_loop_run(NULL), -EINVAL);
@@ -816,9 +798,9 @@ Test(loop, child_exit_code_and_reaped)
         pk_loop_child_init(loop, &c);
         c.w.data = &r;
         cr_assert_eq(pk_loop_child_start(&c, pid, child_cb), 0);
-        int before = count_fds();
+        int before = tu_count_fds();
         cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
-        cr_assert_eq(count_fds(), before - 1); /* the loop's pidfd is closed */
+        cr_assert_eq(tu_count_fds(), before - 1); /* the loop's pidfd is closed */
         cr_assert_eq(r.calls, 1);
         cr_assert_eq(r.err, 0);
         cr_assert_eq(r.pid, pid);
@@ -982,11 +964,11 @@ Test(loop, child_errors_and_stop_without_reaping)
         make_pipe(p);
         cr_assert_lt(pk_loop_child_start_pidfd(&c, p[0], child_cb), 0);
         cr_assert_not(pk_loop_is_active(&c.w));
-        int before = count_fds();
+        int before = tu_count_fds();
         pid_t pid = fork_exit(3);
         cr_assert_eq(pk_loop_child_start(&c, pid, child_cb), 0);
         pk_loop_child_stop(&c);
-        cr_assert_eq(count_fds(), before);
+        cr_assert_eq(tu_count_fds(), before);
         cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
         int status = 0;
         cr_assert_eq(waitpid(pid, &status, 0), pid); /* still ours to reap */
@@ -1021,14 +1003,14 @@ static void sig_cb(struct pk_loop_signal *s, const struct pk_loop_siginfo *info)
 
 Test(loop, signal_delivered_and_mask_restored)
 {
-        cr_assert_not(blocked(SIGUSR1));
+        cr_assert_not(tu_blocked(SIGUSR1));
         struct pk_loop *loop = new_loop();
         struct pk_loop_signal s;
         struct sig_rec r = {.stop_self = 1};
         pk_loop_signal_init(loop, &s);
         s.w.data = &r;
         cr_assert_eq(pk_loop_signal_start(&s, SIGUSR1, sig_cb), 0);
-        cr_assert(blocked(SIGUSR1));
+        cr_assert(tu_blocked(SIGUSR1));
         cr_assert_eq(kill(getpid(), SIGUSR1), 0);
         cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
         cr_assert_eq(r.calls, 1);
@@ -1036,7 +1018,7 @@ Test(loop, signal_delivered_and_mask_restored)
         cr_assert_eq(r.info.pid, getpid());
         cr_assert_eq(r.info.uid, getuid());
         cr_assert_eq(r.info.code, SI_USER);
-        cr_assert_not(blocked(SIGUSR1)); /* last watcher gone: mask restored */
+        cr_assert_not(tu_blocked(SIGUSR1)); /* last watcher gone: mask restored */
         pk_loop_free(loop);
 }
 
@@ -1051,7 +1033,7 @@ Test(loop, signal_already_blocked_stays_blocked)
         pk_loop_signal_init(loop, &s);
         cr_assert_eq(pk_loop_signal_start(&s, SIGUSR2, sig_cb), 0);
         pk_loop_signal_stop(&s);
-        cr_assert(blocked(SIGUSR2));
+        cr_assert(tu_blocked(SIGUSR2));
         pk_loop_free(loop);
 }
 
@@ -1065,7 +1047,7 @@ Test(loop, signal_stop_discards_pending_instead_of_dying)
         /* SIGUSR2's default action terminates: unblocking it while pending
          * would kill this test. */
         pk_loop_signal_stop(&s);
-        cr_assert_not(blocked(SIGUSR2));
+        cr_assert_not(tu_blocked(SIGUSR2));
         pk_loop_free(loop);
 }
 
@@ -1093,7 +1075,7 @@ Test(loop, signal_watchers_share_and_remove_peer)
         cr_assert_eq(ra.calls, 1);
         cr_assert_eq(rb.calls, 0); /* stopped and freed by a, which ran first */
         cr_assert_eq(rc.calls, 1); /* every remaining watcher gets the signal */
-        cr_assert_not(blocked(SIGUSR1));
+        cr_assert_not(tu_blocked(SIGUSR1));
         free(c);
         pk_loop_free(loop);
 }
@@ -1108,7 +1090,7 @@ Test(loop, signal_errors)
         cr_assert_eq(pk_loop_signal_start(&s, 0, sig_cb), -EINVAL);
         cr_assert_eq(pk_loop_signal_start(&s, 65, sig_cb), -EINVAL);
         cr_assert_eq(pk_loop_signal_start(&s, SIGUSR1, NULL), -EINVAL);
-        cr_assert_not(blocked(SIGUSR1));
+        cr_assert_not(tu_blocked(SIGUSR1));
         pk_loop_free(loop);
 }
 
@@ -1384,7 +1366,7 @@ static void never_child(struct pk_loop_child *c, int err, const struct pk_exit *
 
 Test(loop, free_stops_active_watchers)
 {
-        int before = count_fds();
+        int before = tu_count_fds();
         struct pk_loop *loop = new_loop();
         int p[2];
         make_pipe(p);
@@ -1415,16 +1397,16 @@ Test(loop, free_stops_active_watchers)
         cr_assert_not(pk_loop_is_active(&c.w));
         cr_assert_not(pk_loop_is_active(&w.w));
         cr_assert_not(pk_loop_is_active(&d.w));
-        cr_assert_not(blocked(SIGUSR1));
+        cr_assert_not(tu_blocked(SIGUSR1));
         close(p[0]);
         close(p[1]);
-        cr_assert_eq(count_fds(), before);
+        cr_assert_eq(tu_count_fds(), before);
         cr_assert_eq(waitpid(pid, NULL, 0), pid);
 }
 
 Test(loop, child_adopt_reaps_and_is_freed_by_the_loop)
 {
-        int before = count_fds();
+        int before = tu_count_fds();
         struct pk_loop *loop = new_loop();
         pid_t pid = fork_exit(3);
         cr_assert_eq(pk_loop_child_adopt(loop, pid), 0);
@@ -1447,7 +1429,7 @@ Test(loop, child_adopt_reaps_and_is_freed_by_the_loop)
         cr_assert_eq(waitid(P_PID, (id_t)z, &si, WEXITED | WNOWAIT), 0);
         pk_loop_free(loop);
         cr_assert_eq(waitpid(z, NULL, WNOHANG), -1);
-        cr_assert_eq(count_fds(), before);
+        cr_assert_eq(tu_count_fds(), before);
         kill(sleeper, SIGKILL);
         cr_assert_eq(waitpid(sleeper, NULL, 0), sleeper);
         cr_assert_eq(pk_loop_child_adopt(NULL, 1), -EINVAL);

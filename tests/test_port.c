@@ -3,22 +3,24 @@
  * (examples/echo, tests/helpers/port_probe, /bin tools), every framing, the
  * open_port options, exit statuses, half-close, kill on close, PDEATHSIG, and
  * the fault cases (hostile headers, deaths mid-message, EPIPE). */
-#include "fd_testutil.h"
-#include <criterion/criterion.h>
-#include <portkit/port.h>
+#include "testutil.h"
+#include <portkit/fd.h>
 
+#include <criterion/criterion.h>
 #include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <stdbool.h>
+#include <portkit/port.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #define ECHO PK_BUILD_DIR "/examples/echo"
 #define PROBE PK_BUILD_DIR "/tests/helpers/port_probe"
@@ -136,7 +138,7 @@ static bool gone_within(pid_t pid, int tries)
 
 Test(port_host, echo_every_framing_both_stdio_modes)
 {
-        int before = fdt_count();
+        int before = tu_count_fds();
         static const struct pk_framing fr[] = {
             {.kind = PK_FRAMING_PACKET, .arg = 1}, {.kind = PK_FRAMING_PACKET, .arg = 2},
             {.kind = PK_FRAMING_PACKET, .arg = 4}, {.kind = PK_FRAMING_LINE, .arg = 100},
@@ -146,7 +148,7 @@ Test(port_host, echo_every_framing_both_stdio_modes)
         for (size_t i = 0; i < 5; i++)
                 for (int nouse = 0; nouse < 2; nouse++)
                         echo_roundtrips(fr[i], nouse, 60, max[i]);
-        cr_assert_eq(fdt_count(), before, "descriptors leaked");
+        cr_assert_eq(tu_count_fds(), before, "descriptors leaked");
 }
 
 Test(port_host, eight_mib_message_through_cat_does_not_deadlock)
@@ -766,14 +768,14 @@ Test(port_host, open_cmd_gets_everything_a_command_can)
         cr_assert_eq(pk_cmd_fd_null(cmd, 1), 0);
         struct pk_port_opts o = {.framing = {.kind = PK_FRAMING_PACKET, .arg = 4}};
         struct pk_port *p;
-        int before = fdt_count();
+        int before = tu_count_fds();
         cr_assert_eq(pk_port_open_cmd(cmd, &o, &p), 0);
         expect_reply(p, "0 1 2 7");
         struct pk_exit ex;
         cr_assert_eq(pk_port_close_input(p), 0);
         cr_assert_eq(pk_port_wait(p, 20000, &ex), 0);
         cr_assert_eq(pk_port_close(p, NULL), 0);
-        cr_assert_eq(fdt_count(), before, "descriptors leaked");
+        cr_assert_eq(tu_count_fds(), before, "descriptors leaked");
 
         /* The port copied the command: it opens again, and so does a copy
          * that outlives its original. */

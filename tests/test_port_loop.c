@@ -3,20 +3,23 @@
  * full (count + checksum per port), callbacks and their order, busy
  * watermarks, closing from a callback, and faulty port programs mixed with
  * good ones: each fault reported, the others unaffected, nothing leaked. */
-#include "fd_testutil.h"
+#include "testutil.h"
+#include <portkit/fd.h>
+
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <portkit/loop.h>
 #include <portkit/port.h>
-
-#include <dirent.h>
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <errno.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #define PROBE PK_BUILD_DIR "/tests/helpers/port_probe"
 #define ECHO PK_BUILD_DIR "/examples/echo"
@@ -144,7 +147,7 @@ Test(port_loop, thousand_ports_both_directions_full)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
         cr_assert_geq(rl.rlim_cur, 4 * NPORTS, "need more descriptors");
-        int fds_before = fdt_count();
+        int fds_before = tu_count_fds();
         struct pk_loop *loop;
         cr_assert_eq(pk_loop_new(&loop), 0);
         struct peer *peers = calloc(NPORTS, sizeof(*peers));
@@ -175,7 +178,7 @@ Test(port_loop, thousand_ports_both_directions_full)
         }
         free(peers);
         pk_loop_free(loop);
-        cr_assert_eq(fdt_count(), fds_before, "descriptors leaked");
+        cr_assert_eq(tu_count_fds(), fds_before, "descriptors leaked");
 }
 
 /* ---- faults mixed with good ports -------------------------------------- */
@@ -235,7 +238,7 @@ static const struct pk_port_callbacks fault_cb = {
 Test(port_loop, faulty_ports_are_reported_and_others_keep_working)
 {
         signal(SIGPIPE, SIG_DFL); /* the host must never die of it */
-        int fds_before = fdt_count();
+        int fds_before = tu_count_fds();
         struct pk_loop *loop;
         cr_assert_eq(pk_loop_new(&loop), 0);
         static const char *const modes[][3] = {
@@ -316,7 +319,7 @@ Test(port_loop, faulty_ports_are_reported_and_others_keep_working)
                 if (i != 4 && f[i].port)
                         pk_port_close(f[i].port, NULL);
         pk_loop_free(loop);
-        cr_assert_eq(fdt_count(), fds_before, "descriptors leaked");
+        cr_assert_eq(tu_count_fds(), fds_before, "descriptors leaked");
 }
 
 /* ---- ordering, busy/drain, close in callback ---------------------------- */
@@ -435,7 +438,7 @@ static struct pk_port *attached_noread(struct pk_loop *loop)
 
 Test(port_loop, close_of_running_child_keeps_loop_until_reaped)
 {
-        int fds_before = fdt_count();
+        int fds_before = tu_count_fds();
         struct pk_loop *loop;
         cr_assert_eq(pk_loop_new(&loop), 0);
         struct pk_port *p = attached_noread(loop);
@@ -448,12 +451,12 @@ Test(port_loop, close_of_running_child_keeps_loop_until_reaped)
         cr_assert_eq(waitpid(pid, NULL, WNOHANG), -1, "the child was not reaped");
         cr_assert_eq(errno, ECHILD);
         pk_loop_free(loop);
-        cr_assert_eq(fdt_count(), fds_before, "descriptors leaked");
+        cr_assert_eq(tu_count_fds(), fds_before, "descriptors leaked");
 }
 
 Test(port_loop, loop_free_releases_a_running_childs_reaper)
 {
-        int fds_before = fdt_count();
+        int fds_before = tu_count_fds();
         struct pk_loop *loop;
         cr_assert_eq(pk_loop_new(&loop), 0);
         struct pk_port *p = attached_noread(loop);
@@ -462,7 +465,7 @@ Test(port_loop, loop_free_releases_a_running_childs_reaper)
         /* Freed while the child runs: no pidfd and no memory left (LeakSanitizer
          * checks the latter at exit); the child is ours to reap again. */
         pk_loop_free(loop);
-        cr_assert_eq(fdt_count(), fds_before, "descriptors leaked");
+        cr_assert_eq(tu_count_fds(), fds_before, "descriptors leaked");
         cr_assert_eq(kill(pid, SIGKILL), 0);
         cr_assert_eq(waitpid(pid, NULL, 0), pid);
 }

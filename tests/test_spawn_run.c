@@ -2,7 +2,9 @@
 /* Tests of run-to-completion (pk_run), pipelines and the `portkit run` CLI. */
 #include <portkit.h>
 
-#include "fd_testutil.h"
+#include "testutil.h"
+#include <portkit/fd.h>
+
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -18,14 +20,6 @@
 #define PROBE PK_BUILD_DIR "/tests/helpers/spawn_probe"
 #define PORTKIT PK_BUILD_DIR "/portkit"
 
-static void assert_no_children(void)
-{
-        siginfo_t si;
-        memset(&si, 0, sizeof(si));
-        int r = waitid(P_ALL, 0, &si, WEXITED | WNOHANG);
-        cr_assert(r < 0 && errno == ECHILD, "a child is left: r=%d pid=%d", r, si.si_pid);
-}
-
 static struct pk_cmd *cmdv(const char *prog, const char *const *args)
 {
         struct pk_cmd *c;
@@ -35,26 +29,11 @@ static struct pk_cmd *cmdv(const char *prog, const char *const *args)
         return c;
 }
 
-static bool pid_gone(pid_t pid)
-{
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return true;
-        char buf[512] = {0};
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        const char *rp = strrchr(buf, ')');
-        return rp && (rp[2] == 'Z' || rp[2] == 'X');
-}
-
 Test(run, capture_separately)
 {
         struct pk_cmd *c = cmdv(PROBE, (const char *[]){"interleave", "6", NULL});
         struct pk_run_result r;
-        int before = fdt_count();
+        int before = tu_count_fds();
         cr_assert_eq(pk_run(c, NULL, &r, NULL), 0);
         cr_assert(r.status.exited && r.status.code == 0);
         cr_assert_str_eq(r.out, "out 0\nout 2\nout 4\n");
@@ -62,9 +41,9 @@ Test(run, capture_separately)
         cr_assert_eq(r.out_len, 18);
         pk_run_result_free(&r);
         cr_assert_null(r.out);
-        cr_assert_eq(fdt_count(), before);
+        cr_assert_eq(tu_count_fds(), before);
         pk_cmd_free(c);
-        assert_no_children();
+        tu_assert_no_children("end of test");
 }
 
 Test(run, merged_in_order)
@@ -150,12 +129,12 @@ Test(run, timeout_kills_process_group)
         struct pk_run_opts o = {.timeout_ms = 300};
         struct pk_run_result r;
         struct pk_spawn_error e;
-        int before = fdt_count();
+        int before = tu_count_fds();
         int rr = pk_run(c, &o, &r, &e);
         cr_assert_eq(rr, -ETIMEDOUT);
         cr_assert_eq(e.err, -ETIMEDOUT);
-        cr_assert_eq(fdt_count(), before);
-        assert_no_children();
+        cr_assert_eq(tu_count_fds(), before);
+        tu_assert_no_children("end of test");
         pk_cmd_free(c);
 
         /* Now learn the grandchild's pid through a file and check it died. */
@@ -170,9 +149,9 @@ Test(run, timeout_kills_process_group)
         cr_assert_eq(fscanf(f, "%d", &gpid), 1);
         fclose(f);
         unlink(path);
-        for (int i = 0; i < 200 && !pid_gone(gpid); i++)
+        for (int i = 0; i < 200 && !tu_gone(gpid); i++)
                 usleep(10000);
-        cr_assert(pid_gone(gpid), "grandchild %d survived the timeout", gpid);
+        cr_assert(tu_gone(gpid), "grandchild %d survived the timeout", gpid);
         pk_cmd_free(c);
 }
 
@@ -181,10 +160,10 @@ Test(run, output_cap)
         struct pk_cmd *c = cmdv(PROBE, (const char *[]){"flood", "10000000", NULL});
         struct pk_run_opts o = {.output_cap = 4096};
         struct pk_run_result r;
-        int before = fdt_count();
+        int before = tu_count_fds();
         cr_assert_eq(pk_run(c, &o, &r, NULL), PK_EOUTPUTCAP);
-        cr_assert_eq(fdt_count(), before);
-        assert_no_children();
+        cr_assert_eq(tu_count_fds(), before);
+        tu_assert_no_children("end of test");
         /* Exactly at the cap is fine. */
         pk_cmd_free(c);
         c = cmdv(PROBE, (const char *[]){"flood", "4096", NULL});
@@ -199,11 +178,11 @@ Test(run, spawn_error_reported)
         struct pk_cmd *c = cmdv("/nonexistent/x", NULL);
         struct pk_run_result r;
         struct pk_spawn_error e;
-        int before = fdt_count();
+        int before = tu_count_fds();
         cr_assert_eq(pk_run(c, NULL, &r, &e), -ENOENT);
         cr_assert_eq(e.step, PK_SPAWN_STEP_EXEC);
-        cr_assert_eq(fdt_count(), before);
-        assert_no_children();
+        cr_assert_eq(tu_count_fds(), before);
+        tu_assert_no_children("end of test");
         pk_cmd_free(c);
 }
 
@@ -214,7 +193,7 @@ Test(pipeline, three_stages_statuses_and_pipefail)
         struct pk_cmd *c = cmdv("/bin/cat", NULL);
         const struct pk_cmd *cmds[] = {a, b, c};
         struct pk_pipeline_result r;
-        int before = fdt_count();
+        int before = tu_count_fds();
         cr_assert_eq(pk_pipeline_run(cmds, 3, NULL, &r, NULL), 0);
         cr_assert_eq(r.n, 3);
         cr_assert_str_eq(r.out, "HELLO WORLD\n");
@@ -222,7 +201,7 @@ Test(pipeline, three_stages_statuses_and_pipefail)
                 cr_assert(r.status[i].exited && r.status[i].code == 0);
         cr_assert_eq(r.pipefail, 0);
         pk_pipeline_result_free(&r);
-        cr_assert_eq(fdt_count(), before);
+        cr_assert_eq(tu_count_fds(), before);
 
         /* A middle stage fails: pipefail reports it, the last is still 0. */
         struct pk_cmd *bad = cmdv("/bin/sh", (const char *[]){"-c", "cat; exit 4", NULL});
@@ -246,7 +225,7 @@ Test(pipeline, three_stages_statuses_and_pipefail)
 
         o.stderr_mode = PK_RUN_MERGE;
         cr_assert_eq(pk_pipeline_run(cmds3, 2, &o, &r, NULL), -EINVAL);
-        assert_no_children();
+        tu_assert_no_children("end of test");
         pk_cmd_free(a);
         pk_cmd_free(b);
         pk_cmd_free(c);
@@ -287,11 +266,11 @@ Test(pipeline, failing_stage_spawn)
         const struct pk_cmd *cmds[] = {a, b};
         struct pk_pipeline_result r;
         struct pk_spawn_error e;
-        int before = fdt_count();
+        int before = tu_count_fds();
         cr_assert_eq(pk_pipeline_run(cmds, 2, NULL, &r, &e), -ENOENT);
         cr_assert_eq(e.fd, 1); /* the stage */
-        cr_assert_eq(fdt_count(), before);
-        assert_no_children();
+        cr_assert_eq(tu_count_fds(), before);
+        tu_assert_no_children("end of test");
         pk_cmd_free(a);
         pk_cmd_free(b);
 }
@@ -452,7 +431,7 @@ Test(cli, run_forwards_termination_signals)
                 pk_proc_free(p);
                 pk_cmd_free(c);
         }
-        assert_no_children();
+        tu_assert_no_children("end of test");
 }
 
 /* Test-only hook of the library's allocator (src/common/alloc.c). */
@@ -465,7 +444,7 @@ Test(run, allocation_failure_at_every_step_closes_only_its_own)
          * open (a zeroed pipe slot once closed it) and nothing leaks. */
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
         cr_assert_geq(null, 0);
-        if (!fdt_open(0))
+        if (!tu_fd_open(0))
                 cr_assert_eq(dup2(null, 0), 0);
         struct stat st0;
         cr_assert_eq(fstat(0, &st0), 0);
@@ -473,7 +452,7 @@ Test(run, allocation_failure_at_every_step_closes_only_its_own)
         const char *const b[] = {"-c", "tr a-z A-Z", NULL};
         struct pk_cmd *c1 = cmdv("/bin/sh", a), *c2 = cmdv("/bin/sh", b);
         const struct pk_cmd *const pipeline[] = {c1, c2};
-        int before = fdt_count();
+        int before = tu_count_fds();
         for (int which = 0; which < 2; which++) {
                 long n;
                 for (n = 1; n < 1000; n++) {
@@ -495,8 +474,8 @@ Test(run, allocation_failure_at_every_step_closes_only_its_own)
                         cr_assert_eq(fstat(0, &st), 0, "fd 0 closed (n=%ld, %s)", n,
                                      which ? "pipeline" : "run");
                         cr_assert(st.st_ino == st0.st_ino && st.st_dev == st0.st_dev);
-                        cr_assert_eq(fdt_count(), before, "fd leaked (n=%ld)", n);
-                        assert_no_children();
+                        cr_assert_eq(tu_count_fds(), before, "fd leaked (n=%ld)", n);
+                        tu_assert_no_children("end of test");
                         if (left > 0) {
                                 cr_assert_eq(r, 0); /* no allocation failed: done */
                                 break;

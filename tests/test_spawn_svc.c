@@ -7,6 +7,8 @@
  * directly and through the spawn helper's wire. */
 #include "portkit/spawn.h"
 
+#include "testutil.h"
+
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <grp.h>
@@ -23,56 +25,12 @@
 #define CAP_NET_BIND_SERVICE 10
 #define CAP_KILL 5
 
-static char report_dir[64], report_path[128];
 static struct pk_spawn_helper *helper; /* non-NULL: spawn through it */
 
-static void cleanup(void)
-{
-        if (report_path[0])
-                unlink(report_path);
-        if (report_dir[0])
-                rmdir(report_dir);
-}
-
-static char *slurp(const char *path)
-{
-        FILE *f = fopen(path, "re");
-        cr_assert(f, "open %s: %s", path, strerror(errno));
-        static char buf[1 << 17];
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-        return strdup(buf);
-}
-
-static const char *kv(const char *rep, const char *key)
-{
-        static char val[1024];
-        size_t kl = strlen(key);
-        for (const char *p = rep; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-                if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
-                        size_t n = strcspn(p + kl + 1, "\n");
-                        snprintf(val, sizeof(val), "%.*s", (int)n, p + kl + 1);
-                        return val;
-                }
-        }
-        return NULL;
-}
-
+/* The probe in mode, run from / (tu_probe_cmd). */
 static struct pk_cmd *probe(const char *mode)
 {
-        if (!report_dir[0]) {
-                snprintf(report_dir, sizeof(report_dir), "/tmp/pk-svc-probe-XXXXXX");
-                cr_assert(mkdtemp(report_dir));
-                chmod(report_dir, 0777);
-                snprintf(report_path, sizeof(report_path), "%s/report", report_dir);
-                atexit(cleanup);
-        }
-        struct pk_cmd *c;
-        cr_assert_eq(pk_cmd_new(PROBE, &c), 0);
-        pk_cmd_arg(c, mode);
-        if (strcmp(mode, "report") == 0)
-                pk_cmd_arg(c, report_path);
+        struct pk_cmd *c = tu_probe_cmd(mode);
         pk_cmd_cwd(c, "/");
         return c;
 }
@@ -98,15 +56,12 @@ static char *report(struct pk_cmd *c)
         char msg[700];
         pk_spawn_strerror(&se, msg, sizeof(msg));
         cr_assert_eq(r, 0, "probe: %d %s", r, r < 0 ? msg : "");
-        char *rep = slurp(report_path);
-        unlink(report_path);
-        cr_assert(kv(rep, "end"), "report incomplete");
-        return rep;
+        return tu_probe_take_report();
 }
 
 static unsigned long long hexval(const char *rep, const char *key)
 {
-        const char *v = kv(rep, key);
+        const char *v = tu_kv(rep, key);
         cr_assert(v, "no %s", key);
         return strtoull(v, NULL, 16);
 }
@@ -141,7 +96,7 @@ static void ambient_bind_low_port(void)
         pk_cmd_user(c, "nobody");
         pk_cmd_ambient_caps(c, PK_CAP(CAP_NET_BIND_SERVICE));
         char *rep = report(c);
-        cr_assert_str_neq(kv(rep, "uid"), "0,0,0");
+        cr_assert_str_neq(tu_kv(rep, "uid"), "0,0,0");
         cr_assert_eq(hexval(rep, "CapAmb"), PK_CAP(CAP_NET_BIND_SERVICE));
         cr_assert_eq(hexval(rep, "CapEff"), PK_CAP(CAP_NET_BIND_SERVICE));
         cr_assert_eq(hexval(rep, "CapPrm"), PK_CAP(CAP_NET_BIND_SERVICE), "nothing else kept");
@@ -218,12 +173,12 @@ Test(spawn_svc, oom_score_adj)
                                 pk_cmd_free(c);
                                 continue;
                         }
-                        unlink(report_path);
+                        unlink(tu_probe_report_path());
                 }
                 char *rep = report(c);
                 char want[16];
                 snprintf(want, sizeof(want), "%d", values[i]);
-                cr_assert_str_eq(kv(rep, "oom_score_adj"), want);
+                cr_assert_str_eq(tu_kv(rep, "oom_score_adj"), want);
                 free(rep);
                 pk_cmd_free(c);
         }
@@ -244,14 +199,14 @@ Test(spawn_svc, ioprio)
         struct pk_cmd *c = probe("report");
         cr_assert_eq(pk_cmd_ioprio(c, PK_IOPRIO_CLASS_BE, 6), 0);
         char *rep = report(c);
-        cr_assert_str_eq(kv(rep, "ioprio"), "2,6");
+        cr_assert_str_eq(tu_kv(rep, "ioprio"), "2,6");
         free(rep);
         pk_cmd_free(c);
 
         c = probe("report");
         cr_assert_eq(pk_cmd_ioprio(c, PK_IOPRIO_CLASS_IDLE, 0), 0);
         rep = report(c);
-        cr_assert_str_eq(kv(rep, "ioprio"), "3,0");
+        cr_assert_str_eq(tu_kv(rep, "ioprio"), "3,0");
         free(rep);
         cr_assert_eq(pk_cmd_ioprio(c, 4, 0), -EINVAL);
         cr_assert_eq(pk_cmd_ioprio(c, PK_IOPRIO_CLASS_BE, 8), -EINVAL);
@@ -267,7 +222,7 @@ Test(spawn_svc, sched_policy)
                 char *rep = report(c);
                 char want[16];
                 snprintf(want, sizeof(want), "%d,0", pol[i]);
-                cr_assert_str_eq(kv(rep, "sched"), want);
+                cr_assert_str_eq(tu_kv(rep, "sched"), want);
                 free(rep);
                 pk_cmd_free(c);
         }
@@ -279,11 +234,10 @@ Test(spawn_svc, sched_policy)
         struct pk_spawn_error se;
         int r = run(c, &se);
         if (r == 0) {
-                char *rep = slurp(report_path);
-                unlink(report_path);
+                char *rep = tu_probe_take_report();
                 /* sched_getscheduler() shows the flag in the policy. */
                 snprintf(want, sizeof(want), "%d,3", SCHED_FIFO | SCHED_RESET_ON_FORK);
-                cr_assert_str_eq(kv(rep, "sched"), want);
+                cr_assert_str_eq(tu_kv(rep, "sched"), want);
                 free(rep);
         } else {
                 cr_assert_eq(r, -EPERM, "%d", r);
@@ -303,11 +257,11 @@ Test(spawn_svc, all_through_helper)
         pk_cmd_ioprio(c, PK_IOPRIO_CLASS_BE, 5);
         pk_cmd_sched(c, SCHED_BATCH, 0);
         char *rep = report(c);
-        cr_assert_str_eq(kv(rep, "oom_score_adj"), "700");
-        cr_assert_str_eq(kv(rep, "ioprio"), "2,5");
+        cr_assert_str_eq(tu_kv(rep, "oom_score_adj"), "700");
+        cr_assert_str_eq(tu_kv(rep, "ioprio"), "2,5");
         char want[16];
         snprintf(want, sizeof(want), "%d,0", SCHED_BATCH);
-        cr_assert_str_eq(kv(rep, "sched"), want);
+        cr_assert_str_eq(tu_kv(rep, "sched"), want);
         free(rep);
         pk_cmd_free(c);
         helper = pk_spawn_helper_free(helper);
@@ -339,7 +293,7 @@ Test(spawn_svc, user_supplementary_groups)
         struct pk_cmd *c = probe("report");
         cr_assert_eq(pk_cmd_user(c, user), 0);
         char *rep = report(c);
-        const char *groups = kv(rep, "groups");
+        const char *groups = tu_kv(rep, "groups");
         char want[32];
         snprintf(want, sizeof(want), "%u", (unsigned)extra);
         bool found = false;
@@ -348,7 +302,8 @@ Test(spawn_svc, user_supplementary_groups)
         for (char *s, *t = strtok_r(copy, ",", &s); t; t = strtok_r(NULL, ",", &s))
                 found |= strcmp(t, want) == 0;
         cr_assert(found, "%s's group %s in %s", user, want, groups);
-        cr_assert(!strstr(kv(rep, "groups"), ",0,") && strncmp(kv(rep, "groups"), "0,", 2) != 0,
+        cr_assert(!strstr(tu_kv(rep, "groups"), ",0,") &&
+                      strncmp(tu_kv(rep, "groups"), "0,", 2) != 0,
                   "no root group");
         free(rep);
         pk_cmd_free(c);
@@ -364,8 +319,8 @@ Test(spawn_svc, dup_keeps_service_settings)
         cr_assert_eq(pk_cmd_dup(c, &d), 0);
         pk_cmd_free(c);
         char *rep = report(d);
-        cr_assert_str_eq(kv(rep, "oom_score_adj"), "600");
-        cr_assert_str_eq(kv(rep, "ioprio"), "2,3");
+        cr_assert_str_eq(tu_kv(rep, "oom_score_adj"), "600");
+        cr_assert_str_eq(tu_kv(rep, "ioprio"), "2,3");
         free(rep);
         pk_cmd_free(d);
 }

@@ -22,7 +22,7 @@ extern "C" {
 
 /* X-macro list of every portkit-specific error: name, value, message. */
 #define PK_ERRNO_MAP(X)                                                                            \
-        /* ETF decoding (tests: tests/test_etf.c) */                                               \
+        /* ETF decoding (tests: tests/test_etf_decode.c) */                                        \
         X(EBADVERSION, -4001, "term does not start with version byte 131")                         \
         X(ETRUNCATED, -4002, "term truncated: a length runs past the end of the input")            \
         X(EBADTAG, -4003, "unknown or unsupported term tag")                                       \

@@ -1357,6 +1357,10 @@ int pk_etf_decode(pk_arena *a, const void *buf, size_t len, const struct pk_etf_
                 opts = &defaults;
         if (!a || (!buf && len) || !ret_term)
                 return -EINVAL;
+        /* An empty input may be NULL: the walk's pointers (start + length)
+         * need an object, since NULL + 0 is undefined in C. */
+        if (!buf)
+                buf = "";
         /* A lone binary (a blob in a message) needs no walk and no decoder
          * state: one node pointing into the input.  Anything unusual (a
          * copy, no version byte, a short or odd input, a tiny max_size, an

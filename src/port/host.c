@@ -325,7 +325,9 @@ static int take_buffered(struct pk_port *p, bool want_err, struct pk_port_msg *r
                 r = pk_deframer_next(p->d, &m);
                 if (r == 0 && !pk__rd_open(p->in_st)) {
                         r = pk_deframer_finish(p->d, &m);
-                        if (r == 0 && p->in_error) {
+                        /* A read error ended the stream: it is the cause, also
+                         * of a frame left half read (not PK_EPARTIAL). */
+                        if (r <= 0 && p->in_error) {
                                 r = p->in_error;
                                 p->in_error = 0;
                         }

@@ -1,105 +1,26 @@
 /* SPDX-License-Identifier: MIT */
-/* ETF codec tests: every decoder error code, hostile lengths, deep nesting,
- * round trips of every type, the streaming encoder, and byte-for-byte
- * equality with a real erl's term_to_binary across minor versions. */
-#include <criterion/criterion.h>
-#include <portkit/etf.h>
+/* ETF decoder tests: every error code, hostile lengths, deep nesting, the
+ * chain path, accepted odd forms, zero copy and the lone-binary path. */
+#include "etf_testutil.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <zlib.h>
 
-/* ---- helpers ---- */
-
-struct dres {
-        int rc;
-        struct pk_term *t;
-        size_t used;
-        struct pk_etf_error err;
-};
-
-static pk_arena *arena;
-
-static void setup(void)
-{
-        arena = pk_arena_new(0);
-        cr_assert_not_null(arena);
-}
-
-static void teardown(void)
-{
-        arena = pk_arena_free(arena);
-}
-
 // cppcheck-suppress unknownMacro
-TestSuite(etf, .init = setup, .fini = teardown, .timeout = 120);
-
-static struct dres dec_opts(const void *buf, size_t len, const struct pk_etf_decode_opts *o)
-{
-        struct dres r;
-        memset(&r, 0, sizeof(r));
-        r.rc = pk_etf_decode(arena, buf, len, o, &r.t, &r.used, &r.err);
-        return r;
-}
-
-static struct dres dec(const void *buf, size_t len)
-{
-        return dec_opts(buf, len, NULL);
-}
-
-#define DEC(...)                                                                                   \
-        ({                                                                                         \
-                static const uint8_t in_[] = {__VA_ARGS__};                                        \
-                dec(in_, sizeof(in_));                                                             \
-        })
-
-static void expect_err(struct dres r, int code, size_t offset)
-{
-        cr_assert_eq(r.rc, code, "rc %d (%s), want %d (%s)", r.rc, pk_strerror(r.rc), code,
-                     pk_strerror(code));
-        cr_assert_eq(r.err.code, code);
-        cr_assert_eq(r.err.offset, offset, "offset %zu, want %zu", r.err.offset, offset);
-}
-
-/* Encodes t with minor version mv into a fresh buffer (caller frees). */
-static struct pk_etf_buf enc_det(const struct pk_term *t, int mv, int level, int deterministic)
-{
-        struct pk_etf_buf b;
-        pk_etf_buf_init(&b, 0);
-        struct pk_etf_encode_opts o = {mv, level, 0, deterministic};
-        int rc = pk_etf_encode(&b, t, &o);
-        cr_assert_eq(rc, 0, "encode: %s", pk_strerror(rc));
-        return b;
-}
-
-static struct pk_etf_buf enc(const struct pk_term *t, int mv, int level)
-{
-        return enc_det(t, mv, level, 0);
-}
-
-static void hexdump(const char *what, const uint8_t *p, size_t n)
-{
-        fprintf(stderr, "%s (%zu):", what, n);
-        for (size_t i = 0; i < n && i < 200; i++)
-                fprintf(stderr, " %u", p[i]);
-        fprintf(stderr, "%s\n", n > 200 ? " ..." : "");
-}
+TestSuite(etf_decode, .init = etf_setup, .fini = etf_teardown, .timeout = 120);
 
 /* ---- decoder: every error code ---- */
 
-Test(etf, err_badversion)
+Test(etf_decode, err_badversion)
 {
         expect_err(DEC(130, 97, 1), PK_EBADVERSION, 0);
         expect_err(DEC(0), PK_EBADVERSION, 0);
 }
 
-Test(etf, err_truncated)
+Test(etf_decode, err_truncated)
 {
         expect_err(dec(NULL, 0), PK_ETRUNCATED, 0);
         expect_err(DEC(131), PK_ETRUNCATED, 1);
@@ -109,7 +30,7 @@ Test(etf, err_truncated)
         expect_err(DEC(131, 100, 0, 5, 'a'), PK_ETRUNCATED, 1);
 }
 
-Test(etf, err_badtag)
+Test(etf_decode, err_badtag)
 {
         expect_err(DEC(131, 200), PK_EBADTAG, 1);
         expect_err(DEC(131, 104, 1, 1), PK_EBADTAG, 3);
@@ -119,7 +40,7 @@ Test(etf, err_badtag)
         expect_err(DEC(131, 88, 97, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), PK_EBADTAG, 2);
 }
 
-Test(etf, err_atomlen)
+Test(etf_decode, err_atomlen)
 {
         uint8_t buf[4 + 256];
         buf[0] = 131;
@@ -160,7 +81,7 @@ Test(etf, err_atomlen)
         expect_err(dec(s, sizeof(s)), PK_EATOMLEN, 1);
 }
 
-Test(etf, err_atomutf8)
+Test(etf_decode, err_atomutf8)
 {
         expect_err(DEC(131, 119, 2, 0xC3, 0x28), PK_EATOMUTF8, 1);
         expect_err(DEC(131, 119, 2, 0xC0, 0x80), PK_EATOMUTF8, 1);          /* overlong */
@@ -175,7 +96,7 @@ static int only_ok(void *ctx, const char *name, size_t len)
         return len == 2 && memcmp(name, "ok", 2) == 0;
 }
 
-Test(etf, err_atomrefused)
+Test(etf_decode, err_atomrefused)
 {
         struct pk_etf_decode_opts o = {.atom_filter = only_ok};
         static const uint8_t good[] = {131, 104, 2, 100, 0, 2, 'o', 'k', 119, 2, 'o', 'k'};
@@ -187,7 +108,7 @@ Test(etf, err_atomrefused)
         expect_err(dec_opts(pid, sizeof(pid), &o), PK_EATOMREFUSED, 2);
 }
 
-Test(etf, err_depth)
+Test(etf_decode, err_depth)
 {
         /* 5 nested one-element lists against a depth limit of 4. */
         static const uint8_t in[] = {131, 108, 0, 0, 0,   1,   108, 0,   0,   0,  1,
@@ -206,7 +127,7 @@ static void put(uint8_t *b, size_t *n, const char *s, size_t len)
         *n += len;
 }
 
-Test(etf, err_depth_shapes)
+Test(etf_decode, err_depth_shapes)
 {
         /* The limit counts open containers whatever their shape (the decoder
          * keeps no frame for some of them): one-element tuples, a container
@@ -262,7 +183,7 @@ Test(etf, err_depth_shapes)
         cr_assert_eq(pk_term_list_length(r.t), 5);
 }
 
-Test(etf, err_termsize)
+Test(etf_decode, err_termsize)
 {
         /* A tuple of 100 nils needs 100 * 32 bytes of nodes. */
         uint8_t in[3 + 100];
@@ -276,7 +197,7 @@ Test(etf, err_termsize)
         cr_assert_eq(dec_opts(in, sizeof(in), &o).rc, 0);
 }
 
-Test(etf, err_bignum)
+Test(etf_decode, err_bignum)
 {
         /* LARGE_BIG_EXT of 300 bytes against a 256-byte limit, then the default. */
         uint8_t in[6 + 1 + 300];
@@ -296,7 +217,7 @@ Test(etf, err_bignum)
         expect_err(DEC(131, 111, 0, 0x40, 0, 0, 0), PK_EBIGNUM, 1);
 }
 
-Test(etf, err_zlib_and_zsize)
+Test(etf_decode, err_zlib_and_zsize)
 {
         uint8_t z[64];
         uLongf zl = sizeof(z);
@@ -336,7 +257,7 @@ Test(etf, err_zlib_and_zsize)
         cr_assert(r.err.in_compressed);
 }
 
-Test(etf, hostile_compressed_4gib_claim)
+Test(etf_decode, hostile_compressed_4gib_claim)
 {
         /* 14 bytes claiming 4 GiB inflated. */
         uint8_t z[32];
@@ -353,7 +274,7 @@ Test(etf, hostile_compressed_4gib_claim)
         cr_assert_lt(pk_arena_used(arena), 4096);
 }
 
-Test(etf, err_dupkey)
+Test(etf_decode, err_dupkey)
 {
         expect_err(DEC(131, 116, 0, 0, 0, 2, 97, 1, 106, 97, 1, 106), PK_EDUPKEY, 1);
         /* 1 and 1.0 are distinct keys; 0.0 and -0.0 are not (OTP 25). */
@@ -385,7 +306,7 @@ Test(etf, err_dupkey)
         pk_etf_buf_free(&b);
 }
 
-Test(etf, dupkey_collisions_fall_back_to_sort)
+Test(etf_decode, dupkey_collisions_fall_back_to_sort)
 {
         /* 2000 keys that differ only below the hash's depth: all collide. */
         struct pk_etf_buf b;
@@ -406,7 +327,7 @@ Test(etf, dupkey_collisions_fall_back_to_sort)
         pk_etf_buf_free(&b);
 }
 
-Test(etf, err_badfloat)
+Test(etf_decode, err_badfloat)
 {
         expect_err(DEC(131, 70, 0x7F, 0xF0, 0, 0, 0, 0, 0, 0), PK_EBADFLOAT, 1); /* inf */
         expect_err(DEC(131, 70, 0xFF, 0xF8, 0, 0, 0, 0, 0, 0), PK_EBADFLOAT, 1); /* nan */
@@ -437,7 +358,7 @@ Test(etf, err_badfloat)
         }
 }
 
-Test(etf, err_bits)
+Test(etf_decode, err_bits)
 {
         expect_err(DEC(131, 77, 0, 0, 0, 1, 0, 255), PK_EBITS, 1);
         expect_err(DEC(131, 77, 0, 0, 0, 1, 9, 255), PK_EBITS, 1);
@@ -458,7 +379,7 @@ Test(etf, err_bits)
         pk_etf_buf_free(&b);
 }
 
-Test(etf, err_fun)
+Test(etf_decode, err_fun)
 {
         /* FUN_EXT is always refused. */
         expect_err(DEC(131, 117, 0, 0, 0, 0), PK_EFUN, 1);
@@ -483,13 +404,13 @@ Test(etf, err_fun)
         expect_err(dec_opts(fun, n, &o), PK_EFUN, 1);
 }
 
-Test(etf, err_local)
+Test(etf_decode, err_local)
 {
         expect_err(DEC(131, 121, 1, 2, 3), PK_ELOCAL, 1);
         expect_err(DEC(131, 104, 1, 121), PK_ELOCAL, 3);
 }
 
-Test(etf, err_trailing)
+Test(etf_decode, err_trailing)
 {
         struct dres r = DEC(131, 97, 1, 0);
         cr_assert_eq(r.rc, 0);
@@ -500,7 +421,7 @@ Test(etf, err_trailing)
         cr_assert_eq(dec_opts(in, 3, &o).rc, 0);
 }
 
-Test(etf, err_badref)
+Test(etf_decode, err_badref)
 {
         expect_err(DEC(131, 90, 0, 6, 119, 1, 'n', 0, 0, 0, 1), PK_EBADREF, 1);
         expect_err(DEC(131, 114, 0, 0, 119, 1, 'n', 1), PK_EBADREF, 1);
@@ -515,7 +436,7 @@ Test(etf, err_badref)
         cr_assert_eq(r.t->v.ref.ids[4], 5);
 }
 
-Test(etf, err_atomcache)
+Test(etf_decode, err_atomcache)
 {
         expect_err(DEC(131, 82, 0), PK_EATOMCACHE, 1);
         expect_err(DEC(131, 68, 0), PK_EATOMCACHE, 1);
@@ -523,7 +444,7 @@ Test(etf, err_atomcache)
         expect_err(DEC(131, 113, 82, 1, 100, 0, 1, 'f', 97, 1), PK_EATOMCACHE, 2);
 }
 
-Test(etf, err_badarity)
+Test(etf_decode, err_badarity)
 {
         /* EXPORT_EXT's arity must be a small integer (INTEGER_EXT 0..255 is accepted). */
         expect_err(DEC(131, 113, 119, 1, 'm', 119, 1, 'f', 106), PK_EBADARITY, 8);
@@ -537,7 +458,7 @@ Test(etf, err_badarity)
         expect_err(dec(fun, sizeof(fun)), PK_EBADARITY, 1);
 }
 
-Test(etf, einval)
+Test(etf_decode, einval)
 {
         struct pk_term *t;
         cr_assert_eq(pk_etf_decode(NULL, "\x83j", 2, NULL, &t, NULL, NULL), -EINVAL);
@@ -560,7 +481,7 @@ Test(etf, einval)
 
 /* ---- hostile lengths ---- */
 
-Test(etf, hostile_list_length)
+Test(etf_decode, hostile_list_length)
 {
         /* LIST_EXT claiming 2^32-1 elements in 7 bytes: refused before allocating. */
         expect_err(DEC(131, 108, 0xFF, 0xFF, 0xFF, 0xFF, 106), PK_ETRUNCATED, 1);
@@ -588,7 +509,7 @@ static uint8_t *deep_lists(size_t depth, size_t *len)
         return b;
 }
 
-Test(etf, deep_nesting_million)
+Test(etf_decode, deep_nesting_million)
 {
         size_t len;
         uint8_t *in = deep_lists(1000000, &len);
@@ -616,7 +537,7 @@ Test(etf, deep_nesting_million)
         free(in);
 }
 
-Test(etf, long_improper_chain_is_flat)
+Test(etf_decode, long_improper_chain_is_flat)
 {
         /* [1|[2|[3|...]]] written as 10^5 one-element LIST_EXTs chained
          * through their tails: not nesting, so the default depth accepts it. */
@@ -699,8 +620,10 @@ static int chain_model(const char *levels, size_t len, size_t budget, size_t *of
 {
         size_t q = 1, owed = 0, need = sizeof(struct pk_term);
         *off = 1;
-        if (len < 1)
-                return *off = 0, PK_ETRUNCATED;
+        if (len < 1) {
+                *off = 0;
+                return PK_ETRUNCATED;
+        }
         if (need > budget)
                 return PK_ETERMSIZE;
         for (size_t i = 0; levels[i]; i++) {
@@ -723,7 +646,7 @@ static int chain_model(const char *levels, size_t len, size_t budget, size_t *of
         return owed ? PK_ETRUNCATED : 0;
 }
 
-Test(etf, chain_depth_limit)
+Test(etf_decode, chain_depth_limit)
 {
         /* 10,000 levels decode under the default depth limit, 10,001 do not:
          * the error names the level over the limit. */
@@ -760,7 +683,7 @@ Test(etf, chain_depth_limit)
         }
 }
 
-Test(etf, chain_truncated_at_every_byte)
+Test(etf_decode, chain_truncated_at_every_byte)
 {
         /* Every prefix of a chain fails where the general path's checks
          * fail: the slots owed against the bytes left, at a level's header. */
@@ -795,7 +718,7 @@ Test(etf, chain_truncated_at_every_byte)
         }
 }
 
-Test(etf, chain_size_limit_and_arena_blocks)
+Test(etf_decode, chain_size_limit_and_arena_blocks)
 {
         /* A max_size anywhere along the chain stops it at the level whose
          * nodes no longer fit, and an arena whose current block ends
@@ -844,7 +767,7 @@ Test(etf, chain_size_limit_and_arena_blocks)
         free(lv);
 }
 
-Test(etf, chain_tails_not_nil)
+Test(etf_decode, chain_tails_not_nil)
 {
         /* Eight nested 1-element lists around the atom a; their tails,
          * innermost first: {{{{{b}}}}}, [], c, [[[[[7]]]]], [], [], 9, [].
@@ -897,7 +820,7 @@ Test(etf, chain_tails_not_nil)
         }
 }
 
-Test(etf, chains_among_other_terms)
+Test(etf_decode, chains_among_other_terms)
 {
         /* Chains inside a map, as list elements with siblings after them
          * (slots owed), and longer than the decoder's on-stack tail stack:
@@ -939,7 +862,7 @@ Test(etf, chains_among_other_terms)
 
 /* ---- accepted odd forms ---- */
 
-Test(etf, noncanonical_bignums)
+Test(etf_decode, noncanonical_bignums)
 {
         struct dres r = DEC(131, 110, 0, 0);
         cr_assert_eq(r.rc, 0);
@@ -963,7 +886,7 @@ Test(etf, noncanonical_bignums)
         pk_etf_buf_free(&b);
 }
 
-Test(etf, old_tags)
+Test(etf_decode, old_tags)
 {
         struct dres r = DEC(131, 103, 100, 0, 3, 'a', '@', 'b', 0, 0, 0, 1, 0, 0, 0, 2, 1);
         cr_assert_eq(r.rc, 0);
@@ -1013,7 +936,7 @@ Test(etf, old_tags)
 
 /* ---- zero copy, used bytes, copy mode ---- */
 
-Test(etf, zero_copy_and_used)
+Test(etf_decode, zero_copy_and_used)
 {
         static const uint8_t in[] = {131, 104, 3,   109, 0,   0, 0,   3,   'a', 'b', 'c', 107,
                                      0,   2,   'x', 'y', 119, 2, 'o', 'k', 131, 97,  7};
@@ -1040,7 +963,7 @@ Test(etf, zero_copy_and_used)
         cr_assert(memcmp(e[0].v.bin.data, "abc", 3) == 0);
 }
 
-Test(etf, big_binary_zero_copy)
+Test(etf_decode, big_binary_zero_copy)
 {
         size_t n = 1 << 20;
         uint8_t *in = malloc(6 + n);
@@ -1058,7 +981,7 @@ Test(etf, big_binary_zero_copy)
         free(in);
 }
 
-Test(etf, no_version_flag)
+Test(etf_decode, no_version_flag)
 {
         static const uint8_t in[] = {97, 42};
         struct pk_etf_decode_opts o = {.flags = PK_ETF_NO_VERSION};
@@ -1067,563 +990,7 @@ Test(etf, no_version_flag)
         cr_assert_eq(r.t->v.i, 42);
 }
 
-/* ---- encoder ---- */
-
-Test(etf, encode_ints)
-{
-        static const struct {
-                int64_t v;
-                uint8_t bytes[12];
-                size_t n;
-        } cases[] = {
-            {0, {131, 97, 0}, 3},
-            {255, {131, 97, 255}, 3},
-            {256, {131, 98, 0, 0, 1, 0}, 6},
-            {-1, {131, 98, 255, 255, 255, 255}, 6},
-            {INT32_MAX, {131, 98, 127, 255, 255, 255}, 6},
-            {(int64_t)INT32_MAX + 1, {131, 110, 4, 0, 0, 0, 0, 128}, 8},
-            {INT32_MIN, {131, 98, 128, 0, 0, 0}, 6},
-            {(int64_t)INT32_MIN - 1, {131, 110, 4, 1, 1, 0, 0, 128}, 8},
-            {INT64_MIN, {131, 110, 8, 1, 0, 0, 0, 0, 0, 0, 0, 128}, 12},
-        };
-        for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-                struct pk_term t;
-                pk_term_set_int(&t, cases[i].v);
-                struct pk_etf_buf b = enc(&t, 2, 0);
-                cr_assert_eq(b.len, cases[i].n, "case %zu", i);
-                cr_assert_arr_eq(b.data, cases[i].bytes, cases[i].n, "case %zu", i);
-                pk_etf_buf_free(&b);
-        }
-}
-
-Test(etf, encode_atoms_by_version)
-{
-        struct pk_term t;
-        cr_assert_eq(pk_term_set_atom(&t, "\xC3\xA9", 2), 0);
-        struct pk_etf_buf b = enc(&t, 1, 0);
-        static const uint8_t v1[] = {131, 100, 0, 1, 0xE9};
-        cr_assert_arr_eq(b.data, v1, sizeof(v1));
-        pk_etf_buf_free(&b);
-        b = enc(&t, 2, 0);
-        static const uint8_t v2[] = {131, 119, 2, 0xC3, 0xA9};
-        cr_assert_arr_eq(b.data, v2, sizeof(v2));
-        pk_etf_buf_free(&b);
-        cr_assert_eq(pk_term_set_atom(&t, "\xC4\x81", 2), 0); /* U+0101: not Latin-1 */
-        b = enc(&t, 0, 0);
-        static const uint8_t v0[] = {131, 119, 2, 0xC4, 0x81};
-        cr_assert_arr_eq(b.data, v0, sizeof(v0));
-        pk_etf_buf_free(&b);
-        /* Malformed atoms in a hand-built tree are refused. */
-        t.type = PK_TERM_ATOM;
-        t.v.atom.name = "\xFF";
-        t.v.atom.len = 1;
-        struct pk_etf_buf o;
-        pk_etf_buf_init(&o, 0);
-        cr_assert_eq(pk_etf_encode(&o, &t, NULL), PK_EATOMUTF8);
-        cr_assert_eq(o.len, 0);
-        cr_assert_eq(o.err, 0);
-        pk_etf_buf_free(&o);
-}
-
-Test(etf, encode_float_v0_format)
-{
-        struct pk_term t;
-        pk_term_set_float(&t, 1.5);
-        struct pk_etf_buf b = enc(&t, 0, 0);
-        cr_assert_eq(b.len, 33);
-        cr_assert_eq(b.data[1], 99);
-        cr_assert_str_eq((const char *)b.data + 2, "1.50000000000000000000e+00");
-        cr_assert_eq(b.data[32], 0);
-        pk_etf_buf_free(&b);
-        struct pk_term nan = {.type = PK_TERM_FLOAT, .v.f = NAN};
-        struct pk_etf_buf o;
-        pk_etf_buf_init(&o, 0);
-        cr_assert_eq(pk_etf_encode(&o, &nan, NULL), PK_EBADFLOAT);
-        pk_etf_buf_free(&o);
-}
-
-Test(etf, encode_string_rules)
-{
-        /* A LIST of integers 0..255 is written as STRING_EXT, as erl does. */
-        struct pk_term el[3], t;
-        for (int i = 0; i < 3; i++)
-                pk_term_set_int(&el[i], 'a' + i);
-        cr_assert_eq(pk_term_set_list(arena, &t, el, 3, NULL), 0);
-        struct pk_etf_buf b = enc(&t, 2, 0);
-        static const uint8_t s[] = {131, 107, 0, 3, 'a', 'b', 'c'};
-        cr_assert_eq(b.len, sizeof(s));
-        cr_assert_arr_eq(b.data, s, sizeof(s));
-        pk_etf_buf_free(&b);
-        /* 256 breaks it. */
-        pk_term_set_int(&el[1], 256);
-        b = enc(&t, 2, 0);
-        cr_assert_eq(b.data[1], 108);
-        pk_etf_buf_free(&b);
-        /* A STRING of 65536 bytes is LIST_EXT of SMALL_INTEGER_EXT. */
-        uint8_t *big = calloc(65536, 1);
-        pk_term_set_string(&t, big, 65536);
-        b = enc(&t, 2, 0);
-        cr_assert_eq(b.len, 1 + 5 + 2 * 65536 + 1);
-        cr_assert_eq(b.data[1], 108);
-        pk_etf_buf_free(&b);
-        pk_term_set_string(&t, big, 65535);
-        b = enc(&t, 2, 0);
-        cr_assert_eq(b.len, 1 + 3 + 65535);
-        pk_etf_buf_free(&b);
-        free(big);
-}
-
-Test(etf, map_key_order_int_before_float)
-{
-        /* erl: #{2 => a, 1.5 => b, 1 => c, 1.0 => d} keys come out [1, 2, 1.0, 1.5]. */
-        struct pk_term k[4];
-        pk_term_set_int(&k[0], 2);
-        pk_term_set_float(&k[1], 1.5);
-        pk_term_set_int(&k[2], 1);
-        pk_term_set_float(&k[3], 1.0);
-        cr_assert_lt(pk_term_compare(&k[0], &k[1], 1), 0);
-        cr_assert_gt(pk_term_compare(&k[0], &k[1], 0), 0);
-        cr_assert_lt(pk_term_compare(&k[2], &k[3], 1), 0);
-        cr_assert_eq(pk_term_compare(&k[2], &k[3], 0), 0);
-}
-
-Test(etf, buffer_cap_and_sticky_error)
-{
-        struct pk_etf_buf b;
-        pk_etf_buf_init(&b, 10);
-        cr_assert_eq(pk_etf_put_version(&b), 0);
-        cr_assert_eq(pk_etf_put_binary(&b, "abc", 3), 0); /* 1 + 8 = 9 bytes */
-        cr_assert_eq(pk_etf_put_int(&b, 1000), PK_ETERMSIZE);
-        cr_assert_eq(b.err, PK_ETERMSIZE);
-        cr_assert_eq(b.len, 9);
-        cr_assert_eq(pk_etf_put_nil(&b), PK_ETERMSIZE); /* sticky, even though it would fit */
-        cr_assert_eq(b.len, 9);
-        pk_etf_buf_reset(&b);
-        cr_assert_eq(pk_etf_put_nil(&b), 0);
-        pk_etf_buf_free(&b);
-        /* The tree encoder restores the buffer on failure. */
-        pk_etf_buf_init(&b, 8);
-        struct pk_term t;
-        pk_term_set_binary(&t, "0123456789", 10);
-        cr_assert_eq(pk_etf_encode(&b, &t, NULL), PK_ETERMSIZE);
-        cr_assert_eq(b.len, 0);
-        cr_assert_eq(b.err, 0);
-        pk_etf_buf_free(&b);
-}
-
-/* Builds {ok, [1, 300, -5 | tail], #{a => <<"x">>, 1 => 2.5}, "hi", <<1:3>>, 2^70, 'é', pid}. */
-static void stream_sample(struct pk_etf_buf *b, int mv)
-{
-        static const uint8_t big70[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0x40};
-        pk_etf_put_version(b);
-        pk_etf_put_tuple(b, 8);
-        pk_etf_put_atom_v(b, mv, "ok", 2);
-        pk_etf_put_list(b, 3);
-        pk_etf_put_int(b, 1);
-        pk_etf_put_int(b, 300);
-        pk_etf_put_int(b, -5);
-        pk_etf_put_atom_v(b, mv, "tail", 4);
-        pk_etf_put_map(b, 2);
-        pk_etf_put_int(b, 1);
-        pk_etf_put_float_v(b, mv, 2.5);
-        pk_etf_put_atom_v(b, mv, "a", 1);
-        pk_etf_put_binary(b, "x", 1);
-        pk_etf_put_string(b, "hi", 2);
-        pk_etf_put_bitstring(b, "\xff", 1, 3);
-        pk_etf_put_big(b, big70, 9, 0);
-        pk_etf_put_atom_v(b, mv, "\xC3\xA9", 2);
-        pk_etf_put_pid(b, mv, "n@h", 3, 1, 2, 3);
-}
-
-Test(etf, streaming_matches_tree)
-{
-        for (int mv = 0; mv <= 2; mv++) {
-                struct pk_etf_buf s;
-                pk_etf_buf_init(&s, 0);
-                stream_sample(&s, mv);
-                cr_assert_eq(s.err, 0);
-                struct dres r = dec(s.data, s.len);
-                cr_assert_eq(r.rc, 0, "%s", pk_strerror(r.rc));
-                cr_assert_eq(r.used, s.len);
-                struct pk_etf_buf t = enc(r.t, mv, 0);
-                if (t.len != s.len || memcmp(t.data, s.data, s.len) != 0) {
-                        hexdump("stream", s.data, s.len);
-                        hexdump("tree", t.data, t.len);
-                        cr_assert_fail("minor version %d differs", mv);
-                }
-                /* put_term writes the same bytes as the tree encoder. */
-                struct pk_etf_buf p;
-                pk_etf_buf_init(&p, 0);
-                pk_etf_put_version(&p);
-                cr_assert_eq(pk_etf_put_term(&p, mv, r.t), 0);
-                cr_assert_eq(p.len, s.len);
-                cr_assert_arr_eq(p.data, s.data, s.len);
-                pk_etf_buf_free(&p);
-                pk_etf_buf_free(&t);
-                pk_etf_buf_free(&s);
-        }
-}
-
-Test(etf, streaming_input_errors)
-{
-        struct pk_etf_buf b;
-        pk_etf_buf_init(&b, 0);
-        cr_assert_eq(pk_etf_put_float(&b, INFINITY), PK_EBADFLOAT);
-        pk_etf_buf_reset(&b);
-        cr_assert_eq(pk_etf_put_bitstring(&b, "a", 1, 0), PK_EBITS);
-        pk_etf_buf_reset(&b);
-        char name[256];
-        memset(name, 'a', sizeof(name));
-        cr_assert_eq(pk_etf_put_atom(&b, name, 256), PK_EATOMLEN);
-        pk_etf_buf_reset(&b);
-        cr_assert_eq(pk_etf_put_atom(&b, "\xC3", 1), PK_EATOMUTF8);
-        pk_etf_buf_reset(&b);
-        cr_assert_eq(pk_etf_put_uint(&b, UINT64_MAX), 0);
-        static const uint8_t want[] = {110, 8, 0, 255, 255, 255, 255, 255, 255, 255, 255};
-        cr_assert_arr_eq(b.data, want, sizeof(want));
-        pk_etf_buf_free(&b);
-}
-
-/* ---- round trips of every type, built with the setters ---- */
-
-Test(etf, round_trip_every_type)
-{
-        struct pk_term *e = pk_arena_terms(arena, 32);
-        int n = 0;
-        pk_term_set_int(&e[n++], -123456789012LL);
-        static const uint8_t mag[20] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
-                                        11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
-        pk_term_set_big(&e[n++], mag, 20, 1);
-        pk_term_set_float(&e[n++], -0.0);
-        pk_term_set_float(&e[n++], 1e-310);
-        pk_term_set_atom(&e[n++], "\xE6\x97\xA5", 3);
-        pk_term_set_nil(&e[n++]);
-        pk_term_set_string(&e[n++], (const uint8_t *)"str", 3);
-        struct pk_term *tail = pk_arena_terms(arena, 1);
-        pk_term_set_atom(tail, "t", 1);
-        pk_term_set_list(arena, &e[n++], e, 3, tail);
-        pk_term_set_binary(&e[n++], "bin", 3);
-        pk_term_set_bitstring(&e[n++], "\xA0", 1, 3);
-        struct pk_term *pairs = pk_arena_terms(arena, 4);
-        pk_term_set_atom(&pairs[0], "k", 1);
-        pk_term_set_int(&pairs[1], 1);
-        pk_term_set_int(&pairs[2], 1);
-        pk_term_set_atom(&pairs[3], "v", 1);
-        pk_term_set_map(&e[n++], pairs, 2);
-        e[n].type = PK_TERM_PID;
-        e[n].v.pid.node = "n@h";
-        e[n].v.pid.node_len = 3;
-        e[n].v.pid.id = 7;
-        e[n].v.pid.serial = 8;
-        e[n++].v.pid.creation = 9;
-        e[n].type = PK_TERM_PORT;
-        e[n].v.port.node = "n@h";
-        e[n].v.port.node_len = 3;
-        e[n++].v.port.id = 77;
-        static const uint32_t ids[3] = {1, 2, 3};
-        e[n].type = PK_TERM_REF;
-        e[n].v.ref.node = "n@h";
-        e[n].v.ref.node_len = 3;
-        e[n].v.ref.len = 3;
-        e[n++].v.ref.ids = ids;
-        e[n].type = PK_TERM_EXPORT;
-        e[n].v.mfa.module = "lists";
-        e[n].v.mfa.module_len = 5;
-        e[n].v.mfa.function = "map";
-        e[n].v.mfa.function_len = 3;
-        e[n++].v.mfa.arity = 2;
-        struct pk_fun *f = pk_arena_alloc(arena, sizeof(*f));
-        memset(f, 0, sizeof(*f));
-        struct pk_term *fv = pk_arena_terms(arena, 5);
-        f->arity = 1;
-        memset(f->uniq, 0x11, 16);
-        f->index = 3;
-        f->module = "m";
-        f->module_len = 1;
-        f->num_free = 2;
-        pk_term_set_int(&fv[0], 0);
-        pk_term_set_int(&fv[1], 12345678);
-        fv[2] = e[11]; /* the pid */
-        pk_term_set_tuple(&fv[3], e, 2);
-        pk_term_set_atom(&fv[4], "free", 4);
-        f->old_index = &fv[0];
-        f->old_uniq = &fv[1];
-        f->pid = &fv[2];
-        f->free_vars = &fv[3];
-        e[n].type = PK_TERM_FUN;
-        e[n++].v.fun = f;
-        struct pk_term root;
-        pk_term_set_tuple(&root, e, (uint32_t)n);
-        for (int mv = 0; mv <= 2; mv++)
-                for (int level = 0; level <= 9; level += 9) {
-                        struct pk_etf_buf b = enc(&root, mv, level);
-                        struct dres r = dec(b.data, b.len);
-                        cr_assert_eq(r.rc, 0, "mv %d: %s at %zu", mv, pk_strerror(r.rc),
-                                     r.err.offset);
-                        cr_assert_eq(r.used, b.len);
-                        cr_assert_eq(pk_term_compare(&root, r.t, 1), 0, "mv %d", mv);
-                        /* And encoding the decoded tree gives the same bytes. */
-                        struct pk_etf_buf b2 = enc(r.t, mv, level);
-                        cr_assert_eq(b2.len, b.len);
-                        cr_assert_arr_eq(b2.data, b.data, b.len);
-                        pk_etf_buf_free(&b2);
-                        pk_etf_buf_free(&b);
-                }
-}
-
-Test(etf, compress_only_when_smaller)
-{
-        struct pk_term t;
-        pk_term_set_binary(&t, "ab", 2);
-        struct pk_etf_buf b = enc(&t, 1, 6);
-        cr_assert_eq(b.data[1], 109);
-        pk_etf_buf_free(&b);
-        static uint8_t zeros[1000];
-        pk_term_set_binary(&t, zeros, sizeof(zeros));
-        b = enc(&t, 1, 6);
-        cr_assert_eq(b.data[1], 80);
-        cr_assert_lt(b.len, 100);
-        struct dres r = dec(b.data, b.len);
-        cr_assert_eq(r.rc, 0);
-        cr_assert_eq(r.t->v.bin.size, 1000);
-        pk_etf_buf_free(&b);
-}
-
-/* ---- byte-for-byte equality with a real erl ---- */
-
-static uint8_t *read_file(const char *path, size_t *len)
-{
-        FILE *f = fopen(path, "rb");
-        cr_assert_not_null(f, "%s: %s", path, strerror(errno));
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        uint8_t *b = malloc((size_t)n + 1);
-        cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-        fclose(f);
-        *len = (size_t)n;
-        return b;
-}
-
-/* Runs tests/interop/etf_gen.escript; returns the records file's bytes. */
-static uint8_t *generate(int n, int seed, size_t *len)
-{
-        char out[] = "/tmp/pk_etf_gen_XXXXXX";
-        int fd = mkstemp(out);
-        cr_assert_geq(fd, 0);
-        close(fd);
-        char cmd[1024];
-        snprintf(cmd, sizeof(cmd), "escript %s/tests/interop/etf_gen.escript %d %d %s",
-                 PK_SOURCE_DIR, n, seed, out);
-        int st = system(cmd);
-        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s failed", cmd);
-        uint8_t *b = read_file(out, len);
-        unlink(out);
-        return b;
-}
-
-static const uint8_t *next_rec(const uint8_t **p, const uint8_t *end, size_t *len)
-{
-        cr_assert_geq(end - *p, 4);
-        *len = (size_t)(*p)[0] << 24 | (size_t)(*p)[1] << 16 | (size_t)(*p)[2] << 8 | (*p)[3];
-        const uint8_t *r = *p + 4;
-        cr_assert_geq((size_t)(end - r), *len);
-        *p = r + *len;
-        return r;
-}
-
-static void check_equal(int term, const char *what, const struct pk_etf_buf *ours,
-                        const uint8_t *erl, size_t erl_len)
-{
-        if (ours->len == erl_len && memcmp(ours->data, erl, erl_len) == 0)
-                return;
-        hexdump("erl ", erl, erl_len);
-        hexdump("ours", ours->data, ours->len);
-        cr_assert_fail("term %d: %s differs from erl", term, what);
-}
-
-static int has_large_map(const struct pk_term *t)
-{
-        switch (t->type) {
-        case PK_TERM_MAP:
-                if (t->v.map.arity > 32)
-                        return 1;
-                for (uint32_t i = 0; i < 2 * t->v.map.arity; i++)
-                        if (has_large_map(&t->v.map.pairs[i]))
-                                return 1;
-                return 0;
-        case PK_TERM_TUPLE:
-                for (uint32_t i = 0; i < t->v.tuple.arity; i++)
-                        if (has_large_map(&t->v.tuple.elems[i]))
-                                return 1;
-                return 0;
-        case PK_TERM_LIST:
-                for (uint32_t i = 0; i < t->v.list.len; i++)
-                        if (has_large_map(&t->v.list.elems[i]))
-                                return 1;
-                return has_large_map(t->v.list.tail);
-        case PK_TERM_FUN:
-                for (uint32_t i = 0; i < t->v.fun->num_free; i++)
-                        if (has_large_map(&t->v.fun->free_vars[i]))
-                                return 1;
-                return 0;
-        default:
-                return 0;
-        }
-}
-
-Test(etf, interop_byte_equality_with_erl, .timeout = 300)
-{
-        /* PK_ETF_INTEROP_N / PK_ETF_INTEROP_SEED scale the run up (e.g. 10000). */
-        const char *ns = getenv("PK_ETF_INTEROP_N"), *ss = getenv("PK_ETF_INTEROP_SEED");
-        int want = ns ? atoi(ns) : 400;
-        size_t len;
-        uint8_t *file = generate(want, ss ? atoi(ss) : 1, &len);
-        const uint8_t *p = file, *end = file + len;
-        static const struct {
-                int mv, level;
-                const char *what;
-        } variants[] = {{1, 0, "minor_version 1"},        {0, 0, "minor_version 0"},
-                        {2, 0, "minor_version 2"},        {1, 6, "compressed"},
-                        {2, 1, "{compressed,1} minor 2"}, {0, 9, "{compressed,9} minor 0"}};
-        int terms = 0, large = 0;
-        struct pk_etf_decode_opts o = {.flags = PK_ETF_NO_TRAILING};
-        while (p < end) {
-                const uint8_t *rec[7];
-                size_t rlen[7];
-                for (int v = 0; v < 7; v++)
-                        rec[v] = next_rec(&p, end, &rlen[v]);
-                struct dres r = dec_opts(rec[0], rlen[0], &o);
-                if (r.rc) {
-                        hexdump("input", rec[0], rlen[0]);
-                        cr_assert_fail("term %d: decode: %s at %zu", terms, pk_strerror(r.rc),
-                                       r.err.offset);
-                }
-                /* Maps over 32 keys: erl writes them in hash-trie order, and
-                 * with [deterministic] sorted. */
-                large += has_large_map(r.t);
-                struct pk_etf_buf d = enc_det(r.t, 1, 0, 1);
-                check_equal(terms, "[deterministic]", &d, rec[6], rlen[6]);
-                pk_etf_buf_free(&d);
-                for (int v = 0; v < 6; v++) {
-                        struct pk_etf_buf b = enc(r.t, variants[v].mv, variants[v].level);
-                        check_equal(terms, variants[v].what, &b, rec[v], rlen[v]);
-                        pk_etf_buf_free(&b);
-                        /* Every variant decodes to the same term. */
-                        struct dres rv = dec_opts(rec[v], rlen[v], &o);
-                        cr_assert_eq(rv.rc, 0, "term %d variant %d: %s", terms, v,
-                                     pk_strerror(rv.rc));
-                        cr_assert_eq(pk_term_compare(r.t, rv.t, 1), 0, "term %d variant %d", terms,
-                                     v);
-                }
-                terms++;
-                pk_arena_reset(arena);
-        }
-        cr_assert_eq(terms, want);
-        cr_assert_gt(large, 0); /* the [deterministic] comparison saw large maps */
-        free(file);
-}
-
-/* Our encodings, fed to erl's binary_to_term, come back as the same term:
- * erl re-encodes each and we compare the bytes. */
-Test(etf, interop_erl_decodes_ours, .timeout = 300)
-{
-        char path[] = "/tmp/pk_etf_ours_XXXXXX";
-        int fd = mkstemp(path);
-        cr_assert_geq(fd, 0);
-        FILE *f = fdopen(fd, "wb");
-        struct pk_etf_buf b;
-        pk_etf_buf_init(&b, 0);
-        stream_sample(&b, 0);
-        stream_sample(&b, 2);
-        struct pk_etf_buf c = enc(dec(b.data, b.len).t, 1, 9);
-        fwrite(b.data, 1, b.len, f);
-        fwrite(c.data, 1, c.len, f);
-        fclose(f);
-        char cmd[1024];
-        snprintf(cmd, sizeof(cmd),
-                 "erl -noshell -eval '{ok, B} = file:read_file(\"%s\"), "
-                 "F = fun G(<<>>, Acc) -> lists:reverse(Acc); "
-                 "G(Bin, Acc) -> {T, N} = binary_to_term(Bin, [used]), "
-                 "<<_:N/binary, R/binary>> = Bin, G(R, [T | Acc]) end, "
-                 "Ts = F(B, []), 3 = length(Ts), "
-                 "[A, A, A] = [setelement(8, T, x) || T <- Ts], "
-                 "io:format(\"~w\", [hd(Ts)]), halt(0).' > %s.out",
-                 path, path);
-        int st = system(cmd);
-        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "erl could not decode our terms");
-        char outp[64];
-        snprintf(outp, sizeof(outp), "%s.out", path);
-        size_t n;
-        char *txt = (char *)read_file(outp, &n);
-        txt[n] = 0;
-        cr_assert(strstr(txt, "{ok,[1,300,-5|tail],#{1 => 2.5,a => <<120>>},[104,105],<<7:3>>,"
-                              "1180591620717411303424,") == txt,
-                  "erl saw %s", txt);
-        unlink(outp);
-        unlink(path);
-        free(txt);
-        pk_etf_buf_free(&b);
-        pk_etf_buf_free(&c);
-}
-
-Test(etf, encode_unencodable)
-{
-        struct pk_etf_buf b;
-        pk_etf_buf_init(&b, 0);
-        static const uint32_t ids[6] = {1, 2, 3, 4, 5, 6};
-        struct pk_term t = {.type = PK_TERM_REF};
-        t.v.ref.node = "n";
-        t.v.ref.node_len = 1;
-        t.v.ref.len = 6;
-        t.v.ref.ids = ids;
-        cr_assert_eq(pk_etf_encode(&b, &t, NULL), PK_EUNENCODABLE);
-        struct pk_term bad = {.type = 0};
-        cr_assert_eq(pk_etf_encode(&b, &bad, NULL), PK_EUNENCODABLE);
-        struct pk_term el;
-        pk_term_set_int(&el, 1);
-        struct pk_term l = {.type = PK_TERM_LIST};
-        l.v.list.elems = &el;
-        l.v.list.len = 1;
-        l.v.list.tail = NULL;
-        cr_assert_eq(pk_etf_encode(&b, &l, NULL), PK_EUNENCODABLE);
-        /* Nested inside a tuple: the buffer is rolled back to where it was. */
-        cr_assert_eq(pk_etf_put_version(&b), 0);
-        struct pk_term tup;
-        pk_term_set_tuple(&tup, &t, 1);
-        cr_assert_eq(pk_etf_encode(&b, &tup, NULL), PK_EUNENCODABLE);
-        cr_assert_eq(b.len, 1);
-        pk_etf_buf_free(&b);
-}
-
-/* The empty atom '' may be written from a NULL name (len 0); the writer must
- * not hand that NULL on to memcpy(), whose arguments are declared nonnull
- * (UBSan's nonnull-attribute check stops the test otherwise). */
-Test(etf, put_atom_empty_from_null)
-{
-        static const uint8_t latin1[] = {100, 0, 0}, utf8[] = {119, 0};
-        for (int mv = 0; mv <= 2; mv++) {
-                struct pk_etf_buf b;
-                pk_etf_buf_init(&b, 0);
-                cr_assert_eq(pk_etf_put_atom_v(&b, mv, NULL, 0), 0);
-                const uint8_t *want = mv < 2 ? latin1 : utf8;
-                size_t n = mv < 2 ? sizeof(latin1) : sizeof(utf8);
-                cr_assert_eq(b.len, n, "minor version %d", mv);
-                cr_assert_arr_eq(b.data, want, n);
-                pk_etf_buf_free(&b);
-        }
-        struct pk_etf_buf b;
-        pk_etf_buf_init(&b, 0);
-        cr_assert_eq(pk_etf_put_atom(&b, NULL, 0), 0);
-        cr_assert_arr_eq(b.data, utf8, sizeof(utf8));
-        pk_etf_buf_reset(&b);
-        /* A NULL name with a length is refused, as by pk_etf_put_atom_v(). */
-        cr_assert_eq(pk_etf_put_atom(&b, NULL, 3), -EINVAL);
-        cr_assert_eq(pk_etf_put_atom_v(&b, 2, NULL, 3), -EINVAL);
-        pk_etf_buf_free(&b);
-}
-
-Test(etf, leaf_runs_truncated_at_every_byte)
+Test(etf_decode, leaf_runs_truncated_at_every_byte)
 {
         /* Runs of leaves (integers, [], atoms, binaries) in tuples, lists
          * and a map, so the leaf loop's batches end on every kind of leaf:
@@ -1661,7 +1028,7 @@ Test(etf, leaf_runs_truncated_at_every_byte)
         pk_arena_free(a);
 }
 
-Test(etf, lone_binary_every_edge)
+Test(etf_decode, lone_binary_every_edge)
 {
         /* A term that is one binary takes a short path: it must agree with
          * the general one on every edge. */
