@@ -343,6 +343,130 @@ Test(supervise, failing_unit_is_failed)
         sv_stop(&s);
 }
 
+Test(supervise, start_limit_fails_a_crash_looping_unit)
+{
+        struct sv s;
+        sv_init(&s);
+        /* Restart=always with RestartSec=: started 3 times within the interval, then
+         * failed; the supervisor and its other units go on. */
+        write_file(s.units, "loop.service",
+                   "[Unit]\nStartLimitIntervalSec=1min\nStartLimitBurst=3\n"
+                   "StartLimitAction=none\n"
+                   "[Service]\nExecStart=/bin/sh -c 'echo start >> %s/starts; exit 1'\n"
+                   "Restart=always\nRestartSec=150ms\n",
+                   s.dir);
+        write_file(s.units, "calm.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        sv_start(&s);
+        for (int i = 0; i < 600 && ctl(&s, NULL, "is-failed", "loop") != 0; i++)
+                nap();
+        cr_assert_eq(ctl(&s, NULL, "is-failed", "loop"), 0);
+        char path[512];
+        snprintf(path, sizeof(path), "%s/starts", s.dir);
+        char *t = read_file(path);
+        cr_assert_str_eq(t, "start\nstart\nstart\n", "three starts, then none");
+        free(t);
+        char buf[64];
+        field(&s, "loop", "restarts", buf, sizeof(buf));
+        cr_assert_str_eq(buf, "2");
+        wait_field(&s, "calm", "active", "active");
+        char *err = read_file(s.err);
+        cr_assert(strstr(err, "loop.service: gave-up reason start-limit"), "%s", err);
+        cr_assert(!strstr(err, "StartLimitAction"), "StartLimitAction=none is done:\n%s", err);
+        cr_assert(!strstr(err, "RestartSec"), "RestartSec= is enforced:\n%s", err);
+        free(err);
+        sv_stop(&s);
+}
+
+static long read_pid_file(const char *dir, const char *name)
+{
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        for (int i = 0; i < 600 && access(path, F_OK) != 0; i++)
+                nap();
+        char *t = read_file(path);
+        long pid = atol(t);
+        free(t);
+        cr_assert_gt(pid, 0, "no pid in %s", path);
+        return pid;
+}
+
+static void wait_dead(long pid, const char *what)
+{
+        for (int i = 0; i < 600 && alive(pid); i++)
+                nap();
+        cr_assert(!alive(pid), "%s (pid %ld) survived its timeout", what, pid);
+}
+
+Test(supervise, hanging_hooks_are_killed_at_their_timeouts)
+{
+        struct sv s;
+        sv_init(&s);
+        /* ("$$" is a "$" in a unit's command line.) */
+        /* ExecStop= hangs (and so does what it started): killed at TimeoutStopSec=,
+         * the later ExecStop= is skipped, and the stop proceeds. */
+        write_file(s.units, "stop.service",
+                   "[Service]\nExecStart=/bin/sleep 1000\nTimeoutStopSec=400ms\n"
+                   "ExecStop=/bin/sh -c '/bin/sleep 1000 & echo $$! > %s/stopchild; "
+                   "echo $$$$ > %s/stophook; wait'\n"
+                   "ExecStop=/bin/sh -c 'echo ran > %s/stop2'\n",
+                   s.dir, s.dir, s.dir);
+        /* ExecReload= hangs: killed at TimeoutStartSec=, the reload fails, the
+         * service runs on with the same pid. */
+        write_file(s.units, "reload.service",
+                   "[Service]\nExecStart=/bin/sleep 1000\nTimeoutStartSec=400ms\n"
+                   "ExecReload=/bin/sh -c 'echo $$$$ > %s/reloadhook; exec /bin/sleep 1000'\n",
+                   s.dir);
+        /* ExecStartPost= hangs: killed at TimeoutStartSec=, the start failed, the
+         * service is stopped and (Restart=no) ends failed. */
+        write_file(s.units, "post.service",
+                   "[Service]\nExecStart=/bin/sleep 1000\nTimeoutStartSec=400ms\n"
+                   "ExecStartPost=/bin/sh -c 'echo $$$$ > %s/posthook; exec /bin/sleep 1000'\n",
+                   s.dir);
+        /* ExecStopPost= hangs after the service's exit: killed at TimeoutStopSec=. */
+        write_file(s.units, "stoppost.service",
+                   "[Service]\nExecStart=/bin/sh -c 'exit 0'\nTimeoutStopSec=400ms\n"
+                   "ExecStopPost=/bin/sh -c 'echo $$$$ > %s/stoposthook; exec /bin/sleep 1000'\n",
+                   s.dir);
+        sv_start(&s);
+        wait_field(&s, "stop", "active", "active");
+        wait_field(&s, "reload", "active", "active");
+        long main_pid = pid_of(&s, "stop");
+
+        cr_assert_eq(ctl(&s, NULL, "stop", "stop"), 0, "the stop goes on after the timeout");
+        long hook = read_pid_file(s.dir, "stophook");
+        long child = read_pid_file(s.dir, "stopchild");
+        wait_field(&s, "stop", "active", "inactive");
+        wait_dead(hook, "ExecStop=");
+        wait_dead(child, "what ExecStop= started");
+        wait_dead(main_pid, "the service after its ExecStop= timed out");
+        char path[512];
+        snprintf(path, sizeof(path), "%s/stop2", s.dir);
+        cr_assert_neq(access(path, F_OK), 0, "the ExecStop= after the timed-out one ran");
+
+        long rpid = pid_of(&s, "reload");
+        char *out = NULL;
+        cr_assert_neq(ctl(&s, &out, "reload", "reload"), 0);
+        cr_assert(strstr(out, "timed out"), "%s", out);
+        free(out);
+        wait_dead(read_pid_file(s.dir, "reloadhook"), "ExecReload=");
+        wait_field(&s, "reload", "active", "active");
+        cr_assert_eq(pid_of(&s, "reload"), rpid, "a failed reload leaves the service running");
+
+        wait_dead(read_pid_file(s.dir, "posthook"), "ExecStartPost=");
+        for (int i = 0; i < 600 && ctl(&s, NULL, "is-failed", "post") != 0; i++)
+                nap();
+        cr_assert_eq(ctl(&s, NULL, "is-failed", "post"), 0);
+
+        wait_dead(read_pid_file(s.dir, "stoposthook"), "ExecStopPost=");
+        char *err = read_file(s.err);
+        cr_assert(strstr(err, "stop.service: ExecStop= timed out after 400 ms: killed"), "%s", err);
+        cr_assert(strstr(err, "reload.service: ExecReload= timed out after 400 ms"), "%s", err);
+        cr_assert(strstr(err, "post.service: ExecStartPost= timed out after 400 ms"), "%s", err);
+        cr_assert(strstr(err, "stoppost.service: ExecStopPost= timed out after 400 ms"), "%s", err);
+        free(err);
+        sv_stop(&s);
+}
+
 /* ---- configuration ------------------------------------------------------------------- */
 
 Test(supervise, daemon_reload_applies_a_diff)
@@ -636,6 +760,40 @@ Test(unit_child, restart_stop_and_readiness)
         cr_assert_eq(c->spec.restart, PK_SUP_TRANSIENT);
         cr_assert_eq(c->spec.shutdown, PK_SUP_SHUTDOWN_INFINITY);
         cr_assert(has_note(c, "on-abnormal"));
+        pk_unit_child_free(c);
+
+        /* RestartSec= and StartLimit*= are the child's own policy */
+        c = convert("r.service",
+                    "[Unit]\nStartLimitIntervalSec=1min\nStartLimitBurst=3\n"
+                    "[Service]\nExecStart=/bin/true\nRestart=always\nRestartSec=250ms\n",
+                    NULL, &r);
+        cr_assert_eq(r, 0);
+        cr_assert_eq(c->spec.backoff_base_ms, 250);
+        cr_assert_eq(c->spec.backoff_cap_ms, 250, "RestartSec= alone is a fixed delay");
+        cr_assert_lt(c->spec.backoff_reset_ms, 0, "systemd waits RestartSec= every time");
+        cr_assert_lt(c->spec.jitter_pct, 0);
+        cr_assert_eq(c->spec.start_limit_burst, 3);
+        cr_assert_eq(c->spec.start_limit_interval_ms, 60000);
+        cr_assert(!has_note(c, "RestartSec"));
+        cr_assert(!has_note(c, "StartLimit"));
+        pk_unit_child_free(c);
+        c = convert("r.service",
+                    "[Unit]\nStartLimitIntervalSec=0\nStartLimitAction=reboot\n"
+                    "[Service]\nExecStart=/bin/true\nRestart=always\nRestartSec=0\n"
+                    "RestartSteps=3\nRestartMaxDelaySec=8s\n",
+                    NULL, &r);
+        cr_assert_eq(r, 0);
+        cr_assert_eq(c->spec.start_limit_burst, 0, "interval 0 turns the limit off");
+        cr_assert_eq(c->spec.backoff_cap_ms, 8000);
+        cr_assert(has_note(c, "RestartSteps=3"));
+        cr_assert(has_note(c, "StartLimitAction=reboot"), "other actions are reported");
+        pk_unit_child_free(c);
+        c = convert("r.service", "[Service]\nExecStart=/bin/true\nRestart=always\nRestartSec=0\n",
+                    NULL, &r);
+        cr_assert_eq(r, 0);
+        cr_assert_lt(c->spec.backoff_base_ms, 0, "RestartSec=0: at once");
+        cr_assert_eq(c->spec.start_limit_burst, 5, "systemd's default 5 in 10 s");
+        cr_assert_eq(c->spec.start_limit_interval_ms, 10000);
         pk_unit_child_free(c);
 
         c = convert("c.service", "[Service]\nExecStart=/bin/true\nTimeoutStopSec=0\n", NULL, &r);
