@@ -49,6 +49,11 @@ struct svc {
         int hook_client;    /* client id to answer when done, 0: none */
         int hook_then_stop; /* ExecStop= done: now stop the child */
         int hook_failed;
+        /* Each hook command's timeout (TimeoutStartSec= for ExecStartPost=
+         * and ExecReload=, TimeoutStopSec= for ExecStop= and ExecStopPost=). */
+        struct pk_loop_timer hook_timer;
+        int hook_timed_out;
+        pid_t hook_pgid; /* the command's own process group, 0 if none */
 };
 
 struct client {
@@ -142,6 +147,7 @@ static struct svc *svc_free(struct svc *s)
 {
         if (!s)
                 return NULL;
+        pk_loop_timer_stop(&s->hook_timer);
         pk_unit_child_free(s->ch);
         pk_unit_free(s->u);
         svc_free(s->replacement);
@@ -540,6 +546,34 @@ static const struct pk_unit_exec_list *hook_list(struct svc *s, int hook)
 
 static void hook_done(struct sv *sv, struct svc *s);
 
+static const char *const hook_key[] = {"ExecStartPost", "ExecReload", "ExecStop", "ExecStopPost"};
+
+/* How long one command of the hook may run, in ms; 0: no limit.  systemd
+ * gives ExecStartPost= and ExecReload= TimeoutStartSec=, ExecStop= and
+ * ExecStopPost= TimeoutStopSec= (0 and infinity: none), each command anew. */
+static uint64_t hook_timeout_ms(const struct svc *s, int hook)
+{
+        const struct pk_unit_service *u = &s->u->service;
+        uint64_t t =
+            hook == HOOK_POST || hook == HOOK_RELOAD ? u->timeout_start_ms : u->timeout_stop_ms;
+        return t == PK_UNIT_INFINITY ? 0 : t;
+}
+
+/* The command outlived its timeout: kill it (and what it started in its
+ * process group); its exit, reported by the reaper, ends the chain. */
+static void on_hook_timeout(struct pk_loop_timer *t)
+{
+        struct svc *s = t->w.data;
+        if (s->hook < 0 || s->hook_pid <= 0)
+                return;
+        logf_("%s: %s= timed out after %llu ms: killed", s->name, hook_key[s->hook],
+              (unsigned long long)hook_timeout_ms(s, s->hook));
+        s->hook_timed_out = 1;
+        if (s->hook_pgid > 0)
+                (void)kill(-s->hook_pgid, SIGKILL);
+        (void)kill(s->hook_pid, SIGKILL);
+}
+
 /* Starts command s->hook_idx of the chain; its end arrives as an orphan event
  * (reaper mode reaps every process that is not a supervised child). */
 static void hook_next(struct sv *sv, struct svc *s)
@@ -563,6 +597,8 @@ static void hook_next(struct sv *sv, struct svc *s)
                         r = pk_unit_exec_cmd(s->u, e, env, &cmd);
                 }
                 free(env);
+                /* Its own process group, so that a timeout kills all it started. */
+                int own_group = r == 0 && pk_cmd_setpgid(cmd, 0) == 0;
                 struct pk_proc *p = NULL;
                 if (r == 0)
                         r = pk_spawn(cmd, &p, NULL);
@@ -576,7 +612,16 @@ static void hook_next(struct sv *sv, struct svc *s)
                         continue;
                 }
                 s->hook_pid = pk_proc_pid(p);
+                s->hook_pgid = own_group ? s->hook_pid : 0;
                 pk_proc_free(p); /* the reaper reaps it and reports the pid */
+                uint64_t tmo = hook_timeout_ms(s, s->hook);
+                if (tmo) {
+                        pk_loop_timer_init(sv->loop, &s->hook_timer);
+                        s->hook_timer.w.data = s;
+                        if (pk_loop_timer_start(&s->hook_timer, tmo, 0, on_hook_timeout) < 0)
+                                logf_("%s: %s=: no timer for its timeout", s->name,
+                                      hook_key[s->hook]);
+                }
                 return;
         }
         hook_done(sv, s);
@@ -595,6 +640,7 @@ static void hook_start(struct sv *sv, struct svc *s, int hook, int client_id)
         s->hook_idx = 0;
         s->hook_client = client_id;
         s->hook_failed = 0;
+        s->hook_timed_out = 0;
         s->hook_then_stop = hook == HOOK_STOP;
         hook_next(sv, s);
 }
@@ -602,11 +648,21 @@ static void hook_start(struct sv *sv, struct svc *s, int hook, int client_id)
 static void hook_done(struct sv *sv, struct svc *s)
 {
         int hook = s->hook;
+        int timed_out = s->hook_timed_out;
+        pk_loop_timer_stop(&s->hook_timer);
         s->hook = -1;
-        s->hook_pid = 0;
+        s->hook_pid = s->hook_pgid = 0;
+        s->hook_timed_out = 0;
         struct client *c = client_by_id(sv, s->hook_client);
         s->hook_client = 0;
+        if (hook == HOOK_POST && timed_out) {
+                /* As systemd: the start failed; the stop signal ends the service and
+                 * its exit is a failure (the restart policy decides). */
+                logf_("%s: start failed (ExecStartPost= timed out): stopping", s->name);
+                (void)pk_sup_signal_child(sv->sup, s->name, s->ch->spec.stop_signal);
+        }
         if (hook == HOOK_STOP) {
+                /* A timed-out ExecStop= skips the rest; the stop signal follows. */
                 int r = pk_sup_stop_child(sv->sup, s->name);
                 if (c)
                         reply_simple(c, r < 0 ? "error" : "ok", r < 0 ? pk_strerror(r) : NULL);
@@ -614,7 +670,9 @@ static void hook_done(struct sv *sv, struct svc *s)
         }
         if (c)
                 reply_simple(c, s->hook_failed ? "error" : "ok",
-                             s->hook_failed ? "a command failed" : NULL);
+                             timed_out        ? "a command timed out"
+                             : s->hook_failed ? "a command failed"
+                                              : NULL);
 }
 
 static void hook_exited(struct sv *sv, pid_t pid, const struct pk_exit *ex)
@@ -623,6 +681,7 @@ static void hook_exited(struct sv *sv, pid_t pid, const struct pk_exit *ex)
                 struct svc *s = sv->svcs[i];
                 if (s->hook < 0 || s->hook_pid != pid)
                         continue;
+                pk_loop_timer_stop(&s->hook_timer);
                 const struct pk_unit_exec *e = &hook_list(s, s->hook)->v[s->hook_idx];
                 int st = pk_exit_shell(ex);
                 if (st != 0) {
@@ -631,6 +690,10 @@ static void hook_exited(struct sv *sv, pid_t pid, const struct pk_exit *ex)
                                 s->hook_failed = 1;
                 }
                 s->hook_idx++;
+                if (s->hook_timed_out) {
+                        s->hook_failed = 1; /* even with "-": a timeout is not an exit */
+                        s->hook_idx = hook_list(s, s->hook)->n; /* the rest is skipped */
+                }
                 hook_next(sv, s);
                 return;
         }
