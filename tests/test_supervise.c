@@ -467,6 +467,101 @@ Test(supervise, hanging_hooks_are_killed_at_their_timeouts)
         sv_stop(&s);
 }
 
+Test(supervise, targets_and_the_enabled_set)
+{
+        struct sv s;
+        sv_init(&s);
+        /* A config directory as systemd keeps one: default.target -> multi-user.target,
+         * which Wants=c.service; a.service is enabled (linked in .wants/), b.service
+         * is installed but disabled, d.service is wanted by the enabled e.target
+         * (target of a target). */
+        write_file(s.units, "a.service",
+                   "[Service]\nExecStart=/bin/sleep 1000\n[Install]\nWantedBy=multi-user.target\n");
+        write_file(s.units, "b.service",
+                   "[Service]\nExecStart=/bin/sleep 1000\n[Install]\nWantedBy=multi-user.target\n"
+                   "Alias=bee.service\n");
+        write_file(s.units, "c.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        write_file(s.units, "d.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        write_file(s.units, "multi-user.target",
+                   "[Unit]\nDescription=Multi-User\nWants=c.service\n");
+        write_file(s.units, "e.target", "[Unit]\nWants=d.service\n");
+        char p[512], q[512];
+        snprintf(p, sizeof(p), "%s/default.target", s.units);
+        cr_assert_eq(symlink("multi-user.target", p), 0);
+        snprintf(p, sizeof(p), "%s/multi-user.target.wants", s.units);
+        cr_assert_eq(mkdir(p, 0755), 0);
+        snprintf(p, sizeof(p), "%s/multi-user.target.wants/a.service", s.units);
+        snprintf(q, sizeof(q), "%s/a.service", s.units);
+        cr_assert_eq(symlink(q, p), 0);
+        snprintf(p, sizeof(p), "%s/multi-user.target.wants/e.target", s.units);
+        snprintf(q, sizeof(q), "%s/e.target", s.units);
+        cr_assert_eq(symlink(q, p), 0);
+        /* Only this directory: the host's own units stay out of it. */
+        const char *args[] = {"--unit-path", s.units, s.units, NULL};
+        sv_start_args(&s, args);
+        wait_field(&s, "a", "active", "active");
+        wait_field(&s, "c", "active", "active");
+        wait_field(&s, "d", "active", "active");
+        char *out = NULL;
+        cr_assert_eq(ctl(&s, &out, "list"), 0);
+        cr_assert(!strstr(out, "b.service"), "a disabled unit was started:\n%s", out);
+        free(out);
+        /* is-enabled reads the links */
+        cr_assert_eq(ctl(&s, &out, "is-enabled", "a"), 0);
+        cr_assert_str_eq(out, "enabled\n");
+        free(out);
+        cr_assert_eq(ctl(&s, &out, "is-enabled", "b"), 1);
+        cr_assert_str_eq(out, "disabled\n");
+        free(out);
+        cr_assert_eq(ctl(&s, &out, "is-enabled", "c"), 0);
+        cr_assert_str_eq(out, "static\n");
+        free(out);
+        cr_assert_eq(ctl(&s, &out, "is-enabled", "nope"), 1);
+        cr_assert_str_eq(out, "not-found\n");
+        free(out);
+        /* enable makes the links of [Install] (WantedBy=, Alias=), and starts nothing */
+        cr_assert_eq(ctl(&s, &out, "enable", "b"), 0);
+        cr_assert(strstr(out, "Created symlink"), "%s", out);
+        free(out);
+        char tgt[512] = "";
+        snprintf(p, sizeof(p), "%s/multi-user.target.wants/b.service", s.units);
+        snprintf(q, sizeof(q), "%s/b.service", s.units);
+        ssize_t l = readlink(p, tgt, sizeof(tgt) - 1);
+        cr_assert_gt(l, 0, "no link %s", p);
+        tgt[l] = '\0';
+        cr_assert_str_eq(tgt, q);
+        snprintf(p, sizeof(p), "%s/bee.service", s.units);
+        l = readlink(p, tgt, sizeof(tgt) - 1);
+        cr_assert_gt(l, 0, "no alias link %s", p);
+        cr_assert_eq(ctl(&s, NULL, "is-enabled", "b"), 0);
+        cr_assert_eq(ctl(&s, &out, "list"), 0);
+        cr_assert(!strstr(out, "b.service"), "enable started b:\n%s", out);
+        free(out);
+        /* systemctl disable --now / enable --now */
+        char link[512];
+        snprintf(link, sizeof(link), "%s/systemctl", s.dir);
+        cr_assert_eq(symlink(PORTKIT, link), 0);
+        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "disable", "--now", "a", NULL), 0);
+        wait_field(&s, "a", "active", "inactive");
+        cr_assert_eq(ctl(&s, NULL, "is-enabled", "a"), 1);
+        snprintf(p, sizeof(p), "%s/multi-user.target.wants/a.service", s.units);
+        cr_assert_neq(access(p, F_OK), 0);
+        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "disable", "b", NULL), 0);
+        snprintf(p, sizeof(p), "%s/bee.service", s.units);
+        cr_assert_neq(access(p, F_OK), 0, "disable left the alias");
+        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "enable", "--now", "b", NULL), 0);
+        wait_field(&s, "b", "active", "active"); /* loaded on demand */
+        cr_assert_eq(ctl(&s, NULL, "is-enabled", "b"), 0);
+        /* a restart of the supervisor starts the enabled set: b now, not a */
+        sv_stop(&s);
+        sv_start_args(&s, args);
+        wait_field(&s, "b", "active", "active");
+        cr_assert_eq(ctl(&s, &out, "list"), 0);
+        cr_assert(!strstr(out, "a.service"), "a disabled unit was started:\n%s", out);
+        free(out);
+        sv_stop(&s);
+}
+
 /* ---- configuration ------------------------------------------------------------------- */
 
 Test(supervise, daemon_reload_applies_a_diff)

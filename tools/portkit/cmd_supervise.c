@@ -83,6 +83,7 @@ struct sv {
         int n_unit_path;
         const char *log_dir;
         const char *control;
+        const char *config_dir; /* where `enable` makes its links */
         int strict;
         int cgroup; /* enum pk_sup_cgroup_mode */
         gid_t ctl_gid;
@@ -173,6 +174,39 @@ static int ends_with(const char *s, const char *suf)
         return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
+/* The host's specifier values, probed once. */
+static const struct pk_unit_host *unit_host(void)
+{
+        static struct pk_unit_host host;
+        static char hostbuf[4096];
+        static int probed;
+        if (!probed) {
+                (void)pk_unit_host_probe(&host, hostbuf, sizeof(hostbuf));
+                probed = 1;
+        }
+        return &host;
+}
+
+/* The search path for enable / is-enabled / loading on demand: the CONFIG
+ * directories, then --unit-path or systemd's directories. */
+static void search_dirs(struct sv *sv, const char **dirs, size_t max)
+{
+        size_t nd = 0;
+        for (int i = 0; i < sv->nconfigs && nd + 1 < max; i++) {
+                struct stat st;
+                if (strchr(sv->configs[i], '/') && stat(sv->configs[i], &st) == 0 &&
+                    S_ISDIR(st.st_mode))
+                        dirs[nd++] = sv->configs[i];
+        }
+        for (int i = 0; i < sv->n_unit_path && nd + 1 < max; i++)
+                dirs[nd++] = sv->unit_path[i];
+        static const char *const sys[] = {"/etc/systemd/system", "/run/systemd/system",
+                                          "/lib/systemd/system", "/usr/lib/systemd/system"};
+        for (size_t i = 0; sv->n_unit_path == 0 && i < 4 && nd + 1 < max; i++)
+                dirs[nd++] = sys[i];
+        dirs[nd] = NULL;
+}
+
 /* Loads one unit by name with the search path `dirs`. */
 static int load_one(struct sv *sv, const char *name, const char *const *dirs, struct load_set *ls,
                     char *err, size_t errsz)
@@ -184,15 +218,8 @@ static int load_one(struct sv *sv, const char *name, const char *const *dirs, st
                 snprintf(err, errsz, "more than %d units", SV_MAX_UNITS);
                 return -E2BIG;
         }
-        static struct pk_unit_host host;
-        static char hostbuf[4096];
-        static int probed;
-        if (!probed) {
-                (void)pk_unit_host_probe(&host, hostbuf, sizeof(hostbuf));
-                probed = 1;
-        }
         struct pk_unit_opts uo = {
-            .flags = sv->strict ? PK_UNIT_STRICT : 0, .dirs = dirs, .host = &host};
+            .flags = sv->strict ? PK_UNIT_STRICT : 0, .dirs = dirs, .host = unit_host()};
         struct pk_unit_error ue = {0};
         struct pk_unit *u = NULL;
         int r = pk_unit_load(name, &uo, &u, &ue);
@@ -276,6 +303,12 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
                 if (strchr(c, '/') && stat(c, &st) == 0 && S_ISDIR(st.st_mode)) {
                         if (nd < SV_MAX_DIRS)
                                 dirs[nd++] = c;
+                        if (pk_sv_is_config_dir(c)) {
+                                /* An enabled set: what default.target wants, not every unit. */
+                                if (nn < SV_MAX_UNITS)
+                                        names[nn++] = "default.target";
+                                continue;
+                        }
                         DIR *d = opendir(c);
                         if (!d) {
                                 snprintf(err, errsz, "%s: %s", c, strerror(errno));
@@ -314,8 +347,28 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
                 dirs[nd++] = "/usr/lib/systemd/system";
         }
         dirs[nd] = NULL;
+        /* Targets stand for the services they pull in. */
+        for (size_t i = 0; i < nn && r == 0; i++) {
+                if (!ends_with(names[i], ".target"))
+                        continue;
+                struct pk_unit_opts uo = {.dirs = dirs, .host = unit_host()};
+                char *got[SV_MAX_UNITS];
+                size_t ng = 0;
+                r = pk_sv_target_services(names[i], &uo, got, &ng, SV_MAX_UNITS);
+                if (r < 0)
+                        snprintf(err, errsz, "%s: %s", names[i], pk_strerror(r));
+                for (size_t k = 0; k < ng; k++) {
+                        if (nn < SV_MAX_UNITS && non < SV_MAX_UNITS) {
+                                ownednames[non++] = got[k];
+                                names[nn++] = got[k];
+                        } else {
+                                free(got[k]);
+                        }
+                }
+        }
         for (size_t i = 0; i < nn && r == 0; i++)
-                r = load_one(sv, names[i], dirs, ls, err, errsz);
+                if (!ends_with(names[i], ".target"))
+                        r = load_one(sv, names[i], dirs, ls, err, errsz);
         for (size_t i = 0; i < no; i++)
                 free(owned[i]);
         for (size_t i = 0; i < non; i++)
@@ -901,6 +954,92 @@ static int read_log_tail(const char *dir, const char *name, long n, char **ret, 
         return 0;
 }
 
+static int term_text(const struct pk_term *t, const char **s, size_t *len);
+
+/* enable / disable / is_enabled {Verb, Unit}: the links of the config directory. */
+static void enable_request(struct sv *sv, const char *verb, const struct pk_term *arg,
+                           struct pk_etf_buf *b)
+{
+        const char *s = NULL;
+        size_t l = 0;
+        char name[256];
+        if (!arg || term_text(arg, &s, &l) < 0 || l == 0 || l >= sizeof(name)) {
+                pk_etf_put_tuple(b, 2);
+                put_atom(b, "error");
+                put_bin(b, "badarg: a unit name is needed");
+                return;
+        }
+        snprintf(name, sizeof(name), "%.*s", (int)l, s);
+        const char *dirs[SV_MAX_DIRS * 2 + 8];
+        search_dirs(sv, dirs, sizeof(dirs) / sizeof(dirs[0]));
+        struct pk_unit_opts uo = {.dirs = dirs, .host = unit_host()};
+        pk_etf_put_tuple(b, 2);
+        if (strcmp(verb, "is_enabled") == 0) {
+                put_atom(b, "ok");
+                put_bin(b, pk_sv_enabled_state(name, &uo));
+                return;
+        }
+        char msg[4096];
+        int r = pk_sv_enable(sv->config_dir, name, &uo, verb[0] == 'e', msg, sizeof(msg));
+        if (r < 0) {
+                char e[512];
+                snprintf(e, sizeof(e), "%s %s in %s: %s", verb, name, sv->config_dir,
+                         pk_strerror(r));
+                logf_("%s", e);
+                put_atom(b, "error");
+                put_bin(b, e);
+                return;
+        }
+        size_t ml = strlen(msg);
+        logf_("%s %s: %.*s", verb, name, (int)(ml && msg[ml - 1] == '\n' ? ml - 1 : ml),
+              msg[0] ? msg : "nothing to do");
+        put_atom(b, "ok");
+        put_bin(b, msg);
+}
+
+/* A unit asked for by name that is not loaded (enabled since, or never
+ * enabled): loaded now and handed to the supervisor, which starts it. */
+static struct svc *load_on_demand(struct sv *sv, const char *s, size_t l)
+{
+        char name[256];
+        if (l == 0 || l >= sizeof(name) - 8 || sv->n >= SV_MAX_UNITS)
+                return NULL;
+        snprintf(name, sizeof(name), "%.*s%s", (int)l, s, memchr(s, '.', l) ? "" : ".service");
+        const char *dirs[SV_MAX_DIRS * 2 + 8];
+        search_dirs(sv, dirs, sizeof(dirs) / sizeof(dirs[0]));
+        struct load_set ls = {0};
+        char err[1024] = "";
+        if (load_one(sv, name, dirs, &ls, err, sizeof(err)) < 0 || ls.n == 0) {
+                if (err[0])
+                        logf_("%s", err);
+                load_set_clear(&ls);
+                return NULL;
+        }
+        struct svc *got = NULL, *added[SV_MAX_UNITS];
+        size_t na = 0;
+        for (size_t i = 0; i < ls.n; i++) {
+                struct svc *n = ls.v[i];
+                ls.v[i] = NULL;
+                if (find(sv, n->name, strlen(n->name)) || sv->n >= SV_MAX_UNITS) {
+                        svc_free(n); /* what it pulls in that runs already */
+                        continue;
+                }
+                sv->svcs[sv->n++] = n;
+                added[na++] = n;
+                if (strcmp(n->name, name) == 0)
+                        got = n;
+        }
+        /* What it pulls in first, so that its dependencies name known children. */
+        while (na > 0) {
+                struct svc *n = added[--na];
+                logf_("loaded %s (%s) on demand", n->name,
+                      n->u->fragment_path ? n->u->fragment_path : "");
+                report_notes(n);
+                (void)svc_add(sv, n);
+        }
+        return got;
+}
+
 static int term_text(const struct pk_term *t, const char **s, size_t *len)
 {
         if (t->type == PK_TERM_BINARY && t->v.bin.bits == 8) {
@@ -940,7 +1079,8 @@ static void handle(struct client *c, const struct pk_term *req)
         char vname[32];
         snprintf(vname, sizeof(vname), "%.*s", (int)(verb->v.atom.len < 31 ? verb->v.atom.len : 31),
                  verb->v.atom.name);
-        static const char *const readonly[] = {"status", "list", "log", "watch", "ping", NULL};
+        static const char *const readonly[] = {"status", "list",       "log", "watch",
+                                               "ping",   "is_enabled", NULL};
         int ro = 0;
         for (size_t i = 0; readonly[i]; i++)
                 if (strcmp(vname, readonly[i]) == 0)
@@ -1005,6 +1145,9 @@ static void handle(struct client *c, const struct pk_term *req)
                               (int)c->cred.pid);
                         (void)pk_sup_shutdown(sv->sup);
                 }
+        } else if (strcmp(vname, "enable") == 0 || strcmp(vname, "disable") == 0 ||
+                   strcmp(vname, "is_enabled") == 0) {
+                enable_request(sv, vname, arg, &b);
         } else if (strcmp(vname, "daemon_reload") == 0) {
                 char err[1024] = "";
                 int r = daemon_reload(sv, err, sizeof(err));
@@ -1022,6 +1165,8 @@ static void handle(struct client *c, const struct pk_term *req)
                 struct svc *x = NULL;
                 if (arg && term_text(arg, &s, &l) == 0)
                         x = find(sv, s, l);
+                if (!x && arg && (strcmp(vname, "start") == 0 || strcmp(vname, "restart") == 0))
+                        x = load_on_demand(sv, s, l); /* e.g. after `enable` */
                 if (!x) {
                         pk_etf_put_tuple(&b, 2);
                         put_atom(&b, "error");
@@ -1334,6 +1479,11 @@ static int sv_main(int argc, char **argv)
         sv->self_exe[l] = '\0';
         if (sv->log_dir)
                 (void)mkdir(sv->log_dir, 0755);
+        /* `enable` links into the first CONFIG directory, else the first
+         * --unit-path, else /etc/systemd/system (as systemctl). */
+        const char *sd[SV_MAX_DIRS * 2 + 8];
+        search_dirs(sv, sd, sizeof(sd) / sizeof(sd[0]));
+        sv->config_dir = sd[0] ? sd[0] : "/etc/systemd/system";
 
         struct load_set ls = {0};
         char err[1024] = "";

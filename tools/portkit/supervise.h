@@ -4,6 +4,8 @@
 #ifndef PORTKIT_SUPERVISE_H
 #define PORTKIT_SUPERVISE_H
 
+#include <stddef.h>
+
 #define PK_SV_DEFAULT_CONTROL "/run/portkit/control"
 /* Largest request a client may send; a bigger header drops the client. */
 #define PK_SV_MAX_REQUEST ((size_t)64 << 10)
@@ -15,5 +17,23 @@
 #define PK_SV_MAX_CLIENTS 64
 
 int pk_sv_ctl_main(int argc, char **argv, int as_systemctl);
+
+/* Targets and the enabled set (supervise_enable.c). */
+struct pk_unit_opts;
+/* Appends to names[*n] (strdup'ed, caller frees; at most max) the services
+ * @target pulls in: its Wants=/Requires= and the links in <dir>/<target>.wants/
+ * and .requires/ of each search directory (uo->dirs), targets expanded in
+ * turn; "default.target" follows its symlink (else multi-user.target).
+ * 0, -E2BIG, -ENOMEM. */
+int pk_sv_target_services(const char *target, const struct pk_unit_opts *uo, char **names,
+                          size_t *n, size_t max);
+/* 1 if @dir holds an enabled set: default.target or a *.target.wants/ directory. */
+int pk_sv_is_config_dir(const char *dir);
+/* systemctl enable (1) / disable (0): links in @config_dir from the unit's
+ * [Install] section; what was done is appended to @msg, one line each. */
+int pk_sv_enable(const char *config_dir, const char *unit, const struct pk_unit_opts *uo,
+                 int enable, char *msg, size_t msgsz);
+/* systemctl is-enabled: "enabled", "disabled", "static", "masked" or "not-found". */
+const char *pk_sv_enabled_state(const char *unit, const struct pk_unit_opts *uo);
 
 #endif
