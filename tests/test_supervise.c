@@ -552,6 +552,13 @@ Test(supervise, targets_and_the_enabled_set)
         cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "enable", "--now", "b", NULL), 0);
         wait_field(&s, "b", "active", "active"); /* loaded on demand */
         cr_assert_eq(ctl(&s, NULL, "is-enabled", "b"), 0);
+        /* a unit started on demand (not enabled) survives a daemon-reload */
+        cr_assert_eq(ctl(&s, NULL, "start", "a"), 0);
+        wait_field(&s, "a", "active", "active");
+        long apid = pid_of(&s, "a");
+        cr_assert_eq(ctl(&s, NULL, "daemon-reload"), 0);
+        wait_field(&s, "a", "active", "active");
+        cr_assert_eq(pid_of(&s, "a"), apid);
         /* a restart of the supervisor starts the enabled set: b now, not a */
         sv_stop(&s);
         sv_start_args(&s, args);

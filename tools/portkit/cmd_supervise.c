@@ -54,6 +54,7 @@ struct svc {
         struct pk_loop_timer hook_timer;
         int hook_timed_out;
         pid_t hook_pgid; /* the command's own process group, 0 if none */
+        int on_demand;   /* loaded by a start request, not by the configuration */
 };
 
 struct client {
@@ -871,6 +872,25 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
         int r = load_all(sv, &ls, err, errsz);
         if (r < 0)
                 return r;
+        /* A loaded unit whose file is still there stays (re-read), whether the
+         * configuration names it or it was started on demand or disabled since:
+         * a reload is not a stop.  A unit whose file is gone is removed. */
+        const char *dirs[SV_MAX_DIRS * 2 + 8];
+        search_dirs(sv, dirs, sizeof(dirs) / sizeof(dirs[0]));
+        for (size_t i = 0; i < sv->n; i++) {
+                size_t before = ls.n;
+                char sub[512];
+                r = load_one(sv, sv->svcs[i]->name, dirs, &ls, sub, sizeof(sub));
+                if (r == -ENOENT)
+                        continue; /* its file is gone: removed */
+                if (r < 0) {
+                        snprintf(err, errsz, "%s", sub);
+                        load_set_clear(&ls);
+                        return r;
+                }
+                for (size_t k = before; k < ls.n; k++)
+                        ls.v[k]->on_demand = 1;
+        }
         unsigned kept = 0, changed = 0, added = 0, removed = 0;
         /* Removed and changed first. */
         for (size_t i = sv->n; i-- > 0;) {
@@ -1024,6 +1044,7 @@ static struct svc *load_on_demand(struct sv *sv, const char *s, size_t l)
                         svc_free(n); /* what it pulls in that runs already */
                         continue;
                 }
+                n->on_demand = 1;
                 sv->svcs[sv->n++] = n;
                 added[na++] = n;
                 if (strcmp(n->name, name) == 0)
