@@ -569,6 +569,113 @@ Test(supervise, targets_and_the_enabled_set)
         sv_stop(&s);
 }
 
+/* Lines in dir/name (a worker appends its pid at each start). */
+static int lines_in(const char *dir, const char *name)
+{
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        char *t = read_file(path);
+        int n = 0;
+        for (char *p = t; *p; p++)
+                n += *p == '\n';
+        free(t);
+        return n;
+}
+
+static void wait_lines(struct sv *s, const char *name, int want)
+{
+        for (int i = 0; i < 600 && lines_in(s->dir, name) < want; i++)
+                nap();
+        char *err = read_file(s->err);
+        cr_assert_eq(lines_in(s->dir, name), want, "%s: %d starts, want %d; supervisor said:\n%s",
+                     name, lines_in(s->dir, name), want, err);
+        free(err);
+}
+
+Test(supervise, tree_file_one_for_all_and_rest_for_one)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "u.service",
+                   "[Service]\nExecStart=/bin/sh -c 'echo $$$$ >> %s/u; exec /bin/sleep 1000'\n"
+                   "Restart=always\n",
+                   s.dir);
+#define W(id)                                                                                      \
+        "{worker, " #id ", #{cmd => [\"/bin/sh\", \"-c\", \"echo $$ >> %s/" #id                    \
+        "; exec /bin/sleep 1000\"]}}"
+        write_file(
+            s.dir, "app.tree",
+            "%% one_for_all: a, a unit, b\n"
+            "{supervisor, all, #{strategy => one_for_all, intensity => 5, period => 60000,\n"
+            "                    backoff => #{base => 10, cap => 10, jitter => -1}},\n"
+            " [" W(a) ", {unit, \"u.service\"}, " W(
+                b) "]}.\n"
+                   "%% rest_for_one: x, y, z\n"
+                   "{supervisor, rest, #{strategy => rest_for_one, backoff => #{base => 10}},\n"
+                   " [" W(x) ", " W(y) ", " W(z) "]}.\n",
+            s.dir, s.dir, s.dir, s.dir, s.dir);
+#undef W
+        char tree[512];
+        snprintf(tree, sizeof(tree), "%s/app.tree", s.dir);
+        const char *args[] = {"--unit-path", s.units, tree, NULL};
+        sv_start_args(&s, args);
+        const char *ids[] = {"a", "u", "b", "x", "y", "z"};
+        for (size_t i = 0; i < 6; i++)
+                wait_lines(&s, ids[i], 1);
+        wait_field(&s, "u", "active", "active");
+        /* one_for_all: a dies, so all of its tree restart (the unit too) */
+        long a1 = read_pid_file(s.dir, "a");
+        long u1 = pid_of(&s, "u");
+        cr_assert_eq(kill((pid_t)a1, SIGKILL), 0);
+        wait_lines(&s, "a", 2);
+        wait_lines(&s, "u", 2);
+        wait_lines(&s, "b", 2);
+        wait_field(&s, "u", "active", "active");
+        cr_assert_neq(pid_of(&s, "u"), u1, "the unit in the tree was not restarted with it");
+        cr_assert(!alive(u1));
+        /* rest_for_one: y dies, so y and z restart, x does not */
+        char path[512];
+        snprintf(path, sizeof(path), "%s/y", s.dir);
+        char *t = read_file(path);
+        long y1 = atol(t);
+        free(t);
+        cr_assert_eq(kill((pid_t)y1, SIGKILL), 0);
+        wait_lines(&s, "y", 2);
+        wait_lines(&s, "z", 2);
+        cr_assert_eq(lines_in(s.dir, "x"), 1, "x was restarted by rest_for_one");
+        cr_assert_eq(lines_in(s.dir, "a"), 2, "the other tree was touched");
+        sv_stop(&s);
+}
+
+Test(supervise, tree_file_errors_name_the_place)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.dir, "bad.tree", "{supervisor, t, #{strategy => one_for_all},\n [}.\n");
+        write_file(s.dir, "key.tree",
+                   "{supervisor, t, #{strategy => one_for_all, colour => blue}, []}.\n");
+        write_file(s.dir, "cmd.tree", "{supervisor, t, #{}, [{worker, w, #{}}]}.\n");
+        const char *names[] = {"bad.tree", "key.tree", "cmd.tree"};
+        const char *want[] = {"bad.tree:2:", "supervisor t: bad key or value: colour",
+                              "worker w: cmd =>"};
+        for (size_t i = 0; i < 3; i++) {
+                char tree[512];
+                snprintf(tree, sizeof(tree), "%s/%s", s.dir, names[i]);
+                struct pk_cmd *cmd;
+                cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
+                const char *a[] = {"supervise", "--control", s.ctl, tree, NULL};
+                cr_assert_eq(pk_cmd_args(cmd, a), 0);
+                struct pk_run_opts o = {.timeout_ms = 30000};
+                struct pk_run_result res;
+                cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
+                pk_cmd_free(cmd);
+                cr_assert_neq(pk_exit_shell(&res.status), 0);
+                cr_assert(res.err && strstr(res.err, want[i]), "%s: %s", names[i],
+                          res.err ? res.err : "");
+                pk_run_result_free(&res);
+        }
+}
+
 /* ---- configuration ------------------------------------------------------------------- */
 
 Test(supervise, daemon_reload_applies_a_diff)

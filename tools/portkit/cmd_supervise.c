@@ -53,9 +53,13 @@ struct svc {
          * and ExecReload=, TimeoutStopSec= for ExecStop= and ExecStopPost=). */
         struct pk_loop_timer hook_timer;
         int hook_timed_out;
-        pid_t hook_pgid; /* the command's own process group, 0 if none */
-        int on_demand;   /* loaded by a start request, not by the configuration */
+        pid_t hook_pgid;    /* the command's own process group, 0 if none */
+        int on_demand;      /* loaded by a start request, not by the configuration */
+        struct pk_sup *sup; /* a tree file's supervisor it belongs to; NULL: the top one */
 };
+
+/* The supervisor a service is a child of. */
+#define SUP_OF(sv, s) ((s)->sup ? (s)->sup : (sv)->sup)
 
 struct client {
         int id;
@@ -301,6 +305,8 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
         for (int i = 0; i < sv->nconfigs && r == 0; i++) {
                 const char *c = sv->configs[i];
                 struct stat st;
+                if (ends_with(c, ".tree"))
+                        continue; /* tree files: loaded once, at start (supervise_tree.c) */
                 if (strchr(c, '/') && stat(c, &st) == 0 && S_ISDIR(st.st_mode)) {
                         if (nd < SV_MAX_DIRS)
                                 dirs[nd++] = c;
@@ -407,7 +413,7 @@ static int svc_add(struct sv *sv, struct svc *s)
         }
         struct pk_cmd *cmd = s->ch->cmd;
         s->ch->cmd = NULL;
-        int r = pk_sup_add(sv->sup, &spec, cmd);
+        int r = pk_sup_add(SUP_OF(sv, s), &spec, cmd);
         if (r < 0)
                 logf_("%s: cannot add: %s", s->name, pk_strerror(r));
         else
@@ -547,7 +553,7 @@ static void put_status(struct sv *sv, struct pk_etf_buf *b, struct svc *s)
 {
         struct pk_sup_child_info ci;
         memset(&ci, 0, sizeof(ci));
-        int r = s->in_sup ? pk_sup_child_info(sv->sup, s->name, &ci) : -ENOENT;
+        int r = s->in_sup ? pk_sup_child_info(SUP_OF(sv, s), s->name, &ci) : -ENOENT;
         pk_etf_put_map(b, 9);
         put_atom(b, "name");
         put_bin(b, s->name);
@@ -713,11 +719,11 @@ static void hook_done(struct sv *sv, struct svc *s)
                 /* As systemd: the start failed; the stop signal ends the service and
                  * its exit is a failure (the restart policy decides). */
                 logf_("%s: start failed (ExecStartPost= timed out): stopping", s->name);
-                (void)pk_sup_signal_child(sv->sup, s->name, s->ch->spec.stop_signal);
+                (void)pk_sup_signal_child(SUP_OF(sv, s), s->name, s->ch->spec.stop_signal);
         }
         if (hook == HOOK_STOP) {
                 /* A timed-out ExecStop= skips the rest; the stop signal follows. */
-                int r = pk_sup_stop_child(sv->sup, s->name);
+                int r = pk_sup_stop_child(SUP_OF(sv, s), s->name);
                 if (c)
                         reply_simple(c, r < 0 ? "error" : "ok", r < 0 ? pk_strerror(r) : NULL);
                 return;
@@ -768,7 +774,8 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
                 logf_("%s: %s pid %d status %d", ev->id, pk_sup_event_name(ev->kind), (int)ev->pid,
                       pk_exit_shell(&ev->exit));
         else if (ev->kind == PK_SUP_EV_SUP_DOWN)
-                logf_("supervisor down (%s)", pk_sup_reason_name(ev->reason));
+                logf_("supervisor %s down (%s)", ev->sup_name ? ev->sup_name : "",
+                      pk_sup_reason_name(ev->reason));
         else
                 logf_("%s: %s%s%s%s%s", ev->id, pk_sup_event_name(ev->kind),
                       ev->reason ? " reason " : "",
@@ -787,12 +794,12 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
                 }
                 /* The event's state is the one at emission; ask for the current one. */
                 struct pk_sup_child_info ci;
-                if (s->removing && pk_sup_child_info(sv->sup, s->name, &ci) == 0 &&
+                if (s->removing && pk_sup_child_info(SUP_OF(sv, s), s->name, &ci) == 0 &&
                     (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED))
                         svc_removed(sv, s);
         }
-        if (ev->kind == PK_SUP_EV_SUP_DOWN)
-                pk_loop_stop(sv->loop);
+        if (ev->kind == PK_SUP_EV_SUP_DOWN && ev->sup == sv->sup)
+                pk_loop_stop(sv->loop); /* a tree file's supervisor going down is an event */
         /* Push to watchers. */
         struct pk_etf_buf b;
         pk_etf_buf_init(&b, PK_SV_MAX_REPLY);
@@ -824,7 +831,7 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
 
 static void svc_removed(struct sv *sv, struct svc *s)
 {
-        int r = pk_sup_remove_child(sv->sup, s->name);
+        int r = pk_sup_remove_child(SUP_OF(sv, s), s->name);
         if (r < 0 && r != -ENOENT)
                 return; /* still running: a later event retries */
         s->in_sup = 0;
@@ -855,13 +862,13 @@ static void svc_retire(struct sv *sv, struct svc *s, struct svc *replacement)
         s->removing = 1;
         s->replacement = replacement;
         struct pk_sup_child_info ci;
-        if (pk_sup_child_info(sv->sup, s->name, &ci) == 0 &&
+        if (pk_sup_child_info(SUP_OF(sv, s), s->name, &ci) == 0 &&
             (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED)) {
                 svc_removed(sv, s);
                 return;
         }
-        (void)pk_sup_stop_child(sv->sup, s->name);
-        if (pk_sup_child_info(sv->sup, s->name, &ci) == 0 &&
+        (void)pk_sup_stop_child(SUP_OF(sv, s), s->name);
+        if (pk_sup_child_info(SUP_OF(sv, s), s->name, &ci) == 0 &&
             (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED))
                 svc_removed(sv, s);
 }
@@ -878,6 +885,8 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
         const char *dirs[SV_MAX_DIRS * 2 + 8];
         search_dirs(sv, dirs, sizeof(dirs) / sizeof(dirs[0]));
         for (size_t i = 0; i < sv->n; i++) {
+                if (sv->svcs[i]->sup)
+                        continue; /* a tree file's unit: not reloaded */
                 size_t before = ls.n;
                 char sub[512];
                 r = load_one(sv, sv->svcs[i]->name, dirs, &ls, sub, sizeof(sub));
@@ -897,6 +906,10 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
                 struct svc *s = sv->svcs[i];
                 struct svc *n = NULL;
                 size_t j;
+                if (s->sup) {
+                        kept++; /* tree files are read once, at start */
+                        continue;
+                }
                 for (j = 0; j < ls.n; j++)
                         if (ls.v[j] && strcmp(ls.v[j]->name, s->name) == 0)
                                 break;
@@ -1197,10 +1210,10 @@ static void handle(struct client *c, const struct pk_term *req)
                 int r = 0;
                 struct pk_sup_child_info ci;
                 memset(&ci, 0, sizeof(ci));
-                (void)pk_sup_child_info(sv->sup, x->name, &ci);
+                (void)pk_sup_child_info(SUP_OF(sv, x), x->name, &ci);
                 int running = ci.state == PK_SUP_READY || ci.state == PK_SUP_STARTING;
                 if (strcmp(vname, "start") == 0) {
-                        r = pk_sup_start_child(sv->sup, x->name);
+                        r = pk_sup_start_child(SUP_OF(sv, x), x->name);
                         if (r == -EALREADY)
                                 r = 0;
                 } else if (strcmp(vname, "stop") == 0) {
@@ -1208,10 +1221,10 @@ static void handle(struct client *c, const struct pk_term *req)
                                 hook_start(sv, x, HOOK_STOP, c->id);
                                 goto out; /* answered when ExecStop= is done */
                         }
-                        r = pk_sup_stop_child(sv->sup, x->name);
+                        r = pk_sup_stop_child(SUP_OF(sv, x), x->name);
                 } else if (strcmp(vname, "restart") == 0 ||
                            (strcmp(vname, "try_restart") == 0 && running)) {
-                        r = pk_sup_restart_child(sv->sup, x->name);
+                        r = pk_sup_restart_child(SUP_OF(sv, x), x->name);
                 } else if (strcmp(vname, "try_restart") == 0) {
                         r = 0;
                 } else if (strcmp(vname, "reload") == 0) {
@@ -1227,8 +1240,9 @@ static void handle(struct client *c, const struct pk_term *req)
                         int64_t sig = SIGTERM;
                         if (arg2 && arg2->type == PK_TERM_INT)
                                 sig = arg2->v.i;
-                        r = (sig < 1 || sig > 64) ? -EINVAL
-                                                  : pk_sup_signal_child(sv->sup, x->name, (int)sig);
+                        r = (sig < 1 || sig > 64)
+                                ? -EINVAL
+                                : pk_sup_signal_child(SUP_OF(sv, x), x->name, (int)sig);
                 } else if (strcmp(vname, "log") == 0) {
                         int64_t n = 10;
                         if (arg2 && arg2->type == PK_TERM_INT)
@@ -1412,6 +1426,54 @@ static void accept_cb(struct pk_loop_io *io, unsigned revents)
 
 /* ---- main --------------------------------------------------------------------------------- */
 
+/* A tree file's {unit, Name} child: loaded as a service (with what it pulls
+ * in) and added to the tree's supervisor @parent. */
+static int tree_add_unit(void *ud, struct pk_sup *parent, const char *name, char *err, size_t errsz)
+{
+        struct sv *sv = ud;
+        if (find(sv, name, strlen(name))) {
+                snprintf(err, errsz, "already loaded (a unit runs in one place)");
+                return -EEXIST;
+        }
+        const char *dirs[SV_MAX_DIRS * 2 + 8];
+        search_dirs(sv, dirs, sizeof(dirs) / sizeof(dirs[0]));
+        struct load_set ls = {0};
+        int r = load_one(sv, name, dirs, &ls, err, errsz);
+        if (r == 0 && ls.n == 0) {
+                snprintf(err, errsz, "not a service");
+                r = -EINVAL;
+        }
+        if (r < 0) {
+                load_set_clear(&ls);
+                return r;
+        }
+        struct svc *added[SV_MAX_UNITS];
+        size_t na = 0;
+        for (size_t i = 0; i < ls.n; i++) {
+                struct svc *n = ls.v[i];
+                ls.v[i] = NULL;
+                if (find(sv, n->name, strlen(n->name)) || sv->n >= SV_MAX_UNITS) {
+                        svc_free(n);
+                        continue;
+                }
+                n->sup = parent;
+                sv->svcs[sv->n++] = n;
+                added[na++] = n;
+        }
+        /* What it pulls in first (its dependencies must name known children). */
+        while (na > 0) {
+                struct svc *n = added[--na];
+                logf_("loaded %s (%s) into a tree", n->name,
+                      n->u->fragment_path ? n->u->fragment_path : "");
+                report_notes(n);
+                if ((r = svc_add(sv, n)) < 0) {
+                        snprintf(err, errsz, "%s: %s", n->name, pk_strerror(r));
+                        return r;
+                }
+        }
+        return 0;
+}
+
 static const char sv_usage[] =
     "usage: portkit supervise [--control PATH] [--log-dir DIR] [--strict] [--unit-path DIR]...\n"
     "                         [--control-group GROUP] [--cgroup auto|on|off] CONFIG...\n"
@@ -1551,6 +1613,21 @@ static int sv_main(int argc, char **argv)
         if ((r = pk_sup_reaper(sv->sup, 0, on_hup, sv)) < 0) {
                 pk_cli_error("supervise", "reaper mode: %s", pk_strerror(r));
                 goto out;
+        }
+        struct pk_sv_tree_env tenv = {.loop = sv->loop,
+                                      .log_dir = sv->log_dir,
+                                      .cgroup = sv->cgroup,
+                                      .add_unit = tree_add_unit,
+                                      .ud = sv};
+        for (int i = 0; i < sv->nconfigs; i++) {
+                if (!ends_with(sv->configs[i], ".tree"))
+                        continue;
+                if ((r = pk_sv_tree_load(sv->configs[i], &tenv, sv->sup, err, sizeof(err))) < 0) {
+                        pk_cli_error("supervise", "%s", err);
+                        rc = PK_CLI_EXIT_BADINPUT;
+                        goto out;
+                }
+                logf_("loaded tree %s", sv->configs[i]);
         }
         char cyc[256] = "";
         if ((r = pk_sup_start(sv->sup, cyc, sizeof(cyc))) < 0) {

@@ -33,6 +33,23 @@ int pk_sv_is_config_dir(const char *dir);
  * [Install] section; what was done is appended to @msg, one line each. */
 int pk_sv_enable(const char *config_dir, const char *unit, const struct pk_unit_opts *uo,
                  int enable, char *msg, size_t msgsz);
+/* Tree files (supervise_tree.c): OTP-style supervisors in Erlang terms. */
+struct pk_loop;
+struct pk_sup;
+struct pk_sv_tree_env {
+        struct pk_loop *loop;
+        const char *log_dir; /* workers' logs, or NULL */
+        int cgroup;          /* enum pk_sup_cgroup_mode of the nested supervisors */
+        /* Loads unit @name as a child of @parent; a message in @err on failure. */
+        int (*add_unit)(void *ud, struct pk_sup *parent, const char *name, char *err, size_t errsz);
+        void *ud;
+};
+/* Reads @file and adds each {supervisor, Name, #{...}, [Children]} in it to
+ * @parent as a nested supervisor.  0, or a negative error with "file:line:
+ * message" or "file: what: message" in @err. */
+int pk_sv_tree_load(const char *file, const struct pk_sv_tree_env *env, struct pk_sup *parent,
+                    char *err, size_t errsz);
+
 /* systemctl is-enabled: "enabled", "disabled", "static", "masked" or "not-found". */
 const char *pk_sv_enabled_state(const char *unit, const struct pk_unit_opts *uo);
 
