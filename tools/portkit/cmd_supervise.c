@@ -1478,8 +1478,9 @@ static const char sv_usage[] =
     "usage: portkit supervise [--control PATH] [--log-dir DIR] [--strict] [--unit-path DIR]...\n"
     "                         [--control-group GROUP] [--cgroup auto|on|off] CONFIG...\n"
     "Runs systemd service units in the foreground (PID 1 capable).  CONFIG is a unit name,\n"
-    "a unit file or a directory of unit files.  The control socket (default " PK_SV_DEFAULT_CONTROL
-    ")\n"
+    "a unit file, a directory of unit files (with default.target or *.target.wants/: what\n"
+    "default.target wants), or a .tree file of OTP supervisors in Erlang terms.\n"
+    "The control socket (default " PK_SV_DEFAULT_CONTROL ")\n"
     "takes `portkit ctl` requests.  SIGTERM/SIGINT stop everything; SIGHUP is daemon-reload.\n";
 
 static void on_hup(void *ud)
