@@ -1623,7 +1623,7 @@ static int sv_main(int argc, char **argv)
         for (int i = 0; i < sv->nconfigs; i++) {
                 if (!ends_with(sv->configs[i], ".tree"))
                         continue;
-                if ((r = pk_sv_tree_load(sv->configs[i], &tenv, sv->sup, err, sizeof(err))) < 0) {
+                if (pk_sv_tree_load(sv->configs[i], &tenv, sv->sup, err, sizeof(err)) < 0) {
                         pk_cli_error("supervise", "%s", err);
                         rc = PK_CLI_EXIT_BADINPUT;
                         goto out;

@@ -42,13 +42,12 @@ static int fail(struct tctx *t, const char *fmt, ...) __attribute__((format(prin
 
 static int fail(struct tctx *t, const char *fmt, ...)
 {
-        int n = snprintf(t->err, t->errsz, "%s: ", t->file);
-        if (n < 0 || (size_t)n >= t->errsz)
-                return -EINVAL;
+        char what[768];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(t->err + n, t->errsz - (size_t)n, fmt, ap);
+        vsnprintf(what, sizeof(what), fmt, ap);
         va_end(ap);
+        snprintf(t->err, t->errsz, "%s: %s", t->file, what);
         return -EINVAL;
 }
 
@@ -332,7 +331,7 @@ int pk_sv_tree_load(const char *file, const struct pk_sv_tree_env *env, struct p
                 close(fd);
                 return fail(&t, "not readable or larger than %zu bytes", TREE_MAX_FILE);
         }
-        char *text = malloc((size_t)st.st_size + 1);
+        char *text = calloc(1, (size_t)st.st_size + 1);
         if (!text) {
                 close(fd);
                 return -ENOMEM;
