@@ -552,6 +552,12 @@ Test(supervise, targets_and_the_enabled_set)
         cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "enable", "--now", "b", NULL), 0);
         wait_field(&s, "b", "active", "active"); /* loaded on demand */
         cr_assert_eq(ctl(&s, NULL, "is-enabled", "b"), 0);
+        /* starting a target starts what it wants (loaded on demand) */
+        write_file(s.units, "g.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        write_file(s.units, "f.target", "[Unit]\nWants=g.service\n");
+        cr_assert_eq(ctl(&s, NULL, "start", "f.target"), 0);
+        wait_field(&s, "g", "active", "active");
+        cr_assert_neq(ctl(&s, NULL, "start", "nothing.target"), 0);
         /* a unit started on demand (not enabled) survives a daemon-reload */
         cr_assert_eq(ctl(&s, NULL, "start", "a"), 0);
         wait_field(&s, "a", "active", "active");

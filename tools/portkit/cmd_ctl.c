@@ -21,6 +21,7 @@ static const char ctl_usage[] =
     "  start|stop|restart|reload|try-restart UNIT...\n"
     "  kill [--signal S] UNIT...   log [-n N] UNIT\n"
     "  is-active|is-failed|is-enabled UNIT...   (exit 0 yes, 3 / 1 no, as systemctl)\n"
+    "  enable|disable [--now] UNIT...   (the [Install] links of the config directory)\n"
     "As `systemctl`: start stop restart reload enable disable is-active is-enabled status\n"
     "daemon-reload, with --no-block, -q/--quiet, --now.\n";
 

@@ -1074,6 +1074,42 @@ static struct svc *load_on_demand(struct sv *sv, const char *s, size_t l)
         return got;
 }
 
+/* {start, "x.target"}: starts every service the target pulls in (loading
+ * those not loaded); targets have no state of their own. */
+static void start_target(struct sv *sv, const char *s, size_t l, struct pk_etf_buf *b)
+{
+        char name[256];
+        snprintf(name, sizeof(name), "%.*s", (int)(l < 255 ? l : 255), s);
+        const char *dirs[SV_MAX_DIRS * 2 + 8];
+        search_dirs(sv, dirs, sizeof(dirs) / sizeof(dirs[0]));
+        struct pk_unit_opts uo = {.dirs = dirs, .host = unit_host()};
+        char *got[SV_MAX_UNITS];
+        size_t ng = 0;
+        int r = pk_sv_target_services(name, &uo, got, &ng, SV_MAX_UNITS);
+        int failed = 0;
+        for (size_t i = 0; i < ng; i++) {
+                struct svc *x = find(sv, got[i], strlen(got[i]));
+                if (!x)
+                        x = load_on_demand(sv, got[i], strlen(got[i]));
+                if (!x || (pk_sup_start_child(SUP_OF(sv, x), x->name) < 0 && x->in_sup == 0))
+                        failed++;
+                free(got[i]);
+        }
+        if (r == 0 && ng == 0)
+                r = -ENOENT;
+        if (r < 0 || failed) {
+                char e[300];
+                snprintf(e, sizeof(e), "%s: %s", name,
+                         r < 0 ? pk_strerror(r) : "some of its units could not be loaded");
+                pk_etf_put_tuple(b, 2);
+                put_atom(b, "error");
+                put_bin(b, e);
+                return;
+        }
+        logf_("started %s (%zu units)", name, ng);
+        put_atom(b, "ok");
+}
+
 static int term_text(const struct pk_term *t, const char **s, size_t *len)
 {
         if (t->type == PK_TERM_BINARY && t->v.bin.bits == 8) {
@@ -1199,6 +1235,11 @@ static void handle(struct client *c, const struct pk_term *req)
                 struct svc *x = NULL;
                 if (arg && term_text(arg, &s, &l) == 0)
                         x = find(sv, s, l);
+                if (!x && arg && strcmp(vname, "start") == 0 && l > 7 &&
+                    memcmp(s + l - 7, ".target", 7) == 0) {
+                        start_target(sv, s, l, &b); /* what the target wants */
+                        goto send;
+                }
                 if (!x && arg && (strcmp(vname, "start") == 0 || strcmp(vname, "restart") == 0))
                         x = load_on_demand(sv, s, l); /* e.g. after `enable` */
                 if (!x) {
