@@ -621,6 +621,13 @@ Test(sup, per_child_start_limit_gives_up_the_child_only)
         long d = find(PK_SUP_EV_STOPPING, "dependent", 1);
         cr_assert_gt(d, g);
         cr_assert_eq(R.ev[d].reason, PK_SUP_R_DEPENDENCY);
+        /* reset (systemctl reset-failed): down, not started */
+        cr_assert_eq(pk_sup_reset_child(s, "flaky"), 0);
+        cr_assert_eq(pk_sup_child_info(s, "flaky", &ci), 0);
+        cr_assert_eq(ci.state, PK_SUP_DOWN);
+        cr_assert_eq(pk_sup_reset_child(s, "flaky"), -EALREADY);
+        cr_assert_eq(pk_sup_reset_child(s, "nope"), -ENOENT);
+        cr_assert_eq(count(PK_SUP_EV_STARTING, "flaky"), 3);
         /* a start asked for clears the history (reset-failed + start): three more */
         cr_assert_eq(pk_sup_start_child(s, "flaky"), 0);
         run_until(PK_SUP_EV_GAVE_UP, "flaky", 1);

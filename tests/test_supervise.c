@@ -374,6 +374,16 @@ Test(supervise, start_limit_fails_a_crash_looping_unit)
         cr_assert(!strstr(err, "StartLimitAction"), "StartLimitAction=none is done:\n%s", err);
         cr_assert(!strstr(err, "RestartSec"), "RestartSec= is enforced:\n%s", err);
         free(err);
+        /* reset-failed: inactive, and a start gets the full burst again */
+        cr_assert_eq(ctl(&s, NULL, "reset-failed", "loop"), 0);
+        cr_assert_eq(ctl(&s, NULL, "is-failed", "loop"), 1);
+        wait_field(&s, "loop", "active", "inactive");
+        cr_assert_eq(ctl(&s, NULL, "start", "loop"), 0);
+        for (int i = 0; i < 600 && ctl(&s, NULL, "is-failed", "loop") != 0; i++)
+                nap();
+        t = read_file(path);
+        cr_assert_str_eq(t, "start\nstart\nstart\nstart\nstart\nstart\n");
+        free(t);
         sv_stop(&s);
 }
 

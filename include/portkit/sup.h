@@ -388,6 +388,12 @@ PK_API int pk_sup_state(const struct pk_sup *sup, struct pk_sup_status *ret);
 
 /** @brief Starts a stopped, failed or waiting child (clears FAILED). -ENOENT, -EALREADY. */
 PK_API int pk_sup_start_child(struct pk_sup *sup, const char *id);
+/**
+ * @brief `systemctl reset-failed`: a FAILED child becomes DOWN (not started)
+ *        and forgets its recorded starts and backoff exponent.
+ * @return 0, -ENOENT, -EINVAL (NULL), -EALREADY (not failed: nothing done).
+ */
+PK_API int pk_sup_reset_child(struct pk_sup *sup, const char *id);
 /** @brief Stops a child; it stays stopped (not restarted). -ENOENT. */
 PK_API int pk_sup_stop_child(struct pk_sup *sup, const char *id);
 /** @brief Stops then starts a child (not counted against intensity). -ENOENT. */

@@ -1830,6 +1830,21 @@ int pk_sup_start_child(struct pk_sup *s, const char *id)
         return 0;
 }
 
+int pk_sup_reset_child(struct pk_sup *s, const char *id)
+{
+        if (!s || !id)
+                return -EINVAL;
+        struct child *c = find_child(s, id);
+        if (!c)
+                return -ENOENT;
+        if (c->state != PK_SUP_FAILED)
+                return -EALREADY;
+        c->fails = 0;
+        pk__sup_limit_reset(c);
+        set_state(c, PK_SUP_DOWN); /* no event: nothing ran or stopped */
+        return 0;
+}
+
 int pk_sup_stop_child(struct pk_sup *s, const char *id)
 {
         if (!s || !id)

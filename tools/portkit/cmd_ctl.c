@@ -22,6 +22,7 @@ static const char ctl_usage[] =
     "  kill [--signal S] UNIT...   log [-n N] UNIT\n"
     "  is-active|is-failed|is-enabled UNIT...   (exit 0 yes, 3 / 1 no, as systemctl)\n"
     "  enable|disable [--now] UNIT...   (the [Install] links of the config directory)\n"
+    "  reset-failed UNIT...   (a failed unit becomes inactive, its start limit forgotten)\n"
     "As `systemctl`: start stop restart reload enable disable is-active is-enabled status\n"
     "daemon-reload, with --no-block, -q/--quiet, --now.\n";
 
@@ -385,6 +386,7 @@ int pk_sv_ctl_main(int argc, char **argv, int as_systemctl)
                                             "disable",
                                             "ping",
                                             "reload-or-restart",
+                                            "reset-failed",
                                             NULL};
         int ok = 0;
         for (size_t i = 0; known[i]; i++)

@@ -1263,6 +1263,10 @@ static void handle(struct client *c, const struct pk_term *req)
                                 goto out; /* answered when ExecStop= is done */
                         }
                         r = pk_sup_stop_child(SUP_OF(sv, x), x->name);
+                } else if (strcmp(vname, "reset_failed") == 0) {
+                        r = pk_sup_reset_child(SUP_OF(sv, x), x->name);
+                        if (r == -EALREADY)
+                                r = 0; /* not failed: nothing to reset, as systemctl */
                 } else if (strcmp(vname, "restart") == 0 ||
                            (strcmp(vname, "try_restart") == 0 && running)) {
                         r = pk_sup_restart_child(SUP_OF(sv, x), x->name);
