@@ -70,6 +70,12 @@ static void run_until(int kind, const char *id, int count)
         R.seen = 0;
         R.stopped = 0;
         int r = pk_loop_run_timeout(R.loop, BOUND_MS);
+        if (!R.stopped && getenv("SUP_DEBUG"))
+                for (size_t i = 0; i < R.n; i++)
+                        fprintf(stderr, "%llu %s %s %s\n",
+                                (unsigned long long)R.ev[i].time_ns / 1000000, R.ev[i].id,
+                                pk_sup_event_name(R.ev[i].kind),
+                                pk_sup_reason_name(R.ev[i].reason));
         cr_assert(R.stopped, "no %s event for '%s' (x%d); loop returned %d",
                   pk_sup_event_name(kind), id ? id : "", count, r);
         R.stop_kind = 0;
@@ -478,6 +484,234 @@ Test(sup, backoff_resets_after_stable_uptime)
                 long r = find(PK_SUP_EV_RESTART, "w", i);
                 cr_assert_eq(R.ev[r].delay_ms, 0, "restart %d of a stable child is immediate", i);
         }
+        finish(s);
+}
+
+/* ---- per-child restart policy ------------------------------------------------------------- */
+
+Test(sup, per_child_backoff_overrides_the_supervisor)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.intensity = 1000;
+        o.backoff_base_ms = 1; /* the supervisor's: 1 ms doubling, with jitter */
+        o.backoff_cap_ms = 4;
+        struct pk_sup *s = new_sup(&o);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        /* "fixed": systemd's RestartSec=60ms: the same delay every time, no jitter,
+         * never stable (the exit after a long run waits too) */
+        sp.id = "fixed";
+        sp.backoff_base_ms = 60;
+        sp.backoff_cap_ms = 60;
+        sp.backoff_reset_ms = -1;
+        sp.jitter_pct = -1;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("exit 1")), 0);
+        /* "steps": its own base and cap, doubling */
+        sp.id = "steps";
+        sp.backoff_base_ms = 30;
+        sp.backoff_cap_ms = 120;
+        sp.backoff_reset_ms = 0;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("exit 1")), 0);
+        /* "now": < 0 is no delay at all */
+        sp.id = "now";
+        sp.backoff_base_ms = -1;
+        sp.backoff_cap_ms = 0;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("sleep 0.05; exit 1")), 0);
+        /* "inherit": zeros are the supervisor's (delays 1..4 ms plus jitter) */
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "inherit";
+        cr_assert_eq(pk_sup_add(s, &sp, sh("sleep 0.05; exit 1")), 0);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_STARTING, "steps", 5); /* 30 + 60 + 120 + 120 ms */
+        for (int i = 1; i <= 4; i++) {
+                long r = find(PK_SUP_EV_RESTART, "fixed", i);
+                long st = find(PK_SUP_EV_STARTING, "fixed", i + 1);
+                cr_assert(r >= 0 && st >= 0);
+                cr_assert(R.ev[r].delay_ms >= 60 && R.ev[r].delay_ms <= 61,
+                          "fixed restart %d: delay %lld", i, (long long)R.ev[r].delay_ms);
+                cr_assert_geq(ev_ms_between(r, st), 59, "fixed restart %d came early", i);
+        }
+        static const int64_t want[] = {30, 60, 120, 120};
+        for (int i = 1; i <= 4; i++) {
+                long r = find(PK_SUP_EV_RESTART, "steps", i);
+                cr_assert_geq(r, 0);
+                cr_assert(R.ev[r].delay_ms >= want[i - 1] && R.ev[r].delay_ms <= want[i - 1] + 1,
+                          "steps restart %d: delay %lld, want %lld", i, (long long)R.ev[r].delay_ms,
+                          (long long)want[i - 1]);
+        }
+        for (int i = 1; i <= 3; i++) {
+                long r = find(PK_SUP_EV_RESTART, "now", i);
+                cr_assert_geq(r, 0);
+                cr_assert_eq(R.ev[r].delay_ms, 0);
+                r = find(PK_SUP_EV_RESTART, "inherit", i);
+                cr_assert_geq(r, 0);
+                cr_assert_leq(R.ev[r].delay_ms, 5, "inherit restart %d: %lld", i,
+                              (long long)R.ev[r].delay_ms);
+        }
+        finish(s);
+}
+
+Test(sup, per_child_backoff_reset_never_keeps_the_delay)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.intensity = 100;
+        o.backoff_reset_ms = 50; /* the supervisor would call 150 ms of uptime stable */
+        struct pk_sup *s = new_sup(&o);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "w";
+        sp.backoff_base_ms = 40;
+        sp.backoff_cap_ms = 40;
+        sp.backoff_reset_ms = -1; /* but this child waits every time */
+        sp.jitter_pct = -1;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("sleep 0.15; exit 1")), 0);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_STARTING, "w", 3);
+        for (int i = 1; i <= 2; i++) {
+                long r = find(PK_SUP_EV_RESTART, "w", i);
+                cr_assert(R.ev[r].delay_ms >= 40 && R.ev[r].delay_ms <= 41, "restart %d: %lld", i,
+                          (long long)R.ev[r].delay_ms);
+        }
+        finish(s);
+}
+
+Test(sup, per_child_start_limit_gives_up_the_child_only)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.intensity = 100; /* the supervisor's own limit is far away */
+        o.jitter_pct = -1;
+        struct pk_sup *s = new_sup(&o);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "flaky";
+        sp.backoff_base_ms = 5;
+        sp.backoff_cap_ms = 5;
+        sp.start_limit_burst = 3;
+        sp.start_limit_interval_ms = 60000;
+        const char *need[] = {"flaky", NULL};
+        cr_assert_eq(pk_sup_add(s, &sp, sh("exit 1")), 0);
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "dependent";
+        sp.requires_ids = need;
+        sp.after = need;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
+        add(s, "bystander", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_GAVE_UP, "flaky", 1);
+        /* three starts in the window, then no fourth */
+        cr_assert_eq(count(PK_SUP_EV_STARTING, "flaky"), 3);
+        cr_assert_eq(count(PK_SUP_EV_EXITED, "flaky"), 3);
+        long g = find(PK_SUP_EV_GAVE_UP, "flaky", 1);
+        cr_assert_eq(R.ev[g].reason, PK_SUP_R_START_LIMIT);
+        cr_assert_str_eq(pk_sup_reason_name(PK_SUP_R_START_LIMIT), "start-limit");
+        struct pk_sup_child_info ci;
+        cr_assert_eq(pk_sup_child_info(s, "flaky", &ci), 0);
+        cr_assert_eq(ci.state, PK_SUP_FAILED);
+        /* the supervisor did not fail; its other child runs on */
+        struct pk_sup_status st;
+        cr_assert_eq(pk_sup_state(s, &st), 0);
+        cr_assert(st.running && !st.finished);
+        cr_assert_eq(pk_sup_child_info(s, "bystander", &ci), 0);
+        cr_assert_eq(ci.state, PK_SUP_READY);
+        cr_assert_eq(count(PK_SUP_EV_SUP_DOWN, NULL), 0);
+        /* what requires it is stopped with it (it ran meanwhile: ready at exec) */
+        long d = find(PK_SUP_EV_STOPPING, "dependent", 1);
+        cr_assert_gt(d, g);
+        cr_assert_eq(R.ev[d].reason, PK_SUP_R_DEPENDENCY);
+        /* reset (systemctl reset-failed): down, not started */
+        cr_assert_eq(pk_sup_reset_child(s, "flaky"), 0);
+        cr_assert_eq(pk_sup_child_info(s, "flaky", &ci), 0);
+        cr_assert_eq(ci.state, PK_SUP_DOWN);
+        cr_assert_eq(pk_sup_reset_child(s, "flaky"), -EALREADY);
+        cr_assert_eq(pk_sup_reset_child(s, "nope"), -ENOENT);
+        cr_assert_eq(count(PK_SUP_EV_STARTING, "flaky"), 3);
+        /* a start asked for clears the history (reset-failed + start): three more */
+        cr_assert_eq(pk_sup_start_child(s, "flaky"), 0);
+        run_until(PK_SUP_EV_GAVE_UP, "flaky", 1);
+        cr_assert_eq(count(PK_SUP_EV_STARTING, "flaky"), 6);
+        finish(s);
+}
+
+Test(sup, per_child_start_limit_window_slides)
+{
+        /* restarts 140 ms apart under a limit of 3 starts in 250 ms: the window
+         * slides, so the child is never given up (a counter that never forgot
+         * would stop it at the third) */
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.intensity = 100;
+        o.period_ms = 60000;
+        struct pk_sup *s = new_sup(&o);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "w";
+        sp.backoff_base_ms = 140;
+        sp.backoff_cap_ms = 140;
+        sp.backoff_reset_ms = -1;
+        sp.jitter_pct = -1;
+        sp.start_limit_burst = 3;
+        sp.start_limit_interval_ms = 250;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("exit 1")), 0);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_STARTING, "w", 6);
+        cr_assert_eq(count(PK_SUP_EV_GAVE_UP, "w"), 0);
+        /* and the stream shows the limit kept: any 4 starts span 250 ms or more */
+        for (int i = 1; i + 3 <= 6; i++) {
+                long a = find(PK_SUP_EV_STARTING, "w", i), b = find(PK_SUP_EV_STARTING, "w", i + 3);
+                cr_assert_geq(ev_ms_between(a, b), 250);
+        }
+        finish(s);
+}
+
+Test(sup, per_child_policy_bad_values)
+{
+        struct pk_loop *loop;
+        cr_assert_eq(pk_loop_new(&loop), 0);
+        struct pk_sup *s = NULL;
+        cr_assert_eq(pk_sup_new(loop, NULL, &s), 0);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "a";
+        sp.backoff_cap_ms = -1;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.backoff_cap_ms = 0;
+        sp.jitter_pct = 101;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.jitter_pct = 0;
+        sp.start_limit_burst = -1;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.start_limit_burst = 2;
+        sp.start_limit_interval_ms = -5;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        sp.start_limit_interval_ms = 0;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), 0);
+        pk_sup_free(s);
+        pk_loop_free(loop);
+}
+
+/* a template's per-child policy reaches every dynamic child */
+Test(sup, per_child_policy_of_a_template)
+{
+        struct pk_sup_child_spec t;
+        memset(&t, 0, sizeof(t));
+        t.backoff_base_ms = 1;
+        t.backoff_cap_ms = 1;
+        t.start_limit_burst = 2;
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.strategy = PK_SUP_SIMPLE_ONE_FOR_ONE;
+        o.template_spec = &t;
+        o.intensity = 100;
+        struct pk_sup *s = new_sup(&o);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        cr_assert_eq(pk_sup_start_dynamic(s, "d1", sh("exit 1")), 0);
+        run_until(PK_SUP_EV_GAVE_UP, "d1", 1);
+        cr_assert_eq(count(PK_SUP_EV_STARTING, "d1"), 2);
+        long g = find(PK_SUP_EV_GAVE_UP, "d1", 1);
+        cr_assert_eq(R.ev[g].reason, PK_SUP_R_START_LIMIT);
         finish(s);
 }
 

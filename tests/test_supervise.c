@@ -343,6 +343,355 @@ Test(supervise, failing_unit_is_failed)
         sv_stop(&s);
 }
 
+Test(supervise, start_limit_fails_a_crash_looping_unit)
+{
+        struct sv s;
+        sv_init(&s);
+        /* Restart=always with RestartSec=: started 3 times within the interval, then
+         * failed; the supervisor and its other units go on. */
+        write_file(s.units, "loop.service",
+                   "[Unit]\nStartLimitIntervalSec=1min\nStartLimitBurst=3\n"
+                   "StartLimitAction=none\n"
+                   "[Service]\nExecStart=/bin/sh -c 'echo start >> %s/starts; exit 1'\n"
+                   "Restart=always\nRestartSec=150ms\n",
+                   s.dir);
+        write_file(s.units, "calm.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        sv_start(&s);
+        for (int i = 0; i < 600 && ctl(&s, NULL, "is-failed", "loop") != 0; i++)
+                nap();
+        cr_assert_eq(ctl(&s, NULL, "is-failed", "loop"), 0);
+        char path[512];
+        snprintf(path, sizeof(path), "%s/starts", s.dir);
+        char *t = read_file(path);
+        cr_assert_str_eq(t, "start\nstart\nstart\n", "three starts, then none");
+        free(t);
+        char buf[64];
+        field(&s, "loop", "restarts", buf, sizeof(buf));
+        cr_assert_str_eq(buf, "2");
+        wait_field(&s, "calm", "active", "active");
+        char *err = read_file(s.err);
+        cr_assert(strstr(err, "loop.service: gave-up reason start-limit"), "%s", err);
+        cr_assert(!strstr(err, "StartLimitAction"), "StartLimitAction=none is done:\n%s", err);
+        cr_assert(!strstr(err, "RestartSec"), "RestartSec= is enforced:\n%s", err);
+        free(err);
+        /* reset-failed: inactive, and a start gets the full burst again */
+        cr_assert_eq(ctl(&s, NULL, "reset-failed", "loop"), 0);
+        cr_assert_eq(ctl(&s, NULL, "is-failed", "loop"), 1);
+        wait_field(&s, "loop", "active", "inactive");
+        cr_assert_eq(ctl(&s, NULL, "start", "loop"), 0);
+        for (int i = 0; i < 600 && ctl(&s, NULL, "is-failed", "loop") != 0; i++)
+                nap();
+        t = read_file(path);
+        cr_assert_str_eq(t, "start\nstart\nstart\nstart\nstart\nstart\n");
+        free(t);
+        sv_stop(&s);
+}
+
+static long read_pid_file(const char *dir, const char *name)
+{
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        for (int i = 0; i < 600 && access(path, F_OK) != 0; i++)
+                nap();
+        char *t = read_file(path);
+        long pid = atol(t);
+        free(t);
+        cr_assert_gt(pid, 0, "no pid in %s", path);
+        return pid;
+}
+
+static void wait_dead(long pid, const char *what)
+{
+        for (int i = 0; i < 600 && alive(pid); i++)
+                nap();
+        cr_assert(!alive(pid), "%s (pid %ld) survived its timeout", what, pid);
+}
+
+Test(supervise, hanging_hooks_are_killed_at_their_timeouts)
+{
+        struct sv s;
+        sv_init(&s);
+        /* ("$$" is a "$" in a unit's command line.) */
+        /* ExecStop= hangs (and so does what it started): killed at TimeoutStopSec=,
+         * the later ExecStop= is skipped, and the stop proceeds. */
+        write_file(s.units, "stop.service",
+                   "[Service]\nExecStart=/bin/sleep 1000\nTimeoutStopSec=400ms\n"
+                   "ExecStop=/bin/sh -c '/bin/sleep 1000 & echo $$! > %s/stopchild; "
+                   "echo $$$$ > %s/stophook; wait'\n"
+                   "ExecStop=/bin/sh -c 'echo ran > %s/stop2'\n",
+                   s.dir, s.dir, s.dir);
+        /* ExecReload= hangs: killed at TimeoutStartSec=, the reload fails, the
+         * service runs on with the same pid. */
+        write_file(s.units, "reload.service",
+                   "[Service]\nExecStart=/bin/sleep 1000\nTimeoutStartSec=400ms\n"
+                   "ExecReload=/bin/sh -c 'echo $$$$ > %s/reloadhook; exec /bin/sleep 1000'\n",
+                   s.dir);
+        /* ExecStartPost= hangs: killed at TimeoutStartSec=, the start failed, the
+         * service is stopped and (Restart=no) ends failed. */
+        write_file(s.units, "post.service",
+                   "[Service]\nExecStart=/bin/sleep 1000\nTimeoutStartSec=400ms\n"
+                   "ExecStartPost=/bin/sh -c 'echo $$$$ > %s/posthook; exec /bin/sleep 1000'\n",
+                   s.dir);
+        /* ExecStopPost= hangs after the service's exit: killed at TimeoutStopSec=. */
+        write_file(s.units, "stoppost.service",
+                   "[Service]\nExecStart=/bin/sh -c 'exit 0'\nTimeoutStopSec=400ms\n"
+                   "ExecStopPost=/bin/sh -c 'echo $$$$ > %s/stoposthook; exec /bin/sleep 1000'\n",
+                   s.dir);
+        sv_start(&s);
+        wait_field(&s, "stop", "active", "active");
+        wait_field(&s, "reload", "active", "active");
+        long main_pid = pid_of(&s, "stop");
+
+        cr_assert_eq(ctl(&s, NULL, "stop", "stop"), 0, "the stop goes on after the timeout");
+        long hook = read_pid_file(s.dir, "stophook");
+        long child = read_pid_file(s.dir, "stopchild");
+        wait_field(&s, "stop", "active", "inactive");
+        wait_dead(hook, "ExecStop=");
+        wait_dead(child, "what ExecStop= started");
+        wait_dead(main_pid, "the service after its ExecStop= timed out");
+        char path[512];
+        snprintf(path, sizeof(path), "%s/stop2", s.dir);
+        cr_assert_neq(access(path, F_OK), 0, "the ExecStop= after the timed-out one ran");
+
+        long rpid = pid_of(&s, "reload");
+        char *out = NULL;
+        cr_assert_neq(ctl(&s, &out, "reload", "reload"), 0);
+        cr_assert(strstr(out, "timed out"), "%s", out);
+        free(out);
+        wait_dead(read_pid_file(s.dir, "reloadhook"), "ExecReload=");
+        wait_field(&s, "reload", "active", "active");
+        cr_assert_eq(pid_of(&s, "reload"), rpid, "a failed reload leaves the service running");
+
+        wait_dead(read_pid_file(s.dir, "posthook"), "ExecStartPost=");
+        for (int i = 0; i < 600 && ctl(&s, NULL, "is-failed", "post") != 0; i++)
+                nap();
+        cr_assert_eq(ctl(&s, NULL, "is-failed", "post"), 0);
+
+        wait_dead(read_pid_file(s.dir, "stoposthook"), "ExecStopPost=");
+        char *err = read_file(s.err);
+        cr_assert(strstr(err, "stop.service: ExecStop= timed out after 400 ms: killed"), "%s", err);
+        cr_assert(strstr(err, "reload.service: ExecReload= timed out after 400 ms"), "%s", err);
+        cr_assert(strstr(err, "post.service: ExecStartPost= timed out after 400 ms"), "%s", err);
+        cr_assert(strstr(err, "stoppost.service: ExecStopPost= timed out after 400 ms"), "%s", err);
+        free(err);
+        sv_stop(&s);
+}
+
+Test(supervise, targets_and_the_enabled_set)
+{
+        struct sv s;
+        sv_init(&s);
+        /* A config directory as systemd keeps one: default.target -> multi-user.target,
+         * which Wants=c.service; a.service is enabled (linked in .wants/), b.service
+         * is installed but disabled, d.service is wanted by the enabled e.target
+         * (target of a target). */
+        write_file(s.units, "a.service",
+                   "[Service]\nExecStart=/bin/sleep 1000\n[Install]\nWantedBy=multi-user.target\n");
+        write_file(s.units, "b.service",
+                   "[Service]\nExecStart=/bin/sleep 1000\n[Install]\nWantedBy=multi-user.target\n"
+                   "Alias=bee.service\n");
+        write_file(s.units, "c.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        write_file(s.units, "d.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        write_file(s.units, "multi-user.target",
+                   "[Unit]\nDescription=Multi-User\nWants=c.service\n");
+        write_file(s.units, "e.target", "[Unit]\nWants=d.service\n");
+        char p[512], q[512];
+        snprintf(p, sizeof(p), "%s/default.target", s.units);
+        cr_assert_eq(symlink("multi-user.target", p), 0);
+        snprintf(p, sizeof(p), "%s/multi-user.target.wants", s.units);
+        cr_assert_eq(mkdir(p, 0755), 0);
+        snprintf(p, sizeof(p), "%s/multi-user.target.wants/a.service", s.units);
+        snprintf(q, sizeof(q), "%s/a.service", s.units);
+        cr_assert_eq(symlink(q, p), 0);
+        snprintf(p, sizeof(p), "%s/multi-user.target.wants/e.target", s.units);
+        snprintf(q, sizeof(q), "%s/e.target", s.units);
+        cr_assert_eq(symlink(q, p), 0);
+        /* Only this directory: the host's own units stay out of it. */
+        const char *args[] = {"--unit-path", s.units, s.units, NULL};
+        sv_start_args(&s, args);
+        wait_field(&s, "a", "active", "active");
+        wait_field(&s, "c", "active", "active");
+        wait_field(&s, "d", "active", "active");
+        char *out = NULL;
+        cr_assert_eq(ctl(&s, &out, "list"), 0);
+        cr_assert(!strstr(out, "b.service"), "a disabled unit was started:\n%s", out);
+        free(out);
+        /* is-enabled reads the links */
+        cr_assert_eq(ctl(&s, &out, "is-enabled", "a"), 0);
+        cr_assert_str_eq(out, "enabled\n");
+        free(out);
+        cr_assert_eq(ctl(&s, &out, "is-enabled", "b"), 1);
+        cr_assert_str_eq(out, "disabled\n");
+        free(out);
+        cr_assert_eq(ctl(&s, &out, "is-enabled", "c"), 0);
+        cr_assert_str_eq(out, "static\n");
+        free(out);
+        cr_assert_eq(ctl(&s, &out, "is-enabled", "nope"), 1);
+        cr_assert_str_eq(out, "not-found\n");
+        free(out);
+        /* enable makes the links of [Install] (WantedBy=, Alias=), and starts nothing */
+        cr_assert_eq(ctl(&s, &out, "enable", "b"), 0);
+        cr_assert(strstr(out, "Created symlink"), "%s", out);
+        free(out);
+        char tgt[512] = "";
+        snprintf(p, sizeof(p), "%s/multi-user.target.wants/b.service", s.units);
+        snprintf(q, sizeof(q), "%s/b.service", s.units);
+        ssize_t l = readlink(p, tgt, sizeof(tgt) - 1);
+        cr_assert_gt(l, 0, "no link %s", p);
+        tgt[l] = '\0';
+        cr_assert_str_eq(tgt, q);
+        snprintf(p, sizeof(p), "%s/bee.service", s.units);
+        l = readlink(p, tgt, sizeof(tgt) - 1);
+        cr_assert_gt(l, 0, "no alias link %s", p);
+        cr_assert_eq(ctl(&s, NULL, "is-enabled", "b"), 0);
+        cr_assert_eq(ctl(&s, &out, "list"), 0);
+        cr_assert(!strstr(out, "b.service"), "enable started b:\n%s", out);
+        free(out);
+        /* systemctl disable --now / enable --now */
+        char link[512];
+        snprintf(link, sizeof(link), "%s/systemctl", s.dir);
+        cr_assert_eq(symlink(PORTKIT, link), 0);
+        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "disable", "--now", "a", NULL), 0);
+        wait_field(&s, "a", "active", "inactive");
+        cr_assert_eq(ctl(&s, NULL, "is-enabled", "a"), 1);
+        snprintf(p, sizeof(p), "%s/multi-user.target.wants/a.service", s.units);
+        cr_assert_neq(access(p, F_OK), 0);
+        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "disable", "b", NULL), 0);
+        snprintf(p, sizeof(p), "%s/bee.service", s.units);
+        cr_assert_neq(access(p, F_OK), 0, "disable left the alias");
+        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "enable", "--now", "b", NULL), 0);
+        wait_field(&s, "b", "active", "active"); /* loaded on demand */
+        cr_assert_eq(ctl(&s, NULL, "is-enabled", "b"), 0);
+        /* starting a target starts what it wants (loaded on demand) */
+        write_file(s.units, "g.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        write_file(s.units, "f.target", "[Unit]\nWants=g.service\n");
+        cr_assert_eq(ctl(&s, NULL, "start", "f.target"), 0);
+        wait_field(&s, "g", "active", "active");
+        cr_assert_neq(ctl(&s, NULL, "start", "nothing.target"), 0);
+        /* a unit started on demand (not enabled) survives a daemon-reload */
+        cr_assert_eq(ctl(&s, NULL, "start", "a"), 0);
+        wait_field(&s, "a", "active", "active");
+        long apid = pid_of(&s, "a");
+        cr_assert_eq(ctl(&s, NULL, "daemon-reload"), 0);
+        wait_field(&s, "a", "active", "active");
+        cr_assert_eq(pid_of(&s, "a"), apid);
+        /* a restart of the supervisor starts the enabled set: b now, not a */
+        sv_stop(&s);
+        sv_start_args(&s, args);
+        wait_field(&s, "b", "active", "active");
+        cr_assert_eq(ctl(&s, &out, "list"), 0);
+        cr_assert(!strstr(out, "a.service"), "a disabled unit was started:\n%s", out);
+        free(out);
+        sv_stop(&s);
+}
+
+/* Lines in dir/name (a worker appends its pid at each start). */
+static int lines_in(const char *dir, const char *name)
+{
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        char *t = read_file(path);
+        int n = 0;
+        for (char *p = t; *p; p++)
+                n += *p == '\n';
+        free(t);
+        return n;
+}
+
+static void wait_lines(struct sv *s, const char *name, int want)
+{
+        for (int i = 0; i < 600 && lines_in(s->dir, name) < want; i++)
+                nap();
+        char *err = read_file(s->err);
+        cr_assert_eq(lines_in(s->dir, name), want, "%s: %d starts, want %d; supervisor said:\n%s",
+                     name, lines_in(s->dir, name), want, err);
+        free(err);
+}
+
+Test(supervise, tree_file_one_for_all_and_rest_for_one)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "u.service",
+                   "[Service]\nExecStart=/bin/sh -c 'echo $$$$ >> %s/u; exec /bin/sleep 1000'\n"
+                   "Restart=always\n",
+                   s.dir);
+#define W(id)                                                                                      \
+        "{worker, " #id ", #{cmd => [\"/bin/sh\", \"-c\", \"echo $$ >> %s/" #id                    \
+        "; exec /bin/sleep 1000\"]}}"
+        write_file(
+            s.dir, "app.tree",
+            "%% one_for_all: a, a unit, b\n"
+            "{supervisor, all, #{strategy => one_for_all, intensity => 5, period => 60000,\n"
+            "                    backoff => #{base => 10, cap => 10, jitter => -1}},\n"
+            " [" W(a) ", {unit, \"u.service\"}, " W(
+                b) "]}.\n"
+                   "%% rest_for_one: x, y, z\n"
+                   "{supervisor, rest, #{strategy => rest_for_one, backoff => #{base => 10}},\n"
+                   " [" W(x) ", " W(y) ", " W(z) "]}.\n",
+            s.dir, s.dir, s.dir, s.dir, s.dir);
+#undef W
+        char tree[512];
+        snprintf(tree, sizeof(tree), "%s/app.tree", s.dir);
+        const char *args[] = {"--unit-path", s.units, tree, NULL};
+        sv_start_args(&s, args);
+        const char *ids[] = {"a", "u", "b", "x", "y", "z"};
+        for (size_t i = 0; i < 6; i++)
+                wait_lines(&s, ids[i], 1);
+        wait_field(&s, "u", "active", "active");
+        /* one_for_all: a dies, so all of its tree restart (the unit too) */
+        long a1 = read_pid_file(s.dir, "a");
+        long u1 = pid_of(&s, "u");
+        cr_assert_eq(kill((pid_t)a1, SIGKILL), 0);
+        wait_lines(&s, "a", 2);
+        wait_lines(&s, "u", 2);
+        wait_lines(&s, "b", 2);
+        wait_field(&s, "u", "active", "active");
+        cr_assert_neq(pid_of(&s, "u"), u1, "the unit in the tree was not restarted with it");
+        cr_assert(!alive(u1));
+        /* rest_for_one: y dies, so y and z restart, x does not */
+        char path[512];
+        snprintf(path, sizeof(path), "%s/y", s.dir);
+        char *t = read_file(path);
+        long y1 = atol(t);
+        free(t);
+        cr_assert_eq(kill((pid_t)y1, SIGKILL), 0);
+        wait_lines(&s, "y", 2);
+        wait_lines(&s, "z", 2);
+        cr_assert_eq(lines_in(s.dir, "x"), 1, "x was restarted by rest_for_one");
+        cr_assert_eq(lines_in(s.dir, "a"), 2, "the other tree was touched");
+        sv_stop(&s);
+}
+
+Test(supervise, tree_file_errors_name_the_place)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.dir, "bad.tree", "{supervisor, t, #{strategy => one_for_all},\n [}.\n");
+        write_file(s.dir, "key.tree",
+                   "{supervisor, t, #{strategy => one_for_all, colour => blue}, []}.\n");
+        write_file(s.dir, "cmd.tree", "{supervisor, t, #{}, [{worker, w, #{}}]}.\n");
+        const char *names[] = {"bad.tree", "key.tree", "cmd.tree"};
+        const char *want[] = {"bad.tree:2:", "supervisor t: bad key or value: colour",
+                              "worker w: cmd =>"};
+        for (size_t i = 0; i < 3; i++) {
+                char tree[512];
+                snprintf(tree, sizeof(tree), "%s/%s", s.dir, names[i]);
+                struct pk_cmd *cmd;
+                cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
+                const char *a[] = {"supervise", "--control", s.ctl, tree, NULL};
+                cr_assert_eq(pk_cmd_args(cmd, a), 0);
+                struct pk_run_opts o = {.timeout_ms = 30000};
+                struct pk_run_result res;
+                cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
+                pk_cmd_free(cmd);
+                cr_assert_neq(pk_exit_shell(&res.status), 0);
+                cr_assert(res.err && strstr(res.err, want[i]), "%s: %s", names[i],
+                          res.err ? res.err : "");
+                pk_run_result_free(&res);
+        }
+}
+
 /* ---- configuration ------------------------------------------------------------------- */
 
 Test(supervise, daemon_reload_applies_a_diff)
@@ -636,6 +985,40 @@ Test(unit_child, restart_stop_and_readiness)
         cr_assert_eq(c->spec.restart, PK_SUP_TRANSIENT);
         cr_assert_eq(c->spec.shutdown, PK_SUP_SHUTDOWN_INFINITY);
         cr_assert(has_note(c, "on-abnormal"));
+        pk_unit_child_free(c);
+
+        /* RestartSec= and StartLimit*= are the child's own policy */
+        c = convert("r.service",
+                    "[Unit]\nStartLimitIntervalSec=1min\nStartLimitBurst=3\n"
+                    "[Service]\nExecStart=/bin/true\nRestart=always\nRestartSec=250ms\n",
+                    NULL, &r);
+        cr_assert_eq(r, 0);
+        cr_assert_eq(c->spec.backoff_base_ms, 250);
+        cr_assert_eq(c->spec.backoff_cap_ms, 250, "RestartSec= alone is a fixed delay");
+        cr_assert_lt(c->spec.backoff_reset_ms, 0, "systemd waits RestartSec= every time");
+        cr_assert_lt(c->spec.jitter_pct, 0);
+        cr_assert_eq(c->spec.start_limit_burst, 3);
+        cr_assert_eq(c->spec.start_limit_interval_ms, 60000);
+        cr_assert(!has_note(c, "RestartSec"));
+        cr_assert(!has_note(c, "StartLimit"));
+        pk_unit_child_free(c);
+        c = convert("r.service",
+                    "[Unit]\nStartLimitIntervalSec=0\nStartLimitAction=reboot\n"
+                    "[Service]\nExecStart=/bin/true\nRestart=always\nRestartSec=0\n"
+                    "RestartSteps=3\nRestartMaxDelaySec=8s\n",
+                    NULL, &r);
+        cr_assert_eq(r, 0);
+        cr_assert_eq(c->spec.start_limit_burst, 0, "interval 0 turns the limit off");
+        cr_assert_eq(c->spec.backoff_cap_ms, 8000);
+        cr_assert(has_note(c, "RestartSteps=3"));
+        cr_assert(has_note(c, "StartLimitAction=reboot"), "other actions are reported");
+        pk_unit_child_free(c);
+        c = convert("r.service", "[Service]\nExecStart=/bin/true\nRestart=always\nRestartSec=0\n",
+                    NULL, &r);
+        cr_assert_eq(r, 0);
+        cr_assert_lt(c->spec.backoff_base_ms, 0, "RestartSec=0: at once");
+        cr_assert_eq(c->spec.start_limit_burst, 5, "systemd's default 5 in 10 s");
+        cr_assert_eq(c->spec.start_limit_interval_ms, 10000);
         pk_unit_child_free(c);
 
         c = convert("c.service", "[Service]\nExecStart=/bin/true\nTimeoutStopSec=0\n", NULL, &r);

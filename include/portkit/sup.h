@@ -151,6 +151,25 @@ struct pk_sup_child_spec {
          *  restarts.  NULL: the command's own fds 1 and 2. */
         const char *log_dir;
         const struct pk_log_opts *log_opts; /**< NULL: defaults (copied) */
+
+        /* Per-child restart policy: systemd's per-unit RestartSec=,
+         * RestartMaxDelaySec= and StartLimitIntervalSec=/StartLimitBurst=.
+         * 0 inherits the supervisor's option of the same name
+         * (pk_sup_opts); docs/sup.md "Per-child restart policy". */
+        int64_t backoff_base_ms; /**< first restart delay; 0: the supervisor's; < 0: none */
+        int64_t backoff_cap_ms;  /**< largest delay; 0: the supervisor's (raised to the base) */
+        /** Uptime after which the child counts as stable (its next restart is
+         *  immediate and the delays start again from the base); 0: the
+         *  supervisor's; < 0: never (every restart waits, as RestartSec=). */
+        int64_t backoff_reset_ms;
+        int jitter_pct; /**< 0: the supervisor's; < 0: none; else 1..100 */
+        /** > 0: at most this many starts (the first one, restarts, starts asked
+         *  for) within start_limit_interval_ms; a restart beyond that gives the
+         *  child up (FAILED, PK_SUP_EV_GAVE_UP with PK_SUP_R_START_LIMIT) without
+         *  failing the supervisor.  0: no limit of its own (only the
+         *  supervisor's intensity applies, as always). */
+        int start_limit_burst;
+        int64_t start_limit_interval_ms; /**< 0: 10000 */
 };
 
 /** Whether workers run in a cgroup v2 of their own (pk_sup_opts.cgroup). */
@@ -226,6 +245,7 @@ enum pk_sup_reason {
         PK_SUP_R_CHILD_SUP,     /**< a nested supervisor failed (escalation) */
         PK_SUP_R_CONFLICT,      /**< a conflicting sibling started */
         PK_SUP_R_SIGNAL,        /**< reaper mode: SIGTERM/SIGINT */
+        PK_SUP_R_START_LIMIT,   /**< the child's own start_limit_burst was reached */
 };
 
 /** Longest text of an event (STATUS=, spawn errors), without the NUL. */
@@ -368,6 +388,12 @@ PK_API int pk_sup_state(const struct pk_sup *sup, struct pk_sup_status *ret);
 
 /** @brief Starts a stopped, failed or waiting child (clears FAILED). -ENOENT, -EALREADY. */
 PK_API int pk_sup_start_child(struct pk_sup *sup, const char *id);
+/**
+ * @brief `systemctl reset-failed`: a FAILED child becomes DOWN (not started)
+ *        and forgets its recorded starts and backoff exponent.
+ * @return 0, -ENOENT, -EINVAL (NULL), -EALREADY (not failed: nothing done).
+ */
+PK_API int pk_sup_reset_child(struct pk_sup *sup, const char *id);
 /** @brief Stops a child; it stays stopped (not restarted). -ENOENT. */
 PK_API int pk_sup_stop_child(struct pk_sup *sup, const char *id);
 /** @brief Stops then starts a child (not counted against intensity). -ENOENT. */

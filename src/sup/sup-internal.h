@@ -28,6 +28,17 @@ enum after_stop {
         AFTER_GAVE_UP,  /* FAILED (a dependency gave up) */
 };
 
+/* A child's own restart policy (pk_sup_child_spec's per-child fields, 0 =
+ * the supervisor's) and the times of its recent starts (limit.c). */
+struct child_limit {
+        int64_t base_ms, cap_ms, reset_ms;
+        int jitter_pct;
+        int burst;           /* 0: no start limit of its own */
+        int64_t interval_ms; /* start limit window */
+        uint64_t *starts;    /* ring of `burst` start times (ns) */
+        size_t head, n;
+};
+
 struct child {
         struct pk_sup *sup;
         char id[PK_SUP_ID_MAX + 1];
@@ -79,6 +90,8 @@ struct child {
         uint64_t start_seq; /* order of the last spawn, for reverse-order stops */
         int has_exit;
         struct pk_exit last_exit;
+
+        struct child_limit lim; /* per-child backoff and start limit (limit.c) */
 };
 
 enum sup_phase { PHASE_IDLE, PHASE_RUNNING, PHASE_GROUP, PHASE_SHUTDOWN, PHASE_DONE };
@@ -172,5 +185,26 @@ bool pk__proc_has_token(pid_t pid, const char *token);
 int pk__proc_kill_orphans(struct pk_sup *root, const char *token, int sig);
 void pk__sup_reap_sweep(struct pk_sup *root);
 void pk__sup_reaper_off(struct pk_sup *root);
+
+/* ---- per-child restart policy (limit.c) ---- */
+
+/* The backoff parameters in force for a child: its own, else the supervisor's. */
+struct sup_backoff {
+        int64_t base_ms, cap_ms, reset_ms; /* reset_ms < 0: never stable */
+        int jitter_pct;                    /* <= 0: none */
+};
+/* Validates and copies the spec's per-child fields (and allocates the start
+ * ring).  0, -EINVAL, -ENOMEM. */
+int pk__sup_limit_apply(struct child *c, const struct pk_sup_child_spec *sp);
+/* Writes the child's per-child fields back into a spec (templates). */
+void pk__sup_limit_to_spec(const struct child *c, struct pk_sup_child_spec *sp);
+void pk__sup_backoff_params(const struct child *c, struct sup_backoff *ret);
+/* Records a start at @now. */
+void pk__sup_limit_started(struct child *c, uint64_t now);
+/* Whether one more start at @now stays within the child's start limit. */
+bool pk__sup_limit_ok(struct child *c, uint64_t now);
+/* Forgets the recorded starts (a start asked for after a give-up). */
+void pk__sup_limit_reset(struct child *c);
+void pk__sup_limit_free(struct child *c);
 
 #endif

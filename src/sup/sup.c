@@ -74,7 +74,7 @@ const char *pk_sup_reason_name(int reason)
             "none",       "requested",     "strategy",         "intensity",
             "normal",     "start-timeout", "watchdog",         "spawn",
             "dependency", "auto-shutdown", "child-supervisor", "conflict",
-            "signal",
+            "signal",     "start-limit",
         };
         if (reason < 0 || (size_t)reason >= PK_ARRAY_SIZE(names))
                 return "?";
@@ -477,19 +477,21 @@ static unsigned next_rand(struct pk_sup *s)
 static int64_t backoff_delay(struct child *c, uint64_t now)
 {
         struct pk_sup *s = c->sup;
+        struct sup_backoff b;
+        pk__sup_backoff_params(c, &b); /* the child's own, else the supervisor's */
         uint64_t up = c->start_ns && now > c->start_ns ? now - c->start_ns : 0;
-        if (c->start_ns && up >= (uint64_t)s->opts.backoff_reset_ms * 1000000u) {
+        if (c->start_ns && b.reset_ms >= 0 && up >= (uint64_t)b.reset_ms * 1000000u) {
                 c->fails = 0;
                 return 0; /* the first restart of a stable child is immediate */
         }
-        int64_t d = s->opts.backoff_base_ms;
-        for (unsigned i = 0; i < c->fails && d < s->opts.backoff_cap_ms; i++)
+        int64_t d = b.base_ms;
+        for (unsigned i = 0; i < c->fails && d < b.cap_ms; i++)
                 d *= 2;
-        if (d > s->opts.backoff_cap_ms)
-                d = s->opts.backoff_cap_ms;
+        if (d > b.cap_ms)
+                d = b.cap_ms;
         c->fails++;
-        if (s->opts.jitter_pct > 0 && d > 0) {
-                int64_t span = d * s->opts.jitter_pct / 100;
+        if (b.jitter_pct > 0 && d > 0) {
+                int64_t span = d * b.jitter_pct / 100;
                 if (span > 0)
                         d += (int64_t)(next_rand(s) % (uint64_t)(span + 1));
         }
@@ -836,6 +838,7 @@ static void do_spawn(struct child *c)
         c->start_seq = ++pk__sup_root(s)->start_seq;
         c->start_ns = pk__sup_now_ns();
         c->ready_ns = 0;
+        pk__sup_limit_started(c, c->start_ns);
         if (c->type == PK_SUP_SUPERVISOR) {
                 set_state(c, PK_SUP_STARTING);
                 c->pid = c->mainpid = 0;
@@ -975,6 +978,10 @@ static void on_failure_or_exit(struct child *c, bool normal)
                 return;
         }
         uint64_t now = pk__sup_now_ns();
+        if (!pk__sup_limit_ok(c, now)) { /* its own start limit: it alone gives up */
+                give_up(c, PK_SUP_R_START_LIMIT);
+                return;
+        }
         if (!intensity_ok(s, now)) {
                 set_state(c, PK_SUP_FAILED);
                 pk__sup_emit(c, PK_SUP_EV_GAVE_UP, PK_SUP_R_INTENSITY, 0, NULL);
@@ -1265,6 +1272,9 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
                 c->log_opts = *sp->log_opts;
                 c->has_log_opts = true;
         }
+        int lr = pk__sup_limit_apply(c, sp);
+        if (lr < 0)
+                return lr;
         const char *const *lists_in[DEP_NKINDS] = {sp->requires_ids, sp->wants, sp->after,
                                                    sp->binds_to, sp->conflicts};
         for (int k = 0; k < DEP_NKINDS; k++) {
@@ -1355,6 +1365,7 @@ static void child_free(struct child *c)
         free(c->log_dir);
         free(c->pid_file);
         free_deps(c);
+        pk__sup_limit_free(c);
         free(c);
 }
 
@@ -1543,6 +1554,7 @@ int pk_sup_start_dynamic(struct pk_sup *s, const char *id, struct pk_cmd *cmd)
         sp.forking = t->forking;
         sp.pid_file = t->pid_file;
         sp.log_opts = t->has_log_opts ? &t->log_opts : NULL;
+        pk__sup_limit_to_spec(t, &sp);
         return add_common(s, &sp, cmd, NULL, true);
 }
 
@@ -1721,6 +1733,7 @@ static void sup_free_internal(struct pk_sup *s)
                 free_deps(s->tmpl);
                 free(s->tmpl->log_dir);
                 free(s->tmpl->pid_file);
+                pk__sup_limit_free(s->tmpl);
                 free(s->tmpl);
         }
         free(s->cgroup_parent);
@@ -1808,10 +1821,27 @@ int pk_sup_start_child(struct pk_sup *s, const char *id)
                 return -ESHUTDOWN;
         if (c->state != PK_SUP_DOWN && c->state != PK_SUP_FAILED && c->state != PK_SUP_BACKOFF)
                 return -EALREADY;
-        if (c->state == PK_SUP_FAILED)
+        if (c->state == PK_SUP_FAILED) {
                 c->fails = 0;
+                pk__sup_limit_reset(c); /* as `systemctl reset-failed` then start */
+        }
         dispatch(c, PE_START, NULL);
         pk__sup_flush(s);
+        return 0;
+}
+
+int pk_sup_reset_child(struct pk_sup *s, const char *id)
+{
+        if (!s || !id)
+                return -EINVAL;
+        struct child *c = find_child(s, id);
+        if (!c)
+                return -ENOENT;
+        if (c->state != PK_SUP_FAILED)
+                return -EALREADY;
+        c->fails = 0;
+        pk__sup_limit_reset(c);
+        set_state(c, PK_SUP_DOWN); /* no event: nothing ran or stopped */
         return 0;
 }
 

@@ -385,6 +385,53 @@ static int copy_deps(struct child_priv *c, int slot, const struct pk_unit_strv *
         return 0;
 }
 
+/* Longest delay or window handed to sup (its limit is 2^40 ms). */
+#define MAX_POLICY_MS ((uint64_t)1 << 39)
+
+static int64_t policy_ms(uint64_t ms)
+{
+        return (int64_t)(ms == PK_UNIT_INFINITY || ms > MAX_POLICY_MS ? MAX_POLICY_MS : ms);
+}
+
+/* RestartSec=, RestartSteps=/RestartMaxDelaySec= and StartLimitIntervalSec=/
+ * StartLimitBurst= as the child's own backoff and start limit: systemd waits
+ * RestartSec= before every restart (no jitter, no "stable" reset), and a unit
+ * started more than StartLimitBurst= times within StartLimitIntervalSec= fails
+ * alone. */
+static int map_restart_policy(struct child_priv *c, const struct pk_unit *u)
+{
+        const struct pk_unit_service *s = &u->service;
+        struct pk_sup_child_spec *sp = &c->pub.spec;
+        int r;
+        sp->backoff_base_ms = s->restart_ms ? policy_ms(s->restart_ms) : -1; /* 0: at once */
+        sp->backoff_cap_ms = sp->backoff_base_ms > 0 ? sp->backoff_base_ms : 0;
+        if (s->restart_steps > 0 && s->restart_max_delay_ms != PK_UNIT_INFINITY &&
+            s->restart_max_delay_ms > s->restart_ms) {
+                /* systemd climbs in RestartSteps= even steps; sup doubles. */
+                sp->backoff_cap_ms = policy_ms(s->restart_max_delay_ms);
+                if (sp->backoff_base_ms < 0)
+                        sp->backoff_base_ms = 1;
+                if ((r = note(c,
+                              "RestartSteps=%u: the delay doubles from RestartSec= up to "
+                              "RestartMaxDelaySec=%llums instead of climbing in even steps",
+                              s->restart_steps, (unsigned long long)s->restart_max_delay_ms)) < 0)
+                        return r;
+        } else if (s->restart_steps > 0 &&
+                   (r = note(c, "RestartSteps= without a finite RestartMaxDelaySec= above "
+                                "RestartSec= has no effect (as in systemd)")) < 0) {
+                return r;
+        }
+        sp->backoff_reset_ms = -1;
+        sp->jitter_pct = -1;
+        /* StartLimitIntervalSec=0 or StartLimitBurst=0 turn the limit off. */
+        if (u->start_limit_interval_ms && u->start_limit_burst) {
+                sp->start_limit_burst =
+                    u->start_limit_burst > 100000 ? 100000 : (int)u->start_limit_burst;
+                sp->start_limit_interval_ms = policy_ms(u->start_limit_interval_ms);
+        }
+        return 0;
+}
+
 static int map_service(struct child_priv *c, const struct pk_unit *u,
                        const struct pk_unit_child_opts *o)
 {
@@ -422,14 +469,7 @@ static int map_service(struct child_priv *c, const struct pk_unit *u,
         if (s->success_exit_status.signals &&
             (r = note(c, "SuccessExitStatus= signals are not enforced")) < 0)
                 return r;
-        if (s->restart_ms != 100 && (r = note(c,
-                                              "RestartSec=%llums: the supervisor's backoff "
-                                              "(100 ms doubling, capped at 30 s) applies",
-                                              (unsigned long long)s->restart_ms)) < 0)
-                return r;
-        if ((u->start_limit_burst != 5 || u->start_limit_interval_ms != 10000) &&
-            (r = note(c, "StartLimitBurst=/StartLimitIntervalSec= are the supervisor's "
-                         "(--intensity), not per unit")) < 0)
+        if ((r = map_restart_policy(c, u)) < 0)
                 return r;
 
         /* Stop sequence. */
@@ -654,6 +694,9 @@ int pk_unit_to_child(const struct pk_unit *u, const struct pk_unit_child_opts *o
                 goto fail;
         for (size_t i = 0; i < u->not_enforced.n; i++) {
                 const struct pk_unit_note *nt = &u->not_enforced.v[i];
+                if (nt->key && nt->value && strcmp(nt->key, "StartLimitAction") == 0 &&
+                    strcmp(nt->value, "none") == 0)
+                        continue; /* the default, and what is done: the unit alone fails */
                 if ((r = note(c, "%s=%s (%s:%u) is not enforced", nt->key, nt->value,
                               nt->file ? nt->file : "", nt->line)) < 0)
                         goto fail;

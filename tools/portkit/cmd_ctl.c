@@ -21,6 +21,8 @@ static const char ctl_usage[] =
     "  start|stop|restart|reload|try-restart UNIT...\n"
     "  kill [--signal S] UNIT...   log [-n N] UNIT\n"
     "  is-active|is-failed|is-enabled UNIT...   (exit 0 yes, 3 / 1 no, as systemctl)\n"
+    "  enable|disable [--now] UNIT...   (the [Install] links of the config directory)\n"
+    "  reset-failed UNIT...   (a failed unit becomes inactive, its start limit forgotten)\n"
     "As `systemctl`: start stop restart reload enable disable is-active is-enabled status\n"
     "daemon-reload, with --no-block, -q/--quiet, --now.\n";
 
@@ -202,27 +204,54 @@ static int check(struct ctl *c, const struct pk_term *t, const char *what)
         return 0;
 }
 
+/* A binary or string term's bytes. */
+static int ctl_text(const struct pk_term *t, const char **s, size_t *len)
+{
+        if (t->type == PK_TERM_BINARY && t->v.bin.bits == 8) {
+                *s = (const char *)t->v.bin.data;
+                *len = t->v.bin.size;
+                return 0;
+        }
+        if (t->type == PK_TERM_STRING) {
+                *s = (const char *)t->v.string.bytes;
+                *len = t->v.string.len;
+                return 0;
+        }
+        return -EINVAL;
+}
+
 /* is-active / is-failed / is-enabled: systemctl's exit codes. */
 static int is_query(struct ctl *c, const char *verb, char **units, int n)
 {
         int all = 1;
+        int enabled_q = strcmp(verb, "is-enabled") == 0;
         for (int i = 0; i < n; i++) {
                 struct pk_etf_buf b;
                 pk_etf_buf_init(&b, 1 << 16);
-                pk_etf_put_version(&b);
-                pk_etf_put_tuple(&b, 2);
-                put_atom(&b, "status");
-                pk_etf_put_list(&b, 1);
-                pk_etf_put_binary(&b, units[i], strlen(units[i]));
-                pk_etf_put_nil(&b);
+                if (enabled_q) {
+                        build(&b, "is_enabled", units[i], 0, 0); /* {ok, State} */
+                } else {
+                        pk_etf_put_version(&b);
+                        pk_etf_put_tuple(&b, 2);
+                        put_atom(&b, "status");
+                        pk_etf_put_list(&b, 1);
+                        pk_etf_put_binary(&b, units[i], strlen(units[i]));
+                        pk_etf_put_nil(&b);
+                }
                 pk_arena *a = pk_arena_new(0);
                 struct pk_term *t = NULL;
                 int r = a ? call(c, &b, a, &t) : -ENOMEM;
                 pk_etf_buf_free(&b);
                 char active[32] = "unknown";
                 int found = 0;
-                if (r == 0 && t->type == PK_TERM_TUPLE && t->v.tuple.arity == 2 &&
-                    t->v.tuple.elems[1].type == PK_TERM_LIST) {
+                const char *s;
+                size_t sl;
+                if (enabled_q && r == 0 && t->type == PK_TERM_TUPLE && t->v.tuple.arity == 2 &&
+                    ctl_text(&t->v.tuple.elems[1], &s, &sl) == 0) {
+                        snprintf(active, sizeof(active), "%.*s", (int)sl, s);
+                        found = 1;
+                } else if (!enabled_q && r == 0 && t->type == PK_TERM_TUPLE &&
+                           t->v.tuple.arity == 2 && t->v.tuple.elems[1].type == PK_TERM_LIST) {
                         field_atom(&t->v.tuple.elems[1].v.list.elems[0], "active", active,
                                    sizeof(active));
                         found = 1;
@@ -234,9 +263,11 @@ static int is_query(struct ctl *c, const char *verb, char **units, int n)
                 }
                 const char *out;
                 int yes;
-                if (strcmp(verb, "is-enabled") == 0) {
-                        out = found ? "enabled" : "not-found";
-                        yes = found;
+                if (enabled_q) {
+                        /* systemctl: 0 for enabled and static, 1 otherwise */
+                        out = found ? active : "not-found";
+                        yes = found &&
+                              (strcmp(active, "enabled") == 0 || strcmp(active, "static") == 0);
                 } else if (strcmp(verb, "is-failed") == 0) {
                         out = found ? active : "inactive";
                         yes = strcmp(active, "failed") == 0;
@@ -355,6 +386,7 @@ int pk_sv_ctl_main(int argc, char **argv, int as_systemctl)
                                             "disable",
                                             "ping",
                                             "reload-or-restart",
+                                            "reset-failed",
                                             NULL};
         int ok = 0;
         for (size_t i = 0; known[i]; i++)
@@ -441,8 +473,25 @@ int pk_sv_ctl_main(int argc, char **argv, int as_systemctl)
                 }
                 for (int i = 1; i < nw && rc != PK_CLI_EXIT_USAGE; i++) {
                         const char *v = verb;
-                        /* enable/disable: every loaded unit is enabled; --now starts/stops. */
+                        /* enable/disable: the links in the supervisor's config
+                         * directory ([Install]); --now also starts/stops. */
                         if (strcmp(verb, "enable") == 0 || strcmp(verb, "disable") == 0) {
+                                build(&b, verb, words[i], 0, 0);
+                                r = call(&c, &b, a, &t);
+                                if (r < 0) {
+                                        fprintf(stderr, "%s: %s\n", c.prog, pk_strerror(r));
+                                        rc = PK_CLI_EXIT_SYSTEM;
+                                        break;
+                                }
+                                if (check(&c, t, words[i])) {
+                                        rc = strstr(c.prog, "systemctl") ? 5 : 1;
+                                        continue;
+                                }
+                                const char *s;
+                                size_t sl;
+                                if (!c.quiet && t->type == PK_TERM_TUPLE && t->v.tuple.arity == 2 &&
+                                    ctl_text(&t->v.tuple.elems[1], &s, &sl) == 0)
+                                        fwrite(s, 1, sl, stderr); /* as systemctl, on stderr */
                                 if (!now)
                                         continue;
                                 v = verb[0] == 'e' ? "start" : "stop";

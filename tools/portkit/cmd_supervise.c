@@ -49,7 +49,17 @@ struct svc {
         int hook_client;    /* client id to answer when done, 0: none */
         int hook_then_stop; /* ExecStop= done: now stop the child */
         int hook_failed;
+        /* Each hook command's timeout (TimeoutStartSec= for ExecStartPost=
+         * and ExecReload=, TimeoutStopSec= for ExecStop= and ExecStopPost=). */
+        struct pk_loop_timer hook_timer;
+        int hook_timed_out;
+        pid_t hook_pgid;    /* the command's own process group, 0 if none */
+        int on_demand;      /* loaded by a start request, not by the configuration */
+        struct pk_sup *sup; /* a tree file's supervisor it belongs to; NULL: the top one */
 };
+
+/* The supervisor a service is a child of. */
+#define SUP_OF(sv, s) ((s)->sup ? (s)->sup : (sv)->sup)
 
 struct client {
         int id;
@@ -78,6 +88,7 @@ struct sv {
         int n_unit_path;
         const char *log_dir;
         const char *control;
+        const char *config_dir; /* where `enable` makes its links */
         int strict;
         int cgroup; /* enum pk_sup_cgroup_mode */
         gid_t ctl_gid;
@@ -142,6 +153,7 @@ static struct svc *svc_free(struct svc *s)
 {
         if (!s)
                 return NULL;
+        pk_loop_timer_stop(&s->hook_timer);
         pk_unit_child_free(s->ch);
         pk_unit_free(s->u);
         svc_free(s->replacement);
@@ -167,6 +179,39 @@ static int ends_with(const char *s, const char *suf)
         return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
+/* The host's specifier values, probed once. */
+static const struct pk_unit_host *unit_host(void)
+{
+        static struct pk_unit_host host;
+        static char hostbuf[4096];
+        static int probed;
+        if (!probed) {
+                (void)pk_unit_host_probe(&host, hostbuf, sizeof(hostbuf));
+                probed = 1;
+        }
+        return &host;
+}
+
+/* The search path for enable / is-enabled / loading on demand: the CONFIG
+ * directories, then --unit-path or systemd's directories. */
+static void search_dirs(struct sv *sv, const char **dirs, size_t max)
+{
+        size_t nd = 0;
+        for (int i = 0; i < sv->nconfigs && nd + 1 < max; i++) {
+                struct stat st;
+                if (strchr(sv->configs[i], '/') && stat(sv->configs[i], &st) == 0 &&
+                    S_ISDIR(st.st_mode))
+                        dirs[nd++] = sv->configs[i];
+        }
+        for (int i = 0; i < sv->n_unit_path && nd + 1 < max; i++)
+                dirs[nd++] = sv->unit_path[i];
+        static const char *const sys[] = {"/etc/systemd/system", "/run/systemd/system",
+                                          "/lib/systemd/system", "/usr/lib/systemd/system"};
+        for (size_t i = 0; sv->n_unit_path == 0 && i < 4 && nd + 1 < max; i++)
+                dirs[nd++] = sys[i];
+        dirs[nd] = NULL;
+}
+
 /* Loads one unit by name with the search path `dirs`. */
 static int load_one(struct sv *sv, const char *name, const char *const *dirs, struct load_set *ls,
                     char *err, size_t errsz)
@@ -178,15 +223,8 @@ static int load_one(struct sv *sv, const char *name, const char *const *dirs, st
                 snprintf(err, errsz, "more than %d units", SV_MAX_UNITS);
                 return -E2BIG;
         }
-        static struct pk_unit_host host;
-        static char hostbuf[4096];
-        static int probed;
-        if (!probed) {
-                (void)pk_unit_host_probe(&host, hostbuf, sizeof(hostbuf));
-                probed = 1;
-        }
         struct pk_unit_opts uo = {
-            .flags = sv->strict ? PK_UNIT_STRICT : 0, .dirs = dirs, .host = &host};
+            .flags = sv->strict ? PK_UNIT_STRICT : 0, .dirs = dirs, .host = unit_host()};
         struct pk_unit_error ue = {0};
         struct pk_unit *u = NULL;
         int r = pk_unit_load(name, &uo, &u, &ue);
@@ -267,9 +305,17 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
         for (int i = 0; i < sv->nconfigs && r == 0; i++) {
                 const char *c = sv->configs[i];
                 struct stat st;
+                if (ends_with(c, ".tree"))
+                        continue; /* tree files: loaded once, at start (supervise_tree.c) */
                 if (strchr(c, '/') && stat(c, &st) == 0 && S_ISDIR(st.st_mode)) {
                         if (nd < SV_MAX_DIRS)
                                 dirs[nd++] = c;
+                        if (pk_sv_is_config_dir(c)) {
+                                /* An enabled set: what default.target wants, not every unit. */
+                                if (nn < SV_MAX_UNITS)
+                                        names[nn++] = "default.target";
+                                continue;
+                        }
                         DIR *d = opendir(c);
                         if (!d) {
                                 snprintf(err, errsz, "%s: %s", c, strerror(errno));
@@ -308,8 +354,28 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
                 dirs[nd++] = "/usr/lib/systemd/system";
         }
         dirs[nd] = NULL;
+        /* Targets stand for the services they pull in. */
+        for (size_t i = 0; i < nn && r == 0; i++) {
+                if (!ends_with(names[i], ".target"))
+                        continue;
+                struct pk_unit_opts uo = {.dirs = dirs, .host = unit_host()};
+                char *got[SV_MAX_UNITS];
+                size_t ng = 0;
+                r = pk_sv_target_services(names[i], &uo, got, &ng, SV_MAX_UNITS);
+                if (r < 0)
+                        snprintf(err, errsz, "%s: %s", names[i], pk_strerror(r));
+                for (size_t k = 0; k < ng; k++) {
+                        if (nn < SV_MAX_UNITS && non < SV_MAX_UNITS) {
+                                ownednames[non++] = got[k];
+                                names[nn++] = got[k];
+                        } else {
+                                free(got[k]);
+                        }
+                }
+        }
         for (size_t i = 0; i < nn && r == 0; i++)
-                r = load_one(sv, names[i], dirs, ls, err, errsz);
+                if (!ends_with(names[i], ".target"))
+                        r = load_one(sv, names[i], dirs, ls, err, errsz);
         for (size_t i = 0; i < no; i++)
                 free(owned[i]);
         for (size_t i = 0; i < non; i++)
@@ -347,7 +413,7 @@ static int svc_add(struct sv *sv, struct svc *s)
         }
         struct pk_cmd *cmd = s->ch->cmd;
         s->ch->cmd = NULL;
-        int r = pk_sup_add(sv->sup, &spec, cmd);
+        int r = pk_sup_add(SUP_OF(sv, s), &spec, cmd);
         if (r < 0)
                 logf_("%s: cannot add: %s", s->name, pk_strerror(r));
         else
@@ -487,7 +553,7 @@ static void put_status(struct sv *sv, struct pk_etf_buf *b, struct svc *s)
 {
         struct pk_sup_child_info ci;
         memset(&ci, 0, sizeof(ci));
-        int r = s->in_sup ? pk_sup_child_info(sv->sup, s->name, &ci) : -ENOENT;
+        int r = s->in_sup ? pk_sup_child_info(SUP_OF(sv, s), s->name, &ci) : -ENOENT;
         pk_etf_put_map(b, 9);
         put_atom(b, "name");
         put_bin(b, s->name);
@@ -540,6 +606,34 @@ static const struct pk_unit_exec_list *hook_list(struct svc *s, int hook)
 
 static void hook_done(struct sv *sv, struct svc *s);
 
+static const char *const hook_key[] = {"ExecStartPost", "ExecReload", "ExecStop", "ExecStopPost"};
+
+/* How long one command of the hook may run, in ms; 0: no limit.  systemd
+ * gives ExecStartPost= and ExecReload= TimeoutStartSec=, ExecStop= and
+ * ExecStopPost= TimeoutStopSec= (0 and infinity: none), each command anew. */
+static uint64_t hook_timeout_ms(const struct svc *s, int hook)
+{
+        const struct pk_unit_service *u = &s->u->service;
+        uint64_t t =
+            hook == HOOK_POST || hook == HOOK_RELOAD ? u->timeout_start_ms : u->timeout_stop_ms;
+        return t == PK_UNIT_INFINITY ? 0 : t;
+}
+
+/* The command outlived its timeout: kill it (and what it started in its
+ * process group); its exit, reported by the reaper, ends the chain. */
+static void on_hook_timeout(struct pk_loop_timer *t)
+{
+        struct svc *s = t->w.data;
+        if (s->hook < 0 || s->hook_pid <= 0)
+                return;
+        logf_("%s: %s= timed out after %llu ms: killed", s->name, hook_key[s->hook],
+              (unsigned long long)hook_timeout_ms(s, s->hook));
+        s->hook_timed_out = 1;
+        if (s->hook_pgid > 0)
+                (void)kill(-s->hook_pgid, SIGKILL);
+        (void)kill(s->hook_pid, SIGKILL);
+}
+
 /* Starts command s->hook_idx of the chain; its end arrives as an orphan event
  * (reaper mode reaps every process that is not a supervised child). */
 static void hook_next(struct sv *sv, struct svc *s)
@@ -563,6 +657,8 @@ static void hook_next(struct sv *sv, struct svc *s)
                         r = pk_unit_exec_cmd(s->u, e, env, &cmd);
                 }
                 free(env);
+                /* Its own process group, so that a timeout kills all it started. */
+                int own_group = r == 0 && pk_cmd_setpgid(cmd, 0) == 0;
                 struct pk_proc *p = NULL;
                 if (r == 0)
                         r = pk_spawn(cmd, &p, NULL);
@@ -576,7 +672,16 @@ static void hook_next(struct sv *sv, struct svc *s)
                         continue;
                 }
                 s->hook_pid = pk_proc_pid(p);
+                s->hook_pgid = own_group ? s->hook_pid : 0;
                 pk_proc_free(p); /* the reaper reaps it and reports the pid */
+                uint64_t tmo = hook_timeout_ms(s, s->hook);
+                if (tmo) {
+                        pk_loop_timer_init(sv->loop, &s->hook_timer);
+                        s->hook_timer.w.data = s;
+                        if (pk_loop_timer_start(&s->hook_timer, tmo, 0, on_hook_timeout) < 0)
+                                logf_("%s: %s=: no timer for its timeout", s->name,
+                                      hook_key[s->hook]);
+                }
                 return;
         }
         hook_done(sv, s);
@@ -595,6 +700,7 @@ static void hook_start(struct sv *sv, struct svc *s, int hook, int client_id)
         s->hook_idx = 0;
         s->hook_client = client_id;
         s->hook_failed = 0;
+        s->hook_timed_out = 0;
         s->hook_then_stop = hook == HOOK_STOP;
         hook_next(sv, s);
 }
@@ -602,19 +708,31 @@ static void hook_start(struct sv *sv, struct svc *s, int hook, int client_id)
 static void hook_done(struct sv *sv, struct svc *s)
 {
         int hook = s->hook;
+        int timed_out = s->hook_timed_out;
+        pk_loop_timer_stop(&s->hook_timer);
         s->hook = -1;
-        s->hook_pid = 0;
+        s->hook_pid = s->hook_pgid = 0;
+        s->hook_timed_out = 0;
         struct client *c = client_by_id(sv, s->hook_client);
         s->hook_client = 0;
+        if (hook == HOOK_POST && timed_out) {
+                /* As systemd: the start failed; the stop signal ends the service and
+                 * its exit is a failure (the restart policy decides). */
+                logf_("%s: start failed (ExecStartPost= timed out): stopping", s->name);
+                (void)pk_sup_signal_child(SUP_OF(sv, s), s->name, s->ch->spec.stop_signal);
+        }
         if (hook == HOOK_STOP) {
-                int r = pk_sup_stop_child(sv->sup, s->name);
+                /* A timed-out ExecStop= skips the rest; the stop signal follows. */
+                int r = pk_sup_stop_child(SUP_OF(sv, s), s->name);
                 if (c)
                         reply_simple(c, r < 0 ? "error" : "ok", r < 0 ? pk_strerror(r) : NULL);
                 return;
         }
         if (c)
                 reply_simple(c, s->hook_failed ? "error" : "ok",
-                             s->hook_failed ? "a command failed" : NULL);
+                             timed_out        ? "a command timed out"
+                             : s->hook_failed ? "a command failed"
+                                              : NULL);
 }
 
 static void hook_exited(struct sv *sv, pid_t pid, const struct pk_exit *ex)
@@ -623,6 +741,7 @@ static void hook_exited(struct sv *sv, pid_t pid, const struct pk_exit *ex)
                 struct svc *s = sv->svcs[i];
                 if (s->hook < 0 || s->hook_pid != pid)
                         continue;
+                pk_loop_timer_stop(&s->hook_timer);
                 const struct pk_unit_exec *e = &hook_list(s, s->hook)->v[s->hook_idx];
                 int st = pk_exit_shell(ex);
                 if (st != 0) {
@@ -631,6 +750,10 @@ static void hook_exited(struct sv *sv, pid_t pid, const struct pk_exit *ex)
                                 s->hook_failed = 1;
                 }
                 s->hook_idx++;
+                if (s->hook_timed_out) {
+                        s->hook_failed = 1; /* even with "-": a timeout is not an exit */
+                        s->hook_idx = hook_list(s, s->hook)->n; /* the rest is skipped */
+                }
                 hook_next(sv, s);
                 return;
         }
@@ -651,7 +774,8 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
                 logf_("%s: %s pid %d status %d", ev->id, pk_sup_event_name(ev->kind), (int)ev->pid,
                       pk_exit_shell(&ev->exit));
         else if (ev->kind == PK_SUP_EV_SUP_DOWN)
-                logf_("supervisor down (%s)", pk_sup_reason_name(ev->reason));
+                logf_("supervisor %s down (%s)", ev->sup_name ? ev->sup_name : "",
+                      pk_sup_reason_name(ev->reason));
         else
                 logf_("%s: %s%s%s%s%s", ev->id, pk_sup_event_name(ev->kind),
                       ev->reason ? " reason " : "",
@@ -670,12 +794,12 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
                 }
                 /* The event's state is the one at emission; ask for the current one. */
                 struct pk_sup_child_info ci;
-                if (s->removing && pk_sup_child_info(sv->sup, s->name, &ci) == 0 &&
+                if (s->removing && pk_sup_child_info(SUP_OF(sv, s), s->name, &ci) == 0 &&
                     (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED))
                         svc_removed(sv, s);
         }
-        if (ev->kind == PK_SUP_EV_SUP_DOWN)
-                pk_loop_stop(sv->loop);
+        if (ev->kind == PK_SUP_EV_SUP_DOWN && ev->sup == sv->sup)
+                pk_loop_stop(sv->loop); /* a tree file's supervisor going down is an event */
         /* Push to watchers. */
         struct pk_etf_buf b;
         pk_etf_buf_init(&b, PK_SV_MAX_REPLY);
@@ -707,7 +831,7 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
 
 static void svc_removed(struct sv *sv, struct svc *s)
 {
-        int r = pk_sup_remove_child(sv->sup, s->name);
+        int r = pk_sup_remove_child(SUP_OF(sv, s), s->name);
         if (r < 0 && r != -ENOENT)
                 return; /* still running: a later event retries */
         s->in_sup = 0;
@@ -738,13 +862,13 @@ static void svc_retire(struct sv *sv, struct svc *s, struct svc *replacement)
         s->removing = 1;
         s->replacement = replacement;
         struct pk_sup_child_info ci;
-        if (pk_sup_child_info(sv->sup, s->name, &ci) == 0 &&
+        if (pk_sup_child_info(SUP_OF(sv, s), s->name, &ci) == 0 &&
             (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED)) {
                 svc_removed(sv, s);
                 return;
         }
-        (void)pk_sup_stop_child(sv->sup, s->name);
-        if (pk_sup_child_info(sv->sup, s->name, &ci) == 0 &&
+        (void)pk_sup_stop_child(SUP_OF(sv, s), s->name);
+        if (pk_sup_child_info(SUP_OF(sv, s), s->name, &ci) == 0 &&
             (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED))
                 svc_removed(sv, s);
 }
@@ -755,12 +879,37 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
         int r = load_all(sv, &ls, err, errsz);
         if (r < 0)
                 return r;
+        /* A loaded unit whose file is still there stays (re-read), whether the
+         * configuration names it or it was started on demand or disabled since:
+         * a reload is not a stop.  A unit whose file is gone is removed. */
+        const char *dirs[SV_MAX_DIRS * 2 + 8];
+        search_dirs(sv, dirs, sizeof(dirs) / sizeof(dirs[0]));
+        for (size_t i = 0; i < sv->n; i++) {
+                if (sv->svcs[i]->sup)
+                        continue; /* a tree file's unit: not reloaded */
+                size_t before = ls.n;
+                char sub[512];
+                r = load_one(sv, sv->svcs[i]->name, dirs, &ls, sub, sizeof(sub));
+                if (r == -ENOENT)
+                        continue; /* its file is gone: removed */
+                if (r < 0) {
+                        snprintf(err, errsz, "%s", sub);
+                        load_set_clear(&ls);
+                        return r;
+                }
+                for (size_t k = before; k < ls.n; k++)
+                        ls.v[k]->on_demand = 1;
+        }
         unsigned kept = 0, changed = 0, added = 0, removed = 0;
         /* Removed and changed first. */
         for (size_t i = sv->n; i-- > 0;) {
                 struct svc *s = sv->svcs[i];
                 struct svc *n = NULL;
                 size_t j;
+                if (s->sup) {
+                        kept++; /* tree files are read once, at start */
+                        continue;
+                }
                 for (j = 0; j < ls.n; j++)
                         if (ls.v[j] && strcmp(ls.v[j]->name, s->name) == 0)
                                 break;
@@ -838,6 +987,129 @@ static int read_log_tail(const char *dir, const char *name, long n, char **ret, 
         return 0;
 }
 
+static int term_text(const struct pk_term *t, const char **s, size_t *len);
+
+/* enable / disable / is_enabled {Verb, Unit}: the links of the config directory. */
+static void enable_request(struct sv *sv, const char *verb, const struct pk_term *arg,
+                           struct pk_etf_buf *b)
+{
+        const char *s = NULL;
+        size_t l = 0;
+        char name[256];
+        if (!arg || term_text(arg, &s, &l) < 0 || l == 0 || l >= sizeof(name)) {
+                pk_etf_put_tuple(b, 2);
+                put_atom(b, "error");
+                put_bin(b, "badarg: a unit name is needed");
+                return;
+        }
+        snprintf(name, sizeof(name), "%.*s", (int)l, s);
+        const char *dirs[SV_MAX_DIRS * 2 + 8];
+        search_dirs(sv, dirs, sizeof(dirs) / sizeof(dirs[0]));
+        struct pk_unit_opts uo = {.dirs = dirs, .host = unit_host()};
+        pk_etf_put_tuple(b, 2);
+        if (strcmp(verb, "is_enabled") == 0) {
+                put_atom(b, "ok");
+                put_bin(b, pk_sv_enabled_state(name, &uo));
+                return;
+        }
+        char msg[4096];
+        int r = pk_sv_enable(sv->config_dir, name, &uo, verb[0] == 'e', msg, sizeof(msg));
+        if (r < 0) {
+                char e[512];
+                snprintf(e, sizeof(e), "%s %s in %s: %s", verb, name, sv->config_dir,
+                         pk_strerror(r));
+                logf_("%s", e);
+                put_atom(b, "error");
+                put_bin(b, e);
+                return;
+        }
+        size_t ml = strlen(msg);
+        logf_("%s %s: %.*s", verb, name, (int)(ml && msg[ml - 1] == '\n' ? ml - 1 : ml),
+              msg[0] ? msg : "nothing to do");
+        put_atom(b, "ok");
+        put_bin(b, msg);
+}
+
+/* A unit asked for by name that is not loaded (enabled since, or never
+ * enabled): loaded now and handed to the supervisor, which starts it. */
+static struct svc *load_on_demand(struct sv *sv, const char *s, size_t l)
+{
+        char name[256];
+        if (l == 0 || l >= sizeof(name) - 8 || sv->n >= SV_MAX_UNITS)
+                return NULL;
+        snprintf(name, sizeof(name), "%.*s%s", (int)l, s, memchr(s, '.', l) ? "" : ".service");
+        const char *dirs[SV_MAX_DIRS * 2 + 8];
+        search_dirs(sv, dirs, sizeof(dirs) / sizeof(dirs[0]));
+        struct load_set ls = {0};
+        char err[1024] = "";
+        if (load_one(sv, name, dirs, &ls, err, sizeof(err)) < 0 || ls.n == 0) {
+                if (err[0])
+                        logf_("%s", err);
+                load_set_clear(&ls);
+                return NULL;
+        }
+        struct svc *got = NULL, *added[SV_MAX_UNITS];
+        size_t na = 0;
+        for (size_t i = 0; i < ls.n; i++) {
+                struct svc *n = ls.v[i];
+                ls.v[i] = NULL;
+                if (find(sv, n->name, strlen(n->name)) || sv->n >= SV_MAX_UNITS) {
+                        svc_free(n); /* what it pulls in that runs already */
+                        continue;
+                }
+                n->on_demand = 1;
+                sv->svcs[sv->n++] = n;
+                added[na++] = n;
+                if (strcmp(n->name, name) == 0)
+                        got = n;
+        }
+        /* What it pulls in first, so that its dependencies name known children. */
+        while (na > 0) {
+                struct svc *n = added[--na];
+                logf_("loaded %s (%s) on demand", n->name,
+                      n->u->fragment_path ? n->u->fragment_path : "");
+                report_notes(n);
+                (void)svc_add(sv, n);
+        }
+        return got;
+}
+
+/* {start, "x.target"}: starts every service the target pulls in (loading
+ * those not loaded); targets have no state of their own. */
+static void start_target(struct sv *sv, const char *s, size_t l, struct pk_etf_buf *b)
+{
+        char name[256];
+        snprintf(name, sizeof(name), "%.*s", (int)(l < 255 ? l : 255), s);
+        const char *dirs[SV_MAX_DIRS * 2 + 8];
+        search_dirs(sv, dirs, sizeof(dirs) / sizeof(dirs[0]));
+        struct pk_unit_opts uo = {.dirs = dirs, .host = unit_host()};
+        char *got[SV_MAX_UNITS];
+        size_t ng = 0;
+        int r = pk_sv_target_services(name, &uo, got, &ng, SV_MAX_UNITS);
+        int failed = 0;
+        for (size_t i = 0; i < ng; i++) {
+                struct svc *x = find(sv, got[i], strlen(got[i]));
+                if (!x)
+                        x = load_on_demand(sv, got[i], strlen(got[i]));
+                if (!x || (pk_sup_start_child(SUP_OF(sv, x), x->name) < 0 && x->in_sup == 0))
+                        failed++;
+                free(got[i]);
+        }
+        if (r == 0 && ng == 0)
+                r = -ENOENT;
+        if (r < 0 || failed) {
+                char e[300];
+                snprintf(e, sizeof(e), "%s: %s", name,
+                         r < 0 ? pk_strerror(r) : "some of its units could not be loaded");
+                pk_etf_put_tuple(b, 2);
+                put_atom(b, "error");
+                put_bin(b, e);
+                return;
+        }
+        logf_("started %s (%zu units)", name, ng);
+        put_atom(b, "ok");
+}
+
 static int term_text(const struct pk_term *t, const char **s, size_t *len)
 {
         if (t->type == PK_TERM_BINARY && t->v.bin.bits == 8) {
@@ -877,7 +1149,8 @@ static void handle(struct client *c, const struct pk_term *req)
         char vname[32];
         snprintf(vname, sizeof(vname), "%.*s", (int)(verb->v.atom.len < 31 ? verb->v.atom.len : 31),
                  verb->v.atom.name);
-        static const char *const readonly[] = {"status", "list", "log", "watch", "ping", NULL};
+        static const char *const readonly[] = {"status", "list",       "log", "watch",
+                                               "ping",   "is_enabled", NULL};
         int ro = 0;
         for (size_t i = 0; readonly[i]; i++)
                 if (strcmp(vname, readonly[i]) == 0)
@@ -942,6 +1215,9 @@ static void handle(struct client *c, const struct pk_term *req)
                               (int)c->cred.pid);
                         (void)pk_sup_shutdown(sv->sup);
                 }
+        } else if (strcmp(vname, "enable") == 0 || strcmp(vname, "disable") == 0 ||
+                   strcmp(vname, "is_enabled") == 0) {
+                enable_request(sv, vname, arg, &b);
         } else if (strcmp(vname, "daemon_reload") == 0) {
                 char err[1024] = "";
                 int r = daemon_reload(sv, err, sizeof(err));
@@ -959,6 +1235,13 @@ static void handle(struct client *c, const struct pk_term *req)
                 struct svc *x = NULL;
                 if (arg && term_text(arg, &s, &l) == 0)
                         x = find(sv, s, l);
+                if (!x && arg && strcmp(vname, "start") == 0 && l > 7 &&
+                    memcmp(s + l - 7, ".target", 7) == 0) {
+                        start_target(sv, s, l, &b); /* what the target wants */
+                        goto send;
+                }
+                if (!x && arg && (strcmp(vname, "start") == 0 || strcmp(vname, "restart") == 0))
+                        x = load_on_demand(sv, s, l); /* e.g. after `enable` */
                 if (!x) {
                         pk_etf_put_tuple(&b, 2);
                         put_atom(&b, "error");
@@ -968,10 +1251,10 @@ static void handle(struct client *c, const struct pk_term *req)
                 int r = 0;
                 struct pk_sup_child_info ci;
                 memset(&ci, 0, sizeof(ci));
-                (void)pk_sup_child_info(sv->sup, x->name, &ci);
+                (void)pk_sup_child_info(SUP_OF(sv, x), x->name, &ci);
                 int running = ci.state == PK_SUP_READY || ci.state == PK_SUP_STARTING;
                 if (strcmp(vname, "start") == 0) {
-                        r = pk_sup_start_child(sv->sup, x->name);
+                        r = pk_sup_start_child(SUP_OF(sv, x), x->name);
                         if (r == -EALREADY)
                                 r = 0;
                 } else if (strcmp(vname, "stop") == 0) {
@@ -979,10 +1262,14 @@ static void handle(struct client *c, const struct pk_term *req)
                                 hook_start(sv, x, HOOK_STOP, c->id);
                                 goto out; /* answered when ExecStop= is done */
                         }
-                        r = pk_sup_stop_child(sv->sup, x->name);
+                        r = pk_sup_stop_child(SUP_OF(sv, x), x->name);
+                } else if (strcmp(vname, "reset_failed") == 0) {
+                        r = pk_sup_reset_child(SUP_OF(sv, x), x->name);
+                        if (r == -EALREADY)
+                                r = 0; /* not failed: nothing to reset, as systemctl */
                 } else if (strcmp(vname, "restart") == 0 ||
                            (strcmp(vname, "try_restart") == 0 && running)) {
-                        r = pk_sup_restart_child(sv->sup, x->name);
+                        r = pk_sup_restart_child(SUP_OF(sv, x), x->name);
                 } else if (strcmp(vname, "try_restart") == 0) {
                         r = 0;
                 } else if (strcmp(vname, "reload") == 0) {
@@ -998,8 +1285,9 @@ static void handle(struct client *c, const struct pk_term *req)
                         int64_t sig = SIGTERM;
                         if (arg2 && arg2->type == PK_TERM_INT)
                                 sig = arg2->v.i;
-                        r = (sig < 1 || sig > 64) ? -EINVAL
-                                                  : pk_sup_signal_child(sv->sup, x->name, (int)sig);
+                        r = (sig < 1 || sig > 64)
+                                ? -EINVAL
+                                : pk_sup_signal_child(SUP_OF(sv, x), x->name, (int)sig);
                 } else if (strcmp(vname, "log") == 0) {
                         int64_t n = 10;
                         if (arg2 && arg2->type == PK_TERM_INT)
@@ -1183,12 +1471,61 @@ static void accept_cb(struct pk_loop_io *io, unsigned revents)
 
 /* ---- main --------------------------------------------------------------------------------- */
 
+/* A tree file's {unit, Name} child: loaded as a service (with what it pulls
+ * in) and added to the tree's supervisor @parent. */
+static int tree_add_unit(void *ud, struct pk_sup *parent, const char *name, char *err, size_t errsz)
+{
+        struct sv *sv = ud;
+        if (find(sv, name, strlen(name))) {
+                snprintf(err, errsz, "already loaded (a unit runs in one place)");
+                return -EEXIST;
+        }
+        const char *dirs[SV_MAX_DIRS * 2 + 8];
+        search_dirs(sv, dirs, sizeof(dirs) / sizeof(dirs[0]));
+        struct load_set ls = {0};
+        int r = load_one(sv, name, dirs, &ls, err, errsz);
+        if (r == 0 && ls.n == 0) {
+                snprintf(err, errsz, "not a service");
+                r = -EINVAL;
+        }
+        if (r < 0) {
+                load_set_clear(&ls);
+                return r;
+        }
+        struct svc *added[SV_MAX_UNITS];
+        size_t na = 0;
+        for (size_t i = 0; i < ls.n; i++) {
+                struct svc *n = ls.v[i];
+                ls.v[i] = NULL;
+                if (find(sv, n->name, strlen(n->name)) || sv->n >= SV_MAX_UNITS) {
+                        svc_free(n);
+                        continue;
+                }
+                n->sup = parent;
+                sv->svcs[sv->n++] = n;
+                added[na++] = n;
+        }
+        /* What it pulls in first (its dependencies must name known children). */
+        while (na > 0) {
+                struct svc *n = added[--na];
+                logf_("loaded %s (%s) into a tree", n->name,
+                      n->u->fragment_path ? n->u->fragment_path : "");
+                report_notes(n);
+                if ((r = svc_add(sv, n)) < 0) {
+                        snprintf(err, errsz, "%s: %s", n->name, pk_strerror(r));
+                        return r;
+                }
+        }
+        return 0;
+}
+
 static const char sv_usage[] =
     "usage: portkit supervise [--control PATH] [--log-dir DIR] [--strict] [--unit-path DIR]...\n"
     "                         [--control-group GROUP] [--cgroup auto|on|off] CONFIG...\n"
     "Runs systemd service units in the foreground (PID 1 capable).  CONFIG is a unit name,\n"
-    "a unit file or a directory of unit files.  The control socket (default " PK_SV_DEFAULT_CONTROL
-    ")\n"
+    "a unit file, a directory of unit files (with default.target or *.target.wants/: what\n"
+    "default.target wants), or a .tree file of OTP supervisors in Erlang terms.\n"
+    "The control socket (default " PK_SV_DEFAULT_CONTROL ")\n"
     "takes `portkit ctl` requests.  SIGTERM/SIGINT stop everything; SIGHUP is daemon-reload.\n";
 
 static void on_hup(void *ud)
@@ -1271,6 +1608,11 @@ static int sv_main(int argc, char **argv)
         sv->self_exe[l] = '\0';
         if (sv->log_dir)
                 (void)mkdir(sv->log_dir, 0755);
+        /* `enable` links into the first CONFIG directory, else the first
+         * --unit-path, else /etc/systemd/system (as systemctl). */
+        const char *sd[SV_MAX_DIRS * 2 + 8];
+        search_dirs(sv, sd, sizeof(sd) / sizeof(sd[0]));
+        sv->config_dir = sd[0] ? sd[0] : "/etc/systemd/system";
 
         struct load_set ls = {0};
         char err[1024] = "";
@@ -1317,6 +1659,21 @@ static int sv_main(int argc, char **argv)
         if ((r = pk_sup_reaper(sv->sup, 0, on_hup, sv)) < 0) {
                 pk_cli_error("supervise", "reaper mode: %s", pk_strerror(r));
                 goto out;
+        }
+        struct pk_sv_tree_env tenv = {.loop = sv->loop,
+                                      .log_dir = sv->log_dir,
+                                      .cgroup = sv->cgroup,
+                                      .add_unit = tree_add_unit,
+                                      .ud = sv};
+        for (int i = 0; i < sv->nconfigs; i++) {
+                if (!ends_with(sv->configs[i], ".tree"))
+                        continue;
+                if (pk_sv_tree_load(sv->configs[i], &tenv, sv->sup, err, sizeof(err)) < 0) {
+                        pk_cli_error("supervise", "%s", err);
+                        rc = PK_CLI_EXIT_BADINPUT;
+                        goto out;
+                }
+                logf_("loaded tree %s", sv->configs[i]);
         }
         char cyc[256] = "";
         if ((r = pk_sup_start(sv->sup, cyc, sizeof(cyc))) < 0) {

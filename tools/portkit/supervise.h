@@ -4,6 +4,8 @@
 #ifndef PORTKIT_SUPERVISE_H
 #define PORTKIT_SUPERVISE_H
 
+#include <stddef.h>
+
 #define PK_SV_DEFAULT_CONTROL "/run/portkit/control"
 /* Largest request a client may send; a bigger header drops the client. */
 #define PK_SV_MAX_REQUEST ((size_t)64 << 10)
@@ -15,5 +17,40 @@
 #define PK_SV_MAX_CLIENTS 64
 
 int pk_sv_ctl_main(int argc, char **argv, int as_systemctl);
+
+/* Targets and the enabled set (supervise_enable.c). */
+struct pk_unit_opts;
+/* Appends to names[*n] (strdup'ed, caller frees; at most max) the services
+ * @target pulls in: its Wants=/Requires= and the links in <dir>/<target>.wants/
+ * and .requires/ of each search directory (uo->dirs), targets expanded in
+ * turn; "default.target" follows its symlink (else multi-user.target).
+ * 0, -E2BIG, -ENOMEM. */
+int pk_sv_target_services(const char *target, const struct pk_unit_opts *uo, char **names,
+                          size_t *n, size_t max);
+/* 1 if @dir holds an enabled set: default.target or a *.target.wants/ directory. */
+int pk_sv_is_config_dir(const char *dir);
+/* systemctl enable (1) / disable (0): links in @config_dir from the unit's
+ * [Install] section; what was done is appended to @msg, one line each. */
+int pk_sv_enable(const char *config_dir, const char *unit, const struct pk_unit_opts *uo,
+                 int enable, char *msg, size_t msgsz);
+/* Tree files (supervise_tree.c): OTP-style supervisors in Erlang terms. */
+struct pk_loop;
+struct pk_sup;
+struct pk_sv_tree_env {
+        struct pk_loop *loop;
+        const char *log_dir; /* workers' logs, or NULL */
+        int cgroup;          /* enum pk_sup_cgroup_mode of the nested supervisors */
+        /* Loads unit @name as a child of @parent; a message in @err on failure. */
+        int (*add_unit)(void *ud, struct pk_sup *parent, const char *name, char *err, size_t errsz);
+        void *ud;
+};
+/* Reads @file and adds each {supervisor, Name, #{...}, [Children]} in it to
+ * @parent as a nested supervisor.  0, or a negative error with "file:line:
+ * message" or "file: what: message" in @err. */
+int pk_sv_tree_load(const char *file, const struct pk_sv_tree_env *env, struct pk_sup *parent,
+                    char *err, size_t errsz);
+
+/* systemctl is-enabled: "enabled", "disabled", "static", "masked" or "not-found". */
+const char *pk_sv_enabled_state(const char *unit, const struct pk_unit_opts *uo);
 
 #endif
