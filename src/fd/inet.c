@@ -242,12 +242,12 @@ int pk_fd_inet_listen(const char *host, unsigned port, int type, const struct pk
                 return r;
         if (o.reuse_port && (r = set_one(fd, SOL_SOCKET, SO_REUSEPORT)) < 0)
                 return r;
-        if (o.free_bind && (r = ss.ss_family == AF_INET6
-                                    ? set_one(fd, IPPROTO_IPV6, IPV6_FREEBIND)
-                                    : set_one(fd, IPPROTO_IP, IP_FREEBIND)) < 0)
+        if (o.free_bind &&
+            (r = ss.ss_family == AF_INET6 ? set_one(fd, IPPROTO_IPV6, IPV6_FREEBIND)
+                                          : set_one(fd, IPPROTO_IP, IP_FREEBIND)) < 0)
                 return r;
-        if (o.device && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o.device,
-                                   (socklen_t)strlen(o.device)) < 0)
+        if (o.device &&
+            setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o.device, (socklen_t)strlen(o.device)) < 0)
                 return pk__neg_errno();
         if (bind(fd, (struct sockaddr *)&ss, len) < 0)
                 return pk__neg_errno();

@@ -298,9 +298,8 @@ static void on_notify(struct pk_loop_io *io, unsigned revents)
                                 }
                         }
                 }
-                struct child *c = (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
-                                      ? NULL
-                                      : notify_owner(s, pid);
+                struct child *c =
+                    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ? NULL : notify_owner(s, pid);
                 if (!c) {
                         for (size_t k = 0; k < nfds; k++)
                                 pk_fd_close(fds[k]);
@@ -317,7 +316,8 @@ static void on_notify(struct pk_loop_io *io, unsigned revents)
                                 store = true;
                         else if (ll == 15 && memcmp(p, "FDSTOREREMOVE=1", 15) == 0)
                                 remove = true;
-                        else if (ll > 7 && memcmp(p, "FDNAME=", 7) == 0 && ll - 7 < sizeof(fdname)) {
+                        else if (ll > 7 && memcmp(p, "FDNAME=", 7) == 0 &&
+                                 ll - 7 < sizeof(fdname)) {
                                 memcpy(fdname, p + 7, ll - 7);
                                 fdname[ll - 7] = 0;
                                 named = true;
