@@ -648,7 +648,6 @@ static void on_sup_event(void *ud, const struct pk_sup_event *ev)
         struct sk_set *set = ud;
         if (!ev->id[0] || ev->kind == PK_SUP_EV_ORPHAN)
                 return;
-        int down = ev->state == PK_SUP_DOWN || ev->state == PK_SUP_FAILED;
         for (size_t i = 0; i < set->n; i++) {
                 struct sk_unit *su = set->v[i];
                 if (su->u->socket.accept) {
@@ -657,7 +656,7 @@ static void on_sup_event(void *ud, const struct pk_sup_event *ev)
                                         continue;
                                 /* the current state: the event's is the one at emission */
                                 struct pk_sup_child_info ci;
-                                if (down && pk_sup_child_info(set->sup, in->name, &ci) == 0 &&
+                                if (pk_sup_child_info(set->sup, in->name, &ci) == 0 &&
                                     (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED) &&
                                     pk_sup_remove_child(set->sup, in->name) == 0)
                                         inst_free(su, in);
@@ -722,6 +721,11 @@ void sk_attach(struct sk_set *set, const struct pk_unit *service, int started,
 {
         size_t n = 0;
         int any = 0;
+        for (size_t k = 0; k < service->service.sockets.n; k++) {
+                const char *want = service->service.sockets.v[k];
+                if (sk_find(set, want, strlen(want)) < 0)
+                        logf_("%s: Sockets=%s: no such socket unit is loaded", service->name, want);
+        }
         for (size_t i = 0; i < set->n; i++) {
                 struct sk_unit *su = set->v[i];
                 if (!names_socket(service, su))
