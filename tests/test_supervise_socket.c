@@ -238,11 +238,11 @@ static int sv_fds(void)
         return n;
 }
 
-TestSuite(supervise_socket, .init = setup, .fini = teardown, .timeout = 120);
-
 /* ---- Accept=no --------------------------------------------------------------------------- */
 
-Test(supervise_socket, connection_made_before_the_service_started_is_served)
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, connection_made_before_the_service_started_is_served, .init = setup,
+     .fini = teardown, .timeout = 120)
 {
         unsigned port = free_port();
         write_file("web.socket",
@@ -297,7 +297,8 @@ Test(supervise_socket, connection_made_before_the_service_started_is_served)
         sv_stop();
 }
 
-Test(supervise_socket, fifo_abstract_and_seqpacket)
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, fifo_abstract_and_seqpacket, .init = setup, .fini = teardown, .timeout = 120)
 {
         char abs[64];
         snprintf(abs, sizeof(abs), "pk-svs-%d", (int)getpid());
@@ -346,7 +347,9 @@ Test(supervise_socket, fifo_abstract_and_seqpacket)
         sv_stop();
 }
 
-Test(supervise_socket, restart_keeps_the_socket_and_queued_connections)
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, restart_keeps_the_socket_and_queued_connections, .init = setup,
+     .fini = teardown, .timeout = 120)
 {
         unsigned port = free_port();
         write_file("one.socket", "[Socket]\nListenStream=127.0.0.1:%u\n", port);
@@ -380,7 +383,9 @@ Test(supervise_socket, restart_keeps_the_socket_and_queued_connections)
 
 /* ---- Accept=yes ------------------------------------------------------------------------------ */
 
-Test(supervise_socket, accept_yes_runs_an_instance_per_connection)
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, accept_yes_runs_an_instance_per_connection, .init = setup, .fini = teardown,
+     .timeout = 120)
 {
         unsigned port = free_port();
         write_file("hi.socket", "[Socket]\nListenStream=127.0.0.1:%u\nAccept=yes\n", port);
@@ -414,7 +419,9 @@ Test(supervise_socket, accept_yes_runs_an_instance_per_connection)
         sv_stop();
 }
 
-Test(supervise_socket, max_connections_refuses_beyond_the_limit)
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, max_connections_refuses_beyond_the_limit, .init = setup, .fini = teardown,
+     .timeout = 120)
 {
         unsigned port = free_port();
         write_file("hi.socket",
@@ -437,7 +444,8 @@ Test(supervise_socket, max_connections_refuses_beyond_the_limit)
 /* ---- FDSTORE ----------------------------------------------------------------------------------
  */
 
-Test(supervise_socket, fdstore_survives_a_restart)
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, fdstore_survives_a_restart, .init = setup, .fini = teardown, .timeout = 120)
 {
         char out[512];
         snprintf(out, sizeof(out), "%s/kept.out", S.dir);
@@ -466,7 +474,9 @@ Test(supervise_socket, fdstore_survives_a_restart)
         sv_stop();
 }
 
-Test(supervise_socket, fdstore_refused_without_file_descriptor_store_max)
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, fdstore_refused_without_file_descriptor_store_max, .init = setup,
+     .fini = teardown, .timeout = 120)
 {
         char out[512];
         snprintf(out, sizeof(out), "%s/kept.out", S.dir);
@@ -500,7 +510,9 @@ static void refused(const char *file, const char *text, const char *want)
         free(out);
 }
 
-Test(supervise_socket, bad_socket_units_are_clear_errors)
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, bad_socket_units_are_clear_errors, .init = setup, .fini = teardown,
+     .timeout = 120)
 {
         write_file("x.service", "[Service]\nExecStart=/bin/true\n");
         char want[600];
@@ -521,7 +533,9 @@ Test(supervise_socket, bad_socket_units_are_clear_errors)
         pk_fd_close(busy);
 }
 
-Test(supervise_socket, not_enforced_socket_keys_are_reported)
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, not_enforced_socket_keys_are_reported, .init = setup, .fini = teardown,
+     .timeout = 120)
 {
         write_file("n.socket",
                    "[Socket]\nListenStream=%s/n.sock\nSymlinks=/run/x\n"
@@ -542,7 +556,8 @@ Test(supervise_socket, not_enforced_socket_keys_are_reported)
 
 /* ---- the escript control client ----------------------------------------------------------- */
 
-Test(supervise_socket, escript_control_client)
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, escript_control_client, .init = setup, .fini = teardown, .timeout = 120)
 {
         if (access("/usr/bin/escript", X_OK) != 0)
                 cr_skip_test("no escript");
@@ -650,4 +665,115 @@ Test(fd_inet_listen, options)
         struct pk_fd_inet_opts sc = {.scope = "no-such-if0"};
         cr_assert_eq(pk_fd_inet_listen("fe80::1", 0, SOCK_STREAM, &sc), -ENODEV);
         cr_assert_eq(pk_fd_inet_listen("127.0.0.1", 0, SOCK_STREAM, &sc), -EINVAL);
+}
+
+/* ---- the sup layer's listen fds, manual children and bad specs ---------------------------- */
+
+static struct pk_cmd *sh_true(void)
+{
+        struct pk_cmd *c;
+        cr_assert_eq(pk_cmd_new("/bin/true", &c), 0);
+        return c;
+}
+
+static int sup_done;
+
+static void on_ev(void *ud, const struct pk_sup_event *ev)
+{
+        if (ev->kind == PK_SUP_EV_EXITED) {
+                sup_done = 1;
+                pk_loop_stop(ud);
+        }
+}
+
+static int own_fds(void)
+{
+        DIR *d = opendir("/proc/self/fd");
+        cr_assert(d);
+        int n = 0;
+        struct dirent *e;
+        while ((e = readdir(d)))
+                n += e->d_name[0] != '.';
+        closedir(d);
+        return n;
+}
+
+// cppcheck-suppress unknownMacro
+Test(sup_listen, manual_child_gets_the_listen_fds, .timeout = 60)
+{
+        int fds_before = own_fds();
+        char out[] = "/tmp/pk-suplisten-XXXXXX";
+        int ofd = mkstemp(out);
+        cr_assert_geq(ofd, 0);
+        close(ofd);
+        int sp_fds[2];
+        cr_assert_eq(pk_fd_socketpair(sp_fds, SOCK_STREAM, 0), 0);
+        struct pk_loop *loop;
+        cr_assert_eq(pk_loop_new(&loop), 0);
+        struct pk_sup *s;
+        cr_assert_eq(pk_sup_new(loop, NULL, &s), 0);
+        cr_assert_eq(pk_sup_subscribe(s, on_ev, loop), 0);
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new("/bin/sh", &cmd), 0);
+        char script[256];
+        snprintf(script, sizeof(script),
+                 "echo \"$LISTEN_FDS $LISTEN_FDNAMES $LISTEN_PID $$\" > %s; "
+                 "[ -S /dev/fd/3 ] && echo socket >> %s",
+                 out, out);
+        const char *a[] = {"-c", script, NULL};
+        cr_assert_eq(pk_cmd_args(cmd, a), 0);
+        const char *names[] = {"web"};
+        struct pk_sup_child_spec sp = {.id = "svc",
+                                       .restart = PK_SUP_TEMPORARY,
+                                       .manual = 1,
+                                       .listen_fds = &sp_fds[0],
+                                       .n_listen_fds = 1,
+                                       .listen_fd_names = names};
+        cr_assert_eq(pk_sup_add(s, &sp, cmd), 0);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        struct pk_sup_child_info ci;
+        cr_assert_eq(pk_sup_child_info(s, "svc", &ci), 0);
+        cr_assert_eq(ci.state, PK_SUP_DOWN, "a manual child is not started by pk_sup_start()");
+        /* the supervisor holds its own copy: the caller's may go */
+        pk_fd_close(sp_fds[0]);
+        cr_assert_eq(pk_sup_start_child(s, "svc"), 0);
+        pk_loop_run(loop);
+        cr_assert(sup_done);
+        char *t = slurp(out);
+        long x = 0, y = -1;
+        char nm[32] = "";
+        int nfd = 0;
+        cr_assert_eq(sscanf(t, "%d %31s %ld %ld", &nfd, nm, &x, &y), 4, "%s", t);
+        cr_assert_eq(nfd, 1);
+        cr_assert_str_eq(nm, "web");
+        cr_assert_eq(x, y, "LISTEN_PID %ld is not the child's pid %ld", x, y);
+        cr_assert(strstr(t, "\nsocket\n"), "fd 3 is the socket: %s", t);
+        free(t);
+        unlink(out);
+
+        /* bad specs */
+        sp.id = "bad";
+        sp.listen_fds = NULL;
+        cr_assert_eq(pk_sup_add(s, &sp, sh_true()), -EINVAL);
+        sp.listen_fds = &sp_fds[1];
+        const char *colon[] = {"a:b"};
+        sp.listen_fd_names = colon;
+        cr_assert_eq(pk_sup_add(s, &sp, sh_true()), -EINVAL);
+        sp.listen_fd_names = NULL;
+        sp.fd_store_max = PK_SUP_MAX_FDS + 1;
+        cr_assert_eq(pk_sup_add(s, &sp, sh_true()), -EINVAL);
+        sp.fd_store_max = 0;
+        sp.ready = PK_SUP_READY_FD;
+        sp.ready_fd = 3; /* the listen fd's number */
+        cr_assert_eq(pk_sup_add(s, &sp, sh_true()), -EINVAL);
+        sp.ready = PK_SUP_READY_EXEC;
+        int closed = sp_fds[0]; /* closed above */
+        sp.listen_fds = &closed;
+        cr_assert_eq(pk_sup_add(s, &sp, sh_true()), -EBADF);
+
+        cr_assert_eq(pk_sup_remove_child(s, "svc"), 0);
+        pk_sup_free(s);
+        pk_loop_free(loop);
+        pk_fd_close(sp_fds[1]);
+        cr_assert_eq(own_fds(), fds_before, "descriptors leaked");
 }
