@@ -381,6 +381,29 @@ Test(supervise_socket, restart_keeps_the_socket_and_queued_connections, .init = 
         sv_stop();
 }
 
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, daemon_reload_adds_a_socket_unit, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        write_file("x.service", "[Service]\nExecStart=/bin/sleep 100\n");
+        sv_start(S.units); /* a directory: its services and sockets */
+        wait_field("x.service", "active", "active");
+        write_file("late.socket", "[Socket]\nListenStream=%s/late.sock\n", S.dir);
+        write_file("late.service", "[Service]\nExecStart=" PROBE " serve 1\n");
+        cr_assert_eq(ctl(NULL, "daemon-reload"), 0);
+        wait_field("late.socket", "state", "listening");
+        /* in a directory, a service with a socket waits for its first connection */
+        wait_field("late.service", "state", "down");
+        char path[512];
+        snprintf(path, sizeof(path), "%s/late.sock", S.dir);
+        int u = pk_fd_unix_connect(path, SOCK_STREAM, 0);
+        cr_assert_geq(u, 0, "%s", pk_strerror(u));
+        char *r = ask(u, "late\n");
+        cr_assert(strstr(r, "got=late") && strstr(r, "listen_pid=ok"), "%s", r);
+        pk_fd_close(u);
+        sv_stop();
+}
+
 /* ---- Accept=yes ------------------------------------------------------------------------------ */
 
 // cppcheck-suppress unknownMacro

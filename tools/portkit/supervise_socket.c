@@ -81,6 +81,8 @@ struct sk_set {
         const char *anames[PK_SUP_MAX_FDS];
 };
 
+static void arm(struct sk_unit *su, int on);
+
 static uint64_t now_ns(void)
 {
         struct timespec ts;
@@ -446,6 +448,10 @@ int sk_add(struct sk_set *set, struct pk_unit *u, const char *const *dirs, const
         for (size_t i = 0; i < su->notes.n; i++)
                 logf_("%s: %s", u->name, su->notes.v[i]);
         set->v[set->n++] = su;
+        /* Added by daemon-reload after sk_start(): watch it now.  For Accept=no a
+         * service that already runs only makes the first trigger a no-op. */
+        if (set->loop)
+                arm(su, 1);
         *ret_service = so->accept ? NULL : su->service;
         return 0;
 fail:
@@ -454,8 +460,6 @@ fail:
 }
 
 /* ---- Accept=no ------------------------------------------------------------------------ */
-
-static void arm(struct sk_unit *su, int on);
 
 static void on_listen_ready(struct pk_loop_io *io, unsigned revents);
 
@@ -525,6 +529,8 @@ static void on_listen_ready(struct pk_loop_io *io, unsigned revents)
         }
         logf_("%s: %s activity: starting %s", su->u->name, l->desc, su->service);
         int r = pk_sup_start_child(su->set->sup, su->service);
+        if (r == -ESHUTDOWN)
+                return; /* the daemon is stopping: nothing starts any more */
         if (r < 0 && r != -EALREADY) {
                 su->failed = 1;
                 snprintf(su->why, sizeof(su->why), "%s: %s", su->service, pk_strerror(r));
