@@ -385,9 +385,9 @@ Test(supervise_socket, restart_keeps_the_socket_and_queued_connections, .init = 
 Test(supervise_socket, daemon_reload_adds_a_socket_unit, .init = setup, .fini = teardown,
      .timeout = 120)
 {
-        write_file("x.service", "[Service]\nExecStart=/bin/sleep 100\n");
+        write_file("rl.service", "[Service]\nExecStart=/bin/sleep 100\n");
         sv_start(S.units); /* a directory: its services and sockets */
-        wait_field("x.service", "active", "active");
+        wait_field("rl.service", "active", "active");
         write_file("late.socket", "[Socket]\nListenStream=%s/late.sock\n", S.dir);
         write_file("late.service", "[Service]\nExecStart=" PROBE " serve 1\n");
         cr_assert_eq(ctl(NULL, "daemon-reload"), 0);
@@ -447,13 +447,13 @@ Test(supervise_socket, max_connections_refuses_beyond_the_limit, .init = setup, 
      .timeout = 120)
 {
         unsigned port = free_port();
-        write_file("hi.socket",
+        write_file("mc.socket",
                    "[Socket]\nListenStream=127.0.0.1:%u\nAccept=yes\nMaxConnections=1\n", port);
-        write_file("hi@.service", "[Service]\nExecStart=" PROBE " inetd\n");
+        write_file("mc@.service", "[Service]\nExecStart=" PROBE " inetd\n");
         char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/hi.socket", S.units);
+        snprintf(cfg, sizeof(cfg), "%s/mc.socket", S.units);
         sv_start(cfg);
-        wait_field("hi.socket", "state", "listening");
+        wait_field("mc.socket", "state", "listening");
         int a = pk_fd_tcp_connect("127.0.0.1", port, 0);
         cr_assert(strstr(ask(a, "A\n"), "got=A"));
         int b = pk_fd_tcp_connect("127.0.0.1", port, 0);
@@ -472,16 +472,16 @@ Test(supervise_socket, fdstore_survives_a_restart, .init = setup, .fini = teardo
 {
         char out[512];
         snprintf(out, sizeof(out), "%s/kept.out", S.dir);
-        write_file("keep.service",
+        write_file("kept.service",
                    "[Service]\nType=notify\nFileDescriptorStoreMax=4\nExecStart=" PROBE
                    " store %s\nRestart=always\nRestartSec=0\n",
                    out);
         char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/keep.service", S.units);
+        snprintf(cfg, sizeof(cfg), "%s/kept.service", S.units);
         sv_start(cfg);
-        wait_field("keep.service", "active", "active");
+        wait_field("kept.service", "active", "active");
         int before = sv_fds();
-        cr_assert_eq(ctl(NULL, "kill", "--signal", "KILL", "keep.service"), 0);
+        cr_assert_eq(ctl(NULL, "kill", "--signal", "KILL", "kept.service"), 0);
         char *t = NULL;
         for (int i = 0; i < 600; i++) {
                 free(t);
@@ -504,14 +504,14 @@ Test(supervise_socket, fdstore_refused_without_file_descriptor_store_max, .init 
         char out[512];
         snprintf(out, sizeof(out), "%s/kept.out", S.dir);
         /* Type=notify alone: NOTIFY_SOCKET is there, but the store is 0 */
-        write_file("keep.service", "[Service]\nType=notify\nExecStart=" PROBE " store %s\n", out);
+        write_file("keep0.service", "[Service]\nType=notify\nExecStart=" PROBE " store %s\n", out);
         char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/keep.service", S.units);
+        snprintf(cfg, sizeof(cfg), "%s/keep0.service", S.units);
         sv_start(cfg);
-        wait_field("keep.service", "active", "active");
+        wait_field("keep0.service", "active", "active");
         int before = sv_fds();
-        cr_assert_eq(ctl(NULL, "restart", "keep.service"), 0);
-        wait_field("keep.service", "active", "active");
+        cr_assert_eq(ctl(NULL, "restart", "keep0.service"), 0);
+        wait_field("keep0.service", "active", "active");
         cr_assert_eq(sv_fds(), before, "a refused fd is closed");
         char *t = slurp(out);
         cr_assert_str_eq(t, "", "nothing was kept: %s", t);
@@ -562,9 +562,9 @@ Test(supervise_socket, not_enforced_socket_keys_are_reported, .init = setup, .fi
 {
         write_file("n.socket",
                    "[Socket]\nListenStream=%s/n.sock\nSymlinks=/run/x\n"
-                   "DeferAcceptSec=5\nService=x.service\n",
+                   "DeferAcceptSec=5\nService=ne.service\n",
                    S.dir);
-        write_file("x.service", "[Service]\nExecStart=/bin/sleep 100\n");
+        write_file("ne.service", "[Service]\nExecStart=/bin/sleep 100\n");
         char cfg[512];
         snprintf(cfg, sizeof(cfg), "%s/n.socket", S.units);
         sv_start(cfg);
@@ -584,11 +584,11 @@ Test(supervise_socket, escript_control_client, .init = setup, .fini = teardown, 
 {
         if (access("/usr/bin/escript", X_OK) != 0)
                 cr_skip_test("no escript");
-        write_file("x.service", "[Service]\nExecStart=/bin/sleep 100\n");
+        write_file("esc.service", "[Service]\nExecStart=/bin/sleep 100\n");
         char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/x.service", S.units);
+        snprintf(cfg, sizeof(cfg), "%s/esc.service", S.units);
         sv_start(cfg);
-        wait_field("x.service", "active", "active");
+        wait_field("esc.service", "active", "active");
         struct pk_cmd *cmd;
         cr_assert_eq(pk_cmd_new("/usr/bin/escript", &cmd), 0);
         const char *a[] = {PK_SOURCE_DIR "/examples/erlang/portkit_ctl.escript", S.ctl, "status",
@@ -602,7 +602,7 @@ Test(supervise_socket, escript_control_client, .init = setup, .fini = teardown, 
         char *out = strdup(res.out ? res.out : ""), *err = strdup(res.err ? res.err : "");
         pk_run_result_free(&res);
         cr_assert_eq(st, 0, "%s%s", out, err);
-        cr_assert(strstr(out, "name => <<\"x.service\">>"), "%s", out);
+        cr_assert(strstr(out, "name => <<\"esc.service\">>"), "%s", out);
         cr_assert(strstr(out, "active => active"), "%s", out);
         free(out);
         free(err);
