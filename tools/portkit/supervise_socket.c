@@ -99,8 +99,10 @@ static int note(struct sk_unit *su, const char *fmt, ...)
         char buf[512];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
+        int n = vsnprintf(buf, sizeof(buf), fmt, ap);
         va_end(ap);
+        if (n < 0)
+                return -EINVAL;
         char **v = realloc(su->notes.v, (su->notes.n + 2) * sizeof(char *));
         if (!v)
                 return -ENOMEM;
@@ -610,9 +612,10 @@ static void spawn_instance(struct sk_unit *su, int conn)
                 r = pk_cmd_fd(ch->cmd, 0, conn);
         if (r == 0)
                 r = pk_cmd_fd(ch->cmd, 1, conn);
-        if (r < 0) {
+        if (r != 0 || !ch || !in) {
                 logf_("%s: %s: %s%s%s", su->u->name, name, ue.file[0] ? ue.file : "",
-                      ue.file[0] ? ": " : "", ue.message[0] ? ue.message : pk_strerror(r));
+                      ue.file[0] ? ": " : "",
+                      ue.message[0] ? ue.message : pk_strerror(r ? r : -ENOMEM));
                 free(in);
                 pk_unit_child_free(ch);
                 pk_unit_free(u);
