@@ -404,6 +404,32 @@ Test(supervise_socket, daemon_reload_adds_a_socket_unit, .init = setup, .fini = 
         sv_stop();
 }
 
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, ctl_stop_and_start_a_socket_unit, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        write_file("ss.socket", "[Socket]\nListenStream=%s/ss.sock\n", S.dir);
+        write_file("ss.service", "[Service]\nExecStart=" PROBE " serve 1\n");
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/ss.socket", S.units);
+        sv_start(cfg);
+        wait_field("ss.socket", "state", "listening");
+        cr_assert_eq(ctl(NULL, "stop", "ss.socket"), 0);
+        wait_field("ss.socket", "active", "inactive");
+        /* stopped: the connection waits in the backlog, nothing is started */
+        char path[512];
+        snprintf(path, sizeof(path), "%s/ss.sock", S.dir);
+        int u = pk_fd_unix_connect(path, SOCK_STREAM, 0);
+        cr_assert_geq(u, 0, "%s", pk_strerror(u));
+        cr_assert_eq(pk_fd_write_all(u, "waited\n", 7, NULL), 7);
+        wait_field("ss.service", "state", "down");
+        cr_assert_eq(ctl(NULL, "start", "ss.socket"), 0);
+        char *r = ask(u, "");
+        cr_assert(strstr(r, "got=waited"), "%s", r);
+        pk_fd_close(u);
+        sv_stop();
+}
+
 /* ---- Accept=yes ------------------------------------------------------------------------------ */
 
 // cppcheck-suppress unknownMacro

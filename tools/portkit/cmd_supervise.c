@@ -996,6 +996,19 @@ static void handle(struct client *c, const struct pk_term *req)
                 struct svc *x = NULL;
                 if (arg && term_text(arg, &s, &l) == 0)
                         x = find(sv, s, l);
+                long k = !x && arg && s ? sk_find(sv->sk, s, l) : -1;
+                if (k >= 0) { /* a socket unit: start, stop, restart (supervise_socket.c) */
+                        int r = sk_control(sv->sk, (size_t)k, vname);
+                        if (r < 0) {
+                                pk_etf_put_tuple(&b, 2);
+                                put_atom(&b, "error");
+                                put_bin(&b, r == -EOPNOTSUPP ? "not supported for a socket unit"
+                                                             : pk_strerror(r));
+                        } else {
+                                put_atom(&b, "ok");
+                        }
+                        goto send;
+                }
                 if (!x) {
                         pk_etf_put_tuple(&b, 2);
                         put_atom(&b, "error");

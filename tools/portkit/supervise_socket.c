@@ -60,6 +60,7 @@ struct sk_unit {
         char *dirs[SK_MAX_DIRS + 1];
         struct pk_unit_strv notes; /* what it asks for that is not enforced */
         int failed;                /* trigger limit hit, or the service is missing */
+        int stopped;               /* `ctl stop`: not watched until `ctl start` */
         char why[128];
         uint64_t trig[SK_TRIGGER_BURST];
         size_t ntrig;
@@ -470,7 +471,7 @@ static void arm(struct sk_unit *su, int on)
         struct sk_set *set = su->set;
         for (size_t i = 0; i < su->nl; i++) {
                 struct sk_listen *l = &su->l[i];
-                if (on && !l->watched && !su->failed && set->loop) {
+                if (on && !l->watched && !su->failed && !su->stopped && set->loop) {
                         pk_loop_io_init(set->loop, &l->io, l->fd);
                         l->io.w.data = l;
                         if (pk_loop_io_start(&l->io, PK_LOOP_READ, on_listen_ready) == 0) {
@@ -711,6 +712,41 @@ int sk_start(struct sk_set *set, struct pk_loop *loop, struct pk_sup *sup)
         return 0;
 }
 
+/* Whether the Accept=no service is down (so its sockets are the daemon's to watch). */
+static int service_down(const struct sk_unit *su)
+{
+        struct pk_sup_child_info ci;
+        return su->u->socket.accept || (pk_sup_child_info(su->set->sup, su->service, &ci) == 0 &&
+                                        (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED));
+}
+
+int sk_control(struct sk_set *set, size_t i, const char *verb)
+{
+        struct sk_unit *su = set->v[i];
+        int stop = strcmp(verb, "stop") == 0;
+        int start = strcmp(verb, "start") == 0;
+        int restart = strcmp(verb, "restart") == 0 ||
+                      (strcmp(verb, "try_restart") == 0 && !su->stopped && !su->failed);
+        if (strcmp(verb, "try_restart") == 0 && !restart)
+                return 0;
+        if (!stop && !start && !restart)
+                return -EOPNOTSUPP;
+        if (stop || restart) {
+                arm(su, 0);
+                su->stopped = 1;
+        }
+        if (start || restart) {
+                su->stopped = 0;
+                su->failed = 0;
+                su->ntrig = 0;
+                su->why[0] = 0;
+                if (set->sup)
+                        arm(su, service_down(su));
+        }
+        logf_("%s: %s", su->u->name, stop ? "stopped" : "started");
+        return 0;
+}
+
 /* ---- attaching to services ---------------------------------------------------------------- */
 
 static int names_socket(const struct pk_unit *svc, const struct sk_unit *su)
@@ -796,9 +832,12 @@ void sk_put_status(const struct sk_set *set, struct pk_etf_buf *b, size_t i)
         put_str(b, su->u->description ? su->u->description : "");
         /* systemd's socket sub-states: listening (waiting), running (the service has them) */
         put_atom(b, "state");
-        put_atom(b, su->failed ? "failed" : watching ? "listening" : "running");
+        put_atom(b, su->failed    ? "failed"
+                    : su->stopped ? "dead"
+                    : watching    ? "listening"
+                                  : "running");
         put_atom(b, "active");
-        put_atom(b, su->failed ? "failed" : "active");
+        put_atom(b, su->failed ? "failed" : su->stopped ? "inactive" : "active");
         put_atom(b, "service");
         put_str(b, su->service);
         put_atom(b, "accept");

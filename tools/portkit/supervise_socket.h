@@ -46,5 +46,10 @@ const char *sk_name(const struct sk_set *set, size_t i);
 /* Index of the socket unit (or of the Accept=yes instance's socket) called name[0..len), or -1. */
 long sk_find(const struct sk_set *set, const char *name, size_t len);
 void sk_put_status(const struct sk_set *set, struct pk_etf_buf *b, size_t i);
+/* `ctl start|stop|restart|try_restart NAME.socket`: stop stops watching (the
+ * descriptors stay open, so connections wait in the backlog; systemd closes
+ * them) until a start, which also clears a failure.  0, or -EOPNOTSUPP for
+ * another verb. */
+int sk_control(struct sk_set *set, size_t i, const char *verb);
 
 #endif
