@@ -59,8 +59,8 @@ struct sk_unit {
         char *service; /* Accept=no: the service it activates; Accept=yes: the template */
         char *dirs[SK_MAX_DIRS + 1];
         struct pk_unit_strv notes; /* what it asks for that is not enforced */
-        int failed;                /* trigger limit hit, or the service is missing */
-        int stopped;               /* `ctl stop`: not watched until `ctl start` */
+        int failed;  /* 1: trigger limit hit, or the service is missing; 2: cannot ever work */
+        int stopped; /* `ctl stop`: not watched until `ctl start` */
         char why[128];
         uint64_t trig[SK_TRIGGER_BURST];
         size_t ntrig;
@@ -735,6 +735,8 @@ int sk_control(struct sk_set *set, size_t i, const char *verb)
                 arm(su, 0);
                 su->stopped = 1;
         }
+        if (su->failed == 2 && (start || restart))
+                return -EOPNOTSUPP;
         if (start || restart) {
                 su->stopped = 0;
                 su->failed = 0;
@@ -783,10 +785,26 @@ void sk_attach(struct sk_set *set, const struct pk_unit *service, int started,
         }
         if (!any)
                 return;
+        spec->manual = !started;
+        if (spec->ready == PK_SUP_READY_FD && spec->ready_fd >= 3 &&
+            (size_t)spec->ready_fd < 3 + n) {
+                /* Type=oneshot/forking: the unit-exec helper's readiness pipe is fd 3 */
+                for (size_t i = 0; i < set->n; i++) {
+                        struct sk_unit *su = set->v[i];
+                        if (!names_socket(service, su))
+                                continue;
+                        su->failed = 2; /* for good: `ctl start` does not clear it */
+                        snprintf(su->why, sizeof(su->why),
+                                 "%s: Type=oneshot and Type=forking services cannot be "
+                                 "socket-activated here",
+                                 service->name);
+                        logf_("%s: %s", su->u->name, su->why);
+                }
+                return;
+        }
         spec->listen_fds = set->afds;
         spec->n_listen_fds = n;
         spec->listen_fd_names = set->anames;
-        spec->manual = !started;
 }
 
 /* ---- status ------------------------------------------------------------------------------ */
