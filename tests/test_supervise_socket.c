@@ -603,6 +603,23 @@ Test(supervise_socket, not_enforced_socket_keys_are_reported, .init = setup, .fi
         sv_stop();
 }
 
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, oneshot_service_fails_its_socket, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        write_file("os.socket", "[Socket]\nListenStream=%s/os.sock\n", S.dir);
+        write_file("os.service", "[Service]\nType=oneshot\nExecStart=/bin/true\n");
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/os.socket", S.units);
+        sv_start(cfg);
+        wait_field("os.socket", "state", "failed");
+        char why[256];
+        field("os.socket", "result", why, sizeof(why));
+        cr_assert(strstr(why, "cannot be socket-activated"), "%s", why);
+        cr_assert_neq(ctl(NULL, "start", "os.socket"), 0);
+        sv_stop();
+}
+
 /* ---- the escript control client ----------------------------------------------------------- */
 
 // cppcheck-suppress unknownMacro
