@@ -16,7 +16,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,22 +92,14 @@ static uint64_t now_ns(void)
 
 /* ---- notes ------------------------------------------------------------------------- */
 
-static int note(struct sk_unit *su, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int note(struct sk_unit *su, const char *fmt, ...)
+/* Appends one sentence (copied) to the unit's not-enforced list. */
+static int note(struct sk_unit *su, const char *text)
 {
-        char buf[512];
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        if (n < 0)
-                return -EINVAL;
         char **v = realloc(su->notes.v, (su->notes.n + 2) * sizeof(char *));
         if (!v)
                 return -ENOMEM;
         su->notes.v = v;
-        if (!(v[su->notes.n] = strdup(buf)))
+        if (!(v[su->notes.n] = strdup(text)))
                 return -ENOMEM;
         v[++su->notes.n] = NULL;
         return 0;
@@ -120,9 +111,12 @@ static int collect_notes(struct sk_unit *su)
         const struct pk_unit *u = su->u;
         const struct pk_unit_socket *so = &u->socket;
         int r = 0;
+        char buf[512];
         for (size_t i = 0; i < u->not_enforced.n && r == 0; i++) {
                 const struct pk_unit_note *n = &u->not_enforced.v[i];
-                r = note(su, "%s:%u: %s= is not enforced", n->file ? n->file : "", n->line, n->key);
+                snprintf(buf, sizeof(buf), "%s:%u: %s= is not enforced", n->file ? n->file : "",
+                         n->line, n->key);
+                r = note(su, buf);
         }
         const struct {
                 size_t n;
@@ -133,8 +127,11 @@ static int collect_notes(struct sk_unit *su)
                      {so->exec_stop_pre.n, "ExecStopPre"},
                      {so->exec_stop_post.n, "ExecStopPost"}};
         for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]) && r == 0; i++)
-                if (lists[i].n)
-                        r = note(su, "%s= of a socket unit is not enforced", lists[i].key);
+                if (lists[i].n) {
+                        snprintf(buf, sizeof(buf), "%s= of a socket unit is not enforced",
+                                 lists[i].key);
+                        r = note(su, buf);
+                }
         return r;
 }
 
