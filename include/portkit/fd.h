@@ -476,6 +476,36 @@ PK_API ssize_t pk_fd_recv_fds(int sock, void *buf, size_t len, int *ret_fds, siz
  */
 PK_API int pk_fd_tcp_listen(const char *host, unsigned port, int backlog, int flags);
 
+/** Options for pk_fd_inet_listen(); all zero means the defaults. */
+struct pk_fd_inet_opts {
+        int flags;      /**< PK_FD_NONBLOCK */
+        int backlog;    /**< listen(2) backlog (stream sockets); 0 means SOMAXCONN */
+        int dual_stack; /**< 1: an IPv6 socket also takes IPv4 (IPV6_V6ONLY off); 0: v6 only */
+        int reuse_port; /**< 1: SO_REUSEPORT */
+        int free_bind;  /**< 1: IP_FREEBIND / IPV6_FREEBIND (bind an address not yet up) */
+        /** IPv6 scope: the interface of a link-local address ("eth0"), or NULL. */
+        const char *scope;
+        /** SO_BINDTODEVICE interface name, or NULL (needs CAP_NET_RAW). */
+        const char *device;
+};
+
+/**
+ * @brief Creates a bound TCP listener or UDP socket with the options socket
+ *        activation needs (systemd.socket(5): BindIPv6Only=, ReusePort=,
+ *        FreeBind=, BindToDevice=, Backlog=).  Stream sockets get SO_REUSEADDR
+ *        and listen(2).
+ * @param host numeric literal; NULL or "" is "::" with @p opts->dual_stack,
+ *        else "0.0.0.0".
+ * @param type SOCK_STREAM or SOCK_DGRAM.
+ * @param opts options or NULL.
+ * @return the descriptor (the caller owns it), -EINVAL (bad literal, port,
+ *         type, or a scope on a non-IPv6 address), -ENODEV (no such scope
+ *         interface), -EADDRINUSE, -EADDRNOTAVAIL, -EAFNOSUPPORT (no IPv6 in
+ *         this kernel), -EPERM (device), -EMFILE ...
+ */
+PK_API int pk_fd_inet_listen(const char *host, unsigned port, int type,
+                             const struct pk_fd_inet_opts *opts);
+
 /**
  * @brief Connects a TCP socket to @p host : @p port.
  *

@@ -147,6 +147,17 @@ PK_API int pk_cmd_env_set(struct pk_cmd *cmd, const char *key, const char *value
 /** @brief Removes KEY from the child's environment (Erlang's `{"KEY", false}`). */
 PK_API int pk_cmd_env_unset(struct pk_cmd *cmd, const char *key);
 
+/**
+ * @brief Sets KEY to the child's own pid, written by the child itself just
+ *        before execve (systemd's LISTEN_PID: the parent cannot know the pid a
+ *        child in another pid namespace sees).  Overrides any pk_cmd_env_set()
+ *        or inherited value of KEY.  One such key per command; a later call
+ *        replaces it, NULL removes it.
+ * @param key the variable name (copied), or NULL.
+ * @return 0, -EINVAL (NULL cmd, empty key or key containing '='), -ENOMEM.
+ */
+PK_API int pk_cmd_env_pid(struct pk_cmd *cmd, const char *key);
+
 /** @brief Sets the working directory (chdir in the child, after the uid change). */
 PK_API int pk_cmd_cwd(struct pk_cmd *cmd, const char *dir);
 

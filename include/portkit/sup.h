@@ -170,7 +170,30 @@ struct pk_sup_child_spec {
          *  supervisor's intensity applies, as always). */
         int start_limit_burst;
         int64_t start_limit_interval_ms; /**< 0: 10000 */
+        /** 1: neither pk_sup_start() nor an add while running starts the child;
+         *  pk_sup_start_child() (or a sibling that requires or wants it) does,
+         *  e.g. a socket-activated service on its first connection. */
+        int manual;
+        /** Socket activation (sd_listen_fds(3)): every run of the child gets
+         *  these descriptors at fds 3, 4, ... with LISTEN_FDS, LISTEN_FDNAMES
+         *  and LISTEN_PID (its own pid, set by the child: pk_cmd_env_pid()).
+         *  Duplicated at add (the caller keeps its own); the supervisor closes
+         *  its copies when the child is removed.  Workers only. */
+        const int *listen_fds;
+        size_t n_listen_fds; /**< <= PK_SUP_MAX_FDS */
+        /** One name per listen fd (copied; NULL entries or a NULL list: "unknown"). */
+        const char *const *listen_fd_names;
+        /** systemd's FileDescriptorStoreMax=: how many descriptors the child may
+         *  hand over with sd_notify "FDSTORE=1" (SCM_RIGHTS, named by FDNAME=,
+         *  dropped by "FDSTOREREMOVE=1"); the next run gets them after the listen
+         *  fds, named in LISTEN_FDNAMES.  Kept across restarts, closed when the
+         *  child is removed.  0: refused (closed on arrival).  > 0 also sets
+         *  NOTIFY_SOCKET whatever @p ready is.  <= PK_SUP_MAX_FDS. */
+        unsigned fd_store_max;
 };
+
+/** Most descriptors in listen_fds, and most in a child's fd store. */
+#define PK_SUP_MAX_FDS 128
 
 /** Whether workers run in a cgroup v2 of their own (pk_sup_opts.cgroup). */
 enum pk_sup_cgroup_mode {

@@ -4,6 +4,7 @@
 #include "fd/fd-internal.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -195,4 +196,63 @@ int pk_fd_local_port(int fd)
         if (ss.ss_family == AF_INET6)
                 return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
         return -EAFNOSUPPORT;
+}
+
+/* Sets an int socket option to 1. */
+static int set_one(int fd, int level, int name)
+{
+        int one = 1;
+        return setsockopt(fd, level, name, &one, sizeof(one)) < 0 ? pk__neg_errno() : 0;
+}
+
+int pk_fd_inet_listen(const char *host, unsigned port, int type, const struct pk_fd_inet_opts *opts)
+{
+        struct pk_fd_inet_opts o = {0};
+        if (opts)
+                o = *opts;
+        if (pk__bad_flags(o.flags, PK_FD_NONBLOCK) || o.backlog < 0 ||
+            (type != SOCK_STREAM && type != SOCK_DGRAM))
+                return -EINVAL;
+        struct sockaddr_storage ss;
+        socklen_t len;
+        int r = make_inet((!host || !*host) && o.dual_stack ? "::" : host, port, false, &ss, &len);
+        if (r < 0)
+                return r;
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        if (o.scope) {
+                if (ss.ss_family != AF_INET6)
+                        return -EINVAL;
+                unsigned idx = if_nametoindex(o.scope);
+                if (idx == 0)
+                        return -ENODEV;
+                sin6->sin6_scope_id = idx;
+        }
+        int saved = errno;
+        PK_CLEANUP_FD int fd =
+            socket(ss.ss_family,
+                   type | SOCK_CLOEXEC | ((o.flags & PK_FD_NONBLOCK) ? SOCK_NONBLOCK : 0), 0);
+        if (fd < 0)
+                return pk__neg_errno();
+        if (ss.ss_family == AF_INET6) {
+                int v6only = o.dual_stack ? 0 : 1;
+                if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0)
+                        return pk__neg_errno();
+        }
+        if (type == SOCK_STREAM && (r = set_one(fd, SOL_SOCKET, SO_REUSEADDR)) < 0)
+                return r;
+        if (o.reuse_port && (r = set_one(fd, SOL_SOCKET, SO_REUSEPORT)) < 0)
+                return r;
+        if (o.free_bind &&
+            (r = ss.ss_family == AF_INET6 ? set_one(fd, IPPROTO_IPV6, IPV6_FREEBIND)
+                                          : set_one(fd, IPPROTO_IP, IP_FREEBIND)) < 0)
+                return r;
+        if (o.device &&
+            setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o.device, (socklen_t)strlen(o.device)) < 0)
+                return pk__neg_errno();
+        if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+                return pk__neg_errno();
+        if (type == SOCK_STREAM && listen(fd, o.backlog ? o.backlog : SOMAXCONN) < 0)
+                return pk__neg_errno();
+        errno = saved;
+        return pk_take_fd(&fd);
 }

@@ -400,6 +400,20 @@ PK__CHILD static int child_main(void *arg)
         uint64_t mask = p->sig_block;
         if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof(mask)) < 0)
                 child_fail(p, PK_SPAWN_STEP_SIGMASK, -1, 0);
+        /* 10. KEY=<own pid> (LISTEN_PID for socket activation): only the child
+         * knows its pid as its own namespace numbers it. */
+        if (p->pid_slot) {
+                char digits[PK__PID_SLOT];
+                long pid = syscall(SYS_getpid);
+                int nd = 0;
+                do {
+                        digits[nd++] = (char)('0' + pid % 10);
+                        pid /= 10;
+                } while (pid > 0 && nd < PK__PID_SLOT - 1);
+                for (int i = 0; i < nd; i++)
+                        p->pid_slot[i] = digits[nd - 1 - i];
+                p->pid_slot[nd] = '\0';
+        }
         syscall(SYS_execve, p->path, p->argv, p->envp);
         child_fail(p, PK_SPAWN_STEP_EXEC, -1, 0);
 }

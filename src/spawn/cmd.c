@@ -54,6 +54,7 @@ struct pk_cmd *pk_cmd_free(struct pk_cmd *c)
                 free(c->env[i].val);
         }
         free(c->env);
+        free(c->pid_key);
         free(c->cwd);
         free(c->root);
         free(c->groups);
@@ -95,8 +96,10 @@ int pk_cmd_dup(const struct pk_cmd *c, struct pk_cmd **ret_cmd)
         d->groups = NULL;
         d->fds = NULL;
         d->nfds = 0;
+        d->pid_key = NULL;
         bool ok = true;
         d->prog = dup_str(c->prog, &ok);
+        d->pid_key = dup_str(c->pid_key, &ok);
         d->cwd = dup_str(c->cwd, &ok);
         d->root = dup_str(c->root, &ok);
         d->argv = calloc(c->argv_cap, sizeof(char *));
@@ -190,6 +193,18 @@ static int env_op(struct pk_cmd *c, const char *key, const char *val)
 {
         if (!c || !key || !*key || strchr(key, '='))
                 return -EINVAL;
+        /* Only the last operation on a key counts: replace it in place, so a
+         * command set again before every spawn (the supervisor's) stays small. */
+        for (size_t i = 0; i < c->nenv; i++) {
+                if (strcmp(c->env[i].key, key) != 0)
+                        continue;
+                char *nv = val ? strdup(val) : NULL;
+                if (val && !nv)
+                        return -ENOMEM;
+                free(c->env[i].val);
+                c->env[i].val = nv;
+                return 0;
+        }
         char *k = strdup(key);
         char *v = val ? strdup(val) : NULL;
         struct pk__envop *e = realloc(c->env, (c->nenv + 1) * sizeof(*e));
@@ -215,6 +230,18 @@ int pk_cmd_env_set(struct pk_cmd *c, const char *key, const char *value)
 int pk_cmd_env_unset(struct pk_cmd *c, const char *key)
 {
         return env_op(c, key, NULL);
+}
+
+int pk_cmd_env_pid(struct pk_cmd *c, const char *key)
+{
+        if (!c || (key && (!*key || strchr(key, '='))))
+                return -EINVAL;
+        char *k = NULL;
+        if (key && !(k = strdup(key)))
+                return -ENOMEM;
+        free(c->pid_key);
+        c->pid_key = k;
+        return 0;
 }
 
 int pk_cmd_cwd(struct pk_cmd *c, const char *dir)

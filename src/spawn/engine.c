@@ -171,10 +171,12 @@ static int lookup(const struct pk_cmd *c, char **ret_path)
 /* Builds the child's environment.  *ret_env is environ itself when the
  * command changes nothing (no allocation); else a malloc'd array whose
  * "K=V" strings are malloc'd too (freed by env_free). */
-static int build_env(const struct pk_cmd *c, char ***ret_env, char ***ret_owned)
+static int build_env(const struct pk_cmd *c, char ***ret_env, char ***ret_owned,
+                     char **ret_pid_slot)
 {
         *ret_owned = NULL;
-        if (!c->env_clear && c->nenv == 0) {
+        *ret_pid_slot = NULL;
+        if (!c->env_clear && c->nenv == 0 && !c->pid_key) {
                 *ret_env = environ;
                 return 0;
         }
@@ -182,8 +184,8 @@ static int build_env(const struct pk_cmd *c, char ***ret_env, char ***ret_owned)
         if (!c->env_clear && environ)
                 while (environ[nbase])
                         nbase++;
-        char **env = calloc(nbase + c->nenv + 1, sizeof(char *));
-        char **owned = calloc(c->nenv + 1, sizeof(char *));
+        char **env = calloc(nbase + c->nenv + 2, sizeof(char *));
+        char **owned = calloc(c->nenv + 2, sizeof(char *));
         if (!env || !owned) {
                 free(env);
                 free(owned);
@@ -193,7 +195,8 @@ static int build_env(const struct pk_cmd *c, char ***ret_env, char ***ret_owned)
         for (size_t i = 0; i < nbase; i++) {
                 const char *eq = strchr(environ[i], '=');
                 size_t klen = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
-                bool touched = false;
+                bool touched = c->pid_key && strlen(c->pid_key) == klen &&
+                               memcmp(c->pid_key, environ[i], klen) == 0;
                 for (size_t j = 0; j < c->nenv && !touched; j++)
                         touched = strlen(c->env[j].key) == klen &&
                                   memcmp(c->env[j].key, environ[i], klen) == 0;
@@ -204,7 +207,8 @@ static int build_env(const struct pk_cmd *c, char ***ret_env, char ***ret_owned)
                 bool later = false;
                 for (size_t k = j + 1; k < c->nenv && !later; k++)
                         later = strcmp(c->env[k].key, c->env[j].key) == 0;
-                if (later || !c->env[j].val)
+                if (later || !c->env[j].val ||
+                    (c->pid_key && strcmp(c->pid_key, c->env[j].key) == 0))
                         continue;
                 size_t kl = strlen(c->env[j].key), vl = strlen(c->env[j].val);
                 char *s = malloc(kl + vl + 2);
@@ -220,6 +224,23 @@ static int build_env(const struct pk_cmd *c, char ***ret_env, char ***ret_owned)
                 memcpy(s + kl + 1, c->env[j].val, vl + 1);
                 owned[no++] = s;
                 env[n++] = s;
+        }
+        if (c->pid_key) {
+                /* "KEY=" and a zeroed slot the child fills with its pid. */
+                size_t kl = strlen(c->pid_key);
+                char *s = calloc(1, kl + 1 + PK__PID_SLOT);
+                if (!s) {
+                        for (size_t k = 0; k < no; k++)
+                                free(owned[k]);
+                        free(owned);
+                        free(env);
+                        return -ENOMEM;
+                }
+                memcpy(s, c->pid_key, kl);
+                s[kl] = '=';
+                owned[no++] = s;
+                env[n++] = s;
+                *ret_pid_slot = s + kl + 1;
         }
         *ret_env = env;
         *ret_owned = owned;
@@ -432,8 +453,8 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
                 }
                 path = found;
         }
-        char **env, **env_owned;
-        r = build_env(c, &env, &env_owned);
+        char **env, **env_owned, *pid_slot;
+        r = build_env(c, &env, &env_owned, &pid_slot);
         if (r < 0) {
                 free(found);
                 pk__spawn_error_set(reterr, PK_SPAWN_STEP_ARGS, r, -1, 0, NULL);
@@ -527,6 +548,7 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
             .ctty_fd = -1,
             .err = &cerr,
             .svc = c->svc,
+            .pid_slot = pid_slot,
         };
         if (plan.svc.has_bounding)
                 plan.svc.cap_last = pk__cap_last();

@@ -47,6 +47,7 @@ struct wire {
         uint32_t flags, uid, gid, ngroups, argc, envc, has_cwd;
         uint64_t sig_ignore, sig_block;
         struct pk__svc svc; /* svc.cgroup_fd >= 0: the cgroup fd follows the map's fds */
+        int32_t pid_env;    /* index of the pk_cmd_env_pid() "KEY=" string in envp, or -1 */
 };
 
 enum {
@@ -168,6 +169,18 @@ static int helper_serve(int sock)
                 if (!(envp[i] = (char *)(uintptr_t)take_str(&cur, end)))
                         goto reply;
         envp[w.envc] = NULL;
+        /* The pid slot: "KEY=" copied where the child has room to write its pid. */
+        static char pid_env[256 + PK__PID_SLOT];
+        char *pid_slot = NULL;
+        if (w.pid_env >= 0) {
+                size_t kl = (uint32_t)w.pid_env < w.envc ? strlen(envp[w.pid_env]) : SIZE_MAX;
+                if (kl >= 256)
+                        goto reply;
+                memset(pid_env, 0, sizeof(pid_env));
+                memcpy(pid_env, envp[w.pid_env], kl);
+                envp[w.pid_env] = pid_env;
+                pid_slot = pid_env + kl;
+        }
 
         struct pk__plan plan = {
             .path = path,
@@ -202,6 +215,7 @@ static int helper_serve(int sock)
             .clone_parent = true,
             .err = &rep.err,
             .svc = w.svc,
+            .pid_slot = pid_slot,
         };
         pid_t pid = -1;
         rep.r = pk__spawn_plan(&plan, &pid, &pidfd);
@@ -339,7 +353,12 @@ static int helper_send(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, i
             .sig_ignore = plan->sig_ignore,
             .sig_block = plan->sig_block,
             .svc = plan->svc,
+            .pid_env = -1,
         };
+        for (int32_t i = 0; plan->pid_slot && plan->envp[i]; i++)
+                if (plan->pid_slot > plan->envp[i] &&
+                    plan->pid_slot <= plan->envp[i] + strlen(plan->envp[i]))
+                        w.pid_env = i;
         size_t sl = strv_len(plan->argv, &w.argc) + strv_len(plan->envp, &w.envc);
         sl += strlen(plan->path) + 1 + (plan->cwd ? strlen(plan->cwd) + 1 : 0);
         sl += plan->root ? strlen(plan->root) + 1 : 0;

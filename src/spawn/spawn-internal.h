@@ -110,6 +110,7 @@ struct pk_cmd {
         struct pk__fdspec *fds;
         size_t nfds;
         struct pk__svc svc;
+        char *pid_key; /* pk_cmd_env_pid(): KEY set to the child's own pid, or NULL */
 };
 
 /* The child's error record: with CLONE_VM the child writes it into the
@@ -158,6 +159,10 @@ struct pk__plan {
         bool clone_parent; /* helper: the child becomes the helper's parent's child */
         struct pk__svc svc;
         struct pk__child_err *err;
+        /* pk_cmd_env_pid(): PK__PID_SLOT bytes of a per-spawn "KEY=" string in envp,
+         * which the child fills with its own pid (the one write it makes outside
+         * `scratch` and `err`); NULL: none. */
+        char *pid_slot;
 };
 
 /* Applies sv's capability settings with raw system calls only, so that both
@@ -175,6 +180,8 @@ int pk__caps_apply(const struct pk__svc *sv, bool set_uid, int phase, int *ret_s
 /* The highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap;
  * 40 when unreadable). */
 int pk__cap_last(void);
+/* Room for a pid in decimal and its NUL. */
+#define PK__PID_SLOT 12
 
 /* Test hook (child.c): 0 normal; 1 never CLONE_INTO_CGROUP (the child
  * writes cgroup.procs itself); 2 never clone3 (clone() and a blocked mask). */

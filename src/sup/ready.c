@@ -15,6 +15,8 @@
 
 /* Largest sd_notify datagram read; longer ones are dropped whole. */
 #define NOTIFY_MAX 4096
+/* Most descriptors taken from one sd_notify datagram (systemd: 768 per store). */
+#define NOTIFY_MAX_FDS PK_SUP_MAX_FDS
 
 static void on_ready_timer(struct pk_loop_timer *t)
 {
@@ -104,14 +106,15 @@ static struct child *notify_owner(struct pk_sup *s, pid_t pid)
         /* the main pids first, so ALL never hides a sibling's main process */
         for (size_t i = 0; i < s->n; i++) {
                 struct child *c = s->kids[i];
-                if (c->ready == PK_SUP_READY_NOTIFY && c->mainpid == pid && pid > 0 &&
+                if ((c->ready == PK_SUP_READY_NOTIFY || c->store_max > 0) && c->mainpid == pid &&
+                    pid > 0 &&
                     (c->state == PK_SUP_STARTING || c->state == PK_SUP_READY ||
                      c->state == PK_SUP_STOPPING))
                         return c;
         }
         for (size_t i = 0; i < s->n; i++) {
                 struct child *c = s->kids[i];
-                if (c->ready == PK_SUP_READY_NOTIFY &&
+                if ((c->ready == PK_SUP_READY_NOTIFY || c->store_max > 0) &&
                     (c->state == PK_SUP_STARTING || c->state == PK_SUP_READY ||
                      c->state == PK_SUP_STOPPING) &&
                     sender_ok(c, pid))
@@ -205,6 +208,12 @@ static void notify_line(struct child *c, const char *line)
         size_t klen = (size_t)(eq - line);
         const char *val = eq + 1;
 #define KEY(k) (klen == sizeof(k) - 1 && memcmp(line, k, klen) == 0)
+        if (c->ready != PK_SUP_READY_NOTIFY) {
+                /* here only for its fd store: readiness is not its protocol */
+                if (KEY("STATUS"))
+                        pk__sup_emit(c, PK_SUP_EV_STATUS, PK_SUP_R_NONE, 0, line);
+                return;
+        }
         if (KEY("READY") && strcmp(val, "1") == 0) {
                 if (c->state == PK_SUP_STARTING) {
                         pk__sup_child_ready(c);
@@ -253,8 +262,11 @@ static void on_notify(struct pk_loop_io *io, unsigned revents)
                 char buf[NOTIFY_MAX + 1];
                 union {
                         struct cmsghdr h;
-                        char b[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 16)];
+                        char b[CMSG_SPACE(sizeof(struct ucred)) +
+                               CMSG_SPACE(sizeof(int) * NOTIFY_MAX_FDS)];
                 } cm;
+                int fds[NOTIFY_MAX_FDS];
+                size_t nfds = 0;
                 struct iovec iov = {.iov_base = buf, .iov_len = NOTIFY_MAX};
                 struct msghdr mh;
                 memset(&mh, 0, sizeof(mh));
@@ -274,21 +286,46 @@ static void on_notify(struct pk_loop_io *io, unsigned revents)
                                 memcpy(&uc, CMSG_DATA(h), sizeof(uc));
                                 pid = uc.pid;
                         } else if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
-                                /* no fd store: close what was passed */
+                                /* kept for FDSTORE=1; whatever is not stored is closed */
                                 size_t nfd = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
                                 for (size_t k = 0; k < nfd; k++) {
                                         int fd;
                                         memcpy(&fd, CMSG_DATA(h) + k * sizeof(int), sizeof(fd));
-                                        pk_fd_close(fd);
+                                        if (nfds < NOTIFY_MAX_FDS)
+                                                fds[nfds++] = fd;
+                                        else
+                                                pk_fd_close(fd);
                                 }
                         }
                 }
-                if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+                struct child *c =
+                    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ? NULL : notify_owner(s, pid);
+                if (!c) {
+                        for (size_t k = 0; k < nfds; k++)
+                                pk_fd_close(fds[k]);
                         continue;
-                struct child *c = notify_owner(s, pid);
-                if (!c)
-                        continue;
+                }
                 buf[n] = 0;
+                /* FDSTORE=, FDSTOREREMOVE= and FDNAME= belong together, wherever they are */
+                char fdname[256] = "";
+                bool store = false, remove = false, named = false;
+                for (char *p = buf; p && *p;) {
+                        char *nl = strchr(p, '\n');
+                        size_t ll = nl ? (size_t)(nl - p) : strlen(p);
+                        if (ll == 9 && memcmp(p, "FDSTORE=1", 9) == 0)
+                                store = true;
+                        else if (ll == 15 && memcmp(p, "FDSTOREREMOVE=1", 15) == 0)
+                                remove = true;
+                        else if (ll > 7 && memcmp(p, "FDNAME=", 7) == 0 &&
+                                 ll - 7 < sizeof(fdname)) {
+                                memcpy(fdname, p + 7, ll - 7);
+                                fdname[ll - 7] = 0;
+                                named = true;
+                        }
+                        p = nl ? nl + 1 : NULL;
+                }
+                if (store || remove || nfds)
+                        pk__sup_fds_notify(c, store, remove, named ? fdname : NULL, fds, nfds);
                 char *save = NULL;
                 for (char *line = strtok_r(buf, "\n", &save); line;
                      line = strtok_r(NULL, "\n", &save)) {
@@ -343,7 +380,8 @@ int pk__sup_ready_prepare(struct child *c)
         int r = 0;
         if (c->ready == PK_SUP_READY_FD) {
                 r = pk_cmd_fd_pipe(c->cmd, c->ready_fd, PK_PIPE_CHILD_WRITES | PK_PIPE_NONBLOCK);
-        } else if (c->ready == PK_SUP_READY_NOTIFY) {
+        }
+        if (r == 0 && (c->ready == PK_SUP_READY_NOTIFY || c->store_max > 0)) {
                 r = notify_open(c->sup);
                 if (r == 0)
                         r = pk_cmd_env_set(c->cmd, "NOTIFY_SOCKET", c->sup->notify_name);

@@ -92,6 +92,16 @@ struct child {
         struct pk_exit last_exit;
 
         struct child_limit lim; /* per-child backoff and start limit (limit.c) */
+        /* socket activation and the fd store (fds.c) */
+        bool manual;        /* spec.manual */
+        int *lfds;          /* listen fds: owned duplicates */
+        char **lnames;      /* their names */
+        size_t nl;          /* how many */
+        int *sfds;          /* the fd store: owned */
+        char **snames;      /* their FDNAME= */
+        size_t ns;          /* how many */
+        unsigned store_max; /* spec.fd_store_max */
+        size_t mapped;      /* child fds 3.. mapped in cmd at the last spawn */
 };
 
 enum sup_phase { PHASE_IDLE, PHASE_RUNNING, PHASE_GROUP, PHASE_SHUTDOWN, PHASE_DONE };
@@ -166,6 +176,14 @@ void pk__sup_main_exited(struct child *c, const struct pk_exit *ex);
 struct child *pk__sup_find_pid(struct pk_sup *s, pid_t pid);
 void pk__sup_shutdown(struct pk_sup *s, int reason);
 void pk__sup_extend_stop(struct child *c, uint64_t ms); /* EXTEND_TIMEOUT_USEC while stopping */
+
+/* fds.c */
+int pk__sup_fds_copy(struct child *c, const struct pk_sup_child_spec *sp); /* at add */
+int pk__sup_fds_apply(struct child *c); /* before each spawn: map fds, set LISTEN_* */
+void pk__sup_fds_free(struct child *c); /* at removal */
+/* sd_notify FDSTORE=1 / FDSTOREREMOVE=1: takes ownership of fds[0..n) in every case. */
+void pk__sup_fds_notify(struct child *c, bool store, bool remove, const char *name, int *fds,
+                        size_t n);
 
 /* ready.c */
 int pk__sup_ready_prepare(struct child *c); /* once, at add: cmd changes */

@@ -627,7 +627,7 @@ static void sup_start_internal(struct pk_sup *s)
         s->starting_up = true; /* not ready to the parent before every child had its start */
         for (size_t i = 0; i < s->n; i++) {
                 struct child *c = s->kids[i];
-                if (c->state == PK_SUP_DOWN || c->state == PK_SUP_FAILED)
+                if (!c->manual && (c->state == PK_SUP_DOWN || c->state == PK_SUP_FAILED))
                         dispatch(c, PE_START, NULL);
         }
         s->starting_up = false;
@@ -851,6 +851,8 @@ static void do_spawn(struct child *c)
         int r = 0;
         if (c->cg_killed && (r = renew_cgroup(c)) < 0)
                 pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "cgroup");
+        if (r == 0 && (r = pk__sup_fds_apply(c)) < 0)
+                pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "listen fds");
         if (r == 0)
                 r = pk_spawn(c->cmd, &p, &err);
         if (r == 0) {
@@ -1361,6 +1363,7 @@ static void child_free(struct child *c)
                 sup_free_internal(c->nested);
         }
         c->cmd = pk_cmd_free(c->cmd);
+        pk__sup_fds_free(c);
         c->log = pk_log_free(c->log);
         free(c->log_dir);
         free(c->pid_file);
@@ -1454,6 +1457,8 @@ static int add_common(struct pk_sup *s, const struct pk_sup_child_spec *spec, st
         }
         snprintf(c->id, sizeof(c->id), "%s", spec->id);
         r = spec_apply(c, spec, nested ? PK_SUP_SUPERVISOR : PK_SUP_WORKER);
+        if (r == 0)
+                r = pk__sup_fds_copy(c, spec);
         if (r < 0)
                 goto fail;
         c->dynamic = dynamic;
@@ -1479,7 +1484,8 @@ static int add_common(struct pk_sup *s, const struct pk_sup_child_spec *spec, st
                         s->n--;
                         goto fail;
                 }
-                dispatch(c, PE_START, NULL);
+                if (!c->manual)
+                        dispatch(c, PE_START, NULL);
                 pk__sup_flush(s);
         }
         return 0;

@@ -524,7 +524,13 @@ static int map_service(struct child_priv *c, const struct pk_unit *u,
         if (s->runtime_max_ms != PK_UNIT_INFINITY &&
             (r = note(c, "RuntimeMaxSec= is not enforced")) < 0)
                 return r;
-        if (s->sockets.n && (r = note(c, "Sockets= (socket activation) is not enforced")) < 0)
+        /* Sockets= and the socket units' descriptors are the caller's: it makes the
+         * sockets and sets spec.listen_fds (portkit supervise does, supervise_socket.c). */
+        /* FDSTORE=1 over sd_notify: the sup layer keeps them across restarts */
+        sp->fd_store_max = s->fd_store_max > PK_SUP_MAX_FDS ? PK_SUP_MAX_FDS : s->fd_store_max;
+        if (s->fd_store_max > PK_SUP_MAX_FDS &&
+            (r = note(c, "FileDescriptorStoreMax=%u: at most %d are kept", s->fd_store_max,
+                      PK_SUP_MAX_FDS)) < 0)
                 return r;
         (void)o;
         return 0;

@@ -168,8 +168,10 @@ static const char *field_atom(const struct pk_term *m, const char *key, char *bu
 static void print_status(const struct pk_term *m)
 {
         const struct pk_term *v;
-        static const char *const keys[] = {"name",     "description", "active",    "state", "pid",
-                                           "restarts", "uptime_ms",   "last_exit", NULL};
+        /* services, then what socket units add (service, accept, connections, result) */
+        static const char *const keys[] = {
+            "name",      "description", "active", "state",       "pid",    "restarts", "uptime_ms",
+            "last_exit", "service",     "accept", "connections", "result", NULL};
         for (size_t i = 0; keys[i]; i++) {
                 if (map_get(m, keys[i], &v) < 0)
                         continue;
@@ -177,6 +179,12 @@ static void print_status(const struct pk_term *m)
                 print_text(v);
                 putchar('\n');
         }
+        if (map_get(m, "listen", &v) == 0 && v->type == PK_TERM_LIST)
+                for (uint32_t i = 0; i < v->v.list.len; i++) {
+                        printf("  listen: ");
+                        print_text(&v->v.list.elems[i]);
+                        putchar('\n');
+                }
         if (map_get(m, "not_enforced", &v) == 0 && v->type == PK_TERM_LIST) {
                 printf("  not enforced:\n");
                 for (uint32_t i = 0; i < v->v.list.len; i++) {

@@ -7,6 +7,7 @@
  * $MAINPID); the protocol is in docs/supervise.md. */
 #include "cli.h"
 #include "supervise.h"
+#include "supervise_socket.h"
 
 #include <portkit.h>
 
@@ -103,12 +104,11 @@ struct sv {
         int nclients;
         int next_client_id;
         int shutting_down;
+        struct sk_set *sk; /* socket units (supervise_socket.c) */
 };
 
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* The daemon's own events go to stderr, one line each, with a UTC time. */
-static void logf_(const char *fmt, ...)
+void logf_(const char *fmt, ...)
 {
         char ts[32];
         time_t t = time(NULL);
@@ -118,7 +118,8 @@ static void logf_(const char *fmt, ...)
         va_list ap;
         va_start(ap, fmt);
         fprintf(stderr, "%s portkit supervise: ", ts);
-        vfprintf(stderr, fmt, ap);
+        /* the analyzer flags an extern variadic function analysed on its own */
+        vfprintf(stderr, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
         fputc('\n', stderr);
         va_end(ap);
 }
@@ -237,9 +238,15 @@ static int load_one(struct sv *sv, const char *name, const char *const *dirs, st
                         snprintf(err, errsz, "%s: %s", name, pk_strerror(r));
                 return r;
         }
+        if (u->kind == PK_UNIT_KIND_SOCKET) {
+                /* its sockets are made now; then the service it activates is loaded */
+                const char *svc = NULL;
+                r = sk_add(sv->sk, u, dirs, &svc, err, errsz);
+                return r < 0 || !svc ? r : load_one(sv, svc, dirs, ls, err, errsz);
+        }
         if (u->kind != PK_UNIT_KIND_SERVICE) {
                 pk_unit_free(u);
-                return 0; /* targets and sockets: only services are run */
+                return 0; /* targets: only services and sockets are run */
         }
         const char *helper[] = {sv->self_exe, "unit-exec", NULL};
         extern char **environ;
@@ -324,7 +331,9 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
                         }
                         struct dirent *de;
                         while ((de = readdir(d)) && nn < SV_MAX_UNITS)
-                                if (ends_with(de->d_name, ".service") && !strchr(de->d_name, '@') &&
+                                if ((ends_with(de->d_name, ".service") ||
+                                     ends_with(de->d_name, ".socket")) &&
+                                    !strchr(de->d_name, '@') &&
                                     (ownednames[non] = strdup(de->d_name)))
                                         names[nn++] = ownednames[non++];
                         closedir(d);
@@ -391,10 +400,24 @@ static void report_notes(const struct svc *s)
                 logf_("%s: %s", s->name, s->ch->notes.v[i]);
 }
 
+/* Whether a CONFIG names the unit itself (its name or its file), not a directory of it. */
+static int named_in_configs(const struct sv *sv, const char *name)
+{
+        for (int i = 0; i < sv->nconfigs; i++) {
+                const char *c = sv->configs[i];
+                const char *slash = strrchr(c, '/');
+                if (strcmp(slash ? slash + 1 : c, name) == 0)
+                        return 1;
+        }
+        return 0;
+}
+
 /* Hands the service to the supervisor: dependencies on units not loaded are dropped. */
 static int svc_add(struct sv *sv, struct svc *s)
 {
         struct pk_sup_child_spec spec = s->ch->spec;
+        /* socket activation: the sockets' fds, and no eager start unless named itself */
+        sk_attach(sv->sk, s->u, named_in_configs(sv, s->name), &spec);
         const char *const **lists[] = {&spec.requires_ids, &spec.wants, &spec.after, &spec.binds_to,
                                        &spec.conflicts};
         const char *kept[5][PK_SUP_MAX_DEPS + 1];
@@ -1171,13 +1194,20 @@ static void handle(struct client *c, const struct pk_term *req)
                 /* status takes a list of names (or none: all). */
                 struct svc *sel[SV_MAX_UNITS];
                 size_t ns = 0;
+                size_t socks[SV_MAX_UNITS], nk = 0; /* socket units (supervise_socket.c) */
                 if (arg && arg->type == PK_TERM_LIST) {
                         for (uint32_t i = 0; i < arg->v.list.len; i++) {
                                 const char *s;
                                 size_t l;
                                 struct svc *x = NULL;
-                                if (term_text(&arg->v.list.elems[i], &s, &l) == 0)
-                                        x = find(sv, s, l);
+                                long k = -1;
+                                if (term_text(&arg->v.list.elems[i], &s, &l) == 0 &&
+                                    !(x = find(sv, s, l)))
+                                        k = sk_find(sv->sk, s, l);
+                                if (k >= 0 && nk < SV_MAX_UNITS) {
+                                        socks[nk++] = (size_t)k;
+                                        continue;
+                                }
                                 if (!x) {
                                         pk_etf_buf_reset(&b);
                                         pk_etf_put_version(&b);
@@ -1192,16 +1222,24 @@ static void handle(struct client *c, const struct pk_term *req)
                 } else {
                         for (size_t i = 0; i < sv->n; i++)
                                 sel[ns++] = sv->svcs[i];
+                        for (size_t i = 0; i < sk_count(sv->sk) && nk < SV_MAX_UNITS; i++)
+                                socks[nk++] = i;
                 }
                 pk_etf_put_tuple(&b, 2);
                 put_atom(&b, "ok");
-                if (ns)
-                        pk_etf_put_list(&b, (uint32_t)ns);
+                if (ns + nk)
+                        pk_etf_put_list(&b, (uint32_t)(ns + nk));
                 for (size_t i = 0; i < ns; i++) {
                         if (status)
                                 put_status(sv, &b, sel[i]);
                         else
                                 put_bin(&b, sel[i]->name);
+                }
+                for (size_t i = 0; i < nk; i++) {
+                        if (status)
+                                sk_put_status(sv->sk, &b, socks[i]);
+                        else
+                                put_bin(&b, sk_name(sv->sk, socks[i]));
                 }
                 pk_etf_put_nil(&b);
         } else if (strcmp(vname, "watch") == 0) {
@@ -1235,6 +1273,19 @@ static void handle(struct client *c, const struct pk_term *req)
                 struct svc *x = NULL;
                 if (arg && term_text(arg, &s, &l) == 0)
                         x = find(sv, s, l);
+                long k = !x && arg && s ? sk_find(sv->sk, s, l) : -1;
+                if (k >= 0) { /* a socket unit: start, stop, restart (supervise_socket.c) */
+                        int r = sk_control(sv->sk, (size_t)k, vname);
+                        if (r < 0) {
+                                pk_etf_put_tuple(&b, 2);
+                                put_atom(&b, "error");
+                                put_bin(&b, r == -EOPNOTSUPP ? "not supported for a socket unit"
+                                                             : pk_strerror(r));
+                        } else {
+                                put_atom(&b, "ok");
+                        }
+                        goto send;
+                }
                 if (!x && arg && strcmp(vname, "start") == 0 && l > 7 &&
                     memcmp(s + l - 7, ".target", 7) == 0) {
                         start_target(sv, s, l, &b); /* what the target wants */
@@ -1617,9 +1668,15 @@ static int sv_main(int argc, char **argv)
         struct load_set ls = {0};
         char err[1024] = "";
         int rc = PK_CLI_EXIT_SYSTEM;
-        int r = load_all(sv, &ls, err, sizeof(err));
+        int r = sk_set_new(sv->self_exe, sv->log_dir, sv->strict, &sv->sk);
+        if (r < 0) {
+                pk_cli_error("supervise", "%s", pk_strerror(r));
+                return PK_CLI_EXIT_SYSTEM;
+        }
+        r = load_all(sv, &ls, err, sizeof(err));
         if (r < 0) {
                 pk_cli_error("supervise", "%s", err);
+                sv->sk = sk_set_free(sv->sk);
                 return PK_CLI_EXIT_BADINPUT;
         }
         for (size_t i = 0; i < ls.n; i++)
@@ -1681,8 +1738,12 @@ static int sv_main(int argc, char **argv)
                 rc = PK_CLI_EXIT_BADINPUT;
                 goto out;
         }
-        logf_("running %zu units as pid %d%s, control socket %s", sv->n, (int)getpid(),
-              getpid() == 1 ? " (init)" : "", sv->control);
+        if ((r = sk_start(sv->sk, sv->loop, sv->sup)) < 0) {
+                pk_cli_error("supervise", "sockets: %s", pk_strerror(r));
+                goto out;
+        }
+        logf_("running %zu units and %zu sockets as pid %d%s, control socket %s", sv->n,
+              sk_count(sv->sk), (int)getpid(), getpid() == 1 ? " (init)" : "", sv->control);
         (void)pk_loop_run(sv->loop);
         struct pk_sup_status st;
         memset(&st, 0, sizeof(st));
@@ -1706,6 +1767,7 @@ out:
                 pk_loop_io_stop(&sv->lio);
                 pk_fd_unix_listener_close(&sv->lis);
         }
+        sv->sk = sk_set_free(sv->sk); /* Accept=yes instances leave the supervisor first */
         sv->sup = pk_sup_free(sv->sup);
         for (size_t i = 0; i < sv->n; i++)
                 svc_free(sv->svcs[i]);

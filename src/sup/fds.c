@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/* Descriptors a child inherits at every run: socket activation's listening
+ * sockets (LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID as sd_listen_fds(3) reads
+ * them) and the fd store a service fills with sd_notify "FDSTORE=1", both
+ * owned by the supervisor so they outlive the child's restarts. */
+#include "sup-internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* systemd's fdname_is_valid(): 1..255 printable ASCII bytes, no ':'. */
+static bool fdname_ok(const char *s)
+{
+        size_t n = 0;
+        for (; s[n]; n++)
+                if ((unsigned char)s[n] < ' ' || (unsigned char)s[n] > '~' || s[n] == ':')
+                        return false;
+        return n > 0 && n <= 255;
+}
+
+int pk__sup_fds_copy(struct child *c, const struct pk_sup_child_spec *sp)
+{
+        c->manual = sp->manual != 0;
+        if (sp->n_listen_fds > PK_SUP_MAX_FDS || sp->fd_store_max > PK_SUP_MAX_FDS ||
+            (sp->n_listen_fds && !sp->listen_fds))
+                return -EINVAL;
+        if ((sp->n_listen_fds || sp->fd_store_max) && c->type != PK_SUP_WORKER)
+                return -EINVAL;
+        if (sp->ready == PK_SUP_READY_FD && sp->ready_fd >= 3 &&
+            (size_t)sp->ready_fd < 3 + sp->n_listen_fds + sp->fd_store_max)
+                return -EINVAL; /* would collide with a passed descriptor */
+        for (size_t i = 0; sp->listen_fd_names && i < sp->n_listen_fds; i++)
+                if (sp->listen_fd_names[i] && !fdname_ok(sp->listen_fd_names[i]))
+                        return -EINVAL;
+        c->store_max = sp->fd_store_max;
+        if (!sp->n_listen_fds)
+                return 0;
+        c->lfds = malloc(sp->n_listen_fds * sizeof(int));
+        c->lnames = calloc(sp->n_listen_fds, sizeof(char *));
+        if (!c->lfds || !c->lnames)
+                return -ENOMEM;
+        for (size_t i = 0; i < sp->n_listen_fds; i++) {
+                const char *nm = sp->listen_fd_names && sp->listen_fd_names[i]
+                                     ? sp->listen_fd_names[i]
+                                     : "unknown";
+                int fd = pk_fd_dup(sp->listen_fds[i], 3);
+                if (fd < 0)
+                        return fd;
+                char *dup = strdup(nm);
+                if (!dup) {
+                        pk_fd_close(fd);
+                        return -ENOMEM;
+                }
+                /* nl counts what pk__sup_fds_free() must release */
+                c->lfds[c->nl] = fd;
+                c->lnames[c->nl++] = dup;
+        }
+        return 0;
+}
+
+void pk__sup_fds_free(struct child *c)
+{
+        for (size_t i = 0; i < c->nl; i++) {
+                pk_fd_close(c->lfds[i]);
+                free(c->lnames[i]);
+        }
+        free(c->lfds);
+        free(c->lnames);
+        c->lfds = NULL;
+        c->lnames = NULL;
+        c->nl = 0;
+        for (size_t i = 0; i < c->ns; i++) {
+                pk_fd_close(c->sfds[i]);
+                free(c->snames[i]);
+        }
+        free(c->sfds);
+        free(c->snames);
+        c->sfds = NULL;
+        c->snames = NULL;
+        c->ns = 0;
+}
+
+int pk__sup_fds_apply(struct child *c)
+{
+        size_t n = c->nl + c->ns;
+        int r = 0;
+        for (size_t i = 0; i < n && r == 0; i++)
+                r = pk_cmd_fd(c->cmd, 3 + (int)i, i < c->nl ? c->lfds[i] : c->sfds[i - c->nl]);
+        /* Descriptors mapped for the last run that the store no longer holds. */
+        for (size_t i = n; i < c->mapped && r == 0; i++)
+                r = pk_cmd_fd_close(c->cmd, 3 + (int)i);
+        if (r < 0)
+                return r;
+        c->mapped = n;
+        if (n == 0) {
+                if (c->nl == 0 && c->store_max == 0)
+                        return 0; /* never a socket-activated child: leave its env alone */
+                r = pk_cmd_env_unset(c->cmd, "LISTEN_FDS");
+                if (r == 0)
+                        r = pk_cmd_env_unset(c->cmd, "LISTEN_FDNAMES");
+                if (r == 0)
+                        r = pk_cmd_env_pid(c->cmd, NULL);
+                if (r == 0)
+                        r = pk_cmd_env_unset(c->cmd, "LISTEN_PID");
+                return r;
+        }
+        size_t len = 1;
+        for (size_t i = 0; i < n; i++)
+                len += strlen(i < c->nl ? c->lnames[i] : c->snames[i - c->nl]) + 1;
+        char *names = malloc(len);
+        if (!names)
+                return -ENOMEM;
+        size_t off = 0;
+        for (size_t i = 0; i < n; i++) {
+                const char *nm = i < c->nl ? c->lnames[i] : c->snames[i - c->nl];
+                size_t l = strlen(nm);
+                if (i)
+                        names[off++] = ':';
+                memcpy(names + off, nm, l);
+                off += l;
+        }
+        names[off] = '\0';
+        char count[24];
+        snprintf(count, sizeof(count), "%zu", n);
+        r = pk_cmd_env_set(c->cmd, "LISTEN_FDS", count);
+        if (r == 0)
+                r = pk_cmd_env_set(c->cmd, "LISTEN_FDNAMES", names);
+        if (r == 0)
+                r = pk_cmd_env_pid(c->cmd, "LISTEN_PID");
+        free(names);
+        return r;
+}
+
+/* Drops stored descriptors named `name`. */
+static void store_remove(struct child *c, const char *name)
+{
+        size_t k = 0;
+        for (size_t i = 0; i < c->ns; i++) {
+                if (strcmp(c->snames[i], name) == 0) {
+                        pk_fd_close(c->sfds[i]);
+                        free(c->snames[i]);
+                        continue;
+                }
+                c->sfds[k] = c->sfds[i];
+                c->snames[k++] = c->snames[i];
+        }
+        c->ns = k;
+}
+
+void pk__sup_fds_notify(struct child *c, bool store, bool remove, const char *name, int *fds,
+                        size_t n)
+{
+        const char *nm = name ? name : "stored";
+        bool name_ok = fdname_ok(nm);
+        if (remove && name && name_ok)
+                store_remove(c, name);
+        size_t i = 0;
+        if (store && name_ok && c->store_max > 0) {
+                if (!c->sfds) {
+                        c->sfds = calloc(c->store_max, sizeof(int));
+                        c->snames = calloc(c->store_max, sizeof(char *));
+                        if (!c->sfds || !c->snames) {
+                                free(c->sfds);
+                                free(c->snames);
+                                c->sfds = NULL;
+                                c->snames = NULL;
+                        }
+                }
+                for (; c->sfds && i < n && c->ns < c->store_max; i++) {
+                        char *dup = strdup(nm);
+                        if (!dup)
+                                break;
+                        c->sfds[c->ns] = fds[i];
+                        c->snames[c->ns++] = dup;
+                }
+        }
+        size_t refused = n - i;
+        for (; i < n; i++)
+                pk_fd_close(fds[i]); /* over FileDescriptorStoreMax= (or 0): refused, as systemd */
+        if (store && n) {
+                char text[PK_SUP_TEXT_MAX + 1];
+                snprintf(text, sizeof(text), "FDSTORE=1 FDNAME=%s: %zu stored, %zu refused", nm,
+                         n - refused, refused);
+                pk__sup_emit(c, PK_SUP_EV_STATUS, PK_SUP_R_NONE, refused ? -ENOSPC : 0, text);
+        }
+}

@@ -1,0 +1,845 @@
+/* SPDX-License-Identifier: MIT */
+/* Socket activation in `portkit supervise` through the real binaries: a
+ * connection made before the service started is served (Unix path, TCP on
+ * 127.0.0.1, datagram, FIFO, abstract, seqpacket), LISTEN_PID/FDS/FDNAMES as
+ * the child sees them, Accept=yes instances side by side, the sockets kept
+ * across restarts, FDSTORE=1 across a restart, bad socket units refused with
+ * their file, the escript control client; and below it pk_cmd_env_pid() and
+ * pk_fd_inet_listen(). */
+#include <portkit.h>
+
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PORTKIT PK_BUILD_DIR "/portkit"
+#define PROBE PK_BUILD_DIR "/tests/helpers/sock_probe"
+
+/* ---- one supervise per test, cleaned up by fini even when an assertion fails ---------- */
+
+static struct {
+        char dir[256];
+        char ctl[320];
+        char units[320];
+        char err[320];
+        struct pk_proc *p;
+} S;
+
+static void write_file(const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void write_file(const char *name, const char *fmt, ...)
+{
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", S.units, name);
+        FILE *f = fopen(path, "w");
+        cr_assert(f, "fopen %s", path);
+        va_list ap;
+        va_start(ap, fmt);
+        vfprintf(f, fmt, ap);
+        va_end(ap);
+        fclose(f);
+}
+
+static char *slurp(const char *path)
+{
+        FILE *f = fopen(path, "r");
+        if (!f)
+                return strdup("");
+        static char buf[1 << 16];
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        return strdup(buf);
+}
+
+static void setup(void)
+{
+        memset(&S, 0, sizeof(S));
+        snprintf(S.dir, sizeof(S.dir), "/tmp/pk-svs-XXXXXX");
+        cr_assert(mkdtemp(S.dir));
+        snprintf(S.ctl, sizeof(S.ctl), "%s/ctl", S.dir);
+        snprintf(S.units, sizeof(S.units), "%s/units", S.dir);
+        snprintf(S.err, sizeof(S.err), "%s/stderr", S.dir);
+        cr_assert_eq(mkdir(S.units, 0755), 0);
+}
+
+static void teardown(void)
+{
+        if (S.p) {
+                (void)pk_proc_signal(S.p, SIGTERM);
+                (void)pk_proc_wait(S.p, 30000, NULL);
+                S.p = pk_proc_free(S.p);
+        }
+        if (S.dir[0]) {
+                char cmd[400];
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", S.dir);
+                (void)!system(cmd);
+        }
+}
+
+/* Runs `portkit ARGS...`; returns the exit status, output in *out (may be NULL). */
+static int run_portkit(char **out, const char *a1, ...)
+{
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
+        va_list ap;
+        va_start(ap, a1);
+        for (const char *a = a1; a; a = va_arg(ap, const char *))
+                cr_assert_eq(pk_cmd_arg(cmd, a), 0);
+        va_end(ap);
+        struct pk_run_opts o = {.timeout_ms = 30000};
+        struct pk_run_result res;
+        cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
+        pk_cmd_free(cmd);
+        int st = pk_exit_shell(&res.status);
+        if (out) {
+                size_t n = res.out_len + res.err_len + 1;
+                *out = malloc(n);
+                snprintf(*out, n, "%s%s", res.out ? res.out : "", res.err ? res.err : "");
+        }
+        pk_run_result_free(&res);
+        return st;
+}
+
+#define ctl(out, ...) run_portkit(out, "ctl", "--control", S.ctl, __VA_ARGS__, NULL)
+
+static void field(const char *unit, const char *key, char *buf, size_t size)
+{
+        char *out = NULL;
+        (void)ctl(&out, "status", unit);
+        buf[0] = '\0';
+        char pat[64];
+        snprintf(pat, sizeof(pat), "%s: ", key);
+        const char *p = strstr(out, pat);
+        if (p) {
+                p += strlen(pat);
+                snprintf(buf, size, "%.*s", (int)strcspn(p, "\n"), p);
+        }
+        free(out);
+}
+
+static void nap(void)
+{
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+}
+
+/* Waits (30 s: a hang, not a measure) until UNIT's key is want. */
+static void wait_field(const char *unit, const char *key, const char *want)
+{
+        char buf[128] = "";
+        for (int i = 0; i < 600; i++) {
+                field(unit, key, buf, sizeof(buf));
+                if (strcmp(buf, want) == 0)
+                        return;
+                nap();
+        }
+        char *err = slurp(S.err);
+        cr_assert_fail("%s %s is '%s', not '%s'; supervisor said:\n%s", unit, key, buf, want, err);
+}
+
+static void sv_start(const char *config)
+{
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
+        const char *a[] = {"supervise", "--control", S.ctl, config, NULL};
+        cr_assert_eq(pk_cmd_args(cmd, a), 0);
+        cr_assert_eq(pk_cmd_fd_file(cmd, 2, S.err, O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
+        cr_assert_eq(pk_cmd_fd_null(cmd, 1), 0);
+        cr_assert_eq(pk_cmd_pdeathsig(cmd, SIGTERM), 0);
+        cr_assert_eq(pk_spawn(cmd, &S.p, NULL), 0);
+        pk_cmd_free(cmd);
+        for (int i = 0; i < 600; i++) {
+                struct pk_exit ex;
+                if (pk_proc_wait(S.p, 0, &ex) == 0) {
+                        char *err = slurp(S.err);
+                        cr_assert_fail("supervise exited %d:\n%s", pk_exit_shell(&ex), err);
+                }
+                if (ctl(NULL, "ping") == 0)
+                        return;
+                nap();
+        }
+        cr_assert_fail("supervise did not answer");
+}
+
+static void sv_stop(void)
+{
+        cr_assert_eq(ctl(NULL, "shutdown"), 0);
+        struct pk_exit ex;
+        cr_assert_eq(pk_proc_wait(S.p, 30000, &ex), 0);
+        char *err = slurp(S.err);
+        cr_assert_eq(pk_exit_shell(&ex), 0, "supervise exit %d:\n%s", pk_exit_shell(&ex), err);
+        free(err);
+        S.p = pk_proc_free(S.p);
+}
+
+/* A free TCP port on 127.0.0.1 (bound, read, released). */
+static unsigned free_port(void)
+{
+        int fd = pk_fd_tcp_listen("127.0.0.1", 0, 0, 0);
+        cr_assert_geq(fd, 0);
+        int port = pk_fd_local_port(fd);
+        pk_fd_close(fd);
+        cr_assert_gt(port, 0);
+        return (unsigned)port;
+}
+
+/* Sends line on fd and reads the answer until EOF or a newline. */
+static char *ask(int fd, const char *line)
+{
+        cr_assert_eq(pk_fd_write_all(fd, line, strlen(line), NULL), (ssize_t)strlen(line));
+        static char buf[1024];
+        size_t n = 0;
+        while (n < sizeof(buf) - 1) {
+                ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
+                if (r <= 0)
+                        break;
+                n += (size_t)r;
+                if (memchr(buf, '\n', n))
+                        break;
+        }
+        buf[n] = 0;
+        return buf;
+}
+
+static long answer_pid(const char *a)
+{
+        const char *p = strstr(a, "pid=");
+        return p ? atol(p + 4) : 0;
+}
+
+/* Descriptors the supervise process holds now. */
+static int sv_fds(void)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int)pk_proc_pid(S.p));
+        DIR *d = opendir(path);
+        cr_assert(d);
+        int n = 0;
+        struct dirent *e;
+        while ((e = readdir(d)))
+                n += e->d_name[0] != '.';
+        closedir(d);
+        return n;
+}
+
+/* ---- Accept=no --------------------------------------------------------------------------- */
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, connection_made_before_the_service_started_is_served, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+        unsigned port = free_port();
+        write_file("web.socket",
+                   "[Socket]\nListenStream=%s/web.sock\nListenStream=127.0.0.1:%u\n"
+                   "ListenDatagram=%s/dg.sock\nFileDescriptorName=web\nSocketMode=0600\n",
+                   S.dir, port, S.dir);
+        write_file("web.service", "[Service]\nExecStart=" PROBE " serve 3\nRestart=no\n");
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/web.socket", S.units);
+        sv_start(cfg);
+        /* not started eagerly: the socket listens, the service is down */
+        wait_field("web.socket", "state", "listening");
+        wait_field("web.service", "state", "down");
+        char path[512];
+        snprintf(path, sizeof(path), "%s/web.sock", S.dir);
+        struct stat st;
+        cr_assert_eq(stat(path, &st), 0);
+        cr_assert_eq(st.st_mode & 0777, 0600, "SocketMode=0600: %o", st.st_mode & 0777);
+
+        /* connected (and queued) while nothing serves it yet */
+        int u = pk_fd_unix_connect(path, SOCK_STREAM, 0);
+        cr_assert_geq(u, 0, "%s", pk_strerror(u));
+        int t = pk_fd_tcp_connect("127.0.0.1", port, 0);
+        cr_assert_geq(t, 0, "%s", pk_strerror(t));
+        char *a = strdup(ask(u, "over-unix\n"));
+        cr_assert(strstr(a, "got=over-unix"), "%s", a);
+        cr_assert(strstr(a, "listen_pid=ok"), "LISTEN_PID is not the child's pid: %s", a);
+        cr_assert(strstr(a, "fds=3 "), "%s", a);
+        cr_assert(strstr(a, "names=web:web:web "), "%s", a);
+        char *b = ask(t, "over-tcp\n");
+        cr_assert(strstr(b, "got=over-tcp"), "%s", b);
+        cr_assert_eq(answer_pid(a), answer_pid(b), "one service serves every socket");
+        pk_fd_close(u);
+        pk_fd_close(t);
+
+        /* the datagram socket, to the same service */
+        int d = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un me = {.sun_family = AF_UNIX}, to = {.sun_family = AF_UNIX};
+        cr_assert_lt(strlen(S.dir), 64);
+        snprintf(me.sun_path, sizeof(me.sun_path), "%.64s/me.sock", S.dir);
+        snprintf(to.sun_path, sizeof(to.sun_path), "%.64s/dg.sock", S.dir);
+        cr_assert_eq(bind(d, (struct sockaddr *)&me, sizeof(me)), 0);
+        cr_assert_eq(sendto(d, "dgram", 5, 0, (struct sockaddr *)&to, sizeof(to)), 5);
+        char buf[512];
+        ssize_t n = recv(d, buf, sizeof(buf) - 1, 0);
+        cr_assert_gt(n, 0);
+        buf[n] = 0;
+        cr_assert(strstr(buf, "got=dgram"), "%s", buf);
+        close(d);
+        free(a);
+        wait_field("web.service", "state", "down");
+        sv_stop();
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, fifo_abstract_and_seqpacket, .init = setup, .fini = teardown, .timeout = 120)
+{
+        char abs[64];
+        snprintf(abs, sizeof(abs), "pk-svs-%d", (int)getpid());
+        write_file("many.socket",
+                   "[Socket]\nListenFIFO=%s/fifo\nListenStream=@%s\nListenSequentialPacket=%s/"
+                   "seq.sock\nService=probe.service\n",
+                   S.dir, abs, S.dir);
+        write_file("probe.service",
+                   "[Service]\nEnvironment=PROBE_OUT=%s/fifo.out\nExecStart=" PROBE " serve 3\n",
+                   S.dir);
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/many.socket", S.units);
+        sv_start(cfg);
+        wait_field("many.socket", "state", "listening");
+        char name[80];
+        snprintf(name, sizeof(name), "@%s", abs);
+        int a = pk_fd_unix_connect(name, SOCK_STREAM, 0);
+        cr_assert_geq(a, 0, "%s", pk_strerror(a));
+        char *r = ask(a, "abstract\n");
+        cr_assert(strstr(r, "got=abstract") && strstr(r, "fds=3 "), "%s", r);
+        cr_assert(strstr(r, "names=many.socket:many.socket:many.socket"), "%s", r);
+        pk_fd_close(a);
+        char path[512];
+        snprintf(path, sizeof(path), "%s/seq.sock", S.dir);
+        int q = pk_fd_unix_connect(path, SOCK_SEQPACKET, 0);
+        cr_assert_geq(q, 0, "%s", pk_strerror(q));
+        r = ask(q, "seqpacket\n");
+        cr_assert(strstr(r, "got=seqpacket"), "%s", r);
+        pk_fd_close(q);
+        snprintf(path, sizeof(path), "%s/fifo", S.dir);
+        int f = pk_fd_fifo_open(path, PK_FD_WRITE, 0);
+        cr_assert_geq(f, 0, "%s", pk_strerror(f));
+        cr_assert_eq(write(f, "fifo\n", 5), 5);
+        pk_fd_close(f);
+        snprintf(path, sizeof(path), "%s/fifo.out", S.dir);
+        char *out = NULL;
+        for (int i = 0; i < 600; i++) {
+                free(out);
+                out = slurp(path);
+                if (strstr(out, "got=fifo"))
+                        break;
+                nap();
+        }
+        cr_assert(strstr(out, "got=fifo"), "%s", out);
+        free(out);
+        sv_stop();
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, restart_keeps_the_socket_and_queued_connections, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+        unsigned port = free_port();
+        write_file("one.socket", "[Socket]\nListenStream=127.0.0.1:%u\n", port);
+        /* serves one connection per run; Restart=always brings it back on the same socket */
+        write_file("one.service",
+                   "[Service]\nExecStart=" PROBE " serve 1\nRestart=always\nRestartSec=0\n");
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/one.socket", S.units);
+        sv_start(cfg);
+        wait_field("one.socket", "state", "listening");
+        /* both connect before any service runs: the second waits through the restart */
+        int c1 = pk_fd_tcp_connect("127.0.0.1", port, 0);
+        int c2 = pk_fd_tcp_connect("127.0.0.1", port, 0);
+        cr_assert(c1 >= 0 && c2 >= 0);
+        char *a = strdup(ask(c1, "first\n"));
+        char *b = strdup(ask(c2, "second\n"));
+        cr_assert(strstr(a, "got=first"), "%s", a);
+        cr_assert(strstr(b, "got=second"), "%s", b);
+        cr_assert_neq(answer_pid(a), answer_pid(b), "the second was served by the restarted run");
+        /* and the restarted service still has the same socket (LISTEN_FDS=1, not rebound) */
+        cr_assert(strstr(b, "fds=1 ") && strstr(b, "listen_pid=ok"), "%s", b);
+        char restarts[32];
+        field("one.service", "restarts", restarts, sizeof(restarts));
+        cr_assert_geq(atoi(restarts), 1, "%s", restarts);
+        free(a);
+        free(b);
+        pk_fd_close(c1);
+        pk_fd_close(c2);
+        sv_stop();
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, daemon_reload_adds_a_socket_unit, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        write_file("rl.service", "[Service]\nExecStart=/bin/sleep 100\n");
+        sv_start(S.units); /* a directory: its services and sockets */
+        wait_field("rl.service", "active", "active");
+        write_file("late.socket", "[Socket]\nListenStream=%s/late.sock\n", S.dir);
+        write_file("late.service", "[Service]\nExecStart=" PROBE " serve 1\n");
+        cr_assert_eq(ctl(NULL, "daemon-reload"), 0);
+        wait_field("late.socket", "state", "listening");
+        /* in a directory, a service with a socket waits for its first connection */
+        wait_field("late.service", "state", "down");
+        char path[512];
+        snprintf(path, sizeof(path), "%s/late.sock", S.dir);
+        int u = pk_fd_unix_connect(path, SOCK_STREAM, 0);
+        cr_assert_geq(u, 0, "%s", pk_strerror(u));
+        char *r = ask(u, "late\n");
+        cr_assert(strstr(r, "got=late") && strstr(r, "listen_pid=ok"), "%s", r);
+        pk_fd_close(u);
+        sv_stop();
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, ctl_stop_and_start_a_socket_unit, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        write_file("ss.socket", "[Socket]\nListenStream=%s/ss.sock\n", S.dir);
+        write_file("ss.service", "[Service]\nExecStart=" PROBE " serve 1\n");
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/ss.socket", S.units);
+        sv_start(cfg);
+        wait_field("ss.socket", "state", "listening");
+        cr_assert_eq(ctl(NULL, "stop", "ss.socket"), 0);
+        wait_field("ss.socket", "active", "inactive");
+        /* stopped: the connection waits in the backlog, nothing is started */
+        char path[512];
+        snprintf(path, sizeof(path), "%s/ss.sock", S.dir);
+        int u = pk_fd_unix_connect(path, SOCK_STREAM, 0);
+        cr_assert_geq(u, 0, "%s", pk_strerror(u));
+        cr_assert_eq(pk_fd_write_all(u, "waited\n", 7, NULL), 7);
+        wait_field("ss.service", "state", "down");
+        cr_assert_eq(ctl(NULL, "start", "ss.socket"), 0);
+        char *r = ask(u, "");
+        cr_assert(strstr(r, "got=waited"), "%s", r);
+        pk_fd_close(u);
+        sv_stop();
+}
+
+/* ---- Accept=yes ------------------------------------------------------------------------------ */
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, accept_yes_runs_an_instance_per_connection, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        unsigned port = free_port();
+        write_file("hi.socket", "[Socket]\nListenStream=127.0.0.1:%u\nAccept=yes\n", port);
+        write_file("hi@.service", "[Service]\nExecStart=" PROBE " inetd\n");
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/hi.socket", S.units);
+        sv_start(cfg);
+        wait_field("hi.socket", "state", "listening");
+        int before = sv_fds();
+        int a = pk_fd_tcp_connect("127.0.0.1", port, 0);
+        int b = pk_fd_tcp_connect("127.0.0.1", port, 0);
+        cr_assert(a >= 0 && b >= 0);
+        char *ra = strdup(ask(a, "A\n"));
+        char *rb = strdup(ask(b, "B\n"));
+        cr_assert(strstr(ra, "got=A") && strstr(rb, "got=B"), "%s / %s", ra, rb);
+        long pa = answer_pid(ra), pb = answer_pid(rb);
+        cr_assert_neq(pa, pb, "each connection has its own instance");
+        /* both instances are alive at once: each waits for its client's EOF */
+        cr_assert_eq(kill((pid_t)pa, 0), 0);
+        cr_assert_eq(kill((pid_t)pb, 0), 0);
+        cr_assert(strstr(ra, "fds=1 names=connection listen_pid=ok"), "%s", ra);
+        cr_assert(strstr(ra, " remote=127.0.0.1:"), "REMOTE_ADDR/PORT: %s", ra);
+        wait_field("hi.socket", "connections", "2");
+        pk_fd_close(a);
+        pk_fd_close(b);
+        /* ended instances are removed and their connections closed: no fd kept */
+        wait_field("hi.socket", "connections", "0");
+        cr_assert_eq(sv_fds(), before, "supervise leaked descriptors");
+        free(ra);
+        free(rb);
+        sv_stop();
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, max_connections_refuses_beyond_the_limit, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        unsigned port = free_port();
+        write_file("mc.socket",
+                   "[Socket]\nListenStream=127.0.0.1:%u\nAccept=yes\nMaxConnections=1\n", port);
+        write_file("mc@.service", "[Service]\nExecStart=" PROBE " inetd\n");
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/mc.socket", S.units);
+        sv_start(cfg);
+        wait_field("mc.socket", "state", "listening");
+        int a = pk_fd_tcp_connect("127.0.0.1", port, 0);
+        cr_assert(strstr(ask(a, "A\n"), "got=A"));
+        int b = pk_fd_tcp_connect("127.0.0.1", port, 0);
+        char buf[64];
+        cr_assert_leq(read(b, buf, sizeof(buf)), 0, "the second connection is closed");
+        pk_fd_close(b);
+        pk_fd_close(a);
+        sv_stop();
+}
+
+/* ---- FDSTORE ----------------------------------------------------------------------------------
+ */
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, fdstore_survives_a_restart, .init = setup, .fini = teardown, .timeout = 120)
+{
+        char out[512];
+        snprintf(out, sizeof(out), "%s/kept.out", S.dir);
+        write_file("kept.service",
+                   "[Service]\nType=notify\nFileDescriptorStoreMax=4\nExecStart=" PROBE
+                   " store %s\nRestart=always\nRestartSec=0\n",
+                   out);
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/kept.service", S.units);
+        sv_start(cfg);
+        wait_field("kept.service", "active", "active");
+        int before = sv_fds();
+        cr_assert_eq(ctl(NULL, "kill", "--signal", "KILL", "kept.service"), 0);
+        char *t = NULL;
+        for (int i = 0; i < 600; i++) {
+                free(t);
+                t = slurp(out);
+                if (t[0])
+                        break;
+                nap();
+        }
+        cr_assert_str_eq(t, "kept-data names=kept\n");
+        free(t);
+        /* the stored memfd is the one descriptor supervise holds for it, before and after */
+        cr_assert_eq(sv_fds(), before);
+        sv_stop();
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, fdstore_refused_without_file_descriptor_store_max, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+        char out[512];
+        snprintf(out, sizeof(out), "%s/kept.out", S.dir);
+        /* Type=notify alone: NOTIFY_SOCKET is there, but the store is 0 */
+        write_file("keep0.service", "[Service]\nType=notify\nExecStart=" PROBE " store %s\n", out);
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/keep0.service", S.units);
+        sv_start(cfg);
+        wait_field("keep0.service", "active", "active");
+        int before = sv_fds();
+        cr_assert_eq(ctl(NULL, "restart", "keep0.service"), 0);
+        wait_field("keep0.service", "active", "active");
+        cr_assert_eq(sv_fds(), before, "a refused fd is closed");
+        char *t = slurp(out);
+        cr_assert_str_eq(t, "", "nothing was kept: %s", t);
+        free(t);
+        sv_stop();
+}
+
+/* ---- refused configurations ----------------------------------------------------------------- */
+
+static void refused(const char *file, const char *text, const char *want)
+{
+        write_file(file, "%s", text);
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/%s", S.units, file);
+        char *out = NULL;
+        int st = run_portkit(&out, "supervise", "--control", S.ctl, cfg, NULL);
+        cr_assert_eq(st, 1, "%s", out);
+        cr_assert(strstr(out, want), "wanted '%s' in:\n%s", want, out);
+        free(out);
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, bad_socket_units_are_clear_errors, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        write_file("x.service", "[Service]\nExecStart=/bin/true\n");
+        char want[600];
+        snprintf(want, sizeof(want), "%s/bad1.socket:2: ListenStream", S.units);
+        refused("bad1.socket", "[Socket]\nListenStream=127.0.0.1:99999\nService=x.service\n", want);
+        snprintf(want, sizeof(want), "%s/bad2.socket:", S.units);
+        refused("bad2.socket", "[Socket]\nBacklog=12\n", "bad2.socket:");
+        refused("bad3.socket", "[Socket]\nListenDatagram=/tmp/pk-nowhere.sock\nAccept=yes\n",
+                "Accept=yes is only for stream and seqpacket sockets");
+        /* an address in use: the file, the key, the address and the reason */
+        int busy = pk_fd_tcp_listen("127.0.0.1", 0, 0, 0);
+        char text[256];
+        snprintf(text, sizeof(text), "[Socket]\nListenStream=127.0.0.1:%d\nService=x.service\n",
+                 pk_fd_local_port(busy));
+        snprintf(want, sizeof(want),
+                 "bad4.socket: ListenStream= stream 127.0.0.1:%d: bind: ", pk_fd_local_port(busy));
+        refused("bad4.socket", text, want);
+        pk_fd_close(busy);
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, not_enforced_socket_keys_are_reported, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        write_file("n.socket",
+                   "[Socket]\nListenStream=%s/n.sock\nSymlinks=/run/x\n"
+                   "DeferAcceptSec=5\nService=ne.service\n",
+                   S.dir);
+        write_file("ne.service", "[Service]\nExecStart=/bin/sleep 100\n");
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/n.socket", S.units);
+        sv_start(cfg);
+        char *out = NULL;
+        cr_assert_eq(ctl(&out, "status", "n.socket"), 0, "%s", out);
+        cr_assert(strstr(out, "Symlinks= of a socket unit is not enforced"), "%s", out);
+        cr_assert(strstr(out, "DeferAcceptSec= is not enforced"), "%s", out);
+        cr_assert(strstr(out, "listen: stream "), "%s", out);
+        free(out);
+        sv_stop();
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, oneshot_service_fails_its_socket, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        write_file("os.socket", "[Socket]\nListenStream=%s/os.sock\n", S.dir);
+        write_file("os.service", "[Service]\nType=oneshot\nExecStart=/bin/true\n");
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/os.socket", S.units);
+        sv_start(cfg);
+        wait_field("os.socket", "state", "failed");
+        char why[256];
+        field("os.socket", "result", why, sizeof(why));
+        cr_assert(strstr(why, "cannot be socket-activated"), "%s", why);
+        cr_assert_neq(ctl(NULL, "start", "os.socket"), 0);
+        sv_stop();
+}
+
+/* ---- the escript control client ----------------------------------------------------------- */
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, escript_control_client, .init = setup, .fini = teardown, .timeout = 120)
+{
+        if (access("/usr/bin/escript", X_OK) != 0)
+                cr_skip_test("no escript");
+        write_file("esc.service", "[Service]\nExecStart=/bin/sleep 100\n");
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/esc.service", S.units);
+        sv_start(cfg);
+        wait_field("esc.service", "active", "active");
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new("/usr/bin/escript", &cmd), 0);
+        const char *a[] = {PK_SOURCE_DIR "/examples/erlang/portkit_ctl.escript", S.ctl, "status",
+                           NULL};
+        cr_assert_eq(pk_cmd_args(cmd, a), 0);
+        struct pk_run_opts o = {.timeout_ms = 60000};
+        struct pk_run_result res;
+        cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
+        pk_cmd_free(cmd);
+        int st = pk_exit_shell(&res.status);
+        char *out = strdup(res.out ? res.out : ""), *err = strdup(res.err ? res.err : "");
+        pk_run_result_free(&res);
+        cr_assert_eq(st, 0, "%s%s", out, err);
+        cr_assert(strstr(out, "name => <<\"esc.service\">>"), "%s", out);
+        cr_assert(strstr(out, "active => active"), "%s", out);
+        free(out);
+        free(err);
+        sv_stop();
+}
+
+/* ---- below supervise: spawn and fd ------------------------------------------------------------
+ */
+
+Test(spawn_env_pid, child_sees_its_own_pid)
+{
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new("/bin/sh", &cmd), 0);
+        const char *a[] = {"-c", "echo \"$LISTEN_PID $$\"", NULL};
+        cr_assert_eq(pk_cmd_args(cmd, a), 0);
+        cr_assert_eq(pk_cmd_env_set(cmd, "LISTEN_PID", "1"), 0); /* overridden */
+        cr_assert_eq(pk_cmd_env_pid(cmd, "LISTEN_PID"), 0);
+        cr_assert_eq(pk_cmd_env_pid(cmd, "A=B"), -EINVAL);
+        struct pk_run_result res;
+        cr_assert_eq(pk_run(cmd, NULL, &res, NULL), 0);
+        long x = 0, y = -1;
+        cr_assert_eq(sscanf(res.out, "%ld %ld", &x, &y), 2, "%s", res.out);
+        cr_assert_eq(x, y, "%s", res.out);
+        pk_run_result_free(&res);
+        /* through the spawn helper process as well */
+        struct pk_spawn_helper *h;
+        cr_assert_eq(pk_spawn_helper_new(&h), 0);
+        cr_assert_eq(pk_cmd_fd_pipe(cmd, 1, PK_PIPE_CHILD_WRITES), 0);
+        struct pk_proc *p;
+        cr_assert_eq(pk_spawn_helper_spawn(h, cmd, &p, NULL), 0);
+        char buf[64] = "";
+        ssize_t n = pk_fd_read_all(pk_proc_fd(p, 1), buf, sizeof(buf) - 1, NULL);
+        cr_assert_gt(n, 0);
+        cr_assert_eq(sscanf(buf, "%ld %ld", &x, &y), 2, "%s", buf);
+        cr_assert_eq(x, y, "%s", buf);
+        cr_assert_eq(pk_proc_wait(p, -1, NULL), 0);
+        pk_proc_free(p);
+        pk_spawn_helper_free(h);
+        /* NULL removes it: the value set before is back */
+        cr_assert_eq(pk_cmd_env_pid(cmd, NULL), 0);
+        cr_assert_eq(pk_cmd_fd(cmd, 1, 1), 0);
+        const char *b[] = {"/bin/sh", "-c", "echo \"$LISTEN_PID\"", NULL};
+        pk_cmd_free(cmd);
+        cr_assert_eq(pk_cmd_new("/bin/sh", &cmd), 0);
+        cr_assert_eq(pk_cmd_args(cmd, b + 1), 0);
+        cr_assert_eq(pk_cmd_env_set(cmd, "LISTEN_PID", "1"), 0);
+        cr_assert_eq(pk_cmd_env_pid(cmd, "LISTEN_PID"), 0);
+        cr_assert_eq(pk_cmd_env_pid(cmd, NULL), 0);
+        cr_assert_eq(pk_run(cmd, NULL, &res, NULL), 0);
+        cr_assert_str_eq(res.out, "1\n");
+        pk_run_result_free(&res);
+        pk_cmd_free(cmd);
+}
+
+Test(fd_inet_listen, options)
+{
+        struct pk_fd_inet_opts o = {.reuse_port = 1};
+        int a = pk_fd_inet_listen("127.0.0.1", 0, SOCK_STREAM, &o);
+        cr_assert_geq(a, 0, "%s", pk_strerror(a));
+        int port = pk_fd_local_port(a);
+        /* SO_REUSEPORT on both: a second listener on the same port */
+        int b = pk_fd_inet_listen("127.0.0.1", (unsigned)port, SOCK_STREAM, &o);
+        cr_assert_geq(b, 0, "%s", pk_strerror(b));
+        o.reuse_port = 0;
+        cr_assert_eq(pk_fd_inet_listen("127.0.0.1", (unsigned)port, SOCK_STREAM, &o), -EADDRINUSE);
+        pk_fd_close(a);
+        pk_fd_close(b);
+        /* dual stack: "::" with IPV6_V6ONLY off takes IPv4 connections */
+        struct pk_fd_inet_opts d = {.dual_stack = 1};
+        int s = pk_fd_inet_listen(NULL, 0, SOCK_STREAM, &d);
+        if (s == -EAFNOSUPPORT)
+                cr_skip_test("no IPv6");
+        cr_assert_geq(s, 0, "%s", pk_strerror(s));
+        int c = pk_fd_tcp_connect("127.0.0.1", (unsigned)pk_fd_local_port(s), 0);
+        cr_assert_geq(c, 0, "%s", pk_strerror(c));
+        pk_fd_close(c);
+        pk_fd_close(s);
+        /* datagram, bad type, bad scope */
+        int u = pk_fd_inet_listen("127.0.0.1", 0, SOCK_DGRAM, NULL);
+        cr_assert_geq(u, 0);
+        pk_fd_close(u);
+        cr_assert_eq(pk_fd_inet_listen("127.0.0.1", 0, SOCK_RAW, NULL), -EINVAL);
+        struct pk_fd_inet_opts sc = {.scope = "no-such-if0"};
+        cr_assert_eq(pk_fd_inet_listen("fe80::1", 0, SOCK_STREAM, &sc), -ENODEV);
+        cr_assert_eq(pk_fd_inet_listen("127.0.0.1", 0, SOCK_STREAM, &sc), -EINVAL);
+}
+
+/* ---- the sup layer's listen fds, manual children and bad specs ---------------------------- */
+
+static struct pk_cmd *sh_true(void)
+{
+        struct pk_cmd *c;
+        cr_assert_eq(pk_cmd_new("/bin/true", &c), 0);
+        return c;
+}
+
+static int sup_done;
+
+static void on_ev(void *ud, const struct pk_sup_event *ev)
+{
+        if (ev->kind == PK_SUP_EV_EXITED) {
+                sup_done = 1;
+                pk_loop_stop(ud);
+        }
+}
+
+static int own_fds(void)
+{
+        DIR *d = opendir("/proc/self/fd");
+        cr_assert(d);
+        int n = 0;
+        struct dirent *e;
+        while ((e = readdir(d)))
+                n += e->d_name[0] != '.';
+        closedir(d);
+        return n;
+}
+
+// cppcheck-suppress unknownMacro
+Test(sup_listen, manual_child_gets_the_listen_fds, .timeout = 60)
+{
+        int fds_before = own_fds();
+        char out[] = "/tmp/pk-suplisten-XXXXXX";
+        int ofd = mkstemp(out);
+        cr_assert_geq(ofd, 0);
+        close(ofd);
+        int sp_fds[2];
+        cr_assert_eq(pk_fd_socketpair(sp_fds, SOCK_STREAM, 0), 0);
+        struct pk_loop *loop;
+        cr_assert_eq(pk_loop_new(&loop), 0);
+        struct pk_sup *s;
+        cr_assert_eq(pk_sup_new(loop, NULL, &s), 0);
+        cr_assert_eq(pk_sup_subscribe(s, on_ev, loop), 0);
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new("/bin/sh", &cmd), 0);
+        char script[256];
+        snprintf(script, sizeof(script),
+                 "echo \"$LISTEN_FDS $LISTEN_FDNAMES $LISTEN_PID $$\" > %s; "
+                 "[ -S /dev/fd/3 ] && echo socket >> %s",
+                 out, out);
+        const char *a[] = {"-c", script, NULL};
+        cr_assert_eq(pk_cmd_args(cmd, a), 0);
+        const char *names[] = {"web"};
+        struct pk_sup_child_spec sp = {.id = "svc",
+                                       .restart = PK_SUP_TEMPORARY,
+                                       .manual = 1,
+                                       .listen_fds = &sp_fds[0],
+                                       .n_listen_fds = 1,
+                                       .listen_fd_names = names};
+        cr_assert_eq(pk_sup_add(s, &sp, cmd), 0);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        struct pk_sup_child_info ci;
+        cr_assert_eq(pk_sup_child_info(s, "svc", &ci), 0);
+        cr_assert_eq(ci.state, PK_SUP_DOWN, "a manual child is not started by pk_sup_start()");
+        /* the supervisor holds its own copy: the caller's may go */
+        pk_fd_close(sp_fds[0]);
+        cr_assert_eq(pk_sup_start_child(s, "svc"), 0);
+        pk_loop_run(loop);
+        cr_assert(sup_done);
+        char *t = slurp(out);
+        long x = 0, y = -1;
+        char nm[32] = "";
+        int nfd = 0;
+        cr_assert_eq(sscanf(t, "%d %31s %ld %ld", &nfd, nm, &x, &y), 4, "%s", t);
+        cr_assert_eq(nfd, 1);
+        cr_assert_str_eq(nm, "web");
+        cr_assert_eq(x, y, "LISTEN_PID %ld is not the child's pid %ld", x, y);
+        cr_assert(strstr(t, "\nsocket\n"), "fd 3 is the socket: %s", t);
+        free(t);
+        unlink(out);
+
+        /* bad specs */
+        sp.id = "bad";
+        sp.listen_fds = NULL;
+        cr_assert_eq(pk_sup_add(s, &sp, sh_true()), -EINVAL);
+        sp.listen_fds = &sp_fds[1];
+        const char *colon[] = {"a:b"};
+        sp.listen_fd_names = colon;
+        cr_assert_eq(pk_sup_add(s, &sp, sh_true()), -EINVAL);
+        sp.listen_fd_names = NULL;
+        sp.fd_store_max = PK_SUP_MAX_FDS + 1;
+        cr_assert_eq(pk_sup_add(s, &sp, sh_true()), -EINVAL);
+        sp.fd_store_max = 0;
+        sp.ready = PK_SUP_READY_FD;
+        sp.ready_fd = 3; /* the listen fd's number */
+        cr_assert_eq(pk_sup_add(s, &sp, sh_true()), -EINVAL);
+        sp.ready = PK_SUP_READY_EXEC;
+        int closed = sp_fds[0]; /* closed above */
+        sp.listen_fds = &closed;
+        cr_assert_eq(pk_sup_add(s, &sp, sh_true()), -EBADF);
+
+        cr_assert_eq(pk_sup_remove_child(s, "svc"), 0);
+        pk_sup_free(s);
+        pk_loop_free(loop);
+        pk_fd_close(sp_fds[1]);
+        cr_assert_eq(own_fds(), fds_before, "descriptors leaked");
+}

@@ -1,0 +1,876 @@
+/* SPDX-License-Identifier: MIT */
+/* Socket activation for `portkit supervise`, as systemd.socket(5) describes
+ * it: each .socket unit's Listen*= descriptors are made with the fd layer when
+ * the unit is loaded, before any service starts, and stay the daemon's until
+ * it exits, so a restarted service gets the very same sockets and nothing
+ * queued meanwhile is lost.  Accept=no: the loop watches the sockets while the
+ * service is down and starts it at the first connection or datagram (the sup
+ * layer passes the fds at 3.. with LISTEN_FDS/LISTEN_FDNAMES/LISTEN_PID).
+ * Accept=yes: the daemon accepts and runs one TEMPLATE@N.service instance per
+ * connection with the connection on stdin, stdout and fd 3. */
+#include "supervise_socket.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SK_MAX_UNITS 64
+#define SK_MAX_DIRS 80
+/* systemd's TriggerLimitBurst= / TriggerLimitIntervalSec= defaults for Accept=no. */
+#define SK_TRIGGER_BURST 20
+#define SK_TRIGGER_NS (2ull * 1000000000ull)
+
+struct sk_unit;
+
+/* One Listen*= descriptor. */
+struct sk_listen {
+        struct sk_unit *su;
+        int fd;
+        struct pk_fd_unix_listener ul; /* Unix sockets made by pk_fd_unix_listen() */
+        int is_fifo;
+        char desc[160]; /* "stream /run/foo.sock", "stream 127.0.0.1:8080" */
+        struct pk_loop_io io;
+        int watched;
+};
+
+/* One running Accept=yes instance. */
+struct sk_inst {
+        char name[PK_SUP_ID_MAX + 1];
+        int conn; /* the connection: the cmd maps it, so it lives until removal */
+        struct sk_inst *next;
+};
+
+struct sk_unit {
+        struct sk_set *set;
+        struct pk_unit *u;
+        struct sk_listen *l;
+        size_t nl;
+        char *service; /* Accept=no: the service it activates; Accept=yes: the template */
+        char *dirs[SK_MAX_DIRS + 1];
+        struct pk_unit_strv notes; /* what it asks for that is not enforced */
+        int failed;  /* 1: trigger limit hit, or the service is missing; 2: cannot ever work */
+        int stopped; /* `ctl stop`: not watched until `ctl start` */
+        char why[128];
+        uint64_t trig[SK_TRIGGER_BURST];
+        size_t ntrig;
+        unsigned long accepted; /* connections so far (instance numbers) */
+        unsigned ninst;
+        struct sk_inst *inst;
+};
+
+struct sk_set {
+        struct sk_unit *v[SK_MAX_UNITS];
+        size_t n;
+        const char *self_exe, *log_dir;
+        int strict;
+        struct pk_loop *loop;
+        struct pk_sup *sup;
+        int subscribed;
+        /* sk_attach()'s output, valid until the next call */
+        int afds[PK_SUP_MAX_FDS];
+        const char *anames[PK_SUP_MAX_FDS];
+};
+
+static void arm(struct sk_unit *su, int on);
+
+static uint64_t now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- notes ------------------------------------------------------------------------- */
+
+/* Appends one sentence (copied) to the unit's not-enforced list. */
+static int note(struct sk_unit *su, const char *text)
+{
+        char **v = realloc(su->notes.v, (su->notes.n + 2) * sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        su->notes.v = v;
+        if (!(v[su->notes.n] = strdup(text)))
+                return -ENOMEM;
+        v[++su->notes.n] = NULL;
+        return 0;
+}
+
+/* What the unit sets that this daemon does not do, each named. */
+static int collect_notes(struct sk_unit *su)
+{
+        const struct pk_unit *u = su->u;
+        const struct pk_unit_socket *so = &u->socket;
+        int r = 0;
+        char buf[512];
+        for (size_t i = 0; i < u->not_enforced.n && r == 0; i++) {
+                const struct pk_unit_note *n = &u->not_enforced.v[i];
+                snprintf(buf, sizeof(buf), "%s:%u: %s= is not enforced", n->file ? n->file : "",
+                         n->line, n->key);
+                r = note(su, buf);
+        }
+        const struct {
+                size_t n;
+                const char *key;
+        } lists[] = {{so->symlinks.n, "Symlinks"},
+                     {so->exec_start_pre.n, "ExecStartPre"},
+                     {so->exec_start_post.n, "ExecStartPost"},
+                     {so->exec_stop_pre.n, "ExecStopPre"},
+                     {so->exec_stop_post.n, "ExecStopPost"}};
+        for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]) && r == 0; i++)
+                if (lists[i].n) {
+                        snprintf(buf, sizeof(buf), "%s= of a socket unit is not enforced",
+                                 lists[i].key);
+                        r = note(su, buf);
+                }
+        return r;
+}
+
+/* ---- making the descriptors ----------------------------------------------------------- */
+
+static int resolve_ids(const struct pk_unit_socket *so, uid_t *uid, gid_t *gid)
+{
+        *uid = (uid_t)-1;
+        *gid = (gid_t)-1;
+        if (so->user) {
+                struct passwd *pw = getpwnam(so->user);
+                char *end;
+                unsigned long v = strtoul(so->user, &end, 10);
+                if (pw) {
+                        *uid = pw->pw_uid;
+                        if (!so->group)
+                                *gid = pw->pw_gid;
+                } else if (*end == 0 && end != so->user) {
+                        *uid = (uid_t)v;
+                } else {
+                        return PK_ENOUSER;
+                }
+        }
+        if (so->group) {
+                struct group *gr = getgrnam(so->group);
+                char *end;
+                unsigned long v = strtoul(so->group, &end, 10);
+                if (gr)
+                        *gid = gr->gr_gid;
+                else if (*end == 0 && end != so->group)
+                        *gid = (gid_t)v;
+                else
+                        return PK_ENOGROUP;
+        }
+        return 0;
+}
+
+static int setopt_int(int fd, int level, int name, int v)
+{
+        return setsockopt(fd, level, name, &v, sizeof(v)) < 0 ? -errno : 0;
+}
+
+static const char *kind_key(int kind)
+{
+        switch (kind) {
+        case PK_UNIT_LISTEN_STREAM:
+                return "ListenStream";
+        case PK_UNIT_LISTEN_DATAGRAM:
+                return "ListenDatagram";
+        case PK_UNIT_LISTEN_SEQPACKET:
+                return "ListenSequentialPacket";
+        default:
+                return "ListenFIFO";
+        }
+}
+
+/* Makes the descriptor of one Listen*= line; a negative errno with *what saying what failed. */
+static int make_listen(struct sk_unit *su, const struct pk_unit_listen *li, struct sk_listen *l,
+                       const char **what)
+{
+        const struct pk_unit_socket *so = &su->u->socket;
+        static const int types[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET};
+        static const char *const tnames[] = {"stream", "datagram", "seqpacket", "fifo"};
+        uid_t uid;
+        gid_t gid;
+        int r = resolve_ids(so, &uid, &gid);
+        *what = "SocketUser/SocketGroup";
+        if (r < 0)
+                return r;
+        *what = "bind";
+        l->fd = -1;
+        l->ul = (struct pk_fd_unix_listener)PK_FD_UNIX_LISTENER_INIT;
+        int backlog = so->backlog > 0x7fffffffu ? 0x7fffffff : (int)so->backlog;
+        if (li->kind == PK_UNIT_LISTEN_FIFO) {
+                snprintf(l->desc, sizeof(l->desc), "fifo %s", li->path);
+                r = pk_fd_fifo_make(li->path, so->mode);
+                if (r < 0)
+                        return r;
+                l->is_fifo = 1;
+                /* read-write: the FIFO never reports EOF while we hold it */
+                r = pk_fd_fifo_open(li->path, PK_FD_RDWR, PK_FD_NONBLOCK);
+                if (r < 0)
+                        return r;
+                l->fd = r;
+                if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(l->fd, uid, gid) < 0) {
+                        *what = "chown";
+                        return -errno;
+                }
+                return 0;
+        }
+        int type = types[li->kind];
+        if (li->addr == PK_UNIT_ADDR_PATH || li->addr == PK_UNIT_ADDR_ABSTRACT) {
+                char name[PK_FD_UNIX_PATH_MAX + 2];
+                snprintf(name, sizeof(name), "%s%s", li->addr == PK_UNIT_ADDR_ABSTRACT ? "@" : "",
+                         li->path);
+                snprintf(l->desc, sizeof(l->desc), "%s %s", tnames[li->kind], name);
+                struct pk_fd_unix_opts uo = {.flags = PK_FD_NONBLOCK,
+                                             .backlog = backlog,
+                                             .dir_mode = so->directory_mode,
+                                             .socket_mode = so->mode};
+                r = pk_fd_unix_listen(name, type, &uo, &l->ul);
+                if (r < 0)
+                        return r;
+                l->fd = r;
+                if (li->addr == PK_UNIT_ADDR_PATH && (uid != (uid_t)-1 || gid != (gid_t)-1) &&
+                    lchown(li->path, uid, gid) < 0) {
+                        *what = "chown";
+                        return -errno;
+                }
+                if (so->pass_credentials && (r = setopt_int(l->fd, SOL_SOCKET, SO_PASSCRED, 1)) < 0)
+                        return r;
+        } else {
+                if (li->kind == PK_UNIT_LISTEN_SEQPACKET) {
+                        *what = "SOCK_SEQPACKET over IP (SCTP) is not supported";
+                        return -EPROTONOSUPPORT;
+                }
+                struct pk_fd_inet_opts io = {.flags = PK_FD_NONBLOCK,
+                                             .backlog = backlog,
+                                             .reuse_port = so->reuse_port,
+                                             .free_bind = so->free_bind,
+                                             .scope = li->ifname,
+                                             .device = so->bind_to_device};
+                const char *host = li->path;
+                if (li->addr == PK_UNIT_ADDR_PORT) {
+                        /* all addresses: IPv6 and IPv4 unless BindIPv6Only=ipv6-only */
+                        io.dual_stack = so->bind_ipv6_only != 2;
+                        host = so->bind_ipv6_only == 2 ? "::" : NULL;
+                        snprintf(l->desc, sizeof(l->desc), "%s *:%u", tnames[li->kind],
+                                 (unsigned)li->port);
+                } else if (li->addr == PK_UNIT_ADDR_INET6) {
+                        io.dual_stack = so->bind_ipv6_only == 1;
+                        snprintf(l->desc, sizeof(l->desc), "%s [%s]:%u", tnames[li->kind], host,
+                                 (unsigned)li->port);
+                } else {
+                        snprintf(l->desc, sizeof(l->desc), "%s %s:%u", tnames[li->kind], host,
+                                 (unsigned)li->port);
+                }
+                r = pk_fd_inet_listen(host, li->port, type, &io);
+                if (r == -EAFNOSUPPORT && li->addr == PK_UNIT_ADDR_PORT) {
+                        io.dual_stack = 0; /* no IPv6 in this kernel: IPv4 alone */
+                        r = pk_fd_inet_listen(NULL, li->port, type, &io);
+                }
+                if (r < 0)
+                        return r;
+                l->fd = r;
+                *what = "socket option";
+                if (so->keep_alive && (r = setopt_int(l->fd, SOL_SOCKET, SO_KEEPALIVE, 1)) < 0)
+                        return r;
+                if (so->no_delay && type == SOCK_STREAM &&
+                    (r = setopt_int(l->fd, IPPROTO_TCP, TCP_NODELAY, 1)) < 0)
+                        return r;
+        }
+        *what = "socket option";
+        if (so->receive_buffer &&
+            (r = setopt_int(l->fd, SOL_SOCKET, SO_RCVBUF,
+                            so->receive_buffer > 0x7fffffff ? 0x7fffffff
+                                                            : (int)so->receive_buffer)) < 0)
+                return r;
+        if (so->send_buffer &&
+            (r = setopt_int(l->fd, SOL_SOCKET, SO_SNDBUF,
+                            so->send_buffer > 0x7fffffff ? 0x7fffffff : (int)so->send_buffer)) < 0)
+                return r;
+        return 0;
+}
+
+/* Closes one descriptor; the file goes only with RemoveOnStop=yes (systemd's default
+ * leaves it, and the next bind replaces a stale socket file). */
+static void close_listen(struct sk_listen *l, int remove)
+{
+        if (l->watched)
+                pk_loop_io_stop(&l->io);
+        l->watched = 0;
+        if (l->ul.fd >= 0) {
+                if (remove)
+                        pk_fd_unix_listener_close(&l->ul);
+                else
+                        l->ul.fd = pk_fd_close(l->ul.fd);
+                l->fd = -1;
+        }
+        if (l->fd >= 0)
+                l->fd = pk_fd_close(l->fd);
+        if (l->is_fifo && remove) {
+                const char *p = strchr(l->desc, ' ');
+                if (p)
+                        (void)unlink(p + 1);
+        }
+}
+
+static void inst_free(struct sk_unit *su, struct sk_inst *in)
+{
+        for (struct sk_inst **pp = &su->inst; *pp; pp = &(*pp)->next)
+                if (*pp == in) {
+                        *pp = in->next;
+                        break;
+                }
+        su->ninst--;
+        pk_fd_close(in->conn);
+        free(in);
+}
+
+static struct sk_unit *unit_free(struct sk_unit *su)
+{
+        if (!su)
+                return NULL;
+        for (size_t i = 0; i < su->nl; i++)
+                close_listen(&su->l[i], su->u->socket.remove_on_stop);
+        while (su->inst) {
+                struct sk_inst *in = su->inst;
+                if (su->set->sup)
+                        (void)pk_sup_remove_child(su->set->sup, in->name);
+                inst_free(su, in);
+        }
+        free(su->l);
+        free(su->service);
+        for (size_t i = 0; su->dirs[i]; i++)
+                free(su->dirs[i]);
+        for (size_t i = 0; i < su->notes.n; i++)
+                free(su->notes.v[i]);
+        free(su->notes.v);
+        pk_unit_free(su->u);
+        free(su);
+        return NULL;
+}
+
+int sk_set_new(const char *self_exe, const char *log_dir, int strict, struct sk_set **ret)
+{
+        struct sk_set *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->self_exe = self_exe;
+        s->log_dir = log_dir;
+        s->strict = strict;
+        *ret = s;
+        return 0;
+}
+
+static void on_sup_event(void *ud, const struct pk_sup_event *ev);
+
+struct sk_set *sk_set_free(struct sk_set *set)
+{
+        if (!set)
+                return NULL;
+        if (set->subscribed)
+                (void)pk_sup_unsubscribe(set->sup, on_sup_event, set);
+        for (size_t i = 0; i < set->n; i++)
+                unit_free(set->v[i]);
+        free(set);
+        return NULL;
+}
+
+int sk_add(struct sk_set *set, struct pk_unit *u, const char *const *dirs, const char **ret_service,
+           char *err, size_t errsz)
+{
+        *ret_service = NULL;
+        for (size_t i = 0; i < set->n; i++)
+                if (strcmp(set->v[i]->u->name, u->name) == 0) {
+                        struct sk_unit *old = set->v[i];
+                        *ret_service = old->u->socket.accept ? NULL : old->service;
+                        pk_unit_free(u);
+                        return 0;
+                }
+        const char *file = u->fragment_path ? u->fragment_path : u->name;
+        if (set->n >= SK_MAX_UNITS) {
+                snprintf(err, errsz, "%s: more than %d socket units", file, SK_MAX_UNITS);
+                pk_unit_free(u);
+                return -E2BIG;
+        }
+        struct sk_unit *su = calloc(1, sizeof(*su));
+        if (!su) {
+                pk_unit_free(u);
+                return -ENOMEM;
+        }
+        su->set = set;
+        su->u = u;
+        const struct pk_unit_socket *so = &u->socket;
+        int r = -ENOMEM;
+        su->l = calloc(so->listen.n ? so->listen.n : 1, sizeof(*su->l));
+        su->service = strdup(so->service);
+        if (!su->l || !su->service)
+                goto fail;
+        for (size_t i = 0; dirs && dirs[i] && i < SK_MAX_DIRS; i++)
+                if (!(su->dirs[i] = strdup(dirs[i])))
+                        goto fail;
+        if ((r = collect_notes(su)) < 0)
+                goto fail;
+        if (so->listen.n == 0) {
+                /* only ListenNetlink= and the like, all of them not enforced */
+                snprintf(err, errsz, "%s: no Listen*= this daemon can make (see the notes)", file);
+                r = -EOPNOTSUPP;
+                goto fail;
+        }
+        for (size_t i = 0; i < so->listen.n; i++) {
+                const struct pk_unit_listen *li = &so->listen.v[i];
+                if (so->accept && li->kind != PK_UNIT_LISTEN_STREAM &&
+                    li->kind != PK_UNIT_LISTEN_SEQPACKET) {
+                        snprintf(err, errsz,
+                                 "%s: %s=%s: Accept=yes is only for stream and seqpacket sockets",
+                                 file, kind_key(li->kind), li->path ? li->path : "");
+                        r = PK_EUNITVALUE;
+                        goto fail;
+                }
+                struct sk_listen *l = &su->l[su->nl];
+                l->su = su;
+                const char *what = "";
+                r = make_listen(su, li, l, &what);
+                su->nl++; /* closed by unit_free() whatever happened */
+                if (r < 0) {
+                        /* l->desc names the address as given ("stream 127.0.0.1:80") */
+                        snprintf(err, errsz, "%s: %s= %s: %s: %s", file, kind_key(li->kind),
+                                 l->desc, what, pk_strerror(r));
+                        goto fail;
+                }
+        }
+        for (size_t i = 0; i < su->notes.n; i++)
+                logf_("%s: %s", u->name, su->notes.v[i]);
+        set->v[set->n++] = su;
+        /* Added by daemon-reload after sk_start(): watch it now.  For Accept=no a
+         * service that already runs only makes the first trigger a no-op. */
+        if (set->loop)
+                arm(su, 1);
+        *ret_service = so->accept ? NULL : su->service;
+        return 0;
+fail:
+        unit_free(su);
+        return r;
+}
+
+/* ---- Accept=no ------------------------------------------------------------------------ */
+
+static void on_listen_ready(struct pk_loop_io *io, unsigned revents);
+
+static void arm(struct sk_unit *su, int on)
+{
+        struct sk_set *set = su->set;
+        for (size_t i = 0; i < su->nl; i++) {
+                struct sk_listen *l = &su->l[i];
+                if (on && !l->watched && !su->failed && !su->stopped && set->loop) {
+                        pk_loop_io_init(set->loop, &l->io, l->fd);
+                        l->io.w.data = l;
+                        if (pk_loop_io_start(&l->io, PK_LOOP_READ, on_listen_ready) == 0) {
+                                /* the sockets alone do not keep the daemon alive */
+                                pk_loop_unref(&l->io.w);
+                                l->watched = 1;
+                        }
+                } else if (!on && l->watched) {
+                        pk_loop_io_stop(&l->io);
+                        l->watched = 0;
+                }
+        }
+}
+
+/* TriggerLimitBurst=20 in TriggerLimitIntervalSec=2s: a service that exits
+ * without taking what is pending would otherwise be started forever. */
+static int trigger_limited(struct sk_unit *su)
+{
+        uint64_t t = now_ns();
+        size_t k = 0;
+        for (size_t i = 0; i < su->ntrig; i++)
+                if (t - su->trig[i] < SK_TRIGGER_NS)
+                        su->trig[k++] = su->trig[i];
+        su->ntrig = k;
+        if (k >= SK_TRIGGER_BURST)
+                return 1;
+        su->trig[su->ntrig++] = t;
+        return 0;
+}
+
+static void spawn_instance(struct sk_unit *su, int conn);
+
+static void on_listen_ready(struct pk_loop_io *io, unsigned revents)
+{
+        struct sk_listen *l = io->w.data;
+        struct sk_unit *su = l->su;
+        (void)revents;
+        if (su->u->socket.accept) {
+                for (int i = 0; i < 16; i++) {
+                        int conn = pk_fd_accept(l->fd, 0);
+                        if (conn < 0) {
+                                if (conn != -EAGAIN)
+                                        logf_("%s: accept: %s", su->u->name, pk_strerror(conn));
+                                return;
+                        }
+                        spawn_instance(su, conn);
+                }
+                return;
+        }
+        arm(su, 0);
+        if (trigger_limited(su)) {
+                su->failed = 1;
+                snprintf(su->why, sizeof(su->why), "trigger-limit-hit");
+                logf_("%s: started %s %d times in 2 s without it taking the connection: "
+                      "socket failed (trigger-limit-hit)",
+                      su->u->name, su->service, SK_TRIGGER_BURST);
+                return;
+        }
+        logf_("%s: %s activity: starting %s", su->u->name, l->desc, su->service);
+        int r = pk_sup_start_child(su->set->sup, su->service);
+        if (r == -ESHUTDOWN)
+                return; /* the daemon is stopping: nothing starts any more */
+        if (r < 0 && r != -EALREADY) {
+                su->failed = 1;
+                snprintf(su->why, sizeof(su->why), "%s: %s", su->service, pk_strerror(r));
+                logf_("%s: cannot start %s: %s", su->u->name, su->service, pk_strerror(r));
+        }
+}
+
+/* ---- Accept=yes ------------------------------------------------------------------------- */
+
+/* REMOTE_ADDR / REMOTE_PORT, as systemd sets them for IP connections. */
+static void remote_env(struct pk_cmd *cmd, int conn)
+{
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        memset(&ss, 0, sizeof(ss));
+        if (getpeername(conn, (struct sockaddr *)&ss, &len) < 0)
+                return;
+        char a[INET6_ADDRSTRLEN] = "";
+        unsigned port;
+        if (ss.ss_family == AF_INET) {
+                const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+                inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+                port = ntohs(s4->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+                const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+                inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+                port = ntohs(s6->sin6_port);
+        } else {
+                return;
+        }
+        char p[16];
+        snprintf(p, sizeof(p), "%u", port);
+        (void)pk_cmd_env_set(cmd, "REMOTE_ADDR", a);
+        (void)pk_cmd_env_set(cmd, "REMOTE_PORT", p);
+}
+
+static void spawn_instance(struct sk_unit *su, int conn)
+{
+        struct sk_set *set = su->set;
+        const struct pk_unit_socket *so = &su->u->socket;
+        if (su->ninst >= so->max_connections) {
+                logf_("%s: MaxConnections=%u reached: connection refused", su->u->name,
+                      so->max_connections);
+                pk_fd_close(conn);
+                return;
+        }
+        /* "echo@.service" -> "echo@7.service" */
+        const char *at = strchr(su->service, '@');
+        char name[PK_SUP_ID_MAX + 1];
+        int nl = snprintf(name, sizeof(name), "%.*s@%lu.service", (int)(at - su->service),
+                          su->service, su->accepted++);
+        if (nl < 0 || (size_t)nl >= sizeof(name)) {
+                logf_("%s: instance name too long", su->u->name);
+                pk_fd_close(conn);
+                return;
+        }
+        struct pk_unit_opts uo = {.flags = set->strict ? PK_UNIT_STRICT : 0,
+                                  .dirs = (const char *const *)su->dirs};
+        struct pk_unit_error ue = {0};
+        struct pk_unit *u = NULL;
+        struct pk_unit_child *ch = NULL;
+        struct sk_inst *in = NULL;
+        int r = pk_unit_load(name, &uo, &u, &ue);
+        if (r == 0) {
+                const char *helper[] = {set->self_exe, "unit-exec", NULL};
+                extern char **environ;
+                struct pk_unit_child_opts co = {.helper = helper,
+                                                .manager_env = (const char *const *)environ,
+                                                .dir_root = getenv("PORTKIT_DIR_ROOT"),
+                                                .create_dirs = 1};
+                r = pk_unit_to_child(u, &co, &ch, &ue);
+        }
+        if (r == 0)
+                r = (in = calloc(1, sizeof(*in))) ? 0 : -ENOMEM;
+        /* The connection on stdin and stdout (and fd 3, LISTEN_FDS=1); stderr as the unit says. */
+        if (r == 0)
+                r = pk_cmd_fd(ch->cmd, 0, conn);
+        if (r == 0)
+                r = pk_cmd_fd(ch->cmd, 1, conn);
+        if (r != 0 || !ch || !in) {
+                logf_("%s: %s: %s%s%s", su->u->name, name, ue.file[0] ? ue.file : "",
+                      ue.file[0] ? ": " : "",
+                      ue.message[0] ? ue.message : pk_strerror(r ? r : -ENOMEM));
+                free(in);
+                pk_unit_child_free(ch);
+                pk_unit_free(u);
+                pk_fd_close(conn);
+                return;
+        }
+        remote_env(ch->cmd, conn);
+        struct pk_sup_child_spec spec = ch->spec;
+        const char *cname = "connection";
+        spec.restart = PK_SUP_TEMPORARY; /* one run per connection */
+        spec.log_dir = NULL;             /* stdout is the connection */
+        spec.requires_ids = spec.wants = spec.after = spec.binds_to = spec.conflicts = NULL;
+        spec.listen_fds = &conn;
+        spec.n_listen_fds = 1;
+        spec.listen_fd_names = &cname;
+        spec.manual = 0;
+        struct pk_cmd *cmd = ch->cmd;
+        ch->cmd = NULL;
+        snprintf(in->name, sizeof(in->name), "%s", name);
+        in->conn = conn;
+        in->next = su->inst;
+        su->inst = in;
+        su->ninst++;
+        for (size_t i = 0; i < ch->notes.n; i++)
+                logf_("%s: %s", name, ch->notes.v[i]);
+        r = pk_sup_add(set->sup, &spec, cmd);
+        pk_unit_child_free(ch);
+        pk_unit_free(u);
+        if (r < 0) {
+                logf_("%s: cannot start %s: %s", su->u->name, name, pk_strerror(r));
+                inst_free(su, in);
+        }
+}
+
+/* ---- events --------------------------------------------------------------------------- */
+
+static void on_sup_event(void *ud, const struct pk_sup_event *ev)
+{
+        struct sk_set *set = ud;
+        if (!ev->id[0] || ev->kind == PK_SUP_EV_ORPHAN)
+                return;
+        for (size_t i = 0; i < set->n; i++) {
+                struct sk_unit *su = set->v[i];
+                if (su->u->socket.accept) {
+                        for (struct sk_inst *in = su->inst; in; in = in->next) {
+                                if (strcmp(in->name, ev->id) != 0)
+                                        continue;
+                                /* the current state: the event's is the one at emission */
+                                struct pk_sup_child_info ci;
+                                if (pk_sup_child_info(set->sup, in->name, &ci) == 0 &&
+                                    (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED) &&
+                                    pk_sup_remove_child(set->sup, in->name) == 0)
+                                        inst_free(su, in);
+                                return;
+                        }
+                        continue;
+                }
+                if (strcmp(su->service, ev->id) != 0)
+                        continue;
+                /* The service runs: it owns the sockets.  Down: watch them again, so a
+                 * connection that arrives (or waits already) starts it anew. */
+                struct pk_sup_child_info ci;
+                int now_down = pk_sup_child_info(set->sup, su->service, &ci) == 0 &&
+                               (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED);
+                arm(su, now_down);
+        }
+}
+
+int sk_start(struct sk_set *set, struct pk_loop *loop, struct pk_sup *sup)
+{
+        set->loop = loop;
+        set->sup = sup;
+        if (!set->subscribed) {
+                int r = pk_sup_subscribe(sup, on_sup_event, set);
+                if (r < 0)
+                        return r;
+                set->subscribed = 1;
+        }
+        for (size_t i = 0; i < set->n; i++) {
+                struct sk_unit *su = set->v[i];
+                struct pk_sup_child_info ci;
+                if (su->u->socket.accept)
+                        arm(su, 1);
+                else if (pk_sup_child_info(sup, su->service, &ci) == 0)
+                        arm(su, ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED);
+                else {
+                        su->failed = 1;
+                        snprintf(su->why, sizeof(su->why), "%s: not loaded", su->service);
+                        logf_("%s: its service %s is not loaded: socket failed", su->u->name,
+                              su->service);
+                }
+        }
+        return 0;
+}
+
+/* Whether the Accept=no service is down (so its sockets are the daemon's to watch). */
+static int service_down(const struct sk_unit *su)
+{
+        struct pk_sup_child_info ci;
+        return su->u->socket.accept || (pk_sup_child_info(su->set->sup, su->service, &ci) == 0 &&
+                                        (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED));
+}
+
+int sk_control(struct sk_set *set, size_t i, const char *verb)
+{
+        struct sk_unit *su = set->v[i];
+        int stop = strcmp(verb, "stop") == 0;
+        int start = strcmp(verb, "start") == 0;
+        int restart = strcmp(verb, "restart") == 0 ||
+                      (strcmp(verb, "try_restart") == 0 && !su->stopped && !su->failed);
+        if (strcmp(verb, "try_restart") == 0 && !restart)
+                return 0;
+        if (!stop && !start && !restart)
+                return -EOPNOTSUPP;
+        if (stop || restart) {
+                arm(su, 0);
+                su->stopped = 1;
+        }
+        if (su->failed == 2 && (start || restart))
+                return -EOPNOTSUPP;
+        if (start || restart) {
+                su->stopped = 0;
+                su->failed = 0;
+                su->ntrig = 0;
+                su->why[0] = 0;
+                if (set->sup)
+                        arm(su, service_down(su));
+        }
+        logf_("%s: %s", su->u->name, stop ? "stopped" : "started");
+        return 0;
+}
+
+/* ---- attaching to services ---------------------------------------------------------------- */
+
+static int names_socket(const struct pk_unit *svc, const struct sk_unit *su)
+{
+        if (su->u->socket.accept)
+                return 0;
+        if (strcmp(su->service, svc->name) == 0)
+                return 1;
+        for (size_t i = 0; i < svc->service.sockets.n; i++)
+                if (strcmp(svc->service.sockets.v[i], su->u->name) == 0)
+                        return 1;
+        return 0;
+}
+
+void sk_attach(struct sk_set *set, const struct pk_unit *service, int started,
+               struct pk_sup_child_spec *spec)
+{
+        size_t n = 0;
+        int any = 0;
+        for (size_t k = 0; k < service->service.sockets.n; k++) {
+                const char *want = service->service.sockets.v[k];
+                if (sk_find(set, want, strlen(want)) < 0)
+                        logf_("%s: Sockets=%s: no such socket unit is loaded", service->name, want);
+        }
+        for (size_t i = 0; i < set->n; i++) {
+                struct sk_unit *su = set->v[i];
+                if (!names_socket(service, su))
+                        continue;
+                any = 1;
+                for (size_t k = 0; k < su->nl && n < PK_SUP_MAX_FDS; k++) {
+                        set->afds[n] = su->l[k].fd;
+                        set->anames[n++] = su->u->socket.fd_name;
+                }
+        }
+        if (!any)
+                return;
+        spec->manual = !started;
+        if (spec->ready == PK_SUP_READY_FD && spec->ready_fd >= 3 &&
+            (size_t)spec->ready_fd < 3 + n) {
+                /* Type=oneshot/forking: the unit-exec helper's readiness pipe is fd 3 */
+                for (size_t i = 0; i < set->n; i++) {
+                        struct sk_unit *su = set->v[i];
+                        if (!names_socket(service, su))
+                                continue;
+                        su->failed = 2; /* for good: `ctl start` does not clear it */
+                        snprintf(su->why, sizeof(su->why),
+                                 "%s: Type=oneshot and Type=forking services cannot be "
+                                 "socket-activated here",
+                                 service->name);
+                        logf_("%s: %s", su->u->name, su->why);
+                }
+                return;
+        }
+        spec->listen_fds = set->afds;
+        spec->n_listen_fds = n;
+        spec->listen_fd_names = set->anames;
+}
+
+/* ---- status ------------------------------------------------------------------------------ */
+
+size_t sk_count(const struct sk_set *set)
+{
+        return set ? set->n : 0;
+}
+
+const char *sk_name(const struct sk_set *set, size_t i)
+{
+        return set->v[i]->u->name;
+}
+
+long sk_find(const struct sk_set *set, const char *name, size_t len)
+{
+        for (size_t i = 0; set && i < set->n; i++) {
+                const char *n = set->v[i]->u->name;
+                if (strlen(n) == len && memcmp(n, name, len) == 0)
+                        return (long)i;
+        }
+        return -1;
+}
+
+static void put_str(struct pk_etf_buf *b, const char *s)
+{
+        pk_etf_put_binary(b, s, strlen(s));
+}
+
+static void put_atom(struct pk_etf_buf *b, const char *s)
+{
+        pk_etf_put_atom(b, s, strlen(s));
+}
+
+void sk_put_status(const struct sk_set *set, struct pk_etf_buf *b, size_t i)
+{
+        const struct sk_unit *su = set->v[i];
+        int watching = su->nl && su->l[0].watched;
+        pk_etf_put_map(b, 10);
+        put_atom(b, "name");
+        put_str(b, su->u->name);
+        put_atom(b, "description");
+        put_str(b, su->u->description ? su->u->description : "");
+        /* systemd's socket sub-states: listening (waiting), running (the service has them) */
+        put_atom(b, "state");
+        put_atom(b, su->failed    ? "failed"
+                    : su->stopped ? "dead"
+                    : watching    ? "listening"
+                                  : "running");
+        put_atom(b, "active");
+        put_atom(b, su->failed ? "failed" : su->stopped ? "inactive" : "active");
+        put_atom(b, "service");
+        put_str(b, su->service);
+        put_atom(b, "accept");
+        put_atom(b, su->u->socket.accept ? "true" : "false");
+        put_atom(b, "listen");
+        if (su->nl)
+                pk_etf_put_list(b, (uint32_t)su->nl);
+        for (size_t k = 0; k < su->nl; k++)
+                put_str(b, su->l[k].desc);
+        pk_etf_put_nil(b);
+        put_atom(b, "connections");
+        pk_etf_put_int(b, su->ninst);
+        put_atom(b, "result");
+        put_str(b, su->failed ? su->why : "success");
+        put_atom(b, "not_enforced");
+        if (su->notes.n)
+                pk_etf_put_list(b, (uint32_t)su->notes.n);
+        for (size_t k = 0; k < su->notes.n; k++)
+                put_str(b, su->notes.v[k]);
+        pk_etf_put_nil(b);
+}
