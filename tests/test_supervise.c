@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -684,6 +686,69 @@ Test(unit_child, helper_logs_and_directories)
                     &o, &r);
         cr_assert_eq(r, 0);
         cr_assert_null(c->spec.log_dir);
+        pk_unit_child_free(c);
+}
+
+/* Drops CAP_SYS_RESOURCE from this (forked test) process's effective set, as in a container. */
+static void drop_sys_resource(void)
+{
+        struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+        struct __user_cap_data_struct d[2];
+        cr_assert_eq(syscall(SYS_capget, &h, d), 0);
+        d[CAP_SYS_RESOURCE / 32].effective &= ~(1u << (CAP_SYS_RESOURCE % 32));
+        cr_assert_eq(syscall(SYS_capset, &h, d), 0);
+}
+
+/* postgresql@.service has OOMScoreAdjust=-900: without CAP_SYS_RESOURCE the
+ * kernel refuses to lower it, so the unit keeps ours (as systemd does in a
+ * container) and the note says so; the spawn then succeeds. */
+Test(unit_child, oom_score_adjust_without_sys_resource)
+{
+        drop_sys_resource();
+        int r;
+        struct pk_unit_child *c = convert(
+            "pg.service", "[Service]\nExecStart=/bin/true\nOOMScoreAdjust=-900\n", NULL, &r);
+        cr_assert_eq(r, 0);
+        cr_assert(has_note(c, "OOMScoreAdjust=-900 not applied"));
+        struct pk_run_result res;
+        struct pk_run_opts o = {.timeout_ms = 10000};
+        cr_assert_eq(pk_run(c->cmd, &o, &res, NULL), 0);
+        cr_assert_eq(pk_exit_shell(&res.status), 0);
+        pk_run_result_free(&res);
+        pk_unit_child_free(c);
+
+        /* Raising it needs no privilege: applied, no note. */
+        c = convert(
+            "up.service",
+            "[Service]\nExecStart=/bin/sh -c 'exit $(($(cat /proc/self/oom_score_adj) / 10))'\n"
+            "OOMScoreAdjust=500\n",
+            NULL, &r);
+        cr_assert_eq(r, 0);
+        cr_assert_not(has_note(c, "OOMScoreAdjust"));
+        cr_assert_eq(pk_run(c->cmd, &o, &res, NULL), 0);
+        cr_assert_eq(pk_exit_shell(&res.status), 50, "oom_score_adj 500 in the child");
+        pk_run_result_free(&res);
+        pk_unit_child_free(c);
+}
+
+/* ssh.service has RestartPreventExitStatus=255: the supervisor cannot honour
+ * it, so it is listed, not silently dropped. */
+Test(unit_child, restart_exit_status_sets_are_listed)
+{
+        int r;
+        struct pk_unit_child *c = convert(
+            "ssh.service",
+            "[Service]\nExecStart=/bin/true\nRestart=on-failure\nRestartPreventExitStatus=255\n",
+            NULL, &r);
+        cr_assert_eq(r, 0);
+        cr_assert(has_note(c, "RestartPreventExitStatus= is not enforced"));
+        cr_assert_not(has_note(c, "RestartForceExitStatus"));
+        pk_unit_child_free(c);
+        c = convert("f.service", "[Service]\nExecStart=/bin/true\nRestartForceExitStatus=SIGHUP\n",
+                    NULL, &r);
+        cr_assert_eq(r, 0);
+        cr_assert(has_note(c, "RestartForceExitStatus= is not enforced"));
+        cr_assert_not(has_note(c, "RestartPreventExitStatus"));
         pk_unit_child_free(c);
 }
 
