@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -75,9 +76,8 @@ static void sv_init(struct sv *s)
         cr_assert_eq(mkdir(s->units, 0755), 0);
 }
 
-/* Runs `portkit ctl --control CTL args...` (or another argv[0]); returns its exit status. */
-static int ctl_as(struct sv *s, const char *user, const char *argv0, char **out, const char *a1,
-                  ...)
+/* `portkit ctl --control CTL` (or argv0 with $PORTKIT_CONTROL), arguments to follow. */
+static struct pk_cmd *ctl_cmd(struct sv *s, const char *argv0)
 {
         struct pk_cmd *cmd;
         cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
@@ -88,13 +88,12 @@ static int ctl_as(struct sv *s, const char *user, const char *argv0, char **out,
                 const char *pre[] = {"ctl", "--control", s->ctl, NULL};
                 cr_assert_eq(pk_cmd_args(cmd, pre), 0);
         }
-        if (user)
-                cr_assert_eq(pk_cmd_user(cmd, user), 0);
-        va_list ap;
-        va_start(ap, a1);
-        for (const char *a = a1; a; a = va_arg(ap, const char *))
-                cr_assert_eq(pk_cmd_arg(cmd, a), 0);
-        va_end(ap);
+        return cmd;
+}
+
+/* Runs and frees cmd; returns its exit status, its stdout + stderr in *out if out. */
+static int ctl_run(struct pk_cmd *cmd, char **out)
+{
         struct pk_run_opts o = {.timeout_ms = 30000};
         struct pk_run_result res;
         int r = pk_run(cmd, &o, &res, NULL);
@@ -108,6 +107,21 @@ static int ctl_as(struct sv *s, const char *user, const char *argv0, char **out,
         }
         pk_run_result_free(&res);
         return st;
+}
+
+/* Runs `portkit ctl --control CTL args...` (or another argv[0]); returns its exit status. */
+static int ctl_as(struct sv *s, const char *user, const char *argv0, char **out, const char *a1,
+                  ...)
+{
+        struct pk_cmd *cmd = ctl_cmd(s, argv0);
+        if (user)
+                cr_assert_eq(pk_cmd_user(cmd, user), 0);
+        va_list ap;
+        va_start(ap, a1);
+        for (const char *a = a1; a; a = va_arg(ap, const char *))
+                cr_assert_eq(pk_cmd_arg(cmd, a), 0);
+        va_end(ap);
+        return ctl_run(cmd, out);
 }
 
 #define ctl(s, out, ...) ctl_as(s, NULL, NULL, out, __VA_ARGS__, NULL)
@@ -430,6 +444,63 @@ Test(supervise, nobody_reads_but_cannot_control)
         char *err = read_file(s.err);
         cr_assert(strstr(err, "refused stop from uid 65534"), "%s", err);
         free(err);
+        sv_stop(&s);
+}
+
+/* `ctl VERB UNIT` as uid 65534 with gid `gid` and the supplementary `groups`. */
+static int ctl_ids(struct sv *s, gid_t gid, const gid_t *groups, size_t n, char **out,
+                   const char *verb, const char *unit)
+{
+        struct pk_cmd *cmd = ctl_cmd(s, NULL);
+        cr_assert_eq(pk_cmd_gid(cmd, gid), 0);
+        cr_assert_eq(pk_cmd_groups(cmd, groups, n), 0);
+        cr_assert_eq(pk_cmd_uid(cmd, 65534), 0);
+        const char *a[] = {verb, unit, NULL};
+        cr_assert_eq(pk_cmd_args(cmd, a), 0);
+        return ctl_run(cmd, out);
+}
+
+/* --control-group staff: a client in that group, as its gid or as a
+ * supplementary group, may control; one outside it only reads, and the
+ * refusal is logged with its uid and pid. */
+Test(supervise, control_group_members_control_others_read)
+{
+        struct group *g = getgrnam("staff");
+        cr_assert_not_null(g, "the test needs Debian's group staff (base-passwd)");
+        gid_t staff = g->gr_gid, nogroup = 65534;
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "a.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        const char *extra[] = {"--control-group", "staff", s.units, NULL};
+        sv_start_args(&s, extra);
+        wait_field(&s, "a", "active", "active");
+        long p = pid_of(&s, "a");
+
+        /* Outside the group: status yes, restart no. */
+        char *out = NULL;
+        cr_assert_eq(ctl_ids(&s, nogroup, NULL, 0, &out, "restart", "a"), 1);
+        cr_assert(strstr(out, "permission denied"), "%s", out);
+        free(out);
+        cr_assert_eq(ctl_ids(&s, nogroup, NULL, 0, NULL, "status", "a"), 0);
+        cr_assert_eq(pid_of(&s, "a"), p, "not restarted");
+        char *err = read_file(s.err);
+        const char *line = strstr(err, "refused restart from uid 65534 pid ");
+        cr_assert(line, "%s", err);
+        cr_assert(atol(line + strlen("refused restart from uid 65534 pid ")) > 0, "%s", err);
+        free(err);
+
+        /* The group as a supplementary group. */
+        cr_assert_eq(ctl_ids(&s, nogroup, &staff, 1, &out, "restart", "a"), 0, "%s", out);
+        free(out);
+        wait_field(&s, "a", "active", "active");
+        long p2 = pid_of(&s, "a");
+        cr_assert_neq(p2, p, "restarted by a supplementary member");
+
+        /* The group as the client's gid. */
+        cr_assert_eq(ctl_ids(&s, staff, NULL, 0, &out, "restart", "a"), 0, "%s", out);
+        free(out);
+        wait_field(&s, "a", "active", "active");
+        cr_assert_neq(pid_of(&s, "a"), p2, "restarted by a member by gid");
         sv_stop(&s);
 }
 

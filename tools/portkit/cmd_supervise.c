@@ -1037,6 +1037,30 @@ out:
 
 /* ---- clients: input ------------------------------------------------------------------- */
 
+/* Whether the peer is in group gid: its gid (SO_PEERCRED) or one of its
+ * supplementary groups (SO_PEERGROUPS), both as they were at connect(). */
+static int peer_in_group(int fd, const struct pk_fd_cred *cred, gid_t gid)
+{
+        if (cred->gid == gid)
+                return 1;
+        gid_t small[64];
+        gid_t *g = small;
+        socklen_t len = sizeof(small);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0) {
+                /* ERANGE gives the size; the kernel caps a process at 65536 groups. */
+                if (errno != ERANGE || len > 65536 * sizeof(gid_t) || !(g = malloc(len)))
+                        return 0;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0)
+                        len = 0;
+        }
+        int in = 0;
+        for (size_t i = 0; i < len / sizeof(gid_t) && !in; i++)
+                in = g[i] == gid;
+        if (g != small)
+                free(g);
+        return in;
+}
+
 static void client_free(struct client *c)
 {
         if (!c->dead) {
@@ -1117,7 +1141,7 @@ static void client_io(struct pk_loop_io *io, unsigned revents)
         while (budget-- > 0 && (r = pk_deframer_next(c->df, &m)) == 1) {
                 if (pk_fd_peercred(c->fd, &c->cred) == 0)
                         c->control = c->cred.uid == 0 || c->cred.uid == geteuid() ||
-                                     (sv->have_gid && c->cred.gid == sv->ctl_gid);
+                                     (sv->have_gid && peer_in_group(c->fd, &c->cred, sv->ctl_gid));
                 pk_arena *a = pk_arena_new(1 << 20);
                 struct pk_term *t = NULL;
                 struct pk_etf_decode_opts o = {
