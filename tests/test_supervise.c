@@ -361,6 +361,34 @@ Test(supervise, failing_unit_is_failed)
 
 /* ---- configuration ------------------------------------------------------------------- */
 
+/* ExecReload=sshd -t then kill -HUP (ssh.service): a failed line ends the
+ * chain, as in systemd, so a config the check refuses never reaches the
+ * daemon; a '-' line's failure does not. */
+Test(supervise, a_failed_hook_line_ends_the_chain)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "a.service",
+                   "[Service]\nExecStart=/bin/sleep 1000\nExecReload=/bin/false\n"
+                   "ExecReload=/bin/touch %s/a-reloaded\n",
+                   s.dir);
+        write_file(s.units, "b.service",
+                   "[Service]\nExecStart=/bin/sleep 1000\nExecReload=-/bin/false\n"
+                   "ExecReload=/bin/touch %s/b-reloaded\n",
+                   s.dir);
+        sv_start(&s);
+        wait_field(&s, "a", "active", "active");
+        wait_field(&s, "b", "active", "active");
+        char path[512];
+        cr_assert_eq(ctl(&s, NULL, "reload", "a"), 1, "the failed check fails the reload");
+        snprintf(path, sizeof(path), "%s/a-reloaded", s.dir);
+        cr_assert_neq(access(path, F_OK), 0, "the line after the failed one ran");
+        cr_assert_eq(ctl(&s, NULL, "reload", "b"), 0);
+        snprintf(path, sizeof(path), "%s/b-reloaded", s.dir);
+        cr_assert_eq(access(path, F_OK), 0, "the line after a '-' line did not run");
+        sv_stop(&s);
+}
+
 Test(supervise, daemon_reload_applies_a_diff)
 {
         struct sv s;

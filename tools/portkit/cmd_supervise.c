@@ -570,8 +570,10 @@ static void hook_next(struct sv *sv, struct svc *s)
                 if (r < 0) {
                         logf_("%s: %s:%u: %s", s->name, e->file ? e->file : "", e->line,
                               pk_strerror(r));
-                        if (!(e->flags & PK_UNIT_EXEC_IGNORE_FAILURE))
+                        if (!(e->flags & PK_UNIT_EXEC_IGNORE_FAILURE)) {
                                 s->hook_failed = 1;
+                                break; /* as systemd: a failed line ends the chain */
+                        }
                         s->hook_idx++;
                         continue;
                 }
@@ -627,8 +629,14 @@ static void hook_exited(struct sv *sv, pid_t pid, const struct pk_exit *ex)
                 int st = pk_exit_shell(ex);
                 if (st != 0) {
                         logf_("%s: %s exited with %d", s->name, e->path, st);
-                        if (!(e->flags & PK_UNIT_EXEC_IGNORE_FAILURE))
+                        if (!(e->flags & PK_UNIT_EXEC_IGNORE_FAILURE)) {
+                                /* As systemd: the lines after a failed one do not run
+                                 * (ExecReload=sshd -t, then kill -HUP: a bad config
+                                 * must not reach the daemon). */
                                 s->hook_failed = 1;
+                                hook_done(sv, s);
+                                return;
+                        }
                 }
                 s->hook_idx++;
                 hook_next(sv, s);
