@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* `portkit supervise` and `portkit ctl` through the real binaries: units of
  * each Type, restarts, daemon-reload as a diff, refused configurations, the
- * systemctl name, authorization, hostile control clients, and nginx + redis
- * from their Debian units inside a pid + mount + network namespace
- * (tests/supervise/debian.sh). */
+ * systemctl name, authorization, hostile control clients.  Real services from
+ * their Debian units are tests/supervise/debian.sh, one CTest entry each
+ * (cmake/parts/supervise.cmake). */
 #include <portkit.h>
 
 #include <criterion/criterion.h>
@@ -649,31 +649,6 @@ Test(supervise, watch_pushes_events)
         cr_assert(seen);
         close(fd);
         sv_stop(&s);
-}
-
-/* ---- Debian units ------------------------------------------------------------------------ */
-
-/* cppcheck-suppress unknownMacro */
-Test(supervise, nginx_and_redis_from_debian_units, .timeout = 120)
-{
-        if (access("/usr/sbin/nginx", X_OK) != 0 || access("/usr/bin/redis-server", X_OK) != 0 ||
-            access("/lib/systemd/system/nginx.service", R_OK) != 0) {
-                cr_skip_test(
-                    "nginx / redis-server not installed: scripts/deps check installs them");
-        }
-        struct pk_cmd *cmd;
-        cr_assert_eq(pk_cmd_new("unshare", &cmd), 0);
-        const char *a[] = {"-fpmn", "--mount-proc",
-                           "bash",  PK_SOURCE_DIR "/tests/supervise/debian.sh",
-                           PORTKIT, NULL};
-        cr_assert_eq(pk_cmd_args(cmd, a), 0);
-        struct pk_run_result res;
-        struct pk_run_opts o = {.timeout_ms = 100000, .stderr_mode = PK_RUN_MERGE};
-        cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
-        pk_cmd_free(cmd);
-        cr_assert_eq(pk_exit_shell(&res.status), 0, "debian.sh:\n%s", res.out);
-        cr_assert(strstr(res.out, "debian.sh: all passed"), "%s", res.out);
-        pk_run_result_free(&res);
 }
 
 /* ---- the converter (library) ------------------------------------------------------------ */
