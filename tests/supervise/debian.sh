@@ -71,16 +71,30 @@ if [ "${PK_DEBIAN_INNER:-}" != 1 ]; then
         parent="$mnt${own%/}"
         cg="$parent/pk-debian-$case-$$"
         cleanup() {
-                echo $$ >"$parent/cgroup.procs" 2>/dev/null || true
-                # Depth first: the supervisor's per-service cgroups, then ours.
-                [ -d "$cg" ] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+                set +e
+                echo $$ >"$parent/cgroup.procs" 2>/dev/null
+                if [ -d "$cg" ]; then
+                        # After a SIGKILL the namespace's processes take a moment to die.
+                        for _ in $(seq 1 100); do
+                                [ -z "$(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null)" ] && break
+                                sleep 0.1
+                        done
+                        # Depth first: the supervisor's per-service cgroups, then ours.
+                        find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+                fi
                 rm -rf "$work"
         }
         trap cleanup EXIT
         mkdir "$cg" || fail "cannot make a cgroup in $parent"
         echo $$ >"$cg/cgroup.procs" || fail "cannot enter $cg"
+        # Killed (a CTest timeout, ^C): unshare ignores SIGTERM, so SIGKILL it; its
+        # child, pid 1 of the namespace, gets SIGKILL too (--kill-child); then cleanup.
+        upid=
+        trap '[ -z "$upid" ] || kill -KILL "$upid" 2>/dev/null; wait; exit 1' INT TERM HUP PIPE
+        PK_DEBIAN_INNER=1 PK_DEBIAN_WORK=$work unshare --kill-child -fpmni --mount-proc bash "$0" "$@" &
+        upid=$!
         rc=0
-        PK_DEBIAN_INNER=1 PK_DEBIAN_WORK=$work unshare -fpmni --mount-proc bash "$0" "$@" || rc=$?
+        wait $upid || rc=$?
         # Pid 1 of the namespace has exited: the kernel killed and reaped the rest.
         echo $$ >"$parent/cgroup.procs"
         [ -d "$cg" ] && [ -n "$(find "$cg" -name cgroup.procs -exec cat {} +)" ] &&
