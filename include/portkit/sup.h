@@ -151,6 +151,13 @@ struct pk_sup_child_spec {
          *  restarts.  NULL: the command's own fds 1 and 2. */
         const char *log_dir;
         const struct pk_log_opts *log_opts; /**< NULL: defaults (copied) */
+
+        /** Order only, from this side: these start after this child is ready
+         *  (when both start), as if each listed it in @p after (systemd's Before=). */
+        const char *const *before;
+        /** A stop or restart of these (pk_sup_stop_child(), pk_sup_restart_child())
+         *  is passed on to this child; no requirement, no ordering (systemd's PartOf=). */
+        const char *const *part_of;
 };
 
 /** Whether workers run in a cgroup v2 of their own (pk_sup_opts.cgroup). */

@@ -16,7 +16,16 @@
 #include <sys/types.h>
 
 /* Dependency kinds, indexes into child.deps. */
-enum { DEP_REQUIRES, DEP_WANTS, DEP_AFTER, DEP_BINDS, DEP_CONFLICTS, DEP_NKINDS };
+enum {
+        DEP_REQUIRES,
+        DEP_WANTS,
+        DEP_AFTER,
+        DEP_BINDS,
+        DEP_CONFLICTS,
+        DEP_BEFORE,
+        DEP_PARTOF,
+        DEP_NKINDS
+};
 
 /* What happens once a stopping child is down. */
 enum after_stop {
@@ -68,13 +77,15 @@ struct child {
         int state;
         int after_stop;
         int stop_reason;
-        int fail_reason;   /* for AFTER_FAILURE: START_TIMEOUT / WATCHDOG */
-        bool in_group;     /* restarts with a group (one_for_all / rest_for_one) */
-        bool stop_mark;    /* to be stopped by the supervisor's sequential stop */
-        bool dynamic;      /* simple_one_for_one child: removed when it ends for good */
-        bool wanted;       /* WAITING: pulled in; used by dependency start */
-        unsigned restarts; /* restarts so far */
-        unsigned fails;    /* consecutive quick failures (backoff exponent) */
+        int fail_reason;    /* for AFTER_FAILURE: START_TIMEOUT / WATCHDOG */
+        bool in_group;      /* restarts with a group (one_for_all / rest_for_one) */
+        bool stop_mark;     /* to be stopped by the supervisor's sequential stop */
+        bool propagating;   /* a stop/restart being passed to its part_of dependents */
+        bool start_pending; /* sup_start_internal() will start it: after/before wait for it */
+        bool dynamic;       /* simple_one_for_one child: removed when it ends for good */
+        bool wanted;        /* WAITING: pulled in; used by dependency start */
+        unsigned restarts;  /* restarts so far */
+        unsigned fails;     /* consecutive quick failures (backoff exponent) */
         uint64_t start_ns, ready_ns, next_restart_ns;
         uint64_t start_seq; /* order of the last spawn, for reverse-order stops */
         int has_exit;

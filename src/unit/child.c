@@ -25,7 +25,7 @@ struct child_priv {
         struct pk_unit_child pub;
         char id[PK_SUP_ID_MAX + 1];
         int success[PK_SUP_MAX_SUCCESS];
-        char **deps[5]; /* requires, wants, after, binds_to, conflicts */
+        char **deps[7]; /* requires, wants, after, binds_to, conflicts, before, part_of */
         char *log_dir;
         size_t notes_cap;
 };
@@ -611,8 +611,10 @@ static int deps(struct child_priv *c, const struct pk_unit *u)
         if ((r = copy_deps(c, 0, &d->requires_units, &d->requisite, &sp->requires_ids)) < 0 ||
             (r = copy_deps(c, 1, &d->wants, NULL, &sp->wants)) < 0 ||
             (r = copy_deps(c, 2, &d->after, NULL, &sp->after)) < 0 ||
-            (r = copy_deps(c, 3, &d->binds_to, &d->part_of, &sp->binds_to)) < 0 ||
-            (r = copy_deps(c, 4, &d->conflicts, NULL, &sp->conflicts)) < 0)
+            (r = copy_deps(c, 3, &d->binds_to, NULL, &sp->binds_to)) < 0 ||
+            (r = copy_deps(c, 4, &d->conflicts, NULL, &sp->conflicts)) < 0 ||
+            (r = copy_deps(c, 5, &d->before, NULL, &sp->before)) < 0 ||
+            (r = copy_deps(c, 6, &d->part_of, NULL, &sp->part_of)) < 0)
                 return r;
         if (d->upholds.n && (r = note(c, "Upholds= is run as Wants=")) < 0)
                 return r;
@@ -717,7 +719,7 @@ struct pk_unit_child *pk_unit_child_free(struct pk_unit_child *pub)
         pk_cmd_free(pub->cmd);
         pk_unit_strv_free(pub->env);
         strv_free(pub->notes.v);
-        for (size_t i = 0; i < 5; i++)
+        for (size_t i = 0; i < sizeof(c->deps) / sizeof(c->deps[0]); i++)
                 strv_free(c->deps[i]);
         free(c->log_dir);
         free(c);

@@ -329,10 +329,11 @@ static void report_notes(const struct svc *s)
 static int svc_add(struct sv *sv, struct svc *s)
 {
         struct pk_sup_child_spec spec = s->ch->spec;
-        const char *const **lists[] = {&spec.requires_ids, &spec.wants, &spec.after, &spec.binds_to,
-                                       &spec.conflicts};
-        const char *kept[5][PK_SUP_MAX_DEPS + 1];
-        for (size_t k = 0; k < 5; k++) {
+        const char *const **lists[] = {&spec.requires_ids, &spec.wants,     &spec.after,
+                                       &spec.binds_to,     &spec.conflicts, &spec.before,
+                                       &spec.part_of};
+        const char *kept[7][PK_SUP_MAX_DEPS + 1];
+        for (size_t k = 0; k < 7; k++) {
                 size_t n = 0;
                 for (const char *const *p = *lists[k]; p && *p; p++) {
                         int known = 0;
