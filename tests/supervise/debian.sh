@@ -7,7 +7,8 @@
 #   ssh          notify, ExecStartPre (sshd -t), RuntimeDirectory, two ExecReload lines
 #   cron         simple, Restart=on-failure, an @reboot job
 #   postgresql   postgresql@VERSION-main: forking + PIDFile through pg_ctlcluster,
-#                ExecReload, ExecStop, no Restart= (a kill -9 leaves it failed)
+#                ExecReload, ExecStop, no Restart= (a kill -9 leaves it failed);
+#                with postgresql.service: Before= and PartOf=
 # Each case runs in new pid, mount, network and IPC namespaces with a fresh
 # /run and a private loopback, and its supervisor in a cgroup of its own that
 # is removed at the end, so nothing touches the machine's services or state.
@@ -297,9 +298,22 @@ postgresql)
         pidfile=/run/postgresql/$ver-main.pid
         sql() { runuser -u postgres -- psql -XtAc "$1"; }
         answers() { pg_isready -q && [ "$(sql 'select 1' 2>/dev/null)" = 1 ]; }
-        sv_start "$unit"
+        sv_start "$unit" postgresql.service
         retry "postgres does not answer on its socket" answers
         grep -q "OOMScoreAdjust=-900" "$work/stderr" || fail "OOMScoreAdjust= neither applied nor noted"
+
+        # Before=postgresql.service: the cluster is ready before postgresql.service starts.
+        r=$(grep -n "$unit: ready" "$work/stderr" | head -1 | cut -d: -f1)
+        st=$(grep -n "postgresql.service: starting" "$work/stderr" | head -1 | cut -d: -f1)
+        [ -n "$r" ] && [ -n "$st" ] && [ "$r" -lt "$st" ] ||
+                fail "postgresql.service started before $unit was ready (Before=)"
+        # PartOf=postgresql.service: restarting it restarts the cluster.
+        pid=$(field "$unit" pid)
+        ctl restart postgresql || fail "restart postgresql"
+        wait_for postgresql active active
+        wait_for "$unit" active active
+        [ "$(field "$unit" pid)" != "$pid" ] || fail "restart of postgresql.service did not reach $unit (PartOf=)"
+        retry "postgres does not answer after a restart of postgresql.service" answers
 
         # Reload (pg_ctlcluster reload): a setting changed in conf.d takes effect.
         echo "work_mem = '7MB'" >"/etc/postgresql/$ver/main/conf.d/portkit.conf"
