@@ -124,7 +124,7 @@ static int ctl_as(struct sv *s, const char *user, const char *argv0, char **out,
         return ctl_run(cmd, out);
 }
 
-#define ctl(s, out, ...) ctl_as(s, NULL, NULL, out, __VA_ARGS__, NULL)
+#define ctl(s, out, ...) ctl_as(s, NULL, NULL, out, __VA_ARGS__, (const char *)NULL)
 
 /* A field of `ctl status UNIT` ("pid", "active", "restarts"), or "" */
 static void field(struct sv *s, const char *unit, const char *key, char *buf, size_t size)
@@ -334,13 +334,20 @@ Test(supervise, killed_service_is_restarted)
         snprintf(link, sizeof(link), "%s/systemctl", s.dir);
         cr_assert_eq(symlink(PORTKIT, link), 0);
         wait_field(&s, "a", "active", "active");
-        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "is-active", "-q", "a.service", NULL), 0);
-        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "stop", "--no-block", "a", NULL), 0);
+        cr_assert_eq(
+            ctl_as(&s, NULL, "systemctl", NULL, "is-active", "-q", "a.service", (const char *)NULL),
+            0);
+        cr_assert_eq(
+            ctl_as(&s, NULL, "systemctl", NULL, "stop", "--no-block", "a", (const char *)NULL), 0);
         wait_field(&s, "a", "active", "inactive");
-        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "is-active", "-q", "a", NULL), 3);
-        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "is-enabled", "-q", "a", NULL), 0);
-        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "is-enabled", "-q", "zz", NULL), 1);
-        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "enable", "--now", "a", NULL), 0);
+        cr_assert_eq(
+            ctl_as(&s, NULL, "systemctl", NULL, "is-active", "-q", "a", (const char *)NULL), 3);
+        cr_assert_eq(
+            ctl_as(&s, NULL, "systemctl", NULL, "is-enabled", "-q", "a", (const char *)NULL), 0);
+        cr_assert_eq(
+            ctl_as(&s, NULL, "systemctl", NULL, "is-enabled", "-q", "zz", (const char *)NULL), 1);
+        cr_assert_eq(
+            ctl_as(&s, NULL, "systemctl", NULL, "enable", "--now", "a", (const char *)NULL), 0);
         wait_field(&s, "a", "active", "active");
         cr_assert_eq(ctl(&s, NULL, "is-failed", "a"), 1);
         sv_stop(&s);
@@ -464,10 +471,10 @@ Test(supervise, nobody_reads_but_cannot_control)
         wait_field(&s, "a", "active", "active");
         long p = pid_of(&s, "a");
         char *out = NULL;
-        cr_assert_eq(ctl_as(&s, "nobody", NULL, &out, "stop", "a", NULL), 1);
+        cr_assert_eq(ctl_as(&s, "nobody", NULL, &out, "stop", "a", (const char *)NULL), 1);
         cr_assert(strstr(out, "permission denied"), "%s", out);
         free(out);
-        cr_assert_eq(ctl_as(&s, "nobody", NULL, NULL, "status", "a", NULL), 0);
+        cr_assert_eq(ctl_as(&s, "nobody", NULL, NULL, "status", "a", (const char *)NULL), 0);
         cr_assert_eq(pid_of(&s, "a"), p);
         char *err = read_file(s.err);
         cr_assert(strstr(err, "refused stop from uid 65534"), "%s", err);

@@ -60,6 +60,8 @@ struct child {
         char *log_dir;      /* spec copy (templates pass it on) */
         struct pk_log_opts log_opts;
         bool has_log_opts;
+        bool propagating;      /* a stop/restart being passed to its part_of dependents */
+        bool start_pending;    /* sup_start_internal() will start it: after/before wait for it */
         struct pk_sup *nested; /* supervisor: owned */
         char token[48];        /* PORTKIT_SUP_UNIT value */
 
@@ -77,15 +79,13 @@ struct child {
         int state;
         int after_stop;
         int stop_reason;
-        int fail_reason;    /* for AFTER_FAILURE: START_TIMEOUT / WATCHDOG */
-        bool in_group;      /* restarts with a group (one_for_all / rest_for_one) */
-        bool stop_mark;     /* to be stopped by the supervisor's sequential stop */
-        bool propagating;   /* a stop/restart being passed to its part_of dependents */
-        bool start_pending; /* sup_start_internal() will start it: after/before wait for it */
-        bool dynamic;       /* simple_one_for_one child: removed when it ends for good */
-        bool wanted;        /* WAITING: pulled in; used by dependency start */
-        unsigned restarts;  /* restarts so far */
-        unsigned fails;     /* consecutive quick failures (backoff exponent) */
+        int fail_reason;   /* for AFTER_FAILURE: START_TIMEOUT / WATCHDOG */
+        bool in_group;     /* restarts with a group (one_for_all / rest_for_one) */
+        bool stop_mark;    /* to be stopped by the supervisor's sequential stop */
+        bool dynamic;      /* simple_one_for_one child: removed when it ends for good */
+        bool wanted;       /* WAITING: pulled in; used by dependency start */
+        unsigned restarts; /* restarts so far */
+        unsigned fails;    /* consecutive quick failures (backoff exponent) */
         uint64_t start_ns, ready_ns, next_restart_ns;
         uint64_t start_seq; /* order of the last spawn, for reverse-order stops */
         int has_exit;
