@@ -396,6 +396,47 @@ Test(supervise, a_failed_hook_line_ends_the_chain)
         sv_stop(&s);
 }
 
+/* A reload reaches the units that are ReloadPropagatedFrom= the reloaded one
+ * (postgresql@.service from postgresql.service) and those it PropagatesReloadTo=. */
+Test(supervise, reload_propagates)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "top.service",
+                   "[Unit]\nPropagatesReloadTo=to.service\n[Service]\nExecStart=/bin/sleep 1000\n"
+                   "ExecReload=/bin/touch %s/top\n",
+                   s.dir);
+        write_file(
+            s.units, "from.service",
+            "[Unit]\nReloadPropagatedFrom=top.service\n[Service]\nExecStart=/bin/sleep 1000\n"
+            "ExecReload=/bin/touch %s/from\n",
+            s.dir);
+        write_file(s.units, "to.service",
+                   "[Service]\nExecStart=/bin/sleep 1000\nExecReload=/bin/touch %s/to\n", s.dir);
+        write_file(s.units, "other.service",
+                   "[Service]\nExecStart=/bin/sleep 1000\nExecReload=/bin/touch %s/other\n", s.dir);
+        sv_start(&s);
+        const char *units[] = {"top", "from", "to", "other"};
+        for (size_t i = 0; i < 4; i++)
+                wait_field(&s, units[i], "active", "active");
+        cr_assert_eq(ctl(&s, NULL, "reload", "top"), 0);
+        char path[512];
+        const char *reached[] = {"top", "from", "to"};
+        for (size_t i = 0; i < 3; i++) {
+                snprintf(path, sizeof(path), "%s/%s", s.dir, reached[i]);
+                for (int k = 0; k < 600 && access(path, F_OK) != 0; k++)
+                        nap();
+                cr_assert_eq(access(path, F_OK), 0, "%s not reloaded", reached[i]);
+        }
+        /* The propagated reloads have run: other's would have too by now. */
+        snprintf(path, sizeof(path), "%s/other", s.dir);
+        cr_assert_neq(access(path, F_OK), 0, "an unrelated unit was reloaded");
+        char *err = read_file(s.err);
+        cr_assert(strstr(err, "from.service: reload propagated from top.service"), "%s", err);
+        free(err);
+        sv_stop(&s);
+}
+
 Test(supervise, daemon_reload_applies_a_diff)
 {
         struct sv s;

@@ -618,6 +618,9 @@ static int deps(struct child_priv *c, const struct pk_unit *u)
                 return r;
         if (d->upholds.n && (r = note(c, "Upholds= is run as Wants=")) < 0)
                 return r;
+        if (d->requires_mounts_for.n &&
+            (r = note(c, "RequiresMountsFor= is not enforced (no mount units)")) < 0)
+                return r;
         if ((d->on_failure.n || d->on_success.n) &&
             (r = note(c, "OnFailure=/OnSuccess= are not enforced")) < 0)
                 return r;

@@ -8,7 +8,7 @@
 #   cron         simple, Restart=on-failure, an @reboot job
 #   postgresql   postgresql@VERSION-main: forking + PIDFile through pg_ctlcluster,
 #                ExecReload, ExecStop, no Restart= (a kill -9 leaves it failed);
-#                with postgresql.service: Before= and PartOf=
+#                with postgresql.service: Before=, PartOf=, ReloadPropagatedFrom=
 # Each case runs in new pid, mount, network and IPC namespaces with a fresh
 # /run and a private loopback, and its supervisor in a cgroup of its own that
 # is removed at the end, so nothing touches the machine's services or state.
@@ -319,6 +319,11 @@ postgresql)
         echo "work_mem = '7MB'" >"/etc/postgresql/$ver/main/conf.d/portkit.conf"
         ctl reload "$unit" || fail "reload $unit"
         retry "reload did not reach postgres (work_mem)" test "$(sql 'show work_mem')" = 7MB
+        # ReloadPropagatedFrom=postgresql.service: its reload reloads the cluster too.
+        echo "work_mem = '9MB'" >"/etc/postgresql/$ver/main/conf.d/portkit.conf"
+        ctl reload postgresql || fail "reload postgresql"
+        retry "a reload of postgresql.service did not reach $unit (ReloadPropagatedFrom=)" \
+                test "$(sql 'show work_mem')" = 9MB
 
         # Stop: ExecStop= (pg_ctlcluster stop), then nothing left; and a new start.
         stops_clean "$unit"

@@ -602,6 +602,33 @@ static void hook_start(struct sv *sv, struct svc *s, int hook, int client_id)
         hook_next(sv, s);
 }
 
+static int strv_has(const struct pk_unit_strv *v, const char *name)
+{
+        for (size_t i = 0; i < v->n; i++)
+                if (strcmp(v->v[i], name) == 0)
+                        return 1;
+        return 0;
+}
+
+/* A reload of s reaches the running units it PropagatesReloadTo= and those
+ * ReloadPropagatedFrom= it (postgresql@.service from postgresql.service); each
+ * runs its own ExecReload=, answering nobody. */
+static void propagate_reload(struct sv *sv, struct svc *s)
+{
+        for (size_t i = 0; i < sv->n; i++) {
+                struct svc *t = sv->svcs[i];
+                struct pk_sup_child_info ci;
+                if (t == s || !t->in_sup || !t->u->service.exec_reload.n ||
+                    pk_sup_child_info(sv->sup, t->name, &ci) < 0 || ci.state != PK_SUP_READY)
+                        continue;
+                if (strv_has(&s->u->deps.propagates_reload_to, t->name) ||
+                    strv_has(&t->u->deps.reload_propagated_from, s->name)) {
+                        logf_("%s: reload propagated from %s", t->name, s->name);
+                        hook_start(sv, t, HOOK_RELOAD, 0);
+                }
+        }
+}
+
 static void hook_done(struct sv *sv, struct svc *s)
 {
         int hook = s->hook;
@@ -999,6 +1026,7 @@ static void handle(struct client *c, const struct pk_term *req)
                                 r = -ESRCH;
                         } else if (x->u->service.exec_reload.n) {
                                 hook_start(sv, x, HOOK_RELOAD, c->id);
+                                propagate_reload(sv, x);
                                 goto out;
                         } else {
                                 r = -EOPNOTSUPP;
