@@ -1074,6 +1074,108 @@ Test(sup, a_required_child_that_gives_up_stops_its_dependents)
         finish(s);
 }
 
+/* Runs the loop until id has had n `kind` events in all (some may be in already). */
+static void until_total(int kind, const char *id, int n)
+{
+        int have = count(kind, id);
+        if (have < n)
+                run_until(kind, id, n - have);
+}
+
+/* Ordering against a sibling added later: "late" is before "early" (systemd's
+ * Before=, postgresql@.service Before=postgresql.service), and "after" is after
+ * "late" though added first; both wait for late's readiness at the first start. */
+Test(sup, before_and_after_a_later_sibling_order_the_first_start)
+{
+        struct pk_sup *s = new_sup(NULL);
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        add_ready(s, "early", PK_SUP_READY_EXEC, sh("exec sleep 1000"), NULL);
+        const char *late[] = {"late", NULL};
+        x.after = late;
+        add_ready(s, "after", PK_SUP_READY_EXEC, sh("exec sleep 1000"), &x);
+        memset(&x, 0, sizeof(x));
+        const char *early[] = {"early", NULL};
+        x.before = early;
+        add_ready(s, "late", PK_SUP_READY_FD,
+                  probe((const char *[]){"sleep:100", "fd:3", "pause", NULL}), &x);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        until_total(PK_SUP_EV_READY, "early", 1);
+        until_total(PK_SUP_EV_READY, "after", 1);
+        long rl = find(PK_SUP_EV_READY, "late", 1);
+        cr_assert_gt(rl, -1);
+        cr_assert_lt(rl, find(PK_SUP_EV_STARTING, "early", 1), "before: late ready first");
+        cr_assert_lt(rl, find(PK_SUP_EV_STARTING, "after", 1), "after: late ready first");
+        /* the shutdown stops in reverse: early and after before late */
+        cr_assert_eq(pk_sup_shutdown(s), 0);
+        R.stop_sup = s;
+        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
+        cr_assert_lt(find(PK_SUP_EV_STOPPING, "early", 1), find(PK_SUP_EV_STOPPING, "late", 1));
+        finish(s);
+}
+
+/* A cycle through before is refused like one through after: a is after b
+ * (a waits for b) and before b (b waits for a). */
+Test(sup, a_cycle_through_before_is_refused)
+{
+        struct pk_sup *s = new_sup(NULL);
+        add_ready(s, "b", PK_SUP_READY_EXEC, sh("exec sleep 1000"), NULL);
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        const char *b[] = {"b", NULL};
+        x.after = b;
+        x.before = b;
+        add_ready(s, "a", PK_SUP_READY_EXEC, sh("exec sleep 1000"), &x);
+        char err[128] = "";
+        cr_assert_eq(pk_sup_start(s, err, sizeof(err)), PK_EDEPCYCLE);
+        cr_assert(strstr(err, "a") && strstr(err, "b"), "%s", err);
+        pk_sup_free(s);
+        pk_loop_free(R.loop);
+        R.loop = NULL;
+}
+
+/* part_of (systemd's PartOf=): a requested stop or restart of "main" reaches
+ * "part", a restart only when part runs (try-restart); part's own stop or a
+ * start of main leaves the other alone; no start ordering or requirement. */
+Test(sup, part_of_follows_stops_and_restarts)
+{
+        struct pk_sup *s = new_sup(NULL);
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        const char *main_[] = {"main", NULL};
+        x.part_of = main_;
+        add_ready(s, "part", PK_SUP_READY_EXEC, sh("exec sleep 1000"), &x);
+        add_ready(s, "main", PK_SUP_READY_EXEC, sh("exec sleep 1000"), NULL);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        cr_assert_eq(count(PK_SUP_EV_READY, "part"), 1, "no waiting for main");
+        cr_assert_eq(count(PK_SUP_EV_READY, "main"), 1);
+
+        cr_assert_eq(pk_sup_restart_child(s, "main"), 0);
+        until_total(PK_SUP_EV_READY, "main", 2);
+        until_total(PK_SUP_EV_READY, "part", 2);
+        cr_assert_eq(count(PK_SUP_EV_READY, "part"), 2, "restarted with main");
+        cr_assert_eq(R.ev[find(PK_SUP_EV_STOPPING, "part", 1)].reason, PK_SUP_R_DEPENDENCY);
+
+        cr_assert_eq(pk_sup_stop_child(s, "part"), 0);
+        until_total(PK_SUP_EV_EXITED, "part", 2);
+        struct pk_sup_child_info ci;
+        pk_sup_child_info(s, "main", &ci);
+        cr_assert_eq(ci.state, PK_SUP_READY, "part's stop does not reach main");
+
+        cr_assert_eq(pk_sup_restart_child(s, "main"), 0);
+        until_total(PK_SUP_EV_READY, "main", 3);
+        pk_sup_child_info(s, "part", &ci);
+        cr_assert_eq(ci.state, PK_SUP_DOWN, "a stopped part is not started by main's restart");
+
+        cr_assert_eq(pk_sup_start_child(s, "part"), 0);
+        until_total(PK_SUP_EV_READY, "part", 3);
+        cr_assert_eq(pk_sup_stop_child(s, "main"), 0);
+        until_total(PK_SUP_EV_EXITED, "part", 3);
+        pk_sup_child_info(s, "part", &ci);
+        cr_assert_eq(ci.state, PK_SUP_DOWN, "stopped with main");
+        finish(s);
+}
+
 Test(sup, conflicts_stop_each_other)
 {
         struct pk_sup *s = new_sup(NULL);

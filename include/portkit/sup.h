@@ -190,6 +190,12 @@ struct pk_sup_child_spec {
          *  child is removed.  0: refused (closed on arrival).  > 0 also sets
          *  NOTIFY_SOCKET whatever @p ready is.  <= PK_SUP_MAX_FDS. */
         unsigned fd_store_max;
+        /** Order only, from this side: these start after this child is ready
+         *  (when both start), as if each listed it in @p after (systemd's Before=). */
+        const char *const *before;
+        /** A stop or restart of these (pk_sup_stop_child(), pk_sup_restart_child())
+         *  is passed on to this child; no requirement, no ordering (systemd's PartOf=). */
+        const char *const *part_of;
 };
 
 /** Most descriptors in listen_fds, and most in a child's fd store. */

@@ -16,7 +16,16 @@
 #include <sys/types.h>
 
 /* Dependency kinds, indexes into child.deps. */
-enum { DEP_REQUIRES, DEP_WANTS, DEP_AFTER, DEP_BINDS, DEP_CONFLICTS, DEP_NKINDS };
+enum {
+        DEP_REQUIRES,
+        DEP_WANTS,
+        DEP_AFTER,
+        DEP_BINDS,
+        DEP_CONFLICTS,
+        DEP_BEFORE,
+        DEP_PARTOF,
+        DEP_NKINDS
+};
 
 /* What happens once a stopping child is down. */
 enum after_stop {
@@ -62,6 +71,8 @@ struct child {
         char *log_dir;      /* spec copy (templates pass it on) */
         struct pk_log_opts log_opts;
         bool has_log_opts;
+        bool propagating;      /* a stop/restart being passed to its part_of dependents */
+        bool start_pending;    /* sup_start_internal() will start it: after/before wait for it */
         struct pk_sup *nested; /* supervisor: owned */
         char token[48];        /* PORTKIT_SUP_UNIT value */
 

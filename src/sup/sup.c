@@ -625,10 +625,16 @@ static void sup_start_internal(struct pk_sup *s)
         s->fail_id[0] = 0;
         s->hist_n = s->hist_head = 0;
         s->starting_up = true; /* not ready to the parent before every child had its start */
+        /* A child ordered after a later one in the list waits for it too. */
+        for (size_t i = 0; i < s->n; i++)
+                s->kids[i]->start_pending = !s->kids[i]->manual && (s->kids[i]->state == PK_SUP_DOWN ||
+                                                                    s->kids[i]->state == PK_SUP_FAILED);
         for (size_t i = 0; i < s->n; i++) {
                 struct child *c = s->kids[i];
-                if (!c->manual && (c->state == PK_SUP_DOWN || c->state == PK_SUP_FAILED))
+                if (c->start_pending) {
+                        c->start_pending = false;
                         dispatch(c, PE_START, NULL);
+                }
         }
         s->starting_up = false;
         kick_waiting(s);
@@ -659,6 +665,8 @@ static void sup_finished(struct pk_sup *s)
 
 /* ---- dependencies --------------------------------------------------------------------- */
 
+static bool lists(const struct child *c, int kind, const char *id);
+
 /* 1: may start now; 0: wait; -1: a required child failed (give up). */
 static int deps_state(struct child *c)
 {
@@ -675,7 +683,13 @@ static int deps_state(struct child *c)
         }
         for (char **d = c->deps[DEP_AFTER]; d && *d; d++) {
                 struct child *t = find_child(s, *d);
-                if (t && is_active(t) && t->state != PK_SUP_READY)
+                if (t && (is_active(t) || t->start_pending) && t->state != PK_SUP_READY)
+                        return 0;
+        }
+        for (size_t i = 0; i < s->n; i++) { /* siblings that are before this one */
+                struct child *t = s->kids[i];
+                if (t != c && lists(t, DEP_BEFORE, c->id) && (is_active(t) || t->start_pending) &&
+                    t->state != PK_SUP_READY)
                         return 0;
         }
         for (char **d = c->deps[DEP_CONFLICTS]; d && *d; d++) {
@@ -1277,8 +1291,9 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
         int lr = pk__sup_limit_apply(c, sp);
         if (lr < 0)
                 return lr;
-        const char *const *lists_in[DEP_NKINDS] = {sp->requires_ids, sp->wants, sp->after,
-                                                   sp->binds_to, sp->conflicts};
+        const char *const *lists_in[DEP_NKINDS] = {sp->requires_ids, sp->wants,     sp->after,
+                                                   sp->binds_to,     sp->conflicts, sp->before,
+                                                   sp->part_of};
         for (int k = 0; k < DEP_NKINDS; k++) {
                 int r = copy_list(lists_in[k], &c->deps[k]);
                 if (r < 0) {
@@ -1606,6 +1621,21 @@ static int dfs(struct pk_sup *s, size_t i, unsigned char *color, size_t *stack, 
                         }
                 }
         }
+        /* t is before c: c waits for t, an edge c -> t as with c's after. */
+        for (size_t j = 0; j < s->n; j++) {
+                if (j == i || !lists(s->kids[j], DEP_BEFORE, c->id))
+                        continue;
+                if (color[j] == 1) {
+                        if (reterr && size)
+                                snprintf(reterr, size, "%s -> %s (Before=)", c->id, s->kids[j]->id);
+                        return PK_EDEPCYCLE;
+                }
+                if (color[j] == 0) {
+                        int r = dfs(s, j, color, stack, depth + 1, reterr, size);
+                        if (r < 0)
+                                return r;
+                }
+        }
         color[i] = 2;
         return 0;
 }
@@ -1851,6 +1881,56 @@ int pk_sup_reset_child(struct pk_sup *s, const char *id)
         return 0;
 }
 
+static void stop_child(struct pk_sup *s, struct child *c, int reason);
+static void restart_child(struct pk_sup *s, struct child *c, int reason);
+
+/* Passes a requested stop or restart of child `id` on to the siblings that are
+ * part of it (and theirs, once each: a loop of part_of ends at the first). */
+static void propagate(struct pk_sup *s, const char *id, bool restart)
+{
+        struct child *c = find_child(s, id);
+        if (!c || c->propagating)
+                return;
+        /* Names first: a stop may change the list of children. */
+        size_t n = 0;
+        char(*deps)[PK_SUP_ID_MAX + 1] = calloc(s->n ? s->n : 1, sizeof(*deps));
+        if (!deps)
+                return;
+        for (size_t i = 0; i < s->n; i++)
+                if (s->kids[i] != c && lists(s->kids[i], DEP_PARTOF, id))
+                        snprintf(deps[n++], sizeof(deps[0]), "%s", s->kids[i]->id);
+        c->propagating = true;
+        for (size_t i = 0; i < n; i++) {
+                struct child *d = find_child(s, deps[i]);
+                if (!d || d->propagating)
+                        continue;
+                if (restart && is_active(d)) /* systemd: a try-restart */
+                        restart_child(s, d, PK_SUP_R_DEPENDENCY);
+                else if (is_active(d) && d->state != PK_SUP_STOPPING)
+                        stop_child(s, d, PK_SUP_R_DEPENDENCY);
+        }
+        free(deps);
+        c = find_child(s, id);
+        if (c)
+                c->propagating = false;
+}
+
+static void stop_child(struct pk_sup *s, struct child *c, int reason)
+{
+        char id[PK_SUP_ID_MAX + 1];
+        snprintf(id, sizeof(id), "%s", c->id);
+        c->after_stop = AFTER_DOWN;
+        c->in_group = false;
+        if (c->state != PK_SUP_STOPPING) {
+                c->stop_reason = reason;
+                dispatch(c, PE_STOP, NULL);
+                c = find_child(s, id);               /* a dynamic child may be gone */
+                if (c && c->state == PK_SUP_BACKOFF) /* held in a group restart */
+                        set_state(c, PK_SUP_DOWN);
+        }
+        propagate(s, id, false);
+}
+
 int pk_sup_stop_child(struct pk_sup *s, const char *id)
 {
         if (!s || !id)
@@ -1858,18 +1938,7 @@ int pk_sup_stop_child(struct pk_sup *s, const char *id)
         struct child *c = find_child(s, id);
         if (!c)
                 return -ENOENT;
-        if (c->state == PK_SUP_STOPPING) {
-                c->after_stop = AFTER_DOWN;
-                c->in_group = false;
-                return 0;
-        }
-        c->after_stop = AFTER_DOWN;
-        c->in_group = false;
-        c->stop_reason = PK_SUP_R_REQUESTED;
-        dispatch(c, PE_STOP, NULL);
-        c = find_child(s, id);               /* a dynamic child may be gone */
-        if (c && c->state == PK_SUP_BACKOFF) /* held in a group restart */
-                set_state(c, PK_SUP_DOWN);
+        stop_child(s, c, PK_SUP_R_REQUESTED);
         pk__sup_flush(s);
         return 0;
 }
@@ -1883,8 +1952,17 @@ int pk_sup_restart_child(struct pk_sup *s, const char *id)
                 return -ENOENT;
         if (s->phase != PHASE_RUNNING && s->phase != PHASE_GROUP)
                 return -ESHUTDOWN;
+        restart_child(s, c, PK_SUP_R_REQUESTED);
+        pk__sup_flush(s);
+        return 0;
+}
+
+static void restart_child(struct pk_sup *s, struct child *c, int reason)
+{
+        char id[PK_SUP_ID_MAX + 1];
+        snprintf(id, sizeof(id), "%s", c->id);
         if (has_process(c)) {
-                c->stop_reason = PK_SUP_R_REQUESTED;
+                c->stop_reason = reason;
                 if (c->state != PK_SUP_STOPPING)
                         dispatch(c, PE_STOP, NULL);
                 c->after_stop = AFTER_RESTART;
@@ -1894,8 +1972,7 @@ int pk_sup_restart_child(struct pk_sup *s, const char *id)
                 if (c && c->state == PK_SUP_DOWN)
                         dispatch(c, PE_START, NULL);
         }
-        pk__sup_flush(s);
-        return 0;
+        propagate(s, id, true);
 }
 
 int pk_sup_signal_child(struct pk_sup *s, const char *id, int sig)

@@ -25,7 +25,7 @@ struct child_priv {
         struct pk_unit_child pub;
         char id[PK_SUP_ID_MAX + 1];
         int success[PK_SUP_MAX_SUCCESS];
-        char **deps[5]; /* requires, wants, after, binds_to, conflicts */
+        char **deps[7]; /* requires, wants, after, binds_to, conflicts, before, part_of */
         char *log_dir;
         size_t notes_cap;
 };
@@ -124,6 +124,19 @@ static bool have_sys_resource(void)
         return yes;
 }
 
+/* The supervisor's own oom_score_adj, or 0 when it cannot be read. */
+static int own_oom_score_adj(void)
+{
+        FILE *f = fopen("/proc/self/oom_score_adj", "re");
+        if (!f)
+                return 0;
+        int v = 0;
+        if (fscanf(f, "%d", &v) != 1)
+                v = 0;
+        fclose(f);
+        return v;
+}
+
 /* The exec context every command of the unit shares; `flags` are the line's prefixes. */
 static int apply_ctx(struct pk_cmd *cmd, const struct pk_unit *u, unsigned flags,
                      struct child_priv *c)
@@ -167,8 +180,20 @@ static int apply_ctx(struct pk_cmd *cmd, const struct pk_unit *u, unsigned flags
                 return r;
         if (x->nice_set && (r = pk_cmd_nice(cmd, x->nice)) < 0)
                 return r;
-        if (x->oom_score_adjust_set && (r = pk_cmd_oom_score_adj(cmd, x->oom_score_adjust)) < 0)
-                return r;
+        if (x->oom_score_adjust_set) {
+                /* Lowering it takes CAP_SYS_RESOURCE: without it (a container) the
+                 * unit keeps ours, as systemd does, and the note says so. */
+                int own = own_oom_score_adj();
+                if (x->oom_score_adjust < own && !have_sys_resource()) {
+                        if (c && (r = note(c,
+                                           "OOMScoreAdjust=%d not applied: lowering it needs "
+                                           "CAP_SYS_RESOURCE (the supervisor's %d is kept)",
+                                           x->oom_score_adjust, own)) < 0)
+                                return r;
+                } else if ((r = pk_cmd_oom_score_adj(cmd, x->oom_score_adjust)) < 0) {
+                        return r;
+                }
+        }
         if (x->io_class >= 0 &&
             (r = pk_cmd_ioprio(cmd, x->io_class, x->io_priority >= 0 ? x->io_priority : 4)) < 0)
                 return r;
@@ -243,11 +268,10 @@ static int set_env(struct pk_cmd *cmd, const char *const *env)
         return r;
 }
 
-int pk_unit_exec_cmd(const struct pk_unit *u, const struct pk_unit_exec *e, const char *const *env,
-                     struct pk_cmd **ret)
+/* One Exec line as a command; c (or NULL) collects the notes of what is clamped. */
+static int exec_cmd(const struct pk_unit *u, const struct pk_unit_exec *e, const char *const *env,
+                    struct child_priv *c, struct pk_cmd **ret)
 {
-        if (!u || !e || !ret)
-                return -EINVAL;
         char **argv = NULL;
         int r = pk_unit_exec_expand(e, env, &argv);
         if (r < 0)
@@ -261,7 +285,7 @@ int pk_unit_exec_cmd(const struct pk_unit *u, const struct pk_unit_exec *e, cons
         if (r == 0)
                 r = set_env(cmd, env);
         if (r == 0)
-                r = apply_ctx(cmd, u, e->flags, NULL);
+                r = apply_ctx(cmd, u, e->flags, c);
         /* RootDirectory= as systemd applies it: to every command but the
          * '+'-prefixed (full privileges) ones. */
         if (r == 0 && u->exec.root_directory && !(e->flags & PK_UNIT_EXEC_PRIVILEGED))
@@ -273,6 +297,14 @@ int pk_unit_exec_cmd(const struct pk_unit *u, const struct pk_unit_exec *e, cons
         }
         *ret = cmd;
         return 0;
+}
+
+int pk_unit_exec_cmd(const struct pk_unit *u, const struct pk_unit_exec *e, const char *const *env,
+                     struct pk_cmd **ret)
+{
+        if (!u || !e || !ret)
+                return -EINVAL;
+        return exec_cmd(u, e, env, NULL, ret);
 }
 
 /* The helper's argument protocol: "--pre FLAGS ARGC PATH ARGV..." per command. */
@@ -469,6 +501,18 @@ static int map_service(struct child_priv *c, const struct pk_unit *u,
         if (s->success_exit_status.signals &&
             (r = note(c, "SuccessExitStatus= signals are not enforced")) < 0)
                 return r;
+        /* The supervisor's restart decision knows success codes only. */
+        const struct pk_unit_status_set *sets[] = {&s->restart_prevent_exit_status,
+                                                   &s->restart_force_exit_status};
+        const char *set_keys[] = {"RestartPreventExitStatus", "RestartForceExitStatus"};
+        for (size_t k = 0; k < 2; k++) {
+                bool any = sets[k]->signals != 0;
+                for (size_t i = 0; i < sizeof(sets[k]->status) && !any; i++)
+                        any = sets[k]->status[i] != 0;
+                if (any &&
+                    (r = note(c, "%s= is not enforced: Restart= alone decides", set_keys[k])) < 0)
+                        return r;
+        }
         if ((r = map_restart_policy(c, u)) < 0)
                 return r;
 
@@ -552,7 +596,7 @@ static int build_cmd(struct child_priv *c, const struct pk_unit *u,
         if (!needs_helper(u)) {
                 if (s->exec_start.n != 1)
                         return -EINVAL;
-                return pk_unit_exec_cmd(u, &s->exec_start.v[0], env, &c->pub.cmd);
+                return exec_cmd(u, &s->exec_start.v[0], env, c, &c->pub.cmd);
         }
         if (!o->helper || !o->helper[0])
                 return -EOPNOTSUPP;
@@ -613,10 +657,15 @@ static int deps(struct child_priv *c, const struct pk_unit *u)
         if ((r = copy_deps(c, 0, &d->requires_units, &d->requisite, &sp->requires_ids)) < 0 ||
             (r = copy_deps(c, 1, &d->wants, NULL, &sp->wants)) < 0 ||
             (r = copy_deps(c, 2, &d->after, NULL, &sp->after)) < 0 ||
-            (r = copy_deps(c, 3, &d->binds_to, &d->part_of, &sp->binds_to)) < 0 ||
-            (r = copy_deps(c, 4, &d->conflicts, NULL, &sp->conflicts)) < 0)
+            (r = copy_deps(c, 3, &d->binds_to, NULL, &sp->binds_to)) < 0 ||
+            (r = copy_deps(c, 4, &d->conflicts, NULL, &sp->conflicts)) < 0 ||
+            (r = copy_deps(c, 5, &d->before, NULL, &sp->before)) < 0 ||
+            (r = copy_deps(c, 6, &d->part_of, NULL, &sp->part_of)) < 0)
                 return r;
         if (d->upholds.n && (r = note(c, "Upholds= is run as Wants=")) < 0)
+                return r;
+        if (d->requires_mounts_for.n &&
+            (r = note(c, "RequiresMountsFor= is not enforced (no mount units)")) < 0)
                 return r;
         if ((d->on_failure.n || d->on_success.n) &&
             (r = note(c, "OnFailure=/OnSuccess= are not enforced")) < 0)
@@ -722,7 +771,7 @@ struct pk_unit_child *pk_unit_child_free(struct pk_unit_child *pub)
         pk_cmd_free(pub->cmd);
         pk_unit_strv_free(pub->env);
         strv_free(pub->notes.v);
-        for (size_t i = 0; i < 5; i++)
+        for (size_t i = 0; i < sizeof(c->deps) / sizeof(c->deps[0]); i++)
                 strv_free(c->deps[i]);
         free(c->log_dir);
         free(c);

@@ -418,10 +418,11 @@ static int svc_add(struct sv *sv, struct svc *s)
         struct pk_sup_child_spec spec = s->ch->spec;
         /* socket activation: the sockets' fds, and no eager start unless named itself */
         sk_attach(sv->sk, s->u, named_in_configs(sv, s->name), &spec);
-        const char *const **lists[] = {&spec.requires_ids, &spec.wants, &spec.after, &spec.binds_to,
-                                       &spec.conflicts};
-        const char *kept[5][PK_SUP_MAX_DEPS + 1];
-        for (size_t k = 0; k < 5; k++) {
+        const char *const **lists[] = {&spec.requires_ids, &spec.wants,     &spec.after,
+                                       &spec.binds_to,     &spec.conflicts, &spec.before,
+                                       &spec.part_of};
+        const char *kept[7][PK_SUP_MAX_DEPS + 1];
+        for (size_t k = 0; k < 7; k++) {
                 size_t n = 0;
                 for (const char *const *p = *lists[k]; p && *p; p++) {
                         int known = 0;
@@ -689,8 +690,10 @@ static void hook_next(struct sv *sv, struct svc *s)
                 if (r < 0) {
                         logf_("%s: %s:%u: %s", s->name, e->file ? e->file : "", e->line,
                               pk_strerror(r));
-                        if (!(e->flags & PK_UNIT_EXEC_IGNORE_FAILURE))
+                        if (!(e->flags & PK_UNIT_EXEC_IGNORE_FAILURE)) {
                                 s->hook_failed = 1;
+                                break; /* as systemd: a failed line ends the chain */
+                        }
                         s->hook_idx++;
                         continue;
                 }
@@ -726,6 +729,33 @@ static void hook_start(struct sv *sv, struct svc *s, int hook, int client_id)
         s->hook_timed_out = 0;
         s->hook_then_stop = hook == HOOK_STOP;
         hook_next(sv, s);
+}
+
+static int strv_has(const struct pk_unit_strv *v, const char *name)
+{
+        for (size_t i = 0; i < v->n; i++)
+                if (strcmp(v->v[i], name) == 0)
+                        return 1;
+        return 0;
+}
+
+/* A reload of s reaches the running units it PropagatesReloadTo= and those
+ * ReloadPropagatedFrom= it (postgresql@.service from postgresql.service); each
+ * runs its own ExecReload=, answering nobody. */
+static void propagate_reload(struct sv *sv, struct svc *s)
+{
+        for (size_t i = 0; i < sv->n; i++) {
+                struct svc *t = sv->svcs[i];
+                struct pk_sup_child_info ci;
+                if (t == s || !t->in_sup || !t->u->service.exec_reload.n ||
+                    pk_sup_child_info(sv->sup, t->name, &ci) < 0 || ci.state != PK_SUP_READY)
+                        continue;
+                if (strv_has(&s->u->deps.propagates_reload_to, t->name) ||
+                    strv_has(&t->u->deps.reload_propagated_from, s->name)) {
+                        logf_("%s: reload propagated from %s", t->name, s->name);
+                        hook_start(sv, t, HOOK_RELOAD, 0);
+                }
+        }
 }
 
 static void hook_done(struct sv *sv, struct svc *s)
@@ -769,8 +799,14 @@ static void hook_exited(struct sv *sv, pid_t pid, const struct pk_exit *ex)
                 int st = pk_exit_shell(ex);
                 if (st != 0) {
                         logf_("%s: %s exited with %d", s->name, e->path, st);
-                        if (!(e->flags & PK_UNIT_EXEC_IGNORE_FAILURE))
+                        if (!(e->flags & PK_UNIT_EXEC_IGNORE_FAILURE)) {
+                                /* As systemd: the lines after a failed one do not run
+                                 * (ExecReload=sshd -t, then kill -HUP: a bad config
+                                 * must not reach the daemon). */
                                 s->hook_failed = 1;
+                                hook_done(sv, s);
+                                return;
+                        }
                 }
                 s->hook_idx++;
                 if (s->hook_timed_out) {
@@ -1328,6 +1364,7 @@ static void handle(struct client *c, const struct pk_term *req)
                                 r = -ESRCH;
                         } else if (x->u->service.exec_reload.n) {
                                 hook_start(sv, x, HOOK_RELOAD, c->id);
+                                propagate_reload(sv, x);
                                 goto out;
                         } else {
                                 r = -EOPNOTSUPP;
@@ -1375,6 +1412,30 @@ out:
 }
 
 /* ---- clients: input ------------------------------------------------------------------- */
+
+/* Whether the peer is in group gid: its gid (SO_PEERCRED) or one of its
+ * supplementary groups (SO_PEERGROUPS), both as they were at connect(). */
+static int peer_in_group(int fd, const struct pk_fd_cred *cred, gid_t gid)
+{
+        if (cred->gid == gid)
+                return 1;
+        gid_t small[64];
+        gid_t *g = small;
+        socklen_t len = sizeof(small);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0) {
+                /* ERANGE gives the size; the kernel caps a process at 65536 groups. */
+                if (errno != ERANGE || len > 65536 * sizeof(gid_t) || !(g = malloc(len)))
+                        return 0;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0)
+                        len = 0;
+        }
+        int in = 0;
+        for (size_t i = 0; i < len / sizeof(gid_t) && !in; i++)
+                in = g[i] == gid;
+        if (g != small)
+                free(g);
+        return in;
+}
 
 static void client_free(struct client *c)
 {
@@ -1456,7 +1517,7 @@ static void client_io(struct pk_loop_io *io, unsigned revents)
         while (budget-- > 0 && (r = pk_deframer_next(c->df, &m)) == 1) {
                 if (pk_fd_peercred(c->fd, &c->cred) == 0)
                         c->control = c->cred.uid == 0 || c->cred.uid == geteuid() ||
-                                     (sv->have_gid && c->cred.gid == sv->ctl_gid);
+                                     (sv->have_gid && peer_in_group(c->fd, &c->cred, sv->ctl_gid));
                 pk_arena *a = pk_arena_new(1 << 20);
                 struct pk_term *t = NULL;
                 struct pk_etf_decode_opts o = {
