@@ -8,6 +8,8 @@
 #include "spawn/spawn-internal.h"
 #include "sup/cglog-internal.h"
 
+#include "cg_testutil.h"
+
 #include "portkit/spawn.h"
 #include "portkit/sup.h"
 
@@ -29,7 +31,7 @@
 static struct pk_cgroup *test_cgroup(const char *tag)
 {
         char name[64];
-        snprintf(name, sizeof(name), "pk-test-%s-%d", tag, (int)getpid());
+        cgt_name(name, sizeof(name), tag);
         struct pk_cgroup *cg = NULL;
         int r = pk_cgroup_create(NULL, name, &cg);
         if (r == -ENOENT || r == -EACCES || r == -EPERM || r == -EROFS)
@@ -88,6 +90,9 @@ static void write_file(const char *path, const char *text)
         fputs(text, f);
         fclose(f);
 }
+
+/* cppcheck-suppress unknownMacro */
+TestSuite(sup_cgroup, .fini = cgt_cleanup);
 
 Test(sup_cgroup, v2_mount_found_and_is_cgroup2)
 {
@@ -494,5 +499,32 @@ Test(sup_cgroup, spawn_helper_places_in_cgroup, .timeout = 60)
         pk_proc_free(p);
         pk_cmd_free(c);
         pk_spawn_helper_free(h);
+        pk_cgroup_free(cg);
+}
+
+/* The suite's .fini (tests/cg_testutil.h) kills what runs in a test's
+ * cgroups and removes them, nested ones too: what a failed assertion leaves. */
+Test(sup_cgroup, fini_cleanup_removes_populated_cgroups, .timeout = 60)
+{
+        struct pk_cgroup *cg = test_cgroup("left");
+        struct pk_cgroup *sub = NULL;
+        cr_assert_eq(pk_cgroup_create(pk_cgroup_path(cg), "inner", &sub), 0);
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s", pk_cgroup_path(cg));
+        struct pk_cmd *c;
+        cr_assert_eq(pk_cmd_new(PROBE, &c), 0);
+        pk_cmd_arg(c, "sleep");
+        pk_cmd_arg(c, "300");
+        cr_assert_eq(pk_cmd_cgroup(c, pk_cgroup_dirfd(sub)), 0);
+        struct pk_proc *p;
+        cr_assert_eq(pk_spawn(c, &p, NULL), 0);
+        pk_cmd_free(c);
+        /* forget the handles as a failed test would (the fds close with the process) */
+        cgt_cleanup();
+        struct stat st;
+        cr_assert_eq(stat(path, &st), -1, "%s removed", path);
+        cr_assert_eq(pk_proc_wait(p, -1, NULL), 0);
+        pk_proc_free(p);
+        pk_cgroup_free(sub);
         pk_cgroup_free(cg);
 }
