@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Orphan maker of bench/sup: forks M children that block reading a pipe,
  * prints "ready" and waits for a line on stdin, then exits: the children
- * are reparented to the pid namespace's init, see the pipe's end (EOF) and
- * exit at once, and init must reap all M.
+ * see the pipe's end (EOF), exit at once and are reparented to the pid
+ * namespace's init, which must reap all M.
  * Usage: orph M */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +21,12 @@ int main(int argc, char **argv)
                 if (pid == 0) {
                         char c;
                         close(p[1]);
-                        /* wait for the parent's exit (EOF), then for the reparenting */
+                        /* the parent's exit (EOF): exit at once.  Whether the
+                         * kernel reparents it before or after it died (a
+                         * reparented zombie notifies its new parent), init
+                         * has to reap it. */
                         while (read(p[0], &c, 1) > 0)
                                 ;
-                        while (getppid() != 1)
-                                usleep(100);
                         _exit(0);
                 }
         }

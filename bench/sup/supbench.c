@@ -17,7 +17,6 @@
  * Prints "R LABEL KEY VALUE" lines (one per sample for latencies).
  * Usage: supbench --label L --svc SVC --n N [--rounds R] [--idle S]
  *                 [--orph ORPH --orphans M] [--timeout S] -- CMD... */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -88,6 +87,8 @@ static void on_fork(pid_t parent, pid_t child, uint64_t ts)
         if (parent <= 0 || parent >= pid_max || child <= 0 || child >= pid_max)
                 return;
         struct proc *p = &tab[parent], *c = &tab[child];
+        if (child == root || child == orph_root)
+                return; /* ours: entered in the table at its fork() */
         memset(c, 0, sizeof(*c));
         if (!p->tree || !p->alive)
                 return;
@@ -165,7 +166,10 @@ static void pump(int timeout_ms)
                         struct cn_msg *cn = NLMSG_DATA(h);
                         if (cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC)
                                 continue;
-                        struct proc_event *ev = (struct proc_event *)cn->data;
+                        struct proc_event e; /* cn->data is not 8-byte aligned */
+                        memset(&e, 0, sizeof(e));
+                        memcpy(&e, cn->data, cn->len < sizeof(e) ? cn->len : sizeof(e));
+                        const struct proc_event *ev = &e;
                         uint64_t ts = ev->timestamp_ns;
                         switch (ev->what) {
                         case PROC_EVENT_FORK:
@@ -382,10 +386,11 @@ int main(int argc, char **argv)
         char **uargv = calloc((size_t)nargs + 5, sizeof(char *));
         if (!uargv)
                 return 111;
-        uargv[0] = "unshare";
-        uargv[1] = "-fp";
-        uargv[2] = "--mount-proc";
-        uargv[3] = "--kill-child";
+        static char u0[] = "unshare", u1[] = "-fp", u2[] = "--mount-proc", u3[] = "--kill-child";
+        uargv[0] = u0;
+        uargv[1] = u1;
+        uargv[2] = u2;
+        uargv[3] = u3;
         for (int k = 0; k < nargs; k++)
                 uargv[4 + k] = cmd[k];
         sigset_t all, old;
@@ -397,8 +402,10 @@ int main(int argc, char **argv)
                 tab[root].alive = true;
         }
         sigprocmask(SIG_SETMASK, &old, NULL);
-        if (root < 0)
+        if (root < 0) {
+                free(uargv);
                 return 111;
+        }
         int status = 0;
         if (!wait_for(all_started, timeout)) {
                 fprintf(stderr, "supbench: %s: %ld of %ld services running after %.0f s\n", label,
@@ -460,7 +467,10 @@ int main(int argc, char **argv)
                 char pidbuf[32], mbuf[32];
                 snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid1);
                 snprintf(mbuf, sizeof(mbuf), "%ld", norphans);
-                char *nargv[] = {"nsenter", "-t", pidbuf, "-p", (char *)orph, mbuf, NULL};
+                static char n0[] = "nsenter", n1[] = "-t", n3[] = "-p";
+                char orphbuf[PATH_MAX];
+                snprintf(orphbuf, sizeof(orphbuf), "%s", orph);
+                char *nargv[] = {n0, n1, pidbuf, n3, orphbuf, mbuf, NULL};
                 sigprocmask(SIG_BLOCK, &all, &old);
                 orph_root = spawn_root(nargv, in[0], outp[1]);
                 if (orph_root > 0 && orph_root < pid_max) {
@@ -520,5 +530,8 @@ done:
         kill(root, SIGKILL);
         waitpid(root, NULL, 0);
         fflush(stdout);
+        free(uargv);
+        free(orphans);
+        free(tab);
         return stop ? 130 : status;
 }
