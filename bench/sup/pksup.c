@@ -56,7 +56,7 @@ int main(int argc, char **argv)
         struct pk_sup_opts o;
         memset(&o, 0, sizeof(o));
         o.name = "bench";
-        o.intensity = 1000000000;
+        o.intensity = 1000; /* in 1 ms: never reached by one kill at a time */
         o.period_ms = 1;
         o.backoff_reset_ms = 1000;
         int r = pk_loop_new(&loop);

@@ -6,7 +6,8 @@
  * root) and measures, by the kernel's clock, not by polling:
  *   cold      from the supervisor's exec to the exec of its N-th service
  *   pss       PSS (smaps_rollup) of the supervision processes, services excluded
- *   idle      context switches per second of those processes while idle
+ *   idle      context switches per second of those processes (all their
+ *             threads) over S seconds, 2 s after the last service started
  *   rounds    SIGKILL one service (one that ran >= 1.5 s), then
  *             exit->fork, kill->fork and exit->exec of its replacement
  *   orphans   M orphans made inside the namespace (bench/sup/orph through
@@ -20,10 +21,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
 #include <linux/netlink.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -54,7 +55,7 @@ static char svc_real[PATH_MAX];
 static long want_n, svc_alive, svc_execs;
 static uint64_t nth_exec_ts;
 static pid_t root = -1, pid1 = -1, orph_root = -1, orph_pid = -1;
-static uint64_t pid1_exec_ts, orph_exit_ts, last_orphan_exit_ts;
+static uint64_t pid1_exec_ts, orph_exit_ts;
 static pid_t *orphans;
 static long norphans, orphans_seen;
 static volatile sig_atomic_t stop;
@@ -134,8 +135,6 @@ static void on_exit_ev(pid_t pid, uint64_t ts)
                 tgt_exit_ts = ts;
         if (pid == orph_pid)
                 orph_exit_ts = ts;
-        if (p->tree == T_ORPH && p->ppid == orph_pid && pid != orph_pid)
-                last_orphan_exit_ts = ts;
         if (!p->tree || !p->alive)
                 return;
         p->alive = false;
@@ -239,8 +238,8 @@ static void add_keys(const char *file, const char *const *keys, long long *sum)
 static long long sum_sup(bool pss, long *nproc)
 {
         static const char *const pss_keys[] = {"Pss:", NULL};
-        static const char *const cs_keys[] = {"voluntary_ctxt_switches:",
-                                              "nonvoluntary_ctxt_switches:", NULL};
+        static const char *const cs_keys[] = {
+            "voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:", NULL};
         long long sum = 0;
         long np = 0;
         for (pid_t pid = 1; pid < pid_max; pid++) {
@@ -419,6 +418,11 @@ int main(int argc, char **argv)
         out("pss_kib", (double)sum_sup(true, &np));
         out("sup_procs", (double)np);
         if (idle > 0) {
+                /* settle first: one-off timers of the start (a child's
+                 * "stable after 1 s", a scan period) are not idleness */
+                uint64_t settle = now_ns() + 2000000000u;
+                while (now_ns() < settle && !stop)
+                        pump(100);
                 long long a = sum_sup(false, NULL);
                 uint64_t t = now_ns(), end = t + (uint64_t)(idle * 1e9);
                 while (now_ns() < end && !stop)
@@ -512,8 +516,6 @@ int main(int argc, char **argv)
                                 out("orphans_left", (double)left);
                         } else {
                                 out("reap_ms", (double)(int64_t)(t_last - orph_exit_ts) / 1e6);
-                                out("orphan_exits_ms",
-                                    (double)(int64_t)(last_orphan_exit_ts - orph_exit_ts) / 1e6);
                         }
                 }
                 close(in[1]);

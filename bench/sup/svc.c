@@ -13,7 +13,8 @@ void _start(void)
 #elif defined(__aarch64__)
                 /* no pause on arm64: ppoll(NULL, 0, NULL, NULL) blocks the same way */
                 __asm__ volatile("mov x8, #73\n\tmov x0, #0\n\tmov x1, #0\n\tmov x2, #0\n\t"
-                                 "mov x3, #0\n\tsvc #0" ::: "x0", "x1", "x2", "x3", "x8", "memory");
+                                 "mov x3, #0\n\tsvc #0" ::
+                                     : "x0", "x1", "x2", "x3", "x8", "memory");
 #else
 // cppcheck-suppress preprocessorErrorDirective
 #        error "svc.c: add this architecture's pause"
