@@ -527,9 +527,9 @@ done:
         if (lost)
                 fprintf(stderr, "supbench: %s: the connector dropped events %lu times\n", label,
                         lost);
-        if (pid1 > 0)
-                kill(pid1, SIGKILL); /* the namespace's init: everything in it goes */
-        kill(root, SIGKILL);
+        /* SIGKILL to the namespace's init takes everything in it; unshare
+         * exits once that init is gone, so its exit means a clean slate */
+        kill(pid1 > 0 ? pid1 : root, SIGKILL);
         waitpid(root, NULL, 0);
         fflush(stdout);
         free(uargv);

@@ -151,6 +151,13 @@ void pk__sup_flush(struct pk_sup *s)
                                 t->subs[i].cb(t->subs[i].ud, &ev);
         }
         root->qhead = root->qn = 0;
+        if (root->qcap > 256) {
+                /* a burst (the start of 10,000 children queues 20,000 events)
+                 * does not keep its buffer: ~800 bytes per child otherwise */
+                free(root->q);
+                root->q = NULL;
+                root->qcap = 0;
+        }
         root->delivering = false;
 }
 
