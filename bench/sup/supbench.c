@@ -392,15 +392,12 @@ int main(int argc, char **argv)
         uargv[3] = u3;
         for (int k = 0; k < nargs; k++)
                 uargv[4 + k] = cmd[k];
-        sigset_t all, old;
-        sigfillset(&all);
-        sigprocmask(SIG_BLOCK, &all, &old); /* root in the table before its first event */
+        /* events are read only in pump(): root is in the table before its first */
         root = spawn_root(uargv, -1, -1);
         if (root > 0 && root < pid_max) {
                 tab[root].tree = T_PEER;
                 tab[root].alive = true;
         }
-        sigprocmask(SIG_SETMASK, &old, NULL);
         if (root < 0) {
                 free(uargv);
                 return 111;
@@ -475,13 +472,11 @@ int main(int argc, char **argv)
                 char orphbuf[PATH_MAX];
                 snprintf(orphbuf, sizeof(orphbuf), "%s", orph);
                 char *nargv[] = {n0, n1, pidbuf, n3, orphbuf, mbuf, NULL};
-                sigprocmask(SIG_BLOCK, &all, &old);
                 orph_root = spawn_root(nargv, in[0], outp[1]);
                 if (orph_root > 0 && orph_root < pid_max) {
                         tab[orph_root].tree = T_ORPH;
                         tab[orph_root].alive = true;
                 }
-                sigprocmask(SIG_SETMASK, &old, NULL);
                 close(in[0]);
                 close(outp[1]);
                 char line[16] = "";

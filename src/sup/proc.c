@@ -206,22 +206,12 @@ static void reaped(struct pk_sup *root, pid_t pid, const siginfo_t *si)
         pk__sup_emit_sup(root, PK_SUP_EV_ORPHAN, PK_SUP_R_NONE, pid, &ex);
 }
 
-static int reap_one_cb(pid_t pid, void *ud)
-{
-        struct pk_sup *root = ud;
-        if (pk__sup_find_pid(root, pid))
-                return 0;
-        siginfo_t si;
-        memset(&si, 0, sizeof(si));
-        if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG) == 0 && si.si_pid == pid)
-                reaped(root, pid, &si);
-        return 0;
-}
-
 /* Reaps every exited child that no supervisor runs.  A supervised zombie is
  * left for its pidfd watcher: waitid(P_ALL, WNOWAIT) only peeks, and when the
- * first waitable child is a supervised one, the others are found through
- * /proc/self/task/N/children and reaped one by one. */
+ * first waitable child is a supervised one the sweep stops there; that
+ * watcher's callback sweeps again once it has reaped it (pk__sup_after_reap),
+ * so the orphans behind it are reaped in the same loop turn, and an exit costs
+ * O(1) however many children run (no /proc/self/task/N/children scan). */
 void pk__sup_reap_sweep(struct pk_sup *root)
 {
         for (int i = 0; i < CHILDREN_MAX; i++) {
@@ -235,15 +225,19 @@ void pk__sup_reap_sweep(struct pk_sup *root)
                 if (si.si_pid == 0)
                         break;
                 pid_t pid = si.si_pid;
-                if (pk__sup_find_pid(root, pid)) {
-                        size_t budget = CHILDREN_MAX;
-                        (void)for_children(getpid(), reap_one_cb, root, &budget);
-                        break;
-                }
+                if (pk__sup_find_pid(root, pid))
+                        break; /* its watcher reaps it, then sweeps again */
                 memset(&si, 0, sizeof(si));
                 if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG) == 0 && si.si_pid == pid)
                         reaped(root, pid, &si);
         }
+}
+
+void pk__sup_after_reap(struct pk_sup *s)
+{
+        struct pk_sup *root = pk__sup_root(s);
+        if (root->reaper)
+                pk__sup_reap_sweep(root);
 }
 
 /* Waits for a SIGKILLed orphan (never a supervised child) and reports it. */

@@ -137,6 +137,7 @@ static void on_main_exit(struct pk_loop_child *w, int err, const struct pk_exit 
         struct pk_sup *sup_ = pk__sup_root(c->sup);
         (void)err; /* ex is {0, -1, 0, 0} if someone else reaped it */
         pk__sup_main_exited(c, ex);
+        pk__sup_after_reap(sup_);
         pk__sup_flush(sup_);
 }
 

@@ -183,6 +183,9 @@ bool pk__proc_has_token(pid_t pid, const char *token);
  * carrying `token`, and all their descendants. Returns how many. */
 int pk__proc_kill_orphans(struct pk_sup *root, const char *token, int sig);
 void pk__sup_reap_sweep(struct pk_sup *root);
+/* After a pidfd watcher reaped a supervised child: in reaper mode, the
+ * orphans a sweep left behind it are reaped now. */
+void pk__sup_after_reap(struct pk_sup *s);
 void pk__sup_reaper_off(struct pk_sup *root);
 
 #endif

@@ -456,6 +456,7 @@ static void on_spawned_exit(struct pk_loop_child *w, int err, const struct pk_ex
         struct pk_exit ex = *exp; /* {0, -1, 0, 0} when someone else reaped it (err < 0) */
         if (err == 0)
                 pk_proc_set_reaped(c->proc, exp);
+        pk__sup_after_reap(sup_); /* orphans a reaper sweep left behind this child */
         if (c->forking && c->state == PK_SUP_STARTING && c->main_pidfd < 0) {
                 /* Type=forking: the starter's exit hands over to the daemon */
                 if (forking_handover(c, &ex) == 0) {
