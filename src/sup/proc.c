@@ -19,6 +19,9 @@
 #define ENVIRON_MAX ((size_t)256 * 1024)
 #define ANCESTRY_MAX 256
 #define CHILDREN_MAX 65536
+/* One /proc/PID/task/TID/children read: 10,000 children of 7-digit pids
+ * ("1234567 " each) need 80,000 bytes. */
+#define CHILDREN_LIST_MAX (1024 * 1024)
 #define TREE_MAX 4096
 
 static ssize_t read_file(const char *path, char *buf, size_t size)
@@ -106,7 +109,7 @@ static int for_children(pid_t pid, int (*fn)(pid_t, void *), void *ud, size_t *b
                 return -errno;
         struct dirent *e;
         int r = 0;
-        char *buf = malloc(65536);
+        char *buf = malloc(CHILDREN_LIST_MAX + 1);
         if (!buf) {
                 closedir(d);
                 return -ENOMEM;
@@ -116,7 +119,7 @@ static int for_children(pid_t pid, int (*fn)(pid_t, void *), void *ud, size_t *b
                         continue;
                 char cp[128];
                 snprintf(cp, sizeof(cp), "/proc/%ld/task/%.20s/children", (long)pid, e->d_name);
-                ssize_t n = read_file(cp, buf, 65535);
+                ssize_t n = read_file(cp, buf, CHILDREN_LIST_MAX);
                 if (n <= 0)
                         continue;
                 buf[n] = 0;
