@@ -8,7 +8,7 @@
  *   pss       PSS (smaps_rollup) of the supervision processes, services excluded
  *   idle      context switches per second of those processes (all their
  *             threads) over S seconds, 2 s after the last service started
- *   rounds    SIGKILL one service (one that ran >= 1.5 s), then
+ *   rounds    SIGKILL one service (one that ran >= --min-uptime, 1.5 s), then
  *             exit->fork, kill->fork and exit->exec of its replacement
  *   orphans   M orphans made inside the namespace (bench/sup/orph through
  *             nsenter): time from their parent's exit until the last one is
@@ -17,7 +17,8 @@
  * Services are recognised by /proc/PID/exe == SVC at their exec.
  * Prints "R LABEL KEY VALUE" lines (one per sample for latencies).
  * Usage: supbench --label L --svc SVC --n N [--rounds R] [--idle S]
- *                 [--orph ORPH --orphans M] [--timeout S] -- CMD... */
+ *                 [--orph ORPH --orphans M] [--timeout S] [--min-uptime S]
+ *                 -- CMD... */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -328,7 +329,7 @@ static void out(const char *key, double v)
 int main(int argc, char **argv)
 {
         long rounds = 0;
-        double idle = 0, timeout = 120;
+        double idle = 0, timeout = 120, min_up = 1.5;
         const char *orph = NULL;
         int i;
         for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
@@ -349,14 +350,18 @@ int main(int argc, char **argv)
                         norphans = atol(v);
                 else if (strcmp(a, "--timeout") == 0)
                         timeout = atof(v);
+                else if (strcmp(a, "--min-uptime") == 0)
+                        min_up = atof(v);
                 else
                         break;
                 i++;
         }
         if (i >= argc - 1 || strcmp(argv[i], "--") != 0 || !svc_path || want_n <= 0 ||
             !realpath(svc_path, svc_real) || (norphans > 0 && !orph)) {
-                fprintf(stderr, "usage: supbench --label L --svc SVC --n N [--rounds R] "
-                                "[--idle S] [--orph ORPH --orphans M] [--timeout S] -- CMD...\n");
+                fprintf(stderr,
+                        "usage: supbench --label L --svc SVC --n N [--rounds R] "
+                        "[--idle S] [--orph ORPH --orphans M] [--timeout S] [--min-uptime S] "
+                        "-- CMD...\n");
                 return 100;
         }
         char **cmd = &argv[i + 1];
@@ -429,13 +434,13 @@ int main(int argc, char **argv)
         }
         pid_t cursor = 1;
         for (long rd = 0; rd < rounds && !stop; rd++) {
-                /* the next service (round robin by pid) that has run >= 1.5 s */
+                /* the next service (round robin by pid) that has run >= min_up s */
                 pid_t pick = 0;
                 for (long k = 0; k < pid_max && !pick; k++) {
                         pid_t p = (pid_t)((cursor + k) % pid_max);
                         const struct proc *e = &tab[p];
                         if (p > 0 && e->tree == T_PEER && e->alive && e->svc &&
-                            now_ns() - e->exec_ts > 1500000000u)
+                            now_ns() - e->exec_ts > (uint64_t)(min_up * 1e9))
                                 pick = p;
                 }
                 if (!pick) {
