@@ -9,6 +9,8 @@
  * only turns a hang into a failure). */
 #include <portkit.h>
 
+#include "cg_testutil.h"
+
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -163,7 +165,7 @@ static void reset(void)
 }
 
 /* cppcheck-suppress unknownMacro */
-TestSuite(sup, .init = reset, .timeout = 60);
+TestSuite(sup, .init = reset, .fini = cgt_cleanup, .timeout = 60);
 
 /* ---- bad specs ------------------------------------------------------------------------- */
 
@@ -1262,27 +1264,43 @@ Test(sup, stop_kills_a_double_forked_grandchild_without_cgroups)
         finish(s);
 }
 
-Test(sup, pid1_reaps_orphans_and_shuts_down_on_sigterm)
+/* Runs tests/helpers/sup_init as PID 1 of a new pid namespace with `services`
+ * sleep services and `orphans` orphans, and checks its report. */
+static void pid1_run(const char *services, const char *orphans, int want_orphans)
 {
         char dir[] = "/tmp/pk-sup-init-XXXXXX";
         cr_assert_not_null(mkdtemp(dir));
+        char pf[128];
+        snprintf(pf, sizeof(pf), "%s/daemon.pid", dir);
         struct pk_cmd *c = NULL;
         cr_assert_eq(pk_cmd_new("unshare", &c), 0);
-        const char *args[] = {
-            "-fp", "--mount-proc", PK_BUILD_DIR "/tests/helpers/sup_init", PROBE, dir, NULL};
+        const char *args[] = {"-fp",
+                              "--mount-proc",
+                              PK_BUILD_DIR "/tests/helpers/sup_init",
+                              PROBE,
+                              dir,
+                              services,
+                              orphans,
+                              NULL};
         cr_assert_eq(pk_cmd_args(c, args), 0);
         struct pk_run_opts o;
         memset(&o, 0, sizeof(o));
-        o.timeout_ms = 50000;
+        o.timeout_ms = 90000;
         struct pk_run_result res;
         int r = pk_run(c, &o, &res, NULL);
         pk_cmd_free(c);
+        unlink(pf);
+        rmdir(dir);
         cr_assert_eq(r, 0);
         const char *out = res.out ? res.out : "";
         cr_log_info("%s%s", out, res.err ? res.err : "");
+        char want[64];
         cr_assert(strstr(out, "pid=1\n"), "runs as PID 1:\n%s", out);
-        /* 200 orphans, then the daemon killed with its service: 201 reaped */
-        cr_assert(strstr(out, "orphans=201\n"), "every orphan reaped:\n%s", out);
+        snprintf(want, sizeof(want), "services_ready=%s\nadd=0\n", services);
+        cr_assert(strstr(out, want), "every service ready, then the orphan maker added:\n%s", out);
+        /* the orphans, then the daemon killed with its service */
+        snprintf(want, sizeof(want), "orphans=%d\n", want_orphans);
+        cr_assert(strstr(out, want), "every orphan reaped (%s):\n%s", want, out);
         cr_assert(strstr(out, "hups=1\n"), "%s", out);
         cr_assert(strstr(out, "finished=1\nreason=signal\nstatus=0\n"), "%s", out);
         /* the supervised child's status was not stolen by the orphan reaper */
@@ -1291,10 +1309,18 @@ Test(sup, pid1_reaps_orphans_and_shuts_down_on_sigterm)
         cr_assert_eq(res.status.exited, 1);
         cr_assert_eq(res.status.code, 0);
         pk_run_result_free(&res);
-        char pf[128];
-        snprintf(pf, sizeof(pf), "%s/daemon.pid", dir);
-        unlink(pf);
-        rmdir(dir);
+}
+
+Test(sup, pid1_reaps_orphans_and_shuts_down_on_sigterm)
+{
+        pid1_run("0", "200", 201);
+}
+
+/* Issue 10: 1,000 orphans reaped while 1,000 services are supervised (the
+ * pid index and the reaper's "is it ours?" look-up at that size). */
+Test(sup, pid1_reaps_1000_orphans_while_supervising_1000_services, .timeout = 120)
+{
+        pid1_run("1000", "1000", 1001);
 }
 
 Test(sup, stop_kills_a_double_forked_grandchild_with_a_cgroup)
@@ -1303,7 +1329,7 @@ Test(sup, stop_kills_a_double_forked_grandchild_with_a_cgroup)
         memset(&o, 0, sizeof(o));
         o.cgroup = PK_SUP_CGROUP_ON;
         char name[32];
-        snprintf(name, sizeof(name), "t%ld", (long)getpid());
+        cgt_name(name, sizeof(name), "t");
         o.name = name;
         struct pk_sup *s = new_sup(&o);
         char file[64], arg[80];
@@ -1513,7 +1539,7 @@ Test(sup, with_a_cgroup_the_stop_signal_reaches_every_process)
         memset(&o, 0, sizeof(o));
         o.cgroup = PK_SUP_CGROUP_ON;
         char name[32], got[64], pidf[64], script[1024];
-        snprintf(name, sizeof(name), "u%ld", (long)getpid());
+        cgt_name(name, sizeof(name), "u");
         snprintf(got, sizeof(got), "/tmp/pk-sup-got-%ld", (long)getpid());
         snprintf(pidf, sizeof(pidf), "/tmp/pk-sup-inner-%ld", (long)getpid());
         unlink(got);
@@ -1592,7 +1618,7 @@ Test(sup, a_restart_after_a_cgroup_kill_runs)
         memset(&o, 0, sizeof(o));
         o.cgroup = PK_SUP_CGROUP_ON;
         char name[32], mark[64], script[512];
-        snprintf(name, sizeof(name), "k%ld", (long)getpid());
+        cgt_name(name, sizeof(name), "k");
         snprintf(mark, sizeof(mark), "/tmp/pk-sup-cgkill-%ld", (long)getpid());
         unlink(mark);
         o.name = name;

@@ -9,6 +9,8 @@
 #include "spawn/spawn-internal.h"
 #include "sup/cglog-internal.h"
 
+#include "cg_testutil.h"
+
 #include "portkit/spawn.h"
 #include "portkit/sup.h"
 
@@ -30,7 +32,7 @@
 static struct pk_cgroup *test_cgroup(const char *tag)
 {
         char name[64];
-        snprintf(name, sizeof(name), "pk-test-%s-%d", tag, (int)getpid());
+        cgt_name(name, sizeof(name), tag);
         struct pk_cgroup *cg = NULL;
         int r = pk_cgroup_create(NULL, name, &cg);
         if (r == -ENOENT || r == -EACCES || r == -EPERM || r == -EROFS)
@@ -89,6 +91,9 @@ static void write_file(const char *path, const char *text)
         fputs(text, f);
         fclose(f);
 }
+
+/* cppcheck-suppress unknownMacro */
+TestSuite(sup_cgroup, .fini = cgt_cleanup);
 
 Test(sup_cgroup, v2_mount_found_and_is_cgroup2)
 {
@@ -549,4 +554,31 @@ Test(sup_cgroup, signal_reaches_the_whole_tree, .timeout = 60)
         cr_assert_eq(wr, 0);
         cr_assert_eq(st.signal, SIGTERM, "the child died of the signal");
         cr_assert_not(g_alive, "the grandchild died of SIGTERM (cgroup emptied without the kill)");
+}
+
+/* The suite's .fini (tests/cg_testutil.h) kills what runs in a test's
+ * cgroups and removes them, nested ones too: what a failed assertion leaves. */
+Test(sup_cgroup, fini_cleanup_removes_populated_cgroups, .timeout = 60)
+{
+        struct pk_cgroup *cg = test_cgroup("left");
+        struct pk_cgroup *sub = NULL;
+        cr_assert_eq(pk_cgroup_create(pk_cgroup_path(cg), "inner", &sub), 0);
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s", pk_cgroup_path(cg));
+        struct pk_cmd *c;
+        cr_assert_eq(pk_cmd_new(PROBE, &c), 0);
+        pk_cmd_arg(c, "sleep");
+        pk_cmd_arg(c, "300");
+        cr_assert_eq(pk_cmd_cgroup(c, pk_cgroup_dirfd(sub)), 0);
+        struct pk_proc *p;
+        cr_assert_eq(pk_spawn(c, &p, NULL), 0);
+        pk_cmd_free(c);
+        /* forget the handles as a failed test would (the fds close with the process) */
+        cgt_cleanup();
+        struct stat st;
+        cr_assert_eq(stat(path, &st), -1, "%s removed", path);
+        cr_assert_eq(pk_proc_wait(p, -1, NULL), 0);
+        pk_proc_free(p);
+        pk_cgroup_free(sub);
+        pk_cgroup_free(cg);
 }

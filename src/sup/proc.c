@@ -19,6 +19,9 @@
 #define ENVIRON_MAX ((size_t)256 * 1024)
 #define ANCESTRY_MAX 256
 #define CHILDREN_MAX 65536
+/* One /proc/PID/task/TID/children read: 10,000 children of 7-digit pids
+ * ("1234567 " each) need 80,000 bytes. */
+#define CHILDREN_LIST_MAX (1024 * 1024)
 #define TREE_MAX 4096
 
 static ssize_t read_file(const char *path, char *buf, size_t size)
@@ -106,7 +109,7 @@ static int for_children(pid_t pid, int (*fn)(pid_t, void *), void *ud, size_t *b
                 return -errno;
         struct dirent *e;
         int r = 0;
-        char *buf = malloc(65536);
+        char *buf = malloc(CHILDREN_LIST_MAX + 1);
         if (!buf) {
                 closedir(d);
                 return -ENOMEM;
@@ -116,7 +119,7 @@ static int for_children(pid_t pid, int (*fn)(pid_t, void *), void *ud, size_t *b
                         continue;
                 char cp[128];
                 snprintf(cp, sizeof(cp), "/proc/%ld/task/%.20s/children", (long)pid, e->d_name);
-                ssize_t n = read_file(cp, buf, 65535);
+                ssize_t n = read_file(cp, buf, CHILDREN_LIST_MAX);
                 if (n <= 0)
                         continue;
                 buf[n] = 0;
@@ -206,22 +209,12 @@ static void reaped(struct pk_sup *root, pid_t pid, const siginfo_t *si)
         pk__sup_emit_sup(root, PK_SUP_EV_ORPHAN, PK_SUP_R_NONE, pid, &ex);
 }
 
-static int reap_one_cb(pid_t pid, void *ud)
-{
-        struct pk_sup *root = ud;
-        if (pk__sup_find_pid(root, pid))
-                return 0;
-        siginfo_t si;
-        memset(&si, 0, sizeof(si));
-        if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG) == 0 && si.si_pid == pid)
-                reaped(root, pid, &si);
-        return 0;
-}
-
 /* Reaps every exited child that no supervisor runs.  A supervised zombie is
  * left for its pidfd watcher: waitid(P_ALL, WNOWAIT) only peeks, and when the
- * first waitable child is a supervised one, the others are found through
- * /proc/self/task/N/children and reaped one by one. */
+ * first waitable child is a supervised one the sweep stops there; that
+ * watcher's callback sweeps again once it has reaped it (pk__sup_after_reap),
+ * so the orphans behind it are reaped in the same loop turn, and an exit costs
+ * O(1) however many children run (no /proc/self/task/N/children scan). */
 void pk__sup_reap_sweep(struct pk_sup *root)
 {
         for (int i = 0; i < CHILDREN_MAX; i++) {
@@ -235,15 +228,19 @@ void pk__sup_reap_sweep(struct pk_sup *root)
                 if (si.si_pid == 0)
                         break;
                 pid_t pid = si.si_pid;
-                if (pk__sup_find_pid(root, pid)) {
-                        size_t budget = CHILDREN_MAX;
-                        (void)for_children(getpid(), reap_one_cb, root, &budget);
-                        break;
-                }
+                if (pk__sup_find_pid(root, pid))
+                        break; /* its watcher reaps it, then sweeps again */
                 memset(&si, 0, sizeof(si));
                 if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG) == 0 && si.si_pid == pid)
                         reaped(root, pid, &si);
         }
+}
+
+void pk__sup_after_reap(struct pk_sup *s)
+{
+        struct pk_sup *root = pk__sup_root(s);
+        if (root->reaper)
+                pk__sup_reap_sweep(root);
 }
 
 /* Waits for a SIGKILLed orphan (never a supervised child) and reports it. */

@@ -140,6 +140,7 @@ static void on_main_exit(struct pk_loop_child *w, int err, const struct pk_exit 
         struct pk_sup *sup_ = pk__sup_root(c->sup);
         (void)err; /* ex is {0, -1, 0, 0} if someone else reaped it */
         pk__sup_main_exited(c, ex);
+        pk__sup_after_reap(sup_);
         pk__sup_flush(sup_);
 }
 
@@ -174,16 +175,21 @@ int pk__sup_set_mainpid(struct child *c, const char *val, bool forking)
         pk_loop_io_stop(&c->mio);
         c->main_pidfd = pk_fd_close(c->main_pidfd);
         if (pid == c->pid) {
-                c->mainpid = pid;
+                pk__sup_set_pids(c, c->pid, pid);
                 pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, 0, val);
                 return 0;
+        }
+        int r = pk__sup_pid_room(c, 1);
+        if (r < 0) {
+                pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, r, val);
+                return r;
         }
         int fd = pk_fd_pidfd_open(pid, 0);
         if (fd < 0) {
                 pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, fd, val);
                 return fd;
         }
-        int r = pk_loop_child_start_pidfd(&c->mw, fd, on_main_exit);
+        r = pk_loop_child_start_pidfd(&c->mw, fd, on_main_exit);
         if (r == -ECHILD) { /* not our child: watch for its end, do not reap */
                 pk_loop_io_init(c->sup->loop, &c->mio, fd);
                 c->mio.w.data = c;
@@ -195,7 +201,7 @@ int pk__sup_set_mainpid(struct child *c, const char *val, bool forking)
                 return r;
         }
         c->main_pidfd = fd;
-        c->mainpid = pid;
+        pk__sup_set_pids(c, c->pid, pid);
         pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, 0, val);
         return 0;
 }

@@ -5,6 +5,7 @@
 #ifndef PORTKIT_SUP_INTERNAL_H
 #define PORTKIT_SUP_INTERNAL_H
 
+#include "common/htab.h"
 #include "internal.h"
 #include "portkit/fd.h"
 #include "portkit/loop.h"
@@ -50,6 +51,7 @@ struct child_limit {
 
 struct child {
         struct pk_sup *sup;
+        size_t idx; /* its place in sup->kids */
         char id[PK_SUP_ID_MAX + 1];
         int type, restart, shutdown, stop_signal, significant;
         int64_t shutdown_ms;
@@ -131,6 +133,9 @@ struct pk_sup {
         struct child *tmpl; /* simple_one_for_one template (no cmd) */
         struct child **kids;
         size_t n, cap;
+        struct pk__htab by_id;  /* kids by id */
+        struct pk__htab by_pid; /* root only: every worker of the tree by pid and by mainpid */
+        size_t nwaiting;        /* kids in PK_SUP_WAITING */
         struct pk_sup *parent;
         struct child *as_child; /* our record in the parent */
 
@@ -184,7 +189,14 @@ void pk__sup_flush(struct pk_sup *s);
 void pk__sup_child_ready(struct child *c);
 void pk__sup_child_fail_stop(struct child *c, int reason);
 void pk__sup_main_exited(struct child *c, const struct pk_exit *ex);
+/* The worker of s's tree (s's root's) whose pid or main pid is `pid`, or NULL. */
 struct child *pk__sup_find_pid(struct pk_sup *s, pid_t pid);
+/* Makes room for `more` new pids in the root's pid index (before setting
+ * them): 0 or -ENOMEM. */
+int pk__sup_pid_room(struct child *c, size_t more);
+/* Sets c->pid and c->mainpid and keeps the root's pid index in step; the
+ * new pids need room made by pk__sup_pid_room() first. */
+void pk__sup_set_pids(struct child *c, pid_t pid, pid_t mainpid);
 void pk__sup_shutdown(struct pk_sup *s, int reason);
 void pk__sup_extend_stop(struct child *c, uint64_t ms); /* EXTEND_TIMEOUT_USEC while stopping */
 
@@ -213,6 +225,9 @@ bool pk__proc_has_token(pid_t pid, const char *token);
  * carrying `token`, and all their descendants. Returns how many. */
 int pk__proc_kill_orphans(struct pk_sup *root, const char *token, int sig);
 void pk__sup_reap_sweep(struct pk_sup *root);
+/* After a pidfd watcher reaped a supervised child: in reaper mode, the
+ * orphans a sweep left behind it are reaped now. */
+void pk__sup_after_reap(struct pk_sup *s);
 void pk__sup_reaper_off(struct pk_sup *root);
 
 /* ---- per-child restart policy (limit.c) ---- */

@@ -151,6 +151,13 @@ void pk__sup_flush(struct pk_sup *s)
                                 t->subs[i].cb(t->subs[i].ud, &ev);
         }
         root->qhead = root->qn = 0;
+        if (root->qcap > 256) {
+                /* a burst (the start of 10,000 children queues 20,000 events)
+                 * does not keep its buffer: ~800 bytes per child otherwise */
+                free(root->q);
+                root->q = NULL;
+                root->qcap = 0;
+        }
         root->delivering = false;
 }
 
@@ -222,23 +229,21 @@ static void dispatch(struct child *c, int ev, const struct pk_exit *ex);
 
 /* ---- helpers --------------------------------------------------------------------- */
 
+static bool match_id(const void *v, const void *key)
+{
+        return strcmp(((const struct child *)v)->id, key) == 0;
+}
+
 static struct child *find_child(const struct pk_sup *s, const char *id)
 {
         if (!id)
                 return NULL;
-        for (size_t i = 0; i < s->n; i++)
-                if (strcmp(s->kids[i]->id, id) == 0)
-                        return s->kids[i];
-        return NULL;
+        return pk__htab_get(&s->by_id, pk__hash_str(id), match_id, id);
 }
 
 static size_t child_index(const struct child *c)
 {
-        const struct pk_sup *s = c->sup;
-        for (size_t i = 0; i < s->n; i++)
-                if (s->kids[i] == c)
-                        return i;
-        return s->n;
+        return c->idx;
 }
 
 static bool has_process(const struct child *c)
@@ -252,23 +257,47 @@ static bool is_active(const struct child *c)
         return c->state != PK_SUP_DOWN && c->state != PK_SUP_FAILED;
 }
 
+static bool match_pid(const void *v, const void *key)
+{
+        const struct child *c = v;
+        pid_t pid = *(const pid_t *)key;
+        return c->pid == pid || c->mainpid == pid;
+}
+
 struct child *pk__sup_find_pid(struct pk_sup *s, pid_t pid)
 {
-        for (size_t i = 0; i < s->n; i++) {
-                struct child *c = s->kids[i];
-                if (c->nested) {
-                        struct child *r = pk__sup_find_pid(c->nested, pid);
-                        if (r)
-                                return r;
-                } else if (pid > 0 && (c->pid == pid || c->mainpid == pid)) {
-                        return c;
-                }
-        }
-        return NULL;
+        if (pid <= 0)
+                return NULL;
+        return pk__htab_get(&pk__sup_root(s)->by_pid, pk__hash_u64((uint64_t)pid), match_pid, &pid);
+}
+
+int pk__sup_pid_room(struct child *c, size_t more)
+{
+        return pk__htab_reserve(&pk__sup_root(c->sup)->by_pid, more);
+}
+
+void pk__sup_set_pids(struct child *c, pid_t pid, pid_t mainpid)
+{
+        struct pk__htab *t = &pk__sup_root(c->sup)->by_pid;
+        if (c->pid > 0)
+                (void)pk__htab_del(t, pk__hash_u64((uint64_t)c->pid), c);
+        if (c->mainpid > 0 && c->mainpid != c->pid)
+                (void)pk__htab_del(t, pk__hash_u64((uint64_t)c->mainpid), c);
+        c->pid = pid;
+        c->mainpid = mainpid;
+        /* room was made (pk__sup_pid_room) before a new pid was taken on */
+        if (pid > 0)
+                (void)pk__htab_put(t, pk__hash_u64((uint64_t)pid), c);
+        if (mainpid > 0 && mainpid != pid)
+                (void)pk__htab_put(t, pk__hash_u64((uint64_t)mainpid), c);
 }
 
 static void set_state(struct child *c, int st)
 {
+        if (c->state == PK_SUP_WAITING)
+                c->sup->nwaiting--;
+        if (st == PK_SUP_WAITING)
+                c->sup->nwaiting++;
         c->state = st;
 }
 
@@ -408,7 +437,7 @@ static int forking_handover(struct child *c, struct pk_exit *ex)
         }
         if (r == 0) {
                 c->proc = pk_proc_free(c->proc); /* the starter, reaped */
-                c->pid = 0;
+                pk__sup_set_pids(c, 0, c->mainpid);
                 if (c->ready == PK_SUP_READY_EXEC)
                         pk__sup_child_ready(c);
                 return 0;
@@ -427,6 +456,7 @@ static void on_spawned_exit(struct pk_loop_child *w, int err, const struct pk_ex
         struct pk_exit ex = *exp; /* {0, -1, 0, 0} when someone else reaped it (err < 0) */
         if (err == 0)
                 pk_proc_set_reaped(c->proc, exp);
+        pk__sup_after_reap(sup_); /* orphans a reaper sweep left behind this child */
         if (c->forking && c->state == PK_SUP_STARTING && c->main_pidfd < 0) {
                 /* Type=forking: the starter's exit hands over to the daemon */
                 if (forking_handover(c, &ex) == 0) {
@@ -436,7 +466,7 @@ static void on_spawned_exit(struct pk_loop_child *w, int err, const struct pk_ex
         }
         if (c->mainpid != c->pid && c->main_pidfd >= 0) {
                 /* the starter ended but a MAINPID it named lives on */
-                c->pid = 0;
+                pk__sup_set_pids(c, 0, c->mainpid);
                 return;
         }
         pk__sup_main_exited(c, &ex);
@@ -742,7 +772,7 @@ static void kick_waiting_inner(struct pk_sup *s)
 {
         if (s->phase != PHASE_RUNNING && s->phase != PHASE_GROUP)
                 return;
-        bool again = true;
+        bool again = s->nwaiting > 0; /* nothing waits: no scan (10,000 children) */
         while (again) {
                 again = false;
                 for (size_t i = 0; i < s->n; i++) {
@@ -855,7 +885,7 @@ static void do_spawn(struct child *c)
         pk__sup_limit_started(c, c->start_ns);
         if (c->type == PK_SUP_SUPERVISOR) {
                 set_state(c, PK_SUP_STARTING);
-                c->pid = c->mainpid = 0;
+                pk__sup_set_pids(c, 0, 0);
                 /* ready once its children have settled (see nested_ready_check) */
                 sup_start_internal(c->nested);
                 return;
@@ -867,17 +897,19 @@ static void do_spawn(struct child *c)
                 pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "cgroup");
         if (r == 0 && (r = pk__sup_fds_apply(c)) < 0)
                 pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "listen fds");
+        if (r == 0 && (r = pk__sup_pid_room(c, 2)) < 0)
+                pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "pid index");
         if (r == 0)
                 r = pk_spawn(c->cmd, &p, &err);
         if (r == 0) {
                 c->proc = p;
-                c->pid = c->mainpid = pk_proc_pid(p);
+                pk__sup_set_pids(c, pk_proc_pid(p), pk_proc_pid(p));
                 r = pk_proc_watch(p, &c->cw, on_spawned_exit);
                 if (r < 0) { /* cannot watch it: do not leave it unsupervised */
                         (void)pk_proc_signal(p, SIGKILL);
                         (void)pk_proc_wait(p, -1, NULL);
                         c->proc = pk_proc_free(p);
-                        c->pid = c->mainpid = 0;
+                        pk__sup_set_pids(c, 0, 0);
                         pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "pidfd watch");
                 }
         }
@@ -1364,6 +1396,7 @@ static void child_free(struct child *c)
         pk_loop_timer_stop(&c->t_ready);
         pk_loop_timer_stop(&c->t_stop);
         child_kill_now(c);
+        pk__sup_set_pids(c, 0, 0);
         c->cg = pk_cgroup_free(c->cg);
         c->rfd = pk_fd_close(c->rfd);
         if (c->nested) {
@@ -1428,6 +1461,9 @@ static int prepare_cmd(struct child *c)
 
 static int add_child(struct pk_sup *s, struct child *c)
 {
+        int r = pk__htab_reserve(&s->by_id, 1);
+        if (r < 0)
+                return r;
         if (s->n == s->cap) {
                 size_t ncap = s->cap ? s->cap * 2 : 8;
                 struct child **nk = realloc(s->kids, ncap * sizeof(struct child *));
@@ -1436,8 +1472,23 @@ static int add_child(struct pk_sup *s, struct child *c)
                 s->kids = nk;
                 s->cap = ncap;
         }
+        c->idx = s->n;
         s->kids[s->n++] = c;
+        (void)pk__htab_put(&s->by_id, pk__hash_str(c->id), c); /* room made above */
         return 0;
+}
+
+/* Takes c out of s's list and id index (the inverse of add_child). */
+static void detach_child(struct pk_sup *s, struct child *c)
+{
+        size_t i = child_index(c);
+        (void)pk__htab_del(&s->by_id, pk__hash_str(c->id), c);
+        if (c->state == PK_SUP_WAITING)
+                s->nwaiting--;
+        memmove(&s->kids[i], &s->kids[i + 1], (s->n - i - 1) * sizeof(struct child *));
+        s->n--;
+        for (; i < s->n; i++)
+                s->kids[i]->idx = i;
 }
 
 static int check_deps(struct pk_sup *s, char *reterr, size_t size);
@@ -1496,7 +1547,7 @@ static int add_common(struct pk_sup *s, const struct pk_sup_child_spec *spec, st
         if (s->phase == PHASE_RUNNING || s->phase == PHASE_GROUP) {
                 r = check_deps(s, NULL, 0);
                 if (r < 0) {
-                        s->n--;
+                        detach_child(s, c);
                         goto fail;
                 }
                 if (!c->manual)
@@ -1765,6 +1816,8 @@ static void sup_free_internal(struct pk_sup *s)
                 child_free(s->kids[i]);
         s->n = 0;
         free(s->kids);
+        pk__htab_free(&s->by_id);
+        pk__htab_free(&s->by_pid);
         if (s->tmpl) {
                 free_deps(s->tmpl);
                 free(s->tmpl->log_dir);
@@ -1998,9 +2051,7 @@ int pk_sup_remove_child(struct pk_sup *s, const char *id)
                 return -ENOENT;
         if (is_active(c) && c->state != PK_SUP_BACKOFF)
                 return -EBUSY;
-        size_t i = child_index(c);
-        memmove(&s->kids[i], &s->kids[i + 1], (s->n - i - 1) * sizeof(struct child *));
-        s->n--;
+        detach_child(s, c);
         child_free(c);
         return 0;
 }
