@@ -29,6 +29,7 @@ struct pctx {
         struct pk__sbuf *out;
         long ll, m;
         unsigned max_depth;
+        struct pk__korder ko; /* key orders of the maps sorted so far */
         int err;
 };
 
@@ -202,7 +203,7 @@ static int build_start(struct pctx *c, const struct pk_term *t, struct pnode *n,
                         leaf_end(c, n);
                         return c->text.err;
                 }
-                uint32_t *order = pk__map_order(t);
+                uint32_t *order = pk__map_order(t, &c->ko);
                 struct pnode *k = pk_arena_alloc(c->a, (size_t)ar * 3 * sizeof(*k));
                 if (!order || !k) {
                         free(order);
@@ -1062,6 +1063,7 @@ int pk_etf_print_p(const struct pk_term *t, const struct pk_etf_print_opts *opts
         }
         pk__sb_free(&c.text);
         pk_arena_free(c.a);
+        pk__korder_free(&c.ko);
 done:
         if (r == 0 && !out.p)
                 pk__sb_put(&out, "", 0);
