@@ -105,6 +105,21 @@ enum {
         PK_TAG_LOCAL = 121
 };
 
+/* A bignum magnitude (little-endian bytes) less its high zero bytes: returns
+ * the length left and, when that is at most 8, the value in *m. */
+static inline size_t pk__mag_trim(const uint8_t *digits, size_t len, uint64_t *m)
+{
+        while (len > 0 && digits[len - 1] == 0)
+                len--;
+        if (len <= 8) {
+                uint64_t v = 0;
+                for (size_t i = len; i-- > 0;)
+                        v = v << 8 | digits[i];
+                *m = v;
+        }
+        return len;
+}
+
 /* ---- big-endian loads and stores ---- */
 static inline uint16_t pk__be16(const uint8_t *p)
 {

@@ -439,36 +439,28 @@ int pk__map_dups(const struct pk_term *pairs, uint32_t n, struct pk__korder *ko)
  * not 2^200.  A key past that has no order here (the fallback). */
 #define IHASH_LARGE_MAP_DEPTH 25
 
+/* One line of Jenkins' mix: x -= y; x -= z; x ^= z shifted (right by s > 0,
+ * left by -s). */
+static inline uint32_t jstep(uint32_t x, uint32_t y, uint32_t z, int s)
+{
+        x -= y;
+        x -= z;
+        return x ^ (s > 0 ? z >> s : z << -s);
+}
+
+/* Bob Jenkins' lookup2 mix of three words. */
 static inline void jmix(uint32_t *pa, uint32_t *pb, uint32_t *pc)
 {
         uint32_t a = *pa, b = *pb, c = *pc;
-        a -= b;
-        a -= c;
-        a ^= c >> 13;
-        b -= c;
-        b -= a;
-        b ^= a << 8;
-        c -= a;
-        c -= b;
-        c ^= b >> 13;
-        a -= b;
-        a -= c;
-        a ^= c >> 12;
-        b -= c;
-        b -= a;
-        b ^= a << 16;
-        c -= a;
-        c -= b;
-        c ^= b >> 5;
-        a -= b;
-        a -= c;
-        a ^= c >> 3;
-        b -= c;
-        b -= a;
-        b ^= a << 10;
-        c -= a;
-        c -= b;
-        c ^= b >> 15;
+        a = jstep(a, b, c, 13);
+        b = jstep(b, c, a, -8);
+        c = jstep(c, a, b, 13);
+        a = jstep(a, b, c, 12);
+        b = jstep(b, c, a, -16);
+        c = jstep(c, a, b, 5);
+        a = jstep(a, b, c, 3);
+        b = jstep(b, c, a, -10);
+        c = jstep(c, a, b, 15);
         *pa = a;
         *pb = b;
         *pc = c;
@@ -707,13 +699,9 @@ static int ihash(uint32_t *h, const struct pk_term *t, int depth)
         case PK_TERM_BIG: {
                 /* Normally longer than 8 bytes; a non-canonical short one that
                  * fits a small integer is an immediate in the VM. */
-                size_t len = t->v.big.len;
-                while (len > 0 && t->v.big.digits[len - 1] == 0)
-                        len--;
+                uint64_t m = 0;
+                size_t len = pk__mag_trim(t->v.big.digits, t->v.big.len, &m);
                 if (len <= 8) {
-                        uint64_t m = 0;
-                        for (size_t j = len; j-- > 0;)
-                                m = m << 8 | t->v.big.digits[j];
                         if (m <= (uint64_t)SMALL_MAX + (t->v.big.negative ? 1u : 0u)) {
                                 int64_t v = t->v.big.negative ? -(int64_t)m : (int64_t)m;
                                 hash_word(h, small_word(v));
@@ -886,36 +874,39 @@ int pk__map_trie_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx)
         return trie_order(pairs, n, idx, 0);
 }
 
-int pk__map_print_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx,
-                        struct pk__korder *ko)
+/* Key order up to 32 keys; else trie order (the iterator's, for printing)
+ * or trie order reversed (term_to_binary's).  Keys without a VM-independent
+ * hash are taken to be in wire order (as decoded): kept for the wire,
+ * reversed for printing. */
+static int pair_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx, struct pk__korder *ko,
+                      bool for_wire)
 {
         if (n <= PK__FLATMAP_MAX)
                 return pk__map_key_order(pairs, n, idx, ko);
         int r = pk__map_trie_order(pairs, n, idx);
+        if (r < 0)
+                return r;
+        bool reversed = for_wire;
         if (r == 1) {
-                /* No order outside the VM: the pairs are taken to be in wire
-                 * order (as decoded), which the VM prints reversed. */
                 for (uint32_t k = 0; k < n; k++)
-                        idx[k] = n - 1 - k;
-                r = 0;
+                        idx[k] = k;
+                reversed = !for_wire;
         }
-        return r;
+        if (reversed)
+                reverse(idx, n);
+        return 0;
+}
+
+int pk__map_print_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx,
+                        struct pk__korder *ko)
+{
+        return pair_order(pairs, n, idx, ko, false);
 }
 
 int pk__map_wire_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx,
                        struct pk__korder *ko)
 {
-        if (n <= PK__FLATMAP_MAX)
-                return pk__map_key_order(pairs, n, idx, ko);
-        int r = pk__map_trie_order(pairs, n, idx);
-        if (r == 1) {
-                for (uint32_t k = 0; k < n; k++)
-                        idx[k] = k;
-                return 0;
-        }
-        if (r == 0)
-                reverse(idx, n);
-        return r;
+        return pair_order(pairs, n, idx, ko, true);
 }
 
 uint32_t *pk__map_order(const struct pk_term *m, struct pk__korder *ko)

@@ -267,7 +267,8 @@ out:
                 if (st[i].kind == WF_MAP)
                         free(st[i].order);
         free(st);
-        pk__korder_free(&ko);
+        if (ko.tab) /* only a map's keys fill it: leaves skip the call */
+                pk__korder_free(&ko);
         return rc;
 }
 

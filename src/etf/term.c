@@ -84,12 +84,9 @@ int pk_term_set_float(struct pk_term *t, double v)
 
 void pk_term_set_big(struct pk_term *t, const uint8_t *digits, size_t len, int negative)
 {
-        while (len > 0 && digits[len - 1] == 0)
-                len--;
+        uint64_t m = 0;
+        len = pk__mag_trim(digits, len, &m);
         if (len <= 8) {
-                uint64_t m = 0;
-                for (size_t i = len; i-- > 0;)
-                        m = (m << 8) | digits[i];
                 if (!negative && m <= (uint64_t)INT64_MAX) {
                         pk_term_set_int(t, (int64_t)m);
                         return;
