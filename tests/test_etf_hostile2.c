@@ -10,8 +10,10 @@
 
 #include "etf/etf-internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Test-only hook of the library's allocator. */
 long pk__alloc_fail_after(long n);
@@ -77,17 +79,28 @@ static struct pk_term *decode_chain(pk_arena *a, unsigned depth, int64_t leaf, b
         return t;
 }
 
-/* The comparison work of each walk over one chain of the given depth. */
-struct walk_work {
-        uint64_t decode, decode_sorted, compare, print_w, print_p, encode, encode_sorted, parse;
+/* The walks whose comparison work is counted. */
+enum {
+        W_DECODE,
+        W_DECODE_SORTED,
+        W_COMPARE,
+        W_PRINT_W,
+        W_PRINT_P,
+        W_ENCODE,
+        W_ENCODE_SORTED,
+        W_PARSE,
+        W_N
 };
+static const char *const walk_names[W_N] = {"decode",  "decode_sorted", "compare",       "print_w",
+                                            "print_p", "encode",        "encode_sorted", "parse"};
 
-static void chain_work(unsigned depth, struct walk_work *w)
+/* The comparison work of each walk over one chain of the given depth. */
+static void chain_work(unsigned depth, uint64_t w[W_N])
 {
         pk_arena *a = pk_arena_new(0);
         cr_assert_not_null(a);
-        struct pk_term *x = decode_chain(a, depth, 0, false, &w->decode);
-        struct pk_term *y = decode_chain(a, depth, 0, true, &w->decode_sorted);
+        struct pk_term *x = decode_chain(a, depth, 0, false, &w[W_DECODE]);
+        struct pk_term *y = decode_chain(a, depth, 0, true, &w[W_DECODE_SORTED]);
         uint64_t ignored;
         struct pk_term *z = decode_chain(a, depth, 100, false, &ignored);
 
@@ -97,26 +110,26 @@ static void chain_work(unsigned depth, struct walk_work *w)
         cr_assert_eq(pk_term_compare(x, y, 1), 0);
         cr_assert_lt(pk_term_compare(x, z, 1), 0);
         cr_assert_gt(pk_term_compare(z, y, 0), 0);
-        w->compare = pk__term_cmp_work() - w0;
+        w[W_COMPARE] = pk__term_cmp_work() - w0;
 
         char *s = NULL;
         size_t len = 0;
         w0 = pk__term_cmp_work();
         cr_assert_eq(pk_etf_print_w(x, &s, &len), 0);
-        w->print_w = pk__term_cmp_work() - w0;
+        w[W_PRINT_W] = pk__term_cmp_work() - w0;
 
         struct pk_etf_print_opts po = {.max_depth = 4 * depth + 16};
         char *p = NULL;
         w0 = pk__term_cmp_work();
         cr_assert_eq(pk_etf_print_p(x, &po, &p, NULL), 0);
-        w->print_p = pk__term_cmp_work() - w0;
+        w[W_PRINT_P] = pk__term_cmp_work() - w0;
         free(p);
 
         struct pk_etf_buf b;
         pk_etf_buf_init(&b, 0);
         w0 = pk__term_cmp_work();
         cr_assert_eq(pk_etf_encode(&b, x, NULL), 0);
-        w->encode = pk__term_cmp_work() - w0;
+        w[W_ENCODE] = pk__term_cmp_work() - w0;
         /* Our encoder writes each level's keys in key order, as erl does. */
         struct pk_etf_buf want;
         pk_etf_buf_init(&want, 0);
@@ -128,7 +141,7 @@ static void chain_work(unsigned depth, struct walk_work *w)
         eo.deterministic = 1;
         w0 = pk__term_cmp_work();
         cr_assert_eq(pk_etf_encode(&b, x, &eo), 0);
-        w->encode_sorted = pk__term_cmp_work() - w0;
+        w[W_ENCODE_SORTED] = pk__term_cmp_work() - w0;
         pk_etf_buf_free(&b);
         pk_etf_buf_free(&want);
 
@@ -141,7 +154,7 @@ static void chain_work(unsigned depth, struct walk_work *w)
         struct pk_etf_parse_opts pa = {.max_depth = 4 * depth + 16};
         w0 = pk__term_cmp_work();
         cr_assert_eq(pk_etf_parse(a, text, len + 1, &pa, &q, NULL, NULL), 1);
-        w->parse = pk__term_cmp_work() - w0;
+        w[W_PARSE] = pk__term_cmp_work() - w0;
         cr_assert_eq(pk_term_compare(q, x, 1), 0);
         free(text);
         free(s);
@@ -153,14 +166,12 @@ static void chain_work(unsigned depth, struct walk_work *w)
  * room for rounding), and the work per level is a small constant. */
 Test(etf_hostile2, map_keyed_by_maps_is_linear_in_depth)
 {
-        struct walk_work a, b;
+        uint64_t wa[W_N], wb[W_N];
         unsigned d = 1000;
-        chain_work(d, &a);
-        chain_work(2 * d, &b);
-        const uint64_t *wa = &a.decode, *wb = &b.decode;
-        static const char *const names[] = {"decode",  "decode_sorted", "compare",       "print_w",
-                                            "print_p", "encode",        "encode_sorted", "parse"};
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        chain_work(d, wa);
+        chain_work(2 * d, wb);
+        const char *const *names = walk_names;
+        for (size_t i = 0; i < W_N; i++) {
                 cr_assert_leq(wb[i], 2 * wa[i] + 64, "%s: depth %u: %llu, depth %u: %llu", names[i],
                               d, (unsigned long long)wa[i], 2 * d, (unsigned long long)wb[i]);
                 /* Quadratic work would be ~d * d / 2 = 500,000 here. */
@@ -319,5 +330,141 @@ Test(etf_hostile2, map_walks_out_of_memory_fail_cleanly)
         free(wtext);
         free(ptext);
         pk_etf_buf_free(&want);
+        pk_arena_free(a);
+}
+
+/* ---- ~p of long lists ---- */
+
+static size_t vm_bytes(const char *key)
+{
+        FILE *f = fopen("/proc/self/status", "r");
+        cr_assert_not_null(f);
+        char line[256];
+        size_t v = 0, kl = strlen(key);
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, key, kl) == 0 && line[kl] == ':')
+                        v = strtoull(line + kl + 1, NULL, 10) * 1024;
+        fclose(f);
+        return v;
+}
+
+/* Resets the peak RSS to the current RSS (Linux >= 4.0). */
+static void reset_peak(void)
+{
+        FILE *f = fopen("/proc/self/clear_refs", "w");
+        cr_assert_not_null(f);
+        cr_assert_geq(fputs("5", f), 0);
+        cr_assert_eq(fclose(f), 0);
+}
+
+/* Issue 14: ~p built a 48-byte layout node per list element, so 8 Mi bytes
+ * as a byte list (16 MB of text) took 400 MB of nodes.  Runs of leaves now
+ * share a node: the peak stays near the text's own size (the sanitizer's
+ * quarantine keeps the buffers' earlier sizes resident too). */
+Test(etf_hostile2, long_list_p_memory_follows_text)
+{
+        size_t n = 8u << 20;
+        uint8_t *bytes = malloc(n);
+        cr_assert_not_null(bytes);
+        memset(bytes, 1, n); /* not printable: a list of numbers */
+        struct pk_term t;
+        pk_term_set_string(&t, bytes, (uint32_t)n);
+        reset_peak();
+        size_t before = vm_bytes("VmRSS");
+        char *s = NULL;
+        size_t len = 0;
+        cr_assert_eq(pk_etf_print_p(&t, NULL, &s, &len), 0);
+        size_t peak = vm_bytes("VmHWM");
+        size_t grew = peak > before ? peak - before : 0;
+        cr_assert_gt(len, 2 * n);
+        cr_assert_eq(strncmp(s, "[1,1,1,", 7), 0);
+        cr_assert_lt(grew, 256u << 20, "peak RSS grew by %zu MB for %zu bytes of text", grew >> 20,
+                     len);
+        free(s);
+        free(bytes);
+}
+
+#define ESCRIPT PK_SOURCE_DIR "/tests/interop/etf_print.escript"
+
+/* Lists laid out through runs, against erl 25's io_lib:format("~p"): long
+ * runs, runs broken by other elements, atoms that need quotes (one with a
+ * comma, which cannot join a run), floats, bignums, improper tails, lists in
+ * tagged tuples and maps, elements wider than a line. */
+static const char *const run_terms[] = {
+    NULL, /* [1, 2, ..., 300], written by the test */
+    "[1,a,'b,c',2.5,[],{x},3,\"str\",<<1,2>>,4,-5,100000000000000000000000,x,y,z|tail].",
+    "{reply,[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,"
+    "30,31,32,33,34,35,36,37,38,39,40],ok}.",
+    "['hello world','a\\'b',ok,'Caps',[],'with,comma','é',ünïcödé,x,y,z,w,v,u,t,s,r,q,p,o,n,m,"
+    "l,k,j,i,h,g,f,e,d,c,b,a].",
+    "[123456789012345678901234567890123456789012345678901234567890123456789012345678901234567"
+    "890,1,2,3,1234567890123456789012345678901234567890123456789012345678901234567890,4].",
+    "[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,"
+    "32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,300,0,1,2].",
+    "#{a => [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,"
+    "31,32,33,34,35,36],b => [x,y|z]}.",
+    "[[1,2,3],[4,5,6],7,8,[9,10],11,[],[],12|13].",
+    "{state,[1.5,2.25,-3.0e-10,4.0e100,5.0,6.0,7.0,8.0,9.0,10.0,11.0,12.0,13.0,14.0,15.0,16.0],"
+    "[a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t,u,v,w,x,y,z,aa,bb,cc,dd,ee,ff,gg]}.",
+    "[{a,1},1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,"
+    "{b,2},31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50|{c,3}].",
+};
+
+Test(etf_hostile2, long_lists_p_match_erl)
+{
+        char in[] = "/tmp/pk_hostile2_in_XXXXXX", out[] = "/tmp/pk_hostile2_out_XXXXXX";
+        int fd = mkstemp(in);
+        cr_assert_geq(fd, 0);
+        FILE *f = fdopen(fd, "w");
+        size_t nterms = sizeof(run_terms) / sizeof(run_terms[0]);
+        char seq[2048], *q = seq;
+        for (int k = 1; k <= 300; k++)
+                q += sprintf(q, "%c%d", k == 1 ? '[' : ',', k);
+        strcpy(q, "].");
+        for (size_t i = 0; i < nterms; i++)
+                fprintf(f, "%s\n", run_terms[i] ? run_terms[i] : seq);
+        fclose(f);
+        fd = mkstemp(out);
+        cr_assert_geq(fd, 0);
+        close(fd);
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd), "escript %s %s %s", ESCRIPT, in, out);
+        int st = system(cmd);
+        unlink(in);
+        f = fopen(out, "r");
+        unlink(out);
+        cr_assert_eq(st, 0, "%s", cmd);
+        cr_assert_not_null(f);
+        pk_arena *a = pk_arena_new(0);
+        static char line[1 << 16];
+        for (size_t i = 0; i < nterms; i++) {
+                cr_assert_not_null(fgets(line, sizeof(line), f), "erl gave %zu lines", i);
+                line[strcspn(line, "\n")] = '\0';
+                char *want = strchr(line, '\t');
+                cr_assert_not_null(want);
+                want++;
+                struct pk_term *t = NULL;
+                const char *text = run_terms[i] ? run_terms[i] : seq;
+                struct pk_etf_text_error e = {0};
+                cr_assert_eq(pk_etf_parse(a, text, strlen(text), NULL, &t, NULL, &e), 1, "%s: %s",
+                             text, e.message);
+                char *s = NULL;
+                cr_assert_eq(pk_etf_print_p(t, NULL, &s, NULL), 0);
+                /* erl's line escapes \ and newlines: do the same to ours. */
+                char *esc = malloc(2 * strlen(s) + 1), *d = esc;
+                for (const char *p = s; *p; p++) {
+                        if (*p == '\\' || *p == '\n') {
+                                *d++ = '\\';
+                                *d++ = *p == '\n' ? 'n' : '\\';
+                        } else {
+                                *d++ = *p;
+                        }
+                }
+                *d = '\0';
+                cr_expect_str_eq(esc, want, "~p of %s", text);
+                free(esc);
+                free(s);
+        }
+        fclose(f);
         pk_arena_free(a);
 }
