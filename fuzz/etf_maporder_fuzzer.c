@@ -51,7 +51,7 @@ static void map_of(struct recipe *r, struct pk_term *t, uint32_t n, int depth)
                 key(r, &raw[2 * i], depth + 1);
                 pk_term_set_int(&raw[2 * i + 1], (int64_t)i);
         }
-        size_t k = pk__map_sort_unique(raw, n, pairs);
+        size_t k = pk__map_sort_unique(raw, n, pairs, NULL);
         if (k == SIZE_MAX)
                 abort();
         pk_term_set_map(t, pairs, (uint32_t)k);
@@ -209,7 +209,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct pk_term *rev = pk_arena_terms(a, 2 * (size_t)(n ? n : 1));
         if (!po || !wo || !ro || !rev)
                 abort();
-        if (pk__map_print_order(pairs, n, po) != 0 || pk__map_wire_order(pairs, n, wo) != 0)
+        if (pk__map_print_order(pairs, n, po, NULL) != 0 ||
+            pk__map_wire_order(pairs, n, wo, NULL) != 0)
                 abort();
         check_permutation(po, n);
         check_permutation(wo, n);
@@ -243,7 +244,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 }
                 /* Reversed input pairs: the same keys in the same order. */
                 uint32_t *po2 = malloc((n ? n : 1) * sizeof(*po2));
-                if (!po2 || pk__map_print_order(rev, n, po2) != 0)
+                if (!po2 || pk__map_print_order(rev, n, po2, NULL) != 0)
                         abort();
                 for (uint32_t i = 0; i < n; i++)
                         if (pk__key_cmp(&pairs[2 * (size_t)po[i]], &rev[2 * (size_t)po2[i]]) != 0)

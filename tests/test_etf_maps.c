@@ -160,10 +160,10 @@ Test(etf_maps, atom_keys_keep_their_order)
         struct pk_term *m = parse_str(text);
         uint32_t idx[33];
         cr_assert_eq(pk__map_trie_order(m->v.map.pairs, 33, idx), 1);
-        cr_assert_eq(pk__map_wire_order(m->v.map.pairs, 33, idx), 0);
+        cr_assert_eq(pk__map_wire_order(m->v.map.pairs, 33, idx, NULL), 0);
         for (uint32_t i = 0; i < 33; i++)
                 cr_assert_eq(idx[i], i);
-        cr_assert_eq(pk__map_print_order(m->v.map.pairs, 33, idx), 0);
+        cr_assert_eq(pk__map_print_order(m->v.map.pairs, 33, idx, NULL), 0);
         for (uint32_t i = 0; i < 33; i++)
                 cr_assert_eq(idx[i], 32 - i);
 }

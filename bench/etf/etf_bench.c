@@ -4,12 +4,19 @@
  * mix, in one run, with ratios; Erlang's own term_to_binary/binary_to_term
  * figures come from etf_bench.escript through a results file.
  *
+ * Then the printers: ~w and ~p of a large binary, a long list of integers
+ * and a long string, and the decode and ~p of a zip bomb (100 KB of ETF
+ * inflating to a 100 MiB binary), in MB/s of text written (issue 14 asks
+ * for tens of MB/s at least).
+ *
  * Usage: etf_bench write DIR          write the mix's ETF bytes to DIR/<name>.etf
  *        etf_bench run [ERLFILE]      time everything, print the table and ratios
+ *        etf_bench print              time the printers only
  * BENCH_SECONDS (default 0.3) is the time spent per measurement. */
 #include <ei.h>
 #include <portkit/etf.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,6 +391,102 @@ static void op_memcpy(int w)
         __asm__ volatile("" : : "r"(memcpy_dst) : "memory");
 }
 
+/* ---- printing ---- */
+
+enum { PR_W, PR_P, PR_DECODE_P };
+
+struct print_case {
+        const char *name;
+        int how;
+        const struct pk_term *t; /* PR_W, PR_P */
+        struct pk_etf_buf etf;   /* PR_DECODE_P: the bytes decoded each time */
+        size_t text;             /* bytes of text one run writes */
+};
+
+#define NPRINTS 7
+static struct print_case prints[NPRINTS];
+
+static void op_print(int w)
+{
+        struct print_case *c = &prints[w];
+        const struct pk_term *t = c->t;
+        if (c->how == PR_DECODE_P) {
+                static const struct pk_etf_decode_opts o = {.max_size = SIZE_MAX};
+                struct pk_term *d;
+                pk_arena_reset(dec_arena);
+                if (pk_etf_decode(dec_arena, c->etf.data, c->etf.len, &o, &d, NULL, NULL))
+                        abort();
+                t = d;
+        }
+        char *s;
+        size_t len;
+        int r = c->how == PR_W ? pk_etf_print_w(t, &s, &len) : pk_etf_print_p(t, NULL, &s, &len);
+        if (r)
+                abort();
+        c->text = len;
+        sink += (long)len;
+        free(s);
+}
+
+static void setup_prints(void)
+{
+        /* ints100k: [0, 7919, 15838, ...], numbers of 1 to 9 digits. */
+        uint32_t n = 100000;
+        struct pk_term *e = pk_arena_terms(tree_arena, n), *ints = pk_arena_terms(tree_arena, 1);
+        /* string1MiB: printable text, a list of bytes as binary_to_term gives it. */
+        uint8_t *str = pk_arena_alloc(tree_arena, BIN1M);
+        struct pk_term *string = pk_arena_terms(tree_arena, 1);
+        if (!e || !ints || !str || !string)
+                abort();
+        for (uint32_t i = 0; i < n; i++)
+                pk_term_set_int(&e[i], (int64_t)i * 7919);
+        if (pk_term_set_list(tree_arena, ints, e, n, NULL))
+                abort();
+        for (size_t i = 0; i < BIN1M; i++)
+                str[i] = (uint8_t)(i % 64 == 63 ? ' ' : 'a' + i % 26);
+        pk_term_set_string(string, str, (uint32_t)BIN1M);
+        /* The zip bomb: a 100 MiB binary of zeros, compressed. */
+        size_t bomb = 100 * BIN1M;
+        uint8_t *zeros = calloc(1, bomb);
+        struct pk_term zt;
+        if (!zeros)
+                abort();
+        pk_term_set_binary(&zt, zeros, bomb);
+        struct pk_etf_encode_opts eo = PK_ETF_ENCODE_OPTS_INIT;
+        eo.compress_level = 9;
+        struct print_case *c = prints;
+        *c++ = (struct print_case){.name = "print ~w bin1MiB", .how = PR_W, .t = trees[3]};
+        *c++ = (struct print_case){.name = "print ~p bin1MiB", .how = PR_P, .t = trees[3]};
+        *c++ = (struct print_case){.name = "print ~w ints100k", .how = PR_W, .t = ints};
+        *c++ = (struct print_case){.name = "print ~p ints100k", .how = PR_P, .t = ints};
+        *c++ = (struct print_case){.name = "print ~w string1MiB", .how = PR_W, .t = string};
+        *c++ = (struct print_case){.name = "print ~p string1MiB", .how = PR_P, .t = string};
+        *c = (struct print_case){.name = "decode+print ~p zip bomb", .how = PR_DECODE_P};
+        pk_etf_buf_init(&c->etf, 0);
+        if (pk_etf_encode(&c->etf, &zt, &eo))
+                abort();
+        free(zeros);
+}
+
+static void print_row(const char *what, double ns, size_t bytes);
+
+static void run_prints(void)
+{
+        printf("\nprinting (MB/s of text written)\n");
+        for (int w = 0; w < NPRINTS; w++) {
+                static const op_fn fns[1] = {op_print};
+                double ns;
+                measure_all(fns, 1, w, &ns);
+                char what[64];
+                if (prints[w].how == PR_DECODE_P)
+                        snprintf(what, sizeof(what), "%s (%zu KB)", prints[w].name,
+                                 prints[w].etf.len / 1000);
+                else
+                        snprintf(what, sizeof(what), "%s", prints[w].name);
+                print_row(what, ns, prints[w].text);
+        }
+}
+
 static void find_map1000_order(void)
 {
         struct pk_term *pairs = pk_arena_terms(tree_arena, 2000), m, *t;
@@ -480,15 +583,21 @@ int main(int argc, char **argv)
                                 }
                 return 2;
         }
-        if (argc < 2 || strcmp(argv[1], "run") != 0) {
+        bool print_only = argc >= 2 && strcmp(argv[1], "print") == 0;
+        if (argc < 2 || (strcmp(argv[1], "run") != 0 && !print_only)) {
                 fprintf(stderr, "usage: etf_bench write DIR | etf_bench run [ERLFILE] | "
-                                "etf_bench once OP TERM N\n");
+                                "etf_bench print | etf_bench once OP TERM N\n");
                 return 2;
         }
         const char *bs = getenv("BENCH_SECONDS");
         if (bs)
                 budget = atof(bs);
         setup();
+        setup_prints();
+        if (print_only) {
+                run_prints();
+                return (int)(sink & 0);
+        }
         double erl_enc[NTERMS] = {0}, erl_dec[NTERMS] = {0};
         if (argc >= 3) {
                 FILE *f = fopen(argv[2], "r");
@@ -536,5 +645,6 @@ int main(int argc, char **argv)
         for (int w = 0; w < NTERMS; w++)
                 printf("  %-10s %14.2f %14.2f %14.2f %14.2f %14.2f\n", names[w], ratios[w][0],
                        ratios[w][1], ratios[w][2], ratios[w][3], ratios[w][4]);
+        run_prints();
         return (int)(sink & 0);
 }

@@ -296,7 +296,9 @@ struct pk_etf_error {
  *
  * Iterative (an explicit stack on the heap), so input cannot grow the C
  * stack.  Every length is checked against the bytes left before anything is
- * allocated.  Accepts every form OTP 25's binary_to_term accepts, including
+ * allocated.  The duplicate-key check costs O(n log n) a map whatever the
+ * keys, and sorts each map met in keys once per decode, so maps keyed by maps
+ * cost time linear in their nesting.  Accepts every form OTP 25's binary_to_term accepts, including
  * FLOAT_EXT, ATOM_EXT/SMALL_ATOM_EXT (Latin-1, converted to UTF-8),
  * PID_EXT/PORT_EXT/REFERENCE_EXT/NEW_REFERENCE_EXT and non-canonical bignums
  * (normalised); refuses FUN_EXT (PK_EFUN), LOCAL_EXT (PK_ELOCAL), atom cache
@@ -572,7 +574,9 @@ PK_API int pk_etf_print_w_opts(const struct pk_term *t, const struct pk_etf_prin
  * Printable Latin-1 lists print as "strings" and printable binaries as
  * <<"text">>; a term too wide for the line is broken over several lines with
  * io_lib_pretty's layout.  Output is UTF-8.  No recursion: every pass keeps its
- * stack on the heap, and max_depth bounds it.
+ * stack on the heap, and max_depth bounds it.  Memory follows the text: a
+ * layout node per container and per list or tuple element that is not a plain
+ * leaf (a list's runs of numbers, atoms and [] share one node).
  *
  * @param[out] ret_str a malloc'd NUL-terminated string (caller frees with free()).
  * @param[out] ret_len its length in bytes (may be NULL).

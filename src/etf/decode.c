@@ -59,6 +59,7 @@ struct dec {
          * chain frame owns tails[tbase .. next chain frame's tbase or tsp). */
         struct tail *tails;
         size_t tsp, tcap;
+        struct pk__korder ko; /* key orders of maps met in the duplicate-key checks */
         struct dframe local[64];
         struct tail tlocal[64];
 };
@@ -647,7 +648,7 @@ __attribute__((noinline)) static int dec_one(struct dec *d, struct pk_term *t)
 static int frame_done(struct dec *d, const struct dframe *f)
 {
         if (f->kind == DF_MAP) {
-                int r = pk__map_dups(f->owner->v.map.pairs, f->owner->v.map.arity);
+                int r = pk__map_dups(f->owner->v.map.pairs, f->owner->v.map.arity, &d->ko);
                 if (r < 0)
                         return fail(d, r, f->at);
         } else if (f->kind == DF_FUN) {
@@ -1254,6 +1255,7 @@ __attribute__((noinline)) static int decode_full(pk_arena *a, const void *buf, s
         d.tails = d.tlocal;
         d.tsp = 0;
         d.tcap = PK_ARRAY_SIZE(d.tlocal);
+        d.ko = (struct pk__korder){0};
         const uint8_t *in = buf;
         int in_compressed = 0;
         size_t used = 0;
@@ -1335,6 +1337,7 @@ out:
                 free(d.st);
         if (d.tails != d.tlocal)
                 free(d.tails);
+        pk__korder_free(&d.ko);
         if (r < 0) {
                 if (reterr) {
                         reterr->code = r;

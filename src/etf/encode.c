@@ -23,6 +23,7 @@ struct enc {
         bool sorted; /* every map in key order ([deterministic]) */
         struct eframe *st;
         size_t sp, cap;
+        struct pk__korder ko; /* key orders met while ordering maps */
         uint32_t *scratch;
         size_t sc_len, sc_cap;
         struct eframe local[64];
@@ -194,9 +195,9 @@ static int w_one(struct enc *e, const struct pk_term *t, const struct pk_term **
                 uint32_t *idx = scratch_alloc(e, t->v.map.arity, &off);
                 if (!idx)
                         return b->err;
-                if (e->sorted)
-                        pk__map_key_order(t->v.map.pairs, t->v.map.arity, idx);
-                else if ((r = pk__map_wire_order(t->v.map.pairs, t->v.map.arity, idx)) < 0)
+                r = e->sorted ? pk__map_key_order(t->v.map.pairs, t->v.map.arity, idx, &e->ko)
+                              : pk__map_wire_order(t->v.map.pairs, t->v.map.arity, idx, &e->ko);
+                if (r < 0)
                         return pk__buf_fail(b, r);
                 return push(e, EF_MAP, t->v.map.pairs, t->v.map.arity, off);
         }
@@ -395,9 +396,11 @@ static int encode_with(struct pk_etf_buf *b, int mv, bool sorted, const struct p
         e.scratch = NULL;
         e.sc_len = 0;
         e.sc_cap = 0;
+        e.ko = (struct pk__korder){0};
         int r = enc_run(&e, t);
         if (e.st != e.local)
                 free(e.st);
+        pk__korder_free(&e.ko);
         free(e.scratch);
         return r;
 }

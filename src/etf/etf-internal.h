@@ -105,6 +105,21 @@ enum {
         PK_TAG_LOCAL = 121
 };
 
+/* A bignum magnitude (little-endian bytes) less its high zero bytes: returns
+ * the length left and, when that is at most 8, the value in *m. */
+static inline size_t pk__mag_trim(const uint8_t *digits, size_t len, uint64_t *m)
+{
+        while (len > 0 && digits[len - 1] == 0)
+                len--;
+        if (len <= 8) {
+                uint64_t v = 0;
+                for (size_t i = len; i-- > 0;)
+                        v = v << 8 | digits[i];
+                *m = v;
+        }
+        return len;
+}
+
 /* ---- big-endian loads and stores ---- */
 static inline uint16_t pk__be16(const uint8_t *p)
 {
@@ -234,33 +249,86 @@ static inline int pk__w_nil(struct pk_etf_buf *b)
  * when the input ends inside the stream, or -ENOMEM. */
 int pk__inflate(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dstlen, size_t *consumed);
 
+/* ---- map key orders known during one operation (map_order.c) ----
+ *
+ * Comparing two maps needs both maps' keys in Erlang's key order, and keys
+ * may be maps whose keys are maps ...  Sorting a nested map again for every
+ * comparison that reaches it costs time quadratic in the nesting depth (a
+ * peer controls that depth), so an operation (a decode, a parse, a print, an
+ * encode, one comparison) keeps the orders it has computed here, keyed by
+ * (pairs, arity), and sorts each map at most once.  Valid only while the
+ * terms stay unchanged: a cache lives no longer than the operation. */
+struct pk__korder_ent {
+        const struct pk_term *pairs;
+        const uint32_t *ord; /* owned, or pk__korder_identity */
+        uint32_t n;
+};
+struct pk__korder {
+        struct pk__korder_ent *tab; /* open addressing; NULL until the first put */
+        size_t cap, used;
+};
+
+/* The order of a map whose keys are already in key order (no array). */
+extern const uint32_t pk__korder_identity[1];
+
+static inline uint32_t pk__korder_at(const uint32_t *ord, uint32_t k)
+{
+        return ord == pk__korder_identity ? k : ord[k];
+}
+
+/* The cached key order of (pairs, n), borrowed until pk__korder_free, or NULL. */
+const uint32_t *pk__korder_get(const struct pk__korder *ko, const struct pk_term *pairs,
+                               uint32_t n);
+
+/* Records ord (malloc'd, or pk__korder_identity) as the key order of
+ * (pairs, n): true when ko took ownership of it, false (ord still the
+ * caller's) when the table could not grow.  A cache that cannot grow only
+ * makes later work slower, never wrong. */
+bool pk__korder_put(struct pk__korder *ko, const struct pk_term *pairs, uint32_t n,
+                    const uint32_t *ord);
+
+/* Frees every order ko owns and empties it (ko itself is the caller's). */
+void pk__korder_free(struct pk__korder *ko);
+
 /* pk_term_compare that also reports, in *err, -ENOMEM when it could not get
  * the heap memory its walk needs (the result then orders by address: still
  * consistent, but not Erlang's order); *err is 0 otherwise.  Uses no C stack
- * in proportion to the terms' depth. */
-int pk__term_cmp(const struct pk_term *a, const struct pk_term *b, int exact, int *err);
+ * in proportion to the terms' depth.  ko: NULL, or the operation's cache of
+ * key orders, which it reads and extends. */
+int pk__term_cmp(const struct pk_term *a, const struct pk_term *b, int exact, struct pk__korder *ko,
+                 int *err);
 
-/* ---- map orders (map_order.c) ---- */
+/* Test only: the number of term pairs pk__term_cmp has started comparing in
+ * this thread (a deterministic measure of comparison work). */
+uint64_t pk__term_cmp_work(void);
+
+/* ---- map orders (map_order.c) ----
+ * Every function below taking a ko accepts NULL (a cache of its own for the
+ * call) or the operation's cache. */
 
 /* Erlang keeps maps of up to this many keys sorted (flatmaps); larger ones
  * are hash tries. */
 #define PK__FLATMAP_MAX 32
 
 /* Erlang's map key order (exact pk_term_compare, with atom and integer fast
- * paths): <0, 0 or >0. */
+ * paths): <0, 0 or >0.  Out of memory it orders by address (see
+ * pk__term_cmp); code that must know uses the functions below. */
 int pk__key_cmp(const struct pk_term *a, const struct pk_term *b);
 
 /* Erlang's map key order on the keys of a map: fills idx[0..n) with the pair
- * indexes sorted (exact pk_term_compare). */
-void pk__map_key_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx);
+ * indexes sorted (exact pk_term_compare).  0, or -ENOMEM (idx then holds no
+ * order and nothing was cached). */
+int pk__map_key_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx,
+                      struct pk__korder *ko);
 
 /* Writes the n pairs to out (room for 2n terms) sorted by key, a repeated key
  * keeping its last value; returns the number of pairs written, or SIZE_MAX
  * when out of memory. */
-size_t pk__map_sort_unique(const struct pk_term *pairs, size_t n, struct pk_term *out);
+size_t pk__map_sort_unique(const struct pk_term *pairs, size_t n, struct pk_term *out,
+                           struct pk__korder *ko);
 
 /* 0 when the n keys are distinct, PK_EDUPKEY when two are =:=, or -ENOMEM. */
-int pk__map_dups(const struct pk_term *pairs, uint32_t n);
+int pk__map_dups(const struct pk_term *pairs, uint32_t n, struct pk__korder *ko);
 
 /* OTP 25's hash of a map key for trie levels 8*round to 8*round+7
  * (make_map_hash, which salts make_internal_hash with the round): 0 and *ret
@@ -276,14 +344,16 @@ int pk__map_trie_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx);
 /* The order Erlang prints a map's pairs in: key order up to 32 keys, else
  * trie order; keys without a VM-independent hash are taken to be in wire
  * order (as decoded) and printed reversed.  0 or -ENOMEM. */
-int pk__map_print_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx);
+int pk__map_print_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx,
+                        struct pk__korder *ko);
 
 /* The order OTP 25's term_to_binary writes a map's pairs in: key order up to
  * 32 keys, else trie order reversed; keys without a VM-independent hash keep
  * the order they are in.  0 or -ENOMEM. */
-int pk__map_wire_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx);
+int pk__map_wire_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx,
+                       struct pk__korder *ko);
 
 /* pk__map_print_order in a malloc'd array (caller frees), NULL when out of memory. */
-uint32_t *pk__map_order(const struct pk_term *m);
+uint32_t *pk__map_order(const struct pk_term *m, struct pk__korder *ko);
 
 #endif

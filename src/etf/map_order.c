@@ -9,11 +9,80 @@
 
 #include <math.h>
 
+/* ---- the key order cache ---- */
+
+const uint32_t pk__korder_identity[1];
+
+static size_t korder_slot(const struct pk__korder *ko, const struct pk_term *pairs, uint32_t n)
+{
+        uint64_t h = ((uint64_t)(uintptr_t)pairs ^ (uint64_t)n << 40) * 0x9E3779B97F4A7C15ull;
+        return (size_t)(h >> 32) & (ko->cap - 1);
+}
+
+const uint32_t *pk__korder_get(const struct pk__korder *ko, const struct pk_term *pairs, uint32_t n)
+{
+        if (!ko || !ko->tab)
+                return NULL;
+        for (size_t i = korder_slot(ko, pairs, n);; i = (i + 1) & (ko->cap - 1)) {
+                const struct pk__korder_ent *e = &ko->tab[i];
+                if (!e->ord)
+                        return NULL;
+                if (e->pairs == pairs && e->n == n)
+                        return e->ord;
+        }
+}
+
+bool pk__korder_put(struct pk__korder *ko, const struct pk_term *pairs, uint32_t n,
+                    const uint32_t *ord)
+{
+        if (!ko)
+                return false;
+        if (2 * (ko->used + 1) > ko->cap) {
+                /* Rehash into a table twice the size (load stays <= 1/2). */
+                size_t nc = ko->cap ? 2 * ko->cap : 64;
+                struct pk__korder_ent *nt = calloc(nc, sizeof(*nt));
+                if (!nt)
+                        return false;
+                struct pk__korder old = *ko;
+                ko->tab = nt;
+                ko->cap = nc;
+                for (size_t i = 0; i < old.cap; i++) {
+                        const struct pk__korder_ent *e = &old.tab[i];
+                        if (!e->ord)
+                                continue;
+                        size_t j = korder_slot(ko, e->pairs, e->n);
+                        while (nt[j].ord)
+                                j = (j + 1) & (nc - 1);
+                        nt[j] = *e;
+                }
+                free(old.tab);
+        }
+        size_t i = korder_slot(ko, pairs, n);
+        while (ko->tab[i].ord) {
+                if (ko->tab[i].pairs == pairs && ko->tab[i].n == n)
+                        return false; /* known already: the caller keeps its copy */
+                i = (i + 1) & (ko->cap - 1);
+        }
+        ko->tab[i] = (struct pk__korder_ent){.pairs = pairs, .ord = ord, .n = n};
+        ko->used++;
+        return true;
+}
+
+void pk__korder_free(struct pk__korder *ko)
+{
+        for (size_t i = 0; i < ko->cap; i++)
+                if (ko->tab[i].ord != pk__korder_identity)
+                        free((void *)(uintptr_t)ko->tab[i].ord);
+        free(ko->tab);
+        *ko = (struct pk__korder){0};
+}
+
 /* ---- Erlang's map key order ---- */
 
 /* pk__key_cmp that records in *err (when it is not already set) the
  * -ENOMEM of a comparison that could not get its heap stack. */
-static int key_cmp_err(const struct pk_term *a, const struct pk_term *b, int *err)
+static int key_cmp_err(const struct pk_term *a, const struct pk_term *b, struct pk__korder *ko,
+                       int *err)
 {
         if (a->type == b->type) {
                 if (a->type == PK_TERM_ATOM) {
@@ -28,7 +97,7 @@ static int key_cmp_err(const struct pk_term *a, const struct pk_term *b, int *er
         }
         /* pk__term_cmp walks nested keys on a heap stack: no recursion. */
         int e = 0;
-        int c = pk__term_cmp(a, b, 1, &e);
+        int c = pk__term_cmp(a, b, 1, ko, &e);
         if (e && !*err)
                 *err = e;
         return c;
@@ -37,12 +106,14 @@ static int key_cmp_err(const struct pk_term *a, const struct pk_term *b, int *er
 int pk__key_cmp(const struct pk_term *a, const struct pk_term *b)
 {
         int err = 0;
-        return key_cmp_err(a, b, &err);
+        return key_cmp_err(a, b, NULL, &err);
 }
 
-/* qsort_r's context: the pairs, and the first error of a comparison. */
+/* qsort_r's context: the pairs, the operation's cache, and the first error
+ * of a comparison. */
 struct key_sort {
         const struct pk_term *pairs;
+        struct pk__korder *ko;
         int err;
 };
 
@@ -50,57 +121,74 @@ static int key_qsort_cmp(const void *x, const void *y, void *arg)
 {
         struct key_sort *ks = arg;
         uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
-        int c = key_cmp_err(&ks->pairs[2 * (size_t)i], &ks->pairs[2 * (size_t)j], &ks->err);
+        int c = key_cmp_err(&ks->pairs[2 * (size_t)i], &ks->pairs[2 * (size_t)j], ks->ko, &ks->err);
         /* Ties (repeated keys) keep their input order, so "last wins" can
          * be read off the sorted order. */
         return c ? c : (i > j) - (i < j);
 }
 
-void pk__map_key_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx)
+/* Sorts idx[0..n) (pair indexes) by key: insertion sort for a few keys or
+ * a sorted prefix, qsort_r otherwise; ties keep their input order.  0 or the
+ * first comparison's -ENOMEM (idx is then a permutation in no useful order). */
+static int sort_keys(const struct pk_term *pairs, uint32_t n, uint32_t *idx, struct pk__korder *ko)
 {
-        for (uint32_t k = 0; k < n; k++)
-                idx[k] = k;
+        struct key_sort ks = {.pairs = pairs, .ko = ko};
         /* Maps decoded from erl or built in order are usually sorted already. */
         uint32_t k = 1;
-        while (k < n && pk__key_cmp(&pairs[2 * (size_t)(k - 1)], &pairs[2 * (size_t)k]) < 0)
+        while (k < n && key_qsort_cmp(&idx[k - 1], &idx[k], &ks) < 0)
                 k++;
-        if (k >= n)
-                return;
+        if (k >= n || ks.err)
+                return ks.err;
         if (n <= 16) {
-                for (uint32_t a = k; a < n; a++) {
+                for (uint32_t a = k; a < n && !ks.err; a++) {
                         uint32_t v = idx[a], b = a;
-                        while (b > 0 && pk__key_cmp(&pairs[2 * (size_t)idx[b - 1]],
-                                                    &pairs[2 * (size_t)v]) > 0) {
+                        while (b > 0 && key_qsort_cmp(&idx[b - 1], &v, &ks) > 0) {
                                 idx[b] = idx[b - 1];
                                 b--;
                         }
                         idx[b] = v;
                 }
-                return;
+                return ks.err;
         }
-        struct key_sort ks = {.pairs = pairs};
         qsort_r(idx, n, sizeof(*idx), key_qsort_cmp, &ks);
+        return ks.err;
 }
 
-size_t pk__map_sort_unique(const struct pk_term *pairs, size_t n, struct pk_term *out)
+int pk__map_key_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx, struct pk__korder *ko)
 {
+        const uint32_t *known = pk__korder_get(ko, pairs, n);
+        for (uint32_t k = 0; k < n; k++)
+                idx[k] = known ? pk__korder_at(known, k) : k;
+        if (known)
+                return 0;
+        struct pk__korder own = {0};
+        int r = sort_keys(pairs, n, idx, ko ? ko : &own);
+        pk__korder_free(&own);
+        return r;
+}
+
+size_t pk__map_sort_unique(const struct pk_term *pairs, size_t n, struct pk_term *out,
+                           struct pk__korder *ko)
+{
+        if (n > UINT32_MAX)
+                return SIZE_MAX;
         uint32_t *idx = malloc((n ? n : 1) * sizeof(*idx));
         if (!idx)
                 return SIZE_MAX;
-        for (size_t i = 0; i < n; i++)
-                idx[i] = (uint32_t)i;
-        struct key_sort ks = {.pairs = pairs};
-        qsort_r(idx, n, sizeof(*idx), key_qsort_cmp, &ks);
+        struct pk__korder own = {0};
+        struct key_sort ks = {.pairs = pairs, .ko = ko ? ko : &own};
+        ks.err = pk__map_key_order(pairs, (uint32_t)n, idx, ks.ko);
         size_t k = 0;
         for (size_t i = 0; i < n && !ks.err; i++) {
                 if (i + 1 < n && key_cmp_err(&pairs[2 * (size_t)idx[i]],
-                                             &pairs[2 * (size_t)idx[i + 1]], &ks.err) == 0)
+                                             &pairs[2 * (size_t)idx[i + 1]], ks.ko, &ks.err) == 0)
                         continue; /* a later duplicate wins */
                 out[2 * k] = pairs[2 * (size_t)idx[i]];
                 out[2 * k + 1] = pairs[2 * (size_t)idx[i] + 1];
                 k++;
         }
         free(idx);
+        pk__korder_free(&own);
         /* A comparison out of memory leaves the order (and so the duplicates
          * found) unreliable. */
         return ks.err ? SIZE_MAX : k;
@@ -214,36 +302,34 @@ static uint64_t key_hash(const struct pk_term *t, int depth)
 }
 
 /* Whether two keys are =:=; a comparison out of memory sets *err. */
-static bool key_eq(const struct pk_term *a, const struct pk_term *b, int *err)
+static bool key_eq(const struct pk_term *a, const struct pk_term *b, struct pk__korder *ko,
+                   int *err)
 {
         if (a->type == PK_TERM_ATOM && b->type == PK_TERM_ATOM)
                 return a->v.atom.len == b->v.atom.len &&
                        memcmp(a->v.atom.name, b->v.atom.name, a->v.atom.len) == 0;
         if (a->type == PK_TERM_INT && b->type == PK_TERM_INT)
                 return a->v.i == b->v.i;
-        return key_cmp_err(a, b, err) == 0;
+        return key_cmp_err(a, b, ko, err) == 0;
 }
 
 /* Sorts the keys and looks for equal neighbours: O(n log n) whatever the keys. */
-static int dups_by_sort(const struct pk_term *pairs, uint32_t n)
+static int dups_by_sort(const struct pk_term *pairs, uint32_t n, struct pk__korder *ko)
 {
         uint32_t *idx = malloc((size_t)n * sizeof(*idx));
         if (!idx)
                 return -ENOMEM;
-        for (uint32_t k = 0; k < n; k++)
-                idx[k] = k;
-        struct key_sort ks = {.pairs = pairs};
-        qsort_r(idx, n, sizeof(*idx), key_qsort_cmp, &ks);
+        int err = pk__map_key_order(pairs, n, idx, ko);
         int r = 0;
-        for (uint32_t k = 1; k < n && !r && !ks.err; k++)
-                if (key_eq(&pairs[2 * (size_t)idx[k - 1]], &pairs[2 * (size_t)idx[k]], &ks.err))
+        for (uint32_t k = 1; k < n && !r && !err; k++)
+                if (key_eq(&pairs[2 * (size_t)idx[k - 1]], &pairs[2 * (size_t)idx[k]], ko, &err))
                         r = PK_EDUPKEY;
         free(idx);
         /* Out of memory in a comparison: neither answer can be trusted. */
-        return ks.err ? ks.err : r;
+        return err ? err : r;
 }
 
-int pk__map_dups(const struct pk_term *pairs, uint32_t n)
+static int map_dups(const struct pk_term *pairs, uint32_t n, struct pk__korder *ko)
 {
         if (n < 2)
                 return 0;
@@ -253,7 +339,7 @@ int pk__map_dups(const struct pk_term *pairs, uint32_t n)
         int err = 0;
         uint32_t asc = 1;
         while (asc < n &&
-               key_cmp_err(&pairs[2 * (size_t)(asc - 1)], &pairs[2 * (size_t)asc], &err) < 0)
+               key_cmp_err(&pairs[2 * (size_t)(asc - 1)], &pairs[2 * (size_t)asc], ko, &err) < 0)
                 asc++;
         if (err)
                 return err;
@@ -263,7 +349,7 @@ int pk__map_dups(const struct pk_term *pairs, uint32_t n)
                 for (uint32_t i = 1; i < n; i++)
                         for (uint32_t j = 0; j < i; j++) {
                                 bool eq =
-                                    key_eq(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j], &err);
+                                    key_eq(&pairs[2 * (size_t)i], &pairs[2 * (size_t)j], ko, &err);
                                 if (err)
                                         return err;
                                 if (eq)
@@ -291,7 +377,7 @@ int pk__map_dups(const struct pk_term *pairs, uint32_t n)
                                 r = 1;
                                 break;
                         }
-                        bool eq = key_eq(k, &pairs[2 * (size_t)(tab[h] - 1)], &err);
+                        bool eq = key_eq(k, &pairs[2 * (size_t)(tab[h] - 1)], ko, &err);
                         if (err) {
                                 r = err;
                                 break;
@@ -307,7 +393,15 @@ int pk__map_dups(const struct pk_term *pairs, uint32_t n)
         }
         if (tab != local)
                 free(tab);
-        return r == 1 ? dups_by_sort(pairs, n) : r;
+        return r == 1 ? dups_by_sort(pairs, n, ko) : r;
+}
+
+int pk__map_dups(const struct pk_term *pairs, uint32_t n, struct pk__korder *ko)
+{
+        struct pk__korder own = {0};
+        int r = map_dups(pairs, n, ko ? ko : &own);
+        pk__korder_free(&own);
+        return r;
 }
 
 /* ---- OTP 25's internal term hash ----
@@ -345,36 +439,28 @@ int pk__map_dups(const struct pk_term *pairs, uint32_t n)
  * not 2^200.  A key past that has no order here (the fallback). */
 #define IHASH_LARGE_MAP_DEPTH 25
 
+/* One line of Jenkins' mix: x -= y; x -= z; x ^= z shifted (right by s > 0,
+ * left by -s). */
+static inline uint32_t jstep(uint32_t x, uint32_t y, uint32_t z, int s)
+{
+        x -= y;
+        x -= z;
+        return x ^ (s > 0 ? z >> s : z << -s);
+}
+
+/* Bob Jenkins' lookup2 mix of three words. */
 static inline void jmix(uint32_t *pa, uint32_t *pb, uint32_t *pc)
 {
         uint32_t a = *pa, b = *pb, c = *pc;
-        a -= b;
-        a -= c;
-        a ^= c >> 13;
-        b -= c;
-        b -= a;
-        b ^= a << 8;
-        c -= a;
-        c -= b;
-        c ^= b >> 13;
-        a -= b;
-        a -= c;
-        a ^= c >> 12;
-        b -= c;
-        b -= a;
-        b ^= a << 16;
-        c -= a;
-        c -= b;
-        c ^= b >> 5;
-        a -= b;
-        a -= c;
-        a ^= c >> 3;
-        b -= c;
-        b -= a;
-        b ^= a << 10;
-        c -= a;
-        c -= b;
-        c ^= b >> 15;
+        a = jstep(a, b, c, 13);
+        b = jstep(b, c, a, -8);
+        c = jstep(c, a, b, 13);
+        a = jstep(a, b, c, 12);
+        b = jstep(b, c, a, -16);
+        c = jstep(c, a, b, 5);
+        a = jstep(a, b, c, 3);
+        b = jstep(b, c, a, -10);
+        c = jstep(c, a, b, 15);
         *pa = a;
         *pb = b;
         *pc = c;
@@ -545,6 +631,15 @@ static int ihash_list(uint32_t *h, const struct pk_term *t, int depth)
 
 static int trie_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx, int depth);
 
+static void reverse(uint32_t *idx, uint32_t n)
+{
+        for (uint32_t a = 0, b = n ? n - 1 : 0; a < b; a++, b--) {
+                uint32_t v = idx[a];
+                idx[a] = idx[b];
+                idx[b] = v;
+        }
+}
+
 /* A map key that is itself a map: its size, then key and value of each pair
  * in the order the VM holds them: a small map's sorted keys, or a hash
  * trie's pairs depth first from slot 15 down (its nodes push their children
@@ -564,17 +659,14 @@ static int ihash_map(uint32_t *h, const struct pk_term *t, int depth)
                         return 1;
         }
         if (n <= PK__FLATMAP_MAX) {
-                pk__map_key_order(t->v.map.pairs, n, idx);
+                r = pk__map_key_order(t->v.map.pairs, n, idx, NULL);
         } else {
                 idx = malloc((size_t)n * sizeof(*idx));
                 if (!idx)
                         return -ENOMEM;
                 r = trie_order(t->v.map.pairs, n, idx, depth + 1);
-                for (uint32_t a = 0, b = n - 1; r == 0 && a < b; a++, b--) {
-                        uint32_t v = idx[a];
-                        idx[a] = idx[b];
-                        idx[b] = v;
-                }
+                if (r == 0)
+                        reverse(idx, n);
         }
         for (uint32_t k = 0; k < n && r == 0; k++) {
                 r = ihash(h, &t->v.map.pairs[2 * (size_t)idx[k]], depth + 1);
@@ -607,13 +699,9 @@ static int ihash(uint32_t *h, const struct pk_term *t, int depth)
         case PK_TERM_BIG: {
                 /* Normally longer than 8 bytes; a non-canonical short one that
                  * fits a small integer is an immediate in the VM. */
-                size_t len = t->v.big.len;
-                while (len > 0 && t->v.big.digits[len - 1] == 0)
-                        len--;
+                uint64_t m = 0;
+                size_t len = pk__mag_trim(t->v.big.digits, t->v.big.len, &m);
                 if (len <= 8) {
-                        uint64_t m = 0;
-                        for (size_t j = len; j-- > 0;)
-                                m = m << 8 | t->v.big.digits[j];
                         if (m <= (uint64_t)SMALL_MAX + (t->v.big.negative ? 1u : 0u)) {
                                 int64_t v = t->v.big.negative ? -(int64_t)m : (int64_t)m;
                                 hash_word(h, small_word(v));
@@ -724,17 +812,18 @@ static int order_run(const struct pk_term *pairs, struct slot *s, size_t n, uint
 {
         if (round >= MAX_ROUNDS) {
                 /* Never seen: keep a deterministic order. */
-                for (size_t a = 1; a < n; a++) {
+                int err = 0;
+                for (size_t a = 1; a < n && !err; a++) {
                         struct slot v = s[a];
                         size_t b = a;
-                        while (b > 0 && pk__key_cmp(&pairs[2 * (size_t)s[b - 1].idx],
-                                                    &pairs[2 * (size_t)v.idx]) > 0) {
+                        while (b > 0 && key_cmp_err(&pairs[2 * (size_t)s[b - 1].idx],
+                                                    &pairs[2 * (size_t)v.idx], NULL, &err) > 0) {
                                 s[b] = s[b - 1];
                                 b--;
                         }
                         s[b] = v;
                 }
-                return 0;
+                return err;
         }
         if (round > 0) {
                 for (size_t k = 0; k < n; k++) {
@@ -785,50 +874,46 @@ int pk__map_trie_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx)
         return trie_order(pairs, n, idx, 0);
 }
 
-int pk__map_print_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx)
+/* Key order up to 32 keys; else trie order (the iterator's, for printing)
+ * or trie order reversed (term_to_binary's).  Keys without a VM-independent
+ * hash are taken to be in wire order (as decoded): kept for the wire,
+ * reversed for printing. */
+static int pair_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx, struct pk__korder *ko,
+                      bool for_wire)
 {
-        if (n <= PK__FLATMAP_MAX) {
-                pk__map_key_order(pairs, n, idx);
-                return 0;
-        }
+        if (n <= PK__FLATMAP_MAX)
+                return pk__map_key_order(pairs, n, idx, ko);
         int r = pk__map_trie_order(pairs, n, idx);
-        if (r == 1) {
-                /* No order outside the VM: the pairs are taken to be in wire
-                 * order (as decoded), which the VM prints reversed. */
-                for (uint32_t k = 0; k < n; k++)
-                        idx[k] = n - 1 - k;
-                r = 0;
-        }
-        return r;
-}
-
-int pk__map_wire_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx)
-{
-        if (n <= PK__FLATMAP_MAX) {
-                pk__map_key_order(pairs, n, idx);
-                return 0;
-        }
-        int r = pk__map_trie_order(pairs, n, idx);
+        if (r < 0)
+                return r;
+        bool reversed = for_wire;
         if (r == 1) {
                 for (uint32_t k = 0; k < n; k++)
                         idx[k] = k;
-                return 0;
+                reversed = !for_wire;
         }
-        if (r == 0) {
-                for (uint32_t a = 0, b = n - 1; a < b; a++, b--) {
-                        uint32_t v = idx[a];
-                        idx[a] = idx[b];
-                        idx[b] = v;
-                }
-        }
-        return r;
+        if (reversed)
+                reverse(idx, n);
+        return 0;
 }
 
-uint32_t *pk__map_order(const struct pk_term *m)
+int pk__map_print_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx,
+                        struct pk__korder *ko)
+{
+        return pair_order(pairs, n, idx, ko, false);
+}
+
+int pk__map_wire_order(const struct pk_term *pairs, uint32_t n, uint32_t *idx,
+                       struct pk__korder *ko)
+{
+        return pair_order(pairs, n, idx, ko, true);
+}
+
+uint32_t *pk__map_order(const struct pk_term *m, struct pk__korder *ko)
 {
         uint32_t n = m->v.map.arity;
         uint32_t *idx = malloc((n ? n : 1) * sizeof(*idx));
-        if (idx && pk__map_print_order(m->v.map.pairs, n, idx) < 0) {
+        if (idx && pk__map_print_order(m->v.map.pairs, n, idx, ko) < 0) {
                 free(idx);
                 idx = NULL;
         }

@@ -3,7 +3,11 @@
  * is first measured into an intermediate tree (io_lib_pretty's
  * print_length), then laid out with the same fit tests and indentation rules
  * (pp, cind).  Every walk (build, write, cind, pp) keeps its own stack on
- * the heap, so term depth, capped by max_depth, never becomes C stack depth. */
+ * the heap, so term depth, capped by max_depth, never becomes C stack depth.
+ * A list's consecutive leaves whose text has no comma (numbers, most atoms,
+ * []) share one node, a run, whose text is theirs joined by commas; the
+ * layout walks a run's elements by their commas, so a long list costs its
+ * text and not a node per element. */
 #include "text-internal.h"
 
 #include <stdlib.h>
@@ -11,14 +15,14 @@
 
 #define DEFAULT_MAX_DEPTH PK_ETF_PRINT_DEFAULT_MAX_DEPTH
 
-enum { N_LEAF, N_LIST, N_TUPLE, N_MAP, N_PAIR, N_BIN };
+enum { N_LEAF, N_LIST, N_TUPLE, N_MAP, N_PAIR, N_BIN, N_RUN };
 
 struct pnode {
         uint8_t kind;
         bool tagged;   /* N_TUPLE: an atom first and arity > 1 */
         bool improper; /* N_LIST: the last kid is the tail */
         long len;      /* characters */
-        size_t off, n; /* N_LEAF, N_BIN: text bytes in the context's buffer */
+        size_t off, n; /* N_LEAF, N_BIN, N_RUN: text bytes in the context's buffer */
         struct pnode *kids;
         uint32_t nkids;
 };
@@ -29,6 +33,7 @@ struct pctx {
         struct pk__sbuf *out;
         long ll, m;
         unsigned max_depth;
+        struct pk__korder ko; /* key orders of the maps sorted so far */
         int err;
 };
 
@@ -112,8 +117,27 @@ struct bframe {
         uint32_t i;                /* index in cur, the tuple, or the map's kids */
         uint32_t k;                /* lists: next kid */
         uint32_t *order;           /* maps: pair order (owned) */
+        struct pnode *run;         /* lists: the run the last kid joined, or NULL */
         unsigned depth;
 };
+
+/* Whether a list element's ~p text is a leaf with no comma, so it can share a
+ * run: integers, floats, [] and atoms whose name has no comma (quoting adds
+ * none). */
+static bool run_leaf(const struct pk_term *t)
+{
+        switch (t->type) {
+        case PK_TERM_INT:
+        case PK_TERM_BIG:
+        case PK_TERM_FLOAT:
+        case PK_TERM_NIL:
+                return true;
+        case PK_TERM_ATOM:
+                return !memchr(t->v.atom.name, ',', t->v.atom.len);
+        default:
+                return false;
+        }
+}
 
 /* Builds a leaf into *n (returns 0), or sets up the container's node and
  * frame *f (returns 1); or an error. */
@@ -148,21 +172,27 @@ static int build_start(struct pctx *c, const struct pk_term *t, struct pnode *n,
                         leaf_end(c, n);
                         return c->text.err;
                 }
-                /* Count cells and find the tail. */
-                size_t cells = 0;
+                /* Count the kids (each run of leaves is one) and find the tail. */
+                size_t kids = 0;
+                bool in_run = false;
                 const struct pk_term *x = t;
                 for (;;) {
                         if (x->type == PK_TERM_LIST) {
-                                cells += x->v.list.len;
+                                for (uint32_t i = 0; i < x->v.list.len; i++) {
+                                        bool leaf = run_leaf(&x->v.list.elems[i]);
+                                        kids += !(leaf && in_run);
+                                        in_run = leaf;
+                                }
                                 x = x->v.list.tail;
                         } else {
+                                /* A byte list's cells are integers. */
                                 if (x->type == PK_TERM_STRING)
-                                        cells += x->v.string.len;
+                                        kids += !in_run;
                                 break;
                         }
                 }
                 bool improper = x->type != PK_TERM_NIL && x->type != PK_TERM_STRING;
-                size_t nk = cells + (improper ? 1 : 0);
+                size_t nk = kids + (improper ? 1 : 0);
                 if (nk > UINT32_MAX)
                         return PK_ETERMSIZE;
                 struct pnode *k = pk_arena_alloc(c->a, nk * sizeof(*k));
@@ -202,7 +232,7 @@ static int build_start(struct pctx *c, const struct pk_term *t, struct pnode *n,
                         leaf_end(c, n);
                         return c->text.err;
                 }
-                uint32_t *order = pk__map_order(t);
+                uint32_t *order = pk__map_order(t, &c->ko);
                 struct pnode *k = pk_arena_alloc(c->a, (size_t)ar * 3 * sizeof(*k));
                 if (!order || !k) {
                         free(order);
@@ -248,11 +278,26 @@ static int build_start(struct pctx *c, const struct pk_term *t, struct pnode *n,
         }
 }
 
-/* The next kid of f's container to build: its term (a STRING's byte goes to
- * *scratch) and node; NULL when every kid is built. */
-static const struct pk_term *build_next(struct bframe *f, struct pk_term *scratch,
-                                        struct pnode **kid)
+/* The node a list element goes to: a fresh kid, or (*join set) f's current
+ * run when both are run leaves. */
+static struct pnode *list_kid(struct bframe *f, const struct pk_term *e, bool *join)
 {
+        bool leaf = run_leaf(e);
+        *join = leaf && f->run;
+        if (*join)
+                return f->run;
+        struct pnode *k = &f->n->kids[f->k++];
+        f->run = leaf ? k : NULL;
+        return k;
+}
+
+/* The next kid of f's container to build: its term (a STRING's byte goes to
+ * *scratch) and node; NULL when every kid is built.  *join is set when the
+ * term is the next element of the run *kid (lists only). */
+static const struct pk_term *build_next(struct bframe *f, struct pk_term *scratch,
+                                        struct pnode **kid, bool *join)
+{
+        *join = false;
         const struct pk_term *t = f->t;
         switch (t->type) {
         case PK_TERM_TUPLE:
@@ -278,22 +323,23 @@ static const struct pk_term *build_next(struct bframe *f, struct pk_term *scratc
                         return NULL;
                 if (x->type == PK_TERM_LIST) {
                         if (f->i < x->v.list.len) {
-                                *kid = &f->n->kids[f->k++];
-                                return &x->v.list.elems[f->i++];
+                                const struct pk_term *e = &x->v.list.elems[f->i++];
+                                *kid = list_kid(f, e, join);
+                                return e;
                         }
                         f->cur = x->v.list.tail;
                         f->i = 0;
                 } else if (x->type == PK_TERM_STRING) {
                         if (f->i < x->v.string.len) {
                                 pk_term_set_int(scratch, x->v.string.bytes[f->i++]);
-                                *kid = &f->n->kids[f->k++];
+                                *kid = list_kid(f, scratch, join);
                                 return scratch;
                         }
                         f->cur = NULL;
                 } else if (x->type == PK_TERM_NIL) {
                         f->cur = NULL;
                 } else {
-                        f->cur = NULL; /* an improper tail: the last kid */
+                        f->cur = NULL; /* an improper tail: the last kid, never in a run */
                         *kid = &f->n->kids[f->k++];
                         return x;
                 }
@@ -343,15 +389,32 @@ static int build(struct pctx *c, const struct pk_term *root, struct pnode *rn)
                 struct bframe *top = &st[n - 1];
                 struct pk_term scratch;
                 struct pnode *kid;
-                const struct pk_term *t = build_next(top, &scratch, &kid);
+                bool join;
+                const struct pk_term *t = build_next(top, &scratch, &kid, &join);
                 if (!t) {
                         build_finish(top);
                         n--;
                         continue;
                 }
-                r = build_start(c, t, kid, top->depth + 1, &f);
+                if (join)
+                        pk__sb_putc(&c->text, ',');
+                struct pnode leaf;
+                bool in_run = top->run == kid;
+                r = build_start(c, t, in_run ? &leaf : kid, top->depth + 1, &f);
                 if (r < 0)
                         goto fail;
+                if (in_run) {
+                        /* A run leaf: its text follows the run's (and the
+                         * comma), nothing having been written since. */
+                        if (!join) {
+                                *kid = leaf;
+                                kid->kind = N_RUN;
+                        } else {
+                                kid->len += 1 + leaf.len;
+                        }
+                        kid->n = c->text.len - kid->off;
+                        continue;
+                }
                 if (r == 0)
                         continue;
                 slot = stack_push((void **)&st, &n, &cap, sizeof(*st));
@@ -406,9 +469,15 @@ static void write_open(struct pctx *c, const struct pnode *n)
                 pk__sb_puts(c->out, "#{");
 }
 
+/* Nodes written as they are: their text is all of them. */
+static bool flat(const struct pnode *n)
+{
+        return n->kind == N_LEAF || n->kind == N_BIN || n->kind == N_RUN;
+}
+
 static void write_node(struct pctx *c, const struct pnode *root)
 {
-        if (root->kind == N_LEAF || root->kind == N_BIN) {
+        if (flat(root)) {
                 out_text(c, root);
                 return;
         }
@@ -440,7 +509,7 @@ static void write_node(struct pctx *c, const struct pnode *root)
                         pk__sb_putc(c->out, nd->improper && i == nd->nkids - 1 ? '|' : ',');
                 }
                 const struct pnode *kid = &nd->kids[i];
-                if (kid->kind == N_LEAF || kid->kind == N_BIN) {
+                if (flat(kid)) {
                         out_text(c, kid);
                         continue;
                 }
@@ -472,10 +541,37 @@ static bool fits(const struct pctx *c, const struct pnode *n, long col, long ld,
         return n->len < c->ll - col - ld && n->len + w + ld <= c->m;
 }
 
-/* A list node's proper elements are kids[0..proper); the rest is its tail. */
+/* A list node's proper elements are in kids[0..proper); the rest is its tail. */
 static uint32_t proper_count(const struct pnode *n)
 {
         return n->kind == N_LIST && n->improper ? n->nkids - 1 : n->nkids;
+}
+
+/* An element of a list or tuple node: kid k, or, when that is a run, its
+ * element at byte offset o of the run's text. */
+struct ecur {
+        uint32_t k;
+        size_t o;
+};
+
+/* The element at cur (a kid, or for a run element a leaf node in *view) and
+ * the cursor of the one after it in *next. */
+static const struct pnode *elem_at(const struct pctx *c, const struct pnode *n, struct ecur cur,
+                                   struct pnode *view, struct ecur *next)
+{
+        const struct pnode *kid = &n->kids[cur.k];
+        *next = (struct ecur){cur.k + 1, 0};
+        if (kid->kind != N_RUN)
+                return kid;
+        const char *p = text_of(c, kid) + cur.o;
+        size_t left = kid->n - cur.o;
+        const char *comma = memchr(p, ',', left);
+        size_t len = comma ? (size_t)(comma - p) : left;
+        if (comma)
+                *next = (struct ecur){cur.k, cur.o + len + 1};
+        *view = (struct pnode){.kind = N_LEAF, .off = kid->off + cur.o, .n = len};
+        view->len = chars_of(p, len);
+        return view;
 }
 
 static long last_depth(bool more, long ld)
@@ -522,29 +618,34 @@ static void cpush(struct cstack *s, const struct pnode *n, long col, long ind, l
 }
 
 /* cind_element: the element's width on its line; queues its own check
- * unless it is an atomic node that fits. */
+ * unless it is an atomic node (whose check always passes: e may be a run
+ * element's view, which must not be queued). */
 static long cind_element(const struct pctx *c, struct cstack *s, const struct pnode *e, long col,
                          long ind, long ld, long w)
 {
-        if (fits(c, e, col, ld, w) && atm(e))
-                return e->len;
+        bool fit = fits(c, e, col, ld, w);
+        if (atm(e))
+                return fit ? e->len : c->ll;
         cpush(s, e, col, ind, ld, w);
         return c->ll;
 }
 
-/* cind_list from element i (i < proper) onwards, then the tail. */
-static void cind_list(const struct pctx *c, struct cstack *s, const struct pnode *n, uint32_t i,
-                      long col0, long ind, long ld, long w)
+/* cind_list from element cur onwards, then the tail. */
+static void cind_list(const struct pctx *c, struct cstack *s, const struct pnode *n,
+                      struct ecur cur, long col0, long ind, long ld, long w)
 {
         uint32_t np = proper_count(n);
-        if (i >= np)
+        if (cur.k >= np)
                 return;
-        long we = cind_element(c, s, &n->kids[i], col0, ind, last_depth(i + 1 < np, ld), w);
+        struct pnode view;
+        struct ecur next;
+        const struct pnode *e = elem_at(c, n, cur, &view, &next);
+        long we = cind_element(c, s, e, col0, ind, last_depth(next.k < np, ld), w);
         long col = col0 + we;
         w += we;
-        for (i++; i < np; i++) {
-                const struct pnode *e = &n->kids[i];
-                long ld1 = last_depth(i + 1 < np, ld);
+        for (cur = next; cur.k < np; cur = next) {
+                e = elem_at(c, n, cur, &view, &next);
+                long ld1 = last_depth(next.k < np, ld);
                 long elen = 1 + e->len;
                 if (tail_fits(c, elen, col, ld1, w, atm(e))) {
                         col += elen;
@@ -556,11 +657,11 @@ static void cind_list(const struct pctx *c, struct cstack *s, const struct pnode
                 }
         }
         if (np < n->nkids) {
-                const struct pnode *e = &n->kids[np];
-                if (e->len + 1 < c->ll - col - (ld + 1) && e->len + 1 + w + (ld + 1) <= c->m &&
-                    atm(e))
+                const struct pnode *tail = &n->kids[np];
+                if (tail->len + 1 < c->ll - col - (ld + 1) &&
+                    tail->len + 1 + w + (ld + 1) <= c->m && atm(tail))
                         return;
-                cpush(s, e, col, ind, ld + 1, 0);
+                cpush(s, tail, col, ind, ld + 1, 0);
         }
 }
 
@@ -610,7 +711,7 @@ static bool cind_one(const struct pctx *c, struct cstack *s, const struct ccheck
                 return true;
         switch (n->kind) {
         case N_LIST:
-                cind_list(c, s, n, 0, col + 1, ind, ld, w + 1);
+                cind_list(c, s, n, (struct ecur){0, 0}, col + 1, ind, ld, w + 1);
                 return true;
         case N_TUPLE:
                 if (n->tagged) {
@@ -640,12 +741,13 @@ static bool cind_one(const struct pctx *c, struct cstack *s, const struct ccheck
                                 return true;
                         }
                         if (c->m + tcol < c->ll || tcol < c->ll / 2) {
-                                cind_list(c, s, n, 1, tcol, ind, ld, w + tlen + 1);
+                                cind_list(c, s, n, (struct ecur){1, 0}, tcol, ind, ld,
+                                          w + tlen + 1);
                                 return true;
                         }
                         return false;
                 }
-                cind_list(c, s, n, 0, col + 1, ind, ld, w + 1);
+                cind_list(c, s, n, (struct ecur){0, 0}, col + 1, ind, ld, w + 1);
                 return true;
         case N_MAP:
                 cind_map(c, s, n, col + 2, ind, ld, w + 2);
@@ -682,30 +784,30 @@ static void pp_binary(struct pctx *c, const struct pnode *b, long col, long ind,
         const char *s = text_of(c, b) + 2;
         const char *end = text_of(c, b) + b->n - 2;
         pk__sb_puts(c->out, "<<");
-        /* Text between line breaks is copied in one piece, not per number. */
+        /* io_lib_pretty takes "N," tokens while they fit in n, breaking the
+         * line before the first that does not (which then starts n afresh).
+         * The tokens that fit in n bytes end at the last comma among the
+         * next n bytes, so the work is per line (one memrchr), not per
+         * number, and the text between breaks is copied in one piece. */
         const char *run = s;
         while (s < end) {
-                const char *comma = memchr(s, ',', (size_t)(end - s));
-                if (!comma) {
-                        long len = (long)(end - s);
-                        if (len > n) {
-                                pk__sb_put(c->out, run, (size_t)(s - run));
-                                out_nl_ind(c, ind);
-                                run = s;
-                        }
-                        s = end;
+                if (end - s <= n) {
+                        s = end; /* the rest fits, the last number included */
                         break;
                 }
-                long len = (long)(comma - s) + 1;
-                if (n - len < 0) {
-                        pk__sb_put(c->out, run, (size_t)(s - run));
-                        out_nl_ind(c, ind);
-                        run = s;
-                        n = n0 - len;
-                } else {
-                        n -= len;
+                const char *last = n > 0 ? memrchr(s, ',', (size_t)n) : NULL;
+                if (last) {
+                        n -= (long)(last + 1 - s);
+                        s = last + 1;
                 }
-                s = comma + 1;
+                /* The token at s does not fit: it starts the next line. */
+                pk__sb_put(c->out, run, (size_t)(s - run));
+                out_nl_ind(c, ind);
+                run = s;
+                const char *comma = memchr(s, ',', (size_t)(end - s));
+                long len = comma ? (long)(comma + 1 - s) : (long)(end - s);
+                n = n0 - len;
+                s += len;
         }
         pk__sb_put(c->out, run, (size_t)(s - run));
         pk__sb_puts(c->out, ">>");
@@ -731,7 +833,8 @@ struct ptask {
         char sep;
         const char *close;
         const struct pnode *n;
-        uint32_t i;
+        uint32_t i; /* PP_TAIL: the next element (kid i, at o in a run); PP_MAP_TAIL: pair */
+        size_t o;
         long col0, col, tind, ind, ld, w;
 };
 
@@ -755,9 +858,13 @@ static void ppush(struct pstack *s, struct ptask t)
 static long pp_element(struct pctx *c, struct pstack *s, const struct pnode *e, long col, long tind,
                        long ind, long ld, long w)
 {
-        if (fits(c, e, col, ld, w) && atm(e)) {
+        /* An atomic node is written whether it fits or not (pp of a leaf
+         * writes it), and at once: every caller has queued what follows it,
+         * and e may be a run element's view, which must not be queued. */
+        if (atm(e)) {
+                bool fit = fits(c, e, col, ld, w);
                 write_node(c, e);
-                return e->len;
+                return fit ? e->len : c->ll;
         }
         ppush(s,
               (struct ptask){
@@ -773,9 +880,11 @@ static void pp_tail(struct pctx *c, struct pstack *s, const struct ptask *t)
         const struct pnode *n = t->n;
         uint32_t np = proper_count(n);
         long col = t->col, w = t->w;
-        for (uint32_t i = t->i; i < np; i++) {
-                const struct pnode *e = &n->kids[i];
-                long ld1 = last_depth(i + 1 < np, t->ld);
+        struct pnode view;
+        struct ecur next;
+        for (struct ecur cur = {t->i, t->o}; cur.k < np; cur = next) {
+                const struct pnode *e = elem_at(c, n, cur, &view, &next);
+                long ld1 = last_depth(next.k < np, t->ld);
                 long elen = 1 + e->len;
                 if (tail_fits(c, elen, col, ld1, w, atm(e))) {
                         pk__sb_putc(c->out, ',');
@@ -787,7 +896,8 @@ static void pp_tail(struct pctx *c, struct pstack *s, const struct ptask *t)
                 pk__sb_putc(c->out, ',');
                 out_nl_ind(c, t->ind);
                 struct ptask rest = *t;
-                rest.i = i + 1;
+                rest.i = next.k;
+                rest.o = next.o;
                 bool now = fits(c, e, t->col0, ld1, 0) && atm(e);
                 long we = now ? e->len : c->ll;
                 rest.col = t->col0 + we;
@@ -797,16 +907,16 @@ static void pp_tail(struct pctx *c, struct pstack *s, const struct ptask *t)
                 return;
         }
         if (np < n->nkids) {
-                const struct pnode *e = &n->kids[np];
+                const struct pnode *tail = &n->kids[np];
                 pk__sb_putc(c->out, t->sep);
-                if (e->len + 1 < c->ll - col - (t->ld + 1) &&
-                    e->len + 1 + w + (t->ld + 1) <= c->m && atm(e)) {
-                        write_node(c, e);
+                if (tail->len + 1 < c->ll - col - (t->ld + 1) &&
+                    tail->len + 1 + w + (t->ld + 1) <= c->m && atm(tail)) {
+                        write_node(c, tail);
                         return;
                 }
                 out_nl_ind(c, t->ind);
                 ppush(s, (struct ptask){.kind = PP_NODE,
-                                        .n = e,
+                                        .n = tail,
                                         .col = t->col0,
                                         .tind = t->tind,
                                         .ind = t->ind,
@@ -819,13 +929,16 @@ static void pp_list(struct pctx *c, struct pstack *s, const struct pnode *n, uin
                     long col0, long tind, long ind, long ld, char sep, long w)
 {
         uint32_t np = proper_count(n);
-        long ld1 = last_depth(first + 1 < np, ld);
-        const struct pnode *e = &n->kids[first];
+        struct pnode view;
+        struct ecur next;
+        const struct pnode *e = elem_at(c, n, (struct ecur){first, 0}, &view, &next);
+        long ld1 = last_depth(next.k < np, ld);
         long we = fits(c, e, col0, ld1, w) && atm(e) ? e->len : c->ll;
         ppush(s, (struct ptask){.kind = PP_TAIL,
                                 .sep = sep,
                                 .n = n,
-                                .i = first + 1,
+                                .i = next.k,
+                                .o = next.o,
                                 .col0 = col0,
                                 .col = col0 + we,
                                 .tind = tind,
@@ -1062,6 +1175,7 @@ int pk_etf_print_p(const struct pk_term *t, const struct pk_etf_print_opts *opts
         }
         pk__sb_free(&c.text);
         pk_arena_free(c.a);
+        pk__korder_free(&c.ko);
 done:
         if (r == 0 && !out.p)
                 pk__sb_put(&out, "", 0);

@@ -144,6 +144,7 @@ int pk__txt_term(struct pk__sbuf *sb, const struct pk_term *root)
         struct wframe *st = NULL;
         size_t n = 0, cap = 0;
         const struct pk_term *t = root;
+        struct pk__korder ko = {0}; /* key orders of the maps sorted so far */
         int rc = 0;
         for (;;) {
                 /* Write t: a leaf at once, a container by pushing a frame. */
@@ -172,7 +173,7 @@ int pk__txt_term(struct pk__sbuf *sb, const struct pk_term *root)
                         case PK_TERM_MAP:
                                 f->kind = WF_MAP;
                                 pk__sb_puts(sb, "#{");
-                                f->order = pk__map_order(t);
+                                f->order = pk__map_order(t, &ko);
                                 if (!f->order) {
                                         rc = -ENOMEM;
                                         goto out;
@@ -266,6 +267,8 @@ out:
                 if (st[i].kind == WF_MAP)
                         free(st[i].order);
         free(st);
+        if (ko.tab) /* only a map's keys fill it: leaves skip the call */
+                pk__korder_free(&ko);
         return rc;
 }
 

@@ -171,12 +171,9 @@ int pk__w_float(struct pk_etf_buf *b, int minor_version, double f)
 
 int pk__w_big(struct pk_etf_buf *b, const uint8_t *digits, size_t len, int negative)
 {
-        while (len > 0 && digits[len - 1] == 0)
-                len--;
+        uint64_t m = 0;
+        len = pk__mag_trim(digits, len, &m);
         if (len <= 8) {
-                uint64_t m = 0;
-                for (size_t k = len; k-- > 0;)
-                        m = (m << 8) | digits[k];
                 if (!negative && m <= (uint64_t)INT64_MAX)
                         return pk__w_int(b, (int64_t)m);
                 if (negative && m <= (uint64_t)INT64_MAX)

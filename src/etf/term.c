@@ -84,12 +84,9 @@ int pk_term_set_float(struct pk_term *t, double v)
 
 void pk_term_set_big(struct pk_term *t, const uint8_t *digits, size_t len, int negative)
 {
-        while (len > 0 && digits[len - 1] == 0)
-                len--;
+        uint64_t m = 0;
+        len = pk__mag_trim(digits, len, &m);
         if (len <= 8) {
-                uint64_t m = 0;
-                for (size_t i = len; i-- > 0;)
-                        m = (m << 8) | digits[i];
                 if (!negative && m <= (uint64_t)INT64_MAX) {
                         pk_term_set_int(t, (int64_t)m);
                         return;
@@ -409,7 +406,10 @@ static int cmp_bits(const struct pk_term *a, const struct pk_term *b)
  * pk__map_key_order in map_order.c gives), so a map frame sorts them itself
  * (a bottom-up merge sort whose comparisons are pushed on the same stack)
  * instead of calling that sort, which would call back into the comparison
- * once per level of maps nested in keys. */
+ * once per level of maps nested in keys.  Each order it sorts goes into the
+ * operation's key order cache, so a map nested in keys is sorted once per
+ * operation, not once per comparison that reaches it (which made a chain of
+ * maps keyed by maps cost time quadratic in its depth). */
 
 enum cmp_kind { CF_ELEMS, CF_LIST, CF_MAP };
 
@@ -423,13 +423,44 @@ struct msort {
 /* The state of a map frame: both maps' key orders, then keys, then values. */
 struct cmap {
         uint32_t n;
-        uint32_t k;      /* next key or value to compare */
-        uint8_t phase;   /* 0, 1: sorting a's or b's keys; 2: keys; 3: values */
-        struct msort s;  /* the sort in progress (phases 0 and 1) */
-        uint32_t *ord_a; /* a's sorted pair indexes once phase 0 is done */
-        uint32_t *ord_b;
-        uint32_t buf[]; /* 4n: a's indexes and scratch, then b's */
+        uint32_t k;            /* next key or value to compare */
+        uint8_t phase;         /* 0, 1: sorting a's or b's keys; 2: keys; 3: values */
+        struct msort s;        /* the sort in progress (phases 0 and 1) */
+        const uint32_t *ord_a; /* a's sorted pair indexes (from the cache or sort_a) */
+        const uint32_t *ord_b;
+        uint32_t *sort_a; /* 2n: a's indexes and scratch; NULL when a's order was cached */
+        uint32_t *sort_b;
 };
+
+static void cmap_free(struct cmap *m)
+{
+        if (!m)
+                return;
+        free(m->sort_a);
+        free(m->sort_b);
+        free(m);
+}
+
+/* Puts a finished sort's order (in s->src, within buf) first in buf and
+ * hands it to the cache when it can; returns the order to use.  Whatever the
+ * cache did not take stays in buf, which the frame frees. */
+static const uint32_t *msort_keep(struct pk__korder *ko, const struct pk_term *pairs, uint32_t n,
+                                  const struct msort *s, uint32_t **buf)
+{
+        uint32_t *ord = *buf;
+        if (s->src != ord)
+                memcpy(ord, s->src, (size_t)n * sizeof(*ord));
+        uint32_t k = 0;
+        while (k < n && ord[k] == k)
+                k++;
+        if (k == n) {
+                (void)pk__korder_put(ko, pairs, n, pk__korder_identity);
+                return pk__korder_identity;
+        }
+        if (pk__korder_put(ko, pairs, n, ord))
+                *buf = NULL;
+        return ord;
+}
 
 struct cframe {
         const struct pk_term *a, *b; /* CF_ELEMS: element arrays; CF_LIST: current cells */
@@ -518,8 +549,9 @@ static const struct pk_term *cell_next(const struct pk_term **t, uint32_t *i,
  * last.  On ACT_FINISH *c is the frame's result; on ACT_COMPARE and
  * ACT_REPLACE the next pair is in *x, *y, *ex (ACT_REPLACE: the pair's result
  * is the frame's result, so the frame can go first). */
-static enum cmp_act frame_step(struct cframe *f, bool have, int *c, const struct pk_term **x,
-                               const struct pk_term **y, int *ex, struct pk_term scratch[2])
+static enum cmp_act frame_step(struct cframe *f, struct pk__korder *ko, bool have, int *c,
+                               const struct pk_term **x, const struct pk_term **y, int *ex,
+                               struct pk_term scratch[2])
 {
         switch (f->kind) {
         case CF_ELEMS:
@@ -557,6 +589,21 @@ static enum cmp_act frame_step(struct cframe *f, bool have, int *c, const struct
         default: {
                 struct cmap *m = f->m;
                 const struct pk_term *pa = f->a->v.map.pairs, *pb = f->b->v.map.pairs;
+                if (m->phase == 0 && m->ord_a) {
+                        m->phase = 1;
+                        /* b may share a's pairs (a copied term): then a's sort is b's. */
+                        if (!m->ord_b && (m->ord_b = pk__korder_get(ko, pb, m->n))) {
+                                free(m->sort_b);
+                                m->sort_b = NULL;
+                        }
+                        if (!m->ord_b)
+                                msort_init(&m->s, m->sort_b, m->sort_b + m->n, m->n);
+                }
+                if (m->phase == 1 && m->ord_b) {
+                        m->phase = 2;
+                        m->k = 0;
+                        have = false;
+                }
                 if (m->phase <= 1) {
                         const struct pk_term *pairs = m->phase == 0 ? pa : pb;
                         if (msort_step(&m->s, m->n, have, *c)) {
@@ -565,17 +612,11 @@ static enum cmp_act frame_step(struct cframe *f, bool have, int *c, const struct
                                 *ex = 1;
                                 return ACT_COMPARE;
                         }
-                        if (m->phase == 0) {
-                                m->ord_a = m->s.src;
-                                m->phase = 1;
-                                msort_init(&m->s, m->buf + 2 * (size_t)m->n,
-                                           m->buf + 3 * (size_t)m->n, m->n);
-                                return frame_step(f, false, c, x, y, ex, scratch);
-                        }
-                        m->ord_b = m->s.src;
-                        m->phase = 2;
-                        m->k = 0;
-                        have = false;
+                        if (m->phase == 0)
+                                m->ord_a = msort_keep(ko, pa, m->n, &m->s, &m->sort_a);
+                        else
+                                m->ord_b = msort_keep(ko, pb, m->n, &m->s, &m->sort_b);
+                        return frame_step(f, ko, false, c, x, y, ex, scratch);
                 }
                 if (have && *c)
                         return ACT_FINISH;
@@ -588,8 +629,8 @@ static enum cmp_act frame_step(struct cframe *f, bool have, int *c, const struct
                         m->k = 0;
                 }
                 size_t off = m->phase == 3;
-                *x = &pa[2 * (size_t)m->ord_a[m->k] + off];
-                *y = &pb[2 * (size_t)m->ord_b[m->k] + off];
+                *x = &pa[2 * (size_t)pk__korder_at(m->ord_a, m->k) + off];
+                *y = &pb[2 * (size_t)pk__korder_at(m->ord_b, m->k) + off];
                 *ex = m->phase == 3 ? f->exact : 1;
                 m->k++;
                 return ACT_COMPARE;
@@ -597,12 +638,46 @@ static enum cmp_act frame_step(struct cframe *f, bool have, int *c, const struct
         }
 }
 
+static _Thread_local uint64_t cmp_work;
+
+uint64_t pk__term_cmp_work(void)
+{
+        return cmp_work;
+}
+
+/* The state of a map frame comparing a and b (of n > 0 pairs each), with
+ * each side's order taken from the cache or a sort buffer ready; NULL when
+ * out of memory. */
+static struct cmap *cmap_new(struct pk__korder *ko, const struct pk_term *a,
+                             const struct pk_term *b, uint32_t n)
+{
+        struct cmap *m = calloc(1, sizeof(*m));
+        if (!m)
+                return NULL;
+        m->n = n;
+        m->ord_a = pk__korder_get(ko, a->v.map.pairs, n);
+        m->ord_b = pk__korder_get(ko, b->v.map.pairs, n);
+        size_t bytes = 2 * (size_t)n * sizeof(uint32_t);
+        if ((!m->ord_a && !(m->sort_a = malloc(bytes))) ||
+            (!m->ord_b && !(m->sort_b = malloc(bytes)))) {
+                cmap_free(m);
+                return NULL;
+        }
+        if (!m->ord_a)
+                msort_init(&m->s, m->sort_a, m->sort_a + n, n);
+        return m;
+}
+
 /* Compares x and y when that needs no frame (*c set, returns false), or
  * fills *f for a container pair (returns true).  Sets *err to -ENOMEM when a
  * map's state cannot be allocated (then *c orders by address). */
 static bool cmp_start(const struct pk_term *x, const struct pk_term *y, int ex, int *c,
-                      struct cframe *f, int *err)
+                      struct cframe *f, struct pk__korder *ko, int *err)
 {
+        cmp_work++;
+        *c = 0;
+        if (x == y)
+                return false; /* a term is equal to itself, in either order */
         enum order_class ka = order_class(x), kb = order_class(y);
         if (ka != kb) {
                 *c = ka < kb ? -1 : 1;
@@ -700,16 +775,13 @@ static bool cmp_start(const struct pk_term *x, const struct pk_term *y, int ex, 
                 }
                 if (n == 0)
                         return false;
-                struct cmap *m = malloc(sizeof(*m) + 4 * (size_t)n * sizeof(uint32_t));
+                struct cmap *m = cmap_new(ko, a, b, n);
                 if (!m) {
                         /* Out of memory: order by address so the result stays consistent. */
                         *err = -ENOMEM;
                         *c = cmp_u64((uintptr_t)a, (uintptr_t)b);
                         return false;
                 }
-                m->n = n;
-                m->phase = 0;
-                msort_init(&m->s, m->buf, m->buf + n, n);
                 *f = (struct cframe){.kind = CF_MAP, .exact = (uint8_t)ex, .a = a, .b = b, .m = m};
                 return true;
         }
@@ -731,8 +803,12 @@ static bool cmp_start(const struct pk_term *x, const struct pk_term *y, int ex, 
         return false;
 }
 
-int pk__term_cmp(const struct pk_term *a, const struct pk_term *b, int exact, int *err)
+int pk__term_cmp(const struct pk_term *a, const struct pk_term *b, int exact, struct pk__korder *ko,
+                 int *err)
 {
+        struct pk__korder own = {0};
+        if (!ko)
+                ko = &own;
         /* Most comparisons are shallow: a few frames here, the heap beyond. */
         struct cframe local[16];
         struct cframe *st = local;
@@ -744,14 +820,14 @@ int pk__term_cmp(const struct pk_term *a, const struct pk_term *b, int exact, in
         for (;;) {
                 struct cframe f;
                 bool have = true;
-                if (cmp_start(x, y, ex, &c, &f, err)) {
+                if (cmp_start(x, y, ex, &c, &f, ko, err)) {
                         if (n == cap) {
                                 size_t nc = cap * 2;
                                 struct cframe *ns = st == local ? malloc(nc * sizeof(*ns))
                                                                 : realloc(st, nc * sizeof(*ns));
                                 if (!ns) {
                                         if (f.kind == CF_MAP)
-                                                free(f.m);
+                                                cmap_free(f.m);
                                         *err = -ENOMEM;
                                         c = cmp_u64((uintptr_t)a, (uintptr_t)b);
                                         goto out;
@@ -769,10 +845,10 @@ int pk__term_cmp(const struct pk_term *a, const struct pk_term *b, int exact, in
                         if (n == 0)
                                 goto out;
                         struct cframe *top = &st[n - 1];
-                        enum cmp_act act = frame_step(top, have, &c, &x, &y, &ex, scratch);
+                        enum cmp_act act = frame_step(top, ko, have, &c, &x, &y, &ex, scratch);
                         if (act != ACT_COMPARE) {
                                 if (top->kind == CF_MAP)
-                                        free(top->m);
+                                        cmap_free(top->m);
                                 n--;
                         }
                         if (act != ACT_FINISH)
@@ -783,14 +859,15 @@ int pk__term_cmp(const struct pk_term *a, const struct pk_term *b, int exact, in
 out:
         for (size_t i = 0; i < n; i++)
                 if (st[i].kind == CF_MAP)
-                        free(st[i].m);
+                        cmap_free(st[i].m);
         if (st != local)
                 free(st);
+        pk__korder_free(&own);
         return c;
 }
 
 int pk_term_compare(const struct pk_term *a, const struct pk_term *b, int exact)
 {
         int err;
-        return pk__term_cmp(a, b, exact, &err);
+        return pk__term_cmp(a, b, exact, NULL, &err);
 }

@@ -62,6 +62,7 @@ struct parser {
         size_t str_max; /* inside a binary: cp_max for its strings (0: outside) */
         struct token peeked;
         bool has_peek;
+        struct pk__korder ko; /* key orders of the maps sorted so far */
 };
 
 /* Records where and why parsing failed (the first failure wins) and returns

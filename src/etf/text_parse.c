@@ -170,7 +170,7 @@ static int close_map(struct parser *p, struct pk_term *out)
         struct pk_term *e = pk_arena_terms(p->a, 2 * n);
         if (!e)
                 return pk__tp_fail_alloc(p, f->open);
-        size_t k = pk__map_sort_unique(pairs, n, e);
+        size_t k = pk__map_sort_unique(pairs, n, e, &p->ko);
         if (k == SIZE_MAX)
                 return pk__tp_fail(p, f->open, -ENOMEM, "out of memory");
         pk_term_set_map(out, e, (uint32_t)k);
@@ -392,6 +392,7 @@ out:
         free(p.vs);
         free(p.fs);
         free(p.cps);
+        pk__korder_free(&p.ko);
         return r;
 }
 
