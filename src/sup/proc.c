@@ -21,7 +21,7 @@
 #define CHILDREN_MAX 65536
 /* One /proc/PID/task/TID/children read: 10,000 children of 7-digit pids
  * ("1234567 " each) need 80,000 bytes. */
-#define CHILDREN_LIST_MAX (1024 * 1024)
+#define CHILDREN_LIST_MAX ((size_t)1024 * 1024)
 #define TREE_MAX 4096
 
 static ssize_t read_file(const char *path, char *buf, size_t size)

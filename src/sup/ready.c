@@ -130,6 +130,7 @@ static void on_main_gone(struct pk_loop_io *io, unsigned revents)
         (void)revents;
         /* not our child: its status is not ours to collect */
         struct pk_exit ex = {.exited = 0, .code = -1, .signal = 0};
+        pk__sup_unindex_pid(c, c->mainpid);
         pk__sup_main_exited(c, &ex);
         pk__sup_flush(sup_);
 }
@@ -139,6 +140,7 @@ static void on_main_exit(struct pk_loop_child *w, int err, const struct pk_exit 
         struct child *c = w->w.data;
         struct pk_sup *sup_ = pk__sup_root(c->sup);
         (void)err; /* ex is {0, -1, 0, 0} if someone else reaped it */
+        pk__sup_unindex_pid(c, c->mainpid);
         pk__sup_main_exited(c, ex);
         pk__sup_after_reap(sup_);
         pk__sup_flush(sup_);

@@ -197,6 +197,9 @@ int pk__sup_pid_room(struct child *c, size_t more);
 /* Sets c->pid and c->mainpid and keeps the root's pid index in step; the
  * new pids need room made by pk__sup_pid_room() first. */
 void pk__sup_set_pids(struct child *c, pid_t pid, pid_t mainpid);
+/* Takes a reaped (dead) pid of c out of the index; c->pid / c->mainpid keep
+ * it (the process group is still killed by that number). */
+void pk__sup_unindex_pid(struct child *c, pid_t pid);
 void pk__sup_shutdown(struct pk_sup *s, int reason);
 void pk__sup_extend_stop(struct child *c, uint64_t ms); /* EXTEND_TIMEOUT_USEC while stopping */
 

@@ -276,6 +276,12 @@ int pk__sup_pid_room(struct child *c, size_t more)
         return pk__htab_reserve(&pk__sup_root(c->sup)->by_pid, more);
 }
 
+void pk__sup_unindex_pid(struct child *c, pid_t pid)
+{
+        if (pid > 0)
+                (void)pk__htab_del(&pk__sup_root(c->sup)->by_pid, pk__hash_u64((uint64_t)pid), c);
+}
+
 void pk__sup_set_pids(struct child *c, pid_t pid, pid_t mainpid)
 {
         struct pk__htab *t = &pk__sup_root(c->sup)->by_pid;
@@ -456,7 +462,8 @@ static void on_spawned_exit(struct pk_loop_child *w, int err, const struct pk_ex
         struct pk_exit ex = *exp; /* {0, -1, 0, 0} when someone else reaped it (err < 0) */
         if (err == 0)
                 pk_proc_set_reaped(c->proc, exp);
-        pk__sup_after_reap(sup_); /* orphans a reaper sweep left behind this child */
+        pk__sup_unindex_pid(c, c->pid); /* dead: a later process with its pid is not ours */
+        pk__sup_after_reap(sup_);       /* orphans a reaper sweep left behind this child */
         if (c->forking && c->state == PK_SUP_STARTING && c->main_pidfd < 0) {
                 /* Type=forking: the starter's exit hands over to the daemon */
                 if (forking_handover(c, &ex) == 0) {
