@@ -1369,6 +1369,41 @@ Test(sup, stop_kills_a_double_forked_grandchild_with_a_cgroup)
         finish(s);
 }
 
+/* Two supervisors with the same name in the same cgroup: the second finds the
+ * first's service cgroup in use and refuses (-EBUSY) instead of sharing it,
+ * so its kills can never reach the first's processes. */
+Test(sup, a_service_cgroup_in_use_is_refused, .timeout = 60)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.cgroup = PK_SUP_CGROUP_ON;
+        char name[32];
+        cgt_name(name, sizeof(name), "busy");
+        o.name = name;
+        struct pk_sup *s1 = new_sup(&o);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "svc";
+        sp.ready = PK_SUP_READY_FD;
+        sp.ready_fd = 3;
+        int r = pk_sup_add(s1, &sp, probe((const char *[]){"fd:3", "pause", NULL}));
+        if (r < 0) {
+                pk_sup_free(s1);
+                cr_skip_test("no writable cgroup v2 here (%s)", pk_strerror(r));
+        }
+        cr_assert_eq(pk_sup_start(s1, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "svc", 1);
+        struct pk_sup *s2 = new_sup(&o);
+        struct pk_sup_child_spec sp2;
+        memset(&sp2, 0, sizeof(sp2));
+        sp2.id = "svc";
+        r = pk_sup_add(s2, &sp2, probe((const char *[]){"pause", NULL}));
+        pk_sup_free(s2);
+        cr_assert_eq(r, -EBUSY, "the second supervisor: %s", pk_strerror(r));
+        cr_assert_eq(count(PK_SUP_EV_EXITED, "svc"), 0, "the first one's service still runs");
+        finish(s1);
+}
+
 Test(sup, logs_survive_restarts_in_order)
 {
         char dir[] = "/tmp/pk-sup-log-XXXXXX";

@@ -316,6 +316,25 @@ static int kill_cgroup(struct child *c)
         return pk_cgroup_kill(c->cg);
 }
 
+/* Makes (or opens) the child's cgroup `<parent>/<sup name>.<id>` and has its
+ * command born there.  A cgroup of that name with processes in it belongs to
+ * someone else (e.g. a second supervisor in the same cgroup with the same
+ * names): -EBUSY, never a kill of what runs there. */
+static int open_child_cgroup(struct child *c)
+{
+        struct pk_sup *s = c->sup;
+        char name[2 * PK_SUP_ID_MAX + 2];
+        snprintf(name, sizeof(name), "%s.%s", s->name, c->id);
+        int r = pk_cgroup_create(s->cgroup_parent, name, &c->cg);
+        if (r == 0 && pk_cgroup_populated(c->cg) == 1)
+                r = -EBUSY;
+        if (r == 0)
+                r = pk_cmd_cgroup(c->cmd, pk_cgroup_dirfd(c->cg));
+        if (r < 0)
+                c->cg = pk_cgroup_free(c->cg);
+        return r;
+}
+
 /* A fresh cgroup of the same name for a child whose cgroup was killed (it is
  * empty by now: a start follows the "populated 0" wait).  On failure the
  * child keeps no cgroup, or the start fails when cgroups are required. */
@@ -324,11 +343,7 @@ static int renew_cgroup(struct child *c)
         struct pk_sup *s = c->sup;
         c->cg_killed = false;
         c->cg = pk_cgroup_free(c->cg);
-        char name[2 * PK_SUP_ID_MAX + 2];
-        snprintf(name, sizeof(name), "%s.%s", s->name, c->id);
-        int r = pk_cgroup_create(s->cgroup_parent, name, &c->cg);
-        if (r == 0)
-                r = pk_cmd_cgroup(c->cmd, pk_cgroup_dirfd(c->cg));
+        int r = open_child_cgroup(c);
         if (r < 0) {
                 c->cg = pk_cgroup_free(c->cg);
                 (void)pk_cmd_cgroup(c->cmd, -1);
@@ -664,8 +679,9 @@ static void sup_start_internal(struct pk_sup *s)
         s->starting_up = true; /* not ready to the parent before every child had its start */
         /* A child ordered after a later one in the list waits for it too. */
         for (size_t i = 0; i < s->n; i++)
-                s->kids[i]->start_pending = !s->kids[i]->manual && (s->kids[i]->state == PK_SUP_DOWN ||
-                                                                    s->kids[i]->state == PK_SUP_FAILED);
+                s->kids[i]->start_pending =
+                    !s->kids[i]->manual &&
+                    (s->kids[i]->state == PK_SUP_DOWN || s->kids[i]->state == PK_SUP_FAILED);
         for (size_t i = 0; i < s->n; i++) {
                 struct child *c = s->kids[i];
                 if (c->start_pending) {
@@ -1442,16 +1458,9 @@ static int prepare_cmd(struct child *c)
                 return r;
         struct pk_sup *s = c->sup;
         if (s->opts.cgroup != PK_SUP_CGROUP_OFF) {
-                char name[2 * PK_SUP_ID_MAX + 2];
-                snprintf(name, sizeof(name), "%s.%s", s->name, c->id);
-                r = pk_cgroup_create(s->cgroup_parent, name, &c->cg);
-                if (r == 0)
-                        r = pk_cmd_cgroup(c->cmd, pk_cgroup_dirfd(c->cg));
-                if (r < 0) {
-                        c->cg = pk_cgroup_free(c->cg);
-                        if (s->opts.cgroup == PK_SUP_CGROUP_ON)
-                                return r;
-                }
+                r = open_child_cgroup(c);
+                if (r < 0 && s->opts.cgroup == PK_SUP_CGROUP_ON)
+                        return r;
         }
         if (c->log_dir) {
                 r = pk_log_new(s->loop, c->log_dir, c->id, c->has_log_opts ? &c->log_opts : NULL,
