@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -63,11 +64,33 @@ static char *read_file(const char *path)
         return strdup(buf);
 }
 
+/* The test's temporary directory, removed by the suite's fini (which runs
+ * after a failed assertion too). */
+static char created_dir[256];
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void)st;
+        (void)flag;
+        (void)ftw;
+        return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static void sv_cleanup(void)
+{
+        if (created_dir[0])
+                (void)nftw(created_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        created_dir[0] = '\0';
+}
+
+TestSuite(supervise, .fini = sv_cleanup);
+
 static void sv_init(struct sv *s)
 {
         memset(s, 0, sizeof(*s));
         snprintf(s->dir, sizeof(s->dir), "/tmp/pk-sv-XXXXXX");
         cr_assert(mkdtemp(s->dir));
+        snprintf(created_dir, sizeof(created_dir), "%s", s->dir);
         chmod(s->dir, 0755); /* the nobody client must reach the socket */
         snprintf(s->ctl, sizeof(s->ctl), "%s/ctl", s->dir);
         snprintf(s->units, sizeof(s->units), "%s/units", s->dir);

@@ -89,7 +89,8 @@ struct sv {
         int n_unit_path;
         const char *log_dir;
         const char *control;
-        const char *config_dir; /* where `enable` makes its links */
+        const char *config_dir;    /* where `enable` makes its links */
+        struct pk_cgroup *inst_cg; /* this instance's cgroup, the services' parent */
         int strict;
         int cgroup; /* enum pk_sup_cgroup_mode */
         gid_t ctl_gid;
@@ -1746,8 +1747,23 @@ static int sv_main(int argc, char **argv)
                 pk_cli_error("supervise", "loop: %s", pk_strerror(r));
                 goto out;
         }
-        struct pk_sup_opts so = {
-            .name = "supervise", .intensity = 1000, .period_ms = 1000, .cgroup = sv->cgroup};
+        /* The services' cgroups go under one of this instance's own, so that two
+         * supervisors in one cgroup never share "supervise.<unit>" (one's stop
+         * would kill the other's service). */
+        if (sv->cgroup != PK_SUP_CGROUP_OFF) {
+                char cgname[64];
+                snprintf(cgname, sizeof(cgname), "portkit-supervise.%ld", (long)getpid());
+                r = pk_cgroup_create(NULL, cgname, &sv->inst_cg);
+                if (r < 0 && sv->cgroup == PK_SUP_CGROUP_ON) {
+                        pk_cli_error("supervise", "cgroup %s: %s", cgname, pk_strerror(r));
+                        goto out;
+                }
+        }
+        struct pk_sup_opts so = {.name = "supervise",
+                                 .intensity = 1000,
+                                 .period_ms = 1000,
+                                 .cgroup = sv->cgroup,
+                                 .cgroup_parent = pk_cgroup_path(sv->inst_cg)};
         if ((r = pk_sup_new(sv->loop, &so, &sv->sup)) < 0) {
                 pk_cli_error("supervise", "supervisor: %s", pk_strerror(r));
                 goto out;
@@ -1781,6 +1797,7 @@ static int sv_main(int argc, char **argv)
         struct pk_sv_tree_env tenv = {.loop = sv->loop,
                                       .log_dir = sv->log_dir,
                                       .cgroup = sv->cgroup,
+                                      .cgroup_parent = pk_cgroup_path(sv->inst_cg),
                                       .add_unit = tree_add_unit,
                                       .ud = sv};
         for (int i = 0; i < sv->nconfigs; i++) {
@@ -1830,6 +1847,7 @@ out:
         }
         sv->sk = sk_set_free(sv->sk); /* Accept=yes instances leave the supervisor first */
         sv->sup = pk_sup_free(sv->sup);
+        sv->inst_cg = pk_cgroup_free(sv->inst_cg); /* removed once empty */
         for (size_t i = 0; i < sv->n; i++)
                 svc_free(sv->svcs[i]);
         pk_loop_free(sv->loop);

@@ -38,8 +38,9 @@ struct pk_loop;
 struct pk_sup;
 struct pk_sv_tree_env {
         struct pk_loop *loop;
-        const char *log_dir; /* workers' logs, or NULL */
-        int cgroup;          /* enum pk_sup_cgroup_mode of the nested supervisors */
+        const char *log_dir;       /* workers' logs, or NULL */
+        int cgroup;                /* enum pk_sup_cgroup_mode of the nested supervisors */
+        const char *cgroup_parent; /* their cgroup parent, or NULL */
         /* Loads unit @name as a child of @parent; a message in @err on failure. */
         int (*add_unit)(void *ud, struct pk_sup *parent, const char *name, char *err, size_t errsz);
         void *ud;

@@ -253,6 +253,7 @@ static int build_sup(struct tctx *t, struct pk_sup *parent, const struct pk_term
         memset(&o, 0, sizeof(o));
         o.name = name;
         o.cgroup = t->env->cgroup;
+        o.cgroup_parent = t->env->cgroup_parent;
         struct pk_sup_child_spec sp; /* the nested supervisor as a child of its parent */
         memset(&sp, 0, sizeof(sp));
         sp.id = name;
