@@ -795,12 +795,12 @@ static void pp_binary(struct pctx *c, const struct pnode *b, long col, long ind,
                         s = end; /* the rest fits, the last number included */
                         break;
                 }
+                /* The tokens that fit end at the last comma within n bytes;
+                 * the one after them does not fit and starts the next line
+                 * (so what is left of n is not needed). */
                 const char *last = n > 0 ? memrchr(s, ',', (size_t)n) : NULL;
-                if (last) {
-                        n -= (long)(last + 1 - s);
+                if (last)
                         s = last + 1;
-                }
-                /* The token at s does not fit: it starts the next line. */
                 pk__sb_put(c->out, run, (size_t)(s - run));
                 out_nl_ind(c, ind);
                 run = s;
