@@ -420,3 +420,36 @@ Test(etf_hostile2, long_lists_p_match_erl)
         fclose(f);
         pk_arena_free(a);
 }
+
+/* ~p of lists with runs under allocation failure: -ENOMEM or the same text. */
+Test(etf_hostile2, long_list_p_out_of_memory)
+{
+        static const char text[] =
+            "{reply,[1,a,'b,c',2.5,[],{x},3,\"str\",<<1,2>>,4,-5,100000000000000000000000,x,y,z,"
+            "aaaaaaaaaaaaaaaaaaaa,bbbbbbbbbbbbbbbbbbbbbbbbb,ccccccccccccccccccccccc,dddddddddddd,"
+            "eeeeeeeeeeeeeeeeeeee,[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,"
+            "25,26,27,28,29,30]|tail],#{k => [7,8,9]}}.";
+        pk_arena *a = pk_arena_new(0);
+        struct pk_term *t = NULL;
+        cr_assert_eq(pk_etf_parse(a, text, sizeof(text) - 1, NULL, &t, NULL, NULL), 1);
+        char *want = NULL;
+        cr_assert_eq(pk_etf_print_p(t, NULL, &want, NULL), 0);
+        cr_assert(strchr(want, '\n'), "the term should need several lines: %s", want);
+        long k;
+        for (k = 1; k < 100000; k++) {
+                char *s = NULL;
+                pk__alloc_fail_after(k);
+                int r = pk_etf_print_p(t, NULL, &s, NULL);
+                long left = pk__alloc_fail_after(0);
+                if (r == 0)
+                        cr_assert_str_eq(s, want, "at failure %ld", k);
+                else
+                        cr_assert_eq(r, -ENOMEM, "at failure %ld: %d", k, r);
+                free(s);
+                if (left > 0)
+                        break;
+        }
+        cr_assert_gt(k, 1);
+        free(want);
+        pk_arena_free(a);
+}
