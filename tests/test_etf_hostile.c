@@ -363,3 +363,30 @@ Test(etf_hostile, cli_decode_output_limit)
         snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
         sh(cmd);
 }
+
+/* Issue 14: ~p built a 48-byte layout node per list element, so 8 Mi bytes
+ * as a byte list (16 MB of text) took 400 MB of nodes.  Runs of leaves now
+ * share a node: the peak stays near the text's own size (the sanitizer's
+ * quarantine keeps the buffers' earlier sizes resident too). */
+Test(etf_hostile, long_list_p_memory_follows_text)
+{
+        size_t n = 8u << 20;
+        uint8_t *bytes = malloc(n);
+        cr_assert_not_null(bytes);
+        memset(bytes, 1, n); /* not printable: a list of numbers */
+        struct pk_term t;
+        pk_term_set_string(&t, bytes, (uint32_t)n);
+        reset_peak();
+        size_t before = vm_kb("VmRSS");
+        char *s = NULL;
+        size_t len = 0;
+        cr_assert_eq(pk_etf_print_p(&t, NULL, &s, &len), 0);
+        size_t peak = vm_kb("VmHWM");
+        size_t grew = peak > before ? peak - before : 0;
+        cr_assert_gt(len, 2 * n);
+        cr_assert_eq(strncmp(s, "[1,1,1,", 7), 0);
+        cr_assert_lt(grew, 256u << 20, "peak RSS grew by %zu MB for %zu bytes of text", grew >> 20,
+                     len);
+        free(s);
+        free(bytes);
+}

@@ -39,7 +39,7 @@ bool pk__korder_put(struct pk__korder *ko, const struct pk_term *pairs, uint32_t
                 return false;
         if (2 * (ko->used + 1) > ko->cap) {
                 /* Rehash into a table twice the size (load stays <= 1/2). */
-                size_t nc = ko->cap ? 2 * ko->cap : 64;
+                size_t nc = ko->cap ? 2 * ko->cap : 16;
                 struct pk__korder_ent *nt = calloc(nc, sizeof(*nt));
                 if (!nt)
                         return false;

@@ -563,14 +563,15 @@ static const struct pnode *elem_at(const struct pctx *c, const struct pnode *n, 
         *next = (struct ecur){cur.k + 1, 0};
         if (kid->kind != N_RUN)
                 return kid;
-        const char *p = text_of(c, kid) + cur.o;
-        size_t left = kid->n - cur.o;
-        const char *comma = memchr(p, ',', left);
-        size_t len = comma ? (size_t)(comma - p) : left;
-        if (comma)
+        /* Elements are short: one pass finds the comma and counts characters. */
+        const char *p = text_of(c, kid) + cur.o, *q = p, *end = p + (kid->n - cur.o);
+        long chars = 0;
+        for (; q < end && *q != ','; q++)
+                chars += ((unsigned char)*q & 0xC0) != 0x80;
+        size_t len = (size_t)(q - p);
+        if (q < end)
                 *next = (struct ecur){cur.k, cur.o + len + 1};
-        *view = (struct pnode){.kind = N_LEAF, .off = kid->off + cur.o, .n = len};
-        view->len = chars_of(p, len);
+        *view = (struct pnode){.kind = N_LEAF, .off = kid->off + cur.o, .n = len, .len = chars};
         return view;
 }
 
@@ -795,12 +796,12 @@ static void pp_binary(struct pctx *c, const struct pnode *b, long col, long ind,
                         s = end; /* the rest fits, the last number included */
                         break;
                 }
+                /* The tokens that fit end at the last comma within n bytes;
+                 * the one after them does not fit and starts the next line
+                 * (so what is left of n is not needed). */
                 const char *last = n > 0 ? memrchr(s, ',', (size_t)n) : NULL;
-                if (last) {
-                        n -= (long)(last + 1 - s);
+                if (last)
                         s = last + 1;
-                }
-                /* The token at s does not fit: it starts the next line. */
                 pk__sb_put(c->out, run, (size_t)(s - run));
                 out_nl_ind(c, ind);
                 run = s;
