@@ -185,6 +185,36 @@ char *tu_slurp_fd(int fd)
         return s;
 }
 
+/* ---- record files of the interop escripts ---- */
+
+const uint8_t *tu_next_field(const uint8_t *p, const uint8_t *end, struct tu_field *f)
+{
+        cr_assert(end - p >= 4, "truncated record file");
+        f->n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        cr_assert((size_t)(end - p - 4) >= f->n, "truncated record");
+        f->p = p + 4;
+        return p + 4 + f->n;
+}
+
+void tu_put_field(FILE *f, const void *p, size_t n)
+{
+        uint8_t h[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+        cr_assert_eq(fwrite(h, 1, 4, f), 4);
+        cr_assert_eq(fwrite(p, 1, n, f), n);
+}
+
+bool tu_same(const void *p, size_t n, struct tu_field want)
+{
+        return n == want.n && memcmp(p, want.p, n) == 0;
+}
+
+void tu_count(struct tu_tally *t, bool ok, unsigned i)
+{
+        t->done++;
+        if (!ok && t->bad++ == 0)
+                t->first = i;
+}
+
 /* ---- the portkit binary ---- */
 
 pid_t tu_portkit_start(const char *const *argv, const char *input, size_t input_len, int *ret_in,

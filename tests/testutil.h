@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct pk_cmd;
@@ -55,6 +57,28 @@ char *tu_slurp_if(const char *path, size_t *len);
 /* The whole content of fd (a memfd or a file) from offset 0, NUL-terminated
  * (caller frees); closes fd. */
 char *tu_slurp_fd(int fd);
+
+/* ---- record files of the interop escripts (tests/interop/etf_*.escript) ---- */
+
+/* A record: a 4-byte big-endian length, then that many bytes. */
+struct tu_field {
+        const uint8_t *p;
+        uint32_t n;
+};
+/* Reads the record at p (asserts it fits before end); returns the next. */
+const uint8_t *tu_next_field(const uint8_t *p, const uint8_t *end, struct tu_field *f);
+/* Writes n bytes at p as a record. */
+void tu_put_field(FILE *f, const void *p, size_t n);
+/* Whether the n bytes at p are the record's bytes. */
+bool tu_same(const void *p, size_t n, struct tu_field want);
+
+/* A cross-check's count for one property: records checked, how many were
+ * wrong and the index of the first. */
+struct tu_tally {
+        const char *what;
+        unsigned bad, first, done;
+};
+void tu_count(struct tu_tally *t, bool ok, unsigned i);
 
 /* ---- the portkit binary (PK_BUILD_DIR/portkit) ---- */
 
