@@ -141,6 +141,36 @@ void tu_read_pids(const char *path, pid_t *pids, int n)
         cr_assert_fail("not %d pids in %s", n, path);
 }
 
+int tu_sh(char **ret_out, const char *fmt, ...)
+{
+        char cmd[8192];
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+        va_end(ap);
+        cr_assert(n >= 0 && (size_t)n < sizeof(cmd), "command too long");
+        FILE *f = popen(cmd, "re");
+        cr_assert_not_null(f, "popen %s", cmd);
+        size_t cap = 1 << 16, len = 0, k;
+        char *out = malloc(cap);
+        cr_assert_not_null(out);
+        while ((k = fread(out + len, 1, cap - 1 - len, f)) > 0) {
+                len += k;
+                if (cap - 1 - len == 0) {
+                        char *nb = realloc(out, cap *= 2);
+                        cr_assert_not_null(nb);
+                        out = nb;
+                }
+        }
+        out[len] = 0;
+        int ws = pclose(f);
+        if (ret_out)
+                *ret_out = out;
+        else
+                free(out);
+        return tu_status_of(ws);
+}
+
 /* ---- files ---- */
 
 char *tu_slurp_if(const char *path, size_t *len)

@@ -47,6 +47,10 @@ void tu_wait_gone(pid_t pid);
 /* Waits for path to hold n pids (written by a child); asserts they came. */
 void tu_read_pids(const char *path, pid_t *pids, int n);
 
+/* Runs the shell command fmt (printf-style); with ret_out, its stdout is
+ * kept there (NUL-terminated, caller frees).  Returns tu_status_of(). */
+int tu_sh(char **ret_out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* ---- files ---- */
 
 /* The whole file at path, NUL-terminated (caller frees); *len its length
