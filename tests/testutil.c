@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -247,6 +248,18 @@ void tu_count(struct tu_tally *t, bool ok, unsigned i)
 
 /* ---- the portkit binary ---- */
 
+/* "portkit" and argv into full (40 slots), NULL-terminated. */
+static void portkit_argv(const char *const *argv, const char **full)
+{
+        size_t n = 1;
+        full[0] = "portkit";
+        for (; argv[n - 1]; n++) {
+                cr_assert_lt(n, 39, "too many arguments");
+                full[n] = argv[n - 1];
+        }
+        full[n] = NULL;
+}
+
 pid_t tu_portkit_start(const char *const *argv, const char *input, size_t input_len, int *ret_in,
                        int *ret_out, int *ret_err)
 {
@@ -265,13 +278,8 @@ pid_t tu_portkit_start(const char *const *argv, const char *input, size_t input_
         }
         int out = memfd_create("out", MFD_CLOEXEC), err = memfd_create("err", MFD_CLOEXEC);
         cr_assert(out >= 0 && err >= 0);
-        const char *full[40] = {"portkit"};
-        size_t n = 1;
-        for (; argv[n - 1]; n++) {
-                cr_assert_lt(n, 39, "too many arguments");
-                full[n] = argv[n - 1];
-        }
-        full[n] = NULL;
+        const char *full[40];
+        portkit_argv(argv, full);
         pid_t pid = fork();
         cr_assert_geq(pid, 0);
         if (pid == 0) {
@@ -286,6 +294,34 @@ pid_t tu_portkit_start(const char *const *argv, const char *input, size_t input_
                 *ret_in = in[1];
         *ret_out = out;
         *ret_err = err;
+        return pid;
+}
+
+pid_t tu_portkit_start_pty(const char *const *argv, int *ret_master)
+{
+        int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        cr_assert_geq(m, 0);
+        cr_assert_eq(grantpt(m), 0);
+        cr_assert_eq(unlockpt(m), 0);
+        const char *sname = ptsname(m);
+        cr_assert_not_null(sname);
+        const char *full[40];
+        portkit_argv(argv, full);
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                setsid();
+                int s = open(sname, O_RDWR); /* becomes the controlling terminal */
+                if (s < 0)
+                        _exit(120);
+                (void)ioctl(s, TIOCSCTTY, 0);
+                dup2(s, 0);
+                dup2(s, 1);
+                dup2(s, 2);
+                execv(PORTKIT, (char **)(void *)full);
+                _exit(127);
+        }
+        *ret_master = m;
         return pid;
 }
 

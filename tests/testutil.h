@@ -94,6 +94,11 @@ void tu_count(struct tu_tally *t, bool ok, unsigned i);
 pid_t tu_portkit_start(const char *const *argv, const char *input, size_t input_len, int *ret_in,
                        int *ret_out, int *ret_err);
 
+/* Starts portkit with argv in a new session whose controlling terminal is
+ * a new pty, as its stdin, stdout and stderr; *ret_master is the pty's
+ * master side (the caller closes it). */
+pid_t tu_portkit_start_pty(const char *const *argv, int *ret_master);
+
 /* A finished portkit run: stdout, stderr (owned) and tu_status_of(). */
 struct tu_res {
         char *out, *err;
