@@ -276,26 +276,9 @@ static void pty_until(int m, const char *want, char *buf, size_t size)
 // cppcheck-suppress unknownMacro
 Test(cli_call, works_in_a_terminal, .timeout = 60)
 {
-        int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-        cr_assert_geq(m, 0);
-        cr_assert_eq(grantpt(m), 0);
-        cr_assert_eq(unlockpt(m), 0);
-        const char *sname = ptsname(m);
-        cr_assert_not_null(sname);
-        pid_t pid = fork();
-        cr_assert_geq(pid, 0);
-        if (pid == 0) {
-                setsid();
-                int s = open(sname, O_RDWR);
-                if (s < 0)
-                        _exit(120);
-                (void)ioctl(s, TIOCSCTTY, 0);
-                dup2(s, 0);
-                dup2(s, 1);
-                dup2(s, 2);
-                execl(PORTKIT, "portkit", "call", "--", CALC, (char *)NULL);
-                _exit(127);
-        }
+        const char *a[] = {"call", "--", CALC, NULL};
+        int m;
+        pid_t pid = tu_portkit_start_pty(a, &m);
         char buf[4096];
         cr_assert_eq(write(m, "{add, 1, 2}.\n", 13), 13);
         pty_until(m, "{ok,3}", buf, sizeof(buf));

@@ -124,31 +124,8 @@ Test(cli_run, timeout_has_the_shape_of_coreutils_timeout, .timeout = 60)
  * terminal and returns the exit status. */
 static int in_pty(const char *const *argv, const char *input, char *outbuf, size_t outsz)
 {
-        int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-        cr_assert_geq(m, 0);
-        cr_assert_eq(grantpt(m), 0);
-        cr_assert_eq(unlockpt(m), 0);
-        const char *sname = ptsname(m);
-        cr_assert_not_null(sname);
-        const char *full[40] = {"portkit"};
-        size_t n = 1;
-        for (; argv[n - 1] && n < 39; n++)
-                full[n] = argv[n - 1];
-        full[n] = NULL;
-        pid_t pid = fork();
-        cr_assert_geq(pid, 0);
-        if (pid == 0) {
-                setsid();
-                int s = open(sname, O_RDWR); /* becomes the controlling terminal */
-                if (s < 0)
-                        _exit(120);
-                (void)ioctl(s, TIOCSCTTY, 0);
-                dup2(s, 0);
-                dup2(s, 1);
-                dup2(s, 2);
-                execv(PORTKIT, (char **)(void *)full);
-                _exit(127);
-        }
+        int m;
+        pid_t pid = tu_portkit_start_pty(argv, &m);
         cr_assert_eq(write(m, input, strlen(input)), (ssize_t)strlen(input));
         size_t len = 0;
         for (;;) {

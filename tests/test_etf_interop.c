@@ -34,16 +34,6 @@ static uint8_t *generate(int n, int seed, size_t *len)
         return b;
 }
 
-static const uint8_t *next_rec(const uint8_t **p, const uint8_t *end, size_t *len)
-{
-        cr_assert_geq(end - *p, 4);
-        *len = (size_t)(*p)[0] << 24 | (size_t)(*p)[1] << 16 | (size_t)(*p)[2] << 8 | (*p)[3];
-        const uint8_t *r = *p + 4;
-        cr_assert_geq((size_t)(end - r), *len);
-        *p = r + *len;
-        return r;
-}
-
 static void check_equal(int term, const char *what, const struct pk_etf_buf *ours,
                         const uint8_t *erl, size_t erl_len)
 {
@@ -103,8 +93,12 @@ Test(etf_interop, interop_byte_equality_with_erl, .timeout = 300)
         while (p < end) {
                 const uint8_t *rec[7];
                 size_t rlen[7];
-                for (int v = 0; v < 7; v++)
-                        rec[v] = next_rec(&p, end, &rlen[v]);
+                for (int v = 0; v < 7; v++) {
+                        struct tu_field f;
+                        p = tu_next_field(p, end, &f);
+                        rec[v] = f.p;
+                        rlen[v] = f.n;
+                }
                 struct dres r = dec_opts(rec[0], rlen[0], &o);
                 if (r.rc) {
                         hexdump("input", rec[0], rlen[0]);

@@ -265,44 +265,6 @@ Test(etf_maps, cli_encode_matches_erl, .timeout = 120)
 
 /* ---- the cross-check with a real VM ---- */
 
-struct field {
-        const uint8_t *p;
-        uint32_t n;
-};
-
-static const uint8_t *next_field(const uint8_t *p, const uint8_t *end, struct field *f)
-{
-        cr_assert(end - p >= 4, "truncated file");
-        f->n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-        cr_assert((size_t)(end - p - 4) >= f->n, "truncated field");
-        f->p = p + 4;
-        return p + 4 + f->n;
-}
-
-static void put_field(FILE *f, const void *p, size_t n)
-{
-        uint8_t h[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
-        cr_assert_eq(fwrite(h, 1, 4, f), 4);
-        cr_assert_eq(fwrite(p, 1, n, f), n);
-}
-
-static bool same(const void *p, size_t n, struct field want)
-{
-        return n == want.n && memcmp(p, want.p, n) == 0;
-}
-
-struct tally {
-        const char *what;
-        unsigned bad, first, done;
-};
-
-static void count(struct tally *t, bool ok, unsigned i)
-{
-        t->done++;
-        if (!ok && t->bad++ == 0)
-                t->first = i;
-}
-
 /* PK_ETF_MAPS_N and PK_ETF_MAPS_SEED scale the run (e.g. 20000 maps). */
 Test(etf_maps, crosscheck_with_erl, .timeout = 600)
 {
@@ -322,41 +284,41 @@ Test(etf_maps, crosscheck_with_erl, .timeout = 600)
         uint8_t *data = (uint8_t *)tu_slurp(gen, &len);
         FILE *out = fopen(ours, "wb");
         cr_assert_not_null(out);
-        struct tally tw = {.what = "~w of term_to_binary(M)"},
-                     tp = {.what = "~p of term_to_binary(M)"},
-                     tre = {.what = "re-encoding of term_to_binary(M)"},
-                     tdet = {.what = "[deterministic] encoding"},
-                     tcmp = {.what = "decoded =:= parsed (pk_term_compare)"},
-                     tpw = {.what = "~w of the map parsed from ~w"},
-                     tpe = {.what = "encoding of the map parsed from ~w"};
-        struct tally *all[] = {&tw, &tp, &tre, &tdet, &tcmp, &tpw, &tpe};
+        struct tu_tally tw = {.what = "~w of term_to_binary(M)"},
+                        tp = {.what = "~p of term_to_binary(M)"},
+                        tre = {.what = "re-encoding of term_to_binary(M)"},
+                        tdet = {.what = "[deterministic] encoding"},
+                        tcmp = {.what = "decoded =:= parsed (pk_term_compare)"},
+                        tpw = {.what = "~w of the map parsed from ~w"},
+                        tpe = {.what = "encoding of the map parsed from ~w"};
+        struct tu_tally *all[] = {&tw, &tp, &tre, &tdet, &tcmp, &tpw, &tpe};
         const uint8_t *p = data, *end = data + len;
         unsigned n = 0, computable = 0, large = 0;
         while (p < end) {
-                struct field w, b, pp, det, c;
-                p = next_field(p, end, &w);
-                p = next_field(p, end, &b);
-                p = next_field(p, end, &pp);
-                p = next_field(p, end, &det);
-                p = next_field(p, end, &c);
+                struct tu_field w, b, pp, det, c;
+                p = tu_next_field(p, end, &w);
+                p = tu_next_field(p, end, &b);
+                p = tu_next_field(p, end, &pp);
+                p = tu_next_field(p, end, &det);
+                p = tu_next_field(p, end, &c);
                 struct pk_term *t;
                 cr_assert_eq(pk_etf_decode(arena, b.p, b.n, NULL, &t, NULL, NULL), 0, "map %u", n);
                 large += t->v.map.arity > PK__FLATMAP_MAX;
                 char *s;
                 size_t slen;
                 cr_assert_eq(pk_etf_print_w(t, &s, &slen), 0);
-                count(&tw, same(s, slen, w), n);
+                tu_count(&tw, tu_same(s, slen, w), n);
                 free(s);
                 if (pp.n) {
                         cr_assert_eq(pk_etf_print_p(t, NULL, &s, &slen), 0);
-                        count(&tp, same(s, slen, pp), n);
+                        tu_count(&tp, tu_same(s, slen, pp), n);
                         free(s);
                 }
                 struct pk_etf_buf e = encode(t, 0);
-                count(&tre, same(e.data, e.len, b), n);
+                tu_count(&tre, tu_same(e.data, e.len, b), n);
                 pk_etf_buf_free(&e);
                 e = encode(t, 1);
-                count(&tdet, same(e.data, e.len, det), n);
+                tu_count(&tdet, tu_same(e.data, e.len, det), n);
                 pk_etf_buf_free(&e);
                 /* The ~w text, parsed: a map built in C, its pairs sorted. */
                 char *text = malloc(w.n + 1);
@@ -365,14 +327,14 @@ Test(etf_maps, crosscheck_with_erl, .timeout = 600)
                 text[w.n] = '.';
                 struct pk_term *pt = parse(text, w.n + 1);
                 free(text);
-                count(&tcmp, pk_term_compare(t, pt, 1) == 0, n);
+                tu_count(&tcmp, pk_term_compare(t, pt, 1) == 0, n);
                 e = encode(pt, 0);
-                put_field(out, e.data, e.len);
+                tu_put_field(out, e.data, e.len);
                 if (c.p[0]) {
                         computable++;
-                        count(&tpe, same(e.data, e.len, b), n);
+                        tu_count(&tpe, tu_same(e.data, e.len, b), n);
                         cr_assert_eq(pk_etf_print_w(pt, &s, &slen), 0);
-                        count(&tpw, same(s, slen, w), n);
+                        tu_count(&tpw, tu_same(s, slen, w), n);
                         free(s);
                 }
                 pk_etf_buf_free(&e);

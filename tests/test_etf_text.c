@@ -582,41 +582,8 @@ Test(etf_text, random_terms_match_erl)
 #define CROSSCHECK PK_SOURCE_DIR "/tests/interop/etf_crosscheck.escript"
 #define CROSSCHECK_TERMS "10000"
 
-struct field {
-        const uint8_t *p;
-        uint32_t n;
-};
-
-static const uint8_t *next_field(const uint8_t *p, const uint8_t *end, struct field *f)
-{
-        cr_assert(end - p >= 4, "truncated cross-check file");
-        f->n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-        cr_assert((size_t)(end - p - 4) >= f->n, "truncated cross-check field");
-        f->p = p + 4;
-        return p + 4 + f->n;
-}
-
-static void put_field(FILE *f, const void *p, size_t n)
-{
-        uint8_t h[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
-        cr_assert_eq(fwrite(h, 1, 4, f), 4);
-        cr_assert_eq(fwrite(p, 1, n, f), n);
-}
-
-struct tally {
-        const char *what;
-        unsigned bad;
-        unsigned first;
-};
-
-static void count(struct tally *t, bool ok, unsigned i)
-{
-        if (!ok && t->bad++ == 0)
-                t->first = i;
-}
-
 /* Decodes an Erlang encoding and prints it as ~w (or ~p). */
-static bool decoded_prints(pk_arena *a, struct field b, struct field want, bool pretty)
+static bool decoded_prints(pk_arena *a, struct tu_field b, struct tu_field want, bool pretty)
 {
         struct pk_term *t;
         if (pk_etf_decode(a, b.p, b.n, NULL, &t, NULL, NULL) != 0)
@@ -650,30 +617,30 @@ Test(etf_text, crosscheck_with_erl)
         uint8_t *data = (uint8_t *)tu_slurp(gen, &len);
         FILE *out = fopen(ours, "wb");
         cr_assert_not_null(out);
-        struct tally tw = {.what = "~w of term_to_binary(T)"},
-                     tp = {.what = "~p of term_to_binary(T)"},
-                     tw2 = {.what = "~w of minor_version 2"}, twc = {.what = "~w of compressed"},
-                     tparse = {.what = "parse of Erlang's ~w"},
-                     te1 = {.what = "encoding, minor_version 1"},
-                     te2 = {.what = "encoding, minor_version 2"},
-                     tec = {.what = "encoding, compressed"};
-        struct tally *all[] = {&tw, &tp, &tw2, &twc, &tparse, &te1, &te2, &tec};
+        struct tu_tally tw = {.what = "~w of term_to_binary(T)"},
+                        tp = {.what = "~p of term_to_binary(T)"},
+                        tw2 = {.what = "~w of minor_version 2"}, twc = {.what = "~w of compressed"},
+                        tparse = {.what = "parse of Erlang's ~w"},
+                        te1 = {.what = "encoding, minor_version 1"},
+                        te2 = {.what = "encoding, minor_version 2"},
+                        tec = {.what = "encoding, compressed"};
+        struct tu_tally *all[] = {&tw, &tp, &tw2, &twc, &tparse, &te1, &te2, &tec};
         pk_arena *a = pk_arena_new(0);
         struct pk_etf_buf buf;
         pk_etf_buf_init(&buf, 0);
         const uint8_t *p = data, *end = data + len;
         unsigned n = 0;
         while (p < end) {
-                struct field w, b1, b2, bc, pp;
-                p = next_field(p, end, &w);
-                p = next_field(p, end, &b1);
-                p = next_field(p, end, &b2);
-                p = next_field(p, end, &bc);
-                p = next_field(p, end, &pp);
-                count(&tw, decoded_prints(a, b1, w, false), n);
-                count(&tp, decoded_prints(a, b1, pp, true), n);
-                count(&tw2, decoded_prints(a, b2, w, false), n);
-                count(&twc, decoded_prints(a, bc, w, false), n);
+                struct tu_field w, b1, b2, bc, pp;
+                p = tu_next_field(p, end, &w);
+                p = tu_next_field(p, end, &b1);
+                p = tu_next_field(p, end, &b2);
+                p = tu_next_field(p, end, &bc);
+                p = tu_next_field(p, end, &pp);
+                tu_count(&tw, decoded_prints(a, b1, w, false), n);
+                tu_count(&tp, decoded_prints(a, b1, pp, true), n);
+                tu_count(&tw2, decoded_prints(a, b2, w, false), n);
+                tu_count(&twc, decoded_prints(a, bc, w, false), n);
                 char *text = malloc(w.n + 2);
                 memcpy(text, w.p, w.n);
                 text[w.n] = '.';
@@ -681,17 +648,18 @@ Test(etf_text, crosscheck_with_erl)
                 struct pk_etf_text_error e = {0};
                 struct pk_etf_parse_opts po = {.max_depth = 100000};
                 bool parsed = pk_etf_parse(a, text, w.n + 1, &po, &t, NULL, &e) == 1;
-                count(&tparse, parsed, n);
+                tu_count(&tparse, parsed, n);
                 free(text);
-                const struct field bs[3] = {b1, b2, bc};
+                const struct tu_field bs[3] = {b1, b2, bc};
                 const struct pk_etf_encode_opts eo[3] = {{1, 0, 0, 0}, {2, 0, 0, 0}, {1, 6, 0, 0}};
-                struct tally *te[3] = {&te1, &te2, &tec};
+                struct tu_tally *te[3] = {&te1, &te2, &tec};
                 for (int k = 0; k < 3; k++) {
                         pk_etf_buf_reset(&buf);
                         bool ok = parsed && pk_etf_encode(&buf, t, &eo[k]) == 0;
-                        count(te[k],
-                              ok && buf.len == bs[k].n && !memcmp(buf.data, bs[k].p, buf.len), n);
-                        put_field(out, buf.data, ok ? buf.len : 0);
+                        tu_count(te[k],
+                                 ok && buf.len == bs[k].n && !memcmp(buf.data, bs[k].p, buf.len),
+                                 n);
+                        tu_put_field(out, buf.data, ok ? buf.len : 0);
                 }
                 pk_arena_reset(a);
                 n++;

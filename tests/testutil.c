@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -141,6 +142,36 @@ void tu_read_pids(const char *path, pid_t *pids, int n)
         cr_assert_fail("not %d pids in %s", n, path);
 }
 
+int tu_sh(char **ret_out, const char *fmt, ...)
+{
+        char cmd[8192];
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+        va_end(ap);
+        cr_assert(n >= 0 && (size_t)n < sizeof(cmd), "command too long");
+        FILE *f = popen(cmd, "re");
+        cr_assert_not_null(f, "popen %s", cmd);
+        size_t cap = 1 << 16, len = 0, k;
+        char *out = malloc(cap);
+        cr_assert_not_null(out);
+        while ((k = fread(out + len, 1, cap - 1 - len, f)) > 0) {
+                len += k;
+                if (cap - 1 - len == 0) {
+                        char *nb = realloc(out, cap *= 2);
+                        cr_assert_not_null(nb);
+                        out = nb;
+                }
+        }
+        out[len] = 0;
+        int ws = pclose(f);
+        if (ret_out)
+                *ret_out = out;
+        else
+                free(out);
+        return tu_status_of(ws);
+}
+
 /* ---- files ---- */
 
 char *tu_slurp_if(const char *path, size_t *len)
@@ -185,7 +216,49 @@ char *tu_slurp_fd(int fd)
         return s;
 }
 
+/* ---- record files of the interop escripts ---- */
+
+const uint8_t *tu_next_field(const uint8_t *p, const uint8_t *end, struct tu_field *f)
+{
+        cr_assert(end - p >= 4, "truncated record file");
+        f->n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        cr_assert((size_t)(end - p - 4) >= f->n, "truncated record");
+        f->p = p + 4;
+        return p + 4 + f->n;
+}
+
+void tu_put_field(FILE *f, const void *p, size_t n)
+{
+        uint8_t h[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+        cr_assert_eq(fwrite(h, 1, 4, f), 4);
+        cr_assert_eq(fwrite(p, 1, n, f), n);
+}
+
+bool tu_same(const void *p, size_t n, struct tu_field want)
+{
+        return n == want.n && memcmp(p, want.p, n) == 0;
+}
+
+void tu_count(struct tu_tally *t, bool ok, unsigned i)
+{
+        t->done++;
+        if (!ok && t->bad++ == 0)
+                t->first = i;
+}
+
 /* ---- the portkit binary ---- */
+
+/* "portkit" and argv into full (40 slots), NULL-terminated. */
+static void portkit_argv(const char *const *argv, const char **full)
+{
+        size_t n = 1;
+        full[0] = "portkit";
+        for (; argv[n - 1]; n++) {
+                cr_assert_lt(n, 39, "too many arguments");
+                full[n] = argv[n - 1];
+        }
+        full[n] = NULL;
+}
 
 pid_t tu_portkit_start(const char *const *argv, const char *input, size_t input_len, int *ret_in,
                        int *ret_out, int *ret_err)
@@ -205,13 +278,8 @@ pid_t tu_portkit_start(const char *const *argv, const char *input, size_t input_
         }
         int out = memfd_create("out", MFD_CLOEXEC), err = memfd_create("err", MFD_CLOEXEC);
         cr_assert(out >= 0 && err >= 0);
-        const char *full[40] = {"portkit"};
-        size_t n = 1;
-        for (; argv[n - 1]; n++) {
-                cr_assert_lt(n, 39, "too many arguments");
-                full[n] = argv[n - 1];
-        }
-        full[n] = NULL;
+        const char *full[40];
+        portkit_argv(argv, full);
         pid_t pid = fork();
         cr_assert_geq(pid, 0);
         if (pid == 0) {
@@ -226,6 +294,34 @@ pid_t tu_portkit_start(const char *const *argv, const char *input, size_t input_
                 *ret_in = in[1];
         *ret_out = out;
         *ret_err = err;
+        return pid;
+}
+
+pid_t tu_portkit_start_pty(const char *const *argv, int *ret_master)
+{
+        int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        cr_assert_geq(m, 0);
+        cr_assert_eq(grantpt(m), 0);
+        cr_assert_eq(unlockpt(m), 0);
+        const char *sname = ptsname(m);
+        cr_assert_not_null(sname);
+        const char *full[40];
+        portkit_argv(argv, full);
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                setsid();
+                int s = open(sname, O_RDWR); /* becomes the controlling terminal */
+                if (s < 0)
+                        _exit(120);
+                (void)ioctl(s, TIOCSCTTY, 0);
+                dup2(s, 0);
+                dup2(s, 1);
+                dup2(s, 2);
+                execv(PORTKIT, (char **)(void *)full);
+                _exit(127);
+        }
+        *ret_master = m;
         return pid;
 }
 

@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct pk_cmd;
@@ -45,6 +47,10 @@ void tu_wait_gone(pid_t pid);
 /* Waits for path to hold n pids (written by a child); asserts they came. */
 void tu_read_pids(const char *path, pid_t *pids, int n);
 
+/* Runs the shell command fmt (printf-style); with ret_out, its stdout is
+ * kept there (NUL-terminated, caller frees).  Returns tu_status_of(). */
+int tu_sh(char **ret_out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* ---- files ---- */
 
 /* The whole file at path, NUL-terminated (caller frees); *len its length
@@ -56,6 +62,28 @@ char *tu_slurp_if(const char *path, size_t *len);
  * (caller frees); closes fd. */
 char *tu_slurp_fd(int fd);
 
+/* ---- record files of the interop escripts (tests/interop/etf_*.escript) ---- */
+
+/* A record: a 4-byte big-endian length, then that many bytes. */
+struct tu_field {
+        const uint8_t *p;
+        uint32_t n;
+};
+/* Reads the record at p (asserts it fits before end); returns the next. */
+const uint8_t *tu_next_field(const uint8_t *p, const uint8_t *end, struct tu_field *f);
+/* Writes n bytes at p as a record. */
+void tu_put_field(FILE *f, const void *p, size_t n);
+/* Whether the n bytes at p are the record's bytes. */
+bool tu_same(const void *p, size_t n, struct tu_field want);
+
+/* A cross-check's count for one property: records checked, how many were
+ * wrong and the index of the first. */
+struct tu_tally {
+        const char *what;
+        unsigned bad, first, done;
+};
+void tu_count(struct tu_tally *t, bool ok, unsigned i);
+
 /* ---- the portkit binary (PK_BUILD_DIR/portkit) ---- */
 
 /* Starts portkit with argv (its arguments, NULL-terminated, at most 38).
@@ -65,6 +93,11 @@ char *tu_slurp_fd(int fd);
  * caller reads them with tu_slurp_fd). */
 pid_t tu_portkit_start(const char *const *argv, const char *input, size_t input_len, int *ret_in,
                        int *ret_out, int *ret_err);
+
+/* Starts portkit with argv in a new session whose controlling terminal is
+ * a new pty, as its stdin, stdout and stderr; *ret_master is the pty's
+ * master side (the caller closes it). */
+pid_t tu_portkit_start_pty(const char *const *argv, int *ret_master);
 
 /* A finished portkit run: stdout, stderr (owned) and tu_status_of(). */
 struct tu_res {
