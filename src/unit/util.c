@@ -3,6 +3,7 @@
  * reporting with file:line, systemd's word splitting (quotes and C escapes),
  * specifiers, and the value syntaxes (booleans, sizes, time spans, signals,
  * modes, capability names, unit-name escaping). */
+#include "common/dynbuf.h"
 #include "unit/unit_int.h"
 
 #include <ctype.h>
@@ -551,10 +552,8 @@ int pk__unit_specifiers(struct pctx *c, const char *in, char **ret)
                 return *ret ? 0 : -ENOMEM;
         }
         size_t max = c->o->max_line;
-        size_t cap = strlen(in) + 64, n = 0;
-        char *o = malloc(cap);
-        if (!o)
-                return -ENOMEM;
+        struct pk__dynbuf o;
+        pk__dynbuf_init(&o, max, 0);
         char tmp[1024];
         int r = 0;
         for (const char *s = in; *s; s++) {
@@ -591,28 +590,18 @@ int pk__unit_specifiers(struct pctx *c, const char *in, char **ret)
                         vl = strlen(v);
                         s++;
                 }
-                if (n + vl + 1 > max + 1) {
+                if ((r = pk__dynbuf_add(&o, v, vl)) == PK_EBUFCAP) {
                         r = pk__unit_fail(c, PK_EUNITLIMIT,
                                           "value longer than %zu bytes after specifiers", max);
                         goto out;
                 }
-                if (n + vl + 1 > cap) {
-                        size_t ncap = (n + vl + 1) * 2;
-                        char *no = realloc(o, ncap);
-                        if (!no) {
-                                r = -ENOMEM;
-                                goto out;
-                        }
-                        o = no;
-                        cap = ncap;
-                }
-                memcpy(o + n, v, vl);
-                n += vl;
+                if (r < 0)
+                        goto out;
         }
-        *ret = ua_strndup(&c->p->arena, o, n);
+        *ret = ua_strndup(&c->p->arena, o.p ? o.p : "", o.len);
         r = *ret ? 0 : -ENOMEM;
 out:
-        free(o);
+        pk__dynbuf_free(&o);
         return r;
 }
 

@@ -6,6 +6,7 @@
  * runs ExecStartPost=/ExecReload=/ExecStop=/ExecStopPost= itself (they need
  * $MAINPID); the protocol is in docs/supervise.md. */
 #include "cli.h"
+#include "common/dynbuf.h"
 #include "supervise.h"
 
 #include <portkit.h>
@@ -58,8 +59,8 @@ struct client {
         struct pk_fd_cred cred;
         int control; /* may change things */
         struct pk_deframer *df;
-        unsigned char *out;
-        size_t out_len, out_off;
+        struct pk__dynbuf out; /* frames not yet sent, from out_off; capped at PK_SV_MAX_QUEUE */
+        size_t out_off;
         int watch;
         int dead; /* dropped: closed, unlinked, freed on the next loop pass */
         struct sv *sv;
@@ -378,8 +379,8 @@ static void client_flush(struct client *c)
 {
         if (c->dead)
                 return;
-        while (c->out_off < c->out_len) {
-                ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+        while (c->out_off < c->out.len) {
+                ssize_t w = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off,
                                  MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (w < 0 && errno == EINTR)
                         continue;
@@ -391,9 +392,11 @@ static void client_flush(struct client *c)
                 }
                 c->out_off += (size_t)w;
         }
-        if (c->out_off == c->out_len)
-                c->out_off = c->out_len = 0;
-        (void)pk_loop_io_start(&c->io, PK_LOOP_READ | (c->out_len ? PK_LOOP_WRITE : 0), NULL);
+        if (c->out_off == c->out.len) {
+                c->out_off = 0;
+                pk__dynbuf_reset(&c->out);
+        }
+        (void)pk_loop_io_start(&c->io, PK_LOOP_READ | (c->out.len ? PK_LOOP_WRITE : 0), NULL);
 }
 
 /* Queues one frame; a client whose queue would pass the cap is dropped. */
@@ -403,28 +406,22 @@ static int client_send(struct client *c, const struct pk_etf_buf *b)
                 return -EPIPE;
         if (b->err)
                 return b->err;
-        size_t need = c->out_len - c->out_off + 4 + b->len;
-        if (need > PK_SV_MAX_QUEUE) {
-                client_drop(c, "output queue full (client not reading)");
-                return -ENOBUFS;
-        }
-        if (c->out_off) {
-                memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-                c->out_len -= c->out_off;
-                c->out_off = 0;
-        }
-        unsigned char *o = realloc(c->out, c->out_len + 4 + b->len);
+        pk__dynbuf_consume(&c->out, c->out_off);
+        c->out_off = 0;
+        unsigned char *o = (unsigned char *)pk__dynbuf_room(&c->out, 4 + b->len);
         if (!o) {
-                client_drop(c, "out of memory");
-                return -ENOMEM;
+                int r = c->out.err == -ENOMEM ? -ENOMEM : -ENOBUFS;
+                client_drop(c, r == -ENOMEM ? "out of memory"
+                                            : "output queue full (client not reading)");
+                return r;
         }
-        c->out = o;
         uint32_t n = (uint32_t)b->len;
-        unsigned char hdr[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
-                                (unsigned char)(n >> 8), (unsigned char)n};
-        memcpy(c->out + c->out_len, hdr, 4);
-        memcpy(c->out + c->out_len + 4, b->data, b->len);
-        c->out_len += 4 + b->len;
+        o[0] = (unsigned char)(n >> 24);
+        o[1] = (unsigned char)(n >> 16);
+        o[2] = (unsigned char)(n >> 8);
+        o[3] = (unsigned char)n;
+        memcpy(o + 4, b->data, b->len);
+        pk__dynbuf_commit(&c->out, 4 + b->len);
         client_flush(c);
         return 0;
 }
@@ -1044,7 +1041,7 @@ static void client_free(struct client *c)
                 close(c->fd);
         }
         pk_deframer_free(c->df);
-        free(c->out);
+        pk__dynbuf_free(&c->out);
         free(c);
 }
 
@@ -1163,6 +1160,7 @@ static void accept_cb(struct pk_loop_io *io, unsigned revents)
                         continue;
                 }
                 c->fd = fd;
+                pk__dynbuf_init(&c->out, PK_SV_MAX_QUEUE, 0);
                 c->sv = sv;
                 c->cred = cred;
                 c->id = ++sv->next_client_id;

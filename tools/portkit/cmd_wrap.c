@@ -9,6 +9,7 @@
  * once the tree is gone.  --transparent passes bytes through unchanged and
  * keeps only the orphan protection. */
 #include "cli.h"
+#include "common/dynbuf.h"
 #include "wrap.h"
 
 #include <portkit.h>
@@ -62,7 +63,9 @@ static const char wrap_usage[] =
 enum stderr_mode { ERR_SEPARATE, ERR_STDOUT, ERR_NULL, ERR_INHERIT };
 enum phase { RUNNING, STOPPING, KILLING };
 
-/* A byte queue towards one descriptor, with a hard cap. */
+/* A byte queue towards one descriptor, with a hard cap.  Not a dynbuf: it
+ * sends from head without moving bytes, and a refused append is not sticky
+ * (the dynbuf's growth policy, pk__mem_grow, is shared). */
 struct queue {
         uint8_t *data;
         size_t head, len, cap, max;
@@ -133,16 +136,10 @@ static int q_append(struct queue *q, const void *p, size_t n)
                         q->len -= q->head;
                         q->head = 0;
                 }
-                if (q->len + n > q->cap) {
-                        size_t nc = q->cap ? q->cap : 4096;
-                        while (nc < q->len + n)
-                                nc *= 2;
-                        uint8_t *d = realloc(q->data, nc);
-                        if (!d)
-                                return -ENOMEM;
-                        q->data = d;
-                        q->cap = nc;
-                }
+                void *d = q->data;
+                if (pk__mem_grow(&d, &q->cap, q->len + n, SIZE_MAX, 4096) < 0)
+                        return -ENOMEM;
+                q->data = d;
         }
         memcpy(q->data + q->len, p, n);
         q->len += n;
