@@ -49,6 +49,7 @@ struct pk__cap_data {
 struct pk__child_arg {
         const struct pk__plan *plan;
         bool handlers_cleared;
+        int sigreset; /* PK__SIGRESET_*: how step 1 finds the signals to reset */
         int cgroup_procs_fd; /* >= 0: the cgroup was not given to clone3; write "0" here */
 };
 
@@ -185,12 +186,26 @@ PK__CHILD static int child_main(void *arg)
          * handler of the parent can run on this shared memory meanwhile: clone3
          * cleared them all (CLONE_CLEAR_SIGHAND), or the parent blocked every
          * signal before clone.  Only the signals that are not already default
-         * need a call: /proc/self/status names them (SigIgn, SigCgt) in three
-         * calls, where asking each of the 62 signals costs 62. */
-        uint64_t touch = child_nondefault_signals(a->handlers_cleared) | p->sig_ignore;
+         * need a call; three exact ways to know them (bench/spawn compares
+         * them, docs/PERFORMANCE.md): /proc/self/status names them (SigIgn,
+         * SigCgt) in three calls; resetting all 62 unconditionally costs 62;
+         * asking each costs 62 plus one per signal to reset. */
+        uint64_t touch = p->sig_ignore;
+        if (a->sigreset == PK__SIGRESET_STATUS)
+                touch |= child_nondefault_signals(a->handlers_cleared);
+        else if (a->sigreset == PK__SIGRESET_ALL)
+                touch = ~UINT64_C(0);
         struct pk__ksigaction dfl = {.handler = SIG_DFL}, ign = {.handler = SIG_IGN};
         for (int sig = 1; sig <= 64; sig++) {
-                if (!((touch >> (sig - 1)) & 1) || sig == SIGKILL || sig == SIGSTOP)
+                if (sig == SIGKILL || sig == SIGSTOP)
+                        continue;
+                if (a->sigreset == PK__SIGRESET_QUERY && !((touch >> (sig - 1)) & 1)) {
+                        struct pk__ksigaction old;
+                        if (syscall(SYS_rt_sigaction, sig, NULL, &old, sizeof(uint64_t)) != 0 ||
+                            old.handler != SIG_DFL)
+                                touch |= UINT64_C(1) << (sig - 1);
+                }
+                if (!((touch >> (sig - 1)) & 1))
                         continue;
                 const struct pk__ksigaction *sa = (p->sig_ignore >> (sig - 1)) & 1 ? &ign : &dfl;
                 syscall(SYS_rt_sigaction, sig, sa, NULL, sizeof(uint64_t));
@@ -444,6 +459,14 @@ static atomic_bool clone3_missing;
  * writes its cgroup.procs itself. */
 static atomic_bool into_cgroup_missing;
 
+/* How the child finds the signals to reset (bench only; default status). */
+static atomic_int sigreset_mode;
+
+void pk__spawn_bench_sigreset(int mode)
+{
+        atomic_store(&sigreset_mode, mode);
+}
+
 void pk__spawn_test_fallback(int mode)
 {
 #ifdef PK__HAVE_CLONE3
@@ -474,7 +497,8 @@ int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
         _Alignas(64) char stack[PK__CHILD_STACK];
         int pidfd = -1;
         *plan->err = (struct pk__child_err){0};
-        struct pk__child_arg arg = {.plan = plan, .cgroup_procs_fd = -1};
+        struct pk__child_arg arg = {
+            .plan = plan, .cgroup_procs_fd = -1, .sigreset = atomic_load(&sigreset_mode)};
         long pid = -ENOSYS;
         int cgfd = plan->svc.cgroup_fd;
         bool into = cgfd >= 0 && !atomic_load_explicit(&into_cgroup_missing, memory_order_relaxed);

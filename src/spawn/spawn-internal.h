@@ -162,6 +162,13 @@ struct pk__plan {
  * writes cgroup.procs itself); 2 never clone3 (clone() and a blocked mask). */
 void pk__spawn_test_fallback(int mode);
 
+/* Bench hook (child.c; bench/spawn): how the child finds the signal
+ * dispositions to reset, all three exact.  STATUS (the default): SigIgn and
+ * SigCgt of /proc/self/status; ALL: 62 unconditional resets; QUERY: asks each
+ * signal, resets the ones not default.  Process-wide; not for production. */
+enum { PK__SIGRESET_STATUS, PK__SIGRESET_ALL, PK__SIGRESET_QUERY };
+void pk__spawn_bench_sigreset(int mode);
+
 /* Runs the plan (child.c): clone + child setup + exec.  Returns 0 with
  * *ret_pid and *ret_pidfd, or a negative errno with plan->err filled (step
  * etc.); reaps a failed child.  Blocks the calling thread's signals around
