@@ -1361,7 +1361,7 @@ static void child_free(struct child *c)
 /* The environment and descriptor changes every worker's command gets. */
 static int prepare_cmd(struct child *c)
 {
-        if (!c->cmd->setsid && !c->cmd->setpgid) {
+        if (!c->cmd->a.setsid && !c->cmd->a.setpgid) {
                 int r = pk_cmd_setpgid(c->cmd, 0);
                 if (r < 0)
                         return r;
