@@ -53,8 +53,8 @@ static void check_mode(int mode, int fallback)
         child_masks(&ign, &cgt);
         pk__spawn_bench_sigreset(PK__SIGRESET_STATUS);
         pk__spawn_test_fallback(0);
-        cr_assert_eq(cgt, 0, "mode %d fallback %d: handled in the child: %#" PRIx64, mode,
-                     fallback, cgt);
+        cr_assert_eq(cgt, 0, "mode %d fallback %d: handled in the child: %#" PRIx64, mode, fallback,
+                     cgt);
         cr_assert_eq(ign, UINT64_C(1) << (SIGUSR2 - 1),
                      "mode %d fallback %d: ignored in the child: %#" PRIx64, mode, fallback, ign);
 }

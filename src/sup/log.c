@@ -44,7 +44,7 @@ struct log_file {
         uint64_t size; /* bytes in the current file */
         struct pk_loop_timer age;
         struct pk_loop_timer retry;
-        struct pk__dynbuf pend; /* formatted lines the file refused, oldest first */
+        struct pk__dynbuf pend;        /* formatted lines the file refused, oldest first */
         uint64_t gap_lines, gap_bytes; /* dropped and not yet reported in the file */
 };
 

@@ -108,7 +108,7 @@ struct call {
         bool input_closed;
         struct pk__dynbuf in; /* unconsumed stdin bytes, capped (see read_input) */
         size_t base;          /* stdin offset of in.p[0] */
-        size_t scan; /* bytes of buf the scanner has seen */
+        size_t scan;          /* bytes of buf the scanner has seen */
         size_t dot_at;
         enum scan_state st;
         /* requests and replies */
