@@ -98,7 +98,7 @@ struct call {
         const char *prog;
         struct pk_loop *loop;
         struct pk_port *port;
-        int pid;
+        pid_t pid;
         /* stdin */
         struct pk_loop_io in_io;
         struct pk_loop_defer in_defer; /* stdin that epoll refuses (a file, /dev/null) */
