@@ -250,10 +250,12 @@ PK_API int pk_loop_run(struct pk_loop *loop);
  *
  * Never returns PK_LOOP_TIMEDOUT before @p timeout_ms milliseconds have
  * passed on CLOCK_MONOTONIC since the call.
+ * @param timeout_ms 0: one pass without waiting (poll); < 0: forever, as
+ *                   pk_loop_run().
  * @return PK_LOOP_DONE, PK_LOOP_STOPPED, PK_LOOP_TIMEDOUT, or a negative
  *         errno as pk_loop_run().
  */
-PK_API int pk_loop_run_timeout(struct pk_loop *loop, uint64_t timeout_ms);
+PK_API int pk_loop_run_timeout(struct pk_loop *loop, int64_t timeout_ms);
 
 /**
  * @brief Runs one pass: waits (without limit) for at least one event if
@@ -377,14 +379,16 @@ PK_API void pk_loop_timer_init(struct pk_loop *loop, struct pk_loop_timer *timer
  * started from a timer callback never fires in the same pass, even with a
  * 0 timeout.  Starting is O(log n) and allocation-free except when the
  * loop's heap array grows.
- * @param timeout_ms first expiry, from now (0: next pass).
+ * @param timeout_ms first expiry, from now (0: next pass; < 0: -EINVAL, a
+ *                   timer that never fires is no timer).
  * @param repeat_ms  0 for one-shot; otherwise after each expiry the timer is
  *                   re-armed for pk_loop_now() + repeat_ms before its
- *                   callback runs (no catch-up bursts after a stall).
+ *                   callback runs (no catch-up bursts after a stall); < 0:
+ *                   -EINVAL.
  * @param cb         callback, not NULL.
  * @return 0, -EINVAL, -ENOMEM (heap growth; the timer stays inactive).
  */
-PK_API int pk_loop_timer_start(struct pk_loop_timer *timer, uint64_t timeout_ms, uint64_t repeat_ms,
+PK_API int pk_loop_timer_start(struct pk_loop_timer *timer, int64_t timeout_ms, int64_t repeat_ms,
                                pk_loop_timer_cb cb);
 
 /** @brief Stops a timer (no-op if inactive). It may be freed afterwards. */

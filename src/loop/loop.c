@@ -304,9 +304,11 @@ int pk_loop_run(struct pk_loop *loop)
         return run(loop, RUN_DEFAULT, 0);
 }
 
-int pk_loop_run_timeout(struct pk_loop *loop, uint64_t timeout_ms)
+int pk_loop_run_timeout(struct pk_loop *loop, int64_t timeout_ms)
 {
-        return run(loop, RUN_TIMEOUT, timeout_ms);
+        if (timeout_ms < 0)
+                return run(loop, RUN_DEFAULT, 0);
+        return run(loop, RUN_TIMEOUT, (uint64_t)timeout_ms);
 }
 
 int pk_loop_run_once(struct pk_loop *loop)

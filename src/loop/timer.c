@@ -120,10 +120,10 @@ void pk_loop_timer_init(struct pk_loop *loop, struct pk_loop_timer *timer)
         timer->heap_index = 0;
 }
 
-int pk_loop_timer_start(struct pk_loop_timer *timer, uint64_t timeout_ms, uint64_t repeat_ms,
+int pk_loop_timer_start(struct pk_loop_timer *timer, int64_t timeout_ms, int64_t repeat_ms,
                         pk_loop_timer_cb cb)
 {
-        if (!timer || !timer->w.loop || !cb)
+        if (!timer || !timer->w.loop || !cb || timeout_ms < 0 || repeat_ms < 0)
                 return -EINVAL;
         struct pk_loop *loop = timer->w.loop;
         pk_loop_timer_stop(timer);
@@ -137,8 +137,8 @@ int pk_loop_timer_start(struct pk_loop_timer *timer, uint64_t timeout_ms, uint64
                 loop->heap_cap = cap;
         }
         timer->cb = cb;
-        timer->due = add_sat(pk__clock_ms(), timeout_ms);
-        timer->repeat = repeat_ms;
+        timer->due = add_sat(pk__clock_ms(), (uint64_t)timeout_ms);
+        timer->repeat = (uint64_t)repeat_ms;
         timer->seq = ++loop->timer_seq;
         heap_insert(loop, timer);
         pk__watcher_activate(&timer->w);

@@ -138,7 +138,7 @@ static int file_open(struct log_file *f)
         f->size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
         /* A file left non-empty by an earlier run ages from now. */
         if (f->size > 0 && log->o.max_age_ms > 0 && !pk_loop_is_active(&f->age.w))
-                pk_loop_timer_start(&f->age, (uint64_t)log->o.max_age_ms, 0, on_age);
+                pk_loop_timer_start(&f->age, log->o.max_age_ms, 0, on_age);
         return 0;
 }
 
@@ -208,7 +208,7 @@ static int file_write(struct log_file *f, const char *p, size_t n, size_t *done)
         log->st.bytes += *done;
         log->st.lines += count_lines(p, *done);
         if (was_empty && f->fd >= 0 && f->size > 0 && log->o.max_age_ms > 0)
-                pk_loop_timer_start(&f->age, (uint64_t)log->o.max_age_ms, 0, on_age);
+                pk_loop_timer_start(&f->age, log->o.max_age_ms, 0, on_age);
         return r;
 }
 

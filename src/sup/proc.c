@@ -298,8 +298,8 @@ static void on_term(struct pk_loop_signal *sig, const struct pk_loop_siginfo *in
         if (root->phase == PHASE_RUNNING || root->phase == PHASE_GROUP) {
                 pk__sup_shutdown(root, PK_SUP_R_SIGNAL);
                 if (!root->finished)
-                        (void)pk_loop_timer_start(&root->t_deadline,
-                                                  (uint64_t)root->reap_deadline_ms, 0, on_deadline);
+                        (void)pk_loop_timer_start(&root->t_deadline, root->reap_deadline_ms, 0,
+                                                  on_deadline);
         }
         pk__sup_flush(root);
 }

@@ -43,7 +43,7 @@ void pk__sup_watchdog_stop(struct child *c)
 static void watchdog_arm(struct child *c)
 {
         if (c->watchdog_ms > 0)
-                (void)pk_loop_timer_start(&c->t_watchdog, (uint64_t)c->watchdog_ms, 0, on_watchdog);
+                (void)pk_loop_timer_start(&c->t_watchdog, c->watchdog_ms, 0, on_watchdog);
 }
 
 static void rfd_close(struct child *c)
@@ -235,7 +235,7 @@ static void notify_line(struct child *c, const char *line)
         } else if (KEY("EXTEND_TIMEOUT_USEC")) {
                 long long us = strtoll(val, NULL, 10);
                 if (us > 0 && us / 1000 < (1LL << 40)) {
-                        uint64_t ms = (uint64_t)(us + 999) / 1000;
+                        int64_t ms = (us + 999) / 1000;
                         if (c->state == PK_SUP_STARTING && pk_loop_is_active(&c->t_ready.w))
                                 (void)pk_loop_timer_start(&c->t_ready, ms, 0, on_ready_timer);
                         else if (c->state == PK_SUP_STOPPING && pk_loop_is_active(&c->t_stop.w))
@@ -363,8 +363,7 @@ int pk__sup_ready_start(struct child *c)
                 pk__sup_child_ready(c);
                 return 0;
         case PK_SUP_READY_DELAY:
-                return pk_loop_timer_start(&c->t_ready, (uint64_t)c->ready_delay_ms, 0,
-                                           on_ready_timer);
+                return pk_loop_timer_start(&c->t_ready, c->ready_delay_ms, 0, on_ready_timer);
         case PK_SUP_READY_FD: {
                 c->rfd = pk_proc_take_fd(c->proc, c->ready_fd);
                 if (c->rfd < 0)
@@ -380,8 +379,7 @@ int pk__sup_ready_start(struct child *c)
                 break;
         }
         if (c->start_timeout_ms > 0)
-                return pk_loop_timer_start(&c->t_ready, (uint64_t)c->start_timeout_ms, 0,
-                                           on_ready_timer);
+                return pk_loop_timer_start(&c->t_ready, c->start_timeout_ms, 0, on_ready_timer);
         return 0;
 }
 

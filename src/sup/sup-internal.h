@@ -152,7 +152,7 @@ void pk__sup_child_fail_stop(struct child *c, int reason);
 void pk__sup_main_exited(struct child *c, const struct pk_exit *ex);
 struct child *pk__sup_find_pid(struct pk_sup *s, pid_t pid);
 void pk__sup_shutdown(struct pk_sup *s, int reason);
-void pk__sup_extend_stop(struct child *c, uint64_t ms); /* EXTEND_TIMEOUT_USEC while stopping */
+void pk__sup_extend_stop(struct child *c, int64_t ms); /* EXTEND_TIMEOUT_USEC while stopping */
 
 /* ready.c */
 int pk__sup_ready_prepare(struct child *c); /* once, at add: cmd changes */

@@ -518,7 +518,7 @@ static void schedule_restart(struct child *c, int64_t delay)
         set_state(c, PK_SUP_BACKOFF);
         c->next_restart_ns = pk__sup_now_ns() + (uint64_t)delay * 1000000u;
         pk__sup_emit(c, PK_SUP_EV_RESTART, PK_SUP_R_NONE, 0, NULL);
-        if (pk_loop_timer_start(&c->t_restart, (uint64_t)delay, 0, on_restart_timer) < 0) {
+        if (pk_loop_timer_start(&c->t_restart, delay, 0, on_restart_timer) < 0) {
                 /* no memory for the timer: restart now rather than never */
                 c->next_restart_ns = 0;
                 dispatch(c, PE_RESTART_DUE, NULL);
@@ -804,7 +804,7 @@ static void on_stop_timer(struct pk_loop_timer *t)
         pk__sup_flush(sup_);
 }
 
-void pk__sup_extend_stop(struct child *c, uint64_t ms)
+void pk__sup_extend_stop(struct child *c, int64_t ms)
 {
         (void)pk_loop_timer_start(&c->t_stop, ms, 0, on_stop_timer);
 }
@@ -950,7 +950,7 @@ static void begin_stop(struct child *c, int sig_override)
         }
         (void)signal_service(c, SIGCONT);
         if (c->shutdown == PK_SUP_SHUTDOWN_TIMEOUT)
-                (void)pk_loop_timer_start(&c->t_stop, (uint64_t)c->shutdown_ms, 0, on_stop_timer);
+                (void)pk_loop_timer_start(&c->t_stop, c->shutdown_ms, 0, on_stop_timer);
 }
 
 /* Restart type says restart?  Then intensity, backoff and the strategy. */

@@ -179,7 +179,7 @@ static void close_input(struct call *c)
         (void)pk_port_close_input(c->port);
         /* From now on the wait is for the exit, bounded by --timeout from here. */
         if (c->o.timeout_ms >= 0 && !c->exited)
-                (void)pk_loop_timer_start(&c->t_recv, (uint64_t)c->o.timeout_ms, 0, on_recv_timer);
+                (void)pk_loop_timer_start(&c->t_recv, c->o.timeout_ms, 0, on_recv_timer);
 }
 
 /* ---- ending --------------------------------------------------------------- */
@@ -260,7 +260,7 @@ static void on_send_timer(struct pk_loop_timer *t)
                 return;
         if (q < c->last_queued) { /* it reads, slowly: that is progress */
                 c->last_queued = q;
-                (void)pk_loop_timer_start(t, (uint64_t)c->o.timeout_ms, 0, on_send_timer);
+                (void)pk_loop_timer_start(t, c->o.timeout_ms, 0, on_send_timer);
                 return;
         }
         timed_out(c,
@@ -318,8 +318,7 @@ static int send_msg(struct call *c, const void *data, size_t len)
         }
         if (requests(c)) {
                 if (c->sent == c->replied && c->o.timeout_ms >= 0)
-                        (void)pk_loop_timer_start(&c->t_recv, (uint64_t)c->o.timeout_ms, 0,
-                                                  on_recv_timer);
+                        (void)pk_loop_timer_start(&c->t_recv, c->o.timeout_ms, 0, on_recv_timer);
                 c->sent++;
         }
         return 0;
@@ -575,8 +574,7 @@ static void start_drain(struct call *c)
                 else
                         (void)pk_loop_defer_start(&c->in_defer, on_stdin_defer);
                 if (c->o.timeout_ms >= 0)
-                        (void)pk_loop_timer_start(&c->t_recv, (uint64_t)c->o.timeout_ms, 0,
-                                                  on_recv_timer);
+                        (void)pk_loop_timer_start(&c->t_recv, c->o.timeout_ms, 0, on_recv_timer);
         }
         drain_check(c);
 }
@@ -620,7 +618,7 @@ static void update(struct call *c)
         size_t q = pk_port_queued(c->port);
         if (q > 0 && c->o.timeout_ms >= 0 && !pk_loop_is_active(&c->t_send.w)) {
                 c->last_queued = q;
-                (void)pk_loop_timer_start(&c->t_send, (uint64_t)c->o.timeout_ms, 0, on_send_timer);
+                (void)pk_loop_timer_start(&c->t_send, c->o.timeout_ms, 0, on_send_timer);
         } else if (q == 0) {
                 pk_loop_timer_stop(&c->t_send);
         }
@@ -678,8 +676,7 @@ static void on_message(struct pk_port *p, const struct pk_port_msg *m, void *ctx
         if (requests(c)) {
                 c->replied++;
                 if (c->replied < c->sent && c->o.timeout_ms >= 0)
-                        (void)pk_loop_timer_start(&c->t_recv, (uint64_t)c->o.timeout_ms, 0,
-                                                  on_recv_timer);
+                        (void)pk_loop_timer_start(&c->t_recv, c->o.timeout_ms, 0, on_recv_timer);
                 else if (!c->input_closed)
                         pk_loop_timer_stop(&c->t_recv);
         }

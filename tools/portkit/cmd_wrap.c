@@ -349,7 +349,7 @@ static void begin_stop(struct wrap *w)
         if (w->stop_signal != SIGKILL)
                 wrap_tree_signal(&w->tree, SIGCONT);
         if (w->grace_ms > 0)
-                pk_loop_timer_start(&w->grace_t, (uint64_t)w->grace_ms, 0, on_grace);
+                pk_loop_timer_start(&w->grace_t, w->grace_ms, 0, on_grace);
         else
                 on_grace(&w->grace_t);
 }
