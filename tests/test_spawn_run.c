@@ -153,7 +153,7 @@ Test(run, timeout_kills_process_group)
         int before = fdt_count();
         int rr = pk_run(c, &o, &r, &e);
         cr_assert_eq(rr, -ETIMEDOUT);
-        cr_assert_eq(e.err, -ETIMEDOUT);
+        cr_assert_eq(e.code, -ETIMEDOUT);
         cr_assert_eq(fdt_count(), before);
         assert_no_children();
         pk_cmd_free(c);

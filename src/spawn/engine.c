@@ -26,7 +26,7 @@ void pk__spawn_error_set(struct pk_spawn_error *e, int step, int err, int fd, in
         if (!e)
                 return;
         e->step = step;
-        e->err = err;
+        e->code = err;
         e->fd = fd;
         e->value = value;
         e->path[0] = '\0';
@@ -83,7 +83,7 @@ int pk_spawn_strerror(const struct pk_spawn_error *e, char *buf, size_t size)
         if (!e || e->step == PK_SPAWN_STEP_NONE)
                 return snprintf(buf, size, "spawn failed");
         const char *what = pk_spawn_step_name(e->step);
-        const char *msg = pk_strerror(e->err);
+        const char *msg = pk_strerror(e->code);
         if (e->step == PK_SPAWN_STEP_DUP) /* path: "child" for pk_cmd_fd_same_as() */
                 return snprintf(buf, size, "spawn failed: %s fd %d <- %s fd %d: %s", what, e->fd,
                                 e->path[0] ? e->path : "parent", e->value, msg);
