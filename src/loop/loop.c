@@ -28,7 +28,7 @@ int pk__write_eventfd(int fd)
 
 void pk__watcher_init(struct pk_loop *loop, struct pk_loop_watcher *w, enum pk__kind kind)
 {
-        /* w->data is the caller's and is left alone. */
+        /* w->ctx is the caller's and is left alone. */
         w->loop = loop;
         w->flags = (unsigned)kind << PK__W_KIND_SHIFT;
         pk__list_init(&w->link);

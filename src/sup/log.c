@@ -279,12 +279,12 @@ static int file_drain(struct log_file *f)
 
 static void on_retry(struct pk_loop_timer *t)
 {
-        (void)file_drain(t->w.data);
+        (void)file_drain(t->w.ctx);
 }
 
 static void on_age(struct pk_loop_timer *t)
 {
-        struct log_file *f = t->w.data;
+        struct log_file *f = t->w.ctx;
         if (f->fd >= 0 && f->size > 0)
                 (void)file_rotate(f);
 }
@@ -449,7 +449,7 @@ static int stream_read(struct log_stream *s, bool drain)
 static void on_readable(struct pk_loop_io *io, unsigned revents)
 {
         (void)revents;
-        (void)stream_read(io->w.data, false);
+        (void)stream_read(io->w.ctx, false);
 }
 
 /* ---- the API ---- */
@@ -509,7 +509,7 @@ int pk_log_new(struct pk_loop *loop, const char *dir, const char *name,
                 snprintf(f->name, len, "%s%s", name, i ? ".err.log" : ".log");
                 pk_loop_timer_init(loop, &f->age);
                 pk_loop_timer_init(loop, &f->retry);
-                f->age.w.data = f->retry.w.data = f;
+                f->age.w.ctx = f->retry.w.ctx = f;
                 pk_loop_unref(&f->age.w);
                 pk_loop_unref(&f->retry.w);
 
@@ -527,7 +527,7 @@ int pk_log_new(struct pk_loop *loop, const char *dir, const char *name,
                         goto fail;
                 pk_loop_io_init(loop, &s->io, s->rfd);
                 s->log = log; /* from here on the watcher may be stopped */
-                s->io.w.data = s;
+                s->io.w.ctx = s;
                 pk_loop_unref(&s->io.w);
                 r = pk_loop_io_start(&s->io, PK_LOOP_READ, on_readable);
                 if (r < 0)

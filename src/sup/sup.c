@@ -341,7 +341,7 @@ static void exit_complete(struct child *c)
 
 static void on_cgroup_event(struct pk_loop_io *io, unsigned revents)
 {
-        struct child *c = io->w.data;
+        struct child *c = io->w.ctx;
         struct pk_sup *sup_ = pk__sup_root(c->sup);
         (void)revents;
         int pop = pk_cgroup_populated(c->cg); /* reading re-arms the notification */
@@ -374,7 +374,7 @@ void pk__sup_main_exited(struct child *c, const struct pk_exit *ex)
                 if (c->cg && pk_cgroup_populated(c->cg) == 1) {
                         (void)kill_cgroup(c);
                         pk_loop_io_init(c->sup->loop, &c->cgio, pk_cgroup_events_fd(c->cg));
-                        c->cgio.w.data = c;
+                        c->cgio.w.ctx = c;
                         if (pk_loop_io_start(&c->cgio, PK_LOOP_PRIORITY, on_cgroup_event) == 0) {
                                 c->await_empty = true;
                                 /* it may have emptied between the read and the watch */
@@ -422,7 +422,7 @@ static int forking_handover(struct child *c, struct pk_exit *ex)
 
 static void on_spawned_exit(struct pk_loop_child *w, int err, const struct pk_exit *exp)
 {
-        struct child *c = w->w.data;
+        struct child *c = w->w.ctx;
         struct pk_sup *sup_ = pk__sup_root(c->sup);
         struct pk_exit ex = *exp; /* {0, -1, 0, 0} when someone else reaped it (err < 0) */
         if (err == 0)
@@ -506,7 +506,7 @@ static void child_down(struct child *c);
 
 static void on_restart_timer(struct pk_loop_timer *t)
 {
-        struct child *c = t->w.data;
+        struct child *c = t->w.ctx;
         struct pk_sup *sup_ = pk__sup_root(c->sup);
         c->next_restart_ns = 0;
         dispatch(c, PE_RESTART_DUE, NULL);
@@ -798,7 +798,7 @@ static void child_down(struct child *c)
 
 static void on_stop_timer(struct pk_loop_timer *t)
 {
-        struct child *c = t->w.data;
+        struct child *c = t->w.ctx;
         struct pk_sup *sup_ = pk__sup_root(c->sup);
         dispatch(c, PE_STOP_TIMEOUT, NULL);
         pk__sup_flush(sup_);
@@ -1296,8 +1296,8 @@ static struct child *child_new(struct pk_sup *s)
         pk_loop_timer_init(s->loop, &c->t_ready);
         pk_loop_timer_init(s->loop, &c->t_stop);
         pk_loop_timer_init(s->loop, &c->t_watchdog);
-        c->cw.w.data = c->mw.w.data = c->mio.w.data = c->rio.w.data = c->cgio.w.data = c;
-        c->t_restart.w.data = c->t_ready.w.data = c->t_stop.w.data = c->t_watchdog.w.data = c;
+        c->cw.w.ctx = c->mw.w.ctx = c->mio.w.ctx = c->rio.w.ctx = c->cgio.w.ctx = c;
+        c->t_restart.w.ctx = c->t_ready.w.ctx = c->t_stop.w.ctx = c->t_watchdog.w.ctx = c;
         return c;
 }
 
@@ -1694,7 +1694,7 @@ int pk_sup_new(struct pk_loop *loop, const struct pk_sup_opts *opts, struct pk_s
         s->loop = loop;
         s->notify.fd = -1;
         pk_loop_io_init(loop, &s->nio, -1);
-        s->nio.w.data = s;
+        s->nio.w.ctx = s;
         s->rng = (unsigned)(pk__sup_now_ns() ^ (uint64_t)getpid() ^ (uintptr_t)s);
         int r = opts_apply(s, opts);
         if (r < 0) {

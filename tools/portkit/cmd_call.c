@@ -223,7 +223,7 @@ static void finish(struct call *c)
 
 static void held_check(struct pk_loop_defer *d)
 {
-        struct call *c = d->w.data;
+        struct call *c = d->w.ctx;
         if (c->eof_seen || c->finished) {
                 finish(c);
                 return;
@@ -254,7 +254,7 @@ static void timed_out(struct call *c, const char *what)
 
 static void on_send_timer(struct pk_loop_timer *t)
 {
-        struct call *c = t->w.data;
+        struct call *c = t->w.ctx;
         size_t q = pk_port_queued(c->port);
         if (q == 0)
                 return;
@@ -269,7 +269,7 @@ static void on_send_timer(struct pk_loop_timer *t)
 
 static void on_recv_timer(struct pk_loop_timer *t)
 {
-        struct call *c = t->w.data;
+        struct call *c = t->w.ctx;
         if (c->draining) { /* stdin says nothing more within the timeout */
                 c->draining = false;
                 stop_input(c);
@@ -286,7 +286,7 @@ static void on_recv_timer(struct pk_loop_timer *t)
 
 static void on_signal(struct pk_loop_signal *s, const struct pk_loop_siginfo *si)
 {
-        struct call *c = s->w.data;
+        struct call *c = s->w.ctx;
         (void)si;
         if (c->fail && c->fail > 128)
                 return;
@@ -581,7 +581,7 @@ static void start_drain(struct call *c)
 
 static void on_stdin(struct pk_loop_io *io, unsigned revents)
 {
-        struct call *c = io->w.data;
+        struct call *c = io->w.ctx;
         (void)revents;
         read_input(c);
         update(c);
@@ -589,7 +589,7 @@ static void on_stdin(struct pk_loop_io *io, unsigned revents)
 
 static void on_stdin_defer(struct pk_loop_defer *d)
 {
-        struct call *c = d->w.data;
+        struct call *c = d->w.ctx;
         read_input(c);
         if (c->draining && !c->in_eof)
                 (void)pk_loop_defer_start(&c->in_defer, on_stdin_defer);
@@ -849,7 +849,7 @@ static int run_call(struct call *c, char **argv)
         /* Signals are watched before the child exists, so none is lost. */
         for (int k = 0; k < 3; k++) {
                 pk_loop_signal_init(c->loop, &c->sig[k]);
-                c->sig[k].w.data = c;
+                c->sig[k].w.ctx = c;
                 (void)pk_loop_signal_start(&c->sig[k], sigs[k], on_signal);
         }
         pk_loop_timer_init(c->loop, &c->t_send);
@@ -857,8 +857,8 @@ static int run_call(struct call *c, char **argv)
         pk_loop_defer_init(c->loop, &c->held_defer);
         pk_loop_defer_init(c->loop, &c->in_defer);
         pk_loop_io_init(c->loop, &c->in_io, 0);
-        c->t_send.w.data = c->t_recv.w.data = c->held_defer.w.data = c->in_defer.w.data =
-            c->in_io.w.data = c;
+        c->t_send.w.ctx = c->t_recv.w.ctx = c->held_defer.w.ctx = c->in_defer.w.ctx =
+            c->in_io.w.ctx = c;
         r = pk_port_open_argv((const char *const *)argv, &c->o.port, &c->port);
         if (r < 0) {
                 pk_cli_error("call", "%s: %s", c->prog, pk_strerror(r));

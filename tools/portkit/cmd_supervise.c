@@ -1047,7 +1047,7 @@ static void client_free(struct client *c)
 
 static void reap_clients(struct pk_loop_defer *d)
 {
-        struct sv *sv = d->w.data;
+        struct sv *sv = d->w.ctx;
         for (struct client *c = sv->graveyard, *next; c; c = next) {
                 next = c->next;
                 client_free(c);
@@ -1082,7 +1082,7 @@ static void client_drop(struct client *c, const char *why)
 
 static void client_io(struct pk_loop_io *io, unsigned revents)
 {
-        struct client *c = io->w.data;
+        struct client *c = io->w.ctx;
         struct sv *sv = c->sv;
         if (revents & PK_LOOP_WRITE) {
                 client_flush(c);
@@ -1137,7 +1137,7 @@ static void client_io(struct pk_loop_io *io, unsigned revents)
 
 static void accept_cb(struct pk_loop_io *io, unsigned revents)
 {
-        struct sv *sv = io->w.data;
+        struct sv *sv = io->w.ctx;
         (void)revents;
         for (int i = 0; i < 16; i++) {
                 int fd = pk_fd_accept(sv->lis.fd, PK_FD_NONBLOCK);
@@ -1165,7 +1165,7 @@ static void accept_cb(struct pk_loop_io *io, unsigned revents)
                 c->cred = cred;
                 c->id = ++sv->next_client_id;
                 pk_loop_io_init(sv->loop, &c->io, fd);
-                c->io.w.data = c;
+                c->io.w.ctx = c;
                 if (pk_loop_io_start(&c->io, PK_LOOP_READ, client_io) < 0) {
                         pk_deframer_free(c->df);
                         free(c);
@@ -1307,9 +1307,9 @@ static int sv_main(int argc, char **argv)
                 goto out;
         }
         pk_loop_defer_init(sv->loop, &sv->reap);
-        sv->reap.w.data = sv;
+        sv->reap.w.ctx = sv;
         pk_loop_io_init(sv->loop, &sv->lio, sv->lis.fd);
-        sv->lio.w.data = sv;
+        sv->lio.w.ctx = sv;
         /* Referenced: the daemon runs until shutdown, even with every unit down. */
         (void)pk_loop_io_start(&sv->lio, PK_LOOP_READ, accept_cb);
         if ((r = pk_sup_reaper(sv->sup, 0, on_hup, sv)) < 0) {
