@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -210,4 +211,29 @@ Test(dynbuf, read_fd_retries_eintr)
         assert_str(&b, "late");
         close(p[0]);
         pk__dynbuf_free(&b);
+}
+
+Test(dynbuf, array_grow_doubles_and_refuses_overflow)
+{
+        int *v = NULL;
+        size_t cap = 0;
+        cr_assert_eq(pk__array_grow((void **)&v, &cap, 1, sizeof(int), 4), 0);
+        cr_assert_eq(cap, 4, "starts at first");
+        cr_assert_eq(pk__array_grow((void **)&v, &cap, 4, sizeof(int), 4), 0);
+        cr_assert_eq(cap, 4, "no growth while it fits");
+        cr_assert_eq(pk__array_grow((void **)&v, &cap, 5, sizeof(int), 4), 0);
+        cr_assert_eq(cap, 8, "doubles");
+        cr_assert_eq(pk__array_grow((void **)&v, &cap, 100, sizeof(int), 4), 0);
+        cr_assert_eq(cap, 128);
+        for (int i = 0; i < 100; i++)
+                v[i] = i; /* ASan: every slot up to need is there */
+        int *before = v;
+        cr_assert_eq(pk__array_grow((void **)&v, &cap, SIZE_MAX / 2, sizeof(int), 4), -ENOMEM);
+        cr_assert_eq(v, before, "untouched on failure");
+        cr_assert_eq(cap, 128);
+        pk__alloc_fail_after(1);
+        cr_assert_eq(pk__array_grow((void **)&v, &cap, 129, sizeof(int), 4), -ENOMEM);
+        pk__alloc_fail_after(0);
+        cr_assert_eq(cap, 128);
+        free(v);
 }

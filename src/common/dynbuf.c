@@ -24,6 +24,22 @@ int pk__mem_grow(void **mem, size_t *cap, size_t need, size_t limit, size_t firs
         return 0;
 }
 
+int pk__array_grow(void **arr, size_t *cap, size_t need, size_t elem, size_t first)
+{
+        if (need <= *cap)
+                return 0;
+        if (!elem || need > SIZE_MAX / elem)
+                return -ENOMEM;
+        size_t limit = SIZE_MAX / elem, bytes = *cap * elem;
+        first = first < limit ? first : limit;
+        /* Every size pk__mem_grow picks stays a multiple of elem: it doubles
+         * *cap * elem or first * elem and is clamped to limit * elem. */
+        int r = pk__mem_grow(arr, &bytes, need * elem, limit * elem, first * elem);
+        if (r == 0)
+                *cap = bytes / elem;
+        return r;
+}
+
 void pk__dynbuf_init(struct pk__dynbuf *b, size_t max, int toobig)
 {
         *b = (struct pk__dynbuf){.max = max, .toobig = toobig};

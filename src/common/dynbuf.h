@@ -37,6 +37,11 @@ void pk__dynbuf_reset(struct pk__dynbuf *b);
  * need <= limit is the caller's check. */
 int pk__mem_grow(void **mem, size_t *cap, size_t need, size_t limit, size_t first);
 
+/* The same policy for an array of elem-byte slots: grows *arr (*cap slots)
+ * to hold need slots, doubling from first.  Returns 0 or -ENOMEM (also when
+ * need * elem overflows; *arr and *cap untouched). */
+int pk__array_grow(void **arr, size_t *cap, size_t need, size_t elem, size_t first);
+
 /* Slow path of pk__dynbuf_add (growth, cap and sticky error). */
 int pk__dynbuf_add_slow(struct pk__dynbuf *b, const void *s, size_t n);
 

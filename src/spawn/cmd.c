@@ -3,6 +3,8 @@
  * descriptor or a process; pk_spawn() turns the command into a plan. */
 #include "spawn-internal.h"
 
+#include "common/dynbuf.h"
+
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -135,14 +137,8 @@ int pk_cmd_arg(struct pk_cmd *c, const char *arg)
 {
         if (!c || !arg)
                 return -EINVAL;
-        if (c->argc + 1 >= c->argv_cap) {
-                size_t cap = c->argv_cap * 2;
-                char **v = realloc(c->argv, cap * sizeof(char *));
-                if (!v)
-                        return -ENOMEM;
-                c->argv = v;
-                c->argv_cap = cap;
-        }
+        if (pk__array_grow((void **)&c->argv, &c->argv_cap, c->argc + 2, sizeof(char *), 8) < 0)
+                return -ENOMEM;
         char *s = strdup(arg);
         if (!s)
                 return -ENOMEM;

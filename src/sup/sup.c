@@ -4,6 +4,7 @@
  * restart intensity and escalation, backoff, sequential reverse-order stops,
  * dependencies, and the ordered event queue.  Readiness lives in ready.c,
  * process-tree inspection and reaper mode in proc.c. */
+#include "common/dynbuf.h"
 #include "sup-internal.h"
 
 #include "spawn/spawn-internal.h"
@@ -85,14 +86,8 @@ const char *pk_sup_reason_name(int reason)
 
 static void queue_push(struct pk_sup *root, const struct pk_sup_event *ev)
 {
-        if (root->qn == root->qcap) {
-                size_t ncap = root->qcap ? root->qcap * 2 : 32;
-                struct pk_sup_event *nq = realloc(root->q, ncap * sizeof(*nq));
-                if (!nq)
-                        return; /* out of memory: the event is lost, the state is not */
-                root->q = nq;
-                root->qcap = ncap;
-        }
+        if (pk__array_grow((void **)&root->q, &root->qcap, root->qn + 1, sizeof(*root->q), 32) < 0)
+                return; /* out of memory: the event is lost, the state is not */
         root->q[root->qn++] = *ev;
 }
 
@@ -1399,14 +1394,8 @@ static int prepare_cmd(struct child *c)
 
 static int add_child(struct pk_sup *s, struct child *c)
 {
-        if (s->n == s->cap) {
-                size_t ncap = s->cap ? s->cap * 2 : 8;
-                struct child **nk = realloc(s->kids, ncap * sizeof(struct child *));
-                if (!nk)
-                        return -ENOMEM;
-                s->kids = nk;
-                s->cap = ncap;
-        }
+        if (pk__array_grow((void **)&s->kids, &s->cap, s->n + 1, sizeof(*s->kids), 8) < 0)
+                return -ENOMEM;
         s->kids[s->n++] = c;
         return 0;
 }

@@ -4,6 +4,7 @@
  * environment, limits, standard streams), plus the sentences naming what is
  * not enforced.  The Exec*= work sup cannot express (ExecStartPre=, oneshot,
  * forking) goes through a helper program given by the caller. */
+#include "common/dynbuf.h"
 #include "unit_int.h"
 
 #include <errno.h>
@@ -43,14 +44,8 @@ static int note(struct child_priv *c, const char *fmt, ...) __attribute__((forma
 static int note(struct child_priv *c, const char *fmt, ...)
 {
         struct pk_unit_strv *n = &c->pub.notes;
-        if (n->n + 2 > c->notes_cap) {
-                size_t cap = c->notes_cap ? c->notes_cap * 2 : 8;
-                char **v = realloc(n->v, cap * sizeof(char *));
-                if (!v)
-                        return -ENOMEM;
-                n->v = v;
-                c->notes_cap = cap;
-        }
+        if (pk__array_grow((void **)&n->v, &c->notes_cap, n->n + 2, sizeof(char *), 8) < 0)
+                return -ENOMEM;
         char buf[512];
         va_list ap;
         va_start(ap, fmt);

@@ -148,15 +148,9 @@ static int vec_push(struct vec *v, char *s)
                 free(s);
                 return -E2BIG;
         }
-        if (v->n + 2 > v->cap) {
-                size_t ncap = v->cap ? v->cap * 2 : 8;
-                char **nv = realloc(v->v, ncap * sizeof(char *));
-                if (!nv) {
-                        free(s);
-                        return -ENOMEM;
-                }
-                v->v = nv;
-                v->cap = ncap;
+        if (pk__array_grow((void **)&v->v, &v->cap, v->n + 2, sizeof(char *), 8) < 0) {
+                free(s);
+                return -ENOMEM;
         }
         v->v[v->n++] = s;
         v->v[v->n] = NULL;

@@ -38,15 +38,9 @@ static int envv_set(struct envv *e, const char *key, size_t kl, const char *val,
                         e->v[i] = s;
                         return 0;
                 }
-        if (e->n + 2 > e->cap) {
-                size_t ncap = e->cap ? e->cap * 2 : 16;
-                char **nv = realloc(e->v, ncap * sizeof(char *));
-                if (!nv) {
-                        free(s);
-                        return -ENOMEM;
-                }
-                e->v = nv;
-                e->cap = ncap;
+        if (pk__array_grow((void **)&e->v, &e->cap, e->n + 2, sizeof(char *), 16) < 0) {
+                free(s);
+                return -ENOMEM;
         }
         e->v[e->n++] = s;
         e->v[e->n] = NULL;
