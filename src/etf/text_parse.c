@@ -387,6 +387,7 @@ out:
         if (r < 0 && reterr) {
                 if (!scratch.message[0])
                         pk__tp_fail(&p, p.pos, r, "%s", pk_strerror(r));
+                scratch.code = r;
                 *reterr = scratch;
         }
         free(p.vs);

@@ -91,10 +91,11 @@ int ua_grow(struct ua *a, void **v, size_t n, size_t elem, size_t extra)
 
 /* ---- errors --------------------------------------------------------------- */
 
-__attribute__((format(printf, 5, 0))) static void vset(struct pk_unit_error *e, const char *file,
-                                                       unsigned int line, const char *key,
-                                                       const char *fmt, va_list ap)
+__attribute__((format(printf, 6, 0))) static void vset(struct pk_unit_error *e, int code,
+                                                       const char *file, unsigned int line,
+                                                       const char *key, const char *fmt, va_list ap)
 {
+        e->code = code;
         snprintf(e->file, sizeof(e->file), "%s", file ? file : "");
         e->line = line;
         snprintf(e->key, sizeof(e->key), "%s", key ? key : "");
@@ -104,12 +105,11 @@ __attribute__((format(printf, 5, 0))) static void vset(struct pk_unit_error *e, 
 void pk__unit_err_set(struct pk_unit_error *e, const char *file, unsigned int line, const char *key,
                       int code, const char *fmt, ...)
 {
-        (void)code;
         if (!e)
                 return;
         va_list ap;
         va_start(ap, fmt);
-        vset(e, file, line, key, fmt, ap);
+        vset(e, code, file, line, key, fmt, ap);
         va_end(ap);
 }
 
@@ -118,7 +118,7 @@ int pk__unit_fail(struct pctx *c, int code, const char *fmt, ...)
         if (c->err) {
                 va_list ap;
                 va_start(ap, fmt);
-                vset(c->err, c->file, c->line, c->key, fmt, ap);
+                vset(c->err, code, c->file, c->line, c->key, fmt, ap);
                 va_end(ap);
         }
         return code;
