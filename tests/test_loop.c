@@ -90,7 +90,7 @@ struct io_rec {
 
 static void io_rec_cb(struct pk_loop_io *io, unsigned revents)
 {
-        struct io_rec *r = io->w.data;
+        struct io_rec *r = io->w.ctx;
         r->calls++;
         r->last = revents;
         if (r->read_bytes > 0) {
@@ -111,8 +111,8 @@ Test(loop, io_read_and_write)
         struct io_rec rr = {.read_bytes = 64, .stop_after = 1}, wr_rec = {.stop_after = 1};
         pk_loop_io_init(loop, &rd, p[0]);
         pk_loop_io_init(loop, &wr, p[1]);
-        rd.w.data = &rr;
-        wr.w.data = &wr_rec;
+        rd.w.ctx = &rr;
+        wr.w.ctx = &wr_rec;
         cr_assert_eq(pk_loop_io_start(&rd, PK_LOOP_READ, io_rec_cb), 0);
         cr_assert_eq(pk_loop_io_start(&wr, PK_LOOP_WRITE, io_rec_cb), 0);
         cr_assert(pk_loop_is_active(&rd.w));
@@ -142,8 +142,8 @@ Test(loop, io_level_vs_edge)
         struct io_rec lr = {.read_bytes = 1}, er = {.read_bytes = 1};
         pk_loop_io_init(loop, &lvl, a[0]);
         pk_loop_io_init(loop, &edge, b[0]);
-        lvl.w.data = &lr;
-        edge.w.data = &er;
+        lvl.w.ctx = &lr;
+        edge.w.ctx = &er;
         cr_assert_eq(pk_loop_io_start(&lvl, PK_LOOP_READ, io_rec_cb), 0);
         cr_assert_eq(pk_loop_io_start(&edge, PK_LOOP_READ | PK_LOOP_EDGE, io_rec_cb), 0);
         put(a[1], "xyz");
@@ -175,7 +175,7 @@ Test(loop, io_modify_events)
         struct pk_loop_io io;
         struct io_rec r = {0};
         pk_loop_io_init(loop, &io, sp[0]);
-        io.w.data = &r;
+        io.w.ctx = &r;
         cr_assert_eq(pk_loop_io_start(&io, PK_LOOP_READ, io_rec_cb), 0);
         cr_assert_eq(pk_loop_run_nowait(loop), PK_LOOP_ALIVE);
         cr_assert_eq(r.calls, 0); /* nothing to read */
@@ -207,7 +207,7 @@ static void narrow_b(struct pk_loop_io *io, unsigned revents);
 static void narrow_a(struct pk_loop_io *io, unsigned revents)
 {
         (void)revents;
-        struct narrow_ctx *c = io->w.data;
+        struct narrow_ctx *c = io->w.ctx;
         c->a_calls++;
         if (c->b_calls == 0)
                 cr_assert_eq(pk_loop_io_start(&c->b, PK_LOOP_WRITE, narrow_b), 0);
@@ -216,7 +216,7 @@ static void narrow_a(struct pk_loop_io *io, unsigned revents)
 
 static void narrow_b(struct pk_loop_io *io, unsigned revents)
 {
-        struct narrow_ctx *c = io->w.data;
+        struct narrow_ctx *c = io->w.ctx;
         c->b_calls++;
         c->b_rev = revents;
         c->b_first = c->a_calls == 0;
@@ -236,7 +236,7 @@ Test(loop, io_interest_narrowed_in_same_batch)
         struct narrow_ctx c = {0};
         pk_loop_io_init(loop, &c.a, a[0]);
         pk_loop_io_init(loop, &c.b, sp[0]);
-        c.a.w.data = c.b.w.data = &c;
+        c.a.w.ctx = c.b.w.ctx = &c;
         /* Both are ready when added, so epoll queues a before b. */
         cr_assert_eq(pk_loop_io_start(&c.a, PK_LOOP_READ, narrow_a), 0);
         cr_assert_eq(pk_loop_io_start(&c.b, PK_LOOP_READ | PK_LOOP_WRITE, narrow_b), 0);
@@ -263,7 +263,7 @@ Test(loop, io_hangup_reports_read)
         struct pk_loop_io io;
         struct io_rec r = {.stop_after = 1};
         pk_loop_io_init(loop, &io, p[0]);
-        io.w.data = &r;
+        io.w.ctx = &r;
         cr_assert_eq(pk_loop_io_start(&io, PK_LOOP_READ, io_rec_cb), 0);
         close(p[1]);
         cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
@@ -386,7 +386,7 @@ struct restart_ctx {
 static void restart_b_cb(struct pk_loop_io *io, unsigned revents)
 {
         (void)revents;
-        struct restart_ctx *c = io->w.data;
+        struct restart_ctx *c = io->w.ctx;
         c->b_calls++;
         pk_loop_io_stop(io);
 }
@@ -394,12 +394,12 @@ static void restart_b_cb(struct pk_loop_io *io, unsigned revents)
 static void restart_a_cb(struct pk_loop_io *io, unsigned revents)
 {
         (void)revents;
-        struct restart_ctx *c = io->w.data;
+        struct restart_ctx *c = io->w.ctx;
         c->a_calls++;
         if (c->b_calls == 0 && pk_loop_is_active(&c->b.w)) {
                 pk_loop_io_stop(&c->b);
                 pk_loop_io_init(io->w.loop, &c->b, c->other_fd); /* a silent pipe */
-                c->b.w.data = c;
+                c->b.w.ctx = c;
                 cr_assert_eq(pk_loop_io_start(&c->b, PK_LOOP_READ, restart_b_cb), 0);
         }
         pk_loop_io_stop(io);
@@ -415,7 +415,7 @@ Test(loop, peer_restarted_in_same_batch_gets_no_stale_event)
         struct restart_ctx c = {.other_fd = q[0]};
         pk_loop_io_init(loop, &c.a, a[0]);
         pk_loop_io_init(loop, &c.b, b[0]);
-        c.a.w.data = c.b.w.data = &c;
+        c.a.w.ctx = c.b.w.ctx = &c;
         cr_assert_eq(pk_loop_io_start(&c.a, PK_LOOP_READ, restart_a_cb), 0);
         cr_assert_eq(pk_loop_io_start(&c.b, PK_LOOP_READ, restart_b_cb), 0);
         put(a[1], "a");
@@ -500,7 +500,7 @@ struct many {
 
 static void many_cb(struct pk_loop_timer *t)
 {
-        struct many *m = t->w.data;
+        struct many *m = t->w.ctx;
         int idx = (int)(t - m->t);
         if (pk_loop_now(t->w.loop) < m->due[idx])
                 m->early++;
@@ -516,7 +516,7 @@ Test(loop, ten_thousand_timers_fire_in_deadline_order, .timeout = 60)
         srand(12345);
         for (int i = 0; i < NTIMERS; i++) {
                 pk_loop_timer_init(loop, &m->t[i]);
-                m->t[i].w.data = m;
+                m->t[i].w.ctx = m;
                 cr_assert_eq(pk_loop_timer_start(&m->t[i], (uint64_t)(rand() % 300), 0, many_cb),
                              0);
                 m->due[i] = pk_loop_timer_due(&m->t[i]);
@@ -556,7 +556,7 @@ struct tick {
 
 static void tick_cb(struct pk_loop_timer *t)
 {
-        struct tick *k = t->w.data;
+        struct tick *k = t->w.ctx;
         k->calls++;
         if (k->stop_at && k->calls == k->stop_at)
                 pk_loop_timer_stop(t);
@@ -572,7 +572,7 @@ Test(loop, repeating_timer)
         struct pk_loop_timer t;
         struct tick k = {.stop_at = 5};
         pk_loop_timer_init(loop, &t);
-        t.w.data = &k;
+        t.w.ctx = &k;
         cr_assert_eq(pk_loop_timer_start(&t, 1, 1, tick_cb), 0);
         cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
         cr_assert_eq(k.calls, 5);
@@ -585,7 +585,7 @@ Test(loop, zero_timer_restarted_in_callback_waits_for_next_pass)
         struct pk_loop_timer t;
         struct tick k = {.restart_zero = 1};
         pk_loop_timer_init(loop, &t);
-        t.w.data = &k;
+        t.w.ctx = &k;
         cr_assert_eq(pk_loop_timer_start(&t, 0, 0, tick_cb), 0);
         for (int i = 1; i <= 3; i++) {
                 cr_assert_eq(pk_loop_run_once(loop), PK_LOOP_ALIVE);
@@ -600,7 +600,7 @@ Test(loop, stop_from_callback)
         struct pk_loop_timer t;
         struct tick k = {.loop_stop_at = 3};
         pk_loop_timer_init(loop, &t);
-        t.w.data = &k;
+        t.w.ctx = &k;
         cr_assert_eq(pk_loop_timer_start(&t, 1, 1, tick_cb), 0);
         cr_assert_eq(pk_loop_run(loop), PK_LOOP_STOPPED);
         cr_assert_eq(k.calls, 3);
@@ -643,8 +643,8 @@ Test(loop, unref_watchers_do_not_keep_loop_alive)
         struct tick kb = {0}, kf = {0};
         pk_loop_timer_init(loop, &bg);
         pk_loop_timer_init(loop, &fg);
-        bg.w.data = &kb;
-        fg.w.data = &kf;
+        bg.w.ctx = &kb;
+        fg.w.ctx = &kf;
         pk_loop_unref(&bg.w);
         cr_assert_eq(pk_loop_timer_start(&bg, 1, 1, tick_cb), 0);
         cr_assert_eq(pk_loop_alive(loop), 0);
@@ -664,7 +664,7 @@ Test(loop, unref_watchers_do_not_keep_loop_alive)
 
 static void nested_run_cb(struct pk_loop_timer *t)
 {
-        int *r = t->w.data;
+        int *r = t->w.ctx;
         *r = pk_loop_run(t->w.loop);
 }
 
@@ -674,7 +674,7 @@ Test(loop, run_from_callback_is_busy)
         struct pk_loop_timer t;
         int r = 0;
         pk_loop_timer_init(loop, &t);
-        t.w.data = &r;
+        t.w.ctx = &r;
         cr_assert_eq(pk_loop_timer_start(&t, 0, 0, nested_run_cb), 0);
         cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
         cr_assert_eq(r, -EBUSY);
@@ -693,7 +693,7 @@ struct pipes {
 
 static void pipes_cb(struct pk_loop_io *io, unsigned revents)
 {
-        struct pipes *ps = io->w.data;
+        struct pipes *ps = io->w.ctx;
         int i = (int)(io - ps->io);
         cr_assert(revents & PK_LOOP_READ);
         char c;
@@ -720,7 +720,7 @@ Test(loop, thousand_pipes_all_deliver, .timeout = 60)
         for (int i = 0; i < NPIPES; i++) {
                 make_pipe(ps->fds[i]);
                 pk_loop_io_init(loop, &ps->io[i], ps->fds[i][0]);
-                ps->io[i].w.data = ps;
+                ps->io[i].w.ctx = ps;
                 /* Half level, half edge. */
                 cr_assert_eq(pk_loop_io_start(&ps->io[i],
                                               PK_LOOP_READ | (i % 2 ? PK_LOOP_EDGE : 0u), pipes_cb),
@@ -752,7 +752,7 @@ struct child_rec {
 
 static void child_cb(struct pk_loop_child *c, int err, const struct pk_exit *ex)
 {
-        struct child_rec *r = c->w.data;
+        struct child_rec *r = c->w.ctx;
         r->calls++;
         r->err = err;
         r->pid = pk_loop_child_pid(c);
@@ -796,7 +796,7 @@ Test(loop, child_exit_code_and_reaped)
         struct pk_loop_child c;
         struct child_rec r = {0};
         pk_loop_child_init(loop, &c);
-        c.w.data = &r;
+        c.w.ctx = &r;
         cr_assert_eq(pk_loop_child_start(&c, pid, child_cb), 0);
         int before = tu_count_fds();
         cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
@@ -820,7 +820,7 @@ Test(loop, child_killed_by_signal)
         struct pk_loop_child c;
         struct child_rec r = {0};
         pk_loop_child_init(loop, &c);
-        c.w.data = &r;
+        c.w.ctx = &r;
         cr_assert_eq(pk_loop_child_start(&c, pid, child_cb), 0);
         cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
         cr_assert_eq(r.calls, 1);
@@ -863,7 +863,7 @@ Test(loop, child_core_dump_flag)
         struct pk_loop_child c;
         struct child_rec r = {0};
         pk_loop_child_init(loop, &c);
-        c.w.data = &r;
+        c.w.ctx = &r;
         cr_assert_eq(pk_loop_child_start(&c, pid, child_cb), 0);
         cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
         cr_assert_eq(r.calls, 1);
@@ -942,7 +942,7 @@ Test(loop, child_given_pidfd_is_borrowed)
         struct pk_loop_child c;
         struct child_rec r = {0};
         pk_loop_child_init(loop, &c);
-        c.w.data = &r;
+        c.w.ctx = &r;
         cr_assert_eq(pk_loop_child_start_pidfd(&c, pidfd, child_cb), 0);
         cr_assert_eq(pk_loop_run(loop), PK_LOOP_DONE);
         cr_assert_eq(r.pid, pid);
@@ -989,7 +989,7 @@ struct sig_rec {
 
 static void sig_cb(struct pk_loop_signal *s, const struct pk_loop_siginfo *info)
 {
-        struct sig_rec *r = s->w.data;
+        struct sig_rec *r = s->w.ctx;
         r->calls++;
         r->info = *info;
         if (r->peer) {
@@ -1008,7 +1008,7 @@ Test(loop, signal_delivered_and_mask_restored)
         struct pk_loop_signal s;
         struct sig_rec r = {.stop_self = 1};
         pk_loop_signal_init(loop, &s);
-        s.w.data = &r;
+        s.w.ctx = &r;
         cr_assert_eq(pk_loop_signal_start(&s, SIGUSR1, sig_cb), 0);
         cr_assert(tu_blocked(SIGUSR1));
         cr_assert_eq(kill(getpid(), SIGUSR1), 0);
@@ -1064,9 +1064,9 @@ Test(loop, signal_watchers_share_and_remove_peer)
         pk_loop_signal_init(loop, &a);
         pk_loop_signal_init(loop, b);
         pk_loop_signal_init(loop, c);
-        a.w.data = &ra;
-        b->w.data = &rb;
-        c->w.data = &rc;
+        a.w.ctx = &ra;
+        b->w.ctx = &rb;
+        c->w.ctx = &rc;
         cr_assert_eq(pk_loop_signal_start(&a, SIGUSR1, sig_cb), 0);
         cr_assert_eq(pk_loop_signal_start(b, SIGUSR1, sig_cb), 0);
         cr_assert_eq(pk_loop_signal_start(c, SIGUSR1, sig_cb), 0);
@@ -1106,7 +1106,7 @@ struct wake_rec {
 
 static void wake_cb(struct pk_loop_wake *w)
 {
-        struct wake_rec *r = w->w.data;
+        struct wake_rec *r = w->w.ctx;
         r->calls++;
         if (!pthread_equal(pthread_self(), r->loop_thread))
                 r->wrong_thread++;
@@ -1119,7 +1119,7 @@ static void wake_cb(struct pk_loop_wake *w)
 static void *sender(void *arg)
 {
         struct pk_loop_wake *w = arg;
-        struct wake_rec *r = w->w.data;
+        struct wake_rec *r = w->w.ctx;
         for (int i = 0; i < NSENDS; i++)
                 if (pk_loop_wake_send(w) != 0)
                         return (void *)1;
@@ -1136,7 +1136,7 @@ Test(loop, wake_from_another_thread, .timeout = 30)
         struct pk_loop_wake w;
         struct wake_rec r = {.loop_thread = pthread_self()};
         pk_loop_wake_init(loop, &w);
-        w.w.data = &r;
+        w.w.ctx = &r;
         cr_assert_eq(pk_loop_wake_start(&w, wake_cb), 0);
         pthread_t th;
         cr_assert_eq(pthread_create(&th, NULL, sender, &w), 0);
@@ -1160,7 +1160,7 @@ Test(loop, wake_coalesces_and_makes_fd_readable)
         struct pk_loop_wake w;
         struct wake_rec r = {.loop_thread = pthread_self()};
         pk_loop_wake_init(loop, &w);
-        w.w.data = &r;
+        w.w.ctx = &r;
         cr_assert_eq(pk_loop_wake_start(&w, wake_cb), 0);
         cr_assert_not(readable(pk_loop_fd(loop), 0));
         for (int i = 0; i < 5; i++)
@@ -1184,17 +1184,17 @@ struct defer_rec {
 
 static void defer_b(struct pk_loop_defer *d)
 {
-        ((struct defer_rec *)d->w.data)->b++;
+        ((struct defer_rec *)d->w.ctx)->b++;
 }
 
 static void defer_c(struct pk_loop_defer *d)
 {
-        ((struct defer_rec *)d->w.data)->c++;
+        ((struct defer_rec *)d->w.ctx)->c++;
 }
 
 static void defer_a(struct pk_loop_defer *d)
 {
-        struct defer_rec *r = d->w.data;
+        struct defer_rec *r = d->w.ctx;
         r->a++;
         cr_assert_not(pk_loop_is_active(&d->w));
         if (r->next)
@@ -1211,7 +1211,7 @@ Test(loop, deferred_calls_run_next_pass)
         pk_loop_defer_init(loop, &a);
         pk_loop_defer_init(loop, &b);
         pk_loop_defer_init(loop, &c);
-        a.w.data = b.w.data = c.w.data = &r;
+        a.w.ctx = b.w.ctx = c.w.ctx = &r;
         cr_assert_not(readable(pk_loop_fd(loop), 0));
         cr_assert_eq(pk_loop_defer_start(&a, defer_a), 0);
         cr_assert_eq(pk_loop_defer_start(&a, defer_a), 0); /* already queued */
@@ -1240,24 +1240,24 @@ struct inner_rec {
 
 static void inner_timer(struct pk_loop_timer *t)
 {
-        ((struct inner_rec *)t->w.data)->timer++;
+        ((struct inner_rec *)t->w.ctx)->timer++;
 }
 
 static void inner_io(struct pk_loop_io *io, unsigned revents)
 {
         (void)revents;
-        ((struct inner_rec *)io->w.data)->io++;
+        ((struct inner_rec *)io->w.ctx)->io++;
         pk_loop_io_stop(io);
 }
 
 static void inner_defer(struct pk_loop_defer *d)
 {
-        ((struct inner_rec *)d->w.data)->defer++;
+        ((struct inner_rec *)d->w.ctx)->defer++;
 }
 
 static void outer_io(struct pk_loop_io *io, unsigned revents)
 {
-        struct inner_rec *r = io->w.data;
+        struct inner_rec *r = io->w.ctx;
         cr_assert(revents & PK_LOOP_READ);
         r->runs++;
         r->last = pk_loop_run_nowait(r->inner);
@@ -1278,13 +1278,13 @@ Test(loop, nested_in_another_pk_loop)
         pk_loop_timer_init(inner, &t);
         pk_loop_io_init(inner, &io, p[0]);
         pk_loop_defer_init(inner, &d);
-        t.w.data = io.w.data = d.w.data = &r;
+        t.w.ctx = io.w.ctx = d.w.ctx = &r;
         cr_assert_eq(pk_loop_timer_start(&t, 30, 0, inner_timer), 0);
         cr_assert_eq(pk_loop_io_start(&io, PK_LOOP_READ, inner_io), 0);
         cr_assert_eq(pk_loop_defer_start(&d, inner_defer), 0);
         put(p[1], "x");
         pk_loop_io_init(outer, &nest, pk_loop_fd(inner));
-        nest.w.data = &r;
+        nest.w.ctx = &r;
         cr_assert_eq(pk_loop_io_start(&nest, PK_LOOP_READ, outer_io), 0);
         /* The outer loop has nothing but the inner fd: if a due timer did not
          * make it readable, this would block forever (the test times out). */
@@ -1301,7 +1301,7 @@ Test(loop, nested_in_another_pk_loop)
 
 static void defer_starts_timer(struct pk_loop_defer *d)
 {
-        cr_assert_eq(pk_loop_timer_start(d->w.data, 20, 0, inner_timer), 0);
+        cr_assert_eq(pk_loop_timer_start(d->w.ctx, 20, 0, inner_timer), 0);
 }
 
 Test(loop, nested_in_raw_epoll)
@@ -1312,8 +1312,8 @@ Test(loop, nested_in_raw_epoll)
         struct pk_loop_defer d;
         pk_loop_timer_init(inner, &t);
         pk_loop_defer_init(inner, &d);
-        t.w.data = &r;
-        d.w.data = &t;
+        t.w.ctx = &r;
+        d.w.ctx = &t;
         /* The timer is started from a callback inside run_nowait: the loop fd
          * must still become readable when it is due. */
         cr_assert_eq(pk_loop_defer_start(&d, defer_starts_timer), 0);

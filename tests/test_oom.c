@@ -238,3 +238,34 @@ Test(oom, etf_parse_and_decode)
         pk_etf_buf_free(&b);
         pk_arena_free(a);
 }
+
+/* The growable buffers (src/common/dynbuf.c): both printers' strings and the
+ * encoder's pk_etf_buf, grown from empty. */
+static int op_print_encode(void *ctx)
+{
+        const struct pk_term *t = ctx;
+        char *s = NULL;
+        size_t len;
+        int r = pk_etf_print_w(t, &s, &len);
+        free(s);
+        s = NULL;
+        if (r == 0)
+                r = pk_etf_print_p(t, NULL, &s, &len);
+        free(s);
+        if (r == 0) {
+                struct pk_etf_buf b;
+                pk_etf_buf_init(&b, 0);
+                r = pk_etf_encode(&b, t, NULL);
+                pk_etf_buf_free(&b);
+        }
+        return r;
+}
+
+Test(oom, etf_print_and_encode)
+{
+        pk_arena *a = pk_arena_new(0);
+        struct pk_term *t;
+        cr_assert_eq(pk_etf_parse(a, sample, strlen(sample), NULL, &t, NULL, NULL), 1);
+        torture("pk_etf_print_w/print_p/encode", op_print_encode, t);
+        pk_arena_free(a);
+}

@@ -369,7 +369,7 @@ Test(port_host, close_does_not_signal_by_default)
         /* Erlang's close: the child sees EOF; a child that does not read lives on. */
         const char *args[] = {"noread", NULL};
         struct pk_port *p = open_probe(args, 0);
-        int pid = pk_port_pid(p);
+        pid_t pid = pk_port_pid(p);
         cr_assert_gt(pid, 0);
         struct pk_exit ex;
         cr_assert_eq(pk_port_close(p, &ex), -EINPROGRESS);
@@ -461,7 +461,7 @@ Test(port_host, pdeathsig_kills_the_child_when_the_host_dies)
                 struct pk_port *p;
                 if (pk_port_open_executable(PROBE, args, &o, &p) != 0)
                         _exit(1);
-                int pid = pk_port_pid(p);
+                pid_t pid = pk_port_pid(p);
                 if (write(fds[1], &pid, sizeof(pid)) != sizeof(pid))
                         _exit(1);
                 _exit(0); /* dies without closing the port */

@@ -673,7 +673,7 @@ static void expect_fail(struct pk_cmd *c, int err, int step, const char *msg)
         char m[700];
         pk_spawn_strerror(&e, m, sizeof(m));
         cr_assert_eq(r, err, "got %d (%s), want %d", r, m, err);
-        cr_assert_eq(e.err, err);
+        cr_assert_eq(e.code, err);
         cr_assert_eq(e.step, step, "step %s", pk_spawn_step_name(e.step));
         cr_assert_eq(p, (struct pk_proc *)0x1, "ret_proc written on failure");
         if (msg)

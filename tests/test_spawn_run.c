@@ -132,7 +132,7 @@ Test(run, timeout_kills_process_group)
         int before = tu_count_fds();
         int rr = pk_run(c, &o, &r, &e);
         cr_assert_eq(rr, -ETIMEDOUT);
-        cr_assert_eq(e.err, -ETIMEDOUT);
+        cr_assert_eq(e.code, -ETIMEDOUT);
         cr_assert_eq(tu_count_fds(), before);
         tu_assert_no_children("end of test");
         pk_cmd_free(c);

@@ -352,7 +352,7 @@ struct watch {
 
 static void on_events(struct pk_loop_io *io, unsigned revents)
 {
-        struct watch *w = io->w.data;
+        struct watch *w = io->w.ctx;
         cr_assert(revents & PK_LOOP_PRIORITY);
         w->fired++;
         w->last = pk_cgroup_populated(w->cg); /* re-arms the notification */
@@ -372,7 +372,7 @@ Test(sup_cgroup, events_fd_fires_on_the_loop, .timeout = 60)
         cr_assert_eq(pk_loop_new(&loop), 0);
         struct watch w = {.cg = cg};
         pk_loop_io_init(loop, &w.io, pk_cgroup_events_fd(cg));
-        w.io.w.data = &w;
+        w.io.w.ctx = &w;
         cr_assert_eq(pk_loop_io_start(&w.io, PK_LOOP_PRIORITY, on_events), 0);
 
         struct pk_cmd *c;

@@ -202,7 +202,7 @@ static void start_run(struct restarts *r);
 static void on_exit_io(struct pk_loop_io *io, unsigned revents)
 {
         (void)revents;
-        struct restarts *r = io->w.data;
+        struct restarts *r = io->w.ctx;
         cr_assert_eq(pk_proc_wait(r->proc, 0, NULL), 0);
         pk_loop_io_stop(io);
         r->proc = pk_proc_free(r->proc);
@@ -227,7 +227,7 @@ static void start_run(struct restarts *r)
         pk_cmd_fd(r->cmd, 2, pk_log_fd(r->log, 2));
         cr_assert_eq(pk_spawn(r->cmd, &r->proc, NULL), 0);
         pk_loop_io_init(r->loop, &r->exit_io, pk_proc_pidfd(r->proc));
-        r->exit_io.w.data = r;
+        r->exit_io.w.ctx = r;
         cr_assert_eq(pk_loop_io_start(&r->exit_io, PK_LOOP_READ, on_exit_io), 0);
 }
 

@@ -121,13 +121,33 @@ static void run_pk(struct pk_cmd *c)
         pk_proc_free(p);
 }
 
+/* The child's ways to find the dispositions to reset (src/spawn/child.c):
+ * portkit's default reads /proc/self/status; the two other exact ways are
+ * measured beside it.  Each method sets the way before it spawns. */
+void pk__spawn_bench_sigreset(int mode);
+enum { SIGRESET_STATUS, SIGRESET_ALL, SIGRESET_QUERY };
+
 static void m_portkit(void)
 {
+        pk__spawn_bench_sigreset(SIGRESET_STATUS);
+        run_pk(pk_plain);
+}
+
+static void m_portkit_reset_all(void)
+{
+        pk__spawn_bench_sigreset(SIGRESET_ALL);
+        run_pk(pk_plain);
+}
+
+static void m_portkit_query(void)
+{
+        pk__spawn_bench_sigreset(SIGRESET_QUERY);
         run_pk(pk_plain);
 }
 
 static void m_portkit_full(void)
 {
+        pk__spawn_bench_sigreset(SIGRESET_STATUS);
         run_pk(pk_full);
 }
 
@@ -314,7 +334,21 @@ static double m_rust(void)
 
 /* ---- the driver ---- */
 
-enum { M_PORTKIT, M_FORK, M_VFORK, M_POSIX, M_UV, M_GLIB, M_PY, M_RUST, M_PKFULL, M_PSFULL, M_N };
+enum {
+        M_PORTKIT,
+        M_FORK,
+        M_VFORK,
+        M_POSIX,
+        M_UV,
+        M_GLIB,
+        M_PY,
+        M_RUST,
+        M_PKFULL,
+        M_PSFULL,
+        M_PKALL,
+        M_PKQUERY,
+        M_N
+};
 
 static const char *const mnames[M_N] = {
     "portkit",
@@ -327,6 +361,8 @@ static const char *const mnames[M_N] = {
     "rust",
     "portkit (cwd,env,umask,rlimit,setsid)",
     "posix_spawn (cwd,env,setsid)",
+    "portkit, 62 SIG_DFL resets",
+    "portkit, 62 queries",
 };
 
 static void (*const inproc[M_N])(void) = {
@@ -338,6 +374,8 @@ static void (*const inproc[M_N])(void) = {
     [M_GLIB] = m_glib,
     [M_PKFULL] = m_portkit_full,
     [M_PSFULL] = m_posix_spawn_full,
+    [M_PKALL] = m_portkit_reset_all,
+    [M_PKQUERY] = m_portkit_query,
 };
 
 static double now_s(void)
@@ -424,6 +462,7 @@ static void stall(const char *label)
 {
         struct pk_cmd *c = pk_make(false);
         long n = n_spawns;
+        pk__spawn_bench_sigreset(SIGRESET_STATUS);
         double in_spawn = 0, in_start = 0, total_helper = 0;
         for (long i = 0; i < n; i++) {
                 struct pk_proc *p;

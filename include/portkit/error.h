@@ -72,7 +72,9 @@ extern "C" {
         X(EUNITLIMIT, -4503, "unit file exceeds a limit (line, file size, keys, drop-ins)")        \
         X(EUNITSPEC, -4504, "unknown or unavailable specifier in a unit file")                     \
         X(EUNITMASKED, -4505, "unit is masked (linked to /dev/null)")                              \
-        X(EUNITASSERT, -4506, "a unit's Assert*= failed")
+        X(EUNITASSERT, -4506, "a unit's Assert*= failed")                                          \
+        /* buffers */                                                                              \
+        X(EBUFCAP, -4600, "input or output larger than its size cap")
 
 enum pk_errno {
 #define PK__ERR_ENUM(name, value, msg) PK_##name = (value),

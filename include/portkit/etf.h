@@ -491,6 +491,7 @@ struct pk_etf_parse_opts {
 
 /** Where and why text parsing failed. */
 struct pk_etf_text_error {
+        int code;          /**< the negative code the call returned (as in every error struct) */
         size_t offset;     /**< byte offset of the offending token in the input */
         uint32_t line;     /**< 1-based line */
         uint32_t column;   /**< 1-based column, in characters */

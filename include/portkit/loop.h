@@ -15,7 +15,7 @@
  * ACTIVE watcher is undefined: stop it first.
  *
  * Every watcher struct starts with a `struct pk_loop_watcher` named `w`,
- * whose `data` member is free for the caller; the other members of every
+ * whose `ctx` member is free for the caller; the other members of every
  * struct here are private to the loop.
  *
  * Threads: a loop and its watchers belong to one thread at a time; only
@@ -56,11 +56,11 @@ struct pk_loop__link {
 /**
  * @brief The part every watcher struct starts with.
  *
- * Only `data` is for the caller; pass `&x.w` to pk_loop_ref(),
+ * Only `ctx` is for the caller; pass `&x.w` to pk_loop_ref(),
  * pk_loop_unref() and pk_loop_is_active().
  */
 struct pk_loop_watcher {
-        void *data;                /**< free for the caller; the loop never reads it */
+        void *ctx;                 /**< free for the caller; the loop never reads it */
         struct pk_loop *loop;      /**< private: the loop given to the init function */
         unsigned flags;            /**< private */
         struct pk_loop__link link; /**< private */
@@ -157,7 +157,7 @@ typedef void (*pk_loop_defer_cb)(struct pk_loop_defer *defer);
 
 /** I/O watcher: one fd, read and/or write interest, level- or edge-triggered. */
 struct pk_loop_io {
-        struct pk_loop_watcher w; /**< common part; `w.data` is the caller's */
+        struct pk_loop_watcher w; /**< common part; `w.ctx` is the caller's */
         pk_loop_io_cb cb;         /**< private */
         int fd;                   /**< private */
         unsigned events;          /**< private: requested PK_LOOP_* bits */
@@ -165,7 +165,7 @@ struct pk_loop_io {
 
 /** Timer: one-shot or repeating, millisecond resolution, CLOCK_MONOTONIC. */
 struct pk_loop_timer {
-        struct pk_loop_watcher w; /**< common part; `w.data` is the caller's */
+        struct pk_loop_watcher w; /**< common part; `w.ctx` is the caller's */
         pk_loop_timer_cb cb;      /**< private */
         uint64_t due;             /**< private: absolute deadline, ms */
         uint64_t repeat;          /**< private: period, ms (0: one-shot) */
@@ -175,14 +175,14 @@ struct pk_loop_timer {
 
 /** Signal watcher. */
 struct pk_loop_signal {
-        struct pk_loop_watcher w; /**< common part; `w.data` is the caller's */
+        struct pk_loop_watcher w; /**< common part; `w.ctx` is the caller's */
         pk_loop_signal_cb cb;     /**< private */
         int signo;                /**< private */
 };
 
 /** Child-exit watcher (pidfd). */
 struct pk_loop_child {
-        struct pk_loop_watcher w; /**< common part; `w.data` is the caller's */
+        struct pk_loop_watcher w; /**< common part; `w.ctx` is the caller's */
         pk_loop_child_cb cb;      /**< private */
         pid_t pid;                /**< private */
         int pidfd;                /**< private */
@@ -191,14 +191,14 @@ struct pk_loop_child {
 
 /** Cross-thread wake-up. */
 struct pk_loop_wake {
-        struct pk_loop_watcher w; /**< common part; `w.data` is the caller's */
+        struct pk_loop_watcher w; /**< common part; `w.ctx` is the caller's */
         pk_loop_wake_cb cb;       /**< private */
         int pending;              /**< private; accessed atomically */
 };
 
 /** Deferred call. */
 struct pk_loop_defer {
-        struct pk_loop_watcher w; /**< common part; `w.data` is the caller's */
+        struct pk_loop_watcher w; /**< common part; `w.ctx` is the caller's */
         pk_loop_defer_cb cb;      /**< private */
 };
 
@@ -250,10 +250,12 @@ PK_API int pk_loop_run(struct pk_loop *loop);
  *
  * Never returns PK_LOOP_TIMEDOUT before @p timeout_ms milliseconds have
  * passed on CLOCK_MONOTONIC since the call.
+ * @param timeout_ms 0: one pass without waiting (poll); < 0: forever, as
+ *                   pk_loop_run().
  * @return PK_LOOP_DONE, PK_LOOP_STOPPED, PK_LOOP_TIMEDOUT, or a negative
  *         errno as pk_loop_run().
  */
-PK_API int pk_loop_run_timeout(struct pk_loop *loop, uint64_t timeout_ms);
+PK_API int pk_loop_run_timeout(struct pk_loop *loop, int64_t timeout_ms);
 
 /**
  * @brief Runs one pass: waits (without limit) for at least one event if
@@ -377,14 +379,16 @@ PK_API void pk_loop_timer_init(struct pk_loop *loop, struct pk_loop_timer *timer
  * started from a timer callback never fires in the same pass, even with a
  * 0 timeout.  Starting is O(log n) and allocation-free except when the
  * loop's heap array grows.
- * @param timeout_ms first expiry, from now (0: next pass).
+ * @param timeout_ms first expiry, from now (0: next pass; < 0: -EINVAL, a
+ *                   timer that never fires is no timer).
  * @param repeat_ms  0 for one-shot; otherwise after each expiry the timer is
  *                   re-armed for pk_loop_now() + repeat_ms before its
- *                   callback runs (no catch-up bursts after a stall).
+ *                   callback runs (no catch-up bursts after a stall); < 0:
+ *                   -EINVAL.
  * @param cb         callback, not NULL.
  * @return 0, -EINVAL, -ENOMEM (heap growth; the timer stays inactive).
  */
-PK_API int pk_loop_timer_start(struct pk_loop_timer *timer, uint64_t timeout_ms, uint64_t repeat_ms,
+PK_API int pk_loop_timer_start(struct pk_loop_timer *timer, int64_t timeout_ms, int64_t repeat_ms,
                                pk_loop_timer_cb cb);
 
 /** @brief Stops a timer (no-op if inactive). It may be freed afterwards. */

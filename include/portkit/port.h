@@ -381,7 +381,7 @@ PK_API int pk_port_kill(struct pk_port *p, int sig);
 PK_API int pk_port_close(struct pk_port *p, struct pk_exit *ret_exit);
 
 /** @brief The child's pid, or -1 (no child). */
-PK_API int pk_port_pid(const struct pk_port *p);
+PK_API pid_t pk_port_pid(const struct pk_port *p);
 
 /** @brief The descriptor the host reads the child's output from, or -1.  For a port on a program
  *  it is blocking until the port is attached to a loop (poll it before reading yourself). */

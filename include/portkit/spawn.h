@@ -78,11 +78,11 @@ enum pk_spawn_step {
 
 /**
  * Where a spawn failed.  Filled by pk_spawn() and friends on failure only;
- * `err` is the same negative code the call returned.
+ * `code` is the same negative code the call returned.
  */
 struct pk_spawn_error {
         int step;  /**< an enum pk_spawn_step */
-        int err;   /**< negative errno or PK_E* code */
+        int code;  /**< negative errno or PK_E* code, as returned */
         int fd;    /**< the child fd involved (DUP, OPEN, PIPE, CTTY), else -1 */
         int value; /**< the resource (RLIMIT), id (SETUID/SETGID) or parent fd (DUP), else 0 */
         char path[PK_SPAWN_ERROR_PATH]; /**< the path or name involved, maybe truncated; "" if none

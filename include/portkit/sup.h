@@ -303,7 +303,7 @@ struct pk_sup_event {
  *        call any pk_sup_* function (the events those cause follow).  A nested
  *        supervisor's events also reach every ancestor's subscribers.
  */
-typedef void (*pk_sup_event_cb)(void *userdata, const struct pk_sup_event *ev);
+typedef void (*pk_sup_event_cb)(void *ctx, const struct pk_sup_event *ev);
 
 /** A child as pk_sup_child_info() and pk_sup_which_children() report it. */
 struct pk_sup_child_info {
@@ -447,13 +447,13 @@ PK_API int pk_sup_count_children(const struct pk_sup *sup, struct pk_sup_counts 
 /* ---- events ---------------------------------------------------------------- */
 
 /**
- * @brief Subscribes @p cb (with @p userdata) to every event of @p sup and of
+ * @brief Subscribes @p cb (with @p ctx) to every event of @p sup and of
  *        its nested supervisors.  At most 16 subscribers per supervisor.
  * @return 0, -EINVAL, -ENOSPC.
  */
-PK_API int pk_sup_subscribe(struct pk_sup *sup, pk_sup_event_cb cb, void *userdata);
-/** @brief Removes a subscription (same cb and userdata). @return 0 or -ENOENT. */
-PK_API int pk_sup_unsubscribe(struct pk_sup *sup, pk_sup_event_cb cb, void *userdata);
+PK_API int pk_sup_subscribe(struct pk_sup *sup, pk_sup_event_cb cb, void *ctx);
+/** @brief Removes a subscription (same cb and ctx). @return 0 or -ENOENT. */
+PK_API int pk_sup_unsubscribe(struct pk_sup *sup, pk_sup_event_cb cb, void *ctx);
 
 /** @brief Short names for logs ("ready", "restart", ...); never NULL. */
 PK_API const char *pk_sup_state_name(int state);
@@ -477,7 +477,7 @@ PK_API const char *pk_sup_reason_name(int reason);
  *         from prctl / the signal watchers.
  */
 PK_API int pk_sup_reaper(struct pk_sup *sup, int64_t shutdown_deadline_ms,
-                         void (*on_hup)(void *userdata), void *userdata);
+                         void (*on_hup)(void *ctx), void *ctx);
 
 /* ======================================================================================== */
 /* cgroups and logs (src/sup/cgroup.c, src/sup/log.c; branch `supplat`).                    */

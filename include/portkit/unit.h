@@ -53,6 +53,8 @@ extern "C" {
 
 /** @brief Where a parse or load failed. Filled on failure when the caller passes one. */
 struct pk_unit_error {
+        /** The negative code the call returned (as in every error struct). */
+        int code;
         /** File being read ("" when none, e.g. a name that was not found anywhere). */
         char file[512];
         /** 1-based line, 0 when the error is not about one line. */

@@ -10,55 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- growable string ---- */
-
-static bool sb_reserve(struct pk__sbuf *sb, size_t n)
-{
-        if (sb->err)
-                return false;
-        if (n > SIZE_MAX - sb->len - 1 || (sb->max && sb->len + n > sb->max)) {
-                sb->err = sb->max ? PK_ETERMSIZE : -ENOMEM;
-                return false;
-        }
-        size_t need = sb->len + n + 1;
-        if (need <= sb->cap)
-                return true;
-        size_t cap = sb->cap ? sb->cap : 64;
-        while (cap < need)
-                cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-        char *p = realloc(sb->p, cap);
-        if (!p) {
-                sb->err = -ENOMEM;
-                return false;
-        }
-        sb->p = p;
-        sb->cap = cap;
-        return true;
-}
-
-void pk__sb_put(struct pk__sbuf *sb, const void *s, size_t n)
-{
-        if (!sb_reserve(sb, n))
-                return;
-        if (n)
-                memcpy(sb->p + sb->len, s, n);
-        sb->len += n;
-        sb->p[sb->len] = '\0';
-}
-
-void pk__sb_putc(struct pk__sbuf *sb, char c)
-{
-        if (!sb_reserve(sb, 1))
-                return;
-        sb->p[sb->len++] = c;
-        sb->p[sb->len] = '\0';
-}
-
-void pk__sb_puts(struct pk__sbuf *sb, const char *s)
-{
-        pk__sb_put(sb, s, strlen(s));
-}
-
 /* Writes v's decimal digits ending just before end; returns where they start. */
 static char *dec_digits(char *end, uint64_t v)
 {
@@ -109,9 +60,10 @@ void pk__sb_byte_list(struct pk__sbuf *sb, const uint8_t *d, size_t n, bool lead
         size_t need = (lead_comma ? 1 : 0) + (n - 1);
         for (size_t i = 0; i < n; i++)
                 need += 1 + (d[i] >= 10) + (d[i] >= 100);
-        if (!sb_reserve(sb, need))
+        char *start = pk__dynbuf_room(sb, need);
+        if (!start)
                 return;
-        char *o = sb->p + sb->len;
+        char *o = start;
         if (lead_comma)
                 *o++ = ',';
         o = byte_dec(o, d[0]);
@@ -119,8 +71,7 @@ void pk__sb_byte_list(struct pk__sbuf *sb, const uint8_t *d, size_t n, bool lead
                 *o++ = ',';
                 o = byte_dec(o, d[i]);
         }
-        sb->len = (size_t)(o - sb->p);
-        sb->p[sb->len] = '\0';
+        pk__dynbuf_commit(sb, (size_t)(o - start));
 }
 
 void pk__sb_latin1_escaped(struct pk__sbuf *sb, const uint8_t *d, size_t n, char quote)
@@ -142,11 +93,11 @@ void pk__sb_latin1_escaped(struct pk__sbuf *sb, const uint8_t *d, size_t n, char
 
 void pk__sb_spaces(struct pk__sbuf *sb, size_t n)
 {
-        if (!sb_reserve(sb, n))
+        char *o = pk__dynbuf_room(sb, n);
+        if (!o)
                 return;
-        memset(sb->p + sb->len, ' ', n);
-        sb->len += n;
-        sb->p[sb->len] = '\0';
+        memset(o, ' ', n);
+        pk__dynbuf_commit(sb, n);
 }
 
 void pk__sb_utf8(struct pk__sbuf *sb, uint32_t cp)
@@ -173,13 +124,6 @@ void pk__sb_utf8(struct pk__sbuf *sb, uint32_t cp)
                 n = 4;
         }
         pk__sb_put(sb, b, n);
-}
-
-void pk__sb_free(struct pk__sbuf *sb)
-{
-        free(sb->p);
-        sb->p = NULL;
-        sb->len = sb->cap = 0;
 }
 
 /* ---- atoms ---- */

@@ -1132,9 +1132,10 @@ int pk_etf_print_p(const struct pk_term *t, const struct pk_etf_print_opts *opts
         if (!t || !ret_str)
                 return -EINVAL;
         size_t max_len = opts ? opts->max_len : 0;
-        struct pk__sbuf out = {.max = max_len};
+        struct pk__sbuf out = {.max = max_len, .toobig = PK_ETERMSIZE};
         struct pctx c = {
-            .text = {.max = max_len}, /* every leaf's text is part of the output */
+            /* every leaf's text is part of the output */
+            .text = {.max = max_len, .toobig = PK_ETERMSIZE},
             .out = &out,
             .ll = opts && opts->line_length ? (long)opts->line_length : 80,
             .max_depth = opts && opts->max_depth ? opts->max_depth : DEFAULT_MAX_DEPTH,

@@ -282,7 +282,7 @@ int pk_etf_print_w_opts(const struct pk_term *t, const struct pk_etf_print_opts 
 {
         if (!t || !ret_str)
                 return -EINVAL;
-        struct pk__sbuf sb = {.max = opts ? opts->max_len : 0};
+        struct pk__sbuf sb = {.max = opts ? opts->max_len : 0, .toobig = PK_ETERMSIZE};
         int rc = pk__txt_term(&sb, t);
         if (rc == 0 && !sb.p)
                 pk__sb_put(&sb, "", 0);

@@ -4,6 +4,8 @@
  * the tree encoder (encode.c) calls them too, so both produce the same bytes. */
 #include "etf-internal.h"
 
+#include "common/dynbuf.h"
+
 #include <math.h>
 #include <stdio.h>
 
@@ -35,19 +37,10 @@ int pk__buf_grow(struct pk_etf_buf *b, size_t n)
         size_t max = b->max ? b->max : SIZE_MAX;
         if (b->len > max || n > max - b->len)
                 return pk__buf_fail(b, PK_ETERMSIZE);
-        size_t need = b->len + n;
-        if (need <= b->cap)
-                return 0;
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < need)
-                cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
-        if (cap > max)
-                cap = max;
-        uint8_t *d = realloc(b->data, cap);
-        if (!d)
+        void *d = b->data;
+        if (pk__mem_grow(&d, &b->cap, b->len + n, max, 256) < 0)
                 return pk__buf_fail(b, -ENOMEM);
         b->data = d;
-        b->cap = cap;
         return 0;
 }
 

@@ -1,27 +1,37 @@
 /* SPDX-License-Identifier: MIT */
-/* Internals shared by the text half of the etf layer: a small growable
- * string for the printers, the ~w writers of leaves that ~p reuses, and the
+/* Internals shared by the text half of the etf layer: the printers' string
+ * (the common dynbuf), the ~w writers of leaves that ~p reuses, and the
  * parser entry the pattern code drives with its own hole callback. */
 #ifndef PORTKIT_ETF_TEXT_INTERNAL_H
 #define PORTKIT_ETF_TEXT_INTERNAL_H
 
+#include "common/dynbuf.h"
 #include "etf-internal.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* A growable NUL-terminated string; err latches the first failure. */
-struct pk__sbuf {
-        char *p;
-        size_t len, cap;
-        size_t max; /* 0: no cap */
-        int err;
-};
+/* The printers write into the one capped buffer (src/common/dynbuf.h): NUL-
+ * terminated, err latches the first failure; they set toobig to PK_ETERMSIZE. */
+#define pk__sbuf pk__dynbuf
 
-void pk__sb_put(struct pk__sbuf *sb, const void *s, size_t n);
-void pk__sb_putc(struct pk__sbuf *sb, char c);
-void pk__sb_puts(struct pk__sbuf *sb, const char *s);
+static inline void pk__sb_put(struct pk__sbuf *sb, const void *s, size_t n)
+{
+        (void)pk__dynbuf_add(sb, s, n);
+}
+static inline void pk__sb_putc(struct pk__sbuf *sb, char c)
+{
+        (void)pk__dynbuf_addc(sb, c);
+}
+static inline void pk__sb_puts(struct pk__sbuf *sb, const char *s)
+{
+        (void)pk__dynbuf_adds(sb, s);
+}
+static inline void pk__sb_free(struct pk__sbuf *sb)
+{
+        pk__dynbuf_free(sb);
+}
 void pk__sb_putu(struct pk__sbuf *sb, uint64_t v);
 void pk__sb_puti(struct pk__sbuf *sb, int64_t v);
 /* Appends the bytes as decimal numbers joined by commas ("1,22,255"), led
@@ -33,7 +43,6 @@ void pk__sb_latin1_escaped(struct pk__sbuf *sb, const uint8_t *d, size_t n, char
 void pk__sb_spaces(struct pk__sbuf *sb, size_t n);
 /* Appends a code point as UTF-8. */
 void pk__sb_utf8(struct pk__sbuf *sb, uint32_t cp);
-void pk__sb_free(struct pk__sbuf *sb);
 
 /* Erlang's character classes (Latin-1 letters count, as in erl_scan) and
  * reserved words (text_chars.c), shared by the scanner and the printers. */

@@ -71,8 +71,6 @@ __attribute__((format(printf, 4, 5))) int pk__tp_fail(struct parser *p, size_t a
                                                       const char *fmt, ...);
 /* The arena's error (-ENOMEM or PK_ETERMSIZE) as a failure at at. */
 int pk__tp_fail_alloc(struct parser *p, size_t at);
-/* Grows *arr (of elem-sized items) to hold need; 0 or -ENOMEM. */
-int pk__tp_grow(void **arr, size_t *cap, size_t need, size_t elem);
 
 /* Bytes the arena can still hand out.  A literal that cannot fit in them
  * fails as it grows, before memory outside the arena is spent on it. */

@@ -21,7 +21,7 @@ static int bits_put(struct parser *p, struct bitbuf *b, uint64_t v, unsigned n, 
         size_t need = (b->bits + n + 7) / 8;
         if (need > b->max)
                 return pk__tp_fail(p, at, PK_ETERMSIZE, "binary larger than %zu bytes", b->max);
-        if (pk__tp_grow((void **)&b->p, &b->cap, need, 1) < 0)
+        if (pk__array_grow((void **)&b->p, &b->cap, need, 1, 16) < 0)
                 return pk__tp_fail(p, at, -ENOMEM, "out of memory");
         for (unsigned i = n; i-- > 0;) {
                 size_t byte = b->bits / 8;

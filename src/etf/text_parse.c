@@ -16,7 +16,7 @@
 
 static int push_value(struct parser *p, const struct pk_term *t, size_t at)
 {
-        if (pk__tp_grow((void **)&p->vs, &p->vcap, p->vn + 1, sizeof(*p->vs)) < 0)
+        if (pk__array_grow((void **)&p->vs, &p->vcap, p->vn + 1, sizeof(*p->vs), 16) < 0)
                 return pk__tp_fail(p, at, -ENOMEM, "out of memory");
         p->vs[p->vn++] = *t;
         return 0;
@@ -77,7 +77,7 @@ static int push_frame(struct parser *p, enum frame_kind kind, size_t open)
 {
         if (p->fn >= p->cfg->max_depth)
                 return pk__tp_fail(p, open, PK_EDEPTH, "nested deeper than %u", p->cfg->max_depth);
-        if (pk__tp_grow((void **)&p->fs, &p->fcap, p->fn + 1, sizeof(*p->fs)) < 0)
+        if (pk__array_grow((void **)&p->fs, &p->fcap, p->fn + 1, sizeof(*p->fs), 16) < 0)
                 return pk__tp_fail(p, open, -ENOMEM, "out of memory");
         p->fs[p->fn++] = (struct frame){.kind = kind, .start = p->vn, .open = open};
         return 0;
@@ -387,6 +387,7 @@ out:
         if (r < 0 && reterr) {
                 if (!scratch.message[0])
                         pk__tp_fail(&p, p.pos, r, "%s", pk_strerror(r));
+                scratch.code = r;
                 *reterr = scratch;
         }
         free(p.vs);

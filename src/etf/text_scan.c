@@ -56,24 +56,6 @@ int pk__tp_fail_alloc(struct parser *p, size_t at)
 
 /* ---- scratch stacks ---- */
 
-int pk__tp_grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-        if (need <= *cap)
-                return 0;
-        size_t nc = *cap ? *cap : 16;
-        while (nc < need) {
-                if (nc > SIZE_MAX / 2 / elem)
-                        return -ENOMEM;
-                nc *= 2;
-        }
-        void *n = realloc(*arr, nc * elem);
-        if (!n)
-                return -ENOMEM;
-        *arr = n;
-        *cap = nc;
-        return 0;
-}
-
 static int push_cp(struct parser *p, uint32_t c, size_t at)
 {
         if (p->cpn >= p->cp_max) {
@@ -83,7 +65,7 @@ static int push_cp(struct parser *p, uint32_t c, size_t at)
                                    "%s longer than the size limit (%zu characters)",
                                    p->str_max ? "binary string" : "string", p->cp_max);
         }
-        if (pk__tp_grow((void **)&p->cps, &p->cpcap, p->cpn + 1, sizeof(*p->cps)) < 0)
+        if (pk__array_grow((void **)&p->cps, &p->cpcap, p->cpn + 1, sizeof(*p->cps), 16) < 0)
                 return pk__tp_fail(p, at, -ENOMEM, "out of memory");
         p->cps[p->cpn++] = c;
         return 0;

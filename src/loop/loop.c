@@ -28,7 +28,7 @@ int pk__write_eventfd(int fd)
 
 void pk__watcher_init(struct pk_loop *loop, struct pk_loop_watcher *w, enum pk__kind kind)
 {
-        /* w->data is the caller's and is left alone. */
+        /* w->ctx is the caller's and is left alone. */
         w->loop = loop;
         w->flags = (unsigned)kind << PK__W_KIND_SHIFT;
         pk__list_init(&w->link);
@@ -304,9 +304,11 @@ int pk_loop_run(struct pk_loop *loop)
         return run(loop, RUN_DEFAULT, 0);
 }
 
-int pk_loop_run_timeout(struct pk_loop *loop, uint64_t timeout_ms)
+int pk_loop_run_timeout(struct pk_loop *loop, int64_t timeout_ms)
 {
-        return run(loop, RUN_TIMEOUT, timeout_ms);
+        if (timeout_ms < 0)
+                return run(loop, RUN_DEFAULT, 0);
+        return run(loop, RUN_TIMEOUT, (uint64_t)timeout_ms);
 }
 
 int pk_loop_run_once(struct pk_loop *loop)

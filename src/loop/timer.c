@@ -3,6 +3,7 @@
  * stop and expiry are O(log n) and ties fire in start order.  One timerfd in
  * the epoll set is kept armed for the earliest deadline, which is what makes
  * the loop fd readable when a timer is due. */
+#include "common/dynbuf.h"
 #include "loop-internal.h"
 
 #include <sys/timerfd.h>
@@ -120,25 +121,19 @@ void pk_loop_timer_init(struct pk_loop *loop, struct pk_loop_timer *timer)
         timer->heap_index = 0;
 }
 
-int pk_loop_timer_start(struct pk_loop_timer *timer, uint64_t timeout_ms, uint64_t repeat_ms,
+int pk_loop_timer_start(struct pk_loop_timer *timer, int64_t timeout_ms, int64_t repeat_ms,
                         pk_loop_timer_cb cb)
 {
-        if (!timer || !timer->w.loop || !cb)
+        if (!timer || !timer->w.loop || !cb || timeout_ms < 0 || repeat_ms < 0)
                 return -EINVAL;
         struct pk_loop *loop = timer->w.loop;
         pk_loop_timer_stop(timer);
-        if (loop->heap_len == loop->heap_cap) {
-                size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
-                struct pk_loop_timer **h =
-                    realloc(loop->heap, cap * sizeof(struct pk_loop_timer *));
-                if (!h)
-                        return -ENOMEM;
-                loop->heap = h;
-                loop->heap_cap = cap;
-        }
+        if (pk__array_grow((void **)&loop->heap, &loop->heap_cap, loop->heap_len + 1,
+                           sizeof(*loop->heap), 64) < 0)
+                return -ENOMEM;
         timer->cb = cb;
-        timer->due = add_sat(pk__clock_ms(), timeout_ms);
-        timer->repeat = repeat_ms;
+        timer->due = add_sat(pk__clock_ms(), (uint64_t)timeout_ms);
+        timer->repeat = (uint64_t)repeat_ms;
         timer->seq = ++loop->timer_seq;
         heap_insert(loop, timer);
         pk__watcher_activate(&timer->w);

@@ -4,6 +4,7 @@
  * growable buffer whose size a peer can only push up to the maximum message
  * size, so a hostile length header costs an error, never an allocation. */
 #include "portkit/packet.h"
+#include "common/dynbuf.h"
 #include "internal.h"
 
 #include <string.h>
@@ -143,15 +144,10 @@ static int reserve(struct pk_deframer *d, size_t want)
         }
         if (want > SIZE_MAX - d->end)
                 return -ENOMEM;
-        size_t need = d->end + want;
-        size_t ncap = d->cap < 4096 ? 4096 : d->cap;
-        while (ncap < need)
-                ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
-        uint8_t *nb = realloc(d->buf, ncap);
-        if (!nb)
+        void *nb = d->buf;
+        if (pk__mem_grow(&nb, &d->cap, d->end + want, SIZE_MAX, 4096) < 0)
                 return -ENOMEM;
         d->buf = nb;
-        d->cap = ncap;
         return 0;
 }
 

@@ -197,7 +197,7 @@ static void finish_dispatch(struct pk_port *p)
 
 static void io_cb(struct pk_loop_io *io, unsigned revents)
 {
-        struct pk_port *p = io->w.data;
+        struct pk_port *p = io->w.ctx;
         bool alive = true;
         if (io == &p->w_err) {
                 alive = on_readable(p, true);
@@ -215,7 +215,7 @@ static void io_cb(struct pk_loop_io *io, unsigned revents)
 
 static void child_cb(struct pk_loop_child *c, int err, const struct pk_exit *ex)
 {
-        struct pk_port *p = c->w.data;
+        struct pk_port *p = c->w.ctx;
         /* Output the child wrote before it died comes first: drain what the
          * pipes hold now (without waiting for EOF, which a grandchild can hold
          * back forever). */
@@ -264,7 +264,7 @@ int pk_port_attach(struct pk_port *p, struct pk_loop *loop, const struct pk_port
         pk_loop_io_init(loop, &p->w_out, p->out_fd);
         pk_loop_io_init(loop, &p->w_err, p->err_fd);
         pk_loop_child_init(loop, &p->w_child);
-        p->w_in.w.data = p->w_out.w.data = p->w_err.w.data = p->w_child.w.data = p;
+        p->w_in.w.ctx = p->w_out.w.ctx = p->w_err.w.ctx = p->w_child.w.ctx = p;
         if (p->ch_st == PK__CH_RUNNING) {
                 int r = pk_proc_watch(p->proc, &p->w_child, child_cb);
                 if (r < 0) {

@@ -560,9 +560,9 @@ int pk_port_close(struct pk_port *p, struct pk_exit *ret_exit)
         return rc;
 }
 
-int pk_port_pid(const struct pk_port *p)
+pid_t pk_port_pid(const struct pk_port *p)
 {
-        return p && p->proc ? (int)pk_proc_pid(p->proc) : -1;
+        return p && p->proc ? pk_proc_pid(p->proc) : -1;
 }
 
 int pk_port_output_fd(const struct pk_port *p)

@@ -49,6 +49,7 @@ struct pk__cap_data {
 struct pk__child_arg {
         const struct pk__plan *plan;
         bool handlers_cleared;
+        int sigreset;        /* PK__SIGRESET_*: how step 1 finds the signals to reset */
         int cgroup_procs_fd; /* >= 0: the cgroup was not given to clone3; write "0" here */
 };
 
@@ -243,24 +244,38 @@ PK__CHILD static int child_main(void *arg)
          * handler of the parent can run on this shared memory meanwhile: clone3
          * cleared them all (CLONE_CLEAR_SIGHAND), or the parent blocked every
          * signal before clone.  Only the signals that are not already default
-         * need a call: /proc/self/status names them (SigIgn, SigCgt) in three
-         * calls, where asking each of the 62 signals costs 62. */
-        uint64_t touch = child_nondefault_signals(a->handlers_cleared) | p->sig_ignore;
+         * need a call; three exact ways to know them (bench/spawn compares
+         * them, docs/PERFORMANCE.md): /proc/self/status names them (SigIgn,
+         * SigCgt) in three calls; resetting all 62 unconditionally costs 62;
+         * asking each costs 62 plus one per signal to reset. */
+        uint64_t touch = p->a.sig_ignore;
+        if (a->sigreset == PK__SIGRESET_STATUS)
+                touch |= child_nondefault_signals(a->handlers_cleared);
+        else if (a->sigreset == PK__SIGRESET_ALL)
+                touch = ~UINT64_C(0);
         struct pk__ksigaction dfl = {.handler = SIG_DFL}, ign = {.handler = SIG_IGN};
         for (int sig = 1; sig <= 64; sig++) {
-                if (!((touch >> (sig - 1)) & 1) || sig == SIGKILL || sig == SIGSTOP)
+                if (sig == SIGKILL || sig == SIGSTOP)
                         continue;
-                const struct pk__ksigaction *sa = (p->sig_ignore >> (sig - 1)) & 1 ? &ign : &dfl;
+                if (a->sigreset == PK__SIGRESET_QUERY && !((touch >> (sig - 1)) & 1)) {
+                        struct pk__ksigaction old;
+                        if (syscall(SYS_rt_sigaction, sig, NULL, &old, sizeof(uint64_t)) != 0 ||
+                            old.handler != SIG_DFL)
+                                touch |= UINT64_C(1) << (sig - 1);
+                }
+                if (!((touch >> (sig - 1)) & 1))
+                        continue;
+                const struct pk__ksigaction *sa = (p->a.sig_ignore >> (sig - 1)) & 1 ? &ign : &dfl;
                 syscall(SYS_rt_sigaction, sig, sa, NULL, sizeof(uint64_t));
         }
 
         /* 2. Session / process group. */
-        if (p->setsid) {
+        if (p->a.setsid) {
                 if (syscall(SYS_setsid) < 0)
                         child_fail(p, PK_SPAWN_STEP_SETSID, -1, 0);
-        } else if (p->setpgid) {
-                if (syscall(SYS_setpgid, 0, p->pgid) < 0)
-                        child_fail(p, PK_SPAWN_STEP_SETPGID, -1, (int)p->pgid);
+        } else if (p->a.setpgid) {
+                if (syscall(SYS_setpgid, 0, p->a.pgid) < 0)
+                        child_fail(p, PK_SPAWN_STEP_SETPGID, -1, (int)p->a.pgid);
         }
 
         /* 3. The fd map, placed in ascending target order.  A source that is
@@ -321,23 +336,23 @@ PK__CHILD static int child_main(void *arg)
         }
 
         /* 5. Limits, priority, umask. */
-        for (int i = 0; i < p->nrl; i++) {
+        for (int i = 0; i < p->a.nrl; i++) {
                 struct {
                         unsigned long long cur, max;
-                } lim = {p->rl[i].soft, p->rl[i].hard};
-                if (syscall(SYS_prlimit64, 0, p->rl[i].resource, &lim, NULL) < 0)
-                        child_fail(p, PK_SPAWN_STEP_RLIMIT, -1, p->rl[i].resource);
+                } lim = {p->a.rl[i].soft, p->a.rl[i].hard};
+                if (syscall(SYS_prlimit64, 0, p->a.rl[i].resource, &lim, NULL) < 0)
+                        child_fail(p, PK_SPAWN_STEP_RLIMIT, -1, p->a.rl[i].resource);
         }
-        if (p->has_nice && syscall(SYS_setpriority, 0 /* PRIO_PROCESS */, 0, p->nice) < 0)
-                child_fail(p, PK_SPAWN_STEP_NICE, -1, p->nice);
-        if (p->umask >= 0)
-                syscall(SYS_umask, p->umask);
+        if (p->a.has_nice && syscall(SYS_setpriority, 0 /* PRIO_PROCESS */, 0, p->a.nice) < 0)
+                child_fail(p, PK_SPAWN_STEP_NICE, -1, p->a.nice);
+        if (p->a.umask >= 0)
+                syscall(SYS_umask, p->a.umask);
 
         /* 5b. OOM score, I/O and CPU scheduling: before the uid change, which
          * would take the privilege to lower or raise them.  With CLONE_VFORK
          * the kernel keeps the oom_score_adj write to this process although
          * it shares the parent's memory. */
-        const struct pk__svc *sv = &p->svc;
+        const struct pk__svc *sv = &p->a.svc;
         if (sv->has_oom) {
                 long fd =
                     syscall(SYS_openat, AT_FDCWD, "/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
@@ -372,10 +387,10 @@ PK__CHILD static int child_main(void *arg)
         /* 6. Credentials: groups, then gid, then uid (after which we could not). */
         if (p->set_groups && syscall(SYS_setgroups, p->ngroups, p->groups) < 0)
                 child_fail(p, PK_SPAWN_STEP_SETGROUPS, -1, (int)p->ngroups);
-        if (p->set_gid && syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0)
-                child_fail(p, PK_SPAWN_STEP_SETGID, -1, (int)p->gid);
-        if (p->set_uid && syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
-                child_fail(p, PK_SPAWN_STEP_SETUID, -1, (int)p->uid);
+        if (p->set_gid && syscall(SYS_setresgid, p->a.gid, p->a.gid, p->a.gid) < 0)
+                child_fail(p, PK_SPAWN_STEP_SETGID, -1, (int)p->a.gid);
+        if (p->set_uid && syscall(SYS_setresuid, p->a.uid, p->a.uid, p->a.uid) < 0)
+                child_fail(p, PK_SPAWN_STEP_SETUID, -1, (int)p->a.uid);
 
         /* 6b. Ambient capabilities (after the uid change, which clears them). */
         if (pk__caps_apply(sv, p->set_uid, 1, &cstep, &cval) < 0)
@@ -387,17 +402,17 @@ PK__CHILD static int child_main(void *arg)
 
         /* 8. Parent-death signal: after the uid change, which clears it.  If
          * the parent already died, the signal would never come: send it now. */
-        if (p->pdeathsig) {
-                if (syscall(SYS_prctl, PR_SET_PDEATHSIG, p->pdeathsig, 0, 0, 0) < 0)
-                        child_fail(p, PK_SPAWN_STEP_PDEATHSIG, -1, p->pdeathsig);
+        if (p->a.pdeathsig) {
+                if (syscall(SYS_prctl, PR_SET_PDEATHSIG, p->a.pdeathsig, 0, 0, 0) < 0)
+                        child_fail(p, PK_SPAWN_STEP_PDEATHSIG, -1, p->a.pdeathsig);
                 if (syscall(SYS_getppid) != p->parent_pid)
-                        syscall(SYS_kill, syscall(SYS_getpid), p->pdeathsig);
+                        syscall(SYS_kill, syscall(SYS_getpid), p->a.pdeathsig);
         }
-        if (p->nnp && syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        if (p->a.nnp && syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 child_fail(p, PK_SPAWN_STEP_NNP, -1, 0);
 
         /* 9. The signal mask the program starts with, then exec. */
-        uint64_t mask = p->sig_block;
+        uint64_t mask = p->a.sig_block;
         if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof(mask)) < 0)
                 child_fail(p, PK_SPAWN_STEP_SIGMASK, -1, 0);
         /* 10. KEY=<own pid> (LISTEN_PID for socket activation): only the child
@@ -489,6 +504,14 @@ static atomic_bool clone3_missing;
  * writes its cgroup.procs itself. */
 static atomic_bool into_cgroup_missing;
 
+/* How the child finds the signals to reset (bench only; default status). */
+static atomic_int sigreset_mode;
+
+void pk__spawn_bench_sigreset(int mode)
+{
+        atomic_store(&sigreset_mode, mode);
+}
+
 void pk__spawn_test_fallback(int mode)
 {
 #ifdef PK__HAVE_CLONE3
@@ -519,9 +542,10 @@ int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
         _Alignas(64) char stack[PK__CHILD_STACK];
         int pidfd = -1;
         *plan->err = (struct pk__child_err){0};
-        struct pk__child_arg arg = {.plan = plan, .cgroup_procs_fd = -1};
+        struct pk__child_arg arg = {
+            .plan = plan, .cgroup_procs_fd = -1, .sigreset = atomic_load(&sigreset_mode)};
         long pid = -ENOSYS;
-        int cgfd = plan->svc.cgroup_fd;
+        int cgfd = plan->a.svc.cgroup_fd;
         bool into = cgfd >= 0 && !atomic_load_explicit(&into_cgroup_missing, memory_order_relaxed);
         if (cgfd >= 0 && !into) {
                 arg.cgroup_procs_fd = open_procs(cgfd);

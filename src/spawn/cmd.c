@@ -3,6 +3,8 @@
  * descriptor or a process; pk_spawn() turns the command into a plan. */
 #include "spawn-internal.h"
 
+#include "common/dynbuf.h"
+
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -29,8 +31,8 @@ int pk_cmd_new(const char *prog, struct pk_cmd **ret_cmd)
                 return -ENOMEM;
         }
         c->argc = 1; /* argv[0] is the program as given until pk_cmd_argv0() */
-        c->umask = -1;
-        c->svc.cgroup_fd = -1;
+        c->a.umask = -1;
+        c->a.svc.cgroup_fd = -1;
         for (int i = 0; i < 3; i++)
                 c->fds[i] =
                     (struct pk__fdspec){.child_fd = i, .kind = PK__FD_INHERIT, .parent_fd = i};
@@ -141,14 +143,8 @@ int pk_cmd_arg(struct pk_cmd *c, const char *arg)
 {
         if (!c || !arg)
                 return -EINVAL;
-        if (c->argc + 1 >= c->argv_cap) {
-                size_t cap = c->argv_cap * 2;
-                char **v = realloc(c->argv, cap * sizeof(char *));
-                if (!v)
-                        return -ENOMEM;
-                c->argv = v;
-                c->argv_cap = cap;
-        }
+        if (pk__array_grow((void **)&c->argv, &c->argv_cap, c->argc + 2, sizeof(char *), 8) < 0)
+                return -ENOMEM;
         char *s = strdup(arg);
         if (!s)
                 return -ENOMEM;
@@ -274,7 +270,7 @@ int pk_cmd_umask(struct pk_cmd *c, mode_t mask)
 {
         if (!c || mask > 0777)
                 return -EINVAL;
-        c->umask = (int)mask;
+        c->a.umask = (int)mask;
         return 0;
 }
 
@@ -282,8 +278,8 @@ int pk_cmd_nice(struct pk_cmd *c, int nice)
 {
         if (!c || nice < -20 || nice > 19)
                 return -EINVAL;
-        c->has_nice = true;
-        c->nice = nice;
+        c->a.has_nice = true;
+        c->a.nice = nice;
         return 0;
 }
 
@@ -291,16 +287,16 @@ int pk_cmd_rlimit(struct pk_cmd *c, int resource, unsigned long long soft, unsig
 {
         if (!c || resource < 0 || resource >= RLIMIT_NLIMITS || soft > hard)
                 return -EINVAL;
-        for (int i = 0; i < c->nrl; i++) {
-                if (c->rl[i].resource == resource) {
-                        c->rl[i].soft = soft;
-                        c->rl[i].hard = hard;
+        for (int i = 0; i < c->a.nrl; i++) {
+                if (c->a.rl[i].resource == resource) {
+                        c->a.rl[i].soft = soft;
+                        c->a.rl[i].hard = hard;
                         return 0;
                 }
         }
-        if (c->nrl >= PK__MAX_RLIMITS)
+        if (c->a.nrl >= PK__MAX_RLIMITS)
                 return -ENOMEM;
-        c->rl[c->nrl++] = (struct pk__rlim){.resource = resource, .soft = soft, .hard = hard};
+        c->a.rl[c->a.nrl++] = (struct pk__rlim){.resource = resource, .soft = soft, .hard = hard};
         return 0;
 }
 
@@ -309,7 +305,7 @@ int pk_cmd_uid(struct pk_cmd *c, uid_t uid)
         if (!c || uid == (uid_t)-1)
                 return -EINVAL;
         c->has_uid = true;
-        c->uid = uid;
+        c->a.uid = uid;
         return 0;
 }
 
@@ -319,7 +315,7 @@ int pk_cmd_gid(struct pk_cmd *c, gid_t gid)
                 return -EINVAL;
         c->has_gid = true;
         c->gid_from_user = false;
-        c->gid = gid;
+        c->a.gid = gid;
         return 0;
 }
 
@@ -379,7 +375,7 @@ int pk_cmd_user(struct pk_cmd *c, const char *name)
                         return PK_ENOUSER;
                 /* A numeric uid with no passwd entry: uid only, groups cleared. */
                 c->has_uid = true;
-                c->uid = (uid_t)id;
+                c->a.uid = (uid_t)id;
                 if (!c->has_groups || c->user_groups) {
                         set_groups(c, NULL, 0);
                         c->user_groups = true;
@@ -387,11 +383,11 @@ int pk_cmd_user(struct pk_cmd *c, const char *name)
                 return 0;
         }
         c->has_uid = true;
-        c->uid = pw.pw_uid;
+        c->a.uid = pw.pw_uid;
         if (!c->has_gid || c->gid_from_user) {
                 c->has_gid = true;
                 c->gid_from_user = true;
-                c->gid = pw.pw_gid;
+                c->a.gid = pw.pw_gid;
         }
         if (!c->has_groups || c->user_groups) {
                 int n = 64;
@@ -436,8 +432,8 @@ int pk_cmd_setsid(struct pk_cmd *c)
 {
         if (!c)
                 return -EINVAL;
-        c->setsid = true;
-        c->setpgid = false;
+        c->a.setsid = true;
+        c->a.setpgid = false;
         return 0;
 }
 
@@ -445,9 +441,9 @@ int pk_cmd_setpgid(struct pk_cmd *c, pid_t pgid)
 {
         if (!c || pgid < 0)
                 return -EINVAL;
-        c->setpgid = true;
-        c->setsid = false;
-        c->pgid = pgid;
+        c->a.setpgid = true;
+        c->a.setsid = false;
+        c->a.pgid = pgid;
         return 0;
 }
 
@@ -455,7 +451,7 @@ int pk_cmd_pdeathsig(struct pk_cmd *c, int sig)
 {
         if (!c || sig < 0 || sig >= 65)
                 return -EINVAL;
-        c->pdeathsig = sig;
+        c->a.pdeathsig = sig;
         return 0;
 }
 
@@ -463,7 +459,7 @@ int pk_cmd_no_new_privs(struct pk_cmd *c)
 {
         if (!c)
                 return -EINVAL;
-        c->nnp = true;
+        c->a.nnp = true;
         return 0;
 }
 
@@ -471,7 +467,7 @@ int pk_cmd_signal_ignore(struct pk_cmd *c, int sig)
 {
         if (!c || sig < 1 || sig > 64 || sig == SIGKILL || sig == SIGSTOP)
                 return -EINVAL;
-        c->sig_ignore |= UINT64_C(1) << (sig - 1);
+        c->a.sig_ignore |= UINT64_C(1) << (sig - 1);
         return 0;
 }
 
@@ -479,7 +475,7 @@ int pk_cmd_signal_block(struct pk_cmd *c, int sig)
 {
         if (!c || sig < 1 || sig > 64 || sig == SIGKILL || sig == SIGSTOP)
                 return -EINVAL;
-        c->sig_block |= UINT64_C(1) << (sig - 1);
+        c->a.sig_block |= UINT64_C(1) << (sig - 1);
         return 0;
 }
 
@@ -588,7 +584,7 @@ int pk_cmd_cgroup(struct pk_cmd *c, int cgroup_dirfd)
                 return -EINVAL;
         if (cgroup_dirfd >= 0 && fcntl(cgroup_dirfd, F_GETFD) < 0)
                 return -EBADF;
-        c->svc.cgroup_fd = cgroup_dirfd;
+        c->a.svc.cgroup_fd = cgroup_dirfd;
         return 0;
 }
 
@@ -596,8 +592,8 @@ int pk_cmd_ambient_caps(struct pk_cmd *c, uint64_t caps)
 {
         if (!c)
                 return -EINVAL;
-        c->svc.has_ambient = caps != 0;
-        c->svc.ambient = caps;
+        c->a.svc.has_ambient = caps != 0;
+        c->a.svc.ambient = caps;
         return 0;
 }
 
@@ -605,8 +601,8 @@ int pk_cmd_cap_bounding(struct pk_cmd *c, uint64_t caps)
 {
         if (!c)
                 return -EINVAL;
-        c->svc.has_bounding = true;
-        c->svc.bounding = caps;
+        c->a.svc.has_bounding = true;
+        c->a.svc.bounding = caps;
         return 0;
 }
 
@@ -614,9 +610,9 @@ int pk_cmd_oom_score_adj(struct pk_cmd *c, int adj)
 {
         if (!c || adj < -1000 || adj > 1000)
                 return -EINVAL;
-        c->svc.has_oom = true;
-        c->svc.oom = adj;
-        snprintf(c->svc.oom_str, sizeof(c->svc.oom_str), "%d", adj);
+        c->a.svc.has_oom = true;
+        c->a.svc.oom = adj;
+        snprintf(c->a.svc.oom_str, sizeof(c->a.svc.oom_str), "%d", adj);
         return 0;
 }
 
@@ -625,8 +621,8 @@ int pk_cmd_ioprio(struct pk_cmd *c, int ioclass, int level)
         if (!c || ioclass < PK_IOPRIO_CLASS_NONE || ioclass > PK_IOPRIO_CLASS_IDLE || level < 0 ||
             level > 7)
                 return -EINVAL;
-        c->svc.has_ioprio = true;
-        c->svc.ioprio = ioclass << 13 | (ioclass == PK_IOPRIO_CLASS_IDLE ? 0 : level);
+        c->a.svc.has_ioprio = true;
+        c->a.svc.ioprio = ioclass << 13 | (ioclass == PK_IOPRIO_CLASS_IDLE ? 0 : level);
         return 0;
 }
 
@@ -640,8 +636,8 @@ int pk_cmd_sched(struct pk_cmd *c, int policy, int priority)
                 return -EINVAL;
         if (rt ? priority < 1 || priority > 99 : priority != 0)
                 return -EINVAL;
-        c->svc.has_sched = true;
-        c->svc.sched_policy = policy;
-        c->svc.sched_prio = priority;
+        c->a.svc.has_sched = true;
+        c->a.svc.sched_policy = policy;
+        c->a.svc.sched_prio = priority;
         return 0;
 }

@@ -26,7 +26,7 @@ void pk__spawn_error_set(struct pk_spawn_error *e, int step, int err, int fd, in
         if (!e)
                 return;
         e->step = step;
-        e->err = err;
+        e->code = err;
         e->fd = fd;
         e->value = value;
         e->path[0] = '\0';
@@ -84,7 +84,7 @@ int pk_spawn_strerror(const struct pk_spawn_error *e, char *buf, size_t size)
         if (!e || e->step == PK_SPAWN_STEP_NONE)
                 return snprintf(buf, size, "spawn failed");
         const char *what = pk_spawn_step_name(e->step);
-        const char *msg = pk_strerror(e->err);
+        const char *msg = pk_strerror(e->code);
         if (e->step == PK_SPAWN_STEP_DUP) /* path: "child" for pk_cmd_fd_same_as() */
                 return snprintf(buf, size, "spawn failed: %s fd %d <- %s fd %d: %s", what, e->fd,
                                 e->path[0] ? e->path : "parent", e->value, msg);
@@ -514,7 +514,7 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
                 insert_move(pp.moves, &nmoves, s->child_fd, m->src, m->optional);
         }
 
-        bool own_group = c->setsid || (c->setpgid && c->pgid == 0);
+        bool own_group = c->a.setsid || (c->a.setpgid && c->a.pgid == 0);
         struct pk__child_err cerr = {0};
         struct pk__plan plan = {
             .path = path,
@@ -522,42 +522,28 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
             .envp = env,
             .cwd = c->cwd,
             .root = c->root,
-            .umask = c->umask,
-            .nice = c->nice,
-            .has_nice = c->has_nice,
-            .setsid = c->setsid,
-            .setpgid = c->setpgid,
-            .pgid = c->pgid,
-            .pdeathsig = c->pdeathsig,
-            .parent_pid = c->pdeathsig ? getpid() : 0,
-            .nnp = c->nnp,
+            .a = c->a,
+            .parent_pid = c->a.pdeathsig ? getpid() : 0,
             .set_groups = c->has_groups || (c->has_uid && geteuid() == 0),
             .set_gid = c->has_gid,
             .set_uid = c->has_uid,
-            .uid = c->uid,
-            .gid = c->gid,
             .groups = c->groups,
             .ngroups = c->has_groups ? c->ngroups : 0,
-            .rl = c->rl,
-            .nrl = c->nrl,
-            .sig_ignore = c->sig_ignore,
-            .sig_block = c->sig_block,
             .moves = pp.moves,
             .nmoves = nmoves,
             .scratch = pp.scratch,
             .ctty_fd = -1,
             .err = &cerr,
-            .svc = c->svc,
             .pid_slot = pid_slot,
         };
-        if (plan.svc.has_bounding)
-                plan.svc.cap_last = pk__cap_last();
-        if (ov && ov->own_pgrp && !c->setsid) {
-                plan.setpgid = true;
-                plan.pgid = ov->pgid;
+        if (plan.a.svc.has_bounding)
+                plan.a.svc.cap_last = pk__cap_last();
+        if (ov && ov->own_pgrp && !c->a.setsid) {
+                plan.a.setpgid = true;
+                plan.a.pgid = ov->pgid;
                 own_group = ov->pgid == 0;
         }
-        if (ctty >= 0 && plan.setsid)
+        if (ctty >= 0 && plan.a.setsid)
                 plan.ctty_fd = ctty;
 
         pid_t pid = -1;

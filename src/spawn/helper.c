@@ -39,26 +39,21 @@ struct pk_spawn_helper {
 };
 
 /* The fixed part of a request; variable parts follow in this order:
- * rlimits, groups, move targets, then NUL-terminated strings: path, cwd (if
- * has_cwd), root (if W_ROOT), argc argv strings, envc env strings. */
+ * groups, move targets, then NUL-terminated strings: path, cwd (if has_cwd),
+ * root (if W_ROOT), argc argv strings, envc env strings. */
 struct wire {
         uint32_t magic, total, nfds;
-        int32_t umask, nice, pdeathsig, nrl, nmoves, ctty_fd, pgid;
-        uint32_t flags, uid, gid, ngroups, argc, envc, has_cwd;
-        uint64_t sig_ignore, sig_block;
-        struct pk__svc svc; /* svc.cgroup_fd >= 0: the cgroup fd follows the map's fds */
+        int32_t nmoves, ctty_fd;
+        uint32_t flags, ngroups, argc, envc, has_cwd;
+        struct pk__attrs a; /* a.svc.cgroup_fd >= 0: the cgroup fd follows the map's fds */
         int32_t pid_env;    /* index of the pk_cmd_env_pid() "KEY=" string in envp, or -1 */
 };
 
 enum {
-        W_NICE = 1 << 0,
-        W_SETSID = 1 << 1,
-        W_SETPGID = 1 << 2,
-        W_NNP = 1 << 3,
-        W_GROUPS = 1 << 4,
-        W_GID = 1 << 5,
-        W_UID = 1 << 6,
-        W_ROOT = 1 << 7,
+        W_GROUPS = 1 << 0,
+        W_GID = 1 << 1,
+        W_UID = 1 << 2,
+        W_ROOT = 1 << 3,
 };
 
 struct reply {
@@ -133,22 +128,18 @@ static int helper_serve(int sock)
                 return r;
         const char *cur = helper_buf, *end = helper_buf + body;
         /* Fixed arrays (sizes validated against the body). */
-        size_t need = (size_t)w.nrl * sizeof(struct pk__rlim) + (size_t)w.ngroups * sizeof(gid_t) +
-                      (size_t)w.nmoves * sizeof(int);
-        static struct pk__rlim rl[PK__MAX_RLIMITS];
+        size_t need = (size_t)w.ngroups * sizeof(gid_t) + (size_t)w.nmoves * sizeof(int);
         static gid_t groups[65536];
         static struct pk__move moves[PK__HELPER_MAX_FDS];
         static int scratch[PK__HELPER_MAX_FDS];
         static char *argv[65536], *envp[65536];
-        uint32_t has_cg = w.svc.cgroup_fd >= 0;
-        if (w.nrl < 0 || w.nrl > PK__MAX_RLIMITS || w.ngroups > 65536 || w.nmoves < 0 ||
+        uint32_t has_cg = w.a.svc.cgroup_fd >= 0;
+        if (w.a.nrl < 0 || w.a.nrl > PK__MAX_RLIMITS || w.ngroups > 65536 || w.nmoves < 0 ||
             (uint32_t)w.nmoves + has_cg != w.nfds || w.nfds != nf || need > body ||
-            w.argc >= 65536 || w.envc >= 65536 || w.svc.oom_str[sizeof(w.svc.oom_str) - 1])
+            w.argc >= 65536 || w.envc >= 65536 || w.a.svc.oom_str[sizeof(w.a.svc.oom_str) - 1])
                 goto reply;
         if (has_cg)
-                w.svc.cgroup_fd = fds[w.nmoves];
-        memcpy(rl, cur, (size_t)w.nrl * sizeof(*rl));
-        cur += (size_t)w.nrl * sizeof(*rl);
+                w.a.svc.cgroup_fd = fds[w.nmoves];
         memcpy(groups, cur, (size_t)w.ngroups * sizeof(gid_t));
         cur += (size_t)w.ngroups * sizeof(gid_t);
         for (int i = 0; i < w.nmoves; i++) {
@@ -188,33 +179,19 @@ static int helper_serve(int sock)
             .envp = envp,
             .cwd = cwd,
             .root = root,
-            .umask = w.umask,
-            .nice = w.nice,
-            .has_nice = w.flags & W_NICE,
-            .setsid = w.flags & W_SETSID,
-            .setpgid = w.flags & W_SETPGID,
-            .pgid = w.pgid,
-            .pdeathsig = w.pdeathsig,
+            .a = w.a,
             .parent_pid = getppid(),
-            .nnp = w.flags & W_NNP,
             .set_groups = w.flags & W_GROUPS,
             .set_gid = w.flags & W_GID,
             .set_uid = w.flags & W_UID,
-            .uid = w.uid,
-            .gid = w.gid,
             .groups = groups,
             .ngroups = w.ngroups,
-            .rl = rl,
-            .nrl = w.nrl,
-            .sig_ignore = w.sig_ignore,
-            .sig_block = w.sig_block,
             .moves = moves,
             .nmoves = w.nmoves,
             .scratch = scratch,
             .ctty_fd = w.ctty_fd,
             .clone_parent = true,
             .err = &rep.err,
-            .svc = w.svc,
             .pid_slot = pid_slot,
         };
         pid_t pid = -1;
@@ -329,30 +306,19 @@ static int helper_send(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, i
         struct pk_spawn_helper *h = sc->h;
         (void)ret_pid;
         (void)ret_pidfd;
-        bool has_cg = plan->svc.cgroup_fd >= 0;
+        bool has_cg = plan->a.svc.cgroup_fd >= 0;
         if (plan->nmoves + has_cg > PK__HELPER_MAX_FDS)
                 return -E2BIG;
         struct wire w = {
             .magic = PK__HELPER_MAGIC,
             .nfds = (uint32_t)plan->nmoves + has_cg,
-            .umask = plan->umask,
-            .nice = plan->nice,
-            .pdeathsig = plan->pdeathsig,
-            .nrl = plan->nrl,
             .nmoves = plan->nmoves,
             .ctty_fd = plan->ctty_fd,
-            .pgid = plan->pgid,
-            .flags = (plan->has_nice ? W_NICE : 0) | (plan->setsid ? W_SETSID : 0) |
-                     (plan->setpgid ? W_SETPGID : 0) | (plan->nnp ? W_NNP : 0) |
-                     (plan->set_groups ? W_GROUPS : 0) | (plan->set_gid ? W_GID : 0) |
+            .flags = (plan->set_groups ? W_GROUPS : 0) | (plan->set_gid ? W_GID : 0) |
                      (plan->set_uid ? W_UID : 0) | (plan->root ? W_ROOT : 0),
-            .uid = plan->uid,
-            .gid = plan->gid,
             .ngroups = (uint32_t)plan->ngroups,
             .has_cwd = plan->cwd != NULL,
-            .sig_ignore = plan->sig_ignore,
-            .sig_block = plan->sig_block,
-            .svc = plan->svc,
+            .a = plan->a,
             .pid_env = -1,
         };
         for (int32_t i = 0; plan->pid_slot && plan->envp[i]; i++)
@@ -362,8 +328,7 @@ static int helper_send(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, i
         size_t sl = strv_len(plan->argv, &w.argc) + strv_len(plan->envp, &w.envc);
         sl += strlen(plan->path) + 1 + (plan->cwd ? strlen(plan->cwd) + 1 : 0);
         sl += plan->root ? strlen(plan->root) + 1 : 0;
-        size_t body = (size_t)plan->nrl * sizeof(struct pk__rlim) + plan->ngroups * sizeof(gid_t) +
-                      (size_t)plan->nmoves * sizeof(int) + sl;
+        size_t body = plan->ngroups * sizeof(gid_t) + (size_t)plan->nmoves * sizeof(int) + sl;
         if (body > PK__HELPER_MAX_MSG)
                 return -E2BIG;
         w.total = (uint32_t)(sizeof(w) + body);
@@ -387,8 +352,6 @@ static int helper_send(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, i
         char *p = msg;
         memcpy(p, &w, sizeof(w));
         p += sizeof(w);
-        memcpy(p, plan->rl, (size_t)plan->nrl * sizeof(struct pk__rlim));
-        p += (size_t)plan->nrl * sizeof(struct pk__rlim);
         if (plan->ngroups)
                 memcpy(p, plan->groups, plan->ngroups * sizeof(gid_t));
         p += plan->ngroups * sizeof(gid_t);
@@ -398,7 +361,7 @@ static int helper_send(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, i
                 fds[i] = plan->moves[i].src;
         }
         if (has_cg)
-                fds[plan->nmoves] = plan->svc.cgroup_fd;
+                fds[plan->nmoves] = plan->a.svc.cgroup_fd;
         p = put_str(p, plan->path);
         if (plan->cwd)
                 p = put_str(p, plan->cwd);

@@ -6,6 +6,8 @@
  * whole group. */
 #include "spawn-internal.h"
 
+#include "common/dynbuf.h"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -17,70 +19,11 @@
 #define PK__RUN_DEFAULT_CAP ((size_t)64 << 20)
 
 /* A capped, growable capture buffer (curl's dynbuf idea). */
-struct capbuf {
-        char *p;
-        size_t len, cap, max;
-};
-
-/* Reads what fd has.  Returns 1 at EOF, 0 when it would block, PK_EOUTPUTCAP
- * past the cap, or a negative errno. */
-static int capbuf_drain(int fd, struct capbuf *b)
-{
-        for (;;) {
-                if (b->len == b->max) {
-                        char one;
-                        ssize_t n = read(fd, &one, 1);
-                        if (n > 0)
-                                return PK_EOUTPUTCAP;
-                        if (n == 0)
-                                return 1;
-                        if (errno == EINTR)
-                                continue;
-                        return errno == EAGAIN ? 0 : -errno;
-                }
-                if (b->cap - b->len < 65536 && b->cap < b->max + 1) {
-                        size_t ncap = b->cap ? b->cap * 2 : 65536;
-                        if (ncap > b->max + 1)
-                                ncap = b->max + 1;
-                        char *np = realloc(b->p, ncap);
-                        if (!np)
-                                return -ENOMEM;
-                        b->p = np;
-                        b->cap = ncap;
-                }
-                size_t room = b->cap - 1 - b->len; /* keep one byte for the NUL */
-                if (room > b->max - b->len)
-                        room = b->max - b->len;
-                ssize_t n = read(fd, b->p + b->len, room);
-                if (n > 0) {
-                        b->len += (size_t)n;
-                        continue;
-                }
-                if (n == 0)
-                        return 1;
-                if (errno == EINTR)
-                        continue;
-                return errno == EAGAIN ? 0 : -errno;
-        }
-}
-
-/* Hands the buffer out NUL-terminated (NULL stays NULL when nothing was captured
- * and capture was off). */
-static char *capbuf_take(struct capbuf *b, bool captured, size_t *ret_len)
+/* Hands a capture buffer out NUL-terminated; NULL when capture was off. */
+static char *capture_take(struct pk__dynbuf *b, bool captured, size_t *ret_len)
 {
         *ret_len = 0;
-        if (!captured)
-                return NULL;
-        if (!b->p) {
-                b->p = malloc(1);
-                if (!b->p)
-                        return NULL;
-        }
-        b->p[b->len] = '\0';
-        *ret_len = b->len;
-        char *r = b->p;
-        b->p = NULL;
-        return r;
+        return captured ? pk__dynbuf_take(b, ret_len) : NULL;
 }
 
 static int64_t mono_ms(void)
@@ -97,7 +40,7 @@ static void closep(int *fd)
 
 struct run_out {
         struct pk_exit *status; /* n */
-        struct capbuf out, err;
+        struct pk__dynbuf out, err;
         bool cap_out, cap_err;
 };
 
@@ -120,8 +63,8 @@ static int run_stages(const struct pk_cmd *const *cmds, size_t n, const struct p
                 }
         }
         size_t maxcap = o->output_cap ? o->output_cap : PK__RUN_DEFAULT_CAP;
-        ro->out = (struct capbuf){.max = maxcap};
-        ro->err = (struct capbuf){.max = maxcap};
+        pk__dynbuf_init(&ro->out, maxcap, PK_EOUTPUTCAP);
+        pk__dynbuf_init(&ro->err, maxcap, PK_EOUTPUTCAP);
         bool feed = o->stdin_mode == PK_RUN_DEFAULT && (o->stdin_data || o->stdin_len);
         ro->cap_out = o->stdout_mode == PK_RUN_DEFAULT || o->stdout_mode == PK_RUN_CAPTURE;
         ro->cap_err = o->stderr_mode == PK_RUN_DEFAULT || o->stderr_mode == PK_RUN_CAPTURE;
@@ -261,7 +204,7 @@ static int run_stages(const struct pk_cmd *const *cmds, size_t n, const struct p
                                 closep(&in_w);
                 }
                 if (io >= 0 && pf[io].revents) {
-                        int d = capbuf_drain(out_r, &ro->out);
+                        int d = pk__dynbuf_read_fd(&ro->out, out_r, 0);
                         if (d == 1)
                                 closep(&out_r);
                         else if (d < 0) {
@@ -270,7 +213,7 @@ static int run_stages(const struct pk_cmd *const *cmds, size_t n, const struct p
                         }
                 }
                 if (ie >= 0 && pf[ie].revents) {
-                        int d = capbuf_drain(err_r, &ro->err);
+                        int d = pk__dynbuf_read_fd(&ro->err, err_r, 0);
                         if (d == 1)
                                 closep(&err_r);
                         else if (d < 0) {
@@ -327,9 +270,8 @@ done:
         }
         pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
         if (r < 0) {
-                free(ro->out.p);
-                free(ro->err.p);
-                ro->out.p = ro->err.p = NULL;
+                pk__dynbuf_free(&ro->out);
+                pk__dynbuf_free(&ro->err);
                 if (reterr && (r == -ETIMEDOUT || r == PK_EOUTPUTCAP))
                         pk__spawn_error_set(reterr, PK_SPAWN_STEP_NONE, r, -1, 0, NULL);
         }
@@ -349,12 +291,12 @@ int pk_run(const struct pk_cmd *cmd, const struct pk_run_opts *opts, struct pk_r
         if (r < 0)
                 return r;
         struct pk_run_result res = {.status = st};
-        res.out = capbuf_take(&ro.out, ro.cap_out, &res.out_len);
-        res.err = capbuf_take(&ro.err, ro.cap_err, &res.err_len);
+        res.out = capture_take(&ro.out, ro.cap_out, &res.out_len);
+        res.err = capture_take(&ro.err, ro.cap_err, &res.err_len);
         if ((ro.cap_out && !res.out) || (ro.cap_err && !res.err)) {
                 pk_run_result_free(&res);
-                free(ro.out.p);
-                free(ro.err.p);
+                pk__dynbuf_free(&ro.out);
+                pk__dynbuf_free(&ro.err);
                 return -ENOMEM;
         }
         *ret = res;
@@ -394,12 +336,12 @@ int pk_pipeline_run(const struct pk_cmd *const *cmds, size_t n, const struct pk_
                 if (s != 0)
                         res.pipefail = s;
         }
-        res.out = capbuf_take(&ro.out, ro.cap_out, &res.out_len);
-        res.err = capbuf_take(&ro.err, ro.cap_err, &res.err_len);
+        res.out = capture_take(&ro.out, ro.cap_out, &res.out_len);
+        res.err = capture_take(&ro.err, ro.cap_err, &res.err_len);
         if ((ro.cap_out && !res.out) || (ro.cap_err && !res.err)) {
                 pk_pipeline_result_free(&res);
-                free(ro.out.p);
-                free(ro.err.p);
+                pk__dynbuf_free(&ro.out);
+                pk__dynbuf_free(&ro.err);
                 return -ENOMEM;
         }
         *ret = res;

@@ -80,6 +80,26 @@ struct pk__svc {
         char oom_str[8]; /* oom as text, made in the parent */
 };
 
+/* What a command sets in its child that is a plain value (no pointer, so
+ * the helper's wire sends it as bytes): one struct that the command, the plan
+ * and the wire each hold and copy in one piece. */
+struct pk__attrs {
+        int umask; /* -1: unchanged */
+        bool has_nice;
+        int nice;
+        bool setsid, setpgid;
+        pid_t pgid;
+        int pdeathsig;
+        bool nnp;
+        uid_t uid;           /* used when the command's has_uid (the plan's set_uid) */
+        gid_t gid;           /* used when has_gid (set_gid) */
+        uint64_t sig_ignore; /* bit (sig-1) */
+        uint64_t sig_block;
+        struct pk__rlim rl[PK__MAX_RLIMITS];
+        int nrl;
+        struct pk__svc svc;
+};
+
 struct pk_cmd {
         char *prog;
         char **argv; /* NULL-terminated; argv[0] is the program as given or pk_cmd_argv0() */
@@ -89,27 +109,14 @@ struct pk_cmd {
         size_t nenv;
         char *cwd;
         char *root; /* pk_cmd_chroot(), absolute; NULL: none */
-        int umask;  /* -1: unchanged */
-        bool has_nice;
-        int nice;
-        struct pk__rlim rl[PK__MAX_RLIMITS];
-        int nrl;
+        struct pk__attrs a;
         bool has_uid, has_gid, has_groups;
-        uid_t uid;
-        gid_t gid;
         gid_t *groups;
         size_t ngroups;
         bool user_groups; /* groups came from pk_cmd_user(), a later gid/groups call wins */
         bool gid_from_user;
-        bool setsid, setpgid;
-        pid_t pgid;
-        int pdeathsig;
-        bool nnp;
-        uint64_t sig_ignore; /* bit (sig-1) */
-        uint64_t sig_block;
         struct pk__fdspec *fds;
         size_t nfds;
-        struct pk__svc svc;
         char *pid_key; /* pk_cmd_env_pid(): KEY set to the child's own pid, or NULL */
 };
 
@@ -136,28 +143,16 @@ struct pk__plan {
         char *const *envp;
         const char *cwd;
         const char *root; /* chroot() then chdir("/"), before the credentials; NULL: none */
-        int umask;
-        int nice;
-        bool has_nice;
-        bool setsid, setpgid;
-        pid_t pgid;
-        int pdeathsig;
+        struct pk__attrs a;
         pid_t parent_pid;
-        bool nnp;
         bool set_groups, set_gid, set_uid;
-        uid_t uid;
-        gid_t gid;
         const gid_t *groups;
         size_t ngroups;
-        const struct pk__rlim *rl;
-        int nrl;
-        uint64_t sig_ignore, sig_block;
         const struct pk__move *moves; /* sorted by target, targets unique */
         int nmoves;
         int *scratch;      /* nmoves ints the child may write */
         int ctty_fd;       /* child fd of the pty slave to make controlling, or -1 */
         bool clone_parent; /* helper: the child becomes the helper's parent's child */
-        struct pk__svc svc;
         struct pk__child_err *err;
         /* pk_cmd_env_pid(): PK__PID_SLOT bytes of a per-spawn "KEY=" string in envp,
          * which the child fills with its own pid (the one write it makes outside
@@ -186,6 +181,13 @@ int pk__cap_last(void);
 /* Test hook (child.c): 0 normal; 1 never CLONE_INTO_CGROUP (the child
  * writes cgroup.procs itself); 2 never clone3 (clone() and a blocked mask). */
 void pk__spawn_test_fallback(int mode);
+
+/* Bench hook (child.c; bench/spawn): how the child finds the signal
+ * dispositions to reset, all three exact.  STATUS (the default): SigIgn and
+ * SigCgt of /proc/self/status; ALL: 62 unconditional resets; QUERY: asks each
+ * signal, resets the ones not default.  Process-wide; not for production. */
+enum { PK__SIGRESET_STATUS, PK__SIGRESET_ALL, PK__SIGRESET_QUERY };
+void pk__spawn_bench_sigreset(int mode);
 
 /* Runs the plan (child.c): clone + child setup + exec.  Returns 0 with
  * *ret_pid and *ret_pidfd, or a negative errno with plan->err filled (step

@@ -7,6 +7,7 @@
  * are dropped and counted; the gap is written into the file once it works
  * again.  Idle, a log holds no buffer and arms no timer. */
 #include "cglog-internal.h"
+#include "common/dynbuf.h"
 
 #include "portkit/fd.h"
 
@@ -43,8 +44,7 @@ struct log_file {
         uint64_t size; /* bytes in the current file */
         struct pk_loop_timer age;
         struct pk_loop_timer retry;
-        char *pend; /* formatted lines the file refused, oldest first */
-        size_t pend_len;
+        struct pk__dynbuf pend;        /* formatted lines the file refused, oldest first */
         uint64_t gap_lines, gap_bytes; /* dropped and not yet reported in the file */
 };
 
@@ -138,7 +138,7 @@ static int file_open(struct log_file *f)
         f->size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
         /* A file left non-empty by an earlier run ages from now. */
         if (f->size > 0 && log->o.max_age_ms > 0 && !pk_loop_is_active(&f->age.w))
-                pk_loop_timer_start(&f->age, (uint64_t)log->o.max_age_ms, 0, on_age);
+                pk_loop_timer_start(&f->age, log->o.max_age_ms, 0, on_age);
         return 0;
 }
 
@@ -208,7 +208,7 @@ static int file_write(struct log_file *f, const char *p, size_t n, size_t *done)
         log->st.bytes += *done;
         log->st.lines += count_lines(p, *done);
         if (was_empty && f->fd >= 0 && f->size > 0 && log->o.max_age_ms > 0)
-                pk_loop_timer_start(&f->age, (uint64_t)log->o.max_age_ms, 0, on_age);
+                pk_loop_timer_start(&f->age, log->o.max_age_ms, 0, on_age);
         return r;
 }
 
@@ -218,20 +218,16 @@ static void on_retry(struct pk_loop_timer *t);
 static void file_hold(struct log_file *f, const char *p, size_t n)
 {
         struct pk_log *log = f->log;
-        size_t room = log->o.buffer_max > f->pend_len ? log->o.buffer_max - f->pend_len : 0;
+        size_t room = log->o.buffer_max > f->pend.len ? log->o.buffer_max - f->pend.len : 0;
         size_t keep = n <= room ? n : room;
         /* Cut at a line end: a line is kept or dropped whole. */
         while (keep > 0 && keep < n && p[keep - 1] != '\n')
                 keep--;
-        if (keep > 0) {
-                char *b = realloc(f->pend, f->pend_len + keep);
-                if (!b) {
-                        keep = 0;
-                } else {
-                        memcpy(b + f->pend_len, p, keep);
-                        f->pend = b;
-                        f->pend_len += keep;
-                }
+        if (keep > 0 && pk__dynbuf_add(&f->pend, p, keep) < 0) {
+                /* Out of memory: nothing was added and these lines count as
+                 * dropped; clear the latch so a later hold can try again. */
+                keep = 0;
+                f->pend.err = 0;
         }
         if (keep < n) {
                 size_t lines = count_lines(p + keep, n - keep);
@@ -240,7 +236,7 @@ static void file_hold(struct log_file *f, const char *p, size_t n)
                 f->gap_lines += lines;
                 f->gap_bytes += n - keep;
         }
-        log->st.buffered_bytes = log->f[0].pend_len + (log->n > 1 ? log->f[1].pend_len : 0);
+        log->st.buffered_bytes = log->f[0].pend.len + (log->n > 1 ? log->f[1].pend.len : 0);
         if (!pk_loop_is_active(&f->retry.w))
                 pk_loop_timer_start(&f->retry, PK__LOG_RETRY_MS, 0, on_retry);
 }
@@ -250,16 +246,13 @@ static int file_drain(struct log_file *f)
 {
         struct pk_log *log = f->log;
         int r = 0;
-        if (f->pend_len) {
+        if (f->pend.len) {
                 size_t done;
-                r = file_write(f, f->pend, f->pend_len, &done);
-                memmove(f->pend, f->pend + done, f->pend_len - done);
-                f->pend_len -= done;
-                if (f->pend_len == 0) {
-                        free(f->pend);
-                        f->pend = NULL;
-                }
-                log->st.buffered_bytes = log->f[0].pend_len + (log->n > 1 ? log->f[1].pend_len : 0);
+                r = file_write(f, f->pend.p, f->pend.len, &done);
+                pk__dynbuf_consume(&f->pend, done);
+                if (f->pend.len == 0)
+                        pk__dynbuf_free(&f->pend);
+                log->st.buffered_bytes = log->f[0].pend.len + (log->n > 1 ? log->f[1].pend.len : 0);
         }
         if (r == 0 && f->gap_lines) {
                 char line[160], stamp[PK__LOG_STAMP_MAX];
@@ -275,7 +268,7 @@ static int file_drain(struct log_file *f)
         }
         if (r < 0)
                 error_seen(log, r);
-        if (f->pend_len || f->gap_lines) {
+        if (f->pend.len || f->gap_lines) {
                 if (!pk_loop_is_active(&f->retry.w))
                         pk_loop_timer_start(&f->retry, PK__LOG_RETRY_MS, 0, on_retry);
                 return r < 0 ? r : -EAGAIN;
@@ -286,12 +279,12 @@ static int file_drain(struct log_file *f)
 
 static void on_retry(struct pk_loop_timer *t)
 {
-        (void)file_drain(t->w.data);
+        (void)file_drain(t->w.ctx);
 }
 
 static void on_age(struct pk_loop_timer *t)
 {
-        struct log_file *f = t->w.data;
+        struct log_file *f = t->w.ctx;
         if (f->fd >= 0 && f->size > 0)
                 (void)file_rotate(f);
 }
@@ -302,9 +295,9 @@ static int out_bytes(struct log_file *f, const char *p, size_t n)
         int r = 0;
         if (n == 0)
                 return 0;
-        if (f->pend_len || f->gap_lines)
+        if (f->pend.len || f->gap_lines)
                 (void)file_drain(f);
-        if (f->pend_len || f->gap_lines) {
+        if (f->pend.len || f->gap_lines) {
                 file_hold(f, p, n);
         } else {
                 size_t done;
@@ -332,7 +325,7 @@ static void stage_line(struct stage *sg, const char *a, size_t alen, const char 
         size_t need = sg->stamp_len + alen + blen + 1;
         if (sg->len + need > sizeof(sg->buf))
                 stage_flush(sg);
-        if (f->fd < 0 && !f->pend_len)
+        if (f->fd < 0 && !f->pend.len)
                 (void)file_open(f); /* learn the size of a file left by an earlier run */
         if (f->fd >= 0 && f->size + sg->len > 0 && f->size + sg->len + need > log->o.max_bytes) {
                 stage_flush(sg);
@@ -456,7 +449,7 @@ static int stream_read(struct log_stream *s, bool drain)
 static void on_readable(struct pk_loop_io *io, unsigned revents)
 {
         (void)revents;
-        (void)stream_read(io->w.data, false);
+        (void)stream_read(io->w.ctx, false);
 }
 
 /* ---- the API ---- */
@@ -516,7 +509,7 @@ int pk_log_new(struct pk_loop *loop, const char *dir, const char *name,
                 snprintf(f->name, len, "%s%s", name, i ? ".err.log" : ".log");
                 pk_loop_timer_init(loop, &f->age);
                 pk_loop_timer_init(loop, &f->retry);
-                f->age.w.data = f->retry.w.data = f;
+                f->age.w.ctx = f->retry.w.ctx = f;
                 pk_loop_unref(&f->age.w);
                 pk_loop_unref(&f->retry.w);
 
@@ -534,7 +527,7 @@ int pk_log_new(struct pk_loop *loop, const char *dir, const char *name,
                         goto fail;
                 pk_loop_io_init(loop, &s->io, s->rfd);
                 s->log = log; /* from here on the watcher may be stopped */
-                s->io.w.data = s;
+                s->io.w.ctx = s;
                 pk_loop_unref(&s->io.w);
                 r = pk_loop_io_start(&s->io, PK_LOOP_READ, on_readable);
                 if (r < 0)
@@ -611,7 +604,7 @@ struct pk_log *pk_log_free(struct pk_log *log)
                 free(s->partial);
                 pk_loop_timer_stop(&f->retry);
                 file_close(f);
-                free(f->pend);
+                pk__dynbuf_free(&f->pend);
                 free(f->name);
         }
         close(log->dirfd);

@@ -262,7 +262,7 @@ static int reap_dead_cb(pid_t pid, void *ud)
 
 static void on_sigchld(struct pk_loop_signal *sig, const struct pk_loop_siginfo *info)
 {
-        struct pk_sup *root = sig->w.data;
+        struct pk_sup *root = sig->w.ctx;
         (void)info;
         pk__sup_reap_sweep(root);
         pk__sup_flush(root);
@@ -282,7 +282,7 @@ static void kill_everything(struct pk_sup *root)
 
 static void on_deadline(struct pk_loop_timer *t)
 {
-        struct pk_sup *root = t->w.data;
+        struct pk_sup *root = t->w.ctx;
         kill_everything(root);
         root->exit_status = 2;
         pk__sup_flush(root);
@@ -290,20 +290,20 @@ static void on_deadline(struct pk_loop_timer *t)
 
 static void on_term(struct pk_loop_signal *sig, const struct pk_loop_siginfo *info)
 {
-        struct pk_sup *root = sig->w.data;
+        struct pk_sup *root = sig->w.ctx;
         (void)info;
         if (root->phase == PHASE_RUNNING || root->phase == PHASE_GROUP) {
                 pk__sup_shutdown(root, PK_SUP_R_SIGNAL);
                 if (!root->finished)
-                        (void)pk_loop_timer_start(&root->t_deadline,
-                                                  (uint64_t)root->reap_deadline_ms, 0, on_deadline);
+                        (void)pk_loop_timer_start(&root->t_deadline, root->reap_deadline_ms, 0,
+                                                  on_deadline);
         }
         pk__sup_flush(root);
 }
 
 static void on_hup(struct pk_loop_signal *sig, const struct pk_loop_siginfo *info)
 {
-        struct pk_sup *root = sig->w.data;
+        struct pk_sup *root = sig->w.ctx;
         (void)info;
         if (root->on_hup)
                 root->on_hup(root->hup_ud);
@@ -345,8 +345,8 @@ int pk_sup_reaper(struct pk_sup *s, int64_t deadline_ms, void (*hup)(void *), vo
         pk_loop_signal_init(s->loop, &s->s_int);
         pk_loop_signal_init(s->loop, &s->s_hup);
         pk_loop_timer_init(s->loop, &s->t_deadline);
-        s->s_chld.w.data = s->s_term.w.data = s->s_int.w.data = s->s_hup.w.data = s;
-        s->t_deadline.w.data = s;
+        s->s_chld.w.ctx = s->s_term.w.ctx = s->s_int.w.ctx = s->s_hup.w.ctx = s;
+        s->t_deadline.w.ctx = s;
         int r = pk_loop_signal_start(&s->s_chld, SIGCHLD, on_sigchld);
         if (r == 0)
                 r = pk_loop_signal_start(&s->s_term, SIGTERM, on_term);

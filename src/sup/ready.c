@@ -20,7 +20,7 @@
 
 static void on_ready_timer(struct pk_loop_timer *t)
 {
-        struct child *c = t->w.data;
+        struct child *c = t->w.ctx;
         struct pk_sup *sup_ = pk__sup_root(c->sup);
         if (c->ready == PK_SUP_READY_DELAY)
                 pk__sup_child_ready(c);
@@ -31,7 +31,7 @@ static void on_ready_timer(struct pk_loop_timer *t)
 
 static void on_watchdog(struct pk_loop_timer *t)
 {
-        struct child *c = t->w.data;
+        struct child *c = t->w.ctx;
         struct pk_sup *sup_ = pk__sup_root(c->sup);
         pk__sup_child_fail_stop(c, PK_SUP_R_WATCHDOG);
         pk__sup_flush(sup_);
@@ -45,7 +45,7 @@ void pk__sup_watchdog_stop(struct child *c)
 static void watchdog_arm(struct child *c)
 {
         if (c->watchdog_ms > 0)
-                (void)pk_loop_timer_start(&c->t_watchdog, (uint64_t)c->watchdog_ms, 0, on_watchdog);
+                (void)pk_loop_timer_start(&c->t_watchdog, c->watchdog_ms, 0, on_watchdog);
 }
 
 static void rfd_close(struct child *c)
@@ -56,7 +56,7 @@ static void rfd_close(struct child *c)
 
 static void on_ready_fd(struct pk_loop_io *io, unsigned revents)
 {
-        struct child *c = io->w.data;
+        struct child *c = io->w.ctx;
         struct pk_sup *sup_ = pk__sup_root(c->sup);
         (void)revents;
         char buf[512];
@@ -125,7 +125,7 @@ static struct child *notify_owner(struct pk_sup *s, pid_t pid)
 
 static void on_main_gone(struct pk_loop_io *io, unsigned revents)
 {
-        struct child *c = io->w.data;
+        struct child *c = io->w.ctx;
         struct pk_sup *sup_ = pk__sup_root(c->sup);
         (void)revents;
         /* not our child: its status is not ours to collect */
@@ -137,7 +137,7 @@ static void on_main_gone(struct pk_loop_io *io, unsigned revents)
 
 static void on_main_exit(struct pk_loop_child *w, int err, const struct pk_exit *ex)
 {
-        struct child *c = w->w.data;
+        struct child *c = w->w.ctx;
         struct pk_sup *sup_ = pk__sup_root(c->sup);
         (void)err; /* ex is {0, -1, 0, 0} if someone else reaped it */
         pk__sup_unindex_pid(c, c->mainpid);
@@ -194,7 +194,7 @@ int pk__sup_set_mainpid(struct child *c, const char *val, bool forking)
         r = pk_loop_child_start_pidfd(&c->mw, fd, on_main_exit);
         if (r == -ECHILD) { /* not our child: watch for its end, do not reap */
                 pk_loop_io_init(c->sup->loop, &c->mio, fd);
-                c->mio.w.data = c;
+                c->mio.w.ctx = c;
                 r = pk_loop_io_start(&c->mio, PK_LOOP_READ, on_main_gone);
         }
         if (r < 0) {
@@ -252,7 +252,7 @@ static void notify_line(struct child *c, const char *line)
         } else if (KEY("EXTEND_TIMEOUT_USEC")) {
                 long long us = strtoll(val, NULL, 10);
                 if (us > 0 && us / 1000 < (1LL << 40)) {
-                        uint64_t ms = (uint64_t)(us + 999) / 1000;
+                        int64_t ms = (us + 999) / 1000;
                         if (c->state == PK_SUP_STARTING && pk_loop_is_active(&c->t_ready.w))
                                 (void)pk_loop_timer_start(&c->t_ready, ms, 0, on_ready_timer);
                         else if (c->state == PK_SUP_STOPPING && pk_loop_is_active(&c->t_stop.w))
@@ -264,7 +264,7 @@ static void notify_line(struct child *c, const char *line)
 
 static void on_notify(struct pk_loop_io *io, unsigned revents)
 {
-        struct pk_sup *s = io->w.data;
+        struct pk_sup *s = io->w.ctx;
         (void)revents;
         for (int round = 0; round < 64; round++) { /* a burst is finished on later passes */
                 char buf[NOTIFY_MAX + 1];
@@ -365,7 +365,7 @@ static int notify_open(struct pk_sup *s)
                 return r;
         }
         pk_loop_io_init(s->loop, &s->nio, fd);
-        s->nio.w.data = s;
+        s->nio.w.ctx = s;
         int r = pk_loop_io_start(&s->nio, PK_LOOP_READ, on_notify);
         if (r < 0) {
                 pk_fd_unix_listener_close(&s->notify);
@@ -409,14 +409,13 @@ int pk__sup_ready_start(struct child *c)
                 pk__sup_child_ready(c);
                 return 0;
         case PK_SUP_READY_DELAY:
-                return pk_loop_timer_start(&c->t_ready, (uint64_t)c->ready_delay_ms, 0,
-                                           on_ready_timer);
+                return pk_loop_timer_start(&c->t_ready, c->ready_delay_ms, 0, on_ready_timer);
         case PK_SUP_READY_FD: {
                 c->rfd = pk_proc_take_fd(c->proc, c->ready_fd);
                 if (c->rfd < 0)
                         return -EBADF;
                 pk_loop_io_init(c->sup->loop, &c->rio, c->rfd);
-                c->rio.w.data = c;
+                c->rio.w.ctx = c;
                 int r = pk_loop_io_start(&c->rio, PK_LOOP_READ, on_ready_fd);
                 if (r < 0)
                         return r;
@@ -426,8 +425,7 @@ int pk__sup_ready_start(struct child *c)
                 break;
         }
         if (c->start_timeout_ms > 0)
-                return pk_loop_timer_start(&c->t_ready, (uint64_t)c->start_timeout_ms, 0,
-                                           on_ready_timer);
+                return pk_loop_timer_start(&c->t_ready, c->start_timeout_ms, 0, on_ready_timer);
         return 0;
 }
 

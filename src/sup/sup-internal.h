@@ -201,7 +201,7 @@ void pk__sup_set_pids(struct child *c, pid_t pid, pid_t mainpid);
  * it (the process group is still killed by that number). */
 void pk__sup_unindex_pid(struct child *c, pid_t pid);
 void pk__sup_shutdown(struct pk_sup *s, int reason);
-void pk__sup_extend_stop(struct child *c, uint64_t ms); /* EXTEND_TIMEOUT_USEC while stopping */
+void pk__sup_extend_stop(struct child *c, int64_t ms); /* EXTEND_TIMEOUT_USEC while stopping */
 
 /* fds.c */
 int pk__sup_fds_copy(struct child *c, const struct pk_sup_child_spec *sp); /* at add */

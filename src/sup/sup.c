@@ -4,6 +4,7 @@
  * restart intensity and escalation, backoff, sequential reverse-order stops,
  * dependencies, and the ordered event queue.  Readiness lives in ready.c,
  * process-tree inspection and reaper mode in proc.c. */
+#include "common/dynbuf.h"
 #include "sup-internal.h"
 
 #include "spawn/spawn-internal.h"
@@ -85,14 +86,8 @@ const char *pk_sup_reason_name(int reason)
 
 static void queue_push(struct pk_sup *root, const struct pk_sup_event *ev)
 {
-        if (root->qn == root->qcap) {
-                size_t ncap = root->qcap ? root->qcap * 2 : 32;
-                struct pk_sup_event *nq = realloc(root->q, ncap * sizeof(*nq));
-                if (!nq)
-                        return; /* out of memory: the event is lost, the state is not */
-                root->q = nq;
-                root->qcap = ncap;
-        }
+        if (pk__array_grow((void **)&root->q, &root->qcap, root->qn + 1, sizeof(*root->q), 32) < 0)
+                return; /* out of memory: the event is lost, the state is not */
         root->q[root->qn++] = *ev;
 }
 
@@ -391,7 +386,7 @@ static void exit_complete(struct child *c)
 
 static void on_cgroup_event(struct pk_loop_io *io, unsigned revents)
 {
-        struct child *c = io->w.data;
+        struct child *c = io->w.ctx;
         struct pk_sup *sup_ = pk__sup_root(c->sup);
         (void)revents;
         int pop = pk_cgroup_populated(c->cg); /* reading re-arms the notification */
@@ -424,7 +419,7 @@ void pk__sup_main_exited(struct child *c, const struct pk_exit *ex)
                 if (c->cg && pk_cgroup_populated(c->cg) == 1) {
                         (void)kill_cgroup(c);
                         pk_loop_io_init(c->sup->loop, &c->cgio, pk_cgroup_events_fd(c->cg));
-                        c->cgio.w.data = c;
+                        c->cgio.w.ctx = c;
                         if (pk_loop_io_start(&c->cgio, PK_LOOP_PRIORITY, on_cgroup_event) == 0) {
                                 c->await_empty = true;
                                 /* it may have emptied between the read and the watch */
@@ -472,7 +467,7 @@ static int forking_handover(struct child *c, struct pk_exit *ex)
 
 static void on_spawned_exit(struct pk_loop_child *w, int err, const struct pk_exit *exp)
 {
-        struct child *c = w->w.data;
+        struct child *c = w->w.ctx;
         struct pk_sup *sup_ = pk__sup_root(c->sup);
         struct pk_exit ex = *exp; /* {0, -1, 0, 0} when someone else reaped it (err < 0) */
         if (err == 0)
@@ -560,7 +555,7 @@ static void child_down(struct child *c);
 
 static void on_restart_timer(struct pk_loop_timer *t)
 {
-        struct child *c = t->w.data;
+        struct child *c = t->w.ctx;
         struct pk_sup *sup_ = pk__sup_root(c->sup);
         c->next_restart_ns = 0;
         dispatch(c, PE_RESTART_DUE, NULL);
@@ -572,7 +567,7 @@ static void schedule_restart(struct child *c, int64_t delay)
         set_state(c, PK_SUP_BACKOFF);
         c->next_restart_ns = pk__sup_now_ns() + (uint64_t)delay * 1000000u;
         pk__sup_emit(c, PK_SUP_EV_RESTART, PK_SUP_R_NONE, 0, NULL);
-        if (pk_loop_timer_start(&c->t_restart, (uint64_t)delay, 0, on_restart_timer) < 0) {
+        if (pk_loop_timer_start(&c->t_restart, delay, 0, on_restart_timer) < 0) {
                 /* no memory for the timer: restart now rather than never */
                 c->next_restart_ns = 0;
                 dispatch(c, PE_RESTART_DUE, NULL);
@@ -867,13 +862,13 @@ static void child_down(struct child *c)
 
 static void on_stop_timer(struct pk_loop_timer *t)
 {
-        struct child *c = t->w.data;
+        struct child *c = t->w.ctx;
         struct pk_sup *sup_ = pk__sup_root(c->sup);
         dispatch(c, PE_STOP_TIMEOUT, NULL);
         pk__sup_flush(sup_);
 }
 
-void pk__sup_extend_stop(struct child *c, uint64_t ms)
+void pk__sup_extend_stop(struct child *c, int64_t ms)
 {
         (void)pk_loop_timer_start(&c->t_stop, ms, 0, on_stop_timer);
 }
@@ -1024,7 +1019,7 @@ static void begin_stop(struct child *c, int sig_override)
         }
         (void)signal_service(c, SIGCONT);
         if (c->shutdown == PK_SUP_SHUTDOWN_TIMEOUT)
-                (void)pk_loop_timer_start(&c->t_stop, (uint64_t)c->shutdown_ms, 0, on_stop_timer);
+                (void)pk_loop_timer_start(&c->t_stop, c->shutdown_ms, 0, on_stop_timer);
 }
 
 /* Restart type says restart?  Then intensity, backoff and the strategy. */
@@ -1378,8 +1373,8 @@ static struct child *child_new(struct pk_sup *s)
         pk_loop_timer_init(s->loop, &c->t_ready);
         pk_loop_timer_init(s->loop, &c->t_stop);
         pk_loop_timer_init(s->loop, &c->t_watchdog);
-        c->cw.w.data = c->mw.w.data = c->mio.w.data = c->rio.w.data = c->cgio.w.data = c;
-        c->t_restart.w.data = c->t_ready.w.data = c->t_stop.w.data = c->t_watchdog.w.data = c;
+        c->cw.w.ctx = c->mw.w.ctx = c->mio.w.ctx = c->rio.w.ctx = c->cgio.w.ctx = c;
+        c->t_restart.w.ctx = c->t_ready.w.ctx = c->t_stop.w.ctx = c->t_watchdog.w.ctx = c;
         return c;
 }
 
@@ -1446,7 +1441,7 @@ static void child_free(struct child *c)
 /* The environment and descriptor changes every worker's command gets. */
 static int prepare_cmd(struct child *c)
 {
-        if (!c->cmd->setsid && !c->cmd->setpgid) {
+        if (!c->cmd->a.setsid && !c->cmd->a.setpgid) {
                 int r = pk_cmd_setpgid(c->cmd, 0);
                 if (r < 0)
                         return r;
@@ -1480,14 +1475,8 @@ static int add_child(struct pk_sup *s, struct child *c)
         int r = pk__htab_reserve(&s->by_id, 1);
         if (r < 0)
                 return r;
-        if (s->n == s->cap) {
-                size_t ncap = s->cap ? s->cap * 2 : 8;
-                struct child **nk = realloc(s->kids, ncap * sizeof(struct child *));
-                if (!nk)
-                        return -ENOMEM;
-                s->kids = nk;
-                s->cap = ncap;
-        }
+        if (pk__array_grow((void **)&s->kids, &s->cap, s->n + 1, sizeof(*s->kids), 8) < 0)
+                return -ENOMEM;
         c->idx = s->n;
         s->kids[s->n++] = c;
         (void)pk__htab_put(&s->by_id, pk__hash_str(c->id), c); /* room made above */
@@ -1809,7 +1798,7 @@ int pk_sup_new(struct pk_loop *loop, const struct pk_sup_opts *opts, struct pk_s
         s->loop = loop;
         s->notify.fd = -1;
         pk_loop_io_init(loop, &s->nio, -1);
-        s->nio.w.data = s;
+        s->nio.w.ctx = s;
         s->rng = (unsigned)(pk__sup_now_ns() ^ (uint64_t)getpid() ^ (uintptr_t)s);
         int r = opts_apply(s, opts);
         if (r < 0) {

@@ -4,6 +4,7 @@
  * environment, limits, standard streams), plus the sentences naming what is
  * not enforced.  The Exec*= work sup cannot express (ExecStartPre=, oneshot,
  * forking) goes through a helper program given by the caller. */
+#include "common/dynbuf.h"
 #include "unit_int.h"
 
 #include <errno.h>
@@ -44,14 +45,8 @@ static int note(struct child_priv *c, const char *fmt, ...) __attribute__((forma
 static int note(struct child_priv *c, const char *fmt, ...)
 {
         struct pk_unit_strv *n = &c->pub.notes;
-        if (n->n + 2 > c->notes_cap) {
-                size_t cap = c->notes_cap ? c->notes_cap * 2 : 8;
-                char **v = realloc(n->v, cap * sizeof(char *));
-                if (!v)
-                        return -ENOMEM;
-                n->v = v;
-                c->notes_cap = cap;
-        }
+        if (pk__array_grow((void **)&n->v, &c->notes_cap, n->n + 2, sizeof(char *), 8) < 0)
+                return -ENOMEM;
         char buf[512];
         va_list ap;
         va_start(ap, fmt);
@@ -65,15 +60,16 @@ static int note(struct child_priv *c, const char *fmt, ...)
         return 0;
 }
 
-static void set_err(struct pk_unit_error *e, const struct pk_unit *u, const char *key,
-                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void set_err(struct pk_unit_error *e, int code, const struct pk_unit *u, const char *key,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static void set_err(struct pk_unit_error *e, const struct pk_unit *u, const char *key,
+static void set_err(struct pk_unit_error *e, int code, const struct pk_unit *u, const char *key,
                     const char *fmt, ...)
 {
         if (!e)
                 return;
         memset(e, 0, sizeof(*e));
+        e->code = code;
         snprintf(e->file, sizeof(e->file), "%s", u->fragment_path ? u->fragment_path : "");
         snprintf(e->key, sizeof(e->key), "%s", key ? key : "");
         va_list ap;
@@ -339,7 +335,7 @@ static int make_dirs(const struct pk_unit *u, const struct pk_unit_child_opts *o
         if (u->exec.user) {
                 struct passwd *pw = getpwnam(u->exec.user);
                 if (!pw) {
-                        set_err(reterr, u, "User", "no such user: %s", u->exec.user);
+                        set_err(reterr, PK_ENOUSER, u, "User", "no such user: %s", u->exec.user);
                         return PK_ENOUSER;
                 }
                 uid = pw->pw_uid;
@@ -348,7 +344,8 @@ static int make_dirs(const struct pk_unit *u, const struct pk_unit_child_opts *o
         if (u->exec.group) {
                 struct group *gr = getgrnam(u->exec.group);
                 if (!gr) {
-                        set_err(reterr, u, "Group", "no such group: %s", u->exec.group);
+                        set_err(reterr, PK_ENOGROUP, u, "Group", "no such group: %s",
+                                u->exec.group);
                         return PK_ENOGROUP;
                 }
                 gid = gr->gr_gid;
@@ -370,22 +367,22 @@ static int make_dirs(const struct pk_unit *u, const struct pk_unit_child_opts *o
                                 if (mkdir(path, 0755) < 0 && errno != EEXIST) {
                                         int e = -errno;
                                         *p = '/';
-                                        set_err(reterr, u, "RuntimeDirectory", "mkdir %s: %s", path,
-                                                strerror(-e));
+                                        set_err(reterr, e, u, "RuntimeDirectory", "mkdir %s: %s",
+                                                path, strerror(-e));
                                         return e;
                                 }
                                 *p = '/';
                         }
                         if (mkdir(path, d->mode) < 0 && errno != EEXIST) {
                                 int e = -errno;
-                                set_err(reterr, u, "RuntimeDirectory", "mkdir %s: %s", path,
+                                set_err(reterr, e, u, "RuntimeDirectory", "mkdir %s: %s", path,
                                         strerror(-e));
                                 return e;
                         }
                         if (chmod(path, d->mode) < 0 ||
                             ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0)) {
                                 int e = -errno;
-                                set_err(reterr, u, "RuntimeDirectory", "%s: %s", path,
+                                set_err(reterr, e, u, "RuntimeDirectory", "%s: %s", path,
                                         strerror(-e));
                                 return e;
                         }
@@ -681,7 +678,7 @@ int pk_unit_to_child(const struct pk_unit *u, const struct pk_unit_child_opts *o
                 return -EINVAL;
         const struct pk_unit_child_opts *o = opts ? opts : &none;
         if (strlen(u->name) > PK_SUP_ID_MAX) {
-                set_err(reterr, u, "", "unit name longer than %d bytes", PK_SUP_ID_MAX);
+                set_err(reterr, -EINVAL, u, "", "unit name longer than %d bytes", PK_SUP_ID_MAX);
                 return -EINVAL;
         }
         struct child_priv *c = calloc(1, sizeof(*c));
@@ -719,13 +716,13 @@ int pk_unit_to_child(const struct pk_unit *u, const struct pk_unit_child_opts *o
                 goto fail;
         if ((r = build_cmd(c, u, o)) < 0) {
                 if (r == -EOPNOTSUPP)
-                        set_err(reterr, u, "Type",
+                        set_err(reterr, r, u, "Type",
                                 "needs the unit-exec helper (ExecStartPre=, oneshot or forking)");
                 else if (r == PK_ENOUSER)
-                        set_err(reterr, u, "User", "no such user: %s",
+                        set_err(reterr, r, u, "User", "no such user: %s",
                                 u->exec.user ? u->exec.user : "");
                 else if (r == PK_ENOGROUP)
-                        set_err(reterr, u, "Group", "no such group");
+                        set_err(reterr, r, u, "Group", "no such group");
                 goto fail;
         }
         if ((r = deps(c, u)) < 0)

@@ -2,6 +2,7 @@
 /* Exec*= command lines: prefixes (- + ! !! @ :), quoting, C escapes and `;`
  * separated commands at load time; `$VAR`/`${VAR}` expansion at exec time,
  * following systemd's rules (a whole-word $VAR splits, ${VAR} never does). */
+#include "common/dynbuf.h"
 #include "unit/unit_int.h"
 
 #include <string.h>
@@ -147,15 +148,9 @@ static int vec_push(struct vec *v, char *s)
                 free(s);
                 return -E2BIG;
         }
-        if (v->n + 2 > v->cap) {
-                size_t ncap = v->cap ? v->cap * 2 : 8;
-                char **nv = realloc(v->v, ncap * sizeof(char *));
-                if (!nv) {
-                        free(s);
-                        return -ENOMEM;
-                }
-                v->v = nv;
-                v->cap = ncap;
+        if (pk__array_grow((void **)&v->v, &v->cap, v->n + 2, sizeof(char *), 8) < 0) {
+                free(s);
+                return -ENOMEM;
         }
         v->v[v->n++] = s;
         v->v[v->n] = NULL;
@@ -165,10 +160,8 @@ static int vec_push(struct vec *v, char *s)
 /* ${NAME} and $$ inside one word. */
 static char *expand_word(const char *w, const char *const *env)
 {
-        size_t cap = strlen(w) + 1, n = 0;
-        char *o = malloc(cap);
-        if (!o)
-                return NULL;
+        struct pk__dynbuf o;
+        pk__dynbuf_init(&o, EXPAND_MAX - 1, 0);
         for (const char *s = w; *s;) {
                 const char *add = s;
                 size_t al = 1;
@@ -184,26 +177,13 @@ static char *expand_word(const char *w, const char *const *env)
                                 adv = (size_t)(end - s) + 1;
                         }
                 }
-                if (n + al + 1 > cap) {
-                        if (n + al + 1 > EXPAND_MAX) {
-                                free(o);
-                                return NULL;
-                        }
-                        size_t ncap = (n + al + 1) * 2;
-                        char *no = realloc(o, ncap);
-                        if (!no) {
-                                free(o);
-                                return NULL;
-                        }
-                        o = no;
-                        cap = ncap;
-                }
-                memcpy(o + n, add, al);
-                n += al;
+                if (pk__dynbuf_add(&o, add, al) < 0)
+                        break;
                 s += adv;
         }
-        o[n] = 0;
-        return o;
+        char *r = pk__dynbuf_take(&o, NULL);
+        pk__dynbuf_free(&o);
+        return r;
 }
 
 int pk_unit_exec_expand(const struct pk_unit_exec *e, const char *const *env, char ***ret_argv)

@@ -2,6 +2,7 @@
 /* The I/O side of the unit layer: finding a unit in the search path (aliases,
  * masks, templates), collecting its drop-ins in systemd's order, and probing
  * the host for specifier values. */
+#include "common/dynbuf.h"
 #include "unit/unit_int.h"
 
 #include <dirent.h>
@@ -152,14 +153,8 @@ static int dropin_add(struct dropins *d, const char *dir, const char *base, int 
                 }
         if (d->n >= d->max)
                 return PK_EUNITLIMIT;
-        if (d->n == d->cap) {
-                size_t ncap = d->cap ? d->cap * 2 : 16;
-                struct dropin *nv = realloc(d->v, ncap * sizeof(*nv));
-                if (!nv)
-                        return -ENOMEM;
-                d->v = nv;
-                d->cap = ncap;
-        }
+        if (pk__array_grow((void **)&d->v, &d->cap, d->n + 1, sizeof(*d->v), 16) < 0)
+                return -ENOMEM;
         struct dropin *e = &d->v[d->n];
         e->base = strdup(base);
         size_t pl = strlen(dir) + strlen(base) + 2;

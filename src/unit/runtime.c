@@ -2,6 +2,7 @@
 /* What happens at start time rather than load time: the service environment
  * (Environment=, EnvironmentFile=, PassEnvironment=, UnsetEnvironment=) and the
  * evaluation of Condition*=/Assert*= against the running system. */
+#include "common/dynbuf.h"
 #include "unit/unit_int.h"
 
 #include <ctype.h>
@@ -37,15 +38,9 @@ static int envv_set(struct envv *e, const char *key, size_t kl, const char *val,
                         e->v[i] = s;
                         return 0;
                 }
-        if (e->n + 2 > e->cap) {
-                size_t ncap = e->cap ? e->cap * 2 : 16;
-                char **nv = realloc(e->v, ncap * sizeof(char *));
-                if (!nv) {
-                        free(s);
-                        return -ENOMEM;
-                }
-                e->v = nv;
-                e->cap = ncap;
+        if (pk__array_grow((void **)&e->v, &e->cap, e->n + 2, sizeof(char *), 16) < 0) {
+                free(s);
+                return -ENOMEM;
         }
         e->v[e->n++] = s;
         e->v[e->n] = NULL;
@@ -211,46 +206,17 @@ static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
                 close(fd);
                 return -EISDIR;
         }
-        size_t cap = 4096, n = 0;
-        char *b = malloc(cap + 1);
-        int r = 0;
-        while (b) {
-                if (n == cap) {
-                        if (cap > max) {
-                                r = PK_EUNITLIMIT;
-                                break;
-                        }
-                        char *nb = realloc(b, cap * 2 + 1);
-                        if (!nb) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        b = nb;
-                        cap *= 2;
-                }
-                ssize_t k = read(fd, b + n, cap - n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        r = -errno;
-                        break;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t)k;
-        }
+        struct pk__dynbuf b;
+        pk__dynbuf_init(&b, max, PK_EUNITLIMIT);
+        int r = pk__dynbuf_read_fd(&b, fd, 4096);
         close(fd);
-        if (!b)
-                return -ENOMEM;
-        if (r == 0 && n > max)
-                r = PK_EUNITLIMIT;
-        if (r < 0) {
-                free(b);
+        char *s = r == 1 ? pk__dynbuf_take(&b, ret_len) : NULL;
+        if (!s) {
+                r = r == 1 ? b.err : r == 0 ? -EAGAIN : r;
+                pk__dynbuf_free(&b);
                 return r;
         }
-        b[n] = 0;
-        *ret = b;
-        *ret_len = n;
+        *ret = s;
         return 0;
 }
 

@@ -3,6 +3,7 @@
  * reporting with file:line, systemd's word splitting (quotes and C escapes),
  * specifiers, and the value syntaxes (booleans, sizes, time spans, signals,
  * modes, capability names, unit-name escaping). */
+#include "common/dynbuf.h"
 #include "unit/unit_int.h"
 
 #include <ctype.h>
@@ -90,10 +91,11 @@ int ua_grow(struct ua *a, void **v, size_t n, size_t elem, size_t extra)
 
 /* ---- errors --------------------------------------------------------------- */
 
-__attribute__((format(printf, 5, 0))) static void vset(struct pk_unit_error *e, const char *file,
-                                                       unsigned int line, const char *key,
-                                                       const char *fmt, va_list ap)
+__attribute__((format(printf, 6, 0))) static void vset(struct pk_unit_error *e, int code,
+                                                       const char *file, unsigned int line,
+                                                       const char *key, const char *fmt, va_list ap)
 {
+        e->code = code;
         snprintf(e->file, sizeof(e->file), "%s", file ? file : "");
         e->line = line;
         snprintf(e->key, sizeof(e->key), "%s", key ? key : "");
@@ -103,12 +105,11 @@ __attribute__((format(printf, 5, 0))) static void vset(struct pk_unit_error *e, 
 void pk__unit_err_set(struct pk_unit_error *e, const char *file, unsigned int line, const char *key,
                       int code, const char *fmt, ...)
 {
-        (void)code;
         if (!e)
                 return;
         va_list ap;
         va_start(ap, fmt);
-        vset(e, file, line, key, fmt, ap);
+        vset(e, code, file, line, key, fmt, ap);
         va_end(ap);
 }
 
@@ -117,7 +118,7 @@ int pk__unit_fail(struct pctx *c, int code, const char *fmt, ...)
         if (c->err) {
                 va_list ap;
                 va_start(ap, fmt);
-                vset(c->err, c->file, c->line, c->key, fmt, ap);
+                vset(c->err, code, c->file, c->line, c->key, fmt, ap);
                 va_end(ap);
         }
         return code;
@@ -551,10 +552,8 @@ int pk__unit_specifiers(struct pctx *c, const char *in, char **ret)
                 return *ret ? 0 : -ENOMEM;
         }
         size_t max = c->o->max_line;
-        size_t cap = strlen(in) + 64, n = 0;
-        char *o = malloc(cap);
-        if (!o)
-                return -ENOMEM;
+        struct pk__dynbuf o;
+        pk__dynbuf_init(&o, max, 0);
         char tmp[1024];
         int r = 0;
         for (const char *s = in; *s; s++) {
@@ -591,28 +590,18 @@ int pk__unit_specifiers(struct pctx *c, const char *in, char **ret)
                         vl = strlen(v);
                         s++;
                 }
-                if (n + vl + 1 > max + 1) {
+                if ((r = pk__dynbuf_add(&o, v, vl)) == PK_EBUFCAP) {
                         r = pk__unit_fail(c, PK_EUNITLIMIT,
                                           "value longer than %zu bytes after specifiers", max);
                         goto out;
                 }
-                if (n + vl + 1 > cap) {
-                        size_t ncap = (n + vl + 1) * 2;
-                        char *no = realloc(o, ncap);
-                        if (!no) {
-                                r = -ENOMEM;
-                                goto out;
-                        }
-                        o = no;
-                        cap = ncap;
-                }
-                memcpy(o + n, v, vl);
-                n += vl;
+                if (r < 0)
+                        goto out;
         }
-        *ret = ua_strndup(&c->p->arena, o, n);
+        *ret = ua_strndup(&c->p->arena, o.p ? o.p : "", o.len);
         r = *ret ? 0 : -ENOMEM;
 out:
-        free(o);
+        pk__dynbuf_free(&o);
         return r;
 }
 

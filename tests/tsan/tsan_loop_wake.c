@@ -24,7 +24,7 @@ static void fail(const char *what, int r)
 
 static void on_wake(struct pk_loop_wake *w)
 {
-        int *calls = w->w.data;
+        int *calls = w->w.ctx;
         (*calls)++;
         if (atomic_load(&done_threads) == THREADS)
                 pk_loop_stop(w->w.loop);
@@ -53,7 +53,7 @@ int main(void)
                 fail("pk_loop_new", r);
         int calls = 0;
         pk_loop_wake_init(loop, &wake);
-        wake.w.data = &calls;
+        wake.w.ctx = &calls;
         if ((r = pk_loop_wake_start(&wake, on_wake)) < 0)
                 fail("pk_loop_wake_start", r);
         pthread_t t[THREADS];

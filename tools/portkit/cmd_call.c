@@ -11,6 +11,7 @@
  * SIGINT/SIGTERM/SIGHUP.  Memory is bounded: stdin is read only while the
  * port takes input, and one term's text is capped (--max-input). */
 #include "cli.h"
+#include "common/dynbuf.h"
 #include "portkit.h"
 
 #include <errno.h>
@@ -97,7 +98,7 @@ struct call {
         const char *prog;
         struct pk_loop *loop;
         struct pk_port *port;
-        int pid;
+        pid_t pid;
         /* stdin */
         struct pk_loop_io in_io;
         struct pk_loop_defer in_defer; /* stdin that epoll refuses (a file, /dev/null) */
@@ -105,10 +106,9 @@ struct call {
         bool in_eof;     /* stdin ended (or failed) */
         bool input_done; /* nothing more will be sent */
         bool input_closed;
-        char *buf; /* unconsumed stdin bytes */
-        size_t len, cap;
-        size_t base; /* stdin offset of buf[0] */
-        size_t scan; /* bytes of buf the scanner has seen */
+        struct pk__dynbuf in; /* unconsumed stdin bytes, capped (see read_input) */
+        size_t base;          /* stdin offset of in.p[0] */
+        size_t scan;          /* bytes of buf the scanner has seen */
         size_t dot_at;
         enum scan_state st;
         /* requests and replies */
@@ -179,7 +179,7 @@ static void close_input(struct call *c)
         (void)pk_port_close_input(c->port);
         /* From now on the wait is for the exit, bounded by --timeout from here. */
         if (c->o.timeout_ms >= 0 && !c->exited)
-                (void)pk_loop_timer_start(&c->t_recv, (uint64_t)c->o.timeout_ms, 0, on_recv_timer);
+                (void)pk_loop_timer_start(&c->t_recv, c->o.timeout_ms, 0, on_recv_timer);
 }
 
 /* ---- ending --------------------------------------------------------------- */
@@ -195,7 +195,7 @@ static void finish(struct call *c)
          * first term or EOF (not from a terminal, where nothing typed yet is
          * nothing asked). */
         if (!c->drained && !c->fail && requests(c) && c->replied >= c->sent &&
-            (!c->in_eof || c->len > 0) && (c->in_eof || !isatty(0))) {
+            (!c->in_eof || c->in.len > 0) && (c->in_eof || !isatty(0))) {
                 start_drain(c);
                 return;
         }
@@ -223,7 +223,7 @@ static void finish(struct call *c)
 
 static void held_check(struct pk_loop_defer *d)
 {
-        struct call *c = d->w.data;
+        struct call *c = d->w.ctx;
         if (c->eof_seen || c->finished) {
                 finish(c);
                 return;
@@ -254,13 +254,13 @@ static void timed_out(struct call *c, const char *what)
 
 static void on_send_timer(struct pk_loop_timer *t)
 {
-        struct call *c = t->w.data;
+        struct call *c = t->w.ctx;
         size_t q = pk_port_queued(c->port);
         if (q == 0)
                 return;
         if (q < c->last_queued) { /* it reads, slowly: that is progress */
                 c->last_queued = q;
-                (void)pk_loop_timer_start(t, (uint64_t)c->o.timeout_ms, 0, on_send_timer);
+                (void)pk_loop_timer_start(t, c->o.timeout_ms, 0, on_send_timer);
                 return;
         }
         timed_out(c,
@@ -269,7 +269,7 @@ static void on_send_timer(struct pk_loop_timer *t)
 
 static void on_recv_timer(struct pk_loop_timer *t)
 {
-        struct call *c = t->w.data;
+        struct call *c = t->w.ctx;
         if (c->draining) { /* stdin says nothing more within the timeout */
                 c->draining = false;
                 stop_input(c);
@@ -286,7 +286,7 @@ static void on_recv_timer(struct pk_loop_timer *t)
 
 static void on_signal(struct pk_loop_signal *s, const struct pk_loop_siginfo *si)
 {
-        struct call *c = s->w.data;
+        struct call *c = s->w.ctx;
         (void)si;
         if (c->fail && c->fail > 128)
                 return;
@@ -318,8 +318,7 @@ static int send_msg(struct call *c, const void *data, size_t len)
         }
         if (requests(c)) {
                 if (c->sent == c->replied && c->o.timeout_ms >= 0)
-                        (void)pk_loop_timer_start(&c->t_recv, (uint64_t)c->o.timeout_ms, 0,
-                                                  on_recv_timer);
+                        (void)pk_loop_timer_start(&c->t_recv, c->o.timeout_ms, 0, on_recv_timer);
                 c->sent++;
         }
         return 0;
@@ -341,7 +340,7 @@ static int send_term_text(struct call *c, size_t start, size_t end)
                 struct pk_term *t = NULL;
                 size_t used = 0;
                 struct pk_etf_text_error te = {0};
-                int r = pk_etf_parse(a, c->buf + pos, end - pos, NULL, &t, &used, &te);
+                int r = pk_etf_parse(a, c->in.p + pos, end - pos, NULL, &t, &used, &te);
                 if (r == 0 || (r > 0 && !t)) {
                         pk_arena_free(a);
                         return 0; /* blanks and comments */
@@ -387,8 +386,8 @@ static bool is_blank(char ch)
  * literals (so 1.5 and $. do not).  Returns (size_t)-1 on a NUL byte. */
 static size_t scan_terms(struct call *c)
 {
-        for (; c->scan < c->len; c->scan++) {
-                char ch = c->buf[c->scan];
+        for (; c->scan < c->in.len; c->scan++) {
+                char ch = c->in.p[c->scan];
                 switch (c->st) {
                 case SC_DOT:
                         c->st = SC_NORMAL;
@@ -445,8 +444,7 @@ static size_t scan_terms(struct call *c)
 
 static void consume(struct call *c, size_t n)
 {
-        memmove(c->buf, c->buf + n, c->len - n);
-        c->len -= n;
+        pk__dynbuf_consume(&c->in, n);
         c->base += n;
         c->scan = c->scan > n ? c->scan - n : 0;
         c->dot_at = c->dot_at > n ? c->dot_at - n : 0;
@@ -458,20 +456,20 @@ static void process_input(struct call *c)
         /* Set when the first pending term or line is (or cannot yet be less
          * than) longer than --max-input. */
         bool too_long = false;
-        while (!c->input_done && !pk_port_busy(c->port) && c->len > 0) {
+        while (!c->input_done && !pk_port_busy(c->port) && c->in.len > 0) {
                 if (c->o.raw && !requests(c)) {
-                        if (send_msg(c, c->buf, c->len) == 0)
-                                consume(c, c->len);
+                        if (send_msg(c, c->in.p, c->in.len) == 0)
+                                consume(c, c->in.len);
                         return;
                 }
                 size_t end;
                 if (c->o.raw) {
-                        const char *nl = memchr(c->buf, '\n', c->len);
-                        end = nl ? (size_t)(nl - c->buf) : c->len;
+                        const char *nl = memchr(c->in.p, '\n', c->in.len);
+                        end = nl ? (size_t)(nl - c->in.p) : c->in.len;
                         too_long = end > c->o.max_input;
                         if (too_long || (!nl && !c->in_eof))
                                 break;
-                        if (send_msg(c, c->buf, end) == 0)
+                        if (send_msg(c, c->in.p, end) == 0)
                                 consume(c, nl ? end + 1 : end);
                         continue;
                 }
@@ -484,8 +482,8 @@ static void process_input(struct call *c)
                         return;
                 }
                 if (end == 0 && c->in_eof)
-                        end = c->len; /* the last term's text, with or without its '.' */
-                too_long = (end ? end : c->len) > c->o.max_input;
+                        end = c->in.len; /* the last term's text, with or without its '.' */
+                too_long = (end ? end : c->in.len) > c->o.max_input;
                 if (end == 0 || too_long)
                         break;
                 if (send_term_text(c, 0, end) < 0)
@@ -506,18 +504,18 @@ static void drain_check(struct call *c)
 {
         bool more = false;
         if (c->o.raw) {
-                more = memchr(c->buf, '\n', c->len) || (c->in_eof && c->len > 0);
+                more = memchr(c->in.p, '\n', c->in.len) || (c->in_eof && c->in.len > 0);
         } else {
                 size_t end = scan_terms(c);
                 more = end != 0;
-                if (!more && c->in_eof && c->len > 0) {
+                if (!more && c->in_eof && c->in.len > 0) {
                         pk_arena *a = pk_arena_new(0);
                         struct pk_term *t = NULL;
-                        more = !a || pk_etf_parse(a, c->buf, c->len, NULL, &t, NULL, NULL) != 0;
+                        more = !a || pk_etf_parse(a, c->in.p, c->in.len, NULL, &t, NULL, NULL) != 0;
                         pk_arena_free(a);
                 }
         }
-        more = more || c->len > c->o.max_input;
+        more = more || c->in.len > c->o.max_input;
         if (!more && !c->in_eof)
                 return;
         if (more)
@@ -531,21 +529,22 @@ static void read_input(struct call *c)
 {
         if (c->in_eof || (!c->draining && (c->input_done || pk_port_busy(c->port))))
                 return;
-        if (c->cap - c->len < CALL_READ_CHUNK) {
-                size_t ncap = c->cap ? c->cap * 2 : 2 * CALL_READ_CHUNK;
-                while (ncap - c->len < CALL_READ_CHUNK)
-                        ncap *= 2;
-                char *nb = realloc(c->buf, ncap);
-                if (!nb) {
+        /* Input is read only while what is pending is shorter than
+         * --max-input (process_input and drain_check stop it otherwise), so
+         * the cap of --max-input plus one read is never reached by input
+         * that is accepted; it bounds the buffer whatever happens. */
+        char *room = pk__dynbuf_room(&c->in, CALL_READ_CHUNK);
+        if (!room) {
+                if (c->in.err == -ENOMEM)
                         pk_cli_error("call", "out of memory reading stdin");
-                        fail(c, PK_CLI_EXIT_SYSTEM);
-                        stop_input(c);
-                        return;
-                }
-                c->buf = nb;
-                c->cap = ncap;
+                else
+                        pk_cli_error("call", "stdin: more than %zu bytes pending (see --max-input)",
+                                     c->in.max);
+                fail(c, c->in.err == -ENOMEM ? PK_CLI_EXIT_SYSTEM : PK_CLI_EXIT_BADINPUT);
+                stop_input(c);
+                return;
         }
-        ssize_t n = read(0, c->buf + c->len, CALL_READ_CHUNK);
+        ssize_t n = read(0, room, CALL_READ_CHUNK);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 return;
         if (n < 0) {
@@ -556,7 +555,7 @@ static void read_input(struct call *c)
         }
         if (n == 0)
                 c->in_eof = true;
-        c->len += (size_t)n;
+        pk__dynbuf_commit(&c->in, (size_t)n);
         if (c->draining)
                 drain_check(c);
         else
@@ -575,15 +574,14 @@ static void start_drain(struct call *c)
                 else
                         (void)pk_loop_defer_start(&c->in_defer, on_stdin_defer);
                 if (c->o.timeout_ms >= 0)
-                        (void)pk_loop_timer_start(&c->t_recv, (uint64_t)c->o.timeout_ms, 0,
-                                                  on_recv_timer);
+                        (void)pk_loop_timer_start(&c->t_recv, c->o.timeout_ms, 0, on_recv_timer);
         }
         drain_check(c);
 }
 
 static void on_stdin(struct pk_loop_io *io, unsigned revents)
 {
-        struct call *c = io->w.data;
+        struct call *c = io->w.ctx;
         (void)revents;
         read_input(c);
         update(c);
@@ -591,7 +589,7 @@ static void on_stdin(struct pk_loop_io *io, unsigned revents)
 
 static void on_stdin_defer(struct pk_loop_defer *d)
 {
-        struct call *c = d->w.data;
+        struct call *c = d->w.ctx;
         read_input(c);
         if (c->draining && !c->in_eof)
                 (void)pk_loop_defer_start(&c->in_defer, on_stdin_defer);
@@ -612,7 +610,7 @@ static void update(struct call *c)
         } else if (want) {
                 (void)pk_loop_defer_start(&c->in_defer, on_stdin_defer);
         }
-        if (c->in_eof && c->len == 0)
+        if (c->in_eof && c->in.len == 0)
                 c->input_done = true;
         bool all_replied = !requests(c) || c->replied >= c->sent;
         if (c->input_done && !c->input_closed && (all_replied || c->fail || c->eof_seen))
@@ -620,7 +618,7 @@ static void update(struct call *c)
         size_t q = pk_port_queued(c->port);
         if (q > 0 && c->o.timeout_ms >= 0 && !pk_loop_is_active(&c->t_send.w)) {
                 c->last_queued = q;
-                (void)pk_loop_timer_start(&c->t_send, (uint64_t)c->o.timeout_ms, 0, on_send_timer);
+                (void)pk_loop_timer_start(&c->t_send, c->o.timeout_ms, 0, on_send_timer);
         } else if (q == 0) {
                 pk_loop_timer_stop(&c->t_send);
         }
@@ -678,8 +676,7 @@ static void on_message(struct pk_port *p, const struct pk_port_msg *m, void *ctx
         if (requests(c)) {
                 c->replied++;
                 if (c->replied < c->sent && c->o.timeout_ms >= 0)
-                        (void)pk_loop_timer_start(&c->t_recv, (uint64_t)c->o.timeout_ms, 0,
-                                                  on_recv_timer);
+                        (void)pk_loop_timer_start(&c->t_recv, c->o.timeout_ms, 0, on_recv_timer);
                 else if (!c->input_closed)
                         pk_loop_timer_stop(&c->t_recv);
         }
@@ -852,7 +849,7 @@ static int run_call(struct call *c, char **argv)
         /* Signals are watched before the child exists, so none is lost. */
         for (int k = 0; k < 3; k++) {
                 pk_loop_signal_init(c->loop, &c->sig[k]);
-                c->sig[k].w.data = c;
+                c->sig[k].w.ctx = c;
                 (void)pk_loop_signal_start(&c->sig[k], sigs[k], on_signal);
         }
         pk_loop_timer_init(c->loop, &c->t_send);
@@ -860,8 +857,8 @@ static int run_call(struct call *c, char **argv)
         pk_loop_defer_init(c->loop, &c->held_defer);
         pk_loop_defer_init(c->loop, &c->in_defer);
         pk_loop_io_init(c->loop, &c->in_io, 0);
-        c->t_send.w.data = c->t_recv.w.data = c->held_defer.w.data = c->in_defer.w.data =
-            c->in_io.w.data = c;
+        c->t_send.w.ctx = c->t_recv.w.ctx = c->held_defer.w.ctx = c->in_defer.w.ctx =
+            c->in_io.w.ctx = c;
         r = pk_port_open_argv((const char *const *)argv, &c->o.port, &c->port);
         if (r < 0) {
                 pk_cli_error("call", "%s: %s", c->prog, pk_strerror(r));
@@ -910,7 +907,7 @@ static int run_call(struct call *c, char **argv)
         for (int k = 0; k < 3; k++)
                 pk_loop_signal_stop(&c->sig[k]);
         pk_loop_free(c->loop);
-        free(c->buf);
+        pk__dynbuf_free(&c->in);
         if (!c->exited)
                 return c->fail ? c->fail : PK_CLI_EXIT_SYSTEM;
         if (c->ex.signal)
@@ -931,6 +928,7 @@ static int call_main(int argc, char **argv)
         if (r != 0)
                 return r < 0 ? PK_CLI_EXIT_USAGE : 0; /* 1: --help shown */
         c.prog = argv[prog];
+        pk__dynbuf_init(&c.in, (size_t)c.o.max_input + CALL_READ_CHUNK, 0);
         return run_call(&c, argv + prog);
 }
 

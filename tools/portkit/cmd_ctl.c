@@ -40,31 +40,19 @@ static int send_req(int fd, const struct pk_etf_buf *b)
 static int recv_reply(int fd, unsigned char **ret, size_t *ret_len)
 {
         unsigned char hdr[4];
-        size_t got = 0;
-        while (got < 4) {
-                ssize_t r = read(fd, hdr + got, 4 - got);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r <= 0)
-                        return r == 0 ? -ECONNRESET : -errno;
-                got += (size_t)r;
-        }
+        ssize_t r = pk_fd_read_all(fd, hdr, 4, NULL);
+        if (r != 4)
+                return r < 0 ? (int)r : -ECONNRESET;
         size_t n = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
         if (n > PK_SV_MAX_REPLY)
                 return PK_EFRAMESIZE;
         unsigned char *buf = malloc(n ? n : 1);
         if (!buf)
                 return -ENOMEM;
-        got = 0;
-        while (got < n) {
-                ssize_t r = read(fd, buf + got, n - got);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r <= 0) {
-                        free(buf);
-                        return r == 0 ? -ECONNRESET : -errno;
-                }
-                got += (size_t)r;
+        r = pk_fd_read_all(fd, buf, n, NULL);
+        if (r < 0 || (size_t)r != n) {
+                free(buf);
+                return r < 0 ? (int)r : -ECONNRESET;
         }
         *ret = buf;
         *ret_len = n;

@@ -3,6 +3,7 @@
  * Erlang's text syntax.  Each term is printed or written only once it has
  * been converted whole, so a bad term leaves no partial output. */
 #include "cli.h"
+#include "common/dynbuf.h"
 
 #include <portkit/etf.h>
 
@@ -64,47 +65,15 @@ struct etf_opts {
  * clang-analyzer cannot tell that -errno is negative.) */
 static char *read_all(int fd, size_t max, size_t *ret_len, int *ret_err)
 {
-        size_t cap = 1 << 16, len = 0;
-        char *buf = malloc(cap);
-        if (!buf) {
-                *ret_err = -ENOMEM;
-                return NULL;
+        struct pk__dynbuf b;
+        pk__dynbuf_init(&b, max, PK_ETERMSIZE);
+        int r = pk__dynbuf_read_fd(&b, fd, 0);
+        char *s = r == 1 ? pk__dynbuf_take(&b, ret_len) : NULL;
+        if (!s) {
+                *ret_err = r == 1 ? b.err : r == 0 ? -EAGAIN : r;
+                pk__dynbuf_free(&b);
         }
-        for (;;) {
-                if (len == cap) {
-                        if (cap > max) {
-                                free(buf);
-                                *ret_err = PK_ETERMSIZE;
-                                return NULL;
-                        }
-                        char *nb = realloc(buf, cap * 2);
-                        if (!nb) {
-                                free(buf);
-                                *ret_err = -ENOMEM;
-                                return NULL;
-                        }
-                        buf = nb;
-                        cap *= 2;
-                }
-                ssize_t n = read(fd, buf + len, cap - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        *ret_err = -errno;
-                        free(buf);
-                        return NULL;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t)n;
-        }
-        if (len > max) {
-                free(buf);
-                *ret_err = PK_ETERMSIZE;
-                return NULL;
-        }
-        *ret_len = len;
-        return buf;
+        return s;
 }
 
 /* Decodes every term of in[0..len) and prints it; returns 0 or an exit code. */

@@ -1073,7 +1073,7 @@ static int wrap_run(struct run *r, struct pk_cmd *c)
                                      : NULL;
                 if (rl) /* the resource by name, not by number */
                         pk_cli_error("run", "spawn failed: setrlimit RLIMIT_%s: %s", rl,
-                                     pk_strerror(e.err));
+                                     pk_strerror(e.code));
                 else
                         pk_cli_error("run", "%s", msg);
                 bool notfound = rc == -ENOENT &&

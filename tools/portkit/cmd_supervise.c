@@ -6,6 +6,7 @@
  * runs ExecStartPost=/ExecReload=/ExecStop=/ExecStopPost= itself (they need
  * $MAINPID); the protocol is in docs/supervise.md. */
 #include "cli.h"
+#include "common/dynbuf.h"
 #include "supervise.h"
 #include "supervise_socket.h"
 
@@ -69,8 +70,8 @@ struct client {
         struct pk_fd_cred cred;
         int control; /* may change things */
         struct pk_deframer *df;
-        unsigned char *out;
-        size_t out_len, out_off;
+        struct pk__dynbuf out; /* frames not yet sent, from out_off; capped at PK_SV_MAX_QUEUE */
+        size_t out_off;
         int watch;
         int dead; /* dropped: closed, unlinked, freed on the next loop pass */
         struct sv *sv;
@@ -469,8 +470,8 @@ static void client_flush(struct client *c)
 {
         if (c->dead)
                 return;
-        while (c->out_off < c->out_len) {
-                ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+        while (c->out_off < c->out.len) {
+                ssize_t w = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off,
                                  MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (w < 0 && errno == EINTR)
                         continue;
@@ -482,9 +483,11 @@ static void client_flush(struct client *c)
                 }
                 c->out_off += (size_t)w;
         }
-        if (c->out_off == c->out_len)
-                c->out_off = c->out_len = 0;
-        (void)pk_loop_io_start(&c->io, PK_LOOP_READ | (c->out_len ? PK_LOOP_WRITE : 0), NULL);
+        if (c->out_off == c->out.len) {
+                c->out_off = 0;
+                pk__dynbuf_reset(&c->out);
+        }
+        (void)pk_loop_io_start(&c->io, PK_LOOP_READ | (c->out.len ? PK_LOOP_WRITE : 0), NULL);
 }
 
 /* Queues one frame; a client whose queue would pass the cap is dropped. */
@@ -494,28 +497,22 @@ static int client_send(struct client *c, const struct pk_etf_buf *b)
                 return -EPIPE;
         if (b->err)
                 return b->err;
-        size_t need = c->out_len - c->out_off + 4 + b->len;
-        if (need > PK_SV_MAX_QUEUE) {
-                client_drop(c, "output queue full (client not reading)");
-                return -ENOBUFS;
-        }
-        if (c->out_off) {
-                memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-                c->out_len -= c->out_off;
-                c->out_off = 0;
-        }
-        unsigned char *o = realloc(c->out, c->out_len + 4 + b->len);
+        pk__dynbuf_consume(&c->out, c->out_off);
+        c->out_off = 0;
+        unsigned char *o = (unsigned char *)pk__dynbuf_room(&c->out, 4 + b->len);
         if (!o) {
-                client_drop(c, "out of memory");
-                return -ENOMEM;
+                int r = c->out.err == -ENOMEM ? -ENOMEM : -ENOBUFS;
+                client_drop(c, r == -ENOMEM ? "out of memory"
+                                            : "output queue full (client not reading)");
+                return r;
         }
-        c->out = o;
         uint32_t n = (uint32_t)b->len;
-        unsigned char hdr[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
-                                (unsigned char)(n >> 8), (unsigned char)n};
-        memcpy(c->out + c->out_len, hdr, 4);
-        memcpy(c->out + c->out_len + 4, b->data, b->len);
-        c->out_len += 4 + b->len;
+        o[0] = (unsigned char)(n >> 24);
+        o[1] = (unsigned char)(n >> 16);
+        o[2] = (unsigned char)(n >> 8);
+        o[3] = (unsigned char)n;
+        memcpy(o + 4, b->data, b->len);
+        pk__dynbuf_commit(&c->out, 4 + b->len);
         client_flush(c);
         return 0;
 }
@@ -648,7 +645,7 @@ static uint64_t hook_timeout_ms(const struct svc *s, int hook)
  * process group); its exit, reported by the reaper, ends the chain. */
 static void on_hook_timeout(struct pk_loop_timer *t)
 {
-        struct svc *s = t->w.data;
+        struct svc *s = t->w.ctx;
         if (s->hook < 0 || s->hook_pid <= 0)
                 return;
         logf_("%s: %s= timed out after %llu ms: killed", s->name, hook_key[s->hook],
@@ -704,7 +701,7 @@ static void hook_next(struct sv *sv, struct svc *s)
                 uint64_t tmo = hook_timeout_ms(s, s->hook);
                 if (tmo) {
                         pk_loop_timer_init(sv->loop, &s->hook_timer);
-                        s->hook_timer.w.data = s;
+                        s->hook_timer.w.ctx = s;
                         if (pk_loop_timer_start(&s->hook_timer, tmo, 0, on_hook_timeout) < 0)
                                 logf_("%s: %s=: no timer for its timeout", s->name,
                                       hook_key[s->hook]);
@@ -1445,13 +1442,13 @@ static void client_free(struct client *c)
                 close(c->fd);
         }
         pk_deframer_free(c->df);
-        free(c->out);
+        pk__dynbuf_free(&c->out);
         free(c);
 }
 
 static void reap_clients(struct pk_loop_defer *d)
 {
-        struct sv *sv = d->w.data;
+        struct sv *sv = d->w.ctx;
         for (struct client *c = sv->graveyard, *next; c; c = next) {
                 next = c->next;
                 client_free(c);
@@ -1486,7 +1483,7 @@ static void client_drop(struct client *c, const char *why)
 
 static void client_io(struct pk_loop_io *io, unsigned revents)
 {
-        struct client *c = io->w.data;
+        struct client *c = io->w.ctx;
         struct sv *sv = c->sv;
         if (revents & PK_LOOP_WRITE) {
                 client_flush(c);
@@ -1541,7 +1538,7 @@ static void client_io(struct pk_loop_io *io, unsigned revents)
 
 static void accept_cb(struct pk_loop_io *io, unsigned revents)
 {
-        struct sv *sv = io->w.data;
+        struct sv *sv = io->w.ctx;
         (void)revents;
         for (int i = 0; i < 16; i++) {
                 int fd = pk_fd_accept(sv->lis.fd, PK_FD_NONBLOCK);
@@ -1564,11 +1561,12 @@ static void accept_cb(struct pk_loop_io *io, unsigned revents)
                         continue;
                 }
                 c->fd = fd;
+                pk__dynbuf_init(&c->out, PK_SV_MAX_QUEUE, 0);
                 c->sv = sv;
                 c->cred = cred;
                 c->id = ++sv->next_client_id;
                 pk_loop_io_init(sv->loop, &c->io, fd);
-                c->io.w.data = c;
+                c->io.w.ctx = c;
                 if (pk_loop_io_start(&c->io, PK_LOOP_READ, client_io) < 0) {
                         pk_deframer_free(c->df);
                         free(c);
@@ -1785,9 +1783,9 @@ static int sv_main(int argc, char **argv)
                 goto out;
         }
         pk_loop_defer_init(sv->loop, &sv->reap);
-        sv->reap.w.data = sv;
+        sv->reap.w.ctx = sv;
         pk_loop_io_init(sv->loop, &sv->lio, sv->lis.fd);
-        sv->lio.w.data = sv;
+        sv->lio.w.ctx = sv;
         /* Referenced: the daemon runs until shutdown, even with every unit down. */
         (void)pk_loop_io_start(&sv->lio, PK_LOOP_READ, accept_cb);
         if ((r = pk_sup_reaper(sv->sup, 0, on_hup, sv)) < 0) {

@@ -9,6 +9,7 @@
  * once the tree is gone.  --transparent passes bytes through unchanged and
  * keeps only the orphan protection. */
 #include "cli.h"
+#include "common/dynbuf.h"
 #include "wrap.h"
 
 #include <portkit.h>
@@ -65,7 +66,9 @@ static const char wrap_usage[] =
 enum stderr_mode { ERR_SEPARATE, ERR_STDOUT, ERR_NULL, ERR_INHERIT };
 enum phase { RUNNING, STOPPING, KILLING };
 
-/* A byte queue towards one descriptor, with a hard cap. */
+/* A byte queue towards one descriptor, with a hard cap.  Not a dynbuf: it
+ * sends from head without moving bytes, and a refused append is not sticky
+ * (the dynbuf's growth policy, pk__mem_grow, is shared). */
 struct queue {
         uint8_t *data;
         size_t head, len, cap, max;
@@ -137,16 +140,10 @@ static int q_append(struct queue *q, const void *p, size_t n)
                         q->len -= q->head;
                         q->head = 0;
                 }
-                if (q->len + n > q->cap) {
-                        size_t nc = q->cap ? q->cap : 4096;
-                        while (nc < q->len + n)
-                                nc *= 2;
-                        uint8_t *d = realloc(q->data, nc);
-                        if (!d)
-                                return -ENOMEM;
-                        q->data = d;
-                        q->cap = nc;
-                }
+                void *d = q->data;
+                if (pk__mem_grow(&d, &q->cap, q->len + n, SIZE_MAX, 4096) < 0)
+                        return -ENOMEM;
+                q->data = d;
         }
         memcpy(q->data + q->len, p, n);
         q->len += n;
@@ -340,7 +337,7 @@ static void check_vm_out(struct wrap *w);
 
 static void on_grace(struct pk_loop_timer *t)
 {
-        struct wrap *w = t->w.data;
+        struct wrap *w = t->w.ctx;
         w->phase = KILLING;
         if (!w->exited)
                 pk_proc_signal(w->proc, SIGKILL);
@@ -377,7 +374,7 @@ static void begin_stop(struct wrap *w)
         if (w->stop_signal != SIGKILL)
                 wrap_tree_signal(&w->tree, SIGCONT);
         if (w->grace_ms > 0)
-                pk_loop_timer_start(&w->grace_t, (uint64_t)w->grace_ms, 0, on_grace);
+                pk_loop_timer_start(&w->grace_t, w->grace_ms, 0, on_grace);
         else
                 on_grace(&w->grace_t);
 }
@@ -443,7 +440,7 @@ static size_t read_room(const struct wrap *w)
 
 static void on_source(struct pk_loop_io *io, unsigned revents)
 {
-        struct source *s = io->w.data;
+        struct source *s = io->w.ctx;
         struct wrap *w = s->w;
         (void)revents;
         size_t room = read_room(w);
@@ -490,7 +487,7 @@ static void drain_source(struct wrap *w, struct source *s)
 
 static void on_child(struct pk_loop_child *c, int err, const struct pk_exit *st)
 {
-        struct wrap *w = c->w.data;
+        struct wrap *w = c->w.ctx;
         w->exited = true;
         w->st = *st;
         if (err == 0)
@@ -611,7 +608,7 @@ bad:
 
 static void on_vm_in(struct pk_loop_io *io, unsigned revents)
 {
-        struct wrap *w = io->w.data;
+        struct wrap *w = io->w.ctx;
         (void)revents;
         if (w->transparent) {
                 if (q_pending(&w->to_child) >= WRAP_STDIN_MAX)
@@ -663,7 +660,7 @@ out:
 
 static void on_vm_out(struct pk_loop_io *io, unsigned revents)
 {
-        struct wrap *w = io->w.data;
+        struct wrap *w = io->w.ctx;
         (void)revents;
         if (q_flush(&w->to_vm, 1) < 0)
                 vm_gone(w);
@@ -672,7 +669,7 @@ static void on_vm_out(struct pk_loop_io *io, unsigned revents)
 
 static void on_ch_in(struct pk_loop_io *io, unsigned revents)
 {
-        struct wrap *w = io->w.data;
+        struct wrap *w = io->w.ctx;
         (void)revents;
         size_t before = q_pending(&w->to_child);
         int r = q_flush(&w->to_child, w->ch_in_fd);
@@ -686,7 +683,7 @@ static void on_ch_in(struct pk_loop_io *io, unsigned revents)
 
 static void on_signal(struct pk_loop_signal *s, const struct pk_loop_siginfo *info)
 {
-        struct wrap *w = s->w.data;
+        struct wrap *w = s->w.ctx;
         (void)info;
         /* Our parent died (PDEATHSIG) or someone asked us to end. */
         vm_gone(w);
@@ -704,7 +701,7 @@ static void check_vm_out(struct wrap *w)
 
 static void on_sigchld(struct pk_loop_signal *s, const struct pk_loop_siginfo *info)
 {
-        struct wrap *w = s->w.data;
+        struct wrap *w = s->w.ctx;
         (void)info;
         wrap_tree_reap_orphans(&w->tree);
         sync_io(w);
@@ -712,7 +709,7 @@ static void on_sigchld(struct pk_loop_signal *s, const struct pk_loop_siginfo *i
 
 static void on_poll(struct pk_loop_timer *t)
 {
-        struct wrap *w = t->w.data;
+        struct wrap *w = t->w.ctx;
         if (w->vm_in_eof && !w->vm_gone)
                 check_vm_out(w);
         if (w->phase == KILLING)
@@ -992,13 +989,13 @@ static int apply_option(struct wrap *w, struct pk_cmd *c, struct limit *limits, 
 static int setup_io(struct wrap *w)
 {
         pk_loop_io_init(w->loop, &w->vm_in, 0);
-        w->vm_in.w.data = w;
+        w->vm_in.w.ctx = w;
         pk_loop_io_init(w->loop, &w->vm_out, 1);
-        w->vm_out.w.data = w;
+        w->vm_out.w.ctx = w;
         w->ch_in_fd = pk_proc_fd(w->proc, 0);
         pk_fd_set_nonblock(w->ch_in_fd, 1);
         pk_loop_io_init(w->loop, &w->ch_in, w->ch_in_fd);
-        w->ch_in.w.data = w;
+        w->ch_in.w.ctx = w;
         struct source *srcs[2] = {&w->out, &w->err};
         for (int k = 0; k < 2; k++) {
                 struct source *s = srcs[k];
@@ -1017,7 +1014,7 @@ static int setup_io(struct wrap *w)
                 if (r < 0)
                         return r;
                 pk_loop_io_init(w->loop, &s->io, s->fd);
-                s->io.w.data = s;
+                s->io.w.ctx = s;
         }
         pk_fd_set_nonblock(0, 1);
         pk_fd_set_nonblock(1, 1);
@@ -1026,27 +1023,27 @@ static int setup_io(struct wrap *w)
                 return r;
         w->vm_in_ev = PK_LOOP_READ;
         pk_loop_child_init(w->loop, &w->child_w);
-        w->child_w.w.data = w;
+        w->child_w.w.ctx = w;
         r = pk_proc_watch(w->proc, &w->child_w, on_child);
         if (r < 0)
                 return r;
         static const int sigs[4] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT};
         for (int k = 0; k < 4; k++) {
                 pk_loop_signal_init(w->loop, &w->sigs[k]);
-                w->sigs[k].w.data = w;
+                w->sigs[k].w.ctx = w;
                 r = pk_loop_signal_start(&w->sigs[k], sigs[k], on_signal);
                 if (r < 0)
                         return r;
         }
         pk_loop_signal_init(w->loop, &w->chld);
-        w->chld.w.data = w;
+        w->chld.w.ctx = w;
         r = pk_loop_signal_start(&w->chld, SIGCHLD, on_sigchld);
         if (r < 0)
                 return r;
         pk_loop_timer_init(w->loop, &w->grace_t);
-        w->grace_t.w.data = w;
+        w->grace_t.w.ctx = w;
         pk_loop_timer_init(w->loop, &w->poll_t);
-        w->poll_t.w.data = w;
+        w->poll_t.w.ctx = w;
         return 0;
 }
 

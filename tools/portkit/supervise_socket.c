@@ -470,7 +470,7 @@ static void arm(struct sk_unit *su, int on)
                 struct sk_listen *l = &su->l[i];
                 if (on && !l->watched && !su->failed && !su->stopped && set->loop) {
                         pk_loop_io_init(set->loop, &l->io, l->fd);
-                        l->io.w.data = l;
+                        l->io.w.ctx = l;
                         if (pk_loop_io_start(&l->io, PK_LOOP_READ, on_listen_ready) == 0) {
                                 /* the sockets alone do not keep the daemon alive */
                                 pk_loop_unref(&l->io.w);
@@ -503,7 +503,7 @@ static void spawn_instance(struct sk_unit *su, int conn);
 
 static void on_listen_ready(struct pk_loop_io *io, unsigned revents)
 {
-        struct sk_listen *l = io->w.data;
+        struct sk_listen *l = io->w.ctx;
         struct sk_unit *su = l->su;
         (void)revents;
         if (su->u->socket.accept) {
