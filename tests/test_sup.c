@@ -1178,6 +1178,47 @@ Test(sup, part_of_follows_stops_and_restarts)
         finish(s);
 }
 
+/* no_restart_codes / no_restart_signals (RestartPreventExitStatus=): a
+ * transient child exiting 255 and a permanent one killed by SIGUSR2 are not
+ * restarted and give up; another failure still restarts. */
+Test(sup, no_restart_exit_statuses_are_not_restarted)
+{
+        struct pk_sup *s = new_sup(NULL);
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        const int codes[] = {255};
+        x.restart = PK_SUP_TRANSIENT;
+        x.no_restart_codes = codes;
+        x.n_no_restart_codes = 1;
+        add_ready(s, "code", PK_SUP_READY_EXEC, sh("sleep 0.1; exit 255"), &x);
+        memset(&x, 0, sizeof(x));
+        x.restart = PK_SUP_PERMANENT;
+        x.no_restart_signals = (uint64_t)1 << (SIGUSR2 - 1);
+        add_ready(s, "sig", PK_SUP_READY_EXEC, sh("sleep 0.1; kill -USR2 $$"), &x);
+        memset(&x, 0, sizeof(x));
+        x.restart = PK_SUP_TRANSIENT;
+        x.no_restart_codes = codes;
+        x.n_no_restart_codes = 1;
+        add_ready(s, "other", PK_SUP_READY_EXEC, sh("sleep 0.1; exit 3"), &x);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        until_total(PK_SUP_EV_GAVE_UP, "code", 1);
+        until_total(PK_SUP_EV_GAVE_UP, "sig", 1);
+        until_total(PK_SUP_EV_RESTART, "other", 1);
+        cr_assert_eq(count(PK_SUP_EV_RESTART, "code"), 0);
+        cr_assert_eq(count(PK_SUP_EV_RESTART, "sig"), 0);
+        struct pk_sup_child_info ci;
+        pk_sup_child_info(s, "code", &ci);
+        cr_assert_eq(ci.state, PK_SUP_FAILED);
+        /* out of range is refused */
+        memset(&x, 0, sizeof(x));
+        const int bad[] = {256};
+        x.id = "bad";
+        x.no_restart_codes = bad;
+        x.n_no_restart_codes = 1;
+        cr_assert_eq(pk_sup_add(s, &x, sh("true")), -EINVAL);
+        finish(s);
+}
+
 Test(sup, conflicts_stop_each_other)
 {
         struct pk_sup *s = new_sup(NULL);

@@ -1259,24 +1259,27 @@ Test(unit_child, oom_score_adjust_without_sys_resource)
         pk_unit_child_free(c);
 }
 
-/* ssh.service has RestartPreventExitStatus=255: the supervisor cannot honour
- * it, so it is listed, not silently dropped. */
-Test(unit_child, restart_exit_status_sets_are_listed)
+/* ssh.service has RestartPreventExitStatus=255: the spec's no_restart lists;
+ * RestartForceExitStatus= is listed as not enforced, not silently dropped. */
+Test(unit_child, restart_exit_status_sets)
 {
         int r;
-        struct pk_unit_child *c = convert(
-            "ssh.service",
-            "[Service]\nExecStart=/bin/true\nRestart=on-failure\nRestartPreventExitStatus=255\n",
-            NULL, &r);
+        struct pk_unit_child *c = convert("ssh.service",
+                                          "[Service]\nExecStart=/bin/true\nRestart=on-failure\n"
+                                          "RestartPreventExitStatus=255 SIGUSR2\n",
+                                          NULL, &r);
         cr_assert_eq(r, 0);
-        cr_assert(has_note(c, "RestartPreventExitStatus= is not enforced"));
+        cr_assert_eq(c->spec.n_no_restart_codes, 1);
+        cr_assert_eq(c->spec.no_restart_codes[0], 255);
+        cr_assert_eq(c->spec.no_restart_signals, (uint64_t)1 << (SIGUSR2 - 1));
+        cr_assert_not(has_note(c, "RestartPreventExitStatus"));
         cr_assert_not(has_note(c, "RestartForceExitStatus"));
         pk_unit_child_free(c);
         c = convert("f.service", "[Service]\nExecStart=/bin/true\nRestartForceExitStatus=SIGHUP\n",
                     NULL, &r);
         cr_assert_eq(r, 0);
         cr_assert(has_note(c, "RestartForceExitStatus= is not enforced"));
-        cr_assert_not(has_note(c, "RestartPreventExitStatus"));
+        cr_assert_eq(c->spec.n_no_restart_codes, 0);
         pk_unit_child_free(c);
 }
 

@@ -196,6 +196,13 @@ struct pk_sup_child_spec {
         /** A stop or restart of these (pk_sup_stop_child(), pk_sup_restart_child())
          *  is passed on to this child; no requirement, no ordering (systemd's PartOf=). */
         const char *const *part_of;
+        /** Exit codes (0..255) after which the child is not restarted whatever
+         *  its restart type says (systemd's RestartPreventExitStatus=); a
+         *  failure then gives it up (FAILED), a normal exit leaves it DOWN. */
+        const int *no_restart_codes;
+        size_t n_no_restart_codes; /**< <= PK_SUP_MAX_SUCCESS */
+        /** The same for deaths by signal: bit (sig - 1) for signal sig. */
+        uint64_t no_restart_signals;
 };
 
 /** Most descriptors in listen_fds, and most in a child's fd store. */

@@ -57,6 +57,9 @@ struct child {
         int64_t shutdown_ms;
         int success[PK_SUP_MAX_SUCCESS];
         size_t nsuccess;
+        int no_restart[PK_SUP_MAX_SUCCESS]; /* RestartPreventExitStatus= codes */
+        size_t nno_restart;
+        uint64_t no_restart_signals; /* bit sig-1 */
         int ready, ready_fd, notify_access;
         bool forking;
         char *pid_file;

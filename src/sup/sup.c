@@ -1022,12 +1022,28 @@ static void begin_stop(struct child *c, int sig_override)
                 (void)pk_loop_timer_start(&c->t_stop, c->shutdown_ms, 0, on_stop_timer);
 }
 
-/* Restart type says restart?  Then intensity, backoff and the strategy. */
-static void on_failure_or_exit(struct child *c, bool normal)
+/* Whether the exit is one the child's no_restart lists forbid restarting after. */
+static bool restart_prevented(const struct child *c, const struct pk_exit *ex)
+{
+        if (!ex)
+                return false;
+        if (!ex->exited)
+                return ex->signal >= 1 && ex->signal <= 64 &&
+                       (c->no_restart_signals >> (ex->signal - 1)) & 1;
+        for (size_t i = 0; i < c->nno_restart; i++)
+                if (c->no_restart[i] == ex->code)
+                        return true;
+        return false;
+}
+
+/* Restart type says restart?  Then intensity, backoff and the strategy.  `ex`:
+ * the exit, when the child exited (not for a failed spawn or a kill of ours). */
+static void on_failure_or_exit(struct child *c, bool normal, const struct pk_exit *ex)
 {
         struct pk_sup *s = c->sup;
         bool restart =
-            c->restart == PK_SUP_PERMANENT || (c->restart == PK_SUP_TRANSIENT && !normal);
+            (c->restart == PK_SUP_PERMANENT || (c->restart == PK_SUP_TRANSIENT && !normal)) &&
+            !restart_prevented(c, ex);
         if (s->phase != PHASE_RUNNING && s->phase != PHASE_GROUP) {
                 set_state(c, PK_SUP_DOWN);
                 if (c->stop_mark)
@@ -1122,7 +1138,7 @@ static void act_stopped(struct child *c)
                 set_state(c, PK_SUP_BACKOFF); /* held until the group is down */
                 break;
         case AFTER_FAILURE:
-                on_failure_or_exit(c, false);
+                on_failure_or_exit(c, false, NULL);
                 break;
         case AFTER_REMOVE:
                 set_state(c, PK_SUP_DOWN);
@@ -1165,7 +1181,8 @@ static void dispatch(struct child *c, int ev, const struct pk_exit *ex)
                 c->fail_reason = 0;
                 if (ex && reason != PK_SUP_R_SPAWN)
                         pk__sup_emit(c, PK_SUP_EV_EXITED, PK_SUP_R_NONE, 0, NULL);
-                on_failure_or_exit(c, reason != PK_SUP_R_SPAWN && ex && is_normal(c, ex));
+                on_failure_or_exit(c, reason != PK_SUP_R_SPAWN && ex && is_normal(c, ex),
+                                   reason != PK_SUP_R_SPAWN ? ex : NULL);
                 break;
         }
         case A_STOP:
@@ -1279,6 +1296,12 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
         for (size_t i = 0; i < sp->n_success_codes; i++)
                 if (sp->success_codes[i] < 0 || sp->success_codes[i] > 255)
                         return -EINVAL;
+        if (sp->n_no_restart_codes > PK_SUP_MAX_SUCCESS ||
+            (sp->n_no_restart_codes && !sp->no_restart_codes))
+                return -EINVAL;
+        for (size_t i = 0; i < sp->n_no_restart_codes; i++)
+                if (sp->no_restart_codes[i] < 0 || sp->no_restart_codes[i] > 255)
+                        return -EINVAL;
         if (sp->ready < PK_SUP_READY_EXEC || sp->ready > PK_SUP_READY_NOTIFY)
                 return -EINVAL;
         if (type == PK_SUP_SUPERVISOR && sp->ready != PK_SUP_READY_EXEC)
@@ -1305,6 +1328,10 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
         c->nsuccess = sp->n_success_codes;
         for (size_t i = 0; i < c->nsuccess; i++)
                 c->success[i] = sp->success_codes[i];
+        c->nno_restart = sp->n_no_restart_codes;
+        for (size_t i = 0; i < c->nno_restart; i++)
+                c->no_restart[i] = sp->no_restart_codes[i];
+        c->no_restart_signals = sp->no_restart_signals;
         c->ready = sp->ready;
         c->ready_fd = sp->ready_fd;
         c->ready_delay_ms = sp->ready_delay_ms ? sp->ready_delay_ms : DEF_READY_DELAY_MS;
@@ -1618,6 +1645,9 @@ int pk_sup_start_dynamic(struct pk_sup *s, const char *id, struct pk_cmd *cmd)
         sp.significant = t->significant;
         sp.success_codes = t->success;
         sp.n_success_codes = t->nsuccess;
+        sp.no_restart_codes = t->no_restart;
+        sp.n_no_restart_codes = t->nno_restart;
+        sp.no_restart_signals = t->no_restart_signals;
         sp.ready = t->ready;
         sp.ready_delay_ms = t->ready_delay_ms;
         sp.ready_fd = t->ready_fd;

@@ -26,6 +26,7 @@ struct child_priv {
         struct pk_unit_child pub;
         char id[PK_SUP_ID_MAX + 1];
         int success[PK_SUP_MAX_SUCCESS];
+        int no_restart[PK_SUP_MAX_SUCCESS];
         char **deps[7]; /* requires, wants, after, binds_to, conflicts, before, part_of */
         char *log_dir;
         size_t notes_cap;
@@ -498,18 +499,32 @@ static int map_service(struct child_priv *c, const struct pk_unit *u,
         if (s->success_exit_status.signals &&
             (r = note(c, "SuccessExitStatus= signals are not enforced")) < 0)
                 return r;
-        /* The supervisor's restart decision knows success codes only. */
-        const struct pk_unit_status_set *sets[] = {&s->restart_prevent_exit_status,
-                                                   &s->restart_force_exit_status};
-        const char *set_keys[] = {"RestartPreventExitStatus", "RestartForceExitStatus"};
-        for (size_t k = 0; k < 2; k++) {
-                bool any = sets[k]->signals != 0;
-                for (size_t i = 0; i < sizeof(sets[k]->status) && !any; i++)
-                        any = sets[k]->status[i] != 0;
-                if (any &&
-                    (r = note(c, "%s= is not enforced: Restart= alone decides", set_keys[k])) < 0)
-                        return r;
+        /* RestartPreventExitStatus= (ssh.service: 255, sshd's fatal errors). */
+        const struct pk_unit_status_set *pv = &s->restart_prevent_exit_status;
+        n = 0;
+        for (int code = 0; code < 256; code++) {
+                if (!pk_unit_status_has(pv, code, 0))
+                        continue;
+                if (n == PK_SUP_MAX_SUCCESS) {
+                        if ((r = note(c,
+                                      "RestartPreventExitStatus=: only the first %d codes "
+                                      "are enforced",
+                                      PK_SUP_MAX_SUCCESS)) < 0)
+                                return r;
+                        break;
+                }
+                c->no_restart[n++] = code;
         }
+        sp->no_restart_codes = n ? c->no_restart : NULL;
+        sp->n_no_restart_codes = n;
+        sp->no_restart_signals = pv->signals;
+        const struct pk_unit_status_set *fs = &s->restart_force_exit_status;
+        bool force = fs->signals != 0;
+        for (size_t i = 0; i < sizeof(fs->status) && !force; i++)
+                force = fs->status[i] != 0;
+        if (force &&
+            (r = note(c, "RestartForceExitStatus= is not enforced: Restart= alone decides")) < 0)
+                return r;
         if ((r = map_restart_policy(c, u)) < 0)
                 return r;
 

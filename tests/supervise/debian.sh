@@ -4,7 +4,8 @@
 # one case per CTest entry (cmake/parts/supervise.cmake):
 #   nginx-redis  nginx (forking + PIDFile, ExecReload) and redis (notify)
 #   memcached    simple through a Perl wrapper, Restart=always, no ExecReload
-#   ssh          notify, ExecStartPre (sshd -t), RuntimeDirectory, two ExecReload lines
+#   ssh          notify, ExecStartPre (sshd -t), RuntimeDirectory, two ExecReload lines,
+#                RestartPreventExitStatus=255
 #   cron         simple, Restart=on-failure, an @reboot job
 #   postgresql   postgresql@VERSION-main: forking + PIDFile through pg_ctlcluster,
 #                ExecReload, ExecStop, no Restart= (a kill -9 leaves it failed);
@@ -258,6 +259,18 @@ ssh)
         [ "$(wc -l <"$cg/cgroup.procs")" -ge 2 ] || fail "no per-connection sshd in $cg"
         stops_clean ssh
         exec 5<&-
+
+        # RestartPreventExitStatus=255: a SIGHUP that bypasses ExecReload='s
+        # `sshd -t` makes sshd re-execute into a config it refuses and exit 255:
+        # failed, not restarted (Restart=on-failure notwithstanding).
+        ctl start ssh || fail "start ssh again"
+        wait_for ssh active active
+        n=$(field ssh restarts)
+        echo "NoSuchOption yes" >>"$work/sshd_config"
+        ctl kill --signal HUP ssh || fail "kill --signal HUP ssh"
+        wait_for ssh active failed
+        [ "$(field ssh last_exit)" = 255 ] || fail "sshd's last exit is $(field ssh last_exit), not 255"
+        [ "$(field ssh restarts)" = "$n" ] || fail "ssh restarted after exit 255 (RestartPreventExitStatus=)"
         sv_shutdown
         pgrep -x sshd && fail "sshd processes left"
         ;;
