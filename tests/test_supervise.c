@@ -597,15 +597,17 @@ Test(supervise, targets_and_the_enabled_set)
         char link[512];
         snprintf(link, sizeof(link), "%s/systemctl", s.dir);
         cr_assert_eq(symlink(PORTKIT, link), 0);
-        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "disable", "--now", "a", NULL), 0);
+        cr_assert_eq(
+            ctl_as(&s, NULL, "systemctl", NULL, "disable", "--now", "a", (const char *)NULL), 0);
         wait_field(&s, "a", "active", "inactive");
         cr_assert_eq(ctl(&s, NULL, "is-enabled", "a"), 1);
         snprintf(p, sizeof(p), "%s/multi-user.target.wants/a.service", s.units);
         cr_assert_neq(access(p, F_OK), 0);
-        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "disable", "b", NULL), 0);
+        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "disable", "b", (const char *)NULL), 0);
         snprintf(p, sizeof(p), "%s/bee.service", s.units);
         cr_assert_neq(access(p, F_OK), 0, "disable left the alias");
-        cr_assert_eq(ctl_as(&s, NULL, "systemctl", NULL, "enable", "--now", "b", NULL), 0);
+        cr_assert_eq(
+            ctl_as(&s, NULL, "systemctl", NULL, "enable", "--now", "b", (const char *)NULL), 0);
         wait_field(&s, "b", "active", "active"); /* loaded on demand */
         cr_assert_eq(ctl(&s, NULL, "is-enabled", "b"), 0);
         /* starting a target starts what it wants (loaded on demand) */
