@@ -10,9 +10,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <grp.h>
 #include <linux/capability.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -83,6 +83,7 @@ static void sv_cleanup(void)
         created_dir[0] = '\0';
 }
 
+/* cppcheck-suppress unknownMacro */
 TestSuite(supervise, .fini = sv_cleanup);
 
 static void sv_init(struct sv *s)
