@@ -311,6 +311,9 @@ postgresql)
         pidfile=/run/postgresql/$ver-main.pid
         sql() { runuser -u postgres -- psql -XtAc "$1"; }
         answers() { pg_isready -q && [ "$(sql 'select 1' 2>/dev/null)" = 1 ]; }
+        # Asked anew on every try: pg_ctl reload returns once SIGHUP is sent,
+        # before the postmaster has read the files.
+        work_mem_is() { [ "$(sql 'show work_mem')" = "$1" ]; }
         sv_start "$unit" postgresql.service
         retry "postgres does not answer on its socket" answers
         grep -q "OOMScoreAdjust=-900" "$work/stderr" || fail "OOMScoreAdjust= neither applied nor noted"
@@ -331,12 +334,12 @@ postgresql)
         # Reload (pg_ctlcluster reload): a setting changed in conf.d takes effect.
         echo "work_mem = '7MB'" >"/etc/postgresql/$ver/main/conf.d/portkit.conf"
         ctl reload "$unit" || fail "reload $unit"
-        retry "reload did not reach postgres (work_mem)" test "$(sql 'show work_mem')" = 7MB
+        retry "reload did not reach postgres (work_mem)" work_mem_is 7MB
         # ReloadPropagatedFrom=postgresql.service: its reload reloads the cluster too.
         echo "work_mem = '9MB'" >"/etc/postgresql/$ver/main/conf.d/portkit.conf"
         ctl reload postgresql || fail "reload postgresql"
         retry "a reload of postgresql.service did not reach $unit (ReloadPropagatedFrom=)" \
-                test "$(sql 'show work_mem')" = 9MB
+                work_mem_is 9MB
 
         # Stop: ExecStop= (pg_ctlcluster stop), then nothing left; and a new start.
         stops_clean "$unit"
