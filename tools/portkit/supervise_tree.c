@@ -127,7 +127,7 @@ static int backoff_of(struct tctx *t, const char *who, const struct pk_term *m, 
         for (uint32_t i = 0; i < m->v.map.arity; i++) {
                 const struct pk_term *k = &m->v.map.pairs[2 * (size_t)i];
                 const struct pk_term *v = k + 1;
-                int64_t x;
+                int64_t x = 0;
                 int bad = int_of(v, -1, INT64_C(1) << 39, &x);
                 if (is_atom(k, "base") && !bad)
                         *base = x;
@@ -163,7 +163,7 @@ static int worker(struct tctx *t, struct pk_sup *parent, const struct pk_term *t
         for (uint32_t i = 0; i < m->v.map.arity; i++) {
                 const struct pk_term *k = &m->v.map.pairs[2 * (size_t)i];
                 const struct pk_term *v = k + 1;
-                int64_t x;
+                int64_t x = 0;
                 int r = 0;
                 if (is_atom(k, "cmd"))
                         cmdv = v;
@@ -263,7 +263,7 @@ static int build_sup(struct tctx *t, struct pk_sup *parent, const struct pk_term
         for (uint32_t i = 0; i < m->v.map.arity; i++) {
                 const struct pk_term *k = &m->v.map.pairs[2 * (size_t)i];
                 const struct pk_term *v = k + 1;
-                int64_t x;
+                int64_t x = 0;
                 int r = 0;
                 if (is_atom(k, "strategy"))
                         r = pick(v, strategies, &o.strategy);
