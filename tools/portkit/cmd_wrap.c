@@ -56,6 +56,9 @@ static const char wrap_usage[] =
     "                        as in `portkit run`\n";
 
 #define WRAP_READ_CHUNK ((size_t)64 << 10)
+/* The child's output is read in pieces of up to this (from pipes grown to it
+ * when the kernel allows): fewer, larger messages cost the VM less. */
+#define WRAP_OUT_CHUNK ((size_t)1 << 20)
 #define WRAP_DRAIN_MAX ((size_t)1 << 20)
 #define WRAP_STDIN_MAX ((size_t)64 << 20)
 #define WRAP_POLL_MS 20
@@ -395,8 +398,7 @@ static int source_read(struct wrap *w, struct source *s, size_t room)
 {
         void *p;
         size_t len;
-        int r =
-            pk_deframer_space(s->def, room < WRAP_READ_CHUNK ? room : WRAP_READ_CHUNK, &p, &len);
+        int r = pk_deframer_space(s->def, room < WRAP_OUT_CHUNK ? room : WRAP_OUT_CHUNK, &p, &len);
         if (r < 0)
                 return r;
         if (len > room)
@@ -432,9 +434,9 @@ static int source_read(struct wrap *w, struct source *s, size_t room)
 static size_t read_room(const struct wrap *w)
 {
         if (w->transparent)
-                return q_pending(&w->to_vm) < w->window ? WRAP_READ_CHUNK : 0;
+                return q_pending(&w->to_vm) < w->window ? WRAP_OUT_CHUNK : 0;
         if (w->vm_gone)
-                return WRAP_READ_CHUNK; /* drain and discard */
+                return WRAP_OUT_CHUNK; /* drain and discard */
         return w->unacked < w->window ? w->window - w->unacked : 0;
 }
 
@@ -476,7 +478,7 @@ static void drain_source(struct wrap *w, struct source *s)
 {
         size_t total = 0;
         while (s->fd >= 0 && !s->eof && total < WRAP_DRAIN_MAX) {
-                int r = source_read(w, s, WRAP_READ_CHUNK);
+                int r = source_read(w, s, WRAP_OUT_CHUNK);
                 if (r <= 0)
                         break;
                 total += (size_t)r;
@@ -992,6 +994,8 @@ static int setup_io(struct wrap *w)
         w->vm_in.w.ctx = w;
         pk_loop_io_init(w->loop, &w->vm_out, 1);
         w->vm_out.w.ctx = w;
+        if (!w->transparent)
+                (void)pk_fd_pipe_set_size(1, WRAP_OUT_CHUNK); /* best effort, as above */
         w->ch_in_fd = pk_proc_fd(w->proc, 0);
         pk_fd_set_nonblock(w->ch_in_fd, 1);
         pk_loop_io_init(w->loop, &w->ch_in, w->ch_in_fd);
@@ -1005,6 +1009,9 @@ static int setup_io(struct wrap *w)
                 if (s->fd < 0)
                         continue;
                 pk_fd_set_nonblock(s->fd, 1);
+                /* Best effort: a pipe left at the kernel's default size only
+                 * means smaller reads. */
+                (void)pk_fd_pipe_set_size(s->fd, WRAP_OUT_CHUNK);
                 struct pk_framing f = w->framing;
                 if (w->transparent) {
                         f.kind = PK_FRAMING_STREAM;
