@@ -59,6 +59,12 @@ int main(int argc, char **argv)
         o.intensity = 1000; /* in 1 ms: never reached by one kill at a time */
         o.period_ms = 1;
         o.backoff_reset_ms = 1000;
+        /* PKSUP_CGROUP=off|on (default auto): the cost of "stopped = cgroup empty" */
+        const char *cg = getenv("PKSUP_CGROUP");
+        if (cg && strcmp(cg, "off") == 0)
+                o.cgroup = PK_SUP_CGROUP_OFF;
+        else if (cg && strcmp(cg, "on") == 0)
+                o.cgroup = PK_SUP_CGROUP_ON;
         int r = pk_loop_new(&loop);
         if (r == 0)
                 r = pk_sup_new(loop, &o, &sup);
