@@ -52,7 +52,7 @@ static inline int pk__dynbuf_add(struct pk__dynbuf *b, const void *s, size_t n)
         /* cap - len > n leaves the NUL's byte (and is false while p is
          * NULL); a set err sends every append to the slow path, which
          * returns it. */
-        if (__builtin_expect(b->cap - b->len > n && !b->err, 1)) {
+        if (__builtin_expect(b->p && b->cap - b->len > n && !b->err, 1)) {
                 if (n)
                         memcpy(b->p + b->len, s, n);
                 b->len += n;

@@ -129,7 +129,7 @@ int pk_loop_timer_start(struct pk_loop_timer *timer, int64_t timeout_ms, int64_t
         struct pk_loop *loop = timer->w.loop;
         pk_loop_timer_stop(timer);
         if (pk__array_grow((void **)&loop->heap, &loop->heap_cap, loop->heap_len + 1,
-                           sizeof(*loop->heap), 64) < 0)
+                           sizeof(struct pk_loop_timer *), 64) < 0)
                 return -ENOMEM;
         timer->cb = cb;
         timer->due = add_sat(pk__clock_ms(), (uint64_t)timeout_ms);

@@ -168,6 +168,16 @@ static int lookup(const struct pk_cmd *c, char **ret_path)
         return err;
 }
 
+static void env_free(char **env, char **owned)
+{
+        if (!owned)
+                return;
+        for (size_t i = 0; owned[i]; i++)
+                free(owned[i]);
+        free(owned);
+        free(env);
+}
+
 /* Builds the child's environment.  *ret_env is environ itself when the
  * command changes nothing (no allocation); else a malloc'd array whose
  * "K=V" strings are malloc'd too (freed by env_free). */
@@ -213,10 +223,7 @@ static int build_env(const struct pk_cmd *c, char ***ret_env, char ***ret_owned,
                 size_t kl = strlen(c->env[j].key), vl = strlen(c->env[j].val);
                 char *s = malloc(kl + vl + 2);
                 if (!s) {
-                        for (size_t k = 0; k < no; k++)
-                                free(owned[k]);
-                        free(owned);
-                        free(env);
+                        env_free(env, owned); /* owned is NULL-terminated: calloc */
                         return -ENOMEM;
                 }
                 memcpy(s, c->env[j].key, kl);
@@ -230,10 +237,7 @@ static int build_env(const struct pk_cmd *c, char ***ret_env, char ***ret_owned,
                 size_t kl = strlen(c->pid_key);
                 char *s = calloc(1, kl + 1 + PK__PID_SLOT);
                 if (!s) {
-                        for (size_t k = 0; k < no; k++)
-                                free(owned[k]);
-                        free(owned);
-                        free(env);
+                        env_free(env, owned); /* owned is NULL-terminated: calloc */
                         return -ENOMEM;
                 }
                 memcpy(s, c->pid_key, kl);
@@ -245,16 +249,6 @@ static int build_env(const struct pk_cmd *c, char ***ret_env, char ***ret_owned,
         *ret_env = env;
         *ret_owned = owned;
         return 0;
-}
-
-static void env_free(char **env, char **owned)
-{
-        if (!owned)
-                return;
-        for (size_t i = 0; owned[i]; i++)
-                free(owned[i]);
-        free(owned);
-        free(env);
 }
 
 int pk__cap_last(void)

@@ -61,7 +61,6 @@ struct child {
         size_t nno_restart;
         uint64_t no_restart_signals; /* bit sig-1 */
         int ready, ready_fd, notify_access;
-        bool forking;
         char *pid_file;
         int64_t ready_delay_ms, start_timeout_ms, watchdog_ms;
         char **deps[DEP_NKINDS]; /* NULL-terminated copies */
@@ -69,15 +68,10 @@ struct child {
         struct pk_cmd *cmd;     /* worker: owned */
         struct pk_cgroup *cg;   /* worker with a cgroup: owned */
         struct pk_loop_io cgio; /* its cgroup.events while waiting for "populated 0" */
-        bool await_empty;       /* main pid gone, cgroup not yet empty */
-        bool cg_killed;         /* cgroup.kill was written: renew before the next start */
         struct pk_exit pending_exit;
         struct pk_log *log; /* log capture: owned */
         char *log_dir;      /* spec copy (templates pass it on) */
         struct pk_log_opts log_opts;
-        bool has_log_opts;
-        bool propagating;      /* a stop/restart being passed to its part_of dependents */
-        bool start_pending;    /* sup_start_internal() will start it: after/before wait for it */
         struct pk_sup *nested; /* supervisor: owned */
         char token[48];        /* PORTKIT_SUP_UNIT value */
 
@@ -95,29 +89,35 @@ struct child {
         int state;
         int after_stop;
         int stop_reason;
-        int fail_reason;   /* for AFTER_FAILURE: START_TIMEOUT / WATCHDOG */
-        bool in_group;     /* restarts with a group (one_for_all / rest_for_one) */
-        bool stop_mark;    /* to be stopped by the supervisor's sequential stop */
-        bool dynamic;      /* simple_one_for_one child: removed when it ends for good */
-        bool wanted;       /* WAITING: pulled in; used by dependency start */
-        unsigned restarts; /* restarts so far */
-        unsigned fails;    /* consecutive quick failures (backoff exponent) */
+        int fail_reason; /* for AFTER_FAILURE: START_TIMEOUT / WATCHDOG */
+        bool in_group;   /* restarts with a group (one_for_all / rest_for_one) */
+        bool stop_mark;  /* to be stopped by the supervisor's sequential stop */
+        bool dynamic;    /* simple_one_for_one child: removed when it ends for good */
+        bool wanted;     /* WAITING: pulled in; used by dependency start */
+        bool forking;
+        bool await_empty; /* main pid gone, cgroup not yet empty */
+        bool cg_killed;   /* cgroup.kill was written: renew before the next start */
+        bool has_log_opts;
+        bool propagating;   /* a stop/restart being passed to its part_of dependents */
+        bool start_pending; /* sup_start_internal() will start it: after/before wait for it */
+        bool manual;        /* spec.manual */
+        unsigned restarts;  /* restarts so far */
+        unsigned fails;     /* consecutive quick failures (backoff exponent) */
         uint64_t start_ns, ready_ns, next_restart_ns;
         uint64_t start_seq; /* order of the last spawn, for reverse-order stops */
         int has_exit;
+        unsigned store_max; /* spec.fd_store_max */
         struct pk_exit last_exit;
 
         struct child_limit lim; /* per-child backoff and start limit (limit.c) */
         /* socket activation and the fd store (fds.c) */
-        bool manual;        /* spec.manual */
-        int *lfds;          /* listen fds: owned duplicates */
-        char **lnames;      /* their names */
-        size_t nl;          /* how many */
-        int *sfds;          /* the fd store: owned */
-        char **snames;      /* their FDNAME= */
-        size_t ns;          /* how many */
-        unsigned store_max; /* spec.fd_store_max */
-        size_t mapped;      /* child fds 3.. mapped in cmd at the last spawn */
+        int *lfds;     /* listen fds: owned duplicates */
+        char **lnames; /* their names */
+        size_t nl;     /* how many */
+        int *sfds;     /* the fd store: owned */
+        char **snames; /* their FDNAME= */
+        size_t ns;     /* how many */
+        size_t mapped; /* child fds 3.. mapped in cmd at the last spawn */
 };
 
 enum sup_phase { PHASE_IDLE, PHASE_RUNNING, PHASE_GROUP, PHASE_SHUTDOWN, PHASE_DONE };

@@ -1502,7 +1502,7 @@ static int add_child(struct pk_sup *s, struct child *c)
         int r = pk__htab_reserve(&s->by_id, 1);
         if (r < 0)
                 return r;
-        if (pk__array_grow((void **)&s->kids, &s->cap, s->n + 1, sizeof(*s->kids), 8) < 0)
+        if (pk__array_grow((void **)&s->kids, &s->cap, s->n + 1, sizeof(struct child *), 8) < 0)
                 return -ENOMEM;
         c->idx = s->n;
         s->kids[s->n++] = c;

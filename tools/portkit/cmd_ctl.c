@@ -200,6 +200,25 @@ static int check(struct ctl *c, const struct pk_term *t, const char *what)
         return 0;
 }
 
+/* One request about one unit: sends what is in @p b and checks the reply.
+ * Returns 0 when it succeeded, 1 when the supervisor refused it (*rc set as
+ * systemctl's exit code), -1 when the control socket failed (*rc set, printed). */
+static int ask_unit(struct ctl *c, struct pk_etf_buf *b, pk_arena *a, struct pk_term **t,
+                    const char *unit, int *rc)
+{
+        int r = call(c, b, a, t);
+        if (r < 0) {
+                fprintf(stderr, "%s: %s\n", c->prog, pk_strerror(r));
+                *rc = PK_CLI_EXIT_SYSTEM;
+                return -1;
+        }
+        if (check(c, *t, unit)) {
+                *rc = strstr(c->prog, "systemctl") ? 5 : 1;
+                return 1;
+        }
+        return 0;
+}
+
 /* A binary or string term's bytes. */
 static int ctl_text(const struct pk_term *t, const char **s, size_t *len)
 {
@@ -473,16 +492,11 @@ int pk_sv_ctl_main(int argc, char **argv, int as_systemctl)
                          * directory ([Install]); --now also starts/stops. */
                         if (strcmp(verb, "enable") == 0 || strcmp(verb, "disable") == 0) {
                                 build(&b, verb, words[i], 0, 0);
-                                r = call(&c, &b, a, &t);
-                                if (r < 0) {
-                                        fprintf(stderr, "%s: %s\n", c.prog, pk_strerror(r));
-                                        rc = PK_CLI_EXIT_SYSTEM;
+                                int q = ask_unit(&c, &b, a, &t, words[i], &rc);
+                                if (q < 0)
                                         break;
-                                }
-                                if (check(&c, t, words[i])) {
-                                        rc = strstr(c.prog, "systemctl") ? 5 : 1;
+                                if (q > 0)
                                         continue;
-                                }
                                 const char *s;
                                 size_t sl;
                                 if (!c.quiet && t->type == PK_TERM_TUPLE && t->v.tuple.arity == 2 &&
@@ -500,17 +514,10 @@ int pk_sv_ctl_main(int argc, char **argv, int as_systemctl)
                                 build(&b, v, words[i], 1, lines);
                         else
                                 build(&b, v, words[i], 0, 0);
-                        r = call(&c, &b, a, &t);
-                        if (r < 0) {
-                                fprintf(stderr, "%s: %s\n", c.prog, pk_strerror(r));
-                                rc = PK_CLI_EXIT_SYSTEM;
+                        int q = ask_unit(&c, &b, a, &t, words[i], &rc);
+                        if (q < 0)
                                 break;
-                        }
-                        if (check(&c, t, words[i])) {
-                                rc = strstr(c.prog, "systemctl") ? 5 : 1;
-                                continue;
-                        }
-                        if (strcmp(v, "log") == 0 && t->type == PK_TERM_TUPLE &&
+                        if (q == 0 && strcmp(v, "log") == 0 && t->type == PK_TERM_TUPLE &&
                             t->v.tuple.arity == 2)
                                 print_text(&t->v.tuple.elems[1]);
                 }

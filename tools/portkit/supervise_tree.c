@@ -338,14 +338,8 @@ int pk_sv_tree_load(const char *file, const struct pk_sv_tree_env *env, struct p
                 return -ENOMEM;
         }
         size_t got = 0;
-        while (got < (size_t)st.st_size) {
-                ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                got += (size_t)n;
-        }
+        (void)pk_fd_read_all(fd, text, (size_t)st.st_size,
+                             &got); /* a short read parses what came */
         close(fd);
         pk_arena *a = pk_arena_new(0);
         int r = a ? 0 : -ENOMEM;
