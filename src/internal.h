@@ -75,4 +75,15 @@ static inline void *pk__take_ptr(void **p)
 #define PK_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PK_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* ---- spawn calls other layers make (src/spawn/) ------------------------------
+ * Declared here, not in spawn-internal.h, so that no layer includes another
+ * layer's private header. */
+struct pk_cmd;
+struct pk_spawn_error;
+/* Fills *e (if not NULL) as a failed spawn does. */
+void pk__spawn_error_set(struct pk_spawn_error *e, int step, int err, int fd, int value,
+                         const char *path);
+/* Whether the command's child gets a process group of its own (setsid or setpgid). */
+bool pk__cmd_own_group(const struct pk_cmd *c);
+
 #endif

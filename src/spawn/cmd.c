@@ -437,6 +437,11 @@ int pk_cmd_setsid(struct pk_cmd *c)
         return 0;
 }
 
+bool pk__cmd_own_group(const struct pk_cmd *c)
+{
+        return c && (c->a.setsid || c->a.setpgid);
+}
+
 int pk_cmd_setpgid(struct pk_cmd *c, pid_t pgid)
 {
         if (!c || pgid < 0)

@@ -216,10 +216,6 @@ typedef int pk__runner_fn(void *ctx, const struct pk__plan *plan, pid_t *ret_pid
 int pk__spawn_with(const struct pk_cmd *cmd, const struct pk__override *ov, pk__runner_fn *runner,
                    void *ctx, struct pk_proc **ret_proc, struct pk_spawn_error *reterr);
 
-/* Fills *e (if not NULL). */
-void pk__spawn_error_set(struct pk_spawn_error *e, int step, int err, int fd, int value,
-                         const char *path);
-
 /* The process handle. */
 struct pk__procfd {
         int child_fd;

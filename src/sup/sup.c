@@ -7,8 +7,6 @@
 #include "common/dynbuf.h"
 #include "sup-internal.h"
 
-#include "spawn/spawn-internal.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1468,7 +1466,7 @@ static void child_free(struct child *c)
 /* The environment and descriptor changes every worker's command gets. */
 static int prepare_cmd(struct child *c)
 {
-        if (!c->cmd->a.setsid && !c->cmd->a.setpgid) {
+        if (!pk__cmd_own_group(c->cmd)) {
                 int r = pk_cmd_setpgid(c->cmd, 0);
                 if (r < 0)
                         return r;

@@ -3,7 +3,7 @@
  *
  *   sup_probe STEP...
  *     send:TEXT        sd_notify TEXT ("\n" in TEXT separates lines) on $NOTIFY_SOCKET
- *     fsend:TEXT       the same, from a forked child (another pid)
+ *     fsend:TEXT       the same, from a forked child (another pid) that stays alive
  *     mainchild        fork a child that sleeps; send MAINPID=<its pid>
  *     fd:N             write a newline on fd N (s6 notification-fd)
  *     daemon:FILE      setsid + double fork a grandchild that sleeps forever;
@@ -73,11 +73,16 @@ int main(int argc, char **argv)
                         if (notify(a + 5) < 0)
                                 return 90;
                 } else if (strncmp(a, "fsend:", 6) == 0) {
+                        /* The sender stays alive (until the service's stop kills its
+                         * group): an access check identifies a sender by its pid, which
+                         * an exited, reaped sender no longer has (systemd's race too). */
                         pid_t p = fork();
-                        if (p == 0)
-                                _exit(notify(a + 6) < 0 ? 1 : 0);
-                        int st;
-                        waitpid(p, &st, 0);
+                        if (p == 0) {
+                                if (notify(a + 6) < 0)
+                                        _exit(1);
+                                for (;;)
+                                        pause();
+                        }
                 } else if (strcmp(a, "mainchild") == 0) {
                         pid_t p = fork();
                         if (p == 0) {
