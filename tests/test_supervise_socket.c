@@ -238,6 +238,19 @@ static int sv_fds(void)
         return n;
 }
 
+/* supervise's descriptor count once it is down to want (30 s): a ctl
+ * client's connection or a refused fd may still be open for a moment after a
+ * request returns (also when `want` was counted); a leaked one never goes. */
+static int sv_fds_settle(int want)
+{
+        int n = sv_fds();
+        for (int i = 0; i < 600 && n > want; i++) {
+                nap();
+                n = sv_fds();
+        }
+        return n;
+}
+
 /* ---- Accept=no --------------------------------------------------------------------------- */
 
 // cppcheck-suppress unknownMacro
@@ -462,7 +475,12 @@ Test(supervise_socket, accept_yes_runs_an_instance_per_connection, .init = setup
         pk_fd_close(b);
         /* ended instances are removed and their connections closed: no fd kept */
         wait_field("hi.socket", "connections", "0");
-        cr_assert_eq(sv_fds(), before, "supervise leaked descriptors");
+        if (sv_fds_settle(before) > before) {
+                char cmd[128];
+                snprintf(cmd, sizeof(cmd), "ls -l /proc/%d/fd >&2", (int)pk_proc_pid(S.p));
+                (void)!system(cmd);
+                cr_assert_fail("supervise leaked descriptors");
+        }
         free(ra);
         free(rb);
         sv_stop();
@@ -519,7 +537,7 @@ Test(supervise_socket, fdstore_survives_a_restart, .init = setup, .fini = teardo
         cr_assert_str_eq(t, "kept-data names=kept\n");
         free(t);
         /* the stored memfd is the one descriptor supervise holds for it, before and after */
-        cr_assert_eq(sv_fds(), before);
+        cr_assert_leq(sv_fds_settle(before), before);
         sv_stop();
 }
 
@@ -538,7 +556,7 @@ Test(supervise_socket, fdstore_refused_without_file_descriptor_store_max, .init 
         int before = sv_fds();
         cr_assert_eq(ctl(NULL, "restart", "keep0.service"), 0);
         wait_field("keep0.service", "active", "active");
-        cr_assert_eq(sv_fds(), before, "a refused fd is closed");
+        cr_assert_leq(sv_fds_settle(before), before, "a refused fd is closed");
         char *t = slurp(out);
         cr_assert_str_eq(t, "", "nothing was kept: %s", t);
         free(t);
