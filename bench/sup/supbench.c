@@ -202,20 +202,24 @@ static int nl_open(void)
         struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC, .nl_pid = 0};
         if (bind(nl, (struct sockaddr *)&sa, sizeof(sa)) < 0)
                 return -errno;
-        struct {
-                struct nlmsghdr h;
-                struct cn_msg cn;
-                enum proc_cn_mcast_op op;
-        } __attribute__((packed)) msg;
+        /* nlmsghdr, cn_msg, then the op: laid out by hand in one buffer, since
+         * cn_msg ends in a flexible array and cannot sit inside a struct. */
+        union {
+                char b[NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(enum proc_cn_mcast_op))];
+                struct nlmsghdr align;
+        } msg;
         memset(&msg, 0, sizeof(msg));
-        msg.h.nlmsg_len = sizeof(msg);
-        msg.h.nlmsg_type = NLMSG_DONE;
-        msg.h.nlmsg_pid = (unsigned)getpid();
-        msg.cn.id.idx = CN_IDX_PROC;
-        msg.cn.id.val = CN_VAL_PROC;
-        msg.cn.len = sizeof(msg.op);
-        msg.op = PROC_CN_MCAST_LISTEN;
-        if (send(nl, &msg, sizeof(msg), 0) < 0)
+        struct nlmsghdr *h = (struct nlmsghdr *)msg.b;
+        struct cn_msg *cn = (struct cn_msg *)NLMSG_DATA(h);
+        enum proc_cn_mcast_op op = PROC_CN_MCAST_LISTEN;
+        h->nlmsg_len = sizeof(msg.b);
+        h->nlmsg_type = NLMSG_DONE;
+        h->nlmsg_pid = (unsigned)getpid();
+        cn->id.idx = CN_IDX_PROC;
+        cn->id.val = CN_VAL_PROC;
+        cn->len = sizeof(op);
+        memcpy(cn->data, &op, sizeof(op));
+        if (send(nl, msg.b, sizeof(msg.b), 0) < 0)
                 return -errno;
         return 0;
 }
@@ -332,7 +336,7 @@ int main(int argc, char **argv)
         double idle = 0, timeout = 120, min_up = 1.5;
         const char *orph = NULL;
         int i;
-        for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i += 2) { /* OPTION VALUE pairs */
                 const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
                 if (strcmp(a, "--label") == 0)
                         label = v;
@@ -354,7 +358,6 @@ int main(int argc, char **argv)
                         min_up = atof(v);
                 else
                         break;
-                i++;
         }
         if (i >= argc - 1 || strcmp(argv[i], "--") != 0 || !svc_path || want_n <= 0 ||
             !realpath(svc_path, svc_real) || (norphans > 0 && !orph)) {
