@@ -1331,7 +1331,7 @@ static void pid1_run(const char *services, const char *orphans, int want_orphans
         cr_assert_eq(pk_cmd_args(c, args), 0);
         struct pk_run_opts o;
         memset(&o, 0, sizeof(o));
-        o.timeout_ms = 90000;
+        o.timeout_ms = 480000; /* a hang guard above sup_init's own stop deadline */
         struct pk_run_result res;
         int r = pk_run(c, &o, &res, NULL);
         pk_cmd_free(c);
@@ -1364,7 +1364,7 @@ Test(sup, pid1_reaps_orphans_and_shuts_down_on_sigterm)
 
 /* Issue 10: 1,000 orphans reaped while 1,000 services are supervised (the
  * pid index and the reaper's "is it ours?" look-up at that size). */
-Test(sup, pid1_reaps_1000_orphans_while_supervising_1000_services, .timeout = 120)
+Test(sup, pid1_reaps_1000_orphans_while_supervising_1000_services, .timeout = 500)
 {
         pid1_run("1000", "1000", 1001);
 }
