@@ -297,6 +297,7 @@ int main(int argc, char **argv)
         for (size_t i = first_req; i < n; i++)
                 send_frame(all[i], all[i]->kind == K_REQ ? &req_status : &req_restart);
         unsigned long lost = 0;
+        int failed = 0;
         struct epoll_event evs[256];
         for (uint64_t t = t0; t < end; t = now_ns()) {
                 int k = epoll_wait(ep, evs, 256, (int)((end - t) / 1000000u) + 1);
@@ -312,7 +313,8 @@ int main(int argc, char **argv)
                                 lost++;
                         } else {
                                 fprintf(stderr, "ctlload: the daemon closed a requester\n");
-                                return 1;
+                                failed = 1;
+                                end = t0; /* stop; report what was done */
                         }
                 }
         }
@@ -356,5 +358,5 @@ int main(int argc, char **argv)
         free(req_status.data);
         free(req_watch.data);
         free(req_restart.data);
-        return replies > 0 ? 0 : 1;
+        return replies > 0 && !failed ? 0 : 1;
 }
