@@ -1149,9 +1149,10 @@ Test(supervise, a_dependency_list_past_its_limit_is_an_error)
         cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
         pk_cmd_free(cmd);
         cr_assert_eq(pk_exit_shell(&res.status), 1, "%s", res.err);
-        cr_assert(strstr(res.err,
-                         "zz.service: cannot add: more than 32 loaded units in one dependency list"),
-                  "%s", res.err);
+        cr_assert(
+            strstr(res.err,
+                   "zz.service: cannot add: more than 32 loaded units in one dependency list"),
+            "%s", res.err);
         pk_run_result_free(&res);
 }
 

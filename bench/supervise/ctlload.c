@@ -164,7 +164,8 @@ static int on_readable(struct conn *c)
                 size_t off = 0;
                 while (c->len - off >= 4) {
                         const unsigned char *h = c->in + off;
-                        size_t n = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+                        size_t n =
+                            (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
                         if (c->len - off - 4 < n)
                                 break;
                         on_frame(c, h + 4, n);

@@ -183,7 +183,7 @@ static int svc_push(struct svc ***v, size_t *n, size_t *cap, struct svc *s)
 {
         if (*n >= PK_SV_MAX_UNITS)
                 return -E2BIG;
-        if (pk__array_grow((void **)v, cap, *n + 1, sizeof(**v), 64) < 0)
+        if (pk__array_grow((void **)v, cap, *n + 1, sizeof(struct svc *), 64) < 0)
                 return -ENOMEM;
         (*v)[(*n)++] = s;
         return 0;
@@ -239,7 +239,7 @@ static int load_one(struct sv *sv, const char *name, const char *const *dirs, st
                 snprintf(err, errsz, "%s: more than %d units (the limit)", name, PK_SV_MAX_UNITS);
                 return -E2BIG;
         }
-        if (pk__array_grow((void **)&ls->v, &ls->cap, ls->n + 1, sizeof(*ls->v), 64) < 0) {
+        if (pk__array_grow((void **)&ls->v, &ls->cap, ls->n + 1, sizeof(struct svc *), 64) < 0) {
                 snprintf(err, errsz, "%s: %s", name, pk_strerror(-ENOMEM));
                 return -ENOMEM;
         }

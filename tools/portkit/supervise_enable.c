@@ -119,7 +119,7 @@ static int scan_links(struct collect *c, const char *dir, const char *target, co
                 if (de->d_name[0] != '.')
                         r = pk_sv_names_add(&names, de->d_name);
         closedir(d);
-        if (r == 0)
+        if (r == 0 && names.n > 1)
                 qsort(names.v, names.n, sizeof(*names.v), cmp_str);
         for (size_t i = 0; i < names.n && r == 0; i++)
                 r = take(c, names.v[i], uo, depth);
