@@ -1023,13 +1023,17 @@ Test(supervise, hostile_clients_do_not_stall_the_supervisor)
         cr_assert(dropped, "a client that never reads was not dropped");
         close(fd);
 
-        /* Many clients at once: the ones over the limit are closed; the rest work. */
-        int fds[100];
-        for (int i = 0; i < 100; i++)
+        /* Many clients at once: the ones over the limit (4096, PK_SV_MAX_CLIENTS)
+         * are closed; the rest work. */
+        enum { NFDS = 4100 };
+        int *fds = calloc(NFDS, sizeof(*fds));
+        cr_assert(fds);
+        for (int i = 0; i < NFDS; i++)
                 fds[i] = connect_ctl(&s);
-        cr_assert_neq(ctl(&s, NULL, "ping"), 0, "a 101st client got through the limit");
-        for (int i = 0; i < 100; i++)
+        cr_assert_neq(ctl(&s, NULL, "ping"), 0, "a 4101st client got through the limit");
+        for (int i = 0; i < NFDS; i++)
                 close(fds[i]);
+        free(fds);
         for (int i = 0; i < 600 && ctl(&s, NULL, "ping") != 0; i++)
                 nap();
         cr_assert_eq(ctl(&s, NULL, "ping"), 0);
@@ -1039,6 +1043,117 @@ Test(supervise, hostile_clients_do_not_stall_the_supervisor)
         cr_assert(strstr(err, "output queue full"), "%s", err);
         free(err);
         sv_stop(&s);
+}
+
+/* ---- many units ---------------------------------------------------------------------- */
+
+/* Lines of `text` that contain `part`. */
+static int count_in(const char *text, const char *part)
+{
+        int n = 0;
+        for (const char *p = text; (p = strstr(p, part)); p += strlen(part))
+                n++;
+        return n;
+}
+
+Test(supervise, a_thousand_units_load_and_start, .timeout = 600)
+{
+        struct sv s;
+        sv_init(&s);
+        enum { N = 1000 };
+        for (int i = 0; i < N; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "u%04d.service", i);
+                write_file(s.units, name, "[Service]\nExecStart=/bin/sleep infinity\n");
+        }
+        sv_start(&s);
+        char *out = NULL;
+        int rc = 3;
+        for (int i = 0; i < 1200 && rc != 0; i++) {
+                free(out);
+                out = NULL;
+                rc = ctl(&s, &out, "status"); /* 0: every unit active */
+                if (rc != 0)
+                        nap();
+        }
+        cr_assert_eq(rc, 0, "not every unit became active:\n%.2000s", out);
+        cr_assert_eq(count_in(out, "active: active"), N, "%.2000s", out);
+        free(out);
+        cr_assert_eq(ctl(&s, &out, "list"), 0);
+        cr_assert_eq(count_in(out, ".service"), N);
+        free(out);
+        /* each one is a running process */
+        cr_assert(alive(pid_of(&s, "u0999")));
+        cr_assert(alive(pid_of(&s, "u0000")));
+        /* a status request naming more than 256 units answers for all of them */
+        struct pk_cmd *cmd = ctl_cmd(&s, NULL);
+        cr_assert_eq(pk_cmd_arg(cmd, "status"), 0);
+        for (int i = 0; i < 300; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "u%04d", i);
+                cr_assert_eq(pk_cmd_arg(cmd, name), 0);
+        }
+        cr_assert_eq(ctl_run(cmd, &out), 0, "%.2000s", out);
+        cr_assert_eq(count_in(out, "active: active"), 300);
+        free(out);
+        sv_stop(&s);
+}
+
+Test(supervise, units_past_the_limit_are_an_error_naming_it, .timeout = 600)
+{
+        struct sv s;
+        sv_init(&s);
+        /* 65,537 unit files: refused when the directory is read, before any is
+         * loaded (empty files: never parsed), so the real limit is cheap to test. */
+        enum { N = 65537 };
+        for (int i = 0; i < N; i++) {
+                char path[512];
+                snprintf(path, sizeof(path), "%s/u%05d.service", s.units, i);
+                int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+                close(fd);
+        }
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
+        const char *a[] = {"supervise", "--control", s.ctl, s.units, NULL};
+        cr_assert_eq(pk_cmd_args(cmd, a), 0);
+        struct pk_run_result res;
+        struct pk_run_opts o = {.timeout_ms = 120000};
+        cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
+        pk_cmd_free(cmd);
+        cr_assert_eq(pk_exit_shell(&res.status), 1, "%s", res.err);
+        cr_assert(strstr(res.err, "more than 65536 units (the limit)"), "%s", res.err);
+        pk_run_result_free(&res);
+}
+
+Test(supervise, a_dependency_list_past_its_limit_is_an_error)
+{
+        struct sv s;
+        sv_init(&s);
+        char after[33 * 16 + 1] = "";
+        for (int i = 0; i < 33; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "d%02d.service", i);
+                write_file(s.units, name, "[Service]\nExecStart=/bin/sleep infinity\n");
+                strcat(after, name);
+                strcat(after, " ");
+        }
+        write_file(s.units, "zz.service", "[Unit]\nAfter=%s\n[Service]\nExecStart=/bin/true\n",
+                   after);
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
+        const char *a[] = {"supervise", "--control", s.ctl, "--cgroup", "off", s.units, NULL};
+        cr_assert_eq(pk_cmd_args(cmd, a), 0);
+        struct pk_run_result res;
+        struct pk_run_opts o = {.timeout_ms = 30000};
+        cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
+        pk_cmd_free(cmd);
+        cr_assert_eq(pk_exit_shell(&res.status), 1, "%s", res.err);
+        cr_assert(
+            strstr(res.err,
+                   "zz.service: cannot add: more than 32 loaded units in one dependency list"),
+            "%s", res.err);
+        pk_run_result_free(&res);
 }
 
 Test(supervise, watch_pushes_events)

@@ -701,7 +701,9 @@ struct pk_unit_child_opts {
  *        object and lives until pk_unit_child_free().
  */
 struct pk_unit_child {
-        /** The spec: id is the unit's name; dependency lists name units. */
+        /** The spec: id is the unit's name; dependency lists name units, every
+         *  one the unit names (pk_sup_add() takes at most PK_SUP_MAX_DEPS a
+         *  list: keep the units that run, as `portkit supervise` does). */
         struct pk_sup_child_spec spec;
         /** The main command; owned.  pk_sup_add() takes it: set this to NULL then. */
         struct pk_cmd *cmd;

@@ -398,8 +398,8 @@ static int copy_deps(struct child_priv *c, int slot, const struct pk_unit_strv *
         size_t n = a->n + (b ? b->n : 0);
         if (n == 0)
                 return 0;
-        if (n > PK_SUP_MAX_DEPS)
-                n = PK_SUP_MAX_DEPS;
+        /* All of them (the file bounds the list): a caller keeps the units it
+         * runs, and pk_sup_add refuses more than PK_SUP_MAX_DEPS, never a silent cut. */
         char **v = calloc(n + 1, sizeof(char *));
         if (!v)
                 return -ENOMEM;

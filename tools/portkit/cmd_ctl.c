@@ -338,7 +338,7 @@ int pk_sv_ctl_main(int argc, char **argv, int as_systemctl)
                 control = PK_SV_DEFAULT_CONTROL;
         int sig = SIGTERM, now = 0;
         long lines = 10;
-        char *words[256];
+        char **words = argv; /* the words, moved down in argv (nw < i): no cap */
         int nw = 0;
         for (int i = 1; i < argc; i++) {
                 const char *a = argv[i];
@@ -373,7 +373,7 @@ int pk_sv_ctl_main(int argc, char **argv, int as_systemctl)
                 } else if (a[0] == '-' && a[1]) {
                         pk_cli_error("ctl", "unknown option %s", a);
                         return PK_CLI_EXIT_USAGE;
-                } else if (nw < 256) {
+                } else {
                         words[nw++] = argv[i];
                 }
         }

@@ -27,7 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SV_MAX_UNITS 256
 #define SV_MAX_DIRS 32
 
 enum { HOOK_POST, HOOK_RELOAD, HOOK_STOP, HOOK_STOPPOST };
@@ -81,8 +80,8 @@ struct client {
 struct sv {
         struct pk_loop *loop;
         struct pk_sup *sup;
-        struct svc *svcs[SV_MAX_UNITS];
-        size_t n;
+        struct svc **svcs; /* n of cap, at most PK_SV_MAX_UNITS */
+        size_t n, cap;
         /* configuration */
         char **configs;
         int nconfigs;
@@ -164,16 +163,30 @@ static struct svc *svc_free(struct svc *s)
         return NULL;
 }
 
+/* Services loaded together (at start, by daemon-reload, on demand). */
 struct load_set {
-        struct svc *v[SV_MAX_UNITS];
-        size_t n;
+        struct svc **v; /* n of cap */
+        size_t n, cap;
 };
 
+/* Frees every service left in the set and the set's array. */
 static void load_set_clear(struct load_set *ls)
 {
         for (size_t i = 0; i < ls->n; i++)
                 ls->v[i] = svc_free(ls->v[i]);
-        ls->n = 0;
+        free(ls->v);
+        *ls = (struct load_set){0};
+}
+
+/* Appends @s to *v (n of cap): 0, -E2BIG past PK_SV_MAX_UNITS, -ENOMEM. */
+static int svc_push(struct svc ***v, size_t *n, size_t *cap, struct svc *s)
+{
+        if (*n >= PK_SV_MAX_UNITS)
+                return -E2BIG;
+        if (pk__array_grow((void **)v, cap, *n + 1, sizeof(struct svc *), 64) < 0)
+                return -ENOMEM;
+        (*v)[(*n)++] = s;
+        return 0;
 }
 
 static int ends_with(const char *s, const char *suf)
@@ -222,9 +235,13 @@ static int load_one(struct sv *sv, const char *name, const char *const *dirs, st
         for (size_t i = 0; i < ls->n; i++)
                 if (strcmp(ls->v[i]->name, name) == 0)
                         return 0;
-        if (ls->n >= SV_MAX_UNITS) {
-                snprintf(err, errsz, "more than %d units", SV_MAX_UNITS);
+        if (ls->n >= PK_SV_MAX_UNITS) {
+                snprintf(err, errsz, "%s: more than %d units (the limit)", name, PK_SV_MAX_UNITS);
                 return -E2BIG;
+        }
+        if (pk__array_grow((void **)&ls->v, &ls->cap, ls->n + 1, sizeof(struct svc *), 64) < 0) {
+                snprintf(err, errsz, "%s: %s", name, pk_strerror(-ENOMEM));
+                return -ENOMEM;
         }
         struct pk_unit_opts uo = {
             .flags = sv->strict ? PK_UNIT_STRICT : 0, .dirs = dirs, .host = unit_host()};
@@ -300,6 +317,15 @@ static int load_one(struct sv *sv, const char *name, const char *const *dirs, st
         return 0;
 }
 
+/* The message for pk_sv_names_add's or pk_sv_target_services's error @r. */
+static void names_error(char *err, size_t errsz, const char *where, int r)
+{
+        if (r == -E2BIG)
+                snprintf(err, errsz, "%s: more than %d units (the limit)", where, PK_SV_MAX_UNITS);
+        else
+                snprintf(err, errsz, "%s: %s", where, pk_strerror(r));
+}
+
 /* Loads every CONFIG: unit names, unit files, or directories of them.  All or nothing. */
 static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
 {
@@ -307,37 +333,43 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
         size_t nd = 0;
         char *owned[SV_MAX_DIRS * 2];
         size_t no = 0;
-        const char *names[SV_MAX_UNITS];
-        char *ownednames[SV_MAX_UNITS];
-        size_t nn = 0, non = 0;
-        int r = 0;
+        struct pk_sv_names names = {0};
+        int r = 0, failed = 0; /* failed: err is set */
+        const char *last = "";
         for (int i = 0; i < sv->nconfigs && r == 0; i++) {
                 const char *c = sv->configs[i];
+                last = c;
                 struct stat st;
                 if (ends_with(c, ".tree"))
                         continue; /* tree files: loaded once, at start (supervise_tree.c) */
-                if (strchr(c, '/') && stat(c, &st) == 0 && S_ISDIR(st.st_mode)) {
-                        if (nd < SV_MAX_DIRS)
-                                dirs[nd++] = c;
+                int isdir = strchr(c, '/') && stat(c, &st) == 0 && S_ISDIR(st.st_mode);
+                if ((isdir || strchr(c, '/')) && nd >= SV_MAX_DIRS) {
+                        snprintf(err, errsz, "%s: more than %d directories (the limit)", c,
+                                 SV_MAX_DIRS);
+                        r = -E2BIG;
+                        failed = 1;
+                        break;
+                }
+                if (isdir) {
+                        dirs[nd++] = c;
                         if (pk_sv_is_config_dir(c)) {
                                 /* An enabled set: what default.target wants, not every unit. */
-                                if (nn < SV_MAX_UNITS)
-                                        names[nn++] = "default.target";
+                                r = pk_sv_names_add(&names, "default.target");
                                 continue;
                         }
                         DIR *d = opendir(c);
                         if (!d) {
                                 snprintf(err, errsz, "%s: %s", c, strerror(errno));
                                 r = -errno;
+                                failed = 1;
                                 break;
                         }
                         struct dirent *de;
-                        while ((de = readdir(d)) && nn < SV_MAX_UNITS)
+                        while (r == 0 && (de = readdir(d)))
                                 if ((ends_with(de->d_name, ".service") ||
                                      ends_with(de->d_name, ".socket")) &&
-                                    !strchr(de->d_name, '@') &&
-                                    (ownednames[non] = strdup(de->d_name)))
-                                        names[nn++] = ownednames[non++];
+                                    !strchr(de->d_name, '@'))
+                                        r = pk_sv_names_add(&names, de->d_name);
                         closedir(d);
                 } else if (strchr(c, '/')) {
                         char *dup = strdup(c);
@@ -348,15 +380,15 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
                         char *slash = strrchr(dup, '/');
                         *slash = '\0';
                         owned[no++] = dup;
-                        if (nd < SV_MAX_DIRS)
-                                dirs[nd++] = dup[0] ? dup : "/";
-                        if (nn < SV_MAX_UNITS)
-                                names[nn++] = slash + 1;
-                } else if (nn < SV_MAX_UNITS) {
-                        names[nn++] = c;
+                        dirs[nd++] = dup[0] ? dup : "/";
+                        r = pk_sv_names_add(&names, slash + 1);
+                } else {
+                        r = pk_sv_names_add(&names, c);
                 }
         }
-        for (int i = 0; i < sv->n_unit_path && nd < (size_t)SV_MAX_DIRS * 2; i++)
+        if (r < 0 && !failed)
+                names_error(err, errsz, last, r);
+        for (int i = 0; i < sv->n_unit_path; i++)
                 dirs[nd++] = sv->unit_path[i];
         if (sv->n_unit_path == 0) {
                 dirs[nd++] = "/etc/systemd/system";
@@ -365,32 +397,23 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
                 dirs[nd++] = "/usr/lib/systemd/system";
         }
         dirs[nd] = NULL;
-        /* Targets stand for the services they pull in. */
-        for (size_t i = 0; i < nn && r == 0; i++) {
-                if (!ends_with(names[i], ".target"))
+        /* Targets stand for the services they pull in (appended to names). */
+        for (size_t i = 0; i < names.n && r == 0; i++) {
+                if (!ends_with(names.v[i], ".target"))
                         continue;
                 struct pk_unit_opts uo = {.dirs = dirs, .host = unit_host()};
-                char *got[SV_MAX_UNITS];
-                size_t ng = 0;
-                r = pk_sv_target_services(names[i], &uo, got, &ng, SV_MAX_UNITS);
+                char target[256];
+                snprintf(target, sizeof(target), "%s", names.v[i]);
+                r = pk_sv_target_services(target, &uo, &names);
                 if (r < 0)
-                        snprintf(err, errsz, "%s: %s", names[i], pk_strerror(r));
-                for (size_t k = 0; k < ng; k++) {
-                        if (nn < SV_MAX_UNITS && non < SV_MAX_UNITS) {
-                                ownednames[non++] = got[k];
-                                names[nn++] = got[k];
-                        } else {
-                                free(got[k]);
-                        }
-                }
+                        names_error(err, errsz, target, r);
         }
-        for (size_t i = 0; i < nn && r == 0; i++)
-                if (!ends_with(names[i], ".target"))
-                        r = load_one(sv, names[i], dirs, ls, err, errsz);
+        for (size_t i = 0; i < names.n && r == 0; i++)
+                if (!ends_with(names.v[i], ".target"))
+                        r = load_one(sv, names.v[i], dirs, ls, err, errsz);
         for (size_t i = 0; i < no; i++)
                 free(owned[i]);
-        for (size_t i = 0; i < non; i++)
-                free(ownednames[i]);
+        pk_sv_names_free(&names);
         if (r < 0)
                 load_set_clear(ls);
         return r;
@@ -414,7 +437,8 @@ static int named_in_configs(const struct sv *sv, const char *name)
         return 0;
 }
 
-/* Hands the service to the supervisor: dependencies on units not loaded are dropped. */
+/* Hands the service to the supervisor: dependencies on units not loaded are
+ * dropped; more than PK_SUP_MAX_DEPS loaded ones in one list is an error. */
 static int svc_add(struct sv *sv, struct svc *s)
 {
         struct pk_sup_child_spec spec = s->ch->spec;
@@ -428,11 +452,17 @@ static int svc_add(struct sv *sv, struct svc *s)
                 size_t n = 0;
                 for (const char *const *p = *lists[k]; p && *p; p++) {
                         int known = 0;
-                        for (size_t i = 0; i < sv->n; i++)
-                                if (strcmp(sv->svcs[i]->name, *p) == 0)
-                                        known = 1;
-                        if (known && n < PK_SUP_MAX_DEPS)
-                                kept[k][n++] = *p;
+                        for (size_t i = 0; i < sv->n && !known; i++)
+                                known = strcmp(sv->svcs[i]->name, *p) == 0;
+                        if (!known)
+                                continue;
+                        if (n == PK_SUP_MAX_DEPS) {
+                                logf_("%s: cannot add: more than %d loaded units in one "
+                                      "dependency list (the limit)",
+                                      s->name, PK_SUP_MAX_DEPS);
+                                return -E2BIG;
+                        }
+                        kept[k][n++] = *p;
                 }
                 kept[k][n] = NULL;
                 *lists[k] = n ? kept[k] : NULL;
@@ -957,7 +987,7 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
                 for (size_t k = before; k < ls.n; k++)
                         ls.v[k]->on_demand = 1;
         }
-        unsigned kept = 0, changed = 0, added = 0, removed = 0;
+        unsigned kept = 0, changed = 0, added = 0, removed = 0, notadded = 0;
         /* Removed and changed first. */
         for (size_t i = sv->n; i-- > 0;) {
                 struct svc *s = sv->svcs[i];
@@ -987,22 +1017,26 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
                 svc_retire(sv, s, n);
         }
         for (size_t j = 0; j < ls.n; j++) {
-                if (!ls.v[j])
+                struct svc *s = ls.v[j];
+                ls.v[j] = NULL;
+                if (!s)
                         continue;
-                if (sv->n >= SV_MAX_UNITS) {
-                        svc_free(ls.v[j]);
+                if ((r = svc_push(&sv->svcs, &sv->n, &sv->cap, s)) < 0) {
+                        names_error(err, errsz, s->name, r);
+                        logf_("daemon-reload: not added: %s", err);
+                        svc_free(s);
+                        notadded++;
                         continue;
                 }
-                struct svc *s = ls.v[j];
-                sv->svcs[sv->n++] = s;
                 added++;
                 logf_("daemon-reload: %s added: starting", s->name);
                 report_notes(s);
                 (void)svc_add(sv, s);
         }
+        load_set_clear(&ls); /* its services were moved or freed */
         logf_("daemon-reload: %u unchanged, %u changed, %u added, %u removed", kept, changed, added,
               removed);
-        return 0;
+        return notadded ? -E2BIG : 0; /* err names the last one */
 }
 
 /* ---- requests -------------------------------------------------------------------------- */
@@ -1092,7 +1126,7 @@ static void enable_request(struct sv *sv, const char *verb, const struct pk_term
 static struct svc *load_on_demand(struct sv *sv, const char *s, size_t l)
 {
         char name[256];
-        if (l == 0 || l >= sizeof(name) - 8 || sv->n >= SV_MAX_UNITS)
+        if (l == 0 || l >= sizeof(name) - 8)
                 return NULL;
         snprintf(name, sizeof(name), "%.*s%s", (int)l, s, memchr(s, '.', l) ? "" : ".service");
         const char *dirs[SV_MAX_DIRS * 2 + 8];
@@ -1105,29 +1139,36 @@ static struct svc *load_on_demand(struct sv *sv, const char *s, size_t l)
                 load_set_clear(&ls);
                 return NULL;
         }
-        struct svc *got = NULL, *added[SV_MAX_UNITS];
-        size_t na = 0;
+        struct svc *got = NULL;
         for (size_t i = 0; i < ls.n; i++) {
                 struct svc *n = ls.v[i];
-                ls.v[i] = NULL;
-                if (find(sv, n->name, strlen(n->name)) || sv->n >= SV_MAX_UNITS) {
-                        svc_free(n); /* what it pulls in that runs already */
+                int r = find(sv, n->name, strlen(n->name))
+                            ? 1 /* what it pulls in that runs already */
+                            : svc_push(&sv->svcs, &sv->n, &sv->cap, n);
+                if (r != 0) {
+                        if (r < 0) {
+                                names_error(err, sizeof(err), n->name, r);
+                                logf_("not loaded on demand: %s", err);
+                        }
+                        ls.v[i] = svc_free(n);
                         continue;
                 }
                 n->on_demand = 1;
-                sv->svcs[sv->n++] = n;
-                added[na++] = n;
                 if (strcmp(n->name, name) == 0)
                         got = n;
         }
         /* What it pulls in first, so that its dependencies name known children. */
-        while (na > 0) {
-                struct svc *n = added[--na];
+        for (size_t i = ls.n; i-- > 0;) {
+                struct svc *n = ls.v[i];
+                ls.v[i] = NULL; /* moved to sv */
+                if (!n)
+                        continue;
                 logf_("loaded %s (%s) on demand", n->name,
                       n->u->fragment_path ? n->u->fragment_path : "");
                 report_notes(n);
                 (void)svc_add(sv, n);
         }
+        load_set_clear(&ls);
         return got;
 }
 
@@ -1140,24 +1181,26 @@ static void start_target(struct sv *sv, const char *s, size_t l, struct pk_etf_b
         const char *dirs[SV_MAX_DIRS * 2 + 8];
         search_dirs(sv, dirs, sizeof(dirs) / sizeof(dirs[0]));
         struct pk_unit_opts uo = {.dirs = dirs, .host = unit_host()};
-        char *got[SV_MAX_UNITS];
-        size_t ng = 0;
-        int r = pk_sv_target_services(name, &uo, got, &ng, SV_MAX_UNITS);
+        struct pk_sv_names got = {0};
+        int r = pk_sv_target_services(name, &uo, &got);
         int failed = 0;
-        for (size_t i = 0; i < ng; i++) {
-                struct svc *x = find(sv, got[i], strlen(got[i]));
+        for (size_t i = 0; i < got.n; i++) {
+                struct svc *x = find(sv, got.v[i], strlen(got.v[i]));
                 if (!x)
-                        x = load_on_demand(sv, got[i], strlen(got[i]));
+                        x = load_on_demand(sv, got.v[i], strlen(got.v[i]));
                 if (!x || (pk_sup_start_child(SUP_OF(sv, x), x->name) < 0 && x->in_sup == 0))
                         failed++;
-                free(got[i]);
         }
+        size_t ng = got.n;
+        pk_sv_names_free(&got);
         if (r == 0 && ng == 0)
                 r = -ENOENT;
         if (r < 0 || failed) {
                 char e[300];
-                snprintf(e, sizeof(e), "%s: %s", name,
-                         r < 0 ? pk_strerror(r) : "some of its units could not be loaded");
+                if (r < 0)
+                        names_error(e, sizeof(e), name, r);
+                else
+                        snprintf(e, sizeof(e), "%s: some of its units could not be loaded", name);
                 pk_etf_put_tuple(b, 2);
                 put_atom(b, "error");
                 put_bin(b, e);
@@ -1185,6 +1228,22 @@ static int term_text(const struct pk_term *t, const char **s, size_t *len)
                 return 0;
         }
         return -EINVAL;
+}
+
+/* A status/list name: a loaded service (*x) or else a socket unit (*k >= 0).
+ * 0 when it is neither. */
+static int pick_unit(struct sv *sv, const struct pk_term *t, struct svc **x, long *k)
+{
+        const char *s;
+        size_t l;
+        *x = NULL;
+        *k = -1;
+        if (term_text(t, &s, &l) < 0)
+                return 0;
+        if ((*x = find(sv, s, l)))
+                return 1;
+        *k = sk_find(sv->sk, s, l);
+        return *k >= 0;
 }
 
 static void handle(struct client *c, const struct pk_term *req)
@@ -1225,55 +1284,44 @@ static void handle(struct client *c, const struct pk_term *req)
                 put_atom(&b, "pong");
         } else if (strcmp(vname, "list") == 0 || strcmp(vname, "status") == 0) {
                 int status = vname[0] == 's';
-                /* status takes a list of names (or none: all). */
-                struct svc *sel[SV_MAX_UNITS];
-                size_t ns = 0;
-                size_t socks[SV_MAX_UNITS], nk = 0; /* socket units (supervise_socket.c) */
-                if (arg && arg->type == PK_TERM_LIST) {
-                        for (uint32_t i = 0; i < arg->v.list.len; i++) {
-                                const char *s;
-                                size_t l;
-                                struct svc *x = NULL;
-                                long k = -1;
-                                if (term_text(&arg->v.list.elems[i], &s, &l) == 0 &&
-                                    !(x = find(sv, s, l)))
-                                        k = sk_find(sv->sk, s, l);
-                                if (k >= 0 && nk < SV_MAX_UNITS) {
-                                        socks[nk++] = (size_t)k;
-                                        continue;
-                                }
-                                if (!x) {
-                                        pk_etf_buf_reset(&b);
-                                        pk_etf_put_version(&b);
-                                        pk_etf_put_tuple(&b, 2);
-                                        put_atom(&b, "error");
-                                        put_bin(&b, "no such unit");
-                                        goto send;
-                                }
-                                if (ns < SV_MAX_UNITS)
-                                        sel[ns++] = x;
+                /* status takes a list of names (or none: all): every name is
+                 * checked first; services are listed, then socket units. */
+                const struct pk_term *names = arg && arg->type == PK_TERM_LIST ? arg : NULL;
+                size_t nl = names ? names->v.list.len : sv->n + sk_count(sv->sk);
+                struct svc *x;
+                long k;
+                for (uint32_t i = 0; names && i < names->v.list.len; i++) {
+                        if (!pick_unit(sv, &names->v.list.elems[i], &x, &k)) {
+                                pk_etf_buf_reset(&b);
+                                pk_etf_put_version(&b);
+                                pk_etf_put_tuple(&b, 2);
+                                put_atom(&b, "error");
+                                put_bin(&b, "no such unit");
+                                goto send;
                         }
-                } else {
-                        for (size_t i = 0; i < sv->n; i++)
-                                sel[ns++] = sv->svcs[i];
-                        for (size_t i = 0; i < sk_count(sv->sk) && nk < SV_MAX_UNITS; i++)
-                                socks[nk++] = i;
                 }
                 pk_etf_put_tuple(&b, 2);
                 put_atom(&b, "ok");
-                if (ns + nk)
-                        pk_etf_put_list(&b, (uint32_t)(ns + nk));
-                for (size_t i = 0; i < ns; i++) {
-                        if (status)
-                                put_status(sv, &b, sel[i]);
-                        else
-                                put_bin(&b, sel[i]->name);
+                if (nl)
+                        pk_etf_put_list(&b, (uint32_t)nl);
+                for (size_t i = 0; i < (names ? names->v.list.len : sv->n); i++) {
+                        x = names ? NULL : sv->svcs[i];
+                        if (names && !pick_unit(sv, &names->v.list.elems[i], &x, &k))
+                                continue;
+                        if (x && status)
+                                put_status(sv, &b, x);
+                        else if (x)
+                                put_bin(&b, x->name);
                 }
-                for (size_t i = 0; i < nk; i++) {
+                for (size_t i = 0; i < (names ? names->v.list.len : sk_count(sv->sk)); i++) {
+                        x = NULL;
+                        k = (long)i;
+                        if (names && (!pick_unit(sv, &names->v.list.elems[i], &x, &k) || x))
+                                continue;
                         if (status)
-                                sk_put_status(sv->sk, &b, socks[i]);
+                                sk_put_status(sv->sk, &b, (size_t)k);
                         else
-                                put_bin(&b, sk_name(sv->sk, socks[i]));
+                                put_bin(&b, sk_name(sv->sk, (size_t)k));
                 }
                 pk_etf_put_nil(&b);
         } else if (strcmp(vname, "watch") == 0) {
@@ -1603,31 +1651,34 @@ static int tree_add_unit(void *ud, struct pk_sup *parent, const char *name, char
                 load_set_clear(&ls);
                 return r;
         }
-        struct svc *added[SV_MAX_UNITS];
-        size_t na = 0;
-        for (size_t i = 0; i < ls.n; i++) {
-                struct svc *n = ls.v[i];
-                ls.v[i] = NULL;
-                if (find(sv, n->name, strlen(n->name)) || sv->n >= SV_MAX_UNITS) {
-                        svc_free(n);
+        /* ls.v[0 .. moved) are sv's now (NULL: ran already, freed); the rest stays ls's. */
+        size_t moved = 0;
+        for (; moved < ls.n; moved++) {
+                struct svc *n = ls.v[moved];
+                if (find(sv, n->name, strlen(n->name))) {
+                        ls.v[moved] = svc_free(n);
                         continue;
                 }
+                if ((r = svc_push(&sv->svcs, &sv->n, &sv->cap, n)) < 0) {
+                        names_error(err, errsz, n->name, r);
+                        break;
+                }
                 n->sup = parent;
-                sv->svcs[sv->n++] = n;
-                added[na++] = n;
         }
         /* What it pulls in first (its dependencies must name known children). */
-        while (na > 0) {
-                struct svc *n = added[--na];
+        for (size_t i = moved; i-- > 0;) {
+                struct svc *n = ls.v[i];
+                ls.v[i] = NULL;
+                if (!n || r < 0)
+                        continue;
                 logf_("loaded %s (%s) into a tree", n->name,
                       n->u->fragment_path ? n->u->fragment_path : "");
                 report_notes(n);
-                if ((r = svc_add(sv, n)) < 0) {
+                if ((r = svc_add(sv, n)) < 0)
                         snprintf(err, errsz, "%s: %s", n->name, pk_strerror(r));
-                        return r;
-                }
         }
-        return 0;
+        load_set_clear(&ls);
+        return r;
 }
 
 static const char sv_usage[] =
@@ -1675,8 +1726,12 @@ static int sv_main(int argc, char **argv)
                         sv->strict = 1;
                         break;
                 case 'u':
-                        if (sv->n_unit_path < SV_MAX_DIRS)
-                                sv->unit_path[sv->n_unit_path++] = optarg;
+                        if (sv->n_unit_path == SV_MAX_DIRS) {
+                                pk_cli_error("supervise", "more than %d --unit-path (the limit)",
+                                             SV_MAX_DIRS);
+                                return PK_CLI_EXIT_USAGE;
+                        }
+                        sv->unit_path[sv->n_unit_path++] = optarg;
                         break;
                 case 'C':
                         if (strcmp(optarg, "auto") == 0) {
@@ -1739,8 +1794,9 @@ static int sv_main(int argc, char **argv)
                 sv->sk = sk_set_free(sv->sk);
                 return PK_CLI_EXIT_BADINPUT;
         }
-        for (size_t i = 0; i < ls.n; i++)
-                sv->svcs[sv->n++] = ls.v[i];
+        sv->svcs = ls.v; /* sv owns the services and the array now */
+        sv->n = ls.n;
+        sv->cap = ls.cap;
         if ((r = pk_loop_new(&sv->loop)) < 0) {
                 pk_cli_error("supervise", "loop: %s", pk_strerror(r));
                 goto out;
@@ -1848,6 +1904,7 @@ out:
         sv->inst_cg = pk_cgroup_free(sv->inst_cg); /* removed once empty */
         for (size_t i = 0; i < sv->n; i++)
                 svc_free(sv->svcs[i]);
+        free(sv->svcs);
         pk_loop_free(sv->loop);
         return rc;
 }

@@ -13,20 +13,34 @@
 #define PK_SV_MAX_REPLY ((size_t)16 << 20)
 /* Bytes queued for one client before it is dropped (a client that never reads). */
 #define PK_SV_MAX_QUEUE ((size_t)1 << 20)
-/* Clients at once; more are closed at accept. */
-#define PK_SV_MAX_CLIENTS 64
+/* Clients at once; more are closed at accept (each holds one descriptor and
+ * at most PK_SV_MAX_QUEUE queued bytes). */
+#define PK_SV_MAX_CLIENTS 4096
+/* Units loaded at once (services, and the names a target pulls in); more is an
+ * error naming this limit, never a silent drop. */
+#define PK_SV_MAX_UNITS 65536
 
 int pk_sv_ctl_main(int argc, char **argv, int as_systemctl);
 
+/* A growable list of unit names; the list owns v and every string in it. */
+struct pk_sv_names {
+        char **v;
+        size_t n, cap;
+};
+/* Appends a copy of @name: 0, -E2BIG past PK_SV_MAX_UNITS names, -ENOMEM. */
+int pk_sv_names_add(struct pk_sv_names *l, const char *name);
+/* Frees the names and the array; *l is empty again. */
+void pk_sv_names_free(struct pk_sv_names *l);
+
 /* Targets and the enabled set (supervise_enable.c). */
 struct pk_unit_opts;
-/* Appends to names[*n] (strdup'ed, caller frees; at most max) the services
- * @target pulls in: its Wants=/Requires= and the links in <dir>/<target>.wants/
- * and .requires/ of each search directory (uo->dirs), targets expanded in
- * turn; "default.target" follows its symlink (else multi-user.target).
- * 0, -E2BIG, -ENOMEM. */
-int pk_sv_target_services(const char *target, const struct pk_unit_opts *uo, char **names,
-                          size_t *n, size_t max);
+/* Appends to @names (copies it owns; names already there are not repeated)
+ * the services @target pulls in: its Wants=/Requires= and the links in
+ * <dir>/<target>.wants/ and .requires/ of each search directory (uo->dirs),
+ * targets expanded in turn; "default.target" follows its symlink (else
+ * multi-user.target).  0, -E2BIG (past PK_SV_MAX_UNITS), -ENOMEM. */
+int pk_sv_target_services(const char *target, const struct pk_unit_opts *uo,
+                          struct pk_sv_names *names);
 /* 1 if @dir holds an enabled set: default.target or a *.target.wants/ directory. */
 int pk_sv_is_config_dir(const char *dir);
 /* systemctl enable (1) / disable (0): links in @config_dir from the unit's

@@ -8,6 +8,8 @@
  * set". */
 #include "supervise.h"
 
+#include "common/dynbuf.h"
+
 #include <portkit.h>
 
 #include <dirent.h>
@@ -44,25 +46,43 @@ static int valid_name(const char *n)
 
 /* ---- targets ----------------------------------------------------------------------------- */
 
+int pk_sv_names_add(struct pk_sv_names *l, const char *name)
+{
+        if (l->n >= PK_SV_MAX_UNITS)
+                return -E2BIG;
+        if (pk__array_grow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v), 16) < 0)
+                return -ENOMEM;
+        char *d = strdup(name);
+        if (!d)
+                return -ENOMEM;
+        l->v[l->n++] = d;
+        return 0;
+}
+
+void pk_sv_names_free(struct pk_sv_names *l)
+{
+        for (size_t i = 0; i < l->n; i++)
+                free(l->v[i]);
+        free(l->v);
+        *l = (struct pk_sv_names){0};
+}
+
+static int names_have(const struct pk_sv_names *l, const char *name)
+{
+        for (size_t i = 0; i < l->n; i++)
+                if (strcmp(l->v[i], name) == 0)
+                        return 1;
+        return 0;
+}
+
 struct collect {
-        char **names;
-        size_t *n, max;
-        char seen[32][256]; /* targets already expanded */
-        size_t nseen;
+        struct pk_sv_names *names;
+        struct pk_sv_names seen; /* targets already expanded */
 };
 
 static int add_name(struct collect *c, const char *name)
 {
-        for (size_t i = 0; i < *c->n; i++)
-                if (strcmp(c->names[i], name) == 0)
-                        return 0;
-        if (*c->n >= c->max)
-                return -E2BIG;
-        char *d = strdup(name);
-        if (!d)
-                return -ENOMEM;
-        c->names[(*c->n)++] = d;
-        return 0;
+        return names_have(c->names, name) ? 0 : pk_sv_names_add(c->names, name);
 }
 
 static int expand(struct collect *c, const char *target, const struct pk_unit_opts *uo, int depth);
@@ -78,6 +98,11 @@ static int take(struct collect *c, const char *name, const struct pk_unit_opts *
         return 0; /* sockets, timers, ...: not run from a target here */
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int scan_links(struct collect *c, const char *dir, const char *target, const char *suffix,
                       const struct pk_unit_opts *uo, int depth)
 {
@@ -87,20 +112,19 @@ static int scan_links(struct collect *c, const char *dir, const char *target, co
         if (!d)
                 return 0;
         /* Sorted, so the start order does not depend on the directory's. */
-        char names[256][256];
-        size_t n = 0;
+        struct pk_sv_names names = {0};
         struct dirent *de;
-        while ((de = readdir(d)) && n < 256)
+        int r = 0;
+        while (r == 0 && (de = readdir(d)))
                 if (de->d_name[0] != '.')
-                        snprintf(names[n++], sizeof(names[0]), "%s", de->d_name);
+                        r = pk_sv_names_add(&names, de->d_name);
         closedir(d);
-        qsort(names, n, sizeof(names[0]), (int (*)(const void *, const void *))strcmp);
-        for (size_t i = 0; i < n; i++) {
-                int r = take(c, names[i], uo, depth);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        if (r == 0 && names.n > 1)
+                qsort(names.v, names.n, sizeof(*names.v), cmp_str);
+        for (size_t i = 0; i < names.n && r == 0; i++)
+                r = take(c, names.v[i], uo, depth);
+        pk_sv_names_free(&names);
+        return r;
 }
 
 /* default.target is an alias (a symlink) naming the real target. */
@@ -130,15 +154,14 @@ static int expand(struct collect *c, const char *target, const struct pk_unit_op
                 resolve_default(uo->dirs, name, sizeof(name));
         else
                 snprintf(name, sizeof(name), "%s", target);
-        for (size_t i = 0; i < c->nseen; i++)
-                if (strcmp(c->seen[i], name) == 0)
-                        return 0;
-        if (c->nseen < 32)
-                snprintf(c->seen[c->nseen++], sizeof(c->seen[0]), "%s", name);
+        if (names_have(&c->seen, name))
+                return 0;
+        int r = pk_sv_names_add(&c->seen, name);
+        if (r < 0)
+                return r;
         /* The target's own file is optional: a container has the .wants/
          * directories that packages made, rarely systemd's target files. */
         struct pk_unit *u = NULL;
-        int r = 0;
         if (pk_unit_load(name, uo, &u, NULL) == 0) {
                 const struct pk_unit_strv *l[] = {&u->deps.requires_units, &u->deps.wants};
                 for (size_t k = 0; k < 2 && r == 0; k++)
@@ -154,17 +177,12 @@ static int expand(struct collect *c, const char *target, const struct pk_unit_op
         return r;
 }
 
-int pk_sv_target_services(const char *target, const struct pk_unit_opts *uo, char **names,
-                          size_t *n, size_t max)
+int pk_sv_target_services(const char *target, const struct pk_unit_opts *uo,
+                          struct pk_sv_names *names)
 {
-        struct collect *c = calloc(1, sizeof(*c));
-        if (!c)
-                return -ENOMEM;
-        c->names = names;
-        c->n = n;
-        c->max = max;
-        int r = expand(c, target, uo, 0);
-        free(c);
+        struct collect c = {.names = names};
+        int r = expand(&c, target, uo, 0);
+        pk_sv_names_free(&c.seen);
         return r;
 }
 
