@@ -417,29 +417,176 @@ Test(supervise_socket, daemon_reload_adds_a_socket_unit, .init = setup, .fini = 
         sv_stop();
 }
 
+/* The inode of the listening Unix socket bound to path (/proc/net/unix), 0 if none. */
+static unsigned long listening_inode(const char *path)
+{
+        FILE *f = fopen("/proc/net/unix", "r");
+        cr_assert(f);
+        char line[1024];
+        unsigned long found = 0;
+        while (!found && fgets(line, sizeof(line), f)) {
+                unsigned long flags = 0, ino = 0;
+                char p[600] = "";
+                /* Num RefCount Protocol Flags Type St Inode Path */
+                if (sscanf(line, "%*s %*s %*s %lx %*s %*s %lu %599s", &flags, &ino, p) == 3 &&
+                    (flags & 0x10000) && strcmp(p, path) == 0)
+                        found = ino;
+        }
+        fclose(f);
+        return found;
+}
+
+/* A connection to path is served by a service of the socket unit (one line asked). */
+static void served(const char *path, const char *what)
+{
+        int u = pk_fd_unix_connect(path, SOCK_STREAM, 0);
+        cr_assert_geq(u, 0, "%s: %s", path, pk_strerror(u));
+        char line[64];
+        snprintf(line, sizeof(line), "%s\n", what);
+        char *r = ask(u, line);
+        char want[80];
+        snprintf(want, sizeof(want), "got=%s", what);
+        cr_assert(strstr(r, want), "%s: %s", path, r);
+        pk_fd_close(u);
+}
+
 // cppcheck-suppress unknownMacro
-Test(supervise_socket, ctl_stop_and_start_a_socket_unit, .init = setup, .fini = teardown,
+Test(supervise_socket, ctl_stop_closes_and_start_makes_the_sockets, .init = setup, .fini = teardown,
      .timeout = 120)
 {
-        write_file("ss.socket", "[Socket]\nListenStream=%s/ss.sock\n", S.dir);
+        unsigned port = free_port();
+        write_file("ss.socket", "[Socket]\nListenStream=%s/ss.sock\nListenStream=127.0.0.1:%u\n",
+                   S.dir, port);
         write_file("ss.service", "[Service]\nExecStart=" PROBE " serve 1\n");
         char cfg[512];
         snprintf(cfg, sizeof(cfg), "%s/ss.socket", S.units);
         sv_start(cfg);
         wait_field("ss.socket", "state", "listening");
-        cr_assert_eq(ctl(NULL, "stop", "ss.socket"), 0);
-        wait_field("ss.socket", "active", "inactive");
-        /* stopped: the connection waits in the backlog, nothing is started */
         char path[512];
         snprintf(path, sizeof(path), "%s/ss.sock", S.dir);
+        unsigned long first = listening_inode(path);
+        cr_assert_neq(first, 0);
+        int before = sv_fds();
+        cr_assert_eq(ctl(NULL, "stop", "ss.socket"), 0);
+        wait_field("ss.socket", "active", "inactive");
+        /* stopped: closed, as systemd does (the supervisor's copies too) */
+        cr_assert_eq(listening_inode(path), 0, "a stopped socket unit still listens");
         int u = pk_fd_unix_connect(path, SOCK_STREAM, 0);
-        cr_assert_geq(u, 0, "%s", pk_strerror(u));
-        cr_assert_eq(pk_fd_write_all(u, "waited\n", 7, NULL), 7);
+        cr_assert_eq(u, -ECONNREFUSED, "%s", pk_strerror(u));
+        int t = pk_fd_tcp_connect("127.0.0.1", port, 0);
+        cr_assert_eq(t, -ECONNREFUSED, "%s", pk_strerror(t));
+        cr_assert_leq(sv_fds_settle(before - 4), before - 4, "2 sockets and sup's 2 copies");
         wait_field("ss.service", "state", "down");
+        /* started: made again, watched, served */
         cr_assert_eq(ctl(NULL, "start", "ss.socket"), 0);
-        char *r = ask(u, "");
-        cr_assert(strstr(r, "got=waited"), "%s", r);
-        pk_fd_close(u);
+        wait_field("ss.socket", "state", "listening");
+        cr_assert_neq(listening_inode(path), 0);
+        cr_assert_neq(listening_inode(path), first, "a new socket");
+        served(path, "again");
+        wait_field("ss.service", "state", "down");
+        wait_field("ss.socket", "state", "listening");
+        t = pk_fd_tcp_connect("127.0.0.1", port, 0);
+        cr_assert_geq(t, 0, "%s", pk_strerror(t));
+        char *r = ask(t, "tcp\n");
+        cr_assert(strstr(r, "got=tcp") && strstr(r, "fds=2 "), "%s", r);
+        pk_fd_close(t);
+        sv_stop();
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, daemon_reload_diffs_socket_units, .init = setup, .fini = teardown,
+     .timeout = 180)
+{
+        unsigned p1 = free_port(), p2 = free_port();
+        while (p2 == p1)
+                p2 = free_port();
+        char keep[512], stay[512], gone[512], add[512];
+        snprintf(keep, sizeof(keep), "%s/keep.sock", S.dir);
+        snprintf(stay, sizeof(stay), "%s/stay.sock", S.dir);
+        snprintf(gone, sizeof(gone), "%s/gone.sock", S.dir);
+        snprintf(add, sizeof(add), "%s/add.sock", S.dir);
+        write_file("keep.socket", "[Socket]\nListenStream=%s\n", keep);
+        write_file("chg.socket", "[Socket]\nListenStream=%s\nListenStream=127.0.0.1:%u\n", stay,
+                   p1);
+        write_file("gone.socket", "[Socket]\nListenStream=%s\n", gone);
+        const char *svc = "[Service]\nExecStart=" PROBE " serve 1\n";
+        write_file("keep.service", "%s", svc);
+        write_file("chg.service", "%s", svc);
+        write_file("gone.service", "%s", svc);
+        write_file("add.service", "%s", svc);
+        sv_start(S.units);
+        wait_field("keep.socket", "state", "listening");
+        wait_field("chg.socket", "state", "listening");
+        unsigned long keep_ino = listening_inode(keep), stay_ino = listening_inode(stay);
+        cr_assert(keep_ino && stay_ino && listening_inode(gone));
+
+        /* changed port, a removed unit, an added one */
+        write_file("chg.socket", "[Socket]\nListenStream=%s\nListenStream=127.0.0.1:%u\n", stay,
+                   p2);
+        char rm[600];
+        snprintf(rm, sizeof(rm), "%s/gone.socket", S.units);
+        cr_assert_eq(unlink(rm), 0);
+        write_file("add.socket", "[Socket]\nListenStream=%s\n", add);
+        /* a client connected just before the reload waits in the backlog through it */
+        int early = pk_fd_unix_connect(keep, SOCK_STREAM, 0);
+        cr_assert_geq(early, 0);
+        char *out = NULL;
+        cr_assert_eq(ctl(&out, "daemon-reload"), 0, "%s", out);
+        free(out);
+        char *r = ask(early, "during\n");
+        cr_assert(strstr(r, "got=during"), "%s", r);
+        pk_fd_close(early);
+        /* unchanged: the very same socket; the changed unit's unchanged address too */
+        cr_assert_eq(listening_inode(keep), keep_ino, "keep.socket was made again");
+        cr_assert_eq(listening_inode(stay), stay_ino, "an unchanged address was made again");
+        /* the changed port: the new one served, the old refused */
+        wait_field("chg.socket", "state", "listening");
+        int o = pk_fd_tcp_connect("127.0.0.1", p1, 0);
+        cr_assert_eq(o, -ECONNREFUSED, "the old port: %s", pk_strerror(o));
+        int t = pk_fd_tcp_connect("127.0.0.1", p2, 0);
+        cr_assert_geq(t, 0, "the new port: %s", pk_strerror(t));
+        r = ask(t, "newport\n");
+        cr_assert(strstr(r, "got=newport") && strstr(r, "fds=2 "), "%s", r);
+        pk_fd_close(t);
+        wait_field("chg.service", "state", "down");
+        served(stay, "stay");
+        /* removed: closed; added: made and watched */
+        cr_assert_eq(listening_inode(gone), 0, "gone.socket still listens");
+        int g = pk_fd_unix_connect(gone, SOCK_STREAM, 0);
+        cr_assert_eq(g, -ECONNREFUSED, "%s", pk_strerror(g));
+        out = NULL;
+        cr_assert_neq(ctl(&out, "status", "gone.socket"), 0, "%s", out);
+        free(out);
+        wait_field("add.socket", "state", "listening");
+        served(add, "added");
+
+        /* a socket that cannot be made refuses the whole reload: nothing changes */
+        int busy = pk_fd_tcp_listen("127.0.0.1", 0, 0, 0);
+        cr_assert_geq(busy, 0);
+        write_file("bad.socket", "[Socket]\nListenStream=127.0.0.1:%d\nService=add.service\n",
+                   pk_fd_local_port(busy));
+        write_file("chg.socket", "[Socket]\nListenStream=%s\nListenStream=127.0.0.1:%u\n", stay,
+                   p1);
+        snprintf(rm, sizeof(rm), "%s/keep.socket", S.units);
+        cr_assert_eq(unlink(rm), 0);
+        out = NULL;
+        cr_assert_neq(ctl(&out, "daemon-reload"), 0, "%s", out);
+        cr_assert(strstr(out, "bad.socket") && strstr(out, "bind"), "%s", out);
+        free(out);
+        pk_fd_close(busy);
+        out = NULL;
+        cr_assert_neq(ctl(&out, "status", "bad.socket"), 0, "%s", out);
+        free(out);
+        cr_assert_eq(listening_inode(keep), keep_ino, "a refused reload removed keep.socket");
+        o = pk_fd_tcp_connect("127.0.0.1", p1, 0);
+        cr_assert_eq(o, -ECONNREFUSED, "a refused reload made the port: %s", pk_strerror(o));
+        served(keep, "still");
+        wait_field("keep.service", "state", "down");
+        t = pk_fd_tcp_connect("127.0.0.1", p2, 0);
+        cr_assert_geq(t, 0, "%s", pk_strerror(t));
+        r = ask(t, "p2\n");
+        cr_assert(strstr(r, "got=p2"), "%s", r);
+        pk_fd_close(t);
         sv_stop();
 }
 
@@ -621,21 +768,50 @@ Test(supervise_socket, not_enforced_socket_keys_are_reported, .init = setup, .fi
         sv_stop();
 }
 
+/* Type=oneshot and Type=forking run through the unit-exec helper: its readiness
+ * pipe is above the listen fds, so the commands get the sockets at fd 3 with
+ * LISTEN_PID their own pid. */
+static void activated_through_the_helper(const char *type_lines)
+{
+        write_file("hx.socket", "[Socket]\nListenStream=%s/hx.sock\n", S.dir);
+        write_file("hx.service", "[Service]\n%s\n", type_lines);
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/hx.socket", S.units);
+        sv_start(cfg);
+        wait_field("hx.socket", "state", "listening");
+        wait_field("hx.service", "state", "down");
+        char path[512];
+        snprintf(path, sizeof(path), "%s/hx.sock", S.dir);
+        for (int round = 0; round < 2; round++) {
+                /* the second round: the socket was watched again once the service ended */
+                int u = pk_fd_unix_connect(path, SOCK_STREAM, 0);
+                cr_assert_geq(u, 0, "%s", pk_strerror(u));
+                char *r = ask(u, "helper\n");
+                cr_assert(strstr(r, "got=helper"), "%s", r);
+                cr_assert(strstr(r, "fds=1 names=hx.socket listen_pid=ok"), "%s", r);
+                pk_fd_close(u);
+                wait_field("hx.service", "state", "down");
+                wait_field("hx.socket", "state", "listening");
+        }
+        sv_stop();
+}
+
 // cppcheck-suppress unknownMacro
-Test(supervise_socket, oneshot_service_fails_its_socket, .init = setup, .fini = teardown,
+Test(supervise_socket, oneshot_service_is_socket_activated, .init = setup, .fini = teardown,
      .timeout = 120)
 {
-        write_file("os.socket", "[Socket]\nListenStream=%s/os.sock\n", S.dir);
-        write_file("os.service", "[Service]\nType=oneshot\nExecStart=/bin/true\n");
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/os.socket", S.units);
-        sv_start(cfg);
-        wait_field("os.socket", "state", "failed");
-        char why[256];
-        field("os.socket", "result", why, sizeof(why));
-        cr_assert(strstr(why, "cannot be socket-activated"), "%s", why);
-        cr_assert_neq(ctl(NULL, "start", "os.socket"), 0);
-        sv_stop();
+        activated_through_the_helper("Type=oneshot\nExecStart=" PROBE " serve 1");
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, forking_service_is_socket_activated, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        char lines[1200];
+        snprintf(lines, sizeof(lines),
+                 "Type=forking\nPIDFile=%s/hx.pid\nExecStart=" PROBE " forking %s/hx.pid", S.dir,
+                 S.dir);
+        activated_through_the_helper(lines);
 }
 
 /* ---- the escript control client ----------------------------------------------------------- */
