@@ -710,6 +710,84 @@ Test(supervise_socket, fdstore_refused_without_file_descriptor_store_max, .init 
         sv_stop();
 }
 
+/* FileDescriptorStorePreserve=: the store across `ctl stop` + `ctl start`
+ * and across an automatic restart (kill -9, Restart=always).  A run that gets
+ * the stored memfd writes it to the file and never says READY=1; one that
+ * does not stores a new one and becomes active. */
+static void store_preserve(const char *preserve, int kept_over_stop, int kept_over_restart)
+{
+        char out[512];
+        snprintf(out, sizeof(out), "%s/kept.out", S.dir);
+        write_file("kept.service",
+                   "[Service]\nType=notify\nFileDescriptorStoreMax=4\n%s%s%sExecStart=" PROBE
+                   " store %s\nRestart=always\nRestartSec=0\n",
+                   preserve ? "FileDescriptorStorePreserve=" : "", preserve ? preserve : "",
+                   preserve ? "\n" : "", out);
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/kept.service", S.units);
+        sv_start(cfg);
+        wait_field("kept.service", "active", "active");
+        for (int step = 0; step < 2; step++) {
+                int want = step == 0 ? kept_over_stop : kept_over_restart;
+                char restarts[32];
+                field("kept.service", "restarts", restarts, sizeof(restarts));
+                if (step == 0) {
+                        cr_assert_eq(ctl(NULL, "stop", "kept.service"), 0);
+                        wait_field("kept.service", "state", "down");
+                        cr_assert_eq(ctl(NULL, "start", "kept.service"), 0);
+                } else {
+                        cr_assert_eq(ctl(NULL, "kill", "--signal", "KILL", "kept.service"), 0);
+                }
+                char *t = NULL;
+                if (want) {
+                        for (int i = 0; i < 600; i++) {
+                                free(t);
+                                t = slurp(out);
+                                if (t[0])
+                                        break;
+                                nap();
+                        }
+                        cr_assert_str_eq(t, "kept-data names=kept\n", "step %d", step);
+                        free(t);
+                        return; /* that run never becomes active: the rest is another test */
+                }
+                if (step == 1) { /* the restart happened: its count went up */
+                        char now[32] = "";
+                        for (int i = 0; i < 600 && strcmp(now, restarts) == 0; i++) {
+                                nap();
+                                field("kept.service", "restarts", now, sizeof(now));
+                        }
+                        cr_assert_str_neq(now, restarts);
+                }
+                wait_field("kept.service", "active", "active");
+                t = slurp(out);
+                cr_assert_str_eq(t, "", "step %d: the store was kept: %s", step, t);
+                free(t);
+        }
+        sv_stop();
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, fdstore_default_is_flushed_by_a_stop, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        store_preserve(NULL, 0, 1); /* restart, systemd's default */
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, fdstore_preserve_yes_survives_a_stop, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        store_preserve("yes", 1, 1);
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, fdstore_preserve_no_is_flushed_by_a_restart, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        store_preserve("no", 0, 0);
+}
+
 /* ---- refused configurations ----------------------------------------------------------------- */
 
 static void refused(const char *file, const char *text, const char *want)
