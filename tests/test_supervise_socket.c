@@ -618,6 +618,15 @@ Test(supervise_socket, accept_yes_runs_an_instance_per_connection, .init = setup
         cr_assert(strstr(ra, "fds=1 names=connection listen_pid=ok"), "%s", ra);
         cr_assert(strstr(ra, " remote=127.0.0.1:"), "REMOTE_ADDR/PORT: %s", ra);
         wait_field("hi.socket", "connections", "2");
+        /* systemd's instance names: NAME@N-LOCAL:PORT-REMOTE:PORT.service */
+        char want[2][128];
+        for (int k = 0; k < 2; k++)
+                snprintf(want[k], sizeof(want[k]), "hi@%d-127.0.0.1:%u-127.0.0.1:%d.service", k,
+                         port, pk_fd_local_port(k ? b : a));
+        char *log = slurp(S.err);
+        cr_assert(strstr(log, want[0]) && strstr(log, want[1]), "%s or %s not in:\n%s", want[0],
+                  want[1], log);
+        free(log);
         pk_fd_close(a);
         pk_fd_close(b);
         /* ended instances are removed and their connections closed: no fd kept */
@@ -630,6 +639,74 @@ Test(supervise_socket, accept_yes_runs_an_instance_per_connection, .init = setup
         }
         free(ra);
         free(rb);
+        sv_stop();
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, accept_yes_unix_instance_is_named_by_the_peer, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+        write_file("ux.socket", "[Socket]\nListenStream=%s/ux.sock\nAccept=yes\n", S.dir);
+        write_file("ux@.service", "[Service]\nExecStart=" PROBE " inetd\n");
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/ux.socket", S.units);
+        sv_start(cfg);
+        wait_field("ux.socket", "state", "listening");
+        char path[512];
+        snprintf(path, sizeof(path), "%s/ux.sock", S.dir);
+        int u = pk_fd_unix_connect(path, SOCK_STREAM, 0);
+        cr_assert_geq(u, 0, "%s", pk_strerror(u));
+        char *r = ask(u, "U\n");
+        cr_assert(strstr(r, "got=U"), "%s", r);
+        /* NAME@N-PID-UID.service: the connecting process and its user */
+        char want[128];
+        snprintf(want, sizeof(want), "ux@0-%d-%u.service", (int)getpid(), (unsigned)geteuid());
+        char *log = slurp(S.err);
+        cr_assert(strstr(log, want), "%s not in:\n%s", want, log);
+        free(log);
+        pk_fd_close(u);
+        wait_field("ux.socket", "connections", "0");
+        sv_stop();
+}
+
+/* 200 connections opened and closed, 20 at a time: supervise's descriptor
+ * count comes back to exactly where it was (each instance's connection copy,
+ * the supervisor's duplicate and the command's map are all released). */
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, accept_yes_instances_leave_no_descriptor, .init = setup, .fini = teardown,
+     .timeout = 300)
+{
+        unsigned port = free_port();
+        write_file("many.socket", "[Socket]\nListenStream=127.0.0.1:%u\nAccept=yes\n", port);
+        write_file("many@.service", "[Service]\nExecStart=" PROBE " inetd\n");
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/many.socket", S.units);
+        sv_start(cfg);
+        wait_field("many.socket", "state", "listening");
+        int before = sv_fds_settle(sv_fds());
+        for (int round = 0; round < 10; round++) {
+                int c[20];
+                for (int i = 0; i < 20; i++) {
+                        c[i] = pk_fd_tcp_connect("127.0.0.1", port, 0);
+                        cr_assert_geq(c[i], 0, "%s", pk_strerror(c[i]));
+                }
+                for (int i = 0; i < 20; i++) {
+                        char line[32];
+                        snprintf(line, sizeof(line), "r%di%d\n", round, i);
+                        char *r = ask(c[i], line);
+                        cr_assert(strstr(r, "got=r"), "round %d, %d: %s", round, i, r);
+                }
+                for (int i = 0; i < 20; i++)
+                        pk_fd_close(c[i]);
+        }
+        wait_field("many.socket", "connections", "0");
+        int after = sv_fds_settle(before);
+        if (after != before) {
+                char cmd[128];
+                snprintf(cmd, sizeof(cmd), "ls -l /proc/%d/fd >&2", (int)pk_proc_pid(S.p));
+                (void)!system(cmd);
+        }
+        cr_assert_eq(after, before, "supervise holds %d descriptors, %d before", after, before);
         sv_stop();
 }
 

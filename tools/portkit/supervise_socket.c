@@ -49,7 +49,8 @@ struct sk_listen {
 /* One running Accept=yes instance. */
 struct sk_inst {
         char name[PK_SUP_ID_MAX + 1];
-        int conn; /* the connection: the cmd maps it, so it lives until removal */
+        int conn;  /* the connection: the cmd maps it, so it lives until removal */
+        int added; /* pk_sup_add() returned: the supervisor knows it */
         struct sk_inst *next;
 };
 
@@ -708,6 +709,7 @@ static int trigger_limited(struct sk_unit *su)
 }
 
 static void spawn_instance(struct sk_unit *su, int conn);
+static void sweep_instances(struct sk_set *set);
 
 static void on_listen_ready(struct pk_loop_io *io, unsigned revents)
 {
@@ -775,6 +777,53 @@ static void remote_env(struct pk_cmd *cmd, int conn)
         (void)pk_cmd_env_set(cmd, "REMOTE_PORT", p);
 }
 
+/* systemd's instance name for connection number nr: "N-LOCAL:PORT-REMOTE:PORT"
+ * for IP (an IPv4-mapped IPv6 pair written as IPv4), "N-PID-UID" for a Unix
+ * peer ("N-unknown" when its pid is not visible here).  -errno when the
+ * connection cannot be read. */
+static int instance_of(int conn, unsigned long nr, char *buf, size_t size)
+{
+        struct sockaddr_storage ls, rs;
+        socklen_t ll = sizeof(ls), rl = sizeof(rs);
+        memset(&ls, 0, sizeof(ls));
+        memset(&rs, 0, sizeof(rs));
+        if (getsockname(conn, (struct sockaddr *)&ls, &ll) < 0 ||
+            getpeername(conn, (struct sockaddr *)&rs, &rl) < 0)
+                return -errno;
+        if (ls.ss_family == AF_UNIX) {
+                struct pk_fd_cred cr;
+                if (pk_fd_peercred(conn, &cr) == 0 && cr.pid > 0)
+                        snprintf(buf, size, "%lu-%ld-%lu", nr, (long)cr.pid, (unsigned long)cr.uid);
+                else
+                        snprintf(buf, size, "%lu-unknown", nr);
+                return 0;
+        }
+        char la[INET6_ADDRSTRLEN] = "", ra[INET6_ADDRSTRLEN] = "";
+        unsigned lp, rp;
+        if (ls.ss_family == AF_INET) {
+                const struct sockaddr_in *l4 = (const void *)&ls, *r4 = (const void *)&rs;
+                inet_ntop(AF_INET, &l4->sin_addr, la, sizeof(la));
+                inet_ntop(AF_INET, &r4->sin_addr, ra, sizeof(ra));
+                lp = ntohs(l4->sin_port);
+                rp = ntohs(r4->sin_port);
+        } else if (ls.ss_family == AF_INET6) {
+                const struct sockaddr_in6 *l6 = (const void *)&ls, *r6 = (const void *)&rs;
+                if (IN6_IS_ADDR_V4MAPPED(&l6->sin6_addr) && IN6_IS_ADDR_V4MAPPED(&r6->sin6_addr)) {
+                        inet_ntop(AF_INET, &l6->sin6_addr.s6_addr[12], la, sizeof(la));
+                        inet_ntop(AF_INET, &r6->sin6_addr.s6_addr[12], ra, sizeof(ra));
+                } else {
+                        inet_ntop(AF_INET6, &l6->sin6_addr, la, sizeof(la));
+                        inet_ntop(AF_INET6, &r6->sin6_addr, ra, sizeof(ra));
+                }
+                lp = ntohs(l6->sin6_port);
+                rp = ntohs(r6->sin6_port);
+        } else {
+                return -EAFNOSUPPORT;
+        }
+        snprintf(buf, size, "%lu-%s:%u-%s:%u", nr, la, lp, ra, rp);
+        return 0;
+}
+
 static void spawn_instance(struct sk_unit *su, int conn)
 {
         struct sk_set *set = su->set;
@@ -785,15 +834,30 @@ static void spawn_instance(struct sk_unit *su, int conn)
                 pk_fd_close(conn);
                 return;
         }
-        /* "echo@.service" -> "echo@7.service" */
+        /* "echo@.service" -> "echo@7-127.0.0.1:7-127.0.0.1:41234.service", as systemd */
         const char *at = strchr(su->service, '@');
-        char name[PK_SUP_ID_MAX + 1];
-        int nl = snprintf(name, sizeof(name), "%.*s@%lu.service", (int)(at - su->service),
-                          su->service, su->accepted++);
-        if (nl < 0 || (size_t)nl >= sizeof(name)) {
-                logf_("%s: instance name too long", su->u->name);
+        unsigned long nr = su->accepted++;
+        char inst[2 * INET6_ADDRSTRLEN + 64];
+        int r = instance_of(conn, nr, inst, sizeof(inst));
+        if (r < 0) {
+                logf_("%s: connection %lu: %s: closed", su->u->name, nr, pk_strerror(r));
                 pk_fd_close(conn);
                 return;
+        }
+        char name[PK_SUP_ID_MAX + 1];
+        int nl = snprintf(name, sizeof(name), "%.*s@%s.service", (int)(at - su->service),
+                          su->service, inst);
+        if (nl < 0 || (size_t)nl >= sizeof(name)) {
+                /* over the supervisor's id limit (long IPv6 addresses): the number alone */
+                nl = snprintf(name, sizeof(name), "%.*s@%lu.service", (int)(at - su->service),
+                              su->service, nr);
+                if (nl < 0 || (size_t)nl >= sizeof(name)) {
+                        logf_("%s: instance name too long", su->u->name);
+                        pk_fd_close(conn);
+                        return;
+                }
+                logf_("%s: %.*s@%s.service is longer than %d bytes: named %s", su->u->name,
+                      (int)(at - su->service), su->service, inst, PK_SUP_ID_MAX, name);
         }
         struct pk_unit_opts uo = {.flags = set->strict ? PK_UNIT_STRICT : 0,
                                   .dirs = (const char *const *)su->dirs};
@@ -801,7 +865,7 @@ static void spawn_instance(struct sk_unit *su, int conn)
         struct pk_unit *u = NULL;
         struct pk_unit_child *ch = NULL;
         struct sk_inst *in = NULL;
-        int r = pk_unit_load(name, &uo, &u, &ue);
+        r = pk_unit_load(name, &uo, &u, &ue);
         if (r == 0) {
                 const char *helper[] = {set->self_exe, "unit-exec", NULL};
                 extern char **environ;
@@ -853,30 +917,48 @@ static void spawn_instance(struct sk_unit *su, int conn)
         if (r < 0) {
                 logf_("%s: cannot start %s: %s", su->u->name, name, pk_strerror(r));
                 inst_free(su, in);
+                return;
         }
+        in->added = 1;
+        sweep_instances(set); /* it may have ended already, while being added */
 }
 
 /* ---- events --------------------------------------------------------------------------- */
+
+/* Removes every Accept=yes instance that has ended, and closes the daemon's
+ * copy of its connection.  Run at each event, not only at the instance's
+ * own: an instance whose removal was refused at its last event (still
+ * stopping) is not left behind holding its connection. */
+static void sweep_instances(struct sk_set *set)
+{
+        for (size_t i = 0; i < set->n; i++) {
+                struct sk_unit *su = set->v[i];
+                struct sk_inst *next;
+                for (struct sk_inst *in = su->inst; in; in = next) {
+                        next = in->next;
+                        if (!in->added)
+                                continue; /* being added (an event delivered meanwhile) */
+                        /* the current state: an event's is the one at emission */
+                        struct pk_sup_child_info ci;
+                        int r = pk_sup_child_info(set->sup, in->name, &ci);
+                        if (r == -ENOENT ||
+                            (r == 0 && (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED) &&
+                             pk_sup_remove_child(set->sup, in->name) == 0))
+                                inst_free(su, in);
+                }
+        }
+}
 
 static void on_sup_event(void *ud, const struct pk_sup_event *ev)
 {
         struct sk_set *set = ud;
         if (!ev->id[0] || ev->kind == PK_SUP_EV_ORPHAN)
                 return;
+        if (ev->kind == PK_SUP_EV_EXITED || ev->kind == PK_SUP_EV_GAVE_UP ||
+            ev->kind == PK_SUP_EV_SPAWN_ERROR)
+                sweep_instances(set);
         for (size_t i = 0; i < set->n; i++) {
                 struct sk_unit *su = set->v[i];
-                /* (a reloaded unit may hold instances of its Accept=yes predecessor) */
-                for (struct sk_inst *in = su->inst; in; in = in->next) {
-                        if (strcmp(in->name, ev->id) != 0)
-                                continue;
-                        /* the current state: the event's is the one at emission */
-                        struct pk_sup_child_info ci;
-                        if (pk_sup_child_info(set->sup, in->name, &ci) == 0 &&
-                            (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED) &&
-                            pk_sup_remove_child(set->sup, in->name) == 0)
-                                inst_free(su, in);
-                        return;
-                }
                 if (su->u->socket.accept)
                         continue;
                 if (strcmp(su->service, ev->id) != 0)
