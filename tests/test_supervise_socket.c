@@ -893,13 +893,19 @@ Test(supervise_socket, bad_socket_units_are_clear_errors, .init = setup, .fini =
                 "Accept=yes is only for stream and seqpacket sockets");
         /* an address in use: the file, the key, the address and the reason */
         int busy = pk_fd_tcp_listen("127.0.0.1", 0, 0, 0);
-        char text[256];
+        char text[512];
         snprintf(text, sizeof(text), "[Socket]\nListenStream=127.0.0.1:%d\nService=x.service\n",
                  pk_fd_local_port(busy));
         snprintf(want, sizeof(want),
                  "bad4.socket: ListenStream= stream 127.0.0.1:%d: bind: ", pk_fd_local_port(busy));
         refused("bad4.socket", text, want);
         pk_fd_close(busy);
+        /* StandardInput=socket outside Accept=yes: refused at load, with the file */
+        write_file("si.service", "[Service]\nExecStart=/bin/cat\nStandardInput=socket\n");
+        snprintf(want, sizeof(want), "%s/si.service: StandardInput=socket: only Accept=yes",
+                 S.units);
+        snprintf(text, sizeof(text), "[Socket]\nListenStream=%s/si.sock\n", S.dir);
+        refused("si.socket", text, want);
 }
 
 // cppcheck-suppress unknownMacro

@@ -250,6 +250,10 @@ static int load_one(struct sv *sv, const char *name, const char *const *dirs, st
                 pk_unit_free(u);
                 return 0; /* targets: only services and sockets are run */
         }
+        if ((r = sk_check_service(u, err, errsz)) < 0) {
+                pk_unit_free(u);
+                return r;
+        }
         const char *helper[] = {sv->self_exe, "unit-exec", NULL};
         extern char **environ;
         struct pk_unit_child_opts co = {.helper = helper,

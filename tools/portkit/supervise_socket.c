@@ -1052,6 +1052,19 @@ int sk_control(struct sk_set *set, size_t i, const char *verb)
         return 0;
 }
 
+int sk_check_service(const struct pk_unit *u, char *err, size_t errsz)
+{
+        if (u->exec.std_input.kind != PK_UNIT_STDIO_SOCKET)
+                return 0;
+        /* systemd passes the one listening socket of an Accept=no service as
+         * stdin (inetd's "wait" mode); here the sockets are at fds 3.. only */
+        snprintf(err, errsz,
+                 "%s: StandardInput=socket: only Accept=yes instances get a socket (their "
+                 "connection) as stdin here; use the LISTEN_FDS descriptors (fd 3)",
+                 u->fragment_path ? u->fragment_path : u->name);
+        return PK_EUNITVALUE;
+}
+
 /* ---- attaching to services ---------------------------------------------------------------- */
 
 /* Whether the Accept=no socket unit activates the service (its Service=, or

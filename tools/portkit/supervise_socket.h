@@ -45,6 +45,12 @@ void sk_reload_begin(struct sk_set *set);
 void sk_reload_abort(struct sk_set *set);
 void sk_reload_commit(struct sk_set *set);
 
+/* What a service (not an Accept=yes instance) asks of socket activation that
+ * is refused at load: StandardInput=socket (only Accept=yes instances get a
+ * socket, their connection, as stdin).  0, or PK_EUNITVALUE with err
+ * naming the file and the key. */
+int sk_check_service(const struct pk_unit *u, char *err, size_t errsz);
+
 /* Before pk_sup_add() of a service: gives the spec the descriptors of every
  * Accept=no socket unit that activates it (or that its Sockets= names), and
  * makes it manual (started on the first connection) unless `started` (the
