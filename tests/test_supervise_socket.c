@@ -1097,7 +1097,7 @@ static struct pk_cmd *sh_true(void)
         return c;
 }
 
-static int sup_done;
+static int sup_done; /* reset by each test that runs a child more than once */
 
 static void on_ev(void *ud, const struct pk_sup_event *ev)
 {
@@ -1196,5 +1196,80 @@ Test(sup_listen, manual_child_gets_the_listen_fds, .timeout = 60)
         pk_sup_free(s);
         pk_loop_free(loop);
         pk_fd_close(sp_fds[1]);
+        cr_assert_eq(own_fds(), fds_before, "descriptors leaked");
+}
+
+// cppcheck-suppress unknownMacro
+Test(sup_listen, set_listen_fds_replaces_them_for_the_next_run, .timeout = 60)
+{
+        int fds_before = own_fds();
+        char out[] = "/tmp/pk-suplisten-XXXXXX";
+        int ofd = mkstemp(out);
+        cr_assert_geq(ofd, 0);
+        close(ofd);
+        int a[2], b[2];
+        cr_assert_eq(pk_fd_socketpair(a, SOCK_STREAM, 0), 0);
+        cr_assert_eq(pk_fd_socketpair(b, SOCK_STREAM, 0), 0);
+        struct pk_loop *loop;
+        cr_assert_eq(pk_loop_new(&loop), 0);
+        struct pk_sup *s;
+        cr_assert_eq(pk_sup_new(loop, NULL, &s), 0);
+        cr_assert_eq(pk_sup_subscribe(s, on_ev, loop), 0);
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new("/bin/sh", &cmd), 0);
+        char script[256];
+        snprintf(script, sizeof(script), "echo \"$LISTEN_FDS $LISTEN_FDNAMES\" > %s", out);
+        const char *args[] = {"-c", script, NULL};
+        cr_assert_eq(pk_cmd_args(cmd, args), 0);
+        const char *old_names[] = {"old"};
+        struct pk_sup_child_spec sp = {.id = "svc",
+                                       .restart = PK_SUP_TEMPORARY,
+                                       .manual = 1,
+                                       .listen_fds = &a[0],
+                                       .n_listen_fds = 1,
+                                       .listen_fd_names = old_names};
+        cr_assert_eq(pk_sup_add(s, &sp, cmd), 0);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        int two[] = {a[0], b[0]};
+        const char *new_names[] = {"n1", "n2"};
+        cr_assert_eq(pk_sup_set_listen_fds(s, "nope", two, 2, new_names), -ENOENT);
+        const char *bad[] = {"n1", "a:b"};
+        cr_assert_eq(pk_sup_set_listen_fds(s, "svc", two, 2, bad), -EINVAL);
+        cr_assert_eq(pk_sup_set_listen_fds(s, "svc", two, 2, new_names), 0);
+        /* the caller's copies may go: the supervisor holds its own */
+        pk_fd_close(a[0]);
+        pk_fd_close(b[0]);
+        cr_assert_eq(pk_sup_start_child(s, "svc"), 0);
+        pk_loop_run(loop);
+        cr_assert(sup_done);
+        char *t = slurp(out);
+        cr_assert_str_eq(t, "2 n1:n2\n");
+        free(t);
+        /* none at all: the next run gets no LISTEN_* */
+        cr_assert_eq(pk_sup_set_listen_fds(s, "svc", NULL, 0, NULL), 0);
+        sup_done = 0;
+        cr_assert_eq(pk_sup_start_child(s, "svc"), 0);
+        pk_loop_run(loop);
+        cr_assert(sup_done);
+        t = slurp(out);
+        cr_assert_str_eq(t, " \n");
+        free(t);
+        unlink(out);
+        /* a readiness fd the new set would cover */
+        struct pk_sup_child_spec rp = {.id = "rdy",
+                                       .restart = PK_SUP_TEMPORARY,
+                                       .manual = 1,
+                                       .ready = PK_SUP_READY_FD,
+                                       .ready_fd = 4};
+        cr_assert_eq(pk_sup_add(s, &rp, sh_true()), 0);
+        int pair[] = {a[1], b[1]};
+        cr_assert_eq(pk_sup_set_listen_fds(s, "rdy", pair, 1, NULL), 0);
+        cr_assert_eq(pk_sup_set_listen_fds(s, "rdy", pair, 2, NULL), -EINVAL);
+        cr_assert_eq(pk_sup_remove_child(s, "rdy"), 0);
+        cr_assert_eq(pk_sup_remove_child(s, "svc"), 0);
+        pk_sup_free(s);
+        pk_loop_free(loop);
+        pk_fd_close(a[1]);
+        pk_fd_close(b[1]);
         cr_assert_eq(own_fds(), fds_before, "descriptors leaked");
 }

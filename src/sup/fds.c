@@ -144,10 +144,13 @@ int pk__sup_fds_apply(struct child *c)
                 r = pk_cmd_fd_close(c->cmd, 3 + (int)i);
         if (r < 0)
                 return r;
+        size_t prev = c->mapped;
         c->mapped = n;
         if (n == 0) {
-                if (c->nl == 0 && c->store_max == 0)
-                        return 0; /* never a socket-activated child: leave its env alone */
+                /* never given any (pk_sup_set_listen_fds() may take them all away
+                 * after a run that had them): leave its env alone */
+                if (prev == 0 && c->store_max == 0)
+                        return 0;
                 r = pk_cmd_env_unset(c->cmd, "LISTEN_FDS");
                 if (r == 0)
                         r = pk_cmd_env_unset(c->cmd, "LISTEN_FDNAMES");
