@@ -477,6 +477,13 @@ Test(supervise_socket, ctl_stop_closes_and_start_makes_the_sockets, .init = setu
         cr_assert_eq(t, -ECONNREFUSED, "%s", pk_strerror(t));
         cr_assert_leq(sv_fds_settle(before - 4), before - 4, "2 sockets and sup's 2 copies");
         wait_field("ss.service", "state", "down");
+        /* a daemon-reload of the changed file leaves it stopped */
+        write_file("ss.socket",
+                   "[Socket]\n# changed\nListenStream=%s/ss.sock\nListenStream=127.0.0.1:%u\n",
+                   S.dir, port);
+        cr_assert_eq(ctl(NULL, "daemon-reload"), 0);
+        wait_field("ss.socket", "active", "inactive");
+        cr_assert_eq(listening_inode(path), 0, "a reload started a stopped socket unit");
         /* started: made again, watched, served */
         cr_assert_eq(ctl(NULL, "start", "ss.socket"), 0);
         wait_field("ss.socket", "state", "listening");

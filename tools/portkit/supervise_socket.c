@@ -569,7 +569,9 @@ int sk_add(struct sk_set *set, struct pk_unit *u, const char *const *dirs, const
                         goto fail;
                 }
         }
-        if ((r = open_listens(su, old, err, errsz)) < 0)
+        if (old && old->stopped)
+                su->stopped = 1; /* a reload does not start a stopped socket unit */
+        else if ((r = open_listens(su, old, err, errsz)) < 0)
                 goto fail;
         for (size_t i = 0; i < su->notes.n; i++)
                 logf_("%s: %s", u->name, su->notes.v[i]);
