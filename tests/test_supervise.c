@@ -1313,7 +1313,7 @@ Test(unit_child, helper_logs_and_directories)
                     &o, &r);
         cr_assert_eq(r, 0);
         cr_assert_eq(c->spec.ready, PK_SUP_READY_FD);
-        cr_assert_eq(c->spec.ready_fd, 3);
+        cr_assert_eq(c->spec.ready_fd, 259); /* above the listen fds and the fd store */
         cr_assert_str_eq(c->spec.log_dir, "/var/log/x", "journal output goes to the log");
         char path[256];
         struct stat st;

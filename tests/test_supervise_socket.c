@@ -417,29 +417,183 @@ Test(supervise_socket, daemon_reload_adds_a_socket_unit, .init = setup, .fini = 
         sv_stop();
 }
 
+/* The inode of the listening Unix socket bound to path (/proc/net/unix), 0 if none. */
+static unsigned long listening_inode(const char *path)
+{
+        FILE *f = fopen("/proc/net/unix", "r");
+        cr_assert(f);
+        char line[1024];
+        unsigned long found = 0;
+        while (!found && fgets(line, sizeof(line), f)) {
+                unsigned long flags = 0, ino = 0;
+                char p[600] = "";
+                /* Num RefCount Protocol Flags Type St Inode Path */
+                if (sscanf(line, "%*s %*s %*s %lx %*s %*s %lu %599s", &flags, &ino, p) == 3 &&
+                    (flags & 0x10000) && strcmp(p, path) == 0)
+                        found = ino;
+        }
+        fclose(f);
+        return found;
+}
+
+/* A connection to path is served by a service of the socket unit (one line asked). */
+static void served(const char *path, const char *what)
+{
+        int u = pk_fd_unix_connect(path, SOCK_STREAM, 0);
+        cr_assert_geq(u, 0, "%s: %s", path, pk_strerror(u));
+        char line[64];
+        snprintf(line, sizeof(line), "%s\n", what);
+        char *r = ask(u, line);
+        char want[80];
+        snprintf(want, sizeof(want), "got=%s", what);
+        cr_assert(strstr(r, want), "%s: %s", path, r);
+        pk_fd_close(u);
+}
+
 // cppcheck-suppress unknownMacro
-Test(supervise_socket, ctl_stop_and_start_a_socket_unit, .init = setup, .fini = teardown,
+Test(supervise_socket, ctl_stop_closes_and_start_makes_the_sockets, .init = setup, .fini = teardown,
      .timeout = 120)
 {
-        write_file("ss.socket", "[Socket]\nListenStream=%s/ss.sock\n", S.dir);
+        unsigned port = free_port();
+        write_file("ss.socket", "[Socket]\nListenStream=%s/ss.sock\nListenStream=127.0.0.1:%u\n",
+                   S.dir, port);
         write_file("ss.service", "[Service]\nExecStart=" PROBE " serve 1\n");
         char cfg[512];
         snprintf(cfg, sizeof(cfg), "%s/ss.socket", S.units);
         sv_start(cfg);
         wait_field("ss.socket", "state", "listening");
-        cr_assert_eq(ctl(NULL, "stop", "ss.socket"), 0);
-        wait_field("ss.socket", "active", "inactive");
-        /* stopped: the connection waits in the backlog, nothing is started */
         char path[512];
         snprintf(path, sizeof(path), "%s/ss.sock", S.dir);
+        unsigned long first = listening_inode(path);
+        cr_assert_neq(first, 0);
+        int before = sv_fds();
+        cr_assert_eq(ctl(NULL, "stop", "ss.socket"), 0);
+        wait_field("ss.socket", "active", "inactive");
+        /* stopped: closed, as systemd does (the supervisor's copies too) */
+        cr_assert_eq(listening_inode(path), 0, "a stopped socket unit still listens");
         int u = pk_fd_unix_connect(path, SOCK_STREAM, 0);
-        cr_assert_geq(u, 0, "%s", pk_strerror(u));
-        cr_assert_eq(pk_fd_write_all(u, "waited\n", 7, NULL), 7);
+        cr_assert_eq(u, -ECONNREFUSED, "%s", pk_strerror(u));
+        int t = pk_fd_tcp_connect("127.0.0.1", port, 0);
+        cr_assert_eq(t, -ECONNREFUSED, "%s", pk_strerror(t));
+        cr_assert_leq(sv_fds_settle(before - 4), before - 4, "2 sockets and sup's 2 copies");
         wait_field("ss.service", "state", "down");
+        /* a daemon-reload of the changed file leaves it stopped */
+        write_file("ss.socket",
+                   "[Socket]\n# changed\nListenStream=%s/ss.sock\nListenStream=127.0.0.1:%u\n",
+                   S.dir, port);
+        cr_assert_eq(ctl(NULL, "daemon-reload"), 0);
+        wait_field("ss.socket", "active", "inactive");
+        cr_assert_eq(listening_inode(path), 0, "a reload started a stopped socket unit");
+        /* started: made again, watched, served */
         cr_assert_eq(ctl(NULL, "start", "ss.socket"), 0);
-        char *r = ask(u, "");
-        cr_assert(strstr(r, "got=waited"), "%s", r);
-        pk_fd_close(u);
+        wait_field("ss.socket", "state", "listening");
+        cr_assert_neq(listening_inode(path), 0);
+        cr_assert_neq(listening_inode(path), first, "a new socket");
+        served(path, "again");
+        wait_field("ss.service", "state", "down");
+        wait_field("ss.socket", "state", "listening");
+        t = pk_fd_tcp_connect("127.0.0.1", port, 0);
+        cr_assert_geq(t, 0, "%s", pk_strerror(t));
+        char *r = ask(t, "tcp\n");
+        cr_assert(strstr(r, "got=tcp") && strstr(r, "fds=2 "), "%s", r);
+        pk_fd_close(t);
+        sv_stop();
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, daemon_reload_diffs_socket_units, .init = setup, .fini = teardown,
+     .timeout = 180)
+{
+        unsigned p1 = free_port(), p2 = free_port();
+        while (p2 == p1)
+                p2 = free_port();
+        char keep[512], stay[512], gone[512], add[512];
+        snprintf(keep, sizeof(keep), "%s/keep.sock", S.dir);
+        snprintf(stay, sizeof(stay), "%s/stay.sock", S.dir);
+        snprintf(gone, sizeof(gone), "%s/gone.sock", S.dir);
+        snprintf(add, sizeof(add), "%s/add.sock", S.dir);
+        write_file("keep.socket", "[Socket]\nListenStream=%s\n", keep);
+        write_file("chg.socket", "[Socket]\nListenStream=%s\nListenStream=127.0.0.1:%u\n", stay,
+                   p1);
+        write_file("gone.socket", "[Socket]\nListenStream=%s\n", gone);
+        const char *svc = "[Service]\nExecStart=" PROBE " serve 1\n";
+        write_file("keep.service", "%s", svc);
+        write_file("chg.service", "%s", svc);
+        write_file("gone.service", "%s", svc);
+        write_file("add.service", "%s", svc);
+        sv_start(S.units);
+        wait_field("keep.socket", "state", "listening");
+        wait_field("chg.socket", "state", "listening");
+        unsigned long keep_ino = listening_inode(keep), stay_ino = listening_inode(stay);
+        cr_assert(keep_ino && stay_ino && listening_inode(gone));
+
+        /* changed port, a removed unit, an added one */
+        write_file("chg.socket", "[Socket]\nListenStream=%s\nListenStream=127.0.0.1:%u\n", stay,
+                   p2);
+        char rm[600];
+        snprintf(rm, sizeof(rm), "%s/gone.socket", S.units);
+        cr_assert_eq(unlink(rm), 0);
+        write_file("add.socket", "[Socket]\nListenStream=%s\n", add);
+        /* a client connected just before the reload waits in the backlog through it */
+        int early = pk_fd_unix_connect(keep, SOCK_STREAM, 0);
+        cr_assert_geq(early, 0);
+        char *out = NULL;
+        cr_assert_eq(ctl(&out, "daemon-reload"), 0, "%s", out);
+        free(out);
+        char *r = ask(early, "during\n");
+        cr_assert(strstr(r, "got=during"), "%s", r);
+        pk_fd_close(early);
+        /* unchanged: the very same socket; the changed unit's unchanged address too */
+        cr_assert_eq(listening_inode(keep), keep_ino, "keep.socket was made again");
+        cr_assert_eq(listening_inode(stay), stay_ino, "an unchanged address was made again");
+        /* the changed port: the new one served, the old refused */
+        wait_field("chg.socket", "state", "listening");
+        int o = pk_fd_tcp_connect("127.0.0.1", p1, 0);
+        cr_assert_eq(o, -ECONNREFUSED, "the old port: %s", pk_strerror(o));
+        int t = pk_fd_tcp_connect("127.0.0.1", p2, 0);
+        cr_assert_geq(t, 0, "the new port: %s", pk_strerror(t));
+        r = ask(t, "newport\n");
+        cr_assert(strstr(r, "got=newport") && strstr(r, "fds=2 "), "%s", r);
+        pk_fd_close(t);
+        wait_field("chg.service", "state", "down");
+        served(stay, "stay");
+        /* removed: closed; added: made and watched */
+        cr_assert_eq(listening_inode(gone), 0, "gone.socket still listens");
+        int g = pk_fd_unix_connect(gone, SOCK_STREAM, 0);
+        cr_assert_eq(g, -ECONNREFUSED, "%s", pk_strerror(g));
+        out = NULL;
+        cr_assert_neq(ctl(&out, "status", "gone.socket"), 0, "%s", out);
+        free(out);
+        wait_field("add.socket", "state", "listening");
+        served(add, "added");
+
+        /* a socket that cannot be made refuses the whole reload: nothing changes */
+        int busy = pk_fd_tcp_listen("127.0.0.1", 0, 0, 0);
+        cr_assert_geq(busy, 0);
+        write_file("bad.socket", "[Socket]\nListenStream=127.0.0.1:%d\nService=add.service\n",
+                   pk_fd_local_port(busy));
+        write_file("chg.socket", "[Socket]\nListenStream=%s\nListenStream=127.0.0.1:%u\n", stay,
+                   p1);
+        snprintf(rm, sizeof(rm), "%s/keep.socket", S.units);
+        cr_assert_eq(unlink(rm), 0);
+        out = NULL;
+        cr_assert_neq(ctl(&out, "daemon-reload"), 0, "%s", out);
+        cr_assert(strstr(out, "bad.socket") && strstr(out, "bind"), "%s", out);
+        free(out);
+        pk_fd_close(busy);
+        out = NULL;
+        cr_assert_neq(ctl(&out, "status", "bad.socket"), 0, "%s", out);
+        free(out);
+        cr_assert_eq(listening_inode(keep), keep_ino, "a refused reload removed keep.socket");
+        o = pk_fd_tcp_connect("127.0.0.1", p1, 0);
+        cr_assert_eq(o, -ECONNREFUSED, "a refused reload made the port: %s", pk_strerror(o));
+        served(keep, "still");
+        wait_field("keep.service", "state", "down");
+        t = pk_fd_tcp_connect("127.0.0.1", p2, 0);
+        cr_assert_geq(t, 0, "%s", pk_strerror(t));
+        r = ask(t, "p2\n");
+        cr_assert(strstr(r, "got=p2"), "%s", r);
+        pk_fd_close(t);
         sv_stop();
 }
 
@@ -471,6 +625,15 @@ Test(supervise_socket, accept_yes_runs_an_instance_per_connection, .init = setup
         cr_assert(strstr(ra, "fds=1 names=connection listen_pid=ok"), "%s", ra);
         cr_assert(strstr(ra, " remote=127.0.0.1:"), "REMOTE_ADDR/PORT: %s", ra);
         wait_field("hi.socket", "connections", "2");
+        /* systemd's instance names: NAME@N-LOCAL:PORT-REMOTE:PORT.service */
+        char want[2][128];
+        for (int k = 0; k < 2; k++)
+                snprintf(want[k], sizeof(want[k]), "hi@%d-127.0.0.1:%u-127.0.0.1:%d.service", k,
+                         port, pk_fd_local_port(k ? b : a));
+        char *log = slurp(S.err);
+        cr_assert(strstr(log, want[0]) && strstr(log, want[1]), "%s or %s not in:\n%s", want[0],
+                  want[1], log);
+        free(log);
         pk_fd_close(a);
         pk_fd_close(b);
         /* ended instances are removed and their connections closed: no fd kept */
@@ -483,6 +646,74 @@ Test(supervise_socket, accept_yes_runs_an_instance_per_connection, .init = setup
         }
         free(ra);
         free(rb);
+        sv_stop();
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, accept_yes_unix_instance_is_named_by_the_peer, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+        write_file("ux.socket", "[Socket]\nListenStream=%s/ux.sock\nAccept=yes\n", S.dir);
+        write_file("ux@.service", "[Service]\nExecStart=" PROBE " inetd\n");
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/ux.socket", S.units);
+        sv_start(cfg);
+        wait_field("ux.socket", "state", "listening");
+        char path[512];
+        snprintf(path, sizeof(path), "%s/ux.sock", S.dir);
+        int u = pk_fd_unix_connect(path, SOCK_STREAM, 0);
+        cr_assert_geq(u, 0, "%s", pk_strerror(u));
+        char *r = ask(u, "U\n");
+        cr_assert(strstr(r, "got=U"), "%s", r);
+        /* NAME@N-PID-UID.service: the connecting process and its user */
+        char want[128];
+        snprintf(want, sizeof(want), "ux@0-%d-%u.service", (int)getpid(), (unsigned)geteuid());
+        char *log = slurp(S.err);
+        cr_assert(strstr(log, want), "%s not in:\n%s", want, log);
+        free(log);
+        pk_fd_close(u);
+        wait_field("ux.socket", "connections", "0");
+        sv_stop();
+}
+
+/* 200 connections opened and closed, 20 at a time: supervise's descriptor
+ * count comes back to exactly where it was (each instance's connection copy,
+ * the supervisor's duplicate and the command's map are all released). */
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, accept_yes_instances_leave_no_descriptor, .init = setup, .fini = teardown,
+     .timeout = 300)
+{
+        unsigned port = free_port();
+        write_file("many.socket", "[Socket]\nListenStream=127.0.0.1:%u\nAccept=yes\n", port);
+        write_file("many@.service", "[Service]\nExecStart=" PROBE " inetd\n");
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/many.socket", S.units);
+        sv_start(cfg);
+        wait_field("many.socket", "state", "listening");
+        int before = sv_fds_settle(sv_fds());
+        for (int round = 0; round < 10; round++) {
+                int c[20];
+                for (int i = 0; i < 20; i++) {
+                        c[i] = pk_fd_tcp_connect("127.0.0.1", port, 0);
+                        cr_assert_geq(c[i], 0, "%s", pk_strerror(c[i]));
+                }
+                for (int i = 0; i < 20; i++) {
+                        char line[32];
+                        snprintf(line, sizeof(line), "r%di%d\n", round, i);
+                        char *r = ask(c[i], line);
+                        cr_assert(strstr(r, "got=r"), "round %d, %d: %s", round, i, r);
+                }
+                for (int i = 0; i < 20; i++)
+                        pk_fd_close(c[i]);
+        }
+        wait_field("many.socket", "connections", "0");
+        int after = sv_fds_settle(before);
+        if (after != before) {
+                char cmd[128];
+                snprintf(cmd, sizeof(cmd), "ls -l /proc/%d/fd >&2", (int)pk_proc_pid(S.p));
+                (void)!system(cmd);
+        }
+        cr_assert_eq(after, before, "supervise holds %d descriptors, %d before", after, before);
         sv_stop();
 }
 
@@ -563,6 +794,84 @@ Test(supervise_socket, fdstore_refused_without_file_descriptor_store_max, .init 
         sv_stop();
 }
 
+/* FileDescriptorStorePreserve=: the store across `ctl stop` + `ctl start`
+ * and across an automatic restart (kill -9, Restart=always).  A run that gets
+ * the stored memfd writes it to the file and never says READY=1; one that
+ * does not stores a new one and becomes active. */
+static void store_preserve(const char *preserve, int kept_over_stop, int kept_over_restart)
+{
+        char out[512];
+        snprintf(out, sizeof(out), "%s/kept.out", S.dir);
+        write_file("kept.service",
+                   "[Service]\nType=notify\nFileDescriptorStoreMax=4\n%s%s%sExecStart=" PROBE
+                   " store %s\nRestart=always\nRestartSec=0\n",
+                   preserve ? "FileDescriptorStorePreserve=" : "", preserve ? preserve : "",
+                   preserve ? "\n" : "", out);
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/kept.service", S.units);
+        sv_start(cfg);
+        wait_field("kept.service", "active", "active");
+        for (int step = 0; step < 2; step++) {
+                int want = step == 0 ? kept_over_stop : kept_over_restart;
+                char restarts[32];
+                field("kept.service", "restarts", restarts, sizeof(restarts));
+                if (step == 0) {
+                        cr_assert_eq(ctl(NULL, "stop", "kept.service"), 0);
+                        wait_field("kept.service", "state", "down");
+                        cr_assert_eq(ctl(NULL, "start", "kept.service"), 0);
+                } else {
+                        cr_assert_eq(ctl(NULL, "kill", "--signal", "KILL", "kept.service"), 0);
+                }
+                char *t = NULL;
+                if (want) {
+                        for (int i = 0; i < 600; i++) {
+                                free(t);
+                                t = slurp(out);
+                                if (t[0])
+                                        break;
+                                nap();
+                        }
+                        cr_assert_str_eq(t, "kept-data names=kept\n", "step %d", step);
+                        free(t);
+                        return; /* that run never becomes active: the rest is another test */
+                }
+                if (step == 1) { /* the restart happened: its count went up */
+                        char now[32] = "";
+                        for (int i = 0; i < 600 && strcmp(now, restarts) == 0; i++) {
+                                nap();
+                                field("kept.service", "restarts", now, sizeof(now));
+                        }
+                        cr_assert_str_neq(now, restarts);
+                }
+                wait_field("kept.service", "active", "active");
+                t = slurp(out);
+                cr_assert_str_eq(t, "", "step %d: the store was kept: %s", step, t);
+                free(t);
+        }
+        sv_stop();
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, fdstore_default_is_flushed_by_a_stop, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        store_preserve(NULL, 0, 1); /* restart, systemd's default */
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, fdstore_preserve_yes_survives_a_stop, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        store_preserve("yes", 1, 1);
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, fdstore_preserve_no_is_flushed_by_a_restart, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        store_preserve("no", 0, 0);
+}
+
 /* ---- refused configurations ----------------------------------------------------------------- */
 
 static void refused(const char *file, const char *text, const char *want)
@@ -591,13 +900,19 @@ Test(supervise_socket, bad_socket_units_are_clear_errors, .init = setup, .fini =
                 "Accept=yes is only for stream and seqpacket sockets");
         /* an address in use: the file, the key, the address and the reason */
         int busy = pk_fd_tcp_listen("127.0.0.1", 0, 0, 0);
-        char text[256];
+        char text[512];
         snprintf(text, sizeof(text), "[Socket]\nListenStream=127.0.0.1:%d\nService=x.service\n",
                  pk_fd_local_port(busy));
         snprintf(want, sizeof(want),
                  "bad4.socket: ListenStream= stream 127.0.0.1:%d: bind: ", pk_fd_local_port(busy));
         refused("bad4.socket", text, want);
         pk_fd_close(busy);
+        /* StandardInput=socket outside Accept=yes: refused at load, with the file */
+        write_file("si.service", "[Service]\nExecStart=/bin/cat\nStandardInput=socket\n");
+        snprintf(want, sizeof(want), "%s/si.service: StandardInput=socket: only Accept=yes",
+                 S.units);
+        snprintf(text, sizeof(text), "[Socket]\nListenStream=%s/si.sock\n", S.dir);
+        refused("si.socket", text, want);
 }
 
 // cppcheck-suppress unknownMacro
@@ -621,21 +936,50 @@ Test(supervise_socket, not_enforced_socket_keys_are_reported, .init = setup, .fi
         sv_stop();
 }
 
+/* Type=oneshot and Type=forking run through the unit-exec helper: its readiness
+ * pipe is above the listen fds, so the commands get the sockets at fd 3 with
+ * LISTEN_PID their own pid. */
+static void activated_through_the_helper(const char *type_lines)
+{
+        write_file("hx.socket", "[Socket]\nListenStream=%s/hx.sock\n", S.dir);
+        write_file("hx.service", "[Service]\n%s\n", type_lines);
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/hx.socket", S.units);
+        sv_start(cfg);
+        wait_field("hx.socket", "state", "listening");
+        wait_field("hx.service", "state", "down");
+        char path[512];
+        snprintf(path, sizeof(path), "%s/hx.sock", S.dir);
+        for (int round = 0; round < 2; round++) {
+                /* the second round: the socket was watched again once the service ended */
+                int u = pk_fd_unix_connect(path, SOCK_STREAM, 0);
+                cr_assert_geq(u, 0, "%s", pk_strerror(u));
+                char *r = ask(u, "helper\n");
+                cr_assert(strstr(r, "got=helper"), "%s", r);
+                cr_assert(strstr(r, "fds=1 names=hx.socket listen_pid=ok"), "%s", r);
+                pk_fd_close(u);
+                wait_field("hx.service", "state", "down");
+                wait_field("hx.socket", "state", "listening");
+        }
+        sv_stop();
+}
+
 // cppcheck-suppress unknownMacro
-Test(supervise_socket, oneshot_service_fails_its_socket, .init = setup, .fini = teardown,
+Test(supervise_socket, oneshot_service_is_socket_activated, .init = setup, .fini = teardown,
      .timeout = 120)
 {
-        write_file("os.socket", "[Socket]\nListenStream=%s/os.sock\n", S.dir);
-        write_file("os.service", "[Service]\nType=oneshot\nExecStart=/bin/true\n");
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/os.socket", S.units);
-        sv_start(cfg);
-        wait_field("os.socket", "state", "failed");
-        char why[256];
-        field("os.socket", "result", why, sizeof(why));
-        cr_assert(strstr(why, "cannot be socket-activated"), "%s", why);
-        cr_assert_neq(ctl(NULL, "start", "os.socket"), 0);
-        sv_stop();
+        activated_through_the_helper("Type=oneshot\nExecStart=" PROBE " serve 1");
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, forking_service_is_socket_activated, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        char lines[1200];
+        snprintf(lines, sizeof(lines),
+                 "Type=forking\nPIDFile=%s/hx.pid\nExecStart=" PROBE " forking %s/hx.pid", S.dir,
+                 S.dir);
+        activated_through_the_helper(lines);
 }
 
 /* ---- the escript control client ----------------------------------------------------------- */
@@ -760,7 +1104,7 @@ static struct pk_cmd *sh_true(void)
         return c;
 }
 
-static int sup_done;
+static int sup_done; /* reset by each test that runs a child more than once */
 
 static void on_ev(void *ud, const struct pk_sup_event *ev)
 {
@@ -859,5 +1203,80 @@ Test(sup_listen, manual_child_gets_the_listen_fds, .timeout = 60)
         pk_sup_free(s);
         pk_loop_free(loop);
         pk_fd_close(sp_fds[1]);
+        cr_assert_eq(own_fds(), fds_before, "descriptors leaked");
+}
+
+// cppcheck-suppress unknownMacro
+Test(sup_listen, set_listen_fds_replaces_them_for_the_next_run, .timeout = 60)
+{
+        int fds_before = own_fds();
+        char out[] = "/tmp/pk-suplisten-XXXXXX";
+        int ofd = mkstemp(out);
+        cr_assert_geq(ofd, 0);
+        close(ofd);
+        int a[2], b[2];
+        cr_assert_eq(pk_fd_socketpair(a, SOCK_STREAM, 0), 0);
+        cr_assert_eq(pk_fd_socketpair(b, SOCK_STREAM, 0), 0);
+        struct pk_loop *loop;
+        cr_assert_eq(pk_loop_new(&loop), 0);
+        struct pk_sup *s;
+        cr_assert_eq(pk_sup_new(loop, NULL, &s), 0);
+        cr_assert_eq(pk_sup_subscribe(s, on_ev, loop), 0);
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new("/bin/sh", &cmd), 0);
+        char script[256];
+        snprintf(script, sizeof(script), "echo \"$LISTEN_FDS $LISTEN_FDNAMES\" > %s", out);
+        const char *args[] = {"-c", script, NULL};
+        cr_assert_eq(pk_cmd_args(cmd, args), 0);
+        const char *old_names[] = {"old"};
+        struct pk_sup_child_spec sp = {.id = "svc",
+                                       .restart = PK_SUP_TEMPORARY,
+                                       .manual = 1,
+                                       .listen_fds = &a[0],
+                                       .n_listen_fds = 1,
+                                       .listen_fd_names = old_names};
+        cr_assert_eq(pk_sup_add(s, &sp, cmd), 0);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        int two[] = {a[0], b[0]};
+        const char *new_names[] = {"n1", "n2"};
+        cr_assert_eq(pk_sup_set_listen_fds(s, "nope", two, 2, new_names), -ENOENT);
+        const char *bad[] = {"n1", "a:b"};
+        cr_assert_eq(pk_sup_set_listen_fds(s, "svc", two, 2, bad), -EINVAL);
+        cr_assert_eq(pk_sup_set_listen_fds(s, "svc", two, 2, new_names), 0);
+        /* the caller's copies may go: the supervisor holds its own */
+        pk_fd_close(a[0]);
+        pk_fd_close(b[0]);
+        cr_assert_eq(pk_sup_start_child(s, "svc"), 0);
+        pk_loop_run(loop);
+        cr_assert(sup_done);
+        char *t = slurp(out);
+        cr_assert_str_eq(t, "2 n1:n2\n");
+        free(t);
+        /* none at all: the next run gets no LISTEN_* */
+        cr_assert_eq(pk_sup_set_listen_fds(s, "svc", NULL, 0, NULL), 0);
+        sup_done = 0;
+        cr_assert_eq(pk_sup_start_child(s, "svc"), 0);
+        pk_loop_run(loop);
+        cr_assert(sup_done);
+        t = slurp(out);
+        cr_assert_str_eq(t, " \n");
+        free(t);
+        unlink(out);
+        /* a readiness fd the new set would cover */
+        struct pk_sup_child_spec rp = {.id = "rdy",
+                                       .restart = PK_SUP_TEMPORARY,
+                                       .manual = 1,
+                                       .ready = PK_SUP_READY_FD,
+                                       .ready_fd = 4};
+        cr_assert_eq(pk_sup_add(s, &rp, sh_true()), 0);
+        int pair[] = {a[1], b[1]};
+        cr_assert_eq(pk_sup_set_listen_fds(s, "rdy", pair, 1, NULL), 0);
+        cr_assert_eq(pk_sup_set_listen_fds(s, "rdy", pair, 2, NULL), -EINVAL);
+        cr_assert_eq(pk_sup_remove_child(s, "rdy"), 0);
+        cr_assert_eq(pk_sup_remove_child(s, "svc"), 0);
+        pk_sup_free(s);
+        pk_loop_free(loop);
+        pk_fd_close(a[1]);
+        pk_fd_close(b[1]);
         cr_assert_eq(own_fds(), fds_before, "descriptors leaked");
 }

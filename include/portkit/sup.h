@@ -190,6 +190,10 @@ struct pk_sup_child_spec {
          *  child is removed.  0: refused (closed on arrival).  > 0 also sets
          *  NOTIFY_SOCKET whatever @p ready is.  <= PK_SUP_MAX_FDS. */
         unsigned fd_store_max;
+        /** When the fd store is closed (systemd's FileDescriptorStorePreserve=):
+         *  enum pk_sup_store_preserve; 0 (PK_SUP_STORE_RESTART) is systemd's
+         *  default. */
+        int fd_store_preserve;
         /** Order only, from this side: these start after this child is ready
          *  (when both start), as if each listed it in @p after (systemd's Before=). */
         const char *const *before;
@@ -207,6 +211,15 @@ struct pk_sup_child_spec {
 
 /** Most descriptors in listen_fds, and most in a child's fd store. */
 #define PK_SUP_MAX_FDS 128
+
+/** pk_sup_child_spec.fd_store_preserve: when the fd store is closed. */
+enum pk_sup_store_preserve {
+        /** When the child ends and is not restarted (DOWN or FAILED); kept
+         *  across automatic restarts and pk_sup_restart_child(). */
+        PK_SUP_STORE_RESTART = 0,
+        PK_SUP_STORE_NO,  /**< whenever the child's process ends, restarted or not */
+        PK_SUP_STORE_YES, /**< only when the child is removed */
+};
 
 /** Whether workers run in a cgroup v2 of their own (pk_sup_opts.cgroup). */
 enum pk_sup_cgroup_mode {
@@ -430,6 +443,17 @@ PK_API int pk_sup_start_child(struct pk_sup *sup, const char *id);
  * @return 0, -ENOENT, -EINVAL (NULL), -EALREADY (not failed: nothing done).
  */
 PK_API int pk_sup_reset_child(struct pk_sup *sup, const char *id);
+/**
+ * @brief Replaces a worker's listen fds (pk_sup_child_spec.listen_fds): the
+ *        supervisor closes its copies of the old ones and duplicates @p fds
+ *        (borrowed); a running child keeps what it has, its next run gets these.
+ * @param names one per fd (copied; NULL entries or a NULL list: "unknown").
+ * @return 0, -ENOENT, -EINVAL (not a worker, n over PK_SUP_MAX_FDS, a bad
+ *         name, a collision with ready_fd), -ENOMEM, -EMFILE.  On failure the
+ *         child keeps its old fds.
+ */
+PK_API int pk_sup_set_listen_fds(struct pk_sup *sup, const char *id, const int *fds, size_t n,
+                                 const char *const *names);
 /** @brief Stops a child; it stays stopped (not restarted). -ENOENT. */
 PK_API int pk_sup_stop_child(struct pk_sup *sup, const char *id);
 /** @brief Stops then starts a child (not counted against intensity). -ENOENT. */

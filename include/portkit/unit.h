@@ -334,7 +334,9 @@ struct pk_unit_service {
         struct pk_unit_status_set restart_force_exit_status;
         struct pk_unit_strv sockets; /**< Sockets= */
         unsigned int fd_store_max;   /**< FileDescriptorStoreMax= */
-        bool exit_type_cgroup;       /**< ExitType=cgroup */
+        /** FileDescriptorStorePreserve=: 0 no, 1 yes, 2 restart (the default) */
+        int fd_store_preserve;
+        bool exit_type_cgroup; /**< ExitType=cgroup */
 };
 
 /** @brief Listen*= kind. */

@@ -20,47 +20,8 @@ static bool fdname_ok(const char *s)
         return n > 0 && n <= 255;
 }
 
-int pk__sup_fds_copy(struct child *c, const struct pk_sup_child_spec *sp)
-{
-        c->manual = sp->manual != 0;
-        if (sp->n_listen_fds > PK_SUP_MAX_FDS || sp->fd_store_max > PK_SUP_MAX_FDS ||
-            (sp->n_listen_fds && !sp->listen_fds))
-                return -EINVAL;
-        if ((sp->n_listen_fds || sp->fd_store_max) && c->type != PK_SUP_WORKER)
-                return -EINVAL;
-        if (sp->ready == PK_SUP_READY_FD && sp->ready_fd >= 3 &&
-            (size_t)sp->ready_fd < 3 + sp->n_listen_fds + sp->fd_store_max)
-                return -EINVAL; /* would collide with a passed descriptor */
-        for (size_t i = 0; sp->listen_fd_names && i < sp->n_listen_fds; i++)
-                if (sp->listen_fd_names[i] && !fdname_ok(sp->listen_fd_names[i]))
-                        return -EINVAL;
-        c->store_max = sp->fd_store_max;
-        if (!sp->n_listen_fds)
-                return 0;
-        c->lfds = malloc(sp->n_listen_fds * sizeof(int));
-        c->lnames = calloc(sp->n_listen_fds, sizeof(char *));
-        if (!c->lfds || !c->lnames)
-                return -ENOMEM;
-        for (size_t i = 0; i < sp->n_listen_fds; i++) {
-                const char *nm = sp->listen_fd_names && sp->listen_fd_names[i]
-                                     ? sp->listen_fd_names[i]
-                                     : "unknown";
-                int fd = pk_fd_dup(sp->listen_fds[i], 3);
-                if (fd < 0)
-                        return fd;
-                char *dup = strdup(nm);
-                if (!dup) {
-                        pk_fd_close(fd);
-                        return -ENOMEM;
-                }
-                /* nl counts what pk__sup_fds_free() must release */
-                c->lfds[c->nl] = fd;
-                c->lnames[c->nl++] = dup;
-        }
-        return 0;
-}
-
-void pk__sup_fds_free(struct child *c)
+/* Closes and frees the listen fds the child holds. */
+static void listen_free(struct child *c)
 {
         for (size_t i = 0; i < c->nl; i++) {
                 pk_fd_close(c->lfds[i]);
@@ -71,6 +32,90 @@ void pk__sup_fds_free(struct child *c)
         c->lfds = NULL;
         c->lnames = NULL;
         c->nl = 0;
+}
+
+/* Duplicates fds[0..n) with their names into new arrays, then drops the old
+ * ones: on failure the child keeps what it had. */
+static int listen_set(struct child *c, const int *fds, size_t n, const char *const *names)
+{
+        if (n > PK_SUP_MAX_FDS || (n && !fds))
+                return -EINVAL;
+        for (size_t i = 0; names && i < n; i++)
+                if (names[i] && !fdname_ok(names[i]))
+                        return -EINVAL;
+        int *nf = NULL;
+        char **nn = NULL;
+        size_t k = 0;
+        int r = 0;
+        if (n) {
+                nf = malloc(n * sizeof(int));
+                nn = calloc(n, sizeof(char *));
+                if (!nf || !nn)
+                        r = -ENOMEM;
+        }
+        for (; r == 0 && k < n; k++) {
+                const char *nm = names && names[k] ? names[k] : "unknown";
+                int fd = pk_fd_dup(fds[k], 3);
+                if (fd < 0) {
+                        r = fd;
+                        break;
+                }
+                if (!(nn[k] = strdup(nm))) {
+                        pk_fd_close(fd);
+                        r = -ENOMEM;
+                        break;
+                }
+                nf[k] = fd;
+        }
+        if (r < 0) {
+                for (size_t i = 0; i < k; i++) {
+                        pk_fd_close(nf[i]);
+                        free(nn[i]);
+                }
+                free(nf);
+                free(nn);
+                return r;
+        }
+        listen_free(c);
+        c->lfds = nf;
+        c->lnames = nn;
+        c->nl = n;
+        return 0;
+}
+
+/* Whether fds 3 .. 3 + nl + store_max - 1 would cover the readiness fd. */
+static bool ready_collides(const struct child *c, size_t nl, size_t store_max)
+{
+        return c->ready == PK_SUP_READY_FD && c->ready_fd >= 3 &&
+               (size_t)c->ready_fd < 3 + nl + store_max;
+}
+
+int pk__sup_fds_copy(struct child *c, const struct pk_sup_child_spec *sp)
+{
+        c->manual = sp->manual != 0;
+        if (sp->n_listen_fds > PK_SUP_MAX_FDS || sp->fd_store_max > PK_SUP_MAX_FDS ||
+            (sp->n_listen_fds && !sp->listen_fds) || sp->fd_store_preserve < PK_SUP_STORE_RESTART ||
+            sp->fd_store_preserve > PK_SUP_STORE_YES)
+                return -EINVAL;
+        if ((sp->n_listen_fds || sp->fd_store_max) && c->type != PK_SUP_WORKER)
+                return -EINVAL;
+        if (sp->ready == PK_SUP_READY_FD && sp->ready_fd >= 3 &&
+            (size_t)sp->ready_fd < 3 + sp->n_listen_fds + sp->fd_store_max)
+                return -EINVAL; /* would collide with a passed descriptor */
+        c->store_max = sp->fd_store_max;
+        c->store_preserve = sp->fd_store_preserve;
+        return listen_set(c, sp->listen_fds, sp->n_listen_fds, sp->listen_fd_names);
+}
+
+int pk__sup_fds_replace(struct child *c, const int *fds, size_t n, const char *const *names)
+{
+        if (c->type != PK_SUP_WORKER || ready_collides(c, n, c->store_max))
+                return -EINVAL;
+        return listen_set(c, fds, n, names);
+}
+
+void pk__sup_fds_flush_store(struct child *c)
+{
         for (size_t i = 0; i < c->ns; i++) {
                 pk_fd_close(c->sfds[i]);
                 free(c->snames[i]);
@@ -80,6 +125,12 @@ void pk__sup_fds_free(struct child *c)
         c->sfds = NULL;
         c->snames = NULL;
         c->ns = 0;
+}
+
+void pk__sup_fds_free(struct child *c)
+{
+        listen_free(c);
+        pk__sup_fds_flush_store(c);
 }
 
 int pk__sup_fds_apply(struct child *c)
@@ -93,10 +144,13 @@ int pk__sup_fds_apply(struct child *c)
                 r = pk_cmd_fd_close(c->cmd, 3 + (int)i);
         if (r < 0)
                 return r;
+        size_t prev = c->mapped;
         c->mapped = n;
         if (n == 0) {
-                if (c->nl == 0 && c->store_max == 0)
-                        return 0; /* never a socket-activated child: leave its env alone */
+                /* never given any (pk_sup_set_listen_fds() may take them all away
+                 * after a run that had them): leave its env alone */
+                if (prev == 0 && c->store_max == 0)
+                        return 0;
                 r = pk_cmd_env_unset(c->cmd, "LISTEN_FDS");
                 if (r == 0)
                         r = pk_cmd_env_unset(c->cmd, "LISTEN_FDNAMES");

@@ -107,6 +107,8 @@ struct child {
         uint64_t start_seq; /* order of the last spawn, for reverse-order stops */
         int has_exit;
         unsigned store_max; /* spec.fd_store_max */
+        int store_preserve; /* spec.fd_store_preserve */
+        bool keep_store;    /* a requested restart passes through DOWN: keep the store */
         struct pk_exit last_exit;
 
         struct child_limit lim; /* per-child backoff and start limit (limit.c) */
@@ -210,6 +212,10 @@ void pk__sup_extend_stop(struct child *c, int64_t ms); /* EXTEND_TIMEOUT_USEC wh
 int pk__sup_fds_copy(struct child *c, const struct pk_sup_child_spec *sp); /* at add */
 int pk__sup_fds_apply(struct child *c); /* before each spawn: map fds, set LISTEN_* */
 void pk__sup_fds_free(struct child *c); /* at removal */
+/* pk_sup_set_listen_fds(): the child's listen fds become copies of fds[0..n). */
+int pk__sup_fds_replace(struct child *c, const int *fds, size_t n, const char *const *names);
+/* Closes the fd store (FileDescriptorStorePreserve=). */
+void pk__sup_fds_flush_store(struct child *c);
 /* sd_notify FDSTORE=1 / FDSTOREREMOVE=1: takes ownership of fds[0..n) in every case. */
 void pk__sup_fds_notify(struct child *c, bool store, bool remove, const char *name, int *fds,
                         size_t n);

@@ -298,6 +298,11 @@ static void set_state(struct child *c, int st)
         if (st == PK_SUP_WAITING)
                 c->sup->nwaiting++;
         c->state = st;
+        /* FileDescriptorStorePreserve=restart|no: a child that ends for good
+         * (not restarted) loses its store; yes keeps it until removal. */
+        if (c->ns && !c->keep_store && c->store_preserve != PK_SUP_STORE_YES &&
+            (st == PK_SUP_DOWN || st == PK_SUP_FAILED))
+                pk__sup_fds_flush_store(c);
 }
 
 /* cgroup.kill on the child's cgroup.  The kernel (seen on 6.18) goes on
@@ -1127,9 +1132,13 @@ static void act_stopped(struct child *c)
         c->after_stop = AFTER_DOWN;
         bool marked = c->stop_mark;
         c->stop_mark = false;
+        if (c->store_preserve == PK_SUP_STORE_NO)
+                pk__sup_fds_flush_store(c); /* every end of the process */
         switch (after) {
         case AFTER_RESTART:
+                c->keep_store = true; /* a requested restart: DOWN for a moment only */
                 set_state(c, PK_SUP_DOWN);
+                c->keep_store = false;
                 dispatch(c, PE_START, NULL);
                 break;
         case AFTER_GROUP:
@@ -1177,6 +1186,8 @@ static void dispatch(struct child *c, int ev, const struct pk_exit *ex)
         case A_EXIT: {
                 int reason = c->fail_reason;
                 c->fail_reason = 0;
+                if (c->store_preserve == PK_SUP_STORE_NO)
+                        pk__sup_fds_flush_store(c); /* every end of the process */
                 if (ex && reason != PK_SUP_R_SPAWN)
                         pk__sup_emit(c, PK_SUP_EV_EXITED, PK_SUP_R_NONE, 0, NULL);
                 on_failure_or_exit(c, reason != PK_SUP_R_SPAWN && ex && is_normal(c, ex),
@@ -1950,6 +1961,17 @@ int pk_sup_start_child(struct pk_sup *s, const char *id)
         dispatch(c, PE_START, NULL);
         pk__sup_flush(s);
         return 0;
+}
+
+int pk_sup_set_listen_fds(struct pk_sup *s, const char *id, const int *fds, size_t n,
+                          const char *const *names)
+{
+        if (!s || !id)
+                return -EINVAL;
+        struct child *c = find_child(s, id);
+        if (!c)
+                return -ENOENT;
+        return pk__sup_fds_replace(c, fds, n, names);
 }
 
 int pk_sup_reset_child(struct pk_sup *s, const char *id)

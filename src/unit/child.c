@@ -21,6 +21,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The unit-exec helper's readiness pipe (Type=oneshot/forking): above every
+ * descriptor a socket-activated child can get (listen fds and the fd store,
+ * 3 .. 3 + 2 * PK_SUP_MAX_FDS - 1), so LISTEN_FDS start at 3 as
+ * sd_listen_fds(3) expects.  The "--ready-fd=259" argument says the same. */
+#define HELPER_READY_FD (3 + 2 * PK_SUP_MAX_FDS)
+_Static_assert(HELPER_READY_FD == 259, "--ready-fd=259 below");
+
 /* The private side of pk_unit_child: the storage the spec's pointers use. */
 struct child_priv {
         struct pk_unit_child pub;
@@ -565,7 +572,7 @@ static int map_service(struct child_priv *c, const struct pk_unit *u,
         case PK_UNIT_TYPE_FORKING:
         case PK_UNIT_TYPE_ONESHOT:
                 sp->ready = PK_SUP_READY_FD;
-                sp->ready_fd = 3;
+                sp->ready_fd = HELPER_READY_FD;
                 if (s->type == PK_UNIT_TYPE_ONESHOT) {
                         /* A oneshot's end is its success: not restarted after that. */
                         if (sp->restart == PK_SUP_PERMANENT)
@@ -584,6 +591,9 @@ static int map_service(struct child_priv *c, const struct pk_unit *u,
          * sockets and sets spec.listen_fds (portkit supervise does, supervise_socket.c). */
         /* FDSTORE=1 over sd_notify: the sup layer keeps them across restarts */
         sp->fd_store_max = s->fd_store_max > PK_SUP_MAX_FDS ? PK_SUP_MAX_FDS : s->fd_store_max;
+        sp->fd_store_preserve = s->fd_store_preserve == 0   ? PK_SUP_STORE_NO
+                                : s->fd_store_preserve == 1 ? PK_SUP_STORE_YES
+                                                            : PK_SUP_STORE_RESTART;
         if (s->fd_store_max > PK_SUP_MAX_FDS &&
             (r = note(c, "FileDescriptorStoreMax=%u: at most %d are kept", s->fd_store_max,
                       PK_SUP_MAX_FDS)) < 0)
@@ -633,7 +643,7 @@ static int build_cmd(struct child_priv *c, const struct pk_unit *u,
         if (s->remain_after_exit && (r = pk_cmd_arg(cmd, "--remain")) < 0)
                 return r;
         if ((s->type == PK_UNIT_TYPE_FORKING || s->type == PK_UNIT_TYPE_ONESHOT) &&
-            (r = pk_cmd_arg(cmd, "--ready-fd=3")) < 0)
+            (r = pk_cmd_arg(cmd, "--ready-fd=259")) < 0)
                 return r;
         for (size_t i = 0; i < s->exec_condition.n; i++)
                 if ((r = helper_cmd_args(cmd, "--condition", &s->exec_condition.v[i], env)) < 0)

@@ -1068,6 +1068,7 @@ static const struct keydef keys[] = {
     {"Sockets", S_SERVICE, h_strv, SV(sockets), 1},
     {"ExitType", S_SERVICE, h_exit_type, 0, 0},
     {"FileDescriptorStoreMax", S_SERVICE, h_uint, SV(fd_store_max), 0},
+    {"FileDescriptorStorePreserve", S_SERVICE, h_enum, SV(fd_store_preserve), 6},
     NE("TimeoutStartFailureMode", S_SERVICE),
     NE("TimeoutStopFailureMode", S_SERVICE),
     NE("RuntimeRandomizedExtraSec", S_SERVICE),
@@ -1079,7 +1080,6 @@ static const struct keydef keys[] = {
     NE("OOMPolicy", S_SERVICE),
     NE("OpenFile", S_SERVICE),
     NE("ReloadSignal", S_SERVICE),
-    NE("FileDescriptorStorePreserve", S_SERVICE),
 
     /* systemd.exec(5), services and sockets */
     {"User", S_EXEC, h_user, EX(user), 0},
@@ -1391,6 +1391,7 @@ void pk__unit_defaults(struct pk_unit *u)
         for (int i = 0; i < PK_UNIT_DIR_COUNT; i++)
                 x->dirs[i].mode = 0755;
         x->std_input.kind = PK_UNIT_STDIO_NULL;
+        u->service.fd_store_preserve = 2; /* restart, systemd's default */
         x->std_output.kind = PK_UNIT_STDIO_JOURNAL;
         x->std_error.kind = PK_UNIT_STDIO_INHERIT;
         u->kill.mode = PK_UNIT_KILL_CONTROL_GROUP;

@@ -11,7 +11,12 @@
  *   sock_probe store FILE  first run (no fd named "kept"): stores a memfd holding
  *                          "kept-data" with sd_notify READY=1 FDSTORE=1 FDNAME=kept
  *                          (Type=notify) and sleeps; a later run: writes what the
- *                          kept fd holds and LISTEN_FDNAMES to FILE, then sleeps. */
+ *                          kept fd holds and LISTEN_FDNAMES to FILE, then sleeps.
+ *   sock_probe forking PIDFILE
+ *                          Type=forking: checks LISTEN_PID is its pid, forks a
+ *                          daemon that writes its pid to PIDFILE and serves one
+ *                          client as `serve 1` (its answer's listen_pid says what
+ *                          the starter saw), exits 0 once PIDFILE is written. */
 #include <errno.h>
 #include <poll.h>
 #include <stddef.h>
@@ -172,14 +177,47 @@ static int store(const char *file)
                 pause();
 }
 
+static int forking(const char *pidfile)
+{
+        const char *lp = getenv("LISTEN_PID");
+        int ok = lp && atol(lp) == (long)getpid();
+        int p[2];
+        if (pipe(p) < 0)
+                return 2;
+        pid_t pid = fork();
+        if (pid < 0)
+                return 2;
+        if (pid == 0) {
+                close(p[0]);
+                setsid();
+                char me[24];
+                snprintf(me, sizeof(me), "%ld", (long)getpid());
+                /* as a daemon that read its fds before forking: they are its own now */
+                setenv("LISTEN_PID", ok ? me : "0", 1);
+                FILE *f = fopen(pidfile, "w");
+                if (!f)
+                        _exit(2);
+                fprintf(f, "%s\n", me);
+                fclose(f);
+                close(p[1]);
+                _exit(serve(1));
+        }
+        close(p[1]);
+        char c;
+        (void)!read(p[0], &c, 1); /* EOF once the pid file is written */
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
+        if (argc >= 3 && strcmp(argv[1], "forking") == 0)
+                return forking(argv[2]);
         if (argc >= 3 && strcmp(argv[1], "serve") == 0)
                 return serve(atoi(argv[2]));
         if (argc >= 2 && strcmp(argv[1], "inetd") == 0)
                 return inetd();
         if (argc >= 3 && strcmp(argv[1], "store") == 0)
                 return store(argv[2]);
-        fprintf(stderr, "usage: sock_probe serve N | inetd | store FILE\n");
+        fprintf(stderr, "usage: sock_probe serve N | inetd | store FILE | forking PIDFILE\n");
         return 64;
 }

@@ -135,7 +135,7 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
         return h;
 }
 
-static uint64_t hash_file(uint64_t h, const char *path)
+uint64_t hash_file(uint64_t h, const char *path)
 {
         if (!path)
                 return h;
@@ -266,6 +266,10 @@ static int load_one(struct sv *sv, const char *name, const char *const *dirs, st
         if (u->kind != PK_UNIT_KIND_SERVICE) {
                 pk_unit_free(u);
                 return 0; /* targets: only services and sockets are run */
+        }
+        if ((r = sk_check_service(u, err, errsz)) < 0) {
+                pk_unit_free(u);
+                return r;
         }
         const char *helper[] = {sv->self_exe, "unit-exec", NULL};
         extern char **environ;
@@ -963,9 +967,12 @@ static void svc_retire(struct sv *sv, struct svc *s, struct svc *replacement)
 static int daemon_reload(struct sv *sv, char *err, size_t errsz)
 {
         struct load_set ls = {0};
+        sk_reload_begin(sv->sk); /* socket units: a diff, in place once all is loaded */
         int r = load_all(sv, &ls, err, errsz);
-        if (r < 0)
+        if (r < 0) {
+                sk_reload_abort(sv->sk);
                 return r;
+        }
         /* A loaded unit whose file is still there stays (re-read), whether the
          * configuration names it or it was started on demand or disabled since:
          * a reload is not a stop.  A unit whose file is gone is removed. */
@@ -982,11 +989,13 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
                 if (r < 0) {
                         snprintf(err, errsz, "%s", sub);
                         load_set_clear(&ls);
+                        sk_reload_abort(sv->sk);
                         return r;
                 }
                 for (size_t k = before; k < ls.n; k++)
                         ls.v[k]->on_demand = 1;
         }
+        sk_reload_commit(sv->sk);
         unsigned kept = 0, changed = 0, added = 0, removed = 0, notadded = 0;
         /* Removed and changed first. */
         for (size_t i = sv->n; i-- > 0;) {

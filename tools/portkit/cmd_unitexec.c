@@ -35,8 +35,23 @@ static const char ue_usage[] =
     "                         (--condition|--pre|--start FLAGS ARGC PATH ARGV...)...\n"
     "Internal helper of `portkit supervise` (see docs/supervise.md).\n";
 
-/* Runs one command to its end; returns its shell status (0..255, 128+sig). */
-static int run_one(const struct ue_cmd *c)
+/* The socket-activation descriptors we were given (sd_listen_fds(3)): fds
+ * 3 .. 3 + n - 1 when LISTEN_PID is our pid, else 0. */
+static int listen_fds_given(void)
+{
+        const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+        long long p, n;
+        if (!pid || !fds || pk_cli_parse_int(pid, 1, 0x7fffffff, &p) < 0 || p != getpid() ||
+            pk_cli_parse_int(fds, 1, 1000, &n) < 0)
+                return 0;
+        return (int)n;
+}
+
+/* Runs one command to its end; returns its shell status (0..255, 128+sig).
+ * nfds > 0: an ExecStart= of a oneshot or forking unit, which gets the
+ * listen fds at 3.. with LISTEN_PID set to its own pid, as systemd passes
+ * them to the main commands; ExecCondition=/ExecStartPre= get none. */
+static int run_one(const struct ue_cmd *c, int nfds)
 {
         struct pk_cmd *cmd = NULL;
         int r = pk_cmd_new(c->path, &cmd);
@@ -44,6 +59,13 @@ static int run_one(const struct ue_cmd *c)
                 r = pk_cmd_argv0(cmd, c->argv[0]);
         if (r == 0 && c->argv[0])
                 r = pk_cmd_args(cmd, (const char *const *)c->argv + 1);
+        for (int fd = 3; r == 0 && fd < 3 + nfds; fd++)
+                r = pk_cmd_fd(cmd, fd, fd);
+        if (r == 0 && nfds > 0)
+                r = pk_cmd_env_pid(cmd, "LISTEN_PID");
+        static const char *const listen_env[] = {"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"};
+        for (size_t i = 0; r == 0 && nfds == 0 && i < 3; i++)
+                r = pk_cmd_env_unset(cmd, listen_env[i]);
         struct pk_proc *p = NULL;
         struct pk_spawn_error se;
         if (r == 0)
@@ -213,13 +235,14 @@ static int ue_main(int argc, char **argv)
                 (void)fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
         if (pidfile)
                 (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        int nfds = listen_fds_given();
 
         size_t nstart = 0;
         for (size_t k = 0; k < n; k++) {
                 const struct ue_cmd *c = &cmds[k];
                 int ign = (c->flags & PK_UNIT_EXEC_IGNORE_FAILURE) != 0;
                 if (c->kind == 'c') {
-                        int st = run_one(c);
+                        int st = run_one(c, 0);
                         if (st == 0)
                                 continue;
                         if (st < 255 && st < 128) {
@@ -232,7 +255,7 @@ static int ue_main(int argc, char **argv)
                         return st;
                 }
                 if (c->kind == 'p') {
-                        int st = run_one(c);
+                        int st = run_one(c, 0);
                         if (st != 0 && !ign) {
                                 fprintf(stderr, "portkit unit-exec: ExecStartPre %s: status %d\n",
                                         c->path, st);
@@ -248,7 +271,7 @@ static int ue_main(int argc, char **argv)
                                 strerror(errno));
                         return 127;
                 }
-                int st = run_one(c);
+                int st = run_one(c, nfds);
                 if (st != 0 && !ign)
                         return st;
         }

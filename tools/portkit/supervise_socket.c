@@ -41,12 +41,16 @@ struct sk_listen {
         char desc[160]; /* "stream /run/foo.sock", "stream 127.0.0.1:8080" */
         struct pk_loop_io io;
         int watched;
+        /* daemon-reload: the same address in the unit being replaced, whose
+         * descriptor this one holds until the reload is committed or dropped */
+        struct sk_listen *from;
 };
 
 /* One running Accept=yes instance. */
 struct sk_inst {
         char name[PK_SUP_ID_MAX + 1];
-        int conn; /* the connection: the cmd maps it, so it lives until removal */
+        int conn;  /* the connection: the cmd maps it, so it lives until removal */
+        int added; /* pk_sup_add() returned: the supervisor knows it */
         struct sk_inst *next;
 };
 
@@ -58,7 +62,7 @@ struct sk_unit {
         char *service; /* Accept=no: the service it activates; Accept=yes: the template */
         char *dirs[SK_MAX_DIRS + 1];
         struct pk_unit_strv notes; /* what it asks for that is not enforced */
-        int failed;  /* 1: trigger limit hit, or the service is missing; 2: cannot ever work */
+        int failed;  /* trigger limit hit, the service is missing, the sockets cannot be made */
         int stopped; /* `ctl stop`: not watched until `ctl start` */
         char why[128];
         uint64_t trig[SK_TRIGGER_BURST];
@@ -66,6 +70,15 @@ struct sk_unit {
         unsigned long accepted; /* connections so far (instance numbers) */
         unsigned ninst;
         struct sk_inst *inst;
+        uint64_t hash; /* of its files, for daemon-reload's diff */
+        int open;      /* its descriptors are made (closed by `ctl stop`) */
+        int kept;      /* daemon-reload: unchanged, staged as itself */
+};
+
+/* A service sk_attach() gave descriptors to: what decides which it gets. */
+struct sk_att {
+        char *name;
+        char **sockets; /* its Sockets= (NULL-terminated copy) */
 };
 
 struct sk_set {
@@ -79,6 +92,12 @@ struct sk_set {
         /* sk_attach()'s output, valid until the next call */
         int afds[PK_SUP_MAX_FDS];
         const char *anames[PK_SUP_MAX_FDS];
+        struct sk_att *att;
+        size_t natt;
+        /* daemon-reload in progress (sk_reload_begin()): the units it loads */
+        int staging;
+        struct sk_unit *pend[SK_MAX_UNITS];
+        size_t npend;
 };
 
 static void arm(struct sk_unit *su, int on);
@@ -318,6 +337,32 @@ static void close_listen(struct sk_listen *l, int remove)
                 if (p)
                         (void)unlink(p + 1);
         }
+        l->is_fifo = 0;
+}
+
+/* Closes every descriptor of the unit (`ctl stop`, removal). */
+static void close_listens(struct sk_unit *su)
+{
+        for (size_t i = 0; i < su->nl; i++)
+                close_listen(&su->l[i], su->u->socket.remove_on_stop);
+        su->open = 0;
+}
+
+/* daemon-reload: borrowed descriptors go back to the unit that lends them
+ * (commit == 0, the reload is dropped) or become this unit's (commit == 1). */
+static void settle_borrowed(struct sk_unit *su, int commit)
+{
+        const struct pk_fd_unix_listener none = PK_FD_UNIX_LISTENER_INIT;
+        for (size_t i = 0; i < su->nl; i++) {
+                struct sk_listen *l = &su->l[i];
+                if (!l->from)
+                        continue;
+                struct sk_listen *gone = commit ? l->from : l;
+                gone->fd = -1;
+                gone->ul = none;
+                gone->is_fifo = 0;
+                l->from = NULL;
+        }
 }
 
 static void inst_free(struct sk_unit *su, struct sk_inst *in)
@@ -336,8 +381,8 @@ static struct sk_unit *unit_free(struct sk_unit *su)
 {
         if (!su)
                 return NULL;
-        for (size_t i = 0; i < su->nl; i++)
-                close_listen(&su->l[i], su->u->socket.remove_on_stop);
+        settle_borrowed(su, 0); /* a dropped reload's unit: what it borrowed is not its own */
+        close_listens(su);
         while (su->inst) {
                 struct sk_inst *in = su->inst;
                 if (su->set->sup)
@@ -370,34 +415,123 @@ int sk_set_new(const char *self_exe, const char *log_dir, int strict, struct sk_
 
 static void on_sup_event(void *ud, const struct pk_sup_event *ev);
 
+void sk_reload_abort(struct sk_set *set);
+
 struct sk_set *sk_set_free(struct sk_set *set)
 {
         if (!set)
                 return NULL;
         if (set->subscribed)
                 (void)pk_sup_unsubscribe(set->sup, on_sup_event, set);
+        if (set->staging)
+                sk_reload_abort(set);
         for (size_t i = 0; i < set->n; i++)
                 unit_free(set->v[i]);
+        for (size_t i = 0; i < set->natt; i++) {
+                free(set->att[i].name);
+                for (size_t k = 0; set->att[i].sockets && set->att[i].sockets[k]; k++)
+                        free(set->att[i].sockets[k]);
+                free(set->att[i].sockets);
+        }
+        free(set->att);
         free(set);
         return NULL;
+}
+
+static int same_listen(const struct pk_unit_listen *a, const struct pk_unit_listen *b)
+{
+        return a->kind == b->kind && a->addr == b->addr && a->port == b->port &&
+               strcmp(a->path ? a->path : "", b->path ? b->path : "") == 0 &&
+               strcmp(a->ifname ? a->ifname : "", b->ifname ? b->ifname : "") == 0;
+}
+
+/* Makes the descriptor of every Listen*= line.  old: the same-named unit a
+ * daemon-reload replaces (or NULL); a line with the same address as one of
+ * its lines borrows that descriptor instead (settle_borrowed()), so the
+ * socket is never closed and a client connecting meanwhile is served. */
+static int open_listens(struct sk_unit *su, struct sk_unit *old, char *err, size_t errsz)
+{
+        const struct pk_unit_socket *so = &su->u->socket;
+        const char *file = su->u->fragment_path ? su->u->fragment_path : su->u->name;
+        const struct pk_fd_unix_listener none = PK_FD_UNIX_LISTENER_INIT;
+        su->nl = 0;
+        for (size_t i = 0; i < so->listen.n; i++) {
+                const struct pk_unit_listen *li = &so->listen.v[i];
+                struct sk_listen *l = &su->l[su->nl];
+                memset(l, 0, sizeof(*l));
+                l->su = su;
+                l->fd = -1;
+                l->ul = none;
+                for (size_t k = 0; old && old->open && k < old->nl; k++) {
+                        struct sk_listen *o = &old->l[k];
+                        if (o->fd < 0 || !same_listen(li, &old->u->socket.listen.v[k]))
+                                continue;
+                        l->fd = o->fd;
+                        l->ul = o->ul;
+                        l->is_fifo = o->is_fifo;
+                        memcpy(l->desc, o->desc, sizeof(l->desc));
+                        l->from = o;
+                        break;
+                }
+                su->nl++; /* closed by close_listens() whatever happens */
+                if (l->from)
+                        continue;
+                const char *what = "";
+                int r = make_listen(su, li, l, &what);
+                if (r < 0) {
+                        /* l->desc names the address as given ("stream 127.0.0.1:80") */
+                        snprintf(err, errsz, "%s: %s= %s: %s: %s", file, kind_key(li->kind),
+                                 l->desc, what, pk_strerror(r));
+                        return r;
+                }
+        }
+        su->open = 1;
+        return 0;
+}
+
+static struct sk_unit *find_unit(struct sk_unit *const *v, size_t n, const char *name)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(v[i]->u->name, name) == 0)
+                        return v[i];
+        return NULL;
+}
+
+static uint64_t unit_hash(const struct pk_unit *u)
+{
+        uint64_t h = hash_file(0xcbf29ce484222325ull, u->fragment_path);
+        for (size_t i = 0; i < u->dropin_paths.n; i++)
+                h = hash_file(h, u->dropin_paths.v[i]);
+        return h;
 }
 
 int sk_add(struct sk_set *set, struct pk_unit *u, const char *const *dirs, const char **ret_service,
            char *err, size_t errsz)
 {
         *ret_service = NULL;
-        for (size_t i = 0; i < set->n; i++)
-                if (strcmp(set->v[i]->u->name, u->name) == 0) {
-                        struct sk_unit *old = set->v[i];
-                        *ret_service = old->u->socket.accept ? NULL : old->service;
-                        pk_unit_free(u);
-                        return 0;
-                }
+        struct sk_unit *const *v = set->staging ? set->pend : set->v;
+        size_t *n = set->staging ? &set->npend : &set->n;
+        struct sk_unit *have = find_unit(v, *n, u->name);
+        if (have) { /* loaded twice by one load */
+                *ret_service = have->u->socket.accept ? NULL : have->service;
+                pk_unit_free(u);
+                return 0;
+        }
+        uint64_t hash = unit_hash(u);
+        struct sk_unit *old = set->staging ? find_unit(set->v, set->n, u->name) : NULL;
         const char *file = u->fragment_path ? u->fragment_path : u->name;
-        if (set->n >= SK_MAX_UNITS) {
+        if (*n >= SK_MAX_UNITS) {
                 snprintf(err, errsz, "%s: more than %d socket units", file, SK_MAX_UNITS);
                 pk_unit_free(u);
                 return -E2BIG;
+        }
+        if (old && old->hash == hash) {
+                /* daemon-reload, files unchanged: the unit stays as it is */
+                old->kept = 1;
+                set->pend[set->npend++] = old;
+                *ret_service = old->u->socket.accept ? NULL : old->service;
+                pk_unit_free(u);
+                return 0;
         }
         struct sk_unit *su = calloc(1, sizeof(*su));
         if (!su) {
@@ -406,6 +540,7 @@ int sk_add(struct sk_set *set, struct pk_unit *u, const char *const *dirs, const
         }
         su->set = set;
         su->u = u;
+        su->hash = hash;
         const struct pk_unit_socket *so = &u->socket;
         int r = -ENOMEM;
         su->l = calloc(so->listen.n ? so->listen.n : 1, sizeof(*su->l));
@@ -433,30 +568,106 @@ int sk_add(struct sk_set *set, struct pk_unit *u, const char *const *dirs, const
                         r = PK_EUNITVALUE;
                         goto fail;
                 }
-                struct sk_listen *l = &su->l[su->nl];
-                l->su = su;
-                const char *what = "";
-                r = make_listen(su, li, l, &what);
-                su->nl++; /* closed by unit_free() whatever happened */
-                if (r < 0) {
-                        /* l->desc names the address as given ("stream 127.0.0.1:80") */
-                        snprintf(err, errsz, "%s: %s= %s: %s: %s", file, kind_key(li->kind),
-                                 l->desc, what, pk_strerror(r));
-                        goto fail;
-                }
         }
+        if (old && old->stopped)
+                su->stopped = 1; /* a reload does not start a stopped socket unit */
+        else if ((r = open_listens(su, old, err, errsz)) < 0)
+                goto fail;
         for (size_t i = 0; i < su->notes.n; i++)
                 logf_("%s: %s", u->name, su->notes.v[i]);
-        set->v[set->n++] = su;
-        /* Added by daemon-reload after sk_start(): watch it now.  For Accept=no a
-         * service that already runs only makes the first trigger a no-op. */
-        if (set->loop)
-                arm(su, 1);
+        if (set->staging) {
+                set->pend[set->npend++] = su; /* made now, in place at sk_reload_commit() */
+        } else {
+                set->v[set->n++] = su;
+                /* loaded on demand after sk_start() (`ctl start NAME.socket`): watch it
+                 * now; for Accept=no a service that already runs makes the first
+                 * trigger a no-op */
+                if (set->loop)
+                        arm(su, 1);
+        }
         *ret_service = so->accept ? NULL : su->service;
         return 0;
 fail:
         unit_free(su);
         return r;
+}
+
+/* Hands every attached service the descriptors of the socket units that
+ * activate it now (after a socket unit is stopped, started or reloaded): its
+ * next run gets them. */
+static void reattach_all(struct sk_set *set);
+
+void sk_reload_begin(struct sk_set *set)
+{
+        set->staging = 1;
+        set->npend = 0;
+}
+
+void sk_reload_abort(struct sk_set *set)
+{
+        for (size_t i = 0; i < set->npend; i++) {
+                if (set->pend[i]->kept)
+                        set->pend[i]->kept = 0;
+                else
+                        unit_free(set->pend[i]); /* its own sockets closed, borrowed ones not */
+        }
+        set->npend = 0;
+        set->staging = 0;
+}
+
+void sk_reload_commit(struct sk_set *set)
+{
+        unsigned kept = 0, changed = 0, added = 0, removed = 0;
+        for (size_t i = 0; i < set->npend; i++)
+                if (!find_unit(set->v, set->n, set->pend[i]->u->name)) {
+                        added++;
+                        logf_("daemon-reload: %s added", set->pend[i]->u->name);
+                }
+        for (size_t i = 0; i < set->n; i++) {
+                struct sk_unit *old = set->v[i];
+                if (old->kept) {
+                        old->kept = 0;
+                        kept++;
+                        continue;
+                }
+                struct sk_unit *rep = find_unit(set->pend, set->npend, old->u->name);
+                arm(old, 0);
+                if (rep) {
+                        /* Accept=yes instances still running go on under the new unit */
+                        settle_borrowed(rep, 1);
+                        while (old->inst) {
+                                struct sk_inst *in = old->inst;
+                                old->inst = in->next;
+                                old->ninst--;
+                                in->next = rep->inst;
+                                rep->inst = in;
+                                rep->ninst++;
+                        }
+                        rep->accepted = old->accepted;
+                        changed++;
+                        logf_("daemon-reload: %s changed: sockets made again", old->u->name);
+                } else {
+                        removed++;
+                        logf_("daemon-reload: %s removed: sockets closed", old->u->name);
+                }
+                unit_free(old); /* closes what was not handed on */
+        }
+        for (size_t i = 0; i < set->npend; i++)
+                set->v[i] = set->pend[i];
+        set->n = set->npend;
+        set->npend = 0;
+        set->staging = 0;
+        if (set->sup)
+                reattach_all(set);
+        /* watched unless the service runs (one not added yet is down) */
+        for (size_t i = 0; set->loop && i < set->n; i++) {
+                struct sk_unit *su = set->v[i];
+                struct pk_sup_child_info ci;
+                arm(su, su->u->socket.accept || pk_sup_child_info(set->sup, su->service, &ci) < 0 ||
+                            ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED);
+        }
+        logf_("daemon-reload: sockets: %u unchanged, %u changed, %u added, %u removed", kept,
+              changed, added, removed);
 }
 
 /* ---- Accept=no ------------------------------------------------------------------------ */
@@ -500,6 +711,7 @@ static int trigger_limited(struct sk_unit *su)
 }
 
 static void spawn_instance(struct sk_unit *su, int conn);
+static void sweep_instances(struct sk_set *set);
 
 static void on_listen_ready(struct pk_loop_io *io, unsigned revents)
 {
@@ -567,6 +779,53 @@ static void remote_env(struct pk_cmd *cmd, int conn)
         (void)pk_cmd_env_set(cmd, "REMOTE_PORT", p);
 }
 
+/* systemd's instance name for connection number nr: "N-LOCAL:PORT-REMOTE:PORT"
+ * for IP (an IPv4-mapped IPv6 pair written as IPv4), "N-PID-UID" for a Unix
+ * peer ("N-unknown" when its pid is not visible here).  -errno when the
+ * connection cannot be read. */
+static int instance_of(int conn, unsigned long nr, char *buf, size_t size)
+{
+        struct sockaddr_storage ls, rs;
+        socklen_t ll = sizeof(ls), rl = sizeof(rs);
+        memset(&ls, 0, sizeof(ls));
+        memset(&rs, 0, sizeof(rs));
+        if (getsockname(conn, (struct sockaddr *)&ls, &ll) < 0 ||
+            getpeername(conn, (struct sockaddr *)&rs, &rl) < 0)
+                return -errno;
+        if (ls.ss_family == AF_UNIX) {
+                struct pk_fd_cred cr;
+                if (pk_fd_peercred(conn, &cr) == 0 && cr.pid > 0)
+                        snprintf(buf, size, "%lu-%ld-%lu", nr, (long)cr.pid, (unsigned long)cr.uid);
+                else
+                        snprintf(buf, size, "%lu-unknown", nr);
+                return 0;
+        }
+        char la[INET6_ADDRSTRLEN] = "", ra[INET6_ADDRSTRLEN] = "";
+        unsigned lp, rp;
+        if (ls.ss_family == AF_INET) {
+                const struct sockaddr_in *l4 = (const void *)&ls, *r4 = (const void *)&rs;
+                inet_ntop(AF_INET, &l4->sin_addr, la, sizeof(la));
+                inet_ntop(AF_INET, &r4->sin_addr, ra, sizeof(ra));
+                lp = ntohs(l4->sin_port);
+                rp = ntohs(r4->sin_port);
+        } else if (ls.ss_family == AF_INET6) {
+                const struct sockaddr_in6 *l6 = (const void *)&ls, *r6 = (const void *)&rs;
+                if (IN6_IS_ADDR_V4MAPPED(&l6->sin6_addr) && IN6_IS_ADDR_V4MAPPED(&r6->sin6_addr)) {
+                        inet_ntop(AF_INET, &l6->sin6_addr.s6_addr[12], la, sizeof(la));
+                        inet_ntop(AF_INET, &r6->sin6_addr.s6_addr[12], ra, sizeof(ra));
+                } else {
+                        inet_ntop(AF_INET6, &l6->sin6_addr, la, sizeof(la));
+                        inet_ntop(AF_INET6, &r6->sin6_addr, ra, sizeof(ra));
+                }
+                lp = ntohs(l6->sin6_port);
+                rp = ntohs(r6->sin6_port);
+        } else {
+                return -EAFNOSUPPORT;
+        }
+        snprintf(buf, size, "%lu-%s:%u-%s:%u", nr, la, lp, ra, rp);
+        return 0;
+}
+
 static void spawn_instance(struct sk_unit *su, int conn)
 {
         struct sk_set *set = su->set;
@@ -577,15 +836,30 @@ static void spawn_instance(struct sk_unit *su, int conn)
                 pk_fd_close(conn);
                 return;
         }
-        /* "echo@.service" -> "echo@7.service" */
+        /* "echo@.service" -> "echo@7-127.0.0.1:7-127.0.0.1:41234.service", as systemd */
         const char *at = strchr(su->service, '@');
-        char name[PK_SUP_ID_MAX + 1];
-        int nl = snprintf(name, sizeof(name), "%.*s@%lu.service", (int)(at - su->service),
-                          su->service, su->accepted++);
-        if (nl < 0 || (size_t)nl >= sizeof(name)) {
-                logf_("%s: instance name too long", su->u->name);
+        unsigned long nr = su->accepted++;
+        char inst[2 * INET6_ADDRSTRLEN + 64];
+        int r = instance_of(conn, nr, inst, sizeof(inst));
+        if (r < 0) {
+                logf_("%s: connection %lu: %s: closed", su->u->name, nr, pk_strerror(r));
                 pk_fd_close(conn);
                 return;
+        }
+        char name[PK_SUP_ID_MAX + 1];
+        int nl = snprintf(name, sizeof(name), "%.*s@%s.service", (int)(at - su->service),
+                          su->service, inst);
+        if (nl < 0 || (size_t)nl >= sizeof(name)) {
+                /* over the supervisor's id limit (long IPv6 addresses): the number alone */
+                nl = snprintf(name, sizeof(name), "%.*s@%lu.service", (int)(at - su->service),
+                              su->service, nr);
+                if (nl < 0 || (size_t)nl >= sizeof(name)) {
+                        logf_("%s: instance name too long", su->u->name);
+                        pk_fd_close(conn);
+                        return;
+                }
+                logf_("%s: %.*s@%s.service is longer than %d bytes: named %s", su->u->name,
+                      (int)(at - su->service), su->service, inst, PK_SUP_ID_MAX, name);
         }
         struct pk_unit_opts uo = {.flags = set->strict ? PK_UNIT_STRICT : 0,
                                   .dirs = (const char *const *)su->dirs};
@@ -593,7 +867,7 @@ static void spawn_instance(struct sk_unit *su, int conn)
         struct pk_unit *u = NULL;
         struct pk_unit_child *ch = NULL;
         struct sk_inst *in = NULL;
-        int r = pk_unit_load(name, &uo, &u, &ue);
+        r = pk_unit_load(name, &uo, &u, &ue);
         if (r == 0) {
                 const char *helper[] = {set->self_exe, "unit-exec", NULL};
                 extern char **environ;
@@ -645,32 +919,50 @@ static void spawn_instance(struct sk_unit *su, int conn)
         if (r < 0) {
                 logf_("%s: cannot start %s: %s", su->u->name, name, pk_strerror(r));
                 inst_free(su, in);
+                return;
         }
+        in->added = 1;
+        sweep_instances(set); /* it may have ended already, while being added */
 }
 
 /* ---- events --------------------------------------------------------------------------- */
+
+/* Removes every Accept=yes instance that has ended, and closes the daemon's
+ * copy of its connection.  Run at each event, not only at the instance's
+ * own: an instance whose removal was refused at its last event (still
+ * stopping) is not left behind holding its connection. */
+static void sweep_instances(struct sk_set *set)
+{
+        for (size_t i = 0; i < set->n; i++) {
+                struct sk_unit *su = set->v[i];
+                struct sk_inst *next;
+                for (struct sk_inst *in = su->inst; in; in = next) {
+                        next = in->next;
+                        if (!in->added)
+                                continue; /* being added (an event delivered meanwhile) */
+                        /* the current state: an event's is the one at emission */
+                        struct pk_sup_child_info ci;
+                        int r = pk_sup_child_info(set->sup, in->name, &ci);
+                        if (r == -ENOENT ||
+                            (r == 0 && (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED) &&
+                             pk_sup_remove_child(set->sup, in->name) == 0))
+                                inst_free(su, in);
+                }
+        }
+}
 
 static void on_sup_event(void *ud, const struct pk_sup_event *ev)
 {
         struct sk_set *set = ud;
         if (!ev->id[0] || ev->kind == PK_SUP_EV_ORPHAN)
                 return;
+        if (ev->kind == PK_SUP_EV_EXITED || ev->kind == PK_SUP_EV_GAVE_UP ||
+            ev->kind == PK_SUP_EV_SPAWN_ERROR)
+                sweep_instances(set);
         for (size_t i = 0; i < set->n; i++) {
                 struct sk_unit *su = set->v[i];
-                if (su->u->socket.accept) {
-                        for (struct sk_inst *in = su->inst; in; in = in->next) {
-                                if (strcmp(in->name, ev->id) != 0)
-                                        continue;
-                                /* the current state: the event's is the one at emission */
-                                struct pk_sup_child_info ci;
-                                if (pk_sup_child_info(set->sup, in->name, &ci) == 0 &&
-                                    (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED) &&
-                                    pk_sup_remove_child(set->sup, in->name) == 0)
-                                        inst_free(su, in);
-                                return;
-                        }
+                if (su->u->socket.accept)
                         continue;
-                }
                 if (strcmp(su->service, ev->id) != 0)
                         continue;
                 /* The service runs: it owns the sockets.  Down: watch them again, so a
@@ -729,76 +1021,154 @@ int sk_control(struct sk_set *set, size_t i, const char *verb)
         if (!stop && !start && !restart)
                 return -EOPNOTSUPP;
         if (stop || restart) {
+                /* systemd closes a stopped socket unit's sockets */
                 arm(su, 0);
                 su->stopped = 1;
+                if (su->open) {
+                        close_listens(su);
+                        reattach_all(set);
+                }
+                logf_("%s: stopped: sockets closed", su->u->name);
         }
-        if (su->failed == 2 && (start || restart))
-                return -EOPNOTSUPP;
         if (start || restart) {
                 su->stopped = 0;
                 su->failed = 0;
                 su->ntrig = 0;
                 su->why[0] = 0;
+                if (!su->open) {
+                        char err[sizeof(su->why)];
+                        int r = open_listens(su, NULL, err, sizeof(err));
+                        if (r < 0) {
+                                close_listens(su);
+                                su->failed = 1;
+                                snprintf(su->why, sizeof(su->why), "%s", err);
+                                logf_("%s: cannot start: %s", su->u->name, err);
+                                return r;
+                        }
+                        reattach_all(set);
+                }
                 if (set->sup)
                         arm(su, service_down(su));
+                logf_("%s: started", su->u->name);
         }
-        logf_("%s: %s", su->u->name, stop ? "stopped" : "started");
         return 0;
+}
+
+int sk_check_service(const struct pk_unit *u, char *err, size_t errsz)
+{
+        if (u->exec.std_input.kind != PK_UNIT_STDIO_SOCKET)
+                return 0;
+        /* systemd passes the one listening socket of an Accept=no service as
+         * stdin (inetd's "wait" mode); here the sockets are at fds 3.. only */
+        snprintf(err, errsz,
+                 "%s: StandardInput=socket: only Accept=yes instances get a socket (their "
+                 "connection) as stdin here; use the LISTEN_FDS descriptors (fd 3)",
+                 u->fragment_path ? u->fragment_path : u->name);
+        return PK_EUNITVALUE;
 }
 
 /* ---- attaching to services ---------------------------------------------------------------- */
 
-static int names_socket(const struct pk_unit *svc, const struct sk_unit *su)
+/* Whether the Accept=no socket unit activates the service (its Service=, or
+ * the service's Sockets= names it). */
+static int names_socket(const char *svc, char *const *sockets, const struct sk_unit *su)
 {
         if (su->u->socket.accept)
                 return 0;
-        if (strcmp(su->service, svc->name) == 0)
+        if (strcmp(su->service, svc) == 0)
                 return 1;
-        for (size_t i = 0; i < svc->service.sockets.n; i++)
-                if (strcmp(svc->service.sockets.v[i], su->u->name) == 0)
+        for (size_t i = 0; sockets && sockets[i]; i++)
+                if (strcmp(sockets[i], su->u->name) == 0)
                         return 1;
         return 0;
+}
+
+/* Fills afds/anames with the open descriptors of every socket unit that
+ * activates the service; returns how many, *any: whether a unit names it. */
+static size_t collect(struct sk_set *set, const struct sk_att *a, int *any)
+{
+        size_t n = 0;
+        *any = 0;
+        for (size_t i = 0; i < set->n; i++) {
+                struct sk_unit *su = set->v[i];
+                if (!names_socket(a->name, a->sockets, su))
+                        continue;
+                *any = 1;
+                for (size_t k = 0; su->open && k < su->nl && n < PK_SUP_MAX_FDS; k++) {
+                        set->afds[n] = su->l[k].fd;
+                        set->anames[n++] = su->u->socket.fd_name;
+                }
+        }
+        return n;
+}
+
+static void reattach_all(struct sk_set *set)
+{
+        for (size_t i = 0; set->sup && i < set->natt; i++) {
+                int any;
+                size_t n = collect(set, &set->att[i], &any);
+                int r =
+                    pk_sup_set_listen_fds(set->sup, set->att[i].name, set->afds, n, set->anames);
+                if (r < 0 && r != -ENOENT)
+                        logf_("%s: cannot pass it the sockets: %s", set->att[i].name,
+                              pk_strerror(r));
+        }
+}
+
+/* The service's entry in set->att (made, or updated with its Sockets=). */
+static struct sk_att *remember(struct sk_set *set, const struct pk_unit *service)
+{
+        struct sk_att *a = NULL;
+        for (size_t i = 0; i < set->natt && !a; i++)
+                if (strcmp(set->att[i].name, service->name) == 0)
+                        a = &set->att[i];
+        if (!a) {
+                struct sk_att *v = realloc(set->att, (set->natt + 1) * sizeof(*v));
+                if (!v)
+                        return NULL;
+                set->att = v;
+                a = &v[set->natt];
+                a->sockets = NULL;
+                if (!(a->name = strdup(service->name)))
+                        return NULL;
+                set->natt++;
+        }
+        const struct pk_unit_strv *sk = &service->service.sockets;
+        char **nv = calloc(sk->n + 1, sizeof(char *));
+        for (size_t i = 0; nv && i < sk->n; i++)
+                if (!(nv[i] = strdup(sk->v[i]))) {
+                        for (size_t k = 0; k < i; k++)
+                                free(nv[k]);
+                        free(nv);
+                        nv = NULL;
+                }
+        if (!nv)
+                return NULL;
+        for (size_t k = 0; a->sockets && a->sockets[k]; k++)
+                free(a->sockets[k]);
+        free(a->sockets);
+        a->sockets = nv;
+        return a;
 }
 
 void sk_attach(struct sk_set *set, const struct pk_unit *service, int started,
                struct pk_sup_child_spec *spec)
 {
-        size_t n = 0;
-        int any = 0;
         for (size_t k = 0; k < service->service.sockets.n; k++) {
                 const char *want = service->service.sockets.v[k];
                 if (sk_find(set, want, strlen(want)) < 0)
                         logf_("%s: Sockets=%s: no such socket unit is loaded", service->name, want);
         }
-        for (size_t i = 0; i < set->n; i++) {
-                struct sk_unit *su = set->v[i];
-                if (!names_socket(service, su))
-                        continue;
-                any = 1;
-                for (size_t k = 0; k < su->nl && n < PK_SUP_MAX_FDS; k++) {
-                        set->afds[n] = su->l[k].fd;
-                        set->anames[n++] = su->u->socket.fd_name;
-                }
+        struct sk_att *a = remember(set, service);
+        if (!a) {
+                logf_("%s: out of memory: not socket-activated", service->name);
+                return;
         }
+        int any;
+        size_t n = collect(set, a, &any);
         if (!any)
                 return;
         spec->manual = !started;
-        if (spec->ready == PK_SUP_READY_FD && spec->ready_fd >= 3 &&
-            (size_t)spec->ready_fd < 3 + n) {
-                /* Type=oneshot/forking: the unit-exec helper's readiness pipe is fd 3 */
-                for (size_t i = 0; i < set->n; i++) {
-                        struct sk_unit *su = set->v[i];
-                        if (!names_socket(service, su))
-                                continue;
-                        su->failed = 2; /* for good: `ctl start` does not clear it */
-                        snprintf(su->why, sizeof(su->why),
-                                 "%s: Type=oneshot and Type=forking services cannot be "
-                                 "socket-activated here",
-                                 service->name);
-                        logf_("%s: %s", su->u->name, su->why);
-                }
-                return;
-        }
         spec->listen_fds = set->afds;
         spec->n_listen_fds = n;
         spec->listen_fd_names = set->anames;
