@@ -316,6 +316,17 @@ static int kill_cgroup(struct child *c)
 static int open_child_cgroup(struct child *c)
 {
         struct pk_sup *s = c->sup;
+        if (!s->cgroup_parent) {
+                /* our own cgroup, found once (mountinfo and /proc/self/cgroup,
+                 * ten system calls), not again for every child */
+                char self[PATH_MAX];
+                int r = pk_cgroup_self(self, sizeof(self));
+                if (r < 0)
+                        return r;
+                s->cgroup_parent = strdup(self);
+                if (!s->cgroup_parent)
+                        return -ENOMEM;
+        }
         char name[2 * PK_SUP_ID_MAX + 2];
         snprintf(name, sizeof(name), "%s.%s", s->name, c->id);
         int r = pk_cgroup_create(s->cgroup_parent, name, &c->cg);
@@ -411,6 +422,7 @@ void pk__sup_main_exited(struct child *c, const struct pk_exit *ex)
         c->pending_exit = *ex;
         struct pk_sup *root = pk__sup_root(c->sup);
         char leftover[sizeof(c->token)] = "";
+        struct pk_proc *gone = NULL; /* closed once the table ran: a restart first */
         if (c->type == PK_SUP_WORKER) {
                 stop_process_watchers(c);
                 if (c->pid > 0)
@@ -418,7 +430,8 @@ void pk__sup_main_exited(struct child *c, const struct pk_exit *ex)
                 if (!c->cg && root->reaper)
                         memcpy(leftover, c->token, sizeof(leftover));
                 /* a starter outlived by its MAINPID is killed with the group above */
-                c->proc = pk_proc_free(c->proc);
+                gone = c->proc;
+                c->proc = NULL;
                 if (c->cg && pk_cgroup_populated(c->cg) == 1) {
                         (void)kill_cgroup(c);
                         pk_loop_io_init(c->sup->loop, &c->cgio, pk_cgroup_events_fd(c->cg));
@@ -426,14 +439,17 @@ void pk__sup_main_exited(struct child *c, const struct pk_exit *ex)
                         if (pk_loop_io_start(&c->cgio, PK_LOOP_PRIORITY, on_cgroup_event) == 0) {
                                 c->await_empty = true;
                                 /* it may have emptied between the read and the watch */
-                                if (pk_cgroup_populated(c->cg) == 1)
+                                if (pk_cgroup_populated(c->cg) == 1) {
+                                        pk_proc_free(gone);
                                         return;
+                                }
                                 pk_loop_io_stop(&c->cgio);
                                 c->await_empty = false;
                         }
                 }
         }
         exit_complete(c); /* may restart c, or free it */
+        pk_proc_free(gone);
         /* reaper mode may have ended with the tree (kill_everything did this) */
         if (leftover[0] && root->reaper)
                 (void)pk__proc_kill_orphans(root, leftover, SIGKILL);
@@ -758,7 +774,8 @@ static int deps_state(struct child *c)
                 if (t && (is_active(t) || t->start_pending) && t->state != PK_SUP_READY)
                         return 0;
         }
-        for (size_t i = 0; i < s->n; i++) { /* siblings that are before this one */
+        /* siblings that are before this one (none lists a before: no scan) */
+        for (size_t i = 0; s->n_before > 0 && i < s->n; i++) {
                 struct child *t = s->kids[i];
                 if (t != c && lists(t, DEP_BEFORE, c->id) && (is_active(t) || t->start_pending) &&
                     t->state != PK_SUP_READY)
@@ -1004,8 +1021,9 @@ static void try_start(struct child *c)
                 return;
         }
         set_state(c, PK_SUP_WAITING);
-        /* stop what conflicts with it, both directions */
-        for (size_t i = 0; i < s->n; i++) {
+        /* stop what conflicts with it, both directions (none lists a conflict:
+         * no scan of every sibling on each start) */
+        for (size_t i = 0; s->n_conflicts > 0 && i < s->n; i++) {
                 struct child *d = s->kids[i];
                 if (d == c || !is_active(d))
                         continue;
@@ -1538,6 +1556,12 @@ static int prepare_cmd(struct child *c)
         return pk__sup_ready_prepare(c);
 }
 
+/* Whether c lists any dependency of that kind. */
+static bool has_deps(const struct child *c, int kind)
+{
+        return c->deps[kind] && c->deps[kind][0];
+}
+
 static int add_child(struct pk_sup *s, struct child *c)
 {
         int r = pk__htab_reserve(&s->by_id, 1);
@@ -1547,6 +1571,8 @@ static int add_child(struct pk_sup *s, struct child *c)
                 return -ENOMEM;
         c->idx = s->n;
         s->kids[s->n++] = c;
+        s->n_before += has_deps(c, DEP_BEFORE);
+        s->n_conflicts += has_deps(c, DEP_CONFLICTS);
         (void)pk__htab_put(&s->by_id, pk__hash_str(c->id), c); /* room made above */
         return 0;
 }
@@ -1558,6 +1584,8 @@ static void detach_child(struct pk_sup *s, struct child *c)
         (void)pk__htab_del(&s->by_id, pk__hash_str(c->id), c);
         if (c->state == PK_SUP_WAITING)
                 s->nwaiting--;
+        s->n_before -= has_deps(c, DEP_BEFORE);
+        s->n_conflicts -= has_deps(c, DEP_CONFLICTS);
         memmove(&s->kids[i], &s->kids[i + 1], (s->n - i - 1) * sizeof(struct child *));
         s->n--;
         for (; i < s->n; i++)
