@@ -162,7 +162,7 @@ static int for_children(pid_t pid, int (*fn)(pid_t, void *), void *ud, size_t *b
                 ssize_t n = read_children(cp, &buf, &cap);
                 if (n == -ENOMEM)
                         r = -ENOMEM;
-                if (n <= 0)
+                if (n <= 0 || !buf) /* buf: set whenever n > 0 (the analyzer cannot see it) */
                         continue;
                 /* "pid pid ... ": digits by hand (strtol costs ~190
                  * instructions a pid, and this list has one per service) */
