@@ -1310,6 +1310,80 @@ Test(sup, stop_kills_a_double_forked_grandchild_without_cgroups)
         finish(s);
 }
 
+/* The PORTKIT_SUP_UNIT token in a process's environment ("" if none). */
+static void env_token(pid_t pid, char *out, size_t size)
+{
+        char path[64], buf[16384];
+        snprintf(path, sizeof(path), "/proc/%ld/environ", (long)pid);
+        out[0] = 0;
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f, "%s", path);
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        for (size_t off = 0; off < n; off += strlen(buf + off) + 1)
+                if (strncmp(buf + off, "PORTKIT_SUP_UNIT=", 17) == 0)
+                        snprintf(out, size, "%s", buf + off + 17);
+}
+
+/* Without a cgroup, the leftovers of a service that ended by itself are killed
+ * once its replacement is started (the scan of the supervisor's children no
+ * longer delays the restart), by the ended instance's token: each start has a
+ * token of its own, so that kill cannot reach the replacement's processes. */
+Test(sup, exit_kills_a_double_forked_leftover_after_the_restart_without_cgroups)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.backoff_reset_ms = 1; /* up over 1 ms: restarted at once, no timer */
+        struct pk_sup *s = new_sup(&o);
+        cr_assert_eq(pk_sup_reaper(s, 0, NULL, NULL), 0);
+        char file[64], mark[64], script[512];
+        snprintf(file, sizeof(file), "/tmp/pk-sup-left-%ld", (long)getpid());
+        snprintf(mark, sizeof(mark), "/tmp/pk-sup-left-mark-%ld", (long)getpid());
+        unlink(file);
+        unlink(mark);
+        /* the first instance leaves a daemon and exits 1; the second stays */
+        snprintf(script, sizeof(script),
+                 "if [ -e %s ]; then exec %s daemon:%s fd:3 pause; "
+                 "else : > %s; exec %s daemon:%s fd:3 sleep:50 exit:1; fi",
+                 mark, PROBE, file, mark, PROBE, file);
+        struct pk_sup_child_spec x;
+        memset(&x, 0, sizeof(x));
+        x.restart = PK_SUP_PERMANENT;
+        add_ready(s, "svc", PK_SUP_READY_FD, sh(script), &x);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "svc", 1);
+        pid_t g1 = read_pid(file);
+        unlink(file);
+        char t1[128], t2[128];
+        env_token(g1, t1, sizeof(t1));
+        run_until(PK_SUP_EV_READY, "svc", 1);
+        unlink(mark);
+        pid_t g2 = read_pid(file);
+        unlink(file);
+        env_token(g2, t2, sizeof(t2));
+        /* the first instance's daemon was killed with it */
+        assert_gone(g1);
+        /* restarted at once, in the exit's own dispatch */
+        long rs = find(PK_SUP_EV_RESTART, "svc", 1);
+        cr_assert_geq(rs, 0);
+        cr_assert_eq(R.ev[rs].delay_ms, 0);
+        cr_assert_lt(find(PK_SUP_EV_EXITED, "svc", 1), rs);
+        cr_assert_lt(rs, find(PK_SUP_EV_STARTING, "svc", 2));
+        /* one service, two starts: the same "<pid>.<record>" and different tokens */
+        cr_assert_neq(t1[0], 0);
+        cr_assert_str_neq(t1, t2);
+        const char *d1 = strrchr(t1, '.'), *d2 = strrchr(t2, '.');
+        cr_assert(d1 && d2 && d1 - t1 == d2 - t2 && strncmp(t1, t2, (size_t)(d1 - t1)) == 0,
+                  "%s / %s", t1, t2);
+        /* the replacement's daemon lives until the service is stopped */
+        cr_assert(!dead(g2));
+        cr_assert_eq(pk_sup_stop_child(s, "svc"), 0);
+        run_until(PK_SUP_EV_EXITED, "svc", 1);
+        assert_gone(g2);
+        finish(s);
+}
+
 /* Runs tests/helpers/sup_init as PID 1 of a new pid namespace with `services`
  * sleep services and `orphans` orphans, and checks its report. */
 static void pid1_run(const char *services, const char *orphans, int want_orphans)

@@ -247,7 +247,8 @@ struct pk_sup_opts {
          *  a stop is complete when that cgroup is empty. */
         int cgroup;
         /** Absolute path of a delegated cgroup v2 directory (copied); NULL:
-         *  this process's own cgroup. */
+         *  this process's own cgroup, as it is when the first child's cgroup
+         *  is made (kept from then on). */
         const char *cgroup_parent;
 };
 

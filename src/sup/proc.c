@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,8 @@
 #define ANCESTRY_MAX 256
 #define CHILDREN_MAX 65536
 /* One /proc/PID/task/TID/children read: 10,000 children of 7-digit pids
- * ("1234567 " each) need 80,000 bytes. */
+ * ("1234567 " each) need 80,000 bytes; the buffer starts at 64 KiB. */
+#define CHILDREN_LIST_START ((size_t)64 * 1024)
 #define CHILDREN_LIST_MAX ((size_t)1024 * 1024)
 #define TREE_MAX 4096
 
@@ -99,6 +101,47 @@ bool pk__proc_has_token(pid_t pid, const char *token)
         return found;
 }
 
+/* Reads a /proc/PID/task/TID/children list whole into *buf (grown from
+ * CHILDREN_LIST_START, which holds ~8,000 pids and stays below malloc's mmap
+ * threshold, up to CHILDREN_LIST_MAX): the file is read to its end before any
+ * callback runs, since a callback that reaps a child shifts the positions the
+ * kernel resumes a later read from.  Its length, or a negative errno. */
+static ssize_t read_children(const char *path, char **buf, size_t *cap)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t got = 0;
+        ssize_t r = 0;
+        for (;;) {
+                if (got == *cap) {
+                        if (*cap >= CHILDREN_LIST_MAX)
+                                break; /* the bound: what fits */
+                        size_t ncap = *cap ? *cap * 2 : CHILDREN_LIST_START;
+                        char *nb = realloc(*buf, ncap + 1);
+                        if (!nb) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        *buf = nb;
+                        *cap = ncap;
+                }
+                ssize_t n = pk_fd_read_all(fd, *buf + got, *cap - got, NULL);
+                if (n < 0) {
+                        r = n;
+                        break;
+                }
+                got += (size_t)n;
+                if (got < *cap)
+                        break; /* end of file */
+        }
+        close(fd);
+        if (r < 0)
+                return r;
+        (*buf)[got] = 0;
+        return (ssize_t)got;
+}
+
 /* Calls fn for each child of process `pid` (all its threads), up to max. */
 static int for_children(pid_t pid, int (*fn)(pid_t, void *), void *ud, size_t *budget)
 {
@@ -109,28 +152,32 @@ static int for_children(pid_t pid, int (*fn)(pid_t, void *), void *ud, size_t *b
                 return -errno;
         struct dirent *e;
         int r = 0;
-        char *buf = malloc(CHILDREN_LIST_MAX + 1);
-        if (!buf) {
-                closedir(d);
-                return -ENOMEM;
-        }
+        char *buf = NULL;
+        size_t cap = 0;
         while (r == 0 && (e = readdir(d))) {
                 if (e->d_name[0] < '0' || e->d_name[0] > '9')
                         continue;
                 char cp[128];
                 snprintf(cp, sizeof(cp), "/proc/%ld/task/%.20s/children", (long)pid, e->d_name);
-                ssize_t n = read_file(cp, buf, CHILDREN_LIST_MAX);
-                if (n <= 0)
+                ssize_t n = read_children(cp, &buf, &cap);
+                if (n == -ENOMEM)
+                        r = -ENOMEM;
+                if (n <= 0 || !buf) /* buf: set whenever n > 0 (the analyzer cannot see it) */
                         continue;
-                buf[n] = 0;
-                char *s = buf;
-                while (r == 0 && *s) {
-                        char *end;
-                        long c = strtol(s, &end, 10);
-                        if (end == s)
-                                break;
-                        s = end;
-                        if (c <= 0)
+                /* "pid pid ... ": digits by hand (strtol costs ~190
+                 * instructions a pid, and this list has one per service) */
+                for (const char *q = buf; r == 0 && *q;) {
+                        if (*q < '0' || *q > '9') {
+                                q++;
+                                continue;
+                        }
+                        int64_t c = 0; /* once over INT_MAX it stays there */
+                        while (*q >= '0' && *q <= '9') {
+                                if (c <= INT_MAX)
+                                        c = c * 10 + (*q - '0');
+                                q++;
+                        }
+                        if (c <= 0 || c > INT_MAX)
                                 continue;
                         if (*budget == 0) {
                                 r = -E2BIG;

@@ -141,6 +141,8 @@ struct pk_sup {
         struct pk__htab by_id;  /* kids by id */
         struct pk__htab by_pid; /* root only: every worker of the tree by pid and by mainpid */
         size_t nwaiting;        /* kids in PK_SUP_WAITING */
+        size_t n_before;        /* kids listing a `before` (deps_state scans siblings) */
+        size_t n_conflicts;     /* kids listing a `conflicts` (try_start scans siblings) */
         struct pk_sup *parent;
         struct child *as_child; /* our record in the parent */
 

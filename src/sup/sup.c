@@ -321,6 +321,17 @@ static int kill_cgroup(struct child *c)
 static int open_child_cgroup(struct child *c)
 {
         struct pk_sup *s = c->sup;
+        if (!s->cgroup_parent) {
+                /* our own cgroup, found once (mountinfo and /proc/self/cgroup,
+                 * ten system calls), not again for every child */
+                char self[PATH_MAX];
+                int r = pk_cgroup_self(self, sizeof(self));
+                if (r < 0)
+                        return r;
+                s->cgroup_parent = strdup(self);
+                if (!s->cgroup_parent)
+                        return -ENOMEM;
+        }
         char name[2 * PK_SUP_ID_MAX + 2];
         snprintf(name, sizeof(name), "%s.%s", s->name, c->id);
         int r = pk_cgroup_create(s->cgroup_parent, name, &c->cg);
@@ -403,22 +414,29 @@ static void on_cgroup_event(struct pk_loop_io *io, unsigned revents)
 
 /* The main process is gone: drop the process state, kill what the service
  * left behind (its cgroup, or its process group and its orphans), record the
- * exit and run the table -- with a cgroup only once the cgroup is empty. */
+ * exit and run the table -- with a cgroup only once the cgroup is empty.
+ * Without a cgroup, the orphans carrying the ended instance's token are
+ * looked for after the table ran: that scan reads this process's whole
+ * children list (linear in the services), so a restart does not wait for it,
+ * and the replacement cannot be hit by it (each start has its own token). */
 void pk__sup_main_exited(struct child *c, const struct pk_exit *ex)
 {
         pk__sup_ready_stop(c);
         pk__sup_watchdog_stop(c);
         pk_loop_timer_stop(&c->t_stop);
         c->pending_exit = *ex;
+        struct pk_sup *root = pk__sup_root(c->sup);
+        char leftover[sizeof(c->token)] = "";
+        struct pk_proc *gone = NULL; /* closed once the table ran: a restart first */
         if (c->type == PK_SUP_WORKER) {
                 stop_process_watchers(c);
                 if (c->pid > 0)
                         (void)kill(-c->pid, SIGKILL);
-                struct pk_sup *root = pk__sup_root(c->sup);
                 if (!c->cg && root->reaper)
-                        (void)pk__proc_kill_orphans(root, c->token, SIGKILL);
+                        memcpy(leftover, c->token, sizeof(leftover));
                 /* a starter outlived by its MAINPID is killed with the group above */
-                c->proc = pk_proc_free(c->proc);
+                gone = c->proc;
+                c->proc = NULL;
                 if (c->cg && pk_cgroup_populated(c->cg) == 1) {
                         (void)kill_cgroup(c);
                         pk_loop_io_init(c->sup->loop, &c->cgio, pk_cgroup_events_fd(c->cg));
@@ -426,14 +444,20 @@ void pk__sup_main_exited(struct child *c, const struct pk_exit *ex)
                         if (pk_loop_io_start(&c->cgio, PK_LOOP_PRIORITY, on_cgroup_event) == 0) {
                                 c->await_empty = true;
                                 /* it may have emptied between the read and the watch */
-                                if (pk_cgroup_populated(c->cg) == 1)
+                                if (pk_cgroup_populated(c->cg) == 1) {
+                                        pk_proc_free(gone);
                                         return;
+                                }
                                 pk_loop_io_stop(&c->cgio);
                                 c->await_empty = false;
                         }
                 }
         }
-        exit_complete(c);
+        exit_complete(c); /* may restart c, or free it */
+        pk_proc_free(gone);
+        /* reaper mode may have ended with the tree (kill_everything did this) */
+        if (leftover[0] && root->reaper)
+                (void)pk__proc_kill_orphans(root, leftover, SIGKILL);
 }
 
 /* 0 if the daemon named by the pid file now is the main pid; else *ex is
@@ -476,7 +500,12 @@ static void on_spawned_exit(struct pk_loop_child *w, int err, const struct pk_ex
         if (err == 0)
                 pk_proc_set_reaped(c->proc, exp);
         pk__sup_unindex_pid(c, c->pid); /* dead: a later process with its pid is not ours */
-        pk__sup_after_reap(sup_);       /* orphans a reaper sweep left behind this child */
+        /* The orphans a reaper sweep left behind this child are reaped now,
+         * before a hand-over looks at the daemon, or else once the restart
+         * is under way (it does not need them gone). */
+        bool handover = c->forking || c->mainpid != c->pid;
+        if (handover)
+                pk__sup_after_reap(sup_);
         if (c->forking && c->state == PK_SUP_STARTING && c->main_pidfd < 0) {
                 /* Type=forking: the starter's exit hands over to the daemon */
                 if (forking_handover(c, &ex) == 0) {
@@ -489,7 +518,9 @@ static void on_spawned_exit(struct pk_loop_child *w, int err, const struct pk_ex
                 pk__sup_set_pids(c, 0, c->mainpid);
                 return;
         }
-        pk__sup_main_exited(c, &ex);
+        pk__sup_main_exited(c, &ex); /* may free c */
+        if (!handover)
+                pk__sup_after_reap(sup_);
         pk__sup_flush(sup_);
 }
 
@@ -565,9 +596,20 @@ static void on_restart_timer(struct pk_loop_timer *t)
         pk__sup_flush(sup_);
 }
 
-static void schedule_restart(struct child *c, int64_t delay)
+/* BACKOFF, then the start after `delay` ms.  `at_once`: a delay of 0 starts
+ * it now, in this dispatch (a 0 ms timer would cost a timerfd arming and a
+ * loop pass, or wait a pass whenever the millisecond clock ticked meanwhile);
+ * given only for a process that exited, never for a failed spawn, so a spawn
+ * that keeps failing goes through the timer and cannot recurse. */
+static void schedule_restart(struct child *c, int64_t delay, bool at_once)
 {
         set_state(c, PK_SUP_BACKOFF);
+        if (delay == 0 && at_once) {
+                c->next_restart_ns = 0;
+                pk__sup_emit(c, PK_SUP_EV_RESTART, PK_SUP_R_NONE, 0, NULL);
+                dispatch(c, PE_RESTART_DUE, NULL);
+                return;
+        }
         c->next_restart_ns = pk__sup_now_ns() + (uint64_t)delay * 1000000u;
         pk__sup_emit(c, PK_SUP_EV_RESTART, PK_SUP_R_NONE, 0, NULL);
         if (pk_loop_timer_start(&c->t_restart, delay, 0, on_restart_timer) < 0) {
@@ -622,7 +664,7 @@ static void advance_stops(struct pk_sup *s)
                         if (!c->in_group)
                                 continue;
                         c->in_group = false;
-                        schedule_restart(c, s->group_delay);
+                        schedule_restart(c, s->group_delay, false);
                 }
         } else if (s->phase == PHASE_SHUTDOWN) {
                 sup_finished(s);
@@ -737,7 +779,8 @@ static int deps_state(struct child *c)
                 if (t && (is_active(t) || t->start_pending) && t->state != PK_SUP_READY)
                         return 0;
         }
-        for (size_t i = 0; i < s->n; i++) { /* siblings that are before this one */
+        /* siblings that are before this one (none lists a before: no scan) */
+        for (size_t i = 0; s->n_before > 0 && i < s->n; i++) {
                 struct child *t = s->kids[i];
                 if (t != c && lists(t, DEP_BEFORE, c->id) && (is_active(t) || t->start_pending) &&
                     t->state != PK_SUP_READY)
@@ -896,6 +939,21 @@ static void signal_cgroup(struct child *c, int sig)
         fclose(f);
 }
 
+/* Gives this start a token of its own, "<our pid>.<record>.<start>": the
+ * leftovers of an instance that ended are killed by its token once its
+ * replacement runs (pk__sup_main_exited), which must not match the
+ * replacement's processes.  The "<our pid>.<record>" part is made at add. */
+static int start_token(struct child *c)
+{
+        char *dot = strchr(c->token, '.');
+        char *end = dot ? strchr(dot + 1, '.') : NULL;
+        if (!end)
+                end = c->token + strlen(c->token);
+        size_t room = sizeof(c->token) - (size_t)(end - c->token);
+        snprintf(end, room, ".%llx", (unsigned long long)c->start_seq);
+        return pk_cmd_env_set(c->cmd, "PORTKIT_SUP_UNIT", c->token);
+}
+
 static void do_spawn(struct child *c)
 {
         struct pk_sup *s = c->sup;
@@ -916,6 +974,8 @@ static void do_spawn(struct child *c)
         int r = 0;
         if (c->cg_killed && (r = renew_cgroup(c)) < 0)
                 pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "cgroup");
+        if (r == 0 && (r = start_token(c)) < 0)
+                pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "token");
         if (r == 0 && (r = pk__sup_fds_apply(c)) < 0)
                 pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "listen fds");
         if (r == 0 && (r = pk__sup_pid_room(c, 2)) < 0)
@@ -966,8 +1026,9 @@ static void try_start(struct child *c)
                 return;
         }
         set_state(c, PK_SUP_WAITING);
-        /* stop what conflicts with it, both directions */
-        for (size_t i = 0; i < s->n; i++) {
+        /* stop what conflicts with it, both directions (none lists a conflict:
+         * no scan of every sibling on each start) */
+        for (size_t i = 0; s->n_conflicts > 0 && i < s->n; i++) {
                 struct child *d = s->kids[i];
                 if (d == c || !is_active(d))
                         continue;
@@ -1087,7 +1148,7 @@ static void on_failure_or_exit(struct child *c, bool normal, const struct pk_exi
                         advance_stops(s);
                         return;
                 }
-                schedule_restart(c, delay);
+                schedule_restart(c, delay, ex != NULL);
                 return;
         }
         size_t me = child_index(c);
@@ -1506,6 +1567,12 @@ static int prepare_cmd(struct child *c)
         return pk__sup_ready_prepare(c);
 }
 
+/* Whether c lists any dependency of that kind. */
+static bool has_deps(const struct child *c, int kind)
+{
+        return c->deps[kind] && c->deps[kind][0];
+}
+
 static int add_child(struct pk_sup *s, struct child *c)
 {
         int r = pk__htab_reserve(&s->by_id, 1);
@@ -1515,6 +1582,8 @@ static int add_child(struct pk_sup *s, struct child *c)
                 return -ENOMEM;
         c->idx = s->n;
         s->kids[s->n++] = c;
+        s->n_before += has_deps(c, DEP_BEFORE);
+        s->n_conflicts += has_deps(c, DEP_CONFLICTS);
         (void)pk__htab_put(&s->by_id, pk__hash_str(c->id), c); /* room made above */
         return 0;
 }
@@ -1526,6 +1595,8 @@ static void detach_child(struct pk_sup *s, struct child *c)
         (void)pk__htab_del(&s->by_id, pk__hash_str(c->id), c);
         if (c->state == PK_SUP_WAITING)
                 s->nwaiting--;
+        s->n_before -= has_deps(c, DEP_BEFORE);
+        s->n_conflicts -= has_deps(c, DEP_CONFLICTS);
         memmove(&s->kids[i], &s->kids[i + 1], (s->n - i - 1) * sizeof(struct child *));
         s->n--;
         for (; i < s->n; i++)
