@@ -236,7 +236,6 @@ static void search_dirs(struct sv *sv, const char **dirs, size_t max)
         dirs[nd] = NULL;
 }
 
-/* Loads one unit by name with the search path `dirs`. */
 /* ---- descriptors: the soft RLIMIT_NOFILE ---------------------------------------------- */
 
 /* The soft and hard RLIMIT_NOFILE supervise started with; nofile_raised once
@@ -271,6 +270,7 @@ void pk_sv_unit_defaults(struct pk_unit *u)
         l->hard = unit_limit(nofile_start.rlim_max);
 }
 
+/* Loads one unit by name with the search path `dirs`. */
 static int load_one(struct sv *sv, const char *name, const char *const *dirs, struct load_set *ls,
                     char *err, size_t errsz)
 {
