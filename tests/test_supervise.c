@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1185,6 +1186,121 @@ Test(supervise, watch_pushes_events)
                 seen = memmem(all, n, "stopping", 8) && memmem(all, n, "a.service", 9);
         }
         cr_assert(seen);
+        close(fd);
+        sv_stop(&s);
+}
+
+/* "Max open files" soft and hard of /proc/PID/limits ("unlimited" is -1). */
+static void nofile_of(long pid, long *soft, long *hard)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%ld/limits", pid);
+        char *t = read_file(path);
+        const char *l = strstr(t, "Max open files");
+        cr_assert(l, "%s", t);
+        l += strlen("Max open files");
+        char s1[32], s2[32];
+        cr_assert_eq(sscanf(l, "%31s %31s", s1, s2), 2);
+        *soft = strcmp(s1, "unlimited") == 0 ? -1 : atol(s1);
+        *hard = strcmp(s2, "unlimited") == 0 ? -1 : atol(s2);
+        free(t);
+}
+
+/* Waits (30 s: a hang, not a timing measure) for DIR/NAME; returns its number. */
+static long number_in(const char *dir, const char *name)
+{
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        for (int i = 0; i < 600; i++) {
+                struct stat st;
+                if (stat(path, &st) == 0 && st.st_size > 0) {
+                        char *t = read_file(path);
+                        long v = atol(t);
+                        free(t);
+                        return v;
+                }
+                nap();
+        }
+        cr_assert_fail("%s never written", path);
+        return -1;
+}
+
+Test(supervise, nofile_raised_for_itself_units_keep_the_original)
+{
+        /* The test process's own limits (each Criterion test is a process of its
+         * own): soft 512, hard 8192, inherited by supervise. */
+        struct rlimit rl = {512, 8192};
+        cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0, "%s", strerror(errno));
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "plain.service",
+                   "[Service]\nExecStart=/bin/sh -c 'ulimit -n > %s/plain.tmp; "
+                   "mv %s/plain.tmp %s/plain; exec sleep 1000'\n"
+                   "ExecStartPost=/bin/sh -c 'ulimit -n > %s/hook.tmp; mv %s/hook.tmp %s/hook'\n",
+                   s.dir, s.dir, s.dir, s.dir, s.dir, s.dir);
+        write_file(s.units, "big.service",
+                   "[Service]\nLimitNOFILE=4096\nExecStart=/bin/sh -c 'ulimit -n > %s/big.tmp; "
+                   "mv %s/big.tmp %s/big; exec sleep 1000'\n",
+                   s.dir, s.dir, s.dir);
+        sv_start(&s);
+        long soft, hard;
+        nofile_of((long)pk_proc_pid(s.p), &soft, &hard);
+        cr_assert_eq(soft, 8192, "supervise's soft limit %ld", soft);
+        cr_assert_eq(hard, 8192);
+        cr_assert_eq(number_in(s.dir, "plain"), 512);
+        cr_assert_eq(number_in(s.dir, "hook"), 512);
+        cr_assert_eq(number_in(s.dir, "big"), 4096);
+        long pid = pid_of(&s, "plain");
+        cr_assert_gt(pid, 0);
+        nofile_of(pid, &soft, &hard);
+        cr_assert_eq(soft, 512);
+        cr_assert_eq(hard, 8192);
+        sv_stop(&s);
+}
+
+/* One {packet,4} frame of the atom @name as the daemon encodes it, into f. */
+static size_t atom_frame(unsigned char *f, size_t size, const char *name)
+{
+        struct pk_etf_buf b;
+        pk_etf_buf_init(&b, 0);
+        pk_etf_put_version(&b);
+        pk_etf_put_atom(&b, name, strlen(name));
+        cr_assert(b.len + 4 <= size);
+        f[0] = f[1] = f[2] = 0;
+        f[3] = (unsigned char)b.len;
+        memcpy(f + 4, b.data, b.len);
+        size_t n = b.len + 4;
+        pk_etf_buf_free(&b);
+        return n;
+}
+
+Test(supervise, replies_keep_their_order_on_a_connection)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "a.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        sv_start(&s);
+        wait_field(&s, "a", "active", "active");
+        /* watch, ping, ping in one write: queued in one pass, written together,
+         * still ok, pong, pong in that order before any event. */
+        unsigned char req[256], want[256];
+        size_t rn = 0, wn = 0;
+        rn += atom_frame(req + rn, sizeof(req) - rn, "watch");
+        rn += atom_frame(req + rn, sizeof(req) - rn, "ping");
+        rn += atom_frame(req + rn, sizeof(req) - rn, "ping");
+        wn += atom_frame(want + wn, sizeof(want) - wn, "ok");
+        wn += atom_frame(want + wn, sizeof(want) - wn, "pong");
+        wn += atom_frame(want + wn, sizeof(want) - wn, "pong");
+        int fd = connect_ctl(&s);
+        cr_assert_eq(write(fd, req, rn), (ssize_t)rn);
+        unsigned char got[256];
+        size_t n = 0;
+        while (n < wn) {
+                ssize_t r = read(fd, got + n, wn - n);
+                cr_assert_gt(r, 0);
+                n += (size_t)r;
+        }
+        cr_assert_eq(memcmp(got, want, wn), 0);
         close(fd);
         sv_stop(&s);
 }

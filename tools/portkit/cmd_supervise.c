@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -72,7 +73,10 @@ struct client {
         struct pk__dynbuf out; /* frames not yet sent, from out_off; capped at PK_SV_MAX_QUEUE */
         size_t out_off;
         int watch;
-        int dead; /* dropped: closed, unlinked, freed on the next loop pass */
+        int dead;       /* dropped: closed, unlinked, freed on the next loop pass */
+        int want_write; /* the watcher asks for PK_LOOP_WRITE (the socket was full) */
+        int dirty;      /* on sv->dirty: frames queued since the last flush */
+        struct client *dirty_next;
         struct sv *sv;
         struct client *next;
 };
@@ -102,6 +106,10 @@ struct sv {
         struct client *clients;
         struct client *graveyard; /* dropped clients, freed by `reap` */
         struct pk_loop_defer reap;
+        /* Clients with queued frames, written once per loop pass by `flush`
+         * (an event to W watchers: W queue appends, then one send() each). */
+        struct client *dirty;
+        struct pk_loop_defer flush;
         int nclients;
         int next_client_id;
         int shutting_down;
@@ -228,6 +236,40 @@ static void search_dirs(struct sv *sv, const char **dirs, size_t max)
         dirs[nd] = NULL;
 }
 
+/* ---- descriptors: the soft RLIMIT_NOFILE ---------------------------------------------- */
+
+/* The soft and hard RLIMIT_NOFILE supervise started with; nofile_raised once
+ * its own soft limit went up to the hard one (raise_nofile). */
+static struct rlimit nofile_start;
+static int nofile_raised;
+
+/* As systemd does for itself: the soft limit up to the hard one, so that many
+ * units and clients fit (each client is a descriptor, each unit several). */
+static void raise_nofile(void)
+{
+        if (getrlimit(RLIMIT_NOFILE, &nofile_start) < 0 ||
+            nofile_start.rlim_cur >= nofile_start.rlim_max)
+                return;
+        struct rlimit up = {nofile_start.rlim_max, nofile_start.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+                nofile_raised = 1;
+}
+
+static uint64_t unit_limit(rlim_t v)
+{
+        return v == RLIM_INFINITY ? PK_UNIT_INFINITY : (uint64_t)v;
+}
+
+void pk_sv_unit_defaults(struct pk_unit *u)
+{
+        struct pk_unit_rlimit *l = &u->exec.limits[RLIMIT_NOFILE];
+        if (!nofile_raised || l->set)
+                return;
+        l->set = true;
+        l->soft = unit_limit(nofile_start.rlim_cur);
+        l->hard = unit_limit(nofile_start.rlim_max);
+}
+
 /* Loads one unit by name with the search path `dirs`. */
 static int load_one(struct sv *sv, const char *name, const char *const *dirs, struct load_set *ls,
                     char *err, size_t errsz)
@@ -257,6 +299,7 @@ static int load_one(struct sv *sv, const char *name, const char *const *dirs, st
                         snprintf(err, errsz, "%s: %s", name, pk_strerror(r));
                 return r;
         }
+        pk_sv_unit_defaults(u);
         if (u->kind == PK_UNIT_KIND_SOCKET) {
                 /* its sockets are made now; then the service it activates is loaded */
                 const char *svc = NULL;
@@ -499,7 +542,9 @@ static struct svc *find(struct sv *sv, const char *name, size_t len)
 /* ---- clients: output ------------------------------------------------------------------ */
 
 static void client_drop(struct client *c, const char *why);
+static void client_io(struct pk_loop_io *io, unsigned revents);
 
+/* Writes what the socket takes now; the rest waits for PK_LOOP_WRITE. */
 static void client_flush(struct client *c)
 {
         if (c->dead)
@@ -521,16 +566,56 @@ static void client_flush(struct client *c)
                 c->out_off = 0;
                 pk__dynbuf_reset(&c->out);
         }
-        (void)pk_loop_io_start(&c->io, PK_LOOP_READ | (c->out.len ? PK_LOOP_WRITE : 0), NULL);
+        /* epoll_ctl only when the interest changes (not once per frame). */
+        int want = c->out.len != 0;
+        if (want != c->want_write &&
+            pk_loop_io_start(&c->io, PK_LOOP_READ | (want ? PK_LOOP_WRITE : 0), client_io) == 0)
+                c->want_write = want;
 }
 
-/* Queues one frame; a client whose queue would pass the cap is dropped. */
+static void flush_clients(struct pk_loop_defer *d)
+{
+        struct sv *sv = d->w.ctx;
+        struct client *c = sv->dirty;
+        sv->dirty = NULL;
+        while (c) {
+                struct client *next = c->dirty_next;
+                c->dirty = 0;
+                c->dirty_next = NULL;
+                client_flush(c); /* may drop c (not another client) */
+                c = next;
+        }
+}
+
+/* Takes c off sv->dirty (a dropped client must not wait there to be flushed). */
+static void client_undirty(struct client *c)
+{
+        if (!c->dirty)
+                return;
+        for (struct client **pp = &c->sv->dirty; *pp; pp = &(*pp)->dirty_next)
+                if (*pp == c) {
+                        *pp = c->dirty_next;
+                        break;
+                }
+        c->dirty = 0;
+        c->dirty_next = NULL;
+}
+
+/* Queues one frame, written at the end of the loop pass (flush_clients), after
+ * the frames queued before it on this connection: replies and events keep their
+ * order.  A queue that would pass the cap is first written out as far as the
+ * socket takes it; a client whose queue still would is dropped. */
 static int client_send(struct client *c, const struct pk_etf_buf *b)
 {
         if (c->dead)
                 return -EPIPE;
         if (b->err)
                 return b->err;
+        if (c->out.len - c->out_off + 4 + b->len > PK_SV_MAX_QUEUE) {
+                client_flush(c);
+                if (c->dead)
+                        return -EPIPE;
+        }
         pk__dynbuf_consume(&c->out, c->out_off);
         c->out_off = 0;
         unsigned char *o = (unsigned char *)pk__dynbuf_room(&c->out, 4 + b->len);
@@ -547,7 +632,12 @@ static int client_send(struct client *c, const struct pk_etf_buf *b)
         o[3] = (unsigned char)n;
         memcpy(o + 4, b->data, b->len);
         pk__dynbuf_commit(&c->out, 4 + b->len);
-        client_flush(c);
+        if (!c->dirty && !c->want_write) { /* want_write: PK_LOOP_WRITE flushes it */
+                c->dirty = 1;
+                c->dirty_next = c->sv->dirty;
+                c->sv->dirty = c;
+                (void)pk_loop_defer_start(&c->sv->flush, flush_clients);
+        }
         return 0;
 }
 
@@ -1529,6 +1619,7 @@ static void client_drop(struct client *c, const char *why)
                         break;
                 }
         sv->nclients--;
+        client_undirty(c);
         pk_loop_io_stop(&c->io);
         close(c->fd);
         c->fd = -1;
@@ -1781,6 +1872,7 @@ static int sv_main(int argc, char **argv)
                 return PK_CLI_EXIT_SYSTEM;
         }
         sv->self_exe[l] = '\0';
+        raise_nofile();
         if (sv->log_dir)
                 (void)mkdir(sv->log_dir, 0755);
         /* `enable` links into the first CONFIG directory, else the first
@@ -1849,6 +1941,8 @@ static int sv_main(int argc, char **argv)
         }
         pk_loop_defer_init(sv->loop, &sv->reap);
         sv->reap.w.ctx = sv;
+        pk_loop_defer_init(sv->loop, &sv->flush);
+        sv->flush.w.ctx = sv;
         pk_loop_io_init(sv->loop, &sv->lio, sv->lis.fd);
         sv->lio.w.ctx = sv;
         /* Referenced: the daemon runs until shutdown, even with every unit down. */
@@ -1892,6 +1986,10 @@ static int sv_main(int argc, char **argv)
         rc = st.exit_status;
         logf_("stopped");
 out:
+        if (sv->lis.fd >= 0) { /* the last replies (shutdown's ok) and events */
+                pk_loop_defer_stop(&sv->flush);
+                flush_clients(&sv->flush);
+        }
         for (struct client *c = sv->clients, *next; c; c = next) {
                 next = c->next;
                 client_free(c);

@@ -32,6 +32,14 @@ int pk_sv_names_add(struct pk_sv_names *l, const char *name);
 /* Frees the names and the array; *l is empty again. */
 void pk_sv_names_free(struct pk_sv_names *l);
 
+/* What every unit gets unless it says otherwise: the soft RLIMIT_NOFILE
+ * supervise started with (it raises its own to the hard limit at start, as
+ * systemd's DefaultLimitNOFILE=): sets u->exec.limits[RLIMIT_NOFILE] when the
+ * unit has no LimitNOFILE=.  Call it on every unit loaded to be run, before
+ * pk_unit_to_child() or pk_unit_exec_cmd(). */
+struct pk_unit;
+void pk_sv_unit_defaults(struct pk_unit *u);
+
 /* Targets and the enabled set (supervise_enable.c). */
 struct pk_unit_opts;
 /* Appends to @names (copies it owns; names already there are not repeated)

@@ -9,6 +9,7 @@
  * Accept=yes: the daemon accepts and runs one TEMPLATE@N.service instance per
  * connection with the connection on stdin, stdout and fd 3. */
 #include "supervise_socket.h"
+#include "supervise.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -869,6 +870,7 @@ static void spawn_instance(struct sk_unit *su, int conn)
         struct sk_inst *in = NULL;
         r = pk_unit_load(name, &uo, &u, &ue);
         if (r == 0) {
+                pk_sv_unit_defaults(u);
                 const char *helper[] = {set->self_exe, "unit-exec", NULL};
                 extern char **environ;
                 struct pk_unit_child_opts co = {.helper = helper,
