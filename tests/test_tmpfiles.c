@@ -43,8 +43,6 @@ static void teardown(void)
                 tu_rmrf(g_root);
 }
 
-TestSuite(tmpfiles, .init = setup, .fini = teardown);
-
 /* Writes text to root/rel, making the directories on the way. */
 static void put(const char *rel, const char *text)
 {
@@ -124,7 +122,7 @@ static void dump_notes(void)
                 cr_log_info("note: %s", g_notes[i]);
 }
 
-Test(tmpfiles, each_line_type_in_a_temp_root)
+Test(tmpfiles, each_line_type_in_a_temp_root, .init = setup, .fini = teardown)
 {
         if (geteuid() != 0)
                 cr_skip_test("ownership and device nodes need root");
@@ -246,7 +244,7 @@ Test(tmpfiles, each_line_type_in_a_temp_root)
         cr_assert_eq(s.errors + s.warnings, 0);
 }
 
-Test(tmpfiles, remove_flag_removes_r_R_and_D_contents)
+Test(tmpfiles, remove_flag_removes_r_R_and_D_contents, .init = setup, .fini = teardown)
 {
         put("/run/r", "");
         put("/run/rglob1.lock", "");
@@ -266,7 +264,7 @@ Test(tmpfiles, remove_flag_removes_r_R_and_D_contents)
         cr_assert(!exists("/run/rglob1.lock") && !exists("/run/rglob2.lock"));
 }
 
-Test(tmpfiles, same_name_overrides_and_order_by_name_across_dirs)
+Test(tmpfiles, same_name_overrides_and_order_by_name_across_dirs, .init = setup, .fini = teardown)
 {
         put("/usr/lib/tmpfiles.d/x.conf", "d /run/hidden\n");
         put("/etc/tmpfiles.d/x.conf", "d /run/x1 0700\n"
@@ -293,7 +291,7 @@ Test(tmpfiles, same_name_overrides_and_order_by_name_across_dirs)
         cr_assert_eq(s.files, 3);
 }
 
-Test(tmpfiles, specifiers)
+Test(tmpfiles, specifiers, .init = setup, .fini = teardown)
 {
         const struct pk_unit_host h = {.hostname = "box.example.org",
                                        .machine_id = "0123456789abcdef0123456789abcdef",
@@ -341,7 +339,7 @@ Test(tmpfiles, specifiers)
         cr_assert(noted("s.conf:2 d: unknown or unavailable specifier '%m'"));
 }
 
-Test(tmpfiles, modifiers_and_mode_prefixes)
+Test(tmpfiles, modifiers_and_mode_prefixes, .init = setup, .fini = teardown)
 {
         put("/run/blocker", "");
         put("/run/eq", "a file where a directory goes");
@@ -387,7 +385,7 @@ Test(tmpfiles, modifiers_and_mode_prefixes)
         cr_assert(noted("error ") && noted("m.conf:1 d: create /run/blocker/sub"));
 }
 
-Test(tmpfiles, errors_and_warnings_name_file_and_line)
+Test(tmpfiles, errors_and_warnings_name_file_and_line, .init = setup, .fini = teardown)
 {
         put("/usr/lib/tmpfiles.d/bad.conf", "Y /run/y\n"
                                             "d /run/m 9999\n"
@@ -439,7 +437,22 @@ Test(tmpfiles, errors_and_warnings_name_file_and_line)
         cr_assert_eq(s.warnings, 0);
 }
 
-Test(tmpfiles, dry_run_touches_nothing)
+/* Default modes (0755 directories, 0644 the rest) whatever the umask. */
+Test(tmpfiles, default_modes_ignore_the_umask, .init = setup, .fini = teardown)
+{
+        put("/etc/tmpfiles.d/u.conf", "d /run/um\nf /run/umf\np /run/ump\nd /run/um2 0770\n");
+        mode_t old = umask(077);
+        struct pk_unit_tmpfiles_stats s;
+        int r = apply(0, NULL, &s);
+        umask(old);
+        cr_assert_eq(r, 0);
+        cr_assert_eq(st_of("/run/um").st_mode & 07777, 0755);
+        cr_assert_eq(st_of("/run/umf").st_mode & 07777, 0644);
+        cr_assert_eq(st_of("/run/ump").st_mode & 07777, 0644);
+        cr_assert_eq(st_of("/run/um2").st_mode & 07777, 0770);
+}
+
+Test(tmpfiles, dry_run_touches_nothing, .init = setup, .fini = teardown)
 {
         put("/etc/tmpfiles.d/d.conf", "d /run/dry\nf /run/dryf\nL /run/dryl - - - - /x\n");
         struct pk_unit_tmpfiles_stats s;
@@ -449,7 +462,7 @@ Test(tmpfiles, dry_run_touches_nothing)
 }
 
 /* The files Debian's packages ship here parse without a warning (dry run). */
-Test(tmpfiles, debian_files_parse_cleanly)
+Test(tmpfiles, debian_files_parse_cleanly, .init = setup, .fini = teardown)
 {
         DIR *d = opendir("/usr/lib/tmpfiles.d");
         if (!d)

@@ -867,6 +867,12 @@ static int adjust(const struct tf_line *l, const char *p, const struct stat *st,
                 g = l->gid;
         if ((u != (uid_t)-1 || g != (gid_t)-1) && lchown(p, u, g) < 0)
                 return -errno;
+        if (created && !l->mode_set && l->type != 'C') {
+                /* the default mode, whatever the umask took off at creation */
+                mode_t m = S_ISDIR(st->st_mode) ? 0755 : 0644;
+                if ((st->st_mode & 07777) != m && chmod(p, m) < 0)
+                        return -errno;
+        }
         if (l->mode_set && (created || !l->mode_create_only)) {
                 unsigned int m = l->mode;
                 if (l->mode_masked) {
