@@ -6,6 +6,7 @@
  * directories packages declare there.  Nothing is logged: every skipped or
  * failed line goes to the caller's note callback with its file and line. */
 #include "common/dynbuf.h"
+#include "common/htab.h"
 #include "portkit/fd.h"
 #include "unit/unit_int.h"
 
@@ -51,12 +52,13 @@ struct tf {
         const char *root; /* "" for none */
         size_t max_lines;
         int first_err;
-        /* paths seen so far, one per class, for the duplicate check */
-        struct seen {
-                char *path;
-                int cls;
-        } * seen;
-        size_t nseen, capseen;
+        /* paths seen so far, one entry per class, for the duplicate check */
+        struct pk__htab seen;
+};
+
+struct seen {
+        int cls;
+        char path[];
 };
 
 /* ---- notes -------------------------------------------------------------------------- */
@@ -816,7 +818,11 @@ static int rm_contents(const char *p)
         while ((e = readdir(d))) {
                 if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                         continue;
-                snprintf(sub, sizeof(sub), "%s/%s", p, e->d_name);
+                int n = snprintf(sub, sizeof(sub), "%s/%s", p, e->d_name);
+                if (n < 0 || (size_t)n >= sizeof(sub)) {
+                        r = r ? r : -ENAMETOOLONG;
+                        continue;
+                }
                 int q = rm_rf(sub);
                 if (q < 0 && r == 0)
                         r = q;
@@ -1214,22 +1220,31 @@ static int do_glob(const struct tf_line *l, const char *p)
         return r;
 }
 
+static bool seen_match(const void *v, const void *key)
+{
+        const struct seen *a = v, *b = key;
+        return a->cls == b->cls && strcmp(a->path, b->path) == 0;
+}
+
 /* 1 if a line of the same class already named this path (then this one is a
  * duplicate), 0 after recording it. */
 static int seen_before(struct tf *t, const struct tf_line *l)
 {
-        int cls = type_class(l->type);
-        for (size_t i = 0; i < t->nseen; i++)
-                if (t->seen[i].cls == cls && strcmp(t->seen[i].path, l->path) == 0)
-                        return 1;
-        if (pk__array_grow((void **)&t->seen, &t->capseen, t->nseen + 1, sizeof(*t->seen), 64) < 0)
+        size_t n = strlen(l->path);
+        struct seen *e = malloc(sizeof(*e) + n + 1);
+        if (!e)
                 return -ENOMEM;
-        char *c = strdup(l->path);
-        if (!c)
+        e->cls = type_class(l->type);
+        memcpy(e->path, l->path, n + 1);
+        uint64_t h = pk__hash_u64(pk__hash_str(e->path) + (uint64_t)e->cls);
+        if (pk__htab_get(&t->seen, h, seen_match, e)) {
+                free(e);
+                return 1;
+        }
+        if (pk__htab_put(&t->seen, h, e) < 0) {
+                free(e);
                 return -ENOMEM;
-        t->seen[t->nseen].path = c;
-        t->seen[t->nseen].cls = cls;
-        t->nseen++;
+        }
         return 0;
 }
 
@@ -1407,9 +1422,9 @@ static void tf_init(struct tf *t, const struct pk_unit_tmpfiles_opts *o,
 
 static void tf_done(struct tf *t)
 {
-        for (size_t i = 0; i < t->nseen; i++)
-                free(t->seen[i].path);
-        free(t->seen);
+        for (size_t i = 0; i < t->seen.cap; i++)
+                free(t->seen.slots[i].v);
+        pk__htab_free(&t->seen);
 }
 
 int pk_unit_tmpfiles_apply_buf(const char *buf, size_t len, const char *file,
