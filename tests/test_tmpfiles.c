@@ -558,3 +558,41 @@ Test(tmpfiles, supervise_applies_before_units_start, .init = setup, .fini = tear
         cr_assert_eq(r.status, 100, "status %d", r.status);
         tu_res_free(&r);
 }
+
+/* Test-only hook of the library's allocator (src/common/alloc.c). */
+long pk__alloc_fail_after(long n);
+
+/* Every allocation failure is a clean -ENOMEM (LeakSanitizer checks that
+ * nothing leaks), in a dry run and applied into the root. */
+Test(tmpfiles, allocation_failures_are_enomem, .init = setup, .fini = teardown)
+{
+        static const char text[] = "d /run/o1 0755 root root 1d\n"
+                                   "d /run/o1\n"
+                                   "f /run/o2 - - - - a\\x20b %t\n"
+                                   "w+ /run/o2 - - - - \"quoted\"\n"
+                                   "Y unknown\n"
+                                   "L /run/o3 - - - - /run/o1\n"
+                                   "z /run/o* 0755\n";
+        put("/etc/tmpfiles.d/oom.conf", text);
+        for (int real = 0; real < 2; real++) {
+                long n;
+                for (n = 1; n < 10000; n++) {
+                        struct pk_unit_tmpfiles_stats s;
+                        struct pk_unit_tmpfiles_opts o = {
+                            .flags = real ? 0 : PK_UNIT_TMPFILES_DRY_RUN, .root = g_root};
+                        pk__alloc_fail_after(n);
+                        int r = real ? apply(0, NULL, &s)
+                                     : pk_unit_tmpfiles_apply_buf(text, strlen(text), "oom.conf",
+                                                                  &o, &s);
+                        long left = pk__alloc_fail_after(0);
+                        if (left > 0) { /* no failure was injected: done */
+                                cr_assert_eq(r, 0, "%s", pk_strerror(r));
+                                break;
+                        }
+                        cr_assert_eq(r, -ENOMEM, "allocation %ld (%s): %s", n,
+                                     real ? "applied" : "dry run", pk_strerror(r));
+                }
+                cr_assert_lt(n, 10000);
+                cr_assert_gt(n, 3, "the allocations were not reached");
+        }
+}
