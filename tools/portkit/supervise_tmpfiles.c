@@ -62,8 +62,11 @@ int pk_sv_tmpfiles(int mode, const char *root_dir, int strict, const struct pk_u
         if (mode == SV_TMPFILES_OFF)
                 return 0;
         if (mode == SV_TMPFILES_AUTO && !root_dir) {
-                if (geteuid() != 0)
+                if (geteuid() != 0) {
+                        logf_("tmpfiles.d: not applied: not running as root (--tmpfiles=on to "
+                              "try anyway)");
                         return 0;
+                }
                 /* booted by systemd (sd_booted(3)): systemd-tmpfiles-setup has
                  * done it, and `!` lines again would break the running system */
                 struct stat st;
