@@ -453,6 +453,28 @@ Test(tmpfiles, default_modes_ignore_the_umask, .init = setup, .fini = teardown)
         cr_assert_eq(st_of("/run/um2").st_mode & 07777, 0770);
 }
 
+/* Modes and owners are never set through a link (a link planted in /tmp must
+ * not redirect a root chmod). */
+Test(tmpfiles, links_are_not_followed, .init = setup, .fini = teardown)
+{
+        put("/run/target", "");
+        chmod(at("/run/target"), 0644);
+        mkdirs("/run/tdir");
+        chmod(at("/run/tdir"), 0755);
+        cr_assert_eq(symlink(at("/run/target"), at("/run/lnk")), 0);
+        cr_assert_eq(symlink(at("/run/tdir"), at("/run/dlink")), 0);
+        put("/etc/tmpfiles.d/l.conf", "z /run/lnk 0600\n"
+                                      "Z /run/dlink 0700\n"
+                                      "d /run/dlink 0700\n"
+                                      "f /run/lnk 0600\n");
+        struct pk_unit_tmpfiles_stats s;
+        (void)apply(0, NULL, &s);
+        dump_notes();
+        cr_assert_eq(st_of("/run/target").st_mode & 07777, 0644);
+        cr_assert_eq(st_of("/run/tdir").st_mode & 07777, 0755);
+        cr_assert(S_ISLNK(st_of("/run/lnk").st_mode));
+}
+
 Test(tmpfiles, dry_run_touches_nothing, .init = setup, .fini = teardown)
 {
         put("/etc/tmpfiles.d/d.conf", "d /run/dry\nf /run/dryf\nL /run/dryl - - - - /x\n");

@@ -861,45 +861,79 @@ static int mkparents(const struct tf *t, const char *p, bool replace)
 
 /* Mode and owner of an existing object (lstat'ed into st); created: whether
  * this line just made it. */
-static int adjust(const struct tf_line *l, const char *p, const struct stat *st, bool created)
+/* chmod through an O_PATH descriptor (Linux cannot chmod a path without
+ * following a link; /proc/self/fd/N reaches the very inode that was checked). */
+static int fd_chmod(int fd, const char *p, mode_t m)
 {
-        if (S_ISLNK(st->st_mode))
-                return 0; /* modes and owners of links are not set */
+        char proc[64];
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        if (chmod(proc, m) == 0)
+                return 0;
+        if (errno != ENOENT)
+                return -errno;
+        return chmod(p, m) < 0 ? -errno : 0; /* no /proc (a chroot): by path */
+}
+
+/* Mode and owner of an existing object; created: whether this line just made
+ * it.  The object is opened O_PATH|O_NOFOLLOW and changed through that
+ * descriptor, so a link swapped in after a check is never followed (lines
+ * apply as root in world-writable /tmp). */
+static int adjust(const struct tf_line *l, const char *p, bool created)
+{
+        int fd = open(p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        int r = 0;
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                goto out;
+        }
+        if (S_ISLNK(st.st_mode))
+                goto out; /* modes and owners of links are not set */
         uid_t u = (uid_t)-1;
         gid_t g = (gid_t)-1;
-        if (l->uid_set && (created || !l->uid_create_only) && st->st_uid != l->uid)
+        if (l->uid_set && (created || !l->uid_create_only) && st.st_uid != l->uid)
                 u = l->uid;
-        if (l->gid_set && (created || !l->gid_create_only) && st->st_gid != l->gid)
+        if (l->gid_set && (created || !l->gid_create_only) && st.st_gid != l->gid)
                 g = l->gid;
-        if ((u != (uid_t)-1 || g != (gid_t)-1) && lchown(p, u, g) < 0)
-                return -errno;
+        if ((u != (uid_t)-1 || g != (gid_t)-1) && fchownat(fd, "", u, g, AT_EMPTY_PATH) < 0) {
+                r = -errno;
+                goto out;
+        }
+        unsigned int m = 0;
+        bool want = true;
         if (created && !l->mode_set && l->type != 'C') {
                 /* the default mode, whatever the umask took off at creation */
-                mode_t m = S_ISDIR(st->st_mode) ? 0755 : 0644;
-                if ((st->st_mode & 07777) != m && chmod(p, m) < 0)
-                        return -errno;
-        }
-        if (l->mode_set && (created || !l->mode_create_only)) {
-                unsigned int m = l->mode;
+                m = S_ISDIR(st.st_mode) ? 0755 : 0644;
+        } else if (l->mode_set && (created || !l->mode_create_only)) {
+                m = l->mode;
                 if (l->mode_masked) {
-                        unsigned int old = st->st_mode & 07777;
+                        unsigned int old = st.st_mode & 07777;
                         if (!(old & 0111))
                                 m &= ~0111u;
                         if (!(old & 0444))
                                 m &= ~0444u;
                         if (!(old & 0222))
                                 m &= ~0222u;
-                        if (!S_ISDIR(st->st_mode))
+                        if (!S_ISDIR(st.st_mode))
                                 m &= ~07000u;
                 }
-                /* chown may have cleared set-id bits: compare with a fresh stat */
-                struct stat now;
-                if (lstat(p, &now) < 0)
-                        return -errno;
-                if ((now.st_mode & 07777) != m && chmod(p, (mode_t)m) < 0)
-                        return -errno;
+        } else {
+                want = false;
         }
-        return 0;
+        if (!want)
+                goto out;
+        /* chown may have cleared set-id bits: compare with a fresh stat */
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                goto out;
+        }
+        if ((st.st_mode & 07777) != m)
+                r = fd_chmod(fd, p, (mode_t)m);
+out:
+        close(fd);
+        return r;
 }
 
 /* A line that creates one object of kind fmt (S_IFDIR, S_IFREG...) at p.
@@ -955,7 +989,7 @@ static int do_dir(struct tf *t, const struct tf_line *l, const char *p)
         struct stat st;
         if (lstat(p, &st) < 0)
                 return -errno;
-        return adjust(l, p, &st, created);
+        return adjust(l, p, created);
 }
 
 static int do_file(struct tf *t, const struct tf_line *l, const char *p)
@@ -991,7 +1025,7 @@ static int do_file(struct tf *t, const struct tf_line *l, const char *p)
         struct stat st;
         if (lstat(p, &st) < 0)
                 return -errno;
-        return adjust(l, p, &st, created);
+        return adjust(l, p, created);
 }
 
 static int do_write(const struct tf_line *l, const char *p)
@@ -1033,7 +1067,7 @@ static int do_node(struct tf *t, const struct tf_line *l, const char *p)
         struct stat st;
         if (lstat(p, &st) < 0)
                 return -errno;
-        return adjust(l, p, &st, created);
+        return adjust(l, p, created);
 }
 
 static int do_link(struct tf *t, const struct tf_line *l, const char *p)
@@ -1130,7 +1164,7 @@ static int do_copy(struct tf *t, const struct tf_line *l, const char *p, bool *s
                 return r;
         if (lstat(p, &st) < 0)
                 return -errno;
-        return adjust(l, p, &st, true);
+        return adjust(l, p, true);
 }
 
 /* Z: adjusts p and, for a directory, everything under it on the same file
@@ -1139,7 +1173,7 @@ static int do_copy(struct tf *t, const struct tf_line *l, const char *p, bool *s
 static int adjust_tree(const struct tf_line *l, const char *p, const struct stat *st,
                        unsigned int depth)
 {
-        int r = adjust(l, p, st, false);
+        int r = adjust(l, p, false);
         if (!S_ISDIR(st->st_mode) || depth >= 64)
                 return r;
         int dfd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -1182,7 +1216,7 @@ static int do_existing(const struct tf_line *l, const char *p)
                         return errno == ENOENT ? 0 : -errno;
                 if (l->type == 'e' && !S_ISDIR(st.st_mode))
                         return 0;
-                return adjust(l, p, &st, false);
+                return adjust(l, p, false);
         case 'Z':
                 if (lstat(p, &st) < 0)
                         return errno == ENOENT ? 0 : -errno;
