@@ -750,7 +750,6 @@ PK_API struct pk_unit_child *pk_unit_child_free(struct pk_unit_child *c);
 /* end of the unit-as-child section                                                          */
 /* ======================================================================================== */
 
-
 /* ======================================================================================== */
 /* tmpfiles.d (src/unit/tmpfiles.c; branch `tmpfiles`).                                     */
 /* ======================================================================================== */
@@ -766,7 +765,8 @@ PK_API struct pk_unit_child *pk_unit_child_free(struct pk_unit_child *c);
 
 /** @brief What a tmpfiles note is about. */
 enum pk_unit_tmpfiles_kind {
-        /** A line that was skipped: syntax, unknown type, duplicate path, an ignored (`-`) failure. */
+        /** A line that was skipped: syntax, unknown type, duplicate path, an ignored (`-`)
+         *  failure. */
         PK_UNIT_TMPFILES_WARNING = 0,
         /** A line that failed (missing user, a refused mkdir...): counted in errors. */
         PK_UNIT_TMPFILES_ERROR,
@@ -823,7 +823,8 @@ struct pk_unit_tmpfiles_stats {
         unsigned int files;
         /** Lines that were not blank or comments. */
         unsigned int lines;
-        /** Lines carried out (including those with nothing to do, such as `w` on a missing file). */
+        /** Lines carried out (including those with nothing to do, such as `w` on a missing file).
+         */
         unsigned int applied;
         /** Lines left out by design: `!` without BOOT, r/R without REMOVE, x/X (cleaning
          *  only), a credential (`^`) that is not set, a later duplicate of a path. */
