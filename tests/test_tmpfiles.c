@@ -475,6 +475,40 @@ Test(tmpfiles, links_are_not_followed, .init = setup, .fini = teardown)
         cr_assert(S_ISLNK(st_of("/run/lnk").st_mode));
 }
 
+/* systemd-tmpfiles' order: a parent path's line before its children's lines,
+ * whatever the files' order; glob lines after all the others. */
+Test(tmpfiles, parents_first_and_globs_last, .init = setup, .fini = teardown)
+{
+        mkdirs("/run/real");
+        put("/etc/tmpfiles.d/a.conf", "d /run/par/child 0700\n"
+                                      "z /run/g* 0700\n");
+        put("/etc/tmpfiles.d/b.conf", "L /run/par - - - - real\n"
+                                      "d /run/gdir 0755\n");
+        struct pk_unit_tmpfiles_stats s;
+        int r = apply(0, NULL, &s);
+        dump_notes();
+        cr_assert_eq(r, 0, "%s", pk_strerror(r));
+        cr_assert(S_ISLNK(st_of("/run/par").st_mode), "the parent's L line came first");
+        cr_assert(S_ISDIR(st_of("/run/real/child").st_mode));
+        cr_assert_eq(st_of("/run/gdir").st_mode & 07777, 0700, "the glob line came last");
+        cr_assert_eq(s.applied, 4);
+}
+
+/* Lines before the line limit are applied; the limit is an error. */
+Test(tmpfiles, line_limit, .init = setup, .fini = teardown)
+{
+        put("/etc/tmpfiles.d/a.conf", "d /run/l1\nd /run/l2\nd /run/l3\n");
+        static const char *const dirs[] = {"/etc/tmpfiles.d", NULL};
+        struct pk_unit_tmpfiles_opts o = {
+            .dirs = dirs, .root = g_root, .max_lines = 2, .note = collect};
+        struct pk_unit_tmpfiles_stats s;
+        int r = pk_unit_tmpfiles_apply(&o, &s);
+        dump_notes();
+        cr_assert_eq(r, PK_EUNITLIMIT, "%s", pk_strerror(r));
+        cr_assert(exists("/run/l1") && exists("/run/l2") && !exists("/run/l3"));
+        cr_assert(noted("a.conf:3 : more than 2 lines"));
+}
+
 Test(tmpfiles, dry_run_touches_nothing, .init = setup, .fini = teardown)
 {
         put("/etc/tmpfiles.d/d.conf", "d /run/dry\nf /run/dryf\nL /run/dryl - - - - /x\n");

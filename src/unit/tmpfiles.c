@@ -42,6 +42,8 @@ struct tf_line {
         gid_t gid;
         bool uid_set, gid_set, uid_create_only, gid_create_only;
         bool age_set;
+        bool done;            /* applied (or failed) in this run */
+        struct tf_line *same; /* the next pending line with the same path */
         const char *file;
         unsigned int line;
 };
@@ -54,6 +56,12 @@ struct tf {
         int first_err;
         /* paths seen so far, one entry per class, for the duplicate check */
         struct pk__htab seen;
+        /* lines admitted, applied once every file is read */
+        struct tf_line *pend;
+        size_t npend, cappend;
+        /* configuration file names the lines point to (owned) */
+        char **fnames;
+        size_t nfnames, capfnames;
 };
 
 struct seen {
@@ -1294,7 +1302,10 @@ static void add_not_enforced(struct tf *t, char c)
         }
 }
 
-static int apply_line(struct tf *t, const struct tf_line *l)
+/* Whether a parsed line is to be applied: 1; 0 when it is skipped by design
+ * or noted (boot-only, credentials, cleaning or removal only, not enforced,
+ * a duplicate); -ENOMEM. */
+static int admit_line(struct tf *t, const struct tf_line *l)
 {
         const unsigned int fl = t->o->flags;
         if (l->boot && !(fl & PK_UNIT_TMPFILES_BOOT)) {
@@ -1331,18 +1342,24 @@ static int apply_line(struct tf *t, const struct tf_line *l)
                         return 0;
                 }
         }
+        return 1;
+}
+
+static void do_line(struct tf *t, struct tf_line *l)
+{
+        l->done = true;
         char p[TF_MAX_PATH * 2];
         if (full_path(t, l->path, p, sizeof(p)) < 0) {
                 fail(t, l, -ENAMETOOLONG, "path");
-                return 0;
+                return;
         }
         if (dry(t)) {
                 t->st->applied++;
-                return 0;
+                return;
         }
         if (strcmp(l->path, "/") == 0 && strchr("rR", l->type)) {
                 fail(t, l, -EPERM, "refusing to remove");
-                return 0;
+                return;
         }
         int r;
         bool skipped = false;
@@ -1380,19 +1397,95 @@ static int apply_line(struct tf *t, const struct tf_line *l)
                         add_not_enforced(t, 'C');
                         note(t, PK_UNIT_TMPFILES_NOT_ENFORCED, l, l->file, l->line, 0,
                              "only files and links are copied; %s is not", l->arg ? l->arg : "");
-                        return 0;
+                        return;
                 }
                 fail(t, l, r, what);
-                return 0;
+                return;
         }
         if (skipped)
                 t->st->skipped++;
         else
                 t->st->applied++;
-        return 0;
+        return;
 }
 
-/* Splits buf into lines, parses and applies each. */
+/* Whether a line names several paths (a glob, applied after the others). */
+static bool is_glob(const struct tf_line *l)
+{
+        return type_globs(l->type) && strpbrk(l->path, "*?[") != NULL;
+}
+
+/* Lines by exact path, for the parents-first order. */
+struct pkey {
+        const char *p;
+        size_t n;
+};
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+        return pk__hash_u64(h);
+}
+
+static bool path_match(const void *v, const void *key)
+{
+        const struct tf_line *l = v;
+        const struct pkey *k = key;
+        return strncmp(l->path, k->p, k->n) == 0 && l->path[k->n] == '\0';
+}
+
+/* Applies the admitted lines as systemd-tmpfiles orders them: a line for a
+ * parent path before its children's lines (a file's order otherwise), lines
+ * with globs last.  r/R lines are never pulled in as parents. */
+static int run_pending(struct tf *t)
+{
+        struct pk__htab by_path = {0};
+        int r = 0;
+        for (size_t i = 0; i < t->npend && r == 0; i++) {
+                struct tf_line *l = &t->pend[i];
+                if (is_glob(l) || strchr("rR", l->type))
+                        continue;
+                struct pkey k = {l->path, strlen(l->path)};
+                uint64_t h = hash_bytes(k.p, k.n);
+                struct tf_line *head = pk__htab_get(&by_path, h, path_match, &k);
+                if (head) {
+                        while (head->same)
+                                head = head->same;
+                        head->same = l;
+                } else {
+                        r = pk__htab_put(&by_path, h, l);
+                }
+        }
+        for (size_t i = 0; i < t->npend && r == 0; i++) {
+                struct tf_line *l = &t->pend[i];
+                if (l->done || is_glob(l))
+                        continue;
+                if (!strchr("rR", l->type)) {
+                        /* the lines of each parent, shortest first: their own
+                         * parents are shorter prefixes, so they come first too */
+                        for (size_t n = 1; l->path[n]; n++) {
+                                if (l->path[n] != '/')
+                                        continue;
+                                struct pkey k = {l->path, n};
+                                for (struct tf_line *q =
+                                         pk__htab_get(&by_path, hash_bytes(k.p, n), path_match, &k);
+                                     q; q = q->same)
+                                        if (!q->done)
+                                                do_line(t, q);
+                        }
+                }
+                do_line(t, l);
+        }
+        for (size_t i = 0; i < t->npend && r == 0; i++)
+                if (!t->pend[i].done)
+                        do_line(t, &t->pend[i]);
+        pk__htab_free(&by_path);
+        return r;
+}
+
+/* Splits buf into lines, parses each and queues the admitted ones. */
 static int apply_text(struct tf *t, const char *buf, size_t len, const char *file)
 {
         char *line = malloc(TF_MAX_LINE + 1);
@@ -1435,8 +1528,18 @@ static int apply_text(struct tf *t, const char *buf, size_t len, const char *fil
                         break;
                 }
                 if (pr == 1) {
-                        r = apply_line(t, &l);
+                        int a = admit_line(t, &l);
+                        if (a == 1) {
+                                a = pk__array_grow((void **)&t->pend, &t->cappend, t->npend + 1,
+                                                   sizeof(*t->pend), 64);
+                                if (a == 0) {
+                                        t->pend[t->npend++] = l;
+                                        continue;
+                                }
+                        }
                         line_free(&l);
+                        if (a < 0)
+                                r = a;
                 }
         }
         free(line);
@@ -1459,6 +1562,12 @@ static void tf_done(struct tf *t)
         for (size_t i = 0; i < t->seen.cap; i++)
                 free(t->seen.slots[i].v);
         pk__htab_free(&t->seen);
+        for (size_t i = 0; i < t->npend; i++)
+                line_free(&t->pend[i]);
+        free(t->pend);
+        for (size_t i = 0; i < t->nfnames; i++)
+                free(t->fnames[i]);
+        free(t->fnames);
 }
 
 int pk_unit_tmpfiles_apply_buf(const char *buf, size_t len, const char *file,
@@ -1475,6 +1584,10 @@ int pk_unit_tmpfiles_apply_buf(const char *buf, size_t len, const char *file,
         }
         t.st->files = 1;
         int r = apply_text(&t, buf ? buf : "", len, file);
+        if (r == 0 || r == PK_EUNITLIMIT) { /* the lines before the limit still apply */
+                int q = run_pending(&t);
+                r = r ? r : q;
+        }
         tf_done(&t);
         return r < 0 ? r : t.first_err;
 }
@@ -1566,8 +1679,21 @@ int pk_unit_tmpfiles_apply(const struct pk_unit_tmpfiles_opts *opts,
                         continue;
                 }
                 t.st->files++;
-                r = apply_text(&t, buf, len, path);
+                /* the lines point to their file's name until they are applied */
+                char *name = NULL;
+                r = pk__array_grow((void **)&t.fnames, &t.capfnames, t.nfnames + 1,
+                                   sizeof(*t.fnames), 32);
+                if (r == 0 && !(name = strdup(path)))
+                        r = -ENOMEM;
+                if (r == 0) {
+                        t.fnames[t.nfnames++] = name;
+                        r = apply_text(&t, buf, len, name);
+                }
                 free(buf);
+        }
+        if (r == 0 || r == PK_EUNITLIMIT) { /* the lines before the limit still apply */
+                int q = run_pending(&t);
+                r = r ? r : q;
         }
         for (size_t i = 0; i < nfiles; i++)
                 free(files[i].name);
