@@ -6,7 +6,8 @@
  *
  * Objects: `pk_unit` (one loaded unit: every key in a typed field, the
  * not-enforced list or a warning), `pk_unit_exec` (one Exec command line),
- * `pk_unit_host` (the values host specifiers such as `%H` expand to).
+ * `pk_unit_host` (the values host specifiers such as `%H` expand to),
+ * `pk_unit_tmpfiles` (tmpfiles.d configuration applied as systemd-tmpfiles does).
  *
  * The parser is sans-IO: pk_unit_parse() and pk_unit_parse_dropin() read a
  * buffer.  pk_unit_load() is the I/O layer on top: it searches unit
@@ -752,6 +753,127 @@ PK_API struct pk_unit_child *pk_unit_child_free(struct pk_unit_child *c);
 /* ======================================================================================== */
 /* end of the unit-as-child section                                                          */
 /* ======================================================================================== */
+
+/* ======================================================================================== */
+/* tmpfiles.d (src/unit/tmpfiles.c; branch `tmpfiles`).                                     */
+/* ======================================================================================== */
+
+/** @brief tmpfiles flag: apply lines marked `!` (boot-only), as `systemd-tmpfiles --boot`. */
+#define PK_UNIT_TMPFILES_BOOT 0x1u
+/** @brief tmpfiles flag: r/R lines and D contents are removed, as `--remove`. */
+#define PK_UNIT_TMPFILES_REMOVE 0x2u
+/** @brief tmpfiles flag: unknown line types and syntax errors are errors, not warnings. */
+#define PK_UNIT_TMPFILES_STRICT 0x4u
+/** @brief tmpfiles flag: parse and resolve every line (users, specifiers) but touch nothing. */
+#define PK_UNIT_TMPFILES_DRY_RUN 0x8u
+
+/** @brief What a tmpfiles note is about. */
+enum pk_unit_tmpfiles_kind {
+        /** A line that was skipped: syntax, unknown type, duplicate path, an ignored (`-`)
+         *  failure. */
+        PK_UNIT_TMPFILES_WARNING = 0,
+        /** A line that failed (missing user, a refused mkdir...): counted in errors. */
+        PK_UNIT_TMPFILES_ERROR,
+        /** A line whose type is understood but not enforced (h/H, a/A, t/T). */
+        PK_UNIT_TMPFILES_NOT_ENFORCED
+};
+
+/** @brief One note from pk_unit_tmpfiles_apply(); every pointer is borrowed for the callback. */
+struct pk_unit_tmpfiles_note {
+        /** PK_UNIT_TMPFILES_*. */
+        enum pk_unit_tmpfiles_kind kind;
+        /** The configuration file (as found, under the root). */
+        const char *file;
+        /** Its 1-based line. */
+        unsigned int line;
+        /** The line's type with its modifiers ("d", "f+!"), or "" when it could not be read. */
+        const char *type;
+        /** The path after specifiers (without the root), or NULL. */
+        const char *path;
+        /** A negative code (PK_EUNITSYNTAX, PK_ENOUSER, -EACCES...) or 0. */
+        int code;
+        /** A sentence. */
+        const char *message;
+};
+
+/** @brief Options of pk_unit_tmpfiles_apply(); a zeroed struct means the defaults. */
+struct pk_unit_tmpfiles_opts {
+        /** PK_UNIT_TMPFILES_* flags. */
+        unsigned int flags;
+        /**
+         * Configuration directories, highest priority first, NULL-terminated; a file
+         * overrides same-named files in later directories.  NULL: /etc/tmpfiles.d,
+         * /run/tmpfiles.d, /usr/local/lib/tmpfiles.d, /usr/lib/tmpfiles.d.  Looked
+         * up under root.  Borrowed for the call.
+         */
+        const char *const *dirs;
+        /** A directory every path (configuration and lines) is taken under; NULL or "/": none. */
+        const char *root;
+        /** Host specifier values (%m %b %H %l %v %a %o %w %W %B %M %A); NULL: those are errors. */
+        const struct pk_unit_host *host;
+        /** Largest configuration file (0: 1 MiB). */
+        size_t max_file;
+        /** Most lines over all files (0: 65536). */
+        unsigned int max_lines;
+        /** Called for each warning, error and not-enforced line; may be NULL. */
+        void (*note)(void *ud, const struct pk_unit_tmpfiles_note *n);
+        /** Passed to note. */
+        void *ud;
+};
+
+/** @brief What pk_unit_tmpfiles_apply() did. */
+struct pk_unit_tmpfiles_stats {
+        /** Configuration files read (after overrides). */
+        unsigned int files;
+        /** Lines that were not blank or comments. */
+        unsigned int lines;
+        /** Lines carried out (including those with nothing to do, such as `w` on a missing file).
+         */
+        unsigned int applied;
+        /** Lines left out by design: `!` without BOOT, r/R without REMOVE, x/X (cleaning
+         *  only), a credential (`^`) that is not set, a later duplicate of a path. */
+        unsigned int skipped;
+        /** Warnings noted. */
+        unsigned int warnings;
+        /** Errors noted. */
+        unsigned int errors;
+        /** Lines with an age, which only cleaning uses (no cleaning is done here). */
+        unsigned int aged;
+        /** Not-enforced line types seen, each letter once, NUL-terminated ("ah"). */
+        char not_enforced[16];
+};
+
+/**
+ * @brief Applies tmpfiles.d configuration as `systemd-tmpfiles --create` does
+ *        (with `--boot` and `--remove` by flag).
+ *
+ * Reads the *.conf files of every directory (a same-named file in a higher
+ * directory wins; a link to /dev/null masks), sorted by file name across
+ * directories, expands specifiers and applies the lines in order: d D v q Q e
+ * f f+ w w+ p p+ L L+ c c+ b b+ C z Z r R (x X skipped), with the `!`, `-`,
+ * `=`, `+`, `~` (base64) and `^` (credential: never set here) modifiers and
+ * `:`/`~` mode prefixes.  Ages are parsed, never applied.  Every line that is
+ * skipped or fails is noted with its file and line; the apply goes on.
+ * @param opts options or NULL.
+ * @param[out] ret_stats filled (also on failure); may be NULL.
+ * @return 0; the first error's code when a line failed (a warning is not a
+ *         failure unless PK_UNIT_TMPFILES_STRICT); -ENOMEM; PK_EUNITLIMIT.
+ */
+PK_API int pk_unit_tmpfiles_apply(const struct pk_unit_tmpfiles_opts *opts,
+                                  struct pk_unit_tmpfiles_stats *ret_stats);
+
+/**
+ * @brief Applies one configuration file's text (sans-IO with PK_UNIT_TMPFILES_DRY_RUN).
+ * @param buf the text; borrowed.
+ * @param len its length.
+ * @param file the name notes carry (e.g. "/etc/tmpfiles.d/x.conf").
+ * @param opts options or NULL (dirs is not used).
+ * @param[out] ret_stats filled; may be NULL.
+ * @return as pk_unit_tmpfiles_apply().
+ */
+PK_API int pk_unit_tmpfiles_apply_buf(const char *buf, size_t len, const char *file,
+                                      const struct pk_unit_tmpfiles_opts *opts,
+                                      struct pk_unit_tmpfiles_stats *ret_stats);
 
 #ifdef __cplusplus
 }

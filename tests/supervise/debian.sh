@@ -3,7 +3,8 @@
 # Real services from their unmodified Debian units under `portkit supervise`,
 # one case per CTest entry (cmake/parts/supervise.cmake):
 #   nginx-redis  nginx (forking + PIDFile, ExecReload) and redis (notify)
-#   memcached    simple through a Perl wrapper, Restart=always, no ExecReload
+#   memcached    simple through a Perl wrapper, Restart=always, no ExecReload,
+#                /run/memcached from tmpfiles.d
 #   ssh          notify, ExecStartPre (sshd -t), RuntimeDirectory, two ExecReload lines,
 #                RestartPreventExitStatus=255
 #   cron         simple, Restart=on-failure, an @reboot job
@@ -208,6 +209,16 @@ memcached)
         answers() { [ "$(stats_pid 2>/dev/null)" = "$(field memcached pid)" ]; }
         sv_start memcached.service
         retry "memcached does not answer 'stats' on 127.0.0.1:11211 with its main pid" answers
+        # /run is a fresh tmpfs: /run/memcached comes from the package's tmpfiles.d
+        # line (d /run/memcached 0755 memcache memcache), applied before any unit
+        # starts, and memcached (-P /var/run/memcached/memcached.pid) writes its pid there.
+        grep -q "tmpfiles.d: .* applied, .* 0 warnings, 0 errors" "$work/stderr" ||
+                fail "tmpfiles.d not applied cleanly: $(grep tmpfiles.d "$work/stderr")"
+        [ "$(stat -c '%U:%G %a' /run/memcached)" = "memcache:memcache 755" ] ||
+                fail "/run/memcached is '$(stat -c '%U:%G %a' /run/memcached 2>&1)'"
+        pid_file() { [ "$(cat /run/memcached/memcached.pid)" = "$(field memcached pid)" ]; }
+        retry "memcached's pid file is not $(field memcached pid): $(cat /run/memcached/memcached.pid 2>&1)" pid_file
+        [ ! -e /run/nologin ] || fail "/run/nologin (f+! in systemd's tmpfiles.d) left in place"
         [ "$(ps -o user= -p "$(field memcached pid)")" = memcache ] || fail "memcached does not run as memcache"
         no_reload memcached
         killed_restarts memcached "$(field memcached pid)" # Restart=always

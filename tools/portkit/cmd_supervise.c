@@ -9,6 +9,7 @@
 #include "common/dynbuf.h"
 #include "supervise.h"
 #include "supervise_socket.h"
+#include "supervise_tmpfiles.h"
 
 #include <portkit.h>
 
@@ -96,7 +97,9 @@ struct sv {
         const char *config_dir;    /* where `enable` makes its links */
         struct pk_cgroup *inst_cg; /* this instance's cgroup, the services' parent */
         int strict;
-        int cgroup; /* enum pk_sup_cgroup_mode */
+        int cgroup;                /* enum pk_sup_cgroup_mode */
+        int tmpfiles;              /* SV_TMPFILES_* */
+        const char *tmpfiles_root; /* --tmpfiles-root, or NULL */
         gid_t ctl_gid;
         int have_gid;
         char self_exe[4096];
@@ -1783,7 +1786,8 @@ static int tree_add_unit(void *ud, struct pk_sup *parent, const char *name, char
 
 static const char sv_usage[] =
     "usage: portkit supervise [--control PATH] [--log-dir DIR] [--strict] [--unit-path DIR]...\n"
-    "                         [--control-group GROUP] [--cgroup auto|on|off] CONFIG...\n"
+    "                         [--control-group GROUP] [--cgroup auto|on|off]\n"
+    "                         [--tmpfiles auto|on|off] [--tmpfiles-root DIR] CONFIG...\n"
     "Runs systemd service units in the foreground (PID 1 capable).  CONFIG is a unit name,\n"
     "a unit file, a directory of unit files (with default.target or *.target.wants/: what\n"
     "default.target wants), or a .tree file of OTP supervisors in Erlang terms.\n"
@@ -1811,10 +1815,12 @@ static int sv_main(int argc, char **argv)
                                            {"unit-path", required_argument, NULL, 'u'},
                                            {"control-group", required_argument, NULL, 'g'},
                                            {"cgroup", required_argument, NULL, 'C'},
+                                           {"tmpfiles", required_argument, NULL, 'T'},
+                                           {"tmpfiles-root", required_argument, NULL, 'R'},
                                            {NULL, 0, NULL, 0}};
         int o;
         optind = 1;
-        while ((o = getopt_long(argc, argv, "+c:l:su:g:C:", lo, NULL)) != -1) {
+        while ((o = getopt_long(argc, argv, "+c:l:su:g:C:T:R:", lo, NULL)) != -1) {
                 switch (o) {
                 case 'c':
                         sv->control = optarg;
@@ -1844,6 +1850,15 @@ static int sv_main(int argc, char **argv)
                                 fputs(sv_usage, stderr);
                                 return PK_CLI_EXIT_USAGE;
                         }
+                        break;
+                case 'T':
+                        if (pk_sv_tmpfiles_mode(optarg, &sv->tmpfiles) < 0) {
+                                fputs(sv_usage, stderr);
+                                return PK_CLI_EXIT_USAGE;
+                        }
+                        break;
+                case 'R':
+                        sv->tmpfiles_root = optarg;
                         break;
                 case 'g': {
                         struct group *g = getgrnam(optarg);
@@ -1898,6 +1913,11 @@ static int sv_main(int argc, char **argv)
         sv->svcs = ls.v; /* sv owns the services and the array now */
         sv->n = ls.n;
         sv->cap = ls.cap;
+        /* before any unit starts, as systemd-tmpfiles-setup.service */
+        if (pk_sv_tmpfiles(sv->tmpfiles, sv->tmpfiles_root, sv->strict, unit_host()) < 0) {
+                rc = PK_CLI_EXIT_BADINPUT;
+                goto out;
+        }
         if ((r = pk_loop_new(&sv->loop)) < 0) {
                 pk_cli_error("supervise", "loop: %s", pk_strerror(r));
                 goto out;
