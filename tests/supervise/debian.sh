@@ -109,6 +109,18 @@ fi
 work=$PK_DEBIAN_WORK
 ip link set lo up
 mount -t tmpfs tmpfs /run
+# tmpfiles.d (--tmpfiles=on below: supervise is not PID 1 here) must touch only
+# this namespace's fresh /run: the packages' files whose every line is under /run
+# stay, the rest (lines for the host's /etc, /var, /tmp) are hidden.
+mkdir -p "$work/tmpfiles.d"
+for f in /usr/lib/tmpfiles.d/*.conf; do
+        if awk '!/^[[:space:]]*(#|$)/ && $2 !~ /^(\/run\/|\/var\/run\/|%t\/)/ { bad = 1 }
+                END { exit bad }' "$f"; then cp "$f" "$work/tmpfiles.d/"; fi
+done
+mount --bind "$work/tmpfiles.d" /usr/lib/tmpfiles.d
+for d in /etc/tmpfiles.d /usr/local/lib/tmpfiles.d; do
+        if [ -d "$d" ]; then mount -t tmpfs tmpfs "$d"; fi
+done
 ctl() { "$pk" ctl --control /run/pk.ctl "$@"; }
 field() { ctl status "$1" | sed -n "s/^ *$2: //p"; }
 wait_for() { # UNIT KEY VALUE: waits up to 30 s (a hang, not a measure)
@@ -125,7 +137,7 @@ cgroup_of() { # PID -> its cgroup v2 directory
         echo "$(cg_mount)$(sed -n 's/^0:://p' "/proc/$1/cgroup")"
 }
 sv_start() { # UNIT...: the supervisor, then every unit active
-        "$pk" supervise --control /run/pk.ctl --log-dir "$work/log" \
+        "$pk" supervise --control /run/pk.ctl --log-dir "$work/log" --tmpfiles=on \
                 --unit-path "$work/units" --unit-path /lib/systemd/system "$@" 2>>"$work/stderr" &
         sv=$!
         retry "supervise does not answer" ctl ping

@@ -67,6 +67,14 @@ int pk_sv_tmpfiles(int mode, const char *root_dir, int strict, const struct pk_u
                               "try anyway)");
                         return 0;
                 }
+                /* Only a container's init owns the files it would touch: run
+                 * by hand (or by tests) on a live host, the host's tmpfiles.d
+                 * would rewrite the host's /etc, /var and /tmp. */
+                if (getpid() != 1) {
+                        logf_("tmpfiles.d: not applied: not PID 1 (--tmpfiles=on to apply "
+                              "under another init)");
+                        return 0;
+                }
                 /* booted by systemd (sd_booted(3)): systemd-tmpfiles-setup has
                  * done it, and `!` lines again would break the running system */
                 struct stat st;
