@@ -37,21 +37,50 @@ static void on_watchdog(struct pk_loop_timer *t)
         pk__sup_flush(sup_);
 }
 
+/* The child's READY_FD / watchdog record, allocated on first use (at add
+ * for READY_FD and a configured watchdog, so their starts cannot fail for
+ * it; at WATCHDOG_USEC= for a watchdog the service asks for itself).
+ * NULL when out of memory. */
+static struct child_ready *ready_rec(struct child *c)
+{
+        if (c->rd)
+                return c->rd;
+        struct child_ready *rd = calloc(1, sizeof(*rd));
+        if (!rd)
+                return NULL;
+        rd->rfd = -1;
+        pk_loop_io_init(c->sup->loop, &rd->rio, -1);
+        pk_loop_timer_init(c->sup->loop, &rd->t_watchdog);
+        rd->rio.w.ctx = rd->t_watchdog.w.ctx = c;
+        c->rd = rd;
+        return rd;
+}
+
 void pk__sup_watchdog_stop(struct child *c)
 {
-        pk_loop_timer_stop(&c->t_watchdog);
+        if (c->rd)
+                pk_loop_timer_stop(&c->rd->t_watchdog);
 }
 
 static void watchdog_arm(struct child *c)
 {
-        if (c->watchdog_ms > 0)
-                (void)pk_loop_timer_start(&c->t_watchdog, c->watchdog_ms, 0, on_watchdog);
+        if (c->watchdog_ms <= 0)
+                return;
+        struct child_ready *rd = ready_rec(c);
+        if (!rd) {
+                pk__sup_emit(c, PK_SUP_EV_STATUS, PK_SUP_R_NONE, -ENOMEM,
+                             "watchdog not armed: out of memory");
+                return;
+        }
+        (void)pk_loop_timer_start(&rd->t_watchdog, c->watchdog_ms, 0, on_watchdog);
 }
 
 static void rfd_close(struct child *c)
 {
-        pk_loop_io_stop(&c->rio);
-        c->rfd = pk_fd_close(c->rfd);
+        if (!c->rd)
+                return;
+        pk_loop_io_stop(&c->rd->rio);
+        c->rd->rfd = pk_fd_close(c->rd->rfd);
 }
 
 static void on_ready_fd(struct pk_loop_io *io, unsigned revents)
@@ -61,7 +90,7 @@ static void on_ready_fd(struct pk_loop_io *io, unsigned revents)
         (void)revents;
         char buf[512];
         for (;;) {
-                ssize_t n = read(c->rfd, buf, sizeof(buf));
+                ssize_t n = read(c->rd->rfd, buf, sizeof(buf));
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && errno == EAGAIN)
@@ -106,15 +135,15 @@ static struct child *notify_owner(struct pk_sup *s, pid_t pid)
         /* the main pids first, so ALL never hides a sibling's main process */
         for (size_t i = 0; i < s->n; i++) {
                 struct child *c = s->kids[i];
-                if ((c->ready == PK_SUP_READY_NOTIFY || c->store_max > 0) && c->mainpid == pid &&
-                    pid > 0 &&
+                if ((c->ready == PK_SUP_READY_NOTIFY || child_store_max(c) > 0) &&
+                    c->mainpid == pid && pid > 0 &&
                     (c->state == PK_SUP_STARTING || c->state == PK_SUP_READY ||
                      c->state == PK_SUP_STOPPING))
                         return c;
         }
         for (size_t i = 0; i < s->n; i++) {
                 struct child *c = s->kids[i];
-                if ((c->ready == PK_SUP_READY_NOTIFY || c->store_max > 0) &&
+                if ((c->ready == PK_SUP_READY_NOTIFY || child_store_max(c) > 0) &&
                     (c->state == PK_SUP_STARTING || c->state == PK_SUP_READY ||
                      c->state == PK_SUP_STOPPING) &&
                     sender_ok(c, pid))
@@ -386,10 +415,12 @@ void pk__sup_notify_close(struct pk_sup *s)
 int pk__sup_ready_prepare(struct child *c)
 {
         int r = 0;
+        if ((c->ready == PK_SUP_READY_FD || c->watchdog_ms > 0) && !ready_rec(c))
+                return -ENOMEM;
         if (c->ready == PK_SUP_READY_FD) {
                 r = pk_cmd_fd_pipe(c->cmd, c->ready_fd, PK_PIPE_CHILD_WRITES | PK_PIPE_NONBLOCK);
         }
-        if (r == 0 && (c->ready == PK_SUP_READY_NOTIFY || c->store_max > 0)) {
+        if (r == 0 && (c->ready == PK_SUP_READY_NOTIFY || child_store_max(c) > 0)) {
                 r = notify_open(c->sup);
                 if (r == 0)
                         r = pk_cmd_env_set(c->cmd, "NOTIFY_SOCKET", c->sup->notify_name);
@@ -411,12 +442,15 @@ int pk__sup_ready_start(struct child *c)
         case PK_SUP_READY_DELAY:
                 return pk_loop_timer_start(&c->t_ready, c->ready_delay_ms, 0, on_ready_timer);
         case PK_SUP_READY_FD: {
-                c->rfd = pk_proc_take_fd(c->proc, c->ready_fd);
-                if (c->rfd < 0)
+                struct child_ready *rd = c->rd; /* made at add (pk__sup_ready_prepare) */
+                if (!rd)
+                        return -ENOMEM;
+                rd->rfd = pk_proc_take_fd(c->proc, c->ready_fd);
+                if (rd->rfd < 0)
                         return -EBADF;
-                pk_loop_io_init(c->sup->loop, &c->rio, c->rfd);
-                c->rio.w.ctx = c;
-                int r = pk_loop_io_start(&c->rio, PK_LOOP_READ, on_ready_fd);
+                pk_loop_io_init(c->sup->loop, &rd->rio, rd->rfd);
+                rd->rio.w.ctx = c;
+                int r = pk_loop_io_start(&rd->rio, PK_LOOP_READ, on_ready_fd);
                 if (r < 0)
                         return r;
                 break;
