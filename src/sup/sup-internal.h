@@ -59,8 +59,8 @@ struct child_cold {
         uint64_t no_restart_signals; /* bit sig-1 */
         char **deps[DEP_NKINDS];     /* NULL-terminated copies */
         char *pid_file;
-        char *log_dir;                /* spec copy (templates pass it on) */
-        struct pk_log_opts *log_opts; /* spec copy, or NULL: defaults */
+        char *log_dir;                /* templates only: passed on to dynamic children */
+        struct pk_log_opts *log_opts; /* templates only; NULL: defaults */
         struct child_limit lim;       /* per-child backoff and start limit (limit.c) */
         /* socket activation and the fd store (fds.c) */
         int *lfds;          /* listen fds: owned duplicates */
@@ -138,6 +138,9 @@ struct child {
 /* The child's side record of rare configuration, allocated on first use:
  * NULL (and nothing allocated) only when out of memory. */
 struct child_cold *pk__sup_child_cold(struct child *c);
+/* Test only: which side records the child `id` of s (NULL: s's template)
+ * holds now: bit 0 its cold record, bit 1 its ready record; -ENOENT. */
+int pk__sup_child_sides(struct pk_sup *s, const char *id);
 /* Its FileDescriptorStoreMax= (0: none). */
 static inline unsigned child_store_max(const struct child *c)
 {

@@ -1262,11 +1262,14 @@ static void free_side(struct child *c)
         c->rd = NULL;
 }
 
-/* Whether a spec sets anything that lives in the child's cold record. */
-static bool spec_needs_cold(const struct pk_sup_child_spec *sp)
+/* Whether a spec sets anything that lives in the child's cold record (the
+ * log dir and options only for a template: a child's log is made at add). */
+static bool spec_needs_cold(const struct pk_sup_child_spec *sp, bool tmpl)
 {
         if (sp->n_success_codes || sp->n_no_restart_codes || sp->no_restart_signals ||
-            sp->pid_file || sp->log_dir || sp->log_opts || sp->n_listen_fds || sp->fd_store_max)
+            sp->pid_file || sp->n_listen_fds || sp->fd_store_max)
+                return true;
+        if (tmpl && (sp->log_dir || sp->log_opts))
                 return true;
         if (sp->backoff_base_ms || sp->backoff_cap_ms || sp->backoff_reset_ms || sp->jitter_pct ||
             sp->start_limit_burst)
@@ -1317,8 +1320,10 @@ static int copy_list(const char *const *src, char ***ret)
         return 0;
 }
 
-/* Validates and copies a spec into a child record (no id check for templates). */
-static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int type)
+/* Validates and copies a spec into a child record (no id check for templates;
+ * a template keeps the log dir and options to pass on, a child's log is made
+ * from the spec by prepare_cmd()). */
+static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int type, bool tmpl)
 {
         if (sp->restart < PK_SUP_PERMANENT || sp->restart > PK_SUP_TEMPORARY)
                 return -EINVAL;
@@ -1366,7 +1371,7 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
         c->stop_signal = (uint8_t)(sp->stop_signal ? sp->stop_signal : SIGTERM);
         c->significant = sp->significant != 0;
         struct child_cold *x = NULL;
-        if (spec_needs_cold(sp) && !(x = pk__sup_child_cold(c)))
+        if (spec_needs_cold(sp, tmpl) && !(x = pk__sup_child_cold(c)))
                 return -ENOMEM;
         if (x) {
                 x->nsuccess = (uint8_t)sp->n_success_codes;
@@ -1402,11 +1407,13 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
         if (sp->log_dir) {
                 if (type != PK_SUP_WORKER || !sp->log_dir[0])
                         return -EINVAL;
+        }
+        if (tmpl && sp->log_dir) {
                 x->log_dir = strdup(sp->log_dir);
                 if (!x->log_dir)
                         return -ENOMEM;
         }
-        if (sp->log_opts) {
+        if (tmpl && sp->log_opts) {
                 x->log_opts = malloc(sizeof(*x->log_opts));
                 if (!x->log_opts)
                         return -ENOMEM;
@@ -1513,7 +1520,7 @@ static void child_free(struct child *c)
 }
 
 /* The environment and descriptor changes every worker's command gets. */
-static int prepare_cmd(struct child *c)
+static int prepare_cmd(struct child *c, const struct pk_sup_child_spec *sp)
 {
         if (!pk__cmd_own_group(c->cmd)) {
                 int r = pk_cmd_setpgid(c->cmd, 0);
@@ -1531,8 +1538,8 @@ static int prepare_cmd(struct child *c)
                 if (r < 0 && s->opts.cgroup == PK_SUP_CGROUP_ON)
                         return r;
         }
-        if (c->x && c->x->log_dir) {
-                r = pk_log_new(s->loop, c->x->log_dir, c->id, c->x->log_opts, &c->log);
+        if (sp->log_dir) {
+                r = pk_log_new(s->loop, sp->log_dir, c->id, sp->log_opts, &c->log);
                 if (r == 0)
                         r = pk_cmd_fd(c->cmd, 1, pk_log_fd(c->log, 1));
                 if (r == 0)
@@ -1599,7 +1606,7 @@ static int add_common(struct pk_sup *s, const struct pk_sup_child_spec *spec, st
                 r = -ENOMEM;
                 goto fail;
         }
-        r = spec_apply(c, spec, nested ? PK_SUP_SUPERVISOR : PK_SUP_WORKER);
+        r = spec_apply(c, spec, nested ? PK_SUP_SUPERVISOR : PK_SUP_WORKER, false);
         if (r == 0)
                 r = pk__sup_fds_copy(c, spec);
         if (r < 0)
@@ -1614,7 +1621,7 @@ static int add_common(struct pk_sup *s, const struct pk_sup_child_spec *spec, st
                 nested = NULL;
         }
         if (c->cmd) {
-                r = prepare_cmd(c);
+                r = prepare_cmd(c, spec);
                 if (r < 0)
                         goto fail;
         }
@@ -1861,7 +1868,7 @@ static int opts_apply(struct pk_sup *s, const struct pk_sup_opts *o)
                 s->tmpl = child_new(s, "");
                 if (!s->tmpl)
                         return -ENOMEM;
-                int r = spec_apply(s->tmpl, d.template_spec, PK_SUP_WORKER);
+                int r = spec_apply(s->tmpl, d.template_spec, PK_SUP_WORKER, true);
                 if (r < 0)
                         return r;
         }
@@ -2139,6 +2146,14 @@ int pk_sup_remove_child(struct pk_sup *s, const char *id)
         detach_child(s, c);
         child_free(c);
         return 0;
+}
+
+int pk__sup_child_sides(struct pk_sup *s, const char *id)
+{
+        const struct child *c = s ? (id ? find_child(s, id) : s->tmpl) : NULL;
+        if (!c)
+                return -ENOENT;
+        return (c->x ? 1 : 0) | (c->rd ? 2 : 0);
 }
 
 static void fill_info(const struct child *c, struct pk_sup_child_info *r)
