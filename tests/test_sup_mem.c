@@ -3,9 +3,8 @@
  * service"): a service with no optional configuration holds no side record
  * and costs the same allocations whatever its id's length; each optional
  * setting allocates its side record once; the ready record is made at add for
- * READY_FD and a watchdog, and at run time when a service asks for a watchdog
- * itself (WATCHDOG_USEC=); a child's log is made at add without keeping its
- * directory, while a template keeps it for its dynamic children.  Counts come
+ * every readiness but "at exec", a watchdog and a forking service; a child's log is made at add
+ * without keeping its directory, while a template keeps it for its dynamic children.  Counts come
  * from the library's allocator (pk__alloc_fail_after's countdown), never
  * from timing. */
 #include <portkit.h>
@@ -22,7 +21,6 @@
 long pk__alloc_fail_after(long n);                         /* src/common/alloc.c */
 int pk__sup_child_sides(struct pk_sup *s, const char *id); /* src/sup/sup.c */
 
-#define PROBE PK_BUILD_DIR "/tests/helpers/sup_probe"
 #define BOUND_MS 20000 /* a hang becomes a failure after this; never a pass condition */
 #define SIDE_COLD 1
 #define SIDE_READY 2
@@ -154,11 +152,10 @@ Test(sup_mem, plain_service_has_no_side_record)
         cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
         cr_assert_eq(pk__sup_child_sides(s, "empty-lists"), 0);
 
-        spec_init(&sp, "delay");
-        sp.ready = PK_SUP_READY_DELAY; /* its timer is inline: no side record */
-        sp.ready_delay_ms = 50;
+        spec_init(&sp, "exec-timeout");
+        sp.start_timeout_ms = 5000; /* ready at exec: the timeout never runs, no record */
         cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
-        cr_assert_eq(pk__sup_child_sides(s, "delay"), 0);
+        cr_assert_eq(pk__sup_child_sides(s, "exec-timeout"), 0);
         cr_assert_eq(pk__sup_child_sides(s, "nosuch"), -ENOENT);
         pk_sup_free(s);
         pk_loop_free(loop);
@@ -216,10 +213,22 @@ Test(sup_mem, each_optional_setting_makes_its_side_record)
         cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
         cr_assert_eq(pk__sup_child_sides(s, "wd"), SIDE_READY);
 
-        spec_init(&sp, "notify"); /* no watchdog configured: no ready record yet */
+        spec_init(&sp, "notify"); /* its start timeout's timer */
         sp.ready = PK_SUP_READY_NOTIFY;
         cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
-        cr_assert_eq(pk__sup_child_sides(s, "notify"), 0);
+        cr_assert_eq(pk__sup_child_sides(s, "notify"), SIDE_READY);
+
+        spec_init(&sp, "delay");
+        sp.ready = PK_SUP_READY_DELAY;
+        sp.ready_delay_ms = 50;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
+        cr_assert_eq(pk__sup_child_sides(s, "delay"), SIDE_READY);
+
+        spec_init(&sp, "forking"); /* its pid file (cold) and the main pid's watchers (ready) */
+        sp.forking = 1;
+        sp.pid_file = "/run/pk-supmem-none.pid";
+        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
+        cr_assert_eq(pk__sup_child_sides(s, "forking"), SIDE_COLD | SIDE_READY);
         pk_sup_free(s);
         pk_loop_free(loop);
 }
@@ -303,25 +312,6 @@ Test(sup_mem, template_keeps_log_config_for_dynamic_children, .fini = teardown, 
         cr_assert_eq(pk_sup_start_dynamic(s, "dyn", sh("echo from-dyn; exec sleep 1000")), 0);
         cr_assert_eq(pk__sup_child_sides(s, "dyn"), 0);
         wait_file("dyn.log", "from-dyn");
-        pk_sup_free(s);
-        pk_loop_free(loop);
-}
-
-Test(sup_mem, watchdog_asked_at_run_time_makes_the_ready_record, .timeout = 60)
-{
-        struct pk_sup *s = new_sup(NULL);
-        struct pk_sup_child_spec sp;
-        spec_init(&sp, "wdlate");
-        sp.ready = PK_SUP_READY_NOTIFY;
-        struct pk_cmd *c = NULL;
-        cr_assert_eq(pk_cmd_new(PROBE, &c), 0);
-        cr_assert_eq(pk_cmd_arg(c, "send:READY=1\\nWATCHDOG_USEC=60000000\\nSTATUS=armed"), 0);
-        cr_assert_eq(pk_cmd_arg(c, "pause"), 0);
-        cr_assert_eq(pk_sup_add(s, &sp, c), 0);
-        cr_assert_eq(pk__sup_child_sides(s, "wdlate"), 0);
-        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
-        run_until(PK_SUP_EV_STATUS);
-        cr_assert_eq(pk__sup_child_sides(s, "wdlate"), SIDE_READY);
         pk_sup_free(s);
         pk_loop_free(loop);
 }

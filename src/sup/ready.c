@@ -37,10 +37,18 @@ static void on_watchdog(struct pk_loop_timer *t)
         pk__sup_flush(sup_);
 }
 
-/* The child's READY_FD / watchdog record, allocated on first use (at add
- * for READY_FD and a configured watchdog, so their starts cannot fail for
- * it; at WATCHDOG_USEC= for a watchdog the service asks for itself).
- * NULL when out of memory. */
+/* Whether the child needs its ready record from the start: every readiness
+ * but "at exec" (a timer, a pipe or the notify socket; an exec-ready child
+ * never waits, so its start timeout never runs) and a configured watchdog. */
+static bool needs_ready_rec(const struct child *c)
+{
+        return c->ready != PK_SUP_READY_EXEC || c->watchdog_ms > 0 || c->forking;
+}
+
+/* The child's ready record, allocated on first use: at add when
+ * needs_ready_rec() (so a start cannot fail for it), at WATCHDOG_USEC= for a
+ * watchdog the service asks for itself.  NULL when out of memory. */
+
 static struct child_ready *ready_rec(struct child *c)
 {
         if (c->rd)
@@ -49,9 +57,13 @@ static struct child_ready *ready_rec(struct child *c)
         if (!rd)
                 return NULL;
         rd->rfd = -1;
+        pk_loop_timer_init(c->sup->loop, &rd->t_ready);
         pk_loop_io_init(c->sup->loop, &rd->rio, -1);
         pk_loop_timer_init(c->sup->loop, &rd->t_watchdog);
-        rd->rio.w.ctx = rd->t_watchdog.w.ctx = c;
+        pk_loop_child_init(c->sup->loop, &rd->mw);
+        pk_loop_io_init(c->sup->loop, &rd->mio, -1);
+        rd->t_ready.w.ctx = rd->rio.w.ctx = rd->t_watchdog.w.ctx = c;
+        rd->mw.w.ctx = rd->mio.w.ctx = c;
         c->rd = rd;
         return rd;
 }
@@ -202,15 +214,16 @@ int pk__sup_set_mainpid(struct child *c, const char *val, bool forking)
                 pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, -EPERM, val);
                 return -EPERM;
         }
-        pk_loop_child_stop(&c->mw);
-        pk_loop_io_stop(&c->mio);
-        c->main_pidfd = pk_fd_close(c->main_pidfd);
+        pk__sup_main_unwatch(c);
         if (pid == c->pid) {
                 pk__sup_set_pids(c, c->pid, pid);
                 pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, 0, val);
                 return 0;
         }
         int r = pk__sup_pid_room(c, 1);
+        struct child_ready *rd = r < 0 ? NULL : ready_rec(c);
+        if (r == 0 && !rd)
+                r = -ENOMEM;
         if (r < 0) {
                 pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, r, val);
                 return r;
@@ -220,11 +233,11 @@ int pk__sup_set_mainpid(struct child *c, const char *val, bool forking)
                 pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, fd, val);
                 return fd;
         }
-        r = pk_loop_child_start_pidfd(&c->mw, fd, on_main_exit);
+        r = pk_loop_child_start_pidfd(&rd->mw, fd, on_main_exit);
         if (r == -ECHILD) { /* not our child: watch for its end, do not reap */
-                pk_loop_io_init(c->sup->loop, &c->mio, fd);
-                c->mio.w.ctx = c;
-                r = pk_loop_io_start(&c->mio, PK_LOOP_READ, on_main_gone);
+                pk_loop_io_init(c->sup->loop, &rd->mio, fd);
+                rd->mio.w.ctx = c;
+                r = pk_loop_io_start(&rd->mio, PK_LOOP_READ, on_main_gone);
         }
         if (r < 0) {
                 pk_fd_close(fd);
@@ -282,8 +295,9 @@ static void notify_line(struct child *c, const char *line)
                 long long us = strtoll(val, NULL, 10);
                 if (us > 0 && us / 1000 < (1LL << 40)) {
                         int64_t ms = (us + 999) / 1000;
-                        if (c->state == PK_SUP_STARTING && pk_loop_is_active(&c->t_ready.w))
-                                (void)pk_loop_timer_start(&c->t_ready, ms, 0, on_ready_timer);
+                        if (c->state == PK_SUP_STARTING && c->rd &&
+                            pk_loop_is_active(&c->rd->t_ready.w))
+                                (void)pk_loop_timer_start(&c->rd->t_ready, ms, 0, on_ready_timer);
                         else if (c->state == PK_SUP_STOPPING && pk_loop_is_active(&c->t_stop.w))
                                 pk__sup_extend_stop(c, ms);
                 }
@@ -415,7 +429,7 @@ void pk__sup_notify_close(struct pk_sup *s)
 int pk__sup_ready_prepare(struct child *c)
 {
         int r = 0;
-        if ((c->ready == PK_SUP_READY_FD || c->watchdog_ms > 0) && !ready_rec(c))
+        if (needs_ready_rec(c) && !ready_rec(c))
                 return -ENOMEM;
         if (c->ready == PK_SUP_READY_FD) {
                 r = pk_cmd_fd_pipe(c->cmd, c->ready_fd, PK_PIPE_CHILD_WRITES | PK_PIPE_NONBLOCK);
@@ -435,16 +449,18 @@ int pk__sup_ready_prepare(struct child *c)
 
 int pk__sup_ready_start(struct child *c)
 {
-        switch (c->ready) {
-        case PK_SUP_READY_EXEC:
+        if (c->ready == PK_SUP_READY_EXEC) {
                 pk__sup_child_ready(c);
                 return 0;
+        }
+        struct child_ready *rd =
+            ready_rec(c); /* made at add for a worker (pk__sup_ready_prepare) */
+        if (!rd)
+                return -ENOMEM;
+        switch (c->ready) {
         case PK_SUP_READY_DELAY:
-                return pk_loop_timer_start(&c->t_ready, c->ready_delay_ms, 0, on_ready_timer);
+                return pk_loop_timer_start(&rd->t_ready, c->ready_delay_ms, 0, on_ready_timer);
         case PK_SUP_READY_FD: {
-                struct child_ready *rd = c->rd; /* made at add (pk__sup_ready_prepare) */
-                if (!rd)
-                        return -ENOMEM;
                 rd->rfd = pk_proc_take_fd(c->proc, c->ready_fd);
                 if (rd->rfd < 0)
                         return -EBADF;
@@ -459,12 +475,27 @@ int pk__sup_ready_start(struct child *c)
                 break;
         }
         if (c->start_timeout_ms > 0)
-                return pk_loop_timer_start(&c->t_ready, c->start_timeout_ms, 0, on_ready_timer);
+                return pk_loop_timer_start(&rd->t_ready, c->start_timeout_ms, 0, on_ready_timer);
         return 0;
+}
+
+void pk__sup_main_unwatch(struct child *c)
+{
+        if (c->rd) {
+                pk_loop_child_stop(&c->rd->mw);
+                pk_loop_io_stop(&c->rd->mio);
+        }
+        c->main_pidfd = pk_fd_close(c->main_pidfd);
+}
+
+void pk__sup_ready_timer_stop(struct child *c)
+{
+        if (c->rd)
+                pk_loop_timer_stop(&c->rd->t_ready);
 }
 
 void pk__sup_ready_stop(struct child *c)
 {
-        pk_loop_timer_stop(&c->t_ready);
+        pk__sup_ready_timer_stop(c);
         rfd_close(c);
 }

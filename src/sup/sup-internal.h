@@ -72,12 +72,17 @@ struct child_cold {
         unsigned store_max; /* spec.fd_store_max */
 };
 
-/* The READY_FD pipe and the watchdog timer, allocated only for a child with
- * ready == PK_SUP_READY_FD or a watchdog (ready.c). */
+/* Readiness state beyond "ready at exec": the readiness / start timeout
+ * timer, the READY_FD pipe, the watchdog timer and the watchers of a moved
+ * main pid, allocated (ready.c) only for a child that is not ready at exec,
+ * has a watchdog or forks, or at run time (WATCHDOG_USEC=, MAINPID=). */
 struct child_ready {
-        struct pk_loop_io rio; /* READY_FD pipe */
+        struct pk_loop_timer t_ready; /* READY_DELAY's delay, else the start timeout */
+        struct pk_loop_io rio;        /* READY_FD pipe */
         int rfd;
         struct pk_loop_timer t_watchdog;
+        struct pk_loop_child mw; /* moved main pid, when it is our child */
+        struct pk_loop_io mio;   /* moved main pid's pidfd, when it is not */
 };
 
 /* One supervised child.  Hot state only: what every service needs inline;
@@ -100,14 +105,12 @@ struct child {
         struct pk_log *log;    /* log capture: owned */
         struct pk_sup *nested; /* supervisor: owned */
 
-        struct pk_proc *proc;    /* the spawned process while it lives */
-        pid_t pid;               /* spawned pid */
-        pid_t mainpid;           /* == pid unless MAINPID= moved it */
-        int main_pidfd;          /* pidfd of a moved main pid, else -1 */
+        struct pk_proc *proc; /* the spawned process while it lives */
+        pid_t pid;            /* spawned pid */
+        pid_t mainpid;        /* == pid unless MAINPID= moved it */
+        int main_pidfd;       /* pidfd of a moved main pid (watched by rd->mw / rd->mio), else -1 */
         struct pk_loop_child cw; /* spawned pid */
-        struct pk_loop_child mw; /* moved main pid, when it is our child */
-        struct pk_loop_io mio;   /* moved main pid's pidfd, when it is not */
-        struct pk_loop_timer t_restart, t_ready, t_stop;
+        struct pk_loop_timer t_restart, t_stop;
 
         int state;
         int after_stop;
@@ -252,6 +255,8 @@ int pk__sup_ready_start(struct child *c);   /* after a spawn */
 void pk__sup_ready_stop(struct child *c);   /* when the process is gone / stopping */
 void pk__sup_notify_close(struct pk_sup *s);
 void pk__sup_watchdog_stop(struct child *c);
+void pk__sup_ready_timer_stop(struct child *c); /* the readiness / start timeout timer */
+void pk__sup_main_unwatch(struct child *c); /* stops watching a moved main pid, closes its pidfd */
 /* MAINPID= or a forking service's pid file: validate, watch.  0 or -errno. */
 int pk__sup_set_mainpid(struct child *c, const char *val, bool forking);
 

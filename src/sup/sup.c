@@ -366,9 +366,7 @@ static int signal_service(struct child *c, int sig)
 static void stop_process_watchers(struct child *c)
 {
         pk_loop_child_stop(&c->cw);
-        pk_loop_child_stop(&c->mw);
-        pk_loop_io_stop(&c->mio);
-        c->main_pidfd = pk_fd_close(c->main_pidfd);
+        pk__sup_main_unwatch(c);
 }
 
 /* The main process is gone: drop the process state, kill what the service
@@ -1169,7 +1167,7 @@ static void dispatch(struct child *c, int ev, const struct pk_exit *ex)
                 do_spawn(c);
                 break;
         case A_READY:
-                pk_loop_timer_stop(&c->t_ready);
+                pk__sup_ready_timer_stop(c);
                 set_state(c, PK_SUP_READY);
                 c->ready_ns = pk__sup_now_ns();
                 pk__sup_emit(c, PK_SUP_EV_READY, PK_SUP_R_NONE, 0, NULL);
@@ -1450,14 +1448,11 @@ static struct child *child_new(struct pk_sup *s, const char *id)
         c->sup = s;
         c->main_pidfd = -1;
         pk_loop_child_init(s->loop, &c->cw);
-        pk_loop_child_init(s->loop, &c->mw);
-        pk_loop_io_init(s->loop, &c->mio, -1);
         pk_loop_io_init(s->loop, &c->cgio, -1);
         pk_loop_timer_init(s->loop, &c->t_restart);
-        pk_loop_timer_init(s->loop, &c->t_ready);
         pk_loop_timer_init(s->loop, &c->t_stop);
-        c->cw.w.ctx = c->mw.w.ctx = c->mio.w.ctx = c->cgio.w.ctx = c;
-        c->t_restart.w.ctx = c->t_ready.w.ctx = c->t_stop.w.ctx = c;
+        c->cw.w.ctx = c->cgio.w.ctx = c;
+        c->t_restart.w.ctx = c->t_stop.w.ctx = c;
         return c;
 }
 
@@ -1494,7 +1489,6 @@ static void child_free(struct child *c)
         pk__sup_ready_stop(c);
         pk__sup_watchdog_stop(c);
         pk_loop_timer_stop(&c->t_restart);
-        pk_loop_timer_stop(&c->t_ready);
         pk_loop_timer_stop(&c->t_stop);
         child_kill_now(c);
         pk__sup_set_pids(c, 0, 0);
