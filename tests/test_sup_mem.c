@@ -260,6 +260,7 @@ Test(sup_mem, side_record_is_one_allocation_and_the_id_none)
         pk_loop_free(loop);
 }
 
+/* cppcheck-suppress unknownMacro */
 Test(sup_mem, success_codes_in_the_side_record_still_decide, .timeout = 60)
 {
         struct pk_sup *s = new_sup(NULL);
@@ -280,6 +281,7 @@ Test(sup_mem, success_codes_in_the_side_record_still_decide, .timeout = 60)
         pk_loop_free(loop);
 }
 
+/* cppcheck-suppress unknownMacro */
 Test(sup_mem, log_is_made_at_add_without_keeping_its_dir, .fini = teardown, .timeout = 60)
 {
         mk_tmpdir();
@@ -295,6 +297,7 @@ Test(sup_mem, log_is_made_at_add_without_keeping_its_dir, .fini = teardown, .tim
         pk_loop_free(loop);
 }
 
+/* cppcheck-suppress unknownMacro */
 Test(sup_mem, template_keeps_log_config_for_dynamic_children, .fini = teardown, .timeout = 60)
 {
         mk_tmpdir();
