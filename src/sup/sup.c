@@ -1396,6 +1396,8 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
                     sp->ready == PK_SUP_READY_FD)
                         return -EINVAL;
                 c->forking = true;
+                if (!x) /* spec_needs_cold() made it: never NULL here */
+                        return -ENOMEM;
                 x->pid_file = strdup(sp->pid_file);
                 if (!x->pid_file)
                         return -ENOMEM;
@@ -1406,6 +1408,8 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
                 if (type != PK_SUP_WORKER || !sp->log_dir[0])
                         return -EINVAL;
         }
+        if (tmpl && (sp->log_dir || sp->log_opts) && !x)
+                return -ENOMEM; /* spec_needs_cold() made it: never here */
         if (tmpl && sp->log_dir) {
                 x->log_dir = strdup(sp->log_dir);
                 if (!x->log_dir)
