@@ -4,10 +4,16 @@
  * restart limit is lifted (the benchmark kills a child per round) and a
  * child counts as stable after 1 s of uptime (runit's and s6's rule), so a
  * killed child that ran that long restarts at once.  Prints the time to
- * start and the supervisor's RSS once all N are running when --report.
+ * start, the supervisor's RSS and its heap in use (glibc's mallinfo2) once
+ * all N are running when --report.
+ *   PKSUP_CGROUP=off|on   (default auto) a cgroup per service
+ *   PKSUP_LOG_DIR=DIR     each service's stdout and stderr to DIR/s<i>.log
+ *                         through the sup layer's log capture (pk_log,
+ *                         rotated at its defaults: 1 MiB, 10 files)
  * Usage: pksup N PROG [--report] */
 #include <portkit.h>
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +44,10 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
         double s = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
-        printf("pksup: %ld services running after %.3f s; supervisor RSS %ld KiB\n", n, s,
-               rss_kib());
+        struct mallinfo2 mi = mallinfo2();
+        printf("pksup: %ld services running after %.3f s; supervisor RSS %ld KiB, heap in use %zu "
+               "B (%zu B per service)\n",
+               n, s, rss_kib(), mi.uordblks, mi.uordblks / (size_t)n);
         fflush(stdout);
 }
 
@@ -65,6 +73,9 @@ int main(int argc, char **argv)
                 o.cgroup = PK_SUP_CGROUP_OFF;
         else if (cg && strcmp(cg, "on") == 0)
                 o.cgroup = PK_SUP_CGROUP_ON;
+        const char *log_dir = getenv("PKSUP_LOG_DIR");
+        if (log_dir && !log_dir[0])
+                log_dir = NULL;
         int r = pk_loop_new(&loop);
         if (r == 0)
                 r = pk_sup_new(loop, &o, &sup);
@@ -83,6 +94,7 @@ int main(int argc, char **argv)
                 memset(&sp, 0, sizeof(sp));
                 sp.id = id;
                 sp.restart = PK_SUP_PERMANENT;
+                sp.log_dir = log_dir;
                 r = pk_sup_add(sup, &sp, cmd);
         }
         if (r == 0)

@@ -21,17 +21,17 @@ static bool fdname_ok(const char *s)
 }
 
 /* Closes and frees the listen fds the child holds. */
-static void listen_free(struct child *c)
+static void listen_free(struct child_cold *x)
 {
-        for (size_t i = 0; i < c->nl; i++) {
-                pk_fd_close(c->lfds[i]);
-                free(c->lnames[i]);
+        for (size_t i = 0; i < x->nl; i++) {
+                pk_fd_close(x->lfds[i]);
+                free(x->lnames[i]);
         }
-        free(c->lfds);
-        free(c->lnames);
-        c->lfds = NULL;
-        c->lnames = NULL;
-        c->nl = 0;
+        free(x->lfds);
+        free(x->lnames);
+        x->lfds = NULL;
+        x->lnames = NULL;
+        x->nl = 0;
 }
 
 /* Duplicates fds[0..n) with their names into new arrays, then drops the old
@@ -43,6 +43,11 @@ static int listen_set(struct child *c, const int *fds, size_t n, const char *con
         for (size_t i = 0; names && i < n; i++)
                 if (names[i] && !fdname_ok(names[i]))
                         return -EINVAL;
+        if (!n && !c->x)
+                return 0; /* nothing held, nothing to hold: no cold record */
+        struct child_cold *x = pk__sup_child_cold(c);
+        if (!x)
+                return -ENOMEM;
         int *nf = NULL;
         char **nn = NULL;
         size_t k = 0;
@@ -76,10 +81,10 @@ static int listen_set(struct child *c, const int *fds, size_t n, const char *con
                 free(nn);
                 return r;
         }
-        listen_free(c);
-        c->lfds = nf;
-        c->lnames = nn;
-        c->nl = n;
+        listen_free(x);
+        x->lfds = nf;
+        x->lnames = nn;
+        x->nl = n;
         return 0;
 }
 
@@ -102,43 +107,55 @@ int pk__sup_fds_copy(struct child *c, const struct pk_sup_child_spec *sp)
         if (sp->ready == PK_SUP_READY_FD && sp->ready_fd >= 3 &&
             (size_t)sp->ready_fd < 3 + sp->n_listen_fds + sp->fd_store_max)
                 return -EINVAL; /* would collide with a passed descriptor */
-        c->store_max = sp->fd_store_max;
-        c->store_preserve = sp->fd_store_preserve;
+        if (sp->fd_store_max || sp->fd_store_preserve != PK_SUP_STORE_RESTART) {
+                struct child_cold *x = pk__sup_child_cold(c);
+                if (!x)
+                        return -ENOMEM;
+                x->store_max = sp->fd_store_max;
+                x->store_preserve = (uint8_t)sp->fd_store_preserve;
+        }
         return listen_set(c, sp->listen_fds, sp->n_listen_fds, sp->listen_fd_names);
 }
 
 int pk__sup_fds_replace(struct child *c, const int *fds, size_t n, const char *const *names)
 {
-        if (c->type != PK_SUP_WORKER || ready_collides(c, n, c->store_max))
+        if (c->type != PK_SUP_WORKER || ready_collides(c, n, child_store_max(c)))
                 return -EINVAL;
         return listen_set(c, fds, n, names);
 }
 
 void pk__sup_fds_flush_store(struct child *c)
 {
-        for (size_t i = 0; i < c->ns; i++) {
-                pk_fd_close(c->sfds[i]);
-                free(c->snames[i]);
+        struct child_cold *x = c->x;
+        if (!x)
+                return;
+        for (size_t i = 0; i < x->ns; i++) {
+                pk_fd_close(x->sfds[i]);
+                free(x->snames[i]);
         }
-        free(c->sfds);
-        free(c->snames);
-        c->sfds = NULL;
-        c->snames = NULL;
-        c->ns = 0;
+        free(x->sfds);
+        free(x->snames);
+        x->sfds = NULL;
+        x->snames = NULL;
+        x->ns = 0;
 }
 
 void pk__sup_fds_free(struct child *c)
 {
-        listen_free(c);
+        if (c->x)
+                listen_free(c->x);
         pk__sup_fds_flush_store(c);
 }
 
 int pk__sup_fds_apply(struct child *c)
 {
-        size_t n = c->nl + c->ns;
+        const struct child_cold *x = c->x;
+        if (!x)
+                return 0; /* never a socket-activated child (nothing mapped): env left alone */
+        size_t n = x->nl + x->ns;
         int r = 0;
         for (size_t i = 0; i < n && r == 0; i++)
-                r = pk_cmd_fd(c->cmd, 3 + (int)i, i < c->nl ? c->lfds[i] : c->sfds[i - c->nl]);
+                r = pk_cmd_fd(c->cmd, 3 + (int)i, i < x->nl ? x->lfds[i] : x->sfds[i - x->nl]);
         /* Descriptors mapped for the last run that the store no longer holds. */
         for (size_t i = n; i < c->mapped && r == 0; i++)
                 r = pk_cmd_fd_close(c->cmd, 3 + (int)i);
@@ -149,7 +166,7 @@ int pk__sup_fds_apply(struct child *c)
         if (n == 0) {
                 /* never given any (pk_sup_set_listen_fds() may take them all away
                  * after a run that had them): leave its env alone */
-                if (prev == 0 && c->store_max == 0)
+                if (prev == 0 && x->store_max == 0)
                         return 0;
                 r = pk_cmd_env_unset(c->cmd, "LISTEN_FDS");
                 if (r == 0)
@@ -162,13 +179,13 @@ int pk__sup_fds_apply(struct child *c)
         }
         size_t len = 1;
         for (size_t i = 0; i < n; i++)
-                len += strlen(i < c->nl ? c->lnames[i] : c->snames[i - c->nl]) + 1;
+                len += strlen(i < x->nl ? x->lnames[i] : x->snames[i - x->nl]) + 1;
         char *names = malloc(len);
         if (!names)
                 return -ENOMEM;
         size_t off = 0;
         for (size_t i = 0; i < n; i++) {
-                const char *nm = i < c->nl ? c->lnames[i] : c->snames[i - c->nl];
+                const char *nm = i < x->nl ? x->lnames[i] : x->snames[i - x->nl];
                 size_t l = strlen(nm);
                 if (i)
                         names[off++] = ':';
@@ -188,19 +205,19 @@ int pk__sup_fds_apply(struct child *c)
 }
 
 /* Drops stored descriptors named `name`. */
-static void store_remove(struct child *c, const char *name)
+static void store_remove(struct child_cold *x, const char *name)
 {
         size_t k = 0;
-        for (size_t i = 0; i < c->ns; i++) {
-                if (strcmp(c->snames[i], name) == 0) {
-                        pk_fd_close(c->sfds[i]);
-                        free(c->snames[i]);
+        for (size_t i = 0; i < x->ns; i++) {
+                if (strcmp(x->snames[i], name) == 0) {
+                        pk_fd_close(x->sfds[i]);
+                        free(x->snames[i]);
                         continue;
                 }
-                c->sfds[k] = c->sfds[i];
-                c->snames[k++] = c->snames[i];
+                x->sfds[k] = x->sfds[i];
+                x->snames[k++] = x->snames[i];
         }
-        c->ns = k;
+        x->ns = k;
 }
 
 void pk__sup_fds_notify(struct child *c, bool store, bool remove, const char *name, int *fds,
@@ -208,26 +225,27 @@ void pk__sup_fds_notify(struct child *c, bool store, bool remove, const char *na
 {
         const char *nm = name ? name : "stored";
         bool name_ok = fdname_ok(nm);
-        if (remove && name && name_ok)
-                store_remove(c, name);
+        struct child_cold *x = c->x; /* NULL: a store of 0 (FileDescriptorStoreMax= unset) */
+        if (remove && name && name_ok && x)
+                store_remove(x, name);
         size_t i = 0;
-        if (store && name_ok && c->store_max > 0) {
-                if (!c->sfds) {
-                        c->sfds = calloc(c->store_max, sizeof(int));
-                        c->snames = calloc(c->store_max, sizeof(char *));
-                        if (!c->sfds || !c->snames) {
-                                free(c->sfds);
-                                free(c->snames);
-                                c->sfds = NULL;
-                                c->snames = NULL;
+        if (store && name_ok && x && x->store_max > 0) {
+                if (!x->sfds) {
+                        x->sfds = calloc(x->store_max, sizeof(int));
+                        x->snames = calloc(x->store_max, sizeof(char *));
+                        if (!x->sfds || !x->snames) {
+                                free(x->sfds);
+                                free(x->snames);
+                                x->sfds = NULL;
+                                x->snames = NULL;
                         }
                 }
-                for (; c->sfds && i < n && c->ns < c->store_max; i++) {
+                for (; x->sfds && i < n && x->ns < x->store_max; i++) {
                         char *dup = strdup(nm);
                         if (!dup)
                                 break;
-                        c->sfds[c->ns] = fds[i];
-                        c->snames[c->ns++] = dup;
+                        x->sfds[x->ns] = fds[i];
+                        x->snames[x->ns++] = dup;
                 }
         }
         size_t refused = n - i;

@@ -22,7 +22,9 @@ int pk__sup_limit_apply(struct child *c, const struct pk_sup_child_spec *sp)
             sp->start_limit_burst > MAX_START_LIMIT_BURST || sp->start_limit_interval_ms < 0 ||
             sp->start_limit_interval_ms > MAX_LIMIT_MS)
                 return -EINVAL;
-        struct child_limit *l = &c->lim;
+        if (!c->x)
+                return 0; /* nothing of its own (sup.c allocates x when a field is set) */
+        struct child_limit *l = &c->x->lim;
         l->base_ms = sp->backoff_base_ms;
         l->cap_ms = sp->backoff_cap_ms;
         l->reset_ms = sp->backoff_reset_ms;
@@ -41,9 +43,17 @@ int pk__sup_limit_apply(struct child *c, const struct pk_sup_child_spec *sp)
         return 0;
 }
 
+/* The limit of a child without a cold record: everything the supervisor's. */
+static const struct child_limit no_limit = {.interval_ms = DEF_START_LIMIT_INTERVAL_MS};
+
+static const struct child_limit *limit_of(const struct child *c)
+{
+        return c->x ? &c->x->lim : &no_limit;
+}
+
 void pk__sup_limit_to_spec(const struct child *c, struct pk_sup_child_spec *sp)
 {
-        const struct child_limit *l = &c->lim;
+        const struct child_limit *l = limit_of(c);
         sp->backoff_base_ms = l->base_ms;
         sp->backoff_cap_ms = l->cap_ms;
         sp->backoff_reset_ms = l->reset_ms;
@@ -55,7 +65,7 @@ void pk__sup_limit_to_spec(const struct child *c, struct pk_sup_child_spec *sp)
 void pk__sup_backoff_params(const struct child *c, struct sup_backoff *ret)
 {
         const struct pk_sup_opts *o = &c->sup->opts; /* defaults resolved by pk_sup_new() */
-        const struct child_limit *l = &c->lim;
+        const struct child_limit *l = limit_of(c);
         ret->base_ms = l->base_ms ? l->base_ms : o->backoff_base_ms;
         if (ret->base_ms < 0)
                 ret->base_ms = 0; /* < 0 asked for no delay */
@@ -78,7 +88,9 @@ static void expire(struct child_limit *l, uint64_t now)
 
 void pk__sup_limit_started(struct child *c, uint64_t now)
 {
-        struct child_limit *l = &c->lim;
+        if (!c->x)
+                return;
+        struct child_limit *l = &c->x->lim;
         if (l->burst <= 0)
                 return;
         expire(l, now);
@@ -92,7 +104,9 @@ void pk__sup_limit_started(struct child *c, uint64_t now)
 
 bool pk__sup_limit_ok(struct child *c, uint64_t now)
 {
-        struct child_limit *l = &c->lim;
+        if (!c->x)
+                return true;
+        struct child_limit *l = &c->x->lim;
         if (l->burst <= 0)
                 return true;
         expire(l, now);
@@ -101,12 +115,15 @@ bool pk__sup_limit_ok(struct child *c, uint64_t now)
 
 void pk__sup_limit_reset(struct child *c)
 {
-        c->lim.head = c->lim.n = 0;
+        if (c->x)
+                c->x->lim.head = c->x->lim.n = 0;
 }
 
 void pk__sup_limit_free(struct child *c)
 {
-        free(c->lim.starts);
-        c->lim.starts = NULL;
-        c->lim.n = 0;
+        if (!c->x)
+                return;
+        free(c->x->lim.starts);
+        c->x->lim.starts = NULL;
+        c->x->lim.n = 0;
 }

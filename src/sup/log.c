@@ -58,14 +58,19 @@ struct log_stream {
         size_t plen;
 };
 
+/* A pipe and the file it feeds (stderr apart has a pair of its own). */
+struct log_pair {
+        struct log_stream s;
+        struct log_file f;
+};
+
 struct pk_log {
         struct pk_loop *loop;
         int dirfd;
         struct pk_log_opts o;
-        int n; /* streams and files: 1 merged, 2 apart */
-        struct log_stream s[2];
-        struct log_file f[2];
         struct pk_log_stats st;
+        int n;               /* streams and files: 1 merged, 2 apart */
+        struct log_pair p[]; /* n of them: a merged log holds one */
 };
 
 /* Formatted lines on their way to one file, on the reader's stack. */
@@ -236,7 +241,7 @@ static void file_hold(struct log_file *f, const char *p, size_t n)
                 f->gap_lines += lines;
                 f->gap_bytes += n - keep;
         }
-        log->st.buffered_bytes = log->f[0].pend.len + (log->n > 1 ? log->f[1].pend.len : 0);
+        log->st.buffered_bytes = log->p[0].f.pend.len + (log->n > 1 ? log->p[1].f.pend.len : 0);
         if (!pk_loop_is_active(&f->retry.w))
                 pk_loop_timer_start(&f->retry, PK__LOG_RETRY_MS, 0, on_retry);
 }
@@ -252,7 +257,8 @@ static int file_drain(struct log_file *f)
                 pk__dynbuf_consume(&f->pend, done);
                 if (f->pend.len == 0)
                         pk__dynbuf_free(&f->pend);
-                log->st.buffered_bytes = log->f[0].pend.len + (log->n > 1 ? log->f[1].pend.len : 0);
+                log->st.buffered_bytes =
+                    log->p[0].f.pend.len + (log->n > 1 ? log->p[1].f.pend.len : 0);
         }
         if (r == 0 && f->gap_lines) {
                 char line[160], stamp[PK__LOG_STAMP_MAX];
@@ -479,16 +485,16 @@ int pk_log_new(struct pk_loop *loop, const char *dir, const char *name,
                 o.buffer_max = PK__LOG_BUFFER_MAX;
         if (!o.mode)
                 o.mode = PK__LOG_MODE;
-        struct pk_log *log = calloc(1, sizeof(*log));
+        int nstreams = o.apart ? 2 : 1;
+        struct pk_log *log = calloc(1, sizeof(*log) + (size_t)nstreams * sizeof(log->p[0]));
         if (!log)
                 return -ENOMEM;
         log->loop = loop;
         log->o = o;
-        int nstreams = o.apart ? 2 : 1;
         log->n = nstreams;
-        for (int i = 0; i < 2; i++) {
-                log->s[i].rfd = log->s[i].wfd = -1;
-                log->f[i].fd = -1;
+        for (int i = 0; i < nstreams; i++) {
+                log->p[i].s.rfd = log->p[i].s.wfd = -1;
+                log->p[i].f.fd = -1;
         }
         int r;
         log->dirfd = pk_fd_open(dir, O_RDONLY | O_DIRECTORY, 0);
@@ -497,8 +503,8 @@ int pk_log_new(struct pk_loop *loop, const char *dir, const char *name,
                 goto fail;
         }
         for (int i = 0; i < nstreams; i++) {
-                struct log_file *f = &log->f[i];
-                struct log_stream *s = &log->s[i];
+                struct log_file *f = &log->p[i].f;
+                struct log_stream *s = &log->p[i].s;
                 f->log = log;
                 size_t len = strlen(name) + 9;
                 f->name = malloc(len);
@@ -536,14 +542,14 @@ int pk_log_new(struct pk_loop *loop, const char *dir, const char *name,
         *ret = log;
         return 0;
 fail:
-        for (int i = 0; i < 2; i++) {
-                if (log->s[i].log)
-                        pk_loop_io_stop(&log->s[i].io);
-                if (log->s[i].rfd >= 0)
-                        close(log->s[i].rfd);
-                if (log->s[i].wfd >= 0)
-                        close(log->s[i].wfd);
-                free(log->f[i].name);
+        for (int i = 0; i < nstreams; i++) {
+                if (log->p[i].s.log)
+                        pk_loop_io_stop(&log->p[i].s.io);
+                if (log->p[i].s.rfd >= 0)
+                        close(log->p[i].s.rfd);
+                if (log->p[i].s.wfd >= 0)
+                        close(log->p[i].s.wfd);
+                free(log->p[i].f.name);
         }
         if (log->dirfd >= 0)
                 close(log->dirfd);
@@ -555,7 +561,7 @@ int pk_log_fd(const struct pk_log *log, int stream)
 {
         if (!log || (stream != 1 && stream != 2))
                 return -EINVAL;
-        return log->s[log->n == 2 ? stream - 1 : 0].wfd;
+        return log->p[log->n == 2 ? stream - 1 : 0].s.wfd;
 }
 
 int pk_log_flush(struct pk_log *log)
@@ -564,10 +570,10 @@ int pk_log_flush(struct pk_log *log)
                 return -EINVAL;
         int r = 0;
         for (int i = 0; i < log->n; i++) {
-                int e = stream_read(&log->s[i], true);
+                int e = stream_read(&log->p[i].s, true);
                 if (e < 0)
                         r = e;
-                e = file_drain(&log->f[i]);
+                e = file_drain(&log->p[i].f);
                 if (e < 0 && e != -EAGAIN)
                         r = e;
         }
@@ -586,7 +592,8 @@ int pk__log_timers_active(const struct pk_log *log)
 {
         int n = 0;
         for (int i = 0; i < log->n; i++)
-                n += pk_loop_is_active(&log->f[i].age.w) + pk_loop_is_active(&log->f[i].retry.w);
+                n +=
+                    pk_loop_is_active(&log->p[i].f.age.w) + pk_loop_is_active(&log->p[i].f.retry.w);
         return n;
 }
 
@@ -596,8 +603,8 @@ struct pk_log *pk_log_free(struct pk_log *log)
                 return NULL;
         (void)pk_log_flush(log);
         for (int i = 0; i < log->n; i++) {
-                struct log_stream *s = &log->s[i];
-                struct log_file *f = &log->f[i];
+                struct log_stream *s = &log->p[i].s;
+                struct log_file *f = &log->p[i].f;
                 pk_loop_io_stop(&s->io);
                 close(s->rfd);
                 close(s->wfd);

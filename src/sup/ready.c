@@ -37,21 +37,62 @@ static void on_watchdog(struct pk_loop_timer *t)
         pk__sup_flush(sup_);
 }
 
+/* Whether the child needs its ready record from the start: every readiness
+ * but "at exec" (a timer, a pipe or the notify socket; an exec-ready child
+ * never waits, so its start timeout never runs) and a configured watchdog. */
+static bool needs_ready_rec(const struct child *c)
+{
+        return c->ready != PK_SUP_READY_EXEC || c->watchdog_ms > 0 || c->forking;
+}
+
+/* The child's ready record, allocated on first use: at add when
+ * needs_ready_rec() (so a start cannot fail for it), at WATCHDOG_USEC= for a
+ * watchdog the service asks for itself.  NULL when out of memory. */
+
+static struct child_ready *ready_rec(struct child *c)
+{
+        if (c->rd)
+                return c->rd;
+        struct child_ready *rd = calloc(1, sizeof(*rd));
+        if (!rd)
+                return NULL;
+        rd->rfd = -1;
+        pk_loop_timer_init(c->sup->loop, &rd->t_ready);
+        pk_loop_io_init(c->sup->loop, &rd->rio, -1);
+        pk_loop_timer_init(c->sup->loop, &rd->t_watchdog);
+        pk_loop_child_init(c->sup->loop, &rd->mw);
+        pk_loop_io_init(c->sup->loop, &rd->mio, -1);
+        rd->t_ready.w.ctx = rd->rio.w.ctx = rd->t_watchdog.w.ctx = c;
+        rd->mw.w.ctx = rd->mio.w.ctx = c;
+        c->rd = rd;
+        return rd;
+}
+
 void pk__sup_watchdog_stop(struct child *c)
 {
-        pk_loop_timer_stop(&c->t_watchdog);
+        if (c->rd)
+                pk_loop_timer_stop(&c->rd->t_watchdog);
 }
 
 static void watchdog_arm(struct child *c)
 {
-        if (c->watchdog_ms > 0)
-                (void)pk_loop_timer_start(&c->t_watchdog, c->watchdog_ms, 0, on_watchdog);
+        if (c->watchdog_ms <= 0)
+                return;
+        struct child_ready *rd = ready_rec(c);
+        if (!rd) {
+                pk__sup_emit(c, PK_SUP_EV_STATUS, PK_SUP_R_NONE, -ENOMEM,
+                             "watchdog not armed: out of memory");
+                return;
+        }
+        (void)pk_loop_timer_start(&rd->t_watchdog, c->watchdog_ms, 0, on_watchdog);
 }
 
 static void rfd_close(struct child *c)
 {
-        pk_loop_io_stop(&c->rio);
-        c->rfd = pk_fd_close(c->rfd);
+        if (!c->rd)
+                return;
+        pk_loop_io_stop(&c->rd->rio);
+        c->rd->rfd = pk_fd_close(c->rd->rfd);
 }
 
 static void on_ready_fd(struct pk_loop_io *io, unsigned revents)
@@ -61,7 +102,7 @@ static void on_ready_fd(struct pk_loop_io *io, unsigned revents)
         (void)revents;
         char buf[512];
         for (;;) {
-                ssize_t n = read(c->rfd, buf, sizeof(buf));
+                ssize_t n = read(c->rd->rfd, buf, sizeof(buf));
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && errno == EAGAIN)
@@ -106,15 +147,15 @@ static struct child *notify_owner(struct pk_sup *s, pid_t pid)
         /* the main pids first, so ALL never hides a sibling's main process */
         for (size_t i = 0; i < s->n; i++) {
                 struct child *c = s->kids[i];
-                if ((c->ready == PK_SUP_READY_NOTIFY || c->store_max > 0) && c->mainpid == pid &&
-                    pid > 0 &&
+                if ((c->ready == PK_SUP_READY_NOTIFY || child_store_max(c) > 0) &&
+                    c->mainpid == pid && pid > 0 &&
                     (c->state == PK_SUP_STARTING || c->state == PK_SUP_READY ||
                      c->state == PK_SUP_STOPPING))
                         return c;
         }
         for (size_t i = 0; i < s->n; i++) {
                 struct child *c = s->kids[i];
-                if ((c->ready == PK_SUP_READY_NOTIFY || c->store_max > 0) &&
+                if ((c->ready == PK_SUP_READY_NOTIFY || child_store_max(c) > 0) &&
                     (c->state == PK_SUP_STARTING || c->state == PK_SUP_READY ||
                      c->state == PK_SUP_STOPPING) &&
                     sender_ok(c, pid))
@@ -173,15 +214,16 @@ int pk__sup_set_mainpid(struct child *c, const char *val, bool forking)
                 pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, -EPERM, val);
                 return -EPERM;
         }
-        pk_loop_child_stop(&c->mw);
-        pk_loop_io_stop(&c->mio);
-        c->main_pidfd = pk_fd_close(c->main_pidfd);
+        pk__sup_main_unwatch(c);
         if (pid == c->pid) {
                 pk__sup_set_pids(c, c->pid, pid);
                 pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, 0, val);
                 return 0;
         }
         int r = pk__sup_pid_room(c, 1);
+        struct child_ready *rd = r < 0 ? NULL : ready_rec(c);
+        if (r == 0 && !rd)
+                r = -ENOMEM;
         if (r < 0) {
                 pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, r, val);
                 return r;
@@ -191,11 +233,11 @@ int pk__sup_set_mainpid(struct child *c, const char *val, bool forking)
                 pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, fd, val);
                 return fd;
         }
-        r = pk_loop_child_start_pidfd(&c->mw, fd, on_main_exit);
+        r = pk_loop_child_start_pidfd(&rd->mw, fd, on_main_exit);
         if (r == -ECHILD) { /* not our child: watch for its end, do not reap */
-                pk_loop_io_init(c->sup->loop, &c->mio, fd);
-                c->mio.w.ctx = c;
-                r = pk_loop_io_start(&c->mio, PK_LOOP_READ, on_main_gone);
+                pk_loop_io_init(c->sup->loop, &rd->mio, fd);
+                rd->mio.w.ctx = c;
+                r = pk_loop_io_start(&rd->mio, PK_LOOP_READ, on_main_gone);
         }
         if (r < 0) {
                 pk_fd_close(fd);
@@ -253,8 +295,9 @@ static void notify_line(struct child *c, const char *line)
                 long long us = strtoll(val, NULL, 10);
                 if (us > 0 && us / 1000 < (1LL << 40)) {
                         int64_t ms = (us + 999) / 1000;
-                        if (c->state == PK_SUP_STARTING && pk_loop_is_active(&c->t_ready.w))
-                                (void)pk_loop_timer_start(&c->t_ready, ms, 0, on_ready_timer);
+                        if (c->state == PK_SUP_STARTING && c->rd &&
+                            pk_loop_is_active(&c->rd->t_ready.w))
+                                (void)pk_loop_timer_start(&c->rd->t_ready, ms, 0, on_ready_timer);
                         else if (c->state == PK_SUP_STOPPING && pk_loop_is_active(&c->t_stop.w))
                                 pk__sup_extend_stop(c, ms);
                 }
@@ -386,10 +429,12 @@ void pk__sup_notify_close(struct pk_sup *s)
 int pk__sup_ready_prepare(struct child *c)
 {
         int r = 0;
+        if (needs_ready_rec(c) && !ready_rec(c))
+                return -ENOMEM;
         if (c->ready == PK_SUP_READY_FD) {
                 r = pk_cmd_fd_pipe(c->cmd, c->ready_fd, PK_PIPE_CHILD_WRITES | PK_PIPE_NONBLOCK);
         }
-        if (r == 0 && (c->ready == PK_SUP_READY_NOTIFY || c->store_max > 0)) {
+        if (r == 0 && (c->ready == PK_SUP_READY_NOTIFY || child_store_max(c) > 0)) {
                 r = notify_open(c->sup);
                 if (r == 0)
                         r = pk_cmd_env_set(c->cmd, "NOTIFY_SOCKET", c->sup->notify_name);
@@ -404,19 +449,24 @@ int pk__sup_ready_prepare(struct child *c)
 
 int pk__sup_ready_start(struct child *c)
 {
-        switch (c->ready) {
-        case PK_SUP_READY_EXEC:
+        if (c->ready == PK_SUP_READY_EXEC) {
                 pk__sup_child_ready(c);
                 return 0;
+        }
+        struct child_ready *rd =
+            ready_rec(c); /* made at add for a worker (pk__sup_ready_prepare) */
+        if (!rd)
+                return -ENOMEM;
+        switch (c->ready) {
         case PK_SUP_READY_DELAY:
-                return pk_loop_timer_start(&c->t_ready, c->ready_delay_ms, 0, on_ready_timer);
+                return pk_loop_timer_start(&rd->t_ready, c->ready_delay_ms, 0, on_ready_timer);
         case PK_SUP_READY_FD: {
-                c->rfd = pk_proc_take_fd(c->proc, c->ready_fd);
-                if (c->rfd < 0)
+                rd->rfd = pk_proc_take_fd(c->proc, c->ready_fd);
+                if (rd->rfd < 0)
                         return -EBADF;
-                pk_loop_io_init(c->sup->loop, &c->rio, c->rfd);
-                c->rio.w.ctx = c;
-                int r = pk_loop_io_start(&c->rio, PK_LOOP_READ, on_ready_fd);
+                pk_loop_io_init(c->sup->loop, &rd->rio, rd->rfd);
+                rd->rio.w.ctx = c;
+                int r = pk_loop_io_start(&rd->rio, PK_LOOP_READ, on_ready_fd);
                 if (r < 0)
                         return r;
                 break;
@@ -425,12 +475,27 @@ int pk__sup_ready_start(struct child *c)
                 break;
         }
         if (c->start_timeout_ms > 0)
-                return pk_loop_timer_start(&c->t_ready, c->start_timeout_ms, 0, on_ready_timer);
+                return pk_loop_timer_start(&rd->t_ready, c->start_timeout_ms, 0, on_ready_timer);
         return 0;
+}
+
+void pk__sup_main_unwatch(struct child *c)
+{
+        if (c->rd) {
+                pk_loop_child_stop(&c->rd->mw);
+                pk_loop_io_stop(&c->rd->mio);
+        }
+        c->main_pidfd = pk_fd_close(c->main_pidfd);
+}
+
+void pk__sup_ready_timer_stop(struct child *c)
+{
+        if (c->rd)
+                pk_loop_timer_stop(&c->rd->t_ready);
 }
 
 void pk__sup_ready_stop(struct child *c)
 {
-        pk_loop_timer_stop(&c->t_ready);
+        pk__sup_ready_timer_stop(c);
         rfd_close(c);
 }

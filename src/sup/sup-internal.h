@@ -49,78 +49,118 @@ struct child_limit {
         size_t head, n;
 };
 
+/* A child's rarely set configuration, allocated (child_cold_get()) only when
+ * its spec sets one of these: a plain service holds none.  Exit codes are
+ * 0..255 (spec_apply() checks), so a byte each. */
+struct child_cold {
+        uint8_t success[PK_SUP_MAX_SUCCESS];
+        uint8_t no_restart[PK_SUP_MAX_SUCCESS]; /* RestartPreventExitStatus= codes */
+        uint8_t nsuccess, nno_restart;
+        uint64_t no_restart_signals; /* bit sig-1 */
+        char **deps[DEP_NKINDS];     /* NULL-terminated copies */
+        char *pid_file;
+        char *log_dir;                /* templates only: passed on to dynamic children */
+        struct pk_log_opts *log_opts; /* templates only; NULL: defaults */
+        struct child_limit lim;       /* per-child backoff and start limit (limit.c) */
+        /* socket activation and the fd store (fds.c) */
+        int *lfds;          /* listen fds: owned duplicates */
+        char **lnames;      /* their names */
+        size_t nl;          /* how many */
+        int *sfds;          /* the fd store: owned */
+        char **snames;      /* their FDNAME= */
+        size_t ns;          /* how many */
+        unsigned store_max;     /* spec.fd_store_max */
+        uint8_t store_preserve; /* spec.fd_store_preserve */
+};
+
+/* Readiness state beyond "ready at exec": the readiness / start timeout
+ * timer, the READY_FD pipe, the watchdog timer and the watchers of a moved
+ * main pid, allocated (ready.c) only for a child that is not ready at exec,
+ * has a watchdog or forks, or at run time (WATCHDOG_USEC=, MAINPID=). */
+struct child_ready {
+        struct pk_loop_timer t_ready; /* READY_DELAY's delay, else the start timeout */
+        struct pk_loop_io rio;        /* READY_FD pipe */
+        int rfd;
+        struct pk_loop_timer t_watchdog;
+        struct pk_loop_child mw; /* moved main pid, when it is our child */
+        struct pk_loop_io mio;   /* moved main pid's pidfd, when it is not */
+};
+
+/* One supervised child.  Hot state only: what every service needs inline;
+ * the rest is in the side records above (docs/sup.md "Memory per service"). */
 struct child {
         struct pk_sup *sup;
-        size_t idx; /* its place in sup->kids */
-        char id[PK_SUP_ID_MAX + 1];
-        int type, restart, shutdown, stop_signal, significant;
+        size_t idx;                                   /* its place in sup->kids */
+        uint8_t type, restart, shutdown, stop_signal; /* enum pk_sup_child_type ... , 1..64 */
+        uint8_t ready, notify_access; /* enum pk_sup_ready, enum pk_sup_notify_access */
+        int16_t ready_fd;             /* 3..1023 */
         int64_t shutdown_ms;
-        int success[PK_SUP_MAX_SUCCESS];
-        size_t nsuccess;
-        int no_restart[PK_SUP_MAX_SUCCESS]; /* RestartPreventExitStatus= codes */
-        size_t nno_restart;
-        uint64_t no_restart_signals; /* bit sig-1 */
-        int ready, ready_fd, notify_access;
-        char *pid_file;
         int64_t ready_delay_ms, start_timeout_ms, watchdog_ms;
-        char **deps[DEP_NKINDS]; /* NULL-terminated copies */
+        struct child_cold *x;   /* rare configuration, or NULL */
+        struct child_ready *rd; /* READY_FD / watchdog state, or NULL */
 
         struct pk_cmd *cmd;     /* worker: owned */
         struct pk_cgroup *cg;   /* worker with a cgroup: owned */
         struct pk_loop_io cgio; /* its cgroup.events while waiting for "populated 0" */
         struct pk_exit pending_exit;
-        struct pk_log *log; /* log capture: owned */
-        char *log_dir;      /* spec copy (templates pass it on) */
-        struct pk_log_opts log_opts;
+        struct pk_log *log;    /* log capture: owned */
         struct pk_sup *nested; /* supervisor: owned */
-        char token[48];        /* PORTKIT_SUP_UNIT value */
 
-        struct pk_proc *proc;    /* the spawned process while it lives */
-        pid_t pid;               /* spawned pid */
-        pid_t mainpid;           /* == pid unless MAINPID= moved it */
-        int main_pidfd;          /* pidfd of a moved main pid, else -1 */
+        struct pk_proc *proc; /* the spawned process while it lives */
+        pid_t pid;            /* spawned pid */
+        pid_t mainpid;        /* == pid unless MAINPID= moved it */
+        int main_pidfd;       /* pidfd of a moved main pid (watched by rd->mw / rd->mio), else -1 */
         struct pk_loop_child cw; /* spawned pid */
-        struct pk_loop_child mw; /* moved main pid, when it is our child */
-        struct pk_loop_io mio;   /* moved main pid's pidfd, when it is not */
-        struct pk_loop_timer t_restart, t_ready, t_stop, t_watchdog;
-        struct pk_loop_io rio; /* READY_FD pipe */
-        int rfd;
+        struct pk_loop_timer t_restart, t_stop;
 
         int state;
         int after_stop;
         int stop_reason;
         int fail_reason; /* for AFTER_FAILURE: START_TIMEOUT / WATCHDOG */
-        bool in_group;   /* restarts with a group (one_for_all / rest_for_one) */
-        bool stop_mark;  /* to be stopped by the supervisor's sequential stop */
-        bool dynamic;    /* simple_one_for_one child: removed when it ends for good */
-        bool wanted;     /* WAITING: pulled in; used by dependency start */
-        bool forking;
-        bool await_empty; /* main pid gone, cgroup not yet empty */
-        bool cg_killed;   /* cgroup.kill was written: renew before the next start */
-        bool has_log_opts;
-        bool propagating;   /* a stop/restart being passed to its part_of dependents */
-        bool start_pending; /* sup_start_internal() will start it: after/before wait for it */
-        bool manual;        /* spec.manual */
-        unsigned restarts;  /* restarts so far */
-        unsigned fails;     /* consecutive quick failures (backoff exponent) */
+        bool significant : 1;
+        bool in_group : 1;  /* restarts with a group (one_for_all / rest_for_one) */
+        bool stop_mark : 1; /* to be stopped by the supervisor's sequential stop */
+        bool dynamic : 1;   /* simple_one_for_one child: removed when it ends for good */
+        bool wanted : 1;    /* WAITING: pulled in; used by dependency start */
+        bool forking : 1;
+        bool await_empty : 1;   /* main pid gone, cgroup not yet empty */
+        bool cg_killed : 1;     /* cgroup.kill was written: renew before the next start */
+        bool propagating : 1;   /* a stop/restart being passed to its part_of dependents */
+        bool start_pending : 1; /* sup_start_internal() will start it: after/before wait for it */
+        bool manual : 1;        /* spec.manual */
+        bool has_exit : 1;
+        bool keep_store : 1; /* a requested restart passes through DOWN: keep the store */
+        unsigned restarts; /* restarts so far */
+        unsigned fails;    /* consecutive quick failures (backoff exponent) */
         uint64_t start_ns, ready_ns, next_restart_ns;
         uint64_t start_seq; /* order of the last spawn, for reverse-order stops */
-        int has_exit;
-        unsigned store_max; /* spec.fd_store_max */
-        int store_preserve; /* spec.fd_store_preserve */
-        bool keep_store;    /* a requested restart passes through DOWN: keep the store */
         struct pk_exit last_exit;
-
-        struct child_limit lim; /* per-child backoff and start limit (limit.c) */
-        /* socket activation and the fd store (fds.c) */
-        int *lfds;     /* listen fds: owned duplicates */
-        char **lnames; /* their names */
-        size_t nl;     /* how many */
-        int *sfds;     /* the fd store: owned */
-        char **snames; /* their FDNAME= */
-        size_t ns;     /* how many */
-        size_t mapped; /* child fds 3.. mapped in cmd at the last spawn */
+        size_t mapped;  /* child fds 3.. mapped in cmd at the last spawn (fds.c) */
+        char token[42]; /* PORTKIT_SUP_UNIT: "<pid>.<record hex>.<start hex>" at most 7+1+16+1+16 */
+        char id[];      /* exactly sized; "" for a template */
 };
+
+/* The child's side record of rare configuration, allocated on first use:
+ * NULL (and nothing allocated) only when out of memory. */
+struct child_cold *pk__sup_child_cold(struct child *c);
+/* Test only: which side records the child `id` of s (NULL: s's template)
+ * holds now: bit 0 its cold record, bit 1 its ready record; -ENOENT. */
+int pk__sup_child_sides(struct pk_sup *s, const char *id);
+/* Its FileDescriptorStoreMax= (0: none). */
+static inline unsigned child_store_max(const struct child *c)
+{
+        return c->x ? c->x->store_max : 0;
+}
+/* Its FileDescriptorStorePreserve= (the default without a cold record). */
+static inline int child_store_preserve(const struct child *c)
+{
+        return c->x ? c->x->store_preserve : PK_SUP_STORE_RESTART;
+}
+/* Its dependency list of kind k (NULL-terminated), or NULL. */
+static inline char **child_deps(const struct child *c, int k)
+{
+        return c->x ? c->x->deps[k] : NULL;
+}
 
 enum sup_phase { PHASE_IDLE, PHASE_RUNNING, PHASE_GROUP, PHASE_SHUTDOWN, PHASE_DONE };
 
@@ -228,6 +268,8 @@ int pk__sup_ready_start(struct child *c);   /* after a spawn */
 void pk__sup_ready_stop(struct child *c);   /* when the process is gone / stopping */
 void pk__sup_notify_close(struct pk_sup *s);
 void pk__sup_watchdog_stop(struct child *c);
+void pk__sup_ready_timer_stop(struct child *c); /* the readiness / start timeout timer */
+void pk__sup_main_unwatch(struct child *c); /* stops watching a moved main pid, closes its pidfd */
 /* MAINPID= or a forking service's pid file: validate, watch.  0 or -errno. */
 int pk__sup_set_mainpid(struct child *c, const char *val, bool forking);
 

@@ -96,7 +96,7 @@ void pk__sup_emit(struct child *c, int kind, int reason, int err, const char *te
         ev.kind = kind;
         ev.time_ns = pk__sup_now_ns();
         ev.sup = c->sup;
-        memcpy(ev.id, c->id, sizeof(ev.id));
+        snprintf(ev.id, sizeof(ev.id), "%s", c->id);
         ev.state = c->state;
         ev.pid = c->mainpid;
         ev.exit = c->last_exit;
@@ -300,7 +300,7 @@ static void set_state(struct child *c, int st)
         c->state = st;
         /* FileDescriptorStorePreserve=restart|no: a child that ends for good
          * (not restarted) loses its store; yes keeps it until removal. */
-        if (c->ns && !c->keep_store && c->store_preserve != PK_SUP_STORE_YES &&
+        if (c->x && c->x->ns && !c->keep_store && child_store_preserve(c) != PK_SUP_STORE_YES &&
             (st == PK_SUP_DOWN || st == PK_SUP_FAILED))
                 pk__sup_fds_flush_store(c);
 }
@@ -382,9 +382,7 @@ static int signal_service(struct child *c, int sig)
 static void stop_process_watchers(struct child *c)
 {
         pk_loop_child_stop(&c->cw);
-        pk_loop_child_stop(&c->mw);
-        pk_loop_io_stop(&c->mio);
-        c->main_pidfd = pk_fd_close(c->main_pidfd);
+        pk__sup_main_unwatch(c);
 }
 
 /* The main process is gone: drop the process state, kill what the service
@@ -467,7 +465,7 @@ static int forking_handover(struct child *c, struct pk_exit *ex)
         char buf[32] = "";
         int r = -EINVAL;
         if (ex->exited && ex->code == 0) {
-                int fd = open(c->pid_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                int fd = open(c->x->pid_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
                 if (fd < 0) {
                         r = -errno;
                         snprintf(buf, sizeof(buf), "%s", "(no pid file)");
@@ -766,7 +764,7 @@ static int deps_state(struct child *c)
         struct pk_sup *s = c->sup;
         static const int hard[] = {DEP_REQUIRES, DEP_BINDS};
         for (size_t k = 0; k < PK_ARRAY_SIZE(hard); k++) {
-                for (char **d = c->deps[hard[k]]; d && *d; d++) {
+                for (char **d = child_deps(c, hard[k]); d && *d; d++) {
                         struct child *t = find_child(s, *d);
                         if (!t || t->state == PK_SUP_FAILED)
                                 return -1;
@@ -774,7 +772,7 @@ static int deps_state(struct child *c)
                                 return 0;
                 }
         }
-        for (char **d = c->deps[DEP_AFTER]; d && *d; d++) {
+        for (char **d = child_deps(c, DEP_AFTER); d && *d; d++) {
                 struct child *t = find_child(s, *d);
                 if (t && (is_active(t) || t->start_pending) && t->state != PK_SUP_READY)
                         return 0;
@@ -786,7 +784,7 @@ static int deps_state(struct child *c)
                     t->state != PK_SUP_READY)
                         return 0;
         }
-        for (char **d = c->deps[DEP_CONFLICTS]; d && *d; d++) {
+        for (char **d = child_deps(c, DEP_CONFLICTS); d && *d; d++) {
                 struct child *t = find_child(s, *d);
                 if (t && is_active(t))
                         return 0;
@@ -796,7 +794,7 @@ static int deps_state(struct child *c)
 
 static bool lists(const struct child *c, int kind, const char *id)
 {
-        for (char **d = c->deps[kind]; d && *d; d++)
+        for (char **d = child_deps(c, kind); d && *d; d++)
                 if (strcmp(*d, id) == 0)
                         return true;
         return false;
@@ -1044,7 +1042,7 @@ static void try_start(struct child *c)
         /* pull in what it requires / wants / binds to */
         static const int pull[] = {DEP_REQUIRES, DEP_WANTS, DEP_BINDS};
         for (size_t k = 0; k < PK_ARRAY_SIZE(pull); k++)
-                for (char **d = c->deps[pull[k]]; d && *d; d++) {
+                for (char **d = child_deps(c, pull[k]); d && *d; d++) {
                         struct child *t = find_child(s, *d);
                         if (t && (t->state == PK_SUP_DOWN || t->state == PK_SUP_FAILED)) {
                                 t->fails =
@@ -1089,13 +1087,14 @@ static void begin_stop(struct child *c, int sig_override)
 /* Whether the exit is one the child's no_restart lists forbid restarting after. */
 static bool restart_prevented(const struct child *c, const struct pk_exit *ex)
 {
-        if (!ex)
+        const struct child_cold *x = c->x;
+        if (!ex || !x)
                 return false;
         if (!ex->exited)
                 return ex->signal >= 1 && ex->signal <= 64 &&
-                       (c->no_restart_signals >> (ex->signal - 1)) & 1;
-        for (size_t i = 0; i < c->nno_restart; i++)
-                if (c->no_restart[i] == ex->code)
+                       (x->no_restart_signals >> (ex->signal - 1)) & 1;
+        for (size_t i = 0; i < x->nno_restart; i++)
+                if (x->no_restart[i] == ex->code)
                         return true;
         return false;
 }
@@ -1180,8 +1179,8 @@ static bool is_normal(const struct child *c, const struct pk_exit *ex)
                 return false;
         if (ex->code == 0)
                 return true;
-        for (size_t i = 0; i < c->nsuccess; i++)
-                if (c->success[i] == ex->code)
+        for (size_t i = 0; c->x && i < c->x->nsuccess; i++)
+                if (c->x->success[i] == ex->code)
                         return true;
         return false;
 }
@@ -1193,7 +1192,7 @@ static void act_stopped(struct child *c)
         c->after_stop = AFTER_DOWN;
         bool marked = c->stop_mark;
         c->stop_mark = false;
-        if (c->store_preserve == PK_SUP_STORE_NO)
+        if (child_store_preserve(c) == PK_SUP_STORE_NO)
                 pk__sup_fds_flush_store(c); /* every end of the process */
         switch (after) {
         case AFTER_RESTART:
@@ -1238,7 +1237,7 @@ static void dispatch(struct child *c, int ev, const struct pk_exit *ex)
                 do_spawn(c);
                 break;
         case A_READY:
-                pk_loop_timer_stop(&c->t_ready);
+                pk__sup_ready_timer_stop(c);
                 set_state(c, PK_SUP_READY);
                 c->ready_ns = pk__sup_now_ns();
                 pk__sup_emit(c, PK_SUP_EV_READY, PK_SUP_R_NONE, 0, NULL);
@@ -1247,7 +1246,7 @@ static void dispatch(struct child *c, int ev, const struct pk_exit *ex)
         case A_EXIT: {
                 int reason = c->fail_reason;
                 c->fail_reason = 0;
-                if (c->store_preserve == PK_SUP_STORE_NO)
+                if (child_store_preserve(c) == PK_SUP_STORE_NO)
                         pk__sup_fds_flush_store(c); /* every end of the process */
                 if (ex && reason != PK_SUP_R_SPAWN)
                         pk__sup_emit(c, PK_SUP_EV_EXITED, PK_SUP_R_NONE, 0, NULL);
@@ -1302,12 +1301,56 @@ void pk__sup_child_fail_stop(struct child *c, int reason)
 
 static void free_deps(struct child *c)
 {
-        for (int k = 0; k < DEP_NKINDS; k++) {
-                for (char **d = c->deps[k]; d && *d; d++)
+        for (int k = 0; c->x && k < DEP_NKINDS; k++) {
+                for (char **d = c->x->deps[k]; d && *d; d++)
                         free(*d);
-                free(c->deps[k]);
-                c->deps[k] = NULL;
+                free(c->x->deps[k]);
+                c->x->deps[k] = NULL;
         }
+}
+
+struct child_cold *pk__sup_child_cold(struct child *c)
+{
+        if (!c->x)
+                c->x = calloc(1, sizeof(*c->x));
+        return c->x;
+}
+
+/* Frees the side records (config copies; the fds are fds.c's, closed before). */
+static void free_side(struct child *c)
+{
+        free_deps(c);
+        pk__sup_limit_free(c);
+        if (c->x) {
+                free(c->x->log_dir);
+                free(c->x->log_opts);
+                free(c->x->pid_file);
+                free(c->x);
+                c->x = NULL;
+        }
+        free(c->rd);
+        c->rd = NULL;
+}
+
+/* Whether a spec sets anything that lives in the child's cold record (the
+ * log dir and options only for a template: a child's log is made at add). */
+static bool spec_needs_cold(const struct pk_sup_child_spec *sp, bool tmpl)
+{
+        if (sp->n_success_codes || sp->n_no_restart_codes || sp->no_restart_signals ||
+            sp->pid_file || sp->n_listen_fds || sp->fd_store_max ||
+            sp->fd_store_preserve != PK_SUP_STORE_RESTART)
+                return true;
+        if (tmpl && (sp->log_dir || sp->log_opts))
+                return true;
+        if (sp->backoff_base_ms || sp->backoff_cap_ms || sp->backoff_reset_ms || sp->jitter_pct ||
+            sp->start_limit_burst)
+                return true;
+        const char *const *lists[] = {sp->requires_ids, sp->wants,  sp->after,  sp->binds_to,
+                                      sp->conflicts,    sp->before, sp->part_of};
+        for (size_t k = 0; k < PK_ARRAY_SIZE(lists); k++)
+                if (lists[k] && lists[k][0])
+                        return true;
+        return false;
 }
 
 static bool valid_id(const char *id)
@@ -1348,8 +1391,10 @@ static int copy_list(const char *const *src, char ***ret)
         return 0;
 }
 
-/* Validates and copies a spec into a child record (no id check for templates). */
-static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int type)
+/* Validates and copies a spec into a child record (no id check for templates;
+ * a template keeps the log dir and options to pass on, a child's log is made
+ * from the spec by prepare_cmd()). */
+static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int type, bool tmpl)
 {
         if (sp->restart < PK_SUP_PERMANENT || sp->restart > PK_SUP_TEMPORARY)
                 return -EINVAL;
@@ -1386,24 +1431,30 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
                 return -EINVAL;
         if (sp->notify_access < PK_SUP_NOTIFY_MAIN || sp->notify_access > PK_SUP_NOTIFY_ALL)
                 return -EINVAL;
-        c->type = type;
-        c->restart = sp->restart;
-        c->shutdown = sp->shutdown;
+        /* every value below was range-checked above: the narrowing casts keep them */
+        c->type = (uint8_t)type;
+        c->restart = (uint8_t)sp->restart;
+        c->shutdown = (uint8_t)sp->shutdown;
         if (type == PK_SUP_SUPERVISOR && sp->shutdown == PK_SUP_SHUTDOWN_TIMEOUT &&
             sp->shutdown_ms == 0)
                 c->shutdown = PK_SUP_SHUTDOWN_INFINITY;
         c->shutdown_ms = sp->shutdown_ms ? sp->shutdown_ms : DEF_SHUTDOWN_MS;
-        c->stop_signal = sp->stop_signal ? sp->stop_signal : SIGTERM;
-        c->significant = sp->significant ? 1 : 0;
-        c->nsuccess = sp->n_success_codes;
-        for (size_t i = 0; i < c->nsuccess; i++)
-                c->success[i] = sp->success_codes[i];
-        c->nno_restart = sp->n_no_restart_codes;
-        for (size_t i = 0; i < c->nno_restart; i++)
-                c->no_restart[i] = sp->no_restart_codes[i];
-        c->no_restart_signals = sp->no_restart_signals;
-        c->ready = sp->ready;
-        c->ready_fd = sp->ready_fd;
+        c->stop_signal = (uint8_t)(sp->stop_signal ? sp->stop_signal : SIGTERM);
+        c->significant = sp->significant != 0;
+        struct child_cold *x = NULL;
+        if (spec_needs_cold(sp, tmpl) && !(x = pk__sup_child_cold(c)))
+                return -ENOMEM;
+        if (x) {
+                x->nsuccess = (uint8_t)sp->n_success_codes;
+                for (size_t i = 0; i < x->nsuccess; i++)
+                        x->success[i] = (uint8_t)sp->success_codes[i];
+                x->nno_restart = (uint8_t)sp->n_no_restart_codes;
+                for (size_t i = 0; i < x->nno_restart; i++)
+                        x->no_restart[i] = (uint8_t)sp->no_restart_codes[i];
+                x->no_restart_signals = sp->no_restart_signals;
+        }
+        c->ready = (uint8_t)sp->ready;
+        c->ready_fd = (int16_t)sp->ready_fd;
         c->ready_delay_ms = sp->ready_delay_ms ? sp->ready_delay_ms : DEF_READY_DELAY_MS;
         c->start_timeout_ms = sp->start_timeout_ms;
         if (c->start_timeout_ms == 0)
@@ -1411,15 +1462,17 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
                     (sp->ready == PK_SUP_READY_FD || sp->ready == PK_SUP_READY_NOTIFY)
                         ? DEF_START_TIMEOUT_MS
                         : -1;
-        c->notify_access = sp->notify_access;
+        c->notify_access = (uint8_t)sp->notify_access;
         c->watchdog_ms = sp->watchdog_ms;
         if (sp->forking) {
                 if (type != PK_SUP_WORKER || !sp->pid_file || sp->pid_file[0] != '/' ||
                     sp->ready == PK_SUP_READY_FD)
                         return -EINVAL;
                 c->forking = true;
-                c->pid_file = strdup(sp->pid_file);
-                if (!c->pid_file)
+                if (!x) /* spec_needs_cold() made it: never NULL here */
+                        return -ENOMEM;
+                x->pid_file = strdup(sp->pid_file);
+                if (!x->pid_file)
                         return -ENOMEM;
         } else if (sp->pid_file) {
                 return -EINVAL;
@@ -1427,13 +1480,19 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
         if (sp->log_dir) {
                 if (type != PK_SUP_WORKER || !sp->log_dir[0])
                         return -EINVAL;
-                c->log_dir = strdup(sp->log_dir);
-                if (!c->log_dir)
+        }
+        if (tmpl && (sp->log_dir || sp->log_opts) && !x)
+                return -ENOMEM; /* spec_needs_cold() made it: never here */
+        if (tmpl && sp->log_dir) {
+                x->log_dir = strdup(sp->log_dir);
+                if (!x->log_dir)
                         return -ENOMEM;
         }
-        if (sp->log_opts) {
-                c->log_opts = *sp->log_opts;
-                c->has_log_opts = true;
+        if (tmpl && sp->log_opts) {
+                x->log_opts = malloc(sizeof(*x->log_opts));
+                if (!x->log_opts)
+                        return -ENOMEM;
+                *x->log_opts = *sp->log_opts;
         }
         int lr = pk__sup_limit_apply(c, sp);
         if (lr < 0)
@@ -1442,7 +1501,9 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
                                                    sp->binds_to,     sp->conflicts, sp->before,
                                                    sp->part_of};
         for (int k = 0; k < DEP_NKINDS; k++) {
-                int r = copy_list(lists_in[k], &c->deps[k]);
+                if (!lists_in[k] || !lists_in[k][0])
+                        continue; /* empty: as none (and then x may be NULL) */
+                int r = copy_list(lists_in[k], &x->deps[k]);
                 if (r < 0) {
                         free_deps(c);
                         return r;
@@ -1453,25 +1514,22 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
 
 static void child_free(struct child *c);
 
-static struct child *child_new(struct pk_sup *s)
+/* A child record with its id ("" for a template) stored at its end, exactly sized. */
+static struct child *child_new(struct pk_sup *s, const char *id)
 {
-        struct child *c = calloc(1, sizeof(*c));
+        size_t idlen = strlen(id);
+        struct child *c = calloc(1, sizeof(*c) + idlen + 1);
         if (!c)
                 return NULL;
+        memcpy(c->id, id, idlen + 1);
         c->sup = s;
         c->main_pidfd = -1;
-        c->rfd = -1;
         pk_loop_child_init(s->loop, &c->cw);
-        pk_loop_child_init(s->loop, &c->mw);
-        pk_loop_io_init(s->loop, &c->mio, -1);
-        pk_loop_io_init(s->loop, &c->rio, -1);
         pk_loop_io_init(s->loop, &c->cgio, -1);
         pk_loop_timer_init(s->loop, &c->t_restart);
-        pk_loop_timer_init(s->loop, &c->t_ready);
         pk_loop_timer_init(s->loop, &c->t_stop);
-        pk_loop_timer_init(s->loop, &c->t_watchdog);
-        c->cw.w.ctx = c->mw.w.ctx = c->mio.w.ctx = c->rio.w.ctx = c->cgio.w.ctx = c;
-        c->t_restart.w.ctx = c->t_ready.w.ctx = c->t_stop.w.ctx = c->t_watchdog.w.ctx = c;
+        c->cw.w.ctx = c->cgio.w.ctx = c;
+        c->t_restart.w.ctx = c->t_stop.w.ctx = c;
         return c;
 }
 
@@ -1508,12 +1566,12 @@ static void child_free(struct child *c)
         pk__sup_ready_stop(c);
         pk__sup_watchdog_stop(c);
         pk_loop_timer_stop(&c->t_restart);
-        pk_loop_timer_stop(&c->t_ready);
         pk_loop_timer_stop(&c->t_stop);
         child_kill_now(c);
         pk__sup_set_pids(c, 0, 0);
         c->cg = pk_cgroup_free(c->cg);
-        c->rfd = pk_fd_close(c->rfd);
+        if (c->rd)
+                c->rd->rfd = pk_fd_close(c->rd->rfd);
         if (c->nested) {
                 /* purge its queued events: their sup pointer would dangle */
                 struct pk_sup *root = pk__sup_root(c->sup);
@@ -1528,22 +1586,19 @@ static void child_free(struct child *c)
         c->cmd = pk_cmd_free(c->cmd);
         pk__sup_fds_free(c);
         c->log = pk_log_free(c->log);
-        free(c->log_dir);
-        free(c->pid_file);
-        free_deps(c);
-        pk__sup_limit_free(c);
+        free_side(c);
         free(c);
 }
 
 /* The environment and descriptor changes every worker's command gets. */
-static int prepare_cmd(struct child *c)
+static int prepare_cmd(struct child *c, const struct pk_sup_child_spec *sp)
 {
         if (!pk__cmd_own_group(c->cmd)) {
                 int r = pk_cmd_setpgid(c->cmd, 0);
                 if (r < 0)
                         return r;
         }
-        snprintf(c->token, sizeof(c->token), "%ld.%llx", (long)getpid(),
+        snprintf(c->token, sizeof(c->token), "%d.%llx", (int)getpid(),
                  (unsigned long long)(uintptr_t)c);
         int r = pk_cmd_env_set(c->cmd, "PORTKIT_SUP_UNIT", c->token);
         if (r < 0)
@@ -1554,9 +1609,8 @@ static int prepare_cmd(struct child *c)
                 if (r < 0 && s->opts.cgroup == PK_SUP_CGROUP_ON)
                         return r;
         }
-        if (c->log_dir) {
-                r = pk_log_new(s->loop, c->log_dir, c->id, c->has_log_opts ? &c->log_opts : NULL,
-                               &c->log);
+        if (sp->log_dir) {
+                r = pk_log_new(s->loop, sp->log_dir, c->id, sp->log_opts, &c->log);
                 if (r == 0)
                         r = pk_cmd_fd(c->cmd, 1, pk_log_fd(c->log, 1));
                 if (r == 0)
@@ -1628,13 +1682,12 @@ static int add_common(struct pk_sup *s, const struct pk_sup_child_spec *spec, st
                 r = -ESHUTDOWN;
                 goto fail;
         }
-        c = child_new(s);
+        c = child_new(s, spec->id);
         if (!c) {
                 r = -ENOMEM;
                 goto fail;
         }
-        snprintf(c->id, sizeof(c->id), "%s", spec->id);
-        r = spec_apply(c, spec, nested ? PK_SUP_SUPERVISOR : PK_SUP_WORKER);
+        r = spec_apply(c, spec, nested ? PK_SUP_SUPERVISOR : PK_SUP_WORKER, false);
         if (r == 0)
                 r = pk__sup_fds_copy(c, spec);
         if (r < 0)
@@ -1649,7 +1702,7 @@ static int add_common(struct pk_sup *s, const struct pk_sup_child_spec *spec, st
                 nested = NULL;
         }
         if (c->cmd) {
-                r = prepare_cmd(c);
+                r = prepare_cmd(c, spec);
                 if (r < 0)
                         goto fail;
         }
@@ -1723,24 +1776,32 @@ int pk_sup_start_dynamic(struct pk_sup *s, const char *id, struct pk_cmd *cmd)
         sp.shutdown_ms = t->shutdown_ms;
         sp.stop_signal = t->stop_signal;
         sp.significant = t->significant;
-        sp.success_codes = t->success;
-        sp.n_success_codes = t->nsuccess;
-        sp.no_restart_codes = t->no_restart;
-        sp.n_no_restart_codes = t->nno_restart;
-        sp.no_restart_signals = t->no_restart_signals;
+        int success[PK_SUP_MAX_SUCCESS], no_restart[PK_SUP_MAX_SUCCESS];
+        const struct child_cold *x = t->x;
+        if (x) {
+                for (size_t i = 0; i < x->nsuccess; i++)
+                        success[i] = x->success[i];
+                for (size_t i = 0; i < x->nno_restart; i++)
+                        no_restart[i] = x->no_restart[i];
+                sp.success_codes = success;
+                sp.n_success_codes = x->nsuccess;
+                sp.no_restart_codes = no_restart;
+                sp.n_no_restart_codes = x->nno_restart;
+                sp.no_restart_signals = x->no_restart_signals;
+                sp.log_dir = x->log_dir;
+                sp.pid_file = x->pid_file;
+                sp.log_opts = x->log_opts;
+        }
         sp.ready = t->ready;
         sp.ready_delay_ms = t->ready_delay_ms;
         sp.ready_fd = t->ready_fd;
         sp.start_timeout_ms = t->start_timeout_ms;
         sp.notify_access = t->notify_access;
         sp.watchdog_ms = t->watchdog_ms;
-        sp.wants = (const char *const *)t->deps[DEP_WANTS];
-        sp.after = (const char *const *)t->deps[DEP_AFTER];
-        sp.conflicts = (const char *const *)t->deps[DEP_CONFLICTS];
-        sp.log_dir = t->log_dir;
+        sp.wants = (const char *const *)child_deps(t, DEP_WANTS);
+        sp.after = (const char *const *)child_deps(t, DEP_AFTER);
+        sp.conflicts = (const char *const *)child_deps(t, DEP_CONFLICTS);
         sp.forking = t->forking;
-        sp.pid_file = t->pid_file;
-        sp.log_opts = t->has_log_opts ? &t->log_opts : NULL;
         pk__sup_limit_to_spec(t, &sp);
         return add_common(s, &sp, cmd, NULL, true);
 }
@@ -1755,7 +1816,7 @@ static int dfs(struct pk_sup *s, size_t i, unsigned char *color, size_t *stack, 
         struct child *c = s->kids[i];
         static const int order[] = {DEP_REQUIRES, DEP_AFTER, DEP_BINDS};
         for (size_t k = 0; k < PK_ARRAY_SIZE(order); k++) {
-                for (char **d = c->deps[order[k]]; d && *d; d++) {
+                for (char **d = child_deps(c, order[k]); d && *d; d++) {
                         struct child *t = find_child(s, *d);
                         if (!t)
                                 continue;
@@ -1812,7 +1873,7 @@ static int check_deps(struct pk_sup *s, char *reterr, size_t size)
                 struct child *c = s->kids[i];
                 static const int must[] = {DEP_REQUIRES, DEP_BINDS};
                 for (size_t k = 0; k < PK_ARRAY_SIZE(must); k++)
-                        for (char **d = c->deps[must[k]]; d && *d; d++)
+                        for (char **d = child_deps(c, must[k]); d && *d; d++)
                                 if (!find_child(s, *d) || strcmp(*d, c->id) == 0) {
                                         if (reterr && size)
                                                 snprintf(reterr, size, "%s -> %s", c->id, *d);
@@ -1885,10 +1946,10 @@ static int opts_apply(struct pk_sup *s, const struct pk_sup_opts *o)
                 if (d.template_spec->type == PK_SUP_SUPERVISOR || d.template_spec->requires_ids ||
                     d.template_spec->binds_to)
                         return -EINVAL;
-                s->tmpl = child_new(s);
+                s->tmpl = child_new(s, "");
                 if (!s->tmpl)
                         return -ENOMEM;
-                int r = spec_apply(s->tmpl, d.template_spec, PK_SUP_WORKER);
+                int r = spec_apply(s->tmpl, d.template_spec, PK_SUP_WORKER, true);
                 if (r < 0)
                         return r;
         }
@@ -1934,10 +1995,7 @@ static void sup_free_internal(struct pk_sup *s)
         pk__htab_free(&s->by_id);
         pk__htab_free(&s->by_pid);
         if (s->tmpl) {
-                free_deps(s->tmpl);
-                free(s->tmpl->log_dir);
-                free(s->tmpl->pid_file);
-                pk__sup_limit_free(s->tmpl);
+                free_side(s->tmpl);
                 free(s->tmpl);
         }
         free(s->cgroup_parent);
@@ -2182,10 +2240,18 @@ int pk_sup_remove_child(struct pk_sup *s, const char *id)
         return 0;
 }
 
+int pk__sup_child_sides(struct pk_sup *s, const char *id)
+{
+        const struct child *c = s ? (id ? find_child(s, id) : s->tmpl) : NULL;
+        if (!c)
+                return -ENOENT;
+        return (c->x ? 1 : 0) | (c->rd ? 2 : 0);
+}
+
 static void fill_info(const struct child *c, struct pk_sup_child_info *r)
 {
         memset(r, 0, sizeof(*r));
-        memcpy(r->id, c->id, sizeof(r->id));
+        snprintf(r->id, sizeof(r->id), "%s", c->id);
         r->type = c->type;
         r->state = c->state;
         r->pid = has_process(c) ? c->mainpid : 0;
