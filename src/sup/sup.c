@@ -1624,7 +1624,8 @@ static int prepare_cmd(struct child *c, const struct pk_sup_child_spec *sp)
 /* Whether c lists any dependency of that kind. */
 static bool has_deps(const struct child *c, int kind)
 {
-        return c->deps[kind] && c->deps[kind][0];
+        char **d = child_deps(c, kind);
+        return d && d[0];
 }
 
 static int add_child(struct pk_sup *s, struct child *c)
