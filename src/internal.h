@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -85,5 +86,29 @@ void pk__spawn_error_set(struct pk_spawn_error *e, int step, int err, int fd, in
                          const char *path);
 /* Whether the command's child gets a process group of its own (setsid or setpgid). */
 bool pk__cmd_own_group(const struct pk_cmd *c);
+
+/* Capabilities a process gets before its exec: the spawn child applies them,
+ * and so does `portkit run` before it execs in place. */
+struct pk__caps {
+        bool has_ambient, has_bounding;
+        int cap_last;      /* highest capability the kernel knows (pk__cap_last()) */
+        uint64_t ambient;  /* bit N: capability N */
+        uint64_t bounding; /* bit N kept in the bounding set */
+};
+
+/* Applies caps with raw system calls only (safe in a vfork child).  Phase 0
+ * goes before setgroups/setresgid/setresuid: the bounding set (CAP_SETPCAP
+ * dropped last), and PR_SET_KEEPCAPS when ambient capabilities must survive
+ * set_uid.  Phase 1 goes after them: permitted and inheritable, then each
+ * ambient capability raised.  caps->cap_last must be set when
+ * caps->has_bounding.  Returns 0, or a negative errno with *ret_step
+ * (PK_SPAWN_STEP_CAPBSET or PK_SPAWN_STEP_CAPS) and *ret_value (the
+ * capability, or 0). */
+int pk__caps_apply(const struct pk__caps *caps, bool set_uid, int phase, int *ret_step,
+                   int *ret_value);
+
+/* The highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap;
+ * 40 when unreadable). */
+int pk__cap_last(void);
 
 #endif

@@ -73,8 +73,8 @@ struct pk__ksigaction {
         uint64_t mask;
 };
 
-/* Capabilities (see spawn-internal.h): raw system calls only. */
-PK__CHILD int pk__caps_apply(const struct pk__svc *sv, bool set_uid, int phase, int *ret_step,
+/* Capabilities (see internal.h): raw system calls only. */
+PK__CHILD int pk__caps_apply(const struct pk__caps *cp, bool set_uid, int phase, int *ret_step,
                              int *ret_value)
 {
         *ret_step = phase == 0 ? PK_SPAWN_STEP_CAPBSET : PK_SPAWN_STEP_CAPS;
@@ -82,11 +82,11 @@ PK__CHILD int pk__caps_apply(const struct pk__svc *sv, bool set_uid, int phase, 
         if (phase == 0) {
                 /* The bounding set, CAP_SETPCAP dropped last (it is what
                  * allows the drops). */
-                if (sv->has_bounding) {
-                        for (int cap = 0; cap <= sv->cap_last + 1; cap++) {
-                                int c = cap <= sv->cap_last ? cap : PK__CAP_SETPCAP;
-                                if ((c == PK__CAP_SETPCAP && cap <= sv->cap_last) ||
-                                    ((sv->bounding >> c) & 1))
+                if (cp->has_bounding) {
+                        for (int cap = 0; cap <= cp->cap_last + 1; cap++) {
+                                int c = cap <= cp->cap_last ? cap : PK__CAP_SETPCAP;
+                                if ((c == PK__CAP_SETPCAP && cap <= cp->cap_last) ||
+                                    ((cp->bounding >> c) & 1))
                                         continue;
                                 if (syscall(SYS_prctl, PR_CAPBSET_DROP, c, 0, 0, 0) < 0 &&
                                     errno != EINVAL) {
@@ -97,12 +97,12 @@ PK__CHILD int pk__caps_apply(const struct pk__svc *sv, bool set_uid, int phase, 
                 }
                 /* Keep the permitted set through setresuid, for the ambient set. */
                 *ret_step = PK_SPAWN_STEP_CAPS;
-                if (sv->has_ambient && set_uid &&
+                if (cp->has_ambient && set_uid &&
                     syscall(SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
                         return -errno;
                 return 0;
         }
-        if (!sv->has_ambient)
+        if (!cp->has_ambient)
                 return 0;
         /* Permitted and inheritable first (the kernel requires both), then
          * raised one by one.  execve of a plain program then gives them as
@@ -112,7 +112,7 @@ PK__CHILD int pk__caps_apply(const struct pk__svc *sv, bool set_uid, int phase, 
         if (syscall(SYS_capget, &h, d) < 0)
                 return -errno;
         for (int i = 0; i < 2; i++) {
-                uint32_t amb = (uint32_t)(sv->ambient >> (32 * i));
+                uint32_t amb = (uint32_t)(cp->ambient >> (32 * i));
                 if (set_uid) {
                         d[i].permitted = d[i].effective = d[i].inheritable = amb;
                 } else {
@@ -122,7 +122,7 @@ PK__CHILD int pk__caps_apply(const struct pk__svc *sv, bool set_uid, int phase, 
         if (syscall(SYS_capset, &h, d) < 0)
                 return -errno;
         for (int cap = 0; cap < 64; cap++) {
-                if (((sv->ambient >> cap) & 1) &&
+                if (((cp->ambient >> cap) & 1) &&
                     syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {
                         *ret_value = cap;
                         return -errno;
@@ -376,7 +376,7 @@ PK__CHILD static int child_main(void *arg)
 
         /* 5c. The bounding set, while we may still change it (CAP_SETPCAP). */
         int cstep = 0, cval = 0;
-        if (pk__caps_apply(sv, p->set_uid, 0, &cstep, &cval) < 0)
+        if (pk__caps_apply(&sv->caps, p->set_uid, 0, &cstep, &cval) < 0)
                 child_fail(p, cstep, -1, cval);
 
         /* 5d. The root directory, then "/" inside it: before the uid change,
@@ -393,7 +393,7 @@ PK__CHILD static int child_main(void *arg)
                 child_fail(p, PK_SPAWN_STEP_SETUID, -1, (int)p->a.uid);
 
         /* 6b. Ambient capabilities (after the uid change, which clears them). */
-        if (pk__caps_apply(sv, p->set_uid, 1, &cstep, &cval) < 0)
+        if (pk__caps_apply(&sv->caps, p->set_uid, 1, &cstep, &cval) < 0)
                 child_fail(p, cstep, -1, cval);
 
         /* 7. Working directory, as the final user so its permissions apply. */

@@ -597,8 +597,8 @@ int pk_cmd_ambient_caps(struct pk_cmd *c, uint64_t caps)
 {
         if (!c)
                 return -EINVAL;
-        c->a.svc.has_ambient = caps != 0;
-        c->a.svc.ambient = caps;
+        c->a.svc.caps.has_ambient = caps != 0;
+        c->a.svc.caps.ambient = caps;
         return 0;
 }
 
@@ -606,8 +606,8 @@ int pk_cmd_cap_bounding(struct pk_cmd *c, uint64_t caps)
 {
         if (!c)
                 return -EINVAL;
-        c->a.svc.has_bounding = true;
-        c->a.svc.bounding = caps;
+        c->a.svc.caps.has_bounding = true;
+        c->a.svc.caps.bounding = caps;
         return 0;
 }
 

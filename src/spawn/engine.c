@@ -530,8 +530,8 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
             .err = &cerr,
             .pid_slot = pid_slot,
         };
-        if (plan.a.svc.has_bounding)
-                plan.a.svc.cap_last = pk__cap_last();
+        if (plan.a.svc.caps.has_bounding)
+                plan.a.svc.caps.cap_last = pk__cap_last();
         if (ov && ov->own_pgrp && !c->a.setsid) {
                 plan.a.setpgid = true;
                 plan.a.pgid = ov->pgid;

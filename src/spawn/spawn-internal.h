@@ -68,14 +68,12 @@ struct pk__rlim {
  * cgroup, capabilities, OOM score, I/O and CPU scheduling.  Kept as one
  * struct so the command, the plan and the helper's wire carry it whole. */
 struct pk__svc {
-        int cgroup_fd; /* -1: none; borrowed from the caller */
-        bool has_ambient, has_bounding, has_oom, has_ioprio, has_sched;
-        uint64_t ambient;  /* bit N: capability N */
-        uint64_t bounding; /* bit N kept in the bounding set */
-        int cap_last;      /* highest capability the kernel knows (read in the parent) */
-        int oom;           /* -1000..1000 */
-        int ioprio;        /* class << 13 | level */
-        int sched_policy;  /* SCHED_* | SCHED_RESET_ON_FORK */
+        int cgroup_fd;        /* -1: none; borrowed from the caller */
+        struct pk__caps caps; /* cap_last read in the parent */
+        bool has_oom, has_ioprio, has_sched;
+        int oom;          /* -1000..1000 */
+        int ioprio;       /* class << 13 | level */
+        int sched_policy; /* SCHED_* | SCHED_RESET_ON_FORK */
         int sched_prio;
         char oom_str[8]; /* oom as text, made in the parent */
 };
@@ -160,21 +158,6 @@ struct pk__plan {
         char *pid_slot;
 };
 
-/* Applies sv's capability settings with raw system calls only, so that both
- * the spawn child and a process about to exec in place (portkit run --exec)
- * use it.  Phase 0 goes before setgroups/setresgid/setresuid: the bounding set
- * (CAP_SETPCAP dropped last), and PR_SET_KEEPCAPS when ambient capabilities
- * must survive set_uid.  Phase 1 goes after them: permitted and inheritable,
- * then each ambient capability raised.  sv->cap_last must be set
- * (pk__cap_last()) when sv->has_bounding.  Returns 0, or a negative errno with
- * *ret_step (PK_SPAWN_STEP_CAPBSET or PK_SPAWN_STEP_CAPS) and *ret_value (the
- * capability, or 0). */
-int pk__caps_apply(const struct pk__svc *sv, bool set_uid, int phase, int *ret_step,
-                   int *ret_value);
-
-/* The highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap;
- * 40 when unreadable). */
-int pk__cap_last(void);
 /* Room for a pid in decimal and its NUL. */
 #define PK__PID_SLOT 12
 

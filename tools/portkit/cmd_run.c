@@ -6,7 +6,7 @@
  * die with it (PR_SET_PDEATHSIG) when it cannot forward; --exec sets
  * everything up in this process and execs in place instead. */
 #include "cli.h"
-#include "spawn/spawn-internal.h"
+#include "internal.h"
 
 #include <portkit.h>
 
@@ -959,11 +959,11 @@ static int exec_in_place(struct run *r)
                 return rc;
         /* Capabilities exactly as the spawn child sets them (pk__caps_apply):
          * the bounding set now, the ambient set after the uid change. */
-        struct pk__svc sv = {.has_ambient = r->ambient_set,
-                             .ambient = r->ambient,
-                             .has_bounding = r->bounding_set,
-                             .bounding = r->bounding,
-                             .cap_last = pk__cap_last()};
+        struct pk__caps sv = {.has_ambient = r->ambient_set,
+                              .ambient = r->ambient,
+                              .has_bounding = r->bounding_set,
+                              .bounding = r->bounding,
+                              .cap_last = pk__cap_last()};
         int cstep = 0, cval = 0, cr = pk__caps_apply(&sv, r->user != NULL, 0, &cstep, &cval);
         if (cr < 0)
                 return exec_caps_fail(cr, cstep, cval);
