@@ -23,9 +23,17 @@
              %% stdin flow control: bytes sent to wrap and not yet acknowledged
              %% ({stdin_ack, N}), the most allowed, the framing header wrap adds
              %% per send, and the sends (and a close_input) waiting for room.
-             in_flight = 0, in_window, in_header = 0, waiting = queue:new()}).
+             in_flight = 0, in_window, in_header = 0, waiting = queue:new(),
+             %% whether an ack_stdin is out (wrap acknowledges small writes
+             %% only in batches, or at once when asked: when a send waits)
+             ack_asked = false,
+             %% output flow control: payload bytes handed to the owner and not
+             %% yet acknowledged to wrap, and how many are acknowledged at once
+             %% (a quarter of wrap's window, so wrap never waits on them)
+             out_done = 0, out_ack_every = 65536}).
 
 -define(STDIN_WINDOW, 262144).
+-define(OUT_WINDOW, 262144). % wrap's default --window
 
 -define(START_TIMEOUT, 15000).
 
@@ -64,7 +72,8 @@ start(Owner, Active, WrapArgs, Opts) ->
     case find_binary() of
         {ok, Bin} ->
             Flow = {proplists:get_value(stdin_window, Opts, ?STDIN_WINDOW),
-                    proplists:get_value(packet, Opts, 0)},
+                    proplists:get_value(packet, Opts, 0),
+                    proplists:get_value(window, Opts, ?OUT_WINDOW)},
             case gen_server:start(?MODULE, {Owner, Active, Bin, WrapArgs, Flow}, []) of
                 {ok, Pid} ->
                     case {lists:member(link, Opts), lists:member(monitor, Opts)} of
@@ -288,7 +297,7 @@ limit(Name, V) -> throw({badarg, {Name, V}}).
 %% ---- gen_server -----------------------------------------------------------
 
 %% @private
-init({Owner, Active, Bin, WrapArgs, {Window, Header}}) ->
+init({Owner, Active, Bin, WrapArgs, {Window, Header, OutWindow}}) ->
     process_flag(trap_exit, true),
     Ref = erlang:monitor(process, Owner),
     Port = open_port({spawn_executable, Bin},
@@ -298,7 +307,8 @@ init({Owner, Active, Bin, WrapArgs, {Window, Header}}) ->
             case binary_to_term(D) of
                 {started, OsPid, _Mode} ->
                     {ok, #st{port = Port, owner = Owner, owner_ref = Ref, os_pid = OsPid,
-                             active = Active, in_window = Window, in_header = Header}};
+                             active = Active, in_window = Window, in_header = Header,
+                             out_ack_every = max(1, OutWindow div 4)}};
                 {error, Reason} ->
                     close(Port),
                     {stop, {shutdown, Reason}}
@@ -349,7 +359,7 @@ handle_cast(_, S) ->
 
 %% @private
 handle_info({Port, {data, D}}, #st{port = Port, queue = Q} = S) ->
-    case binary_to_term(D) of
+    case term(D) of
         {Tag, Data} when Tag =:= stdout; Tag =:= stderr ->
             deliver(S#st{queue = queue:in({Tag, Data}, Q)});
         {exit, Code} ->
@@ -359,7 +369,7 @@ handle_info({Port, {data, D}}, #st{port = Port, queue = Q} = S) ->
         {error, _} = E ->
             deliver(S#st{queue = queue:in(E, Q)});
         {stdin_ack, N} ->
-            {noreply, feed(S#st{in_flight = max(0, S#st.in_flight - N)})};
+            {noreply, feed(S#st{in_flight = max(0, S#st.in_flight - N), ack_asked = false})};
         done ->
             %% Nothing more will come: closing the port lets wrap exit.
             close(Port),
@@ -380,8 +390,21 @@ handle_info({'EXIT', _, Reason}, S) ->
 handle_info(_, S) ->
     {noreply, S}.
 
+%% A packet from wrap.  Output data, by far the most frequent, is matched in
+%% place: {stdout | stderr, Binary} as term_to_binary/1 writes it (version,
+%% SMALL_TUPLE_EXT of 2, SMALL_ATOM_UTF8_EXT, BINARY_EXT) ends with the
+%% payload's bytes, so Data is a sub-binary of the packet and not a copy (as
+%% binary_to_term/1 would make).  Everything else is decoded.
+term(<<131, 104, 2, 119, 6, "stdout", 109, Len:32, Data/binary>>) when byte_size(Data) =:= Len ->
+    {stdout, Data};
+term(<<131, 104, 2, 119, 6, "stderr", 109, Len:32, Data/binary>>) when byte_size(Data) =:= Len ->
+    {stderr, Data};
+term(D) ->
+    binary_to_term(D).
+
 %% Sends what waits while the window has room (anything when nothing is in
-%% flight), answering each caller as its data goes.
+%% flight), answering each caller as its data goes.  A send that must wait
+%% asks wrap for its acknowledgement (ack_stdin), once per ack.
 feed(#st{waiting = W, port = Port} = S) ->
     case queue:out(W) of
         {empty, _} ->
@@ -397,8 +420,11 @@ feed(#st{waiting = W, port = Port} = S) ->
                     port_command(Port, term_to_binary({stdin, Bin})),
                     gen_server:reply(From, ok),
                     feed(S#st{waiting = W1, in_flight = S#st.in_flight + Size});
+                false when S#st.ack_asked ->
+                    S;
                 false ->
-                    S
+                    port_command(Port, term_to_binary(ack_stdin)),
+                    S#st{ack_asked = true}
             end
     end.
 
@@ -433,17 +459,26 @@ deliver(#st{queue = Q, owner = Owner, port = Port, active = Active} = S, Reply) 
             done(S, Reply);
         {{value, Ev}, Q1} ->
             Owner ! {portkit, self(), Ev},
-            case Ev of
-                {Tag, Data} when (Tag =:= stdout orelse Tag =:= stderr),
-                                 not S#st.port_closed ->
-                    Size = case Data of {_, B} -> byte_size(B); B -> byte_size(B) end,
-                    catch port_command(Port, term_to_binary({ack, Size}));
-                _ ->
-                    ok
-            end,
+            Done = case Ev of
+                       {Tag, Data} when (Tag =:= stdout orelse Tag =:= stderr),
+                                        not S#st.port_closed ->
+                           Size = case Data of {_, B} -> byte_size(B); B -> byte_size(B) end,
+                           ack(Port, S#st.out_done + Size, S#st.out_ack_every);
+                       _ ->
+                           S#st.out_done
+                   end,
             NewActive = case Active of once -> false; _ -> Active end,
-            deliver(S#st{queue = Q1, active = NewActive}, Reply)
+            deliver(S#st{queue = Q1, active = NewActive, out_done = Done}, Reply)
     end.
+
+%% Acknowledges delivered output to wrap a quarter window at a time: wrap
+%% reads while less than its window is unacknowledged, and what is held back
+%% here is under a quarter of it, so it never waits on this.
+ack(Port, Done, Every) when Done >= Every ->
+    catch port_command(Port, term_to_binary({ack, Done})),
+    0;
+ack(_Port, Done, _Every) ->
+    Done.
 
 done(#st{port_closed = true, queue = Q} = S, Reply) ->
     case queue:is_empty(Q) of

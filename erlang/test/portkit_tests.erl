@@ -103,7 +103,9 @@ portkit_test_() ->
        fun() -> vm_kill(pgroup) end),
      t("daemon child spec: output to logger, shutdown kills the tree", fun daemon/0),
      t("stdin back-pressure: a child that never reads blocks send/2", fun stdin_blocks/0),
-     t("stdin back-pressure: 100 MiB into wc -c, memory flat", fun stdin_flow/0)] ++
+     t("stdin back-pressure: 100 MiB into wc -c, memory flat", fun stdin_flow/0),
+     t("bulk output (spliced frames) byte-exact, every packet a valid term", fun bulk_exact/0),
+     t("bulk output through run/3 byte-exact, small windows", fun bulk_run_exact/0)] ++
     [t("1 GiB through a 64 KiB window keeps the VM's memory flat", fun flood/0)
      || os:getenv("PORTKIT_QUICK") =:= false].
 
@@ -521,3 +523,51 @@ stdin_flow() ->
     ?assertEqual([], [E || {error, _} = E <- Evs]),
     ?assertEqual(0, status(Evs)),
     ?assert(Peak - Before < 32 bsl 20).
+
+%% The output of `seq 1 1500000` (10.9 MB, written in bulk: wrap splices it)
+%% as expected, read straight from wrap's port: every packet is a term
+%% binary_to_term/1 takes, and the stdout payloads in order are the output.
+seq_expected(N) ->
+    iolist_to_binary([[integer_to_list(I), $\n] || I <- lists:seq(1, N)]).
+
+bulk_exact() ->
+    {ok, Bin} = portkit:find_binary(),
+    Port = open_port({spawn_executable, Bin},
+                     [{packet, 4}, binary, exit_status,
+                      {args, ["wrap", "--window", "4194304", "--", "seq", "1", "1500000"]}]),
+    Out = bulk_loop(Port, []),
+    ?assertEqual(seq_expected(1500000), Out).
+
+bulk_loop(Port, Acc) ->
+    receive
+        {Port, {data, D}} ->
+            case binary_to_term(D) of
+                {started, _, _} -> bulk_loop(Port, Acc);
+                {stdout, Data} ->
+                    port_command(Port, term_to_binary({ack, byte_size(Data)})),
+                    bulk_loop(Port, [Acc | Data]);
+                {exit, 0} -> bulk_loop(Port, Acc);
+                done -> port_close(Port), iolist_to_binary(Acc);
+                Other -> error({unexpected, Other})
+            end;
+        {Port, {exit_status, S}} -> error({wrap_exit, S})
+    after 60000 -> error(stalled)
+    end.
+
+%% The same through run/3 (in-place match of data packets, acks a quarter
+%% window at a time) with windows smaller than a splice, active once.
+bulk_run_exact() ->
+    [begin
+         {ok, P, Ref} = portkit:run("seq", ["1", "1500000"],
+                                    [monitor, {window, W}, {active, once}]),
+         Evs = collect_once(P, Ref, []),
+         ?assertEqual(seq_expected(1500000), out(Evs, stdout)),
+         ?assertEqual(0, status(Evs))
+     end || W <- [4096, 100000, 4 bsl 20]].
+
+collect_once(P, Ref, Acc) ->
+    receive
+        {portkit, P, Ev} -> portkit:activate(P), collect_once(P, Ref, [Ev | Acc]);
+        {'DOWN', Ref, process, P, _} -> lists:reverse(Acc)
+    after 60000 -> error(stalled)
+    end.

@@ -23,8 +23,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -60,10 +62,14 @@ static const char wrap_usage[] =
  * when the kernel allows): fewer, larger messages cost the VM less. */
 #define WRAP_OUT_CHUNK ((size_t)1 << 20)
 #define WRAP_DRAIN_MAX ((size_t)1 << 20)
+/* Reads of at least this much switch a source to splice (source_splice);
+ * fewer bytes waiting switch it back: small messages cost one read and one
+ * writev, large ones a write of the frame's head and a splice. */
+#define WRAP_SPLICE_MIN ((size_t)32 << 10)
 #define WRAP_STDIN_MAX ((size_t)64 << 20)
 #define WRAP_POLL_MS 20
-/* {stdin_ack, N} goes out once this many stdin bytes are done, or when the
- * child's stdin queue is empty (so a window smaller than this never stalls). */
+/* {stdin_ack, N} goes out once this many stdin bytes are done, or at once
+ * when the VM asks (ack_stdin), so a window smaller than this never stalls. */
 #define WRAP_STDIN_ACK_BATCH ((size_t)64 << 10)
 
 enum stderr_mode { ERR_SEPARATE, ERR_STDOUT, ERR_NULL, ERR_INHERIT };
@@ -88,15 +94,20 @@ struct source {
         unsigned events;
         struct pk_deframer *def;
         bool eof;
+        bool bulk;     /* a recent read was large: try splice next (source_splice) */
+        uint8_t small; /* source_splice found little waiting this many times in a row */
 };
 
 struct wrap {
         struct pk_loop *loop;
         bool transparent;
+        bool vm_pipe; /* stdout is a pipe: output may be spliced into it */
+        size_t vm_pipe_size;
         struct pk_framing framing;
         enum stderr_mode err_mode;
         size_t window, unacked;
         size_t in_done; /* stdin bytes written to the child or dropped, not yet acknowledged */
+        bool ack_asked; /* the VM waits for {stdin_ack, _}: send it as soon as in_done > 0 */
         int stop_signal;
         int64_t grace_ms;
         struct wrap_tree tree;
@@ -131,7 +142,8 @@ static void vm_gone(struct wrap *w);
 
 /* ---- queues ------------------------------------------------------------ */
 
-static int q_append(struct queue *q, const void *p, size_t n)
+/* Makes room for n more bytes at q->data + q->len (within q->max). */
+static int q_reserve(struct queue *q, size_t n)
 {
         if (q->head > 0 && q->head == q->len)
                 q->head = q->len = 0;
@@ -148,6 +160,14 @@ static int q_append(struct queue *q, const void *p, size_t n)
                         return -ENOMEM;
                 q->data = d;
         }
+        return 0;
+}
+
+static int q_append(struct queue *q, const void *p, size_t n)
+{
+        int r = q_reserve(q, n);
+        if (r < 0)
+                return r;
         memcpy(q->data + q->len, p, n);
         q->len += n;
         return 0;
@@ -205,13 +225,16 @@ static void put_atom(struct pk_etf_buf *b, const char *name)
 
 /* Counts n stdin bytes (framing header included) as done: written to the
  * child, or dropped because its stdin is closed.  The VM side holds back
- * further data until they are acknowledged (docs/erlang.md, flow control). */
+ * further data until they are acknowledged (docs/erlang.md, flow control):
+ * {stdin_ack, N} goes out once WRAP_STDIN_ACK_BATCH bytes are done, or as
+ * soon as any are once the VM asked (ack_stdin: its window is full), so a
+ * small write costs no message back. */
 static void stdin_consumed(struct wrap *w, size_t n)
 {
         w->in_done += n;
         if (w->transparent || w->in_done == 0)
                 return;
-        if (w->in_done < WRAP_STDIN_ACK_BATCH && q_pending(&w->to_child) > 0)
+        if (w->in_done < WRAP_STDIN_ACK_BATCH && !w->ack_asked)
                 return;
         pk_etf_buf_reset(&w->msg);
         pk_etf_put_version(&w->msg);
@@ -220,6 +243,7 @@ static void stdin_consumed(struct wrap *w, size_t n)
         pk_etf_put_uint(&w->msg, w->in_done);
         send_msg(w);
         w->in_done = 0;
+        w->ack_asked = false;
 }
 
 /* An errno or PK_E code as an Erlang atom: enoent, pk_edepth. */
@@ -234,37 +258,48 @@ static void put_errno(struct pk_etf_buf *b, int err)
         put_atom(b, i ? low : "unknown");
 }
 
-/* Sends {Tag, Payload} (or {Tag, {eol | noeol, Payload}}) without copying
- * the payload when the VM's queue is empty: the packet header and the term's
- * head are built apart and written with the payload in one writev(); only
- * what the pipe did not take is queued. */
-static void send_data(struct wrap *w, const char *tag, const struct pk_packet_msg *m)
+/* Builds in w->msg the {packet,4} header and the term's head of {Tag, Payload}
+ * (or {Tag, {eol | noeol, Payload}}) for a payload of `len` bytes: the head
+ * ends with BINARY_EXT's length, so the payload's bytes follow as they are
+ * and the frame is one valid term.  0, or -1 with w->fail set. */
+static int data_head(struct wrap *w, const char *tag, unsigned flags, size_t len)
 {
-        w->unacked += m->len;
-        if (w->vm_gone)
-                return;
         struct pk_etf_buf *b = &w->msg;
         pk_etf_buf_reset(b);
         pk_etf_buf_append(b, "\0\0\0\0", 4); /* the {packet,4} header, filled below */
         pk_etf_put_version(b);
         pk_etf_put_tuple(b, 2);
         put_atom(b, tag);
-        if (m->flags) {
+        if (flags) {
                 pk_etf_put_tuple(b, 2);
-                put_atom(b, m->flags & PK_PACKET_EOL ? "eol" : "noeol");
+                put_atom(b, flags & PK_PACKET_EOL ? "eol" : "noeol");
         }
-        uint8_t bin[5] = {109, (uint8_t)(m->len >> 24), (uint8_t)(m->len >> 16),
-                          (uint8_t)(m->len >> 8), (uint8_t)m->len}; /* BINARY_EXT */
+        uint8_t bin[5] = {109, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                          (uint8_t)len}; /* BINARY_EXT */
         pk_etf_buf_append(b, bin, sizeof(bin));
         if (b->err) {
                 w->fail = b->err;
-                return;
+                return -1;
         }
-        size_t total = b->len - 4 + m->len;
+        size_t total = b->len - 4 + len;
         b->data[0] = (uint8_t)(total >> 24);
         b->data[1] = (uint8_t)(total >> 16);
         b->data[2] = (uint8_t)(total >> 8);
         b->data[3] = (uint8_t)total;
+        return 0;
+}
+
+/* Sends {Tag, Payload} without copying the payload when the VM's queue is
+ * empty: the head (data_head) and the payload go in one writev(); only what
+ * the pipe did not take is queued. */
+static void send_data(struct wrap *w, const char *tag, const struct pk_packet_msg *m)
+{
+        w->unacked += m->len;
+        if (w->vm_gone)
+                return;
+        if (data_head(w, tag, m->flags, m->len) < 0)
+                return;
+        struct pk_etf_buf *b = &w->msg;
         size_t done = 0;
         if (q_pending(&w->to_vm) == 0) {
                 struct iovec iov[2] = {{b->data, b->len}, {(void *)(uintptr_t)m->data, m->len}};
@@ -420,6 +455,14 @@ static int source_read(struct wrap *w, struct source *s, size_t room)
                 return 0;
         }
         pk_deframer_commit(s->def, (size_t)n);
+        /* A large read: the next may go by splice (stream mode only, where a
+         * read is a message and the deframer keeps nothing back).  Only
+         * source_splice, finding little waiting, turns it off. */
+        if ((size_t)n >= WRAP_SPLICE_MIN && !w->transparent &&
+            w->framing.kind == PK_FRAMING_STREAM) {
+                s->bulk = true;
+                s->small = 0;
+        }
         while ((r = pk_deframer_next(s->def, &m)) == 1) {
                 if (w->transparent) {
                         if (q_append(&w->to_vm, m.data, m.len) < 0)
@@ -429,6 +472,100 @@ static int source_read(struct wrap *w, struct source *s, size_t room)
                 }
         }
         return r < 0 ? r : (int)n;
+}
+
+/* Moves n bytes that are known to wait in the source's pipe onto the VM
+ * queue (the copying way: what splice did not move). */
+static int source_copy(struct wrap *w, struct source *s, size_t n)
+{
+        int r = q_reserve(&w->to_vm, n);
+        if (r < 0)
+                return r;
+        while (n > 0) {
+                ssize_t k = read(s->fd, w->to_vm.data + w->to_vm.len, n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? -errno : -EIO; /* FIONREAD said they were there */
+                w->to_vm.len += (size_t)k;
+                n -= (size_t)k;
+        }
+        return 0;
+}
+
+/* Stream mode, the VM's side a pipe, nothing queued for it and the source
+ * in bulk (its last read was large): one frame whose payload the kernel
+ * moves from the child's pipe to the VM's (splice) instead of reading it
+ * here and writing it again.  The head is written first; FIONREAD says how
+ * many bytes wait (only wrap reads that pipe), so exactly that many follow,
+ * bounded by the window's room.  What splice does not move (the VM's pipe
+ * full) is read into the VM queue, so the frame is always whole and nothing
+ * else can come between its head and its payload.  Returns the payload's
+ * length, or 0 when the read path should run instead (at most *read_max
+ * bytes when the VM's pipe is short of room). */
+static size_t source_splice(struct wrap *w, struct source *s, size_t room, size_t *read_max)
+{
+        int avail = 0, queued = 0;
+        if (ioctl(s->fd, FIONREAD, &avail) < 0 || (size_t)avail < WRAP_SPLICE_MIN) {
+                /* Little waiting twice in a row: the child writes small
+                 * pieces, which go by read + writev without this ioctl.
+                 * (Once is common in bulk: the splice took all there was.) */
+                if (++s->small >= 2)
+                        s->bulk = false;
+                return 0;
+        }
+        s->small = 0;
+        /* Room in the VM's pipe (two pages kept for the head's own slot and
+         * a partly filled one): a frame is cut to what fits.  When little
+         * fits, the read path runs (its rest waits in the queue, which
+         * EPOLLOUT drains as the VM reads): waiting for room instead would
+         * spin, a pipe being writable as soon as one slot is free. */
+        if (ioctl(1, FIONREAD, &queued) < 0)
+                return 0;
+        size_t vm_free =
+            w->vm_pipe_size > (size_t)queued + 8192 ? w->vm_pipe_size - (size_t)queued - 8192 : 0;
+        if (vm_free < WRAP_SPLICE_MIN) {
+                *read_max = vm_free + 8192; /* fill the VM's pipe, queue little */
+                return 0;
+        }
+        size_t n = (size_t)avail;
+        if (n > room)
+                n = room;
+        if (n > vm_free)
+                n = vm_free;
+        if (n > WRAP_OUT_CHUNK)
+                n = WRAP_OUT_CHUNK;
+        if (data_head(w, s->tag, 0, n) < 0)
+                return 0;
+        const struct pk_etf_buf *b = &w->msg;
+        ssize_t k;
+        do
+                k = write(1, b->data, b->len);
+        while (k < 0 && errno == EINTR);
+        if (k < 0 && errno != EAGAIN) {
+                vm_gone(w);
+                return 0;
+        }
+        size_t done = k > 0 ? (size_t)k : 0, moved = 0;
+        int r = 0;
+        if (done < b->len) {
+                r = q_append(&w->to_vm, b->data + done, b->len - done);
+        } else {
+                do
+                        k = splice(s->fd, NULL, 1, NULL, n, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+                while (k < 0 && errno == EINTR);
+                if (k < 0 && errno != EAGAIN) {
+                        vm_gone(w);
+                        return 0;
+                }
+                moved = k > 0 ? (size_t)k : 0;
+        }
+        if (r == 0 && moved < n)
+                r = source_copy(w, s, n - moved);
+        if (r < 0)
+                w->fail = r;
+        w->unacked += n;
+        return n;
 }
 
 static size_t read_room(const struct wrap *w)
@@ -450,6 +587,14 @@ static void on_source(struct pk_loop_io *io, unsigned revents)
          * next chunk is read while the owner handles the last one. */
         if (!w->transparent && room > w->window / 2 && w->window >= 2)
                 room = w->window / 2;
+        size_t read_max = room;
+        if (room > 0 && !s->eof && s->bulk && w->vm_pipe && !w->vm_gone &&
+            q_pending(&w->to_vm) == 0 && source_splice(w, s, room, &read_max) > 0) {
+                sync_io(w);
+                return;
+        }
+        if (read_max < room)
+                room = read_max;
         if (room > 0 && !s->eof) {
                 int r = source_read(w, s, room);
                 if (r < 0 && r != -EAGAIN) {
@@ -573,6 +718,9 @@ static void command(struct wrap *w, const uint8_t *p, size_t n)
         int64_t i;
         if (pk_etf_unpack(t, "{stdin, ~b}", &bin, &blen) == 0) {
                 stdin_data(w, bin, blen);
+        } else if (pk_etf_unpack(t, "ack_stdin") == 0) {
+                w->ack_asked = true;
+                stdin_consumed(w, 0);
         } else if (pk_etf_unpack(t, "close_stdin") == 0) {
                 w->close_stdin = true;
         } else if (pk_etf_unpack(t, "{ack, ~u}", &u) == 0) {
@@ -669,10 +817,9 @@ static void on_vm_out(struct pk_loop_io *io, unsigned revents)
         sync_io(w);
 }
 
-static void on_ch_in(struct pk_loop_io *io, unsigned revents)
+/* Writes what it can of the child's stdin queue. */
+static void child_in_flush(struct wrap *w)
 {
-        struct wrap *w = io->w.ctx;
-        (void)revents;
         size_t before = q_pending(&w->to_child);
         int r = q_flush(&w->to_child, w->ch_in_fd);
         stdin_consumed(w, before - q_pending(&w->to_child));
@@ -680,6 +827,13 @@ static void on_ch_in(struct pk_loop_io *io, unsigned revents)
                 /* The child closed its stdin (EPIPE): data has nowhere to go. */
                 close_child_stdin(w);
         }
+}
+
+static void on_ch_in(struct pk_loop_io *io, unsigned revents)
+{
+        struct wrap *w = io->w.ctx;
+        (void)revents;
+        child_in_flush(w);
         sync_io(w);
 }
 
@@ -733,16 +887,11 @@ static void set_io(struct pk_loop_io *io, unsigned *cur, unsigned want, pk_loop_
 /* Brings every watcher in line with the state, and ends the loop when done. */
 static void sync_io(struct wrap *w)
 {
-        /* Child output, while there is room for it. */
-        size_t room = read_room(w);
-        struct source *srcs[2] = {&w->out, &w->err};
-        for (int k = 0; k < 2; k++) {
-                struct source *s = srcs[k];
-                if (s->fd < 0)
-                        continue;
-                set_io(&s->io, &s->events, !s->eof && room > 0 ? PK_LOOP_READ : 0, on_source);
-        }
-        /* The child's stdin. */
+        /* The child's stdin: written at once while the pipe takes it, so a
+         * message costs one write and no watcher change; EPOLLOUT only for
+         * what the pipe refused. */
+        if (w->ch_in_fd >= 0 && !w->ch_in_ev && q_pending(&w->to_child))
+                child_in_flush(w);
         if (w->ch_in_fd >= 0) {
                 if (q_pending(&w->to_child) == 0 && w->close_stdin)
                         close_child_stdin(w);
@@ -757,12 +906,25 @@ static void sync_io(struct wrap *w)
                 set_io(&w->vm_out, &w->vm_out_ev,
                        !w->vm_gone && q_pending(&w->to_vm) ? PK_LOOP_WRITE : 0, on_vm_out);
         }
+        /* Child output, while there is room for it and, when the VM's side
+         * is a pipe, nothing waits for it: while the VM is slow the bytes
+         * stay in the child's pipe (to be spliced later) instead of being
+         * read into the queue. */
+        size_t room = read_room(w);
+        if (w->vm_pipe && !w->vm_gone && q_pending(&w->to_vm) > 0)
+                room = 0;
+        struct source *srcs[2] = {&w->out, &w->err};
+        for (int k = 0; k < 2; k++) {
+                struct source *s = srcs[k];
+                if (s->fd < 0)
+                        continue;
+                set_io(&s->io, &s->events, !s->eof && room > 0 ? PK_LOOP_READ : 0, on_source);
+        }
         /* The tree, once the child is gone. */
         if (w->exited && !w->tree_gone && !wrap_tree_alive(&w->tree)) {
                 w->tree_gone = true;
                 pk_loop_timer_stop(&w->grace_t);
                 pk_loop_timer_stop(&w->poll_t);
-                wrap_tree_destroy(&w->tree);
         }
         if ((w->phase != RUNNING || w->exited || (w->vm_in_eof && !w->vm_gone)) && !w->tree_gone &&
             !pk_loop_is_active(&w->poll_t.w))
@@ -783,6 +945,10 @@ static void sync_io(struct wrap *w)
                 set_io(&w->vm_out, &w->vm_out_ev,
                        !w->vm_gone && q_pending(&w->to_vm) ? PK_LOOP_WRITE : 0, on_vm_out);
         }
+        /* The empty cgroup goes once `done` is on its way: the VM need not
+         * wait for the rmdir (a cgroup's is slow, ~0.2 ms). */
+        if (w->tree_gone && (finished || w->vm_gone))
+                wrap_tree_destroy(&w->tree);
         bool flushed = w->vm_gone || q_pending(&w->to_vm) == 0;
         if (w->fail || (finished && flushed && (w->transparent || w->vm_gone)))
                 pk_loop_stop(w->loop);
@@ -994,8 +1160,13 @@ static int setup_io(struct wrap *w)
         w->vm_in.w.ctx = w;
         pk_loop_io_init(w->loop, &w->vm_out, 1);
         w->vm_out.w.ctx = w;
-        if (!w->transparent)
+        if (!w->transparent) {
                 (void)pk_fd_pipe_set_size(1, WRAP_OUT_CHUNK); /* best effort, as above */
+                struct stat st;
+                int sz = pk_fd_pipe_get_size(1);
+                w->vm_pipe = fstat(1, &st) == 0 && S_ISFIFO(st.st_mode) && sz > 0;
+                w->vm_pipe_size = sz > 0 ? (size_t)sz : 0;
+        }
         w->ch_in_fd = pk_proc_fd(w->proc, 0);
         pk_fd_set_nonblock(w->ch_in_fd, 1);
         pk_loop_io_init(w->loop, &w->ch_in, w->ch_in_fd);
