@@ -204,6 +204,30 @@ char *tu_slurp(const char *path, size_t *len)
         return b;
 }
 
+char *tu_slurp_or_empty(const char *path)
+{
+        char *b = tu_slurp_if(path, NULL);
+        if (!b) {
+                b = strdup("");
+                cr_assert_not_null(b);
+        }
+        return b;
+}
+
+void tu_write_file(const char *dir, const char *name, const char *fmt, ...)
+{
+        char path[512];
+        int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+        cr_assert(n > 0 && (size_t)n < sizeof(path), "path too long: %s/%s", dir, name);
+        FILE *f = fopen(path, "we");
+        cr_assert(f, "fopen %s: %s", path, strerror(errno));
+        va_list ap;
+        va_start(ap, fmt);
+        vfprintf(f, fmt, ap);
+        va_end(ap);
+        cr_assert_eq(fclose(f), 0, "write %s", path);
+}
+
 char *tu_slurp_fd(int fd)
 {
         off_t n = lseek(fd, 0, SEEK_END);
