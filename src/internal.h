@@ -86,4 +86,11 @@ void pk__spawn_error_set(struct pk_spawn_error *e, int step, int err, int fd, in
 /* Whether the command's child gets a process group of its own (setsid or setpgid). */
 bool pk__cmd_own_group(const struct pk_cmd *c);
 
+/* ---- fd calls other layers make (src/fd/) ------------------------------------ */
+struct iovec;
+/* Drops n written bytes from the front of iov[first..iovcnt) (in place);
+ * returns the index of the first buffer with bytes left, iovcnt when all
+ * are written.  The port layer's writers share it with pk_fd_writev_all. */
+int pk__iov_advance(struct iovec *iov, int iovcnt, int first, size_t n);
+
 #endif

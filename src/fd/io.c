@@ -77,30 +77,29 @@ int pk_fd_dup(int fd, int min_fd)
         return r;
 }
 
-int pk_fd_set_nonblock(int fd, int on)
+/* Sets or clears bit in the flags fcntl(get) reads and fcntl(set) writes,
+ * skipping the write when nothing changes; errno untouched on success. */
+static int fcntl_flag(int fd, int get, int set, int bit, int on)
 {
         int saved = errno;
-        int fl = fcntl(fd, F_GETFL);
+        int fl = fcntl(fd, get);
         if (fl < 0)
                 return pk__neg_errno();
-        int want = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-        if (want != fl && fcntl(fd, F_SETFL, want) < 0)
+        int want = on ? (fl | bit) : (fl & ~bit);
+        if (want != fl && fcntl(fd, set, want) < 0)
                 return pk__neg_errno();
         errno = saved;
         return 0;
 }
 
+int pk_fd_set_nonblock(int fd, int on)
+{
+        return fcntl_flag(fd, F_GETFL, F_SETFL, O_NONBLOCK, on);
+}
+
 int pk_fd_set_cloexec(int fd, int on)
 {
-        int saved = errno;
-        int fl = fcntl(fd, F_GETFD);
-        if (fl < 0)
-                return pk__neg_errno();
-        int want = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
-        if (want != fl && fcntl(fd, F_SETFD, want) < 0)
-                return pk__neg_errno();
-        errno = saved;
-        return 0;
+        return fcntl_flag(fd, F_GETFD, F_SETFD, FD_CLOEXEC, on);
 }
 
 ssize_t pk_fd_read_all(int fd, void *buf, size_t len, size_t *reterr_done)
@@ -397,9 +396,7 @@ ssize_t pk_fd_writev(int fd, const struct iovec *iov, int iovcnt, int flags)
         return n < 0 ? -err : n;
 }
 
-/* Drops n written bytes from the front of iov[first..]; returns the index of
- * the first buffer with bytes left (iovcnt when all are done). */
-static int iov_advance(struct iovec *iov, int iovcnt, int first, size_t n)
+int pk__iov_advance(struct iovec *iov, int iovcnt, int first, size_t n)
 {
         while (first < iovcnt && n >= iov[first].iov_len) {
                 n -= iov[first].iov_len;
@@ -424,7 +421,7 @@ ssize_t pk_fd_writev_all(int fd, struct iovec *iov, int iovcnt, int flags, size_
                 goto out;
         }
         int saved = errno;
-        int first = iov_advance(iov, iovcnt, 0, 0);
+        int first = pk__iov_advance(iov, iovcnt, 0, 0);
         while (first < iovcnt) {
                 ssize_t n = pk_fd_writev(fd, iov + first, iovcnt - first, flags);
                 if (n == -EAGAIN) {
@@ -440,7 +437,7 @@ ssize_t pk_fd_writev_all(int fd, struct iovec *iov, int iovcnt, int flags, size_
                         break;
                 }
                 done += (size_t)n;
-                first = iov_advance(iov, iovcnt, first, (size_t)n);
+                first = pk__iov_advance(iov, iovcnt, first, (size_t)n);
         }
         errno = saved;
 out:
