@@ -78,6 +78,13 @@ static inline int svt_run(struct pk_cmd *cmd, char **out)
         return st;
 }
 
+/* Appends a1 and the arguments after it in ap, up to a NULL, to cmd. */
+static inline void svt_args(struct pk_cmd *cmd, const char *a1, va_list ap)
+{
+        for (const char *a = a1; a; a = va_arg(ap, const char *))
+                cr_assert_eq(pk_cmd_arg(cmd, a), 0);
+}
+
 /* Runs `portkit ctl --control CTL a1...` (NULL-terminated) as svt_run(). */
 static inline int svt_ctl(struct sv *s, char **out, const char *a1, ...)
 {
@@ -87,8 +94,7 @@ static inline int svt_ctl(struct sv *s, char **out, const char *a1, ...)
         cr_assert_eq(pk_cmd_args(cmd, pre), 0);
         va_list ap;
         va_start(ap, a1);
-        for (const char *a = a1; a; a = va_arg(ap, const char *))
-                cr_assert_eq(pk_cmd_arg(cmd, a), 0);
+        svt_args(cmd, a1, ap);
         va_end(ap);
         return svt_run(cmd, out);
 }

@@ -91,8 +91,7 @@ static int ctl_as(struct sv *s, const char *user, const char *argv0, char **out,
                 cr_assert_eq(pk_cmd_user(cmd, user), 0);
         va_list ap;
         va_start(ap, a1);
-        for (const char *a = a1; a; a = va_arg(ap, const char *))
-                cr_assert_eq(pk_cmd_arg(cmd, a), 0);
+        svt_args(cmd, a1, ap);
         va_end(ap);
         return svt_run(cmd, out);
 }

@@ -13,7 +13,6 @@
 #include "sv_testutil.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -71,8 +70,7 @@ static int run_portkit(char **out, const char *a1, ...)
         cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
         va_list ap;
         va_start(ap, a1);
-        for (const char *a = a1; a; a = va_arg(ap, const char *))
-                cr_assert_eq(pk_cmd_arg(cmd, a), 0);
+        svt_args(cmd, a1, ap);
         va_end(ap);
         return svt_run(cmd, out);
 }
@@ -115,16 +113,7 @@ static long answer_pid(const char *a)
 /* Descriptors the supervise process holds now. */
 static int sv_fds(void)
 {
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/fd", (int)pk_proc_pid(S.p));
-        DIR *d = opendir(path);
-        cr_assert(d);
-        int n = 0;
-        struct dirent *e;
-        while ((e = readdir(d)))
-                n += e->d_name[0] != '.';
-        closedir(d);
-        return n;
+        return tu_count_fds_of(pk_proc_pid(S.p));
 }
 
 /* supervise's descriptor count once it is down to want (30 s): a ctl
@@ -659,22 +648,10 @@ static void on_ev(void *ud, const struct pk_sup_event *ev)
         }
 }
 
-static int own_fds(void)
-{
-        DIR *d = opendir("/proc/self/fd");
-        cr_assert(d);
-        int n = 0;
-        struct dirent *e;
-        while ((e = readdir(d)))
-                n += e->d_name[0] != '.';
-        closedir(d);
-        return n;
-}
-
 // cppcheck-suppress unknownMacro
 Test(sup_listen, manual_child_gets_the_listen_fds, .timeout = 60)
 {
-        int fds_before = own_fds();
+        int fds_before = tu_count_fds();
         char out[] = "/tmp/pk-suplisten-XXXXXX";
         int ofd = mkstemp(out);
         cr_assert_geq(ofd, 0);
@@ -748,5 +725,5 @@ Test(sup_listen, manual_child_gets_the_listen_fds, .timeout = 60)
         pk_sup_free(s);
         pk_loop_free(loop);
         pk_fd_close(sp_fds[1]);
-        cr_assert_eq(own_fds(), fds_before, "descriptors leaked");
+        cr_assert_eq(tu_count_fds(), fds_before, "descriptors leaked");
 }

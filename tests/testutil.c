@@ -24,10 +24,12 @@
 
 /* ---- descriptors ---- */
 
-int tu_count_fds(void)
+int tu_count_fds_of(pid_t pid)
 {
-        DIR *d = opendir("/proc/self/fd");
-        cr_assert(d != NULL, "opendir /proc/self/fd");
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+        DIR *d = opendir(path);
+        cr_assert(d != NULL, "opendir %s: %s", path, strerror(errno));
         int n = 0;
         struct dirent *e;
         while ((e = readdir(d)) != NULL) {
@@ -35,7 +37,12 @@ int tu_count_fds(void)
                         n++;
         }
         closedir(d);
-        return n - 1;
+        return n;
+}
+
+int tu_count_fds(void)
+{
+        return tu_count_fds_of(getpid()) - 1;
 }
 
 bool tu_cloexec(int fd)

@@ -21,6 +21,8 @@ struct pk_proc;
 /* Open descriptors of this process, as listed in /proc/self/fd (the
  * listing's own descriptor is excluded). */
 int tu_count_fds(void);
+/* Open descriptors of process pid, as listed in /proc/<pid>/fd. */
+int tu_count_fds_of(pid_t pid);
 bool tu_cloexec(int fd);
 bool tu_nonblock(int fd);
 bool tu_fd_open(int fd);
