@@ -199,6 +199,53 @@ out:
         return err ? -err : (ssize_t)done;
 }
 
+/* One call of a transfer: moves up to left more bytes, done having moved
+ * already; returns the bytes moved, 0, or -1 with errno set. */
+typedef ssize_t (*xfer_step)(const void *ctx, size_t done, size_t left);
+
+/* Calls step until len bytes have moved, SIGPIPE held off and EINTR retried.
+ * A 0 from step ends it: the input's end (zero_err 0, a short count) or the
+ * error zero_err.  Returns the bytes moved, or -errno when none did; errno is
+ * left as it was. */
+static ssize_t transfer(size_t len, int zero_err, xfer_step step, const void *ctx)
+{
+        int saved = errno;
+        size_t done = 0;
+        int err = 0;
+        struct pk__sigpipe guard;
+        pk__sigpipe_block(&guard);
+        while (done < len) {
+                ssize_t n = step(ctx, done, len - done);
+                if (n > 0) {
+                        done += (size_t)n;
+                } else if (n == 0) {
+                        err = zero_err;
+                        break;
+                } else if (errno != EINTR) {
+                        err = errno;
+                        break;
+                }
+        }
+        pk__sigpipe_restore(&guard, err == EPIPE);
+        errno = saved;
+        if (err && done == 0)
+                return -err;
+        return (ssize_t)done;
+}
+
+struct splice_args {
+        int fd_in, fd_out;
+        loff_t *off_in, *off_out;
+        unsigned flags;
+};
+
+static ssize_t splice_step(const void *ctx, size_t done, size_t left)
+{
+        const struct splice_args *x = ctx;
+        (void)done;
+        return splice(x->fd_in, x->off_in, x->fd_out, x->off_out, left, x->flags);
+}
+
 ssize_t pk_fd_splice(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len,
                      unsigned flags)
 {
@@ -206,32 +253,14 @@ ssize_t pk_fd_splice(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, s
                 return -EINVAL;
         loff_t oin = off_in ? (loff_t)*off_in : 0;
         loff_t oout = off_out ? (loff_t)*off_out : 0;
-        int saved = errno;
-        size_t done = 0;
-        int err = 0;
-        struct pk__sigpipe guard;
-        pk__sigpipe_block(&guard);
-        while (done < len) {
-                ssize_t n = splice(fd_in, off_in ? &oin : NULL, fd_out, off_out ? &oout : NULL,
-                                   len - done, flags);
-                if (n > 0) {
-                        done += (size_t)n;
-                } else if (n == 0) {
-                        break; /* input at EOF */
-                } else if (errno != EINTR) {
-                        err = errno;
-                        break;
-                }
-        }
-        pk__sigpipe_restore(&guard, err == EPIPE);
+        const struct splice_args x = {fd_in, fd_out, off_in ? &oin : NULL, off_out ? &oout : NULL,
+                                      flags};
+        ssize_t r = transfer(len, 0, splice_step, &x); /* 0: input at EOF */
         if (off_in)
                 *off_in = (int64_t)oin;
         if (off_out)
                 *off_out = (int64_t)oout;
-        errno = saved;
-        if (err && done == 0)
-                return -err;
-        return (ssize_t)done;
+        return r;
 }
 
 ssize_t pk_fd_tee(int fd_in, int fd_out, size_t len, unsigned flags)
@@ -251,36 +280,39 @@ ssize_t pk_fd_tee(int fd_in, int fd_out, size_t len, unsigned flags)
         return err ? -err : n;
 }
 
+struct vmsplice_args {
+        int fd;
+        const void *buf;
+        unsigned flags;
+};
+
+static ssize_t vmsplice_step(const void *ctx, size_t done, size_t left)
+{
+        const struct vmsplice_args *x = ctx;
+        /* iov_base is not const in the ABI; vmsplice only reads it when
+         * writing to a pipe. */
+        struct iovec iov = {.iov_base = (void *)((uintptr_t)x->buf + done), .iov_len = left};
+        return vmsplice(x->fd, &iov, 1, x->flags);
+}
+
 ssize_t pk_fd_vmsplice(int pipe_fd, const void *buf, size_t len, unsigned flags)
 {
         if (len > SSIZE_MAX || (!buf && len))
                 return -EINVAL;
-        int saved = errno;
-        size_t done = 0;
-        int err = 0;
-        struct pk__sigpipe guard;
-        pk__sigpipe_block(&guard);
-        while (done < len) {
-                /* iov_base is not const in the ABI; vmsplice only reads it
-                 * when writing to a pipe. */
-                struct iovec iov = {.iov_base = (void *)((uintptr_t)buf + done),
-                                    .iov_len = len - done};
-                ssize_t n = vmsplice(pipe_fd, &iov, 1, flags);
-                if (n > 0) {
-                        done += (size_t)n;
-                } else if (n == 0) {
-                        err = EIO;
-                        break;
-                } else if (errno != EINTR) {
-                        err = errno;
-                        break;
-                }
-        }
-        pk__sigpipe_restore(&guard, err == EPIPE);
-        errno = saved;
-        if (err && done == 0)
-                return -err;
-        return (ssize_t)done;
+        const struct vmsplice_args x = {pipe_fd, buf, flags};
+        return transfer(len, EIO, vmsplice_step, &x); /* 0: no progress, give up */
+}
+
+struct sendfile_args {
+        int out_fd, in_fd;
+        off_t *off;
+};
+
+static ssize_t sendfile_step(const void *ctx, size_t done, size_t left)
+{
+        const struct sendfile_args *x = ctx;
+        (void)done;
+        return sendfile(x->out_fd, x->in_fd, x->off, left);
 }
 
 ssize_t pk_fd_sendfile(int out_fd, int in_fd, int64_t *offset, size_t len)
@@ -288,29 +320,11 @@ ssize_t pk_fd_sendfile(int out_fd, int in_fd, int64_t *offset, size_t len)
         if (len > SSIZE_MAX)
                 return -EINVAL;
         off_t off = offset ? (off_t)*offset : 0;
-        int saved = errno;
-        size_t done = 0;
-        int err = 0;
-        struct pk__sigpipe guard;
-        pk__sigpipe_block(&guard);
-        while (done < len) {
-                ssize_t n = sendfile(out_fd, in_fd, offset ? &off : NULL, len - done);
-                if (n > 0) {
-                        done += (size_t)n;
-                } else if (n == 0) {
-                        break; /* input at EOF */
-                } else if (errno != EINTR) {
-                        err = errno;
-                        break;
-                }
-        }
-        pk__sigpipe_restore(&guard, err == EPIPE);
+        const struct sendfile_args x = {out_fd, in_fd, offset ? &off : NULL};
+        ssize_t r = transfer(len, 0, sendfile_step, &x); /* 0: input at EOF */
         if (offset)
                 *offset = (int64_t)off;
-        errno = saved;
-        if (err && done == 0)
-                return -err;
-        return (ssize_t)done;
+        return r;
 }
 
 int pk_fd_openat(int dirfd, const char *path, int oflags, mode_t mode)
