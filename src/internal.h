@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -85,6 +86,23 @@ void pk__spawn_error_set(struct pk_spawn_error *e, int step, int err, int fd, in
                          const char *path);
 /* Whether the command's child gets a process group of its own (setsid or setpgid). */
 bool pk__cmd_own_group(const struct pk_cmd *c);
+
+/* ---- text (src/common/utf8.c) ------------------------------------------------ */
+/* Writes code point cp (at most 0x10FFFF; the caller has refused surrogates
+ * where they matter) as 1 to 4 bytes of UTF-8 at out; returns how many. */
+size_t pk__utf8_encode(uint32_t cp, uint8_t out[4]);
+
+/* The value of hex digit c (either case), or -1. */
+static inline int pk__hexval(int c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
 
 /* ---- fd calls other layers make (src/fd/) ------------------------------------ */
 struct iovec;
