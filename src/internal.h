@@ -111,4 +111,28 @@ int pk__caps_apply(const struct pk__caps *caps, bool set_uid, int phase, int *re
  * 40 when unreadable). */
 int pk__cap_last(void);
 
+/* ---- text (src/common/utf8.c) ------------------------------------------------ */
+/* Writes code point cp (at most 0x10FFFF; the caller has refused surrogates
+ * where they matter) as 1 to 4 bytes of UTF-8 at out; returns how many. */
+size_t pk__utf8_encode(uint32_t cp, uint8_t out[4]);
+
+/* The value of hex digit c (either case), or -1. */
+static inline int pk__hexval(int c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* ---- fd calls other layers make (src/fd/) ------------------------------------ */
+struct iovec;
+/* Drops n written bytes from the front of iov[first..iovcnt) (in place);
+ * returns the index of the first buffer with bytes left, iovcnt when all
+ * are written.  The port layer's writers share it with pk_fd_writev_all. */
+int pk__iov_advance(struct iovec *iov, int iovcnt, int first, size_t n);
+
 #endif

@@ -352,6 +352,57 @@ Test(cli_run, usage_errors)
 
 /* --chroot with the spawn layer (no --exec) and in place (--exec), with --cwd
  * inside the root; --ambient-caps and --bounding-set with --exec as without. */
+/* run and wrap share one reader of --rlimit, --umask and --env values
+ * (tools/portkit/cli_util.c): the same values work in both and the same ones
+ * are refused with the usage exit.  wrap runs under a shell: it wants pipes
+ * (epoll) for its stdin and stdout. */
+Test(cli_run, run_and_wrap_read_option_values_alike)
+{
+        static const char script[] = "ulimit -S -f; ulimit -H -f; umask; echo $K";
+        static const char want[] = "4\n8\n0027\na=b\n";
+        const char *good[] = {"run",     "--rlimit", "RLIMIT_fsize=2k:4KiB",
+                              "--umask", "027",      "--env",
+                              "K=a=b",   "--",       "sh",
+                              "-c",      script,     NULL};
+        struct tu_res r;
+        tu_portkit_run(good, NULL, &r);
+        cr_assert_eq(r.status, 0, "run: %s", r.err);
+        cr_assert_str_eq(r.out, want, "run");
+        tu_res_free(&r);
+        char *out = NULL;
+        int st = tu_sh(&out,
+                       ": | %s wrap --transparent --rlimit RLIMIT_fsize=2k:4KiB --umask 027 "
+                       "--env K=a=b -- sh -c '%s'",
+                       PORTKIT, script);
+        cr_assert_eq(st, 0, "wrap: %s", out);
+        cr_assert_str_eq(out, want, "wrap");
+        free(out);
+        static const char *const bad[][2] = {
+            {"--rlimit", "nofile"},
+            {"--rlimit", "=1"},
+            {"--rlimit", "bogus=1"},
+            {"--rlimit", "nofile=1x"},
+            {"--rlimit", "nofile=10:5"},
+            {"--rlimit", "nofile=unlimited:5"},
+            {"--rlimit", "nofile=1::2"},
+            {"--umask", "+7"},
+            {"--umask", "0778"},
+            {"--umask", ""},
+            {"--env", "=v"},
+            {"--env", "novalue"},
+        };
+        for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+                const char *argv[] = {"run", bad[b][0], bad[b][1], "--", "true", NULL};
+                tu_portkit_run(argv, NULL, &r);
+                cr_assert_eq(r.status, 100, "run %s '%s': %d %s", bad[b][0], bad[b][1], r.status,
+                             r.err);
+                tu_res_free(&r);
+                st = tu_sh(NULL, ": | %s wrap --transparent %s '%s' -- true 2>/dev/null", PORTKIT,
+                           bad[b][0], bad[b][1]);
+                cr_assert_eq(st, 100, "wrap %s '%s': %d", bad[b][0], bad[b][1], st);
+        }
+}
+
 Test(cli_run, chroot_and_caps_with_and_without_exec, .init = make_root, .fini = remove_root)
 {
         if (geteuid() != 0)

@@ -19,7 +19,9 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -82,6 +84,33 @@ static void cgroup_of(pid_t pid, char *buf, size_t size)
                 }
         }
         fclose(f);
+}
+
+/* spawn_probe MODE ARG, placed at birth in the cgroup whose directory fd is
+ * cg_fd, its stdout a pipe when out_pipe.  Caller frees the command. */
+static struct pk_cmd *probe_in(int cg_fd, const char *mode, const char *arg, bool out_pipe)
+{
+        struct pk_cmd *c;
+        cr_assert_eq(pk_cmd_new(PROBE, &c), 0);
+        const char *a[] = {mode, arg, NULL};
+        cr_assert_eq(pk_cmd_args(c, a), 0);
+        if (out_pipe)
+                cr_assert_eq(pk_cmd_fd_pipe(c, 1, 0), 0);
+        cr_assert_eq(pk_cmd_cgroup(c, cg_fd), 0);
+        return c;
+}
+
+/* The number on the first line of p's stdout pipe ("daemonize": its
+ * setsid'ed grandchild's pid), or 0 when there is none; closes the pipe.
+ * Asserts nothing about the number, so a caller can clean up first. */
+static pid_t first_pid(struct pk_proc *p)
+{
+        char buf[64] = "";
+        FILE *out = fdopen(pk_proc_take_fd(p, 1), "r");
+        cr_assert_not_null(out);
+        const char *line = fgets(buf, sizeof(buf), out);
+        fclose(out);
+        return line ? (pid_t)atoi(buf) : 0;
 }
 
 static void write_file(const char *path, const char *text)
@@ -198,23 +227,14 @@ static void kill_tree(const char *tag, int fallback, int (*kill_fn)(struct pk_cg
 {
         struct pk_cgroup *cg = test_cgroup(tag);
         pk__spawn_test_fallback(fallback);
-        struct pk_cmd *c;
-        cr_assert_eq(pk_cmd_new(PROBE, &c), 0);
-        pk_cmd_arg(c, "daemonize");
-        pk_cmd_arg(c, "300");
-        pk_cmd_fd_pipe(c, 1, 0);
-        cr_assert_eq(pk_cmd_cgroup(c, pk_cgroup_dirfd(cg)), 0);
+        struct pk_cmd *c = probe_in(pk_cgroup_dirfd(cg), "daemonize", "300", true);
         struct pk_proc *p;
         struct pk_spawn_error se;
         int r = pk_spawn(c, &p, &se);
         cr_assert_eq(r, 0, "spawn: %s (step %s)", pk_strerror(r), pk_spawn_step_name(se.step));
 
-        char buf[64] = "";
-        FILE *out = fdopen(pk_proc_take_fd(p, 1), "r");
-        cr_assert(fgets(buf, sizeof(buf), out), "grandchild pid");
-        fclose(out);
-        pid_t gpid = (pid_t)atoi(buf);
-        cr_assert_gt(gpid, 0);
+        pid_t gpid = first_pid(p);
+        cr_assert_gt(gpid, 0, "grandchild pid");
 
         char want[PATH_MAX], got[PATH_MAX], mnt[PATH_MAX];
         cr_assert_eq(pk_cgroup_v2_mount(mnt, sizeof(mnt)), 0);
@@ -281,11 +301,7 @@ Test(sup_cgroup, kill_reaches_child_cgroups, .timeout = 60)
         struct pk_cgroup *cg = test_cgroup("nest");
         struct pk_cgroup *sub = NULL;
         cr_assert_eq(pk_cgroup_create(pk_cgroup_path(cg), "inner", &sub), 0);
-        struct pk_cmd *c;
-        pk_cmd_new(PROBE, &c);
-        pk_cmd_arg(c, "sleep");
-        pk_cmd_arg(c, "300");
-        pk_cmd_cgroup(c, pk_cgroup_dirfd(sub));
+        struct pk_cmd *c = probe_in(pk_cgroup_dirfd(sub), "sleep", "300", false);
         struct pk_proc *p;
         cr_assert_eq(pk_spawn(c, &p, NULL), 0);
         cr_assert_eq(pk_cgroup_populated(cg), 1, "populated counts descendants");
@@ -311,12 +327,8 @@ static int kill_until_done(struct pk_cgroup *cg)
 static void kill_hopper(const char *tag, int (*kill_fn)(struct pk_cgroup *))
 {
         struct pk_cgroup *cg = test_cgroup(tag);
-        struct pk_cmd *c;
-        pk_cmd_new(PROBE, &c);
-        pk_cmd_arg(c, "hop");
-        pk_cmd_arg(c, "200000"); /* bounded: a failed test leaves nothing running for long */
-        pk_cmd_fd_pipe(c, 1, 0);
-        pk_cmd_cgroup(c, pk_cgroup_dirfd(cg));
+        /* bounded: a failed test leaves nothing running for long */
+        struct pk_cmd *c = probe_in(pk_cgroup_dirfd(cg), "hop", "200000", true);
         struct pk_proc *p;
         cr_assert_eq(pk_spawn(c, &p, NULL), 0);
         char buf[16] = "";
@@ -375,11 +387,7 @@ Test(sup_cgroup, events_fd_fires_on_the_loop, .timeout = 60)
         w.io.w.ctx = &w;
         cr_assert_eq(pk_loop_io_start(&w.io, PK_LOOP_PRIORITY, on_events), 0);
 
-        struct pk_cmd *c;
-        pk_cmd_new(PROBE, &c);
-        pk_cmd_arg(c, "sleep");
-        pk_cmd_arg(c, "300");
-        pk_cmd_cgroup(c, pk_cgroup_dirfd(cg));
+        struct pk_cmd *c = probe_in(pk_cgroup_dirfd(cg), "sleep", "300", false);
         struct pk_proc *p;
         cr_assert_eq(pk_spawn(c, &p, NULL), 0);
         /* populated 0 -> 1: one event, and the loop stays quiet afterwards
@@ -452,11 +460,7 @@ Test(sup_cgroup, spawn_into_a_non_cgroup_fails_with_step)
         cr_assert_geq(tmp, 0);
         for (int mode = 0; mode < 3; mode++) {
                 pk__spawn_test_fallback(mode);
-                struct pk_cmd *c;
-                pk_cmd_new(PROBE, &c);
-                pk_cmd_arg(c, "exit");
-                pk_cmd_arg(c, "0");
-                pk_cmd_cgroup(c, tmp);
+                struct pk_cmd *c = probe_in(tmp, "exit", "0", false);
                 struct pk_proc *p = NULL;
                 struct pk_spawn_error se;
                 int r = pk_spawn(c, &p, &se);
@@ -482,11 +486,7 @@ Test(sup_cgroup, spawn_helper_places_in_cgroup, .timeout = 60)
         struct pk_cgroup *cg = test_cgroup("helper");
         struct pk_spawn_helper *h;
         cr_assert_eq(pk_spawn_helper_new(&h), 0);
-        struct pk_cmd *c;
-        pk_cmd_new(PROBE, &c);
-        pk_cmd_arg(c, "sleep");
-        pk_cmd_arg(c, "300");
-        pk_cmd_cgroup(c, pk_cgroup_dirfd(cg));
+        struct pk_cmd *c = probe_in(pk_cgroup_dirfd(cg), "sleep", "300", false);
         struct pk_proc *p;
         int r = pk_spawn_helper_spawn(h, c, &p, NULL);
         cr_assert_eq(r, 0, "%s", pk_strerror(r));
@@ -513,20 +513,11 @@ Test(sup_cgroup, signal_reaches_the_whole_tree, .timeout = 60)
         struct pk_cgroup *cg = test_cgroup("signal");
         cr_assert_eq(pk_cgroup_signal(cg, -1), -EINVAL);
         cr_assert_eq(pk_cgroup_signal(cg, 0), 0, "empty cgroup: nobody");
-        struct pk_cmd *c;
-        cr_assert_eq(pk_cmd_new(PROBE, &c), 0);
-        pk_cmd_arg(c, "daemonize");
-        pk_cmd_arg(c, "300");
-        pk_cmd_fd_pipe(c, 1, 0);
-        cr_assert_eq(pk_cmd_cgroup(c, pk_cgroup_dirfd(cg)), 0);
+        struct pk_cmd *c = probe_in(pk_cgroup_dirfd(cg), "daemonize", "300", true);
         struct pk_proc *p;
         int r = pk_spawn(c, &p, NULL);
         cr_assert_eq(r, 0, "spawn: %s", pk_strerror(r));
-        char buf[64] = "";
-        FILE *out = fdopen(pk_proc_take_fd(p, 1), "r");
-        char *got_line = fgets(buf, sizeof(buf), out);
-        fclose(out);
-        pid_t gpid = (pid_t)atoi(buf);
+        pid_t gpid = first_pid(p);
 
         int counted = pk_cgroup_signal(cg, 0);
         int signalled = pk_cgroup_signal(cg, SIGTERM);
@@ -548,7 +539,7 @@ Test(sup_cgroup, signal_reaches_the_whole_tree, .timeout = 60)
         pk_cmd_free(c);
         pk_cgroup_free(cg);
 
-        cr_assert(got_line && gpid > 0, "grandchild pid");
+        cr_assert(gpid > 0, "grandchild pid");
         cr_assert_eq(counted, 2, "child and grandchild counted: %d", counted);
         cr_assert_eq(signalled, 2, "child and grandchild signalled: %d", signalled);
         cr_assert_eq(wr, 0);
@@ -565,11 +556,7 @@ Test(sup_cgroup, fini_cleanup_removes_populated_cgroups, .timeout = 60)
         cr_assert_eq(pk_cgroup_create(pk_cgroup_path(cg), "inner", &sub), 0);
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s", pk_cgroup_path(cg));
-        struct pk_cmd *c;
-        cr_assert_eq(pk_cmd_new(PROBE, &c), 0);
-        pk_cmd_arg(c, "sleep");
-        pk_cmd_arg(c, "300");
-        cr_assert_eq(pk_cmd_cgroup(c, pk_cgroup_dirfd(sub)), 0);
+        struct pk_cmd *c = probe_in(pk_cgroup_dirfd(sub), "sleep", "300", false);
         struct pk_proc *p;
         cr_assert_eq(pk_spawn(c, &p, NULL), 0);
         pk_cmd_free(c);

@@ -8,6 +8,8 @@
 
 #include <criterion/criterion.h>
 
+#include "sv_testutil.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -25,45 +27,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PORTKIT PK_BUILD_DIR "/portkit"
+#define PORTKIT SVT_PORTKIT
 #define PROBE PK_BUILD_DIR "/tests/helpers/sup_probe"
 
-struct sv {
-        char dir[256];
-        char ctl[320];
-        char units[320];
-        char log[320];
-        char err[320];
-        struct pk_proc *p;
-};
-
-static void write_file(const char *dir, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void write_file(const char *dir, const char *name, const char *fmt, ...)
-{
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        FILE *f = fopen(path, "w");
-        cr_assert(f, "fopen %s", path);
-        va_list ap;
-        va_start(ap, fmt);
-        vfprintf(f, fmt, ap);
-        va_end(ap);
-        fclose(f);
-}
-
-static char *read_file(const char *path)
-{
-        FILE *f = fopen(path, "r");
-        if (!f)
-                return strdup("");
-        static char buf[1 << 16];
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-        return strdup(buf);
-}
+/* The shared helpers (sv_testutil.h, testutil.h) by this file's names. */
+#define write_file(...) tu_write_file(__VA_ARGS__)
+#define read_file(path) tu_slurp_or_empty(path)
+#define nap() svt_nap()
+#define field(...) svt_field(__VA_ARGS__)
+#define wait_field(...) svt_wait_field(__VA_ARGS__)
+#define sv_stop(s) svt_stop(s)
+#define sv_start_args(s, extra) svt_start(s, extra)
 
 /* The test's temporary directory, removed by the suite's fini (which runs
  * after a failed assertion too). */
@@ -89,16 +63,9 @@ TestSuite(supervise, .fini = sv_cleanup);
 
 static void sv_init(struct sv *s)
 {
-        memset(s, 0, sizeof(*s));
-        snprintf(s->dir, sizeof(s->dir), "/tmp/pk-sv-XXXXXX");
-        cr_assert(mkdtemp(s->dir));
+        svt_init(s, "/tmp/pk-sv-XXXXXX", true);
         snprintf(created_dir, sizeof(created_dir), "%s", s->dir);
         chmod(s->dir, 0755); /* the nobody client must reach the socket */
-        snprintf(s->ctl, sizeof(s->ctl), "%s/ctl", s->dir);
-        snprintf(s->units, sizeof(s->units), "%s/units", s->dir);
-        snprintf(s->log, sizeof(s->log), "%s/log", s->dir);
-        snprintf(s->err, sizeof(s->err), "%s/stderr", s->dir);
-        cr_assert_eq(mkdir(s->units, 0755), 0);
 }
 
 /* `portkit ctl --control CTL` (or argv0 with $PORTKIT_CONTROL), arguments to follow. */
@@ -116,24 +83,6 @@ static struct pk_cmd *ctl_cmd(struct sv *s, const char *argv0)
         return cmd;
 }
 
-/* Runs and frees cmd; returns its exit status, its stdout + stderr in *out if out. */
-static int ctl_run(struct pk_cmd *cmd, char **out)
-{
-        struct pk_run_opts o = {.timeout_ms = 30000};
-        struct pk_run_result res;
-        int r = pk_run(cmd, &o, &res, NULL);
-        pk_cmd_free(cmd);
-        cr_assert_eq(r, 0, "pk_run ctl: %s", pk_strerror(r));
-        int st = pk_exit_shell(&res.status);
-        if (out) {
-                size_t n = res.out_len + res.err_len + 1;
-                *out = malloc(n);
-                snprintf(*out, n, "%s%s", res.out ? res.out : "", res.err ? res.err : "");
-        }
-        pk_run_result_free(&res);
-        return st;
-}
-
 /* Runs `portkit ctl --control CTL args...` (or another argv[0]); returns its exit status. */
 static int ctl_as(struct sv *s, const char *user, const char *argv0, char **out, const char *a1,
                   ...)
@@ -143,30 +92,12 @@ static int ctl_as(struct sv *s, const char *user, const char *argv0, char **out,
                 cr_assert_eq(pk_cmd_user(cmd, user), 0);
         va_list ap;
         va_start(ap, a1);
-        for (const char *a = a1; a; a = va_arg(ap, const char *))
-                cr_assert_eq(pk_cmd_arg(cmd, a), 0);
+        svt_args(cmd, a1, ap);
         va_end(ap);
-        return ctl_run(cmd, out);
+        return svt_run(cmd, out);
 }
 
 #define ctl(s, out, ...) ctl_as(s, NULL, NULL, out, __VA_ARGS__, (const char *)NULL)
-
-/* A field of `ctl status UNIT` ("pid", "active", "restarts"), or "" */
-static void field(struct sv *s, const char *unit, const char *key, char *buf, size_t size)
-{
-        char *out = NULL;
-        (void)ctl(s, &out, "status", unit);
-        buf[0] = '\0';
-        char pat[64];
-        snprintf(pat, sizeof(pat), "%s: ", key);
-        const char *p = strstr(out, pat);
-        if (p) {
-                p += strlen(pat);
-                size_t n = strcspn(p, "\n");
-                snprintf(buf, size, "%.*s", (int)n, p);
-        }
-        free(out);
-}
 
 static long pid_of(struct sv *s, const char *unit)
 {
@@ -175,69 +106,10 @@ static long pid_of(struct sv *s, const char *unit)
         return atol(buf);
 }
 
-static void nap(void)
-{
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-}
-
-/* Waits (up to 30 s: a hang, not a timing measure) until UNIT's `key` equals `want`. */
-static void wait_field(struct sv *s, const char *unit, const char *key, const char *want)
-{
-        char buf[128] = "";
-        for (int i = 0; i < 600; i++) {
-                field(s, unit, key, buf, sizeof(buf));
-                if (strcmp(buf, want) == 0)
-                        return;
-                nap();
-        }
-        char *err = read_file(s->err);
-        cr_assert_fail("%s %s is '%s', not '%s'; supervisor said:\n%s", unit, key, buf, want, err);
-}
-
-static void sv_start_args(struct sv *s, const char *const *extra)
-{
-        struct pk_cmd *cmd;
-        cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
-        const char *a[] = {"supervise", "--control", s->ctl, "--log-dir", s->log, NULL};
-        cr_assert_eq(pk_cmd_args(cmd, a), 0);
-        for (size_t i = 0; extra && extra[i]; i++)
-                cr_assert_eq(pk_cmd_arg(cmd, extra[i]), 0);
-        cr_assert_eq(pk_cmd_fd_file(cmd, 2, s->err, O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
-        cr_assert_eq(pk_cmd_fd_null(cmd, 1), 0);
-        /* If the test dies, the supervisor shuts its services down. */
-        cr_assert_eq(pk_cmd_pdeathsig(cmd, SIGTERM), 0);
-        cr_assert_eq(pk_spawn(cmd, &s->p, NULL), 0);
-        pk_cmd_free(cmd);
-        for (int i = 0; i < 600; i++) {
-                struct pk_exit ex;
-                if (pk_proc_wait(s->p, 0, &ex) == 0) {
-                        char *err = read_file(s->err);
-                        cr_assert_fail("supervise exited %d:\n%s", pk_exit_shell(&ex), err);
-                }
-                if (ctl(s, NULL, "ping") == 0)
-                        return;
-                nap();
-        }
-        cr_assert_fail("supervise did not answer");
-}
-
 static void sv_start(struct sv *s)
 {
         const char *a[] = {s->units, NULL};
         sv_start_args(s, a);
-}
-
-/* Shuts down and checks the supervisor ends cleanly. */
-static void sv_stop(struct sv *s)
-{
-        cr_assert_eq(ctl(s, NULL, "shutdown"), 0);
-        struct pk_exit ex;
-        cr_assert_eq(pk_proc_wait(s->p, 30000, &ex), 0);
-        char *err = read_file(s->err);
-        cr_assert_eq(pk_exit_shell(&ex), 0, "supervise exit %d:\n%s", pk_exit_shell(&ex), err);
-        free(err);
-        s->p = pk_proc_free(s->p);
 }
 
 static int alive(long pid)
@@ -909,7 +781,7 @@ static int ctl_ids(struct sv *s, gid_t gid, const gid_t *groups, size_t n, char 
         cr_assert_eq(pk_cmd_uid(cmd, 65534), 0);
         const char *a[] = {verb, unit, NULL};
         cr_assert_eq(pk_cmd_args(cmd, a), 0);
-        return ctl_run(cmd, out);
+        return svt_run(cmd, out);
 }
 
 /* --control-group staff: a client in that group, as its gid or as a

@@ -10,8 +10,9 @@
 
 #include <criterion/criterion.h>
 
+#include "sv_testutil.h"
+
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -26,56 +27,26 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PORTKIT PK_BUILD_DIR "/portkit"
+#define PORTKIT SVT_PORTKIT
 #define PROBE PK_BUILD_DIR "/tests/helpers/sock_probe"
 
 /* ---- one supervise per test, cleaned up by fini even when an assertion fails ---------- */
 
-static struct {
-        char dir[256];
-        char ctl[320];
-        char units[320];
-        char err[320];
-        struct pk_proc *p;
-} S;
+static struct sv S;
 
-static void write_file(const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void write_file(const char *name, const char *fmt, ...)
-{
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s", S.units, name);
-        FILE *f = fopen(path, "w");
-        cr_assert(f, "fopen %s", path);
-        va_list ap;
-        va_start(ap, fmt);
-        vfprintf(f, fmt, ap);
-        va_end(ap);
-        fclose(f);
-}
-
-static char *slurp(const char *path)
-{
-        FILE *f = fopen(path, "r");
-        if (!f)
-                return strdup("");
-        static char buf[1 << 16];
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-        return strdup(buf);
-}
+/* The shared helpers (sv_testutil.h, testutil.h) on this file's one supervise. */
+#define write_file(...) tu_write_file(S.units, __VA_ARGS__)
+#define slurp(path) tu_slurp_or_empty(path)
+#define nap() svt_nap()
+#define field(...) svt_field(&S, __VA_ARGS__)
+#define wait_field(...) svt_wait_field(&S, __VA_ARGS__)
+#define sv_start(config) svt_start(&S, (const char *const[]){(config), NULL})
+#define sv_stop() svt_stop(&S)
+#define ctl(out, ...) svt_ctl(&S, out, __VA_ARGS__, (const char *)NULL)
 
 static void setup(void)
 {
-        memset(&S, 0, sizeof(S));
-        snprintf(S.dir, sizeof(S.dir), "/tmp/pk-svs-XXXXXX");
-        cr_assert(mkdtemp(S.dir));
-        snprintf(S.ctl, sizeof(S.ctl), "%s/ctl", S.dir);
-        snprintf(S.units, sizeof(S.units), "%s/units", S.dir);
-        snprintf(S.err, sizeof(S.err), "%s/stderr", S.dir);
-        cr_assert_eq(mkdir(S.units, 0755), 0);
+        svt_init(&S, "/tmp/pk-svs-XXXXXX", false);
 }
 
 static void teardown(void)
@@ -99,93 +70,9 @@ static int run_portkit(char **out, const char *a1, ...)
         cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
         va_list ap;
         va_start(ap, a1);
-        for (const char *a = a1; a; a = va_arg(ap, const char *))
-                cr_assert_eq(pk_cmd_arg(cmd, a), 0);
+        svt_args(cmd, a1, ap);
         va_end(ap);
-        struct pk_run_opts o = {.timeout_ms = 30000};
-        struct pk_run_result res;
-        cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
-        pk_cmd_free(cmd);
-        int st = pk_exit_shell(&res.status);
-        if (out) {
-                size_t n = res.out_len + res.err_len + 1;
-                *out = malloc(n);
-                snprintf(*out, n, "%s%s", res.out ? res.out : "", res.err ? res.err : "");
-        }
-        pk_run_result_free(&res);
-        return st;
-}
-
-#define ctl(out, ...) run_portkit(out, "ctl", "--control", S.ctl, __VA_ARGS__, NULL)
-
-static void field(const char *unit, const char *key, char *buf, size_t size)
-{
-        char *out = NULL;
-        (void)ctl(&out, "status", unit);
-        buf[0] = '\0';
-        char pat[64];
-        snprintf(pat, sizeof(pat), "%s: ", key);
-        const char *p = strstr(out, pat);
-        if (p) {
-                p += strlen(pat);
-                snprintf(buf, size, "%.*s", (int)strcspn(p, "\n"), p);
-        }
-        free(out);
-}
-
-static void nap(void)
-{
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-}
-
-/* Waits (30 s: a hang, not a measure) until UNIT's key is want. */
-static void wait_field(const char *unit, const char *key, const char *want)
-{
-        char buf[128] = "";
-        for (int i = 0; i < 600; i++) {
-                field(unit, key, buf, sizeof(buf));
-                if (strcmp(buf, want) == 0)
-                        return;
-                nap();
-        }
-        char *err = slurp(S.err);
-        cr_assert_fail("%s %s is '%s', not '%s'; supervisor said:\n%s", unit, key, buf, want, err);
-}
-
-static void sv_start(const char *config)
-{
-        struct pk_cmd *cmd;
-        cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
-        const char *a[] = {"supervise", "--control", S.ctl, config, NULL};
-        cr_assert_eq(pk_cmd_args(cmd, a), 0);
-        cr_assert_eq(pk_cmd_fd_file(cmd, 2, S.err, O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
-        cr_assert_eq(pk_cmd_fd_null(cmd, 1), 0);
-        cr_assert_eq(pk_cmd_pdeathsig(cmd, SIGTERM), 0);
-        cr_assert_eq(pk_spawn(cmd, &S.p, NULL), 0);
-        pk_cmd_free(cmd);
-        for (int i = 0; i < 600; i++) {
-                struct pk_exit ex;
-                if (pk_proc_wait(S.p, 0, &ex) == 0) {
-                        char *err = slurp(S.err);
-                        cr_assert_fail("supervise exited %d:\n%s", pk_exit_shell(&ex), err);
-                }
-                if (ctl(NULL, "ping") == 0)
-                        return;
-                nap();
-        }
-        cr_assert_fail("supervise did not answer");
-}
-
-static void sv_stop(void)
-{
-        cr_assert_eq(ctl(NULL, "shutdown"), 0);
-        struct pk_exit ex;
-        cr_assert_eq(pk_proc_wait(S.p, 30000, &ex), 0);
-        char *err = slurp(S.err);
-        cr_assert_eq(pk_exit_shell(&ex), 0, "supervise exit %d:\n%s", pk_exit_shell(&ex), err);
-        free(err);
-        S.p = pk_proc_free(S.p);
+        return svt_run(cmd, out);
 }
 
 /* A free TCP port on 127.0.0.1 (bound, read, released). */
@@ -226,16 +113,7 @@ static long answer_pid(const char *a)
 /* Descriptors the supervise process holds now. */
 static int sv_fds(void)
 {
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/fd", (int)pk_proc_pid(S.p));
-        DIR *d = opendir(path);
-        cr_assert(d);
-        int n = 0;
-        struct dirent *e;
-        while ((e = readdir(d)))
-                n += e->d_name[0] != '.';
-        closedir(d);
-        return n;
+        return tu_count_fds_of(pk_proc_pid(S.p));
 }
 
 /* supervise's descriptor count once it is down to want (30 s): a ctl
@@ -1114,22 +992,10 @@ static void on_ev(void *ud, const struct pk_sup_event *ev)
         }
 }
 
-static int own_fds(void)
-{
-        DIR *d = opendir("/proc/self/fd");
-        cr_assert(d);
-        int n = 0;
-        struct dirent *e;
-        while ((e = readdir(d)))
-                n += e->d_name[0] != '.';
-        closedir(d);
-        return n;
-}
-
 // cppcheck-suppress unknownMacro
 Test(sup_listen, manual_child_gets_the_listen_fds, .timeout = 60)
 {
-        int fds_before = own_fds();
+        int fds_before = tu_count_fds();
         char out[] = "/tmp/pk-suplisten-XXXXXX";
         int ofd = mkstemp(out);
         cr_assert_geq(ofd, 0);
@@ -1203,7 +1069,7 @@ Test(sup_listen, manual_child_gets_the_listen_fds, .timeout = 60)
         pk_sup_free(s);
         pk_loop_free(loop);
         pk_fd_close(sp_fds[1]);
-        cr_assert_eq(own_fds(), fds_before, "descriptors leaked");
+        cr_assert_eq(tu_count_fds(), fds_before, "descriptors leaked");
 }
 
 // cppcheck-suppress unknownMacro

@@ -24,10 +24,12 @@
 
 /* ---- descriptors ---- */
 
-int tu_count_fds(void)
+int tu_count_fds_of(pid_t pid)
 {
-        DIR *d = opendir("/proc/self/fd");
-        cr_assert(d != NULL, "opendir /proc/self/fd");
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+        DIR *d = opendir(path);
+        cr_assert(d != NULL, "opendir %s: %s", path, strerror(errno));
         int n = 0;
         struct dirent *e;
         while ((e = readdir(d)) != NULL) {
@@ -35,7 +37,12 @@ int tu_count_fds(void)
                         n++;
         }
         closedir(d);
-        return n - 1;
+        return n;
+}
+
+int tu_count_fds(void)
+{
+        return tu_count_fds_of(getpid()) - 1;
 }
 
 bool tu_cloexec(int fd)
@@ -202,6 +209,30 @@ char *tu_slurp(const char *path, size_t *len)
         char *b = tu_slurp_if(path, len);
         cr_assert_not_null(b, "open %s: %s", path, strerror(errno));
         return b;
+}
+
+char *tu_slurp_or_empty(const char *path)
+{
+        char *b = tu_slurp_if(path, NULL);
+        if (!b) {
+                b = strdup("");
+                cr_assert_not_null(b);
+        }
+        return b;
+}
+
+void tu_write_file(const char *dir, const char *name, const char *fmt, ...)
+{
+        char path[512];
+        int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+        cr_assert(n > 0 && (size_t)n < sizeof(path), "path too long: %s/%s", dir, name);
+        FILE *f = fopen(path, "we");
+        cr_assert(f, "fopen %s: %s", path, strerror(errno));
+        va_list ap;
+        va_start(ap, fmt);
+        vfprintf(f, fmt, ap);
+        va_end(ap);
+        cr_assert_eq(fclose(f), 0, "write %s", path);
 }
 
 char *tu_slurp_fd(int fd)

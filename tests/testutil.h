@@ -21,6 +21,8 @@ struct pk_proc;
 /* Open descriptors of this process, as listed in /proc/self/fd (the
  * listing's own descriptor is excluded). */
 int tu_count_fds(void);
+/* Open descriptors of process pid, as listed in /proc/<pid>/fd. */
+int tu_count_fds_of(pid_t pid);
 bool tu_cloexec(int fd);
 bool tu_nonblock(int fd);
 bool tu_fd_open(int fd);
@@ -58,6 +60,13 @@ int tu_sh(char **ret_out, const char *fmt, ...) __attribute__((format(printf, 2,
  * returns NULL when it does not. */
 char *tu_slurp(const char *path, size_t *len);
 char *tu_slurp_if(const char *path, size_t *len);
+/* The whole file at path, NUL-terminated (caller frees); "" (allocated)
+ * when it does not open: for files a child may not have written yet. */
+char *tu_slurp_or_empty(const char *path);
+/* Writes the text fmt (printf-style) as the file dir/name, replacing it;
+ * asserts it could. */
+void tu_write_file(const char *dir, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* The whole content of fd (a memfd or a file) from offset 0, NUL-terminated
  * (caller frees); closes fd. */
 char *tu_slurp_fd(int fd);

@@ -102,28 +102,8 @@ void pk__sb_spaces(struct pk__sbuf *sb, size_t n)
 
 void pk__sb_utf8(struct pk__sbuf *sb, uint32_t cp)
 {
-        char b[4];
-        size_t n;
-        if (cp < 0x80) {
-                b[0] = (char)cp;
-                n = 1;
-        } else if (cp < 0x800) {
-                b[0] = (char)(0xC0 | (cp >> 6));
-                b[1] = (char)(0x80 | (cp & 0x3F));
-                n = 2;
-        } else if (cp < 0x10000) {
-                b[0] = (char)(0xE0 | (cp >> 12));
-                b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                b[2] = (char)(0x80 | (cp & 0x3F));
-                n = 3;
-        } else {
-                b[0] = (char)(0xF0 | (cp >> 18));
-                b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-                b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                b[3] = (char)(0x80 | (cp & 0x3F));
-                n = 4;
-        }
-        pk__sb_put(sb, b, n);
+        uint8_t b[4];
+        pk__sb_put(sb, b, pk__utf8_encode(cp, b));
 }
 
 /* ---- atoms ---- */

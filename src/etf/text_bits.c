@@ -64,30 +64,6 @@ static int bits_int(struct parser *p, struct bitbuf *b, int64_t v, uint64_t size
         return bits_put(p, b, (uint64_t)v, (unsigned)size, at);
 }
 
-static size_t utf8_encode(uint32_t cp, uint8_t out[4])
-{
-        if (cp < 0x80) {
-                out[0] = (uint8_t)cp;
-                return 1;
-        }
-        if (cp < 0x800) {
-                out[0] = (uint8_t)(0xC0 | (cp >> 6));
-                out[1] = (uint8_t)(0x80 | (cp & 0x3F));
-                return 2;
-        }
-        if (cp < 0x10000) {
-                out[0] = (uint8_t)(0xE0 | (cp >> 12));
-                out[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-                out[2] = (uint8_t)(0x80 | (cp & 0x3F));
-                return 3;
-        }
-        out[0] = (uint8_t)(0xF0 | (cp >> 18));
-        out[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-        out[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        out[3] = (uint8_t)(0x80 | (cp & 0x3F));
-        return 4;
-}
-
 enum seg_type { SEG_INTEGER, SEG_FLOAT, SEG_BINARY, SEG_UTF8 };
 
 /* Parses the segments after "<<" up to ">>". */
@@ -259,7 +235,7 @@ int pk__tp_binary(struct parser *p, size_t at, struct pk_term *out)
                                         goto out;
                                 }
                                 uint8_t tmp[4];
-                                size_t k = utf8_encode((uint32_t)iv, tmp);
+                                size_t k = pk__utf8_encode((uint32_t)iv, tmp);
                                 for (size_t j = 0; j < k && r >= 0; j++)
                                         r = bits_put(p, &b, tmp[j], 8, vat);
                                 break;

@@ -115,17 +115,6 @@ static int32_t peek_cp(const struct parser *p, size_t *n)
 
 /* ---- escapes, strings, quoted atoms, characters ---- */
 
-static int hexval(int c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* Reads one character of a quoted literal (after the opening quote) or of
  * a $ literal, handling backslash escapes; returns the code point or a
  * negative error. */
@@ -176,8 +165,8 @@ static int64_t read_char(struct parser *p)
                 if (peekc(p, 0) == '{') {
                         p->pos++;
                         int nd = 0;
-                        while (!pk__scan_at_end(p) && hexval(p->s[p->pos]) >= 0) {
-                                v = v * 16 + hexval(p->s[p->pos++]);
+                        while (!pk__scan_at_end(p) && pk__hexval(p->s[p->pos]) >= 0) {
+                                v = v * 16 + pk__hexval(p->s[p->pos++]);
                                 if (v > 0x10FFFF)
                                         return pk__tp_fail(p, at, PK_ESYNTAX,
                                                            "character code above 16#10FFFF");
@@ -189,7 +178,7 @@ static int64_t read_char(struct parser *p)
                         return v;
                 }
                 for (int i = 0; i < 2; i++) {
-                        int h = hexval(peekc(p, 0));
+                        int h = pk__hexval(peekc(p, 0));
                         if (h < 0)
                                 return pk__tp_fail(p, at, PK_ESYNTAX,
                                                    "bad \\x escape: two hex digits");

@@ -77,30 +77,29 @@ int pk_fd_dup(int fd, int min_fd)
         return r;
 }
 
-int pk_fd_set_nonblock(int fd, int on)
+/* Sets or clears bit in the flags fcntl(get) reads and fcntl(set) writes,
+ * skipping the write when nothing changes; errno untouched on success. */
+static int fcntl_flag(int fd, int get, int set, int bit, int on)
 {
         int saved = errno;
-        int fl = fcntl(fd, F_GETFL);
+        int fl = fcntl(fd, get);
         if (fl < 0)
                 return pk__neg_errno();
-        int want = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-        if (want != fl && fcntl(fd, F_SETFL, want) < 0)
+        int want = on ? (fl | bit) : (fl & ~bit);
+        if (want != fl && fcntl(fd, set, want) < 0)
                 return pk__neg_errno();
         errno = saved;
         return 0;
 }
 
+int pk_fd_set_nonblock(int fd, int on)
+{
+        return fcntl_flag(fd, F_GETFL, F_SETFL, O_NONBLOCK, on);
+}
+
 int pk_fd_set_cloexec(int fd, int on)
 {
-        int saved = errno;
-        int fl = fcntl(fd, F_GETFD);
-        if (fl < 0)
-                return pk__neg_errno();
-        int want = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
-        if (want != fl && fcntl(fd, F_SETFD, want) < 0)
-                return pk__neg_errno();
-        errno = saved;
-        return 0;
+        return fcntl_flag(fd, F_GETFD, F_SETFD, FD_CLOEXEC, on);
 }
 
 ssize_t pk_fd_read_all(int fd, void *buf, size_t len, size_t *reterr_done)
@@ -200,6 +199,53 @@ out:
         return err ? -err : (ssize_t)done;
 }
 
+/* One call of a transfer: moves up to left more bytes, done having moved
+ * already; returns the bytes moved, 0, or -1 with errno set. */
+typedef ssize_t (*xfer_step)(const void *ctx, size_t done, size_t left);
+
+/* Calls step until len bytes have moved, SIGPIPE held off and EINTR retried.
+ * A 0 from step ends it: the input's end (zero_err 0, a short count) or the
+ * error zero_err.  Returns the bytes moved, or -errno when none did; errno is
+ * left as it was. */
+static ssize_t transfer(size_t len, int zero_err, xfer_step step, const void *ctx)
+{
+        int saved = errno;
+        size_t done = 0;
+        int err = 0;
+        struct pk__sigpipe guard;
+        pk__sigpipe_block(&guard);
+        while (done < len) {
+                ssize_t n = step(ctx, done, len - done);
+                if (n > 0) {
+                        done += (size_t)n;
+                } else if (n == 0) {
+                        err = zero_err;
+                        break;
+                } else if (errno != EINTR) {
+                        err = errno;
+                        break;
+                }
+        }
+        pk__sigpipe_restore(&guard, err == EPIPE);
+        errno = saved;
+        if (err && done == 0)
+                return -err;
+        return (ssize_t)done;
+}
+
+struct splice_args {
+        int fd_in, fd_out;
+        loff_t *off_in, *off_out;
+        unsigned flags;
+};
+
+static ssize_t splice_step(const void *ctx, size_t done, size_t left)
+{
+        const struct splice_args *x = ctx;
+        (void)done;
+        return splice(x->fd_in, x->off_in, x->fd_out, x->off_out, left, x->flags);
+}
+
 ssize_t pk_fd_splice(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len,
                      unsigned flags)
 {
@@ -207,32 +253,14 @@ ssize_t pk_fd_splice(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, s
                 return -EINVAL;
         loff_t oin = off_in ? (loff_t)*off_in : 0;
         loff_t oout = off_out ? (loff_t)*off_out : 0;
-        int saved = errno;
-        size_t done = 0;
-        int err = 0;
-        struct pk__sigpipe guard;
-        pk__sigpipe_block(&guard);
-        while (done < len) {
-                ssize_t n = splice(fd_in, off_in ? &oin : NULL, fd_out, off_out ? &oout : NULL,
-                                   len - done, flags);
-                if (n > 0) {
-                        done += (size_t)n;
-                } else if (n == 0) {
-                        break; /* input at EOF */
-                } else if (errno != EINTR) {
-                        err = errno;
-                        break;
-                }
-        }
-        pk__sigpipe_restore(&guard, err == EPIPE);
+        const struct splice_args x = {fd_in, fd_out, off_in ? &oin : NULL, off_out ? &oout : NULL,
+                                      flags};
+        ssize_t r = transfer(len, 0, splice_step, &x); /* 0: input at EOF */
         if (off_in)
                 *off_in = (int64_t)oin;
         if (off_out)
                 *off_out = (int64_t)oout;
-        errno = saved;
-        if (err && done == 0)
-                return -err;
-        return (ssize_t)done;
+        return r;
 }
 
 ssize_t pk_fd_tee(int fd_in, int fd_out, size_t len, unsigned flags)
@@ -252,36 +280,39 @@ ssize_t pk_fd_tee(int fd_in, int fd_out, size_t len, unsigned flags)
         return err ? -err : n;
 }
 
+struct vmsplice_args {
+        int fd;
+        const void *buf;
+        unsigned flags;
+};
+
+static ssize_t vmsplice_step(const void *ctx, size_t done, size_t left)
+{
+        const struct vmsplice_args *x = ctx;
+        /* iov_base is not const in the ABI; vmsplice only reads it when
+         * writing to a pipe. */
+        struct iovec iov = {.iov_base = (void *)((uintptr_t)x->buf + done), .iov_len = left};
+        return vmsplice(x->fd, &iov, 1, x->flags);
+}
+
 ssize_t pk_fd_vmsplice(int pipe_fd, const void *buf, size_t len, unsigned flags)
 {
         if (len > SSIZE_MAX || (!buf && len))
                 return -EINVAL;
-        int saved = errno;
-        size_t done = 0;
-        int err = 0;
-        struct pk__sigpipe guard;
-        pk__sigpipe_block(&guard);
-        while (done < len) {
-                /* iov_base is not const in the ABI; vmsplice only reads it
-                 * when writing to a pipe. */
-                struct iovec iov = {.iov_base = (void *)((uintptr_t)buf + done),
-                                    .iov_len = len - done};
-                ssize_t n = vmsplice(pipe_fd, &iov, 1, flags);
-                if (n > 0) {
-                        done += (size_t)n;
-                } else if (n == 0) {
-                        err = EIO;
-                        break;
-                } else if (errno != EINTR) {
-                        err = errno;
-                        break;
-                }
-        }
-        pk__sigpipe_restore(&guard, err == EPIPE);
-        errno = saved;
-        if (err && done == 0)
-                return -err;
-        return (ssize_t)done;
+        const struct vmsplice_args x = {pipe_fd, buf, flags};
+        return transfer(len, EIO, vmsplice_step, &x); /* 0: no progress, give up */
+}
+
+struct sendfile_args {
+        int out_fd, in_fd;
+        off_t *off;
+};
+
+static ssize_t sendfile_step(const void *ctx, size_t done, size_t left)
+{
+        const struct sendfile_args *x = ctx;
+        (void)done;
+        return sendfile(x->out_fd, x->in_fd, x->off, left);
 }
 
 ssize_t pk_fd_sendfile(int out_fd, int in_fd, int64_t *offset, size_t len)
@@ -289,29 +320,11 @@ ssize_t pk_fd_sendfile(int out_fd, int in_fd, int64_t *offset, size_t len)
         if (len > SSIZE_MAX)
                 return -EINVAL;
         off_t off = offset ? (off_t)*offset : 0;
-        int saved = errno;
-        size_t done = 0;
-        int err = 0;
-        struct pk__sigpipe guard;
-        pk__sigpipe_block(&guard);
-        while (done < len) {
-                ssize_t n = sendfile(out_fd, in_fd, offset ? &off : NULL, len - done);
-                if (n > 0) {
-                        done += (size_t)n;
-                } else if (n == 0) {
-                        break; /* input at EOF */
-                } else if (errno != EINTR) {
-                        err = errno;
-                        break;
-                }
-        }
-        pk__sigpipe_restore(&guard, err == EPIPE);
+        const struct sendfile_args x = {out_fd, in_fd, offset ? &off : NULL};
+        ssize_t r = transfer(len, 0, sendfile_step, &x); /* 0: input at EOF */
         if (offset)
                 *offset = (int64_t)off;
-        errno = saved;
-        if (err && done == 0)
-                return -err;
-        return (ssize_t)done;
+        return r;
 }
 
 int pk_fd_openat(int dirfd, const char *path, int oflags, mode_t mode)
@@ -397,9 +410,7 @@ ssize_t pk_fd_writev(int fd, const struct iovec *iov, int iovcnt, int flags)
         return n < 0 ? -err : n;
 }
 
-/* Drops n written bytes from the front of iov[first..]; returns the index of
- * the first buffer with bytes left (iovcnt when all are done). */
-static int iov_advance(struct iovec *iov, int iovcnt, int first, size_t n)
+int pk__iov_advance(struct iovec *iov, int iovcnt, int first, size_t n)
 {
         while (first < iovcnt && n >= iov[first].iov_len) {
                 n -= iov[first].iov_len;
@@ -424,7 +435,7 @@ ssize_t pk_fd_writev_all(int fd, struct iovec *iov, int iovcnt, int flags, size_
                 goto out;
         }
         int saved = errno;
-        int first = iov_advance(iov, iovcnt, 0, 0);
+        int first = pk__iov_advance(iov, iovcnt, 0, 0);
         while (first < iovcnt) {
                 ssize_t n = pk_fd_writev(fd, iov + first, iovcnt - first, flags);
                 if (n == -EAGAIN) {
@@ -440,7 +451,7 @@ ssize_t pk_fd_writev_all(int fd, struct iovec *iov, int iovcnt, int flags, size_
                         break;
                 }
                 done += (size_t)n;
-                first = iov_advance(iov, iovcnt, first, (size_t)n);
+                first = pk__iov_advance(iov, iovcnt, first, (size_t)n);
         }
         errno = saved;
 out:

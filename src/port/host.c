@@ -265,7 +265,7 @@ int pk_port_send(struct pk_port *p, const void *data, size_t len)
                 ssize_t n = pk__port_writev_once(p->out_fd, iov + first, 2 - first, p->guard);
                 if (n >= 0) {
                         written += (size_t)n;
-                        first = pk__port_iov_advance(iov, 2, first, (size_t)n);
+                        first = pk__iov_advance(iov, 2, first, (size_t)n);
                         while (first < 2 && iov[first].iov_len == 0)
                                 first++;
                         continue;

@@ -17,20 +17,6 @@ ssize_t pk__port_writev_once(int fd, const struct iovec *iov, int iovcnt, bool g
         return pk_fd_writev(fd, iov, iovcnt, guard ? 0 : PK_FD_SIGPIPE_IGNORED);
 }
 
-int pk__port_iov_advance(struct iovec *iov, int iovcnt, int first, size_t n)
-{
-        while (first < iovcnt && n >= iov[first].iov_len) {
-                n -= iov[first].iov_len;
-                iov[first].iov_len = 0;
-                first++;
-        }
-        if (first < iovcnt && n > 0) {
-                iov[first].iov_base = (char *)iov[first].iov_base + n;
-                iov[first].iov_len -= n;
-        }
-        return first;
-}
-
 int pk__port_writev_full(int fd, struct iovec *iov, int iovcnt, bool guard)
 {
         ssize_t r = pk_fd_writev_all(fd, iov, iovcnt, guard ? 0 : PK_FD_SIGPIPE_IGNORED, NULL);

@@ -26,9 +26,6 @@ int pk__port_writev_full(int fd, struct iovec *iov, int iovcnt, bool guard);
  * Returns bytes written or a negative errno (-EAGAIN on a full non-blocking pipe). */
 ssize_t pk__port_writev_once(int fd, const struct iovec *iov, int iovcnt, bool guard);
 
-/* Drops n written bytes from the front of iov; returns the new first index. */
-int pk__port_iov_advance(struct iovec *iov, int iovcnt, int first, size_t n);
-
 /* One read(), EINTR retried; bytes read, 0 at EOF, or a negative errno. */
 ssize_t pk__port_read_once(int fd, void *buf, size_t len);
 

@@ -64,6 +64,19 @@ static void strv_reset(struct pk_unit_strv *sv)
         sv->n = 0;
 }
 
+/* Empties one of the unit's arrays ({v, n}); the arena keeps the memory. */
+#define LIST_CLEAR(l) ((l).v = NULL, (l).n = 0)
+
+/* Appends the elem bytes at item to the arena array *v of *n elements. */
+static int list_push(struct pctx *c, void **v, size_t *n, const void *item, size_t elem)
+{
+        if (ua_grow(A(c), v, *n, elem, 0) < 0)
+                return -ENOMEM;
+        memcpy((char *)*v + *n * elem, item, elem);
+        ++*n;
+        return 0;
+}
+
 /* Calls fn on each word of v (quotes and escapes removed). */
 static int each_word(struct pctx *c, const char *v, int (*fn)(struct pctx *, void *, char *),
                      void *ud)
@@ -87,6 +100,19 @@ static int each_word(struct pctx *c, const char *v, int (*fn)(struct pctx *, voi
                 if (r < 0)
                         return r;
         }
+}
+
+/* A list key as systemd reads one: an empty assignment empties the list
+ * (the lines before it no longer count), else fn checks and adds each word
+ * of v to sv. */
+static int strv_assign(struct pctx *c, struct pk_unit_strv *sv, const char *v,
+                       int (*fn)(struct pctx *, void *, char *))
+{
+        if (!*v) {
+                strv_reset(sv);
+                return 0;
+        }
+        return each_word(c, v, fn, sv);
 }
 
 static bool path_ok(const char *s)
@@ -147,12 +173,10 @@ static int word_any(struct pctx *c, void *ud, char *w)
 /* arg 0: any words; 1: unit names; 2: absolute paths. */
 static int h_strv(struct pctx *c, const struct keydef *k, char *v)
 {
-        struct pk_unit_strv *sv = FIELD(c, k, struct pk_unit_strv);
-        if (!*v) {
-                strv_reset(sv);
-                return 0;
-        }
-        return each_word(c, v, k->arg == 1 ? word_unit : k->arg == 2 ? word_path : word_any, sv);
+        return strv_assign(c, FIELD(c, k, struct pk_unit_strv), v,
+                           k->arg == 1   ? word_unit
+                           : k->arg == 2 ? word_path
+                                         : word_any);
 }
 
 static int h_bool(struct pctx *c, const struct keydef *k, char *v)
@@ -404,12 +428,7 @@ static int word_group(struct pctx *c, void *ud, char *w)
 
 static int h_groups(struct pctx *c, const struct keydef *k, char *v)
 {
-        struct pk_unit_strv *sv = FIELD(c, k, struct pk_unit_strv);
-        if (!*v) {
-                strv_reset(sv);
-                return 0;
-        }
-        return each_word(c, v, word_group, sv);
+        return strv_assign(c, FIELD(c, k, struct pk_unit_strv), v, word_group);
 }
 
 static int env_name_ok(const char *s, size_t n)
@@ -440,12 +459,8 @@ static int word_env_name(struct pctx *c, void *ud, char *w)
 
 static int h_env(struct pctx *c, const struct keydef *k, char *v)
 {
-        struct pk_unit_strv *sv = FIELD(c, k, struct pk_unit_strv);
-        if (!*v) {
-                strv_reset(sv);
-                return 0;
-        }
-        return each_word(c, v, k->arg ? word_env_name : word_env, sv);
+        return strv_assign(c, FIELD(c, k, struct pk_unit_strv), v,
+                           k->arg ? word_env_name : word_env);
 }
 
 static int h_env_file(struct pctx *c, const struct keydef *k, char *v)
@@ -453,8 +468,7 @@ static int h_env_file(struct pctx *c, const struct keydef *k, char *v)
         (void)k;
         struct pk_unit_exec_ctx *x = &c->p->pub.exec;
         if (!*v) {
-                x->environment_files.v = NULL;
-                x->environment_files.n = 0;
+                LIST_CLEAR(x->environment_files);
                 return 0;
         }
         bool opt = *v == '-';
@@ -462,13 +476,9 @@ static int h_env_file(struct pctx *c, const struct keydef *k, char *v)
                 v++;
         if (!path_ok(v))
                 return bad(c, "absolute path", v);
-        if (ua_grow(A(c), (void **)&x->environment_files.v, x->environment_files.n,
-                    sizeof(struct pk_unit_env_file), 0) < 0)
-                return -ENOMEM;
-        struct pk_unit_env_file *f = &x->environment_files.v[x->environment_files.n++];
-        f->path = v;
-        f->optional = opt;
-        return 0;
+        struct pk_unit_env_file f = {.path = v, .optional = opt};
+        return list_push(c, (void **)&x->environment_files.v, &x->environment_files.n, &f,
+                         sizeof(f));
 }
 
 static int h_workdir(struct pctx *c, const struct keydef *k, char *v)
@@ -636,11 +646,7 @@ static int h_dirs(struct pctx *c, const struct keydef *k, char *v)
                 d->mode = m;
                 return 0;
         }
-        if (!*v) {
-                strv_reset(&d->names);
-                return 0;
-        }
-        return each_word(c, v, dir_word, &d->names);
+        return strv_assign(c, &d->names, v, dir_word);
 }
 
 /* Standard*=: arg 0 input, 1 output, 2 error. */
@@ -856,10 +862,7 @@ static int h_condition(struct pctx *c, const struct keydef *k, char *v)
                 if (r < 0)
                         return r;
         }
-        if (ua_grow(A(c), (void **)&u->conditions.v, u->conditions.n, sizeof(cd), 0) < 0)
-                return -ENOMEM;
-        u->conditions.v[u->conditions.n++] = cd;
-        return 0;
+        return list_push(c, (void **)&u->conditions.v, &u->conditions.n, &cd, sizeof(cd));
 }
 
 /* Listen*=: arg is pk_unit_listen_kind. */
@@ -937,18 +940,14 @@ static int h_listen(struct pctx *c, const struct keydef *k, char *v)
 {
         struct pk_unit_socket *s = &c->p->pub.socket;
         if (!*v) {
-                s->listen.v = NULL;
-                s->listen.n = 0;
+                LIST_CLEAR(s->listen);
                 return 0;
         }
         struct pk_unit_listen l = {0};
         int r = parse_listen(c, (enum pk_unit_listen_kind)k->arg, v, &l);
         if (r < 0)
                 return r;
-        if (ua_grow(A(c), (void **)&s->listen.v, s->listen.n, sizeof(l), 0) < 0)
-                return -ENOMEM;
-        s->listen.v[s->listen.n++] = l;
-        return 0;
+        return list_push(c, (void **)&s->listen.v, &s->listen.n, &l, sizeof(l));
 }
 
 static int h_fdname(struct pctx *c, const struct keydef *k, char *v)

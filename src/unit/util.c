@@ -131,42 +131,6 @@ static bool is_ws(char ch)
         return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
 }
 
-static int hexval(char ch)
-{
-        if (ch >= '0' && ch <= '9')
-                return ch - '0';
-        if (ch >= 'a' && ch <= 'f')
-                return ch - 'a' + 10;
-        if (ch >= 'A' && ch <= 'F')
-                return ch - 'A' + 10;
-        return -1;
-}
-
-/* Appends code point cp as UTF-8. */
-static size_t put_utf8(char *o, uint32_t cp)
-{
-        if (cp < 0x80) {
-                o[0] = (char)cp;
-                return 1;
-        }
-        if (cp < 0x800) {
-                o[0] = (char)(0xc0 | (cp >> 6));
-                o[1] = (char)(0x80 | (cp & 0x3f));
-                return 2;
-        }
-        if (cp < 0x10000) {
-                o[0] = (char)(0xe0 | (cp >> 12));
-                o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                o[2] = (char)(0x80 | (cp & 0x3f));
-                return 3;
-        }
-        o[0] = (char)(0xf0 | (cp >> 18));
-        o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[3] = (char)(0x80 | (cp & 0x3f));
-        return 4;
-}
-
 /* One C escape after a backslash at *p; writes to o, returns bytes written
  * or -1.  Advances *p past the escape. */
 static int cunescape_one(const char **p, char *o)
@@ -208,7 +172,7 @@ static int cunescape_one(const char **p, char *o)
                 *o = ch;
                 break;
         case 'x': {
-                int a = hexval(s[0]), b = a >= 0 ? hexval(s[1]) : -1;
+                int a = pk__hexval(s[0]), b = a >= 0 ? pk__hexval(s[1]) : -1;
                 if (a < 0 || b < 0 || (a == 0 && b == 0))
                         return -1;
                 *o = (char)(a * 16 + b);
@@ -220,7 +184,7 @@ static int cunescape_one(const char **p, char *o)
                 int digits = ch == 'u' ? 4 : 8;
                 uint32_t cp = 0;
                 for (int i = 0; i < digits; i++) {
-                        int v = hexval(s[i]);
+                        int v = pk__hexval(s[i]);
                         if (v < 0)
                                 return -1;
                         cp = cp * 16 + (uint32_t)v;
@@ -228,7 +192,7 @@ static int cunescape_one(const char **p, char *o)
                 if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
                         return -1;
                 s += digits;
-                n = (int)put_utf8(o, cp);
+                n = (int)pk__utf8_encode(cp, (uint8_t *)o);
                 break;
         }
         default:
@@ -319,7 +283,7 @@ static int unescape_into(const char *s, char *o)
                 } else if (*s == '\\') {
                         if (s[1] != 'x')
                                 return -EINVAL;
-                        int a = hexval(s[2]), b = a >= 0 ? hexval(s[3]) : -1;
+                        int a = pk__hexval(s[2]), b = a >= 0 ? pk__hexval(s[3]) : -1;
                         if (a < 0 || b < 0 || (a == 0 && b == 0))
                                 return -EINVAL;
                         o[n++] = (char)(a * 16 + b);

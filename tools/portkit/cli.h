@@ -4,6 +4,7 @@
 #ifndef PORTKIT_CLI_H
 #define PORTKIT_CLI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -40,6 +41,15 @@ void pk_cli_register(const struct pk_cli_command *cmd);
 /* Prints "portkit NAME: message" to stderr. */
 void pk_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* True for "--help" and "-h". */
+bool pk_cli_is_help(const char *arg);
+
+/* The option loop's stop test for `[OPTIONS] [--] OPERANDS...`, the same in
+ * every subcommand: true when argv[*i] ends the options, either "--" (*i
+ * then steps past it) or a word that is not an option (no leading '-', or a
+ * lone "-").  argv[*i] must exist. */
+bool pk_cli_options_end(char **argv, int *i);
+
 /* Prints "unknown option 'OPT' (see portkit CMD --help)" and returns
  * PK_CLI_EXIT_USAGE: every subcommand words it the same way. */
 int pk_cli_unknown_option(const char *cmd, const char *opt);
@@ -66,8 +76,25 @@ int pk_cli_parse_int(const char *s, long long min, long long max, long long *ret
 int pk_cli_parse_size(const char *s, unsigned long long max, unsigned long long *ret);
 
 /* Resource limits by name, for --rlimit (run, wrap): the RLIMIT_* number of
- * the name[0..len) without its RLIMIT_ prefix ("NOFILE", any case), or -1. */
+ * the name[0..len) ("NOFILE" or "RLIMIT_NOFILE", any case), or -1. */
 int pk_cli_rlimit_from_name(const char *name, size_t len);
+
+/* Parses an --rlimit value NAME=SOFT[:HARD], the same for every subcommand:
+ * NAME as pk_cli_rlimit_from_name() reads it; SOFT and HARD a byte count
+ * (pk_cli_parse_size(), up to 2^63-1) or "unlimited"/"infinity"
+ * (PK_RLIM_INFINITY); HARD defaults to SOFT.  Returns 0 and sets *ret_res,
+ * *ret_soft and *ret_hard; or -EINVAL (no NAME=), -ENOENT (unknown NAME),
+ * -EDOM (bad SOFT or HARD), -ERANGE (SOFT above HARD), writing nothing. */
+int pk_cli_parse_rlimit(const char *arg, int *ret_res, unsigned long long *ret_soft,
+                        unsigned long long *ret_hard);
+
+/* Parses a --umask value: an octal mode 0..0777, digits 0-7 only (no sign or
+ * blank).  0 and *ret, or -EINVAL. */
+int pk_cli_parse_umask(const char *s, unsigned *ret);
+
+/* Splits an --env value K=V: the length of K (at least 1), or -EINVAL when
+ * there is no '=' or K is empty.  V starts after the '='. */
+int pk_cli_env_key_len(const char *kv);
 
 /* The name (without RLIMIT_) of resource number res, or NULL. */
 const char *pk_cli_rlimit_name(int res);

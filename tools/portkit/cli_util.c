@@ -9,6 +9,8 @@
 #include <strings.h>
 #include <sys/resource.h>
 
+#include <portkit/spawn.h>
+
 void pk_cli_error(const char *cmd, const char *fmt, ...)
 {
         va_list ap;
@@ -17,6 +19,21 @@ void pk_cli_error(const char *cmd, const char *fmt, ...)
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fputc('\n', stderr);
+}
+
+bool pk_cli_is_help(const char *arg)
+{
+        return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+bool pk_cli_options_end(char **argv, int *i)
+{
+        const char *a = argv[*i];
+        if (strcmp(a, "--") == 0) {
+                ++*i;
+                return true;
+        }
+        return a[0] != '-' || a[1] == '\0';
 }
 
 int pk_cli_unknown_option(const char *cmd, const char *opt)
@@ -184,6 +201,10 @@ static const struct {
 
 int pk_cli_rlimit_from_name(const char *name, size_t len)
 {
+        if (len > 7 && strncasecmp(name, "RLIMIT_", 7) == 0) {
+                name += 7;
+                len -= 7;
+        }
         for (size_t i = 0; i < sizeof(rlimit_names) / sizeof(rlimit_names[0]); i++)
                 if (strlen(rlimit_names[i].name) == len &&
                     strncasecmp(rlimit_names[i].name, name, len) == 0)
@@ -202,4 +223,63 @@ const char *pk_cli_rlimit_name(int res)
 const char *pk_cli_rlimit_nth(size_t i)
 {
         return i < sizeof(rlimit_names) / sizeof(rlimit_names[0]) ? rlimit_names[i].name : NULL;
+}
+
+/* One side of an --rlimit value: s[0..len) as a size or "unlimited". */
+static int parse_limit(const char *s, size_t len, unsigned long long *ret)
+{
+        char buf[32]; /* 2^63-1 is 19 digits; a suffix adds 3 at most */
+        if (len >= sizeof(buf))
+                return -EDOM;
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        if (strcmp(buf, "unlimited") == 0 || strcmp(buf, "infinity") == 0) {
+                *ret = PK_RLIM_INFINITY;
+                return 0;
+        }
+        return pk_cli_parse_size(buf, 0x7fffffffffffffffULL, ret) < 0 ? -EDOM : 0;
+}
+
+int pk_cli_parse_rlimit(const char *arg, int *ret_res, unsigned long long *ret_soft,
+                        unsigned long long *ret_hard)
+{
+        const char *eq = arg ? strchr(arg, '=') : NULL;
+        if (!eq || eq == arg)
+                return -EINVAL;
+        int res = pk_cli_rlimit_from_name(arg, (size_t)(eq - arg));
+        if (res < 0)
+                return -ENOENT;
+        const char *v = eq + 1, *colon = strchr(v, ':');
+        unsigned long long soft, hard;
+        if (parse_limit(v, colon ? (size_t)(colon - v) : strlen(v), &soft) < 0)
+                return -EDOM;
+        hard = soft;
+        if (colon && parse_limit(colon + 1, strlen(colon + 1), &hard) < 0)
+                return -EDOM;
+        if (soft > hard)
+                return -ERANGE;
+        *ret_res = res;
+        *ret_soft = soft;
+        *ret_hard = hard;
+        return 0;
+}
+
+int pk_cli_parse_umask(const char *s, unsigned *ret)
+{
+        char *end;
+        if (!s || *s < '0' || *s > '7')
+                return -EINVAL;
+        unsigned long m = strtoul(s, &end, 8);
+        if (*end || m > 0777)
+                return -EINVAL;
+        *ret = (unsigned)m;
+        return 0;
+}
+
+int pk_cli_env_key_len(const char *kv)
+{
+        const char *eq = kv ? strchr(kv, '=') : NULL;
+        if (!eq || eq == kv)
+                return -EINVAL;
+        return (int)(eq - kv);
 }

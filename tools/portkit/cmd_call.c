@@ -757,14 +757,10 @@ static int parse_args(int argc, char **argv, struct call_opts *o, int *ret_prog)
         o->max_input = CALL_DEFAULT_MAX_INPUT;
         int i = 1;
         for (; i < argc; i++) {
+                if (pk_cli_options_end(argv, &i))
+                        break;
                 const char *a = argv[i];
-                if (strcmp(a, "--") == 0) {
-                        i++;
-                        break;
-                }
-                if (a[0] != '-')
-                        break;
-                if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+                if (pk_cli_is_help(a)) {
                         fputs(call_usage, stdout);
                         return 1;
                 }

@@ -367,7 +367,7 @@ int pk_sv_ctl_main(int argc, char **argv, int as_systemctl)
                                 return PK_CLI_EXIT_USAGE;
                         }
                         lines = (long)v;
-                } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+                } else if (pk_cli_is_help(a)) {
                         fputs(ctl_usage, stdout);
                         return 0;
                 } else if (a[0] == '-' && a[1]) {

@@ -215,13 +215,9 @@ static int etf_options(bool encode, int argc, char **argv, struct etf_opts *o, i
         const char *cmd = encode ? "etf encode" : "etf decode";
         int i = 2;
         for (; i < argc; i++) {
+                if (pk_cli_options_end(argv, &i))
+                        break;
                 const char *arg = argv[i];
-                if (strcmp(arg, "--") == 0) {
-                        i++;
-                        break;
-                }
-                if (arg[0] != '-' || arg[1] == '\0')
-                        break;
                 const char *eq = strchr(arg, '=');
                 size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
                 const char *val = eq ? eq + 1 : NULL;
@@ -303,7 +299,7 @@ static int etf_main(int argc, char **argv)
                 return PK_CLI_EXIT_USAGE;
         }
         for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++) {
-                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                if (pk_cli_is_help(argv[i])) {
                         fputs(etf_usage, stdout);
                         return 0;
                 }

@@ -207,15 +207,6 @@ static int parse_signal(const char *s, int *ret)
         return -EINVAL;
 }
 
-static int parse_limit_value(const char *s, unsigned long long *ret)
-{
-        if (strcmp(s, "unlimited") == 0 || strcmp(s, "infinity") == 0) {
-                *ret = PK_RLIM_INFINITY;
-                return 0;
-        }
-        return pk_cli_parse_size(s, 0x7fffffffffffffffULL, ret);
-}
-
 static void list_rlimits(void)
 {
         fprintf(stderr, "portkit run: valid --rlimit names:");
@@ -226,39 +217,27 @@ static void list_rlimits(void)
 
 static int opt_rlimit(struct run *r, const char *arg)
 {
+        int res;
+        unsigned long long soft, hard;
+        int e = pk_cli_parse_rlimit(arg, &res, &soft, &hard);
         const char *eq = strchr(arg, '=');
-        if (!eq || eq == arg)
+        const char *canon =
+            eq ? pk_cli_rlimit_name(pk_cli_rlimit_from_name(arg, (size_t)(eq - arg))) : NULL;
+        if (e == -EINVAL)
                 return usage_error("--rlimit takes NAME=SOFT[:HARD], not '%s'", arg);
-        size_t nl = (size_t)(eq - arg);
-        const char *name = arg;
-        if (nl > 7 && strncasecmp(arg, "RLIMIT_", 7) == 0) {
-                name += 7;
-                nl -= 7;
-        }
-        int res = pk_cli_rlimit_from_name(name, nl);
-        const char *canon = pk_cli_rlimit_name(res);
-        if (res < 0) {
+        if (e == -ENOENT) {
                 pk_cli_error("run", "--rlimit: unknown resource '%.*s'", (int)(eq - arg), arg);
                 list_rlimits();
                 return PK_CLI_EXIT_USAGE;
         }
-        char buf[128];
-        snprintf(buf, sizeof(buf), "%s", eq + 1);
-        char *colon = strchr(buf, ':');
-        if (colon)
-                *colon = '\0';
-        unsigned long long soft, hard;
-        if (parse_limit_value(buf, &soft) < 0 ||
-            (colon && parse_limit_value(colon + 1, &hard) < 0)) {
+        if (e == -EDOM) {
                 pk_cli_error("run",
                              "--rlimit RLIMIT_%s: bad value '%s' (a number with an optional "
                              "k, M, G or T, or 'unlimited')",
                              canon, eq + 1);
                 return PK_CLI_EXIT_USAGE;
         }
-        if (!colon)
-                hard = soft;
-        if (soft != PK_RLIM_INFINITY && (hard == PK_RLIM_INFINITY ? false : soft > hard)) {
+        if (e < 0) {
                 pk_cli_error("run", "--rlimit RLIMIT_%s: soft limit above the hard limit", canon);
                 return PK_CLI_EXIT_USAGE;
         }
@@ -544,14 +523,10 @@ static int parse(struct run *r, int argc, char **argv)
         r->pdeathsig = SIGKILL;
         int i = 1;
         for (; i < argc; i++) {
+                if (pk_cli_options_end(argv, &i))
+                        break;
                 const char *a = argv[i];
-                if (strcmp(a, "--") == 0) {
-                        i++;
-                        break;
-                }
-                if (a[0] != '-' || a[1] == '\0')
-                        break;
-                if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+                if (pk_cli_is_help(a)) {
                         fputs(run_usage, stdout);
                         return PK_CLI_HELP_SHOWN;
                 }
@@ -603,10 +578,10 @@ static int parse(struct run *r, int argc, char **argv)
                 if (!strcmp(o, "--cwd")) {
                         r->cwd = v;
                 } else if (!strcmp(o, "--env")) {
-                        const char *eq = strchr(v, '=');
-                        if (!eq || eq == v)
+                        int kl = pk_cli_env_key_len(v);
+                        if (kl < 0)
                                 return usage_error("--env takes K=V, not '%s'", v);
-                        rc = add_env(r, ENV_SET, v, (size_t)(eq - v), eq + 1);
+                        rc = add_env(r, ENV_SET, v, (size_t)kl, v + kl + 1);
                 } else if (!strcmp(o, "--unset")) {
                         if (!*v || strchr(v, '='))
                                 return usage_error("--unset takes a name, not '%s'", v);
@@ -628,9 +603,8 @@ static int parse(struct run *r, int argc, char **argv)
                 } else if (!strcmp(o, "--chroot")) {
                         r->chroot_dir = v;
                 } else if (!strcmp(o, "--umask")) {
-                        char *end;
-                        unsigned long m = strtoul(v, &end, 8);
-                        if (!(*v >= '0' && *v <= '7') || *end || m > 0777)
+                        unsigned m;
+                        if (pk_cli_parse_umask(v, &m) < 0)
                                 return usage_error("--umask takes an octal mode such as 027, "
                                                    "not '%s'",
                                                    v);

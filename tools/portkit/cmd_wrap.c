@@ -956,48 +956,6 @@ static void sync_io(struct wrap *w)
 
 /* ---- options ----------------------------------------------------------- */
 
-static int parse_limit(const char *s, size_t len, unsigned long long *ret)
-{
-        char buf[32];
-        if (len >= sizeof(buf))
-                return -EINVAL;
-        memcpy(buf, s, len);
-        buf[len] = '\0';
-        if (strcmp(buf, "unlimited") == 0 || strcmp(buf, "infinity") == 0) {
-                *ret = PK_RLIM_INFINITY;
-                return 0;
-        }
-        long long v;
-        if (pk_cli_parse_int(buf, 0, 0x7fffffffffffffffLL, &v) < 0)
-                return -EINVAL;
-        *ret = (unsigned long long)v;
-        return 0;
-}
-
-static int opt_rlimit(struct pk_cmd *c, const char *arg)
-{
-        const char *eq = strchr(arg, '=');
-        if (!eq)
-                return -EINVAL;
-        size_t nl = (size_t)(eq - arg);
-        const char *name = arg;
-        if (nl > 7 && strncasecmp(arg, "RLIMIT_", 7) == 0) {
-                name += 7;
-                nl -= 7;
-        }
-        int res = pk_cli_rlimit_from_name(name, nl);
-        if (res < 0)
-                return -EINVAL;
-        const char *v = eq + 1, *colon = strchr(v, ':');
-        unsigned long long soft, hard;
-        if (parse_limit(v, colon ? (size_t)(colon - v) : strlen(v), &soft) < 0)
-                return -EINVAL;
-        hard = soft;
-        if (colon && parse_limit(colon + 1, strlen(colon + 1), &hard) < 0)
-                return -EINVAL;
-        return pk_cmd_rlimit(c, res, soft, hard);
-}
-
 /* Reports a startup failure: an error term to the VM (protocol mode) and a
  * line on stderr.  `what` names the option or step; `why` is an atom. */
 static void startup_error(struct wrap *w, const char *kind, const char *what, const char *why,
@@ -1115,11 +1073,11 @@ static int apply_option(struct wrap *w, struct pk_cmd *c, struct limit *limits, 
         if (strcmp(o, "--cwd") == 0)
                 r = pk_cmd_cwd(c, val);
         else if (strcmp(o, "--env") == 0) {
-                const char *eq = strchr(val, '=');
-                if (!eq || eq == val)
+                int kl = pk_cli_env_key_len(val);
+                if (kl < 0)
                         return -EINVAL;
-                char *k = strndup(val, (size_t)(eq - val));
-                r = k ? pk_cmd_env_set(c, k, eq + 1) : -ENOMEM;
+                char *k = strndup(val, (size_t)kl);
+                r = k ? pk_cmd_env_set(c, k, val + kl + 1) : -ENOMEM;
                 free(k);
         } else if (strcmp(o, "--unset") == 0)
                 r = pk_cmd_env_unset(c, val);
@@ -1132,16 +1090,19 @@ static int apply_option(struct wrap *w, struct pk_cmd *c, struct limit *limits, 
                 if (r == PK_ENOGROUP)
                         *why = "no_such_group";
         } else if (strcmp(o, "--umask") == 0) {
-                char *end;
-                unsigned long m = strtoul(val, &end, 8);
-                r = *val && !*end && m <= 0777 ? pk_cmd_umask(c, (mode_t)m) : -EINVAL;
+                unsigned m;
+                r = pk_cli_parse_umask(val, &m) == 0 ? pk_cmd_umask(c, (mode_t)m) : -EINVAL;
         } else if (strcmp(o, "--nice") == 0) {
                 r = pk_cli_parse_int(val, -20, 19, &v);
                 if (r == 0)
                         r = pk_cmd_nice(c, (int)v);
-        } else if (strcmp(o, "--rlimit") == 0)
-                r = opt_rlimit(c, val);
-        else if (strcmp(o, "--argv0") == 0)
+        } else if (strcmp(o, "--rlimit") == 0) {
+                int res;
+                unsigned long long soft, hard;
+                r = pk_cli_parse_rlimit(val, &res, &soft, &hard) == 0
+                        ? pk_cmd_rlimit(c, res, soft, hard)
+                        : -EINVAL;
+        } else if (strcmp(o, "--argv0") == 0)
                 r = pk_cmd_argv0(c, val);
         else {
                 *why = "unknown_option";

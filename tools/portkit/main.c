@@ -53,11 +53,6 @@ static int unknown_command(const char *name)
         return PK_CLI_EXIT_USAGE;
 }
 
-static bool is_help(const char *a)
-{
-        return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
-}
-
 int main(int argc, char **argv)
 {
         qsort(commands, n_commands, sizeof(const struct pk_cli_command *), by_name);
@@ -70,7 +65,7 @@ int main(int argc, char **argv)
                 return PK_CLI_EXIT_USAGE;
         }
         const char *a = argv[1];
-        if (is_help(a)) {
+        if (pk_cli_is_help(a)) {
                 usage(stdout);
                 return 0;
         }
@@ -97,7 +92,7 @@ int main(int argc, char **argv)
         if (!c)
                 return unknown_command(a);
         /* `portkit CMD --help`; each command also takes --help among its options. */
-        if (argc > 2 && is_help(argv[2])) {
+        if (argc > 2 && pk_cli_is_help(argv[2])) {
                 fputs(c->usage, stdout);
                 return 0;
         }
