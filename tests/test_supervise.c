@@ -1133,9 +1133,30 @@ Test(unit_child, restart_stop_and_readiness)
                     &r);
         cr_assert_eq(r, 0);
         cr_assert_eq(c->spec.restart, PK_SUP_TRANSIENT);
+        cr_assert_eq(c->spec.restart_on, PK_SUP_RESTART_ON_SIGNAL | PK_SUP_RESTART_ON_TIMEOUT |
+                                             PK_SUP_RESTART_ON_WATCHDOG);
         cr_assert_eq(c->spec.shutdown, PK_SUP_SHUTDOWN_INFINITY);
-        cr_assert(has_note(c, "on-abnormal"));
+        cr_assert(!has_note(c, "on-abnormal"), "enforced, not noted");
         pk_unit_child_free(c);
+        /* systemd.service(5)'s Restart= table, each value as a restart_on set */
+        static const struct {
+                const char *v;
+                unsigned on;
+        } tab[] = {{"on-success", PK_SUP_RESTART_ON_CLEAN},
+                   {"on-abort", PK_SUP_RESTART_ON_SIGNAL},
+                   {"on-watchdog", PK_SUP_RESTART_ON_WATCHDOG},
+                   {"on-failure", 0},
+                   {"always", 0}};
+        for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+                char text[128];
+                snprintf(text, sizeof(text), "[Service]\nExecStart=/bin/true\nRestart=%s\n",
+                         tab[i].v);
+                c = convert("b.service", text, NULL, &r);
+                cr_assert_eq(r, 0);
+                cr_assert_eq(c->spec.restart_on, tab[i].on, "Restart=%s", tab[i].v);
+                cr_assert(!has_note(c, "Restart="), "Restart=%s noted", tab[i].v);
+                pk_unit_child_free(c);
+        }
 
         /* RestartSec= and StartLimit*= are the child's own policy */
         c = convert("r.service",
@@ -1159,9 +1180,20 @@ Test(unit_child, restart_stop_and_readiness)
                     NULL, &r);
         cr_assert_eq(r, 0);
         cr_assert_eq(c->spec.start_limit_burst, 0, "interval 0 turns the limit off");
-        cr_assert_eq(c->spec.backoff_cap_ms, 8000);
-        cr_assert(has_note(c, "RestartSteps=3"));
+        cr_assert_eq(c->spec.backoff_steps, 0, "RestartSec=0: the steps have no effect");
+        cr_assert(has_note(c, "RestartSteps= without"));
         cr_assert(has_note(c, "StartLimitAction=reboot"), "other actions are reported");
+        pk_unit_child_free(c);
+        /* RestartSteps= climbs from RestartSec= to RestartMaxDelaySec= (sup's backoff_steps) */
+        c = convert("r.service",
+                    "[Service]\nExecStart=/bin/true\nRestart=always\nRestartSec=1s\n"
+                    "RestartSteps=3\nRestartMaxDelaySec=8s\n",
+                    NULL, &r);
+        cr_assert_eq(r, 0);
+        cr_assert_eq(c->spec.backoff_base_ms, 1000);
+        cr_assert_eq(c->spec.backoff_cap_ms, 8000);
+        cr_assert_eq(c->spec.backoff_steps, 3);
+        cr_assert(!has_note(c, "RestartSteps"));
         pk_unit_child_free(c);
         c = convert("r.service", "[Service]\nExecStart=/bin/true\nRestart=always\nRestartSec=0\n",
                     NULL, &r);

@@ -203,6 +203,24 @@ struct pk_sup_child_spec {
         size_t n_no_restart_codes; /**< <= PK_SUP_MAX_SUCCESS */
         /** The same for deaths by signal: bit (sig - 1) for signal sig. */
         uint64_t no_restart_signals;
+        /** > 0: the restart delay climbs from backoff_base_ms to backoff_cap_ms
+         *  in this many steps, geometrically (systemd's RestartSteps=): the
+         *  k-th consecutive restart (k from 0) waits base * (cap/base)^(k/steps),
+         *  the cap from k = steps on.  0: the delay doubles.  <= 100000. */
+        unsigned backoff_steps;
+        /** Which ends restart the child: PK_SUP_RESTART_ON_* bits (systemd's
+         *  Restart=on-success, on-abort, ...).  0: its restart type decides.
+         *  Either way no_restart_codes/no_restart_signals still forbid. */
+        unsigned restart_on;
+};
+
+/** pk_sup_child_spec.restart_on: the kinds of end after which a child is restarted. */
+enum pk_sup_restart_on {
+        PK_SUP_RESTART_ON_CLEAN = 1 << 0,    /**< a normal exit (0 or a success code) */
+        PK_SUP_RESTART_ON_CODE = 1 << 1,     /**< any other exit code (or a failed spawn) */
+        PK_SUP_RESTART_ON_SIGNAL = 1 << 2,   /**< killed by a signal portkit did not send */
+        PK_SUP_RESTART_ON_TIMEOUT = 1 << 3,  /**< killed for start_timeout_ms */
+        PK_SUP_RESTART_ON_WATCHDOG = 1 << 4, /**< killed for watchdog_ms */
 };
 
 /** Most descriptors in listen_fds, and most in a child's fd store. */

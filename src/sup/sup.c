@@ -529,11 +529,7 @@ static int64_t backoff_delay(struct child *c, uint64_t now)
                 c->fails = 0;
                 return 0; /* the first restart of a stable child is immediate */
         }
-        int64_t d = b.base_ms;
-        for (unsigned i = 0; i < c->fails && d < b.cap_ms; i++)
-                d *= 2;
-        if (d > b.cap_ms)
-                d = b.cap_ms;
+        int64_t d = pk__sup_backoff_at(&b, c->fails); /* doubling, or the steps */
         c->fails++;
         if (b.jitter_pct > 0 && d > 0) {
                 int64_t span = d * b.jitter_pct / 100;
@@ -1034,14 +1030,17 @@ static bool restart_prevented(const struct child *c, const struct pk_exit *ex)
         return false;
 }
 
-/* Restart type says restart?  Then intensity, backoff and the strategy.  `ex`:
- * the exit, when the child exited (not for a failed spawn or a kill of ours). */
-static void on_failure_or_exit(struct child *c, bool normal, const struct pk_exit *ex)
+/* Restart type (or the child's restart_on set) says restart?  Then intensity,
+ * backoff and the strategy.  `ex`: the exit, when the child exited (not for a
+ * failed spawn or a kill of ours); `why`: the kill's or the spawn's reason. */
+static void on_failure_or_exit(struct child *c, bool normal, const struct pk_exit *ex, int why)
 {
         struct pk_sup *s = c->sup;
-        bool restart =
-            (c->restart == PK_SUP_PERMANENT || (c->restart == PK_SUP_TRANSIENT && !normal)) &&
-            !restart_prevented(c, ex);
+        int on = pk__sup_restart_on(c, normal, ex, why);
+        bool restart = (on >= 0 ? on == 1
+                                : c->restart == PK_SUP_PERMANENT ||
+                                      (c->restart == PK_SUP_TRANSIENT && !normal)) &&
+                       !restart_prevented(c, ex);
         if (s->phase != PHASE_RUNNING && s->phase != PHASE_GROUP) {
                 set_state(c, PK_SUP_DOWN);
                 if (c->stop_mark)
@@ -1136,7 +1135,7 @@ static void act_stopped(struct child *c)
                 set_state(c, PK_SUP_BACKOFF); /* held until the group is down */
                 break;
         case AFTER_FAILURE:
-                on_failure_or_exit(c, false, NULL);
+                on_failure_or_exit(c, false, NULL, c->stop_reason);
                 break;
         case AFTER_REMOVE:
                 set_state(c, PK_SUP_DOWN);
@@ -1180,7 +1179,7 @@ static void dispatch(struct child *c, int ev, const struct pk_exit *ex)
                 if (ex && reason != PK_SUP_R_SPAWN)
                         pk__sup_emit(c, PK_SUP_EV_EXITED, PK_SUP_R_NONE, 0, NULL);
                 on_failure_or_exit(c, reason != PK_SUP_R_SPAWN && ex && is_normal(c, ex),
-                                   reason != PK_SUP_R_SPAWN ? ex : NULL);
+                                   reason != PK_SUP_R_SPAWN ? ex : NULL, reason);
                 break;
         }
         case A_STOP:
