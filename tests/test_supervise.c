@@ -335,6 +335,82 @@ Test(supervise, each_type_reaches_ready_and_stops)
                 cr_assert(!alive(pids[i]), "%s pid %ld alive after shutdown", names[i], pids[i]);
 }
 
+/* Reads DIR/NAME; "" if missing (freed by the caller). */
+static char *read_in(struct sv *s, const char *name)
+{
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+        return read_file(path);
+}
+
+/* A stop or restart of db reaches web (PartOf=db) and cache (PartOf=web):
+ * each one's ExecStop= runs first, with its own $MAINPID, while its main
+ * process still runs; a unit not PartOf= db is left alone. */
+Test(supervise, part_of_stop_runs_the_dependents_exec_stop)
+{
+        struct sv s;
+        sv_init(&s);
+        const char *names[] = {"db", "web", "cache", "other"};
+        const char *part_of[] = {"", "PartOf=db.service\n", "PartOf=web.service\n", ""};
+        for (size_t i = 0; i < 4; i++) {
+                char file[64];
+                snprintf(file, sizeof(file), "%s.service", names[i]);
+                write_file(s.units, file,
+                           "[Unit]\n%s[Service]\nExecStart=/bin/sleep 1000\n"
+                           "ExecStop=/bin/sh -c 'kill -0 $MAINPID && echo stop $MAINPID >> "
+                           "%s/%s.stop'\n",
+                           part_of[i], s.dir, names[i]);
+        }
+        sv_start(&s);
+        long pid[4];
+        for (size_t i = 0; i < 4; i++) {
+                wait_field(&s, names[i], "active", "active");
+                pid[i] = pid_of(&s, names[i]);
+        }
+        cr_assert_eq(ctl(&s, NULL, "stop", "db"), 0);
+        for (size_t i = 0; i < 3; i++) {
+                char want[64], file[64];
+                snprintf(want, sizeof(want), "stop %ld\n", pid[i]);
+                snprintf(file, sizeof(file), "%s.stop", names[i]);
+                char *t = read_in(&s, file);
+                cr_assert_str_eq(t, want, "%s's ExecStop= (with its $MAINPID, before the signal)",
+                                 names[i]);
+                free(t);
+                wait_field(&s, names[i], "active", "inactive");
+        }
+        char *t = read_in(&s, "other.stop");
+        cr_assert_str_eq(t, "", "a unit not PartOf= db was stopped");
+        free(t);
+        char buf[64];
+        field(&s, "other", "active", buf, sizeof(buf));
+        cr_assert_str_eq(buf, "active");
+        /* restart: ExecStop= of each, then all three run again */
+        for (size_t i = 0; i < 3; i++) {
+                cr_assert_eq(ctl(&s, NULL, "start", names[i]), 0);
+                wait_field(&s, names[i], "active", "active");
+                pid[i] = pid_of(&s, names[i]);
+        }
+        cr_assert_eq(ctl(&s, NULL, "restart", "db"), 0);
+        for (size_t i = 0; i < 3; i++) {
+                char want[64], file[64];
+                snprintf(file, sizeof(file), "%s.stop", names[i]);
+                snprintf(want, sizeof(want), "stop %ld\n", pid[i]);
+                t = read_in(&s, file);
+                const char *nl = strchr(t, '\n');
+                cr_assert(nl && strcmp(nl + 1, want) == 0, "%s after restart: '%s'", names[i], t);
+                free(t);
+                for (int k = 0; k < 600; k++) {
+                        field(&s, names[i], "active", buf, sizeof(buf));
+                        long p = pid_of(&s, names[i]);
+                        if (strcmp(buf, "active") == 0 && p > 0 && p != pid[i])
+                                break;
+                        nap();
+                }
+                cr_assert_neq(pid_of(&s, names[i]), pid[i], "%s not restarted", names[i]);
+        }
+        sv_stop(&s);
+}
+
 Test(supervise, killed_service_is_restarted)
 {
         struct sv s;

@@ -31,6 +31,7 @@
 #define SV_MAX_DIRS 32
 
 enum { HOOK_POST, HOOK_RELOAD, HOOK_STOP, HOOK_STOPPOST };
+enum { STOP_STOP = 1, STOP_RESTART };
 
 struct sv;
 
@@ -48,9 +49,14 @@ struct svc {
         int hook; /* HOOK_* or -1 */
         size_t hook_idx;
         pid_t hook_pid;
-        int hook_client;    /* client id to answer when done, 0: none */
-        int hook_then_stop; /* ExecStop= done: now stop the child */
+        int hook_client; /* client id to answer when done, 0: none */
         int hook_failed;
+        /* A stop or restart waiting for ExecStop= of this unit and of the units
+         * PartOf= it (stop_for of each running chain points here). */
+        int stop_verb;        /* STOP_* or 0 */
+        unsigned stop_wait;   /* ExecStop= chains still running */
+        int stop_client;      /* client id to answer when it is done, 0: none */
+        struct svc *stop_for; /* this unit's ExecStop= chain is part of that one's stop */
         /* Each hook command's timeout (TimeoutStartSec= for ExecStartPost=
          * and ExecReload=, TimeoutStopSec= for ExecStop= and ExecStopPost=). */
         struct pk_loop_timer hook_timer;
@@ -725,8 +731,97 @@ static void hook_start(struct sv *sv, struct svc *s, int hook, int client_id)
         s->hook_client = client_id;
         s->hook_failed = 0;
         s->hook_timed_out = 0;
-        s->hook_then_stop = hook == HOOK_STOP;
         hook_next(sv, s);
+}
+
+static void stop_finish(struct sv *sv, struct svc *x);
+
+static int strv_has(const struct pk_unit_strv *v, const char *name);
+
+/* `ctl stop` / `restart` of x: ExecStop= of x (when it runs) and of every
+ * running unit PartOf= x (and of theirs, once each: the units sup passes the
+ * stop or restart on to), each with its own $MAINPID and timeouts, all at
+ * once; once the last chain ends, the stop or restart of x, which sup passes
+ * on (the stop signal to each).  The client is answered then. */
+static void stop_request(struct sv *sv, struct svc *x, int verb, int client_id)
+{
+        struct client *c = client_by_id(sv, client_id);
+        if (x->stop_verb || x->hook >= 0) {
+                if (c)
+                        reply_simple(c, "error", "busy: another command of this unit runs");
+                return;
+        }
+        /* breadth first over the units PartOf= x; seen and queue index sv->svcs */
+        char *seen = calloc(sv->n ? sv->n : 1, 1);
+        size_t *queue = calloc(sv->n ? sv->n : 1, sizeof(*queue));
+        if (!seen || !queue) {
+                free(seen);
+                free(queue);
+                if (c)
+                        reply_simple(c, "error", pk_strerror(-ENOMEM));
+                return;
+        }
+        x->stop_verb = verb;
+        x->stop_client = client_id;
+        x->stop_wait = 0;
+        size_t qh = 0, qn = 0;
+        for (size_t i = 0; i < sv->n; i++)
+                if (sv->svcs[i] == x) {
+                        seen[i] = 1;
+                        queue[qn++] = i;
+                }
+        while (qh < qn) {
+                struct svc *t = sv->svcs[queue[qh++]];
+                /* who is PartOf= t: reached in turn */
+                for (size_t i = 0; i < sv->n; i++) {
+                        struct svc *d = sv->svcs[i];
+                        if (!seen[i] && d->in_sup && SUP_OF(sv, d) == SUP_OF(sv, x) &&
+                            strv_has(&d->u->deps.part_of, t->name)) {
+                                seen[i] = 1;
+                                queue[qn++] = i;
+                        }
+                }
+                struct pk_sup_child_info ci;
+                if (!t->u->service.exec_stop.n || !t->in_sup ||
+                    pk_sup_child_info(SUP_OF(sv, t), t->name, &ci) < 0 ||
+                    (ci.state != PK_SUP_READY && ci.state != PK_SUP_STARTING))
+                        continue;
+                if (t->hook >= 0 || (t != x && t->stop_verb)) {
+                        logf_("%s: ExecStop= skipped: another command of this unit runs", t->name);
+                        continue;
+                }
+                if (t != x)
+                        logf_("%s: stopping (PartOf=%s): ExecStop=", t->name, x->name);
+                t->stop_for = x;
+                x->stop_wait++;
+                hook_start(sv, t, HOOK_STOP, 0);
+        }
+        free(seen);
+        free(queue);
+        if (x->stop_wait == 0)
+                stop_finish(sv, x);
+}
+
+/* One ExecStop= chain of x's stop ended. */
+static void stop_chain_done(struct sv *sv, struct svc *t)
+{
+        struct svc *x = t->stop_for;
+        t->stop_for = NULL;
+        if (x && x->stop_wait > 0 && --x->stop_wait == 0)
+                stop_finish(sv, x);
+}
+
+/* Every ExecStop= is done: the stop signal (sup passes it on to the PartOf= units). */
+static void stop_finish(struct sv *sv, struct svc *x)
+{
+        int verb = x->stop_verb;
+        struct client *c = client_by_id(sv, x->stop_client);
+        x->stop_verb = 0;
+        x->stop_client = 0;
+        int r = verb == STOP_RESTART ? pk_sup_restart_child(SUP_OF(sv, x), x->name)
+                                     : pk_sup_stop_child(SUP_OF(sv, x), x->name);
+        if (c)
+                reply_simple(c, r < 0 ? "error" : "ok", r < 0 ? pk_strerror(r) : NULL);
 }
 
 static int strv_has(const struct pk_unit_strv *v, const char *name)
@@ -773,10 +868,9 @@ static void hook_done(struct sv *sv, struct svc *s)
                 (void)pk_sup_signal_child(SUP_OF(sv, s), s->name, s->ch->spec.stop_signal);
         }
         if (hook == HOOK_STOP) {
-                /* A timed-out ExecStop= skips the rest; the stop signal follows. */
-                int r = pk_sup_stop_child(SUP_OF(sv, s), s->name);
-                if (c)
-                        reply_simple(c, r < 0 ? "error" : "ok", r < 0 ? pk_strerror(r) : NULL);
+                /* A timed-out ExecStop= skips the rest; the stop signal follows
+                 * once every ExecStop= of the stop is done. */
+                stop_chain_done(sv, s);
                 return;
         }
         if (c)
@@ -891,6 +985,15 @@ static void svc_removed(struct sv *sv, struct svc *s)
         int r = pk_sup_remove_child(SUP_OF(sv, s), s->name);
         if (r < 0 && r != -ENOENT)
                 return; /* still running: a later event retries */
+        for (size_t i = 0; i < sv->n; i++)
+                if (sv->svcs[i]->stop_for == s)
+                        sv->svcs[i]->stop_for = NULL; /* its stop is gone with it */
+        if (s->stop_for) {
+                struct svc *x = s->stop_for;
+                s->stop_for = NULL;
+                if (x->stop_wait > 0 && --x->stop_wait == 0)
+                        stop_finish(sv, x);
+        }
         s->in_sup = 0;
         s->removing = 0;
         struct svc *rep = s->replacement;
@@ -1343,18 +1446,16 @@ static void handle(struct client *c, const struct pk_term *req)
                         if (r == -EALREADY)
                                 r = 0;
                 } else if (strcmp(vname, "stop") == 0) {
-                        if (x->u->service.exec_stop.n && running) {
-                                hook_start(sv, x, HOOK_STOP, c->id);
-                                goto out; /* answered when ExecStop= is done */
-                        }
-                        r = pk_sup_stop_child(SUP_OF(sv, x), x->name);
+                        stop_request(sv, x, STOP_STOP, c->id);
+                        goto out; /* answered when every ExecStop= is done */
                 } else if (strcmp(vname, "reset_failed") == 0) {
                         r = pk_sup_reset_child(SUP_OF(sv, x), x->name);
                         if (r == -EALREADY)
                                 r = 0; /* not failed: nothing to reset, as systemctl */
                 } else if (strcmp(vname, "restart") == 0 ||
                            (strcmp(vname, "try_restart") == 0 && running)) {
-                        r = pk_sup_restart_child(SUP_OF(sv, x), x->name);
+                        stop_request(sv, x, STOP_RESTART, c->id);
+                        goto out; /* ExecStop= first, as a stop */
                 } else if (strcmp(vname, "try_restart") == 0) {
                         r = 0;
                 } else if (strcmp(vname, "reload") == 0) {
