@@ -411,6 +411,110 @@ Test(supervise, part_of_stop_runs_the_dependents_exec_stop)
         sv_stop(&s);
 }
 
+/* The "0::" line of a /proc/PID/cgroup copy, without the newline ("" if none). */
+static void cg_line(const char *text, char *buf, size_t size)
+{
+        const char *p = strstr(text, "0::");
+        size_t n = p ? strcspn(p, "\n") : 0;
+        snprintf(buf, size, "%.*s", (int)n, p ? p : "");
+}
+
+/* ExecStartPost=, ExecReload=, ExecStop= and ExecStopPost= run in the unit's
+ * cgroup (read from /proc/self/cgroup by the hook itself) and write to the
+ * unit's log, as systemd runs a service's control processes; ExecStopPost=
+ * also after the main process left a process behind (its cgroup killed). */
+Test(supervise, hooks_run_in_the_units_cgroup_and_write_its_log)
+{
+        struct sv s;
+        sv_init(&s);
+#define HOOK(tag)                                                                                  \
+        "/bin/sh -c 'cat /proc/self/cgroup > %s/" tag ".cg; echo " tag "-out; echo " tag           \
+        "-err >&2'\n"
+        write_file(s.units, "hooks.service",
+                   "[Service]\nExecStart=/bin/sh -c 'cat /proc/self/cgroup > %s/main.cg; exec "
+                   "/bin/sleep 1000'\n"
+                   "ExecStartPost=" HOOK("post") "ExecReload=" HOOK("reload") "ExecStop=" HOOK(
+                       "stop") "ExecStopPost=" HOOK("stoppost"),
+                   s.dir, s.dir, s.dir, s.dir, s.dir);
+        /* the main process exits and leaves a process: its cgroup is killed
+         * before ExecStopPost= runs */
+        write_file(s.units, "leaves.service",
+                   "[Service]\nExecStart=/bin/sh -c 'cat /proc/self/cgroup > %s/lmain.cg; "
+                   "/bin/sleep 1000 & exit 0'\nExecStopPost=" HOOK("lpost"),
+                   s.dir, s.dir);
+#undef HOOK
+        sv_start(&s);
+        wait_field(&s, "hooks", "active", "active");
+        char path[512];
+        snprintf(path, sizeof(path), "%s/post.cg", s.dir);
+        for (int i = 0; i < 600 && access(path, F_OK) != 0; i++)
+                nap();
+        cr_assert_eq(ctl(&s, NULL, "reload", "hooks"), 0);
+        cr_assert_eq(ctl(&s, NULL, "stop", "hooks"), 0);
+        wait_field(&s, "hooks", "active", "inactive");
+        const char *tags[] = {"post", "reload", "stop", "stoppost", "lpost"};
+        for (size_t i = 0; i < 5; i++) {
+                snprintf(path, sizeof(path), "%s/%s.cg", s.dir, tags[i]);
+                for (int k = 0; k < 600 && access(path, F_OK) != 0; k++)
+                        nap();
+        }
+        char *t = read_in(&s, "main.cg");
+        char main_cg[512], lmain_cg[512], got[512];
+        cg_line(t, main_cg, sizeof(main_cg));
+        free(t);
+        t = read_in(&s, "lmain.cg");
+        cg_line(t, lmain_cg, sizeof(lmain_cg));
+        free(t);
+        if (!strstr(main_cg, "/supervise.hooks.service")) {
+                sv_stop(&s);
+                cr_skip_test("no cgroup for the unit here (%s)", main_cg);
+        }
+        cr_assert(strstr(lmain_cg, "/supervise.leaves.service"), "%s", lmain_cg);
+        for (size_t i = 0; i < 5; i++) {
+                char file[64];
+                snprintf(file, sizeof(file), "%s.cg", tags[i]);
+                t = read_in(&s, file);
+                cg_line(t, got, sizeof(got));
+                free(t);
+                cr_assert_str_eq(got, i == 4 ? lmain_cg : main_cg, "%s= ran in %s", tags[i], got);
+        }
+        /* their output is in the unit's log, not in the supervisor's stderr */
+        snprintf(path, sizeof(path), "%s/hooks.service.log", s.log);
+        for (int k = 0; k < 600; k++) {
+                t = read_file(path);
+                int ok = strstr(t, "stoppost-err") != NULL;
+                free(t);
+                if (ok)
+                        break;
+                nap();
+        }
+        t = read_file(path);
+        char *err = read_file(s.err);
+        for (size_t i = 0; i < 4; i++) {
+                char want[64];
+                snprintf(want, sizeof(want), "%s-out", tags[i]);
+                cr_assert(strstr(t, want), "no %s in the unit's log:\n%s", want, t);
+                cr_assert(!strstr(err, want), "%s in the supervisor's stderr", want);
+                snprintf(want, sizeof(want), "%s-err", tags[i]);
+                cr_assert(strstr(t, want), "no %s in the unit's log:\n%s", want, t);
+        }
+        free(t);
+        free(err);
+        snprintf(path, sizeof(path), "%s/leaves.service.log", s.log);
+        for (int k = 0; k < 600; k++) {
+                t = read_file(path);
+                int ok = strstr(t, "lpost-err") != NULL;
+                free(t);
+                if (ok)
+                        break;
+                nap();
+        }
+        t = read_file(path);
+        cr_assert(strstr(t, "lpost-out"), "leaves' log:\n%s", t);
+        free(t);
+        sv_stop(&s);
+}
+
 Test(supervise, killed_service_is_restarted)
 {
         struct sv s;

@@ -457,6 +457,28 @@ PK_API int pk_sup_signal_child(struct pk_sup *sup, const char *id, int sig);
 /** @brief Removes a stopped child (DOWN or FAILED). -ENOENT, -EBUSY (running). */
 PK_API int pk_sup_remove_child(struct pk_sup *sup, const char *id);
 
+/** pk_sup_child_cmd() flags. */
+enum pk_sup_child_cmd_flags {
+        PK_SUP_CMD_LOG_OUT = 1 << 0, /**< stdout into the child's log (if it has log_dir) */
+        PK_SUP_CMD_LOG_ERR = 1 << 1, /**< stderr into the child's log (if it has log_dir) */
+};
+/**
+ * @brief Prepares @p cmd, a command the caller spawns on behalf of worker
+ *        @p id (systemd's ExecStartPost=, ExecReload=, ExecStop=, ExecStopPost=),
+ *        to run as part of the child: born in the child's cgroup when it has
+ *        one (a cgroup emptied by a kill is made afresh first, as for a start),
+ *        and with the @p flags streams into the child's log.  Call it right
+ *        before pk_spawn(): the descriptors set are borrowed from the child.
+ *        What runs in the cgroup is the child's for its stops (they signal it
+ *        and wait for it) and is killed with the rest when the main process
+ *        ends, as systemd treats a service's control processes.
+ * @return 0; -ENOENT (no such child); -EINVAL (a nested supervisor, NULL, bad
+ *         flags); -EBUSY (its cgroup was killed and still holds processes: the
+ *         command would be killed at birth; the log is set anyway); or an error
+ *         of pk_cmd_cgroup(), pk_cmd_fd() or of making the cgroup.
+ */
+PK_API int pk_sup_child_cmd(struct pk_sup *sup, const char *id, struct pk_cmd *cmd, unsigned flags);
+
 /** @brief Fills @p ret for child @p id. @return 0 or -ENOENT. */
 PK_API int pk_sup_child_info(const struct pk_sup *sup, const char *id,
                              struct pk_sup_child_info *ret);

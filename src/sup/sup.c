@@ -2074,6 +2074,32 @@ int pk_sup_signal_child(struct pk_sup *s, const char *id, int sig)
         return pk_proc_signal(c->proc, sig);
 }
 
+int pk_sup_child_cmd(struct pk_sup *s, const char *id, struct pk_cmd *cmd, unsigned flags)
+{
+        if (!s || !id || !cmd || (flags & ~(unsigned)(PK_SUP_CMD_LOG_OUT | PK_SUP_CMD_LOG_ERR)))
+                return -EINVAL;
+        struct child *c = find_child(s, id);
+        if (!c)
+                return -ENOENT;
+        if (c->type != PK_SUP_WORKER)
+                return -EINVAL;
+        int r = 0;
+        if (c->log && (flags & PK_SUP_CMD_LOG_OUT))
+                r = pk_cmd_fd(cmd, 1, pk_log_fd(c->log, 1));
+        if (r == 0 && c->log && (flags & PK_SUP_CMD_LOG_ERR))
+                r = pk_cmd_fd(cmd, 2, pk_log_fd(c->log, 2));
+        if (r < 0 || !c->cg)
+                return r;
+        if (c->cg_killed) {
+                /* cloned into a killed cgroup, it would die at birth (kill_cgroup) */
+                if (pk_cgroup_populated(c->cg) == 1)
+                        return -EBUSY;
+                if ((r = renew_cgroup(c)) < 0 || !c->cg)
+                        return r;
+        }
+        return pk_cmd_cgroup(cmd, pk_cgroup_dirfd(c->cg));
+}
+
 int pk_sup_remove_child(struct pk_sup *s, const char *id)
 {
         if (!s || !id)

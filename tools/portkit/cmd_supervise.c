@@ -685,6 +685,19 @@ static void hook_next(struct sv *sv, struct svc *s)
                         r = pk_unit_exec_cmd(s->u, e, env, &cmd);
                 }
                 free(env);
+                /* In the unit's cgroup and log, as systemd runs a control process. */
+                if (r == 0 && s->in_sup) {
+                        const struct pk_unit_exec_ctx *x = &s->u->exec;
+                        int out_log = x->std_output.kind == PK_UNIT_STDIO_JOURNAL;
+                        int err_log = x->std_error.kind == PK_UNIT_STDIO_JOURNAL ||
+                                      (x->std_error.kind == PK_UNIT_STDIO_INHERIT && out_log);
+                        int cr = pk_sup_child_cmd(SUP_OF(sv, s), s->name, cmd,
+                                                  (out_log ? PK_SUP_CMD_LOG_OUT : 0u) |
+                                                      (err_log ? PK_SUP_CMD_LOG_ERR : 0u));
+                        if (cr < 0)
+                                logf_("%s: %s= runs outside the unit's cgroup: %s", s->name,
+                                      hook_key[s->hook], pk_strerror(cr));
+                }
                 /* Its own process group, so that a timeout kills all it started. */
                 int own_group = r == 0 && pk_cmd_setpgid(cmd, 0) == 0;
                 struct pk_proc *p = NULL;
