@@ -892,6 +892,86 @@ Test(supervise, tree_file_one_for_all_and_rest_for_one)
         sv_stop(&s);
 }
 
+/* The last pid appended to dir/name (0 if none). */
+static long last_pid(const char *dir, const char *name)
+{
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        char *t = read_file(path);
+        long pid = 0;
+        for (char *p = t; *p;) {
+                pid = atol(p);
+                p += strcspn(p, "\n");
+                p += *p == '\n';
+        }
+        free(t);
+        return pid;
+}
+
+/* daemon-reload re-reads a tree file and applies it as a diff: an unchanged
+ * worker keeps its pid, a changed one restarts (back in its place: the
+ * rest_for_one order still holds), a removed one stops, an added one starts
+ * where the file puts it; a structural change refuses the reload and names it. */
+Test(supervise, tree_file_daemon_reload_applies_a_diff_of_workers)
+{
+        struct sv s;
+        sv_init(&s);
+#define W(id, secs)                                                                                \
+        "{worker, " #id ", #{cmd => [\"/bin/sh\", \"-c\", \"echo $$ >> %s/" #id                    \
+        "; exec /bin/sleep " #secs "\"]}}"
+#define FLAGS "#{strategy => rest_for_one, intensity => 50, backoff => #{base => 10, cap => 10}}"
+        write_file(s.dir, "app.tree",
+                   "{supervisor, rest, " FLAGS
+                   ",\n [" W(x, 1000) ", " W(y, 1000) ", " W(gone, 1000) ", " W(z, 1000) "]}.\n",
+                   s.dir, s.dir, s.dir, s.dir);
+        char tree[512];
+        snprintf(tree, sizeof(tree), "%s/app.tree", s.dir);
+        const char *args[] = {"--unit-path", s.units, tree, NULL};
+        sv_start_args(&s, args);
+        const char *ids[] = {"x", "y", "gone", "z"};
+        for (size_t i = 0; i < 4; i++)
+                wait_lines(&s, ids[i], 1);
+        long x1 = last_pid(s.dir, "x"), gone = last_pid(s.dir, "gone");
+        /* y changed, gone removed, n added before z */
+        write_file(s.dir, "app.tree",
+                   "{supervisor, rest, " FLAGS
+                   ",\n [" W(x, 1000) ", " W(y, 1001) ", " W(n, 1000) ", " W(z, 1000) "]}.\n",
+                   s.dir, s.dir, s.dir, s.dir);
+        char *out = NULL;
+        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 0, "%s", out);
+        free(out);
+        wait_lines(&s, "y", 2);
+        wait_lines(&s, "n", 1);
+        for (int i = 0; i < 600 && alive(gone); i++)
+                nap();
+        cr_assert(!alive(gone), "the removed worker runs on");
+        cr_assert_eq(lines_in(s.dir, "x"), 1, "the unchanged x was restarted");
+        cr_assert_eq(lines_in(s.dir, "z"), 1, "the unchanged z was restarted");
+        cr_assert_eq(last_pid(s.dir, "x"), x1);
+        cr_assert(alive(x1));
+        /* the order is the file's: y dies, so y, n and z restart, x does not */
+        cr_assert_eq(kill((pid_t)last_pid(s.dir, "y"), SIGKILL), 0);
+        wait_lines(&s, "y", 3);
+        wait_lines(&s, "n", 2);
+        wait_lines(&s, "z", 2);
+        cr_assert_eq(lines_in(s.dir, "x"), 1, "x was restarted by rest_for_one");
+        /* a structural change (the strategy) refuses the whole reload */
+        write_file(s.dir, "app.tree",
+                   "{supervisor, rest, #{strategy => one_for_all},\n [" W(x, 1000) ", " W(
+                       y, 1001) ", " W(n, 1000) ", " W(z, 1002) "]}.\n",
+                   s.dir, s.dir, s.dir, s.dir);
+        out = NULL;
+        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 1);
+        cr_assert(strstr(out, "supervisor rest flags changed"), "%s", out);
+        cr_assert(strstr(out, "restart supervise"), "%s", out);
+        free(out);
+        cr_assert_eq(lines_in(s.dir, "z"), 2, "a refused reload changed z");
+        cr_assert(alive(x1));
+#undef W
+#undef FLAGS
+        sv_stop(&s);
+}
+
 Test(supervise, tree_file_errors_name_the_place)
 {
         struct sv s;

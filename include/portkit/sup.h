@@ -457,6 +457,18 @@ PK_API int pk_sup_signal_child(struct pk_sup *sup, const char *id, int sig);
 /** @brief Removes a stopped child (DOWN or FAILED). -ENOENT, -EBUSY (running). */
 PK_API int pk_sup_remove_child(struct pk_sup *sup, const char *id);
 
+/**
+ * @brief Moves child @p id to place @p index among its siblings (0: first),
+ *        the others keeping their order: the order of the first start, of
+ *        rest_for_one and of stops (a reload that replaced a child with
+ *        pk_sup_remove_child() + pk_sup_add() puts it back).  Nothing is started
+ *        or stopped.
+ * @return 0; -ENOENT; -ERANGE (@p index past the last child); -EBUSY (a
+ *         one_for_all / rest_for_one restart or a shutdown is under way);
+ *         -EINVAL (NULL).
+ */
+PK_API int pk_sup_move_child(struct pk_sup *sup, const char *id, size_t index);
+
 /** pk_sup_child_cmd() flags. */
 enum pk_sup_child_cmd_flags {
         PK_SUP_CMD_LOG_OUT = 1 << 0, /**< stdout into the child's log (if it has log_dir) */

@@ -2074,6 +2074,28 @@ int pk_sup_signal_child(struct pk_sup *s, const char *id, int sig)
         return pk_proc_signal(c->proc, sig);
 }
 
+int pk_sup_move_child(struct pk_sup *s, const char *id, size_t index)
+{
+        if (!s || !id)
+                return -EINVAL;
+        struct child *c = find_child(s, id);
+        if (!c)
+                return -ENOENT;
+        if (index >= s->n)
+                return -ERANGE;
+        if (s->phase == PHASE_GROUP || s->phase == PHASE_SHUTDOWN)
+                return -EBUSY; /* the stops in progress walk the order */
+        size_t i = child_index(c);
+        if (i < index)
+                memmove(&s->kids[i], &s->kids[i + 1], (index - i) * sizeof(struct child *));
+        else if (i > index)
+                memmove(&s->kids[index + 1], &s->kids[index], (i - index) * sizeof(struct child *));
+        s->kids[index] = c;
+        for (size_t k = 0; k < s->n; k++)
+                s->kids[k]->idx = k;
+        return 0;
+}
+
 int pk_sup_child_cmd(struct pk_sup *s, const char *id, struct pk_cmd *cmd, unsigned flags)
 {
         if (!s || !id || !cmd || (flags & ~(unsigned)(PK_SUP_CMD_LOG_OUT | PK_SUP_CMD_LOG_ERR)))

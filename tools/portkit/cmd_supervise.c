@@ -113,6 +113,22 @@ struct sv {
         int next_client_id;
         int shutting_down;
         struct sk_set *sk; /* socket units (supervise_socket.c) */
+        /* tree files: what each says (indexed as configs; NULL: not a tree), the
+         * environment they are built with, and a reload's pending worker changes */
+        struct pk_sv_tree **trees;
+        struct pk_sv_tree_env tenv;
+        struct tree_op *tree_ops;
+        size_t n_tree_ops;
+};
+
+/* A tree worker a daemon-reload stops, then removes, then (replace) adds anew. */
+struct tree_op {
+        struct pk_sup *sup;
+        char id[PK_SUP_ID_MAX + 1];
+        char parent[PK_SV_TREE_PATH];  /* its supervisor's path, for the order */
+        size_t config;                 /* the tree file's index in configs */
+        struct pk_sup_child_spec spec; /* replace: the new one (id points to id) */
+        struct pk_cmd *cmd;            /* replace: the new command, owned; NULL: removal */
 };
 
 /* The daemon's own events go to stderr, one line each, with a UTC time. */
@@ -321,7 +337,7 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
                 const char *c = sv->configs[i];
                 struct stat st;
                 if (ends_with(c, ".tree"))
-                        continue; /* tree files: loaded once, at start (supervise_tree.c) */
+                        continue; /* tree files: supervise_tree.c (at start; reload: trees_read) */
                 if (strchr(c, '/') && stat(c, &st) == 0 && S_ISDIR(st.st_mode)) {
                         if (nd < SV_MAX_DIRS)
                                 dirs[nd++] = c;
@@ -923,6 +939,181 @@ static void hook_exited(struct sv *sv, pid_t pid, const struct pk_exit *ex)
         }
 }
 
+/* ---- tree files on daemon-reload ------------------------------------------------------------ */
+
+/* The nested supervisor at @path ("app/web") under the top one, or NULL. */
+static struct pk_sup *tree_sup_at(struct sv *sv, const char *path)
+{
+        struct pk_sup *cur = sv->sup;
+        char buf[PK_SV_TREE_PATH];
+        snprintf(buf, sizeof(buf), "%s", path);
+        for (char *save = NULL, *comp = strtok_r(buf, "/", &save); comp && cur;
+             comp = strtok_r(NULL, "/", &save)) {
+                struct pk_sup_child_info ci;
+                cur = pk_sup_child_info(cur, comp, &ci) == 0 ? ci.sup : NULL;
+        }
+        return cur == sv->sup ? NULL : cur;
+}
+
+/* Puts the children of the supervisor at @parent back in the file's order
+ * (workers a reload added are appended by pk_sup_add()). */
+static void tree_reorder(struct sv *sv, const struct pk_sv_tree *rec, const char *parent)
+{
+        struct pk_sup *p = tree_sup_at(sv, parent);
+        size_t k = 0;
+        for (size_t i = 0; p && i < rec->n; i++) {
+                const struct pk_sv_tree_node *nd = &rec->v[i];
+                if (strcmp(nd->parent, parent) != 0)
+                        continue;
+                char id[PK_SUP_ID_MAX + 9];
+                snprintf(id, sizeof(id), "%s", nd->id);
+                struct pk_sup_child_info ci;
+                if (pk_sup_child_info(p, id, &ci) < 0 && nd->kind == PK_SV_TREE_UNIT)
+                        snprintf(id, sizeof(id), "%s.service", nd->id); /* {unit, "nginx"} */
+                if (pk_sup_move_child(p, id, k) == 0)
+                        k++;
+        }
+}
+
+/* A reload's stop of tree worker @id of @sup is complete: remove it, add its
+ * replacement. */
+static void tree_ops_advance(struct sv *sv, struct pk_sup *sup, const char *id)
+{
+        for (size_t i = 0; i < sv->n_tree_ops; i++) {
+                struct tree_op *op = &sv->tree_ops[i];
+                struct pk_sup_child_info ci;
+                if (op->sup != sup || strcmp(op->id, id) != 0 ||
+                    pk_sup_child_info(sup, id, &ci) < 0 ||
+                    (ci.state != PK_SUP_DOWN && ci.state != PK_SUP_FAILED))
+                        continue;
+                if (pk_sup_remove_child(sup, id) < 0)
+                        continue; /* a later event retries */
+                if (op->cmd) {
+                        op->spec.id = op->id;
+                        int r = pk_sup_add(sup, &op->spec, op->cmd); /* takes cmd; starts it */
+                        op->cmd = NULL;
+                        if (r < 0)
+                                logf_("daemon-reload: tree worker %s/%s: %s", op->parent, op->id,
+                                      pk_strerror(r));
+                        else if (sv->trees[op->config])
+                                tree_reorder(sv, sv->trees[op->config], op->parent);
+                }
+                sv->tree_ops[i] = sv->tree_ops[--sv->n_tree_ops];
+                return;
+        }
+}
+
+/* Queues the stop-then-remove (and, with @cmd, the add) of a tree worker. */
+static void tree_op_queue(struct sv *sv, size_t config, struct pk_sup *sup,
+                          const struct pk_sv_tree_node *nd, struct pk_cmd *cmd)
+{
+        struct tree_op *v = realloc(sv->tree_ops, (sv->n_tree_ops + 1) * sizeof(*v));
+        if (!v) {
+                logf_("daemon-reload: tree worker %s/%s: %s", nd->parent, nd->id,
+                      pk_strerror(-ENOMEM));
+                pk_cmd_free(cmd);
+                return;
+        }
+        sv->tree_ops = v;
+        struct tree_op *op = &v[sv->n_tree_ops++];
+        memset(op, 0, sizeof(*op));
+        op->sup = sup;
+        op->config = config;
+        snprintf(op->id, sizeof(op->id), "%s", nd->id);
+        snprintf(op->parent, sizeof(op->parent), "%s", nd->parent);
+        if (cmd) {
+                op->spec = nd->spec;
+                op->cmd = cmd;
+        }
+        (void)pk_sup_stop_child(sup, nd->id); /* stopped already: nothing happens */
+        tree_ops_advance(sv, sup, op->id);
+}
+
+/* Reads every tree file again into news[] (indexed as configs) and checks
+ * that only workers changed.  All or nothing. */
+static int trees_read(struct sv *sv, struct pk_sv_tree **news, char *err, size_t errsz)
+{
+        for (int i = 0; i < sv->nconfigs; i++) {
+                if (!sv->trees || !sv->trees[i])
+                        continue;
+                int r = pk_sv_tree_read(sv->configs[i], &sv->tenv, &news[i], err, errsz);
+                if (r == 0)
+                        r = pk_sv_tree_diff(sv->configs[i], sv->trees[i], news[i], err, errsz);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Applies news[i] over sv->trees[i]: unchanged workers keep running, changed
+ * ones restart with their new definition, removed ones stop, added ones start.
+ * Takes news[]. */
+static void trees_apply(struct sv *sv, struct pk_sv_tree **news, unsigned *counts)
+{
+        for (int i = 0; i < sv->nconfigs; i++) {
+                struct pk_sv_tree *o = sv->trees ? sv->trees[i] : NULL, *n = news[i];
+                if (!o || !n)
+                        continue;
+                for (size_t k = 0; k < n->n; k++) {
+                        struct pk_sv_tree_node *nd = &n->v[k];
+                        if (nd->kind != PK_SV_TREE_WORKER)
+                                continue;
+                        const struct pk_sv_tree_node *od = NULL;
+                        for (size_t j = 0; j < o->n && !od; j++)
+                                if (o->v[j].kind == PK_SV_TREE_WORKER &&
+                                    strcmp(o->v[j].parent, nd->parent) == 0 &&
+                                    strcmp(o->v[j].id, nd->id) == 0)
+                                        od = &o->v[j];
+                        struct pk_sup *p = tree_sup_at(sv, nd->parent);
+                        if (!p)
+                                continue; /* its supervisor is gone (gave up) */
+                        if (od && strcmp(od->sig, nd->sig) == 0) {
+                                counts[0]++;
+                                continue;
+                        }
+                        struct pk_cmd *cmd = nd->cmd;
+                        nd->cmd = NULL;
+                        logf_("daemon-reload: tree worker %s/%s %s", nd->parent, nd->id,
+                              od ? "changed: restarting" : "added: starting");
+                        if (od) {
+                                counts[1]++;
+                                tree_op_queue(sv, (size_t)i, p, nd, cmd);
+                                continue;
+                        }
+                        counts[2]++;
+                        int r = pk_sup_add(p, &nd->spec, cmd); /* takes cmd */
+                        if (r < 0)
+                                logf_("daemon-reload: tree worker %s/%s: %s", nd->parent, nd->id,
+                                      pk_strerror(r));
+                }
+                for (size_t j = 0; j < o->n; j++) {
+                        const struct pk_sv_tree_node *od = &o->v[j];
+                        int kept = od->kind != PK_SV_TREE_WORKER;
+                        for (size_t k = 0; k < n->n && !kept; k++)
+                                kept = n->v[k].kind == PK_SV_TREE_WORKER &&
+                                       strcmp(n->v[k].parent, od->parent) == 0 &&
+                                       strcmp(n->v[k].id, od->id) == 0;
+                        struct pk_sup *p = kept ? NULL : tree_sup_at(sv, od->parent);
+                        if (!p)
+                                continue;
+                        counts[3]++;
+                        logf_("daemon-reload: tree worker %s/%s removed: stopping", od->parent,
+                              od->id);
+                        tree_op_queue(sv, (size_t)i, p, od, NULL);
+                }
+                sv->trees[i] = n;
+                news[i] = NULL;
+                pk_sv_tree_free(o);
+                for (size_t k = 0; k < n->n; k++)
+                        if (n->v[k].kind == PK_SV_TREE_SUP) {
+                                char path[PK_SV_TREE_PATH + PK_SUP_ID_MAX + 2];
+                                snprintf(path, sizeof(path), "%s%s%s", n->v[k].parent,
+                                         n->v[k].parent[0] ? "/" : "", n->v[k].id);
+                                tree_reorder(sv, n, path);
+                        }
+        }
+}
+
 /* ---- events ------------------------------------------------------------------------------ */
 
 static void svc_removed(struct sv *sv, struct svc *s);
@@ -962,6 +1153,8 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
                     (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED))
                         svc_removed(sv, s);
         }
+        if (ev->id[0] && ev->sup != sv->sup)
+                tree_ops_advance(sv, ev->sup, ev->id);
         if (ev->kind == PK_SUP_EV_SUP_DOWN && ev->sup == sv->sup)
                 pk_loop_stop(sv->loop); /* a tree file's supervisor going down is an event */
         /* Push to watchers. */
@@ -1073,6 +1266,19 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
                 for (size_t k = before; k < ls.n; k++)
                         ls.v[k]->on_demand = 1;
         }
+        /* Tree files too, before anything changes: a structural change refuses all. */
+        struct pk_sv_tree **news = calloc((size_t)sv->nconfigs + 1, sizeof(*news));
+        if (!news) {
+                load_set_clear(&ls);
+                return -ENOMEM;
+        }
+        if ((r = trees_read(sv, news, err, errsz)) < 0) {
+                for (int i = 0; i < sv->nconfigs; i++)
+                        pk_sv_tree_free(news[i]);
+                free(news);
+                load_set_clear(&ls);
+                return r;
+        }
         unsigned kept = 0, changed = 0, added = 0, removed = 0;
         /* Removed and changed first. */
         for (size_t i = sv->n; i-- > 0;) {
@@ -1080,7 +1286,7 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
                 struct svc *n = NULL;
                 size_t j;
                 if (s->sup) {
-                        kept++; /* tree files are read once, at start */
+                        kept++; /* a tree's unit: kept (its tree is diffed below) */
                         continue;
                 }
                 for (j = 0; j < ls.n; j++)
@@ -1118,6 +1324,14 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
         }
         logf_("daemon-reload: %u unchanged, %u changed, %u added, %u removed", kept, changed, added,
               removed);
+        unsigned tc[4] = {0, 0, 0, 0};
+        trees_apply(sv, news, tc);
+        for (int i = 0; i < sv->nconfigs; i++)
+                pk_sv_tree_free(news[i]);
+        free(news);
+        if (sv->trees)
+                logf_("daemon-reload: tree workers: %u unchanged, %u changed, %u added, %u removed",
+                      tc[0], tc[1], tc[2], tc[3]);
         return 0;
 }
 
@@ -1906,16 +2120,22 @@ static int sv_main(int argc, char **argv)
                 pk_cli_error("supervise", "reaper mode: %s", pk_strerror(r));
                 goto out;
         }
-        struct pk_sv_tree_env tenv = {.loop = sv->loop,
-                                      .log_dir = sv->log_dir,
-                                      .cgroup = sv->cgroup,
-                                      .cgroup_parent = pk_cgroup_path(sv->inst_cg),
-                                      .add_unit = tree_add_unit,
-                                      .ud = sv};
+        sv->tenv = (struct pk_sv_tree_env){.loop = sv->loop,
+                                           .log_dir = sv->log_dir,
+                                           .cgroup = sv->cgroup,
+                                           .cgroup_parent = pk_cgroup_path(sv->inst_cg),
+                                           .add_unit = tree_add_unit,
+                                           .ud = sv};
         for (int i = 0; i < sv->nconfigs; i++) {
                 if (!ends_with(sv->configs[i], ".tree"))
                         continue;
-                if (pk_sv_tree_load(sv->configs[i], &tenv, sv->sup, err, sizeof(err)) < 0) {
+                if (!sv->trees && !(sv->trees = calloc((size_t)sv->nconfigs, sizeof(*sv->trees)))) {
+                        pk_cli_error("supervise", "%s", pk_strerror(-ENOMEM));
+                        rc = PK_CLI_EXIT_BADINPUT;
+                        goto out;
+                }
+                if (pk_sv_tree_load(sv->configs[i], &sv->tenv, sv->sup, &sv->trees[i], err,
+                                    sizeof(err)) < 0) {
                         pk_cli_error("supervise", "%s", err);
                         rc = PK_CLI_EXIT_BADINPUT;
                         goto out;
@@ -1962,6 +2182,12 @@ out:
         sv->inst_cg = pk_cgroup_free(sv->inst_cg); /* removed once empty */
         for (size_t i = 0; i < sv->n; i++)
                 svc_free(sv->svcs[i]);
+        for (int i = 0; sv->trees && i < sv->nconfigs; i++)
+                pk_sv_tree_free(sv->trees[i]);
+        free(sv->trees);
+        for (size_t i = 0; i < sv->n_tree_ops; i++)
+                pk_cmd_free(sv->tree_ops[i].cmd);
+        free(sv->tree_ops);
         pk_loop_free(sv->loop);
         return rc;
 }
