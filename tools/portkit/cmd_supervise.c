@@ -1267,7 +1267,7 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
                         ls.v[k]->on_demand = 1;
         }
         /* Tree files too, before anything changes: a structural change refuses all. */
-        struct pk_sv_tree **news = calloc((size_t)sv->nconfigs + 1, sizeof(*news));
+        struct pk_sv_tree **news = calloc((size_t)sv->nconfigs + 1, sizeof(struct pk_sv_tree *));
         if (!news) {
                 load_set_clear(&ls);
                 return -ENOMEM;
@@ -2129,7 +2129,8 @@ static int sv_main(int argc, char **argv)
         for (int i = 0; i < sv->nconfigs; i++) {
                 if (!ends_with(sv->configs[i], ".tree"))
                         continue;
-                if (!sv->trees && !(sv->trees = calloc((size_t)sv->nconfigs, sizeof(*sv->trees)))) {
+                if (!sv->trees &&
+                    !(sv->trees = calloc((size_t)sv->nconfigs, sizeof(struct pk_sv_tree *)))) {
                         pk_cli_error("supervise", "%s", pk_strerror(-ENOMEM));
                         rc = PK_CLI_EXIT_BADINPUT;
                         goto out;
