@@ -1805,6 +1805,13 @@ Test(sup, restart_on_picks_the_ends_that_restart)
         ADD_ON("sig_clean", PK_SUP_RESTART_ON_SIGNAL, "exit 0");
         ADD_ON("code", PK_SUP_RESTART_ON_CODE, "exit 2");
         ADD_ON("code_sig", PK_SUP_RESTART_ON_CODE, "kill -KILL $$");
+        /* success_signals: a death by SIGTERM is a clean end (systemd's clean signals) */
+        sp.success_signals = UINT64_C(1) << (SIGTERM - 1);
+        ADD_ON("term_clean", PK_SUP_RESTART_ON_CLEAN, "kill -TERM $$"); /* restarted */
+        ADD_ON("term_sig", PK_SUP_RESTART_ON_SIGNAL, "kill -TERM $$");  /* not */
+        ADD_ON("term_transient", 0, "kill -TERM $$");                   /* not (on-failure) */
+        ADD_ON("kill_transient", 0, "kill -KILL $$");                   /* restarted */
+        sp.success_signals = 0;
         /* a start timeout (never ready): restarted with TIMEOUT, not with SIGNAL */
         sp.ready = PK_SUP_READY_FD;
         sp.ready_fd = 3;
@@ -1817,9 +1824,21 @@ Test(sup, restart_on_picks_the_ends_that_restart)
         sp.restart_on = 1u << 12;
         cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
-        const char *const again[] = {"clean", "sig", "code", "to"};
-        for (size_t i = 0; i < 4; i++)
+        const char *const again[] = {"clean", "sig", "code", "to", "term_clean", "kill_transient"};
+        for (size_t i = 0; i < 6; i++)
                 until_total(PK_SUP_EV_STARTING, again[i], 3);
+        /* a clean end, not restarted: down, not failed */
+        const char *const clean_down[] = {"term_sig", "term_transient"};
+        for (size_t i = 0; i < 2; i++) {
+                until_total(PK_SUP_EV_EXITED, clean_down[i], 1);
+                cr_assert_eq(count(PK_SUP_EV_STARTING, clean_down[i]), 1, "%s restarted",
+                             clean_down[i]);
+                cr_assert_eq(count(PK_SUP_EV_GAVE_UP, clean_down[i]), 0, "%s failed",
+                             clean_down[i]);
+                struct pk_sup_child_info di;
+                cr_assert_eq(pk_sup_child_info(s, clean_down[i], &di), 0);
+                cr_assert_eq(di.state, PK_SUP_DOWN, "%s", clean_down[i]);
+        }
         const char *const given_up[] = {"clean_code", "sig_code", "code_sig", "to_sig"};
         for (size_t i = 0; i < 4; i++) {
                 until_total(PK_SUP_EV_GAVE_UP, given_up[i], 1);

@@ -1383,7 +1383,12 @@ Test(unit_child, restart_stop_and_readiness)
         cr_assert_null(s->requires_ids[1]);
         cr_assert_str_eq(s->after[1], "c.service");
         cr_assert_str_eq(s->conflicts[0], "d.service");
-        cr_assert(has_note(c, "SuccessExitStatus= signals"));
+        cr_assert(!has_note(c, "SuccessExitStatus= signals"), "enforced, not noted");
+        cr_assert(c->spec.success_signals & (UINT64_C(1) << (SIGUSR1 - 1)));
+        /* systemd's clean signals are normal ends too */
+        cr_assert(c->spec.success_signals & (UINT64_C(1) << (SIGTERM - 1)));
+        cr_assert(c->spec.success_signals & (UINT64_C(1) << (SIGPIPE - 1)));
+        cr_assert(!(c->spec.success_signals & (UINT64_C(1) << (SIGKILL - 1))));
         cr_assert(has_note(c, "ProtectSystem=strict (/x/unit:"), "the unit's own list is kept");
         cr_assert_not_null(c->cmd);
         pk_unit_child_free(c);

@@ -212,6 +212,11 @@ struct pk_sup_child_spec {
          *  Restart=on-success, on-abort, ...).  0: its restart type decides.
          *  Either way no_restart_codes/no_restart_signals still forbid. */
         unsigned restart_on;
+        /** Deaths by these signals (bit sig - 1) count as a normal exit, as exit 0
+         *  does: not restarted as transient, DOWN rather than FAILED (systemd's
+         *  clean signals SIGHUP, SIGINT, SIGTERM, SIGPIPE and the signals of
+         *  SuccessExitStatus=).  0: none (every death by a signal is abnormal). */
+        uint64_t success_signals;
 };
 
 /** pk_sup_child_spec.restart_on: the kinds of end after which a child is restarted. */

@@ -35,6 +35,7 @@ int pk__sup_limit_apply(struct child *c, const struct pk_sup_child_spec *sp)
         l->jitter_pct = sp->jitter_pct;
         l->steps = sp->backoff_steps;
         l->restart_on = sp->restart_on;
+        l->success_signals = sp->success_signals;
         l->burst = sp->start_limit_burst;
         l->interval_ms =
             sp->start_limit_interval_ms ? sp->start_limit_interval_ms : DEF_START_LIMIT_INTERVAL_MS;
@@ -58,6 +59,7 @@ void pk__sup_limit_to_spec(const struct child *c, struct pk_sup_child_spec *sp)
         sp->jitter_pct = l->jitter_pct;
         sp->backoff_steps = l->steps;
         sp->restart_on = l->restart_on;
+        sp->success_signals = l->success_signals;
         sp->start_limit_burst = l->burst;
         sp->start_limit_interval_ms = l->interval_ms;
 }

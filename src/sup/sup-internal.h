@@ -43,11 +43,12 @@ enum after_stop {
 struct child_limit {
         int64_t base_ms, cap_ms, reset_ms;
         int jitter_pct;
-        unsigned steps;      /* > 0: geometric steps from base to cap (RestartSteps=) */
-        unsigned restart_on; /* PK_SUP_RESTART_ON_* bits, 0: the restart type decides */
-        int burst;           /* 0: no start limit of its own */
-        int64_t interval_ms; /* start limit window */
-        uint64_t *starts;    /* ring of `burst` start times (ns) */
+        unsigned steps;           /* > 0: geometric steps from base to cap (RestartSteps=) */
+        unsigned restart_on;      /* PK_SUP_RESTART_ON_* bits, 0: the restart type decides */
+        uint64_t success_signals; /* deaths by these (bit sig - 1) are normal exits */
+        int burst;                /* 0: no start limit of its own */
+        int64_t interval_ms;      /* start limit window */
+        uint64_t *starts;         /* ring of `burst` start times (ns) */
         size_t head, n;
 };
 

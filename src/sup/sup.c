@@ -1109,8 +1109,9 @@ static void on_failure_or_exit(struct child *c, bool normal, const struct pk_exi
 
 static bool is_normal(const struct child *c, const struct pk_exit *ex)
 {
-        if (!ex->exited)
-                return false;
+        if (!ex->exited) /* a clean signal (success_signals) is a normal end */
+                return ex->signal >= 1 && ex->signal <= 64 &&
+                       ((c->lim.success_signals >> (ex->signal - 1)) & 1);
         if (ex->code == 0)
                 return true;
         for (size_t i = 0; i < c->nsuccess; i++)

@@ -505,9 +505,11 @@ static int map_service(struct child_priv *c, const struct pk_unit *u,
                         c->success[n++] = code;
         sp->success_codes = n ? c->success : NULL;
         sp->n_success_codes = n;
-        if (s->success_exit_status.signals &&
-            (r = note(c, "SuccessExitStatus= signals are not enforced")) < 0)
-                return r;
+        /* systemd's clean signals, and those SuccessExitStatus= adds: a death by
+         * one is a normal end (Restart=on-failure does not restart it). */
+        sp->success_signals = s->success_exit_status.signals | (UINT64_C(1) << (SIGHUP - 1)) |
+                              (UINT64_C(1) << (SIGINT - 1)) | (UINT64_C(1) << (SIGTERM - 1)) |
+                              (UINT64_C(1) << (SIGPIPE - 1));
         /* RestartPreventExitStatus= (ssh.service: 255, sshd's fatal errors). */
         const struct pk_unit_status_set *pv = &s->restart_prevent_exit_status;
         n = 0;
