@@ -837,6 +837,32 @@ static void wait_lines(struct sv *s, const char *name, int want)
         free(err);
 }
 
+/* The main process ends while ExecStartPost= still runs (in its cgroup: it
+ * is killed with the rest): ExecStopPost= runs all the same, after it. */
+Test(supervise, exec_stop_post_runs_after_a_hook_cut_short)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "short.service",
+                   "[Service]\nExecStart=/bin/sh -c 'sleep 0.3; exit 0'\n"
+                   "ExecStartPost=/bin/sh -c 'echo $$$$ > %s/post.pid; exec /bin/sleep 1000'\n"
+                   "ExecStopPost=/bin/sh -c 'echo ran > %s/stoppost'\n",
+                   s.dir, s.dir);
+        sv_start(&s);
+        char path[512];
+        snprintf(path, sizeof(path), "%s/stoppost", s.dir);
+        for (int i = 0; i < 600 && access(path, F_OK) != 0; i++)
+                nap();
+        char *err = read_file(s.err);
+        cr_assert_eq(access(path, F_OK), 0, "ExecStopPost= did not run; supervisor said:\n%s", err);
+        free(err);
+        long post = read_pid_file(s.dir, "post.pid");
+        for (int i = 0; i < 600 && alive(post); i++)
+                nap();
+        cr_assert(!alive(post), "ExecStartPost= outlived its unit");
+        sv_stop(&s);
+}
+
 Test(supervise, tree_file_one_for_all_and_rest_for_one)
 {
         struct sv s;

@@ -457,6 +457,14 @@ PK_API int pk_sup_reset_child(struct pk_sup *sup, const char *id);
 PK_API int pk_sup_stop_child(struct pk_sup *sup, const char *id);
 /** @brief Stops then starts a child (not counted against intensity). -ENOENT. */
 PK_API int pk_sup_restart_child(struct pk_sup *sup, const char *id);
+/**
+ * @brief Ends a running child's start as failed, as its start_timeout_ms
+ *        expiring would (systemd's ExecStartPost= timing out): STOPPING with
+ *        reason PK_SUP_R_START_TIMEOUT, the stop signal, SIGKILL after
+ *        shutdown_ms, then its restart policy for a failure (the TIMEOUT kind of
+ *        restart_on).  -ENOENT, -ESRCH (not running, or already stopping).
+ */
+PK_API int pk_sup_fail_child(struct pk_sup *sup, const char *id);
 /** @brief Sends @p sig to the child's main process. -ENOENT, -ESRCH (not running). */
 PK_API int pk_sup_signal_child(struct pk_sup *sup, const char *id, int sig);
 /** @brief Removes a stopped child (DOWN or FAILED). -ENOENT, -EBUSY (running). */

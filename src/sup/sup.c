@@ -2029,6 +2029,20 @@ int pk_sup_stop_child(struct pk_sup *s, const char *id)
         return 0;
 }
 
+int pk_sup_fail_child(struct pk_sup *s, const char *id)
+{
+        if (!s || !id)
+                return -EINVAL;
+        struct child *c = find_child(s, id);
+        if (!c)
+                return -ENOENT;
+        if (c->type != PK_SUP_WORKER || !has_process(c) || c->state == PK_SUP_STOPPING)
+                return -ESRCH;
+        pk__sup_child_fail_stop(c, PK_SUP_R_START_TIMEOUT);
+        pk__sup_flush(s);
+        return 0;
+}
+
 int pk_sup_restart_child(struct pk_sup *s, const char *id)
 {
         if (!s || !id)

@@ -57,6 +57,7 @@ struct svc {
         unsigned stop_wait;   /* ExecStop= chains still running */
         int stop_client;      /* client id to answer when it is done, 0: none */
         struct svc *stop_for; /* this unit's ExecStop= chain is part of that one's stop */
+        int stoppost_pending; /* the main process ended while a chain ran: ExecStopPost= next */
         /* Each hook command's timeout (TimeoutStartSec= for ExecStartPost=
          * and ExecReload=, TimeoutStopSec= for ExecStop= and ExecStopPost=). */
         struct pk_loop_timer hook_timer;
@@ -880,7 +881,18 @@ static void propagate_reload(struct sv *sv, struct svc *s)
         }
 }
 
+static void hook_done_inner(struct sv *sv, struct svc *s);
+
 static void hook_done(struct sv *sv, struct svc *s)
+{
+        hook_done_inner(sv, s);
+        if (s->stoppost_pending && s->hook < 0) {
+                s->stoppost_pending = 0;
+                hook_start(sv, s, HOOK_STOPPOST, 0);
+        }
+}
+
+static void hook_done_inner(struct sv *sv, struct svc *s)
 {
         int hook = s->hook;
         int timed_out = s->hook_timed_out;
@@ -894,7 +906,7 @@ static void hook_done(struct sv *sv, struct svc *s)
                 /* As systemd: the start failed; the stop signal ends the service and
                  * its exit is a failure (the restart policy decides). */
                 logf_("%s: start failed (ExecStartPost= timed out): stopping", s->name);
-                (void)pk_sup_signal_child(SUP_OF(sv, s), s->name, s->ch->spec.stop_signal);
+                (void)pk_sup_fail_child(SUP_OF(sv, s), s->name);
         }
         if (hook == HOOK_STOP) {
                 /* A timed-out ExecStop= skips the rest; the stop signal follows
@@ -1146,6 +1158,8 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
                         s->mainpid = 0;
                         if (s->u->service.exec_stop_post.n && s->hook < 0)
                                 hook_start(sv, s, HOOK_STOPPOST, 0);
+                        else if (s->u->service.exec_stop_post.n && s->hook != HOOK_STOPPOST)
+                                s->stoppost_pending = 1; /* after the chain that runs */
                 }
                 /* The event's state is the one at emission; ask for the current one. */
                 struct pk_sup_child_info ci;
