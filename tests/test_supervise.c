@@ -419,10 +419,12 @@ static void cg_line(const char *text, char *buf, size_t size)
         snprintf(buf, size, "%.*s", (int)n, p ? p : "");
 }
 
-/* ExecStartPost=, ExecReload=, ExecStop= and ExecStopPost= run in the unit's
- * cgroup (read from /proc/self/cgroup by the hook itself) and write to the
- * unit's log, as systemd runs a service's control processes; ExecStopPost=
- * also after the main process left a process behind (its cgroup killed). */
+/* ExecStartPost=, ExecReload= and ExecStopPost= run in the unit's cgroup
+ * (read from /proc/self/cgroup by the hook itself), ExecStop= outside it (sup
+ * kills the cgroup when the main process ends, and ExecStop= may end it); all
+ * write to the unit's log, as systemd runs a service's control processes;
+ * ExecStopPost= also after the main process left a process behind (its
+ * cgroup killed). */
 Test(supervise, hooks_run_in_the_units_cgroup_and_write_its_log)
 {
         struct sv s;
@@ -476,7 +478,11 @@ Test(supervise, hooks_run_in_the_units_cgroup_and_write_its_log)
                 t = read_in(&s, file);
                 cg_line(t, got, sizeof(got));
                 free(t);
-                cr_assert_str_eq(got, i == 4 ? lmain_cg : main_cg, "%s= ran in %s", tags[i], got);
+                if (i == 2) /* ExecStop= must outlive a main process it ends: outside */
+                        cr_assert_str_neq(got, main_cg, "ExecStop= ran in the unit's cgroup");
+                else
+                        cr_assert_str_eq(got, i == 4 ? lmain_cg : main_cg, "%s= ran in %s", tags[i],
+                                         got);
         }
         /* their output is in the unit's log, not in the supervisor's stderr */
         snprintf(path, sizeof(path), "%s/hooks.service.log", s.log);

@@ -484,8 +484,9 @@ PK_API int pk_sup_move_child(struct pk_sup *sup, const char *id, size_t index);
 
 /** pk_sup_child_cmd() flags. */
 enum pk_sup_child_cmd_flags {
-        PK_SUP_CMD_LOG_OUT = 1 << 0, /**< stdout into the child's log (if it has log_dir) */
-        PK_SUP_CMD_LOG_ERR = 1 << 1, /**< stderr into the child's log (if it has log_dir) */
+        PK_SUP_CMD_LOG_OUT = 1 << 0,   /**< stdout into the child's log (if it has log_dir) */
+        PK_SUP_CMD_LOG_ERR = 1 << 1,   /**< stderr into the child's log (if it has log_dir) */
+        PK_SUP_CMD_NO_CGROUP = 1 << 2, /**< not in the child's cgroup (the log only) */
 };
 /**
  * @brief Prepares @p cmd, a command the caller spawns on behalf of worker

@@ -2113,7 +2113,8 @@ int pk_sup_move_child(struct pk_sup *s, const char *id, size_t index)
 
 int pk_sup_child_cmd(struct pk_sup *s, const char *id, struct pk_cmd *cmd, unsigned flags)
 {
-        if (!s || !id || !cmd || (flags & ~(unsigned)(PK_SUP_CMD_LOG_OUT | PK_SUP_CMD_LOG_ERR)))
+        if (!s || !id || !cmd ||
+            (flags & ~(unsigned)(PK_SUP_CMD_LOG_OUT | PK_SUP_CMD_LOG_ERR | PK_SUP_CMD_NO_CGROUP)))
                 return -EINVAL;
         struct child *c = find_child(s, id);
         if (!c)
@@ -2125,7 +2126,7 @@ int pk_sup_child_cmd(struct pk_sup *s, const char *id, struct pk_cmd *cmd, unsig
                 r = pk_cmd_fd(cmd, 1, pk_log_fd(c->log, 1));
         if (r == 0 && c->log && (flags & PK_SUP_CMD_LOG_ERR))
                 r = pk_cmd_fd(cmd, 2, pk_log_fd(c->log, 2));
-        if (r < 0 || !c->cg)
+        if (r < 0 || !c->cg || (flags & PK_SUP_CMD_NO_CGROUP))
                 return r;
         if (c->cg_killed) {
                 /* cloned into a killed cgroup, it would die at birth (kill_cgroup) */

@@ -53,11 +53,12 @@ struct svc {
         int hook_failed;
         /* A stop or restart waiting for ExecStop= of this unit and of the units
          * PartOf= it (stop_for of each running chain points here). */
-        int stop_verb;        /* STOP_* or 0 */
-        unsigned stop_wait;   /* ExecStop= chains still running */
-        int stop_client;      /* client id to answer when it is done, 0: none */
-        struct svc *stop_for; /* this unit's ExecStop= chain is part of that one's stop */
-        int stoppost_pending; /* the main process ended while a chain ran: ExecStopPost= next */
+        int stop_verb;            /* STOP_* or 0 */
+        struct svc *restart_with; /* PartOf= that unit, running when its restart began */
+        unsigned stop_wait;       /* ExecStop= chains still running */
+        int stop_client;          /* client id to answer when it is done, 0: none */
+        struct svc *stop_for;     /* this unit's ExecStop= chain is part of that one's stop */
+        int stoppost_pending;     /* the main process ended while a chain ran: ExecStopPost= next */
         /* Each hook command's timeout (TimeoutStartSec= for ExecStartPost=
          * and ExecReload=, TimeoutStopSec= for ExecStop= and ExecStopPost=). */
         struct pk_loop_timer hook_timer;
@@ -702,15 +703,20 @@ static void hook_next(struct sv *sv, struct svc *s)
                         r = pk_unit_exec_cmd(s->u, e, env, &cmd);
                 }
                 free(env);
-                /* In the unit's cgroup and log, as systemd runs a control process. */
+                /* In the unit's cgroup and log, as systemd runs a control process.
+                 * ExecStop= only in the log: sup kills what is left in the cgroup
+                 * when the main process ends, and a stop command that ends it
+                 * (pg_ctlcluster stop) must outlive it, as systemd lets it. */
                 if (r == 0 && s->in_sup) {
                         const struct pk_unit_exec_ctx *x = &s->u->exec;
                         int out_log = x->std_output.kind == PK_UNIT_STDIO_JOURNAL;
                         int err_log = x->std_error.kind == PK_UNIT_STDIO_JOURNAL ||
                                       (x->std_error.kind == PK_UNIT_STDIO_INHERIT && out_log);
-                        int cr = pk_sup_child_cmd(SUP_OF(sv, s), s->name, cmd,
-                                                  (out_log ? PK_SUP_CMD_LOG_OUT : 0u) |
-                                                      (err_log ? PK_SUP_CMD_LOG_ERR : 0u));
+                        int cr = pk_sup_child_cmd(
+                            SUP_OF(sv, s), s->name, cmd,
+                            (out_log ? PK_SUP_CMD_LOG_OUT : 0u) |
+                                (err_log ? PK_SUP_CMD_LOG_ERR : 0u) |
+                                (s->hook == HOOK_STOP ? PK_SUP_CMD_NO_CGROUP : 0u));
                         if (cr < 0)
                                 logf_("%s: %s= runs outside the unit's cgroup: %s", s->name,
                                       hook_key[s->hook], pk_strerror(cr));
@@ -812,9 +818,12 @@ static void stop_request(struct sv *sv, struct svc *x, int verb, int client_id)
                         }
                 }
                 struct pk_sup_child_info ci;
-                if (!t->u->service.exec_stop.n || !t->in_sup ||
-                    pk_sup_child_info(SUP_OF(sv, t), t->name, &ci) < 0 ||
+                if (!t->in_sup || pk_sup_child_info(SUP_OF(sv, t), t->name, &ci) < 0 ||
                     (ci.state != PK_SUP_READY && ci.state != PK_SUP_STARTING))
+                        continue;
+                if (t != x && verb == STOP_RESTART)
+                        t->restart_with = x; /* it comes back with x, whatever its stop did */
+                if (!t->u->service.exec_stop.n)
                         continue;
                 if (t->hook >= 0 || (t != x && t->stop_verb)) {
                         logf_("%s: ExecStop= skipped: another command of this unit runs", t->name);
@@ -850,6 +859,19 @@ static void stop_finish(struct sv *sv, struct svc *x)
         x->stop_client = 0;
         int r = verb == STOP_RESTART ? pk_sup_restart_child(SUP_OF(sv, x), x->name)
                                      : pk_sup_stop_child(SUP_OF(sv, x), x->name);
+        /* sup passes a restart on to what runs; a unit PartOf= x that ran when
+         * the restart began and has ended meanwhile (its ExecStop= stopped its
+         * main process) is started again, as systemd's propagated restart does */
+        for (size_t i = 0; i < sv->n; i++) {
+                struct svc *t = sv->svcs[i];
+                if (t->restart_with != x)
+                        continue;
+                t->restart_with = NULL;
+                struct pk_sup_child_info ci;
+                if (r == 0 && pk_sup_child_info(SUP_OF(sv, t), t->name, &ci) == 0 &&
+                    (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED))
+                        (void)pk_sup_start_child(SUP_OF(sv, t), t->name);
+        }
         if (c)
                 reply_simple(c, r < 0 ? "error" : "ok", r < 0 ? pk_strerror(r) : NULL);
 }
@@ -1205,9 +1227,12 @@ static void svc_removed(struct sv *sv, struct svc *s)
         int r = pk_sup_remove_child(SUP_OF(sv, s), s->name);
         if (r < 0 && r != -ENOENT)
                 return; /* still running: a later event retries */
-        for (size_t i = 0; i < sv->n; i++)
+        for (size_t i = 0; i < sv->n; i++) {
                 if (sv->svcs[i]->stop_for == s)
                         sv->svcs[i]->stop_for = NULL; /* its stop is gone with it */
+                if (sv->svcs[i]->restart_with == s)
+                        sv->svcs[i]->restart_with = NULL;
+        }
         if (s->stop_for) {
                 struct svc *x = s->stop_for;
                 s->stop_for = NULL;
