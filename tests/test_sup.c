@@ -1801,3 +1801,128 @@ Test(sup, a_restart_after_a_cgroup_kill_runs)
         unlink(mark);
         finish(s);
 }
+
+/* ---- restart_on and backoff_steps (systemd's Restart=on-* and RestartSteps=) ------------ */
+
+/* backoff_steps: the delay climbs geometrically from the base to the cap in
+ * that many steps (10 -> 1000 ms in 4: 10, 31, 100, 316, then 1000 for good;
+ * doubling would be 10, 20, 40, 80), read from
+ * the RESTART events' delay_ms (the schedule, not the wall clock). */
+Test(sup, backoff_steps_climb_geometrically_to_the_cap)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.intensity = 1000;
+        struct pk_sup *s = new_sup(&o);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "w";
+        sp.backoff_base_ms = 10;
+        sp.backoff_cap_ms = 1000;
+        sp.backoff_steps = 4;
+        sp.backoff_reset_ms = -1;
+        sp.jitter_pct = -1;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("exit 1")), 0);
+        /* one step: base then cap */
+        sp.id = "one";
+        sp.backoff_cap_ms = 80;
+        sp.backoff_steps = 1;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("exit 1")), 0);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        until_total(PK_SUP_EV_RESTART, "w", 6);
+        until_total(PK_SUP_EV_RESTART, "one", 3);
+        static const int64_t want[] = {10, 31, 100, 316, 1000, 1000};
+        for (int i = 1; i <= 6; i++) {
+                long r = find(PK_SUP_EV_RESTART, "w", i);
+                cr_assert_geq(r, 0);
+                /* the event's delay is rounded up from ns; the step itself is
+                 * truncated to ms as systemd truncates to µs */
+                cr_assert(R.ev[r].delay_ms >= want[i - 1] - 1 &&
+                              R.ev[r].delay_ms <= want[i - 1] + 1,
+                          "restart %d: delay %lld, want %lld", i, (long long)R.ev[r].delay_ms,
+                          (long long)want[i - 1]);
+        }
+        static const int64_t want1[] = {10, 80, 80};
+        for (int i = 1; i <= 3; i++) {
+                long r = find(PK_SUP_EV_RESTART, "one", i);
+                cr_assert_geq(r, 0);
+                cr_assert(R.ev[r].delay_ms >= want1[i - 1] && R.ev[r].delay_ms <= want1[i - 1] + 1,
+                          "one: restart %d: delay %lld", i, (long long)R.ev[r].delay_ms);
+        }
+        finish(s);
+}
+
+/* restart_on: each child is restarted only after the kinds of end it lists. */
+Test(sup, restart_on_picks_the_ends_that_restart)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.intensity = 1000;
+        struct pk_sup *s = new_sup(&o);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.restart = PK_SUP_TRANSIENT;
+        sp.backoff_base_ms = 5;
+        sp.backoff_cap_ms = 5;
+        sp.backoff_reset_ms = -1;
+        sp.jitter_pct = -1;
+#define ADD_ON(name, on, script)                                                                   \
+        do {                                                                                       \
+                sp.id = (name);                                                                    \
+                sp.restart_on = (on);                                                              \
+                cr_assert_eq(pk_sup_add(s, &sp, sh(script)), 0);                                   \
+        } while (0)
+        ADD_ON("clean", PK_SUP_RESTART_ON_CLEAN, "exit 0");       /* on-success */
+        ADD_ON("clean_code", PK_SUP_RESTART_ON_CLEAN, "exit 3");  /* not restarted */
+        ADD_ON("sig", PK_SUP_RESTART_ON_SIGNAL, "kill -KILL $$"); /* on-abort */
+        ADD_ON("sig_code", PK_SUP_RESTART_ON_SIGNAL, "exit 2");
+        ADD_ON("sig_clean", PK_SUP_RESTART_ON_SIGNAL, "exit 0");
+        ADD_ON("code", PK_SUP_RESTART_ON_CODE, "exit 2");
+        ADD_ON("code_sig", PK_SUP_RESTART_ON_CODE, "kill -KILL $$");
+        /* success_signals: a death by SIGTERM is a clean end (systemd's clean signals) */
+        sp.success_signals = UINT64_C(1) << (SIGTERM - 1);
+        ADD_ON("term_clean", PK_SUP_RESTART_ON_CLEAN, "kill -TERM $$"); /* restarted */
+        ADD_ON("term_sig", PK_SUP_RESTART_ON_SIGNAL, "kill -TERM $$");  /* not */
+        ADD_ON("term_transient", 0, "kill -TERM $$");                   /* not (on-failure) */
+        ADD_ON("kill_transient", 0, "kill -KILL $$");                   /* restarted */
+        sp.success_signals = 0;
+        /* a start timeout (never ready): restarted with TIMEOUT, not with SIGNAL */
+        sp.ready = PK_SUP_READY_FD;
+        sp.ready_fd = 3;
+        sp.start_timeout_ms = 30;
+        ADD_ON("to", PK_SUP_RESTART_ON_TIMEOUT, "exec sleep 100");
+        ADD_ON("to_sig", PK_SUP_RESTART_ON_SIGNAL, "exec sleep 100");
+#undef ADD_ON
+        /* a bad bit is refused */
+        sp.id = "bad";
+        sp.restart_on = 1u << 12;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("true")), -EINVAL);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        const char *const again[] = {"clean", "sig", "code", "to", "term_clean", "kill_transient"};
+        for (size_t i = 0; i < 6; i++)
+                until_total(PK_SUP_EV_STARTING, again[i], 3);
+        /* a clean end, not restarted: down, not failed */
+        const char *const clean_down[] = {"term_sig", "term_transient"};
+        for (size_t i = 0; i < 2; i++) {
+                until_total(PK_SUP_EV_EXITED, clean_down[i], 1);
+                cr_assert_eq(count(PK_SUP_EV_STARTING, clean_down[i]), 1, "%s restarted",
+                             clean_down[i]);
+                cr_assert_eq(count(PK_SUP_EV_GAVE_UP, clean_down[i]), 0, "%s failed",
+                             clean_down[i]);
+                struct pk_sup_child_info di;
+                cr_assert_eq(pk_sup_child_info(s, clean_down[i], &di), 0);
+                cr_assert_eq(di.state, PK_SUP_DOWN, "%s", clean_down[i]);
+        }
+        const char *const given_up[] = {"clean_code", "sig_code", "code_sig", "to_sig"};
+        for (size_t i = 0; i < 4; i++) {
+                until_total(PK_SUP_EV_GAVE_UP, given_up[i], 1);
+                cr_assert_eq(count(PK_SUP_EV_STARTING, given_up[i]), 1, "%s restarted",
+                             given_up[i]);
+        }
+        until_total(PK_SUP_EV_EXITED, "sig_clean", 1);
+        cr_assert_eq(count(PK_SUP_EV_RESTART, "sig_clean"), 0);
+        struct pk_sup_child_info ci;
+        cr_assert_eq(pk_sup_child_info(s, "sig_clean", &ci), 0);
+        cr_assert_eq(ci.state, PK_SUP_DOWN);
+        finish(s);
+}

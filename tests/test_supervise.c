@@ -208,6 +208,192 @@ Test(supervise, each_type_reaches_ready_and_stops)
                 cr_assert(!alive(pids[i]), "%s pid %ld alive after shutdown", names[i], pids[i]);
 }
 
+/* Reads DIR/NAME; "" if missing (freed by the caller). */
+static char *read_in(struct sv *s, const char *name)
+{
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+        return read_file(path);
+}
+
+/* A stop or restart of db reaches web (PartOf=db) and cache (PartOf=web):
+ * each one's ExecStop= runs first, with its own $MAINPID, while its main
+ * process still runs; a unit not PartOf= db is left alone. */
+Test(supervise, part_of_stop_runs_the_dependents_exec_stop)
+{
+        struct sv s;
+        sv_init(&s);
+        const char *names[] = {"db", "web", "cache", "other"};
+        const char *part_of[] = {"", "PartOf=db.service\n", "PartOf=web.service\n", ""};
+        for (size_t i = 0; i < 4; i++) {
+                char file[64];
+                snprintf(file, sizeof(file), "%s.service", names[i]);
+                write_file(s.units, file,
+                           "[Unit]\n%s[Service]\nExecStart=/bin/sleep 1000\n"
+                           "ExecStop=/bin/sh -c 'kill -0 $MAINPID && echo stop $MAINPID >> "
+                           "%s/%s.stop'\n",
+                           part_of[i], s.dir, names[i]);
+        }
+        sv_start(&s);
+        long pid[4];
+        for (size_t i = 0; i < 4; i++) {
+                wait_field(&s, names[i], "active", "active");
+                pid[i] = pid_of(&s, names[i]);
+        }
+        cr_assert_eq(ctl(&s, NULL, "stop", "db"), 0);
+        for (size_t i = 0; i < 3; i++) {
+                char want[64], file[64];
+                snprintf(want, sizeof(want), "stop %ld\n", pid[i]);
+                snprintf(file, sizeof(file), "%s.stop", names[i]);
+                char *t = read_in(&s, file);
+                cr_assert_str_eq(t, want, "%s's ExecStop= (with its $MAINPID, before the signal)",
+                                 names[i]);
+                free(t);
+                wait_field(&s, names[i], "active", "inactive");
+        }
+        char *t = read_in(&s, "other.stop");
+        cr_assert_str_eq(t, "", "a unit not PartOf= db was stopped");
+        free(t);
+        char buf[64];
+        field(&s, "other", "active", buf, sizeof(buf));
+        cr_assert_str_eq(buf, "active");
+        /* restart: ExecStop= of each, then all three run again */
+        for (size_t i = 0; i < 3; i++) {
+                cr_assert_eq(ctl(&s, NULL, "start", names[i]), 0);
+                wait_field(&s, names[i], "active", "active");
+                pid[i] = pid_of(&s, names[i]);
+        }
+        cr_assert_eq(ctl(&s, NULL, "restart", "db"), 0);
+        for (size_t i = 0; i < 3; i++) {
+                char want[64], file[64];
+                snprintf(file, sizeof(file), "%s.stop", names[i]);
+                snprintf(want, sizeof(want), "stop %ld\n", pid[i]);
+                t = read_in(&s, file);
+                const char *nl = strchr(t, '\n');
+                cr_assert(nl && strcmp(nl + 1, want) == 0, "%s after restart: '%s'", names[i], t);
+                free(t);
+                for (int k = 0; k < 600; k++) {
+                        field(&s, names[i], "active", buf, sizeof(buf));
+                        long p = pid_of(&s, names[i]);
+                        if (strcmp(buf, "active") == 0 && p > 0 && p != pid[i])
+                                break;
+                        nap();
+                }
+                cr_assert_neq(pid_of(&s, names[i]), pid[i], "%s not restarted", names[i]);
+        }
+        sv_stop(&s);
+}
+
+/* The "0::" line of a /proc/PID/cgroup copy, without the newline ("" if none). */
+static void cg_line(const char *text, char *buf, size_t size)
+{
+        const char *p = strstr(text, "0::");
+        size_t n = p ? strcspn(p, "\n") : 0;
+        snprintf(buf, size, "%.*s", (int)n, p ? p : "");
+}
+
+/* ExecStartPost=, ExecReload= and ExecStopPost= run in the unit's cgroup
+ * (read from /proc/self/cgroup by the hook itself), ExecStop= outside it (sup
+ * kills the cgroup when the main process ends, and ExecStop= may end it); all
+ * write to the unit's log, as systemd runs a service's control processes;
+ * ExecStopPost= also after the main process left a process behind (its
+ * cgroup killed). */
+Test(supervise, hooks_run_in_the_units_cgroup_and_write_its_log)
+{
+        struct sv s;
+        sv_init(&s);
+#define HOOK(tag)                                                                                  \
+        "/bin/sh -c 'cat /proc/self/cgroup > %s/" tag ".cg; echo " tag "-out; echo " tag           \
+        "-err >&2'\n"
+        write_file(s.units, "hooks.service",
+                   "[Service]\nExecStart=/bin/sh -c 'cat /proc/self/cgroup > %s/main.cg; exec "
+                   "/bin/sleep 1000'\n"
+                   "ExecStartPost=" HOOK("post") "ExecReload=" HOOK("reload") "ExecStop=" HOOK(
+                       "stop") "ExecStopPost=" HOOK("stoppost"),
+                   s.dir, s.dir, s.dir, s.dir, s.dir);
+        /* the main process exits and leaves a process: its cgroup is killed
+         * before ExecStopPost= runs */
+        write_file(s.units, "leaves.service",
+                   "[Service]\nExecStart=/bin/sh -c 'cat /proc/self/cgroup > %s/lmain.cg; "
+                   "/bin/sleep 1000 & exit 0'\nExecStopPost=" HOOK("lpost"),
+                   s.dir, s.dir);
+#undef HOOK
+        sv_start(&s);
+        wait_field(&s, "hooks", "active", "active");
+        char path[512];
+        snprintf(path, sizeof(path), "%s/post.cg", s.dir);
+        for (int i = 0; i < 600 && access(path, F_OK) != 0; i++)
+                nap();
+        cr_assert_eq(ctl(&s, NULL, "reload", "hooks"), 0);
+        cr_assert_eq(ctl(&s, NULL, "stop", "hooks"), 0);
+        wait_field(&s, "hooks", "active", "inactive");
+        const char *tags[] = {"post", "reload", "stop", "stoppost", "lpost"};
+        for (size_t i = 0; i < 5; i++) {
+                snprintf(path, sizeof(path), "%s/%s.cg", s.dir, tags[i]);
+                for (int k = 0; k < 600 && access(path, F_OK) != 0; k++)
+                        nap();
+        }
+        char *t = read_in(&s, "main.cg");
+        char main_cg[512], lmain_cg[512], got[512];
+        cg_line(t, main_cg, sizeof(main_cg));
+        free(t);
+        t = read_in(&s, "lmain.cg");
+        cg_line(t, lmain_cg, sizeof(lmain_cg));
+        free(t);
+        if (!strstr(main_cg, "/supervise.hooks.service")) {
+                sv_stop(&s);
+                cr_skip_test("no cgroup for the unit here (%s)", main_cg);
+        }
+        cr_assert(strstr(lmain_cg, "/supervise.leaves.service"), "%s", lmain_cg);
+        for (size_t i = 0; i < 5; i++) {
+                char file[64];
+                snprintf(file, sizeof(file), "%s.cg", tags[i]);
+                t = read_in(&s, file);
+                cg_line(t, got, sizeof(got));
+                free(t);
+                if (i == 2) /* ExecStop= must outlive a main process it ends: outside */
+                        cr_assert_str_neq(got, main_cg, "ExecStop= ran in the unit's cgroup");
+                else
+                        cr_assert_str_eq(got, i == 4 ? lmain_cg : main_cg, "%s= ran in %s", tags[i],
+                                         got);
+        }
+        /* their output is in the unit's log, not in the supervisor's stderr */
+        snprintf(path, sizeof(path), "%s/hooks.service.log", s.log);
+        for (int k = 0; k < 600; k++) {
+                t = read_file(path);
+                int ok = strstr(t, "stoppost-err") != NULL;
+                free(t);
+                if (ok)
+                        break;
+                nap();
+        }
+        t = read_file(path);
+        char *err = read_file(s.err);
+        for (size_t i = 0; i < 4; i++) {
+                char want[64];
+                snprintf(want, sizeof(want), "%s-out", tags[i]);
+                cr_assert(strstr(t, want), "no %s in the unit's log:\n%s", want, t);
+                cr_assert(!strstr(err, want), "%s in the supervisor's stderr", want);
+                snprintf(want, sizeof(want), "%s-err", tags[i]);
+                cr_assert(strstr(t, want), "no %s in the unit's log:\n%s", want, t);
+        }
+        free(t);
+        free(err);
+        snprintf(path, sizeof(path), "%s/leaves.service.log", s.log);
+        for (int k = 0; k < 600; k++) {
+                t = read_file(path);
+                int ok = strstr(t, "lpost-err") != NULL;
+                free(t);
+                if (ok)
+                        break;
+                nap();
+        }
+        t = read_file(path);
+        cr_assert(strstr(t, "lpost-out"), "leaves' log:\n%s", t);
+        free(t);
+        sv_stop(&s);
+}
+
 Test(supervise, killed_service_is_restarted)
 {
         struct sv s;
@@ -530,6 +716,32 @@ static void wait_lines(struct sv *s, const char *name, int want)
         free(err);
 }
 
+/* The main process ends while ExecStartPost= still runs (in its cgroup: it
+ * is killed with the rest): ExecStopPost= runs all the same, after it. */
+Test(supervise, exec_stop_post_runs_after_a_hook_cut_short)
+{
+        struct sv s;
+        sv_init(&s);
+        write_file(s.units, "short.service",
+                   "[Service]\nExecStart=/bin/sh -c 'sleep 0.3; exit 0'\n"
+                   "ExecStartPost=/bin/sh -c 'echo $$$$ > %s/post.pid; exec /bin/sleep 1000'\n"
+                   "ExecStopPost=/bin/sh -c 'echo ran > %s/stoppost'\n",
+                   s.dir, s.dir);
+        sv_start(&s);
+        char path[512];
+        snprintf(path, sizeof(path), "%s/stoppost", s.dir);
+        for (int i = 0; i < 600 && access(path, F_OK) != 0; i++)
+                nap();
+        char *err = read_file(s.err);
+        cr_assert_eq(access(path, F_OK), 0, "ExecStopPost= did not run; supervisor said:\n%s", err);
+        free(err);
+        long post = read_pid_file(s.dir, "post.pid");
+        for (int i = 0; i < 600 && alive(post); i++)
+                nap();
+        cr_assert(!alive(post), "ExecStartPost= outlived its unit");
+        sv_stop(&s);
+}
+
 Test(supervise, tree_file_one_for_all_and_rest_for_one)
 {
         struct sv s;
@@ -582,6 +794,86 @@ Test(supervise, tree_file_one_for_all_and_rest_for_one)
         wait_lines(&s, "z", 2);
         cr_assert_eq(lines_in(s.dir, "x"), 1, "x was restarted by rest_for_one");
         cr_assert_eq(lines_in(s.dir, "a"), 2, "the other tree was touched");
+        sv_stop(&s);
+}
+
+/* The last pid appended to dir/name (0 if none). */
+static long last_pid(const char *dir, const char *name)
+{
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        char *t = read_file(path);
+        long pid = 0;
+        for (char *p = t; *p;) {
+                pid = atol(p);
+                p += strcspn(p, "\n");
+                p += *p == '\n';
+        }
+        free(t);
+        return pid;
+}
+
+/* daemon-reload re-reads a tree file and applies it as a diff: an unchanged
+ * worker keeps its pid, a changed one restarts (back in its place: the
+ * rest_for_one order still holds), a removed one stops, an added one starts
+ * where the file puts it; a structural change refuses the reload and names it. */
+Test(supervise, tree_file_daemon_reload_applies_a_diff_of_workers)
+{
+        struct sv s;
+        sv_init(&s);
+#define W(id, secs)                                                                                \
+        "{worker, " #id ", #{cmd => [\"/bin/sh\", \"-c\", \"echo $$ >> %s/" #id                    \
+        "; exec /bin/sleep " #secs "\"]}}"
+#define FLAGS "#{strategy => rest_for_one, intensity => 50, backoff => #{base => 10, cap => 10}}"
+        write_file(s.dir, "app.tree",
+                   "{supervisor, rest, " FLAGS
+                   ",\n [" W(x, 1000) ", " W(y, 1000) ", " W(gone, 1000) ", " W(z, 1000) "]}.\n",
+                   s.dir, s.dir, s.dir, s.dir);
+        char tree[512];
+        snprintf(tree, sizeof(tree), "%s/app.tree", s.dir);
+        const char *args[] = {"--unit-path", s.units, tree, NULL};
+        sv_start_args(&s, args);
+        const char *ids[] = {"x", "y", "gone", "z"};
+        for (size_t i = 0; i < 4; i++)
+                wait_lines(&s, ids[i], 1);
+        long x1 = last_pid(s.dir, "x"), gone = last_pid(s.dir, "gone");
+        /* y changed, gone removed, n added before z */
+        write_file(s.dir, "app.tree",
+                   "{supervisor, rest, " FLAGS
+                   ",\n [" W(x, 1000) ", " W(y, 1001) ", " W(n, 1000) ", " W(z, 1000) "]}.\n",
+                   s.dir, s.dir, s.dir, s.dir);
+        char *out = NULL;
+        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 0, "%s", out);
+        free(out);
+        wait_lines(&s, "y", 2);
+        wait_lines(&s, "n", 1);
+        for (int i = 0; i < 600 && alive(gone); i++)
+                nap();
+        cr_assert(!alive(gone), "the removed worker runs on");
+        cr_assert_eq(lines_in(s.dir, "x"), 1, "the unchanged x was restarted");
+        cr_assert_eq(lines_in(s.dir, "z"), 1, "the unchanged z was restarted");
+        cr_assert_eq(last_pid(s.dir, "x"), x1);
+        cr_assert(alive(x1));
+        /* the order is the file's: y dies, so y, n and z restart, x does not */
+        cr_assert_eq(kill((pid_t)last_pid(s.dir, "y"), SIGKILL), 0);
+        wait_lines(&s, "y", 3);
+        wait_lines(&s, "n", 2);
+        wait_lines(&s, "z", 2);
+        cr_assert_eq(lines_in(s.dir, "x"), 1, "x was restarted by rest_for_one");
+        /* a structural change (the strategy) refuses the whole reload */
+        write_file(s.dir, "app.tree",
+                   "{supervisor, rest, #{strategy => one_for_all},\n [" W(x, 1000) ", " W(
+                       y, 1001) ", " W(n, 1000) ", " W(z, 1002) "]}.\n",
+                   s.dir, s.dir, s.dir, s.dir);
+        out = NULL;
+        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 1);
+        cr_assert(strstr(out, "supervisor rest flags changed"), "%s", out);
+        cr_assert(strstr(out, "restart supervise"), "%s", out);
+        free(out);
+        cr_assert_eq(lines_in(s.dir, "z"), 2, "a refused reload changed z");
+        cr_assert(alive(x1));
+#undef W
+#undef FLAGS
         sv_stop(&s);
 }
 
@@ -1226,7 +1518,12 @@ Test(unit_child, restart_stop_and_readiness)
         cr_assert_null(s->requires_ids[1]);
         cr_assert_str_eq(s->after[1], "c.service");
         cr_assert_str_eq(s->conflicts[0], "d.service");
-        cr_assert(has_note(c, "SuccessExitStatus= signals"));
+        cr_assert(!has_note(c, "SuccessExitStatus= signals"), "enforced, not noted");
+        cr_assert(c->spec.success_signals & (UINT64_C(1) << (SIGUSR1 - 1)));
+        /* systemd's clean signals are normal ends too */
+        cr_assert(c->spec.success_signals & (UINT64_C(1) << (SIGTERM - 1)));
+        cr_assert(c->spec.success_signals & (UINT64_C(1) << (SIGPIPE - 1)));
+        cr_assert(!(c->spec.success_signals & (UINT64_C(1) << (SIGKILL - 1))));
         cr_assert(has_note(c, "ProtectSystem=strict (/x/unit:"), "the unit's own list is kept");
         cr_assert_not_null(c->cmd);
         pk_unit_child_free(c);
@@ -1236,9 +1533,30 @@ Test(unit_child, restart_stop_and_readiness)
                     &r);
         cr_assert_eq(r, 0);
         cr_assert_eq(c->spec.restart, PK_SUP_TRANSIENT);
+        cr_assert_eq(c->spec.restart_on, PK_SUP_RESTART_ON_SIGNAL | PK_SUP_RESTART_ON_TIMEOUT |
+                                             PK_SUP_RESTART_ON_WATCHDOG);
         cr_assert_eq(c->spec.shutdown, PK_SUP_SHUTDOWN_INFINITY);
-        cr_assert(has_note(c, "on-abnormal"));
+        cr_assert(!has_note(c, "on-abnormal"), "enforced, not noted");
         pk_unit_child_free(c);
+        /* systemd.service(5)'s Restart= table, each value as a restart_on set */
+        static const struct {
+                const char *v;
+                unsigned on;
+        } tab[] = {{"on-success", PK_SUP_RESTART_ON_CLEAN},
+                   {"on-abort", PK_SUP_RESTART_ON_SIGNAL},
+                   {"on-watchdog", PK_SUP_RESTART_ON_WATCHDOG},
+                   {"on-failure", 0},
+                   {"always", 0}};
+        for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+                char text[128];
+                snprintf(text, sizeof(text), "[Service]\nExecStart=/bin/true\nRestart=%s\n",
+                         tab[i].v);
+                c = convert("b.service", text, NULL, &r);
+                cr_assert_eq(r, 0);
+                cr_assert_eq(c->spec.restart_on, tab[i].on, "Restart=%s", tab[i].v);
+                cr_assert(!has_note(c, "Restart="), "Restart=%s noted", tab[i].v);
+                pk_unit_child_free(c);
+        }
 
         /* RestartSec= and StartLimit*= are the child's own policy */
         c = convert("r.service",
@@ -1262,9 +1580,20 @@ Test(unit_child, restart_stop_and_readiness)
                     NULL, &r);
         cr_assert_eq(r, 0);
         cr_assert_eq(c->spec.start_limit_burst, 0, "interval 0 turns the limit off");
-        cr_assert_eq(c->spec.backoff_cap_ms, 8000);
-        cr_assert(has_note(c, "RestartSteps=3"));
+        cr_assert_eq(c->spec.backoff_steps, 0, "RestartSec=0: the steps have no effect");
+        cr_assert(has_note(c, "RestartSteps= without"));
         cr_assert(has_note(c, "StartLimitAction=reboot"), "other actions are reported");
+        pk_unit_child_free(c);
+        /* RestartSteps= climbs from RestartSec= to RestartMaxDelaySec= (sup's backoff_steps) */
+        c = convert("r.service",
+                    "[Service]\nExecStart=/bin/true\nRestart=always\nRestartSec=1s\n"
+                    "RestartSteps=3\nRestartMaxDelaySec=8s\n",
+                    NULL, &r);
+        cr_assert_eq(r, 0);
+        cr_assert_eq(c->spec.backoff_base_ms, 1000);
+        cr_assert_eq(c->spec.backoff_cap_ms, 8000);
+        cr_assert_eq(c->spec.backoff_steps, 3);
+        cr_assert(!has_note(c, "RestartSteps"));
         pk_unit_child_free(c);
         c = convert("r.service", "[Service]\nExecStart=/bin/true\nRestart=always\nRestartSec=0\n",
                     NULL, &r);

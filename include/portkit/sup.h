@@ -207,6 +207,29 @@ struct pk_sup_child_spec {
         size_t n_no_restart_codes; /**< <= PK_SUP_MAX_SUCCESS */
         /** The same for deaths by signal: bit (sig - 1) for signal sig. */
         uint64_t no_restart_signals;
+        /** > 0: the restart delay climbs from backoff_base_ms to backoff_cap_ms
+         *  in this many steps, geometrically (systemd's RestartSteps=): the
+         *  k-th consecutive restart (k from 0) waits base * (cap/base)^(k/steps),
+         *  the cap from k = steps on.  0: the delay doubles.  <= 100000. */
+        unsigned backoff_steps;
+        /** Which ends restart the child: PK_SUP_RESTART_ON_* bits (systemd's
+         *  Restart=on-success, on-abort, ...).  0: its restart type decides.
+         *  Either way no_restart_codes/no_restart_signals still forbid. */
+        unsigned restart_on;
+        /** Deaths by these signals (bit sig - 1) count as a normal exit, as exit 0
+         *  does: not restarted as transient, DOWN rather than FAILED (systemd's
+         *  clean signals SIGHUP, SIGINT, SIGTERM, SIGPIPE and the signals of
+         *  SuccessExitStatus=).  0: none (every death by a signal is abnormal). */
+        uint64_t success_signals;
+};
+
+/** pk_sup_child_spec.restart_on: the kinds of end after which a child is restarted. */
+enum pk_sup_restart_on {
+        PK_SUP_RESTART_ON_CLEAN = 1 << 0,    /**< a normal exit (0 or a success code) */
+        PK_SUP_RESTART_ON_CODE = 1 << 1,     /**< any other exit code (or a failed spawn) */
+        PK_SUP_RESTART_ON_SIGNAL = 1 << 2,   /**< killed by a signal portkit did not send */
+        PK_SUP_RESTART_ON_TIMEOUT = 1 << 3,  /**< killed for start_timeout_ms */
+        PK_SUP_RESTART_ON_WATCHDOG = 1 << 4, /**< killed for watchdog_ms */
 };
 
 /** Most descriptors in listen_fds, and most in a child's fd store. */
@@ -459,10 +482,53 @@ PK_API int pk_sup_set_listen_fds(struct pk_sup *sup, const char *id, const int *
 PK_API int pk_sup_stop_child(struct pk_sup *sup, const char *id);
 /** @brief Stops then starts a child (not counted against intensity). -ENOENT. */
 PK_API int pk_sup_restart_child(struct pk_sup *sup, const char *id);
+/**
+ * @brief Ends a running child's start as failed, as its start_timeout_ms
+ *        expiring would (systemd's ExecStartPost= timing out): STOPPING with
+ *        reason PK_SUP_R_START_TIMEOUT, the stop signal, SIGKILL after
+ *        shutdown_ms, then its restart policy for a failure (the TIMEOUT kind of
+ *        restart_on).  -ENOENT, -ESRCH (not running, or already stopping).
+ */
+PK_API int pk_sup_fail_child(struct pk_sup *sup, const char *id);
 /** @brief Sends @p sig to the child's main process. -ENOENT, -ESRCH (not running). */
 PK_API int pk_sup_signal_child(struct pk_sup *sup, const char *id, int sig);
 /** @brief Removes a stopped child (DOWN or FAILED). -ENOENT, -EBUSY (running). */
 PK_API int pk_sup_remove_child(struct pk_sup *sup, const char *id);
+
+/**
+ * @brief Moves child @p id to place @p index among its siblings (0: first),
+ *        the others keeping their order: the order of the first start, of
+ *        rest_for_one and of stops (a reload that replaced a child with
+ *        pk_sup_remove_child() + pk_sup_add() puts it back).  Nothing is started
+ *        or stopped.
+ * @return 0; -ENOENT; -ERANGE (@p index past the last child); -EBUSY (a
+ *         one_for_all / rest_for_one restart or a shutdown is under way);
+ *         -EINVAL (NULL).
+ */
+PK_API int pk_sup_move_child(struct pk_sup *sup, const char *id, size_t index);
+
+/** pk_sup_child_cmd() flags. */
+enum pk_sup_child_cmd_flags {
+        PK_SUP_CMD_LOG_OUT = 1 << 0,   /**< stdout into the child's log (if it has log_dir) */
+        PK_SUP_CMD_LOG_ERR = 1 << 1,   /**< stderr into the child's log (if it has log_dir) */
+        PK_SUP_CMD_NO_CGROUP = 1 << 2, /**< not in the child's cgroup (the log only) */
+};
+/**
+ * @brief Prepares @p cmd, a command the caller spawns on behalf of worker
+ *        @p id (systemd's ExecStartPost=, ExecReload=, ExecStop=, ExecStopPost=),
+ *        to run as part of the child: born in the child's cgroup when it has
+ *        one (a cgroup emptied by a kill is made afresh first, as for a start),
+ *        and with the @p flags streams into the child's log.  Call it right
+ *        before pk_spawn(): the descriptors set are borrowed from the child.
+ *        What runs in the cgroup is the child's for its stops (they signal it
+ *        and wait for it) and is killed with the rest when the main process
+ *        ends, as systemd treats a service's control processes.
+ * @return 0; -ENOENT (no such child); -EINVAL (a nested supervisor, NULL, bad
+ *         flags); -EBUSY (its cgroup was killed and still holds processes: the
+ *         command would be killed at birth; the log is set anyway); or an error
+ *         of pk_cmd_cgroup(), pk_cmd_fd() or of making the cgroup.
+ */
+PK_API int pk_sup_child_cmd(struct pk_sup *sup, const char *id, struct pk_cmd *cmd, unsigned flags);
 
 /** @brief Fills @p ret for child @p id. @return 0 or -ENOENT. */
 PK_API int pk_sup_child_info(const struct pk_sup *sup, const char *id,

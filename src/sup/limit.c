@@ -7,12 +7,17 @@
 #include "sup-internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define DEF_START_LIMIT_INTERVAL_MS 10000
 #define MAX_LIMIT_MS (INT64_C(1) << 40) /* as sup.c's MAX_DURATION_MS */
 #define MAX_START_LIMIT_BURST 100000
+#define MAX_BACKOFF_STEPS 100000
+#define RESTART_ON_ALL                                                                             \
+        (PK_SUP_RESTART_ON_CLEAN | PK_SUP_RESTART_ON_CODE | PK_SUP_RESTART_ON_SIGNAL |             \
+         PK_SUP_RESTART_ON_TIMEOUT | PK_SUP_RESTART_ON_WATCHDOG)
 
 int pk__sup_limit_apply(struct child *c, const struct pk_sup_child_spec *sp)
 {
@@ -20,7 +25,8 @@ int pk__sup_limit_apply(struct child *c, const struct pk_sup_child_spec *sp)
             sp->backoff_cap_ms > MAX_LIMIT_MS || sp->backoff_reset_ms > MAX_LIMIT_MS ||
             sp->jitter_pct > 100 || sp->start_limit_burst < 0 ||
             sp->start_limit_burst > MAX_START_LIMIT_BURST || sp->start_limit_interval_ms < 0 ||
-            sp->start_limit_interval_ms > MAX_LIMIT_MS)
+            sp->start_limit_interval_ms > MAX_LIMIT_MS || sp->backoff_steps > MAX_BACKOFF_STEPS ||
+            (sp->restart_on & ~(unsigned)RESTART_ON_ALL))
                 return -EINVAL;
         if (!c->x)
                 return 0; /* nothing of its own (sup.c allocates x when a field is set) */
@@ -29,6 +35,9 @@ int pk__sup_limit_apply(struct child *c, const struct pk_sup_child_spec *sp)
         l->cap_ms = sp->backoff_cap_ms;
         l->reset_ms = sp->backoff_reset_ms;
         l->jitter_pct = sp->jitter_pct;
+        l->steps = sp->backoff_steps;
+        l->restart_on = sp->restart_on;
+        l->success_signals = sp->success_signals;
         l->burst = sp->start_limit_burst;
         l->interval_ms =
             sp->start_limit_interval_ms ? sp->start_limit_interval_ms : DEF_START_LIMIT_INTERVAL_MS;
@@ -58,6 +67,9 @@ void pk__sup_limit_to_spec(const struct child *c, struct pk_sup_child_spec *sp)
         sp->backoff_cap_ms = l->cap_ms;
         sp->backoff_reset_ms = l->reset_ms;
         sp->jitter_pct = l->jitter_pct;
+        sp->backoff_steps = l->steps;
+        sp->restart_on = l->restart_on;
+        sp->success_signals = l->success_signals;
         sp->start_limit_burst = l->burst;
         sp->start_limit_interval_ms = l->interval_ms;
 }
@@ -74,6 +86,46 @@ void pk__sup_backoff_params(const struct child *c, struct sup_backoff *ret)
                 ret->cap_ms = ret->base_ms;
         ret->reset_ms = l->reset_ms ? l->reset_ms : o->backoff_reset_ms;
         ret->jitter_pct = l->jitter_pct ? l->jitter_pct : o->jitter_pct;
+        ret->steps = l->steps;
+}
+
+int64_t pk__sup_backoff_at(const struct sup_backoff *b, unsigned k)
+{
+        if (b->steps > 0) {
+                /* systemd's RestartSteps=: r_k = r_0 * (r_n / r_0)^(k / n), a
+                 * geometric climb that reaches the cap at step n. */
+                if (b->base_ms <= 0 || b->cap_ms <= b->base_ms)
+                        return b->base_ms;
+                if (k >= b->steps)
+                        return b->cap_ms;
+                double ratio = (double)b->cap_ms / (double)b->base_ms;
+                double d = (double)b->base_ms * pow(ratio, (double)k / (double)b->steps);
+                int64_t v = (int64_t)d;
+                return v < b->base_ms ? b->base_ms : v > b->cap_ms ? b->cap_ms : v;
+        }
+        int64_t d = b->base_ms;
+        for (unsigned i = 0; i < k && d < b->cap_ms; i++)
+                d *= 2;
+        return d > b->cap_ms ? b->cap_ms : d;
+}
+
+int pk__sup_restart_on(const struct child *c, bool normal, const struct pk_exit *ex, int reason)
+{
+        unsigned on = c->lim.restart_on;
+        if (!on)
+                return -1;
+        unsigned kind;
+        if (reason == PK_SUP_R_WATCHDOG)
+                kind = PK_SUP_RESTART_ON_WATCHDOG;
+        else if (reason == PK_SUP_R_START_TIMEOUT)
+                kind = PK_SUP_RESTART_ON_TIMEOUT;
+        else if (normal)
+                kind = PK_SUP_RESTART_ON_CLEAN;
+        else if (ex && !ex->exited)
+                kind = PK_SUP_RESTART_ON_SIGNAL;
+        else
+                kind = PK_SUP_RESTART_ON_CODE; /* an exit code, or a spawn that failed */
+        return (on & kind) != 0;
 }
 
 /* Drops the starts older than the window. */

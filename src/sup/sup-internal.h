@@ -43,9 +43,12 @@ enum after_stop {
 struct child_limit {
         int64_t base_ms, cap_ms, reset_ms;
         int jitter_pct;
-        int burst;           /* 0: no start limit of its own */
-        int64_t interval_ms; /* start limit window */
-        uint64_t *starts;    /* ring of `burst` start times (ns) */
+        unsigned steps;           /* > 0: geometric steps from base to cap (RestartSteps=) */
+        unsigned restart_on;      /* PK_SUP_RESTART_ON_* bits, 0: the restart type decides */
+        uint64_t success_signals; /* deaths by these (bit sig - 1) are normal exits */
+        int burst;                /* 0: no start limit of its own */
+        int64_t interval_ms;      /* start limit window */
+        uint64_t *starts;         /* ring of `burst` start times (ns) */
         size_t head, n;
 };
 
@@ -292,7 +295,15 @@ void pk__sup_reaper_off(struct pk_sup *root);
 struct sup_backoff {
         int64_t base_ms, cap_ms, reset_ms; /* reset_ms < 0: never stable */
         int jitter_pct;                    /* <= 0: none */
+        unsigned steps;                    /* > 0: geometric steps (RestartSteps=) */
 };
+/* The delay before consecutive restart number @k (from 0), without jitter. */
+int64_t pk__sup_backoff_at(const struct sup_backoff *b, unsigned k);
+/* Whether the child's restart_on set asks for a restart after this end: @normal
+ * a normal exit, @ex the exit (NULL: a failed spawn or a kill for @reason,
+ * PK_SUP_R_START_TIMEOUT or PK_SUP_R_WATCHDOG).  -1: no restart_on set (the
+ * restart type decides), else 0 or 1. */
+int pk__sup_restart_on(const struct child *c, bool normal, const struct pk_exit *ex, int reason);
 /* Validates and copies the spec's per-child fields (and allocates the start
  * ring).  0, -EINVAL, -ENOMEM. */
 int pk__sup_limit_apply(struct child *c, const struct pk_sup_child_spec *sp);

@@ -563,11 +563,7 @@ static int64_t backoff_delay(struct child *c, uint64_t now)
                 c->fails = 0;
                 return 0; /* the first restart of a stable child is immediate */
         }
-        int64_t d = b.base_ms;
-        for (unsigned i = 0; i < c->fails && d < b.cap_ms; i++)
-                d *= 2;
-        if (d > b.cap_ms)
-                d = b.cap_ms;
+        int64_t d = pk__sup_backoff_at(&b, c->fails); /* doubling, or the steps */
         c->fails++;
         if (b.jitter_pct > 0 && d > 0) {
                 int64_t span = d * b.jitter_pct / 100;
@@ -1099,14 +1095,17 @@ static bool restart_prevented(const struct child *c, const struct pk_exit *ex)
         return false;
 }
 
-/* Restart type says restart?  Then intensity, backoff and the strategy.  `ex`:
- * the exit, when the child exited (not for a failed spawn or a kill of ours). */
-static void on_failure_or_exit(struct child *c, bool normal, const struct pk_exit *ex)
+/* Restart type (or the child's restart_on set) says restart?  Then intensity,
+ * backoff and the strategy.  `ex`: the exit, when the child exited (not for a
+ * failed spawn or a kill of ours); `why`: the kill's or the spawn's reason. */
+static void on_failure_or_exit(struct child *c, bool normal, const struct pk_exit *ex, int why)
 {
         struct pk_sup *s = c->sup;
-        bool restart =
-            (c->restart == PK_SUP_PERMANENT || (c->restart == PK_SUP_TRANSIENT && !normal)) &&
-            !restart_prevented(c, ex);
+        int on = pk__sup_restart_on(c, normal, ex, why);
+        bool restart = (on >= 0 ? on == 1
+                                : c->restart == PK_SUP_PERMANENT ||
+                                      (c->restart == PK_SUP_TRANSIENT && !normal)) &&
+                       !restart_prevented(c, ex);
         if (s->phase != PHASE_RUNNING && s->phase != PHASE_GROUP) {
                 set_state(c, PK_SUP_DOWN);
                 if (c->stop_mark)
@@ -1175,8 +1174,9 @@ static void on_failure_or_exit(struct child *c, bool normal, const struct pk_exi
 
 static bool is_normal(const struct child *c, const struct pk_exit *ex)
 {
-        if (!ex->exited)
-                return false;
+        if (!ex->exited) /* a clean signal (success_signals) is a normal end */
+                return ex->signal >= 1 && ex->signal <= 64 &&
+                       ((c->lim.success_signals >> (ex->signal - 1)) & 1);
         if (ex->code == 0)
                 return true;
         for (size_t i = 0; c->x && i < c->x->nsuccess; i++)
@@ -1205,7 +1205,7 @@ static void act_stopped(struct child *c)
                 set_state(c, PK_SUP_BACKOFF); /* held until the group is down */
                 break;
         case AFTER_FAILURE:
-                on_failure_or_exit(c, false, NULL);
+                on_failure_or_exit(c, false, NULL, c->stop_reason);
                 break;
         case AFTER_REMOVE:
                 set_state(c, PK_SUP_DOWN);
@@ -1251,7 +1251,7 @@ static void dispatch(struct child *c, int ev, const struct pk_exit *ex)
                 if (ex && reason != PK_SUP_R_SPAWN)
                         pk__sup_emit(c, PK_SUP_EV_EXITED, PK_SUP_R_NONE, 0, NULL);
                 on_failure_or_exit(c, reason != PK_SUP_R_SPAWN && ex && is_normal(c, ex),
-                                   reason != PK_SUP_R_SPAWN ? ex : NULL);
+                                   reason != PK_SUP_R_SPAWN ? ex : NULL, reason);
                 break;
         }
         case A_STOP:
@@ -2181,6 +2181,20 @@ int pk_sup_stop_child(struct pk_sup *s, const char *id)
         return 0;
 }
 
+int pk_sup_fail_child(struct pk_sup *s, const char *id)
+{
+        if (!s || !id)
+                return -EINVAL;
+        struct child *c = find_child(s, id);
+        if (!c)
+                return -ENOENT;
+        if (c->type != PK_SUP_WORKER || !has_process(c) || c->state == PK_SUP_STOPPING)
+                return -ESRCH;
+        pk__sup_child_fail_stop(c, PK_SUP_R_START_TIMEOUT);
+        pk__sup_flush(s);
+        return 0;
+}
+
 int pk_sup_restart_child(struct pk_sup *s, const char *id)
 {
         if (!s || !id)
@@ -2225,6 +2239,55 @@ int pk_sup_signal_child(struct pk_sup *s, const char *id, int sig)
         if (!c->proc)
                 return -ESRCH;
         return pk_proc_signal(c->proc, sig);
+}
+
+int pk_sup_move_child(struct pk_sup *s, const char *id, size_t index)
+{
+        if (!s || !id)
+                return -EINVAL;
+        struct child *c = find_child(s, id);
+        if (!c)
+                return -ENOENT;
+        if (index >= s->n)
+                return -ERANGE;
+        if (s->phase == PHASE_GROUP || s->phase == PHASE_SHUTDOWN)
+                return -EBUSY; /* the stops in progress walk the order */
+        size_t i = child_index(c);
+        if (i < index)
+                memmove(&s->kids[i], &s->kids[i + 1], (index - i) * sizeof(struct child *));
+        else if (i > index)
+                memmove(&s->kids[index + 1], &s->kids[index], (i - index) * sizeof(struct child *));
+        s->kids[index] = c;
+        for (size_t k = 0; k < s->n; k++)
+                s->kids[k]->idx = k;
+        return 0;
+}
+
+int pk_sup_child_cmd(struct pk_sup *s, const char *id, struct pk_cmd *cmd, unsigned flags)
+{
+        if (!s || !id || !cmd ||
+            (flags & ~(unsigned)(PK_SUP_CMD_LOG_OUT | PK_SUP_CMD_LOG_ERR | PK_SUP_CMD_NO_CGROUP)))
+                return -EINVAL;
+        struct child *c = find_child(s, id);
+        if (!c)
+                return -ENOENT;
+        if (c->type != PK_SUP_WORKER)
+                return -EINVAL;
+        int r = 0;
+        if (c->log && (flags & PK_SUP_CMD_LOG_OUT))
+                r = pk_cmd_fd(cmd, 1, pk_log_fd(c->log, 1));
+        if (r == 0 && c->log && (flags & PK_SUP_CMD_LOG_ERR))
+                r = pk_cmd_fd(cmd, 2, pk_log_fd(c->log, 2));
+        if (r < 0 || !c->cg || (flags & PK_SUP_CMD_NO_CGROUP))
+                return r;
+        if (c->cg_killed) {
+                /* cloned into a killed cgroup, it would die at birth (kill_cgroup) */
+                if (pk_cgroup_populated(c->cg) == 1)
+                        return -EBUSY;
+                if ((r = renew_cgroup(c)) < 0 || !c->cg)
+                        return r;
+        }
+        return pk_cmd_cgroup(cmd, pk_cgroup_dirfd(c->cg));
 }
 
 int pk_sup_remove_child(struct pk_sup *s, const char *id)

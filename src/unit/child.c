@@ -442,20 +442,17 @@ static int map_restart_policy(struct child_priv *c, const struct pk_unit *u)
         int r;
         sp->backoff_base_ms = s->restart_ms ? policy_ms(s->restart_ms) : -1; /* 0: at once */
         sp->backoff_cap_ms = sp->backoff_base_ms > 0 ? sp->backoff_base_ms : 0;
-        if (s->restart_steps > 0 && s->restart_max_delay_ms != PK_UNIT_INFINITY &&
+        if (s->restart_steps > 0 && s->restart_ms > 0 &&
+            s->restart_max_delay_ms != PK_UNIT_INFINITY &&
             s->restart_max_delay_ms > s->restart_ms) {
-                /* systemd climbs in RestartSteps= even steps; sup doubles. */
+                /* systemd climbs from RestartSec= to RestartMaxDelaySec= in
+                 * RestartSteps= geometric steps: sup's backoff_steps. */
                 sp->backoff_cap_ms = policy_ms(s->restart_max_delay_ms);
-                if (sp->backoff_base_ms < 0)
-                        sp->backoff_base_ms = 1;
-                if ((r = note(c,
-                              "RestartSteps=%u: the delay doubles from RestartSec= up to "
-                              "RestartMaxDelaySec=%llums instead of climbing in even steps",
-                              s->restart_steps, (unsigned long long)s->restart_max_delay_ms)) < 0)
-                        return r;
+                sp->backoff_steps = s->restart_steps > 100000 ? 100000 : s->restart_steps;
         } else if (s->restart_steps > 0 &&
-                   (r = note(c, "RestartSteps= without a finite RestartMaxDelaySec= above "
-                                "RestartSec= has no effect (as in systemd)")) < 0) {
+                   (r = note(c, "RestartSteps= without a non-zero RestartSec= and a finite "
+                                "RestartMaxDelaySec= above it has no effect (as in systemd)")) <
+                       0) {
                 return r;
         }
         sp->backoff_reset_ms = -1;
@@ -486,16 +483,28 @@ static int map_service(struct child_priv *c, const struct pk_unit *u,
         case PK_UNIT_RESTART_ON_FAILURE:
                 sp->restart = PK_SUP_TRANSIENT;
                 break;
+        /* systemd.service(5)'s table: which ends restart the unit. */
+        case PK_UNIT_RESTART_ON_SUCCESS:
+                sp->restart = PK_SUP_TRANSIENT;
+                sp->restart_on = PK_SUP_RESTART_ON_CLEAN;
+                break;
+        case PK_UNIT_RESTART_ON_ABNORMAL:
+                sp->restart = PK_SUP_TRANSIENT;
+                sp->restart_on = PK_SUP_RESTART_ON_SIGNAL | PK_SUP_RESTART_ON_TIMEOUT |
+                                 PK_SUP_RESTART_ON_WATCHDOG;
+                break;
+        case PK_UNIT_RESTART_ON_ABORT:
+                sp->restart = PK_SUP_TRANSIENT;
+                sp->restart_on = PK_SUP_RESTART_ON_SIGNAL;
+                break;
+        case PK_UNIT_RESTART_ON_WATCHDOG:
+                sp->restart = PK_SUP_TRANSIENT;
+                sp->restart_on = PK_SUP_RESTART_ON_WATCHDOG;
+                break;
         default:
                 sp->restart = PK_SUP_TRANSIENT;
-                r = note(c, "Restart=%s is run as on-failure",
-                         s->restart == PK_UNIT_RESTART_ON_SUCCESS    ? "on-success"
-                         : s->restart == PK_UNIT_RESTART_ON_ABNORMAL ? "on-abnormal"
-                         : s->restart == PK_UNIT_RESTART_ON_WATCHDOG ? "on-watchdog"
-                                                                     : "on-abort");
+                break;
         }
-        if (r < 0)
-                return r;
         /* Exit statuses that count as success. */
         size_t n = 0;
         for (int code = 1; code < 256 && n < PK_SUP_MAX_SUCCESS; code++)
@@ -503,9 +512,11 @@ static int map_service(struct child_priv *c, const struct pk_unit *u,
                         c->success[n++] = code;
         sp->success_codes = n ? c->success : NULL;
         sp->n_success_codes = n;
-        if (s->success_exit_status.signals &&
-            (r = note(c, "SuccessExitStatus= signals are not enforced")) < 0)
-                return r;
+        /* systemd's clean signals, and those SuccessExitStatus= adds: a death by
+         * one is a normal end (Restart=on-failure does not restart it). */
+        sp->success_signals = s->success_exit_status.signals | (UINT64_C(1) << (SIGHUP - 1)) |
+                              (UINT64_C(1) << (SIGINT - 1)) | (UINT64_C(1) << (SIGTERM - 1)) |
+                              (UINT64_C(1) << (SIGPIPE - 1));
         /* RestartPreventExitStatus= (ssh.service: 255, sshd's fatal errors). */
         const struct pk_unit_status_set *pv = &s->restart_prevent_exit_status;
         n = 0;

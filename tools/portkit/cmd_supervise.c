@@ -32,6 +32,7 @@
 #define SV_MAX_DIRS 32
 
 enum { HOOK_POST, HOOK_RELOAD, HOOK_STOP, HOOK_STOPPOST };
+enum { STOP_STOP = 1, STOP_RESTART };
 
 struct sv;
 
@@ -49,9 +50,16 @@ struct svc {
         int hook; /* HOOK_* or -1 */
         size_t hook_idx;
         pid_t hook_pid;
-        int hook_client;    /* client id to answer when done, 0: none */
-        int hook_then_stop; /* ExecStop= done: now stop the child */
+        int hook_client; /* client id to answer when done, 0: none */
         int hook_failed;
+        /* A stop or restart waiting for ExecStop= of this unit and of the units
+         * PartOf= it (stop_for of each running chain points here). */
+        int stop_verb;            /* STOP_* or 0 */
+        struct svc *restart_with; /* PartOf= that unit, running when its restart began */
+        unsigned stop_wait;       /* ExecStop= chains still running */
+        int stop_client;          /* client id to answer when it is done, 0: none */
+        struct svc *stop_for;     /* this unit's ExecStop= chain is part of that one's stop */
+        int stoppost_pending;     /* the main process ended while a chain ran: ExecStopPost= next */
         /* Each hook command's timeout (TimeoutStartSec= for ExecStartPost=
          * and ExecReload=, TimeoutStopSec= for ExecStop= and ExecStopPost=). */
         struct pk_loop_timer hook_timer;
@@ -117,6 +125,22 @@ struct sv {
         int next_client_id;
         int shutting_down;
         struct sk_set *sk; /* socket units (supervise_socket.c) */
+        /* tree files: what each says (indexed as configs; NULL: not a tree), the
+         * environment they are built with, and a reload's pending worker changes */
+        struct pk_sv_tree **trees;
+        struct pk_sv_tree_env tenv;
+        struct tree_op *tree_ops;
+        size_t n_tree_ops;
+};
+
+/* A tree worker a daemon-reload stops, then removes, then (replace) adds anew. */
+struct tree_op {
+        struct pk_sup *sup;
+        char id[PK_SUP_ID_MAX + 1];
+        char parent[PK_SV_TREE_PATH];  /* its supervisor's path, for the order */
+        size_t config;                 /* the tree file's index in configs */
+        struct pk_sup_child_spec spec; /* replace: the new one (id points to id) */
+        struct pk_cmd *cmd;            /* replace: the new command, owned; NULL: removal */
 };
 
 /* The daemon's own events go to stderr, one line each, with a UTC time. */
@@ -391,7 +415,7 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
                 last = c;
                 struct stat st;
                 if (ends_with(c, ".tree"))
-                        continue; /* tree files: loaded once, at start (supervise_tree.c) */
+                        continue; /* tree files: supervise_tree.c (at start; reload: trees_read) */
                 int isdir = strchr(c, '/') && stat(c, &st) == 0 && S_ISDIR(st.st_mode);
                 if ((isdir || strchr(c, '/')) && nd >= SV_MAX_DIRS) {
                         snprintf(err, errsz, "%s: more than %d directories (the limit)", c,
@@ -806,6 +830,24 @@ static void hook_next(struct sv *sv, struct svc *s)
                         r = pk_unit_exec_cmd(s->u, e, env, &cmd);
                 }
                 free(env);
+                /* In the unit's cgroup and log, as systemd runs a control process.
+                 * ExecStop= only in the log: sup kills what is left in the cgroup
+                 * when the main process ends, and a stop command that ends it
+                 * (pg_ctlcluster stop) must outlive it, as systemd lets it. */
+                if (r == 0 && s->in_sup) {
+                        const struct pk_unit_exec_ctx *x = &s->u->exec;
+                        int out_log = x->std_output.kind == PK_UNIT_STDIO_JOURNAL;
+                        int err_log = x->std_error.kind == PK_UNIT_STDIO_JOURNAL ||
+                                      (x->std_error.kind == PK_UNIT_STDIO_INHERIT && out_log);
+                        int cr = pk_sup_child_cmd(
+                            SUP_OF(sv, s), s->name, cmd,
+                            (out_log ? PK_SUP_CMD_LOG_OUT : 0u) |
+                                (err_log ? PK_SUP_CMD_LOG_ERR : 0u) |
+                                (s->hook == HOOK_STOP ? PK_SUP_CMD_NO_CGROUP : 0u));
+                        if (cr < 0)
+                                logf_("%s: %s= runs outside the unit's cgroup: %s", s->name,
+                                      hook_key[s->hook], pk_strerror(cr));
+                }
                 /* Its own process group, so that a timeout kills all it started. */
                 int own_group = r == 0 && pk_cmd_setpgid(cmd, 0) == 0;
                 struct pk_proc *p = NULL;
@@ -852,8 +894,113 @@ static void hook_start(struct sv *sv, struct svc *s, int hook, int client_id)
         s->hook_client = client_id;
         s->hook_failed = 0;
         s->hook_timed_out = 0;
-        s->hook_then_stop = hook == HOOK_STOP;
         hook_next(sv, s);
+}
+
+static void stop_finish(struct sv *sv, struct svc *x);
+
+static int strv_has(const struct pk_unit_strv *v, const char *name);
+
+/* `ctl stop` / `restart` of x: ExecStop= of x (when it runs) and of every
+ * running unit PartOf= x (and of theirs, once each: the units sup passes the
+ * stop or restart on to), each with its own $MAINPID and timeouts, all at
+ * once; once the last chain ends, the stop or restart of x, which sup passes
+ * on (the stop signal to each).  The client is answered then. */
+static void stop_request(struct sv *sv, struct svc *x, int verb, int client_id)
+{
+        struct client *c = client_by_id(sv, client_id);
+        if (x->stop_verb || x->hook >= 0) {
+                if (c)
+                        reply_simple(c, "error", "busy: another command of this unit runs");
+                return;
+        }
+        /* breadth first over the units PartOf= x; seen and queue index sv->svcs */
+        char *seen = calloc(sv->n ? sv->n : 1, 1);
+        size_t *queue = calloc(sv->n ? sv->n : 1, sizeof(*queue));
+        if (!seen || !queue) {
+                free(seen);
+                free(queue);
+                if (c)
+                        reply_simple(c, "error", pk_strerror(-ENOMEM));
+                return;
+        }
+        x->stop_verb = verb;
+        x->stop_client = client_id;
+        x->stop_wait = 0;
+        size_t qh = 0, qn = 0;
+        for (size_t i = 0; i < sv->n; i++)
+                if (sv->svcs[i] == x) {
+                        seen[i] = 1;
+                        queue[qn++] = i;
+                }
+        while (qh < qn) {
+                struct svc *t = sv->svcs[queue[qh++]];
+                /* who is PartOf= t: reached in turn */
+                for (size_t i = 0; i < sv->n; i++) {
+                        struct svc *d = sv->svcs[i];
+                        if (!seen[i] && d->in_sup && SUP_OF(sv, d) == SUP_OF(sv, x) &&
+                            strv_has(&d->u->deps.part_of, t->name)) {
+                                seen[i] = 1;
+                                queue[qn++] = i;
+                        }
+                }
+                struct pk_sup_child_info ci;
+                if (!t->in_sup || pk_sup_child_info(SUP_OF(sv, t), t->name, &ci) < 0 ||
+                    (ci.state != PK_SUP_READY && ci.state != PK_SUP_STARTING))
+                        continue;
+                if (t != x && verb == STOP_RESTART)
+                        t->restart_with = x; /* it comes back with x, whatever its stop did */
+                if (!t->u->service.exec_stop.n)
+                        continue;
+                if (t->hook >= 0 || (t != x && t->stop_verb)) {
+                        logf_("%s: ExecStop= skipped: another command of this unit runs", t->name);
+                        continue;
+                }
+                if (t != x)
+                        logf_("%s: stopping (PartOf=%s): ExecStop=", t->name, x->name);
+                t->stop_for = x;
+                x->stop_wait++;
+                hook_start(sv, t, HOOK_STOP, 0);
+        }
+        free(seen);
+        free(queue);
+        if (x->stop_wait == 0)
+                stop_finish(sv, x);
+}
+
+/* One ExecStop= chain of x's stop ended. */
+static void stop_chain_done(struct sv *sv, struct svc *t)
+{
+        struct svc *x = t->stop_for;
+        t->stop_for = NULL;
+        if (x && x->stop_wait > 0 && --x->stop_wait == 0)
+                stop_finish(sv, x);
+}
+
+/* Every ExecStop= is done: the stop signal (sup passes it on to the PartOf= units). */
+static void stop_finish(struct sv *sv, struct svc *x)
+{
+        int verb = x->stop_verb;
+        struct client *c = client_by_id(sv, x->stop_client);
+        x->stop_verb = 0;
+        x->stop_client = 0;
+        int r = verb == STOP_RESTART ? pk_sup_restart_child(SUP_OF(sv, x), x->name)
+                                     : pk_sup_stop_child(SUP_OF(sv, x), x->name);
+        /* sup passes a restart on to what runs; a unit PartOf= x that ran when
+         * the restart began and has ended meanwhile (its ExecStop= stopped its
+         * main process) is started again, as systemd's propagated restart does */
+        for (size_t i = 0; i < sv->n; i++) {
+                struct svc *t = sv->svcs[i];
+                if (t->restart_with != x)
+                        continue;
+                t->restart_with = NULL;
+                struct pk_sup_child_info ci;
+                if (r == 0 && pk_sup_child_info(SUP_OF(sv, t), t->name, &ci) == 0 &&
+                    (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED))
+                        (void)pk_sup_start_child(SUP_OF(sv, t), t->name);
+        }
+        if (c)
+                reply_simple(c, r < 0 ? "error" : "ok", r < 0 ? pk_strerror(r) : NULL);
 }
 
 static int strv_has(const struct pk_unit_strv *v, const char *name)
@@ -883,7 +1030,18 @@ static void propagate_reload(struct sv *sv, struct svc *s)
         }
 }
 
+static void hook_done_inner(struct sv *sv, struct svc *s);
+
 static void hook_done(struct sv *sv, struct svc *s)
+{
+        hook_done_inner(sv, s);
+        if (s->stoppost_pending && s->hook < 0) {
+                s->stoppost_pending = 0;
+                hook_start(sv, s, HOOK_STOPPOST, 0);
+        }
+}
+
+static void hook_done_inner(struct sv *sv, struct svc *s)
 {
         int hook = s->hook;
         int timed_out = s->hook_timed_out;
@@ -897,13 +1055,12 @@ static void hook_done(struct sv *sv, struct svc *s)
                 /* As systemd: the start failed; the stop signal ends the service and
                  * its exit is a failure (the restart policy decides). */
                 logf_("%s: start failed (ExecStartPost= timed out): stopping", s->name);
-                (void)pk_sup_signal_child(SUP_OF(sv, s), s->name, s->ch->spec.stop_signal);
+                (void)pk_sup_fail_child(SUP_OF(sv, s), s->name);
         }
         if (hook == HOOK_STOP) {
-                /* A timed-out ExecStop= skips the rest; the stop signal follows. */
-                int r = pk_sup_stop_child(SUP_OF(sv, s), s->name);
-                if (c)
-                        reply_simple(c, r < 0 ? "error" : "ok", r < 0 ? pk_strerror(r) : NULL);
+                /* A timed-out ExecStop= skips the rest; the stop signal follows
+                 * once every ExecStop= of the stop is done. */
+                stop_chain_done(sv, s);
                 return;
         }
         if (c)
@@ -943,6 +1100,181 @@ static void hook_exited(struct sv *sv, pid_t pid, const struct pk_exit *ex)
         }
 }
 
+/* ---- tree files on daemon-reload ------------------------------------------------------------ */
+
+/* The nested supervisor at @path ("app/web") under the top one, or NULL. */
+static struct pk_sup *tree_sup_at(struct sv *sv, const char *path)
+{
+        struct pk_sup *cur = sv->sup;
+        char buf[PK_SV_TREE_PATH];
+        snprintf(buf, sizeof(buf), "%s", path);
+        for (char *save = NULL, *comp = strtok_r(buf, "/", &save); comp && cur;
+             comp = strtok_r(NULL, "/", &save)) {
+                struct pk_sup_child_info ci;
+                cur = pk_sup_child_info(cur, comp, &ci) == 0 ? ci.sup : NULL;
+        }
+        return cur == sv->sup ? NULL : cur;
+}
+
+/* Puts the children of the supervisor at @parent back in the file's order
+ * (workers a reload added are appended by pk_sup_add()). */
+static void tree_reorder(struct sv *sv, const struct pk_sv_tree *rec, const char *parent)
+{
+        struct pk_sup *p = tree_sup_at(sv, parent);
+        size_t k = 0;
+        for (size_t i = 0; p && i < rec->n; i++) {
+                const struct pk_sv_tree_node *nd = &rec->v[i];
+                if (strcmp(nd->parent, parent) != 0)
+                        continue;
+                char id[PK_SUP_ID_MAX + 9];
+                snprintf(id, sizeof(id), "%s", nd->id);
+                struct pk_sup_child_info ci;
+                if (pk_sup_child_info(p, id, &ci) < 0 && nd->kind == PK_SV_TREE_UNIT)
+                        snprintf(id, sizeof(id), "%s.service", nd->id); /* {unit, "nginx"} */
+                if (pk_sup_move_child(p, id, k) == 0)
+                        k++;
+        }
+}
+
+/* A reload's stop of tree worker @id of @sup is complete: remove it, add its
+ * replacement. */
+static void tree_ops_advance(struct sv *sv, struct pk_sup *sup, const char *id)
+{
+        for (size_t i = 0; i < sv->n_tree_ops; i++) {
+                struct tree_op *op = &sv->tree_ops[i];
+                struct pk_sup_child_info ci;
+                if (op->sup != sup || strcmp(op->id, id) != 0 ||
+                    pk_sup_child_info(sup, id, &ci) < 0 ||
+                    (ci.state != PK_SUP_DOWN && ci.state != PK_SUP_FAILED))
+                        continue;
+                if (pk_sup_remove_child(sup, id) < 0)
+                        continue; /* a later event retries */
+                if (op->cmd) {
+                        op->spec.id = op->id;
+                        int r = pk_sup_add(sup, &op->spec, op->cmd); /* takes cmd; starts it */
+                        op->cmd = NULL;
+                        if (r < 0)
+                                logf_("daemon-reload: tree worker %s/%s: %s", op->parent, op->id,
+                                      pk_strerror(r));
+                        else if (sv->trees[op->config])
+                                tree_reorder(sv, sv->trees[op->config], op->parent);
+                }
+                sv->tree_ops[i] = sv->tree_ops[--sv->n_tree_ops];
+                return;
+        }
+}
+
+/* Queues the stop-then-remove (and, with @cmd, the add) of a tree worker. */
+static void tree_op_queue(struct sv *sv, size_t config, struct pk_sup *sup,
+                          const struct pk_sv_tree_node *nd, struct pk_cmd *cmd)
+{
+        struct tree_op *v = realloc(sv->tree_ops, (sv->n_tree_ops + 1) * sizeof(*v));
+        if (!v) {
+                logf_("daemon-reload: tree worker %s/%s: %s", nd->parent, nd->id,
+                      pk_strerror(-ENOMEM));
+                pk_cmd_free(cmd);
+                return;
+        }
+        sv->tree_ops = v;
+        struct tree_op *op = &v[sv->n_tree_ops++];
+        memset(op, 0, sizeof(*op));
+        op->sup = sup;
+        op->config = config;
+        snprintf(op->id, sizeof(op->id), "%s", nd->id);
+        snprintf(op->parent, sizeof(op->parent), "%s", nd->parent);
+        if (cmd) {
+                op->spec = nd->spec;
+                op->cmd = cmd;
+        }
+        (void)pk_sup_stop_child(sup, nd->id); /* stopped already: nothing happens */
+        tree_ops_advance(sv, sup, op->id);
+}
+
+/* Reads every tree file again into news[] (indexed as configs) and checks
+ * that only workers changed.  All or nothing. */
+static int trees_read(struct sv *sv, struct pk_sv_tree **news, char *err, size_t errsz)
+{
+        for (int i = 0; i < sv->nconfigs; i++) {
+                if (!sv->trees || !sv->trees[i])
+                        continue;
+                int r = pk_sv_tree_read(sv->configs[i], &sv->tenv, &news[i], err, errsz);
+                if (r == 0)
+                        r = pk_sv_tree_diff(sv->configs[i], sv->trees[i], news[i], err, errsz);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Applies news[i] over sv->trees[i]: unchanged workers keep running, changed
+ * ones restart with their new definition, removed ones stop, added ones start.
+ * Takes news[]. */
+static void trees_apply(struct sv *sv, struct pk_sv_tree **news, unsigned *counts)
+{
+        for (int i = 0; i < sv->nconfigs; i++) {
+                struct pk_sv_tree *o = sv->trees ? sv->trees[i] : NULL, *n = news[i];
+                if (!o || !n)
+                        continue;
+                for (size_t k = 0; k < n->n; k++) {
+                        struct pk_sv_tree_node *nd = &n->v[k];
+                        if (nd->kind != PK_SV_TREE_WORKER)
+                                continue;
+                        const struct pk_sv_tree_node *od = NULL;
+                        for (size_t j = 0; j < o->n && !od; j++)
+                                if (o->v[j].kind == PK_SV_TREE_WORKER &&
+                                    strcmp(o->v[j].parent, nd->parent) == 0 &&
+                                    strcmp(o->v[j].id, nd->id) == 0)
+                                        od = &o->v[j];
+                        struct pk_sup *p = tree_sup_at(sv, nd->parent);
+                        if (!p)
+                                continue; /* its supervisor is gone (gave up) */
+                        if (od && strcmp(od->sig, nd->sig) == 0) {
+                                counts[0]++;
+                                continue;
+                        }
+                        struct pk_cmd *cmd = nd->cmd;
+                        nd->cmd = NULL;
+                        logf_("daemon-reload: tree worker %s/%s %s", nd->parent, nd->id,
+                              od ? "changed: restarting" : "added: starting");
+                        if (od) {
+                                counts[1]++;
+                                tree_op_queue(sv, (size_t)i, p, nd, cmd);
+                                continue;
+                        }
+                        counts[2]++;
+                        int r = pk_sup_add(p, &nd->spec, cmd); /* takes cmd */
+                        if (r < 0)
+                                logf_("daemon-reload: tree worker %s/%s: %s", nd->parent, nd->id,
+                                      pk_strerror(r));
+                }
+                for (size_t j = 0; j < o->n; j++) {
+                        const struct pk_sv_tree_node *od = &o->v[j];
+                        int kept = od->kind != PK_SV_TREE_WORKER;
+                        for (size_t k = 0; k < n->n && !kept; k++)
+                                kept = n->v[k].kind == PK_SV_TREE_WORKER &&
+                                       strcmp(n->v[k].parent, od->parent) == 0 &&
+                                       strcmp(n->v[k].id, od->id) == 0;
+                        struct pk_sup *p = kept ? NULL : tree_sup_at(sv, od->parent);
+                        if (!p)
+                                continue;
+                        counts[3]++;
+                        logf_("daemon-reload: tree worker %s/%s removed: stopping", od->parent,
+                              od->id);
+                        tree_op_queue(sv, (size_t)i, p, od, NULL);
+                }
+                sv->trees[i] = n;
+                news[i] = NULL;
+                pk_sv_tree_free(o);
+                for (size_t k = 0; k < n->n; k++)
+                        if (n->v[k].kind == PK_SV_TREE_SUP) {
+                                char path[PK_SV_TREE_PATH + PK_SUP_ID_MAX + 2];
+                                snprintf(path, sizeof(path), "%s%s%s", n->v[k].parent,
+                                         n->v[k].parent[0] ? "/" : "", n->v[k].id);
+                                tree_reorder(sv, n, path);
+                        }
+        }
+}
+
 /* ---- events ------------------------------------------------------------------------------ */
 
 static void svc_removed(struct sv *sv, struct svc *s);
@@ -975,6 +1307,8 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
                         s->mainpid = 0;
                         if (s->u->service.exec_stop_post.n && s->hook < 0)
                                 hook_start(sv, s, HOOK_STOPPOST, 0);
+                        else if (s->u->service.exec_stop_post.n && s->hook != HOOK_STOPPOST)
+                                s->stoppost_pending = 1; /* after the chain that runs */
                 }
                 /* The event's state is the one at emission; ask for the current one. */
                 struct pk_sup_child_info ci;
@@ -982,6 +1316,8 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
                     (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED))
                         svc_removed(sv, s);
         }
+        if (ev->id[0] && ev->sup != sv->sup)
+                tree_ops_advance(sv, ev->sup, ev->id);
         if (ev->kind == PK_SUP_EV_SUP_DOWN && ev->sup == sv->sup)
                 pk_loop_stop(sv->loop); /* a tree file's supervisor going down is an event */
         /* Push to watchers. */
@@ -1018,6 +1354,18 @@ static void svc_removed(struct sv *sv, struct svc *s)
         int r = pk_sup_remove_child(SUP_OF(sv, s), s->name);
         if (r < 0 && r != -ENOENT)
                 return; /* still running: a later event retries */
+        for (size_t i = 0; i < sv->n; i++) {
+                if (sv->svcs[i]->stop_for == s)
+                        sv->svcs[i]->stop_for = NULL; /* its stop is gone with it */
+                if (sv->svcs[i]->restart_with == s)
+                        sv->svcs[i]->restart_with = NULL;
+        }
+        if (s->stop_for) {
+                struct svc *x = s->stop_for;
+                s->stop_for = NULL;
+                if (x->stop_wait > 0 && --x->stop_wait == 0)
+                        stop_finish(sv, x);
+        }
         s->in_sup = 0;
         s->removing = 0;
         struct svc *rep = s->replacement;
@@ -1088,6 +1436,21 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
                 for (size_t k = before; k < ls.n; k++)
                         ls.v[k]->on_demand = 1;
         }
+        /* Tree files too, before anything changes: a structural change refuses all. */
+        struct pk_sv_tree **news = calloc((size_t)sv->nconfigs + 1, sizeof(struct pk_sv_tree *));
+        if (!news) {
+                load_set_clear(&ls);
+                sk_reload_abort(sv->sk);
+                return -ENOMEM;
+        }
+        if ((r = trees_read(sv, news, err, errsz)) < 0) {
+                for (int i = 0; i < sv->nconfigs; i++)
+                        pk_sv_tree_free(news[i]);
+                free(news);
+                load_set_clear(&ls);
+                sk_reload_abort(sv->sk);
+                return r;
+        }
         sk_reload_commit(sv->sk);
         unsigned kept = 0, changed = 0, added = 0, removed = 0, notadded = 0;
         /* Removed and changed first. */
@@ -1096,7 +1459,7 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
                 struct svc *n = NULL;
                 size_t j;
                 if (s->sup) {
-                        kept++; /* tree files are read once, at start */
+                        kept++; /* a tree's unit: kept (its tree is diffed below) */
                         continue;
                 }
                 for (j = 0; j < ls.n; j++)
@@ -1138,6 +1501,14 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
         load_set_clear(&ls); /* its services were moved or freed */
         logf_("daemon-reload: %u unchanged, %u changed, %u added, %u removed", kept, changed, added,
               removed);
+        unsigned tc[4] = {0, 0, 0, 0};
+        trees_apply(sv, news, tc);
+        for (int i = 0; i < sv->nconfigs; i++)
+                pk_sv_tree_free(news[i]);
+        free(news);
+        if (sv->trees)
+                logf_("daemon-reload: tree workers: %u unchanged, %u changed, %u added, %u removed",
+                      tc[0], tc[1], tc[2], tc[3]);
         return notadded ? -E2BIG : 0; /* err names the last one */
 }
 
@@ -1493,18 +1864,16 @@ static void handle(struct client *c, const struct pk_term *req)
                         if (r == -EALREADY)
                                 r = 0;
                 } else if (strcmp(vname, "stop") == 0) {
-                        if (x->u->service.exec_stop.n && running) {
-                                hook_start(sv, x, HOOK_STOP, c->id);
-                                goto out; /* answered when ExecStop= is done */
-                        }
-                        r = pk_sup_stop_child(SUP_OF(sv, x), x->name);
+                        stop_request(sv, x, STOP_STOP, c->id);
+                        goto out; /* answered when every ExecStop= is done */
                 } else if (strcmp(vname, "reset_failed") == 0) {
                         r = pk_sup_reset_child(SUP_OF(sv, x), x->name);
                         if (r == -EALREADY)
                                 r = 0; /* not failed: nothing to reset, as systemctl */
                 } else if (strcmp(vname, "restart") == 0 ||
                            (strcmp(vname, "try_restart") == 0 && running)) {
-                        r = pk_sup_restart_child(SUP_OF(sv, x), x->name);
+                        stop_request(sv, x, STOP_RESTART, c->id);
+                        goto out; /* ExecStop= first, as a stop */
                 } else if (strcmp(vname, "try_restart") == 0) {
                         r = 0;
                 } else if (strcmp(vname, "reload") == 0) {
@@ -1971,16 +2340,23 @@ static int sv_main(int argc, char **argv)
                 pk_cli_error("supervise", "reaper mode: %s", pk_strerror(r));
                 goto out;
         }
-        struct pk_sv_tree_env tenv = {.loop = sv->loop,
-                                      .log_dir = sv->log_dir,
-                                      .cgroup = sv->cgroup,
-                                      .cgroup_parent = pk_cgroup_path(sv->inst_cg),
-                                      .add_unit = tree_add_unit,
-                                      .ud = sv};
+        sv->tenv = (struct pk_sv_tree_env){.loop = sv->loop,
+                                           .log_dir = sv->log_dir,
+                                           .cgroup = sv->cgroup,
+                                           .cgroup_parent = pk_cgroup_path(sv->inst_cg),
+                                           .add_unit = tree_add_unit,
+                                           .ud = sv};
         for (int i = 0; i < sv->nconfigs; i++) {
                 if (!ends_with(sv->configs[i], ".tree"))
                         continue;
-                if (pk_sv_tree_load(sv->configs[i], &tenv, sv->sup, err, sizeof(err)) < 0) {
+                if (!sv->trees &&
+                    !(sv->trees = calloc((size_t)sv->nconfigs, sizeof(struct pk_sv_tree *)))) {
+                        pk_cli_error("supervise", "%s", pk_strerror(-ENOMEM));
+                        rc = PK_CLI_EXIT_BADINPUT;
+                        goto out;
+                }
+                if (pk_sv_tree_load(sv->configs[i], &sv->tenv, sv->sup, &sv->trees[i], err,
+                                    sizeof(err)) < 0) {
                         pk_cli_error("supervise", "%s", err);
                         rc = PK_CLI_EXIT_BADINPUT;
                         goto out;
@@ -2032,6 +2408,12 @@ out:
         for (size_t i = 0; i < sv->n; i++)
                 svc_free(sv->svcs[i]);
         free(sv->svcs);
+        for (int i = 0; sv->trees && i < sv->nconfigs; i++)
+                pk_sv_tree_free(sv->trees[i]);
+        free(sv->trees);
+        for (size_t i = 0; i < sv->n_tree_ops; i++)
+                pk_cmd_free(sv->tree_ops[i].cmd);
+        free(sv->tree_ops);
         pk_loop_free(sv->loop);
         return rc;
 }

@@ -4,6 +4,8 @@
 #ifndef PORTKIT_SUPERVISE_H
 #define PORTKIT_SUPERVISE_H
 
+#include <portkit/sup.h>
+
 #include <stddef.h>
 
 #define PK_SV_DEFAULT_CONTROL "/run/portkit/control"
@@ -67,11 +69,38 @@ struct pk_sv_tree_env {
         int (*add_unit)(void *ud, struct pk_sup *parent, const char *name, char *err, size_t errsz);
         void *ud;
 };
+/* What a tree file says, node by node in file order (for daemon-reload's diff). */
+#define PK_SV_TREE_PATH 256
+enum { PK_SV_TREE_SUP, PK_SV_TREE_WORKER, PK_SV_TREE_UNIT };
+struct pk_sv_tree_node {
+        int kind;                     /* PK_SV_TREE_* */
+        char parent[PK_SV_TREE_PATH]; /* its supervisor's path "app/web"; "" for a top one */
+        char id[PK_SUP_ID_MAX + 1];
+        char *sig; /* its definition (a supervisor's flags, a worker's map) as text, owned */
+        /* pk_sv_tree_read() only, workers: what pk_sup_add() takes (id points to
+         * the node's own id; the command owned until taken) */
+        struct pk_sup_child_spec spec;
+        struct pk_cmd *cmd;
+};
+struct pk_sv_tree {
+        struct pk_sv_tree_node *v;
+        size_t n, cap;
+};
 /* Reads @file and adds each {supervisor, Name, #{...}, [Children]} in it to
- * @parent as a nested supervisor.  0, or a negative error with "file:line:
+ * @parent as a nested supervisor; what it says in *ret (caller frees with
+ * pk_sv_tree_free()) if ret.  0, or a negative error with "file:line:
  * message" or "file: what: message" in @err. */
 int pk_sv_tree_load(const char *file, const struct pk_sv_tree_env *env, struct pk_sup *parent,
+                    struct pk_sv_tree **ret, char *err, size_t errsz);
+/* Reads and checks @file as pk_sv_tree_load() does, building nothing: workers'
+ * specs and commands are in the nodes.  Caller frees *ret. */
+int pk_sv_tree_read(const char *file, const struct pk_sv_tree_env *env, struct pk_sv_tree **ret,
                     char *err, size_t errsz);
+/* 0 if @nw differs from @old in workers only; else -EINVAL and "file: ...
+ * restart supervise for: supervisor app/web flags changed; unit ... added" in @err. */
+int pk_sv_tree_diff(const char *file, const struct pk_sv_tree *old, const struct pk_sv_tree *nw,
+                    char *err, size_t errsz);
+struct pk_sv_tree *pk_sv_tree_free(struct pk_sv_tree *rec);
 
 /* systemctl is-enabled: "enabled", "disabled", "static", "masked" or "not-found". */
 const char *pk_sv_enabled_state(const char *unit, const struct pk_unit_opts *uo);

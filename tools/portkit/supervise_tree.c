@@ -36,7 +36,43 @@ struct tctx {
         const char *file;
         char *err;
         size_t errsz;
+        struct pk_sv_tree *rec; /* what the file says, node by node; NULL: not kept */
+        int dry;                /* 1: build nothing: workers' specs and commands kept in rec */
+        char path[PK_SV_TREE_PATH];
 };
+
+/* Appends a node to t->rec (if kept); its definition is term @def printed.
+ * Returns the node or NULL (no record kept, or -ENOMEM in *r). */
+static struct pk_sv_tree_node *record(struct tctx *t, int kind, const char *id,
+                                      const struct pk_term *def, int *r)
+{
+        *r = 0;
+        if (!t->rec)
+                return NULL;
+        struct pk_sv_tree *rec = t->rec;
+        if (rec->n == rec->cap) {
+                size_t cap = rec->cap ? rec->cap * 2 : 16;
+                struct pk_sv_tree_node *v = realloc(rec->v, cap * sizeof(*v));
+                if (!v) {
+                        *r = -ENOMEM;
+                        return NULL;
+                }
+                rec->v = v;
+                rec->cap = cap;
+        }
+        struct pk_sv_tree_node *n = &rec->v[rec->n];
+        memset(n, 0, sizeof(*n));
+        n->kind = kind;
+        snprintf(n->parent, sizeof(n->parent), "%s", t->path);
+        snprintf(n->id, sizeof(n->id), "%s", id);
+        size_t len = 0;
+        if (pk_etf_print_w(def, &n->sig, &len) < 0 || !n->sig) {
+                *r = -ENOMEM;
+                return NULL;
+        }
+        rec->n++;
+        return n;
+}
 
 static int fail(struct tctx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -208,6 +244,17 @@ static int worker(struct tctx *t, struct pk_sup *parent, const struct pk_term *t
                 pk_cmd_free(cmd);
                 return fail(t, "worker %s: %s", id, pk_strerror(r));
         }
+        struct pk_sv_tree_node *n = record(t, PK_SV_TREE_WORKER, id, m, &r);
+        if (r < 0) {
+                pk_cmd_free(cmd);
+                return fail(t, "worker %s: %s", id, pk_strerror(r));
+        }
+        if (t->dry) { /* kept for a reload to add */
+                n->spec = sp;
+                n->spec.id = n->id;
+                n->cmd = cmd;
+                return 0;
+        }
         r = pk_sup_add(parent, &sp, cmd); /* takes cmd */
         if (r < 0)
                 return fail(t, "worker %s: %s", id, pk_strerror(r));
@@ -227,8 +274,14 @@ static int child(struct tctx *t, struct pk_sup *parent, const struct pk_term *c,
                 char name[256];
                 if (c->v.tuple.arity != 2 || text_of(&c->v.tuple.elems[1], name, sizeof(name)) < 0)
                         return fail(t, "a unit child is {unit, \"name.service\"}");
+                int r = 0;
+                (void)record(t, PK_SV_TREE_UNIT, name, &c->v.tuple.elems[1], &r);
+                if (r < 0)
+                        return fail(t, "unit %s: %s", name, pk_strerror(r));
+                if (t->dry)
+                        return 0;
                 char sub[1024] = "";
-                int r = t->env->add_unit(t->env->ud, parent, name, sub, sizeof(sub));
+                r = t->env->add_unit(t->env->ud, parent, name, sub, sizeof(sub));
                 if (r < 0)
                         return fail(t, "unit %s: %s", name, sub[0] ? sub : pk_strerror(r));
                 return 0;
@@ -299,38 +352,178 @@ static int build_sup(struct tctx *t, struct pk_sup *parent, const struct pk_term
                 o.backoff_base_ms = 0;
         if (o.backoff_reset_ms < 0)
                 o.backoff_reset_ms = INT64_C(1) << 39; /* "never" */
-        struct pk_sup *s = NULL;
-        int r = pk_sup_new(t->env->loop, &o, &s);
+        int r = 0;
+        /* its definition: the flags map; the children are nodes of their own */
+        (void)record(t, PK_SV_TREE_SUP, name, m, &r);
         if (r < 0)
                 return fail(t, "supervisor %s: %s", name, pk_strerror(r));
+        struct pk_sup *s = NULL;
+        if (!t->dry && (r = pk_sup_new(t->env->loop, &o, &s)) < 0)
+                return fail(t, "supervisor %s: %s", name, pk_strerror(r));
+        size_t plen = strlen(t->path);
+        if (plen + 1 + strlen(name) >= sizeof(t->path)) {
+                pk_sup_free(s);
+                return fail(t, "supervisor %s: path too long", name);
+        }
+        snprintf(t->path + plen, sizeof(t->path) - plen, "%s%s", plen ? "/" : "", name);
         const struct pk_term *l = &tup->v.tuple.elems[3];
         for (uint32_t i = 0; l->type == PK_TERM_LIST && i < l->v.list.len; i++) {
                 r = child(t, s, &l->v.list.elems[i], depth);
                 if (r < 0) {
+                        t->path[plen] = '\0';
                         pk_sup_free(s);
                         return r;
                 }
         }
+        t->path[plen] = '\0';
+        if (t->dry)
+                return 0;
         r = pk_sup_add_sup(parent, &sp, s); /* takes s */
         if (r < 0)
                 return fail(t, "supervisor %s: %s", name, pk_strerror(r));
         return 0;
 }
 
+struct pk_sv_tree *pk_sv_tree_free(struct pk_sv_tree *rec)
+{
+        if (!rec)
+                return NULL;
+        for (size_t i = 0; i < rec->n; i++) {
+                free(rec->v[i].sig);
+                pk_cmd_free(rec->v[i].cmd);
+        }
+        free(rec->v);
+        free(rec);
+        return NULL;
+}
+
+static int tree_parse(struct tctx *t, const char *file, struct pk_sup *parent);
+
 int pk_sv_tree_load(const char *file, const struct pk_sv_tree_env *env, struct pk_sup *parent,
-                    char *err, size_t errsz)
+                    struct pk_sv_tree **ret, char *err, size_t errsz)
 {
         struct tctx t = {.env = env, .file = file, .err = err, .errsz = errsz};
+        if (ret && !(t.rec = calloc(1, sizeof(*t.rec))))
+                return -ENOMEM;
+        int r = tree_parse(&t, file, parent);
+        if (ret && r == 0)
+                *ret = t.rec;
+        else
+                pk_sv_tree_free(t.rec);
+        return r;
+}
+
+int pk_sv_tree_read(const char *file, const struct pk_sv_tree_env *env, struct pk_sv_tree **ret,
+                    char *err, size_t errsz)
+{
+        struct tctx t = {.env = env, .file = file, .err = err, .errsz = errsz, .dry = 1};
+        if (!(t.rec = calloc(1, sizeof(*t.rec))))
+                return -ENOMEM;
+        int r = tree_parse(&t, file, NULL);
+        if (r == 0)
+                *ret = t.rec;
+        else
+                pk_sv_tree_free(t.rec);
+        return r;
+}
+
+/* The node of @rec with this kind, parent and id, or NULL. */
+static const struct pk_sv_tree_node *node_find(const struct pk_sv_tree *rec, int kind,
+                                               const char *parent, const char *id)
+{
+        for (size_t i = 0; i < rec->n; i++)
+                if (rec->v[i].kind == kind && strcmp(rec->v[i].parent, parent) == 0 &&
+                    strcmp(rec->v[i].id, id) == 0)
+                        return &rec->v[i];
+        return NULL;
+}
+
+static void say(char *err, size_t errsz, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void say(char *err, size_t errsz, size_t *used, const char *fmt, ...)
+{
+        if (*used >= errsz)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(err + *used, errsz - *used, fmt, ap);
+        va_end(ap);
+        if (k > 0)
+                *used += (size_t)k;
+}
+
+int pk_sv_tree_diff(const char *file, const struct pk_sv_tree *old, const struct pk_sv_tree *nw,
+                    char *err, size_t errsz)
+{
+        /* Supervisors (their flags) and units must be the same, in the same
+         * order within each supervisor; only workers may differ. */
+        size_t used = 0;
+        int bad = 0;
+        static const char *const kinds[] = {"supervisor", "worker", "unit"};
+        for (int pass = 0; pass < 2; pass++) {
+                const struct pk_sv_tree *a = pass ? nw : old, *b = pass ? old : nw;
+                for (size_t i = 0; i < a->n; i++) {
+                        const struct pk_sv_tree_node *x = &a->v[i];
+                        if (x->kind == PK_SV_TREE_WORKER)
+                                continue;
+                        const struct pk_sv_tree_node *y = node_find(b, x->kind, x->parent, x->id);
+                        const char *what = NULL;
+                        if (!y)
+                                what = pass ? "added" : "removed";
+                        else if (!pass && strcmp(x->sig, y->sig) != 0)
+                                what = "flags changed";
+                        if (!what)
+                                continue;
+                        say(err, errsz, &used, "%s%s %s%s%s %s", bad ? "; " : "", kinds[x->kind],
+                            x->parent, x->parent[0] ? "/" : "", x->id, what);
+                        bad = 1;
+                }
+        }
+        /* the order of supervisors and units among their siblings */
+        for (size_t i = 0; !bad && i < old->n; i++) {
+                const struct pk_sv_tree_node *x = &old->v[i];
+                if (x->kind == PK_SV_TREE_WORKER)
+                        continue;
+                size_t ox = 0, nx = 0;
+                for (size_t k = 0; k < i; k++)
+                        ox += old->v[k].kind != PK_SV_TREE_WORKER &&
+                              strcmp(old->v[k].parent, x->parent) == 0;
+                const struct pk_sv_tree_node *y = node_find(nw, x->kind, x->parent, x->id);
+                for (size_t k = 0; y && &nw->v[k] != y; k++)
+                        nx += nw->v[k].kind != PK_SV_TREE_WORKER &&
+                              strcmp(nw->v[k].parent, x->parent) == 0;
+                if (ox != nx) {
+                        say(err, errsz, &used, "%s %s%s%s moved", kinds[x->kind], x->parent,
+                            x->parent[0] ? "/" : "", x->id);
+                        bad = 1;
+                }
+        }
+        if (!bad)
+                return 0;
+        char what[768];
+        snprintf(what, sizeof(what), "%s", err);
+        snprintf(err, errsz,
+                 "%s: a reload changes workers only (changed, added, removed); restart supervise "
+                 "for: %s",
+                 file, what);
+        return -EINVAL;
+}
+
+static int tree_parse(struct tctx *t, const char *file, struct pk_sup *parent)
+{
+        char *err = t->err;
+        size_t errsz = t->errsz;
         int fd = open(file, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
                 int e = errno;
-                (void)fail(&t, "%s", strerror(e));
+                (void)fail(t, "%s", strerror(e));
                 return -e;
         }
         struct stat st;
         if (fstat(fd, &st) < 0 || (size_t)st.st_size > TREE_MAX_FILE) {
                 close(fd);
-                return fail(&t, "not readable or larger than %zu bytes", TREE_MAX_FILE);
+                return fail(t, "not readable or larger than %zu bytes", TREE_MAX_FILE);
         }
         char *text = calloc(1, (size_t)st.st_size + 1);
         if (!text) {
@@ -364,11 +557,11 @@ int pk_sv_tree_load(const char *file, const struct pk_sv_tree_env *env, struct p
                 if (p == 0 || !term)
                         break;
                 off += used;
-                r = build_sup(&t, parent, term, 0);
+                r = build_sup(t, parent, term, 0);
                 nsup++;
         }
         if (r == 0 && nsup == 0)
-                r = fail(&t, "no {supervisor, Name, #{...}, [Children]} term");
+                r = fail(t, "no {supervisor, Name, #{...}, [Children]} term");
         pk_arena_free(a);
         free(text);
         return r;
