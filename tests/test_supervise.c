@@ -1258,7 +1258,7 @@ Test(supervise, a_thousand_units_load_and_start, .timeout = 600)
                 snprintf(name, sizeof(name), "u%04d", i);
                 cr_assert_eq(pk_cmd_arg(cmd, name), 0);
         }
-        cr_assert_eq(ctl_run(cmd, &out), 0, "%.2000s", out);
+        cr_assert_eq(svt_run(cmd, &out), 0, "%.2000s", out);
         cr_assert_eq(count_in(out, "active: active"), 300);
         free(out);
         sv_stop(&s);

@@ -111,7 +111,7 @@ int64_t pk__sup_backoff_at(const struct sup_backoff *b, unsigned k)
 
 int pk__sup_restart_on(const struct child *c, bool normal, const struct pk_exit *ex, int reason)
 {
-        unsigned on = c->lim.restart_on;
+        unsigned on = limit_of(c)->restart_on;
         if (!on)
                 return -1;
         unsigned kind;

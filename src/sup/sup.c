@@ -1175,8 +1175,8 @@ static void on_failure_or_exit(struct child *c, bool normal, const struct pk_exi
 static bool is_normal(const struct child *c, const struct pk_exit *ex)
 {
         if (!ex->exited) /* a clean signal (success_signals) is a normal end */
-                return ex->signal >= 1 && ex->signal <= 64 &&
-                       ((c->lim.success_signals >> (ex->signal - 1)) & 1);
+                return c->x && ex->signal >= 1 && ex->signal <= 64 &&
+                       ((c->x->lim.success_signals >> (ex->signal - 1)) & 1);
         if (ex->code == 0)
                 return true;
         for (size_t i = 0; c->x && i < c->x->nsuccess; i++)
@@ -1343,7 +1343,7 @@ static bool spec_needs_cold(const struct pk_sup_child_spec *sp, bool tmpl)
         if (tmpl && (sp->log_dir || sp->log_opts))
                 return true;
         if (sp->backoff_base_ms || sp->backoff_cap_ms || sp->backoff_reset_ms || sp->jitter_pct ||
-            sp->start_limit_burst)
+            sp->start_limit_burst || sp->backoff_steps || sp->restart_on || sp->success_signals)
                 return true;
         const char *const *lists[] = {sp->requires_ids, sp->wants,  sp->after,  sp->binds_to,
                                       sp->conflicts,    sp->before, sp->part_of};
