@@ -66,12 +66,12 @@ struct child_cold {
         struct pk_log_opts *log_opts; /* templates only; NULL: defaults */
         struct child_limit lim;       /* per-child backoff and start limit (limit.c) */
         /* socket activation and the fd store (fds.c) */
-        int *lfds;          /* listen fds: owned duplicates */
-        char **lnames;      /* their names */
-        size_t nl;          /* how many */
-        int *sfds;          /* the fd store: owned */
-        char **snames;      /* their FDNAME= */
-        size_t ns;          /* how many */
+        int *lfds;              /* listen fds: owned duplicates */
+        char **lnames;          /* their names */
+        size_t nl;              /* how many */
+        int *sfds;              /* the fd store: owned */
+        char **snames;          /* their FDNAME= */
+        size_t ns;              /* how many */
         unsigned store_max;     /* spec.fd_store_max */
         uint8_t store_preserve; /* spec.fd_store_preserve */
 };
@@ -133,8 +133,8 @@ struct child {
         bool manual : 1;        /* spec.manual */
         bool has_exit : 1;
         bool keep_store : 1; /* a requested restart passes through DOWN: keep the store */
-        unsigned restarts; /* restarts so far */
-        unsigned fails;    /* consecutive quick failures (backoff exponent) */
+        unsigned restarts;   /* restarts so far */
+        unsigned fails;      /* consecutive quick failures (backoff exponent) */
         uint64_t start_ns, ready_ns, next_restart_ns;
         uint64_t start_seq; /* order of the last spawn, for reverse-order stops */
         struct pk_exit last_exit;
