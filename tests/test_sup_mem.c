@@ -106,7 +106,8 @@ static void rm_tmpdir(void)
                 return;
         char cmd[128];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-        (void)system(cmd);
+        if (system(cmd) != 0)
+                cr_log_warn("%s failed", cmd);
         tmpdir[0] = '\0';
 }
 
