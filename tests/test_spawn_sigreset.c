@@ -51,7 +51,7 @@ static void check_mode(int mode, int fallback)
         pk__spawn_bench_sigreset(mode);
         uint64_t ign, cgt;
         child_masks(&ign, &cgt);
-        pk__spawn_bench_sigreset(PK__SIGRESET_STATUS);
+        pk__spawn_bench_sigreset(PK__SIGRESET_QUERY); /* back to the default */
         pk__spawn_test_fallback(0);
         cr_assert_eq(cgt, 0, "mode %d fallback %d: handled in the child: %#" PRIx64, mode, fallback,
                      cgt);

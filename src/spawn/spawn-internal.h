@@ -169,7 +169,7 @@ void pk__spawn_test_fallback(int mode);
  * dispositions to reset, all three exact.  STATUS (the default): SigIgn and
  * SigCgt of /proc/self/status; ALL: 62 unconditional resets; QUERY: asks each
  * signal, resets the ones not default.  Process-wide; not for production. */
-enum { PK__SIGRESET_STATUS, PK__SIGRESET_ALL, PK__SIGRESET_QUERY };
+enum { PK__SIGRESET_QUERY, PK__SIGRESET_STATUS, PK__SIGRESET_ALL }; /* 0: the default */
 void pk__spawn_bench_sigreset(int mode);
 
 /* Runs the plan (child.c): clone + child setup + exec.  Returns 0 with
