@@ -147,8 +147,15 @@ static void resolve_default(const char *const *dirs, char *out, size_t size)
 
 static int expand(struct collect *c, const char *target, const struct pk_unit_opts *uo, int depth)
 {
-        if (depth > TARGET_DEPTH)
+        if (depth > TARGET_DEPTH) {
+                /* a target chain this deep is a loop the seen-list missed or a
+                 * config error: said, not silently cut */
+                fprintf(stderr,
+                        "portkit supervise: %s: targets nested more than %d deep: not "
+                        "expanded further\n",
+                        target, TARGET_DEPTH);
                 return 0;
+        }
         char name[256];
         if (strcmp(target, "default.target") == 0)
                 resolve_default(uo->dirs, name, sizeof(name));

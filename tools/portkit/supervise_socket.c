@@ -1089,18 +1089,25 @@ static int names_socket(const char *svc, char *const *sockets, const struct sk_u
  * activates the service; returns how many, *any: whether a unit names it. */
 static size_t collect(struct sk_set *set, const struct sk_att *a, int *any)
 {
-        size_t n = 0;
+        size_t n = 0, all = 0;
         *any = 0;
         for (size_t i = 0; i < set->n; i++) {
                 struct sk_unit *su = set->v[i];
                 if (!names_socket(a->name, a->sockets, su))
                         continue;
                 *any = 1;
-                for (size_t k = 0; su->open && k < su->nl && n < PK_SUP_MAX_FDS; k++) {
+                for (size_t k = 0; su->open && k < su->nl; k++, all++) {
+                        if (n == PK_SUP_MAX_FDS)
+                                continue; /* counted in all, reported below */
                         set->afds[n] = su->l[k].fd;
                         set->anames[n++] = su->u->socket.fd_name;
                 }
         }
+        if (all > n)
+                logf_(
+                    "%s: its socket units listen on %zu descriptors; only the first %d are passed "
+                    "(the limit)",
+                    a->name, all, PK_SUP_MAX_FDS);
         return n;
 }
 
