@@ -1610,6 +1610,9 @@ Test(unit_child, restart_stop_and_readiness)
         pk_unit_child_free(c);
 }
 
+/* cppcheck-suppress unknownMacro */
+TestSuite(unit_child, .fini = sv_cleanup);
+
 Test(unit_child, helper_logs_and_directories)
 {
         int r;
@@ -1621,6 +1624,7 @@ Test(unit_child, helper_logs_and_directories)
 
         char root[] = "/tmp/pk-uc-XXXXXX";
         cr_assert(mkdtemp(root));
+        snprintf(created_dir, sizeof(created_dir), "%s", root); /* removed by the fini */
         const char *helper[] = {"/usr/bin/portkit", "unit-exec", NULL};
         struct pk_unit_child_opts o = {
             .helper = helper, .log_dir = "/var/log/x", .dir_root = root, .create_dirs = 1};
