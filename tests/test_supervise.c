@@ -58,6 +58,22 @@ static void sv_cleanup(void)
         created_dir[0] = '\0';
 }
 
+/* Waits (30 s at most: a hang) until a hook's shell has written the whole of
+ * path: `cmd > path` creates the file before cmd writes, so existence is not
+ * enough; every file the test hooks write ends in a newline. */
+static void wait_written(const char *path)
+{
+        for (int i = 0; i < 600; i++) {
+                char *t = tu_slurp_or_empty(path);
+                size_t n = strlen(t);
+                int done = n > 0 && t[n - 1] == '\n';
+                free(t);
+                if (done)
+                        return;
+                nap();
+        }
+}
+
 /* cppcheck-suppress unknownMacro */
 TestSuite(supervise, .fini = sv_cleanup);
 
@@ -322,16 +338,14 @@ Test(supervise, hooks_run_in_the_units_cgroup_and_write_its_log)
         wait_field(&s, "hooks", "active", "active");
         char path[512];
         snprintf(path, sizeof(path), "%s/post.cg", s.dir);
-        for (int i = 0; i < 600 && access(path, F_OK) != 0; i++)
-                nap();
+        wait_written(path);
         cr_assert_eq(ctl(&s, NULL, "reload", "hooks"), 0);
         cr_assert_eq(ctl(&s, NULL, "stop", "hooks"), 0);
         wait_field(&s, "hooks", "active", "inactive");
         const char *tags[] = {"post", "reload", "stop", "stoppost", "lpost"};
         for (size_t i = 0; i < 5; i++) {
                 snprintf(path, sizeof(path), "%s/%s.cg", s.dir, tags[i]);
-                for (int k = 0; k < 600 && access(path, F_OK) != 0; k++)
-                        nap();
+                wait_written(path);
         }
         char *t = read_in(&s, "main.cg");
         char main_cg[512], lmain_cg[512], got[512];
@@ -497,8 +511,7 @@ static long read_pid_file(const char *dir, const char *name)
 {
         char path[512];
         snprintf(path, sizeof(path), "%s/%s", dir, name);
-        for (int i = 0; i < 600 && access(path, F_OK) != 0; i++)
-                nap();
+        wait_written(path);
         char *t = read_file(path);
         long pid = atol(t);
         free(t);
