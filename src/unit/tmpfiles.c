@@ -122,17 +122,6 @@ static void fail(struct tf *t, const struct tf_line *l, int code, const char *wh
 
 /* ---- fields ------------------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* Appends the C escape at *p (just after the backslash) to o; *p moves past it.
  * NUL bytes are refused (paths and names are C strings). */
 static int unescape_one(struct pk__dynbuf *o, const char **p)
@@ -175,7 +164,8 @@ static int unescape_one(struct pk__dynbuf *o, const char **p)
                 v = ' ';
                 break;
         case 'x': {
-                int h = hexval(s[0]), l2 = h >= 0 ? hexval(s[1]) : -1;
+                int h = pk__hexval((unsigned char)s[0]),
+                    l2 = h >= 0 ? pk__hexval((unsigned char)s[1]) : -1;
                 if (h < 0 || l2 < 0)
                         return -EINVAL;
                 v = h * 16 + l2;
