@@ -410,6 +410,58 @@ Test(sup, rest_for_one_restarts_the_later_ones)
         finish(s);
 }
 
+/* pk_sup_set_opts(): one_for_one becomes one_for_all while the children run
+ * (none is restarted by the change, the next exit restarts all three);
+ * intensity 1 then gives the supervisor up at the second restart; what is
+ * fixed at creation is refused and changes nothing. */
+Test(sup, set_opts_changes_strategy_and_intensity_in_place)
+{
+        struct pk_sup *s = three(PK_SUP_ONE_FOR_ONE);
+        struct pk_sup_child_info a0, c0;
+        pk_sup_child_info(s, "a", &a0);
+        pk_sup_child_info(s, "c", &c0);
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.strategy = PK_SUP_ONE_FOR_ALL;
+        o.backoff_base_ms = 1;
+        o.name = "other";
+        cr_assert_eq(pk_sup_set_opts(s, &o), -EINVAL); /* the name is fixed */
+        o.name = NULL;
+        o.strategy = PK_SUP_SIMPLE_ONE_FOR_ONE;
+        cr_assert_eq(pk_sup_set_opts(s, &o), -EINVAL);
+        o.strategy = PK_SUP_ONE_FOR_ALL;
+        o.backoff_cap_ms = 1;
+        o.backoff_base_ms = 2;
+        cr_assert_eq(pk_sup_set_opts(s, &o), -EINVAL); /* cap below base */
+        o.backoff_cap_ms = 0;
+        o.backoff_base_ms = 1;
+        o.intensity = 1;
+        o.period_ms = 60000;
+        cr_assert_eq(pk_sup_set_opts(NULL, &o), -EINVAL);
+        cr_assert_eq(pk_sup_set_opts(s, &o), 0);
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, NULL), 0, "the change stopped a child");
+        struct pk_sup_child_info a1;
+        pk_sup_child_info(s, "a", &a1);
+        cr_assert_eq(a1.pid, a0.pid);
+        /* one_for_all now: b's death restarts a and c too */
+        cr_assert_eq(pk_sup_signal_child(s, "b", SIGKILL), 0);
+        run_until(PK_SUP_EV_READY, "c", 1);
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, "a"), 1);
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, "c"), 1);
+        struct pk_sup_child_info c1;
+        pk_sup_child_info(s, "c", &c1);
+        cr_assert_neq(c1.pid, c0.pid);
+        /* intensity 1 in 60 s: a second restart is one too many */
+        cr_assert_eq(pk_sup_signal_child(s, "a", SIGKILL), 0);
+        R.stop_sup = s;
+        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
+        struct pk_sup_status st;
+        cr_assert_eq(pk_sup_state(s, &st), 0);
+        cr_assert(st.finished && st.failed);
+        cr_assert_eq(st.reason, PK_SUP_R_INTENSITY);
+        finish(s);
+}
+
 Test(sup, simple_one_for_one_dynamic_children)
 {
         struct pk_sup_child_spec t;
