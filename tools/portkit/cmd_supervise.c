@@ -1243,6 +1243,18 @@ static void tree_forget(struct sv *sv)
                 gone->sup_gone = 1; /* its supervisor and its child record went together */
                 svc_removed(sv, gone);
         }
+        /* A reload's step waiting in a removed supervisor went with it. */
+        for (size_t i = 0; i < sv->n_tree_ops;) {
+                int found = 0;
+                for (size_t k = 0; k < nlive && !found; k++)
+                        found = live[k] == sv->tree_ops[i].sup;
+                if (found) {
+                        i++;
+                        continue;
+                }
+                pk_cmd_free(sv->tree_ops[i].cmd);
+                sv->tree_ops[i] = sv->tree_ops[--sv->n_tree_ops];
+        }
         free(live);
 }
 
@@ -1596,6 +1608,22 @@ static void tree_apply(struct sv *sv, int i, struct pk_sv_tree *n)
                         continue; /* its supervisor is gone (gave up) */
                 char err[1024] = "";
                 int r = 0;
+                struct pk_sup_child_info ci;
+                if (top_fresh && pk_sup_child_info(p, nd->id, &ci) == 0) {
+                        /* a top supervisor that moved from another tree file and
+                         * still stops there: built once it is gone */
+                        for (size_t q = 0; q < sv->n_tree_ops; q++)
+                                if (sv->tree_ops[q].sup == p &&
+                                    strcmp(sv->tree_ops[q].id, nd->id) == 0) {
+                                        sv->tree_ops[q].rebuild = 1;
+                                        sv->tree_ops[q].config = (size_t)i;
+                                        top_fresh = 0;
+                                }
+                        if (!top_fresh) {
+                                report_add(sv, REP_ADDED, "", nd->id);
+                                continue;
+                        }
+                }
                 if (top_fresh) {
                         pk_sv_tree_path(nd, path, sizeof(path));
                         logf_("daemon-reload: supervisor %s added: starting", path);
