@@ -1989,7 +1989,8 @@ int pk_sup_set_opts(struct pk_sup *s, const struct pk_sup_opts *o)
                 return r;
         /* What is fixed at creation must be left unset or be the same. */
         if ((d.name && strcmp(d.name, s->name) != 0) || d.cgroup != s->opts.cgroup ||
-            (d.cgroup_parent && (!s->cgroup_parent || strcmp(d.cgroup_parent, s->cgroup_parent))) ||
+            (d.cgroup_parent &&
+             (!s->cgroup_parent || strcmp(d.cgroup_parent, s->cgroup_parent) != 0)) ||
             d.template_spec || s->opts.strategy == PK_SUP_SIMPLE_ONE_FOR_ONE)
                 return -EINVAL;
         if ((r = opts_defaults(&d)) < 0)

@@ -1198,7 +1198,7 @@ static void trees_reorder(struct sv *sv)
 /* Appends @s and the supervisors below it to *v (n of cap); -ENOMEM. */
 static int sups_below(struct pk_sup *s, struct pk_sup ***v, size_t *n, size_t *cap, int depth)
 {
-        if (pk__array_grow((void **)v, cap, *n + 1, sizeof(**v), 16) < 0)
+        if (pk__array_grow((void **)v, cap, *n + 1, sizeof(struct pk_sup *), 16) < 0)
                 return -ENOMEM;
         (*v)[(*n)++] = s;
         int k = pk_sup_which_children(s, NULL, 0);

@@ -81,7 +81,8 @@ static int fail(struct tctx *t, const char *fmt, ...)
         char what[768];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(what, sizeof(what), fmt, ap);
+        /* the analyzer flags a variadic function analysed on its own */
+        vsnprintf(what, sizeof(what), fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
         va_end(ap);
         snprintf(t->err, t->errsz, "%s: %s", t->file, what);
         return -EINVAL;
@@ -253,8 +254,11 @@ static int worker(struct tctx *t, struct pk_sup *parent, const struct pk_term *t
                 n->spec = sp;
                 n->spec.id = NULL;
         }
-        if (t->dry) { /* kept for a reload to add */
-                n->cmd = cmd;
+        if (t->dry) { /* kept for a reload to add (t->dry always keeps a record) */
+                if (n)
+                        n->cmd = cmd;
+                else
+                        pk_cmd_free(cmd);
                 return 0;
         }
         r = pk_sup_add(parent, &sp, cmd); /* takes cmd */
