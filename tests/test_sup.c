@@ -410,6 +410,17 @@ Test(sup, rest_for_one_restarts_the_later_ones)
         finish(s);
 }
 
+/* Runs the loop until @s is down, and checks it failed for @reason. */
+static void until_failed(struct pk_sup *s, int reason)
+{
+        R.stop_sup = s;
+        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
+        struct pk_sup_status st;
+        cr_assert_eq(pk_sup_state(s, &st), 0);
+        cr_assert(st.finished && st.failed);
+        cr_assert_eq(st.reason, reason);
+}
+
 /* pk_sup_set_opts(): one_for_one becomes one_for_all while the children run
  * (none is restarted by the change, the next exit restarts all three);
  * intensity 1 then gives the supervisor up at the second restart; what is
@@ -453,12 +464,7 @@ Test(sup, set_opts_changes_strategy_and_intensity_in_place)
         cr_assert_neq(c1.pid, c0.pid);
         /* intensity 1 in 60 s: a second restart is one too many */
         cr_assert_eq(pk_sup_signal_child(s, "a", SIGKILL), 0);
-        R.stop_sup = s;
-        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
-        struct pk_sup_status st;
-        cr_assert_eq(pk_sup_state(s, &st), 0);
-        cr_assert(st.finished && st.failed);
-        cr_assert_eq(st.reason, PK_SUP_R_INTENSITY);
+        until_failed(s, PK_SUP_R_INTENSITY);
         finish(s);
 }
 
@@ -797,13 +803,9 @@ Test(sup, intensity_escalates_through_three_levels)
         add(top, "other", PK_SUP_PERMANENT, sh("exec sleep 1000"));
         cr_assert_eq(pk_sup_add_sup(mid, &sp, leaf), -EINVAL); /* already owned */
         cr_assert_eq(pk_sup_start(top, NULL, 0), 0);
-        R.stop_sup = top;
-        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
-
+        until_failed(top, PK_SUP_R_INTENSITY);
         struct pk_sup_status st;
         cr_assert_eq(pk_sup_state(top, &st), 0);
-        cr_assert(st.finished && st.failed);
-        cr_assert_eq(st.reason, PK_SUP_R_INTENSITY);
         cr_assert_str_eq(st.id, "mid");
         /* leaf failed 4 times (twice per mid incarnation), mid twice, top once */
         int leaf_down = 0, mid_down = 0;

@@ -908,6 +908,15 @@ static long unit_pid_alive(struct sv *s, const char *name)
         return pid;
 }
 
+/* `ctl daemon-reload`: exits @rc and says @want (refused: the error with its place). */
+static void reload_says(struct sv *s, int rc, const char *want)
+{
+        char *out = NULL;
+        cr_assert_eq(ctl(s, &out, "daemon-reload"), rc, "%s", out);
+        cr_assert(strstr(out, want), "'%s' not in:\n%s", want, out);
+        free(out);
+}
+
 /* daemon-reload re-reads the unit files a tree names (a changed one restarts
  * in its supervisor, the others keep their pid) and applies structural
  * changes: a nested supervisor added starts with its child, removed stops
@@ -936,25 +945,19 @@ Test(supervise, tree_file_daemon_reload_rereads_units_and_restructures)
         long u1 = unit_pid_alive(&s, "u1"), u2 = unit_pid_alive(&s, "u2");
         /* (a) u1's ExecStart= changes: only u1 restarts */
         write_file(s.units, "u1.service", UNIT("u1", 1001), s.dir);
-        char *out = NULL;
-        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 0, "%s", out);
-        cr_assert(strstr(out, "restarted (1): u1.service"), "%s", out);
-        cr_assert(strstr(out, "kept (1): u2.service"), "%s", out);
-        free(out);
+        reload_says(&s, 0, "kept (1): u2.service\nrestarted (1): u1.service\n");
         wait_lines(&s, "u1", 2);
         wait_dead(u1, "u1 before its change");
         u1 = unit_pid_alive(&s, "u1");
         cr_assert_eq(unit_pid_alive(&s, "u2"), u2, "the unchanged u2 was restarted");
         cr_assert_eq(lines_in(s.dir, "u2"), 1);
+        reload_says(&s, 0, "kept (2): u1.service, u2.service\n"); /* nothing changed */
         /* (b) a nested supervisor with a worker is added: it starts, the units stay */
         write_file(s.dir, "app.tree",
                    APP "{unit, \"u1.service\"}, {unit, \"u2.service\"},\n"
                        "  {supervisor, inner, #{strategy => one_for_all}, [" W(w) "]}]}.\n",
                    s.dir);
-        out = NULL;
-        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 0, "%s", out);
-        cr_assert(strstr(out, "added (1): app/inner"), "%s", out);
-        free(out);
+        reload_says(&s, 0, "added (1): app/inner");
         wait_lines(&s, "w", 1);
         long w = unit_pid_alive(&s, "w");
         cr_assert_eq(unit_pid_alive(&s, "u1"), u1);
@@ -965,10 +968,7 @@ Test(supervise, tree_file_daemon_reload_rereads_units_and_restructures)
                        "  {supervisor, inner, #{strategy => one_for_all}, [" W(
                            w) ", {unit, \"u2.service\"}]}]}.\n",
                    s.dir);
-        out = NULL;
-        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 0, "%s", out);
-        cr_assert(strstr(out, "restarted (1): u2.service"), "%s", out);
-        free(out);
+        reload_says(&s, 0, "restarted (1): u2.service");
         wait_lines(&s, "u2", 2);
         wait_dead(u2, "u2 in its old place");
         u2 = unit_pid_alive(&s, "u2");
@@ -985,21 +985,12 @@ Test(supervise, tree_file_daemon_reload_rereads_units_and_restructures)
         /* (c) an invalid tree file, then a unit that does not load: refused
          * whole, with the place, and nothing changes */
         write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"},\n  {worker, x, #{}}]}.\n");
-        out = NULL;
-        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 1);
-        cr_assert(strstr(out, "app.tree: worker x: cmd =>"), "%s", out);
-        free(out);
+        reload_says(&s, 1, "app.tree: worker x: cmd =>");
         write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"}, {unit, \"nope.service\"}]}.\n");
         write_file(s.units, "u1.service", UNIT("u1", 1002), s.dir);
-        out = NULL;
-        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 1);
-        cr_assert(strstr(out, "app.tree: unit app/nope.service:"), "%s", out);
-        free(out);
+        reload_says(&s, 1, "app.tree: unit app/nope.service:");
         write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"},\n [}.\n");
-        out = NULL;
-        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 1);
-        cr_assert(strstr(out, "app.tree:3:"), "%s", out);
-        free(out);
+        reload_says(&s, 1, "app.tree:3:");
         cr_assert_eq(unit_pid_alive(&s, "u1"), u1, "a refused reload restarted u1");
         cr_assert_eq(unit_pid_alive(&s, "u2"), u2, "a refused reload changed u2");
         cr_assert_eq(unit_pid_alive(&s, "w"), w, "a refused reload changed w");
@@ -1011,10 +1002,7 @@ Test(supervise, tree_file_daemon_reload_rereads_units_and_restructures)
                        "  {supervisor, inner, #{strategy => one_for_all, restart => transient},"
                        " [" W(w) ", {unit, \"u2.service\"}]}]}.\n",
                    s.dir);
-        out = NULL;
-        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 0, "%s", out);
-        cr_assert(strstr(out, "restarted (1): app/inner"), "%s", out);
-        free(out);
+        reload_says(&s, 0, "restarted (1): app/inner");
         wait_lines(&s, "w", 3);
         wait_lines(&s, "u2", 4);
         wait_dead(w, "w of the old inner");
@@ -1024,13 +1012,10 @@ Test(supervise, tree_file_daemon_reload_rereads_units_and_restructures)
         cr_assert_eq(unit_pid_alive(&s, "u1"), u1);
         /* (e) inner is removed with what it runs: both stop, nothing is left */
         write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"}]}.\n");
-        out = NULL;
-        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 0, "%s", out);
-        cr_assert(strstr(out, "removed (1): app/inner"), "%s", out);
-        free(out);
+        reload_says(&s, 0, "removed (1): app/inner");
         wait_dead(w, "w of the removed inner");
         wait_dead(u2, "u2 of the removed inner");
-        out = NULL;
+        char *out = NULL;
         cr_assert_eq(ctl(&s, &out, "list"), 0);
         cr_assert(!strstr(out, "u2.service"), "u2 is still loaded:\n%s", out);
         free(out);
@@ -1038,10 +1023,7 @@ Test(supervise, tree_file_daemon_reload_rereads_units_and_restructures)
         cr_assert_eq(lines_in(s.dir, "u1"), 2);
         /* and u2 can come back at the top of the tree */
         write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"}, {unit, \"u2.service\"}]}.\n");
-        out = NULL;
-        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 0, "%s", out);
-        cr_assert(strstr(out, "added (1): u2.service"), "%s", out);
-        free(out);
+        reload_says(&s, 0, "added (1): u2.service");
         wait_lines(&s, "u2", 5);
         cr_assert_eq(unit_pid_alive(&s, "u1"), u1);
 #undef UNIT

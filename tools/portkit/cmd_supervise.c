@@ -1286,7 +1286,9 @@ static int tree_place_unit(void *ud, struct pk_sup *parent, const char *name, ch
                 return r;
         }
         struct svc *n = ls.v[0];
-        if (old->sup == parent && n->hash == old->hash && !old->removing) {
+        /* what runs there once a step under way is done */
+        const struct svc *cur = old->removing ? old->replacement : old;
+        if (cur && cur->sup == parent && n->hash == cur->hash) {
                 load_set_clear(&ls);
                 report_add(sv, REP_KEPT, ppath, old->name);
                 return 0;
