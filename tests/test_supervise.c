@@ -917,6 +917,20 @@ static void reload_says(struct sv *s, int rc, const char *want)
         free(out);
 }
 
+/* Worker w and unit u2 (of one one_for_all supervisor) had their @wn-th and
+ * @un-th start: the processes before are gone, the new pids in *w and *u2;
+ * u1, outside it, runs on. */
+static void w_and_u2_restarted(struct sv *s, long *w, long *u2, int wn, int un, long u1)
+{
+        wait_lines(s, "w", wn);
+        wait_lines(s, "u2", un);
+        wait_dead(*w, "w before");
+        wait_dead(*u2, "u2 before");
+        *w = unit_pid_alive(s, "w");
+        *u2 = unit_pid_alive(s, "u2");
+        cr_assert_eq(unit_pid_alive(s, "u1"), u1, "u1 was restarted");
+}
+
 /* daemon-reload re-reads the unit files a tree names (a changed one restarts
  * in its supervisor, the others keep their pid) and applies structural
  * changes: a nested supervisor added starts with its child, removed stops
@@ -976,12 +990,7 @@ Test(supervise, tree_file_daemon_reload_rereads_units_and_restructures)
         cr_assert_eq(unit_pid_alive(&s, "u1"), u1);
         /* one_for_all in inner now covers u2: a kill of w restarts u2, not u1 */
         cr_assert_eq(kill((pid_t)w, SIGKILL), 0);
-        wait_lines(&s, "w", 2);
-        wait_lines(&s, "u2", 3);
-        wait_dead(u2, "u2 after a one_for_all restart");
-        w = unit_pid_alive(&s, "w");
-        u2 = unit_pid_alive(&s, "u2");
-        cr_assert_eq(unit_pid_alive(&s, "u1"), u1);
+        w_and_u2_restarted(&s, &w, &u2, 2, 3, u1);
         /* (c) an invalid tree file, then a unit that does not load: refused
          * whole, with the place, and nothing changes */
         write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"},\n  {worker, x, #{}}]}.\n");
@@ -1003,13 +1012,7 @@ Test(supervise, tree_file_daemon_reload_rereads_units_and_restructures)
                        " [" W(w) ", {unit, \"u2.service\"}]}]}.\n",
                    s.dir);
         reload_says(&s, 0, "restarted (1): app/inner");
-        wait_lines(&s, "w", 3);
-        wait_lines(&s, "u2", 4);
-        wait_dead(w, "w of the old inner");
-        wait_dead(u2, "u2 of the old inner");
-        w = unit_pid_alive(&s, "w");
-        u2 = unit_pid_alive(&s, "u2");
-        cr_assert_eq(unit_pid_alive(&s, "u1"), u1);
+        w_and_u2_restarted(&s, &w, &u2, 3, 4, u1);
         /* (e) inner is removed with what it runs: both stop, nothing is left */
         write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"}]}.\n");
         reload_says(&s, 0, "removed (1): app/inner");
