@@ -1000,6 +1000,15 @@ Test(supervise, tree_file_daemon_reload_rereads_units_and_restructures)
         reload_says(&s, 1, "app.tree: unit app/nope.service:");
         write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"},\n [}.\n");
         reload_says(&s, 1, "app.tree:3:");
+        /* what only the sup layer refuses: a backoff cap below its base, an
+         * id with a '/' */
+        write_file(s.dir, "app.tree",
+                   "{supervisor, app, #{backoff => #{base => 500, cap => 100}},\n"
+                   " [{unit, \"u1.service\"}]}.\n");
+        reload_says(&s, 1, "app.tree: supervisor app: Invalid argument");
+        write_file(s.dir, "app.tree",
+                   APP "{unit, \"u1.service\"}, {worker, \"a/b\", #{cmd => [\"/bin/true\"]}}]}.\n");
+        reload_says(&s, 1, "app.tree: worker a/b: Invalid argument");
         cr_assert_eq(unit_pid_alive(&s, "u1"), u1, "a refused reload restarted u1");
         cr_assert_eq(unit_pid_alive(&s, "u2"), u2, "a refused reload changed u2");
         cr_assert_eq(unit_pid_alive(&s, "w"), w, "a refused reload changed w");

@@ -37,7 +37,10 @@ struct tctx {
         char *err;
         size_t errsz;
         struct pk_sv_tree *rec; /* what the file says, node by node; NULL: not kept */
-        int dry;                /* 1: build nothing: workers' specs and commands kept in rec */
+        /* 1: the tree is built unstarted under a scratch supervisor, without
+         * cgroups, logs or units, only for pk_sup_new() and pk_sup_add() to
+         * check every option and spec; workers' commands are kept in rec */
+        int dry;
         char path[PK_SV_TREE_PATH];
 };
 
@@ -254,12 +257,18 @@ static int worker(struct tctx *t, struct pk_sup *parent, const struct pk_term *t
                 n->spec = sp;
                 n->spec.id = NULL;
         }
-        if (t->dry) { /* kept for a reload to add (t->dry always keeps a record) */
+        if (t->dry) { /* kept for a reload to add (t->dry always keeps a record); a copy is checked
+                       */
+                struct pk_cmd *copy = NULL;
+                r = pk_cmd_dup(cmd, &copy);
                 if (n)
                         n->cmd = cmd;
                 else
                         pk_cmd_free(cmd);
-                return 0;
+                if (r < 0)
+                        return fail(t, "worker %s: %s", id, pk_strerror(r));
+                cmd = copy;
+                sp.log_dir = NULL;
         }
         r = pk_sup_add(parent, &sp, cmd); /* takes cmd */
         if (r < 0)
@@ -371,7 +380,9 @@ static int build_sup(struct tctx *t, struct pk_sup *parent, const struct pk_term
                 n->spec.id = NULL;
         }
         struct pk_sup *s = NULL;
-        if (!t->dry && (r = pk_sup_new(t->env->loop, &o, &s)) < 0)
+        if (t->dry)
+                o.cgroup = PK_SUP_CGROUP_OFF; /* a check: no cgroup of the running one's name */
+        if ((r = pk_sup_new(t->env->loop, &o, &s)) < 0)
                 return fail(t, "supervisor %s: %s", name, pk_strerror(r));
         size_t plen = strlen(t->path);
         if (plen + 1 + strlen(name) >= sizeof(t->path)) {
@@ -389,8 +400,6 @@ static int build_sup(struct tctx *t, struct pk_sup *parent, const struct pk_term
                 }
         }
         t->path[plen] = '\0';
-        if (t->dry)
-                return 0;
         r = pk_sup_add_sup(parent, &sp, s); /* takes s */
         if (r < 0)
                 return fail(t, "supervisor %s: %s", name, pk_strerror(r));
@@ -430,9 +439,16 @@ int pk_sv_tree_read(const char *file, const struct pk_sv_tree_env *env, struct p
                     char *err, size_t errsz)
 {
         struct tctx t = {.env = env, .file = file, .err = err, .errsz = errsz, .dry = 1};
-        if (!(t.rec = calloc(1, sizeof(*t.rec))))
+        struct pk_sup *scratch = NULL; /* never started: nothing runs */
+        int r = pk_sup_new(env->loop, NULL, &scratch);
+        if (r < 0)
+                return r;
+        if (!(t.rec = calloc(1, sizeof(*t.rec)))) {
+                pk_sup_free(scratch);
                 return -ENOMEM;
-        int r = tree_parse(&t, file, NULL);
+        }
+        r = tree_parse(&t, file, scratch);
+        pk_sup_free(scratch);
         if (r == 0)
                 *ret = t.rec;
         else
