@@ -829,7 +829,8 @@ static long last_pid(const char *dir, const char *name)
 /* daemon-reload re-reads a tree file and applies it as a diff: an unchanged
  * worker keeps its pid, a changed one restarts (back in its place: the
  * rest_for_one order still holds), a removed one stops, an added one starts
- * where the file puts it; a structural change refuses the reload and names it. */
+ * where the file puts it; a strategy change applies in place (every pid kept,
+ * the next exit handled by the new strategy). */
 Test(supervise, tree_file_daemon_reload_applies_a_diff_of_workers)
 {
         struct sv s;

@@ -1118,6 +1118,8 @@ static int tree_adopt(struct sv *sv, struct load_set *ls, size_t from, struct pk
  * kept, restarted, added, removed, and supervisors changed in place (each
  * list capped; the counts are not). */
 enum { REP_KEPT, REP_RESTARTED, REP_ADDED, REP_REMOVED, REP_UPDATED, REP_N };
+static const char *const report_what[REP_N] = {"kept", "restarted", "added", "removed",
+                                               "changed in place"};
 struct reload_report {
         char names[REP_N][1024];
         size_t used[REP_N];
@@ -1916,10 +1918,10 @@ static int daemon_reload(struct sv *sv, struct reload_report *rep, char *err, si
         trees_apply(sv, news);
         free(news);
         sv->rep = NULL;
-        logf_("daemon-reload: %u kept, %u restarted, %u added, %u removed, %u supervisors changed "
-              "in place (units and tree children)",
-              rep->n[REP_KEPT], rep->n[REP_RESTARTED], rep->n[REP_ADDED], rep->n[REP_REMOVED],
-              rep->n[REP_UPDATED]);
+        for (int k = 0; k < REP_N; k++)
+                if (rep->n[k])
+                        logf_("daemon-reload: %s (%u): %s", report_what[k], rep->n[k],
+                              rep->names[k]);
         return notadded ? -E2BIG : 0; /* err names the last one */
 }
 
@@ -2234,15 +2236,13 @@ static void handle(struct client *c, const struct pk_term *req)
                         put_bin(&b, err);
                 } else {
                         /* {ok, <<"kept: a, b\nrestarted: ...\n...">>}: what it did */
-                        static const char *const what[REP_N] = {"kept", "restarted", "added",
-                                                                "removed", "changed in place"};
                         char text[REP_N * 1100] = "";
                         size_t used = 0;
                         for (int k = 0; k < REP_N; k++) {
                                 if (!rep.n[k])
                                         continue;
                                 int w = snprintf(text + used, sizeof(text) - used, "%s (%u): %s\n",
-                                                 what[k], rep.n[k], rep.names[k]);
+                                                 report_what[k], rep.n[k], rep.names[k]);
                                 if (w > 0 && used + (size_t)w < sizeof(text))
                                         used += (size_t)w;
                         }
