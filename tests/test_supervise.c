@@ -1023,11 +1023,14 @@ Test(supervise, tree_file_daemon_reload_rereads_units_and_restructures)
                    s.dir);
         reload_says(&s, 0, "restarted (1): app/inner");
         w_and_u2_restarted(&s, &w, &u2, 3, 4, u1);
-        /* (e) inner is removed with what it runs: both stop, nothing is left */
-        write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"}]}.\n");
-        reload_says(&s, 0, "removed (1): app/inner");
+        /* (e) inner is removed with what it runs, and w moves out of it to
+         * app: both stop, w starts again in app, nothing else is left */
+        write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"}, " W(w) "]}.\n", s.dir);
+        reload_says(&s, 0, "added (1): app/w\nremoved (1): app/inner\n");
         wait_dead(w, "w of the removed inner");
         wait_dead(u2, "u2 of the removed inner");
+        wait_lines(&s, "w", 4);
+        w = unit_pid_alive(&s, "w");
         char *out = NULL;
         cr_assert_eq(ctl(&s, &out, "list"), 0);
         cr_assert(!strstr(out, "u2.service"), "u2 is still loaded:\n%s", out);
@@ -1035,10 +1038,12 @@ Test(supervise, tree_file_daemon_reload_rereads_units_and_restructures)
         cr_assert_eq(unit_pid_alive(&s, "u1"), u1);
         cr_assert_eq(lines_in(s.dir, "u1"), 2);
         /* and u2 can come back at the top of the tree */
-        write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"}, {unit, \"u2.service\"}]}.\n");
+        write_file(s.dir, "app.tree",
+                   APP "{unit, \"u1.service\"}, " W(w) ", {unit, \"u2.service\"}]}.\n", s.dir);
         reload_says(&s, 0, "added (1): u2.service");
         wait_lines(&s, "u2", 5);
         cr_assert_eq(unit_pid_alive(&s, "u1"), u1);
+        cr_assert_eq(unit_pid_alive(&s, "w"), w);
 #undef UNIT
 #undef W
 #undef APP
