@@ -94,16 +94,19 @@ struct pk_sv_tree {
  * message" or "file: what: message" in @err. */
 int pk_sv_tree_load(const char *file, const struct pk_sv_tree_env *env, struct pk_sup *parent,
                     struct pk_sv_tree **ret, char *err, size_t errsz);
-/* Reads and checks @file as pk_sv_tree_load() does, building nothing: workers'
- * specs and commands are in the nodes.  Caller frees *ret. */
+/* Reads and checks @file as pk_sv_tree_load() does, running nothing (the tree
+ * is built unstarted under a scratch supervisor for pk_sup_new() and
+ * pk_sup_add() to check it, without cgroups, logs or units, then freed):
+ * workers' specs and commands are in the nodes.  Caller frees *ret. */
 int pk_sv_tree_read(const char *file, const struct pk_sv_tree_env *env, struct pk_sv_tree **ret,
                     char *err, size_t errsz);
 /* The node of @rec with this kind, supervisor path and id, or NULL (borrowed). */
 const struct pk_sv_tree_node *pk_sv_tree_find(const struct pk_sv_tree *rec, int kind,
                                               const char *parent, const char *id);
 /* Checks what pk_sup_add() would refuse later: two children of one
- * supervisor (or two top supervisors of @recs[0..n)) with the same name.
- * 0, or -EINVAL with "file: supervisor app: child x named twice" in @err. */
+ * supervisor (units included), or two top supervisors of @recs[0..n) (NULL
+ * entries skipped), with the same name.  0, or -EINVAL with "file: unit
+ * app/x: the name is taken (by a worker)" in @err. */
 int pk_sv_tree_check_names(const char *const *files, struct pk_sv_tree *const *recs, size_t n,
                            char *err, size_t errsz);
 /* Builds supervisor node @k of @rec (pk_sv_tree_read()) with every node below
