@@ -1462,6 +1462,7 @@ static int trees_read(struct sv *sv, const struct load_set *ls, struct pk_sv_tre
 
 /* What a reload does with a supervisor of a tree file. */
 enum { FATE_KEEP, FATE_SET, FATE_REBUILD, FATE_GONE };
+enum { DEAD_NO, DEAD_STOPS, DEAD_MISSING };
 
 /* Whether @a and @b say the same of a supervisor as a child of its parent. */
 static int same_child_spec(const struct pk_sup_child_spec *a, const struct pk_sup_child_spec *b)
@@ -1482,7 +1483,10 @@ static int same_child_spec(const struct pk_sup_child_spec *a, const struct pk_su
 static void tree_apply(struct sv *sv, int i, struct pk_sv_tree *n)
 {
         struct pk_sv_tree *o = sv->trees[i];
-        unsigned char *dead = calloc(o->n + 1, 1);  /* old node i stops with its supervisor */
+        /* old node j stops with its supervisor (DEAD_STOPS: a queued stop then
+         * builds it again if the file still has it; DEAD_MISSING: nothing of it
+         * runs, e.g. a build an earlier reload failed to make) */
+        unsigned char *dead = calloc(o->n + 1, 1);
         unsigned char *fresh = calloc(n->n + 1, 1); /* new node k is built with its supervisor */
         if (!dead || !fresh) {
                 free(dead);
@@ -1512,8 +1516,10 @@ static void tree_apply(struct sv *sv, int i, struct pk_sv_tree *n)
                     pk_sv_tree_find(n, PK_SV_TREE_SUP, od->parent, od->id);
                 struct pk_sup *p = tree_parent_at(sv, od->parent);
                 struct pk_sup *me = tree_sup_at(sv, path);
-                if (!p || !me)
-                        continue; /* gave up or gone meanwhile: nothing to change in place */
+                if (!p || !me) {
+                        dead[j] = DEAD_MISSING; /* not there: built anew if the file has it */
+                        continue;
+                }
                 int fate = !nd                                      ? FATE_GONE
                            : strcmp(nd->sig, od->sig) == 0          ? FATE_KEEP
                            : !same_child_spec(&nd->spec, &od->spec) ? FATE_REBUILD
@@ -1533,7 +1539,7 @@ static void tree_apply(struct sv *sv, int i, struct pk_sv_tree *n)
                 }
                 if (fate == FATE_KEEP)
                         continue;
-                dead[j] = 1;
+                dead[j] = DEAD_STOPS;
                 logf_("daemon-reload: supervisor %s %s", path,
                       fate == FATE_GONE ? "removed: stopping" : "changed: stopping to rebuild it");
                 report_add(sv, fate == FATE_GONE ? REP_REMOVED : REP_RESTARTED, "", path);
@@ -1602,7 +1608,7 @@ static void tree_apply(struct sv *sv, int i, struct pk_sv_tree *n)
                                         pk_sv_tree_path(&n->v[q], path, sizeof(path));
                                         pfresh |= strcmp(path, nd->parent) == 0;
                                 }
-                        if (od || pfresh)
+                        if ((od && dead[od - o->v] == DEAD_STOPS) || pfresh)
                                 continue;
                 } else if (nd->kind == PK_SV_TREE_SUP) {
                         continue; /* kept */
