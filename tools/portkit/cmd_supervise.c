@@ -1839,7 +1839,7 @@ static int daemon_reload(struct sv *sv, struct reload_report *rep, char *err, si
         search_dirs(sv, dirs, sizeof(dirs) / sizeof(dirs[0]));
         for (size_t i = 0; i < sv->n; i++) {
                 if (sv->svcs[i]->sup)
-                        continue; /* a tree file's unit: not reloaded */
+                        continue; /* a tree file's unit: re-read with its tree (trees_read) */
                 size_t before = ls.n;
                 char sub[512];
                 r = load_one(sv, sv->svcs[i]->name, dirs, &ls, sub, sizeof(sub));
