@@ -914,6 +914,45 @@ Test(sup, stop_escalates_to_kill_after_timeout)
         cr_assert_geq(ev_ms_between(sp_, ex), 99);
 }
 
+/* pk_sup_set_opts() while a one_for_all group restart stops the group is
+ * refused (-EBUSY: the old strategy decided it) and changes nothing; once the
+ * group runs again it applies. */
+Test(sup, set_opts_waits_for_a_group_restart)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.strategy = PK_SUP_ONE_FOR_ALL;
+        o.backoff_base_ms = 1;
+        struct pk_sup *s = new_sup(&o);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "stubborn";
+        sp.shutdown_ms = 100;
+        sp.ready = PK_SUP_READY_FD;
+        sp.ready_fd = 3;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("trap '' TERM; echo >&3; while :; do sleep 1; done")),
+                     0);
+        add(s, "b", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "stubborn", 1);
+        cr_assert_eq(pk_sup_signal_child(s, "b", SIGKILL), 0);
+        run_until(PK_SUP_EV_STOPPING, "stubborn", 1); /* it ignores SIGTERM: 100 ms to SIGKILL */
+        o.strategy = PK_SUP_ONE_FOR_ONE;
+        cr_assert_eq(pk_sup_set_opts(s, &o), -EBUSY);
+        run_until(PK_SUP_EV_READY, "stubborn", 1);
+        cr_assert_eq(pk_sup_set_opts(s, &o), 0);
+        /* one_for_one now: b's death leaves stubborn alone */
+        struct pk_sup_child_info st0;
+        pk_sup_child_info(s, "stubborn", &st0);
+        cr_assert_eq(pk_sup_signal_child(s, "b", SIGKILL), 0);
+        run_until(PK_SUP_EV_READY, "b", 1);
+        struct pk_sup_child_info st1;
+        pk_sup_child_info(s, "stubborn", &st1);
+        cr_assert_eq(st1.pid, st0.pid, "one_for_one restarted stubborn");
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, "stubborn"), 1);
+        finish(s);
+}
+
 /* ---- readiness ------------------------------------------------------------------------------ */
 
 static void add_ready(struct pk_sup *s, const char *id, int how, struct pk_cmd *cmd,
