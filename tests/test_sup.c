@@ -892,18 +892,24 @@ Test(sup, stop_start_restart_remove)
         finish(s);
 }
 
-Test(sup, stop_escalates_to_kill_after_timeout)
+/* Adds "stubborn": it ignores SIGTERM (its stop ends with SIGKILL after
+ * 100 ms), ready once its trap is in place (s6 notification-fd). */
+static void add_stubborn(struct pk_sup *s)
 {
-        struct pk_sup *s = new_sup(NULL);
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         sp.id = "stubborn";
         sp.shutdown_ms = 100;
         sp.ready = PK_SUP_READY_FD;
         sp.ready_fd = 3;
-        /* ready once its trap is in place (s6 notification-fd) */
         cr_assert_eq(pk_sup_add(s, &sp, sh("trap '' TERM; echo >&3; while :; do sleep 1; done")),
                      0);
+}
+
+Test(sup, stop_escalates_to_kill_after_timeout)
+{
+        struct pk_sup *s = new_sup(NULL);
+        add_stubborn(s);
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         run_until(PK_SUP_EV_READY, "stubborn", 1);
         finish(s);
@@ -924,14 +930,7 @@ Test(sup, set_opts_waits_for_a_group_restart)
         o.strategy = PK_SUP_ONE_FOR_ALL;
         o.backoff_base_ms = 1;
         struct pk_sup *s = new_sup(&o);
-        struct pk_sup_child_spec sp;
-        memset(&sp, 0, sizeof(sp));
-        sp.id = "stubborn";
-        sp.shutdown_ms = 100;
-        sp.ready = PK_SUP_READY_FD;
-        sp.ready_fd = 3;
-        cr_assert_eq(pk_sup_add(s, &sp, sh("trap '' TERM; echo >&3; while :; do sleep 1; done")),
-                     0);
+        add_stubborn(s);
         add(s, "b", PK_SUP_PERMANENT, sh("exec sleep 1000"));
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         run_until(PK_SUP_EV_READY, "stubborn", 1);
