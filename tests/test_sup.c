@@ -410,6 +410,64 @@ Test(sup, rest_for_one_restarts_the_later_ones)
         finish(s);
 }
 
+/* Runs the loop until @s is down, and checks it failed for @reason. */
+static void until_failed(struct pk_sup *s, int reason)
+{
+        R.stop_sup = s;
+        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
+        struct pk_sup_status st;
+        cr_assert_eq(pk_sup_state(s, &st), 0);
+        cr_assert(st.finished && st.failed);
+        cr_assert_eq(st.reason, reason);
+}
+
+/* pk_sup_set_opts(): one_for_one becomes one_for_all while the children run
+ * (none is restarted by the change, the next exit restarts all three);
+ * intensity 1 then gives the supervisor up at the second restart; what is
+ * fixed at creation is refused and changes nothing. */
+Test(sup, set_opts_changes_strategy_and_intensity_in_place)
+{
+        struct pk_sup *s = three(PK_SUP_ONE_FOR_ONE);
+        struct pk_sup_child_info a0, c0;
+        pk_sup_child_info(s, "a", &a0);
+        pk_sup_child_info(s, "c", &c0);
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.strategy = PK_SUP_ONE_FOR_ALL;
+        o.backoff_base_ms = 1;
+        o.name = "other";
+        cr_assert_eq(pk_sup_set_opts(s, &o), -EINVAL); /* the name is fixed */
+        o.name = NULL;
+        o.strategy = PK_SUP_SIMPLE_ONE_FOR_ONE;
+        cr_assert_eq(pk_sup_set_opts(s, &o), -EINVAL);
+        o.strategy = PK_SUP_ONE_FOR_ALL;
+        o.backoff_cap_ms = 1;
+        o.backoff_base_ms = 2;
+        cr_assert_eq(pk_sup_set_opts(s, &o), -EINVAL); /* cap below base */
+        o.backoff_cap_ms = 0;
+        o.backoff_base_ms = 1;
+        o.intensity = 1;
+        o.period_ms = 60000;
+        cr_assert_eq(pk_sup_set_opts(NULL, &o), -EINVAL);
+        cr_assert_eq(pk_sup_set_opts(s, &o), 0);
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, NULL), 0, "the change stopped a child");
+        struct pk_sup_child_info a1;
+        pk_sup_child_info(s, "a", &a1);
+        cr_assert_eq(a1.pid, a0.pid);
+        /* one_for_all now: b's death restarts a and c too */
+        cr_assert_eq(pk_sup_signal_child(s, "b", SIGKILL), 0);
+        run_until(PK_SUP_EV_READY, "c", 1);
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, "a"), 1);
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, "c"), 1);
+        struct pk_sup_child_info c1;
+        pk_sup_child_info(s, "c", &c1);
+        cr_assert_neq(c1.pid, c0.pid);
+        /* intensity 1 in 60 s: a second restart is one too many */
+        cr_assert_eq(pk_sup_signal_child(s, "a", SIGKILL), 0);
+        until_failed(s, PK_SUP_R_INTENSITY);
+        finish(s);
+}
+
 Test(sup, simple_one_for_one_dynamic_children)
 {
         struct pk_sup_child_spec t;
@@ -745,13 +803,9 @@ Test(sup, intensity_escalates_through_three_levels)
         add(top, "other", PK_SUP_PERMANENT, sh("exec sleep 1000"));
         cr_assert_eq(pk_sup_add_sup(mid, &sp, leaf), -EINVAL); /* already owned */
         cr_assert_eq(pk_sup_start(top, NULL, 0), 0);
-        R.stop_sup = top;
-        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
-
+        until_failed(top, PK_SUP_R_INTENSITY);
         struct pk_sup_status st;
         cr_assert_eq(pk_sup_state(top, &st), 0);
-        cr_assert(st.finished && st.failed);
-        cr_assert_eq(st.reason, PK_SUP_R_INTENSITY);
         cr_assert_str_eq(st.id, "mid");
         /* leaf failed 4 times (twice per mid incarnation), mid twice, top once */
         int leaf_down = 0, mid_down = 0;
@@ -838,18 +892,24 @@ Test(sup, stop_start_restart_remove)
         finish(s);
 }
 
-Test(sup, stop_escalates_to_kill_after_timeout)
+/* Adds "stubborn": it ignores SIGTERM (its stop ends with SIGKILL after
+ * 100 ms), ready once its trap is in place (s6 notification-fd). */
+static void add_stubborn(struct pk_sup *s)
 {
-        struct pk_sup *s = new_sup(NULL);
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         sp.id = "stubborn";
         sp.shutdown_ms = 100;
         sp.ready = PK_SUP_READY_FD;
         sp.ready_fd = 3;
-        /* ready once its trap is in place (s6 notification-fd) */
         cr_assert_eq(pk_sup_add(s, &sp, sh("trap '' TERM; echo >&3; while :; do sleep 1; done")),
                      0);
+}
+
+Test(sup, stop_escalates_to_kill_after_timeout)
+{
+        struct pk_sup *s = new_sup(NULL);
+        add_stubborn(s);
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         run_until(PK_SUP_EV_READY, "stubborn", 1);
         finish(s);
@@ -858,6 +918,38 @@ Test(sup, stop_escalates_to_kill_after_timeout)
         cr_assert_eq(R.ev[ex].exit.signal, SIGKILL);
         long sp_ = find(PK_SUP_EV_STOPPING, "stubborn", 1);
         cr_assert_geq(ev_ms_between(sp_, ex), 99);
+}
+
+/* pk_sup_set_opts() while a one_for_all group restart stops the group is
+ * refused (-EBUSY: the old strategy decided it) and changes nothing; once the
+ * group runs again it applies. */
+Test(sup, set_opts_waits_for_a_group_restart)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.strategy = PK_SUP_ONE_FOR_ALL;
+        o.backoff_base_ms = 1;
+        struct pk_sup *s = new_sup(&o);
+        add_stubborn(s);
+        add(s, "b", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "stubborn", 1);
+        cr_assert_eq(pk_sup_signal_child(s, "b", SIGKILL), 0);
+        run_until(PK_SUP_EV_STOPPING, "stubborn", 1); /* it ignores SIGTERM: 100 ms to SIGKILL */
+        o.strategy = PK_SUP_ONE_FOR_ONE;
+        cr_assert_eq(pk_sup_set_opts(s, &o), -EBUSY);
+        run_until(PK_SUP_EV_READY, "stubborn", 1);
+        cr_assert_eq(pk_sup_set_opts(s, &o), 0);
+        /* one_for_one now: b's death leaves stubborn alone */
+        struct pk_sup_child_info st0;
+        pk_sup_child_info(s, "stubborn", &st0);
+        cr_assert_eq(pk_sup_signal_child(s, "b", SIGKILL), 0);
+        run_until(PK_SUP_EV_READY, "b", 1);
+        struct pk_sup_child_info st1;
+        pk_sup_child_info(s, "stubborn", &st1);
+        cr_assert_eq(st1.pid, st0.pid, "one_for_one restarted stubborn");
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, "stubborn"), 1);
+        finish(s);
 }
 
 /* ---- readiness ------------------------------------------------------------------------------ */

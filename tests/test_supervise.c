@@ -829,7 +829,8 @@ static long last_pid(const char *dir, const char *name)
 /* daemon-reload re-reads a tree file and applies it as a diff: an unchanged
  * worker keeps its pid, a changed one restarts (back in its place: the
  * rest_for_one order still holds), a removed one stops, an added one starts
- * where the file puts it; a structural change refuses the reload and names it. */
+ * where the file puts it; a strategy change applies in place (every pid kept,
+ * the next exit handled by the new strategy). */
 Test(supervise, tree_file_daemon_reload_applies_a_diff_of_workers)
 {
         struct sv s;
@@ -873,20 +874,179 @@ Test(supervise, tree_file_daemon_reload_applies_a_diff_of_workers)
         wait_lines(&s, "n", 2);
         wait_lines(&s, "z", 2);
         cr_assert_eq(lines_in(s.dir, "x"), 1, "x was restarted by rest_for_one");
-        /* a structural change (the strategy) refuses the whole reload */
+        /* the strategy changes in place (pk_sup_set_opts()): every worker keeps
+         * its pid, and a kill of z now restarts all four (one_for_all), where
+         * rest_for_one restarted z alone */
+        long y2 = last_pid(s.dir, "y"), n2 = last_pid(s.dir, "n"), z2 = last_pid(s.dir, "z");
         write_file(s.dir, "app.tree",
-                   "{supervisor, rest, #{strategy => one_for_all},\n [" W(x, 1000) ", " W(
-                       y, 1001) ", " W(n, 1000) ", " W(z, 1002) "]}.\n",
+                   "{supervisor, rest, #{strategy => one_for_all, intensity => 50, backoff => "
+                   "#{base => 10, cap => 10}},\n [" W(x, 1000) ", " W(y, 1001) ", " W(
+                       n, 1000) ", " W(z, 1000) "]}.\n",
                    s.dir, s.dir, s.dir, s.dir);
         out = NULL;
-        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 1);
-        cr_assert(strstr(out, "supervisor rest flags changed"), "%s", out);
-        cr_assert(strstr(out, "restart supervise"), "%s", out);
+        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 0, "%s", out);
+        cr_assert(strstr(out, "changed in place (1): rest"), "%s", out);
+        cr_assert(strstr(out, "kept (4): rest/x, rest/y, rest/n, rest/z"), "%s", out);
         free(out);
-        cr_assert_eq(lines_in(s.dir, "z"), 2, "a refused reload changed z");
-        cr_assert(alive(x1));
+        cr_assert_eq(last_pid(s.dir, "x"), x1);
+        cr_assert(alive(x1) && alive(y2) && alive(n2) && alive(z2), "a worker was stopped");
+        cr_assert_eq(lines_in(s.dir, "y"), 3, "a flags change restarted y");
+        cr_assert_eq(kill((pid_t)z2, SIGKILL), 0);
+        wait_lines(&s, "z", 3);
+        wait_lines(&s, "x", 2);
+        wait_lines(&s, "y", 4);
+        wait_lines(&s, "n", 3);
 #undef W
 #undef FLAGS
+        sv_stop(&s);
+}
+
+/* The last pid dir/name got (a start appends it), checked to be running. */
+static long unit_pid_alive(struct sv *s, const char *name)
+{
+        long pid = last_pid(s->dir, name);
+        cr_assert(alive(pid), "%s (pid %ld) is not running", name, pid);
+        return pid;
+}
+
+/* `ctl daemon-reload`: exits @rc and says @want (refused: the error with its place). */
+static void reload_says(struct sv *s, int rc, const char *want)
+{
+        char *out = NULL;
+        cr_assert_eq(ctl(s, &out, "daemon-reload"), rc, "%s", out);
+        cr_assert(strstr(out, want), "'%s' not in:\n%s", want, out);
+        free(out);
+}
+
+/* Worker w and unit u2 (of one one_for_all supervisor) had their @wn-th and
+ * @un-th start: the processes before are gone, the new pids in *w and *u2;
+ * u1, outside it, runs on. */
+static void w_and_u2_restarted(struct sv *s, long *w, long *u2, int wn, int un, long u1)
+{
+        wait_lines(s, "w", wn);
+        wait_lines(s, "u2", un);
+        wait_dead(*w, "w before");
+        wait_dead(*u2, "u2 before");
+        *w = unit_pid_alive(s, "w");
+        *u2 = unit_pid_alive(s, "u2");
+        cr_assert_eq(unit_pid_alive(s, "u1"), u1, "u1 was restarted");
+}
+
+/* daemon-reload re-reads the unit files a tree names (a changed one restarts
+ * in its supervisor, the others keep their pid) and applies structural
+ * changes: a nested supervisor added starts with its child, removed stops
+ * with it; a unit moved into it restarts there; a nested supervisor whose
+ * spec as a child changed is rebuilt (its child restarts); an invalid tree
+ * or a unit file that does not load refuses the whole reload. */
+Test(supervise, tree_file_daemon_reload_rereads_units_and_restructures)
+{
+        struct sv s;
+        sv_init(&s);
+#define UNIT(id, secs)                                                                             \
+        "[Service]\nExecStart=/bin/sh -c 'echo $$$$ >> %s/" id "; exec /bin/sleep " #secs "'\n"
+#define W(id)                                                                                      \
+        "{worker, " #id ", #{cmd => [\"/bin/sh\", \"-c\", \"echo $$ >> %s/" #id                    \
+        "; exec /bin/sleep 1000\"]}}"
+#define APP "{supervisor, app, #{backoff => #{base => 10, cap => 10}},\n ["
+        write_file(s.units, "u1.service", UNIT("u1", 1000), s.dir);
+        write_file(s.units, "u2.service", UNIT("u2", 1000), s.dir);
+        write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"}, {unit, \"u2.service\"}]}.\n");
+        char tree[512];
+        snprintf(tree, sizeof(tree), "%s/app.tree", s.dir);
+        const char *args[] = {"--unit-path", s.units, tree, NULL};
+        sv_start_args(&s, args);
+        wait_lines(&s, "u1", 1);
+        wait_lines(&s, "u2", 1);
+        long u1 = unit_pid_alive(&s, "u1"), u2 = unit_pid_alive(&s, "u2");
+        /* (a) u1's ExecStart= changes: only u1 restarts */
+        write_file(s.units, "u1.service", UNIT("u1", 1001), s.dir);
+        reload_says(&s, 0, "kept (1): u2.service\nrestarted (1): u1.service\n");
+        wait_lines(&s, "u1", 2);
+        wait_dead(u1, "u1 before its change");
+        u1 = unit_pid_alive(&s, "u1");
+        cr_assert_eq(unit_pid_alive(&s, "u2"), u2, "the unchanged u2 was restarted");
+        cr_assert_eq(lines_in(s.dir, "u2"), 1);
+        reload_says(&s, 0, "kept (2): u1.service, u2.service\n"); /* nothing changed */
+        /* (b) a nested supervisor with a worker is added: it starts, the units stay */
+        write_file(s.dir, "app.tree",
+                   APP "{unit, \"u1.service\"}, {unit, \"u2.service\"},\n"
+                       "  {supervisor, inner, #{strategy => one_for_all}, [" W(w) "]}]}.\n",
+                   s.dir);
+        reload_says(&s, 0, "added (1): app/inner");
+        wait_lines(&s, "w", 1);
+        long w = unit_pid_alive(&s, "w");
+        cr_assert_eq(unit_pid_alive(&s, "u1"), u1);
+        cr_assert_eq(unit_pid_alive(&s, "u2"), u2);
+        /* u2 moves into it: stopped where it was, started there */
+        write_file(s.dir, "app.tree",
+                   APP "{unit, \"u1.service\"},\n"
+                       "  {supervisor, inner, #{strategy => one_for_all}, [" W(
+                           w) ", {unit, \"u2.service\"}]}]}.\n",
+                   s.dir);
+        reload_says(&s, 0, "restarted (1): u2.service");
+        wait_lines(&s, "u2", 2);
+        wait_dead(u2, "u2 in its old place");
+        u2 = unit_pid_alive(&s, "u2");
+        cr_assert_eq(unit_pid_alive(&s, "w"), w, "w was restarted by u2's move");
+        cr_assert_eq(unit_pid_alive(&s, "u1"), u1);
+        /* one_for_all in inner now covers u2: a kill of w restarts u2, not u1 */
+        cr_assert_eq(kill((pid_t)w, SIGKILL), 0);
+        w_and_u2_restarted(&s, &w, &u2, 2, 3, u1);
+        /* (c) an invalid tree file, then a unit that does not load: refused
+         * whole, with the place, and nothing changes */
+        write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"},\n  {worker, x, #{}}]}.\n");
+        reload_says(&s, 1, "app.tree: worker x: cmd =>");
+        write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"}, {unit, \"nope.service\"}]}.\n");
+        write_file(s.units, "u1.service", UNIT("u1", 1002), s.dir);
+        reload_says(&s, 1, "app.tree: unit app/nope.service:");
+        write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"},\n [}.\n");
+        reload_says(&s, 1, "app.tree:3:");
+        /* what only the sup layer refuses: a backoff cap below its base, an
+         * id with a '/' */
+        write_file(s.dir, "app.tree",
+                   "{supervisor, app, #{backoff => #{base => 500, cap => 100}},\n"
+                   " [{unit, \"u1.service\"}]}.\n");
+        reload_says(&s, 1, "app.tree: supervisor app: Invalid argument");
+        write_file(s.dir, "app.tree",
+                   APP "{unit, \"u1.service\"}, {worker, \"a/b\", #{cmd => [\"/bin/true\"]}}]}.\n");
+        reload_says(&s, 1, "app.tree: worker a/b: Invalid argument");
+        cr_assert_eq(unit_pid_alive(&s, "u1"), u1, "a refused reload restarted u1");
+        cr_assert_eq(unit_pid_alive(&s, "u2"), u2, "a refused reload changed u2");
+        cr_assert_eq(unit_pid_alive(&s, "w"), w, "a refused reload changed w");
+        cr_assert_eq(lines_in(s.dir, "u1"), 2);
+        /* (d) inner's spec as a child changes: rebuilt, its children restart */
+        write_file(s.units, "u1.service", UNIT("u1", 1001), s.dir);
+        write_file(s.dir, "app.tree",
+                   APP "{unit, \"u1.service\"},\n"
+                       "  {supervisor, inner, #{strategy => one_for_all, restart => transient},"
+                       " [" W(w) ", {unit, \"u2.service\"}]}]}.\n",
+                   s.dir);
+        reload_says(&s, 0, "restarted (1): app/inner");
+        w_and_u2_restarted(&s, &w, &u2, 3, 4, u1);
+        /* (e) inner is removed with what it runs, and w moves out of it to
+         * app: both stop, w starts again in app, nothing else is left */
+        write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"}, " W(w) "]}.\n", s.dir);
+        reload_says(&s, 0, "added (1): app/w\nremoved (1): app/inner\n");
+        wait_dead(w, "w of the removed inner");
+        wait_dead(u2, "u2 of the removed inner");
+        wait_lines(&s, "w", 4);
+        w = unit_pid_alive(&s, "w");
+        char *out = NULL;
+        cr_assert_eq(ctl(&s, &out, "list"), 0);
+        cr_assert(!strstr(out, "u2.service"), "u2 is still loaded:\n%s", out);
+        free(out);
+        cr_assert_eq(unit_pid_alive(&s, "u1"), u1);
+        cr_assert_eq(lines_in(s.dir, "u1"), 2);
+        /* and u2 can come back at the top of the tree */
+        write_file(s.dir, "app.tree",
+                   APP "{unit, \"u1.service\"}, " W(w) ", {unit, \"u2.service\"}]}.\n", s.dir);
+        reload_says(&s, 0, "added (1): u2.service");
+        wait_lines(&s, "u2", 5);
+        cr_assert_eq(unit_pid_alive(&s, "u1"), u1);
+        cr_assert_eq(unit_pid_alive(&s, "w"), w);
+#undef UNIT
+#undef W
+#undef APP
         sv_stop(&s);
 }
 
