@@ -261,7 +261,6 @@ Test(sup_mem, side_record_is_one_allocation_and_the_id_none)
         free_sup(s);
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_mem, success_codes_in_the_side_record_still_decide, .timeout = 60)
 {
         struct pk_sup *s = new_sup(NULL);
@@ -281,7 +280,6 @@ Test(sup_mem, success_codes_in_the_side_record_still_decide, .timeout = 60)
         free_sup(s);
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_mem, log_is_made_at_add_without_keeping_its_dir, .fini = teardown, .timeout = 60)
 {
         mk_tmpdir();
@@ -296,7 +294,6 @@ Test(sup_mem, log_is_made_at_add_without_keeping_its_dir, .fini = teardown, .tim
         free_sup(s);
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_mem, template_keeps_log_config_for_dynamic_children, .fini = teardown, .timeout = 60)
 {
         mk_tmpdir();
