@@ -725,9 +725,8 @@ static int h_input_text(struct pctx *c, const struct keydef *k, char *v)
                 return -ENOMEM;
         if (x->input_data_len)
                 memcpy(n, x->input_data, x->input_data_len);
-        /* Bytes, not a string: the line's NUL (the allocation has room for it)
-         * becomes the newline that ends the line. */
-        memcpy(n + x->input_data_len, v, vl + 1);
+        /* Bytes, not a string: the newline ends the line, no NUL is needed. */
+        memcpy(n + x->input_data_len, v, vl); // NOLINT(bugprone-not-null-terminated-result)
         n[x->input_data_len + vl] = '\n';
         x->input_data = n;
         x->input_data_len += vl + 1;
