@@ -68,6 +68,20 @@ static inline struct pk_cmd *svt_portkit(const char *const *pre)
         return cmd;
 }
 
+/* Waits (30 s at most: a hang, not a timing measure) until the file at path
+ * holds want, and returns its text as it is then, want or not (caller
+ * frees; "" for a file that is not there). */
+static inline char *svt_wait_text(const char *path, const char *want)
+{
+        char *t = tu_slurp_or_empty(path);
+        for (int i = 0; i < 600 && !strstr(t, want); i++) {
+                free(t);
+                svt_nap();
+                t = tu_slurp_or_empty(path);
+        }
+        return t;
+}
+
 /* Runs cmd to its end (timeout_ms at most: a hang) and frees it; returns its
  * exit status as a shell shows it, its stdout then stderr in *out when out
  * is not NULL (caller frees). */

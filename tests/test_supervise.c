@@ -177,15 +177,7 @@ Test(supervise, each_type_reaches_ready_and_stops)
         char want[64];
         snprintf(want, sizeof(want), "post %ld\n", mp);
         snprintf(path, sizeof(path), "%s/post", s.dir);
-        for (int i = 0; i < 600; i++) {
-                t = read_file(path);
-                int ok = strcmp(t, want) == 0;
-                free(t);
-                if (ok)
-                        break;
-                nap();
-        }
-        t = read_file(path);
+        t = svt_wait_text(path, want);
         cr_assert_str_eq(t, want);
         free(t);
         cr_assert_eq(ctl(&s, NULL, "reload", "simple"), 0);
@@ -369,15 +361,7 @@ Test(supervise, hooks_run_in_the_units_cgroup_and_write_its_log)
         }
         /* their output is in the unit's log, not in the supervisor's stderr */
         snprintf(path, sizeof(path), "%s/hooks.service.log", s.log);
-        for (int k = 0; k < 600; k++) {
-                t = read_file(path);
-                int ok = strstr(t, "stoppost-err") != NULL;
-                free(t);
-                if (ok)
-                        break;
-                nap();
-        }
-        t = read_file(path);
+        t = svt_wait_text(path, "stoppost-err");
         char *err = read_file(s.err);
         for (size_t i = 0; i < 4; i++) {
                 char want[64];
@@ -390,15 +374,7 @@ Test(supervise, hooks_run_in_the_units_cgroup_and_write_its_log)
         free(t);
         free(err);
         snprintf(path, sizeof(path), "%s/leaves.service.log", s.log);
-        for (int k = 0; k < 600; k++) {
-                t = read_file(path);
-                int ok = strstr(t, "lpost-err") != NULL;
-                free(t);
-                if (ok)
-                        break;
-                nap();
-        }
-        t = read_file(path);
+        t = svt_wait_text(path, "lpost-err");
         cr_assert(strstr(t, "lpost-out"), "leaves' log:\n%s", t);
         free(t);
         sv_stop(&s);

@@ -601,14 +601,7 @@ Test(supervise_socket, fdstore_survives_a_restart, .init = setup, .fini = teardo
         sv_start_unit("kept.service", "active", "active");
         int before = sv_fds();
         cr_assert_eq(ctl(NULL, "kill", "--signal", "KILL", "kept.service"), 0);
-        char *t = NULL;
-        for (int i = 0; i < 600; i++) {
-                free(t);
-                t = slurp(out);
-                if (t[0])
-                        break;
-                nap();
-        }
+        char *t = svt_wait_text(out, "\n"); /* the probe's whole line */
         cr_assert_str_eq(t, "kept-data names=kept\n");
         free(t);
         /* the stored memfd is the one descriptor supervise holds for it, before and after */
@@ -661,13 +654,7 @@ static void store_preserve(const char *preserve, int kept_over_stop, int kept_ov
                 }
                 char *t = NULL;
                 if (want) {
-                        for (int i = 0; i < 600; i++) {
-                                free(t);
-                                t = slurp(out);
-                                if (t[0])
-                                        break;
-                                nap();
-                        }
+                        t = svt_wait_text(out, "\n"); /* the probe's whole line */
                         cr_assert_str_eq(t, "kept-data names=kept\n", "step %d", step);
                         free(t);
                         return; /* that run never becomes active: the rest is another test */
