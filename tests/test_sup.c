@@ -123,6 +123,27 @@ static void add(struct pk_sup *s, const char *id, int restart, struct pk_cmd *cm
         cr_assert_eq(pk_sup_add(s, &sp, cmd), 0);
 }
 
+/* A restart delay of ms every time: no doubling, no jitter, never reset by
+ * a stable run (systemd's RestartSec= alone), so the schedule is exact. */
+static void fixed_delay(struct pk_sup_child_spec *sp, int64_t ms)
+{
+        sp->backoff_base_ms = ms;
+        sp->backoff_cap_ms = ms;
+        sp->backoff_reset_ms = -1;
+        sp->jitter_pct = -1;
+}
+
+/* Adds sp to s, a supervisor with cgroups on; where there is no writable
+ * cgroup v2 the add fails and the test is skipped, not failed. */
+static void add_or_skip(struct pk_sup *s, const struct pk_sup_child_spec *sp, struct pk_cmd *cmd)
+{
+        int r = pk_sup_add(s, sp, cmd);
+        if (r < 0) {
+                pk_sup_free(s);
+                cr_skip_test("no writable cgroup v2 here (%s)", pk_strerror(r));
+        }
+}
+
 static int count(int kind, const char *id)
 {
         int n = 0;
@@ -164,7 +185,6 @@ static void reset(void)
         memset(&R, 0, sizeof(R));
 }
 
-/* cppcheck-suppress unknownMacro */
 TestSuite(sup, .init = reset, .fini = cgt_cleanup, .timeout = 60);
 
 /* ---- bad specs ------------------------------------------------------------------------- */
@@ -337,11 +357,8 @@ Test(sup, strategy_by_restart_type_by_exit_kind)
 
 static struct pk_sup *three(int strategy)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.strategy = strategy;
-        o.backoff_base_ms = 1;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s =
+            new_sup(&(struct pk_sup_opts){.strategy = strategy, .backoff_base_ms = 1});
         add(s, "a", PK_SUP_PERMANENT, sh("exec sleep 1000"));
         add(s, "b", PK_SUP_PERMANENT, sh("exec sleep 1000"));
         add(s, "c", PK_SUP_PERMANENT, sh("exec sleep 1000"));
@@ -473,12 +490,8 @@ Test(sup, simple_one_for_one_dynamic_children)
         struct pk_sup_child_spec t;
         memset(&t, 0, sizeof(t));
         t.restart = PK_SUP_TRANSIENT;
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.strategy = PK_SUP_SIMPLE_ONE_FOR_ONE;
-        o.template_spec = &t;
-        o.backoff_base_ms = 1;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .strategy = PK_SUP_SIMPLE_ONE_FOR_ONE, .template_spec = &t, .backoff_base_ms = 1});
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         cr_assert_eq(pk_sup_add(s, &t, sh("true")), -EPERM);
         cr_assert_eq(pk_sup_start_dynamic(s, "ok", sh("exit 0")), 0);
@@ -503,13 +516,12 @@ static long ev_ms_between(long from, long to)
 
 Test(sup, backoff_doubles_to_the_cap)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 100;
-        o.backoff_base_ms = 20;
-        o.backoff_cap_ms = 160;
-        o.jitter_pct = -1; /* exact delays */
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .intensity = 100,
+            .backoff_base_ms = 20,
+            .backoff_cap_ms = 160,
+            .jitter_pct = -1, /* exact delays */
+        });
         add(s, "w", PK_SUP_PERMANENT, sh("exit 1"));
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         run_until(PK_SUP_EV_STARTING, "w", 7);
@@ -531,12 +543,11 @@ Test(sup, backoff_doubles_to_the_cap)
 
 Test(sup, backoff_resets_after_stable_uptime)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 100;
-        o.backoff_base_ms = 5000; /* a flapping child would wait 5 s */
-        o.backoff_reset_ms = 100; /* but 100 ms up counts as stable */
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .intensity = 100,
+            .backoff_base_ms = 5000, /* a flapping child would wait 5 s */
+            .backoff_reset_ms = 100, /* but 100 ms up counts as stable */
+        });
         add(s, "w", PK_SUP_PERMANENT, sh("sleep 0.2; exit 1"));
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         run_until(PK_SUP_EV_STARTING, "w", 3);
@@ -551,21 +562,17 @@ Test(sup, backoff_resets_after_stable_uptime)
 
 Test(sup, per_child_backoff_overrides_the_supervisor)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 1000;
-        o.backoff_base_ms = 1; /* the supervisor's: 1 ms doubling, with jitter */
-        o.backoff_cap_ms = 4;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .intensity = 1000,
+            .backoff_base_ms = 1, /* the supervisor's: 1 ms doubling, with jitter */
+            .backoff_cap_ms = 4,
+        });
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         /* "fixed": systemd's RestartSec=60ms: the same delay every time, no jitter,
          * never stable (the exit after a long run waits too) */
         sp.id = "fixed";
-        sp.backoff_base_ms = 60;
-        sp.backoff_cap_ms = 60;
-        sp.backoff_reset_ms = -1;
-        sp.jitter_pct = -1;
+        fixed_delay(&sp, 60);
         cr_assert_eq(pk_sup_add(s, &sp, sh("exit 1")), 0);
         /* "steps": its own base and cap, doubling */
         sp.id = "steps";
@@ -614,18 +621,14 @@ Test(sup, per_child_backoff_overrides_the_supervisor)
 
 Test(sup, per_child_backoff_reset_never_keeps_the_delay)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 100;
-        o.backoff_reset_ms = 50; /* the supervisor would call 150 ms of uptime stable */
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .intensity = 100,
+            .backoff_reset_ms = 50, /* the supervisor would call 150 ms of uptime stable */
+        });
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         sp.id = "w";
-        sp.backoff_base_ms = 40;
-        sp.backoff_cap_ms = 40;
-        sp.backoff_reset_ms = -1; /* but this child waits every time */
-        sp.jitter_pct = -1;
+        fixed_delay(&sp, 40); /* but this child waits every time */
         cr_assert_eq(pk_sup_add(s, &sp, sh("sleep 0.15; exit 1")), 0);
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         run_until(PK_SUP_EV_STARTING, "w", 3);
@@ -639,11 +642,10 @@ Test(sup, per_child_backoff_reset_never_keeps_the_delay)
 
 Test(sup, per_child_start_limit_gives_up_the_child_only)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 100; /* the supervisor's own limit is far away */
-        o.jitter_pct = -1;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .intensity = 100, /* the supervisor's own limit is far away */
+            .jitter_pct = -1,
+        });
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         sp.id = "flaky";
@@ -700,18 +702,11 @@ Test(sup, per_child_start_limit_window_slides)
         /* restarts 140 ms apart under a limit of 3 starts in 250 ms: the window
          * slides, so the child is never given up (a counter that never forgot
          * would stop it at the third) */
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 100;
-        o.period_ms = 60000;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){.intensity = 100, .period_ms = 60000});
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         sp.id = "w";
-        sp.backoff_base_ms = 140;
-        sp.backoff_cap_ms = 140;
-        sp.backoff_reset_ms = -1;
-        sp.jitter_pct = -1;
+        fixed_delay(&sp, 140);
         sp.start_limit_burst = 3;
         sp.start_limit_interval_ms = 250;
         cr_assert_eq(pk_sup_add(s, &sp, sh("exit 1")), 0);
@@ -760,12 +755,8 @@ Test(sup, per_child_policy_of_a_template)
         t.backoff_base_ms = 1;
         t.backoff_cap_ms = 1;
         t.start_limit_burst = 2;
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.strategy = PK_SUP_SIMPLE_ONE_FOR_ONE;
-        o.template_spec = &t;
-        o.intensity = 100;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .strategy = PK_SUP_SIMPLE_ONE_FOR_ONE, .template_spec = &t, .intensity = 100});
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         cr_assert_eq(pk_sup_start_dynamic(s, "d1", sh("exit 1")), 0);
         run_until(PK_SUP_EV_GAVE_UP, "d1", 1);
@@ -833,10 +824,8 @@ Test(sup, intensity_escalates_through_three_levels)
 
 Test(sup, auto_shutdown_any_significant)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.auto_shutdown = PK_SUP_AUTO_ANY_SIGNIFICANT;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s =
+            new_sup(&(struct pk_sup_opts){.auto_shutdown = PK_SUP_AUTO_ANY_SIGNIFICANT});
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         sp.id = "job";
@@ -1052,10 +1041,7 @@ Test(sup, sd_notify_access_is_checked)
 
 Test(sup, watchdog_timeout_restarts_a_silent_child)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.backoff_base_ms = 1;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){.backoff_base_ms = 1});
         struct pk_sup_child_spec x;
         memset(&x, 0, sizeof(x));
         x.watchdog_ms = 150;
@@ -1424,10 +1410,9 @@ static void env_token(pid_t pid, char *out, size_t size)
  * token of its own, so that kill cannot reach the replacement's processes. */
 Test(sup, exit_kills_a_double_forked_leftover_after_the_restart_without_cgroups)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.backoff_reset_ms = 1; /* up over 1 ms: restarted at once, no timer */
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .backoff_reset_ms = 1, /* up over 1 ms: restarted at once, no timer */
+        });
         cr_assert_eq(pk_sup_reaper(s, 0, NULL, NULL), 0);
         char file[64], mark[64], script[512];
         snprintf(file, sizeof(file), "/tmp/pk-sup-left-%ld", (long)getpid());
@@ -1553,11 +1538,7 @@ Test(sup, stop_kills_a_double_forked_grandchild_with_a_cgroup)
         sp.id = "svc";
         sp.ready = PK_SUP_READY_FD;
         sp.ready_fd = 3;
-        int r = pk_sup_add(s, &sp, probe((const char *[]){arg, "fd:3", "pause", NULL}));
-        if (r < 0) {
-                pk_sup_free(s);
-                cr_skip_test("no writable cgroup v2 here (%s)", pk_strerror(r));
-        }
+        add_or_skip(s, &sp, probe((const char *[]){arg, "fd:3", "pause", NULL}));
         /* no reaper mode: the cgroup alone must catch the escaped grandchild */
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         run_until(PK_SUP_EV_READY, "svc", 1);
@@ -1598,18 +1579,14 @@ Test(sup, a_service_cgroup_in_use_is_refused, .timeout = 60)
         sp.id = "svc";
         sp.ready = PK_SUP_READY_FD;
         sp.ready_fd = 3;
-        int r = pk_sup_add(s1, &sp, probe((const char *[]){"fd:3", "pause", NULL}));
-        if (r < 0) {
-                pk_sup_free(s1);
-                cr_skip_test("no writable cgroup v2 here (%s)", pk_strerror(r));
-        }
+        add_or_skip(s1, &sp, probe((const char *[]){"fd:3", "pause", NULL}));
         cr_assert_eq(pk_sup_start(s1, NULL, 0), 0);
         run_until(PK_SUP_EV_READY, "svc", 1);
         struct pk_sup *s2 = new_sup(&o);
         struct pk_sup_child_spec sp2;
         memset(&sp2, 0, sizeof(sp2));
         sp2.id = "svc";
-        r = pk_sup_add(s2, &sp2, probe((const char *[]){"pause", NULL}));
+        int r = pk_sup_add(s2, &sp2, probe((const char *[]){"pause", NULL}));
         pk_sup_free(s2);
         cr_assert_eq(r, -EBUSY, "the second supervisor: %s", pk_strerror(r));
         cr_assert_eq(count(PK_SUP_EV_EXITED, "svc"), 0, "the first one's service still runs");
@@ -1620,13 +1597,8 @@ Test(sup, logs_survive_restarts_in_order)
 {
         char dir[] = "/tmp/pk-sup-log-XXXXXX";
         cr_assert_not_null(mkdtemp(dir));
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 1000;
-        o.backoff_base_ms = 1;
-        o.jitter_pct = -1;
-        o.backoff_cap_ms = 1;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .intensity = 1000, .backoff_base_ms = 1, .jitter_pct = -1, .backoff_cap_ms = 1});
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         sp.id = "talker";
@@ -1689,10 +1661,7 @@ Test(sup, docs_print_the_policy_table)
 
 Test(sup, forking_service_main_pid_from_a_validated_pid_file)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.backoff_base_ms = 1;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){.backoff_base_ms = 1});
         char good[64], liar[64], arg[96], script[160];
         snprintf(good, sizeof(good), "/tmp/pk-sup-fork-%ld.pid", (long)getpid());
         snprintf(liar, sizeof(liar), "/tmp/pk-sup-liar-%ld.pid", (long)getpid());
@@ -1809,11 +1778,7 @@ Test(sup, with_a_cgroup_the_stop_signal_reaches_every_process)
         sp.ready = PK_SUP_READY_FD;
         sp.ready_fd = 3;
         sp.shutdown_ms = 10000;
-        int r = pk_sup_add(s, &sp, sh(script));
-        if (r < 0) {
-                pk_sup_free(s);
-                cr_skip_test("no writable cgroup v2 here (%s)", pk_strerror(r));
-        }
+        add_or_skip(s, &sp, sh(script));
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         run_until(PK_SUP_EV_READY, "svc", 1);
         cr_assert_eq(pk_sup_stop_child(s, "svc"), 0);
@@ -1877,11 +1842,7 @@ Test(sup, a_restart_after_a_cgroup_kill_runs)
         memset(&sp, 0, sizeof(sp));
         sp.id = "svc";
         sp.restart = PK_SUP_TRANSIENT;
-        int r = pk_sup_add(s, &sp, sh(script));
-        if (r < 0) {
-                pk_sup_free(s);
-                cr_skip_test("no writable cgroup v2 here (%s)", pk_strerror(r));
-        }
+        add_or_skip(s, &sp, sh(script));
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         run_until(PK_SUP_EV_EXITED, "svc", 2);
         long first = find(PK_SUP_EV_EXITED, "svc", 1);
@@ -1902,10 +1863,7 @@ Test(sup, a_restart_after_a_cgroup_kill_runs)
  * the RESTART events' delay_ms (the schedule, not the wall clock). */
 Test(sup, backoff_steps_climb_geometrically_to_the_cap)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 1000;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){.intensity = 1000});
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         sp.id = "w";
@@ -1947,17 +1905,11 @@ Test(sup, backoff_steps_climb_geometrically_to_the_cap)
 /* restart_on: each child is restarted only after the kinds of end it lists. */
 Test(sup, restart_on_picks_the_ends_that_restart)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 1000;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){.intensity = 1000});
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         sp.restart = PK_SUP_TRANSIENT;
-        sp.backoff_base_ms = 5;
-        sp.backoff_cap_ms = 5;
-        sp.backoff_reset_ms = -1;
-        sp.jitter_pct = -1;
+        fixed_delay(&sp, 5);
 #define ADD_ON(name, on, script)                                                                   \
         do {                                                                                       \
                 sp.id = (name);                                                                    \

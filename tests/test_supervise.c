@@ -74,7 +74,6 @@ static void wait_written(const char *path)
         }
 }
 
-/* cppcheck-suppress unknownMacro */
 TestSuite(supervise, .fini = sv_cleanup);
 
 static void sv_init(struct sv *s)
@@ -87,15 +86,12 @@ static void sv_init(struct sv *s)
 /* `portkit ctl --control CTL` (or argv0 with $PORTKIT_CONTROL), arguments to follow. */
 static struct pk_cmd *ctl_cmd(struct sv *s, const char *argv0)
 {
+        if (!argv0)
+                return svt_ctl_cmd(s);
         struct pk_cmd *cmd;
         cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
-        if (argv0) {
-                cr_assert_eq(pk_cmd_argv0(cmd, argv0), 0);
-                cr_assert_eq(pk_cmd_env_set(cmd, "PORTKIT_CONTROL", s->ctl), 0);
-        } else {
-                const char *pre[] = {"ctl", "--control", s->ctl, NULL};
-                cr_assert_eq(pk_cmd_args(cmd, pre), 0);
-        }
+        cr_assert_eq(pk_cmd_argv0(cmd, argv0), 0);
+        cr_assert_eq(pk_cmd_env_set(cmd, "PORTKIT_CONTROL", s->ctl), 0);
         return cmd;
 }
 
@@ -108,9 +104,9 @@ static int ctl_as(struct sv *s, const char *user, const char *argv0, char **out,
                 cr_assert_eq(pk_cmd_user(cmd, user), 0);
         va_list ap;
         va_start(ap, a1);
-        svt_args(cmd, a1, ap);
+        int st = svt_vrun(cmd, 30000, out, a1, ap);
         va_end(ap);
-        return svt_run(cmd, out);
+        return st;
 }
 
 #define ctl(s, out, ...) ctl_as(s, NULL, NULL, out, __VA_ARGS__, (const char *)NULL)
@@ -181,15 +177,7 @@ Test(supervise, each_type_reaches_ready_and_stops)
         char want[64];
         snprintf(want, sizeof(want), "post %ld\n", mp);
         snprintf(path, sizeof(path), "%s/post", s.dir);
-        for (int i = 0; i < 600; i++) {
-                t = read_file(path);
-                int ok = strcmp(t, want) == 0;
-                free(t);
-                if (ok)
-                        break;
-                nap();
-        }
-        t = read_file(path);
+        t = svt_wait_text(path, want);
         cr_assert_str_eq(t, want);
         free(t);
         cr_assert_eq(ctl(&s, NULL, "reload", "simple"), 0);
@@ -373,15 +361,7 @@ Test(supervise, hooks_run_in_the_units_cgroup_and_write_its_log)
         }
         /* their output is in the unit's log, not in the supervisor's stderr */
         snprintf(path, sizeof(path), "%s/hooks.service.log", s.log);
-        for (int k = 0; k < 600; k++) {
-                t = read_file(path);
-                int ok = strstr(t, "stoppost-err") != NULL;
-                free(t);
-                if (ok)
-                        break;
-                nap();
-        }
-        t = read_file(path);
+        t = svt_wait_text(path, "stoppost-err");
         char *err = read_file(s.err);
         for (size_t i = 0; i < 4; i++) {
                 char want[64];
@@ -394,15 +374,7 @@ Test(supervise, hooks_run_in_the_units_cgroup_and_write_its_log)
         free(t);
         free(err);
         snprintf(path, sizeof(path), "%s/leaves.service.log", s.log);
-        for (int k = 0; k < 600; k++) {
-                t = read_file(path);
-                int ok = strstr(t, "lpost-err") != NULL;
-                free(t);
-                if (ok)
-                        break;
-                nap();
-        }
-        t = read_file(path);
+        t = svt_wait_text(path, "lpost-err");
         cr_assert(strstr(t, "lpost-out"), "leaves' log:\n%s", t);
         free(t);
         sv_stop(&s);
@@ -1064,18 +1036,10 @@ Test(supervise, tree_file_errors_name_the_place)
         for (size_t i = 0; i < 3; i++) {
                 char tree[512];
                 snprintf(tree, sizeof(tree), "%s/%s", s.dir, names[i]);
-                struct pk_cmd *cmd;
-                cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
-                const char *a[] = {"supervise", "--control", s.ctl, tree, NULL};
-                cr_assert_eq(pk_cmd_args(cmd, a), 0);
-                struct pk_run_opts o = {.timeout_ms = 30000};
-                struct pk_run_result res;
-                cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
-                pk_cmd_free(cmd);
-                cr_assert_neq(pk_exit_shell(&res.status), 0);
-                cr_assert(res.err && strstr(res.err, want[i]), "%s: %s", names[i],
-                          res.err ? res.err : "");
-                pk_run_result_free(&res);
+                char *out = NULL;
+                cr_assert_neq(svt_supervise_once(&s, 30000, &out, tree, (const char *)NULL), 0);
+                cr_assert(strstr(out, want[i]), "%s: %s", names[i], out);
+                free(out);
         }
 }
 
@@ -1201,17 +1165,11 @@ Test(supervise, unit_with_an_error_is_refused_with_file_and_line)
         write_file(s.units, "bad.service",
                    "[Unit]\nDescription=x\n[Service]\nExecStart=/bin/true\n"
                    "TimeoutStopSec=soon\n");
-        struct pk_cmd *cmd;
-        cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
-        const char *a[] = {"supervise", "--control", s.ctl, "--strict", s.units, NULL};
-        cr_assert_eq(pk_cmd_args(cmd, a), 0);
-        struct pk_run_result res;
-        struct pk_run_opts o = {.timeout_ms = 30000};
-        cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
-        pk_cmd_free(cmd);
-        cr_assert_eq(pk_exit_shell(&res.status), 1, "%s", res.err);
-        cr_assert(strstr(res.err, "bad.service:5"), "%s", res.err);
-        pk_run_result_free(&res);
+        char *out = NULL;
+        cr_assert_eq(svt_supervise_once(&s, 30000, &out, "--strict", s.units, (const char *)NULL),
+                     1, "%s", out);
+        cr_assert(strstr(out, "bad.service:5"), "%s", out);
+        free(out);
 }
 
 /* ---- the control socket ---------------------------------------------------------------- */
@@ -1451,17 +1409,11 @@ Test(supervise, units_past_the_limit_are_an_error_naming_it, .timeout = 600)
                 cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
                 close(fd);
         }
-        struct pk_cmd *cmd;
-        cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
-        const char *a[] = {"supervise", "--control", s.ctl, s.units, NULL};
-        cr_assert_eq(pk_cmd_args(cmd, a), 0);
-        struct pk_run_result res;
-        struct pk_run_opts o = {.timeout_ms = 120000};
-        cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
-        pk_cmd_free(cmd);
-        cr_assert_eq(pk_exit_shell(&res.status), 1, "%s", res.err);
-        cr_assert(strstr(res.err, "more than 65536 units (the limit)"), "%s", res.err);
-        pk_run_result_free(&res);
+        char *out = NULL;
+        cr_assert_eq(svt_supervise_once(&s, 120000, &out, s.units, (const char *)NULL), 1, "%s",
+                     out);
+        cr_assert(strstr(out, "more than 65536 units (the limit)"), "%s", out);
+        free(out);
 }
 
 Test(supervise, a_dependency_list_past_its_limit_is_an_error)
@@ -1478,20 +1430,14 @@ Test(supervise, a_dependency_list_past_its_limit_is_an_error)
         }
         write_file(s.units, "zz.service", "[Unit]\nAfter=%s\n[Service]\nExecStart=/bin/true\n",
                    after);
-        struct pk_cmd *cmd;
-        cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
-        const char *a[] = {"supervise", "--control", s.ctl, "--cgroup", "off", s.units, NULL};
-        cr_assert_eq(pk_cmd_args(cmd, a), 0);
-        struct pk_run_result res;
-        struct pk_run_opts o = {.timeout_ms = 30000};
-        cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
-        pk_cmd_free(cmd);
-        cr_assert_eq(pk_exit_shell(&res.status), 1, "%s", res.err);
+        char *out = NULL;
+        cr_assert_eq(
+            svt_supervise_once(&s, 30000, &out, "--cgroup", "off", s.units, (const char *)NULL), 1,
+            "%s", out);
         cr_assert(
-            strstr(res.err,
-                   "zz.service: cannot add: more than 32 loaded units in one dependency list"),
-            "%s", res.err);
-        pk_run_result_free(&res);
+            strstr(out, "zz.service: cannot add: more than 32 loaded units in one dependency list"),
+            "%s", out);
+        free(out);
 }
 
 Test(supervise, watch_pushes_events)
@@ -1631,12 +1577,7 @@ Test(supervise, replies_keep_their_order_on_a_connection)
         int fd = connect_ctl(&s);
         cr_assert_eq(write(fd, req, rn), (ssize_t)rn);
         unsigned char got[256];
-        size_t n = 0;
-        while (n < wn) {
-                ssize_t r = read(fd, got + n, wn - n);
-                cr_assert_gt(r, 0);
-                n += (size_t)r;
-        }
+        cr_assert_eq(pk_fd_read_all(fd, got, wn, NULL), (ssize_t)wn);
         cr_assert_eq(memcmp(got, want, wn), 0);
         close(fd);
         sv_stop(&s);
@@ -1783,7 +1724,6 @@ Test(unit_child, restart_stop_and_readiness)
         pk_unit_child_free(c);
 }
 
-/* cppcheck-suppress unknownMacro */
 TestSuite(unit_child, .fini = sv_cleanup);
 
 Test(unit_child, helper_logs_and_directories)

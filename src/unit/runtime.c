@@ -171,23 +171,31 @@ static int env_parse_into(struct envv *e, const char *buf, size_t len)
         return r;
 }
 
+/* Ends a parse into e that returned r (0 or a negative errno): on success
+ * hands e's vector out as *ret_env (an empty one when nothing was added;
+ * caller frees with pk_unit_strv_free()), on failure frees it. */
+static int envv_finish(struct envv *e, int r, char ***ret_env)
+{
+        if (r == 0 && !e->v) {
+                e->v = calloc(1, sizeof(char *));
+                if (!e->v)
+                        r = -ENOMEM;
+        }
+        if (r < 0) {
+                e->v = pk_unit_strv_free(e->v);
+                return r;
+        }
+        *ret_env = e->v;
+        return 0;
+}
+
 int pk_unit_env_parse(const char *buf, size_t len, char ***ret_env)
 {
         if ((!buf && len) || !ret_env)
                 return -EINVAL;
         struct envv e = {0};
         int r = env_parse_into(&e, buf ? buf : "", len);
-        if (r == 0 && !e.v) {
-                e.v = calloc(1, sizeof(char *));
-                if (!e.v)
-                        r = -ENOMEM;
-        }
-        if (r < 0) {
-                pk_unit_strv_free(e.v);
-                return r;
-        }
-        *ret_env = e.v;
-        return 0;
+        return envv_finish(&e, r, ret_env);
 }
 
 /* Reads a whole regular file up to max bytes. */
@@ -267,17 +275,7 @@ int pk_unit_environment(const struct pk_unit *u, const char *const *base,
         }
         for (size_t i = 0; i < x->unset_environment.n && r == 0; i++)
                 envv_unset(&e, x->unset_environment.v[i]);
-        if (r == 0 && !e.v) {
-                e.v = calloc(1, sizeof(char *));
-                if (!e.v)
-                        r = -ENOMEM;
-        }
-        if (r < 0) {
-                pk_unit_strv_free(e.v);
-                return r;
-        }
-        *ret_env = e.v;
-        return 0;
+        return envv_finish(&e, r, ret_env);
 }
 
 /* ---- conditions ----------------------------------------------------------- */

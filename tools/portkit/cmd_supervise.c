@@ -159,8 +159,7 @@ void logf_(const char *fmt, ...)
         va_list ap;
         va_start(ap, fmt);
         fprintf(stderr, "%s portkit supervise: ", ts);
-        /* the analyzer flags an extern variadic function analysed on its own */
-        vfprintf(stderr, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+        vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
         va_end(ap);
 }
