@@ -293,11 +293,15 @@ struct pk_unit_exec_ctx { // NOLINT(clang-analyzer-optin.performance.Padding)
         struct pk_unit_dirs dirs[PK_UNIT_DIR_COUNT]; /**< RuntimeDirectory= etc. */
         int runtime_directory_preserve;              /**< 0 no, 1 yes, 2 restart */
         struct pk_unit_stdio std_input, std_output, std_error;
-        char *tty_path;            /**< TTYPath= or NULL */
-        char *syslog_identifier;   /**< SyslogIdentifier= or NULL */
-        bool ignore_sigpipe;       /**< IgnoreSIGPIPE=, default true */
-        unsigned char *input_data; /**< StandardInputText=/Data= bytes */
+        char *tty_path;          /**< TTYPath= or NULL */
+        char *syslog_identifier; /**< SyslogIdentifier= or NULL */
+        bool ignore_sigpipe;     /**< IgnoreSIGPIPE=, default true */
+        /** StandardInputText=/Data= bytes (not NUL-terminated; NULL when none). */
+        unsigned char *input_data;
         size_t input_data_len;
+        /** ExecSearchPath= directories (absolute), in order: where a bare Exec*=
+         *  name is looked up, and the PATH variable unless the unit sets PATH. */
+        struct pk_unit_strv exec_search_path;
 };
 
 /** @brief systemd.kill(5). */
