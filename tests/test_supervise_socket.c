@@ -750,6 +750,67 @@ Test(supervise_socket, fdstore_preserve_no_is_flushed_by_a_restart, .init = setu
         store_preserve("no", 0, 0);
 }
 
+/* `ctl restart` is a restart job (systemd: a job is queued, so the unit's
+ * resources are not released): `restart` (the default) and `yes` keep the
+ * store over it; `no` drops it at the end of the process all the same
+ * (service_enter_dead() releases it whatever comes next). */
+static void store_over_ctl_restart(const char *preserve, int kept)
+{
+        char out[512];
+        snprintf(out, sizeof(out), "%s/kept.out", S.dir);
+        write_file("kept.service",
+                   "[Service]\nType=notify\nFileDescriptorStoreMax=4\n%s%s%sExecStart=" PROBE
+                   " store %s\n",
+                   preserve ? "FileDescriptorStorePreserve=" : "", preserve ? preserve : "",
+                   preserve ? "\n" : "", out);
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/kept.service", S.units);
+        sv_start(cfg);
+        wait_field("kept.service", "active", "active");
+        char pid[32];
+        field("kept.service", "pid", pid, sizeof(pid));
+        cr_assert_eq(ctl(NULL, "restart", "kept.service"), 0);
+        char *t = NULL;
+        if (kept) {
+                for (int i = 0; i < 600; i++) {
+                        free(t);
+                        t = slurp(out);
+                        if (t[0])
+                                break;
+                        nap();
+                }
+                cr_assert_str_eq(t, "kept-data names=kept\n");
+                free(t);
+                return; /* that run never becomes active */
+        }
+        char now[32] = "";
+        for (int i = 0; i < 600; i++) {
+                field("kept.service", "pid", now, sizeof(now));
+                if (now[0] && strcmp(now, pid) != 0)
+                        break;
+                nap();
+        }
+        wait_field("kept.service", "active", "active");
+        t = slurp(out);
+        cr_assert_str_eq(t, "", "the store was kept over ctl restart: %s", t);
+        free(t);
+        sv_stop();
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, fdstore_default_survives_ctl_restart, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        store_over_ctl_restart(NULL, 1);
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, fdstore_preserve_no_is_flushed_by_ctl_restart, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+        store_over_ctl_restart("no", 0);
+}
+
 /* ---- refused configurations ----------------------------------------------------------------- */
 
 static void refused(const char *file, const char *text, const char *want)
