@@ -193,3 +193,28 @@ Test(supervise_exec, credentials_directory_specifier)
         assert_text(s.dir, "out", "/run/credentials/creds.service\n");
         svt_stop(&s);
 }
+
+/* What stays undone is said: OpenFile= (systemd 253, not Debian 12's 252)
+ * and the stdin kinds not given (tty, fd:). */
+Test(supervise_exec, open_file_and_tty_input_are_reported)
+{
+        static const char text[] = "[Service]\nExecStart=/bin/cat\nOpenFile=/etc/hostname:host\n"
+                                   "StandardInput=tty\n";
+        struct pk_unit *u = NULL;
+        struct pk_unit_error e;
+        cr_assert_eq(pk_unit_parse("of.service", "/x/of.service", text, strlen(text), NULL, &u, &e),
+                     0, "%s", e.message);
+        cr_assert_eq(pk_unit_finish(u, &e), 0, "%s", e.message);
+        struct pk_unit_child *c = NULL;
+        cr_assert_eq(pk_unit_to_child(u, NULL, &c, &e), 0, "%s", e.message);
+        int open_file = 0, tty = 0;
+        for (size_t i = 0; i < c->notes.n; i++) {
+                open_file |= strstr(c->notes.v[i], "OpenFile=/etc/hostname:host (/x/of.service:3) "
+                                                   "is not enforced (a systemd 253 key") != NULL;
+                tty |= strstr(c->notes.v[i], "StandardInput= of this kind") != NULL;
+        }
+        pk_unit_child_free(c);
+        pk_unit_free(u);
+        cr_assert(open_file, "OpenFile= is reported");
+        cr_assert(tty, "StandardInput=tty is reported");
+}

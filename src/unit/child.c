@@ -827,6 +827,15 @@ int pk_unit_to_child(const struct pk_unit *u, const struct pk_unit_child_opts *o
                 if (nt->key && nt->value && strcmp(nt->key, "StartLimitAction") == 0 &&
                     strcmp(nt->value, "none") == 0)
                         continue; /* the default, and what is done: the unit alone fails */
+                if (nt->key && strcmp(nt->key, "OpenFile") == 0) {
+                        /* systemd 253's; Debian 12's 252 ignores it as unknown */
+                        if ((r = note(c,
+                                      "OpenFile=%s (%s:%u) is not enforced (a systemd 253 key; "
+                                      "Debian 12 runs 252): no file is opened or passed",
+                                      nt->value, nt->file ? nt->file : "", nt->line)) < 0)
+                                goto fail;
+                        continue;
+                }
                 if ((r = note(c, "%s=%s (%s:%u) is not enforced", nt->key, nt->value,
                               nt->file ? nt->file : "", nt->line)) < 0)
                         goto fail;
