@@ -726,8 +726,9 @@ struct pk_unit_child {
  * Maps Type=, Exec*= (through the helper where needed), Restart=,
  * SuccessExitStatus=, KillSignal=/SendSIGKILL=/TimeoutStopSec=, the exec
  * context (User=, Group=, Environment*=, WorkingDirectory=, UMask=, Nice=,
- * OOMScoreAdjust=, Limit*=, scheduling, capabilities, NoNewPrivileges=),
- * StandardOutput=/StandardError= and the dependencies.  What it cannot
+ * OOMScoreAdjust=, Limit*=, scheduling, capabilities, NoNewPrivileges=,
+ * ExecSearchPath=), StandardInput= (data: a fresh sealed memfd per spawn;
+ * file:), StandardOutput=/StandardError= and the dependencies.  What it cannot
  * enforce goes to (*ret)->notes, together with the unit's own not-enforced list.
  * @param u a service unit (borrowed for the call).
  * @param opts options or NULL.
@@ -742,8 +743,9 @@ PK_API int pk_unit_to_child(const struct pk_unit *u, const struct pk_unit_child_
 
 /**
  * @brief Builds the command for one Exec line of @p u with the unit's exec
- *        context applied (the `+` prefix skips credentials, `!` skips User=/Group=),
- *        `$VAR` expanded with @p env.
+ *        context applied (the `+` prefix skips credentials, `!` skips User=/Group=;
+ *        StandardInput=, ExecSearchPath= as pk_unit_to_child()), `$VAR` expanded
+ *        with @p env.
  * @param env NULL-terminated KEY=VALUE (borrowed), also the command's environment.
  * @param[out] ret caller owns; free with pk_cmd_free().
  * @return 0, -ENOMEM, -E2BIG, PK_ENOUSER, PK_ENOGROUP, -EINVAL.
