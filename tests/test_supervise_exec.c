@@ -10,8 +10,6 @@
 
 #include "sv_testutil.h"
 
-#include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,18 +20,10 @@
  * after a failed assertion too). */
 static char created_dir[256];
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void)st;
-        (void)flag;
-        (void)ftw;
-        return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 static void cleanup(void)
 {
         if (created_dir[0])
-                (void)nftw(created_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+                tu_rmrf(created_dir);
         created_dir[0] = '\0';
 }
 

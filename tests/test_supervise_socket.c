@@ -620,21 +620,26 @@ Test(supervise_socket, max_connections_refuses_beyond_the_limit, .init = setup, 
 /* ---- FDSTORE ----------------------------------------------------------------------------------
  */
 
-// cppcheck-suppress unknownMacro
-Test(supervise_socket, fdstore_survives_a_restart, .init = setup, .fini = teardown, .timeout = 120)
+/* Starts kept.service (a store of 4, FileDescriptorStorePreserve=preserve
+ * unless NULL, Restart=always) until active; out: the file its probe writes
+ * a stored descriptor's data to. */
+static void start_kept(const char *preserve, char *out, size_t size)
 {
-        char out[512];
-        snprintf(out, sizeof(out), "%s/kept.out", S.dir);
+        snprintf(out, size, "%s/kept.out", S.dir);
         write_file("kept.service",
-                   "[Service]\nType=notify\nFileDescriptorStoreMax=4\nExecStart=" PROBE
+                   "[Service]\nType=notify\nFileDescriptorStoreMax=4\n%s%s%sExecStart=" PROBE
                    " store %s\nRestart=always\nRestartSec=0\n",
-                   out);
+                   preserve ? "FileDescriptorStorePreserve=" : "", preserve ? preserve : "",
+                   preserve ? "\n" : "", out);
         char cfg[512];
         snprintf(cfg, sizeof(cfg), "%s/kept.service", S.units);
         sv_start(cfg);
         wait_field("kept.service", "active", "active");
-        int before = sv_fds();
-        cr_assert_eq(ctl(NULL, "kill", "--signal", "KILL", "kept.service"), 0);
+}
+
+/* Waits (30 s at most) for a run that got the stored memfd to write it to out. */
+static void wait_kept(const char *out, const char *what)
+{
         char *t = NULL;
         for (int i = 0; i < 600; i++) {
                 free(t);
@@ -643,8 +648,18 @@ Test(supervise_socket, fdstore_survives_a_restart, .init = setup, .fini = teardo
                         break;
                 nap();
         }
-        cr_assert_str_eq(t, "kept-data names=kept\n");
+        cr_assert_str_eq(t, "kept-data names=kept\n", "%s", what);
         free(t);
+}
+
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, fdstore_survives_a_restart, .init = setup, .fini = teardown, .timeout = 120)
+{
+        char out[512];
+        start_kept(NULL, out, sizeof(out));
+        int before = sv_fds();
+        cr_assert_eq(ctl(NULL, "kill", "--signal", "KILL", "kept.service"), 0);
+        wait_kept(out, "over a restart");
         /* the stored memfd is the one descriptor supervise holds for it, before and after */
         cr_assert_leq(sv_fds_settle(before), before);
         sv_stop();
@@ -679,16 +694,7 @@ Test(supervise_socket, fdstore_refused_without_file_descriptor_store_max, .init 
 static void store_preserve(const char *preserve, int kept_over_stop, int kept_over_restart)
 {
         char out[512];
-        snprintf(out, sizeof(out), "%s/kept.out", S.dir);
-        write_file("kept.service",
-                   "[Service]\nType=notify\nFileDescriptorStoreMax=4\n%s%s%sExecStart=" PROBE
-                   " store %s\nRestart=always\nRestartSec=0\n",
-                   preserve ? "FileDescriptorStorePreserve=" : "", preserve ? preserve : "",
-                   preserve ? "\n" : "", out);
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/kept.service", S.units);
-        sv_start(cfg);
-        wait_field("kept.service", "active", "active");
+        start_kept(preserve, out, sizeof(out));
         for (int step = 0; step < 2; step++) {
                 int want = step == 0 ? kept_over_stop : kept_over_restart;
                 char restarts[32];
@@ -702,15 +708,7 @@ static void store_preserve(const char *preserve, int kept_over_stop, int kept_ov
                 }
                 char *t = NULL;
                 if (want) {
-                        for (int i = 0; i < 600; i++) {
-                                free(t);
-                                t = slurp(out);
-                                if (t[0])
-                                        break;
-                                nap();
-                        }
-                        cr_assert_str_eq(t, "kept-data names=kept\n", "step %d", step);
-                        free(t);
+                        wait_kept(out, step == 0 ? "over a stop" : "over a restart");
                         return; /* that run never becomes active: the rest is another test */
                 }
                 if (step == 1) { /* the restart happened: its count went up */
@@ -757,30 +755,12 @@ Test(supervise_socket, fdstore_preserve_no_is_flushed_by_a_restart, .init = setu
 static void store_over_ctl_restart(const char *preserve, int kept)
 {
         char out[512];
-        snprintf(out, sizeof(out), "%s/kept.out", S.dir);
-        write_file("kept.service",
-                   "[Service]\nType=notify\nFileDescriptorStoreMax=4\n%s%s%sExecStart=" PROBE
-                   " store %s\n",
-                   preserve ? "FileDescriptorStorePreserve=" : "", preserve ? preserve : "",
-                   preserve ? "\n" : "", out);
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/kept.service", S.units);
-        sv_start(cfg);
-        wait_field("kept.service", "active", "active");
+        start_kept(preserve, out, sizeof(out));
         char pid[32];
         field("kept.service", "pid", pid, sizeof(pid));
         cr_assert_eq(ctl(NULL, "restart", "kept.service"), 0);
-        char *t = NULL;
         if (kept) {
-                for (int i = 0; i < 600; i++) {
-                        free(t);
-                        t = slurp(out);
-                        if (t[0])
-                                break;
-                        nap();
-                }
-                cr_assert_str_eq(t, "kept-data names=kept\n");
-                free(t);
+                wait_kept(out, "over ctl restart");
                 return; /* that run never becomes active */
         }
         char now[32] = "";
@@ -791,7 +771,7 @@ static void store_over_ctl_restart(const char *preserve, int kept)
                 nap();
         }
         wait_field("kept.service", "active", "active");
-        t = slurp(out);
+        char *t = slurp(out);
         cr_assert_str_eq(t, "", "the store was kept over ctl restart: %s", t);
         free(t);
         sv_stop();
