@@ -590,20 +590,35 @@ Test(supervise_socket, max_connections_refuses_beyond_the_limit, .init = setup, 
 /* ---- FDSTORE ----------------------------------------------------------------------------------
  */
 
+/* Starts kept.service (a store of 4, FileDescriptorStorePreserve=preserve
+ * unless NULL, Restart=always) until active; out: the file its probe writes
+ * a stored descriptor's data to. */
+static void start_kept(const char *preserve, char *out, size_t size)
+{
+        snprintf(out, size, "%s/kept.out", S.dir);
+        write_file("kept.service",
+                   "[Service]\nType=notify\nFileDescriptorStoreMax=4\n%s%s%sExecStart=" PROBE
+                   " store %s\nRestart=always\nRestartSec=0\n",
+                   preserve ? "FileDescriptorStorePreserve=" : "", preserve ? preserve : "",
+                   preserve ? "\n" : "", out);
+        sv_start_unit("kept.service", "active", "active");
+}
+
+/* Waits for a run that got the stored memfd to write it to out. */
+static void wait_kept(const char *out, const char *what)
+{
+        char *t = svt_wait_text(out, "\n"); /* the probe's whole line */
+        cr_assert_str_eq(t, "kept-data names=kept\n", "%s", what);
+        free(t);
+}
+
 Test(supervise_socket, fdstore_survives_a_restart, .init = setup, .fini = teardown, .timeout = 120)
 {
         char out[512];
-        snprintf(out, sizeof(out), "%s/kept.out", S.dir);
-        write_file("kept.service",
-                   "[Service]\nType=notify\nFileDescriptorStoreMax=4\nExecStart=" PROBE
-                   " store %s\nRestart=always\nRestartSec=0\n",
-                   out);
-        sv_start_unit("kept.service", "active", "active");
+        start_kept(NULL, out, sizeof(out));
         int before = sv_fds();
         cr_assert_eq(ctl(NULL, "kill", "--signal", "KILL", "kept.service"), 0);
-        char *t = svt_wait_text(out, "\n"); /* the probe's whole line */
-        cr_assert_str_eq(t, "kept-data names=kept\n");
-        free(t);
+        wait_kept(out, "over a restart");
         /* the stored memfd is the one descriptor supervise holds for it, before and after */
         cr_assert_leq(sv_fds_settle(before), before);
         sv_stop();
@@ -634,13 +649,7 @@ Test(supervise_socket, fdstore_refused_without_file_descriptor_store_max, .init 
 static void store_preserve(const char *preserve, int kept_over_stop, int kept_over_restart)
 {
         char out[512];
-        snprintf(out, sizeof(out), "%s/kept.out", S.dir);
-        write_file("kept.service",
-                   "[Service]\nType=notify\nFileDescriptorStoreMax=4\n%s%s%sExecStart=" PROBE
-                   " store %s\nRestart=always\nRestartSec=0\n",
-                   preserve ? "FileDescriptorStorePreserve=" : "", preserve ? preserve : "",
-                   preserve ? "\n" : "", out);
-        sv_start_unit("kept.service", "active", "active");
+        start_kept(preserve, out, sizeof(out));
         for (int step = 0; step < 2; step++) {
                 int want = step == 0 ? kept_over_stop : kept_over_restart;
                 char restarts[32];
@@ -654,9 +663,7 @@ static void store_preserve(const char *preserve, int kept_over_stop, int kept_ov
                 }
                 char *t = NULL;
                 if (want) {
-                        t = svt_wait_text(out, "\n"); /* the probe's whole line */
-                        cr_assert_str_eq(t, "kept-data names=kept\n", "step %d", step);
-                        free(t);
+                        wait_kept(out, step == 0 ? "over a stop" : "over a restart");
                         return; /* that run never becomes active: the rest is another test */
                 }
                 if (step == 1) { /* the restart happened: its count went up */
@@ -691,6 +698,47 @@ Test(supervise_socket, fdstore_preserve_no_is_flushed_by_a_restart, .init = setu
      .timeout = 120)
 {
         store_preserve("no", 0, 0);
+}
+
+/* `ctl restart` is a restart job (systemd: a job is queued, so the unit's
+ * resources are not released): `restart` (the default) and `yes` keep the
+ * store over it; `no` drops it at the end of the process all the same
+ * (service_enter_dead() releases it whatever comes next). */
+static void store_over_ctl_restart(const char *preserve, int kept)
+{
+        char out[512];
+        start_kept(preserve, out, sizeof(out));
+        char pid[32];
+        field("kept.service", "pid", pid, sizeof(pid));
+        cr_assert_eq(ctl(NULL, "restart", "kept.service"), 0);
+        if (kept) {
+                wait_kept(out, "over ctl restart");
+                return; /* that run never becomes active */
+        }
+        char now[32] = "";
+        for (int i = 0; i < 600; i++) {
+                field("kept.service", "pid", now, sizeof(now));
+                if (now[0] && strcmp(now, pid) != 0)
+                        break;
+                nap();
+        }
+        wait_field("kept.service", "active", "active");
+        char *t = slurp(out);
+        cr_assert_str_eq(t, "", "the store was kept over ctl restart: %s", t);
+        free(t);
+        sv_stop();
+}
+
+Test(supervise_socket, fdstore_default_survives_ctl_restart, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        store_over_ctl_restart(NULL, 1);
+}
+
+Test(supervise_socket, fdstore_preserve_no_is_flushed_by_ctl_restart, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+        store_over_ctl_restart("no", 0);
 }
 
 /* ---- refused configurations ----------------------------------------------------------------- */

@@ -233,6 +233,21 @@ int pk__unit_read_file(const char *path, size_t max, char **ret, size_t *ret_len
         return read_file(path, max, ret, ret_len);
 }
 
+char *pk__unit_search_path(const struct pk_unit *u, const char *prefix)
+{
+        const struct pk_unit_strv *sp = &u->exec.exec_search_path;
+        size_t len = strlen(prefix) + 1;
+        for (size_t i = 0; i < sp->n; i++)
+                len += strlen(sp->v[i]) + 1;
+        char *s = malloc(len);
+        if (!s)
+                return NULL;
+        size_t o = (size_t)snprintf(s, len, "%s", prefix);
+        for (size_t i = 0; i < sp->n; i++)
+                o += (size_t)snprintf(s + o, len - o, "%s%s", i ? ":" : "", sp->v[i]);
+        return s;
+}
+
 int pk_unit_environment(const struct pk_unit *u, const char *const *base,
                         const char *const *manager_env, char ***ret_env,
                         struct pk_unit_error *reterr)
@@ -244,6 +259,13 @@ int pk_unit_environment(const struct pk_unit *u, const char *const *base,
         for (const char *const *s = base; s && *s && r == 0; s++)
                 r = envv_put(&e, *s);
         const struct pk_unit_exec_ctx *x = &u->exec;
+        /* ExecSearchPath= is the PATH unless PassEnvironment=, Environment= or
+         * an EnvironmentFile= sets one (they come later and win). */
+        if (r == 0 && x->exec_search_path.n) {
+                char *joined = pk__unit_search_path(u, "PATH=");
+                r = joined ? envv_put(&e, joined) : -ENOMEM;
+                free(joined);
+        }
         for (size_t i = 0; i < x->pass_environment.n && r == 0; i++) {
                 const char *name = x->pass_environment.v[i];
                 size_t nl = strlen(name);

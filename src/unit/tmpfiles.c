@@ -522,50 +522,6 @@ static int parse_age(const char *s)
         return pk_unit_timespan_parse(s, &us);
 }
 
-static int b64val(char c)
-{
-        if (c >= 'A' && c <= 'Z')
-                return c - 'A';
-        if (c >= 'a' && c <= 'z')
-                return c - 'a' + 26;
-        if (c >= '0' && c <= '9')
-                return c - '0' + 52;
-        if (c == '+')
-                return 62;
-        if (c == '/')
-                return 63;
-        return -1;
-}
-
-/* Decodes base64 in place (whitespace ignored, '=' padding optional). */
-static int unbase64(char *s, size_t *len)
-{
-        uint32_t acc = 0;
-        int bits = 0;
-        size_t w = 0;
-        bool pad = false;
-        for (size_t i = 0; i < *len; i++) {
-                char c = s[i];
-                if (c == ' ' || c == '\t' || c == '\n')
-                        continue;
-                if (c == '=') {
-                        pad = true;
-                        continue;
-                }
-                int v = b64val(c);
-                if (v < 0 || pad)
-                        return -EINVAL;
-                acc = (acc << 6) | (uint32_t)v;
-                bits += 6;
-                if (bits >= 8) {
-                        bits -= 8;
-                        s[w++] = (char)((acc >> bits) & 0xff);
-                }
-        }
-        *len = w;
-        return 0;
-}
-
 static void line_free(struct tf_line *l)
 {
         free(l->path);
@@ -730,7 +686,7 @@ static int parse_line(struct tf *t, const char *text, const char *file, unsigned
                 }
         }
         if (l->arg && l->tilde) {
-                if (unbase64(l->arg, &l->arg_len) < 0) {
+                if (pk__unit_unbase64(l->arg, &l->arg_len) < 0) {
                         SYNTAX(t, file, lineno, l, "the argument is not base64");
                         goto out;
                 }
