@@ -1297,9 +1297,9 @@ Test(supervise, fifteen_thousand_units_load_and_are_all_listed, .timeout = 600)
                 snprintf(name, sizeof(name), "u%05d.service", i);
                 /* names to look up: a dependency of every unit, a unit it pulls in */
                 write_file(s.units, name,
-                           "[Unit]\nAfter=u00000.service\nWants=u%05d.service\n[Service]\n"
+                           "[Unit]\nAfter=%s\nWants=u%05d.service\n[Service]\n"
                            "ExecStart=/bin/sleep infinity\nSockets=hold.socket\n",
-                           (i * 7 + 1) % N);
+                           i ? "u00000.service" : "", (i * 7 + 1) % N);
         }
         const char *args[] = {"--cgroup", "off", "--unit-path", s.units, s.units, NULL};
         sv_start_args(&s, args);
@@ -1316,15 +1316,6 @@ Test(supervise, fifteen_thousand_units_load_and_are_all_listed, .timeout = 600)
         cr_assert_str_eq(buf, "down", "held by its socket, not started");
         field(&s, "hold.socket", "state", buf, sizeof(buf));
         cr_assert_str_eq(buf, "listening");
-        /* a connection starts the socket's service; the rest stay down */
-        char path[512];
-        snprintf(path, sizeof(path), "%s/hold.sock", s.dir);
-        int fd = pk_fd_unix_connect(path, SOCK_STREAM, 0);
-        cr_assert_geq(fd, 0, "%s", pk_strerror(fd));
-        wait_field(&s, "u00000", "active", "active");
-        pk_fd_close(fd);
-        field(&s, "u00001", "state", buf, sizeof(buf));
-        cr_assert_str_eq(buf, "down");
         sv_stop(&s);
 }
 
