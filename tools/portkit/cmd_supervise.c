@@ -146,21 +146,42 @@ struct tree_op {
         struct pk_cmd *cmd;            /* replace: the new command, owned; NULL: removal */
 };
 
-/* The daemon's own events go to stderr, one line each, with a UTC time. */
+/* The daemon's own events go to stderr, one line each, with a UTC time: one
+ * write a line (stderr is unbuffered: fprintf made three), the time formatted
+ * once a second (a thousand units starting log thousands of lines). */
 void logf_(const char *fmt, ...)
 {
-        char ts[32];
+        static time_t last = (time_t)-1;
+        static char ts[32];
         time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (t != last) {
+                struct tm tm;
+                gmtime_r(&t, &tm);
+                strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                last = t;
+        }
+        char line[2048];
+        int n = snprintf(line, sizeof(line), "%s portkit supervise: ", ts);
         va_list ap;
         va_start(ap, fmt);
-        fprintf(stderr, "%s portkit supervise: ", ts);
         /* the analyzer flags an extern variadic function analysed on its own */
-        vfprintf(stderr, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
-        fputc('\n', stderr);
+        // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
+        int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
         va_end(ap);
+        if (m < 0)
+                return;
+        if ((size_t)n + (size_t)m + 1 < sizeof(line)) {
+                line[n + m] = '\n';
+                (void)pk_fd_write_all(2, line, (size_t)n + (size_t)m + 1, NULL);
+                return;
+        }
+        /* longer than the buffer: written as it comes */
+        line[n] = '\0';
+        fputs(line, stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+        va_end(ap);
+        fputc('\n', stderr);
 }
 
 /* ---- loading units ------------------------------------------------------------------- */
@@ -260,6 +281,18 @@ static const struct pk_unit_host *unit_host(void)
         return &host;
 }
 
+/* Appends @d to dirs[0..nd) unless it is there already (`--unit-path D D`
+ * names D twice: each unit's file and drop-in directories were looked up in
+ * it twice); returns the new count. */
+static size_t add_dir(const char **dirs, size_t nd, const char *d)
+{
+        for (size_t i = 0; i < nd; i++)
+                if (strcmp(dirs[i], d) == 0)
+                        return nd;
+        dirs[nd] = d;
+        return nd + 1;
+}
+
 /* The search path for enable / is-enabled / loading on demand: the CONFIG
  * directories, then --unit-path or systemd's directories. */
 static void search_dirs(struct sv *sv, const char **dirs, size_t max)
@@ -269,10 +302,10 @@ static void search_dirs(struct sv *sv, const char **dirs, size_t max)
                 struct stat st;
                 if (strchr(sv->configs[i], '/') && stat(sv->configs[i], &st) == 0 &&
                     S_ISDIR(st.st_mode))
-                        dirs[nd++] = sv->configs[i];
+                        nd = add_dir(dirs, nd, sv->configs[i]);
         }
         for (int i = 0; i < sv->n_unit_path && nd + 1 < max; i++)
-                dirs[nd++] = sv->unit_path[i];
+                nd = add_dir(dirs, nd, sv->unit_path[i]);
         static const char *const sys[] = {"/etc/systemd/system", "/run/systemd/system",
                                           "/lib/systemd/system", "/usr/lib/systemd/system"};
         for (size_t i = 0; sv->n_unit_path == 0 && i < 4 && nd + 1 < max; i++)
@@ -444,7 +477,7 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
                         break;
                 }
                 if (isdir) {
-                        dirs[nd++] = c;
+                        nd = add_dir(dirs, nd, c);
                         if (pk_sv_is_config_dir(c)) {
                                 /* An enabled set: what default.target wants, not every unit. */
                                 r = pk_sv_names_add(&names, "default.target");
@@ -473,7 +506,7 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
                         char *slash = strrchr(dup, '/');
                         *slash = '\0';
                         owned[no++] = dup;
-                        dirs[nd++] = dup[0] ? dup : "/";
+                        nd = add_dir(dirs, nd, dup[0] ? dup : "/");
                         r = pk_sv_names_add(&names, slash + 1);
                 } else {
                         r = pk_sv_names_add(&names, c);
@@ -482,7 +515,7 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
         if (r < 0 && !failed)
                 names_error(err, errsz, last, r);
         for (int i = 0; i < sv->n_unit_path; i++)
-                dirs[nd++] = sv->unit_path[i];
+                nd = add_dir(dirs, nd, sv->unit_path[i]);
         if (sv->n_unit_path == 0) {
                 dirs[nd++] = "/etc/systemd/system";
                 dirs[nd++] = "/run/systemd/system";
