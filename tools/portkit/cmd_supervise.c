@@ -1370,7 +1370,12 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
                 tree_ops_advance(sv, ev->sup, ev->id);
         if (ev->kind == PK_SUP_EV_SUP_DOWN && ev->sup == sv->sup)
                 pk_loop_stop(sv->loop); /* a tree file's supervisor going down is an event */
-        /* Push to watchers. */
+        /* Push to watchers (none, as at a start: nothing to encode). */
+        struct client *w = sv->clients;
+        while (w && !w->watch)
+                w = w->next;
+        if (!w)
+                return;
         struct pk_etf_buf b;
         pk_etf_buf_init(&b, PK_SV_MAX_REPLY);
         pk_etf_put_version(&b);
@@ -1389,7 +1394,7 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
         put_atom(&b, pk_sup_reason_name(ev->reason));
         put_atom(&b, "text");
         put_bin(&b, ev->text);
-        for (struct client *c = sv->clients, *next; c; c = next) {
+        for (struct client *c = w, *next; c; c = next) {
                 next = c->next;
                 if (c->watch)
                         client_send(c, &b);
