@@ -58,6 +58,8 @@ static int note(struct child_priv *c, const char *fmt, ...)
         char buf[512];
         va_list ap;
         va_start(ap, fmt);
+        /* the analyzer flags a variadic function analysed on its own */
+        // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
         vsnprintf(buf, sizeof(buf), fmt, ap);
         va_end(ap);
         char *s = strdup(buf);
@@ -82,6 +84,7 @@ static void set_err(struct pk_unit_error *e, int code, const struct pk_unit *u, 
         snprintf(e->key, sizeof(e->key), "%s", key ? key : "");
         va_list ap;
         va_start(ap, fmt);
+        // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
         vsnprintf(e->message, sizeof(e->message), fmt, ap);
         va_end(ap);
 }

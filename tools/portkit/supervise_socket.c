@@ -551,7 +551,7 @@ static int put_unit(struct sk_set *set, struct sk_unit *su, char *err, size_t er
                          su->u->fragment_path ? su->u->fragment_path : su->u->name, SK_MAX_UNITS);
                 return -E2BIG;
         }
-        if (pk__array_grow((void **)v, cap, *n + 1, sizeof(**v), 16) < 0 ||
+        if (pk__array_grow((void **)v, cap, *n + 1, sizeof(struct sk_unit *), 16) < 0 ||
             pk__htab_reserve(&x->by_name, 1) < 0 || pk__htab_reserve(&x->by_service, 1) < 0) {
                 snprintf(err, errsz, "%s: %s", su->u->name, pk_strerror(-ENOMEM));
                 return -ENOMEM;
@@ -1173,14 +1173,14 @@ static long activators(struct sk_set *set, const struct sk_att *a, struct sk_uni
                 if (!su)
                         break;
                 su->mark = set->collect_gen;
-                if (pk__array_grow((void **)&v, &cap, n + 1, sizeof(*v), 4) < 0) {
+                if (pk__array_grow((void **)&v, &cap, n + 1, sizeof(struct sk_unit *), 4) < 0) {
                         free(v);
                         return -ENOMEM;
                 }
                 v[n++] = su;
         }
         if (n > 1)
-                qsort(v, n, sizeof(*v), cmp_pos);
+                qsort(v, n, sizeof(struct sk_unit *), cmp_pos);
         *ret = v;
         return (long)n;
 }
@@ -1241,7 +1241,7 @@ static struct sk_att *remember(struct sk_set *set, const struct pk_unit *service
             pk__htab_get(&set->att_idx, pk__hash_str(service->name), att_match, service->name);
         if (!a) {
                 if (pk__array_grow((void **)&set->att, &set->attcap, set->natt + 1,
-                                   sizeof(*set->att), 16) < 0 ||
+                                   sizeof(struct sk_att *), 16) < 0 ||
                     pk__htab_reserve(&set->att_idx, 1) < 0 || !(a = calloc(1, sizeof(*a))))
                         return NULL;
                 if (!(a->name = strdup(service->name))) {
