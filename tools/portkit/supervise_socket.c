@@ -538,6 +538,20 @@ static bool service_match(const void *v, const void *key)
         return su->mark != su->set->collect_gen && strcmp(su->service, key) == 0;
 }
 
+/* A new collect_gen, for a walk of set->idx.by_service.  Marks start at 0,
+ * never a current number; once the counter wraps, every mark is reset so that
+ * an old one cannot equal a new number. */
+static void next_gen(struct sk_set *set)
+{
+        if (++set->collect_gen != 0)
+                return;
+        set->collect_gen = 1;
+        for (size_t i = 0; i < set->n; i++)
+                set->v[i]->mark = 0;
+        for (size_t i = 0; i < set->npend; i++)
+                set->pend[i]->mark = 0;
+}
+
 /* Appends @su to the set's units (the staged ones while a reload stages) and
  * indexes it: 0, -E2BIG past SK_MAX_UNITS, -ENOMEM (nothing changed). */
 static int put_unit(struct sk_set *set, struct sk_unit *su, char *err, size_t errsz)
@@ -1035,8 +1049,7 @@ static void on_sup_event(void *ud, const struct pk_sup_event *ev)
         if (ev->kind == PK_SUP_EV_EXITED || ev->kind == PK_SUP_EV_GAVE_UP ||
             ev->kind == PK_SUP_EV_SPAWN_ERROR)
                 sweep_instances(set);
-        if (++set->collect_gen == 0)
-                set->collect_gen = 1;
+        next_gen(set);
         struct sk_unit *su;
         while ((
             su = pk__htab_get(&set->idx.by_service, pk__hash_str(ev->id), service_match, ev->id))) {
@@ -1156,8 +1169,7 @@ static int cmp_pos(const void *a, const void *b)
 static long activators(struct sk_set *set, const struct sk_att *a, struct sk_unit ***ret)
 {
         *ret = NULL;
-        if (++set->collect_gen == 0)
-                set->collect_gen = 1; /* units start at mark 0: never the current call's */
+        next_gen(set);
         struct sk_unit **v = NULL;
         size_t n = 0, cap = 0;
         for (;;) {
