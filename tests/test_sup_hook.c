@@ -417,6 +417,35 @@ Test(sup_hook, continue_from_inside_the_hook)
         finish(s);
 }
 
+/* Reaper mode's shutdown deadline ends a stop a hook holds (shutdown
+ * infinity: nothing else would): the service is SIGKILLed, no STOPPED phase
+ * is called or awaited, and the tree ends with exit status 2. */
+Test(sup_hook, the_reaper_deadline_ends_a_held_stop)
+{
+        struct pk_sup *s = new_sup(PK_SUP_ONE_FOR_ONE);
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "held";
+        sp.shutdown = PK_SUP_SHUTDOWN_INFINITY;
+        sp.stop_hook = hook;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        until_total(PK_SUP_EV_READY, "held", 1);
+        cr_assert_eq(pk_sup_reaper(s, 200, NULL, NULL), 0);
+        T.mode = HOOK_HOLD_FOREVER;
+        cr_assert_eq(kill(getpid(), SIGTERM), 0); /* taken by the loop's signalfd */
+        run_until(PK_SUP_EV_SUP_DOWN, "");
+        long ex = first(PK_SUP_EV_EXITED, "held");
+        cr_assert_geq(ex, 0);
+        cr_assert(!T.ev[ex].exit.exited && T.ev[ex].exit.signal == SIGKILL);
+        cr_assert_eq(T.ncalls, 1, "only the STOP phase: nothing is awaited past the deadline");
+        struct pk_sup_status st;
+        cr_assert_eq(pk_sup_state(s, &st), 0);
+        cr_assert_eq(st.exit_status, 2);
+        cr_assert_eq(T.calls[0].reason, PK_SUP_R_SIGNAL);
+        finish(s);
+}
+
 Test(sup_hook, bad_hook_and_force_specs_are_refused)
 {
         struct pk_sup *s = new_sup(PK_SUP_ONE_FOR_ONE);

@@ -1071,9 +1071,13 @@ static void try_start(struct child *c)
 
 /* ---- stop hooks ---- */
 
-static pk_sup_stop_hook_fn child_hook(const struct child *c)
+/* The child's stop hook; none once reaper mode's shutdown deadline has passed
+ * (everything was killed: nothing is awaited any more). */
+static pk_sup_stop_hook_fn child_hook(struct child *c)
 {
-        return c->x && c->type == PK_SUP_WORKER ? c->x->stop_hook : NULL;
+        if (!c->x || c->type != PK_SUP_WORKER || pk__sup_root(c->sup)->killed_all)
+                return NULL;
+        return c->x->stop_hook;
 }
 
 /* Holds c's stop for its hook's `phase`: the call is queued with the events,
