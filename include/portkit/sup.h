@@ -346,6 +346,9 @@ enum pk_sup_event_kind {
         PK_SUP_EV_SPAWN_ERROR,  /**< pk_spawn() failed: err, text = pk_spawn_strerror() */
         PK_SUP_EV_SUP_DOWN,     /**< the supervisor itself finished: reason; id is "" */
         PK_SUP_EV_ORPHAN,       /**< reaper mode: an orphan was reaped (pid, exit) */
+        /** A stop its stop hook held after the exit (PK_SUP_HOOK_STOPPED)
+         *  completed: the child's state now is the one the stop leads to. */
+        PK_SUP_EV_STOPPED,
 };
 
 /** Why a stop, give-up or supervisor end happened. */

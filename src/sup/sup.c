@@ -60,7 +60,7 @@ const char *pk_sup_event_name(int kind)
 {
         static const char *const names[] = {
             "?",       "starting", "running", "ready",       "stopping", "exited", "restart",
-            "gave-up", "status",   "mainpid", "spawn-error", "sup-down", "orphan",
+            "gave-up", "status",   "mainpid", "spawn-error", "sup-down", "orphan", "stopped",
         };
         if (kind < 0 || (size_t)kind >= PK_ARRAY_SIZE(names))
                 return "?";
@@ -1320,6 +1320,10 @@ static void act_stopped(struct child *c)
 /* The stop is complete (its hooks, if any, done or timed out): what after_stop says. */
 static void stop_complete(struct child *c)
 {
+        /* after EXITED, the hooks held it: say when it is over (a subscriber
+         * asking for the state at EXITED saw it stopping still) */
+        if (c->hook_gone)
+                pk__sup_emit(c, PK_SUP_EV_STOPPED, c->stop_reason, 0, NULL);
         c->hook_wait = c->hook_gone = c->hook_post = false;
         pk_loop_timer_stop(&c->t_stop);
         act_stopped(c);
