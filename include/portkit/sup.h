@@ -326,7 +326,7 @@ enum pk_sup_state {
         PK_SUP_WAITING,  /**< wanted, waiting for what it requires / is after */
         PK_SUP_STARTING, /**< spawned, not yet ready */
         PK_SUP_READY,    /**< running and ready */
-        PK_SUP_STOPPING, /**< stop signal sent, waiting for the exit */
+        PK_SUP_STOPPING, /**< stop hook running, or stop signal sent: waiting for the exit */
         PK_SUP_BACKOFF,  /**< exited; restart scheduled at next_restart_ns */
         PK_SUP_FAILED,   /**< gave up (start failure, required child failed, supervisor limit) */
         PK_SUP_NSTATES
