@@ -181,6 +181,26 @@ Test(supervise_stop, daemon_reload_removal_runs_exec_stop)
         svt_stop(&S);
 }
 
+/* An ExecStop= that hangs: TimeoutStopSec= kills it and bounds the wait for
+ * the main process (which ignores its stop signal: SIGKILL ends it);
+ * ExecStopPost= still runs, after the main process is gone, and the shutdown
+ * completes. */
+Test(supervise_stop, a_hanging_exec_stop_is_bounded_and_exec_stop_post_still_runs)
+{
+        write_file("hang.service",
+                   "[Service]\nTimeoutStopSec=1\n"
+                   "ExecStart=/bin/sh -c 'echo $$ > %s/hang.pid; trap \"\" TERM; "
+                   "while :; do sleep 0.1; done'\n"
+                   "ExecStop=/bin/sh -c 'echo stop-hang >> %s/order; exec sleep 1000'\n"
+                   "ExecStopPost=/bin/sh -c 'if kill -0 $(cat %s/hang.pid) 2>/dev/null; then "
+                   "echo post-hang-early; else echo post-hang; fi >> %s/order'\n",
+                   S.dir, S.dir, S.dir, S.dir);
+        sv_start();
+        svt_wait_field(&S, "hang", "active", "active");
+        svt_stop(&S);
+        wait_order("stop-hang\npost-hang\n");
+}
+
 /* ---- RestartForceExitStatus= / RestartPreventExitStatus= ------------------------------ */
 
 /* Each run appends a line to NAME.runs; the first run ends with `end`, the

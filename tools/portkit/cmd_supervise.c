@@ -62,8 +62,9 @@ struct svc {
         int stoppost_pending;     /* the main process ended while a chain ran: ExecStopPost= next */
         /* A stop the supervisor makes (shutdown, group restart, dependency...)
          * holds for ExecStop= and ExecStopPost= (its stop hook, sv_stop_hook). */
-        int stop_ran; /* ExecStop= ran for this run of the main process (RUNNING clears it) */
-        int for_sup;  /* the chain that runs is one sup's stop waits for: continue it at the end */
+        int stop_ran;   /* ExecStop= ran for this run of the main process (RUNNING clears it) */
+        int sup_wait;   /* the PK_SUP_HOOK_* phase sup's stop waits in for us, 0: none */
+        int for_sup;    /* the phase the chain that runs was started for: its end continues it */
         int sup_queued; /* HOOK_STOP/HOOK_STOPPOST + 1: such a chain, after the one that runs */
         /* Each hook command's timeout (TimeoutStartSec= for ExecStartPost=
          * and ExecReload=, TimeoutStopSec= for ExecStop= and ExecStopPost=). */
@@ -1053,7 +1054,7 @@ static void hook_done(struct sv *sv, struct svc *s)
                 s->sup_queued = 0;
                 if (hook == HOOK_STOPPOST)
                         s->stoppost_pending = 0; /* one ExecStopPost= run covers both */
-                s->for_sup = 1;
+                s->for_sup = hook == HOOK_STOP ? PK_SUP_HOOK_STOP : PK_SUP_HOOK_STOPPED;
                 hook_start(sv, s, hook, 0);
         } else if (s->stoppost_pending) {
                 s->stoppost_pending = 0;
@@ -1061,15 +1062,17 @@ static void hook_done(struct sv *sv, struct svc *s)
         }
 }
 
-/* Runs ExecStop= or ExecStopPost= for a stop the supervisor holds (now, or
- * after the chain that runs); its end lets the stop go on.  Returns 1 (held). */
-static int sup_chain(struct sv *sv, struct svc *s, int hook)
+/* Runs ExecStop= or ExecStopPost= for a stop the supervisor holds in `phase`
+ * (now, or after the chain that runs); its end lets the stop go on.  Returns
+ * 1 (held). */
+static int sup_chain(struct sv *sv, struct svc *s, int hook, int phase)
 {
+        s->sup_wait = phase;
         if (s->hook >= 0) {
                 s->sup_queued = hook + 1;
                 return 1;
         }
-        s->for_sup = 1;
+        s->for_sup = phase;
         hook_start(sv, s, hook, 0);
         return 1;
 }
@@ -1088,16 +1091,18 @@ static int sv_stop_hook(void *ud, struct pk_sup *sup, const char *id, int phase,
                 return 0;
         if (phase == PK_SUP_HOOK_STOPPED) {
                 s->mainpid = 0;
-                return s->u->service.exec_stop_post.n ? sup_chain(sv, s, HOOK_STOPPOST) : 0;
+                return s->u->service.exec_stop_post.n
+                           ? sup_chain(sv, s, HOOK_STOPPOST, PK_SUP_HOOK_STOPPED)
+                           : 0;
         }
         if (s->hook == HOOK_STOP) { /* `ctl stop`'s ExecStop= runs: the signal after it */
-                s->for_sup = 1;
+                s->sup_wait = s->for_sup = PK_SUP_HOOK_STOP;
                 return 1;
         }
         if (s->stop_ran || !s->u->service.exec_stop.n)
                 return 0;
         logf_("%s: stopping (%s): ExecStop=", s->name, pk_sup_reason_name(reason));
-        return sup_chain(sv, s, HOOK_STOP);
+        return sup_chain(sv, s, HOOK_STOP, PK_SUP_HOOK_STOP);
 }
 
 static void hook_done_inner(struct sv *sv, struct svc *s)
@@ -1110,8 +1115,10 @@ static void hook_done_inner(struct sv *sv, struct svc *s)
         s->hook_timed_out = 0;
         struct client *c = client_by_id(sv, s->hook_client);
         s->hook_client = 0;
-        if (s->for_sup) { /* the stop the supervisor holds for this chain goes on */
-                s->for_sup = 0;
+        int phase = s->for_sup;
+        s->for_sup = 0;
+        if (phase && phase == s->sup_wait) { /* the stop sup holds for this chain goes on */
+                s->sup_wait = 0; /* (a chain of a phase sup left, past TimeoutStopSec=, does not) */
                 (void)pk_sup_stop_continue(SUP_OF(sv, s), s->name);
         }
         if (hook == HOOK_POST && timed_out) {
