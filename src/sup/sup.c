@@ -1536,6 +1536,17 @@ static int copy_list(const char *const *src, char ***ret)
         return 0;
 }
 
+/* A list of exit codes: at most PK_SUP_MAX_SUCCESS, each 0..255, NULL only when empty. */
+static bool codes_ok(const int *codes, size_t n)
+{
+        if (n > PK_SUP_MAX_SUCCESS || (n && !codes))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (codes[i] < 0 || codes[i] > 255)
+                        return false;
+        return true;
+}
+
 /* Validates and copies a spec into a child record (no id check for templates;
  * a template keeps the log dir and options to pass on, a child's log is made
  * from the spec by prepare_cmd()). */
@@ -1551,23 +1562,10 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
                 return -EINVAL;
         if (sp->significant && sp->restart == PK_SUP_PERMANENT)
                 return -EINVAL; /* OTP: a significant child must be transient or temporary */
-        if (sp->n_success_codes > PK_SUP_MAX_SUCCESS || (sp->n_success_codes && !sp->success_codes))
+        if (!codes_ok(sp->success_codes, sp->n_success_codes) ||
+            !codes_ok(sp->no_restart_codes, sp->n_no_restart_codes) ||
+            !codes_ok(sp->force_restart_codes, sp->n_force_restart_codes))
                 return -EINVAL;
-        for (size_t i = 0; i < sp->n_success_codes; i++)
-                if (sp->success_codes[i] < 0 || sp->success_codes[i] > 255)
-                        return -EINVAL;
-        if (sp->n_no_restart_codes > PK_SUP_MAX_SUCCESS ||
-            (sp->n_no_restart_codes && !sp->no_restart_codes))
-                return -EINVAL;
-        for (size_t i = 0; i < sp->n_no_restart_codes; i++)
-                if (sp->no_restart_codes[i] < 0 || sp->no_restart_codes[i] > 255)
-                        return -EINVAL;
-        if (sp->n_force_restart_codes > PK_SUP_MAX_SUCCESS ||
-            (sp->n_force_restart_codes && !sp->force_restart_codes))
-                return -EINVAL;
-        for (size_t i = 0; i < sp->n_force_restart_codes; i++)
-                if (sp->force_restart_codes[i] < 0 || sp->force_restart_codes[i] > 255)
-                        return -EINVAL;
         if (sp->stop_hook && type != PK_SUP_WORKER)
                 return -EINVAL; /* a nested supervisor's children have their own */
         if (sp->ready < PK_SUP_READY_EXEC || sp->ready > PK_SUP_READY_NOTIFY)
