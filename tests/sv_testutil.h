@@ -232,4 +232,20 @@ static inline void svt_stop(struct sv *s)
         s->p = pk_proc_free(s->p);
 }
 
+/* A test's .fini (it runs after a failed assertion too): SIGTERM to a
+ * supervise still running (30 s to end) and its folder removed. */
+static inline void svt_cleanup(struct sv *s)
+{
+        if (s->p) {
+                (void)pk_proc_signal(s->p, SIGTERM);
+                (void)pk_proc_wait(s->p, 30000, NULL);
+                s->p = pk_proc_free(s->p);
+        }
+        if (s->dir[0]) {
+                char cmd[400];
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
+                (void)!system(cmd);
+        }
+}
+
 #endif

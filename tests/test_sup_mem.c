@@ -175,6 +175,16 @@ Test(sup_mem, plain_service_has_no_side_record)
         free_sup(s);
 }
 
+static int stop_hook(void *ctx, struct pk_sup *sup, const char *id, int phase, int reason)
+{
+        (void)ctx;
+        (void)sup;
+        (void)id;
+        (void)phase;
+        (void)reason;
+        return 0;
+}
+
 Test(sup_mem, each_optional_setting_makes_its_side_record)
 {
         struct pk_sup *s = new_sup(NULL);
@@ -204,6 +214,23 @@ Test(sup_mem, each_optional_setting_makes_its_side_record)
         spec_init(&sp, "backoff");
         sp.backoff_base_ms = 10;
         add_with_sides(s, &sp, SIDE_COLD);
+
+        static const int force[] = {3};
+        spec_init(&sp, "force"); /* RestartForceExitStatus= */
+        sp.force_restart_codes = force;
+        sp.n_force_restart_codes = 1;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
+        cr_assert_eq(pk__sup_child_sides(s, "force"), SIDE_COLD);
+
+        spec_init(&sp, "forcesig");
+        sp.force_restart_signals = 1u << (10 - 1);
+        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
+        cr_assert_eq(pk__sup_child_sides(s, "forcesig"), SIDE_COLD);
+
+        spec_init(&sp, "hooked"); /* a stop hook (ExecStop=) */
+        sp.stop_hook = stop_hook;
+        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
+        cr_assert_eq(pk__sup_child_sides(s, "hooked"), SIDE_COLD);
 
         spec_init(&sp, "store");
         sp.fd_store_max = 2;

@@ -1869,10 +1869,15 @@ Test(unit_child, restart_exit_status_sets)
         cr_assert_not(has_note(c, "RestartPreventExitStatus"));
         cr_assert_not(has_note(c, "RestartForceExitStatus"));
         pk_unit_child_free(c);
-        c = convert("f.service", "[Service]\nExecStart=/bin/true\nRestartForceExitStatus=SIGHUP\n",
+        c = convert("f.service",
+                    "[Service]\nExecStart=/bin/true\nRestartForceExitStatus=3 TEMPFAIL SIGHUP\n",
                     NULL, &r);
         cr_assert_eq(r, 0);
-        cr_assert(has_note(c, "RestartForceExitStatus= is not enforced"));
+        cr_assert_not(has_note(c, "RestartForceExitStatus"), "enforced: no note");
+        cr_assert_eq(c->spec.n_force_restart_codes, 2);
+        cr_assert_eq(c->spec.force_restart_codes[0], 3);
+        cr_assert_eq(c->spec.force_restart_codes[1], 75); /* EX_TEMPFAIL */
+        cr_assert_eq(c->spec.force_restart_signals, (uint64_t)1 << (SIGHUP - 1));
         cr_assert_eq(c->spec.n_no_restart_codes, 0);
         pk_unit_child_free(c);
 }

@@ -51,16 +51,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-        if (S.p) {
-                (void)pk_proc_signal(S.p, SIGTERM);
-                (void)pk_proc_wait(S.p, 30000, NULL);
-                S.p = pk_proc_free(S.p);
-        }
-        if (S.dir[0]) {
-                char cmd[400];
-                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", S.dir);
-                (void)!system(cmd);
-        }
+        svt_cleanup(&S);
 }
 
 /* Starts supervise on the one unit file S.units/name, then (key not NULL)

@@ -15,3 +15,7 @@ if(PK_TESTS AND TARGET test_supervise)
 endif()
 install(FILES ${CMAKE_SOURCE_DIR}/man/portkit-supervise.8 ${CMAKE_SOURCE_DIR}/man/portkit-ctl.8
   DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+# tests/test_supervise_stop.c drives the real binary too.
+if(PK_TESTS AND TARGET test_supervise_stop)
+  add_dependencies(test_supervise_stop portkit_cli)
+endif()

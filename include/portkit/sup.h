@@ -93,6 +93,34 @@ enum pk_sup_notify_access {
         PK_SUP_NOTIFY_ALL,      /**< any process of the service (a descendant, or in its group) */
 };
 
+/** The phases of a stop at which a child's stop hook is called
+ *  (pk_sup_child_spec.stop_hook). */
+enum pk_sup_hook_phase {
+        /** A stop begins, before the stop signal (systemd's ExecStop=). */
+        PK_SUP_HOOK_STOP = 1,
+        /** The stopped child's process is gone (its PK_SUP_EV_EXITED came
+         *  first), before the stop completes (systemd's ExecStopPost=). */
+        PK_SUP_HOOK_STOPPED,
+};
+
+/**
+ * @brief A child's stop hook: what its owner runs around a stop the
+ *        supervisor makes (a request, a shutdown, a group restart, a
+ *        dependency, a conflict, a removal).  Called like an event callback:
+ *        after the change, in order with the events, never nested, so it may
+ *        call any pk_sup_* function.
+ * @param ctx pk_sup_child_spec.stop_hook_ctx.
+ * @param sup the child's supervisor (borrowed).
+ * @param id the child (borrowed for the call).
+ * @param phase enum pk_sup_hook_phase.
+ * @param reason the stop's enum pk_sup_reason.
+ * @return 1: the stop waits until the owner calls pk_sup_stop_continue() (or
+ *         the child's shutdown_ms passes); 0 or a negative value: it goes on
+ *         at once.
+ */
+typedef int (*pk_sup_stop_hook_fn)(void *ctx, struct pk_sup *sup, const char *id, int phase,
+                                   int reason);
+
 /** Longest child id, in bytes, without the NUL. */
 #define PK_SUP_ID_MAX 63
 /** Most codes in pk_sup_child_spec.success_codes. */
@@ -221,6 +249,23 @@ struct pk_sup_child_spec {
          *  clean signals SIGHUP, SIGINT, SIGTERM, SIGPIPE and the signals of
          *  SuccessExitStatus=).  0: none (every death by a signal is abnormal). */
         uint64_t success_signals;
+        /** Exit codes (0..255) after which the child is restarted whatever its
+         *  restart type or restart_on say (systemd's RestartForceExitStatus=);
+         *  no_restart_codes/no_restart_signals still forbid, and the
+         *  intensity, start limit and backoff apply as to any restart. */
+        const int *force_restart_codes;
+        size_t n_force_restart_codes; /**< <= PK_SUP_MAX_SUCCESS */
+        /** The same for deaths by signal: bit (sig - 1) for signal sig. */
+        uint64_t force_restart_signals;
+        /** Called around every stop of this worker that the supervisor makes
+         *  (docs/sup.md "Stop hooks"): before the stop signal
+         *  (PK_SUP_HOOK_STOP) and once its process is gone
+         *  (PK_SUP_HOOK_STOPPED); each may hold the stop until
+         *  pk_sup_stop_continue().  NULL: none.  Workers only; not called
+         *  for a brutal_kill's signal, a start timeout's or watchdog's kill
+         *  (their STOPPED phase is), nor for an exit that no stop caused. */
+        pk_sup_stop_hook_fn stop_hook;
+        void *stop_hook_ctx; /**< given to stop_hook (borrowed; must outlive the child) */
 };
 
 /** pk_sup_child_spec.restart_on: the kinds of end after which a child is restarted. */
@@ -281,7 +326,7 @@ enum pk_sup_state {
         PK_SUP_WAITING,  /**< wanted, waiting for what it requires / is after */
         PK_SUP_STARTING, /**< spawned, not yet ready */
         PK_SUP_READY,    /**< running and ready */
-        PK_SUP_STOPPING, /**< stop signal sent, waiting for the exit */
+        PK_SUP_STOPPING, /**< stop hook running, or stop signal sent: waiting for the exit */
         PK_SUP_BACKOFF,  /**< exited; restart scheduled at next_restart_ns */
         PK_SUP_FAILED,   /**< gave up (start failure, required child failed, supervisor limit) */
         PK_SUP_NSTATES
@@ -301,6 +346,9 @@ enum pk_sup_event_kind {
         PK_SUP_EV_SPAWN_ERROR,  /**< pk_spawn() failed: err, text = pk_spawn_strerror() */
         PK_SUP_EV_SUP_DOWN,     /**< the supervisor itself finished: reason; id is "" */
         PK_SUP_EV_ORPHAN,       /**< reaper mode: an orphan was reaped (pid, exit) */
+        /** A stop its stop hook held after the exit (PK_SUP_HOOK_STOPPED)
+         *  completed: the child's state now is the one the stop leads to. */
+        PK_SUP_EV_STOPPED,
 };
 
 /** Why a stop, give-up or supervisor end happened. */
@@ -510,6 +558,18 @@ PK_API int pk_sup_restart_child(struct pk_sup *sup, const char *id);
  *        restart_on).  -ENOENT, -ESRCH (not running, or already stopping).
  */
 PK_API int pk_sup_fail_child(struct pk_sup *sup, const char *id);
+/**
+ * @brief Lets a stop held by the child's stop hook go on: after the
+ *        PK_SUP_HOOK_STOP phase the stop signal is sent (or, if the process
+ *        ended meanwhile, the PK_SUP_HOOK_STOPPED phase follows); after the
+ *        PK_SUP_HOOK_STOPPED phase the stop completes (restart, removal, the
+ *        next child of an ordered stop...).  May be called from inside the
+ *        hook itself.
+ * @return 0; -ENOENT (no such child); -EALREADY (no hook of it is awaited:
+ *         it returned 0, or shutdown_ms passed and the stop went on);
+ *         -EINVAL (NULL).
+ */
+PK_API int pk_sup_stop_continue(struct pk_sup *sup, const char *id);
 /** @brief Sends @p sig to the child's main process. -ENOENT, -ESRCH (not running). */
 PK_API int pk_sup_signal_child(struct pk_sup *sup, const char *id, int sig);
 /** @brief Removes a stopped child (DOWN or FAILED). -ENOENT, -EBUSY (running). */

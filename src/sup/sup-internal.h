@@ -57,10 +57,14 @@ struct child_limit {
  * 0..255 (spec_apply() checks), so a byte each. */
 struct child_cold {
         uint8_t success[PK_SUP_MAX_SUCCESS];
-        uint8_t no_restart[PK_SUP_MAX_SUCCESS]; /* RestartPreventExitStatus= codes */
-        uint8_t nsuccess, nno_restart;
-        uint64_t no_restart_signals; /* bit sig-1 */
-        char **deps[DEP_NKINDS];     /* NULL-terminated copies */
+        uint8_t no_restart[PK_SUP_MAX_SUCCESS];    /* RestartPreventExitStatus= codes */
+        uint8_t force_restart[PK_SUP_MAX_SUCCESS]; /* RestartForceExitStatus= codes */
+        uint8_t nsuccess, nno_restart, nforce_restart;
+        uint64_t no_restart_signals;    /* bit sig-1 */
+        uint64_t force_restart_signals; /* bit sig-1 */
+        pk_sup_stop_hook_fn stop_hook;  /* spec.stop_hook, or NULL */
+        void *stop_hook_ctx;
+        char **deps[DEP_NKINDS]; /* NULL-terminated copies */
         char *pid_file;
         char *log_dir;                /* templates only: passed on to dynamic children */
         struct pk_log_opts *log_opts; /* templates only; NULL: defaults */
@@ -133,6 +137,9 @@ struct child {
         bool manual : 1;        /* spec.manual */
         bool has_exit : 1;
         bool keep_store : 1; /* a requested restart passes through DOWN: keep the store */
+        bool hook_wait : 1;  /* STOPPING: the stop waits for pk_sup_stop_continue() */
+        bool hook_gone : 1;  /* STOPPING: the process ended (EXITED emitted), hooks remain */
+        bool hook_post : 1;  /* STOPPING: the STOPPED phase's hook was called */
         unsigned restarts;   /* restarts so far */
         unsigned fails;      /* consecutive quick failures (backoff exponent) */
         uint64_t start_ns, ready_ns, next_restart_ns;

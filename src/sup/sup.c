@@ -60,7 +60,7 @@ const char *pk_sup_event_name(int kind)
 {
         static const char *const names[] = {
             "?",       "starting", "running", "ready",       "stopping", "exited", "restart",
-            "gave-up", "status",   "mainpid", "spawn-error", "sup-down", "orphan",
+            "gave-up", "status",   "mainpid", "spawn-error", "sup-down", "orphan", "stopped",
         };
         if (kind < 0 || (size_t)kind >= PK_ARRAY_SIZE(names))
                 return "?";
@@ -82,12 +82,19 @@ const char *pk_sup_reason_name(int reason)
 
 /* ---- events ------------------------------------------------------------------ */
 
-static void queue_push(struct pk_sup *root, const struct pk_sup_event *ev)
+/* A queued call of a child's stop hook (never given to subscribers): `state`
+ * holds the phase, `delay_ms` the start it belongs to. */
+#define EV_HOOK_CALL (-1)
+
+static bool queue_push(struct pk_sup *root, const struct pk_sup_event *ev)
 {
         if (pk__array_grow((void **)&root->q, &root->qcap, root->qn + 1, sizeof(*root->q), 32) < 0)
-                return; /* out of memory: the event is lost, the state is not */
+                return false; /* out of memory: the event is lost, the state is not */
         root->q[root->qn++] = *ev;
+        return true;
 }
+
+static void hook_call(const struct pk_sup_event *ev);
 
 void pk__sup_emit(struct child *c, int kind, int reason, int err, const char *text)
 {
@@ -107,7 +114,7 @@ void pk__sup_emit(struct child *c, int kind, int reason, int err, const char *te
                 ev.delay_ms = (int64_t)((c->next_restart_ns - ev.time_ns + 999999) / 1000000);
         if (text)
                 snprintf(ev.text, sizeof(ev.text), "%s", text);
-        queue_push(pk__sup_root(c->sup), &ev);
+        (void)queue_push(pk__sup_root(c->sup), &ev);
 }
 
 void pk__sup_emit_sup(struct pk_sup *s, int kind, int reason, pid_t pid, const struct pk_exit *ex)
@@ -123,7 +130,7 @@ void pk__sup_emit_sup(struct pk_sup *s, int kind, int reason, pid_t pid, const s
         ev.reason = reason;
         if (kind == PK_SUP_EV_SUP_DOWN)
                 snprintf(ev.text, sizeof(ev.text), "%s", s->fail_id);
-        queue_push(pk__sup_root(s), &ev);
+        (void)queue_push(pk__sup_root(s), &ev);
 }
 
 /* Delivers queued events in order.  Re-entrant calls (a subscriber calling
@@ -138,6 +145,10 @@ void pk__sup_flush(struct pk_sup *s)
                 struct pk_sup_event ev = root->q[root->qhead++];
                 if (!ev.sup)
                         continue; /* its supervisor was removed meanwhile */
+                if (ev.kind == EV_HOOK_CALL) {
+                        hook_call(&ev);
+                        continue;
+                }
                 ev.sup_name = ev.sup->name;
                 for (struct pk_sup *t = ev.sup; t; t = t->parent)
                         for (size_t i = 0; i < t->nsubs; i++)
@@ -166,6 +177,7 @@ enum pev {
         PE_STOP_TIMEOUT, /* shutdown_ms passed while stopping */
         PE_FAIL,         /* start timeout or watchdog */
         PE_RESTART_DUE,  /* the backoff timer fired */
+        PE_HOOK_DONE,    /* pk_sup_stop_continue(): the stop hook let the stop go on */
         PE_NEVENTS
 };
 
@@ -180,31 +192,33 @@ enum pact {
         A_KILL,      /* SIGKILL the whole service */
         A_STOPPED,   /* exit while stopping: what after_stop says */
         A_FAIL_KILL, /* stop as a failure (restart policy applies when it is down) */
+        A_HOOK_DONE, /* the stop hook is done: stop signal, the STOPPED phase, or stopped */
 };
 
 static const char *const action_names[] = {
-    "-", "try_start", "spawn", "ready", "exit", "stop", "cancel", "kill", "stopped", "fail_stop",
+    "-",      "try_start", "spawn",   "ready",     "exit",      "stop",
+    "cancel", "kill",      "stopped", "fail_stop", "hook_done",
 };
 
 /* Rows: child state; columns: event.  Every transition of a child is here;
  * docs/sup.md prints this table and tests/test_sup.c checks the two agree. */
 /* clang-format off */
 static const unsigned char policy[PK_SUP_NSTATES][PE_NEVENTS] = {
-        /*                   START        DEPS_OK  READY    EXIT       STOP      STOP_TMO FAIL         RESTART_DUE */
-        [PK_SUP_DOWN]     = {A_TRY_START, A_NONE,  A_NONE,  A_NONE,    A_NONE,   A_NONE,  A_NONE,      A_NONE},
-        [PK_SUP_WAITING]  = {A_NONE,      A_SPAWN, A_NONE,  A_NONE,    A_CANCEL, A_NONE,  A_NONE,      A_NONE},
-        [PK_SUP_STARTING] = {A_NONE,      A_NONE,  A_READY, A_EXIT,    A_STOP,   A_NONE,  A_FAIL_KILL, A_NONE},
-        [PK_SUP_READY]    = {A_NONE,      A_NONE,  A_NONE,  A_EXIT,    A_STOP,   A_NONE,  A_FAIL_KILL, A_NONE},
-        [PK_SUP_STOPPING] = {A_NONE,      A_NONE,  A_NONE,  A_STOPPED, A_NONE,   A_KILL,  A_NONE,      A_NONE},
-        [PK_SUP_BACKOFF]  = {A_TRY_START, A_NONE,  A_NONE,  A_NONE,    A_CANCEL, A_NONE,  A_NONE,      A_TRY_START},
-        [PK_SUP_FAILED]   = {A_TRY_START, A_NONE,  A_NONE,  A_NONE,    A_NONE,   A_NONE,  A_NONE,      A_NONE},
+        /*                   START        DEPS_OK  READY    EXIT       STOP      STOP_TMO FAIL         RESTART_DUE  HOOK_DONE */
+        [PK_SUP_DOWN]     = {A_TRY_START, A_NONE,  A_NONE,  A_NONE,    A_NONE,   A_NONE,  A_NONE,      A_NONE,      A_NONE},
+        [PK_SUP_WAITING]  = {A_NONE,      A_SPAWN, A_NONE,  A_NONE,    A_CANCEL, A_NONE,  A_NONE,      A_NONE,      A_NONE},
+        [PK_SUP_STARTING] = {A_NONE,      A_NONE,  A_READY, A_EXIT,    A_STOP,   A_NONE,  A_FAIL_KILL, A_NONE,      A_NONE},
+        [PK_SUP_READY]    = {A_NONE,      A_NONE,  A_NONE,  A_EXIT,    A_STOP,   A_NONE,  A_FAIL_KILL, A_NONE,      A_NONE},
+        [PK_SUP_STOPPING] = {A_NONE,      A_NONE,  A_NONE,  A_STOPPED, A_NONE,   A_KILL,  A_NONE,      A_NONE,      A_HOOK_DONE},
+        [PK_SUP_BACKOFF]  = {A_TRY_START, A_NONE,  A_NONE,  A_NONE,    A_CANCEL, A_NONE,  A_NONE,      A_TRY_START, A_NONE},
+        [PK_SUP_FAILED]   = {A_TRY_START, A_NONE,  A_NONE,  A_NONE,    A_NONE,   A_NONE,  A_NONE,      A_NONE,      A_NONE},
 };
 /* clang-format on */
 
 /* For docs and tests: one cell of the table as text. */
 const char *pk__sup_policy_action(int state, int event);
 static const char *const event_names[PE_NEVENTS] = {
-    "start", "deps_ok", "ready", "exit", "stop", "stop_timeout", "fail", "restart_due",
+    "start", "deps_ok", "ready", "exit", "stop", "stop_timeout", "fail", "restart_due", "hook_done",
 };
 const char *pk__sup_policy_event(int event);
 const char *pk__sup_policy_event(int event)
@@ -1055,11 +1069,78 @@ static void try_start(struct child *c)
                 give_up(c, PK_SUP_R_DEPENDENCY);
 }
 
-static void begin_stop(struct child *c, int sig_override)
+/* ---- stop hooks ---- */
+
+/* The child's stop hook; none once reaper mode's shutdown deadline has passed
+ * (everything was killed: nothing is awaited any more). */
+static pk_sup_stop_hook_fn child_hook(struct child *c)
+{
+        if (!c->x || c->type != PK_SUP_WORKER || pk__sup_root(c->sup)->killed_all)
+                return NULL;
+        return c->x->stop_hook;
+}
+
+/* Holds c's stop for its hook's `phase`: the call is queued with the events,
+ * so the hook runs as a subscriber does (after the change, never nested).
+ * False (nothing held) when it cannot be queued (out of memory). */
+static bool hook_hold(struct child *c, int phase)
+{
+        struct pk_sup_event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.kind = EV_HOOK_CALL;
+        ev.sup = c->sup;
+        snprintf(ev.id, sizeof(ev.id), "%s", c->id);
+        ev.state = phase;
+        ev.reason = c->stop_reason;
+        ev.delay_ms = (int64_t)c->start_seq;
+        if (!queue_push(pk__sup_root(c->sup), &ev))
+                return false;
+        c->hook_wait = true;
+        c->hook_post = phase == PK_SUP_HOOK_STOPPED;
+        return true;
+}
+
+/* Whether c still waits for the hook call `ev` was queued for. */
+static bool hook_awaited(const struct child *c, const struct pk_sup_event *ev)
+{
+        return c && c->hook_wait && c->start_seq == (uint64_t)ev->delay_ms &&
+               c->hook_post == (ev->state == PK_SUP_HOOK_STOPPED);
+}
+
+/* A queued hook call, from the event delivery: the hook holds the stop (1)
+ * or lets it go on now. */
+static void hook_call(const struct pk_sup_event *ev)
+{
+        struct child *c = find_child(ev->sup, ev->id);
+        if (!hook_awaited(c, ev))
+                return; /* the stop went on meanwhile (shutdown_ms), or the child is gone */
+        pk_sup_stop_hook_fn fn = child_hook(c);
+        if (fn && fn(c->x->stop_hook_ctx, ev->sup, ev->id, ev->state, ev->reason) > 0)
+                return;
+        c = find_child(ev->sup, ev->id); /* the hook may have let it go on already */
+        if (hook_awaited(c, ev))
+                dispatch(c, PE_HOOK_DONE, NULL);
+}
+
+static void send_stop_signal(struct child *c, int sig_override)
+{
+        int sig = sig_override ? sig_override : c->stop_signal;
+        (void)signal_service(c, sig);
+        if (c->cg) {
+                signal_cgroup(c, sig);
+                signal_cgroup(c, SIGCONT);
+        }
+        (void)signal_service(c, SIGCONT);
+}
+
+/* STOPPING; the stop signal, or (`hook`) first the child's stop hook.  The
+ * shutdown timer bounds the hook and the wait for the exit together. */
+static void begin_stop(struct child *c, int sig_override, bool hook)
 {
         pk__sup_ready_stop(c);
         pk__sup_watchdog_stop(c);
         set_state(c, PK_SUP_STOPPING);
+        c->hook_wait = c->hook_gone = c->hook_post = false;
         pk__sup_emit(c, PK_SUP_EV_STOPPING, c->stop_reason, 0, NULL);
         if (c->type == PK_SUP_SUPERVISOR) {
                 sup_shutdown_internal(c->nested, PK_SUP_R_REQUESTED);
@@ -1069,30 +1150,39 @@ static void begin_stop(struct child *c, int sig_override)
                 (void)signal_service(c, SIGKILL);
                 return;
         }
-        int sig = sig_override ? sig_override : c->stop_signal;
-        (void)signal_service(c, sig);
-        if (c->cg) {
-                signal_cgroup(c, sig);
-                signal_cgroup(c, SIGCONT);
-        }
-        (void)signal_service(c, SIGCONT);
         if (c->shutdown == PK_SUP_SHUTDOWN_TIMEOUT)
                 (void)pk_loop_timer_start(&c->t_stop, c->shutdown_ms, 0, on_stop_timer);
+        if (hook && child_hook(c) && hook_hold(c, PK_SUP_HOOK_STOP))
+                return; /* the signal once the hook lets the stop go on */
+        send_stop_signal(c, sig_override);
+}
+
+/* Whether the exit is in a set of exit codes and signals (bit sig-1). */
+static bool exit_in(const struct pk_exit *ex, const uint8_t *codes, size_t n, uint64_t sigs)
+{
+        if (!ex)
+                return false;
+        if (!ex->exited)
+                return ex->signal >= 1 && ex->signal <= 64 && (sigs >> (ex->signal - 1)) & 1;
+        for (size_t i = 0; i < n; i++)
+                if (codes[i] == ex->code)
+                        return true;
+        return false;
 }
 
 /* Whether the exit is one the child's no_restart lists forbid restarting after. */
 static bool restart_prevented(const struct child *c, const struct pk_exit *ex)
 {
         const struct child_cold *x = c->x;
-        if (!ex || !x)
-                return false;
-        if (!ex->exited)
-                return ex->signal >= 1 && ex->signal <= 64 &&
-                       (x->no_restart_signals >> (ex->signal - 1)) & 1;
-        for (size_t i = 0; i < x->nno_restart; i++)
-                if (x->no_restart[i] == ex->code)
-                        return true;
-        return false;
+        return x && exit_in(ex, x->no_restart, x->nno_restart, x->no_restart_signals);
+}
+
+/* Whether the exit is one the child's force_restart lists restart after
+ * whatever its restart type says (RestartForceExitStatus=). */
+static bool restart_forced(const struct child *c, const struct pk_exit *ex)
+{
+        const struct child_cold *x = c->x;
+        return x && exit_in(ex, x->force_restart, x->nforce_restart, x->force_restart_signals);
 }
 
 /* Restart type (or the child's restart_on set) says restart?  Then intensity,
@@ -1102,9 +1192,12 @@ static void on_failure_or_exit(struct child *c, bool normal, const struct pk_exi
 {
         struct pk_sup *s = c->sup;
         int on = pk__sup_restart_on(c, normal, ex, why);
-        bool restart = (on >= 0 ? on == 1
-                                : c->restart == PK_SUP_PERMANENT ||
-                                      (c->restart == PK_SUP_TRANSIENT && !normal)) &&
+        /* systemd's order: RestartPreventExitStatus=, then
+         * RestartForceExitStatus=, then Restart= */
+        bool restart = (restart_forced(c, ex) ||
+                        (on >= 0 ? on == 1
+                                 : c->restart == PK_SUP_PERMANENT ||
+                                       (c->restart == PK_SUP_TRANSIENT && !normal))) &&
                        !restart_prevented(c, ex);
         if (s->phase != PHASE_RUNNING && s->phase != PHASE_GROUP) {
                 set_state(c, PK_SUP_DOWN);
@@ -1224,6 +1317,49 @@ static void act_stopped(struct child *c)
                 advance_stops(s);
 }
 
+/* The stop is complete (its hooks, if any, done or timed out): what after_stop says. */
+static void stop_complete(struct child *c)
+{
+        /* after EXITED, the hooks held it: say when it is over (a subscriber
+         * asking for the state at EXITED saw it stopping still) */
+        if (c->hook_gone)
+                pk__sup_emit(c, PK_SUP_EV_STOPPED, c->stop_reason, 0, NULL);
+        c->hook_wait = c->hook_gone = c->hook_post = false;
+        pk_loop_timer_stop(&c->t_stop);
+        act_stopped(c);
+}
+
+/* The stopped child's process is gone: its STOPPED hook phase (after the
+ * STOP phase if that one still runs), bounded by one more shutdown_ms, or
+ * the stop completes. */
+static void stop_exited(struct child *c)
+{
+        if (child_hook(c)) {
+                c->hook_gone = true;
+                if (c->hook_wait || hook_hold(c, PK_SUP_HOOK_STOPPED)) {
+                        if (c->shutdown != PK_SUP_SHUTDOWN_INFINITY)
+                                (void)pk_loop_timer_start(&c->t_stop, c->shutdown_ms, 0,
+                                                          on_stop_timer);
+                        return;
+                }
+        }
+        stop_complete(c);
+}
+
+/* pk_sup_stop_continue(): the hook of the phase awaited is done. */
+static void hook_done(struct child *c)
+{
+        if (!c->hook_wait)
+                return;
+        c->hook_wait = false;
+        if (!c->hook_gone)
+                send_stop_signal(c, 0); /* STOP phase done, the process runs */
+        else if (!c->hook_post && hook_hold(c, PK_SUP_HOOK_STOPPED))
+                return; /* STOP phase done after the exit: the STOPPED phase now */
+        else
+                stop_complete(c);
+}
+
 /* Runs the table.  `ex` is the exit for PE_EXIT. */
 static void dispatch(struct child *c, int ev, const struct pk_exit *ex)
 {
@@ -1255,7 +1391,7 @@ static void dispatch(struct child *c, int ev, const struct pk_exit *ex)
                 break;
         }
         case A_STOP:
-                begin_stop(c, 0);
+                begin_stop(c, 0, true);
                 break;
         case A_CANCEL:
                 pk_loop_timer_stop(&c->t_restart);
@@ -1269,15 +1405,23 @@ static void dispatch(struct child *c, int ev, const struct pk_exit *ex)
                 }
                 break;
         case A_KILL:
+                if (c->hook_gone) { /* the hooks after the exit are not awaited any more */
+                        stop_complete(c);
+                        break;
+                }
+                c->hook_wait = false; /* nor is a STOP phase past shutdown_ms */
                 (void)signal_service(c, SIGKILL);
                 break;
         case A_STOPPED:
                 pk__sup_emit(c, PK_SUP_EV_EXITED, c->stop_reason, 0, NULL);
-                act_stopped(c);
+                stop_exited(c);
                 break;
         case A_FAIL_KILL:
                 c->after_stop = AFTER_FAILURE;
-                begin_stop(c, c->stop_reason == PK_SUP_R_WATCHDOG ? SIGABRT : 0);
+                begin_stop(c, c->stop_reason == PK_SUP_R_WATCHDOG ? SIGABRT : 0, false);
+                break;
+        case A_HOOK_DONE:
+                hook_done(c);
                 break;
         default:
                 break;
@@ -1337,6 +1481,7 @@ static void free_side(struct child *c)
 static bool spec_needs_cold(const struct pk_sup_child_spec *sp, bool tmpl)
 {
         if (sp->n_success_codes || sp->n_no_restart_codes || sp->no_restart_signals ||
+            sp->n_force_restart_codes || sp->force_restart_signals || sp->stop_hook ||
             sp->pid_file || sp->n_listen_fds || sp->fd_store_max ||
             sp->fd_store_preserve != PK_SUP_STORE_RESTART)
                 return true;
@@ -1391,6 +1536,17 @@ static int copy_list(const char *const *src, char ***ret)
         return 0;
 }
 
+/* A list of exit codes: at most PK_SUP_MAX_SUCCESS, each 0..255, NULL only when empty. */
+static bool codes_ok(const int *codes, size_t n)
+{
+        if (n > PK_SUP_MAX_SUCCESS || (n && !codes))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (codes[i] < 0 || codes[i] > 255)
+                        return false;
+        return true;
+}
+
 /* Validates and copies a spec into a child record (no id check for templates;
  * a template keeps the log dir and options to pass on, a child's log is made
  * from the spec by prepare_cmd()). */
@@ -1406,17 +1562,12 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
                 return -EINVAL;
         if (sp->significant && sp->restart == PK_SUP_PERMANENT)
                 return -EINVAL; /* OTP: a significant child must be transient or temporary */
-        if (sp->n_success_codes > PK_SUP_MAX_SUCCESS || (sp->n_success_codes && !sp->success_codes))
+        if (!codes_ok(sp->success_codes, sp->n_success_codes) ||
+            !codes_ok(sp->no_restart_codes, sp->n_no_restart_codes) ||
+            !codes_ok(sp->force_restart_codes, sp->n_force_restart_codes))
                 return -EINVAL;
-        for (size_t i = 0; i < sp->n_success_codes; i++)
-                if (sp->success_codes[i] < 0 || sp->success_codes[i] > 255)
-                        return -EINVAL;
-        if (sp->n_no_restart_codes > PK_SUP_MAX_SUCCESS ||
-            (sp->n_no_restart_codes && !sp->no_restart_codes))
-                return -EINVAL;
-        for (size_t i = 0; i < sp->n_no_restart_codes; i++)
-                if (sp->no_restart_codes[i] < 0 || sp->no_restart_codes[i] > 255)
-                        return -EINVAL;
+        if (sp->stop_hook && type != PK_SUP_WORKER)
+                return -EINVAL; /* a nested supervisor's children have their own */
         if (sp->ready < PK_SUP_READY_EXEC || sp->ready > PK_SUP_READY_NOTIFY)
                 return -EINVAL;
         if (type == PK_SUP_SUPERVISOR && sp->ready != PK_SUP_READY_EXEC)
@@ -1452,6 +1603,12 @@ static int spec_apply(struct child *c, const struct pk_sup_child_spec *sp, int t
                 for (size_t i = 0; i < x->nno_restart; i++)
                         x->no_restart[i] = (uint8_t)sp->no_restart_codes[i];
                 x->no_restart_signals = sp->no_restart_signals;
+                x->nforce_restart = (uint8_t)sp->n_force_restart_codes;
+                for (size_t i = 0; i < x->nforce_restart; i++)
+                        x->force_restart[i] = (uint8_t)sp->force_restart_codes[i];
+                x->force_restart_signals = sp->force_restart_signals;
+                x->stop_hook = sp->stop_hook;
+                x->stop_hook_ctx = sp->stop_hook ? sp->stop_hook_ctx : NULL;
         }
         c->ready = (uint8_t)sp->ready;
         c->ready_fd = (int16_t)sp->ready_fd;
@@ -1778,17 +1935,25 @@ int pk_sup_start_dynamic(struct pk_sup *s, const char *id, struct pk_cmd *cmd)
         sp.stop_signal = t->stop_signal;
         sp.significant = t->significant;
         int success[PK_SUP_MAX_SUCCESS], no_restart[PK_SUP_MAX_SUCCESS];
+        int force_restart[PK_SUP_MAX_SUCCESS];
         const struct child_cold *x = t->x;
         if (x) {
                 for (size_t i = 0; i < x->nsuccess; i++)
                         success[i] = x->success[i];
                 for (size_t i = 0; i < x->nno_restart; i++)
                         no_restart[i] = x->no_restart[i];
+                for (size_t i = 0; i < x->nforce_restart; i++)
+                        force_restart[i] = x->force_restart[i];
                 sp.success_codes = success;
                 sp.n_success_codes = x->nsuccess;
                 sp.no_restart_codes = no_restart;
                 sp.n_no_restart_codes = x->nno_restart;
                 sp.no_restart_signals = x->no_restart_signals;
+                sp.force_restart_codes = force_restart;
+                sp.n_force_restart_codes = x->nforce_restart;
+                sp.force_restart_signals = x->force_restart_signals;
+                sp.stop_hook = x->stop_hook;
+                sp.stop_hook_ctx = x->stop_hook_ctx;
                 sp.log_dir = x->log_dir;
                 sp.pid_file = x->pid_file;
                 sp.log_opts = x->log_opts;
@@ -2285,6 +2450,20 @@ static void restart_child(struct pk_sup *s, struct child *c, int reason)
         propagate(s, id, true);
 }
 
+int pk_sup_stop_continue(struct pk_sup *s, const char *id)
+{
+        if (!s || !id)
+                return -EINVAL;
+        struct child *c = find_child(s, id);
+        if (!c)
+                return -ENOENT;
+        if (c->state != PK_SUP_STOPPING || !c->hook_wait)
+                return -EALREADY;
+        dispatch(c, PE_HOOK_DONE, NULL);
+        pk__sup_flush(s);
+        return 0;
+}
+
 int pk_sup_signal_child(struct pk_sup *s, const char *id, int sig)
 {
         if (!s || !id || sig < 0 || sig > 64)
@@ -2376,7 +2555,7 @@ static void fill_info(const struct child *c, struct pk_sup_child_info *r)
         snprintf(r->id, sizeof(r->id), "%s", c->id);
         r->type = c->type;
         r->state = c->state;
-        r->pid = has_process(c) ? c->mainpid : 0;
+        r->pid = has_process(c) && !c->hook_gone ? c->mainpid : 0;
         if (has_process(c) && c->start_ns)
                 r->uptime_ns = pk__sup_now_ns() - c->start_ns;
         r->restarts = c->restarts;

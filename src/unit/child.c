@@ -34,6 +34,7 @@ struct child_priv {
         char id[PK_SUP_ID_MAX + 1];
         int success[PK_SUP_MAX_SUCCESS];
         int no_restart[PK_SUP_MAX_SUCCESS];
+        int force_restart[PK_SUP_MAX_SUCCESS];
         char **deps[7]; /* requires, wants, after, binds_to, conflicts, before, part_of */
         char *log_dir;
         size_t notes_cap;
@@ -518,6 +519,25 @@ static int next_status(const struct pk_unit_status_set *set, int from)
         return 256;
 }
 
+/* The exit codes of a status set into codes[] (PK_SUP_MAX_SUCCESS at most:
+ * past that, a note names the key); their count in *ret_n. */
+static int status_codes(struct child_priv *c, const struct pk_unit_status_set *set, const char *key,
+                        int *codes, size_t *ret_n)
+{
+        size_t n = 0;
+        int r = 0;
+        for (int code = next_status(set, 0); code < 256; code = next_status(set, code + 1)) {
+                if (n == PK_SUP_MAX_SUCCESS) {
+                        r = note(c, "%s=: only the first %d codes are enforced", key,
+                                 PK_SUP_MAX_SUCCESS);
+                        break;
+                }
+                codes[n++] = code;
+        }
+        *ret_n = n;
+        return r < 0 ? r : 0;
+}
+
 static int map_service(struct child_priv *c, const struct pk_unit *u,
                        const struct pk_unit_child_opts *o)
 {
@@ -572,28 +592,19 @@ static int map_service(struct child_priv *c, const struct pk_unit *u,
                               (UINT64_C(1) << (SIGPIPE - 1));
         /* RestartPreventExitStatus= (ssh.service: 255, sshd's fatal errors). */
         const struct pk_unit_status_set *pv = &s->restart_prevent_exit_status;
-        n = 0;
-        for (int code = next_status(pv, 0); code < 256; code = next_status(pv, code + 1)) {
-                if (n == PK_SUP_MAX_SUCCESS) {
-                        if ((r = note(c,
-                                      "RestartPreventExitStatus=: only the first %d codes "
-                                      "are enforced",
-                                      PK_SUP_MAX_SUCCESS)) < 0)
-                                return r;
-                        break;
-                }
-                c->no_restart[n++] = code;
-        }
+        if ((r = status_codes(c, pv, "RestartPreventExitStatus", c->no_restart, &n)) < 0)
+                return r;
         sp->no_restart_codes = n ? c->no_restart : NULL;
         sp->n_no_restart_codes = n;
         sp->no_restart_signals = pv->signals;
-        const struct pk_unit_status_set *fs = &s->restart_force_exit_status;
-        bool force = fs->signals != 0;
-        for (size_t i = 0; i < sizeof(fs->status) && !force; i++)
-                force = fs->status[i] != 0;
-        if (force &&
-            (r = note(c, "RestartForceExitStatus= is not enforced: Restart= alone decides")) < 0)
+        /* RestartForceExitStatus=: restarted whatever Restart= says (the
+         * preventing set above still wins, as in systemd). */
+        if ((r = status_codes(c, &s->restart_force_exit_status, "RestartForceExitStatus",
+                              c->force_restart, &n)) < 0)
                 return r;
+        sp->force_restart_codes = n ? c->force_restart : NULL;
+        sp->n_force_restart_codes = n;
+        sp->force_restart_signals = s->restart_force_exit_status.signals;
         if ((r = map_restart_policy(c, u)) < 0)
                 return r;
 

@@ -61,6 +61,12 @@ struct svc {
         int stop_client;          /* client id to answer when it is done, 0: none */
         struct svc *stop_for;     /* this unit's ExecStop= chain is part of that one's stop */
         int stoppost_pending;     /* the main process ended while a chain ran: ExecStopPost= next */
+        /* A stop the supervisor makes (shutdown, group restart, dependency...)
+         * holds for ExecStop= and ExecStopPost= (its stop hook, sv_stop_hook). */
+        int stop_ran;   /* ExecStop= ran for this run of the main process (RUNNING clears it) */
+        int sup_wait;   /* the PK_SUP_HOOK_* phase sup's stop waits in for us, 0: none */
+        int for_sup;    /* the phase the chain that runs was started for: its end continues it */
+        int sup_queued; /* HOOK_STOP/HOOK_STOPPOST + 1: such a chain, after the one that runs */
         /* Each hook command's timeout (TimeoutStartSec= for ExecStartPost=
          * and ExecReload=, TimeoutStopSec= for ExecStop= and ExecStopPost=). */
         struct pk_loop_timer hook_timer;
@@ -568,6 +574,8 @@ static int named_in_configs(const struct sv *sv, const char *name)
         return 0;
 }
 
+static int sv_stop_hook(void *ud, struct pk_sup *sup, const char *id, int phase, int reason);
+
 /* Hands the service to the supervisor: dependencies on units not loaded are
  * dropped; more than PK_SUP_MAX_DEPS loaded ones in one list is an error. */
 static int svc_add(struct sv *sv, struct svc *s)
@@ -595,6 +603,8 @@ static int svc_add(struct sv *sv, struct svc *s)
                 kept[k][n] = NULL;
                 *lists[k] = n ? kept[k] : NULL;
         }
+        spec.stop_hook = sv_stop_hook; /* ExecStop=, ExecStopPost= around every stop */
+        spec.stop_hook_ctx = sv;
         struct pk_cmd *cmd = s->ch->cmd;
         s->ch->cmd = NULL;
         int r = pk_sup_add(SUP_OF(sv, s), &spec, cmd);
@@ -945,6 +955,8 @@ static void hook_start(struct sv *sv, struct svc *s, int hook, int client_id)
                 return;
         }
         s->hook = hook;
+        if (hook == HOOK_STOP)
+                s->stop_ran = 1; /* once per run of the main process, whoever asked */
         s->hook_idx = 0;
         s->hook_client = client_id;
         s->hook_failed = 0;
@@ -1090,10 +1102,62 @@ static void hook_done_inner(struct sv *sv, struct svc *s);
 static void hook_done(struct sv *sv, struct svc *s)
 {
         hook_done_inner(sv, s);
-        if (s->stoppost_pending && s->hook < 0) {
+        if (s->hook >= 0)
+                return;
+        if (s->sup_queued) {
+                int hook = s->sup_queued - 1;
+                s->sup_queued = 0;
+                if (hook == HOOK_STOPPOST)
+                        s->stoppost_pending = 0; /* one ExecStopPost= run covers both */
+                s->for_sup = hook == HOOK_STOP ? PK_SUP_HOOK_STOP : PK_SUP_HOOK_STOPPED;
+                hook_start(sv, s, hook, 0);
+        } else if (s->stoppost_pending) {
                 s->stoppost_pending = 0;
                 hook_start(sv, s, HOOK_STOPPOST, 0);
         }
+}
+
+/* Runs ExecStop= or ExecStopPost= for a stop the supervisor holds in `phase`
+ * (now, or after the chain that runs); its end lets the stop go on.  Returns
+ * 1 (held). */
+static int sup_chain(struct sv *sv, struct svc *s, int hook, int phase)
+{
+        s->sup_wait = phase;
+        if (s->hook >= 0) {
+                s->sup_queued = hook + 1;
+                return 1;
+        }
+        s->for_sup = phase;
+        hook_start(sv, s, hook, 0);
+        return 1;
+}
+
+/* The supervisor's stop hook for every unit (pk_sup_child_spec.stop_hook):
+ * every stop it makes -- `ctl shutdown`, SIGTERM, a group restart, a
+ * dependency that gave up, a daemon-reload removal, `ctl stop` itself --
+ * runs ExecStop= before the stop signal (once per run: `ctl stop` ran it
+ * already) and ExecStopPost= once the main process is gone, as systemd does. */
+static int sv_stop_hook(void *ud, struct pk_sup *sup, const char *id, int phase, int reason)
+{
+        struct sv *sv = ud;
+        (void)sup;
+        struct svc *s = find(sv, id, strlen(id));
+        if (!s || !s->in_sup)
+                return 0;
+        if (phase == PK_SUP_HOOK_STOPPED) {
+                s->mainpid = 0;
+                return s->u->service.exec_stop_post.n
+                           ? sup_chain(sv, s, HOOK_STOPPOST, PK_SUP_HOOK_STOPPED)
+                           : 0;
+        }
+        if (s->hook == HOOK_STOP) { /* `ctl stop`'s ExecStop= runs: the signal after it */
+                s->sup_wait = s->for_sup = PK_SUP_HOOK_STOP;
+                return 1;
+        }
+        if (s->stop_ran || !s->u->service.exec_stop.n)
+                return 0;
+        logf_("%s: stopping (%s): ExecStop=", s->name, pk_sup_reason_name(reason));
+        return sup_chain(sv, s, HOOK_STOP, PK_SUP_HOOK_STOP);
 }
 
 static void hook_done_inner(struct sv *sv, struct svc *s)
@@ -1106,6 +1170,12 @@ static void hook_done_inner(struct sv *sv, struct svc *s)
         s->hook_timed_out = 0;
         struct client *c = client_by_id(sv, s->hook_client);
         s->hook_client = 0;
+        int phase = s->for_sup;
+        s->for_sup = 0;
+        if (phase && phase == s->sup_wait) { /* the stop sup holds for this chain goes on */
+                s->sup_wait = 0; /* (a chain of a phase sup left, past TimeoutStopSec=, does not) */
+                (void)pk_sup_stop_continue(SUP_OF(sv, s), s->name);
+        }
         if (hook == HOOK_POST && timed_out) {
                 /* As systemd: the start failed; the stop signal ends the service and
                  * its exit is a failure (the restart policy decides). */
@@ -1767,10 +1837,15 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
         if (s) {
                 if (ev->kind == PK_SUP_EV_RUNNING || ev->kind == PK_SUP_EV_MAINPID)
                         s->mainpid = ev->pid;
+                if (ev->kind == PK_SUP_EV_RUNNING)
+                        s->stop_ran = 0; /* a new run: its stop runs ExecStop= anew */
                 if (ev->kind == PK_SUP_EV_READY && s->u->service.exec_start_post.n)
                         hook_start(sv, s, HOOK_POST, 0);
-                if (ev->kind == PK_SUP_EV_EXITED) {
+                /* An exit a stop made (state stopping): the stop hook's STOPPED
+                 * phase runs ExecStopPost= (sv_stop_hook), holding the stop. */
+                if (ev->kind == PK_SUP_EV_EXITED)
                         s->mainpid = 0;
+                if (ev->kind == PK_SUP_EV_EXITED && ev->state != PK_SUP_STOPPING) {
                         if (s->u->service.exec_stop_post.n && s->hook < 0)
                                 hook_start(sv, s, HOOK_STOPPOST, 0);
                         else if (s->u->service.exec_stop_post.n && s->hook != HOOK_STOPPOST)
