@@ -105,4 +105,12 @@ struct pk_sv_tree *pk_sv_tree_free(struct pk_sv_tree *rec);
 /* systemctl is-enabled: "enabled", "disabled", "static", "masked" or "not-found". */
 const char *pk_sv_enabled_state(const char *unit, const struct pk_unit_opts *uo);
 
+/* --reclaim=auto (supervise_reclaim.c): empties and removes each
+ * portkit-supervise.<pid> cgroup beside ours (in our own cgroup) whose pid
+ * is not listed in our cgroup's cgroup.procs (its supervise is gone), or that
+ * carries our own pid; logs one line per reclaimed instance.  0 (also when
+ * there is no cgroup v2), or a negative error already printed: the start must
+ * not go on (those services would run twice). */
+int pk_sv_reclaim(void);
+
 #endif

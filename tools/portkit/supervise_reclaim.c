@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/* `portkit supervise --reclaim=auto`: at start, the cgroups beside ours that a
+ * supervise killed with SIGKILL left behind (`portkit-supervise.<pid>` whose
+ * pid no longer runs in our cgroup) are emptied and removed, so that their
+ * services never run twice.  The work is the sup layer's pk_cgroup_reclaim(). */
+#include "cli.h"
+#include "supervise.h"
+#include "supervise_socket.h"
+
+#include <portkit.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* How long a reclaim waits for SIGKILLed processes to be gone. */
+#define SV_RECLAIM_TIMEOUT_MS 10000
+
+#define SV_INSTANCE_PREFIX "portkit-supervise."
+
+/* 1 when @pid is listed in @dir's cgroup.procs, 0 when not, or a negative errno. */
+static int pid_in_cgroup(const char *dir, pid_t pid)
+{
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >= (int)sizeof(path))
+                return -ENAMETOOLONG;
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        long p;
+        int found = 0;
+        while (!found && fscanf(f, "%ld", &p) == 1)
+                found = p == (long)pid;
+        int r = !found && ferror(f) ? -EIO : found;
+        fclose(f);
+        return r;
+}
+
+/* The pid in an instance cgroup's name as supervise writes it (decimal, no
+ * leading zero), or 0 for any other name. */
+static pid_t instance_pid(const char *name)
+{
+        size_t pl = strlen(SV_INSTANCE_PREFIX);
+        if (strncmp(name, SV_INSTANCE_PREFIX, pl) != 0)
+                return 0;
+        const char *num = name + pl;
+        if (num[0] < '1' || num[0] > '9' || strlen(num) > 10)
+                return 0;
+        char *end;
+        long pid = strtol(num, &end, 10);
+        return *end || pid > INT_MAX ? 0 : (pid_t)pid;
+}
+
+/* The names of the cgroups directly below @dir/@name ("supervise.nginx.service,
+ * ..."), cut with "..." past @size; "none" when there are none. */
+static void child_names(const char *dir, const char *name, char *buf, size_t size)
+{
+        char path[PATH_MAX];
+        snprintf(buf, size, "none");
+        if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+                return;
+        DIR *d = opendir(path);
+        if (!d)
+                return;
+        size_t o = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                        continue;
+                int n = snprintf(buf + o, size - o, "%s%s", o ? ", " : "", de->d_name);
+                if (n < 0 || (size_t)n >= size - o) {
+                        snprintf(buf + (size > 4 ? size - 4 : 0), size > 4 ? 4 : size, "...");
+                        break;
+                }
+                o += (size_t)n;
+        }
+        closedir(d);
+}
+
+int pk_sv_reclaim(void)
+{
+        char self[PATH_MAX];
+        if (pk_cgroup_self(self, sizeof(self)) < 0)
+                return 0; /* no cgroup v2 here: no instance of ours can have left one */
+        DIR *d = opendir(self);
+        if (!d)
+                return 0;
+        int rc = 0;
+        struct dirent *de;
+        while (rc == 0 && (de = readdir(d))) {
+                pid_t pid = de->d_type == DT_DIR ? instance_pid(de->d_name) : 0;
+                if (pid <= 0)
+                        continue;
+                /* Live: its pid runs in this cgroup, where it made the directory.
+                 * Our own pid on a directory means a supervise that had our pid
+                 * before us died without removing it. */
+                if (pid != getpid()) {
+                        int live = pid_in_cgroup(self, pid);
+                        if (live < 0)
+                                logf_("%s/%s: cannot tell whether supervise %d runs: %s; left "
+                                      "alone",
+                                      self, de->d_name, (int)pid, pk_strerror(live));
+                        if (live != 0)
+                                continue;
+                }
+                char names[1024];
+                child_names(self, de->d_name, names, sizeof(names));
+                int killed = 0;
+                int r = pk_cgroup_reclaim(self, de->d_name, SV_RECLAIM_TIMEOUT_MS, &killed);
+                if (r == -ENOENT)
+                        continue; /* another supervise starting beside us was first */
+                if (r < 0) {
+                        pk_cli_error("supervise",
+                                     "cannot reclaim %s/%s, left by supervise %d which is gone "
+                                     "(its services would run twice): %s",
+                                     self, de->d_name, (int)pid, pk_strerror(r));
+                        rc = r;
+                        break;
+                }
+                logf_("reclaimed %s/%s, left by supervise %d which is gone: killed %d "
+                      "processes in %s",
+                      self, de->d_name, (int)pid, killed, names);
+        }
+        closedir(d);
+        return rc;
+}
