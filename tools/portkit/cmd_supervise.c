@@ -2156,8 +2156,9 @@ static int tree_add_unit(void *ud, struct pk_sup *parent, const char *name, char
 
 static const char sv_usage[] =
     "usage: portkit supervise [--control PATH] [--log-dir DIR] [--strict] [--unit-path DIR]...\n"
-    "                         [--control-group GROUP] [--cgroup auto|on|off] [--reclaim auto|off]\n"
-    "                         [--tmpfiles auto|on|off] [--tmpfiles-root DIR] CONFIG...\n"
+    "                         [--control-group GROUP] [--cgroup auto|on|off]\n"
+    "                         [--tmpfiles auto|on|off] [--tmpfiles-root DIR]\n"
+    "                         [--reclaim auto|off] CONFIG...\n"
     "Runs systemd service units in the foreground (PID 1 capable).  CONFIG is a unit name,\n"
     "a unit file, a directory of unit files (with default.target or *.target.wants/: what\n"
     "default.target wants), or a .tree file of OTP supervisors in Erlang terms.\n"
