@@ -46,7 +46,8 @@ static void reclaim_cleanup(void)
                 struct dirent *e;
                 while (d && (e = readdir(d))) {
                         char sub[PATH_MAX];
-                        if (e->d_type == DT_DIR && strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
+                        if (e->d_type == DT_DIR &&
+                            strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
                             snprintf(sub, sizeof(sub), "%s/%s", self, e->d_name) < (int)sizeof(sub))
                                 cgt_write(sub, "cgroup.kill", "1");
                 }
@@ -159,16 +160,38 @@ static void wait_esrch(pid_t pid)
         cr_assert(kill(pid, 0) < 0 && errno == ESRCH, "pid %d is still there", (int)pid);
 }
 
+/* s1 (slot 0) runs the two units in cg, their pids in old; s2 (slot 1) is
+ * a folder for a second instance in cg. */
+static void first_instance(const struct pk_cgroup *cg, struct sv *s1, struct sv *s2, pid_t old[3])
+{
+        sv_in(s1, 0, cg);
+        sv_in(s2, 1, cg);
+        write_units(s1);
+        start_units(s1, NULL);
+        read_pids(s1, old);
+}
+
+/* s2 runs a unit of its own, other.service, with the option extra (or NULL),
+ * and its log shows no reclaim. */
+static void other_instance(struct sv *s2, const char *extra)
+{
+        tu_write_file(s2->units, "other.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        char other[400];
+        snprintf(other, sizeof(other), "%s/other.service", s2->units);
+        const char *a[] = {extra ? extra : other, extra ? other : NULL, NULL};
+        svt_start(s2, a);
+        svt_wait_field(s2, "other.service", "active", "active");
+        char *err = tu_slurp_or_empty(s2->err);
+        cr_assert_null(strstr(err, "reclaimed"), "%s", err);
+        free(err);
+}
+
 Test(supervise_reclaim, a_new_supervise_kills_what_a_killed_one_left)
 {
         struct pk_cgroup *cg = test_cgroup("reclaim");
         struct sv s1, s2;
-        sv_in(&s1, 0, cg);
-        sv_in(&s2, 1, cg);
-        write_units(&s1);
-        start_units(&s1, NULL);
         pid_t old[3];
-        read_pids(&s1, old);
+        first_instance(cg, &s1, &s2, old);
         pid_t pid1 = pk_proc_pid(s1.p);
         char stale[PATH_MAX];
         instance_path(cg, pid1, stale, sizeof(stale));
@@ -185,8 +208,10 @@ Test(supervise_reclaim, a_new_supervise_kills_what_a_killed_one_left)
         /* the reclaim is done before the new instance answers */
         char *err = tu_slurp_or_empty(s2.err);
         char want[PATH_MAX + 128];
-        snprintf(want, sizeof(want), "reclaimed %s, left by supervise %d which is gone: killed 3 "
-                 "processes in ", stale, (int)pid1);
+        snprintf(want, sizeof(want),
+                 "reclaimed %s, left by supervise %d which is gone: killed 3 "
+                 "processes in ",
+                 stale, (int)pid1);
         const char *line = strstr(err, want);
         cr_assert(line, "no reclaim line:\n%s", err);
         line += strlen(want);
@@ -217,25 +242,12 @@ Test(supervise_reclaim, a_live_sibling_keeps_its_services)
 {
         struct pk_cgroup *cg = test_cgroup("live");
         struct sv s1, s2;
-        sv_in(&s1, 0, cg);
-        sv_in(&s2, 1, cg);
-        write_units(&s1);
-        start_units(&s1, NULL);
         pid_t old[3];
-        read_pids(&s1, old);
+        first_instance(cg, &s1, &s2, old);
         char inst1[PATH_MAX];
         instance_path(cg, pk_proc_pid(s1.p), inst1, sizeof(inst1));
-
         /* a second instance, same cgroup, its own unit */
-        tu_write_file(s2.units, "other.service", "[Service]\nExecStart=/bin/sleep 1000\n");
-        char other[400];
-        snprintf(other, sizeof(other), "%s/other.service", s2.units);
-        const char *a[] = {other, NULL};
-        svt_start(&s2, a);
-        svt_wait_field(&s2, "other.service", "active", "active");
-        char *err = tu_slurp_or_empty(s2.err);
-        cr_assert_null(strstr(err, "reclaimed"), "%s", err);
-        free(err);
+        other_instance(&s2, NULL);
         for (int i = 0; i < 3; i++)
                 cr_assert_eq(kill(old[i], 0), 0, "pid %d of the live instance died", (int)old[i]);
         cr_assert(cgt_populated(inst1), "%s", inst1);
@@ -249,26 +261,15 @@ Test(supervise_reclaim, reclaim_off_leaves_them)
 {
         struct pk_cgroup *cg = test_cgroup("off");
         struct sv s1, s2;
-        sv_in(&s1, 0, cg);
-        sv_in(&s2, 1, cg);
-        write_units(&s1);
-        start_units(&s1, NULL);
         pid_t old[3];
-        read_pids(&s1, old);
+        first_instance(cg, &s1, &s2, old);
         pid_t pid1 = pk_proc_pid(s1.p);
         char stale[PATH_MAX], name[64];
         instance_path(cg, pid1, stale, sizeof(stale));
         snprintf(name, sizeof(name), "portkit-supervise.%d", (int)pid1);
         kill_supervise(&s1);
 
-        tu_write_file(s2.units, "other.service", "[Service]\nExecStart=/bin/sleep 1000\n");
-        char other[400];
-        snprintf(other, sizeof(other), "%s/other.service", s2.units);
-        const char *a[] = {"--reclaim=off", other, NULL};
-        svt_start(&s2, a);
-        char *err = tu_slurp_or_empty(s2.err);
-        cr_assert_null(strstr(err, "reclaimed"), "%s", err);
-        free(err);
+        other_instance(&s2, "--reclaim=off");
         for (int i = 0; i < 3; i++)
                 cr_assert_eq(kill(old[i], 0), 0, "pid %d died", (int)old[i]);
         cr_assert(cgt_populated(stale), "%s", stale);

@@ -781,8 +781,8 @@ Test(supervise_socket, bad_socket_units_are_clear_errors, .init = setup, .fini =
         char text[512];
         snprintf(text, sizeof(text), "[Socket]\nListenStream=127.0.0.1:%d\nService=x.service\n",
                  pk_fd_local_port(busy));
-        snprintf(want, sizeof(want),
-                 "bad4.socket:2: ListenStream= stream 127.0.0.1:%d: bind: ", pk_fd_local_port(busy));
+        snprintf(want, sizeof(want), "bad4.socket:2: ListenStream= stream 127.0.0.1:%d: bind: ",
+                 pk_fd_local_port(busy));
         refused("bad4.socket", text, want);
         pk_fd_close(busy);
         /* StandardInput=socket outside Accept=yes: refused at load, with the file */
@@ -1042,6 +1042,16 @@ Test(fd_inet_listen, options)
         cr_assert_eq(pk_fd_inet_listen("127.0.0.1", 0, SOCK_STREAM, &sc), -EINVAL);
 }
 
+/* fd is a socket of protocol proto (SO_PROTOCOL); closes it. */
+static void assert_protocol(int fd, int proto)
+{
+        int got = 0;
+        socklen_t len = sizeof(got);
+        cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &got, &len), 0);
+        cr_assert_eq(got, proto);
+        pk_fd_close(fd);
+}
+
 /* SocketProtocol=: each protocol with its types, SCTP by the kernel's answer. */
 Test(fd_inet_listen, protocols)
 {
@@ -1059,11 +1069,7 @@ Test(fd_inet_listen, protocols)
                 cr_log_info("no UDP-Lite in this kernel: %s", pk_strerror(u));
         } else {
                 cr_assert_geq(u, 0, "%s", pk_strerror(u));
-                int proto = 0;
-                socklen_t len = sizeof(proto);
-                cr_assert_eq(getsockopt(u, SOL_SOCKET, SO_PROTOCOL, &proto, &len), 0);
-                cr_assert_eq(proto, IPPROTO_UDPLITE);
-                pk_fd_close(u);
+                assert_protocol(u, IPPROTO_UDPLITE);
         }
         o.protocol = IPPROTO_SCTP;
         for (int i = 0; i < 2; i++) {
@@ -1076,11 +1082,7 @@ Test(fd_inet_listen, protocols)
                 }
                 close(raw);
                 cr_assert_geq(s, 0, "%s", pk_strerror(s));
-                int proto = 0;
-                socklen_t len = sizeof(proto);
-                cr_assert_eq(getsockopt(s, SOL_SOCKET, SO_PROTOCOL, &proto, &len), 0);
-                cr_assert_eq(proto, IPPROTO_SCTP);
-                pk_fd_close(s);
+                assert_protocol(s, IPPROTO_SCTP);
         }
 }
 

@@ -10,8 +10,8 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1268,15 +1268,10 @@ Test(socket, listen_addresses)
         cr_assert_eq(s->backlog, 4096);
         pk_unit_free(u);
         struct pk_unit_error e;
-        const char *bad[] = {"ListenStream=0",
-                             "ListenStream=65536",
-                             "ListenStream=1.2.3:80",
-                             "ListenStream=[::1:80",
-                             "ListenStream=rel/path",
-                             "ListenFIFO=@abs",
-                             "SocketProtocol=tcp",
-                             "ListenStream=[zz]:80",
-                             "ListenStream=1.2.3.4:0"};
+        const char *bad[] = {
+            "ListenStream=0",       "ListenStream=65536",    "ListenStream=1.2.3:80",
+            "ListenStream=[::1:80", "ListenStream=rel/path", "ListenFIFO=@abs",
+            "SocketProtocol=tcp",   "ListenStream=[zz]:80",  "ListenStream=1.2.3.4:0"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 char t[128];
                 snprintf(t, sizeof(t), "[Socket]\n%s\n", bad[i]);

@@ -213,7 +213,7 @@ int pk_fd_inet_listen(const char *host, unsigned port, int type, const struct pk
         if (pk__bad_flags(o.flags, PK_FD_NONBLOCK) || o.backlog < 0)
                 return -EINVAL;
         /* The protocols systemd's SocketProtocol= names, each with its types. */
-        bool ok = o.protocol == 0                ? type == SOCK_STREAM || type == SOCK_DGRAM
+        bool ok = o.protocol == 0                 ? type == SOCK_STREAM || type == SOCK_DGRAM
                   : o.protocol == IPPROTO_SCTP    ? type == SOCK_STREAM || type == SOCK_SEQPACKET
                   : o.protocol == IPPROTO_UDPLITE ? type == SOCK_DGRAM
                                                   : false;
@@ -235,10 +235,9 @@ int pk_fd_inet_listen(const char *host, unsigned port, int type, const struct pk
                 sin6->sin6_scope_id = idx;
         }
         int saved = errno;
-        PK_CLEANUP_FD int fd =
-            socket(ss.ss_family,
-                   type | SOCK_CLOEXEC | ((o.flags & PK_FD_NONBLOCK) ? SOCK_NONBLOCK : 0),
-                   o.protocol);
+        PK_CLEANUP_FD int fd = socket(
+            ss.ss_family, type | SOCK_CLOEXEC | ((o.flags & PK_FD_NONBLOCK) ? SOCK_NONBLOCK : 0),
+            o.protocol);
         if (fd < 0)
                 return pk__neg_errno();
         if (ss.ss_family == AF_INET6) {

@@ -265,9 +265,9 @@ static int make_listen(struct sk_unit *su, const struct pk_unit_listen *li, stru
                         return r;
         } else {
                 /* a sequential-packet socket on IP is SCTP's (as the kernel's default) */
-                int proto = so->protocol ? so->protocol
-                                         : li->kind == PK_UNIT_LISTEN_SEQPACKET ? IPPROTO_SCTP
-                                                                                : 0;
+                int proto = so->protocol                           ? so->protocol
+                            : li->kind == PK_UNIT_LISTEN_SEQPACKET ? IPPROTO_SCTP
+                                                                   : 0;
                 struct pk_fd_inet_opts io = {.flags = PK_FD_NONBLOCK,
                                              .backlog = backlog,
                                              .reuse_port = so->reuse_port,
@@ -498,9 +498,8 @@ static int open_listens(struct sk_unit *su, struct sk_unit *old, char *err, size
                         char where[32] = "";
                         if (li->line)
                                 snprintf(where, sizeof(where), ":%u", li->line);
-                        snprintf(err, errsz, "%s%s: %s= %s: %s: %s",
-                                 li->file ? li->file : file, where, kind_key(li->kind), l->desc,
-                                 what, pk_strerror(r));
+                        snprintf(err, errsz, "%s%s: %s= %s: %s: %s", li->file ? li->file : file,
+                                 where, kind_key(li->kind), l->desc, what, pk_strerror(r));
                         return r;
                 }
         }
