@@ -1268,10 +1268,15 @@ Test(socket, listen_addresses)
         cr_assert_eq(s->backlog, 4096);
         pk_unit_free(u);
         struct pk_unit_error e;
-        const char *bad[] = {
-            "ListenStream=0",       "ListenStream=65536",    "ListenStream=1.2.3:80",
-            "ListenStream=[::1:80", "ListenStream=rel/path", "ListenFIFO=@abs",
-            "SocketProtocol=tcp",   "ListenStream=[zz]:80",  "ListenStream=1.2.3.4:0"};
+        const char *bad[] = {"ListenStream=0",
+                             "ListenStream=65536",
+                             "ListenStream=1.2.3:80",
+                             "ListenStream=[::1:80",
+                             "ListenStream=rel/path",
+                             "ListenFIFO=@abs",
+                             "ListenSequentialPacket=1.2.3:80",
+                             "ListenStream=[zz]:80",
+                             "ListenStream=1.2.3.4:0"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 char t[128];
                 snprintf(t, sizeof(t), "[Socket]\n%s\n", bad[i]);
@@ -1309,6 +1314,9 @@ Test(socket, sctp_and_socket_protocol)
                                  "SocketProtocol=\n");
         cr_assert_eq(u->socket.protocol, 0, "empty resets");
         pk_unit_free(u);
+        struct pk_unit_error e;
+        cr_assert_eq(parse_err("a.socket", "[Socket]\nSocketProtocol=tcp\n", 0, &e), PK_EUNITVALUE);
+        cr_assert_eq(e.line, 2);
 }
 
 Test(socket, options_and_accept)
