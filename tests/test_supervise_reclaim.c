@@ -193,7 +193,7 @@ Test(supervise_reclaim, a_new_supervise_kills_what_a_killed_one_left)
         pid_t old[3];
         first_instance(cg, &s1, &s2, old);
         pid_t pid1 = pk_proc_pid(s1.p);
-        char stale[PATH_MAX];
+        char stale[512];
         instance_path(cg, pid1, stale, sizeof(stale));
         cr_assert_eq(access(stale, F_OK), 0, "%s", stale);
 
@@ -207,7 +207,7 @@ Test(supervise_reclaim, a_new_supervise_kills_what_a_killed_one_left)
         start_units(&s2, NULL);
         /* the reclaim is done before the new instance answers */
         char *err = tu_slurp_or_empty(s2.err);
-        char want[PATH_MAX + 128];
+        char want[640];
         snprintf(want, sizeof(want),
                  "reclaimed %s, left by supervise %d which is gone: killed 3 "
                  "processes in ",
@@ -231,7 +231,7 @@ Test(supervise_reclaim, a_new_supervise_kills_what_a_killed_one_left)
         svt_wait_field(&s2, "simple.service", "active", "active");
         pid_t now[3];
         read_pids(&s1, now);
-        char fresh[PATH_MAX];
+        char fresh[512];
         instance_path(cg, pk_proc_pid(s2.p), fresh, sizeof(fresh));
         cr_assert(cgt_populated(fresh), "%s", fresh);
         svt_stop(&s2);
@@ -244,7 +244,7 @@ Test(supervise_reclaim, a_live_sibling_keeps_its_services)
         struct sv s1, s2;
         pid_t old[3];
         first_instance(cg, &s1, &s2, old);
-        char inst1[PATH_MAX];
+        char inst1[512];
         instance_path(cg, pk_proc_pid(s1.p), inst1, sizeof(inst1));
         /* a second instance, same cgroup, its own unit */
         other_instance(&s2, NULL);
@@ -264,7 +264,7 @@ Test(supervise_reclaim, reclaim_off_leaves_them)
         pid_t old[3];
         first_instance(cg, &s1, &s2, old);
         pid_t pid1 = pk_proc_pid(s1.p);
-        char stale[PATH_MAX], name[64];
+        char stale[512], name[64];
         instance_path(cg, pid1, stale, sizeof(stale));
         snprintf(name, sizeof(name), "portkit-supervise.%d", (int)pid1);
         kill_supervise(&s1);
@@ -314,7 +314,7 @@ Test(supervise_reclaim, without_cgroups_the_main_process_dies_with_supervise)
         start_units(&s, "--cgroup=off");
         pid_t pids[3];
         read_pids(&s, pids);
-        char inst[PATH_MAX];
+        char inst[512];
         instance_path(cg, pk_proc_pid(s.p), inst, sizeof(inst));
         cr_assert(access(inst, F_OK) < 0, "%s made with --cgroup=off", inst);
         char pid[32];
@@ -336,5 +336,44 @@ Test(supervise_reclaim, without_cgroups_the_main_process_dies_with_supervise)
         wait_esrch(pids[2]);
         /* what a daemon double-forks escapes PR_SET_PDEATHSIG (documented) */
         cr_assert_eq(kill(pids[1], 0), 0);
+        pk_cgroup_free(cg);
+}
+
+/* The unit-exec helper is the main process of a unit with ExecStartPre=; it
+ * passes its parent-death signal on to the commands it waits for, so a start
+ * command hanging when supervise dies goes with it. */
+Test(supervise_reclaim, without_cgroups_a_start_pre_command_dies_too)
+{
+        struct pk_cgroup *cg = test_cgroup("pdeath-pre");
+        struct sv s;
+        sv_in(&s, 0, cg);
+        tu_write_file(s.dir, "pre.sh",
+                      "echo $$ > %s/pre.pid.new; mv %s/pre.pid.new %s/pre.pid; exec sleep 1000\n",
+                      s.dir, s.dir, s.dir);
+        tu_write_file(s.units, "pre.service",
+                      "[Service]\nExecStartPre=/bin/sh %s/pre.sh\nExecStart=/bin/sleep 1000\n",
+                      s.dir);
+        char unit[400];
+        snprintf(unit, sizeof(unit), "%s/pre.service", s.units);
+        const char *a[] = {"--cgroup=off", unit, NULL};
+        svt_start(&s, a);
+        char path[512];
+        snprintf(path, sizeof(path), "%s/pre.pid", s.dir);
+        pid_t pre;
+        tu_read_pids(path, &pre, 1);
+        char helper[32];
+        svt_field(&s, "pre.service", "pid", helper, sizeof(helper));
+        pid_t hp = (pid_t)atoi(helper);
+        cr_assert(hp > 0 && hp != pre, "main pid '%s', pre %d", helper, (int)pre);
+        int fds[2] = {(int)syscall(SYS_pidfd_open, hp, 0), (int)syscall(SYS_pidfd_open, pre, 0)};
+        cr_assert(fds[0] >= 0 && fds[1] >= 0, "pidfd_open: %s", strerror(errno));
+        kill_supervise(&s);
+        for (int i = 0; i < 2; i++) {
+                struct pollfd p = {.fd = fds[i], .events = POLLIN};
+                cr_assert_eq(poll(&p, 1, 30000), 1, "%s outlived supervise",
+                             i ? "ExecStartPre=" : "the unit-exec helper");
+                close(fds[i]);
+        }
+        wait_esrch(pre);
         pk_cgroup_free(cg);
 }
