@@ -2312,7 +2312,7 @@ static int sv_main(int argc, char **argv)
          * would kill the other's service). */
         if (sv->cgroup != PK_SUP_CGROUP_OFF) {
                 char cgname[64];
-                snprintf(cgname, sizeof(cgname), "portkit-supervise.%ld", (long)getpid());
+                snprintf(cgname, sizeof(cgname), PK_SV_INSTANCE_PREFIX "%ld", (long)getpid());
                 r = pk_cgroup_create(NULL, cgname, &sv->inst_cg);
                 if (r < 0 && sv->cgroup == PK_SUP_CGROUP_ON) {
                         pk_cli_error("supervise", "cgroup %s: %s", cgname, pk_strerror(r));

@@ -105,6 +105,9 @@ struct pk_sv_tree *pk_sv_tree_free(struct pk_sv_tree *rec);
 /* systemctl is-enabled: "enabled", "disabled", "static", "masked" or "not-found". */
 const char *pk_sv_enabled_state(const char *unit, const struct pk_unit_opts *uo);
 
+/* The cgroup each instance makes in its own cgroup, PK_SV_INSTANCE_PREFIX
+ * followed by its pid; the services' cgroups go under it. */
+#define PK_SV_INSTANCE_PREFIX "portkit-supervise."
 /* --reclaim=auto (supervise_reclaim.c): empties and removes each
  * portkit-supervise.<pid> cgroup beside ours (in our own cgroup) whose pid
  * is not listed in our cgroup's cgroup.procs (its supervise is gone), or that

@@ -20,8 +20,6 @@
 /* How long a reclaim waits for SIGKILLed processes to be gone. */
 #define SV_RECLAIM_TIMEOUT_MS 10000
 
-#define SV_INSTANCE_PREFIX "portkit-supervise."
-
 /* 1 when @pid is listed in @dir's cgroup.procs, 0 when not, or a negative errno. */
 static int pid_in_cgroup(const char *dir, pid_t pid)
 {
@@ -44,8 +42,8 @@ static int pid_in_cgroup(const char *dir, pid_t pid)
  * leading zero), or 0 for any other name. */
 static pid_t instance_pid(const char *name)
 {
-        size_t pl = strlen(SV_INSTANCE_PREFIX);
-        if (strncmp(name, SV_INSTANCE_PREFIX, pl) != 0)
+        size_t pl = strlen(PK_SV_INSTANCE_PREFIX);
+        if (strncmp(name, PK_SV_INSTANCE_PREFIX, pl) != 0)
                 return 0;
         const char *num = name + pl;
         if (num[0] < '1' || num[0] > '9' || strlen(num) > 10)
