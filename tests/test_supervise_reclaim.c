@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -375,5 +376,60 @@ Test(supervise_reclaim, without_cgroups_a_start_pre_command_dies_too)
                 close(fds[i]);
         }
         wait_esrch(pre);
+        pk_cgroup_free(cg);
+}
+
+/* An instance whose supervise holds the lock on its directory is live even
+ * when its pid is not in the cgroup (a supervise in another pid namespace,
+ * where pids differ): here the test process plays it, from outside the
+ * cgroup, with its own pid in the name.  Once the lock is gone, the next
+ * supervise reclaims it. */
+Test(supervise_reclaim, a_locked_instance_is_live_whatever_its_pid)
+{
+        struct pk_cgroup *cg = test_cgroup("lock");
+        char name[64];
+        snprintf(name, sizeof(name), "portkit-supervise.%d", (int)getpid());
+        struct pk_cgroup *inst = NULL, *svc = NULL;
+        cr_assert_eq(pk_cgroup_create(pk_cgroup_path(cg), name, &inst), 0);
+        cr_assert_eq(pk_cgroup_create(pk_cgroup_path(inst), "supervise.x.service", &svc), 0);
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new("/bin/sleep", &cmd), 0);
+        cr_assert_eq(pk_cmd_arg(cmd, "1000"), 0);
+        cr_assert_eq(pk_cmd_cgroup(cmd, pk_cgroup_dirfd(svc)), 0);
+        struct pk_proc *p;
+        cr_assert_eq(pk_spawn(cmd, &p, NULL), 0);
+        pk_cmd_free(cmd);
+        cr_assert_eq(flock(pk_cgroup_dirfd(inst), LOCK_EX | LOCK_NB), 0);
+
+        struct sv s1, s2;
+        sv_in(&s1, 0, cg);
+        sv_in(&s2, 1, cg);
+        other_instance(&s1, NULL);
+        struct pk_exit ex;
+        cr_assert_eq(pk_proc_wait(p, 0, &ex), -ETIMEDOUT, "the locked instance's service died");
+        cr_assert(cgt_populated(pk_cgroup_path(inst)));
+        svt_stop(&s1);
+
+        cr_assert_eq(flock(pk_cgroup_dirfd(inst), LOCK_UN), 0);
+        tu_write_file(s2.units, "x.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        char unit[400];
+        snprintf(unit, sizeof(unit), "%s/x.service", s2.units);
+        const char *a[] = {unit, NULL};
+        svt_start(&s2, a);
+        char *err = tu_slurp_or_empty(s2.err);
+        char want[640];
+        snprintf(want, sizeof(want),
+                 "reclaimed %s, left by supervise %d which is gone: killed 1 processes in "
+                 "supervise.x.service",
+                 pk_cgroup_path(inst), (int)getpid());
+        cr_assert(strstr(err, want), "wanted '%s' in:\n%s", want, err);
+        free(err);
+        cr_assert_eq(pk_proc_wait(p, 0, &ex), 0, "gone before the reclaim returned");
+        cr_assert_eq(ex.signal, SIGKILL);
+        pk_proc_free(p);
+        svt_wait_field(&s2, "x.service", "active", "active");
+        svt_stop(&s2);
+        pk_cgroup_free(svc);
+        pk_cgroup_free(inst);
         pk_cgroup_free(cg);
 }

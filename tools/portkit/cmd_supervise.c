@@ -2318,6 +2318,17 @@ static int sv_main(int argc, char **argv)
                         pk_cli_error("supervise", "cgroup %s: %s", cgname, pk_strerror(r));
                         goto out;
                 }
+                /* held for life: what tells a reclaim this instance is live */
+                if (sv->inst_cg && (r = pk_sv_instance_lock(sv->inst_cg)) < 0) {
+                        pk_cli_error("supervise",
+                                     "cgroup %s: %s (a live supervise of another pid namespace "
+                                     "has the same name: give each its own cgroup)",
+                                     pk_cgroup_path(sv->inst_cg), pk_strerror(r));
+                        /* not freed: that would rmdir the other one's directory
+                         * when it is empty; we exit now */
+                        sv->inst_cg = NULL;
+                        goto out;
+                }
         }
         struct pk_sup_opts so = {.name = "supervise",
                                  .intensity = 1000,

@@ -11,10 +11,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 /* How long a reclaim waits for SIGKILLed processes to be gone. */
@@ -79,6 +81,61 @@ static void child_names(const char *dir, const char *name, char *buf, size_t siz
         closedir(d);
 }
 
+/* flock(LOCK_EX | LOCK_NB) on fd: 0, or -EWOULDBLOCK while another holds it. */
+static int lock(int fd)
+{
+        while (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return 0;
+}
+
+int pk_sv_instance_lock(const struct pk_cgroup *cg)
+{
+        int fd = pk_cgroup_dirfd(cg);
+        return fd < 0 ? fd : lock(fd);
+}
+
+/* Reclaims the instance cgroup self/name of supervise pid when it is stale.
+ * 0 (reclaimed, live, or gone meanwhile), or a negative error already printed. */
+static int reclaim_one(const char *self, int parent_fd, const char *name, pid_t pid)
+{
+        /* Live: its supervise holds the lock on the directory (whatever pid
+         * namespace it runs in), or, for one that takes no lock (an older
+         * portkit), its pid runs in this cgroup, where it made the directory.
+         * Holding the lock ourselves also keeps a second reclaimer off.  Our
+         * own pid on an unlocked directory means a supervise that had our pid
+         * before us died without removing it. */
+        int lfd = pk_fd_openat(parent_fd, name, O_RDONLY | O_DIRECTORY, 0);
+        if (lfd < 0 || lock(lfd) < 0) {
+                pk_fd_close(lfd);
+                return 0; /* gone meanwhile, or live */
+        }
+        int live = pid == getpid() ? 0 : pid_in_cgroup(self, pid);
+        if (live < 0)
+                logf_("%s/%s: cannot tell whether supervise %d runs: %s; left alone", self, name,
+                      (int)pid, pk_strerror(live));
+        int r = 0, killed = 0;
+        char names[1024];
+        if (live == 0) {
+                child_names(self, name, names, sizeof(names));
+                r = pk_cgroup_reclaim(self, name, SV_RECLAIM_TIMEOUT_MS, &killed);
+        }
+        pk_fd_close(lfd);
+        if (live != 0 || r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                pk_cli_error("supervise",
+                             "cannot reclaim %s/%s, left by supervise %d which is gone (its "
+                             "services would run twice): %s",
+                             self, name, (int)pid, pk_strerror(r));
+                return r;
+        }
+        logf_("reclaimed %s/%s, left by supervise %d which is gone: killed %d processes in %s",
+              self, name, (int)pid, killed, names);
+        return 0;
+}
+
 int pk_sv_reclaim(void)
 {
         char self[PATH_MAX];
@@ -91,37 +148,8 @@ int pk_sv_reclaim(void)
         struct dirent *de;
         while (rc == 0 && (de = readdir(d))) {
                 pid_t pid = de->d_type == DT_DIR ? instance_pid(de->d_name) : 0;
-                if (pid <= 0)
-                        continue;
-                /* Live: its pid runs in this cgroup, where it made the directory.
-                 * Our own pid on a directory means a supervise that had our pid
-                 * before us died without removing it. */
-                if (pid != getpid()) {
-                        int live = pid_in_cgroup(self, pid);
-                        if (live < 0)
-                                logf_("%s/%s: cannot tell whether supervise %d runs: %s; left "
-                                      "alone",
-                                      self, de->d_name, (int)pid, pk_strerror(live));
-                        if (live != 0)
-                                continue;
-                }
-                char names[1024];
-                child_names(self, de->d_name, names, sizeof(names));
-                int killed = 0;
-                int r = pk_cgroup_reclaim(self, de->d_name, SV_RECLAIM_TIMEOUT_MS, &killed);
-                if (r == -ENOENT)
-                        continue; /* another supervise starting beside us was first */
-                if (r < 0) {
-                        pk_cli_error("supervise",
-                                     "cannot reclaim %s/%s, left by supervise %d which is gone "
-                                     "(its services would run twice): %s",
-                                     self, de->d_name, (int)pid, pk_strerror(r));
-                        rc = r;
-                        break;
-                }
-                logf_("reclaimed %s/%s, left by supervise %d which is gone: killed %d "
-                      "processes in %s",
-                      self, de->d_name, (int)pid, killed, names);
+                if (pid > 0)
+                        rc = reclaim_one(self, dirfd(d), de->d_name, pid);
         }
         closedir(d);
         return rc;
