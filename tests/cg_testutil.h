@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +26,18 @@ static inline void cgt_name(char *buf, size_t size, const char *tag)
         snprintf(buf, size, "pk-test-%ld-%s", (long)getpid(), tag);
 }
 
+/* dir/file into path; false when it does not fit (nothing to do there:
+ * no cgroup this process made has such a path). */
+static inline bool cgt_path(char path[PATH_MAX], const char *dir, const char *file)
+{
+        int n = snprintf(path, PATH_MAX, "%s/%s", dir, file);
+        return n >= 0 && n < PATH_MAX;
+}
+
 static inline void cgt_write(const char *dir, const char *file, const char *text)
 {
         char path[PATH_MAX];
-        int n = snprintf(path, sizeof(path), "%s/%s", dir, file);
-        if (n < 0 || (size_t)n >= sizeof(path))
+        if (!cgt_path(path, dir, file))
                 return;
         int fd = open(path, O_WRONLY | O_CLOEXEC);
         if (fd >= 0) {
@@ -42,7 +50,8 @@ static inline void cgt_write(const char *dir, const char *file, const char *text
 static inline int cgt_populated(const char *dir)
 {
         char path[PATH_MAX], buf[256];
-        snprintf(path, sizeof(path), "%s/cgroup.events", dir);
+        if (!cgt_path(path, dir, "cgroup.events"))
+                return 0;
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return 0;
@@ -64,8 +73,7 @@ static inline void cgt_remove_tree(const char *dir, int depth)
                         if (e->d_type != DT_DIR || e->d_name[0] == '.')
                                 continue;
                         char sub[PATH_MAX];
-                        int n = snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
-                        if (n > 0 && (size_t)n < sizeof(sub))
+                        if (cgt_path(sub, dir, e->d_name))
                                 cgt_remove_tree(sub, depth + 1);
                 }
         }
@@ -73,8 +81,7 @@ static inline void cgt_remove_tree(const char *dir, int depth)
                 closedir(d);
         cgt_write(dir, "cgroup.kill", "1");
         char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-        FILE *f = fopen(path, "re");
+        FILE *f = cgt_path(path, dir, "cgroup.procs") ? fopen(path, "re") : NULL;
         if (f) {
                 long pid;
                 while (fscanf(f, "%ld", &pid) == 1)
@@ -104,8 +111,7 @@ static inline void cgt_cleanup(void)
                 if (e->d_type != DT_DIR || strncmp(e->d_name, prefix, strlen(prefix)) != 0)
                         continue;
                 char sub[PATH_MAX];
-                int n = snprintf(sub, sizeof(sub), "%s/%s", self, e->d_name);
-                if (n > 0 && (size_t)n < sizeof(sub))
+                if (cgt_path(sub, self, e->d_name))
                         cgt_remove_tree(sub, 0);
         }
         closedir(d);

@@ -29,11 +29,18 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
         return 0;
 }
 
+/* root + path (absolute) into p; a path past PATH_MAX fails the test. */
+static void root_path(char p[PATH_MAX], const char *path)
+{
+        int n = snprintf(p, PATH_MAX, "%s%s", root, path);
+        cr_assert(n >= 0 && n < PATH_MAX, "too long: %s%s", root, path);
+}
+
 /* mkdir -p of root + dir (dir absolute). */
 static void mkdirs(const char *dir)
 {
         char p[PATH_MAX];
-        snprintf(p, sizeof(p), "%s%s", root, dir);
+        root_path(p, dir);
         for (char *s = p + strlen(root) + 1; *s; s++) {
                 if (*s == '/') {
                         *s = '\0';
@@ -47,7 +54,7 @@ static void mkdirs(const char *dir)
 static void copy_file(const char *from, const char *to_in_root, mode_t mode)
 {
         char to[PATH_MAX];
-        snprintf(to, sizeof(to), "%s%s", root, to_in_root);
+        root_path(to, to_in_root);
         char dir[PATH_MAX];
         snprintf(dir, sizeof(dir), "%s", to_in_root);
         *strrchr(dir, '/') = '\0';
@@ -67,7 +74,7 @@ static void copy_file(const char *from, const char *to_in_root, mode_t mode)
 static void write_text(const char *in_root, const char *text)
 {
         char p[PATH_MAX];
-        snprintf(p, sizeof(p), "%s%s", root, in_root);
+        root_path(p, in_root);
         FILE *f = fopen(p, "w");
         cr_assert(f);
         fputs(text, f);

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,12 +59,36 @@ static inline void svt_nap(void)
         nanosleep(&ts, NULL);
 }
 
-/* Runs cmd to its end (30 s at most: a hang) and frees it; returns its exit
- * status as a shell shows it, its stdout then stderr in *out when out is
- * not NULL (caller frees). */
-static inline int svt_run(struct pk_cmd *cmd, char **out)
+/* `portkit pre...` (pre NULL-terminated); the caller owns the command and
+ * adds to it. */
+static inline struct pk_cmd *svt_portkit(const char *const *pre)
 {
-        struct pk_run_opts o = {.timeout_ms = 30000};
+        struct pk_cmd *cmd;
+        cr_assert_eq(pk_cmd_new(SVT_PORTKIT, &cmd), 0);
+        cr_assert_eq(pk_cmd_args(cmd, pre), 0);
+        return cmd;
+}
+
+/* Waits (30 s at most: a hang, not a timing measure) until the file at path
+ * holds want, and returns its text as it is then, want or not (caller
+ * frees; "" for a file that is not there). */
+static inline char *svt_wait_text(const char *path, const char *want)
+{
+        char *t = tu_slurp_or_empty(path);
+        for (int i = 0; i < 600 && !strstr(t, want); i++) {
+                free(t);
+                svt_nap();
+                t = tu_slurp_or_empty(path);
+        }
+        return t;
+}
+
+/* Runs cmd to its end (timeout_ms at most: a hang) and frees it; returns its
+ * exit status as a shell shows it, its stdout then stderr in *out when out
+ * is not NULL (caller frees). */
+static inline int svt_run_for(struct pk_cmd *cmd, int64_t timeout_ms, char **out)
+{
+        struct pk_run_opts o = {.timeout_ms = timeout_ms};
         struct pk_run_result res;
         int r = pk_run(cmd, &o, &res, NULL);
         pk_cmd_free(cmd);
@@ -79,6 +104,12 @@ static inline int svt_run(struct pk_cmd *cmd, char **out)
         return st;
 }
 
+/* svt_run_for() with 30 s. */
+static inline int svt_run(struct pk_cmd *cmd, char **out)
+{
+        return svt_run_for(cmd, 30000, out);
+}
+
 /* Appends a1 and the arguments after it in ap, up to a NULL, to cmd. */
 static inline void svt_args(struct pk_cmd *cmd, const char *a1, va_list ap)
 {
@@ -86,18 +117,43 @@ static inline void svt_args(struct pk_cmd *cmd, const char *a1, va_list ap)
                 cr_assert_eq(pk_cmd_arg(cmd, a), 0);
 }
 
+/* Appends a1 and ap (up to a NULL) to cmd, then runs it as svt_run_for(). */
+static inline int svt_vrun(struct pk_cmd *cmd, int64_t timeout_ms, char **out, const char *a1,
+                           va_list ap)
+{
+        svt_args(cmd, a1, ap);
+        return svt_run_for(cmd, timeout_ms, out);
+}
+
+/* `portkit ctl --control CTL`, arguments to follow (caller owns it). */
+static inline struct pk_cmd *svt_ctl_cmd(const struct sv *s)
+{
+        return svt_portkit((const char *const[]){"ctl", "--control", s->ctl, NULL});
+}
+
 /* Runs `portkit ctl --control CTL a1...` (NULL-terminated) as svt_run(). */
 static inline int svt_ctl(struct sv *s, char **out, const char *a1, ...)
 {
-        struct pk_cmd *cmd;
-        cr_assert_eq(pk_cmd_new(SVT_PORTKIT, &cmd), 0);
-        const char *pre[] = {"ctl", "--control", s->ctl, NULL};
-        cr_assert_eq(pk_cmd_args(cmd, pre), 0);
         va_list ap;
         va_start(ap, a1);
-        svt_args(cmd, a1, ap);
+        int st = svt_vrun(svt_ctl_cmd(s), 30000, out, a1, ap);
         va_end(ap);
-        return svt_run(cmd, out);
+        return st;
+}
+
+/* Runs `portkit supervise --control CTL a1...` (NULL-terminated) to its end,
+ * as svt_run_for(): for a configuration it refuses before it serves (one it
+ * accepts runs until timeout_ms, a failure). */
+static inline int svt_supervise_once(struct sv *s, int64_t timeout_ms, char **out, const char *a1,
+                                     ...)
+{
+        va_list ap;
+        va_start(ap, a1);
+        int st =
+            svt_vrun(svt_portkit((const char *const[]){"supervise", "--control", s->ctl, NULL}),
+                     timeout_ms, out, a1, ap);
+        va_end(ap);
+        return st;
 }
 
 /* A field of `ctl status UNIT` ("pid", "active", "state"...) into buf, or "". */
@@ -138,10 +194,8 @@ static inline void svt_wait_field(struct sv *s, const char *unit, const char *ke
  * with its stderr when it exits first. */
 static inline void svt_start(struct sv *s, const char *const *extra)
 {
-        struct pk_cmd *cmd;
-        cr_assert_eq(pk_cmd_new(SVT_PORTKIT, &cmd), 0);
-        const char *a[] = {"supervise", "--control", s->ctl, NULL};
-        cr_assert_eq(pk_cmd_args(cmd, a), 0);
+        struct pk_cmd *cmd =
+            svt_portkit((const char *const[]){"supervise", "--control", s->ctl, NULL});
         if (s->log[0]) {
                 cr_assert_eq(pk_cmd_arg(cmd, "--log-dir"), 0);
                 cr_assert_eq(pk_cmd_arg(cmd, s->log), 0);

@@ -31,7 +31,6 @@ static unsigned count(const char *hay, const char *needle)
         return n;
 }
 
-// cppcheck-suppress unknownMacro
 Test(cli_call, a_port_gone_before_its_reply_fails_every_time, .timeout = 120)
 {
         for (int i = 0; i < 40; i++) {
@@ -58,7 +57,6 @@ Test(cli_call, a_port_gone_before_its_reply_fails_every_time, .timeout = 120)
         tu_res_free(&r);
 }
 
-// cppcheck-suppress unknownMacro
 Test(cli_call, exit_is_seen_while_a_grandchild_holds_the_output, .timeout = 60)
 {
         struct tu_res r;
@@ -75,7 +73,6 @@ Test(cli_call, exit_is_seen_while_a_grandchild_holds_the_output, .timeout = 60)
         tu_res_free(&r);
 }
 
-// cppcheck-suppress unknownMacro
 Test(cli_call, the_timeout_bounds_sending, .timeout = 60)
 {
         /* a 3 MB binary term to a program that never reads */
@@ -150,7 +147,6 @@ static void interrupt_case(int sig)
         rmdir(dir);
 }
 
-// cppcheck-suppress unknownMacro
 Test(cli_call, signals_take_the_port_tree_with_them, .timeout = 60)
 {
         prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -180,7 +176,6 @@ static void read_until(int fd, const char *want)
         cr_assert_fail("never saw '%s' (got '%.*s')", want, (int)len, buf);
 }
 
-// cppcheck-suppress unknownMacro
 Test(cli_call, each_term_goes_out_when_complete_and_each_reply_comes_back, .timeout = 60)
 {
         const char *a[] = {"call", "--", CALC, NULL};
@@ -273,7 +268,6 @@ static void pty_until(int m, const char *want, char *buf, size_t size)
 }
 
 /* In a terminal: each line typed gets its reply at once; ^D ends the call. */
-// cppcheck-suppress unknownMacro
 Test(cli_call, works_in_a_terminal, .timeout = 60)
 {
         const char *a[] = {"call", "--", CALC, NULL};

@@ -64,7 +64,6 @@ Test(cli_help, one_wording_for_unknown_options)
         }
 }
 
-// cppcheck-suppress unknownMacro
 Test(cli_help, etf_limits_are_options_and_files_are_read, .timeout = 240)
 {
         char dir[] = "/tmp/pk_cli_etfXXXXXX";
@@ -142,7 +141,6 @@ Test(cli_help, etf_limits_are_options_and_files_are_read, .timeout = 240)
 
 /* Every option a command's --help lists is in its man page, and the pages
  * render without warnings. */
-// cppcheck-suppress unknownMacro
 Test(cli_help, man_pages_render_and_cover_every_option, .timeout = 120)
 {
         const char *pages[][2] = {{"portkit", ""},

@@ -57,7 +57,6 @@ static int signal_case(int sig, const char *extra)
         return tu_status_of(ws);
 }
 
-// cppcheck-suppress unknownMacro
 Test(cli_run, catchable_signals_are_forwarded, .timeout = 120)
 {
         prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -70,7 +69,6 @@ Test(cli_run, catchable_signals_are_forwarded, .timeout = 120)
         }
 }
 
-// cppcheck-suppress unknownMacro
 Test(cli_run, the_child_dies_with_the_wrapper, .timeout = 60)
 {
         prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -78,7 +76,6 @@ Test(cli_run, the_child_dies_with_the_wrapper, .timeout = 60)
         cr_assert_eq(signal_case(SIGKILL, "--timeout"), 128 + SIGKILL);
 }
 
-// cppcheck-suppress unknownMacro
 Test(cli_run, timeout_has_the_shape_of_coreutils_timeout, .timeout = 60)
 {
         struct tu_res r;
@@ -141,7 +138,6 @@ static int in_pty(const char *const *argv, const char *input, char *outbuf, size
         return tu_status_of(ws);
 }
 
-// cppcheck-suppress unknownMacro
 Test(cli_run, foreground_lets_the_child_read_the_terminal, .timeout = 60)
 {
         char out[4096];

@@ -56,7 +56,6 @@ static void shows(const char *out)
         cr_assert(strstr(doc, out), "the tutorial does not show:\n%s", out);
 }
 
-// cppcheck-suppress unknownMacro
 Test(cli_tutorial, c_host_and_portkit_call, .init = setup, .fini = teardown, .timeout = 120)
 {
         char *out;
@@ -72,7 +71,6 @@ Test(cli_tutorial, c_host_and_portkit_call, .init = setup, .fini = teardown, .ti
         free(out);
 }
 
-// cppcheck-suppress unknownMacro
 Test(cli_tutorial, erlang_and_elixir, .init = setup, .fini = teardown, .timeout = 120)
 {
         char *out;

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <zlib.h>
 
-// cppcheck-suppress unknownMacro
 TestSuite(etf_decode, .init = etf_setup, .fini = etf_teardown, .timeout = 120);
 
 /* ---- decoder: every error code ---- */

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-// cppcheck-suppress unknownMacro
 TestSuite(etf_encode, .init = etf_setup, .fini = etf_teardown, .timeout = 120);
 
 /* ---- encoder ---- */

@@ -12,7 +12,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-// cppcheck-suppress unknownMacro
 TestSuite(etf_interop, .init = etf_setup, .fini = etf_teardown, .timeout = 120);
 
 /* ---- byte-for-byte equality with a real erl ---- */

@@ -28,7 +28,6 @@ static void teardown(void)
         pk_arena_free(arena);
 }
 
-// cppcheck-suppress unknownMacro
 TestSuite(etf_maps, .init = setup, .fini = teardown);
 
 static struct pk_term *parse(const char *text, size_t len)

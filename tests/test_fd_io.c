@@ -528,3 +528,27 @@ Test(fd_io, writev_and_writev_all_finish_short_writes_without_sigpipe)
         q[1] = pk_fd_close(q[1]);
         p[0] = pk_fd_close(p[0]);
 }
+
+/* pk_fd_memfd_data(): the bytes at offset 0, close-on-exec, sealed for good. */
+Test(fd_io, memfd_data_is_sealed_and_at_its_start)
+{
+        int fd = pk_fd_memfd_data("t", "abc\0d", 5);
+        cr_assert_geq(fd, 0, "%s", pk_strerror(fd));
+        cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        cr_assert_eq(lseek(fd, 0, SEEK_CUR), 0);
+        int seals = fcntl(fd, F_GET_SEALS);
+        cr_assert_eq(seals & (F_SEAL_SEAL | F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK),
+                     F_SEAL_SEAL | F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK);
+        char buf[8];
+        cr_assert_eq(read(fd, buf, sizeof(buf)), 5);
+        cr_assert(memcmp(buf, "abc\0d", 5) == 0);
+        cr_assert_lt(pk_fd_write_all(fd, "x", 1, NULL), 0);
+        cr_assert_lt(ftruncate(fd, 0), 0);
+        close(fd);
+        fd = pk_fd_memfd_data("empty", NULL, 0);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(read(fd, buf, sizeof(buf)), 0);
+        close(fd);
+        cr_assert_eq(pk_fd_memfd_data(NULL, "a", 1), -EINVAL);
+        cr_assert_eq(pk_fd_memfd_data("t", NULL, 1), -EINVAL);
+}

@@ -19,7 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* cppcheck-suppress unknownMacro */
 TestSuite(spawn_chroot, .init = make_root, .fini = remove_root);
 
 /* Runs cat with `arg` in the root (through PATH), optionally with a cwd and uid. */

@@ -20,7 +20,6 @@
 
 #define PROBE PK_BUILD_DIR "/tests/helpers/spawn_probe"
 
-// cppcheck-suppress unknownMacro
 Test(spawn_helper, process)
 {
         struct pk_spawn_helper *h;

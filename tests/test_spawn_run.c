@@ -488,3 +488,76 @@ Test(run, allocation_failure_at_every_step_closes_only_its_own)
         pk_cmd_free(c2);
         close(null);
 }
+
+/* pk_cmd_fd_data(): a fresh sealed memfd at each spawn, read from its start,
+ * binary-safe, never writable; no bytes is /dev/null. */
+Test(run, fd_data_is_a_fresh_sealed_file_each_spawn)
+{
+        static const char data[] = {'a', 0, 'b', '\n', '\xff'};
+        struct pk_cmd *c = cmdv("/bin/sh", (const char *[]){"-c",
+                                                            "cat; (printf z >&0) 2>/dev/null || "
+                                                            "echo sealed",
+                                                            NULL});
+        cr_assert_eq(pk_cmd_fd_data(c, 0, data, sizeof(data)), 0);
+        struct pk_cmd *d = NULL;
+        cr_assert_eq(pk_cmd_dup(c, &d), 0);
+        /* pk_run() leaves stdin to the command's map */
+        const struct pk_run_opts keep_stdin = {.stdin_mode = PK_RUN_INHERIT};
+        int before = tu_count_fds();
+        for (int run = 0; run < 2; run++) {
+                struct pk_run_result r;
+                cr_assert_eq(pk_run(run ? d : c, &keep_stdin, &r, NULL), 0);
+                cr_assert_eq(r.out_len, sizeof(data) + 7, "run %d: %zu bytes", run, r.out_len);
+                cr_assert(memcmp(r.out, data, sizeof(data)) == 0, "run %d", run);
+                cr_assert_str_eq(r.out + sizeof(data), "sealed\n");
+                pk_run_result_free(&r);
+        }
+        cr_assert_eq(tu_count_fds(), before);
+        pk_cmd_free(d);
+        pk_cmd_free(c);
+        c = cmdv("/bin/sh", (const char *[]){"-c", "readlink /proc/self/fd/0", NULL});
+        cr_assert_eq(pk_cmd_fd_data(c, 0, NULL, 0), 0);
+        struct pk_run_result r;
+        cr_assert_eq(pk_run(c, &keep_stdin, &r, NULL), 0);
+        cr_assert_str_eq(r.out, "/dev/null\n");
+        pk_run_result_free(&r);
+        cr_assert_eq(pk_cmd_fd_data(c, 0, NULL, 3), -EINVAL);
+        pk_cmd_free(c);
+}
+
+/* pk_cmd_search_path(): a bare name is looked up there and only there; the
+ * child's PATH stays its own. */
+Test(run, search_path_replaces_path_for_the_lookup)
+{
+        char dir[] = "/tmp/pk-sp-XXXXXX";
+        cr_assert_not_null(mkdtemp(dir));
+        tu_write_file(dir, "pk-sp-tool", "#!/bin/sh\necho \"found $PATH\"\n");
+        char tool[64];
+        snprintf(tool, sizeof(tool), "%s/pk-sp-tool", dir);
+        cr_assert_eq(chmod(tool, 0755), 0);
+        struct pk_cmd *c = cmdv("pk-sp-tool", NULL);
+        cr_assert_eq(pk_cmd_env_set(c, "PATH", "/usr/bin:/bin"), 0);
+        cr_assert_eq(pk_cmd_search_path(c, dir), 0);
+        struct pk_run_result r;
+        int rr = pk_run(c, NULL, &r, NULL);
+        if (rr == 0) {
+                cr_expect_str_eq(r.out, "found /usr/bin:/bin\n");
+                pk_run_result_free(&r);
+        }
+        pk_cmd_free(c);
+        /* `true` is in /usr/bin, not in the search path */
+        c = cmdv("true", NULL);
+        cr_assert_eq(pk_cmd_search_path(c, dir), 0);
+        struct pk_spawn_error se;
+        int rt = pk_run(c, NULL, &r, &se);
+        cr_assert_eq(pk_cmd_search_path(c, NULL), 0);
+        int rn = pk_run(c, NULL, &r, NULL);
+        if (rn == 0)
+                pk_run_result_free(&r);
+        pk_cmd_free(c);
+        unlink(tool);
+        rmdir(dir);
+        cr_assert_eq(rr, 0, "%s", pk_strerror(rr));
+        cr_assert_eq(rt, -ENOENT, "%s", pk_strerror(rt));
+        cr_assert_eq(rn, 0, "back to PATH: %s", pk_strerror(rn));
+}

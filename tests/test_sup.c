@@ -123,6 +123,27 @@ static void add(struct pk_sup *s, const char *id, int restart, struct pk_cmd *cm
         cr_assert_eq(pk_sup_add(s, &sp, cmd), 0);
 }
 
+/* A restart delay of ms every time: no doubling, no jitter, never reset by
+ * a stable run (systemd's RestartSec= alone), so the schedule is exact. */
+static void fixed_delay(struct pk_sup_child_spec *sp, int64_t ms)
+{
+        sp->backoff_base_ms = ms;
+        sp->backoff_cap_ms = ms;
+        sp->backoff_reset_ms = -1;
+        sp->jitter_pct = -1;
+}
+
+/* Adds sp to s, a supervisor with cgroups on; where there is no writable
+ * cgroup v2 the add fails and the test is skipped, not failed. */
+static void add_or_skip(struct pk_sup *s, const struct pk_sup_child_spec *sp, struct pk_cmd *cmd)
+{
+        int r = pk_sup_add(s, sp, cmd);
+        if (r < 0) {
+                pk_sup_free(s);
+                cr_skip_test("no writable cgroup v2 here (%s)", pk_strerror(r));
+        }
+}
+
 static int count(int kind, const char *id)
 {
         int n = 0;
@@ -164,7 +185,6 @@ static void reset(void)
         memset(&R, 0, sizeof(R));
 }
 
-/* cppcheck-suppress unknownMacro */
 TestSuite(sup, .init = reset, .fini = cgt_cleanup, .timeout = 60);
 
 /* ---- bad specs ------------------------------------------------------------------------- */
@@ -337,11 +357,8 @@ Test(sup, strategy_by_restart_type_by_exit_kind)
 
 static struct pk_sup *three(int strategy)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.strategy = strategy;
-        o.backoff_base_ms = 1;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s =
+            new_sup(&(struct pk_sup_opts){.strategy = strategy, .backoff_base_ms = 1});
         add(s, "a", PK_SUP_PERMANENT, sh("exec sleep 1000"));
         add(s, "b", PK_SUP_PERMANENT, sh("exec sleep 1000"));
         add(s, "c", PK_SUP_PERMANENT, sh("exec sleep 1000"));
@@ -410,17 +427,71 @@ Test(sup, rest_for_one_restarts_the_later_ones)
         finish(s);
 }
 
+/* Runs the loop until @s is down, and checks it failed for @reason. */
+static void until_failed(struct pk_sup *s, int reason)
+{
+        R.stop_sup = s;
+        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
+        struct pk_sup_status st;
+        cr_assert_eq(pk_sup_state(s, &st), 0);
+        cr_assert(st.finished && st.failed);
+        cr_assert_eq(st.reason, reason);
+}
+
+/* pk_sup_set_opts(): one_for_one becomes one_for_all while the children run
+ * (none is restarted by the change, the next exit restarts all three);
+ * intensity 1 then gives the supervisor up at the second restart; what is
+ * fixed at creation is refused and changes nothing. */
+Test(sup, set_opts_changes_strategy_and_intensity_in_place)
+{
+        struct pk_sup *s = three(PK_SUP_ONE_FOR_ONE);
+        struct pk_sup_child_info a0, c0;
+        pk_sup_child_info(s, "a", &a0);
+        pk_sup_child_info(s, "c", &c0);
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.strategy = PK_SUP_ONE_FOR_ALL;
+        o.backoff_base_ms = 1;
+        o.name = "other";
+        cr_assert_eq(pk_sup_set_opts(s, &o), -EINVAL); /* the name is fixed */
+        o.name = NULL;
+        o.strategy = PK_SUP_SIMPLE_ONE_FOR_ONE;
+        cr_assert_eq(pk_sup_set_opts(s, &o), -EINVAL);
+        o.strategy = PK_SUP_ONE_FOR_ALL;
+        o.backoff_cap_ms = 1;
+        o.backoff_base_ms = 2;
+        cr_assert_eq(pk_sup_set_opts(s, &o), -EINVAL); /* cap below base */
+        o.backoff_cap_ms = 0;
+        o.backoff_base_ms = 1;
+        o.intensity = 1;
+        o.period_ms = 60000;
+        cr_assert_eq(pk_sup_set_opts(NULL, &o), -EINVAL);
+        cr_assert_eq(pk_sup_set_opts(s, &o), 0);
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, NULL), 0, "the change stopped a child");
+        struct pk_sup_child_info a1;
+        pk_sup_child_info(s, "a", &a1);
+        cr_assert_eq(a1.pid, a0.pid);
+        /* one_for_all now: b's death restarts a and c too */
+        cr_assert_eq(pk_sup_signal_child(s, "b", SIGKILL), 0);
+        run_until(PK_SUP_EV_READY, "c", 1);
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, "a"), 1);
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, "c"), 1);
+        struct pk_sup_child_info c1;
+        pk_sup_child_info(s, "c", &c1);
+        cr_assert_neq(c1.pid, c0.pid);
+        /* intensity 1 in 60 s: a second restart is one too many */
+        cr_assert_eq(pk_sup_signal_child(s, "a", SIGKILL), 0);
+        until_failed(s, PK_SUP_R_INTENSITY);
+        finish(s);
+}
+
 Test(sup, simple_one_for_one_dynamic_children)
 {
         struct pk_sup_child_spec t;
         memset(&t, 0, sizeof(t));
         t.restart = PK_SUP_TRANSIENT;
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.strategy = PK_SUP_SIMPLE_ONE_FOR_ONE;
-        o.template_spec = &t;
-        o.backoff_base_ms = 1;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .strategy = PK_SUP_SIMPLE_ONE_FOR_ONE, .template_spec = &t, .backoff_base_ms = 1});
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         cr_assert_eq(pk_sup_add(s, &t, sh("true")), -EPERM);
         cr_assert_eq(pk_sup_start_dynamic(s, "ok", sh("exit 0")), 0);
@@ -445,13 +516,12 @@ static long ev_ms_between(long from, long to)
 
 Test(sup, backoff_doubles_to_the_cap)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 100;
-        o.backoff_base_ms = 20;
-        o.backoff_cap_ms = 160;
-        o.jitter_pct = -1; /* exact delays */
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .intensity = 100,
+            .backoff_base_ms = 20,
+            .backoff_cap_ms = 160,
+            .jitter_pct = -1, /* exact delays */
+        });
         add(s, "w", PK_SUP_PERMANENT, sh("exit 1"));
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         run_until(PK_SUP_EV_STARTING, "w", 7);
@@ -473,12 +543,11 @@ Test(sup, backoff_doubles_to_the_cap)
 
 Test(sup, backoff_resets_after_stable_uptime)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 100;
-        o.backoff_base_ms = 5000; /* a flapping child would wait 5 s */
-        o.backoff_reset_ms = 100; /* but 100 ms up counts as stable */
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .intensity = 100,
+            .backoff_base_ms = 5000, /* a flapping child would wait 5 s */
+            .backoff_reset_ms = 100, /* but 100 ms up counts as stable */
+        });
         add(s, "w", PK_SUP_PERMANENT, sh("sleep 0.2; exit 1"));
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         run_until(PK_SUP_EV_STARTING, "w", 3);
@@ -493,21 +562,17 @@ Test(sup, backoff_resets_after_stable_uptime)
 
 Test(sup, per_child_backoff_overrides_the_supervisor)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 1000;
-        o.backoff_base_ms = 1; /* the supervisor's: 1 ms doubling, with jitter */
-        o.backoff_cap_ms = 4;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .intensity = 1000,
+            .backoff_base_ms = 1, /* the supervisor's: 1 ms doubling, with jitter */
+            .backoff_cap_ms = 4,
+        });
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         /* "fixed": systemd's RestartSec=60ms: the same delay every time, no jitter,
          * never stable (the exit after a long run waits too) */
         sp.id = "fixed";
-        sp.backoff_base_ms = 60;
-        sp.backoff_cap_ms = 60;
-        sp.backoff_reset_ms = -1;
-        sp.jitter_pct = -1;
+        fixed_delay(&sp, 60);
         cr_assert_eq(pk_sup_add(s, &sp, sh("exit 1")), 0);
         /* "steps": its own base and cap, doubling */
         sp.id = "steps";
@@ -556,18 +621,14 @@ Test(sup, per_child_backoff_overrides_the_supervisor)
 
 Test(sup, per_child_backoff_reset_never_keeps_the_delay)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 100;
-        o.backoff_reset_ms = 50; /* the supervisor would call 150 ms of uptime stable */
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .intensity = 100,
+            .backoff_reset_ms = 50, /* the supervisor would call 150 ms of uptime stable */
+        });
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         sp.id = "w";
-        sp.backoff_base_ms = 40;
-        sp.backoff_cap_ms = 40;
-        sp.backoff_reset_ms = -1; /* but this child waits every time */
-        sp.jitter_pct = -1;
+        fixed_delay(&sp, 40); /* but this child waits every time */
         cr_assert_eq(pk_sup_add(s, &sp, sh("sleep 0.15; exit 1")), 0);
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         run_until(PK_SUP_EV_STARTING, "w", 3);
@@ -581,11 +642,10 @@ Test(sup, per_child_backoff_reset_never_keeps_the_delay)
 
 Test(sup, per_child_start_limit_gives_up_the_child_only)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 100; /* the supervisor's own limit is far away */
-        o.jitter_pct = -1;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .intensity = 100, /* the supervisor's own limit is far away */
+            .jitter_pct = -1,
+        });
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         sp.id = "flaky";
@@ -642,18 +702,11 @@ Test(sup, per_child_start_limit_window_slides)
         /* restarts 140 ms apart under a limit of 3 starts in 250 ms: the window
          * slides, so the child is never given up (a counter that never forgot
          * would stop it at the third) */
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 100;
-        o.period_ms = 60000;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){.intensity = 100, .period_ms = 60000});
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         sp.id = "w";
-        sp.backoff_base_ms = 140;
-        sp.backoff_cap_ms = 140;
-        sp.backoff_reset_ms = -1;
-        sp.jitter_pct = -1;
+        fixed_delay(&sp, 140);
         sp.start_limit_burst = 3;
         sp.start_limit_interval_ms = 250;
         cr_assert_eq(pk_sup_add(s, &sp, sh("exit 1")), 0);
@@ -702,12 +755,8 @@ Test(sup, per_child_policy_of_a_template)
         t.backoff_base_ms = 1;
         t.backoff_cap_ms = 1;
         t.start_limit_burst = 2;
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.strategy = PK_SUP_SIMPLE_ONE_FOR_ONE;
-        o.template_spec = &t;
-        o.intensity = 100;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .strategy = PK_SUP_SIMPLE_ONE_FOR_ONE, .template_spec = &t, .intensity = 100});
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         cr_assert_eq(pk_sup_start_dynamic(s, "d1", sh("exit 1")), 0);
         run_until(PK_SUP_EV_GAVE_UP, "d1", 1);
@@ -745,13 +794,9 @@ Test(sup, intensity_escalates_through_three_levels)
         add(top, "other", PK_SUP_PERMANENT, sh("exec sleep 1000"));
         cr_assert_eq(pk_sup_add_sup(mid, &sp, leaf), -EINVAL); /* already owned */
         cr_assert_eq(pk_sup_start(top, NULL, 0), 0);
-        R.stop_sup = top;
-        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
-
+        until_failed(top, PK_SUP_R_INTENSITY);
         struct pk_sup_status st;
         cr_assert_eq(pk_sup_state(top, &st), 0);
-        cr_assert(st.finished && st.failed);
-        cr_assert_eq(st.reason, PK_SUP_R_INTENSITY);
         cr_assert_str_eq(st.id, "mid");
         /* leaf failed 4 times (twice per mid incarnation), mid twice, top once */
         int leaf_down = 0, mid_down = 0;
@@ -779,10 +824,8 @@ Test(sup, intensity_escalates_through_three_levels)
 
 Test(sup, auto_shutdown_any_significant)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.auto_shutdown = PK_SUP_AUTO_ANY_SIGNIFICANT;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s =
+            new_sup(&(struct pk_sup_opts){.auto_shutdown = PK_SUP_AUTO_ANY_SIGNIFICANT});
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         sp.id = "job";
@@ -838,18 +881,24 @@ Test(sup, stop_start_restart_remove)
         finish(s);
 }
 
-Test(sup, stop_escalates_to_kill_after_timeout)
+/* Adds "stubborn": it ignores SIGTERM (its stop ends with SIGKILL after
+ * 100 ms), ready once its trap is in place (s6 notification-fd). */
+static void add_stubborn(struct pk_sup *s)
 {
-        struct pk_sup *s = new_sup(NULL);
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         sp.id = "stubborn";
         sp.shutdown_ms = 100;
         sp.ready = PK_SUP_READY_FD;
         sp.ready_fd = 3;
-        /* ready once its trap is in place (s6 notification-fd) */
         cr_assert_eq(pk_sup_add(s, &sp, sh("trap '' TERM; echo >&3; while :; do sleep 1; done")),
                      0);
+}
+
+Test(sup, stop_escalates_to_kill_after_timeout)
+{
+        struct pk_sup *s = new_sup(NULL);
+        add_stubborn(s);
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         run_until(PK_SUP_EV_READY, "stubborn", 1);
         finish(s);
@@ -858,6 +907,38 @@ Test(sup, stop_escalates_to_kill_after_timeout)
         cr_assert_eq(R.ev[ex].exit.signal, SIGKILL);
         long sp_ = find(PK_SUP_EV_STOPPING, "stubborn", 1);
         cr_assert_geq(ev_ms_between(sp_, ex), 99);
+}
+
+/* pk_sup_set_opts() while a one_for_all group restart stops the group is
+ * refused (-EBUSY: the old strategy decided it) and changes nothing; once the
+ * group runs again it applies. */
+Test(sup, set_opts_waits_for_a_group_restart)
+{
+        struct pk_sup_opts o;
+        memset(&o, 0, sizeof(o));
+        o.strategy = PK_SUP_ONE_FOR_ALL;
+        o.backoff_base_ms = 1;
+        struct pk_sup *s = new_sup(&o);
+        add_stubborn(s);
+        add(s, "b", PK_SUP_PERMANENT, sh("exec sleep 1000"));
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
+        run_until(PK_SUP_EV_READY, "stubborn", 1);
+        cr_assert_eq(pk_sup_signal_child(s, "b", SIGKILL), 0);
+        run_until(PK_SUP_EV_STOPPING, "stubborn", 1); /* it ignores SIGTERM: 100 ms to SIGKILL */
+        o.strategy = PK_SUP_ONE_FOR_ONE;
+        cr_assert_eq(pk_sup_set_opts(s, &o), -EBUSY);
+        run_until(PK_SUP_EV_READY, "stubborn", 1);
+        cr_assert_eq(pk_sup_set_opts(s, &o), 0);
+        /* one_for_one now: b's death leaves stubborn alone */
+        struct pk_sup_child_info st0;
+        pk_sup_child_info(s, "stubborn", &st0);
+        cr_assert_eq(pk_sup_signal_child(s, "b", SIGKILL), 0);
+        run_until(PK_SUP_EV_READY, "b", 1);
+        struct pk_sup_child_info st1;
+        pk_sup_child_info(s, "stubborn", &st1);
+        cr_assert_eq(st1.pid, st0.pid, "one_for_one restarted stubborn");
+        cr_assert_eq(count(PK_SUP_EV_STOPPING, "stubborn"), 1);
+        finish(s);
 }
 
 /* ---- readiness ------------------------------------------------------------------------------ */
@@ -960,10 +1041,7 @@ Test(sup, sd_notify_access_is_checked)
 
 Test(sup, watchdog_timeout_restarts_a_silent_child)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.backoff_base_ms = 1;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){.backoff_base_ms = 1});
         struct pk_sup_child_spec x;
         memset(&x, 0, sizeof(x));
         x.watchdog_ms = 150;
@@ -1332,10 +1410,9 @@ static void env_token(pid_t pid, char *out, size_t size)
  * token of its own, so that kill cannot reach the replacement's processes. */
 Test(sup, exit_kills_a_double_forked_leftover_after_the_restart_without_cgroups)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.backoff_reset_ms = 1; /* up over 1 ms: restarted at once, no timer */
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .backoff_reset_ms = 1, /* up over 1 ms: restarted at once, no timer */
+        });
         cr_assert_eq(pk_sup_reaper(s, 0, NULL, NULL), 0);
         char file[64], mark[64], script[512];
         snprintf(file, sizeof(file), "/tmp/pk-sup-left-%ld", (long)getpid());
@@ -1461,11 +1538,7 @@ Test(sup, stop_kills_a_double_forked_grandchild_with_a_cgroup)
         sp.id = "svc";
         sp.ready = PK_SUP_READY_FD;
         sp.ready_fd = 3;
-        int r = pk_sup_add(s, &sp, probe((const char *[]){arg, "fd:3", "pause", NULL}));
-        if (r < 0) {
-                pk_sup_free(s);
-                cr_skip_test("no writable cgroup v2 here (%s)", pk_strerror(r));
-        }
+        add_or_skip(s, &sp, probe((const char *[]){arg, "fd:3", "pause", NULL}));
         /* no reaper mode: the cgroup alone must catch the escaped grandchild */
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         run_until(PK_SUP_EV_READY, "svc", 1);
@@ -1506,18 +1579,14 @@ Test(sup, a_service_cgroup_in_use_is_refused, .timeout = 60)
         sp.id = "svc";
         sp.ready = PK_SUP_READY_FD;
         sp.ready_fd = 3;
-        int r = pk_sup_add(s1, &sp, probe((const char *[]){"fd:3", "pause", NULL}));
-        if (r < 0) {
-                pk_sup_free(s1);
-                cr_skip_test("no writable cgroup v2 here (%s)", pk_strerror(r));
-        }
+        add_or_skip(s1, &sp, probe((const char *[]){"fd:3", "pause", NULL}));
         cr_assert_eq(pk_sup_start(s1, NULL, 0), 0);
         run_until(PK_SUP_EV_READY, "svc", 1);
         struct pk_sup *s2 = new_sup(&o);
         struct pk_sup_child_spec sp2;
         memset(&sp2, 0, sizeof(sp2));
         sp2.id = "svc";
-        r = pk_sup_add(s2, &sp2, probe((const char *[]){"pause", NULL}));
+        int r = pk_sup_add(s2, &sp2, probe((const char *[]){"pause", NULL}));
         pk_sup_free(s2);
         cr_assert_eq(r, -EBUSY, "the second supervisor: %s", pk_strerror(r));
         cr_assert_eq(count(PK_SUP_EV_EXITED, "svc"), 0, "the first one's service still runs");
@@ -1528,13 +1597,8 @@ Test(sup, logs_survive_restarts_in_order)
 {
         char dir[] = "/tmp/pk-sup-log-XXXXXX";
         cr_assert_not_null(mkdtemp(dir));
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 1000;
-        o.backoff_base_ms = 1;
-        o.jitter_pct = -1;
-        o.backoff_cap_ms = 1;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){
+            .intensity = 1000, .backoff_base_ms = 1, .jitter_pct = -1, .backoff_cap_ms = 1});
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         sp.id = "talker";
@@ -1597,10 +1661,7 @@ Test(sup, docs_print_the_policy_table)
 
 Test(sup, forking_service_main_pid_from_a_validated_pid_file)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.backoff_base_ms = 1;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){.backoff_base_ms = 1});
         char good[64], liar[64], arg[96], script[160];
         snprintf(good, sizeof(good), "/tmp/pk-sup-fork-%ld.pid", (long)getpid());
         snprintf(liar, sizeof(liar), "/tmp/pk-sup-liar-%ld.pid", (long)getpid());
@@ -1717,11 +1778,7 @@ Test(sup, with_a_cgroup_the_stop_signal_reaches_every_process)
         sp.ready = PK_SUP_READY_FD;
         sp.ready_fd = 3;
         sp.shutdown_ms = 10000;
-        int r = pk_sup_add(s, &sp, sh(script));
-        if (r < 0) {
-                pk_sup_free(s);
-                cr_skip_test("no writable cgroup v2 here (%s)", pk_strerror(r));
-        }
+        add_or_skip(s, &sp, sh(script));
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         run_until(PK_SUP_EV_READY, "svc", 1);
         cr_assert_eq(pk_sup_stop_child(s, "svc"), 0);
@@ -1785,11 +1842,7 @@ Test(sup, a_restart_after_a_cgroup_kill_runs)
         memset(&sp, 0, sizeof(sp));
         sp.id = "svc";
         sp.restart = PK_SUP_TRANSIENT;
-        int r = pk_sup_add(s, &sp, sh(script));
-        if (r < 0) {
-                pk_sup_free(s);
-                cr_skip_test("no writable cgroup v2 here (%s)", pk_strerror(r));
-        }
+        add_or_skip(s, &sp, sh(script));
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         run_until(PK_SUP_EV_EXITED, "svc", 2);
         long first = find(PK_SUP_EV_EXITED, "svc", 1);
@@ -1810,10 +1863,7 @@ Test(sup, a_restart_after_a_cgroup_kill_runs)
  * the RESTART events' delay_ms (the schedule, not the wall clock). */
 Test(sup, backoff_steps_climb_geometrically_to_the_cap)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 1000;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){.intensity = 1000});
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         sp.id = "w";
@@ -1855,17 +1905,11 @@ Test(sup, backoff_steps_climb_geometrically_to_the_cap)
 /* restart_on: each child is restarted only after the kinds of end it lists. */
 Test(sup, restart_on_picks_the_ends_that_restart)
 {
-        struct pk_sup_opts o;
-        memset(&o, 0, sizeof(o));
-        o.intensity = 1000;
-        struct pk_sup *s = new_sup(&o);
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){.intensity = 1000});
         struct pk_sup_child_spec sp;
         memset(&sp, 0, sizeof(sp));
         sp.restart = PK_SUP_TRANSIENT;
-        sp.backoff_base_ms = 5;
-        sp.backoff_cap_ms = 5;
-        sp.backoff_reset_ms = -1;
-        sp.jitter_pct = -1;
+        fixed_delay(&sp, 5);
 #define ADD_ON(name, on, script)                                                                   \
         do {                                                                                       \
                 sp.id = (name);                                                                    \

@@ -121,7 +121,6 @@ static void write_file(const char *path, const char *text)
         fclose(f);
 }
 
-/* cppcheck-suppress unknownMacro */
 TestSuite(sup_cgroup, .fini = cgt_cleanup);
 
 Test(sup_cgroup, v2_mount_found_and_is_cgroup2)
@@ -271,31 +270,26 @@ static void kill_tree(const char *tag, int fallback, int (*kill_fn)(struct pk_cg
         cr_assert_eq(stat(path, &sst), -1, "emptied cgroup removed by free");
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_cgroup, kill_tree_clone_into_cgroup, .timeout = 60)
 {
         kill_tree("into", 0, pk_cgroup_kill);
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_cgroup, kill_tree_child_writes_procs, .timeout = 60)
 {
         kill_tree("procs", 1, pk_cgroup_kill);
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_cgroup, kill_tree_clone_fallback, .timeout = 60)
 {
         kill_tree("clone", 2, pk_cgroup_kill);
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_cgroup, kill_tree_without_cgroup_kill, .timeout = 60)
 {
         kill_tree("kfall", 0, pk__cgroup_kill_procs);
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_cgroup, kill_reaches_child_cgroups, .timeout = 60)
 {
         struct pk_cgroup *cg = test_cgroup("nest");
@@ -385,13 +379,11 @@ static void kill_hopper(const char *tag, int (*kill_fn)(struct pk_cgroup *))
         pk_cgroup_free(cg);
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_cgroup, kill_catches_a_pid_hopper, .timeout = 120)
 {
         kill_hopper("hop", pk_cgroup_kill);
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_cgroup, kill_fallback_catches_a_pid_hopper, .timeout = 120)
 {
         kill_hopper("hopf", kill_until_done);
@@ -419,7 +411,6 @@ static void on_events(struct pk_loop_io *io, unsigned revents)
         }
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_cgroup, events_fd_fires_on_the_loop, .timeout = 60)
 {
         struct pk_cgroup *cg = test_cgroup("events");
@@ -523,7 +514,6 @@ Test(sup_cgroup, spawn_into_a_non_cgroup_fails_with_step)
         pk_cmd_free(c);
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_cgroup, spawn_helper_places_in_cgroup, .timeout = 60)
 {
         struct pk_cgroup *cg = test_cgroup("helper");
@@ -549,7 +539,6 @@ Test(sup_cgroup, spawn_helper_places_in_cgroup, .timeout = 60)
 /* pk_cgroup_signal reaches the whole tree (a setsid'ed grandchild in another
  * session and process group too), counts it, and 0 only counts.  The checks
  * run after a pk_cgroup_kill so that a failing one leaves nothing behind. */
-/* cppcheck-suppress unknownMacro */
 Test(sup_cgroup, signal_reaches_the_whole_tree, .timeout = 60)
 {
         cr_assert_eq(pk_cgroup_signal(NULL, SIGTERM), -EINVAL);

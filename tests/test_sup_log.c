@@ -231,7 +231,6 @@ static void start_run(struct restarts *r)
         cr_assert_eq(pk_loop_io_start(&r->exit_io, PK_LOOP_READ, on_exit_io), 0);
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_log, thousand_restarts_no_line_lost_or_reordered, .timeout = 600)
 {
         make_dir();
@@ -339,7 +338,6 @@ static void on_keepalive(struct pk_loop_timer *t)
         (void)t;
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_log, rotation_by_age_timer_only_while_non_empty, .timeout = 60)
 {
         make_dir();
@@ -538,7 +536,6 @@ Test(sup_log, drops_counted_and_reported_under_tiny_buffer)
         remove_dir();
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_log, retry_timer_writes_held_lines, .timeout = 60)
 {
         make_dir();
@@ -571,7 +568,6 @@ Test(sup_log, retry_timer_writes_held_lines, .timeout = 60)
 
 /* A child that never stops writing: pk_log_flush() takes what the pipe holds
  * at the call and returns (draining "until empty" would never end). */
-/* cppcheck-suppress unknownMacro */
 Test(sup_log, flush_ends_under_a_flood, .timeout = 120)
 {
         make_dir();

@@ -79,6 +79,23 @@ static void spec_init(struct pk_sup_child_spec *sp, const char *id)
         sp->restart = PK_SUP_PERMANENT;
 }
 
+/* Adds sp running `sleep 1000` and checks the side records the add made
+ * (0, SIDE_COLD, SIDE_READY or both). */
+static void add_with_sides(struct pk_sup *s, const struct pk_sup_child_spec *sp, int sides)
+{
+        int r = pk_sup_add(s, sp, sh("exec sleep 1000"));
+        cr_assert_eq(r, 0, "add %s: %s", sp->id, pk_strerror(r));
+        cr_assert_eq(pk__sup_child_sides(s, sp->id), sides, "%s: side records", sp->id);
+}
+
+/* Frees the supervisor new_sup made and its loop. */
+static void free_sup(struct pk_sup *s)
+{
+        pk_sup_free(s);
+        pk_loop_free(loop);
+        loop = NULL;
+}
+
 /* Adds a child and returns how many allocations the add made (the command
  * is made before counting). */
 static long counted_add(struct pk_sup *s, const struct pk_sup_child_spec *sp)
@@ -143,23 +160,19 @@ Test(sup_mem, plain_service_has_no_side_record)
         struct pk_sup *s = new_sup(NULL);
         struct pk_sup_child_spec sp;
         spec_init(&sp, "plain");
-        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
-        cr_assert_eq(pk__sup_child_sides(s, "plain"), 0);
+        add_with_sides(s, &sp, 0);
 
         const char *none[] = {NULL};
         spec_init(&sp, "empty-lists");
         sp.wants = none; /* an empty list is no list */
         sp.after = none;
-        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
-        cr_assert_eq(pk__sup_child_sides(s, "empty-lists"), 0);
+        add_with_sides(s, &sp, 0);
 
         spec_init(&sp, "exec-timeout");
         sp.start_timeout_ms = 5000; /* ready at exec: the timeout never runs, no record */
-        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
-        cr_assert_eq(pk__sup_child_sides(s, "exec-timeout"), 0);
+        add_with_sides(s, &sp, 0);
         cr_assert_eq(pk__sup_child_sides(s, "nosuch"), -ENOENT);
-        pk_sup_free(s);
-        pk_loop_free(loop);
+        free_sup(s);
 }
 
 Test(sup_mem, each_optional_setting_makes_its_side_record)
@@ -173,65 +186,53 @@ Test(sup_mem, each_optional_setting_makes_its_side_record)
         spec_init(&sp, "codes");
         sp.success_codes = codes;
         sp.n_success_codes = 1;
-        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
-        cr_assert_eq(pk__sup_child_sides(s, "codes"), SIDE_COLD);
+        add_with_sides(s, &sp, SIDE_COLD);
 
         spec_init(&sp, "nosig");
         sp.no_restart_signals = 1u << (15 - 1);
-        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
-        cr_assert_eq(pk__sup_child_sides(s, "nosig"), SIDE_COLD);
+        add_with_sides(s, &sp, SIDE_COLD);
 
         const char *deps[] = {"base", NULL};
         spec_init(&sp, "deps");
         sp.wants = deps;
-        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
-        cr_assert_eq(pk__sup_child_sides(s, "deps"), SIDE_COLD);
+        add_with_sides(s, &sp, SIDE_COLD);
 
         spec_init(&sp, "limit");
         sp.start_limit_burst = 3;
-        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
-        cr_assert_eq(pk__sup_child_sides(s, "limit"), SIDE_COLD);
+        add_with_sides(s, &sp, SIDE_COLD);
 
         spec_init(&sp, "backoff");
         sp.backoff_base_ms = 10;
-        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
-        cr_assert_eq(pk__sup_child_sides(s, "backoff"), SIDE_COLD);
+        add_with_sides(s, &sp, SIDE_COLD);
 
         spec_init(&sp, "store");
         sp.fd_store_max = 2;
-        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
-        cr_assert_eq(pk__sup_child_sides(s, "store"), SIDE_COLD);
+        add_with_sides(s, &sp, SIDE_COLD);
 
         spec_init(&sp, "rfd");
         sp.ready = PK_SUP_READY_FD;
         sp.ready_fd = 3;
-        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
-        cr_assert_eq(pk__sup_child_sides(s, "rfd"), SIDE_READY);
+        add_with_sides(s, &sp, SIDE_READY);
 
         spec_init(&sp, "wd");
         sp.ready = PK_SUP_READY_NOTIFY;
         sp.watchdog_ms = 60000;
-        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
-        cr_assert_eq(pk__sup_child_sides(s, "wd"), SIDE_READY);
+        add_with_sides(s, &sp, SIDE_READY);
 
         spec_init(&sp, "notify"); /* its start timeout's timer */
         sp.ready = PK_SUP_READY_NOTIFY;
-        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
-        cr_assert_eq(pk__sup_child_sides(s, "notify"), SIDE_READY);
+        add_with_sides(s, &sp, SIDE_READY);
 
         spec_init(&sp, "delay");
         sp.ready = PK_SUP_READY_DELAY;
         sp.ready_delay_ms = 50;
-        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
-        cr_assert_eq(pk__sup_child_sides(s, "delay"), SIDE_READY);
+        add_with_sides(s, &sp, SIDE_READY);
 
         spec_init(&sp, "forking"); /* its pid file (cold) and the main pid's watchers (ready) */
         sp.forking = 1;
         sp.pid_file = "/run/pk-supmem-none.pid";
-        cr_assert_eq(pk_sup_add(s, &sp, sh("exec sleep 1000")), 0);
-        cr_assert_eq(pk__sup_child_sides(s, "forking"), SIDE_COLD | SIDE_READY);
-        pk_sup_free(s);
-        pk_loop_free(loop);
+        add_with_sides(s, &sp, SIDE_COLD | SIDE_READY);
+        free_sup(s);
 }
 
 Test(sup_mem, side_record_is_one_allocation_and_the_id_none)
@@ -257,11 +258,9 @@ Test(sup_mem, side_record_is_one_allocation_and_the_id_none)
         sp.no_restart_signals = 1;
         sp.backoff_cap_ms = 100;
         cr_assert_eq(counted_add(s, &sp), plain + 1, "one cold record for all of these");
-        pk_sup_free(s);
-        pk_loop_free(loop);
+        free_sup(s);
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_mem, success_codes_in_the_side_record_still_decide, .timeout = 60)
 {
         struct pk_sup *s = new_sup(NULL);
@@ -278,11 +277,9 @@ Test(sup_mem, success_codes_in_the_side_record_still_decide, .timeout = 60)
         cr_assert_eq(pk_sup_child_info(s, "ok7", &ci), 0);
         cr_assert_eq(ci.state, PK_SUP_DOWN, "a success code is a normal exit: no restart");
         cr_assert_eq(ci.restarts, 0u);
-        pk_sup_free(s);
-        pk_loop_free(loop);
+        free_sup(s);
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_mem, log_is_made_at_add_without_keeping_its_dir, .fini = teardown, .timeout = 60)
 {
         mk_tmpdir();
@@ -294,11 +291,9 @@ Test(sup_mem, log_is_made_at_add_without_keeping_its_dir, .fini = teardown, .tim
         cr_assert_eq(pk__sup_child_sides(s, "talk"), 0, "no copy of the log dir is kept");
         cr_assert_eq(pk_sup_start(s, NULL, 0), 0);
         wait_file("talk.log", "hello-log");
-        pk_sup_free(s);
-        pk_loop_free(loop);
+        free_sup(s);
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(sup_mem, template_keeps_log_config_for_dynamic_children, .fini = teardown, .timeout = 60)
 {
         mk_tmpdir();
@@ -316,6 +311,5 @@ Test(sup_mem, template_keeps_log_config_for_dynamic_children, .fini = teardown, 
         cr_assert_eq(pk_sup_start_dynamic(s, "dyn", sh("echo from-dyn; exec sleep 1000")), 0);
         cr_assert_eq(pk__sup_child_sides(s, "dyn"), 0);
         wait_file("dyn.log", "from-dyn");
-        pk_sup_free(s);
-        pk_loop_free(loop);
+        free_sup(s);
 }

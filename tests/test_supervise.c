@@ -74,7 +74,6 @@ static void wait_written(const char *path)
         }
 }
 
-/* cppcheck-suppress unknownMacro */
 TestSuite(supervise, .fini = sv_cleanup);
 
 static void sv_init(struct sv *s)
@@ -87,15 +86,12 @@ static void sv_init(struct sv *s)
 /* `portkit ctl --control CTL` (or argv0 with $PORTKIT_CONTROL), arguments to follow. */
 static struct pk_cmd *ctl_cmd(struct sv *s, const char *argv0)
 {
+        if (!argv0)
+                return svt_ctl_cmd(s);
         struct pk_cmd *cmd;
         cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
-        if (argv0) {
-                cr_assert_eq(pk_cmd_argv0(cmd, argv0), 0);
-                cr_assert_eq(pk_cmd_env_set(cmd, "PORTKIT_CONTROL", s->ctl), 0);
-        } else {
-                const char *pre[] = {"ctl", "--control", s->ctl, NULL};
-                cr_assert_eq(pk_cmd_args(cmd, pre), 0);
-        }
+        cr_assert_eq(pk_cmd_argv0(cmd, argv0), 0);
+        cr_assert_eq(pk_cmd_env_set(cmd, "PORTKIT_CONTROL", s->ctl), 0);
         return cmd;
 }
 
@@ -108,9 +104,9 @@ static int ctl_as(struct sv *s, const char *user, const char *argv0, char **out,
                 cr_assert_eq(pk_cmd_user(cmd, user), 0);
         va_list ap;
         va_start(ap, a1);
-        svt_args(cmd, a1, ap);
+        int st = svt_vrun(cmd, 30000, out, a1, ap);
         va_end(ap);
-        return svt_run(cmd, out);
+        return st;
 }
 
 #define ctl(s, out, ...) ctl_as(s, NULL, NULL, out, __VA_ARGS__, (const char *)NULL)
@@ -181,15 +177,7 @@ Test(supervise, each_type_reaches_ready_and_stops)
         char want[64];
         snprintf(want, sizeof(want), "post %ld\n", mp);
         snprintf(path, sizeof(path), "%s/post", s.dir);
-        for (int i = 0; i < 600; i++) {
-                t = read_file(path);
-                int ok = strcmp(t, want) == 0;
-                free(t);
-                if (ok)
-                        break;
-                nap();
-        }
-        t = read_file(path);
+        t = svt_wait_text(path, want);
         cr_assert_str_eq(t, want);
         free(t);
         cr_assert_eq(ctl(&s, NULL, "reload", "simple"), 0);
@@ -373,15 +361,7 @@ Test(supervise, hooks_run_in_the_units_cgroup_and_write_its_log)
         }
         /* their output is in the unit's log, not in the supervisor's stderr */
         snprintf(path, sizeof(path), "%s/hooks.service.log", s.log);
-        for (int k = 0; k < 600; k++) {
-                t = read_file(path);
-                int ok = strstr(t, "stoppost-err") != NULL;
-                free(t);
-                if (ok)
-                        break;
-                nap();
-        }
-        t = read_file(path);
+        t = svt_wait_text(path, "stoppost-err");
         char *err = read_file(s.err);
         for (size_t i = 0; i < 4; i++) {
                 char want[64];
@@ -394,15 +374,7 @@ Test(supervise, hooks_run_in_the_units_cgroup_and_write_its_log)
         free(t);
         free(err);
         snprintf(path, sizeof(path), "%s/leaves.service.log", s.log);
-        for (int k = 0; k < 600; k++) {
-                t = read_file(path);
-                int ok = strstr(t, "lpost-err") != NULL;
-                free(t);
-                if (ok)
-                        break;
-                nap();
-        }
-        t = read_file(path);
+        t = svt_wait_text(path, "lpost-err");
         cr_assert(strstr(t, "lpost-out"), "leaves' log:\n%s", t);
         free(t);
         sv_stop(&s);
@@ -829,7 +801,8 @@ static long last_pid(const char *dir, const char *name)
 /* daemon-reload re-reads a tree file and applies it as a diff: an unchanged
  * worker keeps its pid, a changed one restarts (back in its place: the
  * rest_for_one order still holds), a removed one stops, an added one starts
- * where the file puts it; a structural change refuses the reload and names it. */
+ * where the file puts it; a strategy change applies in place (every pid kept,
+ * the next exit handled by the new strategy). */
 Test(supervise, tree_file_daemon_reload_applies_a_diff_of_workers)
 {
         struct sv s;
@@ -873,20 +846,179 @@ Test(supervise, tree_file_daemon_reload_applies_a_diff_of_workers)
         wait_lines(&s, "n", 2);
         wait_lines(&s, "z", 2);
         cr_assert_eq(lines_in(s.dir, "x"), 1, "x was restarted by rest_for_one");
-        /* a structural change (the strategy) refuses the whole reload */
+        /* the strategy changes in place (pk_sup_set_opts()): every worker keeps
+         * its pid, and a kill of z now restarts all four (one_for_all), where
+         * rest_for_one restarted z alone */
+        long y2 = last_pid(s.dir, "y"), n2 = last_pid(s.dir, "n"), z2 = last_pid(s.dir, "z");
         write_file(s.dir, "app.tree",
-                   "{supervisor, rest, #{strategy => one_for_all},\n [" W(x, 1000) ", " W(
-                       y, 1001) ", " W(n, 1000) ", " W(z, 1002) "]}.\n",
+                   "{supervisor, rest, #{strategy => one_for_all, intensity => 50, backoff => "
+                   "#{base => 10, cap => 10}},\n [" W(x, 1000) ", " W(y, 1001) ", " W(
+                       n, 1000) ", " W(z, 1000) "]}.\n",
                    s.dir, s.dir, s.dir, s.dir);
         out = NULL;
-        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 1);
-        cr_assert(strstr(out, "supervisor rest flags changed"), "%s", out);
-        cr_assert(strstr(out, "restart supervise"), "%s", out);
+        cr_assert_eq(ctl(&s, &out, "daemon-reload"), 0, "%s", out);
+        cr_assert(strstr(out, "changed in place (1): rest"), "%s", out);
+        cr_assert(strstr(out, "kept (4): rest/x, rest/y, rest/n, rest/z"), "%s", out);
         free(out);
-        cr_assert_eq(lines_in(s.dir, "z"), 2, "a refused reload changed z");
-        cr_assert(alive(x1));
+        cr_assert_eq(last_pid(s.dir, "x"), x1);
+        cr_assert(alive(x1) && alive(y2) && alive(n2) && alive(z2), "a worker was stopped");
+        cr_assert_eq(lines_in(s.dir, "y"), 3, "a flags change restarted y");
+        cr_assert_eq(kill((pid_t)z2, SIGKILL), 0);
+        wait_lines(&s, "z", 3);
+        wait_lines(&s, "x", 2);
+        wait_lines(&s, "y", 4);
+        wait_lines(&s, "n", 3);
 #undef W
 #undef FLAGS
+        sv_stop(&s);
+}
+
+/* The last pid dir/name got (a start appends it), checked to be running. */
+static long unit_pid_alive(struct sv *s, const char *name)
+{
+        long pid = last_pid(s->dir, name);
+        cr_assert(alive(pid), "%s (pid %ld) is not running", name, pid);
+        return pid;
+}
+
+/* `ctl daemon-reload`: exits @rc and says @want (refused: the error with its place). */
+static void reload_says(struct sv *s, int rc, const char *want)
+{
+        char *out = NULL;
+        cr_assert_eq(ctl(s, &out, "daemon-reload"), rc, "%s", out);
+        cr_assert(strstr(out, want), "'%s' not in:\n%s", want, out);
+        free(out);
+}
+
+/* Worker w and unit u2 (of one one_for_all supervisor) had their @wn-th and
+ * @un-th start: the processes before are gone, the new pids in *w and *u2;
+ * u1, outside it, runs on. */
+static void w_and_u2_restarted(struct sv *s, long *w, long *u2, int wn, int un, long u1)
+{
+        wait_lines(s, "w", wn);
+        wait_lines(s, "u2", un);
+        wait_dead(*w, "w before");
+        wait_dead(*u2, "u2 before");
+        *w = unit_pid_alive(s, "w");
+        *u2 = unit_pid_alive(s, "u2");
+        cr_assert_eq(unit_pid_alive(s, "u1"), u1, "u1 was restarted");
+}
+
+/* daemon-reload re-reads the unit files a tree names (a changed one restarts
+ * in its supervisor, the others keep their pid) and applies structural
+ * changes: a nested supervisor added starts with its child, removed stops
+ * with it; a unit moved into it restarts there; a nested supervisor whose
+ * spec as a child changed is rebuilt (its child restarts); an invalid tree
+ * or a unit file that does not load refuses the whole reload. */
+Test(supervise, tree_file_daemon_reload_rereads_units_and_restructures)
+{
+        struct sv s;
+        sv_init(&s);
+#define UNIT(id, secs)                                                                             \
+        "[Service]\nExecStart=/bin/sh -c 'echo $$$$ >> %s/" id "; exec /bin/sleep " #secs "'\n"
+#define W(id)                                                                                      \
+        "{worker, " #id ", #{cmd => [\"/bin/sh\", \"-c\", \"echo $$ >> %s/" #id                    \
+        "; exec /bin/sleep 1000\"]}}"
+#define APP "{supervisor, app, #{backoff => #{base => 10, cap => 10}},\n ["
+        write_file(s.units, "u1.service", UNIT("u1", 1000), s.dir);
+        write_file(s.units, "u2.service", UNIT("u2", 1000), s.dir);
+        write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"}, {unit, \"u2.service\"}]}.\n");
+        char tree[512];
+        snprintf(tree, sizeof(tree), "%s/app.tree", s.dir);
+        const char *args[] = {"--unit-path", s.units, tree, NULL};
+        sv_start_args(&s, args);
+        wait_lines(&s, "u1", 1);
+        wait_lines(&s, "u2", 1);
+        long u1 = unit_pid_alive(&s, "u1"), u2 = unit_pid_alive(&s, "u2");
+        /* (a) u1's ExecStart= changes: only u1 restarts */
+        write_file(s.units, "u1.service", UNIT("u1", 1001), s.dir);
+        reload_says(&s, 0, "kept (1): u2.service\nrestarted (1): u1.service\n");
+        wait_lines(&s, "u1", 2);
+        wait_dead(u1, "u1 before its change");
+        u1 = unit_pid_alive(&s, "u1");
+        cr_assert_eq(unit_pid_alive(&s, "u2"), u2, "the unchanged u2 was restarted");
+        cr_assert_eq(lines_in(s.dir, "u2"), 1);
+        reload_says(&s, 0, "kept (2): u1.service, u2.service\n"); /* nothing changed */
+        /* (b) a nested supervisor with a worker is added: it starts, the units stay */
+        write_file(s.dir, "app.tree",
+                   APP "{unit, \"u1.service\"}, {unit, \"u2.service\"},\n"
+                       "  {supervisor, inner, #{strategy => one_for_all}, [" W(w) "]}]}.\n",
+                   s.dir);
+        reload_says(&s, 0, "added (1): app/inner");
+        wait_lines(&s, "w", 1);
+        long w = unit_pid_alive(&s, "w");
+        cr_assert_eq(unit_pid_alive(&s, "u1"), u1);
+        cr_assert_eq(unit_pid_alive(&s, "u2"), u2);
+        /* u2 moves into it: stopped where it was, started there */
+        write_file(s.dir, "app.tree",
+                   APP "{unit, \"u1.service\"},\n"
+                       "  {supervisor, inner, #{strategy => one_for_all}, [" W(
+                           w) ", {unit, \"u2.service\"}]}]}.\n",
+                   s.dir);
+        reload_says(&s, 0, "restarted (1): u2.service");
+        wait_lines(&s, "u2", 2);
+        wait_dead(u2, "u2 in its old place");
+        u2 = unit_pid_alive(&s, "u2");
+        cr_assert_eq(unit_pid_alive(&s, "w"), w, "w was restarted by u2's move");
+        cr_assert_eq(unit_pid_alive(&s, "u1"), u1);
+        /* one_for_all in inner now covers u2: a kill of w restarts u2, not u1 */
+        cr_assert_eq(kill((pid_t)w, SIGKILL), 0);
+        w_and_u2_restarted(&s, &w, &u2, 2, 3, u1);
+        /* (c) an invalid tree file, then a unit that does not load: refused
+         * whole, with the place, and nothing changes */
+        write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"},\n  {worker, x, #{}}]}.\n");
+        reload_says(&s, 1, "app.tree: worker x: cmd =>");
+        write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"}, {unit, \"nope.service\"}]}.\n");
+        write_file(s.units, "u1.service", UNIT("u1", 1002), s.dir);
+        reload_says(&s, 1, "app.tree: unit app/nope.service:");
+        write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"},\n [}.\n");
+        reload_says(&s, 1, "app.tree:3:");
+        /* what only the sup layer refuses: a backoff cap below its base, an
+         * id with a '/' */
+        write_file(s.dir, "app.tree",
+                   "{supervisor, app, #{backoff => #{base => 500, cap => 100}},\n"
+                   " [{unit, \"u1.service\"}]}.\n");
+        reload_says(&s, 1, "app.tree: supervisor app: Invalid argument");
+        write_file(s.dir, "app.tree",
+                   APP "{unit, \"u1.service\"}, {worker, \"a/b\", #{cmd => [\"/bin/true\"]}}]}.\n");
+        reload_says(&s, 1, "app.tree: worker a/b: Invalid argument");
+        cr_assert_eq(unit_pid_alive(&s, "u1"), u1, "a refused reload restarted u1");
+        cr_assert_eq(unit_pid_alive(&s, "u2"), u2, "a refused reload changed u2");
+        cr_assert_eq(unit_pid_alive(&s, "w"), w, "a refused reload changed w");
+        cr_assert_eq(lines_in(s.dir, "u1"), 2);
+        /* (d) inner's spec as a child changes: rebuilt, its children restart */
+        write_file(s.units, "u1.service", UNIT("u1", 1001), s.dir);
+        write_file(s.dir, "app.tree",
+                   APP "{unit, \"u1.service\"},\n"
+                       "  {supervisor, inner, #{strategy => one_for_all, restart => transient},"
+                       " [" W(w) ", {unit, \"u2.service\"}]}]}.\n",
+                   s.dir);
+        reload_says(&s, 0, "restarted (1): app/inner");
+        w_and_u2_restarted(&s, &w, &u2, 3, 4, u1);
+        /* (e) inner is removed with what it runs, and w moves out of it to
+         * app: both stop, w starts again in app, nothing else is left */
+        write_file(s.dir, "app.tree", APP "{unit, \"u1.service\"}, " W(w) "]}.\n", s.dir);
+        reload_says(&s, 0, "added (1): app/w\nremoved (1): app/inner\n");
+        wait_dead(w, "w of the removed inner");
+        wait_dead(u2, "u2 of the removed inner");
+        wait_lines(&s, "w", 4);
+        w = unit_pid_alive(&s, "w");
+        char *out = NULL;
+        cr_assert_eq(ctl(&s, &out, "list"), 0);
+        cr_assert(!strstr(out, "u2.service"), "u2 is still loaded:\n%s", out);
+        free(out);
+        cr_assert_eq(unit_pid_alive(&s, "u1"), u1);
+        cr_assert_eq(lines_in(s.dir, "u1"), 2);
+        /* and u2 can come back at the top of the tree */
+        write_file(s.dir, "app.tree",
+                   APP "{unit, \"u1.service\"}, " W(w) ", {unit, \"u2.service\"}]}.\n", s.dir);
+        reload_says(&s, 0, "added (1): u2.service");
+        wait_lines(&s, "u2", 5);
+        cr_assert_eq(unit_pid_alive(&s, "u1"), u1);
+        cr_assert_eq(unit_pid_alive(&s, "w"), w);
+#undef UNIT
+#undef W
+#undef APP
         sv_stop(&s);
 }
 
@@ -904,18 +1036,10 @@ Test(supervise, tree_file_errors_name_the_place)
         for (size_t i = 0; i < 3; i++) {
                 char tree[512];
                 snprintf(tree, sizeof(tree), "%s/%s", s.dir, names[i]);
-                struct pk_cmd *cmd;
-                cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
-                const char *a[] = {"supervise", "--control", s.ctl, tree, NULL};
-                cr_assert_eq(pk_cmd_args(cmd, a), 0);
-                struct pk_run_opts o = {.timeout_ms = 30000};
-                struct pk_run_result res;
-                cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
-                pk_cmd_free(cmd);
-                cr_assert_neq(pk_exit_shell(&res.status), 0);
-                cr_assert(res.err && strstr(res.err, want[i]), "%s: %s", names[i],
-                          res.err ? res.err : "");
-                pk_run_result_free(&res);
+                char *out = NULL;
+                cr_assert_neq(svt_supervise_once(&s, 30000, &out, tree, (const char *)NULL), 0);
+                cr_assert(strstr(out, want[i]), "%s: %s", names[i], out);
+                free(out);
         }
 }
 
@@ -1041,17 +1165,11 @@ Test(supervise, unit_with_an_error_is_refused_with_file_and_line)
         write_file(s.units, "bad.service",
                    "[Unit]\nDescription=x\n[Service]\nExecStart=/bin/true\n"
                    "TimeoutStopSec=soon\n");
-        struct pk_cmd *cmd;
-        cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
-        const char *a[] = {"supervise", "--control", s.ctl, "--strict", s.units, NULL};
-        cr_assert_eq(pk_cmd_args(cmd, a), 0);
-        struct pk_run_result res;
-        struct pk_run_opts o = {.timeout_ms = 30000};
-        cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
-        pk_cmd_free(cmd);
-        cr_assert_eq(pk_exit_shell(&res.status), 1, "%s", res.err);
-        cr_assert(strstr(res.err, "bad.service:5"), "%s", res.err);
-        pk_run_result_free(&res);
+        char *out = NULL;
+        cr_assert_eq(svt_supervise_once(&s, 30000, &out, "--strict", s.units, (const char *)NULL),
+                     1, "%s", out);
+        cr_assert(strstr(out, "bad.service:5"), "%s", out);
+        free(out);
 }
 
 /* ---- the control socket ---------------------------------------------------------------- */
@@ -1291,17 +1409,11 @@ Test(supervise, units_past_the_limit_are_an_error_naming_it, .timeout = 600)
                 cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
                 close(fd);
         }
-        struct pk_cmd *cmd;
-        cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
-        const char *a[] = {"supervise", "--control", s.ctl, s.units, NULL};
-        cr_assert_eq(pk_cmd_args(cmd, a), 0);
-        struct pk_run_result res;
-        struct pk_run_opts o = {.timeout_ms = 120000};
-        cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
-        pk_cmd_free(cmd);
-        cr_assert_eq(pk_exit_shell(&res.status), 1, "%s", res.err);
-        cr_assert(strstr(res.err, "more than 65536 units (the limit)"), "%s", res.err);
-        pk_run_result_free(&res);
+        char *out = NULL;
+        cr_assert_eq(svt_supervise_once(&s, 120000, &out, s.units, (const char *)NULL), 1, "%s",
+                     out);
+        cr_assert(strstr(out, "more than 65536 units (the limit)"), "%s", out);
+        free(out);
 }
 
 Test(supervise, a_dependency_list_past_its_limit_is_an_error)
@@ -1318,20 +1430,14 @@ Test(supervise, a_dependency_list_past_its_limit_is_an_error)
         }
         write_file(s.units, "zz.service", "[Unit]\nAfter=%s\n[Service]\nExecStart=/bin/true\n",
                    after);
-        struct pk_cmd *cmd;
-        cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
-        const char *a[] = {"supervise", "--control", s.ctl, "--cgroup", "off", s.units, NULL};
-        cr_assert_eq(pk_cmd_args(cmd, a), 0);
-        struct pk_run_result res;
-        struct pk_run_opts o = {.timeout_ms = 30000};
-        cr_assert_eq(pk_run(cmd, &o, &res, NULL), 0);
-        pk_cmd_free(cmd);
-        cr_assert_eq(pk_exit_shell(&res.status), 1, "%s", res.err);
+        char *out = NULL;
+        cr_assert_eq(
+            svt_supervise_once(&s, 30000, &out, "--cgroup", "off", s.units, (const char *)NULL), 1,
+            "%s", out);
         cr_assert(
-            strstr(res.err,
-                   "zz.service: cannot add: more than 32 loaded units in one dependency list"),
-            "%s", res.err);
-        pk_run_result_free(&res);
+            strstr(out, "zz.service: cannot add: more than 32 loaded units in one dependency list"),
+            "%s", out);
+        free(out);
 }
 
 Test(supervise, watch_pushes_events)
@@ -1471,12 +1577,7 @@ Test(supervise, replies_keep_their_order_on_a_connection)
         int fd = connect_ctl(&s);
         cr_assert_eq(write(fd, req, rn), (ssize_t)rn);
         unsigned char got[256];
-        size_t n = 0;
-        while (n < wn) {
-                ssize_t r = read(fd, got + n, wn - n);
-                cr_assert_gt(r, 0);
-                n += (size_t)r;
-        }
+        cr_assert_eq(pk_fd_read_all(fd, got, wn, NULL), (ssize_t)wn);
         cr_assert_eq(memcmp(got, want, wn), 0);
         close(fd);
         sv_stop(&s);
@@ -1623,7 +1724,6 @@ Test(unit_child, restart_stop_and_readiness)
         pk_unit_child_free(c);
 }
 
-/* cppcheck-suppress unknownMacro */
 TestSuite(unit_child, .fini = sv_cleanup);
 
 Test(unit_child, helper_logs_and_directories)

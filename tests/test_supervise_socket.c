@@ -63,16 +63,23 @@ static void teardown(void)
         }
 }
 
-/* Runs `portkit ARGS...`; returns the exit status, output in *out (may be NULL). */
-static int run_portkit(char **out, const char *a1, ...)
+/* Starts supervise on the one unit file S.units/name, then (key not NULL)
+ * waits until the unit's key is want. */
+static void sv_start_unit(const char *name, const char *key, const char *want)
 {
-        struct pk_cmd *cmd;
-        cr_assert_eq(pk_cmd_new(PORTKIT, &cmd), 0);
-        va_list ap;
-        va_start(ap, a1);
-        svt_args(cmd, a1, ap);
-        va_end(ap);
-        return svt_run(cmd, out);
+        char cfg[512];
+        snprintf(cfg, sizeof(cfg), "%s/%s", S.units, name);
+        sv_start(cfg);
+        if (key)
+                wait_field(name, key, want);
+}
+
+/* Lists supervise's descriptors on stderr (what a leak check failed on). */
+static void show_fds(void)
+{
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "ls -l /proc/%d/fd >&2", (int)pk_proc_pid(S.p));
+        (void)!system(cmd);
 }
 
 /* A free TCP port on 127.0.0.1 (bound, read, released). */
@@ -131,7 +138,6 @@ static int sv_fds_settle(int want)
 
 /* ---- Accept=no --------------------------------------------------------------------------- */
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, connection_made_before_the_service_started_is_served, .init = setup,
      .fini = teardown, .timeout = 120)
 {
@@ -141,9 +147,7 @@ Test(supervise_socket, connection_made_before_the_service_started_is_served, .in
                    "ListenDatagram=%s/dg.sock\nFileDescriptorName=web\nSocketMode=0600\n",
                    S.dir, port, S.dir);
         write_file("web.service", "[Service]\nExecStart=" PROBE " serve 3\nRestart=no\n");
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/web.socket", S.units);
-        sv_start(cfg);
+        sv_start_unit("web.socket", NULL, NULL);
         /* not started eagerly: the socket listens, the service is down */
         wait_field("web.socket", "state", "listening");
         wait_field("web.service", "state", "down");
@@ -188,7 +192,6 @@ Test(supervise_socket, connection_made_before_the_service_started_is_served, .in
         sv_stop();
 }
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, fifo_abstract_and_seqpacket, .init = setup, .fini = teardown, .timeout = 120)
 {
         char abs[64];
@@ -200,10 +203,7 @@ Test(supervise_socket, fifo_abstract_and_seqpacket, .init = setup, .fini = teard
         write_file("probe.service",
                    "[Service]\nEnvironment=PROBE_OUT=%s/fifo.out\nExecStart=" PROBE " serve 3\n",
                    S.dir);
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/many.socket", S.units);
-        sv_start(cfg);
-        wait_field("many.socket", "state", "listening");
+        sv_start_unit("many.socket", "state", "listening");
         char name[80];
         snprintf(name, sizeof(name), "@%s", abs);
         int a = pk_fd_unix_connect(name, SOCK_STREAM, 0);
@@ -238,7 +238,6 @@ Test(supervise_socket, fifo_abstract_and_seqpacket, .init = setup, .fini = teard
         sv_stop();
 }
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, restart_keeps_the_socket_and_queued_connections, .init = setup,
      .fini = teardown, .timeout = 120)
 {
@@ -247,10 +246,7 @@ Test(supervise_socket, restart_keeps_the_socket_and_queued_connections, .init = 
         /* serves one connection per run; Restart=always brings it back on the same socket */
         write_file("one.service",
                    "[Service]\nExecStart=" PROBE " serve 1\nRestart=always\nRestartSec=0\n");
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/one.socket", S.units);
-        sv_start(cfg);
-        wait_field("one.socket", "state", "listening");
+        sv_start_unit("one.socket", "state", "listening");
         /* both connect before any service runs: the second waits through the restart */
         int c1 = pk_fd_tcp_connect("127.0.0.1", port, 0);
         int c2 = pk_fd_tcp_connect("127.0.0.1", port, 0);
@@ -272,7 +268,6 @@ Test(supervise_socket, restart_keeps_the_socket_and_queued_connections, .init = 
         sv_stop();
 }
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, daemon_reload_adds_a_socket_unit, .init = setup, .fini = teardown,
      .timeout = 120)
 {
@@ -328,7 +323,6 @@ static void served(const char *path, const char *what)
         pk_fd_close(u);
 }
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, ctl_stop_closes_and_start_makes_the_sockets, .init = setup, .fini = teardown,
      .timeout = 120)
 {
@@ -336,10 +330,7 @@ Test(supervise_socket, ctl_stop_closes_and_start_makes_the_sockets, .init = setu
         write_file("ss.socket", "[Socket]\nListenStream=%s/ss.sock\nListenStream=127.0.0.1:%u\n",
                    S.dir, port);
         write_file("ss.service", "[Service]\nExecStart=" PROBE " serve 1\n");
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/ss.socket", S.units);
-        sv_start(cfg);
-        wait_field("ss.socket", "state", "listening");
+        sv_start_unit("ss.socket", "state", "listening");
         char path[512];
         snprintf(path, sizeof(path), "%s/ss.sock", S.dir);
         unsigned long first = listening_inode(path);
@@ -378,7 +369,6 @@ Test(supervise_socket, ctl_stop_closes_and_start_makes_the_sockets, .init = setu
         sv_stop();
 }
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, daemon_reload_diffs_socket_units, .init = setup, .fini = teardown,
      .timeout = 180)
 {
@@ -477,17 +467,13 @@ Test(supervise_socket, daemon_reload_diffs_socket_units, .init = setup, .fini = 
 
 /* ---- Accept=yes ------------------------------------------------------------------------------ */
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, accept_yes_runs_an_instance_per_connection, .init = setup, .fini = teardown,
      .timeout = 120)
 {
         unsigned port = free_port();
         write_file("hi.socket", "[Socket]\nListenStream=127.0.0.1:%u\nAccept=yes\n", port);
         write_file("hi@.service", "[Service]\nExecStart=" PROBE " inetd\n");
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/hi.socket", S.units);
-        sv_start(cfg);
-        wait_field("hi.socket", "state", "listening");
+        sv_start_unit("hi.socket", "state", "listening");
         int before = sv_fds();
         int a = pk_fd_tcp_connect("127.0.0.1", port, 0);
         int b = pk_fd_tcp_connect("127.0.0.1", port, 0);
@@ -517,9 +503,7 @@ Test(supervise_socket, accept_yes_runs_an_instance_per_connection, .init = setup
         /* ended instances are removed and their connections closed: no fd kept */
         wait_field("hi.socket", "connections", "0");
         if (sv_fds_settle(before) > before) {
-                char cmd[128];
-                snprintf(cmd, sizeof(cmd), "ls -l /proc/%d/fd >&2", (int)pk_proc_pid(S.p));
-                (void)!system(cmd);
+                show_fds();
                 cr_assert_fail("supervise leaked descriptors");
         }
         free(ra);
@@ -527,16 +511,12 @@ Test(supervise_socket, accept_yes_runs_an_instance_per_connection, .init = setup
         sv_stop();
 }
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, accept_yes_unix_instance_is_named_by_the_peer, .init = setup,
      .fini = teardown, .timeout = 120)
 {
         write_file("ux.socket", "[Socket]\nListenStream=%s/ux.sock\nAccept=yes\n", S.dir);
         write_file("ux@.service", "[Service]\nExecStart=" PROBE " inetd\n");
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/ux.socket", S.units);
-        sv_start(cfg);
-        wait_field("ux.socket", "state", "listening");
+        sv_start_unit("ux.socket", "state", "listening");
         char path[512];
         snprintf(path, sizeof(path), "%s/ux.sock", S.dir);
         int u = pk_fd_unix_connect(path, SOCK_STREAM, 0);
@@ -557,17 +537,13 @@ Test(supervise_socket, accept_yes_unix_instance_is_named_by_the_peer, .init = se
 /* 200 connections opened and closed, 20 at a time: supervise's descriptor
  * count comes back to exactly where it was (each instance's connection copy,
  * the supervisor's duplicate and the command's map are all released). */
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, accept_yes_instances_leave_no_descriptor, .init = setup, .fini = teardown,
      .timeout = 300)
 {
         unsigned port = free_port();
         write_file("many.socket", "[Socket]\nListenStream=127.0.0.1:%u\nAccept=yes\n", port);
         write_file("many@.service", "[Service]\nExecStart=" PROBE " inetd\n");
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/many.socket", S.units);
-        sv_start(cfg);
-        wait_field("many.socket", "state", "listening");
+        sv_start_unit("many.socket", "state", "listening");
         int before = sv_fds_settle(sv_fds());
         for (int round = 0; round < 10; round++) {
                 int c[20];
@@ -587,15 +563,12 @@ Test(supervise_socket, accept_yes_instances_leave_no_descriptor, .init = setup, 
         wait_field("many.socket", "connections", "0");
         int after = sv_fds_settle(before);
         if (after != before) {
-                char cmd[128];
-                snprintf(cmd, sizeof(cmd), "ls -l /proc/%d/fd >&2", (int)pk_proc_pid(S.p));
-                (void)!system(cmd);
+                show_fds();
         }
         cr_assert_eq(after, before, "supervise holds %d descriptors, %d before", after, before);
         sv_stop();
 }
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, max_connections_refuses_beyond_the_limit, .init = setup, .fini = teardown,
      .timeout = 120)
 {
@@ -603,10 +576,7 @@ Test(supervise_socket, max_connections_refuses_beyond_the_limit, .init = setup, 
         write_file("mc.socket",
                    "[Socket]\nListenStream=127.0.0.1:%u\nAccept=yes\nMaxConnections=1\n", port);
         write_file("mc@.service", "[Service]\nExecStart=" PROBE " inetd\n");
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/mc.socket", S.units);
-        sv_start(cfg);
-        wait_field("mc.socket", "state", "listening");
+        sv_start_unit("mc.socket", "state", "listening");
         int a = pk_fd_tcp_connect("127.0.0.1", port, 0);
         cr_assert(strstr(ask(a, "A\n"), "got=A"));
         int b = pk_fd_tcp_connect("127.0.0.1", port, 0);
@@ -620,37 +590,40 @@ Test(supervise_socket, max_connections_refuses_beyond_the_limit, .init = setup, 
 /* ---- FDSTORE ----------------------------------------------------------------------------------
  */
 
-// cppcheck-suppress unknownMacro
+/* Starts kept.service (a store of 4, FileDescriptorStorePreserve=preserve
+ * unless NULL, Restart=always) until active; out: the file its probe writes
+ * a stored descriptor's data to. */
+static void start_kept(const char *preserve, char *out, size_t size)
+{
+        snprintf(out, size, "%s/kept.out", S.dir);
+        write_file("kept.service",
+                   "[Service]\nType=notify\nFileDescriptorStoreMax=4\n%s%s%sExecStart=" PROBE
+                   " store %s\nRestart=always\nRestartSec=0\n",
+                   preserve ? "FileDescriptorStorePreserve=" : "", preserve ? preserve : "",
+                   preserve ? "\n" : "", out);
+        sv_start_unit("kept.service", "active", "active");
+}
+
+/* Waits for a run that got the stored memfd to write it to out. */
+static void wait_kept(const char *out, const char *what)
+{
+        char *t = svt_wait_text(out, "\n"); /* the probe's whole line */
+        cr_assert_str_eq(t, "kept-data names=kept\n", "%s", what);
+        free(t);
+}
+
 Test(supervise_socket, fdstore_survives_a_restart, .init = setup, .fini = teardown, .timeout = 120)
 {
         char out[512];
-        snprintf(out, sizeof(out), "%s/kept.out", S.dir);
-        write_file("kept.service",
-                   "[Service]\nType=notify\nFileDescriptorStoreMax=4\nExecStart=" PROBE
-                   " store %s\nRestart=always\nRestartSec=0\n",
-                   out);
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/kept.service", S.units);
-        sv_start(cfg);
-        wait_field("kept.service", "active", "active");
+        start_kept(NULL, out, sizeof(out));
         int before = sv_fds();
         cr_assert_eq(ctl(NULL, "kill", "--signal", "KILL", "kept.service"), 0);
-        char *t = NULL;
-        for (int i = 0; i < 600; i++) {
-                free(t);
-                t = slurp(out);
-                if (t[0])
-                        break;
-                nap();
-        }
-        cr_assert_str_eq(t, "kept-data names=kept\n");
-        free(t);
+        wait_kept(out, "over a restart");
         /* the stored memfd is the one descriptor supervise holds for it, before and after */
         cr_assert_leq(sv_fds_settle(before), before);
         sv_stop();
 }
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, fdstore_refused_without_file_descriptor_store_max, .init = setup,
      .fini = teardown, .timeout = 120)
 {
@@ -658,10 +631,7 @@ Test(supervise_socket, fdstore_refused_without_file_descriptor_store_max, .init 
         snprintf(out, sizeof(out), "%s/kept.out", S.dir);
         /* Type=notify alone: NOTIFY_SOCKET is there, but the store is 0 */
         write_file("keep0.service", "[Service]\nType=notify\nExecStart=" PROBE " store %s\n", out);
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/keep0.service", S.units);
-        sv_start(cfg);
-        wait_field("keep0.service", "active", "active");
+        sv_start_unit("keep0.service", "active", "active");
         int before = sv_fds();
         cr_assert_eq(ctl(NULL, "restart", "keep0.service"), 0);
         wait_field("keep0.service", "active", "active");
@@ -679,16 +649,7 @@ Test(supervise_socket, fdstore_refused_without_file_descriptor_store_max, .init 
 static void store_preserve(const char *preserve, int kept_over_stop, int kept_over_restart)
 {
         char out[512];
-        snprintf(out, sizeof(out), "%s/kept.out", S.dir);
-        write_file("kept.service",
-                   "[Service]\nType=notify\nFileDescriptorStoreMax=4\n%s%s%sExecStart=" PROBE
-                   " store %s\nRestart=always\nRestartSec=0\n",
-                   preserve ? "FileDescriptorStorePreserve=" : "", preserve ? preserve : "",
-                   preserve ? "\n" : "", out);
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/kept.service", S.units);
-        sv_start(cfg);
-        wait_field("kept.service", "active", "active");
+        start_kept(preserve, out, sizeof(out));
         for (int step = 0; step < 2; step++) {
                 int want = step == 0 ? kept_over_stop : kept_over_restart;
                 char restarts[32];
@@ -702,15 +663,7 @@ static void store_preserve(const char *preserve, int kept_over_stop, int kept_ov
                 }
                 char *t = NULL;
                 if (want) {
-                        for (int i = 0; i < 600; i++) {
-                                free(t);
-                                t = slurp(out);
-                                if (t[0])
-                                        break;
-                                nap();
-                        }
-                        cr_assert_str_eq(t, "kept-data names=kept\n", "step %d", step);
-                        free(t);
+                        wait_kept(out, step == 0 ? "over a stop" : "over a restart");
                         return; /* that run never becomes active: the rest is another test */
                 }
                 if (step == 1) { /* the restart happened: its count went up */
@@ -729,25 +682,63 @@ static void store_preserve(const char *preserve, int kept_over_stop, int kept_ov
         sv_stop();
 }
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, fdstore_default_is_flushed_by_a_stop, .init = setup, .fini = teardown,
      .timeout = 120)
 {
         store_preserve(NULL, 0, 1); /* restart, systemd's default */
 }
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, fdstore_preserve_yes_survives_a_stop, .init = setup, .fini = teardown,
      .timeout = 120)
 {
         store_preserve("yes", 1, 1);
 }
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, fdstore_preserve_no_is_flushed_by_a_restart, .init = setup, .fini = teardown,
      .timeout = 120)
 {
         store_preserve("no", 0, 0);
+}
+
+/* `ctl restart` is a restart job (systemd: a job is queued, so the unit's
+ * resources are not released): `restart` (the default) and `yes` keep the
+ * store over it; `no` drops it at the end of the process all the same
+ * (service_enter_dead() releases it whatever comes next). */
+static void store_over_ctl_restart(const char *preserve, int kept)
+{
+        char out[512];
+        start_kept(preserve, out, sizeof(out));
+        char pid[32];
+        field("kept.service", "pid", pid, sizeof(pid));
+        cr_assert_eq(ctl(NULL, "restart", "kept.service"), 0);
+        if (kept) {
+                wait_kept(out, "over ctl restart");
+                return; /* that run never becomes active */
+        }
+        char now[32] = "";
+        for (int i = 0; i < 600; i++) {
+                field("kept.service", "pid", now, sizeof(now));
+                if (now[0] && strcmp(now, pid) != 0)
+                        break;
+                nap();
+        }
+        wait_field("kept.service", "active", "active");
+        char *t = slurp(out);
+        cr_assert_str_eq(t, "", "the store was kept over ctl restart: %s", t);
+        free(t);
+        sv_stop();
+}
+
+Test(supervise_socket, fdstore_default_survives_ctl_restart, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        store_over_ctl_restart(NULL, 1);
+}
+
+Test(supervise_socket, fdstore_preserve_no_is_flushed_by_ctl_restart, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+        store_over_ctl_restart("no", 0);
 }
 
 /* ---- refused configurations ----------------------------------------------------------------- */
@@ -758,13 +749,12 @@ static void refused(const char *file, const char *text, const char *want)
         char cfg[512];
         snprintf(cfg, sizeof(cfg), "%s/%s", S.units, file);
         char *out = NULL;
-        int st = run_portkit(&out, "supervise", "--control", S.ctl, cfg, NULL);
+        int st = svt_supervise_once(&S, 30000, &out, cfg, (const char *)NULL);
         cr_assert_eq(st, 1, "%s", out);
         cr_assert(strstr(out, want), "wanted '%s' in:\n%s", want, out);
         free(out);
 }
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, bad_socket_units_are_clear_errors, .init = setup, .fini = teardown,
      .timeout = 120)
 {
@@ -862,7 +852,6 @@ Test(supervise_socket, sctp_sockets_or_a_clear_error, .init = setup, .fini = tea
         }
 }
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, not_enforced_socket_keys_are_reported, .init = setup, .fini = teardown,
      .timeout = 120)
 {
@@ -871,9 +860,7 @@ Test(supervise_socket, not_enforced_socket_keys_are_reported, .init = setup, .fi
                    "DeferAcceptSec=5\nService=ne.service\n",
                    S.dir);
         write_file("ne.service", "[Service]\nExecStart=/bin/sleep 100\n");
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/n.socket", S.units);
-        sv_start(cfg);
+        sv_start_unit("n.socket", NULL, NULL);
         char *out = NULL;
         cr_assert_eq(ctl(&out, "status", "n.socket"), 0, "%s", out);
         cr_assert(strstr(out, "Symlinks= of a socket unit is not enforced"), "%s", out);
@@ -890,10 +877,7 @@ static void activated_through_the_helper(const char *type_lines)
 {
         write_file("hx.socket", "[Socket]\nListenStream=%s/hx.sock\n", S.dir);
         write_file("hx.service", "[Service]\n%s\n", type_lines);
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/hx.socket", S.units);
-        sv_start(cfg);
-        wait_field("hx.socket", "state", "listening");
+        sv_start_unit("hx.socket", "state", "listening");
         wait_field("hx.service", "state", "down");
         char path[512];
         snprintf(path, sizeof(path), "%s/hx.sock", S.dir);
@@ -911,14 +895,12 @@ static void activated_through_the_helper(const char *type_lines)
         sv_stop();
 }
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, oneshot_service_is_socket_activated, .init = setup, .fini = teardown,
      .timeout = 120)
 {
         activated_through_the_helper("Type=oneshot\nExecStart=" PROBE " serve 1");
 }
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, forking_service_is_socket_activated, .init = setup, .fini = teardown,
      .timeout = 120)
 {
@@ -931,16 +913,12 @@ Test(supervise_socket, forking_service_is_socket_activated, .init = setup, .fini
 
 /* ---- the escript control client ----------------------------------------------------------- */
 
-// cppcheck-suppress unknownMacro
 Test(supervise_socket, escript_control_client, .init = setup, .fini = teardown, .timeout = 120)
 {
         if (access("/usr/bin/escript", X_OK) != 0)
                 cr_skip_test("no escript");
         write_file("esc.service", "[Service]\nExecStart=/bin/sleep 100\n");
-        char cfg[512];
-        snprintf(cfg, sizeof(cfg), "%s/esc.service", S.units);
-        sv_start(cfg);
-        wait_field("esc.service", "active", "active");
+        sv_start_unit("esc.service", "active", "active");
         struct pk_cmd *cmd;
         cr_assert_eq(pk_cmd_new("/usr/bin/escript", &cmd), 0);
         const char *a[] = {PK_SOURCE_DIR "/examples/erlang/portkit_ctl.escript", S.ctl, "status",
@@ -1105,7 +1083,6 @@ static void on_ev(void *ud, const struct pk_sup_event *ev)
         }
 }
 
-// cppcheck-suppress unknownMacro
 Test(sup_listen, manual_child_gets_the_listen_fds, .timeout = 60)
 {
         int fds_before = tu_count_fds();
@@ -1185,7 +1162,6 @@ Test(sup_listen, manual_child_gets_the_listen_fds, .timeout = 60)
         cr_assert_eq(tu_count_fds(), fds_before, "descriptors leaked");
 }
 
-// cppcheck-suppress unknownMacro
 Test(sup_listen, set_listen_fds_replaces_them_for_the_next_run, .timeout = 60)
 {
         int fds_before = tu_count_fds_of(getpid());

@@ -123,7 +123,6 @@ static void dump_notes(void)
                 cr_log_info("note: %s", g_notes[i]);
 }
 
-/* cppcheck-suppress unknownMacro */
 Test(tmpfiles, each_line_type_in_a_temp_root, .init = setup, .fini = teardown)
 {
         if (geteuid() != 0)

@@ -57,6 +57,24 @@ def data_len(t):
     return None
 
 
+def read_data(p, fr, want, unacked, stats):
+    # Reads output frames until `want` bytes came, acknowledging every
+    # ACK_EVERY bytes as portkit.erl does; returns the bytes not yet
+    # acknowledged.  stats (for the stall message) counts the whole run.
+    got = 0
+    while got < want:
+        n = data_len(next(fr))
+        if n is None:
+            continue
+        got += n
+        unacked += n
+        stats.update(got=stats["got"] + n, frames=stats["frames"] + 1, unacked=unacked)
+        if unacked >= ACK_EVERY:
+            send(p, term_ack(unacked))
+            unacked = 0
+    return unacked
+
+
 def main():
     mode, arg = sys.argv[1], sys.argv[2] if sys.argv[2] != "--" else None
     cmd = sys.argv[sys.argv.index("--") + 1:]
@@ -73,31 +91,10 @@ def main():
         msg = b"0123456789abcdef"
         for _ in range(int(arg)):
             send(p, term_stdin(msg))
-            got = 0
-            while got < 16:
-                t = next(fr)
-                n = data_len(t)
-                if n is None:
-                    continue
-                got += n
-                unacked += n
-                if unacked >= ACK_EVERY:
-                    send(p, term_ack(unacked))
-                    unacked = 0
+            unacked = read_data(p, fr, len(msg), unacked, stats)
         send(p, bytes([ETF]) + atom("stop"))
     elif mode == "tput":
-        want, got = int(arg) << 20, 0
-        while got < want:
-            t = next(fr)
-            n = data_len(t)
-            if n is None:
-                continue
-            got += n
-            unacked += n
-            stats.update(got=got, frames=stats["frames"] + 1, unacked=unacked)
-            if unacked >= ACK_EVERY:
-                send(p, term_ack(unacked))
-                unacked = 0
+        unacked = read_data(p, fr, int(arg) << 20, unacked, stats)
         send(p, bytes([ETF]) + atom("stop"))
         send(p, bytes([ETF]) + atom("stop"))
     # Output still coming is acknowledged, as portkit.erl does, until `done`.

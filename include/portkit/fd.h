@@ -221,6 +221,21 @@ PK_API ssize_t pk_fd_sendfile(int out_fd, int in_fd, int64_t *offset, size_t len
 PK_API int pk_fd_open(const char *path, int oflags, mode_t mode);
 
 /**
+ * @brief A sealed memfd holding a copy of @p buf, positioned at 0: an
+ *        in-memory read-only file (systemd's StandardInputData=).
+ *
+ * Made with memfd_create(2) (MFD_CLOEXEC | MFD_ALLOW_SEALING) and sealed
+ * against writes, growing, shrinking and further seals, so whoever gets it
+ * can read (and seek) but never change it.
+ * @param name the memfd's name (shown in /proc/PID/fd; borrowed).
+ * @param buf the bytes (borrowed for the call); may be NULL when @p len is 0.
+ * @param len their number.
+ * @return the descriptor (the caller owns it), or -EINVAL, or a negative
+ *         errno from memfd_create(2), write(2) or fcntl(2).
+ */
+PK_API int pk_fd_memfd_data(const char *name, const void *buf, size_t len);
+
+/**
  * @brief pk_fd_open() relative to a directory descriptor (openat(2)), always
  *        adding O_CLOEXEC and O_NOCTTY; EINTR is retried.
  * @param dirfd a directory descriptor (borrowed), or AT_FDCWD.

@@ -178,6 +178,16 @@ PK_API int pk_cmd_cwd(struct pk_cmd *cmd, const char *dir);
  */
 PK_API int pk_cmd_chroot(struct pk_cmd *cmd, const char *dir);
 
+/**
+ * @brief Where a program given by bare name (no '/') is looked up: the
+ *        colon-separated directories @p dirs instead of the PATH the child
+ *        will see (systemd's ExecSearchPath=).  The child's PATH is not
+ *        changed.  Looked up at each spawn, as without it.
+ * @param dirs the directories (copied); NULL: back to the child's PATH.
+ * @return 0, -EINVAL (no cmd), -ENOMEM.
+ */
+PK_API int pk_cmd_search_path(struct pk_cmd *cmd, const char *dirs);
+
 /** @brief Sets the child's umask (0..0777). @return 0 or -EINVAL. */
 PK_API int pk_cmd_umask(struct pk_cmd *cmd, mode_t mask);
 
@@ -375,6 +385,15 @@ PK_API int pk_cmd_fd_null(struct pk_cmd *cmd, int child_fd);
  */
 PK_API int pk_cmd_fd_file(struct pk_cmd *cmd, int child_fd, const char *path, int flags,
                           mode_t mode);
+
+/**
+ * @brief Child fd N gets a fresh read-only, sealed memfd holding a copy of
+ *        `data`, made at each spawn and positioned at 0 (pk_fd_memfd_data();
+ *        systemd's StandardInputData=).  `len` 0 maps /dev/null instead.
+ * @param data the bytes, copied (borrowed for the call); NULL only when len is 0.
+ * @return 0, -EINVAL, -ENOMEM.
+ */
+PK_API int pk_cmd_fd_data(struct pk_cmd *cmd, int child_fd, const void *data, size_t len);
 
 /**
  * @brief Child fd N gets the same open file as child fd `other_child_fd`, as a

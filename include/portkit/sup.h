@@ -464,6 +464,27 @@ PK_API int pk_sup_shutdown(struct pk_sup *sup);
 /** @brief The supervisor's own state (see struct pk_sup_status). */
 PK_API int pk_sup_state(const struct pk_sup *sup, struct pk_sup_status *ret);
 
+/**
+ * @brief Changes a supervisor's restart settings in place, running or not,
+ *        nested or not: strategy (among one_for_one, one_for_all and
+ *        rest_for_one), intensity, period_ms, auto_shutdown, the backoff
+ *        (backoff_base_ms, backoff_cap_ms, backoff_reset_ms, jitter_pct),
+ *        orphan_signal (from the next spawn on); 0
+ *        means the default, as for pk_sup_new().  Children keep running.  The
+ *        restart history is kept (its newest entries, as many as the new
+ *        intensity counts); a restart already waiting keeps its delay, the
+ *        next one uses the new backoff; the next exit uses the new strategy.
+ * @param opts borrowed for the call.  name, cgroup, cgroup_parent and
+ *        template_spec are fixed at creation: leave name and cgroup_parent
+ *        NULL (or as they are), cgroup as it is, template_spec NULL.
+ * @return 0; -EINVAL (NULL, a bad value, a change of what is fixed, a
+ *         simple_one_for_one supervisor or a change to or from that
+ *         strategy); -EBUSY (a one_for_all / rest_for_one group restart or a
+ *         shutdown is under way: decided by the old settings); -ENOMEM.  On
+ *         failure nothing changed.
+ */
+PK_API int pk_sup_set_opts(struct pk_sup *sup, const struct pk_sup_opts *opts);
+
 /* ---- run-time control of one child ----------------------------------------- */
 
 /** @brief Starts a stopped, failed or waiting child (clears FAILED). -ENOENT, -EALREADY. */

@@ -293,11 +293,15 @@ struct pk_unit_exec_ctx { // NOLINT(clang-analyzer-optin.performance.Padding)
         struct pk_unit_dirs dirs[PK_UNIT_DIR_COUNT]; /**< RuntimeDirectory= etc. */
         int runtime_directory_preserve;              /**< 0 no, 1 yes, 2 restart */
         struct pk_unit_stdio std_input, std_output, std_error;
-        char *tty_path;            /**< TTYPath= or NULL */
-        char *syslog_identifier;   /**< SyslogIdentifier= or NULL */
-        bool ignore_sigpipe;       /**< IgnoreSIGPIPE=, default true */
-        unsigned char *input_data; /**< StandardInputText=/Data= bytes */
+        char *tty_path;          /**< TTYPath= or NULL */
+        char *syslog_identifier; /**< SyslogIdentifier= or NULL */
+        bool ignore_sigpipe;     /**< IgnoreSIGPIPE=, default true */
+        /** StandardInputText=/Data= bytes (not NUL-terminated; NULL when none). */
+        unsigned char *input_data;
         size_t input_data_len;
+        /** ExecSearchPath= directories (absolute), in order: where a bare Exec*=
+         *  name is looked up, and the PATH variable unless the unit sets PATH. */
+        struct pk_unit_strv exec_search_path;
 };
 
 /** @brief systemd.kill(5). */
@@ -729,8 +733,9 @@ struct pk_unit_child {
  * Maps Type=, Exec*= (through the helper where needed), Restart=,
  * SuccessExitStatus=, KillSignal=/SendSIGKILL=/TimeoutStopSec=, the exec
  * context (User=, Group=, Environment*=, WorkingDirectory=, UMask=, Nice=,
- * OOMScoreAdjust=, Limit*=, scheduling, capabilities, NoNewPrivileges=),
- * StandardOutput=/StandardError= and the dependencies.  What it cannot
+ * OOMScoreAdjust=, Limit*=, scheduling, capabilities, NoNewPrivileges=,
+ * ExecSearchPath=), StandardInput= (data: a fresh sealed memfd per spawn;
+ * file:), StandardOutput=/StandardError= and the dependencies.  What it cannot
  * enforce goes to (*ret)->notes, together with the unit's own not-enforced list.
  * @param u a service unit (borrowed for the call).
  * @param opts options or NULL.
@@ -745,8 +750,9 @@ PK_API int pk_unit_to_child(const struct pk_unit *u, const struct pk_unit_child_
 
 /**
  * @brief Builds the command for one Exec line of @p u with the unit's exec
- *        context applied (the `+` prefix skips credentials, `!` skips User=/Group=),
- *        `$VAR` expanded with @p env.
+ *        context applied (the `+` prefix skips credentials, `!` skips User=/Group=;
+ *        StandardInput=, ExecSearchPath= as pk_unit_to_child()), `$VAR` expanded
+ *        with @p env.
  * @param env NULL-terminated KEY=VALUE (borrowed), also the command's environment.
  * @param[out] ret caller owns; free with pk_cmd_free().
  * @return 0, -ENOMEM, -E2BIG, PK_ENOUSER, PK_ENOGROUP, -EINVAL.

@@ -64,34 +64,6 @@ static int new_socket(int family, int type, int flags)
         return fd;
 }
 
-static int bound_socket(const char *host, unsigned port, int type, int backlog, int flags)
-{
-        if (pk__bad_flags(flags, PK_FD_NONBLOCK) || backlog < 0)
-                return -EINVAL;
-        struct sockaddr_storage ss;
-        socklen_t len;
-        int r = make_inet(host, port, false, &ss, &len);
-        if (r < 0)
-                return r;
-        int saved = errno;
-        PK_CLEANUP_FD int fd = new_socket(ss.ss_family, type, flags);
-        if (fd < 0)
-                return fd;
-        if (type == SOCK_STREAM) {
-                /* Rebinding a port with connections in TIME_WAIT is normal
-                 * for a restarted server. */
-                int one = 1;
-                if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-                        return pk__neg_errno();
-        }
-        if (bind(fd, (struct sockaddr *)&ss, len) < 0)
-                return pk__neg_errno();
-        if (type == SOCK_STREAM && listen(fd, backlog ? backlog : SOMAXCONN) < 0)
-                return pk__neg_errno();
-        errno = saved;
-        return pk_take_fd(&fd);
-}
-
 /* Waits for a connect that a signal interrupted, then reads its result. */
 static int finish_connect(int fd)
 {
@@ -143,7 +115,8 @@ static int connected_socket(const char *host, unsigned port, int type, int flags
 
 int pk_fd_tcp_listen(const char *host, unsigned port, int backlog, int flags)
 {
-        return bound_socket(host, port, SOCK_STREAM, backlog, flags);
+        return pk_fd_inet_listen(host, port, SOCK_STREAM,
+                                 &(struct pk_fd_inet_opts){.flags = flags, .backlog = backlog});
 }
 
 int pk_fd_tcp_connect(const char *host, unsigned port, int flags)
@@ -153,7 +126,7 @@ int pk_fd_tcp_connect(const char *host, unsigned port, int flags)
 
 int pk_fd_udp_bind(const char *host, unsigned port, int flags)
 {
-        return bound_socket(host, port, SOCK_DGRAM, 0, flags);
+        return pk_fd_inet_listen(host, port, SOCK_DGRAM, &(struct pk_fd_inet_opts){.flags = flags});
 }
 
 int pk_fd_udp_connect(const char *host, unsigned port, int flags)

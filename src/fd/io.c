@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -338,6 +339,30 @@ int pk_fd_openat(int dirfd, const char *path, int oflags, mode_t mode)
         while (fd < 0 && errno == EINTR);
         if (fd < 0)
                 return pk__neg_errno();
+        errno = saved;
+        return fd;
+}
+
+int pk_fd_memfd_data(const char *name, const void *buf, size_t len)
+{
+        if (!name || (len && !buf))
+                return -EINVAL;
+        int saved = errno;
+        int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return pk__neg_errno();
+        ssize_t w = len ? pk_fd_write_all(fd, buf, len, NULL) : 0;
+        int r = w < 0 ? (int)w : 0;
+        /* Read-only for good: no write, no resize, no new seals. */
+        if (r == 0 &&
+            fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+                r = pk__neg_errno();
+        if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
+                r = pk__neg_errno();
+        if (r < 0) {
+                pk_fd_close(fd);
+                return r;
+        }
         errno = saved;
         return fd;
 }

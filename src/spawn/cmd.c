@@ -59,6 +59,7 @@ struct pk_cmd *pk_cmd_free(struct pk_cmd *c)
         free(c->pid_key);
         free(c->cwd);
         free(c->root);
+        free(c->search_path);
         free(c->groups);
         for (size_t i = 0; i < c->nfds; i++)
                 free(c->fds[i].path);
@@ -95,6 +96,7 @@ int pk_cmd_dup(const struct pk_cmd *c, struct pk_cmd **ret_cmd)
         d->nenv = 0;
         d->cwd = NULL;
         d->root = NULL;
+        d->search_path = NULL;
         d->groups = NULL;
         d->fds = NULL;
         d->nfds = 0;
@@ -104,6 +106,7 @@ int pk_cmd_dup(const struct pk_cmd *c, struct pk_cmd **ret_cmd)
         d->pid_key = dup_str(c->pid_key, &ok);
         d->cwd = dup_str(c->cwd, &ok);
         d->root = dup_str(c->root, &ok);
+        d->search_path = dup_str(c->search_path, &ok);
         d->argv = calloc(c->argv_cap, sizeof(char *));
         if (!d->argv)
                 ok = false;
@@ -128,7 +131,14 @@ int pk_cmd_dup(const struct pk_cmd *c, struct pk_cmd **ret_cmd)
                 ok = d->fds != NULL;
                 for (size_t i = 0; ok && i < c->nfds; i++, d->nfds++) {
                         d->fds[i] = c->fds[i];
-                        d->fds[i].path = dup_str(c->fds[i].path, &ok);
+                        if (c->fds[i].kind == PK__FD_DATA) {
+                                d->fds[i].path = malloc(c->fds[i].len + 1);
+                                ok = d->fds[i].path != NULL;
+                                if (ok)
+                                        memcpy(d->fds[i].path, c->fds[i].path, c->fds[i].len);
+                        } else {
+                                d->fds[i].path = dup_str(c->fds[i].path, &ok);
+                        }
                 }
         }
         if (!ok) {
@@ -263,6 +273,18 @@ int pk_cmd_chroot(struct pk_cmd *c, const char *dir)
                 return -ENOMEM;
         free(c->root);
         c->root = s;
+        return 0;
+}
+
+int pk_cmd_search_path(struct pk_cmd *c, const char *dirs)
+{
+        if (!c)
+                return -EINVAL;
+        char *s = NULL;
+        if (dirs && !(s = strdup(dirs)))
+                return -ENOMEM;
+        free(c->search_path);
+        c->search_path = s;
         return 0;
 }
 
@@ -567,6 +589,27 @@ int pk_cmd_fd_file(struct pk_cmd *c, int child_fd, const char *path, int flags, 
         if (!path || !*path)
                 return -EINVAL;
         return fd_set_entry(c, child_fd, PK__FD_FILE, -1, flags & ~O_CLOEXEC, mode, path);
+}
+
+int pk_cmd_fd_data(struct pk_cmd *c, int child_fd, const void *data, size_t len)
+{
+        if (len && !data)
+                return -EINVAL;
+        if (len == 0) /* nothing to read: /dev/null, as systemd gives */
+                return pk_cmd_fd_null(c, child_fd);
+        char *b = malloc(len + 1);
+        if (!b)
+                return -ENOMEM;
+        memcpy(b, data, len);
+        int r = fd_set_entry(c, child_fd, PK__FD_DATA, -1, 0, 0, NULL);
+        if (r < 0) {
+                free(b);
+                return r;
+        }
+        struct pk__fdspec *s = fd_slot(c, child_fd); /* the entry just set */
+        s->path = b;
+        s->len = len;
+        return 0;
 }
 
 int pk_cmd_fd_same_as(struct pk_cmd *c, int child_fd, int other_child_fd)

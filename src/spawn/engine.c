@@ -122,7 +122,7 @@ static int lookup(const struct pk_cmd *c, char **ret_path)
         size_t nlen = strlen(name);
         if (nlen > NAME_MAX)
                 return -ENAMETOOLONG;
-        const char *path = cmd_path_var(c);
+        const char *path = c->search_path ? c->search_path : cmd_path_var(c);
         if (!path)
                 path = "/usr/local/bin:/usr/bin:/bin";
         int err = -ENOENT;
@@ -392,6 +392,14 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
                         int e = -errno;
                         pk__spawn_error_set(reterr, PK_SPAWN_STEP_OPEN, e, t, 0, s->path);
                         return e;
+                }
+                pp->tmp[pp->ntmp++] = src;
+                break;
+        case PK__FD_DATA:
+                src = pk_fd_memfd_data("pk-data", s->path, s->len);
+                if (src < 0) {
+                        pk__spawn_error_set(reterr, PK_SPAWN_STEP_OPEN, src, t, 0, "memfd");
+                        return src;
                 }
                 pp->tmp[pp->ntmp++] = src;
                 break;

@@ -39,6 +39,7 @@ enum pk__fd_kind {
         PK__FD_PTY,
         PK__FD_NULL,
         PK__FD_FILE,
+        PK__FD_DATA, /* a sealed memfd made from the bytes in path (len of them) */
         PK__FD_SAME, /* what child fd parent_fd gets */
         PK__FD_CLOSED,
 };
@@ -49,7 +50,8 @@ struct pk__fdspec {
         int parent_fd; /* PARENT; the other child fd for SAME */
         int flags;     /* PIPE flags, socket type, open flags */
         mode_t mode;
-        char *path; /* FILE */
+        char *path; /* FILE; the bytes for DATA */
+        size_t len; /* DATA: how many bytes path holds */
 };
 
 struct pk__envop {
@@ -106,7 +108,8 @@ struct pk_cmd {
         struct pk__envop *env;
         size_t nenv;
         char *cwd;
-        char *root; /* pk_cmd_chroot(), absolute; NULL: none */
+        char *root;        /* pk_cmd_chroot(), absolute; NULL: none */
+        char *search_path; /* pk_cmd_search_path(); NULL: the PATH the child sees */
         struct pk__attrs a;
         bool has_uid, has_gid, has_groups;
         gid_t *groups;

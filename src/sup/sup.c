@@ -1900,32 +1900,63 @@ static int check_deps(struct pk_sup *s, char *reterr, size_t size)
 /* ---- public life cycle ------------------------------------------------------------------------
  */
 
+/* The checks of every option's range, shared by pk_sup_new() and
+ * pk_sup_set_opts(): 0 or -EINVAL. */
+static int opts_valid(const struct pk_sup_opts *d)
+{
+        if (d->strategy < PK_SUP_ONE_FOR_ONE || d->strategy > PK_SUP_SIMPLE_ONE_FOR_ONE)
+                return -EINVAL;
+        if (d->auto_shutdown < PK_SUP_AUTO_NEVER || d->auto_shutdown > PK_SUP_AUTO_ALL_SIGNIFICANT)
+                return -EINVAL;
+        if (d->period_ms < 0 || d->backoff_base_ms < 0 || d->backoff_cap_ms < 0 ||
+            d->backoff_reset_ms < 0 || d->period_ms > MAX_DURATION_MS ||
+            d->backoff_base_ms > MAX_DURATION_MS || d->backoff_cap_ms > MAX_DURATION_MS ||
+            d->backoff_reset_ms > MAX_DURATION_MS || d->jitter_pct > 100 || d->intensity > 100000)
+                return -EINVAL;
+        if ((d->strategy == PK_SUP_SIMPLE_ONE_FOR_ONE) != (d->template_spec != NULL))
+                return -EINVAL;
+        if (d->name && !valid_id(d->name))
+                return -EINVAL;
+        if (d->cgroup < PK_SUP_CGROUP_OFF || d->cgroup > PK_SUP_CGROUP_ON)
+                return -EINVAL;
+        if (d->cgroup_parent && d->cgroup_parent[0] != '/')
+                return -EINVAL;
+        if (d->orphan_signal < 0 || d->orphan_signal >= NSIG)
+                return -EINVAL;
+        return 0;
+}
+
+/* Puts the defaults in place of the zeros of the restart settings: 0, or
+ * -EINVAL for a backoff cap below its base. */
+static int opts_defaults(struct pk_sup_opts *d)
+{
+        if (d->intensity == 0)
+                d->intensity = DEF_INTENSITY;
+        if (d->period_ms == 0)
+                d->period_ms = DEF_PERIOD_MS;
+        if (d->backoff_base_ms == 0)
+                d->backoff_base_ms = DEF_BACKOFF_BASE_MS;
+        if (d->backoff_cap_ms == 0)
+                d->backoff_cap_ms = DEF_BACKOFF_CAP_MS;
+        if (d->backoff_cap_ms < d->backoff_base_ms)
+                return -EINVAL;
+        if (d->backoff_reset_ms == 0)
+                d->backoff_reset_ms = DEF_BACKOFF_RESET_MS;
+        if (d->jitter_pct == 0)
+                d->jitter_pct = DEF_JITTER_PCT;
+        return 0;
+}
+
 static int opts_apply(struct pk_sup *s, const struct pk_sup_opts *o)
 {
         struct pk_sup_opts d;
         memset(&d, 0, sizeof(d));
         if (o)
                 d = *o;
-        if (d.strategy < PK_SUP_ONE_FOR_ONE || d.strategy > PK_SUP_SIMPLE_ONE_FOR_ONE)
-                return -EINVAL;
-        if (d.auto_shutdown < PK_SUP_AUTO_NEVER || d.auto_shutdown > PK_SUP_AUTO_ALL_SIGNIFICANT)
-                return -EINVAL;
-        if (d.period_ms < 0 || d.backoff_base_ms < 0 || d.backoff_cap_ms < 0 ||
-            d.backoff_reset_ms < 0 || d.period_ms > MAX_DURATION_MS ||
-            d.backoff_base_ms > MAX_DURATION_MS || d.backoff_cap_ms > MAX_DURATION_MS ||
-            d.backoff_reset_ms > MAX_DURATION_MS || d.jitter_pct > 100 || d.intensity > 100000)
-                return -EINVAL;
-        if ((d.strategy == PK_SUP_SIMPLE_ONE_FOR_ONE) != (d.template_spec != NULL))
-                return -EINVAL;
-        if (d.name && !valid_id(d.name))
-                return -EINVAL;
-        if (d.cgroup < PK_SUP_CGROUP_OFF || d.cgroup > PK_SUP_CGROUP_ON)
-                return -EINVAL;
-        if (d.orphan_signal < 0 || d.orphan_signal >= NSIG)
-                return -EINVAL;
+        int r = opts_valid(&d);
+        if (r < 0)
+                return r;
         if (d.cgroup_parent) {
-                if (d.cgroup_parent[0] != '/')
-                        return -EINVAL;
                 s->cgroup_parent = strdup(d.cgroup_parent);
                 if (!s->cgroup_parent)
                         return -ENOMEM;
@@ -1933,20 +1964,8 @@ static int opts_apply(struct pk_sup *s, const struct pk_sup_opts *o)
         }
         snprintf(s->name, sizeof(s->name), "%s", d.name ? d.name : "sup");
         d.name = NULL;
-        if (d.intensity == 0)
-                d.intensity = DEF_INTENSITY;
-        if (d.period_ms == 0)
-                d.period_ms = DEF_PERIOD_MS;
-        if (d.backoff_base_ms == 0)
-                d.backoff_base_ms = DEF_BACKOFF_BASE_MS;
-        if (d.backoff_cap_ms == 0)
-                d.backoff_cap_ms = DEF_BACKOFF_CAP_MS;
-        if (d.backoff_cap_ms < d.backoff_base_ms)
-                return -EINVAL;
-        if (d.backoff_reset_ms == 0)
-                d.backoff_reset_ms = DEF_BACKOFF_RESET_MS;
-        if (d.jitter_pct == 0)
-                d.jitter_pct = DEF_JITTER_PCT;
+        if ((r = opts_defaults(&d)) < 0)
+                return r;
         if (d.template_spec) {
                 if (d.template_spec->type == PK_SUP_SUPERVISOR || d.template_spec->requires_ids ||
                     d.template_spec->binds_to)
@@ -1954,7 +1973,7 @@ static int opts_apply(struct pk_sup *s, const struct pk_sup_opts *o)
                 s->tmpl = child_new(s, "");
                 if (!s->tmpl)
                         return -ENOMEM;
-                int r = spec_apply(s->tmpl, d.template_spec, PK_SUP_WORKER, true);
+                r = spec_apply(s->tmpl, d.template_spec, PK_SUP_WORKER, true);
                 if (r < 0)
                         return r;
         }
@@ -1962,6 +1981,44 @@ static int opts_apply(struct pk_sup *s, const struct pk_sup_opts *o)
         s->hist_cap = (size_t)(d.intensity > 0 ? d.intensity : 0) + 1;
         s->hist = calloc(s->hist_cap, sizeof(*s->hist));
         return s->hist ? 0 : -ENOMEM;
+}
+
+int pk_sup_set_opts(struct pk_sup *s, const struct pk_sup_opts *o)
+{
+        if (!s || !o)
+                return -EINVAL;
+        struct pk_sup_opts d = *o;
+        int r = opts_valid(&d);
+        if (r < 0)
+                return r;
+        /* What is fixed at creation must be left unset or be the same. */
+        if ((d.name && strcmp(d.name, s->name) != 0) || d.cgroup != s->opts.cgroup ||
+            (d.cgroup_parent &&
+             (!s->cgroup_parent || strcmp(d.cgroup_parent, s->cgroup_parent) != 0)) ||
+            d.template_spec || s->opts.strategy == PK_SUP_SIMPLE_ONE_FOR_ONE)
+                return -EINVAL;
+        if ((r = opts_defaults(&d)) < 0)
+                return r;
+        /* A group restart or a stop under way was decided by the old strategy. */
+        if (s->phase == PHASE_GROUP || s->phase == PHASE_SHUTDOWN)
+                return -EBUSY;
+        /* The restart history: the newest restarts that the new intensity keeps. */
+        size_t cap = (size_t)(d.intensity > 0 ? d.intensity : 0) + 1;
+        uint64_t *hist = calloc(cap, sizeof(*hist));
+        if (!hist)
+                return -ENOMEM;
+        size_t keep = s->hist_n < cap - 1 ? s->hist_n : cap - 1;
+        for (size_t i = 0; i < keep; i++)
+                hist[i] = s->hist[(s->hist_head + s->hist_n - keep + i) % s->hist_cap];
+        free(s->hist);
+        s->hist = hist;
+        s->hist_cap = cap;
+        s->hist_head = 0;
+        s->hist_n = keep;
+        d.name = NULL;
+        d.cgroup_parent = NULL;
+        s->opts = d;
+        return 0;
 }
 
 int pk_sup_new(struct pk_loop *loop, const struct pk_sup_opts *opts, struct pk_sup **ret)

@@ -109,6 +109,26 @@ static int apply_stdio(struct pk_cmd *cmd, const struct pk_unit_stdio *s, int fd
         }
 }
 
+/* Standard input.  Each command gets its own: data is a fresh sealed memfd
+ * at every spawn and a file is opened again, as systemd does. */
+static int apply_stdin(struct pk_cmd *cmd, const struct pk_unit_exec_ctx *x, struct child_priv *c)
+{
+        switch (x->std_input.kind) {
+        case PK_UNIT_STDIO_NULL:
+                return pk_cmd_fd_null(cmd, 0);
+        case PK_UNIT_STDIO_DATA: /* no data: /dev/null (systemd's fixup_input) */
+                return pk_cmd_fd_data(cmd, 0, x->input_data, x->input_data_len);
+        case PK_UNIT_STDIO_FILE:
+                return pk_cmd_fd_file(cmd, 0, x->std_input.path, O_RDONLY, 0);
+        case PK_UNIT_STDIO_SOCKET:
+                return 0; /* the caller's (an Accept=yes connection) */
+        default:
+                return c ? note(c, "StandardInput= of this kind (tty, fd:) is not enforced: "
+                                   "inherited")
+                         : 0;
+        }
+}
+
 /* Whether we hold CAP_SYS_RESOURCE (bit 24 of CapEff), needed to raise hard limits. */
 static bool have_sys_resource(void)
 {
@@ -243,7 +263,7 @@ static int apply_ctx(struct pk_cmd *cmd, const struct pk_unit *u, unsigned flags
         /* IgnoreSIGPIPE=no: a fresh exec's default disposition already. */
         if (x->ignore_sigpipe && (r = pk_cmd_signal_ignore(cmd, SIGPIPE)) < 0)
                 return r;
-        if (x->std_input.kind == PK_UNIT_STDIO_NULL && (r = pk_cmd_fd_null(cmd, 0)) < 0)
+        if ((r = apply_stdin(cmd, x, c)) < 0)
                 return r;
         if ((r = apply_stdio(cmd, &x->std_output, 1, c, "StandardOutput")) < 0)
                 return r;
@@ -272,6 +292,17 @@ static int set_env(struct pk_cmd *cmd, const char *const *env)
         return r;
 }
 
+/* ExecSearchPath=: where a bare command name is looked up (only there). */
+static int set_search_path(struct pk_cmd *cmd, const struct pk_unit *u)
+{
+        char *dirs = pk__unit_search_path(u, "");
+        if (!dirs)
+                return -ENOMEM;
+        int r = pk_cmd_search_path(cmd, dirs);
+        free(dirs);
+        return r;
+}
+
 /* One Exec line as a command; c (or NULL) collects the notes of what is clamped. */
 static int exec_cmd(const struct pk_unit *u, const struct pk_unit_exec *e, const char *const *env,
                     struct child_priv *c, struct pk_cmd **ret)
@@ -288,6 +319,8 @@ static int exec_cmd(const struct pk_unit *u, const struct pk_unit_exec *e, const
                 r = pk_cmd_args(cmd, (const char *const *)argv + 1);
         if (r == 0)
                 r = set_env(cmd, env);
+        if (r == 0 && u->exec.exec_search_path.n && !strchr(e->path, '/'))
+                r = set_search_path(cmd, u);
         if (r == 0)
                 r = apply_ctx(cmd, u, e->flags, c);
         /* RootDirectory= as systemd applies it: to every command but the
@@ -656,6 +689,15 @@ static int build_cmd(struct child_priv *c, const struct pk_unit *u,
         if ((s->type == PK_UNIT_TYPE_FORKING || s->type == PK_UNIT_TYPE_ONESHOT) &&
             (r = pk_cmd_arg(cmd, "--ready-fd=259")) < 0)
                 return r;
+        if (u->exec.exec_search_path.n) {
+                char *dirs = pk__unit_search_path(u, "--search-path=");
+                if (!dirs)
+                        return -ENOMEM;
+                r = pk_cmd_arg(cmd, dirs);
+                free(dirs);
+                if (r < 0)
+                        return r;
+        }
         for (size_t i = 0; i < s->exec_condition.n; i++)
                 if ((r = helper_cmd_args(cmd, "--condition", &s->exec_condition.v[i], env)) < 0)
                         return r;
@@ -785,6 +827,15 @@ int pk_unit_to_child(const struct pk_unit *u, const struct pk_unit_child_opts *o
                 if (nt->key && nt->value && strcmp(nt->key, "StartLimitAction") == 0 &&
                     strcmp(nt->value, "none") == 0)
                         continue; /* the default, and what is done: the unit alone fails */
+                if (nt->key && strcmp(nt->key, "OpenFile") == 0) {
+                        /* systemd 253's; Debian 12's 252 ignores it as unknown */
+                        if ((r = note(c,
+                                      "OpenFile=%s (%s:%u) is not enforced (a systemd 253 key; "
+                                      "Debian 12 runs 252): no file is opened or passed",
+                                      nt->value, nt->file ? nt->file : "", nt->line)) < 0)
+                                goto fail;
+                        continue;
+                }
                 if ((r = note(c, "%s=%s (%s:%u) is not enforced", nt->key, nt->value,
                               nt->file ? nt->file : "", nt->line)) < 0)
                         goto fail;

@@ -707,30 +707,79 @@ static int h_stdio(struct pctx *c, const struct keydef *k, char *v)
         return bad(c, "standard stream setting", v);
 }
 
-static int h_input_text(struct pctx *c, const struct keydef *k, char *v)
+/* Appends bytes (and a newline) to the unit's standard input data. */
+static int input_append(struct pctx *c, const char *b, size_t len, bool newline)
 {
-        (void)k;
+        struct pk_unit_exec_ctx *x = &c->p->pub.exec;
+        size_t total = x->input_data_len + len + (newline ? 1 : 0);
+        if (total > c->o->max_file)
+                return pk__unit_fail(c, PK_EUNITLIMIT, "standard input data over %zu bytes",
+                                     c->o->max_file);
+        unsigned char *n = ua_alloc(A(c), total + 1);
+        if (!n)
+                return -ENOMEM;
+        if (x->input_data_len)
+                memcpy(n, x->input_data, x->input_data_len);
+        if (len)
+                memcpy(n + x->input_data_len, b, len);
+        if (newline)
+                n[total - 1] = '\n';
+        x->input_data = n;
+        x->input_data_len = total;
+        return 0;
+}
+
+/* StandardInputText=: C escapes, then specifiers (systemd's order), a newline
+ * after each line; StandardInputData= (arg 1): base64, bytes joined as they
+ * are.  Both feed one buffer; an empty assignment empties it.  Raw value. */
+static int h_input(struct pctx *c, const struct keydef *k, char *v)
+{
         struct pk_unit_exec_ctx *x = &c->p->pub.exec;
         if (!*v) {
                 x->input_data = NULL;
                 x->input_data_len = 0;
                 return 0;
         }
-        /* StandardInputText=: C escapes, a newline appended per line. */
-        size_t vl = strlen(v);
-        if (x->input_data_len + vl + 1 > c->o->max_file)
-                return pk__unit_fail(c, PK_EUNITLIMIT, "standard input data too large");
-        unsigned char *n = ua_alloc(A(c), x->input_data_len + vl + 2);
-        if (!n)
-                return -ENOMEM;
-        if (x->input_data_len)
-                memcpy(n, x->input_data, x->input_data_len);
-        /* Bytes, not a string: the newline ends the line, no NUL is needed. */
-        memcpy(n + x->input_data_len, v, vl); // NOLINT(bugprone-not-null-terminated-result)
-        n[x->input_data_len + vl] = '\n';
-        x->input_data = n;
-        x->input_data_len += vl + 1;
-        return 0;
+        if (k->arg == 1) {
+                size_t len = strlen(v);
+                if (pk__unit_unbase64(v, &len) < 0)
+                        return bad(c, "base64 data", v);
+                return input_append(c, v, len, false);
+        }
+        char *un, *text;
+        if (pk__unit_cunescape(A(c), v, &un) < 0)
+                return bad(c, "C-escaped text", v);
+        int r = pk__unit_specifiers(c, un, &text);
+        if (r < 0)
+                return r;
+        return input_append(c, text, strlen(text), true);
+}
+
+/* ExecSearchPath=: colon-separated absolute directories, specifiers resolved in
+ * each; lines append, an empty one resets.  Raw value. */
+static int h_search_path(struct pctx *c, const struct keydef *k, char *v)
+{
+        struct pk_unit_strv *sv = FIELD(c, k, struct pk_unit_strv);
+        if (!*v) {
+                strv_reset(sv);
+                return 0;
+        }
+        for (char *p = v;;) {
+                char *colon = strchr(p, ':');
+                if (colon)
+                        *colon = '\0';
+                char *dir;
+                int r = pk__unit_specifiers(c, p, &dir);
+                if (r < 0)
+                        return r;
+                if (!path_ok(dir))
+                        return bad(c, "ExecSearchPath= directory (absolute paths only)", dir);
+                if ((r = strv_add(c, sv, dir)) < 0)
+                        return r;
+                if (!colon)
+                        return 0;
+                p = colon + 1;
+        }
 }
 
 /* Exit status sets; arg unused. */
@@ -1146,7 +1195,9 @@ static const struct keydef keys[] = {
     {"StandardInput", S_EXEC, h_stdio, EX(std_input), 0},
     {"StandardOutput", S_EXEC, h_stdio, EX(std_output), 1},
     {"StandardError", S_EXEC, h_stdio, EX(std_error), 2},
-    {"StandardInputText", S_EXEC, h_input_text, 0, 0},
+    {"StandardInputText", S_EXEC, h_input, 0, 0},
+    {"StandardInputData", S_EXEC, h_input, 0, 1},
+    {"ExecSearchPath", S_EXEC, h_search_path, EX(exec_search_path), 0},
     {"TTYPath", S_EXEC, h_path, EX(tty_path), 1},
     {"SyslogIdentifier", S_EXEC, h_string, EX(syslog_identifier), 0},
     {"IgnoreSIGPIPE", S_EXEC, h_bool, EX(ignore_sigpipe), 0},
@@ -1240,7 +1291,6 @@ static const struct keydef keys[] = {
     NE("SyslogLevelPrefix", S_EXEC),
     NE("TimerSlackNSec", S_EXEC),
     NE("CoredumpFilter", S_EXEC),
-    NE("StandardInputData", S_EXEC),
     NE("LoadCredential", S_EXEC),
     NE("LoadCredentialEncrypted", S_EXEC),
     NE("SetCredential", S_EXEC),
@@ -1255,7 +1305,6 @@ static const struct keydef keys[] = {
     NE("ExtensionImages", S_EXEC),
     NE("ExtensionDirectories", S_EXEC),
     NE("MountAPIVFS", S_EXEC),
-    NE("ExecSearchPath", S_EXEC),
     NE("CoredumpReceive", S_EXEC),
     NE("MemoryKSM", S_EXEC),
     NE("Slice", S_EXEC),
@@ -1499,8 +1548,10 @@ int pk__unit_assign(struct pctx *c, const char *section, const char *key, char *
                 return 0;
         }
         if (k->fn == h_strv || k->fn == h_groups || k->fn == h_env || k->fn == h_caps ||
-            k->fn == h_dirs || k->fn == h_status || k->fn == h_exec) {
-                /* Word lists: specifiers are resolved word by word. */
+            k->fn == h_dirs || k->fn == h_status || k->fn == h_exec || k->fn == h_input ||
+            k->fn == h_search_path) {
+                /* Word lists (specifiers resolved word by word) and the keys that
+                 * resolve them themselves, or never (StandardInputData=). */
                 char *raw = ua_strdup(A(c), value);
                 return raw ? k->fn(c, k, raw) : -ENOMEM;
         }
@@ -1533,6 +1584,11 @@ int pk_unit_finish(struct pk_unit *u, struct pk_unit_error *reterr)
                         else
                                 s->type = PK_UNIT_TYPE_ONESHOT;
                 }
+                /* StandardInputText=/Data= make data the input unless another
+                 * kind was chosen (null is the default: systemd cannot tell it
+                 * from an explicit null either). */
+                if (u->exec.std_input.kind == PK_UNIT_STDIO_NULL && u->exec.input_data_len)
+                        u->exec.std_input.kind = PK_UNIT_STDIO_DATA;
                 if (!p->notify_access_set && s->type == PK_UNIT_TYPE_NOTIFY)
                         s->notify_access = PK_UNIT_NOTIFY_MAIN;
                 if (s->type == PK_UNIT_TYPE_ONESHOT) {

@@ -171,23 +171,31 @@ static int env_parse_into(struct envv *e, const char *buf, size_t len)
         return r;
 }
 
+/* Ends a parse into e that returned r (0 or a negative errno): on success
+ * hands e's vector out as *ret_env (an empty one when nothing was added;
+ * caller frees with pk_unit_strv_free()), on failure frees it. */
+static int envv_finish(struct envv *e, int r, char ***ret_env)
+{
+        if (r == 0 && !e->v) {
+                e->v = calloc(1, sizeof(char *));
+                if (!e->v)
+                        r = -ENOMEM;
+        }
+        if (r < 0) {
+                e->v = pk_unit_strv_free(e->v);
+                return r;
+        }
+        *ret_env = e->v;
+        return 0;
+}
+
 int pk_unit_env_parse(const char *buf, size_t len, char ***ret_env)
 {
         if ((!buf && len) || !ret_env)
                 return -EINVAL;
         struct envv e = {0};
         int r = env_parse_into(&e, buf ? buf : "", len);
-        if (r == 0 && !e.v) {
-                e.v = calloc(1, sizeof(char *));
-                if (!e.v)
-                        r = -ENOMEM;
-        }
-        if (r < 0) {
-                pk_unit_strv_free(e.v);
-                return r;
-        }
-        *ret_env = e.v;
-        return 0;
+        return envv_finish(&e, r, ret_env);
 }
 
 /* Reads a whole regular file up to max bytes. */
@@ -225,6 +233,21 @@ int pk__unit_read_file(const char *path, size_t max, char **ret, size_t *ret_len
         return read_file(path, max, ret, ret_len);
 }
 
+char *pk__unit_search_path(const struct pk_unit *u, const char *prefix)
+{
+        const struct pk_unit_strv *sp = &u->exec.exec_search_path;
+        size_t len = strlen(prefix) + 1;
+        for (size_t i = 0; i < sp->n; i++)
+                len += strlen(sp->v[i]) + 1;
+        char *s = malloc(len);
+        if (!s)
+                return NULL;
+        size_t o = (size_t)snprintf(s, len, "%s", prefix);
+        for (size_t i = 0; i < sp->n; i++)
+                o += (size_t)snprintf(s + o, len - o, "%s%s", i ? ":" : "", sp->v[i]);
+        return s;
+}
+
 int pk_unit_environment(const struct pk_unit *u, const char *const *base,
                         const char *const *manager_env, char ***ret_env,
                         struct pk_unit_error *reterr)
@@ -236,6 +259,13 @@ int pk_unit_environment(const struct pk_unit *u, const char *const *base,
         for (const char *const *s = base; s && *s && r == 0; s++)
                 r = envv_put(&e, *s);
         const struct pk_unit_exec_ctx *x = &u->exec;
+        /* ExecSearchPath= is the PATH unless PassEnvironment=, Environment= or
+         * an EnvironmentFile= sets one (they come later and win). */
+        if (r == 0 && x->exec_search_path.n) {
+                char *joined = pk__unit_search_path(u, "PATH=");
+                r = joined ? envv_put(&e, joined) : -ENOMEM;
+                free(joined);
+        }
         for (size_t i = 0; i < x->pass_environment.n && r == 0; i++) {
                 const char *name = x->pass_environment.v[i];
                 size_t nl = strlen(name);
@@ -267,17 +297,7 @@ int pk_unit_environment(const struct pk_unit *u, const char *const *base,
         }
         for (size_t i = 0; i < x->unset_environment.n && r == 0; i++)
                 envv_unset(&e, x->unset_environment.v[i]);
-        if (r == 0 && !e.v) {
-                e.v = calloc(1, sizeof(char *));
-                if (!e.v)
-                        r = -ENOMEM;
-        }
-        if (r < 0) {
-                pk_unit_strv_free(e.v);
-                return r;
-        }
-        *ret_env = e.v;
-        return 0;
+        return envv_finish(&e, r, ret_env);
 }
 
 /* ---- conditions ----------------------------------------------------------- */

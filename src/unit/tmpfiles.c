@@ -463,45 +463,46 @@ static bool all_digits(const char *s)
         return *s && strspn(s, "0123456789") == strlen(s) && strlen(s) < 11;
 }
 
-static int parse_user(const char *s, struct tf_line *l)
+static int user_id(const char *name, uint32_t *ret_id)
 {
-        if (*s == ':') {
-                l->uid_create_only = true;
-                s++;
-        }
-        if (all_digits(s)) {
-                unsigned long v = strtoul(s, NULL, 10);
-                if (v >= (uid_t)-1)
-                        return -EINVAL;
-                l->uid = (uid_t)v;
-        } else {
-                struct passwd *pw = getpwnam(s);
-                if (!pw)
-                        return PK_ENOUSER;
-                l->uid = pw->pw_uid;
-        }
-        l->uid_set = true;
+        const struct passwd *pw = getpwnam(name);
+        if (!pw)
+                return PK_ENOUSER;
+        *ret_id = pw->pw_uid;
         return 0;
 }
 
-static int parse_group(const char *s, struct tf_line *l)
+static int group_id(const char *name, uint32_t *ret_id)
+{
+        const struct group *g = getgrnam(name);
+        if (!g)
+                return PK_ENOGROUP;
+        *ret_id = g->gr_gid;
+        return 0;
+}
+
+/* A user or group field: "[:]number" or "[:]name" (looked up by by_name)
+ * into *ret_id, setting *ret_set, and *ret_create_only for the ':' prefix.
+ * A number must be below (uint32_t)-1, which chown reads as "unchanged".
+ * (uid_t and gid_t are uint32_t on Linux: the compiler checks the callers.) */
+static int parse_owner(const char *s, int (*by_name)(const char *, uint32_t *), uint32_t *ret_id,
+                       bool *ret_set, bool *ret_create_only)
 {
         if (*s == ':') {
-                l->gid_create_only = true;
+                *ret_create_only = true;
                 s++;
         }
         if (all_digits(s)) {
                 unsigned long v = strtoul(s, NULL, 10);
-                if (v >= (gid_t)-1)
+                if (v >= UINT32_MAX)
                         return -EINVAL;
-                l->gid = (gid_t)v;
+                *ret_id = (uint32_t)v;
         } else {
-                struct group *g = getgrnam(s);
-                if (!g)
-                        return PK_ENOGROUP;
-                l->gid = g->gr_gid;
+                int r = by_name(s, ret_id);
+                if (r < 0)
+                        return r;
         }
-        l->gid_set = true;
+        *ret_set = true;
         return 0;
 }
 
@@ -519,50 +520,6 @@ static int parse_age(const char *s)
         }
         uint64_t us;
         return pk_unit_timespan_parse(s, &us);
-}
-
-static int b64val(char c)
-{
-        if (c >= 'A' && c <= 'Z')
-                return c - 'A';
-        if (c >= 'a' && c <= 'z')
-                return c - 'a' + 26;
-        if (c >= '0' && c <= '9')
-                return c - '0' + 52;
-        if (c == '+')
-                return 62;
-        if (c == '/')
-                return 63;
-        return -1;
-}
-
-/* Decodes base64 in place (whitespace ignored, '=' padding optional). */
-static int unbase64(char *s, size_t *len)
-{
-        uint32_t acc = 0;
-        int bits = 0;
-        size_t w = 0;
-        bool pad = false;
-        for (size_t i = 0; i < *len; i++) {
-                char c = s[i];
-                if (c == ' ' || c == '\t' || c == '\n')
-                        continue;
-                if (c == '=') {
-                        pad = true;
-                        continue;
-                }
-                int v = b64val(c);
-                if (v < 0 || pad)
-                        return -EINVAL;
-                acc = (acc << 6) | (uint32_t)v;
-                bits += 6;
-                if (bits >= 8) {
-                        bits -= 8;
-                        s[w++] = (char)((acc >> bits) & 0xff);
-                }
-        }
-        *len = w;
-        return 0;
 }
 
 static void line_free(struct tf_line *l)
@@ -697,13 +654,15 @@ static int parse_line(struct tf *t, const char *text, const char *file, unsigned
                 SYNTAX(t, file, lineno, l, "bad mode '%s'", f[2]);
                 goto out;
         }
-        if (f[3] && strcmp(f[3], "-") != 0 && (r = parse_user(f[3], l)) < 0) {
+        if (f[3] && strcmp(f[3], "-") != 0 &&
+            (r = parse_owner(f[3], user_id, &l->uid, &l->uid_set, &l->uid_create_only)) < 0) {
                 note(t, r == PK_ENOUSER ? PK_UNIT_TMPFILES_ERROR : PK_UNIT_TMPFILES_WARNING, l,
                      file, lineno, r == PK_ENOUSER ? r : PK_EUNITSYNTAX, "%s '%s'",
                      r == PK_ENOUSER ? "no such user" : "bad user", f[3]);
                 goto out;
         }
-        if (f[4] && strcmp(f[4], "-") != 0 && (r = parse_group(f[4], l)) < 0) {
+        if (f[4] && strcmp(f[4], "-") != 0 &&
+            (r = parse_owner(f[4], group_id, &l->gid, &l->gid_set, &l->gid_create_only)) < 0) {
                 note(t, r == PK_ENOGROUP ? PK_UNIT_TMPFILES_ERROR : PK_UNIT_TMPFILES_WARNING, l,
                      file, lineno, r == PK_ENOGROUP ? r : PK_EUNITSYNTAX, "%s '%s'",
                      r == PK_ENOGROUP ? "no such group" : "bad group", f[4]);
@@ -727,7 +686,7 @@ static int parse_line(struct tf *t, const char *text, const char *file, unsigned
                 }
         }
         if (l->arg && l->tilde) {
-                if (unbase64(l->arg, &l->arg_len) < 0) {
+                if (pk__unit_unbase64(l->arg, &l->arg_len) < 0) {
                         SYNTAX(t, file, lineno, l, "the argument is not base64");
                         goto out;
                 }
@@ -857,8 +816,6 @@ static int mkparents(const struct tf *t, const char *p, bool replace)
         return 0;
 }
 
-/* Mode and owner of an existing object (lstat'ed into st); created: whether
- * this line just made it. */
 /* chmod through an O_PATH descriptor (Linux cannot chmod a path without
  * following a link; /proc/self/fd/N reaches the very inode that was checked). */
 static int fd_chmod(int fd, const char *p, mode_t m)
@@ -934,9 +891,10 @@ out:
         return r;
 }
 
-/* A line that creates one object of kind fmt (S_IFDIR, S_IFREG...) at p.
- * Returns 1 if it made it, 0 if it was there, < 0 on failure. */
-static int replace_if(const struct tf_line *l, const char *p, mode_t fmt, bool replace)
+/* Something is at p where a line makes an object of kind fmt (S_IFDIR,
+ * S_IFREG...): returns 0 if it is of that kind (kept), else removes it and
+ * returns 1 if replace is set, else -EEXIST; < 0 on failure. */
+static int replace_if(const char *p, mode_t fmt, bool replace)
 {
         struct stat st;
         if (lstat(p, &st) < 0)
@@ -945,7 +903,6 @@ static int replace_if(const struct tf_line *l, const char *p, mode_t fmt, bool r
                 return 0;
         if (!replace)
                 return -EEXIST;
-        (void)l;
         int r = rm_rf(p);
         return r < 0 ? r : 1;
 }
@@ -958,35 +915,49 @@ static int write_arg(int fd, const struct tf_line *l)
         return n < 0 ? (int)n : 0;
 }
 
+/* How a line makes its object at p: 0 or -errno (-EEXIST when something is
+ * there already). */
+typedef int tf_make_fn(const struct tf_line *l, const char *p);
+
+/* Makes the object of kind fmt (S_IFDIR, S_IFIFO...) at p with make(); when
+ * something is there already it is kept if it is of kind fmt, replaced if
+ * replace is set, else -EEXIST.  Returns 1 if the object was made, 0 if it
+ * was kept, < 0 on failure. */
+static int make_or_replace(const struct tf_line *l, const char *p, mode_t fmt, bool replace,
+                           tf_make_fn *make)
+{
+        int r = make(l, p);
+        if (r != -EEXIST)
+                return r < 0 ? r : 1;
+        r = replace_if(p, fmt, replace);
+        if (r != 1)
+                return r;
+        r = make(l, p);
+        return r < 0 ? r : 1;
+}
+
+static int make_dir(const struct tf_line *l, const char *p)
+{
+        return mkdir(p, l->mode_set ? (mode_t)l->mode : 0755) < 0 ? -errno : 0;
+}
+
 static int do_dir(struct tf *t, const struct tf_line *l, const char *p)
 {
         int r = mkparents(t, p, l->eq);
         if (r < 0)
                 return r;
-        bool created = mkdir(p, l->mode_set ? (mode_t)l->mode : 0755) == 0;
-        if (!created) {
-                if (errno != EEXIST)
-                        return -errno;
-                r = replace_if(l, p, S_IFDIR, l->eq);
-                if (r < 0) {
-                        /* a link to a directory is accepted, as systemd does */
-                        struct stat st;
-                        if (r == -EEXIST && stat(p, &st) == 0 && S_ISDIR(st.st_mode))
-                                return 0;
-                        return r;
-                }
-                if (r == 1) {
-                        if (mkdir(p, 0755) < 0)
-                                return -errno;
-                        created = true;
-                }
+        r = make_or_replace(l, p, S_IFDIR, l->eq, make_dir);
+        if (r < 0) {
+                /* a link to a directory is accepted, as systemd does */
+                struct stat st;
+                if (r == -EEXIST && stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+                        return 0;
+                return r;
         }
+        bool created = r == 1;
         if (l->type == 'D' && !created && (t->o->flags & PK_UNIT_TMPFILES_REMOVE))
                 if ((r = rm_contents(p)) < 0)
                         return r;
-        struct stat st;
-        if (lstat(p, &st) < 0)
-                return -errno;
         return adjust(l, p, created);
 }
 
@@ -1002,7 +973,7 @@ static int do_file(struct tf *t, const struct tf_line *l, const char *p)
         if (fd >= 0) {
                 created = true;
         } else if (errno == EEXIST) {
-                r = replace_if(l, p, S_IFREG, l->eq);
+                r = replace_if(p, S_IFREG, l->eq);
                 if (r < 0)
                         return r;
                 if (r == 1 || l->plus) {
@@ -1020,9 +991,6 @@ static int do_file(struct tf *t, const struct tf_line *l, const char *p)
                 if (r < 0)
                         return r;
         }
-        struct stat st;
-        if (lstat(p, &st) < 0)
-                return -errno;
         return adjust(l, p, created);
 }
 
@@ -1036,12 +1004,16 @@ static int do_write(const struct tf_line *l, const char *p)
         return r;
 }
 
-static int do_node(struct tf *t, const struct tf_line *l, const char *p)
+/* The kind of node a p, c or b line makes. */
+static mode_t node_fmt(const struct tf_line *l)
 {
-        int r = mkparents(t, p, l->eq);
-        if (r < 0)
-                return r;
-        mode_t fmt = l->type == 'p' ? S_IFIFO : l->type == 'c' ? S_IFCHR : S_IFBLK;
+        return l->type == 'p' ? S_IFIFO : l->type == 'c' ? S_IFCHR : S_IFBLK;
+}
+
+/* p, c and b: the device numbers "major:minor" are the line's argument. */
+static int make_node(const struct tf_line *l, const char *p)
+{
+        mode_t fmt = node_fmt(l);
         mode_t m = l->mode_set ? (mode_t)l->mode : 0644;
         dev_t dev = 0;
         if (fmt != S_IFIFO) {
@@ -1049,23 +1021,16 @@ static int do_node(struct tf *t, const struct tf_line *l, const char *p)
                 (void)sscanf(l->arg, "%u:%u", &ma, &mi);
                 dev = makedev(ma, mi);
         }
-        bool created = mknod(p, fmt | m, dev) == 0;
-        if (!created) {
-                if (errno != EEXIST)
-                        return -errno;
-                r = replace_if(l, p, fmt, l->plus || l->eq);
-                if (r < 0)
-                        return r;
-                if (r == 1) {
-                        if (mknod(p, fmt | m, dev) < 0)
-                                return -errno;
-                        created = true;
-                }
-        }
-        struct stat st;
-        if (lstat(p, &st) < 0)
-                return -errno;
-        return adjust(l, p, created);
+        return mknod(p, fmt | m, dev) < 0 ? -errno : 0;
+}
+
+static int do_node(struct tf *t, const struct tf_line *l, const char *p)
+{
+        int r = mkparents(t, p, l->eq);
+        if (r < 0)
+                return r;
+        r = make_or_replace(l, p, node_fmt(l), l->plus || l->eq, make_node);
+        return r < 0 ? r : adjust(l, p, r == 1);
 }
 
 static int do_link(struct tf *t, const struct tf_line *l, const char *p)

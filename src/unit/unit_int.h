@@ -73,6 +73,14 @@ void pk__unit_err_set(struct pk_unit_error *e, const char *file, unsigned int li
  * unquoted, unescaped ";" (Exec command separator). */
 int pk__unit_word(struct ua *a, const char **p, char **ret, bool *ret_bare_sep, const char **why);
 
+/* C escapes (systemd's cunescape()) of a whole string into the arena: 0,
+ * -EINVAL for an unknown escape or one giving a NUL byte, -ENOMEM. */
+int pk__unit_cunescape(struct ua *a, const char *s, char **ret);
+
+/* Decodes base64 in place: whitespace is skipped, '=' padding is optional;
+ * *len in: the text's length, out: the bytes'.  0 or -EINVAL. */
+int pk__unit_unbase64(char *s, size_t *len);
+
 /* Specifier expansion into the arena (%% included).  Errors through c. */
 int pk__unit_specifiers(struct pctx *c, const char *in, char **ret);
 
@@ -104,6 +112,10 @@ int pk__unit_lex(struct pctx *c, const char *buf, size_t len);
 
 /* Reads a whole file of at most max bytes (runtime.c); caller frees *ret. */
 int pk__unit_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+
+/* ExecSearchPath= joined with ':' after prefix ("PATH=" or ""); the caller
+ * frees it; NULL when out of memory (runtime.c). */
+char *pk__unit_search_path(const struct pk_unit *u, const char *prefix);
 
 /* Capabilities. */
 int pk__unit_cap_from_name(const char *name);

@@ -212,6 +212,73 @@ static int cunescape_one(const char **p, char *o)
         return n;
 }
 
+int pk__unit_cunescape(struct ua *a, const char *s, char **ret)
+{
+        /* An escape never writes more bytes than it reads (\u takes 6 for at
+         * most 3, \U 10 for at most 4). */
+        char *o = ua_alloc(a, strlen(s) + 1);
+        if (!o)
+                return -ENOMEM;
+        size_t n = 0;
+        while (*s) {
+                if (*s != '\\') {
+                        o[n++] = *s++;
+                        continue;
+                }
+                s++;
+                int k = *s ? cunescape_one(&s, o + n) : -1;
+                if (k < 0)
+                        return -EINVAL;
+                n += (size_t)k;
+        }
+        o[n] = '\0';
+        *ret = o;
+        return 0;
+}
+
+static int b64val(char c)
+{
+        if (c >= 'A' && c <= 'Z')
+                return c - 'A';
+        if (c >= 'a' && c <= 'z')
+                return c - 'a' + 26;
+        if (c >= '0' && c <= '9')
+                return c - '0' + 52;
+        if (c == '+')
+                return 62;
+        if (c == '/')
+                return 63;
+        return -1;
+}
+
+int pk__unit_unbase64(char *s, size_t *len)
+{
+        uint32_t acc = 0;
+        int bits = 0;
+        size_t w = 0;
+        bool pad = false;
+        for (size_t i = 0; i < *len; i++) {
+                char c = s[i];
+                if (is_ws(c))
+                        continue;
+                if (c == '=') {
+                        pad = true;
+                        continue;
+                }
+                int v = b64val(c);
+                if (v < 0 || pad)
+                        return -EINVAL;
+                acc = (acc << 6) | (uint32_t)v;
+                bits += 6;
+                if (bits >= 8) {
+                        bits -= 8;
+                        s[w++] = (char)((acc >> bits) & 0xff);
+                }
+        }
+        *len = w;
+        return 0;
+}
+
 int pk__unit_word(struct ua *a, const char **pp, char **ret, bool *ret_bare_sep, const char **why)
 {
         const char *p = *pp;
@@ -491,8 +558,11 @@ static const char *spec_value(struct pctx *c, char ch, const char **why, char *t
                 hv = h ? h->image_ver : NULL;
                 break;
         case 'd':
-                *why = "%d (credentials directory) is not supported";
-                return NULL;
+                /* The credentials directory, as systemd 252 resolves it for the
+                 * system manager: under %t, named after the unit, whether or not
+                 * the unit has credentials (portkit never makes it). */
+                snprintf(tmp, tmpsz, "/run/credentials/%s", u->name);
+                return tmp;
         default:
                 *why = NULL;
                 return NULL;

@@ -480,6 +480,9 @@ int pk_sv_ctl_main(int argc, char **argv, int as_systemctl)
                         rc = PK_CLI_EXIT_SYSTEM;
                 } else if (check(&c, t, verb)) {
                         rc = 1;
+                } else if (!c.quiet && !strstr(c.prog, "systemctl") && t->type == PK_TERM_TUPLE &&
+                           t->v.tuple.arity == 2) {
+                        print_text(&t->v.tuple.elems[1]); /* daemon-reload: what it did */
                 }
         } else {
                 if (nw < 2) {

@@ -67,6 +67,7 @@ struct svc {
         pid_t hook_pgid;    /* the command's own process group, 0 if none */
         int on_demand;      /* loaded by a start request, not by the configuration */
         struct pk_sup *sup; /* a tree file's supervisor it belongs to; NULL: the top one */
+        int sup_gone;       /* that supervisor was removed (daemon-reload), its child with it */
 };
 
 /* The supervisor a service is a child of. */
@@ -132,16 +133,20 @@ struct sv {
         struct pk_sv_tree_env tenv;
         struct tree_op *tree_ops;
         size_t n_tree_ops;
+        struct reload_report *rep; /* during a daemon-reload: what it did */
 };
 
-/* A tree worker a daemon-reload stops, then removes, then (replace) adds anew. */
+/* A tree child a daemon-reload stops, then removes, then adds anew (a worker
+ * with its new spec) or builds again from its file (a supervisor). */
 struct tree_op {
-        struct pk_sup *sup;
+        struct pk_sup *sup; /* its parent */
         char id[PK_SUP_ID_MAX + 1];
-        char parent[PK_SV_TREE_PATH];  /* its supervisor's path, for the order */
+        char parent[PK_SV_TREE_PATH];  /* its parent's path, for the order */
         size_t config;                 /* the tree file's index in configs */
-        struct pk_sup_child_spec spec; /* replace: the new one (id points to id) */
-        struct pk_cmd *cmd;            /* replace: the new command, owned; NULL: removal */
+        int kind;                      /* PK_SV_TREE_WORKER or PK_SV_TREE_SUP */
+        int rebuild;                   /* a supervisor: built again from the file */
+        struct pk_sup_child_spec spec; /* a worker's replace: the new one (id set at use) */
+        struct pk_cmd *cmd;            /* a worker's replace: the new command, owned */
 };
 
 /* The daemon's own events go to stderr, one line each, with a UTC time. */
@@ -155,8 +160,7 @@ void logf_(const char *fmt, ...)
         va_list ap;
         va_start(ap, fmt);
         fprintf(stderr, "%s portkit supervise: ", ts);
-        /* the analyzer flags an extern variadic function analysed on its own */
-        vfprintf(stderr, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+        vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
         va_end(ap);
 }
@@ -1103,6 +1107,42 @@ static void hook_exited(struct sv *sv, pid_t pid, const struct pk_exit *ex)
 
 /* ---- tree files on daemon-reload ------------------------------------------------------------ */
 
+static void svc_removed(struct sv *sv, struct svc *s);
+static void svc_retire(struct sv *sv, struct svc *s, struct svc *replacement);
+static int tree_add_unit(void *ud, struct pk_sup *parent, const char *name, char *err,
+                         size_t errsz);
+static int tree_adopt(struct sv *sv, struct load_set *ls, size_t from, struct pk_sup *parent,
+                      char *err, size_t errsz);
+
+/* What a daemon-reload did, for its reply and its log: the names of what was
+ * kept, restarted, added, removed, and supervisors changed in place (each
+ * list capped; the counts are not). */
+enum { REP_KEPT, REP_RESTARTED, REP_ADDED, REP_REMOVED, REP_UPDATED, REP_N };
+static const char *const report_what[REP_N] = {"kept", "restarted", "added", "removed",
+                                               "changed in place"};
+struct reload_report {
+        char names[REP_N][1024];
+        size_t used[REP_N];
+        unsigned n[REP_N];
+};
+
+static void report_add(struct sv *sv, int what, const char *parent, const char *id)
+{
+        struct reload_report *rp = sv->rep;
+        if (!rp)
+                return; /* a step a reload left for later (a stop to wait for) */
+        rp->n[what]++;
+        size_t sz = sizeof(rp->names[what]), *u = &rp->used[what];
+        if (*u + 4 >= sz)
+                return;
+        int k = snprintf(rp->names[what] + *u, sz - *u, "%s%s%s%s", *u ? ", " : "", parent,
+                         parent[0] ? "/" : "", id);
+        if (k > 0 && *u + (size_t)k < sz)
+                *u += (size_t)k;
+        else
+                *u = sz - 4 + snprintf(rp->names[what] + sz - 4, 4, "...");
+}
+
 /* The nested supervisor at @path ("app/web") under the top one, or NULL. */
 static struct pk_sup *tree_sup_at(struct sv *sv, const char *path)
 {
@@ -1115,6 +1155,12 @@ static struct pk_sup *tree_sup_at(struct sv *sv, const char *path)
                 cur = pk_sup_child_info(cur, comp, &ci) == 0 ? ci.sup : NULL;
         }
         return cur == sv->sup ? NULL : cur;
+}
+
+/* The supervisor the children of path @parent are in: the top one for "". */
+static struct pk_sup *tree_parent_at(struct sv *sv, const char *parent)
+{
+        return parent[0] ? tree_sup_at(sv, parent) : sv->sup;
 }
 
 /* Puts the children of the supervisor at @parent back in the file's order
@@ -1137,8 +1183,132 @@ static void tree_reorder(struct sv *sv, const struct pk_sv_tree *rec, const char
         }
 }
 
-/* A reload's stop of tree worker @id of @sup is complete: remove it, add its
- * replacement. */
+/* Every nested supervisor of every tree file in its file's order. */
+static void trees_reorder(struct sv *sv)
+{
+        for (int i = 0; sv->trees && i < sv->nconfigs; i++) {
+                const struct pk_sv_tree *n = sv->trees[i];
+                for (size_t k = 0; n && k < n->n; k++)
+                        if (n->v[k].kind == PK_SV_TREE_SUP) {
+                                char path[PK_SV_TREE_PATH + PK_SUP_ID_MAX + 2];
+                                pk_sv_tree_path(&n->v[k], path, sizeof(path));
+                                tree_reorder(sv, n, path);
+                        }
+        }
+}
+
+/* Appends @s and the supervisors below it to *v (n of cap); -ENOMEM. */
+static int sups_below(struct pk_sup *s, struct pk_sup ***v, size_t *n, size_t *cap, int depth)
+{
+        if (pk__array_grow((void **)v, cap, *n + 1, sizeof(struct pk_sup *), 16) < 0)
+                return -ENOMEM;
+        (*v)[(*n)++] = s;
+        int k = pk_sup_which_children(s, NULL, 0);
+        if (k <= 0 || depth > 64)
+                return 0;
+        struct pk_sup_child_info *ci = calloc((size_t)k, sizeof(*ci));
+        if (!ci)
+                return -ENOMEM;
+        k = pk_sup_which_children(s, ci, (size_t)k);
+        int r = 0;
+        for (int i = 0; i < k && r == 0; i++)
+                if (ci[i].sup)
+                        r = sups_below(ci[i].sup, v, n, cap, depth + 1);
+        free(ci);
+        return r;
+}
+
+/* A reload removed a nested supervisor (pk_sup_remove_child() freed it): the
+ * services that ran in it are dropped; a replacement waiting for one's
+ * removal (a unit moved elsewhere) is added. */
+static void tree_forget(struct sv *sv)
+{
+        struct pk_sup **live = NULL;
+        size_t nlive = 0, cap = 0;
+        if (sups_below(sv->sup, &live, &nlive, &cap, 0) < 0) {
+                free(live);
+                logf_("daemon-reload: %s: services of a removed supervisor kept",
+                      pk_strerror(-ENOMEM));
+                return;
+        }
+        for (;;) {
+                struct svc *gone = NULL;
+                for (size_t i = 0; i < sv->n && !gone; i++) {
+                        struct svc *s = sv->svcs[i];
+                        int found = !s->sup;
+                        for (size_t k = 0; k < nlive && !found; k++)
+                                found = live[k] == s->sup;
+                        gone = found ? NULL : s;
+                }
+                if (!gone)
+                        break;
+                gone->sup_gone = 1; /* its supervisor and its child record went together */
+                svc_removed(sv, gone);
+        }
+        /* A reload's step waiting in a removed supervisor went with it. */
+        for (size_t i = 0; i < sv->n_tree_ops;) {
+                int found = 0;
+                for (size_t k = 0; k < nlive && !found; k++)
+                        found = live[k] == sv->tree_ops[i].sup;
+                if (found) {
+                        i++;
+                        continue;
+                }
+                pk_cmd_free(sv->tree_ops[i].cmd);
+                sv->tree_ops[i] = sv->tree_ops[--sv->n_tree_ops];
+        }
+        free(live);
+}
+
+/* A reload's {unit, Name} under @parent (env->add_unit of a reload's builds):
+ * kept if it runs there from the same files; else loaded again and started
+ * there once the running one (wherever it is) stopped. */
+static int tree_place_unit(void *ud, struct pk_sup *parent, const char *name, char *err,
+                           size_t errsz)
+{
+        struct sv *sv = ud;
+        struct svc *old = find(sv, name, strlen(name));
+        const char *ppath = ""; /* for the report: the unit's name says enough */
+        if (!old) {
+                int r = tree_add_unit(ud, parent, name, err, errsz);
+                if (r == 0)
+                        report_add(sv, REP_ADDED, ppath, name);
+                return r;
+        }
+        const char *dirs[SV_MAX_DIRS * 2 + 8];
+        search_dirs(sv, dirs, sizeof(dirs) / sizeof(dirs[0]));
+        struct load_set ls = {0};
+        int r = load_one(sv, old->name, dirs, &ls, err, errsz);
+        if (r == 0 && ls.n == 0) {
+                snprintf(err, errsz, "not a service");
+                r = -EINVAL;
+        }
+        if (r < 0) {
+                load_set_clear(&ls);
+                return r;
+        }
+        struct svc *n = ls.v[0];
+        /* what runs there once a step under way is done */
+        const struct svc *cur = old->removing ? old->replacement : old;
+        if (cur && cur->sup == parent && n->hash == cur->hash) {
+                load_set_clear(&ls);
+                report_add(sv, REP_KEPT, ppath, old->name);
+                return 0;
+        }
+        ls.v[0] = NULL;
+        n->sup = parent;
+        logf_("daemon-reload: %s %s: restarting", old->name,
+              old->sup == parent ? "changed" : "moved");
+        report_add(sv, REP_RESTARTED, ppath, old->name);
+        r = tree_adopt(sv, &ls, 1, parent, err, errsz); /* what it pulls in anew */
+        load_set_clear(&ls);
+        old->replacement = svc_free(old->replacement); /* a reload before this one's end */
+        svc_retire(sv, old, n);
+        return r;
+}
+
+/* A reload's stop of tree child @id of @sup is complete: remove it, then add
+ * a worker's replacement or build a supervisor again from its file. */
 static void tree_ops_advance(struct sv *sv, struct pk_sup *sup, const char *id)
 {
         for (size_t i = 0; i < sv->n_tree_ops; i++) {
@@ -1149,29 +1319,52 @@ static void tree_ops_advance(struct sv *sv, struct pk_sup *sup, const char *id)
                     (ci.state != PK_SUP_DOWN && ci.state != PK_SUP_FAILED))
                         continue;
                 if (pk_sup_remove_child(sup, id) < 0)
-                        continue; /* a later event retries */
-                if (op->cmd) {
-                        op->spec.id = op->id;
-                        int r = pk_sup_add(sup, &op->spec, op->cmd); /* takes cmd; starts it */
-                        op->cmd = NULL;
-                        if (r < 0)
-                                logf_("daemon-reload: tree worker %s/%s: %s", op->parent, op->id,
-                                      pk_strerror(r));
-                        else if (sv->trees[op->config])
-                                tree_reorder(sv, sv->trees[op->config], op->parent);
-                }
+                        continue;       /* a later event retries */
+                struct tree_op o = *op; /* what follows may queue more */
                 sv->tree_ops[i] = sv->tree_ops[--sv->n_tree_ops];
+                const struct pk_sv_tree *rec = sv->trees[o.config];
+                int r = 0;
+                char err[1024] = "";
+                if (o.kind == PK_SV_TREE_SUP) {
+                        tree_forget(sv);
+                        const struct pk_sv_tree_node *nd =
+                            o.rebuild && rec ? pk_sv_tree_find(rec, PK_SV_TREE_SUP, o.parent, o.id)
+                                             : NULL;
+                        if (nd) {
+                                struct pk_sv_tree_env env = sv->tenv;
+                                env.add_unit = tree_place_unit;
+                                r = pk_sv_tree_build(sv->trees[o.config], (size_t)(nd - rec->v),
+                                                     &env, sup, err, sizeof(err));
+                                if (r < 0)
+                                        tree_forget(sv); /* what it had loaded */
+                                else
+                                        logf_("daemon-reload: supervisor %s%s%s started again",
+                                              o.parent, o.parent[0] ? "/" : "", o.id);
+                        }
+                } else if (o.cmd) {
+                        o.spec.id = o.id;
+                        r = pk_sup_add(sup, &o.spec, o.cmd); /* takes cmd; starts it */
+                        if (r < 0)
+                                snprintf(err, sizeof(err), "%s", pk_strerror(r));
+                }
+                if (r < 0)
+                        logf_("daemon-reload: %s %s%s%s: %s",
+                              o.kind == PK_SV_TREE_SUP ? "supervisor" : "tree worker", o.parent,
+                              o.parent[0] ? "/" : "", o.id, err);
+                trees_reorder(sv);
                 return;
         }
 }
 
-/* Queues the stop-then-remove (and, with @cmd, the add) of a tree worker. */
+/* Queues the stop-then-remove of tree child @nd of @sup, then (a worker with
+ * @cmd) its add with its new spec or (a supervisor with @rebuild) its build
+ * from the file. */
 static void tree_op_queue(struct sv *sv, size_t config, struct pk_sup *sup,
-                          const struct pk_sv_tree_node *nd, struct pk_cmd *cmd)
+                          const struct pk_sv_tree_node *nd, struct pk_cmd *cmd, int rebuild)
 {
         struct tree_op *v = realloc(sv->tree_ops, (sv->n_tree_ops + 1) * sizeof(*v));
         if (!v) {
-                logf_("daemon-reload: tree worker %s/%s: %s", nd->parent, nd->id,
+                logf_("daemon-reload: tree child %s/%s: %s", nd->parent, nd->id,
                       pk_strerror(-ENOMEM));
                 pk_cmd_free(cmd);
                 return;
@@ -1181,6 +1374,8 @@ static void tree_op_queue(struct sv *sv, size_t config, struct pk_sup *sup,
         memset(op, 0, sizeof(*op));
         op->sup = sup;
         op->config = config;
+        op->kind = nd->kind;
+        op->rebuild = rebuild;
         snprintf(op->id, sizeof(op->id), "%s", nd->id);
         snprintf(op->parent, sizeof(op->parent), "%s", nd->parent);
         if (cmd) {
@@ -1191,88 +1386,308 @@ static void tree_op_queue(struct sv *sv, size_t config, struct pk_sup *sup,
         tree_ops_advance(sv, sup, op->id);
 }
 
-/* Reads every tree file again into news[] (indexed as configs) and checks
- * that only workers changed.  All or nothing. */
-static int trees_read(struct sv *sv, struct pk_sv_tree **news, char *err, size_t errsz)
+/* Reads every tree file again into news[] (indexed as configs) and checks it
+ * whole before anything changes: the files, the names, and every unit they
+ * name (loaded and dropped again; @ls is the new set of the other units, a
+ * unit runs in one place).  All or nothing. */
+static int trees_read(struct sv *sv, const struct load_set *ls, struct pk_sv_tree **news, char *err,
+                      size_t errsz)
 {
+        const char *dirs[SV_MAX_DIRS * 2 + 8];
+        search_dirs(sv, dirs, sizeof(dirs) / sizeof(dirs[0]));
         for (int i = 0; i < sv->nconfigs; i++) {
                 if (!sv->trees || !sv->trees[i])
                         continue;
                 int r = pk_sv_tree_read(sv->configs[i], &sv->tenv, &news[i], err, errsz);
-                if (r == 0)
-                        r = pk_sv_tree_diff(sv->configs[i], sv->trees[i], news[i], err, errsz);
                 if (r < 0)
                         return r;
         }
-        return 0;
+        int r = pk_sv_tree_check_names((const char *const *)sv->configs, news, (size_t)sv->nconfigs,
+                                       err, errsz);
+        for (int i = 0; i < sv->nconfigs && r == 0; i++)
+                for (size_t k = 0; news[i] && k < news[i]->n && r == 0; k++) {
+                        const struct pk_sv_tree_node *nd = &news[i]->v[k];
+                        if (nd->kind != PK_SV_TREE_UNIT)
+                                continue;
+                        struct load_set tls = {0};
+                        char sub[768] = "";
+                        r = load_one(sv, nd->id, dirs, &tls, sub, sizeof(sub));
+                        if (r == 0 && tls.n == 0) {
+                                snprintf(sub, sizeof(sub), "not a service");
+                                r = -EINVAL;
+                        }
+                        const char *name = r == 0 ? tls.v[0]->name : nd->id;
+                        for (size_t j = 0; j < ls->n && r == 0; j++)
+                                if (strcmp(ls->v[j]->name, name) == 0) {
+                                        snprintf(sub, sizeof(sub),
+                                                 "also loaded outside the tree files (a unit "
+                                                 "runs in one place)");
+                                        r = -EEXIST;
+                                }
+                        struct svc *now = r == 0 ? find(sv, name, strlen(name)) : NULL;
+                        if (now && !now->sup) {
+                                snprintf(sub, sizeof(sub),
+                                         "runs outside the tree files: moving it into a tree "
+                                         "needs a restart of supervise");
+                                r = -EEXIST;
+                        }
+                        for (int g = 0; g <= i && r == 0; g++)
+                                for (size_t j = 0; news[g] && j < (g == i ? k : news[g]->n); j++)
+                                        if (news[g]->v[j].kind == PK_SV_TREE_UNIT &&
+                                            strcmp(news[g]->v[j].id, nd->id) == 0) {
+                                                snprintf(sub, sizeof(sub),
+                                                         "named twice (a unit runs in one "
+                                                         "place)");
+                                                r = -EEXIST;
+                                                break;
+                                        }
+                        if (r < 0)
+                                snprintf(err, errsz, "%s: unit %s%s%s: %s", sv->configs[i],
+                                         nd->parent, nd->parent[0] ? "/" : "", nd->id, sub);
+                        load_set_clear(&tls);
+                }
+        /* A tree's unit the new trees no longer name but the unit list does. */
+        for (size_t j = 0; j < ls->n && r == 0; j++) {
+                struct svc *now = find(sv, ls->v[j]->name, strlen(ls->v[j]->name));
+                if (now && now->sup) {
+                        snprintf(err, errsz,
+                                 "%s: runs in a tree file: moving it out of the tree files needs "
+                                 "a restart of supervise",
+                                 now->name);
+                        r = -EEXIST;
+                }
+        }
+        return r;
 }
 
-/* Applies news[i] over sv->trees[i]: unchanged workers keep running, changed
- * ones restart with their new definition, removed ones stop, added ones start.
- * Takes news[]. */
-static void trees_apply(struct sv *sv, struct pk_sv_tree **news, unsigned *counts)
+/* What a reload does with a supervisor of a tree file. */
+enum { FATE_KEEP, FATE_SET, FATE_REBUILD, FATE_GONE };
+enum { DEAD_NO, DEAD_STOPS, DEAD_MISSING };
+
+/* Whether @a and @b say the same of a supervisor as a child of its parent. */
+static int same_child_spec(const struct pk_sup_child_spec *a, const struct pk_sup_child_spec *b)
 {
-        for (int i = 0; i < sv->nconfigs; i++) {
-                struct pk_sv_tree *o = sv->trees ? sv->trees[i] : NULL, *n = news[i];
-                if (!o || !n)
+        return a->restart == b->restart && a->shutdown == b->shutdown &&
+               a->shutdown_ms == b->shutdown_ms;
+}
+
+/* Applies tree file @i's new reading @n over its running @o: supervisors
+ * whose flags changed get them in place (pk_sup_set_opts()), or are stopped
+ * and built again when that cannot be (their spec as a child changed, or a
+ * restart of their group is under way); removed ones are stopped and
+ * removed, added ones built and started; then the workers and units under
+ * the supervisors that stay: unchanged ones keep running, changed ones
+ * restart with their new definition in their place, removed ones stop, added
+ * ones start; a child that moved stops in the old place and starts in the
+ * new.  Takes @n. */
+static void tree_apply(struct sv *sv, int i, struct pk_sv_tree *n)
+{
+        struct pk_sv_tree *o = sv->trees[i];
+        /* old node j stops with its supervisor (DEAD_STOPS: a queued stop then
+         * builds it again if the file still has it; DEAD_MISSING: nothing of it
+         * runs, e.g. a build an earlier reload failed to make) */
+        unsigned char *dead = calloc(o->n + 1, 1);
+        unsigned char *fresh = calloc(n->n + 1, 1); /* new node k is built with its supervisor */
+        if (!dead || !fresh) {
+                free(dead);
+                free(fresh);
+                logf_("daemon-reload: %s: %s", sv->configs[i], pk_strerror(-ENOMEM));
+                pk_sv_tree_free(n);
+                return;
+        }
+        sv->trees[i] = n; /* what the later steps (and ops) build from */
+        char path[PK_SV_TREE_PATH + PK_SUP_ID_MAX + 2];
+        /* Supervisors, parents before children (file order). */
+        for (size_t j = 0; j < o->n; j++) {
+                const struct pk_sv_tree_node *od = &o->v[j];
+                int pdead = 0;
+                for (size_t q = 0; q < j; q++) {
+                        char pp[PK_SV_TREE_PATH + PK_SUP_ID_MAX + 2];
+                        if (o->v[q].kind == PK_SV_TREE_SUP && dead[q]) {
+                                pk_sv_tree_path(&o->v[q], pp, sizeof(pp));
+                                pdead |= strcmp(pp, od->parent) == 0;
+                        }
+                }
+                dead[j] = (unsigned char)pdead;
+                if (od->kind != PK_SV_TREE_SUP || pdead)
                         continue;
-                for (size_t k = 0; k < n->n; k++) {
-                        struct pk_sv_tree_node *nd = &n->v[k];
-                        if (nd->kind != PK_SV_TREE_WORKER)
+                pk_sv_tree_path(od, path, sizeof(path));
+                const struct pk_sv_tree_node *nd =
+                    pk_sv_tree_find(n, PK_SV_TREE_SUP, od->parent, od->id);
+                struct pk_sup *p = tree_parent_at(sv, od->parent);
+                struct pk_sup *me = tree_sup_at(sv, path);
+                if (!p || !me) {
+                        dead[j] = DEAD_MISSING; /* not there: built anew if the file has it */
+                        continue;
+                }
+                int fate = !nd                                      ? FATE_GONE
+                           : strcmp(nd->sig, od->sig) == 0          ? FATE_KEEP
+                           : !same_child_spec(&nd->spec, &od->spec) ? FATE_REBUILD
+                                                                    : FATE_SET;
+                if (fate == FATE_SET) {
+                        struct pk_sup_opts so = nd->opts;
+                        so.cgroup = sv->tenv.cgroup;
+                        int r = pk_sup_set_opts(me, &so);
+                        if (r == 0) {
+                                logf_("daemon-reload: supervisor %s: flags changed in place", path);
+                                report_add(sv, REP_UPDATED, "", path);
                                 continue;
-                        const struct pk_sv_tree_node *od = NULL;
-                        for (size_t j = 0; j < o->n && !od; j++)
-                                if (o->v[j].kind == PK_SV_TREE_WORKER &&
-                                    strcmp(o->v[j].parent, nd->parent) == 0 &&
-                                    strcmp(o->v[j].id, nd->id) == 0)
-                                        od = &o->v[j];
-                        struct pk_sup *p = tree_sup_at(sv, nd->parent);
-                        if (!p)
-                                continue; /* its supervisor is gone (gave up) */
+                        }
+                        logf_("daemon-reload: supervisor %s: flags not changeable in place (%s)",
+                              path, pk_strerror(r));
+                        fate = FATE_REBUILD;
+                }
+                if (fate == FATE_KEEP)
+                        continue;
+                dead[j] = DEAD_STOPS;
+                logf_("daemon-reload: supervisor %s %s", path,
+                      fate == FATE_GONE ? "removed: stopping" : "changed: stopping to rebuild it");
+                report_add(sv, fate == FATE_GONE ? REP_REMOVED : REP_RESTARTED, "", path);
+                tree_op_queue(sv, (size_t)i, p, od, NULL, fate == FATE_REBUILD);
+        }
+        /* Which new nodes come with a supervisor built anew (added, or rebuilt). */
+        for (size_t k = 0; k < n->n; k++) {
+                const struct pk_sv_tree_node *nd = &n->v[k];
+                for (size_t q = 0; q < k && !fresh[k]; q++)
+                        if (n->v[q].kind == PK_SV_TREE_SUP && fresh[q]) {
+                                pk_sv_tree_path(&n->v[q], path, sizeof(path));
+                                fresh[k] = strcmp(path, nd->parent) == 0;
+                        }
+                if (fresh[k] || nd->kind != PK_SV_TREE_SUP)
+                        continue;
+                const struct pk_sv_tree_node *od =
+                    pk_sv_tree_find(o, PK_SV_TREE_SUP, nd->parent, nd->id);
+                fresh[k] = !od || dead[od - o->v];
+        }
+        /* Workers and units of the old tree whose supervisor stays. */
+        for (size_t j = 0; j < o->n; j++) {
+                const struct pk_sv_tree_node *od = &o->v[j];
+                if (od->kind == PK_SV_TREE_SUP || dead[j])
+                        continue;
+                struct pk_sup *p = tree_parent_at(sv, od->parent);
+                if (!p)
+                        continue;
+                const struct pk_sv_tree_node *nd = pk_sv_tree_find(n, od->kind, od->parent, od->id);
+                if (nd && !fresh[nd - n->v])
+                        continue; /* kept or changed: below */
+                if (od->kind == PK_SV_TREE_WORKER) {
+                        logf_("daemon-reload: tree worker %s/%s removed: stopping", od->parent,
+                              od->id);
+                        report_add(sv, REP_REMOVED, od->parent, od->id);
+                        tree_op_queue(sv, (size_t)i, p, od, NULL, 0);
+                        continue;
+                }
+                /* a unit: moved (placed where it goes below) or removed */
+                int named = 0;
+                for (int f = 0; f < sv->nconfigs && !named; f++)
+                        for (size_t k = 0; sv->trees[f] && k < sv->trees[f]->n && !named; k++)
+                                named = sv->trees[f]->v[k].kind == PK_SV_TREE_UNIT &&
+                                        strcmp(sv->trees[f]->v[k].id, od->id) == 0;
+                struct svc *s = find(sv, od->id, strlen(od->id));
+                if (named || !s || s->removing)
+                        continue;
+                logf_("daemon-reload: %s removed from %s: stopping", s->name, od->parent);
+                report_add(sv, REP_REMOVED, "", s->name);
+                svc_retire(sv, s, NULL);
+        }
+        /* New nodes under supervisors that stay. */
+        struct pk_sv_tree_env env = sv->tenv;
+        env.add_unit = tree_place_unit;
+        for (size_t k = 0; k < n->n; k++) {
+                struct pk_sv_tree_node *nd = &n->v[k];
+                if (fresh[k] && nd->kind != PK_SV_TREE_SUP)
+                        continue; /* with its supervisor */
+                int top_fresh = nd->kind == PK_SV_TREE_SUP && fresh[k];
+                if (top_fresh) {
+                        /* only the top of a fresh subtree; a rebuilt one waits for its stop */
+                        const struct pk_sv_tree_node *od =
+                            pk_sv_tree_find(o, PK_SV_TREE_SUP, nd->parent, nd->id);
+                        int pfresh = 0;
+                        for (size_t q = 0; q < k; q++)
+                                if (n->v[q].kind == PK_SV_TREE_SUP && fresh[q]) {
+                                        pk_sv_tree_path(&n->v[q], path, sizeof(path));
+                                        pfresh |= strcmp(path, nd->parent) == 0;
+                                }
+                        if ((od && dead[od - o->v] == DEAD_STOPS) || pfresh)
+                                continue;
+                } else if (nd->kind == PK_SV_TREE_SUP) {
+                        continue; /* kept */
+                }
+                struct pk_sup *p = tree_parent_at(sv, nd->parent);
+                if (!p)
+                        continue; /* its supervisor is gone (gave up) */
+                char err[1024] = "";
+                int r = 0;
+                struct pk_sup_child_info ci;
+                if (top_fresh && pk_sup_child_info(p, nd->id, &ci) == 0) {
+                        /* a top supervisor that moved from another tree file and
+                         * still stops there: built once it is gone */
+                        for (size_t q = 0; q < sv->n_tree_ops; q++)
+                                if (sv->tree_ops[q].sup == p &&
+                                    strcmp(sv->tree_ops[q].id, nd->id) == 0) {
+                                        sv->tree_ops[q].rebuild = 1;
+                                        sv->tree_ops[q].config = (size_t)i;
+                                        top_fresh = 0;
+                                }
+                        if (!top_fresh) {
+                                report_add(sv, REP_ADDED, "", nd->id);
+                                continue;
+                        }
+                }
+                if (top_fresh) {
+                        pk_sv_tree_path(nd, path, sizeof(path));
+                        logf_("daemon-reload: supervisor %s added: starting", path);
+                        report_add(sv, REP_ADDED, "", path);
+                        r = pk_sv_tree_build(n, k, &env, p, err, sizeof(err));
+                        if (r < 0)
+                                tree_forget(sv); /* the units it had loaded */
+                } else if (nd->kind == PK_SV_TREE_UNIT) {
+                        r = tree_place_unit(sv, p, nd->id, err, sizeof(err));
+                } else {
+                        const struct pk_sv_tree_node *od =
+                            pk_sv_tree_find(o, PK_SV_TREE_WORKER, nd->parent, nd->id);
                         if (od && strcmp(od->sig, nd->sig) == 0) {
-                                counts[0]++;
+                                report_add(sv, REP_KEPT, nd->parent, nd->id);
                                 continue;
                         }
                         struct pk_cmd *cmd = nd->cmd;
                         nd->cmd = NULL;
                         logf_("daemon-reload: tree worker %s/%s %s", nd->parent, nd->id,
                               od ? "changed: restarting" : "added: starting");
+                        report_add(sv, od ? REP_RESTARTED : REP_ADDED, nd->parent, nd->id);
                         if (od) {
-                                counts[1]++;
-                                tree_op_queue(sv, (size_t)i, p, nd, cmd);
+                                tree_op_queue(sv, (size_t)i, p, nd, cmd, 0);
                                 continue;
                         }
-                        counts[2]++;
-                        int r = pk_sup_add(p, &nd->spec, cmd); /* takes cmd */
+                        struct pk_sup_child_spec sp = nd->spec;
+                        sp.id = nd->id;
+                        r = pk_sup_add(p, &sp, cmd); /* takes cmd */
                         if (r < 0)
-                                logf_("daemon-reload: tree worker %s/%s: %s", nd->parent, nd->id,
-                                      pk_strerror(r));
+                                snprintf(err, sizeof(err), "%s", pk_strerror(r));
                 }
-                for (size_t j = 0; j < o->n; j++) {
-                        const struct pk_sv_tree_node *od = &o->v[j];
-                        int kept = od->kind != PK_SV_TREE_WORKER;
-                        for (size_t k = 0; k < n->n && !kept; k++)
-                                kept = n->v[k].kind == PK_SV_TREE_WORKER &&
-                                       strcmp(n->v[k].parent, od->parent) == 0 &&
-                                       strcmp(n->v[k].id, od->id) == 0;
-                        struct pk_sup *p = kept ? NULL : tree_sup_at(sv, od->parent);
-                        if (!p)
-                                continue;
-                        counts[3]++;
-                        logf_("daemon-reload: tree worker %s/%s removed: stopping", od->parent,
-                              od->id);
-                        tree_op_queue(sv, (size_t)i, p, od, NULL);
-                }
-                sv->trees[i] = n;
+                if (r < 0)
+                        logf_("daemon-reload: %s %s/%s: %s",
+                              nd->kind == PK_SV_TREE_SUP    ? "supervisor"
+                              : nd->kind == PK_SV_TREE_UNIT ? "unit"
+                                                            : "tree worker",
+                              nd->parent, nd->id, err);
+        }
+        free(dead);
+        free(fresh);
+        pk_sv_tree_free(o);
+        trees_reorder(sv);
+}
+
+/* Applies news[i] over sv->trees[i] for every tree file.  Takes news[]. */
+static void trees_apply(struct sv *sv, struct pk_sv_tree **news)
+{
+        for (int i = 0; i < sv->nconfigs; i++) {
+                struct pk_sv_tree *n = news[i];
                 news[i] = NULL;
-                pk_sv_tree_free(o);
-                for (size_t k = 0; k < n->n; k++)
-                        if (n->v[k].kind == PK_SV_TREE_SUP) {
-                                char path[PK_SV_TREE_PATH + PK_SUP_ID_MAX + 2];
-                                snprintf(path, sizeof(path), "%s%s%s", n->v[k].parent,
-                                         n->v[k].parent[0] ? "/" : "", n->v[k].id);
-                                tree_reorder(sv, n, path);
-                        }
+                if (sv->trees && sv->trees[i] && n)
+                        tree_apply(sv, i, n);
+                else
+                        pk_sv_tree_free(n);
         }
 }
 
@@ -1317,7 +1732,7 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
                     (ci.state == PK_SUP_DOWN || ci.state == PK_SUP_FAILED))
                         svc_removed(sv, s);
         }
-        if (ev->id[0] && ev->sup != sv->sup)
+        if (ev->id[0] && sv->n_tree_ops)
                 tree_ops_advance(sv, ev->sup, ev->id);
         if (ev->kind == PK_SUP_EV_SUP_DOWN && ev->sup == sv->sup)
                 pk_loop_stop(sv->loop); /* a tree file's supervisor going down is an event */
@@ -1352,7 +1767,7 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
 
 static void svc_removed(struct sv *sv, struct svc *s)
 {
-        int r = pk_sup_remove_child(SUP_OF(sv, s), s->name);
+        int r = s->sup_gone ? 0 : pk_sup_remove_child(SUP_OF(sv, s), s->name);
         if (r < 0 && r != -ENOENT)
                 return; /* still running: a later event retries */
         for (size_t i = 0; i < sv->n; i++) {
@@ -1387,6 +1802,8 @@ static void svc_removed(struct sv *sv, struct svc *s)
         if (rep) {
                 report_notes(rep);
                 (void)svc_add(sv, rep);
+                if (rep->sup)
+                        trees_reorder(sv); /* a tree's unit: back in its place */
         }
 }
 
@@ -1406,7 +1823,7 @@ static void svc_retire(struct sv *sv, struct svc *s, struct svc *replacement)
                 svc_removed(sv, s);
 }
 
-static int daemon_reload(struct sv *sv, char *err, size_t errsz)
+static int daemon_reload(struct sv *sv, struct reload_report *rep, char *err, size_t errsz)
 {
         struct load_set ls = {0};
         sk_reload_begin(sv->sk); /* socket units: a diff, in place once all is loaded */
@@ -1422,7 +1839,7 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
         search_dirs(sv, dirs, sizeof(dirs) / sizeof(dirs[0]));
         for (size_t i = 0; i < sv->n; i++) {
                 if (sv->svcs[i]->sup)
-                        continue; /* a tree file's unit: not reloaded */
+                        continue; /* a tree file's unit: re-read with its tree (trees_read) */
                 size_t before = ls.n;
                 char sub[512];
                 r = load_one(sv, sv->svcs[i]->name, dirs, &ls, sub, sizeof(sub));
@@ -1437,14 +1854,14 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
                 for (size_t k = before; k < ls.n; k++)
                         ls.v[k]->on_demand = 1;
         }
-        /* Tree files too, before anything changes: a structural change refuses all. */
+        /* Tree files too, and the units they name, before anything changes. */
         struct pk_sv_tree **news = calloc((size_t)sv->nconfigs + 1, sizeof(struct pk_sv_tree *));
         if (!news) {
                 load_set_clear(&ls);
                 sk_reload_abort(sv->sk);
                 return -ENOMEM;
         }
-        if ((r = trees_read(sv, news, err, errsz)) < 0) {
+        if ((r = trees_read(sv, &ls, news, err, errsz)) < 0) {
                 for (int i = 0; i < sv->nconfigs; i++)
                         pk_sv_tree_free(news[i]);
                 free(news);
@@ -1453,16 +1870,15 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
                 return r;
         }
         sk_reload_commit(sv->sk);
+        sv->rep = rep;
         unsigned kept = 0, changed = 0, added = 0, removed = 0, notadded = 0;
         /* Removed and changed first. */
         for (size_t i = sv->n; i-- > 0;) {
                 struct svc *s = sv->svcs[i];
                 struct svc *n = NULL;
                 size_t j;
-                if (s->sup) {
-                        kept++; /* a tree's unit: kept (its tree is diffed below) */
-                        continue;
-                }
+                if (s->sup)
+                        continue; /* a tree's unit: its tree is diffed below */
                 for (j = 0; j < ls.n; j++)
                         if (ls.v[j] && strcmp(ls.v[j]->name, s->name) == 0)
                                 break;
@@ -1472,12 +1888,14 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
                         if (n->hash == s->hash) {
                                 svc_free(n);
                                 kept++;
+                                report_add(sv, REP_KEPT, "", s->name);
                                 continue;
                         }
                         changed++;
                 } else {
                         removed++;
                 }
+                report_add(sv, n ? REP_RESTARTED : REP_REMOVED, "", s->name);
                 logf_("daemon-reload: %s %s", s->name,
                       n ? "changed: restarting" : "removed: stopping");
                 svc_retire(sv, s, n);
@@ -1496,20 +1914,20 @@ static int daemon_reload(struct sv *sv, char *err, size_t errsz)
                 }
                 added++;
                 logf_("daemon-reload: %s added: starting", s->name);
+                report_add(sv, REP_ADDED, "", s->name);
                 report_notes(s);
                 (void)svc_add(sv, s);
         }
         load_set_clear(&ls); /* its services were moved or freed */
         logf_("daemon-reload: %u unchanged, %u changed, %u added, %u removed", kept, changed, added,
               removed);
-        unsigned tc[4] = {0, 0, 0, 0};
-        trees_apply(sv, news, tc);
-        for (int i = 0; i < sv->nconfigs; i++)
-                pk_sv_tree_free(news[i]);
+        trees_apply(sv, news);
         free(news);
-        if (sv->trees)
-                logf_("daemon-reload: tree workers: %u unchanged, %u changed, %u added, %u removed",
-                      tc[0], tc[1], tc[2], tc[3]);
+        sv->rep = NULL;
+        for (int k = 0; k < REP_N; k++)
+                if (rep->n[k])
+                        logf_("daemon-reload: %s (%u): %s", report_what[k], rep->n[k],
+                              rep->names[k]);
         return notadded ? -E2BIG : 0; /* err names the last one */
 }
 
@@ -1814,14 +2232,29 @@ static void handle(struct client *c, const struct pk_term *req)
                 enable_request(sv, vname, arg, &b);
         } else if (strcmp(vname, "daemon_reload") == 0) {
                 char err[1024] = "";
-                int r = daemon_reload(sv, err, sizeof(err));
+                struct reload_report rep;
+                memset(&rep, 0, sizeof(rep));
+                int r = daemon_reload(sv, &rep, err, sizeof(err));
                 if (r < 0) {
                         logf_("daemon-reload refused: %s", err);
                         pk_etf_put_tuple(&b, 2);
                         put_atom(&b, "error");
                         put_bin(&b, err);
                 } else {
+                        /* {ok, <<"kept: a, b\nrestarted: ...\n...">>}: what it did */
+                        char text[REP_N * 1100] = "";
+                        size_t used = 0;
+                        for (int k = 0; k < REP_N; k++) {
+                                if (!rep.n[k])
+                                        continue;
+                                int w = snprintf(text + used, sizeof(text) - used, "%s (%u): %s\n",
+                                                 report_what[k], rep.n[k], rep.names[k]);
+                                if (w > 0 && used + (size_t)w < sizeof(text))
+                                        used += (size_t)w;
+                        }
+                        pk_etf_put_tuple(&b, 2);
                         put_atom(&b, "ok");
+                        put_bin(&b, text);
                 }
         } else {
                 const char *s = NULL;
@@ -2103,6 +2536,42 @@ static void accept_cb(struct pk_loop_io *io, unsigned revents)
 
 /* ---- main --------------------------------------------------------------------------------- */
 
+/* Moves ls->v[from ..] into the services of tree supervisor @parent and adds
+ * them to it, what each pulls in first (a service loaded already stays where
+ * it runs).  0, or the first error with its message in @err. */
+static int tree_adopt(struct sv *sv, struct load_set *ls, size_t from, struct pk_sup *parent,
+                      char *err, size_t errsz)
+{
+        int r = 0;
+        /* ls->v[from .. moved) are sv's now (NULL: ran already, freed); the rest stays ls's. */
+        size_t moved = from;
+        for (; moved < ls->n; moved++) {
+                struct svc *n = ls->v[moved];
+                if (find(sv, n->name, strlen(n->name))) {
+                        ls->v[moved] = svc_free(n);
+                        continue;
+                }
+                if ((r = svc_push(&sv->svcs, &sv->n, &sv->cap, n)) < 0) {
+                        names_error(err, errsz, n->name, r);
+                        break;
+                }
+                n->sup = parent;
+        }
+        /* What it pulls in first (its dependencies must name known children). */
+        for (size_t i = moved; i-- > from;) {
+                struct svc *n = ls->v[i];
+                ls->v[i] = NULL;
+                if (!n || r < 0)
+                        continue;
+                logf_("loaded %s (%s) into a tree", n->name,
+                      n->u->fragment_path ? n->u->fragment_path : "");
+                report_notes(n);
+                if ((r = svc_add(sv, n)) < 0)
+                        snprintf(err, errsz, "%s: %s", n->name, pk_strerror(r));
+        }
+        return r;
+}
+
 /* A tree file's {unit, Name} child: loaded as a service (with what it pulls
  * in) and added to the tree's supervisor @parent. */
 static int tree_add_unit(void *ud, struct pk_sup *parent, const char *name, char *err, size_t errsz)
@@ -2120,36 +2589,8 @@ static int tree_add_unit(void *ud, struct pk_sup *parent, const char *name, char
                 snprintf(err, errsz, "not a service");
                 r = -EINVAL;
         }
-        if (r < 0) {
-                load_set_clear(&ls);
-                return r;
-        }
-        /* ls.v[0 .. moved) are sv's now (NULL: ran already, freed); the rest stays ls's. */
-        size_t moved = 0;
-        for (; moved < ls.n; moved++) {
-                struct svc *n = ls.v[moved];
-                if (find(sv, n->name, strlen(n->name))) {
-                        ls.v[moved] = svc_free(n);
-                        continue;
-                }
-                if ((r = svc_push(&sv->svcs, &sv->n, &sv->cap, n)) < 0) {
-                        names_error(err, errsz, n->name, r);
-                        break;
-                }
-                n->sup = parent;
-        }
-        /* What it pulls in first (its dependencies must name known children). */
-        for (size_t i = moved; i-- > 0;) {
-                struct svc *n = ls.v[i];
-                ls.v[i] = NULL;
-                if (!n || r < 0)
-                        continue;
-                logf_("loaded %s (%s) into a tree", n->name,
-                      n->u->fragment_path ? n->u->fragment_path : "");
-                report_notes(n);
-                if ((r = svc_add(sv, n)) < 0)
-                        snprintf(err, errsz, "%s: %s", n->name, pk_strerror(r));
-        }
+        if (r == 0)
+                r = tree_adopt(sv, &ls, 0, parent, err, errsz);
         load_set_clear(&ls);
         return r;
 }
@@ -2169,7 +2610,9 @@ static void on_hup(void *ud)
 {
         struct sv *sv = ud;
         char err[1024] = "";
-        if (daemon_reload(sv, err, sizeof(err)) < 0)
+        struct reload_report rep;
+        memset(&rep, 0, sizeof(rep));
+        if (daemon_reload(sv, &rep, err, sizeof(err)) < 0)
                 logf_("daemon-reload (SIGHUP) refused: %s", err);
 }
 

@@ -32,6 +32,7 @@ struct ue_cmd {
 
 static const char ue_usage[] =
     "usage: portkit unit-exec [--forking PIDFILE] [--oneshot] [--remain] [--ready-fd=N]\n"
+    "                         [--search-path=DIRS]\n"
     "                         (--condition|--pre|--start FLAGS ARGC PATH ARGV...)...\n"
     "Internal helper of `portkit supervise` (see docs/supervise.md).\n";
 
@@ -47,6 +48,18 @@ static int listen_fds_given(void)
         return (int)n;
 }
 
+/* ExecSearchPath= (--search-path=DIRS): where bare command names are looked up. */
+static const char *ue_search;
+
+/* StandardInputData=/Text= come as a sealed memfd on fd 0, which every
+ * command shares: each reads it from the start, as each gets a fresh one from
+ * systemd.  Only a memfd answers F_GET_SEALS; other stdins are left alone. */
+static void rewind_stdin_data(void)
+{
+        if (fcntl(0, F_GET_SEALS) >= 0)
+                (void)lseek(0, 0, SEEK_SET);
+}
+
 /* Runs one command to its end; returns its shell status (0..255, 128+sig).
  * nfds > 0: an ExecStart= of a oneshot or forking unit, which gets the
  * listen fds at 3.. with LISTEN_PID set to its own pid, as systemd passes
@@ -59,6 +72,8 @@ static int run_one(const struct ue_cmd *c, int nfds)
                 r = pk_cmd_argv0(cmd, c->argv[0]);
         if (r == 0 && c->argv[0])
                 r = pk_cmd_args(cmd, (const char *const *)c->argv + 1);
+        if (r == 0 && ue_search && !strchr(c->path, '/'))
+                r = pk_cmd_search_path(cmd, ue_search);
         for (int fd = 3; r == 0 && fd < 3 + nfds; fd++)
                 r = pk_cmd_fd(cmd, fd, fd);
         if (r == 0 && nfds > 0)
@@ -73,6 +88,7 @@ static int run_one(const struct ue_cmd *c, int nfds)
                 r = pk_cmd_pdeathsig(cmd, pdeath);
         struct pk_proc *p = NULL;
         struct pk_spawn_error se;
+        rewind_stdin_data();
         if (r == 0)
                 r = pk_spawn(cmd, &p, &se);
         pk_cmd_free(cmd);
@@ -84,6 +100,30 @@ static int run_one(const struct ue_cmd *c, int nfds)
         r = pk_proc_wait(p, -1, &ex);
         pk_proc_free(p);
         return r < 0 ? 127 : pk_exit_shell(&ex);
+}
+
+/* Execs the main command (returns only on failure): a bare name is looked
+ * up in ExecSearchPath= when given.  execvpe() searches our own PATH, so
+ * that is pointed there for the search only: the command gets the
+ * environment we were given. */
+static void exec_main(const struct ue_cmd *c)
+{
+        extern char **environ;
+        rewind_stdin_data();
+        if (!ue_search || strchr(c->path, '/')) {
+                execvp(c->path, c->argv);
+                return;
+        }
+        size_t n = 0;
+        while (environ[n])
+                n++;
+        char **env = calloc(n + 1, sizeof(char *));
+        if (!env)
+                return;
+        memcpy(env, environ, n * sizeof(char *)); /* the strings stay: setenv adds its own */
+        if (setenv("PATH", ue_search, 1) == 0)
+                execvpe(c->path, c->argv, env);
+        free(env);
 }
 
 static void ready(int fd)
@@ -206,6 +246,8 @@ static int ue_main(int argc, char **argv)
                         oneshot = 1;
                 } else if (strcmp(a, "--remain") == 0) {
                         remain = 1;
+                } else if (strncmp(a, "--search-path=", 14) == 0 && a[14]) {
+                        ue_search = a + 14;
                 } else if (strncmp(a, "--ready-fd=", 11) == 0) {
                         long long v;
                         if (pk_cli_parse_int(a + 11, 3, 1023, &v) < 0)
@@ -271,7 +313,7 @@ static int ue_main(int argc, char **argv)
                 nstart++;
                 if (!oneshot && !pidfile) {
                         /* The main process: become it. */
-                        execvp(c->path, c->argv);
+                        exec_main(c);
                         fprintf(stderr, "portkit unit-exec: exec %s: %s\n", c->path,
                                 strerror(errno));
                         return 127;

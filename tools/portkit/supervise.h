@@ -77,10 +77,12 @@ struct pk_sv_tree_node {
         char parent[PK_SV_TREE_PATH]; /* its supervisor's path "app/web"; "" for a top one */
         char id[PK_SUP_ID_MAX + 1];
         char *sig; /* its definition (a supervisor's flags, a worker's map) as text, owned */
-        /* pk_sv_tree_read() only, workers: what pk_sup_add() takes (id points to
-         * the node's own id; the command owned until taken) */
+        /* Workers: what pk_sup_add() takes; supervisors: their spec as a child
+         * of their parent.  spec.id and opts.name are not kept (the array
+         * moves): set them to the node's id at each use. */
         struct pk_sup_child_spec spec;
-        struct pk_cmd *cmd;
+        struct pk_sup_opts opts; /* supervisors: their options (cgroup ones from the env) */
+        struct pk_cmd *cmd;      /* pk_sv_tree_read() only, workers: owned until taken */
 };
 struct pk_sv_tree {
         struct pk_sv_tree_node *v;
@@ -92,14 +94,29 @@ struct pk_sv_tree {
  * message" or "file: what: message" in @err. */
 int pk_sv_tree_load(const char *file, const struct pk_sv_tree_env *env, struct pk_sup *parent,
                     struct pk_sv_tree **ret, char *err, size_t errsz);
-/* Reads and checks @file as pk_sv_tree_load() does, building nothing: workers'
- * specs and commands are in the nodes.  Caller frees *ret. */
+/* Reads and checks @file as pk_sv_tree_load() does, running nothing (the tree
+ * is built unstarted under a scratch supervisor for pk_sup_new() and
+ * pk_sup_add() to check it, without cgroups, logs or units, then freed):
+ * workers' specs and commands are in the nodes.  Caller frees *ret. */
 int pk_sv_tree_read(const char *file, const struct pk_sv_tree_env *env, struct pk_sv_tree **ret,
                     char *err, size_t errsz);
-/* 0 if @nw differs from @old in workers only; else -EINVAL and "file: ...
- * restart supervise for: supervisor app/web flags changed; unit ... added" in @err. */
-int pk_sv_tree_diff(const char *file, const struct pk_sv_tree *old, const struct pk_sv_tree *nw,
-                    char *err, size_t errsz);
+/* The node of @rec with this kind, supervisor path and id, or NULL (borrowed). */
+const struct pk_sv_tree_node *pk_sv_tree_find(const struct pk_sv_tree *rec, int kind,
+                                              const char *parent, const char *id);
+/* Checks what pk_sup_add() would refuse later: two children of one
+ * supervisor (units included), or two top supervisors of @recs[0..n) (NULL
+ * entries skipped), with the same name.  0, or -EINVAL with "file: unit
+ * app/x: the name is taken (by a worker)" in @err. */
+int pk_sv_tree_check_names(const char *const *files, struct pk_sv_tree *const *recs, size_t n,
+                           char *err, size_t errsz);
+/* Builds supervisor node @k of @rec (pk_sv_tree_read()) with every node below
+ * it, in file order, and adds it to @parent (which starts it if it runs):
+ * workers take their node's command, units go through env->add_unit.  0, or
+ * a negative error with "supervisor app/web: message" in @err. */
+int pk_sv_tree_build(struct pk_sv_tree *rec, size_t k, const struct pk_sv_tree_env *env,
+                     struct pk_sup *parent, char *err, size_t errsz);
+/* The path "app/web" of supervisor node @nd into buf. */
+void pk_sv_tree_path(const struct pk_sv_tree_node *nd, char *buf, size_t size);
 struct pk_sv_tree *pk_sv_tree_free(struct pk_sv_tree *rec);
 
 /* systemctl is-enabled: "enabled", "disabled", "static", "masked" or "not-found". */

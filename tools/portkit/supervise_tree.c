@@ -37,7 +37,10 @@ struct tctx {
         char *err;
         size_t errsz;
         struct pk_sv_tree *rec; /* what the file says, node by node; NULL: not kept */
-        int dry;                /* 1: build nothing: workers' specs and commands kept in rec */
+        /* 1: the tree is built unstarted under a scratch supervisor, without
+         * cgroups, logs or units, only for pk_sup_new() and pk_sup_add() to
+         * check every option and spec; workers' commands are kept in rec */
+        int dry;
         char path[PK_SV_TREE_PATH];
 };
 
@@ -81,7 +84,8 @@ static int fail(struct tctx *t, const char *fmt, ...)
         char what[768];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(what, sizeof(what), fmt, ap);
+        /* the analyzer flags a variadic function analysed on its own */
+        vsnprintf(what, sizeof(what), fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
         va_end(ap);
         snprintf(t->err, t->errsz, "%s: %s", t->file, what);
         return -EINVAL;
@@ -249,11 +253,22 @@ static int worker(struct tctx *t, struct pk_sup *parent, const struct pk_term *t
                 pk_cmd_free(cmd);
                 return fail(t, "worker %s: %s", id, pk_strerror(r));
         }
-        if (t->dry) { /* kept for a reload to add */
+        if (n) { /* for a reload (the id is set at each use: the array moves) */
                 n->spec = sp;
-                n->spec.id = n->id;
-                n->cmd = cmd;
-                return 0;
+                n->spec.id = NULL;
+        }
+        if (t->dry) { /* kept for a reload to add (t->dry always keeps a record); a copy is checked
+                       */
+                struct pk_cmd *copy = NULL;
+                r = pk_cmd_dup(cmd, &copy);
+                if (n)
+                        n->cmd = cmd;
+                else
+                        pk_cmd_free(cmd);
+                if (r < 0)
+                        return fail(t, "worker %s: %s", id, pk_strerror(r));
+                cmd = copy;
+                sp.log_dir = NULL;
         }
         r = pk_sup_add(parent, &sp, cmd); /* takes cmd */
         if (r < 0)
@@ -354,11 +369,20 @@ static int build_sup(struct tctx *t, struct pk_sup *parent, const struct pk_term
                 o.backoff_reset_ms = INT64_C(1) << 39; /* "never" */
         int r = 0;
         /* its definition: the flags map; the children are nodes of their own */
-        (void)record(t, PK_SV_TREE_SUP, name, m, &r);
+        struct pk_sv_tree_node *n = record(t, PK_SV_TREE_SUP, name, m, &r);
         if (r < 0)
                 return fail(t, "supervisor %s: %s", name, pk_strerror(r));
+        if (n) { /* for a reload: pk_sup_set_opts() or a rebuild */
+                n->opts = o;
+                n->opts.name = NULL;
+                n->opts.cgroup_parent = NULL;
+                n->spec = sp;
+                n->spec.id = NULL;
+        }
         struct pk_sup *s = NULL;
-        if (!t->dry && (r = pk_sup_new(t->env->loop, &o, &s)) < 0)
+        if (t->dry)
+                o.cgroup = PK_SUP_CGROUP_OFF; /* a check: no cgroup of the running one's name */
+        if ((r = pk_sup_new(t->env->loop, &o, &s)) < 0)
                 return fail(t, "supervisor %s: %s", name, pk_strerror(r));
         size_t plen = strlen(t->path);
         if (plen + 1 + strlen(name) >= sizeof(t->path)) {
@@ -376,8 +400,6 @@ static int build_sup(struct tctx *t, struct pk_sup *parent, const struct pk_term
                 }
         }
         t->path[plen] = '\0';
-        if (t->dry)
-                return 0;
         r = pk_sup_add_sup(parent, &sp, s); /* takes s */
         if (r < 0)
                 return fail(t, "supervisor %s: %s", name, pk_strerror(r));
@@ -417,9 +439,16 @@ int pk_sv_tree_read(const char *file, const struct pk_sv_tree_env *env, struct p
                     char *err, size_t errsz)
 {
         struct tctx t = {.env = env, .file = file, .err = err, .errsz = errsz, .dry = 1};
-        if (!(t.rec = calloc(1, sizeof(*t.rec))))
+        struct pk_sup *scratch = NULL; /* never started: nothing runs */
+        int r = pk_sup_new(env->loop, NULL, &scratch);
+        if (r < 0)
+                return r;
+        if (!(t.rec = calloc(1, sizeof(*t.rec)))) {
+                pk_sup_free(scratch);
                 return -ENOMEM;
-        int r = tree_parse(&t, file, NULL);
+        }
+        r = tree_parse(&t, file, scratch);
+        pk_sup_free(scratch);
         if (r == 0)
                 *ret = t.rec;
         else
@@ -427,9 +456,8 @@ int pk_sv_tree_read(const char *file, const struct pk_sv_tree_env *env, struct p
         return r;
 }
 
-/* The node of @rec with this kind, parent and id, or NULL. */
-static const struct pk_sv_tree_node *node_find(const struct pk_sv_tree *rec, int kind,
-                                               const char *parent, const char *id)
+const struct pk_sv_tree_node *pk_sv_tree_find(const struct pk_sv_tree *rec, int kind,
+                                              const char *parent, const char *id)
 {
         for (size_t i = 0; i < rec->n; i++)
                 if (rec->v[i].kind == kind && strcmp(rec->v[i].parent, parent) == 0 &&
@@ -438,76 +466,88 @@ static const struct pk_sv_tree_node *node_find(const struct pk_sv_tree *rec, int
         return NULL;
 }
 
-static void say(char *err, size_t errsz, size_t *used, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void say(char *err, size_t errsz, size_t *used, const char *fmt, ...)
+void pk_sv_tree_path(const struct pk_sv_tree_node *nd, char *buf, size_t size)
 {
-        if (*used >= errsz)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(err + *used, errsz - *used, fmt, ap);
-        va_end(ap);
-        if (k > 0)
-                *used += (size_t)k;
+        snprintf(buf, size, "%s%s%s", nd->parent, nd->parent[0] ? "/" : "", nd->id);
 }
 
-int pk_sv_tree_diff(const char *file, const struct pk_sv_tree *old, const struct pk_sv_tree *nw,
-                    char *err, size_t errsz)
+int pk_sv_tree_check_names(const char *const *files, struct pk_sv_tree *const *recs, size_t n,
+                           char *err, size_t errsz)
 {
-        /* Supervisors (their flags) and units must be the same, in the same
-         * order within each supervisor; only workers may differ. */
-        size_t used = 0;
-        int bad = 0;
         static const char *const kinds[] = {"supervisor", "worker", "unit"};
-        for (int pass = 0; pass < 2; pass++) {
-                const struct pk_sv_tree *a = pass ? nw : old, *b = pass ? old : nw;
-                for (size_t i = 0; i < a->n; i++) {
-                        const struct pk_sv_tree_node *x = &a->v[i];
-                        if (x->kind == PK_SV_TREE_WORKER)
-                                continue;
-                        const struct pk_sv_tree_node *y = node_find(b, x->kind, x->parent, x->id);
-                        const char *what = NULL;
-                        if (!y)
-                                what = pass ? "added" : "removed";
-                        else if (!pass && strcmp(x->sig, y->sig) != 0)
-                                what = "flags changed";
-                        if (!what)
-                                continue;
-                        say(err, errsz, &used, "%s%s %s%s%s %s", bad ? "; " : "", kinds[x->kind],
-                            x->parent, x->parent[0] ? "/" : "", x->id, what);
-                        bad = 1;
+        for (size_t f = 0; f < n; f++)
+                for (size_t i = 0; recs[f] && i < recs[f]->n; i++) {
+                        const struct pk_sv_tree_node *x = &recs[f]->v[i];
+                        /* earlier in this file, or (top supervisors) in an earlier one */
+                        for (size_t g = 0; g <= f; g++)
+                                for (size_t k = 0; recs[g] && k < (g == f ? i : recs[g]->n); k++) {
+                                        const struct pk_sv_tree_node *y = &recs[g]->v[k];
+                                        if ((g != f && x->parent[0]) ||
+                                            strcmp(y->parent, x->parent) != 0 ||
+                                            strcmp(y->id, x->id) != 0)
+                                                continue;
+                                        snprintf(err, errsz,
+                                                 "%s: %s %s%s%s: the name is taken (by a %s%s%s)",
+                                                 files[f], kinds[x->kind], x->parent,
+                                                 x->parent[0] ? "/" : "", x->id, kinds[y->kind],
+                                                 g != f ? " of " : "", g != f ? files[g] : "");
+                                        return -EINVAL;
+                                }
                 }
+        return 0;
+}
+
+int pk_sv_tree_build(struct pk_sv_tree *rec, size_t k, const struct pk_sv_tree_env *env,
+                     struct pk_sup *parent, char *err, size_t errsz)
+{
+        if (k >= rec->n || rec->v[k].kind != PK_SV_TREE_SUP)
+                return -EINVAL;
+        char path[PK_SV_TREE_PATH + PK_SUP_ID_MAX + 2];
+        pk_sv_tree_path(&rec->v[k], path, sizeof(path));
+        struct pk_sup_opts o = rec->v[k].opts;
+        o.name = rec->v[k].id;
+        o.cgroup = env->cgroup;
+        o.cgroup_parent = env->cgroup_parent;
+        struct pk_sup *s = NULL;
+        int r = pk_sup_new(env->loop, &o, &s);
+        if (r < 0) {
+                snprintf(err, errsz, "supervisor %s: %s", path, pk_strerror(r));
+                return r;
         }
-        /* the order of supervisors and units among their siblings */
-        for (size_t i = 0; !bad && i < old->n; i++) {
-                const struct pk_sv_tree_node *x = &old->v[i];
-                if (x->kind == PK_SV_TREE_WORKER)
+        for (size_t i = k + 1; i < rec->n && r == 0; i++) {
+                struct pk_sv_tree_node *nd = &rec->v[i];
+                if (strcmp(nd->parent, path) != 0)
                         continue;
-                size_t ox = 0, nx = 0;
-                for (size_t k = 0; k < i; k++)
-                        ox += old->v[k].kind != PK_SV_TREE_WORKER &&
-                              strcmp(old->v[k].parent, x->parent) == 0;
-                const struct pk_sv_tree_node *y = node_find(nw, x->kind, x->parent, x->id);
-                for (size_t k = 0; y && &nw->v[k] != y; k++)
-                        nx += nw->v[k].kind != PK_SV_TREE_WORKER &&
-                              strcmp(nw->v[k].parent, x->parent) == 0;
-                if (ox != nx) {
-                        say(err, errsz, &used, "%s %s%s%s moved", kinds[x->kind], x->parent,
-                            x->parent[0] ? "/" : "", x->id);
-                        bad = 1;
+                if (nd->kind == PK_SV_TREE_SUP) {
+                        r = pk_sv_tree_build(rec, i, env, s, err, errsz);
+                } else if (nd->kind == PK_SV_TREE_WORKER) {
+                        struct pk_sup_child_spec sp = nd->spec;
+                        sp.id = nd->id;
+                        sp.log_dir = env->log_dir;
+                        struct pk_cmd *cmd = nd->cmd;
+                        nd->cmd = NULL;
+                        r = cmd ? pk_sup_add(s, &sp, cmd) : -EINVAL; /* takes cmd */
+                        if (r < 0)
+                                snprintf(err, errsz, "worker %s/%s: %s", path, nd->id,
+                                         cmd ? pk_strerror(r) : "its command was used already");
+                } else {
+                        char sub[768] = "";
+                        r = env->add_unit(env->ud, s, nd->id, sub, sizeof(sub));
+                        if (r < 0)
+                                snprintf(err, errsz, "unit %s/%s: %s", path, nd->id,
+                                         sub[0] ? sub : pk_strerror(r));
                 }
         }
-        if (!bad)
-                return 0;
-        char what[768];
-        snprintf(what, sizeof(what), "%s", err);
-        snprintf(err, errsz,
-                 "%s: a reload changes workers only (changed, added, removed); restart supervise "
-                 "for: %s",
-                 file, what);
-        return -EINVAL;
+        if (r < 0) {
+                pk_sup_free(s);
+                return r;
+        }
+        struct pk_sup_child_spec sp = rec->v[k].spec;
+        sp.id = rec->v[k].id;
+        r = pk_sup_add_sup(parent, &sp, s); /* takes s */
+        if (r < 0)
+                snprintf(err, errsz, "supervisor %s: %s", path, pk_strerror(r));
+        return r;
 }
 
 static int tree_parse(struct tctx *t, const char *file, struct pk_sup *parent)
