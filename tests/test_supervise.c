@@ -1395,6 +1395,48 @@ Test(supervise, a_thousand_units_load_and_start, .timeout = 600)
         sv_stop(&s);
 }
 
+/* Fifteen thousand units load (by name lookups in hash tables: loading was
+ * quadratic in the units once) and are all listed.  They are held by one
+ * socket unit (Sockets=), so none is started: the test loads, it does not
+ * spawn 15,000 processes.  Each holds its own copy of the socket's
+ * descriptor (the sup layer's), and this machine's hard RLIMIT_NOFILE is
+ * 20,000: hence 15,000.  No timing is asserted; the timeout catches a
+ * return of the quadratic load (minutes at this size). */
+Test(supervise, fifteen_thousand_units_load_and_are_all_listed, .timeout = 600)
+{
+        struct sv s;
+        sv_init(&s);
+        s.log[0] = '\0'; /* no --log-dir: a log file per unit is one more descriptor each */
+        enum { N = 15000 };
+        write_file(s.units, "hold.socket",
+                   "[Socket]\nListenStream=%s/hold.sock\nService=u00000.service\n", s.dir);
+        for (int i = 0; i < N; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "u%05d.service", i);
+                /* names to look up: a dependency of every unit, a unit it pulls in */
+                write_file(s.units, name,
+                           "[Unit]\nAfter=%s\nWants=u%05d.service\n[Service]\n"
+                           "ExecStart=/bin/sleep infinity\nSockets=hold.socket\n",
+                           i ? "u00000.service" : "", (i * 7 + 1) % N);
+        }
+        const char *args[] = {"--cgroup", "off", "--unit-path", s.units, s.units, NULL};
+        sv_start_args(&s, args);
+        char *out = NULL;
+        cr_assert_eq(ctl(&s, &out, "list"), 0);
+        cr_assert_eq(count_in(out, ".service"), N, "%.2000s", out);
+        /* each one by name, the first, the last and one in between */
+        cr_assert(strstr(out, "u00000.service"));
+        cr_assert(strstr(out, "u12345.service"));
+        cr_assert(strstr(out, "u14999.service"));
+        free(out);
+        char buf[64];
+        field(&s, "u14999", "state", buf, sizeof(buf));
+        cr_assert_str_eq(buf, "down", "held by its socket, not started");
+        field(&s, "hold.socket", "state", buf, sizeof(buf));
+        cr_assert_str_eq(buf, "listening");
+        sv_stop(&s);
+}
+
 Test(supervise, units_past_the_limit_are_an_error_naming_it, .timeout = 600)
 {
         struct sv s;

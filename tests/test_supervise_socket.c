@@ -192,6 +192,54 @@ Test(supervise_socket, connection_made_before_the_service_started_is_served, .in
         sv_stop();
 }
 
+/* Two hundred socket units (the daemon once refused more than 64), each a
+ * Unix stream socket for its own service: all listen, and connections to
+ * some of them start those services only, each with its one socket. */
+Test(supervise_socket, two_hundred_socket_units_listen_and_serve, .init = setup, .fini = teardown,
+     .timeout = 300)
+{
+        enum { N = 200 };
+        for (int i = 0; i < N; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "s%03d.socket", i);
+                write_file(name, "[Socket]\nListenStream=%s/s%03d.sock\nAccept=no\n", S.dir, i);
+                snprintf(name, sizeof(name), "s%03d.service", i);
+                write_file(name, "[Service]\nExecStart=" PROBE " serve 1\nRestart=no\n");
+        }
+        sv_start(S.units);
+        char *out = NULL;
+        (void)ctl(&out, "status"); /* not 0: the services are down */
+        int listening = 0;
+        for (const char *p = out; (p = strstr(p, "state: listening")); p++)
+                listening++;
+        cr_assert_eq(listening, N, "%.3000s", out);
+        free(out);
+        static const int some[] = {0, 1, 57, 128, 199};
+        for (size_t k = 0; k < sizeof(some) / sizeof(some[0]); k++) {
+                char path[512], line[64], unit[32];
+                snprintf(path, sizeof(path), "%s/s%03d.sock", S.dir, some[k]);
+                int fd = pk_fd_unix_connect(path, SOCK_STREAM, 0);
+                cr_assert_geq(fd, 0, "%s: %s", path, pk_strerror(fd));
+                snprintf(line, sizeof(line), "hello-%d\n", some[k]);
+                char *a = ask(fd, line);
+                pk_fd_close(fd);
+                snprintf(line, sizeof(line), "got=hello-%d", some[k]);
+                cr_assert(strstr(a, line), "%s: %s", path, a);
+                cr_assert(strstr(a, "fds=1 "), "one socket each: %s", a);
+                cr_assert(strstr(a, "listen_pid=ok"), "%s", a);
+                /* served one client and ended: down, and its socket listens again */
+                snprintf(unit, sizeof(unit), "s%03d.service", some[k]);
+                wait_field(unit, "state", "down");
+                snprintf(unit, sizeof(unit), "s%03d.socket", some[k]);
+                wait_field(unit, "state", "listening");
+        }
+        /* the others were never started */
+        char buf[64];
+        field("s100.service", "pid", buf, sizeof(buf));
+        cr_assert_leq(atol(buf), 0, "s100 ran: pid %s", buf);
+        sv_stop();
+}
+
 Test(supervise_socket, fifo_abstract_and_seqpacket, .init = setup, .fini = teardown, .timeout = 120)
 {
         char abs[64];

@@ -1851,8 +1851,9 @@ static int dfs(struct pk_sup *s, size_t i, unsigned char *color, size_t *stack, 
                         }
                 }
         }
-        /* t is before c: c waits for t, an edge c -> t as with c's after. */
-        for (size_t j = 0; j < s->n; j++) {
+        /* t is before c: c waits for t, an edge c -> t as with c's after (a
+         * scan of every child, so only when some child has a Before=). */
+        for (size_t j = 0; s->n_before > 0 && j < s->n; j++) {
                 if (j == i || !lists(s->kids[j], DEP_BEFORE, c->id))
                         continue;
                 if (color[j] == 1) {

@@ -58,6 +58,8 @@ static int note(struct child_priv *c, const char *fmt, ...)
         char buf[512];
         va_list ap;
         va_start(ap, fmt);
+        /* the analyzer flags a variadic function analysed on its own */
+        // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
         vsnprintf(buf, sizeof(buf), fmt, ap);
         va_end(ap);
         char *s = strdup(buf);
@@ -82,6 +84,7 @@ static void set_err(struct pk_unit_error *e, int code, const struct pk_unit *u, 
         snprintf(e->key, sizeof(e->key), "%s", key ? key : "");
         va_list ap;
         va_start(ap, fmt);
+        // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
         vsnprintf(e->message, sizeof(e->message), fmt, ap);
         va_end(ap);
 }
@@ -499,6 +502,22 @@ static int map_restart_policy(struct child_priv *c, const struct pk_unit *u)
         return 0;
 }
 
+/* The first exit code >= from in the set, or 256.  An empty byte of the
+ * bitmap skips its 8 codes: most units list none, and testing the 256 codes
+ * one by one twice a unit was 4% of supervise's start. */
+static int next_status(const struct pk_unit_status_set *set, int from)
+{
+        for (int code = from; code < 256; code++) {
+                if (code % 8 == 0 && set->status[code / 8] == 0) {
+                        code += 7;
+                        continue;
+                }
+                if (pk_unit_status_has(set, code, 0))
+                        return code;
+        }
+        return 256;
+}
+
 static int map_service(struct child_priv *c, const struct pk_unit *u,
                        const struct pk_unit_child_opts *o)
 {
@@ -540,9 +559,10 @@ static int map_service(struct child_priv *c, const struct pk_unit *u,
         }
         /* Exit statuses that count as success. */
         size_t n = 0;
-        for (int code = 1; code < 256 && n < PK_SUP_MAX_SUCCESS; code++)
-                if (pk_unit_status_has(&s->success_exit_status, code, 0))
-                        c->success[n++] = code;
+        for (int code = next_status(&s->success_exit_status, 1);
+             code < 256 && n < PK_SUP_MAX_SUCCESS;
+             code = next_status(&s->success_exit_status, code + 1))
+                c->success[n++] = code;
         sp->success_codes = n ? c->success : NULL;
         sp->n_success_codes = n;
         /* systemd's clean signals, and those SuccessExitStatus= adds: a death by
@@ -553,9 +573,7 @@ static int map_service(struct child_priv *c, const struct pk_unit *u,
         /* RestartPreventExitStatus= (ssh.service: 255, sshd's fatal errors). */
         const struct pk_unit_status_set *pv = &s->restart_prevent_exit_status;
         n = 0;
-        for (int code = 0; code < 256; code++) {
-                if (!pk_unit_status_has(pv, code, 0))
-                        continue;
+        for (int code = next_status(pv, 0); code < 256; code = next_status(pv, code + 1)) {
                 if (n == PK_SUP_MAX_SUCCESS) {
                         if ((r = note(c,
                                       "RestartPreventExitStatus=: only the first %d codes "

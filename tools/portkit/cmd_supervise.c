@@ -7,6 +7,7 @@
  * $MAINPID); the protocol is in docs/supervise.md. */
 #include "cli.h"
 #include "common/dynbuf.h"
+#include "common/htab.h"
 #include "supervise.h"
 #include "supervise_socket.h"
 #include "supervise_tmpfiles.h"
@@ -68,6 +69,7 @@ struct svc {
         int on_demand;      /* loaded by a start request, not by the configuration */
         struct pk_sup *sup; /* a tree file's supervisor it belongs to; NULL: the top one */
         int sup_gone;       /* that supervisor was removed (daemon-reload), its child with it */
+        size_t ls_slot;     /* its index in the load_set that loaded it */
 };
 
 /* The supervisor a service is a child of. */
@@ -96,6 +98,7 @@ struct sv {
         struct pk_sup *sup;
         struct svc **svcs; /* n of cap, at most PK_SV_MAX_UNITS */
         size_t n, cap;
+        struct pk__htab by_name; /* svcs by name (svc_named()) */
         /* configuration */
         char **configs;
         int nconfigs;
@@ -149,20 +152,42 @@ struct tree_op {
         struct pk_cmd *cmd;            /* a worker's replace: the new command, owned */
 };
 
-/* The daemon's own events go to stderr, one line each, with a UTC time. */
+/* The daemon's own events go to stderr, one line each, with a UTC time: one
+ * write a line (stderr is unbuffered: fprintf made three), the time formatted
+ * once a second (a thousand units starting log thousands of lines). */
 void logf_(const char *fmt, ...)
 {
-        char ts[32];
+        static time_t last = (time_t)-1;
+        static char ts[32];
         time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (t != last) {
+                struct tm tm;
+                gmtime_r(&t, &tm);
+                strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                last = t;
+        }
+        char line[2048];
+        int n = snprintf(line, sizeof(line), "%s portkit supervise: ", ts);
         va_list ap;
         va_start(ap, fmt);
-        fprintf(stderr, "%s portkit supervise: ", ts);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
+        /* the analyzer flags an extern variadic function analysed on its own */
+        // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
+        int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
         va_end(ap);
+        if (m < 0)
+                return;
+        if ((size_t)n + (size_t)m + 1 < sizeof(line)) {
+                line[n + m] = '\n';
+                (void)pk_fd_write_all(2, line, (size_t)n + (size_t)m + 1, NULL);
+                return;
+        }
+        /* longer than the buffer: written as it comes */
+        line[n] = '\0';
+        fputs(line, stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+        va_end(ap);
+        fputc('\n', stderr);
 }
 
 /* ---- loading units ------------------------------------------------------------------- */
@@ -207,6 +232,7 @@ static struct svc *svc_free(struct svc *s)
 struct load_set {
         struct svc **v; /* n of cap */
         size_t n, cap;
+        struct pk__htab by_name; /* v by name: loading stays linear in the units */
 };
 
 /* Frees every service left in the set and the set's array. */
@@ -215,17 +241,30 @@ static void load_set_clear(struct load_set *ls)
         for (size_t i = 0; i < ls->n; i++)
                 ls->v[i] = svc_free(ls->v[i]);
         free(ls->v);
+        pk__htab_free(&ls->by_name);
         *ls = (struct load_set){0};
 }
 
-/* Appends @s to *v (n of cap): 0, -E2BIG past PK_SV_MAX_UNITS, -ENOMEM. */
-static int svc_push(struct svc ***v, size_t *n, size_t *cap, struct svc *s)
+static bool svc_match(const void *v, const void *key)
 {
-        if (*n >= PK_SV_MAX_UNITS)
+        return strcmp(((const struct svc *)v)->name, key) == 0;
+}
+
+/* The service called @name in the index @t (sv->by_name, a load_set's), or NULL. */
+static struct svc *svc_named(const struct pk__htab *t, const char *name)
+{
+        return pk__htab_get(t, pk__hash_str(name), svc_match, name);
+}
+
+/* Appends @s to sv->svcs and its index: 0, -E2BIG past PK_SV_MAX_UNITS, -ENOMEM. */
+static int svc_push(struct sv *sv, struct svc *s)
+{
+        if (sv->n >= PK_SV_MAX_UNITS)
                 return -E2BIG;
-        if (pk__array_grow((void **)v, cap, *n + 1, sizeof(struct svc *), 64) < 0)
+        if (pk__array_grow((void **)&sv->svcs, &sv->cap, sv->n + 1, sizeof(struct svc *), 64) < 0 ||
+            pk__htab_put(&sv->by_name, pk__hash_str(s->name), s) < 0)
                 return -ENOMEM;
-        (*v)[(*n)++] = s;
+        sv->svcs[sv->n++] = s;
         return 0;
 }
 
@@ -248,6 +287,18 @@ static const struct pk_unit_host *unit_host(void)
         return &host;
 }
 
+/* Appends @d to dirs[0..nd) unless it is there already (`--unit-path D D`
+ * names D twice: each unit's file and drop-in directories were looked up in
+ * it twice); returns the new count. */
+static size_t add_dir(const char **dirs, size_t nd, const char *d)
+{
+        for (size_t i = 0; i < nd; i++)
+                if (strcmp(dirs[i], d) == 0)
+                        return nd;
+        dirs[nd] = d;
+        return nd + 1;
+}
+
 /* The search path for enable / is-enabled / loading on demand: the CONFIG
  * directories, then --unit-path or systemd's directories. */
 static void search_dirs(struct sv *sv, const char **dirs, size_t max)
@@ -257,10 +308,10 @@ static void search_dirs(struct sv *sv, const char **dirs, size_t max)
                 struct stat st;
                 if (strchr(sv->configs[i], '/') && stat(sv->configs[i], &st) == 0 &&
                     S_ISDIR(st.st_mode))
-                        dirs[nd++] = sv->configs[i];
+                        nd = add_dir(dirs, nd, sv->configs[i]);
         }
         for (int i = 0; i < sv->n_unit_path && nd + 1 < max; i++)
-                dirs[nd++] = sv->unit_path[i];
+                nd = add_dir(dirs, nd, sv->unit_path[i]);
         static const char *const sys[] = {"/etc/systemd/system", "/run/systemd/system",
                                           "/lib/systemd/system", "/usr/lib/systemd/system"};
         for (size_t i = 0; sv->n_unit_path == 0 && i < 4 && nd + 1 < max; i++)
@@ -306,14 +357,14 @@ void pk_sv_unit_defaults(struct pk_unit *u)
 static int load_one(struct sv *sv, const char *name, const char *const *dirs, struct load_set *ls,
                     char *err, size_t errsz)
 {
-        for (size_t i = 0; i < ls->n; i++)
-                if (strcmp(ls->v[i]->name, name) == 0)
-                        return 0;
+        if (svc_named(&ls->by_name, name))
+                return 0;
         if (ls->n >= PK_SV_MAX_UNITS) {
                 snprintf(err, errsz, "%s: more than %d units (the limit)", name, PK_SV_MAX_UNITS);
                 return -E2BIG;
         }
-        if (pk__array_grow((void **)&ls->v, &ls->cap, ls->n + 1, sizeof(struct svc *), 64) < 0) {
+        if (pk__array_grow((void **)&ls->v, &ls->cap, ls->n + 1, sizeof(struct svc *), 64) < 0 ||
+            pk__htab_reserve(&ls->by_name, 1) < 0) {
                 snprintf(err, errsz, "%s: %s", name, pk_strerror(-ENOMEM));
                 return -ENOMEM;
         }
@@ -376,7 +427,9 @@ static int load_one(struct sv *sv, const char *name, const char *const *dirs, st
         for (size_t i = 0; i < u->dropin_paths.n; i++)
                 h = hash_file(h, u->dropin_paths.v[i]);
         s->hash = h;
+        s->ls_slot = ls->n;
         ls->v[ls->n++] = s;
+        (void)pk__htab_put(&ls->by_name, pk__hash_str(s->name), s); /* reserved above */
         /* Pull in what it requires or wants, as systemd does. */
         const struct pk_unit_strv *pulls[] = {&u->deps.requires_units, &u->deps.wants,
                                               &u->deps.binds_to};
@@ -430,7 +483,7 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
                         break;
                 }
                 if (isdir) {
-                        dirs[nd++] = c;
+                        nd = add_dir(dirs, nd, c);
                         if (pk_sv_is_config_dir(c)) {
                                 /* An enabled set: what default.target wants, not every unit. */
                                 r = pk_sv_names_add(&names, "default.target");
@@ -459,7 +512,7 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
                         char *slash = strrchr(dup, '/');
                         *slash = '\0';
                         owned[no++] = dup;
-                        dirs[nd++] = dup[0] ? dup : "/";
+                        nd = add_dir(dirs, nd, dup[0] ? dup : "/");
                         r = pk_sv_names_add(&names, slash + 1);
                 } else {
                         r = pk_sv_names_add(&names, c);
@@ -468,7 +521,7 @@ static int load_all(struct sv *sv, struct load_set *ls, char *err, size_t errsz)
         if (r < 0 && !failed)
                 names_error(err, errsz, last, r);
         for (int i = 0; i < sv->n_unit_path; i++)
-                dirs[nd++] = sv->unit_path[i];
+                nd = add_dir(dirs, nd, sv->unit_path[i]);
         if (sv->n_unit_path == 0) {
                 dirs[nd++] = "/etc/systemd/system";
                 dirs[nd++] = "/run/systemd/system";
@@ -530,10 +583,7 @@ static int svc_add(struct sv *sv, struct svc *s)
         for (size_t k = 0; k < 7; k++) {
                 size_t n = 0;
                 for (const char *const *p = *lists[k]; p && *p; p++) {
-                        int known = 0;
-                        for (size_t i = 0; i < sv->n && !known; i++)
-                                known = strcmp(sv->svcs[i]->name, *p) == 0;
-                        if (!known)
+                        if (!svc_named(&sv->by_name, *p))
                                 continue;
                         if (n == PK_SUP_MAX_DEPS) {
                                 logf_("%s: cannot add: more than %d loaded units in one "
@@ -558,17 +608,18 @@ static int svc_add(struct sv *sv, struct svc *s)
 
 static struct svc *find(struct sv *sv, const char *name, size_t len)
 {
-        for (size_t i = 0; i < sv->n; i++)
-                if (strlen(sv->svcs[i]->name) == len && memcmp(sv->svcs[i]->name, name, len) == 0)
-                        return sv->svcs[i];
+        char key[PK_SUP_ID_MAX + 1];
+        if (len >= sizeof(key) || memchr(name, '\0', len))
+                return NULL; /* no loaded name is that long */
+        memcpy(key, name, len);
+        key[len] = '\0';
+        struct svc *s = svc_named(&sv->by_name, key);
         /* "nginx" means "nginx.service". */
-        for (size_t i = 0; i < sv->n; i++) {
-                const char *n = sv->svcs[i]->name;
-                if (strlen(n) == len + 8 && memcmp(n, name, len) == 0 &&
-                    strcmp(n + len, ".service") == 0)
-                        return sv->svcs[i];
+        if (!s && len + 8 < sizeof(key)) {
+                memcpy(key + len, ".service", 9);
+                s = svc_named(&sv->by_name, key);
         }
-        return NULL;
+        return s;
 }
 
 /* ---- clients: output ------------------------------------------------------------------ */
@@ -1736,7 +1787,12 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
                 tree_ops_advance(sv, ev->sup, ev->id);
         if (ev->kind == PK_SUP_EV_SUP_DOWN && ev->sup == sv->sup)
                 pk_loop_stop(sv->loop); /* a tree file's supervisor going down is an event */
-        /* Push to watchers. */
+        /* Push to watchers (none, as at a start: nothing to encode). */
+        struct client *w = sv->clients;
+        while (w && !w->watch)
+                w = w->next;
+        if (!w)
+                return;
         struct pk_etf_buf b;
         pk_etf_buf_init(&b, PK_SV_MAX_REPLY);
         pk_etf_put_version(&b);
@@ -1755,7 +1811,7 @@ static void on_event(void *ud, const struct pk_sup_event *ev)
         put_atom(&b, pk_sup_reason_name(ev->reason));
         put_atom(&b, "text");
         put_bin(&b, ev->text);
-        for (struct client *c = sv->clients, *next; c; c = next) {
+        for (struct client *c = w, *next; c; c = next) {
                 next = c->next;
                 if (c->watch)
                         client_send(c, &b);
@@ -1786,6 +1842,9 @@ static void svc_removed(struct sv *sv, struct svc *s)
         s->removing = 0;
         struct svc *rep = s->replacement;
         s->replacement = NULL;
+        (void)pk__htab_del(&sv->by_name, pk__hash_str(s->name), s);
+        if (rep) /* room: one was just removed */
+                (void)pk__htab_put(&sv->by_name, pk__hash_str(rep->name), rep);
         for (size_t i = 0; i < sv->n; i++) {
                 if (sv->svcs[i] != s)
                         continue;
@@ -1876,15 +1935,12 @@ static int daemon_reload(struct sv *sv, struct reload_report *rep, char *err, si
         for (size_t i = sv->n; i-- > 0;) {
                 struct svc *s = sv->svcs[i];
                 struct svc *n = NULL;
-                size_t j;
                 if (s->sup)
                         continue; /* a tree's unit: its tree is diffed below */
-                for (j = 0; j < ls.n; j++)
-                        if (ls.v[j] && strcmp(ls.v[j]->name, s->name) == 0)
-                                break;
-                if (j < ls.n) {
-                        n = ls.v[j];
-                        ls.v[j] = NULL;
+                n = svc_named(&ls.by_name, s->name);
+                if (n) {
+                        ls.v[n->ls_slot] = NULL;
+                        (void)pk__htab_del(&ls.by_name, pk__hash_str(n->name), n);
                         if (n->hash == s->hash) {
                                 svc_free(n);
                                 kept++;
@@ -1905,7 +1961,7 @@ static int daemon_reload(struct sv *sv, struct reload_report *rep, char *err, si
                 ls.v[j] = NULL;
                 if (!s)
                         continue;
-                if ((r = svc_push(&sv->svcs, &sv->n, &sv->cap, s)) < 0) {
+                if ((r = svc_push(sv, s)) < 0) {
                         names_error(err, errsz, s->name, r);
                         logf_("daemon-reload: not added: %s", err);
                         svc_free(s);
@@ -2036,7 +2092,7 @@ static struct svc *load_on_demand(struct sv *sv, const char *s, size_t l)
                 struct svc *n = ls.v[i];
                 int r = find(sv, n->name, strlen(n->name))
                             ? 1 /* what it pulls in that runs already */
-                            : svc_push(&sv->svcs, &sv->n, &sv->cap, n);
+                            : svc_push(sv, n);
                 if (r != 0) {
                         if (r < 0) {
                                 names_error(err, sizeof(err), n->name, r);
@@ -2551,7 +2607,7 @@ static int tree_adopt(struct sv *sv, struct load_set *ls, size_t from, struct pk
                         ls->v[moved] = svc_free(n);
                         continue;
                 }
-                if ((r = svc_push(&sv->svcs, &sv->n, &sv->cap, n)) < 0) {
+                if ((r = svc_push(sv, n)) < 0) {
                         names_error(err, errsz, n->name, r);
                         break;
                 }
@@ -2738,9 +2794,10 @@ static int sv_main(int argc, char **argv)
                 sv->sk = sk_set_free(sv->sk);
                 return PK_CLI_EXIT_BADINPUT;
         }
-        sv->svcs = ls.v; /* sv owns the services and the array now */
+        sv->svcs = ls.v; /* sv owns the services, the array and the index now */
         sv->n = ls.n;
         sv->cap = ls.cap;
+        sv->by_name = ls.by_name;
         /* before any unit starts, as systemd-tmpfiles-setup.service */
         if (pk_sv_tmpfiles(sv->tmpfiles, sv->tmpfiles_root, sv->strict, unit_host()) < 0) {
                 rc = PK_CLI_EXIT_BADINPUT;
@@ -2880,6 +2937,7 @@ out:
         for (size_t i = 0; i < sv->n; i++)
                 svc_free(sv->svcs[i]);
         free(sv->svcs);
+        pk__htab_free(&sv->by_name);
         for (int i = 0; sv->trees && i < sv->nconfigs; i++)
                 pk_sv_tree_free(sv->trees[i]);
         free(sv->trees);

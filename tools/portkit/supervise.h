@@ -4,6 +4,8 @@
 #ifndef PORTKIT_SUPERVISE_H
 #define PORTKIT_SUPERVISE_H
 
+#include "common/htab.h"
+
 #include <portkit/sup.h>
 
 #include <stddef.h>
@@ -24,13 +26,18 @@
 
 int pk_sv_ctl_main(int argc, char **argv, int as_systemctl);
 
-/* A growable list of unit names; the list owns v and every string in it. */
+/* A growable list of unit names; the list owns v and every string in it.
+ * idx indexes the strings by name, so that pk_sv_names_has() stays O(1) at
+ * tens of thousands of names (reordering v keeps it valid). */
 struct pk_sv_names {
         char **v;
         size_t n, cap;
+        struct pk__htab idx;
 };
 /* Appends a copy of @name: 0, -E2BIG past PK_SV_MAX_UNITS names, -ENOMEM. */
 int pk_sv_names_add(struct pk_sv_names *l, const char *name);
+/* 1 if @name is in the list, else 0. */
+int pk_sv_names_has(const struct pk_sv_names *l, const char *name);
 /* Frees the names and the array; *l is empty again. */
 void pk_sv_names_free(struct pk_sv_names *l);
 

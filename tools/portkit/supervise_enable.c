@@ -55,6 +55,10 @@ int pk_sv_names_add(struct pk_sv_names *l, const char *name)
         char *d = strdup(name);
         if (!d)
                 return -ENOMEM;
+        if (pk__htab_put(&l->idx, pk__hash_str(d), d) < 0) {
+                free(d);
+                return -ENOMEM;
+        }
         l->v[l->n++] = d;
         return 0;
 }
@@ -64,15 +68,18 @@ void pk_sv_names_free(struct pk_sv_names *l)
         for (size_t i = 0; i < l->n; i++)
                 free(l->v[i]);
         free(l->v);
+        pk__htab_free(&l->idx);
         *l = (struct pk_sv_names){0};
 }
 
-static int names_have(const struct pk_sv_names *l, const char *name)
+static bool name_match(const void *v, const void *key)
 {
-        for (size_t i = 0; i < l->n; i++)
-                if (strcmp(l->v[i], name) == 0)
-                        return 1;
-        return 0;
+        return strcmp(v, key) == 0;
+}
+
+int pk_sv_names_has(const struct pk_sv_names *l, const char *name)
+{
+        return pk__htab_get(&l->idx, pk__hash_str(name), name_match, name) != NULL;
 }
 
 struct collect {
@@ -82,7 +89,7 @@ struct collect {
 
 static int add_name(struct collect *c, const char *name)
 {
-        return names_have(c->names, name) ? 0 : pk_sv_names_add(c->names, name);
+        return pk_sv_names_has(c->names, name) ? 0 : pk_sv_names_add(c->names, name);
 }
 
 static int expand(struct collect *c, const char *target, const struct pk_unit_opts *uo, int depth);
@@ -161,7 +168,7 @@ static int expand(struct collect *c, const char *target, const struct pk_unit_op
                 resolve_default(uo->dirs, name, sizeof(name));
         else
                 snprintf(name, sizeof(name), "%s", target);
-        if (names_have(&c->seen, name))
+        if (pk_sv_names_has(&c->seen, name))
                 return 0;
         int r = pk_sv_names_add(&c->seen, name);
         if (r < 0)

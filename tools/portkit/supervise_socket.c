@@ -9,6 +9,8 @@
  * Accept=yes: the daemon accepts and runs one TEMPLATE@N.service instance per
  * connection with the connection on stdin, stdout and fd 3. */
 #include "supervise_socket.h"
+#include "common/dynbuf.h"
+#include "common/htab.h"
 #include "supervise.h"
 
 #include <arpa/inet.h>
@@ -25,7 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SK_MAX_UNITS 64
+/* Socket units loaded at once: as many as units (PK_SV_MAX_UNITS), each its
+ * own descriptors (the daemon's RLIMIT_NOFILE bounds those); more is an error
+ * naming the limit. */
+#define SK_MAX_UNITS PK_SV_MAX_UNITS
 #define SK_MAX_DIRS 80
 /* systemd's TriggerLimitBurst= / TriggerLimitIntervalSec= defaults for Accept=no. */
 #define SK_TRIGGER_BURST 20
@@ -74,6 +79,8 @@ struct sk_unit {
         uint64_t hash; /* of its files, for daemon-reload's diff */
         int open;      /* its descriptors are made (closed by `ctl stop`) */
         int kept;      /* daemon-reload: unchanged, staged as itself */
+        size_t pos;    /* its index in set->v (or set->pend while staged) */
+        unsigned mark; /* collect(): taken by the call numbered so */
 };
 
 /* A service sk_attach() gave descriptors to: what decides which it gets. */
@@ -82,9 +89,16 @@ struct sk_att {
         char **sockets; /* its Sockets= (NULL-terminated copy) */
 };
 
+/* Units by name and Accept=no units by the service they activate (several
+ * may share one), so that loading and attaching stay linear in the units. */
+struct sk_index {
+        struct pk__htab by_name, by_service;
+};
+
 struct sk_set {
-        struct sk_unit *v[SK_MAX_UNITS];
-        size_t n;
+        struct sk_unit **v; /* n of cap, at most SK_MAX_UNITS */
+        size_t n, cap;
+        struct sk_index idx; /* of v */
         const char *self_exe, *log_dir;
         int strict;
         struct pk_loop *loop;
@@ -93,12 +107,15 @@ struct sk_set {
         /* sk_attach()'s output, valid until the next call */
         int afds[PK_SUP_MAX_FDS];
         const char *anames[PK_SUP_MAX_FDS];
-        struct sk_att *att;
-        size_t natt;
+        struct sk_att **att; /* natt of attcap */
+        size_t natt, attcap;
+        struct pk__htab att_idx; /* att by name */
+        unsigned collect_gen;    /* collect()'s call number */
         /* daemon-reload in progress (sk_reload_begin()): the units it loads */
         int staging;
-        struct sk_unit *pend[SK_MAX_UNITS];
-        size_t npend;
+        struct sk_unit **pend; /* npend of pendcap */
+        size_t npend, pendcap;
+        struct sk_index pend_idx; /* of pend */
 };
 
 static void arm(struct sk_unit *su, int on);
@@ -431,6 +448,23 @@ static void on_sup_event(void *ud, const struct pk_sup_event *ev);
 
 void sk_reload_abort(struct sk_set *set);
 
+static void index_free(struct sk_index *x)
+{
+        pk__htab_free(&x->by_name);
+        pk__htab_free(&x->by_service);
+}
+
+static bool unit_name_match(const void *v, const void *key)
+{
+        return strcmp(((const struct sk_unit *)v)->u->name, key) == 0;
+}
+
+/* The socket unit called @name in @x, or NULL. */
+static struct sk_unit *find_unit(const struct sk_index *x, const char *name)
+{
+        return pk__htab_get(&x->by_name, pk__hash_str(name), unit_name_match, name);
+}
+
 struct sk_set *sk_set_free(struct sk_set *set)
 {
         if (!set)
@@ -441,13 +475,19 @@ struct sk_set *sk_set_free(struct sk_set *set)
                 sk_reload_abort(set);
         for (size_t i = 0; i < set->n; i++)
                 unit_free(set->v[i]);
+        free(set->v);
+        index_free(&set->idx);
+        free(set->pend);
+        index_free(&set->pend_idx);
         for (size_t i = 0; i < set->natt; i++) {
-                free(set->att[i].name);
-                for (size_t k = 0; set->att[i].sockets && set->att[i].sockets[k]; k++)
-                        free(set->att[i].sockets[k]);
-                free(set->att[i].sockets);
+                free(set->att[i]->name);
+                for (size_t k = 0; set->att[i]->sockets && set->att[i]->sockets[k]; k++)
+                        free(set->att[i]->sockets[k]);
+                free(set->att[i]->sockets);
+                free(set->att[i]);
         }
         free(set->att);
+        pk__htab_free(&set->att_idx);
         free(set);
         return NULL;
 }
@@ -507,12 +547,52 @@ static int open_listens(struct sk_unit *su, struct sk_unit *old, char *err, size
         return 0;
 }
 
-static struct sk_unit *find_unit(struct sk_unit *const *v, size_t n, const char *name)
+/* An Accept=no unit of the service @key not yet taken (marked) by the current
+ * collect_gen, for walking every unit of one service in set->idx.by_service. */
+static bool service_match(const void *v, const void *key)
 {
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(v[i]->u->name, name) == 0)
-                        return v[i];
-        return NULL;
+        const struct sk_unit *su = v;
+        return su->mark != su->set->collect_gen && strcmp(su->service, key) == 0;
+}
+
+/* A new collect_gen, for a walk of set->idx.by_service.  Marks start at 0,
+ * never a current number; once the counter wraps, every mark is reset so that
+ * an old one cannot equal a new number. */
+static void next_gen(struct sk_set *set)
+{
+        if (++set->collect_gen != 0)
+                return;
+        set->collect_gen = 1;
+        for (size_t i = 0; i < set->n; i++)
+                set->v[i]->mark = 0;
+        for (size_t i = 0; i < set->npend; i++)
+                set->pend[i]->mark = 0;
+}
+
+/* Appends @su to the set's units (the staged ones while a reload stages) and
+ * indexes it: 0, -E2BIG past SK_MAX_UNITS, -ENOMEM (nothing changed). */
+static int put_unit(struct sk_set *set, struct sk_unit *su, char *err, size_t errsz)
+{
+        struct sk_unit ***v = set->staging ? &set->pend : &set->v;
+        size_t *n = set->staging ? &set->npend : &set->n;
+        size_t *cap = set->staging ? &set->pendcap : &set->cap;
+        struct sk_index *x = set->staging ? &set->pend_idx : &set->idx;
+        if (*n >= SK_MAX_UNITS) {
+                snprintf(err, errsz, "%s: more than %d socket units (the limit)",
+                         su->u->fragment_path ? su->u->fragment_path : su->u->name, SK_MAX_UNITS);
+                return -E2BIG;
+        }
+        if (pk__array_grow((void **)v, cap, *n + 1, sizeof(struct sk_unit *), 16) < 0 ||
+            pk__htab_reserve(&x->by_name, 1) < 0 || pk__htab_reserve(&x->by_service, 1) < 0) {
+                snprintf(err, errsz, "%s: %s", su->u->name, pk_strerror(-ENOMEM));
+                return -ENOMEM;
+        }
+        su->pos = *n;
+        (*v)[(*n)++] = su;
+        (void)pk__htab_put(&x->by_name, pk__hash_str(su->u->name), su); /* reserved */
+        if (!su->u->socket.accept)
+                (void)pk__htab_put(&x->by_service, pk__hash_str(su->service), su);
+        return 0;
 }
 
 static uint64_t unit_hash(const struct pk_unit *u)
@@ -527,28 +607,26 @@ int sk_add(struct sk_set *set, struct pk_unit *u, const char *const *dirs, const
            char *err, size_t errsz)
 {
         *ret_service = NULL;
-        struct sk_unit *const *v = set->staging ? set->pend : set->v;
-        size_t *n = set->staging ? &set->npend : &set->n;
-        struct sk_unit *have = find_unit(v, *n, u->name);
+        struct sk_unit *have = find_unit(set->staging ? &set->pend_idx : &set->idx, u->name);
         if (have) { /* loaded twice by one load */
                 *ret_service = have->u->socket.accept ? NULL : have->service;
                 pk_unit_free(u);
                 return 0;
         }
         uint64_t hash = unit_hash(u);
-        struct sk_unit *old = set->staging ? find_unit(set->v, set->n, u->name) : NULL;
+        struct sk_unit *old = set->staging ? find_unit(&set->idx, u->name) : NULL;
         const char *file = u->fragment_path ? u->fragment_path : u->name;
-        if (*n >= SK_MAX_UNITS) {
-                snprintf(err, errsz, "%s: more than %d socket units", file, SK_MAX_UNITS);
-                pk_unit_free(u);
-                return -E2BIG;
-        }
         if (old && old->hash == hash) {
-                /* daemon-reload, files unchanged: the unit stays as it is */
-                old->kept = 1;
-                set->pend[set->npend++] = old;
-                *ret_service = old->u->socket.accept ? NULL : old->service;
+                /* daemon-reload, files unchanged: the unit stays as it is (its
+                 * pos changes only once the reload is committed) */
+                size_t pos = old->pos;
+                int r = put_unit(set, old, err, errsz);
+                old->pos = pos;
                 pk_unit_free(u);
+                if (r < 0)
+                        return r;
+                old->kept = 1;
+                *ret_service = old->u->socket.accept ? NULL : old->service;
                 return 0;
         }
         struct sk_unit *su = calloc(1, sizeof(*su));
@@ -591,18 +669,16 @@ int sk_add(struct sk_set *set, struct pk_unit *u, const char *const *dirs, const
                 su->stopped = 1; /* a reload does not start a stopped socket unit */
         else if ((r = open_listens(su, old, err, errsz)) < 0)
                 goto fail;
+        /* staged: made now, in place at sk_reload_commit() */
+        if ((r = put_unit(set, su, err, errsz)) < 0)
+                goto fail;
         for (size_t i = 0; i < su->notes.n; i++)
                 logf_("%s: %s", u->name, su->notes.v[i]);
-        if (set->staging) {
-                set->pend[set->npend++] = su; /* made now, in place at sk_reload_commit() */
-        } else {
-                set->v[set->n++] = su;
-                /* loaded on demand after sk_start() (`ctl start NAME.socket`): watch it
-                 * now; for Accept=no a service that already runs makes the first
-                 * trigger a no-op */
-                if (set->loop)
-                        arm(su, 1);
-        }
+        /* loaded on demand after sk_start() (`ctl start NAME.socket`): watch it
+         * now; for Accept=no a service that already runs makes the first
+         * trigger a no-op */
+        if (!set->staging && set->loop)
+                arm(su, 1);
         *ret_service = so->accept ? NULL : su->service;
         return 0;
 fail:
@@ -619,6 +695,7 @@ void sk_reload_begin(struct sk_set *set)
 {
         set->staging = 1;
         set->npend = 0;
+        index_free(&set->pend_idx);
 }
 
 void sk_reload_abort(struct sk_set *set)
@@ -631,13 +708,14 @@ void sk_reload_abort(struct sk_set *set)
         }
         set->npend = 0;
         set->staging = 0;
+        index_free(&set->pend_idx);
 }
 
 void sk_reload_commit(struct sk_set *set)
 {
         unsigned kept = 0, changed = 0, added = 0, removed = 0;
         for (size_t i = 0; i < set->npend; i++)
-                if (!find_unit(set->v, set->n, set->pend[i]->u->name)) {
+                if (!find_unit(&set->idx, set->pend[i]->u->name)) {
                         added++;
                         logf_("daemon-reload: %s added", set->pend[i]->u->name);
                 }
@@ -648,7 +726,7 @@ void sk_reload_commit(struct sk_set *set)
                         kept++;
                         continue;
                 }
-                struct sk_unit *rep = find_unit(set->pend, set->npend, old->u->name);
+                struct sk_unit *rep = find_unit(&set->pend_idx, old->u->name);
                 arm(old, 0);
                 if (rep) {
                         /* Accept=yes instances still running go on under the new unit */
@@ -670,10 +748,20 @@ void sk_reload_commit(struct sk_set *set)
                 }
                 unit_free(old); /* closes what was not handed on */
         }
-        for (size_t i = 0; i < set->npend; i++)
-                set->v[i] = set->pend[i];
+        /* the staged array and its index become the set's */
+        struct sk_unit **v = set->v;
+        size_t cap = set->cap;
+        set->v = set->pend;
+        set->cap = set->pendcap;
         set->n = set->npend;
+        set->pend = v;
+        set->pendcap = cap;
         set->npend = 0;
+        index_free(&set->idx);
+        set->idx = set->pend_idx;
+        set->pend_idx = (struct sk_index){0};
+        for (size_t i = 0; i < set->n; i++)
+                set->v[i]->pos = i;
         set->staging = 0;
         if (set->sup)
                 reattach_all(set);
@@ -978,12 +1066,11 @@ static void on_sup_event(void *ud, const struct pk_sup_event *ev)
         if (ev->kind == PK_SUP_EV_EXITED || ev->kind == PK_SUP_EV_GAVE_UP ||
             ev->kind == PK_SUP_EV_SPAWN_ERROR)
                 sweep_instances(set);
-        for (size_t i = 0; i < set->n; i++) {
-                struct sk_unit *su = set->v[i];
-                if (su->u->socket.accept)
-                        continue;
-                if (strcmp(su->service, ev->id) != 0)
-                        continue;
+        next_gen(set);
+        struct sk_unit *su;
+        while ((
+            su = pk__htab_get(&set->idx.by_service, pk__hash_str(ev->id), service_match, ev->id))) {
+                su->mark = set->collect_gen; /* each Accept=no unit of the service once */
                 /* The service runs: it owns the sockets.  Down: watch them again, so a
                  * connection that arrives (or waits already) starts it anew. */
                 struct pk_sup_child_info ci;
@@ -1088,18 +1175,43 @@ int sk_check_service(const struct pk_unit *u, char *err, size_t errsz)
 
 /* ---- attaching to services ---------------------------------------------------------------- */
 
-/* Whether the Accept=no socket unit activates the service (its Service=, or
- * the service's Sockets= names it). */
-static int names_socket(const char *svc, char *const *sockets, const struct sk_unit *su)
+static int cmp_pos(const void *a, const void *b)
 {
-        if (su->u->socket.accept)
-                return 0;
-        if (strcmp(su->service, svc) == 0)
-                return 1;
-        for (size_t i = 0; sockets && sockets[i]; i++)
-                if (strcmp(sockets[i], su->u->name) == 0)
-                        return 1;
-        return 0;
+        size_t x = (*(struct sk_unit *const *)a)->pos, y = (*(struct sk_unit *const *)b)->pos;
+        return x < y ? -1 : x > y;
+}
+
+/* The socket units that activate the service, in the set's order: *ret
+ * (caller frees; NULL when none) and how many.  -ENOMEM. */
+static long activators(struct sk_set *set, const struct sk_att *a, struct sk_unit ***ret)
+{
+        *ret = NULL;
+        next_gen(set);
+        struct sk_unit **v = NULL;
+        size_t n = 0, cap = 0;
+        for (;;) {
+                /* the Accept=no units whose Service= it is (each taken once: marked), then those
+                 * its Sockets= names */
+                struct sk_unit *su = pk__htab_get(&set->idx.by_service, pk__hash_str(a->name),
+                                                  service_match, a->name);
+                for (size_t i = 0; !su && a->sockets && a->sockets[i]; i++) {
+                        struct sk_unit *x = find_unit(&set->idx, a->sockets[i]);
+                        if (x && x->mark != set->collect_gen && !x->u->socket.accept)
+                                su = x;
+                }
+                if (!su)
+                        break;
+                su->mark = set->collect_gen;
+                if (pk__array_grow((void **)&v, &cap, n + 1, sizeof(struct sk_unit *), 4) < 0) {
+                        free(v);
+                        return -ENOMEM;
+                }
+                v[n++] = su;
+        }
+        if (n > 1)
+                qsort(v, n, sizeof(struct sk_unit *), cmp_pos);
+        *ret = v;
+        return (long)n;
 }
 
 /* Fills afds/anames with the open descriptors of every socket unit that
@@ -1108,10 +1220,14 @@ static size_t collect(struct sk_set *set, const struct sk_att *a, int *any)
 {
         size_t n = 0, all = 0;
         *any = 0;
-        for (size_t i = 0; i < set->n; i++) {
-                struct sk_unit *su = set->v[i];
-                if (!names_socket(a->name, a->sockets, su))
-                        continue;
+        struct sk_unit **act = NULL;
+        long nact = activators(set, a, &act);
+        if (nact < 0) {
+                logf_("%s: out of memory: not socket-activated", a->name);
+                return 0;
+        }
+        for (long i = 0; i < nact; i++) {
+                struct sk_unit *su = act[i];
                 *any = 1;
                 for (size_t k = 0; su->open && k < su->nl; k++, all++) {
                         if (n == PK_SUP_MAX_FDS)
@@ -1120,6 +1236,7 @@ static size_t collect(struct sk_set *set, const struct sk_att *a, int *any)
                         set->anames[n++] = su->u->socket.fd_name;
                 }
         }
+        free(act);
         if (all > n)
                 logf_(
                     "%s: its socket units listen on %zu descriptors; only the first %d are passed "
@@ -1132,32 +1249,36 @@ static void reattach_all(struct sk_set *set)
 {
         for (size_t i = 0; set->sup && i < set->natt; i++) {
                 int any;
-                size_t n = collect(set, &set->att[i], &any);
+                size_t n = collect(set, set->att[i], &any);
                 int r =
-                    pk_sup_set_listen_fds(set->sup, set->att[i].name, set->afds, n, set->anames);
+                    pk_sup_set_listen_fds(set->sup, set->att[i]->name, set->afds, n, set->anames);
                 if (r < 0 && r != -ENOENT)
-                        logf_("%s: cannot pass it the sockets: %s", set->att[i].name,
+                        logf_("%s: cannot pass it the sockets: %s", set->att[i]->name,
                               pk_strerror(r));
         }
+}
+
+static bool att_match(const void *v, const void *key)
+{
+        return strcmp(((const struct sk_att *)v)->name, key) == 0;
 }
 
 /* The service's entry in set->att (made, or updated with its Sockets=). */
 static struct sk_att *remember(struct sk_set *set, const struct pk_unit *service)
 {
-        struct sk_att *a = NULL;
-        for (size_t i = 0; i < set->natt && !a; i++)
-                if (strcmp(set->att[i].name, service->name) == 0)
-                        a = &set->att[i];
+        struct sk_att *a =
+            pk__htab_get(&set->att_idx, pk__hash_str(service->name), att_match, service->name);
         if (!a) {
-                struct sk_att *v = realloc(set->att, (set->natt + 1) * sizeof(*v));
-                if (!v)
+                if (pk__array_grow((void **)&set->att, &set->attcap, set->natt + 1,
+                                   sizeof(struct sk_att *), 16) < 0 ||
+                    pk__htab_reserve(&set->att_idx, 1) < 0 || !(a = calloc(1, sizeof(*a))))
                         return NULL;
-                set->att = v;
-                a = &v[set->natt];
-                a->sockets = NULL;
-                if (!(a->name = strdup(service->name)))
+                if (!(a->name = strdup(service->name))) {
+                        free(a);
                         return NULL;
-                set->natt++;
+                }
+                set->att[set->natt++] = a;
+                (void)pk__htab_put(&set->att_idx, pk__hash_str(a->name), a); /* reserved */
         }
         const struct pk_unit_strv *sk = &service->service.sockets;
         char **nv = calloc(sk->n + 1, sizeof(char *));
@@ -1214,12 +1335,13 @@ const char *sk_name(const struct sk_set *set, size_t i)
 
 long sk_find(const struct sk_set *set, const char *name, size_t len)
 {
-        for (size_t i = 0; set && i < set->n; i++) {
-                const char *n = set->v[i]->u->name;
-                if (strlen(n) == len && memcmp(n, name, len) == 0)
-                        return (long)i;
-        }
-        return -1;
+        char key[256];
+        if (!set || len >= sizeof(key) || memchr(name, '\0', len))
+                return -1; /* no unit name is that long */
+        memcpy(key, name, len);
+        key[len] = '\0';
+        const struct sk_unit *su = find_unit(&set->idx, key);
+        return su ? (long)su->pos : -1;
 }
 
 static void put_str(struct pk_etf_buf *b, const char *s)
