@@ -34,6 +34,7 @@ struct sv {
         char log[320];   /* --log-dir when not empty */
         char err[320];   /* supervise's stderr */
         struct pk_proc *p;
+        int cgfd; /* > 0: svt_start() has supervise born in this cgroup (borrowed) */
 };
 
 /* A fresh folder from tmpl (a mkdtemp template) with units/ in it, and the
@@ -203,6 +204,8 @@ static inline void svt_start(struct sv *s, const char *const *extra)
                 cr_assert_eq(pk_cmd_arg(cmd, extra[i]), 0);
         cr_assert_eq(pk_cmd_fd_file(cmd, 2, s->err, O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
         cr_assert_eq(pk_cmd_fd_null(cmd, 1), 0);
+        if (s->cgfd > 0)
+                cr_assert_eq(pk_cmd_cgroup(cmd, s->cgfd), 0);
         /* If the test dies, the supervisor shuts its services down. */
         cr_assert_eq(pk_cmd_pdeathsig(cmd, SIGTERM), 0);
         cr_assert_eq(pk_spawn(cmd, &s->p, NULL), 0);

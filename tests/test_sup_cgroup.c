@@ -308,6 +308,49 @@ Test(sup_cgroup, kill_reaches_child_cgroups, .timeout = 60)
         pk_cgroup_free(cg);
 }
 
+/* A tree two levels deep with a process in each cgroup, left by an owner
+ * that is gone: reclaimed (killed, counted, removed deepest first); a second
+ * reclaim finds nothing and makes nothing. */
+Test(sup_cgroup, reclaim_kills_counts_and_removes_a_tree, .timeout = 60)
+{
+        struct pk_cgroup *top = test_cgroup("reclaim");
+        struct pk_cgroup *inst = NULL, *svc = NULL;
+        cr_assert_eq(pk_cgroup_create(pk_cgroup_path(top), "inst", &inst), 0);
+        cr_assert_eq(pk_cgroup_create(pk_cgroup_path(inst), "svc", &svc), 0);
+        struct pk_cmd *c1 = probe_in(pk_cgroup_dirfd(inst), "sleep", "300", false);
+        struct pk_cmd *c2 = probe_in(pk_cgroup_dirfd(svc), "sleep", "300", false);
+        struct pk_proc *p1, *p2;
+        cr_assert_eq(pk_spawn(c1, &p1, NULL), 0);
+        cr_assert_eq(pk_spawn(c2, &p2, NULL), 0);
+        cr_assert_eq(pk_cgroup_wait_empty(inst, 0), -ETIMEDOUT, "two processes in it");
+        char inst_path[PATH_MAX];
+        snprintf(inst_path, sizeof(inst_path), "%s", pk_cgroup_path(inst));
+        /* the owner's handles are gone; only the directories are left */
+        svc = pk_cgroup_free(svc);
+        inst = pk_cgroup_free(inst);
+        cr_assert_eq(access(inst_path, F_OK), 0);
+        int killed = -1;
+        cr_assert_eq(pk_cgroup_reclaim(pk_cgroup_path(top), "inst", 30000, &killed), 0);
+        cr_assert_eq(killed, 2);
+        cr_assert(access(inst_path, F_OK) < 0 && errno == ENOENT, "%s is still there", inst_path);
+        struct pk_exit ex;
+        cr_assert_eq(pk_proc_wait(p1, 0, &ex), 0, "exited before the reclaim returned");
+        cr_assert_eq(ex.signal, SIGKILL);
+        cr_assert_eq(pk_proc_wait(p2, 0, &ex), 0);
+        cr_assert_eq(ex.signal, SIGKILL);
+        cr_assert_eq(pk_cgroup_reclaim(pk_cgroup_path(top), "inst", 0, NULL), -ENOENT);
+        cr_assert(access(inst_path, F_OK) < 0, "a reclaim never makes the cgroup");
+        cr_assert_eq(pk_cgroup_reclaim(pk_cgroup_path(top), "../x", 0, NULL), -EINVAL);
+        cr_assert_eq(pk_cgroup_reclaim(NULL, "inst", 0, NULL), -EINVAL);
+        cr_assert_eq(pk_cgroup_wait_empty(top, 0), 0);
+        cr_assert_eq(pk_cgroup_wait_empty(NULL, 0), -EINVAL);
+        pk_proc_free(p1);
+        pk_proc_free(p2);
+        pk_cmd_free(c1);
+        pk_cmd_free(c2);
+        pk_cgroup_free(top);
+}
+
 /* A process that keeps moving to a new pid (fork, parent exits) is what a
  * kill by pid list races with; the cgroup catches it either way. */
 static int kill_until_done(struct pk_cgroup *cg)

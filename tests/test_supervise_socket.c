@@ -810,8 +810,8 @@ Test(supervise_socket, bad_socket_units_are_clear_errors, .init = setup, .fini =
         char text[512];
         snprintf(text, sizeof(text), "[Socket]\nListenStream=127.0.0.1:%d\nService=x.service\n",
                  pk_fd_local_port(busy));
-        snprintf(want, sizeof(want),
-                 "bad4.socket: ListenStream= stream 127.0.0.1:%d: bind: ", pk_fd_local_port(busy));
+        snprintf(want, sizeof(want), "bad4.socket:2: ListenStream= stream 127.0.0.1:%d: bind: ",
+                 pk_fd_local_port(busy));
         refused("bad4.socket", text, want);
         pk_fd_close(busy);
         /* StandardInput=socket outside Accept=yes: refused at load, with the file */
@@ -820,6 +820,75 @@ Test(supervise_socket, bad_socket_units_are_clear_errors, .init = setup, .fini =
                  S.units);
         snprintf(text, sizeof(text), "[Socket]\nListenStream=%s/si.sock\n", S.dir);
         refused("si.socket", text, want);
+}
+
+/* Whether this kernel makes SCTP sockets (the sctp module). */
+static bool have_sctp(void)
+{
+        int fd = socket(AF_INET, SOCK_SEQPACKET | SOCK_CLOEXEC, IPPROTO_SCTP);
+        if (fd >= 0)
+                close(fd);
+        return fd >= 0;
+}
+
+/* ListenSequentialPacket= on an IP address and SocketProtocol=sctp make SCTP
+ * sockets; a kernel without SCTP (this machine: ESOCKTNOSUPPORT) is a clear
+ * error naming the file, the line and the reason. */
+// cppcheck-suppress unknownMacro
+Test(supervise_socket, sctp_sockets_or_a_clear_error, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+        write_file("x.service", "[Service]\nExecStart=/bin/sleep 1000\n");
+        /* a free port: taken from a TCP listener (SCTP ports are their own, but
+         * one free for TCP on loopback is as good a guess as any) */
+        int probe = pk_fd_tcp_listen("127.0.0.1", 0, 0, 0);
+        cr_assert_geq(probe, 0);
+        int port = pk_fd_local_port(probe);
+        pk_fd_close(probe);
+        char seq[256], stream[256];
+        snprintf(seq, sizeof(seq),
+                 "[Socket]\n# SCTP, one-to-many\nListenSequentialPacket=127.0.0.1:%d\n"
+                 "Service=x.service\n",
+                 port);
+        snprintf(stream, sizeof(stream),
+                 "[Socket]\nSocketProtocol=sctp\nListenStream=127.0.0.1:%d\nService=x.service\n",
+                 port);
+        /* a protocol that cannot make the type: an error whatever the kernel */
+        refused("dg.socket", "[Socket]\nSocketProtocol=sctp\nListenDatagram=127.0.0.1:9\n",
+                "dg.socket:3: ListenDatagram= datagram 127.0.0.1:9: SocketProtocol=sctp makes "
+                "stream and seqpacket sockets");
+        if (!have_sctp()) {
+                char want[600];
+                snprintf(want, sizeof(want),
+                         "%s/seq.socket:3: ListenSequentialPacket= seqpacket 127.0.0.1:%d: SCTP "
+                         "not available in this kernel",
+                         S.units, port);
+                refused("seq.socket", seq, want);
+                snprintf(want, sizeof(want),
+                         "%s/st.socket:3: ListenStream= stream 127.0.0.1:%d: SCTP not available "
+                         "in this kernel",
+                         S.units, port);
+                refused("st.socket", stream, want);
+                return;
+        }
+        /* With SCTP (not this machine): the sockets listen; an SCTP client
+         * associates with each. */
+        const char *units[] = {"seq.socket", "st.socket"};
+        const char *texts[] = {seq, stream};
+        for (int i = 0; i < 2; i++) {
+                write_file(units[i], "%s", texts[i]);
+                char cfg[512];
+                snprintf(cfg, sizeof(cfg), "%s/%s", S.units, units[i]);
+                sv_start(cfg);
+                int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_SCTP);
+                cr_assert_geq(c, 0);
+                struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+                sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                cr_assert_eq(connect(c, (struct sockaddr *)&sin, sizeof(sin)), 0, "%s: %s",
+                             units[i], strerror(errno));
+                close(c);
+                sv_stop();
+        }
 }
 
 Test(supervise_socket, not_enforced_socket_keys_are_reported, .init = setup, .fini = teardown,
@@ -988,6 +1057,50 @@ Test(fd_inet_listen, options)
         struct pk_fd_inet_opts sc = {.scope = "no-such-if0"};
         cr_assert_eq(pk_fd_inet_listen("fe80::1", 0, SOCK_STREAM, &sc), -ENODEV);
         cr_assert_eq(pk_fd_inet_listen("127.0.0.1", 0, SOCK_STREAM, &sc), -EINVAL);
+}
+
+/* fd is a socket of protocol proto (SO_PROTOCOL); closes it. */
+static void assert_protocol(int fd, int proto)
+{
+        int got = 0;
+        socklen_t len = sizeof(got);
+        cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &got, &len), 0);
+        cr_assert_eq(got, proto);
+        pk_fd_close(fd);
+}
+
+/* SocketProtocol=: each protocol with its types, SCTP by the kernel's answer. */
+Test(fd_inet_listen, protocols)
+{
+        struct pk_fd_inet_opts o = {.protocol = IPPROTO_SCTP};
+        cr_assert_eq(pk_fd_inet_listen("127.0.0.1", 0, SOCK_DGRAM, &o), -EINVAL);
+        o.protocol = IPPROTO_UDPLITE;
+        cr_assert_eq(pk_fd_inet_listen("127.0.0.1", 0, SOCK_STREAM, &o), -EINVAL);
+        o.protocol = IPPROTO_TCP; /* not one of SocketProtocol='s */
+        cr_assert_eq(pk_fd_inet_listen("127.0.0.1", 0, SOCK_STREAM, &o), -EINVAL);
+        cr_assert_eq(pk_fd_inet_listen("127.0.0.1", 0, SOCK_SEQPACKET, NULL), -EINVAL,
+                     "seqpacket on IP is SCTP's: said explicitly");
+        o.protocol = IPPROTO_UDPLITE;
+        int u = pk_fd_inet_listen("127.0.0.1", 0, SOCK_DGRAM, &o);
+        if (u == -EPROTONOSUPPORT || u == -ESOCKTNOSUPPORT) {
+                cr_log_info("no UDP-Lite in this kernel: %s", pk_strerror(u));
+        } else {
+                cr_assert_geq(u, 0, "%s", pk_strerror(u));
+                assert_protocol(u, IPPROTO_UDPLITE);
+        }
+        o.protocol = IPPROTO_SCTP;
+        for (int i = 0; i < 2; i++) {
+                int type = i ? SOCK_STREAM : SOCK_SEQPACKET;
+                int s = pk_fd_inet_listen("127.0.0.1", 0, type, &o);
+                int raw = socket(AF_INET, type | SOCK_CLOEXEC, IPPROTO_SCTP);
+                if (raw < 0) { /* this machine: the error is the kernel's, unchanged */
+                        cr_assert_eq(s, -errno, "%s", pk_strerror(s));
+                        continue;
+                }
+                close(raw);
+                cr_assert_geq(s, 0, "%s", pk_strerror(s));
+                assert_protocol(s, IPPROTO_SCTP);
+        }
 }
 
 /* ---- the sup layer's listen fds, manual children and bad specs ---------------------------- */

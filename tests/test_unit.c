@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1375,7 +1376,7 @@ Test(socket, listen_addresses)
                              "ListenStream=[::1:80",
                              "ListenStream=rel/path",
                              "ListenFIFO=@abs",
-                             "ListenSequentialPacket=80",
+                             "ListenSequentialPacket=1.2.3:80",
                              "ListenStream=[zz]:80",
                              "ListenStream=1.2.3.4:0"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -1385,6 +1386,39 @@ Test(socket, listen_addresses)
                 cr_assert_eq(e.line, 2);
         }
         cr_assert_eq(parse_err("a.socket", "[Socket]\nAccept=yes\n", 0, &e), PK_EUNITVALUE);
+}
+
+/* SCTP: a sequential-packet socket on an IP address, SocketProtocol=; each
+ * Listen*= line knows where it was written. */
+Test(socket, sctp_and_socket_protocol)
+{
+        struct pk_unit *u = parse("sctp.socket", "[Socket]\n"
+                                                 "ListenSequentialPacket=127.0.0.1:9999\n"
+                                                 "ListenSequentialPacket=9998\n"
+                                                 "SocketProtocol=sctp\n");
+        const struct pk_unit_socket *s = &u->socket;
+        cr_assert_eq(s->listen.n, 2);
+        cr_assert_eq(s->listen.v[0].kind, PK_UNIT_LISTEN_SEQPACKET);
+        cr_assert_eq(s->listen.v[0].addr, PK_UNIT_ADDR_INET4);
+        cr_assert_eq(s->listen.v[0].port, 9999);
+        cr_assert_eq(s->listen.v[0].line, 2);
+        cr_assert_eq(s->listen.v[1].addr, PK_UNIT_ADDR_PORT);
+        cr_assert_eq(s->listen.v[1].line, 3);
+        cr_assert_not_null(s->listen.v[1].file);
+        cr_assert_eq(s->protocol, IPPROTO_SCTP);
+        for (size_t i = 0; i < u->not_enforced.n; i++)
+                cr_assert_str_neq(u->not_enforced.v[i].key, "SocketProtocol");
+        pk_unit_free(u);
+        u = parse("lite.socket", "[Socket]\nListenDatagram=514\nSocketProtocol=udplite\n");
+        cr_assert_eq(u->socket.protocol, IPPROTO_UDPLITE);
+        pk_unit_free(u);
+        u = parse("lite.socket", "[Socket]\nListenDatagram=514\nSocketProtocol=udplite\n"
+                                 "SocketProtocol=\n");
+        cr_assert_eq(u->socket.protocol, 0, "empty resets");
+        pk_unit_free(u);
+        struct pk_unit_error e;
+        cr_assert_eq(parse_err("a.socket", "[Socket]\nSocketProtocol=tcp\n", 0, &e), PK_EUNITVALUE);
+        cr_assert_eq(e.line, 2);
 }
 
 Test(socket, options_and_accept)

@@ -502,21 +502,27 @@ struct pk_fd_inet_opts {
         const char *scope;
         /** SO_BINDTODEVICE interface name, or NULL (needs CAP_NET_RAW). */
         const char *device;
+        /** The IP protocol (systemd's SocketProtocol=): 0 for the type's
+         *  default (TCP, UDP), IPPROTO_SCTP (SOCK_STREAM or SOCK_SEQPACKET) or
+         *  IPPROTO_UDPLITE (SOCK_DGRAM). */
+        int protocol;
 };
 
 /**
  * @brief Creates a bound TCP listener or UDP socket with the options socket
  *        activation needs (systemd.socket(5): BindIPv6Only=, ReusePort=,
- *        FreeBind=, BindToDevice=, Backlog=).  Stream sockets get SO_REUSEADDR
- *        and listen(2).
+ *        FreeBind=, BindToDevice=, Backlog=, SocketProtocol=).  Stream and
+ *        sequential-packet sockets get SO_REUSEADDR and listen(2).
  * @param host numeric literal; NULL or "" is "::" with @p opts->dual_stack,
  *        else "0.0.0.0".
- * @param type SOCK_STREAM or SOCK_DGRAM.
+ * @param type SOCK_STREAM or SOCK_DGRAM; SOCK_SEQPACKET with IPPROTO_SCTP.
  * @param opts options or NULL.
  * @return the descriptor (the caller owns it), -EINVAL (bad literal, port,
- *         type, or a scope on a non-IPv6 address), -ENODEV (no such scope
- *         interface), -EADDRINUSE, -EADDRNOTAVAIL, -EAFNOSUPPORT (no IPv6 in
- *         this kernel), -EPERM (device), -EMFILE ...
+ *         type, a type the protocol does not make, or a scope on a non-IPv6
+ *         address), -ENODEV (no such scope interface), -EADDRINUSE,
+ *         -EADDRNOTAVAIL, -EAFNOSUPPORT (no IPv6 in this kernel),
+ *         -ESOCKTNOSUPPORT or -EPROTONOSUPPORT (the protocol is not in this
+ *         kernel: SCTP without its module), -EPERM (device), -EMFILE ...
  */
 PK_API int pk_fd_inet_listen(const char *host, unsigned port, int type,
                              const struct pk_fd_inet_opts *opts);

@@ -318,6 +318,13 @@ struct pk_sup_opts {
          *  this process's own cgroup, as it is when the first child's cgroup
          *  is made (kept from then on). */
         const char *cgroup_parent;
+        /** A worker that runs without a cgroup gets this signal (e.g. SIGKILL)
+         *  through PR_SET_PDEATHSIG (pk_cmd_pdeathsig(), replacing the
+         *  command's own) when the thread that spawned it, the one running
+         *  this supervisor's loop, ends: nothing else could find it once the
+         *  supervisor is gone.  Only its main process: what it forks does not
+         *  inherit the signal.  0: none.  Nested supervisors use their root's. */
+        int orphan_signal;
 };
 
 /** The states a child goes through (the rows of the policy table). */
@@ -509,7 +516,8 @@ PK_API int pk_sup_state(const struct pk_sup *sup, struct pk_sup_status *ret);
  * @brief Changes a supervisor's restart settings in place, running or not,
  *        nested or not: strategy (among one_for_one, one_for_all and
  *        rest_for_one), intensity, period_ms, auto_shutdown, the backoff
- *        (backoff_base_ms, backoff_cap_ms, backoff_reset_ms, jitter_pct); 0
+ *        (backoff_base_ms, backoff_cap_ms, backoff_reset_ms, jitter_pct),
+ *        orphan_signal (from the next spawn on); 0
  *        means the default, as for pk_sup_new().  Children keep running.  The
  *        restart history is kept (its newest entries, as many as the new
  *        intensity counts); a restart already waiting keeps its delay, the
@@ -787,6 +795,42 @@ PK_API int pk_cgroup_controller(const char *file, char *buf, size_t size);
  *         (not in this cgroup's cgroup.controllers); -EBUSY; -EINVAL; write errno.
  */
 PK_API int pk_cgroup_delegate(struct pk_cgroup *cg, const char *controllers);
+
+/**
+ * @brief Waits until the cgroup and its descendants hold no process
+ *        ("populated 0" in cgroup.events), sleeping in poll() on
+ *        pk_cgroup_events_fd() (no polling loop).  Blocks: for a loop use the
+ *        events descriptor instead.
+ * @param timeout_ms at most this long; 0: look once; < 0: forever.
+ * @return 0 (empty); -ETIMEDOUT (still populated); -EINVAL (NULL); or the
+ *         errno of the read or of poll().
+ */
+PK_API int pk_cgroup_wait_empty(const struct pk_cgroup *cg, int64_t timeout_ms);
+
+/**
+ * @brief Empties and removes a cgroup tree its owner left behind (e.g. one a
+ *        supervisor killed with SIGKILL made for its services): SIGKILL to every
+ *        process in @p parent/@p name and below (one counted pass, then
+ *        pk_cgroup_kill(), which catches forks), a wait of at most
+ *        @p timeout_ms until it is empty (pk_cgroup_wait_empty()), then rmdir
+ *        of each directory below it, deepest first (32 levels at most), and of
+ *        itself.  Never creates anything: a cgroup someone else removed
+ *        meanwhile is -ENOENT, and directories that vanish during the removal
+ *        are not errors, so two callers reclaiming the same cgroup both end
+ *        well or with -ENOENT.
+ * @param parent absolute path of a cgroup v2 directory (borrowed).
+ * @param name the cgroup to reclaim, a child of @p parent (no '/').
+ * @param timeout_ms the wait for the deaths; < 0: forever.
+ * @param[out] ret_killed optional: how many processes the counted pass
+ *        signalled (written on success only).
+ * @return 0; -ENOENT (no such cgroup); -EOPNOTSUPP (@p parent is not in a
+ *         cgroup2 file system); -ETIMEDOUT (processes still there after
+ *         @p timeout_ms, e.g. in uninterruptible sleep: the tree is left in
+ *         place); -ELOOP (deeper than 32 levels); -EINVAL; or an errno of the
+ *         kills, reads and rmdirs (-EPERM for a member we may not signal).
+ */
+PK_API int pk_cgroup_reclaim(const char *parent, const char *name, int64_t timeout_ms,
+                             int *ret_killed);
 
 /**
  * @brief Closes the cgroup's descriptors and removes its directory if it is

@@ -371,6 +371,9 @@ struct pk_unit_listen {
         /** IPv6 scope/interface after `%`, or NULL. */
         char *ifname;
         uint16_t port;
+        /** Where the line was written (borrowed from the unit) and its line. */
+        const char *file;
+        unsigned int line;
 };
 
 /** @brief [Socket] (systemd.socket(5)). */
@@ -393,6 +396,10 @@ struct pk_unit_socket {
         unsigned int max_connections;         /**< MaxConnections=, default 64 */
         struct pk_unit_strv symlinks;         /**< Symlinks= */
         char *bind_to_device;                 /**< BindToDevice= or NULL */
+        /** SocketProtocol=: 0 (the default: TCP for stream, UDP for datagram,
+         *  SCTP for a sequential-packet socket on an IP address), IPPROTO_SCTP
+         *  or IPPROTO_UDPLITE. */
+        int protocol;
         struct pk_unit_exec_list exec_start_pre, exec_start_post, exec_stop_pre, exec_stop_post;
 };
 

@@ -183,9 +183,16 @@ int pk_fd_inet_listen(const char *host, unsigned port, int type, const struct pk
         struct pk_fd_inet_opts o = {0};
         if (opts)
                 o = *opts;
-        if (pk__bad_flags(o.flags, PK_FD_NONBLOCK) || o.backlog < 0 ||
-            (type != SOCK_STREAM && type != SOCK_DGRAM))
+        if (pk__bad_flags(o.flags, PK_FD_NONBLOCK) || o.backlog < 0)
                 return -EINVAL;
+        /* The protocols systemd's SocketProtocol= names, each with its types. */
+        bool ok = o.protocol == 0                 ? type == SOCK_STREAM || type == SOCK_DGRAM
+                  : o.protocol == IPPROTO_SCTP    ? type == SOCK_STREAM || type == SOCK_SEQPACKET
+                  : o.protocol == IPPROTO_UDPLITE ? type == SOCK_DGRAM
+                                                  : false;
+        if (!ok)
+                return -EINVAL;
+        bool listens = type == SOCK_STREAM || type == SOCK_SEQPACKET;
         struct sockaddr_storage ss;
         socklen_t len;
         int r = make_inet((!host || !*host) && o.dual_stack ? "::" : host, port, false, &ss, &len);
@@ -201,9 +208,9 @@ int pk_fd_inet_listen(const char *host, unsigned port, int type, const struct pk
                 sin6->sin6_scope_id = idx;
         }
         int saved = errno;
-        PK_CLEANUP_FD int fd =
-            socket(ss.ss_family,
-                   type | SOCK_CLOEXEC | ((o.flags & PK_FD_NONBLOCK) ? SOCK_NONBLOCK : 0), 0);
+        PK_CLEANUP_FD int fd = socket(
+            ss.ss_family, type | SOCK_CLOEXEC | ((o.flags & PK_FD_NONBLOCK) ? SOCK_NONBLOCK : 0),
+            o.protocol);
         if (fd < 0)
                 return pk__neg_errno();
         if (ss.ss_family == AF_INET6) {
@@ -211,7 +218,7 @@ int pk_fd_inet_listen(const char *host, unsigned port, int type, const struct pk
                 if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0)
                         return pk__neg_errno();
         }
-        if (type == SOCK_STREAM && (r = set_one(fd, SOL_SOCKET, SO_REUSEADDR)) < 0)
+        if (listens && (r = set_one(fd, SOL_SOCKET, SO_REUSEADDR)) < 0)
                 return r;
         if (o.reuse_port && (r = set_one(fd, SOL_SOCKET, SO_REUSEPORT)) < 0)
                 return r;
@@ -224,7 +231,7 @@ int pk_fd_inet_listen(const char *host, unsigned port, int type, const struct pk
                 return pk__neg_errno();
         if (bind(fd, (struct sockaddr *)&ss, len) < 0)
                 return pk__neg_errno();
-        if (type == SOCK_STREAM && listen(fd, o.backlog ? o.backlog : SOMAXCONN) < 0)
+        if (listens && listen(fd, o.backlog ? o.backlog : SOMAXCONN) < 0)
                 return pk__neg_errno();
         errno = saved;
         return pk_take_fd(&fd);

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef CGROUP2_SUPER_MAGIC
@@ -170,7 +172,9 @@ static bool valid_name(const char *name)
                strcmp(name, "..") != 0 && strlen(name) <= NAME_MAX;
 }
 
-int pk_cgroup_create(const char *parent, const char *name, struct pk_cgroup **ret)
+/* Opens parent/name as a held cgroup (directory and cgroup.events); with
+ * create, makes the directory first when it is not there (else -ENOENT). */
+static int open_cgroup(const char *parent, const char *name, bool create, struct pk_cgroup **ret)
 {
         if (!ret || !valid_name(name) || (parent && parent[0] != '/'))
                 return -EINVAL;
@@ -191,7 +195,7 @@ int pk_cgroup_create(const char *parent, const char *name, struct pk_cgroup **re
                 return -errno;
         if (sfs.f_type != CGROUP2_SUPER_MAGIC)
                 return -EOPNOTSUPP;
-        if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)
+        if (create && mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)
                 return -errno;
         struct pk_cgroup *cg = calloc(1, sizeof(*cg));
         size_t pl = strlen(parent), nl = strlen(name);
@@ -222,6 +226,11 @@ int pk_cgroup_create(const char *parent, const char *name, struct pk_cgroup **re
         }
         *ret = cg;
         return 0;
+}
+
+int pk_cgroup_create(const char *parent, const char *name, struct pk_cgroup **ret)
+{
+        return open_cgroup(parent, name, true, ret);
 }
 
 int pk_cgroup_dirfd(const struct pk_cgroup *cg)
@@ -321,6 +330,49 @@ static void note_killed(struct kill_state *ks, pid_t pid)
                 ks->killed[ks->n++] = pid;
 }
 
+/* Calls fn(dirfd of the child, its name, depth + 1, ud) for each child
+ * cgroup (subdirectory) of dirfd, until fn returns non-zero (that value is
+ * returned).  A child removed meanwhile is skipped. */
+static int each_child(int dirfd, int depth, int (*fn)(int, const char *, int, void *), void *ud)
+{
+        int dfd = pk_fd_openat(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
+        if (dfd < 0)
+                return dfd;
+        DIR *d = fdopendir(dfd);
+        if (!d) {
+                int e = -errno;
+                close(dfd);
+                return e;
+        }
+        int r = 0;
+        struct dirent *de;
+        while (r == 0 && (de = readdir(d))) {
+                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                        continue;
+                int sub = pk_fd_openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY, 0);
+                if (sub < 0)
+                        continue; /* removed meanwhile */
+                r = fn(sub, de->d_name, depth + 1, ud);
+                close(sub);
+        }
+        closedir(d);
+        return r;
+}
+
+struct pass_args {
+        int sig;
+        struct kill_state *ks;
+};
+
+static int signal_pass(int dirfd, int depth, int sig, struct kill_state *ks);
+
+static int signal_child(int dirfd, const char *name, int depth, void *ud)
+{
+        (void)name;
+        const struct pass_args *a = ud;
+        return signal_pass(dirfd, depth, a->sig, a->ks);
+}
+
 /* One pass over dirfd's tree: sig to every listed pid (pid 0 never), noting in
  * *ks (when not NULL) those no earlier pass had signalled. */
 static int signal_pass(int dirfd, int depth, int sig, struct kill_state *ks)
@@ -359,28 +411,8 @@ static int signal_pass(int dirfd, int depth, int sig, struct kill_state *ks)
         }
         if (depth >= PK__CG_MAX_DEPTH)
                 return 0;
-        int dfd = pk_fd_openat(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
-        if (dfd < 0)
-                return dfd;
-        DIR *d = fdopendir(dfd);
-        if (!d) {
-                int e = -errno;
-                close(dfd);
-                return e;
-        }
-        int r = 0;
-        struct dirent *de;
-        while (r == 0 && (de = readdir(d))) {
-                if (de->d_type != DT_DIR || de->d_name[0] == '.')
-                        continue;
-                int sub = pk_fd_openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY, 0);
-                if (sub < 0)
-                        continue; /* removed meanwhile */
-                r = signal_pass(sub, depth + 1, sig, ks);
-                close(sub);
-        }
-        closedir(d);
-        return r;
+        struct pass_args a = {.sig = sig, .ks = ks};
+        return each_child(dirfd, depth, signal_child, &a);
 }
 
 int pk__cgroup_kill_procs(struct pk_cgroup *cg)
@@ -436,6 +468,78 @@ int pk_cgroup_signal(struct pk_cgroup *cg, int sig)
         if (r < 0)
                 return r;
         return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+int pk_cgroup_wait_empty(const struct pk_cgroup *cg, int64_t timeout_ms)
+{
+        if (!cg)
+                return -EINVAL;
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+                int r = pk_cgroup_populated(cg);
+                if (r <= 0)
+                        return r; /* 0: empty; or the read's error */
+                int wait = -1;
+                if (timeout_ms >= 0) {
+                        struct timespec t;
+                        clock_gettime(CLOCK_MONOTONIC, &t);
+                        int64_t spent = (int64_t)(t.tv_sec - t0.tv_sec) * 1000 +
+                                        (t.tv_nsec - t0.tv_nsec) / 1000000;
+                        if (spent >= timeout_ms)
+                                return -ETIMEDOUT;
+                        int64_t left = timeout_ms - spent;
+                        wait = left > INT_MAX ? INT_MAX : (int)left;
+                }
+                /* "populated" changing raises POLLPRI on the events file (the
+                 * read in pk_cgroup_populated() re-armed it). */
+                struct pollfd p = {.fd = cg->events_fd, .events = POLLPRI};
+                if (poll(&p, 1, wait) < 0 && errno != EINTR)
+                        return -errno;
+        }
+}
+
+/* Removes every child cgroup below dirfd, deepest first (they must be empty). */
+static int remove_children(int dirfd, int depth);
+
+static int remove_child(int dirfd, const char *name, int depth, void *ud)
+{
+        int parent = *(const int *)ud;
+        int r = remove_children(dirfd, depth);
+        if (r == 0 && unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                r = -errno;
+        return r;
+}
+
+static int remove_children(int dirfd, int depth)
+{
+        if (depth >= PK__CG_MAX_DEPTH)
+                return -ELOOP;
+        return each_child(dirfd, depth, remove_child, &dirfd);
+}
+
+int pk_cgroup_reclaim(const char *parent, const char *name, int64_t timeout_ms, int *ret_killed)
+{
+        if (!parent)
+                return -EINVAL;
+        struct pk_cgroup *cg = NULL;
+        int r = open_cgroup(parent, name, false, &cg);
+        if (r < 0)
+                return r;
+        /* One counted pass first (what the log reports), then the kill that
+         * also catches what forked meanwhile. */
+        int n = pk_cgroup_signal(cg, SIGKILL);
+        r = n < 0 ? n : pk_cgroup_kill(cg);
+        if (r == 0)
+                r = pk_cgroup_wait_empty(cg, timeout_ms);
+        if (r == 0)
+                r = remove_children(cg->dirfd, 0);
+        if (r == 0 && rmdir(cg->path) < 0 && errno != ENOENT)
+                r = -errno;
+        pk_cgroup_free(cg);
+        if (r == 0 && ret_killed)
+                *ret_killed = n;
+        return r;
 }
 
 int pk_cgroup_controller(const char *file, char *buf, size_t size)

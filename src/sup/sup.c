@@ -988,6 +988,11 @@ static void do_spawn(struct child *c)
                 pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "listen fds");
         if (r == 0 && (r = pk__sup_pid_room(c, 2)) < 0)
                 pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "pid index");
+        /* Without a cgroup nothing finds the process again once we are gone:
+         * it dies with the thread that runs the supervisors (the option). */
+        int orphan_sig = pk__sup_root(s)->opts.orphan_signal;
+        if (r == 0 && !c->cg && orphan_sig > 0 && (r = pk_cmd_pdeathsig(c->cmd, orphan_sig)) < 0)
+                pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "orphan signal");
         if (r == 0)
                 r = pk_spawn(c->cmd, &p, &err);
         if (r == 0) {
@@ -1699,10 +1704,7 @@ static void child_kill_now(struct child *c)
         if (c->cg && pk_cgroup_populated(c->cg) == 1) {
                 (void)kill_cgroup(c);
                 /* SIGKILLed processes leave quickly; wait (bounded) so the directory can go */
-                for (int i = 0; i < 200 && pk_cgroup_populated(c->cg) == 1; i++) {
-                        struct pollfd p = {.fd = pk_cgroup_events_fd(c->cg), .events = POLLPRI};
-                        (void)poll(&p, 1, 10);
-                }
+                (void)pk_cgroup_wait_empty(c->cg, 2000);
         }
         stop_process_watchers(c);
         if (c->proc) {
@@ -2084,6 +2086,8 @@ static int opts_valid(const struct pk_sup_opts *d)
         if (d->cgroup < PK_SUP_CGROUP_OFF || d->cgroup > PK_SUP_CGROUP_ON)
                 return -EINVAL;
         if (d->cgroup_parent && d->cgroup_parent[0] != '/')
+                return -EINVAL;
+        if (d->orphan_signal < 0 || d->orphan_signal >= NSIG)
                 return -EINVAL;
         return 0;
 }

@@ -935,8 +935,6 @@ static int parse_listen(struct pctx *c, enum pk_unit_listen_kind kind, char *v,
                 l->path = v + 1;
                 return 0;
         }
-        if (kind == PK_UNIT_LISTEN_SEQPACKET)
-                return bad(c, "SequentialPacket address (a Unix socket path or @name)", v);
         uint64_t port;
         char *colon = strrchr(v, ':');
         if (!colon) {
@@ -992,11 +990,27 @@ static int h_listen(struct pctx *c, const struct keydef *k, char *v)
                 LIST_CLEAR(s->listen);
                 return 0;
         }
-        struct pk_unit_listen l = {0};
+        struct pk_unit_listen l = {.file = c->file, .line = c->line};
         int r = parse_listen(c, (enum pk_unit_listen_kind)k->arg, v, &l);
         if (r < 0)
                 return r;
         return list_push(c, (void **)&s->listen.v, &s->listen.n, &l, sizeof(l));
+}
+
+/* SocketProtocol=: the IP protocol of the Listen*= sockets (systemd's two). */
+static int h_socket_protocol(struct pctx *c, const struct keydef *k, char *v)
+{
+        (void)k;
+        int *proto = &c->p->pub.socket.protocol;
+        if (!*v)
+                *proto = 0;
+        else if (strcmp(v, "sctp") == 0)
+                *proto = IPPROTO_SCTP;
+        else if (strcmp(v, "udplite") == 0)
+                *proto = IPPROTO_UDPLITE;
+        else
+                return bad(c, "SocketProtocol (udplite or sctp)", v);
+        return 0;
 }
 
 static int h_fdname(struct pctx *c, const struct keydef *k, char *v)
@@ -1370,6 +1384,7 @@ static const struct keydef keys[] = {
     {"MaxConnections", S_SOCKET, h_uint, SK(max_connections), 0},
     {"Symlinks", S_SOCKET, h_strv, SK(symlinks), 2},
     {"BindToDevice", S_SOCKET, h_string, SK(bind_to_device), 0},
+    {"SocketProtocol", S_SOCKET, h_socket_protocol, 0, 0},
     {"ExecStartPre", S_SOCKET, h_exec, SK(exec_start_pre), 0},
     {"ExecStartPost", S_SOCKET, h_exec, SK(exec_start_post), 0},
     {"ExecStopPre", S_SOCKET, h_exec, SK(exec_stop_pre), 0},
@@ -1378,7 +1393,6 @@ static const struct keydef keys[] = {
     NE("ListenNetlink", S_SOCKET),
     NE("ListenMessageQueue", S_SOCKET),
     NE("ListenUSBFunction", S_SOCKET),
-    NE("SocketProtocol", S_SOCKET),
     NE("MaxConnectionsPerSource", S_SOCKET),
     NE("KeepAliveTimeSec", S_SOCKET),
     NE("KeepAliveIntervalSec", S_SOCKET),

@@ -116,6 +116,7 @@ struct sv {
         struct pk_cgroup *inst_cg; /* this instance's cgroup, the services' parent */
         int strict;
         int cgroup;                /* enum pk_sup_cgroup_mode */
+        int reclaim;               /* --reclaim=auto: 1 */
         int tmpfiles;              /* SV_TMPFILES_* */
         const char *tmpfiles_root; /* --tmpfiles-root, or NULL */
         gid_t ctl_gid;
@@ -2728,7 +2729,8 @@ static int tree_add_unit(void *ud, struct pk_sup *parent, const char *name, char
 static const char sv_usage[] =
     "usage: portkit supervise [--control PATH] [--log-dir DIR] [--strict] [--unit-path DIR]...\n"
     "                         [--control-group GROUP] [--cgroup auto|on|off]\n"
-    "                         [--tmpfiles auto|on|off] [--tmpfiles-root DIR] CONFIG...\n"
+    "                         [--tmpfiles auto|on|off] [--tmpfiles-root DIR]\n"
+    "                         [--reclaim auto|off] CONFIG...\n"
     "Runs systemd service units in the foreground (PID 1 capable).  CONFIG is a unit name,\n"
     "a unit file, a directory of unit files (with default.target or *.target.wants/: what\n"
     "default.target wants), or a .tree file of OTP supervisors in Erlang terms.\n"
@@ -2752,6 +2754,8 @@ static int sv_main(int argc, char **argv)
         sv->lis.fd = -1;
         sv->control = PK_SV_DEFAULT_CONTROL;
         sv->cgroup = PK_SUP_CGROUP_AUTO;
+        sv->reclaim = 1;
+        enum { OPT_RECLAIM = 0x100 };
         static const struct option lo[] = {{"control", required_argument, NULL, 'c'},
                                            {"log-dir", required_argument, NULL, 'l'},
                                            {"strict", no_argument, NULL, 's'},
@@ -2760,6 +2764,7 @@ static int sv_main(int argc, char **argv)
                                            {"cgroup", required_argument, NULL, 'C'},
                                            {"tmpfiles", required_argument, NULL, 'T'},
                                            {"tmpfiles-root", required_argument, NULL, 'R'},
+                                           {"reclaim", required_argument, NULL, OPT_RECLAIM},
                                            {NULL, 0, NULL, 0}};
         int o;
         optind = 1;
@@ -2803,6 +2808,13 @@ static int sv_main(int argc, char **argv)
                 case 'R':
                         sv->tmpfiles_root = optarg;
                         break;
+                case OPT_RECLAIM:
+                        if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "off") != 0) {
+                                fputs(sv_usage, stderr);
+                                return PK_CLI_EXIT_USAGE;
+                        }
+                        sv->reclaim = strcmp(optarg, "auto") == 0;
+                        break;
                 case 'g': {
                         struct group *g = getgrnam(optarg);
                         if (!g) {
@@ -2839,6 +2851,10 @@ static int sv_main(int argc, char **argv)
         search_dirs(sv, sd, sizeof(sd) / sizeof(sd[0]));
         sv->config_dir = sd[0] ? sd[0] : "/etc/systemd/system";
 
+        /* Before any socket is bound or unit started: what a killed instance
+         * left running would hold its ports and data. */
+        if (sv->reclaim && pk_sv_reclaim() < 0)
+                return PK_CLI_EXIT_SYSTEM;
         struct load_set ls = {0};
         char err[1024] = "";
         int rc = PK_CLI_EXIT_SYSTEM;
@@ -2871,10 +2887,21 @@ static int sv_main(int argc, char **argv)
          * would kill the other's service). */
         if (sv->cgroup != PK_SUP_CGROUP_OFF) {
                 char cgname[64];
-                snprintf(cgname, sizeof(cgname), "portkit-supervise.%ld", (long)getpid());
+                snprintf(cgname, sizeof(cgname), PK_SV_INSTANCE_PREFIX "%ld", (long)getpid());
                 r = pk_cgroup_create(NULL, cgname, &sv->inst_cg);
                 if (r < 0 && sv->cgroup == PK_SUP_CGROUP_ON) {
                         pk_cli_error("supervise", "cgroup %s: %s", cgname, pk_strerror(r));
+                        goto out;
+                }
+                /* held for life: what tells a reclaim this instance is live */
+                if (sv->inst_cg && (r = pk_sv_instance_lock(sv->inst_cg)) < 0) {
+                        pk_cli_error("supervise",
+                                     "cgroup %s: %s (a live supervise of another pid namespace "
+                                     "has the same name: give each its own cgroup)",
+                                     pk_cgroup_path(sv->inst_cg), pk_strerror(r));
+                        /* not freed: that would rmdir the other one's directory
+                         * when it is empty; we exit now */
+                        sv->inst_cg = NULL;
                         goto out;
                 }
         }
@@ -2882,7 +2909,9 @@ static int sv_main(int argc, char **argv)
                                  .intensity = 1000,
                                  .period_ms = 1000,
                                  .cgroup = sv->cgroup,
-                                 .cgroup_parent = pk_cgroup_path(sv->inst_cg)};
+                                 .cgroup_parent = pk_cgroup_path(sv->inst_cg),
+                                 /* PID 1's end is the namespace's: the kernel kills them */
+                                 .orphan_signal = getpid() != 1 ? SIGKILL : 0};
         if ((r = pk_sup_new(sv->loop, &so, &sv->sup)) < 0) {
                 pk_cli_error("supervise", "supervisor: %s", pk_strerror(r));
                 goto out;

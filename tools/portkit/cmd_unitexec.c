@@ -81,6 +81,11 @@ static int run_one(const struct ue_cmd *c, int nfds)
         static const char *const listen_env[] = {"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"};
         for (size_t i = 0; r == 0 && nfds == 0 && i < 3; i++)
                 r = pk_cmd_env_unset(cmd, listen_env[i]);
+        /* Our parent-death signal (supervise without cgroups) goes down one
+         * more step: a command we wait for dies with us. */
+        int pdeath = 0;
+        if (r == 0 && prctl(PR_GET_PDEATHSIG, &pdeath, 0, 0, 0) == 0 && pdeath > 0)
+                r = pk_cmd_pdeathsig(cmd, pdeath);
         struct pk_proc *p = NULL;
         struct pk_spawn_error se;
         rewind_stdin_data();

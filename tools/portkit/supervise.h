@@ -129,4 +129,20 @@ struct pk_sv_tree *pk_sv_tree_free(struct pk_sv_tree *rec);
 /* systemctl is-enabled: "enabled", "disabled", "static", "masked" or "not-found". */
 const char *pk_sv_enabled_state(const char *unit, const struct pk_unit_opts *uo);
 
+/* The cgroup each instance makes in its own cgroup, PK_SV_INSTANCE_PREFIX
+ * followed by its pid; the services' cgroups go under it. */
+#define PK_SV_INSTANCE_PREFIX "portkit-supervise."
+/* --reclaim=auto (supervise_reclaim.c): empties and removes each
+ * portkit-supervise.<pid> cgroup beside ours (in our own cgroup) that is
+ * stale: nobody holds its lock (pk_sv_instance_lock()) and its pid is not
+ * listed in our cgroup's cgroup.procs (or is our own pid); logs one line per
+ * reclaimed instance.  0 (also when
+ * there is no cgroup v2), or a negative error already printed: the start must
+ * not go on (those services would run twice). */
+int pk_sv_reclaim(void);
+/* Takes the lock (flock, held until the process ends) on this instance's
+ * cgroup directory that tells a reclaim it is live: 0, or -EWOULDBLOCK when
+ * a live supervise holds it (one with the same pid in another pid namespace). */
+int pk_sv_instance_lock(const struct pk_cgroup *cg);
+
 #endif

@@ -281,16 +281,17 @@ static int make_listen(struct sk_unit *su, const struct pk_unit_listen *li, stru
                 if (so->pass_credentials && (r = setopt_int(l->fd, SOL_SOCKET, SO_PASSCRED, 1)) < 0)
                         return r;
         } else {
-                if (li->kind == PK_UNIT_LISTEN_SEQPACKET) {
-                        *what = "SOCK_SEQPACKET over IP (SCTP) is not supported";
-                        return -EPROTONOSUPPORT;
-                }
+                /* a sequential-packet socket on IP is SCTP's (as the kernel's default) */
+                int proto = so->protocol                           ? so->protocol
+                            : li->kind == PK_UNIT_LISTEN_SEQPACKET ? IPPROTO_SCTP
+                                                                   : 0;
                 struct pk_fd_inet_opts io = {.flags = PK_FD_NONBLOCK,
                                              .backlog = backlog,
                                              .reuse_port = so->reuse_port,
                                              .free_bind = so->free_bind,
                                              .scope = li->ifname,
-                                             .device = so->bind_to_device};
+                                             .device = so->bind_to_device,
+                                             .protocol = proto};
                 const char *host = li->path;
                 if (li->addr == PK_UNIT_ADDR_PORT) {
                         /* all addresses: IPv6 and IPv4 unless BindIPv6Only=ipv6-only */
@@ -306,11 +307,23 @@ static int make_listen(struct sk_unit *su, const struct pk_unit_listen *li, stru
                         snprintf(l->desc, sizeof(l->desc), "%s %s:%u", tnames[li->kind], host,
                                  (unsigned)li->port);
                 }
+                if ((proto == IPPROTO_SCTP && type == SOCK_DGRAM) ||
+                    (proto == IPPROTO_UDPLITE && type != SOCK_DGRAM)) {
+                        *what = proto == IPPROTO_SCTP
+                                    ? "SocketProtocol=sctp makes stream and seqpacket sockets"
+                                    : "SocketProtocol=udplite makes datagram sockets only";
+                        return -EINVAL;
+                }
                 r = pk_fd_inet_listen(host, li->port, type, &io);
                 if (r == -EAFNOSUPPORT && li->addr == PK_UNIT_ADDR_PORT) {
                         io.dual_stack = 0; /* no IPv6 in this kernel: IPv4 alone */
                         r = pk_fd_inet_listen(NULL, li->port, type, &io);
                 }
+                if ((r == -ESOCKTNOSUPPORT || r == -EPROTONOSUPPORT) && proto == IPPROTO_SCTP)
+                        *what = "SCTP not available in this kernel (no sctp module)";
+                else if ((r == -ESOCKTNOSUPPORT || r == -EPROTONOSUPPORT) &&
+                         proto == IPPROTO_UDPLITE)
+                        *what = "UDP-Lite not available in this kernel";
                 if (r < 0)
                         return r;
                 l->fd = r;
@@ -520,9 +533,13 @@ static int open_listens(struct sk_unit *su, struct sk_unit *old, char *err, size
                 const char *what = "";
                 int r = make_listen(su, li, l, &what);
                 if (r < 0) {
-                        /* l->desc names the address as given ("stream 127.0.0.1:80") */
-                        snprintf(err, errsz, "%s: %s= %s: %s: %s", file, kind_key(li->kind),
-                                 l->desc, what, pk_strerror(r));
+                        /* l->desc names the address as given ("stream 127.0.0.1:80");
+                         * file:line is the Listen*= line */
+                        char where[32] = "";
+                        if (li->line)
+                                snprintf(where, sizeof(where), ":%u", li->line);
+                        snprintf(err, errsz, "%s%s: %s= %s: %s: %s", li->file ? li->file : file,
+                                 where, kind_key(li->kind), l->desc, what, pk_strerror(r));
                         return r;
                 }
         }
