@@ -841,6 +841,15 @@ PK_API int pk_cgroup_reclaim(const char *parent, const char *name, int64_t timeo
  */
 PK_API struct pk_cgroup *pk_cgroup_free(struct pk_cgroup *cg);
 
+/**
+ * @brief Closes the cgroup's descriptors and frees the handle, leaving the
+ *        directory as it is (pk_cgroup_free() also removes it when empty):
+ *        for a directory that turns out to be someone else's.
+ * @param cg the cgroup, or NULL.
+ * @return NULL.
+ */
+PK_API struct pk_cgroup *pk_cgroup_close(struct pk_cgroup *cg);
+
 /* ---- logs --------------------------------------------------------------------------------- */
 
 /** An opaque per-service log: pipes the children write into, files on disk. */

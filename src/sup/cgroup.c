@@ -627,7 +627,7 @@ int pk_cgroup_delegate(struct pk_cgroup *cg, const char *controllers)
         return write_small(cg->dirfd, "cgroup.subtree_control", req);
 }
 
-struct pk_cgroup *pk_cgroup_free(struct pk_cgroup *cg)
+struct pk_cgroup *pk_cgroup_close(struct pk_cgroup *cg)
 {
         if (!cg)
                 return NULL;
@@ -635,10 +635,15 @@ struct pk_cgroup *pk_cgroup_free(struct pk_cgroup *cg)
                 close(cg->events_fd);
         if (cg->dirfd >= 0)
                 close(cg->dirfd);
-        /* Only an empty cgroup can go; a busy one (EBUSY) stays for its owner. */
-        if (cg->path)
-                (void)rmdir(cg->path);
         free(cg->path);
         free(cg);
         return NULL;
+}
+
+struct pk_cgroup *pk_cgroup_free(struct pk_cgroup *cg)
+{
+        /* Only an empty cgroup can go; a busy one (EBUSY) stays for its owner. */
+        if (cg && cg->path)
+                (void)rmdir(cg->path);
+        return pk_cgroup_close(cg);
 }

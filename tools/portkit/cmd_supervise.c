@@ -2899,9 +2899,9 @@ static int sv_main(int argc, char **argv)
                                      "cgroup %s: %s (a live supervise of another pid namespace "
                                      "has the same name: give each its own cgroup)",
                                      pk_cgroup_path(sv->inst_cg), pk_strerror(r));
-                        /* not freed: that would rmdir the other one's directory
-                         * when it is empty; we exit now */
-                        sv->inst_cg = NULL;
+                        /* closed, not freed: that would rmdir the other one's
+                         * directory when it is empty */
+                        sv->inst_cg = pk_cgroup_close(sv->inst_cg);
                         goto out;
                 }
         }
