@@ -35,11 +35,49 @@
 /* Pids the fallback kill remembers across passes (beyond it a pid counts as new). */
 #define PK__CG_KILL_REMEMBER 4096
 
+/* The descriptors are a cache, opened on first use (also through the const
+ * handles of the accessors, hence the pointer): pk__cgroup_park() closes
+ * them between uses, so they are -1 at times. */
+struct cg_fds {
+        int dir;
+        int events;
+};
 struct pk_cgroup {
-        int dirfd;
-        int events_fd;
+        struct cg_fds *fds; /* &own */
+        struct cg_fds own;
         char *path;
 };
+
+/* The cgroup's directory descriptor, opened again if parked; or -errno. */
+static int dir_fd(const struct pk_cgroup *cg)
+{
+        if (cg->fds->dir < 0)
+                cg->fds->dir = pk_fd_open(cg->path, O_RDONLY | O_DIRECTORY, 0);
+        return cg->fds->dir;
+}
+
+/* Its cgroup.events descriptor, opened again if parked; or -errno. */
+static int events_fd(const struct pk_cgroup *cg)
+{
+        if (cg->fds->events < 0) {
+                int d = dir_fd(cg);
+                if (d < 0)
+                        return d;
+                cg->fds->events = pk_fd_openat(d, "cgroup.events", O_RDONLY, 0);
+        }
+        return cg->fds->events;
+}
+
+void pk__cgroup_park(struct pk_cgroup *cg)
+{
+        if (!cg)
+                return;
+        if (cg->fds->events >= 0)
+                close(cg->fds->events);
+        if (cg->fds->dir >= 0)
+                close(cg->fds->dir);
+        cg->fds->events = cg->fds->dir = -1;
+}
 
 /* Copies s (n bytes) into buf as a C string, or -ENAMETOOLONG. */
 static int put_str(char *buf, size_t size, const char *s, size_t n)
@@ -211,16 +249,17 @@ static int open_cgroup(const char *parent, const char *name, bool create, struct
         /* parent starts with '/': one byte left means it is "/" itself. */
         snprintf(path, pl + 1 + nl + 1, "%.*s%s%s", (int)pl, parent, pl <= 1 ? "" : "/", name);
         cg->path = path;
-        cg->dirfd = pk_fd_openat(pfd, name, O_RDONLY | O_DIRECTORY, 0);
-        cg->events_fd = -1;
-        if (cg->dirfd < 0) {
-                int e = cg->dirfd;
+        cg->fds = &cg->own;
+        cg->fds->dir = pk_fd_openat(pfd, name, O_RDONLY | O_DIRECTORY, 0);
+        cg->fds->events = -1;
+        if (cg->fds->dir < 0) {
+                int e = cg->fds->dir;
                 pk_cgroup_free(cg);
                 return e;
         }
-        cg->events_fd = pk_fd_openat(cg->dirfd, "cgroup.events", O_RDONLY, 0);
-        if (cg->events_fd < 0) {
-                int e = cg->events_fd;
+        cg->fds->events = pk_fd_openat(cg->fds->dir, "cgroup.events", O_RDONLY, 0);
+        if (cg->fds->events < 0) {
+                int e = cg->fds->events;
                 pk_cgroup_free(cg);
                 return e;
         }
@@ -235,7 +274,7 @@ int pk_cgroup_create(const char *parent, const char *name, struct pk_cgroup **re
 
 int pk_cgroup_dirfd(const struct pk_cgroup *cg)
 {
-        return cg ? cg->dirfd : -EINVAL;
+        return cg ? dir_fd(cg) : -EINVAL;
 }
 
 const char *pk_cgroup_path(const struct pk_cgroup *cg)
@@ -245,7 +284,7 @@ const char *pk_cgroup_path(const struct pk_cgroup *cg)
 
 int pk_cgroup_events_fd(const struct pk_cgroup *cg)
 {
-        return cg ? cg->events_fd : -EINVAL;
+        return cg ? events_fd(cg) : -EINVAL;
 }
 
 /* Reads a small control file of dirfd whole into buf (NUL-terminated). */
@@ -294,9 +333,12 @@ int pk_cgroup_populated(const struct pk_cgroup *cg)
         char buf[256];
         /* Read from offset 0 through the held fd: the read is what re-arms
          * the kernel's EPOLLPRI notification for this open file. */
+        int fd = events_fd(cg);
+        if (fd < 0)
+                return fd;
         ssize_t n;
         do
-                n = pread(cg->events_fd, buf, sizeof(buf) - 1, 0);
+                n = pread(fd, buf, sizeof(buf) - 1, 0);
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return -errno;
@@ -431,7 +473,8 @@ int pk__cgroup_kill_procs(struct pk_cgroup *cg)
         int r = -EAGAIN;
         for (int pass = 0; pass < PK__CG_KILL_PASSES; pass++) {
                 ks->fresh = 0;
-                int pr = signal_pass(cg->dirfd, 0, SIGKILL, ks);
+                int d = dir_fd(cg);
+                int pr = d < 0 ? d : signal_pass(d, 0, SIGKILL, ks);
                 if (pr < 0 || ks->fresh == 0) {
                         r = pr;
                         break;
@@ -447,7 +490,8 @@ int pk_cgroup_kill(struct pk_cgroup *cg)
 {
         if (!cg)
                 return -EINVAL;
-        int r = write_small(cg->dirfd, "cgroup.kill", "1");
+        int d = dir_fd(cg);
+        int r = d < 0 ? d : write_small(d, "cgroup.kill", "1");
         if (r == -ENOENT)
                 return pk__cgroup_kill_procs(cg);
         return r;
@@ -462,7 +506,8 @@ int pk_cgroup_signal(struct pk_cgroup *cg, int sig)
         struct kill_state *ks = calloc(1, sizeof(*ks));
         if (!ks)
                 return -ENOMEM;
-        int r = signal_pass(cg->dirfd, 0, sig, ks);
+        int d = dir_fd(cg);
+        int r = d < 0 ? d : signal_pass(d, 0, sig, ks);
         unsigned long n = ks->fresh;
         free(ks);
         if (r < 0)
@@ -493,7 +538,7 @@ int pk_cgroup_wait_empty(const struct pk_cgroup *cg, int64_t timeout_ms)
                 }
                 /* "populated" changing raises POLLPRI on the events file (the
                  * read in pk_cgroup_populated() re-armed it). */
-                struct pollfd p = {.fd = cg->events_fd, .events = POLLPRI};
+                struct pollfd p = {.fd = events_fd(cg), .events = POLLPRI};
                 if (poll(&p, 1, wait) < 0 && errno != EINTR)
                         return -errno;
         }
@@ -533,7 +578,9 @@ int pk_cgroup_reclaim(const char *parent, const char *name, int64_t timeout_ms, 
         if (r == 0)
                 r = pk_cgroup_wait_empty(cg, timeout_ms);
         if (r == 0)
-                r = remove_children(cg->dirfd, 0);
+                r = dir_fd(cg);
+        if (r >= 0)
+                r = remove_children(r, 0);
         if (r == 0 && rmdir(cg->path) < 0 && errno != ENOENT)
                 r = -errno;
         pk_cgroup_free(cg);
@@ -570,7 +617,8 @@ static bool has_word(const char *list, const char *w, size_t n)
 static int controller_available(const struct pk_cgroup *cg, const char *name, size_t n)
 {
         char list[1024];
-        ssize_t r = read_small(cg->dirfd, "cgroup.controllers", list, sizeof(list));
+        int d = dir_fd(cg);
+        ssize_t r = d < 0 ? d : read_small(d, "cgroup.controllers", list, sizeof(list));
         if (r < 0)
                 return (int)r;
         return has_word(list, name, n);
@@ -580,7 +628,8 @@ int pk_cgroup_set(struct pk_cgroup *cg, const char *file, const char *value)
 {
         if (!cg || !value || !valid_name(file))
                 return -EINVAL;
-        int r = write_small(cg->dirfd, file, value);
+        int d = dir_fd(cg);
+        int r = d < 0 ? d : write_small(d, file, value);
         if (r != -ENOENT)
                 return r;
         /* The interface files of a controller exist only where the parent
@@ -599,7 +648,8 @@ int pk_cgroup_delegate(struct pk_cgroup *cg, const char *controllers)
         if (!cg || !controllers)
                 return -EINVAL;
         char list[1024];
-        ssize_t lr = read_small(cg->dirfd, "cgroup.controllers", list, sizeof(list));
+        int d = dir_fd(cg);
+        ssize_t lr = d < 0 ? d : read_small(d, "cgroup.controllers", list, sizeof(list));
         if (lr < 0)
                 return (int)lr;
         char req[1024];
@@ -624,17 +674,14 @@ int pk_cgroup_delegate(struct pk_cgroup *cg, const char *controllers)
         if (o == 0)
                 return -EINVAL;
         req[o] = '\0';
-        return write_small(cg->dirfd, "cgroup.subtree_control", req);
+        return d < 0 ? d : write_small(d, "cgroup.subtree_control", req);
 }
 
 struct pk_cgroup *pk_cgroup_close(struct pk_cgroup *cg)
 {
         if (!cg)
                 return NULL;
-        if (cg->events_fd >= 0)
-                close(cg->events_fd);
-        if (cg->dirfd >= 0)
-                close(cg->dirfd);
+        pk__cgroup_park(cg);
         free(cg->path);
         free(cg);
         return NULL;
@@ -642,8 +689,11 @@ struct pk_cgroup *pk_cgroup_close(struct pk_cgroup *cg)
 
 struct pk_cgroup *pk_cgroup_free(struct pk_cgroup *cg)
 {
+        if (!cg)
+                return NULL;
+        pk__cgroup_park(cg);
         /* Only an empty cgroup can go; a busy one (EBUSY) stays for its owner. */
-        if (cg && cg->path)
+        if (cg->path)
                 (void)rmdir(cg->path);
         return pk_cgroup_close(cg);
 }

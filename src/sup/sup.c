@@ -4,6 +4,7 @@
  * restart intensity and escalation, backoff, sequential reverse-order stops,
  * dependencies, and the ordered event queue.  Readiness lives in ready.c,
  * process-tree inspection and reaper mode in proc.c. */
+#include "cglog-internal.h"
 #include "common/dynbuf.h"
 #include "sup-internal.h"
 
@@ -351,10 +352,10 @@ static int open_child_cgroup(struct child *c)
         int r = pk_cgroup_create(s->cgroup_parent, name, &c->cg);
         if (r == 0 && pk_cgroup_populated(c->cg) == 1)
                 r = -EBUSY;
-        if (r == 0)
-                r = pk_cmd_cgroup(c->cmd, pk_cgroup_dirfd(c->cg));
         if (r < 0)
                 c->cg = pk_cgroup_free(c->cg);
+        else /* do_spawn() opens it again for the clone */
+                pk__cgroup_park(c->cg);
         return r;
 }
 
@@ -993,8 +994,18 @@ static void do_spawn(struct child *c)
         int orphan_sig = pk__sup_root(s)->opts.orphan_signal;
         if (r == 0 && !c->cg && orphan_sig > 0 && (r = pk_cmd_pdeathsig(c->cmd, orphan_sig)) < 0)
                 pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "orphan signal");
+        /* the cgroup's descriptor is parked between starts (below): opened again */
+        if (r == 0 && c->cg) {
+                int cgfd = pk_cgroup_dirfd(c->cg);
+                if ((r = cgfd < 0 ? cgfd : pk_cmd_cgroup(c->cmd, cgfd)) < 0)
+                        pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "cgroup");
+        }
         if (r == 0)
                 r = pk_spawn(c->cmd, &p, &err);
+        /* Not held while it runs: every descriptor held is one more file each
+         * later spawn copies and each exec closes (pk__cgroup_park). */
+        if (c->cg && !c->await_empty)
+                pk__cgroup_park(c->cg);
         if (r == 0) {
                 c->proc = p;
                 pk__sup_set_pids(c, pk_proc_pid(p), pk_proc_pid(p));
