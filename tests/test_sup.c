@@ -1970,3 +1970,40 @@ Test(sup, restart_on_picks_the_ends_that_restart)
         cr_assert_eq(ci.state, PK_SUP_DOWN);
         finish(s);
 }
+
+/* Reaper mode's default deadline is the tree's own stop budget plus 10 s, no
+ * longer a fixed 10 s: a service that ignores SIGTERM and has a shutdown of
+ * 10.5 s is ended by its own stop timer (SIGKILL at 10.5 s) and the tree ends
+ * cleanly (exit status 0), where the fixed 10 s deadline killed everything
+ * first (exit status 2).  Lasts about 10.5 s. */
+Test(sup, reaper_deadline_is_the_trees_stop_budget, .timeout = 60)
+{
+        struct pk_sup *s = new_sup(&(struct pk_sup_opts){0});
+        struct pk_sup_child_spec sp;
+        memset(&sp, 0, sizeof(sp));
+        sp.id = "stubborn";
+        sp.restart = PK_SUP_PERMANENT;
+        sp.shutdown = PK_SUP_SHUTDOWN_TIMEOUT;
+        sp.shutdown_ms = 10500;
+        char mark[64], script[160];
+        snprintf(mark, sizeof(mark), "/tmp/pk-sup-trap-%ld", (long)getpid());
+        unlink(mark);
+        snprintf(script, sizeof(script), "trap '' TERM; : > %s; while :; do sleep 1; done", mark);
+        cr_assert_eq(pk_sup_add(s, &sp, sh(script)), 0);
+        cr_assert_eq(pk_sup_start(s, NULL, 0), 0); /* spawned in it: RUNNING emitted */
+        cr_assert_eq(count(PK_SUP_EV_RUNNING, "stubborn"), 1);
+        cr_assert_eq(pk_sup_reaper(s, 0, NULL, NULL), 0);
+        for (int i = 0; i < 2000 && access(mark, F_OK) != 0; i++)
+                usleep(5000); /* until the shell has set its trap */
+        unlink(mark);
+        cr_assert_eq(kill(getpid(), SIGTERM), 0); /* taken by the loop's signalfd */
+        R.stop_sup = s;
+        run_until(PK_SUP_EV_SUP_DOWN, "", 1);
+        long ex = find(PK_SUP_EV_EXITED, "stubborn", 1);
+        cr_assert_geq(ex, 0);
+        cr_assert(!R.ev[ex].exit.exited && R.ev[ex].exit.signal == SIGKILL);
+        struct pk_sup_status st;
+        cr_assert_eq(pk_sup_state(s, &st), 0);
+        cr_assert_eq(st.exit_status, 0, "the deadline passed first: %d", st.exit_status);
+        finish(s);
+}

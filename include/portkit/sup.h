@@ -654,8 +654,12 @@ PK_API const char *pk_sup_reason_name(int reason);
  *        every child that is not one of the tree's processes as soon as it
  *        exits (peeking with waitid(WNOWAIT) so that supervised children keep
  *        their pidfd path), and on SIGTERM / SIGINT shuts the tree down within
- *        @p shutdown_deadline_ms (0: 10000), then SIGKILLs everything left
- *        (kill(-1) as PID 1).  SIGHUP calls @p on_hup (may be NULL).  Without
+ *        @p shutdown_deadline_ms, then SIGKILLs everything left
+ *        (kill(-1) as PID 1).  0: the tree's own stop budget at the signal
+ *        (each child's shutdown_ms, twice with a stop hook, a nested
+ *        supervisor's children's, summed: they stop one at a time) plus 10 s,
+ *        at most 30 minutes; no deadline when a worker's shutdown is
+ *        infinity.  SIGHUP calls @p on_hup (may be NULL).  Without
  *        this mode a stopped service's double-forked orphans are not ours to
  *        kill (they go to init); see docs/sup.md "Stopping".
  *        The process must not wait for other children by itself meanwhile.

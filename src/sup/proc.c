@@ -25,6 +25,10 @@
 #define CHILDREN_LIST_START ((size_t)64 * 1024)
 #define CHILDREN_LIST_MAX ((size_t)1024 * 1024)
 #define TREE_MAX 4096
+/* Reaper mode's shutdown deadline when not given: the tree's stop budget plus
+ * this, at most REAP_BUDGET_MAX_MS (systemd's poweroff.target JobTimeoutSec=). */
+#define REAP_DEADLINE_MS 10000
+#define REAP_BUDGET_MAX_MS (INT64_C(30) * 60 * 1000)
 
 static ssize_t read_file(const char *path, char *buf, size_t size)
 {
@@ -335,15 +339,45 @@ static void on_deadline(struct pk_loop_timer *t)
         pk__sup_flush(root);
 }
 
+/* The longest an ordered stop of s may take: its children stop one at a
+ * time, each within its shutdown_ms (once more for a stop hook's STOPPED
+ * phase), a nested supervisor within its own children's; -1: no bound (a
+ * worker's `infinity`, as systemd's TimeoutStopSec=infinity). */
+static int64_t stop_budget_ms(const struct pk_sup *s, int depth)
+{
+        int64_t sum = 0;
+        for (size_t i = 0; i < s->n; i++) {
+                const struct child *c = s->kids[i];
+                int64_t b = 0;
+                if (c->type == PK_SUP_SUPERVISOR && c->nested && depth < 64)
+                        b = stop_budget_ms(c->nested, depth + 1);
+                else if (c->shutdown == PK_SUP_SHUTDOWN_INFINITY)
+                        b = -1;
+                else if (c->shutdown == PK_SUP_SHUTDOWN_TIMEOUT)
+                        b = c->shutdown_ms * (c->x && c->x->stop_hook ? 2 : 1);
+                if (b < 0)
+                        return -1;
+                sum += b;
+                if (sum > REAP_BUDGET_MAX_MS)
+                        return REAP_BUDGET_MAX_MS;
+        }
+        return sum;
+}
+
 static void on_term(struct pk_loop_signal *sig, const struct pk_loop_siginfo *info)
 {
         struct pk_sup *root = sig->w.ctx;
         (void)info;
         if (root->phase == PHASE_RUNNING || root->phase == PHASE_GROUP) {
+                /* the deadline, when not given: every stop's own bound, plus 10 s */
+                int64_t d = root->reap_deadline_ms;
+                if (d == 0) {
+                        d = stop_budget_ms(root, 0);
+                        d = d < 0 ? 0 : d + REAP_DEADLINE_MS;
+                }
                 pk__sup_shutdown(root, PK_SUP_R_SIGNAL);
-                if (!root->finished)
-                        (void)pk_loop_timer_start(&root->t_deadline, root->reap_deadline_ms, 0,
-                                                  on_deadline);
+                if (!root->finished && d > 0)
+                        (void)pk_loop_timer_start(&root->t_deadline, d, 0, on_deadline);
         }
         pk__sup_flush(root);
 }
@@ -384,7 +418,7 @@ int pk_sup_reaper(struct pk_sup *s, int64_t deadline_ms, void (*hup)(void *), vo
                 return -EALREADY;
         if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
                 return -errno;
-        s->reap_deadline_ms = deadline_ms ? deadline_ms : 10000;
+        s->reap_deadline_ms = deadline_ms; /* 0: stop_budget_ms() at the signal */
         s->on_hup = hup;
         s->hup_ud = ud;
         pk_loop_signal_init(s->loop, &s->s_chld);
