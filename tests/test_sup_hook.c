@@ -323,7 +323,8 @@ Test(sup_hook, hooks_run_in_reverse_start_order_at_shutdown)
                 cr_assert(T.ev[ex].exit.exited && T.ev[ex].exit.code == 0,
                           "%s ended by its trap (the stop signal), not a kill", id);
                 long done = first(PK_SUP_EV_STOPPED, id);
-                cr_assert_geq(done, (long)post->events, "%s: STOPPED once its STOPPED hook is done", id);
+                cr_assert_geq(done, (long)post->events, "%s: STOPPED once its STOPPED hook is done",
+                              id);
                 cr_assert_eq(count(PK_SUP_EV_STOPPED, id), 1);
         }
         cr_assert_eq(pk_sup_stop_continue(s, "a"), -EALREADY);
