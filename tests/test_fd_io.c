@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <errno.h>
@@ -46,6 +47,35 @@ Test(fd_io, close_accepts_minus_one_and_preserves_errno)
         fd = pk_fd_close(fd);
         cr_assert_eq(fd, -EBADF);
         cr_assert(!tu_fd_open(fds[1]));
+}
+
+Test(fd_io, raise_moves_only_the_middle_range)
+{
+        int base = tu_count_fds();
+        cr_assert_eq(pk_fd_raise(-1), -EBADF);
+        int low = pk_fd_dup(1, 3);
+        cr_assert(low >= 3 && low < PK_FD_RAISE_FROM, "test runner holds too many fds: %d", low);
+        cr_assert_eq(pk_fd_raise(low), low, "below the range: stays");
+        int mid = pk_fd_dup(1, PK_FD_RAISE_FROM);
+        cr_assert(mid >= PK_FD_RAISE_FROM && mid < PK_FD_RAISE_TO);
+        int moved = pk_fd_raise(mid);
+        cr_assert_geq(moved, PK_FD_RAISE_TO);
+        cr_assert(!tu_fd_open(mid), "the old number is closed");
+        cr_assert(tu_cloexec(moved));
+        cr_assert_eq(pk_fd_raise(moved), moved, "above the range: stays");
+        /* no room above PK_FD_RAISE_TO under the limit: stays, still open */
+        struct rlimit rl;
+        cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+        mid = pk_fd_dup(1, PK_FD_RAISE_FROM);
+        struct rlimit tight = {PK_FD_RAISE_TO, rl.rlim_max};
+        cr_assert_eq(setrlimit(RLIMIT_NOFILE, &tight), 0);
+        cr_assert_eq(pk_fd_raise(mid), mid);
+        cr_assert(tu_fd_open(mid));
+        cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+        pk_fd_close(low);
+        pk_fd_close(mid);
+        pk_fd_close(moved);
+        cr_assert_eq(tu_count_fds(), base);
 }
 
 Test(fd_io, dup_is_cloexec_and_above_min)

@@ -408,6 +408,83 @@ Test(spawn, fd_map_exactly_the_map)
         pk_cmd_free(c);
 }
 
+/* The child shares the parent's table at the clone (CLONE_FILES) and copies
+ * only what lies below its highest source; the clone's own pidfd takes the
+ * lowest free number meanwhile, so a closed stdio must stay closed rather than
+ * turn into that pidfd. */
+Test(spawn, closed_stdio_stays_closed_not_the_pidfd)
+{
+        struct pk_cmd *c = tu_probe_cmd("report");
+        int saved = dup(0);
+        cr_assert(saved >= 0);
+        close(0);
+        char *rep = spawn_report(c);
+        dup2(saved, 0);
+        close(saved);
+        cr_assert_str_eq(tu_fd_list(rep), "1,2", "fd 0 closed in the parent: %s", rep);
+        free(rep);
+        pk_cmd_free(c);
+}
+
+/* A parent holding thousands of descriptors: the child still gets exactly its
+ * map, a source high in the table arrives, and the descriptors the handle
+ * keeps (pidfd, pipe ends) are moved out of the low numbers (pk_fd_raise). */
+Test(spawn, large_parent_table_exact_map_kept_fds_raised)
+{
+        struct rlimit rl;
+        cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+        SKIP_IF(rl.rlim_max < 4096, "RLIMIT_NOFILE hard limit below 4096");
+        struct rlimit up = {4096, rl.rlim_max};
+        cr_assert_eq(setrlimit(RLIMIT_NOFILE, &up), 0);
+        enum { HELD = 3000 };
+        static int held[HELD];
+        for (int i = 0; i < HELD; i++) {
+                held[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                cr_assert(held[i] >= 0);
+        }
+        /* a hole in [PK_FD_RAISE_FROM, PK_FD_RAISE_TO): new descriptors land there */
+        int hole = 0;
+        for (int i = 0; i < HELD; i++)
+                if (held[i] >= 100 && held[i] < 120) {
+                        held[i] = pk_fd_close(held[i]);
+                        hole++;
+                }
+        cr_assert_eq(hole, 20);
+        int p[2];
+        cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+        cr_assert(p[0] >= 100 && p[1] < 120);
+        int high = fcntl(p[1], F_DUPFD_CLOEXEC, 3500);
+        cr_assert_geq(high, 3500);
+        struct pk_cmd *c = tu_probe_cmd("report");
+        pk_cmd_fd(c, 5, high);
+        pk_cmd_fd_pipe(c, 7, 0);
+        struct pk_proc *proc;
+        char *rep = spawn_report_p(c, &proc);
+        cr_assert_str_eq(tu_fd_list(rep), "0,1,2,5,7", "%s", rep);
+        char pipe_name[256];
+        snprintf(pipe_name, sizeof(pipe_name), "%s", fd_target(p[1]));
+        cr_assert_str_eq(tu_kv(rep, "fd.5"), pipe_name);
+        free(rep);
+        /* what the handle keeps left the hole (it would have landed there) */
+        cr_assert_geq(pk_proc_pidfd(proc), PK_FD_RAISE_TO, "pidfd %d", pk_proc_pidfd(proc));
+        cr_assert_geq(pk_proc_fd(proc, 7), PK_FD_RAISE_TO, "pipe end %d", pk_proc_fd(proc, 7));
+        pk_proc_free(proc);
+        pk_cmd_free(c);
+        /* nothing left behind: the lowered copy of `high` was closed */
+        int before = tu_count_fds();
+        c = tu_probe_cmd("report");
+        pk_cmd_fd(c, 5, high);
+        rep = spawn_report(c);
+        free(rep);
+        pk_cmd_free(c);
+        cr_assert_eq(tu_count_fds(), before);
+        for (int i = 0; i < HELD; i++)
+                pk_fd_close(held[i]);
+        close(high);
+        close(p[0]);
+        close(p[1]);
+}
+
 Test(spawn, fd_map_swap_and_cycle)
 {
         int a[2], b[2], d[2];

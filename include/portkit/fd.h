@@ -73,6 +73,31 @@ PK_API int pk_fd_close(int fd);
  */
 PK_API int pk_fd_dup(int fd, int min_fd);
 
+/** Descriptors below this number stay where they are (pk_fd_raise()). */
+#define PK_FD_RAISE_FROM 32
+/** Where pk_fd_raise() moves a descriptor: the lowest free one from here. */
+#define PK_FD_RAISE_TO 256
+
+/**
+ * @brief Moves a long-lived descriptor out of the low numbers, so that spawns
+ *        stay cheap in a process that holds many descriptors.
+ *
+ * A child that pk_spawn() starts copies only the parent's descriptors below
+ * its highest source descriptor (and closes them at exec); new descriptors
+ * take the lowest free number, so a host whose low numbers are full of
+ * descriptors it keeps (pidfds, pipes of ports, log files) makes every child
+ * copy all of them.  pk_spawn() raises the pidfd and the pipe ends it hands
+ * out; call this on others kept for long.  A descriptor in
+ * [PK_FD_RAISE_FROM, PK_FD_RAISE_TO) moves to the lowest free one >=
+ * PK_FD_RAISE_TO (F_DUPFD_CLOEXEC, then the old one is closed); one outside
+ * that range, or one that cannot move (RLIMIT_NOFILE), stays.  Call it
+ * before the number is registered anywhere (epoll keys by number).
+ * @param fd descriptor (owned; closed when it moves).
+ * @return the descriptor to use from now on (fd or its new number, which is
+ *         close-on-exec); -EBADF if fd < 0.  Never fails otherwise.
+ */
+PK_API int pk_fd_raise(int fd);
+
 /**
  * @brief Sets or clears O_NONBLOCK on @p fd (one F_GETFL, and an F_SETFL only
  *        if the state changes).

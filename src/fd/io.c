@@ -78,6 +78,21 @@ int pk_fd_dup(int fd, int min_fd)
         return r;
 }
 
+int pk_fd_raise(int fd)
+{
+        if (fd < 0)
+                return -EBADF;
+        if (fd < PK_FD_RAISE_FROM || fd >= PK_FD_RAISE_TO)
+                return fd;
+        int saved = errno;
+        int high = fcntl(fd, F_DUPFD_CLOEXEC, PK_FD_RAISE_TO);
+        errno = saved;
+        if (high < 0) /* EINVAL or EMFILE: the limit leaves no room up there */
+                return fd;
+        pk_fd_close(fd);
+        return high;
+}
+
 /* Sets or clears bit in the flags fcntl(get) reads and fcntl(set) writes,
  * skipping the write when nothing changes; errno untouched on success. */
 static int fcntl_flag(int fd, int get, int set, int bit, int on)

@@ -62,6 +62,7 @@ int pk_loop_child_start(struct pk_loop_child *child, pid_t pid, pk_loop_child_cb
         int fd = pk_fd_pidfd_open(pid, 0);
         if (fd < 0)
                 return fd;
+        fd = pk_fd_raise(fd); /* held while the child lives: out of what spawns copy */
         int r = start(child, pid, fd, 1, cb);
         if (r < 0)
                 pk_fd_close(fd);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The child side of a spawn and the clone that starts it.  The child is
- * created with clone3(CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_CLEAR_SIGHAND)
+ * created with clone3(CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_PIDFD | CLONE_CLEAR_SIGHAND)
  * (or clone() with every signal blocked where clone3 is missing) on a stack
  * carved from the caller's frame.  It runs only raw system calls and reports
  * a failed step by writing into the parent's memory, which CLONE_VM shares and
@@ -51,6 +51,8 @@ struct pk__child_arg {
         bool handlers_cleared;
         int sigreset;        /* PK__SIGRESET_*: how step 1 finds the signals to reset */
         int cgroup_procs_fd; /* >= 0: the cgroup was not given to clone3; write "0" here */
+        unsigned int keep;   /* the parent's descriptors the child copies: those below */
+        const int *pidfd;    /* where the kernel wrote the pidfd before the child ran */
 };
 
 /* The child's stack lives in pk__spawn_plan()'s frame.  The child's own frames
@@ -239,6 +241,22 @@ PK__CHILD static int child_main(void *arg)
         /* 0. Into the cgroup first, when clone3 could not put us there. */
         if (a->cgroup_procs_fd >= 0 && syscall(SYS_write, a->cgroup_procs_fd, "0", 1) != 1)
                 child_fail(p, PK_SPAWN_STEP_CGROUP, -1, 0);
+
+        /* 0b. A descriptor table of our own.  The clone shared the parent's
+         * (CLONE_FILES) instead of copying it; this copies only the descriptors
+         * below `keep`, the highest source of the map plus one, and drops the
+         * rest, which step 4 would close at exec anyway: a parent holding
+         * thousands of descriptors costs the child nothing (Linux 5.9; older
+         * kernels copy the whole table).  Nothing touches the table before. */
+        if (syscall(SYS_close_range, a->keep, ~0U, CLOSE_RANGE_UNSHARE) < 0 &&
+            syscall(SYS_unshare, CLONE_FILES) < 0)
+                child_fail(p, PK_SPAWN_STEP_CLOSE, (int)a->keep, 0);
+        /* The clone put our pidfd in the shared table, on the lowest free
+         * number: on a source that was not open (an optional inherit, or one
+         * closed too early) it would pass as that source.  Not ours to keep. */
+        int own_pidfd = *(const volatile int *)a->pidfd;
+        if (own_pidfd >= 0 && (unsigned int)own_pidfd < a->keep)
+                syscall(SYS_close, own_pidfd);
 
         /* 1. Every disposition back to default (or ignored when asked).  No
          * handler of the parent can run on this shared memory meanwhile: clone3
@@ -536,6 +554,16 @@ static int open_procs(int cgroup_dirfd)
         return fd < 0 ? -errno : fd;
 }
 
+/* One more than the highest descriptor the map reads: what the child copies. */
+static unsigned int plan_keep(const struct pk__plan *plan)
+{
+        int top = -1;
+        for (int i = 0; i < plan->nmoves; i++)
+                if (plan->moves[i].src > top)
+                        top = plan->moves[i].src;
+        return (unsigned int)(top + 1);
+}
+
 int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
 {
         /* The child's stack: the parent is suspended (CLONE_VFORK) while the
@@ -543,8 +571,11 @@ int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
         _Alignas(64) char stack[PK__CHILD_STACK];
         int pidfd = -1;
         *plan->err = (struct pk__child_err){0};
-        struct pk__child_arg arg = {
-            .plan = plan, .cgroup_procs_fd = -1, .sigreset = atomic_load(&sigreset_mode)};
+        struct pk__child_arg arg = {.plan = plan,
+                                    .cgroup_procs_fd = -1,
+                                    .sigreset = atomic_load(&sigreset_mode),
+                                    .keep = plan_keep(plan),
+                                    .pidfd = &pidfd};
         long pid = -ENOSYS;
         int cgfd = plan->a.svc.cgroup_fd;
         bool into = cgfd >= 0 && !atomic_load_explicit(&into_cgroup_missing, memory_order_relaxed);
@@ -555,7 +586,7 @@ int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
                         goto cgroup_failed;
                 }
         }
-        int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD;
+        int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_FILES;
         if (plan->clone_parent)
                 flags |= CLONE_PARENT;
 

@@ -278,6 +278,41 @@ struct prep {
         bool check_inherit;
 };
 
+/* The child copies every parent descriptor below its highest source
+ * (child.c, step 0): a source at or above PK_FD_RAISE_FROM is replaced by a
+ * duplicate on the lowest free number when that one is lower (closed after
+ * the clone), so a host whose table is large spawns as cheaply as a small one. */
+static void lower_sources(struct prep *pp, int nmoves)
+{
+        for (int i = 0; i < nmoves; i++) {
+                int s = pp->moves[i].src;
+                if (s < PK_FD_RAISE_FROM)
+                        continue;
+                int d = pk_fd_dup(s, 0);
+                if (d < 0)
+                        continue; /* not open (an optional inherit): the child finds out */
+                if (d > s) {
+                        pk_fd_close(d);
+                        continue;
+                }
+                pp->tmp[pp->ntmp++] = d;
+                pp->moves[i].src = d;
+        }
+}
+
+/* The descriptors the handle keeps live as long as the child: out of the
+ * low numbers that later spawns copy (pk_fd_raise). */
+static void raise_kept(struct prep *pp, int *pidfd)
+{
+        if (*pidfd >= 0)
+                *pidfd = pk_fd_raise(*pidfd);
+        for (size_t i = 0; i < pp->npfds; i++)
+                if (pp->pfds[i].fd >= 0)
+                        pp->pfds[i].fd = pk_fd_raise(pp->pfds[i].fd);
+        if (pp->pty_master >= 0)
+                pp->pty_master = pk_fd_raise(pp->pty_master);
+}
+
 static void prep_release(struct prep *pp, bool keep_parent_ends)
 {
         for (size_t i = 0; i < pp->ntmp; i++)
@@ -469,7 +504,7 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
         pp.moves = malloc(cap * sizeof(*pp.moves));
         pp.scratch = malloc(cap * sizeof(int));
         pp.pfds = malloc(cap * sizeof(*pp.pfds));
-        pp.tmp = malloc((cap + 2) * sizeof(int));
+        pp.tmp = malloc((2 * cap + 2) * sizeof(int)); /* + a lowered copy per source */
         struct pk_proc *proc = NULL;
         int nmoves = 0, ctty = -1;
         if (!pp.moves || !pp.scratch || !pp.pfds || !pp.tmp) {
@@ -515,6 +550,8 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
                 }
                 insert_move(pp.moves, &nmoves, s->child_fd, m->src, m->optional);
         }
+
+        lower_sources(&pp, nmoves);
 
         bool own_group = c->a.setsid || (c->a.setpgid && c->a.pgid == 0);
         struct pk__child_err cerr = {0};
@@ -571,6 +608,7 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
                 pk__spawn_error_set(reterr, cerr.step, r, cerr.fd, cerr.value, what);
                 goto fail;
         }
+        raise_kept(&pp, &pidfd);
         proc = pk__proc_new(pid, pidfd, own_group, pp.pty_master, pp.pfds, pp.npfds);
         if (!proc && pid < 0) {
                 r = -ENOMEM;

@@ -502,7 +502,7 @@ int pk_spawn_helper_finish(struct pk_spawn_helper *h, uint64_t *ret_id, struct p
         free(rec->cwd);
         free(rec);
         proc->pid = rep.pid;
-        proc->pidfd = pidfd;
+        proc->pidfd = pk_fd_raise(pidfd); /* kept as long as the child: out of the low numbers */
         *ret_proc = proc;
         return 0;
 }

@@ -61,6 +61,7 @@ static int listen_set(struct child *c, const int *fds, size_t n, const char *con
         for (; r == 0 && k < n; k++) {
                 const char *nm = names && names[k] ? names[k] : "unknown";
                 int fd = pk_fd_dup(fds[k], 3);
+                fd = fd < 0 ? fd : pk_fd_raise(fd); /* stored: out of what spawns copy */
                 if (fd < 0) {
                         r = fd;
                         break;

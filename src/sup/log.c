@@ -133,6 +133,7 @@ static int file_open(struct log_file *f)
             pk_fd_openat(log->dirfd, f->name, O_WRONLY | O_APPEND | O_CREAT, (mode_t)log->o.mode);
         if (fd < 0)
                 return fd;
+        fd = pk_fd_raise(fd); /* every descriptor of a log lives long: see pk_fd_raise */
         struct stat st;
         if (fstat(fd, &st) < 0) {
                 int e = -errno;
@@ -502,6 +503,7 @@ int pk_log_new(struct pk_loop *loop, const char *dir, const char *name,
                 r = log->dirfd;
                 goto fail;
         }
+        log->dirfd = pk_fd_raise(log->dirfd);
         for (int i = 0; i < nstreams; i++) {
                 struct log_file *f = &log->p[i].f;
                 struct log_stream *s = &log->p[i].s;
@@ -523,8 +525,8 @@ int pk_log_new(struct pk_loop *loop, const char *dir, const char *name,
                 r = pk_fd_pipe(p, 0);
                 if (r < 0)
                         goto fail;
-                s->rfd = p[0];
-                s->wfd = p[1];
+                s->rfd = pk_fd_raise(p[0]);
+                s->wfd = pk_fd_raise(p[1]);
                 s->file = f;
                 /* Only our end is non-blocking: a child writing into a full
                  * pipe waits for us (its end is a separate open file). */

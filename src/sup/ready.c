@@ -233,6 +233,7 @@ int pk__sup_set_mainpid(struct child *c, const char *val, bool forking)
                 pk__sup_emit(c, PK_SUP_EV_MAINPID, PK_SUP_R_NONE, fd, val);
                 return fd;
         }
+        fd = pk_fd_raise(fd); /* held while the main process lives */
         r = pk_loop_child_start_pidfd(&rd->mw, fd, on_main_exit);
         if (r == -ECHILD) { /* not our child: watch for its end, do not reap */
                 pk_loop_io_init(c->sup->loop, &rd->mio, fd);

@@ -250,6 +250,7 @@ static int make_listen(struct sk_unit *su, const struct pk_unit_listen *li, stru
                 l->is_fifo = 1;
                 /* read-write: the FIFO never reports EOF while we hold it */
                 r = pk_fd_fifo_open(li->path, PK_FD_RDWR, PK_FD_NONBLOCK);
+                r = r < 0 ? r : pk_fd_raise(r);
                 if (r < 0)
                         return r;
                 l->fd = r;
@@ -272,7 +273,7 @@ static int make_listen(struct sk_unit *su, const struct pk_unit_listen *li, stru
                 r = pk_fd_unix_listen(name, type, &uo, &l->ul);
                 if (r < 0)
                         return r;
-                l->fd = r;
+                l->fd = l->ul.fd = pk_fd_raise(r); /* held for long: see pk_fd_raise */
                 if (li->addr == PK_UNIT_ADDR_PATH && (uid != (uid_t)-1 || gid != (gid_t)-1) &&
                     lchown(li->path, uid, gid) < 0) {
                         *what = "chown";
@@ -326,7 +327,7 @@ static int make_listen(struct sk_unit *su, const struct pk_unit_listen *li, stru
                         *what = "UDP-Lite not available in this kernel";
                 if (r < 0)
                         return r;
-                l->fd = r;
+                l->fd = pk_fd_raise(r);
                 *what = "socket option";
                 if (so->keep_alive && (r = setopt_int(l->fd, SOL_SOCKET, SO_KEEPALIVE, 1)) < 0)
                         return r;
