@@ -78,31 +78,39 @@ bool pk__proc_descends(pid_t pid, pid_t ancestor)
         return false;
 }
 
-bool pk__proc_has_token(pid_t pid, const char *token)
+/* Whether the environment of pid holds PORTKIT_SUP_UNIT=<one of the n tokens>
+ * (one read of /proc/PID/environ however many tokens). */
+static bool token_in(pid_t pid, const char (*tokens)[PK__SUP_TOKEN], size_t n)
 {
-        if (!token[0])
-                return false;
         char path[64];
         snprintf(path, sizeof(path), "/proc/%ld/environ", (long)pid);
         char *buf = malloc(ENVIRON_MAX + 1);
         if (!buf)
                 return false;
-        ssize_t n = read_file(path, buf, ENVIRON_MAX);
+        ssize_t got = read_file(path, buf, ENVIRON_MAX);
+        static const char key[] = "PORTKIT_SUP_UNIT=";
         bool found = false;
-        if (n > 0) {
-                char want[96];
-                int wl = snprintf(want, sizeof(want), "PORTKIT_SUP_UNIT=%s", token);
-                for (ssize_t off = 0; off < n;) {
-                        size_t len = strnlen(buf + off, (size_t)(n - off));
-                        if ((int)len == wl && memcmp(buf + off, want, len) == 0) {
-                                found = true;
-                                break;
-                        }
-                        off += (ssize_t)len + 1;
+        for (ssize_t off = 0; off < got && !found;) {
+                size_t len = strnlen(buf + off, (size_t)(got - off));
+                const char *e = buf + off;
+                if (len > sizeof(key) - 1 && memcmp(e, key, sizeof(key) - 1) == 0) {
+                        const char *v = e + sizeof(key) - 1;
+                        size_t vl = len - (sizeof(key) - 1);
+                        for (size_t i = 0; i < n && !found; i++)
+                                found = tokens[i][0] && strlen(tokens[i]) == vl &&
+                                        memcmp(tokens[i], v, vl) == 0;
                 }
+                off += (ssize_t)len + 1;
         }
         free(buf);
         return found;
+}
+
+bool pk__proc_has_token(pid_t pid, const char *token)
+{
+        char one[1][PK__SUP_TOKEN];
+        snprintf(one[0], sizeof(one[0]), "%s", token);
+        return token_in(pid, (const char(*)[PK__SUP_TOKEN])one, 1);
 }
 
 /* Reads a /proc/PID/task/TID/children list whole into *buf (grown from
@@ -226,7 +234,8 @@ static int kill_tree_cb(pid_t pid, void *ud)
 
 struct orphan_kill {
         struct pk_sup *root;
-        const char *token;
+        const char (*tokens)[PK__SUP_TOKEN];
+        size_t ntokens;
         int sig;
         int count;
         size_t budget;
@@ -235,7 +244,7 @@ struct orphan_kill {
 static int orphan_cb(pid_t pid, void *ud)
 {
         struct orphan_kill *o = ud;
-        if (pk__sup_find_pid(o->root, pid) || !pk__proc_has_token(pid, o->token))
+        if (pk__sup_find_pid(o->root, pid) || !token_in(pid, o->tokens, o->ntokens))
                 return 0;
         size_t budget = TREE_MAX;
         struct tree_kill k = {.sig = o->sig, .depth = 0, .budget = &budget};
@@ -244,12 +253,68 @@ static int orphan_cb(pid_t pid, void *ud)
         return 0;
 }
 
-int pk__proc_kill_orphans(struct pk_sup *root, const char *token, int sig)
+int pk__proc_kill_orphans(struct pk_sup *root, const char (*tokens)[PK__SUP_TOKEN], size_t n,
+                          int sig)
 {
-        struct orphan_kill o = {
-            .root = root, .token = token, .sig = sig, .count = 0, .budget = CHILDREN_MAX};
+        if (n == 0)
+                return 0;
+        struct orphan_kill o = {.root = root,
+                                .tokens = tokens,
+                                .ntokens = n,
+                                .sig = sig,
+                                .count = 0,
+                                .budget = CHILDREN_MAX};
         (void)for_children(getpid(), orphan_cb, &o, &o.budget);
         return o.count;
+}
+
+/* ---- the leftovers of ended instances, batched ----------------------------------------
+ * Each scan reads this process's whole children list (linear in the services):
+ * at every exit that made a restart storm cost ~1 ms a restart at 1,000
+ * services, on the path of the next exit.  Batched, one scan serves every
+ * instance that ended in the window, and it comes after the group kill has
+ * had time to reparent the group's own children to us. */
+
+/* Bound on the tokens waiting: past it the batch is scanned at once. */
+#define LEFTOVER_MAX 4096
+
+void pk__sup_leftover_flush(struct pk_sup *root)
+{
+        pk_loop_timer_stop(&root->t_leftover);
+        size_t n = root->nleftover;
+        root->nleftover = 0;
+        if (n && root->reaper)
+                (void)pk__proc_kill_orphans(root, (const char(*)[PK__SUP_TOKEN])root->leftover, n,
+                                            SIGKILL);
+}
+
+static void on_leftover(struct pk_loop_timer *t)
+{
+        pk__sup_leftover_flush(t->w.ctx);
+}
+
+void pk__sup_leftover_add(struct pk_sup *root, const char *token)
+{
+        if (root->nleftover == root->capleftover) {
+                size_t ncap = root->capleftover ? root->capleftover * 2 : 16;
+                void *nl = ncap <= LEFTOVER_MAX
+                               ? realloc(root->leftover, ncap * sizeof(*root->leftover))
+                               : NULL;
+                if (!nl) { /* full, or no memory: scan now, as one exit alone would */
+                        pk__sup_leftover_flush(root);
+                        char one[1][PK__SUP_TOKEN];
+                        snprintf(one[0], sizeof(one[0]), "%s", token);
+                        (void)pk__proc_kill_orphans(root, (const char(*)[PK__SUP_TOKEN])one, 1,
+                                                    SIGKILL);
+                        return;
+                }
+                root->leftover = nl;
+                root->capleftover = ncap;
+        }
+        snprintf(root->leftover[root->nleftover++], PK__SUP_TOKEN, "%s", token);
+        if (!pk_loop_timer_due(&root->t_leftover) &&
+            pk_loop_timer_start(&root->t_leftover, PK__SUP_LEFTOVER_MS, 0, on_leftover) < 0)
+                pk__sup_leftover_flush(root);
 }
 
 /* ---- reaper mode ---------------------------------------------------------------------- */
@@ -395,6 +460,10 @@ void pk__sup_reaper_off(struct pk_sup *root)
 {
         if (!root->reaper)
                 return;
+        pk__sup_leftover_flush(root);
+        free(root->leftover);
+        root->leftover = NULL;
+        root->capleftover = 0;
         pk_loop_timer_stop(&root->t_deadline);
         pk_loop_signal_stop(&root->s_term);
         pk_loop_signal_stop(&root->s_int);
@@ -426,8 +495,9 @@ int pk_sup_reaper(struct pk_sup *s, int64_t deadline_ms, void (*hup)(void *), vo
         pk_loop_signal_init(s->loop, &s->s_int);
         pk_loop_signal_init(s->loop, &s->s_hup);
         pk_loop_timer_init(s->loop, &s->t_deadline);
+        pk_loop_timer_init(s->loop, &s->t_leftover);
         s->s_chld.w.ctx = s->s_term.w.ctx = s->s_int.w.ctx = s->s_hup.w.ctx = s;
-        s->t_deadline.w.ctx = s;
+        s->t_deadline.w.ctx = s->t_leftover.w.ctx = s;
         int r = pk_loop_signal_start(&s->s_chld, SIGCHLD, on_sigchld);
         if (r == 0)
                 r = pk_loop_signal_start(&s->s_term, SIGTERM, on_term);

@@ -95,6 +95,9 @@ struct child_ready {
 
 /* One supervised child.  Hot state only: what every service needs inline;
  * the rest is in the side records above (docs/sup.md "Memory per service"). */
+/* A start's token: "<pid>.<record hex>.<start hex>", at most 7+1+16+1+16 and a NUL. */
+#define PK__SUP_TOKEN 42
+
 struct child {
         struct pk_sup *sup;
         size_t idx;                                   /* its place in sup->kids */
@@ -145,9 +148,9 @@ struct child {
         uint64_t start_ns, ready_ns, next_restart_ns;
         uint64_t start_seq; /* order of the last spawn, for reverse-order stops */
         struct pk_exit last_exit;
-        size_t mapped;  /* child fds 3.. mapped in cmd at the last spawn (fds.c) */
-        char token[42]; /* PORTKIT_SUP_UNIT: "<pid>.<record hex>.<start hex>" at most 7+1+16+1+16 */
-        char id[];      /* exactly sized; "" for a template */
+        size_t mapped;             /* child fds 3.. mapped in cmd at the last spawn (fds.c) */
+        char token[PK__SUP_TOKEN]; /* PORTKIT_SUP_UNIT: "<pid>.<record hex>.<start hex>" */
+        char id[];                 /* exactly sized; "" for a template */
 };
 
 /* The child's side record of rare configuration, allocated on first use:
@@ -235,6 +238,10 @@ struct pk_sup {
         void *hup_ud;
         struct pk_loop_signal s_chld, s_term, s_int, s_hup;
         struct pk_loop_timer t_deadline;
+        /* tokens of ended instances whose leftovers the next batched scan kills */
+        char (*leftover)[PK__SUP_TOKEN];
+        size_t nleftover, capleftover;
+        struct pk_loop_timer t_leftover;
 };
 
 /* sup.c */
@@ -288,8 +295,15 @@ pid_t pk__proc_ppid(pid_t pid);
 bool pk__proc_descends(pid_t pid, pid_t ancestor);
 bool pk__proc_has_token(pid_t pid, const char *token);
 /* Signals the orphans (children of this process that no supervisor runs)
- * carrying `token`, and all their descendants. Returns how many. */
-int pk__proc_kill_orphans(struct pk_sup *root, const char *token, int sig);
+ * carrying one of the n tokens, and all their descendants. Returns how many. */
+int pk__proc_kill_orphans(struct pk_sup *root, const char (*tokens)[PK__SUP_TOKEN], size_t n,
+                          int sig);
+/* Reaper mode without a cgroup: the leftovers of an ended instance are
+ * SIGKILLed by a scan batched over PK__SUP_LEFTOVER_MS (one read of the
+ * children list for every instance that ended meanwhile); _flush scans now. */
+#define PK__SUP_LEFTOVER_MS 10
+void pk__sup_leftover_add(struct pk_sup *root, const char *token);
+void pk__sup_leftover_flush(struct pk_sup *root);
 void pk__sup_reap_sweep(struct pk_sup *root);
 /* After a pidfd watcher reaped a supervised child: in reaper mode, the
  * orphans a sweep left behind it are reaped now. */

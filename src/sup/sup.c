@@ -389,7 +389,8 @@ static int signal_service(struct child *c, int sig)
         if (c->main_pidfd >= 0 && pk_fd_pidfd_send_signal(c->main_pidfd, sig) == 0)
                 r = 0;
         struct pk_sup *root = pk__sup_root(c->sup);
-        if (!c->cg && root->reaper && pk__proc_kill_orphans(root, c->token, sig) > 0)
+        if (!c->cg && root->reaper &&
+            pk__proc_kill_orphans(root, (const char(*)[PK__SUP_TOKEN])c->token, 1, sig) > 0)
                 r = 0;
         return r;
 }
@@ -429,9 +430,10 @@ static void on_cgroup_event(struct pk_loop_io *io, unsigned revents)
  * left behind (its cgroup, or its process group and its orphans), record the
  * exit and run the table -- with a cgroup only once the cgroup is empty.
  * Without a cgroup, the orphans carrying the ended instance's token are
- * looked for after the table ran: that scan reads this process's whole
- * children list (linear in the services), so a restart does not wait for it,
- * and the replacement cannot be hit by it (each start has its own token). */
+ * looked for by a scan batched over PK__SUP_LEFTOVER_MS (proc.c): it reads
+ * this process's whole children list (linear in the services), so neither
+ * the restart nor the next exit waits for it, and the replacement cannot be
+ * hit by it (each start has its own token). */
 void pk__sup_main_exited(struct child *c, const struct pk_exit *ex)
 {
         pk__sup_ready_stop(c);
@@ -439,14 +441,13 @@ void pk__sup_main_exited(struct child *c, const struct pk_exit *ex)
         pk_loop_timer_stop(&c->t_stop);
         c->pending_exit = *ex;
         struct pk_sup *root = pk__sup_root(c->sup);
-        char leftover[sizeof(c->token)] = "";
         struct pk_proc *gone = NULL; /* closed once the table ran: a restart first */
         if (c->type == PK_SUP_WORKER) {
                 stop_process_watchers(c);
                 if (c->pid > 0)
                         (void)kill(-c->pid, SIGKILL);
                 if (!c->cg && root->reaper)
-                        memcpy(leftover, c->token, sizeof(leftover));
+                        pk__sup_leftover_add(root, c->token);
                 /* a starter outlived by its MAINPID is killed with the group above */
                 gone = c->proc;
                 c->proc = NULL;
@@ -468,9 +469,6 @@ void pk__sup_main_exited(struct child *c, const struct pk_exit *ex)
         }
         exit_complete(c); /* may restart c, or free it */
         pk_proc_free(gone);
-        /* reaper mode may have ended with the tree (kill_everything did this) */
-        if (leftover[0] && root->reaper)
-                (void)pk__proc_kill_orphans(root, leftover, SIGKILL);
 }
 
 /* 0 if the daemon named by the pid file now is the main pid; else *ex is
