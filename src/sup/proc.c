@@ -325,14 +325,19 @@ static void reaped(struct pk_sup *root, pid_t pid, const siginfo_t *si)
         pk__sup_emit_sup(root, PK_SUP_EV_ORPHAN, PK_SUP_R_NONE, pid, &ex);
 }
 
-/* Reaps every exited child that no supervisor runs.  A supervised zombie is
- * left for its pidfd watcher: waitid(P_ALL, WNOWAIT) only peeks, and when the
- * first waitable child is a supervised one the sweep stops there; that
- * watcher's callback sweeps again once it has reaped it (pk__sup_after_reap),
- * so the orphans behind it are reaped in the same loop turn, and an exit costs
- * O(1) however many children run (no /proc/self/task/N/children scan). */
+/* Reaps every exited child that no supervisor runs.  The children sup starts
+ * in reaper mode end without a signal (pk__cmd_quiet_exit): a wait without
+ * __WALL never sees them, so SIGCHLD and this sweep are for orphans alone.
+ * A supervised zombie that does signal (a daemon reparented to us, a child
+ * started before reaper mode) is left for its pidfd watcher:
+ * waitid(P_ALL, WNOWAIT) only peeks, and when the first waitable child is a
+ * supervised one the sweep stops there; that watcher's callback sweeps again
+ * once it has reaped it (pk__sup_after_reap), so the orphans behind it are
+ * reaped in the same loop turn.  The kernel walks every child per call, so a
+ * supervised exit that needs no sweep costs none. */
 void pk__sup_reap_sweep(struct pk_sup *root)
 {
+        root->sweep_blocked = false;
         for (int i = 0; i < CHILDREN_MAX; i++) {
                 siginfo_t si;
                 memset(&si, 0, sizeof(si));
@@ -344,8 +349,10 @@ void pk__sup_reap_sweep(struct pk_sup *root)
                 if (si.si_pid == 0)
                         break;
                 pid_t pid = si.si_pid;
-                if (pk__sup_find_pid(root, pid))
-                        break; /* its watcher reaps it, then sweeps again */
+                if (pk__sup_find_pid(root, pid)) {
+                        root->sweep_blocked = true; /* its watcher reaps it, then sweeps again */
+                        break;
+                }
                 memset(&si, 0, sizeof(si));
                 if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG) == 0 && si.si_pid == pid)
                         reaped(root, pid, &si);
@@ -355,7 +362,7 @@ void pk__sup_reap_sweep(struct pk_sup *root)
 void pk__sup_after_reap(struct pk_sup *s)
 {
         struct pk_sup *root = pk__sup_root(s);
-        if (root->reaper)
+        if (root->reaper && root->sweep_blocked)
                 pk__sup_reap_sweep(root);
 }
 

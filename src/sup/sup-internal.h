@@ -232,6 +232,7 @@ struct pk_sup {
         /* reaper mode (root only) */
         bool reaper;
         bool killed_all;
+        bool sweep_blocked; /* the last sweep stopped at a supervised zombie */
         int exit_status;
         int64_t reap_deadline_ms;
         void (*on_hup)(void *);

@@ -515,8 +515,8 @@ static void on_spawned_exit(struct pk_loop_child *w, int err, const struct pk_ex
          * before a hand-over looks at the daemon, or else once the restart
          * is under way (it does not need them gone). */
         bool handover = c->forking || c->mainpid != c->pid;
-        if (handover)
-                pk__sup_after_reap(sup_);
+        if (handover && sup_->reaper)
+                pk__sup_reap_sweep(sup_); /* every orphan, whether a sweep stopped or not */
         if (c->forking && c->state == PK_SUP_STARTING && c->main_pidfd < 0) {
                 /* Type=forking: the starter's exit hands over to the daemon */
                 if (forking_handover(c, &ex) == 0) {
@@ -990,6 +990,10 @@ static void do_spawn(struct child *c)
         /* Without a cgroup nothing finds the process again once we are gone:
          * it dies with the thread that runs the supervisors (the option). */
         int orphan_sig = pk__sup_root(s)->opts.orphan_signal;
+        /* in reaper mode, its end raises no SIGCHLD: the sweep over all
+         * children (for orphans) neither wakes for it nor stops at it */
+        if (r == 0)
+                pk__cmd_quiet_exit(c->cmd, pk__sup_root(s)->reaper);
         if (r == 0 && !c->cg && orphan_sig > 0 && (r = pk_cmd_pdeathsig(c->cmd, orphan_sig)) < 0)
                 pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "orphan signal");
         /* the cgroup's descriptor is parked between starts (below): opened again */
