@@ -18,6 +18,15 @@ int pk__cgroup_self_from(const char *mountinfo, const char *proc_cgroup, char *b
  * every pid of cgroup.procs in the tree, pass after pass until none is left. */
 int pk__cgroup_kill_procs(struct pk_cgroup *cg);
 
+/* The directory of a cgroup v2 parent, checked to be one (-EOPNOTSUPP if not):
+ * the caller owns it.  With pk__cgroup_make_at(), a supervisor makes its
+ * services' cgroups without a path walk and a check each. */
+int pk__cgroup_parent_open(const char *parent);
+/* pk_cgroup_create()/_open() under the held parent directory pfd (at path
+ * parent): *ret_existed (may be NULL) says whether the directory was there. */
+int pk__cgroup_make_at(int pfd, const char *parent, const char *name, bool create,
+                       bool *ret_existed, struct pk_cgroup **ret);
+
 /* Closes the cgroup's two held descriptors; the next call that needs one
  * opens it again from the path.  The sup layer parks a service's cgroup
  * while it runs: each held descriptor is one more file every spawn copies

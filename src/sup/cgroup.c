@@ -51,8 +51,10 @@ struct pk_cgroup {
 /* The cgroup's directory descriptor, opened again if parked; or -errno. */
 static int dir_fd(const struct pk_cgroup *cg)
 {
-        if (cg->fds->dir < 0)
-                cg->fds->dir = pk_fd_open(cg->path, O_RDONLY | O_DIRECTORY, 0);
+        if (cg->fds->dir < 0) { /* held for a while: out of what spawns copy */
+                int d = pk_fd_open(cg->path, O_RDONLY | O_DIRECTORY, 0);
+                cg->fds->dir = d < 0 ? d : pk_fd_raise(d);
+        }
         return cg->fds->dir;
 }
 
@@ -63,7 +65,8 @@ static int events_fd(const struct pk_cgroup *cg)
                 int d = dir_fd(cg);
                 if (d < 0)
                         return d;
-                cg->fds->events = pk_fd_openat(d, "cgroup.events", O_RDONLY, 0);
+                int e = pk_fd_openat(d, "cgroup.events", O_RDONLY, 0);
+                cg->fds->events = e < 0 ? e : pk_fd_raise(e);
         }
         return cg->fds->events;
 }
@@ -210,21 +213,8 @@ static bool valid_name(const char *name)
                strcmp(name, "..") != 0 && strlen(name) <= NAME_MAX;
 }
 
-/* Opens parent/name as a held cgroup (directory and cgroup.events); with
- * create, makes the directory first when it is not there (else -ENOENT). */
-static int open_cgroup(const char *parent, const char *name, bool create, struct pk_cgroup **ret)
+int pk__cgroup_parent_open(const char *parent)
 {
-        if (!ret || !valid_name(name) || (parent && parent[0] != '/'))
-                return -EINVAL;
-        char self[PATH_MAX] = "";
-        if (!parent) {
-                int r = pk_cgroup_self(self, sizeof(self));
-                if (r < 0)
-                        return r;
-                parent = self;
-        }
-        if (parent[0] != '/')
-                return -EINVAL;
         PK_CLEANUP_FD int pfd = pk_fd_open(parent, O_RDONLY | O_DIRECTORY, 0);
         if (pfd < 0)
                 return pfd;
@@ -233,8 +223,22 @@ static int open_cgroup(const char *parent, const char *name, bool create, struct
                 return -errno;
         if (sfs.f_type != CGROUP2_SUPER_MAGIC)
                 return -EOPNOTSUPP;
-        if (create && mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)
-                return -errno;
+        int fd = pfd;
+        pfd = -1;
+        return fd;
+}
+
+int pk__cgroup_make_at(int pfd, const char *parent, const char *name, bool create,
+                       bool *ret_existed, struct pk_cgroup **ret)
+{
+        if (!ret || !valid_name(name))
+                return -EINVAL;
+        bool existed = !create;
+        if (create && mkdirat(pfd, name, 0755) < 0) {
+                if (errno != EEXIST)
+                        return -errno;
+                existed = true;
+        }
         struct pk_cgroup *cg = calloc(1, sizeof(*cg));
         size_t pl = strlen(parent), nl = strlen(name);
         char *path = malloc(pl + 1 + nl + 1);
@@ -250,21 +254,39 @@ static int open_cgroup(const char *parent, const char *name, bool create, struct
         snprintf(path, pl + 1 + nl + 1, "%.*s%s%s", (int)pl, parent, pl <= 1 ? "" : "/", name);
         cg->path = path;
         cg->fds = &cg->own;
-        cg->fds->dir = pk_fd_openat(pfd, name, O_RDONLY | O_DIRECTORY, 0);
-        cg->fds->events = -1;
-        if (cg->fds->dir < 0) {
-                int e = cg->fds->dir;
+        cg->fds->events = -1; /* opened when first needed (events_fd) */
+        int d = pk_fd_openat(pfd, name, O_RDONLY | O_DIRECTORY, 0);
+        if (d < 0) {
+                cg->fds->dir = -1;
                 pk_cgroup_free(cg);
-                return e;
+                return d;
         }
-        cg->fds->events = pk_fd_openat(cg->fds->dir, "cgroup.events", O_RDONLY, 0);
-        if (cg->fds->events < 0) {
-                int e = cg->fds->events;
-                pk_cgroup_free(cg);
-                return e;
-        }
+        cg->fds->dir = pk_fd_raise(d);
+        if (ret_existed)
+                *ret_existed = existed;
         *ret = cg;
         return 0;
+}
+
+/* Opens parent/name as a held cgroup; with create, makes the directory first
+ * when it is not there (else -ENOENT). */
+static int open_cgroup(const char *parent, const char *name, bool create, struct pk_cgroup **ret)
+{
+        if (!ret || !valid_name(name) || (parent && parent[0] != '/'))
+                return -EINVAL;
+        char self[PATH_MAX] = "";
+        if (!parent) {
+                int r = pk_cgroup_self(self, sizeof(self));
+                if (r < 0)
+                        return r;
+                parent = self;
+        }
+        if (parent[0] != '/')
+                return -EINVAL;
+        PK_CLEANUP_FD int pfd = pk__cgroup_parent_open(parent);
+        if (pfd < 0)
+                return pfd;
+        return pk__cgroup_make_at(pfd, parent, name, create, NULL, ret);
 }
 
 int pk_cgroup_create(const char *parent, const char *name, struct pk_cgroup **ret)

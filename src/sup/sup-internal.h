@@ -223,7 +223,8 @@ struct pk_sup {
         struct pk_loop_io nio;
         char notify_name[PK_FD_UNIX_PATH_MAX + 1];
 
-        char *cgroup_parent; /* copied option */
+        char *cgroup_parent;  /* copied option */
+        int cgroup_parent_fd; /* its directory, held once a child's cgroup was made; -1 */
 
         uint64_t seq;       /* tokens */
         uint64_t start_seq; /* spawn order */

@@ -347,16 +347,24 @@ static int open_child_cgroup(struct child *c)
                 if (!s->cgroup_parent)
                         return -ENOMEM;
         }
+        if (s->cgroup_parent_fd < 0) {
+                /* held: no path walk and cgroup2 check for every child */
+                int pfd = pk__cgroup_parent_open(s->cgroup_parent);
+                if (pfd < 0)
+                        return pfd;
+                s->cgroup_parent_fd = pk_fd_raise(pfd);
+        }
         char name[2 * PK_SUP_ID_MAX + 2];
         snprintf(name, sizeof(name), "%s.%s", s->name, c->id);
-        int r = pk_cgroup_create(s->cgroup_parent, name, &c->cg);
-        if (r == 0 && pk_cgroup_populated(c->cg) == 1)
+        bool existed = false;
+        int r =
+            pk__cgroup_make_at(s->cgroup_parent_fd, s->cgroup_parent, name, true, &existed, &c->cg);
+        /* only a directory that was there can hold processes (another instance's) */
+        if (r == 0 && existed && pk_cgroup_populated(c->cg) == 1)
                 r = -EBUSY;
         if (r < 0)
                 c->cg = pk_cgroup_free(c->cg);
-        else /* do_spawn() opens it again for the clone */
-                pk__cgroup_park(c->cg);
-        return r;
+        return r; /* its directory stays open for the clone; do_spawn() parks it after */
 }
 
 /* A fresh cgroup of the same name for a child whose cgroup was killed (it is
@@ -2209,6 +2217,7 @@ int pk_sup_new(struct pk_loop *loop, const struct pk_sup_opts *opts, struct pk_s
                 return -ENOMEM;
         s->loop = loop;
         s->notify.fd = -1;
+        s->cgroup_parent_fd = -1;
         pk_loop_io_init(loop, &s->nio, -1);
         s->nio.w.ctx = s;
         s->rng = (unsigned)(pk__sup_now_ns() ^ (uint64_t)getpid() ^ (uintptr_t)s);
@@ -2220,6 +2229,13 @@ int pk_sup_new(struct pk_loop *loop, const struct pk_sup_opts *opts, struct pk_s
         if (s->tmpl) {
                 /* the template's spec is stored; its pointers are not kept */
                 s->opts.template_spec = NULL;
+        }
+        /* A parent given: its directory is held from now on (not from the first
+         * child on, which would look like a descriptor the child left); one
+         * that fails here fails again, with its error, at the child's start. */
+        if (s->cgroup_parent && s->opts.cgroup != PK_SUP_CGROUP_OFF) {
+                int pfd = pk__cgroup_parent_open(s->cgroup_parent);
+                s->cgroup_parent_fd = pfd < 0 ? -1 : pk_fd_raise(pfd);
         }
         *ret = s;
         return 0;
@@ -2240,6 +2256,7 @@ static void sup_free_internal(struct pk_sup *s)
                 free(s->tmpl);
         }
         free(s->cgroup_parent);
+        pk_fd_close(s->cgroup_parent_fd);
         pk__sup_notify_close(s);
         if (s->reaper)
                 pk__sup_reaper_off(s);
