@@ -215,17 +215,16 @@ static bool valid_name(const char *name)
 
 int pk__cgroup_parent_open(const char *parent)
 {
-        PK_CLEANUP_FD int pfd = pk_fd_open(parent, O_RDONLY | O_DIRECTORY, 0);
+        int pfd = pk_fd_open(parent, O_RDONLY | O_DIRECTORY, 0);
         if (pfd < 0)
                 return pfd;
         struct statfs sfs;
-        if (fstatfs(pfd, &sfs) < 0)
-                return -errno;
-        if (sfs.f_type != CGROUP2_SUPER_MAGIC)
-                return -EOPNOTSUPP;
-        int fd = pfd;
-        pfd = -1;
-        return fd;
+        int r = fstatfs(pfd, &sfs) < 0 ? -errno : 0;
+        if (r == 0 && sfs.f_type != CGROUP2_SUPER_MAGIC)
+                r = -EOPNOTSUPP;
+        if (r < 0)
+                pk_fd_close(pfd);
+        return r < 0 ? r : pfd;
 }
 
 int pk__cgroup_make_at(int pfd, const char *parent, const char *name, bool create,
