@@ -86,12 +86,6 @@ void pk__spawn_error_set(struct pk_spawn_error *e, int step, int err, int fd, in
                          const char *path);
 /* Whether the command's child gets a process group of its own (setsid or setpgid). */
 bool pk__cmd_own_group(const struct pk_cmd *c);
-/* The child's end sends its parent no signal (clone3's exit_signal 0): a
- * waitid/waitpid without __WALL never sees it (one over all children walks
- * past it at no cost to find an orphan) and only its pidfd reports the end,
- * which every wait of this library (with __WALL) reads.  Not through the
- * spawn helper, whose CLONE_PARENT children take the helper's own signal. */
-void pk__cmd_quiet_exit(struct pk_cmd *c, bool on);
 
 /* Capabilities a process gets before its exec: the spawn child applies them,
  * and so does `portkit run` before it execs in place. */

@@ -29,8 +29,7 @@ static int check_child(int pidfd)
         siginfo_t si;
         for (;;) {
                 si.si_pid = 0;
-                if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si,
-                           WEXITED | WNOHANG | WNOWAIT | __WALL) == 0)
+                if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG | WNOWAIT) == 0)
                         return 0;
                 if (errno != EINTR)
                         return -errno;
@@ -127,7 +126,7 @@ void pk__child_release(struct pk_loop_child *child)
         /* Reap it if it is a zombie already; one that still runs is left to
          * whoever reaps this process's children, as pk_proc_free() does. */
         siginfo_t si;
-        while (waitid((idtype_t)P_PIDFD, (id_t)child->pidfd, &si, WEXITED | WNOHANG | __WALL) < 0 &&
+        while (waitid((idtype_t)P_PIDFD, (id_t)child->pidfd, &si, WEXITED | WNOHANG) < 0 &&
                errno == EINTR)
                 ;
         pk_loop_child_stop(child);
@@ -145,8 +144,7 @@ void pk__child_dispatch(struct pk_loop_child *child)
         siginfo_t si;
         for (;;) {
                 si.si_pid = 0;
-                if (waitid((idtype_t)P_PIDFD, (id_t)child->pidfd, &si,
-                           WEXITED | WNOHANG | __WALL) == 0)
+                if (waitid((idtype_t)P_PIDFD, (id_t)child->pidfd, &si, WEXITED | WNOHANG) == 0)
                         break;
                 if (errno != EINTR) {
                         err = -errno;

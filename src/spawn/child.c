@@ -598,7 +598,7 @@ int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
                 struct pk__clone_args ca = {
                     .flags = (uint64_t)flags | CLONE_CLEAR_SIGHAND,
                     .pidfd = (uintptr_t)&pidfd,
-                    .exit_signal = plan->a.quiet_exit ? 0 : SIGCHLD,
+                    .exit_signal = SIGCHLD,
                     .stack = (uintptr_t)stack,
                     .stack_size = sizeof(stack),
                 };
@@ -644,8 +644,7 @@ int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
                 sigset_t all, old;
                 sigfillset(&all);
                 pthread_sigmask(SIG_SETMASK, &all, &old);
-                pid = clone(child_main, stack + sizeof(stack),
-                            flags | (plan->a.quiet_exit ? 0 : SIGCHLD), &arg, &pidfd);
+                pid = clone(child_main, stack + sizeof(stack), flags | SIGCHLD, &arg, &pidfd);
                 pid = pid < 0 ? -errno : pid;
                 pthread_sigmask(SIG_SETMASK, &old, NULL);
         }
@@ -666,8 +665,7 @@ int pk__spawn_plan(const struct pk__plan *plan, pid_t *ret_pid, int *ret_pidfd)
         if (!plan->clone_parent) {
                 /* The failed child has exited (VFORK returned): reap it now. */
                 siginfo_t si;
-                while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | __WALL) < 0 &&
-                       errno == EINTR)
+                while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
                         ;
                 close(pidfd);
                 *ret_pidfd = -1;

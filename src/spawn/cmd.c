@@ -482,11 +482,6 @@ int pk_cmd_pdeathsig(struct pk_cmd *c, int sig)
         return 0;
 }
 
-void pk__cmd_quiet_exit(struct pk_cmd *c, bool on)
-{
-        c->a.quiet_exit = on;
-}
-
 int pk_cmd_no_new_privs(struct pk_cmd *c)
 {
         if (!c)

@@ -619,8 +619,7 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
                 /* Out of memory after the child started: it cannot be handed out. */
                 (void)pk_fd_pidfd_send_signal(pidfd, SIGKILL);
                 siginfo_t si;
-                while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | __WALL) < 0 &&
-                       errno == EINTR)
+                while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
                         ;
                 pk_fd_close(pidfd);
                 r = -ENOMEM;
@@ -719,7 +718,7 @@ int pk_proc_wait(struct pk_proc *p, int64_t timeout_ms, struct pk_exit *ret_exit
                 for (;;) {
                         siginfo_t si;
                         si.si_pid = 0;
-                        int opts = WEXITED | __WALL | (timeout_ms < 0 ? 0 : WNOHANG);
+                        int opts = WEXITED | (timeout_ms < 0 ? 0 : WNOHANG);
                         if (waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, opts) < 0) {
                                 if (errno == EINTR)
                                         continue;

@@ -399,7 +399,7 @@ static int helper_send(void *ctx, const struct pk__plan *plan, pid_t *ret_pid, i
 static void reap_pidfd(int pidfd)
 {
         siginfo_t si;
-        while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | __WALL) < 0 && errno == EINTR)
+        while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
                 ;
         pk_fd_close(pidfd);
 }

@@ -91,7 +91,6 @@ struct pk__attrs {
         pid_t pgid;
         int pdeathsig;
         bool nnp;
-        bool quiet_exit;     /* exit_signal 0: no SIGCHLD, invisible to waits without __WALL */
         uid_t uid;           /* used when the command's has_uid (the plan's set_uid) */
         gid_t gid;           /* used when has_gid (set_gid) */
         uint64_t sig_ignore; /* bit (sig-1) */

@@ -325,16 +325,16 @@ static void reaped(struct pk_sup *root, pid_t pid, const siginfo_t *si)
         pk__sup_emit_sup(root, PK_SUP_EV_ORPHAN, PK_SUP_R_NONE, pid, &ex);
 }
 
-/* Reaps every exited child that no supervisor runs.  The children sup starts
- * in reaper mode end without a signal (pk__cmd_quiet_exit): a wait without
- * __WALL never sees them, so SIGCHLD and this sweep are for orphans alone.
- * A supervised zombie that does signal (a daemon reparented to us, a child
- * started before reaper mode) is left for its pidfd watcher:
- * waitid(P_ALL, WNOWAIT) only peeks, and when the first waitable child is a
- * supervised one the sweep stops there; that watcher's callback sweeps again
- * once it has reaped it (pk__sup_after_reap), so the orphans behind it are
- * reaped in the same loop turn.  The kernel walks every child per call, so a
- * supervised exit that needs no sweep costs none. */
+/* Reaps every exited child that no supervisor runs.  A supervised zombie is
+ * left for its pidfd watcher: waitid(P_ALL, WNOWAIT) only peeks, and when the
+ * first waitable child is a supervised one the sweep stops there; that
+ * watcher's callback sweeps again once it has reaped it (pk__sup_after_reap),
+ * so the orphans behind it are reaped in the same loop turn.  The kernel walks
+ * the children at each call (O(services)), so that second sweep runs only
+ * when a sweep did stop: when the pidfd is served before SIGCHLD (the kernel
+ * wakes it first), the one SIGCHLD sweep is all an exit costs.  (A service
+ * cannot be made invisible to it: clone3's exit_signal 0 would hide it from
+ * waits without __WALL, but every execve resets it to SIGCHLD.) */
 void pk__sup_reap_sweep(struct pk_sup *root)
 {
         root->sweep_blocked = false;

@@ -998,10 +998,6 @@ static void do_spawn(struct child *c)
         /* Without a cgroup nothing finds the process again once we are gone:
          * it dies with the thread that runs the supervisors (the option). */
         int orphan_sig = pk__sup_root(s)->opts.orphan_signal;
-        /* in reaper mode, its end raises no SIGCHLD: the sweep over all
-         * children (for orphans) neither wakes for it nor stops at it */
-        if (r == 0)
-                pk__cmd_quiet_exit(c->cmd, pk__sup_root(s)->reaper);
         if (r == 0 && !c->cg && orphan_sig > 0 && (r = pk_cmd_pdeathsig(c->cmd, orphan_sig)) < 0)
                 pk__spawn_error_set(&err, PK_SPAWN_STEP_NONE, r, -1, 0, "orphan signal");
         /* the cgroup's descriptor is parked between starts (below): opened again */
