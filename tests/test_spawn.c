@@ -415,14 +415,36 @@ Test(spawn, fd_map_exactly_the_map)
 Test(spawn, closed_stdio_stays_closed_not_the_pidfd)
 {
         struct pk_cmd *c = tu_probe_cmd("report");
+        int p[2];
+        cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+        int high = fcntl(p[1], F_DUPFD_CLOEXEC, 100);
+        cr_assert_geq(high, 100);
+        close(p[0]);
+        close(p[1]);
         int saved = dup(0);
         cr_assert(saved >= 0);
         close(0);
         char *rep = spawn_report(c);
-        dup2(saved, 0);
-        close(saved);
         cr_assert_str_eq(tu_fd_list(rep), "1,2", "fd 0 closed in the parent: %s", rep);
         free(rep);
+        /* nor into the duplicate that lowers a high source for the clone */
+        pk_cmd_fd(c, 5, high);
+        rep = spawn_report(c);
+        cr_assert_str_eq(tu_fd_list(rep), "1,2,5", "fd 0 closed in the parent: %s", rep);
+        free(rep);
+        /* nor into what the spawn makes: a pipe, /dev/null, a file (each would take fd 0) */
+        pk_cmd_fd_pipe(c, 7, 0);
+        pk_cmd_fd_null(c, 8);
+        pk_cmd_fd_file(c, 9, "/etc/hostname", O_RDONLY, 0);
+        struct pk_proc *pr;
+        rep = spawn_report_p(c, &pr);
+        cr_assert_str_eq(tu_fd_list(rep), "1,2,5,7,8,9", "fd 0 closed in the parent: %s", rep);
+        cr_assert_geq(pk_proc_fd(pr, 7), 3, "the parent's end moved off the inherits too");
+        free(rep);
+        pk_proc_free(pr);
+        dup2(saved, 0);
+        close(saved);
+        close(high);
         pk_cmd_free(c);
 }
 

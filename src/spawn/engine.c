@@ -276,21 +276,40 @@ struct prep {
         int null_fd;
         int pty_master, pty_slave;
         bool check_inherit;
+        int inherit_floor; /* one above the highest optional inherit's parent fd */
 };
+
+/* A descriptor made for the spawn must not take the number of an optional
+ * inherit that is closed in the parent: the child would take it for that one
+ * (a closed stdin turning into a pipe end).  One made below inherit_floor (the
+ * lowest free numbers are below it only when the parent closed its stdio)
+ * moves up; fd itself if it cannot. */
+static int clear_of_inherits(const struct prep *pp, int fd)
+{
+        if (fd < 0 || fd >= pp->inherit_floor)
+                return fd;
+        int up = pk_fd_dup(fd, pp->inherit_floor);
+        if (up < 0)
+                return fd;
+        pk_fd_close(fd);
+        return up;
+}
 
 /* The child copies every parent descriptor below its highest source
  * (child.c, step 0): a source at or above PK_FD_RAISE_FROM is replaced by a
  * duplicate on the lowest free number when that one is lower (closed after
- * the clone), so a host whose table is large spawns as cheaply as a small one. */
+ * the clone), so a host whose table is large spawns as cheaply as a small one.
+ * Never on or below an optional inherit's number: that one may be closed
+ * (the child finds out), and a duplicate there would pass for it. */
 static void lower_sources(struct prep *pp, int nmoves)
 {
         for (int i = 0; i < nmoves; i++) {
                 int s = pp->moves[i].src;
-                if (s < PK_FD_RAISE_FROM)
+                if (s < PK_FD_RAISE_FROM || pp->moves[i].optional)
                         continue;
-                int d = pk_fd_dup(s, 0);
+                int d = pk_fd_dup(s, pp->inherit_floor);
                 if (d < 0)
-                        continue; /* not open (an optional inherit): the child finds out */
+                        continue; /* not open: the child's dup3 reports it */
                 if (d > s) {
                         pk_fd_close(d);
                         continue;
@@ -359,6 +378,8 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
                         pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0, NULL);
                         return e;
                 }
+                p[0] = clear_of_inherits(pp, p[0]);
+                p[1] = clear_of_inherits(pp, p[1]);
                 bool reads = s->flags & PK_PIPE_CHILD_READS;
                 src = reads ? p[0] : p[1];
                 int mine = reads ? p[1] : p[0];
@@ -380,6 +401,8 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
                         pk__spawn_error_set(reterr, PK_SPAWN_STEP_PIPE, e, t, 0, NULL);
                         return e;
                 }
+                sv[0] = clear_of_inherits(pp, sv[0]);
+                sv[1] = clear_of_inherits(pp, sv[1]);
                 src = sv[1];
                 pp->tmp[pp->ntmp++] = sv[1];
                 pp->pfds[pp->npfds++] = (struct pk__procfd){.child_fd = t, .fd = sv[0]};
@@ -401,8 +424,8 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
                                                     "/dev/ptmx");
                                 return e;
                         }
-                        pp->pty_master = pty[0];
-                        pp->pty_slave = pty[1];
+                        pp->pty_master = clear_of_inherits(pp, pty[0]);
+                        pp->pty_slave = clear_of_inherits(pp, pty[1]);
                         pp->tmp[pp->ntmp++] = pp->pty_slave;
                         *ctty_target = t;
                 }
@@ -417,6 +440,7 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
                                                     "/dev/null");
                                 return e;
                         }
+                        pp->null_fd = clear_of_inherits(pp, pp->null_fd);
                         pp->tmp[pp->ntmp++] = pp->null_fd;
                 }
                 src = pp->null_fd;
@@ -428,6 +452,7 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
                         pk__spawn_error_set(reterr, PK_SPAWN_STEP_OPEN, e, t, 0, s->path);
                         return e;
                 }
+                src = clear_of_inherits(pp, src);
                 pp->tmp[pp->ntmp++] = src;
                 break;
         case PK__FD_DATA:
@@ -436,6 +461,7 @@ static int prep_entry(struct prep *pp, const struct pk__fdspec *s, int *ctty_tar
                         pk__spawn_error_set(reterr, PK_SPAWN_STEP_OPEN, src, t, 0, "memfd");
                         return src;
                 }
+                src = clear_of_inherits(pp, src);
                 pp->tmp[pp->ntmp++] = src;
                 break;
         default:
@@ -505,6 +531,10 @@ int pk__spawn_with(const struct pk_cmd *c, const struct pk__override *ov, pk__ru
         pp.scratch = malloc(cap * sizeof(int));
         pp.pfds = malloc(cap * sizeof(*pp.pfds));
         pp.tmp = malloc((2 * cap + 2) * sizeof(int)); /* + a lowered copy per source */
+        for (size_t i = 0; i < c->nfds; i++)
+                if (c->fds[i].kind == PK__FD_INHERIT && c->fds[i].parent_fd >= pp.inherit_floor &&
+                    !(ov && c->fds[i].child_fd < 3 && ov->fd[c->fds[i].child_fd] != -1))
+                        pp.inherit_floor = c->fds[i].parent_fd + 1;
         struct pk_proc *proc = NULL;
         int nmoves = 0, ctty = -1;
         if (!pp.moves || !pp.scratch || !pp.pfds || !pp.tmp) {
