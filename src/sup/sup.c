@@ -333,6 +333,19 @@ static int kill_cgroup(struct child *c)
  * command born there.  A cgroup of that name with processes in it belongs to
  * someone else (e.g. a second supervisor in the same cgroup with the same
  * names): -EBUSY, never a kill of what runs there. */
+/* The directory of the supervisor's cgroup parent, opened once and held: no
+ * path walk and cgroup2 check for every child.  The held fd, or -errno. */
+static int cgroup_parent_fd(struct pk_sup *s)
+{
+        if (s->cgroup_parent_fd < 0) {
+                int pfd = pk__cgroup_parent_open(s->cgroup_parent);
+                if (pfd < 0)
+                        return pfd;
+                s->cgroup_parent_fd = pk_fd_raise(pfd);
+        }
+        return s->cgroup_parent_fd;
+}
+
 static int open_child_cgroup(struct child *c)
 {
         struct pk_sup *s = c->sup;
@@ -347,18 +360,13 @@ static int open_child_cgroup(struct child *c)
                 if (!s->cgroup_parent)
                         return -ENOMEM;
         }
-        if (s->cgroup_parent_fd < 0) {
-                /* held: no path walk and cgroup2 check for every child */
-                int pfd = pk__cgroup_parent_open(s->cgroup_parent);
-                if (pfd < 0)
-                        return pfd;
-                s->cgroup_parent_fd = pk_fd_raise(pfd);
-        }
+        int pfd = cgroup_parent_fd(s);
+        if (pfd < 0)
+                return pfd;
         char name[2 * PK_SUP_ID_MAX + 2];
         snprintf(name, sizeof(name), "%s.%s", s->name, c->id);
         bool existed = false;
-        int r =
-            pk__cgroup_make_at(s->cgroup_parent_fd, s->cgroup_parent, name, true, &existed, &c->cg);
+        int r = pk__cgroup_make_at(pfd, s->cgroup_parent, name, true, &existed, &c->cg);
         /* only a directory that was there can hold processes (another instance's) */
         if (r == 0 && existed && pk_cgroup_populated(c->cg) == 1)
                 r = -EBUSY;
@@ -2229,10 +2237,8 @@ int pk_sup_new(struct pk_loop *loop, const struct pk_sup_opts *opts, struct pk_s
         /* A parent given: its directory is held from now on (not from the first
          * child on, which would look like a descriptor the child left); one
          * that fails here fails again, with its error, at the child's start. */
-        if (s->cgroup_parent && s->opts.cgroup != PK_SUP_CGROUP_OFF) {
-                int pfd = pk__cgroup_parent_open(s->cgroup_parent);
-                s->cgroup_parent_fd = pfd < 0 ? -1 : pk_fd_raise(pfd);
-        }
+        if (s->cgroup_parent && s->opts.cgroup != PK_SUP_CGROUP_OFF)
+                (void)cgroup_parent_fd(s);
         *ret = s;
         return 0;
 }
