@@ -161,15 +161,20 @@ static void wait_esrch(pid_t pid)
         cr_assert(kill(pid, 0) < 0 && errno == ESRCH, "pid %d is still there", (int)pid);
 }
 
-/* s1 (slot 0) runs the two units in cg, their pids in old; s2 (slot 1) is
- * a folder for a second instance in cg. */
-static void first_instance(const struct pk_cgroup *cg, struct sv *s1, struct sv *s2, pid_t old[3])
+/* s1 (slot 0) runs the two units in cg, their pids in old, its instance
+ * cgroup's path in inst; s2 (slot 1) is a folder for a second instance in cg.
+ * Returns s1's pid. */
+static pid_t first_instance(const struct pk_cgroup *cg, struct sv *s1, struct sv *s2, pid_t old[3],
+                            char *inst, size_t size)
 {
         sv_in(s1, 0, cg);
         sv_in(s2, 1, cg);
         write_units(s1);
         start_units(s1, NULL);
         read_pids(s1, old);
+        pid_t pid = pk_proc_pid(s1->p);
+        instance_path(cg, pid, inst, size);
+        return pid;
 }
 
 /* s2 runs a unit of its own, other.service, with the option extra (or NULL),
@@ -192,10 +197,8 @@ Test(supervise_reclaim, a_new_supervise_kills_what_a_killed_one_left)
         struct pk_cgroup *cg = test_cgroup("reclaim");
         struct sv s1, s2;
         pid_t old[3];
-        first_instance(cg, &s1, &s2, old);
-        pid_t pid1 = pk_proc_pid(s1.p);
         char stale[512];
-        instance_path(cg, pid1, stale, sizeof(stale));
+        pid_t pid1 = first_instance(cg, &s1, &s2, old, stale, sizeof(stale));
         cr_assert_eq(access(stale, F_OK), 0, "%s", stale);
 
         kill_supervise(&s1);
@@ -244,9 +247,8 @@ Test(supervise_reclaim, a_live_sibling_keeps_its_services)
         struct pk_cgroup *cg = test_cgroup("live");
         struct sv s1, s2;
         pid_t old[3];
-        first_instance(cg, &s1, &s2, old);
         char inst1[512];
-        instance_path(cg, pk_proc_pid(s1.p), inst1, sizeof(inst1));
+        first_instance(cg, &s1, &s2, old, inst1, sizeof(inst1));
         /* a second instance, same cgroup, its own unit */
         other_instance(&s2, NULL);
         for (int i = 0; i < 3; i++)
@@ -263,10 +265,8 @@ Test(supervise_reclaim, reclaim_off_leaves_them)
         struct pk_cgroup *cg = test_cgroup("off");
         struct sv s1, s2;
         pid_t old[3];
-        first_instance(cg, &s1, &s2, old);
-        pid_t pid1 = pk_proc_pid(s1.p);
         char stale[512], name[64];
-        instance_path(cg, pid1, stale, sizeof(stale));
+        pid_t pid1 = first_instance(cg, &s1, &s2, old, stale, sizeof(stale));
         snprintf(name, sizeof(name), "portkit-supervise.%d", (int)pid1);
         kill_supervise(&s1);
 
